@@ -1,0 +1,241 @@
+"""``comind up``, ``comind down`` and ``comind status``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from comind.api.app import create_app
+from comind.api.server import ApiServer
+from comind.cli import repo as repos
+from comind.cli.output import console, emit_json
+from comind.embedded.home import StateDir
+from comind.embedded.lock import LockHeld, holder_pid
+from comind.embedded.platform import EmbeddedPlatform
+from comind.embedded.ports import free_port, is_free
+from comind.embedded.process import pid_alive, terminate
+from comind.embedded.settings import Settings
+from comind.errors import ComindError, UsageError
+from comind.observe import logs
+
+
+@dataclass(frozen=True)
+class Globals:
+    debug: bool = False
+    home: Path | None = None
+
+
+def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
+    opts: Globals = ctx.obj or Globals()
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if opts.home is not None:
+        values["home"] = opts.home
+    return Settings(**values)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def up(
+    ctx: typer.Context,
+    repo: Annotated[str | None, typer.Option(help="Platform repo: directory or git URL.")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch or tag of a git URL.")] = None,
+    env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
+    detach: Annotated[bool, typer.Option(help="Run in the background; return when healthy.")] = False,
+    api_port: Annotated[int | None, typer.Option(help="API port (0: any free port).")] = None,
+) -> None:
+    """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
+    settings = _settings(ctx, api_port=api_port)
+    home = StateDir(settings.home)
+    _refuse_if_running(home)
+    path = repos.resolve(repo, branch=branch, home=home.root)
+    spec = repos.load(path, env)
+    if settings.api_port and not is_free(settings.host, settings.api_port):
+        raise UsageError(
+            f"API port {settings.api_port} on {settings.host} is taken; "
+            "pass --api-port or set COMIND_API_PORT"
+        )
+    if detach:
+        _detach(ctx, home, path, env, settings)
+        return
+    _foreground(settings, path, env, spec.platform.name)
+
+
+def _refuse_if_running(home: StateDir) -> None:
+    pid = holder_pid(home.lock_file)
+    if pid is not None:
+        raise LockHeld(home.lock_file, pid if pid > 0 else None)
+
+
+def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> None:
+    platform = EmbeddedPlatform(settings)
+    logs.setup(log_dir=platform.home.logs)
+    port = settings.api_port or free_port(settings.host)
+    server = ApiServer(create_app(platform), host=settings.host, port=port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    platform.start()
+    try:
+        server.start()
+        platform.extra.update(platform=name, repo=str(path), env=env, api_url=server.url,
+                              metrics_url=f"{server.url}/metrics")
+        platform.write_state()
+        _print_where(platform.status())
+        while not stop.wait(1.0):
+            pass
+        console.print("stopping…")
+    finally:
+        server.stop()
+        platform.stop()
+    console.print("stopped; data kept in " + str(platform.home.root))
+
+
+def _print_where(st: dict[str, Any]) -> None:
+    engines = st["engines"]
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("dashboard / API", st["api_url"])
+    table.add_row("metrics", st["metrics_url"])
+    table.add_row("PostgreSQL", f"{engines['postgres']['address']}  (user postgres; "
+                  f"password in {st['home']}/secrets/postgres-password)")
+    table.add_row("Redis", f"{engines['redis']['address']}  (password in "
+                  f"{st['home']}/secrets/redis-password)")
+    table.add_row("objects", engines["objects"]["address"])
+    table.add_row("state", st["home"])
+    env = f", env {st['env']}" if st.get("env") else ""
+    console.print(f"[bold green]Comind-Ops {st['version']}[/] platform [bold]{st['platform']}[/] "
+                  f"is up ({st['repo']}{env})")
+    console.print(table)
+    console.print("Press Ctrl-C to stop.")
+
+
+def _detach(ctx: typer.Context, home: StateDir, path: Path, env: str | None,
+            settings: Settings) -> None:
+    opts: Globals = ctx.obj or Globals()
+    home.create()
+    argv = [sys.executable, "-m", "comind.cli.main", "--home", str(home.root), "up",
+            "--repo", str(path), "--api-port", str(settings.api_port)]
+    argv += ["--env", env] if env else []
+    argv += ["--debug"] if opts.debug else []
+    out = home.logs / "up.out"
+    with out.open("wb") as handle:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + settings.start_timeout * 2 + 30
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = out.read_text(errors="replace").strip().splitlines()[-1:]
+            raise ComindError(f"the platform exited while starting: {' '.join(tail)}")
+        st = _live_status(home)
+        if st and st.get("pid") == child.pid and _all_healthy(st):
+            _print_where(st)
+            console.print(f"running in the background (pid {child.pid}); `comind down` stops it")
+            return
+        time.sleep(0.2)
+    raise ComindError(f"the platform did not become healthy in time; see {out}")
+
+
+def _all_healthy(st: dict[str, Any]) -> bool:
+    return bool(st.get("api_url")) and all(
+        e.get("state") == "healthy" for e in st.get("engines", {}).values()
+    )
+
+
+def _live_status(home: StateDir) -> dict[str, Any] | None:
+    """The running platform's own view via its API, else state.json, else None."""
+    st = home.read_state()
+    if not st or holder_pid(home.lock_file) is None:
+        return None
+    if st.get("api_url"):
+        try:
+            resp = httpx.get(f"{st['api_url']}/api/v1/status", timeout=3)
+            if resp.status_code == 200:
+                live: dict[str, Any] = resp.json()
+                return live
+        except httpx.HTTPError:
+            pass
+    return st
+
+
+def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show each engine: state, pid, address, uptime, version. Exit 1 when not running."""
+    home = StateDir(_settings(ctx).home)
+    st = _live_status(home)
+    if st is None:
+        st = _stopped(home)
+    if as_json:
+        emit_json(st)
+    else:
+        _print_status(st)
+    if not st.get("running"):
+        raise typer.Exit(1)
+
+
+def _stopped(home: StateDir) -> dict[str, Any]:
+    last = home.read_state() or {}
+    engines = {
+        name: {**info, "state": "stopped", "pid": None, "uptime_seconds": 0}
+        for name, info in last.get("engines", {}).items()
+    }
+    return {**last, "running": False, "home": str(home.root), "engines": engines}
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    if not st.get("running"):
+        console.print(f"no platform is running on {st['home']}")
+    else:
+        console.print(f"platform [bold]{st.get('platform', '?')}[/] · pid {st['pid']} · "
+                      f"API {st.get('api_url', '–')} · state {st['home']}")
+    table = Table("engine", "state", "pid", "address", "uptime", "version", "restarts")
+    for name, e in st.get("engines", {}).items():
+        colour = "green" if e["state"] == "healthy" else "red"
+        table.add_row(name, f"[{colour}]{e['state']}[/]", str(e.get("pid") or "–"), e["address"],
+                      f"{e.get('uptime_seconds', 0):.0f}s", e.get("version") or "–",
+                      str(e.get("restarts", 0)))
+    console.print(table)
+
+
+def down(ctx: typer.Context) -> None:
+    """Stop the platform running on the state directory and every process it started."""
+    home = StateDir(_settings(ctx).home)
+    pid = holder_pid(home.lock_file)
+    if pid is None:
+        _reap_orphans(home)
+        console.print(f"no platform is running on {home.root}")
+        return
+    if pid > 0 and pid != os.getpid():
+        console.print(f"stopping platform (pid {pid})…")
+        terminate(pid, sig=signal.SIGTERM, timeout=60)
+    _reap_orphans(home)
+    console.print("stopped")
+
+
+def _reap_orphans(home: StateDir) -> None:
+    """Stop engine processes a killed platform left behind (pids from state.json)."""
+    st = home.read_state() or {}
+    for info in st.get("engines", {}).values():
+        pid = info.get("pid")
+        if pid and pid_alive(pid) and _is_engine(pid, home):
+            terminate(pid, sig=signal.SIGINT, timeout=30)
+
+
+def _is_engine(pid: int, home: StateDir) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return False
+    return str(home.root) in cmdline
+
+
+

@@ -1,0 +1,71 @@
+"""The ``comind`` command: thin wrappers that call the layers below.
+
+Errors a user can act on arrive as :class:`ComindError` and are printed as one line
+(exit 1, or 2 for usage and spec errors); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comind import __version__
+from comind.cli import lifecycle, validate
+from comind.cli.output import fail
+from comind.errors import ComindError
+
+app = typer.Typer(
+    name="comind",
+    help="Comind-Ops: a GitOps data platform. Start with `comind up`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(lifecycle.up)
+app.command("down")(lifecycle.down)
+app.command("status")(lifecycle.status)
+app.command("validate")(validate.validate)
+
+_debug = False
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="COMIND_HOME", help="State directory [default: ./.comind]"),
+    ] = None,
+) -> None:
+    global _debug
+    _debug = debug
+    ctx.obj = lifecycle.Globals(debug=debug, home=home)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the Comind-Ops version."""
+    typer.echo(__version__)
+
+
+def run() -> None:
+    """Entry point: run the app, turning known errors into one line and an exit code."""
+    try:
+        app()
+    except ComindError as exc:
+        if _debug:
+            traceback.print_exc()
+        for line in str(exc).splitlines() or ["unknown error"]:
+            fail(line)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,35 @@
+"""``comind validate``: check a platform repository's spec without changing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comind.cli import repo as repos
+from comind.cli.output import console, emit_json
+
+
+def validate(
+    path: Annotated[Path, typer.Argument(help="Platform repo or its comind.yaml.")] = Path("."),
+    env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Validate comind.yaml (and an environment overlay); exit 2 listing every error."""
+    spec = repos.load(path, env)
+    summary = {
+        "valid": True,
+        "platform": spec.platform.name,
+        "env": env,
+        "apps": len(spec.apps),
+        "topics": len(spec.topics),
+        "datasets": len(spec.datasets),
+        "flows": len(spec.flows),
+        "alerts": len(spec.alerts),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    counts = ", ".join(f"{summary[k]} {k}" for k in ("apps", "topics", "datasets", "flows", "alerts"))
+    console.print(f"[green]valid[/]: platform {spec.platform.name} ({counts})")

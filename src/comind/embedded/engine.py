@@ -1,0 +1,121 @@
+"""What every embedded engine offers the supervisor, and the shared process lifecycle.
+
+An engine is started, checked and stopped by the platform; the supervisor decides
+when to restart it. ``ProcessEngine`` holds the lifecycle common to PostgreSQL and
+Redis: prepare the data directory, launch, wait until the health check answers (or
+fail with the engine's own last log lines), stop with a graceful signal.
+"""
+
+from __future__ import annotations
+
+import abc
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from comind.embedded.osuser import RunAs
+from comind.embedded.process import launch, log_tail, pid_alive, terminate
+from comind.errors import ComindError
+from comind.observe.metrics import ENGINE_START_SECONDS
+
+
+class EngineError(ComindError):
+    """An engine could not be started or reached; the message carries the engine's words."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What ``comind status`` shows of one engine."""
+
+    pid: int | None
+    address: str
+    version: str
+
+
+class Engine(abc.ABC):
+    """One supervised engine."""
+
+    name: str
+
+    @abc.abstractmethod
+    def start(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """The engine's process exists (cheap; no network)."""
+
+    @abc.abstractmethod
+    def check(self) -> bool:
+        """The engine answers a real request."""
+
+    @abc.abstractmethod
+    def info(self) -> EngineInfo: ...
+
+
+class ProcessEngine(Engine):
+    """An engine that is one server process we launch and own."""
+
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, *, log: Path, cwd: Path, run_as: RunAs, start_timeout: float) -> None:
+        self.log = log
+        self.cwd = cwd
+        self.run_as = run_as
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._version = ""
+
+    @abc.abstractmethod
+    def prepare(self) -> None:
+        """Create or repair on-disk state before a launch."""
+
+    @abc.abstractmethod
+    def argv(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def read_version(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> None:
+        self.prepare()
+        began = time.monotonic()
+        self._proc = launch(self.argv(), log=self.log, run_as=self.run_as, cwd=self.cwd)
+        while not self.check():
+            if self._proc.poll() is not None:
+                raise EngineError(f"{self.name} exited while starting: {log_tail(self.log)}")
+            if time.monotonic() - began > self.start_timeout:
+                self.stop()
+                raise EngineError(
+                    f"{self.name} did not answer within {self.start_timeout:.0f}s: "
+                    f"{log_tail(self.log)}"
+                )
+            time.sleep(0.1)
+        ENGINE_START_SECONDS.labels(self.name).observe(time.monotonic() - began)
+        self._version = self.read_version()
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            terminate(self._proc.pid, sig=self.stop_signal, timeout=30)
+        self._proc.wait()
+        self._proc = None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None and pid_alive(self._proc.pid)
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(pid=self.pid if self.alive() else None, address=self.address,
+                          version=self._version)
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str: ...

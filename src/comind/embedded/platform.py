@@ -1,0 +1,154 @@
+"""The embedded platform: the engines of one state directory, started, watched and stopped.
+
+``start`` takes the state directory's lock first, so a second platform on the same
+directory is refused before it touches anything. Engines start in dependency order
+(PostgreSQL, Redis, object store), the platform schema is migrated, and the
+supervisor takes over. ``stop`` undoes it in reverse and leaves no process behind.
+``state.json`` always says what is running and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from comind import __version__
+from comind.embedded.engine import Engine
+from comind.embedded.home import StateDir
+from comind.embedded.lock import PlatformLock
+from comind.embedded.objects import ObjectsEngine
+from comind.embedded.postgres import PostgresEngine
+from comind.embedded.redis import RedisEngine
+from comind.embedded.settings import Settings
+from comind.embedded.supervisor import Supervisor
+from comind.errors import ComindError
+from comind.observe.logs import redact
+from comind.observe.metrics import MIGRATIONS_APPLIED
+from comind.stores.events import record_event
+from comind.stores.migrations import migrate
+from comind.stores.postgres import PgTarget, ensure_database
+
+log = logging.getLogger("comind.platform")
+
+PLATFORM_DB = "comind"
+
+
+class EmbeddedPlatform:
+    """PostgreSQL, Redis and the object store of one ``$COMIND_HOME``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = StateDir(settings.home)
+        self.home.create()
+        self.lock = PlatformLock(self.home.lock_file)
+        self.postgres = PostgresEngine(self.home, settings)
+        self.redis = RedisEngine(self.home, settings)
+        self.objects = ObjectsEngine(self.home)
+        self.engines: list[Engine] = [self.postgres, self.redis, self.objects]
+        self.supervisor = Supervisor(self.engines, interval=settings.check_interval,
+                                     on_event=self._on_event)
+        self.extra: dict[str, Any] = {}
+        self.started_at = 0.0
+        self._pending: deque[tuple[str, str, str]] = deque(maxlen=1000)
+        self._events_lock = threading.Lock()
+        redact(self.postgres.password)
+        redact(self.redis.password)
+
+    @property
+    def db(self) -> PgTarget:
+        """The platform metadata database."""
+        return self.postgres.target.with_db(PLATFORM_DB)
+
+    def start(self) -> None:
+        """Start every engine and the supervisor; on any failure stop what started."""
+        self.lock.acquire()
+        started: list[Engine] = []
+        try:
+            for engine in self.engines:
+                log.info("starting %s", engine.name)
+                engine.start()
+                started.append(engine)
+                self.supervisor.mark_started(engine)
+            self._migrate()
+        except BaseException:
+            for engine in reversed(started):
+                with contextlib.suppress(Exception):
+                    engine.stop()
+            self.lock.release()
+            raise
+        self.started_at = time.time()
+        self.supervisor.start()
+        self._on_event("platform", "started", f"platform {__version__} started")
+        self.write_state()
+
+    def stop(self) -> None:
+        """Stop the supervisor and every engine, in reverse order."""
+        self.supervisor.stop()
+        for engine in reversed(self.engines):
+            log.info("stopping %s", engine.name)
+            try:
+                engine.stop()
+            except Exception as exc:  # keep stopping the others
+                log.error("stopping %s failed: %s", engine.name, exc)
+        for state in self.supervisor.states.values():
+            state.state = "stopped"
+        self.home.write_state({**self.status(), "running": False})
+        self.lock.release()
+
+    def _migrate(self) -> None:
+        ensure_database(self.postgres.target, PLATFORM_DB)
+        version = migrate(self.db)
+        MIGRATIONS_APPLIED.set(version)
+        log.info("platform schema at version %d", version)
+
+    def _on_event(self, source: str, kind: str, message: str) -> None:
+        """Record an event in the platform database; keep it until PostgreSQL is back."""
+        with self._events_lock:
+            self._pending.append((source, kind, message))
+            while self._pending:
+                source, kind, message = self._pending[0]
+                try:
+                    record_event(self.db, source=source, kind=kind, message=message)
+                except Exception:
+                    break
+                self._pending.popleft()
+        self.write_state()
+
+    def status(self) -> dict[str, Any]:
+        """The document behind ``comind status --json`` and ``/api/v1/status``."""
+        engines = {}
+        now = self.supervisor.clock()
+        for engine in self.engines:
+            info, state = engine.info(), self.supervisor.states[engine.name]
+            engines[engine.name] = {
+                "state": state.state,
+                "pid": info.pid,
+                "address": info.address,
+                "version": info.version,
+                "restarts": state.restarts,
+                "uptime_seconds": round(now - state.started_at, 1) if state.started_at else 0,
+                "last_error": state.last_error or None,
+            }
+        return {
+            "running": True,
+            "version": __version__,
+            "pid": os.getpid(),
+            "home": str(self.home.root),
+            "started_at": self.started_at,
+            "engines": engines,
+            **self.extra,
+        }
+
+    def healthy(self) -> bool:
+        return all(state.state == "healthy" for state in self.supervisor.states.values())
+
+    def write_state(self) -> None:
+        try:
+            self.home.write_state(self.status())
+        except OSError as exc:
+            raise ComindError(f"cannot write {self.home.state_file}: {exc}") from None

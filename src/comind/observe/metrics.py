@@ -1,0 +1,56 @@
+"""The one metric registry: every metric name of the platform is defined here.
+
+Names follow DESIGN.md: prefix ``comind_``, base units, ``_total`` for counters,
+``_seconds`` for durations. Components import the metric objects from this module
+instead of creating their own, so ``/metrics`` and docs see one consistent set.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from comind import __version__
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BUILD_INFO = Info("comind_build", "Comind-Ops version running this process.", registry=REGISTRY)
+BUILD_INFO.info({"version": __version__})
+
+ENGINE_UP = Gauge(
+    "comind_engine_up",
+    "1 when the embedded engine answers its health check, else 0.",
+    ["engine"],
+    registry=REGISTRY,
+)
+ENGINE_RESTARTS = Counter(
+    "comind_engine_restarts_total",
+    "Times the supervisor restarted an engine after it died or stopped answering.",
+    ["engine"],
+    registry=REGISTRY,
+)
+ENGINE_START_SECONDS = Histogram(
+    "comind_engine_start_seconds",
+    "Time from launching an engine process until it answers its health check.",
+    ["engine"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "comind_http_request_duration_seconds",
+    "HTTP request latency of the platform API, by route template.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+MIGRATIONS_APPLIED = Gauge(
+    "comind_schema_version",
+    "Highest platform-schema migration applied to the metadata database.",
+    registry=REGISTRY,
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def render() -> bytes:
+    """The registry in Prometheus text exposition format."""
+    return generate_latest(REGISTRY)

@@ -1,0 +1,121 @@
+"""The object store interface and its local-directory backend.
+
+``ObjectStore`` is the interface later backends (S3/MinIO) implement; callers receive
+an instance, they never pick a backend themselves. ``FileObjectStore`` keeps
+``<root>/<bucket>/<key>``: writes go to a temporary file that is renamed into place,
+so a reader sees the old object or the new one, never half of one. The etag is the
+MD5 of the content, as S3 reports it for single-part uploads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from comind.errors import ComindError
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TMP_PREFIX = ".comind-tmp-"
+
+
+class ObjectStoreError(ComindError):
+    """A bad bucket/key, or an object that does not exist."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    modified: datetime
+
+
+class ObjectStore(Protocol):
+    def create_bucket(self, bucket: str) -> None: ...
+    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo: ...
+    def get(self, bucket: str, key: str) -> bytes: ...
+    def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
+    def delete(self, bucket: str, key: str) -> None: ...
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
+
+
+class FileObjectStore:
+    """Buckets as directories under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def create_bucket(self, bucket: str) -> None:
+        self._bucket_dir(bucket, must_exist=False).mkdir(parents=True, exist_ok=True)
+
+    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self._info(bucket, key, path)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._path(bucket, key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise ObjectStoreError(f"no object {bucket}/{key}") from None
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        path = self._path(bucket, key)
+        return self._info(bucket, key, path) if path.is_file() else None
+
+    def delete(self, bucket: str, key: str) -> None:
+        path = self._path(bucket, key)
+        path.unlink(missing_ok=True)
+        top = self._bucket_dir(bucket)
+        for parent in path.parents:
+            if parent == top or any(parent.iterdir()):
+                break
+            parent.rmdir()
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        top = self._bucket_dir(bucket)
+        for path in sorted(top.rglob("*")):
+            key = path.relative_to(top).as_posix()
+            if path.is_file() and key.startswith(prefix) and _TMP_PREFIX not in path.name:
+                yield self._info(bucket, key, path)
+
+    def _bucket_dir(self, bucket: str, *, must_exist: bool = True) -> Path:
+        if not _BUCKET.match(bucket):
+            raise ObjectStoreError(
+                f"bad bucket name {bucket!r}: use 3-63 lowercase letters, digits, dots, dashes"
+            )
+        path = self.root / bucket
+        if must_exist and not path.is_dir():
+            raise ObjectStoreError(f"no bucket {bucket!r}")
+        return path
+
+    def _path(self, bucket: str, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ObjectStoreError(f"bad object key {key!r}")
+        return self._bucket_dir(bucket).joinpath(*parts)
+
+    @staticmethod
+    def _info(bucket: str, key: str, path: Path) -> ObjectInfo:
+        stat = path.stat()
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+        return ObjectInfo(bucket=bucket, key=key, size=stat.st_size, etag=digest, modified=modified)

@@ -1,0 +1,83 @@
+"""Connections to PostgreSQL (the embedded server or any PostgreSQL 15+).
+
+``PgTarget`` carries the address and credentials; its ``repr`` never shows the
+password, and ``url`` (which does) is for handing to apps, never for logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from urllib.parse import quote
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+
+@dataclass(frozen=True)
+class PgTarget:
+    """Where a PostgreSQL server is and how to log in."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    dbname: str = "postgres"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def with_db(self, dbname: str) -> PgTarget:
+        return replace(self, dbname=dbname)
+
+    def conninfo(self) -> str:
+        return make_conninfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+            application_name="comind",
+        )
+
+    def url(self) -> str:
+        """A ``postgresql://`` URL including the password, for an app's environment."""
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}"
+
+
+def connect(target: PgTarget, *, timeout: float = 5.0, autocommit: bool = True) -> psycopg.Connection:
+    """One connection; the caller closes it (use it as a context manager)."""
+    return psycopg.connect(target.conninfo(), connect_timeout=max(1, int(timeout)),
+                           autocommit=autocommit)
+
+
+def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:
+    """True when the server accepts a login and answers ``SELECT 1``."""
+    try:
+        with connect(target, timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def server_version(target: PgTarget) -> str:
+    with connect(target) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else ""
+
+
+def ensure_database(target: PgTarget, dbname: str) -> None:
+    """Create database ``dbname`` when it does not exist yet."""
+    with connect(target.with_db("postgres")) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+
+
+def make_pool(target: PgTarget, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+    """A psycopg connection pool, opened, for long-lived components."""
+    return ConnectionPool(target.conninfo(), min_size=min_size, max_size=max_size, open=True,
+                          kwargs={"autocommit": True})

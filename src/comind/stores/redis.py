@@ -1,0 +1,56 @@
+"""Connections to Redis (the embedded server or any Redis/Valkey)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import redis
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a Redis server is and how to log in (``repr`` hides the password)."""
+
+    host: str
+    port: int
+    password: str = field(repr=False)
+    username: str = "default"
+    db: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def url(self) -> str:
+        """A ``redis://`` URL including the password, for an app's environment."""
+        user, password = quote(self.username, safe=""), quote(self.password, safe="")
+        return f"redis://{user}:{password}@{self.host}:{self.port}/{self.db}"
+
+
+def client(target: RedisTarget, *, timeout: float = 5.0) -> redis.Redis:
+    return redis.Redis(
+        host=target.host,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        db=target.db,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        decode_responses=True,
+    )
+
+
+def ping(target: RedisTarget, *, timeout: float = 2.0) -> bool:
+    """True when the server accepts our password and answers PING."""
+    try:
+        with client(target, timeout=timeout) as conn:
+            return bool(conn.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def server_version(target: RedisTarget) -> str:
+    with client(target) as conn:
+        info = conn.info("server")
+    return str(info.get("redis_version", ""))

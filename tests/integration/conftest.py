@@ -1,0 +1,71 @@
+"""Real engines for integration tests, started once per session by the project's own code.
+
+Each test gets its own database, created from a template that already carries the
+platform schema (cheap: a file copy), and its own Redis key prefix, flushed after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from comind.embedded.platform import EmbeddedPlatform
+from comind.embedded.settings import Settings
+from comind.stores.migrations import migrate
+from comind.stores.postgres import PgTarget, connect, ensure_database
+from comind.stores.redis import client
+
+TEMPLATE = "comind_template"
+
+
+def make_settings(home: Path) -> Settings:
+    return Settings(home=home, api_port=0, check_interval=0.2, start_timeout=60)
+
+
+@pytest.fixture(name="make_settings")
+def make_settings_fixture() -> Callable[[Path], Settings]:
+    """Settings for a platform of a test's own, checked often so healing is quick."""
+    return make_settings
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPlatform]:
+    plat = EmbeddedPlatform(make_settings(tmp_path_factory.mktemp("home")))
+    plat.start()
+    ensure_database(plat.postgres.target, TEMPLATE)
+    migrate(plat.postgres.target.with_db(TEMPLATE))
+    yield plat
+    plat.stop()
+
+
+@pytest.fixture
+def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
+    """A fresh database (with the platform schema) for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = platform.postgres.target
+    with connect(admin) as conn:
+        conn.execute(
+            psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                psycopg.sql.Identifier(name), psycopg.sql.Identifier(TEMPLATE)
+            )
+        )
+    yield admin.with_db(name)
+    with connect(admin) as conn:
+        conn.execute(
+            psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def rkeys(platform: EmbeddedPlatform) -> Iterator[tuple[redis.Redis, str]]:
+    """A Redis client and a key prefix owned by one test; its keys are removed after."""
+    prefix = f"t:{uuid.uuid4().hex[:12]}:"
+    with client(platform.redis.target) as conn:
+        yield conn, prefix
+        for key in conn.scan_iter(f"{prefix}*"):
+            conn.delete(key)
