@@ -43,7 +43,10 @@ def test_metrics_are_prometheus_text_with_comind_names(api: str) -> None:
     body = resp.text
     assert 'comind_engine_up{engine="postgres"} 1.0' in body
     assert 'comind_engine_up{engine="redis"} 1.0' in body
-    assert 'comind_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in body
+    assert (
+        'comind_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}'
+        in body
+    )
     assert "comind_engine_restarts_total" in body
 
 

@@ -16,12 +16,11 @@ import pytest
 
 from comind.embedded.lock import LockHeld
 from comind.embedded.platform import EmbeddedPlatform
+from comind.embedded.settings import Settings
 from comind.observe.metrics import REGISTRY
 from comind.stores.events import recent_events
 from comind.stores.postgres import connect, ping
 from comind.stores.redis import client
-
-from comind.embedded.settings import Settings
 
 MakeSettings = Callable[[Path], Settings]
 
@@ -61,9 +60,11 @@ def test_a_killed_engine_is_restarted(own: EmbeddedPlatform, engine: str) -> Non
     assert eventually(healed), own.status()["engines"][engine]
     assert own.status()["engines"][engine]["restarts"] == 1
     assert _restarts(engine) == restarts + 1
-    assert eventually(lambda: any(
-        e["source"] == engine and e["kind"] == "restarted" for e in recent_events(own.db)
-    ))
+    assert eventually(
+        lambda: any(
+            e["source"] == engine and e["kind"] == "restarted" for e in recent_events(own.db)
+        )
+    )
 
 
 def test_a_second_platform_on_the_same_home_is_refused(

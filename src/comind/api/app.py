@@ -48,7 +48,9 @@ def create_app(source: StatusSource) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         ready = source.healthy()
-        return PlainTextResponse("ready" if ready else "not ready", status_code=200 if ready else 503)
+        return PlainTextResponse(
+            "ready" if ready else "not ready", status_code=200 if ready else 503
+        )
 
     async def metrics(request: Request) -> Response:
         return Response(render(), media_type=CONTENT_TYPE)

@@ -52,7 +52,9 @@ def up(
     repo: Annotated[str | None, typer.Option(help="Platform repo: directory or git URL.")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch or tag of a git URL.")] = None,
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
-    detach: Annotated[bool, typer.Option(help="Run in the background; return when healthy.")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="Run in the background; return when healthy.")
+    ] = False,
     api_port: Annotated[int | None, typer.Option(help="API port (0: any free port).")] = None,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
@@ -89,8 +91,13 @@ def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> N
     platform.start()
     try:
         server.start()
-        platform.extra.update(platform=name, repo=str(path), env=env, api_url=server.url,
-                              metrics_url=f"{server.url}/metrics")
+        platform.extra.update(
+            platform=name,
+            repo=str(path),
+            env=env,
+            api_url=server.url,
+            metrics_url=f"{server.url}/metrics",
+        )
         platform.write_state()
         _print_where(platform.status())
         while not stop.wait(1.0):
@@ -107,31 +114,53 @@ def _print_where(st: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("dashboard / API", st["api_url"])
     table.add_row("metrics", st["metrics_url"])
-    table.add_row("PostgreSQL", f"{engines['postgres']['address']}  (user postgres; "
-                  f"password in {st['home']}/secrets/postgres-password)")
-    table.add_row("Redis", f"{engines['redis']['address']}  (password in "
-                  f"{st['home']}/secrets/redis-password)")
+    table.add_row(
+        "PostgreSQL",
+        f"{engines['postgres']['address']}  (user postgres; "
+        f"password in {st['home']}/secrets/postgres-password)",
+    )
+    table.add_row(
+        "Redis", f"{engines['redis']['address']}  (password in {st['home']}/secrets/redis-password)"
+    )
     table.add_row("objects", engines["objects"]["address"])
     table.add_row("state", st["home"])
     env = f", env {st['env']}" if st.get("env") else ""
-    console.print(f"[bold green]Comind-Ops {st['version']}[/] platform [bold]{st['platform']}[/] "
-                  f"is up ({st['repo']}{env})")
+    console.print(
+        f"[bold green]Comind-Ops {st['version']}[/] platform [bold]{st['platform']}[/] "
+        f"is up ({st['repo']}{env})"
+    )
     console.print(table)
     console.print("Press Ctrl-C to stop.")
 
 
-def _detach(ctx: typer.Context, home: StateDir, path: Path, env: str | None,
-            settings: Settings) -> None:
+def _detach(
+    ctx: typer.Context, home: StateDir, path: Path, env: str | None, settings: Settings
+) -> None:
     opts: Globals = ctx.obj or Globals()
     home.create()
-    argv = [sys.executable, "-m", "comind.cli.main", "--home", str(home.root), "up",
-            "--repo", str(path), "--api-port", str(settings.api_port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "comind.cli.main",
+        "--home",
+        str(home.root),
+        "up",
+        "--repo",
+        str(path),
+        "--api-port",
+        str(settings.api_port),
+    ]
     argv += ["--env", env] if env else []
     argv += ["--debug"] if opts.debug else []
     out = home.logs / "up.out"
     with out.open("wb") as handle:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=handle,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+        child = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + settings.start_timeout * 2 + 30
     while time.monotonic() < deadline:
         if child.poll() is not None:
@@ -195,14 +224,22 @@ def _print_status(st: dict[str, Any]) -> None:
     if not st.get("running"):
         console.print(f"no platform is running on {st['home']}")
     else:
-        console.print(f"platform [bold]{st.get('platform', '?')}[/] · pid {st['pid']} · "
-                      f"API {st.get('api_url', '–')} · state {st['home']}")
+        console.print(
+            f"platform [bold]{st.get('platform', '?')}[/] · pid {st['pid']} · "
+            f"API {st.get('api_url', '-')} · state {st['home']}"
+        )
     table = Table("engine", "state", "pid", "address", "uptime", "version", "restarts")
     for name, e in st.get("engines", {}).items():
         colour = "green" if e["state"] == "healthy" else "red"
-        table.add_row(name, f"[{colour}]{e['state']}[/]", str(e.get("pid") or "–"), e["address"],
-                      f"{e.get('uptime_seconds', 0):.0f}s", e.get("version") or "–",
-                      str(e.get("restarts", 0)))
+        table.add_row(
+            name,
+            f"[{colour}]{e['state']}[/]",
+            str(e.get("pid") or "-"),
+            e["address"],
+            f"{e.get('uptime_seconds', 0):.0f}s",
+            e.get("version") or "-",
+            str(e.get("restarts", 0)),
+        )
     console.print(table)
 
 
@@ -236,6 +273,3 @@ def _is_engine(pid: int, home: StateDir) -> bool:
     except OSError:
         return False
     return str(home.root) in cmdline
-
-
-

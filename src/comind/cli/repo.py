@@ -22,7 +22,10 @@ _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 def bundled_example() -> Path:
     """examples/shop from the package (wheel install) or the source checkout."""
     here = Path(__file__).resolve()
-    for candidate in (here.parents[1] / "_examples" / "shop", here.parents[3] / "examples" / "shop"):
+    for candidate in (
+        here.parents[1] / "_examples" / "shop",
+        here.parents[3] / "examples" / "shop",
+    ):
         if (candidate / "comind.yaml").exists():
             return candidate
     raise ComindError("the bundled example is missing from this installation; pass --repo")

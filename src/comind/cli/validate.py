@@ -31,5 +31,7 @@ def validate(
     if as_json:
         emit_json(summary)
         return
-    counts = ", ".join(f"{summary[k]} {k}" for k in ("apps", "topics", "datasets", "flows", "alerts"))
+    counts = ", ".join(
+        f"{summary[k]} {k}" for k in ("apps", "topics", "datasets", "flows", "alerts")
+    )
     console.print(f"[green]valid[/]: platform {spec.platform.name} ({counts})")

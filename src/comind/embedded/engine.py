@@ -113,8 +113,9 @@ class ProcessEngine(Engine):
         return self._proc is not None and self._proc.poll() is None and pid_alive(self._proc.pid)
 
     def info(self) -> EngineInfo:
-        return EngineInfo(pid=self.pid if self.alive() else None, address=self.address,
-                          version=self._version)
+        return EngineInfo(
+            pid=self.pid if self.alive() else None, address=self.address, version=self._version
+        )
 
     @property
     @abc.abstractmethod

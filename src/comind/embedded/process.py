@@ -7,6 +7,7 @@ directory; on a failed start the last lines of that log become the error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,10 +67,8 @@ def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
         return
     except psutil.TimeoutExpired:
         for victim in [proc, *children]:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 victim.kill()
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs([proc, *children], timeout=5)
 
 

@@ -45,8 +45,12 @@ class RedisEngine(ProcessEngine):
         self.home = home
         self.settings = settings
         self.binary = find_binary(settings.redis_bin)
-        super().__init__(log=home.logs / "redis.log", cwd=home.redis, run_as=RunAs(),
-                         start_timeout=settings.start_timeout)
+        super().__init__(
+            log=home.logs / "redis.log",
+            cwd=home.redis,
+            run_as=RunAs(),
+            start_timeout=settings.start_timeout,
+        )
         self.password = home.secret("redis-password")
         self.port = 0
 
@@ -63,8 +67,12 @@ class RedisEngine(ProcessEngine):
         return self.home.redis / "redis.conf"
 
     def prepare(self) -> None:
-        self.port = choose(self.settings.host, pinned=self.settings.redis_port,
-                           record=self.home.redis / "port", setting="COMIND_REDIS_PORT")
+        self.port = choose(
+            self.settings.host,
+            pinned=self.settings.redis_port,
+            record=self.home.redis / "port",
+            setting="COMIND_REDIS_PORT",
+        )
         lines = [
             f"bind {self.settings.host}",
             f"port {self.port}",

@@ -48,8 +48,14 @@ class EngineState:
 class Supervisor:
     """Watches engines in a background thread and restarts the ones that die."""
 
-    def __init__(self, engines: list[Engine], *, interval: float, on_event: EventSink,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engines: list[Engine],
+        *,
+        interval: float,
+        on_event: EventSink,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engines = engines
         self.interval = interval
         self.on_event = on_event

@@ -11,8 +11,9 @@ from comind.stores.postgres import PgTarget, connect
 from comind.stores.queries import query
 
 
-def record_event(target: PgTarget, *, source: str, kind: str, message: str,
-                 detail: dict[str, Any] | None = None) -> None:
+def record_event(
+    target: PgTarget, *, source: str, kind: str, message: str, detail: dict[str, Any] | None = None
+) -> None:
     with connect(target) as conn:
         conn.execute(query("events", "record_event"), {
             "source": source, "kind": kind, "message": message, "detail": Jsonb(detail or {}),

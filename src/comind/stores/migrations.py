@@ -85,7 +85,7 @@ def _apply(conn: psycopg.Connection, migration: Migration, applied_checksum: str
             )
         return
     with conn.transaction():
-        conn.execute(migration.sql)  # type: ignore[arg-type]
+        conn.execute(migration.sql.encode())
         conn.execute(
             "INSERT INTO comind.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
             (migration.version, migration.name, migration.checksum),

@@ -47,10 +47,13 @@ class PgTarget:
         return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}"
 
 
-def connect(target: PgTarget, *, timeout: float = 5.0, autocommit: bool = True) -> psycopg.Connection:
+def connect(
+    target: PgTarget, *, timeout: float = 5.0, autocommit: bool = True
+) -> psycopg.Connection:
     """One connection; the caller closes it (use it as a context manager)."""
-    return psycopg.connect(target.conninfo(), connect_timeout=max(1, int(timeout)),
-                           autocommit=autocommit)
+    return psycopg.connect(
+        target.conninfo(), connect_timeout=max(1, int(timeout)), autocommit=autocommit
+    )
 
 
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:
@@ -74,10 +77,17 @@ def ensure_database(target: PgTarget, dbname: str) -> None:
     with connect(target.with_db("postgres")) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+            conn.execute(
+                psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname))
+            )
 
 
 def make_pool(target: PgTarget, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
     """A psycopg connection pool, opened, for long-lived components."""
-    return ConnectionPool(target.conninfo(), min_size=min_size, max_size=max_size, open=True,
-                          kwargs={"autocommit": True})
+    return ConnectionPool(
+        target.conninfo(),
+        min_size=min_size,
+        max_size=max_size,
+        open=True,
+        kwargs={"autocommit": True},
+    )

@@ -14,7 +14,9 @@ def queries(file: str) -> dict[str, str]:
     """Every named query of ``sql/<file>.sql``."""
     text = resources.files("comind.stores").joinpath("sql", f"{file}.sql").read_text()
     parts = _HEADER.split(text)[1:]
-    return {name: body.strip().rstrip(";") for name, body in zip(parts[::2], parts[1::2], strict=True)}
+    return {
+        name: body.strip().rstrip(";") for name, body in zip(parts[::2], parts[1::2], strict=True)
+    }
 
 
 def query(file: str, name: str) -> str:

@@ -1,0 +1,42 @@
+"""Running the ``comind`` command as a user would: a subprocess with its own state directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMIND = [sys.executable, "-m", "comind.cli.main"]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def comind(home: Path) -> Iterator[Run]:
+    """Run ``comind ARGS`` against ``home``; ``comind down`` is run afterwards regardless."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMIND_")}
+    env["COMIND_HOME"] = str(home)
+
+    def run(
+        *args: str, timeout: float = 120, check: bool = False, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*COMIND, *args], capture_output=True, text=True,
+                                env={**env, **(extra_env or {})}, cwd=REPO_ROOT, timeout=timeout,
+                                check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"comind {' '.join(args)} exited {result.returncode}: "
+                                 f"{result.stderr}")
+        return result
+
+    yield run
+    run("down")
+

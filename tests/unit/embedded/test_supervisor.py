@@ -1,0 +1,114 @@
+"""The supervisor's decisions, driven by a scripted engine and a clock the test moves.
+
+The engine here is a scripted stand-in for the supervisor's decision logic only; real
+engines are killed and healed in tests/integration/test_supervision.py.
+"""
+
+from __future__ import annotations
+
+from comind.embedded.engine import Engine, EngineError, EngineInfo
+from comind.embedded.supervisor import Supervisor, backoff
+
+
+class Scripted(Engine):
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.running = True
+        self.answers = True
+        self.fail_starts = 0
+        self.starts = 0
+
+    def start(self) -> None:
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise EngineError("port taken")
+        self.starts += 1
+        self.running = self.answers = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def alive(self) -> bool:
+        return self.running
+
+    def check(self) -> bool:
+        return self.running and self.answers
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(pid=1, address="here", version="1")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make() -> tuple[Supervisor, Scripted, Clock, list[tuple[str, str, str]]]:
+    engine, clock, events = Scripted(), Clock(), []
+    sup = Supervisor([engine], interval=1, on_event=lambda *e: events.append(e), clock=clock)
+    sup.mark_started(engine)
+    return sup, engine, clock, events
+
+
+def test_backoff_doubles_up_to_a_cap() -> None:
+    assert [backoff(n) for n in range(0, 9)] == [0, 0.5, 1, 2, 4, 8, 16, 30, 30]
+
+
+def test_a_dead_engine_is_restarted_after_its_backoff() -> None:
+    sup, engine, clock, events = make()
+    engine.running = False
+    sup.tick(engine)
+    assert sup.states["scripted"].state == "restarting"
+    assert engine.starts == 0  # waits 0.5 s first
+    clock.now += 0.5
+    sup.tick(engine)
+    assert engine.starts == 1
+    assert sup.states["scripted"].state == "healthy"
+    assert sup.states["scripted"].restarts == 1
+    assert [e[1] for e in events] == ["down", "restarted"]
+
+
+def test_a_hung_engine_is_restarted_after_three_failed_checks() -> None:
+    sup, engine, _, _ = make()
+    engine.answers = False
+    sup.tick(engine)
+    sup.tick(engine)
+    assert sup.states["scripted"].state == "healthy"
+    sup.tick(engine)
+    assert sup.states["scripted"].state == "restarting"
+
+
+def test_failed_restarts_back_off_and_record_the_error() -> None:
+    sup, engine, clock, _ = make()
+    engine.running = False
+    engine.fail_starts = 2
+    sup.tick(engine)
+    clock.now += 0.5
+    sup.tick(engine)  # fails: next attempt in 1 s
+    state = sup.states["scripted"]
+    assert state.last_error == "port taken"
+    clock.now += 0.9
+    sup.tick(engine)
+    assert engine.fail_starts == 1  # too early, not tried
+    clock.now += 0.1
+    sup.tick(engine)  # fails again: next in 2 s
+    clock.now += 2
+    sup.tick(engine)
+    assert state.state == "healthy"
+    assert engine.starts == 1
+
+
+def test_backoff_resets_after_a_stable_minute() -> None:
+    sup, engine, clock, _ = make()
+    engine.running = False
+    sup.tick(engine)
+    clock.now += 0.5
+    sup.tick(engine)
+    assert sup.states["scripted"].failures == 1
+    clock.now += 61
+    sup.tick(engine)
+    assert sup.states["scripted"].failures == 0

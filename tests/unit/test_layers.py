@@ -1,0 +1,18 @@
+"""The package layout of DESIGN.md holds: one metric registry, SQL in named files."""
+
+from __future__ import annotations
+
+from comind.observe.metrics import REGISTRY
+from comind.stores.queries import queries
+
+
+def test_every_metric_has_the_comind_prefix() -> None:
+    names = [metric.name for metric in REGISTRY.collect()]
+    assert names
+    assert all(name.startswith("comind_") for name in names)
+
+
+def test_named_queries_are_parsed() -> None:
+    events = queries("events")
+    assert set(events) == {"record_event", "recent_events"}
+    assert events["record_event"].startswith("INSERT INTO comind.platform_events")
