@@ -8,12 +8,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import startup  # noqa: E402
+import startup
 
 
 def main() -> None:
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"\n## Start-up and healing ({startup.ROUNDS} rounds)\n")
     print(startup.table(startup.measure()))
 

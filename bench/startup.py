@@ -39,8 +39,14 @@ def _until(predicate: Callable[[], bool]) -> None:
 
 def _pg_answers(port: int, password: str | None = None) -> bool:
     try:
-        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", password=password,
-                             dbname="postgres", connect_timeout=1) as conn:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=port,
+            user="postgres",
+            password=password,
+            dbname="postgres",
+            connect_timeout=1,
+        ) as conn:
             conn.execute("SELECT 1")
         return True
     except psycopg.Error:
@@ -54,13 +60,31 @@ def bare_postgres(root: Path) -> float:
         allow_traverse(root)
         run_as.chown(data)
     began = time.perf_counter()
-    subprocess.run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True, user=run_as.uid, group=run_as.gid)
+    subprocess.run(
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+        user=run_as.uid,
+        group=run_as.gid,
+    )
     port = free_port("127.0.0.1")
-    proc = subprocess.Popen([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
-                             "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            user=run_as.uid, group=run_as.gid)
+    proc = subprocess.Popen(
+        [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "listen_addresses=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        user=run_as.uid,
+        group=run_as.gid,
+    )
     _until(lambda: _pg_answers(port))
     elapsed = time.perf_counter() - began
     proc.send_signal(signal.SIGINT)
@@ -71,8 +95,10 @@ def bare_postgres(root: Path) -> float:
 def bare_redis(root: Path) -> float:
     port = free_port("127.0.0.1")
     began = time.perf_counter()
-    proc = subprocess.Popen([str(find_binary(None)), "--port", str(port), "--dir", str(root),
-                             "--save", ""], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(find_binary(None)), "--port", str(port), "--dir", str(root), "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port, socket_timeout=1)
 
     def answers() -> bool:
@@ -101,8 +127,12 @@ def heal(platform: EmbeddedPlatform) -> float:
     assert victim is not None
     began = time.perf_counter()
     os.kill(victim, signal.SIGKILL)
-    _until(lambda: platform.postgres.pid not in (None, victim)
-           and platform.supervisor.states["postgres"].state == "healthy")
+    _until(
+        lambda: (
+            platform.postgres.pid not in (None, victim)
+            and platform.supervisor.states["postgres"].state == "healthy"
+        )
+    )
     return time.perf_counter() - began
 
 
@@ -131,6 +161,7 @@ def measure() -> dict[str, list[float]]:
 def table(results: dict[str, list[float]]) -> str:
     lines = ["| measurement | median s | min s | max s |", "|---|---:|---:|---:|"]
     for name, values in results.items():
-        lines.append(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | "
-                     f"{max(values):.3f} |")
+        lines.append(
+            f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |"
+        )
     return "\n".join(lines)

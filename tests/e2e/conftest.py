@@ -21,22 +21,53 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def comind(home: Path) -> Iterator[Run]:
-    """Run ``comind ARGS`` against ``home``; ``comind down`` is run afterwards regardless."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMIND_")}
-    env["COMIND_HOME"] = str(home)
+def env(home: Path) -> dict[str, str]:
+    """The environment of a user whose only Comind setting is the state directory."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMIND_")}
+    return {**clean, "COMIND_HOME": str(home)}
+
+
+@pytest.fixture
+def launch(env: dict[str, str]) -> Callable[..., subprocess.Popen[str]]:
+    """Start ``comind ARGS`` without waiting, output on a pipe."""
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*COMIND, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=REPO_ROOT,
+        )
+
+    return start
+
+
+@pytest.fixture
+def comind(env: dict[str, str]) -> Iterator[Run]:
+    """Run ``comind ARGS`` against ``home``; ``comind down`` runs afterwards regardless."""
 
     def run(
-        *args: str, timeout: float = 120, check: bool = False, extra_env: dict[str, str] | None = None
+        *args: str,
+        timeout: float = 120,
+        check: bool = False,
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*COMIND, *args], capture_output=True, text=True,
-                                env={**env, **(extra_env or {})}, cwd=REPO_ROOT, timeout=timeout,
-                                check=False)
+        result = subprocess.run(
+            [*COMIND, *args],
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            cwd=REPO_ROOT,
+            timeout=timeout,
+            check=False,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"comind {' '.join(args)} exited {result.returncode}: "
-                                 f"{result.stderr}")
+            raise AssertionError(
+                f"comind {' '.join(args)} exited {result.returncode}: {result.stderr}"
+            )
         return result
 
     yield run
     run("down")
-

@@ -1,4 +1,4 @@
-"""Bad input from the command line: one line a user can act on, the right exit code, no traceback."""
+"""Bad command-line input: one actionable line, the right exit code, no traceback."""
 
 from __future__ import annotations
 
@@ -30,15 +30,28 @@ def test_a_taken_api_port_is_refused_before_anything_starts(comind: Run, home: P
 
 
 def test_a_missing_postgres_binary_is_one_line(comind: Run) -> None:
-    result = comind("up", "--api-port", "0", "--repo", "examples/shop",
-                    extra_env={"COMIND_PG_BIN": "/nonexistent/bin"})
+    result = comind(
+        "up",
+        "--api-port",
+        "0",
+        "--repo",
+        "examples/shop",
+        extra_env={"COMIND_PG_BIN": "/nonexistent/bin"},
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: COMIND_PG_BIN=/nonexistent/bin holds no initdb"
 
 
 def test_debug_shows_the_traceback(comind: Run) -> None:
-    result = comind("--debug", "up", "--api-port", "0", "--repo", "examples/shop",
-                    extra_env={"COMIND_PG_BIN": "/nonexistent/bin"})
+    result = comind(
+        "--debug",
+        "up",
+        "--api-port",
+        "0",
+        "--repo",
+        "examples/shop",
+        extra_env={"COMIND_PG_BIN": "/nonexistent/bin"},
+    )
     assert result.returncode == 1
     assert "Traceback" in result.stderr
 

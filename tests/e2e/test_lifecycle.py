@@ -14,7 +14,6 @@ import httpx
 import psutil
 import pytest
 
-
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -60,8 +59,12 @@ def test_up_status_heal_down(comind: Run, home: Path) -> None:
     stopped = comind("down", check=True)
     assert "stopped" in stopped.stdout
     for pid in [platform_pid, *engine_pids]:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(home) in " ".join(p.info["cmdline"] or [])]
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(home) in " ".join(p.info["cmdline"] or [])
+    ]
     assert leftovers == []
     after = comind("status", "--json")
     assert after.returncode == 1
@@ -75,3 +78,22 @@ def test_a_second_up_on_the_same_home_is_refused(comind: Run) -> None:
     assert again.returncode == 1
     assert f"pid {pid} holds comind.lock" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_foreground_up_stops_cleanly_on_ctrl_c(
+    launch: Callable[..., subprocess.Popen[str]],
+) -> None:
+    proc = launch("up", "--api-port", "0", "--repo", "examples/shop")
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "Press Ctrl-C to stop." in line:
+            break
+    assert any("PostgreSQL" in line for line in seen), "".join(seen)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert "stopped; data kept in" in rest
+    assert children and not any(c.is_running() and c.status() != "zombie" for c in children)

