@@ -14,16 +14,18 @@ import psycopg
 import pytest
 import redis
 
+from comind.cli.runtime import Runtime
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.settings import Settings
 from comind.stores.migrations import migrate
-from comind.stores.postgres import PgTarget, connect, ensure_database
-from comind.stores.redis import client
+from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
+from comind.stores.redis import client, default_user
 
 TEMPLATE = "comind_template"
 
 
 def make_settings(home: Path) -> Settings:
+    """Settings for a test platform: any free ports, checks often so healing is quick."""
     return Settings(home=home, api_port=0, check_interval=0.2, start_timeout=60)
 
 
@@ -34,20 +36,34 @@ def make_settings_fixture() -> Callable[[Path], Settings]:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPlatform]:
-    plat = EmbeddedPlatform(make_settings(tmp_path_factory.mktemp("home")))
-    plat.start()
-    ensure_database(plat.postgres.target, TEMPLATE)
-    migrate(plat.postgres.target.with_db(TEMPLATE))
-    yield plat
-    plat.stop()
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """The whole platform (engines, platform database, API) as ``comind up`` runs it."""
+    run = Runtime(make_settings(tmp_path_factory.mktemp("home")), about={"platform": "test"})
+    run.start()
+    admin = superuser(run.platform.postgres)
+    ensure_database(admin, TEMPLATE)
+    migrate(admin.with_db(TEMPLATE))
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(runtime: Runtime) -> EmbeddedPlatform:
+    return runtime.platform
+
+
+@pytest.fixture(scope="session")
+def db(runtime: Runtime) -> PgTarget:
+    """The platform metadata database."""
+    assert runtime.db is not None
+    return runtime.db
 
 
 @pytest.fixture
 def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
     """A fresh database (with the platform schema) for one test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = platform.postgres.target
+    admin = superuser(platform.postgres)
     with connect(admin) as conn:
         conn.execute(
             psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -65,7 +81,7 @@ def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
 def rkeys(platform: EmbeddedPlatform) -> Iterator[tuple[redis.Redis, str]]:
     """A Redis client and a key prefix owned by one test; its keys are removed after."""
     prefix = f"t:{uuid.uuid4().hex[:12]}:"
-    with client(platform.redis.target) as conn:
+    with client(default_user(platform.redis)) as conn:
         yield conn, prefix
         for key in conn.scan_iter(f"{prefix}*"):
             conn.delete(key)

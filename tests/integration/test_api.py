@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from comind.api.app import create_app
-from comind.api.server import ApiServer
+from comind.cli.runtime import Runtime
 from comind.embedded.platform import EmbeddedPlatform
-from comind.embedded.ports import free_port
 
 
 @pytest.fixture(scope="module")
-def api(platform: EmbeddedPlatform) -> Iterator[str]:
-    server = ApiServer(create_app(platform), host="127.0.0.1", port=free_port("127.0.0.1"))
-    server.start()
-    yield server.url
-    server.stop()
+def api(runtime: Runtime) -> str:
+    return runtime.server.url
 
 
 def test_health_and_readiness(api: str) -> None:
@@ -30,6 +23,7 @@ def test_health_and_readiness(api: str) -> None:
 def test_status_json_has_the_documented_keys(api: str, platform: EmbeddedPlatform) -> None:
     doc = httpx.get(f"{api}/api/v1/status").json()
     assert doc["engines"]["postgres"]["state"] == "healthy"
+    assert doc["api_url"].startswith("http://127.0.0.1:")
     assert doc["engines"]["postgres"]["address"] == platform.postgres.address
     assert doc["engines"]["redis"]["pid"] == platform.redis.pid
     assert platform.postgres.password not in str(doc)

@@ -8,8 +8,8 @@ import redis
 
 from comind.embedded.platform import EmbeddedPlatform
 from comind.stores.objects import FileObjectStore, ObjectStoreError
-from comind.stores.postgres import PgTarget, connect, ping
-from comind.stores.redis import RedisTarget
+from comind.stores.postgres import PgTarget, connect, ping, superuser
+from comind.stores.redis import RedisTarget, default_user
 
 
 def test_status_reports_every_engine_healthy_with_address(platform: EmbeddedPlatform) -> None:
@@ -25,7 +25,7 @@ def test_status_reports_every_engine_healthy_with_address(platform: EmbeddedPlat
 
 
 def test_postgres_needs_the_generated_password(platform: EmbeddedPlatform) -> None:
-    good = platform.postgres.target
+    good = superuser(platform.postgres)
     assert ping(good)
     bad = PgTarget(good.host, good.port, good.user, "wrong-password")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
@@ -42,10 +42,10 @@ def test_postgres_uses_scram_and_checksums(pg: PgTarget) -> None:
     assert listen == ("127.0.0.1",)
 
 
-def test_each_test_database_is_isolated(pg: PgTarget, platform: EmbeddedPlatform) -> None:
+def test_each_test_database_is_isolated(pg: PgTarget, db: PgTarget) -> None:
     with connect(pg) as conn:
         conn.execute("CREATE TABLE only_here (id int)")
-    with connect(platform.db) as conn:
+    with connect(db) as conn:
         found = conn.execute("SELECT to_regclass('public.only_here')").fetchone()
     assert found == (None,)
 
@@ -53,7 +53,7 @@ def test_each_test_database_is_isolated(pg: PgTarget, platform: EmbeddedPlatform
 def test_redis_requires_password_and_keeps_an_aof(
     platform: EmbeddedPlatform, rkeys: tuple[redis.Redis, str]
 ) -> None:
-    target = platform.redis.target
+    target = default_user(platform.redis)
     anonymous = redis.Redis(host=target.host, port=target.port, socket_timeout=2)
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
@@ -65,9 +65,9 @@ def test_redis_requires_password_and_keeps_an_aof(
 
 
 def test_redis_target_repr_hides_password(platform: EmbeddedPlatform) -> None:
-    target: RedisTarget = platform.redis.target
+    target: RedisTarget = default_user(platform.redis)
     assert target.password not in repr(target)
-    assert platform.postgres.password not in repr(platform.postgres.target)
+    assert platform.postgres.password not in repr(superuser(platform.postgres))
 
 
 def test_object_store_round_trip(platform: EmbeddedPlatform) -> None:

@@ -8,7 +8,7 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
 from comind.stores.events import recent_events, record_event
 from comind.stores.migrations import available, migrate
-from comind.stores.postgres import PgTarget, connect, ensure_database
+from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
 
 SCHEMA_QUERY = """
 SELECT table_name, column_name, data_type, is_nullable, column_default
@@ -30,14 +30,14 @@ def test_migrations_are_numbered_without_gaps() -> None:
     assert versions == list(range(1, len(versions) + 1))
 
 
-def test_platform_database_is_at_the_latest_version(platform: EmbeddedPlatform) -> None:
-    with connect(platform.db) as conn:
+def test_platform_database_is_at_the_latest_version(db: PgTarget) -> None:
+    with connect(db) as conn:
         rows = conn.execute("SELECT version FROM comind.schema_migrations ORDER BY 1").fetchall()
     assert [r[0] for r in rows] == [m.version for m in available()]
 
 
 def test_step_by_step_equals_fresh(platform: EmbeddedPlatform) -> None:
-    admin = platform.postgres.target
+    admin = superuser(platform.postgres)
     for name in ("mig_steps", "mig_fresh"):
         ensure_database(admin, name)
     steps, fresh = admin.with_db("mig_steps"), admin.with_db("mig_fresh")

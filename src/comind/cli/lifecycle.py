@@ -16,14 +16,12 @@ import httpx
 import typer
 from rich.table import Table
 
-from comind.api.app import create_app
-from comind.api.server import ApiServer
 from comind.cli import repo as repos
 from comind.cli.output import console, emit_json
+from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
 from comind.embedded.lock import LockHeld, holder_pid
-from comind.embedded.platform import EmbeddedPlatform
-from comind.embedded.ports import free_port, is_free
+from comind.embedded.ports import is_free
 from comind.embedded.process import pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
@@ -81,32 +79,20 @@ def _refuse_if_running(home: StateDir) -> None:
 
 
 def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> None:
-    platform = EmbeddedPlatform(settings)
-    logs.setup(log_dir=platform.home.logs)
-    port = settings.api_port or free_port(settings.host)
-    server = ApiServer(create_app(platform), host=settings.host, port=port)
+    runtime = Runtime(settings, about={"platform": name, "repo": str(path), "env": env})
+    logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    platform.start()
+    runtime.start()
     try:
-        server.start()
-        platform.extra.update(
-            platform=name,
-            repo=str(path),
-            env=env,
-            api_url=server.url,
-            metrics_url=f"{server.url}/metrics",
-        )
-        platform.write_state()
-        _print_where(platform.status())
+        _print_where(runtime.platform.status())
         while not stop.wait(1.0):
             pass
         console.print("stopping…")
     finally:
-        server.stop()
-        platform.stop()
-    console.print("stopped; data kept in " + str(platform.home.root))
+        runtime.stop()
+    console.print(f"stopped; data kept in {runtime.platform.home.root}")
 
 
 def _print_where(st: dict[str, Any]) -> None:

@@ -56,9 +56,17 @@ def _clone(url: str, *, branch: str | None, home: Path) -> Path:
     return target
 
 
+class SpecInvalid(UsageError):
+    """The spec has errors; ``issues`` keeps them for machine-readable output."""
+
+    def __init__(self, error: SpecError) -> None:
+        super().__init__(str(error))
+        self.issues = error.issues
+
+
 def load(path: Path, env: str | None) -> Spec:
-    """The validated spec, or a UsageError listing every problem (one per line)."""
+    """The validated spec, or :class:`SpecInvalid` listing every problem (one per line)."""
     try:
         return load_spec(path, env=env)
     except SpecError as exc:
-        raise UsageError(str(exc)) from None
+        raise SpecInvalid(exc) from None

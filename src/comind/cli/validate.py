@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,14 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Validate comind.yaml (and an environment overlay); exit 2 listing every error."""
-    spec = repos.load(path, env)
+    try:
+        spec = repos.load(path, env)
+    except repos.SpecInvalid as exc:
+        if not as_json:
+            raise
+        errors = [{**asdict(issue), "file": str(issue.file)} for issue in exc.issues]
+        emit_json({"valid": False, "errors": errors})
+        raise typer.Exit(exc.exit_code) from None
     summary = {
         "valid": True,
         "platform": spec.platform.name,

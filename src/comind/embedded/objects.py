@@ -6,7 +6,6 @@ import os
 
 from comind.embedded.engine import Engine, EngineInfo
 from comind.embedded.home import StateDir
-from comind.stores.objects import FileObjectStore
 
 VERSION = "file/1"
 
@@ -16,7 +15,6 @@ class ObjectsEngine(Engine):
 
     def __init__(self, home: StateDir) -> None:
         self.root = home.objects
-        self.store = FileObjectStore(self.root)
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,10 @@
 
 ``start`` takes the state directory's lock first, so a second platform on the same
 directory is refused before it touches anything. Engines start in dependency order
-(PostgreSQL, Redis, object store), the platform schema is migrated, and the
-supervisor takes over. ``stop`` undoes it in reverse and leaves no process behind.
-``state.json`` always says what is running and where.
+(PostgreSQL, Redis, object store) and the supervisor takes over. ``stop`` undoes it
+in reverse and leaves no process behind. ``state.json`` always says what is running
+and where. What runs on top of the engines (platform schema, event log, API) is
+wired by the layers above, which pass ``on_event`` to hear about restarts.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
-from collections import deque
 from typing import Any
 
 from comind import __version__
@@ -25,23 +24,17 @@ from comind.embedded.objects import ObjectsEngine
 from comind.embedded.postgres import PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
-from comind.embedded.supervisor import Supervisor
+from comind.embedded.supervisor import EventSink, Supervisor
 from comind.errors import ComindError
 from comind.observe.logs import redact
-from comind.observe.metrics import MIGRATIONS_APPLIED
-from comind.stores.events import record_event
-from comind.stores.migrations import migrate
-from comind.stores.postgres import PgTarget, ensure_database
 
 log = logging.getLogger("comind.platform")
-
-PLATFORM_DB = "comind"
 
 
 class EmbeddedPlatform:
     """PostgreSQL, Redis and the object store of one ``$COMIND_HOME``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, on_event: EventSink | None = None) -> None:
         self.settings = settings
         self.home = StateDir(settings.home)
         self.home.create()
@@ -50,20 +43,14 @@ class EmbeddedPlatform:
         self.redis = RedisEngine(self.home, settings)
         self.objects = ObjectsEngine(self.home)
         self.engines: list[Engine] = [self.postgres, self.redis, self.objects]
+        self.on_event = on_event
         self.supervisor = Supervisor(
             self.engines, interval=settings.check_interval, on_event=self._on_event
         )
         self.extra: dict[str, Any] = {}
         self.started_at = 0.0
-        self._pending: deque[tuple[str, str, str]] = deque(maxlen=1000)
-        self._events_lock = threading.Lock()
         redact(self.postgres.password)
         redact(self.redis.password)
-
-    @property
-    def db(self) -> PgTarget:
-        """The platform metadata database."""
-        return self.postgres.target.with_db(PLATFORM_DB)
 
     def start(self) -> None:
         """Start every engine and the supervisor; on any failure stop what started."""
@@ -75,7 +62,6 @@ class EmbeddedPlatform:
                 engine.start()
                 started.append(engine)
                 self.supervisor.mark_started(engine)
-            self._migrate()
         except BaseException:
             for engine in reversed(started):
                 with contextlib.suppress(Exception):
@@ -101,23 +87,9 @@ class EmbeddedPlatform:
         self.home.write_state({**self.status(), "running": False})
         self.lock.release()
 
-    def _migrate(self) -> None:
-        ensure_database(self.postgres.target, PLATFORM_DB)
-        version = migrate(self.db)
-        MIGRATIONS_APPLIED.set(version)
-        log.info("platform schema at version %d", version)
-
     def _on_event(self, source: str, kind: str, message: str) -> None:
-        """Record an event in the platform database; keep it until PostgreSQL is back."""
-        with self._events_lock:
-            self._pending.append((source, kind, message))
-            while self._pending:
-                source, kind, message = self._pending[0]
-                try:
-                    record_event(self.db, source=source, kind=kind, message=message)
-                except Exception:
-                    break
-                self._pending.popleft()
+        if self.on_event is not None:
+            self.on_event(source, kind, message)
         self.write_state()
 
     def status(self) -> dict[str, Any]:

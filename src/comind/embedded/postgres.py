@@ -18,14 +18,15 @@ import subprocess
 from pathlib import Path
 
 import psutil
+from psycopg.conninfo import make_conninfo
 
 from comind.embedded.engine import EngineError, ProcessEngine
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import allow_traverse, service_user
 from comind.embedded.ports import choose
+from comind.embedded.probes import postgres_version
 from comind.embedded.process import terminate
 from comind.embedded.settings import Settings
-from comind.stores.postgres import PgTarget, ping, server_version
 
 SUPERUSER = "postgres"
 
@@ -77,12 +78,18 @@ class PostgresEngine(ProcessEngine):
         self.port = 0
 
     @property
-    def target(self) -> PgTarget:
-        return PgTarget(self.settings.host, self.port, SUPERUSER, self.password)
+    def host(self) -> str:
+        return self.settings.host
 
     @property
     def address(self) -> str:
-        return self.target.address
+        return f"{self.host}:{self.port}"
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        """Superuser connection string (holds the password: never log it)."""
+        return make_conninfo(
+            host=self.host, port=self.port, user=SUPERUSER, password=self.password, dbname=dbname
+        )
 
     def prepare(self) -> None:
         self._grant_access()
@@ -107,10 +114,10 @@ class PostgresEngine(ProcessEngine):
         ]  # fmt: skip
 
     def check(self) -> bool:
-        return self.port != 0 and ping(self.target, timeout=2)
+        return self.port != 0 and postgres_version(self.conninfo()) is not None
 
     def read_version(self) -> str:
-        return server_version(self.target)
+        return postgres_version(self.conninfo()) or ""
 
     def _grant_access(self) -> None:
         self.home.pg_data.mkdir(mode=0o700, exist_ok=True)

@@ -16,8 +16,8 @@ from comind.embedded.engine import EngineError, ProcessEngine
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import RunAs
 from comind.embedded.ports import choose
+from comind.embedded.probes import redis_version
 from comind.embedded.settings import Settings
-from comind.stores.redis import RedisTarget, ping, server_version
 
 
 def find_binary(configured: Path | None) -> Path:
@@ -55,12 +55,12 @@ class RedisEngine(ProcessEngine):
         self.port = 0
 
     @property
-    def target(self) -> RedisTarget:
-        return RedisTarget(self.settings.host, self.port, self.password)
+    def host(self) -> str:
+        return self.settings.host
 
     @property
     def address(self) -> str:
-        return self.target.address
+        return f"{self.host}:{self.port}"
 
     @property
     def config_file(self) -> Path:
@@ -92,7 +92,7 @@ class RedisEngine(ProcessEngine):
         return [str(self.binary), str(self.config_file)]
 
     def check(self) -> bool:
-        return self.port != 0 and ping(self.target, timeout=2)
+        return self.port != 0 and redis_version(self.host, self.port, self.password) is not None
 
     def read_version(self) -> str:
-        return server_version(self.target)
+        return redis_version(self.host, self.port, self.password) or ""

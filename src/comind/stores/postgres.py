@@ -13,6 +13,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from comind.embedded.postgres import SUPERUSER, PostgresEngine
+from comind.embedded.probes import postgres_version
+
 
 @dataclass(frozen=True)
 class PgTarget:
@@ -56,20 +59,14 @@ def connect(
     )
 
 
+def superuser(engine: PostgresEngine, dbname: str = "postgres") -> PgTarget:
+    """The superuser target of the embedded PostgreSQL server."""
+    return PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname)
+
+
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:
-    """True when the server accepts a login and answers ``SELECT 1``."""
-    try:
-        with connect(target, timeout=timeout) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
-
-
-def server_version(target: PgTarget) -> str:
-    with connect(target) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return str(row[0]).split()[0] if row else ""
+    """True when the server accepts a login and answers."""
+    return postgres_version(target.conninfo(), timeout=timeout) is not None
 
 
 def ensure_database(target: PgTarget, dbname: str) -> None:

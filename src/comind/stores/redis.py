@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import redis
 
+from comind.embedded.redis import RedisEngine
+
 
 @dataclass(frozen=True)
 class RedisTarget:
@@ -41,16 +43,6 @@ def client(target: RedisTarget, *, timeout: float = 5.0) -> redis.Redis:
     )
 
 
-def ping(target: RedisTarget, *, timeout: float = 2.0) -> bool:
-    """True when the server accepts our password and answers PING."""
-    try:
-        with client(target, timeout=timeout) as conn:
-            return bool(conn.ping())
-    except (redis.RedisError, OSError):
-        return False
-
-
-def server_version(target: RedisTarget) -> str:
-    with client(target) as conn:
-        info = conn.info("server")
-    return str(info.get("redis_version", ""))
+def default_user(engine: RedisEngine) -> RedisTarget:
+    """The default-user target of the embedded Redis server."""
+    return RedisTarget(engine.host, engine.port, engine.password)

@@ -1,0 +1,36 @@
+"""Health probes: does an engine answer a real, authenticated request?
+
+They live here, below ``stores``, because the supervisor needs them to judge an
+engine; ``stores`` reuses them for its own ``ping``.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import redis
+
+
+def postgres_version(conninfo: str, *, timeout: float = 2.0) -> str | None:
+    """The server version when a login and ``SHOW server_version`` succeed, else None."""
+    try:
+        with psycopg.connect(conninfo, connect_timeout=max(1, int(timeout))) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]).split()[0] if row else None
+
+
+def redis_version(host: str, port: int, password: str, *, timeout: float = 2.0) -> str | None:
+    """The server version when an authenticated ``INFO server`` succeeds, else None."""
+    try:
+        with redis.Redis(
+            host=host,
+            port=port,
+            password=password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        ) as conn:
+            info = conn.info("server")
+    except (redis.RedisError, OSError):
+        return None
+    return str(info.get("redis_version", "")) or None
