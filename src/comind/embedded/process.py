@@ -56,6 +56,15 @@ def pid_alive(pid: int | None) -> bool:
         return False
 
 
+def owned_by(pid: int, directory: Path) -> bool:
+    """True when process ``pid`` runs in ``directory`` or names it on its command line."""
+    try:
+        proc = psutil.Process(pid)
+        return str(directory) in " ".join(proc.cmdline()) or proc.cwd().startswith(str(directory))
+    except psutil.Error:
+        return False
+
+
 def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
     """Send ``sig``, wait up to ``timeout`` s, then SIGKILL the process and its children."""
     try:
