@@ -1,0 +1,1 @@
+"""The message layer: queues with SQS semantics, dead-letter queues and topics."""

@@ -1,0 +1,344 @@
+"""Backend ``postgres``: queues as rows in the platform database.
+
+Guarantees: a message is stored once its send commits; a receive leases it with
+``FOR UPDATE SKIP LOCKED`` so concurrent consumers never get the same delivery; each
+delivery gets a fresh receipt token, so a stale receipt handle (from an earlier
+delivery) can neither delete nor extend the current one; a message received more than
+``maxReceiveCount`` times is moved to the dead-letter queue in the same transaction
+that would have delivered it. Long polls sleep on LISTEN/NOTIFY (woken by the sending
+transaction's commit) with a short re-check interval for delayed messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.queue import model
+from comind.queue.codec import attributes_from_json, attributes_to_json
+from comind.queue.errors import (
+    InvalidParameterValue,
+    MessageNotInflight,
+    QueueDoesNotExist,
+    ReceiptHandleIsInvalid,
+)
+from comind.queue.types import QueueStats, ReceivedMessage, SendResult
+from comind.stores.queries import query
+
+NOTIFY_CHANNEL = "comind_queue"
+RECHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    name: str
+    fifo: bool
+    visibility_timeout: int
+    delay_seconds: int
+    retention_seconds: int
+    max_message_size: int
+    receive_wait_seconds: int
+    content_based_dedup: bool
+    dead_letter_target: str | None
+    max_receive_count: int | None
+
+
+def encode_receipt(row_id: int, receipt: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{row_id}:{receipt}".encode()).decode()
+
+
+def decode_receipt(handle: str) -> tuple[int, uuid.UUID]:
+    try:
+        row_id, token = base64.urlsafe_b64decode(handle.encode()).decode().split(":")
+        return int(row_id), uuid.UUID(token)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle}" is not a valid receipt handle.'
+        ) from None
+
+
+class PostgresQueues:
+    """The queue operations over one platform database (a connection pool passed in)."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def queue(self, name: str, conn: psycopg.Connection[Any] | None = None) -> QueueRow:
+        """The queue ``name``, or QueueDoesNotExist."""
+        if conn is None:
+            with self.pool.connection() as own:
+                return self.queue(name, own)
+        with conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(query("queue", "get_queue"), {"name": name}).fetchone()
+        if row is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        return QueueRow(**{k: row[k] for k in QueueRow.__dataclass_fields__})
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send(
+        self,
+        queue: str,
+        messages: Sequence[model.OutgoingMessage],
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> list[SendResult]:
+        """Store ``messages``; with ``conn``, inside the caller's open transaction."""
+        if conn is not None:
+            return self._send(conn, queue, messages)
+        with self._tx() as own:
+            return self._send(own, queue, messages)
+
+    def _send(
+        self, conn: psycopg.Connection[Any], queue: str, messages: Sequence[model.OutgoingMessage]
+    ) -> list[SendResult]:
+        q = self.queue(queue, conn)
+        for msg in messages:
+            model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
+        results = [self._send_one(conn, q, msg) for msg in messages]
+        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
+        return results
+
+    def _send_one(
+        self, conn: psycopg.Connection[Any], q: QueueRow, msg: model.OutgoingMessage
+    ) -> SendResult:
+        message_id = uuid.uuid4()
+        dedup_id = self._dedup_id(q, msg)
+        if dedup_id is not None:
+            owner = self._claim_dedup(conn, q, dedup_id, message_id)
+            if owner != message_id:
+                return self._result(str(owner), msg, sequence=None)
+        row = conn.execute(query("queue", "send"), {
+            "queue_id": q.id, "message_id": message_id, "body": msg.body,
+            "attributes": Jsonb(attributes_to_json(msg.attributes)), "group_id": msg.group_id,
+            "dedup_id": dedup_id, "retention": q.retention_seconds,
+            "delay": q.delay_seconds if msg.delay_seconds is None else msg.delay_seconds,
+        }).fetchone()  # fmt: skip
+        assert row is not None
+        return self._result(str(message_id), msg, sequence=str(row[0]) if q.fifo else None)
+
+    @staticmethod
+    def _dedup_id(q: QueueRow, msg: model.OutgoingMessage) -> str | None:
+        if not q.fifo:
+            return None
+        if msg.dedup_id:
+            return msg.dedup_id
+        if q.content_based_dedup:
+            return model.content_dedup_id(msg.body)
+        raise InvalidParameterValue(
+            "The queue should either have ContentBasedDeduplication "
+            "enabled or MessageDeduplicationId provided explicitly"
+        )
+
+    @staticmethod
+    def _claim_dedup(
+        conn: psycopg.Connection[Any], q: QueueRow, dedup_id: str, message_id: uuid.UUID
+    ) -> uuid.UUID:
+        args = {"queue_id": q.id, "dedup_id": dedup_id, "message_id": message_id}
+        row = conn.execute(query("queue", "claim_dedup"), args).fetchone()
+        if row is None:
+            row = conn.execute(query("queue", "dedup_owner"), args).fetchone()
+        assert row is not None
+        owner: uuid.UUID = row[0]
+        return owner
+
+    @staticmethod
+    def _result(message_id: str, msg: model.OutgoingMessage, sequence: str | None) -> SendResult:
+        return SendResult(
+            message_id=message_id,
+            md5_of_body=model.md5_of_body(msg.body),
+            md5_of_attributes=model.md5_of_attributes(msg.attributes),
+            sequence_number=sequence,
+        )
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def receive(
+        self,
+        queue: str,
+        *,
+        max_messages: int = 1,
+        wait_seconds: int | None = None,
+        visibility_timeout: int | None = None,
+    ) -> list[ReceivedMessage]:
+        """Lease up to ``max_messages``; wait up to ``wait_seconds`` for the first one."""
+        if not 1 <= max_messages <= model.MAX_BATCH:
+            raise InvalidParameterValue(
+                "Value for parameter MaxNumberOfMessages is invalid. "
+                "Reason: Must be between 1 and 10, if provided."
+            )
+        q = self.queue(queue)
+        wait = q.receive_wait_seconds if wait_seconds is None else wait_seconds
+        if not 0 <= wait <= model.MAX_WAIT_SECONDS:
+            raise InvalidParameterValue(
+                "Value for parameter WaitTimeSeconds is invalid. "
+                "Reason: Must be >= 0 and <= 20, if provided."
+            )
+        visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
+        _check_visibility(visibility)
+        got = self._receive_once(q, max_messages, visibility)
+        if got or wait == 0:
+            return got
+        return self._long_poll(q, max_messages, visibility, time.monotonic() + wait)
+
+    def _long_poll(
+        self, q: QueueRow, limit: int, visibility: int, deadline: float
+    ) -> list[ReceivedMessage]:
+        with self.pool.connection() as conn:
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            try:
+                while (left := deadline - time.monotonic()) > 0:
+                    got = self._receive_once(q, limit, visibility)
+                    if got:
+                        return got
+                    for note in conn.notifies(timeout=min(left, RECHECK_SECONDS), stop_after=1):
+                        del note
+            finally:
+                conn.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+        return self._receive_once(q, limit, visibility)
+
+    def _receive_once(self, q: QueueRow, limit: int, visibility: int) -> list[ReceivedMessage]:
+        with self._tx() as conn:
+            for _ in range(10):  # bounded: each round dead-letters at least one message
+                picked = self._pick(conn, q, limit)
+                if not picked:
+                    return []
+                dead = [
+                    i
+                    for i, count in picked
+                    if q.max_receive_count is not None and count >= q.max_receive_count
+                ]
+                if dead:
+                    self._dead_letter(conn, q, dead)
+                live = [i for i, count in picked if i not in dead]
+                if live:
+                    return self._deliver(conn, live, visibility)
+        return []
+
+    @staticmethod
+    def _pick(conn: psycopg.Connection[Any], q: QueueRow, limit: int) -> list[tuple[int, int]]:
+        if q.fifo:
+            heads = [
+                r[0]
+                for r in conn.execute(query("queue", "group_heads"), {"queue_id": q.id}).fetchall()
+            ]
+            rows = conn.execute(query("queue", "pick_fifo"), {"ids": heads, "limit": limit})
+        else:
+            rows = conn.execute(query("queue", "pick_standard"), {"queue_id": q.id, "limit": limit})
+        return [(int(i), int(c)) for i, c in rows.fetchall()]
+
+    def _dead_letter(self, conn: psycopg.Connection[Any], q: QueueRow, ids: list[int]) -> None:
+        assert q.dead_letter_target is not None
+        dlq = self.queue(q.dead_letter_target, conn)
+        conn.execute(query("queue", "dead_letter"), {
+            "ids": ids, "dlq_id": dlq.id, "retention": dlq.retention_seconds, "source": q.name,
+        })  # fmt: skip
+
+    @staticmethod
+    def _deliver(
+        conn: psycopg.Connection[Any], ids: list[int], visibility: int
+    ) -> list[ReceivedMessage]:
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                query("queue", "deliver"), {"ids": ids, "visibility": visibility}
+            ).fetchall()
+        rows.sort(key=lambda r: ids.index(r["id"]))
+        return [_received(row) for row in rows]
+
+    # --- settling ------------------------------------------------------------------------
+
+    def delete(self, queue: str, receipt_handle: str) -> None:
+        """Delete the delivery ``receipt_handle`` names; a stale handle changes nothing."""
+        row_id, receipt = decode_receipt(receipt_handle)
+        q = self.queue(queue)
+        with self._tx() as conn:
+            conn.execute(
+                query("queue", "delete_message"),
+                {"id": row_id, "queue_id": q.id, "receipt": receipt},
+            )
+
+    def change_visibility(self, queue: str, receipt_handle: str, timeout: int) -> None:
+        _check_visibility(timeout)
+        row_id, receipt = decode_receipt(receipt_handle)
+        q = self.queue(queue)
+        with self._tx() as conn:
+            args = {"id": row_id, "queue_id": q.id, "receipt": receipt, "timeout": timeout}
+            if conn.execute(query("queue", "change_visibility"), args).fetchone() is None:
+                raise MessageNotInflight(
+                    f"Value {receipt_handle} for parameter "
+                    "ReceiptHandle is invalid. Reason: Message does not "
+                    "exist or is not available for visibility timeout "
+                    "change."
+                )
+
+    def fail(self, queue: str, receipt_handle: str, *, error: str, retry_in: int) -> None:
+        """Return a delivery after a handler error: record it, visible again in ``retry_in`` s."""
+        _check_visibility(retry_in)
+        row_id, receipt = decode_receipt(receipt_handle)
+        q = self.queue(queue)
+        with self._tx() as conn:
+            conn.execute(query("queue", "record_error"), {
+                "id": row_id, "queue_id": q.id, "receipt": receipt, "error": error[:4096],
+                "retry_in": retry_in,
+            })  # fmt: skip
+
+    def stats(self, queue: str) -> QueueStats:
+        q = self.queue(queue)
+        with self.pool.connection() as conn:
+            row = conn.execute(query("queue", "stats"), {"queue_id": q.id}).fetchone()
+        assert row is not None
+        return QueueStats(
+            visible=int(row[0]),
+            in_flight=int(row[1]),
+            delayed=int(row[2]),
+            oldest_age_seconds=float(row[3]),
+        )
+
+    def sweep(self) -> tuple[int, int]:
+        """Delete messages past their retention and expired de-duplication entries."""
+        with self._tx() as conn:
+            row = conn.execute(query("queue", "sweep")).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+def _check_visibility(timeout: int) -> None:
+    if not 0 <= timeout <= model.MAX_VISIBILITY_TIMEOUT:
+        raise InvalidParameterValue(
+            f"Value {timeout} for parameter VisibilityTimeout is invalid. "
+            "Reason: Must be between 0 and 43200, if provided."
+        )
+
+
+def _received(row: dict[str, Any]) -> ReceivedMessage:
+    attributes = attributes_from_json(row["attributes"])
+    return ReceivedMessage(
+        message_id=str(row["message_id"]),
+        receipt_handle=encode_receipt(row["id"], row["receipt"]),
+        body=row["body"],
+        md5_of_body=model.md5_of_body(row["body"]),
+        attributes=attributes,
+        md5_of_attributes=model.md5_of_attributes(attributes),
+        receive_count=row["receive_count"],
+        sent_at=row["sent_at"],
+        first_received_at=row["first_received_at"],
+        group_id=row["group_id"],
+        dedup_id=row["dedup_id"],
+        dead_letter=row["dead_letter_info"],
+    )

@@ -1,0 +1,132 @@
+-- name: create_queue
+INSERT INTO comind.queues (name, fifo, visibility_timeout, delay_seconds, retention_seconds,
+    max_message_size, receive_wait_seconds, content_based_dedup, dead_letter_target,
+    max_receive_count, extra_attributes, tags)
+VALUES (%(name)s, %(fifo)s, %(visibility_timeout)s, %(delay_seconds)s, %(retention_seconds)s,
+    %(max_message_size)s, %(receive_wait_seconds)s, %(content_based_dedup)s,
+    %(dead_letter_target)s, %(max_receive_count)s, %(extra_attributes)s, %(tags)s)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: get_queue
+SELECT id, name, fifo, visibility_timeout, delay_seconds, retention_seconds, max_message_size,
+    receive_wait_seconds, content_based_dedup, dead_letter_target, max_receive_count,
+    extra_attributes, tags, created_at, updated_at, purged_at
+FROM comind.queues WHERE name = %(name)s;
+
+-- name: send
+INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
+    visible_at, expires_at)
+VALUES (%(queue_id)s, %(message_id)s, %(body)s, %(attributes)s, %(group_id)s, %(dedup_id)s,
+    now() + make_interval(secs => %(delay)s), now() + make_interval(secs => %(retention)s))
+RETURNING id;
+
+-- name: claim_dedup
+INSERT INTO comind.queue_dedup (queue_id, dedup_id, message_id, expires_at)
+VALUES (%(queue_id)s, %(dedup_id)s, %(message_id)s, now() + interval '5 minutes')
+ON CONFLICT (queue_id, dedup_id) DO UPDATE
+    SET message_id = EXCLUDED.message_id, expires_at = EXCLUDED.expires_at
+    WHERE comind.queue_dedup.expires_at < now()
+RETURNING message_id;
+
+-- name: dedup_owner
+SELECT message_id FROM comind.queue_dedup WHERE queue_id = %(queue_id)s AND dedup_id = %(dedup_id)s;
+
+-- name: pick_standard
+SELECT id, receive_count FROM comind.messages
+WHERE queue_id = %(queue_id)s AND visible_at <= now() AND expires_at > now()
+ORDER BY visible_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: group_heads
+SELECT DISTINCT ON (group_id) id FROM comind.messages
+WHERE queue_id = %(queue_id)s AND expires_at > now()
+ORDER BY group_id, id;
+
+-- name: pick_fifo
+SELECT id, receive_count FROM comind.messages
+WHERE id = ANY(%(ids)s) AND visible_at <= now()
+ORDER BY id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: deliver
+UPDATE comind.messages SET
+    visible_at = now() + make_interval(secs => %(visibility)s),
+    receive_count = receive_count + 1,
+    receipt = gen_random_uuid(),
+    first_received_at = coalesce(first_received_at, now()),
+    last_received_at = now()
+WHERE id = ANY(%(ids)s)
+RETURNING id, message_id, receipt, body, attributes, receive_count, sent_at, first_received_at,
+    group_id, dedup_id, dead_letter_info;
+
+-- name: dead_letter
+WITH moved AS (
+    DELETE FROM comind.messages WHERE id = ANY(%(ids)s) RETURNING *
+)
+INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id, sent_at,
+    visible_at, expires_at, dead_letter_info)
+SELECT %(dlq_id)s, message_id, body, attributes, group_id, dedup_id, sent_at, now(),
+    sent_at + make_interval(secs => %(retention)s),
+    jsonb_build_object('source_queue', %(source)s::text, 'receive_count', receive_count,
+        'first_received_at', first_received_at, 'last_received_at', last_received_at,
+        'last_error', last_error, 'dead_lettered_at', now())
+FROM moved;
+
+-- name: delete_message
+DELETE FROM comind.messages WHERE id = %(id)s AND queue_id = %(queue_id)s AND receipt = %(receipt)s;
+
+-- name: change_visibility
+UPDATE comind.messages SET visible_at = now() + make_interval(secs => %(timeout)s)
+WHERE id = %(id)s AND queue_id = %(queue_id)s AND receipt = %(receipt)s AND visible_at > now()
+RETURNING id;
+
+-- name: record_error
+UPDATE comind.messages SET last_error = %(error)s,
+    visible_at = now() + make_interval(secs => %(retry_in)s)
+WHERE id = %(id)s AND queue_id = %(queue_id)s AND receipt = %(receipt)s
+RETURNING id;
+
+-- name: stats
+SELECT
+    count(*) FILTER (WHERE visible_at <= now()),
+    count(*) FILTER (WHERE visible_at > now() AND receive_count > 0),
+    count(*) FILTER (WHERE visible_at > now() AND receive_count = 0),
+    coalesce(extract(epoch FROM now() - min(sent_at)), 0)
+FROM comind.messages WHERE queue_id = %(queue_id)s AND expires_at > now();
+
+-- name: sweep
+WITH gone AS (
+    DELETE FROM comind.messages WHERE expires_at <= now() RETURNING 1
+), dedup AS (
+    DELETE FROM comind.queue_dedup WHERE expires_at <= now() RETURNING 1
+)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM dedup);
+
+-- name: list_queues
+SELECT name FROM comind.queues WHERE name LIKE %(prefix)s ORDER BY name LIMIT %(limit)s;
+
+-- name: delete_queue
+DELETE FROM comind.queues WHERE name = %(name)s RETURNING id;
+
+-- name: update_queue
+UPDATE comind.queues SET visibility_timeout = %(visibility_timeout)s,
+    delay_seconds = %(delay_seconds)s, retention_seconds = %(retention_seconds)s,
+    max_message_size = %(max_message_size)s, receive_wait_seconds = %(receive_wait_seconds)s,
+    content_based_dedup = %(content_based_dedup)s, dead_letter_target = %(dead_letter_target)s,
+    max_receive_count = %(max_receive_count)s, extra_attributes = %(extra_attributes)s,
+    updated_at = now()
+WHERE id = %(id)s;
+
+-- name: purge
+WITH gone AS (DELETE FROM comind.messages WHERE queue_id = %(queue_id)s RETURNING 1)
+UPDATE comind.queues SET purged_at = now() WHERE id = %(queue_id)s
+RETURNING (SELECT count(*) FROM gone);
+
+-- name: dead_letter_sources
+SELECT name FROM comind.queues WHERE dead_letter_target = %(name)s ORDER BY name;
+
+-- name: set_tags
+UPDATE comind.queues SET tags = %(tags)s WHERE id = %(queue_id)s;
