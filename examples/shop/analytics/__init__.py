@@ -1,0 +1,1 @@
+"""The analytics app of the shop example."""

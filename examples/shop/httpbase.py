@@ -1,0 +1,39 @@
+"""A tiny JSON HTTP server shared by the example apps (standard library only)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Routes = dict[str, Callable[[], object]]
+
+
+def serve(name: str, default_port: int, routes: Routes) -> None:
+    """Serve ``routes`` (GET path -> JSON body) plus /healthz on $PORT."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._send(200, {"status": "ok", "app": name})
+            elif self.path in routes:
+                self._send(200, routes[self.path]())
+            else:
+                self._send(404, {"error": f"no route {self.path}"})
+
+        def _send(self, status: int, doc: object) -> None:
+            body = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            print(f"{name}: {format % args}", flush=True)
+
+    port = int(os.environ.get("PORT", default_port))
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print(f"{name} listening on 127.0.0.1:{port}", flush=True)
+    server.serve_forever()

@@ -1,0 +1,298 @@
+"""A table of bad specs and the exact lines `comind validate` prints for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comind.spec import SpecError, load_spec
+
+BASE = "platform: {name: shop}\n"
+APP = BASE + "apps:\n  orders:\n    run: python -m orders\n"
+
+# name -> (comind.yaml text, every expected line with the file shown as comind.yaml)
+BAD_SPECS: dict[str, tuple[str, list[str]]] = {
+    "unknown-top-level-key": (
+        BASE + "aps: {}\n",
+        [
+            "comind.yaml:2:1: aps: unknown key 'aps'; did you mean 'apps'?",
+        ],
+    ),
+    "misspelled-nested-key": (
+        APP + "    queues:\n      events: {retension: 4d}\n",
+        [
+            "comind.yaml:6:16: apps.orders.queues.events.retension: unknown key 'retension'; did you mean 'retention'?",
+        ],
+    ),
+    "misspelled-app-key": (
+        APP + "    prot: 8000\n",
+        [
+            "comind.yaml:5:5: apps.orders.prot: unknown key 'prot'; did you mean 'port'?",
+        ],
+    ),
+    "no-suggestion": (
+        APP + "    colour: blue\n",
+        [
+            "comind.yaml:5:5: apps.orders.colour: unknown key 'colour'",
+        ],
+    ),
+    "port-not-integer": (
+        APP + "    port: http\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: expected an integer, got 'http'",
+        ],
+    ),
+    "port-out-of-range": (
+        APP + "    port: 70000\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: must be <= 65535, got 70000",
+        ],
+    ),
+    "quoted-number": (
+        APP + "    port: '8000'\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: expected an integer, got '8000' (remove the quotes)",
+        ],
+    ),
+    "missing-run": (
+        BASE + "apps:\n  orders:\n    port: 8000\n",
+        [
+            "comind.yaml:3:3: apps.orders: missing required key 'run'",
+        ],
+    ),
+    "missing-platform-name": (
+        "platform: {}\n",
+        [
+            "comind.yaml:1:1: platform: missing required key 'name'",
+        ],
+    ),
+    "missing-platform": (
+        "apps: {}\n",
+        [
+            "comind.yaml:1:1: missing required key 'platform'",
+        ],
+    ),
+    "bad-flow-kind": (
+        BASE + "flows:\n  f:\n    kind: streaming\n    source: http://ingest\n",
+        [
+            "comind.yaml:4:11: flows.f.kind: expected one of 'stream', 'batch', 'event', got 'streaming'",
+        ],
+    ),
+    "bad-duration": (
+        APP + "    queues:\n      events: {retention: four days}\n",
+        [
+            "comind.yaml:6:27: apps.orders.queues.events.retention: expected a duration like 30s, 5m, 12h or 4d, got 'four days'",
+        ],
+    ),
+    "retention-too-short": (
+        APP + "    queues:\n      events: {retention: 10s}\n",
+        [
+            "comind.yaml:6:27: apps.orders.queues.events.retention: must be >= 60, got 10",
+        ],
+    ),
+    "visibility-too-long": (
+        APP + "    queues:\n      events: {visibility_timeout: 13h}\n",
+        [
+            "comind.yaml:6:36: apps.orders.queues.events.visibility_timeout: must be <= 43200, got 46800",
+        ],
+    ),
+    "dlq-zero": (
+        APP + "    queues:\n      events:\n        dlq: {max_receives: 0}\n",
+        [
+            "comind.yaml:7:29: apps.orders.queues.events.dlq.max_receives: must be >= 1, got 0",
+        ],
+    ),
+    "bad-app-name": (
+        BASE + "apps:\n  Orders_API:\n    run: x\n",
+        [
+            "comind.yaml:3:3: apps.Orders_API: name 'Orders_API' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "bad-queue-name": (
+        APP + "    queues:\n      Order.Events: {}\n",
+        [
+            "comind.yaml:6:7: apps.orders.queues.Order.Events: name 'Order.Events' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "yaml-syntax": (
+        BASE + "apps: {orders: {run: x}\n",
+        [
+            "comind.yaml:3:1: invalid YAML: expected ',' or '}', but got '<stream end>'",
+        ],
+    ),
+    "yaml-tab": (
+        BASE + "apps:\n\torders: {}\n",
+        [
+            "comind.yaml:3:1: invalid YAML: found character '\\t' that cannot start any token",
+        ],
+    ),
+    "duplicate-key": (
+        APP + "    port: 1\n    port: 2\n",
+        [
+            "comind.yaml:6:5: apps.orders.port: duplicate key (each key may appear once)",
+        ],
+    ),
+    "empty-file": (
+        "",
+        [
+            "comind.yaml:1:1: expected a mapping with 'platform', 'apps', ... at the top level, got an empty file",
+        ],
+    ),
+    "top-level-list": (
+        "- platform\n",
+        [
+            "comind.yaml:1:1: expected a mapping with 'platform', 'apps', ... at the top level, got a list",
+        ],
+    ),
+    "health-two-probes": (
+        APP + "    health: {http: /healthz, tcp: 80}\n",
+        [
+            "comind.yaml:5:13: apps.orders.health: health needs exactly one of http, tcp, command",
+        ],
+    ),
+    "bad-cron": (
+        APP + "    database:\n      backup: {schedule: every day}\n",
+        [
+            "comind.yaml:6:26: apps.orders.database.backup.schedule: expected a cron expression with 5 fields (e.g. '0 1 * * *'), got 'every day'",
+        ],
+    ),
+    "flow-source-queue-missing": (
+        APP + "flows:\n  f:\n    kind: stream\n    source: queue://orders/nope\n",
+        [
+            "comind.yaml:8:13: flows.f.source: no queue 'orders/nope' (expected app/queue of a declared queue)",
+        ],
+    ),
+    "flow-source-bad-scheme": (
+        BASE + "flows:\n  f:\n    kind: stream\n    source: kafka://x\n",
+        [
+            "comind.yaml:5:13: flows.f.source: expected a source URI (queue://, topic://, postgres://, objects://, http://), got 'kafka://x'",
+        ],
+    ),
+    "topic-subscriber-missing": (
+        APP + "topics:\n  t:\n    subscribers: [orders/missing]\n",
+        [
+            "comind.yaml:7:19: topics.t.subscribers[0]: no queue 'orders/missing' (expected app/queue of a declared queue)",
+        ],
+    ),
+    "dataset-app-without-db": (
+        APP + "datasets:\n  orders.x:\n    store: postgres://orders/x\n",
+        [
+            "comind.yaml:7:12: datasets.orders.x.store: app 'orders' declares no database",
+        ],
+    ),
+    "dataset-unknown-app": (
+        APP + "datasets:\n  orders.x:\n    store: postgres://billing/x\n",
+        [
+            "comind.yaml:7:12: datasets.orders.x.store: no app named 'billing'",
+        ],
+    ),
+    "dataset-schema-missing": (
+        APP
+        + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    schema: schemas/nope.json\n",
+        [
+            "comind.yaml:9:13: datasets.orders.x.schema: schema file 'schemas/nope.json' not found in the repo",
+        ],
+    ),
+    "dataset-bad-pii": (
+        APP
+        + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    pii: {email: scramble}\n",
+        [
+            "comind.yaml:9:18: datasets.orders.x.pii.email: expected one of 'hash', 'mask', 'redact', 'tokenize', 'encrypt', got 'scramble'",
+        ],
+    ),
+    "sink-missing-dataset": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    sink: {postgres: orders.nope}\n",
+        [
+            "comind.yaml:10:22: flows.f.sink.postgres: no dataset 'orders.nope'",
+        ],
+    ),
+    "sink-two-targets": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    sink: {queue: orders/q, topic: t}\n",
+        [
+            "comind.yaml:10:11: flows.f.sink: a sink needs exactly one of postgres, objects, queue, topic, redis",
+        ],
+    ),
+    "batch-without-schedule": (
+        APP + "    database: {}\nflows:\n  f:\n    kind: batch\n    source: postgres://orders/t\n",
+        [
+            "comind.yaml:8:5: flows.f: a batch flow needs a schedule (or on_demand: true)",
+        ],
+    ),
+    "stream-with-schedule": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    schedule: '0 1 * * *'\n",
+        [
+            "comind.yaml:10:15: flows.f.schedule: a stream flow runs continuously; remove schedule",
+        ],
+    ),
+    "event-needs-topic": (
+        APP + "    queues: {q: {}}\nflows:\n  f:\n    kind: event\n    source: queue://orders/q\n",
+        [
+            "comind.yaml:9:13: flows.f.source: an event flow's source must be topic://NAME",
+        ],
+    ),
+    "unknown-step": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n      - transmogrify: x\n",
+        [
+            "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt",
+        ],
+    ),
+    "depends-on-missing": (
+        APP + "    depends_on: [billing]\n",
+        [
+            "comind.yaml:5:18: apps.orders.depends_on[0]: no app named 'billing'",
+        ],
+    ),
+    "depends-on-cycle": (
+        BASE + "apps:\n  a: {run: x, depends_on: [b]}\n  b: {run: x, depends_on: [a]}\n",
+        [
+            "comind.yaml:3:27: apps.a.depends_on: dependency cycle: a -> b -> a",
+        ],
+    ),
+    "duplicate-alert": (
+        BASE + "alerts:\n  - {name: A, expr: up == 0}\n  - {name: A, expr: up == 1}\n",
+        [
+            "comind.yaml:4:12: alerts[1].name: alert 'A' is declared twice",
+        ],
+    ),
+    "bad-severity": (
+        BASE + "alerts:\n  - {name: A, expr: up == 0, severity: page}\n",
+        [
+            "comind.yaml:3:40: alerts[0].severity: expected one of 'info', 'warning', 'critical', got 'page'",
+        ],
+    ),
+    "bad-quality-rule": (
+        APP
+        + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    quality:\n      - sometimes: [id]\n",
+        [
+            "comind.yaml:10:9: datasets.orders.x.quality[0]: expected one rule of not_null, unique, range, regex, accepted",
+        ],
+    ),
+    "several-errors": (
+        APP + "    port: http\n    prot: 1\nflows:\n  f: {kind: nope, source: x}\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: expected an integer, got 'http'",
+            "comind.yaml:6:5: apps.orders.prot: unknown key 'prot'; did you mean 'port'?",
+            "comind.yaml:8:13: flows.f.kind: expected one of 'stream', 'batch', 'event', got 'nope'",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SPECS))
+def test_bad_spec_is_refused_with_exact_lines(tmp_path: Path, name: str) -> None:
+    text, expected = BAD_SPECS[name]
+    (tmp_path / "comind.yaml").write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path)
+    shown = [line.replace(f"{tmp_path}/", "") for line in str(err.value).splitlines()]
+    assert shown == expected
+    assert err.value.exit_code == 2
+
+
+def test_the_table_is_big_enough() -> None:
+    assert len(BAD_SPECS) >= 25
