@@ -209,6 +209,8 @@ def _stopped(home: StateDir) -> dict[str, Any]:
 def _print_status(st: dict[str, Any]) -> None:
     if not st.get("running"):
         console.print(f"no platform is running on {st['home']}")
+        if not st.get("engines"):
+            return
     else:
         console.print(
             f"platform [bold]{st.get('platform', '?')}[/] · pid {st['pid']} · "
