@@ -86,7 +86,7 @@ def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> N
         signal.signal(sig, lambda *_: stop.set())
     runtime.start()
     try:
-        _print_where(runtime.platform.status())
+        _print_where(runtime.platform.status(), foreground=True)
         while not stop.wait(1.0):
             pass
         console.print("stopping…")
@@ -95,7 +95,7 @@ def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> N
     console.print(f"stopped; data kept in {runtime.platform.home.root}")
 
 
-def _print_where(st: dict[str, Any]) -> None:
+def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
     engines = st["engines"]
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("dashboard / API", st["api_url"])
@@ -116,7 +116,8 @@ def _print_where(st: dict[str, Any]) -> None:
         f"is up ({st['repo']}{env})"
     )
     console.print(table)
-    console.print("Press Ctrl-C to stop.")
+    if foreground:
+        console.print("Press Ctrl-C to stop.")
 
 
 def _detach(
@@ -154,7 +155,7 @@ def _detach(
             raise ComindError(f"the platform exited while starting: {' '.join(tail)}")
         st = _live_status(home)
         if st and st.get("pid") == child.pid and _all_healthy(st):
-            _print_where(st)
+            _print_where(st, foreground=False)
             console.print(f"running in the background (pid {child.pid}); `comind down` stops it")
             return
         time.sleep(0.2)
