@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from comind.cli.runtime import Runtime
+from comind.embedded.engine import EngineError
 from comind.embedded.lock import LockHeld
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
@@ -152,3 +153,18 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
         heir.stop()
         for engine in dead.platform.engines:  # reap the zombies of the first platform
             engine.stop()
+
+
+def test_a_foreign_data_directory_is_refused_and_kept(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    junk = tmp_path / "home" / "postgres" / "data" / "precious.txt"
+    junk.parent.mkdir(parents=True)
+    junk.write_text("not a cluster")
+    run = Runtime(make_settings(tmp_path / "home"), about={})
+    with pytest.raises(EngineError, match="is not empty but holds no PostgreSQL cluster"):
+        run.start()
+    assert junk.read_text() == "not a cluster"
+    assert not run.platform.redis.alive()
+    run.platform.lock.acquire()  # the failed start released the lock
+    run.platform.lock.release()
