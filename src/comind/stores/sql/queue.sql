@@ -130,3 +130,30 @@ SELECT name FROM comind.queues WHERE dead_letter_target = %(name)s ORDER BY name
 
 -- name: set_tags
 UPDATE comind.queues SET tags = %(tags)s WHERE id = %(queue_id)s;
+
+-- name: create_topic
+INSERT INTO comind.topics (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING;
+
+-- name: delete_topic
+DELETE FROM comind.topics WHERE name = %(name)s RETURNING id;
+
+-- name: list_topics
+SELECT name FROM comind.topics ORDER BY name;
+
+-- name: subscribe
+INSERT INTO comind.subscriptions (topic_id, queue_name, filter_policy, raw)
+SELECT id, %(queue)s, %(filter)s, %(raw)s FROM comind.topics WHERE name = %(topic)s
+ON CONFLICT (topic_id, queue_name) DO UPDATE
+    SET filter_policy = EXCLUDED.filter_policy, raw = EXCLUDED.raw
+RETURNING topic_id;
+
+-- name: unsubscribe
+DELETE FROM comind.subscriptions s USING comind.topics t
+WHERE s.topic_id = t.id AND t.name = %(topic)s AND s.queue_name = %(queue)s;
+
+-- name: subscriptions
+SELECT s.queue_name, s.filter_policy, s.raw FROM comind.subscriptions s
+JOIN comind.topics t ON t.id = s.topic_id WHERE t.name = %(topic)s ORDER BY s.queue_name;
+
+-- name: topic_exists
+SELECT 1 FROM comind.topics WHERE name = %(name)s;
