@@ -11,7 +11,7 @@ from comind.embedded.platform import EmbeddedPlatform
 
 @pytest.fixture(scope="module")
 def api(runtime: Runtime) -> str:
-    return runtime.server.url
+    return runtime.url
 
 
 def test_health_and_readiness(api: str) -> None:

@@ -9,6 +9,7 @@ path, which would explode label cardinality).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Protocol
 
@@ -27,6 +28,9 @@ class StatusSource(Protocol):
     def healthy(self) -> bool: ...
 
 
+ASGIEndpoint = Callable[[Request], Awaitable[Response]]
+
+
 class _TimingMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         began = time.perf_counter()
@@ -39,8 +43,8 @@ class _TimingMiddleware(BaseHTTPMiddleware):
         return response
 
 
-def create_app(source: StatusSource) -> Starlette:
-    """The Starlette application serving ``source``."""
+def create_app(source: StatusSource, *, sqs: ASGIEndpoint | None = None) -> Starlette:
+    """The Starlette application serving ``source`` (and the SQS endpoint at POST /)."""
     dashboard = resources.files("comind.api").joinpath("static", "dashboard.html").read_text()
 
     async def healthz(request: Request) -> Response:
@@ -66,6 +70,8 @@ def create_app(source: StatusSource) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/api/v1/status", status),
-        Route("/", index),
+        Route("/", index, methods=["GET"]),
     ]
+    if sqs is not None:
+        routes.append(Route("/", sqs, methods=["POST"]))
     return Starlette(routes=routes, middleware=[Middleware(_TimingMiddleware)])

@@ -26,6 +26,7 @@ from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
+from comind.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def up(
     if detach:
         _detach(ctx, home, path, env, settings)
         return
-    _foreground(settings, path, env, spec.platform.name)
+    _foreground(settings, path, env, spec)
 
 
 def _refuse_if_running(home: StateDir) -> None:
@@ -78,8 +79,9 @@ def _refuse_if_running(home: StateDir) -> None:
         raise LockHeld(home.lock_file, pid if pid > 0 else None)
 
 
-def _foreground(settings: Settings, path: Path, env: str | None, name: str) -> None:
-    runtime = Runtime(settings, about={"platform": name, "repo": str(path), "env": env})
+def _foreground(settings: Settings, path: Path, env: str | None, spec: Spec) -> None:
+    about = {"platform": spec.platform.name, "repo": str(path), "env": env}
+    runtime = Runtime(settings, about=about, spec=spec)
     logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -100,6 +102,7 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("dashboard / API", st["api_url"])
     table.add_row("metrics", st["metrics_url"])
+    table.add_row("SQS endpoint", f"{st['sqs_url']}  (credentials: comind app env APP)")
     table.add_row(
         "PostgreSQL",
         f"{engines['postgres']['address']}  (user postgres; "

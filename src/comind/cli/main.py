@@ -15,6 +15,7 @@ import typer
 
 from comind import __version__
 from comind.cli import lifecycle, validate
+from comind.cli.apps import app_cli
 from comind.cli.output import fail
 from comind.errors import ComindError
 
@@ -29,6 +30,7 @@ app.command("up")(lifecycle.up)
 app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
+app.add_typer(app_cli, name="app")
 
 _debug = False
 

@@ -1,46 +1,110 @@
-"""What ``comind up`` runs in one process: the engines, the platform database and the API.
+"""What ``comind up`` runs in one process: the engines, the platform database, the message
+layer and the API.
 
 This is the composition root: each layer below knows nothing of the others' wiring.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
 from typing import Any
 
 from comind.api.app import create_app
 from comind.api.server import ApiServer
+from comind.api.sqs import SqsEndpoint
+from comind.api.sqs_actions import SqsActions
+from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
+from comind.queue.layer import MessageLayer
+from comind.queue.provision import provision
+from comind.spec import Spec
+from comind.stores.credentials import Credentials
 from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
+from comind.stores.sealing import Sealer
+
+log = logging.getLogger("comind.runtime")
+SWEEP_SECONDS = 60.0
+
+
+def platform_sealer(home: StateDir) -> Sealer:
+    """The sealer under this state directory's platform key."""
+    return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
 
 
 class Runtime:
     """The running platform of one state directory."""
 
-    def __init__(self, settings: Settings, *, about: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, *, about: dict[str, Any], spec: Spec | None = None):
         self.events = EventLog()
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
-        self.about = about
+        self.about, self.spec = about, spec
         self.db: PgTarget | None = None
-        port = settings.api_port or free_port(settings.host)
-        self.server = ApiServer(create_app(self.platform), host=settings.host, port=port)
+        self.messages: MessageLayer | None = None
+        self.credentials: Credentials | None = None
+        self.host = settings.host
+        self.port = settings.api_port or free_port(settings.host)
+        self.url = f"http://{self.host}:{self.port}"
+        self.server: ApiServer | None = None
+        self._stop = threading.Event()
 
     def start(self) -> None:
         """Start everything; on failure stop what started and re-raise."""
         self.platform.start()
         try:
-            self.db = prepare(superuser(self.platform.postgres))
-            self.events.attach(self.db)
-            self.server.start()
+            self._start_services()
         except BaseException:
+            self._stop_services()
             self.platform.stop()
             raise
-        url = self.server.url
-        self.platform.extra.update(self.about, api_url=url, metrics_url=f"{url}/metrics")
+        apps = sorted(self.spec.apps) if self.spec else []
+        self.platform.extra.update(
+            self.about,
+            api_url=self.url,
+            metrics_url=f"{self.url}/metrics",
+            sqs_url=self.url,
+            apps=apps,
+        )
         self.platform.write_state()
 
+    def _start_services(self) -> None:
+        self.db = prepare(superuser(self.platform.postgres))
+        self.events.attach(self.db)
+        messages = self.messages = MessageLayer.open(self.db)
+        credentials = self.credentials = Credentials(
+            messages.pool, platform_sealer(self.platform.home)
+        )
+        if self.spec is not None:
+            provision(self.spec, messages.admin, messages.topics)
+            for app in self.spec.apps:
+                credentials.ensure(app)
+        sqs = SqsEndpoint(SqsActions(messages.queues, messages.admin), credentials, self.url)
+        self.server = ApiServer(
+            create_app(self.platform, sqs=sqs.handle), host=self.host, port=self.port
+        )
+        self.server.start()
+        threading.Thread(target=self._sweep, name="comind-sweeper", daemon=True).start()
+
+    def _sweep(self) -> None:
+        """Enforce retention: expired messages and dedup entries really go away."""
+        while not self._stop.wait(SWEEP_SECONDS):
+            try:
+                assert self.messages is not None
+                self.messages.queues.sweep()
+            except Exception as exc:  # the database may be restarting; try next round
+                log.warning("retention sweep failed: %s", exc)
+
+    def _stop_services(self) -> None:
+        self._stop.set()
+        if self.server is not None:
+            self.server.stop()
+        if self.messages is not None:
+            self.messages.close()
+
     def stop(self) -> None:
-        self.server.stop()
+        self._stop_services()
         self.platform.stop()

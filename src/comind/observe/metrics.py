@@ -42,6 +42,12 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
     registry=REGISTRY,
 )
+SQS_REQUESTS = Histogram(
+    "comind_sqs_request_duration_seconds",
+    "Requests to the SQS-compatible endpoint, by action and outcome (ok | error).",
+    ["action", "outcome"],
+    registry=REGISTRY,
+)
 MIGRATIONS_APPLIED = Gauge(
     "comind_schema_version",
     "Highest platform-schema migration applied to the metadata database.",

@@ -107,6 +107,8 @@ class OutgoingMessage:
 
 
 def queue_name_ok(name: str) -> bool:
+    """An SQS queue name; platform names may carry an ``app/`` namespace in front."""
+    name = name.rpartition("/")[2]
     base = name[:-5] if name.endswith(".fifo") else name
     return bool(_QUEUE_NAME.match(base)) and len(name) <= 80
 

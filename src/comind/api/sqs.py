@@ -1,0 +1,111 @@
+"""The SQS-compatible endpoint (AWS JSON protocol, as current boto3 and aws-cli speak it).
+
+Each request is authenticated with SigV4 against the per-app credentials; the access
+key decides which app the request acts for. Errors carry SQS's shape name in
+``__type`` and the query-compatible code in ``x-amzn-query-error``, which botocore
+turns into the same exception classes it raises against AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from comind.api.sigv4 import AuthError, verify
+from comind.api.sigv4 import Request as SignedRequest
+from comind.api.sqs_actions import Call, SqsActions
+from comind.observe.metrics import SQS_REQUESTS
+from comind.queue.errors import InvalidParameterValue, QueueError
+from comind.stores.credentials import Credentials
+
+log = logging.getLogger("comind.sqs")
+JSON_TYPE = "application/x-amz-json-1.0"
+TARGET_PREFIX = "AmazonSQS."
+
+
+class SqsEndpoint:
+    """POST / handler speaking SQS's JSON protocol."""
+
+    def __init__(self, actions: SqsActions, credentials: Credentials, endpoint_url: str) -> None:
+        self.actions, self.credentials, self.endpoint_url = actions, credentials, endpoint_url
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        target = request.headers.get("x-amz-target", "")
+        action = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
+        began = time.perf_counter()
+        try:
+            app = await run_in_threadpool(self._authenticate, request, body)
+            params = _params(body)
+            call = Call(app=app, params=params, endpoint=self.endpoint_url)
+            result = await run_in_threadpool(self.actions.run, action, call)
+        except AuthError as exc:
+            return self._error(action, exc.code, exc.code, exc.message, exc.status, began)
+        except QueueError as exc:
+            shape = type(exc).__name__
+            return self._error(
+                action, shape, exc.code, exc.message, exc.status, began, sender=exc.sender_fault
+            )
+        SQS_REQUESTS.labels(action or "unknown", "ok").observe(time.perf_counter() - began)
+        return JSONResponse(
+            result, media_type=JSON_TYPE, headers={"x-amzn-RequestId": str(uuid.uuid4())}
+        )
+
+    def _authenticate(self, request: Request, body: bytes) -> str:
+        signed = SignedRequest(
+            method=request.method,
+            raw_path=request.scope.get("raw_path", b"/").decode() or "/",
+            raw_query=request.scope.get("query_string", b"").decode(),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        key_id = verify(signed, self._secret)
+        key = self.credentials.lookup(key_id)
+        assert key is not None  # verify() succeeded, so the key exists
+        return key.app
+
+    def _secret(self, key_id: str) -> str | None:
+        key = self.credentials.lookup(key_id)
+        return key.secret if key else None
+
+    @staticmethod
+    def _error(
+        action: str,
+        shape: str,
+        code: str,
+        message: str,
+        status: int,
+        began: float,
+        *,
+        sender: bool = True,
+    ) -> Response:
+        SQS_REQUESTS.labels(action or "unknown", "error").observe(time.perf_counter() - began)
+        fault = "Sender" if sender else "Receiver"
+        return JSONResponse(
+            {"__type": f"com.amazonaws.sqs#{shape}", "message": message},
+            status_code=status,
+            media_type=JSON_TYPE,
+            headers={
+                "x-amzn-query-error": f"{code};{fault}",
+                "x-amzn-RequestId": str(uuid.uuid4()),
+            },
+        )
+
+
+def _params(body: bytes) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise InvalidParameterValue("The request body is not valid JSON.") from None
+    if not isinstance(doc, dict):
+        raise InvalidParameterValue("The request body must be a JSON object.")
+    return doc

@@ -1,0 +1,27 @@
+"""The message layer over one platform database: queues, queue admin and topics."""
+
+from __future__ import annotations
+
+from psycopg_pool import ConnectionPool
+
+from comind.queue.postgres import PostgresQueues
+from comind.queue.postgres_admin import PostgresQueueAdmin
+from comind.queue.topics import PostgresTopics
+from comind.stores.postgres import PgTarget, make_pool
+
+
+class MessageLayer:
+    """Everything of the ``postgres`` backend sharing one connection pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.queues = PostgresQueues(pool)
+        self.admin = PostgresQueueAdmin(self.queues)
+        self.topics = PostgresTopics(self.queues)
+
+    @classmethod
+    def open(cls, target: PgTarget, *, max_connections: int = 20) -> MessageLayer:
+        return cls(make_pool(target, max_size=max_connections))
+
+    def close(self) -> None:
+        self.pool.close()
