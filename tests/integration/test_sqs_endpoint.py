@@ -167,3 +167,29 @@ def test_tags(orders: Any) -> None:
     orders.tag_queue(QueueUrl=url, Tags={"env": "dev"})
     orders.untag_queue(QueueUrl=url, TagKeys=["team"])
     assert orders.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "dev"}
+
+
+def test_redrive_back_with_a_move_task(orders: Any) -> None:
+    dlq = orders.create_queue(QueueName="re-dlq")["QueueUrl"]
+    dlq_arn = orders.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    url = orders.create_queue(QueueName="re", Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    orders.send_message(QueueUrl=url, MessageBody="fixed now")
+    orders.receive_message(QueueUrl=url, VisibilityTimeout=0)
+    assert "Messages" not in orders.receive_message(QueueUrl=url)
+    handle = orders.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert handle
+    back = orders.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+    assert [m["Body"] for m in back] == ["fixed now"]
+    [task] = orders.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    assert task["Status"] == "COMPLETED"
+    assert task["ApproximateNumberOfMessagesMoved"] == 1
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        orders.start_message_move_task(
+            SourceArn=orders.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+        )
+    assert code(err) == "InvalidParameterValue"  # only a DLQ can be a move source

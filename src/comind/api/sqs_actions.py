@@ -25,8 +25,8 @@ from comind.queue.errors import (
     TooManyEntriesInBatchRequest,
     UnsupportedOperation,
 )
-from comind.queue.postgres import PostgresQueues
-from comind.queue.postgres_admin import PostgresQueueAdmin
+from comind.queue.layer import MessageLayer
+from comind.queue.moves import MoveTask
 
 Params = dict[str, Any]
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -54,8 +54,8 @@ class Call:
 class SqsActions:
     """Dispatch table of the SQS API over the queue layer."""
 
-    def __init__(self, queues: PostgresQueues, admin: PostgresQueueAdmin) -> None:
-        self.queues, self.admin = queues, admin
+    def __init__(self, layer: MessageLayer) -> None:
+        self.queues, self.admin, self.moves = layer.queues, layer.admin, layer.moves
         self.table: dict[str, Callable[[Call], Params]] = {
             name: getattr(self, _snake(name)) for name in ACTIONS
         }
@@ -168,6 +168,27 @@ class SqsActions:
         queue = call.queue()
         return self._batch(call, lambda e: self._visibility_entry(queue, e))
 
+    # --- redrive ------------------------------------------------------------------------
+
+    def start_message_move_task(self, call: Call) -> Params:
+        source = shapes.queue_from_arn(call.app, call.params.get("SourceArn"), "SourceArn")
+        dest_arn = call.params.get("DestinationArn")
+        dest = shapes.queue_from_arn(call.app, dest_arn, "DestinationArn") if dest_arn else None
+        if not self.admin.dead_letter_sources(source):
+            raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+        rate = _opt_int(call.params.get("MaxNumberOfMessagesPerSecond"))
+        return {"TaskHandle": self.moves.start(source, destination=dest, max_per_second=rate)}
+
+    def list_message_move_tasks(self, call: Call) -> Params:
+        source = shapes.queue_from_arn(call.app, call.params.get("SourceArn"), "SourceArn")
+        limit = _opt_int(call.params.get("MaxResults")) or 1
+        tasks = self.moves.list(source, limit=limit)
+        return {"Results": [_task_out(call.app, t) for t in tasks]}
+
+    def cancel_message_move_task(self, call: Call) -> Params:
+        moved = self.moves.cancel(call.text("TaskHandle"))
+        return {"ApproximateNumberOfMessagesMoved": moved}
+
     # --- helpers -----------------------------------------------------------------------
 
     def _delete_entry(self, queue: str, entry: Params) -> Params:
@@ -261,6 +282,25 @@ def _sent(result: Any) -> Params:
     return out
 
 
+def _task_out(app: str, task: MoveTask) -> Params:
+    out: Params = {
+        "Status": task.status,
+        "SourceArn": shapes.arn_for(app, task.source),
+        "ApproximateNumberOfMessagesMoved": task.moved,
+        "ApproximateNumberOfMessagesToMove": task.to_move,
+        "StartedTimestamp": int(task.started_at.timestamp() * 1000),
+    }
+    if task.status == "RUNNING":
+        out["TaskHandle"] = task.handle
+    if task.destination:
+        out["DestinationArn"] = shapes.arn_for(app, task.destination)
+    if task.max_per_second:
+        out["MaxNumberOfMessagesPerSecond"] = task.max_per_second
+    if task.failure:
+        out["FailureReason"] = task.failure
+    return out
+
+
 def _opt_int(value: Any) -> int | None:
     if value is None:
         return None
@@ -293,4 +333,7 @@ ACTIONS = (
     "DeleteMessageBatch",
     "ChangeMessageVisibility",
     "ChangeMessageVisibilityBatch",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
+    "CancelMessageMoveTask",
 )

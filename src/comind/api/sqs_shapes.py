@@ -53,6 +53,16 @@ def queue_from_url(app: str, url: Any) -> str:
     return internal(app, match["name"])
 
 
+def queue_from_arn(app: str, arn: Any, parameter: str) -> str:
+    """The internal queue name an ARN of the caller's own account names."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise InvalidParameterValue(f"Value {arn} for parameter {parameter} is invalid.")
+    if parts[4] != account_of(app):
+        raise QueueDoesNotExist("The specified queue does not exist.")
+    return internal(app, parts[5])
+
+
 def queue_url(endpoint: str, app: str, name: str) -> str:
     return f"{endpoint}/{account_of(app)}/{external(name)}"
 

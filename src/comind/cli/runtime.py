@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from typing import Any
 
 from comind.api.app import create_app
@@ -29,6 +30,7 @@ from comind.stores.sealing import Sealer
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
+MOVE_SECONDS = 0.2
 
 
 def platform_sealer(home: StateDir) -> Sealer:
@@ -82,21 +84,26 @@ class Runtime:
             provision(self.spec, messages.admin, messages.topics)
             for app in self.spec.apps:
                 credentials.ensure(app)
-        sqs = SqsEndpoint(SqsActions(messages.queues, messages.admin), credentials, self.url)
+        sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle), host=self.host, port=self.port
         )
         self.server.start()
-        threading.Thread(target=self._sweep, name="comind-sweeper", daemon=True).start()
+        threading.Thread(
+            target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
+        ).start()
 
-    def _sweep(self) -> None:
-        """Enforce retention: expired messages and dedup entries really go away."""
-        while not self._stop.wait(SWEEP_SECONDS):
+    def _housekeeping(self, messages: MessageLayer) -> None:
+        """Advance redrive tasks often; enforce retention every minute."""
+        last_sweep = time.monotonic()
+        while not self._stop.wait(MOVE_SECONDS):
             try:
-                assert self.messages is not None
-                self.messages.queues.sweep()
+                messages.moves.step()
+                if time.monotonic() - last_sweep >= SWEEP_SECONDS:
+                    messages.queues.sweep()
+                    last_sweep = time.monotonic()
             except Exception as exc:  # the database may be restarting; try next round
-                log.warning("retention sweep failed: %s", exc)
+                log.warning("queue housekeeping failed: %s", exc)
 
     def _stop_services(self) -> None:
         self._stop.set()

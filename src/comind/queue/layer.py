@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from psycopg_pool import ConnectionPool
 
+from comind.queue.moves import MoveTasks
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
 from comind.queue.topics import PostgresTopics
@@ -18,6 +19,7 @@ class MessageLayer:
         self.queues = PostgresQueues(pool)
         self.admin = PostgresQueueAdmin(self.queues)
         self.topics = PostgresTopics(self.queues)
+        self.moves = MoveTasks(self.queues)
 
     @classmethod
     def open(cls, target: PgTarget, *, max_connections: int = 20) -> MessageLayer:

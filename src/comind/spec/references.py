@@ -1,9 +1,11 @@
 """Rules that span sections of the spec, each reported at the offending key or value.
 
-Checked after the model validates: names are DNS labels; queue/topic/dataset
-references resolve; a dataset's store app has a database; schema files exist;
-``depends_on`` names apps and has no cycle; flow kinds get what they need (a batch
-flow a schedule, an event flow a topic source).
+Checked after the model validates, so every rule sees well-typed data; all rules run
+and every violation is reported. The rules: names are DNS labels; queue, topic,
+bucket and dataset references resolve; a dataset's store app has a database and its
+schema file exists; named secrets exist as sealed files; ``depends_on`` names apps
+and has no cycle; flow kinds get what they need; names that share a namespace
+(buckets, databases, a queue and a dead-letter queue, alerts) do not clash.
 """
 
 from __future__ import annotations
@@ -12,11 +14,25 @@ import re
 from pathlib import Path
 
 from comind.spec.issues import SpecIssue
-from comind.spec.model import QUALITY_RULES, STEP_KINDS, Spec
+from comind.spec.model import QUALITY_RULES, STEP_KINDS, Flow, Sink, Spec
 from comind.spec.positions import DocPath, Positions, dotted
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SOURCES = ("queue", "topic", "postgres", "objects", "http")
+SECRETS_DIR = "secrets"
+SECRET_SUFFIX = ".sealed.yaml"
+DLQ_SUFFIX = "-dlq"
+_NO_QUEUE = "no queue '{}' (expected app/queue of a declared queue)"
+
+
+def check(spec: Spec, positions: Positions, root: Path) -> list[SpecIssue]:
+    """Every cross-reference problem of ``spec`` (a repo rooted at ``root``)."""
+    return Checker(spec, positions, root).run()
+
+
+def secret_file(root: Path, name: str) -> Path:
+    """Where the sealed secret ``name`` lives in the repo at ``root``."""
+    return root / SECRETS_DIR / f"{name}{SECRET_SUFFIX}"
 
 
 class Checker:
@@ -32,70 +48,127 @@ class Checker:
 
     def run(self) -> list[SpecIssue]:
         self._names()
-        self._apps()
+        for name in self.spec.apps:
+            self._app(name)
+        self._dependencies()
+        self._unique_services()
         self._topics()
-        self._datasets()
+        for name in self.spec.datasets:
+            self._dataset(name)
         for name in self.spec.flows:
             self._flow(name)
         self._alerts()
         return self.issues
 
-    def _label(self, path: DocPath) -> None:
-        if not _LABEL.match(str(path[-1])):
-            self.error(
-                path,
-                f"name '{path[-1]}' must be a DNS label: lowercase letters, "
-                "digits and '-', starting and ending with a letter or digit",
-                at_key=True,
-            )
-
-    def _names(self) -> None:
-        for section in ("environments", "apps", "topics", "flows"):
-            for name in getattr(self.spec, section):
-                self._label((section, name))
-        for app, spec in self.spec.apps.items():
-            for queue in spec.queues:
-                self._label(("apps", app, "queues", queue))
+    # -- lookups
 
     def queue_exists(self, ref: str) -> bool:
         app, _, queue = ref.partition("/")
         return app in self.spec.apps and queue in self.spec.apps[app].queues
 
-    def _apps(self) -> None:
+    def has_database(self, app: str) -> bool:
+        return app in self.spec.apps and self.spec.apps[app].database is not None
+
+    def buckets(self) -> set[str]:
+        return {a.bucket.name for a in self.spec.apps.values() if a.bucket is not None}
+
+    # -- names
+
+    def _label(self, path: DocPath, name: str, *, at_key: bool = True) -> None:
+        if not _LABEL.match(name):
+            self.error(
+                path,
+                f"name '{name}' must be a DNS label: lowercase letters, "
+                "digits and '-', starting and ending with a letter or digit",
+                at_key=at_key,
+            )
+
+    def _names(self) -> None:
+        self._label(("platform", "name"), self.spec.platform.name, at_key=False)
+        for section in ("environments", "apps", "topics", "flows"):
+            for name in getattr(self.spec, section):
+                self._label((section, name), name)
+        for app, spec in self.spec.apps.items():
+            for queue in spec.queues:
+                self._label(("apps", app, "queues", queue), queue)
+
+    # -- apps
+
+    def _app(self, name: str) -> None:
+        app, path = self.spec.apps[name], ("apps", name)
+        for i, secret in enumerate(app.secrets):
+            self._secret((*path, "secrets", i), secret)
+        for queue, conf in app.queues.items():
+            qpath = (*path, "queues", queue)
+            if conf.content_based_dedup and not conf.fifo:
+                self.error((*qpath, "content_based_dedup"), "content_based_dedup needs fifo: true")
+            owner = queue.removesuffix(DLQ_SUFFIX)
+            if owner != queue and owner in app.queues and app.queues[owner].dlq is not None:
+                message = f"queue '{queue}' clashes with the dead-letter queue of '{owner}'"
+                self.error(qpath, message, at_key=True)
+
+    def _secret(self, path: DocPath, name: str) -> None:
+        if not _LABEL.match(name):
+            self._label(path, name, at_key=False)
+        elif not secret_file(self.root, name).is_file():
+            where = f"{SECRETS_DIR}/{name}{SECRET_SUFFIX}"
+            self.error(path, f"no sealed secret '{name}' (expected {where} in the repo)")
+
+    def _dependencies(self) -> None:
         for name, app in self.spec.apps.items():
             for i, dep in enumerate(app.depends_on):
                 if dep not in self.spec.apps:
                     self.error(("apps", name, "depends_on", i), f"no app named '{dep}'")
-        cycle = _find_cycle({n: a.depends_on for n, a in self.spec.apps.items()})
+        cycle = find_cycle({n: a.depends_on for n, a in self.spec.apps.items()})
         if cycle:
             self.error(("apps", cycle[0], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}")
+
+    def _unique_services(self) -> None:
+        buckets: dict[str, str] = {}
+        databases: dict[str, str] = {}
+        for name, app in self.spec.apps.items():
+            if app.bucket is not None:
+                self._unique(buckets, app.bucket.name, name, "bucket")
+            if app.database is not None:
+                self._unique(databases, app.database.name or name, name, "database")
+
+    def _unique(self, seen: dict[str, str], value: str, app: str, kind: str) -> None:
+        if value in seen:
+            message = f"{kind} '{value}' is already declared by app '{seen[value]}'"
+            self.error(("apps", app, kind), message)
+        seen.setdefault(value, app)
+
+    # -- topics and datasets
 
     def _topics(self) -> None:
         for name, topic in self.spec.topics.items():
             for i, sub in enumerate(topic.subscribers):
                 if not self.queue_exists(sub.queue):
-                    self.error(
-                        ("topics", name, "subscribers", i),
-                        f"no queue '{sub.queue}' (expected app/queue of a declared queue)",
-                    )
+                    self.error(("topics", name, "subscribers", i), _NO_QUEUE.format(sub.queue))
 
-    def _datasets(self) -> None:
-        for name, ds in self.spec.datasets.items():
-            path: DocPath = ("datasets", name)
-            app, _, table = ds.store.removeprefix("postgres://").partition("/")
-            if not ds.store.startswith("postgres://") or not table:
-                self.error((*path, "store"), f"expected postgres://APP/TABLE, got '{ds.store}'")
-            elif app not in self.spec.apps:
-                self.error((*path, "store"), f"no app named '{app}'")
-            elif self.spec.apps[app].database is None:
-                self.error((*path, "store"), f"app '{app}' declares no database")
-            if ds.schema_ and not (self.root / ds.schema_).is_file():
-                self.error((*path, "schema"), f"schema file '{ds.schema_}' not found in the repo")
-            for i, rule in enumerate(ds.quality):
-                if len(rule) != 1 or next(iter(rule)) not in QUALITY_RULES:
-                    self.error(
-                        (*path, "quality", i), f"expected one rule of {', '.join(QUALITY_RULES)}"
-                    )
+    def _dataset(self, name: str) -> None:
+        ds, path = self.spec.datasets[name], ("datasets", name)
+        scheme, _, rest = ds.store.partition("://")
+        app, _, table = rest.partition("/")
+        if scheme != "postgres" or not app or not table or "/" in table:
+            self.error((*path, "store"), f"expected postgres://APP/TABLE, got '{ds.store}'")
+        elif app not in self.spec.apps:
+            self.error((*path, "store"), f"no app named '{app}'")
+        elif not self.has_database(app):
+            self.error((*path, "store"), f"app '{app}' declares no database")
+        elif name != f"{app}.{table}":
+            self.error(
+                path, f"a dataset is named APP.TABLE of its store: '{app}.{table}'", at_key=True
+            )
+        if ds.schema_ and not (self.root / ds.schema_).is_file():
+            self.error((*path, "schema"), f"schema file '{ds.schema_}' not found in the repo")
+        for i, rule in enumerate(ds.quality):
+            if len(rule) != 1 or next(iter(rule)) not in QUALITY_RULES:
+                self.error(
+                    (*path, "quality", i), f"expected one rule of {', '.join(QUALITY_RULES)}"
+                )
+
+    # -- flows
 
     def _flow(self, name: str) -> None:
         flow, path = self.spec.flows[name], ("flows", name)
@@ -103,12 +176,15 @@ class Checker:
         for i, step in enumerate(flow.steps):
             if len(step) != 1 or next(iter(step)) not in STEP_KINDS:
                 self.error((*path, "steps", i), f"expected one step of {', '.join(STEP_KINDS)}")
-        sinks = {**({"sink": flow.sink} if flow.sink else {}), **flow.sinks}
-        for key, sink in sinks.items():
-            spath = (*path, "sink") if key == "sink" else (*path, "sinks", key)
-            self._sink(spath, sink.postgres, sink.queue, sink.topic)
+        if flow.sink is not None:
+            self._sink((*path, "sink"), flow.sink)
+        for key, sink in flow.sinks.items():
+            self._sink((*path, "sinks", key), sink)
+        self._flow_kind(path, flow)
+
+    def _flow_kind(self, path: DocPath, flow: Flow) -> None:
         if flow.kind == "batch" and not flow.schedule and not flow.on_demand:
-            self.error(path, "a batch flow needs a schedule (or on_demand: true)")
+            self.error(path, "a batch flow needs a schedule (or on_demand: true)", at_key=True)
         if flow.kind == "stream" and flow.schedule:
             self.error((*path, "schedule"), "a stream flow runs continuously; remove schedule")
         if flow.kind == "event" and not flow.source.startswith("topic://"):
@@ -119,28 +195,40 @@ class Checker:
     def _source(self, path: DocPath, uri: str) -> None:
         scheme, sep, rest = uri.partition("://")
         if not sep or scheme not in _SOURCES:
-            self.error(
-                path,
-                f"expected a source URI ({', '.join(s + '://' for s in _SOURCES)}), got '{uri}'",
-            )
+            schemes = ", ".join(s + "://" for s in _SOURCES)
+            self.error(path, f"expected a source URI ({schemes}), got '{uri}'")
         elif scheme == "queue" and not self.queue_exists(rest):
-            self.error(path, f"no queue '{rest}' (expected app/queue of a declared queue)")
+            self.error(path, _NO_QUEUE.format(rest))
         elif scheme == "topic" and rest not in self.spec.topics:
             self.error(path, f"no topic '{rest}'")
         elif scheme == "postgres":
-            app = rest.partition("/")[0]
-            if app not in self.spec.apps or self.spec.apps[app].database is None:
-                self.error(path, f"no app '{app}' with a database")
+            self._postgres_source(path, uri, rest)
+        elif scheme == "objects":
+            self._bucket(path, rest)
 
-    def _sink(
-        self, path: DocPath, postgres: str | None, queue: str | None, topic: str | None
-    ) -> None:
-        if postgres is not None and postgres not in self.spec.datasets:
-            self.error((*path, "postgres"), f"no dataset '{postgres}'")
-        if queue is not None and not self.queue_exists(queue):
-            self.error((*path, "queue"), f"no queue '{queue}'")
-        if topic is not None and topic not in self.spec.topics:
-            self.error((*path, "topic"), f"no topic '{topic}'")
+    def _postgres_source(self, path: DocPath, uri: str, rest: str) -> None:
+        app, _, table = rest.partition("/")
+        if not table:
+            self.error(path, f"expected postgres://APP/TABLE, got '{uri}'")
+        elif not self.has_database(app):
+            self.error(path, f"no app '{app}' with a database")
+
+    def _bucket(self, path: DocPath, location: str) -> None:
+        bucket = location.partition("/")[0]
+        if bucket not in self.buckets():
+            self.error(path, f"no bucket '{bucket}' (declare it under an app's bucket: name)")
+
+    def _sink(self, path: DocPath, sink: Sink) -> None:
+        if sink.postgres is not None and sink.postgres not in self.spec.datasets:
+            self.error((*path, "postgres"), f"no dataset '{sink.postgres}'")
+        if sink.queue is not None and not self.queue_exists(sink.queue):
+            self.error((*path, "queue"), _NO_QUEUE.format(sink.queue))
+        if sink.topic is not None and sink.topic not in self.spec.topics:
+            self.error((*path, "topic"), f"no topic '{sink.topic}'")
+        if sink.objects is not None:
+            self._bucket((*path, "objects"), sink.objects)
+
+    # -- alerts
 
     def _alerts(self) -> None:
         seen: set[str] = set()
@@ -150,8 +238,8 @@ class Checker:
             seen.add(alert.name)
 
 
-def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
-    """One dependency cycle as ``[a, b, a]``, or ``[]``."""
+def find_cycle(graph: dict[str, list[str]]) -> list[str]:
+    """One dependency cycle as ``[a, b, a]`` (first in name order), or ``[]``."""
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -171,7 +259,3 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str]:
         if node not in state and (found := visit(node)):
             return found
     return []
-
-
-def check(spec: Spec, positions: Positions, root: Path) -> list[SpecIssue]:
-    return Checker(spec, positions, root).run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from datetime import date
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -44,15 +45,12 @@ def describe(error: ErrorDetails, path: DocPath, root: type[BaseModel]) -> str:
     if kind == "missing":
         return f"missing required key '{path[-1]}'"
     if kind == "literal_error":
-        expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "")
         return f"expected one of {expected}, got {_show(value)}"
     if kind in _BOUNDS:
         return f"must be {_BOUNDS[kind]} {_bound(ctx)}, got {_show(value)}"
     if kind in _EXPECTED:
-        quoted = isinstance(value, str) and kind != "string_type" and _looks_typed(value)
-        return f"expected {_EXPECTED[kind]}, got {_show(value)}" + (
-            " (remove the quotes)" if quoted else ""
-        )
+        return f"expected {_EXPECTED[kind]}, got {_show(value)}{_hint(kind, value)}"
     if kind in ("value_error", "assertion_error"):
         return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return str(error["msg"])
@@ -79,6 +77,14 @@ _EXPECTED = {
 }
 
 
+def _hint(kind: str, value: Any) -> str:
+    if kind == "string_type" and isinstance(value, int | float | bool | date):
+        return " (quote it to make it a string)"
+    if kind != "string_type" and isinstance(value, str) and _looks_typed(value):
+        return " (remove the quotes)"
+    return ""
+
+
 def _looks_typed(text: str) -> bool:
     if text.lower() in ("true", "false"):
         return True
@@ -103,6 +109,10 @@ def _show(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, date):
+        return repr(value.isoformat())
     return repr(value)
 
 

@@ -157,3 +157,53 @@ JOIN comind.topics t ON t.id = s.topic_id WHERE t.name = %(topic)s ORDER BY s.qu
 
 -- name: topic_exists
 SELECT 1 FROM comind.topics WHERE name = %(name)s;
+
+-- name: start_move
+INSERT INTO comind.queue_move_tasks (handle, source, destination, max_per_second, to_move)
+SELECT %(handle)s, %(source)s, %(destination)s, %(rate)s, count(*)
+FROM comind.messages WHERE queue_id = %(queue_id)s;
+
+-- name: running_move_for
+SELECT handle FROM comind.queue_move_tasks WHERE source = %(source)s AND status = 'RUNNING';
+
+-- name: list_moves
+SELECT handle, source, destination, max_per_second, status, moved, to_move, failure,
+    started_at, finished_at
+FROM comind.queue_move_tasks WHERE source = %(source)s ORDER BY started_at DESC LIMIT %(limit)s;
+
+-- name: running_moves
+SELECT handle, source, destination, max_per_second, moved,
+    extract(epoch FROM now() - started_at)
+FROM comind.queue_move_tasks WHERE status = 'RUNNING' ORDER BY started_at;
+
+-- name: cancel_move
+UPDATE comind.queue_move_tasks SET status = 'CANCELLED', finished_at = now()
+WHERE handle = %(handle)s AND status = 'RUNNING' RETURNING moved;
+
+-- name: move_batch
+-- only messages whose destination exists are taken; the others stay where they are
+WITH picked AS (
+    SELECT m.id, q.id AS dest_id, q.retention_seconds AS dest_retention
+    FROM comind.messages m
+    JOIN comind.queues q
+      ON q.name = coalesce(%(destination)s, m.dead_letter_info->>'source_queue')
+    WHERE m.queue_id = %(source_id)s AND m.visible_at <= now()
+    ORDER BY m.id LIMIT %(limit)s
+    FOR UPDATE OF m SKIP LOCKED
+), moved AS (
+    DELETE FROM comind.messages m USING picked WHERE m.id = picked.id
+    RETURNING m.message_id, m.body, m.attributes, m.group_id, m.dedup_id, m.sent_at,
+        picked.dest_id, picked.dest_retention
+)
+INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
+    sent_at, visible_at, expires_at)
+SELECT dest_id, message_id, body, attributes, group_id, dedup_id, sent_at, now(),
+    now() + make_interval(secs => dest_retention)
+FROM moved
+RETURNING id;
+
+-- name: finish_move
+UPDATE comind.queue_move_tasks SET moved = moved + %(moved)s,
+    status = CASE WHEN %(done)s THEN 'COMPLETED' ELSE status END,
+    finished_at = CASE WHEN %(done)s THEN now() ELSE finished_at END
+WHERE handle = %(handle)s AND status = 'RUNNING';
