@@ -40,7 +40,8 @@ def _cron(value: Any) -> Any:
     raise ValueError(f"expected a cron expression with 5 fields (e.g. '0 1 * * *'), got {value!r}")
 
 
-Duration = Annotated[int, BeforeValidator(_duration)]
+DURATION = BeforeValidator(_duration)
+Duration = Annotated[int, DURATION]
 Cron = Annotated[str, BeforeValidator(_cron)]
 
 

@@ -135,7 +135,7 @@ class Checker:
     def _unique(self, seen: dict[str, str], value: str, app: str, kind: str) -> None:
         if value in seen:
             message = f"{kind} '{value}' is already declared by app '{seen[value]}'"
-            self.error(("apps", app, kind), message)
+            self.error(("apps", app, kind, "name"), message)
         seen.setdefault(value, app)
 
     # -- topics and datasets
@@ -158,7 +158,7 @@ class Checker:
             self.error((*path, "store"), f"app '{app}' declares no database")
         elif name != f"{app}.{table}":
             self.error(
-                path, f"a dataset is named APP.TABLE of its store: '{app}.{table}'", at_key=True
+                path, f"dataset name must be APP.TABLE of its store ('{app}.{table}')", at_key=True
             )
         if ds.schema_ and not (self.root / ds.schema_).is_file():
             self.error((*path, "schema"), f"schema file '{ds.schema_}' not found in the repo")
@@ -225,8 +225,6 @@ class Checker:
             self.error((*path, "queue"), _NO_QUEUE.format(sink.queue))
         if sink.topic is not None and sink.topic not in self.spec.topics:
             self.error((*path, "topic"), f"no topic '{sink.topic}'")
-        if sink.objects is not None:
-            self._bucket((*path, "objects"), sink.objects)
 
     # -- alerts
 

@@ -15,9 +15,11 @@ from datetime import date
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from comind.spec.issues import SpecIssue
+from comind.spec.model import DURATION
 from comind.spec.positions import DocPath, Positions, dotted
 
 
@@ -31,9 +33,8 @@ def issues_from(
         message = describe(error, path, root)
         if error["type"] == "missing":
             path = path[:-1]  # point at the mapping that lacks the key
-        pos = (
-            positions.key(path) if kind in ("extra_forbidden", "missing") else positions.value(path)
-        )
+        at_key = kind in ("extra_forbidden", "missing") or error.get("input", 0) is None
+        pos = positions.key(path) if at_key else positions.value(path)
         out.append(SpecIssue(pos.file, pos.line, pos.column, dotted(path), message))
     return out
 
@@ -48,7 +49,8 @@ def describe(error: ErrorDetails, path: DocPath, root: type[BaseModel]) -> str:
         expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "")
         return f"expected one of {expected}, got {_show(value)}"
     if kind in _BOUNDS:
-        return f"must be {_BOUNDS[kind]} {_bound(ctx)}, got {_show(value)}"
+        show = _seconds if _is_duration(root, path) else _show
+        return f"must be {_BOUNDS[kind]} {show(_bound(ctx))}, got {show(value)}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_show(value)}{_hint(kind, value)}"
     if kind in ("value_error", "assertion_error"):
@@ -95,11 +97,18 @@ def _looks_typed(text: str) -> bool:
     return True
 
 
-def _bound(ctx: dict[str, Any]) -> str:
-    for key in ("ge", "le", "gt", "lt"):
-        if key in ctx:
-            return str(ctx[key])
-    return ""
+def _bound(ctx: dict[str, Any]) -> Any:
+    return next((ctx[key] for key in ("ge", "le", "gt", "lt") if key in ctx), "")
+
+
+def _seconds(value: Any) -> str:
+    """A duration in the largest unit that divides it: ``900`` -> ``15m``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return _show(value)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}s"
 
 
 def _show(value: Any) -> str:
@@ -124,24 +133,41 @@ def _unknown_key(key: str, known: list[str]) -> str:
 
 def _known_keys(root: type[BaseModel], path: DocPath) -> list[str]:
     """The keys the model accepts at ``path`` (aliases where set)."""
+    model = _model(_type_at(root, path))
+    return [f.alias or n for n, f in model.model_fields.items()] if model else []
+
+
+def _is_duration(root: type[BaseModel], path: DocPath) -> bool:
+    field = _field(_model(_type_at(root, path[:-1])), path[-1]) if path else None
+    if field is None:
+        return False
+    annotated = [get_args(a)[1:] for a in (field.annotation, *get_args(field.annotation))]
+    return any(m is DURATION for m in [*field.metadata, *(m for a in annotated for m in a)])
+
+
+def _type_at(root: type[BaseModel], path: DocPath) -> Any:
+    """The annotation of the value at ``path`` (``None`` when the model has none)."""
     current: Any = root
     for part in path:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next(
-                (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
-            )
-            if field is None:
-                return []
-            current = field.annotation
-        elif get_origin(current) in (dict, list):
-            current = get_args(current)[-1]
+        model = _model(current)
+        if model is not None:
+            field = _field(model, part)
+            current = field.annotation if field else None
+        elif get_origin(_unwrap(current)) in (dict, list):
+            current = get_args(_unwrap(current))[-1]
         else:
-            return []
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or n for n, f in current.model_fields.items()]
-    return []
+            return None
+    return current
+
+
+def _model(tp: Any) -> type[BaseModel] | None:
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _field(model: type[BaseModel] | None, key: str | int) -> FieldInfo | None:
+    fields = model.model_fields.items() if model else ()
+    return next((f for n, f in fields if (f.alias or n) == key), None)
 
 
 def _unwrap(tp: Any) -> Any:

@@ -10,6 +10,8 @@ from comind.spec import SpecError, load_spec
 
 BASE = "platform: {name: shop}\n"
 APP = BASE + "apps:\n  orders:\n    run: python -m orders\n"
+DB = APP + "    database: {}\n"
+Q = APP + "    queues: {q: {}}\n"
 
 # name -> (comind.yaml text, every expected line with the file shown as comind.yaml)
 BAD_SPECS: dict[str, tuple[str, list[str]]] = {
@@ -76,7 +78,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "bad-flow-kind": (
         BASE + "flows:\n  f:\n    kind: streaming\n    source: http://ingest\n",
         [
-            "comind.yaml:4:11: flows.f.kind: expected one of 'stream', 'batch', 'event', got 'streaming'",
+            "comind.yaml:4:11: flows.f.kind: expected one of stream, batch, event, got 'streaming'",
         ],
     ),
     "bad-duration": (
@@ -88,13 +90,13 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "retention-too-short": (
         APP + "    queues:\n      events: {retention: 10s}\n",
         [
-            "comind.yaml:6:27: apps.orders.queues.events.retention: must be >= 60, got 10",
+            "comind.yaml:6:27: apps.orders.queues.events.retention: must be >= 1m, got 10s",
         ],
     ),
     "visibility-too-long": (
         APP + "    queues:\n      events: {visibility_timeout: 13h}\n",
         [
-            "comind.yaml:6:36: apps.orders.queues.events.visibility_timeout: must be <= 43200, got 46800",
+            "comind.yaml:6:36: apps.orders.queues.events.visibility_timeout: must be <= 12h, got 13h",
         ],
     ),
     "dlq-zero": (
@@ -198,7 +200,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         APP
         + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    pii: {email: scramble}\n",
         [
-            "comind.yaml:9:18: datasets.orders.x.pii.email: expected one of 'hash', 'mask', 'redact', 'tokenize', 'encrypt', got 'scramble'",
+            "comind.yaml:9:18: datasets.orders.x.pii.email: expected one of hash, mask, redact, tokenize, encrypt, got 'scramble'",
         ],
     ),
     "sink-missing-dataset": (
@@ -218,7 +220,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "batch-without-schedule": (
         APP + "    database: {}\nflows:\n  f:\n    kind: batch\n    source: postgres://orders/t\n",
         [
-            "comind.yaml:8:5: flows.f: a batch flow needs a schedule (or on_demand: true)",
+            "comind.yaml:7:3: flows.f: a batch flow needs a schedule (or on_demand: true)",
         ],
     ),
     "stream-with-schedule": (
@@ -262,7 +264,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "bad-severity": (
         BASE + "alerts:\n  - {name: A, expr: up == 0, severity: page}\n",
         [
-            "comind.yaml:3:40: alerts[0].severity: expected one of 'info', 'warning', 'critical', got 'page'",
+            "comind.yaml:3:40: alerts[0].severity: expected one of info, warning, critical, got 'page'",
         ],
     ),
     "bad-quality-rule": (
@@ -277,7 +279,207 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         [
             "comind.yaml:5:11: apps.orders.port: expected an integer, got 'http'",
             "comind.yaml:6:5: apps.orders.prot: unknown key 'prot'; did you mean 'port'?",
-            "comind.yaml:8:13: flows.f.kind: expected one of 'stream', 'batch', 'event', got 'nope'",
+            "comind.yaml:8:13: flows.f.kind: expected one of stream, batch, event, got 'nope'",
+        ],
+    ),
+    "bad-platform-name": (
+        "platform: {name: My Shop}\n",
+        [
+            "comind.yaml:1:18: platform.name: name 'My Shop' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "bad-flow-name": (
+        BASE + "flows:\n  Enrich_Orders: {kind: stream, source: http://ingest}\n",
+        [
+            "comind.yaml:3:3: flows.Enrich_Orders: name 'Enrich_Orders' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "bad-topic-name": (
+        BASE + "topics:\n  order.placed: {}\n",
+        [
+            "comind.yaml:3:3: topics.order.placed: name 'order.placed' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "secret-file-missing": (
+        APP + "    secrets: [stripe-key]\n",
+        [
+            "comind.yaml:5:15: apps.orders.secrets[0]: no sealed secret 'stripe-key' (expected secrets/stripe-key.sealed.yaml in the repo)",
+        ],
+    ),
+    "secret-bad-name": (
+        APP + "    secrets: [Stripe_Key]\n",
+        [
+            "comind.yaml:5:15: apps.orders.secrets[0]: name 'Stripe_Key' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+        ],
+    ),
+    "dedup-without-fifo": (
+        APP + "    queues:\n      q: {content_based_dedup: true}\n",
+        [
+            "comind.yaml:6:32: apps.orders.queues.q.content_based_dedup: content_based_dedup needs fifo: true",
+        ],
+    ),
+    "queue-clashes-with-dlq": (
+        APP + "    queues:\n      events: {dlq: {}}\n      events-dlq: {}\n",
+        [
+            "comind.yaml:7:7: apps.orders.queues.events-dlq: queue 'events-dlq' clashes with the dead-letter queue of 'events'",
+        ],
+    ),
+    "duplicate-bucket": (
+        BASE
+        + "apps:\n  a: {run: x, bucket: {name: files}}\n  b: {run: x, bucket: {name: files}}\n",
+        [
+            "comind.yaml:4:30: apps.b.bucket.name: bucket 'files' is already declared by app 'a'",
+        ],
+    ),
+    "duplicate-database": (
+        BASE
+        + "apps:\n  a: {run: x, database: {name: main}}\n  b: {run: x, database: {name: main}}\n",
+        [
+            "comind.yaml:4:32: apps.b.database.name: database 'main' is already declared by app 'a'",
+        ],
+    ),
+    "objects-source-unknown-bucket": (
+        BASE + "flows:\n  f: {kind: batch, on_demand: true, source: 'objects://lake/in/'}\n",
+        [
+            "comind.yaml:3:45: flows.f.source: no bucket 'lake' (declare it under an app's bucket: name)",
+        ],
+    ),
+    "flow-source-topic-missing": (
+        BASE + "flows:\n  f: {kind: event, source: 'topic://nope'}\n",
+        [
+            "comind.yaml:3:28: flows.f.source: no topic 'nope'",
+        ],
+    ),
+    "sink-queue-missing": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    sink: {queue: orders/nope}\n",
+        [
+            "comind.yaml:10:19: flows.f.sink.queue: no queue 'orders/nope' (expected app/queue of a declared queue)",
+        ],
+    ),
+    "sink-topic-missing": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    sink: {topic: nope}\n",
+        [
+            "comind.yaml:10:19: flows.f.sink.topic: no topic 'nope'",
+        ],
+    ),
+    "postgres-source-without-database": (
+        APP + "flows:\n  f: {kind: batch, on_demand: true, source: 'postgres://orders/t'}\n",
+        [
+            "comind.yaml:6:45: flows.f.source: no app 'orders' with a database",
+        ],
+    ),
+    "hash-partition-without-buckets": (
+        DB
+        + "flows:\n  f:\n    kind: batch\n    on_demand: true\n    source: postgres://orders/t\n    partition: {by: hash, field: id}\n",
+        [
+            "comind.yaml:11:16: flows.f.partition: hash partitions need buckets: N",
+        ],
+    ),
+    "bad-partition-by": (
+        DB
+        + "flows:\n  f:\n    kind: batch\n    on_demand: true\n    source: postgres://orders/t\n    partition: {by: week, field: day}\n",
+        [
+            "comind.yaml:11:21: flows.f.partition.by: expected one of hour, day, month, hash, got 'week'",
+        ],
+    ),
+    "bad-backoff": (
+        BASE
+        + "flows:\n  f:\n    kind: stream\n    source: http://ingest\n    errors: {backoff: linear}\n",
+        [
+            "comind.yaml:6:23: flows.f.errors.backoff: expected one of fixed, exponential, got 'linear'",
+        ],
+    ),
+    "dataset-name-not-store": (
+        DB + "datasets:\n  enriched:\n    store: postgres://orders/enriched\n",
+        [
+            "comind.yaml:7:3: datasets.enriched: dataset name must be APP.TABLE of its store ('orders.enriched')",
+        ],
+    ),
+    "dataset-bad-store": (
+        DB + "datasets:\n  orders.x:\n    store: mysql://orders/x\n",
+        [
+            "comind.yaml:8:12: datasets.orders.x.store: expected postgres://APP/TABLE, got 'mysql://orders/x'",
+        ],
+    ),
+    "misspelled-flow-key": (
+        BASE
+        + "flows:\n  f:\n    kind: batch\n    source: http://ingest\n    schedul: '0 1 * * *'\n",
+        [
+            "comind.yaml:6:5: flows.f.schedul: unknown key 'schedul'; did you mean 'schedule'?",
+        ],
+    ),
+    "misspelled-health-probe": (
+        APP + "    health: {htpp: /healthz}\n",
+        [
+            "comind.yaml:5:14: apps.orders.health.htpp: unknown key 'htpp'; did you mean 'http'?",
+        ],
+    ),
+    "misspelled-alias-key": (
+        BASE + "alerts:\n  - {name: A, expr: up == 0, fro: 5m}\n",
+        [
+            "comind.yaml:3:30: alerts[0].fro: unknown key 'fro'; did you mean 'for'?",
+        ],
+    ),
+    "env-value-not-string": (
+        APP + "    env: {WORKERS: 4}\n",
+        [
+            "comind.yaml:5:20: apps.orders.env.WORKERS: expected a string, got 4 (quote it to make it a string)",
+        ],
+    ),
+    "max-message-size-too-big": (
+        APP + "    queues:\n      q: {max_message_size: 2097152}\n",
+        [
+            "comind.yaml:6:29: apps.orders.queues.q.max_message_size: must be <= 1048576, got 2097152",
+        ],
+    ),
+    "delay-too-long": (
+        APP + "    queues:\n      q: {delay: 20m}\n",
+        [
+            "comind.yaml:6:18: apps.orders.queues.q.delay: must be <= 15m, got 20m",
+        ],
+    ),
+    "tcp-probe-out-of-range": (
+        APP + "    health: {tcp: 0}\n",
+        [
+            "comind.yaml:5:19: apps.orders.health.tcp: must be >= 1, got 0",
+        ],
+    ),
+    "platform-not-a-mapping": (
+        "platform: shop\n",
+        [
+            "comind.yaml:1:11: platform: expected a mapping, got 'shop'",
+        ],
+    ),
+    "app-is-null": (
+        BASE + "apps:\n  orders:\n",
+        [
+            "comind.yaml:3:3: apps.orders: expected a mapping, got nothing (null)",
+        ],
+    ),
+    "yaml-unknown-tag": (
+        APP + "    port: !port 80\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: unsupported YAML tag '!port'",
+        ],
+    ),
+    "yaml-bad-int": (
+        APP + "    port: !!int eighty\n",
+        [
+            "comind.yaml:5:11: apps.orders.port: not a valid !!int: 'eighty'",
+        ],
+    ),
+    "yaml-nul-character": (
+        BASE + "apps: {}\x00\n",
+        [
+            "comind.yaml:2:9: invalid YAML: character #x0000 is not allowed",
+        ],
+    ),
+    "fifo-not-bool": (
+        APP + "    queues:\n      q: {fifo: 'true'}\n",
+        [
+            "comind.yaml:6:17: apps.orders.queues.q.fifo: expected true or false, got 'true' (remove the quotes)",
         ],
     ),
 }
@@ -295,4 +497,4 @@ def test_bad_spec_is_refused_with_exact_lines(tmp_path: Path, name: str) -> None
 
 
 def test_the_table_is_big_enough() -> None:
-    assert len(BAD_SPECS) >= 25
+    assert len(BAD_SPECS) >= 30

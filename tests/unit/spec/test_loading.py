@@ -91,3 +91,186 @@ def test_durations_and_aliases(tmp_path: Path) -> None:
     queue = spec.apps["web"].queues["q"]
     assert (queue.visibility_timeout, queue.retention, queue.delay) == (120, 604800, 15)
     assert spec.alerts[0].for_ == 300
+
+
+DESIGN_SPEC = """\
+platform: {name: shop}
+environments: {dev: {}, stage: {sync: {require_ci: true}}, prod: {sync: {require_ci: true, auto: false}}}
+apps:
+  orders:
+    team: backend
+    run: python -m orders.api
+    port: 8000
+    health: {http: /healthz}
+    secrets: [stripe-key]
+    database: {name: orders, backup: {schedule: "0 */6 * * *", keep_full: 4, pitr: true}}
+    cache: {ttl: 300}
+    bucket: {name: orders-files, versioning: true, encrypted: true}
+    queues:
+      order-events: {visibility_timeout: 30, retention: 4d, dlq: {max_receives: 5}}
+topics:
+  order-placed: {subscribers: [orders/order-events]}
+datasets:
+  orders.enriched_orders:
+    store: postgres://orders/enriched_orders
+    schema: schemas/order.json
+    pii: {email: hash, phone: mask}
+    quality: [{not_null: [id, total]}, {range: {total: [0, 100000]}}]
+flows:
+  enrich-orders:
+    kind: stream
+    source: queue://orders/order-events
+    steps: [{validate: schemas/order.json}, {anonymize: {email: hash}}, {python: orders.flows:score}]
+    sink: {postgres: orders.enriched_orders, upsert_on: [id]}
+    errors: {retries: 5, backoff: exponential, dead_letter: true}
+  daily-revenue:
+    kind: batch
+    schedule: "0 1 * * *"
+    source: postgres://orders/enriched_orders
+    partition: {by: day, field: created_at}
+    sink: {objects: "analytics/revenue/{date}.parquet"}
+alerts:
+  - {name: DeadLettersPresent, expr: "comind_queue_messages{queue=~'.*-dlq'} > 0", for: 5m}
+"""  # noqa: E501 (verbatim from DESIGN.md)
+
+
+def _repo(root: Path, spec: str, **files: str) -> Path:
+    (root / "comind.yaml").write_text(spec)
+    for name, text in files.items():
+        path = root / name.replace("__", "/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _lines(err: pytest.ExceptionInfo[SpecError], root: Path) -> list[str]:
+    return [str(i).replace(f"{root}/", "") for i in err.value.issues]
+
+
+def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
+    files = {"schemas__order.json": "{}", "secrets__stripe-key.sealed.yaml": "sealed: x\n"}
+    spec = load_spec(_repo(tmp_path, DESIGN_SPEC, **files), env="prod")
+    assert spec.apps["orders"].secrets == ["stripe-key"]
+    assert spec.environments["prod"].sync.auto is False
+    assert spec.flows["daily-revenue"].partition is not None
+
+
+def test_a_replaced_list_is_positioned_in_the_overlay(tmp_path: Path) -> None:
+    base = "platform: {name: p}\nenvironments: {prod: {}}\nalerts:\n  - {name: A, expr: up}\n"
+    overlay = "alerts:\n  - name: A\n    expr: up\n  - name: B\n    expr: up\n    severity: page\n"
+    _repo(tmp_path, base, **{"environments__prod.yaml": overlay})
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path, env="prod")
+    assert _lines(err, tmp_path) == [
+        "environments/prod.yaml:6:15: alerts[1].severity: "
+        "expected one of info, warning, critical, got 'page'"
+    ]
+
+
+def test_an_overlay_key_error_and_a_base_error_are_reported_together(tmp_path: Path) -> None:
+    base = "platform: {name: p}\nenvironments: {prod: {}}\napps:\n  web: {run: x, port: 0}\n"
+    _repo(tmp_path, base, **{"environments__prod.yaml": "apps:\n  web:\n    cahce: {ttl: 5}\n"})
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path, env="prod")
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:4:23: apps.web.port: must be >= 1, got 0",
+        "environments/prod.yaml:3:5: apps.web.cahce: unknown key 'cahce'; did you mean 'cache'?",
+    ]
+
+
+def test_an_undeclared_environment_is_reported_with_the_base_errors(tmp_path: Path) -> None:
+    _repo(tmp_path, "platform: {name: p}\napps: {web: {run: x, port: -1}}\n")
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path, env="prod")
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:1:1: environments: environment 'prod' is not declared (declared: none)",
+        "comind.yaml:2:28: apps.web.port: must be >= 1, got -1",
+    ]
+
+
+def test_overlay_file_problems_point_into_the_overlay(tmp_path: Path) -> None:
+    base = "platform: {name: p}\nenvironments: {prod: {}, dev: {}, qa: {}}\n"
+    _repo(
+        tmp_path,
+        base,
+        **{
+            "environments__prod.yaml": "apps: {web: {run: x}\n",
+            "environments__dev.yaml": "- apps\n",
+            "environments__qa.yaml": "# nothing differs in qa\n",
+        },
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path, env="prod")
+    assert _lines(err, tmp_path) == [
+        "environments/prod.yaml:2:1: invalid YAML: expected ',' or '}', but got '<stream end>'"
+    ]
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path, env="dev")
+    assert _lines(err, tmp_path) == [
+        "environments/dev.yaml:1:1: "
+        "expected a mapping with 'apps', ... at the top level, got a list"
+    ]
+    assert load_spec(tmp_path, env="qa").platform.name == "p"
+
+
+def test_merge_keys_and_extension_keys_work(tmp_path: Path) -> None:
+    spec = (
+        "platform: {name: p}\n"
+        "x-queue: &queue {visibility_timeout: 60, dlq: {max_receives: 2}}\n"
+        "apps:\n  web:\n    run: x\n    queues:\n"
+        "      a: *queue\n"
+        "      b:\n        <<: *queue\n        visibility_timeout: 5\n"
+    )
+    queues = load_spec(_repo(tmp_path, spec)).apps["web"].queues
+    assert (queues["a"].visibility_timeout, queues["b"].visibility_timeout) == (60, 5)
+    assert queues["b"].dlq is not None and queues["b"].dlq.max_receives == 2
+
+
+def test_an_error_in_a_merged_value_points_at_the_anchor(tmp_path: Path) -> None:
+    spec = (
+        "platform: {name: p}\n"
+        "x-queue: &queue {delay: 1000}\n"
+        "apps:\n  web:\n    run: x\n    queues:\n      b:\n        <<: *queue\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, spec))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:2:25: apps.web.queues.b.delay: must be <= 15m, got 1000s"
+    ]
+
+
+def test_a_present_sealed_secret_is_accepted(tmp_path: Path) -> None:
+    spec = "platform: {name: p}\napps:\n  web: {run: x, secrets: [db-password]}\n"
+    _repo(tmp_path, spec, **{"secrets__db-password.sealed.yaml": "sealed: x\n"})
+    assert load_spec(tmp_path).apps["web"].secrets == ["db-password"]
+
+
+def test_a_longer_dependency_cycle_is_spelled_out(tmp_path: Path) -> None:
+    spec = (
+        "platform: {name: p}\napps:\n"
+        "  a: {run: x, depends_on: [b]}\n  b: {run: x, depends_on: [c]}\n"
+        "  c: {run: x, depends_on: [a]}\n  d: {run: x, depends_on: [a]}\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, spec))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:3:27: apps.a.depends_on: dependency cycle: a -> b -> c -> a"
+    ]
+
+
+def test_spec_error_text_is_one_issue_per_line(tmp_path: Path) -> None:
+    _repo(tmp_path, "platform: {name: p}\napps: {web: {run: 1, port: x}}\n")
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path)
+    assert str(err.value) == "\n".join(str(i) for i in err.value.issues)
+    assert len(err.value.issues) == 2
+    assert all(
+        isinstance(i, SpecIssue) and i.file == tmp_path / "comind.yaml" for i in err.value.issues
+    )
+
+
+def test_a_directory_named_like_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "comind.yaml").mkdir()
+    with pytest.raises(SpecError) as err:
+        load_spec(tmp_path)
+    assert _lines(err, tmp_path) == ["comind.yaml:1:1: is a directory, expected a YAML file"]
