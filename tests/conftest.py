@@ -1,8 +1,19 @@
-"""Settings for every tier: no COMIND_* variable from a developer's shell leaks into a test."""
+"""Fixtures for every tier.
+
+No COMIND_* variable from a developer's shell leaks into a test. Engine state lives
+outside pytest's private temp tree: as root, PostgreSQL runs as another user and must
+traverse to its data directory, while pytest resets its tree to mode 0700 whenever
+another pytest session starts on the machine.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +22,16 @@ import pytest
 def _clean_comind_env() -> None:
     for key in [k for k in os.environ if k.startswith("COMIND_")]:
         del os.environ[key]
+
+
+@pytest.fixture(scope="session")
+def engine_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="comind-tests-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def engine_home(engine_root: Path) -> Path:
+    """A fresh, not yet existing state directory for one test's platform."""
+    return engine_root / f"home-{uuid.uuid4().hex[:12]}"

@@ -16,8 +16,8 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
+def home(engine_home: Path) -> Path:
+    return engine_home
 
 
 @pytest.fixture

@@ -36,9 +36,9 @@ def make_settings_fixture() -> Callable[[Path], Settings]:
 
 
 @pytest.fixture(scope="session")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+def runtime(engine_root: Path) -> Iterator[Runtime]:
     """The whole platform (engines, platform database, API) as ``comind up`` runs it."""
-    run = Runtime(make_settings(tmp_path_factory.mktemp("home")), about={"platform": "test"})
+    run = Runtime(make_settings(engine_root / "session"), about={"platform": "test"})
     run.start()
     admin = superuser(run.platform.postgres)
     ensure_database(admin, TEMPLATE)

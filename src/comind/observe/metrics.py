@@ -48,6 +48,18 @@ SQS_REQUESTS = Histogram(
     ["action", "outcome"],
     registry=REGISTRY,
 )
+WORKER_MESSAGES = Counter(
+    "comind_worker_messages_total",
+    "Messages a queue worker finished, by outcome (ok: deleted; error: returned for retry).",
+    ["queue", "outcome"],
+    registry=REGISTRY,
+)
+WORKER_HANDLER_SECONDS = Histogram(
+    "comind_worker_handler_seconds",
+    "Time a queue worker's handler spent on one message.",
+    ["queue", "outcome"],
+    registry=REGISTRY,
+)
 MIGRATIONS_APPLIED = Gauge(
     "comind_schema_version",
     "Highest platform-schema migration applied to the metadata database.",
