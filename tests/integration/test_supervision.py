@@ -134,9 +134,7 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
     home = engine_home
     dead = started(make_settings(home))
     # what kill -9 of the platform process leaves: engines running, lock released
-    assert dead.server is not None and dead.messages is not None
-    dead.server.stop()
-    dead.messages.close()
+    dead.stop_services()
     dead.platform.supervisor.stop()
     dead.platform.lock.release()
     orphans = [dead.platform.postgres.pid, dead.platform.redis.pid]

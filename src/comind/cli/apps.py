@@ -7,16 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from comind.cli.connect import home_of, platform_db, running_state
 from comind.cli.output import console, emit_json
 from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
-from comind.embedded.lock import holder_pid
-from comind.embedded.settings import Settings
-from comind.errors import ComindError, UsageError
+from comind.errors import UsageError
 from comind.queue.model import REGION
 from comind.stores.credentials import Credentials
-from comind.stores.platform_db import PLATFORM_DB
-from comind.stores.postgres import PgTarget, make_pool
+from comind.stores.postgres import make_pool
 
 app_cli = typer.Typer(help="Apps: their environment and credentials.", no_args_is_help=True)
 
@@ -29,8 +27,8 @@ def env(
     shell: Annotated[bool, typer.Option("--shell", help="As `export` lines for eval.")] = False,
 ) -> None:
     """Print the environment APP gets, secrets included (for a user on this machine)."""
-    home = StateDir(_home(ctx))
-    state = _running_state(home)
+    home = home_of(ctx)
+    state = running_state(home)
     known = state.get("apps") or []
     if app not in known:
         raise UsageError(f"no app '{app}' in the running platform (apps: {', '.join(known)})")
@@ -45,22 +43,8 @@ def env(
             console.print(f"{key}={value}", markup=False)
 
 
-def _home(ctx: typer.Context) -> Any:
-    opts = ctx.obj
-    return opts.home if opts is not None and opts.home is not None else Settings().home
-
-
-def _running_state(home: StateDir) -> dict[str, Any]:
-    state = home.read_state()
-    if holder_pid(home.lock_file) is None or not state:
-        raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
-    return state
-
-
 def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, str]:
-    host, _, port = state["engines"]["postgres"]["address"].rpartition(":")
-    target = PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)
-    with make_pool(target, min_size=1, max_size=1) as pool:
+    with make_pool(platform_db(home, state), min_size=1, max_size=1) as pool:
         key = Credentials(pool, platform_sealer(home)).ensure(app)
     return {
         "AWS_ENDPOINT_URL_SQS": state["sqs_url"],

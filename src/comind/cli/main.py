@@ -17,6 +17,7 @@ from comind import __version__
 from comind.cli import lifecycle, validate
 from comind.cli.apps import app_cli
 from comind.cli.output import fail
+from comind.cli.queues import queue_cli
 from comind.errors import ComindError
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.add_typer(app_cli, name="app")
+app.add_typer(queue_cli, name="queue")
 
 _debug = False
 

@@ -21,6 +21,7 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.queue.layer import MessageLayer
+from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.queue.provision import provision
 from comind.spec import Spec
 from comind.stores.credentials import Credentials
@@ -52,6 +53,7 @@ class Runtime:
         self.port = settings.api_port or free_port(settings.host)
         self.url = f"http://{self.host}:{self.port}"
         self.server: ApiServer | None = None
+        self._depth: QueueDepthCollector | None = None
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -60,7 +62,7 @@ class Runtime:
         try:
             self._start_services()
         except BaseException:
-            self._stop_services()
+            self.stop_services()
             self.platform.stop()
             raise
         apps = sorted(self.spec.apps) if self.spec else []
@@ -77,6 +79,7 @@ class Runtime:
         self.db = prepare(superuser(self.platform.postgres))
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
+        self._depth = register_depth(messages.pool)
         credentials = self.credentials = Credentials(
             messages.pool, platform_sealer(self.platform.home)
         )
@@ -105,13 +108,17 @@ class Runtime:
             except Exception as exc:  # the database may be restarting; try next round
                 log.warning("queue housekeeping failed: %s", exc)
 
-    def _stop_services(self) -> None:
+    def stop_services(self) -> None:
+        """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
         if self.server is not None:
             self.server.stop()
+        if self._depth is not None:
+            unregister_depth(self._depth)
+            self._depth = None
         if self.messages is not None:
             self.messages.close()
 
     def stop(self) -> None:
-        self._stop_services()
+        self.stop_services()
         self.platform.stop()

@@ -25,7 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from comind.queue import model
+from comind.queue import metrics, model
 from comind.queue.codec import attributes_from_json, attributes_to_json
 from comind.queue.errors import (
     InvalidParameterValue,
@@ -113,6 +113,7 @@ class PostgresQueues:
             model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
         results = [self._send_one(conn, q, msg) for msg in messages]
         conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
+        metrics.SENT.labels(q.name).inc(len(results))
         return results
 
     def _send_one(
@@ -192,10 +193,13 @@ class PostgresQueues:
             )
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
         _check_visibility(visibility)
+        began = time.perf_counter()
         got = self._receive_once(q, max_messages, visibility)
-        if got or wait == 0:
-            return got
-        return self._long_poll(q, max_messages, visibility, time.monotonic() + wait)
+        if not got and wait > 0:
+            got = self._long_poll(q, max_messages, visibility, time.monotonic() + wait)
+        metrics.RECEIVE_SECONDS.labels(q.name).observe(time.perf_counter() - began)
+        metrics.RECEIVED.labels(q.name).inc(len(got))
+        return got
 
     def _long_poll(
         self, q: QueueRow, limit: int, visibility: int, deadline: float
@@ -249,6 +253,7 @@ class PostgresQueues:
         conn.execute(query("queue", "dead_letter"), {
             "ids": ids, "dlq_id": dlq.id, "retention": dlq.retention_seconds, "source": q.name,
         })  # fmt: skip
+        metrics.DEAD_LETTERED.labels(q.name).inc(len(ids))
 
     @staticmethod
     def _deliver(
@@ -310,6 +315,13 @@ class PostgresQueues:
             oldest_age_seconds=float(row[3]),
         )
 
+    def peek(self, queue: str, *, limit: int = 10) -> list[ReceivedMessage]:
+        """The oldest messages of ``queue`` without receiving them (no lease, no count)."""
+        q = self.queue(queue)
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query("queue", "peek"), {"queue_id": q.id, "limit": limit})
+            return [_received(row) for row in rows.fetchall()]
+
     def sweep(self) -> tuple[int, int]:
         """Delete messages past their retention and expired de-duplication entries."""
         with self._tx() as conn:
@@ -330,7 +342,7 @@ def _received(row: dict[str, Any]) -> ReceivedMessage:
     attributes = attributes_from_json(row["attributes"])
     return ReceivedMessage(
         message_id=str(row["message_id"]),
-        receipt_handle=encode_receipt(row["id"], row["receipt"]),
+        receipt_handle=encode_receipt(row["id"], row["receipt"]) if row["receipt"] else "",
         body=row["body"],
         md5_of_body=model.md5_of_body(row["body"]),
         attributes=attributes,

@@ -207,3 +207,20 @@ UPDATE comind.queue_move_tasks SET moved = moved + %(moved)s,
     status = CASE WHEN %(done)s THEN 'COMPLETED' ELSE status END,
     finished_at = CASE WHEN %(done)s THEN now() ELSE finished_at END
 WHERE handle = %(handle)s AND status = 'RUNNING';
+
+-- name: all_stats
+SELECT q.name,
+    count(m.id) FILTER (WHERE m.visible_at <= now()),
+    count(m.id) FILTER (WHERE m.visible_at > now() AND m.receive_count > 0),
+    count(m.id) FILTER (WHERE m.visible_at > now() AND m.receive_count = 0),
+    coalesce(extract(epoch FROM now() - min(m.sent_at)), 0)
+FROM comind.queues q
+LEFT JOIN comind.messages m ON m.queue_id = q.id AND m.expires_at > now()
+GROUP BY q.name ORDER BY q.name;
+
+-- name: peek
+SELECT id, message_id, body, attributes, receive_count, sent_at, first_received_at, group_id,
+    dedup_id, dead_letter_info, NULL::uuid AS receipt
+FROM comind.messages
+WHERE queue_id = %(queue_id)s AND expires_at > now()
+ORDER BY id LIMIT %(limit)s;

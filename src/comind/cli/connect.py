@@ -1,0 +1,35 @@
+"""Reaching the running platform from a CLI command on the same machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from comind.embedded.home import StateDir
+from comind.embedded.lock import holder_pid
+from comind.embedded.settings import Settings
+from comind.errors import ComindError
+from comind.stores.platform_db import PLATFORM_DB
+from comind.stores.postgres import PgTarget
+
+
+def home_of(ctx: typer.Context) -> StateDir:
+    opts = ctx.obj
+    home: Path = opts.home if opts is not None and opts.home is not None else Settings().home
+    return StateDir(home)
+
+
+def running_state(home: StateDir) -> dict[str, Any]:
+    """state.json of the running platform, or a one-line error saying how to start it."""
+    state = home.read_state()
+    if holder_pid(home.lock_file) is None or not state:
+        raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
+    return state
+
+
+def platform_db(home: StateDir, state: dict[str, Any]) -> PgTarget:
+    """The platform database of the running platform, as its superuser."""
+    host, _, port = state["engines"]["postgres"]["address"].rpartition(":")
+    return PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)
