@@ -80,7 +80,10 @@ def ensure_database(target: PgTarget, dbname: str) -> None:
 
 
 def make_pool(target: PgTarget, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    """A psycopg connection pool, opened, for long-lived components."""
+    """A psycopg connection pool, opened, for long-lived components.
+
+    Each connection is checked as it leaves the pool, so after a PostgreSQL restart callers
+    get fresh connections instead of broken ones."""
     return ConnectionPool(
         target.conninfo(),
         min_size=min_size,
