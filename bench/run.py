@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import queue_throughput
 import startup
 
 
@@ -18,6 +19,8 @@ def main() -> None:
     )
     print(f"\n## Start-up and healing ({startup.ROUNDS} rounds)\n")
     print(startup.table(startup.measure()))
+    print("\n## Queue throughput and latency (batch 1: 2,000 messages; batch 10: 10,000)\n")
+    print(queue_throughput.table(queue_throughput.measure()))
 
 
 if __name__ == "__main__":

@@ -225,3 +225,13 @@ def test_retention_sweep_really_deletes(
     assert queues.sweep()[0] == 1
     with connect(pg) as conn:
         assert conn.execute("SELECT count(*) FROM comind.messages").fetchone() == (1,)
+
+
+def test_delete_many_skips_stale_handles(queues: PostgresQueues, admin: PostgresQueueAdmin) -> None:
+    admin.create("many")
+    queues.send("many", [msg(f"m{i}") for i in range(5)])
+    stale = queues.receive("many", max_messages=1, visibility_timeout=0)[0]
+    got = queues.receive("many", max_messages=10)
+    assert len(got) == 5
+    assert queues.delete_many("many", [stale.receipt_handle] + [m.receipt_handle for m in got]) == 5
+    assert queues.stats("many").in_flight == 0

@@ -278,6 +278,18 @@ class PostgresQueues:
                 {"id": row_id, "queue_id": q.id, "receipt": receipt},
             )
 
+    def delete_many(self, queue: str, receipt_handles: Sequence[str]) -> int:
+        """Delete several deliveries in one statement; stale handles are skipped."""
+        pairs = [decode_receipt(h) for h in receipt_handles]
+        q = self.queue(queue)
+        with self._tx() as conn:
+            deleted = conn.execute(query("queue", "delete_many"), {
+                "ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs],
+                "queue_id": q.id,
+            })  # fmt: skip
+        metrics.DELETED.labels(q.name).inc(deleted.rowcount)
+        return deleted.rowcount
+
     def change_visibility(self, queue: str, receipt_handle: str, timeout: int) -> None:
         _check_visibility(timeout)
         row_id, receipt = decode_receipt(receipt_handle)

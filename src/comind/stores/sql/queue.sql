@@ -224,3 +224,8 @@ SELECT id, message_id, body, attributes, receive_count, sent_at, first_received_
 FROM comind.messages
 WHERE queue_id = %(queue_id)s AND expires_at > now()
 ORDER BY id LIMIT %(limit)s;
+
+-- name: delete_many
+DELETE FROM comind.messages m
+USING unnest(%(ids)s::bigint[], %(receipts)s::uuid[]) AS d(id, receipt)
+WHERE m.id = d.id AND m.receipt = d.receipt AND m.queue_id = %(queue_id)s;

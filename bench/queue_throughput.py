@@ -1,0 +1,267 @@
+"""Queue throughput and end-to-end latency: this project's backends against its peers.
+
+Each system gets N messages from one producer while one consumer processes them
+concurrently (send, receive, delete/ack); throughput is N over the time from the first
+send to the last message done, latency is processing time minus send time per message.
+All systems run on this machine, against the same embedded PostgreSQL and Redis:
+
+- comind postgres (Python API): ``send`` / ``receive`` / ``delete_many`` in batches.
+- comind SQS endpoint (boto3): ``send_message(_batch)``, ``receive_message``,
+  ``delete_message(_batch)``, SigV4-signed, over HTTP.
+- procrastinate 3 on the same PostgreSQL: ``defer`` / ``batch_defer``, worker concurrency 10.
+- Celery 5 with the Redis broker, ``--pool threads -c 4``; Celery has no batch publish, so
+  "batch 10" is ten ``apply_async`` calls back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import redis
+
+from comind.cli.runtime import Runtime
+from comind.embedded.settings import Settings
+from comind.queue.layer import MessageLayer
+from comind.queue.model import OutgoingMessage
+from comind.stores.postgres import ensure_database, superuser
+from comind.stores.redis import default_user
+
+Result = tuple[float, list[float]]  # (messages/s, latencies in s)
+TIMEOUT = 180.0
+
+
+def _body() -> str:
+    return json.dumps({"t": time.time()})
+
+
+def _run(n: int, produce: Callable[[], None], done: Callable[[], int]) -> float:
+    began = time.perf_counter()
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    while done() < n:
+        if time.perf_counter() - began > TIMEOUT:
+            raise TimeoutError(f"only {done()} of {n} messages done in {TIMEOUT}s")
+        time.sleep(0.005)
+    producer.join()
+    return n / (time.perf_counter() - began)
+
+
+def comind_python(layer: MessageLayer, n: int, batch: int) -> Result:
+    queue = f"bench/py{batch}"
+    layer.admin.create(queue)
+    latencies: list[float] = []
+
+    def produce() -> None:
+        for _ in range(0, n, batch):
+            layer.queues.send(queue, [OutgoingMessage(body=_body()) for _ in range(batch)])
+
+    def consume() -> None:
+        while len(latencies) < n:
+            got = layer.queues.receive(queue, max_messages=batch, wait_seconds=1)
+            if got:
+                now = time.time()
+                layer.queues.delete_many(queue, [m.receipt_handle for m in got])
+                latencies.extend(now - json.loads(m.body)["t"] for m in got)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    rate = _run(n, produce, lambda: len(latencies))
+    consumer.join()
+    return rate, latencies
+
+
+def comind_sqs(client: Any, n: int, batch: int) -> Result:
+    url = client.create_queue(QueueName=f"sqs{batch}")["QueueUrl"]
+    latencies: list[float] = []
+
+    def produce() -> None:
+        for _ in range(0, n, batch):
+            if batch == 1:
+                client.send_message(QueueUrl=url, MessageBody=_body())
+            else:
+                client.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "MessageBody": _body()} for i in range(batch)],
+                )
+
+    def consume() -> None:
+        while len(latencies) < n:
+            got = client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=batch, WaitTimeSeconds=1
+            ).get("Messages", [])
+            if not got:
+                continue
+            now = time.time()
+            if batch == 1:
+                client.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+            else:
+                client.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(got)
+                    ],
+                )
+            latencies.extend(now - json.loads(m["Body"])["t"] for m in got)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    rate = _run(n, produce, lambda: len(latencies))
+    consumer.join()
+    return rate, latencies
+
+
+def procrastinate_run(conninfo: str, n: int, batch: int) -> Result:
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    latencies: list[float] = []
+    queue = f"bench{batch}"
+
+    @app.task(name=f"bench_{batch}", queue=queue)
+    async def record(t: float) -> None:
+        latencies.append(time.time() - t)
+
+    async def main() -> float:
+        async with app.open_async():
+            if batch == 1:
+                await app.schema_manager.apply_schema_async()
+            worker = asyncio.create_task(
+                app.run_worker_async(
+                    queues=[queue], concurrency=10, wait=True, install_signal_handlers=False
+                )
+            )
+            began = time.perf_counter()
+            for _ in range(0, n, batch):
+                if batch == 1:
+                    await record.defer_async(t=time.time())
+                else:
+                    await record.batch_defer_async(*[{"t": time.time()} for _ in range(batch)])
+            while len(latencies) < n:
+                if time.perf_counter() - began > TIMEOUT:
+                    raise TimeoutError(f"only {len(latencies)} of {n} done in {TIMEOUT}s")
+                await asyncio.sleep(0.005)
+            rate = n / (time.perf_counter() - began)
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            return rate
+
+    return asyncio.run(main()), latencies
+
+
+def celery_run(broker: str, n: int, batch: int) -> Result:
+    store = redis.Redis.from_url(broker)
+    store.delete("bench:latency")
+    env = {**os.environ, "BENCH_CELERY_BROKER": broker, "PYTHONPATH": str(Path(__file__).parent)}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "celery_app",
+            "worker",
+            "--pool",
+            "threads",
+            "-c",
+            "4",
+            "-l",
+            "warning",
+            "-Q",
+            "celery",
+        ],
+        env=env,
+        cwd=Path(__file__).parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sys.path.insert(0, str(Path(__file__).parent))
+    os.environ["BENCH_CELERY_BROKER"] = broker
+    import celery_app
+
+    celery_app.record.delay(time.time())  # warm-up: wait until the worker consumes
+    while store.llen("bench:latency") < 1:
+        time.sleep(0.05)
+    store.delete("bench:latency")
+
+    def produce() -> None:
+        for _ in range(n):
+            celery_app.record.apply_async(args=(time.time(),))
+
+    try:
+        rate = _run(n, produce, lambda: int(store.llen("bench:latency")))
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    return rate, [float(x) for x in store.lrange("bench:latency", 0, -1)]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
+
+
+def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, float, float]]:
+    root = Path(tempfile.mkdtemp(prefix="comind-bench-"))
+    run = Runtime(Settings(home=root / "home", api_port=0), about={})
+    run.start()
+    rows = []
+    try:
+        assert run.messages is not None and run.credentials is not None
+        messages = run.messages
+        key = run.credentials.ensure("bench")
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=run.url,
+            region_name="us-east-1",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret,
+        )
+        admin = superuser(run.platform.postgres)
+        ensure_database(admin, "procrastinate_bench")
+        conninfo = admin.with_db("procrastinate_bench").conninfo()
+        broker = default_user(run.platform.redis).url()
+        systems: list[tuple[str, Callable[[int, int], Result]]] = [
+            ("comind postgres (Python API)", lambda n, b: comind_python(messages, n, b)),
+            ("comind SQS endpoint (boto3)", lambda n, b: comind_sqs(sqs, n, b)),
+            ("procrastinate (same PostgreSQL)", lambda n, b: procrastinate_run(conninfo, n, b)),
+            ("Celery + Redis", lambda n, b: celery_run(broker, n, b)),
+        ]
+        for name, fn in systems:
+            for batch, n in ((1, n1), (10, n10)):
+                rate, lat = fn(n, batch)
+                rows.append((name, batch, rate, percentile(lat, 0.5), percentile(lat, 0.99)))
+                print(f"  {name}, batch {batch}: {rate:,.0f} msg/s", flush=True)
+    finally:
+        run.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def table(rows: list[tuple[str, int, float, float, float]]) -> str:
+    lines = [
+        "| system | batch | msg/s | p50 latency ms | p99 latency ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, batch, rate, p50, p99 in rows:
+        lines.append(f"| {name} | {batch} | {rate:,.0f} | {p50 * 1000:.1f} | {p99 * 1000:.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sizes = [int(a) for a in sys.argv[1:3]] or [2000, 10000]
+    print(table(measure(*sizes)))
