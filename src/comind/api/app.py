@@ -74,4 +74,5 @@ def create_app(source: StatusSource, *, sqs: ASGIEndpoint | None = None) -> Star
     ]
     if sqs is not None:
         routes.append(Route("/", sqs, methods=["POST"]))
+        routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))
     return Starlette(routes=routes, middleware=[Middleware(_TimingMiddleware)])

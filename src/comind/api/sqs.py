@@ -1,4 +1,5 @@
-"""The SQS-compatible endpoint (AWS JSON protocol, as current boto3 and aws-cli speak it).
+"""The SQS-compatible endpoint: the AWS JSON protocol (current boto3 and aws-cli) and the
+query protocol (older SDKs).
 
 Each request is authenticated with SigV4 against the per-app credentials; the access
 key decides which app the request acts for. Errors carry SQS's shape name in
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from comind.api import sqs_query
 from comind.api.sigv4 import AuthError, verify
 from comind.api.sigv4 import Request as SignedRequest
 from comind.api.sqs_actions import Call, SqsActions
@@ -27,36 +29,48 @@ from comind.stores.credentials import Credentials
 
 log = logging.getLogger("comind.sqs")
 JSON_TYPE = "application/x-amz-json-1.0"
+XML_TYPE = "text/xml"
 TARGET_PREFIX = "AmazonSQS."
 
 
 class SqsEndpoint:
-    """POST / handler speaking SQS's JSON protocol."""
+    """POST handler speaking SQS's JSON and query protocols."""
 
     def __init__(self, actions: SqsActions, credentials: Credentials, endpoint_url: str) -> None:
         self.actions, self.credentials, self.endpoint_url = actions, credentials, endpoint_url
 
     async def handle(self, request: Request) -> Response:
+        """Serve one request in the JSON protocol (X-Amz-Target) or the query protocol."""
         body = await request.body()
         target = request.headers.get("x-amz-target", "")
-        action = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
+        json_protocol = bool(target)
         began = time.perf_counter()
+        action = target.removeprefix(TARGET_PREFIX)
+        request_id = str(uuid.uuid4())
         try:
             app = await run_in_threadpool(self._authenticate, request, body)
-            params = _params(body)
+            if json_protocol:
+                params = _params(body)
+            else:
+                action, params = sqs_query.parse(body, request.url.query)
+                if "QueueUrl" not in params and request.url.path.count("/") == 2:
+                    params["QueueUrl"] = self.endpoint_url + request.url.path
             call = Call(app=app, params=params, endpoint=self.endpoint_url)
             result = await run_in_threadpool(self.actions.run, action, call)
         except AuthError as exc:
-            return self._error(action, exc.code, exc.code, exc.message, exc.status, began)
+            error = (exc.code, exc.code, exc.message, exc.status, True)
         except QueueError as exc:
-            shape = type(exc).__name__
-            return self._error(
-                action, shape, exc.code, exc.message, exc.status, began, sender=exc.sender_fault
+            error = (type(exc).__name__, exc.code, exc.message, exc.status, exc.sender_fault)
+        else:
+            SQS_REQUESTS.labels(action or "unknown", "ok").observe(time.perf_counter() - began)
+            headers = {"x-amzn-RequestId": request_id}
+            if json_protocol:
+                return JSONResponse(result, media_type=JSON_TYPE, headers=headers)
+            return Response(
+                sqs_query.render(action, result, request_id), media_type=XML_TYPE, headers=headers
             )
-        SQS_REQUESTS.labels(action or "unknown", "ok").observe(time.perf_counter() - began)
-        return JSONResponse(
-            result, media_type=JSON_TYPE, headers={"x-amzn-RequestId": str(uuid.uuid4())}
-        )
+        SQS_REQUESTS.labels(action or "unknown", "error").observe(time.perf_counter() - began)
+        return _error_response(json_protocol, request_id, *error)
 
     def _authenticate(self, request: Request, body: bytes) -> str:
         signed = SignedRequest(
@@ -75,28 +89,28 @@ class SqsEndpoint:
         key = self.credentials.lookup(key_id)
         return key.secret if key else None
 
-    @staticmethod
-    def _error(
-        action: str,
-        shape: str,
-        code: str,
-        message: str,
-        status: int,
-        began: float,
-        *,
-        sender: bool = True,
-    ) -> Response:
-        SQS_REQUESTS.labels(action or "unknown", "error").observe(time.perf_counter() - began)
-        fault = "Sender" if sender else "Receiver"
-        return JSONResponse(
-            {"__type": f"com.amazonaws.sqs#{shape}", "message": message},
-            status_code=status,
-            media_type=JSON_TYPE,
-            headers={
-                "x-amzn-query-error": f"{code};{fault}",
-                "x-amzn-RequestId": str(uuid.uuid4()),
-            },
+
+def _error_response(
+    json_protocol: bool,
+    request_id: str,
+    shape: str,
+    code: str,
+    message: str,
+    status: int,
+    sender: bool,
+) -> Response:
+    if not json_protocol:
+        body = sqs_query.render_error(code, message, sender, request_id)
+        return Response(
+            body, status_code=status, media_type=XML_TYPE, headers={"x-amzn-RequestId": request_id}
         )
+    fault = "Sender" if sender else "Receiver"
+    return JSONResponse(
+        {"__type": f"com.amazonaws.sqs#{shape}", "message": message},
+        status_code=status,
+        media_type=JSON_TYPE,
+        headers={"x-amzn-query-error": f"{code};{fault}", "x-amzn-RequestId": request_id},
+    )
 
 
 def _params(body: bytes) -> dict[str, Any]:

@@ -64,7 +64,11 @@ class SqsActions:
         handler = self.table.get(action)
         if handler is None:
             raise UnsupportedOperation(f"Operation {action} is not supported.")
-        return handler(call)
+        try:
+            return handler(call)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            # a request whose members have the wrong shape (a list where a map belongs, ...)
+            raise InvalidParameterValue(f"Malformed request for {action}: {exc!r}"[:512]) from None
 
     # --- queues ------------------------------------------------------------------------
 

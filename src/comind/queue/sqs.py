@@ -118,9 +118,9 @@ class SqsQueues:
         self.change_visibility(queue, receipt_handle, retry_in)
 
     def stats(self, queue: str) -> QueueStats:
-        attrs = self.call(
-            "get_queue_attributes", QueueUrl=self.url(queue), AttributeNames=["All"]
-        )["Attributes"]
+        attrs = self.call("get_queue_attributes", QueueUrl=self.url(queue), AttributeNames=["All"])[
+            "Attributes"
+        ]
         return QueueStats(
             visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
             in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
