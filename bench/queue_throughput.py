@@ -3,7 +3,8 @@
 Each system gets N messages from one producer while one consumer processes them
 concurrently (send, receive, delete/ack); throughput is N over the time from the first
 send to the last message done, latency is processing time minus send time per message.
-All systems run on this machine, against the same embedded PostgreSQL and Redis:
+All systems run on this machine, against the same embedded PostgreSQL and Redis of a
+platform started with ``comind up --detach`` in its own process:
 
 - comind postgres (Python API): ``send`` / ``receive`` / ``delete_many`` in batches.
 - comind SQS endpoint (boto3): ``send_message(_batch)``, ``receive_message``,
@@ -32,12 +33,14 @@ from typing import Any
 import boto3
 import redis
 
-from comind.cli.runtime import Runtime
-from comind.embedded.settings import Settings
+from comind.cli.connect import platform_db
+from comind.embedded.home import StateDir
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.stores.postgres import ensure_database, superuser
-from comind.stores.redis import default_user
+from comind.stores.postgres import ensure_database
+from comind.stores.redis import RedisTarget
+
+SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
 Result = tuple[float, list[float]]  # (messages/s, latencies in s)
 TIMEOUT = 180.0
@@ -215,26 +218,56 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
 
 
+def _platform(root: Path) -> tuple[StateDir, dict[str, Any]]:
+    """``comind up --detach`` in its own process, as users run it (no shared GIL with us)."""
+    cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root)]
+    subprocess.run(
+        [*cmd, "up", "--detach", "--api-port", "0", "--repo", str(SHOP)],
+        check=True,
+        capture_output=True,
+    )
+    home = StateDir(root)
+    state = home.read_state()
+    assert state is not None
+    return home, state
+
+
 def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, float, float]]:
     root = Path(tempfile.mkdtemp(prefix="comind-bench-"))
-    run = Runtime(Settings(home=root / "home", api_port=0), about={})
-    run.start()
     rows = []
     try:
-        assert run.messages is not None and run.credentials is not None
-        messages = run.messages
-        key = run.credentials.ensure("bench")
+        home, state = _platform(root / "home")
+        env = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "comind.cli.main",
+                "--home",
+                str(home.root),
+                "app",
+                "env",
+                "orders",
+                "--json",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        creds = json.loads(env)["env"]
         sqs = boto3.client(
             "sqs",
-            endpoint_url=run.url,
+            endpoint_url=creds["AWS_ENDPOINT_URL_SQS"],
             region_name="us-east-1",
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret,
+            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
         )
-        admin = superuser(run.platform.postgres)
+        db = platform_db(home, state)
+        messages = MessageLayer.open(db, max_connections=8)
+        admin = db.with_db("postgres")
         ensure_database(admin, "procrastinate_bench")
         conninfo = admin.with_db("procrastinate_bench").conninfo()
-        broker = default_user(run.platform.redis).url()
+        host, _, port = state["engines"]["redis"]["address"].rpartition(":")
+        broker = RedisTarget(host, int(port), home.secret("redis-password")).url()
         systems: list[tuple[str, Callable[[int, int], Result]]] = [
             ("comind postgres (Python API)", lambda n, b: comind_python(messages, n, b)),
             ("comind SQS endpoint (boto3)", lambda n, b: comind_sqs(sqs, n, b)),
@@ -246,8 +279,12 @@ def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, flo
                 rate, lat = fn(n, batch)
                 rows.append((name, batch, rate, percentile(lat, 0.5), percentile(lat, 0.99)))
                 print(f"  {name}, batch {batch}: {rate:,.0f} msg/s", flush=True)
+        messages.close()
     finally:
-        run.stop()
+        subprocess.run(
+            [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home"), "down"],
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
     return rows
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,16 @@ def test_boto3_and_the_queue_cli_against_comind_up(comind: Run) -> None:
     body = httpx.get(f"{api}/metrics").text
     assert 'comind_queue_messages{queue="orders/order-events-dlq",state="visible"} 0.0' in body
     assert "comind_queue_sent_messages_total" in body
+
+
+def test_rotating_a_key_revokes_the_old_one(comind: Run) -> None:
+    comind("up", "--detach", "--api-port", "0", "--repo", "examples/shop", check=True)
+    old = sqs_for(comind, "payments")
+    assert old.list_queues()["QueueUrls"]
+    rotated = comind("app", "rotate-key", "payments", "--yes", check=True)
+    assert "now uses access key" in rotated.stdout
+    time.sleep(1.5)  # the endpoint caches key lookups for one second
+    with pytest.raises(old.exceptions.ClientError) as err:
+        old.list_queues()
+    assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert sqs_for(comind, "payments").list_queues()["QueueUrls"]

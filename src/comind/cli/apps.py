@@ -43,6 +43,26 @@ def env(
             console.print(f"{key}={value}", markup=False)
 
 
+@app_cli.command("rotate-key")
+def rotate_key(
+    ctx: typer.Context,
+    app: Annotated[str, typer.Argument(help="App name from comind.yaml.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Issue APP a new access key; the old one stops working at once."""
+    home = home_of(ctx)
+    state = running_state(home)
+    if app not in (state.get("apps") or []):
+        raise UsageError(f"no app '{app}' in the running platform")
+    if not yes and not typer.confirm(f"revoke {app}'s current key now?"):
+        raise typer.Exit(1)
+    with make_pool(platform_db(home, state), min_size=1, max_size=1) as pool:
+        key = Credentials(pool, platform_sealer(home)).rotate(app)
+    console.print(
+        f"{app} now uses access key {key.access_key_id}; `comind app env {app}` shows the secret"
+    )
+
+
 def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, str]:
     with make_pool(platform_db(home, state), min_size=1, max_size=1) as pool:
         key = Credentials(pool, platform_sealer(home)).ensure(app)

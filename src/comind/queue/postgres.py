@@ -37,6 +37,7 @@ from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 from comind.stores.queries import query
 
 NOTIFY_CHANNEL = "comind_queue"
+CACHE_SECONDS = 1.0
 RECHECK_SECONDS = 1.0
 
 
@@ -74,6 +75,21 @@ class PostgresQueues:
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        self._cache: dict[str, tuple[float, QueueRow]] = {}
+
+    def cached(self, name: str) -> QueueRow:
+        """The queue's settings, re-read at most every CACHE_SECONDS (hot paths use this;
+        another process's attribute change is seen within that time)."""
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        row = self.queue(name)
+        self._cache[name] = (now, row)
+        return row
+
+    def forget(self, name: str) -> None:
+        self._cache.pop(name, None)
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
@@ -108,10 +124,14 @@ class PostgresQueues:
     def _send(
         self, conn: psycopg.Connection[Any], queue: str, messages: Sequence[model.OutgoingMessage]
     ) -> list[SendResult]:
-        q = self.queue(queue, conn)
+        q = self.cached(queue)
         for msg in messages:
             model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
-        results = [self._send_one(conn, q, msg) for msg in messages]
+        try:
+            results = [self._send_one(conn, q, msg) for msg in messages]
+        except psycopg.errors.ForeignKeyViolation:
+            self.forget(queue)  # deleted since we cached it
+            raise QueueDoesNotExist("The specified queue does not exist.") from None
         conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
         metrics.SENT.labels(q.name).inc(len(results))
         return results
@@ -184,7 +204,7 @@ class PostgresQueues:
                 "Value for parameter MaxNumberOfMessages is invalid. "
                 "Reason: Must be between 1 and 10, if provided."
             )
-        q = self.queue(queue)
+        q = self.cached(queue)
         wait = q.receive_wait_seconds if wait_seconds is None else wait_seconds
         if not 0 <= wait <= model.MAX_WAIT_SECONDS:
             raise InvalidParameterValue(
@@ -271,7 +291,7 @@ class PostgresQueues:
     def delete(self, queue: str, receipt_handle: str) -> None:
         """Delete the delivery ``receipt_handle`` names; a stale handle changes nothing."""
         row_id, receipt = decode_receipt(receipt_handle)
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self._tx() as conn:
             conn.execute(
                 query("queue", "delete_message"),
@@ -281,7 +301,7 @@ class PostgresQueues:
     def delete_many(self, queue: str, receipt_handles: Sequence[str]) -> int:
         """Delete several deliveries in one statement; stale handles are skipped."""
         pairs = [decode_receipt(h) for h in receipt_handles]
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self._tx() as conn:
             deleted = conn.execute(query("queue", "delete_many"), {
                 "ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs],
@@ -293,7 +313,7 @@ class PostgresQueues:
     def change_visibility(self, queue: str, receipt_handle: str, timeout: int) -> None:
         _check_visibility(timeout)
         row_id, receipt = decode_receipt(receipt_handle)
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self._tx() as conn:
             args = {"id": row_id, "queue_id": q.id, "receipt": receipt, "timeout": timeout}
             if conn.execute(query("queue", "change_visibility"), args).fetchone() is None:
@@ -308,7 +328,7 @@ class PostgresQueues:
         """Return a delivery after a handler error: record it, visible again in ``retry_in`` s."""
         _check_visibility(retry_in)
         row_id, receipt = decode_receipt(receipt_handle)
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self._tx() as conn:
             conn.execute(query("queue", "record_error"), {
                 "id": row_id, "queue_id": q.id, "receipt": receipt, "error": error[:4096],
@@ -316,7 +336,7 @@ class PostgresQueues:
             })  # fmt: skip
 
     def stats(self, queue: str) -> QueueStats:
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self.pool.connection() as conn:
             row = conn.execute(query("queue", "stats"), {"queue_id": q.id}).fetchone()
         assert row is not None
@@ -329,7 +349,7 @@ class PostgresQueues:
 
     def peek(self, queue: str, *, limit: int = 10) -> list[ReceivedMessage]:
         """The oldest messages of ``queue`` without receiving them (no lease, no count)."""
-        q = self.queue(queue)
+        q = self.cached(queue)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query("queue", "peek"), {"queue_id": q.id, "limit": limit})
             return [_received(row) for row in rows.fetchall()]

@@ -69,6 +69,7 @@ class PostgresQueueAdmin:
         return name
 
     def delete(self, name: str) -> None:
+        self.queues.forget(name)
         with self.pool.connection() as conn:
             if conn.execute(query("queue", "delete_queue"), {"name": name}).fetchone() is None:
                 raise QueueDoesNotExist("The specified queue does not exist.")
@@ -89,6 +90,7 @@ class PostgresQueueAdmin:
             conn.execute(
                 query("queue", "update_queue"), {**asdict(row), "extra_attributes": Jsonb(extra)}
             )
+        self.queues.forget(name)
 
     def attributes(self, name: str) -> dict[str, str]:
         """Every attribute as SQS's GetQueueAttributes reports it (All)."""

@@ -2,8 +2,9 @@
 
 ``ensure`` gives an app its key (creating one the first time); ``rotate`` issues a
 new key and revokes the old ones; ``lookup`` resolves an access key id to its app and
-secret for request authentication. Lookups are cached briefly because every SQS
-request needs one; a rotation clears the cache.
+secret for request authentication. Every SQS request needs a lookup, so lookups are
+cached for one second: a key revoked by another process stops working within a second
+(a rotation in this process clears the cache at once).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from psycopg_pool import ConnectionPool
 from comind.stores.queries import query
 from comind.stores.sealing import Sealer
 
-CACHE_SECONDS = 5.0
+CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
