@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
 
@@ -31,16 +31,31 @@ class StatusSource(Protocol):
 ASGIEndpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _TimingMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+class _TimingMiddleware:
+    """Times every HTTP request (plain ASGI: no extra task or body buffering per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         began = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUEST_DURATION.labels(request.method, template, str(response.status_code)).observe(
-            time.perf_counter() - began
-        )
-        return response
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUEST_DURATION.labels(scope["method"], template, str(status[0])).observe(
+                time.perf_counter() - began
+            )
 
 
 def create_app(source: StatusSource, *, sqs: ASGIEndpoint | None = None) -> Starlette:

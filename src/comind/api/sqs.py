@@ -48,15 +48,7 @@ class SqsEndpoint:
         action = target.removeprefix(TARGET_PREFIX)
         request_id = str(uuid.uuid4())
         try:
-            app = await run_in_threadpool(self._authenticate, request, body)
-            if json_protocol:
-                params = _params(body)
-            else:
-                action, params = sqs_query.parse(body, request.url.query)
-                if "QueueUrl" not in params and request.url.path.count("/") == 2:
-                    params["QueueUrl"] = self.endpoint_url + request.url.path
-            call = Call(app=app, params=params, endpoint=self.endpoint_url)
-            result = await run_in_threadpool(self.actions.run, action, call)
+            action, result = await run_in_threadpool(self._serve, request, body, action)
         except AuthError as exc:
             error = (exc.code, exc.code, exc.message, exc.status, True)
         except QueueError as exc:
@@ -71,6 +63,18 @@ class SqsEndpoint:
             )
         SQS_REQUESTS.labels(action or "unknown", "error").observe(time.perf_counter() - began)
         return _error_response(json_protocol, request_id, *error)
+
+    def _serve(self, request: Request, body: bytes, action: str) -> tuple[str, dict[str, Any]]:
+        """Authenticate, parse and run, in one worker thread (one hop per request)."""
+        app = self._authenticate(request, body)
+        if request.headers.get("x-amz-target"):
+            params = _params(body)
+        else:
+            action, params = sqs_query.parse(body, request.url.query)
+            if "QueueUrl" not in params and request.url.path.count("/") == 2:
+                params["QueueUrl"] = self.endpoint_url + request.url.path
+        call = Call(app=app, params=params, endpoint=self.endpoint_url)
+        return action, self.actions.run(action, call)
 
     def _authenticate(self, request: Request, body: bytes) -> str:
         signed = SignedRequest(

@@ -27,6 +27,7 @@ from comind.queue.errors import (
 )
 from comind.queue.layer import MessageLayer
 from comind.queue.moves import MoveTask
+from comind.queue.postgres import decode_receipt
 
 Params = dict[str, Any]
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -159,7 +160,15 @@ class SqsActions:
 
     def delete_message_batch(self, call: Call) -> Params:
         queue = call.queue()
-        return self._batch(call, lambda e: self._delete_entry(queue, e))
+        entries = _batch_entries(call)
+        handles = [str(e.get("ReceiptHandle") or "") for e in entries]
+        try:
+            for handle in handles:
+                decode_receipt(handle)
+        except QueueError:  # some entry is bad: settle one by one to report it
+            return self._batch(call, lambda e: self._delete_entry(queue, e))
+        self.queues.delete_many(queue, handles)  # one statement for the whole batch
+        return {"Successful": [{"Id": e["Id"]} for e in entries], "Failed": []}
 
     def change_message_visibility(self, call: Call) -> Params:
         timeout = _opt_int(call.params.get("VisibilityTimeout"))
@@ -206,25 +215,7 @@ class SqsActions:
 
     @staticmethod
     def _batch(call: Call, one: Callable[[Params], Params]) -> Params:
-        entries = call.params.get("Entries")
-        if not entries:
-            raise EmptyBatchRequest("There should be at least one entry in the request.")
-        if len(entries) > model.MAX_BATCH:
-            raise TooManyEntriesInBatchRequest(
-                f"Maximum number of entries per request are 10. You have sent {len(entries)}."
-            )
-        ids = [e.get("Id") for e in entries]
-        if len(set(ids)) != len(ids):
-            raise BatchEntryIdsNotDistinct(
-                "Two or more batch entries in the request have the same Id."
-            )
-        for entry_id in ids:
-            if not isinstance(entry_id, str) or not _BATCH_ID.match(entry_id):
-                raise InvalidBatchEntryId(
-                    "A batch entry id can only contain alphanumeric "
-                    "characters, hyphens and underscores. It can be at "
-                    "most 80 letters long."
-                )
+        entries = _batch_entries(call)
         ok, failed = [], []
         for entry in entries:
             try:
@@ -284,6 +275,28 @@ def _sent(result: Any) -> Params:
     if result.sequence_number:
         out["SequenceNumber"] = result.sequence_number
     return out
+
+
+def _batch_entries(call: Call) -> list[Params]:
+    """The entries of a batch request, refused whole as SQS does when the batch is malformed."""
+    entries = call.params.get("Entries")
+    if not entries:
+        raise EmptyBatchRequest("There should be at least one entry in the request.")
+    if len(entries) > model.MAX_BATCH:
+        raise TooManyEntriesInBatchRequest(
+            f"Maximum number of entries per request are 10. You have sent {len(entries)}."
+        )
+    ids = [e.get("Id") for e in entries]
+    if len(set(ids)) != len(ids):
+        raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
+    for entry_id in ids:
+        if not isinstance(entry_id, str) or not _BATCH_ID.match(entry_id):
+            raise InvalidBatchEntryId(
+                "A batch entry id can only contain alphanumeric "
+                "characters, hyphens and underscores. It can be at "
+                "most 80 letters long."
+            )
+    return list(entries)
 
 
 def _task_out(app: str, task: MoveTask) -> Params:

@@ -128,13 +128,29 @@ class PostgresQueues:
         for msg in messages:
             model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
         try:
-            results = [self._send_one(conn, q, msg) for msg in messages]
+            if q.fifo:
+                results = [self._send_one(conn, q, msg) for msg in messages]
+            else:
+                results = self._send_standard(conn, q, messages)
         except psycopg.errors.ForeignKeyViolation:
             self.forget(queue)  # deleted since we cached it
             raise QueueDoesNotExist("The specified queue does not exist.") from None
         conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
         metrics.SENT.labels(q.name).inc(len(results))
         return results
+
+    def _send_standard(
+        self, conn: psycopg.Connection[Any], q: QueueRow, messages: Sequence[model.OutgoingMessage]
+    ) -> list[SendResult]:
+        ids = [uuid.uuid4() for _ in messages]
+        conn.execute(query("queue", "send_many"), {
+            "queue_id": q.id, "retention": q.retention_seconds, "message_ids": ids,
+            "bodies": [m.body for m in messages],
+            "attributes": [Jsonb(attributes_to_json(m.attributes)) for m in messages],
+            "delays": [q.delay_seconds if m.delay_seconds is None else m.delay_seconds
+                       for m in messages],
+        })  # fmt: skip
+        return [self._result(str(i), m, sequence=None) for i, m in zip(ids, messages, strict=True)]
 
     def _send_one(
         self, conn: psycopg.Connection[Any], q: QueueRow, msg: model.OutgoingMessage

@@ -229,3 +229,11 @@ ORDER BY id LIMIT %(limit)s;
 DELETE FROM comind.messages m
 USING unnest(%(ids)s::bigint[], %(receipts)s::uuid[]) AS d(id, receipt)
 WHERE m.id = d.id AND m.receipt = d.receipt AND m.queue_id = %(queue_id)s;
+
+-- name: send_many
+-- a whole batch for a standard queue in one statement
+INSERT INTO comind.messages (queue_id, message_id, body, attributes, visible_at, expires_at)
+SELECT %(queue_id)s, m.message_id, m.body, m.attributes,
+    now() + make_interval(secs => m.delay), now() + make_interval(secs => %(retention)s)
+FROM unnest(%(message_ids)s::uuid[], %(bodies)s::text[], %(attributes)s::jsonb[],
+            %(delays)s::int[]) AS m(message_id, body, attributes, delay);
