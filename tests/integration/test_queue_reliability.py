@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,6 +22,7 @@ from comind.queue.model import OutgoingMessage
 from comind.queue.types import ReceivedMessage
 from comind.queue.worker import Worker, WorkerConfig
 from comind.stores.postgres import PgTarget, connect
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 CONSUMER = Path(__file__).with_name("consumer_proc.py")
@@ -32,15 +33,6 @@ def count(pg: PgTarget, sql: str) -> int:
     with connect(pg) as conn:
         row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture
@@ -64,14 +56,14 @@ def test_kill_9_consumers_mid_batch_loses_nothing(pg: PgTarget, loaded: MessageL
     for _ in range(KILLS):
         before = count(pg, "SELECT count(*) FROM attempts")
         proc = subprocess.Popen([sys.executable, str(CONSUMER)], env=env)
-        assert eventually(lambda b=before: count(pg, "SELECT count(*) FROM attempts") > b, 60)
+        assert wait_until(lambda b=before: count(pg, "SELECT count(*) FROM attempts") > b, 60)
         time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     survivor = subprocess.Popen([sys.executable, str(CONSUMER)], env=env)
     try:
-        assert eventually(lambda: count(pg, "SELECT count(*) FROM processed") == TOTAL)
-        assert eventually(lambda: loaded.queues.stats("r/jobs").in_flight == 0, 30)
+        assert wait_until(lambda: count(pg, "SELECT count(*) FROM processed") == TOTAL)
+        assert wait_until(lambda: loaded.queues.stats("r/jobs").in_flight == 0, 30)
     finally:
         survivor.terminate()
         survivor.wait(30)
@@ -118,13 +110,13 @@ def _restart_under_load(run: Runtime, layer: MessageLayer, db: PgTarget) -> None
     worker.start()
     producer = threading.Thread(target=produce)
     producer.start()
-    assert eventually(lambda: len(sent) > 300, 60)
+    assert wait_until(lambda: len(sent) > 300, 60)
     old = run.platform.postgres.pid
     assert old is not None
     os.kill(old, signal.SIGKILL)
     producer.join(120)
     assert len(sent) == 2000
-    assert eventually(lambda: len(seen) == 2000, 120), len(seen)
-    assert eventually(lambda: count(db, "SELECT count(*) FROM comind.messages") == 0, 60)
+    assert wait_until(lambda: len(seen) == 2000, 120), len(seen)
+    assert wait_until(lambda: count(db, "SELECT count(*) FROM comind.messages") == 0, 60)
     worker.stop()
     assert run.platform.postgres.pid != old

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,6 +13,7 @@ from comind.queue.model import OutgoingMessage
 from comind.queue.types import ReceivedMessage
 from comind.queue.worker import Worker, WorkerConfig, retry_delay
 from comind.stores.postgres import PgTarget
+from waiting import wait_until
 
 POLICY = '{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:w/dlq","maxReceiveCount":3}'
 FAST = WorkerConfig(
@@ -23,15 +24,6 @@ FAST = WorkerConfig(
     backoff_base=0,
     backoff_cap=0,
 )
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -58,7 +50,7 @@ def test_every_message_is_processed_and_deleted(layer: MessageLayer) -> None:
     send(layer, *[f"m{i}" for i in range(50)])
     worker = Worker(layer.queues, "w/jobs", handle, FAST)
     worker.start()
-    assert eventually(lambda: len(seen) == 50)
+    assert wait_until(lambda: len(seen) == 50)
     worker.stop()
     assert sorted(seen) == sorted(f"m{i}" for i in range(50))
     stats = layer.queues.stats("w/jobs")
@@ -75,7 +67,7 @@ def test_a_poison_message_ends_in_the_dlq_after_max_receives(layer: MessageLayer
     send(layer, "poison")
     worker = Worker(layer.queues, "w/jobs", always_fails, FAST)
     worker.start()
-    assert eventually(lambda: layer.queues.stats("w/dlq").visible == 1)
+    assert wait_until(lambda: layer.queues.stats("w/dlq").visible == 1)
     worker.stop()
     assert attempts == [1, 2, 3]
     [dead] = layer.queues.receive("w/dlq")
@@ -94,7 +86,7 @@ def test_a_long_handler_keeps_its_message_with_a_heartbeat(layer: MessageLayer) 
     send(layer, "slow")
     worker = Worker(layer.queues, "w/jobs", slow, FAST)
     worker.start()
-    assert eventually(
+    assert wait_until(
         lambda: (
             layer.queues.stats("w/jobs").in_flight == 0
             and len(runs) == 1

