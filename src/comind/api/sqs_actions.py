@@ -245,9 +245,8 @@ class SqsActions:
         out = dict(attrs)
         out["QueueArn"] = shapes.arn_for(app, out["QueueArn"].rpartition(":")[2])
         if "RedrivePolicy" in out:
-            doc = json.loads(out["RedrivePolicy"])
-            doc["deadLetterTargetArn"] = shapes.arn_for(app, doc["deadLetterTargetArn"])
-            out["RedrivePolicy"] = json.dumps(doc, separators=(",", ":"))
+            target, count = model.parse_redrive_policy(out["RedrivePolicy"])
+            out["RedrivePolicy"] = model.redrive_policy(shapes.arn_for(app, target), count)
         return out
 
 
@@ -258,13 +257,14 @@ def _redrive_in(app: str, text: str) -> str:
         arn = str(doc["deadLetterTargetArn"])
     except (ValueError, KeyError, TypeError):
         return text  # let the model produce SQS's error
-    parts = arn.split(":")
-    if len(parts) != 6 or parts[4] != shapes.account_of(app):
+    try:
+        target = shapes.queue_from_arn(app, arn, "deadLetterTargetArn")
+    except QueueDoesNotExist:  # another app's queue: to this app it does not exist
         raise InvalidParameterValue(
             "Value for parameter RedrivePolicy is invalid. Reason: "
             "Dead-letter target does not exist."
-        )
-    doc["deadLetterTargetArn"] = ":".join([*parts[:5], shapes.internal(app, parts[5])])
+        ) from None
+    doc["deadLetterTargetArn"] = model.queue_arn(target)
     return json.dumps(doc)
 
 

@@ -160,6 +160,13 @@ def parse_queue_attributes(name: str, raw: dict[str, str], *, creating: bool) ->
     return out
 
 
+def redrive_policy(arn: str, max_receive_count: int | None) -> str:
+    """A RedrivePolicy attribute value, as SQS writes it."""
+    return json.dumps(
+        {"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count}, separators=(",", ":")
+    )
+
+
 def parse_redrive_policy(text: str) -> tuple[str, int]:
     """``(dead-letter queue name, maxReceiveCount)`` from a RedrivePolicy JSON string."""
     try:

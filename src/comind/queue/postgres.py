@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -54,6 +54,9 @@ class QueueRow:
     content_based_dedup: bool
     dead_letter_target: str | None
     max_receive_count: int | None
+    # not settings that make two queues differ for CreateQueue's "same attributes" check
+    extra_attributes: dict[str, str] = field(default_factory=dict, compare=False)
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 def encode_receipt(row_id: int, receipt: uuid.UUID) -> str:

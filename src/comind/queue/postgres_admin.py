@@ -86,7 +86,7 @@ class PostgresQueueAdmin:
             current = self.queues.queue(name, conn)
             row = self._apply(current, parsed)
             self._check_redrive(conn, row)
-            extra = {**self._extra_of(conn, name), **_extra(parsed)}
+            extra = {**current.extra_attributes, **_extra(parsed)}
             conn.execute(
                 query("queue", "update_queue"), {**asdict(row), "extra_attributes": Jsonb(extra)}
             )
@@ -94,9 +94,7 @@ class PostgresQueueAdmin:
 
     def attributes(self, name: str) -> dict[str, str]:
         """Every attribute as SQS's GetQueueAttributes reports it (All)."""
-        with self.pool.connection() as conn:
-            q = self.queues.queue(name, conn)
-            extra = self._extra_of(conn, name)
+        q = self.queues.queue(name)
         stats = self.queues.stats(name)
         out = {
             key: str(getattr(q, field)).lower()
@@ -111,12 +109,14 @@ class PostgresQueueAdmin:
             "ApproximateNumberOfMessages": str(stats.visible),
             "ApproximateNumberOfMessagesNotVisible": str(stats.in_flight),
             "ApproximateNumberOfMessagesDelayed": str(stats.delayed),
-            **extra,
+            **q.extra_attributes,
         }
         if q.fifo:
             out["FifoQueue"] = "true"
         if q.dead_letter_target:
-            out["RedrivePolicy"] = _redrive_json(q.dead_letter_target, q.max_receive_count)
+            out["RedrivePolicy"] = model.redrive_policy(
+                model.queue_arn(q.dead_letter_target), q.max_receive_count
+            )
         return out
 
     def purge(self, name: str, *, now: datetime | None = None) -> int:
@@ -141,10 +141,7 @@ class PostgresQueueAdmin:
             return [r[0] for r in rows.fetchall()]
 
     def tags(self, name: str) -> dict[str, str]:
-        with self.pool.connection() as conn:
-            q = self.queues.queue(name, conn)
-            row = conn.execute("SELECT tags FROM comind.queues WHERE id = %s", (q.id,)).fetchone()
-        return dict(row[0]) if row else {}
+        return dict(self.queues.queue(name).tags)
 
     def set_tags(
         self, name: str, *, add: dict[str, str] | None = None, remove: list[str] | None = None
@@ -181,13 +178,6 @@ class PostgresQueueAdmin:
                 "source."
             )
 
-    @staticmethod
-    def _extra_of(conn: psycopg.Connection[Any], name: str) -> dict[str, str]:
-        row = conn.execute(
-            "SELECT extra_attributes FROM comind.queues WHERE name = %s", (name,)
-        ).fetchone()
-        return dict(row[0]) if row else {}
-
 
 def _defaults(name: str) -> QueueRow:
     return QueueRow(
@@ -211,7 +201,3 @@ def _extra(parsed: dict[str, Any]) -> dict[str, str]:
         for k, v in parsed.items()
         if k not in _FIELDS and k not in ("RedrivePolicy", "FifoQueue")
     }
-
-
-def _redrive_json(target: str, count: int | None) -> str:
-    return f'{{"deadLetterTargetArn":"{model.queue_arn(target)}","maxReceiveCount":{count}}}'

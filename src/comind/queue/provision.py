@@ -8,8 +8,6 @@ updated in place.
 
 from __future__ import annotations
 
-import json
-
 from comind.queue import model
 from comind.queue.errors import QueueNameExists
 from comind.queue.postgres_admin import PostgresQueueAdmin
@@ -41,10 +39,9 @@ def provision(spec: Spec, admin: PostgresQueueAdmin, topics: PostgresTopics) -> 
                 _upsert(
                     admin, dlq, {**_fifo(conf), "MessageRetentionPeriod": str(conf.dlq.retention)}
                 )
-                attributes["RedrivePolicy"] = json.dumps({
-                    "deadLetterTargetArn": f"arn:aws:sqs:{model.REGION}:{model.ACCOUNT}:{dlq}",
-                    "maxReceiveCount": conf.dlq.max_receives,
-                })  # fmt: skip
+                attributes["RedrivePolicy"] = model.redrive_policy(
+                    model.queue_arn(dlq), conf.dlq.max_receives
+                )
                 created.append(dlq)
             _upsert(admin, name, attributes)
             created.append(name)

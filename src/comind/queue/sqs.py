@@ -154,7 +154,7 @@ class SqsQueueAdmin:
         """Point the policy at the DLQ's real ARN (callers name the DLQ, the server owns ARNs)."""
         target, count = model.parse_redrive_policy(policy)
         arn = self.attributes(target)["QueueArn"]
-        return f'{{"deadLetterTargetArn":"{arn}","maxReceiveCount":{count}}}'
+        return model.redrive_policy(arn, count)
 
     def delete(self, name: str) -> None:
         self.queues.call("delete_queue", QueueUrl=self.queues.url(name))
