@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,23 @@ from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget
 
 
+@dataclass(frozen=True)
+class Globals:
+    debug: bool = False
+    home: Path | None = None
+
+
+def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
+    """Settings from COMIND_* variables, with the global ``--home`` and ``overrides`` applied."""
+    opts: Globals = ctx.obj or Globals()
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if opts.home is not None:
+        values["home"] = opts.home
+    return Settings(**values)
+
+
 def home_of(ctx: typer.Context) -> StateDir:
-    opts = ctx.obj
-    home: Path = opts.home if opts is not None and opts.home is not None else Settings().home
-    return StateDir(home)
+    return StateDir(settings_of(ctx).home)
 
 
 def running_state(home: StateDir) -> dict[str, Any]:

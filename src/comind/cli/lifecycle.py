@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ import typer
 from rich.table import Table
 
 from comind.cli import repo as repos
+from comind.cli.connect import Globals, home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
@@ -27,21 +27,6 @@ from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
 from comind.spec import Spec
-
-
-@dataclass(frozen=True)
-class Globals:
-    debug: bool = False
-    home: Path | None = None
-
-
-def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
-    opts: Globals = ctx.obj or Globals()
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if opts.home is not None:
-        values["home"] = opts.home
-    return Settings(**values)
-
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -57,7 +42,7 @@ def up(
     api_port: Annotated[int | None, typer.Option(help="API port (0: any free port).")] = None,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
-    settings = _settings(ctx, api_port=api_port)
+    settings = settings_of(ctx, api_port=api_port)
     home = StateDir(settings.home)
     _refuse_if_running(home)
     path = repos.resolve(repo, branch=branch, home=home.root)
@@ -189,7 +174,7 @@ def _live_status(home: StateDir) -> dict[str, Any] | None:
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show each engine: state, pid, address, uptime, version. Exit 1 when not running."""
-    home = StateDir(_settings(ctx).home)
+    home = home_of(ctx)
     st = _live_status(home)
     if st is None:
         st = _stopped(home)
@@ -237,7 +222,7 @@ def _print_status(st: dict[str, Any]) -> None:
 
 def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
-    home = StateDir(_settings(ctx).home)
+    home = home_of(ctx)
     pid = holder_pid(home.lock_file)
     if pid is None:
         _reap_orphans(home)

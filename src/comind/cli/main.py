@@ -16,6 +16,7 @@ import typer
 from comind import __version__
 from comind.cli import lifecycle, validate
 from comind.cli.apps import app_cli
+from comind.cli.connect import Globals
 from comind.cli.output import fail
 from comind.cli.queues import queue_cli
 from comind.errors import ComindError
@@ -48,7 +49,7 @@ def main(
 ) -> None:
     global _debug
     _debug = debug
-    ctx.obj = lifecycle.Globals(debug=debug, home=home)
+    ctx.obj = Globals(debug=debug, home=home)
 
 
 @app.command("version")
