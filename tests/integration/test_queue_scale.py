@@ -7,8 +7,8 @@ import json
 import pytest
 
 from comind.queue.layer import MessageLayer
+from comind.queue.postgres import receive_sql
 from comind.stores.postgres import PgTarget, connect
-from comind.stores.queries import query
 
 pytestmark = pytest.mark.slow
 WAITING = 200_000
@@ -28,10 +28,11 @@ def test_receive_uses_the_ready_index_with_many_messages_waiting(pg: PgTarget) -
                 (q.id, WAITING),
             )
             conn.execute("ANALYZE comind.messages")
-            plan = conn.execute(
-                "EXPLAIN (FORMAT JSON) " + query("queue", "pick_standard"),
-                {"queue_id": q.id, "limit": 10},
-            ).fetchone()
+            args = {
+                "queue_id": q.id, "limit": 10, "visibility": 30, "source": q.name,
+                "max_receive_count": 5, "dlq_id": None, "dlq_retention": 60,
+            }  # fmt: skip
+            plan = conn.execute("EXPLAIN (FORMAT JSON) " + receive_sql(fifo=False), args).fetchone()
         assert plan is not None
         text = json.dumps(plan[0])
         assert "messages_ready" in text

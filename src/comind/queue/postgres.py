@@ -4,9 +4,13 @@ Guarantees: a message is stored once its send commits; a receive leases it with
 ``FOR UPDATE SKIP LOCKED`` so concurrent consumers never get the same delivery; each
 delivery gets a fresh receipt token, so a stale receipt handle (from an earlier
 delivery) can neither delete nor extend the current one; a message received more than
-``maxReceiveCount`` times is moved to the dead-letter queue in the same transaction
+``maxReceiveCount`` times is moved to the dead-letter queue in the same statement
 that would have delivered it. Long polls sleep on LISTEN/NOTIFY (woken by the sending
 transaction's commit) with a short re-check interval for delayed messages.
+
+Each hot operation is one statement (one round trip, its own transaction). Sends commit
+synchronously; receives and deletes commit asynchronously, because losing one of them in a
+crash only means a message is delivered again, which at-least-once delivery allows.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -39,6 +44,7 @@ from comind.stores.queries import query
 NOTIFY_CHANNEL = "comind_queue"
 CACHE_SECONDS = 1.0
 RECHECK_SECONDS = 1.0
+NEVER = 2**31 - 1  # a receive count no message reaches: "no dead-letter queue"
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,9 @@ class PostgresQueues:
         """Store ``messages``; with ``conn``, inside the caller's open transaction."""
         if conn is not None:
             return self._send(conn, queue, messages)
+        if not self.cached(queue).fifo:  # one statement: atomic on its own
+            with self.pool.connection() as own:
+                return self._send(own, queue, messages)
         with self._tx() as own:
             return self._send(own, queue, messages)
 
@@ -133,12 +142,12 @@ class PostgresQueues:
         try:
             if q.fifo:
                 results = [self._send_one(conn, q, msg) for msg in messages]
+                conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
             else:
                 results = self._send_standard(conn, q, messages)
         except psycopg.errors.ForeignKeyViolation:
             self.forget(queue)  # deleted since we cached it
             raise QueueDoesNotExist("The specified queue does not exist.") from None
-        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(q.id)))
         metrics.SENT.labels(q.name).inc(len(results))
         return results
 
@@ -152,6 +161,7 @@ class PostgresQueues:
             "attributes": [Jsonb(attributes_to_json(m.attributes)) for m in messages],
             "delays": [q.delay_seconds if m.delay_seconds is None else m.delay_seconds
                        for m in messages],
+            "channel": NOTIFY_CHANNEL,
         })  # fmt: skip
         return [self._result(str(i), m, sequence=None) for i, m in zip(ids, messages, strict=True)]
 
@@ -257,53 +267,37 @@ class PostgresQueues:
         return self._receive_once(q, limit, visibility)
 
     def _receive_once(self, q: QueueRow, limit: int, visibility: int) -> list[ReceivedMessage]:
-        with self._tx() as conn:
-            for _ in range(10):  # bounded: each round dead-letters at least one message
-                picked = self._pick(conn, q, limit)
-                if not picked:
-                    return []
-                dead = [
-                    i
-                    for i, count in picked
-                    if q.max_receive_count is not None and count >= q.max_receive_count
-                ]
-                if dead:
-                    self._dead_letter(conn, q, dead)
-                live = [i for i, count in picked if i not in dead]
-                if live:
-                    return self._deliver(conn, live, visibility)
+        dlq = self._dead_letter_queue(q)
+        args = {
+            "queue_id": q.id, "limit": limit, "visibility": visibility, "source": q.name,
+            "max_receive_count": q.max_receive_count if dlq else NEVER,
+            "dlq_id": dlq.id if dlq else None,
+            "dlq_retention": dlq.retention_seconds if dlq else 0,
+        }  # fmt: skip
+        for _ in range(10):  # bounded: a round that delivers nothing dead-lettered something
+            with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                try:
+                    rows = cur.execute(receive_sql(q.fifo), args).fetchall()
+                except psycopg.errors.ForeignKeyViolation:
+                    self.forget(q.dead_letter_target or "")  # the DLQ was deleted meanwhile
+                    raise QueueDoesNotExist("The specified queue does not exist.") from None
+            dead = int(rows[0]["dead_lettered"])
+            if dead:
+                metrics.DEAD_LETTERED.labels(q.name).inc(dead)
+            got = [_received(row) for row in rows if row["id"] is not None]
+            if got or not dead:
+                return got
         return []
 
-    @staticmethod
-    def _pick(conn: psycopg.Connection[Any], q: QueueRow, limit: int) -> list[tuple[int, int]]:
-        if q.fifo:
-            heads = [
-                r[0]
-                for r in conn.execute(query("queue", "group_heads"), {"queue_id": q.id}).fetchall()
-            ]
-            rows = conn.execute(query("queue", "pick_fifo"), {"ids": heads, "limit": limit})
-        else:
-            rows = conn.execute(query("queue", "pick_standard"), {"queue_id": q.id, "limit": limit})
-        return [(int(i), int(c)) for i, c in rows.fetchall()]
-
-    def _dead_letter(self, conn: psycopg.Connection[Any], q: QueueRow, ids: list[int]) -> None:
-        assert q.dead_letter_target is not None
-        dlq = self.queue(q.dead_letter_target, conn)
-        conn.execute(query("queue", "dead_letter"), {
-            "ids": ids, "dlq_id": dlq.id, "retention": dlq.retention_seconds, "source": q.name,
-        })  # fmt: skip
-        metrics.DEAD_LETTERED.labels(q.name).inc(len(ids))
-
-    @staticmethod
-    def _deliver(
-        conn: psycopg.Connection[Any], ids: list[int], visibility: int
-    ) -> list[ReceivedMessage]:
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                query("queue", "deliver"), {"ids": ids, "visibility": visibility}
-            ).fetchall()
-        rows.sort(key=lambda r: ids.index(r["id"]))
-        return [_received(row) for row in rows]
+    def _dead_letter_queue(self, q: QueueRow) -> QueueRow | None:
+        """The queue's dead-letter queue; None without one (or when it was deleted: then
+        messages stay where they are, as on SQS)."""
+        if q.dead_letter_target is None or q.max_receive_count is None:
+            return None
+        try:
+            return self.cached(q.dead_letter_target)
+        except QueueDoesNotExist:
+            return None
 
     # --- settling ------------------------------------------------------------------------
 
@@ -311,7 +305,7 @@ class PostgresQueues:
         """Delete the delivery ``receipt_handle`` names; a stale handle changes nothing."""
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
-        with self._tx() as conn:
+        with self.pool.connection() as conn:
             conn.execute(
                 query("queue", "delete_message"),
                 {"id": row_id, "queue_id": q.id, "receipt": receipt},
@@ -321,7 +315,7 @@ class PostgresQueues:
         """Delete several deliveries in one statement; stale handles are skipped."""
         pairs = [decode_receipt(h) for h in receipt_handles]
         q = self.cached(queue)
-        with self._tx() as conn:
+        with self.pool.connection() as conn:
             deleted = conn.execute(query("queue", "delete_many"), {
                 "ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs],
                 "queue_id": q.id,
@@ -333,7 +327,7 @@ class PostgresQueues:
         _check_visibility(timeout)
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
-        with self._tx() as conn:
+        with self.pool.connection() as conn:
             args = {"id": row_id, "queue_id": q.id, "receipt": receipt, "timeout": timeout}
             if conn.execute(query("queue", "change_visibility"), args).fetchone() is None:
                 raise MessageNotInflight(
@@ -348,7 +342,7 @@ class PostgresQueues:
         _check_visibility(retry_in)
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
-        with self._tx() as conn:
+        with self.pool.connection() as conn:
             conn.execute(query("queue", "record_error"), {
                 "id": row_id, "queue_id": q.id, "receipt": receipt, "error": error[:4096],
                 "retry_in": retry_in,
@@ -379,6 +373,13 @@ class PostgresQueues:
             row = conn.execute(query("queue", "sweep")).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
+
+
+@cache
+def receive_sql(fifo: bool) -> str:
+    """The one-statement receive, picking as a FIFO or a standard queue does."""
+    pick = query("queue", "pick_fifo" if fifo else "pick_standard")
+    return query("queue", "receive").replace("{pick}", pick)
 
 
 def _check_visibility(timeout: int) -> None:

@@ -80,10 +80,10 @@ def ensure_database(target: PgTarget, dbname: str) -> None:
 
 
 def make_pool(target: PgTarget, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    """A psycopg connection pool, opened, for long-lived components.
+    """A psycopg connection pool of autocommit connections, opened, for long-lived components.
 
-    Each connection is checked as it leaves the pool, so after a PostgreSQL restart callers
-    get fresh connections instead of broken ones."""
+    A connection broken by a PostgreSQL restart fails its caller once and is then replaced
+    (callers that must survive restarts retry, as the queue worker does)."""
     return ConnectionPool(
         target.conninfo(),
         min_size=min_size,

@@ -37,43 +37,58 @@ SELECT id, receive_count FROM comind.messages
 WHERE queue_id = %(queue_id)s AND visible_at <= now() AND expires_at > now()
 ORDER BY visible_at, id
 LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
-
--- name: group_heads
-SELECT DISTINCT ON (group_id) id FROM comind.messages
-WHERE queue_id = %(queue_id)s AND expires_at > now()
-ORDER BY group_id, id;
+FOR UPDATE SKIP LOCKED
 
 -- name: pick_fifo
+-- only the head (lowest id) of each message group can be received
 SELECT id, receive_count FROM comind.messages
-WHERE id = ANY(%(ids)s) AND visible_at <= now()
+WHERE id IN (
+    SELECT DISTINCT ON (group_id) id FROM comind.messages
+    WHERE queue_id = %(queue_id)s AND expires_at > now()
+    ORDER BY group_id, id
+) AND visible_at <= now()
 ORDER BY id
 LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
+FOR UPDATE SKIP LOCKED
 
--- name: deliver
-UPDATE comind.messages SET
-    visible_at = now() + make_interval(secs => %(visibility)s),
-    receive_count = receive_count + 1,
-    receipt = gen_random_uuid(),
-    first_received_at = coalesce(first_received_at, now()),
-    last_received_at = now()
-WHERE id = ANY(%(ids)s)
-RETURNING id, message_id, receipt, body, attributes, receive_count, sent_at, first_received_at,
-    group_id, dedup_id, dead_letter_info;
-
--- name: dead_letter
-WITH moved AS (
-    DELETE FROM comind.messages WHERE id = ANY(%(ids)s) RETURNING *
+-- name: receive
+-- one statement: lease the picked messages, or move those received maxReceiveCount times
+-- to the dead-letter queue; always one row more than delivered, carrying the DLQ count.
+-- set_config(..., true) makes this statement's own transaction commit asynchronously:
+-- a lease lost in a crash only means the message is delivered again.
+WITH picked AS (
+    {pick}
+), dead AS (
+    DELETE FROM comind.messages m USING picked p
+    WHERE m.id = p.id AND p.receive_count >= %(max_receive_count)s
+    RETURNING m.*
+), moved AS (
+    INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
+        sent_at, visible_at, expires_at, dead_letter_info)
+    SELECT %(dlq_id)s, message_id, body, attributes, group_id, dedup_id, sent_at, now(),
+        sent_at + make_interval(secs => %(dlq_retention)s),
+        jsonb_build_object('source_queue', %(source)s::text, 'receive_count', receive_count,
+            'first_received_at', first_received_at, 'last_received_at', last_received_at,
+            'last_error', last_error, 'dead_lettered_at', now())
+    FROM dead
+    RETURNING 1
+), delivered AS (
+    UPDATE comind.messages m SET
+        visible_at = now() + make_interval(secs => %(visibility)s),
+        receive_count = m.receive_count + 1,
+        receipt = gen_random_uuid(),
+        first_received_at = coalesce(m.first_received_at, now()),
+        last_received_at = now()
+    FROM picked p
+    WHERE m.id = p.id AND p.receive_count < %(max_receive_count)s
+    RETURNING m.id, m.message_id, m.receipt, m.body, m.attributes, m.receive_count, m.sent_at,
+        m.first_received_at, m.group_id, m.dedup_id, m.dead_letter_info
 )
-INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id, sent_at,
-    visible_at, expires_at, dead_letter_info)
-SELECT %(dlq_id)s, message_id, body, attributes, group_id, dedup_id, sent_at, now(),
-    sent_at + make_interval(secs => %(retention)s),
-    jsonb_build_object('source_queue', %(source)s::text, 'receive_count', receive_count,
-        'first_received_at', first_received_at, 'last_received_at', last_received_at,
-        'last_error', last_error, 'dead_lettered_at', now())
-FROM moved;
+SELECT d.*, c.dead_lettered
+FROM (SELECT count(*) AS dead_lettered FROM moved) c
+CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) relaxed
+LEFT JOIN delivered d ON true
+ORDER BY d.id NULLS LAST;
 
 -- name: delete_message
 DELETE FROM comind.messages WHERE id = %(id)s AND queue_id = %(queue_id)s AND receipt = %(receipt)s;
@@ -226,14 +241,20 @@ WHERE queue_id = %(queue_id)s AND expires_at > now()
 ORDER BY id LIMIT %(limit)s;
 
 -- name: delete_many
+-- committed asynchronously (see receive): a delete lost in a crash means one more delivery
 DELETE FROM comind.messages m
-USING unnest(%(ids)s::bigint[], %(receipts)s::uuid[]) AS d(id, receipt)
+USING unnest(%(ids)s::bigint[], %(receipts)s::uuid[]) AS d(id, receipt),
+    (SELECT set_config('synchronous_commit', 'off', true)) relaxed
 WHERE m.id = d.id AND m.receipt = d.receipt AND m.queue_id = %(queue_id)s;
 
 -- name: send_many
--- a whole batch for a standard queue in one statement
-INSERT INTO comind.messages (queue_id, message_id, body, attributes, visible_at, expires_at)
-SELECT %(queue_id)s, m.message_id, m.body, m.attributes,
-    now() + make_interval(secs => m.delay), now() + make_interval(secs => %(retention)s)
-FROM unnest(%(message_ids)s::uuid[], %(bodies)s::text[], %(attributes)s::jsonb[],
-            %(delays)s::int[]) AS m(message_id, body, attributes, delay);
+-- a whole batch for a standard queue, and the wake-up for long polls, in one statement
+WITH sent AS (
+    INSERT INTO comind.messages (queue_id, message_id, body, attributes, visible_at, expires_at)
+    SELECT %(queue_id)s, m.message_id, m.body, m.attributes,
+        now() + make_interval(secs => m.delay), now() + make_interval(secs => %(retention)s)
+    FROM unnest(%(message_ids)s::uuid[], %(bodies)s::text[], %(attributes)s::jsonb[],
+                %(delays)s::int[]) AS m(message_id, body, attributes, delay)
+    RETURNING 1
+)
+SELECT pg_notify(%(channel)s, %(queue_id)s::text), (SELECT count(*) FROM sent);
