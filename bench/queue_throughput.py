@@ -12,6 +12,11 @@ platform started with ``comind up --detach`` in its own process:
 - procrastinate 3 on the same PostgreSQL: ``defer`` / ``batch_defer``, worker concurrency 10.
 - Celery 5 with the Redis broker, ``--pool threads -c 4``; Celery has no batch publish, so
   "batch 10" is ten ``apply_async`` calls back to back.
+
+The SQS endpoint is also driven by several client processes at once (boto3 costs about a
+millisecond of CPU per call, so one Python process cannot load the server), and
+``endpoint_cost`` splits one call's CPU between the boto3 client, the platform process and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -43,6 +49,8 @@ from comind.stores.redis import RedisTarget
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
 Result = tuple[float, list[float]]  # (messages/s, latencies in s)
+Cost = tuple[str, float, float, float, float]  # call, wall, client, platform, postgres CPU (s)
+PROCESSES = 4
 TIMEOUT = 180.0
 
 
@@ -125,6 +133,111 @@ def comind_sqs(client: Any, n: int, batch: int) -> Result:
     rate = _run(n, produce, lambda: len(latencies))
     consumer.join()
     return rate, latencies
+
+
+def _sqs_client(creds: dict[str, str]) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=creds["AWS_ENDPOINT_URL_SQS"],
+        region_name="us-east-1",
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _sqs_producer(creds: dict[str, str], url: str, n: int) -> None:
+    client = _sqs_client(creds)
+    for _ in range(0, n, 10):
+        entries = [{"Id": str(i), "MessageBody": _body()} for i in range(10)]
+        client.send_message_batch(QueueUrl=url, Entries=entries)
+
+
+def _sqs_consumer(creds: dict[str, str], url: str, done: Any, n: int, out: Any) -> None:
+    client = _sqs_client(creds)
+    latencies: list[float] = []
+    while done.value < n:
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if not got:
+            continue
+        now = time.time()
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        client.delete_message_batch(QueueUrl=url, Entries=entries)
+        latencies.extend(now - json.loads(m["Body"])["t"] for m in got)
+        with done.get_lock():
+            done.value += len(got)
+    out.put(latencies)
+
+
+def comind_sqs_processes(creds: dict[str, str], n: int, processes: int) -> Result:
+    """``processes`` producer and as many consumer processes, batch 10, one queue."""
+    url = _sqs_client(creds).create_queue(QueueName=f"sqs-procs{processes}")["QueueUrl"]
+    done, out = multiprocessing.Value("i", 0), multiprocessing.Queue()
+    consumers = [
+        multiprocessing.Process(target=_sqs_consumer, args=(creds, url, done, n, out))
+        for _ in range(processes)
+    ]
+    producers = [
+        multiprocessing.Process(target=_sqs_producer, args=(creds, url, n // processes))
+        for _ in range(processes)
+    ]
+    for proc in consumers:
+        proc.start()
+    time.sleep(2)  # consumers up (imports, clients) before the clock starts
+    rate = _run(n, lambda: [p.start() for p in producers], lambda: int(done.value))
+    latencies = [x for _ in consumers for x in out.get(timeout=TIMEOUT)]
+    for proc in (*producers, *consumers):
+        proc.join(TIMEOUT)
+    return rate, latencies
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU of ``root`` and its children (PostgreSQL's backends are the postmaster's)."""
+    total = _cpu_seconds(root)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root:
+                total += _cpu_seconds(int(stat.parent.name))
+    return total
+
+
+def endpoint_cost(creds: dict[str, str], state: dict[str, Any], calls: int = 300) -> list[Cost]:
+    """Per call, sequentially: wall time and the CPU of client, platform and PostgreSQL."""
+    client = _sqs_client(creds)
+    url = client.create_queue(QueueName="sqs-cost")["QueueUrl"]
+    platform, postgres = int(state["pid"]), int(state["engines"]["postgres"]["pid"])
+    handles: list[list[dict[str, str]]] = []
+
+    def send() -> None:
+        entries = [{"Id": str(i), "MessageBody": _body()} for i in range(10)]
+        client.send_message_batch(QueueUrl=url, Entries=entries)
+
+    def receive() -> None:
+        got = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        handles.append(
+            [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        )
+
+    def delete() -> None:
+        client.delete_message_batch(QueueUrl=url, Entries=handles.pop())
+
+    rows = []
+    for name, call in (("SendMessageBatch (10)", send), ("ReceiveMessage (10)", receive),
+                       ("DeleteMessageBatch (10)", delete)):  # fmt: skip
+        before = (time.perf_counter(), time.process_time(),
+                  _cpu_seconds(platform), _tree_cpu_seconds(postgres))  # fmt: skip
+        for _ in range(calls):
+            call()
+        after = (time.perf_counter(), time.process_time(),
+                 _cpu_seconds(platform), _tree_cpu_seconds(postgres))  # fmt: skip
+        rows.append((name, *[(a - b) / calls for a, b in zip(after, before, strict=True)]))
+    return rows
 
 
 def procrastinate_run(conninfo: str, n: int, batch: int) -> Result:
@@ -232,35 +345,23 @@ def _platform(root: Path) -> tuple[StateDir, dict[str, Any]]:
     return home, state
 
 
-def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, float, float]]:
+Row = tuple[str, int, float, float, float]  # system, batch, msg/s, p50 s, p99 s
+
+
+def _app_env(home: StateDir, app: str) -> dict[str, str]:
+    cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(home.root), "app", "env", app]
+    out = subprocess.run([*cmd, "--json"], check=True, capture_output=True, text=True).stdout
+    env: dict[str, str] = json.loads(out)["env"]
+    return env
+
+
+def measure(n1: int = 2000, n10: int = 10000) -> tuple[list[Row], list[Cost]]:
     root = Path(tempfile.mkdtemp(prefix="comind-bench-"))
-    rows = []
+    rows: list[Row] = []
     try:
         home, state = _platform(root / "home")
-        env = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "comind.cli.main",
-                "--home",
-                str(home.root),
-                "app",
-                "env",
-                "orders",
-                "--json",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        creds = json.loads(env)["env"]
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=creds["AWS_ENDPOINT_URL_SQS"],
-            region_name="us-east-1",
-            aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        )
+        creds = _app_env(home, "orders")
+        sqs = _sqs_client(creds)
         db = platform_db(home, state)
         messages = MessageLayer.open(db, max_connections=8)
         admin = db.with_db("postgres")
@@ -276,9 +377,11 @@ def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, flo
         ]
         for name, fn in systems:
             for batch, n in ((1, n1), (10, n10)):
-                rate, lat = fn(n, batch)
-                rows.append((name, batch, rate, percentile(lat, 0.5), percentile(lat, 0.99)))
-                print(f"  {name}, batch {batch}: {rate:,.0f} msg/s", flush=True)
+                _add(rows, name, batch, fn(n, batch))
+            if name.startswith("comind SQS"):
+                name = f"comind SQS endpoint (boto3, {PROCESSES}+{PROCESSES} processes)"
+                _add(rows, name, 10, comind_sqs_processes(creds, n10, PROCESSES))
+        costs = endpoint_cost(creds, state)
         messages.close()
     finally:
         subprocess.run(
@@ -286,10 +389,30 @@ def measure(n1: int = 2000, n10: int = 10000) -> list[tuple[str, int, float, flo
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
-    return rows
+    return rows, costs
 
 
-def table(rows: list[tuple[str, int, float, float, float]]) -> str:
+def _add(rows: list[Row], name: str, batch: int, result: Result) -> None:
+    rate, latencies = result
+    rows.append((name, batch, rate, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    print(f"  {name}, batch {batch}: {rate:,.0f} msg/s", flush=True)
+
+
+def cost_table(costs: list[Cost]) -> str:
+    lines = [
+        "| call (sequential) | wall ms | boto3 client CPU ms | platform CPU ms | "
+        "PostgreSQL CPU ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, wall, client, platform, postgres in costs:
+        lines.append(
+            f"| {name} | {wall * 1000:.2f} | {client * 1000:.2f} | {platform * 1000:.2f} | "
+            f"{postgres * 1000:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def table(rows: list[Row]) -> str:
     lines = [
         "| system | batch | msg/s | p50 latency ms | p99 latency ms |",
         "|---|---:|---:|---:|---:|",
@@ -301,4 +424,7 @@ def table(rows: list[tuple[str, int, float, float, float]]) -> str:
 
 if __name__ == "__main__":
     sizes = [int(a) for a in sys.argv[1:3]] or [2000, 10000]
-    print(table(measure(*sizes)))
+    rows, costs = measure(*sizes)
+    print(table(rows))
+    print()
+    print(cost_table(costs))

@@ -20,7 +20,10 @@ def main() -> None:
     print(f"\n## Start-up and healing ({startup.ROUNDS} rounds)\n")
     print(startup.table(startup.measure()))
     print("\n## Queue throughput and latency (batch 1: 2,000 messages; batch 10: 10,000)\n")
-    print(queue_throughput.table(queue_throughput.measure()))
+    rows, costs = queue_throughput.measure()
+    print(queue_throughput.table(rows))
+    print("\n## Where an SQS endpoint call's CPU goes\n")
+    print(queue_throughput.cost_table(costs))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,14 @@ class ApiServer:
 
     def __init__(self, app: Starlette, *, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            http="httptools",  # C parser and event loop: about a quarter less CPU per request
+            loop="uvloop",
         )
         self.server = uvicorn.Server(config)
         self.host, self.port = host, port

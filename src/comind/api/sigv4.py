@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -86,10 +87,17 @@ def signature(request: Request, signed: list[str], amz_date: str, scope: str, se
         [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
     date, region, service, _ = scope.split("/")
+    key = _signing_key(secret, date, region, service)
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key: the same for a day, so derived once per key, day and scope."""
     key = _hmac(("AWS4" + secret).encode(), date)
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return key
 
 
 def canonical_request(request: Request, signed: list[str]) -> str:

@@ -134,7 +134,21 @@ class SqsActions:
 
     def send_message_batch(self, call: Call) -> Params:
         queue = call.queue()
-        return self._batch(call, lambda e: _sent(self.queues.send(queue, [shapes.outgoing(e)])[0]))
+        entries, messages, failed = [], [], []
+        for entry in _batch_entries(call):
+            try:
+                msg = shapes.outgoing(entry)
+                self.queues.check(queue, msg)
+            except QueueDoesNotExist:
+                raise
+            except QueueError as exc:
+                failed.append(_failure(entry, exc))
+                continue
+            entries.append(entry)
+            messages.append(msg)
+        results = self.queues.send(queue, messages) if messages else []  # one statement
+        ok = [{"Id": e["Id"], **_sent(r)} for e, r in zip(entries, results, strict=True)]
+        return {"Successful": ok, "Failed": failed}
 
     def receive_message(self, call: Call) -> Params:
         p = call.params
@@ -223,14 +237,7 @@ class SqsActions:
             except QueueDoesNotExist:
                 raise
             except QueueError as exc:
-                failed.append(
-                    {
-                        "Id": entry["Id"],
-                        "SenderFault": exc.sender_fault,
-                        "Code": exc.code,
-                        "Message": exc.message,
-                    }
-                )
+                failed.append(_failure(entry, exc))
         return {"Successful": ok, "Failed": failed}
 
     @staticmethod
@@ -275,6 +282,11 @@ def _sent(result: Any) -> Params:
     if result.sequence_number:
         out["SequenceNumber"] = result.sequence_number
     return out
+
+
+def _failure(entry: Params, exc: QueueError) -> Params:
+    return {"Id": entry["Id"], "SenderFault": exc.sender_fault, "Code": exc.code,
+            "Message": exc.message}  # fmt: skip
 
 
 def _batch_entries(call: Call) -> list[Params]:

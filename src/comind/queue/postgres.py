@@ -133,6 +133,11 @@ class PostgresQueues:
         with self._tx() as own:
             return self._send(own, queue, messages)
 
+    def check(self, queue: str, msg: model.OutgoingMessage) -> None:
+        """Refuse ``msg`` as a send to ``queue`` would (size, attributes, FIFO fields)."""
+        q = self.cached(queue)
+        model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
+
     def _send(
         self, conn: psycopg.Connection[Any], queue: str, messages: Sequence[model.OutgoingMessage]
     ) -> list[SendResult]:
