@@ -59,15 +59,13 @@ def db(runtime: Runtime) -> PgTarget:
     return runtime.db
 
 
-@pytest.fixture
-def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
-    """A fresh database (with the platform schema) for one test."""
+def _scratch_database(platform: EmbeddedPlatform, template: str) -> Iterator[PgTarget]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = superuser(platform.postgres)
     with connect(admin) as conn:
         conn.execute(
             psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                psycopg.sql.Identifier(name), psycopg.sql.Identifier(TEMPLATE)
+                psycopg.sql.Identifier(name), psycopg.sql.Identifier(template)
             )
         )
     yield admin.with_db(name)
@@ -75,6 +73,18 @@ def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
         conn.execute(
             psycopg.sql.SQL("DROP DATABASE {} WITH (FORCE)").format(psycopg.sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def pg(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
+    """A fresh database (with the platform schema) for one test."""
+    yield from _scratch_database(platform, TEMPLATE)
+
+
+@pytest.fixture
+def app_db(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
+    """An empty database standing for an app's own database, for one test."""
+    yield from _scratch_database(platform, "template1")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
@@ -36,6 +36,24 @@ DEAD_LETTERED = Counter(
     "comind_queue_dead_lettered_messages_total",
     "Messages moved to a dead-letter queue after maxReceiveCount.",
     ["queue"],
+    registry=REGISTRY,
+)
+OUTBOX_RELAYED = Counter(
+    "comind_outbox_relayed_messages_total",
+    "Outbox rows moved from an app's database into its queues.",
+    ["app"],
+    registry=REGISTRY,
+)
+OUTBOX_REFUSED = Counter(
+    "comind_outbox_refused_messages_total",
+    "Outbox rows that cannot be sent (no such queue, invalid message), marked and skipped.",
+    ["app"],
+    registry=REGISTRY,
+)
+OUTBOX_LAG = Gauge(
+    "comind_outbox_lag_seconds",
+    "Age of the oldest outbox row at the relay's last pass (0 when the outbox is empty).",
+    ["app"],
     registry=REGISTRY,
 )
 RECEIVE_SECONDS = Histogram(

@@ -1,0 +1,47 @@
+-- The transactional outbox, installed in an app's own database. The app inserts into
+-- comind_outbox.messages inside its transaction; the platform's relay moves committed rows
+-- into the queue layer. Idempotent: install runs on every provisioning.
+
+-- name: install
+CREATE SCHEMA IF NOT EXISTS comind_outbox;
+CREATE TABLE IF NOT EXISTS comind_outbox.messages (
+    id            bigserial   PRIMARY KEY,
+    queue         text        NOT NULL,
+    body          text        NOT NULL,
+    attributes    jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    group_id      text,
+    dedup_id      text,
+    delay_seconds integer,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    error         text
+);
+CREATE INDEX IF NOT EXISTS messages_pending ON comind_outbox.messages (id) WHERE error IS NULL;
+CREATE OR REPLACE FUNCTION comind_outbox.wake() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('comind_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER messages_wake AFTER INSERT ON comind_outbox.messages
+    FOR EACH STATEMENT EXECUTE FUNCTION comind_outbox.wake();
+
+-- name: enqueue
+INSERT INTO comind_outbox.messages (queue, body, attributes, group_id, dedup_id, delay_seconds)
+VALUES (%(queue)s, %(body)s, %(attributes)s, %(group_id)s, %(dedup_id)s, %(delay_seconds)s)
+RETURNING id;
+
+-- name: take
+SELECT id, queue, body, attributes, group_id, dedup_id, delay_seconds,
+    extract(epoch FROM now() - created_at) AS age
+FROM comind_outbox.messages WHERE error IS NULL
+ORDER BY id LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: forget
+DELETE FROM comind_outbox.messages WHERE id = ANY(%(ids)s);
+
+-- name: refuse
+UPDATE comind_outbox.messages SET error = %(error)s WHERE id = %(id)s;
+
+-- name: pending
+SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT NULL)
+FROM comind_outbox.messages;

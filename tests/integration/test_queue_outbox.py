@@ -1,0 +1,135 @@
+"""The transactional outbox: a message sent inside an app's own transaction exists if and
+only if that transaction commits, and reaches the app's queue through the relay."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from tests.waiting import wait_until
+
+from comind.queue import outbox
+from comind.queue.layer import MessageLayer
+from comind.queue.model import Attribute
+from comind.queue.outbox import OutboxRelay
+from comind.stores.postgres import PgTarget, connect
+from comind.stores.queries import query
+
+
+@pytest.fixture
+def layer(pg: PgTarget) -> Iterator[MessageLayer]:
+    messages = MessageLayer.open(pg, max_connections=4)
+    messages.admin.create("shop/orders")
+    messages.admin.create("shop/ledger.fifo", {"FifoQueue": "true"})
+    yield messages
+    messages.close()
+
+
+@pytest.fixture
+def relay(app_db: PgTarget, layer: MessageLayer) -> OutboxRelay:
+    with connect(app_db) as conn:
+        conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric)")
+        outbox.install(conn)
+        outbox.install(conn)  # idempotent
+    return OutboxRelay("shop", app_db, layer.queues)
+
+
+def _order(app_db: PgTarget, order_id: int, *, commit: bool) -> None:
+    with connect(app_db, autocommit=False) as conn:
+        conn.execute("INSERT INTO orders VALUES (%s, 10)", (order_id,))
+        outbox.enqueue(conn, "orders", f'{{"order": {order_id}}}')
+        conn.commit() if commit else conn.rollback()
+
+
+def _bodies(layer: MessageLayer, queue: str) -> list[str]:
+    return [m.body for m in layer.queues.peek(queue, limit=100)]
+
+
+def _outbox_rows(app_db: PgTarget) -> list[tuple[int, str | None]]:
+    with connect(app_db) as conn:
+        return conn.execute("SELECT id, error FROM comind_outbox.messages ORDER BY id").fetchall()
+
+
+def test_a_message_exists_if_and_only_if_the_app_transaction_commits(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    _order(app_db, 1, commit=True)
+    _order(app_db, 2, commit=False)
+    assert relay.step() == 1
+    assert _bodies(layer, "shop/orders") == ['{"order": 1}']
+    assert _outbox_rows(app_db) == []  # relayed rows leave the outbox
+    assert relay.step() == 0
+
+
+def test_attributes_group_and_order_survive_the_relay(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with connect(app_db, autocommit=False) as conn:
+        debit = {"kind": Attribute("String", string_value="debit")}
+        for i in range(3):
+            outbox.enqueue(conn, "ledger.fifo", f"entry {i}", group_id="acct-1", attributes=debit)
+        conn.commit()
+    relay.step()
+    got = layer.queues.peek("shop/ledger.fifo")
+    assert [m.body for m in got] == ["entry 0", "entry 1", "entry 2"]
+    assert got[0].attributes["kind"].string_value == "debit"
+    assert got[0].group_id == "acct-1"
+
+
+def test_a_row_sent_again_after_a_crash_is_deduplicated_on_a_fifo_queue(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with connect(app_db, autocommit=False) as conn:
+        outbox.enqueue(conn, "ledger.fifo", "once", group_id="g")
+        conn.commit()
+    # the relay's send committed but its outbox delete did not (a crash in between)
+    with connect(app_db, autocommit=False) as conn:
+        rows = conn.execute(query("outbox", "take"), {"limit": 10}).fetchall()
+        relay._send(conn, "ledger.fifo", rows)
+        conn.rollback()
+    assert relay.step() == 1
+    assert _bodies(layer, "shop/ledger.fifo") == ["once"]
+
+
+def test_rows_that_cannot_be_sent_are_marked_and_do_not_block_the_others(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with connect(app_db, autocommit=False) as conn:
+        outbox.enqueue(conn, "orders", "good 1")
+        outbox.enqueue(conn, "orders", "x" * (1024 * 1024 + 1))
+        outbox.enqueue(conn, "missing", "nowhere to go")
+        outbox.enqueue(conn, "orders", "good 2")
+        conn.commit()
+    assert relay.step() == 4
+    assert _bodies(layer, "shop/orders") == ["good 1", "good 2"]
+    errors = [error for _, error in _outbox_rows(app_db)]
+    assert len(errors) == 2
+    assert "Message must be shorter than" in errors[0]
+    assert "QueueDoesNotExist" in errors[1]
+    assert relay.step() == 0  # refused rows are not retried on every pass
+
+
+def test_the_running_relay_is_woken_by_a_commit(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=relay.run, args=(stop,))
+    worker.start()
+    try:
+        _order(app_db, 7, commit=True)
+        assert wait_until(lambda: _bodies(layer, "shop/orders") == ['{"order": 7}'], timeout=10)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not worker.is_alive()
+
+
+def test_an_app_that_writes_plain_sql_needs_no_library(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with psycopg.connect(app_db.conninfo()) as conn:  # any language: one INSERT
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) VALUES ('orders', 'hi')")
+    relay.step()
+    assert _bodies(layer, "shop/orders") == ["hi"]
