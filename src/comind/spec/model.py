@@ -62,7 +62,9 @@ class PlatformMeta(Strict):
 
 class SyncPolicy(Strict):
     auto: bool = True
+    self_heal: bool = True
     require_ci: bool = False
+    require_signoff: bool = False
     prune: bool = True
     poll_interval: Duration = Field(180, ge=5)
 
@@ -92,8 +94,12 @@ class Backup(Strict):
     pitr: bool = False
 
 
+DeletionPolicy = Literal["retain", "delete"]
+
+
 class Database(Strict):
     name: str | None = None
+    deletion_policy: DeletionPolicy = "retain"
     extensions: list[str] = []
     backup: Backup | None = None
 
@@ -106,6 +112,7 @@ class Bucket(Strict):
     name: str
     versioning: bool = False
     encrypted: bool = False
+    deletion_policy: DeletionPolicy = "retain"
 
 
 class DeadLetter(Strict):
@@ -121,6 +128,7 @@ class Queue(Strict):
     fifo: bool = False
     content_based_dedup: bool = False
     dlq: DeadLetter | None = None
+    deletion_policy: DeletionPolicy = "retain"
 
 
 class App(Strict):

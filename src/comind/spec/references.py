@@ -30,9 +30,9 @@ def check(spec: Spec, positions: Positions, root: Path) -> list[SpecIssue]:
     return Checker(spec, positions, root).run()
 
 
-def secret_file(root: Path, name: str) -> Path:
-    """Where the sealed secret ``name`` lives in the repo at ``root``."""
-    return root / SECRETS_DIR / f"{name}{SECRET_SUFFIX}"
+def secret_file(root: Path, app: str, name: str) -> Path:
+    """Where app ``app``'s sealed secret ``name`` lives in the repo at ``root``."""
+    return root / SECRETS_DIR / app / f"{name}{SECRET_SUFFIX}"
 
 
 class Checker:
@@ -97,7 +97,7 @@ class Checker:
     def _app(self, name: str) -> None:
         app, path = self.spec.apps[name], ("apps", name)
         for i, secret in enumerate(app.secrets):
-            self._secret((*path, "secrets", i), secret)
+            self._secret((*path, "secrets", i), name, secret)
         for queue, conf in app.queues.items():
             qpath = (*path, "queues", queue)
             if conf.content_based_dedup and not conf.fifo:
@@ -107,11 +107,11 @@ class Checker:
                 message = f"queue '{queue}' clashes with the dead-letter queue of '{owner}'"
                 self.error(qpath, message, at_key=True)
 
-    def _secret(self, path: DocPath, name: str) -> None:
+    def _secret(self, path: DocPath, app: str, name: str) -> None:
         if not _LABEL.match(name):
             self._label(path, name, at_key=False)
-        elif not secret_file(self.root, name).is_file():
-            where = f"{SECRETS_DIR}/{name}{SECRET_SUFFIX}"
+        elif not secret_file(self.root, app, name).is_file():
+            where = f"{SECRETS_DIR}/{app}/{name}{SECRET_SUFFIX}"
             self.error(path, f"no sealed secret '{name}' (expected {where} in the repo)")
 
     def _dependencies(self) -> None:

@@ -303,7 +303,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "secret-file-missing": (
         APP + "    secrets: [stripe-key]\n",
         [
-            "comind.yaml:5:15: apps.orders.secrets[0]: no sealed secret 'stripe-key' (expected secrets/stripe-key.sealed.yaml in the repo)",
+            "comind.yaml:5:15: apps.orders.secrets[0]: no sealed secret 'stripe-key' (expected secrets/orders/stripe-key.sealed.yaml in the repo)",
         ],
     ),
     "secret-bad-name": (

@@ -148,7 +148,7 @@ def _lines(err: pytest.ExceptionInfo[SpecError], root: Path) -> list[str]:
 
 
 def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
-    files = {"schemas__order.json": "{}", "secrets__stripe-key.sealed.yaml": "sealed: x\n"}
+    files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n"}
     spec = load_spec(_repo(tmp_path, DESIGN_SPEC, **files), env="prod")
     assert spec.apps["orders"].secrets == ["stripe-key"]
     assert spec.environments["prod"].sync.auto is False
@@ -241,7 +241,7 @@ def test_an_error_in_a_merged_value_points_at_the_anchor(tmp_path: Path) -> None
 
 def test_a_present_sealed_secret_is_accepted(tmp_path: Path) -> None:
     spec = "platform: {name: p}\napps:\n  web: {run: x, secrets: [db-password]}\n"
-    _repo(tmp_path, spec, **{"secrets__db-password.sealed.yaml": "sealed: x\n"})
+    _repo(tmp_path, spec, **{"secrets__web__db-password.sealed.yaml": "sealed: x\n"})
     assert load_spec(tmp_path).apps["web"].secrets == ["db-password"]
 
 
