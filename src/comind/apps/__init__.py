@@ -1,0 +1,1 @@
+"""App runtime: the apps of the spec as supervised processes."""
