@@ -25,6 +25,7 @@ from comind.embedded.ports import is_free
 from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
+from comind.gitops.folder import FolderSource
 from comind.observe import logs
 from comind.spec import Spec
 
@@ -66,7 +67,7 @@ def _refuse_if_running(home: StateDir) -> None:
 
 def _foreground(settings: Settings, path: Path, env: str | None, spec: Spec) -> None:
     about = {"platform": spec.platform.name, "repo": str(path), "env": env}
-    runtime = Runtime(settings, about=about, spec=spec)
+    runtime = Runtime(settings, about=about, spec=spec, source=FolderSource(path), env=env)
     logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

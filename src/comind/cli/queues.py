@@ -19,10 +19,10 @@ from rich.table import Table
 from comind.cli.connect import home_of, platform_db, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
+from comind.gitops.resources import dead_letter_name
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.queue.provision import dlq_name
 from comind.queue.types import ReceivedMessage
 
 queue_cli = typer.Typer(
@@ -122,7 +122,7 @@ def peek(
 ) -> None:
     """Show the oldest messages without consuming them."""
     with _layer(ctx) as layer:
-        queue = _resolve(layer, dlq_name(_resolve(layer, name)) if dlq else name)
+        queue = _resolve(layer, dead_letter_name(_resolve(layer, name)) if dlq else name)
         messages = layer.queues.peek(queue, limit=limit)
     if as_json:
         emit_json([_message_doc(m) for m in messages])

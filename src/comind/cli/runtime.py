@@ -20,13 +20,17 @@ from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
+from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.sync import Source
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
-from comind.queue.provision import provision
 from comind.spec import Spec
 from comind.stores.credentials import Credentials
+from comind.stores.gitops_db import SecretStore
+from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
+from comind.stores.redis import default_user
 from comind.stores.sealing import Sealer
 
 log = logging.getLogger("comind.runtime")
@@ -42,10 +46,19 @@ def platform_sealer(home: StateDir) -> Sealer:
 class Runtime:
     """The running platform of one state directory."""
 
-    def __init__(self, settings: Settings, *, about: dict[str, Any], spec: Spec | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        about: dict[str, Any],
+        spec: Spec | None = None,
+        source: Source | None = None,
+        env: str | None = None,
+    ):
         self.events = EventLog()
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
-        self.about, self.spec = about, spec
+        self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
+        self.gitops: ControlPlane | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
@@ -84,9 +97,10 @@ class Runtime:
             messages.pool, platform_sealer(self.platform.home)
         )
         if self.spec is not None:
-            provision(self.spec, messages.admin, messages.topics)
             for app in self.spec.apps:
                 credentials.ensure(app)
+        if self.source is not None:
+            self._start_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle), host=self.host, port=self.port
@@ -95,6 +109,21 @@ class Runtime:
         threading.Thread(
             target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
         ).start()
+
+    def _start_gitops(self, messages: MessageLayer) -> None:
+        """Sync the source's current revision before serving, then follow it."""
+        assert self.source is not None
+        home = self.platform.home
+        engines = Engines(
+            superuser(self.platform.postgres),
+            default_user(self.platform.redis),
+            FileObjectStore(home.objects),
+        )
+        secrets = SecretStore(messages.pool, platform_sealer(home))
+        plane = self.gitops = ControlPlane(self.source, self.env, engines, messages, secrets)
+        report = plane.service.sync(trigger="startup")
+        log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
+        plane.controller.start()
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Advance redrive tasks and flush held events often; enforce retention every minute."""
@@ -112,6 +141,8 @@ class Runtime:
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
+        if self.gitops is not None:
+            self.gitops.controller.stop()
         if self.server is not None:
             self.server.stop()
         if self._depth is not None:

@@ -1,1 +1,1 @@
-"""GitOps control plane: Git source, desired state, diff, plan, apply, status, history, sealed secrets."""
+"""GitOps control plane: Git source, desired state, diff, plan, apply, status, history."""

@@ -10,14 +10,16 @@ MD5 of the content, as S3 reports it for single-part uploads.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from comind.errors import ComindError
 
@@ -40,6 +42,9 @@ class ObjectInfo:
 
 class ObjectStore(Protocol):
     def create_bucket(self, bucket: str) -> None: ...
+    def bucket_config(self, bucket: str) -> dict[str, Any] | None: ...
+    def configure_bucket(self, bucket: str, config: dict[str, Any]) -> None: ...
+    def delete_bucket(self, bucket: str) -> None: ...
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo: ...
     def get(self, bucket: str, key: str) -> bytes: ...
     def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
@@ -55,6 +60,32 @@ class FileObjectStore:
 
     def create_bucket(self, bucket: str) -> None:
         self._bucket_dir(bucket, must_exist=False).mkdir(parents=True, exist_ok=True)
+
+    def bucket_config(self, bucket: str) -> dict[str, Any] | None:
+        """The bucket's settings (``{}`` when never configured), None when it does not exist."""
+        if not self._bucket_dir(bucket, must_exist=False).is_dir():
+            return None
+        path = self._config_path(bucket)
+        config: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        return config
+
+    def configure_bucket(self, bucket: str, config: dict[str, Any]) -> None:
+        """Record the bucket's settings (versioning, encryption) beside the buckets."""
+        self._bucket_dir(bucket)
+        path = self._config_path(bucket)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(_TMP_PREFIX + path.name)
+        tmp.write_text(json.dumps(config, sort_keys=True))
+        os.replace(tmp, path)
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Delete the bucket with every object in it."""
+        shutil.rmtree(self._bucket_dir(bucket, must_exist=False), ignore_errors=True)
+        self._config_path(bucket).unlink(missing_ok=True)
+
+    def _config_path(self, bucket: str) -> Path:
+        # outside every bucket: a name starting with "." is never a valid bucket name
+        return self.root / ".buckets" / f"{bucket}.json"
 
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
         path = self._path(bucket, key)

@@ -1,0 +1,25 @@
+"""A plain directory as the source (no Git): handy for trying a spec before committing it.
+
+Its revision is a digest of the files, so an edit is a new revision and an unchanged
+folder is the same one; there is no history to roll back to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from comind.gitops.resources import tree_digest
+
+
+class FolderSource:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fetch(self) -> str:
+        return "dir-" + tree_digest(self.path)[:12]
+
+    def checkout(self, revision: str) -> Path:
+        return self.path
+
+    def describe(self, revision: str) -> dict[str, object]:
+        return {"revision": revision, "source": str(self.path)}

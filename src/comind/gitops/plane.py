@@ -1,0 +1,84 @@
+"""The control plane of one environment, assembled: providers, reconciler, sync, loop.
+
+Also the one place that knows how an app reaches its services, so ``app env`` and the
+app runtime hand out the same ``DATABASE_URL``, ``REDIS_URL`` and bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from comind.gitops.controller import Controller
+from comind.gitops.providers.base import Provider
+from comind.gitops.providers.bucket import BucketProvider
+from comind.gitops.providers.cache import CacheProvider
+from comind.gitops.providers.database import DatabaseProvider
+from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
+from comind.gitops.reconcile import Reconciler
+from comind.gitops.resources import Resource
+from comind.gitops.sync import Source, SyncService
+from comind.queue.layer import MessageLayer
+from comind.stores.gitops_db import GitOpsRecords, SecretStore
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import PgTarget
+from comind.stores.redis import RedisTarget
+
+
+@dataclass(frozen=True)
+class Engines:
+    postgres: PgTarget  # a superuser
+    redis: RedisTarget  # the default (admin) user
+    objects: FileObjectStore
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        source: Source,
+        env: str,
+        engines: Engines,
+        layer: MessageLayer,
+        secrets: SecretStore,
+        *,
+        refresh_interval: float = 10.0,
+    ) -> None:
+        self.engines, self.secrets = engines, secrets
+        self.databases = DatabaseProvider(engines.postgres, secrets)
+        self.caches = CacheProvider(engines.redis, secrets)
+        providers: dict[str, Provider] = {
+            "database": self.databases,
+            "cache": self.caches,
+            "bucket": BucketProvider(engines.objects),
+            "queue": QueueProvider(layer),
+            "topic": TopicProvider(layer),
+            "subscription": SubscriptionProvider(layer),
+        }
+        self.records = GitOpsRecords(layer.pool)
+        self.service = SyncService(source, env, self.records, Reconciler(providers))
+        self.controller = Controller(self.service, refresh_interval=refresh_interval)
+
+    def app_env(self, app: str) -> dict[str, str]:
+        """The service variables of ``app`` at the applied revision (secrets included)."""
+        current = self.service.current
+        resources = current.resources if current else []
+        return service_env(app, resources, self.engines, self.secrets)
+
+
+def service_env(
+    app: str, resources: Iterable[Resource], engines: Engines, secrets: SecretStore
+) -> dict[str, str]:
+    """How ``app`` reaches its database, cache and bucket: the variables it is given."""
+    env: dict[str, str] = {}
+    for res in resources:
+        if res.app != app:
+            continue
+        if res.kind == "database":
+            env["DATABASE_URL"] = DatabaseProvider(engines.postgres, secrets).target(res).url()
+        elif res.kind == "cache":
+            env["REDIS_URL"] = CacheProvider(engines.redis, secrets).target(res).url()
+            env["REDIS_KEY_PREFIX"] = f"{app}:"
+        elif res.kind == "bucket":
+            env["OBJECTS_BUCKET"] = res.name
+            env["OBJECTS_URL"] = (engines.objects.root / res.name).as_uri()
+    return env

@@ -1,0 +1,1 @@
+"""One provider per resource kind: observe, apply (create or update), delete, health."""

@@ -1,0 +1,147 @@
+"""The desired state: a spec at a revision rendered to resources ``kind/app/name``.
+
+Each resource carries the settings a provider compares with what is live and the ids of
+the resources it needs first (the apply order is a DAG: a database before its app, a
+dead-letter queue before its queue, a queue before its subscription before its app;
+``depends_on`` adds app → app edges). Rendering is pure: the same spec and files give
+the same resources, so a no-op sync finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from comind.queue import model
+from comind.spec import Spec
+from comind.spec.model import App, Queue
+from comind.spec.references import secret_file
+
+PLATFORM = "platform"  # the "app" part of shared resources' ids (topics)
+DATA_BEARING = {"database", "bucket", "queue"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    app: str
+    name: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.app}/{self.name}"
+
+
+def render(spec: Spec, root: Path) -> list[Resource]:
+    """Every resource ``spec`` (a repo checked out at ``root``) declares, dependencies first."""
+    out: list[Resource] = []
+    for name, app in spec.apps.items():
+        out += _app_services(name, app, root)
+    for topic, declared in spec.topics.items():
+        out.append(Resource("topic", PLATFORM, topic))
+        for sub in declared.subscribers:
+            owner, _, queue = sub.queue.partition("/")
+            queue_id = f"queue/{owner}/{queue}"
+            out.append(Resource(
+                "subscription", owner, f"{topic}--{queue}",
+                {"topic": topic, "queue": _queue_name(owner, queue, spec.apps[owner].queues[queue]),
+                 "filter": sub.filter, "raw": sub.raw},
+                (f"topic/{PLATFORM}/{topic}", queue_id),
+            ))  # fmt: skip
+    for name, app in spec.apps.items():
+        out.append(_app(name, app, out, tree_digest(root / name)))
+    return out
+
+
+def tree_digest(folder: Path) -> str:
+    """A digest of every file under ``folder`` (names and contents): an app restarts when
+    its own code changed, not on every commit to the repo."""
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _app_services(name: str, app: App, root: Path) -> list[Resource]:
+    out = []
+    if app.database is not None:
+        db = app.database
+        out.append(Resource("database", name, db.name or name, {
+            "role": role_name(name), "extensions": sorted(db.extensions),
+            "deletion_policy": db.deletion_policy,
+        }))  # fmt: skip
+    if app.cache is not None:
+        out.append(Resource("cache", name, name, {"user": role_name(name), "keys": f"{name}:*"}))
+    if app.bucket is not None:
+        b = app.bucket
+        out.append(Resource("bucket", name, b.name, {
+            "versioning": b.versioning, "encrypted": b.encrypted,
+            "deletion_policy": b.deletion_policy,
+        }))  # fmt: skip
+    for secret in app.secrets:
+        digest = hashlib.sha256(secret_file(root, name, secret).read_bytes()).hexdigest()
+        out.append(Resource("secret", name, secret, {"sealed_sha256": digest}))
+    for queue, conf in app.queues.items():
+        out += _queues(name, queue, conf)
+    return out
+
+
+def _queues(app: str, queue: str, conf: Queue) -> list[Resource]:
+    name = _queue_name(app, queue, conf)
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": str(conf.content_based_dedup).lower()}
+    attributes = {
+        **(fifo if conf.fifo else {}),
+        "VisibilityTimeout": str(conf.visibility_timeout),
+        "DelaySeconds": str(conf.delay),
+        "MessageRetentionPeriod": str(conf.retention),
+        "MaximumMessageSize": str(conf.max_message_size),
+    }
+    if conf.dlq is None:
+        return [Resource("queue", app, queue, _queue_spec(name, attributes, conf))]
+    dlq_queue, dlq_name = f"{queue}-dlq", dead_letter_name(name)
+    dlq_attributes = {**(fifo if conf.fifo else {}),
+                      "MessageRetentionPeriod": str(conf.dlq.retention)}  # fmt: skip
+    attributes["RedrivePolicy"] = model.redrive_policy(
+        model.queue_arn(dlq_name), conf.dlq.max_receives
+    )
+    return [
+        Resource("queue", app, dlq_queue, _queue_spec(dlq_name, dlq_attributes, conf)),
+        Resource(
+            "queue", app, queue, _queue_spec(name, attributes, conf), (f"queue/{app}/{dlq_queue}",)
+        ),
+    ]
+
+
+def _queue_spec(name: str, attributes: dict[str, str], conf: Queue) -> dict[str, Any]:
+    return {"queue": name, "attributes": attributes, "deletion_policy": conf.deletion_policy}
+
+
+def _queue_name(app: str, queue: str, conf: Queue) -> str:
+    return f"{app}/{queue}.fifo" if conf.fifo else f"{app}/{queue}"
+
+
+def dead_letter_name(name: str) -> str:
+    return name[:-5] + "-dlq.fifo" if name.endswith(".fifo") else name + "-dlq"
+
+
+def role_name(app: str) -> str:
+    """The PostgreSQL role (and Redis user) of ``app``."""
+    return f"app_{app.replace('-', '_')}"
+
+
+def _app(name: str, app: App, rendered: list[Resource], code: str) -> Resource:
+    needs = tuple(r.id for r in rendered if r.app == name)
+    needs += tuple(f"app/{dep}/{dep}" for dep in app.depends_on)
+    return Resource("app", name, name, {
+        "run": app.run, "port": app.port, "env": dict(sorted(app.env.items())),
+        "health": app.health.model_dump() if app.health else None,
+        "secrets": list(app.secrets), "depends_on": list(app.depends_on), "code_sha256": code,
+    }, needs)  # fmt: skip

@@ -1,0 +1,83 @@
+"""Redis ACL users for apps: each app gets a user limited to its own key prefix.
+
+The user may run ordinary commands on keys matching ``APP:*`` (and pub/sub channels of the
+same prefix) and nothing administrative; ``ensure_user`` resets the user each time, so a
+user changed behind the platform's back converges back to exactly this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+
+import redis
+
+from comind.stores.redis import RedisTarget, client
+
+COMMANDS = ("+@all", "-@admin", "-@dangerous")
+
+
+@dataclass(frozen=True)
+class AclUser:
+    enabled: bool
+    password_sha256: tuple[str, ...]
+    keys: str
+    channels: str
+
+
+def pattern(app: str) -> str:
+    return f"{app}:*"
+
+
+def observe_user(admin: RedisTarget, user: str) -> AclUser | None:
+    with client(admin) as conn:
+        info = conn.acl_getuser(user)
+    if not info:
+        return None
+    return AclUser(
+        enabled="on" in info.get("flags", []),
+        password_sha256=tuple(info.get("passwords", [])),
+        keys=" ".join(_strings(info.get("keys", ""))),
+        channels=" ".join(_strings(info.get("channels", ""))),
+    )
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def matches(user: AclUser, app: str, password: str) -> bool:
+    """The user is exactly what ``ensure_user`` makes it."""
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    key = f"~{pattern(app)}"
+    return (
+        user.enabled
+        and user.password_sha256 == (digest,)
+        and user.keys == key
+        and user.channels == f"&{pattern(app)}"
+    )
+
+
+def ensure_user(admin: RedisTarget, user: str, app: str, password: str) -> None:
+    with client(admin) as conn:
+        conn.acl_setuser(
+            user, enabled=True, reset=True, passwords=[f"+{password}"],
+            keys=[pattern(app)], channels=[pattern(app)], categories=list(COMMANDS),
+        )  # fmt: skip
+        _save(conn)
+
+
+def delete_user(admin: RedisTarget, user: str) -> None:
+    with client(admin) as conn:
+        conn.acl_deluser(user)
+        _save(conn)
+
+
+def _save(conn: redis.Redis) -> None:
+    """Persist ACLs when the server has an ACL file; without one, users live until a
+    restart and the next reconcile recreates them."""
+    with contextlib.suppress(redis.ResponseError):
+        conn.acl_save()
