@@ -19,6 +19,7 @@ from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
 from comind.cli.output import fail
 from comind.cli.queues import queue_cli
+from comind.cli.seal import seal_cli
 from comind.errors import ComindError
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.add_typer(app_cli, name="app")
 app.add_typer(queue_cli, name="queue")
+app.add_typer(seal_cli, name="seal")
 
 _debug = False
 

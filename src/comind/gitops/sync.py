@@ -143,8 +143,9 @@ class SyncService:
         return self.reconciler.plan(resources, inventory, prune=prune)
 
     def _record(self, rev: str, steps: list[Step], outcomes: list[Outcome]) -> None:
-        for step, outcome in zip(steps, outcomes, strict=True):
-            res = step.resource
+        results = {o.id: o for o in outcomes}
+        for step in steps:
+            res, outcome = step.resource, results[step.resource.id]
             if outcome.action in ("delete", "forget") and outcome.result == "Succeeded":
                 self.records.forget(res.id)
                 continue

@@ -52,19 +52,18 @@ def _strings(value: object) -> list[str]:
 def matches(user: AclUser, app: str, password: str) -> bool:
     """The user is exactly what ``ensure_user`` makes it."""
     digest = hashlib.sha256(password.encode()).hexdigest()
-    key = f"~{pattern(app)}"
     return (
         user.enabled
         and user.password_sha256 == (digest,)
-        and user.keys == key
-        and user.channels == f"&{pattern(app)}"
+        and user.keys.lstrip("~") == pattern(app)
+        and user.channels.lstrip("&") == pattern(app)
     )
 
 
 def ensure_user(admin: RedisTarget, user: str, app: str, password: str) -> None:
     with client(admin) as conn:
         conn.acl_setuser(
-            user, enabled=True, reset=True, passwords=[f"+{password}"],
+            user, enabled=True, reset=True, reset_channels=True, passwords=[f"+{password}"],
             keys=[pattern(app)], channels=[pattern(app)], categories=list(COMMANDS),
         )  # fmt: skip
         _save(conn)

@@ -1,0 +1,250 @@
+"""The GitOps control plane against the real engines: sync, no-op, drift and self-heal,
+refused revisions, isolation between apps, prune and orphans."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from comind.embedded.platform import EmbeddedPlatform
+from comind.gitops.folder import FolderSource
+from comind.gitops.plane import ControlPlane, Engines
+from comind.queue.layer import MessageLayer
+from comind.queue.model import OutgoingMessage
+from comind.stores import pg_admin
+from comind.stores.gitops_db import SecretStore
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import PgTarget, connect, superuser
+from comind.stores.redis import RedisTarget, default_user
+from comind.stores.sealing import Sealer
+
+SPEC = """\
+platform: {{name: t}}
+environments:
+  dev: {{sync: {{self_heal: {heal}}}}}
+apps:
+  {a}:
+    run: python -m a
+    database: {{name: {a}, extensions: [pgcrypto]{db_extra}}}
+    cache: {{}}
+    bucket: {{name: {a}-files}}
+    queues:
+      jobs: {{dlq: {{max_receives: 3}}}}
+{b_app}
+topics:
+  {a}-events: {{subscribers: [{a}/jobs]}}
+"""
+B_APP = """\
+  {b}:
+    run: python -m b
+    database: {{name: {b}}}
+    cache: {{}}
+"""
+
+Plane = Callable[..., ControlPlane]
+
+
+@pytest.fixture
+def names() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:6]
+    return {"a": f"a{tag}", "b": f"b{tag}"}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return tmp_path / "repo"
+
+
+def write(repo: Path, names: dict[str, str], *, heal: bool = True, with_b: bool = True,
+          db_extra: str = "") -> None:  # fmt: skip
+    repo.mkdir(exist_ok=True)
+    b_app = B_APP.format(**names) if with_b else ""
+    text = SPEC.format(heal=str(heal).lower(), b_app=b_app, db_extra=db_extra, **names)
+    (repo / "comind.yaml").write_text(text)
+
+
+@pytest.fixture
+def plane(
+    platform: EmbeddedPlatform, pg: PgTarget, repo: Path, names: dict[str, str], tmp_path: Path
+) -> Iterator[Plane]:
+    layer = MessageLayer.open(pg, max_connections=4)
+    engines = Engines(
+        superuser(platform.postgres), default_user(platform.redis),
+        FileObjectStore(tmp_path / "objects"),
+    )  # fmt: skip
+    secrets = SecretStore(layer.pool, Sealer(b"k" * 32))
+
+    def make(**kw: object) -> ControlPlane:
+        return ControlPlane(FolderSource(repo), "dev", engines, layer, secrets, **kw)  # type: ignore[arg-type]
+
+    yield make
+    for app in names.values():
+        pg_admin.drop_database(engines.postgres, app)
+        pg_admin.drop_role(engines.postgres, f"app_{app}")
+        with redis.Redis(host=platform.redis.host, port=platform.redis.port,
+                         password=platform.redis.password) as r:  # fmt: skip
+            r.acl_deluser(f"app_{app}")
+    layer.close()
+
+
+def statuses(cp: ControlPlane) -> dict[str, tuple[str, str]]:
+    return {r.id: (r.sync, r.health) for r in cp.records.resources()}
+
+
+def test_a_sync_creates_every_service_and_a_second_sync_changes_nothing(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    cp = plane()
+    report = cp.service.sync(trigger="test")
+    assert report.outcome == "Succeeded", [o for o in report.outcomes if o.result != "Succeeded"]
+    a = names["a"]
+    assert statuses(cp)[f"database/{a}/{a}"] == ("Synced", "Healthy")
+    assert statuses(cp)[f"queue/{a}/jobs-dlq"] == ("Synced", "Healthy")
+    assert {o.action for o in report.outcomes} == {"create"}
+    again = cp.service.sync(trigger="test")
+    assert again.outcome == "Succeeded"
+    assert {o.action for o in again.outcomes} == {"none"}
+    attrs = cp.service.reconciler.providers["queue"].layer.admin.attributes(f"{a}/jobs")  # type: ignore[attr-defined]
+    assert f"{a}/jobs-dlq" in attrs["RedrivePolicy"]
+
+
+def test_each_app_reaches_only_its_own_database_and_keys(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    cp = plane()
+    assert cp.service.sync(trigger="test").outcome == "Succeeded"
+    a_env, b_env = cp.app_env(names["a"]), cp.app_env(names["b"])
+    with psycopg.connect(a_env["DATABASE_URL"]) as conn:
+        conn.execute("CREATE TABLE orders (id int)")  # owns its database
+        assert conn.execute("SELECT gen_random_uuid()").fetchone()  # extension installed
+    b_into_a = b_env["DATABASE_URL"].rsplit("/", 1)[0] + "/" + names["a"]
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        psycopg.connect(b_into_a).close()
+    with redis.Redis.from_url(a_env["REDIS_URL"]) as r:
+        r.set(f"{names['a']}:greeting", "hi")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.set(f"{names['b']}:greeting", "stolen")
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.flushall()
+    assert "password" not in repr(cp.databases.target(cp.service.current.resources[0]))  # type: ignore[union-attr]
+
+
+def test_a_queue_deleted_behind_the_platforms_back_is_healed(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    cp = plane()
+    cp.service.sync(trigger="test")
+    layer = cp.service.reconciler.providers["queue"].layer  # type: ignore[attr-defined]
+    layer.admin.delete(f"{names['a']}/jobs")
+    drifted = cp.controller.refresh()
+    assert [s.resource.id for s in drifted] == [f"queue/{names['a']}/jobs"]
+    assert layer.admin.attributes(f"{names['a']}/jobs")  # recreated by self-heal
+    assert cp.records.syncs("dev", limit=1)[0].trigger == "self-heal"
+
+
+def test_without_self_heal_drift_is_shown_as_out_of_sync(
+    plane: Plane, repo: Path, names: dict[str, str], platform: EmbeddedPlatform
+) -> None:
+    write(repo, names, heal=False)
+    cp = plane()
+    cp.service.sync(trigger="test")
+    role = f"app_{names['a']}"
+    with connect(superuser(platform.postgres)) as conn:  # someone changes the role's password
+        conn.execute(f"ALTER ROLE {role} PASSWORD 'changed-by-hand'")
+    drifted = cp.controller.refresh()
+    assert [s.resource.id for s in drifted] == [f"database/{names['a']}/{names['a']}"]
+    sync, health = statuses(cp)[f"database/{names['a']}/{names['a']}"]
+    assert (sync, health) == ("OutOfSync", "Degraded")
+    assert cp.service.sync(trigger="test").outcome == "Succeeded"  # a manual sync repairs it
+    with psycopg.connect(cp.app_env(names["a"])["DATABASE_URL"]):
+        pass
+
+
+def test_a_broken_revision_is_refused_and_the_last_good_one_stays(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    cp = plane()
+    good = cp.service.sync(trigger="test")
+    (repo / "comind.yaml").write_text((repo / "comind.yaml").read_text().replace("run:", "rnu:", 1))
+    refused = cp.service.sync(trigger="test")
+    assert refused.outcome == "Refused"
+    assert "comind.yaml:6:" in refused.message and "did you mean 'run'" in refused.message
+    assert cp.service.current is not None and cp.service.current.revision == good.revision
+    assert cp.service.environment().last_good_revision == good.revision
+
+
+def test_a_failing_resource_does_not_block_the_others(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    text = (repo / "comind.yaml").read_text()
+    (repo / "comind.yaml").write_text(text.replace("[pgcrypto]", "[pgcrypto, nosuchext]"))
+    cp = plane()
+    report = cp.service.sync(trigger="test")
+    assert report.outcome == "Failed", report.message
+    by_id = {o.id: o for o in report.outcomes}
+    failed = by_id[f"database/{names['a']}/{names['a']}"]
+    assert failed.result == "Failed" and "nosuchext" in failed.message
+    assert by_id[f"database/{names['b']}/{names['b']}"].result == "Succeeded"
+    assert by_id[f"queue/{names['a']}/jobs"].result == "Succeeded"
+
+
+def test_removing_an_app_orphans_its_data_unless_its_spec_said_delete(
+    plane: Plane, repo: Path, names: dict[str, str], platform: EmbeddedPlatform
+) -> None:
+    write(repo, names)
+    cp = plane()
+    cp.service.sync(trigger="test")
+    layer = cp.service.reconciler.providers["queue"].layer  # type: ignore[attr-defined]
+    layer.queues.send(f"{names['a']}/jobs", [OutgoingMessage(body="keep me")])
+    head = (repo / "comind.yaml").read_text().split("apps:\n")[0]
+    (repo / "comind.yaml").write_text(head + "apps:\n" + B_APP.format(**names) + "topics: {}\n")
+    report = cp.service.sync(trigger="test")
+    actions = {o.id: (o.action, o.result) for o in report.outcomes}
+    a = names["a"]
+    assert actions[f"database/{a}/{a}"] == ("orphan", "Succeeded")
+    assert actions[f"queue/{a}/jobs"] == ("orphan", "Succeeded")  # holds a message
+    assert actions[f"queue/{a}/jobs-dlq"] == ("delete", "Succeeded")  # empty
+    assert actions[f"cache/{a}/{a}"] == ("delete", "Succeeded")
+    assert pg_admin.observe_database(superuser(platform.postgres), a) is not None
+    orphaned = {r.id for r in cp.records.resources() if r.orphaned}
+    assert f"database/{a}/{a}" in orphaned
+
+
+def test_a_database_whose_spec_said_delete_is_dropped_when_removed(
+    plane: Plane, repo: Path, names: dict[str, str], platform: EmbeddedPlatform
+) -> None:
+    write(repo, names, db_extra=", deletion_policy: delete")
+    cp = plane()
+    cp.service.sync(trigger="test")
+    (repo / "comind.yaml").write_text(
+        "platform: {name: t}\nenvironments: {dev: {}}\napps:\n" + B_APP.format(**names)
+    )
+    report = cp.service.sync(trigger="test")
+    a = names["a"]
+    assert {o.id: o.action for o in report.outcomes}[f"database/{a}/{a}"] == "delete"
+    assert pg_admin.observe_database(superuser(platform.postgres), a) is None
+
+
+def test_a_sync_gate_refuses_unsigned_revisions(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    text = (repo / "comind.yaml").read_text()
+    (repo / "comind.yaml").write_text(text.replace("self_heal: true", "require_signoff: true"))
+    report = plane().service.sync(trigger="test")
+    assert report.outcome == "Refused"
+    assert "Signed-off-by" in report.message
+
+
+def test_redis_target_repr_hides_the_password() -> None:
+    assert "s3cret" not in repr(RedisTarget("h", 1, "s3cret", username="u"))
