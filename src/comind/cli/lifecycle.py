@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -25,7 +24,6 @@ from comind.embedded.ports import is_free
 from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
-from comind.gitops.folder import FolderSource
 from comind.observe import logs
 from comind.spec import Spec
 
@@ -46,17 +44,19 @@ def up(
     settings = settings_of(ctx, api_port=api_port)
     home = StateDir(settings.home)
     _refuse_if_running(home)
-    path = repos.resolve(repo, branch=branch, home=home.root)
-    spec = repos.load(path, env)
+    home.create()
+    chosen = repos.resolve(repo, branch=branch, home=home.root)
+    spec = repos.load(chosen.path, env)
     if settings.api_port and not is_free(settings.host, settings.api_port):
         raise UsageError(
             f"API port {settings.api_port} on {settings.host} is taken; "
             "pass --api-port or set COMIND_API_PORT"
         )
     if detach:
-        _detach(ctx, home, path, env, settings)
+        _detach(ctx, home, [*(["--repo", repo] if repo else []),
+                            *(["--branch", branch] if branch else [])], env, settings)  # fmt: skip
         return
-    _foreground(settings, path, env, spec)
+    _foreground(settings, chosen, env, spec)
 
 
 def _refuse_if_running(home: StateDir) -> None:
@@ -65,9 +65,9 @@ def _refuse_if_running(home: StateDir) -> None:
         raise LockHeld(home.lock_file, pid if pid > 0 else None)
 
 
-def _foreground(settings: Settings, path: Path, env: str | None, spec: Spec) -> None:
-    about = {"platform": spec.platform.name, "repo": str(path), "env": env}
-    runtime = Runtime(settings, about=about, spec=spec, source=FolderSource(path), env=env)
+def _foreground(settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec) -> None:
+    about = {"platform": spec.platform.name, "repo": chosen.follows, "env": env}
+    runtime = Runtime(settings, about=about, spec=spec, source=chosen.source, env=env)
     logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -110,7 +110,7 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
 
 
 def _detach(
-    ctx: typer.Context, home: StateDir, path: Path, env: str | None, settings: Settings
+    ctx: typer.Context, home: StateDir, repo_args: list[str], env: str | None, settings: Settings
 ) -> None:
     opts: Globals = ctx.obj or Globals()
     home.create()
@@ -121,8 +121,7 @@ def _detach(
         "--home",
         str(home.root),
         "up",
-        "--repo",
-        str(path),
+        *repo_args,
         "--api-port",
         str(settings.api_port),
     ]

@@ -1,22 +1,34 @@
 """Which platform repository ``comind up`` follows, and its spec.
 
 ``--repo`` may be a directory or a URL ``git`` can clone; without it the current
-directory is used when it holds a comind.yaml, else the bundled example. A URL is
-cloned (shallow, at ``--branch``) under the state directory.
+directory is used when it holds a comind.yaml, else the bundled example. A URL, or a
+directory inside a Git work tree on a branch, is followed as Git: what is committed on the
+branch (``--branch``, else the checked-out one) is what runs, tied to its commit SHA. A
+plain directory is followed as it is on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from comind.errors import ComindError, UsageError
+from comind.gitops.folder import FolderSource
+from comind.gitops.source import GitSource
+from comind.gitops.sync import Source
 from comind.spec import Spec, SpecError, load_spec
 
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+
+
+@dataclass(frozen=True)
+class Repo:
+    source: Source
+    path: Path  # the spec's directory at the source's current revision (for validation)
+    follows: str  # what is followed, for people (credentials redacted)
 
 
 def bundled_example() -> Path:
@@ -31,29 +43,45 @@ def bundled_example() -> Path:
     raise ComindError("the bundled example is missing from this installation; pass --repo")
 
 
-def resolve(repo: str | None, *, branch: str | None, home: Path) -> Path:
-    """The local directory of the platform repository to follow."""
+def resolve(repo: str | None, *, branch: str | None, home: Path) -> Repo:
+    """The source to follow and its spec directory now."""
+    if repo is not None and _URL.match(repo):
+        return _git(repo, branch or "main", "", home)
+    path = _directory(repo)
+    top, current = _work_tree(path)
+    if top is None or (branch or current) is None:
+        return Repo(FolderSource(path), path, str(path))
+    return _git(str(top), str(branch or current), str(path.relative_to(top)), home)
+
+
+def _directory(repo: str | None) -> Path:
     if repo is None:
         cwd = Path.cwd()
         return cwd if (cwd / "comind.yaml").exists() else bundled_example()
-    if _URL.match(repo):
-        return _clone(repo, branch=branch, home=home)
     path = Path(repo).expanduser().resolve()
     if not path.is_dir():
         raise UsageError(f"--repo {repo}: no such directory")
     return path
 
 
-def _clone(url: str, *, branch: str | None, home: Path) -> Path:
-    target = home / "repos" / hashlib.sha256(url.encode()).hexdigest()[:12]
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    argv = ["git", "clone", "--quiet", "--depth", "1", *(["--branch", branch] if branch else [])]
-    result = subprocess.run([*argv, url, str(target)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ComindError(f"git clone {url} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return target
+def _work_tree(path: Path) -> tuple[Path | None, str | None]:
+    """The Git work tree holding ``path`` and its checked-out branch (None when detached)."""
+
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True,
+                              check=False)  # fmt: skip
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD") if top else None
+    return (Path(top).resolve() if top else None), branch
+
+
+def _git(url: str, ref: str, sub: str, home: Path) -> Repo:
+    workdir = home / "git" / hashlib.sha256(f"{url}#{ref}".encode()).hexdigest()[:12]
+    source = GitSource(url, ref=ref, path="" if sub == "." else sub, workdir=workdir)
+    path = source.checkout(source.fetch())
+    return Repo(source, path, f"{source.display_url} ({ref}{', ' + sub if sub != '.' else ''})")
 
 
 class SpecInvalid(UsageError):

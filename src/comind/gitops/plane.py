@@ -15,8 +15,10 @@ from comind.gitops.providers.bucket import BucketProvider
 from comind.gitops.providers.cache import CacheProvider
 from comind.gitops.providers.database import DatabaseProvider
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
+from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
 from comind.gitops.resources import Resource
+from comind.gitops.sealed import SealingKeys
 from comind.gitops.sync import Source, SyncService
 from comind.queue.layer import MessageLayer
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
@@ -41,6 +43,7 @@ class ControlPlane:
         layer: MessageLayer,
         secrets: SecretStore,
         *,
+        keys: SealingKeys | None = None,
         refresh_interval: float = 10.0,
     ) -> None:
         self.engines, self.secrets = engines, secrets
@@ -54,6 +57,8 @@ class ControlPlane:
             "topic": TopicProvider(layer),
             "subscription": SubscriptionProvider(layer),
         }
+        if keys is not None:
+            providers["secret"] = SecretProvider(secrets, keys, env)
         self.records = GitOpsRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers))
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
@@ -81,4 +86,6 @@ def service_env(
         elif res.kind == "bucket":
             env["OBJECTS_BUCKET"] = res.name
             env["OBJECTS_URL"] = (engines.objects.root / res.name).as_uri()
+        elif res.kind == "secret":
+            env.update(SecretProvider.values(secrets, res))
     return env

@@ -87,8 +87,9 @@ def _app_services(name: str, app: App, root: Path) -> list[Resource]:
             "deletion_policy": b.deletion_policy,
         }))  # fmt: skip
     for secret in app.secrets:
-        digest = hashlib.sha256(secret_file(root, name, secret).read_bytes()).hexdigest()
-        out.append(Resource("secret", name, secret, {"sealed_sha256": digest}))
+        path = secret_file(root, name, secret)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        out.append(Resource("secret", name, secret, {"sealed_sha256": digest, "file": str(path)}))
     for queue, conf in app.queues.items():
         out += _queues(name, queue, conf)
     return out
