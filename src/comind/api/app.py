@@ -58,8 +58,11 @@ class _TimingMiddleware:
             )
 
 
-def create_app(source: StatusSource, *, sqs: ASGIEndpoint | None = None) -> Starlette:
-    """The Starlette application serving ``source`` (and the SQS endpoint at POST /)."""
+def create_app(
+    source: StatusSource, *, sqs: ASGIEndpoint | None = None, extra: list[Route] | None = None
+) -> Starlette:
+    """The Starlette application serving ``source`` (and the SQS endpoint at POST /, and
+    ``extra`` routes such as the GitOps API)."""
     dashboard = resources.files("comind.api").joinpath("static", "dashboard.html").read_text()
 
     async def healthz(request: Request) -> Response:
@@ -87,6 +90,7 @@ def create_app(source: StatusSource, *, sqs: ASGIEndpoint | None = None) -> Star
         Route("/api/v1/status", status),
         Route("/", index, methods=["GET"]),
     ]
+    routes += extra or []
     if sqs is not None:
         routes.append(Route("/", sqs, methods=["POST"]))
         routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))

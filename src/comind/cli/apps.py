@@ -12,9 +12,14 @@ from comind.cli.output import console, emit_json
 from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
 from comind.errors import UsageError
+from comind.gitops.plane import Engines, service_env
+from comind.gitops.resources import PLATFORM, Resource
 from comind.queue.model import REGION
 from comind.stores.credentials import Credentials
+from comind.stores.gitops_db import GitOpsRecords, SecretStore
+from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
+from comind.stores.redis import RedisTarget
 
 app_cli = typer.Typer(help="Apps: their environment and credentials.", no_args_is_help=True)
 
@@ -29,9 +34,6 @@ def env(
     """Print the environment APP gets, secrets included (for a user on this machine)."""
     home = home_of(ctx)
     state = running_state(home)
-    known = state.get("apps") or []
-    if app not in known:
-        raise UsageError(f"no app '{app}' in the running platform (apps: {', '.join(known)})")
     variables = _environment(home, state, app)
     if as_json:
         emit_json({"app": app, "env": variables})
@@ -65,11 +67,29 @@ def rotate_key(
 
 def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, str]:
     with make_pool(platform_db(home, state), min_size=1, max_size=1) as pool:
+        inventory = GitOpsRecords(pool).resources()
+        known = sorted(set(state.get("apps") or []) | {r.app for r in inventory} - {PLATFORM})
+        if app not in known:
+            raise UsageError(f"no app '{app}' in the running platform (apps: {', '.join(known)})")
         key = Credentials(pool, platform_sealer(home)).ensure(app)
+        records = [r for r in inventory if r.app == app and not r.orphaned]
+        resources = [Resource(r.kind, r.app, r.name, r.spec) for r in records]
+        services = service_env(app, resources, _engines(home, state),
+                               SecretStore(pool, platform_sealer(home)))  # fmt: skip
     return {
+        **services,
         "AWS_ENDPOINT_URL_SQS": state["sqs_url"],
         "AWS_ACCESS_KEY_ID": key.access_key_id,
         "AWS_SECRET_ACCESS_KEY": key.secret,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
     }
+
+
+def _engines(home: StateDir, state: dict[str, Any]) -> Engines:
+    host, _, port = state["engines"]["redis"]["address"].rpartition(":")
+    return Engines(
+        platform_db(home, state).with_db("postgres"),
+        RedisTarget(host, int(port), home.secret("redis-password")),
+        FileObjectStore(home.objects),
+    )

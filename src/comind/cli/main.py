@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from comind import __version__
-from comind.cli import lifecycle, validate
+from comind.cli import gitops, lifecycle, validate
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
 from comind.cli.output import fail
@@ -33,6 +33,13 @@ app.command("up")(lifecycle.up)
 app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
+app.command("sync")(gitops.sync)
+app.command("diff")(gitops.diff)
+app.command("history")(gitops.history)
+app.command("rollback")(gitops.rollback)
+app.command("autosync")(gitops.autosync)
+app_cli.command("ls")(gitops.app_ls)
+app_cli.command("show")(gitops.app_show)
 app.add_typer(app_cli, name="app")
 app.add_typer(queue_cli, name="queue")
 app.add_typer(seal_cli, name="seal")

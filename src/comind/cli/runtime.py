@@ -10,9 +10,11 @@ import hashlib
 import logging
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from comind.api.app import create_app
+from comind.api.gitops import GitOpsApi
 from comind.api.server import ApiServer
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
@@ -21,7 +23,10 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.sealed import sealing_keys
+from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
+from comind.observe.logs import redact
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
@@ -56,6 +61,7 @@ class Runtime:
         env: str | None = None,
     ):
         self.events = EventLog()
+        self.settings = settings
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
@@ -102,8 +108,9 @@ class Runtime:
         if self.source is not None:
             self._start_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
+        extra = self._gitops_api().routes() if self.gitops else []
         self.server = ApiServer(
-            create_app(self.platform, sqs=sqs.handle), host=self.host, port=self.port
+            create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
         )
         self.server.start()
         threading.Thread(
@@ -120,10 +127,26 @@ class Runtime:
             FileObjectStore(home.objects),
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
-        plane = self.gitops = ControlPlane(self.source, self.env, engines, messages, secrets)
+        keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))
+        plane = self.gitops = ControlPlane(
+            self.source, self.env, engines, messages, secrets, keys=keys,
+            refresh_interval=self.settings.refresh_interval,
+        )  # fmt: skip
         report = plane.service.sync(trigger="startup")
         log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
         plane.controller.start()
+
+    def _gitops_api(self) -> GitOpsApi:
+        assert self.gitops is not None
+        home = self.platform.home
+        secret = self.settings.webhook_secret or home.secret("webhook-secret")
+        for value in (secret, home.secret("api-admin-token"), home.secret("api-viewer-token")):
+            redact(value)
+        ref = self.source.ref if isinstance(self.source, GitSource) else None
+        return GitOpsApi(
+            self.gitops, admin_token=home.secret("api-admin-token"),
+            viewer_token=home.secret("api-viewer-token"), webhook_secret=secret, followed_ref=ref,
+        )  # fmt: skip
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Advance redrive tasks and flush held events often; enforce retention every minute."""

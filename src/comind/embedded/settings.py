@@ -26,3 +26,10 @@ class Settings(BaseSettings):
     redis_bin: Path | None = Field(default=None, description="Path of a redis-server binary.")
     check_interval: float = Field(default=1.0, gt=0, description="Seconds between checks.")
     start_timeout: float = Field(default=60.0, gt=0, description="Seconds an engine may take.")
+    refresh_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between drift checks of the synced resources."
+    )
+    webhook_secret: str | None = Field(
+        default=None, repr=False, description="Git webhook secret (default: generated, kept)."
+    )
+    sealing_renew_days: int = Field(default=30, gt=0, description="Sealing key lifetime.")

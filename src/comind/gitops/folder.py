@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from comind.errors import ComindError
 from comind.gitops.resources import tree_digest
 
 
@@ -17,6 +18,13 @@ class FolderSource:
 
     def fetch(self) -> str:
         return "dir-" + tree_digest(self.path)[:12]
+
+    def resolve(self, rev: str) -> str:
+        """Only the folder's current revision exists (there is no history)."""
+        current = self.fetch()
+        if rev not in (current, current[4:]):
+            raise ComindError(f"revision {rev} is not the folder's current content ({current})")
+        return current
 
     def checkout(self, revision: str) -> Path:
         return self.path

@@ -29,6 +29,7 @@ log = logging.getLogger("comind.gitops")
 
 class Source(Protocol):
     def fetch(self) -> str: ...
+    def resolve(self, rev: str) -> str: ...
     def checkout(self, revision: str) -> Path: ...
     def describe(self, revision: str) -> dict[str, object]: ...
 
@@ -90,10 +91,12 @@ class SyncService:
         apps: set[str] | None = None,
         on_done: Callable[[Outcome], None] = lambda o: None,
         on_plan: Callable[[list[Step]], None] = lambda s: None,
+        on_started: Callable[[int], None] = lambda i: None,
     ) -> SyncReport:
         with self._lock:
-            rev = revision or self.source.fetch()
+            rev = self.source.resolve(revision) if revision else self.source.fetch()
             sync_id = self.records.start_sync(self.env, rev, trigger, dry_run=dry_run)
+            on_started(sync_id)
             with metrics.SYNC_SECONDS.time():
                 report = self._sync(sync_id, rev, dry_run, apps, on_done, on_plan)
             results = [o.as_dict() for o in report.outcomes] or [_planned(s) for s in report.steps]

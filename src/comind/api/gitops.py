@@ -1,0 +1,238 @@
+"""The GitOps REST API: apps, resources, syncs, diff, sync, rollback, and the Git webhook.
+
+Read endpoints need the viewer token (or the admin token), writes the admin token, both
+as ``Authorization: Bearer``; the tokens live in the platform's state directory. The
+webhook is authenticated by its own secret (GitHub signature or GitLab token): a bad one
+is 401 and triggers nothing. No response ever carries a secret value.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from comind.gitops.plane import ControlPlane
+from comind.gitops.reconcile import Step
+from comind.gitops.webhooks import WebhookError, verify_and_parse
+from comind.stores.gitops_db import ResourceRecord, SyncRecord
+
+MAX_HOOK_BYTES = 5 * 1024 * 1024
+
+
+class GitOpsApi:
+    def __init__(
+        self, plane: ControlPlane, *, admin_token: str, viewer_token: str, webhook_secret: str,
+        followed_ref: str | None = None,
+    ) -> None:  # fmt: skip
+        self.plane = plane
+        self.admin_token, self.viewer_token = admin_token, viewer_token
+        self.webhook_secret, self.followed_ref = webhook_secret, followed_ref
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/v1/apps", self.apps),
+            Route("/api/v1/apps/{app}", self.app),
+            Route("/api/v1/resources", self.resources),
+            Route("/api/v1/syncs", self.syncs),
+            Route("/api/v1/syncs/{sync_id:int}", self.sync_record),
+            Route("/api/v1/diff", self.diff),
+            Route("/api/v1/sync", self.sync, methods=["POST"]),
+            Route("/api/v1/rollback", self.rollback, methods=["POST"]),
+            Route("/api/v1/autosync", self.autosync, methods=["POST"]),
+            Route("/api/v1/hooks/git", self.hook, methods=["POST"]),
+        ]
+
+    # --- auth -------------------------------------------------------------------------
+
+    def _allowed(self, request: Request, *, admin: bool) -> bool:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        tokens = [self.admin_token] if admin else [self.admin_token, self.viewer_token]
+        return any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
+
+    def _refuse(self, request: Request, *, admin: bool = False) -> Response | None:
+        if self._allowed(request, admin=admin):
+            return None
+        need = "the admin token" if admin else "a viewer or admin token"
+        return JSONResponse({"error": f"unauthorized: send {need} as a Bearer token"}, 401)
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def apps(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        records = await run_in_threadpool(self.plane.records.resources)
+        return JSONResponse({"apps": app_summaries(records)})
+
+    async def app(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        name = request.path_params["app"]
+        records = await run_in_threadpool(self.plane.records.resources)
+        mine = [r for r in records if r.app == name]
+        if not mine:
+            return JSONResponse({"error": f"no app '{name}'"}, 404)
+        summary = app_summaries(mine)[0]
+        return JSONResponse({**summary, "resources": [resource_out(r) for r in mine]})
+
+    async def resources(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        records = await run_in_threadpool(self.plane.records.resources)
+        return JSONResponse({"resources": [resource_out(r) for r in records]})
+
+    async def syncs(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        limit = min(int(request.query_params.get("limit", "20")), 500)
+        app = request.query_params.get("app")
+        rows = await run_in_threadpool(self.plane.records.syncs, self.plane.service.env, limit)
+        return JSONResponse({"syncs": [sync_out(s, app) for s in rows]})
+
+    async def sync_record(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        row = await run_in_threadpool(self.plane.records.sync, request.path_params["sync_id"])
+        if row is None:
+            return JSONResponse({"error": "no such sync"}, 404)
+        return JSONResponse(sync_out(row, None))
+
+    async def diff(self, request: Request) -> Response:
+        if denied := self._refuse(request):
+            return denied
+        revision = request.query_params.get("revision")
+        return JSONResponse(await run_in_threadpool(self._diff, revision))
+
+    def _diff(self, revision: str | None) -> dict[str, Any]:
+        service = self.plane.service
+        rev = revision or service.source.fetch()
+        steps = service.plan(service.desired(rev))
+        return {"revision": rev, "changes": [step_out(s) for s in steps if s.changes],
+                "unchanged": sum(1 for s in steps if not s.changes)}  # fmt: skip
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def sync(self, request: Request) -> Response:
+        if denied := self._refuse(request, admin=True):
+            return denied
+        body = await _json(request)
+        apps = {str(body["app"])} if body.get("app") else None
+        return self._start(revision=body.get("revision"), trigger=_who(body, "cli"),
+                           dry_run=bool(body.get("dry_run")), apps=apps)  # fmt: skip
+
+    async def rollback(self, request: Request) -> Response:
+        if denied := self._refuse(request, admin=True):
+            return denied
+        body = await _json(request)
+        if not body.get("revision"):
+            return JSONResponse({"error": "rollback needs a revision"}, 400)
+        await run_in_threadpool(self._pause, f"rolled back to {body['revision']}")
+        return self._start(revision=str(body["revision"]), trigger=_who(body, "rollback"))
+
+    async def autosync(self, request: Request) -> Response:
+        if denied := self._refuse(request, admin=True):
+            return denied
+        enabled = bool((await _json(request)).get("enabled", True))
+        await run_in_threadpool(self._pause, "" if enabled else "paused by hand", not enabled)
+        if enabled:
+            self.plane.controller.trigger("autosync")
+        return JSONResponse({"auto_sync_paused": not enabled})
+
+    def _pause(self, reason: str, paused: bool = True) -> None:
+        state = self.plane.service.environment()
+        new = replace(state, auto_sync_paused=paused, paused_reason=reason)
+        self.plane.records.put_environment(self.plane.service.env, new)
+
+    def _start(self, **kwargs: Any) -> Response:
+        """Run a sync in the background; answer with its id at once (202)."""
+        started: dict[str, int] = {}
+        ready = threading.Event()
+
+        def begun(sync_id: int) -> None:
+            started["id"] = sync_id
+            ready.set()
+
+        def run() -> None:
+            try:
+                self.plane.service.sync(on_started=begun, **kwargs)
+            finally:
+                ready.set()
+
+        threading.Thread(target=run, name="comind-sync", daemon=True).start()
+        ready.wait(timeout=60)
+        if "id" not in started:
+            return JSONResponse({"error": "the sync did not start (see the platform log)"}, 500)
+        return JSONResponse({"id": started["id"]}, 202)
+
+    async def hook(self, request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_HOOK_BYTES:
+            return JSONResponse({"error": "payload too large"}, 413)
+        try:
+            push = verify_and_parse(request.headers, body, self.webhook_secret)
+        except WebhookError as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
+        if push is None:
+            return JSONResponse({"accepted": False, "reason": "not a push"}, 200)
+        if self.followed_ref is not None and not push.concerns(self.followed_ref):
+            return JSONResponse({"accepted": False, "reason": f"not {self.followed_ref}"}, 200)
+        self.plane.controller.trigger("webhook")
+        return JSONResponse({"accepted": True, "ref": push.ref}, 202)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _who(body: dict[str, Any], default: str) -> str:
+    return str(body.get("trigger") or default)[:200]
+
+
+def app_summaries(records: list[ResourceRecord]) -> list[dict[str, Any]]:
+    """Per app: Synced only when every resource is; the worst health of its resources."""
+    by_app: dict[str, list[ResourceRecord]] = defaultdict(list)
+    for record in records:
+        by_app[record.app].append(record)
+    out = []
+    for app, mine in sorted(by_app.items()):
+        live = [r for r in mine if not r.orphaned]
+        sync = "Synced" if all(r.sync == "Synced" for r in live) else "OutOfSync"
+        health = min((r.health for r in live), key=_HEALTH_ORDER.index, default="Unknown")
+        bad = [f"{r.id}: {r.message}" for r in live if r.message and r.health != "Healthy"]
+        out.append({"app": app, "sync": sync, "health": health, "resources": len(live),
+                    "orphaned": [r.id for r in mine if r.orphaned],
+                    "message": "; ".join(bad)[:500]})  # fmt: skip
+    return out
+
+
+_HEALTH_ORDER = ["Degraded", "Missing", "Unknown", "Progressing", "Healthy"]
+
+
+def resource_out(r: ResourceRecord) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "app": r.app, "name": r.name, "sync": r.sync,
+            "health": r.health, "message": r.message, "orphaned": r.orphaned,
+            "revision": r.revision,
+            "updated_at": r.updated_at.isoformat() if r.updated_at else None}  # fmt: skip
+
+
+def sync_out(s: SyncRecord, app: str | None) -> dict[str, Any]:
+    results = [x for x in s.results if app is None or x.get("id", "").split("/")[1:2] == [app]]
+    return {"id": s.id, "env": s.env, "revision": s.revision, "trigger": s.trigger,
+            "dry_run": s.dry_run, "outcome": s.outcome, "message": s.message,
+            "results": results, "started_at": s.started_at.isoformat(),
+            "finished_at": s.finished_at.isoformat() if s.finished_at else None}  # fmt: skip
+
+
+def step_out(step: Step) -> dict[str, Any]:
+    return {"id": step.resource.id, "action": step.action, "drift": list(step.observed.drift)}

@@ -1,0 +1,40 @@
+"""Calling the running platform's REST API from the CLI, with the tokens of its state dir."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import typer
+
+from comind.cli.connect import home_of, running_state
+from comind.errors import ComindError
+
+
+def call(
+    ctx: typer.Context,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    admin: bool = False,
+) -> Any:
+    """The JSON answer of ``method path``; an API error becomes a one-line ComindError."""
+    home = home_of(ctx)
+    state = running_state(home)
+    token = home.secret("api-admin-token" if admin else "api-viewer-token")
+    try:
+        resp = httpx.request(
+            method, f"{state['api_url']}{path}", json=body, params=params, timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise ComindError(f"the platform's API did not answer: {exc}") from None
+    if resp.status_code >= 400:
+        try:
+            message = resp.json().get("error", resp.text)
+        except ValueError:
+            message = resp.text
+        raise ComindError(f"{method} {path}: {message}")
+    return resp.json()

@@ -1,0 +1,141 @@
+"""The GitOps acceptance path from outside, against a real Git repository:
+commit → webhook → Synced; isolation between apps; drift healed; a broken commit refused;
+rollback; orphaned data; a sealed secret reaching only the app's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import psycopg
+import pytest
+from tests.waiting import wait_until
+
+from comind.gitops.webhooks import github_signature
+
+pytestmark = pytest.mark.slow
+Run = Callable[..., subprocess.CompletedProcess[str]]
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+BASE = """\
+platform: {name: flow}
+environments:
+  dev: {}
+apps:
+  shop:
+    run: python -m shop
+    database: {name: shopdb}
+    cache: {}
+    queues:
+      jobs: {dlq: {max_receives: 2}}
+"""
+SECOND = """\
+  books:
+    run: python -m books
+    secrets: [api-key]
+    database: {name: booksdb}
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def commit(repo: Path, text: str, message: str) -> str:
+    (repo / "comind.yaml").write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def jget(comind: Run, *args: str) -> Any:
+    return json.loads(comind(*args, "--json", check=True).stdout)
+
+
+def apps(comind: Run) -> dict[str, dict[str, Any]]:
+    return {a["app"]: a for a in jget(comind, "app", "ls")}
+
+
+def hook(home: Path, state: dict[str, Any], sha: str) -> httpx.Response:
+    body = json.dumps({"ref": "refs/heads/main", "after": sha,
+                       "repository": {"clone_url": "x"}}).encode()  # fmt: skip
+    secret = (home / "secrets" / "webhook-secret").read_text().strip()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": github_signature(body, secret),
+               "Content-Type": "application/json"}  # fmt: skip
+    return httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=body, headers=headers)
+
+
+def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path) -> None:
+    repo = tmp_path / "platform-repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    first = commit(repo, BASE, "shop")
+    fast = {"COMIND_REFRESH_INTERVAL": "1"}
+    comind("up", "--detach", "--api-port", "0", "--repo", str(repo), "--env", "dev",
+           check=True, extra_env=fast)  # fmt: skip
+    state = json.loads((home / "state.json").read_text())
+    assert apps(comind)["shop"]["sync"] == "Synced" and apps(comind)["shop"]["health"] == "Healthy"
+
+    # a bad signature triggers nothing
+    forged = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=00"}
+    bad = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=b"{}", headers=forged)
+    assert bad.status_code == 401
+
+    # a new app with a sealed secret, committed, arrives through the webhook
+    comind("seal", "--app", "books", "--env", "dev", "--name", "api-key", "--repo", str(repo),
+           "--from-literal", "BOOKS_API_KEY=hunter2-very-secret", check=True)  # fmt: skip
+    second = commit(repo, BASE + SECOND, "books")
+    assert hook(home, state, second).status_code == 202
+    assert wait_until(lambda: apps(comind).get("books", {}).get("health") == "Healthy", 60)
+    books_env = jget(comind, "app", "env", "books")["env"]
+    shop_env = jget(comind, "app", "env", "shop")["env"]
+    assert books_env["BOOKS_API_KEY"] == "hunter2-very-secret"
+    assert "BOOKS_API_KEY" not in shop_env
+    for reader in (("app", "show", "books"), ("history",), ("app", "ls")):
+        assert "hunter2" not in comind(*reader, "--json", check=True).stdout
+
+    # each app reaches only its own database
+    with psycopg.connect(shop_env["DATABASE_URL"]) as conn:
+        conn.execute("CREATE TABLE orders (id int)")
+    stranger = books_env["DATABASE_URL"].rsplit("/", 1)[0] + "/shopdb"
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        psycopg.connect(stranger).close()
+
+    # a queue deleted behind the platform's back is healed
+    sqs = boto3.client("sqs", endpoint_url=shop_env["AWS_ENDPOINT_URL_SQS"],
+                       region_name="us-east-1", aws_access_key_id=shop_env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=shop_env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="jobs")["QueueUrl"])
+    assert wait_until(lambda: any(s["trigger"] == "self-heal" and s["outcome"] == "Succeeded"
+                                  for s in jget(comind, "history")), 30)  # fmt: skip
+    assert sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+
+    # a broken commit is refused; the running revision stays
+    broken = commit(repo, BASE.replace("run:", "rnu:", 1) + SECOND, "typo")
+    assert hook(home, state, broken).status_code == 202
+    assert wait_until(lambda: jget(comind, "history")[0]["outcome"] == "Refused", 30)
+    refused = jget(comind, "history")[0]
+    assert refused["revision"] == broken and "comind.yaml:6:" in refused["message"]
+    assert apps(comind)["books"]["sync"] == "Synced"
+
+    # diff and a dry run show nothing to do at the good revision
+    assert comind("diff", "--revision", second).returncode == 0
+    planned = jget(comind, "sync", "--dry-run", "--revision", second)
+    assert planned["outcome"] == "Planned"
+
+    # rollback to the first revision: books is removed, its database orphaned, not dropped
+    back = jget(comind, "rollback", first, "--yes")
+    assert back["outcome"] == "Succeeded", back
+    books = apps(comind)["books"]
+    assert "database/books/booksdb" in books["orphaned"]
+    with psycopg.connect(books_env["DATABASE_URL"]):  # data and role still there
+        pass
+    assert jget(comind, "history")[0]["trigger"] == "rollback"
