@@ -16,11 +16,12 @@ from comind.gitops.folder import FolderSource
 from comind.gitops.plane import ControlPlane, Engines
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.stores import pg_admin
 from comind.stores.gitops_db import SecretStore
 from comind.stores.objects import FileObjectStore
+from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect, superuser
 from comind.stores.redis import RedisTarget, default_user
+from comind.stores.redis_acl import RedisAcl
 from comind.stores.sealing import Sealer
 
 SPEC = """\
@@ -83,12 +84,13 @@ def plane(
         return ControlPlane(FolderSource(repo), "dev", engines, layer, secrets, **kw)  # type: ignore[arg-type]
 
     yield make
+    admin, acl = PgAdmin(engines.postgres), RedisAcl(engines.redis)
     for app in names.values():
-        pg_admin.drop_database(engines.postgres, app)
-        pg_admin.drop_role(engines.postgres, f"app_{app}")
-        with redis.Redis(host=platform.redis.host, port=platform.redis.port,
-                         password=platform.redis.password) as r:  # fmt: skip
-            r.acl_deluser(f"app_{app}")
+        admin.drop_database(app)
+        admin.drop_role(f"app_{app}")
+        acl.delete_user(f"app_{app}")
+    admin.close()
+    acl.close()
     layer.close()
 
 
@@ -133,7 +135,8 @@ def test_each_app_reaches_only_its_own_database_and_keys(
             r.set(f"{names['b']}:greeting", "stolen")
         with pytest.raises(redis.exceptions.NoPermissionError):
             r.flushall()
-    assert "password" not in repr(cp.databases.target(cp.service.current.resources[0]))  # type: ignore[union-attr]
+    password = a_env["DATABASE_URL"].split(":")[2].split("@")[0]
+    assert password not in repr(cp.records.resources()) and password not in repr(cp.service.current)
 
 
 def test_a_queue_deleted_behind_the_platforms_back_is_healed(
@@ -215,7 +218,7 @@ def test_removing_an_app_orphans_its_data_unless_its_spec_said_delete(
     assert actions[f"queue/{a}/jobs"] == ("orphan", "Succeeded")  # holds a message
     assert actions[f"queue/{a}/jobs-dlq"] == ("delete", "Succeeded")  # empty
     assert actions[f"cache/{a}/{a}"] == ("delete", "Succeeded")
-    assert pg_admin.observe_database(superuser(platform.postgres), a) is not None
+    assert cp.pg.observe_database(a) is not None
     orphaned = {r.id for r in cp.records.resources() if r.orphaned}
     assert f"database/{a}/{a}" in orphaned
 
@@ -232,7 +235,7 @@ def test_a_database_whose_spec_said_delete_is_dropped_when_removed(
     report = cp.service.sync(trigger="test")
     a = names["a"]
     assert {o.id: o.action for o in report.outcomes}[f"database/{a}/{a}"] == "delete"
-    assert pg_admin.observe_database(superuser(platform.postgres), a) is None
+    assert cp.pg.observe_database(a) is None
 
 
 def test_a_sync_gate_refuses_unsigned_revisions(

@@ -166,6 +166,7 @@ class Runtime:
         self._stop.set()
         if self.gitops is not None:
             self.gitops.controller.stop()
+            self.gitops.close()
         if self.server is not None:
             self.server.stop()
         if self._depth is not None:

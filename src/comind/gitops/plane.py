@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from comind.gitops.controller import Controller
 from comind.gitops.providers.base import Provider
 from comind.gitops.providers.bucket import BucketProvider
-from comind.gitops.providers.cache import CacheProvider
-from comind.gitops.providers.database import DatabaseProvider
+from comind.gitops.providers.cache import CacheProvider, cache_target
+from comind.gitops.providers.database import DatabaseProvider, database_target
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
@@ -23,8 +23,10 @@ from comind.gitops.sync import Source, SyncService
 from comind.queue.layer import MessageLayer
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
 from comind.stores.objects import FileObjectStore
+from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
+from comind.stores.redis_acl import RedisAcl
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ class ControlPlane:
         refresh_interval: float = 10.0,
     ) -> None:
         self.engines, self.secrets = engines, secrets
-        self.databases = DatabaseProvider(engines.postgres, secrets)
-        self.caches = CacheProvider(engines.redis, secrets)
+        self.pg, self.acl = PgAdmin(engines.postgres), RedisAcl(engines.redis)
+        self.databases = DatabaseProvider(self.pg, secrets)
+        self.caches = CacheProvider(self.acl, secrets)
         providers: dict[str, Provider] = {
             "database": self.databases,
             "cache": self.caches,
@@ -62,6 +65,10 @@ class ControlPlane:
         self.records = GitOpsRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers))
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
+
+    def close(self) -> None:
+        self.pg.close()
+        self.acl.close()
 
     def app_env(self, app: str) -> dict[str, str]:
         """The service variables of ``app`` at the applied revision (secrets included)."""
@@ -79,9 +86,9 @@ def service_env(
         if res.app != app:
             continue
         if res.kind == "database":
-            env["DATABASE_URL"] = DatabaseProvider(engines.postgres, secrets).target(res).url()
+            env["DATABASE_URL"] = database_target(engines.postgres, secrets, res).url()
         elif res.kind == "cache":
-            env["REDIS_URL"] = CacheProvider(engines.redis, secrets).target(res).url()
+            env["REDIS_URL"] = cache_target(engines.redis, secrets, res).url()
             env["REDIS_KEY_PREFIX"] = f"{app}:"
         elif res.kind == "bucket":
             env["OBJECTS_BUCKET"] = res.name

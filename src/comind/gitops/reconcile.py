@@ -136,7 +136,8 @@ class Reconciler:
             except Exception as exc:  # the provider's / engine's message, kept on the resource
                 return Outcome(res.id, step.action, "Failed", _message(exc),
                                Sync.OUT_OF_SYNC, Health.DEGRADED)  # fmt: skip
-        observed = self._await_health(res)
+        # an unchanged resource was just observed by the plan; a changed one is looked at anew
+        observed = step.observed if step.action == "none" else self._await_health(res)
         message = observed.message or "; ".join(observed.drift)
         if observed.sync != Sync.SYNCED:
             return Outcome(res.id, step.action, "Failed", message, observed.sync, observed.health)

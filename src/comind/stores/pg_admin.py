@@ -3,88 +3,120 @@
 Isolation: each app database is owned by the app's role, ``CONNECT`` is revoked from
 ``PUBLIC`` and granted to that role only, so another app's role cannot even connect.
 Every operation is idempotent and converges: running it on a database that drifted
-(owner changed, ``PUBLIC`` given access back, an extension dropped) repairs it.
+(owner changed, ``PUBLIC`` given access back, an extension dropped, the password changed)
+repairs it. Observing is cheap: catalog queries on a small pool of superuser connections,
+and the password is checked against the role's SCRAM verifier without logging in.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
-import psycopg
 from psycopg import sql
 
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.postgres import PgTarget, connect, make_pool
 
 
 @dataclass(frozen=True)
 class DatabaseState:
     owner: str
     public_connect: bool
-    extensions: tuple[str, ...]
+    extensions: tuple[str, ...] | None  # None: not looked at
 
 
-def role_exists(admin: PgTarget, role: str) -> bool:
-    with connect(admin.with_db("postgres")) as conn:
-        row = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-    return row is not None
+class PgAdmin:
+    """Role and database administration as a superuser of one server."""
+
+    def __init__(self, admin: PgTarget, *, max_connections: int = 4) -> None:
+        self.admin = admin.with_db("postgres")
+        self.pool = make_pool(self.admin, min_size=0, max_size=max_connections)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def ensure_role(self, role: str, password: str) -> None:
+        """A login role with ``password`` and no special rights (created or reset)."""
+        with self.pool.connection() as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(sql.SQL(
+                verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+            ).format(sql.Identifier(role), sql.Literal(password)))  # fmt: skip
+
+    def password_matches(self, role: str, password: str) -> bool:
+        """True when ``role`` may log in and ``password`` is its password."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = %s", (role,)
+            ).fetchone()
+        return bool(row and row[0] and row[1] and scram_matches(row[1], password))
+
+    def observe_database(self, dbname: str, *, extensions: bool = True) -> DatabaseState | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT pg_get_userbyid(datdba), "
+                "has_database_privilege('public', oid, 'CONNECT') "
+                "FROM pg_database WHERE datname = %s",
+                (dbname,),
+            ).fetchone()
+        if row is None:
+            return None
+        return DatabaseState(row[0], bool(row[1]), self._extensions(dbname) if extensions else None)
+
+    def _extensions(self, dbname: str) -> tuple[str, ...]:
+        with connect(self.admin.with_db(dbname)) as conn:
+            names = [r[0] for r in conn.execute("SELECT extname FROM pg_extension ORDER BY 1")]
+        return tuple(n for n in names if n != "plpgsql")
+
+    def ensure_database(self, dbname: str, owner: str, extensions: list[str]) -> None:
+        """``dbname`` owned by and reachable only by ``owner``, with ``extensions``."""
+        db, role = sql.Identifier(dbname), sql.Identifier(owner)
+        with self.pool.connection() as conn:
+            if self.observe_database(dbname, extensions=False) is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, role))
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+            conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
+        with connect(self.admin.with_db(dbname)) as conn:
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
+            for name in extensions:
+                conn.execute(
+                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
+                )
+
+    def drop_database(self, dbname: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            )
+
+    def drop_role(self, role: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def ensure_role(admin: PgTarget, role: str, password: str) -> None:
-    """A login role with ``password`` and no special rights (created or reset)."""
-    verb = "ALTER" if role_exists(admin, role) else "CREATE"
-    statement = sql.SQL(
-        verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-    ).format(sql.Identifier(role), sql.Literal(password))
-    with connect(admin.with_db("postgres")) as conn:
-        conn.execute(statement)
-
-
-def can_login(target: PgTarget) -> bool:
-    """True when ``target``'s user logs in to its database with its password."""
+def scram_matches(verifier: str, password: str) -> bool:
+    """Whether ``password`` produces PostgreSQL's SCRAM-SHA-256 ``verifier``
+    (``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>``, RFC 5802/7677)."""
     try:
-        with connect(target, timeout=3):
-            return True
-    except psycopg.OperationalError:
+        method, rest = verifier.split("$", 1)
+        params, keys = rest.split("$", 1)
+        iterations, salt = params.split(":", 1)
+        stored_key = keys.split(":", 1)[0]
+    except ValueError:
         return False
+    if method != "SCRAM-SHA-256":
+        return False
+    return hmac.compare_digest(_stored_key(password, salt, int(iterations)), stored_key)
 
 
-def observe_database(admin: PgTarget, dbname: str) -> DatabaseState | None:
-    with connect(admin.with_db("postgres")) as conn:
-        row = conn.execute(
-            "SELECT pg_get_userbyid(datdba), "
-            "has_database_privilege('public', oid, 'CONNECT') "
-            "FROM pg_database WHERE datname = %s",
-            (dbname,),
-        ).fetchone()
-    if row is None:
-        return None
-    with connect(admin.with_db(dbname)) as conn:
-        names = [r[0] for r in conn.execute("SELECT extname FROM pg_extension ORDER BY 1")]
-    return DatabaseState(row[0], bool(row[1]), tuple(n for n in names if n != "plpgsql"))
-
-
-def ensure_database(admin: PgTarget, dbname: str, owner: str, extensions: list[str]) -> None:
-    """The database ``dbname`` owned by and reachable only by ``owner``, with ``extensions``."""
-    db, role = sql.Identifier(dbname), sql.Identifier(owner)
-    with connect(admin.with_db("postgres")) as conn:
-        if observe_database(admin, dbname) is None:
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
-        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, role))
-        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
-        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
-    with connect(admin.with_db(dbname)) as conn:
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
-        for name in extensions:
-            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
-
-
-def drop_database(admin: PgTarget, dbname: str) -> None:
-    with connect(admin.with_db("postgres")) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
-        )
-
-
-def drop_role(admin: PgTarget, role: str) -> None:
-    with connect(admin.with_db("postgres")) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+@lru_cache(maxsize=1024)
+def _stored_key(password: str, salt: str, iterations: int) -> str:
+    """Cached: the derivation is deliberately slow and a no-op sync repeats it per app."""
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return base64.b64encode(hashlib.sha256(client_key).digest()).decode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -30,17 +31,42 @@ def pattern(app: str) -> str:
     return f"{app}:*"
 
 
-def observe_user(admin: RedisTarget, user: str) -> AclUser | None:
-    with client(admin) as conn:
-        info = conn.acl_getuser(user)
-    if not info:
-        return None
-    return AclUser(
-        enabled="on" in info.get("flags", []),
-        password_sha256=tuple(info.get("passwords", [])),
-        keys=" ".join(_strings(info.get("keys", ""))),
-        channels=" ".join(_strings(info.get("channels", ""))),
-    )
+class RedisAcl:
+    """ACL administration over one admin connection pool."""
+
+    def __init__(self, admin: RedisTarget) -> None:
+        self.conn = client(admin)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def observe_user(self, user: str) -> AclUser | None:
+        info: dict[str, Any] = self.conn.acl_getuser(user) or {}
+        if not info:
+            return None
+        return AclUser(
+            enabled="on" in info.get("flags", []),
+            password_sha256=tuple(_strings(info.get("passwords", []))),
+            keys=" ".join(_strings(info.get("keys", ""))),
+            channels=" ".join(_strings(info.get("channels", ""))),
+        )
+
+    def ensure_user(self, user: str, app: str, password: str) -> None:
+        self.conn.acl_setuser(
+            user, enabled=True, reset=True, reset_channels=True, passwords=[f"+{password}"],
+            keys=[pattern(app)], channels=[pattern(app)], categories=list(COMMANDS),
+        )  # fmt: skip
+        self._save()
+
+    def delete_user(self, user: str) -> None:
+        self.conn.acl_deluser(user)
+        self._save()
+
+    def _save(self) -> None:
+        """Persist ACLs when the server has an ACL file; without one, users live until a
+        restart and the next reconcile recreates them."""
+        with contextlib.suppress(redis.ResponseError):
+            self.conn.acl_save()
 
 
 def _strings(value: object) -> list[str]:
@@ -58,25 +84,3 @@ def matches(user: AclUser, app: str, password: str) -> bool:
         and user.keys.lstrip("~") == pattern(app)
         and user.channels.lstrip("&") == pattern(app)
     )
-
-
-def ensure_user(admin: RedisTarget, user: str, app: str, password: str) -> None:
-    with client(admin) as conn:
-        conn.acl_setuser(
-            user, enabled=True, reset=True, reset_channels=True, passwords=[f"+{password}"],
-            keys=[pattern(app)], channels=[pattern(app)], categories=list(COMMANDS),
-        )  # fmt: skip
-        _save(conn)
-
-
-def delete_user(admin: RedisTarget, user: str) -> None:
-    with client(admin) as conn:
-        conn.acl_deluser(user)
-        _save(conn)
-
-
-def _save(conn: redis.Redis) -> None:
-    """Persist ACLs when the server has an ACL file; without one, users live until a
-    restart and the next reconcile recreates them."""
-    with contextlib.suppress(redis.ResponseError):
-        conn.acl_save()

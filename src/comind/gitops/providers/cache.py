@@ -4,36 +4,37 @@ from __future__ import annotations
 
 from comind.gitops.providers.base import MISSING, Observed
 from comind.gitops.resources import Resource
-from comind.stores import redis_acl
 from comind.stores.gitops_db import SecretStore
 from comind.stores.redis import RedisTarget
+from comind.stores.redis_acl import RedisAcl, matches
 
 
 def password_name(app: str) -> str:
     return f"app/{app}/cache-password"
 
 
-class CacheProvider:
-    def __init__(self, admin: RedisTarget, secrets: SecretStore) -> None:
-        self.admin, self.secrets = admin, secrets
+def cache_target(admin: RedisTarget, secrets: SecretStore, res: Resource) -> RedisTarget:
+    """How the app of ``res`` logs in to Redis (for its REDIS_URL)."""
+    password = secrets.password(password_name(res.app))
+    return RedisTarget(admin.host, admin.port, password, username=res.spec["user"])
 
-    def target(self, res: Resource) -> RedisTarget:
-        """How the app logs in to Redis (for its REDIS_URL)."""
-        password = self.secrets.password(password_name(res.app))
-        return RedisTarget(self.admin.host, self.admin.port, password, username=res.spec["user"])
+
+class CacheProvider:
+    def __init__(self, acl: RedisAcl, secrets: SecretStore) -> None:
+        self.acl, self.secrets = acl, secrets
 
     def observe(self, res: Resource) -> Observed:
-        user = redis_acl.observe_user(self.admin, res.spec["user"])
+        user = self.acl.observe_user(res.spec["user"])
         if user is None:
             return MISSING
         password = self.secrets.password(password_name(res.app))
-        if not redis_acl.matches(user, res.app, password):
+        if not matches(user, res.app, password):
             return Observed(True, ("ACL user differs from the spec (password, keys or state)",))
         return Observed(True)
 
     def apply(self, res: Resource) -> None:
         password = self.secrets.password(password_name(res.app))
-        redis_acl.ensure_user(self.admin, res.spec["user"], res.app, password)
+        self.acl.ensure_user(res.spec["user"], res.app, password)
 
     def delete(self, res: Resource) -> None:
-        redis_acl.delete_user(self.admin, res.spec["user"])
+        self.acl.delete_user(res.spec["user"])

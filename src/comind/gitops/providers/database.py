@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from comind.gitops.providers.base import MISSING, Health, Observed
 from comind.gitops.resources import Resource
-from comind.stores import pg_admin
 from comind.stores.gitops_db import SecretStore
+from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
 
 
@@ -13,17 +13,19 @@ def password_name(app: str) -> str:
     return f"app/{app}/database-password"
 
 
-class DatabaseProvider:
-    def __init__(self, admin: PgTarget, secrets: SecretStore) -> None:
-        self.admin, self.secrets = admin, secrets
+def database_target(admin: PgTarget, secrets: SecretStore, res: Resource) -> PgTarget:
+    """How the app of ``res`` logs in to its database (for its DATABASE_URL)."""
+    password = secrets.password(password_name(res.app))
+    return PgTarget(admin.host, admin.port, res.spec["role"], password, res.name)
 
-    def target(self, res: Resource) -> PgTarget:
-        """How the app logs in to its database (for its DATABASE_URL)."""
-        password = self.secrets.password(password_name(res.app))
-        return PgTarget(self.admin.host, self.admin.port, res.spec["role"], password, res.name)
+
+class DatabaseProvider:
+    def __init__(self, pg: PgAdmin, secrets: SecretStore) -> None:
+        self.pg, self.secrets = pg, secrets
 
     def observe(self, res: Resource) -> Observed:
-        state = pg_admin.observe_database(self.admin, res.name)
+        wanted = res.spec["extensions"]
+        state = self.pg.observe_database(res.name, extensions=bool(wanted))
         if state is None:
             return MISSING
         role = res.spec["role"]
@@ -32,19 +34,19 @@ class DatabaseProvider:
             drift.append(f"owner is {state.owner}, not {role}")
         if state.public_connect:
             drift.append("every role may connect (only the app's role should)")
-        missing = sorted(set(res.spec["extensions"]) - set(state.extensions))
+        missing = sorted(set(wanted) - set(state.extensions or ()))
         if missing:
             drift.append(f"extensions missing: {', '.join(missing)}")
-        if not pg_admin.can_login(self.target(res)):
-            drift.append(f"role {role} cannot log in with its password")
+        if not self.pg.password_matches(role, self.secrets.password(password_name(res.app))):
+            drift.append(f"role {role} cannot log in with the password the app is given")
             return Observed(True, tuple(drift), Health.DEGRADED, drift[-1], holds_data=True)
         return Observed(True, tuple(drift), holds_data=True)
 
     def apply(self, res: Resource) -> None:
         role = res.spec["role"]
-        pg_admin.ensure_role(self.admin, role, self.secrets.password(password_name(res.app)))
-        pg_admin.ensure_database(self.admin, res.name, role, res.spec["extensions"])
+        self.pg.ensure_role(role, self.secrets.password(password_name(res.app)))
+        self.pg.ensure_database(res.name, role, res.spec["extensions"])
 
     def delete(self, res: Resource) -> None:
-        pg_admin.drop_database(self.admin, res.name)
-        pg_admin.drop_role(self.admin, res.spec["role"])
+        self.pg.drop_database(res.name)
+        self.pg.drop_role(res.spec["role"])
