@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from tests.waiting import wait_until
 
 from comind.embedded.platform import EmbeddedPlatform
 from comind.gitops.folder import FolderSource
@@ -80,10 +81,15 @@ def plane(
     )  # fmt: skip
     secrets = SecretStore(layer.pool, Sealer(b"k" * 32))
 
+    made: list[ControlPlane] = []
+
     def make(**kw: object) -> ControlPlane:
-        return ControlPlane(FolderSource(repo), "dev", engines, layer, secrets, **kw)  # type: ignore[arg-type]
+        made.append(ControlPlane(FolderSource(repo), "dev", engines, layer, secrets, **kw))  # type: ignore[arg-type]
+        return made[-1]
 
     yield make
+    for cp in made:
+        cp.close()
     admin, acl = PgAdmin(engines.postgres), RedisAcl(engines.redis)
     for app in names.values():
         admin.drop_database(app)
@@ -251,3 +257,22 @@ def test_a_sync_gate_refuses_unsigned_revisions(
 
 def test_redis_target_repr_hides_the_password() -> None:
     assert "s3cret" not in repr(RedisTarget("h", 1, "s3cret", username="u"))
+
+
+def test_an_app_enqueues_through_the_outbox_of_its_own_database(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    write(repo, names)
+    cp = plane()
+    cp.service.sync(trigger="test")
+    assert cp.relays.apps() == sorted(names.values())
+    a = names["a"]
+    with psycopg.connect(cp.app_env(a)["DATABASE_URL"]) as conn:  # the app's own role
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) VALUES ('jobs', 'kept')")
+        conn.commit()
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) VALUES ('jobs', 'lost')")
+        conn.rollback()
+    layer = cp.service.reconciler.providers["queue"].layer  # type: ignore[attr-defined]
+    assert wait_until(lambda: [m.body for m in layer.queues.peek(f"{a}/jobs")] == ["kept"], 10)
+    cp.close()
+    assert cp.relays.apps() == []

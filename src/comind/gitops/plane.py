@@ -17,6 +17,7 @@ from comind.gitops.providers.database import DatabaseProvider, database_target
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
+from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
 from comind.gitops.sealed import SealingKeys
 from comind.gitops.sync import Source, SyncService
@@ -63,10 +64,15 @@ class ControlPlane:
         if keys is not None:
             providers["secret"] = SecretProvider(secrets, keys, env)
         self.records = GitOpsRecords(layer.pool)
-        self.service = SyncService(source, env, self.records, Reconciler(providers))
+        self.relays = Relays(self.databases, layer.queues)
+        self.service = SyncService(
+            source, env, self.records, Reconciler(providers),
+            on_applied=lambda desired: self.relays.follow(desired.resources),
+        )  # fmt: skip
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
 
     def close(self) -> None:
+        self.relays.stop_all()
         self.pg.close()
         self.acl.close()
 

@@ -59,9 +59,16 @@ class SyncService:
     """Syncs one environment of the platform from its source."""
 
     def __init__(
-        self, source: Source, env: str, records: GitOpsRecords, reconciler: Reconciler
+        self,
+        source: Source,
+        env: str,
+        records: GitOpsRecords,
+        reconciler: Reconciler,
+        *,
+        on_applied: Callable[[Desired], None] = lambda d: None,
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
+        self.on_applied = on_applied
         self._lock = threading.Lock()
         self.current: Desired | None = None
 
@@ -127,6 +134,7 @@ class SyncService:
         self.current = desired
         outcomes = self.reconciler.apply(steps, on_done=on_done)
         self._record(rev, steps, outcomes)
+        self.on_applied(desired)
         failed = [o for o in outcomes if o.result != "Succeeded"]
         if failed:
             self._remember(last_error=f"{len(failed)} resource(s) failed")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from comind.gitops.providers.base import MISSING, Health, Observed
 from comind.gitops.resources import Resource
+from comind.queue import outbox
 from comind.stores.gitops_db import SecretStore
 from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import PgTarget
+from comind.stores.postgres import PgTarget, connect
 
 
 def password_name(app: str) -> str:
@@ -22,6 +23,9 @@ def database_target(admin: PgTarget, secrets: SecretStore, res: Resource) -> PgT
 class DatabaseProvider:
     def __init__(self, pg: PgAdmin, secrets: SecretStore) -> None:
         self.pg, self.secrets = pg, secrets
+
+    def target(self, res: Resource) -> PgTarget:
+        return database_target(self.pg.admin, self.secrets, res)
 
     def observe(self, res: Resource) -> Observed:
         wanted = res.spec["extensions"]
@@ -46,6 +50,8 @@ class DatabaseProvider:
         role = res.spec["role"]
         self.pg.ensure_role(role, self.secrets.password(password_name(res.app)))
         self.pg.ensure_database(res.name, role, res.spec["extensions"])
+        with connect(self.target(res)) as conn:  # owned by the app's role: it may write to it
+            outbox.install(conn)
 
     def delete(self, res: Resource) -> None:
         self.pg.drop_database(res.name)
