@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import queue_throughput
+import reconcile
 import startup
 
 
@@ -24,6 +25,8 @@ def main() -> None:
     print(queue_throughput.table(rows))
     print("\n## Where an SQS endpoint call's CPU goes\n")
     print(queue_throughput.cost_table(costs))
+    print("\n## GitOps reconcile (100 apps, 7 resources each)\n")
+    print(reconcile.table(reconcile.measure()))
 
 
 if __name__ == "__main__":

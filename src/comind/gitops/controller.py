@@ -94,6 +94,7 @@ class Controller:
             self.service.records.set_status(step.resource.id, obs.sync, obs.health, message)
         for step in drifted:
             metrics.DRIFT.labels(step.resource.kind).inc()
+        self.service.count_statuses()
         policy, state = self.service.policy(), self.service.environment()
         if drifted and policy.self_heal and policy.auto and not state.auto_sync_paused:
             log.info("self-heal: %s", ", ".join(s.resource.id for s in drifted))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,6 +135,7 @@ class SyncService:
         self.current = desired
         outcomes = self.reconciler.apply(steps, on_done=on_done)
         self._record(rev, steps, outcomes)
+        self.count_statuses()
         self.on_applied(desired)
         failed = [o for o in outcomes if o.result != "Succeeded"]
         if failed:
@@ -164,6 +166,13 @@ class SyncService:
                 res.id, res.kind, res.app, res.name, res.spec, rev, outcome.sync,
                 outcome.health, outcome.message, orphaned=outcome.action == "orphan",
             ))  # fmt: skip
+
+    def count_statuses(self) -> None:
+        """Refresh ``comind_gitops_resources`` from the inventory."""
+        counts = Counter((r.sync, r.health) for r in self.records.resources())
+        metrics.RESOURCES.clear()
+        for (sync, health), n in counts.items():
+            metrics.RESOURCES.labels(sync, health).set(n)
 
     def _remember(self, **changes: Any) -> None:
         state = self.records.environment(self.env)
