@@ -1,0 +1,35 @@
+"""The environment an app process gets, and keeping its values out of every text we write.
+
+Apps start from a clean base (``PATH``, ``HOME``, ``LANG``), never from the platform's own
+environment, so nothing of the platform (its settings, its credentials) leaks into an app
+and an app behaves the same whoever started the platform. The declared env holds secrets:
+any text the runtime derives from app output passes through :func:`scrub` first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+INHERITED = ("PATH", "HOME", "LANG")
+DEFAULTS = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+SHORTEST_SECRET = 6
+
+
+def environment(cwd: Path, declared: Mapping[str, str], port: int | None) -> dict[str, str]:
+    """Base + ``declared`` + ``PYTHONPATH`` led by ``cwd`` + ``PORT`` (the instance's port)."""
+    base = {**DEFAULTS, **{key: os.environ[key] for key in INHERITED if key in os.environ}}
+    env = {**base, **declared}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), declared.get("PYTHONPATH")]))
+    if port is not None:
+        env["PORT"] = str(port)
+    return env
+
+
+def scrub(text: str, values: Iterable[str]) -> str:
+    """``text`` with every value long enough to be a secret replaced by ``***``."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= SHORTEST_SECRET:
+            text = text.replace(value, "***")
+    return text
