@@ -17,30 +17,69 @@ import psycopg
 import pytest
 from tests.waiting import wait_until
 
+from comind.embedded.ports import free_port
 from comind.gitops.webhooks import github_signature
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-BASE = """\
-platform: {name: flow}
-environments:
-  dev: {}
-apps:
-  shop:
-    run: python -m shop
+WEB = """\
+import json, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        doc = {"version": os.environ["APP_VERSION"], "pid": os.getpid(),
+               "database": os.environ.get("DATABASE_URL", "").split("@")[-1],
+               "secret_len": len(os.environ.get("BOOKS_API_KEY", ""))}
+        body = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+APP = """\
+  {name}:
+    run: python web.py
+    port: {port}
+    health: {{http: /healthz}}
+    env: {{APP_VERSION: "{version}"}}
+"""
+SHOP = """\
     database: {name: shopdb}
     cache: {}
     queues:
       jobs: {dlq: {max_receives: 2}}
 """
-SECOND = """\
-  books:
-    run: python -m books
+BOOKS = """\
+    depends_on: [shop]
     secrets: [api-key]
     database: {name: booksdb}
 """
+
+
+def spec(shop_port: int, books_port: int | None, version: str) -> str:
+    text = "platform: {name: flow}\nenvironments:\n  dev: {}\napps:\n"
+    text += APP.format(name="shop", port=shop_port, version=version) + SHOP
+    if books_port is not None:
+        text += APP.format(name="books", port=books_port, version=version) + BOOKS
+    return text
+
+
+def served(port: int) -> dict[str, Any]:
+    try:
+        doc: dict[str, Any] = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).json()
+        return doc
+    except httpx.HTTPError:
+        return {}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -51,6 +90,7 @@ def git(repo: Path, *args: str) -> str:
 
 def commit(repo: Path, text: str, message: str) -> str:
     (repo / "comind.yaml").write_text(text)
+    (repo / "web.py").write_text(WEB)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
@@ -77,12 +117,15 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     repo = tmp_path / "platform-repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    first = commit(repo, BASE, "shop")
+    shop_port, books_port = free_port("127.0.0.1"), free_port("127.0.0.1")
+    first = commit(repo, spec(shop_port, None, "1"), "shop")
     fast = {"COMIND_REFRESH_INTERVAL": "1"}
     comind("up", "--detach", "--api-port", "0", "--repo", str(repo), "--env", "dev",
            check=True, extra_env=fast)  # fmt: skip
     state = json.loads((home / "state.json").read_text())
     assert apps(comind)["shop"]["sync"] == "Synced" and apps(comind)["shop"]["health"] == "Healthy"
+    assert served(shop_port)["version"] == "1"  # the app's process, with its own database
+    assert served(shop_port)["database"].endswith("/shopdb")
 
     # a bad signature triggers nothing
     forged = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=00"}
@@ -92,9 +135,11 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     # a new app with a sealed secret, committed, arrives through the webhook
     comind("seal", "--app", "books", "--env", "dev", "--name", "api-key", "--repo", str(repo),
            "--from-literal", "BOOKS_API_KEY=hunter2-very-secret", check=True)  # fmt: skip
-    second = commit(repo, BASE + SECOND, "books")
+    second = commit(repo, spec(shop_port, books_port, "2"), "books")
     assert hook(home, state, second).status_code == 202
     assert wait_until(lambda: apps(comind).get("books", {}).get("health") == "Healthy", 60)
+    assert served(shop_port)["version"] == "2"  # rolled out to the new revision
+    assert served(books_port)["secret_len"] == len("hunter2-very-secret")
     books_env = jget(comind, "app", "env", "books")["env"]
     shop_env = jget(comind, "app", "env", "shop")["env"]
     assert books_env["BOOKS_API_KEY"] == "hunter2-very-secret"
@@ -113,27 +158,33 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     sqs = boto3.client("sqs", endpoint_url=shop_env["AWS_ENDPOINT_URL_SQS"],
                        region_name="us-east-1", aws_access_key_id=shop_env["AWS_ACCESS_KEY_ID"],
                        aws_secret_access_key=shop_env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    before = jget(comind, "history")[0]["id"]
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="jobs")["QueueUrl"])
-    assert wait_until(lambda: any(s["trigger"] == "self-heal" and s["outcome"] == "Succeeded"
-                                  for s in jget(comind, "history")), 30)  # fmt: skip
+    healed = wait_until(lambda: any(s["trigger"] == "self-heal" and s["outcome"] == "Succeeded"
+                                    and s["id"] > before for s in jget(comind, "history")), 30)  # fmt: skip
+    assert healed, jget(comind, "history")[:4]
     assert sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
 
     # a broken commit is refused; the running revision stays
-    broken = commit(repo, BASE.replace("run:", "rnu:", 1) + SECOND, "typo")
+    broken = commit(repo, spec(shop_port, books_port, "3").replace("run:", "rnu:", 1), "typo")
     assert hook(home, state, broken).status_code == 202
     assert wait_until(lambda: jget(comind, "history")[0]["outcome"] == "Refused", 30)
     refused = jget(comind, "history")[0]
     assert refused["revision"] == broken and "comind.yaml:6:" in refused["message"]
     assert apps(comind)["books"]["sync"] == "Synced"
+    assert served(shop_port)["version"] == "2"
 
     # diff and a dry run show nothing to do at the good revision
     assert comind("diff", "--revision", second).returncode == 0
     planned = jget(comind, "sync", "--dry-run", "--revision", second)
     assert planned["outcome"] == "Planned"
 
-    # rollback to the first revision: books is removed, its database orphaned, not dropped
-    back = jget(comind, "rollback", first, "--yes")
-    assert back["outcome"] == "Succeeded", back
+    # rollback to the first revision: shop serves version 1 again; books is removed, its
+    # process stopped and its database orphaned, not dropped
+    back = json.loads(comind("rollback", first, "--yes", "--json").stdout)
+    assert back["outcome"] == "Succeeded", [r for r in back["results"] if r["result"] != "Succeeded"]
+    assert served(shop_port)["version"] == "1"
+    assert served(books_port) == {}
     books = apps(comind)["books"]
     assert "database/books/booksdb" in books["orphaned"]
     with psycopg.connect(books_env["DATABASE_URL"]):  # data and role still there

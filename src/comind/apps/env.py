@@ -2,13 +2,16 @@
 
 Apps start from a clean base (``PATH``, ``HOME``, ``LANG``), never from the platform's own
 environment, so nothing of the platform (its settings, its credentials) leaks into an app
-and an app behaves the same whoever started the platform. The declared env holds secrets:
+and an app behaves the same whoever started the platform. The directory of the platform's
+own Python leads ``PATH``, so ``python`` in a ``run`` command exists wherever the platform
+runs (a bare Debian has only ``python3``). The declared env holds secrets:
 any text the runtime derives from app output passes through :func:`scrub` first.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -20,6 +23,7 @@ SHORTEST_SECRET = 6
 def environment(cwd: Path, declared: Mapping[str, str], port: int | None) -> dict[str, str]:
     """Base + ``declared`` + ``PYTHONPATH`` led by ``cwd`` + ``PORT`` (the instance's port)."""
     base = {**DEFAULTS, **{key: os.environ[key] for key in INHERITED if key in os.environ}}
+    base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base["PATH"]])
     env = {**base, **declared}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), declared.get("PYTHONPATH")]))
     if port is not None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from comind.apps.deployment import STOP_TIMEOUT, Deployment
 from comind.apps.logs import AppLog
 from comind.apps.metrics import APP_UP
-from comind.apps.model import AppSpec, AppState
+from comind.apps.model import AppSpec, AppState, short
 
 log = logging.getLogger("comind.apps")
 
@@ -61,6 +62,12 @@ class SupervisedApp:
         with self._cond:
             if spec.revision != self._desired.revision:
                 self._desired, self._woken = spec, True
+                # Progressing from this moment, not from the thread's next step: a caller
+                # that deploys and then reads the state must not see the old revision Healthy
+                serving = f"; serving revision {short(self._state.revision)}" if (
+                    self._state.revision) else ""  # fmt: skip
+                message = f"deploying revision {spec.short_revision}{serving}"
+                self._state = replace(self._state, phase="Progressing", message=message)
                 self._cond.notify()
 
     def state(self) -> AppState:

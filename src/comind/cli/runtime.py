@@ -18,11 +18,12 @@ from comind.api.gitops import GitOpsApi
 from comind.api.server import ApiServer
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
+from comind.apps.runtime import AppRuntime
 from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
-from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.plane import ControlPlane, Engines, sqs_env
 from comind.gitops.sealed import sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
@@ -65,6 +66,7 @@ class Runtime:
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
+        self.apps: AppRuntime | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
@@ -128,8 +130,12 @@ class Runtime:
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
         keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))
+        credentials = self.credentials
+        assert credentials is not None
+        self.apps = AppRuntime(home.logs / "apps", host=self.host)
         plane = self.gitops = ControlPlane(
-            self.source, self.env, engines, messages, secrets, keys=keys,
+            self.source, self.env, engines, messages, secrets, keys=keys, apps=self.apps,
+            base_env=lambda app: sqs_env(self.url, credentials.ensure(app)),
             refresh_interval=self.settings.refresh_interval,
         )  # fmt: skip
         report = plane.service.sync(trigger="startup")
@@ -167,6 +173,8 @@ class Runtime:
         if self.gitops is not None:
             self.gitops.controller.stop()
             self.gitops.close()
+        if self.apps is not None:
+            self.apps.stop_all()
         if self.server is not None:
             self.server.stop()
         if self._depth is not None:

@@ -36,6 +36,8 @@ class Controller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="comind-gitops", daemon=True)
         self._reason = "poll"
+        self._heal_failures = 0
+        self._next_heal = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -96,7 +98,16 @@ class Controller:
             metrics.DRIFT.labels(step.resource.kind).inc()
         self.service.count_statuses()
         policy, state = self.service.policy(), self.service.environment()
-        if drifted and policy.self_heal and policy.auto and not state.auto_sync_paused:
+        heal = policy.self_heal and policy.auto and not state.auto_sync_paused
+        if drifted and heal and self.clock() >= self._next_heal:
             log.info("self-heal: %s", ", ".join(s.resource.id for s in drifted))
-            self.service.sync(revision=current.revision, trigger="self-heal")
+            report = self.service.sync(revision=current.revision, trigger="self-heal")
+            self._backoff(report.outcome == "Succeeded")
         return drifted
+
+    def _backoff(self, healed: bool) -> None:
+        """A repair that does not take (an app that never becomes healthy) is retried after
+        10 s, 20 s, ... up to 5 minutes, not on every refresh: history stays readable."""
+        self._heal_failures = 0 if healed else self._heal_failures + 1
+        delay = 0.0 if healed else min(300.0, 10.0 * 2 ** (self._heal_failures - 1))
+        self._next_heal = self.clock() + delay

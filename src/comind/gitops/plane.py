@@ -6,10 +6,12 @@ app runtime hand out the same ``DATABASE_URL``, ``REDIS_URL`` and bucket.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from comind.apps.runtime import AppRuntime
 from comind.gitops.controller import Controller
+from comind.gitops.providers.app import AppProvider
 from comind.gitops.providers.base import Provider
 from comind.gitops.providers.bucket import BucketProvider
 from comind.gitops.providers.cache import CacheProvider, cache_target
@@ -22,6 +24,8 @@ from comind.gitops.resources import Resource
 from comind.gitops.sealed import SealingKeys
 from comind.gitops.sync import Source, SyncService
 from comind.queue.layer import MessageLayer
+from comind.queue.model import REGION
+from comind.stores.credentials import AppKey
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
@@ -47,6 +51,8 @@ class ControlPlane:
         secrets: SecretStore,
         *,
         keys: SealingKeys | None = None,
+        apps: AppRuntime | None = None,
+        base_env: Callable[[str], dict[str, str]] = lambda app: {},
         refresh_interval: float = 10.0,
     ) -> None:
         self.engines, self.secrets = engines, secrets
@@ -63,6 +69,8 @@ class ControlPlane:
         }
         if keys is not None:
             providers["secret"] = SecretProvider(secrets, keys, env)
+        if apps is not None:
+            providers["app"] = AppProvider(apps, lambda app: {**base_env(app), **self.app_env(app)})
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
         self.service = SyncService(
@@ -81,6 +89,17 @@ class ControlPlane:
         current = self.service.current
         resources = current.resources if current else []
         return service_env(app, resources, self.engines, self.secrets)
+
+
+def sqs_env(endpoint_url: str, key: AppKey) -> dict[str, str]:
+    """How an app reaches the platform's SQS endpoint with its own key."""
+    return {
+        "AWS_ENDPOINT_URL_SQS": endpoint_url,
+        "AWS_ACCESS_KEY_ID": key.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": key.secret,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
 
 
 def service_env(

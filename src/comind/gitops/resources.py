@@ -36,7 +36,7 @@ class Resource:
         return f"{self.kind}/{self.app}/{self.name}"
 
 
-def render(spec: Spec, root: Path) -> list[Resource]:
+def render(spec: Spec, root: Path, revision: str = "") -> list[Resource]:
     """Every resource ``spec`` (a repo checked out at ``root``) declares, dependencies first."""
     out: list[Resource] = []
     for name, app in spec.apps.items():
@@ -53,13 +53,12 @@ def render(spec: Spec, root: Path) -> list[Resource]:
                 (f"topic/{PLATFORM}/{topic}", queue_id),
             ))  # fmt: skip
     for name, app in spec.apps.items():
-        out.append(_app(name, app, out, tree_digest(root / name)))
+        out.append(_app(name, app, out, root, revision))
     return out
 
 
 def tree_digest(folder: Path) -> str:
-    """A digest of every file under ``folder`` (names and contents): an app restarts when
-    its own code changed, not on every commit to the repo."""
+    """A digest of every file under ``folder`` (names and contents)."""
     digest = hashlib.sha256()
     if folder.is_dir():
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -138,11 +137,12 @@ def role_name(app: str) -> str:
     return f"app_{app.replace('-', '_')}"
 
 
-def _app(name: str, app: App, rendered: list[Resource], code: str) -> Resource:
+def _app(name: str, app: App, rendered: list[Resource], root: Path, revision: str) -> Resource:
     needs = tuple(r.id for r in rendered if r.app == name)
     needs += tuple(f"app/{dep}/{dep}" for dep in app.depends_on)
     return Resource("app", name, name, {
         "run": app.run, "port": app.port, "env": dict(sorted(app.env.items())),
         "health": app.health.model_dump() if app.health else None,
-        "secrets": list(app.secrets), "depends_on": list(app.depends_on), "code_sha256": code,
+        "secrets": list(app.secrets), "depends_on": list(app.depends_on),
+        "root": str(root), "revision": revision,
     }, needs)  # fmt: skip

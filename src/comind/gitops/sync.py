@@ -88,7 +88,8 @@ class SyncService:
             raise Refused("invalid spec: " + "; ".join(lines)) from None
         _gate(spec.environments.get(self.env), self.source.describe(revision))
         kinds = self.reconciler.providers
-        return Desired(revision, spec, [r for r in render(spec, root) if r.kind in kinds])
+        resources = render(spec, root, revision)
+        return Desired(revision, spec, [r for r in resources if r.kind in kinds])
 
     def sync(
         self,
