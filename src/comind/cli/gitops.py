@@ -3,6 +3,7 @@ the GitOps control plane of the running platform, through its API."""
 
 from __future__ import annotations
 
+import getpass
 import time
 from typing import Annotated, Any
 
@@ -88,7 +89,7 @@ def sync(
 ) -> None:
     """Plan, then apply the repo's newest (or a given) revision; exit 1 unless it succeeds."""
     _check_env(ctx, env)
-    body = {"app": app, "revision": revision, "dry_run": dry_run, "trigger": "cli"}
+    body = {"app": app, "revision": revision, "dry_run": dry_run, "trigger": _who("cli")}
     _run_sync(ctx, "/api/v1/sync", body, as_json=as_json)
 
 
@@ -101,7 +102,8 @@ def rollback(
     """Sync an earlier revision and pause auto-sync (`comind autosync on` resumes it)."""
     if not yes and not typer.confirm(f"roll back to {revision} and pause auto-sync?"):
         raise typer.Exit(1)
-    _run_sync(ctx, "/api/v1/rollback", {"revision": revision}, as_json=as_json)
+    body = {"revision": revision, "trigger": _who("rollback")}
+    _run_sync(ctx, "/api/v1/rollback", body, as_json=as_json)
 
 
 def autosync(
@@ -169,6 +171,11 @@ def _print_sync(record: dict[str, Any]) -> None:
         table.add_row(r["id"], r["action"], _c(r.get("result", "")), _c(r.get("sync", "")),
                       _c(r.get("health", "")), r.get("message") or r.get("drift", ""))  # fmt: skip
     console.print(table)
+
+
+def _who(what: str) -> str:
+    """``what`` and the user who asked, for the sync record."""
+    return f"{what} by {getpass.getuser()}"
 
 
 def _check_env(ctx: typer.Context, env: str | None) -> None:

@@ -24,7 +24,7 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.gitops.plane import ControlPlane, Engines, sqs_env
-from comind.gitops.sealed import sealing_keys
+from comind.gitops.sealed import SealingKeys, sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
 from comind.observe.logs import redact
@@ -67,6 +67,7 @@ class Runtime:
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None
+        self._keys: SealingKeys | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
@@ -130,6 +131,8 @@ class Runtime:
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
         keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))
+        keys.current()  # a sealing key exists from the first start; renewed when it is due
+        self._keys = keys
         credentials = self.credentials
         assert credentials is not None
         self.apps = AppRuntime(home.logs / "apps", host=self.host)
@@ -163,6 +166,8 @@ class Runtime:
                 messages.moves.step()
                 if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                     messages.queues.sweep()
+                    if self._keys is not None:
+                        self._keys.current()  # renews the sealing key when it is due
                     last_sweep = time.monotonic()
             except Exception as exc:  # the database may be restarting; try next round
                 log.warning("queue housekeeping failed: %s", exc)
