@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import httpx
 import psycopg
 import pytest
@@ -56,6 +57,7 @@ APP = """\
 SHOP = """\
     database: {name: shopdb}
     cache: {}
+    bucket: {name: shop-files}
     queues:
       jobs: {dlq: {max_receives: 2}}
 """
@@ -153,6 +155,17 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     stranger = books_env["DATABASE_URL"].rsplit("/", 1)[0] + "/shopdb"
     with pytest.raises(psycopg.OperationalError, match="permission denied"):
         psycopg.connect(stranger).close()
+
+    # the bucket through the S3 endpoint with the app's own key; books cannot see it
+    s3 = {name: boto3.client("s3", region_name="us-east-1",
+                             endpoint_url=e["AWS_ENDPOINT_URL_S3"],
+                             aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
+                             aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"])
+          for name, e in (("shop", shop_env), ("books", books_env))}  # fmt: skip
+    s3["shop"].put_object(Bucket=shop_env["OBJECTS_BUCKET"], Key="a/b.json", Body=b"{}")
+    assert s3["shop"].get_object(Bucket="shop-files", Key="a/b.json")["Body"].read() == b"{}"
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchBucket"):
+        s3["books"].get_object(Bucket="shop-files", Key="a/b.json")
 
     # a queue deleted behind the platform's back is healed
     sqs = boto3.client("sqs", endpoint_url=shop_env["AWS_ENDPOINT_URL_SQS"],

@@ -6,7 +6,7 @@ import threading
 import time
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from comind.errors import ComindError
 
@@ -14,7 +14,7 @@ from comind.errors import ComindError
 class ApiServer:
     """uvicorn bound to ``host:port``; ``start`` returns once it accepts connections."""
 
-    def __init__(self, app: Starlette, *, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, *, host: str, port: int) -> None:
         config = uvicorn.Config(
             app,
             host=host,

@@ -48,9 +48,17 @@ class Request:
 
 
 def verify(
-    request: Request, secret_for: Callable[[str], str | None], *, now: datetime | None = None
+    request: Request,
+    secret_for: Callable[[str], str | None],
+    *,
+    now: datetime | None = None,
+    s3: bool = False,
 ) -> str:
-    """The access key id that validly signed ``request``, or :class:`AuthError`."""
+    """The access key id that validly signed ``request``, or :class:`AuthError`.
+
+    ``s3``: S3's variant: the path is signed as sent (not normalized, not encoded again)
+    and the payload may be ``UNSIGNED-PAYLOAD``. A payload hash the client sends must match
+    the body that arrived, so a signed request cannot carry another body."""
     header = request.headers.get("authorization")
     if not header:
         raise AuthError("MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -71,7 +79,8 @@ def verify(
     if "host" not in signed:
         raise AuthError("IncompleteSignature", "SignedHeaders must include host")
     scope = f"{match['date']}/{match['region']}/{match['service']}/aws4_request"
-    expected = signature(request, signed, amz_date, scope, secret)
+    _check_payload(request, s3=s3)
+    expected = signature(request, signed, amz_date, scope, secret, s3=s3)
     if not hmac.compare_digest(expected, match["signature"]):
         raise AuthError(
             "SignatureDoesNotMatch",
@@ -80,9 +89,11 @@ def verify(
     return match["key"]
 
 
-def signature(request: Request, signed: list[str], amz_date: str, scope: str, secret: str) -> str:
+def signature(
+    request: Request, signed: list[str], amz_date: str, scope: str, secret: str, *, s3: bool = False
+) -> str:
     """The hex signature of ``request`` (also used by tests and clients to sign)."""
-    canonical = canonical_request(request, signed)
+    canonical = canonical_request(request, signed, s3=s3)
     to_sign = "\n".join(
         [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
@@ -100,7 +111,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-def canonical_request(request: Request, signed: list[str]) -> str:
+def canonical_request(request: Request, signed: list[str], *, s3: bool = False) -> str:
     headers = "".join(
         f"{name}:{' '.join(request.headers.get(name, '').split())}\n" for name in sorted(signed)
     )
@@ -110,7 +121,7 @@ def canonical_request(request: Request, signed: list[str]) -> str:
     return "\n".join(
         [
             request.method.upper(),
-            _canonical_uri(request.raw_path),
+            (request.raw_path or "/") if s3 else _canonical_uri(request.raw_path),
             _canonical_query(request.raw_query),
             headers,
             ";".join(sorted(signed)),
@@ -131,6 +142,18 @@ def _canonical_query(raw_query: str) -> str:
         return ""
     pairs = [pair.partition("=") for pair in raw_query.split("&")]
     return "&".join(f"{k}={v}" for k, _, v in sorted((k, s, v) for k, s, v in pairs))
+
+
+def _check_payload(request: Request, *, s3: bool) -> None:
+    claimed = request.headers.get("x-amz-content-sha256")
+    if claimed is None or (s3 and claimed == "UNSIGNED-PAYLOAD"):
+        return
+    if claimed != hashlib.sha256(request.body).hexdigest():
+        raise AuthError(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            400,
+        )
 
 
 def _check_date(amz_date: str, scope_date: str, now: datetime) -> None:

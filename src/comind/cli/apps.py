@@ -12,7 +12,7 @@ from comind.cli.output import console, emit_json
 from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
 from comind.errors import UsageError
-from comind.gitops.plane import Engines, service_env, sqs_env
+from comind.gitops.plane import Engines, aws_env, service_env
 from comind.gitops.resources import PLATFORM, Resource
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
@@ -75,7 +75,7 @@ def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, s
         resources = [Resource(r.kind, r.app, r.name, r.spec) for r in records]
         services = service_env(app, resources, _engines(home, state),
                                SecretStore(pool, platform_sealer(home)))  # fmt: skip
-    return {**services, **sqs_env(state["sqs_url"], key)}
+    return {**services, **aws_env(state["sqs_url"], state.get("s3_url"), key)}
 
 
 def _engines(home: StateDir, state: dict[str, Any]) -> Engines:

@@ -89,6 +89,8 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
     table.add_row("dashboard / API", st["api_url"])
     table.add_row("metrics", st["metrics_url"])
     table.add_row("SQS endpoint", f"{st['sqs_url']}  (credentials: comind app env APP)")
+    if st.get("s3_url"):
+        table.add_row("S3 endpoint", f"{st['s3_url']}  (the same credentials)")
     table.add_row(
         "PostgreSQL",
         f"{engines['postgres']['address']}  (user postgres; "

@@ -15,6 +15,7 @@ from typing import Any
 
 from comind.api.app import create_app
 from comind.api.gitops import GitOpsApi
+from comind.api.s3 import S3Endpoint
 from comind.api.server import ApiServer
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
@@ -23,7 +24,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
-from comind.gitops.plane import ControlPlane, Engines, sqs_env
+from comind.gitops.plane import ControlPlane, Engines, aws_env
 from comind.gitops.sealed import SealingKeys, sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
@@ -75,6 +76,9 @@ class Runtime:
         self.port = settings.api_port or free_port(settings.host)
         self.url = f"http://{self.host}:{self.port}"
         self.server: ApiServer | None = None
+        self.s3_port = settings.s3_port or free_port(settings.host)
+        self.s3_url = f"http://{self.host}:{self.s3_port}"
+        self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
         self._stop = threading.Event()
 
@@ -93,6 +97,7 @@ class Runtime:
             api_url=self.url,
             metrics_url=f"{self.url}/metrics",
             sqs_url=self.url,
+            s3_url=self.s3_url,
             apps=apps,
         )
         self.platform.write_state()
@@ -109,19 +114,32 @@ class Runtime:
             for app in self.spec.apps:
                 credentials.ensure(app)
         if self.source is not None:
-            self._start_gitops(messages)
+            self._build_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         extra = self._gitops_api().routes() if self.gitops else []
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
         )
         self.server.start()
+        s3 = S3Endpoint(FileObjectStore(self.platform.home.objects), credentials, self._buckets)
+        self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port)
+        self.s3_server.start()
+        if self.gitops is not None:  # apps start once the endpoints they use are up
+            report = self.gitops.service.sync(trigger="startup")
+            log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
+            self.gitops.controller.start()
         threading.Thread(
             target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
         ).start()
 
-    def _start_gitops(self, messages: MessageLayer) -> None:
-        """Sync the source's current revision before serving, then follow it."""
+    def _buckets(self, app: str) -> list[str]:
+        """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
+        current = self.gitops.service.current if self.gitops else None
+        resources = current.resources if current else []
+        return [r.name for r in resources if r.kind == "bucket" and r.app == app]
+
+    def _build_gitops(self, messages: MessageLayer) -> None:
+        """The control plane of the source (its first sync runs once the endpoints serve)."""
         assert self.source is not None
         home = self.platform.home
         engines = Engines(
@@ -136,14 +154,11 @@ class Runtime:
         credentials = self.credentials
         assert credentials is not None
         self.apps = AppRuntime(home.logs / "apps", host=self.host)
-        plane = self.gitops = ControlPlane(
+        self.gitops = ControlPlane(
             self.source, self.env, engines, messages, secrets, keys=keys, apps=self.apps,
-            base_env=lambda app: sqs_env(self.url, credentials.ensure(app)),
+            base_env=lambda app: aws_env(self.url, self.s3_url, credentials.ensure(app)),
             refresh_interval=self.settings.refresh_interval,
         )  # fmt: skip
-        report = plane.service.sync(trigger="startup")
-        log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
-        plane.controller.start()
 
     def _gitops_api(self) -> GitOpsApi:
         assert self.gitops is not None
@@ -182,6 +197,8 @@ class Runtime:
             self.apps.stop_all()
         if self.server is not None:
             self.server.stop()
+        if self.s3_server is not None:
+            self.s3_server.stop()
         if self._depth is not None:
             unregister_depth(self._depth)
             self._depth = None

@@ -91,10 +91,11 @@ class ControlPlane:
         return service_env(app, resources, self.engines, self.secrets)
 
 
-def sqs_env(endpoint_url: str, key: AppKey) -> dict[str, str]:
-    """How an app reaches the platform's SQS endpoint with its own key."""
+def aws_env(sqs_url: str, s3_url: str | None, key: AppKey) -> dict[str, str]:
+    """How an app reaches the platform's SQS and S3 endpoints with its own key."""
     return {
-        "AWS_ENDPOINT_URL_SQS": endpoint_url,
+        "AWS_ENDPOINT_URL_SQS": sqs_url,
+        **({"AWS_ENDPOINT_URL_S3": s3_url} if s3_url else {}),
         "AWS_ACCESS_KEY_ID": key.access_key_id,
         "AWS_SECRET_ACCESS_KEY": key.secret,
         "AWS_REGION": REGION,
