@@ -130,9 +130,21 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     assert served(shop_port)["database"].endswith("/shopdb")
 
     # a bad signature triggers nothing
+    syncs_before = len(jget(comind, "history"))
     forged = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=00"}
     bad = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=b"{}", headers=forged)
     assert bad.status_code == 401
+    unknown = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=b"{}")
+    assert unknown.status_code == 400  # neither GitHub's nor GitLab's headers
+
+    # reads need the viewer (or admin) token, changes the admin token
+    api = state["api_url"]
+    viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
+    assert httpx.get(f"{api}/api/v1/apps").status_code == 401
+    as_viewer = {"Authorization": f"Bearer {viewer}"}
+    assert httpx.get(f"{api}/api/v1/apps", headers=as_viewer).status_code == 200
+    assert httpx.post(f"{api}/api/v1/sync", json={}, headers=as_viewer).status_code == 401
+    assert len(jget(comind, "history")) == syncs_before  # nothing was triggered
 
     # a new app with a sealed secret, committed, arrives through the webhook
     comind("seal", "--app", "books", "--env", "dev", "--name", "api-key", "--repo", str(repo),

@@ -3,6 +3,8 @@ refused revisions, isolation between apps, prune and orphans."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from tests.waiting import wait_until
 from comind.embedded.platform import EmbeddedPlatform
 from comind.gitops.folder import FolderSource
 from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.source import GitSource
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.stores.gitops_db import SecretStore
@@ -141,6 +144,8 @@ def test_each_app_reaches_only_its_own_database_and_keys(
             r.set(f"{names['b']}:greeting", "stolen")
         with pytest.raises(redis.exceptions.NoPermissionError):
             r.flushall()
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            r.scan()  # would list other apps' key names
     password = a_env["DATABASE_URL"].split(":")[2].split("@")[0]
     assert password not in repr(cp.records.resources()) and password not in repr(cp.service.current)
 
@@ -276,3 +281,42 @@ def test_an_app_enqueues_through_the_outbox_of_its_own_database(
     assert wait_until(lambda: [m.body for m in layer.queues.peek(f"{a}/jobs")] == ["kept"], 10)
     cp.close()
     assert cp.relays.apps() == []
+
+
+def test_gates_judge_real_commits_and_a_commit_cannot_lift_its_own_gate(
+    platform: EmbeddedPlatform, pg: PgTarget, tmp_path: Path, names: dict[str, str]
+) -> None:
+    repo = tmp_path / "gated"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+
+    def commit(text: str, *flags: str) -> str:
+        (repo / "comind.yaml").write_text(text)
+        for args in (["add", "-A"], ["commit", "-q", *flags, "-m", "change"]):
+            subprocess.run(["git", "-C", str(repo), *args], env=env, check=True)
+        head = ["git", "-C", str(repo), "rev-parse", "HEAD"]
+        return subprocess.run(head, check=True, capture_output=True, text=True).stdout.strip()
+
+    subprocess.run(["git", "-C", str(repo), "init", "-q", "-b", "main"], check=True)
+    gated = "platform: {name: g}\nenvironments:\n  dev: {sync: {require_signoff: true}}\n"
+    signed = commit(gated + f"topics: {{{names['a']}-t: {{}}}}\n", "-s")
+    source = GitSource(str(repo), ref="main", workdir=tmp_path / "work")
+    layer = MessageLayer.open(pg, max_connections=2)
+    engines = Engines(superuser(platform.postgres), default_user(platform.redis),
+                      FileObjectStore(tmp_path / "objects"))  # fmt: skip
+    cp = ControlPlane(source, "dev", engines, layer, SecretStore(layer.pool, Sealer(b"k" * 32)))
+    try:
+        assert cp.service.sync(trigger="test").outcome == "Succeeded"  # signed off: passes
+        unsigned = commit(gated + "topics: {}\n")
+        report = cp.service.sync(trigger="test")
+        assert (report.outcome, report.revision) == ("Refused", unsigned)
+        lifted = commit("platform: {name: g}\nenvironments:\n  dev: {}\ntopics: {}\n")
+        report = cp.service.sync(trigger="test")
+        assert (report.outcome, report.revision) == ("Refused", lifted)
+        assert cp.service.current is not None and cp.service.current.revision == signed
+        # a background sync never undoes a sync that came after what it looked at
+        assert cp.service.sync_automatic(trigger="self-heal", only_if_current="0" * 40) is None
+    finally:
+        cp.close()
+        layer.close()

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
 from comind.gitops.reconcile import Step
 from comind.gitops.webhooks import WebhookError, verify_and_parse
@@ -91,7 +92,10 @@ class GitOpsApi:
     async def syncs(self, request: Request) -> Response:
         if denied := self._refuse(request):
             return denied
-        limit = min(int(request.query_params.get("limit", "20")), 500)
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", "20")), 500))
+        except ValueError:
+            return JSONResponse({"error": "limit must be a whole number"}, 400)
         app = request.query_params.get("app")
         rows = await run_in_threadpool(self.plane.records.syncs, self.plane.service.env, limit)
         return JSONResponse({"syncs": [sync_out(s, app) for s in rows]})
@@ -108,7 +112,10 @@ class GitOpsApi:
         if denied := self._refuse(request):
             return denied
         revision = request.query_params.get("revision")
-        return JSONResponse(await run_in_threadpool(self._diff, revision))
+        try:
+            return JSONResponse(await run_in_threadpool(self._diff, revision))
+        except ComindError as exc:  # a refused or unknown revision
+            return JSONResponse({"error": str(exc)}, 400)
 
     def _diff(self, revision: str | None) -> dict[str, Any]:
         service = self.plane.service
@@ -124,8 +131,10 @@ class GitOpsApi:
             return denied
         body = await _json(request)
         apps = {str(body["app"])} if body.get("app") else None
-        return self._start(revision=body.get("revision"), trigger=_who(body, "cli"),
-                           dry_run=bool(body.get("dry_run")), apps=apps)  # fmt: skip
+        return await run_in_threadpool(
+            self._start, revision=body.get("revision"), trigger=_who(body, "cli"),
+            dry_run=bool(body.get("dry_run")), apps=apps,
+        )  # fmt: skip
 
     async def rollback(self, request: Request) -> Response:
         if denied := self._refuse(request, admin=True):
@@ -133,8 +142,14 @@ class GitOpsApi:
         body = await _json(request)
         if not body.get("revision"):
             return JSONResponse({"error": "rollback needs a revision"}, 400)
-        await run_in_threadpool(self._pause, f"rolled back to {body['revision']}")
-        return self._start(revision=str(body["revision"]), trigger=_who(body, "rollback"))
+        try:
+            revision = await run_in_threadpool(self.plane.service.source.resolve, body["revision"])
+        except ComindError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        await run_in_threadpool(self._pause, f"rolled back to {revision}")
+        return await run_in_threadpool(
+            self._start, revision=revision, trigger=_who(body, "rollback")
+        )
 
     async def autosync(self, request: Request) -> Response:
         if denied := self._refuse(request, admin=True):
@@ -166,9 +181,9 @@ class GitOpsApi:
                 ready.set()
 
         threading.Thread(target=run, name="comind-sync", daemon=True).start()
-        ready.wait(timeout=60)
+        ready.wait(timeout=300)  # in a worker thread: the event loop keeps serving
         if "id" not in started:
-            return JSONResponse({"error": "the sync did not start (see the platform log)"}, 500)
+            return JSONResponse({"error": "the sync could not start (see the platform log)"}, 503)
         return JSONResponse({"id": started["id"]}, 202)
 
     async def hook(self, request: Request) -> Response:

@@ -16,6 +16,7 @@ from comind.cli.connect import home_of, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import ComindError, UsageError
 
+WAIT_SECONDS = 1800.0
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 EnvOpt = Annotated[str | None, typer.Option("--env", help="Environment (must be the running one).")]
 COLORS = {"Synced": "green", "Healthy": "green", "OutOfSync": "yellow", "Progressing": "cyan",
@@ -152,12 +153,14 @@ def _wait(ctx: typer.Context, sync_id: int, *, quiet: bool) -> dict[str, Any]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True, disable=quiet) as bar:  # fmt: skip
         task = bar.add_task(f"sync {sync_id}: planning and applying…")
-        while True:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
             record: dict[str, Any] = call(ctx, "GET", f"/api/v1/syncs/{sync_id}")
             if record["finished_at"]:
                 return record
             bar.update(task, description=f"sync {sync_id} of {record['revision'][:12]}: running")
             time.sleep(0.3)
+    raise ComindError(f"sync {sync_id} is still running; `comind history` shows when it ends")
 
 
 def _print_sync(record: dict[str, Any]) -> None:

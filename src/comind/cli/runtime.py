@@ -125,7 +125,7 @@ class Runtime:
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port)
         self.s3_server.start()
         if self.gitops is not None:  # apps start once the endpoints they use are up
-            report = self.gitops.service.sync(trigger="startup")
+            report = self.gitops.service.startup()
             log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
             self.gitops.controller.start()
         threading.Thread(

@@ -71,15 +71,7 @@ class Controller:
 
     def poll(self, trigger: str) -> None:
         """Sync the source's newest revision when it is new and auto-sync may run."""
-        revision = self.service.source.fetch()
-        current = self.service.current
-        if current is not None and current.revision == revision:
-            return
-        state = self.service.environment()
-        if not self.service.policy().auto or state.auto_sync_paused:
-            log.info("revision %s waits: auto-sync is off or paused", revision[:12])
-            return
-        self.service.sync(revision=revision, trigger=trigger)
+        self.service.sync_automatic(trigger=trigger)
 
     def refresh(self) -> list[Step]:
         """Observe the applied revision's resources; heal drift when the policy says so."""
@@ -88,21 +80,17 @@ class Controller:
             return []
         steps = self.service.plan(current)
         drifted = [s for s in steps if s.action in ("create", "update")]
-        for step in steps:
-            if step.action not in ("create", "update", "none"):
-                continue  # orphans keep the status their removal gave them
-            obs = step.observed
-            message = obs.message or "; ".join(obs.drift)
-            self.service.records.set_status(step.resource.id, obs.sync, obs.health, message)
+        self.service.record_statuses(current.revision, steps)
         for step in drifted:
             metrics.DRIFT.labels(step.resource.kind).inc()
         self.service.count_statuses()
-        policy, state = self.service.policy(), self.service.environment()
-        heal = policy.self_heal and policy.auto and not state.auto_sync_paused
-        if drifted and heal and self.clock() >= self._next_heal:
+        if drifted and self.service.policy().self_heal and self.clock() >= self._next_heal:
             log.info("self-heal: %s", ", ".join(s.resource.id for s in drifted))
-            report = self.service.sync(revision=current.revision, trigger="self-heal")
-            self._backoff(report.outcome == "Succeeded")
+            report = self.service.sync_automatic(
+                trigger="self-heal", revision=current.revision, only_if_current=current.revision
+            )
+            if report is not None:
+                self._backoff(report.outcome == "Succeeded")
         return drifted
 
     def _backoff(self, healed: bool) -> None:

@@ -86,8 +86,8 @@ class ControlPlane:
 
     def app_env(self, app: str) -> dict[str, str]:
         """The service variables of ``app`` at the applied revision (secrets included)."""
-        current = self.service.current
-        resources = current.resources if current else []
+        desired = self.service.applying or self.service.current
+        resources = desired.resources if desired else []
         return service_env(app, resources, self.engines, self.secrets)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from comind.errors import ComindError
-from comind.gitops.providers.base import Health, Observed, Provider, Sync
+from comind.gitops.providers.base import Health, Kept, Observed, Provider, Sync
 from comind.gitops.resources import DATA_BEARING, Resource
 from comind.stores.gitops_db import ResourceRecord
 
@@ -156,6 +156,9 @@ class Reconciler:
         if step.action == "delete":
             try:
                 self.providers[res.kind].delete(res)
+            except Kept as exc:
+                return Outcome(res.id, "orphan", "Succeeded", str(exc), Sync.OUT_OF_SYNC,
+                               step.observed.health)  # fmt: skip
             except Exception as exc:
                 return Outcome(res.id, "delete", "Failed", _message(exc),
                                Sync.OUT_OF_SYNC, Health.DEGRADED)  # fmt: skip
@@ -170,6 +173,8 @@ class Reconciler:
 
 
 def _desired_step(res: Resource, obs: Observed) -> Step:
+    if obs.health == Health.UNKNOWN and not obs.exists:
+        return Step(res, "none", obs)  # could not look: change nothing, report Unknown
     if not obs.exists:
         return Step(res, "create", obs)
     return Step(res, "update" if obs.drift else "none", obs)
@@ -178,7 +183,7 @@ def _desired_step(res: Resource, obs: Observed) -> Step:
 def _removal(res: Resource, obs: Observed, record: ResourceRecord, *, prune: bool) -> Action:
     if not obs.exists and obs.health == Health.MISSING:
         return "forget"
-    if not prune:
+    if not prune or obs.health == Health.UNKNOWN:  # never delete what could not be looked at
         return "orphan"
     keep = res.kind in DATA_BEARING and record.spec.get("deletion_policy") != "delete"
     return "orphan" if keep and (res.kind != "queue" or obs.holds_data) else "delete"

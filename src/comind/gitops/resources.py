@@ -133,8 +133,12 @@ def dead_letter_name(name: str) -> str:
 
 
 def role_name(app: str) -> str:
-    """The PostgreSQL role (and Redis user) of ``app``."""
-    return f"app_{app.replace('-', '_')}"
+    """The PostgreSQL role (and Redis user) of ``app``: at most 63 bytes, PostgreSQL's limit
+    (a long app name is shortened and made unique by a digest)."""
+    name = f"app_{app.replace('-', '_')}"
+    if len(name) <= 63:
+        return name
+    return f"{name[:54]}_{hashlib.sha256(app.encode()).hexdigest()[:8]}"
 
 
 def _app(name: str, app: App, rendered: list[Resource], root: Path, revision: str) -> Resource:

@@ -220,6 +220,7 @@ class GitSource:
         self._revisions = self.workdir / "revisions"
         self._env = _git_env(self.workdir)
         self._lock = threading.Lock()
+        self.pinned: set[str] = set()
 
     @property
     def display_url(self) -> str:
@@ -351,12 +352,20 @@ class GitSource:
             )
         return result
 
+    def pin(self, *revisions: str) -> None:
+        """Never prune these revisions' directories (apps run from them)."""
+        self.pinned = set(revisions)
+
     def _prune(self, *, current: Path) -> None:
-        """Remove all revision directories but ``current`` and the newest ``keep`` others."""
+        """Remove all revision directories but ``current``, the pinned ones and the newest
+        ``keep`` others."""
         others = [
             entry
             for entry in self._revisions.iterdir()
-            if entry.is_dir() and not entry.name.startswith(".") and entry != current
+            if entry.is_dir()
+            and not entry.name.startswith(".")
+            and entry != current
+            and entry.name not in self.pinned
         ]
         others.sort(key=_mtime, reverse=True)
         for old in others[self.keep :]:

@@ -71,12 +71,15 @@ class SyncService:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
         self.on_applied = on_applied
         self._lock = threading.Lock()
-        self.current: Desired | None = None
+        self.current: Desired | None = None  # the revision applied in full
+        self.applying: Desired | None = None  # the revision being applied right now
 
-    def policy(self) -> SyncPolicy:
-        if self.current is None or self.env not in self.current.spec.environments:
+    def policy(self, desired: Desired | None = None) -> SyncPolicy:
+        """The environment's sync policy in ``desired`` (default: the applied revision)."""
+        chosen = desired or self.current
+        if chosen is None or self.env not in chosen.spec.environments:
             return SyncPolicy()
-        return self.current.spec.environments[self.env].sync
+        return chosen.spec.environments[self.env].sync
 
     def desired(self, revision: str) -> Desired:
         """The spec and resources of ``revision``, or Refused (nothing changes)."""
@@ -86,7 +89,11 @@ class SyncService:
         except SpecError as exc:
             lines = [str(issue).replace(f"{root}/", "") for issue in exc.issues]
             raise Refused("invalid spec: " + "; ".join(lines)) from None
-        _gate(spec.environments.get(self.env), self.source.describe(revision))
+        # the gates of the applied revision hold too: a commit cannot lift its own gate
+        gates = [spec.environments.get(self.env)]
+        if self.current is not None:
+            gates.append(self.current.spec.environments.get(self.env))
+        _gate(gates, self.source.describe(revision))
         kinds = self.reconciler.providers
         resources = render(spec, root, revision)
         return Desired(revision, spec, [r for r in resources if r.kind in kinds])
@@ -102,17 +109,78 @@ class SyncService:
         on_plan: Callable[[list[Step]], None] = lambda s: None,
         on_started: Callable[[int], None] = lambda i: None,
     ) -> SyncReport:
+        """Sync ``revision`` (default: the newest), as asked by a person or at start-up."""
         with self._lock:
             rev = self.source.resolve(revision) if revision else self.source.fetch()
-            sync_id = self.records.start_sync(self.env, rev, trigger, dry_run=dry_run)
-            on_started(sync_id)
+            return self._locked(rev, trigger, dry_run, apps, on_done, on_plan, on_started)
+
+    def startup(self) -> SyncReport:
+        """The first sync of a platform start: the newest revision, unless auto-sync is
+        paused (a rollback) or off, or the newest is refused, and an earlier revision was
+        applied before: then that one again, so a restart does not roll anything forward."""
+        last = self.environment().last_good_revision
+        if last is None:
+            return self.sync(trigger="startup")
+        newest = self.source.fetch()
+        try:
+            auto = self.policy(self.desired(newest)).auto
+        except ComindError:
+            auto = False  # the newest is refused: keep what ran
+        if auto and not self.environment().auto_sync_paused:
+            return self.sync(revision=newest, trigger="startup")
+        try:
+            return self.sync(revision=last, trigger="startup (last applied revision)")
+        except ComindError:  # a folder source keeps no history: its content is all there is
+            return self.sync(revision=newest, trigger="startup")
+
+    def sync_automatic(
+        self, *, trigger: str, revision: str | None = None, only_if_current: str | None = None
+    ) -> SyncReport | None:
+        """A sync the platform starts itself (poll, webhook, self-heal); None when skipped:
+        auto-sync is off or paused, the newest revision is already applied, or (with
+        ``only_if_current``) another revision was applied meanwhile. Decided under the sync
+        lock, so a background sync never undoes a newer sync or a rollback."""
+        with self._lock:
+            if not self._may_run(only_if_current):
+                return None
+            rev = self.source.resolve(revision) if revision else self.source.fetch()
+            if revision is None and self.current and self.current.revision == rev:
+                return None
+            return self._locked(rev, trigger, False, None, lambda o: None, lambda s: None,
+                                lambda i: None)  # fmt: skip
+
+    def _locked(
+        self,
+        rev: str,
+        trigger: str,
+        dry_run: bool,
+        apps: set[str] | None,
+        on_done: Callable[[Outcome], None],
+        on_plan: Callable[[list[Step]], None],
+        on_started: Callable[[int], None],
+    ) -> SyncReport:
+        """One recorded sync of ``rev``; the caller holds the sync lock."""
+        sync_id = self.records.start_sync(self.env, rev, trigger, dry_run=dry_run)
+        on_started(sync_id)
+        report = SyncReport(sync_id, rev, "Failed", "the sync stopped on an error")
+        try:
             with metrics.SYNC_SECONDS.time():
                 report = self._sync(sync_id, rev, dry_run, apps, on_done, on_plan)
+        finally:
+            self.applying = None
             results = [o.as_dict() for o in report.outcomes] or [_planned(s) for s in report.steps]
             self.records.finish_sync(sync_id, report.outcome, report.message, results)
             metrics.SYNCS.labels(self.env, report.outcome).inc()
             log.info("sync %s of %s: %s %s", sync_id, rev, report.outcome, report.message)
-            return report
+        return report
+
+    def _may_run(self, only_if_current: str | None) -> bool:
+        if only_if_current is not None and (
+            self.current is None or self.current.revision != only_if_current
+        ):
+            return False
+        paused = self.records.environment(self.env).auto_sync_paused
+        return self.policy().auto and not paused
 
     def _sync(
         self,
@@ -125,20 +193,32 @@ class SyncService:
     ) -> SyncReport:
         try:
             desired = self.desired(rev)
-        except (Refused, ComindError) as exc:
+        except Refused as exc:
             self._remember(last_error=str(exc))
             return SyncReport(sync_id, rev, "Refused", str(exc))
+        except ComindError as exc:  # the source could not be read (network, missing ref)
+            self._remember(last_error=str(exc))
+            return SyncReport(sync_id, rev, "Failed", str(exc))
         steps = self.plan(desired, apps)
         on_plan(steps)
         if dry_run:
             changes = sum(1 for s in steps if s.changes)
             return SyncReport(sync_id, rev, "Planned", f"{changes} change(s)", steps)
-        self.current = desired
+        self.applying = desired
         outcomes = self.reconciler.apply(steps, on_done=on_done)
         self._record(rev, steps, outcomes)
         self.count_statuses()
-        self.on_applied(desired)
+        if apps is None:  # only a full sync makes a revision the applied one
+            self.current = desired
+            self.on_applied(desired)
+        pin = getattr(self.source, "pin", None)
+        if pin is not None:  # apps run from this checkout: it must outlive later checkouts
+            pin(*{d.revision for d in (self.current, desired) if d is not None})
         failed = [o for o in outcomes if o.result != "Succeeded"]
+        if apps is not None:
+            outcome = "Failed" if failed else "Succeeded"
+            return SyncReport(sync_id, rev, outcome, f"apps {', '.join(sorted(apps))} only",
+                              steps, outcomes)  # fmt: skip
         if failed:
             self._remember(last_error=f"{len(failed)} resource(s) failed")
             return SyncReport(sync_id, rev, "Failed", f"{len(failed)} resource(s) not synced",
@@ -153,20 +233,38 @@ class SyncService:
         if apps:
             resources = [r for r in resources if r.app in apps]
             inventory = [r for r in inventory if r.app in apps]
-        prune = self.policy().prune if self.current else True
+        prune = self.policy(desired).prune  # the revision being applied decides
         return self.reconciler.plan(resources, inventory, prune=prune)
 
     def _record(self, rev: str, steps: list[Step], outcomes: list[Outcome]) -> None:
+        """The inventory after a sync. A resource keeps the spec (and revision) last
+        *applied* to it: a failed or skipped change does not rewrite its deletion_policy."""
         results = {o.id: o for o in outcomes}
+        before = {r.id: r for r in self.records.resources()}
         for step in steps:
             res, outcome = step.resource, results[step.resource.id]
             if outcome.action in ("delete", "forget") and outcome.result == "Succeeded":
                 self.records.forget(res.id)
                 continue
+            old = before.get(res.id)
+            applied = outcome.result == "Succeeded" or old is None
+            spec, revision = (res.spec, rev) if applied else (old.spec, old.revision)  # type: ignore[union-attr]
             self.records.put_resource(ResourceRecord(
-                res.id, res.kind, res.app, res.name, res.spec, rev, outcome.sync,
+                res.id, res.kind, res.app, res.name, spec, revision, outcome.sync,
                 outcome.health, outcome.message, orphaned=outcome.action == "orphan",
             ))  # fmt: skip
+
+    def record_statuses(self, revision: str, steps: list[Step]) -> None:
+        """Write what a refresh observed, unless a sync applied another revision meanwhile."""
+        with self._lock:
+            if self.current is None or self.current.revision != revision:
+                return
+            for step in steps:
+                if step.action not in ("create", "update", "none"):
+                    continue  # orphans keep the status their removal gave them
+                obs = step.observed
+                message = obs.message or "; ".join(obs.drift)
+                self.records.set_status(step.resource.id, obs.sync, obs.health, message)
 
     def count_statuses(self) -> None:
         """Refresh ``comind_gitops_resources`` from the inventory."""
@@ -191,13 +289,13 @@ def _declares(root: Path, env: str) -> bool:
         return True  # let the real load report the errors
 
 
-def _gate(env: Any, commit: dict[str, object]) -> None:
-    if env is None:
-        return
+def _gate(envs: list[Any], commit: dict[str, object]) -> None:
+    """Refuse ``commit`` unless it meets every gate any of ``envs`` sets."""
+    policies = [env.sync for env in envs if env is not None]
     short = str(commit.get("revision", ""))[:12]
-    if env.sync.require_signoff and not commit.get("signed_off"):
+    if any(p.require_signoff for p in policies) and not commit.get("signed_off"):
         raise Refused(f"commit {short} has no Signed-off-by trailer (sync.require_signoff)")
-    if env.sync.require_ci:
+    if any(p.require_ci for p in policies):
         raise Refused(
             f"commit {short}: sync.require_ci is set but this platform has no CI status source"
         )

@@ -74,6 +74,13 @@ class PostgresQueueAdmin:
             if conn.execute(query("queue", "delete_queue"), {"name": name}).fetchone() is None:
                 raise QueueDoesNotExist("The specified queue does not exist.")
 
+    def delete_if_empty(self, name: str) -> bool:
+        """Delete ``name`` only while it holds no message; False when it kept messages."""
+        self.queues.forget(name)
+        with self.pool.connection() as conn:
+            row = conn.execute(query("queue", "delete_queue_if_empty"), {"name": name}).fetchone()
+        return row is not None
+
     def names(self, prefix: str = "", limit: int = 1000) -> list[str]:
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self.pool.connection() as conn:

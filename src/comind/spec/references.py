@@ -19,6 +19,7 @@ from comind.spec.positions import DocPath, Positions, dotted
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SOURCES = ("queue", "topic", "postgres", "objects", "http")
+RESERVED_DATABASES = ("postgres", "template0", "template1", "comind")
 SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
 DLQ_SUFFIX = "-dlq"
@@ -128,9 +129,20 @@ class Checker:
         databases: dict[str, str] = {}
         for name, app in self.spec.apps.items():
             if app.bucket is not None:
+                self._service_name(name, "bucket", app.bucket.name)
                 self._unique(buckets, app.bucket.name, name, "bucket")
             if app.database is not None:
+                if app.database.name is not None:
+                    self._service_name(name, "database", app.database.name)
                 self._unique(databases, app.database.name or name, name, "database")
+
+    def _service_name(self, app: str, kind: str, value: str) -> None:
+        path = ("apps", app, kind, "name")
+        if not _LABEL.match(value) or len(value) < 3:
+            self.error(path, f"{kind} name '{value}' must be a DNS label of 3 to 63 characters: "
+                             "lowercase letters, digits and '-'")  # fmt: skip
+        elif kind == "database" and value in RESERVED_DATABASES:
+            self.error(path, f"database name '{value}' is reserved by the platform")
 
     def _unique(self, seen: dict[str, str], value: str, app: str, kind: str) -> None:
         if value in seen:

@@ -46,18 +46,9 @@ class SecretStore:
             self.put(name, value)
         return value
 
-    def delete_prefix(self, prefix: str) -> None:
+    def delete(self, name: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "delete_secrets"), {"prefix": _like(prefix)})
-
-    def names(self, prefix: str) -> list[str]:
-        with self.pool.connection() as conn:
-            rows = conn.execute(query("gitops", "secret_names"), {"prefix": _like(prefix)})
-            return [r[0] for r in rows.fetchall()]
-
-
-def _like(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conn.execute(query("gitops", "delete_secret"), {"name": name})
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,12 @@ class PgAdmin:
         with self.pool.connection() as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
+            # the verifier, never the password, goes over the wire (and into any server log)
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(),
+                                                    b"scram-sha-256").decode()  # fmt: skip
             conn.execute(sql.SQL(
                 verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-            ).format(sql.Identifier(role), sql.Literal(password)))  # fmt: skip
+            ).format(sql.Identifier(role), sql.Literal(verifier)))  # fmt: skip
 
     def password_matches(self, role: str, password: str) -> bool:
         """True when ``role`` may log in and ``password`` is its password."""
@@ -75,8 +78,9 @@ class PgAdmin:
     def ensure_database(self, dbname: str, owner: str, extensions: list[str]) -> None:
         """``dbname`` owned by and reachable only by ``owner``, with ``extensions``."""
         db, role = sql.Identifier(dbname), sql.Identifier(owner)
-        with self.pool.connection() as conn:
-            if self.observe_database(dbname, extensions=False) is None:
+        missing = self.observe_database(dbname, extensions=False) is None
+        with self.pool.connection() as conn:  # one connection at a time: no pool deadlock
+            if missing:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, role))
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))

@@ -16,7 +16,9 @@ import redis
 
 from comind.stores.redis import RedisTarget, client
 
-COMMANDS = ("+@all", "-@admin", "-@dangerous")
+CATEGORIES = ("+@all", "-@admin", "-@dangerous")
+# these would list other apps' key and channel names
+COMMANDS = ("-keys", "-scan", "-randomkey", "-pubsub")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class RedisAcl:
     def ensure_user(self, user: str, app: str, password: str) -> None:
         self.conn.acl_setuser(
             user, enabled=True, reset=True, reset_channels=True, passwords=[f"+{password}"],
-            keys=[pattern(app)], channels=[pattern(app)], categories=list(COMMANDS),
+            keys=[pattern(app)], channels=[pattern(app)], categories=list(CATEGORIES),
+            commands=list(COMMANDS),
         )  # fmt: skip
         self._save()
 

@@ -306,6 +306,24 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:15: apps.orders.secrets[0]: no sealed secret 'stripe-key' (expected secrets/orders/stripe-key.sealed.yaml in the repo)",
         ],
     ),
+    "database-reserved-name": (
+        APP + "    database: {name: comind}\n",
+        [
+            "comind.yaml:5:22: apps.orders.database.name: database name 'comind' is reserved by the platform",
+        ],
+    ),
+    "database-bad-name": (
+        APP + "    database: {name: Orders_DB}\n",
+        [
+            "comind.yaml:5:22: apps.orders.database.name: database name 'Orders_DB' must be a DNS label of 3 to 63 characters: lowercase letters, digits and '-'",
+        ],
+    ),
+    "bucket-bad-name": (
+        APP + "    bucket: {name: x}\n",
+        [
+            "comind.yaml:5:20: apps.orders.bucket.name: bucket name 'x' must be a DNS label of 3 to 63 characters: lowercase letters, digits and '-'",
+        ],
+    ),
     "secret-bad-name": (
         APP + "    secrets: [Stripe_Key]\n",
         [

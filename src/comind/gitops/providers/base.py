@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from comind.errors import ComindError
 from comind.gitops.resources import Resource
 
 
@@ -35,10 +36,16 @@ class Observed:
 
     @property
     def sync(self) -> Sync:
+        if self.health == Health.UNKNOWN and not self.exists:
+            return Sync.UNKNOWN  # the provider could not look
         return Sync.SYNCED if self.exists and not self.drift else Sync.OUT_OF_SYNC
 
 
 MISSING = Observed(False, ("does not exist",), Health.MISSING, "does not exist")
+
+
+class Kept(ComindError):
+    """A removal the provider declined at the last moment (the resource holds data now)."""
 
 
 class Provider(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from comind.gitops.providers.base import MISSING, Observed
+from comind.gitops.providers.base import MISSING, Kept, Observed
 from comind.gitops.resources import Resource
 from comind.queue.errors import QueueDoesNotExist, QueueNameExists, ResourceNotFound
 from comind.queue.layer import MessageLayer
@@ -38,8 +38,19 @@ class QueueProvider:
             self.layer.admin.set_attributes(name, changed)
 
     def delete(self, res: Resource) -> None:
-        with contextlib.suppress(QueueDoesNotExist):
-            self.layer.admin.delete(res.spec["queue"])
+        name = res.spec["queue"]
+        if res.spec.get("deletion_policy") == "delete":
+            with contextlib.suppress(QueueDoesNotExist):
+                self.layer.admin.delete(name)
+        elif not self.layer.admin.delete_if_empty(name) and self._exists(name):
+            raise Kept("kept: messages arrived before it could be deleted")
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.layer.queues.queue(name)
+        except QueueDoesNotExist:
+            return False
+        return True
 
 
 class TopicProvider:

@@ -39,7 +39,7 @@ class SecretProvider:
         self.secrets.put(secret_name(res.app, res.name), json.dumps(doc))
 
     def delete(self, res: Resource) -> None:
-        self.secrets.delete_prefix(secret_name(res.app, res.name))
+        self.secrets.delete(secret_name(res.app, res.name))
 
     @staticmethod
     def values(secrets: SecretStore, res: Resource) -> dict[str, str]:

@@ -5,11 +5,8 @@ ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now();
 -- name: get_secret
 SELECT value FROM comind.secrets WHERE name = %(name)s;
 
--- name: delete_secrets
-DELETE FROM comind.secrets WHERE name LIKE %(prefix)s;
-
--- name: secret_names
-SELECT name FROM comind.secrets WHERE name LIKE %(prefix)s ORDER BY name;
+-- name: delete_secret
+DELETE FROM comind.secrets WHERE name = %(name)s;
 
 -- name: put_resource
 INSERT INTO comind.resources (id, kind, app, name, spec, revision, sync, health, message, orphaned)

@@ -126,6 +126,12 @@ SELECT name FROM comind.queues WHERE name LIKE %(prefix)s ORDER BY name LIMIT %(
 -- name: delete_queue
 DELETE FROM comind.queues WHERE name = %(name)s RETURNING id;
 
+-- name: delete_queue_if_empty
+-- checked and deleted in one statement: a message sent meanwhile keeps the queue
+DELETE FROM comind.queues q WHERE q.name = %(name)s
+    AND NOT EXISTS (SELECT 1 FROM comind.messages m WHERE m.queue_id = q.id)
+RETURNING id;
+
 -- name: update_queue
 UPDATE comind.queues SET visibility_timeout = %(visibility_timeout)s,
     delay_seconds = %(delay_seconds)s, retention_seconds = %(retention_seconds)s,
