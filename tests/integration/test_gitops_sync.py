@@ -177,7 +177,12 @@ def test_without_self_heal_drift_is_shown_as_out_of_sync(
     assert [s.resource.id for s in drifted] == [f"database/{names['a']}/{names['a']}"]
     sync, health = statuses(cp)[f"database/{names['a']}/{names['a']}"]
     assert (sync, health) == ("OutOfSync", "Degraded")
+    with connect(superuser(platform.postgres)) as conn:  # and another app is let in by hand
+        conn.execute(f"GRANT CONNECT ON DATABASE {names['a']} TO app_{names['b']}")
+    [step] = [s for s in cp.controller.refresh() if s.resource.kind == "database"]
+    assert f"other roles may connect: app_{names['b']}" in step.observed.drift
     assert cp.service.sync(trigger="test").outcome == "Succeeded"  # a manual sync repairs it
+    assert cp.pg.observe_database(names["a"]).others_connect == ()  # type: ignore[union-attr]
     with psycopg.connect(cp.app_env(names["a"])["DATABASE_URL"]):
         pass
 

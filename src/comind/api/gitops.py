@@ -222,7 +222,9 @@ def app_summaries(records: list[ResourceRecord]) -> list[dict[str, Any]]:
     out = []
     for app, mine in sorted(by_app.items()):
         live = [r for r in mine if not r.orphaned]
-        sync = "Synced" if all(r.sync == "Synced" for r in live) else "OutOfSync"
+        orphans = len(live) < len(mine)  # removed from Git but kept: waiting for a person
+        sync = "Synced" if live and not orphans and all(r.sync == "Synced" for r in live) else (
+            "OutOfSync")  # fmt: skip
         health = min((r.health for r in live), key=_HEALTH_ORDER.index, default="Unknown")
         bad = [f"{r.id}: {r.message}" for r in live if r.message and r.health != "Healthy"]
         out.append({"app": app, "sync": sync, "health": health, "resources": len(live),

@@ -32,7 +32,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 def up(
     ctx: typer.Context,
-    repo: Annotated[str | None, typer.Option(help="Platform repo: directory or git URL.")] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(envvar="COMIND_REPO", help="Platform repo: directory or git URL."),
+    ] = None,
     branch: Annotated[str | None, typer.Option(help="Branch or tag of a git URL.")] = None,
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
     detach: Annotated[
@@ -53,8 +56,7 @@ def up(
             "pass --api-port or set COMIND_API_PORT"
         )
     if detach:
-        _detach(ctx, home, [*(["--repo", repo] if repo else []),
-                            *(["--branch", branch] if branch else [])], env, settings)  # fmt: skip
+        _detach(ctx, home, repo, ["--branch", branch] if branch else [], env, settings)
         return
     _foreground(settings, chosen, env, spec)
 
@@ -112,7 +114,12 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
 
 
 def _detach(
-    ctx: typer.Context, home: StateDir, repo_args: list[str], env: str | None, settings: Settings
+    ctx: typer.Context,
+    home: StateDir,
+    repo: str | None,
+    branch_args: list[str],
+    env: str | None,
+    settings: Settings,
 ) -> None:
     opts: Globals = ctx.obj or Globals()
     home.create()
@@ -123,7 +130,7 @@ def _detach(
         "--home",
         str(home.root),
         "up",
-        *repo_args,
+        *branch_args,
         "--api-port",
         str(settings.api_port),
     ]
@@ -131,8 +138,12 @@ def _detach(
     argv += ["--debug"] if opts.debug else []
     out = home.logs / "up.out"
     with out.open("wb") as handle:
+        # the repo travels in the environment, not on the command line other users can read
+        # (a URL may carry a token)
+        child_env = {**os.environ, **({"COMIND_REPO": repo} if repo else {})}
         child = subprocess.Popen(
             argv,
+            env=child_env,
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,

@@ -26,6 +26,7 @@ class DatabaseState:
     owner: str
     public_connect: bool
     extensions: tuple[str, ...] | None  # None: not looked at
+    others_connect: tuple[str, ...] = ()  # roles besides the owner granted CONNECT
 
 
 class PgAdmin:
@@ -62,13 +63,17 @@ class PgAdmin:
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT pg_get_userbyid(datdba), "
-                "has_database_privilege('public', oid, 'CONNECT') "
+                "has_database_privilege('public', oid, 'CONNECT'), "
+                "ARRAY(SELECT DISTINCT pg_get_userbyid(a.grantee) "
+                "      FROM aclexplode(coalesce(datacl, acldefault('d', datdba))) a "
+                "      WHERE a.privilege_type = 'CONNECT' AND a.grantee NOT IN (0, datdba)) "
                 "FROM pg_database WHERE datname = %s",
                 (dbname,),
             ).fetchone()
         if row is None:
             return None
-        return DatabaseState(row[0], bool(row[1]), self._extensions(dbname) if extensions else None)
+        found = self._extensions(dbname) if extensions else None
+        return DatabaseState(row[0], bool(row[1]), found, tuple(sorted(row[2])))
 
     def _extensions(self, dbname: str) -> tuple[str, ...]:
         with connect(self.admin.with_db(dbname)) as conn:
@@ -78,12 +83,16 @@ class PgAdmin:
     def ensure_database(self, dbname: str, owner: str, extensions: list[str]) -> None:
         """``dbname`` owned by and reachable only by ``owner``, with ``extensions``."""
         db, role = sql.Identifier(dbname), sql.Identifier(owner)
-        missing = self.observe_database(dbname, extensions=False) is None
+        state = self.observe_database(dbname, extensions=False)
+        strangers = state.others_connect if state else ()
         with self.pool.connection() as conn:  # one connection at a time: no pool deadlock
-            if missing:
+            if state is None:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(db, role))
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+            for other in strangers:
+                conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
+                    db, sql.Identifier(other)))  # fmt: skip
             conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
         with connect(self.admin.with_db(dbname)) as conn:
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))

@@ -38,6 +38,9 @@ class DatabaseProvider:
             drift.append(f"owner is {state.owner}, not {role}")
         if state.public_connect:
             drift.append("every role may connect (only the app's role should)")
+        strangers = [r for r in state.others_connect if r not in (role, "postgres")]
+        if strangers:
+            drift.append(f"other roles may connect: {', '.join(strangers)}")
         missing = sorted(set(wanted) - set(state.extensions or ()))
         if missing:
             drift.append(f"extensions missing: {', '.join(missing)}")
