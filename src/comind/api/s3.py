@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from comind.api.sigv4 import AuthError, verify
-from comind.api.sigv4 import Request as SignedRequest
+from comind.api.auth import signing_app
+from comind.api.sigv4 import AuthError
 from comind.stores.credentials import Credentials
 from comind.stores.objects import ObjectInfo, ObjectStore, ObjectStoreError
 
@@ -65,7 +65,7 @@ class S3Endpoint:
         await response(scope, receive, send)
 
     def _serve(self, request: Request, body: bytes) -> Response:
-        app = self._authenticate(request, body)
+        app = signing_app(request, body, self.credentials, s3=True)
         raw_path = request.scope.get("raw_path", b"/").decode() or "/"
         bucket, _, key = unquote(raw_path.lstrip("/")).partition("/")
         if not bucket:
@@ -76,23 +76,6 @@ class S3Endpoint:
         if not key:
             return self._bucket_call(request.method, bucket, query)
         return self._object_call(request, bucket, key, body)
-
-    def _authenticate(self, request: Request, body: bytes) -> str:
-        signed = SignedRequest(
-            method=request.method,
-            raw_path=request.scope.get("raw_path", b"/").decode() or "/",
-            raw_query=request.scope.get("query_string", b"").decode(),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-        )
-        key_id = verify(signed, self._secret, s3=True)
-        key = self.credentials.lookup(key_id)
-        assert key is not None  # verify() succeeded, so the key exists
-        return key.app
-
-    def _secret(self, key_id: str) -> str | None:
-        key = self.credentials.lookup(key_id)
-        return key.secret if key else None
 
     # --- buckets ----------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from comind.api import sqs_query
-from comind.api.sigv4 import AuthError, verify
-from comind.api.sigv4 import Request as SignedRequest
+from comind.api.auth import signing_app
+from comind.api.sigv4 import AuthError
 from comind.api.sqs_actions import Call, SqsActions
 from comind.observe.metrics import SQS_REQUESTS
 from comind.queue.errors import InvalidParameterValue, QueueError
@@ -66,7 +66,7 @@ class SqsEndpoint:
 
     def _serve(self, request: Request, body: bytes, action: str) -> tuple[str, dict[str, Any]]:
         """Authenticate, parse and run, in one worker thread (one hop per request)."""
-        app = self._authenticate(request, body)
+        app = signing_app(request, body, self.credentials)
         if request.headers.get("x-amz-target"):
             params = _params(body)
         else:
@@ -75,23 +75,6 @@ class SqsEndpoint:
                 params["QueueUrl"] = self.endpoint_url + request.url.path
         call = Call(app=app, params=params, endpoint=self.endpoint_url)
         return action, self.actions.run(action, call)
-
-    def _authenticate(self, request: Request, body: bytes) -> str:
-        signed = SignedRequest(
-            method=request.method,
-            raw_path=request.scope.get("raw_path", b"/").decode() or "/",
-            raw_query=request.scope.get("query_string", b"").decode(),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=body,
-        )
-        key_id = verify(signed, self._secret)
-        key = self.credentials.lookup(key_id)
-        assert key is not None  # verify() succeeded, so the key exists
-        return key.app
-
-    def _secret(self, key_id: str) -> str | None:
-        key = self.credentials.lookup(key_id)
-        return key.secret if key else None
 
 
 def _error_response(
