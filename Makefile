@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint unit bench clean
+.PHONY: up test lint unit bench clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 up: $(STAMP)
 	$(BIN)/comind up --repo examples/shop
 
-test: $(STAMP) lint
+# Debian packages tests need: promtool (prometheus), git
+tools:
+	@command -v promtool >/dev/null && command -v git >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus git >/dev/null; \
+	  else echo "install Debian's prometheus and git packages (promtool, git) first"; exit 1; fi; }
+
+test: $(STAMP) tools lint
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)

@@ -17,6 +17,7 @@ from comind import __version__
 from comind.cli import gitops, lifecycle, validate
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
+from comind.cli.observe import observe_cli
 from comind.cli.output import fail
 from comind.cli.queues import queue_cli
 from comind.cli.seal import seal_cli
@@ -43,6 +44,7 @@ app_cli.command("show")(gitops.app_show)
 app.add_typer(app_cli, name="app")
 app.add_typer(queue_cli, name="queue")
 app.add_typer(seal_cli, name="seal")
+app.add_typer(observe_cli, name="observe")
 
 _debug = False
 

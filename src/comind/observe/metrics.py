@@ -1,8 +1,9 @@
-"""The one metric registry: every metric name of the platform is defined here.
+"""The one metric registry, and the platform-wide metrics.
 
 Names follow DESIGN.md: prefix ``comind_``, base units, ``_total`` for counters,
-``_seconds`` for durations. Components import the metric objects from this module
-instead of creating their own, so ``/metrics`` and docs see one consistent set.
+``_seconds`` for durations. A component's own metrics are defined beside it (queue,
+gitops, apps ``metrics`` modules) but always registered in ``REGISTRY``, so ``/metrics``
+and the generated reference (docs/metrics.md) see one consistent set.
 """
 
 from __future__ import annotations

@@ -72,16 +72,7 @@ class QueueDepthCollector(Collector):
         self.pool = pool
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        depth = GaugeMetricFamily(
-            "comind_queue_messages",
-            "Messages in a queue by state (visible, in_flight, delayed).",
-            labels=["queue", "state"],
-        )
-        age = GaugeMetricFamily(
-            "comind_queue_oldest_message_age_seconds",
-            "Age of the oldest message in a queue.",
-            labels=["queue"],
-        )
+        depth, age = depth_families()
         try:
             with self.pool.connection(timeout=2) as conn:
                 rows = conn.execute(query("queue", "all_stats")).fetchall()
@@ -101,6 +92,21 @@ class QueueDepthCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())
+
+
+def depth_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    """The (empty) families the depth collector fills at each scrape."""
+    depth = GaugeMetricFamily(
+        "comind_queue_messages",
+        "Messages in a queue by state (visible, in_flight, delayed).",
+        labels=["queue", "state"],
+    )
+    age = GaugeMetricFamily(
+        "comind_queue_oldest_message_age_seconds",
+        "Age of the oldest message in a queue.",
+        labels=["queue"],
+    )
+    return depth, age
 
 
 def register_depth(pool: ConnectionPool) -> QueueDepthCollector:

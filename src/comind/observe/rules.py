@@ -1,0 +1,64 @@
+"""Prometheus alerting rules: built-in defaults plus the spec's ``alerts:``.
+
+The same file serves a real Prometheus (``comind observe rules --out``) and is checked with
+``promtool`` in the tests. The defaults use only metrics the platform exports today; rules
+for flows and backups arrive with those features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from comind.spec import Spec
+
+
+@dataclass(frozen=True)
+class Rule:
+    alert: str
+    expr: str
+    for_seconds: int
+    severity: str
+    summary: str
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
+        if self.for_seconds:
+            out["for"] = f"{self.for_seconds}s"
+        out["labels"] = {"severity": self.severity}
+        out["annotations"] = {"summary": self.summary}
+        return out
+
+
+DEFAULTS = (
+    Rule("ComindEngineDown", "comind_engine_up == 0", 60, "critical",
+         "embedded engine {{ $labels.engine }} does not answer its health check"),
+    Rule("ComindDeadLettersPresent",
+         'sum by (queue) (comind_queue_messages{queue=~".*-dlq(\\\\.fifo)?"}) > 0', 300,
+         "warning", "dead letters wait in {{ $labels.queue }}"),
+    Rule("ComindConsumerLag", "comind_queue_oldest_message_age_seconds > 300", 300, "warning",
+         "the oldest message in {{ $labels.queue }} is over 5 minutes old"),
+    Rule("ComindSyncFailed",
+         'increase(comind_gitops_syncs_total{outcome=~"Failed|Refused"}[15m]) > 0', 0,
+         "warning", "a sync of {{ $labels.env }} failed or was refused"),
+    Rule("ComindAppDegraded", "comind_app_up == 0", 120, "critical",
+         "app {{ $labels.app }} has no healthy instance"),
+)  # fmt: skip
+
+
+def rules(spec: Spec | None) -> dict[str, Any]:
+    """The rule groups: ``comind-builtin`` and, with a spec, one group for its alerts."""
+    groups = [{"name": "comind-builtin", "rules": [r.as_dict() for r in DEFAULTS]}]
+    if spec is not None and spec.alerts:
+        groups.append({"name": f"{spec.platform.name}-spec", "rules": [
+            {"alert": a.name, "expr": a.expr, **({"for": f"{a.for_}s"} if a.for_ else {}),
+             "labels": {"severity": a.severity, **a.labels}, "annotations": dict(a.annotations)}
+            for a in spec.alerts
+        ]})  # fmt: skip
+    return {"groups": groups}
+
+
+def render(spec: Spec | None) -> str:
+    return yaml.safe_dump(rules(spec), sort_keys=False, allow_unicode=True)
