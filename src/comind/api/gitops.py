@@ -8,7 +8,6 @@ is 401 and triggers nothing. No response ever carries a secret value.
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections import defaultdict
 from dataclasses import replace
@@ -19,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.tokens import Tokens
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
 from comind.gitops.reconcile import Step
@@ -30,11 +30,10 @@ MAX_HOOK_BYTES = 5 * 1024 * 1024
 
 class GitOpsApi:
     def __init__(
-        self, plane: ControlPlane, *, admin_token: str, viewer_token: str, webhook_secret: str,
+        self, plane: ControlPlane, *, tokens: Tokens, webhook_secret: str,
         followed_ref: str | None = None,
     ) -> None:  # fmt: skip
-        self.plane = plane
-        self.admin_token, self.viewer_token = admin_token, viewer_token
+        self.plane, self.tokens = plane, tokens
         self.webhook_secret, self.followed_ref = webhook_secret, followed_ref
 
     def routes(self) -> list[Route]:
@@ -51,18 +50,8 @@ class GitOpsApi:
             Route("/api/v1/hooks/git", self.hook, methods=["POST"]),
         ]
 
-    # --- auth -------------------------------------------------------------------------
-
-    def _allowed(self, request: Request, *, admin: bool) -> bool:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        tokens = [self.admin_token] if admin else [self.admin_token, self.viewer_token]
-        return any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens)
-
     def _refuse(self, request: Request, *, admin: bool = False) -> Response | None:
-        if self._allowed(request, admin=admin):
-            return None
-        need = "the admin token" if admin else "a viewer or admin token"
-        return JSONResponse({"error": f"unauthorized: send {need} as a Bearer token"}, 401)
+        return self.tokens.refuse(request, admin=admin)
 
     # --- reads ------------------------------------------------------------------------
 

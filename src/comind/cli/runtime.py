@@ -10,15 +10,17 @@ import hashlib
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from comind.api.app import create_app
 from comind.api.gitops import GitOpsApi
 from comind.api.s3 import S3Endpoint
+from comind.api.series import SeriesApi
 from comind.api.server import ApiServer
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
+from comind.api.tokens import Tokens
 from comind.apps.runtime import AppRuntime
 from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
@@ -29,6 +31,8 @@ from comind.gitops.sealed import SealingKeys, sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
 from comind.observe.logs import redact
+from comind.observe.metrics import REGISTRY
+from comind.observe.sampling import snapshot
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
@@ -39,6 +43,7 @@ from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
 from comind.stores.redis import default_user
 from comind.stores.sealing import Sealer
+from comind.stores.timeseries import TimeSeries
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
@@ -69,6 +74,7 @@ class Runtime:
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None
         self._keys: SealingKeys | None = None
+        self.series: TimeSeries | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
@@ -116,7 +122,10 @@ class Runtime:
         if self.source is not None:
             self._build_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
-        extra = self._gitops_api().routes() if self.gitops else []
+        tokens = self._tokens()
+        self.series = TimeSeries(messages.pool)
+        extra = SeriesApi(self.series, tokens).routes()
+        extra += self._gitops_api(tokens).routes() if self.gitops else []
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
         )
@@ -160,32 +169,46 @@ class Runtime:
             refresh_interval=self.settings.refresh_interval,
         )  # fmt: skip
 
-    def _gitops_api(self) -> GitOpsApi:
-        assert self.gitops is not None
+    def _tokens(self) -> Tokens:
         home = self.platform.home
-        secret = self.settings.webhook_secret or home.secret("webhook-secret")
-        for value in (secret, home.secret("api-admin-token"), home.secret("api-viewer-token")):
-            redact(value)
+        tokens = Tokens(
+            admin=home.secret("api-admin-token"), viewer=home.secret("api-viewer-token")
+        )
+        redact(tokens.admin)
+        redact(tokens.viewer)
+        return tokens
+
+    def _gitops_api(self, tokens: Tokens) -> GitOpsApi:
+        assert self.gitops is not None
+        secret = self.settings.webhook_secret or self.platform.home.secret("webhook-secret")
+        redact(secret)
         ref = self.source.ref if isinstance(self.source, GitSource) else None
-        return GitOpsApi(
-            self.gitops, admin_token=home.secret("api-admin-token"),
-            viewer_token=home.secret("api-viewer-token"), webhook_secret=secret, followed_ref=ref,
-        )  # fmt: skip
+        return GitOpsApi(self.gitops, tokens=tokens, webhook_secret=secret, followed_ref=ref)
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Advance redrive tasks and flush held events often; enforce retention every minute."""
-        last_sweep = time.monotonic()
+        last_sweep = last_sample = time.monotonic()
         while not self._stop.wait(MOVE_SECONDS):
             try:
                 self.events.flush()
                 messages.moves.step()
+                if time.monotonic() - last_sample >= self.settings.sample_interval:
+                    self._sample()
+                    last_sample = time.monotonic()
                 if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                     messages.queues.sweep()
+                    if self.series is not None:
+                        self.series.compact(datetime.now(UTC))
                     if self._keys is not None:
                         self._keys.current()  # renews the sealing key when it is due
                     last_sweep = time.monotonic()
             except Exception as exc:  # the database may be restarting; try next round
                 log.warning("queue housekeeping failed: %s", exc)
+
+    def _sample(self) -> None:
+        """One scrape of the platform's own registry into the built-in time series."""
+        if self.series is not None:
+            self.series.write(snapshot(REGISTRY), datetime.now(UTC))
 
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     redis_bin: Path | None = Field(default=None, description="Path of a redis-server binary.")
     check_interval: float = Field(default=1.0, gt=0, description="Seconds between checks.")
     start_timeout: float = Field(default=60.0, gt=0, description="Seconds an engine may take.")
+    sample_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between samples of the built-in time series."
+    )
     s3_port: int = Field(default=0, ge=0, le=65535, description="S3 endpoint port (0: free).")
     refresh_interval: float = Field(
         default=10.0, gt=0, description="Seconds between drift checks of the synced resources."

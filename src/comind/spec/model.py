@@ -18,7 +18,7 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 
-def _duration(value: Any) -> Any:
+def parse_duration(value: Any) -> Any:
     """``90``, ``90s``, ``5m``, ``12h``, ``4d``, ``1w`` -> seconds (int)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         return value
@@ -40,7 +40,7 @@ def _cron(value: Any) -> Any:
     raise ValueError(f"expected a cron expression with 5 fields (e.g. '0 1 * * *'), got {value!r}")
 
 
-DURATION = BeforeValidator(_duration)
+DURATION = BeforeValidator(parse_duration)
 Duration = Annotated[int, DURATION]
 Cron = Annotated[str, BeforeValidator(_cron)]
 

@@ -1,0 +1,79 @@
+"""The built-in time series in the platform database: write samples, downsample, query.
+
+Resolutions and how long each is kept: raw 24 h, 1-minute averages 7 days, 1-hour averages
+90 days. A query picks the finest resolution that still holds the start of its range and
+averages into at most ``MAX_POINTS`` buckets per series, so even a 90-day chart answers a
+bounded number of points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.observe.sampling import Sample
+from comind.stores.queries import query
+
+RAW, MINUTE, HOUR = 0, 60, 3600
+KEEP = {RAW: 24 * 3600, MINUTE: 7 * 86400, HOUR: 90 * 86400}
+MAX_POINTS = 500
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    points: list[tuple[datetime, float]]
+
+
+class TimeSeries:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def write(self, samples: Sequence[Sample], at: datetime) -> int:
+        """Store one scrape of ``samples`` taken at ``at``; the number of points."""
+        if not samples:
+            return 0
+        keys = {"names": [s.name for s in samples],
+                "labels": [Jsonb(s.labels) for s in samples]}  # fmt: skip
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(query("timeseries", "upsert_series"), keys)
+            ids = {(name, json.dumps(labels, sort_keys=True)): sid for sid, name, labels
+                   in conn.execute(query("timeseries", "series_ids"), keys).fetchall()}  # fmt: skip
+            rows = [(ids[(s.name, json.dumps(s.labels, sort_keys=True))], s.value)
+                    for s in samples if math.isfinite(s.value)]  # fmt: skip
+            conn.execute(query("timeseries", "write_points"), {
+                "ts": at, "ids": [r[0] for r in rows], "values": [r[1] for r in rows]})  # fmt: skip
+        return len(rows)
+
+    def compact(self, now: datetime) -> None:
+        """Downsample what is past each resolution's keep time; expire the oldest."""
+        with self.pool.connection() as conn, conn.transaction():
+            for src, dst in ((RAW, MINUTE), (MINUTE, HOUR)):
+                conn.execute(query("timeseries", "downsample"),
+                             {"from": src, "to": dst, "keep": KEEP[src], "now": now})  # fmt: skip
+            conn.execute(query("timeseries", "expire"),
+                         {"resolution": HOUR, "keep": KEEP[HOUR], "now": now})  # fmt: skip
+
+    def query(
+        self, name: str, match: dict[str, str], start: datetime, end: datetime, *, now: datetime
+    ) -> list[Series]:
+        resolution = next(r for r in (RAW, MINUTE, HOUR)
+                          if start >= now - timedelta(seconds=KEEP[r]) or r == HOUR)  # fmt: skip
+        span = max((end - start).total_seconds(), 1.0)
+        step = max(resolution or 1, math.ceil(span / MAX_POINTS))
+        args: dict[str, Any] = {"name": name, "match": Jsonb(match), "resolution": resolution,
+                                "start": start, "end": end, "step": step}  # fmt: skip
+        with self.pool.connection() as conn:
+            rows = conn.execute(query("timeseries", "query"), args).fetchall()
+        grouped: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+        for labels, bucket, value in rows:
+            grouped[json.dumps(labels, sort_keys=True)].append((bucket, float(value)))
+        return [Series(json.loads(k), points) for k, points in grouped.items()]
