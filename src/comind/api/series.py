@@ -1,4 +1,5 @@
-"""``GET /api/v1/metrics/query``: history from the built-in time series (viewer token).
+"""``GET /api/v1/metrics/query``: history from the built-in time series, and
+``GET /api/v1/alerts``: the embedded evaluator's alerts (viewer token).
 
 Parameters: ``name`` (a sample name, e.g. ``comind_queue_messages``), ``match`` (a JSON
 object of labels the series must carry), ``range`` (``15m``, ``6h``, ``7d``, ...; default
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from comind.api.tokens import Tokens
+from comind.observe.alerting import Alerting
 from comind.spec.model import parse_duration
 from comind.stores.timeseries import TimeSeries
 
@@ -23,11 +25,19 @@ MAX_RANGE = timedelta(days=90)
 
 
 class SeriesApi:
-    def __init__(self, series: TimeSeries, tokens: Tokens) -> None:
-        self.series, self.tokens = series, tokens
+    def __init__(
+        self, series: TimeSeries, tokens: Tokens, alerting: Alerting | None = None
+    ) -> None:
+        self.series, self.tokens, self.alerting = series, tokens, alerting
 
     def routes(self) -> list[Route]:
-        return [Route("/api/v1/metrics/query", self.query)]
+        return [Route("/api/v1/metrics/query", self.query), Route("/api/v1/alerts", self.alerts)]
+
+    async def alerts(self, request: Request) -> Response:
+        """Every alert rule: pending and firing elements, or why it is not evaluated here."""
+        if denied := self.tokens.refuse(request):
+            return denied
+        return JSONResponse({"rules": self.alerting.states() if self.alerting else []})
 
     async def query(self, request: Request) -> Response:
         if denied := self.tokens.refuse(request):

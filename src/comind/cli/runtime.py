@@ -30,8 +30,11 @@ from comind.gitops.plane import ControlPlane, Engines, aws_env
 from comind.gitops.sealed import SealingKeys, sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
+from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.observe.metrics import REGISTRY
+from comind.observe.notify import WebhookNotifier
+from comind.observe.rules import alert_rules
 from comind.observe.sampling import snapshot
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
@@ -43,7 +46,7 @@ from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
 from comind.stores.redis import default_user
 from comind.stores.sealing import Sealer
-from comind.stores.timeseries import TimeSeries
+from comind.stores.timeseries import MetricSource, TimeSeries
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
@@ -75,6 +78,8 @@ class Runtime:
         self.apps: AppRuntime | None = None
         self._keys: SealingKeys | None = None
         self.series: TimeSeries | None = None
+        self.alerting: Alerting | None = None
+        self.notifier: WebhookNotifier | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
@@ -124,7 +129,8 @@ class Runtime:
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         tokens = self._tokens()
         self.series = TimeSeries(messages.pool)
-        extra = SeriesApi(self.series, tokens).routes()
+        self.alerting = self._alerting(self.series)
+        extra = SeriesApi(self.series, tokens, self.alerting).routes()
         extra += self._gitops_api(tokens).routes() if self.gitops else []
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
@@ -205,10 +211,21 @@ class Runtime:
             except Exception as exc:  # the database may be restarting; try next round
                 log.warning("queue housekeeping failed: %s", exc)
 
+    def _alerting(self, series: TimeSeries) -> Alerting:
+        urls = [u.strip() for u in self.settings.alert_webhooks.split(",") if u.strip()]
+        self.notifier = WebhookNotifier(urls)
+        self.notifier.start()
+        source = MetricSource(REGISTRY, series)
+        return Alerting(alert_rules(self.spec), source, self.notifier, external_url=self.url)
+
     def _sample(self) -> None:
-        """One scrape of the platform's own registry into the built-in time series."""
+        """One scrape of the platform's own registry into the built-in time series, then
+        one round of alert evaluation over it."""
         if self.series is not None:
-            self.series.write(snapshot(REGISTRY), datetime.now(UTC))
+            now = datetime.now(UTC)
+            self.series.write(snapshot(REGISTRY), now)
+            if self.alerting is not None:
+                self.alerting.evaluate(now)
 
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""
@@ -222,6 +239,8 @@ class Runtime:
             self.server.stop()
         if self.s3_server is not None:
             self.s3_server.stop()
+        if self.notifier is not None:
+            self.notifier.stop()
         if self._depth is not None:
             unregister_depth(self._depth)
             self._depth = None

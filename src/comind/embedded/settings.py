@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     sample_interval: float = Field(
         default=10.0, gt=0, description="Seconds between samples of the built-in time series."
     )
+    alert_webhooks: str = Field(
+        default="", description="Comma-separated URLs that receive alert notifications."
+    )
     s3_port: int = Field(default=0, ge=0, le=65535, description="S3 endpoint port (0: free).")
     refresh_interval: float = Field(
         default=10.0, gt=0, description="Seconds between drift checks of the synced resources."

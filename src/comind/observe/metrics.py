@@ -61,6 +61,12 @@ WORKER_HANDLER_SECONDS = Histogram(
     ["queue", "outcome"],
     registry=REGISTRY,
 )
+ALERT_NOTIFICATIONS = Counter(
+    "comind_alert_notifications_total",
+    "Alert notifications to webhooks, by outcome (sent, failed after retries, dropped).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 MIGRATIONS_APPLIED = Gauge(
     "comind_schema_version",
     "Highest platform-schema migration applied to the metadata database.",

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from comind.observe.alerting import AlertRule
 from comind.spec import Spec
 
 
@@ -46,6 +47,16 @@ DEFAULTS = (
     Rule("ComindAppDegraded", "comind_app_up == 0", 120, "critical",
          "app {{ $labels.app }} has no healthy instance"),
 )  # fmt: skip
+
+
+def alert_rules(spec: Spec | None) -> list[AlertRule]:
+    """The rules the embedded evaluator runs: the defaults and the spec's alerts."""
+    out = [AlertRule(r.alert, r.expr, r.for_seconds, {"severity": r.severity},
+                     {"summary": r.summary}) for r in DEFAULTS]  # fmt: skip
+    for a in spec.alerts if spec else []:
+        out.append(AlertRule(a.name, a.expr, a.for_, {"severity": a.severity, **a.labels},
+                             dict(a.annotations)))  # fmt: skip
+    return out
 
 
 def rules(spec: Spec | None) -> dict[str, Any]:

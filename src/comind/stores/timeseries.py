@@ -13,13 +13,14 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from comind.observe.sampling import Sample
+from comind.observe.sampling import Sample, snapshot
 from comind.stores.queries import query
 
 RAW, MINUTE, HOUR = 0, 60, 3600
@@ -62,6 +63,18 @@ class TimeSeries:
             conn.execute(query("timeseries", "expire"),
                          {"resolution": HOUR, "keep": KEEP[HOUR], "now": now})  # fmt: skip
 
+    def window(
+        self, name: str, seconds: int, now: datetime
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Raw points of every series ``name`` over the last ``seconds`` (for rate/increase)."""
+        since = now - timedelta(seconds=seconds)
+        with self.pool.connection() as conn:
+            rows = conn.execute(query("timeseries", "window"), {"name": name, "since": since})
+            grouped: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            for labels, ts, value in rows.fetchall():
+                grouped[json.dumps(labels, sort_keys=True)].append((float(ts), float(value)))
+        return [(json.loads(k), points) for k, points in grouped.items()]
+
     def query(
         self, name: str, match: dict[str, str], start: datetime, end: datetime, *, now: datetime
     ) -> list[Series]:
@@ -77,3 +90,18 @@ class TimeSeries:
         for labels, bucket, value in rows:
             grouped[json.dumps(labels, sort_keys=True)].append((bucket, float(value)))
         return [Series(json.loads(k), points) for k, points in grouped.items()]
+
+
+class MetricSource:
+    """What alert rules read: the registry now, and the time series for ranges."""
+
+    def __init__(self, registry: CollectorRegistry, series: TimeSeries) -> None:
+        self.registry, self.series = registry, series
+
+    def instant(self, name: str) -> list[tuple[dict[str, str], float]]:
+        return [(s.labels, s.value) for s in snapshot(self.registry) if s.name == name]
+
+    def window(
+        self, name: str, seconds: int
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        return self.series.window(name, seconds, datetime.now(UTC))

@@ -41,3 +41,9 @@ WHERE s.name = %(name)s AND s.labels @> %(match)s AND p.resolution = %(resolutio
   AND p.ts BETWEEN %(start)s AND %(end)s
 GROUP BY s.labels, bucket
 ORDER BY s.labels, bucket;
+
+-- name: window
+SELECT s.labels, extract(epoch FROM p.ts), p.value
+FROM comind.metric_series s JOIN comind.metric_points p ON p.series_id = s.id
+WHERE s.name = %(name)s AND p.resolution = 0 AND p.ts >= %(since)s
+ORDER BY s.id, p.ts;
