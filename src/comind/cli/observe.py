@@ -11,7 +11,7 @@ from comind.apps import metrics as app_metrics
 from comind.cli import repo as repos
 from comind.cli.output import console
 from comind.gitops import metrics as gitops_metrics
-from comind.observe import reference, rules
+from comind.observe import dashboards, reference, rules
 from comind.observe.metrics import REGISTRY
 from comind.queue import metrics as queue_metrics
 
@@ -39,6 +39,19 @@ def rules_file(
 ) -> None:
     """Prometheus alerting rules: the built-in defaults and the spec's alerts."""
     _emit(rules.render(repos.load(path, env)), out)
+
+
+@observe_cli.command("dashboards")
+def dashboards_dir(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the JSON files.")] = Path(
+        "dashboards"
+    ),
+) -> None:
+    """Grafana dashboards (JSON) for the platform's metrics: overview, queues, gitops."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in dashboards.DASHBOARDS:
+        (out / f"comind-{name}.json").write_text(dashboards.render(name))
+    console.print(f"wrote {len(dashboards.DASHBOARDS)} dashboards to {out}")
 
 
 def _emit(text: str, out: Path | None) -> None:

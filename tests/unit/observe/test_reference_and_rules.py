@@ -78,3 +78,15 @@ def test_a_broken_expression_is_caught_by_promtool(tmp_path: Path) -> None:
     check = subprocess.run([promtool(), "check", "rules", str(tmp_path / "rules.yaml")],
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode != 0 and "could not parse expression" in check.stderr
+
+
+def test_dashboards_read_only_metrics_the_platform_exports(tmp_path: Path) -> None:
+    from comind.observe import dashboards
+
+    exported = {line.split("`")[1] for line in metrics_markdown().splitlines()
+                if line.startswith("| `")}  # fmt: skip
+    for name in dashboards.DASHBOARDS:
+        doc = dashboards.dashboard(name)
+        assert doc["uid"] == f"comind-{name}" and doc["panels"]
+        missing = dashboards.metric_names(name) - exported
+        assert not missing, f"{name} reads metrics nobody exports: {missing}"
