@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from comind.cli.observe import metrics_markdown
-from comind.observe import rules
+from comind.observe import dashboards, rules
 from comind.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -80,9 +80,7 @@ def test_a_broken_expression_is_caught_by_promtool(tmp_path: Path) -> None:
     assert check.returncode != 0 and "could not parse expression" in check.stderr
 
 
-def test_dashboards_read_only_metrics_the_platform_exports(tmp_path: Path) -> None:
-    from comind.observe import dashboards
-
+def test_dashboards_read_only_metrics_the_platform_exports() -> None:
     exported = {line.split("`")[1] for line in metrics_markdown().splitlines()
                 if line.startswith("| `")}  # fmt: skip
     for name in dashboards.DASHBOARDS:
