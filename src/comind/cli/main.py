@@ -17,6 +17,7 @@ from comind import __version__
 from comind.cli import gitops, lifecycle, validate
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
+from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
 from comind.cli.queues import queue_cli
@@ -34,6 +35,7 @@ app.command("up")(lifecycle.up)
 app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
+app.command("logs")(logs)
 app.command("sync")(gitops.sync)
 app.command("diff")(gitops.diff)
 app.command("history")(gitops.history)

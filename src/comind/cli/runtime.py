@@ -41,6 +41,8 @@ from comind.queue.metrics import QueueDepthCollector, register_depth, unregister
 from comind.spec import Spec
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import SecretStore
+from comind.stores.logship import LogShipper
+from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
@@ -51,6 +53,7 @@ from comind.stores.timeseries import MetricSource, TimeSeries
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
 MOVE_SECONDS = 0.2
+SHIP_SECONDS = 1.0
 
 
 def platform_sealer(home: StateDir) -> Sealer:
@@ -78,6 +81,8 @@ class Runtime:
         self.apps: AppRuntime | None = None
         self._keys: SealingKeys | None = None
         self.series: TimeSeries | None = None
+        self.logs: LogStore | None = None
+        self.shipper: LogShipper | None = None
         self.alerting: Alerting | None = None
         self.notifier: WebhookNotifier | None = None
         self.db: PgTarget | None = None
@@ -128,6 +133,9 @@ class Runtime:
             self._build_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         tokens = self._tokens()
+        self.logs = LogStore(messages.pool)
+        self.logs.prepare(datetime.now(UTC).date())
+        self.shipper = LogShipper(self.logs, self.platform.home.logs)
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
         extra = SeriesApi(self.series, tokens, self.alerting).routes()
@@ -193,7 +201,7 @@ class Runtime:
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Advance redrive tasks and flush held events often; enforce retention every minute."""
-        last_sweep = last_sample = time.monotonic()
+        last_sweep = last_sample = last_ship = time.monotonic()
         while not self._stop.wait(MOVE_SECONDS):
             try:
                 self.events.flush()
@@ -201,10 +209,17 @@ class Runtime:
                 if time.monotonic() - last_sample >= self.settings.sample_interval:
                     self._sample()
                     last_sample = time.monotonic()
+                if self.shipper is not None and time.monotonic() - last_ship >= SHIP_SECONDS:
+                    self.shipper.step()
+                    last_ship = time.monotonic()
                 if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                     messages.queues.sweep()
                     if self.series is not None:
                         self.series.compact(datetime.now(UTC))
+                    if self.logs is not None:
+                        today = datetime.now(UTC).date()
+                        self.logs.prepare(today)
+                        self.logs.expire(today, keep_days=self.settings.log_retention_days)
                     if self._keys is not None:
                         self._keys.current()  # renews the sealing key when it is due
                     last_sweep = time.monotonic()
