@@ -58,7 +58,7 @@ alerts:
 """
 
 
-def receiver() -> tuple[str, list[dict[str, Any]]]:
+def receiver() -> tuple[ThreadingHTTPServer, str, list[dict[str, Any]]]:
     bodies: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -73,7 +73,7 @@ def receiver() -> tuple[str, list[dict[str, Any]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/alerts", bodies
+    return server, f"http://127.0.0.1:{server.server_address[1]}/alerts", bodies
 
 
 def statuses(bodies: list[dict[str, Any]]) -> list[str]:
@@ -87,16 +87,20 @@ def test_a_crashing_app_fires_an_alert_that_resolves(comind: Run, tmp_path: Path
     repo.mkdir()
     (repo / "web.py").write_text(WEB)
     (repo / "comind.yaml").write_text(SPEC.format(port=port, flag=flag))
-    url, bodies = receiver()
-    settings = {"COMIND_ALERT_WEBHOOKS": url, "COMIND_SAMPLE_INTERVAL": "0.5"}
-    comind("up", "--detach", "--api-port", "0", "--repo", str(repo), check=True,
-           extra_env=settings)  # fmt: skip
-    pid = int(httpx.get(f"http://127.0.0.1:{port}/").text)
-    flag.write_text("crash from now on")
-    os.kill(pid, signal.SIGKILL)  # killed, and every restart exits at once
-    assert wait_until(lambda: statuses(bodies) == ["firing"], 30), bodies
-    firing = next(a for b in bodies for a in b["alerts"] if a["status"] == "firing")
-    assert firing["labels"]["severity"] == "critical"
-    assert firing["annotations"] == {"summary": "web has no healthy instance"}
-    flag.unlink()  # the next restart comes up healthy
-    assert wait_until(lambda: statuses(bodies) == ["firing", "resolved"], 60), bodies
+    server, url, bodies = receiver()
+    try:
+        settings = {"COMIND_ALERT_WEBHOOKS": url, "COMIND_SAMPLE_INTERVAL": "0.5"}
+        comind("up", "--detach", "--api-port", "0", "--repo", str(repo), check=True,
+               extra_env=settings)  # fmt: skip
+        pid = int(httpx.get(f"http://127.0.0.1:{port}/").text)
+        flag.write_text("crash from now on")
+        os.kill(pid, signal.SIGKILL)  # killed, and every restart exits at once
+        assert wait_until(lambda: statuses(bodies) == ["firing"], 30), bodies
+        firing = next(a for b in bodies for a in b["alerts"] if a["status"] == "firing")
+        assert firing["labels"]["severity"] == "critical"
+        assert firing["annotations"] == {"summary": "web has no healthy instance"}
+        flag.unlink()  # the next restart comes up healthy
+        assert wait_until(lambda: statuses(bodies) == ["firing", "resolved"], 60), bodies
+    finally:
+        server.shutdown()
+        server.server_close()

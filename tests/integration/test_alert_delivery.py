@@ -55,6 +55,7 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver(failures=2)
     yield r
     r.server.shutdown()
+    r.server.server_close()
 
 
 def test_a_firing_alert_reaches_a_receiver_that_was_down(
