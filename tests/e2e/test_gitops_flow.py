@@ -222,3 +222,39 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     assert jget(comind, "history")[0]["trigger"].startswith("rollback by ")
     for log in (home / "logs").rglob("*"):  # the secret never reached a log
         assert not log.is_file() or "hunter2" not in log.read_text(errors="replace"), log
+
+
+def test_token_roles_app_scopes_and_the_audit_log(comind: Run, tmp_path: Path, home: Path) -> None:
+    repo = tmp_path / "roles-repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, spec(free_port("127.0.0.1"), free_port("127.0.0.1"), "1").replace(
+        "    secrets: [api-key]\n", ""), "two apps")  # fmt: skip
+    comind("up", "--detach", "--api-port", "0", "--repo", str(repo), check=True)
+    api = json.loads((home / "state.json").read_text())["api_url"]
+
+    def token(*args: str) -> dict[str, Any]:
+        return jget(comind, "token", "create", *args)
+
+    def call(method: str, path: str, tok: str, body: dict[str, Any] | None = None) -> Any:
+        return httpx.request(method, f"{api}{path}", json=body,
+                             headers={"Authorization": f"Bearer {tok}"})  # fmt: skip
+
+    viewer, shop_op = token("--role", "viewer"), token("--role", "operator", "--app", "shop")
+    assert call("GET", "/api/v1/apps", viewer["token"]).status_code == 200
+    assert call("POST", "/api/v1/sync", viewer["token"], {}).status_code == 403
+    assert call("GET", "/api/v1/apps/shop", shop_op["token"]).status_code == 200
+    assert call("GET", "/api/v1/apps/books", shop_op["token"]).status_code == 403
+    listed = call("GET", "/api/v1/apps", shop_op["token"]).json()["apps"]
+    assert [a["app"] for a in listed] == ["shop"]
+    assert call("POST", "/api/v1/sync", shop_op["token"], {}).status_code == 403  # names no app
+    assert call("POST", "/api/v1/sync", shop_op["token"], {"app": "shop"}).status_code == 202
+    comind("token", "revoke", viewer["id"], check=True)
+    assert call("GET", "/api/v1/apps", viewer["token"]).status_code == 401
+    tokens = jget(comind, "token", "ls")
+    assert viewer["token"] not in json.dumps(tokens)  # stored hashed, never shown again
+    jget(comind, "app", "env", "shop")
+    actions = [(e["actor"], e["action"], e["target"], e["outcome"]) for e in jget(comind, "audit")]
+    assert (shop_op["id"], "sync", "shop", "accepted") in actions
+    assert (viewer["id"], "sync", "*", "refused") in actions
+    assert any(a[1] == "read-secrets" and a[2] == "shop" for a in actions)

@@ -23,6 +23,7 @@ from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
 from comind.gitops.reconcile import Step
 from comind.gitops.webhooks import WebhookError, verify_and_parse
+from comind.stores.access import Principal
 from comind.stores.gitops_db import ResourceRecord, SyncRecord
 
 MAX_HOOK_BYTES = 5 * 1024 * 1024
@@ -50,21 +51,29 @@ class GitOpsApi:
             Route("/api/v1/hooks/git", self.hook, methods=["POST"]),
         ]
 
-    def _refuse(self, request: Request, *, admin: bool = False) -> Response | None:
-        return self.tokens.refuse(request, admin=admin)
+    def _audit(self, who: Principal | None, action: str, target: str, outcome: str) -> None:
+        if self.tokens.store is not None:
+            self.tokens.store.audit(who.id if who else "anonymous", action, target, outcome)
 
     # --- reads ------------------------------------------------------------------------
 
     async def apps(self, request: Request) -> Response:
-        if denied := self._refuse(request):
+        who, denied = await self.tokens.check(request, filtered=True)
+        if denied:
             return denied
-        records = await run_in_threadpool(self.plane.records.resources)
+        records = await run_in_threadpool(self._records, who)
         return JSONResponse({"apps": app_summaries(records)})
 
+    def _records(self, who: Principal | None) -> list[ResourceRecord]:
+        """The inventory a caller may see: an app token sees its app only."""
+        records = self.plane.records.resources()
+        return [r for r in records if who is None or who.app is None or r.app == who.app]
+
     async def app(self, request: Request) -> Response:
-        if denied := self._refuse(request):
-            return denied
         name = request.path_params["app"]
+        _, denied = await self.tokens.check(request, "viewer", app=name)
+        if denied:
+            return denied
         records = await run_in_threadpool(self.plane.records.resources)
         mine = [r for r in records if r.app == name]
         if not mine:
@@ -73,32 +82,36 @@ class GitOpsApi:
         return JSONResponse({**summary, "resources": [resource_out(r) for r in mine]})
 
     async def resources(self, request: Request) -> Response:
-        if denied := self._refuse(request):
+        who, denied = await self.tokens.check(request, filtered=True)
+        if denied:
             return denied
-        records = await run_in_threadpool(self.plane.records.resources)
+        records = await run_in_threadpool(self._records, who)
         return JSONResponse({"resources": [resource_out(r) for r in records]})
 
     async def syncs(self, request: Request) -> Response:
-        if denied := self._refuse(request):
+        who, denied = await self.tokens.check(request, filtered=True)
+        if denied:
             return denied
         try:
             limit = max(1, min(int(request.query_params.get("limit", "20")), 500))
         except ValueError:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
-        app = request.query_params.get("app")
+        app = (who.app if who else None) or request.query_params.get("app")
         rows = await run_in_threadpool(self.plane.records.syncs, self.plane.service.env, limit)
         return JSONResponse({"syncs": [sync_out(s, app) for s in rows]})
 
     async def sync_record(self, request: Request) -> Response:
-        if denied := self._refuse(request):
+        who, denied = await self.tokens.check(request, filtered=True)
+        if denied:
             return denied
         row = await run_in_threadpool(self.plane.records.sync, request.path_params["sync_id"])
         if row is None:
             return JSONResponse({"error": "no such sync"}, 404)
-        return JSONResponse(sync_out(row, None))
+        return JSONResponse(sync_out(row, who.app if who else None))
 
     async def diff(self, request: Request) -> Response:
-        if denied := self._refuse(request):
+        _, denied = await self.tokens.check(request, "viewer", app=None)
+        if denied:
             return denied
         revision = request.query_params.get("revision")
         try:
@@ -116,19 +129,28 @@ class GitOpsApi:
     # --- writes -----------------------------------------------------------------------
 
     async def sync(self, request: Request) -> Response:
-        if denied := self._refuse(request, admin=True):
-            return denied
         body = await _json(request)
-        apps = {str(body["app"])} if body.get("app") else None
+        app = str(body["app"]) if body.get("app") else None
+        who, denied = await self.tokens.check(request, "operator", app=app)
+        await run_in_threadpool(
+            self._audit, who, "sync", app or "*", "refused" if denied else "accepted"
+        )
+        if denied:
+            return denied
         return await run_in_threadpool(
             self._start, revision=body.get("revision"), trigger=_who(body, "cli"),
-            dry_run=bool(body.get("dry_run")), apps=apps,
+            dry_run=bool(body.get("dry_run")), apps={app} if app else None,
         )  # fmt: skip
 
     async def rollback(self, request: Request) -> Response:
-        if denied := self._refuse(request, admin=True):
-            return denied
         body = await _json(request)
+        who, denied = await self.tokens.check(request, "operator")
+        target = str(body.get("revision") or "")
+        await run_in_threadpool(
+            self._audit, who, "rollback", target, "refused" if denied else "accepted"
+        )
+        if denied:
+            return denied
         if not body.get("revision"):
             return JSONResponse({"error": "rollback needs a revision"}, 400)
         try:
@@ -141,9 +163,12 @@ class GitOpsApi:
         )
 
     async def autosync(self, request: Request) -> Response:
-        if denied := self._refuse(request, admin=True):
-            return denied
         enabled = bool((await _json(request)).get("enabled", True))
+        who, denied = await self.tokens.check(request, "operator")
+        outcome = "refused" if denied else "accepted"
+        await run_in_threadpool(self._audit, who, "autosync", "on" if enabled else "off", outcome)
+        if denied:
+            return denied
         await run_in_threadpool(self._pause, "" if enabled else "paused by hand", not enabled)
         if enabled:
             self.plane.controller.trigger("autosync")

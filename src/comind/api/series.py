@@ -35,12 +35,12 @@ class SeriesApi:
 
     async def alerts(self, request: Request) -> Response:
         """Every alert rule: pending and firing elements, or why it is not evaluated here."""
-        if denied := self.tokens.refuse(request):
+        if denied := await self.tokens.refuse(request):
             return denied
         return JSONResponse({"rules": self.alerting.states() if self.alerting else []})
 
     async def query(self, request: Request) -> Response:
-        if denied := self.tokens.refuse(request):
+        if denied := await self.tokens.refuse(request):
             return denied
         params = request.query_params
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shlex
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from comind.embedded.home import StateDir
 from comind.errors import UsageError
 from comind.gitops.plane import Engines, aws_env, service_env
 from comind.gitops.resources import PLATFORM, Resource
+from comind.stores.access import AccessStore
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
 from comind.stores.objects import FileObjectStore
@@ -75,6 +77,7 @@ def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, s
         resources = [Resource(r.kind, r.app, r.name, r.spec) for r in records]
         services = service_env(app, resources, _engines(home, state),
                                SecretStore(pool, platform_sealer(home)))  # fmt: skip
+        AccessStore(pool).audit(f"cli:{getpass.getuser()}", "read-secrets", app, "done")
     return {**services, **aws_env(state["sqs_url"], state.get("s3_url"), key)}
 
 

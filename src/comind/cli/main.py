@@ -15,6 +15,7 @@ import typer
 
 from comind import __version__
 from comind.cli import gitops, lifecycle, validate
+from comind.cli.access import audit, token_cli
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
 from comind.cli.logs import logs
@@ -36,6 +37,7 @@ app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.command("logs")(logs)
+app.command("audit")(audit)
 app.command("sync")(gitops.sync)
 app.command("diff")(gitops.diff)
 app.command("history")(gitops.history)
@@ -46,6 +48,7 @@ app_cli.command("show")(gitops.app_show)
 app.add_typer(app_cli, name="app")
 app.add_typer(queue_cli, name="queue")
 app.add_typer(seal_cli, name="seal")
+app.add_typer(token_cli, name="token")
 app.add_typer(observe_cli, name="observe")
 
 _debug = False

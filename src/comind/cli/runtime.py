@@ -39,6 +39,7 @@ from comind.observe.sampling import snapshot
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
+from comind.stores.access import AccessStore
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import SecretStore
 from comind.stores.logship import LogShipper
@@ -185,8 +186,11 @@ class Runtime:
 
     def _tokens(self) -> Tokens:
         home = self.platform.home
+        assert self.messages is not None
         tokens = Tokens(
-            admin=home.secret("api-admin-token"), viewer=home.secret("api-viewer-token")
+            admin=home.secret("api-admin-token"),
+            viewer=home.secret("api-viewer-token"),
+            store=AccessStore(self.messages.pool),
         )
         redact(tokens.admin)
         redact(tokens.viewer)

@@ -1,0 +1,94 @@
+"""API tokens with roles, stored hashed, and the audit log.
+
+A token reads ``cmt_<id>_<secret>``: the id names it in listings and the audit log; only the
+SHA-256 of the whole token is stored, so the platform cannot show it again. Roles rank
+``viewer`` < ``operator`` < ``admin``; a token may be limited to one app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.errors import UsageError
+from comind.stores.queries import query
+
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str
+    app: str | None = None
+
+    def may(self, role: str, app: str | None = None) -> bool:
+        """At least ``role``; an app token only for its own app."""
+        if ROLES.index(self.role) < ROLES.index(role):
+            return False
+        return self.app is None or app == self.app
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    role: str
+    app: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccessStore:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def create(self, role: str, *, app: str | None = None, ttl: timedelta | None = None,
+               now: datetime | None = None) -> tuple[str, str]:  # fmt: skip
+        """A new token: (its id, the token itself, shown once)."""
+        if role not in ROLES:
+            raise UsageError(f"role must be one of {', '.join(ROLES)}")
+        token_id = secrets.token_hex(4)
+        token = f"cmt_{token_id}_{secrets.token_urlsafe(24)}"
+        expires = (now or datetime.now().astimezone()) + ttl if ttl else None
+        with self.pool.connection() as conn:
+            conn.execute(query("access", "create_token"), {"id": token_id,
+                         "hash": token_hash(token), "role": role, "app": app,
+                         "expires_at": expires})  # fmt: skip
+        return token_id, token
+
+    def principal(self, token: str) -> Principal | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(query("access", "token_by_hash"), {"hash": token_hash(token)})
+            found = row.fetchone()
+        return Principal(*found) if found else None
+
+    def revoke(self, token_id: str) -> bool:
+        with self.pool.connection() as conn:
+            row = conn.execute(query("access", "revoke_token"), {"id": token_id}).fetchone()
+        return row is not None
+
+    def tokens(self) -> list[TokenInfo]:
+        with self.pool.connection() as conn:
+            return [TokenInfo(*r) for r in conn.execute(query("access", "tokens")).fetchall()]
+
+    def audit(self, actor: str, action: str, target: str, outcome: str,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        with self.pool.connection() as conn:
+            conn.execute(query("access", "audit"), {"actor": actor, "action": action,
+                         "target": target, "outcome": outcome,
+                         "detail": Jsonb(detail or {})})  # fmt: skip
+
+    def recent_audit(self, limit: int = 50) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn:
+            return list(conn.execute(query("access", "recent_audit"), {"limit": limit}))
