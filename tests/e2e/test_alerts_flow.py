@@ -15,33 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.e2e.webapp import web_app
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
-WEB = """\
-import os, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-if os.path.exists(os.environ["CRASH_FLAG"]):
-    sys.exit(3)
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = str(os.getpid()).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"""
+WEB = web_app("str(os.getpid())", 'if os.path.exists(os.environ["CRASH_FLAG"]):\n    sys.exit(3)\n')
 SPEC = """\
 platform: {{name: watched}}
 apps:

@@ -16,6 +16,7 @@ import botocore.exceptions
 import httpx
 import psycopg
 import pytest
+from tests.e2e.webapp import web_app
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
@@ -25,28 +26,11 @@ pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-WEB = """\
-import json, os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        doc = {"version": os.environ["APP_VERSION"], "pid": os.getpid(),
-               "database": os.environ.get("DATABASE_URL", "").split("@")[-1],
-               "secret_len": len(os.environ.get("BOOKS_API_KEY", ""))}
-        body = json.dumps(doc).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"""
+WEB = web_app(
+    'json.dumps({"version": os.environ["APP_VERSION"], "pid": os.getpid(), '
+    '"database": os.environ.get("DATABASE_URL", "").split("@")[-1], '
+    '"secret_len": len(os.environ.get("BOOKS_API_KEY", ""))})'
+)
 APP = """\
   {name}:
     run: python web.py
@@ -137,13 +121,13 @@ def test_gitops_from_commit_to_rollback(comind: Run, tmp_path: Path, home: Path)
     unknown = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=b"{}")
     assert unknown.status_code == 400  # neither GitHub's nor GitLab's headers
 
-    # reads need the viewer (or admin) token, changes the admin token
+    # reads need a token (viewer or more), changes the operator role or more
     api = state["api_url"]
     viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
     assert httpx.get(f"{api}/api/v1/apps").status_code == 401
     as_viewer = {"Authorization": f"Bearer {viewer}"}
     assert httpx.get(f"{api}/api/v1/apps", headers=as_viewer).status_code == 200
-    assert httpx.post(f"{api}/api/v1/sync", json={}, headers=as_viewer).status_code == 401
+    assert httpx.post(f"{api}/api/v1/sync", json={}, headers=as_viewer).status_code == 403
     assert len(jget(comind, "history")) == syncs_before  # nothing was triggered
 
     # a new app with a sealed secret, committed, arrives through the webhook
