@@ -35,7 +35,6 @@ from comind.observe.logs import redact
 from comind.observe.metrics import REGISTRY
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
-from comind.observe.sampling import snapshot
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
@@ -85,6 +84,7 @@ class Runtime:
         self.logs: LogStore | None = None
         self.shipper: LogShipper | None = None
         self.alerting: Alerting | None = None
+        self.scrapes: MetricSource | None = None
         self.notifier: WebhookNotifier | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
@@ -234,17 +234,16 @@ class Runtime:
         urls = [u.strip() for u in self.settings.alert_webhooks.split(",") if u.strip()]
         self.notifier = WebhookNotifier(urls)
         self.notifier.start()
-        source = MetricSource(REGISTRY, series)
-        return Alerting(alert_rules(self.spec), source, self.notifier, external_url=self.url)
+        self.scrapes = MetricSource(REGISTRY, series)
+        return Alerting(alert_rules(self.spec), self.scrapes, self.notifier, external_url=self.url)
 
     def _sample(self) -> None:
         """One scrape of the platform's own registry into the built-in time series, then
         one round of alert evaluation over it."""
-        if self.series is not None:
+        if self.series is not None and self.scrapes is not None and self.alerting is not None:
             now = datetime.now(UTC)
-            self.series.write(snapshot(REGISTRY), now)
-            if self.alerting is not None:
-                self.alerting.evaluate(now)
+            self.series.write(self.scrapes.scrape(), now)  # one collection for both
+            self.alerting.evaluate(now)
 
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""

@@ -37,22 +37,28 @@ class Series:
 class TimeSeries:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
+        self._ids: dict[tuple[str, str], int] = {}  # series are few and never renamed
 
     def write(self, samples: Sequence[Sample], at: datetime) -> int:
         """Store one scrape of ``samples`` taken at ``at``; the number of points."""
-        if not samples:
+        kept = [s for s in samples if math.isfinite(s.value)]
+        if not kept:
             return 0
-        keys = {"names": [s.name for s in samples],
-                "labels": [Jsonb(s.labels) for s in samples]}  # fmt: skip
+        keys = [(s.name, json.dumps(s.labels, sort_keys=True)) for s in kept]
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute(query("timeseries", "upsert_series"), keys)
-            ids = {(name, json.dumps(labels, sort_keys=True)): sid for sid, name, labels
-                   in conn.execute(query("timeseries", "series_ids"), keys).fetchall()}  # fmt: skip
-            rows = [(ids[(s.name, json.dumps(s.labels, sort_keys=True))], s.value)
-                    for s in samples if math.isfinite(s.value)]  # fmt: skip
+            new = [(s, k) for s, k in zip(kept, keys, strict=True) if k not in self._ids]
+            if new:  # only series not seen before cost a round trip
+                self._register(conn, [s for s, _ in new])
             conn.execute(query("timeseries", "write_points"), {
-                "ts": at, "ids": [r[0] for r in rows], "values": [r[1] for r in rows]})  # fmt: skip
-        return len(rows)
+                "ts": at, "ids": [self._ids[k] for k in keys], "values": [s.value for s in kept],
+            })  # fmt: skip
+        return len(kept)
+
+    def _register(self, conn: Any, samples: Sequence[Sample]) -> None:
+        args = {"names": [s.name for s in samples], "labels": [Jsonb(s.labels) for s in samples]}
+        conn.execute(query("timeseries", "upsert_series"), args)
+        for sid, name, labels in conn.execute(query("timeseries", "series_ids"), args).fetchall():
+            self._ids[(name, json.dumps(labels, sort_keys=True))] = sid
 
     def compact(self, now: datetime) -> None:
         """Downsample what is past each resolution's keep time; expire the oldest."""
@@ -93,13 +99,23 @@ class TimeSeries:
 
 
 class MetricSource:
-    """What alert rules read: the registry now, and the time series for ranges."""
+    """What alert rules read: the registry's latest scrape, and the time series for ranges.
+
+    One scrape serves every rule of a round (and the time series): collecting the registry
+    runs collectors that query the database."""
 
     def __init__(self, registry: CollectorRegistry, series: TimeSeries) -> None:
         self.registry, self.series = registry, series
+        self.samples: list[Sample] | None = None
+
+    def scrape(self) -> list[Sample]:
+        """Collect the registry once; rules read this scrape until the next one."""
+        self.samples = snapshot(self.registry)
+        return self.samples
 
     def instant(self, name: str) -> list[tuple[dict[str, str], float]]:
-        return [(s.labels, s.value) for s in snapshot(self.registry) if s.name == name]
+        samples = self.samples if self.samples is not None else self.scrape()
+        return [(s.labels, s.value) for s in samples if s.name == name]
 
     def window(
         self, name: str, seconds: int
