@@ -39,12 +39,11 @@ from typing import Any
 import boto3
 import redis
 
-from comind.cli.connect import platform_db
+from comind.cli.connect import platform_db, platform_redis
 from comind.embedded.home import StateDir
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.stores.postgres import ensure_database
-from comind.stores.redis import RedisTarget
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -367,8 +366,7 @@ def measure(n1: int = 2000, n10: int = 10000) -> tuple[list[Row], list[Cost]]:
         admin = db.with_db("postgres")
         ensure_database(admin, "procrastinate_bench")
         conninfo = admin.with_db("procrastinate_bench").conninfo()
-        host, _, port = state["engines"]["redis"]["address"].rpartition(":")
-        broker = RedisTarget(host, int(port), home.secret("redis-password")).url()
+        broker = platform_redis(home, state).url()
         systems: list[tuple[str, Callable[[int, int], Result]]] = [
             ("comind postgres (Python API)", lambda n, b: comind_python(messages, n, b)),
             ("comind SQS endpoint (boto3)", lambda n, b: comind_sqs(sqs, n, b)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -157,7 +156,10 @@ class GitOpsApi:
             revision = await run_in_threadpool(self.plane.service.source.resolve, body["revision"])
         except ComindError as exc:
             return JSONResponse({"error": str(exc)}, 400)
-        await run_in_threadpool(self._pause, f"rolled back to {revision}")
+        reason = f"rolled back to {revision}"
+        await run_in_threadpool(
+            self.plane.service.remember, auto_sync_paused=True, paused_reason=reason
+        )
         return await run_in_threadpool(
             self._start, revision=revision, trigger=_who(body, "rollback")
         )
@@ -169,15 +171,13 @@ class GitOpsApi:
         await run_in_threadpool(self._audit, who, "autosync", "on" if enabled else "off", outcome)
         if denied:
             return denied
-        await run_in_threadpool(self._pause, "" if enabled else "paused by hand", not enabled)
+        reason = "" if enabled else "paused by hand"
+        await run_in_threadpool(
+            self.plane.service.remember, auto_sync_paused=not enabled, paused_reason=reason
+        )
         if enabled:
             self.plane.controller.trigger("autosync")
         return JSONResponse({"auto_sync_paused": not enabled})
-
-    def _pause(self, reason: str, paused: bool = True) -> None:
-        state = self.plane.service.environment()
-        new = replace(state, auto_sync_paused=paused, paused_reason=reason)
-        self.plane.records.put_environment(self.plane.service.env, new)
 
     def _start(self, **kwargs: Any) -> Response:
         """Run a sync in the background; answer with its id at once (202)."""

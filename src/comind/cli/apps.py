@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import shlex
 from typing import Annotated, Any
 
 import typer
 
-from comind.cli.connect import home_of, platform_db, running_state
+from comind.cli.access import actor
+from comind.cli.connect import home_of, platform_db, platform_redis, running_state
 from comind.cli.output import console, emit_json
 from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
@@ -20,7 +20,6 @@ from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import GitOpsRecords, SecretStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
-from comind.stores.redis import RedisTarget
 
 app_cli = typer.Typer(help="Apps: their environment and credentials.", no_args_is_help=True)
 
@@ -77,14 +76,13 @@ def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, s
         resources = [Resource(r.kind, r.app, r.name, r.spec) for r in records]
         services = service_env(app, resources, _engines(home, state),
                                SecretStore(pool, platform_sealer(home)))  # fmt: skip
-        AccessStore(pool).audit(f"cli:{getpass.getuser()}", "read-secrets", app, "done")
+        AccessStore(pool).audit(actor(), "read-secrets", app, "done")
     return {**services, **aws_env(state["sqs_url"], state.get("s3_url"), key)}
 
 
 def _engines(home: StateDir, state: dict[str, Any]) -> Engines:
-    host, _, port = state["engines"]["redis"]["address"].rpartition(":")
     return Engines(
         platform_db(home, state).with_db("postgres"),
-        RedisTarget(host, int(port), home.secret("redis-password")),
+        platform_redis(home, state),
         FileObjectStore(home.objects),
     )

@@ -14,6 +14,7 @@ from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget
+from comind.stores.redis import RedisTarget
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ def running_state(home: StateDir) -> dict[str, Any]:
     if holder_pid(home.lock_file) is None or not state:
         raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
     return state
+
+
+def platform_redis(home: StateDir, state: dict[str, Any]) -> RedisTarget:
+    """The running platform's Redis, as its default (admin) user."""
+    host, _, port = state["engines"]["redis"]["address"].rpartition(":")
+    return RedisTarget(host, int(port), home.secret("redis-password"))
 
 
 def platform_db(home: StateDir, state: dict[str, Any]) -> PgTarget:

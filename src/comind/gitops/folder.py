@@ -29,5 +29,8 @@ class FolderSource:
     def checkout(self, revision: str) -> Path:
         return self.path
 
+    def pin(self, *revisions: str) -> None:
+        """Nothing to keep: a folder has no checkouts to prune."""
+
     def describe(self, revision: str) -> dict[str, object]:
         return {"revision": revision, "source": str(self.path)}

@@ -33,6 +33,7 @@ class Source(Protocol):
     def resolve(self, rev: str) -> str: ...
     def checkout(self, revision: str) -> Path: ...
     def describe(self, revision: str) -> dict[str, object]: ...
+    def pin(self, *revisions: str) -> None: ...
 
 
 class Refused(ComindError):
@@ -194,10 +195,10 @@ class SyncService:
         try:
             desired = self.desired(rev)
         except Refused as exc:
-            self._remember(last_error=str(exc))
+            self.remember(last_error=str(exc))
             return SyncReport(sync_id, rev, "Refused", str(exc))
         except ComindError as exc:  # the source could not be read (network, missing ref)
-            self._remember(last_error=str(exc))
+            self.remember(last_error=str(exc))
             return SyncReport(sync_id, rev, "Failed", str(exc))
         steps = self.plan(desired, apps)
         on_plan(steps)
@@ -211,19 +212,18 @@ class SyncService:
         if apps is None:  # only a full sync makes a revision the applied one
             self.current = desired
             self.on_applied(desired)
-        pin = getattr(self.source, "pin", None)
-        if pin is not None:  # apps run from this checkout: it must outlive later checkouts
-            pin(*{d.revision for d in (self.current, desired) if d is not None})
+        # apps run from this checkout: it must outlive later checkouts
+        self.source.pin(*{d.revision for d in (self.current, desired) if d is not None})
         failed = [o for o in outcomes if o.result != "Succeeded"]
         if apps is not None:
             outcome = "Failed" if failed else "Succeeded"
             return SyncReport(sync_id, rev, outcome, f"apps {', '.join(sorted(apps))} only",
                               steps, outcomes)  # fmt: skip
         if failed:
-            self._remember(last_error=f"{len(failed)} resource(s) failed")
+            self.remember(last_error=f"{len(failed)} resource(s) failed")
             return SyncReport(sync_id, rev, "Failed", f"{len(failed)} resource(s) not synced",
                               steps, outcomes)  # fmt: skip
-        self._remember(last_good_revision=rev, last_error="")
+        self.remember(last_good_revision=rev, last_error="")
         metrics.LAST_SUCCESS.labels(self.env).set_to_current_time()
         return SyncReport(sync_id, rev, "Succeeded", f"{len(outcomes)} resource(s)", steps,
                           outcomes)  # fmt: skip
@@ -273,7 +273,8 @@ class SyncService:
         for (sync, health), n in counts.items():
             metrics.RESOURCES.labels(sync, health).set(n)
 
-    def _remember(self, **changes: Any) -> None:
+    def remember(self, **changes: Any) -> None:
+        """Change fields of the environment's recorded state (last error, pause, ...)."""
         state = self.records.environment(self.env)
         self.records.put_environment(self.env, replace(state, **changes))
 
