@@ -14,10 +14,11 @@ from typing import Annotated
 import typer
 
 from comind import __version__
-from comind.cli import gitops, lifecycle, validate
+from comind.cli import flows, gitops, lifecycle, validate
 from comind.cli.access import audit, token_cli
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
+from comind.cli.flows import flow_cli
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
@@ -50,6 +51,8 @@ app.add_typer(queue_cli, name="queue")
 app.add_typer(seal_cli, name="seal")
 app.add_typer(token_cli, name="token")
 app.add_typer(observe_cli, name="observe")
+app.add_typer(flow_cli, name="flow")
+app.command("worker")(flows.worker)
 
 _debug = False
 

@@ -19,11 +19,11 @@ from rich.table import Table
 from comind.cli.connect import home_of, platform_db, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
-from comind.gitops.resources import dead_letter_name
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.queue.types import ReceivedMessage
+from comind.spec.names import dead_letter_name
 
 queue_cli = typer.Typer(
     help="Queues: list, inspect, send, peek, redrive, purge.", no_args_is_help=True

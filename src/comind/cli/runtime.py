@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shlex
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from comind.api.app import create_app
+from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.s3 import S3Endpoint
 from comind.api.series import SeriesApi
@@ -27,12 +32,17 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.gitops.plane import ControlPlane, Engines, aws_env
+from comind.gitops.providers.flow import worker_name
+from comind.gitops.resources import Resource
 from comind.gitops.sealed import SealingKeys, sealing_keys
 from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
-from comind.observe.metrics import REGISTRY
+from comind.observe.metrics import REGISTRY, expose
+from comind.observe.multiprocess import ENV as MULTIPROC_ENV
+from comind.observe.multiprocess import registry as merged_registry
+from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.queue.layer import MessageLayer
@@ -40,6 +50,7 @@ from comind.queue.metrics import QueueDepthCollector, register_depth, unregister
 from comind.spec import Spec
 from comind.stores.access import AccessStore
 from comind.stores.credentials import Credentials
+from comind.stores.flow_state import FlowState
 from comind.stores.gitops_db import SecretStore
 from comind.stores.logship import LogShipper
 from comind.stores.logstore import LogStore
@@ -54,6 +65,15 @@ log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
 MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
+
+
+def worker_command(res: Resource) -> str:
+    """The command line of one worker of the flow ``res``."""
+    args = [sys.executable, "-m", "comind.cli.main", "worker", "--flow", res.name,
+            "--root", res.spec["root"]]  # fmt: skip
+    if res.spec.get("env"):
+        args += ["--env", res.spec["env"]]
+    return shlex.join(args)
 
 
 def platform_sealer(home: StateDir) -> Sealer:
@@ -141,6 +161,8 @@ class Runtime:
         self.alerting = self._alerting(self.series)
         extra = SeriesApi(self.series, tokens, self.alerting).routes()
         extra += self._gitops_api(tokens).routes() if self.gitops else []
+        extra += self._flows_api(tokens, messages).routes()
+        expose(merged_registry(REGISTRY, self.worker_metrics))
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
         )
@@ -178,11 +200,38 @@ class Runtime:
         credentials = self.credentials
         assert credentials is not None
         self.apps = AppRuntime(home.logs / "apps", host=self.host)
+        reset_worker_metrics(self.worker_metrics)
         self.gitops = ControlPlane(
             self.source, self.env, engines, messages, secrets, keys=keys, apps=self.apps,
             base_env=lambda app: aws_env(self.url, self.s3_url, credentials.ensure(app)),
+            flow_command=worker_command, flow_env=lambda res: self._worker_env(),
             refresh_interval=self.settings.refresh_interval,
         )  # fmt: skip
+
+    @property
+    def worker_metrics(self) -> Path:
+        return self.platform.home.root / "run" / "metrics"
+
+    def _worker_env(self) -> dict[str, str]:
+        """What a flow worker process needs: the state directory (it connects like the CLI)
+        and where to write its metrics."""
+        return {"COMIND_HOME": str(self.platform.home.root), "PATH": os.environ.get("PATH", ""),
+                "LANG": "C.UTF-8", MULTIPROC_ENV: str(self.worker_metrics)}  # fmt: skip
+
+    def _flows_api(self, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
+        def applied() -> Applied | None:
+            desired = self.gitops.service.current if self.gitops else None
+            if desired is None or desired.root is None:
+                return None
+            return Applied(desired.spec, desired.root, desired.revision, desired.env)
+
+        def worker_state(flow: str) -> str:
+            state = self.apps.state(worker_name(flow, 0)) if self.apps else None
+            return state.phase if state else "NotRunning"
+
+        key = hashlib.sha256(self.platform.home.secret("platform-key").encode()).digest()
+        return FlowsApi(applied, FlowState(messages.pool), messages.queues, tokens, key=key,
+                        worker_state=worker_state)  # fmt: skip
 
     def _tokens(self) -> Tokens:
         home = self.platform.home
@@ -248,6 +297,7 @@ class Runtime:
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
+        expose(REGISTRY)
         if self.gitops is not None:
             self.gitops.controller.stop()
             self.gitops.close()

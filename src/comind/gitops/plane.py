@@ -16,6 +16,7 @@ from comind.gitops.providers.base import Provider
 from comind.gitops.providers.bucket import BucketProvider
 from comind.gitops.providers.cache import CacheProvider, cache_target
 from comind.gitops.providers.database import DatabaseProvider, database_target
+from comind.gitops.providers.flow import FlowProvider
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
@@ -53,6 +54,8 @@ class ControlPlane:
         keys: SealingKeys | None = None,
         apps: AppRuntime | None = None,
         base_env: Callable[[str], dict[str, str]] = lambda app: {},
+        flow_command: Callable[[Resource], str] | None = None,
+        flow_env: Callable[[Resource], dict[str, str]] = lambda res: {},
         refresh_interval: float = 10.0,
     ) -> None:
         self.engines, self.secrets = engines, secrets
@@ -71,6 +74,8 @@ class ControlPlane:
             providers["secret"] = SecretProvider(secrets, keys, env)
         if apps is not None:
             providers["app"] = AppProvider(apps, lambda app: {**base_env(app), **self.app_env(app)})
+            if flow_command is not None:
+                providers["flow"] = FlowProvider(apps, flow_command, flow_env)
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
         self.service = SyncService(

@@ -16,7 +16,14 @@ from typing import Any
 
 from comind.queue import model
 from comind.spec import Spec
-from comind.spec.model import App, Queue
+from comind.spec.model import App, Flow, Queue
+from comind.spec.names import (
+    dead_letter_name,
+    flow_dead_letter_queue,
+    flow_input_queue,
+    queue_name,
+    role_name,
+)
 from comind.spec.references import secret_file
 
 PLATFORM = "platform"  # the "app" part of shared resources' ids (topics)
@@ -36,7 +43,7 @@ class Resource:
         return f"{self.kind}/{self.app}/{self.name}"
 
 
-def render(spec: Spec, root: Path, revision: str = "") -> list[Resource]:
+def render(spec: Spec, root: Path, revision: str = "", env: str | None = None) -> list[Resource]:
     """Every resource ``spec`` (a repo checked out at ``root``) declares, dependencies first."""
     out: list[Resource] = []
     for name, app in spec.apps.items():
@@ -52,9 +59,40 @@ def render(spec: Spec, root: Path, revision: str = "") -> list[Resource]:
                  "filter": sub.filter, "raw": sub.raw},
                 (f"topic/{PLATFORM}/{topic}", queue_id),
             ))  # fmt: skip
+    services = [r.id for r in out]
     for name, app in spec.apps.items():
         out.append(_app(name, app, out, root, revision))
+    for name, flow in spec.flows.items():
+        out += _flow(name, flow, services, root, revision, env)
     return out
+
+
+def _flow(
+    name: str, flow: Flow, services: list[str], root: Path, revision: str, env: str | None
+) -> list[Resource]:
+    """The flow's own queues (input for topic/http sources, dead letters), its topic
+    subscription, and its workers, which start once every data service exists."""
+    own = [Resource("queue", PLATFORM, f"flow-{name}-dlq", {
+        "queue": flow_dead_letter_queue(name), "deletion_policy": "retain",
+        "attributes": {"MessageRetentionPeriod": str(14 * 86400)},
+    })]  # fmt: skip
+    scheme, _, rest = flow.source.partition("://")
+    if scheme in ("topic", "http"):
+        own.append(Resource("queue", PLATFORM, f"flow-{name}", {
+            "queue": flow_input_queue(name), "attributes": {"VisibilityTimeout": "60"},
+            "deletion_policy": "retain",
+        }))  # fmt: skip
+    if scheme == "topic":
+        own.append(Resource(
+            "subscription", PLATFORM, f"{rest}--flow-{name}",
+            {"topic": rest, "queue": flow_input_queue(name), "filter": None, "raw": True},
+            (f"topic/{PLATFORM}/{rest}", f"queue/{PLATFORM}/flow-{name}"),
+        ))  # fmt: skip
+    worker = Resource("flow", PLATFORM, name, {
+        "kind": flow.kind, "flow": flow.model_dump(mode="json", by_alias=True),
+        "parallelism": flow.parallelism, "root": str(root), "revision": revision, "env": env,
+    }, tuple(services) + tuple(r.id for r in own))  # fmt: skip
+    return [*own, worker]
 
 
 def tree_digest(folder: Path) -> str:
@@ -125,20 +163,7 @@ def _queue_spec(name: str, attributes: dict[str, str], conf: Queue) -> dict[str,
 
 
 def _queue_name(app: str, queue: str, conf: Queue) -> str:
-    return f"{app}/{queue}.fifo" if conf.fifo else f"{app}/{queue}"
-
-
-def dead_letter_name(name: str) -> str:
-    return name[:-5] + "-dlq.fifo" if name.endswith(".fifo") else name + "-dlq"
-
-
-def role_name(app: str) -> str:
-    """The PostgreSQL role (and Redis user) of ``app``: at most 63 bytes, PostgreSQL's limit
-    (a long app name is shortened and made unique by a digest)."""
-    name = f"app_{app.replace('-', '_')}"
-    if len(name) <= 63:
-        return name
-    return f"{name[:54]}_{hashlib.sha256(app.encode()).hexdigest()[:8]}"
+    return queue_name(app, queue, conf.fifo)
 
 
 def _app(name: str, app: App, rendered: list[Resource], root: Path, revision: str) -> Resource:

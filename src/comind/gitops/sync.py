@@ -55,6 +55,8 @@ class Desired:
     revision: str
     spec: Spec
     resources: list[Resource]
+    root: Path | None = None  # the checkout
+    env: str | None = None  # the environment overlay applied, if the repo declares one
 
 
 class SyncService:
@@ -85,8 +87,9 @@ class SyncService:
     def desired(self, revision: str) -> Desired:
         """The spec and resources of ``revision``, or Refused (nothing changes)."""
         root = self.source.checkout(revision)
+        overlay = self.env if _declares(root, self.env) else None
         try:
-            spec = load_spec(root, self.env if _declares(root, self.env) else None)
+            spec = load_spec(root, overlay)
         except SpecError as exc:
             lines = [str(issue).replace(f"{root}/", "") for issue in exc.issues]
             raise Refused("invalid spec: " + "; ".join(lines)) from None
@@ -96,8 +99,8 @@ class SyncService:
             gates.append(self.current.spec.environments.get(self.env))
         _gate(gates, self.source.describe(revision))
         kinds = self.reconciler.providers
-        resources = render(spec, root, revision)
-        return Desired(revision, spec, [r for r in resources if r.kind in kinds])
+        resources = render(spec, root, revision, overlay)
+        return Desired(revision, spec, [r for r in resources if r.kind in kinds], root, overlay)
 
     def sync(
         self,

@@ -76,6 +76,15 @@ MIGRATIONS_APPLIED = Gauge(
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+_EXPOSED: list[CollectorRegistry] = [REGISTRY]
+
+
+def expose(registry: CollectorRegistry) -> None:
+    """Serve ``registry`` at ``/metrics`` instead of ``REGISTRY`` (one wrapping it: the
+    platform merges its worker processes' metrics in, see :mod:`.multiprocess`)."""
+    _EXPOSED[0] = registry
+
+
 def render() -> bytes:
-    """The registry in Prometheus text exposition format."""
-    return generate_latest(REGISTRY)
+    """The exposed registry in Prometheus text exposition format."""
+    return generate_latest(_EXPOSED[0])

@@ -45,6 +45,7 @@ NOTIFY_CHANNEL = "comind_queue"
 CACHE_SECONDS = 1.0
 RECHECK_SECONDS = 1.0
 NEVER = 2**31 - 1  # a receive count no message reaches: "no dead-letter queue"
+MAX_LEASE = 1000  # deliveries one lease may take (flow workers; SQS allows 10)
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,26 @@ class PostgresQueues:
         metrics.RECEIVED.labels(q.name).inc(len(got))
         return got
 
+    def lease(
+        self,
+        queue: str,
+        *,
+        limit: int,
+        wait_seconds: float = 0.0,
+        visibility_timeout: int | None = None,
+    ) -> list[ReceivedMessage]:
+        """Up to ``limit`` (at most :data:`MAX_LEASE`) deliveries for the platform's own
+        consumers (flow workers), which SQS's ten per receive would only slow down."""
+        q = self.cached(queue)
+        visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
+        _check_visibility(visibility)
+        limit = max(1, min(limit, MAX_LEASE))
+        got = self._receive_once(q, limit, visibility)
+        if not got and wait_seconds > 0:
+            got = self._long_poll(q, limit, visibility, time.monotonic() + wait_seconds)
+        metrics.RECEIVED.labels(q.name).inc(len(got))
+        return got
+
     def _long_poll(
         self, q: QueueRow, limit: int, visibility: int, deadline: float
     ) -> list[ReceivedMessage]:
@@ -316,15 +337,23 @@ class PostgresQueues:
                 {"id": row_id, "queue_id": q.id, "receipt": receipt},
             )
 
-    def delete_many(self, queue: str, receipt_handles: Sequence[str]) -> int:
-        """Delete several deliveries in one statement; stale handles are skipped."""
+    def delete_many(
+        self,
+        queue: str,
+        receipt_handles: Sequence[str],
+        *,
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> int:
+        """Delete several deliveries in one statement; stale handles are skipped. With
+        ``conn`` the deletion is part of the caller's transaction."""
         pairs = [decode_receipt(h) for h in receipt_handles]
         q = self.cached(queue)
-        with self.pool.connection() as conn:
-            deleted = conn.execute(query("queue", "delete_many"), {
-                "ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs],
-                "queue_id": q.id,
-            })  # fmt: skip
+        args = {"ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs], "queue_id": q.id}
+        if conn is not None:
+            deleted = conn.execute(query("queue", "delete_many"), args)
+        else:
+            with self.pool.connection() as own:
+                deleted = own.execute(query("queue", "delete_many"), args)
         metrics.DELETED.labels(q.name).inc(deleted.rowcount)
         return deleted.rowcount
 

@@ -172,6 +172,7 @@ STEP_KINDS = (
     "python",
     "quality",
     "encrypt",
+    "aggregate",
 )
 
 
@@ -210,6 +211,7 @@ class ErrorPolicy(Strict):
     retries: int = Field(3, ge=0, le=100)
     backoff: Literal["fixed", "exponential"] = "exponential"
     dead_letter: bool = True
+    step_timeout: Duration = Field(30, ge=1, le=3600)
 
 
 class Batching(Strict):
@@ -223,6 +225,8 @@ class Window(Strict):
     slide: Duration | None = Field(None, ge=1)
     field: str
     allowed_lateness: Duration = Field(0, ge=0)
+    key: str | None = None
+    sum: list[str] = []
 
 
 class Flow(Strict):
@@ -238,6 +242,7 @@ class Flow(Strict):
     batch: Batching | None = None
     window: Window | None = None
     parallelism: int = Field(1, ge=1, le=64)
+    cursor: str | None = None  # the growing column a postgres:// stream source reads by
 
 
 class Alert(Strict):

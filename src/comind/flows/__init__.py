@@ -1,0 +1,1 @@
+"""The flow engine: sources → steps → sinks, run as worker processes (see :mod:`.runner`)."""

@@ -1,0 +1,189 @@
+"""A flow of the spec, assembled: its source, steps, sinks and dead-letter queue over the
+platform's engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from psycopg_pool import ConnectionPool
+
+from comind.errors import ComindError
+from comind.flows.enrich import Enrich
+from comind.flows.partitions import Partitioning
+from comind.flows.pgsink import PostgresSink
+from comind.flows.runner import FlowRunner, Policy
+from comind.flows.sinks import ObjectsSink, QueueSink, RedisSink, Sink, TopicSink
+from comind.flows.sources import ObjectSource, QueueSource, Source, TableSource
+from comind.flows.steps import Step, StepContext, build_steps
+from comind.flows.windows import WindowAggregator
+from comind.queue.layer import MessageLayer
+from comind.spec import Spec
+from comind.spec.model import Flow
+from comind.spec.model import Sink as SinkSpec
+from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name, role_name
+from comind.stores.flow_state import FlowState
+from comind.stores.objects import ObjectStore
+from comind.stores.postgres import PgTarget, make_pool
+from comind.stores.redis import RedisTarget, client
+
+
+@dataclass
+class FlowEngines:
+    """The engines a flow runs on; app database pools are opened on first use."""
+
+    layer: MessageLayer
+    postgres: PgTarget  # the platform's PostgreSQL as a superuser
+    objects: ObjectStore
+    redis: RedisTarget | None = None
+    _pools: dict[str, ConnectionPool] = field(default_factory=dict)
+    _redis: Redis | None = None
+
+    @property
+    def state(self) -> FlowState:
+        return FlowState(self.layer.pool)
+
+    def database(self, dbname: str) -> ConnectionPool:
+        if dbname not in self._pools:
+            self._pools[dbname] = make_pool(self.postgres.with_db(dbname), max_size=4)
+        return self._pools[dbname]
+
+    def cache(self) -> Redis | None:
+        if self._redis is None and self.redis is not None:
+            self._redis = client(self.redis)
+        return self._redis
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        if self._redis is not None:
+            self._redis.close()
+
+
+class FlowBuilder:
+    def __init__(self, spec: Spec, root: Path, engines: FlowEngines) -> None:
+        self.spec, self.root, self.engines = spec, root, engines
+
+    def flow(self, name: str) -> Flow:
+        if name not in self.spec.flows:
+            known = ", ".join(sorted(self.spec.flows)) or "none"
+            raise ComindError(f"no flow '{name}' in the spec (flows: {known})")
+        return self.spec.flows[name]
+
+    def runner(self, name: str) -> FlowRunner:
+        flow = self.flow(name)
+        batch = flow.batch
+        policy = Policy(
+            flow.errors.retries,
+            flow.errors.backoff,
+            flow.errors.dead_letter,
+            batch.size if batch else 100,
+            float(batch.max_wait) if batch else 1.0,
+        )
+        return FlowRunner(
+            name,
+            source=self.source(name),
+            steps=self.steps(name),
+            sinks=self.sinks(name),
+            dead_letters=QueueSink(
+                self.engines.layer.queues, flow_dead_letter_queue(name), name="dead-letters"
+            ),
+            state=self.engines.state,
+            policy=policy,
+            window=self._window(name, flow),
+        )
+
+    def steps(self, name: str) -> list[Step]:
+        flow = self.flow(name)
+        ctx = StepContext(
+            name, self.root, float(flow.errors.step_timeout), lambda conf: self._enrich(name, conf)
+        )
+        return build_steps(flow.steps, ctx)
+
+    def partitioning(self, name: str) -> Partitioning | None:
+        p = self.flow(name).partition
+        return Partitioning(p.by, p.field, p.buckets) if p else None
+
+    # -- sources
+
+    def source(self, name: str) -> Source:
+        uri = self.flow(name).source
+        scheme, _, rest = uri.partition("://")
+        if scheme in ("topic", "http"):
+            return QueueSource(self.engines.layer.queues, flow_input_queue(name))
+        if scheme == "queue":
+            return QueueSource(self.engines.layer.queues, self.queue(rest))
+        if scheme == "postgres":
+            pool, table = self.table(rest.partition("?")[0])
+            flow = self.flow(name)
+            cursor = flow.cursor or (flow.partition.field if flow.partition else "id")
+            return TableSource(pool, table, cursor, self.engines.state, name)
+        if scheme == "objects":
+            return ObjectSource(self.engines.objects, rest, self.engines.state, name)
+        raise ComindError(f"flow {name}: unknown source {uri}")
+
+    def queue(self, ref: str) -> str:
+        app, _, queue = ref.partition("/")
+        return queue_name(app, queue, self.spec.apps[app].queues[queue].fifo)
+
+    def table(self, ref: str) -> tuple[ConnectionPool, str]:
+        """``APP/TABLE`` → the app database's pool and the table."""
+        app, _, table = ref.partition("/")
+        db = self.spec.apps[app].database
+        if db is None:
+            raise ComindError(f"app '{app}' has no database")
+        return self.engines.database(db.name or app), table
+
+    # -- sinks
+
+    def sinks(self, name: str) -> dict[str, Sink]:
+        flow = self.flow(name)
+        declared = {"default": flow.sink} if flow.sink is not None else {}
+        return {key: self._sink(key, s) for key, s in {**declared, **flow.sinks}.items()}
+
+    def _sink(self, key: str, s: SinkSpec) -> Sink:
+        if s.postgres is not None:
+            dataset = self.spec.datasets[s.postgres]
+            app, _, table = dataset.store.partition("://")[2].partition("/")
+            pool, _ = self.table(f"{app}/{table}")
+            schema = self.root / dataset.schema_ if dataset.schema_ else None
+            return PostgresSink(
+                pool,
+                table,
+                upsert_on=s.upsert_on,
+                schema_file=schema,
+                name=key,
+                owner=role_name(app),
+            )
+        if s.objects is not None:
+            return ObjectsSink(self.engines.objects, s.objects, fmt=s.format, name=key)
+        if s.queue is not None:
+            return QueueSink(self.engines.layer.queues, self.queue(s.queue), name=key)
+        if s.topic is not None:
+            return TopicSink(self.engines.layer.topics, s.topic, name=key)
+        cache = self.engines.cache()
+        if cache is None:
+            raise ComindError("a redis sink needs the platform's Redis")
+        return RedisSink(cache, str(s.redis), ttl=s.ttl, name=key)
+
+    def _enrich(self, flow: str, conf: dict[str, Any]) -> Step:
+        pool, _ = self.table(str(conf.get("table", "")))
+        return Enrich(conf, flow, pool, self.engines.cache())
+
+    def _window(self, name: str, flow: Flow) -> WindowAggregator | None:
+        w = flow.window
+        if w is None:
+            return None
+        return WindowAggregator(
+            name,
+            self.engines.state,
+            field=w.field,
+            size=float(w.size),
+            slide=float(w.slide) if w.slide else None,
+            lateness=float(w.allowed_lateness),
+            key=w.key,
+            sums=tuple(w.sum),
+        )

@@ -1,0 +1,75 @@
+"""Flow metrics. Workers are separate processes: they write these through prometheus_client's
+multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by the platform when it starts them),
+and the platform's ``/metrics`` merges them in (:mod:`comind.observe.multiprocess`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from comind.observe.metrics import REGISTRY
+
+RECORDS = Counter(
+    "comind_flow_records_total",
+    "Records of a flow by outcome: in (read from the source), out (committed to a sink), "
+    "quarantined, dead_lettered.",
+    ["flow", "outcome"],
+    registry=REGISTRY,
+)
+STEP_RECORDS = Counter(
+    "comind_flow_step_records_total",
+    "Records leaving a step, by outcome: kept, quarantined, failed (after its retries).",
+    ["flow", "step", "outcome"],
+    registry=REGISTRY,
+)
+STEP_SECONDS = Histogram(
+    "comind_flow_step_seconds",
+    "Time one step took over one batch.",
+    ["flow", "step"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
+    registry=REGISTRY,
+)
+END_TO_END_SECONDS = Histogram(
+    "comind_flow_end_to_end_seconds",
+    "Time from a record entering the platform (its source enqueue) to its sink commit.",
+    ["flow"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+LAG_SECONDS = Gauge(
+    "comind_flow_lag_seconds",
+    "Age of the oldest record the flow's source has not processed yet.",
+    ["flow"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "comind_flow_retries_total",
+    "Retries of a step or sink after an error.",
+    ["flow", "step"],
+    registry=REGISTRY,
+)
+PARTITION_SECONDS = Histogram(
+    "comind_flow_partition_seconds",
+    "Duration of one batch partition run, by outcome (succeeded | failed).",
+    ["flow", "outcome"],
+    buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800),
+    registry=REGISTRY,
+)
+CACHE_REQUESTS = Counter(
+    "comind_flow_cache_requests_total",
+    "Lookups of an enrich step's cache, by outcome (hit | miss).",
+    ["flow", "outcome"],
+    registry=REGISTRY,
+)
+WINDOWS_EMITTED = Counter(
+    "comind_flow_windows_emitted_total",
+    "Windows a windowed flow closed and wrote to its sinks.",
+    ["flow"],
+    registry=REGISTRY,
+)
+INGESTED = Counter(
+    "comind_flow_ingested_records_total",
+    "Records accepted by the HTTP ingest endpoint (queued durably).",
+    ["flow"],
+    registry=REGISTRY,
+)

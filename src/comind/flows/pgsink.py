@@ -1,0 +1,254 @@
+"""The PostgreSQL sink: bulk upsert through COPY, idempotent on the declared keys.
+
+A batch is COPYed into a temporary staging table, then ``INSERT ... SELECT DISTINCT ON
+(keys) ... ON CONFLICT (keys) DO UPDATE`` moves it into the table in the same transaction,
+so a replayed batch rewrites the same rows (effectively exactly-once with at-least-once
+delivery) and the last record of a key in a batch wins. A batch partition run may also
+delete its partition's old rows in that transaction (replace). The table is created on
+first write from the dataset's JSON Schema plus the first batch's fields; a record with a
+field the table lacks, or a value the column cannot hold, fails with the column named.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.errors import ComindError
+from comind.flows.records import Record
+
+
+class SinkDataError(ComindError):
+    """The records cannot go into the sink as they are (retrying will not help)."""
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Delete rows with ``column`` in ``[low, high)`` before writing (a partition re-run)."""
+
+    column: str
+    low: Any
+    high: Any
+
+
+_SCHEMA_TYPES = {
+    "integer": "bigint",
+    "number": "numeric",
+    "boolean": "boolean",
+    "object": "jsonb",
+    "array": "jsonb",
+    "string": "text",
+}
+
+
+def column_type(prop: dict[str, Any]) -> str:
+    kind = prop.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "string" and prop.get("format") == "date-time":
+        return "timestamptz"
+    if kind == "string" and prop.get("format") == "date":
+        return "date"
+    return _SCHEMA_TYPES.get(kind, "text")
+
+
+def value_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float | Decimal):
+        return "numeric"
+    if isinstance(value, dict | list):
+        return "jsonb"
+    return "text"
+
+
+class PostgresSink:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        table: str,
+        *,
+        upsert_on: Sequence[str] = (),
+        schema_file: Path | None = None,
+        name: str = "postgres",
+        owner: str | None = None,
+    ) -> None:
+        self.pool, self.table, self.keys = pool, table, list(upsert_on)
+        self.owner = owner
+        self.schema_file, self.name = schema_file, name
+        self.columns: dict[str, str] = {}
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
+        values = [r.value for r in records]
+        if not values and replace is None:
+            return 0
+        self._ensure_table(values)
+        fields = self._fields(values)
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if replace is not None:
+                    self._delete(conn, replace)
+                if values:
+                    self._copy(conn, fields, values)
+                    self._merge(conn, fields)
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as exc:
+            raise SinkDataError(f"{self.table}: {_describe(exc)}") from None
+        return len(values)
+
+    # -- the table
+
+    def _ensure_table(self, values: list[dict[str, Any]]) -> None:
+        if self.columns:
+            return
+        self.columns = self._live_columns()
+        if self.columns:
+            return
+        with self.pool.connection() as conn:
+            conn.execute(self._create_sql(values))
+            if self.owner:  # the app reads and writes its own tables
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                        _table_ident(self.table), sql.Identifier(self.owner)
+                    )
+                )
+        self.columns = self._live_columns()
+
+    def _live_columns(self) -> dict[str, str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum",
+                (_quoted(self.table),),
+            ).fetchall()
+        return {name: kind for name, kind in rows}
+
+    def _create_sql(self, values: list[dict[str, Any]]) -> sql.Composed:
+        columns: dict[str, str] = {}
+        if self.schema_file is not None:
+            schema = json.loads(self.schema_file.read_text())
+            for name, prop in schema.get("properties", {}).items():
+                columns[name] = column_type(prop)
+        for value in values:
+            for name, v in value.items():
+                if name not in columns and v is not None:
+                    columns[name] = value_type(v)
+        for key in self.keys:
+            columns.setdefault(key, "text")
+        parts = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns.items()]
+        if self.keys:
+            parts.append(sql.SQL("PRIMARY KEY ({})").format(_idents(self.keys)))
+        return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+            _table_ident(self.table), sql.SQL(", ").join(parts)
+        )
+
+    def _fields(self, values: list[dict[str, Any]]) -> list[str]:
+        seen: dict[str, None] = {}
+        for value in values:
+            seen.update(dict.fromkeys(value))
+        unknown = [f for f in seen if f not in self.columns]
+        if unknown:
+            raise SinkDataError(
+                f"{self.table}: no column {', '.join(repr(f) for f in unknown)} "
+                f"(the table has {', '.join(self.columns)})"
+            )
+        return list(seen)
+
+    # -- one batch
+
+    def _delete(self, conn: psycopg.Connection[Any], replace: Replace) -> None:
+        if replace.column not in self.columns:
+            return
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
+                _table_ident(self.table),
+                sql.Identifier(replace.column),
+                sql.Identifier(replace.column),
+            ),
+            (replace.low, replace.high),
+        )
+
+    def _copy(
+        self, conn: psycopg.Connection[Any], fields: list[str], values: list[dict[str, Any]]
+    ) -> None:
+        conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE comind_stage ON COMMIT DROP AS "
+                "SELECT {}, 0::bigint AS comind_ord FROM {} WITH NO DATA"
+            ).format(_idents(fields), _table_ident(self.table))
+        )
+        json_fields = {f for f in fields if self.columns[f] in ("jsonb", "json")}
+        copy_sql = sql.SQL("COPY comind_stage ({}, comind_ord) FROM STDIN").format(_idents(fields))
+        with conn.cursor().copy(copy_sql) as copy:
+            for i, value in enumerate(values):
+                copy.write_row([_cell(value.get(f), f in json_fields) for f in fields] + [i])
+
+    def _merge(self, conn: psycopg.Connection[Any], fields: list[str]) -> None:
+        target, cols = _table_ident(self.table), _idents(fields)
+        if not self.keys:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} ({}) SELECT {} FROM comind_stage ORDER BY comind_ord"
+                ).format(target, cols, cols)
+            )
+            return
+        keys = _idents(self.keys)
+        updates = [f for f in fields if f not in self.keys]
+        action = (
+            sql.SQL("DO NOTHING")
+            if not updates
+            else sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(f), sql.Identifier(f))
+                    for f in updates
+                )
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} FROM comind_stage "
+                "ORDER BY {}, comind_ord DESC ON CONFLICT ({}) {}"
+            ).format(target, cols, keys, cols, keys, keys, action)
+        )
+
+
+def _cell(value: Any, as_json: bool) -> Any:
+    if as_json and value is not None:
+        return Jsonb(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+def _describe(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    message = diag.message_primary or str(exc).splitlines()[0]
+    if diag.column_name:
+        return f"column {diag.column_name}: {message}"
+    if diag.context and "column" in diag.context:
+        return f"{message} ({diag.context.splitlines()[0]})"
+    return message
+
+
+def _idents(names: Sequence[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def _table_ident(table: str) -> sql.Composed:
+    schema, _, name = table.rpartition(".")
+    return sql.SQL(".").join(sql.Identifier(p) for p in ([schema, name] if schema else [name]))
+
+
+def _quoted(table: str) -> str:
+    return ".".join('"' + p.replace('"', '""') + '"' for p in table.split(".") if p)

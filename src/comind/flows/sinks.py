@@ -1,0 +1,151 @@
+"""Sinks other than PostgreSQL: object-store files, queues, topics and Redis.
+
+Every sink writes a batch in a way a replay repeats harmlessly: files get names derived
+from the batch's content (or its partition) and are written atomically (temp + rename),
+Redis keys are overwritten, and queue/topic sinks are at-least-once like every source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import redis
+
+from comind.flows.pgsink import Replace, SinkDataError
+from comind.flows.records import Record
+from comind.queue.model import OutgoingMessage
+from comind.queue.postgres import PostgresQueues
+from comind.queue.topics import PostgresTopics
+from comind.stores.objects import ObjectStore
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int: ...
+
+
+class PartitionedWrite(Protocol):
+    def write_partition(self, records: list[Record], partition: dict[str, str]) -> int: ...
+
+
+def encode(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class ObjectsSink:
+    """Parquet (or JSON lines) files under ``bucket/prefix``: Hive-style ``key=value/``
+    partition folders, or the template's ``{date}``/``{partition}`` placeholders."""
+
+    def __init__(
+        self, store: ObjectStore, template: str, *, fmt: str = "parquet", name: str = "objects"
+    ) -> None:
+        self.store, self.fmt, self.name = store, fmt, name
+        self.bucket, _, self.template = template.partition("/")
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
+        if not records:
+            return 0
+        day = datetime.now(UTC).date().isoformat()
+        digest = hashlib.sha256("\n".join(encode(r.value) for r in records).encode()).hexdigest()
+        return self._put(records, {"date": day, "dt": day}, f"part-{digest[:16]}")
+
+    def write_partition(self, records: list[Record], partition: dict[str, str]) -> int:
+        """The partition's one file, replaced whole (a re-run rewrites it)."""
+        return self._put(records, partition, "part-00000")
+
+    def key_for(self, partition: dict[str, str], part: str) -> str:
+        ext = ".parquet" if self.fmt == "parquet" else ".jsonl"
+        if "{" in self.template:
+            return self.template.format_map(_Fill(partition, part))
+        hive = "/".join(f"{k}={v}" for k, v in partition.items() if k != "date")
+        return "/".join(p for p in (self.template.rstrip("/"), hive, part + ext) if p)
+
+    def _put(self, records: list[Record], partition: dict[str, str], part: str) -> int:
+        key = self.key_for(partition, part)
+        self.store.put(self.bucket, key, self._encode([r.value for r in records]))
+        return len(records)
+
+    def _encode(self, values: list[dict[str, Any]]) -> bytes:
+        if self.fmt != "parquet":
+            return "".join(encode(v) + "\n" for v in values).encode()
+        try:
+            table = pa.Table.from_pylist(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SinkDataError(f"{self.bucket}/{self.template}: {exc}") from None
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        return buf.getvalue()
+
+
+class _Fill(dict[str, str]):
+    def __init__(self, partition: dict[str, str], part: str) -> None:
+        super().__init__(partition, part=part)
+
+    def __missing__(self, key: str) -> str:
+        return self.get("partition", key)
+
+
+class QueueSink:
+    def __init__(self, queues: PostgresQueues, queue: str, *, name: str = "queue") -> None:
+        self.queues, self.queue, self.name = queues, queue, name
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
+        messages = [OutgoingMessage(encode(r.value)) for r in records]
+        for i in range(0, len(messages), 10):
+            self.queues.send(self.queue, messages[i : i + 10])
+        return len(messages)
+
+
+class TopicSink:
+    def __init__(self, topics: PostgresTopics, topic: str, *, name: str = "topic") -> None:
+        self.topics, self.topic, self.name = topics, topic, name
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
+        with self.topics.pool.connection() as conn, conn.transaction():
+            for record in records:
+                self.topics.publish(self.topic, encode(record.value), conn=conn)
+        return len(records)
+
+
+class RedisSink:
+    """Hashes at ``key`` (a template over the record, e.g. ``orders:order:{id}``), with TTL."""
+
+    def __init__(
+        self, client: redis.Redis, key: str, *, ttl: int | None = None, name: str = "redis"
+    ) -> None:
+        self.client, self.key, self.ttl, self.name = client, key, ttl, name
+
+    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
+        with self.client.pipeline(transaction=False) as pipe:
+            for record in records:
+                key = self._key(record.value)
+                pipe.delete(key)
+                pipe.hset(
+                    key, mapping={k: _flat(v) for k, v in record.value.items() if v is not None}
+                )
+                if self.ttl:
+                    pipe.expire(key, self.ttl)
+            pipe.execute()
+        return len(records)
+
+    def _key(self, value: dict[str, Any]) -> str:
+        try:
+            return self.key.format_map(value)
+        except KeyError as exc:
+            raise SinkDataError(f"redis key {self.key}: the record has no field {exc}") from None
+
+
+def _flat(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def sink_names(sinks: Sequence[Sink]) -> list[str]:
+    return [s.name for s in sinks]

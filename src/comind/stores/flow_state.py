@@ -1,0 +1,203 @@
+"""What the flow engine keeps in the platform database: per-flow totals, quarantined
+records, batch runs by partition, source positions and window state (see migration 0010).
+
+Methods that take ``conn`` run inside the caller's transaction, so a window update commits
+together with the deletion of the messages it counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.stores.queries import query
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    records_in: int = 0
+    records_out: int = 0
+    quarantined: int = 0
+    dead_lettered: int = 0
+    errors: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowDelta:
+    start: datetime
+    end: datetime
+    key: str
+    count: int
+    sums: dict[str, float]
+
+
+class FlowState:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    @contextmanager
+    def _conn(self, conn: psycopg.Connection[Any] | None) -> Iterator[psycopg.Connection[Any]]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.pool.connection() as own:
+                yield own
+
+    # -- totals and quarantine
+
+    def add_stats(self, flow: str, counts: BatchCounts) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(query("flows", "add_stats"), {"flow": flow, **counts.__dict__})
+
+    def stats(self, flow: str | None = None) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query("flows", "stats"), {"flow": flow}).fetchall()
+
+    def quarantine(
+        self,
+        flow: str,
+        items: Sequence[tuple[str, list[str], dict[str, Any]]],
+        conn: psycopg.Connection[Any] | None = None,
+    ) -> None:
+        """Store ``(step, reasons, record)`` triples."""
+        if not items:
+            return
+        with self._conn(conn) as c:
+            c.execute(
+                query("flows", "quarantine"),
+                {
+                    "flow": flow,
+                    "steps": [i[0] for i in items],
+                    "reasons": [Jsonb(i[1]) for i in items],
+                    "records": [Jsonb(i[2]) for i in items],
+                },
+            )
+
+    def quarantined(self, flow: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                query("flows", "quarantined"), {"flow": flow, "limit": limit}
+            ).fetchall()
+
+    # -- runs
+
+    def start_run(self, flow: str, partition: str, worker: str) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                query("flows", "start_run"),
+                {"flow": flow, "partition": partition, "worker": worker},
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def finish_run(
+        self, run_id: int, status: str, rows_in: int, rows_out: int, error: str | None = None
+    ) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("flows", "finish_run"),
+                {
+                    "id": run_id,
+                    "status": status,
+                    "rows_in": rows_in,
+                    "rows_out": rows_out,
+                    "error": error,
+                },
+            )
+
+    def runs(self, flow: str, limit: int = 50) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query("flows", "runs"), {"flow": flow, "limit": limit}).fetchall()
+
+    def partition_states(self, flow: str) -> dict[str, str]:
+        """The last run's status of every partition ever run."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(query("flows", "partition_states"), {"flow": flow}).fetchall()
+        return {p: s for p, s in rows}
+
+    # -- source positions
+
+    def cursor(self, flow: str) -> Any:
+        with self.pool.connection() as conn:
+            row = conn.execute(query("flows", "get_cursor"), {"flow": flow}).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, flow: str, position: Any) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(query("flows", "set_cursor"), {"flow": flow, "position": Jsonb(position)})
+
+    def objects_done(self, flow: str, keys: Sequence[str]) -> set[tuple[str, str]]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(query("flows", "objects_done"), {"flow": flow, "keys": list(keys)})
+            return {(k, e) for k, e in rows.fetchall()}
+
+    def mark_objects(self, flow: str, done: Sequence[tuple[str, str]]) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("flows", "mark_objects"),
+                {
+                    "flow": flow,
+                    "keys": [k for k, _ in done],
+                    "etags": [e for _, e in done],
+                },
+            )
+
+    # -- windows
+
+    def add_windows(
+        self,
+        flow: str,
+        deltas: Sequence[WindowDelta],
+        watermark: datetime | None,
+        conn: psycopg.Connection[Any],
+    ) -> None:
+        if deltas:
+            conn.execute(
+                query("flows", "add_windows"),
+                {
+                    "flow": flow,
+                    "starts": [d.start for d in deltas],
+                    "ends": [d.end for d in deltas],
+                    "keys": [d.key for d in deltas],
+                    "counts": [d.count for d in deltas],
+                    "sums": [Jsonb(d.sums) for d in deltas],
+                },
+            )
+        if watermark is not None:
+            conn.execute(
+                query("flows", "advance_watermark"), {"flow": flow, "watermark": watermark}
+            )
+
+    def watermark(self, flow: str) -> datetime | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(query("flows", "watermark"), {"flow": flow}).fetchone()
+        return row[0] if row else None
+
+    def closed_windows(self, flow: str, watermark: datetime) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                query("flows", "closed_windows"), {"flow": flow, "watermark": watermark}
+            ).fetchall()
+
+    def mark_emitted(
+        self, flow: str, windows: Sequence[dict[str, Any]], *, expire_before: datetime
+    ) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("flows", "mark_emitted"),
+                {
+                    "flow": flow,
+                    "starts": [w["window_start"] for w in windows],
+                    "keys": [w["key"] for w in windows],
+                },
+            )
+            conn.execute(query("flows", "expire_windows"), {"flow": flow, "before": expire_before})

@@ -1,0 +1,88 @@
+-- name: add_stats
+INSERT INTO comind.flow_stats AS s (flow, records_in, records_out, quarantined, dead_lettered,
+                                    errors, batches, last_batch_at, last_error)
+VALUES (%(flow)s, %(records_in)s, %(records_out)s, %(quarantined)s, %(dead_lettered)s,
+        %(errors)s, 1, now(), %(last_error)s)
+ON CONFLICT (flow) DO UPDATE SET
+    records_in = s.records_in + EXCLUDED.records_in,
+    records_out = s.records_out + EXCLUDED.records_out,
+    quarantined = s.quarantined + EXCLUDED.quarantined,
+    dead_lettered = s.dead_lettered + EXCLUDED.dead_lettered,
+    errors = s.errors + EXCLUDED.errors,
+    batches = s.batches + 1,
+    last_batch_at = now(),
+    last_error = coalesce(EXCLUDED.last_error, s.last_error);
+
+-- name: stats
+SELECT flow, records_in, records_out, quarantined, dead_lettered, errors, batches,
+       last_batch_at, last_error
+FROM comind.flow_stats WHERE %(flow)s::text IS NULL OR flow = %(flow)s ORDER BY flow;
+
+-- name: quarantine
+INSERT INTO comind.flow_quarantine (flow, step, reasons, record)
+SELECT %(flow)s, * FROM unnest(%(steps)s::text[], %(reasons)s::jsonb[], %(records)s::jsonb[]);
+
+-- name: quarantined
+SELECT id, step, reasons, record, at FROM comind.flow_quarantine
+WHERE flow = %(flow)s ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: start_run
+INSERT INTO comind.flow_runs (flow, partition, status, worker)
+VALUES (%(flow)s, %(partition)s, 'running', %(worker)s) RETURNING id;
+
+-- name: finish_run
+UPDATE comind.flow_runs SET status = %(status)s, rows_in = %(rows_in)s, rows_out = %(rows_out)s,
+       error = %(error)s, finished_at = now()
+WHERE id = %(id)s;
+
+-- name: runs
+SELECT id, partition, status, rows_in, rows_out, started_at, finished_at, error
+FROM comind.flow_runs WHERE flow = %(flow)s ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: partition_states
+SELECT DISTINCT ON (partition) partition, status FROM comind.flow_runs
+WHERE flow = %(flow)s ORDER BY partition, id DESC;
+
+-- name: get_cursor
+SELECT position FROM comind.flow_cursors WHERE flow = %(flow)s;
+
+-- name: set_cursor
+INSERT INTO comind.flow_cursors (flow, position) VALUES (%(flow)s, %(position)s)
+ON CONFLICT (flow) DO UPDATE SET position = EXCLUDED.position, updated_at = now();
+
+-- name: objects_done
+SELECT key, etag FROM comind.flow_objects WHERE flow = %(flow)s AND key = ANY(%(keys)s);
+
+-- name: mark_objects
+INSERT INTO comind.flow_objects (flow, key, etag)
+SELECT %(flow)s, * FROM unnest(%(keys)s::text[], %(etags)s::text[]) ON CONFLICT DO NOTHING;
+
+-- name: add_windows
+INSERT INTO comind.flow_windows AS w (flow, window_start, window_end, key, count, sums)
+SELECT %(flow)s, * FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[],
+                               %(keys)s::text[], %(counts)s::bigint[], %(sums)s::jsonb[])
+ON CONFLICT (flow, window_start, key) DO UPDATE SET
+    count = w.count + EXCLUDED.count,
+    sums = (SELECT coalesce(jsonb_object_agg(k, coalesce((w.sums->>k)::numeric, 0)
+                                               + coalesce((EXCLUDED.sums->>k)::numeric, 0)), '{}')
+            FROM (SELECT jsonb_object_keys(w.sums) UNION SELECT jsonb_object_keys(EXCLUDED.sums)) AS u(k));
+
+-- name: advance_watermark
+INSERT INTO comind.flow_watermarks AS m (flow, watermark) VALUES (%(flow)s, %(watermark)s)
+ON CONFLICT (flow) DO UPDATE SET watermark = greatest(m.watermark, EXCLUDED.watermark)
+RETURNING watermark;
+
+-- name: watermark
+SELECT watermark FROM comind.flow_watermarks WHERE flow = %(flow)s;
+
+-- name: closed_windows
+SELECT window_start, window_end, key, count, sums FROM comind.flow_windows
+WHERE flow = %(flow)s AND NOT emitted AND window_end <= %(watermark)s
+ORDER BY window_start, key LIMIT 1000;
+
+-- name: mark_emitted
+UPDATE comind.flow_windows SET emitted = true
+WHERE flow = %(flow)s AND (window_start, key) IN (SELECT * FROM unnest(%(starts)s::timestamptz[], %(keys)s::text[]));
+
+-- name: expire_windows
+DELETE FROM comind.flow_windows WHERE flow = %(flow)s AND emitted AND window_end < %(before)s;
