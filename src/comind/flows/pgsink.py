@@ -116,7 +116,7 @@ class PostgresSink:
             return
         with self.pool.connection() as conn:
             conn.execute(self._create_sql(values))
-            if self.owner:  # the app reads and writes its own tables
+            if self.owner and _role_exists(conn, self.owner):  # the app owns its tables
                 conn.execute(
                     sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                         _table_ident(self.table), sql.Identifier(self.owner)
@@ -221,6 +221,10 @@ class PostgresSink:
                 "ORDER BY {}, comind_ord DESC ON CONFLICT ({}) {}"
             ).format(target, cols, keys, cols, keys, keys, action)
         )
+
+
+def _role_exists(conn: psycopg.Connection[Any], role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 
 
 def _cell(value: Any, as_json: bool) -> Any:
