@@ -37,21 +37,22 @@ END $$;
 
 
 class Enrich:
-    """``{table: APP/TABLE, on: FIELD, key: COLUMN, fields: [...], as: FIELD, ttl: S,
-    required: BOOL}``: the matching row's fields are merged in (or nested under ``as``)."""
+    """``{table: APP/TABLE, by: FIELD, key: COLUMN, fields: [...], as: FIELD, ttl: S,
+    required: BOOL}``: the row whose ``key`` (default ``id``) equals the record's ``by``
+    field is merged in (or nested under ``as``)."""
 
     def __init__(
         self, conf: dict[str, Any], flow: str, pool: ConnectionPool, cache: redis.Redis | None
     ) -> None:
-        if "on" not in conf or "table" not in conf:
+        if "by" not in conf or "table" not in conf:
             raise ComindError(
-                "expected {table: APP/TABLE, on: FIELD} (key, fields, as, ttl, required optional)"
+                "expected {table: APP/TABLE, by: FIELD} (key, fields, as, ttl, required optional)"
             )
         self.flow, self.pool, self.cache = flow, pool, cache
         self.table = str(conf["table"]).partition("/")[2] or str(conf["table"])
         if "." not in self.table:
             self.table = f"public.{self.table}"
-        self.on, self.key = str(conf["on"]), str(conf.get("key", "id"))
+        self.by, self.key = str(conf["by"]), str(conf.get("key", "id"))
         self.fields: list[str] | None = conf.get("fields")
         self.nest: str | None = conf.get("as")
         self.ttl, self.required = int(conf.get("ttl", 300)), bool(conf.get("required", False))
@@ -71,20 +72,20 @@ class Enrich:
 
     def apply(self, records: list[Record]) -> StepResult:
         wanted = sorted(
-            {str(r.value[self.on]) for r in records if r.value.get(self.on) is not None}
+            {str(r.value[self.by]) for r in records if r.value.get(self.by) is not None}
         )
         rows = self._lookup(wanted)
         out = StepResult()
         for record in records:
-            row = rows.get(str(record.value.get(self.on)))
+            row = rows.get(str(record.value.get(self.by)))
             if row is None and self.required:
                 out.quarantined.append(
                     Quarantined(
                         record,
                         self.name,
                         [
-                            f"{self.on}: no row in {self.table} with {self.key} = "
-                            f"{record.value.get(self.on)!r}"
+                            f"{self.by}: no row in {self.table} with {self.key} = "
+                            f"{record.value.get(self.by)!r}"
                         ],
                     )
                 )

@@ -157,15 +157,15 @@ class TableSource:
         self.position: Any = state.cursor(flow)
 
     def poll(self, size: int, max_wait: float) -> Polled:
-        rows = self._rows(size)
+        rows = self._rows(size + 1)
         if not rows:
             time.sleep(max_wait)
             return Polled()
-        last = rows[-1][self.cursor]
-        if len(rows) == size:
-            rows = [r for r in rows if r[self.cursor] != last] or rows
-            if rows[-1][self.cursor] == last:
-                rows += self._rows_at(last, skip=len(rows))
+        if len(rows) > size:
+            after, rows = rows[size], rows[:size]
+            last = rows[-1][self.cursor]
+            if after[self.cursor] == last:  # a run of equal values crosses the batch's end
+                rows = [r for r in rows if r[self.cursor] != last] or self._rows_at(last)
         top = jsonable(rows[-1][self.cursor])
         records = [Record(v, top) for v in row_values(rows)]
         return Polled(records, [], [top])
@@ -191,13 +191,11 @@ class TableSource:
             {"pos": self.position, "size": size},
         )
 
-    def _rows_at(self, value: Any, skip: int) -> list[dict[str, Any]]:
-        return self._select(
-            sql.SQL("SELECT * FROM {} WHERE {} = %(v)s OFFSET %(skip)s").format(
-                table_ident(self.table), sql.Identifier(self.cursor)
-            ),
-            {"v": value, "skip": skip},
+    def _rows_at(self, value: Any) -> list[dict[str, Any]]:
+        query = sql.SQL("SELECT * FROM {} WHERE {} = %(v)s").format(
+            table_ident(self.table), sql.Identifier(self.cursor)
         )
+        return self._select(query, {"v": value})
 
     def _select(self, query: sql.Composed, args: dict[str, Any]) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
