@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 
 def score(record: dict[str, Any]) -> dict[str, Any]:
-    """Mark large orders for review."""
+    """Mark large orders for review; ``scored_at`` is when the platform saw the order (the
+    order-counts window counts by it; ``created_at`` may be days old for late arrivals)."""
     total = float(record.get("total", 0))
-    return {**record, "review": total >= 1000, "score": min(1.0, total / 5000)}
+    return {
+        **record,
+        "review": total >= 1000,
+        "score": min(1.0, total / 5000),
+        "scored_at": datetime.now(UTC).isoformat(),
+    }

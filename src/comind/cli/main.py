@@ -18,6 +18,7 @@ from comind.cli import flows, gitops, lifecycle, validate
 from comind.cli.access import audit, token_cli
 from comind.cli.apps import app_cli
 from comind.cli.connect import Globals
+from comind.cli.demo import demo_cli
 from comind.cli.flows import flow_cli
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
@@ -52,6 +53,7 @@ app.add_typer(seal_cli, name="seal")
 app.add_typer(token_cli, name="token")
 app.add_typer(observe_cli, name="observe")
 app.add_typer(flow_cli, name="flow")
+app.add_typer(demo_cli, name="demo")
 app.command("worker")(flows.worker)
 
 _debug = False

@@ -100,7 +100,8 @@ class BatchRunner:
     def serve(
         self, stop: threading.Event, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        """Run the due partition each time the cron schedule fires, until ``stop``."""
+        """Each time the cron schedule fires, (re)run the ``lookback`` partitions completed
+        before it, until ``stop``."""
         if not self.flow.schedule:
             stop.wait()
             return
@@ -111,12 +112,10 @@ class BatchRunner:
                 stop.wait(min(left, 5.0))
             if stop.is_set():
                 return
-            result = self.run(
-                self.partitioning.completed_before(fire) if self.partitioning else None
-            )
-            log.info(
-                "flow %s: partition %s %s", self.name, result.partition or "(all)", result.status
-            )
+            for partition in self.partitioning.recent(fire) if self.partitioning else [None]:
+                result = self.run(partition)
+                where = result.partition or "(all)"
+                log.info("flow %s: partition %s %s", self.name, where, result.status)
 
     # -- one run
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis import Redis
 from psycopg_pool import ConnectionPool
+from redis import Redis
 
 from comind.errors import ComindError
 from comind.flows.enrich import Enrich
@@ -105,7 +105,7 @@ class FlowBuilder:
 
     def partitioning(self, name: str) -> Partitioning | None:
         p = self.flow(name).partition
-        return Partitioning(p.by, p.field, p.buckets) if p else None
+        return Partitioning(p.by, p.field, p.buckets, p.lookback) if p else None
 
     # -- sources
 

@@ -19,6 +19,16 @@ class Partitioning:
     by: str  # hour | day | month | hash
     field: str
     buckets: int | None = None
+    lookback: int = 1
+
+    def recent(self, t: datetime) -> list[str]:
+        """The ``lookback`` complete partitions before ``t``, oldest first (hash: all)."""
+        if self.by == "hash":
+            return self.between("0", "0")
+        names = [self.completed_before(t)]
+        while len(names) < self.lookback:
+            names.append(self.completed_before(self.bounds(names[-1])[0]))
+        return names[::-1]
 
     def parse(self, name: str) -> str:
         """A partition name as given by a user, checked and normalized."""

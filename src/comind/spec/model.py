@@ -205,6 +205,7 @@ class Partition(Strict):
     by: Literal["hour", "day", "month", "hash"]
     field: str
     buckets: int | None = Field(None, ge=2, le=4096)
+    lookback: int = Field(1, ge=1, le=366)  # complete partitions each scheduled run (re)runs
 
 
 class ErrorPolicy(Strict):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flowkit import FlowKit
 from psycopg import sql
 
 from comind.embedded.platform import EmbeddedPlatform
@@ -17,7 +18,6 @@ from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import PgTarget, connect, superuser
 from comind.stores.redis import default_user
-from flowkit import FlowKit
 
 ORDER_SCHEMA = {
     "type": "object",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from flowkit import FlowKit
 
 from comind.flows.replay import replay
-from flowkit import FlowKit
 
 FLOW = """
 enrich:

@@ -99,9 +99,12 @@ def test_deadline_restores_the_handler_after_a_timeout() -> None:
     assert signal.getsignal(signal.SIGALRM) is before
 
 
+@pytest.mark.timeout(10, method="thread")
 def test_deadline_of_zero_sets_no_alarm() -> None:
+    before = signal.getsignal(signal.SIGALRM)
     with deadline(0):
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        assert signal.getsignal(signal.SIGALRM) is before
 
 
 @pytest.mark.timeout(10, method="thread")
