@@ -33,7 +33,7 @@ class Partitioning:
     def parse(self, name: str) -> str:
         """A partition name as given by a user, checked and normalized."""
         if self.by == "hash":
-            if not name.isdigit() or not 0 <= int(name) < (self.buckets or 0):
+            if not name.isascii() or not name.isdigit() or not 0 <= int(name) < (self.buckets or 0):
                 raise ComindError(
                     f"partition '{name}': expected a bucket 0..{(self.buckets or 1) - 1}"
                 )

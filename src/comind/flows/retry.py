@@ -12,5 +12,5 @@ def backoff(attempt: int, kind: str = "exponential", *, rng: random.Random | Non
     """The wait before retry number ``attempt`` (1-based)."""
     if kind == "fixed":
         return BASE_SECONDS * 4
-    ceiling = min(CAP_SECONDS, BASE_SECONDS * 2**attempt)
+    ceiling = min(CAP_SECONDS, BASE_SECONDS * 2 ** min(attempt, 16))
     return (rng or random).uniform(ceiling / 2, ceiling)

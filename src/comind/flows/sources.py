@@ -49,6 +49,15 @@ class Source(Protocol):
 def parse_object(text: str, *, where: str) -> tuple[list[dict[str, Any]], list[str]]:
     """JSON objects from a JSON document or JSON lines; also the reasons for lines that are not."""
     stripped = text.lstrip()
+    if stripped.startswith("{") and "\n" in stripped.strip():
+        try:  # one pretty-printed object, not JSON lines
+            value = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            return (
+                ([value], []) if isinstance(value, dict) else ([], [f"{where}: not a JSON object"])
+            )
     if stripped.startswith("["):
         try:
             values = json.loads(text)

@@ -51,7 +51,7 @@ def build_steps(declared: list[dict[str, Any]], ctx: StepContext) -> list[Step]:
             raise ComindError(f"flow {ctx.flow}: step {i + 1} ({kind}) is not available yet")
         try:
             steps.append(builder(conf, ctx))
-        except ComindError as exc:
+        except Exception as exc:  # a bad declaration fails in many ways; say where
             raise ComindError(f"flow {ctx.flow}: step {i + 1} ({kind}): {exc}") from None
     return steps
 
@@ -69,7 +69,7 @@ class Validate:
             raise ComindError(f"cannot read JSON Schema {path}: {exc}") from None
         cls = validators.validator_for(schema)
         cls.check_schema(schema)
-        self.validator = cls(schema)
+        self.validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
@@ -128,7 +128,7 @@ class Cleanse:
         for record in records:
             try:
                 self._clean(record.value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 out.quarantined.append(Quarantined(record, self.name, [str(exc)]))
                 continue
             key = self._key(record.value)
@@ -151,8 +151,8 @@ class Cleanse:
             self.seen = {k: t for k, t in self.seen.items() if t > now}
 
     def _key(self, value: dict[str, Any]) -> str | None:
-        if not self.dedupe_key:
-            return None
+        if not self.dedupe_key or all(value.get(k) is None for k in self.dedupe_key):
+            return None  # a record without the key is no one's duplicate
         return json.dumps([value.get(k) for k in self.dedupe_key], default=str)
 
     def _clean(self, value: dict[str, Any]) -> None:
@@ -171,7 +171,7 @@ class Cleanse:
             if value.get(field) is not None:
                 try:
                     value[field] = _TYPES[kind](value[field])
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     raise ValueError(f"{field}: cannot make {value[field]!r} a {kind}") from None
 
 
@@ -201,10 +201,9 @@ class MapStep:
             try:
                 with deadline(self.timeout):
                     result = self.fn(record.value)
+                out.kept += self._records(record, result)
             except Exception as exc:  # user code: any error is the record's error
                 out.failed.append((record, exc))
-                continue
-            out.kept += self._records(record, result)
         return out
 
     @staticmethod
@@ -262,7 +261,8 @@ class Route:
         for record in records:
             try:
                 if self.fn is not None:
-                    record.route = str(self.fn(record.value))
+                    chosen = self.fn(record.value)
+                    record.route = None if chosen is None else str(chosen)
                 else:
                     value = record.value.get(str(self.field))
                     record.route = self.table.get(str(value), self.default)
@@ -270,13 +270,9 @@ class Route:
                 out.failed.append((record, exc))
                 continue
             if record.route is None:
-                out.quarantined.append(
-                    Quarantined(
-                        record,
-                        self.name,
-                        [f"{self.field}: no route for {record.value.get(str(self.field))!r}"],
-                    )
-                )
+                why = (f"{self.field}: no route for {record.value.get(str(self.field))!r}"
+                       if self.fn is None else "the route function chose no sink")  # fmt: skip
+                out.quarantined.append(Quarantined(record, self.name, [why]))
             else:
                 out.kept.append(record)
         return out
@@ -291,7 +287,8 @@ def _hash(v: Any) -> Any:
 
 def _mask(v: Any) -> Any:
     s = str(v)
-    return "*" * max(len(s) - 4, 0) + s[-4:]
+    shown = 4 if len(s) > 8 else 0  # a short value would be mostly shown: mask it all
+    return "*" * (len(s) - shown) + s[len(s) - shown :]
 
 
 _ANONYMIZERS: dict[str, Callable[[Any], Any]] = {
@@ -344,6 +341,8 @@ class Quality:
 
 
 def _rule(kind: str, arg: Any) -> Callable[[dict[str, Any], dict[str, set[str]]], list[str]]:
+    if kind in ("not_null", "unique") and isinstance(arg, str):
+        arg = [arg]  # one field
     if kind == "not_null":
         return lambda v, _: [f"{f}: is null" for f in arg if v.get(f) is None]
     if kind == "range":

@@ -24,7 +24,17 @@ from comind.gitops.resources import DATA_BEARING, Resource
 from comind.stores.gitops_db import ResourceRecord
 
 Action = Literal["create", "update", "none", "delete", "orphan", "forget"]
-REMOVAL_ORDER = ("flow", "app", "subscription", "queue", "topic", "secret", "bucket", "cache", "database")
+REMOVAL_ORDER = (
+    "flow",
+    "app",
+    "subscription",
+    "queue",
+    "topic",
+    "secret",
+    "bucket",
+    "cache",
+    "database",
+)
 HEALTH_WAIT_SECONDS = 60.0
 
 

@@ -229,6 +229,14 @@ class Window(Strict):
     key: str | None = None
     sum: list[str] = []
 
+    @model_validator(mode="after")
+    def _slide(self) -> Window:
+        if self.kind == "sliding" and (self.slide is None or self.slide > self.size):
+            raise ValueError("a sliding window needs slide: no longer than its size")
+        if self.kind == "tumbling" and self.slide is not None:
+            raise ValueError("a tumbling window has no slide (use kind: sliding)")
+        return self
+
 
 class Flow(Strict):
     kind: Literal["stream", "batch", "event"]

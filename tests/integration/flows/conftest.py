@@ -31,6 +31,7 @@ ORDER_SCHEMA = {
     },
 }
 
+
 @pytest.fixture
 def shop_db(platform: EmbeddedPlatform) -> Iterator[PgTarget]:
     """The app's own database, named as the spec allows (a DNS label)."""
@@ -60,4 +61,3 @@ def kit(
     finally:
         engines.close()
         layer.close()
-

@@ -33,7 +33,9 @@ topics:
 
 
 class FlowKit:
-    def __init__(self, root: Path, layer: MessageLayer, engines: FlowEngines, app_db: PgTarget) -> None:
+    def __init__(
+        self, root: Path, layer: MessageLayer, engines: FlowEngines, app_db: PgTarget
+    ) -> None:
         self.root, self.layer, self.engines, self.app_db = root, layer, engines, app_db
 
     def builder(self, flows: str, *, files: dict[str, str] | None = None) -> FlowBuilder:
@@ -42,13 +44,21 @@ class FlowKit:
             path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(text))
-        doc = BASE.format(db=self.app_db.dbname) + "flows:\n" + textwrap.indent(textwrap.dedent(flows), "  ")
+        doc = (
+            BASE.format(db=self.app_db.dbname)
+            + "flows:\n"
+            + textwrap.indent(textwrap.dedent(flows), "  ")
+        )
         (self.root / "comind.yaml").write_text(doc)
         spec = load_spec(self.root)
         admin = self.layer.admin
         existing = set(admin.names())
-        for name in ("shop/orders", "shop/out", *(f"_flows/{f}" for f in spec.flows),
-                     *(f"_flows/{f}-dlq" for f in spec.flows)):  # fmt: skip
+        for name in (
+            "shop/orders",
+            "shop/out",
+            *(f"_flows/{f}" for f in spec.flows),
+            *(f"_flows/{f}-dlq" for f in spec.flows),
+        ):
             if name not in existing:
                 admin.create(name, {"VisibilityTimeout": "5"})
         if "placed" not in self.layer.topics.names():

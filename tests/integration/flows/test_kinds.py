@@ -30,8 +30,10 @@ def at(seconds: float) -> str:
 
 def test_tumbling_windows_count_per_key_and_close_on_the_watermark(kit: FlowKit) -> None:
     runner = kit.builder(WINDOW).runner("counts")
-    kit.send("shop/orders", [{"at": at(s), "country": c} for s, c in
-                             [(1, "NL"), (2, "NL"), (30, "DE"), (59, "NL")]])  # fmt: skip
+    kit.send(
+        "shop/orders",
+        [{"at": at(s), "country": c} for s, c in [(1, "NL"), (2, "NL"), (30, "DE"), (59, "NL")]],
+    )
     runner.run_once()
     assert kit.engines.state.closed_windows("counts", T0 + timedelta(hours=1)) != []
     kit.send("shop/orders", [{"at": at(61), "country": "NL"}])  # the first window closes
@@ -68,13 +70,20 @@ daily:
 
 
 def _sales(kit: FlowKit) -> None:
-    kit.execute("CREATE TABLE sales (id int PRIMARY KEY, sold_at timestamptz, country text, total numeric)")
-    kit.execute("INSERT INTO sales VALUES (1, '2026-11-25 10:00Z', 'NL', 10), (2, '2026-11-25 23:59Z', 'NL', 5),"
-                " (3, '2026-11-25 12:00Z', 'DE', 7), (4, '2026-11-26 00:00Z', 'NL', 1)")  # fmt: skip
+    kit.execute(
+        "CREATE TABLE sales (id int PRIMARY KEY, sold_at timestamptz, country text, total numeric)"
+    )
+    kit.execute(
+        "INSERT INTO sales VALUES (1, '2026-11-25 10:00Z', 'NL', 10),"
+        " (2, '2026-11-25 23:59Z', 'NL', 5), (3, '2026-11-25 12:00Z', 'DE', 7),"
+        " (4, '2026-11-26 00:00Z', 'NL', 1)"
+    )
 
 
 def _parquet(kit: FlowKit, key: str) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = pq.read_table(io.BytesIO(kit.engines.objects.get("lake", key))).to_pylist()
+    rows: list[dict[str, object]] = pq.read_table(
+        io.BytesIO(kit.engines.objects.get("lake", key))
+    ).to_pylist()
     return sorted(rows, key=lambda r: str(r["country"]))
 
 

@@ -35,7 +35,9 @@ def test_records_are_validated_cleansed_and_upserted(kit: FlowKit) -> None:
     assert kit.rows("SELECT count(*), min(email) FROM orders") == [(20, "user0@example.com")]
     bad = kit.engines.state.quarantined("enrich")
     assert bad[0]["record"]["id"] == "bad"
-    assert any("email" in r for r in bad[0]["reasons"]) and any("total" in r for r in bad[0]["reasons"])
+    assert any("email" in r for r in bad[0]["reasons"]) and any(
+        "total" in r for r in bad[0]["reasons"]
+    )
     assert kit.layer.queues.stats("shop/orders").visible == 0
     stats = kit.engines.state.stats("enrich")[0]
     assert (stats["records_in"], stats["records_out"], stats["quarantined"]) == (21, 20, 1)
@@ -52,15 +54,19 @@ def test_a_replayed_batch_rewrites_the_same_rows(kit: FlowKit) -> None:
 
 
 def test_a_failing_step_retries_then_dead_letters_and_the_rest_goes_on(kit: FlowKit) -> None:
-    flow = FLOW.replace("    - cleanse: {trim: [email], lower: [email]}", "    - map: userstep:check")
-    files = {"userstep.py": """
+    flow = FLOW.replace(
+        "    - cleanse: {trim: [email], lower: [email]}", "    - map: userstep:check"
+    )
+    files = {
+        "userstep.py": """
         CALLS = {}
         def check(r):
             CALLS[r["id"]] = CALLS.get(r["id"], 0) + 1
             if r["id"] == "o3":
                 raise ValueError("cannot score o3")
             return r
-        """}
+        """
+    }
     runner = kit.builder(flow, files=files).runner("enrich")
     kit.send("shop/orders", [order(i) for i in range(6)])
     outcome = runner.run_once()
@@ -87,16 +93,18 @@ def test_a_failing_step_retries_then_dead_letters_and_the_rest_goes_on(kit: Flow
 
 
 def test_a_hanging_step_times_out_and_is_dead_lettered(kit: FlowKit) -> None:
-    flow = FLOW.replace("    - cleanse: {trim: [email], lower: [email]}", "    - map: hang:slow").replace(
-        "errors: {retries: 2}", "errors: {retries: 0, step_timeout: 1}"
-    )
-    files = {"hang.py": """
+    flow = FLOW.replace(
+        "    - cleanse: {trim: [email], lower: [email]}", "    - map: hang:slow"
+    ).replace("errors: {retries: 2}", "errors: {retries: 0, step_timeout: 1}")
+    files = {
+        "hang.py": """
         import time
         def slow(r):
             if r["id"] == "o1":
                 time.sleep(60)
             return r
-        """}
+        """
+    }
     runner = kit.builder(flow, files=files).runner("enrich")
     kit.send("shop/orders", [order(i) for i in range(3)])
     outcome = runner.run_once()

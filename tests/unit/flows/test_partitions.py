@@ -57,12 +57,6 @@ def test_parse_rejects_bad_names(p: Partitioning, given: str, message: str) -> N
         p.parse(given)
 
 
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="BUG partitions.py:26: str.isdigit() accepts '²', which int() refuses, so the "
-    "name raises ValueError instead of ComindError",
-)
 def test_parse_rejects_non_decimal_digits_as_a_comind_error() -> None:
     with pytest.raises(ComindError):
         HASH.parse("²")

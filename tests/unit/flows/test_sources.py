@@ -61,12 +61,6 @@ def test_a_single_line_object_is_one_record() -> None:
     assert parse_object('{"a": {"b": 1}}', where=WHERE) == ([{"a": {"b": 1}}], [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sources.py:52-76: a JSON document that is one object spread over several "
-    "lines (an ordinary pretty-printed .json file) is read as JSON lines; every line is "
-    "rejected and the object is lost",
-)
 def test_a_pretty_printed_object_document_is_one_record() -> None:
     assert parse_object('{\n  "a": 1,\n  "b": [1, 2]\n}\n', where=WHERE) == (
         [{"a": 1, "b": [1, 2]}],

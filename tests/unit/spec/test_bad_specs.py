@@ -240,7 +240,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         APP
         + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n      - transmogrify: x\n",
         [
-            "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt",
+            "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt, aggregate",
         ],
     ),
     "depends-on-missing": (

@@ -17,7 +17,7 @@ def test_the_shop_example_is_valid_in_every_environment(env: str | None) -> None
     assert spec.platform.name == "shop"
     assert set(spec.apps) == {"orders", "payments", "analytics"}
     assert {f.kind for f in spec.flows.values()} == {"stream", "batch", "event"}
-    assert len(spec.topics["order-placed"].subscribers) == 2
+    assert len(spec.topics["order-placed"].subscribers) == 3
     assert all(q.dlq for app in spec.apps.values() for q in app.queues.values())
 
 
