@@ -34,8 +34,8 @@ Each system is measured in two phases, the same way for all of them:
    systems can sustain shows the latency of the pipeline, not the length of a backlog.
 
 The ratio column divides records/s by the hand-written loop's with the same number of
-processes (Celery: by the one-process loop). The issue's targets: flow ≥ 0.5× the
-hand-written loop and ≥ 5× Celery.
+processes (Celery: by the one-process loop). The issue's targets: flow ≥ 0.5x the
+hand-written loop and ≥ 5x Celery.
 """
 
 from __future__ import annotations
@@ -158,10 +158,8 @@ class Row:
 
 
 def _body(i: int) -> str:
-    return json.dumps(
-        {"id": str(i), "email": f"  User{i}@Example.COM ", "total": i % 1000 * 1.5,
-         "sent_at": time.time()}  # fmt: skip
-    )
+    value = {"id": str(i), "email": f"  User{i}@Example.COM ", "total": i % 1000 * 1.5}
+    return json.dumps({**value, "sent_at": time.time()})
 
 
 def _timeout(n: int) -> float:
@@ -254,7 +252,11 @@ def _flow_engine(bench: Bench) -> Iterator[Callable[[], None]]:
         runner = FlowBuilder(load_spec(bench.spec), bench.spec, engines).runner(FLOW)
         layer.queues.cached(QUEUE)
         engines.database(DATABASE)
-        yield lambda: None if runner.run_once() else None
+
+        def batch() -> None:
+            runner.run_once()
+
+        yield batch
     finally:
         engines.close()
         layer.close()
@@ -331,8 +333,6 @@ def _paced(bench: Bench, kind: str, m: int, rate: float) -> None:
             for body in bodies:
                 client.send_task(CELERY_TASK, args=(body,), queue=CELERY_QUEUE)
 
-        send([])
-        client.connection_for_write().ensure_connection()
     else:
         home = StateDir(bench.home)
         state = home.read_state()
@@ -425,9 +425,9 @@ def celery_system(bench: Bench, n: int, m: int, rate: float) -> tuple[float, flo
         "BENCH_FLOW_SCHEMA": str(bench.spec / "schemas" / "order.json"),
         "PYTHONPATH": str(Path(__file__).parent),
     }
+    pool = ["--pool", "threads", "-c", "4", "-l", "warning", "-Q", CELERY_IDLE]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool", "threads",
-         "-c", "4", "-l", "warning", "-Q", CELERY_IDLE],  # fmt: skip
+        [sys.executable, "-m", "celery", "-A", "celery_app", "worker", *pool],
         env=env,
         cwd=Path(__file__).parent,
         stdout=subprocess.DEVNULL,
@@ -481,7 +481,8 @@ def measure(
                 _add(rows, Row(name, records, *result, loop))
         capped = min(records, CELERY_CAP)
         celery = f"Celery + Redis (threads, -c 4{'' if capped == records else ', capped'})"
-        _add(rows, Row(celery, capped, *celery_system(bench, capped, m, rate), f"{LOOP} (1 process)"))
+        result = celery_system(bench, capped, m, rate)
+        _add(rows, Row(celery, capped, *result, f"{LOOP} (1 process)"))
         platform.close()
         layer.close()
     finally:
@@ -495,9 +496,7 @@ def measure(
 
 def _add(rows: list[Row], row: Row) -> None:
     rows.append(row)
-    print(
-        f"  {row.system}: {row.rate:,.0f} records/s, p99 {row.p99 * 1000:.1f} ms", flush=True
-    )
+    print(f"  {row.system}: {row.rate:,.0f} records/s, p99 {row.p99 * 1000:.1f} ms", flush=True)
 
 
 def table(rows: list[Row]) -> str:
@@ -511,15 +510,15 @@ def table(rows: list[Row]) -> str:
         ratio = r.rate / rates[r.baseline] if rates.get(r.baseline) else 0.0
         lines.append(
             f"| {r.system} | {r.records:,} | {r.rate:,.0f} | {r.p50 * 1000:.1f} | "
-            f"{r.p99 * 1000:.1f} | {ratio:.2f}× |"
+            f"{r.p99 * 1000:.1f} | {ratio:.2f}x |"
         )
     engine = next((r for r in rows if r.system.startswith(ENGINE)), None)
     loop = next((r for r in rows if r.system.startswith(LOOP)), None)
     celery = next((r for r in rows if r.system.startswith("Celery")), None)
     if engine and loop and celery:
         lines.append(
-            f"\nflow engine (1 process): {engine.rate / loop.rate:.2f}× the hand-written loop "
-            f"(target ≥ 0.5×), {engine.rate / celery.rate:.1f}× Celery (target ≥ 5×)"
+            f"\nflow engine (1 process): {engine.rate / loop.rate:.2f}x the hand-written loop "
+            f"(target ≥ 0.5x), {engine.rate / celery.rate:.1f}x Celery (target ≥ 5x)"
         )
     return "\n".join(lines)
 

@@ -62,7 +62,7 @@ def malformed(rng: random.Random, good: dict[str, Any]) -> dict[str, Any]:
 
 def _ingest_flow(ctx: typer.Context, flow: str | None) -> str:
     flows = call(ctx, "GET", "/api/v1/flows")["flows"]
-    http = [f["name"] for f in flows if f["source"].startswith("http://")]
+    http = [str(f["name"]) for f in flows if str(f["source"]).startswith("http://")]
     if flow is not None:
         if flow not in http:
             raise UsageError(f"no flow '{flow}' with an http:// source (these have one: {http})")
@@ -107,8 +107,11 @@ def traffic(
     key = hashlib.sha256(home.secret("platform-key").encode()).digest()
     sender = Sender(url, ingest_token(key, name), random.Random(seed))
     try:
-        with Live(console=console, transient=True, disable=as_json) as live:
-            sender.run(rate, count, lambda: live.update(sender.line()))
+        if as_json:
+            sender.run(rate, count, lambda: None)
+        else:
+            with Live(console=console, transient=True) as live:
+                sender.run(rate, count, lambda: live.update(sender.line()))
     except KeyboardInterrupt:
         pass
     finally:

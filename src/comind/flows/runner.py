@@ -163,13 +163,18 @@ class FlowRunner:
     # -- sinks
 
     def write_all(self, records: list[Record], outcome: Outcome) -> None:
+        """Every record to its sinks; ``written`` counts records (not sink writes) that
+        reached all of theirs."""
+        failed_before = len(outcome.failed)
         for key, sink in self.sinks.items():
             mine = [r for r in records if r.route is None or r.route == key]
             if mine:
-                outcome.written += self._write(sink, mine, outcome)
+                self._write(sink, mine, outcome)
+        lost = {id(f.record) for f in outcome.failed[failed_before:]}
+        outcome.written += sum(1 for r in records if id(r) not in lost)
         now = time.time()
         for record in records:
-            if record.enqueued_at is not None:
+            if record.enqueued_at is not None and id(record) not in lost:
                 metrics.END_TO_END_SECONDS.labels(self.flow).observe(
                     max(0.0, now - record.enqueued_at)
                 )
