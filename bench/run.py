@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import flow_throughput
 import queue_throughput
 import reconcile
 import startup
@@ -25,6 +26,11 @@ def main() -> None:
     print(queue_throughput.table(rows))
     print("\n## Where an SQS endpoint call's CPU goes\n")
     print(queue_throughput.cost_table(costs))
+    print(
+        f"\n## Flow throughput ({flow_throughput.RECORDS:,} records; Celery at most "
+        f"{flow_throughput.CELERY_CAP:,}) and latency at half load\n"
+    )
+    print(flow_throughput.table(flow_throughput.measure()))
     print("\n## GitOps reconcile (100 apps, 7 resources each)\n")
     print(reconcile.table(reconcile.measure()))
 
