@@ -150,6 +150,7 @@ class FlowBuilder:
             app, _, table = dataset.store.partition("://")[2].partition("/")
             pool, _ = self.table(f"{app}/{table}")
             schema = self.root / dataset.schema_ if dataset.schema_ else None
+            p = s.partition
             return PostgresSink(
                 pool,
                 table,
@@ -157,6 +158,7 @@ class FlowBuilder:
                 schema_file=schema,
                 name=key,
                 owner=role_name(app),
+                partitioning=Partitioning(p.by, p.field, p.buckets) if p else None,
             )
         if s.objects is not None:
             return ObjectsSink(self.engines.objects, s.objects, fmt=s.format, name=key)

@@ -24,6 +24,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from comind.errors import ComindError
+from comind.flows.partitions import Partitioning
+from comind.flows.pgpartitions import TablePartitions
 from comind.flows.records import Record
 
 
@@ -83,9 +85,11 @@ class PostgresSink:
         schema_file: Path | None = None,
         name: str = "postgres",
         owner: str | None = None,
+        partitioning: Partitioning | None = None,
     ) -> None:
         self.pool, self.table, self.keys = pool, table, list(upsert_on)
         self.owner = owner
+        self.partitions = TablePartitions(table, partitioning) if partitioning else None
         self.schema_file, self.name = schema_file, name
         self.columns: dict[str, str] = {}
 
@@ -99,6 +103,8 @@ class PostgresSink:
             with self.pool.connection() as conn, conn.transaction():
                 if replace is not None:
                     self._delete(conn, replace)
+                if self.partitions is not None:
+                    self.partitions.ensure(conn, values)
                 if values:
                     self._copy(conn, fields, values)
                     self._merge(conn, fields)
@@ -116,6 +122,8 @@ class PostgresSink:
             return
         with self.pool.connection() as conn:
             conn.execute(self._create_sql(values))
+            if self.partitions is not None:
+                self.partitions.create_initial(conn)
             if self.owner and _role_exists(conn, self.owner):  # the app owns its tables
                 conn.execute(
                     sql.SQL("ALTER TABLE {} OWNER TO {}").format(
@@ -149,8 +157,9 @@ class PostgresSink:
         parts = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns.items()]
         if self.keys:
             parts.append(sql.SQL("PRIMARY KEY ({})").format(_idents(self.keys)))
-        return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-            _table_ident(self.table), sql.SQL(", ").join(parts)
+        partitioned = self.partitions.clause() if self.partitions else sql.SQL("")
+        return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}){}").format(
+            _table_ident(self.table), sql.SQL(", ").join(parts), partitioned
         )
 
     def _fields(self, values: list[dict[str, Any]]) -> list[str]:

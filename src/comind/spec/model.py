@@ -185,6 +185,13 @@ class Dataset(Strict):
     quality: list[dict[str, Any]] = []
 
 
+class Partition(Strict):
+    by: Literal["hour", "day", "month", "hash"]
+    field: str
+    buckets: int | None = Field(None, ge=2, le=4096)
+    lookback: int = Field(1, ge=1, le=366)  # complete partitions each scheduled run (re)runs
+
+
 class Sink(Strict):
     postgres: str | None = None
     objects: str | None = None
@@ -194,18 +201,12 @@ class Sink(Strict):
     upsert_on: list[str] = []
     format: Literal["parquet", "jsonl"] = "parquet"
     ttl: Duration | None = Field(None, ge=1)
+    partition: Partition | None = None  # a postgres sink's table, range- or hash-partitioned
 
     @model_validator(mode="after")
     def _one(self) -> Sink:
         _exactly_one(self, ("postgres", "objects", "queue", "topic", "redis"), "a sink")
         return self
-
-
-class Partition(Strict):
-    by: Literal["hour", "day", "month", "hash"]
-    field: str
-    buckets: int | None = Field(None, ge=2, le=4096)
-    lookback: int = Field(1, ge=1, le=366)  # complete partitions each scheduled run (re)runs
 
 
 class ErrorPolicy(Strict):

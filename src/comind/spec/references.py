@@ -231,12 +231,25 @@ class Checker:
             self.error(path, f"no bucket '{bucket}' (declare it under an app's bucket: name)")
 
     def _sink(self, path: DocPath, sink: Sink) -> None:
+        if sink.partition is not None:
+            self._sink_partition((*path, "partition"), sink)
         if sink.postgres is not None and sink.postgres not in self.spec.datasets:
             self.error((*path, "postgres"), f"no dataset '{sink.postgres}'")
         if sink.queue is not None and not self.queue_exists(sink.queue):
             self.error((*path, "queue"), _NO_QUEUE.format(sink.queue))
         if sink.topic is not None and sink.topic not in self.spec.topics:
             self.error((*path, "topic"), f"no topic '{sink.topic}'")
+
+    def _sink_partition(self, path: DocPath, sink: Sink) -> None:
+        p = sink.partition
+        assert p is not None
+        if sink.postgres is None:
+            self.error(path, "only a postgres sink's table can be partitioned")
+        elif sink.upsert_on and p.field not in sink.upsert_on:
+            self.error(path, f"the partition field '{p.field}' must be one of upsert_on "
+                             "(PostgreSQL keys of a partitioned table include it)")  # fmt: skip
+        elif p.by == "hash" and not p.buckets:
+            self.error(path, "hash partitions need buckets: N")
 
     # -- alerts
 

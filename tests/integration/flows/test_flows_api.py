@@ -32,8 +32,6 @@ nightly:
 KEY = b"k" * 32
 
 
-
-
 @pytest.fixture
 def api(kit: FlowKit) -> Iterator[tuple[httpx.Client, FlowKit]]:
     builder = kit.builder(FLOWS)
@@ -41,19 +39,25 @@ def api(kit: FlowKit) -> Iterator[tuple[httpx.Client, FlowKit]]:
     flows = FlowsApi(lambda: applied, kit.engines.state, kit.layer.queues,
                      Tokens(admin="adm", viewer="view"), key=KEY,
                      worker_state=lambda flow: "Healthy")  # fmt: skip
-    server = ApiServer(Starlette(routes=flows.routes()), host="127.0.0.1", port=free_port("127.0.0.1"))
+    server = ApiServer(
+        Starlette(routes=flows.routes()), host="127.0.0.1", port=free_port("127.0.0.1")
+    )
     server.start()
     with httpx.Client(base_url=server.url) as client:
         yield client, kit
     server.stop()
 
 
-def post(client: httpx.Client, body: str | bytes, token: str = "", flow: str = "web") -> httpx.Response:
+def post(
+    client: httpx.Client, body: str | bytes, token: str = "", flow: str = "web"
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token or ingest_token(KEY, flow)}"}
     return client.post(f"/ingest/{flow}", content=body, headers=headers)
 
 
-def test_ingest_queues_json_ndjson_and_arrays_and_answers_202(api: tuple[httpx.Client, FlowKit]) -> None:
+def test_ingest_queues_json_ndjson_and_arrays_and_answers_202(
+    api: tuple[httpx.Client, FlowKit],
+) -> None:
     client, kit = api
     one = {"id": "a", "email": "a@x.io", "total": 1}
     assert post(client, json.dumps(one)).json() == {"queued": 1}
@@ -103,7 +107,12 @@ def test_flows_list_detail_and_runs(api: tuple[httpx.Client, FlowKit]) -> None:
     kit.builder(FLOWS).runner("web").run_once()
     flows = {f["name"]: f for f in client.get("/api/v1/flows", headers=view).json()["flows"]}
     web = flows["web"]
-    assert (web["kind"], web["state"], web["records_in"], web["records_out"]) == ("stream", "Healthy", 2, 1)
+    assert (web["kind"], web["state"], web["records_in"], web["records_out"]) == (
+        "stream",
+        "Healthy",
+        2,
+        1,
+    )
     assert (web["records_quarantined"], web["records_dead_lettered"]) == (1, 0)
     detail = client.get("/api/v1/flows/web", headers=view).json()
     assert detail["quarantined"][0]["record"] == {"id": "b"} and detail["revision"] == "abc123"

@@ -194,3 +194,28 @@ enrich:
     tiers = {o["id"]: o.get("tier") for o in out}
     assert tiers == {"o1": "gold", "o2": "free", "o3": "gold", "o4": "platinum", "o5": None}
     assert out[0]["name"] == "Ada"
+
+
+def test_a_partitioned_sink_table_gets_its_partitions_ahead_and_on_demand(kit: FlowKit) -> None:
+    flow = """
+load:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 100, max_wait: 0}
+  sink: {postgres: shop.daily, upsert_on: [id, at], partition: {by: month, field: at}}
+"""
+    runner = kit.builder(flow).runner("load")
+    kit.send("shop/orders", [{"id": 1, "at": "2025-01-15T10:00:00Z"}, {"id": 2, "at": at(5)}])
+    assert runner.run_once().written == 2
+    kit.send("shop/orders", [{"id": 1, "at": "2025-01-15T10:00:00Z", "v": None}])
+    runner.run_once()
+    children = {
+        r[0]
+        for r in kit.rows(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'daily'::regclass"
+        )
+    }
+    assert {"daily_202501", "daily_202611"} <= children and len(children) >= 4  # + 2 ahead
+    assert kit.rows("SELECT count(*) FROM daily") == [(2,)]
+    assert kit.rows("SELECT count(*) FROM daily_202501") == [(1,)]
