@@ -1,0 +1,152 @@
+"""The shop's flows from outside, as the issue's acceptance describes: `comind up` runs them,
+`comind demo traffic` posts orders (a few malformed), and the data moves: orders validated,
+enriched through the cache, upserted and fanned out; malformed ones quarantined; a poison
+record dead-lettered, fixed and replayed; the daily batch writes Parquet partitions."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pyarrow.parquet as pq
+import pytest
+from tests.waiting import wait_until
+
+from comind.embedded.ports import free_port
+
+pytestmark = pytest.mark.slow
+Run = Callable[..., subprocess.CompletedProcess[str]]
+SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+
+def shop_copy(tmp_path: Path) -> Path:
+    """The example on free ports (a `make up` on this machine keeps 8101-8103)."""
+    repo = tmp_path / "shop"
+    shutil.copytree(SHOP, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    spec = (repo / "comind.yaml").read_text()
+    for port in ("8101", "8102", "8103"):
+        spec = spec.replace(f"port: {port}", f"port: {free_port('127.0.0.1')}")
+    (repo / "comind.yaml").write_text(spec)
+    return repo
+
+
+def flows(comind: Run) -> dict[str, dict[str, object]]:
+    out = comind("flow", "ls", "--json", check=True).stdout
+    return {f["name"]: f for f in json.loads(out)}
+
+
+def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: Path) -> None:
+    repo = shop_copy(tmp_path)
+    comind("up", "--repo", str(repo), "--detach", "--api-port", "0", timeout=300, check=True)
+    assert wait_until(lambda: all(f["state"] == "Healthy" for f in flows(comind).values()), 120)
+
+    sent = json.loads(
+        comind(
+            "demo",
+            "traffic",
+            "--rate",
+            "400",
+            "--count",
+            "300",
+            "--seed",
+            "7",
+            "--json",
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    assert sent["sent"] == 300 and sent["malformed"] > 0 and sent["errors"] == 0
+    good = 300 - sent["malformed"]
+    assert wait_until(lambda: flows(comind)["order-facts"]["records_out"] == good, 120)
+    ingest = flows(comind)["ingest-orders"]
+    assert ingest["records_in"] == 300 and ingest["records_out"] == good
+    assert ingest["records_quarantined"] == sent["malformed"]
+    status = json.loads(comind("flow", "status", "ingest-orders", "--json", check=True).stdout)
+    assert status["quarantined"] and status["quarantined"][0]["reasons"]
+
+    state = json.loads((home / "state.json").read_text())
+    pg = state["engines"]["postgres"]["address"]
+    password = (home / "secrets" / "postgres-password").read_text().strip()
+    host, port = pg.rsplit(":", 1)
+
+    def query(db: str, sql: str) -> list[tuple[object, ...]]:
+        with psycopg.connect(
+            host=host, port=port, user="postgres", password=password, dbname=db
+        ) as c:
+            cur = c.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    assert query("orders", "SELECT count(*) FROM enriched_orders") == [(good,)]
+    tiers = query("orders", "SELECT count(*) FROM enriched_orders WHERE tier IS NULL")
+    assert tiers == [(0,)]  # every order was enriched with its customer's tier
+    assert query("analytics", "SELECT count(*) FROM order_facts") == [(good,)]
+
+    # a poison record: valid, but with a field the table lacks -> dead letter, fix, replay
+    token = json.loads(comind("flow", "token", "ingest-orders", "--json", check=True).stdout)[
+        "token"
+    ]
+    order = {
+        "id": "poison-1",
+        "email": "p@example.com",
+        "total": 5,
+        "currency": "EUR",
+        "created_at": datetime.now(UTC).isoformat(),
+        "coupon": "XMAS",
+    }
+    resp = httpx.post(
+        f"{state['api_url']}/ingest/ingest-orders",
+        json=order,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 202
+    assert wait_until(lambda: flows(comind)["ingest-orders"]["dead_letters_waiting"] == 1, 60)
+    letters = json.loads(comind("flow", "dlq", "ingest-orders", "--json", check=True).stdout)
+    assert letters[0]["record"]["id"] == "poison-1" and "coupon" in letters[0]["error"]
+    query("orders", "ALTER TABLE enriched_orders ADD COLUMN coupon text")
+    replayed = json.loads(comind("flow", "replay", "ingest-orders", "--json", check=True).stdout)
+    assert (replayed["replayed"], replayed["written"], replayed["failed_again"]) == (1, 1, 0)
+    assert query("orders", "SELECT coupon FROM enriched_orders WHERE id = 'poison-1'") == [
+        ("XMAS",)
+    ]
+
+    # the daily batch: yesterday's partition on demand, then a backfill of the days before
+    day = (datetime.now(UTC) - timedelta(days=1)).date()
+    run = json.loads(
+        comind(
+            "flow", "run", "daily-revenue", "--partition", day.isoformat(), "--json", check=True
+        ).stdout
+    )
+    assert run[0]["status"] == "succeeded"
+    first = (day - timedelta(days=2)).isoformat()
+    filled = json.loads(
+        comind(
+            "flow",
+            "backfill",
+            "daily-revenue",
+            "--from",
+            first,
+            "--to",
+            day.isoformat(),
+            "--json",
+            check=True,
+        ).stdout
+    )
+    assert all(r["status"] == "succeeded" for r in filled)
+    lake = home / "objects" / "analytics-lake" / "revenue"
+    table = pq.read_table(io.BytesIO((lake / f"{day}.parquet").read_bytes())).to_pylist()
+    assert {"currency", "orders", "sum_total"} <= set(table[0]) if table else True
+    assert (lake / f"{first}.parquet").exists()
+
+    metrics = httpx.get(f"{state['api_url']}/metrics").text
+    assert re.search(r'comind_flow_records_total\{flow="ingest-orders",outcome="in"\} 301', metrics)
+
+    unknown = comind("flow", "status", "nope")
+    assert unknown.returncode != 0 and "no flow 'nope'" in unknown.stderr

@@ -1,0 +1,331 @@
+"""Reliability of flows: workers killed with SIGKILL while a stream drains into an upsert
+sink and while a tumbling window counts lose and duplicate nothing, and a batch partition
+killed mid-run or mid-write leaves no partial output and re-runs cleanly."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import pyarrow.parquet as pq
+import pytest
+from flowkit import FlowKit
+
+from comind.flows.batch import BatchRunner
+from comind.queue.model import OutgoingMessage
+from waiting import wait_until
+
+pytestmark = pytest.mark.slow
+WORKER = Path(__file__).with_name("flow_worker_proc.py")
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+class Workers:
+    """Flow worker subprocesses, a fixed number alive at a time; any may be SIGKILLed."""
+
+    def __init__(self, kit: FlowKit, args: list[str], log: IO[str], **env: str) -> None:
+        self.args, self.log = [sys.executable, str(WORKER), *args], log
+        self.env = {
+            **os.environ,
+            "FLOW_PG": json.dumps(asdict(kit.engines.postgres)),
+            "FLOW_ROOT": str(kit.root),
+            **env,
+        }
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.kills = 0
+
+    def start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=self.log)
+        self.procs.append(proc)
+        return proc
+
+    def alive(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.procs if p.poll() is None]
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.kill()
+        proc.wait(30)
+        self.kills += 1
+
+    def stop(self) -> None:
+        """SIGTERM: each finishes its batch in hand and exits (SIGKILL if it does not)."""
+        for proc in self.alive():
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+
+
+@pytest.fixture
+def worker_log(tmp_path: Path) -> Iterator[IO[str]]:
+    with (tmp_path / "workers.log").open("w") as log:
+        yield log
+
+
+def backlog(kit: FlowKit, queue: str) -> int:
+    stats = kit.layer.queues.stats(queue)
+    return stats.visible + stats.in_flight + stats.delayed
+
+
+def send_all(kit: FlowKit, queue: str, values: list[dict[str, object]]) -> None:
+    for i in range(0, len(values), 1000):
+        kit.layer.queues.send(queue, [OutgoingMessage(json.dumps(v)) for v in values[i : i + 1000]])
+
+
+def drain_under_kills(
+    kit: FlowKit, workers: Workers, queue: str, rng: random.Random, kills: int
+) -> None:
+    """Two workers drain ``queue``; after every random stretch of progress one of them is
+    killed mid-batch and replaced. The last two finish the backlog and stop on SIGTERM."""
+    total = backlog(kit, queue)
+    stretch = total // (kills + 2)
+    workers.start()
+    workers.start()
+    for _ in range(kills):
+        target = backlog(kit, queue) - rng.randint(stretch // 2, stretch)
+        assert wait_until(lambda t=target: backlog(kit, queue) <= t, 60), "no progress"
+        victim = rng.choice(workers.alive())
+        time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
+        workers.kill(victim)
+        workers.start()
+    assert wait_until(lambda: backlog(kit, queue) == 0, 90), backlog(kit, queue)
+    workers.stop()
+
+
+# -- a stream into an upsert sink
+
+STREAM = """
+orders:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 500, max_wait: 0}
+  steps:
+    - validate: schemas/order.json
+    - cleanse: {trim: [email], lower: [email]}
+  sink: {postgres: shop.orders, upsert_on: [id]}
+"""
+ORDERS, STREAM_KILLS = 50_000, 18
+
+
+def order(i: int) -> dict[str, object]:
+    return {
+        "id": f"o{i:05d}",
+        "email": f"  User{i}@Example.COM ",
+        "total": i * 0.25,
+        "customer_id": i % 977,
+        "created_at": (T0 + timedelta(seconds=i)).isoformat(),
+    }
+
+
+def test_kill_9_workers_during_a_stream_into_an_upsert_sink_loses_and_duplicates_nothing(
+    kit: FlowKit, worker_log: IO[str]
+) -> None:
+    kit.builder(STREAM)
+    kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
+    send_all(kit, "shop/orders", [order(i) for i in range(ORDERS)])
+    workers = Workers(kit, ["stream", "orders"], worker_log)
+    try:
+        drain_under_kills(kit, workers, "shop/orders", random.Random(11), STREAM_KILLS)
+    finally:
+        workers.stop()
+    assert workers.kills == STREAM_KILLS
+
+    rows = kit.rows("SELECT id, email, total, customer_id, created_at FROM orders")
+    assert len(rows) == ORDERS  # the primary key: no id twice
+    got = {r[0]: (r[1], float(r[2]), r[3], r[4]) for r in rows}  # type: ignore[arg-type]
+    want = {
+        f"o{i:05d}": (f"user{i}@example.com", i * 0.25, i % 977, T0 + timedelta(seconds=i))
+        for i in range(ORDERS)
+    }
+    assert got.keys() == want.keys()
+    assert [k for k in want if got[k] != want[k]] == []
+    stats = kit.layer.queues.stats("shop/orders")
+    assert (stats.visible, stats.in_flight, stats.delayed) == (0, 0, 0)
+    assert backlog(kit, "_flows/orders-dlq") == 0
+    assert kit.engines.state.quarantined("orders") == []
+
+
+# -- a tumbling-window aggregate
+
+WINDOW = """
+counts:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 500, max_wait: 0}
+  window: {kind: tumbling, size: 60, field: at, key: country, allowed_lateness: 7200}
+  sink: {postgres: shop.order_counts, upsert_on: [window_start, country]}
+"""
+EVENTS, WINDOWS, WINDOW_KILLS = 20_000, 20, 15
+
+
+def test_kill_9_workers_during_a_tumbling_window_keeps_exact_counts(
+    kit: FlowKit, worker_log: IO[str]
+) -> None:
+    """Events arrive in no particular time order; the allowed lateness (longer than their
+    whole span) keeps every window open until one far-future event closes them all."""
+    kit.builder(WINDOW)
+    kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
+    rng = random.Random(23)
+    events, want = [], Counter[tuple[datetime, str]]()
+    for i in range(EVENTS):
+        at = T0 + timedelta(seconds=rng.uniform(0, WINDOWS * 60))
+        country = rng.choice(["NL", "DE", "FR"])
+        events.append({"id": i, "at": at.isoformat(), "country": country})
+        want[(at.replace(second=0, microsecond=0), country)] += 1
+    assert len(want) == WINDOWS * 3
+    send_all(kit, "shop/orders", events)
+    workers = Workers(kit, ["stream", "counts"], worker_log)
+    try:
+        drain_under_kills(kit, workers, "shop/orders", rng, WINDOW_KILLS)
+        assert kit.rows("SELECT to_regclass('order_counts')") == [(None,)]  # nothing closed yet
+        closer = T0 + timedelta(days=1)
+        send_all(kit, "shop/orders", [{"id": -1, "at": closer.isoformat(), "country": "NL"}])
+        workers.start()
+        assert wait_until(lambda: backlog(kit, "shop/orders") == 0, 60)
+        assert wait_until(
+            lambda: kit.rows("SELECT count(*) FROM order_counts") == [(WINDOWS * 3,)], 60
+        )
+    finally:
+        workers.stop()
+    assert workers.kills == WINDOW_KILLS
+
+    rows = kit.rows("SELECT window_start, window_end, country, count FROM order_counts")
+    got = {(datetime.fromisoformat(str(s)), str(c)): int(n) for s, _, c, n in rows}  # type: ignore[call-overload]
+    assert got == dict(want)
+    assert all(
+        datetime.fromisoformat(str(e)) - datetime.fromisoformat(str(s)) == timedelta(minutes=1)
+        for s, e, _, _ in rows
+    )
+    assert sum(got.values()) == EVENTS
+    assert kit.engines.state.quarantined("counts") == []
+    assert backlog(kit, "_flows/counts-dlq") == 0
+
+
+# -- a batch partition killed mid-run and mid-write
+
+BATCH = """
+daily:
+  kind: batch
+  on_demand: true
+  source: postgres://shop/sales
+  partition: {by: day, field: sold_at}
+  steps:
+    - map: slowly:pause
+    - aggregate: {group_by: [country], count: orders, sum: [total]}
+  sink: {objects: "lake/revenue/{date}.parquet"}
+"""
+SLOWLY = """
+import time
+def pause(r):
+    time.sleep(0.001)
+    return r
+"""
+SALES, DAY, KEY = 2_000, "2026-11-25", "revenue/2026-11-25.parquet"
+
+
+def _expected(kit: FlowKit) -> list[dict[str, object]]:
+    rows = kit.rows(
+        "SELECT country, count(*), sum(total) FROM sales"
+        " WHERE sold_at >= '2026-11-25Z' AND sold_at < '2026-11-26Z' GROUP BY 1 ORDER BY 1"
+    )
+    return [{"country": c, "orders": n, "sum_total": float(s)} for c, n, s in rows]  # type: ignore[arg-type]
+
+
+def _parquet(kit: FlowKit) -> list[dict[str, object]]:
+    table = pq.read_table(io.BytesIO(kit.engines.objects.get("lake", KEY)))
+    return sorted(table.to_pylist(), key=lambda r: str(r["country"]))
+
+
+def _last_run(kit: FlowKit) -> dict[str, object]:
+    runs = [r for r in kit.engines.state.runs("daily") if r["partition"] == DAY]
+    return runs[0] if runs else {}
+
+
+def _temp_files(kit: FlowKit) -> list[Path]:
+    return sorted((kit.root / "objects" / "lake").rglob(".comind-tmp-*"))
+
+
+def test_a_batch_partition_killed_mid_run_or_mid_write_leaves_no_partial_output(
+    kit: FlowKit, worker_log: IO[str], tmp_path: Path
+) -> None:
+    rng = random.Random(5)
+    kit.execute(
+        "CREATE TABLE sales (id int PRIMARY KEY, sold_at timestamptz, country text, total numeric)"
+    )
+    kit.execute(
+        f"INSERT INTO sales SELECT i, '2026-11-24T12:00Z'::timestamptz + i * interval '61 s',"
+        f" (ARRAY['NL', 'DE', 'FR', 'BE'])[1 + i % 4], (i % 97) + 0.5"
+        f" FROM generate_series(1, {SALES * 2}) AS i"
+    )
+    assert kit.rows(
+        "SELECT count(*) FROM sales WHERE sold_at >= '2026-11-25Z' AND sold_at < '2026-11-26Z'"
+    ) == [(1416,)]
+    builder = kit.builder(BATCH, files={"slowly.py": SLOWLY})
+    marker = tmp_path / "renaming"
+    mid_run = Workers(kit, ["batch", "daily", DAY], worker_log)
+    mid_write = Workers(
+        kit, ["batch", "daily", DAY], worker_log, FLOW_HANG_BEFORE_RENAME=str(marker)
+    )
+    try:
+        # 1. killed while its steps run: the run stays 'running', nothing is written
+        mid_run.start()
+        assert wait_until(lambda: _last_run(kit).get("status") == "running", 30)
+        time.sleep(rng.uniform(0.2, 0.8))
+        assert mid_run.alive(), "the run finished before it could be killed"
+        mid_run.kill(mid_run.procs[0])
+        assert kit.engines.objects.head("lake", KEY) is None
+        assert list(kit.engines.objects.list("lake")) == []
+        assert _last_run(kit)["status"] == "running"
+
+        # 2. killed while the object is written (the temp file is complete, not yet renamed)
+        mid_write.start()
+        assert wait_until(marker.exists, 60)
+        assert len(_temp_files(kit)) == 1 and _temp_files(kit)[0].stat().st_size > 0
+        mid_write.kill(mid_write.procs[0])
+        assert kit.engines.objects.head("lake", KEY) is None
+        assert list(kit.engines.objects.list("lake")) == []
+        assert _last_run(kit)["status"] == "running"
+    finally:
+        mid_run.stop()
+        mid_write.stop()
+
+    runner = BatchRunner("daily", builder)
+    assert runner.missing("2026-11-24", "2026-11-26") == ["2026-11-24", DAY, "2026-11-26"]
+    result = runner.run(DAY)
+    assert (result.status, result.rows_in, result.rows_out) == ("succeeded", 1416, 4)
+    assert _parquet(kit) == _expected(kit)
+    assert [o.key for o in kit.engines.objects.list("lake")] == [KEY]
+    assert runner.missing("2026-11-25", "2026-11-25") == []
+    statuses = [r["status"] for r in kit.engines.state.runs("daily") if r["partition"] == DAY]
+    assert statuses == ["succeeded", "running", "running"]
+
+    # 3. a re-run over changed data killed mid-write leaves the previous output whole
+    before = kit.engines.objects.get("lake", KEY)
+    kit.execute("UPDATE sales SET total = total + 1000")
+    marker.unlink()
+    again = Workers(kit, ["batch", "daily", DAY], worker_log, FLOW_HANG_BEFORE_RENAME=str(marker))
+    try:
+        again.start()
+        assert wait_until(marker.exists, 60)
+        again.kill(again.procs[0])
+    finally:
+        again.stop()
+    assert kit.engines.objects.get("lake", KEY) == before
+    assert [o.key for o in kit.engines.objects.list("lake")] == [KEY]
+    assert runner.missing(DAY, DAY) == [DAY]
+    assert runner.run(DAY).status == "succeeded"
+    assert _parquet(kit) == _expected(kit)
