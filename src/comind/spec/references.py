@@ -4,18 +4,25 @@ Checked after the model validates, so every rule sees well-typed data; all rules
 and every violation is reported. The rules: names are DNS labels; queue, topic,
 bucket and dataset references resolve; a dataset's store app has a database and its
 schema file exists; named secrets exist as sealed files; ``depends_on`` names apps
-and has no cycle; flow kinds get what they need; names that share a namespace
+and has no cycle; flow kinds get what they need; each step's configuration is valid and
+the files and modules it names exist; names that share a namespace
 (buckets, databases, a queue and a dead-letter queue, alerts) do not clash.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from comind.spec.issues import SpecIssue
 from comind.spec.model import QUALITY_RULES, STEP_KINDS, Flow, Sink, Spec
 from comind.spec.positions import DocPath, Positions, dotted
+from comind.spec.steps import STEP_CONFIGS, STEP_MODELS, callable_ref
+from comind.spec.translate import describe
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SOURCES = ("queue", "topic", "postgres", "objects", "http")
@@ -188,11 +195,59 @@ class Checker:
         for i, step in enumerate(flow.steps):
             if len(step) != 1 or next(iter(step)) not in STEP_KINDS:
                 self.error((*path, "steps", i), f"expected one step of {', '.join(STEP_KINDS)}")
+            else:
+                self._step((*path, "steps", i), *next(iter(step.items())))
         if flow.sink is not None:
             self._sink((*path, "sink"), flow.sink)
         for key, sink in flow.sinks.items():
             self._sink((*path, "sinks", key), sink)
         self._flow_kind(path, flow)
+
+    def _step(self, path: DocPath, kind: str, conf: Any) -> None:
+        where = (*path, kind)
+        if kind in ("map", "filter", "python"):
+            self._callable(where, conf)
+        elif kind == "validate":
+            self._schema_file(where, conf)
+        elif kind == "encrypt" or (kind == "anonymize" and isinstance(conf, dict) and
+                                   {"tokenize", "encrypt"} & set(conf.values())):  # fmt: skip
+            self.error(where, "encryption and tokenization arrive with governance; "
+                              "use hash, mask or redact")  # fmt: skip
+        if kind in STEP_CONFIGS:
+            try:
+                STEP_CONFIGS[kind].validate_python(conf)
+            except ValidationError as exc:
+                self._config_errors(where, kind, exc)
+        if kind == "route" and isinstance(conf, dict) and "by" in conf:
+            self._callable((*where, "by"), conf["by"])
+
+    def _config_errors(self, where: DocPath, kind: str, exc: ValidationError) -> None:
+        model = STEP_MODELS.get(kind)
+        for err in exc.errors():
+            loc: DocPath = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            message = describe(err, loc, model) if model else str(err["msg"])
+            target = (*where, *loc)[:-1] if err["type"] == "missing" else (*where, *loc)
+            self.error(target, message, at_key=err["type"] in ("extra_forbidden", "missing"))
+
+    def _callable(self, path: DocPath, ref: Any) -> None:
+        if (why := callable_ref(ref)) is not None:
+            self.error(path, why)
+            return
+        module = str(ref).partition(":")[0].replace(".", "/")
+        if (
+            not (self.root / f"{module}.py").is_file()
+            and not (self.root / module / "__init__.py").is_file()
+        ):
+            self.error(path, f"no module {module.replace('/', '.')} in the repo ({module}.py)")
+
+    def _schema_file(self, path: DocPath, ref: Any) -> None:
+        file = self.root / str(ref)
+        try:
+            json.loads(file.read_text())
+        except OSError:
+            self.error(path, f"no JSON Schema file {ref} in the repo")
+        except ValueError as exc:
+            self.error(path, f"{ref} is not JSON: {exc}")
 
     def _flow_kind(self, path: DocPath, flow: Flow) -> None:
         if flow.kind == "batch" and not flow.schedule and not flow.on_demand:

@@ -128,6 +128,8 @@ def _show(value: Any) -> str:
 def _unknown_key(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
+    if key in ("True", "False"):  # YAML 1.1 reads on/off/yes/no as booleans
+        hint = " (YAML reads an unquoted on, off, yes or no as a boolean; quote the key)"
     return f"unknown key '{key}'{hint}"
 
 

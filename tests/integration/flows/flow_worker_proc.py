@@ -12,6 +12,7 @@ the test can kill it in the middle of an object write.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -43,6 +44,7 @@ def hang_before_rename(marker: Path) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {os.getpid()} %(message)s")
     pg = PgTarget(**json.loads(os.environ["FLOW_PG"]))
     root = Path(os.environ["FLOW_ROOT"])
     if marker := os.environ.get("FLOW_HANG_BEFORE_RENAME"):

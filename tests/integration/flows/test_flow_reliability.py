@@ -98,6 +98,7 @@ def drain_under_kills(
     for _ in range(kills):
         target = backlog(kit, queue) - rng.randint(stretch // 2, stretch)
         assert wait_until(lambda t=target: backlog(kit, queue) <= t, 60), "no progress"
+        print("DBG", time.monotonic(), backlog(kit, queue), flush=True)
         victim = rng.choice(workers.alive())
         time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
         workers.kill(victim)

@@ -243,6 +243,26 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt, aggregate",
         ],
     ),
+    "bad-step-configs": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - cleanse: {trim: email, lowr: [a]}\n"
+        + "      - enrich: {table: orders/customers, on: customer_id}\n"
+        + "      - map: orders.flows\n"
+        + "      - python: nowhere.mod:fn\n"
+        + "      - validate: schemas/missing.json\n"
+        + "      - anonymize: {card: tokenize}\n",
+        [
+            "comind.yaml:11:25: flows.f.steps[0].cleanse.trim: expected a list, got 'email'",
+            "comind.yaml:11:32: flows.f.steps[0].cleanse.lowr: unknown key 'lowr'; did you mean 'lower'?",
+            "comind.yaml:12:9: flows.f.steps[1].enrich: missing required key 'by'",
+            "comind.yaml:12:43: flows.f.steps[1].enrich.True: unknown key 'True' (YAML reads an unquoted on, off, yes or no as a boolean; quote the key)",
+            "comind.yaml:13:14: flows.f.steps[2].map: expected module:function, got 'orders.flows'",
+            "comind.yaml:14:17: flows.f.steps[3].python: no module nowhere.mod in the repo (nowhere/mod.py)",
+            "comind.yaml:15:19: flows.f.steps[4].validate: no JSON Schema file schemas/missing.json in the repo",
+            "comind.yaml:16:20: flows.f.steps[5].anonymize: encryption and tokenization arrive with governance; use hash, mask or redact",
+        ],
+    ),
     "depends-on-missing": (
         APP + "    depends_on: [billing]\n",
         [

@@ -148,7 +148,8 @@ def _lines(err: pytest.ExceptionInfo[SpecError], root: Path) -> list[str]:
 
 
 def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
-    files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n"}
+    files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n",
+             "orders__flows.py": ""}  # fmt: skip
     spec = load_spec(_repo(tmp_path, DESIGN_SPEC, **files), env="prod")
     assert spec.apps["orders"].secrets == ["stripe-key"]
     assert spec.environments["prod"].sync.auto is False
