@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# the platform in the foreground, and a trickle of demo orders once it is up
 up: $(STAMP)
+	@$(BIN)/comind demo traffic --rate 2 --wait 300 >/dev/null 2>&1 & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/comind up --repo examples/shop
 
 # Debian packages tests need: promtool (prometheus), git

@@ -87,22 +87,29 @@ def send_all(kit: FlowKit, queue: str, values: list[dict[str, object]]) -> None:
 
 
 def drain_under_kills(
-    kit: FlowKit, workers: Workers, queue: str, rng: random.Random, kills: int
+    kit: FlowKit,
+    workers: Workers,
+    queue: str,
+    rng: random.Random,
+    kills: int,
+    batch: int = 500,
 ) -> None:
-    """Two workers drain ``queue``; after every random stretch of progress one of them is
-    killed mid-batch and replaced. The last two finish the backlog and stop on SIGTERM."""
+    """Two workers drain ``queue``; each time the backlog falls below one of ``kills`` random
+    marks, one of them is killed mid-batch and replaced. The last two finish the backlog and
+    stop on SIGTERM."""
     total = backlog(kit, queue)
-    stretch = total // (kills + 2)
+    marks = sorted(rng.sample(range(total // 10, total * 9 // 10), kills), reverse=True)
     workers.start()
     workers.start()
-    for _ in range(kills):
-        target = backlog(kit, queue) - rng.randint(stretch // 2, stretch)
+    last = total
+    for mark in marks:  # a kill each time the backlog falls below the next mark ...
+        target = min(mark, last - batch)  # ... and a batch at least was acked since the last
         assert wait_until(lambda t=target: backlog(kit, queue) <= t, 60), "no progress"
-        print("DBG", time.monotonic(), backlog(kit, queue), flush=True)
-        victim = rng.choice(workers.alive())
         time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
-        workers.kill(victim)
+        print("DBG", time.monotonic(), backlog(kit, queue), flush=True)
+        workers.kill(rng.choice(workers.alive()))
         workers.start()
+        last = backlog(kit, queue)
     assert wait_until(lambda: backlog(kit, queue) == 0, 90), backlog(kit, queue)
     workers.stop()
 
