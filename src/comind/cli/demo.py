@@ -72,11 +72,12 @@ def _ingest_flow(ctx: typer.Context, flow: str | None) -> str:
     return http[0]
 
 
-def _wait_for_platform(ctx: typer.Context, seconds: float) -> None:
+def _wait_for_platform(ctx: typer.Context, flow: str | None, seconds: float) -> None:
+    """Until the platform answers and has applied a flow to send to (its first sync)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            call(ctx, "GET", "/api/v1/flows")
+            _ingest_flow(ctx, flow)
             return
         except ComindError:
             if time.monotonic() > deadline:
@@ -100,7 +101,7 @@ def traffic(
 ) -> None:
     """Send shop orders to the running platform (Ctrl-C to stop)."""
     if wait:
-        _wait_for_platform(ctx, wait)
+        _wait_for_platform(ctx, flow, wait)
     name = _ingest_flow(ctx, flow)
     home = home_of(ctx)
     url = f"{running_state(home)['api_url']}/ingest/{name}"

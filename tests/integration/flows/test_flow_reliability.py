@@ -92,7 +92,6 @@ def drain_under_kills(
     queue: str,
     rng: random.Random,
     kills: int,
-    batch: int = 500,
 ) -> None:
     """Two workers drain ``queue``; each time the backlog falls below one of ``kills`` random
     marks, one of them is killed mid-batch and replaced. The last two finish the backlog and
@@ -103,7 +102,7 @@ def drain_under_kills(
     workers.start()
     last = total
     for mark in marks:  # a kill each time the backlog falls below the next mark ...
-        target = min(mark, last - batch)  # ... and a batch at least was acked since the last
+        target = min(mark, last - 1)  # ... and since the last kill a batch was acked
         assert wait_until(lambda t=target: backlog(kit, queue) <= t, 60), "no progress"
         time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
         print("DBG", time.monotonic(), backlog(kit, queue), flush=True)
