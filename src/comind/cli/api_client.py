@@ -23,6 +23,8 @@ def call(
     """The JSON answer of ``method path``; an API error becomes a one-line ComindError."""
     home = home_of(ctx)
     state = running_state(home)
+    if "api_url" not in state:
+        raise ComindError("the platform is starting; its API is not up yet (try again shortly)")
     token = home.secret("api-admin-token" if admin else "api-viewer-token")
     try:
         resp = httpx.request(

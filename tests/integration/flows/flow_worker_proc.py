@@ -2,7 +2,8 @@
 
 It builds the flow engines exactly as the ``kit`` fixture does, over the spec the test
 wrote into ``FLOW_ROOT``, and then either serves a stream flow until SIGTERM
-(``stream NAME``) or runs one batch partition (``batch NAME PARTITION``).
+(``stream NAME``; with ``FLOW_READY_DIR`` it first creates a file named by its pid
+there) or runs one batch partition (``batch NAME PARTITION``).
 
 ``FLOW_HANG_BEFORE_RENAME`` (a path) makes the object store stop right before it renames a
 fully written temp file into place: the path is created and the process sleeps there, so
@@ -55,7 +56,10 @@ def main() -> None:
     try:
         mode, name, *rest = sys.argv[1:]
         if mode == "stream":
-            serve(builder, name, stop_on_signals())
+            stop = stop_on_signals()
+            if ready := os.environ.get("FLOW_READY_DIR"):
+                (Path(ready) / str(os.getpid())).touch()
+            serve(builder, name, stop)
         else:
             result = BatchRunner(name, builder).run(rest[0])
             print(json.dumps(result.__dict__), flush=True)
