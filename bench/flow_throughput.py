@@ -343,7 +343,8 @@ def _paced(bench: Bench, kind: str, m: int, rate: float) -> None:
         home = StateDir(bench.home)
         state = home.read_state()
         assert state is not None
-        layer = MessageLayer.open(platform_db(home, state), max_connections=1)
+        # 2: ``send`` takes a second connection when the queue's cached row expires meanwhile
+        layer = MessageLayer.open(platform_db(home, state), max_connections=2)
         layer.queues.cached(QUEUE)
 
         def send(bodies: list[str]) -> None:
@@ -365,8 +366,14 @@ def _latency(
         target=_paced, args=(bench, kind, m, rate)
     )
     producer.start()
+
+    def running() -> None:
+        alive()
+        if producer.exitcode not in (None, 0):
+            raise RuntimeError(f"the producer exited with {producer.exitcode}")
+
     try:
-        _wait_rows(bench, m, alive)
+        _wait_rows(bench, m, running)
     finally:
         producer.join(30)
     _, _, p50, p99, offered = _stats(bench)

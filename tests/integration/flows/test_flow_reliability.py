@@ -36,10 +36,13 @@ class Workers:
 
     def __init__(self, kit: FlowKit, args: list[str], log: IO[str], **env: str) -> None:
         self.args, self.log = [sys.executable, str(WORKER), *args], log
+        self.ready_dir = kit.root / "ready"
+        self.ready_dir.mkdir(exist_ok=True)
         self.env = {
             **os.environ,
             "FLOW_PG": json.dumps(asdict(kit.engines.postgres)),
             "FLOW_ROOT": str(kit.root),
+            "FLOW_READY_DIR": str(self.ready_dir),
             **env,
         }
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -52,6 +55,10 @@ class Workers:
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
+
+    def ready(self) -> bool:
+        """Every live worker has built its flow and is taking batches."""
+        return all((self.ready_dir / str(p.pid)).exists() for p in self.alive())
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
@@ -76,6 +83,13 @@ def worker_log(tmp_path: Path) -> Iterator[IO[str]]:
         yield log
 
 
+def pacing(module: str, seconds: float) -> dict[str, str]:
+    """A user step (``module:pause``) that takes ``seconds`` a record: it keeps a batch in
+    hand long enough for a kill to land inside it, and the backlog from draining before the
+    kills are done."""
+    return {f"{module}.py": f"import time\n\ndef pause(r):\n    time.sleep({seconds})\n    return r\n"}
+
+
 def backlog(kit: FlowKit, queue: str) -> int:
     stats = kit.layer.queues.stats(queue)
     return stats.visible + stats.in_flight + stats.delayed
@@ -87,26 +101,23 @@ def send_all(kit: FlowKit, queue: str, values: list[dict[str, object]]) -> None:
 
 
 def drain_under_kills(
-    kit: FlowKit,
-    workers: Workers,
-    queue: str,
-    rng: random.Random,
-    kills: int,
+    kit: FlowKit, workers: Workers, queue: str, rng: random.Random, kills: int
 ) -> None:
     """Two workers drain ``queue``; each time the backlog falls below one of ``kills`` random
-    marks, one of them is killed mid-batch and replaced. The last two finish the backlog and
-    stop on SIGTERM."""
+    marks, one of them (both past their start-up) is killed mid-batch and replaced. The last
+    two finish the backlog and stop on SIGTERM."""
     total = backlog(kit, queue)
-    marks = sorted(rng.sample(range(total // 4, total * 19 // 20), kills), reverse=True)
+    marks = sorted(rng.sample(range(total // 5, total * 19 // 20), kills), reverse=True)
     workers.start()
     workers.start()
     last = total
-    for mark in marks:  # a kill each time the backlog falls below the next mark ...
-        target = min(mark, last - 1)  # ... and since the last kill a batch was acked
+    for mark in marks:
+        assert wait_until(workers.ready, 60)
+        target = min(mark, last - 1)  # since the last kill at least one batch was acked
         assert wait_until(lambda t=target: backlog(kit, queue) <= max(t, 0), 60), "no progress"
         if backlog(kit, queue) == 0:
             break  # drained before every kill happened: the caller's count of kills says so
-        time.sleep(rng.uniform(0.0, 0.2))  # somewhere inside a batch
+        time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
         print("DBG", time.monotonic(), backlog(kit, queue), flush=True)
         workers.kill(rng.choice(workers.alive()))
         workers.start()
@@ -125,6 +136,7 @@ orders:
   steps:
     - validate: schemas/order.json
     - cleanse: {trim: [email], lower: [email]}
+    - map: pace_stream:pause
   sink: {postgres: shop.orders, upsert_on: [id]}
 """
 ORDERS, STREAM_KILLS = 50_000, 18
@@ -143,7 +155,7 @@ def order(i: int) -> dict[str, object]:
 def test_kill_9_workers_during_a_stream_into_an_upsert_sink_loses_and_duplicates_nothing(
     kit: FlowKit, worker_log: IO[str]
 ) -> None:
-    kit.builder(STREAM)
+    kit.builder(STREAM, files=pacing("pace_stream", 0.0005))
     kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
     send_all(kit, "shop/orders", [order(i) for i in range(ORDERS)])
     workers = Workers(kit, ["stream", "orders"], worker_log)
@@ -175,6 +187,8 @@ counts:
   kind: stream
   source: queue://shop/orders
   batch: {size: 100, max_wait: 0}
+  steps:
+    - map: pace_window:pause
   window: {kind: tumbling, size: 60, field: at, key: country, allowed_lateness: 7200}
   sink: {postgres: shop.order_counts, upsert_on: [window_start, country]}
 """
@@ -186,7 +200,7 @@ def test_kill_9_workers_during_a_tumbling_window_keeps_exact_counts(
 ) -> None:
     """Events arrive in no particular time order; the allowed lateness (longer than their
     whole span) keeps every window open until one far-future event closes them all."""
-    kit.builder(WINDOW)
+    kit.builder(WINDOW, files=pacing("pace_window", 0.002))
     kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
     rng = random.Random(23)
     events, want = [], Counter[tuple[datetime, str]]()
@@ -233,15 +247,9 @@ daily:
   source: postgres://shop/sales
   partition: {by: day, field: sold_at}
   steps:
-    - map: slowly:pause
+    - map: pace_batch:pause
     - aggregate: {group_by: [country], count: orders, sum: [total]}
   sink: {objects: "lake/revenue/{date}.parquet"}
-"""
-SLOWLY = """
-import time
-def pause(r):
-    time.sleep(0.001)
-    return r
 """
 SALES, DAY, KEY = 2_000, "2026-11-25", "revenue/2026-11-25.parquet"
 
@@ -283,7 +291,7 @@ def test_a_batch_partition_killed_mid_run_or_mid_write_leaves_no_partial_output(
     assert kit.rows(
         "SELECT count(*) FROM sales WHERE sold_at >= '2026-11-25Z' AND sold_at < '2026-11-26Z'"
     ) == [(1416,)]
-    builder = kit.builder(BATCH, files={"slowly.py": SLOWLY})
+    builder = kit.builder(BATCH, files=pacing("pace_batch", 0.001))
     marker = tmp_path / "renaming"
     mid_run = Workers(kit, ["batch", "daily", DAY], worker_log)
     mid_write = Workers(
