@@ -1,0 +1,109 @@
+"""`comind worker --flow NAME` as a process against the running (session) platform: it
+processes the flow, and SIGTERM makes it finish the batch in hand and exit cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from comind.cli.runtime import Runtime
+from comind.queue.layer import MessageLayer
+from comind.queue.model import OutgoingMessage
+from comind.stores.postgres import PgTarget, connect, superuser
+from waiting import wait_until
+
+BATCH = 50
+
+
+@pytest.fixture
+def repo(runtime: Runtime, tmp_path: Path) -> Iterator[tuple[Path, str, PgTarget]]:
+    """A spec whose app database and queue are unique to this test, on the session platform."""
+    app = f"w{uuid.uuid4().hex[:8]}"
+    admin = superuser(runtime.platform.postgres)
+    with connect(admin) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(app)))
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef step(r):\n    time.sleep(0.02)\n    return r\n"
+    )
+    (tmp_path / "comind.yaml").write_text(
+        textwrap.dedent(f"""
+        platform: {{name: w}}
+        apps:
+          {app}:
+            run: "true"
+            database: {{name: {app}}}
+            queues: {{jobs: {{}}}}
+        datasets:
+          {app}.done: {{store: postgres://{app}/done}}
+        flows:
+          drain:
+            kind: stream
+            source: queue://{app}/jobs
+            batch: {{size: {BATCH}, max_wait: 0}}
+            steps: [{{map: slow:step}}]
+            sink: {{postgres: {app}.done, upsert_on: [id]}}
+        """)
+    )
+    assert runtime.db is not None
+    layer = MessageLayer.open(runtime.db, max_connections=2)
+    for name in (f"{app}/jobs", "_flows/drain-dlq"):
+        if name not in layer.admin.names():
+            layer.admin.create(name, {"VisibilityTimeout": "60"})
+    for start in range(0, 300, 10):
+        body = [OutgoingMessage(json.dumps({"id": i})) for i in range(start, start + 10)]
+        layer.queues.send(f"{app}/jobs", body)
+    yield tmp_path, app, admin.with_db(app)
+    layer.admin.purge(f"{app}/jobs")
+    layer.close()
+    with connect(admin) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(app)))
+
+
+def done(db: PgTarget) -> int:
+    with connect(db) as conn:
+        try:
+            row = conn.execute("SELECT count(*) FROM done").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return int(row[0]) if row else 0
+
+
+def test_sigterm_finishes_the_batch_in_hand_then_exits(
+    runtime: Runtime, repo: tuple[Path, str, PgTarget]
+) -> None:
+    root, app, db = repo
+    env = {**os.environ, "COMIND_HOME": str(runtime.platform.home.root)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "comind.cli.main", "worker", "--flow", "drain", "--root", str(root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: done(db) >= BATCH, 60)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout:
+            worker.stdout.close()
+    written = done(db)
+    assert 0 < written < 300 and written % BATCH == 0  # whole batches only
+    layer = MessageLayer.open(runtime.db, max_connections=1)  # type: ignore[arg-type]
+    try:
+        stats = layer.queues.stats(f"{app}/jobs")
+    finally:
+        layer.close()
+    assert stats.in_flight == 0  # nothing leased and left behind
+    assert stats.visible == 300 - written
