@@ -10,6 +10,7 @@ import typer
 from comind.apps import metrics as app_metrics
 from comind.cli import repo as repos
 from comind.cli.output import console
+from comind.flows import metrics as flow_metrics
 from comind.gitops import metrics as gitops_metrics
 from comind.observe import dashboards, reference, rules
 from comind.observe.metrics import REGISTRY
@@ -17,7 +18,12 @@ from comind.queue import metrics as queue_metrics
 
 observe_cli = typer.Typer(help="Metrics reference and alerting rules.", no_args_is_help=True)
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")]
-COMPONENTS = (app_metrics, gitops_metrics, queue_metrics)  # imported: their metrics registered
+COMPONENTS = (
+    app_metrics,
+    flow_metrics,
+    gitops_metrics,
+    queue_metrics,
+)  # imported: their metrics registered
 
 
 def metrics_markdown() -> str:

@@ -1,5 +1,5 @@
-"""Grafana dashboards (JSON model, schema 39) for the platform's metrics: Overview, Queues
-and GitOps. Flows and Backups dashboards arrive with those features' metrics.
+"""Grafana dashboards (JSON model, schema 39) for the platform's metrics: Overview, Queues,
+Flows and GitOps. A Backups dashboard arrives with that feature's metrics.
 
 Each panel is a Prometheus time series query on a datasource chosen at import
 (``${datasource}``), so the files work with any Prometheus scraping ``/metrics``.
@@ -37,6 +37,23 @@ DASHBOARDS: dict[str, list[Panel]] = {
         ("SQS requests / s",
          "sum by (action) (rate(comind_sqs_request_duration_seconds_count[5m]))", "reqps"),
         ("Outbox lag", "comind_outbox_lag_seconds", "s"),
+    ],
+    "flows": [
+        ("Records / s by outcome",
+         "sum by (flow, outcome) (rate(comind_flow_records_total[5m]))", "ops"),
+        ("End-to-end p99", "histogram_quantile(0.99, sum by (le, flow) "
+         "(rate(comind_flow_end_to_end_seconds_bucket[5m])))", "s"),
+        ("Step p99", "histogram_quantile(0.99, sum by (le, flow, step) "
+         "(rate(comind_flow_step_seconds_bucket[5m])))", "s"),
+        ("Lag", "max by (flow) (comind_flow_lag_seconds)", "s"),
+        ("Quarantined (1h)", "sum by (flow, step) "
+         "(increase(comind_flow_step_records_total{outcome=\"quarantined\"}[1h]))", "none"),
+        ("Retries (1h)", "sum by (flow, step) (increase(comind_flow_retries_total[1h]))", "none"),
+        ("Partition run p95", "histogram_quantile(0.95, sum by (le, flow) "
+         "(rate(comind_flow_partition_seconds_bucket[1h])))", "s"),
+        ("Enrich cache hits / s", "sum by (flow, outcome) "
+         "(rate(comind_flow_cache_requests_total[5m]))", "ops"),
+        ("Ingested / s", "sum by (flow) (rate(comind_flow_ingested_records_total[5m]))", "ops"),
     ],
     "gitops": [
         ("Syncs by outcome (1h)", "sum by (outcome) (increase(comind_gitops_syncs_total[1h]))",

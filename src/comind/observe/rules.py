@@ -2,7 +2,7 @@
 
 The same file serves a real Prometheus (``comind observe rules --out``) and is checked with
 ``promtool`` in the tests. The defaults use only metrics the platform exports today; rules
-for flows and backups arrive with those features.
+for backups arrive with that feature.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ DEFAULTS = (
          "warning", "a sync of {{ $labels.env }} failed or was refused"),
     Rule("ComindAppDegraded", "comind_app_up == 0", 120, "critical",
          "app {{ $labels.app }} has no healthy instance"),
+    Rule("ComindFlowDeadLetters",
+         'sum by (flow) (increase(comind_flow_records_total{outcome="dead_lettered"}[15m])) > 0',
+         0, "warning", "flow {{ $labels.flow }} dead-lettered records in the last 15 minutes"),
+    Rule("ComindFlowLag", "max by (flow) (comind_flow_lag_seconds) > 300", 300, "warning",
+         "flow {{ $labels.flow }} is over 5 minutes behind its source"),
 )  # fmt: skip
 
 

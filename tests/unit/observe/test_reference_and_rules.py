@@ -28,6 +28,8 @@ tests:
         values: '0 2 2 2 2 2 2 2 2 2 2 2 2'
       - series: 'comind_queue_messages{queue="orders/order-events",state="visible"}'
         values: '5 5 5 5 5 5 5 5 5 5 5 5 5'
+      - series: 'comind_flow_records_total{flow="ingest-orders",outcome="dead_lettered"}'
+        values: '0 0 0 0 1 1 1 1 1 1 1 1 1'
     alert_rule_test:
       - eval_time: 1m
         alertname: ComindEngineDown
@@ -43,6 +45,15 @@ tests:
         exp_alerts:
           - exp_labels: {severity: warning, queue: orders/order-events-dlq}
             exp_annotations: {summary: dead letters wait in orders/order-events-dlq}
+      - eval_time: 1m
+        alertname: ComindFlowDeadLetters
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: ComindFlowDeadLetters
+        exp_alerts:
+          - exp_labels: {severity: warning, flow: ingest-orders}
+            exp_annotations:
+              summary: flow ingest-orders dead-lettered records in the last 15 minutes
 """
 
 
@@ -64,7 +75,7 @@ def test_generated_rules_pass_promtool(tmp_path: Path) -> None:
     check = subprocess.run([promtool(), "check", "rules", str(tmp_path / "rules.yaml")],
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 7 rules found" in check.stdout
+    assert "SUCCESS: 9 rules found" in check.stdout
     (tmp_path / "tests.yaml").write_text(RULE_TESTS)
     test = subprocess.run([promtool(), "test", "rules", "tests.yaml"], cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip
