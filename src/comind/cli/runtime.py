@@ -105,6 +105,7 @@ class Runtime:
         self.shipper: LogShipper | None = None
         self.alerting: Alerting | None = None
         self.scrapes: MetricSource | None = None
+        self.registry = REGISTRY
         self.notifier: WebhookNotifier | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
@@ -140,6 +141,7 @@ class Runtime:
         self.platform.write_state()
 
     def _start_services(self) -> None:
+        self.registry = merged_registry(REGISTRY, self.worker_metrics)
         self.db = prepare(superuser(self.platform.postgres))
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
@@ -162,7 +164,7 @@ class Runtime:
         extra = SeriesApi(self.series, tokens, self.alerting).routes()
         extra += self._gitops_api(tokens).routes() if self.gitops else []
         extra += self._flows_api(tokens, messages).routes()
-        expose(merged_registry(REGISTRY, self.worker_metrics))
+        expose(self.registry)
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
         )
@@ -283,7 +285,7 @@ class Runtime:
         urls = [u.strip() for u in self.settings.alert_webhooks.split(",") if u.strip()]
         self.notifier = WebhookNotifier(urls)
         self.notifier.start()
-        self.scrapes = MetricSource(REGISTRY, series)
+        self.scrapes = MetricSource(self.registry, series)  # flow workers' metrics included
         return Alerting(alert_rules(self.spec), self.scrapes, self.notifier, external_url=self.url)
 
     def _sample(self) -> None:
