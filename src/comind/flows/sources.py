@@ -31,6 +31,10 @@ from comind.stores.flow_state import FlowState
 from comind.stores.objects import ObjectStore
 
 
+class LeaseExpired(Exception):
+    """A batch took longer than its lease: its messages went to another worker."""
+
+
 @dataclass
 class Polled:
     records: list[Record] = field(default_factory=list)
@@ -132,8 +136,17 @@ class QueueSource:
         return out
 
     def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None:
-        if polled.refs:
-            self.queues.delete_many(self.queue, polled.refs, conn=conn)
+        """Delete the batch's messages. Inside a caller's transaction (a window update), a
+        lease that expired meanwhile (another worker took the messages) raises, so the
+        transaction rolls back instead of counting those messages twice."""
+        if not polled.refs:
+            return
+        deleted = self.queues.delete_many(self.queue, polled.refs, conn=conn)
+        if conn is not None and deleted != len(polled.refs):
+            raise LeaseExpired(
+                f"{len(polled.refs) - deleted} of {len(polled.refs)} messages of {self.queue} "
+                "were leased again before this batch committed; it is rolled back"
+            )
 
     def lag_seconds(self) -> float:
         return self.queues.stats(self.queue).oldest_age_seconds

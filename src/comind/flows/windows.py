@@ -71,7 +71,23 @@ class WindowAggregator:
         outcome: _Outcome,
         settle: Callable[[psycopg.Connection[Any]], None],
     ) -> None:
-        """Add ``records`` to their windows and run ``settle`` (the ack) in one transaction."""
+        """Add ``records`` to their windows and run ``settle`` (the ack) in one transaction,
+        holding the flow's watermark row: every worker of the flow judges lateness against
+        the same, current watermark, so none adds to a window another already emitted."""
+        with self.state.pool.connection() as conn, conn.transaction():
+            shared = self.state.lock_watermark(self.flow, conn)
+            if shared is not None and (self.watermark is None or shared > self.watermark):
+                self.watermark = shared
+            deltas, newest = self._deltas(records, outcome)
+            mark = newest - timedelta(seconds=self.lateness) if newest is not None else None
+            self.state.add_windows(self.flow, list(deltas.values()), mark, conn)
+            settle(conn)
+        if mark is not None and (self.watermark is None or mark > self.watermark):
+            self.watermark = mark
+
+    def _deltas(
+        self, records: list[Record], outcome: _Outcome
+    ) -> tuple[dict[tuple[datetime, str], WindowDelta], datetime | None]:
         deltas: dict[tuple[datetime, str], WindowDelta] = {}
         newest: datetime | None = None
         for record in records:
@@ -84,26 +100,13 @@ class WindowAggregator:
                 continue
             spans = [s for s in windows_of(t, self.size, self.slide) if not self._closed(s[1])]
             if not spans:
-                outcome.quarantined.append(
-                    Quarantined(
-                        record,
-                        "window",
-                        [
-                            f"late: {self.field} {t.isoformat()} is before "
-                            f"the watermark {self.watermark}"
-                        ],
-                    )
-                )
+                why = f"late: {self.field} {t.isoformat()} is before the watermark {self.watermark}"
+                outcome.quarantined.append(Quarantined(record, "window", [why]))
                 continue
             newest = t if newest is None or t > newest else newest
             for start, end in spans:
                 self._add(deltas, record.value, start, end)
-        mark = newest - timedelta(seconds=self.lateness) if newest is not None else None
-        with self.state.pool.connection() as conn, conn.transaction():
-            self.state.add_windows(self.flow, list(deltas.values()), mark, conn)
-            settle(conn)
-        if mark is not None and (self.watermark is None or mark > self.watermark):
-            self.watermark = mark
+        return deltas, newest
 
     def emit(self, write: Callable[[list[Record]], None]) -> int:
         """Write every closed, unemitted window; returns how many."""

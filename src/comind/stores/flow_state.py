@@ -177,6 +177,12 @@ class FlowState:
                 query("flows", "advance_watermark"), {"flow": flow, "watermark": watermark}
             )
 
+    def lock_watermark(self, flow: str, conn: psycopg.Connection[Any]) -> datetime | None:
+        """The flow's watermark, its row locked until ``conn``'s transaction ends."""
+        conn.execute(query("flows", "ensure_watermark"), {"flow": flow})
+        row = conn.execute(query("flows", "lock_watermark"), {"flow": flow}).fetchone()
+        return row[0] if row else None
+
     def watermark(self, flow: str) -> datetime | None:
         with self.pool.connection() as conn:
             row = conn.execute(query("flows", "watermark"), {"flow": flow}).fetchone()

@@ -8,9 +8,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
+import pytest
 from flowkit import FlowKit
 
 from comind.flows.batch import BatchRunner
+from comind.flows.sources import LeaseExpired
+from waiting import wait_until
 
 WINDOW = """
 counts:
@@ -219,3 +222,29 @@ load:
     assert {"daily_202501", "daily_202611"} <= children and len(children) >= 4  # + 2 ahead
     assert kit.rows("SELECT count(*) FROM daily") == [(2,)]
     assert kit.rows("SELECT count(*) FROM daily_202501") == [(1,)]
+
+
+def test_a_batch_whose_lease_expired_is_not_counted_twice(kit: FlowKit) -> None:
+    builder = kit.builder(WINDOW)
+    kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "1"})
+    slow, fast = builder.runner("counts"), builder.runner("counts")
+    kit.send("shop/orders", [{"at": at(i), "country": "NL"} for i in range(10)])
+    polled = slow.source.poll(100, 0)
+    assert len(polled.records) == 10
+    assert wait_until(lambda: fast.run_once().records_in == 10, 10)  # the lease expired
+    with pytest.raises(LeaseExpired):
+        slow.process(polled)
+    assert kit.engines.state.closed_windows("counts", T0 + timedelta(hours=1))[0]["count"] == 10
+
+
+def test_every_worker_judges_lateness_by_the_shared_watermark(kit: FlowKit) -> None:
+    builder = kit.builder(WINDOW)
+    a, b = builder.runner("counts"), builder.runner("counts")
+    kit.send("shop/orders", [{"at": at(100), "country": "NL"}])
+    a.run_once()
+    kit.send("shop/orders", [{"at": at(200), "country": "NL"}])
+    b.run_once()  # the watermark passes 120: [60, 120) closes and is written with 1
+    kit.send("shop/orders", [{"at": at(110), "country": "NL"}])
+    late = a.run_once()  # a's own watermark (100) is stale; the shared one decides
+    assert [q.reasons[0][:4] for q in late.quarantined] == ["late"]
+    assert kit.rows("SELECT count FROM order_counts") == [(1,)]

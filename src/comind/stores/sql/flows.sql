@@ -72,6 +72,12 @@ INSERT INTO comind.flow_watermarks AS m (flow, watermark) VALUES (%(flow)s, %(wa
 ON CONFLICT (flow) DO UPDATE SET watermark = greatest(m.watermark, EXCLUDED.watermark)
 RETURNING watermark;
 
+-- name: ensure_watermark
+INSERT INTO comind.flow_watermarks (flow) VALUES (%(flow)s) ON CONFLICT (flow) DO NOTHING;
+
+-- name: lock_watermark
+SELECT watermark FROM comind.flow_watermarks WHERE flow = %(flow)s FOR UPDATE;
+
 -- name: watermark
 SELECT watermark FROM comind.flow_watermarks WHERE flow = %(flow)s;
 

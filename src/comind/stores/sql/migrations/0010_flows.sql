@@ -66,7 +66,9 @@ CREATE TABLE comind.flow_windows (
     PRIMARY KEY (flow, window_start, key)
 );
 
+-- the largest event time seen minus the allowed lateness (NULL: nothing seen yet); every
+-- window commit of the flow holds this row, so all its workers agree on what is late
 CREATE TABLE comind.flow_watermarks (
     flow      text        PRIMARY KEY,
-    watermark timestamptz NOT NULL
+    watermark timestamptz
 );
