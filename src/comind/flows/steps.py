@@ -218,24 +218,15 @@ class MapStep:
         return [Record(v, record.ref, record.enqueued_at, record.route) for v in values]
 
 
-class FilterStep:
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        self.fn = load_callable(str(conf), ctx.root)
-        self.name = f"filter:{conf}"
-        self.timeout = ctx.timeout
+class FilterStep(MapStep):
+    """A user predicate per record: the record is kept when it returns true."""
 
-    def apply(self, records: list[Record]) -> StepResult:
-        out = StepResult()
-        for record in records:
-            try:
-                with deadline(self.timeout):
-                    keep = self.fn(record.value)
-            except Exception as exc:  # user code
-                out.failed.append((record, exc))
-                continue
-            if keep:
-                out.kept.append(record)
-        return out
+    def __init__(self, conf: Any, ctx: StepContext) -> None:
+        super().__init__(conf, ctx, "filter")
+
+    @staticmethod
+    def _records(record: Record, result: Any) -> list[Record]:
+        return [record] if result else []
 
 
 # -- route
