@@ -11,6 +11,7 @@ field the table lacks, or a value the column cannot hold, fails with the column 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,14 +192,18 @@ class PostgresSink:
     def _copy(
         self, conn: psycopg.Connection[Any], fields: list[str], values: list[dict[str, Any]]
     ) -> None:
+        # one staging table per connection and field set, emptied at each commit: creating
+        # and dropping one per batch would churn the system catalogs
         conn.execute(
             sql.SQL(
-                "CREATE TEMP TABLE comind_stage ON COMMIT DROP AS "
+                "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS "
                 "SELECT {}, 0::bigint AS comind_ord FROM {} WITH NO DATA"
-            ).format(_idents(fields), _table_ident(self.table))
+            ).format(_stage(self.table, fields), _idents(fields), _table_ident(self.table))
         )
         json_fields = {f for f in fields if self.columns[f] in ("jsonb", "json")}
-        copy_sql = sql.SQL("COPY comind_stage ({}, comind_ord) FROM STDIN").format(_idents(fields))
+        copy_sql = sql.SQL("COPY {} ({}, comind_ord) FROM STDIN").format(
+            _stage(self.table, fields), _idents(fields)
+        )
         with conn.cursor().copy(copy_sql) as copy:
             for i, value in enumerate(values):
                 copy.write_row([_cell(value.get(f), f in json_fields) for f in fields] + [i])
@@ -207,9 +212,9 @@ class PostgresSink:
         target, cols = _table_ident(self.table), _idents(fields)
         if not self.keys:
             conn.execute(
-                sql.SQL(
-                    "INSERT INTO {} ({}) SELECT {} FROM comind_stage ORDER BY comind_ord"
-                ).format(target, cols, cols)
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY comind_ord").format(
+                    target, cols, cols, _stage(self.table, fields)
+                )
             )
             return
         keys = _idents(self.keys)
@@ -226,10 +231,15 @@ class PostgresSink:
         )
         conn.execute(
             sql.SQL(
-                "INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} FROM comind_stage "
+                "INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} FROM {} "
                 "ORDER BY {}, comind_ord DESC ON CONFLICT ({}) {}"
-            ).format(target, cols, keys, cols, keys, keys, action)
+            ).format(target, cols, keys, cols, _stage(self.table, fields), keys, keys, action)
         )
+
+
+def _stage(table: str, fields: list[str]) -> sql.Identifier:
+    digest = hashlib.sha1(json.dumps([table, fields]).encode(), usedforsecurity=False)
+    return sql.Identifier(f"comind_stage_{digest.hexdigest()[:16]}")
 
 
 def _role_exists(conn: psycopg.Connection[Any], role: str) -> bool:

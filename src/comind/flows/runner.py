@@ -29,6 +29,7 @@ from comind.flows.windows import WindowAggregator
 from comind.stores.flow_state import BatchCounts, FlowState
 
 log = logging.getLogger("comind.flows")
+LAG_EVERY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class FlowRunner:
         self.flow, self.source, self.steps, self.sinks = flow, source, steps, sinks
         self.dead_letters, self.state, self.policy = dead_letters, state, policy
         self.window, self.sleep = window, sleep
+        self._lag_at = -LAG_EVERY_SECONDS
 
     # -- the loop
 
@@ -93,7 +95,11 @@ class FlowRunner:
     def run_once(self) -> Outcome:
         polled = self.source.poll(self.policy.batch_size, self.policy.max_wait)
         outcome = self.process(polled)
-        metrics.LAG_SECONDS.labels(self.flow).set(self.source.lag_seconds())
+        now = time.monotonic()
+        if now - self._lag_at >= LAG_EVERY_SECONDS or not polled.refs:
+            # the lag query scans the backlog: not once per batch while one is draining
+            metrics.LAG_SECONDS.labels(self.flow).set(self.source.lag_seconds())
+            self._lag_at = now
         return outcome
 
     def process(self, polled: Polled) -> Outcome:
@@ -172,12 +178,10 @@ class FlowRunner:
                 self._write(sink, mine, outcome)
         lost = {id(f.record) for f in outcome.failed[failed_before:]}
         outcome.written += sum(1 for r in records if id(r) not in lost)
-        now = time.time()
+        now, latency = time.time(), metrics.END_TO_END_SECONDS.labels(self.flow)
         for record in records:
             if record.enqueued_at is not None and id(record) not in lost:
-                metrics.END_TO_END_SECONDS.labels(self.flow).observe(
-                    max(0.0, now - record.enqueued_at)
-                )
+                latency.observe(max(0.0, now - record.enqueued_at))
 
     def _write(self, sink: Sink, records: list[Record], outcome: Outcome) -> int:
         for attempt in range(1, self.policy.retries + 2):

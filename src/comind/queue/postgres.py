@@ -87,14 +87,15 @@ class PostgresQueues:
         self.pool = pool
         self._cache: dict[str, tuple[float, QueueRow]] = {}
 
-    def cached(self, name: str) -> QueueRow:
+    def cached(self, name: str, conn: psycopg.Connection[Any] | None = None) -> QueueRow:
         """The queue's settings, re-read at most every CACHE_SECONDS (hot paths use this;
-        another process's attribute change is seen within that time)."""
+        another process's attribute change is seen within that time). A caller holding a
+        connection passes it: a refresh must not wait for a second one from the pool."""
         now = time.monotonic()
         hit = self._cache.get(name)
         if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-        row = self.queue(name)
+        row = self.queue(name, conn)
         self._cache[name] = (now, row)
         return row
 
@@ -142,7 +143,7 @@ class PostgresQueues:
     def _send(
         self, conn: psycopg.Connection[Any], queue: str, messages: Sequence[model.OutgoingMessage]
     ) -> list[SendResult]:
-        q = self.cached(queue)
+        q = self.cached(queue, conn)
         for msg in messages:
             model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
         try:

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +101,39 @@ class FileObjectStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return self._info(bucket, key, path)
+
+    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
+        """Like :meth:`put` for data too big for memory: written to a temp file (fsynced),
+        renamed into place only once complete, so a failure leaves no object."""
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        digest, size = hashlib.md5(usedforsecurity=False), 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        return ObjectInfo(
+            bucket=bucket, key=key, size=size, etag=digest.hexdigest(), modified=modified
+        )
+
+    def read_stream(self, bucket: str, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            handle = self._path(bucket, key).open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise ObjectStoreError(f"no object {bucket}/{key}") from None
+        with handle:
+            while block := handle.read(chunk):
+                yield block
 
     def get(self, bucket: str, key: str) -> bytes:
         try:

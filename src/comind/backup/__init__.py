@@ -1,0 +1,1 @@
+"""Backups: PostgreSQL base backups, encrypted and verified by restoring them."""

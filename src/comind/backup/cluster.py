@@ -1,0 +1,65 @@
+"""The PostgreSQL cluster a backup is taken from: how to reach it, where its tools are, and
+the user its server processes run as (a restored copy runs as the same user)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from comind.embedded.osuser import RunAs
+from comind.stores.postgres import PgTarget, connect
+
+SKIP_DATABASES = ("template0", "template1")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    target: PgTarget  # a superuser, database "postgres"
+    bin_dir: Path
+    run_as: RunAs
+
+    def tool(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    def env(self) -> dict[str, str]:
+        """For the client tools: the password through the environment, never the argv."""
+        return {**os.environ, "PGPASSWORD": self.target.password}
+
+    def databases(self) -> list[str]:
+        with connect(self.target) as conn:
+            rows = conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")
+            return [r[0] for r in rows.fetchall() if r[0] not in SKIP_DATABASES]
+
+    def position(self) -> dict[str, Any]:
+        """The current WAL position, timeline, time and server version."""
+        with connect(self.target) as conn:
+            row = conn.execute(
+                "SELECT pg_current_wal_lsn()::text, (pg_control_checkpoint()).timeline_id, now(), "
+                "current_setting('server_version_num')::int, current_setting('server_version')"
+            ).fetchone()
+        assert row is not None
+        return {"lsn": row[0], "timeline": row[1], "time": row[2].isoformat(),
+                "version_num": row[3], "version": row[4]}  # fmt: skip
+
+
+def table_stats(target: PgTarget, databases: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per database and table: the row count and how many writes it has seen (so a verify can
+    tell a table that changed during the backup from one that must match exactly)."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for db in databases:
+        with connect(target.with_db(db)) as conn:
+            tables = conn.execute(
+                "SELECT schemaname, relname, n_tup_ins + n_tup_upd + n_tup_del "
+                "FROM pg_stat_user_tables ORDER BY 1, 2"
+            ).fetchall()
+            out[db] = {}
+            for schema, table, writes in tables:
+                count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table))).fetchone()  # fmt: skip
+                out[db][f"{schema}.{table}"] = {"rows": int(count[0]) if count else 0,
+                                                "writes": int(writes)}  # fmt: skip
+    return out

@@ -1,0 +1,73 @@
+"""The backup catalog in the platform database (migration 0011): one row per backup, with
+its manifest, and whether a restore verified it. A backup is listed as complete only after
+every artifact of it is stored; a killed backup stays 'running' until marked failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from comind.stores.queries import query
+
+
+class BackupCatalog:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def start(
+        self,
+        backup_id: str,
+        kind: str,
+        *,
+        key_id: str,
+        app: str | None = None,
+        parent: str | None = None,
+    ) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("backups", "start"),
+                {"id": backup_id, "kind": kind, "app": app, "parent": parent, "key_id": key_id},
+            )
+
+    def complete(self, backup_id: str, manifest: dict[str, Any]) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("backups", "complete"),
+                {
+                    "id": backup_id,
+                    "start_lsn": manifest.get("start_lsn"),
+                    "stop_lsn": manifest.get("stop_lsn"),
+                    "timeline": manifest.get("timeline"),
+                    "size": manifest.get("size_bytes", 0),
+                    "manifest": Jsonb(manifest),
+                },
+            )
+
+    def fail(self, backup_id: str, error: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(query("backups", "fail"), {"id": backup_id, "error": error[:2000]})
+
+    def entries(self, kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query("backups", "list"), {"kind": kind, "limit": limit}).fetchall()
+
+    def get(self, backup_id: str) -> dict[str, Any] | None:
+        return next((b for b in self.entries(limit=100_000) if b["id"] == backup_id), None)
+
+    def verified(self, backup_id: str, ok: bool, error: str | None = None) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                query("backups", "verified"),
+                {
+                    "id": backup_id,
+                    "status": "verified" if ok else "failed",
+                    "error": error,
+                },
+            )
+
+    def abandon(self, alive: list[str]) -> int:
+        with self.pool.connection() as conn:
+            return conn.execute(query("backups", "abandon"), {"alive": alive}).rowcount

@@ -1,0 +1,30 @@
+-- name: start
+INSERT INTO comind.backups (id, kind, app, parent, status, key_id)
+VALUES (%(id)s, %(kind)s, %(app)s, %(parent)s, 'running', %(key_id)s);
+
+-- name: complete
+UPDATE comind.backups SET status = 'complete', finished_at = now(), start_lsn = %(start_lsn)s,
+       stop_lsn = %(stop_lsn)s, timeline = %(timeline)s, size_bytes = %(size)s,
+       manifest = %(manifest)s
+WHERE id = %(id)s;
+
+-- name: fail
+UPDATE comind.backups SET status = 'failed', finished_at = now(), error = %(error)s
+WHERE id = %(id)s;
+
+-- name: list
+SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text AS start_lsn,
+       stop_lsn::text AS stop_lsn, timeline, size_bytes, key_id, manifest, error,
+       verify_status, verified_at, verify_error
+FROM comind.backups WHERE %(kind)s::text IS NULL OR kind = %(kind)s
+ORDER BY started_at DESC LIMIT %(limit)s;
+
+-- name: verified
+UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s
+WHERE id = %(id)s;
+
+-- name: abandon
+-- a backup still 'running' whose process is gone (killed): it never completes
+UPDATE comind.backups SET status = 'failed', finished_at = now(),
+       error = 'interrupted: the backup process ended before it completed'
+WHERE status = 'running' AND id <> ALL(%(alive)s);
