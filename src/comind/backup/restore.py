@@ -1,0 +1,166 @@
+"""Restoring a base backup into a new data directory and running it as a side copy on a
+free port (for inspection, for verification, or to copy data back from).
+
+The artifact's SHA-256 is checked against the manifest before anything is written, so a
+corrupt or truncated artifact is named and refused up front; the decrypted stream is then
+unpacked straight into the data directory. PostgreSQL replays the WAL the backup carries
+to reach consistency and then serves, as the same service user as the platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from comind.backup.base import BUCKET, BackupError
+from comind.backup.cluster import Cluster
+from comind.backup.crypto import open_stream
+from comind.embedded.osuser import allow_traverse
+from comind.embedded.ports import free_port
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import PgTarget
+
+START_TIMEOUT = 120.0
+
+
+@dataclass
+class SideCopy:
+    """A restored cluster running on its own port."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    target: PgTarget  # its superuser, database "postgres"
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return self.target.with_db(dbname).url()
+
+    def stop(self, *, remove: bool = False) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: fast shutdown
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if remove:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
+    """Every artifact exists and matches the manifest's checksum, or BackupError naming it."""
+    for key in manifest["artifacts"]:
+        digest = hashlib.sha256()
+        try:
+            for block in store.read_stream(BUCKET, key):
+                digest.update(block)
+        except Exception as exc:  # missing or unreadable
+            raise BackupError(
+                f"backup {manifest['id']}: artifact {key} cannot be read: {exc}"
+            ) from None
+        if digest.hexdigest() != manifest["sha256"]:
+            raise BackupError(f"backup {manifest['id']}: artifact {key} is corrupt or truncated "
+                              "(its SHA-256 does not match the manifest)")  # fmt: skip
+
+
+def restore_side(
+    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
+) -> SideCopy:  # fmt: skip
+    """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
+    check_artifacts(store, manifest)
+    _prepare_dir(data_dir, force)
+    plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
+    with tarfile.open(fileobj=_Stream(plain, progress), mode="r|") as tar:
+        tar.extractall(data_dir, filter="fully_trusted")  # our own, authenticated artifact
+    for stale in ("postmaster.pid", "postmaster.opts"):
+        (data_dir / stale).unlink(missing_ok=True)
+    _own(data_dir, cluster)
+    return start_side(cluster, data_dir)
+
+
+def start_side(cluster: Cluster, data_dir: Path) -> SideCopy:
+    host = cluster.target.host
+    port = free_port(host)
+    log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
+    proc = subprocess.Popen(
+        [cluster.tool("postgres"), "-D", str(data_dir), "-c", f"listen_addresses={host}",
+         "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "archive_mode=off"],
+        stdout=log, stderr=subprocess.STDOUT, user=cluster.run_as.uid, group=cluster.run_as.gid,
+        cwd=data_dir.parent,
+    )  # fmt: skip
+    log.close()
+    target = PgTarget(host, port, cluster.target.user, cluster.target.password, "postgres")
+    side = SideCopy(data_dir, port, proc, target)
+    _wait_ready(side, data_dir.parent / f"{data_dir.name}.log")
+    return side
+
+
+def _wait_ready(side: SideCopy, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if side.process.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise BackupError(f"the restored copy did not start: {' | '.join(tail)}")
+        try:
+            with psycopg.connect(side.target.conninfo(), connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            time.sleep(0.3)
+    side.stop()
+    raise BackupError(f"the restored copy did not answer within {START_TIMEOUT:.0f} s")
+
+
+def _prepare_dir(data_dir: Path, force: bool) -> None:
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not force:
+            raise BackupError(f"{data_dir} is not empty; choose another directory or pass --force")
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _own(data_dir: Path, cluster: Cluster) -> None:
+    os.chmod(data_dir, 0o700)
+    if cluster.run_as.uid is None:
+        return
+    allow_traverse(data_dir.parent)
+    for root, dirs, files in os.walk(data_dir):
+        for name in [*dirs, *files]:
+            cluster.run_as.chown(Path(root) / name)
+    cluster.run_as.chown(data_dir)
+    cluster.run_as.chown(data_dir.parent)
+
+
+class _Stream(io.RawIOBase):
+    """An iterator of byte chunks as a readable file (what tarfile's stream mode reads)."""
+
+    def __init__(self, chunks: Iterable[bytes], progress: Callable[[int], None]) -> None:
+        self.chunks: Iterator[bytes] = iter(chunks)
+        self.buf, self.total, self.progress = b"", 0, progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self.buf:
+            nxt = next(self.chunks, None)
+            if nxt is None:
+                return 0
+            self.buf = nxt
+        n = min(len(target), len(self.buf))
+        target[:n] = self.buf[:n]
+        self.buf = self.buf[n:]
+        self.total += n
+        self.progress(self.total)
+        return n

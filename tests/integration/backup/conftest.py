@@ -1,0 +1,72 @@
+"""A platform of the backup tests' own (a base backup copies the whole cluster: the session
+platform holds every other test's databases)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.cli.runtime import Runtime
+from comind.embedded.settings import Settings
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import connect, superuser
+
+
+@pytest.fixture(scope="module")
+def backup_runtime(engine_root: Path) -> Iterator[Runtime]:
+    home = engine_root / f"backup-{id(object())}"
+    run = Runtime(Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60),
+                  about={"platform": "backup-test"})  # fmt: skip
+    run.start()
+    yield run
+    run.stop()
+
+
+@pytest.fixture
+def scratch(engine_root: Path) -> Path:
+    """A directory the PostgreSQL service user can reach (pytest's tmp tree is 0700)."""
+    path = engine_root / f"scratch-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster(backup_runtime: Runtime) -> Cluster:
+    engine = backup_runtime.platform.postgres
+    return Cluster(superuser(engine), engine.bin_dir, engine.run_as)
+
+
+@pytest.fixture(scope="module")
+def catalog(backup_runtime: Runtime) -> BackupCatalog:
+    assert backup_runtime.messages is not None
+    return BackupCatalog(backup_runtime.messages.pool)
+
+
+@pytest.fixture(scope="module")
+def store(backup_runtime: Runtime) -> FileObjectStore:
+    return FileObjectStore(backup_runtime.platform.home.objects)
+
+
+@pytest.fixture(scope="module")
+def keys(backup_runtime: Runtime) -> KeyRing:
+    return KeyRing(backup_runtime.platform.home.root / "secrets")
+
+
+@pytest.fixture(scope="module")
+def shopdb(cluster: Cluster) -> str:
+    with connect(cluster.target) as conn:
+        conn.execute("CREATE DATABASE shop")
+    with connect(cluster.target.with_db("shop")) as conn:
+        conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric, note text)")
+        conn.execute(
+            "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) FROM generate_series(1, 20000) i"
+        )
+        conn.execute("CREATE TABLE customers (id int PRIMARY KEY, name text)")
+        conn.execute("INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 500) i")
+    return "shop"
