@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 
 from comind import __version__
-from comind.cli import flows, gitops, lifecycle, validate
+from comind.cli import backups, flows, gitops, lifecycle, validate
 from comind.cli.access import audit, token_cli
 from comind.cli.apps import app_cli
+from comind.cli.backups import backup_cli, keys_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.flows import flow_cli
@@ -54,6 +55,9 @@ app.add_typer(token_cli, name="token")
 app.add_typer(observe_cli, name="observe")
 app.add_typer(flow_cli, name="flow")
 app.add_typer(demo_cli, name="demo")
+app.add_typer(backup_cli, name="backup")
+app.add_typer(keys_cli, name="keys")
+app.command("restore")(backups.restore)
 app.command("worker")(flows.worker)
 
 _debug = False

@@ -1,0 +1,270 @@
+"""``comind backup run/ls/verify``, ``comind restore --side`` and ``comind keys``: backups
+of the running platform's PostgreSQL, taken and restored from this process."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+
+from comind.backup.base import full_backup
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.restore import restore_side
+from comind.backup.verify import verify
+from comind.cli.api_client import call
+from comind.cli.connect import home_of, platform_db, running_state, settings_of
+from comind.cli.output import console, emit_json
+from comind.embedded.home import StateDir
+from comind.embedded.osuser import service_user
+from comind.embedded.postgres import find_bin_dir
+from comind.errors import UsageError
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import make_pool
+
+backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
+keys_cli = typer.Typer(help="The backup keys: rotate, export.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@dataclass
+class Backups:
+    cluster: Cluster
+    catalog: BackupCatalog
+    store: FileObjectStore
+    keys: KeyRing
+    home: StateDir
+
+
+@contextmanager
+def backups(ctx: typer.Context) -> Iterator[Backups]:
+    home = home_of(ctx)
+    target = platform_db(home, running_state(home))
+    cluster = Cluster(
+        target.with_db("postgres"), find_bin_dir(settings_of(ctx).pg_bin), service_user()
+    )
+    with make_pool(target, min_size=1, max_size=2) as pool:
+        yield Backups(
+            cluster,
+            BackupCatalog(pool),
+            FileObjectStore(home.objects),
+            KeyRing(home.root / "secrets"),
+            home,
+        )
+
+
+def _bar(as_json: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    )
+
+
+@backup_cli.command("run")
+def run(
+    ctx: typer.Context,
+    kind: Annotated[
+        str, typer.Option("--type", help="full (incr, diff, logical: not yet).")
+    ] = "full",
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a backup now (streamed, compressed, encrypted)."""
+    if kind != "full":
+        raise UsageError(f"--type {kind}: only full backups are available yet")
+    with backups(ctx) as b, _bar(as_json) as bar:
+        task = bar.add_task("full backup", total=None)
+        manifest = full_backup(
+            b.cluster, b.store, b.catalog, b.keys, progress=lambda n: bar.update(task, completed=n)
+        )
+    summary = {
+        k: manifest[k]
+        for k in (
+            "id",
+            "type",
+            "start_lsn",
+            "stop_lsn",
+            "size_bytes",
+            "source_bytes",
+            "seconds",
+            "key_id",
+        )
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(
+            f"backup {manifest['id']}: {manifest['source_bytes'] / 1e6:.1f} MB read, "
+            f"{manifest['size_bytes'] / 1e6:.1f} MB stored in {manifest['seconds']:.1f} s"
+        )
+
+
+@backup_cli.command("ls")
+def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Every backup: kind, status, size, LSNs and whether a restore verified it."""
+    with backups(ctx) as b:
+        rows = [_row(r) for r in b.catalog.entries()]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        size = f"{r['size_bytes'] / 1e6:.1f} MB"
+        console.print(
+            f"{r['id']}  {r['kind']:<5} {r['status']:<9} {size:>10}  "
+            f"{r['stop_lsn'] or '':<12} verify: {r['verify_status'] or '-'}",
+            markup=False,
+        )
+    if not rows:
+        console.print("no backups yet: comind backup run")
+
+
+def _row(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items()}
+    out.pop("manifest", None)
+    return out
+
+
+@backup_cli.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="Backup id (see comind backup ls).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore the backup into a scratch cluster and check it; exit 1 when it fails."""
+    with backups(ctx) as b:
+        manifest = _manifest(b, backup_id)
+        scratch = b.home.root / "restores" / f"verify-{backup_id}"
+        with (
+            console.status(f"restoring {backup_id} into a scratch cluster", spinner="dots")
+            if not as_json
+            else _nothing()
+        ):
+            report = verify(b.cluster, b.store, b.catalog, b.keys.all(), manifest, scratch)
+    if as_json:
+        emit_json(asdict(report))
+    else:
+        state = "verified" if report.ok else "FAILED"
+        console.print(
+            f"{backup_id}: {state} ({report.tables_compared} tables compared, "
+            f"amcheck {report.amcheck})",
+            markup=False,
+        )
+        for problem in report.problems:
+            console.print(f"  {problem}", markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _manifest(b: Backups, backup_id: str | None) -> dict[str, Any]:
+    entries = [e for e in b.catalog.entries("full") if e["status"] == "complete"]
+    if backup_id is None:
+        if not entries:
+            raise UsageError("no complete backup to restore: comind backup run")
+        return dict(entries[0]["manifest"])
+    found = next((e for e in b.catalog.entries() if e["id"] == backup_id), None)
+    if found is None:
+        raise UsageError(f"no backup {backup_id} (see comind backup ls)")
+    if found["status"] != "complete":
+        raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
+    return dict(found["manifest"])
+
+
+def restore(
+    ctx: typer.Context,
+    side: Annotated[
+        bool, typer.Option("--side", help="Run the restored copy on a side port.")
+    ] = False,
+    backup_id: Annotated[
+        str | None, typer.Option("--backup", help="Backup id (default: latest).")
+    ] = None,
+    app: Annotated[str | None, typer.Option(help="Print the DSN of this app's database.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore a backup. With --side it runs beside the platform until you stop it."""
+    if not side:
+        raise UsageError("only --side restores are available yet (switching the platform is not)")
+    with backups(ctx) as b:
+        manifest = _manifest(b, backup_id)
+        target = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
+        with _bar(as_json) as bar:
+            task = bar.add_task(f"restoring {manifest['id']}", total=manifest.get("source_bytes"))
+            copy = restore_side(
+                b.cluster,
+                b.store,
+                manifest,
+                b.keys.all(),
+                target,
+                force=force,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+    dbname = _app_database(ctx, app) if app else "postgres"
+    doc = {
+        "dsn": copy.dsn(dbname),
+        "backup": manifest["id"],
+        "data_dir": str(copy.data_dir),
+        "pid": copy.process.pid,
+        "port": copy.port,
+    }
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(
+            f"restored {manifest['id']} on port {copy.port} (pid {copy.process.pid}); "
+            f"stop it with: kill -INT {copy.process.pid}",
+            markup=False,
+        )
+        console.print(f"  psql '{doc['dsn']}'", markup=False)
+
+
+def _app_database(ctx: typer.Context, app: str) -> str:
+    found = [
+        r
+        for r in call(ctx, "GET", "/api/v1/resources")["resources"]
+        if r["id"].startswith(f"database/{app}/")
+    ]
+    if not found:
+        raise UsageError(f"app '{app}' has no database in the applied revision")
+    return str(found[0]["id"].split("/", 2)[2])
+
+
+@keys_cli.command("rotate")
+def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """A new backup key for new backups; older keys are kept for older backups."""
+    key_id, _ = KeyRing(home_of(ctx).root / "secrets").rotate()
+    emit_json({"key_id": key_id}) if as_json else console.print(f"new backup key {key_id}")
+
+
+@keys_cli.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Where to write the passphrase-protected keys.")],
+) -> None:
+    """Export every backup key under a passphrase (needed for a disaster recovery)."""
+    passphrase = getpass.getpass("passphrase: ")
+    if len(passphrase) < 12:
+        raise UsageError("use a passphrase of at least 12 characters")
+    if getpass.getpass("again: ") != passphrase:
+        raise UsageError("the passphrases differ")
+    data = KeyRing(home_of(ctx).root / "secrets").export(passphrase)
+    out.write_bytes(data)
+    out.chmod(0o600)
+    console.print(f"wrote {out} ({len(json.loads(data))} fields); keep it away from this machine")
