@@ -24,7 +24,7 @@ def home(engine_home: Path) -> Path:
 def env(home: Path) -> dict[str, str]:
     """The environment of a user whose only Comind setting is the state directory."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("COMIND_")}
-    return {**clean, "COMIND_HOME": str(home)}
+    return {**clean, "COMIND_HOME": str(home), "COMIND_WAL_ARCHIVE": "false"}
 
 
 @pytest.fixture

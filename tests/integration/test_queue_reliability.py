@@ -73,7 +73,9 @@ def test_kill_9_consumers_mid_batch_loses_nothing(pg: PgTarget, loaded: MessageL
 
 
 def test_postgres_restart_under_load_loses_nothing(engine_home: Path) -> None:
-    run = Runtime(Settings(home=engine_home, api_port=0, check_interval=0.2), about={})
+    run = Runtime(
+        Settings(home=engine_home, api_port=0, check_interval=0.2, wal_archive=False), about={}
+    )
     run.start()
     try:
         assert run.messages is not None and run.db is not None

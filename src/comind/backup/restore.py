@@ -79,6 +79,16 @@ def restore_side(
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> SideCopy:  # fmt: skip
     """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
+    unpack(store, manifest, keys, data_dir, force=force, progress=progress)
+    own(data_dir, cluster)
+    return start_side(cluster, data_dir)
+
+
+def unpack(
+    store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], data_dir: Path,
+    *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
+) -> None:  # fmt: skip
+    """The backup's files in ``data_dir`` (checked first, then decrypted and unpacked)."""
     check_artifacts(store, manifest)
     _prepare_dir(data_dir, force)
     plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
@@ -86,8 +96,6 @@ def restore_side(
         tar.extractall(data_dir, filter="fully_trusted")  # our own, authenticated artifact
     for stale in ("postmaster.pid", "postmaster.opts"):
         (data_dir / stale).unlink(missing_ok=True)
-    _own(data_dir, cluster)
-    return start_side(cluster, data_dir)
 
 
 def start_side(cluster: Cluster, data_dir: Path) -> SideCopy:
@@ -130,7 +138,8 @@ def _prepare_dir(data_dir: Path, force: bool) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
-def _own(data_dir: Path, cluster: Cluster) -> None:
+def own(data_dir: Path, cluster: Cluster) -> None:
+    """Give the unpacked cluster (and its parent, for the log) to the server's OS user."""
     os.chmod(data_dir, 0o700)
     if cluster.run_as.uid is None:
         return

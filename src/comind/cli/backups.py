@@ -18,7 +18,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from comind.backup.base import full_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.restore import restore_side
+from comind.backup.pitr import (
+    choose_base,
+    create_restore_point,
+    restore_point,
+    restore_to_time,
+)
+from comind.backup.restore import SideCopy, restore_side
 from comind.backup.verify import verify
 from comind.cli.api_client import call
 from comind.cli.connect import home_of, platform_db, running_state, settings_of
@@ -189,19 +195,44 @@ def _manifest(b: Backups, backup_id: str | None) -> dict[str, Any]:
 
 def restore(
     ctx: typer.Context,
-    side: Annotated[
-        bool, typer.Option("--side", help="Run the restored copy on a side port.")
-    ] = False,
-    backup_id: Annotated[
-        str | None, typer.Option("--backup", help="Backup id (default: latest).")
-    ] = None,
-    app: Annotated[str | None, typer.Option(help="Print the DSN of this app's database.")] = None,
+    side: Annotated[bool, typer.Option("--side", help="Run the copy on a side port.")] = False,
+    to_time: Annotated[str | None, typer.Option("--to-time", help="ISO 8601 with zone.")] = None,
+    to_point: Annotated[str | None, typer.Option("--to-restore-point", help="Name.")] = None,
+    backup_id: Annotated[str | None, typer.Option("--backup", help="Default: latest.")] = None,
+    app: Annotated[str | None, typer.Option(help="Print this app's database DSN.")] = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore a backup. With --side it runs beside the platform until you stop it."""
+    """Restore a backup (or a point in time). With --side it runs beside the platform until
+    you stop it."""
     if not side:
         raise UsageError("only --side restores are available yet (switching the platform is not)")
+    if to_time or to_point:
+        copy, manifest = _point_in_time(ctx, to_time, to_point, force, as_json)
+    else:
+        copy, manifest = _latest(ctx, backup_id, force, as_json)
+    dbname = _app_database(ctx, app) if app else "postgres"
+    doc = {
+        "dsn": copy.dsn(dbname),
+        "backup": manifest["id"],
+        "data_dir": str(copy.data_dir),
+        "pid": copy.process.pid,
+        "port": copy.port,
+    }
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(
+            f"restored from {manifest['id']} on port {copy.port} (pid "
+            f"{copy.process.pid}); stop it with: kill -INT {copy.process.pid}",
+            markup=False,
+        )
+        console.print(f"  psql '{doc['dsn']}'", markup=False)
+
+
+def _latest(
+    ctx: typer.Context, backup_id: str | None, force: bool, as_json: bool
+) -> tuple[SideCopy, dict[str, Any]]:
     with backups(ctx) as b:
         manifest = _manifest(b, backup_id)
         target = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
@@ -216,23 +247,29 @@ def restore(
                 force=force,
                 progress=lambda n: bar.update(task, completed=n),
             )
-    dbname = _app_database(ctx, app) if app else "postgres"
-    doc = {
-        "dsn": copy.dsn(dbname),
-        "backup": manifest["id"],
-        "data_dir": str(copy.data_dir),
-        "pid": copy.process.pid,
-        "port": copy.port,
-    }
-    if as_json:
-        emit_json(doc)
-    else:
-        console.print(
-            f"restored {manifest['id']} on port {copy.port} (pid {copy.process.pid}); "
-            f"stop it with: kill -INT {copy.process.pid}",
-            markup=False,
-        )
-        console.print(f"  psql '{doc['dsn']}'", markup=False)
+    return copy, manifest
+
+
+def _point_in_time(
+    ctx: typer.Context, to_time: str | None, to_point: str | None, force: bool, as_json: bool
+) -> tuple[SideCopy, dict[str, Any]]:
+    with backups(ctx) as b:
+        point = restore_point(b.store, to_point) if to_point else None
+        when = point["time"] if point else str(to_time)
+        try:
+            target = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--to-time {when}: expected ISO 8601 with a zone") from None
+        manifests = [
+            dict(e["manifest"]) for e in b.catalog.entries("full") if e["status"] == "complete"
+        ]
+        base = choose_base(manifests, target)
+        data_dir = b.home.root / "restores" / f"pitr-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        with console.status("restoring and replaying WAL") if not as_json else _nothing():
+            copy = restore_to_time(
+                b.cluster, b.store, b.keys, manifests, target, data_dir, force=force, point=to_point
+            )
+    return copy, base
 
 
 def _app_database(ctx: typer.Context, app: str) -> str:
@@ -244,6 +281,21 @@ def _app_database(ctx: typer.Context, app: str) -> str:
     if not found:
         raise UsageError(f"app '{app}' has no database in the applied revision")
     return str(found[0]["id"].split("/", 2)[2])
+
+
+@backup_cli.command("restore-point")
+def restore_point_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name to restore to later.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark this moment: `comind restore --to-restore-point NAME --side` returns to it."""
+    with backups(ctx) as b:
+        point = create_restore_point(b.cluster, b.store, name)
+    if as_json:
+        emit_json(point)
+    else:
+        console.print(f"restore point {name} at {point['lsn']} ({point['time']})")
 
 
 @keys_cli.command("rotate")

@@ -27,6 +27,9 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tokens import Tokens
 from comind.apps.runtime import AppRuntime
+from comind.backup.keys import KeyRing
+from comind.backup.metrics import BackupCollector
+from comind.backup.wal import WalArchive
 from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
@@ -118,6 +121,9 @@ class Runtime:
         self.s3_url = f"http://{self.host}:{self.s3_port}"
         self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
+        self._backups: BackupCollector | None = None
+        self.wal = WalArchive(FileObjectStore(self.platform.home.objects),
+                              KeyRing(self.platform.home.root / "secrets"))  # fmt: skip
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -146,6 +152,8 @@ class Runtime:
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
         self._depth = register_depth(messages.pool)
+        self._backups = BackupCollector(messages.pool)
+        REGISTRY.register(self._backups)
         credentials = self.credentials = Credentials(
             messages.pool, platform_sealer(self.platform.home)
         )
@@ -266,6 +274,7 @@ class Runtime:
                     last_sample = time.monotonic()
                 if self.shipper is not None and time.monotonic() - last_ship >= SHIP_SECONDS:
                     self.shipper.step()
+                    self.wal.ship(self.platform.postgres.wal_spool)
                     last_ship = time.monotonic()
                 if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                     messages.queues.sweep()
@@ -314,6 +323,9 @@ class Runtime:
         if self._depth is not None:
             unregister_depth(self._depth)
             self._depth = None
+        if self._backups is not None:
+            REGISTRY.unregister(self._backups)
+            self._backups = None
         if self.messages is not None:
             self.messages.close()
 

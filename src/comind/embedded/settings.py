@@ -41,3 +41,7 @@ class Settings(BaseSettings):
         default=None, repr=False, description="Git webhook secret (default: generated, kept)."
     )
     sealing_renew_days: int = Field(default=30, gt=0, description="Sealing key lifetime.")
+    wal_archive: bool = Field(default=True, description="Archive WAL continuously (PITR).")
+    archive_timeout: int = Field(
+        default=60, ge=0, description="Seconds after which a partly filled WAL segment is archived."
+    )

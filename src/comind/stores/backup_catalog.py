@@ -54,6 +54,12 @@ class BackupCatalog:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(query("backups", "list"), {"kind": kind, "limit": limit}).fetchall()
 
+    def latest_by_kind(self) -> dict[str, dict[str, Any]]:
+        """The newest complete backup of each kind (with when a restore last verified one)."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query("backups", "latest_by_kind")).fetchall()
+        return {r["kind"]: r for r in rows}
+
     def get(self, backup_id: str) -> dict[str, Any] | None:
         return next((b for b in self.entries(limit=100_000) if b["id"] == backup_id), None)
 

@@ -19,6 +19,12 @@ SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text A
 FROM comind.backups WHERE %(kind)s::text IS NULL OR kind = %(kind)s
 ORDER BY started_at DESC LIMIT %(limit)s;
 
+-- name: latest_by_kind
+SELECT DISTINCT ON (kind) kind, finished_at, size_bytes, manifest,
+       (SELECT max(verified_at) FROM comind.backups v
+        WHERE v.kind = b.kind AND v.verify_status = 'verified') AS verified_at
+FROM comind.backups b WHERE status = 'complete' ORDER BY kind, finished_at DESC;
+
 -- name: verified
 UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s
 WHERE id = %(id)s;

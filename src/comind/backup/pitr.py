@@ -1,0 +1,170 @@
+"""Point-in-time recovery: the newest full backup that ended before the target, plus the
+archived WAL replayed up to the target time, restored into a new data directory and run as
+a side copy.
+
+Before restoring, the live cluster switches to a new WAL file and the platform ships it, so
+everything committed before the request is in the archive. A target before the oldest
+backup or in the future is refused with the restorable range.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from comind.backup.base import BUCKET, BackupError
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.restore import SideCopy, own, start_side, unpack
+from comind.backup.wal import WalArchive
+from comind.stores.objects import FileObjectStore, ObjectStoreError
+from comind.stores.postgres import connect
+
+SHIP_WAIT = 60.0
+POINTS = "restore-points/"
+
+
+def flush_wal(cluster: Cluster, archive: WalArchive, *, timeout: float = SHIP_WAIT) -> str:
+    """Close the current WAL file and wait until it is in the archive; returns its name."""
+    with connect(cluster.target) as conn:
+        # a commit record dated now: recovery to any earlier time finds a record past its
+        # target (it stops there) instead of running out of WAL first and refusing
+        conn.execute("SELECT txid_current()")
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+    assert row is not None
+    name = str(row[0])
+    deadline = time.monotonic() + timeout
+    while not any(s.name == name for s in archive.segments()):
+        if time.monotonic() > deadline:
+            raise BackupError(
+                f"WAL file {name} did not reach the archive within {timeout:.0f} s "
+                "(is the platform running and archiving?)"
+            )
+        time.sleep(0.2)
+    return name
+
+
+def choose_base(manifests: list[dict[str, Any]], target: datetime) -> dict[str, Any]:
+    """The newest full backup that ended before ``target``, or BackupError with the range."""
+    done = sorted((m for m in manifests if m.get("type") == "full"), key=lambda m: m["stop_time"])
+    if not done:
+        raise BackupError("no complete full backup to start from: comind backup run")
+    usable = [m for m in done if datetime.fromisoformat(m["stop_time"]) <= target]
+    if not usable:
+        raise BackupError(
+            f"{target.isoformat()} is before the oldest backup; restorable from "
+            f"{done[0]['stop_time']} until now"
+        )
+    return usable[-1]
+
+
+def create_restore_point(cluster: Cluster, store: FileObjectStore, name: str) -> dict[str, Any]:
+    """A named point to restore to (``--to-restore-point``), remembered in the backup store."""
+    _check_name(name)
+    if store.head(BUCKET, f"{POINTS}{name}.json") is not None:
+        raise BackupError(f"restore point {name} exists already")
+    with connect(cluster.target) as conn:
+        row = conn.execute("SELECT pg_create_restore_point(%s)::text, now()", (name,)).fetchone()
+    assert row is not None
+    point = {"name": name, "lsn": row[0], "time": row[1].isoformat()}
+    store.create_bucket(BUCKET)
+    store.put(BUCKET, f"{POINTS}{name}.json", json.dumps(point).encode())
+    return point
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", name):
+        raise BackupError(f"restore point {name!r}: use 1 to 60 letters, digits, '_', '.', '-'")
+
+
+def restore_point(store: FileObjectStore, name: str) -> dict[str, Any]:
+    _check_name(name)
+    try:
+        point: dict[str, Any] = json.loads(store.get(BUCKET, f"{POINTS}{name}.json"))
+    except ObjectStoreError:
+        raise BackupError(
+            f"no restore point {name} (create one: comind backup restore-point NAME)"
+        ) from None
+    return point
+
+
+def restore_to_time(
+    cluster: Cluster,
+    store: FileObjectStore,
+    keys: KeyRing,
+    manifests: list[dict[str, Any]],
+    target: datetime,
+    data_dir: Path,
+    *,
+    force: bool = False,
+    point: str | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> SideCopy:
+    """A side copy of the cluster as it was at ``target`` (or at restore point ``point``,
+    created at ``target``)."""
+    if target.tzinfo is None:
+        raise BackupError("give the target time with its zone (e.g. 2026-11-27T10:15:00+00:00)")
+    if target > datetime.now(UTC):
+        raise BackupError(
+            f"{target.isoformat()} is in the future; the newest restorable time is now"
+        )
+    base = choose_base(manifests, target)
+    archive = WalArchive(store, keys)
+    flush_wal(cluster, archive)
+    unpack(store, base, keys.all(), data_dir, force=force, progress=progress)
+    wal_dir = data_dir.parent / f"{data_dir.name}-wal"
+    first = _wal_name(cluster, base["start_lsn"], base["timeline"])
+    archive.fetch(
+        [s.name for s in archive.segments() if s.name >= first and len(s.name) == 24], wal_dir
+    )
+    _recovery_settings(data_dir, wal_dir, target, point)
+    own(data_dir, cluster)
+    own(wal_dir, cluster)
+    side = start_side(cluster, data_dir)
+    _wait_promoted(side)
+    return side
+
+
+def _wal_name(cluster: Cluster, lsn: str, timeline: int) -> str:
+    with connect(cluster.target) as conn:
+        row = conn.execute("SELECT pg_walfile_name(%s::pg_lsn)", (lsn,)).fetchone()
+    assert row is not None
+    return f"{timeline:08X}{str(row[0])[8:]}"
+
+
+def _recovery_settings(data_dir: Path, wal_dir: Path, target: datetime, point: str | None) -> None:
+    (data_dir / "recovery.signal").touch()
+    goal = (
+        f"recovery_target_name = '{point}'"
+        if point
+        else f"recovery_target_time = '{target.isoformat()}'"
+    )
+    with (data_dir / "postgresql.auto.conf").open("a") as conf:
+        conf.write(
+            f"\n# comind: point-in-time restore\n"
+            f'restore_command = \'cp "{wal_dir}/%f" "%p"\'\n'
+            f"{goal}\nrecovery_target_action = 'promote'\n"
+        )
+
+
+def _wait_promoted(side: SideCopy, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(side.target.conninfo(), connect_timeout=2) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row is not None and not row[0]:
+                return
+        except psycopg.OperationalError:
+            pass
+        if side.process.poll() is not None:
+            raise BackupError("the restored copy stopped during recovery (see its log beside it)")
+        time.sleep(0.3)
+    raise BackupError(f"recovery did not finish within {timeout:.0f} s")
