@@ -65,7 +65,8 @@ def shopdb(cluster: Cluster) -> str:
     with connect(cluster.target.with_db("shop")) as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric, note text)")
         conn.execute(
-            "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) FROM generate_series(1, 20000) i"
+            "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) "
+            "FROM generate_series(1, 20000) i"
         )
         conn.execute("CREATE TABLE customers (id int PRIMARY KEY, name text)")
         conn.execute("INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 500) i")
