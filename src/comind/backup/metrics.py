@@ -40,10 +40,10 @@ class BackupCollector(Collector):
         self.catalog = BackupCatalog(pool)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
-        return iter(self._families())
+        return iter(self.families())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        families = self._families()
+        families = self.families()
         try:
             latest = self.catalog.latest_by_kind()
         except Exception as exc:  # the database is restarting: report nothing this scrape
@@ -60,7 +60,7 @@ class BackupCollector(Collector):
         return iter(families)
 
     @staticmethod
-    def _families() -> list[GaugeMetricFamily]:
+    def families() -> list[GaugeMetricFamily]:
         return [
             GaugeMetricFamily(
                 "comind_backup_last_success_timestamp_seconds",

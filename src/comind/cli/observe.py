@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from comind.apps import metrics as app_metrics
+from comind.backup import metrics as backup_metrics
 from comind.cli import repo as repos
 from comind.cli.output import console
 from comind.flows import metrics as flow_metrics
@@ -20,6 +21,7 @@ observe_cli = typer.Typer(help="Metrics reference and alerting rules.", no_args_
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")]
 COMPONENTS = (
     app_metrics,
+    backup_metrics,
     flow_metrics,
     gitops_metrics,
     queue_metrics,
@@ -28,7 +30,8 @@ COMPONENTS = (
 
 def metrics_markdown() -> str:
     """docs/metrics.md as the code defines it."""
-    return reference.markdown(reference.documented(REGISTRY, queue_metrics.depth_families()))
+    extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families()]
+    return reference.markdown(reference.documented(REGISTRY, extra))
 
 
 @observe_cli.command("metrics")

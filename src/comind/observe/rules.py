@@ -2,7 +2,7 @@
 
 The same file serves a real Prometheus (``comind observe rules --out``) and is checked with
 ``promtool`` in the tests. The defaults use only metrics the platform exports today; rules
-for backups arrive with that feature.
+for backup schedules arrive with them.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ DEFAULTS = (
          0, "warning", "flow {{ $labels.flow }} dead-lettered records in the last 15 minutes"),
     Rule("ComindFlowLag", "max by (flow) (comind_flow_lag_seconds) > 300", 300, "warning",
          "flow {{ $labels.flow }} is over 5 minutes behind its source"),
+    Rule("ComindWalArchiveLag", "comind_backup_wal_archive_lag_seconds > 300", 300, "critical",
+         "WAL has waited over 5 minutes to reach the backup store (point-in-time recovery "
+         "would lose it)"),
 )  # fmt: skip
 
 

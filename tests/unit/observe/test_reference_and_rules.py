@@ -75,7 +75,7 @@ def test_generated_rules_pass_promtool(tmp_path: Path) -> None:
     check = subprocess.run([promtool(), "check", "rules", str(tmp_path / "rules.yaml")],
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 9 rules found" in check.stdout
+    assert "SUCCESS: 10 rules found" in check.stdout
     (tmp_path / "tests.yaml").write_text(RULE_TESTS)
     test = subprocess.run([promtool(), "test", "rules", "tests.yaml"], cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip
