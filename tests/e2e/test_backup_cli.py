@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -104,6 +105,16 @@ def test_backup_verify_mistake_and_point_in_time_restore(
         os.kill(at_point["pid"], signal.SIGINT)
     assert sql("SELECT count(*) FROM entries") == [(500,)]  # the live database is untouched
 
+    api = httpx.get(
+        f"{state['api_url']}/api/v1/backups",
+        headers={
+            "Authorization": f"Bearer {(home / 'secrets' / 'api-viewer-token').read_text().strip()}"
+        },
+    )
+    assert api.status_code == 200
+    entry = next(b for b in api.json()["backups"] if b["id"] == backup["id"])
+    assert entry["verify_status"] == "verified" and entry["sha256"]
+    assert "wal_archive_lag_seconds" in api.json()
     early = comind("restore", "--to-time", "2000-01-01T00:00:00+00:00", "--side")
     assert early.returncode != 0 and "is before the oldest backup; restorable from" in early.stderr
     unknown = comind("backup", "verify", "full-nope")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from comind.api.app import create_app
+from comind.api.backups import BackupsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.s3 import S3Endpoint
@@ -30,6 +31,7 @@ from comind.apps.runtime import AppRuntime
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.wal import WalArchive
+from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
@@ -52,6 +54,7 @@ from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
 from comind.stores.access import AccessStore
+from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.credentials import Credentials
 from comind.stores.flow_state import FlowState
 from comind.stores.gitops_db import SecretStore
@@ -172,6 +175,8 @@ class Runtime:
         extra = SeriesApi(self.series, tokens, self.alerting).routes()
         extra += self._gitops_api(tokens).routes() if self.gitops else []
         extra += self._flows_api(tokens, messages).routes()
+        spool = self.platform.postgres.wal_spool
+        extra += BackupsApi(BackupCatalog(messages.pool), tokens, lambda: wal_lag(spool)).routes()
         expose(self.registry)
         self.server = ApiServer(
             create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
