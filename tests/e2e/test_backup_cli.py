@@ -43,8 +43,8 @@ def test_backup_verify_mistake_and_point_in_time_restore(
     host, port = state["engines"]["postgres"]["address"].rsplit(":", 1)
     password = (home / "secrets" / "postgres-password").read_text().strip()
 
-    def sql(statement: str, dsn: str | None = None) -> list[tuple[object, ...]]:
-        conninfo = dsn or f"host={host} port={port} user=postgres password={password} dbname=ledger"
+    def sql(statement: str, dsn: str | None = None, db: str = "ledger") -> list[tuple[object, ...]]:
+        conninfo = dsn or f"host={host} port={port} user=postgres password={password} dbname={db}"
         with psycopg.connect(conninfo, autocommit=True) as conn:
             cur = conn.execute(statement)
             return cur.fetchall() if cur.description else []
@@ -104,6 +104,35 @@ def test_backup_verify_mistake_and_point_in_time_restore(
     finally:
         os.kill(at_point["pid"], signal.SIGINT)
     assert sql("SELECT count(*) FROM entries") == [(500,)]  # the live database is untouched
+
+    # partial: one table as it was, into a new database beside the live one
+    part = json.loads(
+        comind(
+            "restore",
+            "--app",
+            "ledger",
+            "--table",
+            "entries",
+            "--to-time",
+            good_moment.isoformat(),
+            "--as",
+            "ledger_fix",
+            "--json",
+            timeout=300,
+            check=True,
+        ).stdout
+    )
+    assert part["database"] == "ledger_fix"
+    assert sql("SELECT count(*) FROM entries", db="ledger_fix") == [(1001,)]
+    assert sql("SELECT count(*) FROM entries") == [(500,)]
+    # a logical backup of the app, restored under a new name
+    dump = json.loads(
+        comind("backup", "run", "--type", "logical", "--app", "ledger", "--json", check=True).stdout
+    )
+    comind("restore", "--app", "ledger", "--backup", dump["id"], "--as", "ledger_dump", check=True)
+    assert sql("SELECT count(*) FROM entries", db="ledger_dump") == [(500,)]
+    taken = comind("restore", "--app", "ledger", "--backup", dump["id"], "--as", "ledger_dump")
+    assert taken.returncode != 0 and "database ledger_dump exists already" in taken.stderr
 
     api = httpx.get(
         f"{state['api_url']}/api/v1/backups",

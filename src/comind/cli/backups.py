@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from comind.backup.base import full_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
+from comind.backup.logical import copy_database, logical_backup, restore_logical
 from comind.backup.pitr import (
     choose_base,
     create_restore_point,
@@ -33,6 +34,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
 from comind.errors import UsageError
+from comind.spec.names import role_name
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
@@ -84,13 +86,19 @@ def _bar(as_json: bool) -> Progress:
 def run(
     ctx: typer.Context,
     kind: Annotated[
-        str, typer.Option("--type", help="full (incr, diff, logical: not yet).")
+        str, typer.Option("--type", help="full or logical (incr, diff: not yet).")
     ] = "full",
+    app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take a backup now (streamed, compressed, encrypted)."""
+    if kind == "logical":
+        _logical(ctx, app, as_json)
+        return
     if kind != "full":
-        raise UsageError(f"--type {kind}: only full backups are available yet")
+        raise UsageError(
+            f"--type {kind}: full and logical backups are available (incr, diff: not yet)"
+        )
     with backups(ctx) as b, _bar(as_json) as bar:
         task = bar.add_task("full backup", total=None)
         manifest = full_backup(
@@ -115,6 +123,22 @@ def run(
         console.print(
             f"backup {manifest['id']}: {manifest['source_bytes'] / 1e6:.1f} MB read, "
             f"{manifest['size_bytes'] / 1e6:.1f} MB stored in {manifest['seconds']:.1f} s"
+        )
+
+
+def _logical(ctx: typer.Context, app: str | None, as_json: bool) -> None:
+    if not app:
+        raise UsageError("a logical backup is of one app's database: pass --app APP")
+    database = _app_database(ctx, app)
+    with backups(ctx) as b:
+        manifest = logical_backup(b.cluster, b.store, b.catalog, b.keys, app, database)
+    summary = {k: manifest[k] for k in ("id", "type", "app", "database", "size_bytes", "seconds")}
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(
+            f"backup {manifest['id']}: {app}'s database {database}, "
+            f"{manifest['size_bytes'] / 1e6:.1f} MB stored"
         )
 
 
@@ -199,18 +223,24 @@ def restore(
     to_time: Annotated[str | None, typer.Option("--to-time", help="ISO 8601 with zone.")] = None,
     to_point: Annotated[str | None, typer.Option("--to-restore-point", help="Name.")] = None,
     backup_id: Annotated[str | None, typer.Option("--backup", help="Default: latest.")] = None,
-    app: Annotated[str | None, typer.Option(help="Print this app's database DSN.")] = None,
+    app: Annotated[str | None, typer.Option(help="The app whose database to restore.")] = None,
+    table: Annotated[str | None, typer.Option(help="Only this table (a partial restore).")] = None,
+    into: Annotated[str | None, typer.Option("--as", help="New database name (partial).")] = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore a backup (or a point in time). With --side it runs beside the platform until
-    you stop it."""
+    """Restore a backup or a point in time: --side runs the whole cluster beside the platform;
+    --app A (with --table, --as) copies one app's database into the live platform under a
+    new name, touching nothing else."""
     if not side:
-        raise UsageError("only --side restores are available yet (switching the platform is not)")
-    if to_time or to_point:
-        copy, manifest = _point_in_time(ctx, to_time, to_point, force, as_json)
-    else:
-        copy, manifest = _latest(ctx, backup_id, force, as_json)
+        if not app:
+            raise UsageError(
+                "pass --side (a side copy) or --app APP (a partial restore into the "
+                "live platform under a new name)"
+            )
+        _partial(ctx, app, table, into, (to_time, to_point, backup_id), force, as_json)
+        return
+    copy, manifest = _side(ctx, to_time, to_point, backup_id, force, as_json)
     dbname = _app_database(ctx, app) if app else "postgres"
     doc = {
         "dsn": copy.dsn(dbname),
@@ -228,6 +258,77 @@ def restore(
             markup=False,
         )
         console.print(f"  psql '{doc['dsn']}'", markup=False)
+
+
+def _side(
+    ctx: typer.Context,
+    to_time: str | None,
+    to_point: str | None,
+    backup_id: str | None,
+    force: bool,
+    as_json: bool,
+) -> tuple[SideCopy, dict[str, Any]]:
+    if to_time or to_point:
+        return _point_in_time(ctx, to_time, to_point, force, as_json)
+    return _latest(ctx, backup_id, force, as_json)
+
+
+def _partial(
+    ctx: typer.Context,
+    app: str,
+    table: str | None,
+    into: str | None,
+    target: tuple[str | None, str | None, str | None],
+    force: bool,
+    as_json: bool,
+) -> None:
+    database = _app_database(ctx, app)
+    into = into or f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    to_time, to_point, backup_id = target
+    with backups(ctx) as b:
+        found = b.catalog.get(backup_id) if backup_id else None
+        if found is not None and found["kind"] == "logical":
+            if table:
+                raise UsageError("--table restores from a full backup or a point in time")
+            restore_logical(
+                b.cluster,
+                b.store,
+                b.keys.all(),
+                dict(found["manifest"]),
+                into,
+                owner=role_name(app),
+            )
+            source = str(found["id"])
+        else:
+            copy, manifest = _side(ctx, to_time, to_point, backup_id, force, as_json)
+            try:
+                copy_database(
+                    b.cluster,
+                    copy.target.with_db(database),
+                    into,
+                    table=table,
+                    owner=role_name(app),
+                )
+            finally:
+                copy.stop(remove=True)
+            source = str(manifest["id"])
+    doc = {
+        "app": app,
+        "database": into,
+        "table": table,
+        "from": source,
+        "to_time": to_time,
+        "restore_point": to_point,
+    }
+    if as_json:
+        emit_json(doc)
+    else:
+        what = f"table {table} of " if table else ""
+        console.print(
+            f"restored {what}{app}'s database into the new database {into} "
+            f"(from {source}); {database} is untouched",
+            markup=False,
+        )
 
 
 def _latest(

@@ -1,0 +1,200 @@
+"""Logical backups of one app's database (``pg_dump -Fc``, sealed like every artifact) and
+partial restores: one database, or one table of it, copied from a restored copy (or from a
+logical backup) into the live platform under a new database name, beside the original.
+
+Nothing live is replaced: the restored data lands in a new database the app's role owns,
+to be inspected and copied back by the operator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from psycopg import sql
+
+from comind.backup.base import BUCKET, BackupError, new_id
+from comind.backup.cluster import Cluster
+from comind.backup.crypto import open_stream, seal_stream
+from comind.backup.keys import KeyRing
+from comind.backup.restore import check_artifacts
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import PgTarget, connect
+
+READ = 1 << 20
+
+
+def logical_backup(
+    cluster: Cluster,
+    store: FileObjectStore,
+    catalog: BackupCatalog,
+    keys: KeyRing,
+    app: str,
+    database: str,
+) -> dict[str, Any]:
+    """``pg_dump -Fc`` of ``database`` into the backup store; returns the manifest."""
+    backup_id = new_id("logical")
+    key_id, key = keys.current()
+    store.create_bucket(BUCKET)
+    catalog.start(backup_id, "logical", key_id=key_id, app=app)
+    try:
+        began, before = time.monotonic(), cluster.position()
+        proc = _dump(cluster, cluster.target.with_db(database))
+        digest = hashlib.sha256()
+        artifact = f"logical/{backup_id}/{database}.dump.cmb"
+        sealed = (digest.update(c) or c for c in seal_stream(_output(proc), key_id, key))  # type: ignore[func-returns-value]
+        info = store.put_stream(BUCKET, artifact, sealed)
+        manifest = {
+            "id": backup_id,
+            "type": "logical",
+            "app": app,
+            "database": database,
+            "key_id": key_id,
+            "sha256": digest.hexdigest(),
+            "size_bytes": info.size,
+            "artifacts": [artifact],
+            "start_lsn": before["lsn"],
+            "stop_lsn": before["lsn"],
+            "timeline": before["timeline"],
+            "stop_time": before["time"],
+            "pg_version": before["version"],
+            "seconds": round(time.monotonic() - began, 3),
+        }
+        store.put(
+            BUCKET, f"logical/{backup_id}/manifest.json", json.dumps(manifest, indent=2).encode()
+        )
+        catalog.complete(backup_id, manifest)
+        return manifest
+    except BaseException as exc:
+        catalog.fail(backup_id, str(exc) or type(exc).__name__)
+        raise
+
+
+def restore_logical(
+    cluster: Cluster,
+    store: FileObjectStore,
+    keys: dict[str, bytes],
+    manifest: dict[str, Any],
+    into: str,
+    *,
+    owner: str | None = None,
+) -> None:
+    """A logical backup restored into a new database ``into``."""
+    check_artifacts(store, manifest)
+    _create(cluster, into, owner)
+    plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
+    _restore(cluster, cluster.target.with_db(into), plain, owner)
+
+
+def copy_database(
+    cluster: Cluster,
+    source: PgTarget,
+    into: str,
+    *,
+    table: str | None = None,
+    owner: str | None = None,
+) -> None:
+    """``source`` (a database of a restored copy), or one ``table`` of it, into a new live
+    database ``into``."""
+    _create(cluster, into, owner)
+    proc = _dump(cluster, source, table)
+    _restore(cluster, cluster.target.with_db(into), _output(proc), owner)
+
+
+def _role_exists(cluster: Cluster, role: str) -> bool:
+    with connect(cluster.target) as conn:
+        return (
+            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            is not None
+        )
+
+
+def _create(cluster: Cluster, name: str, owner: str | None) -> None:
+    with connect(cluster.target) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            raise BackupError(f"database {name} exists already; choose another name with --as")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if owner and _role_exists(cluster, owner):
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(name), sql.Identifier(owner)
+                )
+            )
+
+
+def _dump(cluster: Cluster, source: PgTarget, table: str | None = None) -> subprocess.Popen[bytes]:
+    argv = [
+        cluster.tool("pg_dump"),
+        "-Fc",
+        "--no-password",
+        "-h",
+        source.host,
+        "-p",
+        str(source.port),
+        "-U",
+        source.user,
+        "-d",
+        source.dbname,
+    ]
+    if table:
+        argv += ["-t", table]
+    env = {**cluster.env(), "PGPASSWORD": source.password}
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _output(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
+    """pg_dump's output; raises at the end unless it succeeded (nothing partial is kept)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        while block := proc.stdout.read(READ):
+            yield block
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0:
+            raise BackupError(f"pg_dump failed: {err.splitlines()[-1] if err else 'no output'}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: str | None) -> None:
+    # created as the app's role, so the app owns what is restored
+    role = ["--role", owner] if owner and _role_exists(cluster, owner) else []
+    proc = subprocess.Popen(
+        [
+            cluster.tool("pg_restore"),
+            *role,
+            "--no-password",
+            "--no-owner",
+            "--exit-on-error",
+            "-h",
+            target.host,
+            "-p",
+            str(target.port),
+            "-U",
+            target.user,
+            "-d",
+            target.dbname,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cluster.env(),
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        for block in data:
+            proc.stdin.write(block)
+    finally:
+        proc.stdin.close()
+    err = proc.stderr.read().decode(errors="replace").strip()
+    proc.stderr.close()
+    if proc.wait() != 0:
+        raise BackupError(f"pg_restore failed: {err.splitlines()[-1] if err else 'no output'}")
