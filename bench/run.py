@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import backup
 import flow_throughput
 import queue_throughput
 import reconcile
@@ -33,6 +34,11 @@ def main() -> None:
     print(flow_throughput.table(flow_throughput.measure()))
     print("\n## GitOps reconcile (100 apps, 7 resources each)\n")
     print(reconcile.table(reconcile.measure()))
+    print(f"\n## Backup and restore (pgbench scale {backup.SCALE}, about 1 GB)\n")
+    report = backup.measure()
+    print(backup.table(report))
+    print("\n## Where a full backup's time goes\n")
+    print(backup.profile_table(report))
 
 
 if __name__ == "__main__":

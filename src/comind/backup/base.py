@@ -114,6 +114,7 @@ def _take(
         "parent": None,
         "format": "tar+gzip+aes-256-gcm",
         "start_lsn": before["lsn"],
+        "start_wal": before["wal"],
         "stop_lsn": after["lsn"],
         "timeline": after["timeline"],
         "start_time": before["time"],

@@ -39,11 +39,12 @@ class Cluster:
         with connect(self.target) as conn:
             row = conn.execute(
                 "SELECT pg_current_wal_lsn()::text, (pg_control_checkpoint()).timeline_id, now(), "
-                "current_setting('server_version_num')::int, current_setting('server_version')"
+                "current_setting('server_version_num')::int, current_setting('server_version'), "
+                "pg_walfile_name(pg_current_wal_lsn())"
             ).fetchone()
         assert row is not None
         return {"lsn": row[0], "timeline": row[1], "time": row[2].isoformat(),
-                "version_num": row[3], "version": row[4]}  # fmt: skip
+                "version_num": row[3], "version": row[4], "wal": row[5]}  # fmt: skip
 
 
 def table_stats(target: PgTarget, databases: list[str]) -> dict[str, dict[str, dict[str, int]]]:

@@ -59,6 +59,8 @@ class WalArchive:
         return shipped
 
     def segments(self) -> list[Archived]:
+        if self.store.bucket_config(BUCKET) is None:
+            return []  # nothing archived yet
         return [
             Archived(o.key[len(PREFIX) : -len(SUFFIX)], o.modified)
             for o in self.store.list(BUCKET, PREFIX)

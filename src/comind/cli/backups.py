@@ -26,7 +26,9 @@ from comind.backup.pitr import (
     restore_to_time,
 )
 from comind.backup.restore import SideCopy, restore_side
+from comind.backup.retention import prune
 from comind.backup.verify import verify
+from comind.backup.wal import WalArchive
 from comind.cli.api_client import call
 from comind.cli.connect import home_of, platform_db, running_state, settings_of
 from comind.cli.output import console, emit_json
@@ -382,6 +384,54 @@ def _app_database(ctx: typer.Context, app: str) -> str:
     if not found:
         raise UsageError(f"app '{app}' has no database in the applied revision")
     return str(found[0]["id"].split("/", 2)[2])
+
+
+@backup_cli.command("prune")
+def prune_cmd(
+    ctx: typer.Context,
+    keep_full: Annotated[int, typer.Option(min=1, help="Newest full backups to keep.")] = 4,
+    keep_days: Annotated[int | None, typer.Option(min=1, help="Also keep this many days.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would go.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Expire old full backups and the archived WAL no kept backup needs."""
+    with backups(ctx) as b:
+        archive = WalArchive(b.store, b.keys)
+        now = datetime.now(UTC)
+        planned = prune(
+            b.catalog,
+            b.store,
+            archive,
+            keep_full=keep_full,
+            keep_days=keep_days,
+            now=now,
+            dry_run=True,
+        )
+        if (
+            not dry_run
+            and planned.expired
+            and not yes
+            and not typer.confirm(
+                f"delete {len(planned.expired)} backup(s) and {planned.wal_removed} WAL file(s)?"
+            )
+        ):
+            raise typer.Exit(1)
+        done = (
+            planned
+            if dry_run
+            else prune(
+                b.catalog, b.store, archive, keep_full=keep_full, keep_days=keep_days, now=now
+            )
+        )
+    if as_json:
+        emit_json(asdict(done) | {"dry_run": dry_run})
+    else:
+        verb = "would expire" if dry_run else "expired"
+        console.print(
+            f"{verb} {len(done.expired)} backup(s) and {done.wal_removed} WAL file(s); "
+            f"kept {len(done.kept)}"
+        )
 
 
 @backup_cli.command("restore-point")

@@ -28,8 +28,10 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tokens import Tokens
 from comind.apps.runtime import AppRuntime
+from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
+from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
@@ -75,8 +77,16 @@ SHIP_SECONDS = 1.0
 
 def worker_command(res: Resource) -> str:
     """The command line of one worker of the flow ``res``."""
-    args = [sys.executable, "-m", "comind.cli.main", "worker", "--flow", res.name,
-            "--root", res.spec["root"]]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "comind.cli.main",
+        "worker",
+        "--flow",
+        res.name,
+        "--root",
+        res.spec["root"],
+    ]
     if res.spec.get("env"):
         args += ["--env", res.spec["env"]]
     return shlex.join(args)
@@ -125,8 +135,11 @@ class Runtime:
         self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
         self._backups: BackupCollector | None = None
-        self.wal = WalArchive(FileObjectStore(self.platform.home.objects),
-                              KeyRing(self.platform.home.root / "secrets"))  # fmt: skip
+        self.backups: BackupScheduler | None = None
+        self.wal = WalArchive(
+            FileObjectStore(self.platform.home.objects),
+            KeyRing(self.platform.home.root / "secrets"),
+        )
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -192,6 +205,26 @@ class Runtime:
         threading.Thread(
             target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
         ).start()
+        self.backups = self._backup_scheduler(messages)
+        self.backups.start()
+
+    def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
+        """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
+        engine, home = self.platform.postgres, self.platform.home
+        cluster = Cluster(superuser(engine), engine.bin_dir, engine.run_as)
+
+        def spec() -> Spec | None:
+            current = self.gitops.service.current if self.gitops else None
+            return current.spec if current else self.spec
+
+        return BackupScheduler(
+            cluster,
+            self.wal.store,
+            BackupCatalog(messages.pool),
+            self.wal.keys,
+            home.root / "restores",
+            spec,
+        )
 
     def _buckets(self, app: str) -> list[str]:
         """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
@@ -217,11 +250,18 @@ class Runtime:
         self.apps = AppRuntime(home.logs / "apps", host=self.host)
         reset_worker_metrics(self.worker_metrics)
         self.gitops = ControlPlane(
-            self.source, self.env, engines, messages, secrets, keys=keys, apps=self.apps,
+            self.source,
+            self.env,
+            engines,
+            messages,
+            secrets,
+            keys=keys,
+            apps=self.apps,
             base_env=lambda app: aws_env(self.url, self.s3_url, credentials.ensure(app)),
-            flow_command=worker_command, flow_env=lambda res: self._worker_env(),
+            flow_command=worker_command,
+            flow_env=lambda res: self._worker_env(),
             refresh_interval=self.settings.refresh_interval,
-        )  # fmt: skip
+        )
 
     @property
     def worker_metrics(self) -> Path:
@@ -230,8 +270,12 @@ class Runtime:
     def _worker_env(self) -> dict[str, str]:
         """What a flow worker process needs: the state directory (it connects like the CLI)
         and where to write its metrics."""
-        return {"COMIND_HOME": str(self.platform.home.root), "PATH": os.environ.get("PATH", ""),
-                "LANG": "C.UTF-8", MULTIPROC_ENV: str(self.worker_metrics)}  # fmt: skip
+        return {
+            "COMIND_HOME": str(self.platform.home.root),
+            "PATH": os.environ.get("PATH", ""),
+            "LANG": "C.UTF-8",
+            MULTIPROC_ENV: str(self.worker_metrics),
+        }
 
     def _flows_api(self, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
         def applied() -> Applied | None:
@@ -245,8 +289,14 @@ class Runtime:
             return state.phase if state else "NotRunning"
 
         key = hashlib.sha256(self.platform.home.secret("platform-key").encode()).digest()
-        return FlowsApi(applied, FlowState(messages.pool), messages.queues, tokens, key=key,
-                        worker_state=worker_state)  # fmt: skip
+        return FlowsApi(
+            applied,
+            FlowState(messages.pool),
+            messages.queues,
+            tokens,
+            key=key,
+            worker_state=worker_state,
+        )
 
     def _tokens(self) -> Tokens:
         home = self.platform.home
@@ -314,6 +364,8 @@ class Runtime:
         """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
         expose(REGISTRY)
+        if self.backups is not None:
+            self.backups.stop()
         if self.gitops is not None:
             self.gitops.controller.stop()
             self.gitops.close()

@@ -63,6 +63,10 @@ class BackupCatalog:
     def get(self, backup_id: str) -> dict[str, Any] | None:
         return next((b for b in self.entries(limit=100_000) if b["id"] == backup_id), None)
 
+    def expire(self, backup_id: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(query("backups", "expire"), {"id": backup_id})
+
     def verified(self, backup_id: str, ok: bool, error: str | None = None) -> None:
         with self.pool.connection() as conn:
             conn.execute(

@@ -25,6 +25,9 @@ SELECT DISTINCT ON (kind) kind, finished_at, size_bytes, manifest,
         WHERE v.kind = b.kind AND v.verify_status = 'verified') AS verified_at
 FROM comind.backups b WHERE status = 'complete' ORDER BY kind, finished_at DESC;
 
+-- name: expire
+UPDATE comind.backups SET status = 'expired' WHERE id = %(id)s;
+
 -- name: verified
 UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s
 WHERE id = %(id)s;

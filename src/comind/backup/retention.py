@@ -1,0 +1,83 @@
+"""Retention: which backups to keep, and removing the rest with the WAL no kept backup needs.
+
+A full backup is kept when it is among the newest ``keep_full`` or younger than
+``keep_days``; an expired backup's artifacts and manifest are deleted and its catalog entry
+marked expired (never a backup something kept depends on: ``parent`` links are honoured).
+Archived WAL older than the start of the oldest kept full backup can no longer be replayed
+from any kept base, so it goes too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from comind.backup.base import BUCKET
+from comind.backup.wal import PREFIX, SUFFIX, WalArchive
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+
+
+@dataclass
+class Pruned:
+    expired: list[str] = field(default_factory=list)
+    wal_removed: int = 0
+    kept: list[str] = field(default_factory=list)
+
+
+def plan(
+    entries: list[dict[str, Any]], keep_full: int, keep_days: int | None, now: datetime
+) -> set[str]:
+    """The ids of complete full backups to keep (and every backup one of them depends on)."""
+    fulls = sorted(
+        (e for e in entries if e["kind"] == "full" and e["status"] == "complete"),
+        key=lambda e: e["finished_at"],
+        reverse=True,
+    )
+    keep = {e["id"] for e in fulls[:keep_full]}
+    if keep_days is not None:
+        keep |= {e["id"] for e in fulls if e["finished_at"] >= now - timedelta(days=keep_days)}
+    parents = {e["id"]: e["parent"] for e in entries}
+    for backup_id in list(keep):
+        while (parent := parents.get(backup_id)) is not None:
+            keep.add(parent)
+            backup_id = parent
+    return keep
+
+
+def prune(
+    catalog: BackupCatalog,
+    store: FileObjectStore,
+    archive: WalArchive,
+    *,
+    keep_full: int,
+    keep_days: int | None,
+    now: datetime,
+    dry_run: bool = False,
+) -> Pruned:
+    entries = catalog.entries(limit=100_000)
+    keep = plan(entries, keep_full, keep_days, now)
+    out = Pruned(kept=sorted(keep))
+    for e in entries:
+        if e["kind"] == "full" and e["status"] == "complete" and e["id"] not in keep:
+            out.expired.append(e["id"])
+            if not dry_run:
+                _delete_backup(store, e)
+                catalog.expire(e["id"])
+    oldest = min(
+        (e["manifest"].get("start_wal", "") for e in entries if e["id"] in keep), default=""
+    )
+    if oldest:
+        stale = [s.name for s in archive.segments() if s.name < oldest and len(s.name) == 24]
+        out.wal_removed = len(stale)
+        if not dry_run:
+            for name in stale:
+                store.delete(BUCKET, f"{PREFIX}{name}{SUFFIX}")
+    return out
+
+
+def _delete_backup(store: FileObjectStore, entry: dict[str, Any]) -> None:
+    manifest = entry["manifest"] or {}
+    for key in [*manifest.get("artifacts", []), f"base/{entry['id']}/manifest.json"]:
+        store.delete(BUCKET, key)

@@ -1,0 +1,92 @@
+"""Retention expires old full backups and the WAL only they needed; the scheduler takes,
+prunes and verifies a backup when a database's schedule fires."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from comind.backup.base import BUCKET, full_backup
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.pitr import flush_wal
+from comind.backup.retention import prune
+from comind.backup.schedule import BackupScheduler
+from comind.backup.verify import verify
+from comind.backup.wal import WalArchive
+from comind.spec import Spec, load_spec
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+
+
+def test_prune_keeps_the_newest_and_the_wal_they_need(
+    cluster: Cluster,
+    store: FileObjectStore,
+    catalog: BackupCatalog,
+    keys: KeyRing,
+    scratch: Path,
+) -> None:
+    archive = WalArchive(store, keys)
+    taken = []
+    for _ in range(3):
+        flush_wal(cluster, archive)
+        taken.append(full_backup(cluster, store, catalog, keys))
+    flush_wal(cluster, archive)
+    complete = [e for e in catalog.entries() if e["kind"] == "full" and e["status"] == "complete"]
+    dry = prune(
+        catalog, store, archive, keep_full=1, keep_days=None, now=datetime.now(UTC), dry_run=True
+    )
+    assert taken[-1]["id"] in dry.kept and len(dry.expired) == len(complete) - 1
+    assert all(catalog.get(i)["status"] == "complete" for i in dry.expired)  # type: ignore[index]
+
+    done = prune(catalog, store, archive, keep_full=1, keep_days=None, now=datetime.now(UTC))
+    assert set(done.expired) == set(dry.expired) and done.wal_removed > 0
+    for backup_id in done.expired:
+        assert catalog.get(backup_id)["status"] == "expired"  # type: ignore[index]
+        assert not list(store.list(BUCKET, f"base/{backup_id}/"))
+    assert min(s.name for s in archive.segments() if len(s.name) == 24) >= taken[-1]["start_wal"]
+    report = verify(cluster, store, catalog, keys.all(), taken[-1], scratch / "v")
+    assert report.ok, report.problems
+
+
+def spec_with_schedule(tmp_path: Path) -> Spec:
+    (tmp_path / "comind.yaml").write_text(
+        textwrap.dedent("""
+        platform: {name: s}
+        apps:
+          a:
+            run: "true"
+            database: {backup: {schedule: "*/5 * * * *", keep_full: 2}}
+          b:
+            run: "true"
+            database: {backup: {schedule: "0 * * * *", keep_full: 5, keep_days: 3}}
+        """)
+    )
+    return load_spec(tmp_path)
+
+
+def test_the_scheduler_backs_up_prunes_and_verifies_when_a_schedule_fires(
+    cluster: Cluster,
+    store: FileObjectStore,
+    catalog: BackupCatalog,
+    keys: KeyRing,
+    scratch: Path,
+    tmp_path: Path,
+) -> None:
+    spec = spec_with_schedule(tmp_path)
+    now = [datetime(2026, 11, 27, 10, 1, tzinfo=UTC)]
+    scheduler = BackupScheduler(
+        cluster, store, catalog, keys, scratch, lambda: spec, clock=lambda: now[0]
+    )
+    assert scheduler.tick() is None  # nothing fired since 10:01
+    now[0] += timedelta(minutes=4, seconds=30)  # 10:05:30: the 5-minute schedule fired
+    backup_id = scheduler.tick()
+    assert backup_id is not None
+    entry = catalog.get(backup_id)
+    assert (
+        entry is not None and entry["status"] == "complete" and entry["verify_status"] == "verified"
+    )
+    assert scheduler.tick() is None  # not again until the next firing
+    nothing = BackupScheduler(cluster, store, catalog, keys, scratch, lambda: None)
+    assert nothing.tick() is None

@@ -1,0 +1,59 @@
+"""Backup policy from the spec, schedule firing, and which backups retention keeps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from comind.backup.retention import plan
+from comind.backup.schedule import Policy, due, policy
+from comind.spec.model import Spec
+
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def spec(**apps: dict[str, Any]) -> Spec:
+    return Spec.model_validate(
+        {"platform": {"name": "p"}, "apps": {n: {"run": "x", **a} for n, a in apps.items()}}
+    )
+
+
+def test_policy_takes_every_schedule_and_the_most_generous_retention() -> None:
+    got = policy(
+        spec(
+            a={"database": {"backup": {"schedule": "0 */6 * * *", "keep_full": 4}}},
+            b={
+                "database": {
+                    "backup": {"schedule": "30 */6 * * *", "keep_full": 7, "keep_days": 30}
+                }
+            },
+            c={"database": {}},
+        )
+    )
+    assert got == Policy(("0 */6 * * *", "30 */6 * * *"), 7, 30)
+    assert policy(spec(c={"database": {"backup": {"keep_full": 2}}})) is None
+    assert policy(None) is None
+
+
+def test_due_when_any_schedule_fired_since_the_last_run() -> None:
+    assert not due(("0 * * * *",), T0, T0 + timedelta(minutes=59))
+    assert due(("0 * * * *",), T0, T0 + timedelta(minutes=60))
+    assert due(("0 * * * *", "*/10 * * * *"), T0, T0 + timedelta(minutes=10))
+
+
+def entry(i: int, days_old: float, parent: str | None = None, kind: str = "full") -> dict[str, Any]:
+    return {
+        "id": f"b{i}",
+        "kind": kind,
+        "status": "complete",
+        "parent": parent,
+        "finished_at": T0 - timedelta(days=days_old),
+    }
+
+
+def test_plan_keeps_the_newest_the_recent_and_what_they_depend_on() -> None:
+    entries = [entry(1, 10), entry(2, 5), entry(3, 2), entry(4, 1), entry(5, 0.5, kind="logical")]
+    assert plan(entries, keep_full=2, keep_days=None, now=T0) == {"b3", "b4"}
+    assert plan(entries, keep_full=1, keep_days=6, now=T0) == {"b2", "b3", "b4"}
+    chained = [*entries[:3], entry(6, 0.1, parent="b1")]
+    assert plan(chained, keep_full=1, keep_days=None, now=T0) == {"b6", "b1"}
