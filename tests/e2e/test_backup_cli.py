@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SPEC = (
     "platform: {name: vault}\napps:\n  ledger:\n    run: sleep 3600\n    database: {name: ledger}\n"
+    "    bucket: {name: ledger-files}\n"
 )
 
 
@@ -144,6 +145,22 @@ def test_backup_verify_mistake_and_point_in_time_restore(
     entry = next(b for b in api.json()["backups"] if b["id"] == backup["id"])
     assert entry["verify_status"] == "verified" and entry["sha256"]
     assert "wal_archive_lag_seconds" in api.json()
+    # the app's bucket, backed up by content and restored as it was
+    statements = home / "objects" / "ledger-files" / "statements"
+    statements.mkdir(parents=True, exist_ok=True)
+    (statements / "nov.csv").write_text("n,total\n1,5\n")
+    objects = json.loads(comind("backup", "run", "--type", "objects", "--json", check=True).stdout)
+    assert objects["uploaded"] == 1 and "ledger-files" in objects["buckets"]
+    (statements / "nov.csv").write_text("overwritten")
+    back = json.loads(
+        comind(
+            "restore", "--bucket", "ledger-files", "--as", "ledger-files-nov", "--json", check=True
+        ).stdout
+    )
+    assert back["objects"] == 1
+    restored = home / "objects" / "ledger-files-nov" / "statements" / "nov.csv"
+    assert restored.read_text() == "n,total\n1,5\n"
+
     early = comind("restore", "--to-time", "2000-01-01T00:00:00+00:00", "--side")
     assert early.returncode != 0 and "is before the oldest backup; restorable from" in early.stderr
     unknown = comind("backup", "verify", "full-nope")

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-from comind.backup.base import full_backup
+from comind.backup.base import BUCKET, full_backup
+from comind.backup.buckets import backup_buckets, restore_bucket
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import copy_database, logical_backup, restore_logical
@@ -88,18 +89,21 @@ def _bar(as_json: bool) -> Progress:
 def run(
     ctx: typer.Context,
     kind: Annotated[
-        str, typer.Option("--type", help="full or logical (incr, diff: not yet).")
+        str, typer.Option("--type", help="full, logical or objects (incr, diff: not yet).")
     ] = "full",
     app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take a backup now (streamed, compressed, encrypted)."""
+    if kind == "objects":
+        _objects(ctx, as_json)
+        return
     if kind == "logical":
         _logical(ctx, app, as_json)
         return
     if kind != "full":
         raise UsageError(
-            f"--type {kind}: full and logical backups are available (incr, diff: not yet)"
+            f"--type {kind}: full, logical and objects backups are available (incr, diff: not yet)"
         )
     with backups(ctx) as b, _bar(as_json) as bar:
         task = bar.add_task("full backup", total=None)
@@ -125,6 +129,26 @@ def run(
         console.print(
             f"backup {manifest['id']}: {manifest['source_bytes'] / 1e6:.1f} MB read, "
             f"{manifest['size_bytes'] / 1e6:.1f} MB stored in {manifest['seconds']:.1f} s"
+        )
+
+
+def _objects(ctx: typer.Context, as_json: bool) -> None:
+    with backups(ctx) as b:
+        buckets = sorted(
+            p.name
+            for p in b.store.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and p.name != BUCKET
+        )
+        manifest = backup_buckets(b.store, b.catalog, b.keys, buckets)
+    summary = {
+        k: manifest[k] for k in ("id", "type", "uploaded", "reused", "size_bytes", "seconds")
+    }
+    if as_json:
+        emit_json(summary | {"buckets": sorted(manifest["buckets"])})
+    else:
+        console.print(
+            f"backup {manifest['id']}: {len(buckets)} bucket(s), {manifest['uploaded']} "
+            f"new object(s), {manifest['reused']} unchanged"
         )
 
 
@@ -227,13 +251,19 @@ def restore(
     backup_id: Annotated[str | None, typer.Option("--backup", help="Default: latest.")] = None,
     app: Annotated[str | None, typer.Option(help="The app whose database to restore.")] = None,
     table: Annotated[str | None, typer.Option(help="Only this table (a partial restore).")] = None,
-    into: Annotated[str | None, typer.Option("--as", help="New database name (partial).")] = None,
+    into: Annotated[str | None, typer.Option("--as", help="New database (or bucket) name.")] = None,
+    bucket: Annotated[
+        str | None, typer.Option(help="Restore this bucket (objects backup).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup or a point in time: --side runs the whole cluster beside the platform;
     --app A (with --table, --as) copies one app's database into the live platform under a
     new name, touching nothing else."""
+    if bucket:
+        _bucket(ctx, bucket, backup_id, into, as_json)
+        return
     if not side:
         if not app:
             raise UsageError(
@@ -260,6 +290,25 @@ def restore(
             markup=False,
         )
         console.print(f"  psql '{doc['dsn']}'", markup=False)
+
+
+def _bucket(
+    ctx: typer.Context, bucket: str, backup_id: str | None, into: str | None, as_json: bool
+) -> None:
+    with backups(ctx) as b:
+        found = [
+            e
+            for e in b.catalog.entries("objects")
+            if e["status"] == "complete" and (backup_id is None or e["id"] == backup_id)
+        ]
+        if not found:
+            raise UsageError("no complete objects backup" + (f" {backup_id}" if backup_id else ""))
+        written = restore_bucket(b.store, b.keys.all(), dict(found[0]["manifest"]), bucket, into)
+    doc = {"bucket": into or bucket, "objects": written, "from": found[0]["id"]}
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(f"restored {written} object(s) into {doc['bucket']} from {doc['from']}")
 
 
 def _side(
