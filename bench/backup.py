@@ -35,12 +35,17 @@ The ratio column is comind's MB/s over the baseline's (> 1: comind is faster). T
 targets: full backup >= 0.8x raw ``pg_basebackup`` throughput with compression and
 encryption on; PITR restore of 1 GB in < 60 s on 2 cores.
 
-A second table profiles where a full backup's time goes: ``pg_basebackup`` alone (to
-/dev/null, and read by Python in 1 MiB blocks), then each of the Python-side stages
-(``seal_stream``'s gzip level 1 and AES-256-GCM, SHA-256, the object store's MD5, write
-and fsync) on a sample from the middle of the raw tar, in s per GB of backup source; the
+A second table profiles where the time goes, in s per GB of backup source: for a backup,
+``pg_basebackup`` alone (to /dev/null, and read by Python in 1 MiB blocks), what
+``full_backup`` does outside the stream (whole call minus stream), and each Python-side
+stage (``seal_stream``'s gzip level 1 and AES-256-GCM, SHA-256, the object store's MD5,
+write and fsync) on a sample from the middle of the raw tar (pgbench_accounts pages); the
 Python stages run one after another in one thread while ``pg_basebackup`` runs in its own
-process, so the stream reaches at most the slower of the two sides.
+process, so the stream reaches at most the slower of the two sides. For reference, the
+same sample through the ``gzip``/``zstd``/``lz4`` command lines found on the machine. For
+a restore, a tar of the sample sealed like a backup: ``open_stream`` (AES + inflate)
+alone, then with the ``restore._Stream`` + ``tarfile`` extraction ``restore.unpack`` runs,
+against ``tar -xf`` of the plain tar.
 """
 
 from __future__ import annotations
@@ -48,10 +53,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zlib
@@ -66,8 +73,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
 from comind.backup.base import full_backup
-from comind.backup.cluster import Cluster, table_stats
-from comind.backup.crypto import seal_stream
+from comind.backup.cluster import Cluster
+from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import restore_to_time
 from comind.backup.restore import own, restore_side, start_side
@@ -91,6 +98,12 @@ GB = 1 << 30
 BLOCK = 1 << 20
 RESTORE_PHASES = ("check_artifacts", "unpack", "own", "start_side")
 PITR_PHASES = ("flush_wal", "unpack", "own", "start_side", "_wait_promoted")
+CODECS = (  # reference codecs, one thread each
+    ("gzip -1", ["gzip", "-1", "-c"]),
+    ("zstd -1", ["zstd", "-1", "-T1", "-q", "-c"]),
+    ("lz4 -1", ["lz4", "-1", "-q", "-c"]),
+)
+PYTHON_SIDE = ("backup: seal_stream", "backup: SHA", "backup: MD5", "backup: write")
 UNAVAILABLE = "not available (needs PostgreSQL 17 + --incremental; not implemented yet)"
 
 
@@ -340,7 +353,6 @@ def pitr(bench: Bench, manifest: dict[str, Any], report: Report) -> float:
         assert side is not None
         wal_dir = data_dir.parent / f"{data_dir.name}-wal"
         report.facts["pitr_wal_bytes"] = _dir_bytes(wal_dir) if wal_dir.is_dir() else 0
-        report.facts["pitr_wal_dir_left"] = wal_dir.is_dir()
         with connect(side.target.with_db(DATABASE)) as conn:
             got = conn.execute(
                 "SELECT count(*) FROM pgbench_accounts WHERE abalance = 1"
@@ -349,8 +361,10 @@ def pitr(bench: Bench, manifest: dict[str, Any], report: Report) -> float:
     finally:
         if side is not None:
             side.stop(remove=True)
+        wal_dir = data_dir.parent / f"{data_dir.name}-wal"
+        report.facts["pitr_wal_dir_left"] = wal_dir.is_dir()  # after stop(remove=True)
         shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(data_dir.parent / f"{data_dir.name}-wal", ignore_errors=True)
+        shutil.rmtree(wal_dir, ignore_errors=True)
     return seconds
 
 
@@ -394,7 +408,12 @@ def profile(bench: Bench, tar: Path, sample_mb: int, scratch: Path) -> list[Stag
     seconds, _ = _timed(
         lambda: subprocess.run(stream, env=cluster.env(), stdout=subprocess.DEVNULL, check=True)
     )
-    add("pg_basebackup -D - > /dev/null (its own process)", size, seconds, seconds * GB / size)
+    add(
+        "backup: pg_basebackup -D - > /dev/null (its own process)",
+        size,
+        seconds,
+        seconds * GB / size,
+    )
 
     def read_all() -> int:
         proc = subprocess.Popen(stream, env=cluster.env(), stdout=subprocess.PIPE)
@@ -408,7 +427,7 @@ def profile(bench: Bench, tar: Path, sample_mb: int, scratch: Path) -> list[Stag
 
     seconds, total = _timed(read_all)
     add(
-        "pg_basebackup -D - piped into Python, read in 1 MiB blocks",
+        "backup: pg_basebackup -D - piped into Python, read in 1 MiB blocks",
         total,
         seconds,
         seconds * GB / total,
@@ -419,7 +438,7 @@ def profile(bench: Bench, tar: Path, sample_mb: int, scratch: Path) -> list[Stag
         return b"".join([*(squeeze.compress(c) for c in _chunks(sample)), squeeze.flush()])
 
     seconds, packed = _timed(deflate)
-    add(f"zlib level 1, gzip framing (-> {len(sample) / len(packed):.1f}x smaller)",
+    add(f"backup: zlib level 1, gzip framing (-> {len(sample) / len(packed):.1f}x smaller)",
         len(sample), seconds, seconds * scale)  # fmt: skip
     aead = AESGCM(AESGCM.generate_key(bit_length=256))
 
@@ -427,16 +446,21 @@ def profile(bench: Bench, tar: Path, sample_mb: int, scratch: Path) -> list[Stag
         return [aead.encrypt(i.to_bytes(12, "big"), c, b"more")
                 for i, c in enumerate(_chunks(packed))]  # fmt: skip
 
-    seconds, sealed_chunks = _timed(encrypt)
-    add("AES-256-GCM of the compressed bytes, 1 MiB chunks", len(packed), seconds, seconds * scale)
+    seconds, _ = _timed(encrypt)
+    add(
+        "backup: AES-256-GCM of the compressed bytes, 1 MiB chunks",
+        len(packed),
+        seconds,
+        seconds * scale,
+    )
     key_id, key = bench.keys.current()
     seconds, sealed = _timed(lambda: b"".join(seal_stream(_chunks(sample), key_id, key)))
-    add("seal_stream (both of the above, as the backup runs it)", len(sample), seconds,
+    add("backup: seal_stream (both of the above, as the backup runs it)", len(sample), seconds,
         seconds * scale)  # fmt: skip
     seconds, _ = _timed(lambda: hashlib.sha256(sealed).hexdigest())
-    add("SHA-256 of the artifact (manifest)", len(sealed), seconds, seconds * scale)
+    add("backup: SHA-256 of the artifact (manifest)", len(sealed), seconds, seconds * scale)
     seconds, _ = _timed(lambda: hashlib.md5(sealed, usedforsecurity=False).hexdigest())
-    add("MD5 of the artifact (put_stream's etag)", len(sealed), seconds, seconds * scale)
+    add("backup: MD5 of the artifact (put_stream's etag)", len(sealed), seconds, seconds * scale)
     out = scratch / "sealed.bin"
 
     def write() -> None:
@@ -448,12 +472,66 @@ def profile(bench: Bench, tar: Path, sample_mb: int, scratch: Path) -> list[Stag
 
     seconds, _ = _timed(write)
     out.unlink()
-    add("write + fsync of the artifact", len(sealed), seconds, seconds * scale)
-    del sealed_chunks
-    seconds, _ = _timed(lambda: table_stats(cluster.target, cluster.databases()))
-    add("table_stats: count(*) of every table (run before and after)", 0, seconds,
-        seconds * GB / size)  # fmt: skip
+    add("backup: write + fsync of the artifact", len(sealed), seconds, seconds * scale)
+    _codecs(sample, scratch, add, scale)
+    _restore_stages(sample, scratch, add, scale, key_id, key)
     return stages
+
+
+def _codecs(sample: bytes, scratch: Path, add: Callable[..., None], scale: float) -> None:
+    """For reference: the sample through the C command-line codecs found here (one thread)."""
+    path = scratch / "sample.bin"
+    path.write_bytes(sample)
+    try:
+        for name, cmd in CODECS:
+            if shutil.which(cmd[0]) is None:
+                continue
+            began = time.perf_counter()
+            done = subprocess.run([*cmd, str(path)], capture_output=True, check=True)
+            seconds = time.perf_counter() - began
+            ratio = len(sample) / max(1, len(done.stdout))
+            add(f"reference: {name} command line ({ratio:.1f}x smaller)", len(sample), seconds,
+                seconds * scale)  # fmt: skip
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _restore_stages(
+    sample: bytes, scratch: Path, add: Callable[..., None], scale: float, key_id: str, key: bytes
+) -> None:
+    """The restore path on a tar of the sample: decrypt + inflate alone, then with the
+    ``tarfile`` extraction ``restore.unpack`` does, against ``tar -xf`` of the plain tar."""
+    plain = scratch / "sample.tar"
+    with tarfile.open(plain, "w") as tar:
+        info = tarfile.TarInfo("sample")
+        info.size = len(sample)
+        tar.addfile(info, io.BytesIO(sample))
+    sealed = b"".join(seal_stream(_chunks(plain.read_bytes()), key_id, key))
+    keys = {key_id: key}
+    seconds, biggest = _timed(lambda: max(len(c) for c in open_stream(_chunks(sealed), keys)))
+    add(f"restore: open_stream (AES + inflate; chunks up to {biggest / MB:.0f} MB)",
+        len(sample), seconds, seconds * scale)  # fmt: skip
+    into = scratch / "extract"
+    into.mkdir()
+
+    def extract() -> None:
+        stream = restore_module._Stream(open_stream(_chunks(sealed), keys), lambda n: None)
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            tar.extractall(into, filter="fully_trusted")
+
+    try:
+        seconds, _ = _timed(extract)
+        add("restore: open_stream -> restore._Stream -> tarfile extract (as unpack)",
+            len(sample), seconds, seconds * scale)  # fmt: skip
+        shutil.rmtree(into)
+        into.mkdir()
+        seconds, _ = _timed(
+            lambda: subprocess.run(["tar", "-xf", str(plain), "-C", str(into)], check=True)
+        )
+        add("restore: reference tar -xf of the plain tar", len(sample), seconds, seconds * scale)
+    finally:
+        shutil.rmtree(into, ignore_errors=True)
+        plain.unlink(missing_ok=True)
 
 
 # -- all of it
@@ -536,6 +614,10 @@ def _run(bench: Bench, scale: int, sample_mb: int, report: Report) -> None:
             source / MB / pitr_s)
     )  # fmt: skip
     report.profile = profile(bench, raw / "base.tar", sample_mb, bench.root)
+    outside = wall - stream_s
+    report.profile.insert(2, Stage("backup: full_backup outside the stream (count(*) of every "
+                                   "table before and after, catalog)", 0, outside,
+                                   outside * GB / source))  # fmt: skip
     shutil.rmtree(raw, ignore_errors=True)
     _drain(bench)
 
@@ -586,7 +668,8 @@ def table(report: Report) -> str:
             f"(archived {f['update_ship_seconds']:.0f} s after the commit); PITR fetched "
             f"{f['pitr_wal_bytes'] / MB:,.0f} MB of WAL; restored copy holds the update: "
             f"{f['pitr_rows_ok']}; listing the WAL archive ({f['archived_segments']} files) "
-            f"took {f['segments_seconds']:.2f} s"
+            f"took {f['segments_seconds']:.2f} s; its fetched WAL directory still there after "
+            f"SideCopy.stop(remove=True): {f['pitr_wal_dir_left']}"
         )
     if "restore_phases" in f:
         lines.append(_restore_phases(f["restore_phases"]))
@@ -637,7 +720,7 @@ def _pitr_phases(spent: dict[str, float]) -> str:
 
 def profile_table(report: Report) -> str:
     lines = [
-        "| stage of a full backup | input MB | s | MB/s of its input | s per GB of source |",
+        "| stage | input MB | s | MB/s of its input | s per GB of source |",
         "|---|---:|---:|---:|---:|",
     ]
     for s in report.profile:
@@ -645,9 +728,7 @@ def profile_table(report: Report) -> str:
         lines.append(
             f"| {s.name} | {s.input_mb:,.0f} | {s.seconds:.2f} | {rate} | {s.per_gb:.2f} |"
         )
-    python = [
-        s for s in report.profile if s.name.startswith(("seal_stream", "SHA", "MD5", "write"))
-    ]
+    python = [s for s in report.profile if s.name.startswith(PYTHON_SIDE)]
     if python:
         total = sum(s.per_gb for s in python)
         lines.append(

@@ -47,20 +47,29 @@ class Cluster:
                 "version_num": row[3], "version": row[4], "wal": row[5]}  # fmt: skip
 
 
-def table_stats(target: PgTarget, databases: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """Per database and table: the row count and how many writes it has seen (so a verify can
-    tell a table that changed during the backup from one that must match exactly)."""
+def table_stats(
+    target: PgTarget, databases: list[str], *, count: bool = True
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Per database and table: how many writes it has seen and (``count``) its row count, so a
+    verify can tell a table that changed during the backup from one that must match exactly.
+    Writes are read after counting: a write racing the count shows up as a changed table."""
     out: dict[str, dict[str, dict[str, int]]] = {}
     for db in databases:
         with connect(target.with_db(db)) as conn:
-            tables = conn.execute(
-                "SELECT schemaname, relname, n_tup_ins + n_tup_upd + n_tup_del "
-                "FROM pg_stat_user_tables ORDER BY 1, 2"
+            names = conn.execute(
+                "SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY 1, 2"
             ).fetchall()
-            out[db] = {}
-            for schema, table, writes in tables:
-                count = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-                    sql.Identifier(schema), sql.Identifier(table))).fetchone()  # fmt: skip
-                out[db][f"{schema}.{table}"] = {"rows": int(count[0]) if count else 0,
-                                                "writes": int(writes)}  # fmt: skip
+            rows = {f"{s}.{t}": _count(conn, s, t) if count else -1 for s, t in names}
+            writes = conn.execute(
+                "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
+                "FROM pg_stat_user_tables"
+            ).fetchall()
+            out[db] = {name: {"rows": rows.get(name, -1), "writes": int(w)} for name, w in writes}
     return out
+
+
+def _count(conn: Any, schema: str, table: str) -> int:
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    ).fetchone()
+    return int(row[0]) if row else 0

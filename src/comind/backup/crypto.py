@@ -15,6 +15,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -76,12 +77,20 @@ def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes
         if size is None:
             raise BackupCryptoError("the artifact is truncated (no final chunk)")
         plain, last = opener.open(reader.take(_LEN.unpack(size)[0]))
-        yield inflate.decompress(plain)
+        yield from _inflated(inflate, plain)
         if last:
             yield inflate.flush()
             if reader.take_optional(1) is not None:
                 raise BackupCryptoError("the artifact has data after its final chunk")
             return
+
+
+def _inflated(inflate: Any, data: bytes) -> Iterator[bytes]:
+    """Decompressed output in pieces of at most CHUNK (a highly compressible chunk would
+    otherwise expand to hundreds of megabytes at once)."""
+    while data:
+        yield inflate.decompress(data, CHUNK)
+        data = inflate.unconsumed_tail
 
 
 class _Sealer:

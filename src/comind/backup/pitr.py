@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -128,7 +129,10 @@ def restore_to_time(
     own(data_dir, cluster)
     own(wal_dir, cluster)
     side = start_side(cluster, data_dir)
-    _wait_promoted(side)
+    try:
+        _wait_promoted(side)
+    finally:
+        shutil.rmtree(wal_dir, ignore_errors=True)  # replayed (or failed): no longer needed
     return side
 
 

@@ -156,20 +156,20 @@ class _Stream(io.RawIOBase):
 
     def __init__(self, chunks: Iterable[bytes], progress: Callable[[int], None]) -> None:
         self.chunks: Iterator[bytes] = iter(chunks)
-        self.buf, self.total, self.progress = b"", 0, progress
+        self.buf, self.pos, self.total, self.progress = memoryview(b""), 0, 0, progress
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: Any) -> int:
-        while not self.buf:
+        while self.pos >= len(self.buf):  # an offset, never a copy of the rest of the chunk
             nxt = next(self.chunks, None)
             if nxt is None:
                 return 0
-            self.buf = nxt
-        n = min(len(target), len(self.buf))
-        target[:n] = self.buf[:n]
-        self.buf = self.buf[n:]
+            self.buf, self.pos = memoryview(nxt), 0
+        n = min(len(target), len(self.buf) - self.pos)
+        target[:n] = self.buf[self.pos : self.pos + n]
+        self.pos += n
         self.total += n
         self.progress(self.total)
         return n

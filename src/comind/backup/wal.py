@@ -62,9 +62,9 @@ class WalArchive:
         if self.store.bucket_config(BUCKET) is None:
             return []  # nothing archived yet
         return [
-            Archived(o.key[len(PREFIX) : -len(SUFFIX)], o.modified)
-            for o in self.store.list(BUCKET, PREFIX)
-            if o.key.endswith(SUFFIX)
+            Archived(key[len(PREFIX) : -len(SUFFIX)], modified)
+            for key, modified in self.store.names(BUCKET, PREFIX)
+            if key.endswith(SUFFIX)
         ]
 
     def fetch(self, names: list[str], into: Path) -> None:

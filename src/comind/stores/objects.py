@@ -161,6 +161,14 @@ class FileObjectStore:
             if path.is_file() and key.startswith(prefix) and _TMP_PREFIX not in path.name:
                 yield self._info(bucket, key, path)
 
+    def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]:
+        """Keys and modification times only: :meth:`list` reads every object for its etag."""
+        top = self._bucket_dir(bucket)
+        for path in sorted(top.rglob("*")):
+            key = path.relative_to(top).as_posix()
+            if path.is_file() and key.startswith(prefix) and _TMP_PREFIX not in path.name:
+                yield key, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
     def _bucket_dir(self, bucket: str, *, must_exist: bool = True) -> Path:
         if not _BUCKET.match(bucket):
             raise ObjectStoreError(

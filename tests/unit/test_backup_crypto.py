@@ -1,0 +1,66 @@
+"""Backup artifacts: sealed and opened back bit for bit, in bounded pieces; corruption,
+truncation, reordering and wrong keys are refused; the key ring exports under a passphrase."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from comind.backup.crypto import CHUNK, BackupCryptoError, open_stream, seal_stream
+from comind.backup.keys import KeyRing
+from comind.errors import ComindError
+
+KEY = b"k" * 32
+
+
+def sealed(data: list[bytes]) -> bytes:
+    return b"".join(seal_stream(data, "bk-1", KEY))
+
+
+def test_round_trip_in_bounded_pieces() -> None:
+    blocks = [os.urandom(300_000), b"\0" * (40 * CHUNK), b"tail"]
+    artifact = sealed(blocks)
+    assert len(artifact) < 2 * CHUNK  # zeros compress
+    pieces = list(
+        open_stream([artifact[i : i + 4096] for i in range(0, len(artifact), 4096)], {"bk-1": KEY})
+    )
+    assert b"".join(pieces) == b"".join(blocks)
+    assert max(len(p) for p in pieces) <= CHUNK
+
+
+def test_corruption_truncation_and_trailing_data_are_refused() -> None:
+    artifact = bytearray(sealed([os.urandom(3 * CHUNK)]))
+    keys = {"bk-1": KEY}
+    flipped = bytes(artifact[:-50]) + bytes([artifact[-50] ^ 1]) + bytes(artifact[-49:])
+    with pytest.raises(BackupCryptoError, match="corrupt"):
+        b"".join(open_stream([flipped], keys))
+    with pytest.raises(BackupCryptoError, match="truncated"):
+        b"".join(open_stream([bytes(artifact[: len(artifact) // 2])], keys))
+    with pytest.raises(BackupCryptoError, match="after its final chunk"):
+        b"".join(open_stream([bytes(artifact) + b"x"], keys))
+    with pytest.raises(BackupCryptoError, match="not a Comind backup"):
+        b"".join(open_stream([b"PK\x03\x04 not ours"], keys))
+
+
+def test_a_wrong_or_missing_key_fails_with_one_clear_message() -> None:
+    artifact = sealed([b"secret rows"])
+    with pytest.raises(BackupCryptoError, match="does not open this artifact"):
+        b"".join(open_stream([artifact], {"bk-1": b"x" * 32}))
+    with pytest.raises(BackupCryptoError, match="backup key bk-1 is not available"):
+        b"".join(open_stream([artifact], {}))
+
+
+def test_key_ring_rotation_and_passphrase_export(tmp_path: Path) -> None:
+    ring = KeyRing(tmp_path / "a")
+    first, _ = ring.current()
+    second, _ = ring.rotate()
+    assert ring.current()[0] == second != first and set(ring.all()) == {first, second}
+    assert oct((tmp_path / "a" / "backup-keys.json").stat().st_mode & 0o777) == "0o600"
+    exported = ring.export("correct horse battery")
+    other = KeyRing(tmp_path / "b")
+    with pytest.raises(ComindError, match="wrong passphrase"):
+        other.load(exported, "wrong passphrase!")
+    assert other.load(exported, "correct horse battery") == sorted([first, second])
+    assert other.all() == ring.all()
