@@ -10,9 +10,12 @@ before and after, so a verify can compare every table no one wrote to meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import queue
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -147,6 +150,16 @@ def _stable(
     return out
 
 
+def _drain(stream: Any, blocks: queue.Queue[bytes | None]) -> None:
+    try:
+        while block := stream.read(READ):
+            blocks.put(block)
+    except (OSError, ValueError):
+        pass  # the pipe was closed: the process is being stopped
+    finally:
+        blocks.put(None)
+
+
 class _Counted:
     """pg_basebackup's stdout in chunks; raises at the end unless it exited successfully
     (so the store never renames a partial artifact into place)."""
@@ -156,11 +169,17 @@ class _Counted:
 
     def __iter__(self) -> Iterator[bytes]:
         assert self.proc.stdout is not None and self.proc.stderr is not None
+        # a reader thread keeps pg_basebackup's pipe drained while this thread compresses
+        # (zlib releases the GIL): the two overlap on two cores instead of taking turns
+        blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        reader = threading.Thread(target=_drain, args=(self.proc.stdout, blocks), daemon=True)
+        reader.start()
         try:
-            while block := self.proc.stdout.read(READ):
+            while (block := blocks.get()) is not None:
                 self.total += len(block)
                 self.progress(self.total)
                 yield block
+            reader.join()
             err = self.proc.stderr.read().decode(errors="replace").strip()
             if self.proc.wait() != 0:
                 raise BackupError(
@@ -170,5 +189,8 @@ class _Counted:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            while reader.is_alive():  # unblock a reader stuck on a full queue, then let it end
+                with contextlib.suppress(queue.Empty):
+                    blocks.get(timeout=0.1)
             self.proc.stdout.close()
             self.proc.stderr.close()
