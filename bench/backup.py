@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from detached import detached_platform
 
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
@@ -148,23 +149,6 @@ class Bench:
 
 
 # -- the platform and the PostgreSQL tools
-
-
-def _platform(root: Path) -> tuple[StateDir, dict[str, Any]]:
-    """``comind up --detach`` in its own process, on a repo that declares nothing."""
-    repo = root / "platform"
-    repo.mkdir(parents=True)
-    (repo / "comind.yaml").write_text("platform: {name: backup-bench}\n")
-    cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home")]
-    subprocess.run(
-        [*cmd, "up", "--detach", "--api-port", "0", "--repo", str(repo)],
-        check=True,
-        capture_output=True,
-    )
-    home = StateDir(root / "home")
-    state = home.read_state()
-    assert state is not None
-    return home, state
 
 
 def _login(cluster: Cluster) -> list[str]:
@@ -543,7 +527,7 @@ def measure(scale: int = SCALE, sample_mb: int = SAMPLE_MB) -> Report:
     report.facts["cores"] = os.cpu_count()
     report.facts["load_before"] = os.getloadavg()[0]
     try:
-        home, state = _platform(root)
+        home, state = detached_platform(root, "backup-bench")
         target = platform_db(home, state)
         cluster = Cluster(
             target.with_db("postgres"), find_bin_dir(Settings().pg_bin), service_user()

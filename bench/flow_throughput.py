@@ -64,6 +64,7 @@ from typing import Any
 
 import psycopg
 from celery import Celery
+from detached import detached_platform
 from jsonschema import validators
 
 from comind.cli.connect import platform_db, platform_redis
@@ -175,23 +176,6 @@ def _timeout(n: int) -> float:
 
 
 # -- the platform and the table
-
-
-def _platform(root: Path) -> tuple[StateDir, dict[str, Any]]:
-    """``comind up --detach`` in its own process, on a repo that declares nothing."""
-    repo = root / "platform"
-    repo.mkdir(parents=True)
-    (repo / "comind.yaml").write_text("platform: {name: flow-bench}\n")
-    cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home")]
-    subprocess.run(
-        [*cmd, "up", "--detach", "--api-port", "0", "--repo", str(repo)],
-        check=True,
-        capture_output=True,
-    )
-    home = StateDir(root / "home")
-    state = home.read_state()
-    assert state is not None
-    return home, state
 
 
 def _setup(root: Path, home: StateDir, state: dict[str, Any], layer: MessageLayer) -> Bench:
@@ -490,7 +474,7 @@ def measure(
     root = Path(tempfile.mkdtemp(prefix="comind-flow-bench-"))
     rows: list[Row] = []
     try:
-        home, state = _platform(root)
+        home, state = detached_platform(root, "flow-bench")
         layer = MessageLayer.open(platform_db(home, state), max_connections=4)
         platform = psycopg.connect(platform_db(home, state).conninfo(), autocommit=True)
         bench = _setup(root, home, state, layer)

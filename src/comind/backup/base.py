@@ -59,15 +59,25 @@ def full_backup(
     progress: Progress = lambda n: None,
 ) -> dict[str, Any]:
     """Take a full backup; returns its manifest."""
-    backup_id = new_id("full")
-    key_id, key = keys.current()
-    store.create_bucket(BUCKET)
-    catalog.start(backup_id, "full", key_id=key_id)
-    try:
+    with registered(store, catalog, keys, "full") as (backup_id, key_id, key):
         manifest = _take(cluster, store, backup_id, key_id, key, progress)
         store.put(BUCKET, manifest_key(backup_id), json.dumps(manifest, indent=2).encode())
         catalog.complete(backup_id, manifest)
-        return manifest
+    return manifest
+
+
+@contextlib.contextmanager
+def registered(
+    store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, kind: str, app: str | None = None
+) -> Iterator[tuple[str, str, bytes]]:
+    """A new backup's id and key, its catalog entry 'running' until the block completes it;
+    any failure in the block (a kill, a full disk) marks it failed, never complete."""
+    backup_id = new_id(kind)
+    key_id, key = keys.current()
+    store.create_bucket(BUCKET)
+    catalog.start(backup_id, kind, key_id=key_id, app=app)
+    try:
+        yield backup_id, key_id, key
     except BaseException as exc:
         catalog.fail(backup_id, str(exc) or type(exc).__name__)
         raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from comind.backup.base import BUCKET, new_id
+from comind.backup.base import BUCKET, registered
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
@@ -24,11 +24,7 @@ def backup_buckets(
     store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
 ) -> dict[str, Any]:
     """Back up ``buckets``; returns the manifest (listings, and how much was new)."""
-    backup_id = new_id("objects")
-    key_id, key = keys.current()
-    store.create_bucket(BUCKET)
-    catalog.start(backup_id, "objects", key_id=key_id)
-    try:
+    with registered(store, catalog, keys, "objects") as (backup_id, key_id, key):
         began, listings, uploaded, reused, size = time.monotonic(), {}, 0, 0, 0
         for bucket in buckets:
             listing = {o.key: o.etag for o in store.list(bucket)}
@@ -36,11 +32,8 @@ def backup_buckets(
                 if store.head(BUCKET, _blob(bucket, etag)) is not None:
                     reused += 1
                     continue
-                info = store.put_stream(
-                    BUCKET,
-                    _blob(bucket, etag),
-                    seal_stream(store.read_stream(bucket, object_key), key_id, key),
-                )
+                sealed = seal_stream(store.read_stream(bucket, object_key), key_id, key)
+                info = store.put_stream(BUCKET, _blob(bucket, etag), sealed)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
         manifest = {
@@ -54,10 +47,7 @@ def backup_buckets(
             "seconds": round(time.monotonic() - began, 3),
         }
         catalog.complete(backup_id, manifest)
-        return manifest
-    except BaseException as exc:
-        catalog.fail(backup_id, str(exc) or type(exc).__name__)
-        raise
+    return manifest
 
 
 def restore_bucket(

@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
-from comind.backup.base import BUCKET, BackupError, new_id
+from comind.backup.base import BUCKET, BackupError, registered
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -38,11 +38,7 @@ def logical_backup(
     database: str,
 ) -> dict[str, Any]:
     """``pg_dump -Fc`` of ``database`` into the backup store; returns the manifest."""
-    backup_id = new_id("logical")
-    key_id, key = keys.current()
-    store.create_bucket(BUCKET)
-    catalog.start(backup_id, "logical", key_id=key_id, app=app)
-    try:
+    with registered(store, catalog, keys, "logical", app) as (backup_id, key_id, key):
         began, before = time.monotonic(), cluster.position()
         proc = _dump(cluster, cluster.target.with_db(database))
         digest = hashlib.sha256()
@@ -69,10 +65,7 @@ def logical_backup(
             BUCKET, f"logical/{backup_id}/manifest.json", json.dumps(manifest, indent=2).encode()
         )
         catalog.complete(backup_id, manifest)
-        return manifest
-    except BaseException as exc:
-        catalog.fail(backup_id, str(exc) or type(exc).__name__)
-        raise
+    return manifest
 
 
 def restore_logical(

@@ -88,19 +88,7 @@ class FileObjectStore:
         return self.root / ".buckets" / f"{bucket}.json"
 
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        path = self._path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self._info(bucket, key, path)
+        return self.put_stream(bucket, key, [data])
 
     def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
         """Like :meth:`put` for data too big for memory: written to a temp file (fsynced),
