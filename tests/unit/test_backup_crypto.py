@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from comind.backup.crypto import CHUNK, BackupCryptoError, open_stream, seal_stream
+from comind.backup.crypto import CHUNK, WINDOW, BackupCryptoError, open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
 
@@ -27,7 +27,7 @@ def test_round_trip_in_bounded_pieces() -> None:
         open_stream([artifact[i : i + 4096] for i in range(0, len(artifact), 4096)], {"bk-1": KEY})
     )
     assert b"".join(pieces) == b"".join(blocks)
-    assert max(len(p) for p in pieces) <= CHUNK
+    assert max(len(p) for p in pieces) <= WINDOW
 
 
 def test_corruption_truncation_and_trailing_data_are_refused() -> None:
@@ -64,3 +64,23 @@ def test_key_ring_rotation_and_passphrase_export(tmp_path: Path) -> None:
         other.load(exported, "wrong passphrase!")
     assert other.load(exported, "correct horse battery") == sorted([first, second])
     assert other.all() == ring.all()
+
+
+def test_artifacts_written_with_gzip_by_earlier_versions_still_open() -> None:
+    import json
+    import zlib
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from comind.backup import crypto
+
+    data_key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
+    wrapped = nonce + AESGCM(KEY).encrypt(nonce, data_key, b"bk-1")
+    header = json.dumps(
+        {"v": 1, "key_id": "bk-1", "wrapped_key": wrapped.hex(), "compression": "gzip"}
+    ).encode()
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, 31)
+    body = squeeze.compress(b"old rows " * 1000) + squeeze.flush()
+    sealer = crypto._Sealer(AESGCM(data_key))
+    artifact = crypto.MAGIC + crypto._LEN.pack(len(header)) + header + sealer.seal(body, last=True)
+    assert b"".join(open_stream([artifact], {"bk-1": KEY})) == b"old rows " * 1000

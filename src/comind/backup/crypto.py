@@ -1,11 +1,13 @@
-"""Backup artifacts: compressed, then encrypted with AES-256-GCM in chunks, under a data key
-of their own that is wrapped by the platform's backup key (envelope encryption).
+"""Backup artifacts: compressed (zstd), then encrypted with AES-256-GCM in chunks, under a
+data key of their own that is wrapped by the platform's backup key (envelope encryption).
 
 Layout: ``CMB1``, a 4-byte header length, a JSON header (format version, key id, the wrapped
-data key), then chunks, each a 4-byte length and an AES-GCM ciphertext of up to 1 MiB of
-compressed data. A chunk's nonce is a random prefix plus its index, and its associated data
-says whether it is the last one, so a reordered, truncated or altered artifact fails to
-decrypt rather than restoring something else. A wrong or missing key fails on the data key.
+data key, the compression), then chunks, each a 4-byte length and an AES-GCM ciphertext of the
+compressed form of at most 4 MiB of input. A chunk's nonce is its index (the data key is used
+for this artifact only) and its associated data says whether it is the last one, so a
+reordered, truncated or altered artifact fails to decrypt rather than restoring something
+else. A wrong or missing key fails on the data key. Artifacts written with gzip by earlier
+versions still open.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
 
+import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -24,6 +26,7 @@ from comind.errors import ComindError
 
 MAGIC = b"CMB1"
 CHUNK = 1 << 20
+WINDOW = 4 << 20  # input bytes per sealed chunk
 _LEN = struct.Struct(">I")
 
 
@@ -31,26 +34,28 @@ class BackupCryptoError(ComindError):
     """An artifact that cannot be read: wrong key, corrupt or truncated."""
 
 
-def seal_stream(
-    chunks: Iterable[bytes], key_id: str, key: bytes, *, level: int = 1
-) -> Iterator[bytes]:
-    """``chunks`` compressed (gzip) and encrypted into artifact bytes, streamed."""
+def seal_stream(chunks: Iterable[bytes], key_id: str, key: bytes) -> Iterator[bytes]:
+    """``chunks`` compressed (zstd) and encrypted into artifact bytes, streamed.
+
+    Each sealed chunk holds the compressed form of at most WINDOW bytes of input (a zstd
+    block flush ends every window), so opening never expands one chunk past WINDOW."""
     data_key = AESGCM.generate_key(bit_length=256)
     wrap_nonce = os.urandom(12)
     wrapped = wrap_nonce + AESGCM(key).encrypt(wrap_nonce, data_key, key_id.encode())
-    header = json.dumps({"v": 1, "key_id": key_id, "wrapped_key": wrapped.hex(),
-                         "compression": "gzip"}).encode()  # fmt: skip
+    header = json.dumps(
+        {"v": 1, "key_id": key_id, "wrapped_key": wrapped.hex(), "compression": "zstd"}
+    ).encode()
     yield MAGIC + _LEN.pack(len(header)) + header
     sealer = _Sealer(AESGCM(data_key))
-    squeeze = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: gzip framing
+    squeeze = zstandard.ZstdCompressor(level=1).compressobj()
     pending = bytearray()
     for chunk in chunks:
-        pending += squeeze.compress(chunk)
-        while len(pending) >= CHUNK:
-            yield sealer.seal(bytes(pending[:CHUNK]), last=False)
-            del pending[:CHUNK]
-    pending += squeeze.flush()
-    yield sealer.seal(bytes(pending), last=True)
+        pending += chunk
+        while len(pending) >= WINDOW:
+            window = squeeze.compress(bytes(pending[:WINDOW]))
+            del pending[:WINDOW]
+            yield sealer.seal(window + squeeze.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), last=False)
+    yield sealer.seal(squeeze.compress(bytes(pending)) + squeeze.flush(), last=True)
 
 
 def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes]:
@@ -71,26 +76,39 @@ def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes
         raise BackupCryptoError(
             f"backup key {header['key_id']} does not open this artifact"
         ) from None
-    opener, inflate = _Sealer(AESGCM(data_key)), zlib.decompressobj(31)
+    opener, inflate = _Sealer(AESGCM(data_key)), _Inflater(header.get("compression", "gzip"))
     while True:
         size = reader.take_optional(4)
         if size is None:
             raise BackupCryptoError("the artifact is truncated (no final chunk)")
         plain, last = opener.open(reader.take(_LEN.unpack(size)[0]))
-        yield from _inflated(inflate, plain)
+        yield from inflate.pieces(plain)
         if last:
-            yield inflate.flush()
             if reader.take_optional(1) is not None:
                 raise BackupCryptoError("the artifact has data after its final chunk")
             return
 
 
-def _inflated(inflate: Any, data: bytes) -> Iterator[bytes]:
-    """Decompressed output in pieces of at most CHUNK (a highly compressible chunk would
-    otherwise expand to hundreds of megabytes at once)."""
-    while data:
-        yield inflate.decompress(data, CHUNK)
-        data = inflate.unconsumed_tail
+class _Inflater:
+    """zstd (what seal_stream writes) or gzip (artifacts of earlier versions), in pieces of
+    at most CHUNK for gzip; zstd pieces are bounded by the writer's WINDOW."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.zstd = zstandard.ZstdDecompressor().decompressobj() if kind == "zstd" else None
+        self.gzip = zlib.decompressobj(31) if kind == "gzip" else None
+        if self.zstd is None and self.gzip is None:
+            raise BackupCryptoError(f"unknown compression {kind!r} (a newer Comind wrote this?)")
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        if self.zstd is not None:
+            if out := self.zstd.decompress(data):
+                yield out
+            return
+        assert self.gzip is not None
+        while data:
+            yield self.gzip.decompress(data, CHUNK)
+            data = self.gzip.unconsumed_tail
 
 
 class _Sealer:
