@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
-from comind.backup.base import BUCKET, BackupError, registered
+from comind.backup.base import BUCKET, BackupError, hashed, registered
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -43,7 +43,7 @@ def logical_backup(
         proc = _dump(cluster, cluster.target.with_db(database))
         digest = hashlib.sha256()
         artifact = f"logical/{backup_id}/{database}.dump.cmb"
-        sealed = (digest.update(c) or c for c in seal_stream(_output(proc), key_id, key))  # type: ignore[func-returns-value]
+        sealed = hashed(seal_stream(_output(proc), key_id, key), digest)
         info = store.put_stream(BUCKET, artifact, sealed)
         manifest = {
             "id": backup_id,

@@ -1,5 +1,5 @@
 """The WAL archive: spooled WAL files shipped to the backup store compressed and encrypted
-(``wal/NAME.gz.cmb``, the segment name keeping the listing in WAL order), and fetched back
+(``wal/NAME.cmb``, the segment name keeping the listing in WAL order), and fetched back
 decrypted for a point-in-time restore.
 
 A file leaves the spool only after its artifact is stored, so a failed ship is retried on
@@ -22,7 +22,7 @@ from comind.stores.objects import FileObjectStore
 
 log = logging.getLogger("comind.backup.wal")
 PREFIX = "wal/"
-SUFFIX = ".gz.cmb"
+SUFFIX = ".cmb"
 
 
 @dataclass(frozen=True)
