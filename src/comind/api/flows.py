@@ -29,7 +29,7 @@ from comind.queue.errors import QueueDoesNotExist
 from comind.queue.model import OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.spec import Spec
-from comind.spec.names import flow_dead_letter_queue, flow_input_queue
+from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
 from comind.stores.flow_state import FlowState
 
 MAX_INGEST_BYTES = 10 * 1024 * 1024
@@ -135,19 +135,18 @@ class FlowsApi:
             "errors": int(stats.get("errors", 0)),
             "last_error": stats.get("last_error"),
             "last_batch_at": _iso(stats.get("last_batch_at")),
-            "lag_seconds": self._lag(name, flow.source),
+            "lag_seconds": self._lag(name, applied.spec),
             "dead_letters_waiting": self._depth(flow_dead_letter_queue(name)),
             "last_run": _jsonable(runs[0]) if runs else None,
         }
 
-    def _lag(self, name: str, source: str) -> float | None:
+    def _lag(self, name: str, spec: Spec) -> float | None:
+        source = spec.flows[name].source
         if source.startswith(("topic://", "http://")):
             return self._age(flow_input_queue(name))
         if source.startswith("queue://"):
             app, _, queue = source.removeprefix("queue://").partition("/")
-            applied = self.applied()
-            fifo = bool(applied and applied.spec.apps[app].queues[queue].fifo)
-            return self._age(f"{app}/{queue}" + (".fifo" if fifo else ""))
+            return self._age(queue_name(app, queue, spec.apps[app].queues[queue].fifo))
         return None
 
     def _age(self, queue: str) -> float | None:

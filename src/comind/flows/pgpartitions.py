@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from comind.flows.partitions import Partitioning
+from comind.flows.sources import table_ident
 from comind.flows.windows import event_time
 
 AHEAD = 2  # partitions created beyond the current one
@@ -34,7 +35,10 @@ class TablePartitions:
                         "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} "
                         "FOR VALUES WITH (MODULUS {}, REMAINDER {})"
                     ).format(
-                        self._child(f"h{i}"), _ident(self.table), sql.Literal(n), sql.Literal(i)
+                        self._child(f"h{i}"),
+                        table_ident(self.table),
+                        sql.Literal(n),
+                        sql.Literal(i),
                     )
                 )
             return
@@ -62,7 +66,9 @@ class TablePartitions:
         conn.execute(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})"
-            ).format(self._child(name), _ident(self.table), sql.Literal(low), sql.Literal(high))
+            ).format(
+                self._child(name), table_ident(self.table), sql.Literal(low), sql.Literal(high)
+            )
         )
         self.known.add(name)
 
@@ -73,8 +79,3 @@ class TablePartitions:
         return sql.SQL(".").join(
             sql.Identifier(p) for p in ([schema, child] if schema else [child])
         )
-
-
-def _ident(table: str) -> sql.Composed:
-    schema, _, name = table.rpartition(".")
-    return sql.SQL(".").join(sql.Identifier(p) for p in ([schema, name] if schema else [name]))

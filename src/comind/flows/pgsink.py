@@ -28,6 +28,7 @@ from comind.errors import ComindError
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import TablePartitions
 from comind.flows.records import Record
+from comind.flows.sources import table_ident
 
 
 class SinkDataError(ComindError):
@@ -128,7 +129,7 @@ class PostgresSink:
             if self.owner and _role_exists(conn, self.owner):  # the app owns its tables
                 conn.execute(
                     sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                        _table_ident(self.table), sql.Identifier(self.owner)
+                        table_ident(self.table), sql.Identifier(self.owner)
                     )
                 )
         self.columns = self._live_columns()
@@ -160,7 +161,7 @@ class PostgresSink:
             parts.append(sql.SQL("PRIMARY KEY ({})").format(_idents(self.keys)))
         partitioned = self.partitions.clause() if self.partitions else sql.SQL("")
         return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}){}").format(
-            _table_ident(self.table), sql.SQL(", ").join(parts), partitioned
+            table_ident(self.table), sql.SQL(", ").join(parts), partitioned
         )
 
     def _fields(self, values: list[dict[str, Any]]) -> list[str]:
@@ -182,7 +183,7 @@ class PostgresSink:
             return
         conn.execute(
             sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
-                _table_ident(self.table),
+                table_ident(self.table),
                 sql.Identifier(replace.column),
                 sql.Identifier(replace.column),
             ),
@@ -198,7 +199,7 @@ class PostgresSink:
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS "
                 "SELECT {}, 0::bigint AS comind_ord FROM {} WITH NO DATA"
-            ).format(_stage(self.table, fields), _idents(fields), _table_ident(self.table))
+            ).format(_stage(self.table, fields), _idents(fields), table_ident(self.table))
         )
         json_fields = {f for f in fields if self.columns[f] in ("jsonb", "json")}
         copy_sql = sql.SQL("COPY {} ({}, comind_ord) FROM STDIN").format(
@@ -209,7 +210,7 @@ class PostgresSink:
                 copy.write_row([_cell(value.get(f), f in json_fields) for f in fields] + [i])
 
     def _merge(self, conn: psycopg.Connection[Any], fields: list[str]) -> None:
-        target, cols = _table_ident(self.table), _idents(fields)
+        target, cols = table_ident(self.table), _idents(fields)
         if not self.keys:
             conn.execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY comind_ord").format(
@@ -266,11 +267,6 @@ def _describe(exc: psycopg.Error) -> str:
 
 def _idents(names: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
-
-
-def _table_ident(table: str) -> sql.Composed:
-    schema, _, name = table.rpartition(".")
-    return sql.SQL(".").join(sql.Identifier(p) for p in ([schema, name] if schema else [name]))
 
 
 def _quoted(table: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -30,10 +29,6 @@ class Sink(Protocol):
     name: str
 
     def write(self, records: list[Record], *, replace: Replace | None = None) -> int: ...
-
-
-class PartitionedWrite(Protocol):
-    def write_partition(self, records: list[Record], partition: dict[str, str]) -> int: ...
 
 
 def encode(value: dict[str, Any]) -> str:
@@ -145,7 +140,3 @@ class RedisSink:
 
 def _flat(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
-
-
-def sink_names(sinks: Sequence[Sink]) -> list[str]:
-    return [s.name for s in sinks]

@@ -61,7 +61,8 @@ class BackupCatalog:
         return {r["kind"]: r for r in rows}
 
     def get(self, backup_id: str) -> dict[str, Any] | None:
-        return next((b for b in self.entries(limit=100_000) if b["id"] == backup_id), None)
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query("backups", "get"), {"id": backup_id}).fetchone()
 
     def expire(self, backup_id: str) -> None:
         with self.pool.connection() as conn:
@@ -77,7 +78,3 @@ class BackupCatalog:
                     "error": error,
                 },
             )
-
-    def abandon(self, alive: list[str]) -> int:
-        with self.pool.connection() as conn:
-            return conn.execute(query("backups", "abandon"), {"alive": alive}).rowcount

@@ -19,6 +19,12 @@ SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text A
 FROM comind.backups WHERE %(kind)s::text IS NULL OR kind = %(kind)s
 ORDER BY started_at DESC LIMIT %(limit)s;
 
+-- name: get
+SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text AS start_lsn,
+       stop_lsn::text AS stop_lsn, timeline, size_bytes, key_id, manifest, error,
+       verify_status, verified_at, verify_error
+FROM comind.backups WHERE id = %(id)s;
+
 -- name: latest_by_kind
 SELECT DISTINCT ON (kind) kind, finished_at, size_bytes, manifest,
        (SELECT max(verified_at) FROM comind.backups v
@@ -31,9 +37,3 @@ UPDATE comind.backups SET status = 'expired' WHERE id = %(id)s;
 -- name: verified
 UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s
 WHERE id = %(id)s;
-
--- name: abandon
--- a backup still 'running' whose process is gone (killed): it never completes
-UPDATE comind.backups SET status = 'failed', finished_at = now(),
-       error = 'interrupted: the backup process ended before it completed'
-WHERE status = 'running' AND id <> ALL(%(alive)s);
