@@ -11,7 +11,7 @@ CPU. Everything runs on this machine, through the backup code the CLI uses
 (``comind.backup``), against these baselines (the limits: they only copy):
 
 - full backup: ``pg_basebackup -D DIR -Ft -X fetch --checkpoint=fast`` to local disk,
-  uncompressed, against ``full_backup`` (the same ``pg_basebackup`` streamed as one tar,
+  uncompressed, against ``physical_backup`` (the same ``pg_basebackup`` streamed as one tar,
   gzip level 1, AES-256-GCM, SHA-256, fsynced into the file object store). MB/s is the
   tar's bytes (the cluster with the WAL to consistency) over the time. comind is timed
   twice: the whole call (what a user waits for; it also counts every table's rows before
@@ -37,7 +37,7 @@ encryption on; PITR restore of 1 GB in < 60 s on 2 cores.
 
 A second table profiles where the time goes, in s per GB of backup source: for a backup,
 ``pg_basebackup`` alone (to /dev/null, and read by Python in 1 MiB blocks), what
-``full_backup`` does outside the stream (whole call minus stream), and each Python-side
+``physical_backup`` does outside the stream (whole call minus stream), and each Python-side
 stage (``seal_stream``'s gzip level 1 and AES-256-GCM, SHA-256, the object store's MD5,
 write and fsync) on a sample from the middle of the raw tar (pgbench_accounts pages); the
 Python stages run one after another in one thread while ``pg_basebackup`` runs in its own
@@ -73,7 +73,7 @@ from detached import detached_platform
 
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
-from comind.backup.base import full_backup
+from comind.backup.base import physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -566,11 +566,11 @@ def _run(bench: Bench, scale: int, sample_mb: int, report: Report) -> None:
     _drain(bench)
 
     wall, manifest = _timed(
-        lambda: full_backup(cluster, bench.store, bench.catalog, bench.keys)
+        lambda: physical_backup(cluster, bench.store, bench.catalog, bench.keys)
     )  # fmt: skip
     source, stream_s = manifest["source_bytes"], float(manifest["seconds"])
     facts["stored_bytes"], facts["source_bytes"] = manifest["size_bytes"], source
-    print(f"  comind full_backup: {source / MB:,.0f} MB -> {manifest['size_bytes'] / MB:,.0f} MB "
+    print(f"  comind physical_backup: {source / MB:,.0f} MB -> {manifest['size_bytes'] / MB:,.0f} MB "
           f"in {wall:.1f} s (stream {stream_s:.1f} s)", flush=True)  # fmt: skip
     report.rows += [
         Row("full backup, whole call (vs raw pg_basebackup -Ft)", wall, source / MB / wall,
@@ -599,7 +599,7 @@ def _run(bench: Bench, scale: int, sample_mb: int, report: Report) -> None:
     )  # fmt: skip
     report.profile = profile(bench, raw / "base.tar", sample_mb, bench.root)
     outside = wall - stream_s
-    report.profile.insert(2, Stage("backup: full_backup outside the stream (count(*) of every "
+    report.profile.insert(2, Stage("backup: physical_backup outside the stream (count(*) of every "
                                    "table before and after, catalog)", 0, outside,
                                    outside * GB / source))  # fmt: skip
     shutil.rmtree(raw, ignore_errors=True)

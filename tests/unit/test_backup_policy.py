@@ -57,3 +57,12 @@ def test_plan_keeps_the_newest_the_recent_and_what_they_depend_on() -> None:
     assert plan(entries, keep_full=1, keep_days=6, now=T0) == {"b2", "b3", "b4"}
     chained = [*entries[:3], entry(6, 0.1, parent="b1")]
     assert plan(chained, keep_full=1, keep_days=None, now=T0) == {"b6", "b1"}
+
+
+def test_incremental_backups_live_as_long_as_the_full_they_chain_from() -> None:
+    entries = [
+        entry(1, 10), entry(2, 9, "b1", "incr"), entry(3, 8, "b2", "incr"),
+        entry(4, 2), entry(5, 1, "b4", "diff"), entry(6, 0.5, "b5", "incr"),
+    ]  # fmt: skip
+    assert plan(entries, keep_full=1, keep_days=None, now=T0) == {"b4", "b5", "b6"}
+    assert plan(entries, keep_full=2, keep_days=None, now=T0) == {f"b{i}" for i in range(1, 7)}

@@ -1,5 +1,11 @@
-"""Full physical backups: ``pg_basebackup`` streamed as one tar (WAL to consistency
-included), compressed and encrypted on the fly into the backup store, with a manifest.
+"""Physical backups: ``pg_basebackup`` streamed as one tar (WAL to consistency included),
+compressed and encrypted on the fly into the backup store, with a manifest.
+
+Three types: ``full``; ``incr``, which holds only the blocks changed since the previous
+physical backup; ``diff``, the blocks changed since the last full one. The latter two need
+PostgreSQL 17+ (``pg_basebackup --incremental`` against the parent's ``backup_manifest``,
+which is caught from every backup's tar and stored beside it); on an older server, or with
+no parent yet, a full backup is taken instead and the manifest says why.
 
 The artifact is renamed into place only once ``pg_basebackup`` exited successfully and the
 last byte is written; the catalog row turns 'complete' only after the manifest is stored.
@@ -15,22 +21,27 @@ import hashlib
 import json
 import queue
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from comind.backup.cluster import Cluster, table_stats
-from comind.backup.crypto import seal_stream
+from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.tarscan import MemberCatcher
 from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore, ObjectInfo
 
 BUCKET = "comind-backups"
 READ = 1 << 20
+PHYSICAL = ("full", "incr", "diff")
+INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
 
 Progress = Callable[[int], None]
 Stats = dict[str, dict[str, dict[str, int]]]  # bytes read from pg_basebackup so far
@@ -48,36 +59,91 @@ def manifest_key(backup_id: str) -> str:
     return f"base/{backup_id}/manifest.json"
 
 
+def pg_manifest_key(backup_id: str) -> str:
+    """pg_basebackup's own ``backup_manifest`` of the backup, sealed."""
+    return f"base/{backup_id}/backup_manifest.cmb"
+
+
 def new_id(kind: str) -> str:
     return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
 
 
-def full_backup(
+def physical_backup(
     cluster: Cluster,
     store: FileObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
+    kind: str = "full",
     *,
     progress: Progress = lambda n: None,
 ) -> dict[str, Any]:
-    """Take a full backup; returns its manifest."""
-    with registered(store, catalog, keys, "full") as (backup_id, key_id, key):
-        manifest = _take(cluster, store, backup_id, key_id, key, progress)
+    """Take a physical backup of ``kind`` (full, incr, diff); returns its manifest, whose
+    ``note`` says why a full one was taken when an incremental was asked for."""
+    parent, note = _parent(cluster, catalog, kind)
+    taken = "full" if parent is None else kind
+    parent_id = None if parent is None else str(parent["id"])
+    with (
+        registered(store, catalog, keys, taken, parent=parent_id) as (backup_id, key_id, key),
+        tempfile.TemporaryDirectory(prefix="comind-incr-") as tmp,
+    ):
+        since = _parent_manifest(store, keys, parent, Path(tmp)) if parent else None
+        manifest = _take(cluster, store, backup_id, key_id, key, progress, since)
+        manifest.update(type=taken, parent=parent_id, note=note)
         store.put(BUCKET, manifest_key(backup_id), json.dumps(manifest, indent=2).encode())
         catalog.complete(backup_id, manifest)
     return manifest
 
 
+def _parent(
+    cluster: Cluster, catalog: BackupCatalog, kind: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The backup an incremental one builds on, or None and why a full one is taken."""
+    if kind == "full":
+        return None, None
+    version = cluster.position()
+    if version["version_num"] < INCREMENTAL_SINCE:
+        return None, (
+            f"PostgreSQL {version['version']} has no incremental backups (they need 17+): "
+            "took a full backup instead"
+        )
+    wanted = PHYSICAL if kind == "incr" else ("full",)
+    chained = [
+        e["manifest"]
+        for e in catalog.entries(limit=1000)
+        if e["kind"] in wanted and e["status"] == "complete"
+        and (e["manifest"] or {}).get("pg_manifest")
+        and e["manifest"].get("timeline") == version["timeline"]
+    ]  # fmt: skip
+    if not chained:
+        return None, f"no backup to base a {kind} backup on yet: took a full backup instead"
+    return chained[0], None
+
+
+def _parent_manifest(
+    store: FileObjectStore, keys: KeyRing, parent: dict[str, Any], tmp: Path
+) -> Path:
+    path = tmp / "backup_manifest"
+    path.write_bytes(b"".join(open_stream(store.read_stream(BUCKET, parent["pg_manifest"]),
+                                          keys.all())))  # fmt: skip
+    return path
+
+
 @contextlib.contextmanager
 def registered(
-    store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, kind: str, app: str | None = None
+    store: FileObjectStore,
+    catalog: BackupCatalog,
+    keys: KeyRing,
+    kind: str,
+    app: str | None = None,
+    *,
+    parent: str | None = None,
 ) -> Iterator[tuple[str, str, bytes]]:
     """A new backup's id and key, its catalog entry 'running' until the block completes it;
     any failure in the block (a kill, a full disk) marks it failed, never complete."""
     backup_id = new_id(kind)
     key_id, key = keys.current()
     store.create_bucket(BUCKET)
-    catalog.start(backup_id, kind, key_id=key_id, app=app)
+    catalog.start(backup_id, kind, key_id=key_id, app=app, parent=parent)
     try:
         yield backup_id, key_id, key
     except BaseException as exc:
@@ -92,6 +158,7 @@ def _take(
     key_id: str,
     key: bytes,
     progress: Progress,
+    since: Path | None,
 ) -> dict[str, Any]:
     databases = cluster.databases()
     # write counters before and after (cheap); the row counts are taken while the backup
@@ -101,15 +168,16 @@ def _take(
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting = pool.submit(table_stats, cluster.target, databases)
+        catcher = MemberCatcher("backup_manifest")
         info, source_bytes = _stream(
-            cluster, store, backup_id, key_id, key, progress, digest := hashlib.sha256()
-        )
+            cluster, store, backup_id, (key_id, key), progress, digest := hashlib.sha256(),
+            since, catcher,
+        )  # fmt: skip
         counted = counting.result()
+    pg_manifest = _store_pg_manifest(store, backup_id, key_id, key, catcher)
     after, stats_after = cluster.position(), table_stats(cluster.target, databases, count=False)
     return {
         "id": backup_id,
-        "type": "full",
-        "parent": None,
         "format": "tar+zstd+aes-256-gcm",
         "start_lsn": before["lsn"],
         "start_wal": before["wal"],
@@ -125,22 +193,34 @@ def _take(
         "sha256": digest.hexdigest(),
         "seconds": round(time.monotonic() - began, 3),
         "artifacts": [artifact_key(backup_id)],
+        "pg_manifest": pg_manifest,
         "databases": databases,
         "tables": _stable(stats_before, counted, stats_after),
     }
+
+
+def _store_pg_manifest(
+    store: FileObjectStore, backup_id: str, key_id: str, key: bytes, catcher: MemberCatcher
+) -> str | None:
+    if catcher.found is None:
+        return None
+    store.put_stream(BUCKET, pg_manifest_key(backup_id), seal_stream([catcher.found], key_id, key))
+    return pg_manifest_key(backup_id)
 
 
 def _stream(
     cluster: Cluster,
     store: FileObjectStore,
     backup_id: str,
-    key_id: str,
-    key: bytes,
+    sealing: tuple[str, bytes],
     progress: Progress,
     digest: Any,
+    since: Path | None,
+    catcher: MemberCatcher,
 ) -> tuple[ObjectInfo, int]:
     """pg_basebackup's tar, sealed into the store (renamed into place only when complete);
-    also how many bytes pg_basebackup sent."""
+    also how many bytes pg_basebackup sent. ``since``: the parent's manifest, for an
+    incremental backup."""
     proc = subprocess.Popen(
         [
             cluster.tool("pg_basebackup"),
@@ -158,13 +238,14 @@ def _stream(
             "--checkpoint=fast",
             "--no-password",
             f"--label=comind {backup_id}",
+            *([f"--incremental={since}"] if since else []),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cluster.env(),
     )
-    raw = _Counted(proc, progress)
-    sealed = hashed(seal_stream(raw, key_id, key), digest)
+    raw = _Counted(proc, progress, catcher.feed)
+    sealed = hashed(seal_stream(raw, *sealing), digest)
     return store.put_stream(BUCKET, artifact_key(backup_id), sealed), raw.total
 
 
@@ -201,8 +282,10 @@ class _Counted:
     """pg_basebackup's stdout in chunks; raises at the end unless it exited successfully
     (so the store never renames a partial artifact into place)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], progress: Progress) -> None:
-        self.proc, self.progress, self.total = proc, progress, 0
+    def __init__(
+        self, proc: subprocess.Popen[bytes], progress: Progress, seen: Callable[[bytes], None]
+    ) -> None:
+        self.proc, self.progress, self.seen, self.total = proc, progress, seen, 0
 
     def __iter__(self) -> Iterator[bytes]:
         assert self.proc.stdout is not None and self.proc.stderr is not None
@@ -215,6 +298,7 @@ class _Counted:
             while (block := blocks.get()) is not None:
                 self.total += len(block)
                 self.progress(self.total)
+                self.seen(block)
                 yield block
             reader.join()
             err = self.proc.stderr.read().decode(errors="replace").strip()

@@ -1,6 +1,6 @@
-"""Point-in-time recovery: the newest full backup that ended before the target, plus the
-archived WAL replayed up to the target time, restored into a new data directory and run as
-a side copy.
+"""Point-in-time recovery: the newest backup (with its chain) that ended before the target,
+plus the archived WAL replayed up to the target time, restored into a new data directory
+and run as a side copy.
 
 Before restoring, the live cluster switches to a new WAL file and the platform ships it, so
 everything committed before the request is in the archive. A target before the oldest
@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from comind.backup.base import BUCKET, BackupError
+from comind.backup.base import BUCKET, PHYSICAL, BackupError
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import SideCopy, own, start_side, unpack
@@ -53,10 +53,12 @@ def flush_wal(cluster: Cluster, archive: WalArchive, *, timeout: float = SHIP_WA
 
 
 def choose_base(manifests: list[dict[str, Any]], target: datetime) -> dict[str, Any]:
-    """The newest full backup that ended before ``target``, or BackupError with the range."""
-    done = sorted((m for m in manifests if m.get("type") == "full"), key=lambda m: m["stop_time"])
+    """The newest physical backup (of any type) that ended before ``target``, or BackupError
+    with the range."""
+    done = sorted((m for m in manifests if m.get("type") in PHYSICAL),
+                  key=lambda m: m["stop_time"])  # fmt: skip
     if not done:
-        raise BackupError("no complete full backup to start from: comind backup run")
+        raise BackupError("no complete physical backup to start from: comind backup run")
     usable = [m for m in done if datetime.fromisoformat(m["stop_time"]) <= target]
     if not usable:
         raise BackupError(
@@ -119,7 +121,7 @@ def restore_to_time(
     base = choose_base(manifests, target)
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
-    unpack(store, base, keys.all(), data_dir, force=force, progress=progress)
+    unpack(cluster, store, base, keys.all(), data_dir, force=force, progress=progress)
     wal_dir = data_dir.parent / f"{data_dir.name}-wal"
     first = _wal_name(cluster, base["start_lsn"], base["timeline"])
     archive.fetch(

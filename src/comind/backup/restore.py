@@ -1,16 +1,20 @@
 """Restoring a base backup into a new data directory and running it as a side copy on a
 free port (for inspection, for verification, or to copy data back from).
 
-The artifact's SHA-256 is checked against the manifest before anything is written, so a
+Every artifact's SHA-256 is checked against its manifest before anything is written, so a
 corrupt or truncated artifact is named and refused up front; the decrypted stream is then
-unpacked straight into the data directory. PostgreSQL replays the WAL the backup carries
-to reach consistency and then serves, as the same service user as the platform.
+unpacked straight into the data directory. An incremental backup is restored with its
+whole chain (the full backup it starts from and every incremental between): each is
+unpacked beside the target and ``pg_combinebackup`` writes the data directory. PostgreSQL
+replays the WAL the backup carries to reach consistency and then serves, as the same
+service user as the platform.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -18,12 +22,13 @@ import tarfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from comind.backup.base import BUCKET, BackupError
+from comind.backup.base import BUCKET, BackupError, manifest_key
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream
 from comind.embedded.osuser import allow_traverse
@@ -79,23 +84,73 @@ def restore_side(
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> SideCopy:  # fmt: skip
     """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
-    unpack(store, manifest, keys, data_dir, force=force, progress=progress)
+    unpack(cluster, store, manifest, keys, data_dir, force=force, progress=progress)
     own(data_dir, cluster)
     return start_side(cluster, data_dir)
 
 
+def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The backups a restore of ``manifest`` needs, oldest (the full one) first."""
+    chain = [manifest]
+    while parent := chain[0].get("parent"):
+        try:
+            chain.insert(0, json.loads(store.get(BUCKET, manifest_key(parent))))
+        except Exception:  # missing or unreadable
+            raise BackupError(f"backup {manifest['id']} needs {parent}, which is gone") from None
+    return chain
+
+
 def unpack(
-    store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], data_dir: Path,
-    *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
+    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> None:  # fmt: skip
-    """The backup's files in ``data_dir`` (checked first, then decrypted and unpacked)."""
-    check_artifacts(store, manifest)
+    """The backup's files in ``data_dir`` (all artifacts checked first, then decrypted and
+    unpacked; a chain combined)."""
+    chain = chain_of(store, manifest)
+    for link in chain:
+        check_artifacts(store, link)
     _prepare_dir(data_dir, force)
-    plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
-    with tarfile.open(fileobj=_Stream(plain, progress), mode="r|") as tar:
-        tar.extractall(data_dir, filter="fully_trusted")  # our own, authenticated artifact
+    if len(chain) == 1:
+        _extract(store, manifest, keys, data_dir, progress)
+    else:
+        _combine(cluster, store, chain, keys, data_dir, progress)
     for stale in ("postmaster.pid", "postmaster.opts"):
         (data_dir / stale).unlink(missing_ok=True)
+
+
+def _extract(
+    store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
+    progress: Callable[[int], None],
+) -> int:  # fmt: skip
+    plain = _Stream(open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys),
+                    progress)  # fmt: skip
+    with tarfile.open(fileobj=plain, mode="r|") as tar:
+        tar.extractall(into, filter="fully_trusted")  # our own, authenticated artifact
+    return plain.total
+
+
+def _combine(
+    cluster: Cluster, store: FileObjectStore, chain: list[dict[str, Any]],
+    keys: dict[str, bytes], data_dir: Path, progress: Callable[[int], None],
+) -> None:  # fmt: skip
+    parts = data_dir.parent / f"{data_dir.name}-parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    try:
+        done = 0
+        for i, link in enumerate(chain):
+            (parts / str(i)).mkdir(parents=True)
+            done += _extract(store, link, keys, parts / str(i), partial(_after, progress, done))
+        data_dir.rmdir()  # pg_combinebackup creates it
+        result = subprocess.run(
+            [cluster.tool("pg_combinebackup"), *(str(parts / str(i)) for i in range(len(chain))),
+             "-o", str(data_dir)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise BackupError(f"pg_combinebackup failed: {last}")
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 def start_side(cluster: Cluster, data_dir: Path) -> SideCopy:
@@ -149,6 +204,10 @@ def own(data_dir: Path, cluster: Cluster) -> None:
             cluster.run_as.chown(Path(root) / name)
     cluster.run_as.chown(data_dir)
     cluster.run_as.chown(data_dir.parent)
+
+
+def _after(progress: Callable[[int], None], done: int, n: int) -> None:
+    progress(done + n)
 
 
 class _Stream(io.RawIOBase):

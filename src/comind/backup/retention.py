@@ -1,7 +1,8 @@
 """Retention: which backups to keep, and removing the rest with the WAL no kept backup needs.
 
 A full backup is kept when it is among the newest ``keep_full`` or younger than
-``keep_days``; an expired backup's artifacts and manifest are deleted and its catalog entry
+``keep_days``, and an incremental or differential one as long as the full backup its chain
+starts from; an expired backup's artifacts and manifests are deleted and its catalog entry
 marked expired (never a backup something kept depends on: ``parent`` links are honoured).
 Archived WAL older than the start of the oldest kept full backup can no longer be replayed
 from any kept base, so it goes too.
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from comind.backup.base import BUCKET
+from comind.backup.base import BUCKET, PHYSICAL, manifest_key
 from comind.backup.wal import PREFIX, SUFFIX, WalArchive
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
@@ -29,7 +30,8 @@ class Pruned:
 def plan(
     entries: list[dict[str, Any]], keep_full: int, keep_days: int | None, now: datetime
 ) -> set[str]:
-    """The ids of complete full backups to keep (and every backup one of them depends on)."""
+    """The ids of complete physical backups to keep: the chosen full ones, the incremental
+    ones built on them, and every backup one of those depends on."""
     fulls = sorted(
         (e for e in entries if e["kind"] == "full" and e["status"] == "complete"),
         key=lambda e: e["finished_at"],
@@ -39,11 +41,20 @@ def plan(
     if keep_days is not None:
         keep |= {e["id"] for e in fulls if e["finished_at"] >= now - timedelta(days=keep_days)}
     parents = {e["id"]: e["parent"] for e in entries}
+    for e in entries:
+        if e["kind"] in PHYSICAL and e["status"] == "complete" and _root(e["id"], parents) in keep:
+            keep.add(e["id"])
     for backup_id in list(keep):
         while (parent := parents.get(backup_id)) is not None:
             keep.add(parent)
             backup_id = parent
     return keep
+
+
+def _root(backup_id: str, parents: dict[str, str | None]) -> str:
+    while (parent := parents.get(backup_id)) is not None:
+        backup_id = parent
+    return backup_id
 
 
 def prune(
@@ -60,7 +71,7 @@ def prune(
     keep = plan(entries, keep_full, keep_days, now)
     out = Pruned(kept=sorted(keep))
     for e in entries:
-        if e["kind"] == "full" and e["status"] == "complete" and e["id"] not in keep:
+        if e["kind"] in PHYSICAL and e["status"] == "complete" and e["id"] not in keep:
             out.expired.append(e["id"])
             if not dry_run:
                 _delete_backup(store, e)
@@ -79,5 +90,6 @@ def prune(
 
 def _delete_backup(store: FileObjectStore, entry: dict[str, Any]) -> None:
     manifest = entry["manifest"] or {}
-    for key in [*manifest.get("artifacts", []), f"base/{entry['id']}/manifest.json"]:
+    extra = [manifest["pg_manifest"]] if manifest.get("pg_manifest") else []
+    for key in [*manifest.get("artifacts", []), *extra, manifest_key(entry["id"])]:
         store.delete(BUCKET, key)

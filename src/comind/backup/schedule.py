@@ -15,7 +15,7 @@ from pathlib import Path
 
 from croniter import croniter
 
-from comind.backup.base import full_backup
+from comind.backup.base import physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.retention import prune
@@ -92,7 +92,7 @@ class BackupScheduler:
         if rules is None or not due(rules.schedules, self.last, now):
             return None
         self.last = now
-        manifest = full_backup(self.cluster, self.store, self.catalog, self.keys)
+        manifest = physical_backup(self.cluster, self.store, self.catalog, self.keys)
         log.info("scheduled backup %s taken", manifest["id"])
         prune(
             self.catalog,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-from comind.backup.base import BUCKET, full_backup
+from comind.backup.base import BUCKET, PHYSICAL, physical_backup
 from comind.backup.buckets import backup_buckets, restore_bucket
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
@@ -26,7 +26,7 @@ from comind.backup.pitr import (
     restore_point,
     restore_to_time,
 )
-from comind.backup.restore import SideCopy, restore_side
+from comind.backup.restore import SideCopy, chain_of, restore_side
 from comind.backup.retention import prune
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
@@ -89,7 +89,12 @@ def _bar(as_json: bool) -> Progress:
 def run(
     ctx: typer.Context,
     kind: Annotated[
-        str, typer.Option("--type", help="full, logical or objects (incr, diff: not yet).")
+        str,
+        typer.Option(
+            "--type",
+            help="full; incr (changes since the last physical backup) or diff (since the "
+            "last full; both need PostgreSQL 17+, else a full one is taken); logical; objects.",
+        ),
     ] = "full",
     app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
     as_json: JsonOpt = False,
@@ -101,20 +106,21 @@ def run(
     if kind == "logical":
         _logical(ctx, app, as_json)
         return
-    if kind != "full":
-        raise UsageError(
-            f"--type {kind}: full, logical and objects backups are available (incr, diff: not yet)"
-        )
+    if kind not in PHYSICAL:
+        raise UsageError(f"--type {kind}: choose full, incr, diff, logical or objects")
     with backups(ctx) as b, _bar(as_json) as bar:
-        task = bar.add_task("full backup", total=None)
-        manifest = full_backup(
-            b.cluster, b.store, b.catalog, b.keys, progress=lambda n: bar.update(task, completed=n)
-        )
+        task = bar.add_task(f"{kind} backup", total=None)
+        manifest = physical_backup(
+            b.cluster, b.store, b.catalog, b.keys, kind,
+            progress=lambda n: bar.update(task, completed=n),
+        )  # fmt: skip
     summary = {
         k: manifest[k]
         for k in (
             "id",
             "type",
+            "parent",
+            "note",
             "start_lsn",
             "stop_lsn",
             "size_bytes",
@@ -126,6 +132,8 @@ def run(
     if as_json:
         emit_json(summary)
     else:
+        if manifest["note"]:
+            console.print(f"[yellow]{manifest['note']}[/yellow]")
         console.print(
             f"backup {manifest['id']}: {manifest['source_bytes'] / 1e6:.1f} MB read, "
             f"{manifest['size_bytes'] / 1e6:.1f} MB stored in {manifest['seconds']:.1f} s"
@@ -215,7 +223,7 @@ def verify_cmd(
         state = "verified" if report.ok else "FAILED"
         console.print(
             f"{backup_id}: {state} ({report.tables_compared} tables compared, "
-            f"amcheck {report.amcheck})",
+            f"pg_verifybackup {report.verifybackup}, amcheck {report.amcheck})",
             markup=False,
         )
         for problem in report.problems:
@@ -229,12 +237,21 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def _physical(b: Backups) -> list[dict[str, Any]]:
+    """Manifests of the complete physical backups (full, incr, diff), newest first."""
+    return [
+        dict(e["manifest"])
+        for e in b.catalog.entries(limit=100_000)
+        if e["kind"] in PHYSICAL and e["status"] == "complete"
+    ]
+
+
 def _manifest(b: Backups, backup_id: str | None) -> dict[str, Any]:
-    entries = [e for e in b.catalog.entries("full") if e["status"] == "complete"]
     if backup_id is None:
-        if not entries:
+        newest = _physical(b)
+        if not newest:
             raise UsageError("no complete backup to restore: comind backup run")
-        return dict(entries[0]["manifest"])
+        return newest[0]
     found = next((e for e in b.catalog.entries() if e["id"] == backup_id), None)
     if found is None:
         raise UsageError(f"no backup {backup_id} (see comind backup ls)")
@@ -389,7 +406,8 @@ def _latest(
         manifest = _manifest(b, backup_id)
         target = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
         with _bar(as_json) as bar:
-            task = bar.add_task(f"restoring {manifest['id']}", total=manifest.get("source_bytes"))
+            total = sum(m["source_bytes"] for m in chain_of(b.store, manifest))
+            task = bar.add_task(f"restoring {manifest['id']}", total=total)
             copy = restore_side(
                 b.cluster,
                 b.store,
@@ -412,9 +430,7 @@ def _point_in_time(
             target = datetime.fromisoformat(when.replace("Z", "+00:00"))
         except ValueError:
             raise UsageError(f"--to-time {when}: expected ISO 8601 with a zone") from None
-        manifests = [
-            dict(e["manifest"]) for e in b.catalog.entries("full") if e["status"] == "complete"
-        ]
+        manifests = _physical(b)
         base = choose_base(manifests, target)
         data_dir = b.home.root / "restores" / f"pitr-{datetime.now(UTC):%Y%m%dT%H%M%S}"
         with console.status("restoring and replaying WAL") if not as_json else _nothing():

@@ -92,7 +92,13 @@ class PostgresEngine(TcpEngine):
             "-c", "password_encryption=scram-sha-256",
             "-c", "autovacuum_naptime=2",  # queue tables churn: look often
             *self._archiving(),
+            *self._summaries(),
         ]  # fmt: skip
+
+    def _summaries(self) -> list[str]:
+        """WAL summaries, which incremental backups are built from (PostgreSQL 17+)."""
+        major = (self.home.pg_data / "PG_VERSION").read_text().strip()
+        return ["-c", "summarize_wal=on"] if int(major) >= 17 else []
 
     @property
     def wal_spool(self) -> Path:

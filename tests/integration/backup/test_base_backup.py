@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from comind.backup.base import BUCKET, BackupError, full_backup, manifest_key
+from comind.backup.base import BUCKET, BackupError, physical_backup, manifest_key
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
@@ -25,7 +25,7 @@ def test_a_full_backup_restores_and_verifies(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = full_backup(cluster, store, catalog, keys)
+    manifest = physical_backup(cluster, store, catalog, keys)
     assert manifest["tables"][shopdb]["public.orders"] == 20000
     assert manifest["size_bytes"] < manifest["source_bytes"]  # compressed
     stored = json.loads(store.get(BUCKET, manifest_key(manifest["id"])))
@@ -38,6 +38,7 @@ def test_a_full_backup_restores_and_verifies(
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
     assert report.ok, report.problems
     assert report.tables_compared >= 2
+    assert (report.verifybackup, report.amcheck) == ("passed", "passed")
     assert report.amcheck in ("passed", "pg_amcheck not available")
     assert catalog.get(manifest["id"])["verify_status"] == "verified"  # type: ignore[index]
     assert not (scratch / "scratch").exists()
@@ -47,7 +48,7 @@ def test_a_restored_side_copy_serves_the_data(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = full_backup(cluster, store, catalog, keys)
+    manifest = physical_backup(cluster, store, catalog, keys)
     with connect(cluster.target.with_db(shopdb)) as conn:
         conn.execute("DELETE FROM orders WHERE id <= 100")  # a mistake, after the backup
     side = restore_side(cluster, store, manifest, keys.all(), scratch / "side")
@@ -68,7 +69,7 @@ def test_a_corrupt_artifact_is_named_before_anything_is_restored(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = full_backup(cluster, store, catalog, keys)
+    manifest = physical_backup(cluster, store, catalog, keys)
     path = store.root / BUCKET / manifest["artifacts"][0]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -84,7 +85,7 @@ def test_without_its_key_a_backup_cannot_be_read(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = full_backup(cluster, store, catalog, keys)
+    manifest = physical_backup(cluster, store, catalog, keys)
     other = KeyRing(scratch / "other")
     with pytest.raises(
         BackupCryptoError, match=f"backup key {manifest['key_id']} is not available"
@@ -99,9 +100,9 @@ def test_rotation_keeps_old_backups_restorable(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
-    old = full_backup(cluster, store, catalog, keys)
+    old = physical_backup(cluster, store, catalog, keys)
     new_id, _ = keys.rotate()
-    new = full_backup(cluster, store, catalog, keys)
+    new = physical_backup(cluster, store, catalog, keys)
     assert new["key_id"] == new_id != old["key_id"]
     report = verify(cluster, store, catalog, keys.all(), old, scratch / "scratch")
     assert report.ok, report.problems
@@ -125,10 +126,19 @@ def test_a_killed_backup_is_never_registered_complete(
     monkeypatch.setattr(base.subprocess, "Popen", popen)
     before = {o.key for o in store.list(BUCKET)}
     with pytest.raises(BackupError, match="pg_basebackup failed"):
-        full_backup(cluster, store, catalog, keys)
+        physical_backup(cluster, store, catalog, keys)
     assert killed.is_set()
     failed = catalog.entries()[0]
     assert failed["status"] == "failed"
     assert {o.key for o in store.list(BUCKET)} == before  # nothing half-written is visible
     monkeypatch.undo()
-    assert full_backup(cluster, store, catalog, keys)["id"] != failed["id"]
+    assert physical_backup(cluster, store, catalog, keys)["id"] != failed["id"]
+
+
+def test_an_incremental_on_postgresql_before_17_is_a_full_backup_saying_why(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing
+) -> None:
+    manifest = physical_backup(cluster, store, catalog, keys, "incr")
+    assert manifest["type"] == "full" and manifest["parent"] is None
+    assert "need 17+" in manifest["note"] and "took a full backup instead" in manifest["note"]
+    assert catalog.get(manifest["id"])["kind"] == "full"  # type: ignore[index]

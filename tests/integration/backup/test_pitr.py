@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from comind.backup.base import BackupError, full_backup
+from comind.backup.base import BackupError, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import restore_to_time
@@ -49,7 +49,7 @@ def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
     thread.start()
     try:
         time.sleep(1.0)
-        manifest = full_backup(cluster, store, catalog, keys)
+        manifest = physical_backup(cluster, store, catalog, keys)
         time.sleep(3.0)
     finally:
         stop.set()
@@ -74,7 +74,7 @@ def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
 def test_targets_outside_the_range_are_refused(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = full_backup(cluster, store, catalog, keys)
+    manifest = physical_backup(cluster, store, catalog, keys)
     before = datetime.fromisoformat(manifest["start_time"]) - timedelta(days=1)
     with pytest.raises(BackupError, match="is before the oldest backup; restorable from"):
         restore_to_time(cluster, store, keys, [manifest], before, scratch / "early")

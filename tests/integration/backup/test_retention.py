@@ -7,7 +7,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from comind.backup.base import BUCKET, full_backup
+from comind.backup.base import BUCKET, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import flush_wal
@@ -31,7 +31,7 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
     taken = []
     for _ in range(3):
         flush_wal(cluster, archive)
-        taken.append(full_backup(cluster, store, catalog, keys))
+        taken.append(physical_backup(cluster, store, catalog, keys))
     flush_wal(cluster, archive)
     complete = [e for e in catalog.entries() if e["kind"] == "full" and e["status"] == "complete"]
     dry = prune(
