@@ -64,6 +64,25 @@ def test_key_ring_rotation_and_passphrase_export(tmp_path: Path) -> None:
         other.load(exported, "wrong passphrase!")
     assert other.load(exported, "correct horse battery") == sorted([first, second])
     assert other.all() == ring.all()
+    assert not (tmp_path / "b" / "postgres-password").exists()  # keys only, unless asked
+
+
+def test_a_platform_export_brings_the_other_secrets_into_a_new_state_directory(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "postgres-password").write_text("pw-old\n")
+    ring = KeyRing(tmp_path / "a")
+    ring.current()
+    exported = ring.export("correct horse battery")
+    assert b"pw-old" not in exported
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "postgres-password").write_text("kept\n")
+    KeyRing(tmp_path / "b").load(exported, "correct horse battery", platform=True)
+    KeyRing(tmp_path / "c").load(exported, "correct horse battery", platform=True)
+    assert (tmp_path / "b" / "postgres-password").read_text() == "pw-old\n"
+    assert (tmp_path / "c" / "postgres-password").read_text() == "kept\n"  # never overwritten
+    assert oct((tmp_path / "b" / "postgres-password").stat().st_mode & 0o777) == "0o600"
 
 
 def test_artifacts_written_with_gzip_by_earlier_versions_still_open() -> None:

@@ -64,6 +64,21 @@ def pg_manifest_key(backup_id: str) -> str:
     return f"base/{backup_id}/backup_manifest.cmb"
 
 
+def other_manifest_key(backup_id: str) -> str:
+    """Where a backup that is not a physical one keeps its manifest in the store."""
+    return f"manifests/{backup_id}.json"
+
+
+def finish(
+    store: FileObjectStore, catalog: BackupCatalog, manifest: dict[str, Any], key: str
+) -> None:
+    """The manifest stored beside the artifacts, then the catalog entry complete (in that
+    order: a backup listed complete always has its manifest in the store, from which a
+    disaster recovery finds it)."""
+    store.put(BUCKET, key, json.dumps(manifest, indent=2).encode())
+    catalog.complete(manifest["id"], manifest)
+
+
 def new_id(kind: str) -> str:
     return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
 
@@ -89,8 +104,7 @@ def physical_backup(
         since = _parent_manifest(store, keys, parent, Path(tmp)) if parent else None
         manifest = _take(cluster, store, backup_id, key_id, key, progress, since)
         manifest.update(type=taken, parent=parent_id, note=note)
-        store.put(BUCKET, manifest_key(backup_id), json.dumps(manifest, indent=2).encode())
-        catalog.complete(backup_id, manifest)
+        finish(store, catalog, manifest, manifest_key(backup_id))
     return manifest
 
 

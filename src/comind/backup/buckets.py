@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from comind.backup.base import BUCKET, registered
+from comind.backup.base import BUCKET, finish, other_manifest_key, registered
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
@@ -46,7 +46,7 @@ def backup_buckets(
             "size_bytes": size,
             "seconds": round(time.monotonic() - began, 3),
         }
-        catalog.complete(backup_id, manifest)
+        finish(store, catalog, manifest, other_manifest_key(backup_id))
     return manifest
 
 

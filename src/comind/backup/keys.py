@@ -1,17 +1,20 @@
 """The platform's backup keys: a key ring in the state directory (``secrets/backup-keys.json``,
 mode 0600). New artifacts use the current key; rotation adds a key and makes it current,
 and older keys stay so older backups remain restorable. ``export``/``load`` move the ring
-off the machine under a passphrase (scrypt + AES-256-GCM) for disaster recovery."""
+off the machine under a passphrase (scrypt + AES-256-GCM) for disaster recovery, together
+with the state directory's other secrets (the engines' passwords, the key sealing app
+credentials, the API tokens): a platform rebuilt from its backups is the same platform."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,7 +32,7 @@ class Ring(TypedDict):
 
 class KeyRing:
     def __init__(self, secrets_dir: Path) -> None:
-        self.path = secrets_dir / FILE
+        self.dir, self.path = secrets_dir, secrets_dir / FILE
 
     def current(self) -> tuple[str, bytes]:
         ring = self._read()
@@ -53,30 +56,35 @@ class KeyRing:
 
     def export(self, passphrase: str) -> bytes:
         salt, nonce = os.urandom(16), os.urandom(12)
-        sealed = AESGCM(_derive(passphrase, salt)).encrypt(
-            nonce, json.dumps(self._read()).encode(), b"keys"
-        )
-        return json.dumps({"v": 1, "kdf": "scrypt", "salt": salt.hex(), "nonce": nonce.hex(),
+        others = {p.name: p.read_text() for p in sorted(self.dir.iterdir())
+                  if p.is_file() and p.name != FILE and not p.name.endswith(".tmp")}  # fmt: skip
+        plain = json.dumps({"ring": self._read(), "secrets": others}).encode()
+        sealed = AESGCM(_derive(passphrase, salt)).encrypt(nonce, plain, b"keys")
+        return json.dumps({"v": 2, "kdf": "scrypt", "salt": salt.hex(), "nonce": nonce.hex(),
                            "keys": sealed.hex()}).encode()  # fmt: skip
 
-    def load(self, exported: bytes, passphrase: str) -> list[str]:
-        """Add the keys of an export (a DR restore); returns their ids."""
-        try:
-            doc = json.loads(exported)
-            key = _derive(passphrase, bytes.fromhex(doc["salt"]))
-            plain = AESGCM(key).decrypt(
-                bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["keys"]), b"keys"
-            )
-            ring: Ring = json.loads(plain)
-        except InvalidTag:
-            raise ComindError("wrong passphrase for this key export") from None
-        except (ValueError, KeyError, TypeError):
-            raise ComindError("not a Comind key export") from None
+    def load(self, exported: bytes, passphrase: str, *, platform: bool = False) -> list[str]:
+        """Add the keys of an export; with ``platform`` (a DR restore into a new state
+        directory) also the other secrets, where none exists yet. Returns the key ids."""
+        plain = open_export(exported, passphrase)
+        ring: Ring = plain["ring"]
+        if platform:
+            self._restore_secrets(plain["secrets"])
         mine = self._read()
         mine["keys"].update(ring["keys"])
         mine["current"] = mine["current"] or ring["current"]
         self._write(mine)
         return sorted(ring["keys"])
+
+    def _restore_secrets(self, found: dict[str, str]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name, value in found.items():
+            if Path(name).name != name or name.startswith("."):
+                continue  # only plain file names belong in the secrets directory
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(self.dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(value)
 
     def _read(self) -> Ring:
         if not self.path.exists():
@@ -91,6 +99,22 @@ class KeyRing:
         with os.fdopen(fd, "w") as handle:
             json.dump(ring, handle)
         os.replace(tmp, self.path)
+
+
+def open_export(exported: bytes, passphrase: str) -> dict[str, Any]:
+    """The contents of a key export: ``ring`` and ``secrets``; one clear error when the
+    passphrase is wrong or the file is not an export."""
+    try:
+        doc = json.loads(exported)
+        key = _derive(passphrase, bytes.fromhex(doc["salt"]))
+        plain = json.loads(AESGCM(key).decrypt(
+            bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["keys"]), b"keys"
+        ))  # fmt: skip
+    except InvalidTag:
+        raise ComindError("wrong passphrase for this key export") from None
+    except (ValueError, KeyError, TypeError):
+        raise ComindError("not a Comind key export") from None
+    return plain if doc["v"] >= 2 else {"ring": plain, "secrets": {}}
 
 
 def _derive(passphrase: str, salt: bytes) -> bytes:

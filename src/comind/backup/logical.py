@@ -9,7 +9,6 @@ to be inspected and copied back by the operator.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 from psycopg import sql
 
-from comind.backup.base import BUCKET, BackupError, hashed, registered
+from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -61,10 +60,7 @@ def logical_backup(
             "pg_version": before["version"],
             "seconds": round(time.monotonic() - began, 3),
         }
-        store.put(
-            BUCKET, f"logical/{backup_id}/manifest.json", json.dumps(manifest, indent=2).encode()
-        )
-        catalog.complete(backup_id, manifest)
+        finish(store, catalog, manifest, f"logical/{backup_id}/manifest.json")
     return manifest
 
 

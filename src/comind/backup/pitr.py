@@ -122,42 +122,37 @@ def restore_to_time(
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
     unpack(cluster, store, base, keys.all(), data_dir, force=force, progress=progress)
-    wal_dir = data_dir.parent / f"{data_dir.name}-wal"
-    first = _wal_name(cluster, base["start_lsn"], base["timeline"])
-    archive.fetch(
-        [s.name for s in archive.segments() if s.name >= first and len(s.name) == 24], wal_dir
+    goal = (
+        {"recovery_target_name": point} if point else {"recovery_target_time": target.isoformat()}
     )
-    _recovery_settings(data_dir, wal_dir, target, point)
+    return replay(cluster, archive, base, data_dir, goal)
+
+
+def replay(
+    cluster: Cluster, archive: WalArchive, base: dict[str, Any], data_dir: Path,
+    goal: dict[str, str],
+) -> SideCopy:  # fmt: skip
+    """Start the backup unpacked in ``data_dir`` with the archived WAL from its start,
+    replayed to ``goal`` (recovery target settings; none: every archived WAL file) and
+    promoted; returns the running copy."""
+    wal_dir = data_dir.parent / f"{data_dir.name}-wal"
+    archive.fetch([s.name for s in archive.segments()
+                   if s.name >= base["start_wal"] and len(s.name) == 24], wal_dir)  # fmt: skip
+    (data_dir / "recovery.signal").touch()
     own(data_dir, cluster)
     own(wal_dir, cluster)
-    side = start_side(cluster, data_dir)
+    settings = {"restore_command": f'cp "{wal_dir}/%f" "%p"', **goal}
+    if goal:
+        settings["recovery_target_action"] = "promote"
+    side = start_side(cluster, data_dir, settings)
     try:
         _wait_promoted(side)
+    except BaseException:
+        side.stop()
+        raise
     finally:
         shutil.rmtree(wal_dir, ignore_errors=True)  # replayed (or failed): no longer needed
     return side
-
-
-def _wal_name(cluster: Cluster, lsn: str, timeline: int) -> str:
-    with connect(cluster.target) as conn:
-        row = conn.execute("SELECT pg_walfile_name(%s::pg_lsn)", (lsn,)).fetchone()
-    assert row is not None
-    return f"{timeline:08X}{str(row[0])[8:]}"
-
-
-def _recovery_settings(data_dir: Path, wal_dir: Path, target: datetime, point: str | None) -> None:
-    (data_dir / "recovery.signal").touch()
-    goal = (
-        f"recovery_target_name = '{point}'"
-        if point
-        else f"recovery_target_time = '{target.isoformat()}'"
-    )
-    with (data_dir / "postgresql.auto.conf").open("a") as conf:
-        conf.write(
-            f"\n# comind: point-in-time restore\n"
-            f'restore_command = \'cp "{wal_dir}/%f" "%p"\'\n'
-            f"{goal}\nrecovery_target_action = 'promote'\n"
-        )
 
 
 def _wait_promoted(side: SideCopy, timeout: float = 300.0) -> None:

@@ -153,13 +153,19 @@ def _combine(
         shutil.rmtree(parts, ignore_errors=True)
 
 
-def start_side(cluster: Cluster, data_dir: Path) -> SideCopy:
+def start_side(
+    cluster: Cluster, data_dir: Path, settings: dict[str, str] | None = None
+) -> SideCopy:
+    """Run the cluster in ``data_dir`` on a free port (``settings``: more server settings,
+    given on the command line so none of them stays in the data directory)."""
     host = cluster.target.host
     port = free_port(host)
     log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
+    extra = [arg for k, v in (settings or {}).items() for arg in ("-c", f"{k}={v}")]
     proc = subprocess.Popen(
         [cluster.tool("postgres"), "-D", str(data_dir), "-c", f"listen_addresses={host}",
-         "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "archive_mode=off"],
+         "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "archive_mode=off",
+         *extra],
         stdout=log, stderr=subprocess.STDOUT, user=cluster.run_as.uid, group=cluster.run_as.gid,
         cwd=data_dir.parent,
     )  # fmt: skip

@@ -3,8 +3,7 @@ of the running platform's PostgreSQL, taken and restored from this process."""
 
 from __future__ import annotations
 
-import getpass
-import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -28,14 +27,17 @@ from comind.backup.pitr import (
 )
 from comind.backup.restore import SideCopy, chain_of, restore_side
 from comind.backup.retention import prune
+from comind.backup.snapshots import redis_backup, restore_redis
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, platform_db, running_state, settings_of
+from comind.cli.connect import home_of, platform_db, platform_redis, running_state, settings_of
+from comind.cli.disaster import PASSPHRASE_ENV, passphrase
 from comind.cli.output import console, emit_json
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
+from comind.embedded.redis import find_binary
 from comind.errors import UsageError
 from comind.spec.names import role_name
 from comind.stores.backup_catalog import BackupCatalog
@@ -93,7 +95,8 @@ def run(
         typer.Option(
             "--type",
             help="full; incr (changes since the last physical backup) or diff (since the "
-            "last full; both need PostgreSQL 17+, else a full one is taken); logical; objects.",
+            "last full; both need PostgreSQL 17+, else a full one is taken); logical; objects; "
+            "redis (a BGSAVE snapshot).",
         ),
     ] = "full",
     app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
@@ -106,8 +109,11 @@ def run(
     if kind == "logical":
         _logical(ctx, app, as_json)
         return
+    if kind == "redis":
+        _redis(ctx, as_json)
+        return
     if kind not in PHYSICAL:
-        raise UsageError(f"--type {kind}: choose full, incr, diff, logical or objects")
+        raise UsageError(f"--type {kind}: choose full, incr, diff, logical, objects or redis")
     with backups(ctx) as b, _bar(as_json) as bar:
         task = bar.add_task(f"{kind} backup", total=None)
         manifest = physical_backup(
@@ -158,6 +164,18 @@ def _objects(ctx: typer.Context, as_json: bool) -> None:
             f"backup {manifest['id']}: {len(buckets)} bucket(s), {manifest['uploaded']} "
             f"new object(s), {manifest['reused']} unchanged"
         )
+
+
+def _redis(ctx: typer.Context, as_json: bool) -> None:
+    with backups(ctx) as b, console.status("Redis BGSAVE") if not as_json else _nothing():
+        target = platform_redis(b.home, running_state(b.home))
+        manifest = redis_backup(target, b.store, b.catalog, b.keys)
+    summary = {k: manifest[k] for k in ("id", "type", "keys", "size_bytes", "seconds")}
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"backup {manifest['id']}: {manifest['keys']} key(s), "
+                      f"{manifest['size_bytes'] / 1e6:.1f} MB stored")  # fmt: skip
 
 
 def _logical(ctx: typer.Context, app: str | None, as_json: bool) -> None:
@@ -272,6 +290,9 @@ def restore(
     bucket: Annotated[
         str | None, typer.Option(help="Restore this bucket (objects backup).")
     ] = None,
+    redis: Annotated[
+        bool, typer.Option("--redis", help="A Redis snapshot, served on a side port.")
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -280,6 +301,9 @@ def restore(
     new name, touching nothing else."""
     if bucket:
         _bucket(ctx, bucket, backup_id, into, as_json)
+        return
+    if redis:
+        _redis_side(ctx, backup_id, as_json)
         return
     if not side:
         if not app:
@@ -309,19 +333,42 @@ def restore(
         console.print(f"  psql '{doc['dsn']}'", markup=False)
 
 
+def _newest_of(b: Backups, kind: str, backup_id: str | None) -> dict[str, Any]:
+    """The manifest of the given (or newest) complete backup of ``kind``."""
+    found = [
+        e
+        for e in b.catalog.entries(kind)
+        if e["status"] == "complete" and (backup_id is None or e["id"] == backup_id)
+    ]
+    if not found:
+        raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
+    return dict(found[0]["manifest"])
+
+
+def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> None:
+    with backups(ctx) as b:
+        manifest = _newest_of(b, "redis", backup_id)
+        where = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
+        binary = find_binary(settings_of(ctx).redis_bin)
+        copy = restore_redis(binary, b.store, b.keys.all(), manifest, where)
+    doc = {"url": copy.target.url(), "backup": manifest["id"], "pid": copy.process.pid,
+           "port": copy.target.port, "directory": str(where)}  # fmt: skip
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(f"restored {manifest['id']} on port {copy.target.port} (pid "
+                      f"{copy.process.pid}); stop it with: kill {copy.process.pid}",
+                      markup=False)  # fmt: skip
+        console.print(f"  redis-cli -u '{doc['url']}'", markup=False)
+
+
 def _bucket(
     ctx: typer.Context, bucket: str, backup_id: str | None, into: str | None, as_json: bool
 ) -> None:
     with backups(ctx) as b:
-        found = [
-            e
-            for e in b.catalog.entries("objects")
-            if e["status"] == "complete" and (backup_id is None or e["id"] == backup_id)
-        ]
-        if not found:
-            raise UsageError("no complete objects backup" + (f" {backup_id}" if backup_id else ""))
-        written = restore_bucket(b.store, b.keys.all(), dict(found[0]["manifest"]), bucket, into)
-    doc = {"bucket": into or bucket, "objects": written, "from": found[0]["id"]}
+        manifest = _newest_of(b, "objects", backup_id)
+        written = restore_bucket(b.store, b.keys.all(), manifest, bucket, into)
+    doc = {"bucket": into or bucket, "objects": written, "from": manifest["id"]}
     if as_json:
         emit_json(doc)
     else:
@@ -526,13 +573,14 @@ def export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Where to write the passphrase-protected keys.")],
 ) -> None:
-    """Export every backup key under a passphrase (needed for a disaster recovery)."""
-    passphrase = getpass.getpass("passphrase: ")
-    if len(passphrase) < 12:
+    """Export the backup keys and the platform's other secrets under a passphrase (asked, or
+    COMIND_KEYS_PASSPHRASE): what a disaster recovery needs besides the backups."""
+    chosen = passphrase()
+    if len(chosen) < 12:
         raise UsageError("use a passphrase of at least 12 characters")
-    if getpass.getpass("again: ") != passphrase:
+    if PASSPHRASE_ENV not in os.environ and passphrase("again: ") != chosen:
         raise UsageError("the passphrases differ")
-    data = KeyRing(home_of(ctx).root / "secrets").export(passphrase)
+    data = KeyRing(home_of(ctx).root / "secrets").export(chosen)
     out.write_bytes(data)
     out.chmod(0o600)
-    console.print(f"wrote {out} ({len(json.loads(data))} fields); keep it away from this machine")
+    console.print(f"wrote {out}: every secret of this platform; keep it away from this machine")

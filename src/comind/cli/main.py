@@ -20,6 +20,7 @@ from comind.cli.apps import app_cli
 from comind.cli.backups import backup_cli, keys_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
+from comind.cli.disaster import dr_cli
 from comind.cli.flows import flow_cli
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
@@ -58,6 +59,7 @@ app.add_typer(demo_cli, name="demo")
 app.add_typer(backup_cli, name="backup")
 app.add_typer(keys_cli, name="keys")
 app.command("restore")(backups.restore)
+app.add_typer(dr_cli, name="dr")
 app.command("worker")(flows.worker)
 
 _debug = False

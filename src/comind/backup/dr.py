@@ -1,0 +1,140 @@
+"""Disaster recovery: a platform rebuilt in an empty state directory (a new machine) from a
+copy of its backup store and its exported secrets.
+
+In order: the secrets (backup keys, engine passwords, the key sealing app credentials, API
+tokens) from the passphrase-protected export; the backup store copied in; PostgreSQL from
+the newest physical backup (with its chain) and every archived WAL file after it, which
+brings back the app databases and the platform's own metadata (GitOps state, queues,
+catalogs) as of the last archived transaction; the buckets as of the newest objects backup;
+Redis from the newest snapshot. The next ``comind up --repo`` re-syncs from Git.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from comind.backup.base import BUCKET, PHYSICAL, BackupError
+from comind.backup.buckets import restore_bucket
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing, open_export
+from comind.backup.pitr import replay
+from comind.backup.restore import unpack
+from comind.backup.snapshots import install_redis
+from comind.backup.wal import WalArchive
+from comind.embedded.home import StateDir
+from comind.embedded.postgres import SUPERUSER, PostgresEngine
+from comind.embedded.redis import RedisEngine
+from comind.embedded.settings import Settings
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import PgTarget
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class Rebuilt:
+    home: str
+    postgres_from: str
+    wal_files: int
+    last_wal: str | None = None
+    buckets: dict[str, int] = field(default_factory=dict)
+    objects_from: str | None = None
+    redis_from: str | None = None
+    redis_keys: int | None = None
+
+
+def backup_bucket(source: Path) -> Path:
+    """The backup store's bucket directory in ``source`` (the bucket itself, or a copy of a
+    state directory's ``objects`` holding it)."""
+    for candidate in (source, source / BUCKET, source / "objects" / BUCKET):
+        if (candidate / "base").is_dir():
+            return candidate
+    raise BackupError(
+        f"{source} holds no Comind backups (expected base/ and wal/ of the {BUCKET} bucket)"
+    )
+
+
+def rebuild(
+    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
+    step: Step = lambda s: None,
+) -> Rebuilt:  # fmt: skip
+    """Rebuild the platform whose backups are in ``source`` into ``home`` (empty)."""
+    bucket = backup_bucket(source)
+    open_export(exported, passphrase)  # a wrong passphrase fails before anything is written
+    if home.root.exists() and any(home.root.iterdir()):
+        raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
+                          "directory (choose another --home)")  # fmt: skip
+    try:
+        return _rebuild(bucket, home, settings, exported, passphrase, step)
+    except BaseException:
+        shutil.rmtree(home.root, ignore_errors=True)  # it was empty: a retry starts clean
+        raise
+
+
+def _rebuild(
+    bucket: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
+    step: Step,
+) -> Rebuilt:  # fmt: skip
+    home.create()
+    keys = KeyRing(home.root / "secrets")
+    keys.load(exported, passphrase, platform=True)
+    step("copying the backup store")
+    shutil.copytree(bucket, home.objects / BUCKET)
+    store = FileObjectStore(home.objects)
+    out = _postgres(store, keys, home, settings, step)
+    step("restoring the buckets")
+    _buckets(store, keys, home, out)
+    step("restoring Redis")
+    if (snapshot := _newest(_others(store), "redis")) is not None:
+        binary = RedisEngine(home, settings).binary
+        out.redis_keys = install_redis(binary, store, keys.all(), snapshot, home.redis)
+        out.redis_from = snapshot["id"]
+    return out
+
+
+def _postgres(
+    store: FileObjectStore, keys: KeyRing, home: StateDir, settings: Settings, step: Step
+) -> Rebuilt:
+    base = _newest(_physical(store), None)
+    if base is None:
+        raise BackupError("the backup store holds no complete physical backup to rebuild from")
+    engine = PostgresEngine(home, settings)  # its password is the restored one
+    cluster = Cluster(PgTarget(settings.host, 0, SUPERUSER, engine.password, "postgres"),
+                      engine.bin_dir, engine.run_as)  # fmt: skip
+    step(f"restoring PostgreSQL from {base['id']}")
+    unpack(cluster, store, base, keys.all(), home.pg_data)
+    archive = WalArchive(store, keys)
+    wal = [s for s in archive.segments() if s.name >= base["start_wal"] and len(s.name) == 24]
+    step(f"replaying {len(wal)} archived WAL files")
+    replay(cluster, archive, base, home.pg_data, {}).stop()
+    return Rebuilt(str(home.root), base["id"], len(wal), wal[-1].name if wal else None)
+
+
+def _buckets(store: FileObjectStore, keys: KeyRing, home: StateDir, out: Rebuilt) -> None:
+    manifest = _newest(_others(store), "objects")
+    if manifest is None:
+        return
+    for bucket in manifest["buckets"]:
+        out.buckets[bucket] = restore_bucket(store, keys.all(), manifest, bucket)
+    out.objects_from = manifest["id"]
+
+
+def _physical(store: FileObjectStore) -> list[dict[str, Any]]:
+    return [json.loads(store.get(BUCKET, o.key)) for o in store.list(BUCKET, "base/")
+            if o.key.endswith("/manifest.json")]  # fmt: skip
+
+
+def _others(store: FileObjectStore) -> list[dict[str, Any]]:
+    return [json.loads(store.get(BUCKET, o.key)) for o in store.list(BUCKET, "manifests/")]
+
+
+def _newest(manifests: list[dict[str, Any]], kind: str | None) -> dict[str, Any] | None:
+    """The newest manifest of ``kind`` (None: any physical kind); ids sort by time."""
+    wanted = [m for m in manifests if (m.get("type") in PHYSICAL if kind is None
+                                       else m.get("type") == kind)]  # fmt: skip
+    return max(wanted, key=lambda m: m["id"].split("-", 1)[1], default=None)

@@ -1,0 +1,75 @@
+"""Redis backups: a BGSAVE snapshot, sealed; restored as it was into a server of its own,
+and turned into the append-only file a rebuilt platform's Redis starts from."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from comind.backup.base import BUCKET, BackupError
+from comind.backup.keys import KeyRing
+from comind.backup.snapshots import install_redis, redis_backup, restore_redis
+from comind.cli.runtime import Runtime
+from comind.embedded.ports import free_port
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.redis import client, default_user
+
+
+def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
+    backup_runtime: Runtime, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    scratch: Path,
+) -> None:  # fmt: skip
+    engine = backup_runtime.platform.redis
+    live = client(default_user(engine))
+    live.mset({f"snap:{i}": f"v{i}" for i in range(2000)})
+    manifest = redis_backup(default_user(engine), store, catalog, keys)
+    assert manifest["keys"] >= 2000 and catalog.get(manifest["id"])["status"] == "complete"  # type: ignore[index]
+    assert b"snap:1" not in b"".join(store.read_stream(BUCKET, manifest["artifacts"][0]))
+    live.set("snap:1", "changed after the backup")
+
+    copy = restore_redis(engine.binary, store, keys.all(), manifest, scratch / "side")
+    try:
+        assert client(copy.target).get("snap:1") == "v1"
+        assert client(copy.target).dbsize() == manifest["keys"]
+    finally:
+        copy.stop()
+
+    home = scratch / "engine"
+    assert install_redis(engine.binary, store, keys.all(), manifest, home) == manifest["keys"]
+    port = free_port("127.0.0.1")
+    proc = subprocess.Popen([str(engine.binary), "--port", str(port), "--bind", "127.0.0.1",
+                             "--dir", str(home), "--appendonly", "yes", "--save", ""],
+                            stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        conn = redis.Redis("127.0.0.1", port, socket_timeout=2, decode_responses=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if conn.get("snap:1999") == "v1999":
+                    break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        assert conn.get("snap:1") == "v1"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_a_corrupt_snapshot_is_refused_before_anything_is_written(
+    backup_runtime: Runtime, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    scratch: Path,
+) -> None:  # fmt: skip
+    manifest = redis_backup(default_user(backup_runtime.platform.redis), store, catalog, keys)
+    path = store.root / BUCKET / manifest["artifacts"][0]
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(BackupError, match="corrupt or truncated"):
+        restore_redis(backup_runtime.platform.redis.binary, store, keys.all(), manifest,
+                      scratch / "side")  # fmt: skip
+    assert not (scratch / "side").exists()
