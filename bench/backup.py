@@ -570,8 +570,9 @@ def _run(bench: Bench, scale: int, sample_mb: int, report: Report) -> None:
     )  # fmt: skip
     source, stream_s = manifest["source_bytes"], float(manifest["seconds"])
     facts["stored_bytes"], facts["source_bytes"] = manifest["size_bytes"], source
-    print(f"  comind physical_backup: {source / MB:,.0f} MB -> {manifest['size_bytes'] / MB:,.0f} MB "
-          f"in {wall:.1f} s (stream {stream_s:.1f} s)", flush=True)  # fmt: skip
+    print(f"  comind physical_backup: {source / MB:,.0f} MB -> "
+          f"{manifest['size_bytes'] / MB:,.0f} MB in {wall:.1f} s (stream {stream_s:.1f} s)",
+          flush=True)  # fmt: skip
     report.rows += [
         Row("full backup, whole call (vs raw pg_basebackup -Ft)", wall, source / MB / wall,
             raw_s, raw_mbs),

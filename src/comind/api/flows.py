@@ -31,6 +31,7 @@ from comind.queue.postgres import PostgresQueues
 from comind.spec import Spec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
 from comind.stores.flow_state import FlowState
+from comind.stores.spans import SpanStore
 
 MAX_INGEST_BYTES = 10 * 1024 * 1024
 
@@ -69,6 +70,7 @@ class FlowsApi:
             Route("/api/v1/flows", self.flows),
             Route("/api/v1/flows/{name}", self.flow),
             Route("/api/v1/flows/{name}/runs", self.runs),
+            Route("/api/v1/flows/{name}/traces", self.traces),
             Route("/ingest/{flow}", self.ingest, methods=["POST"]),
         ]
 
@@ -92,6 +94,20 @@ class FlowsApi:
             return JSONResponse({"error": f"no flow '{name}'"}, 404)
         rows = await run_in_threadpool(self.state.runs, name, 200)
         return JSONResponse({"flow": name, "runs": [_jsonable(r) for r in rows]})
+
+    async def traces(self, request: Request) -> Response:
+        """The flow's most recent batch traces (``limit``, default 20, at most 200)."""
+        if denied := await self.tokens.refuse(request):
+            return denied
+        name = request.path_params["name"]
+        if not self._known(name):
+            return JSONResponse({"error": f"no flow '{name}'"}, 404)
+        try:
+            limit = min(max(int(request.query_params.get("limit", "20")), 1), 200)
+        except ValueError:
+            return JSONResponse({"error": "limit must be a whole number"}, 400)
+        found = await run_in_threadpool(SpanStore(self.state.pool).traces, name, limit)
+        return JSONResponse({"flow": name, "traces": [_span(t) for t in found]})
 
     # -- documents
 
@@ -222,6 +238,10 @@ def _parse(body: bytes) -> tuple[list[dict[str, Any]], list[str]]:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _span(span: dict[str, Any]) -> dict[str, Any]:
+    return {**_jsonable(span), "children": [_span(c) for c in span["children"]]}
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.tree import Tree
 
 from comind.api.flows import ingest_token
 from comind.cli.api_client import call
@@ -27,11 +29,13 @@ from comind.flows.batch import BatchRunner, RunResult
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.replay import replay as replay_letters
 from comind.flows.worker import serve, stop_on_signals
+from comind.observe.tracing import setup
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
 from comind.spec.names import flow_dead_letter_queue
 from comind.stores.objects import FileObjectStore
+from comind.stores.spans import SpanStore
 
 flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay.", no_args_is_help=True
@@ -74,7 +78,11 @@ def worker(
     root = root.absolute()
     spec = load_spec(root, env)
     with _engines(ctx) as engines:
-        serve(FlowBuilder(spec, root, engines), flow, stop)
+        traces = setup(f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter()})
+        try:
+            serve(FlowBuilder(spec, root, engines), flow, stop)
+        finally:
+            traces.shutdown()  # the last spans out while the pool is still open
 
 
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -247,6 +255,34 @@ def token(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
         typer.echo(value)
 
 
+def traces(
+    ctx: typer.Context,
+    name: NameArg,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many batches.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """The flow's most recent batches as traces: a span per step, sink and acknowledgement."""
+    found = call(ctx, "GET", f"/api/v1/flows/{name}/traces?limit={limit}")["traces"]
+    if as_json:
+        emit_json(found)
+        return
+    tree = Tree(f"[bold]{name}[/]: {len(found)} recent batch trace(s)")
+    for batch in found:
+        _branch(tree, batch)
+    console.print(tree)
+
+
+def _branch(parent: Tree, span: dict[str, Any]) -> None:
+    counts = " ".join(f"{k.removeprefix('comind.')}={v}" for k, v in span["attributes"].items()
+                      if k != "comind.flow")  # fmt: skip
+    head = f"{escape(span['name'])} {span['seconds'] * 1000:.1f} ms"
+    head += " [red]error[/]" if span["status"] == "error" else ""
+    where = f" {span['started_at']} trace {span['trace_id']}" if span["parent_id"] is None else ""
+    node = parent.add(f"{head} [dim]{escape(counts + where)}[/]")
+    for child in span["children"]:
+        _branch(node, child)
+
+
 for _name, _fn in (
     ("ls", ls),
     ("status", status),
@@ -255,5 +291,6 @@ for _name, _fn in (
     ("dlq", dlq),
     ("replay", replay),
     ("token", token),
+    ("traces", traces),
 ):
     flow_cli.command(_name)(_fn)

@@ -7,6 +7,8 @@ harmless). A record a step raises on is retried with backoff up to the flow's li
 dead-lettered with the flow, step, error and attempt count; the rest of the batch goes on.
 A sink that refuses records (a data error) is retried record by record so only the bad
 ones are dead-lettered; a sink that is down fails the whole batch, which comes back later.
+Each batch is one trace: a ``flow.batch`` span with a child per step, per sink and for the
+acknowledgement (see observe.tracing).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from comind.flows.sinks import Sink
 from comind.flows.sources import Polled, Source
 from comind.flows.steps import Step
 from comind.flows.windows import WindowAggregator
+from comind.observe.tracing import tracer
 from comind.stores.flow_state import BatchCounts, FlowState
 
 log = logging.getLogger("comind.flows")
+TRACER = tracer("comind.flows")
 LAG_EVERY_SECONDS = 5.0
 
 
@@ -109,18 +113,28 @@ class FlowRunner:
         )
         if not polled.refs:
             return outcome
-        records = self.through_steps(polled.records, outcome)
-        if self.window is not None:
-            self.window.commit(records, outcome, lambda conn: self._settle(polled, outcome, conn))
-            emitted = self.window.emit(lambda rows: self.write_all(rows, outcome))
-            metrics.WINDOWS_EMITTED.labels(self.flow).inc(emitted)
-        else:
-            self.write_all(records, outcome)
-            self._settle(polled, outcome, None)
-        for step in self.steps:
-            if (committed := getattr(step, "committed", None)) is not None:
-                committed(records)
-        self.account(outcome)
+        with TRACER.start_as_current_span(
+            "flow.batch", attributes={"comind.flow": self.flow}
+        ) as span:
+            records = self.through_steps(polled.records, outcome)
+            if self.window is not None:
+                self.window.commit(
+                    records, outcome, lambda conn: self._settle(polled, outcome, conn)
+                )
+                emitted = self.window.emit(lambda rows: self.write_all(rows, outcome))
+                metrics.WINDOWS_EMITTED.labels(self.flow).inc(emitted)
+            else:
+                self.write_all(records, outcome)
+                self._settle(polled, outcome, None)
+            for step in self.steps:
+                if (committed := getattr(step, "committed", None)) is not None:
+                    committed(records)
+            self.account(outcome)
+            counts = outcome.counts()
+            span.set_attributes({"comind.records_in": counts.records_in,
+                                 "comind.records_out": counts.records_out,
+                                 "comind.quarantined": counts.quarantined,
+                                 "comind.dead_lettered": counts.dead_lettered})  # fmt: skip
         return outcome
 
     # -- steps
@@ -129,11 +143,15 @@ class FlowRunner:
         for step in self.steps:
             if not records:
                 break
-            result = self._timed(step, records)
-            for _ in range(self.policy.retries):
-                if not result.failed:
-                    break
-                result = self._retry(step, result)
+            with TRACER.start_as_current_span(f"step {step.name}") as span:
+                result = self._timed(step, records)
+                for _ in range(self.policy.retries):
+                    if not result.failed:
+                        break
+                    result = self._retry(step, result)
+                span.set_attributes({"comind.kept": len(result.kept),
+                                     "comind.quarantined": len(result.quarantined),
+                                     "comind.failed": len(result.failed)})  # fmt: skip
             outcome.quarantined += result.quarantined
             outcome.failed += [Failed(r, step.name, e) for r, e in result.failed]
             self._count_step(step, result)
@@ -175,7 +193,10 @@ class FlowRunner:
         for key, sink in self.sinks.items():
             mine = [r for r in records if r.route is None or r.route == key]
             if mine:
-                self._write(sink, mine, outcome)
+                with TRACER.start_as_current_span(
+                    f"sink {key}", attributes={"comind.records": len(mine)}
+                ):
+                    self._write(sink, mine, outcome)
         lost = {id(f.record) for f in outcome.failed[failed_before:]}
         outcome.written += sum(1 for r in records if id(r) not in lost)
         now, latency = time.time(), metrics.END_TO_END_SECONDS.labels(self.flow)
@@ -208,8 +229,9 @@ class FlowRunner:
     # -- settling
 
     def _settle(self, polled: Polled, outcome: Outcome, conn: Any) -> None:
-        self.set_aside(outcome, conn)
-        self.source.ack(polled, conn)
+        with TRACER.start_as_current_span("ack"):
+            self.set_aside(outcome, conn)
+            self.source.ack(polled, conn)
 
     def set_aside(self, outcome: Outcome, conn: Any = None) -> None:
         """Store the batch's dead letters and quarantined records."""

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 from pydantic import ValidationError
 
 from comind.spec.issues import SpecIssue
@@ -314,6 +315,10 @@ class Checker:
             if alert.name in seen:
                 self.error(("alerts", i, "name"), f"alert '{alert.name}' is declared twice")
             seen.add(alert.name)
+            try:
+                promql_parser.parse(alert.expr)
+            except ValueError as exc:  # the whole PromQL grammar, as Prometheus parses it
+                self.error(("alerts", i, "expr"), f"invalid PromQL: {exc}: {alert.expr!r}")
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from comind.backup.base import BUCKET, BackupError, physical_backup, manifest_key
+from comind.backup.base import BUCKET, BackupError, manifest_key, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing

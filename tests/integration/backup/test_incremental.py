@@ -46,7 +46,7 @@ def _checksums(target: PgTarget) -> dict[str, str]:
                 conn.execute(
                     f"SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM {table} t"
                 ).fetchone()
-            )  # fmt: skip
+            )
             for table in ("orders", "customers")
         }
 

@@ -281,6 +281,13 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:4:12: alerts[1].name: alert 'A' is declared twice",
         ],
     ),
+    "invalid-promql": (
+        BASE + "alerts:\n  - name: A\n    expr: sum(rate(comind_x_total[5m]) > 1\n",
+        [
+            "comind.yaml:4:11: alerts[0].expr: invalid PromQL: unclosed left parenthesis: "
+            "'sum(rate(comind_x_total[5m]) > 1'",
+        ],
+    ),
     "bad-severity": (
         BASE + "alerts:\n  - {name: A, expr: up == 0, severity: page}\n",
         [

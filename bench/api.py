@@ -1,0 +1,205 @@
+"""API and dashboard latency under load: 50 concurrent clients for 30 s per endpoint against a
+platform running 100 apps and 20 flows, beside the floor of the same server stack.
+
+Platform: ``comind up --detach`` on a generated repo (100 apps, each a process with a queue
+and a bucket; 20 batch flows, each a worker process waiting for its schedule). Endpoints:
+``/metrics`` (no token, as Prometheus scrapes it), ``/api/v1/status`` and ``/api/v1/flows``
+(viewer token), and the Flows dashboard page (a logged-in session). Baseline: a bare
+Starlette app on the same uvicorn (httptools + uvloop) answering a fixed body of the same
+size as ``/api/v1/status`` — the floor any handler of this stack starts from. The load
+generator is one asyncio process (httpx) on the same 2 cores, so it competes with the
+server: the numbers are an upper bound of what a remote client would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from comind.embedded.ports import free_port
+
+APPS, FLOWS, CLIENTS, SECONDS = 100, 20, 50, 30.0
+
+BASELINE_APP = """
+import sys
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+import uvicorn
+
+BODY = b"x" * int(sys.argv[2])
+
+async def fixed(request):
+    return Response(BODY, media_type="application/json")
+
+uvicorn.run(Starlette(routes=[Route("/", fixed)]), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", loop="uvloop", http="httptools")
+"""
+
+
+@dataclass
+class Row:
+    system: str
+    endpoint: str
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / SECONDS
+
+
+def spec() -> str:
+    apps = "".join(
+        f"  a{i:03d}:\n    run: sleep 3600\n    queues: {{jobs: {{}}}}\n"
+        f"    bucket: {{name: a{i:03d}-files}}\n"
+        for i in range(APPS)
+    )
+    flows = "".join(
+        f"  f{i:02d}:\n    kind: batch\n    schedule: '0 3 * * *'\n"
+        f"    source: objects://a{i:03d}-files/in/\n"
+        f"    sink: {{objects: a{i:03d}-files/out/{{partition}}.jsonl}}\n"
+        for i in range(FLOWS)
+    )
+    return f"platform: {{name: bench-api}}\napps:\n{apps}flows:\n{flows}"
+
+
+async def load(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> tuple[list[float], int]:
+    """CLIENTS concurrent loops requesting ``url`` for SECONDS; latencies (s) and errors."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + SECONDS
+
+    async def one_client() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            try:
+                response = await client.get(url, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - began)
+            errors += not ok
+
+    await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
+    return latencies, errors
+
+
+def measure_one(system: str, endpoint: str, url: str, headers: dict[str, str]) -> Row:
+    async def run() -> tuple[list[float], int]:
+        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+        async with httpx.AsyncClient(
+            limits=limits, timeout=30, cookies=headers.pop("_cookies", None)
+        ) as client:  # type: ignore[arg-type]
+            await client.get(url, headers=headers)  # warm up
+            return await load(client, url, headers)
+
+    latencies, errors = asyncio.run(run())
+    cuts = statistics.quantiles(latencies, n=100)
+    return Row(system, endpoint, len(latencies), errors, cuts[49] * 1000, cuts[98] * 1000)
+
+
+def _session_cookies(api: str, token: str) -> dict[str, str]:
+    """Log in to the dashboard as a user does: the login form (with its CSRF field), a token."""
+    with httpx.Client(base_url=api, follow_redirects=False) as client:
+        form = client.get("/login")
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.text))
+        client.post("/login", data={**fields, "token": token})
+        return dict(client.cookies)
+
+
+def measure() -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="comind-bench-api-") as tmp:
+        root = Path(tmp)
+        repo = root / "repo"
+        repo.mkdir()
+        (repo / "comind.yaml").write_text(spec())
+        cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home")]
+        subprocess.run([*cmd, "up", "--detach", "--api-port", "0", "--repo", str(repo)],
+                       check=True, capture_output=True, timeout=900)  # fmt: skip
+        try:
+            return _measure_platform(root / "home")
+        finally:
+            subprocess.run([*cmd, "down"], capture_output=True, timeout=300)
+
+
+def _measure_platform(home: Path) -> list[Row]:
+    state = json.loads((home / "state.json").read_text())
+    api = state["api_url"]
+    viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
+    admin = (home / "secrets" / "api-admin-token").read_text().strip()
+    auth = {"Authorization": f"Bearer {viewer}"}
+    _wait_synced(api, auth)
+    status_size = len(httpx.get(f"{api}/api/v1/status", headers=auth).content)
+    rows = [
+        measure_one("comind", "GET /metrics", f"{api}/metrics", {}),
+        measure_one("comind", "GET /api/v1/status", f"{api}/api/v1/status", dict(auth)),
+        measure_one("comind", "GET /api/v1/flows", f"{api}/api/v1/flows", dict(auth)),
+        measure_one(
+            "comind",
+            "GET /flows (page)",
+            f"{api}/flows",
+            {"_cookies": _session_cookies(api, admin)},
+        ),  # type: ignore[dict-item]
+    ]
+    return [_baseline(status_size), *rows]
+
+
+def _wait_synced(api: str, auth: dict[str, str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        apps = httpx.get(f"{api}/api/v1/apps", headers=auth, timeout=30).json().get("apps", [])
+        if len(apps) >= APPS and all(a.get("health") == "Healthy" for a in apps):
+            return
+        time.sleep(2)
+    raise RuntimeError("the platform's apps did not all become Healthy")
+
+
+def _baseline(size: int) -> Row:
+    port = free_port("127.0.0.1")
+    script = textwrap.dedent(BASELINE_APP)
+    proc = subprocess.Popen([sys.executable, "-c", script, str(port), str(size)])
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        return measure_one("bare Starlette + uvicorn", f"GET / ({size} B fixed)", url, {})
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| system | endpoint | requests/s | p50 ms | p99 ms | errors |",
+             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r.system} | {r.endpoint} | {r.per_second:,.0f} | {r.p50_ms:.1f} | "
+                     f"{r.p99_ms:.1f} | {r.errors} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(measure()))
