@@ -19,16 +19,18 @@ up: $(STAMP)
 	@$(BIN)/comind demo traffic --rate 2 --wait 300 >/dev/null 2>&1 & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/comind up --repo examples/shop
 
-# Debian packages tests need: promtool (prometheus), git
+# Debian packages tests need: promtool (prometheus), git, chromium (the dashboard's browser tests)
 tools:
-	@command -v promtool >/dev/null && command -v git >/dev/null || { \
+	@command -v promtool >/dev/null && command -v git >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends prometheus git >/dev/null; \
-	  else echo "install Debian's prometheus and git packages (promtool, git) first"; exit 1; fi; }
+	      --no-install-recommends prometheus git chromium >/dev/null; \
+	  else echo "install Debian's prometheus, git and chromium packages first"; exit 1; fi; }
 
+# two workers: most tests wait on engines and processes, so two overlap well on two cores;
+# --dist loadfile keeps a module's platform fixture on one worker
 test: $(STAMP) tools lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

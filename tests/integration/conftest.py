@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from tests.platforms import make_settings
 
 from comind.cli.runtime import Runtime
 from comind.embedded.platform import EmbeddedPlatform
@@ -22,12 +23,6 @@ from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
 from comind.stores.redis import client, default_user
 
 TEMPLATE = "comind_template"
-
-
-def make_settings(home: Path) -> Settings:
-    """Settings for a test platform: any free ports, checks often so healing is quick; no WAL
-    archiving (every test database's creation is WAL: the backup tests archive their own)."""
-    return Settings(home=home, api_port=0, check_interval=0.2, start_timeout=60, wal_archive=False)
 
 
 @pytest.fixture(name="make_settings")

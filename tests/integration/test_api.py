@@ -44,11 +44,11 @@ def test_metrics_are_prometheus_text_with_comind_names(api: str) -> None:
     assert "comind_engine_restarts_total" in body
 
 
-def test_dashboard_page_is_served(api: str) -> None:
-    page = httpx.get(f"{api}/")
+def test_the_dashboard_asks_to_sign_in_first(api: str) -> None:
+    page = httpx.get(f"{api}/", follow_redirects=True)
     assert page.status_code == 200
-    assert "<title>Comind-Ops</title>" in page.text
-    assert "/api/v1/status" in page.text
+    assert page.url.path == "/login"
+    assert "<title>Sign in · test · Comind-Ops</title>" in page.text
 
 
 def test_unknown_route_is_404_under_one_label(api: str) -> None:

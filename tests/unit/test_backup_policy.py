@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from comind.backup.retention import plan
-from comind.backup.schedule import Policy, due, policy
+from comind.backup.schedule import Policy, due, overdue_seconds, policy
 from comind.spec.model import Spec
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -66,3 +66,13 @@ def test_incremental_backups_live_as_long_as_the_full_they_chain_from() -> None:
     ]  # fmt: skip
     assert plan(entries, keep_full=1, keep_days=None, now=T0) == {"b4", "b5", "b6"}
     assert plan(entries, keep_full=2, keep_days=None, now=T0) == {f"b{i}" for i in range(1, 7)}
+
+
+def test_overdue_counts_from_a_fire_no_backup_followed_while_the_platform_ran() -> None:
+    daily = ("0 3 * * *",)
+    fired = T0.replace(hour=3)  # T0 is 10:00, so today's 03:00 fire is the latest
+    started = T0 - timedelta(days=2)
+    assert overdue_seconds(daily, fired + timedelta(minutes=5), started, T0) == 0.0
+    assert overdue_seconds(daily, fired - timedelta(days=1), started, T0) == 7 * 3600
+    assert overdue_seconds(daily, None, started, T0) == 7 * 3600
+    assert overdue_seconds(daily, None, T0 - timedelta(hours=1), T0) == 0.0  # fired before start

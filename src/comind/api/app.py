@@ -1,4 +1,5 @@
-"""The platform's HTTP surface: health, readiness, metrics, the status API and the dashboard.
+"""The platform's HTTP surface: health, readiness, metrics and the status API, plus the
+routes of the other APIs and the dashboard (see :mod:`comind.api.dashboard`) passed in.
 
 The app is built from a ``StatusSource`` passed in, so the same routes serve the
 embedded platform and tests. Every request is timed into
@@ -10,14 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
@@ -59,11 +59,13 @@ class _TimingMiddleware:
 
 
 def create_app(
-    source: StatusSource, *, sqs: ASGIEndpoint | None = None, extra: list[Route] | None = None
+    source: StatusSource,
+    *,
+    sqs: ASGIEndpoint | None = None,
+    extra: list[BaseRoute] | None = None,
 ) -> Starlette:
     """The Starlette application serving ``source`` (and the SQS endpoint at POST /, and
-    ``extra`` routes such as the GitOps API)."""
-    dashboard = resources.files("comind.api").joinpath("static", "dashboard.html").read_text()
+    ``extra`` routes such as the GitOps API and the dashboard)."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -80,15 +82,11 @@ def create_app(
     async def status(request: Request) -> Response:
         return JSONResponse(source.status())
 
-    async def index(request: Request) -> Response:
-        return HTMLResponse(dashboard)
-
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/api/v1/status", status),
-        Route("/", index, methods=["GET"]),
     ]
     routes += extra or []
     if sqs is not None:

@@ -28,13 +28,14 @@ class BackupsApi:
     async def backups(self, request: Request) -> Response:
         if denied := await self.tokens.refuse(request):
             return denied
-        rows = await run_in_threadpool(self.catalog.entries)
-        return JSONResponse(
-            {
-                "backups": [_out(r) for r in rows],
-                "wal_archive_lag_seconds": round(self.wal_lag(), 3),
-            }
-        )
+        return JSONResponse(await run_in_threadpool(self.document))
+
+    def document(self) -> dict[str, Any]:
+        """The catalog, newest first, and the WAL archive lag (blocking)."""
+        return {
+            "backups": [_out(r) for r in self.catalog.entries()],
+            "wal_archive_lag_seconds": round(self.wal_lag(), 3),
+        }
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:

@@ -50,20 +50,16 @@ class GitOpsApi:
             Route("/api/v1/hooks/git", self.hook, methods=["POST"]),
         ]
 
-    def _audit(self, who: Principal | None, action: str, target: str, outcome: str) -> None:
-        if self.tokens.store is not None:
-            self.tokens.store.audit(who.id if who else "anonymous", action, target, outcome)
-
     # --- reads ------------------------------------------------------------------------
 
     async def apps(self, request: Request) -> Response:
         who, denied = await self.tokens.check(request, filtered=True)
         if denied:
             return denied
-        records = await run_in_threadpool(self._records, who)
+        records = await run_in_threadpool(self.records, who)
         return JSONResponse({"apps": app_summaries(records)})
 
-    def _records(self, who: Principal | None) -> list[ResourceRecord]:
+    def records(self, who: Principal | None) -> list[ResourceRecord]:
         """The inventory a caller may see: an app token sees its app only."""
         records = self.plane.records.resources()
         return [r for r in records if who is None or who.app is None or r.app == who.app]
@@ -84,7 +80,7 @@ class GitOpsApi:
         who, denied = await self.tokens.check(request, filtered=True)
         if denied:
             return denied
-        records = await run_in_threadpool(self._records, who)
+        records = await run_in_threadpool(self.records, who)
         return JSONResponse({"resources": [resource_out(r) for r in records]})
 
     async def syncs(self, request: Request) -> Response:
@@ -132,7 +128,7 @@ class GitOpsApi:
         app = str(body["app"]) if body.get("app") else None
         who, denied = await self.tokens.check(request, "operator", app=app)
         await run_in_threadpool(
-            self._audit, who, "sync", app or "*", "refused" if denied else "accepted"
+            self.tokens.audit, who, "sync", app or "*", "refused" if denied else "accepted"
         )
         if denied:
             return denied
@@ -146,7 +142,7 @@ class GitOpsApi:
         who, denied = await self.tokens.check(request, "operator")
         target = str(body.get("revision") or "")
         await run_in_threadpool(
-            self._audit, who, "rollback", target, "refused" if denied else "accepted"
+            self.tokens.audit, who, "rollback", target, "refused" if denied else "accepted"
         )
         if denied:
             return denied
@@ -168,7 +164,9 @@ class GitOpsApi:
         enabled = bool((await _json(request)).get("enabled", True))
         who, denied = await self.tokens.check(request, "operator")
         outcome = "refused" if denied else "accepted"
-        await run_in_threadpool(self._audit, who, "autosync", "on" if enabled else "off", outcome)
+        await run_in_threadpool(
+            self.tokens.audit, who, "autosync", "on" if enabled else "off", outcome
+        )
         if denied:
             return denied
         reason = "" if enabled else "paused by hand"
@@ -181,6 +179,14 @@ class GitOpsApi:
 
     def _start(self, **kwargs: Any) -> Response:
         """Run a sync in the background; answer with its id at once (202)."""
+        sync_id = self.start(**kwargs)
+        if sync_id is None:
+            return JSONResponse({"error": "the sync could not start (see the platform log)"}, 503)
+        return JSONResponse({"id": sync_id}, 202)
+
+    def start(self, **kwargs: Any) -> int | None:
+        """Start a sync in a thread of its own; its id once it has begun (None: it could
+        not begin). Blocking: call it in a worker thread, the event loop keeps serving."""
         started: dict[str, int] = {}
         ready = threading.Event()
 
@@ -195,10 +201,8 @@ class GitOpsApi:
                 ready.set()
 
         threading.Thread(target=run, name="comind-sync", daemon=True).start()
-        ready.wait(timeout=300)  # in a worker thread: the event loop keeps serving
-        if "id" not in started:
-            return JSONResponse({"error": "the sync could not start (see the platform log)"}, 503)
-        return JSONResponse({"id": started["id"]}, 202)
+        ready.wait(timeout=300)
+        return started.get("id")
 
     async def hook(self, request: Request) -> Response:
         body = await request.body()

@@ -1,33 +1,86 @@
 """Who may call the platform API: Bearer tokens with roles (viewer < operator < admin),
 optionally limited to one app. The two built-in tokens of the state directory (admin,
-viewer) always work; others are created with ``comind token create`` and checked hashed."""
+viewer) always work; others are created with ``comind token create`` and checked hashed.
+
+A dashboard session (see :mod:`comind.api.session`) stands for the token that signed in:
+pages use it, and so do API reads (GET), which lets the dashboard's charts query the API.
+Changes through the API still need the Bearer header, so no other site can make a
+browser change anything with its cookie.
+"""
 
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from comind.stores.access import AccessStore, Principal
+from comind.api.session import COOKIE, Session, Sessions
+from comind.stores.access import AccessStore, Principal, token_hash
+
+READS = ("GET", "HEAD")
 
 
 class Tokens:
-    def __init__(self, *, admin: str, viewer: str, store: AccessStore | None = None) -> None:
-        self.admin, self.viewer, self.store = admin, viewer, store
+    def __init__(
+        self,
+        *,
+        admin: str,
+        viewer: str,
+        store: AccessStore | None = None,
+        sessions: Sessions | None = None,
+    ) -> None:
+        self.admin, self.viewer, self.store, self.sessions = admin, viewer, store, sessions
+        self._builtin = {
+            token_hash(admin): Principal("builtin-admin", "admin"),
+            token_hash(viewer): Principal("builtin-viewer", "viewer"),
+        }
 
     async def principal(self, request: Request) -> Principal | None:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not given:
-            return None
-        if hmac.compare_digest(given.encode(), self.admin.encode()):
-            return Principal("builtin-admin", "admin")
-        if hmac.compare_digest(given.encode(), self.viewer.encode()):
-            return Principal("builtin-viewer", "viewer")
-        if self.store is not None and given.startswith("cmt_"):
-            return await run_in_threadpool(self.store.principal, given)
+        if given:
+            return await self.of_token(given)
+        if request.method in READS:
+            found = await self.session(request)
+            return found[1] if found else None
         return None
+
+    async def of_token(self, token: str) -> Principal | None:
+        digest = token_hash(token)
+        builtin = self._builtin_of(digest)
+        if builtin is not None or self.store is None or not token.startswith("cmt_"):
+            return builtin
+        return await run_in_threadpool(self.store.principal_by_hash, digest)
+
+    async def session(self, request: Request) -> tuple[Session, Principal] | None:
+        """The signed-in dashboard session of ``request`` and whom it stands for."""
+        if self.sessions is None:
+            return None
+        session = self.sessions.read(request.cookies.get(COOKIE))
+        if session is None or not session.signed_in:
+            return None
+        who = await run_in_threadpool(self._of_hash, session.token_hash)
+        return (session, who) if who else None
+
+    def _of_hash(self, digest: str) -> Principal | None:
+        builtin = self._builtin_of(digest)
+        if builtin is not None or self.store is None:
+            return builtin
+        return self.store.principal_by_hash(digest)
+
+    def _builtin_of(self, digest: str) -> Principal | None:
+        for known, who in self._builtin.items():
+            if hmac.compare_digest(known, digest):
+                return who
+        return None
+
+    def audit(self, who: Principal | None, action: str, target: str, outcome: str,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """One audit-log entry (blocking: call it in a worker thread)."""
+        if self.store is not None:
+            self.store.audit(who.id if who else "anonymous", action, target, outcome, detail)
 
     async def check(
         self,

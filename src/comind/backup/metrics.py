@@ -26,6 +26,11 @@ WAL_SHIPPED = Counter(
     "WAL files shipped to the backup store, compressed and encrypted.",
     registry=REGISTRY,
 )
+OVERDUE = Gauge(
+    "comind_backup_overdue_seconds",
+    "How long ago a backup schedule fired without a complete physical backup since (0: none due).",
+    registry=REGISTRY,
+)
 WAL_FAILURES = Counter(
     "comind_backup_wal_ship_failures_total",
     "Attempts to ship a WAL file that failed (it stays spooled and is retried).",

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from croniter import croniter
 
-from comind.backup.base import physical_backup
+from comind.backup.base import PHYSICAL, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
+from comind.backup.metrics import OVERDUE
 from comind.backup.retention import prune
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
@@ -54,6 +55,17 @@ def due(schedules: tuple[str, ...], last: datetime, now: datetime) -> bool:
     return any(croniter(s, last).get_next(datetime) <= now for s in schedules)
 
 
+def overdue_seconds(
+    schedules: tuple[str, ...], newest: datetime | None, started: datetime, now: datetime
+) -> float:
+    """How long ago the latest schedule fire was that no complete backup has followed (0
+    when the newest backup came after it, or it fired before the platform ran)."""
+    fired = max(croniter(s, now).get_prev(datetime) for s in schedules)
+    if fired < started or (newest is not None and newest >= fired):
+        return 0.0
+    return (now - fired).total_seconds()
+
+
 class BackupScheduler:
     def __init__(
         self,
@@ -67,7 +79,7 @@ class BackupScheduler:
     ) -> None:
         self.cluster, self.store, self.catalog, self.keys = cluster, store, catalog, keys
         self.scratch, self.current, self.clock = scratch, current, clock
-        self.last = clock()
+        self.last = self.started = clock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="comind-backups", daemon=True)
 
@@ -85,6 +97,22 @@ class BackupScheduler:
                 self.tick()
             except Exception as exc:  # a failed backup is in the catalog; try at the next fire
                 log.warning("scheduled backup failed: %s", exc)
+            try:
+                self.watch()
+            except Exception as exc:  # the database is restarting: next round
+                log.debug("backup schedule not checked: %s", exc)
+
+    def watch(self) -> float:
+        """Set (and return) how overdue the scheduled backup is."""
+        rules = policy(self.current())
+        if rules is None:
+            OVERDUE.set(0.0)
+            return 0.0
+        done = [e["finished_at"] for e in self.catalog.entries(limit=50)
+                if e["kind"] in PHYSICAL and e["status"] == "complete"]  # fmt: skip
+        late = overdue_seconds(rules.schedules, max(done, default=None), self.started, self.clock())
+        OVERDUE.set(late)
+        return late
 
     def tick(self) -> str | None:
         """Take, prune and verify a backup when a schedule fired; returns the backup id."""

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import typer
 
-from comind.cli.connect import home_of, running_state
+from comind.cli.connect import api_verify, home_of, running_state
 from comind.errors import ComindError
 
 
@@ -29,7 +29,7 @@ def call(
     try:
         resp = httpx.request(
             method, f"{state['api_url']}{path}", json=body, params=params, timeout=120,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"}, verify=api_verify(state),
         )  # fmt: skip
     except httpx.HTTPError as exc:
         raise ComindError(f"the platform's API did not answer: {exc}") from None

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from comind.cli.access import actor
-from comind.cli.connect import home_of, platform_db, platform_redis, running_state
+from comind.cli.connect import ca_env, home_of, platform_db, platform_redis, running_state
 from comind.cli.output import console, emit_json
 from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
@@ -77,7 +77,7 @@ def _environment(home: StateDir, state: dict[str, Any], app: str) -> dict[str, s
         services = service_env(app, resources, _engines(home, state),
                                SecretStore(pool, platform_sealer(home)))  # fmt: skip
         AccessStore(pool).audit(actor(), "read-secrets", app, "done")
-    return {**services, **aws_env(state["sqs_url"], state.get("s3_url"), key)}
+    return {**services, **aws_env(state["sqs_url"], state.get("s3_url"), key), **ca_env(state)}
 
 
 def _engines(home: StateDir, state: dict[str, Any]) -> Engines:

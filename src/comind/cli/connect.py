@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from comind.api.tls import client_context
 from comind.embedded.home import StateDir
 from comind.embedded.lock import holder_pid
 from comind.embedded.settings import Settings
@@ -42,6 +44,19 @@ def running_state(home: StateDir) -> dict[str, Any]:
     if holder_pid(home.lock_file) is None or not state:
         raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
     return state
+
+
+def api_verify(state: dict[str, Any]) -> ssl.SSLContext | bool:
+    """How to verify the running platform's API: against its own certificate when it made
+    that itself, else as any HTTPS site."""
+    if state.get("tls_self_signed"):
+        return client_context(Path(state["tls_cert"]))
+    return True
+
+
+def ca_env(state: dict[str, Any]) -> dict[str, str]:
+    """What makes an AWS SDK trust the platform's self-signed certificate."""
+    return {"AWS_CA_BUNDLE": state["tls_cert"]} if state.get("tls_self_signed") else {}
 
 
 def platform_redis(home: StateDir, state: dict[str, Any]) -> RedisTarget:

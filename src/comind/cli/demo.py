@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import ssl
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from rich.live import Live
 
 from comind.api.flows import ingest_token
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, running_state
+from comind.cli.connect import api_verify, home_of, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import ComindError, UsageError
 
@@ -104,9 +105,10 @@ def traffic(
         _wait_for_platform(ctx, flow, wait)
     name = _ingest_flow(ctx, flow)
     home = home_of(ctx)
-    url = f"{running_state(home)['api_url']}/ingest/{name}"
+    state = running_state(home)
     key = hashlib.sha256(home.secret("platform-key").encode()).digest()
-    sender = Sender(url, ingest_token(key, name), random.Random(seed))
+    url, token = f"{state['api_url']}/ingest/{name}", ingest_token(key, name)
+    sender = Sender(url, token, random.Random(seed), verify=api_verify(state))
     try:
         if as_json:
             sender.run(rate, count, lambda: None)
@@ -124,9 +126,12 @@ def traffic(
 
 
 class Sender:
-    def __init__(self, url: str, token: str, rng: random.Random) -> None:
+    def __init__(
+        self, url: str, token: str, rng: random.Random, *, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.url, self.rng = url, rng
-        self.http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        auth = {"Authorization": f"Bearer {token}"}
+        self.http = httpx.Client(headers=auth, timeout=30, verify=verify)
         self.totals = {"sent": 0, "malformed": 0, "rejected_requests": 0, "errors": 0}
         self.requests = 0
 

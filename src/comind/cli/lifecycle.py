@@ -8,14 +8,16 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.table import Table
 
+from comind.api.tls import TlsFiles, serving_tls
 from comind.cli import repo as repos
-from comind.cli.connect import Globals, home_of, settings_of
+from comind.cli.connect import Globals, api_verify, home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
@@ -42,6 +44,21 @@ def up(
         bool, typer.Option(help="Run in the background; return when healthy.")
     ] = False,
     api_port: Annotated[int | None, typer.Option(help="API port (0: any free port).")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of the API and dashboard (default: COMIND_HOST, else 127.0.0.1); "
+            "beyond loopback they are served over HTTPS only."
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="HTTPS certificate (PEM); without one, beyond loopback the platform makes a "
+            "self-signed one once, in the state directory."
+        ),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's key (PEM).")] = None,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
     settings = settings_of(ctx, api_port=api_port)
@@ -50,15 +67,26 @@ def up(
     home.create()
     chosen = repos.resolve(repo, branch=branch, home=home.root)
     spec = repos.load(chosen.path, env)
-    if settings.api_port and not is_free(settings.host, settings.api_port):
+    api_host = host or settings.host
+    tls = serving_tls(api_host, cert=tls_cert, key=tls_key, directory=home.root / "tls")
+    if settings.api_port and not is_free(api_host, settings.api_port):
         raise UsageError(
-            f"API port {settings.api_port} on {settings.host} is taken; "
+            f"API port {settings.api_port} on {api_host} is taken; "
             "pass --api-port or set COMIND_API_PORT"
         )
     if detach:
-        _detach(ctx, home, repo, ["--branch", branch] if branch else [], env, settings)
+        serving = ["--host", api_host, *_tls_args(tls)]
+        _detach(ctx, home, repo, ["--branch", branch] if branch else [], env, settings, serving)
         return
-    _foreground(settings, chosen, env, spec)
+    _foreground(settings, chosen, env, spec, api_host, tls)
+
+
+def _tls_args(tls: TlsFiles | None) -> list[str]:
+    """The options that hand the operator's certificate to the background platform (a
+    self-signed one it finds in the state directory by itself)."""
+    if tls is None or tls.generated:
+        return []
+    return ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
 
 
 def _refuse_if_running(home: StateDir) -> None:
@@ -67,9 +95,13 @@ def _refuse_if_running(home: StateDir) -> None:
         raise LockHeld(home.lock_file, pid if pid > 0 else None)
 
 
-def _foreground(settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec) -> None:
+def _foreground(
+    settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec, api_host: str,
+    tls: TlsFiles | None,
+) -> None:  # fmt: skip
     about = {"platform": spec.platform.name, "repo": chosen.follows, "env": env}
-    runtime = Runtime(settings, about=about, spec=spec, source=chosen.source, env=env)
+    runtime = Runtime(settings, about=about, spec=spec, source=chosen.source, env=env,
+                      api_host=api_host, tls=tls)  # fmt: skip
     logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -89,6 +121,9 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
     engines = st["engines"]
     table = Table(show_header=False, box=None, padding=(0, 2))
     table.add_row("dashboard / API", st["api_url"])
+    if st.get("tls_cert"):
+        signed = "self-signed; browsers ask to trust it" if st.get("tls_self_signed") else "yours"
+        table.add_row("HTTPS", f"on {st['api_listen']}, certificate {st['tls_cert']} ({signed})")
     table.add_row("metrics", st["metrics_url"])
     table.add_row("SQS endpoint", f"{st['sqs_url']}  (credentials: comind app env APP)")
     if st.get("s3_url"):
@@ -120,6 +155,7 @@ def _detach(
     branch_args: list[str],
     env: str | None,
     settings: Settings,
+    serving: list[str],
 ) -> None:
     opts: Globals = ctx.obj or Globals()
     home.create()
@@ -133,6 +169,7 @@ def _detach(
         *branch_args,
         "--api-port",
         str(settings.api_port),
+        *serving,
     ]
     argv += ["--env", env] if env else []
     argv += ["--debug"] if opts.debug else []
@@ -176,7 +213,7 @@ def _live_status(home: StateDir) -> dict[str, Any] | None:
         return None
     if st.get("api_url"):
         try:
-            resp = httpx.get(f"{st['api_url']}/api/v1/status", timeout=3)
+            resp = httpx.get(f"{st['api_url']}/api/v1/status", timeout=3, verify=api_verify(st))
             if resp.status_code == 200:
                 live: dict[str, Any] = resp.json()
                 return live

@@ -13,7 +13,7 @@ from comind.cli import repo as repos
 from comind.cli.output import console
 from comind.flows import metrics as flow_metrics
 from comind.gitops import metrics as gitops_metrics
-from comind.observe import dashboards, reference, rules
+from comind.observe import dashboards, reference, rules, tracing
 from comind.observe.metrics import REGISTRY
 from comind.queue import metrics as queue_metrics
 
@@ -25,6 +25,7 @@ COMPONENTS = (
     flow_metrics,
     gitops_metrics,
     queue_metrics,
+    tracing,
 )  # imported: their metrics registered
 
 

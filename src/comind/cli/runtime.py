@@ -18,34 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from comind.api.app import create_app
-from comind.api.backups import BackupsApi
-from comind.api.flows import Applied, FlowsApi
-from comind.api.gitops import GitOpsApi
 from comind.api.s3 import S3Endpoint
-from comind.api.series import SeriesApi
-from comind.api.server import ApiServer
+from comind.api.server import ApiServer, base_url
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
-from comind.api.tokens import Tokens
+from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.runtime import AppRuntime
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
-from comind.backup.wal import lag_seconds as wal_lag
+from comind.cli.routes import platform_routes
 from comind.embedded.home import StateDir
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
+from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane, Engines, aws_env
-from comind.gitops.providers.flow import worker_name
 from comind.gitops.resources import Resource
 from comind.gitops.sealed import SealingKeys, sealing_keys
-from comind.gitops.source import GitSource
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
-from comind.observe.logs import redact
 from comind.observe.metrics import REGISTRY, expose
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
 from comind.observe.multiprocess import registry as merged_registry
@@ -55,10 +49,8 @@ from comind.observe.rules import alert_rules
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
-from comind.stores.access import AccessStore
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.credentials import Credentials
-from comind.stores.flow_state import FlowState
 from comind.stores.gitops_db import SecretStore
 from comind.stores.logship import LogShipper
 from comind.stores.logstore import LogStore
@@ -67,10 +59,12 @@ from comind.stores.platform_db import EventLog, prepare
 from comind.stores.postgres import PgTarget, superuser
 from comind.stores.redis import default_user
 from comind.stores.sealing import Sealer
+from comind.stores.spans import SpanStore
 from comind.stores.timeseries import MetricSource, TimeSeries
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
+SPAN_RETENTION = timedelta(days=1)  # traces of recent batches, not an archive
 MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
 
@@ -108,7 +102,12 @@ class Runtime:
         spec: Spec | None = None,
         source: Source | None = None,
         env: str | None = None,
+        api_host: str | None = None,
+        tls: TlsFiles | None = None,
     ):
+        self.api_host, self.tls = api_host or settings.host, tls  # the API and dashboard
+        if tls is None and not is_loopback(self.api_host):
+            raise ComindError(f"serving the API on {self.api_host} needs TLS (a certificate)")
         self.events = EventLog()
         self.settings = settings
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
@@ -126,9 +125,9 @@ class Runtime:
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
         self.credentials: Credentials | None = None
-        self.host = settings.host
-        self.port = settings.api_port or free_port(settings.host)
-        self.url = f"http://{self.host}:{self.port}"
+        self.host = settings.host  # engines, apps and the S3 endpoint
+        self.port = settings.api_port or free_port(self.api_host)
+        self.url = base_url(self.api_host, self.port, tls)
         self.server: ApiServer | None = None
         self.s3_port = settings.s3_port or free_port(settings.host)
         self.s3_url = f"http://{self.host}:{self.s3_port}"
@@ -159,6 +158,7 @@ class Runtime:
             sqs_url=self.url,
             s3_url=self.s3_url,
             apps=apps,
+            **self._tls_state(),
         )
         self.platform.write_state()
 
@@ -179,21 +179,15 @@ class Runtime:
         if self.source is not None:
             self._build_gitops(messages)
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
-        tokens = self._tokens()
         self.logs = LogStore(messages.pool)
         self.logs.prepare(datetime.now(UTC).date())
         self.shipper = LogShipper(self.logs, self.platform.home.logs)
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
-        extra = SeriesApi(self.series, tokens, self.alerting).routes()
-        extra += self._gitops_api(tokens).routes() if self.gitops else []
-        extra += self._flows_api(tokens, messages).routes()
-        spool = self.platform.postgres.wal_spool
-        extra += BackupsApi(BackupCatalog(messages.pool), tokens, lambda: wal_lag(spool)).routes()
+        extra = platform_routes(self, messages, self.series, self.logs, self.alerting)
         expose(self.registry)
-        self.server = ApiServer(
-            create_app(self.platform, sqs=sqs.handle, extra=extra), host=self.host, port=self.port
-        )
+        http = create_app(self.platform, sqs=sqs.handle, extra=extra)
+        self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
         s3 = S3Endpoint(FileObjectStore(self.platform.home.objects), credentials, self._buckets)
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port)
@@ -257,7 +251,10 @@ class Runtime:
             secrets,
             keys=keys,
             apps=self.apps,
-            base_env=lambda app: aws_env(self.url, self.s3_url, credentials.ensure(app)),
+            base_env=lambda app: {
+                **aws_env(self.url, self.s3_url, credentials.ensure(app)),
+                **self._ca_env(),
+            },
             flow_command=worker_command,
             flow_env=lambda res: self._worker_env(),
             refresh_interval=self.settings.refresh_interval,
@@ -277,45 +274,16 @@ class Runtime:
             MULTIPROC_ENV: str(self.worker_metrics),
         }
 
-    def _flows_api(self, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
-        def applied() -> Applied | None:
-            desired = self.gitops.service.current if self.gitops else None
-            if desired is None or desired.root is None:
-                return None
-            return Applied(desired.spec, desired.root, desired.revision, desired.env)
+    def _tls_state(self) -> dict[str, Any]:
+        """What clients need to know of the API's TLS (state.json and /api/v1/status)."""
+        if self.tls is None:
+            return {}
+        return {"api_listen": f"{self.api_host}:{self.port}", "tls_cert": str(self.tls.cert),
+                "tls_self_signed": self.tls.generated}  # fmt: skip
 
-        def worker_state(flow: str) -> str:
-            state = self.apps.state(worker_name(flow, 0)) if self.apps else None
-            return state.phase if state else "NotRunning"
-
-        key = hashlib.sha256(self.platform.home.secret("platform-key").encode()).digest()
-        return FlowsApi(
-            applied,
-            FlowState(messages.pool),
-            messages.queues,
-            tokens,
-            key=key,
-            worker_state=worker_state,
-        )
-
-    def _tokens(self) -> Tokens:
-        home = self.platform.home
-        assert self.messages is not None
-        tokens = Tokens(
-            admin=home.secret("api-admin-token"),
-            viewer=home.secret("api-viewer-token"),
-            store=AccessStore(self.messages.pool),
-        )
-        redact(tokens.admin)
-        redact(tokens.viewer)
-        return tokens
-
-    def _gitops_api(self, tokens: Tokens) -> GitOpsApi:
-        assert self.gitops is not None
-        secret = self.settings.webhook_secret or self.platform.home.secret("webhook-secret")
-        redact(secret)
-        ref = self.source.ref if isinstance(self.source, GitSource) else None
-        return GitOpsApi(self.gitops, tokens=tokens, webhook_secret=secret, followed_ref=ref)
+    def _ca_env(self) -> dict[str, str]:
+        """The apps' AWS SDKs trust the platform's own certificate through this file."""
+        return {"AWS_CA_BUNDLE": str(self.tls.cert)} if self.tls and self.tls.generated else {}
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Advance redrive tasks and flush held events often; enforce retention every minute."""
@@ -341,6 +309,7 @@ class Runtime:
                         self.logs.expire(today, keep_days=self.settings.log_retention_days)
                     if self._keys is not None:
                         self._keys.current()  # renews the sealing key when it is due
+                    SpanStore(messages.pool).prune(datetime.now(UTC) - SPAN_RETENTION)
                     last_sweep = time.monotonic()
             except Exception as exc:  # the database may be restarting; try next round
                 log.warning("queue housekeeping failed: %s", exc)

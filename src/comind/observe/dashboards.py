@@ -1,5 +1,5 @@
 """Grafana dashboards (JSON model, schema 39) for the platform's metrics: Overview, Queues,
-Flows and GitOps. A Backups dashboard arrives with that feature's metrics.
+Flows, GitOps and Backups.
 
 Each panel is a Prometheus time series query on a datasource chosen at import
 (``${datasource}``), so the files work with any Prometheus scraping ``/metrics``.
@@ -65,6 +65,17 @@ DASHBOARDS: dict[str, list[Panel]] = {
          "none"),
         ("Since last successful sync",
          "time() - comind_gitops_last_successful_sync_timestamp_seconds", "s"),
+    ],
+    "backups": [
+        ("WAL archive lag (RPO)", "comind_backup_wal_archive_lag_seconds", "s"),
+        ("Since last backup", "time() - comind_backup_last_success_timestamp_seconds", "s"),
+        ("Since last verification",
+         "time() - comind_backup_last_verified_timestamp_seconds", "s"),
+        ("Schedule overdue", "comind_backup_overdue_seconds", "s"),
+        ("Backup size", "comind_backup_size_bytes", "bytes"),
+        ("Backup duration", "comind_backup_duration_seconds", "s"),
+        ("WAL files shipped / s", "rate(comind_backup_wal_segments_archived_total[5m])", "ops"),
+        ("WAL ship failures (1h)", "increase(comind_backup_wal_ship_failures_total[1h])", "none"),
     ],
 }  # fmt: skip
 _METRIC = re.compile(r"\bcomind_[a-z0-9_]+")

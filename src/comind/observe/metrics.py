@@ -43,6 +43,12 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
     registry=REGISTRY,
 )
+DASHBOARD_LOGINS = Counter(
+    "comind_dashboard_logins_total",
+    "Dashboard sign-ins with an API token, by outcome: accepted or refused.",
+    ["outcome"],
+    registry=REGISTRY,
+)
 SQS_REQUESTS = Histogram(
     "comind_sqs_request_duration_seconds",
     "Requests to the SQS-compatible endpoint, by action and outcome (ok | error).",

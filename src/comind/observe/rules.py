@@ -1,8 +1,8 @@
 """Prometheus alerting rules: built-in defaults plus the spec's ``alerts:``.
 
 The same file serves a real Prometheus (``comind observe rules --out``) and is checked with
-``promtool`` in the tests. The defaults use only metrics the platform exports today; rules
-for backup schedules arrive with them.
+``promtool`` in the tests. The defaults use only metrics the platform exports, and only the
+PromQL subset the embedded evaluator runs itself.
 """
 
 from __future__ import annotations
@@ -51,6 +51,13 @@ DEFAULTS = (
          0, "warning", "flow {{ $labels.flow }} dead-lettered records in the last 15 minutes"),
     Rule("ComindFlowLag", "max by (flow) (comind_flow_lag_seconds) > 300", 300, "warning",
          "flow {{ $labels.flow }} is over 5 minutes behind its source"),
+    Rule("ComindFlowErrors",
+         'sum by (flow) (rate(comind_flow_records_total{outcome=~"quarantined|dead_lettered"}'
+         '[5m])) > 1', 300, "warning",
+         "flow {{ $labels.flow }} refuses over one record per second (quarantined or "
+         "dead-lettered)"),
+    Rule("ComindBackupOverdue", "comind_backup_overdue_seconds > 3600", 0, "critical",
+         "the scheduled backup has not completed for over an hour after its schedule fired"),
     Rule("ComindWalArchiveLag", "comind_backup_wal_archive_lag_seconds > 300", 300, "critical",
          "WAL has waited over 5 minutes to reach the backup store (point-in-time recovery "
          "would lose it)"),

@@ -21,6 +21,7 @@ from comind.queue.errors import (
     QueueNameExists,
 )
 from comind.queue.postgres import PostgresQueues, QueueRow
+from comind.queue.types import QueueStats
 from comind.stores.queries import query
 
 PURGE_INTERVAL = timedelta(seconds=60)
@@ -86,6 +87,13 @@ class PostgresQueueAdmin:
         with self.pool.connection() as conn:
             rows = conn.execute(query("queue", "list_queues"), {"prefix": like, "limit": limit})
             return [r[0] for r in rows.fetchall()]
+
+    def depths(self) -> dict[str, QueueStats]:
+        """Every queue's depth, in one query."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(query("queue", "all_stats")).fetchall()
+        return {name: QueueStats(int(visible), int(in_flight), int(delayed), float(oldest))
+                for name, visible, in_flight, delayed, oldest in rows}  # fmt: skip
 
     def set_attributes(self, name: str, attributes: dict[str, str]) -> None:
         parsed = model.parse_queue_attributes(name, attributes, creating=False)

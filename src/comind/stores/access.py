@@ -68,9 +68,12 @@ class AccessStore:
         return token_id, token
 
     def principal(self, token: str) -> Principal | None:
+        return self.principal_by_hash(token_hash(token))
+
+    def principal_by_hash(self, digest: str) -> Principal | None:
+        """The live (unexpired, unrevoked) token whose SHA-256 is ``digest``."""
         with self.pool.connection() as conn:
-            row = conn.execute(query("access", "token_by_hash"), {"hash": token_hash(token)})
-            found = row.fetchone()
+            found = conn.execute(query("access", "token_by_hash"), {"hash": digest}).fetchone()
         return Principal(*found) if found else None
 
     def revoke(self, token_id: str) -> bool:

@@ -55,17 +55,19 @@ class LogStore:
         self,
         *,
         source: str | None = None,
+        source_prefix: str | None = None,
         min_level: str | None = None,
         text: str | None = None,
         since: datetime,
         until: datetime | None = None,
         limit: int = 200,
     ) -> list[LogLine]:
-        """Newest first."""
+        """Newest first; ``source_prefix`` matches every source starting with it (the
+        workers ``app:flow.NAME.0``, ``.1`` ... of one flow)."""
         levels = list(LEVELS[LEVELS.index(min_level) :]) if min_level else None
         until = until or datetime.now(UTC) + timedelta(days=1)
-        args = {"source": source, "levels": levels, "text": text, "since": since,
-                "until": until, "limit": limit}  # fmt: skip
+        args = {"source": source, "prefix": source_prefix, "levels": levels, "text": text,
+                "since": since, "until": until, "limit": limit}  # fmt: skip
         with self.pool.connection() as conn:
             rows = conn.execute(query("logs", "search"), args).fetchall()
         return [LogLine(*row) for row in rows]

@@ -30,6 +30,12 @@ tests:
         values: '5 5 5 5 5 5 5 5 5 5 5 5 5'
       - series: 'comind_flow_records_total{flow="ingest-orders",outcome="dead_lettered"}'
         values: '0 0 0 0 1 1 1 1 1 1 1 1 1'
+      - series: 'comind_flow_records_total{flow="ingest-orders",outcome="quarantined"}'
+        values: '0+100x30'
+      - series: 'comind_flow_records_total{flow="order-facts",outcome="quarantined"}'
+        values: '0+10x30'
+      - series: 'comind_backup_overdue_seconds'
+        values: '0 0 0 3000 3601 3631'
     alert_rule_test:
       - eval_time: 1m
         alertname: ComindEngineDown
@@ -54,6 +60,26 @@ tests:
           - exp_labels: {severity: warning, flow: ingest-orders}
             exp_annotations:
               summary: flow ingest-orders dead-lettered records in the last 15 minutes
+      - eval_time: 4m
+        alertname: ComindFlowErrors
+        exp_alerts: []
+      - eval_time: 12m
+        alertname: ComindFlowErrors
+        exp_alerts:
+          - exp_labels: {severity: warning, flow: ingest-orders}
+            exp_annotations:
+              summary: flow ingest-orders refuses over one record per second
+                (quarantined or dead-lettered)
+      - eval_time: 1m30s
+        alertname: ComindBackupOverdue
+        exp_alerts: []
+      - eval_time: 2m
+        alertname: ComindBackupOverdue
+        exp_alerts:
+          - exp_labels: {severity: critical}
+            exp_annotations:
+              summary: the scheduled backup has not completed for over an hour after
+                its schedule fired
 """
 
 
@@ -75,7 +101,7 @@ def test_generated_rules_pass_promtool(tmp_path: Path) -> None:
     check = subprocess.run([promtool(), "check", "rules", str(tmp_path / "rules.yaml")],
                            capture_output=True, text=True)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 10 rules found" in check.stdout
+    assert "SUCCESS: 12 rules found" in check.stdout
     (tmp_path / "tests.yaml").write_text(RULE_TESTS)
     test = subprocess.run([promtool(), "test", "rules", "tests.yaml"], cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip

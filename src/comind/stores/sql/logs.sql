@@ -14,6 +14,7 @@ SELECT * FROM unnest(%(ts)s::timestamptz[], %(sources)s::text[], %(levels)s::tex
 SELECT ts, source, level, message, fields FROM comind.logs
 WHERE ts >= %(since)s AND ts <= %(until)s
   AND (%(source)s::text IS NULL OR source = %(source)s)
+  AND (%(prefix)s::text IS NULL OR starts_with(source, %(prefix)s))
   AND (%(levels)s::text[] IS NULL OR level = ANY(%(levels)s))
   AND (%(text)s::text IS NULL OR message ILIKE '%%' || %(text)s || '%%')
 ORDER BY ts DESC LIMIT %(limit)s;

@@ -1,0 +1,170 @@
+"""What each dashboard page shows, gathered from the same objects the JSON API answers from,
+so a page and its API cannot disagree.
+
+Every builder blocks on database reads (the dashboard runs it in a worker thread) and takes
+the caller: an app token sees its own app's apps, queues and logs, exactly as through the
+API; flows, backups and alerts are not app-scoped there, so they are not here either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from comind.api.app import StatusSource
+from comind.api.backups import BackupsApi
+from comind.api.flows import FlowsApi
+from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
+from comind.api.queues import QueueProblem, QueuesApi, app_of
+from comind.apps.model import AppState
+from comind.spec.model import parse_duration
+from comind.stores.access import AccessStore, Principal
+from comind.stores.logstore import LEVELS, LogLine, LogStore
+
+RANGES = ("15m", "1h", "6h", "24h", "7d")
+Params = Mapping[str, str]
+
+
+def _not_deployed(app: str) -> AppState | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Everything the dashboard reads, passed in by the platform that serves it."""
+
+    name: str
+    status: StatusSource
+    queues: QueuesApi
+    flows: FlowsApi
+    backups: BackupsApi
+    logs: LogStore
+    alerts: Callable[[], list[dict[str, Any]]]
+    access: AccessStore | None = None
+    gitops: GitOpsApi | None = None
+    app_state: Callable[[str], AppState | None] = _not_deployed
+
+
+def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    records = src.gitops.records(who) if src.gitops else []
+    return {"engines": src.status.status().get("engines", {}), "environment": _environment(src),
+            "apps": app_summaries(records), "firing": firing(src.alerts()),
+            "syncs": _syncs(src, who)}  # fmt: skip
+
+
+def _environment(src: Sources) -> dict[str, Any] | None:
+    if src.gitops is None:
+        return None
+    service = src.gitops.plane.service
+    current, state = service.current, service.environment()
+    return {"name": service.env, "revision": current.revision if current else None,
+            "declared": sorted(current.spec.environments) if current else [],
+            "auto_sync": service.policy().auto, "auto_sync_paused": state.auto_sync_paused,
+            "paused_reason": state.paused_reason,
+            "last_error": state.last_error}  # fmt: skip
+
+
+def _syncs(src: Sources, who: Principal, limit: int = 5) -> list[dict[str, Any]]:
+    if src.gitops is None:
+        return []
+    plane = src.gitops.plane
+    return [sync_out(s, who.app) for s in plane.records.syncs(plane.service.env, limit)]
+
+
+def firing(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every firing element of every rule, with its rule's name."""
+    return [{"alert": rule["alert"], **element} for rule in rules
+            for element in rule["alerts"] if element["state"] == "firing"]  # fmt: skip
+
+
+def apps(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    records = src.gitops.records(who) if src.gitops else []
+    return {"gitops": src.gitops is not None, "apps": [
+        {**summary, "process": src.app_state(summary["app"]),
+         "resources": [resource_out(r) for r in records if r.app == summary["app"]],
+         "logs": _recent(src.logs, f"app:{summary['app']}")}
+        for summary in app_summaries(records)
+    ]}  # fmt: skip
+
+
+def _recent(logs: LogStore, source: str) -> list[LogLine]:
+    since = datetime.now(UTC) - timedelta(hours=1)
+    return list(reversed(logs.search(source=source, since=since, limit=10)))
+
+
+def queues(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    page: dict[str, Any] = {"queues": src.queues.overview(who.app), "peek": None}
+    peek = params.get("peek")
+    if peek and who.may("viewer", app_of(peek)):
+        try:
+            page["peek"] = src.queues.dead_letters(peek, 20)
+        except QueueProblem as exc:
+            page["peek_error"] = str(exc)
+    return page
+
+
+def flows(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    summaries = src.flows.summaries()
+    names = [f["name"] for f in summaries]
+    span = params.get("range", "1h") if params.get("range") in RANGES else "1h"
+    page = {"flows": summaries, "flow": None, "range": span, "ranges": RANGES}
+    if not names:
+        return page
+    chosen = params["flow"] if params.get("flow") in names else names[0]
+    state = src.flows.state
+    return {**page, "flow": chosen, "charts": flow_charts(chosen, span),
+            "runs": state.runs(chosen, 20),
+            "partitions": sorted(state.partition_states(chosen).items())}  # fmt: skip
+
+
+def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:
+    """The flow's charts, as the dashboard script draws them from /api/v1/metrics/query:
+    ``rate`` is a counter's increase per second, ``mean`` a histogram's average."""
+
+    def line(label: str, name: str, **match: str) -> dict[str, Any]:
+        return {"label": label, "name": name, "match": {"flow": flow, **match}}
+
+    records = "comind_flow_records_total"
+    return [
+        {"title": "Throughput (records/s)", "kind": "rate", "range": span,
+         "lines": [line("in", records, outcome="in"), line("out", records, outcome="out")]},
+        {"title": "Latency, end to end (s)", "kind": "mean", "range": span,
+         "lines": [line("mean", "comind_flow_end_to_end_seconds")]},
+        {"title": "Errors (records/s)", "kind": "rate", "range": span,
+         "lines": [line("quarantined", records, outcome="quarantined"),
+                   line("dead-lettered", records, outcome="dead_lettered")]},
+        {"title": "Lag (s)", "kind": "value", "range": span,
+         "lines": [line("lag", "comind_flow_lag_seconds")]},
+    ]  # fmt: skip
+
+
+def backups(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    return src.backups.document()
+
+
+def alerts(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    return {"rules": src.alerts()}
+
+
+def logs(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    """A search: an app's output, a flow's workers' output, or (unscoped) everything."""
+    query = {key: params.get(key, "").strip() for key in ("app", "flow", "level", "text")}
+    query["since"] = params.get("since", "1h") if params.get("since") in RANGES else "1h"
+    if who.app is not None:  # an app token reads its own app's output only
+        query.update(app=who.app, flow="")
+    since = datetime.now(UTC) - timedelta(seconds=int(parse_duration(query["since"])))
+    found = src.logs.search(
+        source=f"app:{query['app']}" if query["app"] else None,
+        source_prefix=f"app:flow.{query['flow']}." if query["flow"] else None,
+        min_level=query["level"] if query["level"] in LEVELS else None,
+        text=query["text"] or None, since=since, limit=200,
+    )  # fmt: skip
+    return {"query": query, "lines": found, "levels": LEVELS, "ranges": RANGES}
+
+
+def audit(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    rows = src.access.recent_audit(100) if src.access else []
+    keys = ("id", "at", "actor", "action", "target", "outcome", "detail")
+    return {"entries": [dict(zip(keys, row, strict=True)) for row in rows]}

@@ -1,0 +1,108 @@
+"""The HTTP routes the running platform serves besides health, metrics and SQS: every JSON
+API and the dashboard, wired to the services of one :class:`~comind.cli.runtime.Runtime`.
+
+The API and the dashboard share one :class:`~comind.api.tokens.Tokens`, so a page and an
+API call by the same token are allowed exactly the same things.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+from starlette.routing import BaseRoute
+
+from comind.api.backups import BackupsApi
+from comind.api.dashboard import Dashboard
+from comind.api.flows import Applied, FlowsApi
+from comind.api.gitops import GitOpsApi
+from comind.api.pages import Sources
+from comind.api.queues import QueuesApi
+from comind.api.series import SeriesApi
+from comind.api.session import Sessions
+from comind.api.tokens import Tokens
+from comind.backup.wal import lag_seconds as wal_lag
+from comind.embedded.home import StateDir
+from comind.gitops.providers.flow import worker_name
+from comind.gitops.source import GitSource
+from comind.observe.alerting import Alerting
+from comind.observe.logs import redact
+from comind.queue.layer import MessageLayer
+from comind.stores.access import AccessStore
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.flow_state import FlowState
+from comind.stores.logstore import LogStore
+from comind.stores.timeseries import TimeSeries
+
+if TYPE_CHECKING:
+    from comind.cli.runtime import Runtime
+
+
+def platform_routes(
+    rt: Runtime, messages: MessageLayer, series: TimeSeries, logs: LogStore, alerting: Alerting
+) -> list[BaseRoute]:
+    """The APIs (series, flows, backups, queues, GitOps) and the dashboard over them."""
+    sessions = Sessions(_key(rt.platform.home, "session-key"))
+    tokens = _tokens(rt.platform.home, messages, sessions)
+    gitops = _gitops_api(rt, tokens) if rt.gitops else None
+    flows = _flows_api(rt, tokens, messages)
+    spool = rt.platform.postgres.wal_spool
+    backups = BackupsApi(BackupCatalog(messages.pool), tokens, lambda: wal_lag(spool))
+    queues = QueuesApi(messages, tokens)
+    sources = Sources(
+        name=str(rt.about.get("platform") or "platform"), status=rt.platform, queues=queues,
+        flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
+        gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
+    )  # fmt: skip
+    routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
+    routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
+    return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _key(home: StateDir, name: str) -> bytes:
+    """A 32-byte key from the state directory's secret ``name`` (made on first use)."""
+    secret = home.secret(name)
+    redact(secret)
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _tokens(home: StateDir, messages: MessageLayer, sessions: Sessions) -> Tokens:
+    tokens = Tokens(
+        admin=home.secret("api-admin-token"),
+        viewer=home.secret("api-viewer-token"),
+        store=AccessStore(messages.pool),
+        sessions=sessions,
+    )
+    redact(tokens.admin)
+    redact(tokens.viewer)
+    return tokens
+
+
+def _gitops_api(rt: Runtime, tokens: Tokens) -> GitOpsApi:
+    assert rt.gitops is not None
+    secret = rt.settings.webhook_secret or rt.platform.home.secret("webhook-secret")
+    redact(secret)
+    ref = rt.source.ref if isinstance(rt.source, GitSource) else None
+    return GitOpsApi(rt.gitops, tokens=tokens, webhook_secret=secret, followed_ref=ref)
+
+
+def _flows_api(rt: Runtime, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
+    def applied() -> Applied | None:
+        desired = rt.gitops.service.current if rt.gitops else None
+        if desired is None or desired.root is None:
+            return None
+        return Applied(desired.spec, desired.root, desired.revision, desired.env)
+
+    def worker_state(flow: str) -> str:
+        state = rt.apps.state(worker_name(flow, 0)) if rt.apps else None
+        return state.phase if state else "NotRunning"
+
+    key = _key(rt.platform.home, "platform-key")
+    return FlowsApi(
+        applied,
+        FlowState(messages.pool),
+        messages.queues,
+        tokens,
+        key=key,
+        worker_state=worker_state,
+    )
