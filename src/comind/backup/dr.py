@@ -11,14 +11,13 @@ Redis from the newest snapshot. The next ``comind up --repo`` re-syncs from Git.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from comind.backup.base import BUCKET, PHYSICAL, BackupError
+from comind.backup.base import BUCKET, PHYSICAL, BackupError, stored_manifests, taken_at
 from comind.backup.buckets import restore_bucket
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing, open_export
@@ -90,7 +89,7 @@ def _rebuild(
     step("restoring the buckets")
     _buckets(store, keys, home, out)
     step("restoring Redis")
-    if (snapshot := _newest(_others(store), "redis")) is not None:
+    if (snapshot := _newest(stored_manifests(store), "redis")) is not None:
         binary = RedisEngine(home, settings).binary
         out.redis_keys = install_redis(binary, store, keys.all(), snapshot, home.redis)
         out.redis_from = snapshot["id"]
@@ -100,7 +99,7 @@ def _rebuild(
 def _postgres(
     store: FileObjectStore, keys: KeyRing, home: StateDir, settings: Settings, step: Step
 ) -> Rebuilt:
-    base = _newest(_physical(store), None)
+    base = _newest(stored_manifests(store), None)
     if base is None:
         raise BackupError("the backup store holds no complete physical backup to rebuild from")
     engine = PostgresEngine(home, settings)  # its password is the restored one
@@ -116,7 +115,7 @@ def _postgres(
 
 
 def _buckets(store: FileObjectStore, keys: KeyRing, home: StateDir, out: Rebuilt) -> None:
-    manifest = _newest(_others(store), "objects")
+    manifest = _newest(stored_manifests(store), "objects")
     if manifest is None:
         return
     for bucket in manifest["buckets"]:
@@ -124,17 +123,8 @@ def _buckets(store: FileObjectStore, keys: KeyRing, home: StateDir, out: Rebuilt
     out.objects_from = manifest["id"]
 
 
-def _physical(store: FileObjectStore) -> list[dict[str, Any]]:
-    return [json.loads(store.get(BUCKET, o.key)) for o in store.list(BUCKET, "base/")
-            if o.key.endswith("/manifest.json")]  # fmt: skip
-
-
-def _others(store: FileObjectStore) -> list[dict[str, Any]]:
-    return [json.loads(store.get(BUCKET, o.key)) for o in store.list(BUCKET, "manifests/")]
-
-
 def _newest(manifests: list[dict[str, Any]], kind: str | None) -> dict[str, Any] | None:
-    """The newest manifest of ``kind`` (None: any physical kind); ids sort by time."""
+    """The newest manifest of ``kind`` (None: any physical kind)."""
     wanted = [m for m in manifests if (m.get("type") in PHYSICAL if kind is None
                                        else m.get("type") == kind)]  # fmt: skip
-    return max(wanted, key=lambda m: m["id"].split("-", 1)[1], default=None)
+    return max(wanted, key=taken_at, default=None)

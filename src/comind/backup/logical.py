@@ -187,3 +187,44 @@ def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: s
     proc.stderr.close()
     if proc.wait() != 0:
         raise BackupError(f"pg_restore failed: {err.splitlines()[-1] if err else 'no output'}")
+
+
+def replace_database(cluster: Cluster, live: str, restored: str, stamp: str) -> str:
+    """Put database ``restored`` in place of ``live``, which is kept as ``LIVE_old_STAMP``
+    (returned). New connections to ``live`` are refused while its sessions end, so none
+    slips in between; if the second rename fails the first is undone."""
+    old = f"{live[:40]}_old_{stamp}"
+    ident = sql.Identifier
+    with connect(cluster.target) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident(live)))
+        try:
+            _end_sessions(conn, live)
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(live), ident(old)))
+            try:
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    ident(restored), ident(live)))  # fmt: skip
+            except Exception:
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    ident(old), ident(live)))  # fmt: skip
+                raise
+        finally:
+            present = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)",
+                                   ([live, old],)).fetchall()  # fmt: skip
+            for (name,) in present:
+                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
+                    ident(name)))  # fmt: skip
+    return old
+
+
+def _end_sessions(conn: Any, database: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+        ).fetchone()[0]  # fmt: skip
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise BackupError(f"sessions on {database} did not end within {timeout:.0f} s")
+        time.sleep(0.1)

@@ -4,6 +4,7 @@ of the running platform's PostgreSQL, taken and restored from this process."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -18,7 +19,12 @@ from comind.backup.base import BUCKET, PHYSICAL, physical_backup
 from comind.backup.buckets import backup_buckets, restore_bucket
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.logical import copy_database, logical_backup, restore_logical
+from comind.backup.logical import (
+    copy_database,
+    logical_backup,
+    replace_database,
+    restore_logical,
+)
 from comind.backup.pitr import (
     choose_base,
     create_restore_point,
@@ -28,6 +34,7 @@ from comind.backup.pitr import (
 from comind.backup.restore import SideCopy, chain_of, restore_side
 from comind.backup.retention import prune
 from comind.backup.snapshots import redis_backup, restore_redis
+from comind.backup.switch import discard_old, old_data_dirs
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.cli.api_client import call
@@ -294,24 +301,41 @@ def restore(
         bool, typer.Option("--redis", help="A Redis snapshot, served on a side port.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="With --app: swap the restored database in.")
+    ] = False,
+    discard_old: Annotated[
+        bool, typer.Option("--discard-old", help="Delete data directories switches set aside.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup or a point in time: --side runs the whole cluster beside the platform;
     --app A (with --table, --as) copies one app's database into the live platform under a
-    new name, touching nothing else."""
+    new name, touching nothing else; with neither, the platform's whole PostgreSQL switches
+    to the restored copy (after confirmation; the old data is kept until --discard-old)."""
+    if discard_old:
+        _discard_old(ctx, yes, as_json)
+        return
     if bucket:
         _bucket(ctx, bucket, backup_id, into, as_json)
         return
     if redis:
         _redis_side(ctx, backup_id, as_json)
         return
-    if not side:
-        if not app:
+    if not side and not app:
+        if not (to_time or to_point or backup_id):
             raise UsageError(
-                "pass --side (a side copy) or --app APP (a partial restore into the "
-                "live platform under a new name)"
+                "pass --side (a side copy), --app APP (a partial restore into the live "
+                "platform under a new name), or what to switch the platform to: --to-time, "
+                "--to-restore-point or --backup"
             )
-        _partial(ctx, app, table, into, (to_time, to_point, backup_id), force, as_json)
+        _switch(ctx, (to_time, to_point, backup_id), force, yes, as_json)
+        return
+    if not side:
+        assert app is not None
+        _partial(ctx, app, table, into, (to_time, to_point, backup_id), (force, replace, yes),
+                 as_json)  # fmt: skip
         return
     copy, manifest = _side(ctx, to_time, to_point, backup_id, force, as_json)
     dbname = _app_database(ctx, app) if app else "postgres"
@@ -362,6 +386,44 @@ def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> Non
         console.print(f"  redis-cli -u '{doc['url']}'", markup=False)
 
 
+def _switch(
+    ctx: typer.Context,
+    target: tuple[str | None, str | None, str | None],
+    force: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    copy, manifest = _side(ctx, *target, force, as_json)
+    where = target[0] or (f"restore point {target[1]}" if target[1] else manifest["id"])
+    question = (f"switch the platform's whole PostgreSQL (every app database and the "
+                f"platform's own state) to {where}? Later changes stay in the old data "
+                "directory until `comind restore --discard-old`")  # fmt: skip
+    copy.stop()
+    if not yes and not typer.confirm(question):
+        shutil.rmtree(copy.data_dir, ignore_errors=True)
+        raise typer.Exit(1)
+    doc = call(ctx, "POST", "/api/v1/backups/switch", body={"data_dir": str(copy.data_dir)},
+               admin=True)  # fmt: skip
+    doc |= {"backup": manifest["id"], "to": where}
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(f"the platform runs on the restored copy ({where}); the old data is in "
+                      f"{doc['old_data_dir']} until `comind restore --discard-old`",
+                      markup=False)  # fmt: skip
+
+
+def _discard_old(ctx: typer.Context, yes: bool, as_json: bool) -> None:
+    postgres = home_of(ctx).postgres
+    found = old_data_dirs(postgres)
+    if found and not yes and not typer.confirm(f"delete {', '.join(p.name for p in found)}?"):
+        raise typer.Exit(1)
+    gone = [str(p) for p in discard_old(postgres)]
+    emit_json({"deleted": gone}) if as_json else console.print(
+        f"deleted {len(gone)} old data director{'y' if len(gone) == 1 else 'ies'}"
+    )
+
+
 def _bucket(
     ctx: typer.Context, bucket: str, backup_id: str | None, into: str | None, as_json: bool
 ) -> None:
@@ -394,9 +456,12 @@ def _partial(
     table: str | None,
     into: str | None,
     target: tuple[str | None, str | None, str | None],
-    force: bool,
+    flags: tuple[bool, bool, bool],
     as_json: bool,
 ) -> None:
+    force, replace, yes = flags
+    if replace and (table or into):
+        raise UsageError("--replace swaps the whole database: not with --table or --as")
     database = _app_database(ctx, app)
     into = into or f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
     to_time, to_point, backup_id = target
@@ -427,16 +492,15 @@ def _partial(
             finally:
                 copy.stop(remove=True)
             source = str(manifest["id"])
-    doc = {
-        "app": app,
-        "database": into,
-        "table": table,
-        "from": source,
-        "to_time": to_time,
-        "restore_point": to_point,
-    }
+        doc = {"app": app, "database": into, "table": table, "from": source,
+               "to_time": to_time, "restore_point": to_point}  # fmt: skip
+        if replace:
+            doc |= _replace(b, database, into, yes)
     if as_json:
         emit_json(doc)
+    elif replace:
+        console.print(f"{app}'s database {database} is now the restored one (from {source}); "
+                      f"the one it replaced is kept as {doc['old']}", markup=False)  # fmt: skip
     else:
         what = f"table {table} of " if table else ""
         console.print(
@@ -444,6 +508,16 @@ def _partial(
             f"(from {source}); {database} is untouched",
             markup=False,
         )
+
+
+def _replace(b: Backups, database: str, restored: str, yes: bool) -> dict[str, Any]:
+    question = (f"replace the live database {database} with the restored copy? Its sessions "
+                "end; the current one is kept under a new name")  # fmt: skip
+    if not yes and not typer.confirm(question):
+        console.print(f"kept both: the restored copy is the database {restored}", markup=False)
+        raise typer.Exit(1)
+    old = replace_database(b.cluster, database, restored, f"{datetime.now(UTC):%Y%m%d%H%M%S}")
+    return {"database": database, "old": old}
 
 
 def _latest(

@@ -21,6 +21,7 @@ from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
 from comind.api.tokens import Tokens
+from comind.backup.switch import switch_data
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
 from comind.gitops.providers.flow import worker_name
@@ -47,7 +48,9 @@ def platform_routes(
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
     flows = _flows_api(rt, tokens, messages)
     spool = rt.platform.postgres.wal_spool
-    backups = BackupsApi(BackupCatalog(messages.pool), tokens, lambda: wal_lag(spool))
+    catalog = BackupCatalog(messages.pool)
+    backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool),
+                         lambda data: switch_data(rt.platform, rt.wal, catalog, data))  # fmt: skip
     queues = QueuesApi(messages, tokens)
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.platform, queues=queues,

@@ -120,6 +120,18 @@ class PostgresEngine(TcpEngine):
         return ["-c", "archive_mode=on", "-c", f"archive_command={command}",
                 "-c", f"archive_timeout={self.settings.archive_timeout}"]  # fmt: skip
 
+    def swap_data(self, restored: Path, stamp: str) -> Path:
+        """Put the (stopped) cluster in ``restored`` in place of this engine's data directory,
+        which moves aside to ``data.old-STAMP`` (returned); the engine must be stopped."""
+        if self.alive():
+            raise EngineError("stop PostgreSQL before swapping its data directory")
+        if not (restored / "PG_VERSION").exists() or (restored / "postmaster.pid").exists():
+            raise EngineError(f"{restored} holds no stopped PostgreSQL cluster")
+        old = self.home.pg_data.with_name(f"data.old-{stamp}")
+        self.home.pg_data.rename(old)
+        restored.rename(self.home.pg_data)
+        return old
+
     def check(self) -> bool:
         return self.port != 0 and postgres_version(self.conninfo()) is not None
 

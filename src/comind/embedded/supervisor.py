@@ -10,10 +10,11 @@ The clock and sleep are injected so tests can move time instead of waiting.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from comind.embedded.engine import Engine, EngineError
@@ -69,6 +70,20 @@ class Supervisor:
         state.state, state.started_at, state.since = "healthy", self.clock(), time.time()
         ENGINE_UP.labels(engine.name).set(1)
 
+    @contextlib.contextmanager
+    def holding(self, engine: Engine) -> Iterator[None]:
+        """Leave ``engine`` alone while the block stops and starts it (maintenance); it counts
+        as started again afterwards."""
+        state = self.states[engine.name]
+        state.state, state.since = "maintenance", time.time()
+        try:
+            yield
+        finally:
+            if engine.alive():
+                self.mark_started(engine)
+            else:
+                state.state, state.next_attempt = "restarting", self.clock()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="comind-supervisor", daemon=True)
         self._thread.start()
@@ -89,6 +104,8 @@ class Supervisor:
         """One supervision step for ``engine``."""
         state = self.states[engine.name]
         now = self.clock()
+        if state.state == "maintenance":
+            return
         if state.state == "healthy" and engine.alive() and engine.check():
             state.failed_checks = 0
             if state.failures and now - state.started_at >= STABLE_AFTER_SECONDS:

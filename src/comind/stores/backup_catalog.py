@@ -4,6 +4,7 @@ every artifact of it is stored; a killed backup stays 'running' until marked fai
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -45,6 +46,19 @@ class BackupCatalog:
                     "manifest": Jsonb(manifest),
                 },
             )
+
+    def adopt(self, manifest: dict[str, Any], taken: datetime) -> bool:
+        """List a complete backup known from its stored manifest, unless listed complete
+        already (it may be listed running: the database went back to before it completed)."""
+        with self.pool.connection() as conn:
+            return conn.execute(query("backups", "adopt"), {
+                "id": manifest["id"], "kind": manifest["type"], "app": manifest.get("app"),
+                "parent": manifest.get("parent"), "key_id": manifest.get("key_id"),
+                "finished_at": manifest.get("stop_time") or taken,
+                "start_lsn": manifest.get("start_lsn"), "stop_lsn": manifest.get("stop_lsn"),
+                "timeline": manifest.get("timeline"),
+                "size": manifest.get("size_bytes", 0), "manifest": Jsonb(manifest),
+            }).rowcount == 1  # fmt: skip
 
     def fail(self, backup_id: str, error: str) -> None:
         with self.pool.connection() as conn:

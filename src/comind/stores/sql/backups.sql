@@ -8,6 +8,18 @@ UPDATE comind.backups SET status = 'complete', finished_at = now(), start_lsn = 
        manifest = %(manifest)s
 WHERE id = %(id)s;
 
+-- name: adopt
+INSERT INTO comind.backups (id, kind, app, parent, status, key_id, started_at, finished_at,
+                            start_lsn, stop_lsn, timeline, size_bytes, manifest)
+SELECT %(id)s, %(kind)s, %(app)s, %(parent)s, 'complete', %(key_id)s,
+       coalesce(%(finished_at)s::timestamptz, now()), coalesce(%(finished_at)s::timestamptz, now()),
+       %(start_lsn)s::pg_lsn, %(stop_lsn)s::pg_lsn, %(timeline)s, %(size)s, %(manifest)s
+WHERE %(parent)s::text IS NULL OR EXISTS (SELECT 1 FROM comind.backups WHERE id = %(parent)s)
+ON CONFLICT (id) DO UPDATE SET status = 'complete', finished_at = excluded.finished_at,
+    start_lsn = excluded.start_lsn, stop_lsn = excluded.stop_lsn, timeline = excluded.timeline,
+    size_bytes = excluded.size_bytes, manifest = excluded.manifest, error = NULL
+WHERE comind.backups.status IN ('running', 'failed');  -- it completed after the restored point
+
 -- name: fail
 UPDATE comind.backups SET status = 'failed', finished_at = now(), error = %(error)s
 WHERE id = %(id)s;

@@ -1,0 +1,64 @@
+"""Switching the running platform to a restored cluster: the whole PostgreSQL (every app
+database and the platform's own state) goes back to the restored point.
+
+The restored copy must be stopped and lie under the state directory's ``restores/``. The
+supervisor leaves PostgreSQL alone meanwhile; the old cluster stops (its last WAL files are
+shipped), its data directory moves aside to ``data.old-STAMP`` (kept until ``comind restore
+--discard-old``) and the restored one takes its place. If the restored cluster does not
+start, the old one is put back and started: nothing is half-switched. Backups taken after
+the restored point are re-entered in the catalog from their manifests in the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from comind.backup.base import adopt_stored
+from comind.backup.wal import WalArchive
+from comind.embedded.engine import EngineError
+from comind.embedded.platform import EmbeddedPlatform
+from comind.errors import ComindError
+from comind.stores.backup_catalog import BackupCatalog
+
+OLD_PREFIX = "data.old-"
+
+
+def switch_data(
+    platform: EmbeddedPlatform, archive: WalArchive, catalog: BackupCatalog, restored: Path
+) -> dict[str, Any]:
+    restores = (platform.home.root / "restores").resolve()
+    if restores not in restored.resolve().parents:
+        raise ComindError(f"{restored} is not a restored copy under {restores}")
+    engine = platform.postgres
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    with platform.supervisor.holding(engine):
+        engine.stop()
+        archive.ship(engine.wal_spool)  # what the old cluster archived as it stopped
+        old = engine.swap_data(restored, stamp)
+        try:
+            engine.start()
+        except EngineError as exc:
+            engine.stop()
+            platform.home.pg_data.rename(restored)
+            old.rename(platform.home.pg_data)
+            engine.start()
+            raise ComindError(f"the restored cluster did not start ({exc}); the platform "
+                              "is back on its own data") from None  # fmt: skip
+    catalog.pool.check()  # drop the connections the restart broke
+    adopted = adopt_stored(archive.store, catalog)
+    return {"old_data_dir": str(old), "adopted_backups": adopted}
+
+
+def old_data_dirs(platform_postgres: Path) -> list[Path]:
+    """The data directories earlier switches set aside."""
+    return sorted(platform_postgres.glob(f"{OLD_PREFIX}*"))
+
+
+def discard_old(platform_postgres: Path) -> list[Path]:
+    gone = old_data_dirs(platform_postgres)
+    for path in gone:
+        shutil.rmtree(path)
+    return gone
