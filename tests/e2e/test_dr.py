@@ -65,7 +65,15 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
     wrong = comind("--home", str(new), "dr", "restore", "--from", str(offsite), "--keys",
                    str(keyfile), extra_env={"COMIND_KEYS_PASSPHRASE": "not it at all"})  # fmt: skip
     assert wrong.returncode != 0 and "wrong passphrase" in wrong.stderr
-    assert not new.exists()  # nothing half-built: the retry starts clean
+    assert not new.exists()
+    broken = tmp_path / "broken"  # a copy whose base backup is truncated
+    shutil.copytree(offsite, broken)
+    artifact = next((broken / "base").glob("*/base.tar.cmb"))
+    artifact.write_bytes(artifact.read_bytes()[:-100])
+    failed = comind("--home", str(new), "dr", "restore", "--from", str(broken), "--keys",
+                    str(keyfile), timeout=300, extra_env=ARCHIVING)  # fmt: skip
+    assert failed.returncode != 0 and "corrupt or truncated" in failed.stderr
+    assert not new.exists()  # nothing half-built (secrets, store copy): the retry starts clean
     done = json.loads(comind("--home", str(new), "dr", "restore", "--from", str(offsite),
                              "--keys", str(keyfile), "--json", timeout=300, check=True,
                              extra_env=ARCHIVING).stdout)  # fmt: skip

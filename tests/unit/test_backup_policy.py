@@ -68,11 +68,18 @@ def test_incremental_backups_live_as_long_as_the_full_they_chain_from() -> None:
     assert plan(entries, keep_full=2, keep_days=None, now=T0) == {f"b{i}" for i in range(1, 7)}
 
 
-def test_overdue_counts_from_a_fire_no_backup_followed_while_the_platform_ran() -> None:
+def test_overdue_counts_from_the_first_fire_after_the_newest_backup() -> None:
     daily = ("0 3 * * *",)
     fired = T0.replace(hour=3)  # T0 is 10:00, so today's 03:00 fire is the latest
     started = T0 - timedelta(days=2)
     assert overdue_seconds(daily, fired + timedelta(minutes=5), started, T0) == 0.0
     assert overdue_seconds(daily, fired - timedelta(days=1), started, T0) == 7 * 3600
-    assert overdue_seconds(daily, None, started, T0) == 7 * 3600
-    assert overdue_seconds(daily, None, T0 - timedelta(hours=1), T0) == 0.0  # fired before start
+    assert overdue_seconds(daily, None, started, T0) == 31 * 3600  # due since yesterday 03:00
+    assert overdue_seconds(daily, None, T0 - timedelta(hours=1), T0) == 0.0  # none came since
+
+
+def test_overdue_grows_past_one_interval_when_hourly_backups_keep_failing() -> None:
+    hourly = ("0 * * * *",)
+    newest = T0 - timedelta(hours=6, minutes=30)  # 03:30; due at 04:00
+    assert overdue_seconds(hourly, newest, T0 - timedelta(days=1), T0) == 6 * 3600
+    assert overdue_seconds(hourly, T0 - timedelta(minutes=5), T0 - timedelta(days=1), T0) == 0.0

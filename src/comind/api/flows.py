@@ -64,6 +64,7 @@ class FlowsApi:
     ) -> None:
         self.applied, self.state, self.queues, self.tokens = applied, state, queues, tokens
         self.key, self.worker_state = key, worker_state
+        self.spans = SpanStore(state.pool)
 
     def routes(self) -> list[Route]:
         return [
@@ -106,7 +107,7 @@ class FlowsApi:
             limit = min(max(int(request.query_params.get("limit", "20")), 1), 200)
         except ValueError:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
-        found = await run_in_threadpool(SpanStore(self.state.pool).traces, name, limit)
+        found = await run_in_threadpool(self.spans.traces, name, limit)
         return JSONResponse({"flow": name, "traces": [_span(t) for t in found]})
 
     # -- documents

@@ -130,6 +130,12 @@ def physical_backup(
     return manifest
 
 
+def complete_physical(catalog: BackupCatalog, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Catalog entries of the complete physical backups (full, incr, diff), newest first."""
+    return [e for e in catalog.entries(limit=limit)
+            if e["kind"] in PHYSICAL and e["status"] == "complete"]  # fmt: skip
+
+
 def _parent(
     cluster: Cluster, catalog: BackupCatalog, kind: str
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -145,13 +151,14 @@ def _parent(
     wanted = PHYSICAL if kind == "incr" else ("full",)
     chained = [
         e["manifest"]
-        for e in catalog.entries(limit=1000)
-        if e["kind"] in wanted and e["status"] == "complete"
-        and (e["manifest"] or {}).get("pg_manifest")
+        for e in complete_physical(catalog, limit=1000)
+        if e["kind"] in wanted and e["manifest"].get("pg_manifest")
         and e["manifest"].get("timeline") == version["timeline"]
     ]  # fmt: skip
     if not chained:
         return None, f"no backup to base a {kind} backup on yet: took a full backup instead"
+    if reason := cluster.unsummarized(chained[0]["start_lsn"]):
+        return None, f"{reason}: took a full backup instead"
     return chained[0], None
 
 

@@ -46,6 +46,22 @@ class Cluster:
         return {"lsn": row[0], "timeline": row[1], "time": row[2].isoformat(),
                 "version_num": row[3], "version": row[4], "wal": row[5]}  # fmt: skip
 
+    def unsummarized(self, since_lsn: str) -> str | None:
+        """Why an incremental backup from ``since_lsn`` cannot be taken (None: it can):
+        WAL summarization is off, or the summaries kept do not reach back that far."""
+        with connect(self.target) as conn:
+            row = conn.execute(
+                "SELECT current_setting('summarize_wal') = 'on', "
+                "(SELECT min(start_lsn) <= %s::pg_lsn FROM pg_available_wal_summaries())",
+                (since_lsn,),
+            ).fetchone()
+        assert row is not None
+        if not row[0]:
+            return "summarize_wal is off on this server"
+        if not row[1]:
+            return f"the WAL summaries kept no longer reach back to the parent's {since_lsn}"
+        return None
+
 
 def table_stats(
     target: PgTarget, databases: list[str], *, count: bool = True

@@ -108,10 +108,10 @@ def _postgres(
     step(f"restoring PostgreSQL from {base['id']}")
     unpack(cluster, store, base, keys.all(), home.pg_data)
     archive = WalArchive(store, keys)
-    wal = [s for s in archive.segments() if s.name >= base["start_wal"] and len(s.name) == 24]
+    wal = [n for n in archive.segment_names() if n >= base["start_wal"]]
     step(f"replaying {len(wal)} archived WAL files")
     replay(cluster, archive, base, home.pg_data, {}).stop()
-    return Rebuilt(str(home.root), base["id"], len(wal), wal[-1].name if wal else None)
+    return Rebuilt(str(home.root), base["id"], len(wal), wal[-1] if wal else None)
 
 
 def _buckets(store: FileObjectStore, keys: KeyRing, home: StateDir, out: Rebuilt) -> None:

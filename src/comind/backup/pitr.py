@@ -136,8 +136,7 @@ def replay(
     replayed to ``goal`` (recovery target settings; none: every archived WAL file) and
     promoted; returns the running copy."""
     wal_dir = data_dir.parent / f"{data_dir.name}-wal"
-    archive.fetch([s.name for s in archive.segments()
-                   if s.name >= base["start_wal"] and len(s.name) == 24], wal_dir)  # fmt: skip
+    archive.fetch(archive.since(base["start_wal"]), wal_dir)
     (data_dir / "recovery.signal").touch()
     own(data_dir, cluster)
     own(wal_dir, cluster)

@@ -93,10 +93,15 @@ def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str,
     """The backups a restore of ``manifest`` needs, oldest (the full one) first."""
     chain = [manifest]
     while parent := chain[0].get("parent"):
+        if any(link["id"] == parent for link in chain):
+            raise BackupError(f"backup {manifest['id']}: its chain loops at {parent}")
         try:
             chain.insert(0, json.loads(store.get(BUCKET, manifest_key(parent))))
         except Exception:  # missing or unreadable
-            raise BackupError(f"backup {manifest['id']} needs {parent}, which is gone") from None
+            raise BackupError(
+                f"backup {chain[0]['id']} (in the chain of {manifest['id']}) needs {parent}, "
+                "which is gone"
+            ) from None
     return chain
 
 

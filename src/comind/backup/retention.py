@@ -45,14 +45,16 @@ def plan(
         if e["kind"] in PHYSICAL and e["status"] == "complete" and _root(e["id"], parents) in keep:
             keep.add(e["id"])
     for backup_id in list(keep):
-        while (parent := parents.get(backup_id)) is not None:
+        while (parent := parents.get(backup_id)) is not None and parent not in keep:
             keep.add(parent)
             backup_id = parent
     return keep
 
 
 def _root(backup_id: str, parents: dict[str, str | None]) -> str:
-    while (parent := parents.get(backup_id)) is not None:
+    seen = {backup_id}
+    while (parent := parents.get(backup_id)) is not None and parent not in seen:
+        seen.add(parent)
         backup_id = parent
     return backup_id
 
@@ -80,7 +82,7 @@ def prune(
         (e["manifest"].get("start_wal", "") for e in entries if e["id"] in keep), default=""
     )
     if oldest:
-        stale = [s.name for s in archive.segments() if s.name < oldest and len(s.name) == 24]
+        stale = [n for n in archive.segment_names() if n < oldest]
         out.wal_removed = len(stale)
         if not dry_run:
             for name in stale:

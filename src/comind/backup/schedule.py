@@ -15,7 +15,7 @@ from pathlib import Path
 
 from croniter import croniter
 
-from comind.backup.base import PHYSICAL, physical_backup
+from comind.backup.base import complete_physical, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import OVERDUE
@@ -58,12 +58,12 @@ def due(schedules: tuple[str, ...], last: datetime, now: datetime) -> bool:
 def overdue_seconds(
     schedules: tuple[str, ...], newest: datetime | None, started: datetime, now: datetime
 ) -> float:
-    """How long ago the latest schedule fire was that no complete backup has followed (0
-    when the newest backup came after it, or it fired before the platform ran)."""
-    fired = max(croniter(s, now).get_prev(datetime) for s in schedules)
-    if fired < started or (newest is not None and newest >= fired):
-        return 0.0
-    return (now - fired).total_seconds()
+    """How late the backup is: the time since the first schedule fire after the newest
+    complete backup (or after the platform started, when that is later); 0 when no fire
+    has come since."""
+    since = max(newest, started) if newest is not None else started
+    due_at = min(croniter(s, since).get_next(datetime) for s in schedules)
+    return max(0.0, (now - due_at).total_seconds())
 
 
 class BackupScheduler:
@@ -82,14 +82,19 @@ class BackupScheduler:
         self.last = self.started = clock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="comind-backups", daemon=True)
+        # its own thread: a long backup or verify must not freeze the overdue gauge
+        self._watcher = threading.Thread(target=self._watch_loop, name="comind-backup-watch",
+                                         daemon=True)  # fmt: skip
 
     def start(self) -> None:
         self._thread.start()
+        self._watcher.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=600)
+        for thread in (self._thread, self._watcher):
+            if thread.is_alive():
+                thread.join(timeout=600)
 
     def _loop(self) -> None:
         while not self._stop.wait(30):
@@ -97,6 +102,9 @@ class BackupScheduler:
                 self.tick()
             except Exception as exc:  # a failed backup is in the catalog; try at the next fire
                 log.warning("scheduled backup failed: %s", exc)
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(30):
             try:
                 self.watch()
             except Exception as exc:  # the database is restarting: next round
@@ -108,8 +116,7 @@ class BackupScheduler:
         if rules is None:
             OVERDUE.set(0.0)
             return 0.0
-        done = [e["finished_at"] for e in self.catalog.entries(limit=50)
-                if e["kind"] in PHYSICAL and e["status"] == "complete"]  # fmt: skip
+        done = [e["finished_at"] for e in complete_physical(self.catalog, limit=50)]
         late = overdue_seconds(rules.schedules, max(done, default=None), self.started, self.clock())
         OVERDUE.set(late)
         return late

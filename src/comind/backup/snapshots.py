@@ -8,6 +8,7 @@ makes it write the AOF the engine starts from (in the layout of its own version)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import shutil
@@ -17,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from comind.backup.base import BUCKET, BackupError, finish, hashed, other_manifest_key, registered
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
-from comind.stores.redis import RedisTarget, client
+from comind.stores.redis import RedisTarget
+from comind.stores.redis_persistence import Persistence
 
 SAVE_TIMEOUT = 600.0
 
@@ -34,13 +35,10 @@ def redis_backup(
     target: RedisTarget, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing
 ) -> dict[str, Any]:
     """Snapshot the Redis at ``target`` (whose files this machine can read)."""
-    conn = client(target, timeout=30)
+    redis = Persistence(target)
     with registered(store, catalog, keys, "redis") as (backup_id, key_id, key):
         began = time.monotonic()
-        _snapshot(conn)
-        rdb = Path(str(conn.config_get("dir")["dir"])) / str(
-            conn.config_get("dbfilename")["dbfilename"]
-        )
+        rdb = redis.snapshot()
         artifact, digest = f"redis/{backup_id}/dump.rdb.cmb", hashlib.sha256()
         with rdb.open("rb") as handle:  # a later save renames a new file in: this one stays
             chunks = iter(lambda: handle.read(1 << 20), b"")
@@ -49,39 +47,11 @@ def redis_backup(
         manifest = {
             "id": backup_id, "type": "redis", "key_id": key_id, "artifacts": [artifact],
             "sha256": digest.hexdigest(), "size_bytes": info.size,
-            "source_bytes": rdb.stat().st_size, "keys": conn.dbsize(),
-            "redis_version": conn.info("server")["redis_version"],
+            "source_bytes": rdb.stat().st_size, **redis.facts(),
             "seconds": round(time.monotonic() - began, 3),
         }  # fmt: skip
         finish(store, catalog, manifest, other_manifest_key(backup_id))
     return manifest
-
-
-def _snapshot(conn: redis.Redis) -> None:
-    """A BGSAVE of ours, finished successfully (after any save already running)."""
-    _wait_idle(conn)
-    saves = _persistence(conn).get("rdb_saves")
-    before = conn.lastsave()
-    conn.bgsave()
-    _wait_idle(conn)
-    state = _persistence(conn)
-    if state.get("rdb_last_bgsave_status") != "ok":
-        raise BackupError("Redis BGSAVE failed (see the Redis log)")
-    done = state["rdb_saves"] > saves if saves is not None else conn.lastsave() >= before
-    if not done:
-        raise BackupError("Redis did not record the BGSAVE")
-
-
-def _persistence(conn: redis.Redis) -> dict[str, Any]:
-    return dict(conn.info("persistence"))
-
-
-def _wait_idle(conn: redis.Redis) -> None:
-    deadline = time.monotonic() + SAVE_TIMEOUT
-    while _persistence(conn).get("rdb_bgsave_in_progress"):
-        if time.monotonic() > deadline:
-            raise BackupError(f"Redis BGSAVE did not finish within {SAVE_TIMEOUT:.0f} s")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -102,25 +72,21 @@ def restore_redis(
     binary: Path, store: FileObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
     directory: Path, *, host: str = "127.0.0.1",
 ) -> RedisCopy:  # fmt: skip
-    """The snapshot in ``directory/dump.rdb``, served on a free port with a new password."""
-    artifact = manifest["artifacts"][0]
-    digest = hashlib.sha256()
-    for block in store.read_stream(BUCKET, artifact):
-        digest.update(block)
-    if digest.hexdigest() != manifest["sha256"]:
-        raise BackupError(f"backup {manifest['id']}: artifact {artifact} is corrupt or truncated")
+    """The snapshot in ``directory/dump.rdb``, served on a free port with a new password
+    (given to the server on its standard input: it is never written to a file)."""
+    check_artifacts(store, manifest)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (directory / "dump.rdb").open("wb") as out:
-        for plain in open_stream(store.read_stream(BUCKET, artifact), keys):
+        for plain in open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys):
             out.write(plain)
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
-    config = directory / "restore.conf"
-    config.write_text(f'bind {host}\nport {target.port}\ndir "{directory}"\n'
-                      f'dbfilename "dump.rdb"\nappendonly no\nsave ""\n'
-                      f"requirepass {target.password}\n")  # fmt: skip
-    config.chmod(0o600)
-    proc = subprocess.Popen([str(binary), str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
+              f'appendonly no\nsave ""\nrequirepass {target.password}\n')  # fmt: skip
+    proc = subprocess.Popen([str(binary), "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(config.encode())
+    proc.stdin.close()
     copy = RedisCopy(directory, proc, target)
     _wait_loaded(copy)
     return copy
@@ -131,11 +97,9 @@ def _wait_loaded(copy: RedisCopy, timeout: float = 120.0) -> None:
     while time.monotonic() < deadline:
         if copy.process.poll() is not None:
             raise BackupError("the restored Redis did not start")
-        try:
-            if not client(copy.target, timeout=2).info("persistence").get("loading"):
+        with contextlib.suppress(Exception):  # not listening yet
+            if Persistence(copy.target, timeout=2).loaded():
                 return
-        except redis.RedisError:
-            pass
         time.sleep(0.1)
     copy.stop()
     raise BackupError(f"the restored Redis did not load within {timeout:.0f} s")
@@ -149,21 +113,8 @@ def install_redis(
     (which must hold none yet). Returns the number of keys."""
     copy = restore_redis(binary, store, keys, manifest, redis_home)
     try:
-        conn = client(copy.target, timeout=30)
-        conn.config_set("appendonly", "yes")
-        deadline = time.monotonic() + SAVE_TIMEOUT
-        while _rewriting(conn):
-            if time.monotonic() > deadline:
-                raise BackupError("Redis did not write its append-only file in time")
-            time.sleep(0.1)
-        count = int(conn.dbsize())
+        count = Persistence(copy.target).write_aof()
     finally:
         copy.stop()
-        (redis_home / "restore.conf").unlink(missing_ok=True)
     shutil.rmtree(redis_home / "temp", ignore_errors=True)
     return count
-
-
-def _rewriting(conn: redis.Redis) -> bool:
-    state = _persistence(conn)
-    return bool(state.get("aof_rewrite_in_progress") or state.get("aof_rewrite_scheduled"))

@@ -23,6 +23,7 @@ from comind.stores.objects import FileObjectStore
 log = logging.getLogger("comind.backup.wal")
 PREFIX = "wal/"
 SUFFIX = ".cmb"
+SEGMENT_NAME = 24  # timeline + log + segment, 8 hex digits each
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ class WalArchive:
             for key, modified in self.store.names(BUCKET, PREFIX)
             if key.endswith(SUFFIX)
         ]
+
+    def segment_names(self) -> list[str]:
+        """The archived WAL segments (not backup labels or timeline histories), in order."""
+        return sorted(s.name for s in self.segments() if len(s.name) == SEGMENT_NAME)
+
+    def since(self, first: str) -> list[str]:
+        """The segments a replay from segment ``first`` reads, with every timeline history
+        (recovery follows the newest timeline through them)."""
+        histories = [s.name for s in self.segments() if s.name.endswith(".history")]
+        return [n for n in self.segment_names() if n >= first] + histories
 
     def fetch(self, names: list[str], into: Path) -> None:
         """Decrypt the named files into ``into`` (what a restore_command copies from)."""

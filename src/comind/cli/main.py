@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from comind import __version__
-from comind.cli import backups, flows, gitops, lifecycle, validate
+from comind.cli import flows, gitops, lifecycle, restores, validate
 from comind.cli.access import audit, token_cli
 from comind.cli.apps import app_cli
 from comind.cli.backups import backup_cli, keys_cli
@@ -58,7 +58,7 @@ app.add_typer(flow_cli, name="flow")
 app.add_typer(demo_cli, name="demo")
 app.add_typer(backup_cli, name="backup")
 app.add_typer(keys_cli, name="keys")
-app.command("restore")(backups.restore)
+app.command("restore")(restores.restore)
 app.add_typer(dr_cli, name="dr")
 app.command("worker")(flows.worker)
 

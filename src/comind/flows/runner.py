@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Span, Status, StatusCode
+
 from comind.flows import metrics
 from comind.flows.pgsink import SinkDataError
 from comind.flows.records import Failed, Quarantined, Record, StepResult
@@ -28,7 +30,7 @@ from comind.flows.sinks import Sink
 from comind.flows.sources import Polled, Source
 from comind.flows.steps import Step
 from comind.flows.windows import WindowAggregator
-from comind.observe.tracing import tracer
+from comind.observe.tracing import span, tracer
 from comind.stores.flow_state import BatchCounts, FlowState
 
 log = logging.getLogger("comind.flows")
@@ -113,9 +115,7 @@ class FlowRunner:
         )
         if not polled.refs:
             return outcome
-        with TRACER.start_as_current_span(
-            "flow.batch", attributes={"comind.flow": self.flow}
-        ) as span:
+        with span(TRACER, "flow.batch", {"comind.flow": self.flow}) as current:
             records = self.through_steps(polled.records, outcome)
             if self.window is not None:
                 self.window.commit(
@@ -130,12 +130,19 @@ class FlowRunner:
                 if (committed := getattr(step, "committed", None)) is not None:
                     committed(records)
             self.account(outcome)
-            counts = outcome.counts()
-            span.set_attributes({"comind.records_in": counts.records_in,
-                                 "comind.records_out": counts.records_out,
-                                 "comind.quarantined": counts.quarantined,
-                                 "comind.dead_lettered": counts.dead_lettered})  # fmt: skip
+            self._describe(current, outcome.counts())
         return outcome
+
+    @staticmethod
+    def _describe(current: Span, counts: BatchCounts) -> None:
+        current.set_attributes({"comind.records_in": counts.records_in,
+                                "comind.records_out": counts.records_out,
+                                "comind.quarantined": counts.quarantined,
+                                "comind.dead_lettered": counts.dead_lettered})  # fmt: skip
+        if counts.dead_lettered:
+            current.set_status(Status(StatusCode.ERROR, f"{counts.dead_lettered} dead-lettered"))
+        else:
+            current.set_status(Status(StatusCode.OK))
 
     # -- steps
 
@@ -143,15 +150,15 @@ class FlowRunner:
         for step in self.steps:
             if not records:
                 break
-            with TRACER.start_as_current_span(f"step {step.name}") as span:
+            with span(TRACER, f"step {step.name}") as current:
                 result = self._timed(step, records)
                 for _ in range(self.policy.retries):
                     if not result.failed:
                         break
                     result = self._retry(step, result)
-                span.set_attributes({"comind.kept": len(result.kept),
-                                     "comind.quarantined": len(result.quarantined),
-                                     "comind.failed": len(result.failed)})  # fmt: skip
+                current.set_attributes({"comind.kept": len(result.kept),
+                                        "comind.quarantined": len(result.quarantined),
+                                        "comind.failed": len(result.failed)})  # fmt: skip
             outcome.quarantined += result.quarantined
             outcome.failed += [Failed(r, step.name, e) for r, e in result.failed]
             self._count_step(step, result)
@@ -193,9 +200,7 @@ class FlowRunner:
         for key, sink in self.sinks.items():
             mine = [r for r in records if r.route is None or r.route == key]
             if mine:
-                with TRACER.start_as_current_span(
-                    f"sink {key}", attributes={"comind.records": len(mine)}
-                ):
+                with span(TRACER, f"sink {key}", {"comind.records": len(mine)}):
                     self._write(sink, mine, outcome)
         lost = {id(f.record) for f in outcome.failed[failed_before:]}
         outcome.written += sum(1 for r in records if id(r) not in lost)
@@ -229,7 +234,7 @@ class FlowRunner:
     # -- settling
 
     def _settle(self, polled: Polled, outcome: Outcome, conn: Any) -> None:
-        with TRACER.start_as_current_span("ack"):
+        with span(TRACER, "ack"):
             self.set_aside(outcome, conn)
             self.source.ack(polled, conn)
 

@@ -82,4 +82,14 @@ def test_a_chain_full_incr_incr_diff_restores_identical(
             assert _checksums(side.target) == expected
         finally:
             side.stop(remove=True)
-    assert verify(cluster, store, catalog, keys.all(), incr2, scratch / "verify").ok
+    report = verify(cluster, store, catalog, keys.all(), incr2, scratch / "verify")
+    assert report.ok and (report.verifybackup, report.amcheck) == ("passed", "passed")
+
+
+def test_an_incremental_needs_wal_summaries_reaching_back_to_its_parent(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, shopdb: str
+) -> None:
+    full = physical_backup(cluster, store, catalog, keys, "full")
+    assert cluster.unsummarized(full["start_lsn"]) is None
+    # a parent older than the oldest summary kept (summaries expire after wal_summary_keep_time)
+    assert "no longer reach back" in str(cluster.unsummarized("0/1"))

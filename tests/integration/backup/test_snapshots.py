@@ -4,11 +4,11 @@ and turned into the append-only file a rebuilt platform's Redis starts from."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis
+from tests.waiting import wait_until
 
 from comind.backup.base import BUCKET, BackupError
 from comind.backup.keys import KeyRing
@@ -47,15 +47,14 @@ def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
                             stdout=subprocess.DEVNULL)  # fmt: skip
     try:
         conn = redis.Redis("127.0.0.1", port, socket_timeout=2, decode_responses=True)
-        deadline = time.monotonic() + 30
-        while True:
+
+        def loaded() -> bool:
             try:
-                if conn.get("snap:1999") == "v1999":
-                    break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.2)
+                return conn.get("snap:1999") == "v1999"
+            except redis.ConnectionError:
+                return False  # not listening yet
+
+        assert wait_until(loaded, timeout=30, interval=0.2), "the AOF did not bring the keys"
         assert conn.get("snap:1") == "v1"
     finally:
         proc.terminate()
