@@ -3,6 +3,7 @@ on a repo that declares nothing (so no app or flow worker competes for the cores
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 from comind.embedded.home import StateDir
 
 
-def detached_platform(root: Path, name: str) -> tuple[StateDir, dict[str, Any]]:
+def detached_platform(
+    root: Path, name: str, env: dict[str, str] | None = None
+) -> tuple[StateDir, dict[str, Any]]:
     repo = root / "platform"
     repo.mkdir(parents=True)
     (repo / "comind.yaml").write_text(f"platform: {{name: {name}}}\n")
@@ -20,6 +23,7 @@ def detached_platform(root: Path, name: str) -> tuple[StateDir, dict[str, Any]]:
         [*cmd, "up", "--detach", "--api-port", "0", "--repo", str(repo)],
         check=True,
         capture_output=True,
+        env={**os.environ, **(env or {})},
     )
     home = StateDir(root / "home")
     state = home.read_state()

@@ -8,8 +8,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import api
 import backup
 import flow_throughput
+import incremental
 import queue_throughput
 import reconcile
 import startup
@@ -39,6 +41,12 @@ def main() -> None:
     print(backup.table(report))
     print("\n## Where a full backup's time goes\n")
     print(backup.profile_table(report))
+    print("\n## Incremental backup after 5% of rows changed (PostgreSQL 18 from the wheel)\n")
+    print(incremental.table(incremental.measure()[0]))
+    print(
+        f"\n## API and dashboard under {api.CLIENTS} clients ({api.APPS} apps, {api.FLOWS} flows)\n"
+    )
+    print(api.table(api.measure()))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import threading
 from pathlib import Path
 
@@ -142,3 +143,20 @@ def test_an_incremental_on_postgresql_before_17_is_a_full_backup_saying_why(
     assert manifest["type"] == "full" and manifest["parent"] is None
     assert "need 17+" in manifest["note"] and "took a full backup instead" in manifest["note"]
     assert catalog.get(manifest["id"])["kind"] == "full"  # type: ignore[index]
+
+
+def test_a_full_disk_leaves_no_half_written_backup_registered(
+    cluster: Cluster, catalog: BackupCatalog, keys: KeyRing, shopdb: str, scratch: Path
+) -> None:
+    small = scratch / "small-disk"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
+    try:
+        store = FileObjectStore(small)
+        with pytest.raises(OSError, match="No space left"):
+            physical_backup(cluster, store, catalog, keys)
+        failed = catalog.entries(limit=1)[0]
+        assert failed["status"] == "failed" and "No space left" in failed["error"]
+        assert not list(store.list(BUCKET)) and not [p for p in small.rglob("*") if p.is_file()]
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
