@@ -20,12 +20,15 @@ up: $(STAMP)
 	$(BIN)/comind up --repo examples/shop
 
 # Debian packages tests need: promtool (prometheus), git, chromium (the dashboard's browser tests)
+# and certutil (libnss3-tools: Chromium trusting the platform's certificate in a browser test)
 tools:
-	@command -v promtool >/dev/null && command -v git >/dev/null && command -v chromium >/dev/null || { \
+	@command -v promtool >/dev/null && command -v git >/dev/null && command -v chromium >/dev/null \
+	  && command -v certutil >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends prometheus git chromium >/dev/null; \
-	  else echo "install Debian's prometheus, git and chromium packages first"; exit 1; fi; }
+	      --no-install-recommends prometheus git chromium libnss3-tools >/dev/null; \
+	  else echo "install Debian's prometheus, git, chromium and libnss3-tools packages first"; \
+	    exit 1; fi; }
 
 # two workers: most tests wait on engines and processes, so two overlap well on two cores;
 # --dist loadfile keeps a module's platform fixture on one worker

@@ -1,21 +1,33 @@
 """The dashboard in a real browser (headless Chromium) against a real platform: signing in,
 an app going Healthy after a sync pressed on the page, a dead letter redriven with one
-click, flow charts drawn from sampled metrics, what a viewer cannot do, and every page at
-desktop and phone width (screenshots in test-artifacts/screenshots/)."""
+click, flow charts drawn from sampled metrics, what a viewer cannot do, what an app token
+does not see, every page at desktop and phone width (screenshots in
+test-artifacts/screenshots/), and HTTPS with the platform's self-signed certificate: trusted
+once imported as an authority (what users are told to do; Chromium refuses a certificate
+that is not a CA there), and not before."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Error, Page, expect
 from tests.browser.dashkit import Dash, commit
 from tests.dead_letters import dead_letter
-from tests.hidden import bearer
+from tests.hidden import Hidden, bearer
 from tests.waiting import wait_until
+
+from comind.api.server import ApiServer
+from comind.api.tls import TlsFiles, self_signed
+from comind.embedded.ports import free_port
+from comind.stores.access import AccessStore
 
 pytestmark = pytest.mark.slow
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -118,17 +130,54 @@ def test_a_viewer_gets_no_buttons_and_a_post_is_refused(page: Page, dash: Dash) 
     assert dash.layer.queues.stats("shop/mail-dlq").visible == 1
 
 
+def test_an_app_token_sees_no_error_of_the_whole_environment(page: Page, dash: Dash) -> None:
+    assert dash.runtime.gitops is not None
+    service = dash.runtime.gitops.service
+    before = service.environment().last_error
+    error = "queue/ledger/payments: apply failed"  # another app's resource
+    service.remember(last_error=error)
+    scoped = Hidden(AccessStore(dash.layer.pool).create("operator", app="shop")[1])
+    try:
+        sign_in(page, scoped, "/")
+        expect(page.locator("main h1")).to_have_text("Overview")
+        expect(page.locator("main")).not_to_contain_text(error)
+        expect(page.get_by_role("heading", name="Firing alerts")).to_have_count(0)
+        page.context.clear_cookies()
+        sign_in(page, dash.operator, "/")
+        expect(page.locator("main .error")).to_have_text(error)
+        expect(page.get_by_role("heading", name="Firing alerts")).to_have_count(1)
+    finally:
+        service.remember(last_error=before)
+    syncs = f"{dash.url}/api/v1/syncs"
+    every = httpx.get(syncs, headers=bearer(dash.operator)).json()["syncs"]
+    mine = httpx.get(syncs, headers=bearer(scoped)).json()["syncs"]
+    assert any(s["message"] for s in every)
+    assert [s["id"] for s in mine] == [s["id"] for s in every]
+    assert not any(s["message"] for s in mine)  # messages speak of every app
+
+
 def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> None:
     page.goto("/login")
     shoot(page, "login")
     sign_in(page, dash.operator, "/")
     links = page.locator("#nav a")
-    paths = [links.nth(i).get_attribute("href") for i in range(links.count())]
-    assert paths == ["/", "/apps", "/queues", "/flows", "/backups", "/alerts", "/logs", "/audit"]
-    for path in paths:
+    nav = {links.nth(i).get_attribute("href"): links.nth(i).inner_text()
+           for i in range(links.count())}  # fmt: skip
+    assert list(nav) == [
+        "/",
+        "/apps",
+        "/queues",
+        "/flows",
+        "/backups",
+        "/alerts",
+        "/logs",
+        "/audit",
+    ]
+    for path, label in nav.items():
         assert path is not None
-        page.goto(path)
-        expect(page.locator("main h1")).to_be_visible()
+        shown = page.goto(path)
+        assert shown is not None and shown.status == 200, path
+        expect(page.locator("main h1")).to_have_text(re.compile("^" + label))  # "Audit log"
         shoot(page, "overview" if path == "/" else path.strip("/"))
     page.goto("/logs")
     page.get_by_label("app").fill("shop")
@@ -144,3 +193,55 @@ def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> 
     table_scrolls = "(() => { const s = document.querySelector('.scroll'); "
     table_scrolls += "return s.scrollWidth > s.clientWidth; })()"
     assert page.evaluate(table_scrolls)  # the table scrolls inside its box, not the page
+
+
+@pytest.fixture
+def https(dash: Dash, tmp_path: Path) -> Iterator[tuple[str, TlsFiles]]:
+    """The dashboard's platform served over HTTPS with a certificate of its own making."""
+    assert dash.runtime.server is not None
+    tls = self_signed(tmp_path / "tls", "127.0.0.1")
+    server = ApiServer(dash.runtime.server.server.config.app, host="127.0.0.1",
+                       port=free_port("127.0.0.1"), tls=tls)  # fmt: skip
+    server.start()
+    yield server.url, tls
+    server.stop()
+
+
+def trusting(cert: Path, home: Path) -> Path:
+    """A home directory whose NSS database (Chromium's on Linux) trusts ``cert`` as an
+    authority, as importing it under Settings > Certificates > Authorities does."""
+    certutil = shutil.which("certutil")
+    assert certutil, "certutil is missing: `make tools` installs Debian's libnss3-tools"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    for args in (["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "comind", "-i", str(cert)]):
+        subprocess.run([certutil, "-d", f"sql:{nssdb}", *args], check=True, capture_output=True)
+    return home
+
+
+def test_chromium_trusts_the_certificate_imported_as_an_authority(
+    chromium: Browser, https: tuple[str, TlsFiles], dash: Dash, tmp_path: Path
+) -> None:
+    url, tls = https
+    home = trusting(tls.cert, tmp_path / "home")
+    browser = chromium.browser_type.launch(executable_path=shutil.which("chromium"),
+                                           env={**os.environ, "HOME": str(home)})  # fmt: skip
+    try:
+        page = browser.new_page()
+        shown = page.goto(f"{url}/login")
+        assert shown is not None and shown.status == 200
+        page.get_by_label("API token").fill(dash.viewer)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("main h1")).to_have_text("Overview")
+        [cookie] = page.context.cookies()
+        assert cookie["secure"]
+    finally:
+        browser.close()
+
+
+def test_without_the_certificate_chromium_refuses_the_site(
+    page: Page, https: tuple[str, TlsFiles]
+) -> None:
+    url, _ = https
+    with pytest.raises(Error, match=re.escape("net::ERR_CERT_AUTHORITY_INVALID")):
+        page.goto(f"{url}/login")

@@ -1,6 +1,7 @@
 """`comind up --host` beyond loopback: HTTPS with the platform's own certificate, made once
-and reused, trusted by the CLI; a certificate without its key is refused before anything
-starts."""
+and reused, trusted by the CLI; with COMIND_HOST beyond loopback the S3 endpoint speaks
+HTTPS too, and `--public-url` is the address clients are given; a certificate without its
+key, or a public URL clients could not use, is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
 from comind.api.tls import client_context
+from comind.embedded.ports import free_port
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
+FILES_APP = (
+    "platform: {name: edge}\n"
+    "apps:\n  vault:\n    run: sleep 3600\n    bucket: {name: vault-files}\n"
+)
 
 
 @pytest.fixture
@@ -53,4 +60,35 @@ def test_a_certificate_without_its_key_is_refused(comind: Run, home: Path, repo:
                      "--repo", str(repo))  # fmt: skip
     assert refused.returncode == 2
     assert "--tls-cert and --tls-key go together" in refused.stderr
+    assert not (home / "state.json").exists()
+
+
+def test_s3_beyond_loopback_speaks_https_at_the_public_url(
+    comind: Run, home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "comind.yaml").write_text(FILES_APP)
+    port = free_port("127.0.0.1")
+    public = f"https://localhost:{port}"  # a name the certificate carries, unlike 0.0.0.0
+    comind("up", "--detach", "--api-port", str(port), "--public-url", public, "--repo",
+           str(tmp_path), check=True, extra_env={"COMIND_HOST": "0.0.0.0"})  # fmt: skip
+    status = json.loads(comind("status", "--json", check=True).stdout)  # the CLI, at `public`
+    assert status["api_url"] == public and status["s3_url"].startswith("https://localhost:")
+    env = json.loads(comind("app", "env", "vault", "--json", check=True).stdout)["env"]
+    assert env["AWS_ENDPOINT_URL_S3"] == status["s3_url"]
+    assert env["AWS_ENDPOINT_URL_SQS"] == public
+    assert env["AWS_CA_BUNDLE"] == status["tls_cert"] == str(home / "tls" / "cert.pem")
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], verify=env["AWS_CA_BUNDLE"],
+                      region_name=env["AWS_REGION"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+    s3.put_object(Bucket="vault-files", Key="a.txt", Body=b"over TLS")
+    assert s3.get_object(Bucket="vault-files", Key="a.txt")["Body"].read() == b"over TLS"
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(status["s3_url"])  # trusted through the platform's file only
+
+
+def test_a_public_url_in_another_scheme_is_refused(comind: Run, home: Path, repo: Path) -> None:
+    refused = comind("up", "--detach", "--host", "0.0.0.0", "--public-url",
+                     "http://dash.example.com", "--repo", str(repo))  # fmt: skip
+    assert refused.returncode == 2
+    assert "--public-url http://dash.example.com: expected https://HOST[:PORT]" in refused.stderr
     assert not (home / "state.json").exists()

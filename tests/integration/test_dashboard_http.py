@@ -1,5 +1,6 @@
-"""The dashboard over HTTP, without a browser: sign-in and its cookie, redirects without a
-session, CSRF checks, roles and app scope on pages and forms, the audit of every change."""
+"""The dashboard over HTTP, without a browser: sign-in and its cookie, sign-out and ending
+every session, redirects without a session, CSRF checks, the form size limit, roles and app
+scope on pages and forms, the audit of every change (refused ones without a session too)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.dead_letters import dead_letter, queue_with_dlq
-from tests.hidden import Hidden
+from tests.hidden import Hidden, bearer
 from tests.waiting import wait_until
+from typer.testing import CliRunner
 
 from comind.api.server import ApiServer
 from comind.api.tls import client_context, self_signed
+from comind.cli.access import token_cli
+from comind.cli.connect import Globals
 from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
 from comind.observe.metrics import REGISTRY
@@ -68,6 +72,12 @@ def audited(layer: MessageLayer, target: str) -> list[tuple[str, str]]:
     return [(r[3], r[5]) for r in AccessStore(layer.pool).recent_audit(200) if r[4] == target]
 
 
+def actors(layer: MessageLayer, target: str) -> list[tuple[str, str, str]]:
+    """(actor, action, outcome) of the audit entries on ``target``, newest first."""
+    rows = AccessStore(layer.pool).recent_audit(200)
+    return [(r[2], r[3], r[5]) for r in rows if r[4] == target]
+
+
 def test_without_a_session_pages_redirect_to_sign_in(browser: httpx.Client) -> None:
     for path in PAGES:
         resp = browser.get(path, params={"x": "1"})
@@ -76,6 +86,16 @@ def test_without_a_session_pages_redirect_to_sign_in(browser: httpx.Client) -> N
     form = browser.post("/queues/redrive", data={"queue": "a/b"})
     assert (form.status_code, form.headers["location"]) == (303, "/login?next=%2F")
     assert browser.get("/api/v1/queues").status_code == 401  # the API answers, never redirects
+
+
+def test_changes_posted_without_a_session_are_audited(
+    layer: MessageLayer, browser: httpx.Client
+) -> None:
+    app = f"d{uuid.uuid4().hex[:8]}"
+    assert browser.post("/queues/redrive", data={"queue": f"{app}/jobs"}).status_code == 303
+    assert browser.post("/sync", data={"app": app}).status_code == 303
+    assert actors(layer, f"{app}/jobs") == [("anonymous", "redrive", "refused")]
+    assert actors(layer, app) == [("anonymous", "sync", "refused")]
 
 
 def test_signing_in_sets_a_strict_http_only_cookie(runtime: Runtime, browser: httpx.Client) -> None:
@@ -107,7 +127,7 @@ def test_a_session_reads_the_api_but_never_changes_it(
 
 
 def test_a_wrong_token_or_a_missing_csrf_token_signs_nobody_in(
-    runtime: Runtime, browser: httpx.Client
+    runtime: Runtime, layer: MessageLayer, browser: httpx.Client
 ) -> None:
     before = logins("refused")
     wrong = sign_in(browser, "cmt_nope_" + "x" * 32)
@@ -118,6 +138,24 @@ def test_a_wrong_token_or_a_missing_csrf_token_signs_nobody_in(
     assert forged.status_code == 403
     assert browser.get("/").status_code == 303
     assert logins("refused") == before + 2
+    assert actors(layer, "dashboard")[:2] == [("anonymous", "login", "refused")] * 2
+
+
+def test_a_form_over_64_kib_is_refused_before_it_is_read(
+    runtime: Runtime, browser: httpx.Client
+) -> None:
+    before = logins("refused")
+    declared = browser.post("/login", data={"token": "x" * 70_000})
+    assert (declared.status_code, declared.text) == (413, "The form is too large.")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(70):
+            yield b"x" * 1024
+
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert browser.post("/login", content=chunks(), headers=form).status_code == 413
+    assert browser.post("/sync", content=chunks(), headers=form).status_code == 413
+    assert logins("refused") == before  # refused before any sign-in was tried
 
 
 def test_redrive_from_the_form_needs_csrf_and_an_operator(
@@ -147,9 +185,9 @@ def test_redrive_from_the_form_needs_csrf_and_an_operator(
 
 def test_an_app_token_sees_only_its_app(runtime: Runtime, layer: MessageLayer) -> None:
     app = f"d{uuid.uuid4().hex[:8]}"
-    for name in (f"{app}/jobs", f"{app}x/jobs"):
+    for name, body in ((f"{app}/jobs", "poison-mine"), (f"{app}x/jobs", "poison-theirs")):
         queue_with_dlq(layer, name)
-        dead_letter(layer, name, "poison")
+        dead_letter(layer, name, body)
     token = Hidden(AccessStore(layer.pool).create("operator", app=app)[1])
     with httpx.Client(base_url=runtime.url) as client:
         csrf = signed_in(client, token)
@@ -157,13 +195,63 @@ def test_an_app_token_sees_only_its_app(runtime: Runtime, layer: MessageLayer) -
         assert f'data-queue="{app}/jobs"' in page and f"{app}x/jobs" not in page
         assert 'href="/audit"' not in client.get("/").text
         assert client.get("/audit").status_code == 403
-        assert client.get("/queues", params={"peek": f"{app}x/jobs"}).text.count("poison") == 0
+        theirs = client.get("/queues", params={"peek": f"{app}x/jobs"})
+        assert theirs.status_code == 200 and "poison" not in theirs.text
+        mine = client.get("/queues", params={"peek": f"{app}/jobs"})
+        assert mine.status_code == 200 and "poison-mine" in mine.text
         other = client.post("/queues/redrive", data={"queue": f"{app}x/jobs", "csrf": csrf})
         assert other.status_code == 403
         everything = client.post("/sync", data={"csrf": csrf})  # not limited to its app
         assert everything.status_code == 403
         own = client.post("/queues/redrive", data={"queue": f"{app}/jobs", "csrf": csrf})
         assert own.status_code == 303
+
+
+def test_an_app_token_gets_no_view_of_the_whole_platform(
+    runtime: Runtime, layer: MessageLayer
+) -> None:
+    token = Hidden(AccessStore(layer.pool).create("operator", app="shop")[1])
+    every_app = bearer(builtin(runtime, "viewer"))
+    metrics = "/api/v1/metrics/query?name=comind_flow_records_total"
+    answers = {"/api/v1/flows": 200, "/api/v1/flows/relay/traces": 404, metrics: 200,
+               "/api/v1/backups": 200, "/api/v1/alerts": 200}  # fmt: skip
+    for path, status in answers.items():
+        assert httpx.get(runtime.url + path, headers=every_app).status_code == status, path
+        assert httpx.get(runtime.url + path, headers=bearer(token)).status_code == 403, path
+    with httpx.Client(base_url=runtime.url) as client:
+        signed_in(client, token)
+        nav = client.get("/").text
+        for page in ("/flows", "/backups", "/alerts"):
+            assert f'href="{page}"' not in nav
+            refused = client.get(page)
+            assert refused.status_code == 403 and "a token for every app" in refused.text
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
+    runtime: Runtime, browser: httpx.Client
+) -> None:
+    csrf = signed_in(browser, builtin(runtime, "viewer"))  # a built-in token: never revoked
+    copy = Hidden(browser.cookies["comind_session"])
+    with httpx.Client(base_url=runtime.url, cookies={"comind_session": copy}) as thief:
+        assert thief.get("/queues").status_code == 200
+        assert browser.post("/logout", data={"csrf": csrf}).status_code == 303
+        assert thief.get("/queues").status_code == 303
+        assert thief.get("/api/v1/queues").status_code == 401
+        assert thief.post("/logout", data={"csrf": csrf}).status_code == 303  # to sign-in
+
+
+def test_ending_every_session_signs_everyone_out(runtime: Runtime, layer: MessageLayer) -> None:
+    made = Hidden(AccessStore(layer.pool).create("viewer")[1])
+    with httpx.Client(base_url=runtime.url) as admin, httpx.Client(base_url=runtime.url) as other:
+        signed_in(admin, builtin(runtime, "admin"))
+        signed_in(other, made)
+        ended = CliRunner().invoke(token_cli, ["end-sessions"],
+                                   obj=Globals(home=runtime.platform.home.root))  # fmt: skip
+        assert ended.exit_code == 0, ended.output
+        assert admin.get("/").status_code == 303 and other.get("/").status_code == 303
+        signed_in(other, made)  # the token itself still works
+        assert other.get("/").status_code == 200
+    assert ("end-sessions", "done") in audited(layer, "dashboard")[:3]
 
 
 def test_revoking_a_token_or_signing_out_ends_the_session(

@@ -1,5 +1,5 @@
-"""``GET /api/v1/backups`` (viewer token): the backup catalog, newest first, with each
-backup's verification state and the WAL archive lag (the RPO). ``POST
+"""``GET /api/v1/backups`` (viewer token, not limited to an app): the backup catalog, newest
+first, with each backup's verification state and the WAL archive lag (the RPO). ``POST
 /api/v1/backups/switch`` (operator token, audited): put a restored, stopped cluster in place
 of the platform's PostgreSQL data (what ``comind restore`` without ``--side`` ends with)."""
 

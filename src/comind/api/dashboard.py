@@ -3,10 +3,13 @@
 Pages need a signed-in session (see :mod:`comind.api.session`); without one a page
 redirects to ``/login``. The token that signed in decides what a page shows and allows,
 exactly as through the API: its role (a viewer gets no buttons, and 403 if it posts
-anyway) and its app scope. Every form carries the session's CSRF token, checked before
-anything else, and every change (sync, redrive, sign-in and sign-out) is written to the
-audit log, accepted or refused. The pages are plain HTML; a small script refreshes them in
-place and draws the flows' charts from ``/api/v1/metrics/query``.
+anyway) and its app scope: an app token gets its app's pages, never views of the whole
+platform (flows, backups, alerts, the environment's errors). A form is read only up to 64 KiB
+(else 413, before anything else happens), carries the session's CSRF token, checked first, and
+every change (sync, redrive, sign-in and sign-out) is written to the audit log, accepted or
+refused, also when it comes without a session. Signing out ends the session for good (see
+:mod:`comind.api.session`). The pages are plain HTML; a small script refreshes them in place
+and draws the flows' charts from ``/api/v1/metrics/query``.
 """
 
 from __future__ import annotations
@@ -20,21 +23,24 @@ from urllib.parse import parse_qsl, quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from comind.api import pages
-from comind.api.queues import QueueProblem, app_of
+from comind.api.errors import Problem
+from comind.api.queues import app_of
 from comind.api.session import COOKIE, Session, Sessions, set_cookie
 from comind.api.tokens import Tokens
-from comind.errors import ComindError
 from comind.observe.metrics import DASHBOARD_LOGINS
 from comind.stores.access import Principal, token_hash
 
 Builder = Callable[[pages.Sources, Principal, pages.Params], dict[str, Any]]
 Endpoint = Callable[[Request], Awaitable[Response]]
+Form = dict[str, str]
+FormEndpoint = Callable[[Request, Form], Awaitable[Response]]
+Run = Callable[[Session, Principal], Awaitable[dict[str, Any]]]
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -55,9 +61,11 @@ PAGES = [
     Page("/", "Overview", "overview.html", pages.overview),
     Page("/apps", "Apps", "apps.html", pages.apps),
     Page("/queues", "Queues", "queues.html", pages.queues),
-    Page("/flows", "Flows", "flows.html", pages.flows),
-    Page("/backups", "Backups", "backups.html", pages.backups),
-    Page("/alerts", "Alerts", "alerts.html", pages.alerts),
+    # flows are declared platform-wide (a flow's source and sinks may be several apps' data),
+    # backups and alerts cover the whole platform: as through the API, not for app tokens
+    Page("/flows", "Flows", "flows.html", pages.flows, scoped=False),
+    Page("/backups", "Backups", "backups.html", pages.backups, scoped=False),
+    Page("/alerts", "Alerts", "alerts.html", pages.alerts, scoped=False),
     Page("/logs", "Logs", "logs.html", pages.logs),
     Page("/audit", "Audit", "audit.html", pages.audit, role="operator", scoped=False),
 ]
@@ -72,12 +80,15 @@ HEADERS = {
 }
 
 
-class ActionRefused(ComindError):
-    """A dashboard action that may not or cannot run; ``status`` says which."""
+@dataclass(frozen=True)
+class Action:
+    """A change a form asks for: audited as ``name`` on ``target``."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+    name: str
+    target: str
+    app: str | None = None  # the app it changes (None: every app)
+    role: str | None = None  # what it needs for ``app`` (None: any signed-in caller)
+    back: str = "/"  # where the browser goes once it is done
 
 
 class Dashboard:
@@ -94,10 +105,10 @@ class Dashboard:
         return [
             *routes,
             Route("/login", self.login_form, methods=["GET"]),
-            Route("/login", self.login, methods=["POST"]),
-            Route("/logout", self.logout, methods=["POST"]),
-            Route("/sync", self.sync, methods=["POST"]),
-            Route("/queues/redrive", self.redrive, methods=["POST"]),
+            Route("/login", _posted(self.login), methods=["POST"]),
+            Route("/logout", _posted(self.logout), methods=["POST"]),
+            Route("/sync", _posted(self.sync), methods=["POST"]),
+            Route("/queues/redrive", _posted(self.redrive), methods=["POST"]),
             Mount("/static", StaticFiles(packages=[("comind.api", "static")])),
         ]
 
@@ -138,24 +149,25 @@ class Dashboard:
             return RedirectResponse(_local(request.query_params.get("next")), 303)
         return self._login_page(request, None, 200)
 
-    async def login(self, request: Request) -> Response:
-        form = await _form(request)
+    async def login(self, request: Request, form: Form) -> Response:
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is None or not self.sessions.csrf_ok(session, form.get("csrf")):
-            DASHBOARD_LOGINS.labels("refused").inc()
-            return self._login_page(request, "The form expired; sign in again.", 403)
+            return await self._login_refused(request, "The form expired; sign in again.", 403)
         token = form.get("token", "").strip()
         who = await self.tokens.of_token(token) if token else None
-        await run_in_threadpool(self.tokens.audit, who, "login", "dashboard",
-                                "accepted" if who else "refused")  # fmt: skip
         if who is None:
-            DASHBOARD_LOGINS.labels("refused").inc()
-            return self._login_page(request, "That token is not valid.", 401)
+            return await self._login_refused(request, "That token is not valid.", 401)
+        await run_in_threadpool(self.tokens.audit, who, "login", "dashboard", "accepted")
         DASHBOARD_LOGINS.labels("accepted").inc()
-        _, value = self.sessions.issue(token_hash(token))  # a new nonce: nothing carries over
+        _, value = self.sessions.issue(token_hash(token))  # a new id: nothing carries over
         response = RedirectResponse(_local(form.get("next")), 303)
         set_cookie(response, value, secure=_tls(request), max_age=self.sessions.lifetime)
         return response
+
+    async def _login_refused(self, request: Request, error: str, status: int) -> Response:
+        await run_in_threadpool(self.tokens.audit, None, "login", "dashboard", "refused")
+        DASHBOARD_LOGINS.labels("refused").inc()
+        return self._login_page(request, error, status)
 
     def _login_page(self, request: Request, error: str | None, status: int) -> Response:
         """The sign-in form, under the browser's anonymous session if it has one (so a form
@@ -172,77 +184,95 @@ class Dashboard:
         set_cookie(response, value, secure=_tls(request), max_age=self.sessions.lifetime)
         return response
 
-    async def logout(self, request: Request) -> Response:
-        async def sign_out(who: Principal) -> dict[str, Any]:
+    async def logout(self, request: Request, form: Form) -> Response:
+        async def sign_out(session: Session, who: Principal) -> dict[str, Any]:
+            await run_in_threadpool(self.tokens.end_session, session)  # copies of it too
             return {}
 
-        response = await self._act(request, "logout", "dashboard", None, None, sign_out, "/login")
-        if response.status_code == 303:  # the session ends here: an anonymous one replaces it
+        action = Action("logout", "dashboard", back="/login")
+        response = await self._act(request, form, action, sign_out)
+        if response.status_code == 303:  # an anonymous session replaces the ended one
             _, value = self.sessions.issue()
             set_cookie(response, value, secure=_tls(request), max_age=self.sessions.lifetime)
         return response
 
     # -- actions
 
-    async def sync(self, request: Request) -> Response:
-        app = (await _form(request)).get("app") or None
+    async def sync(self, request: Request, form: Form) -> Response:
+        app = form.get("app") or None
         gitops = self.sources.gitops
 
-        async def start(who: Principal) -> dict[str, Any]:
+        async def start(session: Session, who: Principal) -> dict[str, Any]:
             if gitops is None:
-                raise ActionRefused("This platform follows no GitOps source.", 404)
+                raise Problem("This platform follows no GitOps source.", 404)
             sync_id = await run_in_threadpool(
                 gitops.start, trigger=f"dashboard:{who.id}", apps={app} if app else None
             )
             if sync_id is None:
-                raise ActionRefused("The sync could not start; see the platform log.", 503)
+                raise Problem("The sync could not start; see the platform log.", 503)
             return {"sync": sync_id}
 
-        return await self._act(request, "sync", app or "*", app, "operator", start, back="/")
+        return await self._act(request, form, Action("sync", app or "*", app, "operator"), start)
 
-    async def redrive(self, request: Request) -> Response:
-        name = (await _form(request)).get("queue", "")
+    async def redrive(self, request: Request, form: Form) -> Response:
+        name = form.get("queue", "")
 
-        async def start(who: Principal) -> dict[str, Any]:
-            try:
-                return await run_in_threadpool(self.sources.queues.redrive, name)
-            except QueueProblem as exc:
-                raise ActionRefused(str(exc), exc.status) from None
+        async def start(session: Session, who: Principal) -> dict[str, Any]:
+            return await run_in_threadpool(self.sources.queues.redrive, name)
 
         back = "/queues?peek=" + quote(name, safe="/")
-        return await self._act(request, "redrive", name, app_of(name), "operator", start, back)
+        action = Action("redrive", name, app_of(name), "operator", back)
+        return await self._act(request, form, action, start)
 
-    async def _act(
-        self, request: Request, action: str, target: str, app: str | None, role: str | None,
-        run: Callable[[Principal], Awaitable[dict[str, Any]]], back: str = "/",
-    ) -> Response:  # fmt: skip
-        """Check the session, its CSRF token and ``role`` for ``app`` (None: any signed-in
-        caller); run; audit; back to the page the form was on."""
+    async def _act(self, request: Request, form: Form, action: Action, run: Run) -> Response:
+        """Check the session, its CSRF token and the action's role; run; audit (a form
+        without a session too, as the API does); back to the page the form was on."""
         found = await self.tokens.session(request)
         if found is None:
+            await run_in_threadpool(self.tokens.audit, None, action.name, action.target,
+                                    "refused")  # fmt: skip
             return _to_login(request)
         session, who = found
         try:
-            if not self.sessions.csrf_ok(session, (await _form(request)).get("csrf")):
-                raise ActionRefused("The form expired or came from elsewhere; reload it.", 403)
-            if role is not None and not who.may(role, app):
-                scope = f" for app {app}" if app else " for every app"
-                raise ActionRefused(f"This needs the {role} role{scope}.", 403)
-            detail = await run(who)
-        except ActionRefused as exc:
+            if not self.sessions.csrf_ok(session, form.get("csrf")):
+                raise Problem("The form expired or came from elsewhere; reload it.", 403)
+            if action.role is not None and not who.may(action.role, action.app):
+                scope = f" for app {action.app}" if action.app else " for every app"
+                raise Problem(f"This needs the {action.role} role{scope}.", 403)
+            detail = await run(session, who)
+        except Problem as exc:
             outcome = "refused" if exc.status == 403 else "failed"
-            await run_in_threadpool(self.tokens.audit, who, action, target, outcome)
+            await run_in_threadpool(self.tokens.audit, who, action.name, action.target, outcome)
             return self._message(request, session, who, str(exc), exc.status)
-        await run_in_threadpool(self.tokens.audit, who, action, target, "accepted", detail)
-        return RedirectResponse(back, 303)
+        await run_in_threadpool(self.tokens.audit, who, action.name, action.target, "accepted",
+                                detail)  # fmt: skip
+        return RedirectResponse(action.back, 303)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """An URL-encoded form body (the only kind the dashboard's forms send); read once,
-    since Starlette caches the body."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
+def _posted(handler: FormEndpoint) -> Endpoint:
+    """``handler`` given the request's form, or 413 before anything else when the form is
+    over MAX_FORM_BYTES (a sign-in form is posted without a session: nothing else bounds it)."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await _form(request)
+        if form is None:
+            return PlainTextResponse("The form is too large.", 413, headers=HEADERS)
+        return await handler(request, form)
+
+    return endpoint
+
+
+async def _form(request: Request) -> Form | None:
+    """An URL-encoded form body (the only kind the dashboard's forms send), or None when it
+    is over MAX_FORM_BYTES: refused by its Content-Length, else once that much has arrived."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 

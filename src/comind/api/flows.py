@@ -1,5 +1,7 @@
-"""The flows API: ``GET /api/v1/flows``, ``/api/v1/flows/{name}``, ``/api/v1/flows/{name}/runs``
-(viewer token) and the HTTP ingest endpoint ``POST /ingest/{flow}``.
+"""The flows API: ``GET /api/v1/flows``, ``/api/v1/flows/{name}``, ``/api/v1/flows/{name}/runs``,
+``/api/v1/flows/{name}/traces`` (viewer token, not limited to an app: a flow is declared for
+the whole platform and may move several apps' data) and the HTTP ingest endpoint
+``POST /ingest/{flow}``.
 
 Ingest takes a JSON object, a JSON array of objects or NDJSON, authenticated by the flow's
 own token (``comind flow token NAME``) or an operator token. The whole body is parsed before

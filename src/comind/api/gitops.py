@@ -91,9 +91,10 @@ class GitOpsApi:
             limit = max(1, min(int(request.query_params.get("limit", "20")), 500))
         except ValueError:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
+        everything = who is None or who.app is None
         app = (who.app if who else None) or request.query_params.get("app")
         rows = await run_in_threadpool(self.plane.records.syncs, self.plane.service.env, limit)
-        return JSONResponse({"syncs": [sync_out(s, app) for s in rows]})
+        return JSONResponse({"syncs": [sync_out(s, app, message=everything) for s in rows]})
 
     async def sync_record(self, request: Request) -> Response:
         who, denied = await self.tokens.check(request, filtered=True)
@@ -102,7 +103,8 @@ class GitOpsApi:
         row = await run_in_threadpool(self.plane.records.sync, request.path_params["sync_id"])
         if row is None:
             return JSONResponse({"error": "no such sync"}, 404)
-        return JSONResponse(sync_out(row, who.app if who else None))
+        app = who.app if who else None
+        return JSONResponse(sync_out(row, app, message=app is None))
 
     async def diff(self, request: Request) -> Response:
         _, denied = await self.tokens.check(request, "viewer", app=None)
@@ -261,10 +263,12 @@ def resource_out(r: ResourceRecord) -> dict[str, Any]:
             "updated_at": r.updated_at.isoformat() if r.updated_at else None}  # fmt: skip
 
 
-def sync_out(s: SyncRecord, app: str | None) -> dict[str, Any]:
+def sync_out(s: SyncRecord, app: str | None, *, message: bool = True) -> dict[str, Any]:
+    """A sync with the results of ``app``'s resources (None: all); its message speaks of the
+    whole environment (any app's errors), so an app token gets it empty (``message``)."""
     results = [x for x in s.results if app is None or x.get("id", "").split("/")[1:2] == [app]]
     return {"id": s.id, "env": s.env, "revision": s.revision, "trigger": s.trigger,
-            "dry_run": s.dry_run, "outcome": s.outcome, "message": s.message,
+            "dry_run": s.dry_run, "outcome": s.outcome, "message": s.message if message else "",
             "results": results, "started_at": s.started_at.isoformat(),
             "finished_at": s.finished_at.isoformat() if s.finished_at else None}  # fmt: skip
 

@@ -3,7 +3,8 @@ so a page and its API cannot disagree.
 
 Every builder blocks on database reads (the dashboard runs it in a worker thread) and takes
 the caller: an app token sees its own app's apps, queues and logs, exactly as through the
-API; flows, backups and alerts are not app-scoped there, so they are not here either.
+API. Views of the whole platform (flows, backups, alerts, the environment's errors and the
+syncs' messages) are refused to app tokens there, so they are absent here too.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 from comind.api.app import StatusSource
 from comind.api.backups import BackupsApi
+from comind.api.errors import Problem
 from comind.api.flows import FlowsApi
 from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
-from comind.api.queues import QueueProblem, QueuesApi, app_of
+from comind.api.queues import QueuesApi, app_of
 from comind.apps.model import AppState
 from comind.spec.model import parse_duration
 from comind.stores.access import AccessStore, Principal
@@ -49,12 +51,16 @@ class Sources:
 
 def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     records = src.gitops.records(who) if src.gitops else []
-    return {"engines": src.status.status().get("engines", {}), "environment": _environment(src),
-            "apps": app_summaries(records), "firing": firing(src.alerts()),
+    everything = who.app is None
+    return {"engines": src.status.status().get("engines", {}),
+            "environment": _environment(src, errors=everything), "apps": app_summaries(records),
+            "firing": firing(src.alerts()) if everything else None,
             "syncs": _syncs(src, who)}  # fmt: skip
 
 
-def _environment(src: Sources) -> dict[str, Any] | None:
+def _environment(src: Sources, *, errors: bool) -> dict[str, Any] | None:
+    """The environment's revision and sync policy; with ``errors``, why auto-sync is paused
+    and the last sync's error (which may name any app)."""
     if src.gitops is None:
         return None
     service = src.gitops.plane.service
@@ -62,15 +68,16 @@ def _environment(src: Sources) -> dict[str, Any] | None:
     return {"name": service.env, "revision": current.revision if current else None,
             "declared": sorted(current.spec.environments) if current else [],
             "auto_sync": service.policy().auto, "auto_sync_paused": state.auto_sync_paused,
-            "paused_reason": state.paused_reason,
-            "last_error": state.last_error}  # fmt: skip
+            "paused_reason": state.paused_reason if errors else None,
+            "last_error": state.last_error if errors else None}  # fmt: skip
 
 
 def _syncs(src: Sources, who: Principal, limit: int = 5) -> list[dict[str, Any]]:
     if src.gitops is None:
         return []
     plane = src.gitops.plane
-    return [sync_out(s, who.app) for s in plane.records.syncs(plane.service.env, limit)]
+    rows = plane.records.syncs(plane.service.env, limit)
+    return [sync_out(s, who.app, message=who.app is None) for s in rows]
 
 
 def firing(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -100,7 +107,7 @@ def queues(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     if peek and who.may("viewer", app_of(peek)):
         try:
             page["peek"] = src.queues.dead_letters(peek, 20)
-        except QueueProblem as exc:
+        except Problem as exc:
             page["peek_error"] = str(exc)
     return page
 

@@ -19,22 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.errors import Problem
 from comind.api.tokens import Tokens
-from comind.errors import ComindError
 from comind.queue.errors import InvalidParameterValue, QueueDoesNotExist
 from comind.queue.layer import MessageLayer
 from comind.queue.moves import MoveTask
 from comind.queue.types import QueueStats, ReceivedMessage
 
 MAX_PEEK = 100
-
-
-class QueueProblem(ComindError):
-    """A request the queues cannot serve, with the HTTP status that says why."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def app_of(queue: str) -> str:
@@ -70,7 +62,7 @@ class QueuesApi:
             return JSONResponse(await run_in_threadpool(self.dead_letters, name, limit))
         except ValueError:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
-        except QueueProblem as exc:
+        except Problem as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
 
     async def start_redrive(self, request: Request) -> Response:
@@ -81,7 +73,7 @@ class QueuesApi:
             return denied
         try:
             doc = await run_in_threadpool(self.redrive, name)
-        except QueueProblem as exc:
+        except Problem as exc:
             await run_in_threadpool(self.tokens.audit, who, "redrive", name, "failed")
             return JSONResponse({"error": str(exc)}, exc.status)
         await run_in_threadpool(self.tokens.audit, who, "redrive", name, "accepted", doc)
@@ -119,7 +111,7 @@ class QueuesApi:
         try:
             handle = self.layer.moves.start(dlq)
         except InvalidParameterValue as exc:  # a redrive of this DLQ is still running
-            raise QueueProblem(exc.message, 409) from None
+            raise Problem(exc.message, 409) from None
         task = self.layer.moves.list(dlq, limit=1)[0]
         return {"queue": queue, "dead_letter_queue": dlq, "task": handle, "to_move": task.to_move}
 
@@ -130,9 +122,9 @@ class QueuesApi:
             except QueueDoesNotExist:
                 continue
             if dlq is None:
-                raise QueueProblem(f"queue {candidate} has no dead-letter queue", 409)
+                raise Problem(f"queue {candidate} has no dead-letter queue", 409)
             return candidate, dlq
-        raise QueueProblem(f"no queue {name}", 404)
+        raise Problem(f"no queue {name}", 404)
 
     def _running(self, dlq: str) -> dict[str, int] | None:
         tasks: list[MoveTask] = self.layer.moves.list(dlq, limit=1)

@@ -3,9 +3,11 @@
 Path-style addressing (what SDKs use for a custom endpoint), SigV4 with the app's own key
 (the same key as for SQS), and each app sees only the buckets its spec declares. The
 subset: ListBuckets, HeadBucket, ListObjectsV2 / ListObjects (prefix, delimiter,
-pagination), PutObject, GetObject (with a byte range), HeadObject, DeleteObject. Errors
-carry S3's codes in S3's XML shape. Not implemented: multipart upload (boto3 switches to it
-above 8 MB; raise its ``multipart_threshold`` meanwhile), versions, ACLs, presigned URLs.
+pagination), PutObject, GetObject (with a byte range), HeadObject, DeleteObject. Over HTTPS
+SDKs send uploads ``aws-chunked`` with a checksum trailer: decoded, and the checksum checked
+(CRC32, SHA-1, SHA-256). Errors carry S3's codes in S3's XML shape. Not implemented:
+multipart upload (boto3 switches to it above 8 MB; raise its ``multipart_threshold``
+meanwhile), versions, ACLs, presigned URLs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -31,6 +34,11 @@ from comind.stores.objects import ObjectInfo, ObjectStore, ObjectStoreError
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000
+CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
+    "x-amz-checksum-crc32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
+    "x-amz-checksum-sha1": lambda data: hashlib.sha1(data, usedforsecurity=False).digest(),
+    "x-amz-checksum-sha256": lambda data: hashlib.sha256(data).digest(),
+}
 
 
 class S3Error(Exception):
@@ -66,6 +74,8 @@ class S3Endpoint:
 
     def _serve(self, request: Request, body: bytes) -> Response:
         app = signing_app(request, body, self.credentials, s3=True)
+        if "aws-chunked" in request.headers.get("content-encoding", ""):
+            body = decode_chunked(body, request.headers.get("x-amz-decoded-content-length"))
         raw_path = request.scope.get("raw_path", b"/").decode() or "/"
         bucket, _, key = unquote(raw_path.lstrip("/")).partition("/")
         if not bucket:
@@ -171,6 +181,38 @@ class S3Endpoint:
         start, end = wanted
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
         return Response(data[start : end + 1], 206, headers, media_type="application/octet-stream")
+
+
+def decode_chunked(body: bytes, decoded_length: str | None) -> bytes:
+    """The data of an ``aws-chunked`` body (``HEX-SIZE\\r\\nDATA\\r\\n`` chunks, a last
+    ``0`` chunk, trailer lines ``name:value``), checked against its declared length and the
+    trailer's checksum."""
+    data, trailer = _chunks(body)
+    if decoded_length is not None and decoded_length != str(len(data)):
+        raise S3Error("IncompleteBody", "The body is not as long as its declared length.", 400)
+    for name, value in trailer.items():
+        digest = CHECKSUMS.get(name)
+        if digest is not None and base64.b64encode(digest(data)).decode() != value:
+            raise S3Error("BadDigest", f"The {name} you specified did not match the data.", 400)
+    return data
+
+
+def _chunks(body: bytes) -> tuple[bytes, dict[str, str]]:
+    parts, at = [], 0
+    while True:
+        end = body.find(b"\r\n", at)
+        size_line = body[at:end].split(b";")[0] if end >= 0 else b""
+        if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
+            raise S3Error("IncompleteBody", "A chunk of the body is malformed.", 400)
+        size, at = int(size_line, 16), end + 2
+        if size == 0:
+            break
+        if body[at + size : at + size + 2] != b"\r\n":
+            raise S3Error("IncompleteBody", "A chunk of the body is cut short.", 400)
+        parts.append(body[at : at + size])
+        at += size + 2
+    lines = (line.decode("latin-1").partition(":") for line in body[at:].split(b"\r\n"))
+    return b"".join(parts), {k.strip().lower(): v.strip() for k, sep, v in lines if sep}
 
 
 def _page(

@@ -1,5 +1,6 @@
 """``GET /api/v1/metrics/query``: history from the built-in time series, and
-``GET /api/v1/alerts``: the embedded evaluator's alerts (viewer token).
+``GET /api/v1/alerts``: the embedded evaluator's alerts (viewer token, not limited to an
+app: series and alerts carry every app's labels).
 
 Parameters: ``name`` (a sample name, e.g. ``comind_queue_messages``), ``match`` (a JSON
 object of labels the series must carry), ``range`` (``15m``, ``6h``, ``7d``, ...; default

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from comind.api.tls import WILDCARDS, TlsFiles
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 
 
 def base_url(host: str, port: int, tls: TlsFiles | None = None) -> str:
     """Where local clients reach a server bound to ``host:port`` (a wildcard address is
     reached on loopback, which the platform's own certificate names)."""
     scheme = "https" if tls else "http"
-    return f"{scheme}://{'127.0.0.1' if host in WILDCARDS else host}:{port}"
+    host = "127.0.0.1" if host in WILDCARDS else host
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def public_base(url: str, tls: TlsFiles | None) -> str:
+    """``url`` as the API's address for clients (``--public-url``), checked: the scheme the
+    API is served with, a host, nothing after it."""
+    scheme = "https" if tls else "http"
+    parts = urlsplit(url)
+    if parts.scheme != scheme or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise UsageError(f"--public-url {url}: expected {scheme}://HOST[:PORT] (the API "
+                         f"speaks {scheme.upper()} here)")  # fmt: skip
+    return url.rstrip("/")
 
 
 class ApiServer:

@@ -20,6 +20,9 @@ from functools import lru_cache
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# S3's payloads the signature does not cover: an SDK sends them over HTTPS, where TLS keeps the
+# body intact, the streaming one with a checksum trailer checked when it is decoded
+UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 MAX_SKEW = timedelta(minutes=15)
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
@@ -57,8 +60,8 @@ def verify(
     """The access key id that validly signed ``request``, or :class:`AuthError`.
 
     ``s3``: S3's variant: the path is signed as sent (not normalized, not encoded again)
-    and the payload may be ``UNSIGNED-PAYLOAD``. A payload hash the client sends must match
-    the body that arrived, so a signed request cannot carry another body."""
+    and the payload may be unsigned (``UNSIGNED_PAYLOADS``). A payload hash the client sends
+    must match the body that arrived, so a signed request cannot carry another body."""
     header = request.headers.get("authorization")
     if not header:
         raise AuthError("MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -146,7 +149,7 @@ def _canonical_query(raw_query: str) -> str:
 
 def _check_payload(request: Request, *, s3: bool) -> None:
     claimed = request.headers.get("x-amz-content-sha256")
-    if claimed is None or (s3 and claimed == "UNSIGNED-PAYLOAD"):
+    if claimed is None or (s3 and claimed in UNSIGNED_PAYLOADS):
         return
     if claimed != hashlib.sha256(request.body).hexdigest():
         raise AuthError(

@@ -2,10 +2,14 @@
 optionally limited to one app. The two built-in tokens of the state directory (admin,
 viewer) always work; others are created with ``comind token create`` and checked hashed.
 
-A dashboard session (see :mod:`comind.api.session`) stands for the token that signed in:
-pages use it, and so do API reads (GET), which lets the dashboard's charts query the API.
-Changes through the API still need the Bearer header, so no other site can make a
-browser change anything with its cookie.
+A dashboard session (see :mod:`comind.api.session`) stands for the token that signed in,
+until it expires, the token is revoked or the session is ended (sign-out): pages use it, and
+so do API reads (GET), which lets the dashboard's charts query the API. Changes through the
+API still need the Bearer header, so no other site can make a browser change anything with
+its cookie.
+
+An app token sees its app's part of a view; views of the whole platform (flows, backups,
+metrics, alerts, the environment's errors) are for tokens of every app.
 """
 
 from __future__ import annotations
@@ -61,8 +65,19 @@ class Tokens:
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is None or not session.signed_in:
             return None
-        who = await run_in_threadpool(self._of_hash, session.token_hash)
+        who = await run_in_threadpool(self._holder, session)
         return (session, who) if who else None
+
+    def end_session(self, session: Session) -> None:
+        """Refuse ``session`` from now on, whoever holds a copy of its cookie (blocking)."""
+        if self.store is not None:
+            self.store.end_session(session.id, session.expires)
+
+    def _holder(self, session: Session) -> Principal | None:
+        """Whom a signed-in session stands for, unless it was ended."""
+        if self.store is not None and self.store.session_ended(session.id, session.expires):
+            return None
+        return self._of_hash(session.token_hash)
 
     def _of_hash(self, digest: str) -> Principal | None:
         builtin = self._builtin_of(digest)
@@ -97,9 +112,11 @@ class Tokens:
         if who is None:
             return None, JSONResponse({"error": "unauthorized: send a valid Bearer token"}, 401)
         if not who.may(role, who.app if filtered else app):
-            scope = f" for app {app}" if app else ""
+            scope = f" for app {app}" if app else "" if filtered else " for every app"
             return who, JSONResponse({"error": f"forbidden: needs role {role}{scope}"}, 403)
         return who, None
 
     async def refuse(self, request: Request, role: str = "viewer") -> Response | None:
-        return (await self.check(request, role, filtered=True))[1]
+        """The answer refusing a caller of a view of the whole platform: 401 without a valid
+        token, 403 below ``role`` or with a token limited to one app."""
+        return (await self.check(request, role))[1]

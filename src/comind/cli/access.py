@@ -1,5 +1,5 @@
-"""``comind token create/ls/revoke`` and ``comind audit``: who may call the API, and what
-was done through it."""
+"""``comind token create/ls/revoke/end-sessions`` and ``comind audit``: who may call the
+API, and what was done through it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from comind.api.session import LIFETIME_SECONDS
 from comind.cli.connect import home_of, platform_db, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
@@ -84,6 +85,15 @@ def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="Tok
     if not done:
         raise UsageError(f"no active token {token_id}")
     console.print(f"token {token_id} revoked")
+
+
+@token_cli.command("end-sessions")
+def end_sessions(ctx: typer.Context) -> None:
+    """End every dashboard session now: everyone signs in again (tokens stay valid)."""
+    with access(ctx) as store:
+        store.end_all_sessions(LIFETIME_SECONDS)
+        store.audit(actor(), "end-sessions", "dashboard", "done")
+    console.print("every dashboard session ended; signing in again works as before")
 
 
 def audit(

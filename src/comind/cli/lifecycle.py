@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ import httpx
 import typer
 from rich.table import Table
 
+from comind.api.server import public_base
 from comind.api.tls import TlsFiles, serving_tls
 from comind.cli import repo as repos
 from comind.cli.connect import Globals, api_verify, home_of, settings_of
@@ -59,6 +61,13 @@ def up(
         ),
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's key (PEM).")] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where clients reach the API, e.g. https://dash.example.com:8470 (default: "
+            "this machine's address, which a CA-issued certificate may not name)."
+        ),
+    ] = None,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
     settings = settings_of(ctx, api_port=api_port)
@@ -68,25 +77,36 @@ def up(
     chosen = repos.resolve(repo, branch=branch, home=home.root)
     spec = repos.load(chosen.path, env)
     api_host = host or settings.host
-    tls = serving_tls(api_host, cert=tls_cert, key=tls_key, directory=home.root / "tls")
+    tls = serving_tls(api_host, settings.host, cert=tls_cert, key=tls_key,
+                      directory=home.root / "tls")  # fmt: skip
+    serving = Serving(api_host, tls, public_base(public_url, tls) if public_url else None)
     if settings.api_port and not is_free(api_host, settings.api_port):
         raise UsageError(
             f"API port {settings.api_port} on {api_host} is taken; "
             "pass --api-port or set COMIND_API_PORT"
         )
     if detach:
-        serving = ["--host", api_host, *_tls_args(tls)]
-        _detach(ctx, home, repo, ["--branch", branch] if branch else [], env, settings, serving)
+        branch_args = ["--branch", branch] if branch else []
+        _detach(ctx, home, repo, branch_args, env, settings, serving.args())
         return
-    _foreground(settings, chosen, env, spec, api_host, tls)
+    _foreground(settings, chosen, env, spec, serving)
 
 
-def _tls_args(tls: TlsFiles | None) -> list[str]:
-    """The options that hand the operator's certificate to the background platform (a
-    self-signed one it finds in the state directory by itself)."""
-    if tls is None or tls.generated:
-        return []
-    return ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
+@dataclass(frozen=True)
+class Serving:
+    """Where and how the API is served, and the address clients are given."""
+
+    host: str
+    tls: TlsFiles | None
+    public_url: str | None
+
+    def args(self) -> list[str]:
+        """The options that hand this to the background platform (a self-signed certificate
+        it finds in the state directory by itself)."""
+        args = ["--host", self.host]
+        if self.tls is not None and not self.tls.generated:
+            args += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
+        return args + (["--public-url", self.public_url] if self.public_url else [])
 
 
 def _refuse_if_running(home: StateDir) -> None:
@@ -96,12 +116,12 @@ def _refuse_if_running(home: StateDir) -> None:
 
 
 def _foreground(
-    settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec, api_host: str,
-    tls: TlsFiles | None,
-) -> None:  # fmt: skip
+    settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec, serving: Serving
+) -> None:
     about = {"platform": spec.platform.name, "repo": chosen.follows, "env": env}
     runtime = Runtime(settings, about=about, spec=spec, source=chosen.source, env=env,
-                      api_host=api_host, tls=tls)  # fmt: skip
+                      api_host=serving.host, tls=serving.tls,
+                      public_url=serving.public_url)  # fmt: skip
     logs.setup(log_dir=runtime.platform.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

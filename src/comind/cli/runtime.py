@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from comind.api.app import create_app
 from comind.api.s3 import S3Endpoint
@@ -105,10 +106,12 @@ class Runtime:
         env: str | None = None,
         api_host: str | None = None,
         tls: TlsFiles | None = None,
+        public_url: str | None = None,
     ):
         self.api_host, self.tls = api_host or settings.host, tls  # the API and dashboard
-        if tls is None and not is_loopback(self.api_host):
-            raise ComindError(f"serving the API on {self.api_host} needs TLS (a certificate)")
+        for what, host in (("the API", self.api_host), ("the S3 endpoint", settings.host)):
+            if tls is None and not is_loopback(host):
+                raise ComindError(f"serving {what} on {host} needs TLS (--tls-cert/--tls-key)")
         self.events = EventLog()
         self.settings = settings
         self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
@@ -128,10 +131,13 @@ class Runtime:
         self.credentials: Credentials | None = None
         self.host = settings.host  # engines, apps and the S3 endpoint
         self.port = settings.api_port or free_port(self.api_host)
-        self.url = base_url(self.api_host, self.port, tls)
+        self.url = public_url or base_url(self.api_host, self.port, tls)  # what clients use
         self.server: ApiServer | None = None
         self.s3_port = settings.s3_port or free_port(settings.host)
-        self.s3_url = f"http://{self.host}:{self.s3_port}"
+        # HTTPS beyond loopback only: on loopback the apps reach it at 127.0.0.1, which an
+        # operator's certificate need not name
+        self.s3_tls = None if is_loopback(self.host) else tls
+        self.s3_url = self._s3_url(public_url)
         self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
         self._backups: BackupCollector | None = None
@@ -141,6 +147,12 @@ class Runtime:
             KeyRing(self.platform.home.root / "secrets"),
         )
         self._stop = threading.Event()
+
+    def _s3_url(self, public_url: str | None) -> str:
+        """Where clients reach the S3 endpoint: over HTTPS, at the public URL's host when
+        there is one (an operator's certificate need not name this machine's addresses)."""
+        public = urlsplit(public_url).hostname if public_url and self.s3_tls else None
+        return base_url(public or self.host, self.s3_port, self.s3_tls)
 
     def start(self) -> None:
         """Start everything; on failure stop what started and re-raise."""
@@ -192,7 +204,7 @@ class Runtime:
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
         s3 = S3Endpoint(FileObjectStore(self.platform.home.objects), credentials, self._buckets)
-        self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port)
+        self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
         if self.gitops is not None:  # apps start once the endpoints they use are up
             report = self.gitops.service.startup()
@@ -284,7 +296,7 @@ class Runtime:
                 "tls_self_signed": self.tls.generated}  # fmt: skip
 
     def _ca_env(self) -> dict[str, str]:
-        """The apps' AWS SDKs trust the platform's own certificate through this file."""
+        """The apps' AWS SDKs trust the platform's own certificate (SQS, S3) by this file."""
         return {"AWS_CA_BUNDLE": str(self.tls.cert)} if self.tls and self.tls.generated else {}
 
     def _housekeeping(self, messages: MessageLayer) -> None:

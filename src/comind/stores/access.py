@@ -3,6 +3,9 @@
 A token reads ``cmt_<id>_<secret>``: the id names it in listings and the audit log; only the
 SHA-256 of the whole token is stored, so the platform cannot show it again. Roles rank
 ``viewer`` < ``operator`` < ``admin``; a token may be limited to one app.
+
+Dashboard sessions are signed cookies, not rows; what is stored is the sessions ended before
+their time (sign-out, or all of them at once), each until it would have expired anyway.
 """
 
 from __future__ import annotations
@@ -67,9 +70,6 @@ class AccessStore:
                          "expires_at": expires})  # fmt: skip
         return token_id, token
 
-    def principal(self, token: str) -> Principal | None:
-        return self.principal_by_hash(token_hash(token))
-
     def principal_by_hash(self, digest: str) -> Principal | None:
         """The live (unexpired, unrevoked) token whose SHA-256 is ``digest``."""
         with self.pool.connection() as conn:
@@ -84,6 +84,25 @@ class AccessStore:
     def tokens(self) -> list[TokenInfo]:
         with self.pool.connection() as conn:
             return [TokenInfo(*r) for r in conn.execute(query("access", "tokens")).fetchall()]
+
+    def end_session(self, session_id: str, expires: float) -> None:
+        """Refuse the session ``session_id`` (which expires at epoch ``expires``) from now on."""
+        with self.pool.connection() as conn:
+            conn.execute(query("access", "end_session"), {"id": session_id, "expires": expires})
+            conn.execute(query("access", "prune_ended_sessions"))
+
+    def end_all_sessions(self, lifetime: int) -> None:
+        """Refuse every session issued until now (a session lives ``lifetime`` seconds)."""
+        with self.pool.connection() as conn:
+            conn.execute(query("access", "end_all_sessions"), {"lifetime": lifetime})
+            conn.execute(query("access", "prune_ended_sessions"))
+
+    def session_ended(self, session_id: str, expires: float) -> bool:
+        """Whether the session ``session_id`` (expiring at ``expires``) was ended."""
+        with self.pool.connection() as conn:
+            row = conn.execute(query("access", "session_ended"),
+                               {"id": session_id, "expires": expires}).fetchone()  # fmt: skip
+        return bool(row and row[0])
 
     def audit(self, actor: str, action: str, target: str, outcome: str,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip

@@ -21,3 +21,20 @@ VALUES (%(actor)s, %(action)s, %(target)s, %(outcome)s, %(detail)s);
 -- name: recent_audit
 SELECT id, at, actor, action, target, outcome, detail FROM comind.audit_log
 ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: end_session
+INSERT INTO comind.ended_sessions (id, expires_at) VALUES (%(id)s, to_timestamp(%(expires)s))
+ON CONFLICT (id) DO NOTHING;
+
+-- name: end_all_sessions
+INSERT INTO comind.ended_sessions (id, expires_at)
+VALUES ('*', now() + make_interval(secs => %(lifetime)s))
+ON CONFLICT (id) DO UPDATE SET expires_at = greatest(comind.ended_sessions.expires_at,
+                                                     excluded.expires_at);
+
+-- name: prune_ended_sessions
+DELETE FROM comind.ended_sessions WHERE expires_at < now();
+
+-- name: session_ended
+SELECT EXISTS (SELECT 1 FROM comind.ended_sessions
+               WHERE id = %(id)s OR (id = '*' AND expires_at >= to_timestamp(%(expires)s)));
