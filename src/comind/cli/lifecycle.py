@@ -24,6 +24,7 @@ from comind.cli.output import console, emit_json
 from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
 from comind.embedded.lock import LockHeld, holder_pid
+from comind.embedded.monitoring import find
 from comind.embedded.ports import is_free
 from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
@@ -68,9 +69,20 @@ def up(
             "this machine's address, which a CA-issued certificate may not name)."
         ),
     ] = None,
+    with_prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--with-prometheus",
+            help="Also run Prometheus (and Alertmanager, when installed) from PATH, scraping "
+            "the platform with the generated rules.",
+        ),
+    ] = False,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
-    settings = settings_of(ctx, api_port=api_port)
+    settings = settings_of(ctx, api_port=api_port, with_prometheus=with_prometheus or None)
+    if settings.with_prometheus and find("prometheus") is None:
+        raise UsageError("--with-prometheus: no prometheus on PATH (Debian: apt install "
+                         "prometheus; prometheus-alertmanager for Alertmanager)")  # fmt: skip
     home = StateDir(settings.home)
     _refuse_if_running(home)
     home.create()
@@ -190,6 +202,7 @@ def _detach(
         "--api-port",
         str(settings.api_port),
         *serving,
+        *(["--with-prometheus"] if settings.with_prometheus else []),
     ]
     argv += ["--env", env] if env else []
     argv += ["--debug"] if opts.debug else []

@@ -33,6 +33,7 @@ from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
 from comind.cli.routes import platform_routes
 from comind.embedded.home import StateDir
+from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_engines
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
@@ -48,6 +49,7 @@ from comind.observe.multiprocess import registry as merged_registry
 from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
+from comind.observe.rules import render as render_rules
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
@@ -206,6 +208,8 @@ class Runtime:
         s3 = S3Endpoint(FileObjectStore(self.platform.home.objects), credentials, self._buckets)
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
+        if self.settings.with_prometheus:
+            self._start_monitoring()
         if self.gitops is not None:  # apps start once the endpoints they use are up
             report = self.gitops.service.startup()
             log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
@@ -215,6 +219,14 @@ class Runtime:
         ).start()
         self.backups = self._backup_scheduler(messages)
         self.backups.start()
+
+    def _start_monitoring(self) -> None:
+        """Prometheus (and Alertmanager) scraping this platform with the generated rules."""
+        ca = self.tls.cert if self.tls is not None and self.tls.generated else None
+        for engine in monitoring_engines(self.platform.home, Scrape(self.url, ca),
+                                         render_rules(self.spec), self.settings.webhook_urls,
+                                         self.settings.start_timeout):  # fmt: skip
+            self.platform.add_engine(engine)
 
     def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
         """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
@@ -329,8 +341,9 @@ class Runtime:
                 log.warning("queue housekeeping failed: %s", exc)
 
     def _alerting(self, series: TimeSeries) -> Alerting:
-        urls = [u.strip() for u in self.settings.alert_webhooks.split(",") if u.strip()]
-        self.notifier = WebhookNotifier(urls)
+        # with a real Alertmanager beside it, that one notifies: never the same alert twice
+        delegated = self.settings.with_prometheus and alertmanager_binary() is not None
+        self.notifier = WebhookNotifier([] if delegated else self.settings.webhook_urls)
         self.notifier.start()
         self.scrapes = MetricSource(self.registry, series)  # flow workers' metrics included
         return Alerting(alert_rules(self.spec), self.scrapes, self.notifier, external_url=self.url)

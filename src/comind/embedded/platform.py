@@ -24,7 +24,7 @@ from comind.embedded.objects import ObjectsEngine
 from comind.embedded.postgres import PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
-from comind.embedded.supervisor import EventSink, Supervisor
+from comind.embedded.supervisor import EngineState, EventSink, Supervisor
 from comind.errors import ComindError
 from comind.observe.logs import redact
 
@@ -71,6 +71,16 @@ class EmbeddedPlatform:
         self.started_at = time.time()
         self.supervisor.start()
         self._on_event("platform", "started", f"platform {__version__} started")
+        self.write_state()
+
+    def add_engine(self, engine: Engine) -> None:
+        """Start one more engine (Prometheus beside a running platform) and supervise it;
+        it stops with the others."""
+        log.info("starting %s", engine.name)
+        engine.start()
+        self.supervisor.states[engine.name] = EngineState()
+        self.engines.append(engine)  # the supervisor watches this same list
+        self.supervisor.mark_started(engine)
         self.write_state()
 
     def stop(self) -> None:

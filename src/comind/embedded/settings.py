@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     )
     sealing_renew_days: int = Field(default=30, gt=0, description="Sealing key lifetime.")
     wal_archive: bool = Field(default=True, description="Archive WAL continuously (PITR).")
+    with_prometheus: bool = Field(
+        default=False, description="Also run Prometheus (and Alertmanager) from PATH."
+    )
     archive_timeout: int = Field(
         default=60, ge=0, description="Seconds after which a partly filled WAL segment is archived."
     )
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        """COMIND_ALERT_WEBHOOKS as a list."""
+        return [u.strip() for u in self.alert_webhooks.split(",") if u.strip()]
