@@ -7,16 +7,16 @@ and a bucket; 20 batch flows, each a worker process waiting for its schedule). E
 (viewer token), and the Flows dashboard page (a logged-in session). Baseline: a bare
 Starlette app on the same uvicorn (httptools + uvloop) answering a fixed body of the same
 size as ``/api/v1/status`` — the floor any handler of this stack starts from. The load
-generator is one asyncio process (httpx) on the same 2 cores, so it competes with the
-server: the numbers are an upper bound of what a remote client would see.
+generator is ``wrk`` (Debian's package; one thread, 50 connections, keep-alive) on the same
+2 cores, so it still takes CPU from the server: the numbers are an upper bound of what a
+remote client would see.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +52,7 @@ uvicorn.run(Starlette(routes=[Route("/", fixed)]), host="127.0.0.1", port=int(sy
 class Row:
     system: str
     endpoint: str
+    size: int  # bytes of one answer
     requests: int
     errors: int
     p50_ms: float
@@ -71,57 +72,43 @@ def spec() -> str:
     flows = "".join(
         f"  f{i:02d}:\n    kind: batch\n    schedule: '0 3 * * *'\n"
         f"    source: objects://a{i:03d}-files/in/\n"
-        f"    sink: {{objects: a{i:03d}-files/out/{{partition}}.jsonl}}\n"
+        f'    sink: {{objects: "a{i:03d}-files/out/{{date}}.jsonl", format: jsonl}}\n'
         for i in range(FLOWS)
     )
     return f"platform: {{name: bench-api}}\napps:\n{apps}flows:\n{flows}"
 
 
-async def load(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str]
-) -> tuple[list[float], int]:
-    """CLIENTS concurrent loops requesting ``url`` for SECONDS; latencies (s) and errors."""
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + SECONDS
-
-    async def one_client() -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            began = time.perf_counter()
-            try:
-                response = await client.get(url, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - began)
-            errors += not ok
-
-    await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
-    return latencies, errors
-
-
 def measure_one(system: str, endpoint: str, url: str, headers: dict[str, str]) -> Row:
-    async def run() -> tuple[list[float], int]:
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-        async with httpx.AsyncClient(
-            limits=limits, timeout=30, cookies=headers.pop("_cookies", None)
-        ) as client:  # type: ignore[arg-type]
-            await client.get(url, headers=headers)  # warm up
-            return await load(client, url, headers)
+    """``wrk`` with CLIENTS connections for SECONDS against ``url``."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("bench/api.py needs wrk (Debian: apt install wrk)")
+    probe = httpx.get(url, headers=headers, timeout=60)
+    if probe.status_code != 200:  # a redirect to the sign-in page would look very fast
+        raise RuntimeError(f"{endpoint}: {probe.status_code} before the load even starts")
+    args = [wrk, "-t1", f"-c{CLIENTS}", f"-d{SECONDS:.0f}s", "--latency", url]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Row(system, endpoint, len(probe.content), requests,
+               int(errors.group(1)) if errors else 0, _ms(out, "50%"), _ms(out, "99%"))  # fmt: skip
 
-    latencies, errors = asyncio.run(run())
-    cuts = statistics.quantiles(latencies, n=100)
-    return Row(system, endpoint, len(latencies), errors, cuts[49] * 1000, cuts[98] * 1000)
+
+def _ms(out: str, quantile: str) -> float:
+    value, unit = re.search(rf"{quantile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _session_cookies(api: str, token: str) -> dict[str, str]:
-    """Log in to the dashboard as a user does: the login form (with its CSRF field), a token."""
+def _session_cookies(api: str, token: str) -> str:
+    """Log in to the dashboard as a user does (the login form with its CSRF field, a token);
+    the session as a Cookie header."""
     with httpx.Client(base_url=api, follow_redirects=False) as client:
         form = client.get("/login")
         fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.text))
         client.post("/login", data={**fields, "token": token})
-        return dict(client.cookies)
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
 def measure() -> list[Row]:
@@ -186,18 +173,18 @@ def _baseline(size: int) -> Row:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        return measure_one("bare Starlette + uvicorn", f"GET / ({size} B fixed)", url, {})
+        return measure_one("bare Starlette + uvicorn", "GET / (a fixed body)", url, {})
     finally:
         proc.terminate()
         proc.wait()
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| system | endpoint | requests/s | p50 ms | p99 ms | errors |",
-             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| system | endpoint | answer bytes | requests/s | p50 ms | p99 ms | errors |",
+             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
-        lines.append(f"| {r.system} | {r.endpoint} | {r.per_second:,.0f} | {r.p50_ms:.1f} | "
-                     f"{r.p99_ms:.1f} | {r.errors} |")  # fmt: skip
+        lines.append(f"| {r.system} | {r.endpoint} | {r.size:,} | {r.per_second:,.0f} | "
+                     f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from comind.api.memo import Coalesced
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
 
 
@@ -67,6 +69,8 @@ def create_app(
     """The Starlette application serving ``source`` (and the SQS endpoint at POST /, and
     ``extra`` routes such as the GitOps API and the dashboard)."""
 
+    exposition = Coalesced(render)  # a burst of scrapes shares renderings
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -77,7 +81,7 @@ def create_app(
         )
 
     async def metrics(request: Request) -> Response:
-        return Response(render(), media_type=CONTENT_TYPE)
+        return Response(await run_in_threadpool(exposition.get), media_type=CONTENT_TYPE)
 
     async def status(request: Request) -> Response:
         return JSONResponse(source.status())

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.memo import Coalesced
 from comind.api.tokens import Tokens
 from comind.flows.metrics import INGESTED
 from comind.flows.sources import parse_object
@@ -67,6 +68,7 @@ class FlowsApi:
         self.applied, self.state, self.queues, self.tokens = applied, state, queues, tokens
         self.key, self.worker_state = key, worker_state
         self.spans = SpanStore(state.pool)
+        self.listing = Coalesced(self.summaries)  # dashboards poll it from many tabs
 
     def routes(self) -> list[Route]:
         return [
@@ -80,7 +82,7 @@ class FlowsApi:
     async def flows(self, request: Request) -> Response:
         if denied := await self.tokens.refuse(request):
             return denied
-        return JSONResponse({"flows": await run_in_threadpool(self.summaries)})
+        return JSONResponse({"flows": await run_in_threadpool(self.listing.get)})
 
     async def flow(self, request: Request) -> Response:
         if denied := await self.tokens.refuse(request):
