@@ -47,8 +47,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# the API benchmark's load generator is wrk (Debian's package)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	  else echo "install Debian's wrk package first"; exit 1; fi; }
 	$(BIN)/python bench/run.py
 
 clean:

@@ -139,11 +139,8 @@ def _measure_platform(home: Path) -> list[Row]:
         measure_one("comind", "GET /api/v1/status", f"{api}/api/v1/status", dict(auth)),
         measure_one("comind", "GET /api/v1/flows", f"{api}/api/v1/flows", dict(auth)),
         measure_one(
-            "comind",
-            "GET /flows (page)",
-            f"{api}/flows",
-            {"_cookies": _session_cookies(api, admin)},
-        ),  # type: ignore[dict-item]
+            "comind", "GET /flows (page)", f"{api}/flows", {"Cookie": _session_cookies(api, admin)}
+        ),
     ]
     return [_baseline(status_size), *rows]
 

@@ -113,7 +113,7 @@ def queues(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
 
 
 def flows(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
-    summaries = src.flows.summaries()
+    summaries = src.flows.listing.get()  # shared with the API and other tabs
     names = [f["name"] for f in summaries]
     span = params.get("range", "1h") if params.get("range") in RANGES else "1h"
     page = {"flows": summaries, "flow": None, "range": span, "ranges": RANGES}

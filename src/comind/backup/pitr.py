@@ -68,6 +68,30 @@ def choose_base(manifests: list[dict[str, Any]], target: datetime) -> dict[str, 
     return usable[-1]
 
 
+def lsn_value(lsn: str) -> int:
+    """An LSN (``0/3000060``) as a number, or BackupError saying what one looks like."""
+    hi, sep, lo = lsn.partition("/")
+    try:
+        if sep:
+            return (int(hi, 16) << 32) | int(lo, 16)
+    except ValueError:
+        pass
+    raise BackupError(f"{lsn!r} is not an LSN (like 0/3000060, as pg_current_wal_lsn() shows)")
+
+
+def choose_base_lsn(manifests: list[dict[str, Any]], lsn: str) -> dict[str, Any]:
+    """The newest physical backup that ended at or before ``lsn``, or BackupError with the
+    range."""
+    target = lsn_value(lsn)
+    done = sorted((m for m in manifests if m.get("type") in PHYSICAL),
+                  key=lambda m: lsn_value(m["stop_lsn"]))  # fmt: skip
+    usable = [m for m in done if lsn_value(m["stop_lsn"]) <= target]
+    if not usable:
+        oldest = done[0]["stop_lsn"] if done else "no backup yet"
+        raise BackupError(f"{lsn} is before the oldest backup; restorable from {oldest}")
+    return usable[-1]
+
+
 def create_restore_point(cluster: Cluster, store: FileObjectStore, name: str) -> dict[str, Any]:
     """A named point to restore to (``--to-restore-point``), remembered in the backup store."""
     _check_name(name)
@@ -126,6 +150,22 @@ def restore_to_time(
         {"recovery_target_name": point} if point else {"recovery_target_time": target.isoformat()}
     )
     return replay(cluster, archive, base, data_dir, goal)
+
+
+def restore_to_lsn(
+    cluster: Cluster, store: FileObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
+    lsn: str, data_dir: Path, *, force: bool = False,
+) -> SideCopy:  # fmt: skip
+    """A side copy of the cluster as it was at WAL position ``lsn``."""
+    base = choose_base_lsn(manifests, lsn)
+    if lsn_value(lsn) > lsn_value(cluster.position()["lsn"]):
+        raise BackupError(f"{lsn} is in the future; the newest position is "
+                          f"{cluster.position()['lsn']}")  # fmt: skip
+    archive = WalArchive(store, keys)
+    flush_wal(cluster, archive)
+    unpack(cluster, store, base, keys.all(), data_dir, force=force)
+    return replay(cluster, archive, base, data_dir,
+                  {"recovery_target_lsn": lsn, "recovery_target_inclusive": "true"})  # fmt: skip
 
 
 def replay(

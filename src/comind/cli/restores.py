@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +20,9 @@ from comind.backup.logical import (
 )
 from comind.backup.pitr import (
     choose_base,
+    choose_base_lsn,
     restore_point,
+    restore_to_lsn,
     restore_to_time,
 )
 from comind.backup.restore import SideCopy, chain_of, restore_side
@@ -42,11 +45,26 @@ from comind.errors import UsageError
 from comind.spec.names import role_name
 
 
+@dataclass(frozen=True)
+class Target:
+    """What to restore: a time, a restore point, a WAL position, or a backup (default:
+    the newest)."""
+
+    time: str | None = None
+    point: str | None = None
+    lsn: str | None = None
+    backup: str | None = None
+
+    def chosen(self) -> bool:
+        return any((self.time, self.point, self.lsn, self.backup))
+
+
 def restore(
     ctx: typer.Context,
     side: Annotated[bool, typer.Option("--side", help="Run the copy on a side port.")] = False,
     to_time: Annotated[str | None, typer.Option("--to-time", help="ISO 8601 with zone.")] = None,
     to_point: Annotated[str | None, typer.Option("--to-restore-point", help="Name.")] = None,
+    to_lsn: Annotated[str | None, typer.Option("--to-lsn", help="WAL position.")] = None,
     backup_id: Annotated[str | None, typer.Option("--backup", help="Default: latest.")] = None,
     app: Annotated[str | None, typer.Option(help="The app whose database to restore.")] = None,
     table: Annotated[str | None, typer.Option(help="Only this table (a partial restore).")] = None,
@@ -80,21 +98,21 @@ def restore(
     if redis:
         _redis_side(ctx, backup_id, as_json)
         return
+    target = Target(to_time, to_point, to_lsn, backup_id)
     if not side and not app:
-        if not (to_time or to_point or backup_id):
+        if not target.chosen():
             raise UsageError(
                 "pass --side (a side copy), --app APP (a partial restore into the live "
                 "platform under a new name), or what to switch the platform to: --to-time, "
-                "--to-restore-point or --backup"
+                "--to-restore-point, --to-lsn or --backup"
             )
-        _switch(ctx, (to_time, to_point, backup_id), force, yes, as_json)
+        _switch(ctx, target, force, yes, as_json)
         return
     if not side:
         assert app is not None
-        _partial(ctx, app, table, into, (to_time, to_point, backup_id), (force, replace, yes),
-                 as_json)  # fmt: skip
+        _partial(ctx, app, table, into, target, (force, replace, yes), as_json)
         return
-    copy, manifest = _side(ctx, to_time, to_point, backup_id, force, as_json)
+    copy, manifest = _side(ctx, target, force, as_json)
     dbname = app_database(ctx, app) if app else "postgres"
     doc = {
         "dsn": copy.dsn(dbname),
@@ -111,8 +129,8 @@ def restore(
             f"{copy.process.pid}); stop it with: kill -INT {copy.process.pid}",
             markup=False,
         )
-        target = copy.target.with_db(dbname)
-        console.print(f"  psql -h {target.host} -p {target.port} -U {target.user} {dbname}  "
+        served = copy.target
+        console.print(f"  psql -h {served.host} -p {served.port} -U {served.user} {dbname}  "
                       "(the platform's superuser password: secrets/postgres-password; "
                       "--json prints a full DSN)", markup=False)  # fmt: skip
 
@@ -147,15 +165,10 @@ def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> Non
                       "password: --json prints the URL)", markup=False)  # fmt: skip
 
 
-def _switch(
-    ctx: typer.Context,
-    target: tuple[str | None, str | None, str | None],
-    force: bool,
-    yes: bool,
-    as_json: bool,
-) -> None:
-    copy, manifest = _side(ctx, *target, force, as_json)
-    where = target[0] or (f"restore point {target[1]}" if target[1] else manifest["id"])
+def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json: bool) -> None:
+    copy, manifest = _side(ctx, target, force, as_json)
+    where = (target.time or (f"restore point {target.point}" if target.point else None)
+             or (f"LSN {target.lsn}" if target.lsn else manifest["id"]))  # fmt: skip
     question = (f"switch the platform's whole PostgreSQL (every app database and the "
                 f"platform's own state) to {where}? Later changes stay in the old data "
                 "directory until `comind restore --discard-old`")  # fmt: skip
@@ -199,16 +212,13 @@ def _bucket(
 
 
 def _side(
-    ctx: typer.Context,
-    to_time: str | None,
-    to_point: str | None,
-    backup_id: str | None,
-    force: bool,
-    as_json: bool,
+    ctx: typer.Context, target: Target, force: bool, as_json: bool
 ) -> tuple[SideCopy, dict[str, Any]]:
-    if to_time or to_point:
-        return _point_in_time(ctx, to_time, to_point, force, as_json)
-    return _latest(ctx, backup_id, force, as_json)
+    if target.lsn:
+        return _to_lsn(ctx, target.lsn, force, as_json)
+    if target.time or target.point:
+        return _point_in_time(ctx, target.time, target.point, force, as_json)
+    return _latest(ctx, target.backup, force, as_json)
 
 
 def _partial(
@@ -216,7 +226,7 @@ def _partial(
     app: str,
     table: str | None,
     into: str | None,
-    target: tuple[str | None, str | None, str | None],
+    target: Target,
     flags: tuple[bool, bool, bool],
     as_json: bool,
 ) -> None:
@@ -225,9 +235,8 @@ def _partial(
         raise UsageError("--replace swaps the whole database: not with --table or --as")
     database = app_database(ctx, app)
     into = into or f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    to_time, to_point, backup_id = target
     with backups(ctx) as b:
-        found = b.catalog.get(backup_id) if backup_id else None
+        found = b.catalog.get(target.backup) if target.backup else None
         if found is not None and found["kind"] == "logical":
             if table:
                 raise UsageError("--table restores from a full backup or a point in time")
@@ -241,7 +250,7 @@ def _partial(
             )
             source = str(found["id"])
         else:
-            copy, manifest = _side(ctx, to_time, to_point, backup_id, force, as_json)
+            copy, manifest = _side(ctx, target, force, as_json)
             try:
                 copy_database(
                     b.cluster,
@@ -254,7 +263,8 @@ def _partial(
                 copy.stop(remove=True)
             source = str(manifest["id"])
         doc = {"app": app, "database": into, "table": table, "from": source,
-               "to_time": to_time, "restore_point": to_point}  # fmt: skip
+               "to_time": target.time, "restore_point": target.point,
+               "to_lsn": target.lsn}  # fmt: skip
         if replace:
             doc |= _replace(b, database, into, yes)
     if as_json:
@@ -300,6 +310,19 @@ def _latest(
                 progress=lambda n: bar.update(task, completed=n),
             )
     return copy, manifest
+
+
+def _to_lsn(
+    ctx: typer.Context, lsn: str, force: bool, as_json: bool
+) -> tuple[SideCopy, dict[str, Any]]:
+    with backups(ctx) as b:
+        manifests = physical_manifests(b)
+        base = choose_base_lsn(manifests, lsn)
+        data_dir = b.home.root / "restores" / f"pitr-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        with console.status("restoring and replaying WAL") if not as_json else nullcontext():
+            copy = restore_to_lsn(b.cluster, b.store, b.keys, manifests, lsn, data_dir,
+                                  force=force)  # fmt: skip
+    return copy, base
 
 
 def _point_in_time(

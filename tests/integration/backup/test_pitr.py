@@ -15,7 +15,7 @@ import pytest
 from comind.backup.base import BackupError, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.pitr import restore_to_time
+from comind.backup.pitr import restore_to_lsn, restore_to_time
 from comind.cli.runtime import Runtime
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
@@ -82,3 +82,30 @@ def test_targets_outside_the_range_are_refused(
         restore_to_time(cluster, store, keys, [manifest], datetime.now(UTC) + timedelta(hours=1),
                         scratch / "late")  # fmt: skip
     assert not (scratch / "early").exists()
+
+
+def test_a_restore_to_an_lsn_holds_what_was_committed_up_to_it(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, scratch: Path,
+) -> None:  # fmt: skip
+    with connect(cluster.target) as conn:
+        conn.execute("CREATE DATABASE lsns")
+    with connect(cluster.target.with_db("lsns")) as conn:
+        conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
+    manifest = physical_backup(cluster, store, catalog, keys)
+    positions = []
+    with connect(cluster.target.with_db("lsns")) as conn:
+        for n in (1, 2, 3):
+            conn.execute("INSERT INTO entries VALUES (%s)", (n,))
+            positions.append(str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]))  # type: ignore[index]
+    side = restore_to_lsn(cluster, store, keys, [manifest], positions[1], scratch / "lsn")
+    try:
+        with connect(side.target.with_db("lsns")) as conn:
+            assert conn.execute("SELECT array_agg(n ORDER BY n) FROM entries").fetchone() == (
+                [1, 2],
+            )
+    finally:
+        side.stop(remove=True)
+    with pytest.raises(BackupError, match="is not an LSN"):
+        restore_to_lsn(cluster, store, keys, [manifest], "yesterday", scratch / "bad")
+    with pytest.raises(BackupError, match="is in the future"):
+        restore_to_lsn(cluster, store, keys, [manifest], "FF/0", scratch / "late")
