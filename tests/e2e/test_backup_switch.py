@@ -1,11 +1,14 @@
 """Switching the running platform to a point in time from the CLI: refused without a yes
 (nothing changes), then done after one: the mistake is gone, the platform serves, new
 backups work on the new timeline, and the old data waits for --discard-old. Then one app's
-database alone is replaced by its state before a second mistake, the live one kept aside."""
+database alone is replaced by its state before a second mistake, the live one kept aside;
+and Redis is restored from a snapshot, beside the platform and then in place."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., Any]
@@ -78,3 +83,29 @@ def test_the_platform_switches_to_a_moment_before_a_mistake(
     kept = dsn.replace("dbname=ledger", f"dbname={swapped['old']}")
     with psycopg.connect(kept) as conn:
         assert conn.execute("SELECT DISTINCT note FROM entries").fetchall() == [("wrong",)]
+
+    # Redis: a snapshot served beside the platform, then put in place of its data
+    rhost, rport = state["engines"]["redis"]["address"].rsplit(":", 1)
+    secret = (home / "secrets" / "redis-password").read_text().strip()
+    cache = redis.Redis(rhost, int(rport), password=secret, decode_responses=True)
+    cache.set("greeting", "before")
+    comind("backup", "run", "--type", "redis", "--json", check=True)
+    cache.set("greeting", "after")
+    side = json.loads(comind("restore", "--redis", "--side", "--json", check=True).stdout)
+    try:
+        assert redis.Redis.from_url(side["url"], decode_responses=True).get("greeting") == "before"
+    finally:
+        os.kill(side["pid"], signal.SIGTERM)
+    swapped_cache = json.loads(comind("restore", "--redis", "--yes", "--json", timeout=120,
+                                      check=True).stdout)  # fmt: skip
+    assert swapped_cache["keys"] >= 1 and Path(swapped_cache["old_data_dir"]).is_dir()
+    assert wait_until(lambda: _get(cache, "greeting") == "before", timeout=30)
+    gone = json.loads(comind("restore", "--discard-old", "--yes", "--json", check=True).stdout)
+    assert gone["deleted"] == [swapped_cache["old_data_dir"]]
+
+
+def _get(cache: redis.Redis, key: str) -> str | None:
+    try:
+        return cache.get(key)  # type: ignore[return-value]
+    except redis.ConnectionError:
+        return None  # Redis is starting again

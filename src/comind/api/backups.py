@@ -1,14 +1,15 @@
 """``GET /api/v1/backups`` (viewer token, not limited to an app): the backup catalog, newest
 first, with each backup's verification state and the WAL archive lag (the RPO). ``POST
-/api/v1/backups/switch`` (operator token, audited): put a restored, stopped cluster in place
-of the platform's PostgreSQL data (what ``comind restore`` without ``--side`` ends with)."""
+/api/v1/backups/switch`` (operator token, audited): put restored data in place of the
+platform's — ``{"engine": "postgres", "data_dir": PATH}`` (a restored, stopped cluster: what
+``comind restore`` without ``--side`` ends with) or ``{"engine": "redis", "backup": ID}``
+(a snapshot; null for the newest)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from comind.api.tokens import Tokens
 from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
 
-Switch = Callable[[Path], dict[str, Any]]
+Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 
 
 class BackupsApi:
@@ -29,9 +30,10 @@ class BackupsApi:
         catalog: BackupCatalog,
         tokens: Tokens,
         wal_lag: Callable[[], float],
-        switch: Switch | None = None,
+        switches: dict[str, Switch] | None = None,
     ) -> None:
-        self.catalog, self.tokens, self.wal_lag, self.switch = catalog, tokens, wal_lag, switch
+        self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
+        self.switches = switches or {}
 
     def routes(self) -> list[Route]:
         return [
@@ -41,21 +43,24 @@ class BackupsApi:
 
     async def switch_data(self, request: Request) -> Response:
         who, denied = await self.tokens.check(request, "operator")
-        if denied or self.switch is None:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", "postgres", "refused")
-            return denied or JSONResponse({"error": "this platform cannot switch its data"}, 409)
         try:
-            data_dir = Path(str(json.loads(await request.body())["data_dir"]))
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": 'send {"data_dir": PATH}'}, 400)
+            body = json.loads(await request.body())
+            engine = str(body.get("engine", "postgres"))
+        except (ValueError, AttributeError):
+            return JSONResponse({"error": 'send {"engine": ..., ...} as JSON'}, 400)
+        switch = self.switches.get(engine)
+        if denied or switch is None:
+            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "refused")
+            return denied or JSONResponse({"error": f"cannot switch {engine!r} here"}, 409)
         try:
-            doc = await run_in_threadpool(self.switch, data_dir)
+            doc = await run_in_threadpool(switch, body)
+        except (KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"missing or wrong field: {exc}"}, 400)
         except ComindError as exc:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", str(data_dir),
-                                    "failed")  # fmt: skip
+            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "failed")
             return JSONResponse({"error": str(exc)}, 409)
-        await run_in_threadpool(self.tokens.audit, who, "restore-switch", str(data_dir),
-                                "accepted", doc)  # fmt: skip
+        await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "accepted",
+                                doc)  # fmt: skip
         return JSONResponse(doc)
 
     async def backups(self, request: Request) -> Response:

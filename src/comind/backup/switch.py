@@ -1,5 +1,6 @@
-"""Switching the running platform to a restored cluster: the whole PostgreSQL (every app
-database and the platform's own state) goes back to the restored point.
+"""Switching the running platform to restored data: the whole PostgreSQL (every app
+database and the platform's own state) goes back to the restored point, or Redis to a
+snapshot.
 
 The restored copy must be stopped and lie under the state directory's ``restores/``. The
 supervisor leaves PostgreSQL alone meanwhile; the old cluster stops (its last WAL files are
@@ -17,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.base import adopt_stored
+from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
 from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
 
 OLD_PREFIX = "data.old-"
+REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and 7 persist
 
 
 def switch_data(
@@ -52,13 +56,42 @@ def switch_data(
     return {"old_data_dir": str(old), "adopted_backups": adopted}
 
 
-def old_data_dirs(platform_postgres: Path) -> list[Path]:
-    """The data directories earlier switches set aside."""
-    return sorted(platform_postgres.glob(f"{OLD_PREFIX}*"))
+def switch_redis(
+    platform: EmbeddedPlatform, store: FileObjectStore, keys: dict[str, bytes],
+    manifest: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Replace the platform's Redis data with snapshot ``manifest``: Redis stops, its files
+    move aside to ``data.old-STAMP`` and the snapshot becomes its append-only file; if that
+    fails, the old files come back. App users are re-created by the next sync."""
+    engine, home = platform.redis, platform.home.redis
+    old = home / f"{OLD_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    with platform.supervisor.holding(engine):
+        engine.stop()
+        old.mkdir()
+        for name in REDIS_DATA:
+            if (home / name).exists():
+                (home / name).rename(old / name)
+        try:
+            count = install_redis(engine.binary, store, keys, manifest, home)
+        except BaseException:
+            for path in old.iterdir():
+                shutil.rmtree(home / path.name, ignore_errors=True)
+                (home / path.name).unlink(missing_ok=True)
+                path.rename(home / path.name)
+            old.rmdir()
+            raise
+        finally:
+            engine.start()
+    return {"old_data_dir": str(old), "keys": count, "backup": manifest["id"]}
 
 
-def discard_old(platform_postgres: Path) -> list[Path]:
-    gone = old_data_dirs(platform_postgres)
+def old_data_dirs(*places: Path) -> list[Path]:
+    """The data directories earlier switches set aside (PostgreSQL's, Redis's)."""
+    return sorted(p for place in places for p in place.glob(f"{OLD_PREFIX}*"))
+
+
+def discard_old(*places: Path) -> list[Path]:
+    gone = old_data_dirs(*places)
     for path in gone:
         shutil.rmtree(path)
     return gone

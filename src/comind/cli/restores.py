@@ -73,7 +73,12 @@ def restore(
         str | None, typer.Option(help="Restore this bucket (objects backup).")
     ] = None,
     redis: Annotated[
-        bool, typer.Option("--redis", help="A Redis snapshot, served on a side port.")
+        bool,
+        typer.Option(
+            "--redis",
+            help="A Redis snapshot: with --side on a side port, else in "
+            "place of the platform's Redis data (after confirmation).",
+        ),
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace a non-empty restore directory.")] = False,
     replace: Annotated[
@@ -96,7 +101,10 @@ def restore(
         _bucket(ctx, bucket, backup_id, into, as_json)
         return
     if redis:
-        _redis_side(ctx, backup_id, as_json)
+        if side:
+            _redis_side(ctx, backup_id, as_json)
+        else:
+            _redis_switch(ctx, backup_id, yes, as_json)
         return
     target = Target(to_time, to_point, to_lsn, backup_id)
     if not side and not app:
@@ -176,8 +184,8 @@ def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json:
     if not yes and not typer.confirm(question):
         shutil.rmtree(copy.data_dir, ignore_errors=True)
         raise typer.Exit(1)
-    doc = call(ctx, "POST", "/api/v1/backups/switch", body={"data_dir": str(copy.data_dir)},
-               admin=True)  # fmt: skip
+    doc = call(ctx, "POST", "/api/v1/backups/switch",
+               body={"engine": "postgres", "data_dir": str(copy.data_dir)}, admin=True)  # fmt: skip
     doc |= {"backup": manifest["id"], "to": where}
     if as_json:
         emit_json(doc)
@@ -187,12 +195,26 @@ def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json:
                       markup=False)  # fmt: skip
 
 
+def _redis_switch(ctx: typer.Context, backup_id: str | None, yes: bool, as_json: bool) -> None:
+    question = (f"replace the platform's Redis data with the snapshot {backup_id or '(newest)'}? "
+                "The current data stays aside until `comind restore --discard-old`")  # fmt: skip
+    if not yes and not typer.confirm(question):
+        raise typer.Exit(1)
+    doc = call(ctx, "POST", "/api/v1/backups/switch",
+               body={"engine": "redis", "backup": backup_id}, admin=True)  # fmt: skip
+    if as_json:
+        emit_json(doc)
+    else:
+        console.print(f"Redis holds the snapshot {doc['backup']} ({doc['keys']} keys); the old "
+                      f"data is in {doc['old_data_dir']}", markup=False)  # fmt: skip
+
+
 def _discard_old(ctx: typer.Context, yes: bool, as_json: bool) -> None:
-    postgres = home_of(ctx).postgres
-    found = old_data_dirs(postgres)
+    home = home_of(ctx)
+    found = old_data_dirs(home.postgres, home.redis)
     if found and not yes and not typer.confirm(f"delete {', '.join(p.name for p in found)}?"):
         raise typer.Exit(1)
-    gone = [str(p) for p in discard_old(postgres)]
+    gone = [str(p) for p in discard_old(home.postgres, home.redis)]
     emit_json({"deleted": gone}) if as_json else console.print(
         f"deleted {len(gone)} old data director{'y' if len(gone) == 1 else 'ies'}"
     )

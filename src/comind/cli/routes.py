@@ -8,11 +8,12 @@ API call by the same token are allowed exactly the same things.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
-from comind.api.backups import BackupsApi
+from comind.api.backups import BackupsApi, Switch
 from comind.api.dashboard import Dashboard
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
@@ -21,9 +22,10 @@ from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
 from comind.api.tokens import Tokens
-from comind.backup.switch import switch_data
+from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
+from comind.errors import ComindError
 from comind.gitops.providers.flow import worker_name
 from comind.gitops.source import GitSource
 from comind.observe.alerting import Alerting
@@ -49,8 +51,7 @@ def platform_routes(
     flows = _flows_api(rt, tokens, messages)
     spool = rt.platform.postgres.wal_spool
     catalog = BackupCatalog(messages.pool)
-    backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool),
-                         lambda data: switch_data(rt.platform, rt.wal, catalog, data))  # fmt: skip
+    backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog))
     queues = QueuesApi(messages, tokens)
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.platform, queues=queues,
@@ -60,6 +61,22 @@ def platform_routes(
     routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _switches(rt: Runtime, catalog: BackupCatalog) -> dict[str, Switch]:
+    """What POST /api/v1/backups/switch can put in place: PostgreSQL or Redis data."""
+
+    def postgres(body: dict[str, Any]) -> dict[str, Any]:
+        return switch_data(rt.platform, rt.wal, catalog, Path(str(body["data_dir"])))
+
+    def redis(body: dict[str, Any]) -> dict[str, Any]:
+        found = [e for e in catalog.entries("redis") if e["status"] == "complete"
+                 and body.get("backup") in (None, e["id"])]  # fmt: skip
+        if not found:
+            raise ComindError(f"no complete redis backup {body.get('backup') or ''}".strip())
+        return switch_redis(rt.platform, rt.wal.store, rt.wal.keys.all(), found[0]["manifest"])
+
+    return {"postgres": postgres, "redis": redis}
 
 
 def _key(home: StateDir, name: str) -> bytes:
