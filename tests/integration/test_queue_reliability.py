@@ -62,7 +62,7 @@ def test_kill_9_consumers_mid_batch_loses_nothing(pg: PgTarget, loaded: MessageL
         proc.wait()
     survivor = subprocess.Popen([sys.executable, str(CONSUMER)], env=env)
     try:
-        assert wait_until(lambda: count(pg, "SELECT count(*) FROM processed") == TOTAL)
+        assert wait_until(lambda: count(pg, "SELECT count(*) FROM processed") == TOTAL, 120)
         assert wait_until(lambda: loaded.queues.stats("r/jobs").in_flight == 0, 30)
     finally:
         survivor.terminate()

@@ -45,6 +45,19 @@ def test_samples_are_queried_by_name_and_labels(series: TimeSeries) -> None:
     assert [v for _, v in got[0].points] == [0, 1, 2, 3, 4, 5]
 
 
+def test_series_forgotten_by_a_database_gone_back_are_registered_again(
+    series: TimeSeries,
+) -> None:
+    series.write([depth("a/jobs", 1)], T0)
+    with series.pool.connection() as conn:  # as after a switch to a point before they existed
+        conn.execute("DELETE FROM comind.metric_points")
+        conn.execute("DELETE FROM comind.metric_series")
+    assert series.write([depth("a/jobs", 2)], T0 + timedelta(seconds=10)) == 1
+    got = series.query("comind_queue_messages", {"queue": "a/jobs"}, T0, T0 + timedelta(minutes=1),
+                       now=T0 + timedelta(minutes=1))  # fmt: skip
+    assert [v for _, v in got[0].points] == [2]
+
+
 def test_points_age_into_coarser_resolutions_and_expire(series: TimeSeries) -> None:
     for i in range(12):  # two minutes of 10-second samples: 0..5 then 6..11
         series.write([depth("a/jobs", i)], T0 + timedelta(seconds=10 * i))

@@ -13,6 +13,8 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,26 @@ def worker_command(res: Resource) -> str:
 def platform_sealer(home: StateDir) -> Sealer:
     """The sealer under this state directory's platform key."""
     return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
+
+
+@dataclass
+class Periodic:
+    """One housekeeping task, run every ``every`` seconds; its failures are logged, never
+    passed on."""
+
+    name: str
+    every: float
+    work: Callable[[], object]
+    last: float = float("-inf")
+
+    def run_if_due(self, now: float) -> None:
+        if now - self.last < self.every:
+            return
+        self.last = now
+        try:
+            self.work()
+        except Exception as exc:  # the database may be restarting: next round
+            log.warning("%s failed: %s", self.name, exc)
 
 
 class Runtime:
@@ -312,33 +334,35 @@ class Runtime:
         return {"AWS_CA_BUNDLE": str(self.tls.cert)} if self.tls and self.tls.generated else {}
 
     def _housekeeping(self, messages: MessageLayer) -> None:
-        """Advance redrive tasks and flush held events often; enforce retention every minute."""
-        last_sweep = last_sample = last_ship = time.monotonic()
+        """Periodic work, each task on its own: one that fails (the database restarting, a
+        database gone back to an earlier point) never holds up another — above all the WAL
+        shipping, which bounds what a restore can lose."""
+        spool = self.platform.postgres.wal_spool
+        tasks = [
+            Periodic("WAL shipping", SHIP_SECONDS, lambda: self.wal.ship(spool)),
+            Periodic("events", 0.0, self.events.flush),
+            Periodic("redrive", 0.0, messages.moves.step),
+            Periodic("sampling", self.settings.sample_interval, self._sample),
+            Periodic("log shipping", SHIP_SECONDS, lambda: self.shipper and self.shipper.step()),
+            Periodic("retention", SWEEP_SECONDS, lambda: self._sweep(messages)),
+        ]
         while not self._stop.wait(MOVE_SECONDS):
-            try:
-                self.events.flush()
-                messages.moves.step()
-                if time.monotonic() - last_sample >= self.settings.sample_interval:
-                    self._sample()
-                    last_sample = time.monotonic()
-                if self.shipper is not None and time.monotonic() - last_ship >= SHIP_SECONDS:
-                    self.shipper.step()
-                    self.wal.ship(self.platform.postgres.wal_spool)
-                    last_ship = time.monotonic()
-                if time.monotonic() - last_sweep >= SWEEP_SECONDS:
-                    messages.queues.sweep()
-                    if self.series is not None:
-                        self.series.compact(datetime.now(UTC))
-                    if self.logs is not None:
-                        today = datetime.now(UTC).date()
-                        self.logs.prepare(today)
-                        self.logs.expire(today, keep_days=self.settings.log_retention_days)
-                    if self._keys is not None:
-                        self._keys.current()  # renews the sealing key when it is due
-                    SpanStore(messages.pool).prune(datetime.now(UTC) - SPAN_RETENTION)
-                    last_sweep = time.monotonic()
-            except Exception as exc:  # the database may be restarting; try next round
-                log.warning("queue housekeeping failed: %s", exc)
+            now = time.monotonic()
+            for task in tasks:
+                task.run_if_due(now)
+
+    def _sweep(self, messages: MessageLayer) -> None:
+        """Retention: queues, time series, logs, spans; the sealing key's renewal."""
+        messages.queues.sweep()
+        now = datetime.now(UTC)
+        if self.series is not None:
+            self.series.compact(now)
+        if self.logs is not None:
+            self.logs.prepare(now.date())
+            self.logs.expire(now.date(), keep_days=self.settings.log_retention_days)
+        if self._keys is not None:
+            self._keys.current()  # renews the sealing key when it is due
+        SpanStore(messages.pool).prune(now - SPAN_RETENTION)
 
     def _alerting(self, series: TimeSeries) -> Alerting:
         # with a real Alertmanager beside it, that one notifies: never the same alert twice

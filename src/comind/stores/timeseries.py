@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from prometheus_client import CollectorRegistry
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -44,6 +45,15 @@ class TimeSeries:
         kept = [s for s in samples if math.isfinite(s.value)]
         if not kept:
             return 0
+        try:
+            return self._write(kept, at)
+        except psycopg.errors.ForeignKeyViolation:
+            # the database went back to an earlier point (a restore switched it): the series
+            # ids remembered here may be gone, so learn them again
+            self._ids.clear()
+            return self._write(kept, at)
+
+    def _write(self, kept: list[Sample], at: datetime) -> int:
         keys = [(s.name, json.dumps(s.labels, sort_keys=True)) for s in kept]
         with self.pool.connection() as conn, conn.transaction():
             new = [(s, k) for s, k in zip(kept, keys, strict=True) if k not in self._ids]
