@@ -98,7 +98,10 @@ class Supervisor:
             for engine in self.engines:
                 if self._stop.is_set():
                     return
-                self.tick(engine)
+                try:
+                    self.tick(engine)
+                except Exception as exc:  # the watch must outlive any one failure
+                    log.error("supervising %s failed: %s", engine.name, exc)
 
     def tick(self, engine: Engine) -> None:
         """One supervision step for ``engine``."""

@@ -6,6 +6,8 @@ engines are killed and healed in tests/integration/test_supervision.py.
 
 from __future__ import annotations
 
+from tests.waiting import wait_until
+
 from comind.embedded.engine import Engine, EngineError, EngineInfo
 from comind.embedded.supervisor import Supervisor, backoff
 
@@ -112,3 +114,30 @@ def test_backoff_resets_after_a_stable_minute() -> None:
     clock.now += 61
     sup.tick(engine)
     assert sup.states["scripted"].failures == 0
+
+
+def test_the_watch_survives_an_event_sink_that_fails() -> None:
+    engine, calls = Scripted(), []
+
+    def broken_sink(*event: str) -> None:
+        calls.append(event)
+        raise OSError("state directory gone")
+
+    sup = Supervisor([engine], interval=0.01, on_event=broken_sink)
+    sup.mark_started(engine)
+    engine.running = False  # dies: the down event fails to be recorded, again and again
+    sup.start()
+    try:
+        assert wait_until(lambda: len(calls) >= 2, timeout=5)  # still watching after a failure
+    finally:
+        sup.stop()
+
+
+def test_maintenance_leaves_an_engine_alone_and_counts_it_started_after() -> None:
+    sup, engine, _, events = make()
+    with sup.holding(engine):
+        engine.running = False
+        sup.tick(engine)
+        assert sup.states["scripted"].state == "maintenance" and engine.starts == 0
+        engine.running = True
+    assert sup.states["scripted"].state == "healthy" and events == []
