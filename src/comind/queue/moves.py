@@ -14,6 +14,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from comind.queue.errors import InvalidParameterValue, ResourceNotFound
 from comind.queue.postgres import PostgresQueues
@@ -87,6 +88,12 @@ class MoveTasks:
             running = conn.execute(query("queue", "running_moves")).fetchall()
         return sum(self._advance(*row) for row in running)
 
+    @staticmethod
+    def _remaining(conn: Any, source_id: int, destination: str | None) -> bool:
+        args = {"source_id": source_id, "destination": destination}
+        row = conn.execute(query("queue", "move_remaining"), args).fetchone()
+        return bool(row and row[0])
+
     def _advance(
         self,
         handle: uuid.UUID,
@@ -105,7 +112,9 @@ class MoveTasks:
             rows = conn.execute(query("queue", "move_batch"), {
                 "source_id": src.id, "destination": destination, "limit": limit,
             }).fetchall()  # fmt: skip
-            done = len(rows) < limit
+            # fewer than asked can mean rows another transaction holds (SKIP LOCKED): done
+            # only when nothing movable is left, or a busy message would end the task early
+            done = len(rows) < limit and not self._remaining(conn, src.id, destination)
             conn.execute(
                 query("queue", "finish_move"), {"handle": handle, "moved": len(rows), "done": done}
             )

@@ -223,6 +223,14 @@ SELECT dest_id, message_id, body, attributes, group_id, dedup_id, sent_at, now()
 FROM moved
 RETURNING id;
 
+-- name: move_remaining
+-- movable messages still in the source, locked ones included (SKIP LOCKED passed them over)
+SELECT EXISTS (
+    SELECT 1 FROM comind.messages m
+    JOIN comind.queues q ON q.name = coalesce(%(destination)s, m.dead_letter_info->>'source_queue')
+    WHERE m.queue_id = %(source_id)s AND m.visible_at <= now()
+);
+
 -- name: finish_move
 UPDATE comind.queue_move_tasks SET moved = moved + %(moved)s,
     status = CASE WHEN %(done)s THEN 'COMPLETED' ELSE status END,
