@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from comind.backup.base import BUCKET, PHYSICAL, BackupError, stored_manifests, taken_at
+from comind.backup.base import (
+    BUCKET,
+    PHYSICAL,
+    BackupError,
+    adopt_stored,
+    stored_manifests,
+    taken_at,
+)
 from comind.backup.buckets import restore_bucket
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing, open_export
@@ -29,8 +36,10 @@ from comind.embedded.home import StateDir
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
+from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import PgTarget
+from comind.stores.platform_db import PLATFORM_DB
+from comind.stores.postgres import PgTarget, make_pool
 
 Step = Callable[[str], None]
 
@@ -85,11 +94,12 @@ def _rebuild(
     step("copying the backup store")
     shutil.copytree(bucket, home.objects / BUCKET)
     store = FileObjectStore(home.objects)
-    out = _postgres(store, keys, home, settings, step)
+    manifests = stored_manifests(store)  # read once: every step below picks from them
+    out = _postgres(store, keys, home, settings, manifests, step)
     step("restoring the buckets")
-    _buckets(store, keys, home, out)
+    _buckets(store, keys, manifests, out)
     step("restoring Redis")
-    if (snapshot := _newest(stored_manifests(store), "redis")) is not None:
+    if (snapshot := _newest(manifests, "redis")) is not None:
         binary = RedisEngine(home, settings).binary
         out.redis_keys = install_redis(binary, store, keys.all(), snapshot, home.redis)
         out.redis_from = snapshot["id"]
@@ -97,9 +107,10 @@ def _rebuild(
 
 
 def _postgres(
-    store: FileObjectStore, keys: KeyRing, home: StateDir, settings: Settings, step: Step
-) -> Rebuilt:
-    base = _newest(stored_manifests(store), None)
+    store: FileObjectStore, keys: KeyRing, home: StateDir, settings: Settings,
+    manifests: list[dict[str, Any]], step: Step,
+) -> Rebuilt:  # fmt: skip
+    base = _newest(manifests, None)
     if base is None:
         raise BackupError("the backup store holds no complete physical backup to rebuild from")
     engine = PostgresEngine(home, settings)  # its password is the restored one
@@ -110,12 +121,19 @@ def _postgres(
     archive = WalArchive(store, keys)
     wal = [n for n in archive.segment_names() if n >= base["start_wal"]]
     step(f"replaying {len(wal)} archived WAL files")
-    replay(cluster, archive, base, home.pg_data, {}).stop()
+    side = replay(cluster, archive, base, home.pg_data, {})
+    try:  # backups newer than the last archived transaction are not in its catalog yet
+        with make_pool(side.target.with_db(PLATFORM_DB), min_size=1, max_size=1) as pool:
+            adopt_stored(store, BackupCatalog(pool))
+    finally:
+        side.stop()
     return Rebuilt(str(home.root), base["id"], len(wal), wal[-1] if wal else None)
 
 
-def _buckets(store: FileObjectStore, keys: KeyRing, home: StateDir, out: Rebuilt) -> None:
-    manifest = _newest(stored_manifests(store), "objects")
+def _buckets(
+    store: FileObjectStore, keys: KeyRing, manifests: list[dict[str, Any]], out: Rebuilt
+) -> None:
+    manifest = _newest(manifests, "objects")
     if manifest is None:
         return
     for bucket in manifest["buckets"]:

@@ -158,9 +158,9 @@ def restore_to_lsn(
 ) -> SideCopy:  # fmt: skip
     """A side copy of the cluster as it was at WAL position ``lsn``."""
     base = choose_base_lsn(manifests, lsn)
-    if lsn_value(lsn) > lsn_value(cluster.position()["lsn"]):
-        raise BackupError(f"{lsn} is in the future; the newest position is "
-                          f"{cluster.position()['lsn']}")  # fmt: skip
+    newest = cluster.position()["lsn"]
+    if lsn_value(lsn) > lsn_value(newest):
+        raise BackupError(f"{lsn} is in the future; the newest position is {newest}")
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
     unpack(cluster, store, base, keys.all(), data_dir, force=force)

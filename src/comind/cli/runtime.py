@@ -27,7 +27,6 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.runtime import AppRuntime
-from comind.backup.base import adopt_stored
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
@@ -207,7 +206,6 @@ class Runtime:
         self._depth = register_depth(messages.pool)
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
-        adopt_stored(self.wal.store, BackupCatalog(messages.pool))  # after a DR or a switch
         credentials = self.credentials = Credentials(
             messages.pool, platform_sealer(self.platform.home)
         )
