@@ -21,10 +21,8 @@ from comind.stores.timeseries import MetricSource, TimeSeries
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver(failures=2)
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver(failures=2) as r:
+        yield r
 
 
 def test_a_firing_alert_reaches_a_receiver_that_was_down(

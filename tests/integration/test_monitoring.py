@@ -25,10 +25,8 @@ ALERT = {"name": "PrometheusSeesPostgres", "expr": 'comind_engine_up{engine="pos
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver(failures=0)
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver(failures=0) as r:
+        yield r
 
 
 def _engine(run: Runtime, name: str) -> Engine:
