@@ -145,14 +145,10 @@ def restore(
 
 def _newest_of(b: Backups, kind: str, backup_id: str | None) -> dict[str, Any]:
     """The manifest of the given (or newest) complete backup of ``kind``."""
-    found = [
-        e
-        for e in b.catalog.entries(kind)
-        if e["status"] == "complete" and (backup_id is None or e["id"] == backup_id)
-    ]
-    if not found:
+    found = b.catalog.manifest(kind, backup_id)
+    if found is None:
         raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
-    return dict(found[0]["manifest"])
+    return found
 
 
 def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> None:

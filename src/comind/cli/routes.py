@@ -70,11 +70,10 @@ def _switches(rt: Runtime, catalog: BackupCatalog) -> dict[str, Switch]:
         return switch_data(rt.platform, rt.wal, catalog, Path(str(body["data_dir"])))
 
     def redis(body: dict[str, Any]) -> dict[str, Any]:
-        found = [e for e in catalog.entries("redis") if e["status"] == "complete"
-                 and body.get("backup") in (None, e["id"])]  # fmt: skip
-        if not found:
+        found = catalog.manifest("redis", body.get("backup"))
+        if found is None:
             raise ComindError(f"no complete redis backup {body.get('backup') or ''}".strip())
-        return switch_redis(rt.platform, rt.wal.store, rt.wal.keys.all(), found[0]["manifest"])
+        return switch_redis(rt.platform, rt.wal.store, rt.wal.keys.all(), found)
 
     return {"postgres": postgres, "redis": redis}
 

@@ -68,6 +68,12 @@ class BackupCatalog:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(query("backups", "list"), {"kind": kind, "limit": limit}).fetchall()
 
+    def manifest(self, kind: str, backup_id: str | None = None) -> dict[str, Any] | None:
+        """The manifest of backup ``backup_id`` (default: the newest) of ``kind``, if it is
+        complete."""
+        complete = (e for e in self.entries(kind) if e["status"] == "complete")
+        return next((dict(e["manifest"]) for e in complete if backup_id in (None, e["id"])), None)
+
     def latest_by_kind(self) -> dict[str, dict[str, Any]]:
         """The newest complete backup of each kind (with when a restore last verified one)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
