@@ -1,7 +1,7 @@
 """A real platform for the dashboard's browser tests, and Debian's Chromium driven by
 Playwright.
 
-The platform runs in this process exactly as ``comind up`` runs it (the same Runtime, real
+The platform runs in this process exactly as ``comind up`` runs it (the same Platform, real
 PostgreSQL and Redis, a Git repository it follows, the app and the flow worker as
 processes); only its time series is sampled every half second, so charts fill in seconds.
 """
@@ -19,7 +19,7 @@ from tests.hidden import Hidden
 from tests.platforms import make_settings
 
 from comind.cli import repo as repos
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 from comind.stores.access import AccessStore
 
 
@@ -31,7 +31,7 @@ def dash(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     home = engine_root / "dashboard"
     chosen = repos.resolve(str(repo), branch=None, home=home)
     settings = make_settings(home).model_copy(update={"sample_interval": 0.5})
-    run = Runtime(settings, about={"platform": "dash"}, spec=repos.load(chosen.path, "dev"),
+    run = Platform(settings, about={"platform": "dash"}, spec=repos.load(chosen.path, "dev"),
                   source=chosen.source, env="dev")  # fmt: skip
     run.start()
     assert run.messages is not None

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.e2e.webapp import web_app
 
-from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
+from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -66,7 +66,7 @@ def git(repo: Path, *args: str) -> None:
 class Dash:
     """The running platform, the Git repository it follows and tokens to sign in with."""
 
-    runtime: Runtime
+    runtime: Platform
     repo: Path
     operator: str
     viewer: str

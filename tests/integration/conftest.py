@@ -15,9 +15,9 @@ import pytest
 import redis
 from tests.platforms import make_settings
 
-from comind.cli.runtime import Runtime
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.settings import Settings
+from comind.platform import Platform
 from comind.stores.migrations import migrate
 from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
 from comind.stores.redis import client, default_user
@@ -32,11 +32,11 @@ def make_settings_fixture() -> Callable[[Path], Settings]:
 
 
 @pytest.fixture(scope="session")
-def runtime(engine_root: Path) -> Iterator[Runtime]:
+def runtime(engine_root: Path) -> Iterator[Platform]:
     """The whole platform (engines, platform database, API) as ``comind up`` runs it."""
-    run = Runtime(make_settings(engine_root / "session"), about={"platform": "test"})
+    run = Platform(make_settings(engine_root / "session"), about={"platform": "test"})
     run.start()
-    admin = superuser(run.platform.postgres)
+    admin = superuser(run.engines.postgres)
     ensure_database(admin, TEMPLATE)
     migrate(admin.with_db(TEMPLATE))
     yield run
@@ -44,12 +44,12 @@ def runtime(engine_root: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="session")
-def platform(runtime: Runtime) -> EmbeddedPlatform:
-    return runtime.platform
+def platform(runtime: Platform) -> EmbeddedPlatform:
+    return runtime.engines
 
 
 @pytest.fixture(scope="session")
-def db(runtime: Runtime) -> PgTarget:
+def db(runtime: Platform) -> PgTarget:
     """The platform metadata database."""
     assert runtime.db is not None
     return runtime.db

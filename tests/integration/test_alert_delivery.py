@@ -11,10 +11,10 @@ import pytest
 from tests.waiting import wait_until
 from tests.webhooks import Receiver
 
-from comind.cli.runtime import Runtime
 from comind.observe.alerting import Alerting, AlertRule
 from comind.observe.metrics import REGISTRY
 from comind.observe.notify import WebhookNotifier
+from comind.platform import Platform
 from comind.stores.postgres import PgTarget, make_pool
 from comind.stores.timeseries import MetricSource, TimeSeries
 
@@ -26,7 +26,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_a_firing_alert_reaches_a_receiver_that_was_down(
-    runtime: Runtime, pg: PgTarget, receiver: Receiver
+    runtime: Platform, pg: PgTarget, receiver: Receiver
 ) -> None:
     pool = make_pool(pg, max_size=2)
     notifier = WebhookNotifier([receiver.url], first_delay=0.05)
@@ -48,8 +48,8 @@ def test_a_firing_alert_reaches_a_receiver_that_was_down(
         pool.close()
 
 
-def test_the_api_lists_the_rules_and_what_it_cannot_evaluate(runtime: Runtime) -> None:
-    token = runtime.platform.home.secret("api-viewer-token")
+def test_the_api_lists_the_rules_and_what_it_cannot_evaluate(runtime: Platform) -> None:
+    token = runtime.engines.home.secret("api-viewer-token")
     doc = httpx.get(f"{runtime.url}/api/v1/alerts",
                     headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
     names = {r["alert"]: r for r in doc["rules"]}

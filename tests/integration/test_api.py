@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from comind.cli.runtime import Runtime
 from comind.embedded.platform import EmbeddedPlatform
+from comind.platform import Platform
 
 
 @pytest.fixture(scope="module")
-def api(runtime: Runtime) -> str:
+def api(runtime: Platform) -> str:
     return runtime.url
 
 

@@ -20,9 +20,9 @@ from comind.api.server import ApiServer
 from comind.api.tls import client_context, self_signed
 from comind.cli.access import token_cli
 from comind.cli.connect import Globals
-from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
 from comind.observe.metrics import REGISTRY
+from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
 
@@ -31,20 +31,20 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
 @pytest.fixture
-def layer(runtime: Runtime) -> MessageLayer:
+def layer(runtime: Platform) -> MessageLayer:
     assert runtime.messages is not None
     return runtime.messages
 
 
 @pytest.fixture
-def browser(runtime: Runtime) -> Iterator[httpx.Client]:
+def browser(runtime: Platform) -> Iterator[httpx.Client]:
     """A client with its own cookie jar, as one browser."""
     with httpx.Client(base_url=runtime.url, follow_redirects=False) as client:
         yield client
 
 
-def builtin(runtime: Runtime, role: str) -> Hidden:
-    return Hidden(runtime.platform.home.secret(f"api-{role}-token"))
+def builtin(runtime: Platform, role: str) -> Hidden:
+    return Hidden(runtime.engines.home.secret(f"api-{role}-token"))
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -98,7 +98,9 @@ def test_changes_posted_without_a_session_are_audited(
     assert actors(layer, app) == [("anonymous", "sync", "refused")]
 
 
-def test_signing_in_sets_a_strict_http_only_cookie(runtime: Runtime, browser: httpx.Client) -> None:
+def test_signing_in_sets_a_strict_http_only_cookie(
+    runtime: Platform, browser: httpx.Client
+) -> None:
     token = builtin(runtime, "viewer")
     before = logins("accepted")
     resp = sign_in(browser, token)
@@ -115,7 +117,7 @@ def test_signing_in_sets_a_strict_http_only_cookie(runtime: Runtime, browser: ht
 
 
 def test_a_session_reads_the_api_but_never_changes_it(
-    runtime: Runtime, layer: MessageLayer, browser: httpx.Client
+    runtime: Platform, layer: MessageLayer, browser: httpx.Client
 ) -> None:
     jobs = f"d{uuid.uuid4().hex[:8]}/jobs"
     dlq = queue_with_dlq(layer, jobs)
@@ -127,7 +129,7 @@ def test_a_session_reads_the_api_but_never_changes_it(
 
 
 def test_a_wrong_token_or_a_missing_csrf_token_signs_nobody_in(
-    runtime: Runtime, layer: MessageLayer, browser: httpx.Client
+    runtime: Platform, layer: MessageLayer, browser: httpx.Client
 ) -> None:
     before = logins("refused")
     wrong = sign_in(browser, "cmt_nope_" + "x" * 32)
@@ -142,7 +144,7 @@ def test_a_wrong_token_or_a_missing_csrf_token_signs_nobody_in(
 
 
 def test_a_form_over_64_kib_is_refused_before_it_is_read(
-    runtime: Runtime, browser: httpx.Client
+    runtime: Platform, browser: httpx.Client
 ) -> None:
     before = logins("refused")
     declared = browser.post("/login", data={"token": "x" * 70_000})
@@ -159,7 +161,7 @@ def test_a_form_over_64_kib_is_refused_before_it_is_read(
 
 
 def test_redrive_from_the_form_needs_csrf_and_an_operator(
-    runtime: Runtime, layer: MessageLayer, browser: httpx.Client
+    runtime: Platform, layer: MessageLayer, browser: httpx.Client
 ) -> None:
     jobs = f"d{uuid.uuid4().hex[:8]}/jobs"
     dlq = queue_with_dlq(layer, jobs)
@@ -183,7 +185,7 @@ def test_redrive_from_the_form_needs_csrf_and_an_operator(
     assert audited(layer, jobs) == [("redrive", "accepted")] + [("redrive", "refused")] * 3
 
 
-def test_an_app_token_sees_only_its_app(runtime: Runtime, layer: MessageLayer) -> None:
+def test_an_app_token_sees_only_its_app(runtime: Platform, layer: MessageLayer) -> None:
     app = f"d{uuid.uuid4().hex[:8]}"
     for name, body in ((f"{app}/jobs", "poison-mine"), (f"{app}x/jobs", "poison-theirs")):
         queue_with_dlq(layer, name)
@@ -208,7 +210,7 @@ def test_an_app_token_sees_only_its_app(runtime: Runtime, layer: MessageLayer) -
 
 
 def test_an_app_token_gets_no_view_of_the_whole_platform(
-    runtime: Runtime, layer: MessageLayer
+    runtime: Platform, layer: MessageLayer
 ) -> None:
     token = Hidden(AccessStore(layer.pool).create("operator", app="shop")[1])
     every_app = bearer(builtin(runtime, "viewer"))
@@ -228,7 +230,7 @@ def test_an_app_token_gets_no_view_of_the_whole_platform(
 
 
 def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
-    runtime: Runtime, browser: httpx.Client
+    runtime: Platform, browser: httpx.Client
 ) -> None:
     csrf = signed_in(browser, builtin(runtime, "viewer"))  # a built-in token: never revoked
     copy = Hidden(browser.cookies["comind_session"])
@@ -240,13 +242,13 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
         assert thief.post("/logout", data={"csrf": csrf}).status_code == 303  # to sign-in
 
 
-def test_ending_every_session_signs_everyone_out(runtime: Runtime, layer: MessageLayer) -> None:
+def test_ending_every_session_signs_everyone_out(runtime: Platform, layer: MessageLayer) -> None:
     made = Hidden(AccessStore(layer.pool).create("viewer")[1])
     with httpx.Client(base_url=runtime.url) as admin, httpx.Client(base_url=runtime.url) as other:
         signed_in(admin, builtin(runtime, "admin"))
         signed_in(other, made)
         ended = CliRunner().invoke(token_cli, ["end-sessions"],
-                                   obj=Globals(home=runtime.platform.home.root))  # fmt: skip
+                                   obj=Globals(home=runtime.engines.home.root))  # fmt: skip
         assert ended.exit_code == 0, ended.output
         assert admin.get("/").status_code == 303 and other.get("/").status_code == 303
         signed_in(other, made)  # the token itself still works
@@ -255,7 +257,7 @@ def test_ending_every_session_signs_everyone_out(runtime: Runtime, layer: Messag
 
 
 def test_revoking_a_token_or_signing_out_ends_the_session(
-    runtime: Runtime, layer: MessageLayer, browser: httpx.Client
+    runtime: Platform, layer: MessageLayer, browser: httpx.Client
 ) -> None:
     store = AccessStore(layer.pool)
     token_id, made = store.create("viewer")
@@ -276,7 +278,7 @@ def test_revoking_a_token_or_signing_out_ends_the_session(
     ]
 
 
-def test_over_tls_the_cookie_is_secure(runtime: Runtime, tmp_path: Path) -> None:
+def test_over_tls_the_cookie_is_secure(runtime: Platform, tmp_path: Path) -> None:
     assert runtime.server is not None
     tls = self_signed(tmp_path / "tls", "127.0.0.1")
     server = ApiServer(runtime.server.server.config.app, host="127.0.0.1",

@@ -13,9 +13,9 @@ import pytest
 from tests.waiting import wait_until
 from tests.webhooks import Receiver
 
-from comind.cli.runtime import Runtime
 from comind.embedded.engine import Engine
 from comind.embedded.settings import Settings
+from comind.platform import Platform
 from comind.spec import Spec
 
 pytestmark = pytest.mark.slow
@@ -29,8 +29,8 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-def _engine(run: Runtime, name: str) -> Engine:
-    return next(e for e in run.platform.engines if e.name == name)
+def _engine(run: Platform, name: str) -> Engine:
+    return next(e for e in run.engines.engines if e.name == name)
 
 
 def _get(engine: Engine, path: str) -> Any:
@@ -44,10 +44,10 @@ def test_prometheus_scrapes_the_platform_and_alertmanager_delivers(
     settings = Settings(home=engine_root / "monitored", api_port=0, check_interval=0.5,
                         with_prometheus=True, alert_webhooks=receiver.url,
                         wal_archive=False)  # fmt: skip
-    run = Runtime(settings, about={"platform": "watched"}, spec=spec)
+    run = Platform(settings, about={"platform": "watched"}, spec=spec)
     run.start()
     try:
-        states = run.platform.status()["engines"]
+        states = run.engines.status()["engines"]
         assert states["prometheus"]["state"] == states["alertmanager"]["state"] == "healthy"
         prometheus = _engine(run, "prometheus")
 

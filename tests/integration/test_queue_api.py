@@ -12,13 +12,13 @@ from tests.dead_letters import dead_letter, queue_with_dlq
 from tests.hidden import HiddenHeaders, bearer
 from tests.waiting import wait_until
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
 
 
 @pytest.fixture
-def layer(runtime: Runtime) -> MessageLayer:
+def layer(runtime: Platform) -> MessageLayer:
     assert runtime.messages is not None
     return runtime.messages
 
@@ -28,12 +28,12 @@ def app() -> str:
     return f"q{uuid.uuid4().hex[:8]}"
 
 
-def admin(runtime: Runtime) -> HiddenHeaders:
-    return bearer(runtime.platform.home.secret("api-admin-token"))
+def admin(runtime: Platform) -> HiddenHeaders:
+    return bearer(runtime.engines.home.secret("api-admin-token"))
 
 
-def viewer(runtime: Runtime) -> HiddenHeaders:
-    return bearer(runtime.platform.home.secret("api-viewer-token"))
+def viewer(runtime: Platform) -> HiddenHeaders:
+    return bearer(runtime.engines.home.secret("api-viewer-token"))
 
 
 def audited(layer: MessageLayer, target: str) -> list[tuple[str, str]]:
@@ -41,14 +41,14 @@ def audited(layer: MessageLayer, target: str) -> list[tuple[str, str]]:
     return [(r[3], r[5]) for r in rows if r[4] == target]
 
 
-def listing(runtime: Runtime, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+def listing(runtime: Platform, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
     resp = httpx.get(f"{runtime.url}/api/v1/queues", headers=headers)
     assert resp.status_code == 200, resp.text
     return {q["queue"]: q for q in resp.json()["queues"]}
 
 
 def test_queues_list_depths_and_dead_letters(
-    runtime: Runtime, layer: MessageLayer, app: str
+    runtime: Platform, layer: MessageLayer, app: str
 ) -> None:
     jobs = f"{app}/jobs"
     dlq = queue_with_dlq(layer, jobs)
@@ -62,7 +62,7 @@ def test_queues_list_depths_and_dead_letters(
     assert httpx.get(f"{runtime.url}/api/v1/queues").status_code == 401
 
 
-def test_peeking_a_dlq_consumes_nothing(runtime: Runtime, layer: MessageLayer, app: str) -> None:
+def test_peeking_a_dlq_consumes_nothing(runtime: Platform, layer: MessageLayer, app: str) -> None:
     jobs = f"{app}/jobs"
     dlq = queue_with_dlq(layer, jobs)
     dead_letter(layer, jobs, '{"order": 1}')
@@ -84,7 +84,7 @@ def test_peeking_a_dlq_consumes_nothing(runtime: Runtime, layer: MessageLayer, a
 
 
 def test_redrive_needs_an_operator_and_is_audited(
-    runtime: Runtime, layer: MessageLayer, app: str
+    runtime: Platform, layer: MessageLayer, app: str
 ) -> None:
     jobs = f"{app}/jobs"
     dlq = queue_with_dlq(layer, jobs)
@@ -103,7 +103,7 @@ def test_redrive_needs_an_operator_and_is_audited(
 
 
 def test_an_app_token_sees_and_redrives_its_own_queues_only(
-    runtime: Runtime, layer: MessageLayer, app: str
+    runtime: Platform, layer: MessageLayer, app: str
 ) -> None:
     mine, theirs = f"{app}/jobs", f"{app}x/jobs"
     for name in (mine, theirs):

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 from comind.queue.errors import InvalidParameterValue, QueueDoesNotExist, ReceiptHandleIsInvalid
 from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute, OutgoingMessage
@@ -85,7 +85,7 @@ def backend(request: pytest.FixtureRequest, pg: PgTarget) -> Iterator[Backend]:
         layer.close()
         return
     if request.param == "sqs":
-        runtime: Runtime = request.getfixturevalue("runtime")
+        runtime: Platform = request.getfixturevalue("runtime")
         assert runtime.credentials is not None
         key = runtime.credentials.ensure(prefix)
         client = _boto(runtime.url, key.access_key_id, key.secret)

@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from comind.cli.runtime import Runtime
 from comind.embedded.settings import Settings
+from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.queue.types import ReceivedMessage
@@ -73,7 +73,7 @@ def test_kill_9_consumers_mid_batch_loses_nothing(pg: PgTarget, loaded: MessageL
 
 
 def test_postgres_restart_under_load_loses_nothing(engine_home: Path) -> None:
-    run = Runtime(
+    run = Platform(
         Settings(home=engine_home, api_port=0, check_interval=0.2, wal_archive=False), about={}
     )
     run.start()
@@ -84,7 +84,7 @@ def test_postgres_restart_under_load_loses_nothing(engine_home: Path) -> None:
         run.stop()
 
 
-def _restart_under_load(run: Runtime, layer: MessageLayer, db: PgTarget) -> None:
+def _restart_under_load(run: Platform, layer: MessageLayer, db: PgTarget) -> None:
     layer.admin.create("load/jobs", {"VisibilityTimeout": "5"})
     seen: set[str] = set()
     lock = threading.Lock()
@@ -113,7 +113,7 @@ def _restart_under_load(run: Runtime, layer: MessageLayer, db: PgTarget) -> None
     producer = threading.Thread(target=produce)
     producer.start()
     assert wait_until(lambda: len(sent) > 300, 60)
-    old = run.platform.postgres.pid
+    old = run.engines.postgres.pid
     assert old is not None
     os.kill(old, signal.SIGKILL)
     producer.join(120)
@@ -121,4 +121,4 @@ def _restart_under_load(run: Runtime, layer: MessageLayer, db: PgTarget) -> None
     assert wait_until(lambda: len(seen) == 2000, 120), len(seen)
     assert wait_until(lambda: count(db, "SELECT count(*) FROM comind.messages") == 0, 60)
     worker.stop()
-    assert run.platform.postgres.pid != old
+    assert run.engines.postgres.pid != old

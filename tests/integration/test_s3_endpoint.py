@@ -14,15 +14,15 @@ import pytest
 
 from comind.api.s3 import S3Endpoint
 from comind.api.server import ApiServer
-from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
+from comind.platform import Platform
 from comind.stores.objects import FileObjectStore
 
 OWNED = {"s3-shop": ["shop-files"], "s3-books": ["books-files"]}
 
 
 @pytest.fixture(scope="module")
-def endpoint(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def endpoint(runtime: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = FileObjectStore(Path(tmp_path_factory.mktemp("objects")))
     for bucket in ("shop-files", "books-files"):
         store.create_bucket(bucket)
@@ -34,7 +34,7 @@ def endpoint(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iter
     server.stop()
 
 
-def client(runtime: Runtime, endpoint: str, app: str, secret: str | None = None) -> Any:
+def client(runtime: Platform, endpoint: str, app: str, secret: str | None = None) -> Any:
     assert runtime.credentials is not None
     key = runtime.credentials.ensure(app)
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
@@ -43,7 +43,7 @@ def client(runtime: Runtime, endpoint: str, app: str, secret: str | None = None)
 
 
 @pytest.fixture(scope="module")
-def shop(runtime: Runtime, endpoint: str) -> Any:
+def shop(runtime: Platform, endpoint: str) -> Any:
     return client(runtime, endpoint, "s3-shop")
 
 
@@ -89,7 +89,7 @@ def test_ranged_get_and_file_transfer(shop: Any, tmp_path: Path) -> None:
     assert (tmp_path / "down.bin").read_bytes() == source.read_bytes()
 
 
-def test_an_app_cannot_see_another_apps_bucket(runtime: Runtime, endpoint: str) -> None:
+def test_an_app_cannot_see_another_apps_bucket(runtime: Platform, endpoint: str) -> None:
     books = client(runtime, endpoint, "s3-books")
     with pytest.raises(botocore.exceptions.ClientError) as err:
         books.list_objects_v2(Bucket="shop-files")
@@ -99,7 +99,7 @@ def test_an_app_cannot_see_another_apps_bucket(runtime: Runtime, endpoint: str) 
     assert code(err) == "NoSuchBucket"
 
 
-def test_a_wrong_secret_or_an_altered_body_is_refused(runtime: Runtime, endpoint: str) -> None:
+def test_a_wrong_secret_or_an_altered_body_is_refused(runtime: Platform, endpoint: str) -> None:
     forged = client(runtime, endpoint, "s3-shop", secret="not-the-secret")
     with pytest.raises(botocore.exceptions.ClientError) as err:
         forged.list_objects_v2(Bucket="shop-files")

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 
 AWS = str(Path(sys.executable).parent / "aws")  # the test extra's awscli, not another on PATH
 
 
 @pytest.fixture(scope="module")
-def aws(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def aws(runtime: Platform, tmp_path_factory: pytest.TempPathFactory) -> Any:
     assert runtime.credentials is not None
     key = runtime.credentials.ensure("cli-app")
     env = {

@@ -10,10 +10,10 @@ import botocore.exceptions
 import httpx
 import pytest
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 
 
-def client(runtime: Runtime, app: str, *, secret: str | None = None) -> Any:
+def client(runtime: Platform, app: str, *, secret: str | None = None) -> Any:
     assert runtime.credentials is not None
     key = runtime.credentials.ensure(app)
     return boto3.client(
@@ -23,12 +23,12 @@ def client(runtime: Runtime, app: str, *, secret: str | None = None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def orders(runtime: Runtime) -> Any:
+def orders(runtime: Platform) -> Any:
     return client(runtime, "sqs-orders")
 
 
 @pytest.fixture(scope="module")
-def payments(runtime: Runtime) -> Any:
+def payments(runtime: Platform) -> Any:
     return client(runtime, "sqs-payments")
 
 
@@ -119,7 +119,7 @@ def test_one_app_cannot_touch_another_apps_queues(orders: Any, payments: Any) ->
     assert url not in payments.list_queues().get("QueueUrls", [])
 
 
-def test_bad_signatures_and_unsigned_requests_are_rejected(runtime: Runtime) -> None:
+def test_bad_signatures_and_unsigned_requests_are_rejected(runtime: Platform) -> None:
     forged = client(runtime, "sqs-orders", secret="not-the-secret")
     with pytest.raises(botocore.exceptions.ClientError) as err:
         forged.list_queues()

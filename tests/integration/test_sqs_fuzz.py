@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comind.api.sqs_actions import ACTIONS
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=30))
 values = st.recursive(scalars, lambda inner: st.one_of(
@@ -42,7 +42,7 @@ members = st.sampled_from(
 )
 
 
-def signed_post(runtime: Runtime, body: bytes, headers: dict[str, str]) -> httpx.Response:
+def signed_post(runtime: Platform, body: bytes, headers: dict[str, str]) -> httpx.Response:
     assert runtime.credentials is not None
     key = runtime.credentials.ensure("fuzz-app")
     aws = AWSRequest(method="POST", url=runtime.url + "/", data=body, headers=headers)
@@ -59,7 +59,7 @@ def signed_post(runtime: Runtime, body: bytes, headers: dict[str, str]) -> httpx
 @given(
     action=st.sampled_from([*ACTIONS, "Bogus"]), params=st.dictionaries(members, values, max_size=5)
 )
-def test_json_protocol_never_500(runtime: Runtime, action: str, params: dict[str, Any]) -> None:
+def test_json_protocol_never_500(runtime: Platform, action: str, params: dict[str, Any]) -> None:
     params.pop("WaitTimeSeconds", None)  # long polls only slow the fuzzer down
     resp = signed_post(
         runtime,
@@ -83,7 +83,7 @@ def test_json_protocol_never_500(runtime: Runtime, action: str, params: dict[str
     ),
 )
 def test_query_protocol_never_500(
-    runtime: Runtime, action: str, pairs: list[tuple[str, str]]
+    runtime: Platform, action: str, pairs: list[tuple[str, str]]
 ) -> None:
     pairs = [(k, v) for k, v in pairs if not k.startswith("WaitTime")]
     body = urlencode([("Action", action), *pairs]).encode()
@@ -91,7 +91,7 @@ def test_query_protocol_never_500(
     assert resp.status_code < 500, resp.text
 
 
-def test_garbage_bodies(runtime: Runtime) -> None:
+def test_garbage_bodies(runtime: Platform) -> None:
     for body in (b"{not json", b"[1,2]", b"\xff\xfe", b"null"):
         resp = signed_post(
             runtime,

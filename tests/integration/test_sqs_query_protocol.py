@@ -10,13 +10,13 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 
 NS = {"q": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
 
 def call(
-    runtime: Runtime, params: dict[str, str], path: str = "/", secret: str | None = None
+    runtime: Platform, params: dict[str, str], path: str = "/", secret: str | None = None
 ) -> httpx.Response:
     assert runtime.credentials is not None
     key = runtime.credentials.ensure("query-app")
@@ -40,7 +40,7 @@ def find(resp: httpx.Response, path: str) -> list[str]:
     return [e.text or "" for e in ET.fromstring(resp.content).findall(path, NS)]
 
 
-def test_query_protocol_round_trip(runtime: Runtime) -> None:
+def test_query_protocol_round_trip(runtime: Platform) -> None:
     created = call(
         runtime,
         {
@@ -89,7 +89,7 @@ def test_query_protocol_round_trip(runtime: Runtime) -> None:
     assert dict(zip(names, values, strict=True))["VisibilityTimeout"] == "45"
 
 
-def test_query_protocol_errors_are_xml_with_sqs_codes(runtime: Runtime) -> None:
+def test_query_protocol_errors_are_xml_with_sqs_codes(runtime: Platform) -> None:
     missing = call(runtime, {"Action": "GetQueueUrl", "QueueName": "nope"})
     assert missing.status_code == 400
     assert find(missing, "q:Error/q:Code") == ["AWS.SimpleQueueService.NonExistentQueue"]

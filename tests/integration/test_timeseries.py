@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from comind.cli.runtime import Runtime
 from comind.observe.sampling import Sample, snapshot
+from comind.platform import Platform
 from comind.stores.postgres import PgTarget, make_pool
 from comind.stores.timeseries import HOUR, MINUTE, TimeSeries
 
@@ -89,9 +89,9 @@ def test_a_snapshot_keeps_counts_and_sums_of_histograms_only() -> None:
                      "comind_wait_seconds_sum": 0.2}  # fmt: skip
 
 
-def test_the_api_serves_history_to_a_viewer(runtime: Runtime) -> None:
+def test_the_api_serves_history_to_a_viewer(runtime: Platform) -> None:
     runtime._sample()
-    token = runtime.platform.home.secret("api-viewer-token")
+    token = runtime.engines.home.secret("api-viewer-token")
     url = f"{runtime.url}/api/v1/metrics/query"
     params = {"name": "comind_engine_up", "match": '{"engine": "postgres"}', "range": "15m"}
     assert httpx.get(url, params=params).status_code == 401

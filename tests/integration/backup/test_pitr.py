@@ -16,7 +16,7 @@ from comind.backup.base import BackupError, physical_backup
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import restore_to_lsn, restore_to_time
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
@@ -37,7 +37,7 @@ def writer(cluster: Cluster, stop: threading.Event, marks: list[tuple[int, float
 
 
 def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
-    backup_runtime: Runtime, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    backup_runtime: Platform, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
     keys: KeyRing, scratch: Path,
 ) -> None:  # fmt: skip
     with connect(cluster.target) as conn:

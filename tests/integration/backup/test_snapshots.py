@@ -13,18 +13,18 @@ from tests.waiting import wait_until
 from comind.backup.base import BUCKET, BackupError
 from comind.backup.keys import KeyRing
 from comind.backup.snapshots import install_redis, redis_backup, restore_redis
-from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
+from comind.platform import Platform
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.redis import client, default_user
 
 
 def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
-    backup_runtime: Runtime, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    backup_runtime: Platform, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     scratch: Path,
 ) -> None:  # fmt: skip
-    engine = backup_runtime.platform.redis
+    engine = backup_runtime.engines.redis
     live = client(default_user(engine))
     live.mset({f"snap:{i}": f"v{i}" for i in range(2000)})
     manifest = redis_backup(default_user(engine), store, catalog, keys)
@@ -62,13 +62,13 @@ def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
 
 
 def test_a_corrupt_snapshot_is_refused_before_anything_is_written(
-    backup_runtime: Runtime, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    backup_runtime: Platform, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
     scratch: Path,
 ) -> None:  # fmt: skip
-    manifest = redis_backup(default_user(backup_runtime.platform.redis), store, catalog, keys)
+    manifest = redis_backup(default_user(backup_runtime.engines.redis), store, catalog, keys)
     path = store.root / BUCKET / manifest["artifacts"][0]
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(BackupError, match="corrupt or truncated"):
-        restore_redis(backup_runtime.platform.redis.binary, store, keys.all(), manifest,
+        restore_redis(backup_runtime.engines.redis.binary, store, keys.all(), manifest,
                       scratch / "side")  # fmt: skip
     assert not (scratch / "side").exists()

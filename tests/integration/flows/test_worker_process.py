@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from comind.cli.runtime import Runtime
+from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.stores.postgres import PgTarget, connect, superuser
@@ -27,10 +27,10 @@ BATCH = 50
 
 
 @pytest.fixture
-def repo(runtime: Runtime, tmp_path: Path) -> Iterator[tuple[Path, str, PgTarget]]:
+def repo(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, PgTarget]]:
     """A spec whose app database and queue are unique to this test, on the session platform."""
     app = f"w{uuid.uuid4().hex[:8]}"
-    admin = superuser(runtime.platform.postgres)
+    admin = superuser(runtime.engines.postgres)
     with connect(admin) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(app)))
     (tmp_path / "slow.py").write_text(
@@ -80,10 +80,10 @@ def done(db: PgTarget) -> int:
 
 
 def test_sigterm_finishes_the_batch_in_hand_then_exits(
-    runtime: Runtime, repo: tuple[Path, str, PgTarget]
+    runtime: Platform, repo: tuple[Path, str, PgTarget]
 ) -> None:
     root, app, db = repo
-    env = {**os.environ, "COMIND_HOME": str(runtime.platform.home.root)}
+    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root)}
     worker = subprocess.Popen(
         [sys.executable, "-m", "comind.cli.main", "worker", "--flow", "drain", "--root", str(root)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

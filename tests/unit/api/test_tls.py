@@ -20,9 +20,9 @@ from cryptography.x509.oid import NameOID
 
 from comind.api.server import base_url, public_base
 from comind.api.tls import TlsFiles, client_context, is_loopback, self_signed, serving_tls
-from comind.cli.runtime import Runtime
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
+from comind.platform import Platform
 
 
 def names(files: TlsFiles) -> list[x509.GeneralName]:
@@ -185,10 +185,10 @@ def test_the_certificate_is_a_trust_anchor_for_its_own_names_only(tmp_path: Path
 def test_the_platform_refuses_to_serve_beyond_loopback_without_tls(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", api_port=0)
     with pytest.raises(ComindError, match=r"serving the API on 0\.0\.0\.0 needs TLS"):
-        Runtime(settings, about={}, api_host="0.0.0.0")
+        Platform(settings, about={}, api_host="0.0.0.0")
     wide = settings.model_copy(update={"host": "0.0.0.0"})
     with pytest.raises(ComindError, match=r"serving the S3 endpoint on 0\.0\.0\.0 needs TLS"):
-        Runtime(wide, about={}, api_host="127.0.0.1")
+        Platform(wide, about={}, api_host="127.0.0.1")
     assert not (tmp_path / "home").exists()  # refused before anything was made
 
 
@@ -196,9 +196,9 @@ def test_beyond_loopback_the_s3_endpoint_is_https_at_the_public_host(tmp_path: P
     tls = self_signed(tmp_path / "tls", "0.0.0.0")
     local = Settings(home=tmp_path / "home", api_port=8470, s3_port=8471)
     wide = local.model_copy(update={"host": "0.0.0.0"})
-    assert Runtime(local, about={}, tls=tls).s3_url == "http://127.0.0.1:8471"
-    assert Runtime(wide, about={}, tls=tls).s3_url == "https://127.0.0.1:8471"
-    public = Runtime(wide, about={}, tls=tls, public_url="https://dash.example.com:8443")
+    assert Platform(local, about={}, tls=tls).s3_url == "http://127.0.0.1:8471"
+    assert Platform(wide, about={}, tls=tls).s3_url == "https://127.0.0.1:8471"
+    public = Platform(wide, about={}, tls=tls, public_url="https://dash.example.com:8443")
     assert (public.url, public.s3_url) == ("https://dash.example.com:8443",
                                            "https://dash.example.com:8471")  # fmt: skip
 

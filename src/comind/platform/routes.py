@@ -1,5 +1,5 @@
 """The HTTP routes the running platform serves besides health, metrics and SQS: every JSON
-API and the dashboard, wired to the services of one :class:`~comind.cli.runtime.Runtime`.
+API and the dashboard, wired to the services of one :class:`~comind.platform.runtime.Platform`.
 
 The API and the dashboard share one :class:`~comind.api.tokens.Tokens`, so a page and an
 API call by the same token are allowed exactly the same things.
@@ -38,23 +38,23 @@ from comind.stores.logstore import LogStore
 from comind.stores.timeseries import TimeSeries
 
 if TYPE_CHECKING:
-    from comind.cli.runtime import Runtime
+    from comind.platform import Platform
 
 
 def platform_routes(
-    rt: Runtime, messages: MessageLayer, series: TimeSeries, logs: LogStore, alerting: Alerting
+    rt: Platform, messages: MessageLayer, series: TimeSeries, logs: LogStore, alerting: Alerting
 ) -> list[BaseRoute]:
     """The APIs (series, flows, backups, queues, GitOps) and the dashboard over them."""
-    sessions = Sessions(_key(rt.platform.home, "session-key"))
-    tokens = _tokens(rt.platform.home, messages, sessions)
+    sessions = Sessions(_key(rt.engines.home, "session-key"))
+    tokens = _tokens(rt.engines.home, messages, sessions)
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
     flows = _flows_api(rt, tokens, messages)
-    spool = rt.platform.postgres.wal_spool
+    spool = rt.engines.postgres.wal_spool
     catalog = BackupCatalog(messages.pool)
     backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog))
     queues = QueuesApi(messages, tokens)
     sources = Sources(
-        name=str(rt.about.get("platform") or "platform"), status=rt.platform, queues=queues,
+        name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
     )  # fmt: skip
@@ -63,17 +63,17 @@ def platform_routes(
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 
-def _switches(rt: Runtime, catalog: BackupCatalog) -> dict[str, Switch]:
+def _switches(rt: Platform, catalog: BackupCatalog) -> dict[str, Switch]:
     """What POST /api/v1/backups/switch can put in place: PostgreSQL or Redis data."""
 
     def postgres(body: dict[str, Any]) -> dict[str, Any]:
-        return switch_data(rt.platform, rt.wal, catalog, Path(str(body["data_dir"])))
+        return switch_data(rt.engines, rt.wal, catalog, Path(str(body["data_dir"])))
 
     def redis(body: dict[str, Any]) -> dict[str, Any]:
         found = catalog.manifest("redis", body.get("backup"))
         if found is None:
             raise ComindError(f"no complete redis backup {body.get('backup') or ''}".strip())
-        return switch_redis(rt.platform, rt.wal.store, rt.wal.keys.all(), found)
+        return switch_redis(rt.engines, rt.wal.store, rt.wal.keys.all(), found)
 
     return {"postgres": postgres, "redis": redis}
 
@@ -97,15 +97,15 @@ def _tokens(home: StateDir, messages: MessageLayer, sessions: Sessions) -> Token
     return tokens
 
 
-def _gitops_api(rt: Runtime, tokens: Tokens) -> GitOpsApi:
+def _gitops_api(rt: Platform, tokens: Tokens) -> GitOpsApi:
     assert rt.gitops is not None
-    secret = rt.settings.webhook_secret or rt.platform.home.secret("webhook-secret")
+    secret = rt.settings.webhook_secret or rt.engines.home.secret("webhook-secret")
     redact(secret)
     ref = rt.source.ref if isinstance(rt.source, GitSource) else None
     return GitOpsApi(rt.gitops, tokens=tokens, webhook_secret=secret, followed_ref=ref)
 
 
-def _flows_api(rt: Runtime, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
+def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
     def applied() -> Applied | None:
         desired = rt.gitops.service.current if rt.gitops else None
         if desired is None or desired.root is None:
@@ -116,7 +116,7 @@ def _flows_api(rt: Runtime, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
         state = rt.apps.state(worker_name(flow, 0)) if rt.apps else None
         return state.phase if state else "NotRunning"
 
-    key = _key(rt.platform.home, "platform-key")
+    key = _key(rt.engines.home, "platform-key")
     return FlowsApi(
         applied,
         FlowState(messages.pool),

@@ -12,9 +12,6 @@ import os
 import shlex
 import sys
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,6 @@ from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
-from comind.cli.routes import platform_routes
 from comind.embedded.home import StateDir
 from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_engines
 from comind.embedded.platform import EmbeddedPlatform
@@ -51,6 +47,8 @@ from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
+from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.routes import platform_routes
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
@@ -96,27 +94,7 @@ def platform_sealer(home: StateDir) -> Sealer:
     return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
 
 
-@dataclass
-class Periodic:
-    """One housekeeping task, run every ``every`` seconds; its failures are logged, never
-    passed on."""
-
-    name: str
-    every: float
-    work: Callable[[], object]
-    last: float = float("-inf")
-
-    def run_if_due(self, now: float) -> None:
-        if now - self.last < self.every:
-            return
-        self.last = now
-        try:
-            self.work()
-        except Exception as exc:  # the database may be restarting: next round
-            log.warning("%s failed: %s", self.name, exc)
-
-
-class Runtime:
+class Platform:
     """The running platform of one state directory."""
 
     def __init__(
@@ -137,7 +115,7 @@ class Runtime:
                 raise ComindError(f"serving {what} on {host} needs TLS (--tls-cert/--tls-key)")
         self.events = EventLog()
         self.settings = settings
-        self.platform = EmbeddedPlatform(settings, on_event=self.events.record)
+        self.engines = EmbeddedPlatform(settings, on_event=self.events.record)
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None
@@ -166,8 +144,8 @@ class Runtime:
         self._backups: BackupCollector | None = None
         self.backups: BackupScheduler | None = None
         self.wal = WalArchive(
-            FileObjectStore(self.platform.home.objects),
-            KeyRing(self.platform.home.root / "secrets"),
+            FileObjectStore(self.engines.home.objects),
+            KeyRing(self.engines.home.root / "secrets"),
         )
         self._stop = threading.Event()
 
@@ -179,15 +157,15 @@ class Runtime:
 
     def start(self) -> None:
         """Start everything; on failure stop what started and re-raise."""
-        self.platform.start()
+        self.engines.start()
         try:
             self._start_services()
         except BaseException:
             self.stop_services()
-            self.platform.stop()
+            self.engines.stop()
             raise
         apps = sorted(self.spec.apps) if self.spec else []
-        self.platform.extra.update(
+        self.engines.extra.update(
             self.about,
             api_url=self.url,
             metrics_url=f"{self.url}/metrics",
@@ -196,18 +174,18 @@ class Runtime:
             apps=apps,
             **self._tls_state(),
         )
-        self.platform.write_state()
+        self.engines.write_state()
 
     def _start_services(self) -> None:
         self.registry = merged_registry(REGISTRY, self.worker_metrics)
-        self.db = prepare(superuser(self.platform.postgres))
+        self.db = prepare(superuser(self.engines.postgres))
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
         self._depth = register_depth(messages.pool)
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
         credentials = self.credentials = Credentials(
-            messages.pool, platform_sealer(self.platform.home)
+            messages.pool, platform_sealer(self.engines.home)
         )
         if self.spec is not None:
             for app in self.spec.apps:
@@ -217,15 +195,15 @@ class Runtime:
         sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
         self.logs = LogStore(messages.pool)
         self.logs.prepare(datetime.now(UTC).date())
-        self.shipper = LogShipper(self.logs, self.platform.home.logs)
+        self.shipper = LogShipper(self.logs, self.engines.home.logs)
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
         extra = platform_routes(self, messages, self.series, self.logs, self.alerting)
         expose(self.registry)
-        http = create_app(self.platform, sqs=sqs.handle, extra=extra)
+        http = create_app(self.engines, sqs=sqs.handle, extra=extra)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
-        s3 = S3Endpoint(FileObjectStore(self.platform.home.objects), credentials, self._buckets)
+        s3 = S3Endpoint(FileObjectStore(self.engines.home.objects), credentials, self._buckets)
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
         if self.settings.with_prometheus:
@@ -243,14 +221,14 @@ class Runtime:
     def _start_monitoring(self) -> None:
         """Prometheus (and Alertmanager) scraping this platform with the generated rules."""
         ca = self.tls.cert if self.tls is not None and self.tls.generated else None
-        for engine in monitoring_engines(self.platform.home, Scrape(self.url, ca),
+        for engine in monitoring_engines(self.engines.home, Scrape(self.url, ca),
                                          render_rules(self.spec), self.settings.webhook_urls,
                                          self.settings.start_timeout):  # fmt: skip
-            self.platform.add_engine(engine)
+            self.engines.add_engine(engine)
 
     def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
         """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
-        engine, home = self.platform.postgres, self.platform.home
+        engine, home = self.engines.postgres, self.engines.home
         cluster = Cluster(superuser(engine), engine.bin_dir, engine.run_as)
 
         def spec() -> Spec | None:
@@ -275,10 +253,10 @@ class Runtime:
     def _build_gitops(self, messages: MessageLayer) -> None:
         """The control plane of the source (its first sync runs once the endpoints serve)."""
         assert self.source is not None
-        home = self.platform.home
+        home = self.engines.home
         engines = Engines(
-            superuser(self.platform.postgres),
-            default_user(self.platform.redis),
+            superuser(self.engines.postgres),
+            default_user(self.engines.redis),
             FileObjectStore(home.objects),
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
@@ -308,13 +286,13 @@ class Runtime:
 
     @property
     def worker_metrics(self) -> Path:
-        return self.platform.home.root / "run" / "metrics"
+        return self.engines.home.root / "run" / "metrics"
 
     def _worker_env(self) -> dict[str, str]:
         """What a flow worker process needs: the state directory (it connects like the CLI)
         and where to write its metrics."""
         return {
-            "COMIND_HOME": str(self.platform.home.root),
+            "COMIND_HOME": str(self.engines.home.root),
             "PATH": os.environ.get("PATH", ""),
             "LANG": "C.UTF-8",
             MULTIPROC_ENV: str(self.worker_metrics),
@@ -335,7 +313,7 @@ class Runtime:
         """Periodic work, each task on its own: one that fails (the database restarting, a
         database gone back to an earlier point) never holds up another — above all the WAL
         shipping, which bounds what a restore can lose."""
-        spool = self.platform.postgres.wal_spool
+        spool = self.engines.postgres.wal_spool
         tasks = [
             Periodic("WAL shipping", SHIP_SECONDS, lambda: self.wal.ship(spool)),
             Periodic("events", 0.0, self.events.flush),
@@ -344,10 +322,7 @@ class Runtime:
             Periodic("log shipping", SHIP_SECONDS, lambda: self.shipper and self.shipper.step()),
             Periodic("retention", SWEEP_SECONDS, lambda: self._sweep(messages)),
         ]
-        while not self._stop.wait(MOVE_SECONDS):
-            now = time.monotonic()
-            for task in tasks:
-                task.run_if_due(now)
+        run_periodic(tasks, self._stop, MOVE_SECONDS)
 
     def _sweep(self, messages: MessageLayer) -> None:
         """Retention: queues, time series, logs, spans; the sealing key's renewal."""
@@ -406,4 +381,4 @@ class Runtime:
 
     def stop(self) -> None:
         self.stop_services()
-        self.platform.stop()
+        self.engines.stop()
