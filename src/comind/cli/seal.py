@@ -19,14 +19,13 @@ from comind.cli.connect import home_of
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
 from comind.gitops.sealed import (
-    SealingKeys,
     check_scope,
     reseal,
     seal_values,
     sealed_files,
-    sealing_keys,
     write_sealed,
 )
+from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.spec.references import secret_file
 
 seal_cli = typer.Typer(no_args_is_help=True)
