@@ -37,7 +37,7 @@ from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane, Engines, aws_env
 from comind.gitops.resources import Resource
-from comind.gitops.sealed import SealingKeys, sealing_keys
+from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
 from comind.observe.metrics import REGISTRY, expose

@@ -17,9 +17,9 @@ from comind.gitops.sealed import (
     reseal,
     seal_values,
     sealed_files,
-    sealing_keys,
     write_sealed,
 )
+from comind.gitops.sealing_keys import sealing_keys
 from comind.spec.references import secret_file
 
 
