@@ -18,8 +18,8 @@ from tests.browser.dashkit import Dash, commit, git
 from tests.hidden import Hidden
 from tests.platforms import make_settings
 
-from comind.cli import repo as repos
 from comind.platform import Platform
+from comind.platform import repo as repos
 from comind.stores.access import AccessStore
 
 

@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.audited import audited
 from comind.api.bodies import parsed
-from comind.api.errors import Problem
 from comind.api.tokens import Tokens
-from comind.errors import ComindError, UsageError
+from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
@@ -119,23 +119,11 @@ class BackupsApi:
         target: str,
         work: Callable[[BackupActions], Awaitable[dict[str, Any]]],
     ) -> Response:
-        """Run ``work`` for an operator; every attempt audited with its outcome."""
-        who, denied = await self.tokens.check(request, "operator")
-        if denied or self.actions is None:
-            await run_in_threadpool(self.tokens.audit, who, action, target, "refused")
-            return denied or JSONResponse({"error": "backups are not served here"}, 409)
-        try:
-            doc = await work(self.actions)
-        except Problem as exc:
-            outcome, answer = "refused", JSONResponse({"error": str(exc)}, exc.status)
-        except UsageError as exc:
-            outcome, answer = "refused", JSONResponse({"error": str(exc)}, 400)
-        except ComindError as exc:
-            outcome, answer = "failed", JSONResponse({"error": str(exc)}, 409)
-        else:
-            outcome, answer = "done", JSONResponse(doc)
-        await run_in_threadpool(self.tokens.audit, who, action, target, outcome)
-        return answer
+        actions = self.actions
+        if actions is None:
+            return JSONResponse({"error": "backups are not served here"}, 409)
+        return await audited(self.tokens, request, role="operator", action=action,
+                             target=target, work=lambda: work(actions))  # fmt: skip
 
     async def switch_data(self, request: Request) -> Response:
         who, denied = await self.tokens.check(request, "operator")

@@ -4,20 +4,19 @@ of the running platform's PostgreSQL, taken and restored from this process."""
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-from comind.backup.keys import KeyRing
 from comind.cli.api_client import call
 from comind.cli.connect import home_of
 from comind.cli.disaster import PASSPHRASE_ENV, passphrase
-from comind.cli.output import console, emit_json
+from comind.cli.output import console, emit_json, waiting
 from comind.errors import UsageError
 from comind.platform.backups import KINDS
+from comind.platform.recovery import export_keys, rotate_backup_key
 
 backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
 keys_cli = typer.Typer(help="The backup keys: rotate, export.", no_args_is_help=True)
@@ -59,7 +58,7 @@ def run(
         raise UsageError(f"--type {kind}: choose {', '.join(KINDS)}")
     if kind == "logical" and not app:
         raise UsageError("a logical backup is of one app's database: pass --app APP")
-    with _waiting(f"{kind} backup", as_json):
+    with waiting(f"{kind} backup", as_json):
         done = call(ctx, "POST", "/api/v1/backups", body={"type": kind, "app": app},
                     admin=True, timeout=LONG)  # fmt: skip
     if as_json:
@@ -68,10 +67,6 @@ def run(
     if done.get("note"):
         console.print(f"[yellow]{done['note']}[/yellow]")
     console.print(_told(kind, done), markup=False)
-
-
-def _waiting(what: str, as_json: bool) -> AbstractContextManager[object]:
-    return nullcontext() if as_json else console.status(f"{what} on the platform")
 
 
 def _told(kind: str, done: dict[str, Any]) -> str:
@@ -113,7 +108,7 @@ def verify_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the backup into a scratch cluster and check it; exit 1 when it fails."""
-    with _waiting(f"restoring {backup_id} into a scratch cluster", as_json):
+    with waiting(f"restoring {backup_id} into a scratch cluster", as_json):
         report = call(ctx, "POST", f"/api/v1/backups/{backup_id}/verify", admin=True,
                       timeout=LONG)  # fmt: skip
     if as_json:
@@ -189,7 +184,7 @@ def restore_point_cmd(
 @keys_cli.command("rotate")
 def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """A new backup key for new backups; older keys are kept for older backups."""
-    key_id, _ = KeyRing(home_of(ctx).secrets).rotate()
+    key_id = rotate_backup_key(home_of(ctx))
     emit_json({"key_id": key_id}) if as_json else console.print(f"new backup key {key_id}")
 
 
@@ -205,7 +200,5 @@ def export(
         raise UsageError("use a passphrase of at least 12 characters")
     if PASSPHRASE_ENV not in os.environ and passphrase("again: ") != chosen:
         raise UsageError("the passphrases differ")
-    data = KeyRing(home_of(ctx).secrets).export(chosen)
-    out.write_bytes(data)
-    out.chmod(0o600)
+    export_keys(home_of(ctx), chosen, out)
     console.print(f"wrote {out}: every secret of this platform; keep it away from this machine")

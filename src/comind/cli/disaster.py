@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from comind.backup.dr import rebuild
 from comind.cli.connect import home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
+from comind.platform.recovery import rebuild_platform
 
 dr_cli = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
 PASSPHRASE_ENV = "COMIND_KEYS_PASSPHRASE"
@@ -42,8 +42,14 @@ def restore(
         raise UsageError(f"--keys {keys}: no such file")
     home = home_of(ctx)
     with console.status("rebuilding") if not as_json else nullcontext() as status:
-        done = rebuild(Path(source), home, settings_of(ctx), keys.read_bytes(), passphrase(),
-                       step=lambda s: status.update(s) if status else None)  # fmt: skip
+        done = rebuild_platform(
+            Path(source),
+            home,
+            settings_of(ctx),
+            keys.read_bytes(),
+            passphrase(),
+            step=lambda s: status.update(s) if status else None,
+        )
     if as_json:
         emit_json(asdict(done))
         return

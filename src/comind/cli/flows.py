@@ -1,41 +1,24 @@
 """``comind flow ...`` and ``comind worker``: the flows of the running platform.
 
-Reads go through the platform's API; running a partition, a backfill or a replay happens
-in this process against the platform's engines (with a progress bar), at the revision the
-platform has applied.
+Every flow command goes through the platform's API (runs, backfills and replays are done
+by the platform, at the revision it has applied, and answered when done); ``comind worker``
+is an engine itself and connects to the platform's engines directly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from comind.api.flows import ingest_token
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, platform_db, platform_redis, running_state
-from comind.cli.output import console, emit_json
-from comind.flows.batch import BatchRunner, RunResult
-from comind.flows.build import FlowBuilder, FlowEngines
-from comind.flows.replay import replay as replay_letters
-from comind.flows.worker import serve, stop_on_signals
-from comind.observe.tracing import setup
-from comind.queue.errors import QueueDoesNotExist
-from comind.queue.layer import MessageLayer
-from comind.spec import load_spec
-from comind.spec.names import flow_dead_letter_queue
-from comind.stores.objects import FileObjectStore
-from comind.stores.spans import SpanStore
+from comind.cli.connect import home_of, running_state
+from comind.cli.output import console, emit_json, waiting
+from comind.platform.worker import run_worker
 
 flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay.", no_args_is_help=True
@@ -44,27 +27,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 NameArg = Annotated[str, typer.Argument(help="Flow name (as in comind.yaml).")]
 
 
-@contextmanager
-def _engines(ctx: typer.Context) -> Iterator[FlowEngines]:
-    home = home_of(ctx)
-    state = running_state(home)
-    target = platform_db(home, state)
-    layer = MessageLayer.open(target, max_connections=8)
-    engines = FlowEngines(layer, target, FileObjectStore(home.objects), platform_redis(home, state))
-    try:
-        yield engines
-    finally:
-        engines.close()
-        layer.close()
-
-
-@contextmanager
-def _applied(ctx: typer.Context, name: str) -> Iterator[FlowBuilder]:
-    """A builder for flow ``name`` at the revision the running platform applied."""
-    doc = call(ctx, "GET", f"/api/v1/flows/{name}")
-    root = Path(doc["root"])
-    with _engines(ctx) as engines:
-        yield FlowBuilder(load_spec(root, doc.get("env")), root, engines)
+LONG = 6 * 3600  # a backfill of many partitions may take hours
 
 
 def worker(
@@ -74,15 +37,10 @@ def worker(
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
 ) -> None:
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
-    stop = stop_on_signals()
-    root = root.absolute()
-    spec = load_spec(root, env)
-    with _engines(ctx) as engines:
-        traces = setup(f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter()})
-        try:
-            serve(FlowBuilder(spec, root, engines), flow, stop)
-        finally:
-            traces.shutdown()  # the last spans out while the pool is still open
+    home = home_of(ctx)
+    engines = running_state(home)["engines"]
+    addresses = (engines["postgres"]["address"], engines["redis"]["address"])
+    run_worker(home, addresses, flow, root.absolute(), env)
 
 
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
@@ -140,9 +98,10 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a batch flow's partition now (or drain what an unpartitioned flow's source holds)."""
-    with _applied(ctx, name) as builder:
-        result = BatchRunner(name, builder).run(partition)
-    _report([result], as_json)
+    with waiting(f"running {name}", as_json):
+        results = call(ctx, "POST", f"/api/v1/flows/{name}/run", body={"partition": partition},
+                       admin=True, timeout=LONG)  # fmt: skip
+    _report(results, as_json)
 
 
 def backfill(
@@ -154,34 +113,25 @@ def backfill(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the partitions in a range whose last run is missing or failed."""
-    with _applied(ctx, name) as builder:
-        runner = BatchRunner(name, builder)
-        todo = runner.missing(first, last)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task(f"backfill {name}", total=len(todo))
-            results = runner.backfill(
-                first, last, parallel=parallel, progress=lambda r: bar.advance(task)
-            )
+    body = {"from": first, "to": last, "parallel": parallel}
+    with waiting(f"backfilling {name} {first}..{last}", as_json):
+        results = call(ctx, "POST", f"/api/v1/flows/{name}/backfill", body=body, admin=True,
+                       timeout=LONG)  # fmt: skip
     _report(results, as_json)
 
 
-def _report(results: list[RunResult], as_json: bool) -> None:
+def _report(results: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        emit_json([asdict(r) for r in results])
+        emit_json(results)
     else:
         for r in results:
-            where = r.partition or "(all)"
-            line = f"{where}: {r.status}, {r.rows_in} in, {r.rows_out} out, {r.seconds:.2f} s"
-            console.print(line + (f" — {r.error}" if r.error else ""), markup=False)
+            where = r["partition"] or "(all)"
+            line = (f"{where}: {r['status']}, {r['rows_in']} in, {r['rows_out']} out, "
+                    f"{r['seconds']:.2f} s")  # fmt: skip
+            console.print(line + (f" — {r['error']}" if r["error"] else ""), markup=False)
         if not results:
             console.print("nothing to run: every partition in the range succeeded")
-    if any(r.status == "failed" for r in results):
+    if any(r["status"] == "failed" for r in results):
         raise typer.Exit(1)
 
 
@@ -192,13 +142,7 @@ def dlq(
     as_json: JsonOpt = False,
 ) -> None:
     """The flow's dead letters: step, error, attempts and the original record."""
-    call(ctx, "GET", f"/api/v1/flows/{name}")  # a clear error for an unknown flow
-    with _engines(ctx) as engines:
-        try:
-            msgs = engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
-        except QueueDoesNotExist:
-            msgs = []
-    letters = [_letter(m.body, m.sent_at) for m in msgs]
+    letters = call(ctx, "GET", f"/api/v1/flows/{name}/dlq", params={"limit": limit})["letters"]
     if as_json:
         emit_json(letters)
         return
@@ -213,12 +157,6 @@ def dlq(
         console.print(f"  {letter['record']}", markup=False)
 
 
-def _letter(body: str, sent: Any) -> dict[str, Any]:
-    letter: dict[str, Any] = json.loads(body)
-    letter["at"] = sent.isoformat() if sent else None
-    return letter
-
-
 def replay(
     ctx: typer.Context,
     name: NameArg,
@@ -226,14 +164,9 @@ def replay(
     as_json: JsonOpt = False,
 ) -> None:
     """Send the flow's dead letters back through it (after fixing the cause)."""
-    with _applied(ctx, name) as builder:
-        outcome = replay_letters(builder.runner(name), builder.engines.layer.queues, limit=limit)
-    doc = {
-        "replayed": outcome.records_in,
-        "written": outcome.written,
-        "failed_again": len(outcome.failed),
-        "quarantined": len(outcome.quarantined),
-    }
+    with waiting(f"replaying {name}'s dead letters", as_json):
+        doc = call(ctx, "POST", f"/api/v1/flows/{name}/replay", body={"limit": limit},
+                   admin=True, timeout=LONG)  # fmt: skip
     if as_json:
         emit_json(doc)
     else:
@@ -245,10 +178,7 @@ def replay(
 
 def token(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
     """The flow's ingest token (for POST /ingest/NAME)."""
-    call(ctx, "GET", f"/api/v1/flows/{name}")
-    home = home_of(ctx)
-    key = hashlib.sha256(home.secret("platform-key").encode()).digest()
-    value = ingest_token(key, name)
+    value = call(ctx, "GET", f"/api/v1/flows/{name}/token", admin=True)["token"]
     if as_json:
         emit_json({"token": value})
     else:

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,21 +9,11 @@ import httpx
 import typer
 from rich.table import Table
 
-from comind.api.server import public_base
-from comind.api.tls import TlsFiles, serving_tls
-from comind.cli import repo as repos
 from comind.cli.connect import Globals, api_verify, home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.embedded.home import StateDir
-from comind.embedded.lock import LockHeld, holder_pid
-from comind.embedded.monitoring import find
-from comind.embedded.ports import is_free
-from comind.embedded.process import owned_by, pid_alive, terminate
-from comind.embedded.settings import Settings
-from comind.errors import ComindError, UsageError
-from comind.observe import logs
-from comind.platform import Platform
-from comind.spec import Spec
+from comind.embedded.lock import holder_pid
+from comind.platform.launch import ServeOptions, prepare, run_foreground, spawn, stop
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -80,73 +63,16 @@ def up(
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
     settings = settings_of(ctx, api_port=api_port, with_prometheus=with_prometheus or None)
-    if settings.with_prometheus and find("prometheus") is None:
-        raise UsageError("--with-prometheus: no prometheus on PATH (Debian: apt install "
-                         "prometheus; prometheus-alertmanager for Alertmanager)")  # fmt: skip
-    home = StateDir(settings.home)
-    _refuse_if_running(home)
-    home.create()
-    chosen = repos.resolve(repo, branch=branch, home=home.root)
-    spec = repos.load(chosen.path, env)
-    api_host = host or settings.host
-    tls = serving_tls(api_host, settings.host, cert=tls_cert, key=tls_key,
-                      directory=home.tls)  # fmt: skip
-    serving = Serving(api_host, tls, public_base(public_url, tls) if public_url else None)
-    if settings.api_port and not is_free(api_host, settings.api_port):
-        raise UsageError(
-            f"API port {settings.api_port} on {api_host} is taken; "
-            "pass --api-port or set COMIND_API_PORT"
-        )
+    serve = ServeOptions(host, tls_cert, tls_key, public_url)
+    launch = prepare(settings, repo, branch, env, serve)
     if detach:
-        branch_args = ["--branch", branch] if branch else []
-        _detach(ctx, home, repo, branch_args, env, settings, serving.args())
+        opts: Globals = ctx.obj or Globals()
+        pid = spawn(launch, repo, branch, opts.debug)
+        _print_where(launch.home.read_state() or {}, foreground=False)
+        console.print(f"running in the background (pid {pid}); `comind down` stops it")
         return
-    _foreground(settings, chosen, env, spec, serving)
-
-
-@dataclass(frozen=True)
-class Serving:
-    """Where and how the API is served, and the address clients are given."""
-
-    host: str
-    tls: TlsFiles | None
-    public_url: str | None
-
-    def args(self) -> list[str]:
-        """The options that hand this to the background platform (a self-signed certificate
-        it finds in the state directory by itself)."""
-        args = ["--host", self.host]
-        if self.tls is not None and not self.tls.generated:
-            args += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
-        return args + (["--public-url", self.public_url] if self.public_url else [])
-
-
-def _refuse_if_running(home: StateDir) -> None:
-    pid = holder_pid(home.lock_file)
-    if pid is not None:
-        raise LockHeld(home.lock_file, pid if pid > 0 else None)
-
-
-def _foreground(
-    settings: Settings, chosen: repos.Repo, env: str | None, spec: Spec, serving: Serving
-) -> None:
-    about = {"platform": spec.platform.name, "repo": chosen.follows, "env": env}
-    runtime = Platform(settings, about=about, spec=spec, source=chosen.source, env=env,
-                      api_host=serving.host, tls=serving.tls,
-                      public_url=serving.public_url)  # fmt: skip
-    logs.setup(log_dir=runtime.engines.home.logs)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    runtime.start()
-    try:
-        _print_where(runtime.engines.status(), foreground=True)
-        while not stop.wait(1.0):
-            pass
-        console.print("stopping…")
-    finally:
-        runtime.stop()
-    console.print(f"stopped; data kept in {runtime.engines.home.root}")
+    root = run_foreground(launch, lambda st: _print_where(st, foreground=True))
+    console.print(f"stopped; data kept in {root}")
 
 
 def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
@@ -178,65 +104,6 @@ def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
     console.print(table)
     if foreground:
         console.print("Press Ctrl-C to stop.")
-
-
-def _detach(
-    ctx: typer.Context,
-    home: StateDir,
-    repo: str | None,
-    branch_args: list[str],
-    env: str | None,
-    settings: Settings,
-    serving: list[str],
-) -> None:
-    opts: Globals = ctx.obj or Globals()
-    home.create()
-    argv = [
-        sys.executable,
-        "-m",
-        "comind.cli.main",
-        "--home",
-        str(home.root),
-        "up",
-        *branch_args,
-        "--api-port",
-        str(settings.api_port),
-        *serving,
-        *(["--with-prometheus"] if settings.with_prometheus else []),
-    ]
-    argv += ["--env", env] if env else []
-    argv += ["--debug"] if opts.debug else []
-    out = home.logs / "up.out"
-    with out.open("wb") as handle:
-        # the repo travels in the environment, not on the command line other users can read
-        # (a URL may carry a token)
-        child_env = {**os.environ, **({"COMIND_REPO": repo} if repo else {})}
-        child = subprocess.Popen(
-            argv,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + settings.start_timeout * 2 + 30
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            tail = out.read_text(errors="replace").strip().splitlines()[-1:]
-            raise ComindError(f"the platform exited while starting: {' '.join(tail)}")
-        st = _live_status(home)
-        if st and st.get("pid") == child.pid and _all_healthy(st):
-            _print_where(st, foreground=False)
-            console.print(f"running in the background (pid {child.pid}); `comind down` stops it")
-            return
-        time.sleep(0.2)
-    raise ComindError(f"the platform did not become healthy in time; see {out}")
-
-
-def _all_healthy(st: dict[str, Any]) -> bool:
-    return bool(st.get("api_url")) and all(
-        e.get("state") == "healthy" for e in st.get("engines", {}).values()
-    )
 
 
 def _live_status(home: StateDir) -> dict[str, Any] | None:
@@ -307,21 +174,9 @@ def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
     home = home_of(ctx)
     pid = holder_pid(home.lock_file)
-    if pid is None:
-        _reap_orphans(home)
+    if pid is not None:
+        console.print(f"stopping platform (pid {pid})…")
+    if stop(home) is None:
         console.print(f"no platform is running on {home.root}")
         return
-    if pid > 0 and pid != os.getpid():
-        console.print(f"stopping platform (pid {pid})…")
-        terminate(pid, sig=signal.SIGTERM, timeout=60)
-    _reap_orphans(home)
     console.print("stopped")
-
-
-def _reap_orphans(home: StateDir) -> None:
-    """Stop engine processes a killed platform left behind (pids from state.json)."""
-    st = home.read_state() or {}
-    for info in st.get("engines", {}).values():
-        pid = info.get("pid")
-        if pid and pid_alive(pid) and owned_by(pid, home.root):
-            terminate(pid, sig=signal.SIGINT, timeout=30)

@@ -7,32 +7,12 @@ from typing import Annotated
 
 import typer
 
-from comind.apps import metrics as app_metrics
-from comind.backup import metrics as backup_metrics
-from comind.cli import repo as repos
 from comind.cli.output import console
-from comind.flows import metrics as flow_metrics
-from comind.gitops import metrics as gitops_metrics
-from comind.observe import dashboards, reference, rules, tracing
-from comind.observe.metrics import REGISTRY
-from comind.queue import metrics as queue_metrics
+from comind.platform import repo as repos
+from comind.platform.observe import alert_rules, grafana_dashboards, metrics_markdown
 
 observe_cli = typer.Typer(help="Metrics reference and alerting rules.", no_args_is_help=True)
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")]
-COMPONENTS = (
-    app_metrics,
-    backup_metrics,
-    flow_metrics,
-    gitops_metrics,
-    queue_metrics,
-    tracing,
-)  # imported: their metrics registered
-
-
-def metrics_markdown() -> str:
-    """docs/metrics.md as the code defines it."""
-    extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families()]
-    return reference.markdown(reference.documented(REGISTRY, extra))
 
 
 @observe_cli.command("metrics")
@@ -48,7 +28,7 @@ def rules_file(
     out: OutOpt = None,
 ) -> None:
     """Prometheus alerting rules: the built-in defaults and the spec's alerts."""
-    _emit(rules.render(repos.load(path, env)), out)
+    _emit(alert_rules(repos.load(path, env)), out)
 
 
 @observe_cli.command("dashboards")
@@ -59,9 +39,10 @@ def dashboards_dir(
 ) -> None:
     """Grafana dashboards (JSON) for the platform's metrics: overview, queues, gitops."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in dashboards.DASHBOARDS:
-        (out / f"comind-{name}.json").write_text(dashboards.render(name))
-    console.print(f"wrote {len(dashboards.DASHBOARDS)} dashboards to {out}")
+    found = grafana_dashboards()
+    for name, text in found.items():
+        (out / f"comind-{name}.json").write_text(text)
+    console.print(f"wrote {len(found)} dashboards to {out}")
 
 
 def _emit(text: str, out: Path | None) -> None:

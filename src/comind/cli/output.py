@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from rich.console import Console
@@ -19,3 +20,9 @@ def emit_json(doc: Any) -> None:
 
 def fail(message: str) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}")
+
+
+def waiting(what: str, as_json: bool) -> AbstractContextManager[object]:
+    """A spinner saying what the platform is doing while a long request runs (none for
+    ``--json``, whose output is for programs)."""
+    return nullcontext() if as_json else console.status(f"{what} on the platform")

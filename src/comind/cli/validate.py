@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from comind.cli import repo as repos
 from comind.cli.output import console, emit_json
+from comind.platform import repo as repos
 
 
 def validate(

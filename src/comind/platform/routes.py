@@ -8,6 +8,7 @@ API call by the same token are allowed exactly the same things.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from starlette.routing import BaseRoute
 
 from comind.api.backups import BackupsApi, Switch
 from comind.api.dashboard import Dashboard
+from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.pages import Sources
@@ -26,15 +28,20 @@ from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
+from comind.flows.build import FlowEngines
 from comind.gitops.providers.flow import worker_name
 from comind.gitops.source import GitSource
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
+from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.flow_state import FlowState
 from comind.stores.logstore import LogStore
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import superuser
+from comind.stores.redis import default_user
 from comind.stores.timeseries import TimeSeries
 
 if TYPE_CHECKING:
@@ -60,6 +67,7 @@ def platform_routes(
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
     )  # fmt: skip
     routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
+    routes += _flow_actions(rt, tokens, messages).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     return routes + Dashboard(sources, tokens, sessions).routes()
 
@@ -106,23 +114,31 @@ def _gitops_api(rt: Platform, tokens: Tokens) -> GitOpsApi:
     return GitOpsApi(rt.gitops, tokens=tokens, webhook_secret=secret, followed_ref=ref)
 
 
-def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
+def _applied(rt: Platform) -> Callable[[], Applied | None]:
     def applied() -> Applied | None:
         desired = rt.gitops.service.current if rt.gitops else None
         if desired is None or desired.root is None:
             return None
         return Applied(desired.spec, desired.root, desired.revision, desired.env)
 
+    return applied
+
+
+def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
     def worker_state(flow: str) -> str:
         state = rt.apps.state(worker_name(flow, 0)) if rt.apps else None
         return state.phase if state else "NotRunning"
 
     key = _key(rt.engines.home, "platform-key")
-    return FlowsApi(
-        applied,
-        FlowState(messages.pool),
-        messages.queues,
-        tokens,
-        key=key,
-        worker_state=worker_state,
-    )
+    return FlowsApi(_applied(rt), FlowState(messages.pool), messages.queues, tokens, key=key,
+                    worker_state=worker_state)  # fmt: skip
+
+
+def _flow_actions(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowActionsApi:
+    def engines() -> FlowEngines:
+        return FlowEngines(messages, superuser(rt.engines.postgres),
+                           FileObjectStore(rt.engines.home.objects),
+                           default_user(rt.engines.redis))  # fmt: skip
+
+    service = FlowService(_applied(rt), engines)
+    return FlowActionsApi(service, tokens, key=_key(rt.engines.home, "platform-key"))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from comind.cli.observe import metrics_markdown
 from comind.observe import dashboards, rules
+from comind.platform.observe import metrics_markdown
 from comind.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,0 +1,76 @@
+"""The flows service of a running platform: partitions run, ranges backfilled, dead letters
+read and replayed on request, at the revision the platform has applied.
+
+Each request opens the app-database pools it needs and closes them when it is done; the
+message layer is the platform's own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from comind.api.flows import Applied
+from comind.errors import UsageError
+from comind.flows.batch import BatchRunner
+from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.replay import replay
+from comind.queue.errors import QueueDoesNotExist
+from comind.spec.names import flow_dead_letter_queue
+
+
+class FlowService:
+    """What operators ask of the flows of the applied revision."""
+
+    def __init__(
+        self, applied: Callable[[], Applied | None], engines: Callable[[], FlowEngines]
+    ) -> None:
+        self.applied, self.engines = applied, engines
+
+    @contextmanager
+    def _builder(self, name: str) -> Iterator[FlowBuilder]:
+        applied = self.applied()
+        if applied is None or name not in applied.spec.flows:
+            raise UsageError(f"no flow '{name}'")
+        engines = self.engines()
+        try:
+            yield FlowBuilder(applied.spec, applied.root, engines)
+        finally:
+            engines.close()
+
+    def run(self, name: str, partition: str | None) -> list[dict[str, Any]]:
+        """A batch flow's partition run now (default: the last complete one)."""
+        with self._builder(name) as builder:
+            return [asdict(BatchRunner(name, builder).run(partition))]
+
+    def backfill(self, name: str, first: str, last: str, parallel: int) -> list[dict[str, Any]]:
+        """The partitions in ``first``..``last`` whose last run is missing or failed."""
+        with self._builder(name) as builder:
+            results = BatchRunner(name, builder).backfill(first, last, parallel=parallel)
+        return [asdict(r) for r in results]
+
+    def dead_letters(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """The flow's dead letters, oldest first, peeked (nothing is received)."""
+        with self._builder(name) as builder:
+            try:
+                found = builder.engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
+            except QueueDoesNotExist:
+                return []
+        return [_letter(m.body, m.sent_at) for m in found]
+
+    def replay(self, name: str, limit: int) -> dict[str, int]:
+        """Up to ``limit`` dead letters sent back through the flow."""
+        with self._builder(name) as builder:
+            outcome = replay(builder.runner(name), builder.engines.layer.queues, limit=limit)
+        return {"replayed": outcome.records_in, "written": outcome.written,
+                "failed_again": len(outcome.failed),
+                "quarantined": len(outcome.quarantined)}  # fmt: skip
+
+
+def _letter(body: str, sent: Any) -> dict[str, Any]:
+    letter: dict[str, Any] = json.loads(body)
+    letter["at"] = sent.isoformat() if sent else None
+    return letter

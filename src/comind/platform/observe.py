@@ -1,0 +1,38 @@
+"""What a Prometheus and Grafana setup consumes, generated from the code and the spec: the
+metrics reference (docs/metrics.md), alerting rules and dashboards."""
+
+from __future__ import annotations
+
+from comind.apps import metrics as app_metrics
+from comind.backup import metrics as backup_metrics
+from comind.flows import metrics as flow_metrics
+from comind.gitops import metrics as gitops_metrics
+from comind.observe import dashboards, reference, rules, tracing
+from comind.observe.metrics import REGISTRY
+from comind.queue import metrics as queue_metrics
+from comind.spec import Spec
+
+COMPONENTS = (
+    app_metrics,
+    backup_metrics,
+    flow_metrics,
+    gitops_metrics,
+    queue_metrics,
+    tracing,
+)  # imported: their metrics registered
+
+
+def metrics_markdown() -> str:
+    """docs/metrics.md as the code defines it."""
+    extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families()]
+    return reference.markdown(reference.documented(REGISTRY, extra))
+
+
+def alert_rules(spec: Spec) -> str:
+    """Prometheus alerting rules (YAML): the built-in defaults and the spec's alerts."""
+    return rules.render(spec)
+
+
+def grafana_dashboards() -> dict[str, str]:
+    """Grafana dashboards (JSON) by name."""
+    return {name: dashboards.render(name) for name in dashboards.DASHBOARDS}

@@ -1,0 +1,51 @@
+"""``comind worker``: one flow's worker process, run against the platform's engines.
+
+A worker is an engine of its own (the platform starts them as supervised processes, and an
+operator may start more on other machines): it connects to PostgreSQL, Redis and the object
+store with the state directory's credentials and serves its flow until SIGTERM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from comind.embedded.home import StateDir
+from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.worker import serve, stop_on_signals
+from comind.observe.tracing import setup
+from comind.platform.restores import platform_superuser
+from comind.queue.layer import MessageLayer
+from comind.spec import load_spec
+from comind.stores.objects import FileObjectStore
+from comind.stores.redis import RedisTarget
+from comind.stores.spans import SpanStore
+
+
+@contextmanager
+def flow_engines(home: StateDir, postgres: str, redis: str) -> Iterator[FlowEngines]:
+    """The engines at the addresses ``postgres`` and ``redis`` (host:port), as the platform."""
+    target = platform_superuser(home, postgres)
+    layer = MessageLayer.open(target, max_connections=8)
+    host, _, port = redis.rpartition(":")
+    cache = RedisTarget(host, int(port), home.secret("redis-password"))
+    engines = FlowEngines(layer, target, FileObjectStore(home.objects), cache)
+    try:
+        yield engines
+    finally:
+        engines.close()
+        layer.close()
+
+
+def run_worker(home: StateDir, addresses: tuple[str, str], flow: str, root: Path,
+               env: str | None) -> None:  # fmt: skip
+    """Serve ``flow`` of the spec at ``root`` until SIGTERM or SIGINT."""
+    stop = stop_on_signals()
+    spec = load_spec(root, env)
+    with flow_engines(home, *addresses) as engines:
+        traces = setup(f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter()})
+        try:
+            serve(FlowBuilder(spec, root, engines), flow, stop)
+        finally:
+            traces.shutdown()  # the last spans out while the pool is still open
