@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from comind.api import openapi
 from comind.api.memo import Coalesced
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
 
@@ -91,6 +92,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/api/v1/status", status),
+        Route(openapi.PATH, openapi.serve),
     ]
     routes += extra or []
     if sqs is not None:
