@@ -3,8 +3,9 @@
 read answers, with an admin token, a status and a body its documented schema accepts.
 
 The platform follows a Git repository with one app (queues with a DLQ), an HTTP-fed flow and
-an alert rule; the fixture puts a dead letter, ingested records, a backup and metric samples
-in place first, so the lists the reads answer are not empty and their items get checked.
+an alert rule; the fixture puts a dead letter, ingested records (one quarantined), a backup
+and metric samples in place first, so the lists the reads answer are not empty and their
+items get checked.
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ flows:
     kind: stream
     source: http://shop
     batch: {{size: 100, max_wait: 0}}
+    steps: [{{validate: schemas/record.json}}]
     sink: {{queue: shop/done}}
 alerts:
   - {{name: EngineDown, expr: "comind_engine_up == 0", for: 1m}}
 """
+RECORD = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}'
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
 DOC = "urn:comind:openapi"
@@ -75,6 +78,7 @@ ARGS: dict[str, dict[str, str]] = {
 # the list each of these reads answers must hold items here (so their schemas are exercised)
 FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/flows": "flows", "/api/v1/flows/{name}/traces": "traces",
+          "/api/v1/flows/{name}": "quarantined",
           "/api/v1/backups": "backups", "/api/v1/metrics/query": "series",
           "/api/v1/alerts": "rules", "/api/v1/apps": "apps", "/api/v1/resources": "resources",
           "/api/v1/syncs": "syncs"}  # fmt: skip
@@ -91,6 +95,8 @@ def runtime(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     git(repo, "init", "-q", "-b", "main")
     (repo / "comind.yaml").write_text(SPEC.format(port=free_port("127.0.0.1")))
     (repo / "web.py").write_text(web_app('"ok"'))
+    (repo / "schemas").mkdir()
+    (repo / "schemas" / "record.json").write_text(RECORD)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "shop and relay")
     home = engine_root / "openapi"
@@ -124,7 +130,7 @@ def filled(runtime: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
     assert layer is not None
     assert wait_until(lambda: "shop/jobs" in layer.admin.depths(), timeout=60)
     dead_letter(layer, "shop/jobs", '{"poison": true}')
-    ingested = httpx.post(f"{runtime.url}/ingest/relay", json=[{"id": 1}, {"id": 2}],
+    ingested = httpx.post(f"{runtime.url}/ingest/relay", json=[{"id": 1}, {"id": "two"}],
                           headers=bearer(admin))  # fmt: skip
     assert answers_as_documented(doc, "/ingest/{flow}", "post", ingested) == []
     redis_backup(default_user(runtime.engines.redis), runtime.wal.store,
@@ -135,6 +141,7 @@ def filled(runtime: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
         return found.status_code == 200 and bool(found.json()[key])
 
     assert wait_until(lambda: has("/api/v1/flows/relay/traces", "traces"), timeout=90)
+    assert wait_until(lambda: has("/api/v1/flows/relay", "quarantined"))
     assert wait_until(lambda: has("/api/v1/metrics/query?name=comind_engine_up", "series"))
     return runtime
 
@@ -260,3 +267,26 @@ def validator(doc: dict[str, Any], parts: list[str]) -> Draft202012Validator:
     registry: Registry[Any] = Registry().with_resource(DOC, DRAFT202012.create_resource(doc))
     return Draft202012Validator({"$ref": f"{DOC}#/{pointer}"}, registry=registry,
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)  # fmt: skip
+
+
+def test_changes_answer_as_documented(filled: Platform, doc: dict[str, Any], admin: Hidden) -> None:
+    """The changes a test may make to a shared platform (a dry-run sync, auto-sync left on, a
+    redrive: run last, it empties the DLQ the reads look at), and refusals of the others."""
+    admin_, viewer = bearer(admin), bearer(filled.engines.home.secret("api-viewer-token"))
+    github = {"X-GitHub-Event": "push"}  # and no signature
+    calls = [
+        ("/api/v1/sync", "/api/v1/sync", {"dry_run": True}, admin_, 202),
+        ("/api/v1/autosync", "/api/v1/autosync", {"enabled": True}, admin_, 200),
+        ("/api/v1/queues/{name}/redrive", "/api/v1/queues/shop/jobs/redrive", {}, admin_, 202),
+        ("/api/v1/queues/{name}/redrive", "/api/v1/queues/shop/done/redrive", {}, admin_, 409),
+        ("/api/v1/rollback", "/api/v1/rollback", {}, viewer, 403),
+        ("/api/v1/backups/switch", "/api/v1/backups/switch", {"engine": "x"}, viewer, 403),
+        ("/api/v1/hooks/git", "/api/v1/hooks/git", {"ref": "refs/heads/main"}, github, 401),
+    ]
+    problems: list[str] = []
+    for path, url, body, headers, status in calls:
+        answer = httpx.post(f"{filled.url}{url}", json=body, headers=headers, timeout=30)
+        if answer.status_code != status:
+            problems.append(f"POST {url}: {answer.status_code}, not {status}: {answer.text}")
+        problems += answers_as_documented(doc, path, "post", answer)
+    assert not problems, "\n".join(problems)

@@ -178,7 +178,7 @@ OPS: tuple[Op, ...] = (
     Op("POST", "/api/v1/hooks/git", "gitWebhook", "gitops",
        "A push from GitHub or GitLab: the platform fetches and syncs",
        {202: s.HookAnswer, 200: s.HookAnswer}, auth="webhook",
-       errors={400: "a malformed push", 401: "a missing or wrong signature or token",
-               413: "a payload over 5 MiB"},
+       errors={400: "not a GitHub or GitLab request, or a malformed push",
+               401: "a missing or wrong signature or token", 413: "a payload over 5 MiB"},
        description="200 with accepted false: not a push, or a push to another branch."),
 )  # fmt: skip
