@@ -90,7 +90,8 @@ def git(repo: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def runtime(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def following(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The platform as `comind up --repo` runs it, following a Git repository."""
     repo = tmp_path_factory.mktemp("openapi-repo")
     git(repo, "init", "-q", "-b", "main")
     (repo / "comind.yaml").write_text(SPEC.format(port=free_port("127.0.0.1")))
@@ -112,38 +113,38 @@ def runtime(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="module")
-def doc(runtime: Platform) -> dict[str, Any]:
-    answer = httpx.get(f"{runtime.url}/api/v1/openapi.json")  # no token: it is open
+def doc(following: Platform) -> dict[str, Any]:
+    answer = httpx.get(f"{following.url}/api/v1/openapi.json")  # no token: it is open
     assert answer.status_code == 200
     return answer.json()  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def admin(runtime: Platform) -> Hidden:
-    return Hidden(runtime.engines.home.secret("api-admin-token"))
+def admin(following: Platform) -> Hidden:
+    return Hidden(following.engines.home.secret("api-admin-token"))
 
 
 @pytest.fixture(scope="module")
-def filled(runtime: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
+def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
     """The platform with something in every list: a dead letter, a flow batch, a backup."""
-    layer = runtime.messages
+    layer = following.messages
     assert layer is not None
     assert wait_until(lambda: "shop/jobs" in layer.admin.depths(), timeout=60)
     dead_letter(layer, "shop/jobs", '{"poison": true}')
-    ingested = httpx.post(f"{runtime.url}/ingest/relay", json=[{"id": 1}, {"id": "two"}],
+    ingested = httpx.post(f"{following.url}/ingest/relay", json=[{"id": 1}, {"id": "two"}],
                           headers=bearer(admin))  # fmt: skip
     assert answers_as_documented(doc, "/ingest/{flow}", "post", ingested) == []
-    redis_backup(default_user(runtime.engines.redis), runtime.wal.store,
-                 BackupCatalog(layer.pool), runtime.wal.keys)  # fmt: skip
+    redis_backup(default_user(following.engines.redis), following.wal.store,
+                 BackupCatalog(layer.pool), following.wal.keys)  # fmt: skip
 
     def has(path: str, key: str) -> bool:
-        found = httpx.get(f"{runtime.url}{path}", headers=bearer(admin))
+        found = httpx.get(f"{following.url}{path}", headers=bearer(admin))
         return found.status_code == 200 and bool(found.json()[key])
 
     assert wait_until(lambda: has("/api/v1/flows/relay/traces", "traces"), timeout=90)
     assert wait_until(lambda: has("/api/v1/flows/relay", "quarantined"))
     assert wait_until(lambda: has("/api/v1/metrics/query?name=comind_engine_up", "series"))
-    return runtime
+    return following
 
 
 def served(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
@@ -159,10 +160,10 @@ def served(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
 
 
 def test_every_route_is_documented_and_every_documented_route_served(
-    runtime: Platform, doc: dict[str, Any]
+    following: Platform, doc: dict[str, Any]
 ) -> None:
-    assert runtime.server is not None
-    app = runtime.server.server.config.app
+    assert following.server is not None
+    app = following.server.server.config.app
     assert isinstance(app, Starlette)
     routes = served(app.routes)
     documented = {(path, m.upper()) for path, ops in doc["paths"].items() for m in ops}
@@ -196,7 +197,7 @@ def test_every_read_answers_as_documented(
 
 
 def test_reads_without_a_token_are_refused_with_a_documented_problem(
-    runtime: Platform, doc: dict[str, Any]
+    following: Platform, doc: dict[str, Any]
 ) -> None:
     args = {**ARGS, "/api/v1/syncs/{sync_id}": {"sync_id": "1"}}
     problems: list[str] = []
@@ -206,7 +207,7 @@ def test_reads_without_a_token_are_refused_with_a_documented_problem(
             continue
         url = concrete(path, read, args.get(path, {}))
         assert url is not None, path
-        answer = httpx.get(f"{runtime.url}{url}")
+        answer = httpx.get(f"{following.url}{url}")
         if answer.status_code != 401:
             problems.append(f"GET {url}: {answer.status_code}, not 401")
         problems += answers_as_documented(doc, path, "get", answer)
@@ -224,9 +225,9 @@ def test_reads_without_a_token_are_refused_with_a_documented_problem(
     ],
 )
 def test_errors_answer_documented_problems(
-    runtime: Platform, doc: dict[str, Any], admin: Hidden, path: str, url: str, status: int
+    following: Platform, doc: dict[str, Any], admin: Hidden, path: str, url: str, status: int
 ) -> None:
-    answer = httpx.get(f"{runtime.url}{url}", headers=bearer(admin))
+    answer = httpx.get(f"{following.url}{url}", headers=bearer(admin))
     assert answer.status_code == status
     assert answers_as_documented(doc, path, "get", answer) == []
 

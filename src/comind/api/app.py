@@ -1,5 +1,6 @@
-"""The platform's HTTP surface: health, readiness, metrics and the status API, plus the
-routes of the other APIs and the dashboard (see :mod:`comind.api.dashboard`) passed in.
+"""The platform's HTTP surface: health, readiness, metrics, the status API and the API's
+OpenAPI document (see :mod:`comind.api.openapi`), plus the routes of the other APIs and the
+dashboard (see :mod:`comind.api.dashboard`) passed in.
 
 The app is built from a ``StatusSource`` passed in, so the same routes serve the
 embedded platform and tests. Every request is timed into
