@@ -35,6 +35,7 @@ from comind.embedded.ports import free_port
 from comind.gitops.source import GitSource
 from comind.platform import Platform
 from comind.spec import load_spec
+from comind.stores.access import AccessStore
 from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.redis import default_user
 
@@ -65,10 +66,11 @@ RECORD = '{"type": "object", "required": ["id"], "properties": {"id": {"type": "
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
 DOC = "urn:comind:openapi"
-# the values of the documented reads' path and required query parameters, on this platform
-# (a new read with parameters needs its entry here)
+# the values of the documented operations' path and required query parameters, on this
+# platform (a new operation with parameters needs its entry here)
 ARGS: dict[str, dict[str, str]] = {
     "/api/v1/queues/{name}/dlq": {"name": "shop/jobs"},
+    "/api/v1/queues/{name}/redrive": {"name": "shop/jobs"},
     "/api/v1/flows/{name}": {"name": "relay"},
     "/api/v1/flows/{name}/runs": {"name": "relay"},
     "/api/v1/flows/{name}/traces": {"name": "relay"},
@@ -179,8 +181,7 @@ def test_every_route_is_documented_and_every_documented_route_served(
 def test_every_read_answers_as_documented(
     filled: Platform, doc: dict[str, Any], admin: Hidden
 ) -> None:
-    sync = httpx.get(f"{filled.url}/api/v1/syncs", headers=bearer(admin)).json()["syncs"][0]
-    args = {**ARGS, "/api/v1/syncs/{sync_id}": {"sync_id": str(sync["id"])}}
+    args = arguments(filled, admin)
     problems: list[str] = []
     for path, ops in doc["paths"].items():
         if "get" not in ops:
@@ -196,21 +197,35 @@ def test_every_read_answers_as_documented(
     assert not problems, "\n".join(problems)
 
 
-def test_reads_without_a_token_are_refused_with_a_documented_problem(
-    following: Platform, doc: dict[str, Any]
+def test_roles_are_enforced_as_documented(
+    filled: Platform, doc: dict[str, Any], admin: Hidden
 ) -> None:
-    args = {**ARGS, "/api/v1/syncs/{sync_id}": {"sync_id": "1"}}
+    """Each token operation refuses a caller without a token (401) and one a role below
+    what it documents (403); a read answers a token of exactly its role."""
+    assert filled.messages is not None
+    operator = Hidden(AccessStore(filled.messages.pool).create("operator")[1])
+    tokens = {"viewer": Hidden(filled.engines.home.secret("api-viewer-token")),
+              "operator": operator}  # fmt: skip
+    below = {"operator": "viewer", "admin": "operator"}
+    args = arguments(filled, admin)
     problems: list[str] = []
-    for path, ops in doc["paths"].items():
-        read = ops.get("get", {})
-        if "x-comind-role" not in read:
+    for path, method, op in [(p, m, o) for p, ops in doc["paths"].items() for m, o in ops.items()]:
+        role = op.get("x-comind-role")
+        if role is None:
             continue
-        url = concrete(path, read, args.get(path, {}))
-        assert url is not None, path
-        answer = httpx.get(f"{following.url}{url}")
-        if answer.status_code != 401:
-            problems.append(f"GET {url}: {answer.status_code}, not 401")
-        problems += answers_as_documented(doc, path, "get", answer)
+        url = concrete(path, op, args.get(path, {}))
+        if url is None:
+            problems.append(f"{method.upper()} {path}: no value for its parameters in ARGS")
+            continue
+        calls = [("no token", 401)] + ([(below[role], 403)] if role in below else [])
+        calls += [(role, 200)] if method == "get" else []  # changes: refusals only
+        for caller, status in calls:
+            headers = bearer(tokens[caller]) if caller in tokens else {}
+            answer = httpx.request(method, f"{filled.url}{url}", headers=headers, json={})
+            if answer.status_code != status:
+                problems.append(f"{method.upper()} {url} documented for {role}, called with "
+                                f"{caller}: {answer.status_code}, not {status}")  # fmt: skip
+            problems += answers_as_documented(doc, path, method, answer)
     assert not problems, "\n".join(problems)
 
 
@@ -230,6 +245,12 @@ def test_errors_answer_documented_problems(
     answer = httpx.get(f"{following.url}{url}", headers=bearer(admin))
     assert answer.status_code == status
     assert answers_as_documented(doc, path, "get", answer) == []
+
+
+def arguments(platform: Platform, admin: Hidden) -> dict[str, dict[str, str]]:
+    """:data:`ARGS`, and the id of a sync that happened on ``platform``."""
+    syncs = httpx.get(f"{platform.url}/api/v1/syncs", headers=bearer(admin)).json()["syncs"]
+    return {**ARGS, "/api/v1/syncs/{sync_id}": {"sync_id": str(syncs[0]["id"])}}
 
 
 def concrete(path: str, op: dict[str, Any], values: dict[str, str]) -> str | None:
