@@ -1,6 +1,7 @@
 """The OpenAPI document against a running platform: every route the app serves under
-``/api/v1`` is documented with its methods (and every documented one is served), and every
-read answers, with an admin token, a status and a body its documented schema accepts.
+``/api/v1`` is documented with its methods (and every documented one is served); every
+read answers, with an admin token, a status and a body its documented schema accepts; roles
+are enforced as documented; errors and the changes a test may make answer as documented.
 
 The platform follows a Git repository with one app (queues with a DLQ), an HTTP-fed flow and
 an alert rule; the fixture puts a dead letter, ingested records (one quarantined), a backup
