@@ -17,7 +17,8 @@ from comind.cli.connect import Globals
 from comind.cli.seal import seal_cli
 from comind.embedded.home import StateDir
 from comind.errors import UsageError
-from comind.gitops.sealed import read_sealed, sealing_keys, unseal
+from comind.gitops.sealed import read_sealed, unseal
+from comind.gitops.sealing_keys import sealing_keys
 
 SECRET = "sk_live_cli-do-not-leak-77"
 SEALED = Path("secrets/orders/stripe-key.sealed.yaml")

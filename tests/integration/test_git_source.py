@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from comind.gitops.source import GitError, GitSource, redact_url
+from comind.gitops.git import GitError, redact_url
+from comind.gitops.source import GitSource
 
 
 class Origin:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from comind.queue.layer import MessageLayer
-from comind.queue.postgres import receive_sql
+from comind.queue.postgres_delivery import receive_sql
 from comind.stores.postgres import PgTarget, connect
 
 pytestmark = pytest.mark.slow

@@ -3,25 +3,58 @@ first, with each backup's verification state and the WAL archive lag (the RPO). 
 /api/v1/backups/switch`` (operator token, audited): put restored data in place of the
 platform's — ``{"engine": "postgres", "data_dir": PATH}`` (a restored, stopped cluster: what
 ``comind restore`` without ``--side`` ends with) or ``{"engine": "redis", "backup": ID}``
-(a snapshot; null for the newest)."""
+(a snapshot; null for the newest).
+
+Operator token, audited, answered when the work is done: ``POST /api/v1/backups``
+(``{"type": "full|incr|diff|logical|objects|redis", "app": A}``: take a backup now),
+``POST /api/v1/backups/{id}/verify`` (restore it into a scratch cluster and check it),
+``POST /api/v1/backups/prune`` (``{"keep_full": N, "keep_days": D, "dry_run": B}``) and
+``POST /api/v1/backups/restore-points`` (``{"name": N}``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.bodies import parsed
+from comind.api.errors import Problem
 from comind.api.tokens import Tokens
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 from comind.stores.backup_catalog import BackupCatalog
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
+
+
+class BackupActions(Protocol):
+    """What the platform's backups service does on request."""
+
+    def run(self, kind: str, app: str | None = None) -> dict[str, Any]: ...
+    def verify(self, backup_id: str) -> dict[str, Any]: ...
+    def prune(self, *, keep_full: int, keep_days: int | None, dry_run: bool) -> dict[str, Any]: ...
+    def restore_point(self, name: str) -> dict[str, Any]: ...
+
+
+class RunBody(BaseModel):
+    type: str = "full"
+    app: str | None = Field(default=None, max_length=63)
+
+
+class PruneBody(BaseModel):
+    keep_full: int = Field(default=4, ge=1)
+    keep_days: int | None = Field(default=None, ge=1)
+    dry_run: bool = False
+
+
+class PointBody(BaseModel):
+    name: str = Field(max_length=60)
 
 
 class BackupsApi:
@@ -31,15 +64,78 @@ class BackupsApi:
         tokens: Tokens,
         wal_lag: Callable[[], float],
         switches: dict[str, Switch] | None = None,
+        actions: BackupActions | None = None,
     ) -> None:
         self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
-        self.switches = switches or {}
+        self.switches, self.actions = switches or {}, actions
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/v1/backups", self.backups),
+            Route("/api/v1/backups", self.run, methods=["POST"]),
             Route("/api/v1/backups/switch", self.switch_data, methods=["POST"]),
+            Route("/api/v1/backups/prune", self.prune, methods=["POST"]),
+            Route("/api/v1/backups/restore-points", self.restore_point, methods=["POST"]),
+            Route("/api/v1/backups/{id}/verify", self.verify, methods=["POST"]),
         ]
+
+    async def run(self, request: Request) -> Response:
+        async def work(actions: BackupActions) -> dict[str, Any]:
+            body = await parsed(request, RunBody)
+            return await run_in_threadpool(actions.run, body.type, body.app)
+
+        return await self._act(request, "backup-run", "backups", work)
+
+    async def verify(self, request: Request) -> Response:
+        backup_id = request.path_params["id"]
+
+        async def work(actions: BackupActions) -> dict[str, Any]:
+            return await run_in_threadpool(actions.verify, backup_id)
+
+        return await self._act(request, "backup-verify", backup_id, work)
+
+    async def prune(self, request: Request) -> Response:
+        async def work(actions: BackupActions) -> dict[str, Any]:
+            body = await parsed(request, PruneBody)
+            return await run_in_threadpool(
+                lambda: actions.prune(
+                    keep_full=body.keep_full, keep_days=body.keep_days, dry_run=body.dry_run
+                )
+            )
+
+        return await self._act(request, "backup-prune", "backups", work)
+
+    async def restore_point(self, request: Request) -> Response:
+        async def work(actions: BackupActions) -> dict[str, Any]:
+            body = await parsed(request, PointBody)
+            return await run_in_threadpool(actions.restore_point, body.name)
+
+        return await self._act(request, "restore-point", "backups", work)
+
+    async def _act(
+        self,
+        request: Request,
+        action: str,
+        target: str,
+        work: Callable[[BackupActions], Awaitable[dict[str, Any]]],
+    ) -> Response:
+        """Run ``work`` for an operator; every attempt audited with its outcome."""
+        who, denied = await self.tokens.check(request, "operator")
+        if denied or self.actions is None:
+            await run_in_threadpool(self.tokens.audit, who, action, target, "refused")
+            return denied or JSONResponse({"error": "backups are not served here"}, 409)
+        try:
+            doc = await work(self.actions)
+        except Problem as exc:
+            outcome, answer = "refused", JSONResponse({"error": str(exc)}, exc.status)
+        except UsageError as exc:
+            outcome, answer = "refused", JSONResponse({"error": str(exc)}, 400)
+        except ComindError as exc:
+            outcome, answer = "failed", JSONResponse({"error": str(exc)}, 409)
+        else:
+            outcome, answer = "done", JSONResponse(doc)
+        await run_in_threadpool(self.tokens.audit, who, action, target, outcome)
+        return answer
 
     async def switch_data(self, request: Request) -> Response:
         who, denied = await self.tokens.check(request, "operator")

@@ -27,7 +27,7 @@ from comind.queue.errors import (
 )
 from comind.queue.layer import MessageLayer
 from comind.queue.moves import MoveTask
-from comind.queue.postgres import decode_receipt
+from comind.queue.postgres_delivery import decode_receipt
 
 Params = dict[str, Any]
 _BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

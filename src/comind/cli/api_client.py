@@ -8,7 +8,7 @@ import httpx
 import typer
 
 from comind.cli.connect import api_verify, home_of, running_state
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 
 
 def call(
@@ -19,6 +19,7 @@ def call(
     body: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
     admin: bool = False,
+    timeout: float = 120,
 ) -> Any:
     """The JSON answer of ``method path``; an API error becomes a one-line ComindError."""
     home = home_of(ctx)
@@ -28,7 +29,7 @@ def call(
     token = home.secret("api-admin-token" if admin else "api-viewer-token")
     try:
         resp = httpx.request(
-            method, f"{state['api_url']}{path}", json=body, params=params, timeout=120,
+            method, f"{state['api_url']}{path}", json=body, params=params, timeout=timeout,
             headers={"Authorization": f"Bearer {token}"}, verify=api_verify(state),
         )  # fmt: skip
     except httpx.HTTPError as exc:
@@ -38,5 +39,7 @@ def call(
             message = resp.json().get("error", resp.text)
         except ValueError:
             message = resp.text
-        raise ComindError(f"{method} {path}: {message}")
+        # the request was wrong (exit 2) rather than refused or failed (exit 1)
+        wrong = resp.status_code in (400, 404)
+        raise (UsageError if wrong else ComindError)(f"{method} {path}: {message}")
     return resp.json()

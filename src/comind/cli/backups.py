@@ -4,71 +4,24 @@ of the running platform's PostgreSQL, taken and restored from this process."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-from comind.backup.base import BUCKET, PHYSICAL, complete_physical, physical_backup
-from comind.backup.buckets import backup_buckets
-from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.logical import (
-    logical_backup,
-)
-from comind.backup.pitr import (
-    create_restore_point,
-)
-from comind.backup.retention import prune
-from comind.backup.snapshots import redis_backup
-from comind.backup.verify import verify
-from comind.backup.wal import WalArchive
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, platform_db, platform_redis, running_state, settings_of
+from comind.cli.connect import home_of
 from comind.cli.disaster import PASSPHRASE_ENV, passphrase
 from comind.cli.output import console, emit_json
-from comind.embedded.home import StateDir
-from comind.embedded.osuser import service_user
-from comind.embedded.postgres import find_bin_dir
 from comind.errors import UsageError
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import make_pool
+from comind.platform.backups import KINDS
 
 backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
 keys_cli = typer.Typer(help="The backup keys: rotate, export.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-@dataclass
-class Backups:
-    cluster: Cluster
-    catalog: BackupCatalog
-    store: FileObjectStore
-    keys: KeyRing
-    home: StateDir
-
-
-@contextmanager
-def backups(ctx: typer.Context) -> Iterator[Backups]:
-    home = home_of(ctx)
-    target = platform_db(home, running_state(home))
-    cluster = Cluster(
-        target.with_db("postgres"), find_bin_dir(settings_of(ctx).pg_bin), service_user()
-    )
-    with make_pool(target, min_size=1, max_size=2) as pool:
-        yield Backups(
-            cluster,
-            BackupCatalog(pool),
-            FileObjectStore(home.objects),
-            KeyRing(home.root / "secrets"),
-            home,
-        )
 
 
 def progress_bar(as_json: bool) -> Progress:
@@ -81,6 +34,9 @@ def progress_bar(as_json: bool) -> Progress:
         transient=True,
         disable=as_json,
     )
+
+
+LONG = 6 * 3600  # a backup or a verification of a big cluster may take hours
 
 
 @backup_cli.command("run")
@@ -98,103 +54,44 @@ def run(
     app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take a backup now (streamed, compressed, encrypted)."""
-    if kind == "objects":
-        _objects(ctx, as_json)
-        return
-    if kind == "logical":
-        _logical(ctx, app, as_json)
-        return
-    if kind == "redis":
-        _redis(ctx, as_json)
-        return
-    if kind not in PHYSICAL:
-        raise UsageError(f"--type {kind}: choose full, incr, diff, logical, objects or redis")
-    with backups(ctx) as b, progress_bar(as_json) as bar:
-        task = bar.add_task(f"{kind} backup", total=None)
-        manifest = physical_backup(
-            b.cluster, b.store, b.catalog, b.keys, kind,
-            progress=lambda n: bar.update(task, completed=n),
-        )  # fmt: skip
-    summary = {
-        k: manifest[k]
-        for k in (
-            "id",
-            "type",
-            "parent",
-            "note",
-            "start_lsn",
-            "stop_lsn",
-            "size_bytes",
-            "source_bytes",
-            "seconds",
-            "key_id",
-        )
-    }
-    if as_json:
-        emit_json(summary)
-    else:
-        if manifest["note"]:
-            console.print(f"[yellow]{manifest['note']}[/yellow]")
-        console.print(
-            f"backup {manifest['id']}: {manifest['source_bytes'] / 1e6:.1f} MB read, "
-            f"{manifest['size_bytes'] / 1e6:.1f} MB stored in {manifest['seconds']:.1f} s"
-        )
-
-
-def _objects(ctx: typer.Context, as_json: bool) -> None:
-    with backups(ctx) as b:
-        buckets = sorted(
-            p.name
-            for p in b.store.root.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and p.name != BUCKET
-        )
-        manifest = backup_buckets(b.store, b.catalog, b.keys, buckets)
-    summary = {
-        k: manifest[k] for k in ("id", "type", "uploaded", "reused", "size_bytes", "seconds")
-    }
-    if as_json:
-        emit_json(summary | {"buckets": sorted(manifest["buckets"])})
-    else:
-        console.print(
-            f"backup {manifest['id']}: {len(buckets)} bucket(s), {manifest['uploaded']} "
-            f"new object(s), {manifest['reused']} unchanged"
-        )
-
-
-def _redis(ctx: typer.Context, as_json: bool) -> None:
-    with backups(ctx) as b, console.status("Redis BGSAVE") if not as_json else nullcontext():
-        target = platform_redis(b.home, running_state(b.home))
-        manifest = redis_backup(target, b.store, b.catalog, b.keys)
-    summary = {k: manifest[k] for k in ("id", "type", "keys", "size_bytes", "seconds")}
-    if as_json:
-        emit_json(summary)
-    else:
-        console.print(f"backup {manifest['id']}: {manifest['keys']} key(s), "
-                      f"{manifest['size_bytes'] / 1e6:.1f} MB stored")  # fmt: skip
-
-
-def _logical(ctx: typer.Context, app: str | None, as_json: bool) -> None:
-    if not app:
+    """Take a backup now, on the platform (streamed, compressed, encrypted)."""
+    if kind not in KINDS:
+        raise UsageError(f"--type {kind}: choose {', '.join(KINDS)}")
+    if kind == "logical" and not app:
         raise UsageError("a logical backup is of one app's database: pass --app APP")
-    database = app_database(ctx, app)
-    with backups(ctx) as b:
-        manifest = logical_backup(b.cluster, b.store, b.catalog, b.keys, app, database)
-    summary = {k: manifest[k] for k in ("id", "type", "app", "database", "size_bytes", "seconds")}
+    with _waiting(f"{kind} backup", as_json):
+        done = call(ctx, "POST", "/api/v1/backups", body={"type": kind, "app": app},
+                    admin=True, timeout=LONG)  # fmt: skip
     if as_json:
-        emit_json(summary)
-    else:
-        console.print(
-            f"backup {manifest['id']}: {app}'s database {database}, "
-            f"{manifest['size_bytes'] / 1e6:.1f} MB stored"
-        )
+        emit_json(done)
+        return
+    if done.get("note"):
+        console.print(f"[yellow]{done['note']}[/yellow]")
+    console.print(_told(kind, done), markup=False)
+
+
+def _waiting(what: str, as_json: bool) -> AbstractContextManager[object]:
+    return nullcontext() if as_json else console.status(f"{what} on the platform")
+
+
+def _told(kind: str, done: dict[str, Any]) -> str:
+    """One line on a finished backup."""
+    stored = f"{(done.get('size_bytes') or 0) / 1e6:.1f} MB stored"
+    if kind == "objects":
+        return (f"backup {done['id']}: {len(done['buckets'])} bucket(s), {done['uploaded']} "
+                f"new object(s), {done['reused']} unchanged")  # fmt: skip
+    if kind == "redis":
+        return f"backup {done['id']}: {done['keys']} key(s), {stored}"
+    if kind == "logical":
+        return f"backup {done['id']}: {done['app']}'s database {done['database']}, {stored}"
+    return (f"backup {done['id']}: {(done.get('source_bytes') or 0) / 1e6:.1f} MB read, "
+            f"{stored} in {done['seconds']:.1f} s")  # fmt: skip
 
 
 @backup_cli.command("ls")
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every backup: kind, status, size, LSNs and whether a restore verified it."""
-    with backups(ctx) as b:
-        rows = [_row(r) for r in b.catalog.entries()]
+    rows = call(ctx, "GET", "/api/v1/backups")["backups"]
     if as_json:
         emit_json(rows)
         return
@@ -209,12 +106,6 @@ def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         console.print("no backups yet: comind backup run")
 
 
-def _row(entry: dict[str, Any]) -> dict[str, Any]:
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in entry.items()}
-    out.pop("manifest", None)
-    return out
-
-
 @backup_cli.command("verify")
 def verify_cmd(
     ctx: typer.Context,
@@ -222,47 +113,22 @@ def verify_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the backup into a scratch cluster and check it; exit 1 when it fails."""
-    with backups(ctx) as b:
-        manifest = chosen_manifest(b, backup_id)
-        scratch = b.home.root / "restores" / f"verify-{backup_id}"
-        with (
-            console.status(f"restoring {backup_id} into a scratch cluster", spinner="dots")
-            if not as_json
-            else nullcontext()
-        ):
-            report = verify(b.cluster, b.store, b.catalog, b.keys.all(), manifest, scratch)
+    with _waiting(f"restoring {backup_id} into a scratch cluster", as_json):
+        report = call(ctx, "POST", f"/api/v1/backups/{backup_id}/verify", admin=True,
+                      timeout=LONG)  # fmt: skip
     if as_json:
-        emit_json(asdict(report))
+        emit_json(report)
     else:
-        state = "verified" if report.ok else "FAILED"
+        state = "verified" if report["ok"] else "FAILED"
         console.print(
-            f"{backup_id}: {state} ({report.tables_compared} tables compared, "
-            f"pg_verifybackup {report.verifybackup}, amcheck {report.amcheck})",
+            f"{backup_id}: {state} ({report['tables_compared']} tables compared, "
+            f"pg_verifybackup {report['verifybackup']}, amcheck {report['amcheck']})",
             markup=False,
         )
-        for problem in report.problems:
+        for problem in report["problems"]:
             console.print(f"  {problem}", markup=False)
-    if not report.ok:
+    if not report["ok"]:
         raise typer.Exit(1)
-
-
-def physical_manifests(b: Backups) -> list[dict[str, Any]]:
-    """Manifests of the complete physical backups (full, incr, diff), newest first."""
-    return [dict(e["manifest"]) for e in complete_physical(b.catalog)]
-
-
-def chosen_manifest(b: Backups, backup_id: str | None) -> dict[str, Any]:
-    if backup_id is None:
-        newest = physical_manifests(b)
-        if not newest:
-            raise UsageError("no complete backup to restore: comind backup run")
-        return newest[0]
-    found = next((e for e in b.catalog.entries() if e["id"] == backup_id), None)
-    if found is None:
-        raise UsageError(f"no backup {backup_id} (see comind backup ls)")
-    if found["status"] != "complete":
-        raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
-    return dict(found["manifest"])
 
 
 def app_database(ctx: typer.Context, app: str) -> str:
@@ -286,41 +152,23 @@ def prune_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Expire old full backups and the archived WAL no kept backup needs."""
-    with backups(ctx) as b:
-        archive = WalArchive(b.store, b.keys)
-        now = datetime.now(UTC)
-        planned = prune(
-            b.catalog,
-            b.store,
-            archive,
-            keep_full=keep_full,
-            keep_days=keep_days,
-            now=now,
-            dry_run=True,
-        )
-        if (
-            not dry_run
-            and planned.expired
-            and not yes
-            and not typer.confirm(
-                f"delete {len(planned.expired)} backup(s) and {planned.wal_removed} WAL file(s)?"
-            )
-        ):
-            raise typer.Exit(1)
-        done = (
-            planned
-            if dry_run
-            else prune(
-                b.catalog, b.store, archive, keep_full=keep_full, keep_days=keep_days, now=now
-            )
-        )
+    keep = {"keep_full": keep_full, "keep_days": keep_days}
+    planned = call(ctx, "POST", "/api/v1/backups/prune", body=keep | {"dry_run": True},
+                   admin=True)  # fmt: skip
+    go = not dry_run and planned["expired"]
+    question = (f"delete {len(planned['expired'])} backup(s) and {planned['wal_removed']} "
+                "WAL file(s)?")  # fmt: skip
+    if go and not yes and not typer.confirm(question):
+        raise typer.Exit(1)
+    done = call(ctx, "POST", "/api/v1/backups/prune", body=keep | {"dry_run": False},
+                admin=True, timeout=LONG) if go else planned  # fmt: skip
     if as_json:
-        emit_json(asdict(done) | {"dry_run": dry_run})
+        emit_json(done | {"dry_run": dry_run})
     else:
         verb = "would expire" if dry_run else "expired"
         console.print(
-            f"{verb} {len(done.expired)} backup(s) and {done.wal_removed} WAL file(s); "
-            f"kept {len(done.kept)}"
+            f"{verb} {len(done['expired'])} backup(s) and {done['wal_removed']} WAL file(s); "
+            f"kept {len(done['kept'])}"
         )
 
 
@@ -331,8 +179,7 @@ def restore_point_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Mark this moment: `comind restore --to-restore-point NAME --side` returns to it."""
-    with backups(ctx) as b:
-        point = create_restore_point(b.cluster, b.store, name)
+    point = call(ctx, "POST", "/api/v1/backups/restore-points", body={"name": name}, admin=True)
     if as_json:
         emit_json(point)
     else:
@@ -342,7 +189,7 @@ def restore_point_cmd(
 @keys_cli.command("rotate")
 def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """A new backup key for new backups; older keys are kept for older backups."""
-    key_id, _ = KeyRing(home_of(ctx).root / "secrets").rotate()
+    key_id, _ = KeyRing(home_of(ctx).secrets).rotate()
     emit_json({"key_id": key_id}) if as_json else console.print(f"new backup key {key_id}")
 
 
@@ -358,7 +205,7 @@ def export(
         raise UsageError("use a passphrase of at least 12 characters")
     if PASSPHRASE_ENV not in os.environ and passphrase("again: ") != chosen:
         raise UsageError("the passphrases differ")
-    data = KeyRing(home_of(ctx).root / "secrets").export(chosen)
+    data = KeyRing(home_of(ctx).secrets).export(chosen)
     out.write_bytes(data)
     out.chmod(0o600)
     console.print(f"wrote {out}: every secret of this platform; keep it away from this machine")

@@ -90,7 +90,7 @@ def up(
     spec = repos.load(chosen.path, env)
     api_host = host or settings.host
     tls = serving_tls(api_host, settings.host, cert=tls_cert, key=tls_key,
-                      directory=home.root / "tls")  # fmt: skip
+                      directory=home.tls)  # fmt: skip
     serving = Serving(api_host, tls, public_base(public_url, tls) if public_url else None)
     if settings.api_port and not is_free(api_host, settings.api_port):
         raise UsageError(

@@ -1,62 +1,41 @@
 """``comind restore``: a backup or a point in time as a side copy, one app's database (or
 table) copied beside the live one or swapped in, a bucket, a Redis snapshot, or the whole
-platform's PostgreSQL switched to it."""
+platform's PostgreSQL switched to it. The work is done by platform.restores; this module
+asks, confirms and renders."""
 
 from __future__ import annotations
 
 import shutil
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from comind.backup.buckets import restore_bucket
-from comind.backup.logical import (
-    copy_database,
-    replace_database,
-    restore_logical,
-)
-from comind.backup.pitr import (
-    choose_base,
-    choose_base_lsn,
-    restore_point,
-    restore_to_lsn,
-    restore_to_time,
-)
-from comind.backup.restore import SideCopy, chain_of, restore_side
-from comind.backup.snapshots import restore_redis
-from comind.backup.switch import discard_old, old_data_dirs
 from comind.cli.api_client import call
-from comind.cli.backups import (
-    Backups,
-    JsonOpt,
-    app_database,
-    backups,
-    chosen_manifest,
-    physical_manifests,
-    progress_bar,
-)
-from comind.cli.connect import home_of, settings_of
+from comind.cli.backups import JsonOpt, app_database, progress_bar
+from comind.cli.connect import home_of, running_state, settings_of
 from comind.cli.output import console, emit_json
-from comind.embedded.redis import find_binary
 from comind.errors import UsageError
-from comind.spec.names import role_name
+from comind.platform.restores import (
+    Partial,
+    Restores,
+    SideCopy,
+    Target,
+    discard_old_data,
+    old_data,
+    restores,
+)
 
 
-@dataclass(frozen=True)
-class Target:
-    """What to restore: a time, a restore point, a WAL position, or a backup (default:
-    the newest)."""
-
-    time: str | None = None
-    point: str | None = None
-    lsn: str | None = None
-    backup: str | None = None
-
-    def chosen(self) -> bool:
-        return any((self.time, self.point, self.lsn, self.backup))
+@contextmanager
+def _restores(ctx: typer.Context) -> Iterator[Restores]:
+    """Restores of the running platform of this state directory."""
+    home = home_of(ctx)
+    address = running_state(home)["engines"]["postgres"]["address"]
+    with restores(home, settings_of(ctx), address) as found:
+        yield found
 
 
 def restore(
@@ -143,20 +122,9 @@ def restore(
                       "--json prints a full DSN)", markup=False)  # fmt: skip
 
 
-def _newest_of(b: Backups, kind: str, backup_id: str | None) -> dict[str, Any]:
-    """The manifest of the given (or newest) complete backup of ``kind``."""
-    found = b.catalog.manifest(kind, backup_id)
-    if found is None:
-        raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
-    return found
-
-
 def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> None:
-    with backups(ctx) as b:
-        manifest = _newest_of(b, "redis", backup_id)
-        where = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
-        binary = find_binary(settings_of(ctx).redis_bin)
-        copy = restore_redis(binary, b.store, b.keys.all(), manifest, where)
+    with _restores(ctx) as r:
+        copy, manifest, where = r.redis_side(backup_id)
     doc = {"url": copy.target.url(), "backup": manifest["id"], "pid": copy.process.pid,
            "port": copy.target.port, "directory": str(where)}  # fmt: skip
     if as_json:
@@ -171,8 +139,7 @@ def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> Non
 
 def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json: bool) -> None:
     copy, manifest = _side(ctx, target, force, as_json)
-    where = (target.time or (f"restore point {target.point}" if target.point else None)
-             or (f"LSN {target.lsn}" if target.lsn else manifest["id"]))  # fmt: skip
+    where = target.described(manifest)
     question = (f"switch the platform's whole PostgreSQL (every app database and the "
                 f"platform's own state) to {where}? Later changes stay in the old data "
                 "directory until `comind restore --discard-old`")  # fmt: skip
@@ -207,10 +174,10 @@ def _redis_switch(ctx: typer.Context, backup_id: str | None, yes: bool, as_json:
 
 def _discard_old(ctx: typer.Context, yes: bool, as_json: bool) -> None:
     home = home_of(ctx)
-    found = old_data_dirs(home.postgres, home.redis)
+    found = old_data(home)
     if found and not yes and not typer.confirm(f"delete {', '.join(p.name for p in found)}?"):
         raise typer.Exit(1)
-    gone = [str(p) for p in discard_old(home.postgres, home.redis)]
+    gone = discard_old_data(home)
     emit_json({"deleted": gone}) if as_json else console.print(
         f"deleted {len(gone)} old data director{'y' if len(gone) == 1 else 'ies'}"
     )
@@ -219,24 +186,32 @@ def _discard_old(ctx: typer.Context, yes: bool, as_json: bool) -> None:
 def _bucket(
     ctx: typer.Context, bucket: str, backup_id: str | None, into: str | None, as_json: bool
 ) -> None:
-    with backups(ctx) as b:
-        manifest = _newest_of(b, "objects", backup_id)
-        written = restore_bucket(b.store, b.keys.all(), manifest, bucket, into)
-    doc = {"bucket": into or bucket, "objects": written, "from": manifest["id"]}
+    with _restores(ctx) as r:
+        doc = r.bucket(bucket, backup_id, into)
     if as_json:
         emit_json(doc)
     else:
-        console.print(f"restored {written} object(s) into {doc['bucket']} from {doc['from']}")
+        console.print(
+            f"restored {doc['objects']} object(s) into {doc['bucket']} from {doc['from']}"
+        )
 
 
 def _side(
     ctx: typer.Context, target: Target, force: bool, as_json: bool
 ) -> tuple[SideCopy, dict[str, Any]]:
-    if target.lsn:
-        return _to_lsn(ctx, target.lsn, force, as_json)
-    if target.time or target.point:
-        return _point_in_time(ctx, target.time, target.point, force, as_json)
-    return _latest(ctx, target.backup, force, as_json)
+    """A side copy of the chosen target, with progress on the terminal."""
+    with _restores(ctx) as r:
+        if target.lsn or target.time or target.point:
+            with console.status("restoring and replaying WAL") if not as_json else nullcontext():
+                if target.lsn:
+                    return r.to_lsn(target.lsn, force=force)
+                return r.to_time(target, force=force)
+        manifest = r.chosen(target.backup)
+        with progress_bar(as_json) as bar:
+            task = bar.add_task(f"restoring {manifest['id']}", total=r.restore_size(manifest))
+            copy = r.latest(manifest, force=force,
+                            progress=lambda n: bar.update(task, completed=n))  # fmt: skip
+        return copy, manifest
 
 
 def _partial(
@@ -252,112 +227,47 @@ def _partial(
     if replace and (table or into):
         raise UsageError("--replace swaps the whole database: not with --table or --as")
     database = app_database(ctx, app)
-    into = into or f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    with backups(ctx) as b:
-        found = b.catalog.get(target.backup) if target.backup else None
-        if found is not None and found["kind"] == "logical":
-            if table:
-                raise UsageError("--table restores from a full backup or a point in time")
-            restore_logical(
-                b.cluster,
-                b.store,
-                b.keys.all(),
-                dict(found["manifest"]),
-                into,
-                owner=role_name(app),
-            )
-            source = str(found["id"])
+    fresh = f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    partial = Partial(app, database, into or fresh, table)
+    with _restores(ctx) as r:
+        logical = r.logical(target.backup)
+        if logical is not None:
+            r.from_logical(logical, partial)
+            source = str(logical["id"])
         else:
             copy, manifest = _side(ctx, target, force, as_json)
-            try:
-                copy_database(
-                    b.cluster,
-                    copy.target.with_db(database),
-                    into,
-                    table=table,
-                    owner=role_name(app),
-                )
-            finally:
-                copy.stop(remove=True)
+            r.from_copy(copy, partial)
             source = str(manifest["id"])
-        doc = {"app": app, "database": into, "table": table, "from": source,
+        doc = {"app": app, "database": partial.into, "table": table, "from": source,
                "to_time": target.time, "restore_point": target.point,
                "to_lsn": target.lsn}  # fmt: skip
         if replace:
-            doc |= _replace(b, database, into, yes)
+            doc |= _replace(r, database, partial.into, yes)
+    _report_partial(doc, app, database, replace, as_json)
+
+
+def _report_partial(
+    doc: dict[str, Any], app: str, database: str, replace: bool, as_json: bool
+) -> None:
     if as_json:
         emit_json(doc)
     elif replace:
-        console.print(f"{app}'s database {database} is now the restored one (from {source}); "
-                      f"the one it replaced is kept as {doc['old']}", markup=False)  # fmt: skip
+        console.print(f"{app}'s database {database} is now the restored one (from "
+                      f"{doc['from']}); the one it replaced is kept as {doc['old']}",
+                      markup=False)  # fmt: skip
     else:
-        what = f"table {table} of " if table else ""
+        what = f"table {doc['table']} of " if doc["table"] else ""
         console.print(
-            f"restored {what}{app}'s database into the new database {into} "
-            f"(from {source}); {database} is untouched",
+            f"restored {what}{app}'s database into the new database {doc['database']} "
+            f"(from {doc['from']}); {database} is untouched",
             markup=False,
         )
 
 
-def _replace(b: Backups, database: str, restored: str, yes: bool) -> dict[str, Any]:
+def _replace(r: Restores, database: str, restored: str, yes: bool) -> dict[str, Any]:
     question = (f"replace the live database {database} with the restored copy? Its sessions "
                 "end; the current one is kept under a new name")  # fmt: skip
     if not yes and not typer.confirm(question):
         console.print(f"kept both: the restored copy is the database {restored}", markup=False)
         raise typer.Exit(1)
-    old = replace_database(b.cluster, database, restored, f"{datetime.now(UTC):%Y%m%d%H%M%S}")
-    return {"database": database, "old": old}
-
-
-def _latest(
-    ctx: typer.Context, backup_id: str | None, force: bool, as_json: bool
-) -> tuple[SideCopy, dict[str, Any]]:
-    with backups(ctx) as b:
-        manifest = chosen_manifest(b, backup_id)
-        target = b.home.root / "restores" / f"{manifest['id']}-{datetime.now(UTC):%H%M%S}"
-        with progress_bar(as_json) as bar:
-            total = sum(m["source_bytes"] for m in chain_of(b.store, manifest))
-            task = bar.add_task(f"restoring {manifest['id']}", total=total)
-            copy = restore_side(
-                b.cluster,
-                b.store,
-                manifest,
-                b.keys.all(),
-                target,
-                force=force,
-                progress=lambda n: bar.update(task, completed=n),
-            )
-    return copy, manifest
-
-
-def _to_lsn(
-    ctx: typer.Context, lsn: str, force: bool, as_json: bool
-) -> tuple[SideCopy, dict[str, Any]]:
-    with backups(ctx) as b:
-        manifests = physical_manifests(b)
-        base = choose_base_lsn(manifests, lsn)
-        data_dir = b.home.root / "restores" / f"pitr-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        with console.status("restoring and replaying WAL") if not as_json else nullcontext():
-            copy = restore_to_lsn(b.cluster, b.store, b.keys, manifests, lsn, data_dir,
-                                  force=force)  # fmt: skip
-    return copy, base
-
-
-def _point_in_time(
-    ctx: typer.Context, to_time: str | None, to_point: str | None, force: bool, as_json: bool
-) -> tuple[SideCopy, dict[str, Any]]:
-    with backups(ctx) as b:
-        point = restore_point(b.store, to_point) if to_point else None
-        when = point["time"] if point else str(to_time)
-        try:
-            target = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"--to-time {when}: expected ISO 8601 with a zone") from None
-        manifests = physical_manifests(b)
-        base = choose_base(manifests, target)
-        data_dir = b.home.root / "restores" / f"pitr-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-        with console.status("restoring and replaying WAL") if not as_json else nullcontext():
-            copy = restore_to_time(
-                b.cluster, b.store, b.keys, manifests, target, data_dir, force=force, point=to_point
-            )
-    return copy, base
+    return r.replace(database, restored)

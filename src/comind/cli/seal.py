@@ -18,16 +18,7 @@ from rich.table import Table
 from comind.cli.connect import home_of
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
-from comind.gitops.sealed import (
-    SealingKeys,
-    check_scope,
-    reseal,
-    seal_values,
-    sealed_files,
-    sealing_keys,
-    write_sealed,
-)
-from comind.spec.references import secret_file
+from comind.platform.secrets import key_list, reseal_repo, rotate_key, seal_into
 
 seal_cli = typer.Typer(no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -74,38 +65,35 @@ def seal(
     if app is None or env is None or name is None:
         missing = [f"--{k}" for k, v in (("app", app), ("env", env), ("name", name)) if v is None]
         raise UsageError(f"comind seal needs {', '.join(missing)} (see `comind seal --help`)")
-    check_scope(app=app, env=env, name=name)
     values = _values(literal or [], from_file or [])
-    path = secret_file(_repo(repo), app, name)
-    entry = seal_values(_keys(ctx), app=app, env=env, name=name, values=values)
-    write_sealed(path, app, name, env, entry)
+    done = seal_into(home_of(ctx), _repo(repo), app=app, env=env, name=name, values=values)
     if as_json:
-        doc = {"path": str(path), "app": app, "env": env, "name": name}
-        emit_json({**doc, "key_id": entry["keyId"], "keys": sorted(values)})
+        doc = {"path": str(done.path), "app": app, "env": env, "name": name}
+        emit_json({**doc, "key_id": done.key_id, "keys": sorted(values)})
         return
     sealed = ", ".join(sorted(values))
     console.print(
-        f"{path}: sealed {sealed} for {app} in {env} (key {entry['keyId']})", markup=False
+        f"{done.path}: sealed {sealed} for {app} in {env} (key {done.key_id})", markup=False
     )
 
 
 @seal_cli.command("rotate")
 def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Make a new sealing key now; older keys stay to open what they sealed."""
-    keys = _keys(ctx)
-    key_id = keys.rotate()
+    key = rotate_key(home_of(ctx))
     if as_json:
-        emit_json({"key_id": key_id, "created": keys.created(key_id).isoformat()})
+        emit_json({"key_id": key.key_id, "created": key.created.isoformat()})
     else:
-        console.print(f"new sealing key {key_id}; `comind seal reseal` moves sealed files to it")
+        console.print(
+            f"new sealing key {key.key_id}; `comind seal reseal` moves sealed files to it"
+        )
 
 
 @seal_cli.command("reseal")
 def reseal_files(ctx: typer.Context, repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Re-encrypt every secrets/*/*.sealed.yaml of the repo with the newest sealing key."""
-    keys = _keys(ctx)
-    changed = {str(path): n for path in sealed_files(_repo(repo)) if (n := reseal(path, keys))}
-    key_id, total = keys.current(), sum(changed.values())
+    key_id, changed = reseal_repo(home_of(ctx), _repo(repo))
+    total = sum(changed.values())
     if as_json:
         emit_json({"key_id": key_id, "resealed": total, "files": changed})
     else:
@@ -115,11 +103,8 @@ def reseal_files(ctx: typer.Context, repo: RepoOpt = Path("."), as_json: JsonOpt
 @seal_cli.command("keys")
 def list_keys(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every sealing key with its creation time, oldest first; the newest seals."""
-    keys = _keys(ctx)
-    ids = keys.ids()
-    rows = [{"key_id": k, "created": keys.created(k).isoformat(), "newest": False} for k in ids]
-    if rows:
-        rows[-1]["newest"] = True
+    rows = [{"key_id": k.key_id, "created": k.created.isoformat(), "newest": k.newest}
+            for k in key_list(home_of(ctx))]  # fmt: skip
     if as_json:
         emit_json(rows)
     elif not rows:
@@ -129,10 +114,6 @@ def list_keys(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         for r in rows:
             table.add_row(str(r["key_id"]), str(r["created"]), "yes" if r["newest"] else "")
         console.print(table)
-
-
-def _keys(ctx: typer.Context) -> SealingKeys:
-    return sealing_keys(home_of(ctx))
 
 
 def _repo(repo: Path) -> Path:

@@ -49,6 +49,32 @@ class StateDir:
         return self.root / "logs"
 
     @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def restores(self) -> Path:
+        """Where restores and verifications build their copies."""
+        return self.root / "restores"
+
+    @property
+    def worker_metrics(self) -> Path:
+        """Where flow workers write their metrics for the platform to merge."""
+        return self.root / "run" / "metrics"
+
+    @property
+    def tls(self) -> Path:
+        return self.root / "tls"
+
+    def monitoring(self, engine: str) -> Path:
+        """The data and configuration of a monitoring engine (prometheus, alertmanager)."""
+        return self.root / "monitoring" / engine
+
+    @property
+    def sealing_keys(self) -> Path:
+        return self.secrets / "sealing"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "comind.lock"
 
@@ -62,11 +88,11 @@ class StateDir:
             raise ComindError(f"state directory {self.root} is not a directory")
         for path in (self.root, self.postgres, self.redis, self.objects, self.logs):
             path.mkdir(parents=True, exist_ok=True)
-        (self.root / "secrets").mkdir(mode=0o700, exist_ok=True)
+        self.secrets.mkdir(mode=0o700, exist_ok=True)
 
     def secret(self, name: str) -> str:
         """The secret ``name``, generated on first use and kept with mode 0600."""
-        path = self.root / "secrets" / name
+        path = self.secrets / name
         if path.exists():
             value = path.read_text().strip()
             if value:

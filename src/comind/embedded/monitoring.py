@@ -48,7 +48,7 @@ class _HttpEngine(ProcessEngine):
     """A monitoring server on a free loopback port, ready once ``/-/ready`` answers."""
 
     def __init__(self, home: StateDir, binary: Path, start_timeout: float) -> None:
-        self.dir = home.root / "monitoring" / self.name
+        self.dir = home.monitoring(self.name)
         self.dir.mkdir(parents=True, exist_ok=True)
         super().__init__(log=home.logs / f"{self.name}.log", cwd=self.dir, run_as=RunAs(),
                          start_timeout=start_timeout)  # fmt: skip

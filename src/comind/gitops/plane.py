@@ -22,7 +22,7 @@ from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
 from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
-from comind.gitops.sealed import SealingKeys
+from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Source, SyncService
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION

@@ -19,6 +19,8 @@ and guarantees:
   newest ``keep`` other revisions are kept, the rest are removed.
 - **One writer at a time.** ``fetch()`` and ``checkout()`` hold a lock, so the poller
   and a webhook may call them at once.
+
+git's environment, credential redaction and commit parsing are in :mod:`comind.gitops.git`.
 """
 
 from __future__ import annotations
@@ -26,122 +28,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
 
-from comind.errors import ComindError
+from comind.gitops.git import (
+    LOG_FORMAT,
+    Commit,
+    GitError,
+    check_name,
+    credentials,
+    git_env,
+    last_line,
+    parse_commits,
+    redact_url,
+    verb,
+)
 from comind.observe.logs import redact
 
 log = logging.getLogger("comind.gitops.source")
 
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s]+)@")
-_KEEP_GIT_VARS = frozenset(
-    {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"}
-)
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-# One commit as NUL-separated fields (``git log -z`` ends each record with a NUL too).
-_FIELDS = ("%H", "%h", "%an", "%ae", "%ct", "%s", "%B", "%(trailers:only,unfold)")
-_FORMAT = "--format=" + "%x00".join(_FIELDS)
-
-
-class GitError(ComindError):
-    """A git operation failed; the message is one line, free of credentials."""
-
-
-@dataclass(frozen=True)
-class Commit:
-    """One commit's metadata, with its trailers (``Key: value`` lines) parsed."""
-
-    sha: str
-    short: str
-    author: str
-    email: str
-    committed_at: datetime
-    subject: str
-    message: str
-    trailers: dict[str, list[str]]
-
-    @property
-    def signed_off(self) -> bool:
-        """True when the commit carries a non-empty ``Signed-off-by:`` trailer."""
-        return any(
-            key.lower() == "signed-off-by" and any(values) for key, values in self.trailers.items()
-        )
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@`` and every
-    ``http(s)://TOKEN@`` replaced by ``***``."""
-    return _USERINFO.sub(_hide_userinfo, text)
-
-
-def _secret(match: re.Match[str]) -> str:
-    """The secret in a URL's userinfo: the password, or an http(s) token; "" if none."""
-    info = match["info"]
-    if ":" in info:
-        return info.split(":", 1)[1]
-    return info if match["scheme"].lower().startswith("http") else ""
-
-
-def _hide_userinfo(match: re.Match[str]) -> str:
-    secret = _secret(match)
-    return match[0][: -len(secret) - 1] + "***@" if secret else match[0]
-
-
-def _credentials(url: str) -> list[str]:
-    """The secrets in ``url`` (raw and percent-decoded), to scrub literally."""
-    found = {_secret(match) for match in _USERINFO.finditer(url)}
-    return sorted({form for secret in found for form in (secret, unquote(secret)) if form})
-
-
-def _git_env(home: Path) -> dict[str, str]:
-    """The environment git runs in: the caller's, minus anything that could prompt
-    or redirect git, plus settings that make it non-interactive and config-free."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if (not key.startswith("GIT_") or key in _KEEP_GIT_VARS) and key != "SSH_ASKPASS"
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        SSH_ASKPASS_REQUIRE="never",
-        LC_ALL="C",
-    )
-    if "GIT_SSH" not in env:
-        env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-    return env
-
-
-def _last_line(stderr: str) -> str:
-    """git's own explanation: the last ``fatal:``/``error:`` line, else the last line."""
-    lines = [line.strip() for line in stderr.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("hint:")]
-    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
-    return (errors or lines or ["no message from git"])[-1]
-
-
-def _check_name(kind: str, value: str, *, spaces: bool = False) -> None:
-    """Refuse what git would read as an option, and control characters."""
-    bad = (c for c in value if ord(c) < 32 or (c.isspace() and not spaces))
-    if not value or value.startswith("-") or any(bad):
-        raise GitError(f"invalid git {kind} {redact_url(value)!r}")
-
-
-def _verb(argv: list[str]) -> str:
-    return next((arg for arg in argv[1:] if not arg.startswith("-")), "git")
 
 
 def _check_path(path: str) -> str:
@@ -149,35 +60,6 @@ def _check_path(path: str) -> str:
     if path.startswith("/") or ".." in pure.parts:
         raise GitError(f"invalid repository sub-path {path!r}: must be relative, without '..'")
     return "" if str(pure) == "." else str(pure)
-
-
-def _parse_trailers(text: str) -> dict[str, list[str]]:
-    trailers: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep and key.strip():
-            trailers.setdefault(key.strip(), []).append(value.strip())
-    return trailers
-
-
-def _parse_commits(output: str) -> list[Commit]:
-    tokens = output.split("\0")[:-1]
-    size = len(_FIELDS)
-    return [_to_commit(tokens[i : i + size]) for i in range(0, len(tokens) - size + 1, size)]
-
-
-def _to_commit(fields: list[str]) -> Commit:
-    sha, short, author, email, stamp, subject, body, trailers = fields
-    return Commit(
-        sha=sha,
-        short=short,
-        author=author,
-        email=email,
-        committed_at=datetime.fromtimestamp(int(stamp), UTC),
-        subject=subject,
-        message=body.rstrip("\n"),
-        trailers=_parse_trailers(trailers),
-    )
 
 
 def _mtime(path: Path) -> float:
@@ -200,8 +82,8 @@ class GitSource:
         keep: int = 5,
         timeout: float = 120.0,
     ) -> None:
-        _check_name("repository URL", url, spaces=True)
-        _check_name("ref", ref)
+        check_name("repository URL", url, spaces=True)
+        check_name("ref", ref)
         if ref.startswith("refs/") and not ref.startswith(("refs/heads/", "refs/tags/")):
             raise GitError(f"ref {ref!r} is neither a branch nor a tag")
         if keep < 0:
@@ -213,12 +95,12 @@ class GitSource:
         self.workdir = Path(workdir).resolve()
         self.keep = keep
         self.timeout = timeout
-        self._secrets = _credentials(url)
+        self._secrets = credentials(url)
         for secret in self._secrets:
             redact(secret)
         self._repo = self.workdir / "repo.git"
         self._revisions = self.workdir / "revisions"
-        self._env = _git_env(self.workdir)
+        self._env = git_env(self.workdir)
         self._lock = threading.Lock()
         self.pinned: set[str] = set()
 
@@ -240,7 +122,7 @@ class GitSource:
 
     def resolve(self, rev: str) -> str:
         """The full commit SHA for a full or short SHA, a branch or a tag."""
-        _check_name("revision", rev)
+        check_name("revision", rev)
         self._require_repo()
         for candidate in (f"refs/heads/{rev}", f"refs/tags/{rev}", rev):
             sha = self._rev_parse(candidate)
@@ -251,7 +133,7 @@ class GitSource:
     def commit(self, sha: str) -> Commit:
         """Metadata of one commit (any revision ``resolve()`` accepts)."""
         full = self.resolve(sha)
-        return _parse_commits(self._git("log", "-z", "-n", "1", _FORMAT, full, "--"))[0]
+        return parse_commits(self._git("log", "-z", "-n", "1", LOG_FORMAT, full, "--"))[0]
 
     def history(self, limit: int = 20) -> list[Commit]:
         """The newest ``limit`` commits of the followed ref, newest first."""
@@ -259,7 +141,7 @@ class GitSource:
             return []
         self._require_repo()
         head = self._ref_sha()
-        return _parse_commits(self._git("log", "-z", "-n", str(limit), _FORMAT, head, "--"))
+        return parse_commits(self._git("log", "-z", "-n", str(limit), LOG_FORMAT, head, "--"))
 
     def describe(self, revision: str) -> dict[str, object]:
         """JSON-ready facts about ``revision`` for records and sync gates."""
@@ -386,8 +268,8 @@ class GitSource:
         """Run git; its stdout, or GitError with git's last meaningful stderr line."""
         code, out, err = self._run_raw(argv, env=env)
         if code != 0:
-            line = self._scrub(_last_line(err))
-            raise GitError(f"git {_verb(argv)} failed for {self.display_url}: {line}")
+            line = self._scrub(last_line(err))
+            raise GitError(f"git {verb(argv)} failed for {self.display_url}: {line}")
         return out
 
     def _run_raw(
@@ -413,7 +295,7 @@ class GitSource:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise GitError(
-                f"git {_verb(argv)} timed out after {self.timeout:g}s for {self.display_url}"
+                f"git {verb(argv)} timed out after {self.timeout:g}s for {self.display_url}"
             ) from None
         return proc.returncode, out, err
 

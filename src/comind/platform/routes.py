@@ -51,7 +51,8 @@ def platform_routes(
     flows = _flows_api(rt, tokens, messages)
     spool = rt.engines.postgres.wal_spool
     catalog = BackupCatalog(messages.pool)
-    backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog))
+    backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog),
+                         rt.backup_service)  # fmt: skip
     queues = QueuesApi(messages, tokens)
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,

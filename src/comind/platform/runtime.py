@@ -37,7 +37,7 @@ from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane, Engines, aws_env
 from comind.gitops.resources import Resource
-from comind.gitops.sealed import SealingKeys, sealing_keys
+from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
 from comind.observe.metrics import REGISTRY, expose
@@ -47,6 +47,7 @@ from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
+from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.routes import platform_routes
 from comind.queue.layer import MessageLayer
@@ -143,9 +144,10 @@ class Platform:
         self._depth: QueueDepthCollector | None = None
         self._backups: BackupCollector | None = None
         self.backups: BackupScheduler | None = None
+        self.backup_service: BackupService | None = None
         self.wal = WalArchive(
             FileObjectStore(self.engines.home.objects),
-            KeyRing(self.engines.home.root / "secrets"),
+            KeyRing(self.engines.home.secrets),
         )
         self._stop = threading.Event()
 
@@ -198,6 +200,7 @@ class Platform:
         self.shipper = LogShipper(self.logs, self.engines.home.logs)
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
+        self.backup_service = self._backup_service(messages)
         extra = platform_routes(self, messages, self.series, self.logs, self.alerting)
         expose(self.registry)
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
@@ -226,23 +229,32 @@ class Platform:
                                          self.settings.start_timeout):  # fmt: skip
             self.engines.add_engine(engine)
 
+    def _cluster(self) -> Cluster:
+        engine = self.engines.postgres
+        return Cluster(superuser(engine), engine.bin_dir, engine.run_as)
+
     def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
         """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
-        engine, home = self.engines.postgres, self.engines.home
-        cluster = Cluster(superuser(engine), engine.bin_dir, engine.run_as)
 
         def spec() -> Spec | None:
             current = self.gitops.service.current if self.gitops else None
             return current.spec if current else self.spec
 
-        return BackupScheduler(
-            cluster,
-            self.wal.store,
-            BackupCatalog(messages.pool),
-            self.wal.keys,
-            home.root / "restores",
-            spec,
-        )
+        return BackupScheduler(self._cluster(), self.wal.store, BackupCatalog(messages.pool),
+                               self.wal.keys, self.engines.home.restores, spec)  # fmt: skip
+
+    def _backup_service(self, messages: MessageLayer) -> BackupService:
+        """Backups taken, verified and pruned on request (POST /api/v1/backups...)."""
+        return BackupService(self._cluster(), self.wal.store, BackupCatalog(messages.pool),
+                             self.wal, self.engines.home, default_user(self.engines.redis),
+                             self._database_of)  # fmt: skip
+
+    def _database_of(self, app: str) -> str | None:
+        """The database ``app`` has in the applied revision, if any."""
+        current = self.gitops.service.current if self.gitops else None
+        found = [r.name for r in (current.resources if current else [])
+                 if r.kind == "database" and r.app == app]  # fmt: skip
+        return found[0] if found else None
 
     def _buckets(self, app: str) -> list[str]:
         """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
@@ -286,7 +298,7 @@ class Platform:
 
     @property
     def worker_metrics(self) -> Path:
-        return self.engines.home.root / "run" / "metrics"
+        return self.engines.home.worker_metrics
 
     def _worker_env(self) -> dict[str, str]:
         """What a flow worker process needs: the state directory (it connects like the CLI)

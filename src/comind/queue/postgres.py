@@ -15,14 +15,11 @@ crash only means a message is delivered again, which at-least-once delivery allo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import psycopg
@@ -31,13 +28,13 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from comind.queue import metrics, model
-from comind.queue.codec import attributes_from_json, attributes_to_json
+from comind.queue.codec import attributes_to_json
 from comind.queue.errors import (
     InvalidParameterValue,
     MessageNotInflight,
     QueueDoesNotExist,
-    ReceiptHandleIsInvalid,
 )
+from comind.queue.postgres_delivery import check_visibility, decode_receipt, receive_sql, received
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 from comind.stores.queries import query
 
@@ -64,20 +61,6 @@ class QueueRow:
     # not settings that make two queues differ for CreateQueue's "same attributes" check
     extra_attributes: dict[str, str] = field(default_factory=dict, compare=False)
     tags: dict[str, str] = field(default_factory=dict, compare=False)
-
-
-def encode_receipt(row_id: int, receipt: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{row_id}:{receipt}".encode()).decode()
-
-
-def decode_receipt(handle: str) -> tuple[int, uuid.UUID]:
-    try:
-        row_id, token = base64.urlsafe_b64decode(handle.encode()).decode().split(":")
-        return int(row_id), uuid.UUID(token)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ReceiptHandleIsInvalid(
-            f'The input receipt handle "{handle}" is not a valid receipt handle.'
-        ) from None
 
 
 class PostgresQueues:
@@ -248,7 +231,7 @@ class PostgresQueues:
                 "Reason: Must be >= 0 and <= 20, if provided."
             )
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
-        _check_visibility(visibility)
+        check_visibility(visibility)
         began = time.perf_counter()
         got = self._receive_once(q, max_messages, visibility)
         if not got and wait > 0:
@@ -269,7 +252,7 @@ class PostgresQueues:
         consumers (flow workers), which SQS's ten per receive would only slow down."""
         q = self.cached(queue)
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
-        _check_visibility(visibility)
+        check_visibility(visibility)
         limit = max(1, min(limit, MAX_LEASE))
         got = self._receive_once(q, limit, visibility)
         if not got and wait_seconds > 0:
@@ -311,7 +294,7 @@ class PostgresQueues:
             dead = int(rows[0]["dead_lettered"])
             if dead:
                 metrics.DEAD_LETTERED.labels(q.name).inc(dead)
-            got = [_received(row) for row in rows if row["id"] is not None]
+            got = [received(row) for row in rows if row["id"] is not None]
             if got or not dead:
                 return got
         return []
@@ -359,7 +342,7 @@ class PostgresQueues:
         return deleted.rowcount
 
     def change_visibility(self, queue: str, receipt_handle: str, timeout: int) -> None:
-        _check_visibility(timeout)
+        check_visibility(timeout)
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
         with self.pool.connection() as conn:
@@ -374,7 +357,7 @@ class PostgresQueues:
 
     def fail(self, queue: str, receipt_handle: str, *, error: str, retry_in: int) -> None:
         """Return a delivery after a handler error: record it, visible again in ``retry_in`` s."""
-        _check_visibility(retry_in)
+        check_visibility(retry_in)
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
         with self.pool.connection() as conn:
@@ -400,7 +383,7 @@ class PostgresQueues:
         q = self.cached(queue)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(query("queue", "peek"), {"queue_id": q.id, "limit": limit})
-            return [_received(row) for row in rows.fetchall()]
+            return [received(row) for row in rows.fetchall()]
 
     def sweep(self) -> tuple[int, int]:
         """Delete messages past their retention and expired de-duplication entries."""
@@ -408,36 +391,3 @@ class PostgresQueues:
             row = conn.execute(query("queue", "sweep")).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
-
-
-@cache
-def receive_sql(fifo: bool) -> str:
-    """The one-statement receive, picking as a FIFO or a standard queue does."""
-    pick = query("queue", "pick_fifo" if fifo else "pick_standard")
-    return query("queue", "receive").replace("{pick}", pick)
-
-
-def _check_visibility(timeout: int) -> None:
-    if not 0 <= timeout <= model.MAX_VISIBILITY_TIMEOUT:
-        raise InvalidParameterValue(
-            f"Value {timeout} for parameter VisibilityTimeout is invalid. "
-            "Reason: Must be between 0 and 43200, if provided."
-        )
-
-
-def _received(row: dict[str, Any]) -> ReceivedMessage:
-    attributes = attributes_from_json(row["attributes"])
-    return ReceivedMessage(
-        message_id=str(row["message_id"]),
-        receipt_handle=encode_receipt(row["id"], row["receipt"]) if row["receipt"] else "",
-        body=row["body"],
-        md5_of_body=model.md5_of_body(row["body"]),
-        attributes=attributes,
-        md5_of_attributes=model.md5_of_attributes(attributes),
-        receive_count=row["receive_count"],
-        sent_at=row["sent_at"],
-        first_received_at=row["first_received_at"],
-        group_id=row["group_id"],
-        dedup_id=row["dedup_id"],
-        dead_letter=row["dead_letter_info"],
-    )

@@ -17,8 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from comind.errors import ComindError, UsageError
 from comind.gitops.sealed import (
     HEADER,
-    SealedSecretError,
-    SealingKeys,
     read_sealed,
     reseal,
     seal_values,
@@ -26,6 +24,7 @@ from comind.gitops.sealed import (
     unseal,
     write_sealed,
 )
+from comind.gitops.sealing_keys import SealedSecretError, SealingKeys
 from comind.spec.references import secret_file
 
 APP, ENV, NAME = "orders", "dev", "stripe-key"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from comind.gitops.providers.base import MISSING, Observed
 from comind.gitops.resources import Resource
-from comind.gitops.sealed import SealingKeys, unseal
+from comind.gitops.sealed import unseal
+from comind.gitops.sealing_keys import SealingKeys
 from comind.stores.gitops_db import SecretStore
 
 

@@ -1,0 +1,132 @@
+"""The backups service of a running platform: backups taken, verified and pruned on request
+(``POST /api/v1/backups``...), in the platform's process with its own engines.
+
+The CLI reaches it only through the API, so ``comind backup run`` works the same against a
+platform on this machine and on another one. One lock serialises requested work: two
+backups at once would only compete for the same disk and the same WAL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from comind.backup.base import BUCKET, PHYSICAL, complete_physical, physical_backup
+from comind.backup.buckets import backup_buckets
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.logical import logical_backup
+from comind.backup.pitr import create_restore_point
+from comind.backup.retention import prune
+from comind.backup.snapshots import redis_backup
+from comind.backup.verify import verify
+from comind.backup.wal import WalArchive
+from comind.embedded.home import StateDir
+from comind.errors import UsageError
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.redis import RedisTarget
+
+KINDS = (*PHYSICAL, "logical", "objects", "redis")
+SUMMARY = {
+    "physical": ("id", "type", "parent", "note", "start_lsn", "stop_lsn", "size_bytes",
+                 "source_bytes", "seconds", "key_id"),
+    "objects": ("id", "type", "uploaded", "reused", "size_bytes", "seconds"),
+    "redis": ("id", "type", "keys", "size_bytes", "seconds"),
+    "logical": ("id", "type", "app", "database", "size_bytes", "seconds"),
+}  # fmt: skip
+
+
+class BackupService:
+    """Backups of the platform's PostgreSQL, buckets and Redis, taken on request."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        store: FileObjectStore,
+        catalog: BackupCatalog,
+        wal: WalArchive,
+        home: StateDir,
+        redis: RedisTarget,
+        database_of: Callable[[str], str | None],
+    ) -> None:
+        self.cluster, self.store, self.catalog, self.wal = cluster, store, catalog, wal
+        self.home, self.redis, self.database_of = home, redis, database_of
+        self._busy = threading.Lock()
+
+    @property
+    def keys(self) -> KeyRing:
+        return self.wal.keys
+
+    def run(self, kind: str, app: str | None = None) -> dict[str, Any]:
+        """Take a backup of ``kind`` now; its summary (the manifest without file lists)."""
+        if kind not in KINDS:
+            raise UsageError(f"backup type {kind!r}: choose {', '.join(KINDS)}")
+        with self._busy:
+            if kind == "objects":
+                manifest = backup_buckets(self.store, self.catalog, self.keys, self._buckets())
+                return _summary(manifest, "objects") | {"buckets": sorted(manifest["buckets"])}
+            if kind == "redis":
+                manifest = redis_backup(self.redis, self.store, self.catalog, self.keys)
+            elif kind == "logical":
+                manifest = self._logical(app)
+            else:
+                manifest = physical_backup(self.cluster, self.store, self.catalog, self.keys, kind)
+        return _summary(manifest, "physical" if kind in PHYSICAL else kind)
+
+    def verify(self, backup_id: str) -> dict[str, Any]:
+        """Restore ``backup_id`` into a scratch cluster and check it (the result is recorded
+        in the catalog)."""
+        manifest = self.manifest(backup_id)
+        with self._busy:
+            scratch = self.home.restores / f"verify-{backup_id}"
+            return asdict(verify(self.cluster, self.store, self.catalog, self.keys.all(),
+                                 manifest, scratch))  # fmt: skip
+
+    def prune(self, *, keep_full: int, keep_days: int | None, dry_run: bool) -> dict[str, Any]:
+        """Expire old backups and the WAL no kept backup needs (or say what would go)."""
+        with self._busy:
+            done = prune(self.catalog, self.store, self.wal, keep_full=keep_full,
+                         keep_days=keep_days, now=datetime.now(UTC), dry_run=dry_run)  # fmt: skip
+        return asdict(done) | {"dry_run": dry_run}
+
+    def restore_point(self, name: str) -> dict[str, Any]:
+        """Mark this moment under ``name`` (``comind restore --to-restore-point NAME``)."""
+        return create_restore_point(self.cluster, self.store, name)
+
+    def manifest(self, backup_id: str | None) -> dict[str, Any]:
+        """The manifest of a complete backup (the newest physical one when None)."""
+        if backup_id is None:
+            newest = complete_physical(self.catalog, limit=1)
+            if not newest:
+                raise UsageError("no complete backup: comind backup run")
+            return dict(newest[0]["manifest"])
+        found = self.catalog.get(backup_id)
+        if found is None:
+            raise UsageError(f"no backup {backup_id} (see comind backup ls)")
+        if found["status"] != "complete":
+            raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
+        return dict(found["manifest"])
+
+    def _logical(self, app: str | None) -> dict[str, Any]:
+        if not app:
+            raise UsageError("a logical backup is of one app's database: pass --app APP")
+        database = self.database_of(app)
+        if database is None:
+            raise UsageError(f"app '{app}' has no database in the applied revision")
+        return logical_backup(self.cluster, self.store, self.catalog, self.keys, app, database)
+
+    def _buckets(self) -> list[str]:
+        """Every app bucket (the backup store itself is never backed up into itself)."""
+        return sorted(
+            p.name
+            for p in self.store.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and p.name != BUCKET
+        )
+
+
+def _summary(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: manifest.get(k) for k in SUMMARY[kind]}

@@ -1,0 +1,213 @@
+"""Restores from the platform's backup store, run on the platform's machine.
+
+They work from the backup files and the catalog beside them: a side copy of the whole
+cluster (newest backup, a backup, a time, a restore point or a WAL position), one app's
+database or table copied beside the live one (or swapped in), a bucket, a Redis snapshot on
+a side port. Switching the running platform to a restored copy is the API's job
+(``POST /api/v1/backups/switch``); this module only prepares the copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from comind.backup.base import complete_physical
+from comind.backup.buckets import restore_bucket
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.logical import copy_database, replace_database, restore_logical
+from comind.backup.pitr import (
+    choose_base,
+    choose_base_lsn,
+    restore_point,
+    restore_to_lsn,
+    restore_to_time,
+)
+from comind.backup.restore import SideCopy, chain_of, restore_side
+from comind.backup.snapshots import RedisCopy, restore_redis
+from comind.backup.switch import discard_old, old_data_dirs
+from comind.embedded.home import StateDir
+from comind.embedded.osuser import service_user
+from comind.embedded.postgres import find_bin_dir
+from comind.embedded.redis import find_binary
+from comind.embedded.settings import Settings
+from comind.errors import UsageError
+from comind.spec.names import role_name
+from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.objects import FileObjectStore
+from comind.stores.platform_db import PLATFORM_DB
+from comind.stores.postgres import PgTarget, make_pool
+
+__all__ = ["Partial", "Restores", "SideCopy", "Target", "discard_old_data", "old_data", "restores"]
+Progress = Callable[[int], None]
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to restore: a time, a restore point, a WAL position, or a backup (default:
+    the newest)."""
+
+    time: str | None = None
+    point: str | None = None
+    lsn: str | None = None
+    backup: str | None = None
+
+    def chosen(self) -> bool:
+        return any((self.time, self.point, self.lsn, self.backup))
+
+    def described(self, manifest: Manifest) -> str:
+        """The target in words, for questions and reports."""
+        if self.time:
+            return self.time
+        if self.point:
+            return f"restore point {self.point}"
+        return f"LSN {self.lsn}" if self.lsn else str(manifest["id"])
+
+
+@dataclass(frozen=True)
+class Partial:
+    """One app's database (or one table of it) restored under a new name."""
+
+    app: str
+    database: str
+    into: str
+    table: str | None = None
+
+
+def platform_superuser(home: StateDir, address: str) -> PgTarget:
+    """The platform database at ``address`` (host:port), as the superuser."""
+    host, _, port = address.rpartition(":")
+    return PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)
+
+
+class Restores:
+    """Restores from the backup store of one state directory."""
+
+    def __init__(self, cluster: Cluster, catalog: BackupCatalog, home: StateDir,
+                 settings: Settings) -> None:  # fmt: skip
+        self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
+        self.store = FileObjectStore(home.objects)
+        self.keys = KeyRing(home.secrets)
+
+    def _fresh(self, prefix: str) -> Path:
+        return self.home.restores / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+
+    def manifests(self) -> list[Manifest]:
+        """Manifests of the complete physical backups (full, incr, diff), newest first."""
+        return [dict(e["manifest"]) for e in complete_physical(self.catalog)]
+
+    def chosen(self, backup_id: str | None) -> Manifest:
+        """The given complete backup, or the newest physical one."""
+        if backup_id is None:
+            newest = self.manifests()
+            if not newest:
+                raise UsageError("no complete backup to restore: comind backup run")
+            return newest[0]
+        found = self.catalog.get(backup_id)
+        if found is None:
+            raise UsageError(f"no backup {backup_id} (see comind backup ls)")
+        if found["status"] != "complete":
+            raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
+        return dict(found["manifest"])
+
+    def newest_of(self, kind: str, backup_id: str | None) -> Manifest:
+        """The manifest of the given (or newest) complete backup of ``kind``."""
+        found = self.catalog.manifest(kind, backup_id)
+        if found is None:
+            raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
+        return found
+
+    def restore_size(self, manifest: Manifest) -> int:
+        """Bytes a restore of ``manifest`` (its whole chain) writes."""
+        return sum(m["source_bytes"] for m in chain_of(self.store, manifest))
+
+    def latest(self, manifest: Manifest, *, force: bool, progress: Progress) -> SideCopy:
+        """``manifest`` restored and started on a side port."""
+        where = self._fresh(str(manifest["id"]))
+        return restore_side(self.cluster, self.store, manifest, self.keys.all(), where,
+                            force=force, progress=progress)  # fmt: skip
+
+    def to_lsn(self, lsn: str, *, force: bool) -> tuple[SideCopy, Manifest]:
+        manifests = self.manifests()
+        base = choose_base_lsn(manifests, lsn)
+        copy = restore_to_lsn(self.cluster, self.store, self.keys, manifests, lsn,
+                              self._fresh("pitr"), force=force)  # fmt: skip
+        return copy, base
+
+    def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, Manifest]:
+        """A time or a restore point, replayed on a side copy."""
+        point = restore_point(self.store, target.point) if target.point else None
+        when = point["time"] if point else str(target.time)
+        try:
+            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--to-time {when}: expected ISO 8601 with a zone") from None
+        manifests = self.manifests()
+        base = choose_base(manifests, moment)
+        copy = restore_to_time(self.cluster, self.store, self.keys, manifests, moment,
+                               self._fresh("pitr"), force=force, point=target.point)  # fmt: skip
+        return copy, base
+
+    def logical(self, backup_id: str | None) -> Manifest | None:
+        """The manifest of ``backup_id`` when it is a logical backup."""
+        found = self.catalog.get(backup_id) if backup_id else None
+        return dict(found["manifest"]) if found and found["kind"] == "logical" else None
+
+    def from_logical(self, manifest: Manifest, partial: Partial) -> None:
+        """A logical dump restored into the new database ``partial.into``."""
+        if partial.table:
+            raise UsageError("--table restores from a full backup or a point in time")
+        restore_logical(self.cluster, self.store, self.keys.all(), manifest, partial.into,
+                        owner=role_name(partial.app))  # fmt: skip
+
+    def from_copy(self, copy: SideCopy, partial: Partial) -> None:
+        """The app's database (or table) copied out of a side copy, which is then removed."""
+        try:
+            copy_database(self.cluster, copy.target.with_db(partial.database), partial.into,
+                          table=partial.table, owner=role_name(partial.app))  # fmt: skip
+        finally:
+            copy.stop(remove=True)
+
+    def replace(self, database: str, restored: str) -> dict[str, Any]:
+        """The live ``database`` swapped for ``restored``; the old one kept renamed."""
+        old = replace_database(self.cluster, database, restored,
+                               f"{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
+        return {"database": database, "old": old}
+
+    def redis_side(self, backup_id: str | None) -> tuple[RedisCopy, Manifest, Path]:
+        """A Redis snapshot served on a side port."""
+        manifest = self.newest_of("redis", backup_id)
+        where = self._fresh(str(manifest["id"]))
+        binary = find_binary(self.settings.redis_bin)
+        return restore_redis(binary, self.store, self.keys.all(), manifest, where), manifest, where
+
+    def bucket(self, bucket: str, backup_id: str | None, into: str | None) -> dict[str, Any]:
+        """A bucket's objects restored (under ``into`` when given)."""
+        manifest = self.newest_of("objects", backup_id)
+        written = restore_bucket(self.store, self.keys.all(), manifest, bucket, into)
+        return {"bucket": into or bucket, "objects": written, "from": manifest["id"]}
+
+
+def old_data(home: StateDir) -> list[Path]:
+    """Data directories earlier switches set aside."""
+    return old_data_dirs(home.postgres, home.redis)
+
+
+def discard_old_data(home: StateDir) -> list[str]:
+    """Delete the data directories earlier switches set aside."""
+    return [str(p) for p in discard_old(home.postgres, home.redis)]
+
+
+@contextmanager
+def restores(home: StateDir, settings: Settings, postgres_address: str) -> Iterator[Restores]:
+    """Restores of the platform whose PostgreSQL listens at ``postgres_address``."""
+    target = platform_superuser(home, postgres_address)
+    cluster = Cluster(target.with_db("postgres"), find_bin_dir(settings.pg_bin), service_user())
+    with make_pool(target, min_size=1, max_size=2) as pool:
+        yield Restores(cluster, BackupCatalog(pool), home, settings)
