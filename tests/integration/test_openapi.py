@@ -5,8 +5,8 @@ are enforced as documented; errors and the changes a test may make answer as doc
 
 The platform follows a Git repository with one app (queues with a DLQ), an HTTP-fed flow and
 an alert rule; the fixture puts a dead letter, ingested records (one quarantined), a backup
-and metric samples in place first, so the lists the reads answer are not empty and their
-items get checked.
+(through the API) and metric samples in place first, so the lists the reads answer are not
+empty and their items get checked.
 """
 
 from __future__ import annotations
@@ -31,14 +31,11 @@ from tests.hidden import Hidden, bearer
 from tests.platforms import make_settings
 from tests.waiting import wait_until
 
-from comind.backup.snapshots import redis_backup
 from comind.embedded.ports import free_port
 from comind.gitops.source import GitSource
 from comind.platform import Platform
 from comind.spec import load_spec
 from comind.stores.access import AccessStore
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.redis import default_user
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -72,6 +69,7 @@ DOC = "urn:comind:openapi"
 ARGS: dict[str, dict[str, str]] = {
     "/api/v1/queues/{name}/dlq": {"name": "shop/jobs"},
     "/api/v1/queues/{name}/redrive": {"name": "shop/jobs"},
+    "/api/v1/backups/{id}/verify": {"id": "nope"},
     "/api/v1/flows/{name}": {"name": "relay"},
     "/api/v1/flows/{name}/runs": {"name": "relay"},
     "/api/v1/flows/{name}/traces": {"name": "relay"},
@@ -137,8 +135,10 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
     ingested = httpx.post(f"{following.url}/ingest/relay", json=[{"id": 1}, {"id": "two"}],
                           headers=bearer(admin))  # fmt: skip
     assert answers_as_documented(doc, "/ingest/{flow}", "post", ingested) == []
-    redis_backup(default_user(following.engines.redis), following.wal.store,
-                 BackupCatalog(layer.pool), following.wal.keys)  # fmt: skip
+    backup = httpx.post(f"{following.url}/api/v1/backups", json={"type": "redis"},
+                        headers=bearer(admin), timeout=120)  # fmt: skip
+    assert answers_as_documented(doc, "/api/v1/backups", "post", backup) == []
+    assert backup.status_code == 200
 
     def has(path: str, key: str) -> bool:
         found = httpx.get(f"{following.url}{path}", headers=bearer(admin))
@@ -293,8 +293,9 @@ def validator(doc: dict[str, Any], parts: list[str]) -> Draft202012Validator:
 
 
 def test_changes_answer_as_documented(filled: Platform, doc: dict[str, Any], admin: Hidden) -> None:
-    """The changes a test may make to a shared platform (a dry-run sync, auto-sync left on, a
-    redrive: run last, it empties the DLQ the reads look at), and refusals of the others."""
+    """The changes a test may make to a shared platform (a dry-run sync and prune, auto-sync
+    left on, a restore point, a redrive: run last, it empties the DLQ the reads look at), and
+    refusals of the others."""
     admin_, viewer = bearer(admin), bearer(filled.engines.home.secret("api-viewer-token"))
     github = {"X-GitHub-Event": "push"}  # and no signature
     calls = [
@@ -302,6 +303,16 @@ def test_changes_answer_as_documented(filled: Platform, doc: dict[str, Any], adm
         ("/api/v1/autosync", "/api/v1/autosync", {"enabled": True}, admin_, 200),
         ("/api/v1/queues/{name}/redrive", "/api/v1/queues/shop/jobs/redrive", {}, admin_, 202),
         ("/api/v1/queues/{name}/redrive", "/api/v1/queues/shop/done/redrive", {}, admin_, 409),
+        ("/api/v1/backups/prune", "/api/v1/backups/prune", {"dry_run": True}, admin_, 200),
+        (
+            "/api/v1/backups/restore-points",
+            "/api/v1/backups/restore-points",
+            {"name": "t1"},
+            admin_,
+            200,
+        ),
+        ("/api/v1/backups/{id}/verify", "/api/v1/backups/nope/verify", {}, admin_, 400),
+        ("/api/v1/backups", "/api/v1/backups", {"type": "weekly"}, admin_, 400),
         ("/api/v1/rollback", "/api/v1/rollback", {}, viewer, 403),
         ("/api/v1/backups/switch", "/api/v1/backups/switch", {"engine": "x"}, viewer, 403),
         ("/api/v1/hooks/git", "/api/v1/hooks/git", {"ref": "refs/heads/main"}, github, 401),

@@ -24,10 +24,10 @@ from starlette.responses import Response
 
 from comind import __version__
 from comind.api.openapi_ops import OPS, Op, Param, Text
-from comind.api.openapi_schemas import MODELS, Problem
+from comind.api.openapi_schemas import Problem
 
 PATH = "/api/v1/openapi.json"
-REQUESTS = frozenset(op.body for op in OPS if op.body is not None)
+REQUESTS = list(dict.fromkeys(op.body for op in OPS if op.body is not None))
 DESCRIPTION = """\
 The REST API of a Comind-Ops platform: status, queues and dead letters, flows, backups,
 metrics history, alerts and GitOps (apps, resources, syncs). The GitOps operations are served
@@ -100,8 +100,11 @@ def _rendered() -> bytes:
 def _schemas() -> tuple[dict[str, Any], dict[type[BaseModel], dict[str, str]]]:
     """``components/schemas`` and the ``$ref`` of each model: answers as serialized,
     request bodies as accepted."""
+    answers = [m for op in OPS for m in op.ok.values() if not isinstance(m, Text)]
+    found: list[type[BaseModel]] = [Problem, *answers, *REQUESTS]
+    models = dict.fromkeys(found)  # once each, in order; the models they use come along
     modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        (m, "validation" if m in REQUESTS else "serialization") for m in MODELS
+        (m, "validation" if m in REQUESTS else "serialization") for m in models
     ]
     keys, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     return top["$defs"], {model: ref for (model, _), ref in keys.items()}  # type: ignore[misc]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from comind.api import openapi_schemas as s
+from comind.api.backups import PointBody, PruneBody, RunBody
 
 Role = Literal["viewer", "operator", "admin"]
 # how a token limited to one app is treated: "filtered" (it sees its app's part), "own" (only
@@ -68,6 +69,8 @@ QUEUE = Param("name", "path", "app/queue (the slash stays as it is; .fifo may be
               required=True)  # fmt: skip
 NO_FLOW = {404: "no such flow in the applied spec"}
 LIMIT = "limit must be a whole number"
+BACKUP_ERRORS = {400: "a body or value refused", 409: "it failed, or backups are not served here",
+                 413: "a body over 64 KiB"}  # fmt: skip
 
 OPS: tuple[Op, ...] = (
     # --- health, metrics and status (open, like the probes of a load balancer)
@@ -129,6 +132,22 @@ OPS: tuple[Op, ...] = (
        errors={400: "not JSON, or a missing field", 409: "this engine cannot be switched here"},
        description="Audited. PostgreSQL: a restored, stopped cluster (what `comind restore` "
                    "without --side ends with); Redis: a snapshot from the catalog."),
+    Op("POST", "/api/v1/backups", "runBackup", "backups", "Take a backup now",
+       {200: s.BackupTaken}, role="operator", body=RunBody, errors=BACKUP_ERRORS,
+       description="Audited; answers when the backup is stored. type: full, incr, diff, "
+                   "logical (with app), objects or redis."),
+    Op("POST", "/api/v1/backups/{id}/verify", "verifyBackup", "backups",
+       "Restore a backup into a scratch cluster and check it", {200: s.Verified},
+       role="operator", params=(Param("id", "path", "the backup's id", required=True),),
+       errors={400: "no such complete backup", 409: "the verification could not run"},
+       description="Audited; the outcome is recorded in the catalog."),
+    Op("POST", "/api/v1/backups/prune", "pruneBackups", "backups",
+       "Expire old backups and the WAL no kept backup needs", {200: s.PruneReport},
+       role="operator", body=PruneBody, errors=BACKUP_ERRORS, description="Audited."),
+    Op("POST", "/api/v1/backups/restore-points", "createRestorePoint", "backups",
+       "Name this moment to restore to (comind restore --to-restore-point)",
+       {200: s.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,
+       description="Audited."),
     # --- metrics history and alerts
     Op("GET", "/api/v1/metrics/query", "queryMetrics", "metrics",
        "History of a metric from the built-in time series", {200: s.SeriesQuery},

@@ -224,6 +224,36 @@ class Switched(BaseModel):
     old_data_dir: str
 
 
+class BackupTaken(BaseModel):
+    """The new backup's summary: its manifest without file lists (fields by type)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    type: str
+
+
+class Verified(Closed):
+    backup: str
+    ok: bool
+    tables_compared: int
+    problems: list[str]
+    amcheck: str
+    verifybackup: str
+
+
+class PruneReport(Closed):
+    expired: list[str]
+    wal_removed: int
+    kept: list[str]
+    dry_run: bool = Field(description="true: nothing was removed, this is what would go")
+
+
+class RestorePoint(Closed):
+    name: str
+    lsn: str
+    time: datetime
+
+
 # --- metrics and alerts -------------------------------------------------------------------
 
 
@@ -355,12 +385,3 @@ class HookAnswer(Closed):
     accepted: bool
     reason: str | None = None
     ref: str | None = None
-
-
-MODELS: tuple[type[BaseModel], ...] = (
-    Problem, Status, QueueList, DeadLetters, RedriveStarted, FlowList, FlowDetail, FlowRuns,
-    FlowTraces, Ingested, BackupList, SwitchRequest, Switched, SeriesQuery, Alerts, AppList,
-    AppDetail, ResourceList, SyncList, SyncRecord, Diff, SyncRequest, RollbackRequest,
-    AutosyncRequest, SyncStarted, AutosyncState, HookAnswer,
-)  # fmt: skip
-"""Every model the document refers to (the models they use are found through them)."""
