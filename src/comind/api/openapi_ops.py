@@ -1,9 +1,11 @@
 """Every operation of the JSON API, as data: its path, who may call it and what it answers.
 :mod:`comind.api.openapi` turns this list into the OpenAPI 3.1 document.
 
-To document a new route, add an :class:`Op` here (and its body's model to
-:mod:`comind.api.openapi_schemas`); ``tests/integration/test_openapi.py`` names every route the
-platform serves under ``/api/v1`` that is missing here, and checks what the reads answer.
+To document a new route, add an :class:`Op` here. Its request body is the pydantic model the
+route parses (as :mod:`comind.api.backups` does); its answers are models of
+:mod:`comind.api.openapi_schemas` (or the route's own, where it builds one).
+``tests/integration/test_openapi.py`` names every route the platform serves under ``/api/v1``
+that is missing here, and checks what the operations answer.
 """
 
 from __future__ import annotations
