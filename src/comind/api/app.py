@@ -1,5 +1,6 @@
-"""The platform's HTTP surface: health, readiness, metrics and the status API, plus the
-routes of the other APIs and the dashboard (see :mod:`comind.api.dashboard`) passed in.
+"""The platform's HTTP surface: health, readiness, metrics, the status API and the API's
+OpenAPI document (see :mod:`comind.api.openapi`), plus the routes of the other APIs and the
+dashboard (see :mod:`comind.api.dashboard`) passed in.
 
 The app is built from a ``StatusSource`` passed in, so the same routes serve the
 embedded platform and tests. Every request is timed into
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from comind.api import openapi
 from comind.api.memo import Coalesced
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
 
@@ -91,6 +93,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/api/v1/status", status),
+        Route(openapi.PATH, openapi.serve),
     ]
     routes += extra or []
     if sqs is not None:

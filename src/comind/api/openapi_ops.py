@@ -1,0 +1,205 @@
+"""Every operation of the JSON API, as data: its path, who may call it and what it answers.
+:mod:`comind.api.openapi` turns this list into the OpenAPI 3.1 document.
+
+To document a new route, add an :class:`Op` here. Its request body is the pydantic model the
+route parses (as :mod:`comind.api.backups` does); its answers are models of
+:mod:`comind.api.openapi_schemas` (or the route's own, where it builds one).
+``tests/integration/test_openapi.py`` names every route the platform serves under ``/api/v1``
+that is missing here, and checks what the operations answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from comind.api import openapi_schemas as s
+from comind.api.backups import PointBody, PruneBody, RunBody
+
+Role = Literal["viewer", "operator", "admin"]
+# how a token limited to one app is treated: "filtered" (it sees its app's part), "own" (only
+# for its own app, named in the path or body), "refused" (a view or change of the whole
+# platform: tokens of every app only)
+AppTokens = Literal["filtered", "own", "refused"]
+# "token": a Bearer token of at least ``role`` (reads also a dashboard session); "none": open;
+# "ingest": the flow's own ingest token or an operator token; "webhook": the Git host's signature
+Auth = Literal["token", "none", "ingest", "webhook"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """An answer that is not one of the models: plain text (health, metrics), or this
+    document itself."""
+
+    description: str
+    media_type: str = "text/plain"
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["path", "query"]
+    description: str
+    type: Literal["string", "integer"] = "string"
+    required: bool = False
+    default: str | int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Op:
+    method: Literal["GET", "POST"]
+    path: str  # the OpenAPI template: {name}, without starlette's convertors
+    id: str  # operationId
+    tag: str
+    summary: str
+    ok: dict[int, type[BaseModel] | Text]
+    auth: Auth = "token"
+    role: Role = "viewer"
+    apps: AppTokens = "refused"
+    params: tuple[Param, ...] = ()
+    body: type[BaseModel] | None = None
+    errors: dict[int, str] = field(default_factory=dict)  # besides 401/403 of a token
+    description: str = ""
+
+
+FLOW = Param("name", "path", "the flow's name in the spec", required=True)
+QUEUE = Param("name", "path", "app/queue (the slash stays as it is; .fifo may be left out)",
+              required=True)  # fmt: skip
+NO_FLOW = {404: "no such flow in the applied spec"}
+LIMIT = "limit must be a whole number"
+BACKUP_ERRORS = {400: "a body or value refused", 409: "it failed, or backups are not served here",
+                 413: "a body over 64 KiB"}  # fmt: skip
+
+OPS: tuple[Op, ...] = (
+    # --- health, metrics and status (open, like the probes of a load balancer)
+    Op("GET", "/healthz", "healthz", "status", "The API process answers",
+       {200: Text("ok")}, auth="none"),
+    Op("GET", "/readyz", "readyz", "status", "Every engine is healthy",
+       {200: Text("ready"), 503: Text("not ready")}, auth="none"),
+    Op("GET", "/metrics", "metrics", "status", "Prometheus metrics",
+       {200: Text("the Prometheus text exposition format",
+                  "text/plain; version=0.0.4; charset=utf-8")}, auth="none"),
+    Op("GET", "/api/v1/status", "status", "status", "The platform and its engines",
+       {200: s.Status}, auth="none",
+       description="What `comind status --json` shows; it carries no secret."),
+    Op("GET", "/api/v1/openapi.json", "openapi", "status", "This document",
+       {200: Text("OpenAPI 3.1", "application/json",
+                  {"type": "object", "required": ["openapi", "info", "paths"]})}, auth="none",
+       description="Open like /healthz: it describes the API, not the platform's data."),
+    # --- queues
+    Op("GET", "/api/v1/queues", "listQueues", "queues", "Every queue's depth and dead letters",
+       {200: s.QueueList}, apps="filtered"),
+    Op("GET", "/api/v1/queues/{name}/dlq", "peekDeadLetters", "queues",
+       "The oldest dead letters of a queue's DLQ, peeked (nothing is received)",
+       {200: s.DeadLetters}, apps="own",
+       params=(QUEUE, Param("limit", "query", "how many (1 to 100)", "integer", default=10,
+                            maximum=100)),
+       errors={400: LIMIT, 404: "no such queue", 409: "the queue has no dead-letter queue"}),
+    Op("POST", "/api/v1/queues/{name}/redrive", "redriveQueue", "queues",
+       "Send a queue's dead letters back where they came from", {202: s.RedriveStarted},
+       role="operator", apps="own", params=(QUEUE,),
+       errors={404: "no such queue", 409: "no dead-letter queue, or a redrive is running"},
+       description="Audited. The platform's housekeeping moves the messages in the background; "
+                   "GET /api/v1/queues shows the progress."),
+    # --- flows
+    Op("GET", "/api/v1/flows", "listFlows", "flows", "Every flow of the applied spec",
+       {200: s.FlowList}),
+    Op("GET", "/api/v1/flows/{name}", "getFlow", "flows",
+       "A flow: totals, its spec, recent runs and quarantined records", {200: s.FlowDetail},
+       params=(FLOW,), errors=NO_FLOW),
+    Op("GET", "/api/v1/flows/{name}/runs", "listFlowRuns", "flows",
+       "A flow's newest runs (at most 200)", {200: s.FlowRuns}, params=(FLOW,), errors=NO_FLOW),
+    Op("GET", "/api/v1/flows/{name}/traces", "listFlowTraces", "flows",
+       "A flow's newest batch traces", {200: s.FlowTraces},
+       params=(FLOW, Param("limit", "query", "how many (1 to 200)", "integer", default=20,
+                           maximum=200)),
+       errors={**NO_FLOW, 400: LIMIT}),
+    Op("POST", "/ingest/{flow}", "ingest", "flows",
+       "Records into a flow with an http:// source", {202: s.Ingested}, auth="ingest",
+       params=(Param("flow", "path", "the flow's name", required=True),),
+       errors={400: "a malformed body (nothing was queued)", 404: "no such http:// flow",
+               413: "a body over 10 MiB"},
+       description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
+                   "before anything is queued: 202 means every record is stored."),
+    # --- backups
+    Op("GET", "/api/v1/backups", "listBackups", "backups",
+       "The backup catalog and the WAL archive lag", {200: s.BackupList}),
+    Op("POST", "/api/v1/backups/switch", "switchData", "backups",
+       "Put restored data in place of the platform's", {200: s.Switched}, role="operator",
+       body=s.SwitchRequest,
+       errors={400: "not JSON, or a missing field", 409: "this engine cannot be switched here"},
+       description="Audited. PostgreSQL: a restored, stopped cluster (what `comind restore` "
+                   "without --side ends with); Redis: a snapshot from the catalog."),
+    Op("POST", "/api/v1/backups", "runBackup", "backups", "Take a backup now",
+       {200: s.BackupTaken}, role="operator", body=RunBody, errors=BACKUP_ERRORS,
+       description="Audited; answers when the backup is stored. type: full, incr, diff, "
+                   "logical (with app), objects or redis."),
+    Op("POST", "/api/v1/backups/{id}/verify", "verifyBackup", "backups",
+       "Restore a backup into a scratch cluster and check it", {200: s.Verified},
+       role="operator", params=(Param("id", "path", "the backup's id", required=True),),
+       errors={400: "no such complete backup", 409: "the verification could not run"},
+       description="Audited; the outcome is recorded in the catalog."),
+    Op("POST", "/api/v1/backups/prune", "pruneBackups", "backups",
+       "Expire old backups and the WAL no kept backup needs", {200: s.PruneReport},
+       role="operator", body=PruneBody, errors=BACKUP_ERRORS, description="Audited."),
+    Op("POST", "/api/v1/backups/restore-points", "createRestorePoint", "backups",
+       "Name this moment to restore to (comind restore --to-restore-point)",
+       {200: s.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,
+       description="Audited."),
+    # --- metrics history and alerts
+    Op("GET", "/api/v1/metrics/query", "queryMetrics", "metrics",
+       "History of a metric from the built-in time series", {200: s.SeriesQuery},
+       params=(Param("name", "query", "a sample name, e.g. comind_queue_messages", required=True),
+               Param("match", "query", "a JSON object of labels the series must carry",
+                     default="{}"),
+               Param("range", "query", "how far back from now: 15m, 6h, 7d (at most 90d)",
+                     default="1h")),
+       errors={400: "a missing name, a bad range or match"}),
+    Op("GET", "/api/v1/alerts", "listAlerts", "metrics",
+       "Every alert rule with its pending and firing alerts", {200: s.Alerts}),
+    # --- GitOps (served when the platform follows a repository)
+    Op("GET", "/api/v1/apps", "listApps", "gitops", "Every app's sync and health",
+       {200: s.AppList}, apps="filtered"),
+    Op("GET", "/api/v1/apps/{app}", "getApp", "gitops", "An app and its resources",
+       {200: s.AppDetail}, apps="own",
+       params=(Param("app", "path", "the app's name", required=True),),
+       errors={404: "no such app"}),
+    Op("GET", "/api/v1/resources", "listResources", "gitops", "Every resource's sync and health",
+       {200: s.ResourceList}, apps="filtered"),
+    Op("GET", "/api/v1/syncs", "listSyncs", "gitops", "The newest syncs of the environment",
+       {200: s.SyncList}, apps="filtered",
+       params=(Param("limit", "query", "how many (1 to 500)", "integer", default=20,
+                     maximum=500),
+               Param("app", "query", "only this app's results")),
+       errors={400: LIMIT}),
+    Op("GET", "/api/v1/syncs/{sync_id}", "getSync", "gitops", "One sync and its results",
+       {200: s.SyncRecord}, apps="filtered",
+       params=(Param("sync_id", "path", "the sync's id", "integer", required=True),),
+       errors={404: "no such sync"}),
+    Op("GET", "/api/v1/diff", "diff", "gitops", "What a sync to a revision would change",
+       {200: s.Diff}, params=(Param("revision", "query", "default: the branch's newest commit"),),
+       errors={400: "an unknown or refused revision"}),
+    Op("POST", "/api/v1/sync", "sync", "gitops", "Start a sync", {202: s.SyncStarted},
+       role="operator", apps="own", body=s.SyncRequest,
+       errors={503: "the sync could not start"},
+       description="Audited. Answers at once with the sync's id; an app token may sync its "
+                   "own app only."),
+    Op("POST", "/api/v1/rollback", "rollback", "gitops",
+       "Sync an earlier revision and pause auto-sync", {202: s.SyncStarted}, role="operator",
+       body=s.RollbackRequest,
+       errors={400: "no revision, or an unknown one", 503: "the sync could not start"},
+       description="Audited."),
+    Op("POST", "/api/v1/autosync", "autosync", "gitops", "Pause or resume auto-sync",
+       {200: s.AutosyncState}, role="operator", body=s.AutosyncRequest,
+       description="Audited."),
+    Op("POST", "/api/v1/hooks/git", "gitWebhook", "gitops",
+       "A push from GitHub or GitLab: the platform fetches and syncs",
+       {202: s.HookAnswer, 200: s.HookAnswer}, auth="webhook",
+       errors={400: "not a GitHub or GitLab request, or a malformed push",
+               401: "a missing or wrong signature or token", 413: "a payload over 5 MiB"},
+       description="200 with accepted false: not a push, or a push to another branch."),
+)  # fmt: skip
