@@ -73,6 +73,11 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}": {"name": "relay"},
     "/api/v1/flows/{name}/runs": {"name": "relay"},
     "/api/v1/flows/{name}/traces": {"name": "relay"},
+    "/api/v1/flows/{name}/dlq": {"name": "relay"},
+    "/api/v1/flows/{name}/token": {"name": "relay"},
+    "/api/v1/flows/{name}/run": {"name": "nope"},
+    "/api/v1/flows/{name}/backfill": {"name": "nope"},
+    "/api/v1/flows/{name}/replay": {"name": "nope"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
 }
@@ -206,7 +211,7 @@ def test_roles_are_enforced_as_documented(
     assert filled.messages is not None
     operator = Hidden(AccessStore(filled.messages.pool).create("operator")[1])
     tokens = {"viewer": Hidden(filled.engines.home.secret("api-viewer-token")),
-              "operator": operator}  # fmt: skip
+              "operator": operator, "admin": admin}  # fmt: skip
     below = {"operator": "viewer", "admin": "operator"}
     args = arguments(filled, admin)
     problems: list[str] = []

@@ -49,6 +49,46 @@ class ReplayBody(BaseModel):
     limit: int = Field(default=1000, ge=1, le=1_000_000)
 
 
+# --- answers (documented in the OpenAPI document)
+
+
+class RunResult(BaseModel):
+    partition: str = Field(description="the partition run ('' for an unpartitioned flow)")
+    status: str = Field(description="succeeded | failed")
+    rows_in: int
+    rows_out: int
+    seconds: float
+    error: str | None
+
+
+class RunResults(BaseModel):
+    results: list[RunResult]
+
+
+class DeadLetter(BaseModel):
+    step: str
+    error_type: str
+    error: str
+    attempts: int
+    record: dict[str, Any] = Field(description="the record as it entered the failing step")
+    at: str | None = Field(description="when it was dead-lettered (ISO 8601)")
+
+
+class DeadLetterList(BaseModel):
+    letters: list[DeadLetter] = Field(description="oldest first")
+
+
+class ReplayReport(BaseModel):
+    replayed: int
+    written: int
+    failed_again: int = Field(description="dead-lettered again")
+    quarantined: int
+
+
+class IngestToken(BaseModel):
+    token: str = Field(description="for POST /ingest/{flow}")
+
+
 Work = Callable[[FlowActions, str], Awaitable[Any]]
 
 
@@ -68,16 +108,17 @@ class FlowActionsApi:
     async def run(self, request: Request) -> Response:
         async def work(actions: FlowActions, name: str) -> Any:
             body = await parsed(request, RunBody)
-            return await run_in_threadpool(actions.run, name, body.partition)
+            return {"results": await run_in_threadpool(actions.run, name, body.partition)}
 
         return await self._act(request, "flow-run", work)
 
     async def backfill(self, request: Request) -> Response:
         async def work(actions: FlowActions, name: str) -> Any:
             body = await parsed(request, BackfillBody)
-            return await run_in_threadpool(
+            done = await run_in_threadpool(
                 actions.backfill, name, body.first, body.last, body.parallel
             )
+            return {"results": done}
 
         return await self._act(request, "flow-backfill", work)
 

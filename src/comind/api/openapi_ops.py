@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from comind.api import flow_actions as fa
 from comind.api import openapi_schemas as s
 from comind.api.backups import PointBody, PruneBody, RunBody
 
@@ -118,6 +119,30 @@ OPS: tuple[Op, ...] = (
        params=(FLOW, Param("limit", "query", "how many (1 to 200)", "integer", default=20,
                            maximum=200)),
        errors={**NO_FLOW, 400: LIMIT}),
+    Op("POST", "/api/v1/flows/{name}/run", "runFlow", "flows",
+       "Run a batch flow's partition now (default: the last complete one)",
+       {200: fa.RunResults}, role="operator", params=(FLOW,), body=fa.RunBody,
+       errors={**NO_FLOW, 400: "a body refused", 409: "the run could not start"},
+       description="Audited; answers when the run is done. A failed partition is a 200 "
+                   "whose result says failed."),
+    Op("POST", "/api/v1/flows/{name}/backfill", "backfillFlow", "flows",
+       "Run the partitions of a range whose last run is missing or failed",
+       {200: fa.RunResults}, role="operator", params=(FLOW,), body=fa.BackfillBody,
+       errors={**NO_FLOW, 400: "a body refused", 409: "the backfill could not start"},
+       description="Audited; answers when every partition has run."),
+    Op("GET", "/api/v1/flows/{name}/dlq", "flowDeadLetters", "flows",
+       "A flow's dead letters: step, error, attempts and the record", {200: fa.DeadLetterList},
+       params=(FLOW, Param("limit", "query", "how many (1 to 1000)", "integer", default=20,
+                           maximum=1000)),
+       errors={**NO_FLOW, 400: LIMIT}),
+    Op("POST", "/api/v1/flows/{name}/replay", "replayFlow", "flows",
+       "Send a flow's dead letters back through it", {200: fa.ReplayReport},
+       role="operator", params=(FLOW,), body=fa.ReplayBody,
+       errors={**NO_FLOW, 400: "a body refused", 409: "the replay failed"},
+       description="Audited."),
+    Op("GET", "/api/v1/flows/{name}/token", "flowIngestToken", "flows",
+       "The flow's ingest token", {200: fa.IngestToken}, role="admin", params=(FLOW,),
+       description="A credential: admin only, and every read is audited."),
     Op("POST", "/ingest/{flow}", "ingest", "flows",
        "Records into a flow with an http:// source", {202: s.Ingested}, auth="ingest",
        params=(Param("flow", "path", "the flow's name", required=True),),

@@ -100,7 +100,7 @@ def run(
     """Run a batch flow's partition now (or drain what an unpartitioned flow's source holds)."""
     with waiting(f"running {name}", as_json):
         results = call(ctx, "POST", f"/api/v1/flows/{name}/run", body={"partition": partition},
-                       admin=True, timeout=LONG)  # fmt: skip
+                       admin=True, timeout=LONG)["results"]  # fmt: skip
     _report(results, as_json)
 
 
@@ -116,7 +116,7 @@ def backfill(
     body = {"from": first, "to": last, "parallel": parallel}
     with waiting(f"backfilling {name} {first}..{last}", as_json):
         results = call(ctx, "POST", f"/api/v1/flows/{name}/backfill", body=body, admin=True,
-                       timeout=LONG)  # fmt: skip
+                       timeout=LONG)["results"]  # fmt: skip
     _report(results, as_json)
 
 
