@@ -9,7 +9,6 @@ quarantined with reasons) and one request in fifty is not JSON at all (the endpo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import ssl
@@ -22,7 +21,6 @@ import httpx
 import typer
 from rich.live import Live
 
-from comind.api.flows import ingest_token
 from comind.cli.api_client import call
 from comind.cli.connect import api_verify, home_of, running_state
 from comind.cli.output import console, emit_json
@@ -104,10 +102,9 @@ def traffic(
     if wait:
         _wait_for_platform(ctx, flow, wait)
     name = _ingest_flow(ctx, flow)
-    home = home_of(ctx)
-    state = running_state(home)
-    key = hashlib.sha256(home.secret("platform-key").encode()).digest()
-    url, token = f"{state['api_url']}/ingest/{name}", ingest_token(key, name)
+    state = running_state(home_of(ctx))
+    token = call(ctx, "GET", f"/api/v1/flows/{name}/token", admin=True)["token"]
+    url = f"{state['api_url']}/ingest/{name}"
     sender = Sender(url, token, random.Random(seed), verify=api_verify(state))
     try:
         if as_json:
