@@ -166,7 +166,7 @@ def _parent_manifest(
     store: FileObjectStore, keys: KeyRing, parent: dict[str, Any], tmp: Path
 ) -> Path:
     path = tmp / "backup_manifest"
-    path.write_bytes(b"".join(open_stream(store.read_stream(BUCKET, parent["pg_manifest"]),
+    path.write_bytes(b"".join(open_stream(store.get_stream(BUCKET, parent["pg_manifest"]),
                                           keys.all())))  # fmt: skip
     return path
 

@@ -32,7 +32,7 @@ def backup_buckets(
                 if store.head(BUCKET, _blob(bucket, etag)) is not None:
                     reused += 1
                     continue
-                sealed = seal_stream(store.read_stream(bucket, object_key), key_id, key)
+                sealed = seal_stream(store.get_stream(bucket, object_key), key_id, key)
                 info = store.put_stream(BUCKET, _blob(bucket, etag), sealed)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
@@ -65,6 +65,6 @@ def restore_bucket(
     target = into or bucket
     store.create_bucket(target)
     for object_key, etag in listing.items():
-        data = open_stream(store.read_stream(BUCKET, _blob(bucket, etag)), keys)
+        data = open_stream(store.get_stream(BUCKET, _blob(bucket, etag)), keys)
         store.put_stream(target, object_key, data)
     return len(listing)

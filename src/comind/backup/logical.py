@@ -76,7 +76,7 @@ def restore_logical(
     """A logical backup restored into a new database ``into``."""
     check_artifacts(store, manifest)
     _create(cluster, into, owner)
-    plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
+    plain = open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys)
     _restore(cluster, cluster.target.with_db(into), plain, owner)
 
 

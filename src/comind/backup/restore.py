@@ -68,7 +68,7 @@ def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
     for key in manifest["artifacts"]:
         digest = hashlib.sha256()
         try:
-            for block in store.read_stream(BUCKET, key):
+            for block in store.get_stream(BUCKET, key):
                 digest.update(block)
         except Exception as exc:  # missing or unreadable
             raise BackupError(
@@ -127,7 +127,7 @@ def _extract(
     store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
     progress: Callable[[int], None],
 ) -> int:  # fmt: skip
-    plain = _Stream(open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys),
+    plain = _Stream(open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys),
                     progress)  # fmt: skip
     with tarfile.open(fileobj=plain, mode="r|") as tar:
         tar.extractall(into, filter="fully_trusted")  # our own, authenticated artifact

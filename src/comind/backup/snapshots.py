@@ -77,7 +77,7 @@ def restore_redis(
     check_artifacts(store, manifest)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (directory / "dump.rdb").open("wb") as out:
-        for plain in open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys):
+        for plain in open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys):
             out.write(plain)
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'

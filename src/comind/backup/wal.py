@@ -83,7 +83,7 @@ class WalArchive:
         into.mkdir(parents=True, exist_ok=True)
         keys = self.keys.all()
         for name in names:
-            data = open_stream(self.store.read_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"), keys)
+            data = open_stream(self.store.get_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"), keys)
             with (into / name).open("wb") as out:
                 for block in data:
                     out.write(block)

@@ -33,7 +33,7 @@ def test_a_full_backup_restores_and_verifies(
     assert stored["sha256"] == manifest["sha256"]
     entry = catalog.get(manifest["id"])
     assert entry is not None and entry["status"] == "complete"
-    raw = b"".join(store.read_stream(BUCKET, manifest["artifacts"][0]))
+    raw = b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
 
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")

@@ -29,7 +29,7 @@ def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
     live.mset({f"snap:{i}": f"v{i}" for i in range(2000)})
     manifest = redis_backup(default_user(engine), store, catalog, keys)
     assert manifest["keys"] >= 2000 and catalog.get(manifest["id"])["status"] == "complete"  # type: ignore[index]
-    assert b"snap:1" not in b"".join(store.read_stream(BUCKET, manifest["artifacts"][0]))
+    assert b"snap:1" not in b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
     live.set("snap:1", "changed after the backup")
 
     copy = restore_redis(engine.binary, store, keys.all(), manifest, scratch / "side")
