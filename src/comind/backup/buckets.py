@@ -13,7 +13,7 @@ from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 
 def _blob(bucket: str, etag: str) -> str:
@@ -21,7 +21,7 @@ def _blob(bucket: str, etag: str) -> str:
 
 
 def backup_buckets(
-    store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
+    store: ObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
 ) -> dict[str, Any]:
     """Back up ``buckets``; returns the manifest (listings, and how much was new)."""
     with registered(store, catalog, keys, "objects") as (backup_id, key_id, key):
@@ -51,7 +51,7 @@ def backup_buckets(
 
 
 def restore_bucket(
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: dict[str, bytes],
     manifest: dict[str, Any],
     bucket: str,

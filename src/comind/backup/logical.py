@@ -22,7 +22,7 @@ from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, connect
 
 READ = 1 << 20
@@ -30,7 +30,7 @@ READ = 1 << 20
 
 def logical_backup(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
     app: str,
@@ -66,7 +66,7 @@ def logical_backup(
 
 def restore_logical(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: dict[str, bytes],
     manifest: dict[str, Any],
     into: str,

@@ -25,7 +25,7 @@ from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.wal import WalArchive
-from comind.stores.objects import FileObjectStore, ObjectStoreError
+from comind.stores.objects import ObjectStore, ObjectStoreError
 from comind.stores.postgres import connect
 
 SHIP_WAIT = 60.0
@@ -92,7 +92,7 @@ def choose_base_lsn(manifests: list[dict[str, Any]], lsn: str) -> dict[str, Any]
     return usable[-1]
 
 
-def create_restore_point(cluster: Cluster, store: FileObjectStore, name: str) -> dict[str, Any]:
+def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> dict[str, Any]:
     """A named point to restore to (``--to-restore-point``), remembered in the backup store."""
     _check_name(name)
     if store.head(BUCKET, f"{POINTS}{name}.json") is not None:
@@ -111,7 +111,7 @@ def _check_name(name: str) -> None:
         raise BackupError(f"restore point {name!r}: use 1 to 60 letters, digits, '_', '.', '-'")
 
 
-def restore_point(store: FileObjectStore, name: str) -> dict[str, Any]:
+def restore_point(store: ObjectStore, name: str) -> dict[str, Any]:
     _check_name(name)
     try:
         point: dict[str, Any] = json.loads(store.get(BUCKET, f"{POINTS}{name}.json"))
@@ -124,7 +124,7 @@ def restore_point(store: FileObjectStore, name: str) -> dict[str, Any]:
 
 def restore_to_time(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: KeyRing,
     manifests: list[dict[str, Any]],
     target: datetime,
@@ -153,7 +153,7 @@ def restore_to_time(
 
 
 def restore_to_lsn(
-    cluster: Cluster, store: FileObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
     lsn: str, data_dir: Path, *, force: bool = False,
 ) -> SideCopy:  # fmt: skip
     """A side copy of the cluster as it was at WAL position ``lsn``."""

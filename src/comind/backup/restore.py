@@ -33,7 +33,7 @@ from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream
 from comind.embedded.osuser import allow_traverse
 from comind.embedded.ports import free_port
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
 
 START_TIMEOUT = 120.0
@@ -63,7 +63,7 @@ class SideCopy:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
+def check_artifacts(store: ObjectStore, manifest: dict[str, Any]) -> None:
     """Every artifact exists and matches the manifest's checksum, or BackupError naming it."""
     for key in manifest["artifacts"]:
         digest = hashlib.sha256()
@@ -80,7 +80,7 @@ def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
 
 
 def restore_side(
-    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> SideCopy:  # fmt: skip
     """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
@@ -89,7 +89,7 @@ def restore_side(
     return start_side(cluster, data_dir)
 
 
-def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def chain_of(store: ObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The backups a restore of ``manifest`` needs, oldest (the full one) first."""
     chain = [manifest]
     while parent := chain[0].get("parent"):
@@ -106,7 +106,7 @@ def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str,
 
 
 def unpack(
-    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> None:  # fmt: skip
     """The backup's files in ``data_dir`` (all artifacts checked first, then decrypted and
@@ -124,7 +124,7 @@ def unpack(
 
 
 def _extract(
-    store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
+    store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
     progress: Callable[[int], None],
 ) -> int:  # fmt: skip
     plain = _Stream(open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys),
@@ -135,7 +135,7 @@ def _extract(
 
 
 def _combine(
-    cluster: Cluster, store: FileObjectStore, chain: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, chain: list[dict[str, Any]],
     keys: dict[str, bytes], data_dir: Path, progress: Callable[[int], None],
 ) -> None:  # fmt: skip
     parts = data_dir.parent / f"{data_dir.name}-parts"

@@ -24,7 +24,7 @@ from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.spec import Spec
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 log = logging.getLogger("comind.backup.schedule")
 
@@ -70,7 +70,7 @@ class BackupScheduler:
     def __init__(
         self,
         cluster: Cluster,
-        store: FileObjectStore,
+        store: ObjectStore,
         catalog: BackupCatalog,
         keys: KeyRing,
         scratch: Path,

@@ -24,7 +24,7 @@ from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_persistence import Persistence
 
@@ -32,7 +32,7 @@ SAVE_TIMEOUT = 600.0
 
 
 def redis_backup(
-    target: RedisTarget, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing
+    target: RedisTarget, store: ObjectStore, catalog: BackupCatalog, keys: KeyRing
 ) -> dict[str, Any]:
     """Snapshot the Redis at ``target`` (whose files this machine can read)."""
     redis = Persistence(target)
@@ -69,7 +69,7 @@ class RedisCopy:
 
 
 def restore_redis(
-    binary: Path, store: FileObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
     directory: Path, *, host: str = "127.0.0.1",
 ) -> RedisCopy:  # fmt: skip
     """The snapshot in ``directory/dump.rdb``, served on a free port with a new password
@@ -106,7 +106,7 @@ def _wait_loaded(copy: RedisCopy, timeout: float = 120.0) -> None:
 
 
 def install_redis(
-    binary: Path, store: FileObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
     redis_home: Path,
 ) -> int:  # fmt: skip
     """The snapshot as the append-only file of the engine whose directory is ``redis_home``

@@ -24,7 +24,7 @@ from comind.embedded.engine import EngineError
 from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 OLD_PREFIX = "data.old-"
 REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and 7 persist
@@ -57,7 +57,7 @@ def switch_data(
 
 
 def switch_redis(
-    platform: EmbeddedPlatform, store: FileObjectStore, keys: dict[str, bytes],
+    platform: EmbeddedPlatform, store: ObjectStore, keys: dict[str, bytes],
     manifest: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """Replace the platform's Redis data with snapshot ``manifest``: Redis stops, its files

@@ -18,7 +18,7 @@ from comind.backup.base import BackupError
 from comind.backup.cluster import Cluster
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.postgres import connect
 
 
@@ -33,7 +33,7 @@ class Report:
 
 
 def verify(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, catalog: BackupCatalog, keys: dict[str, bytes],
     manifest: dict[str, Any], scratch: Path,
 ) -> Report:  # fmt: skip
     """Restore, check and record the outcome in the catalog; the scratch copy is removed."""

@@ -44,6 +44,11 @@ CHUNK = 1 << 20  # the block size streams are read in
 MAX_PARTS = 10_000  # as S3
 
 
+def valid_bucket(name: str) -> bool:
+    """Whether ``name`` is a valid bucket name (as S3's rules, without the exceptions)."""
+    return _BUCKET.match(name) is not None
+
+
 class ObjectStoreError(ComindError):
     """A bad bucket/key/upload, or an object that does not exist."""
 
