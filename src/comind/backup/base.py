@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, table_stats
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.tarscan import MemberCatcher
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectInfo, ObjectStore
 
 BUCKET = "comind-backups"

@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 from comind.backup.base import BUCKET, finish, other_manifest_key, registered
+from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 
 

@@ -26,6 +26,7 @@ from comind.backup.base import (
     taken_at,
 )
 from comind.backup.buckets import restore_bucket
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing, open_export
 from comind.backup.pitr import replay
@@ -36,7 +37,6 @@ from comind.embedded.home import StateDir
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore, ObjectStore, valid_bucket
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool

@@ -17,11 +17,11 @@ from typing import Any
 from psycopg import sql
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, connect
 

@@ -11,8 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 
+from comind.backup.catalog import BackupCatalog
 from comind.observe.metrics import REGISTRY
-from comind.stores.backup_catalog import BackupCatalog
 
 log = logging.getLogger("comind.backup.metrics")
 

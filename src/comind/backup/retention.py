@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from comind.backup.base import BUCKET, PHYSICAL, manifest_key
+from comind.backup.catalog import BackupCatalog
 from comind.backup.wal import PREFIX, SUFFIX, WalArchive
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, other_manifest_key, registered
+from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_persistence import Persistence

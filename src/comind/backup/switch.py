@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.base import adopt_stored
+from comind.backup.catalog import BackupCatalog
 from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
 from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 
 OLD_PREFIX = "data.old-"

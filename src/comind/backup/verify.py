@@ -15,9 +15,9 @@ from typing import Any
 from psycopg import sql
 
 from comind.backup.base import BackupError
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.restore import SideCopy, own, start_side, unpack
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import connect
 

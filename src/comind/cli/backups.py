@@ -16,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 
 from comind.backup.base import BUCKET, PHYSICAL, complete_physical, physical_backup
 from comind.backup.buckets import backup_buckets
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import (
@@ -36,7 +37,6 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
 from comind.errors import UsageError
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
 

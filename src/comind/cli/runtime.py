@@ -27,6 +27,7 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.runtime import AppRuntime
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
@@ -54,7 +55,6 @@ from comind.observe.rules import render as render_rules
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import SecretStore
 from comind.stores.logship import LogShipper

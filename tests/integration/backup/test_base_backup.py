@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from comind.backup.base import BUCKET, BackupError, manifest_key, physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
 from comind.backup.verify import verify
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 

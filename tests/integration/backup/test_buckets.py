@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from comind.backup.base import BUCKET
 from comind.backup.buckets import backup_buckets, restore_bucket
+from comind.backup.catalog import BackupCatalog
 from comind.backup.keys import KeyRing
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 
 

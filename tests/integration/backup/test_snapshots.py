@@ -11,11 +11,11 @@ import redis
 from tests.waiting import wait_until
 
 from comind.backup.base import BUCKET, BackupError
+from comind.backup.catalog import BackupCatalog
 from comind.backup.keys import KeyRing
 from comind.backup.snapshots import install_redis, redis_backup, restore_redis
 from comind.cli.runtime import Runtime
 from comind.embedded.ports import free_port
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.redis import client, default_user
 
