@@ -33,9 +33,9 @@ from typing import Any
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, table_stats
 from comind.backup.crypto import open_stream, seal_stream
+from comind.backup.errors import BackupError as BackupError  # importers know it here
 from comind.backup.keys import KeyRing
 from comind.backup.tarscan import MemberCatcher
-from comind.errors import ComindError
 from comind.stores.objects import ObjectInfo, ObjectStore
 
 BUCKET = "comind-backups"
@@ -46,10 +46,6 @@ INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
 
 Progress = Callable[[int], None]
 Stats = dict[str, dict[str, dict[str, int]]]  # bytes read from pg_basebackup so far
-
-
-class BackupError(ComindError):
-    """A backup failed; nothing of it is registered as complete."""
 
 
 def artifact_key(backup_id: str) -> str:

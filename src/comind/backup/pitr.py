@@ -18,10 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from comind.backup.base import BUCKET, PHYSICAL, BackupError
-from comind.backup.cluster import Cluster
+from comind.backup.cluster import Cluster, in_recovery
 from comind.backup.keys import KeyRing
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.wal import WalArchive
@@ -197,13 +195,8 @@ def replay(
 def _wait_promoted(side: SideCopy, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with psycopg.connect(side.target.conninfo(), connect_timeout=2) as conn:
-                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            if row is not None and not row[0]:
-                return
-        except psycopg.OperationalError:
-            pass
+        if in_recovery(side.target) is False:
+            return
         if side.process.poll() is not None:
             raise BackupError("the restored copy stopped during recovery (see its log beside it)")
         time.sleep(0.3)

@@ -26,10 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from comind.backup.base import BUCKET, BackupError, manifest_key
-from comind.backup.cluster import Cluster
+from comind.backup.cluster import Cluster, answers
 from comind.backup.crypto import open_stream
 from comind.embedded.osuser import allow_traverse
 from comind.embedded.ports import free_port
@@ -187,11 +185,9 @@ def _wait_ready(side: SideCopy, log: Path) -> None:
         if side.process.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
             raise BackupError(f"the restored copy did not start: {' | '.join(tail)}")
-        try:
-            with psycopg.connect(side.target.conninfo(), connect_timeout=2):
-                return
-        except psycopg.OperationalError:
-            time.sleep(0.3)
+        if answers(side.target):
+            return
+        time.sleep(0.3)
     side.stop()
     raise BackupError(f"the restored copy did not answer within {START_TIMEOUT:.0f} s")
 
