@@ -28,12 +28,16 @@ def backup_buckets(
         began, listings, uploaded, reused, size = time.monotonic(), {}, 0, 0, 0
         for bucket in buckets:
             listing = {o.key: o.etag for o in store.list(bucket)}
+            # one listing of the stored blobs, not a head() per object: a store may read a
+            # whole object to answer head() with its etag
+            stored = {k for k, _ in store.names(BUCKET, f"objects/{bucket}/")}
             for object_key, etag in listing.items():
-                if store.head(BUCKET, _blob(bucket, etag)) is not None:
+                if _blob(bucket, etag) in stored:
                     reused += 1
                     continue
                 sealed = seal_stream(store.get_stream(bucket, object_key), key_id, key)
                 info = store.put_stream(BUCKET, _blob(bucket, etag), sealed)
+                stored.add(info.key)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
         manifest = {
