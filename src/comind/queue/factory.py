@@ -37,12 +37,20 @@ class QueueBackend:
 
 
 def open_queue_backend(
-    settings: QueueSettings, *, postgres: PgTarget | None = None, max_connections: int = 20
+    settings: QueueSettings,
+    *,
+    postgres: PgTarget | None = None,
+    layer: MessageLayer | None = None,
+    max_connections: int = 20,
 ) -> QueueBackend:
     """The backend ``settings`` choose; a combination that cannot work is refused (one
-    line, :class:`QueueConfigError`) before anything is opened."""
+    line, :class:`QueueConfigError`) before anything is opened. For ``postgres``: the
+    platform's own ``layer`` when given (its pool is shared and stays open after ``close``),
+    else a new one on ``postgres``."""
     check(settings)
     if settings.queue_backend == "postgres":
+        if layer is not None:
+            return QueueBackend("postgres", layer.queues, layer.admin, lambda: None)
         if postgres is None:
             raise QueueConfigError(
                 "COMIND_QUEUE_BACKEND=postgres needs the platform database, and none was given"
