@@ -84,11 +84,12 @@ def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
 
 
 def rebuild(
-    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
-    step: Step = lambda s: None,
+    source: Path | tuple[ObjectStore, str], home: StateDir, settings: Settings,
+    exported: bytes, passphrase: str, step: Step = lambda s: None,
 ) -> Rebuilt:  # fmt: skip
-    """Rebuild the platform whose backups are in ``source`` into ``home`` (empty)."""
-    copy = backup_source(source)
+    """Rebuild the platform whose backups are in ``source`` (a directory copy of the backup
+    bucket, or any store and the bucket in it holding them) into ``home`` (empty)."""
+    copy = backup_source(source) if isinstance(source, Path) else source
     open_export(exported, passphrase)  # a wrong passphrase fails before anything is written
     if home.root.exists() and any(home.root.iterdir()):
         raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
