@@ -74,6 +74,7 @@ from detached import detached_platform
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
 from comind.backup.base import physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -85,7 +86,6 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
 from comind.embedded.settings import Settings
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, ensure_database, make_pool
 

@@ -24,13 +24,13 @@ from backup import CHANGED, DATABASE, MB, SCALE, Bench, _drain, _load, _query, _
 from detached import detached_platform
 
 from comind.backup.base import physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
 from comind.cli.connect import platform_db
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import wheel_bin_dir
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, make_pool
 

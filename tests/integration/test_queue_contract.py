@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
 from comind.platform import Platform
+from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.errors import InvalidParameterValue, QueueDoesNotExist, ReceiptHandleIsInvalid
-from comind.queue.layer import MessageLayer
+from comind.queue.factory import open_queue_backend
 from comind.queue.model import Attribute, OutgoingMessage
-from comind.queue.sqs import SqsQueueAdmin, SqsQueues
 from comind.stores.postgres import PgTarget
 
 
@@ -66,33 +65,31 @@ def moto_url() -> Iterator[str]:
     proc.wait(10)
 
 
-def _boto(url: str, key: str, secret: str) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-    )
-
-
 @pytest.fixture(params=["postgres", "sqs", "moto"])
 def backend(request: pytest.FixtureRequest, pg: PgTarget) -> Iterator[Backend]:
+    """Each backend as the platform builds it: from its configuration, by the one factory."""
     prefix = "c" + uuid.uuid4().hex[:8]
     if request.param == "postgres":
-        layer = MessageLayer.open(pg, max_connections=4)
-        yield Backend("postgres", layer.queues, layer.admin, prefix)
-        layer.close()
-        return
-    if request.param == "sqs":
+        settings = queue_settings(queue_backend="postgres")
+    elif request.param == "sqs":
         runtime: Platform = request.getfixturevalue("runtime")
         assert runtime.credentials is not None
         key = runtime.credentials.ensure(prefix)
-        client = _boto(runtime.url, key.access_key_id, key.secret)
+        settings = _sqs(runtime.url, key.access_key_id, key.secret)
     else:
-        client = _boto(request.getfixturevalue("moto_url"), "testing", "testing")
-    queues = SqsQueues(client)
-    yield Backend(request.param, queues, SqsQueueAdmin(queues), prefix)
+        settings = _sqs(request.getfixturevalue("moto_url"), "testing", "testing")
+    with open_queue_backend(settings, postgres=pg, max_connections=4) as opened:
+        yield Backend(request.param, opened.queues, opened.admin, prefix)
+
+
+def _sqs(url: str, key: str, secret: str) -> QueueSettings:
+    return queue_settings(
+        queue_backend="sqs",
+        sqs_endpoint=url,
+        sqs_region="us-east-1",
+        sqs_access_key_id=key,
+        sqs_secret_access_key=secret,
+    )
 
 
 def test_send_receive_delete(backend: Backend) -> None:

@@ -27,8 +27,8 @@ from starlette.routing import Route
 from comind.api.audited import audited
 from comind.api.bodies import parsed
 from comind.api.tokens import Tokens
+from comind.backup.catalog import BackupCatalog
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 

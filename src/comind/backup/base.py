@@ -30,13 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, table_stats
 from comind.backup.crypto import open_stream, seal_stream
+from comind.backup.errors import BackupError as BackupError  # importers know it here
 from comind.backup.keys import KeyRing
 from comind.backup.tarscan import MemberCatcher
-from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore, ObjectInfo
+from comind.stores.objects import ObjectInfo, ObjectStore
 
 BUCKET = "comind-backups"
 READ = 1 << 20
@@ -46,10 +46,6 @@ INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
 
 Progress = Callable[[int], None]
 Stats = dict[str, dict[str, dict[str, int]]]  # bytes read from pg_basebackup so far
-
-
-class BackupError(ComindError):
-    """A backup failed; nothing of it is registered as complete."""
 
 
 def artifact_key(backup_id: str) -> str:
@@ -70,9 +66,7 @@ def other_manifest_key(backup_id: str) -> str:
     return f"manifests/{backup_id}.json"
 
 
-def finish(
-    store: FileObjectStore, catalog: BackupCatalog, manifest: dict[str, Any], key: str
-) -> None:
+def finish(store: ObjectStore, catalog: BackupCatalog, manifest: dict[str, Any], key: str) -> None:
     """The manifest stored beside the artifacts, then the catalog entry complete (in that
     order: a backup listed complete always has its manifest in the store, from which a
     disaster recovery finds it)."""
@@ -80,15 +74,16 @@ def finish(
     catalog.complete(manifest["id"], manifest)
 
 
-def stored_manifests(store: FileObjectStore) -> list[dict[str, Any]]:
+def stored_manifests(store: ObjectStore) -> list[dict[str, Any]]:
     """Every backup's manifest kept in the backup store (what the catalog is rebuilt from)."""
-    keys = [o.key for prefix in ("base/", "logical/") for o in store.list(BUCKET, prefix)
-            if o.key.endswith("/manifest.json")]  # fmt: skip
-    keys += [o.key for o in store.list(BUCKET, "manifests/")]
+    # names, not list(): a store may have to read an object to report its etag
+    keys = [key for prefix in ("base/", "logical/") for key, _ in store.names(BUCKET, prefix)
+            if key.endswith("/manifest.json")]  # fmt: skip
+    keys += [key for key, _ in store.names(BUCKET, "manifests/")]
     return [json.loads(store.get(BUCKET, key)) for key in keys]
 
 
-def adopt_stored(store: FileObjectStore, catalog: BackupCatalog) -> int:
+def adopt_stored(store: ObjectStore, catalog: BackupCatalog) -> int:
     """Enter every stored backup the catalog does not list (after a disaster recovery or a
     switch to an earlier point in time, whose database predates the newer backups)."""
     store.create_bucket(BUCKET)
@@ -107,7 +102,7 @@ def taken_at(manifest: dict[str, Any]) -> datetime:
 
 def physical_backup(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
     kind: str = "full",
@@ -162,18 +157,17 @@ def _parent(
     return chained[0], None
 
 
-def _parent_manifest(
-    store: FileObjectStore, keys: KeyRing, parent: dict[str, Any], tmp: Path
-) -> Path:
+def _parent_manifest(store: ObjectStore, keys: KeyRing, parent: dict[str, Any], tmp: Path) -> Path:
     path = tmp / "backup_manifest"
-    path.write_bytes(b"".join(open_stream(store.read_stream(BUCKET, parent["pg_manifest"]),
-                                          keys.all())))  # fmt: skip
+    with path.open("wb") as out:
+        for block in open_stream(store.get_stream(BUCKET, parent["pg_manifest"]), keys.all()):
+            out.write(block)
     return path
 
 
 @contextlib.contextmanager
 def registered(
-    store: FileObjectStore,
+    store: ObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
     kind: str,
@@ -196,7 +190,7 @@ def registered(
 
 def _take(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     backup_id: str,
     key_id: str,
     key: bytes,
@@ -243,7 +237,7 @@ def _take(
 
 
 def _store_pg_manifest(
-    store: FileObjectStore, backup_id: str, key_id: str, key: bytes, catcher: MemberCatcher
+    store: ObjectStore, backup_id: str, key_id: str, key: bytes, catcher: MemberCatcher
 ) -> str | None:
     if catcher.found is None:
         return None
@@ -253,7 +247,7 @@ def _store_pg_manifest(
 
 def _stream(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     backup_id: str,
     sealing: tuple[str, bytes],
     progress: Progress,

@@ -9,11 +9,11 @@ import time
 from typing import Any
 
 from comind.backup.base import BUCKET, finish, other_manifest_key, registered
+from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 
 def _blob(bucket: str, etag: str) -> str:
@@ -21,19 +21,23 @@ def _blob(bucket: str, etag: str) -> str:
 
 
 def backup_buckets(
-    store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
+    store: ObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
 ) -> dict[str, Any]:
     """Back up ``buckets``; returns the manifest (listings, and how much was new)."""
     with registered(store, catalog, keys, "objects") as (backup_id, key_id, key):
         began, listings, uploaded, reused, size = time.monotonic(), {}, 0, 0, 0
         for bucket in buckets:
             listing = {o.key: o.etag for o in store.list(bucket)}
+            # one listing of the stored blobs, not a head() per object: a store may read a
+            # whole object to answer head() with its etag
+            stored = {k for k, _ in store.names(BUCKET, f"objects/{bucket}/")}
             for object_key, etag in listing.items():
-                if store.head(BUCKET, _blob(bucket, etag)) is not None:
+                if _blob(bucket, etag) in stored:
                     reused += 1
                     continue
-                sealed = seal_stream(store.read_stream(bucket, object_key), key_id, key)
+                sealed = seal_stream(store.get_stream(bucket, object_key), key_id, key)
                 info = store.put_stream(BUCKET, _blob(bucket, etag), sealed)
+                stored.add(info.key)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
         manifest = {
@@ -51,7 +55,7 @@ def backup_buckets(
 
 
 def restore_bucket(
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: dict[str, bytes],
     manifest: dict[str, Any],
     bucket: str,
@@ -65,6 +69,6 @@ def restore_bucket(
     target = into or bucket
     store.create_bucket(target)
     for object_key, etag in listing.items():
-        data = open_stream(store.read_stream(BUCKET, _blob(bucket, etag)), keys)
+        data = open_stream(store.get_stream(BUCKET, _blob(bucket, etag)), keys)
         store.put_stream(target, object_key, data)
     return len(listing)

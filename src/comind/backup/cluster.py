@@ -1,15 +1,22 @@
 """The PostgreSQL cluster a backup is taken from: how to reach it, where its tools are, and
-the user its server processes run as (a restored copy runs as the same user)."""
+the user its server processes run as (a restored copy runs as the same user).
+
+This is backup's PostgreSQL adapter (with ``catalog.py``): the only modules of the package
+that import the driver, which the import-linter contract "backups reach engines through
+stores/ and their adapters" holds. Statements built from identifiers are composed here."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
+from comind.backup.errors import BackupError
 from comind.embedded.osuser import RunAs
 from comind.stores.postgres import PgTarget, connect
 
@@ -83,7 +90,7 @@ def table_stats(
                 "FROM pg_stat_user_tables ORDER BY 1, 2",
                 (COUNT_LIMIT,),
             ).fetchall()
-            rows = {f"{s}.{t}": _count(conn, s, t) if count and small else -1
+            rows = {f"{s}.{t}": count_rows(conn, s, t) if count and small else -1
                     for s, t, small in names}  # fmt: skip
             writes = conn.execute(
                 "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
@@ -93,8 +100,94 @@ def table_stats(
     return out
 
 
-def _count(conn: Any, schema: str, table: str) -> int:
+def count_rows(conn: Any, schema: str, table: str) -> int:
+    """Rows in ``schema.table`` on the connection ``conn``."""
     row = conn.execute(
         sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def answers(target: PgTarget) -> bool:
+    """Whether the server at ``target`` accepts a connection now."""
+    try:
+        with psycopg.connect(target.conninfo(), connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def in_recovery(target: PgTarget) -> bool | None:
+    """Whether the server at ``target`` is still in recovery (None: it does not answer)."""
+    try:
+        with psycopg.connect(target.conninfo(), connect_timeout=2) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.OperationalError:
+        return None
+    return None if row is None else bool(row[0])
+
+
+def role_exists(target: PgTarget, role: str) -> bool:
+    with connect(target) as conn:
+        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    return found is not None
+
+
+def create_database(target: PgTarget, name: str, owner: str | None) -> bool:
+    """Create database ``name`` (owned by ``owner`` when that role exists); False when it
+    exists already."""
+    ident = sql.Identifier
+    with connect(target) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident(name)))
+        if owner and role_exists(target, owner):
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident(name), ident(owner)))
+    return True
+
+
+def replace_database(cluster: Cluster, live: str, restored: str, stamp: str) -> str:
+    """Put database ``restored`` in place of ``live``, which is kept as ``LIVE_old_STAMP``
+    (returned). New connections to ``live`` are refused while its sessions end, so none
+    slips in between; if the second rename fails the first is undone."""
+    old = f"{live[:40]}_old_{stamp}"
+    with connect(cluster.target) as conn:
+        _allow_connections(conn, live, False)
+        try:
+            _end_sessions(conn, live)
+            _rename(conn, live, old)
+            try:
+                _rename(conn, restored, live)
+            except Exception:
+                _rename(conn, old, live)
+                raise
+        finally:
+            present = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)",
+                                   ([live, old],)).fetchall()  # fmt: skip
+            for (name,) in present:
+                _allow_connections(conn, name, True)
+    return old
+
+
+def _rename(conn: Any, name: str, to: str) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name),
+                                                                   sql.Identifier(to)))  # fmt: skip
+
+
+def _allow_connections(conn: Any, name: str, allow: bool) -> None:
+    conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+        sql.Identifier(name), sql.SQL("true" if allow else "false")))  # fmt: skip
+
+
+def _end_sessions(conn: Any, database: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+        ).fetchone()[0]  # fmt: skip
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise BackupError(f"sessions on {database} did not end within {timeout:.0f} s")
+        time.sleep(0.1)

@@ -26,6 +26,7 @@ from comind.backup.base import (
     taken_at,
 )
 from comind.backup.buckets import restore_bucket
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing, open_export
 from comind.backup.pitr import replay
@@ -36,8 +37,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import FileObjectStore, ObjectStore, valid_bucket
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool
 
@@ -56,44 +56,61 @@ class Rebuilt:
     redis_keys: int | None = None
 
 
-def backup_bucket(source: Path) -> Path:
-    """The backup store's bucket directory in ``source`` (the bucket itself, or a copy of a
-    state directory's ``objects`` holding it)."""
-    for candidate in (source, source / BUCKET, source / "objects" / BUCKET):
-        if (candidate / "base").is_dir():
-            return candidate
+def backup_source(source: Path) -> tuple[ObjectStore, str]:
+    """The store and bucket holding the backups copied into the directory ``source`` (the
+    bucket itself, or a copy of a state directory's ``objects`` holding it), read as a file
+    store: from here on the copy is reached through the object-store protocol only."""
+    for root, bucket in ((source.parent, source.name), (source, BUCKET),
+                         (source / "objects", BUCKET)):  # fmt: skip
+        if (root / bucket / "base").is_dir():
+            if bucket != BUCKET and not valid_bucket(bucket):
+                raise BackupError(f"{source}: name the copy's directory like a bucket (3-63 "
+                                  "lowercase letters, digits, dots, dashes)")  # fmt: skip
+            return FileObjectStore(root), bucket
     raise BackupError(
         f"{source} holds no Comind backups (expected base/ and wal/ of the {BUCKET} bucket)"
     )
 
 
+def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
+    """Every object of the backups' ``bucket`` in ``source`` streamed into ``target``'s
+    backup bucket; returns how many."""
+    target.create_bucket(BUCKET)
+    copied = 0
+    for key, _ in source.names(bucket):
+        target.put_stream(BUCKET, key, source.get_stream(bucket, key))
+        copied += 1
+    return copied
+
+
 def rebuild(
-    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
-    step: Step = lambda s: None,
+    source: Path | tuple[ObjectStore, str], home: StateDir, settings: Settings,
+    exported: bytes, passphrase: str, step: Step = lambda s: None,
 ) -> Rebuilt:  # fmt: skip
-    """Rebuild the platform whose backups are in ``source`` into ``home`` (empty)."""
-    bucket = backup_bucket(source)
+    """Rebuild the platform whose backups are in ``source`` (a directory copy of the backup
+    bucket, or any store and the bucket in it holding them) into ``home`` (empty)."""
+    copy = backup_source(source) if isinstance(source, Path) else source
     open_export(exported, passphrase)  # a wrong passphrase fails before anything is written
     if home.root.exists() and any(home.root.iterdir()):
         raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
                           "directory (choose another --home)")  # fmt: skip
     try:
-        return _rebuild(bucket, home, settings, exported, passphrase, step)
+        return _rebuild(copy, home, settings, exported, passphrase, step)
     except BaseException:
         shutil.rmtree(home.root, ignore_errors=True)  # it was empty: a retry starts clean
         raise
 
 
 def _rebuild(
-    bucket: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
-    step: Step,
+    copy: tuple[ObjectStore, str], home: StateDir, settings: Settings, exported: bytes,
+    passphrase: str, step: Step,
 ) -> Rebuilt:  # fmt: skip
     home.create()
     keys = KeyRing(home.root / "secrets")
     keys.load(exported, passphrase, platform=True)
     step("copying the backup store")
-    shutil.copytree(bucket, home.objects / BUCKET)
-    store = FileObjectStore(home.objects)
+    store: ObjectStore = FileObjectStore(home.objects)  # the new platform's own store
+    copy_backups(*copy, store)
     manifests = stored_manifests(store)  # read once: every step below picks from them
     out = _postgres(store, keys, home, settings, manifests, step)
     step("restoring the buckets")
@@ -107,7 +124,7 @@ def _rebuild(
 
 
 def _postgres(
-    store: FileObjectStore, keys: KeyRing, home: StateDir, settings: Settings,
+    store: ObjectStore, keys: KeyRing, home: StateDir, settings: Settings,
     manifests: list[dict[str, Any]], step: Step,
 ) -> Rebuilt:  # fmt: skip
     base = _newest(manifests, None)
@@ -131,7 +148,7 @@ def _postgres(
 
 
 def _buckets(
-    store: FileObjectStore, keys: KeyRing, manifests: list[dict[str, Any]], out: Rebuilt
+    store: ObjectStore, keys: KeyRing, manifests: list[dict[str, Any]], out: Rebuilt
 ) -> None:
     manifest = _newest(manifests, "objects")
     if manifest is None:

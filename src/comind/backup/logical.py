@@ -14,23 +14,22 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from psycopg import sql
-
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
-from comind.backup.cluster import Cluster
+from comind.backup.catalog import BackupCatalog
+from comind.backup.cluster import Cluster, create_database, role_exists
+from comind.backup.cluster import replace_database as replace_database  # the CLI's name for it
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.objects import ObjectStore
+from comind.stores.postgres import PgTarget
 
 READ = 1 << 20
 
 
 def logical_backup(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
     app: str,
@@ -66,7 +65,7 @@ def logical_backup(
 
 def restore_logical(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: dict[str, bytes],
     manifest: dict[str, Any],
     into: str,
@@ -76,7 +75,7 @@ def restore_logical(
     """A logical backup restored into a new database ``into``."""
     check_artifacts(store, manifest)
     _create(cluster, into, owner)
-    plain = open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys)
+    plain = open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys)
     _restore(cluster, cluster.target.with_db(into), plain, owner)
 
 
@@ -95,25 +94,9 @@ def copy_database(
     _restore(cluster, cluster.target.with_db(into), _output(proc), owner)
 
 
-def _role_exists(cluster: Cluster, role: str) -> bool:
-    with connect(cluster.target) as conn:
-        return (
-            conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            is not None
-        )
-
-
 def _create(cluster: Cluster, name: str, owner: str | None) -> None:
-    with connect(cluster.target) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            raise BackupError(f"database {name} exists already; choose another name with --as")
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        if owner and _role_exists(cluster, owner):
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                    sql.Identifier(name), sql.Identifier(owner)
-                )
-            )
+    if not create_database(cluster.target, name, owner):
+        raise BackupError(f"database {name} exists already; choose another name with --as")
 
 
 def _dump(cluster: Cluster, source: PgTarget, table: str | None = None) -> subprocess.Popen[bytes]:
@@ -155,7 +138,7 @@ def _output(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
 
 def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: str | None) -> None:
     # created as the app's role, so the app owns what is restored
-    role = ["--role", owner] if owner and _role_exists(cluster, owner) else []
+    role = ["--role", owner] if owner and role_exists(cluster.target, owner) else []
     proc = subprocess.Popen(
         [
             cluster.tool("pg_restore"),
@@ -187,44 +170,3 @@ def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: s
     proc.stderr.close()
     if proc.wait() != 0:
         raise BackupError(f"pg_restore failed: {err.splitlines()[-1] if err else 'no output'}")
-
-
-def replace_database(cluster: Cluster, live: str, restored: str, stamp: str) -> str:
-    """Put database ``restored`` in place of ``live``, which is kept as ``LIVE_old_STAMP``
-    (returned). New connections to ``live`` are refused while its sessions end, so none
-    slips in between; if the second rename fails the first is undone."""
-    old = f"{live[:40]}_old_{stamp}"
-    ident = sql.Identifier
-    with connect(cluster.target) as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident(live)))
-        try:
-            _end_sessions(conn, live)
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(live), ident(old)))
-            try:
-                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    ident(restored), ident(live)))  # fmt: skip
-            except Exception:
-                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    ident(old), ident(live)))  # fmt: skip
-                raise
-        finally:
-            present = conn.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)",
-                                   ([live, old],)).fetchall()  # fmt: skip
-            for (name,) in present:
-                conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(
-                    ident(name)))  # fmt: skip
-    return old
-
-
-def _end_sessions(conn: Any, database: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
-        ).fetchone()[0]  # fmt: skip
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            raise BackupError(f"sessions on {database} did not end within {timeout:.0f} s")
-        time.sleep(0.1)

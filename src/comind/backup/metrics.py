@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from psycopg_pool import ConnectionPool
 
+from comind.backup.catalog import BackupCatalog
 from comind.observe.metrics import REGISTRY
-from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.postgres import Pool
 
 log = logging.getLogger("comind.backup.metrics")
 
@@ -41,7 +41,7 @@ WAL_FAILURES = Counter(
 class BackupCollector(Collector):
     """Last successful backup and verification time, size and duration per kind."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.catalog = BackupCatalog(pool)
 
     def describe(self) -> Iterator[GaugeMetricFamily]:

@@ -18,14 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from comind.backup.base import BUCKET, PHYSICAL, BackupError
-from comind.backup.cluster import Cluster
+from comind.backup.cluster import Cluster, in_recovery
 from comind.backup.keys import KeyRing
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.wal import WalArchive
-from comind.stores.objects import FileObjectStore, ObjectStoreError
+from comind.stores.objects import ObjectStore, ObjectStoreError
 from comind.stores.postgres import connect
 
 SHIP_WAIT = 60.0
@@ -92,7 +90,7 @@ def choose_base_lsn(manifests: list[dict[str, Any]], lsn: str) -> dict[str, Any]
     return usable[-1]
 
 
-def create_restore_point(cluster: Cluster, store: FileObjectStore, name: str) -> dict[str, Any]:
+def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> dict[str, Any]:
     """A named point to restore to (``--to-restore-point``), remembered in the backup store."""
     _check_name(name)
     if store.head(BUCKET, f"{POINTS}{name}.json") is not None:
@@ -111,7 +109,7 @@ def _check_name(name: str) -> None:
         raise BackupError(f"restore point {name!r}: use 1 to 60 letters, digits, '_', '.', '-'")
 
 
-def restore_point(store: FileObjectStore, name: str) -> dict[str, Any]:
+def restore_point(store: ObjectStore, name: str) -> dict[str, Any]:
     _check_name(name)
     try:
         point: dict[str, Any] = json.loads(store.get(BUCKET, f"{POINTS}{name}.json"))
@@ -124,7 +122,7 @@ def restore_point(store: FileObjectStore, name: str) -> dict[str, Any]:
 
 def restore_to_time(
     cluster: Cluster,
-    store: FileObjectStore,
+    store: ObjectStore,
     keys: KeyRing,
     manifests: list[dict[str, Any]],
     target: datetime,
@@ -153,7 +151,7 @@ def restore_to_time(
 
 
 def restore_to_lsn(
-    cluster: Cluster, store: FileObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
     lsn: str, data_dir: Path, *, force: bool = False,
 ) -> SideCopy:  # fmt: skip
     """A side copy of the cluster as it was at WAL position ``lsn``."""
@@ -197,13 +195,8 @@ def replay(
 def _wait_promoted(side: SideCopy, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with psycopg.connect(side.target.conninfo(), connect_timeout=2) as conn:
-                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            if row is not None and not row[0]:
-                return
-        except psycopg.OperationalError:
-            pass
+        if in_recovery(side.target) is False:
+            return
         if side.process.poll() is not None:
             raise BackupError("the restored copy stopped during recovery (see its log beside it)")
         time.sleep(0.3)

@@ -26,14 +26,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from comind.backup.base import BUCKET, BackupError, manifest_key
-from comind.backup.cluster import Cluster
+from comind.backup.cluster import Cluster, answers
 from comind.backup.crypto import open_stream
 from comind.embedded.osuser import allow_traverse
 from comind.embedded.ports import free_port
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
 
 START_TIMEOUT = 120.0
@@ -63,12 +61,12 @@ class SideCopy:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
+def check_artifacts(store: ObjectStore, manifest: dict[str, Any]) -> None:
     """Every artifact exists and matches the manifest's checksum, or BackupError naming it."""
     for key in manifest["artifacts"]:
         digest = hashlib.sha256()
         try:
-            for block in store.read_stream(BUCKET, key):
+            for block in store.get_stream(BUCKET, key):
                 digest.update(block)
         except Exception as exc:  # missing or unreadable
             raise BackupError(
@@ -80,7 +78,7 @@ def check_artifacts(store: FileObjectStore, manifest: dict[str, Any]) -> None:
 
 
 def restore_side(
-    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> SideCopy:  # fmt: skip
     """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
@@ -89,7 +87,7 @@ def restore_side(
     return start_side(cluster, data_dir)
 
 
-def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def chain_of(store: ObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The backups a restore of ``manifest`` needs, oldest (the full one) first."""
     chain = [manifest]
     while parent := chain[0].get("parent"):
@@ -106,7 +104,7 @@ def chain_of(store: FileObjectStore, manifest: dict[str, Any]) -> list[dict[str,
 
 
 def unpack(
-    cluster: Cluster, store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> None:  # fmt: skip
     """The backup's files in ``data_dir`` (all artifacts checked first, then decrypted and
@@ -124,10 +122,10 @@ def unpack(
 
 
 def _extract(
-    store: FileObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
+    store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
     progress: Callable[[int], None],
 ) -> int:  # fmt: skip
-    plain = _Stream(open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys),
+    plain = _Stream(open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys),
                     progress)  # fmt: skip
     with tarfile.open(fileobj=plain, mode="r|") as tar:
         tar.extractall(into, filter="fully_trusted")  # our own, authenticated artifact
@@ -135,7 +133,7 @@ def _extract(
 
 
 def _combine(
-    cluster: Cluster, store: FileObjectStore, chain: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, chain: list[dict[str, Any]],
     keys: dict[str, bytes], data_dir: Path, progress: Callable[[int], None],
 ) -> None:  # fmt: skip
     parts = data_dir.parent / f"{data_dir.name}-parts"
@@ -187,11 +185,9 @@ def _wait_ready(side: SideCopy, log: Path) -> None:
         if side.process.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
             raise BackupError(f"the restored copy did not start: {' | '.join(tail)}")
-        try:
-            with psycopg.connect(side.target.conninfo(), connect_timeout=2):
-                return
-        except psycopg.OperationalError:
-            time.sleep(0.3)
+        if answers(side.target):
+            return
+        time.sleep(0.3)
     side.stop()
     raise BackupError(f"the restored copy did not answer within {START_TIMEOUT:.0f} s")
 

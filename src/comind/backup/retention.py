@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from comind.backup.base import BUCKET, PHYSICAL, manifest_key
+from comind.backup.catalog import BackupCatalog
 from comind.backup.wal import PREFIX, SUFFIX, WalArchive
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _root(backup_id: str, parents: dict[str, str | None]) -> str:
 
 def prune(
     catalog: BackupCatalog,
-    store: FileObjectStore,
+    store: ObjectStore,
     archive: WalArchive,
     *,
     keep_full: int,
@@ -90,7 +90,7 @@ def prune(
     return out
 
 
-def _delete_backup(store: FileObjectStore, entry: dict[str, Any]) -> None:
+def _delete_backup(store: ObjectStore, entry: dict[str, Any]) -> None:
     manifest = entry["manifest"] or {}
     extra = [manifest["pg_manifest"]] if manifest.get("pg_manifest") else []
     for key in [*manifest.get("artifacts", []), *extra, manifest_key(entry["id"])]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from croniter import croniter
 
 from comind.backup.base import complete_physical, physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import OVERDUE
@@ -23,8 +24,7 @@ from comind.backup.retention import prune
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.spec import Spec
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 log = logging.getLogger("comind.backup.schedule")
 
@@ -70,7 +70,7 @@ class BackupScheduler:
     def __init__(
         self,
         cluster: Cluster,
-        store: FileObjectStore,
+        store: ObjectStore,
         catalog: BackupCatalog,
         keys: KeyRing,
         scratch: Path,

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, other_manifest_key, registered
+from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_persistence import Persistence
 
@@ -32,7 +32,7 @@ SAVE_TIMEOUT = 600.0
 
 
 def redis_backup(
-    target: RedisTarget, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing
+    target: RedisTarget, store: ObjectStore, catalog: BackupCatalog, keys: KeyRing
 ) -> dict[str, Any]:
     """Snapshot the Redis at ``target`` (whose files this machine can read)."""
     redis = Persistence(target)
@@ -69,7 +69,7 @@ class RedisCopy:
 
 
 def restore_redis(
-    binary: Path, store: FileObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
     directory: Path, *, host: str = "127.0.0.1",
 ) -> RedisCopy:  # fmt: skip
     """The snapshot in ``directory/dump.rdb``, served on a free port with a new password
@@ -77,7 +77,7 @@ def restore_redis(
     check_artifacts(store, manifest)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (directory / "dump.rdb").open("wb") as out:
-        for plain in open_stream(store.read_stream(BUCKET, manifest["artifacts"][0]), keys):
+        for plain in open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys):
             out.write(plain)
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
@@ -106,7 +106,7 @@ def _wait_loaded(copy: RedisCopy, timeout: float = 120.0) -> None:
 
 
 def install_redis(
-    binary: Path, store: FileObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
     redis_home: Path,
 ) -> int:  # fmt: skip
     """The snapshot as the append-only file of the engine whose directory is ``redis_home``

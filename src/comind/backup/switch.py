@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.base import adopt_stored
+from comind.backup.catalog import BackupCatalog
 from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
 from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 OLD_PREFIX = "data.old-"
 REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and 7 persist
@@ -57,7 +57,7 @@ def switch_data(
 
 
 def switch_redis(
-    platform: EmbeddedPlatform, store: FileObjectStore, keys: dict[str, bytes],
+    platform: EmbeddedPlatform, store: ObjectStore, keys: dict[str, bytes],
     manifest: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """Replace the platform's Redis data with snapshot ``manifest``: Redis stops, its files

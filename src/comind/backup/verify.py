@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from comind.backup.base import BackupError
-from comind.backup.cluster import Cluster
+from comind.backup.catalog import BackupCatalog
+from comind.backup.cluster import Cluster, count_rows
 from comind.backup.restore import SideCopy, own, start_side, unpack
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.postgres import connect
 
 
@@ -33,7 +31,7 @@ class Report:
 
 
 def verify(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, catalog: BackupCatalog, keys: dict[str, bytes],
     manifest: dict[str, Any], scratch: Path,
 ) -> Report:  # fmt: skip
     """Restore, check and record the outcome in the catalog; the scratch copy is removed."""
@@ -64,11 +62,10 @@ def _compare(side: SideCopy, manifest: dict[str, Any], report: Report) -> None:
                 if expected is None:
                     continue  # written to during the backup: no fixed count to compare
                 schema, _, table = name.partition(".")
-                row = conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
-                    sql.Identifier(schema), sql.Identifier(table))).fetchone()  # fmt: skip
+                rows = count_rows(conn, schema, table)
                 report.tables_compared += 1
-                if row is None or int(row[0]) != expected:
-                    report.problems.append(f"{db}.{name}: {row[0] if row else '?'} rows, "
+                if rows != expected:
+                    report.problems.append(f"{db}.{name}: {rows} rows, "
                                            f"{expected} at backup time")  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from comind.backup import metrics
 from comind.backup.base import BUCKET
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 
 log = logging.getLogger("comind.backup.wal")
 PREFIX = "wal/"
@@ -33,7 +33,7 @@ class Archived:
 
 
 class WalArchive:
-    def __init__(self, store: FileObjectStore, keys: KeyRing) -> None:
+    def __init__(self, store: ObjectStore, keys: KeyRing) -> None:
         self.store, self.keys = store, keys
 
     def ship(self, spool: Path) -> int:
@@ -83,7 +83,7 @@ class WalArchive:
         into.mkdir(parents=True, exist_ok=True)
         keys = self.keys.all()
         for name in names:
-            data = open_stream(self.store.read_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"), keys)
+            data = open_stream(self.store.get_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"), keys)
             with (into / name).open("wb") as out:
                 for block in data:
                     out.write(block)

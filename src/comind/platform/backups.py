@@ -16,6 +16,7 @@ from typing import Any
 
 from comind.backup.base import BUCKET, PHYSICAL, complete_physical, physical_backup
 from comind.backup.buckets import backup_buckets
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import logical_backup
@@ -26,8 +27,7 @@ from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.embedded.home import StateDir
 from comind.errors import UsageError
-from comind.stores.backup_catalog import BackupCatalog
-from comind.stores.objects import FileObjectStore
+from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 
 KINDS = (*PHYSICAL, "logical", "objects", "redis")
@@ -46,7 +46,7 @@ class BackupService:
     def __init__(
         self,
         cluster: Cluster,
-        store: FileObjectStore,
+        store: ObjectStore,
         catalog: BackupCatalog,
         wal: WalArchive,
         home: StateDir,
@@ -121,11 +121,7 @@ class BackupService:
 
     def _buckets(self) -> list[str]:
         """Every app bucket (the backup store itself is never backed up into itself)."""
-        return sorted(
-            p.name
-            for p in self.store.root.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and p.name != BUCKET
-        )
+        return [name for name in self.store.buckets() if name != BUCKET]
 
 
 def _summary(manifest: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from comind.backup.base import complete_physical
 from comind.backup.buckets import restore_bucket
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import copy_database, replace_database, restore_logical
@@ -38,7 +39,6 @@ from comind.embedded.redis import find_binary
 from comind.embedded.settings import Settings
 from comind.errors import UsageError
 from comind.spec.names import role_name
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool

@@ -24,6 +24,7 @@ from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
 from comind.api.tokens import Tokens
+from comind.backup.catalog import BackupCatalog
 from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
@@ -36,7 +37,6 @@ from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.flow_state import FlowState
 from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shlex
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.runtime import AppRuntime
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
@@ -34,9 +33,8 @@ from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_e
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 from comind.gitops.plane import ControlPlane, Engines, aws_env
-from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
@@ -50,10 +48,11 @@ from comind.observe.rules import render as render_rules
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.routes import platform_routes
+from comind.platform.worker import worker_command
+from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.credentials import Credentials
 from comind.stores.gitops_db import SecretStore
 from comind.stores.logship import LogShipper
@@ -73,26 +72,20 @@ MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
 
 
-def worker_command(res: Resource) -> str:
-    """The command line of one worker of the flow ``res``."""
-    args = [
-        sys.executable,
-        "-m",
-        "comind.cli.main",
-        "worker",
-        "--flow",
-        res.name,
-        "--root",
-        res.spec["root"],
-    ]
-    if res.spec.get("env"):
-        args += ["--env", res.spec["env"]]
-    return shlex.join(args)
-
-
 def platform_sealer(home: StateDir) -> Sealer:
     """The sealer under this state directory's platform key."""
     return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
+
+
+def _embedded_queues(queues: QueueSettings) -> None:
+    """The embedded platform serves its queues from its own PostgreSQL; a configuration
+    asking for another backend is refused rather than ignored."""
+    if queues.queue_backend != "postgres":
+        raise UsageError(
+            f"COMIND_QUEUE_BACKEND={queues.queue_backend}: `comind up` keeps its queues in its "
+            "own PostgreSQL; the sqs backend is for workers and clients outside the platform "
+            "(comind.queue.factory), not yet for the platform itself"
+        )
 
 
 class Platform:
@@ -114,6 +107,7 @@ class Platform:
         for what, host in (("the API", self.api_host), ("the S3 endpoint", settings.host)):
             if tls is None and not is_loopback(host):
                 raise ComindError(f"serving {what} on {host} needs TLS (--tls-cert/--tls-key)")
+        _embedded_queues(queue_settings())  # refused before anything starts
         self.events = EventLog()
         self.settings = settings
         self.engines = EmbeddedPlatform(settings, on_event=self.events.record)

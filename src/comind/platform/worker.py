@@ -7,6 +7,8 @@ store with the state directory's credentials and serves its flow until SIGTERM.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from comind.embedded.home import StateDir
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.worker import serve, stop_on_signals
+from comind.gitops.resources import Resource
 from comind.observe.tracing import setup
 from comind.platform.restores import platform_superuser
 from comind.queue.layer import MessageLayer
@@ -49,3 +52,20 @@ def run_worker(home: StateDir, addresses: tuple[str, str], flow: str, root: Path
             serve(FlowBuilder(spec, root, engines), flow, stop)
         finally:
             traces.shutdown()  # the last spans out while the pool is still open
+
+
+def worker_command(res: Resource) -> str:
+    """The command line of one worker of the flow ``res``."""
+    args = [
+        sys.executable,
+        "-m",
+        "comind.cli.main",
+        "worker",
+        "--flow",
+        res.name,
+        "--root",
+        res.spec["root"],
+    ]
+    if res.spec.get("env"):
+        args += ["--env", res.spec["env"]]
+    return shlex.join(args)

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from comind.queue import errors, model
+from comind.queue.config import QueueSettings
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 
 _BY_CODE: dict[str, type[errors.QueueError]] = {}
@@ -32,6 +34,19 @@ def translate(exc: ClientError) -> errors.QueueError:
     code = str(err.get("Code", ""))
     cls = _BY_CODE.get(code) or _BY_CODE.get(code.rpartition(".")[2]) or errors.QueueError
     return cls(str(err.get("Message") or code))
+
+
+def sqs_client(settings: QueueSettings) -> Any:
+    """A boto3 SQS client for ``settings`` (endpoint, region, credentials; missing ones come
+    from boto3's own chain)."""
+    secret = settings.sqs_secret_access_key
+    return boto3.client(
+        "sqs",
+        endpoint_url=settings.sqs_endpoint,
+        region_name=settings.sqs_region or "us-east-1",
+        aws_access_key_id=settings.sqs_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
+    )
 
 
 class SqsQueues:

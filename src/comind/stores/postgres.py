@@ -7,6 +7,7 @@ password, and ``url`` (which does) is for handing to apps, never for logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TypeAlias
 from urllib.parse import quote
 
 import psycopg
@@ -15,6 +16,8 @@ from psycopg_pool import ConnectionPool
 
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.probes import postgres_version
+
+Pool: TypeAlias = ConnectionPool  # for modules that hold a pool without using the driver
 
 
 @dataclass(frozen=True)

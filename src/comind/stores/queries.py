@@ -1,4 +1,8 @@
-"""Named SQL queries, read from ``sql/*.sql`` files (``-- name: NAME`` headers)."""
+"""Named SQL queries, read from ``sql/*.sql`` files (``-- name: NAME`` headers).
+
+A domain package keeps its own queries next to it (``comind/<package>/sql/<file>.sql``) and
+loads them with :func:`package_queries`; the schema's migrations stay in ``stores/sql``.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,22 @@ from functools import cache
 from importlib import resources
 
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+STORES = "comind.stores"
 
 
 @cache
-def queries(file: str) -> dict[str, str]:
-    """Every named query of ``sql/<file>.sql``."""
-    text = resources.files("comind.stores").joinpath("sql", f"{file}.sql").read_text()
+def package_queries(package: str, file: str) -> dict[str, str]:
+    """Every named query of ``sql/<file>.sql`` inside the package ``package``."""
+    text = resources.files(package).joinpath("sql", f"{file}.sql").read_text()
     parts = _HEADER.split(text)[1:]
     return {
         name: body.strip().rstrip(";") for name, body in zip(parts[::2], parts[1::2], strict=True)
     }
+
+
+def queries(file: str) -> dict[str, str]:
+    """Every named query of ``stores/sql/<file>.sql``."""
+    return package_queries(STORES, file)
 
 
 def query(file: str, name: str) -> str:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.embedded.settings import Settings
 from comind.platform import Platform
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, superuser
 

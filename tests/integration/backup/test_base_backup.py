@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from comind.backup.base import BUCKET, BackupError, manifest_key, physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
 from comind.backup.verify import verify
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 
@@ -33,7 +33,7 @@ def test_a_full_backup_restores_and_verifies(
     assert stored["sha256"] == manifest["sha256"]
     entry = catalog.get(manifest["id"])
     assert entry is not None and entry["status"] == "complete"
-    raw = b"".join(store.read_stream(BUCKET, manifest["artifacts"][0]))
+    raw = b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
 
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from comind.backup.base import BUCKET
 from comind.backup.buckets import backup_buckets, restore_bucket
+from comind.backup.catalog import BackupCatalog
 from comind.backup.keys import KeyRing
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 
 
@@ -28,7 +28,7 @@ def test_incremental_by_etag_and_restorable_as_of_each_backup(
     second = backup_buckets(store, catalog, keys, ["lake-b"])
     assert (second["uploaded"], second["reused"]) == (2, 1)  # b.parquet was stored already
     sealed = b"".join(
-        b for o in store.list(BUCKET, "objects/lake-b/") for b in store.read_stream(BUCKET, o.key)
+        b for o in store.list(BUCKET, "objects/lake-b/") for b in store.get_stream(BUCKET, o.key)
     )
     assert b"PAR1PAR1" not in sealed  # encrypted at rest
 

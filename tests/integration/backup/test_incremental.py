@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from comind.backup.base import physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
@@ -17,7 +18,6 @@ from comind.backup.verify import verify
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.platform import Platform
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import PgTarget, connect
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from comind.backup.base import BackupError, physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import restore_to_lsn, restore_to_time
 from comind.platform import Platform
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 

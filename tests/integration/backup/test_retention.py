@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from comind.backup.base import BUCKET, physical_backup
+from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.pitr import flush_wal
@@ -16,7 +17,6 @@ from comind.backup.schedule import BackupScheduler
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.spec import Spec, load_spec
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 
 

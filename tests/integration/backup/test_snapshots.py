@@ -11,11 +11,11 @@ import redis
 from tests.waiting import wait_until
 
 from comind.backup.base import BUCKET, BackupError
+from comind.backup.catalog import BackupCatalog
 from comind.backup.keys import KeyRing
 from comind.backup.snapshots import install_redis, redis_backup, restore_redis
 from comind.embedded.ports import free_port
 from comind.platform import Platform
-from comind.stores.backup_catalog import BackupCatalog
 from comind.stores.objects import FileObjectStore
 from comind.stores.redis import client, default_user
 
@@ -29,7 +29,7 @@ def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
     live.mset({f"snap:{i}": f"v{i}" for i in range(2000)})
     manifest = redis_backup(default_user(engine), store, catalog, keys)
     assert manifest["keys"] >= 2000 and catalog.get(manifest["id"])["status"] == "complete"  # type: ignore[index]
-    assert b"snap:1" not in b"".join(store.read_stream(BUCKET, manifest["artifacts"][0]))
+    assert b"snap:1" not in b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
     live.set("snap:1", "changed after the backup")
 
     copy = restore_redis(engine.binary, store, keys.all(), manifest, scratch / "side")

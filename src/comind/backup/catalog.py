@@ -1,6 +1,10 @@
-"""The backup catalog in the platform database (migration 0011): one row per backup, with
-its manifest, and whether a restore verified it. A backup is listed as complete only after
-every artifact of it is stored; a killed backup stays 'running' until marked failed."""
+"""The backup catalog in the platform database: one row per backup, with its manifest, and
+whether a restore verified it. A backup is listed as complete only after every artifact of
+it is stored; a killed backup stays 'running' until marked failed.
+
+The backup domain owns this persistence: its queries are ``backup/sql/catalog.sql``; the
+table itself is created by the platform schema's migration 0011 (``stores/sql/migrations``).
+This is one of backup's two PostgreSQL adapter modules (with ``cluster.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,12 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from comind.stores.queries import query
+from comind.stores.queries import package_queries
+
+
+def _sql(name: str) -> str:
+    """A named query of this package's ``sql/catalog.sql``."""
+    return package_queries("comind.backup", "catalog")[name]
 
 
 class BackupCatalog:
@@ -29,14 +38,14 @@ class BackupCatalog:
     ) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("backups", "start"),
+                _sql("start"),
                 {"id": backup_id, "kind": kind, "app": app, "parent": parent, "key_id": key_id},
             )
 
     def complete(self, backup_id: str, manifest: dict[str, Any]) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("backups", "complete"),
+                _sql("complete"),
                 {
                     "id": backup_id,
                     "start_lsn": manifest.get("start_lsn"),
@@ -51,7 +60,7 @@ class BackupCatalog:
         """List a complete backup known from its stored manifest, unless listed complete
         already (it may be listed running: the database went back to before it completed)."""
         with self.pool.connection() as conn:
-            return conn.execute(query("backups", "adopt"), {
+            return conn.execute(_sql("adopt"), {
                 "id": manifest["id"], "kind": manifest["type"], "app": manifest.get("app"),
                 "parent": manifest.get("parent"), "key_id": manifest.get("key_id"),
                 "finished_at": manifest.get("stop_time") or taken,
@@ -62,11 +71,11 @@ class BackupCatalog:
 
     def fail(self, backup_id: str, error: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("backups", "fail"), {"id": backup_id, "error": error[:2000]})
+            conn.execute(_sql("fail"), {"id": backup_id, "error": error[:2000]})
 
     def entries(self, kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query("backups", "list"), {"kind": kind, "limit": limit}).fetchall()
+            return cur.execute(_sql("list"), {"kind": kind, "limit": limit}).fetchall()
 
     def manifest(self, kind: str, backup_id: str | None = None) -> dict[str, Any] | None:
         """The manifest of backup ``backup_id`` (default: the newest) of ``kind``, if it is
@@ -77,21 +86,21 @@ class BackupCatalog:
     def latest_by_kind(self) -> dict[str, dict[str, Any]]:
         """The newest complete backup of each kind (with when a restore last verified one)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query("backups", "latest_by_kind")).fetchall()
+            rows = cur.execute(_sql("latest_by_kind")).fetchall()
         return {r["kind"]: r for r in rows}
 
     def get(self, backup_id: str) -> dict[str, Any] | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query("backups", "get"), {"id": backup_id}).fetchone()
+            return cur.execute(_sql("get"), {"id": backup_id}).fetchone()
 
     def expire(self, backup_id: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("backups", "expire"), {"id": backup_id})
+            conn.execute(_sql("expire"), {"id": backup_id})
 
     def verified(self, backup_id: str, ok: bool, error: str | None = None) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("backups", "verified"),
+                _sql("verified"),
                 {
                     "id": backup_id,
                     "status": "verified" if ok else "failed",
