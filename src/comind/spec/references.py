@@ -14,16 +14,26 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import promql_parser
-from pydantic import ValidationError
+from jsonschema import validators
+from jsonschema.exceptions import SchemaError
 
 from comind.spec.issues import SpecIssue
-from comind.spec.model import QUALITY_RULES, STEP_KINDS, Flow, Sink, Spec
+from comind.spec.model import Flow, Sink, Spec
 from comind.spec.positions import DocPath, Positions, dotted
-from comind.spec.steps import STEP_CONFIGS, STEP_MODELS, callable_ref
-from comind.spec.translate import describe
+from comind.spec.steps import (
+    AnonymizeStep,
+    EncryptStep,
+    Enrich,
+    EnrichStep,
+    FilterStep,
+    MapStep,
+    PythonStep,
+    RouteStep,
+    StepSpec,
+    ValidateStep,
+)
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SOURCES = ("queue", "topic", "postgres", "objects", "http")
@@ -32,6 +42,7 @@ SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
 DLQ_SUFFIX = "-dlq"
 _NO_QUEUE = "no queue '{}' (expected app/queue of a declared queue)"
+_LATER = "encryption and tokenization arrive with governance; use hash, mask or redact"
 
 
 def check(spec: Spec, positions: Positions, root: Path) -> list[SpecIssue]:
@@ -182,11 +193,8 @@ class Checker:
             )
         if ds.schema_ and not (self.root / ds.schema_).is_file():
             self.error((*path, "schema"), f"schema file '{ds.schema_}' not found in the repo")
-        for i, rule in enumerate(ds.quality):
-            if len(rule) != 1 or next(iter(rule)) not in QUALITY_RULES:
-                self.error(
-                    (*path, "quality", i), f"expected one rule of {', '.join(QUALITY_RULES)}"
-                )
+        elif ds.schema_:
+            self._schema_file((*path, "schema"), ds.schema_)
 
     # -- flows
 
@@ -194,61 +202,53 @@ class Checker:
         flow, path = self.spec.flows[name], ("flows", name)
         self._source((*path, "source"), flow.source)
         for i, step in enumerate(flow.steps):
-            if len(step) != 1 or next(iter(step)) not in STEP_KINDS:
-                self.error((*path, "steps", i), f"expected one step of {', '.join(STEP_KINDS)}")
-            else:
-                self._step((*path, "steps", i), *next(iter(step.items())))
+            self._step((*path, "steps", i, step.kind), step)
         if flow.sink is not None:
             self._sink((*path, "sink"), flow.sink)
         for key, sink in flow.sinks.items():
             self._sink((*path, "sinks", key), sink)
         self._flow_kind(path, flow)
 
-    def _step(self, path: DocPath, kind: str, conf: Any) -> None:
-        where = (*path, kind)
-        if kind in ("map", "filter", "python"):
-            self._callable(where, conf)
-        elif kind == "validate":
-            self._schema_file(where, conf)
-        elif kind == "encrypt" or (kind == "anonymize" and isinstance(conf, dict) and
-                                   {"tokenize", "encrypt"} & set(conf.values())):  # fmt: skip
-            self.error(where, "encryption and tokenization arrive with governance; "
-                              "use hash, mask or redact")  # fmt: skip
-        if kind in STEP_CONFIGS:
-            try:
-                STEP_CONFIGS[kind].validate_python(conf)
-            except ValidationError as exc:
-                self._config_errors(where, kind, exc)
-        if kind == "route" and isinstance(conf, dict) and "by" in conf:
-            self._callable((*where, "by"), conf["by"])
+    def _step(self, where: DocPath, step: StepSpec) -> None:
+        match step:
+            case MapStep(map=ref) | FilterStep(filter=ref) | PythonStep(python=ref):
+                self._module(where, ref)
+            case ValidateStep():
+                self._schema_file(where, step.validate_)
+            case EncryptStep():
+                self.error(where, _LATER)
+            case AnonymizeStep(anonymize=actions) if {"tokenize", "encrypt"} & {*actions.values()}:
+                self.error(where, _LATER)
+            case RouteStep(route=route) if route.by is not None:
+                self._module((*where, "by"), route.by)
+            case EnrichStep(enrich=enrich):
+                self._enrich(where, enrich)
 
-    def _config_errors(self, where: DocPath, kind: str, exc: ValidationError) -> None:
-        model = STEP_MODELS.get(kind)
-        for err in exc.errors():
-            loc: DocPath = tuple(p for p in err["loc"] if isinstance(p, str | int))
-            message = describe(err, loc, model) if model else str(err["msg"])
-            target = (*where, *loc)[:-1] if err["type"] == "missing" else (*where, *loc)
-            self.error(target, message, at_key=err["type"] in ("extra_forbidden", "missing"))
+    def _enrich(self, where: DocPath, enrich: Enrich) -> None:
+        if enrich.app not in self.spec.apps:
+            self.error((*where, "table"), f"no app named '{enrich.app}'")
+        elif not self.has_database(enrich.app):
+            self.error((*where, "table"), f"app '{enrich.app}' declares no database")
 
-    def _callable(self, path: DocPath, ref: Any) -> None:
-        if (why := callable_ref(ref)) is not None:
-            self.error(path, why)
-            return
-        module = str(ref).partition(":")[0].replace(".", "/")
+    def _module(self, path: DocPath, ref: str) -> None:
+        module = ref.partition(":")[0].replace(".", "/")
         if (
             not (self.root / f"{module}.py").is_file()
             and not (self.root / module / "__init__.py").is_file()
         ):
             self.error(path, f"no module {module.replace('/', '.')} in the repo ({module}.py)")
 
-    def _schema_file(self, path: DocPath, ref: Any) -> None:
+    def _schema_file(self, path: DocPath, ref: str) -> None:
         file = self.root / str(ref)
         try:
-            json.loads(file.read_text())
+            schema = json.loads(file.read_text())
         except OSError:
             self.error(path, f"no JSON Schema file {ref} in the repo")
         except ValueError as exc:
             self.error(path, f"{ref} is not JSON: {exc}")
+        else:
+            if (why := schema_problem(schema)) is not None:
+                self.error(path, f"{ref} is not a JSON Schema: {why}")
 
     def _flow_kind(self, path: DocPath, flow: Flow) -> None:
         if flow.kind == "batch" and not flow.schedule and not flow.on_demand:
@@ -259,6 +259,26 @@ class Checker:
             self.error((*path, "source"), "an event flow's source must be topic://NAME")
         if flow.partition and flow.partition.by == "hash" and not flow.partition.buckets:
             self.error((*path, "partition"), "hash partitions need buckets: N")
+        if flow.partition and not flow.source.startswith("postgres://"):
+            self.error((*path, "partition"), "partitioned runs read a postgres:// source")
+        self._routes(path, flow)
+
+    def _routes(self, path: DocPath, flow: Flow) -> None:
+        """A route names one of the flow's sinks (``default`` for a lone ``sink:``)."""
+        sinks = set(flow.sinks) | ({"default"} if flow.sink is not None else set())
+        for i, step in enumerate(flow.steps):
+            if not isinstance(step, RouteStep):
+                continue
+            where = (*path, "steps", i, "route")
+            targets: list[tuple[DocPath, str]] = [
+                (("map", k), v) for k, v in step.route.map.items()
+            ]
+            if step.route.default is not None:
+                targets.append((("default",), step.route.default))
+            for at, target in targets:
+                if target not in sinks:
+                    known = ", ".join(sorted(sinks)) or "none"
+                    self.error((*where, *at), f"no sink '{target}' in this flow (sinks: {known})")
 
     def _source(self, path: DocPath, uri: str) -> None:
         scheme, sep, rest = uri.partition("://")
@@ -273,6 +293,9 @@ class Checker:
             self._postgres_source(path, uri, rest)
         elif scheme == "objects":
             self._bucket(path, rest)
+        elif scheme == "http" and (rest not in self.spec.apps or not rest):
+            self.error(path, f"no app named '{rest}' (expected http://APP, the app the records "
+                             "are posted for)")  # fmt: skip
 
     def _postgres_source(self, path: DocPath, uri: str, rest: str) -> None:
         app, _, table = rest.partition("/")
@@ -295,6 +318,8 @@ class Checker:
             self.error((*path, "queue"), _NO_QUEUE.format(sink.queue))
         if sink.topic is not None and sink.topic not in self.spec.topics:
             self.error((*path, "topic"), f"no topic '{sink.topic}'")
+        if sink.objects is not None:
+            self._bucket((*path, "objects"), sink.objects)
 
     def _sink_partition(self, path: DocPath, sink: Sink) -> None:
         p = sink.partition
@@ -319,6 +344,17 @@ class Checker:
                 promql_parser.parse(alert.expr)
             except ValueError as exc:  # the whole PromQL grammar, as Prometheus parses it
                 self.error(("alerts", i, "expr"), f"invalid PromQL: {exc}: {alert.expr!r}")
+
+
+def schema_problem(schema: object) -> str | None:
+    """Why ``schema`` is not a JSON Schema object the flow engine can use, or None."""
+    if not isinstance(schema, dict):
+        return "expected a JSON object at the top level"
+    try:
+        validators.validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    return None
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str]:
