@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from pathlib import Path
 
 import promql_parser
@@ -36,6 +37,7 @@ from comind.spec.steps import (
 )
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*$")
 _SOURCES = ("queue", "topic", "postgres", "objects", "http")
 RESERVED_DATABASES = ("postgres", "template0", "template1", "comind")
 SECRETS_DIR = "secrets"
@@ -320,6 +322,9 @@ class Checker:
             self.error((*path, "topic"), f"no topic '{sink.topic}'")
         if sink.objects is not None:
             self._bucket((*path, "objects"), sink.objects)
+        for kind, text in (("objects", sink.objects), ("redis", sink.redis)):
+            if text is not None and (why := template_problem(text)) is not None:
+                self.error((*path, kind), why)
 
     def _sink_partition(self, path: DocPath, sink: Sink) -> None:
         p = sink.partition
@@ -344,6 +349,19 @@ class Checker:
                 promql_parser.parse(alert.expr)
             except ValueError as exc:  # the whole PromQL grammar, as Prometheus parses it
                 self.error(("alerts", i, "expr"), f"invalid PromQL: {exc}: {alert.expr!r}")
+
+
+def template_problem(text: str) -> str | None:
+    """Why ``text`` is not a template of plain ``{field}`` placeholders, or None (a sink
+    fills it per record or partition; anything else would fail there, not here)."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        return f"not a template: {exc} in {text!r} (write {{{{ and }}}} for literal braces)"
+    for _, name, spec, conversion in parts:
+        if name is not None and (not _PLACEHOLDER.match(name) or spec or conversion):
+            return f"placeholder {{{name}}} in {text!r}: expected a plain {{field}}"
+    return None
 
 
 def schema_problem(schema: object) -> str | None:

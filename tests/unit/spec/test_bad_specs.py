@@ -611,6 +611,25 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:11:19: flows.f.steps[0].validate: comind.yaml is not JSON: Expecting value: line 1 column 1 (char 0)",
         ],
     ),
+    "sink-options-of-another-kind": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
+        + "    sinks:\n      a: {queue: orders/q, ttl: 5m}\n      b: {topic: t, upsert_on: [id]}\n",
+        [
+            "comind.yaml:11:10: flows.f.sinks.a: ttl applies to a redis sink only",
+            "comind.yaml:12:10: flows.f.sinks.b: upsert_on applies to a postgres sink only",
+        ],
+    ),
+    "sink-bad-templates": (
+        Q
+        + "    bucket: {name: lake}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
+        + "    sinks:\n      a: {redis: 'o:{id'}\n      b: {objects: 'lake/{date:%Y}/x'}\n      c: {redis: 'o:{a.b}'}\n",
+        [
+            "comind.yaml:12:18: flows.f.sinks.a.redis: not a template: expected '}' before end of string in 'o:{id' (write {{ and }} for literal braces)",
+            "comind.yaml:13:20: flows.f.sinks.b.objects: placeholder {date} in 'lake/{date:%Y}/x': expected a plain {field}",
+            "comind.yaml:14:18: flows.f.sinks.c.redis: placeholder {a.b} in 'o:{a.b}': expected a plain {field}",
+        ],
+    ),
     "compound-duration-with-spaces": (
         APP + "    queues:\n      q: {visibility_timeout: 1h 30m}\n",
         [
