@@ -166,7 +166,7 @@ class Sink(Strict):
         _exactly_one(self, ("postgres", "objects", "queue", "topic", "redis"), "a sink")
         for option, target in (("upsert_on", "postgres"), ("format", "objects"), ("ttl", "redis")):
             if option in self.model_fields_set and getattr(self, target) is None:
-                raise ValueError(f"{option} applies to a {target} sink only")
+                raise ValueError(f"{option} applies to {target} sinks only")
         return self
 
 

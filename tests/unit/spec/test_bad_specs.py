@@ -616,8 +616,8 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
         + "    sinks:\n      a: {queue: orders/q, ttl: 5m}\n      b: {topic: t, upsert_on: [id]}\n",
         [
-            "comind.yaml:11:10: flows.f.sinks.a: ttl applies to a redis sink only",
-            "comind.yaml:12:10: flows.f.sinks.b: upsert_on applies to a postgres sink only",
+            "comind.yaml:11:10: flows.f.sinks.a: ttl applies to redis sinks only",
+            "comind.yaml:12:10: flows.f.sinks.b: upsert_on applies to postgres sinks only",
         ],
     ),
     "sink-bad-templates": (
