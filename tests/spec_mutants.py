@@ -28,6 +28,7 @@ REFERENCES = ["http://orders", "http://nope", "queue://orders/order-events", "qu
               "postgres://nope/x", "objects://analytics-lake/in/", "objects://nope/in/",
               "orders/customers", "nope/customers", "orders.enriched_orders", "analytics.nope",
               "order-placed", "orders/order-events", "orders/nope", "orders.flows:score",
+              "orders.flows:scor",
               "nowhere:fn", "schemas/order.json", "schemas/nope.json", "orders",
               "nope"]  # fmt: skip
 STEPS: list[dict[str, Any]] = [

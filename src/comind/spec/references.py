@@ -17,12 +17,11 @@ import string
 from pathlib import Path
 
 import promql_parser
-from jsonschema import validators
-from jsonschema.exceptions import SchemaError
 
 from comind.spec.issues import SpecIssue
 from comind.spec.model import Flow, Sink, Spec
 from comind.spec.positions import DocPath, Positions, dotted
+from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
     AnonymizeStep,
     EncryptStep,
@@ -87,6 +86,10 @@ class Checker:
     def queue_exists(self, ref: str) -> bool:
         app, _, queue = ref.partition("/")
         return app in self.spec.apps and queue in self.spec.apps[app].queues
+
+    def is_fifo(self, ref: str) -> bool:
+        app, _, queue = ref.partition("/")
+        return self.spec.apps[app].queues[queue].fifo
 
     def has_database(self, app: str) -> bool:
         return app in self.spec.apps and self.spec.apps[app].database is not None
@@ -233,12 +236,8 @@ class Checker:
             self.error((*where, "table"), f"app '{enrich.app}' declares no database")
 
     def _module(self, path: DocPath, ref: str) -> None:
-        module = ref.partition(":")[0].replace(".", "/")
-        if (
-            not (self.root / f"{module}.py").is_file()
-            and not (self.root / module / "__init__.py").is_file()
-        ):
-            self.error(path, f"no module {module.replace('/', '.')} in the repo ({module}.py)")
+        if (why := callable_problem(self.root, ref)) is not None:
+            self.error(path, why)
 
     def _schema_file(self, path: DocPath, ref: str) -> None:
         file = self.root / str(ref)
@@ -318,6 +317,9 @@ class Checker:
             self.error((*path, "postgres"), f"no dataset '{sink.postgres}'")
         if sink.queue is not None and not self.queue_exists(sink.queue):
             self.error((*path, "queue"), _NO_QUEUE.format(sink.queue))
+        elif sink.queue is not None and self.is_fifo(sink.queue):
+            standard = "a flow writes standard queues only (its messages carry no group id)"
+            self.error((*path, "queue"), f"queue '{sink.queue}' is FIFO; {standard}")
         if sink.topic is not None and sink.topic not in self.spec.topics:
             self.error((*path, "topic"), f"no topic '{sink.topic}'")
         if sink.objects is not None:
@@ -361,17 +363,6 @@ def template_problem(text: str) -> str | None:
     for _, name, spec, conversion in parts:
         if name is not None and (not _PLACEHOLDER.match(name) or spec or conversion):
             return f"placeholder {{{name}}} in {text!r}: expected a plain {{field}}"
-    return None
-
-
-def schema_problem(schema: object) -> str | None:
-    """Why ``schema`` is not a JSON Schema object the flow engine can use, or None."""
-    if not isinstance(schema, dict):
-        return "expected a JSON object at the top level"
-    try:
-        validators.validator_for(schema).check_schema(schema)
-    except SchemaError as exc:
-        return exc.message
     return None
 
 

@@ -172,7 +172,7 @@ def _lines(err: pytest.ExceptionInfo[SpecError], root: Path) -> list[str]:
 
 def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
     files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n",
-             "orders__flows.py": ""}  # fmt: skip
+             "orders__flows.py": "def score(r):\n    return r\n"}  # fmt: skip
     # the brief's batch sink writes to a bucket no app declares, which validation refuses
     # (see the next test); with a declared bucket the example is valid
     text = DESIGN_SPEC.replace('"analytics/revenue', '"orders-files/revenue')
@@ -184,7 +184,7 @@ def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
 
 def test_the_design_brief_example_names_a_bucket_no_app_declares(tmp_path: Path) -> None:
     files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n",
-             "orders__flows.py": ""}  # fmt: skip
+             "orders__flows.py": "def score(r):\n    return r\n"}  # fmt: skip
     with pytest.raises(SpecError) as err:
         load_spec(_repo(tmp_path, DESIGN_SPEC, **files))
     assert _lines(err, tmp_path) == [
@@ -327,4 +327,38 @@ def test_a_validate_step_needs_a_json_schema_object(tmp_path: Path) -> None:
     assert _lines(err, tmp_path) == [
         "comind.yaml:10:24: flows.f.steps[0].validate: s.json is not a JSON Schema: "
         "5 is not valid under any of the given schemas"
+    ]
+
+
+FLOW_WITH = (
+    "platform: {name: p}\napps:\n  a:\n    run: x\n    queues: {q: {}, c: {fifo: true}}\n"
+    "flows:\n  f:\n    kind: stream\n    source: queue://a/q\n"
+)
+
+
+def test_a_function_the_module_does_not_define_is_refused(tmp_path: Path) -> None:
+    module = (
+        "import json\nfrom os import path as p\n\ndef score(r):\n    return r\n\n"
+        "if True:\n    def later(r):\n        return r\nALIAS = score\n"
+    )
+    spec = FLOW_WITH + (
+        "    steps: [{map: 'm.flows:score'}, {map: 'm.flows:later'}, {map: 'm.flows:ALIAS'},\n"
+        "            {map: 'm.flows:p'}, {python: 'm.flows:scor'}, {filter: 'm.bad:f'}]\n"
+    )
+    files = {"m__flows.py": module, "m__bad.py": "def f(:\n"}
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, spec, **files))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:11:42: flows.f.steps[4].python: module m.flows defines no scor (m/flows.py)",
+        "comind.yaml:11:68: flows.f.steps[5].filter: module m.bad cannot be read: "
+        "invalid syntax (bad.py, line 1)",
+    ]
+
+
+def test_a_fifo_queue_is_refused_as_a_flow_sink(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, FLOW_WITH + "    sink: {queue: a/c}\n"))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:10:19: flows.f.sink.queue: queue 'a/c' is FIFO; a flow writes standard "
+        "queues only (its messages carry no group id)"
     ]
