@@ -109,20 +109,17 @@ class FlowBuilder:
     # -- sources
 
     def source(self, name: str) -> Source:
-        uri = self.flow(name).source
-        scheme, _, rest = uri.partition("://")
-        if scheme in ("topic", "http"):
+        flow = self.flow(name)
+        source = flow.source_ref
+        if source.scheme in ("topic", "http"):
             return QueueSource(self.engines.layer.queues, flow_input_queue(name))
-        if scheme == "queue":
-            return QueueSource(self.engines.layer.queues, self.queue(rest))
-        if scheme == "postgres":
-            pool, table = self.table(rest.partition("?")[0])
-            flow = self.flow(name)
+        if source.scheme == "queue":
+            return QueueSource(self.engines.layer.queues, self.queue(source.target))
+        if source.scheme == "postgres":
+            pool, table = self.table(source.target)
             cursor = flow.cursor or (flow.partition.field if flow.partition else "id")
             return TableSource(pool, table, cursor, self.engines.state, name)
-        if scheme == "objects":
-            return ObjectSource(self.engines.objects, rest, self.engines.state, name)
-        raise ComindError(f"flow {name}: unknown source {uri}")
+        return ObjectSource(self.engines.objects, source.target, self.engines.state, name)
 
     def queue(self, ref: str) -> str:
         app, _, queue = ref.partition("/")

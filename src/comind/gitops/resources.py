@@ -77,7 +77,7 @@ def _flow(
         "queue": flow_dead_letter_queue(name), "deletion_policy": "retain",
         "attributes": {"MessageRetentionPeriod": str(14 * 86400)},
     })]  # fmt: skip
-    scheme, _, rest = flow.source.partition("://")
+    scheme, rest = flow.source_ref.scheme, flow.source_ref.target
     if scheme in ("topic", "http"):
         own.append(Resource("queue", PLATFORM, f"flow-{name}", {
             "queue": flow_input_queue(name), "attributes": {"VisibilityTimeout": "60"},

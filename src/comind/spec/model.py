@@ -7,9 +7,10 @@ exists, names are DNS labels, no dependency cycles) live in ``references``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from comind.spec.scalars import Cron, Duration, Size, parse_duration, seconds, within
 from comind.spec.steps import PiiAction, QualityRules, Step
@@ -200,9 +201,42 @@ class Window(Strict):
         return self
 
 
+SOURCE_SCHEMES = ("queue", "topic", "postgres", "objects", "http")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A flow's source URI, taken apart: ``queue://app/q`` is scheme ``queue``, target
+    ``app/q`` (a ``?query`` after a postgres table is not part of the target)."""
+
+    scheme: str
+    target: str
+
+    @property
+    def app(self) -> str:
+        return self.target.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.target.partition("/")[2]
+
+
+def parse_source(uri: str) -> SourceRef:
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in SOURCE_SCHEMES:
+        schemes = ", ".join(s + "://" for s in SOURCE_SCHEMES)
+        raise ValueError(f"expected a source URI ({schemes}), got '{uri}'")
+    return SourceRef(scheme, rest.partition("?")[0] if scheme == "postgres" else rest)
+
+
+def _source_uri(uri: str) -> str:
+    parse_source(uri)
+    return uri
+
+
 class Flow(Strict):
     kind: Literal["stream", "batch", "event"]
-    source: str
+    source: Annotated[str, AfterValidator(_source_uri)]
     steps: list[Step] = []
     sink: Sink | None = None
     sinks: dict[str, Sink] = {}
@@ -214,6 +248,11 @@ class Flow(Strict):
     window: Window | None = None
     parallelism: int = Field(1, ge=1, le=64)
     cursor: str | None = None  # the growing column a postgres:// stream source reads by
+
+    @property
+    def source_ref(self) -> SourceRef:
+        """The source, taken apart (it validated, so this cannot fail)."""
+        return parse_source(self.source)
 
 
 class Alert(Strict):

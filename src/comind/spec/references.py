@@ -19,7 +19,7 @@ from pathlib import Path
 import promql_parser
 
 from comind.spec.issues import SpecIssue
-from comind.spec.model import Flow, Sink, Spec
+from comind.spec.model import Flow, Sink, SourceRef, Spec
 from comind.spec.positions import DocPath, Positions, dotted
 from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
@@ -37,7 +37,6 @@ from comind.spec.steps import (
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*$")
-_SOURCES = ("queue", "topic", "postgres", "objects", "http")
 RESERVED_DATABASES = ("postgres", "template0", "template1", "comind")
 SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
@@ -205,7 +204,7 @@ class Checker:
 
     def _flow(self, name: str) -> None:
         flow, path = self.spec.flows[name], ("flows", name)
-        self._source((*path, "source"), flow.source)
+        self._source((*path, "source"), flow.source_ref)
         for i, step in enumerate(flow.steps):
             self._step((*path, "steps", i, step.kind), step)
         if flow.sink is not None:
@@ -256,11 +255,11 @@ class Checker:
             self.error(path, "a batch flow needs a schedule (or on_demand: true)", at_key=True)
         if flow.kind == "stream" and flow.schedule:
             self.error((*path, "schedule"), "a stream flow runs continuously; remove schedule")
-        if flow.kind == "event" and not flow.source.startswith("topic://"):
+        if flow.kind == "event" and flow.source_ref.scheme != "topic":
             self.error((*path, "source"), "an event flow's source must be topic://NAME")
         if flow.partition and flow.partition.by == "hash" and not flow.partition.buckets:
             self.error((*path, "partition"), "hash partitions need buckets: N")
-        if flow.partition and not flow.source.startswith("postgres://"):
+        if flow.partition and flow.source_ref.scheme != "postgres":
             self.error((*path, "partition"), "partitioned runs read a postgres:// source")
         self._routes(path, flow)
 
@@ -281,29 +280,21 @@ class Checker:
                     known = ", ".join(sorted(sinks)) or "none"
                     self.error((*where, *at), f"no sink '{target}' in this flow (sinks: {known})")
 
-    def _source(self, path: DocPath, uri: str) -> None:
-        scheme, sep, rest = uri.partition("://")
-        if not sep or scheme not in _SOURCES:
-            schemes = ", ".join(s + "://" for s in _SOURCES)
-            self.error(path, f"expected a source URI ({schemes}), got '{uri}'")
-        elif scheme == "queue" and not self.queue_exists(rest):
-            self.error(path, _NO_QUEUE.format(rest))
-        elif scheme == "topic" and rest not in self.spec.topics:
-            self.error(path, f"no topic '{rest}'")
-        elif scheme == "postgres":
-            self._postgres_source(path, uri, rest)
-        elif scheme == "objects":
-            self._bucket(path, rest)
-        elif scheme == "http" and (rest not in self.spec.apps or not rest):
-            self.error(path, f"no app named '{rest}' (expected http://APP, the app the records "
+    def _source(self, path: DocPath, source: SourceRef) -> None:
+        target = source.target
+        if source.scheme == "queue" and not self.queue_exists(target):
+            self.error(path, _NO_QUEUE.format(target))
+        elif source.scheme == "topic" and target not in self.spec.topics:
+            self.error(path, f"no topic '{target}'")
+        elif source.scheme == "postgres" and (not source.name or "/" in source.name):
+            self.error(path, f"expected postgres://APP/TABLE, got 'postgres://{target}'")
+        elif source.scheme == "postgres" and not self.has_database(source.app):
+            self.error(path, f"no app '{source.app}' with a database")
+        elif source.scheme == "objects":
+            self._bucket(path, target)
+        elif source.scheme == "http" and target not in self.spec.apps:
+            self.error(path, f"no app named '{target}' (expected http://APP, the app the records "
                              "are posted for)")  # fmt: skip
-
-    def _postgres_source(self, path: DocPath, uri: str, rest: str) -> None:
-        app, _, table = rest.partition("/")
-        if not table:
-            self.error(path, f"expected postgres://APP/TABLE, got '{uri}'")
-        elif not self.has_database(app):
-            self.error(path, f"no app '{app}' with a database")
 
     def _bucket(self, path: DocPath, location: str) -> None:
         bucket = location.partition("/")[0]

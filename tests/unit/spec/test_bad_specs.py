@@ -318,6 +318,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:11: apps.orders.port: expected an integer, got 'http'",
             "comind.yaml:6:5: apps.orders.prot: unknown key 'prot'; did you mean 'port'?",
             "comind.yaml:8:13: flows.f.kind: expected one of stream, batch, event, got 'nope'",
+            "comind.yaml:8:27: flows.f.source: expected a source URI (queue://, topic://, postgres://, objects://, http://), got 'x'",
         ],
     ),
     "bad-platform-name": (
