@@ -253,8 +253,15 @@ class Checker:
     def _flow_kind(self, path: DocPath, flow: Flow) -> None:
         if flow.kind == "batch" and not flow.schedule and not flow.on_demand:
             self.error(path, "a batch flow needs a schedule (or on_demand: true)", at_key=True)
-        if flow.kind == "stream" and flow.schedule:
-            self.error((*path, "schedule"), "a stream flow runs continuously; remove schedule")
+        if flow.kind != "batch" and flow.schedule:
+            article = "an" if flow.kind == "event" else "a"
+            self.error((*path, "schedule"), f"{article} {flow.kind} flow runs continuously; "
+                                            "remove schedule")  # fmt: skip
+        if flow.cursor is not None and flow.source_ref.scheme != "postgres":
+            self.error((*path, "cursor"), "cursor applies to a postgres:// source only")
+        if flow.window is not None and flow.partition is not None and flow.kind == "batch":
+            self.error((*path, "window"), "a partitioned batch run reads its partition whole; "
+                                          "aggregate it with an aggregate step")  # fmt: skip
         if flow.kind == "event" and flow.source_ref.scheme != "topic":
             self.error((*path, "source"), "an event flow's source must be topic://NAME")
         if flow.partition and flow.partition.by == "hash" and not flow.partition.buckets:

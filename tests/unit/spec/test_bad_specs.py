@@ -631,6 +631,19 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:14:18: flows.f.sinks.c.redis: placeholder {a.b} in 'o:{a.b}': expected a plain {field}",
         ],
     ),
+    "flow-words-that-would-be-ignored": (
+        DB
+        + "    queues: {q: {}}\ntopics: {t: {}}\nflows:\n"
+        + "  e: {kind: event, source: 'topic://t', schedule: '@daily'}\n"
+        + "  s: {kind: stream, source: 'queue://orders/q', cursor: id}\n"
+        + "  b:\n    kind: batch\n    on_demand: true\n    source: postgres://orders/t\n"
+        + "    partition: {by: day, field: at}\n    window: {kind: tumbling, size: 1m, field: at}\n",
+        [
+            "comind.yaml:9:51: flows.e.schedule: an event flow runs continuously; remove schedule",
+            "comind.yaml:10:57: flows.s.cursor: cursor applies to a postgres:// source only",
+            "comind.yaml:16:13: flows.b.window: a partitioned batch run reads its partition whole; aggregate it with an aggregate step",
+        ],
+    ),
     "compound-duration-with-spaces": (
         APP + "    queues:\n      q: {visibility_timeout: 1h 30m}\n",
         [
