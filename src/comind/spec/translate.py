@@ -30,12 +30,25 @@ def issues_from(
         path = error_path(error)
         kind = error["type"]
         message = describe(error, path, root)
+        path = in_document(path, positions)
         if error["type"] == "missing":
             path = path[:-1]  # point at the mapping that lacks the key
         at_key = kind in ("extra_forbidden", "missing") or error.get("input", 0) is None
         pos = positions.key(path) if at_key else positions.value(path)
         out.append(SpecIssue(pos.file, pos.line, pos.column, dotted(path), message))
     return out
+
+
+def in_document(path: DocPath, positions: Positions) -> DocPath:
+    """``path`` as the document has it: a mapping the model reads as a list (quality rules
+    written as one mapping) has no index there, so an index the document lacks is dropped."""
+    if path in positions.values:
+        return path
+    for i, part in enumerate(path):
+        shorter = (*path[:i], *path[i + 1 :])
+        if isinstance(part, int) and shorter in positions.values:
+            return shorter
+    return path
 
 
 def error_path(error: ErrorDetails) -> DocPath:

@@ -574,9 +574,9 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
         + "      - quality: {range: {total: [10, 1]}, regex: {sku: '[A-'}, not_null: 5}\n",
         [
-            "comind.yaml:11:18: flows.f.steps[0].quality[0].range.total: expected [LOW, HIGH] with LOW <= HIGH, got [10, 1]",
-            "comind.yaml:11:18: flows.f.steps[0].quality[1].regex.sku: not a regular expression: unterminated character set at position 0: '[A-'",
-            "comind.yaml:11:18: flows.f.steps[0].quality[2].not_null: expected a list, got 5",
+            "comind.yaml:11:34: flows.f.steps[0].quality.range.total: expected [LOW, HIGH] with LOW <= HIGH, got [10, 1]",
+            "comind.yaml:11:57: flows.f.steps[0].quality.regex.sku: not a regular expression: unterminated character set at position 0: '[A-'",
+            "comind.yaml:11:75: flows.f.steps[0].quality.not_null: expected a list, got 5",
         ],
     ),
     "route-to-unknown-sink": (
