@@ -1,12 +1,14 @@
 """Rules that span sections of the spec, each reported at the offending key or value.
 
 Checked after the model validates, so every rule sees well-typed data; all rules run
-and every violation is reported. The rules: names are DNS labels; queue, topic,
-bucket and dataset references resolve; a dataset's store app has a database and its
-schema file exists; named secrets exist as sealed files; ``depends_on`` names apps
-and has no cycle; flow kinds get what they need; each step's configuration is valid and
-the files and modules it names exist; names that share a namespace
-(buckets, databases, a queue and a dead-letter queue, alerts) do not clash.
+and every violation is reported. The rules: names are DNS labels; every reference
+resolves (flow sources including ``http://APP``, sinks, topic subscribers, enrich tables'
+apps, dataset stores, secrets, ``depends_on``, a route's sinks); a dataset's store app has a
+database and its schema is a JSON Schema; ``depends_on`` has no cycle; flow kinds get what
+they need and no flow word is silently ignored; the files and ``module:function`` names
+steps use exist; names that share a namespace (buckets, databases, a queue and a
+dead-letter queue, alerts) do not clash. The aim: a spec that validates is one every
+worker can build and run.
 """
 
 from __future__ import annotations

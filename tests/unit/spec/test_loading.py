@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from comind.spec import SpecError, SpecIssue, deep_merge, load_spec
+from comind.spec.model import parse_duration
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 
@@ -362,3 +363,16 @@ def test_a_fifo_queue_is_refused_as_a_flow_sink(tmp_path: Path) -> None:
         "comind.yaml:10:19: flows.f.sink.queue: queue 'a/c' is FIFO; a flow writes standard "
         "queues only (its messages carry no group id)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [("5m", 300), ("1h30m", 5400), (90, 90), ("2w", 1209600)]
+)
+def test_parse_duration_gives_seconds_to_command_line_callers(given: object, seconds: int) -> None:
+    assert parse_duration(given) == seconds  # `comind logs --since 1h30m` and the API's ranges
+
+
+@pytest.mark.parametrize("given", ["5 m", "m5", "1.5h", "", "-5m", "5ms"])
+def test_parse_duration_refuses_what_the_spec_refuses(given: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration like 300, 30s, 5m, 1h30m or 4d"):
+        parse_duration(given)
