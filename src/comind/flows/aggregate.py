@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from comind.errors import ComindError
 from comind.flows.records import Record, StepResult
-
-_REDUCERS = ("sum", "min", "max", "avg")
+from comind.spec import steps as declared
 
 
 class Aggregate:
-    def __init__(self, conf: Any, ctx: object) -> None:
-        if not isinstance(conf, dict):
-            raise ComindError("expected {group_by: [...], count: NAME, sum/min/max/avg: [...]}")
-        unknown = set(conf) - {"group_by", "count", *_REDUCERS}
-        if unknown:
-            raise ComindError(f"unknown aggregate option(s) {', '.join(sorted(unknown))}")
+    def __init__(self, conf: declared.Aggregate) -> None:
         self.name = "aggregate"
-        self.group_by: list[str] = list(conf.get("group_by", []))
-        self.count: str | None = conf.get("count")
-        self.reduce = {kind: list(conf.get(kind, [])) for kind in _REDUCERS}
+        self.group_by = list(conf.group_by)
+        self.count = conf.count
+        self.reduce = {"sum": conf.sum, "min": conf.min, "max": conf.max, "avg": conf.avg}
 
     def apply(self, records: list[Record]) -> StepResult:
         groups: dict[str, list[dict[str, Any]]] = {}

@@ -154,12 +154,13 @@ class BatchRunner:
         self.runner.account(outcome)
 
     def _rows(self, p: Partitioning, name: str) -> list[dict[str, object]]:
-        scheme, _, rest = self.flow.source.partition("://")
-        if scheme != "postgres":
+        source = self.flow.source_ref
+        if source.scheme != "postgres":  # validation refuses this; a direct caller may not
             raise ComindError(
-                f"flow {self.name}: partitioned runs read a postgres:// source, not {scheme}://"
+                f"flow {self.name}: partitioned runs read a postgres:// source, not "
+                f"{source.scheme}://"
             )
-        pool, table = self.builder.table(rest.partition("?")[0])
+        pool, table = self.builder.table(source.target)
         where, args = p.where(name)
         query = sql.SQL("SELECT * FROM {} WHERE {}").format(table_ident(table), where)
         with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from psycopg_pool import ConnectionPool
 from redis import Redis
@@ -21,6 +20,7 @@ from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
 from comind.queue.layer import MessageLayer
 from comind.spec import Spec
+from comind.spec import steps as declared
 from comind.spec.model import Flow
 from comind.spec.model import Sink as SinkSpec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name, role_name
@@ -81,7 +81,7 @@ class FlowBuilder:
             flow.errors.backoff,
             flow.errors.dead_letter,
             batch.size if batch else 100,
-            float(batch.max_wait) if batch else 1.0,
+            batch.max_wait.total_seconds() if batch else 1.0,
         )
         return FlowRunner(
             name,
@@ -98,9 +98,8 @@ class FlowBuilder:
 
     def steps(self, name: str) -> list[Step]:
         flow = self.flow(name)
-        ctx = StepContext(
-            name, self.root, float(flow.errors.step_timeout), lambda conf: self._enrich(name, conf)
-        )
+        timeout = flow.errors.step_timeout.total_seconds()
+        ctx = StepContext(name, self.root, timeout, lambda conf: self._enrich(name, conf))
         return build_steps(flow.steps, ctx)
 
     def partitioning(self, name: str) -> Partitioning | None:
@@ -110,20 +109,17 @@ class FlowBuilder:
     # -- sources
 
     def source(self, name: str) -> Source:
-        uri = self.flow(name).source
-        scheme, _, rest = uri.partition("://")
-        if scheme in ("topic", "http"):
+        flow = self.flow(name)
+        source = flow.source_ref
+        if source.scheme in ("topic", "http"):
             return QueueSource(self.engines.layer.queues, flow_input_queue(name))
-        if scheme == "queue":
-            return QueueSource(self.engines.layer.queues, self.queue(rest))
-        if scheme == "postgres":
-            pool, table = self.table(rest.partition("?")[0])
-            flow = self.flow(name)
+        if source.scheme == "queue":
+            return QueueSource(self.engines.layer.queues, self.queue(source.target))
+        if source.scheme == "postgres":
+            pool, table = self.table(source.target)
             cursor = flow.cursor or (flow.partition.field if flow.partition else "id")
             return TableSource(pool, table, cursor, self.engines.state, name)
-        if scheme == "objects":
-            return ObjectSource(self.engines.objects, rest, self.engines.state, name)
-        raise ComindError(f"flow {name}: unknown source {uri}")
+        return ObjectSource(self.engines.objects, source.target, self.engines.state, name)
 
     def queue(self, ref: str) -> str:
         app, _, queue = ref.partition("/")
@@ -169,10 +165,11 @@ class FlowBuilder:
         cache = self.engines.cache()
         if cache is None:
             raise ComindError("a redis sink needs the platform's Redis")
-        return RedisSink(cache, str(s.redis), ttl=s.ttl, name=key)
+        ttl = int(s.ttl.total_seconds()) if s.ttl is not None else None
+        return RedisSink(cache, str(s.redis), ttl=ttl, name=key)
 
-    def _enrich(self, flow: str, conf: dict[str, Any]) -> Step:
-        pool, _ = self.table(str(conf.get("table", "")))
+    def _enrich(self, flow: str, conf: declared.Enrich) -> Step:
+        pool, _ = self.table(conf.table)
         return Enrich(conf, flow, pool, self.engines.cache())
 
     def _window(self, name: str, flow: Flow) -> WindowAggregator | None:
@@ -183,9 +180,9 @@ class FlowBuilder:
             name,
             self.engines.state,
             field=w.field,
-            size=float(w.size),
-            slide=float(w.slide) if w.slide else None,
-            lateness=float(w.allowed_lateness),
+            size=w.size.total_seconds(),
+            slide=w.slide.total_seconds() if w.slide else None,
+            lateness=w.allowed_lateness.total_seconds(),
             key=w.key,
             sums=tuple(w.sum),
         )

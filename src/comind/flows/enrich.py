@@ -17,10 +17,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from comind.errors import ComindError
 from comind.flows import metrics
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.flows.sources import jsonable, table_ident
+from comind.spec import steps as declared
 
 _INSTALL = """
 CREATE SCHEMA IF NOT EXISTS comind_flows;
@@ -37,25 +37,21 @@ END $$;
 
 
 class Enrich:
-    """``{table: APP/TABLE, by: FIELD, key: COLUMN, fields: [...], as: FIELD, ttl: S,
+    """``{table: APP/TABLE, by: FIELD, key: COLUMN, fields: [...], as: FIELD, ttl: 5m,
     required: BOOL}``: the row whose ``key`` (default ``id``) equals the record's ``by``
     field is merged in (or nested under ``as``)."""
 
     def __init__(
-        self, conf: dict[str, Any], flow: str, pool: ConnectionPool, cache: redis.Redis | None
+        self, conf: declared.Enrich, flow: str, pool: ConnectionPool, cache: redis.Redis | None
     ) -> None:
-        if "by" not in conf or "table" not in conf:
-            raise ComindError(
-                "expected {table: APP/TABLE, by: FIELD} (key, fields, as, ttl, required optional)"
-            )
         self.flow, self.pool, self.cache = flow, pool, cache
-        self.table = str(conf["table"]).partition("/")[2] or str(conf["table"])
+        self.table = conf.table.partition("/")[2]
         if "." not in self.table:
             self.table = f"public.{self.table}"
-        self.by, self.key = str(conf["by"]), str(conf.get("key", "id"))
-        self.fields: list[str] | None = conf.get("fields")
-        self.nest: str | None = conf.get("as")
-        self.ttl, self.required = int(conf.get("ttl", 300)), bool(conf.get("required", False))
+        self.by, self.key = conf.by, conf.key
+        self.fields = conf.fields
+        self.nest = conf.as_
+        self.ttl, self.required = conf.ttl, conf.required
         self.name = f"enrich:{self.table}"
         self._install()
 
@@ -103,7 +99,7 @@ class Enrich:
     def _lookup(self, values: list[str]) -> dict[str, dict[str, Any] | None]:
         if not values:
             return {}
-        if self.cache is None:
+        if self.cache is None or not self.ttl:  # ttl: 0 asks for no cache
             return self._from_db(values)
         prefix = f"comind:flow:{self.flow}:enrich:{self.table}:v{self._version()}:"
         cached = self.cache.mget([prefix + v for v in values])

@@ -3,8 +3,8 @@
 A step takes a batch and returns what it kept, what it quarantined (with reasons) and what
 raised. Steps never drop a record silently: a record leaves a step kept, quarantined, failed
 (retried by the runner, then dead-lettered) or filtered out by a ``filter`` the user wrote.
-New kinds (the governance issue's anonymize/encrypt/quality extensions) register in
-:data:`BUILDERS`.
+Each step is built from its validated spec model (``comind.spec.steps``), so a step never
+re-checks or re-parses its configuration: what validated is what runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from comind.errors import ComindError
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
 from comind.flows.records import Quarantined, Record, StepResult
+from comind.spec import steps as declared
 
 
 class Step(Protocol):
@@ -38,30 +39,55 @@ class StepContext:
     flow: str
     root: Path  # the repo checkout at the synced revision
     timeout: float = 30.0
-    lookup: Callable[[dict[str, Any]], Step] | None = None  # builds ``enrich`` steps
+    lookup: Callable[[declared.Enrich], Step] | None = None  # builds ``enrich`` steps
 
 
-def build_steps(declared: list[dict[str, Any]], ctx: StepContext) -> list[Step]:
-    """The steps of a flow, in order; a bad declaration raises with the step's position."""
-    steps = []
-    for i, entry in enumerate(declared):
-        ((kind, conf),) = entry.items()
-        builder = BUILDERS.get(kind)
-        if builder is None:
-            raise ComindError(f"flow {ctx.flow}: step {i + 1} ({kind}) is not available yet")
+def build_steps(steps: Sequence[declared.StepSpec], ctx: StepContext) -> list[Step]:
+    """The steps of a flow, in order; one that cannot be built (a module that fails to
+    import) raises with the step's position."""
+    out = []
+    for i, spec in enumerate(steps):
         try:
-            steps.append(builder(conf, ctx))
-        except Exception as exc:  # a bad declaration fails in many ways; say where
-            raise ComindError(f"flow {ctx.flow}: step {i + 1} ({kind}): {exc}") from None
-    return steps
+            out.append(build_step(spec, ctx))
+        except Exception as exc:  # user code fails on import in many ways; say where
+            raise ComindError(f"flow {ctx.flow}: step {i + 1} ({spec.kind}): {exc}") from None
+    return out
+
+
+def build_step(spec: declared.StepSpec, ctx: StepContext) -> Step:
+    """The step a validated declaration describes."""
+    match spec:
+        case declared.ValidateStep():
+            return Validate(spec.validate_, ctx)
+        case declared.CleanseStep(cleanse=conf):
+            return Cleanse(conf, ctx)
+        case declared.MapStep(map=ref):
+            return MapStep(ref, ctx)
+        case declared.PythonStep(python=ref):
+            return MapStep(ref, ctx, "python")
+        case declared.FilterStep(filter=ref):
+            return FilterStep(ref, ctx)
+        case declared.RouteStep(route=conf):
+            return Route(conf, ctx)
+        case declared.AnonymizeStep(anonymize=actions):
+            return Anonymize(actions, ctx)
+        case declared.QualityStep(quality=rules):
+            return Quality(rules, ctx)
+        case declared.AggregateStep(aggregate=conf):
+            return Aggregate(conf)
+        case declared.EnrichStep(enrich=conf) if ctx.lookup is not None:
+            return ctx.lookup(conf)
+        case declared.EnrichStep():
+            raise ComindError("enrich needs the platform's engines (run it in a worker)")
+    raise ComindError(f"{spec.kind} is not available yet")
 
 
 # -- validate
 
 
 class Validate:
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        path = ctx.root / str(conf)
+    def __init__(self, schema_file: str, ctx: StepContext) -> None:
+        path = ctx.root / schema_file
         self.name = "validate"
         try:
             schema = json.loads(path.read_text())
@@ -103,22 +129,12 @@ class Cleanse:
     duplicates by key within a time window (a record is a duplicate of one this worker
     already delivered; the runner marks keys delivered only after the sink commit)."""
 
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        if not isinstance(conf, dict):
-            raise ComindError(
-                "expected a mapping (trim, lower, upper, phone, email, types, dedupe)"
-            )
-        unknown = set(conf) - {"trim", "lower", "upper", "phone", "email", "types", "dedupe"}
-        if unknown:
-            raise ComindError(f"unknown cleanse option(s) {', '.join(sorted(unknown))}")
+    def __init__(self, conf: declared.Cleanse, ctx: StepContext) -> None:
         self.name = "cleanse"
         self.conf = conf
-        for field, kind in conf.get("types", {}).items():
-            if kind not in _TYPES:
-                raise ComindError(f"types.{field}: expected one of {', '.join(_TYPES)}")
-        dedupe = conf.get("dedupe") or {}
-        self.dedupe_key: list[str] = list(dedupe.get("key", []))
-        self.dedupe_window = float(dedupe.get("window", 600))
+        dedupe = conf.dedupe
+        self.dedupe_key: list[str] = list(dedupe.key) if dedupe else []
+        self.dedupe_window = dedupe.window.total_seconds() if dedupe else 0.0
         self.seen: dict[str, float] = {}
 
     def apply(self, records: list[Record]) -> StepResult:
@@ -157,17 +173,21 @@ class Cleanse:
 
     def _clean(self, value: dict[str, Any]) -> None:
         conf = self.conf
-        for op, fn in (("trim", str.strip), ("lower", str.lower), ("upper", str.upper)):
-            for field in conf.get(op, []):
+        for fields, fn in (
+            (conf.trim, str.strip),
+            (conf.lower, str.lower),
+            (conf.upper, str.upper),
+        ):
+            for field in fields:
                 if isinstance(value.get(field), str):
                     value[field] = fn(value[field])
-        for field in conf.get("email", []):
+        for field in conf.email:
             if isinstance(value.get(field), str):
                 value[field] = value[field].strip().lower()
-        for field in conf.get("phone", []):
+        for field in conf.phone:
             if value.get(field) is not None:
                 value[field] = normalize_phone(str(value[field]))
-        for field, kind in conf.get("types", {}).items():
+        for field, kind in conf.types.items():
             if value.get(field) is not None:
                 try:
                     value[field] = _TYPES[kind](value[field])
@@ -190,9 +210,9 @@ class MapStep:
     """A user function per record: returns the new record (a dict), a list of records, or
     None to drop it."""
 
-    def __init__(self, conf: Any, ctx: StepContext, kind: str = "map") -> None:
-        self.fn = load_callable(str(conf), ctx.root)
-        self.name = f"{kind}:{conf}"
+    def __init__(self, ref: str, ctx: StepContext, kind: str = "map") -> None:
+        self.fn = load_callable(ref, ctx.root)
+        self.name = f"{kind}:{ref}"
         self.timeout = ctx.timeout
 
     def apply(self, records: list[Record]) -> StepResult:
@@ -221,8 +241,8 @@ class MapStep:
 class FilterStep(MapStep):
     """A user predicate per record: the record is kept when it returns true."""
 
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        super().__init__(conf, ctx, "filter")
+    def __init__(self, ref: str, ctx: StepContext) -> None:
+        super().__init__(ref, ctx, "filter")
 
     @staticmethod
     def _records(record: Record, result: Any) -> list[Record]:
@@ -236,16 +256,12 @@ class Route:
     """Chooses each record's sink: ``{field: F, map: {value: sink}, default: sink}`` or
     ``{by: module:function}`` (returns a sink name)."""
 
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        if not isinstance(conf, dict) or not ({"field", "by"} & set(conf)):
-            raise ComindError(
-                "expected {field: F, map: {VALUE: SINK}, default: SINK} or {by: module:function}"
-            )
+    def __init__(self, conf: declared.Route, ctx: StepContext) -> None:
         self.name = "route"
-        self.field = conf.get("field")
-        self.table = {str(k): str(v) for k, v in (conf.get("map") or {}).items()}
-        self.default = conf.get("default")
-        self.fn = load_callable(conf["by"], ctx.root) if "by" in conf else None
+        self.field = conf.field
+        self.table = dict(conf.map)
+        self.default = conf.default
+        self.fn = load_callable(conf.by, ctx.root) if conf.by is not None else None
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
@@ -290,14 +306,12 @@ _ANONYMIZERS: dict[str, Callable[[Any], Any]] = {
 
 
 class Anonymize:
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        if not isinstance(conf, dict):
-            raise ComindError("expected {field: hash|mask|redact}")
-        for field, action in conf.items():
-            if action not in _ANONYMIZERS:
+    def __init__(self, actions: dict[str, declared.PiiAction], ctx: StepContext) -> None:
+        for field, action in actions.items():
+            if action not in _ANONYMIZERS:  # validation refuses these; kept for direct use
                 raise ComindError(f"{field}: '{action}' is not available yet (hash, mask, redact)")
         self.name = "anonymize"
-        self.actions = {f: _ANONYMIZERS[a] for f, a in conf.items()}
+        self.actions = {f: _ANONYMIZERS[a] for f, a in actions.items()}
 
     def apply(self, records: list[Record]) -> StepResult:
         for record in records:
@@ -311,13 +325,9 @@ class Quality:
     """Rules ``not_null``, ``range``, ``accepted``, ``regex`` and ``unique`` (within the
     batch); a record breaking any is quarantined with every rule it broke."""
 
-    def __init__(self, conf: Any, ctx: StepContext) -> None:
-        rules = conf if isinstance(conf, list) else [{k: v} for k, v in dict(conf).items()]
+    def __init__(self, rules: list[declared.QualityRule], ctx: StepContext) -> None:
         self.name = "quality"
-        self.checks: list[Callable[[dict[str, Any], dict[str, set[str]]], list[str]]] = []
-        for rule in rules:
-            ((kind, arg),) = rule.items()
-            self.checks.append(_rule(kind, arg))
+        self.checks = [_rule(rule) for rule in rules]
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
@@ -331,36 +341,39 @@ class Quality:
         return out
 
 
-def _rule(kind: str, arg: Any) -> Callable[[dict[str, Any], dict[str, set[str]]], list[str]]:
-    if kind in ("not_null", "unique") and isinstance(arg, str):
-        arg = [arg]  # one field
-    if kind == "not_null":
-        return lambda v, _: [f"{f}: is null" for f in arg if v.get(f) is None]
-    if kind == "range":
+_Check = Callable[[dict[str, Any], dict[str, set[str]]], list[str]]
+
+
+def _rule(rule: declared.QualityRule) -> _Check:
+    if rule.not_null is not None:
+        required = rule.not_null
+        return lambda v, _: [f"{f}: is null" for f in required if v.get(f) is None]
+    if rule.unique is not None:
+        keys = rule.unique
+        return lambda v, seen: _unique(v, keys, seen)
+    if rule.range is not None:
+        bounds = rule.range
         return lambda v, _: [
             f"{f}: {v[f]!r} outside [{lo}, {hi}]"
-            for f, (lo, hi) in arg.items()
+            for f, (lo, hi) in bounds.items()
             if v.get(f) is not None and not _in_range(v[f], lo, hi)
         ]
-    if kind == "accepted":
+    if rule.accepted is not None:
+        accepted = rule.accepted
         return lambda v, _: [
             f"{f}: {v[f]!r} is not one of {allowed}"
-            for f, allowed in arg.items()
+            for f, allowed in accepted.items()
             if v.get(f) is not None and v[f] not in allowed
         ]
-    if kind == "regex":
-        patterns = {f: re.compile(p) for f, p in arg.items()}
-        return lambda v, _: [
-            f"{f}: {v[f]!r} does not match {p.pattern}"
-            for f, p in patterns.items()
-            if v.get(f) is not None and not p.fullmatch(str(v[f]))
-        ]
-    if kind == "unique":
-        return lambda v, seen: _unique(v, list(arg), seen)
-    raise ComindError(f"unknown quality rule '{kind}' (not_null, range, accepted, regex, unique)")
+    patterns = {f: re.compile(p) for f, p in (rule.regex or {}).items()}
+    return lambda v, _: [
+        f"{f}: {v[f]!r} does not match {p.pattern}"
+        for f, p in patterns.items()
+        if v.get(f) is not None and not p.fullmatch(str(v[f]))
+    ]
 
 
-def _in_range(value: Any, lo: Any, hi: Any) -> bool:
+def _in_range(value: Any, lo: float, hi: float) -> bool:
     try:
         return bool(lo <= float(value) <= hi)
     except (TypeError, ValueError):
@@ -374,23 +387,3 @@ def _unique(value: dict[str, Any], fields: list[str], seen: dict[str, set[str]])
         return [f"{','.join(fields)}: duplicate {key}"]
     bucket.add(key)
     return []
-
-
-def _enrich(conf: Any, ctx: StepContext) -> Step:
-    if ctx.lookup is None:
-        raise ComindError("enrich needs the platform's engines (run it in a worker)")
-    return ctx.lookup(dict(conf))
-
-
-BUILDERS: dict[str, Callable[[Any, StepContext], Step]] = {
-    "validate": Validate,
-    "cleanse": Cleanse,
-    "map": MapStep,
-    "python": lambda conf, ctx: MapStep(conf, ctx, "python"),
-    "filter": FilterStep,
-    "route": Route,
-    "anonymize": Anonymize,
-    "quality": Quality,
-    "enrich": _enrich,
-    "aggregate": Aggregate,
-}

@@ -52,8 +52,11 @@ class Controller:
         self._reason = reason
         self._wake.set()
 
+    def _poll_seconds(self) -> float:
+        return self.service.policy().poll_interval.total_seconds()
+
     def _run(self) -> None:
-        next_poll = self.clock() + self.service.policy().poll_interval
+        next_poll = self.clock() + self._poll_seconds()
         while not self._stop.is_set():
             woken = self._wake.wait(timeout=self.refresh_interval)
             if self._stop.is_set():
@@ -63,7 +66,7 @@ class Controller:
                 if woken or self.clock() >= next_poll:
                     self.poll(self._reason if woken else "poll")
                     self._reason = "poll"
-                    next_poll = self.clock() + self.service.policy().poll_interval
+                    next_poll = self.clock() + self._poll_seconds()
                 else:
                     self.refresh()
             except Exception as exc:  # the loop must survive engine restarts and bad repos

@@ -25,6 +25,7 @@ from comind.spec.names import (
     role_name,
 )
 from comind.spec.references import secret_file
+from comind.spec.scalars import whole_seconds
 
 PLATFORM = "platform"  # the "app" part of shared resources' ids (topics)
 DATA_BEARING = {"database", "bucket", "queue"}
@@ -76,7 +77,7 @@ def _flow(
         "queue": flow_dead_letter_queue(name), "deletion_policy": "retain",
         "attributes": {"MessageRetentionPeriod": str(14 * 86400)},
     })]  # fmt: skip
-    scheme, _, rest = flow.source.partition("://")
+    scheme, rest = flow.source_ref.scheme, flow.source_ref.target
     if scheme in ("topic", "http"):
         own.append(Resource("queue", PLATFORM, f"flow-{name}", {
             "queue": flow_input_queue(name), "attributes": {"VisibilityTimeout": "60"},
@@ -137,16 +138,16 @@ def _queues(app: str, queue: str, conf: Queue) -> list[Resource]:
     fifo = {"FifoQueue": "true", "ContentBasedDeduplication": str(conf.content_based_dedup).lower()}
     attributes = {
         **(fifo if conf.fifo else {}),
-        "VisibilityTimeout": str(conf.visibility_timeout),
-        "DelaySeconds": str(conf.delay),
-        "MessageRetentionPeriod": str(conf.retention),
+        "VisibilityTimeout": str(whole_seconds(conf.visibility_timeout)),
+        "DelaySeconds": str(whole_seconds(conf.delay)),
+        "MessageRetentionPeriod": str(whole_seconds(conf.retention)),
         "MaximumMessageSize": str(conf.max_message_size),
     }
     if conf.dlq is None:
         return [Resource("queue", app, queue, _queue_spec(name, attributes, conf))]
     dlq_queue, dlq_name = f"{queue}-dlq", dead_letter_name(name)
     dlq_attributes = {**(fifo if conf.fifo else {}),
-                      "MessageRetentionPeriod": str(conf.dlq.retention)}  # fmt: skip
+                      "MessageRetentionPeriod": str(whole_seconds(conf.dlq.retention))}  # fmt: skip
     attributes["RedrivePolicy"] = model.redrive_policy(
         model.queue_arn(dlq_name), conf.dlq.max_receives
     )

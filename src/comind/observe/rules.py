@@ -8,12 +8,14 @@ PromQL subset the embedded evaluator runs itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import yaml
 
 from comind.observe.alerting import AlertRule
 from comind.spec import Spec
+from comind.spec.scalars import whole_seconds
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,8 @@ def alert_rules(spec: Spec | None) -> list[AlertRule]:
     out = [AlertRule(r.alert, r.expr, r.for_seconds, {"severity": r.severity},
                      {"summary": r.summary}) for r in DEFAULTS]  # fmt: skip
     for a in spec.alerts if spec else []:
-        out.append(AlertRule(a.name, a.expr, a.for_, {"severity": a.severity, **a.labels},
-                             dict(a.annotations)))  # fmt: skip
+        labels = {"severity": a.severity, **a.labels}
+        out.append(AlertRule(a.name, a.expr, whole_seconds(a.for_), labels, dict(a.annotations)))
     return out
 
 
@@ -79,11 +81,15 @@ def rules(spec: Spec | None) -> dict[str, Any]:
     groups = [{"name": "comind-builtin", "rules": [r.as_dict() for r in DEFAULTS]}]
     if spec is not None and spec.alerts:
         groups.append({"name": f"{spec.platform.name}-spec", "rules": [
-            {"alert": a.name, "expr": a.expr, **({"for": f"{a.for_}s"} if a.for_ else {}),
+            {"alert": a.name, "expr": a.expr, **_for(a.for_),
              "labels": {"severity": a.severity, **a.labels}, "annotations": dict(a.annotations)}
             for a in spec.alerts
         ]})  # fmt: skip
     return {"groups": groups}
+
+
+def _for(duration: timedelta) -> dict[str, str]:
+    return {"for": f"{whole_seconds(duration)}s"} if duration else {}
 
 
 def render(spec: Spec | None) -> str:

@@ -7,46 +7,22 @@ exists, names are DNS labels, no dependency cycles) live in ``references``.
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)?$")
-_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
-_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+from comind.spec.scalars import Cron, Duration, Size, parse_duration, seconds, within
+from comind.spec.steps import PiiAction, QualityRules, Step
+from comind.spec.strict import Strict
 
-
-def parse_duration(value: Any) -> Any:
-    """``90``, ``90s``, ``5m``, ``12h``, ``4d``, ``1w`` -> seconds (int)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return value
-    if isinstance(value, int):
-        return value
-    match = _DURATION.match(value.strip())
-    if not match or match[2] == "ms":
-        raise ValueError(f"expected a duration like 30s, 5m, 12h or 4d, got {value!r}")
-    return int(match[1]) * _UNITS[match[2]]
-
-
-def _cron(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    fields = text.split()
-    if text in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)):
-        return text
-    raise ValueError(f"expected a cron expression with 5 fields (e.g. '0 1 * * *'), got {value!r}")
-
-
-DURATION = BeforeValidator(parse_duration)
-Duration = Annotated[int, DURATION]
-Cron = Annotated[str, BeforeValidator(_cron)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=False)
+__all__ = [
+    "Cron",
+    "Duration",
+    "PiiAction",
+    "Strict",
+    "parse_duration",
+]  # re-exported: callers parse --since with it
 
 
 def _exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
@@ -66,7 +42,7 @@ class SyncPolicy(Strict):
     require_ci: bool = False
     require_signoff: bool = False
     prune: bool = True
-    poll_interval: Duration = Field(180, ge=5)
+    poll_interval: Annotated[Duration, within(5)] = seconds(180)
 
 
 class Environment(Strict):
@@ -78,8 +54,8 @@ class Health(Strict):
     http: str | None = None
     tcp: int | None = Field(None, ge=1, le=65535)
     command: str | None = None
-    initial_delay: Duration = Field(0, ge=0)
-    period: Duration = Field(10, ge=1)
+    initial_delay: Duration = seconds(0)
+    period: Annotated[Duration, within(1)] = seconds(10)
 
     @model_validator(mode="after")
     def _one(self) -> Health:
@@ -105,7 +81,7 @@ class Database(Strict):
 
 
 class Cache(Strict):
-    ttl: Duration = Field(300, ge=0)
+    ttl: Duration = seconds(300)
 
 
 class Bucket(Strict):
@@ -117,14 +93,14 @@ class Bucket(Strict):
 
 class DeadLetter(Strict):
     max_receives: int = Field(5, ge=1, le=1000)
-    retention: Duration = Field(14 * 86400, ge=60, le=14 * 86400)
+    retention: Annotated[Duration, within(60, 14 * 86400)] = seconds(14 * 86400)
 
 
 class Queue(Strict):
-    visibility_timeout: Duration = Field(30, ge=0, le=43200)
-    delay: Duration = Field(0, ge=0, le=900)
-    retention: Duration = Field(4 * 86400, ge=60, le=14 * 86400)
-    max_message_size: int = Field(1048576, ge=1024, le=1048576)
+    visibility_timeout: Annotated[Duration, within(0, 43200)] = seconds(30)
+    delay: Annotated[Duration, within(0, 900)] = seconds(0)
+    retention: Annotated[Duration, within(60, 14 * 86400)] = seconds(4 * 86400)
+    max_message_size: Size = Field(1048576, ge=1024, le=1048576)
     fifo: bool = False
     content_based_dedup: bool = False
     dlq: DeadLetter | None = None
@@ -159,30 +135,13 @@ class Topic(Strict):
     subscribers: list[Annotated[Subscriber, BeforeValidator(_subscriber)]] = []
 
 
-PiiAction = Literal["hash", "mask", "redact", "tokenize", "encrypt"]
-QUALITY_RULES = ("not_null", "unique", "range", "regex", "accepted")
-STEP_KINDS = (
-    "validate",
-    "cleanse",
-    "map",
-    "filter",
-    "enrich",
-    "route",
-    "anonymize",
-    "python",
-    "quality",
-    "encrypt",
-    "aggregate",
-)
-
-
 class Dataset(Strict):
     store: str
     schema_: str | None = Field(None, alias="schema")
     description: str | None = None
     owner: str | None = None
     pii: dict[str, PiiAction] = {}
-    quality: list[dict[str, Any]] = []
+    quality: QualityRules = []
 
 
 class Partition(Strict):
@@ -200,12 +159,15 @@ class Sink(Strict):
     redis: str | None = None
     upsert_on: list[str] = []
     format: Literal["parquet", "jsonl"] = "parquet"
-    ttl: Duration | None = Field(None, ge=1)
+    ttl: Annotated[Duration, within(1)] | None = None
     partition: Partition | None = None  # a postgres sink's table, range- or hash-partitioned
 
     @model_validator(mode="after")
     def _one(self) -> Sink:
         _exactly_one(self, ("postgres", "objects", "queue", "topic", "redis"), "a sink")
+        for option, target in (("upsert_on", "postgres"), ("format", "objects"), ("ttl", "redis")):
+            if option in self.model_fields_set and getattr(self, target) is None:
+                raise ValueError(f"{option} applies to {target} sinks only")
         return self
 
 
@@ -213,20 +175,20 @@ class ErrorPolicy(Strict):
     retries: int = Field(3, ge=0, le=100)
     backoff: Literal["fixed", "exponential"] = "exponential"
     dead_letter: bool = True
-    step_timeout: Duration = Field(30, ge=1, le=3600)
+    step_timeout: Annotated[Duration, within(1, 3600)] = seconds(30)
 
 
 class Batching(Strict):
     size: int = Field(100, ge=1, le=100000)
-    max_wait: Duration = Field(1, ge=0, le=3600)
+    max_wait: Annotated[Duration, within(0, 3600)] = seconds(1)
 
 
 class Window(Strict):
     kind: Literal["tumbling", "sliding"]
-    size: Duration = Field(ge=1)
-    slide: Duration | None = Field(None, ge=1)
+    size: Annotated[Duration, within(1)]
+    slide: Annotated[Duration, within(1)] | None = None
     field: str
-    allowed_lateness: Duration = Field(0, ge=0)
+    allowed_lateness: Duration = seconds(0)
     key: str | None = None
     sum: list[str] = []
 
@@ -239,10 +201,43 @@ class Window(Strict):
         return self
 
 
+SOURCE_SCHEMES = ("queue", "topic", "postgres", "objects", "http")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A flow's source URI, taken apart: ``queue://app/q`` is scheme ``queue``, target
+    ``app/q`` (a ``?query`` after a postgres table is not part of the target)."""
+
+    scheme: str
+    target: str
+
+    @property
+    def app(self) -> str:
+        return self.target.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.target.partition("/")[2]
+
+
+def parse_source(uri: str) -> SourceRef:
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in SOURCE_SCHEMES:
+        schemes = ", ".join(s + "://" for s in SOURCE_SCHEMES)
+        raise ValueError(f"expected a source URI ({schemes}), got '{uri}'")
+    return SourceRef(scheme, rest.partition("?")[0] if scheme == "postgres" else rest)
+
+
+def _source_uri(uri: str) -> str:
+    parse_source(uri)
+    return uri
+
+
 class Flow(Strict):
     kind: Literal["stream", "batch", "event"]
-    source: str
-    steps: list[dict[str, Any]] = []
+    source: Annotated[str, AfterValidator(_source_uri)]
+    steps: list[Step] = []
     sink: Sink | None = None
     sinks: dict[str, Sink] = {}
     schedule: Cron | None = None
@@ -254,11 +249,16 @@ class Flow(Strict):
     parallelism: int = Field(1, ge=1, le=64)
     cursor: str | None = None  # the growing column a postgres:// stream source reads by
 
+    @property
+    def source_ref(self) -> SourceRef:
+        """The source, taken apart (it validated, so this cannot fail)."""
+        return parse_source(self.source)
+
 
 class Alert(Strict):
     name: str
     expr: str
-    for_: Duration = Field(0, alias="for", ge=0)
+    for_: Duration = Field(seconds(0), alias="for")
     severity: Literal["info", "warning", "critical"] = "warning"
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}

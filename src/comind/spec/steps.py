@@ -1,22 +1,62 @@
-"""The configuration each flow step kind accepts, checked when the spec is loaded (so a
-typo in a step is refused with its file:line before anything runs)."""
+"""Flow steps as a discriminated union: each ``- KIND: CONFIG`` entry of a flow's ``steps``
+validates into the model of its kind, so a typo, a wrong type or a bad duration in a step is
+refused with its file:line before anything runs, and the flow engine builds each step from
+a typed configuration (never from a raw mapping it would have to re-check).
+
+The discriminator is the entry's one key; an entry with another key, or more than one,
+is refused with the list of kinds. Checks that need the repo (a module, a schema file)
+live in ``references``.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
-from comind.spec.model import Duration, PiiAction, Strict
+from comind.spec.scalars import Duration, seconds, within
+from comind.spec.strict import Strict
 
 Fields = list[str]
-_CALLABLE = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+PiiAction = Literal["hash", "mask", "redact", "tokenize", "encrypt"]
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+QUALITY_RULES = ("not_null", "unique", "range", "regex", "accepted")
+
+
+def _callable(value: str) -> str:
+    if not _CALLABLE.match(value):
+        raise ValueError(f"expected module:function, got {value!r}")
+    return value
+
+
+def _pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}: {value!r}") from None
+    return value
+
+
+def _ordered(bounds: list[int | float]) -> list[int | float]:
+    if bounds[0] > bounds[1]:
+        raise ValueError(f"expected [LOW, HIGH] with LOW <= HIGH, got {bounds}")
+    return bounds
+
+
+def _one_field(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+CallableRef = Annotated[str, AfterValidator(_callable)]
+FieldNames = Annotated[list[str], BeforeValidator(_one_field)]  # one field may be given bare
+Bounds = Annotated[list[int | float], Field(min_length=2, max_length=2), AfterValidator(_ordered)]
+Accepted = list[Annotated[str | int | float | bool, Field(union_mode="left_to_right")]]
 
 
 class Dedupe(Strict):
-    key: Fields
-    window: Duration = Field(600, ge=1)
+    key: Fields = Field(min_length=1)
+    window: Annotated[Duration, within(1)] = seconds(600)
 
 
 class Cleanse(Strict):
@@ -37,15 +77,19 @@ class Enrich(Strict):
     key: str = "id"
     fields: Fields | None = None
     as_: str | None = Field(None, alias="as")
-    ttl: Duration = Field(300, ge=0)
+    ttl: Duration = seconds(300)
     required: bool = False
+
+    @property
+    def app(self) -> str:
+        return self.table.partition("/")[0]
 
 
 class Route(Strict):
     field: str | None = None
     map: dict[str, str] = Field(default_factory=dict)
     default: str | None = None
-    by: str | None = Field(None, pattern=_CALLABLE)
+    by: CallableRef | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Route:
@@ -63,36 +107,135 @@ class Aggregate(Strict):
     avg: Fields = Field(default_factory=list)
 
 
-QUALITY = TypeAdapter(
-    list[dict[Literal["not_null", "unique", "range", "regex", "accepted"], Any]]
-    | dict[Literal["not_null", "unique", "range", "regex", "accepted"], Any]
-)
-CALLABLE = TypeAdapter(str)
+class QualityRule(Strict):
+    """One rule: exactly one of the five keys."""
 
-STEP_CONFIGS: dict[str, TypeAdapter[Any]] = {
-    "validate": TypeAdapter(str),
-    "cleanse": TypeAdapter(Cleanse),
-    "map": CALLABLE,
-    "filter": CALLABLE,
-    "python": CALLABLE,
-    "enrich": TypeAdapter(Enrich),
-    "route": TypeAdapter(Route),
-    "anonymize": TypeAdapter(dict[str, PiiAction]),
-    "quality": QUALITY,
-    "aggregate": TypeAdapter(Aggregate),
+    not_null: FieldNames | None = None
+    unique: FieldNames | None = None
+    range: dict[str, Bounds] | None = None
+    regex: dict[str, Annotated[str, AfterValidator(_pattern)]] | None = None
+    accepted: dict[str, Accepted] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in QUALITY_RULES:
+            raise ValueError(f"expected one rule of {', '.join(QUALITY_RULES)}")
+        return value
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in QUALITY_RULES if getattr(self, k) is not None)
+
+
+def _rule_list(value: Any) -> Any:
+    """``{not_null: [...], range: {...}}`` is the list of its rules, one per key."""
+    return [{k: v} for k, v in value.items()] if isinstance(value, dict) else value
+
+
+QualityRules = Annotated[list[QualityRule], BeforeValidator(_rule_list)]
+
+
+class StepSpec(Strict):
+    """A declared step: a one-key model whose key is the step's kind."""
+
+    @property
+    def kind(self) -> str:
+        return next(iter(type(self).model_fields))
+
+    @property
+    def config(self) -> Any:
+        """The step's configuration (typed in each subclass's one field)."""
+        return getattr(self, next(iter(type(self).model_fields)))
+
+
+class ValidateStep(StepSpec):
+    validate_: str = Field(alias="validate")  # a JSON Schema file in the repo
+
+    @property
+    def kind(self) -> str:
+        return "validate"
+
+
+class CleanseStep(StepSpec):
+    cleanse: Cleanse
+
+
+class MapStep(StepSpec):
+    map: CallableRef
+
+
+class FilterStep(StepSpec):
+    filter: CallableRef
+
+
+class PythonStep(StepSpec):
+    python: CallableRef
+
+
+class EnrichStep(StepSpec):
+    enrich: Enrich
+
+
+class RouteStep(StepSpec):
+    route: Route
+
+
+class AnonymizeStep(StepSpec):
+    anonymize: dict[str, PiiAction]
+
+
+class QualityStep(StepSpec):
+    quality: QualityRules
+
+
+class EncryptStep(StepSpec):
+    encrypt: Any  # refused by ``references`` until governance brings it
+
+
+class AggregateStep(StepSpec):
+    aggregate: Aggregate
+
+
+STEP_MODELS: dict[str, type[StepSpec]] = {
+    "validate": ValidateStep,
+    "cleanse": CleanseStep,
+    "map": MapStep,
+    "filter": FilterStep,
+    "enrich": EnrichStep,
+    "route": RouteStep,
+    "anonymize": AnonymizeStep,
+    "python": PythonStep,
+    "quality": QualityStep,
+    "encrypt": EncryptStep,
+    "aggregate": AggregateStep,
 }
+STEP_KINDS = tuple(STEP_MODELS)
 
 
-STEP_MODELS: dict[str, type[Strict]] = {
-    "cleanse": Cleanse,
-    "enrich": Enrich,
-    "route": Route,
-    "aggregate": Aggregate,
-}
-
-
-def callable_ref(value: Any) -> str | None:
-    """Why ``value`` is not a ``module:function`` reference, or None."""
-    if not isinstance(value, str) or not re.fullmatch(_CALLABLE, value):
-        return f"expected module:function, got {value!r}"
+def _kind(value: Any) -> str | None:
+    if isinstance(value, StepSpec):
+        return value.kind
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in STEP_MODELS:
+        return str(next(iter(value)))
     return None
+
+
+Step = Annotated[
+    Annotated[ValidateStep, Tag("validate")]
+    | Annotated[CleanseStep, Tag("cleanse")]
+    | Annotated[MapStep, Tag("map")]
+    | Annotated[FilterStep, Tag("filter")]
+    | Annotated[EnrichStep, Tag("enrich")]
+    | Annotated[RouteStep, Tag("route")]
+    | Annotated[AnonymizeStep, Tag("anonymize")]
+    | Annotated[PythonStep, Tag("python")]
+    | Annotated[QualityStep, Tag("quality")]
+    | Annotated[EncryptStep, Tag("encrypt")]
+    | Annotated[AggregateStep, Tag("aggregate")],
+    Discriminator(
+        _kind,
+        custom_error_type="step_kind",
+        custom_error_message=f"expected one step of {', '.join(STEP_KINDS)}",
+    ),
+]

@@ -19,7 +19,6 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from comind.spec.issues import SpecIssue
-from comind.spec.model import DURATION
 from comind.spec.positions import DocPath, Positions, dotted
 
 
@@ -28,15 +27,38 @@ def issues_from(
 ) -> list[SpecIssue]:
     out = []
     for error in errors:
-        path: DocPath = tuple(p for p in error["loc"] if isinstance(p, str | int))
+        path = error_path(error)
         kind = error["type"]
         message = describe(error, path, root)
+        path = in_document(path, positions)
         if error["type"] == "missing":
             path = path[:-1]  # point at the mapping that lacks the key
         at_key = kind in ("extra_forbidden", "missing") or error.get("input", 0) is None
         pos = positions.key(path) if at_key else positions.value(path)
         out.append(SpecIssue(pos.file, pos.line, pos.column, dotted(path), message))
     return out
+
+
+def in_document(path: DocPath, positions: Positions) -> DocPath:
+    """``path`` as the document has it: a mapping the model reads as a list (quality rules
+    written as one mapping) has no index there, so an index the document lacks is dropped."""
+    if path in positions.values:
+        return path
+    for i, part in enumerate(path):
+        shorter = (*path[:i], *path[i + 1 :])
+        if isinstance(part, int) and shorter in positions.values:
+            return shorter
+    return path
+
+
+def error_path(error: ErrorDetails) -> DocPath:
+    """The document path of ``error``: pydantic's location without the step-kind tag it
+    adds after a step's index (``steps, 0, cleanse, cleanse, trim``)."""
+    loc = [p for p in error["loc"] if isinstance(p, str | int)]
+    for i in range(len(loc) - 2, 1, -1):
+        if loc[i - 2] == "steps" and isinstance(loc[i - 1], int) and loc[i] == loc[i + 1]:
+            del loc[i]
+    return tuple(loc)
 
 
 def describe(error: ErrorDetails, path: DocPath, root: type[BaseModel]) -> str:
@@ -49,8 +71,11 @@ def describe(error: ErrorDetails, path: DocPath, root: type[BaseModel]) -> str:
         expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "")
         return f"expected one of {expected}, got {_show(value)}"
     if kind in _BOUNDS:
-        show = _seconds if _is_duration(root, path) else _show
-        return f"must be {_BOUNDS[kind]} {show(_bound(ctx))}, got {show(value)}"
+        return f"must be {_BOUNDS[kind]} {_show(_bound(ctx))}, got {_show(value)}"
+    if kind in ("too_short", "too_long"):
+        bound = ("at least", ctx.get("min_length")) if kind == "too_short" else \
+            ("at most", ctx.get("max_length"))  # fmt: skip
+        return f"expected {bound[0]} {bound[1]} items, got {ctx.get('actual_length')}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_show(value)}{_hint(kind, value)}"
     if kind in ("value_error", "assertion_error"):
@@ -101,16 +126,6 @@ def _bound(ctx: dict[str, Any]) -> Any:
     return next((ctx[key] for key in ("ge", "le", "gt", "lt") if key in ctx), "")
 
 
-def _seconds(value: Any) -> str:
-    """A duration in the largest unit that divides it: ``900`` -> ``15m``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return _show(value)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if value and value % size == 0:
-            return f"{value // size}{unit}"
-    return f"{value}s"
-
-
 def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -139,14 +154,6 @@ def _known_keys(root: type[BaseModel], path: DocPath) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()] if model else []
 
 
-def _is_duration(root: type[BaseModel], path: DocPath) -> bool:
-    field = _field(_model(_type_at(root, path[:-1])), path[-1]) if path else None
-    if field is None:
-        return False
-    annotated = [get_args(a)[1:] for a in (field.annotation, *get_args(field.annotation))]
-    return any(m is DURATION for m in [*field.metadata, *(m for a in annotated for m in a)])
-
-
 def _type_at(root: type[BaseModel], path: DocPath) -> Any:
     """The annotation of the value at ``path`` (``None`` when the model has none)."""
     current: Any = root
@@ -155,11 +162,22 @@ def _type_at(root: type[BaseModel], path: DocPath) -> Any:
         if model is not None:
             field = _field(model, part)
             current = field.annotation if field else None
+        elif get_origin(_unwrap(current)) in (Union, types.UnionType):
+            current = _member_field(_unwrap(current), part)
         elif get_origin(_unwrap(current)) in (dict, list):
             current = get_args(_unwrap(current))[-1]
         else:
             return None
     return current
+
+
+def _member_field(union: Any, key: str | int) -> Any:
+    """The annotation of ``key`` in the member of ``union`` that has it (a step's kind)."""
+    for member in get_args(union):
+        field = _field(_model(member), key)
+        if field is not None:
+            return field.annotation
+    return None
 
 
 def _model(tp: Any) -> type[BaseModel] | None:

@@ -84,7 +84,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "bad-duration": (
         APP + "    queues:\n      events: {retention: four days}\n",
         [
-            "comind.yaml:6:27: apps.orders.queues.events.retention: expected a duration like 30s, 5m, 12h or 4d, got 'four days'",
+            "comind.yaml:6:27: apps.orders.queues.events.retention: expected a duration like 300, 30s, 5m, 1h30m or 4d, got 'four days'",
         ],
     ),
     "retention-too-short": (
@@ -248,19 +248,30 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
         + "      - cleanse: {trim: email, lowr: [a]}\n"
         + "      - enrich: {table: orders/customers, on: customer_id}\n"
-        + "      - map: orders.flows\n"
-        + "      - python: nowhere.mod:fn\n"
-        + "      - validate: schemas/missing.json\n"
-        + "      - anonymize: {card: tokenize}\n",
+        + "      - map: orders.flows\n",
         [
             "comind.yaml:11:25: flows.f.steps[0].cleanse.trim: expected a list, got 'email'",
             "comind.yaml:11:32: flows.f.steps[0].cleanse.lowr: unknown key 'lowr'; did you mean 'lower'?",
             "comind.yaml:12:9: flows.f.steps[1].enrich: missing required key 'by'",
             "comind.yaml:12:43: flows.f.steps[1].enrich.True: unknown key 'True' (YAML reads an unquoted on, off, yes or no as a boolean; quote the key)",
             "comind.yaml:13:14: flows.f.steps[2].map: expected module:function, got 'orders.flows'",
-            "comind.yaml:14:17: flows.f.steps[3].python: no module nowhere.mod in the repo (nowhere/mod.py)",
-            "comind.yaml:15:19: flows.f.steps[4].validate: no JSON Schema file schemas/missing.json in the repo",
-            "comind.yaml:16:20: flows.f.steps[5].anonymize: encryption and tokenization arrive with governance; use hash, mask or redact",
+        ],
+    ),
+    # the repo is looked at once the shapes are right
+    "bad-step-references": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - python: nowhere.mod:fn\n"
+        + "      - validate: schemas/missing.json\n"
+        + "      - anonymize: {card: tokenize}\n"
+        + "      - enrich: {table: billing/customers, by: customer_id}\n"
+        + "      - enrich: {table: orders/customers, by: customer_id}\n",
+        [
+            "comind.yaml:11:17: flows.f.steps[0].python: no module nowhere.mod in the repo (nowhere/mod.py)",
+            "comind.yaml:12:19: flows.f.steps[1].validate: no JSON Schema file schemas/missing.json in the repo",
+            "comind.yaml:13:20: flows.f.steps[2].anonymize: encryption and tokenization arrive with governance; use hash, mask or redact",
+            "comind.yaml:14:25: flows.f.steps[3].enrich.table: no app named 'billing'",
+            "comind.yaml:15:25: flows.f.steps[4].enrich.table: app 'orders' declares no database",
         ],
     ),
     "depends-on-missing": (
@@ -307,6 +318,7 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:11: apps.orders.port: expected an integer, got 'http'",
             "comind.yaml:6:5: apps.orders.prot: unknown key 'prot'; did you mean 'port'?",
             "comind.yaml:8:13: flows.f.kind: expected one of stream, batch, event, got 'nope'",
+            "comind.yaml:8:27: flows.f.source: expected a source URI (queue://, topic://, postgres://, objects://, http://), got 'x'",
         ],
     ),
     "bad-platform-name": (
@@ -316,9 +328,9 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "bad-flow-name": (
-        BASE + "flows:\n  Enrich_Orders: {kind: stream, source: http://ingest}\n",
+        APP + "flows:\n  Enrich_Orders: {kind: stream, source: http://orders}\n",
         [
-            "comind.yaml:3:3: flows.Enrich_Orders: name 'Enrich_Orders' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+            "comind.yaml:6:3: flows.Enrich_Orders: name 'Enrich_Orders' must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit",
         ],
     ),
     "bad-topic-name": (
@@ -525,6 +537,117 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         APP + "    queues:\n      q: {fifo: 'true'}\n",
         [
             "comind.yaml:6:17: apps.orders.queues.q.fifo: expected true or false, got 'true' (remove the quotes)",
+        ],
+    ),
+    "cron-out-of-range": (
+        APP + "    database:\n      backup: {schedule: '61 25 * * *'}\n",
+        [
+            "comind.yaml:6:26: apps.orders.database.backup.schedule: invalid cron expression '61 25 * * *': out of range",
+        ],
+    ),
+    "cron-never-fires": (
+        DB + "flows:\n  f: {kind: batch, schedule: '0 0 31 2 *', source: 'postgres://orders/t'}\n",
+        [
+            "comind.yaml:7:30: flows.f.schedule: cron expression '0 0 31 2 *' never fires",
+        ],
+    ),
+    "http-source-unknown-app": (
+        APP + "flows:\n  f: {kind: stream, source: 'http://billing'}\n",
+        [
+            "comind.yaml:6:29: flows.f.source: no app named 'billing' (expected http://APP, the app the records are posted for)",
+        ],
+    ),
+    "step-durations": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - enrich: {table: orders/customers, by: customer_id, ttl: 5 minutes}\n"
+        + "      - cleanse: {dedupe: {key: [id], window: 0s}}\n"
+        + "      - cleanse: {dedupe: {key: [], window: 10m}}\n",
+        [
+            "comind.yaml:11:65: flows.f.steps[0].enrich.ttl: expected a duration like 300, 30s, 5m, 1h30m or 4d, got '5 minutes'",
+            "comind.yaml:12:47: flows.f.steps[1].cleanse.dedupe.window: must be >= 1s, got 0s",
+            "comind.yaml:13:33: flows.f.steps[2].cleanse.dedupe.key: expected at least 1 items, got 0",
+        ],
+    ),
+    "step-quality-arguments": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - quality: {range: {total: [10, 1]}, regex: {sku: '[A-'}, not_null: 5}\n",
+        [
+            "comind.yaml:11:34: flows.f.steps[0].quality.range.total: expected [LOW, HIGH] with LOW <= HIGH, got [10, 1]",
+            "comind.yaml:11:57: flows.f.steps[0].quality.regex.sku: not a regular expression: unterminated character set at position 0: '[A-'",
+            "comind.yaml:11:75: flows.f.steps[0].quality.not_null: expected a list, got 5",
+        ],
+    ),
+    "route-to-unknown-sink": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - route: {field: country, map: {NL: eu, US: us}, default: rest}\n"
+        + "    sinks: {eu: {queue: orders/q}}\n",
+        [
+            "comind.yaml:11:51: flows.f.steps[0].route.map.US: no sink 'us' in this flow (sinks: eu)",
+            "comind.yaml:11:65: flows.f.steps[0].route.default: no sink 'rest' in this flow (sinks: eu)",
+        ],
+    ),
+    "objects-sink-unknown-bucket": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    sink: {objects: lake/out/}\n",
+        [
+            "comind.yaml:10:21: flows.f.sink.objects: no bucket 'lake' (declare it under an app's bucket: name)",
+        ],
+    ),
+    "partition-needs-a-postgres-source": (
+        Q
+        + "flows:\n  f:\n    kind: batch\n    on_demand: true\n    source: queue://orders/q\n"
+        + "    partition: {by: day, field: at}\n",
+        [
+            "comind.yaml:11:16: flows.f.partition: partitioned runs read a postgres:// source",
+        ],
+    ),
+    "validate-schema-not-a-json-schema": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - validate: comind.yaml\n",
+        [
+            "comind.yaml:11:19: flows.f.steps[0].validate: comind.yaml is not JSON: Expecting value: line 1 column 1 (char 0)",
+        ],
+    ),
+    "sink-options-of-another-kind": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
+        + "    sinks:\n      a: {queue: orders/q, ttl: 5m}\n      b: {topic: t, upsert_on: [id]}\n",
+        [
+            "comind.yaml:11:10: flows.f.sinks.a: ttl applies to redis sinks only",
+            "comind.yaml:12:10: flows.f.sinks.b: upsert_on applies to postgres sinks only",
+        ],
+    ),
+    "sink-bad-templates": (
+        Q
+        + "    bucket: {name: lake}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
+        + "    sinks:\n      a: {redis: 'o:{id'}\n      b: {objects: 'lake/{date:%Y}/x'}\n      c: {redis: 'o:{a.b}'}\n",
+        [
+            "comind.yaml:12:18: flows.f.sinks.a.redis: not a template: expected '}' before end of string in 'o:{id' (write {{ and }} for literal braces)",
+            "comind.yaml:13:20: flows.f.sinks.b.objects: placeholder {date} in 'lake/{date:%Y}/x': expected a plain {field}",
+            "comind.yaml:14:18: flows.f.sinks.c.redis: placeholder {a.b} in 'o:{a.b}': expected a plain {field}",
+        ],
+    ),
+    "flow-words-that-would-be-ignored": (
+        DB
+        + "    queues: {q: {}}\ntopics: {t: {}}\nflows:\n"
+        + "  e: {kind: event, source: 'topic://t', schedule: '@daily'}\n"
+        + "  s: {kind: stream, source: 'queue://orders/q', cursor: id}\n"
+        + "  b:\n    kind: batch\n    on_demand: true\n    source: postgres://orders/t\n"
+        + "    partition: {by: day, field: at}\n    window: {kind: tumbling, size: 1m, field: at}\n",
+        [
+            "comind.yaml:9:51: flows.e.schedule: an event flow runs continuously; remove schedule",
+            "comind.yaml:10:57: flows.s.cursor: cursor applies to a postgres:// source only",
+            "comind.yaml:16:13: flows.b.window: a partitioned batch run reads its partition whole; aggregate it with an aggregate step",
+        ],
+    ),
+    "compound-duration-with-spaces": (
+        APP + "    queues:\n      q: {visibility_timeout: 1h 30m}\n",
+        [
+            "comind.yaml:6:31: apps.orders.queues.q.visibility_timeout: expected a duration like 300, 30s, 5m, 1h30m or 4d, got '1h 30m'",
         ],
     ),
 }

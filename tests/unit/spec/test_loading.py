@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from comind.spec import SpecError, SpecIssue, deep_merge, load_spec
+from comind.spec.model import parse_duration
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 
@@ -25,9 +27,10 @@ def test_the_prod_overlay_is_deep_merged() -> None:
     base, prod = load_spec(EXAMPLE), load_spec(EXAMPLE, env="prod")
     events_base = base.apps["orders"].queues["order-events"]
     events_prod = prod.apps["orders"].queues["order-events"]
-    assert base.apps["orders"].cache is not None and base.apps["orders"].cache.ttl == 300
-    assert prod.apps["orders"].cache is not None and prod.apps["orders"].cache.ttl == 900
-    assert (events_base.retention, events_prod.retention) == (4 * 86400, 14 * 86400)
+    base_cache, prod_cache = base.apps["orders"].cache, prod.apps["orders"].cache
+    assert base_cache is not None and base_cache.ttl == timedelta(minutes=5)
+    assert prod_cache is not None and prod_cache.ttl == timedelta(minutes=15)
+    assert (events_base.retention, events_prod.retention) == (timedelta(days=4), timedelta(days=14))
     assert events_prod.dlq is not None and events_prod.dlq.max_receives == 3
     assert events_prod.visibility_timeout == events_base.visibility_timeout  # kept from base
     assert prod.apps["orders"].queues.keys() == base.apps["orders"].queues.keys()
@@ -89,8 +92,29 @@ def test_durations_and_aliases(tmp_path: Path) -> None:
     )
     spec = load_spec(tmp_path)
     queue = spec.apps["web"].queues["q"]
-    assert (queue.visibility_timeout, queue.retention, queue.delay) == (120, 604800, 15)
-    assert spec.alerts[0].for_ == 300
+    assert (queue.visibility_timeout, queue.retention, queue.delay) == (
+        timedelta(minutes=2),
+        timedelta(weeks=1),
+        timedelta(seconds=15),
+    )
+    assert spec.alerts[0].for_ == timedelta(minutes=5)
+    # dumped as whole seconds: stored desired state and API output keep their shape
+    assert spec.apps["web"].queues["q"].model_dump()["retention"] == 604800
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [(300, 300), ("300", 300), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("2d", 172800),
+     ("1w1d", 691200)],
+)  # fmt: skip
+def test_a_duration_is_parsed_once_into_a_timedelta(
+    tmp_path: Path, written: object, seconds: int
+) -> None:
+    (tmp_path / "comind.yaml").write_text(
+        f"platform: {{name: p}}\napps:\n  web:\n    run: x\n    cache: {{ttl: {written!r}}}\n"
+    )
+    cache = load_spec(tmp_path).apps["web"].cache
+    assert cache is not None and cache.ttl == timedelta(seconds=seconds)
 
 
 DESIGN_SPEC = """\
@@ -149,11 +173,25 @@ def _lines(err: pytest.ExceptionInfo[SpecError], root: Path) -> list[str]:
 
 def test_the_design_brief_example_is_valid(tmp_path: Path) -> None:
     files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n",
-             "orders__flows.py": ""}  # fmt: skip
-    spec = load_spec(_repo(tmp_path, DESIGN_SPEC, **files), env="prod")
+             "orders__flows.py": "def score(r):\n    return r\n"}  # fmt: skip
+    # the brief's batch sink writes to a bucket no app declares, which validation refuses
+    # (see the next test); with a declared bucket the example is valid
+    text = DESIGN_SPEC.replace('"analytics/revenue', '"orders-files/revenue')
+    spec = load_spec(_repo(tmp_path, text, **files), env="prod")
     assert spec.apps["orders"].secrets == ["stripe-key"]
     assert spec.environments["prod"].sync.auto is False
     assert spec.flows["daily-revenue"].partition is not None
+
+
+def test_the_design_brief_example_names_a_bucket_no_app_declares(tmp_path: Path) -> None:
+    files = {"schemas__order.json": "{}", "secrets__orders__stripe-key.sealed.yaml": "sealed: x\n",
+             "orders__flows.py": "def score(r):\n    return r\n"}  # fmt: skip
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, DESIGN_SPEC, **files))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:35:21: flows.daily-revenue.sink.objects: no bucket 'analytics' "
+        "(declare it under an app's bucket: name)"
+    ]
 
 
 def test_a_replaced_list_is_positioned_in_the_overlay(tmp_path: Path) -> None:
@@ -223,7 +261,10 @@ def test_merge_keys_and_extension_keys_work(tmp_path: Path) -> None:
         "      b:\n        <<: *queue\n        visibility_timeout: 5\n"
     )
     queues = load_spec(_repo(tmp_path, spec)).apps["web"].queues
-    assert (queues["a"].visibility_timeout, queues["b"].visibility_timeout) == (60, 5)
+    assert (queues["a"].visibility_timeout, queues["b"].visibility_timeout) == (
+        timedelta(seconds=60),
+        timedelta(seconds=5),
+    )
     assert queues["b"].dlq is not None and queues["b"].dlq.max_receives == 2
 
 
@@ -275,3 +316,63 @@ def test_a_directory_named_like_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as err:
         load_spec(tmp_path)
     assert _lines(err, tmp_path) == ["comind.yaml:1:1: is a directory, expected a YAML file"]
+
+
+def test_a_validate_step_needs_a_json_schema_object(tmp_path: Path) -> None:
+    spec = (
+        "platform: {name: p}\napps:\n  a:\n    run: x\n    queues: {q: {}}\n"
+        "flows:\n  f:\n    kind: stream\n    source: queue://a/q\n    steps: [{validate: s.json}]\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, spec, **{"s.json": '{"type": 5}'}))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:10:24: flows.f.steps[0].validate: s.json is not a JSON Schema: "
+        "5 is not valid under any of the given schemas"
+    ]
+
+
+FLOW_WITH = (
+    "platform: {name: p}\napps:\n  a:\n    run: x\n    queues: {q: {}, c: {fifo: true}}\n"
+    "flows:\n  f:\n    kind: stream\n    source: queue://a/q\n"
+)
+
+
+def test_a_function_the_module_does_not_define_is_refused(tmp_path: Path) -> None:
+    module = (
+        "import json\nfrom os import path as p\n\ndef score(r):\n    return r\n\n"
+        "if True:\n    def later(r):\n        return r\nALIAS = score\n"
+    )
+    spec = FLOW_WITH + (
+        "    steps: [{map: 'm.flows:score'}, {map: 'm.flows:later'}, {map: 'm.flows:ALIAS'},\n"
+        "            {map: 'm.flows:p'}, {python: 'm.flows:scor'}, {filter: 'm.bad:f'}]\n"
+    )
+    files = {"m__flows.py": module, "m__bad.py": "def f(:\n"}
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, spec, **files))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:11:42: flows.f.steps[4].python: module m.flows defines no scor (m/flows.py)",
+        "comind.yaml:11:68: flows.f.steps[5].filter: module m.bad cannot be read: "
+        "invalid syntax (bad.py, line 1)",
+    ]
+
+
+def test_a_fifo_queue_is_refused_as_a_flow_sink(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as err:
+        load_spec(_repo(tmp_path, FLOW_WITH + "    sink: {queue: a/c}\n"))
+    assert _lines(err, tmp_path) == [
+        "comind.yaml:10:19: flows.f.sink.queue: queue 'a/c' is FIFO; a flow writes standard "
+        "queues only (its messages carry no group id)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [("5m", 300), ("1h30m", 5400), (90, 90), ("2w", 1209600)]
+)
+def test_parse_duration_gives_seconds_to_command_line_callers(given: object, seconds: int) -> None:
+    assert parse_duration(given) == seconds  # `comind logs --since 1h30m` and the API's ranges
+
+
+@pytest.mark.parametrize("given", ["5 m", "m5", "1.5h", "", "-5m", "5ms"])
+def test_parse_duration_refuses_what_the_spec_refuses(given: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration like 300, 30s, 5m, 1h30m or 4d"):
+        parse_duration(given)
