@@ -287,7 +287,8 @@ def _last_run(kit: FlowKit) -> dict[str, object]:
 
 
 def _temp_files(kit: FlowKit) -> list[Path]:
-    return sorted((kit.root / "objects" / "lake").rglob(".comind-tmp-*"))
+    # the file store stages every write in its own area, outside every bucket
+    return sorted((kit.root / "objects" / ".tmp").glob(".comind-tmp-*"))
 
 
 def test_a_batch_partition_killed_mid_run_or_mid_write_leaves_no_partial_output(
