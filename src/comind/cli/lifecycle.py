@@ -19,6 +19,7 @@ from rich.table import Table
 from comind.api.server import public_base
 from comind.api.tls import TlsFiles, serving_tls
 from comind.cli import repo as repos
+from comind.cli.api_client import call, remote
 from comind.cli.connect import Globals, api_verify, home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.embedded.home import StateDir
@@ -257,10 +258,12 @@ def _live_status(home: StateDir) -> dict[str, Any] | None:
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show each engine: state, pid, address, uptime, version. Exit 1 when not running."""
-    home = home_of(ctx)
-    st = _live_status(home)
+    if remote(ctx):
+        st: dict[str, Any] | None = call(ctx, "GET", "/api/v1/status")
+    else:
+        st = _live_status(home_of(ctx))
     if st is None:
-        st = _stopped(home)
+        st = _stopped(home_of(ctx))
     if as_json:
         emit_json(st)
     else:

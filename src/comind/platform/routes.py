@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
+from comind.api.access import AccessApi
+from comind.api.app_env import AppEnvApi
 from comind.api.backups import BackupsApi, Switch
 from comind.api.dashboard import Dashboard
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
+from comind.api.guard import Guard
+from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
@@ -33,8 +38,11 @@ from comind.observe.logs import redact
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
 from comind.stores.backup_catalog import BackupCatalog
+from comind.stores.credentials import Credentials
 from comind.stores.flow_state import FlowState
+from comind.stores.gitops_db import SecretStore
 from comind.stores.logstore import LogStore
+from comind.stores.sealing import Sealer
 from comind.stores.timeseries import TimeSeries
 
 if TYPE_CHECKING:
@@ -44,7 +52,9 @@ if TYPE_CHECKING:
 def platform_routes(
     rt: Platform, messages: MessageLayer, series: TimeSeries, logs: LogStore, alerting: Alerting
 ) -> list[BaseRoute]:
-    """The APIs (series, flows, backups, queues, GitOps) and the dashboard over them."""
+    """The APIs (series, flows, backups, queues, GitOps, tokens, logs, apps' environments)
+    and the dashboard over them. ``messages`` is the API's own layer: its pool waits only
+    briefly for a connection, so a request answers 503 at once while PostgreSQL restarts."""
     sessions = Sessions(_key(rt.engines.home, "session-key"))
     tokens = _tokens(rt.engines.home, messages, sessions)
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
@@ -60,7 +70,26 @@ def platform_routes(
     )  # fmt: skip
     routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
+    routes += _control_routes(rt, messages, tokens, queues)
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _control_routes(
+    rt: Platform, messages: MessageLayer, tokens: Tokens, queues: QueuesApi
+) -> list[BaseRoute]:
+    """What the CLI's commands call, each through the one :class:`Guard` (role, body size,
+    errors, the audit of every mutation)."""
+    guard = Guard(tokens)
+    sealer = Sealer(_key(rt.engines.home, "platform-key"))  # as platform_sealer() makes it
+    envs = rt.app_environments(Credentials(messages.pool, sealer),
+                               SecretStore(messages.pool, sealer))  # fmt: skip
+    assert tokens.store is not None
+    return [
+        *QueueAdminApi(messages, queues, guard).routes(),
+        *AccessApi(tokens.store, guard).routes(),
+        *LogsApi(LogStore(messages.pool), guard).routes(),
+        *AppEnvApi(envs.full, envs.rotate, guard).routes(),
+    ]
 
 
 def _switches(rt: Platform, catalog: BackupCatalog) -> dict[str, Switch]:
