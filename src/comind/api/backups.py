@@ -7,18 +7,15 @@ platform's — ``{"engine": "postgres", "data_dir": PATH}`` (a restored, stopped
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.errors import Problem
+from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
-from comind.errors import ComindError
 from comind.stores.backup_catalog import BackupCatalog
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
@@ -34,39 +31,31 @@ class BackupsApi:
     ) -> None:
         self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
         self.switches = switches or {}
+        self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/v1/backups", self.backups),
-            Route("/api/v1/backups/switch", self.switch_data, methods=["POST"]),
+            self.guard.route("/api/v1/backups", lambda call: self.document()),
+            self.guard.route(
+                "/api/v1/backups/switch",
+                self.switch_data,
+                method="POST",
+                role="operator",
+                action="restore-switch",
+                target=_engine,
+            ),
         ]
 
-    async def switch_data(self, request: Request) -> Response:
-        who, denied = await self.tokens.check(request, "operator")
-        try:
-            body = json.loads(await request.body())
-            engine = str(body.get("engine", "postgres"))
-        except (ValueError, AttributeError):
-            return JSONResponse({"error": 'send {"engine": ..., ...} as JSON'}, 400)
+    def switch_data(self, call: Call) -> Answer:
+        engine = _engine(call.body)
         switch = self.switches.get(engine)
-        if denied or switch is None:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "refused")
-            return denied or JSONResponse({"error": f"cannot switch {engine!r} here"}, 409)
+        if switch is None:
+            raise Problem(f"cannot switch {engine!r} here", 409)
         try:
-            doc = await run_in_threadpool(switch, body)
+            doc = switch(call.body)
         except (KeyError, TypeError) as exc:
-            return JSONResponse({"error": f"missing or wrong field: {exc}"}, 400)
-        except ComindError as exc:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "failed")
-            return JSONResponse({"error": str(exc)}, 409)
-        await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "accepted",
-                                doc)  # fmt: skip
-        return JSONResponse(doc)
-
-    async def backups(self, request: Request) -> Response:
-        if denied := await self.tokens.refuse(request):
-            return denied
-        return JSONResponse(await run_in_threadpool(self.document))
+            raise Problem(f"missing or wrong field: {exc}", 400) from None
+        return Answer(doc, detail=doc)
 
     def document(self) -> dict[str, Any]:
         """The catalog, newest first, and the WAL archive lag (blocking)."""
@@ -74,6 +63,10 @@ class BackupsApi:
             "backups": [_out(r) for r in self.catalog.entries()],
             "wal_archive_lag_seconds": round(self.wal_lag(), 3),
         }
+
+
+def _engine(named: Mapping[str, Any]) -> str:
+    return str(named.get("engine", "postgres"))
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:

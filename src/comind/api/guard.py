@@ -78,8 +78,10 @@ class Answer:
 
 
 Handler = Callable[[Call], Any]  # returns a JSON document or an Answer
-# the app a request concerns, from its path and query parameters
-AppOf = Callable[[Mapping[str, str]], str | None]
+# what a request names (its path and query parameters and its body's fields, merged):
+# the app it concerns (None: every app) and the audit entry's target
+AppOf = Callable[[Mapping[str, Any]], str | None]
+TargetOf = Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Rule:
     role: str
     action: str | None
     app: AppOf | None
+    target: TargetOf | None
 
 
 class Guard:
@@ -102,12 +105,14 @@ class Guard:
         role: str = "viewer",
         action: str | None = None,
         app: AppOf | None = None,
+        target: TargetOf | None = None,
     ) -> Route:
         """``handler`` served at ``method path`` for tokens of at least ``role`` (of the app
-        ``app`` names, else of every app); audited as ``action``."""
+        ``app`` names, else of every app); audited as ``action`` on ``target`` (default: the
+        first path parameter, else ``*``)."""
         if method in MUTATIONS and action is None:
             raise ValueError(f"{method} {path} changes something: name its audit action")
-        rule = Rule(role, action, app)
+        rule = Rule(role, action, app, target)
 
         async def endpoint(request: Request) -> Response:
             return await self.serve(request, handler, rule)
@@ -119,14 +124,16 @@ class Guard:
         target = next(iter(params.values()), "*")
         who: Principal | None = None
         try:
-            app = rule.app({**request.query_params, **params}) if rule.app else None
+            body = await self._body(request)
+            named = {**request.query_params, **body, **params}
+            target = rule.target(named) if rule.target else target
+            app = rule.app(named) if rule.app else None
             who, denied = await self.tokens.check(request, rule.role, app)
             if denied is not None:
                 await self._audit(rule, who, target, "refused")
                 return denied
             assert who is not None
-            call = Call(who, params, request.query_params, await self._body(request))
-            answer = await run_in_threadpool(handler, call)
+            answer = await run_in_threadpool(handler, Call(who, params, request.query_params, body))
         except Exception as exc:
             status, message = _failure(exc)
             await self._audit(rule, who, target, "failed", {"error": message})
