@@ -91,12 +91,15 @@ def test_every_read_works_with_only_a_url_and_a_token(
     assert flows, "the shop example declares flows"
     shown = jget(remote, "flow", "status", flows[0]["name"])
     assert shown["kind"] == flows[0]["kind"]
+    assert isinstance(jget(remote, "flow", "dlq", flows[0]["name"]), list)
     assert isinstance(jget(remote, "backup", "ls"), list)
     assert jget(remote, "history")[0]["outcome"] == "Succeeded"
     lines = jget(remote, "logs", "--since", "1h")
     assert any("first sync" in line["message"] for line in lines)
     plain = remote("queue", "ls")
     assert plain.returncode == 0 and "orders/order-events" in plain.stdout
+    local_only = remote("flow", "run", flows[0]["name"])
+    assert local_only.returncode == 2 and "without --server" in local_only.stderr
     assert list(empty.iterdir()) == []  # nothing was read from or written to it
 
 
@@ -111,6 +114,7 @@ def test_a_viewer_token_is_refused_every_change(
         ("token", "create", "--role", "admin"): ("POST /api/v1/tokens", "an admin"),
         ("app", "rotate-key", "orders", "--yes"): (
             "POST /api/v1/apps/orders/rotate-key", "an admin"),
+        ("flow", "token", "ingest-orders"): ("GET /api/v1/flows/ingest-orders/token", "an operator"),
     }  # fmt: skip
     for args, (call, needs) in refusals.items():
         refused = remote(*args)

@@ -9,7 +9,6 @@ quarantined with reasons) and one request in fifty is not JSON at all (the endpo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import ssl
@@ -22,9 +21,7 @@ import httpx
 import typer
 from rich.live import Live
 
-from comind.api.flows import ingest_token
-from comind.cli.api_client import call
-from comind.cli.connect import api_verify, home_of, running_state
+from comind.cli.api_client import call, endpoint
 from comind.cli.output import console, emit_json
 from comind.errors import ComindError, UsageError
 
@@ -104,11 +101,9 @@ def traffic(
     if wait:
         _wait_for_platform(ctx, flow, wait)
     name = _ingest_flow(ctx, flow)
-    home = home_of(ctx)
-    state = running_state(home)
-    key = hashlib.sha256(home.secret("platform-key").encode()).digest()
-    url, token = f"{state['api_url']}/ingest/{name}", ingest_token(key, name)
-    sender = Sender(url, token, random.Random(seed), verify=api_verify(state))
+    api = endpoint(ctx, admin=True)
+    token = call(ctx, "GET", f"/api/v1/flows/{name}/token", admin=True)["token"]
+    sender = Sender(f"{api.url}/ingest/{name}", token, random.Random(seed), verify=api.verify)
     try:
         if as_json:
             sender.run(rate, count, lambda: None)

@@ -1,19 +1,19 @@
 """``comind flow ...`` and ``comind worker``: the flows of the running platform.
 
-Reads go through the platform's API; running a partition, a backfill or a replay happens
-in this process against the platform's engines (with a progress bar), at the revision the
-platform has applied.
+Reads (dead letters included) go through the platform's API; running a partition, a
+backfill or a replay happens in this process against the platform's engines (with a
+progress bar), at the revision the platform has applied.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.markup import escape
@@ -21,16 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from comind.api.flows import ingest_token
-from comind.cli.api_client import call
+from comind.cli.api_client import call, remote
 from comind.cli.connect import home_of, platform_db, platform_redis, running_state
 from comind.cli.output import console, emit_json
+from comind.errors import UsageError
 from comind.flows.batch import BatchRunner, RunResult
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.replay import replay as replay_letters
 from comind.flows.worker import serve, stop_on_signals
 from comind.observe.tracing import setup
-from comind.queue.errors import QueueDoesNotExist
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
 from comind.spec.names import flow_dead_letter_queue
@@ -61,6 +60,9 @@ def _engines(ctx: typer.Context) -> Iterator[FlowEngines]:
 @contextmanager
 def _applied(ctx: typer.Context, name: str) -> Iterator[FlowBuilder]:
     """A builder for flow ``name`` at the revision the running platform applied."""
+    if remote(ctx):
+        raise UsageError("flow run, backfill and replay work on the platform's own machine "
+                         "(they drive its engines): run them there, without --server")  # fmt: skip
     doc = call(ctx, "GET", f"/api/v1/flows/{name}")
     root = Path(doc["root"])
     with _engines(ctx) as engines:
@@ -193,12 +195,12 @@ def dlq(
 ) -> None:
     """The flow's dead letters: step, error, attempts and the original record."""
     call(ctx, "GET", f"/api/v1/flows/{name}")  # a clear error for an unknown flow
-    with _engines(ctx) as engines:
-        try:
-            msgs = engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
-        except QueueDoesNotExist:
-            msgs = []
-    letters = [_letter(m.body, m.sent_at) for m in msgs]
+    path = f"/api/v1/queues/{quote(flow_dead_letter_queue(name), safe='/')}/messages"
+    try:
+        msgs = call(ctx, "GET", path, params={"limit": limit})["messages"]
+    except UsageError:  # no dead-letter queue (yet): no dead letters
+        msgs = []
+    letters = [_letter(m["body"], m["sent_at"]) for m in msgs]
     if as_json:
         emit_json(letters)
         return
@@ -213,9 +215,9 @@ def dlq(
         console.print(f"  {letter['record']}", markup=False)
 
 
-def _letter(body: str, sent: Any) -> dict[str, Any]:
+def _letter(body: str, sent: str | None) -> dict[str, Any]:
     letter: dict[str, Any] = json.loads(body)
-    letter["at"] = sent.isoformat() if sent else None
+    letter["at"] = sent
     return letter
 
 
@@ -245,10 +247,7 @@ def replay(
 
 def token(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
     """The flow's ingest token (for POST /ingest/NAME)."""
-    call(ctx, "GET", f"/api/v1/flows/{name}")
-    home = home_of(ctx)
-    key = hashlib.sha256(home.secret("platform-key").encode()).digest()
-    value = ingest_token(key, name)
+    value = call(ctx, "GET", f"/api/v1/flows/{name}/token", admin=True)["token"]
     if as_json:
         emit_json({"token": value})
     else:
