@@ -114,7 +114,8 @@ def test_a_viewer_token_is_refused_every_change(
         ("token", "create", "--role", "admin"): ("POST /api/v1/tokens", "an admin"),
         ("app", "rotate-key", "orders", "--yes"): (
             "POST /api/v1/apps/orders/rotate-key", "an admin"),
-        ("flow", "token", "ingest-orders"): ("GET /api/v1/flows/ingest-orders/token", "an operator"),
+        ("flow", "token", "ingest-orders"): (
+            "GET /api/v1/flows/ingest-orders/token", "an operator"),
     }  # fmt: skip
     for args, (call, needs) in refusals.items():
         refused = remote(*args)
