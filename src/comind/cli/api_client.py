@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ class Endpoint:
     verify: ssl.SSLContext | bool
 
 
-class _Retry(Exception):
+class Retry(Exception):
     """An answer worth asking again for: the API or an engine behind it is not up yet."""
 
 
@@ -69,15 +70,28 @@ def call(
 ) -> Any:
     """The JSON answer of ``method path``; an API error becomes a one-line ComindError."""
     target = endpoint(ctx, admin=admin)
-    deadline = time.monotonic() + RETRY_SECONDS
+    return retrying(lambda: _answer(target, method, path, body, params), f"{method} {path}")
+
+
+def retrying(
+    attempt: Callable[[], Any],
+    what: str,
+    *,
+    budget: float = RETRY_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """``attempt()``, asked again with backoff while it raises :class:`Retry`, for at most
+    ``budget`` seconds; then its last reason, as one line about ``what``."""
+    deadline = clock() + budget
     delay = 0.2
     while True:
         try:
-            return _answer(target, method, path, body, params)
-        except _Retry as exc:
-            if time.monotonic() + delay > deadline:
-                raise ComindError(f"{method} {path}: {exc}") from None
-        time.sleep(delay)  # backoff while the engine or the API comes back
+            return attempt()
+        except Retry as exc:
+            if clock() + delay > deadline:
+                raise ComindError(f"{what}: {exc}") from None
+        sleep(delay)  # backoff while the engine or the API comes back
         delay = min(delay * 2, 2.0)
 
 
@@ -97,11 +111,11 @@ def _answer(
         if _tls_failure(exc):
             raise ComindError(f"cannot verify the certificate of {target.url}: {exc} (for a "
                               "private CA, pass --ca-cert FILE)") from None  # fmt: skip
-        raise _Retry(f"the platform's API at {target.url} does not answer ({exc})") from None
+        raise Retry(f"the platform's API at {target.url} does not answer ({exc})") from None
     except httpx.HTTPError as exc:
         raise ComindError(f"the platform's API at {target.url} did not answer: {exc}") from None
     if resp.status_code == 503:
-        raise _Retry(_message(resp))
+        raise Retry(_message(resp))
     if resp.status_code >= 400:
         raise _refusal(method, path, resp)
     return resp.json()
