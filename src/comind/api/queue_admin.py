@@ -29,7 +29,7 @@ from comind.api.queues import QueuesApi, app_of
 from comind.queue.errors import QueueDoesNotExist, QueueError
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.queue.moves import MoveTask
+from comind.queue.moves import MAX_RATE, MoveTask
 from comind.queue.types import ReceivedMessage
 
 MAX_PEEK = 1000
@@ -98,7 +98,7 @@ class QueueAdminApi:
         source = self.resolve(call.params["name"])
         to = call.text("to")
         dest = self.resolve(to) if to else None
-        rate = call.number("rate", 0, 0, 500) or None
+        rate = None if call.body.get("rate") is None else call.number("rate", 0, 1, MAX_RATE)
         try:
             handle = self.layer.moves.start(source, destination=dest, max_per_second=rate)
         except QueueError as exc:  # a move of this queue is still running
