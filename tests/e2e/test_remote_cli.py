@@ -98,8 +98,9 @@ def test_every_read_works_with_only_a_url_and_a_token(
     assert any("first sync" in line["message"] for line in lines)
     plain = remote("queue", "ls")
     assert plain.returncode == 0 and "orders/order-events" in plain.stdout
-    local_only = remote("flow", "run", flows[0]["name"])
-    assert local_only.returncode == 2 and "without --server" in local_only.stderr
+    for here_only in (("flow", "run", flows[0]["name"]), ("down",)):
+        refused = remote(*here_only)
+        assert refused.returncode == 2 and "without --server" in refused.stderr, here_only
     assert list(empty.iterdir()) == []  # nothing was read from or written to it
 
 

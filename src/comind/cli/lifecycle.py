@@ -80,6 +80,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
+    _here_only(ctx, "up")
     settings = settings_of(ctx, api_port=api_port, with_prometheus=with_prometheus or None)
     if settings.with_prometheus and find("prometheus") is None:
         raise UsageError("--with-prometheus: no prometheus on PATH (Debian: apt install "
@@ -308,6 +309,7 @@ def _print_status(st: dict[str, Any]) -> None:
 
 def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
+    _here_only(ctx, "down")
     home = home_of(ctx)
     pid = holder_pid(home.lock_file)
     if pid is None:
@@ -319,6 +321,13 @@ def down(ctx: typer.Context) -> None:
         terminate(pid, sig=signal.SIGTERM, timeout=60)
     _reap_orphans(home)
     console.print("stopped")
+
+
+def _here_only(ctx: typer.Context, command: str) -> None:
+    """``up`` and ``down`` act on this machine's state directory, never on a --server."""
+    if remote(ctx):
+        raise UsageError(f"`comind {command}` acts on this machine's platform: run it there, "
+                         "without --server")  # fmt: skip
 
 
 def _reap_orphans(home: StateDir) -> None:
