@@ -33,7 +33,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
-    comind: Run, home: Path, repo: Path
+    comind: Run, home: Path, repo: Path, tmp_path: Path
 ) -> None:
     up = ("up", "--detach", "--api-port", "0", "--host", "0.0.0.0", "--repo", str(repo))
     started = comind(*up, check=True)
@@ -47,6 +47,13 @@ def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
         httpx.get(f"{url}/readyz")  # an unknown certificate is not trusted by default
     assert httpx.get(f"{url}/readyz", verify=client_context(cert)).text == "ready"
     assert comind("flow", "ls", "--json", check=True).stdout.strip() == "[]"
+    viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
+    elsewhere = {"COMIND_HOME": str(tmp_path / "elsewhere"), "COMIND_SERVER": url,
+                 "COMIND_TOKEN": viewer}  # fmt: skip
+    untrusted = comind("flow", "ls", extra_env=elsewhere)  # verified as any HTTPS site
+    assert untrusted.returncode == 1 and "cannot verify the certificate of" in untrusted.stderr
+    trusted = comind("--ca-cert", str(cert), "flow", "ls", "--json", extra_env=elsewhere)
+    assert (trusted.returncode, trusted.stdout.strip()) == (0, "[]"), trusted.stderr
     made = cert.read_bytes()
     comind("down", check=True)
     comind(*up, check=True)

@@ -13,22 +13,17 @@ Operator token, audited, answered when the work is done: ``POST /api/v1/backups`
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from comind.api.audited import audited
-from comind.api.bodies import parsed
+from comind.api.errors import Problem
+from comind.api.guard import Answer, Call, Guard, Handler, TargetOf
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
-from comind.errors import ComindError
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 
@@ -68,89 +63,57 @@ class BackupsApi:
     ) -> None:
         self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
         self.switches, self.actions = switches or {}, actions
+        self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
+        def post(path: str, handler: Handler, action: str, target: TargetOf | None = None) -> Route:
+            return self.guard.route(path, handler, method="POST", role="operator",
+                                    action=action, target=target)  # fmt: skip
+
         return [
-            Route("/api/v1/backups", self.backups),
-            Route("/api/v1/backups", self.run, methods=["POST"]),
-            Route("/api/v1/backups/switch", self.switch_data, methods=["POST"]),
-            Route("/api/v1/backups/prune", self.prune, methods=["POST"]),
-            Route("/api/v1/backups/restore-points", self.restore_point, methods=["POST"]),
-            Route("/api/v1/backups/{id}/verify", self.verify, methods=["POST"]),
+            self.guard.route("/api/v1/backups", lambda call: self.document()),
+            post("/api/v1/backups/switch", self.switch_data, "restore-switch", _engine),
+            post("/api/v1/backups", self.run, "backup-run", lambda n: str(n.get("type", "full"))),
+            post("/api/v1/backups/prune", self.prune, "backup-prune"),
+            post(
+                "/api/v1/backups/restore-points",
+                self.restore_point,
+                "restore-point",
+                lambda n: str(n.get("name")),
+            ),
+            post("/api/v1/backups/{id}/verify", self.verify, "backup-verify"),
         ]
 
-    async def run(self, request: Request) -> Response:
-        async def work(actions: BackupActions) -> dict[str, Any]:
-            body = await parsed(request, RunBody)
-            return await run_in_threadpool(actions.run, body.type, body.app)
-
-        return await self._act(request, "backup-run", "backups", work)
-
-    async def verify(self, request: Request) -> Response:
-        backup_id = request.path_params["id"]
-
-        async def work(actions: BackupActions) -> dict[str, Any]:
-            return await run_in_threadpool(actions.verify, backup_id)
-
-        return await self._act(request, "backup-verify", backup_id, work)
-
-    async def prune(self, request: Request) -> Response:
-        async def work(actions: BackupActions) -> dict[str, Any]:
-            body = await parsed(request, PruneBody)
-            return await run_in_threadpool(
-                lambda: actions.prune(
-                    keep_full=body.keep_full, keep_days=body.keep_days, dry_run=body.dry_run
-                )
-            )
-
-        return await self._act(request, "backup-prune", "backups", work)
-
-    async def restore_point(self, request: Request) -> Response:
-        async def work(actions: BackupActions) -> dict[str, Any]:
-            body = await parsed(request, PointBody)
-            return await run_in_threadpool(actions.restore_point, body.name)
-
-        return await self._act(request, "restore-point", "backups", work)
-
-    async def _act(
-        self,
-        request: Request,
-        action: str,
-        target: str,
-        work: Callable[[BackupActions], Awaitable[dict[str, Any]]],
-    ) -> Response:
-        actions = self.actions
-        if actions is None:
-            return JSONResponse({"error": "backups are not served here"}, 409)
-        return await audited(self.tokens, request, role="operator", action=action,
-                             target=target, work=lambda: work(actions))  # fmt: skip
-
-    async def switch_data(self, request: Request) -> Response:
-        who, denied = await self.tokens.check(request, "operator")
-        try:
-            body = json.loads(await request.body())
-            engine = str(body.get("engine", "postgres"))
-        except (ValueError, AttributeError):
-            return JSONResponse({"error": 'send {"engine": ..., ...} as JSON'}, 400)
+    def switch_data(self, call: Call) -> Answer:
+        engine = _engine(call.body)
         switch = self.switches.get(engine)
-        if denied or switch is None:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "refused")
-            return denied or JSONResponse({"error": f"cannot switch {engine!r} here"}, 409)
+        if switch is None:
+            raise Problem(f"cannot switch {engine!r} here", 409)
         try:
-            doc = await run_in_threadpool(switch, body)
+            doc = switch(call.body)
         except (KeyError, TypeError) as exc:
-            return JSONResponse({"error": f"missing or wrong field: {exc}"}, 400)
-        except ComindError as exc:
-            await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "failed")
-            return JSONResponse({"error": str(exc)}, 409)
-        await run_in_threadpool(self.tokens.audit, who, "restore-switch", engine, "accepted",
-                                doc)  # fmt: skip
-        return JSONResponse(doc)
+            raise Problem(f"missing or wrong field: {exc}", 400) from None
+        return Answer(doc, detail=doc)
 
-    async def backups(self, request: Request) -> Response:
-        if denied := await self.tokens.refuse(request):
-            return denied
-        return JSONResponse(await run_in_threadpool(self.document))
+    def run(self, call: Call) -> dict[str, Any]:
+        body = call.parsed(RunBody)
+        return self._actions().run(body.type, body.app)
+
+    def verify(self, call: Call) -> dict[str, Any]:
+        return self._actions().verify(call.params["id"])
+
+    def prune(self, call: Call) -> dict[str, Any]:
+        body = call.parsed(PruneBody)
+        return self._actions().prune(keep_full=body.keep_full, keep_days=body.keep_days,
+                                     dry_run=body.dry_run)  # fmt: skip
+
+    def restore_point(self, call: Call) -> dict[str, Any]:
+        return self._actions().restore_point(call.parsed(PointBody).name)
+
+    def _actions(self) -> BackupActions:
+        if self.actions is None:
+            raise Problem("backups are not served here", 409)
+        return self.actions
 
     def document(self) -> dict[str, Any]:
         """The catalog, newest first, and the WAL archive lag (blocking)."""
@@ -158,6 +121,10 @@ class BackupsApi:
             "backups": [_out(r) for r in self.catalog.entries()],
             "wal_archive_lag_seconds": round(self.wal_lag(), 3),
         }
+
+
+def _engine(named: Mapping[str, Any]) -> str:
+    return str(named.get("engine", "postgres"))
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """Flow operations over the API (operator token, audited; dead letters for a viewer):
 ``POST /api/v1/flows/{name}/run`` (``{"partition": P}``), ``POST /api/v1/flows/{name}/backfill``
 (``{"from": A, "to": B, "parallel": N}``), ``GET /api/v1/flows/{name}/dlq?limit=N``,
-``POST /api/v1/flows/{name}/replay`` (``{"limit": N}``) and ``GET
-/api/v1/flows/{name}/token`` (admin: the flow's ingest token).
+and ``POST /api/v1/flows/{name}/replay`` (``{"limit": N}``).
 
 Runs are answered when they are done; a batch flow's failed partition is a 200 whose
 result says ``failed``, while an unknown flow or a wrong body is a 404 or 400.
@@ -10,22 +9,19 @@ result says ``failed``, while an unknown flow or a wrong body is a 404 or 400.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from comind.api.audited import audited
-from comind.api.bodies import parsed
-from comind.api.flows import ingest_token
+from comind.api.errors import Problem
+from comind.api.guard import Call, Guard, Handler
 from comind.api.tokens import Tokens
 from comind.errors import UsageError
 
 MAX_LETTERS = 1000
+Result = TypeVar("Result")
 
 
 class FlowActions(Protocol):
@@ -85,73 +81,41 @@ class ReplayReport(BaseModel):
     quarantined: int
 
 
-class IngestToken(BaseModel):
-    token: str = Field(description="for POST /ingest/{flow}")
-
-
-Work = Callable[[FlowActions, str], Awaitable[Any]]
-
-
 class FlowActionsApi:
-    def __init__(self, actions: FlowActions, tokens: Tokens, *, key: bytes) -> None:
-        self.actions, self.tokens, self.key = actions, tokens, key
+    def __init__(self, actions: FlowActions, tokens: Tokens) -> None:
+        self.actions, self.guard = actions, Guard(tokens)
 
     def routes(self) -> list[Route]:
+        def post(path: str, handler: Handler, action: str) -> Route:
+            return self.guard.route(path, handler, method="POST", role="operator", action=action)
+
         return [
-            Route("/api/v1/flows/{name}/run", self.run, methods=["POST"]),
-            Route("/api/v1/flows/{name}/backfill", self.backfill, methods=["POST"]),
-            Route("/api/v1/flows/{name}/dlq", self.dead_letters),
-            Route("/api/v1/flows/{name}/replay", self.replay, methods=["POST"]),
-            Route("/api/v1/flows/{name}/token", self.token),
+            post("/api/v1/flows/{name}/run", self.run, "flow-run"),
+            post("/api/v1/flows/{name}/backfill", self.backfill, "flow-backfill"),
+            self.guard.route("/api/v1/flows/{name}/dlq", self.dead_letters),
+            post("/api/v1/flows/{name}/replay", self.replay, "flow-replay"),
         ]
 
-    async def run(self, request: Request) -> Response:
-        async def work(actions: FlowActions, name: str) -> Any:
-            body = await parsed(request, RunBody)
-            return {"results": await run_in_threadpool(actions.run, name, body.partition)}
+    def run(self, call: Call) -> dict[str, Any]:
+        partition = call.parsed(RunBody).partition
+        return {"results": self._known(self.actions.run, call, partition)}
 
-        return await self._act(request, "flow-run", work)
+    def backfill(self, call: Call) -> dict[str, Any]:
+        body = call.parsed(BackfillBody)
+        done = self._known(self.actions.backfill, call, body.first, body.last, body.parallel)
+        return {"results": done}
 
-    async def backfill(self, request: Request) -> Response:
-        async def work(actions: FlowActions, name: str) -> Any:
-            body = await parsed(request, BackfillBody)
-            done = await run_in_threadpool(
-                actions.backfill, name, body.first, body.last, body.parallel
-            )
-            return {"results": done}
+    def dead_letters(self, call: Call) -> dict[str, Any]:
+        limit = call.number("limit", 20, 1, MAX_LETTERS)
+        return {"letters": self._known(self.actions.dead_letters, call, limit)}
 
-        return await self._act(request, "flow-backfill", work)
+    def replay(self, call: Call) -> dict[str, int]:
+        return self._known(self.actions.replay, call, call.parsed(ReplayBody).limit)
 
-    async def replay(self, request: Request) -> Response:
-        async def work(actions: FlowActions, name: str) -> Any:
-            body = await parsed(request, ReplayBody)
-            return await run_in_threadpool(actions.replay, name, body.limit)
-
-        return await self._act(request, "flow-replay", work)
-
-    async def dead_letters(self, request: Request) -> Response:
-        if denied := await self.tokens.refuse(request):
-            return denied
+    @staticmethod
+    def _known(action: Callable[..., Result], call: Call, *args: Any) -> Result:
+        """``action`` on the flow the path names; an unknown flow is a 404."""
         try:
-            limit = max(1, min(int(request.query_params.get("limit", "20")), MAX_LETTERS))
-            found = await run_in_threadpool(
-                self.actions.dead_letters, request.path_params["name"], limit
-            )
-        except ValueError:
-            return JSONResponse({"error": "limit must be a whole number"}, 400)
+            return action(call.params["name"], *args)
         except UsageError as exc:
-            return JSONResponse({"error": str(exc)}, 404)
-        return JSONResponse({"letters": found})
-
-    async def token(self, request: Request) -> Response:
-        """The flow's ingest token: a credential, so for an admin only (and audited)."""
-        name = request.path_params["name"]
-        who, denied = await self.tokens.check(request, "admin")
-        await run_in_threadpool(self.tokens.audit, who, "read-ingest-token", name,
-                                "refused" if denied else "done")  # fmt: skip
-        return denied or JSONResponse({"token": ingest_token(self.key, name)})
-
-    async def _act(self, request: Request, action: str, work: Work) -> Response:
-        name = request.path_params["name"]
-        return await audited(self.tokens, request, role="operator", action=action, target=name,
-                             work=lambda: work(self.actions, name), missing=404)  # fmt: skip
+            raise Problem(str(exc), 404) from None

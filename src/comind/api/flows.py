@@ -1,7 +1,7 @@
 """The flows API: ``GET /api/v1/flows``, ``/api/v1/flows/{name}``, ``/api/v1/flows/{name}/runs``,
 ``/api/v1/flows/{name}/traces`` (viewer token, not limited to an app: a flow is declared for
-the whole platform and may move several apps' data) and the HTTP ingest endpoint
-``POST /ingest/{flow}``.
+the whole platform and may move several apps' data), ``/api/v1/flows/{name}/token`` (the
+ingest token: operator, audited) and the HTTP ingest endpoint ``POST /ingest/{flow}``.
 
 Ingest takes a JSON object, a JSON array of objects or NDJSON, authenticated by the flow's
 own token (``comind flow token NAME``) or an operator token. The whole body is parsed before
@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.errors import Problem
+from comind.api.guard import Call, Guard
 from comind.api.memo import Coalesced
 from comind.api.tokens import Tokens
 from comind.flows.metrics import INGESTED
@@ -67,6 +69,7 @@ class FlowsApi:
     ) -> None:
         self.applied, self.state, self.queues, self.tokens = applied, state, queues, tokens
         self.key, self.worker_state = key, worker_state
+        self.guard = Guard(tokens)
         self.spans = SpanStore(state.pool)
         self.listing = Coalesced(self.summaries)  # dashboards poll it from many tabs
 
@@ -76,6 +79,13 @@ class FlowsApi:
             Route("/api/v1/flows/{name}", self.flow),
             Route("/api/v1/flows/{name}/runs", self.runs),
             Route("/api/v1/flows/{name}/traces", self.traces),
+            self.guard.route(
+                "/api/v1/flows/{name}/token",
+                self.token,
+                role="operator",
+                action="read-secrets",
+                target=lambda n: f"flow/{n['name']}",
+            ),
             Route("/ingest/{flow}", self.ingest, methods=["POST"]),
         ]
 
@@ -113,6 +123,13 @@ class FlowsApi:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
         found = await run_in_threadpool(self.spans.traces, name, limit)
         return JSONResponse({"flow": name, "traces": [_span(t) for t in found]})
+
+    def token(self, call: Call) -> dict[str, Any]:
+        """The flow's ingest token (operator; audited as a read of secrets)."""
+        name = call.params["name"]
+        if not self._known(name):
+            raise Problem(f"no flow '{name}'", 404)
+        return {"flow": name, "token": ingest_token(self.key, name)}
 
     # -- documents
 

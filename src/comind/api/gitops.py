@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from comind.api.errors import Problem
+from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
@@ -33,7 +36,7 @@ class GitOpsApi:
         self, plane: ControlPlane, *, tokens: Tokens, webhook_secret: str,
         followed_ref: str | None = None,
     ) -> None:  # fmt: skip
-        self.plane, self.tokens = plane, tokens
+        self.plane, self.tokens, self.guard = plane, tokens, Guard(tokens)
         self.webhook_secret, self.followed_ref = webhook_secret, followed_ref
 
     def routes(self) -> list[Route]:
@@ -44,9 +47,31 @@ class GitOpsApi:
             Route("/api/v1/syncs", self.syncs),
             Route("/api/v1/syncs/{sync_id:int}", self.sync_record),
             Route("/api/v1/diff", self.diff),
-            Route("/api/v1/sync", self.sync, methods=["POST"]),
-            Route("/api/v1/rollback", self.rollback, methods=["POST"]),
-            Route("/api/v1/autosync", self.autosync, methods=["POST"]),
+            self.guard.route(
+                "/api/v1/sync",
+                self.sync,
+                method="POST",
+                role="operator",
+                action="sync",
+                app=_app,
+                target=lambda n: _app(n) or "*",
+            ),
+            self.guard.route(
+                "/api/v1/rollback",
+                self.rollback,
+                method="POST",
+                role="operator",
+                action="rollback",
+                target=lambda n: str(n.get("revision") or ""),
+            ),
+            self.guard.route(
+                "/api/v1/autosync",
+                self.autosync,
+                method="POST",
+                role="operator",
+                action="autosync",
+                target=lambda n: "on" if _enabled(n) else "off",
+            ),
             Route("/api/v1/hooks/git", self.hook, methods=["POST"]),
         ]
 
@@ -125,66 +150,39 @@ class GitOpsApi:
 
     # --- writes -----------------------------------------------------------------------
 
-    async def sync(self, request: Request) -> Response:
-        body = await _json(request)
-        app = str(body["app"]) if body.get("app") else None
-        who, denied = await self.tokens.check(request, "operator", app=app)
-        await run_in_threadpool(
-            self.tokens.audit, who, "sync", app or "*", "refused" if denied else "accepted"
-        )
-        if denied:
-            return denied
-        return await run_in_threadpool(
-            self._start, revision=body.get("revision"), trigger=_who(body, "cli"),
-            dry_run=bool(body.get("dry_run")), apps={app} if app else None,
+    def sync(self, call: Call) -> Answer:
+        app = _app(call.body)
+        return self._start(
+            revision=call.text("revision"), trigger=_who(call.body, "cli"),
+            dry_run=bool(call.body.get("dry_run")), apps={app} if app else None,
         )  # fmt: skip
 
-    async def rollback(self, request: Request) -> Response:
-        body = await _json(request)
-        who, denied = await self.tokens.check(request, "operator")
-        target = str(body.get("revision") or "")
-        await run_in_threadpool(
-            self.tokens.audit, who, "rollback", target, "refused" if denied else "accepted"
-        )
-        if denied:
-            return denied
-        if not body.get("revision"):
-            return JSONResponse({"error": "rollback needs a revision"}, 400)
+    def rollback(self, call: Call) -> Answer:
+        wanted = call.text("revision")
+        if not wanted:
+            raise Problem("rollback needs a revision", 400)
         try:
-            revision = await run_in_threadpool(self.plane.service.source.resolve, body["revision"])
+            revision = self.plane.service.source.resolve(wanted)
         except ComindError as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+            raise Problem(str(exc), 400) from None
         reason = f"rolled back to {revision}"
-        await run_in_threadpool(
-            self.plane.service.remember, auto_sync_paused=True, paused_reason=reason
-        )
-        return await run_in_threadpool(
-            self._start, revision=revision, trigger=_who(body, "rollback")
-        )
+        self.plane.service.remember(auto_sync_paused=True, paused_reason=reason)
+        return self._start(revision=revision, trigger=_who(call.body, "rollback"))
 
-    async def autosync(self, request: Request) -> Response:
-        enabled = bool((await _json(request)).get("enabled", True))
-        who, denied = await self.tokens.check(request, "operator")
-        outcome = "refused" if denied else "accepted"
-        await run_in_threadpool(
-            self.tokens.audit, who, "autosync", "on" if enabled else "off", outcome
-        )
-        if denied:
-            return denied
+    def autosync(self, call: Call) -> dict[str, Any]:
+        enabled = _enabled(call.body)
         reason = "" if enabled else "paused by hand"
-        await run_in_threadpool(
-            self.plane.service.remember, auto_sync_paused=not enabled, paused_reason=reason
-        )
+        self.plane.service.remember(auto_sync_paused=not enabled, paused_reason=reason)
         if enabled:
             self.plane.controller.trigger("autosync")
-        return JSONResponse({"auto_sync_paused": not enabled})
+        return {"auto_sync_paused": not enabled}
 
-    def _start(self, **kwargs: Any) -> Response:
+    def _start(self, **kwargs: Any) -> Answer:
         """Run a sync in the background; answer with its id at once (202)."""
         sync_id = self.start(**kwargs)
         if sync_id is None:
-            return JSONResponse({"error": "the sync could not start (see the platform log)"}, 503)
-        return JSONResponse({"id": sync_id}, 202)
+            raise Problem("the sync could not start (see the platform log)", 503)
+        return Answer({"id": sync_id}, 202, detail={"sync": sync_id})
 
     def start(self, **kwargs: Any) -> int | None:
         """Start a sync in a thread of its own; its id once it has begun (None: it could
@@ -222,12 +220,13 @@ class GitOpsApi:
         return JSONResponse({"accepted": True, "ref": push.ref}, 202)
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _app(named: Mapping[str, Any]) -> str | None:
+    """The app a sync is limited to (None: every app)."""
+    return str(named["app"]) if named.get("app") else None
+
+
+def _enabled(named: Mapping[str, Any]) -> bool:
+    return bool(named.get("enabled", True))
 
 
 def _who(body: dict[str, Any], default: str) -> str:

@@ -173,6 +173,11 @@ class Span(Closed):
     children: list[Span]
 
 
+class IngestToken(Closed):
+    flow: str
+    token: str = Field(description="for POST /ingest/{flow}")
+
+
 class FlowTraces(Closed):
     flow: str
     traces: list[Span] = Field(description="one per batch, newest first: its root span")

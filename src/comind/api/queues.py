@@ -1,12 +1,12 @@
 """The queues API: ``GET /api/v1/queues`` (every queue's depth and how many dead letters
 wait in its DLQ), ``GET /api/v1/queues/{name}/dlq`` (the queue's dead letters, peeked:
-nothing is received, leased or counted) and ``POST /api/v1/queues/{name}/redrive``
-(operator: a move task sends the dead letters back to the queues they came from; the
-platform's housekeeping advances it every 0.2 s).
+nothing is received, leased or counted); the documents behind the dashboard's queue pages,
+and its redrive (a move task sends the dead letters back to the queues they came from; the
+platform's housekeeping advances it every 0.2 s). The commands — ``POST .../redrive``
+among them — are in :mod:`comind.api.queue_admin`.
 
 Names are the platform's ``app/queue`` (a FIFO queue with or without ``.fifo``). A token
-limited to an app sees and acts on that app's queues only. Every redrive, accepted or
-refused, is written to the audit log.
+limited to an app sees and acts on that app's queues only.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ class QueuesApi:
         return [
             Route("/api/v1/queues", self.list_queues),
             Route("/api/v1/queues/{name:path}/dlq", self.peek_dead_letters),
-            Route("/api/v1/queues/{name:path}/redrive", self.start_redrive, methods=["POST"]),
         ]
 
     async def list_queues(self, request: Request) -> Response:
@@ -64,20 +63,6 @@ class QueuesApi:
             return JSONResponse({"error": "limit must be a whole number"}, 400)
         except Problem as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
-
-    async def start_redrive(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        who, denied = await self.tokens.check(request, "operator", app=app_of(name))
-        if denied:
-            await run_in_threadpool(self.tokens.audit, who, "redrive", name, "refused")
-            return denied
-        try:
-            doc = await run_in_threadpool(self.redrive, name)
-        except Problem as exc:
-            await run_in_threadpool(self.tokens.audit, who, "redrive", name, "failed")
-            return JSONResponse({"error": str(exc)}, exc.status)
-        await run_in_threadpool(self.tokens.audit, who, "redrive", name, "accepted", doc)
-        return JSONResponse(doc, 202)
 
     # -- documents (blocking; the dashboard shows the same)
 

@@ -113,10 +113,17 @@ class Tokens:
             return None, JSONResponse({"error": "unauthorized: send a valid Bearer token"}, 401)
         if not who.may(role, who.app if filtered else app):
             scope = f" for app {app}" if app else "" if filtered else " for every app"
-            return who, JSONResponse({"error": f"forbidden: needs role {role}{scope}"}, 403)
+            return who, forbidden(who, role, scope)
         return who, None
 
     async def refuse(self, request: Request, role: str = "viewer") -> Response | None:
         """The answer refusing a caller of a view of the whole platform: 401 without a valid
         token, 403 below ``role`` or with a token limited to one app."""
         return (await self.check(request, role))[1]
+
+
+def forbidden(who: Principal, role: str, scope: str = "") -> Response:
+    """403 for ``who``, saying the role needed and the role held (a client can word it)."""
+    doc = {"error": f"forbidden: needs role {role}{scope}", "needs": role, "role": who.role,
+           "app": who.app}  # fmt: skip
+    return JSONResponse(doc, 403)

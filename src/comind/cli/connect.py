@@ -1,9 +1,10 @@
-"""Reaching the running platform from a CLI command on the same machine."""
+"""Where the CLI finds the platform: the global options (``--server``, ``--token``,
+``--ca-cert``, ``--home``) and, on the platform's own machine, its state directory."""
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,19 @@ from comind.stores.redis import RedisTarget
 class Globals:
     debug: bool = False
     home: Path | None = None
+    server: str | None = None  # a platform's API URL: reached there instead of via --home
+    token: str | None = field(default=None, repr=False)
+    ca_cert: Path | None = None  # a private CA the server's certificate is checked against
+
+
+def globals_of(ctx: typer.Context) -> Globals:
+    opts = ctx.find_object(Globals)
+    return opts if opts is not None else Globals()
 
 
 def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     """Settings from COMIND_* variables, with the global ``--home`` and ``overrides`` applied."""
-    opts: Globals = ctx.obj or Globals()
+    opts = globals_of(ctx)
     values = {k: v for k, v in overrides.items() if v is not None}
     if opts.home is not None:
         values["home"] = opts.home

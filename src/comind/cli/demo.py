@@ -21,8 +21,7 @@ import httpx
 import typer
 from rich.live import Live
 
-from comind.cli.api_client import call
-from comind.cli.connect import api_verify, home_of, running_state
+from comind.cli.api_client import call, endpoint
 from comind.cli.output import console, emit_json
 from comind.errors import ComindError, UsageError
 
@@ -102,10 +101,9 @@ def traffic(
     if wait:
         _wait_for_platform(ctx, flow, wait)
     name = _ingest_flow(ctx, flow)
-    state = running_state(home_of(ctx))
+    api = endpoint(ctx, admin=True)
     token = call(ctx, "GET", f"/api/v1/flows/{name}/token", admin=True)["token"]
-    url = f"{state['api_url']}/ingest/{name}"
-    sender = Sender(url, token, random.Random(seed), verify=api_verify(state))
+    sender = Sender(f"{api.url}/ingest/{name}", token, random.Random(seed), verify=api.verify)
     try:
         if as_json:
             sender.run(rate, count, lambda: None)

@@ -12,7 +12,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, running_state
 from comind.cli.output import console, emit_json
 from comind.errors import ComindError, UsageError
 
@@ -184,6 +183,6 @@ def _who(what: str) -> str:
 def _check_env(ctx: typer.Context, env: str | None) -> None:
     if env is None:
         return
-    running = running_state(home_of(ctx)).get("env") or "default"
+    running = call(ctx, "GET", "/api/v1/status").get("env") or "default"
     if env != running:
         raise ComindError(f"this platform runs environment '{running}', not '{env}'")

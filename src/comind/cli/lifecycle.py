@@ -9,10 +9,12 @@ import httpx
 import typer
 from rich.table import Table
 
+from comind.cli.api_client import call, remote
 from comind.cli.connect import Globals, api_verify, home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.embedded.home import StateDir
 from comind.embedded.lock import holder_pid
+from comind.errors import UsageError
 from comind.platform.launch import ServeOptions, prepare, run_foreground, spawn, stop
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -62,6 +64,7 @@ def up(
     ] = False,
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
+    _here_only(ctx, "up")
     settings = settings_of(ctx, api_port=api_port, with_prometheus=with_prometheus or None)
     serve = ServeOptions(host, tls_cert, tls_key, public_url)
     launch = prepare(settings, repo, branch, env, serve)
@@ -124,10 +127,12 @@ def _live_status(home: StateDir) -> dict[str, Any] | None:
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show each engine: state, pid, address, uptime, version. Exit 1 when not running."""
-    home = home_of(ctx)
-    st = _live_status(home)
+    if remote(ctx):
+        st: dict[str, Any] | None = call(ctx, "GET", "/api/v1/status")
+    else:
+        st = _live_status(home_of(ctx))
     if st is None:
-        st = _stopped(home)
+        st = _stopped(home_of(ctx))
     if as_json:
         emit_json(st)
     else:
@@ -172,6 +177,7 @@ def _print_status(st: dict[str, Any]) -> None:
 
 def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
+    _here_only(ctx, "down")
     home = home_of(ctx)
     pid = holder_pid(home.lock_file)
     if pid is not None:
@@ -180,3 +186,10 @@ def down(ctx: typer.Context) -> None:
         console.print(f"no platform is running on {home.root}")
         return
     console.print("stopped")
+
+
+def _here_only(ctx: typer.Context, command: str) -> None:
+    """``up`` and ``down`` act on this machine's state directory, never on a --server."""
+    if remote(ctx):
+        raise UsageError(f"`comind {command}` acts on this machine's platform: run it there, "
+                         "without --server")  # fmt: skip

@@ -1,19 +1,18 @@
-"""``comind logs [APP]``: the platform's log and the apps' output, from the log store."""
+"""``comind logs [APP]``: the platform's log and the apps' output, from the log store,
+through the platform's API."""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from comind.cli.connect import home_of, platform_db, running_state
+from comind.cli.api_client import call
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
 from comind.spec.model import parse_duration
-from comind.stores.logstore import LEVELS, LogLine, LogStore
-from comind.stores.postgres import make_pool
+from comind.stores.logstore import LEVELS
 
 COLORS = {"warning": "yellow", "error": "red", "critical": "bold red", "debug": "dim"}
 
@@ -34,30 +33,28 @@ def logs(
     if level is not None and level not in LEVELS:
         raise UsageError(f"--level must be one of {', '.join(LEVELS)}")
     try:
-        start = datetime.now(UTC) - timedelta(seconds=int(parse_duration(since)))
+        parse_duration(since)
     except (ValueError, TypeError):
         raise UsageError(f"--since {since}: expected a duration like 10m, 2h or 1d") from None
-    home = home_of(ctx)
-    source = f"app:{app}" if app else "platform"
-    with make_pool(platform_db(home, running_state(home)), min_size=1, max_size=1) as pool:
-        store = LogStore(pool)
-        found = list(reversed(store.search(source=source, min_level=level, text=grep,
-                                           since=start, limit=limit)))  # fmt: skip
+    query: dict[str, Any] = {"since": since, "level": level, "grep": grep, "limit": limit}
+    query = {k: v for k, v in query.items() if v is not None} | ({"app": app} if app else {})
+    found = call(ctx, "GET", "/api/v1/logs", params=query)["lines"]
+    _print(found, as_json)
+    last = found[-1]["ts"] if found else None
+    while follow:
+        time.sleep(1.0)
+        newer = {**query, "after": last} if last else query
+        found = call(ctx, "GET", "/api/v1/logs", params=newer)["lines"]
         _print(found, as_json)
-        while follow:
-            time.sleep(1.0)
-            newer = start if not found else found[-1].ts + timedelta(microseconds=1)
-            found = list(reversed(store.search(source=source, min_level=level, text=grep,
-                                               since=newer, limit=limit)))  # fmt: skip
-            _print(found, as_json)
+        last = found[-1]["ts"] if found else last
 
 
-def _print(lines: list[LogLine], as_json: bool) -> None:
+def _print(lines: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        emit_json([{"ts": x.ts.isoformat(), "source": x.source, "level": x.level,
-                    "message": x.message, "fields": x.fields} for x in lines])  # fmt: skip
+        emit_json(lines)
         return
     for x in lines:
-        color = COLORS.get(x.level, "white")
-        console.print(f"[dim]{x.ts:%Y-%m-%d %H:%M:%S}[/] [{color}]{x.level:<7}[/] ", end="")
-        console.print(x.message, markup=False, highlight=False)
+        color = COLORS.get(x["level"], "white")
+        stamp = x["ts"][:19].replace("T", " ")
+        console.print(f"[dim]{stamp}[/] [{color}]{x['level']:<7}[/] ", end="")
+        console.print(x["message"], markup=False, highlight=False)

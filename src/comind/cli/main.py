@@ -73,10 +73,40 @@ def main(
         Path | None,
         typer.Option("--home", envvar="COMIND_HOME", help="State directory [default: ./.comind]"),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="COMIND_SERVER",
+            help="A platform's API URL (e.g. https://comind.example.com:8470); commands act "
+            "on it instead of the platform of --home.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="COMIND_TOKEN",
+            show_default=False,
+            help="API token to send (needed with --server; default: the state directory's).",
+        ),
+    ] = None,
+    ca_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-cert",
+            envvar="COMIND_CA_CERT",
+            help="PEM file of a private CA to verify the server's HTTPS certificate with.",
+        ),
+    ] = None,
 ) -> None:
     global _debug
     _debug = debug
-    ctx.obj = Globals(debug=debug, home=home)
+    if server is not None and not server.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            f"{server}: expected an http:// or https:// URL", param_hint="--server"
+        )
+    ctx.obj = Globals(debug=debug, home=home, server=server, token=token, ca_cert=ca_cert)
 
 
 @app.command("version")

@@ -1,28 +1,21 @@
-"""``comind queue ...``: look into queues and act on them from the platform's machine.
+"""``comind queue ...``: look into queues and act on them, through the platform's API.
 
 Queue names are the platform's ``app/queue`` (as in comind.yaml); a FIFO queue may be
-named with or without its ``.fifo`` suffix.
+named with or without its ``.fifo`` suffix. Reads need a viewer token, changes an operator.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from comind.cli.connect import home_of, platform_db, running_state
+from comind.cli.api_client import call
 from comind.cli.output import console, emit_json
-from comind.errors import UsageError
-from comind.queue.errors import QueueDoesNotExist
-from comind.queue.layer import MessageLayer
-from comind.queue.model import OutgoingMessage
-from comind.queue.types import ReceivedMessage
 from comind.spec.names import dead_letter_name
 
 queue_cli = typer.Typer(
@@ -30,33 +23,18 @@ queue_cli = typer.Typer(
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NameArg = Annotated[str, typer.Argument(help="Queue as app/queue.")]
+DEPTH = ("visible", "in_flight", "delayed", "oldest_age_seconds")
 
 
-@contextmanager
-def _layer(ctx: typer.Context) -> Iterator[MessageLayer]:
-    home = home_of(ctx)
-    layer = MessageLayer.open(platform_db(home, running_state(home)), max_connections=2)
-    try:
-        yield layer
-    finally:
-        layer.close()
-
-
-def _resolve(layer: MessageLayer, name: str) -> str:
-    for candidate in (name, f"{name}.fifo"):
-        try:
-            layer.queues.queue(candidate)
-            return candidate
-        except QueueDoesNotExist:
-            continue
-    raise UsageError(f"no queue '{name}' (see `comind queue ls`)")
+def _path(name: str, what: str) -> str:
+    return f"/api/v1/queues/{quote(name, safe='/')}/{what}"
 
 
 @queue_cli.command("ls")
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every queue with its depth."""
-    with _layer(ctx) as layer:
-        rows = [{"queue": n, **asdict(layer.queues.stats(n))} for n in layer.admin.names()]
+    queues = call(ctx, "GET", "/api/v1/queues")["queues"]
+    rows = [{"queue": q["queue"], **{k: q[k] for k in DEPTH}} for q in queues]
     if as_json:
         emit_json(rows)
         return
@@ -75,13 +53,10 @@ def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @queue_cli.command("stats")
 def stats(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
     """A queue's attributes and depth."""
-    with _layer(ctx) as layer:
-        queue = _resolve(layer, name)
-        attrs = layer.admin.attributes(queue)
-        sources = layer.admin.dead_letter_sources(queue)
-    doc: dict[str, Any] = {"queue": queue, "attributes": attrs, "dead_letter_sources": sources}
+    doc = call(ctx, "GET", _path(name, "stats"))
+    queue, attrs, sources = doc["queue"], doc["attributes"], doc["dead_letter_sources"]
     if as_json:
-        emit_json(doc)
+        emit_json({"queue": queue, "attributes": attrs, "dead_letter_sources": sources})
         return
     table = Table("attribute", "value", title=queue)
     for key, value in sorted(attrs.items()):
@@ -100,16 +75,13 @@ def send(
     as_json: JsonOpt = False,
 ) -> None:
     """Send one message."""
-    with _layer(ctx) as layer:
-        queue = _resolve(layer, name)
-        dedup = str(time.time_ns()) if queue.endswith(".fifo") else None
-        [result] = layer.queues.send(
-            queue, [OutgoingMessage(body=body, group_id=group, dedup_id=dedup)]
-        )
+    result = call(ctx, "POST", _path(name, "messages"), body={"body": body, "group": group},
+                  admin=True)  # fmt: skip
+    queue = result.pop("queue")
     if as_json:
-        emit_json(asdict(result))
+        emit_json(result)
     else:
-        console.print(f"sent {result.message_id} to {queue}")
+        console.print(f"sent {result['message_id']} to {queue}")
 
 
 @queue_cli.command("peek")
@@ -121,25 +93,18 @@ def peek(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the oldest messages without consuming them."""
-    with _layer(ctx) as layer:
-        queue = _resolve(layer, dead_letter_name(_resolve(layer, name)) if dlq else name)
-        messages = layer.queues.peek(queue, limit=limit)
+    if dlq:
+        name = dead_letter_name(call(ctx, "GET", _path(name, "stats"))["queue"])
+    doc = call(ctx, "GET", _path(name, "messages"), params={"limit": limit})
+    messages: list[dict[str, Any]] = doc["messages"]
     if as_json:
-        emit_json([_message_doc(m) for m in messages])
+        emit_json(messages)
         return
-    table = Table("message id", "receives", "body", "dead-letter reason", title=queue)
+    table = Table("message id", "receives", "body", "dead-letter reason", title=doc["queue"])
     for m in messages:
-        reason = (m.dead_letter or {}).get("last_error") or ""
-        table.add_row(m.message_id, str(m.receive_count), m.body[:80], str(reason)[:60])
+        reason = (m["dead_letter"] or {}).get("last_error") or ""
+        table.add_row(m["message_id"], str(m["receive_count"]), m["body"][:80], str(reason)[:60])
     console.print(table)
-
-
-def _message_doc(m: ReceivedMessage) -> dict[str, Any]:
-    return {
-        "message_id": m.message_id, "body": m.body, "receive_count": m.receive_count,
-        "sent_at": m.sent_at, "attributes": {k: asdict(v) for k, v in m.attributes.items()},
-        "dead_letter": m.dead_letter,
-    }  # fmt: skip
 
 
 @queue_cli.command("redrive")
@@ -151,25 +116,23 @@ def redrive(
     wait: Annotated[bool, typer.Option(help="Follow the task to its end.")] = True,
 ) -> None:
     """Move dead letters back to their source queues (or --to), at a bounded rate."""
-    with _layer(ctx) as layer:
-        source = _resolve(layer, dlq)
-        dest = _resolve(layer, to) if to else None
-        handle = layer.moves.start(source, destination=dest, max_per_second=rate)
-        console.print(f"move task {handle} started on {source}")
-        if wait:
-            _follow(layer, source, handle)
+    started = call(ctx, "POST", _path(dlq, "moves"), body={"to": to, "rate": rate}, admin=True)
+    source, handle = started["queue"], started["task"]
+    console.print(f"move task {handle} started on {source}")
+    if wait:
+        _follow(ctx, source, started)
 
 
-def _follow(layer: MessageLayer, source: str, handle: str) -> None:
+def _follow(ctx: typer.Context, source: str, task: dict[str, Any]) -> None:
+    """Show the task's progress until it ends (the platform advances it every 0.2 s)."""
     with Progress(TextColumn("redrive"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-        task = layer.moves.list(source, limit=1)[0]
-        job = bar.add_task("redrive", total=task.to_move)
-        while task.status == "RUNNING":
-            layer.moves.step()
+        job = bar.add_task("redrive", total=task["to_move"])
+        while task["status"] == "RUNNING":
             time.sleep(0.2)
-            task = next(t for t in layer.moves.list(source) if t.handle == handle)
-            bar.update(job, completed=task.moved)
-    console.print(f"{task.status.lower()}: {task.moved} of {task.to_move} moved")
+            moves = call(ctx, "GET", _path(source, "moves"))["moves"]
+            task = next(t for t in moves if t["task"] == task["task"])
+            bar.update(job, completed=task["moved"])
+    console.print(f"{task['status'].lower()}: {task['moved']} of {task['to_move']} moved")
 
 
 @queue_cli.command("purge")
@@ -179,10 +142,10 @@ def purge(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete every message of a queue (asks first)."""
-    with _layer(ctx) as layer:
-        queue = _resolve(layer, name)
-        depth = layer.queues.stats(queue)
-        total = depth.visible + depth.in_flight + depth.delayed
-        if not yes and not typer.confirm(f"delete all {total} messages of {queue}?"):
+    if not yes:
+        doc = call(ctx, "GET", _path(name, "stats"))
+        total = sum(doc["depth"][k] for k in ("visible", "in_flight", "delayed"))
+        if not typer.confirm(f"delete all {total} messages of {doc['queue']}?"):
             raise typer.Exit(1)
-        console.print(f"purged {layer.admin.purge(queue)} messages from {queue}")
+    done = call(ctx, "POST", _path(name, "purge"), admin=True)
+    console.print(f"purged {done['purged']} messages from {done['queue']}")

@@ -89,11 +89,12 @@ class ControlPlane:
         self.pg.close()
         self.acl.close()
 
-    def app_env(self, app: str) -> dict[str, str]:
-        """The service variables of ``app`` at the applied revision (secrets included)."""
+    def app_env(self, app: str, secrets: SecretStore | None = None) -> dict[str, str]:
+        """The service variables of ``app`` at the applied revision (secrets included, read
+        from ``secrets`` when given: the API's store waits less for a connection)."""
         desired = self.service.applying or self.service.current
         resources = desired.resources if desired else []
-        return service_env(app, resources, self.engines, self.secrets)
+        return service_env(app, resources, self.engines, secrets or self.secrets)
 
 
 def aws_env(sqs_url: str, s3_url: str | None, key: AppKey) -> dict[str, str]:

@@ -14,12 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 
+from comind.api.access import AccessApi
+from comind.api.app_env import AppEnvApi
 from comind.api.backups import BackupsApi, Switch
 from comind.api.dashboard import Dashboard
 from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
+from comind.api.guard import Guard
+from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
@@ -37,11 +42,14 @@ from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
 from comind.stores.access import AccessStore
+from comind.stores.credentials import Credentials
 from comind.stores.flow_state import FlowState
+from comind.stores.gitops_db import SecretStore
 from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import superuser
 from comind.stores.redis import default_user
+from comind.stores.sealing import Sealer
 from comind.stores.timeseries import TimeSeries
 
 if TYPE_CHECKING:
@@ -51,7 +59,9 @@ if TYPE_CHECKING:
 def platform_routes(
     rt: Platform, messages: MessageLayer, series: TimeSeries, logs: LogStore, alerting: Alerting
 ) -> list[BaseRoute]:
-    """The APIs (series, flows, backups, queues, GitOps) and the dashboard over them."""
+    """The APIs (series, flows, backups, queues, GitOps, tokens, logs, apps' environments)
+    and the dashboard over them. ``messages`` is the API's own layer: its pool waits only
+    briefly for a connection, so a request answers 503 at once while PostgreSQL restarts."""
     sessions = Sessions(_key(rt.engines.home, "session-key"))
     tokens = _tokens(rt.engines.home, messages, sessions)
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
@@ -67,9 +77,28 @@ def platform_routes(
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
     )  # fmt: skip
     routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
-    routes += _flow_actions(rt, tokens, messages).routes()
+    routes += _flow_actions(rt, tokens).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
+    routes += _control_routes(rt, messages, tokens, queues)
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _control_routes(
+    rt: Platform, messages: MessageLayer, tokens: Tokens, queues: QueuesApi
+) -> list[BaseRoute]:
+    """What the CLI's commands call, each through the one :class:`Guard` (role, body size,
+    errors, the audit of every mutation)."""
+    guard = Guard(tokens)
+    sealer = Sealer(_key(rt.engines.home, "platform-key"))  # as platform_sealer() makes it
+    envs = rt.app_environments(Credentials(messages.pool, sealer),
+                               SecretStore(messages.pool, sealer))  # fmt: skip
+    assert tokens.store is not None
+    return [
+        *QueueAdminApi(messages, queues, guard).routes(),
+        *AccessApi(tokens.store, guard).routes(),
+        *LogsApi(LogStore(messages.pool), guard).routes(),
+        *AppEnvApi(envs.full, envs.rotate, guard).routes(),
+    ]
 
 
 def _switches(rt: Platform, catalog: BackupCatalog) -> dict[str, Switch]:
@@ -134,11 +163,14 @@ def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi
                     worker_state=worker_state)  # fmt: skip
 
 
-def _flow_actions(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowActionsApi:
+def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
     def engines() -> FlowEngines:
-        return FlowEngines(messages, superuser(rt.engines.postgres),
+        # the platform's own pool: a run holds connections for minutes, which the API's
+        # short-waiting pool must keep free for requests
+        assert rt.messages is not None
+        return FlowEngines(rt.messages, superuser(rt.engines.postgres),
                            FileObjectStore(rt.engines.home.objects),
                            default_user(rt.engines.redis))  # fmt: skip
 
     service = FlowService(_applied(rt), engines)
-    return FlowActionsApi(service, tokens, key=_key(rt.engines.home, "platform-key"))
+    return FlowActionsApi(service, tokens)

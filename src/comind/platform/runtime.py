@@ -34,7 +34,7 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
-from comind.gitops.plane import ControlPlane, Engines, aws_env
+from comind.gitops.plane import ControlPlane, Engines
 from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.gitops.sync import Source
 from comind.observe.alerting import Alerting
@@ -45,6 +45,7 @@ from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
+from comind.platform.appenv import AppEnvironments
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.routes import platform_routes
@@ -59,7 +60,7 @@ from comind.stores.logship import LogShipper
 from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import EventLog, prepare
-from comind.stores.postgres import PgTarget, superuser
+from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import default_user
 from comind.stores.sealing import Sealer
 from comind.stores.spans import SpanStore
@@ -70,6 +71,7 @@ SWEEP_SECONDS = 60.0
 SPAN_RETENTION = timedelta(days=1)  # traces of recent batches, not an archive
 MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
+API_POOL_WAIT = 3.0  # an API request waits this long for a connection, then answers 503
 
 
 def platform_sealer(home: StateDir) -> Sealer:
@@ -124,6 +126,7 @@ class Platform:
         self.notifier: WebhookNotifier | None = None
         self.db: PgTarget | None = None
         self.messages: MessageLayer | None = None
+        self.control: MessageLayer | None = None  # the API's: a short wait, checked connections
         self.credentials: Credentials | None = None
         self.host = settings.host  # engines, apps and the S3 endpoint
         self.port = settings.api_port or free_port(self.api_host)
@@ -177,6 +180,9 @@ class Platform:
         self.db = prepare(superuser(self.engines.postgres))
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
+        self.control = MessageLayer(
+            make_pool(self.db, max_size=10, timeout=API_POOL_WAIT, checked=True)
+        )
         self._depth = register_depth(messages.pool)
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
@@ -195,7 +201,7 @@ class Platform:
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
         self.backup_service = self._backup_service(messages)
-        extra = platform_routes(self, messages, self.series, self.logs, self.alerting)
+        extra = platform_routes(self, self.control, self.series, self.logs, self.alerting)
         expose(self.registry)
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
@@ -281,10 +287,7 @@ class Platform:
             secrets,
             keys=keys,
             apps=self.apps,
-            base_env=lambda app: {
-                **aws_env(self.url, self.s3_url, credentials.ensure(app)),
-                **self._ca_env(),
-            },
+            base_env=self.app_environments(credentials, secrets).base,
             flow_command=worker_command,
             flow_env=lambda res: self._worker_env(),
             refresh_interval=self.settings.refresh_interval,
@@ -311,7 +314,12 @@ class Platform:
         return {"api_listen": f"{self.api_host}:{self.port}", "tls_cert": str(self.tls.cert),
                 "tls_self_signed": self.tls.generated}  # fmt: skip
 
-    def _ca_env(self) -> dict[str, str]:
+    def app_environments(self, credentials: Credentials, secrets: SecretStore) -> AppEnvironments:
+        """What apps are given, read through ``credentials`` and ``secrets``."""
+        return AppEnvironments(credentials, secrets, lambda: self.gitops, self.spec, self.url,
+                               self.s3_url, self.ca_env)  # fmt: skip
+
+    def ca_env(self) -> dict[str, str]:
         """The apps' AWS SDKs trust the platform's own certificate (SQS, S3) by this file."""
         return {"AWS_CA_BUNDLE": str(self.tls.cert)} if self.tls and self.tls.generated else {}
 
@@ -384,6 +392,8 @@ class Platform:
             self._backups = None
         if self.messages is not None:
             self.messages.close()
+        if self.control is not None:
+            self.control.close()
 
     def stop(self) -> None:
         self.stop_services()

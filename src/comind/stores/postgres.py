@@ -82,15 +82,26 @@ def ensure_database(target: PgTarget, dbname: str) -> None:
             )
 
 
-def make_pool(target: PgTarget, *, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+def make_pool(
+    target: PgTarget,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 30.0,
+    checked: bool = False,
+) -> ConnectionPool:
     """A psycopg connection pool of autocommit connections, opened, for long-lived components.
 
     A connection broken by a PostgreSQL restart fails its caller once and is then replaced
-    (callers that must survive restarts retry, as the queue worker does)."""
+    (callers that must survive restarts retry, as the queue worker does); ``checked`` tests
+    each connection as it is lent instead, so a caller is not the one to find it broken.
+    ``timeout`` bounds how long a caller waits for a connection (PoolTimeout after it)."""
     return ConnectionPool(
         target.conninfo(),
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout,
         open=True,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+        check=ConnectionPool.check_connection if checked else None,
     )

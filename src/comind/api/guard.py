@@ -1,0 +1,203 @@
+"""The one wrapper around the control API's JSON routes: who may call a route, how big its
+body may be, what its errors mean, and — for every mutation — the one audit entry.
+
+A route's handler is a plain blocking function of a :class:`Call`; the wrapper runs it in a
+worker thread. Every route whose method changes something must name an audit ``action``
+(constructing it without one fails), and the wrapper alone writes the entry: ``refused``,
+``failed`` or ``accepted``, so no route can forget it. A read may name one too (reading
+secrets is audited as ``read-secrets``).
+
+Errors become one-line JSON answers: :class:`~comind.api.errors.Problem` carries its status,
+a :class:`~comind.errors.UsageError` is 400, another :class:`~comind.errors.ComindError` 409,
+and an engine that is unavailable (PostgreSQL restarting) is 503 at once — the API's pool
+waits only briefly for a connection — which the CLI retries for a bounded time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from comind.api.errors import Problem
+from comind.api.tokens import Tokens
+from comind.errors import ComindError, UsageError
+from comind.stores.access import Principal
+from comind.stores.errors import unavailable
+
+log = logging.getLogger("comind.api")
+MAX_BODY = 64 * 1024  # the control API's bodies are small documents
+MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Body = TypeVar("Body", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authorized request, as a handler sees it."""
+
+    who: Principal
+    params: Mapping[str, str]  # path parameters
+    query: Mapping[str, str]
+    body: dict[str, Any]
+
+    def number(self, key: str, default: int, low: int, high: int) -> int:
+        """The whole number ``key`` of the query string or body, bounded to [low, high]."""
+        raw = self.query.get(key, self.body.get(key))
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise Problem(f"{key} must be a whole number", 400) from None
+        if not low <= value <= high:
+            raise Problem(f"{key} must be between {low} and {high}", 400)
+        return value
+
+    def parsed(self, model: type[Body]) -> Body:
+        """The body as ``model``; a 400 names the first field that is wrong."""
+        try:
+            return model.model_validate(self.body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise Problem(f"{where}: {first['msg']}", 400) from None
+
+    def text(self, key: str) -> str | None:
+        """The string ``key`` of the query string or body (None when absent or empty)."""
+        raw = self.query.get(key, self.body.get(key))
+        if raw is not None and not isinstance(raw, str):
+            raise Problem(f"{key} must be a string", 400)
+        return raw or None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler's answer when 200 and no audit detail will not do."""
+
+    doc: Any
+    status: int = 200
+    detail: dict[str, Any] | None = None  # recorded in the audit entry (never secrets)
+    target: str | None = None  # what the audit entry names, when the path does not say
+
+
+Handler = Callable[[Call], Any]  # returns a JSON document or an Answer
+# what a request names (its path and query parameters and its body's fields, merged):
+# the app it concerns (None: every app) and the audit entry's target
+AppOf = Callable[[Mapping[str, Any]], str | None]
+TargetOf = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: str
+    action: str | None
+    app: AppOf | None
+    target: TargetOf | None
+
+
+class Guard:
+    def __init__(self, tokens: Tokens, *, max_body: int = MAX_BODY) -> None:
+        self.tokens, self.max_body = tokens, max_body
+
+    def route(
+        self,
+        path: str,
+        handler: Handler,
+        *,
+        method: str = "GET",
+        role: str = "viewer",
+        action: str | None = None,
+        app: AppOf | None = None,
+        target: TargetOf | None = None,
+    ) -> Route:
+        """``handler`` served at ``method path`` for tokens of at least ``role`` (of the app
+        ``app`` names, else of every app); audited as ``action`` on ``target`` (default: the
+        first path parameter, else ``*``)."""
+        if method in MUTATIONS and action is None:
+            raise ValueError(f"{method} {path} changes something: name its audit action")
+        rule = Rule(role, action, app, target)
+
+        async def endpoint(request: Request) -> Response:
+            return await self.serve(request, handler, rule)
+
+        return Route(path, endpoint, methods=[method])
+
+    async def serve(self, request: Request, handler: Handler, rule: Rule) -> Response:
+        params = {k: str(v) for k, v in request.path_params.items()}
+        target = next(iter(params.values()), "*")
+        who: Principal | None = None
+        try:
+            body = await self._body(request)
+            named = {**request.query_params, **body, **params}
+            target = rule.target(named) if rule.target else target
+            app = rule.app(named) if rule.app else None
+            who, denied = await self.tokens.check(request, rule.role, app)
+            if denied is not None:
+                await self._audit(rule, who, target, "refused")
+                return denied
+            assert who is not None
+            answer = await run_in_threadpool(handler, Call(who, params, request.query_params, body))
+        except Exception as exc:
+            status, message = _failure(exc)
+            await self._audit(rule, who, target, "failed", {"error": message})
+            if status == 500:
+                raise  # a bug: the server log keeps its traceback
+            return JSONResponse({"error": message}, status)
+        if not isinstance(answer, Answer):
+            answer = Answer(answer)
+        await self._audit(rule, who, answer.target or target, "accepted", answer.detail)
+        return JSONResponse(answer.doc, answer.status)
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        """The JSON object the request sent ({} for none), refused beyond ``max_body``."""
+        if request.method not in MUTATIONS:
+            return {}
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > self.max_body:
+            raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > self.max_body:
+                raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise Problem("the request body must be JSON", 400) from None
+        if not isinstance(body, dict):
+            raise Problem("the request body must be a JSON object", 400)
+        return body
+
+    async def _audit(self, rule: Rule, who: Principal | None, target: str, outcome: str,
+                     detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        if rule.action is None:
+            return
+        try:
+            await run_in_threadpool(self.tokens.audit, who, rule.action, target, outcome, detail)
+        except Exception as exc:  # the answer stands; the log says which entry is missing
+            if unavailable(exc) is None:
+                raise
+            log.warning("audit entry %s %s %s not written: %s unavailable", rule.action,
+                        target, outcome, unavailable(exc))  # fmt: skip
+
+
+def _failure(exc: Exception) -> tuple[int, str]:
+    """The status and one line for an exception a handler (or the token check) raised."""
+    engine = unavailable(exc)
+    if engine is not None:
+        return 503, f"{engine} is unavailable right now (restarting?); try again shortly"
+    if isinstance(exc, Problem):
+        return exc.status, str(exc)
+    if isinstance(exc, UsageError):
+        return 400, str(exc)
+    if isinstance(exc, ComindError):
+        return 409, str(exc)
+    return 500, "internal error"
