@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -28,6 +27,7 @@ from comind.api.audited import audited
 from comind.api.bodies import parsed
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
+from comind.backup.manifest import CatalogEntry, PgManifest, SealedManifest
 from comind.errors import ComindError
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
@@ -160,10 +160,10 @@ class BackupsApi:
         }
 
 
-def _out(row: dict[str, Any]) -> dict[str, Any]:
-    manifest: dict[str, Any] = row.get("manifest") or {}
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()
-           if k != "manifest"}  # fmt: skip
-    out["sha256"] = manifest.get("sha256")
-    out["pg_version"] = manifest.get("pg_version")
+def _out(row: CatalogEntry) -> dict[str, Any]:
+    """A catalog row as the API answers it: its columns, and two facts of its manifest."""
+    manifest = row.manifest
+    out = row.model_dump(mode="json", exclude={"manifest"})
+    out["sha256"] = manifest.sha256 if isinstance(manifest, SealedManifest) else None
+    out["pg_version"] = manifest.pg_version if isinstance(manifest, PgManifest) else None
     return out
