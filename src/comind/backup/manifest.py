@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -151,6 +152,14 @@ def parse_manifest(document: bytes | str | dict[str, Any]) -> Manifest:
     return MANIFEST.validate_json(document)
 
 
+def _none_if_empty(value: object) -> object:
+    return None if value == {} else value
+
+
+# the catalog's column is ``{}`` until the backup completes (migration 0011's default)
+CatalogManifest = Annotated[Manifest | None, BeforeValidator(_none_if_empty)]
+
+
 def manifest_document(manifest: Manifest) -> dict[str, Any]:
     """The manifest as the JSON-ready document stored in the backup store and the catalog."""
     return manifest.model_dump(mode="json")
@@ -175,7 +184,7 @@ class CatalogEntry(BaseModel):
     timeline: int | None
     size_bytes: int
     key_id: str | None
-    manifest: Manifest | None
+    manifest: CatalogManifest
     error: str | None
     verify_status: Literal["verified", "failed"] | None
     verified_at: Timestamp | None
@@ -191,7 +200,7 @@ class KindLatest(BaseModel):
     kind: Kind
     finished_at: Timestamp | None
     size_bytes: int
-    manifest: Manifest | None
+    manifest: CatalogManifest
     verified_at: Timestamp | None
 
 

@@ -75,7 +75,7 @@ def test_a_corrupt_artifact_is_named_before_anything_is_restored(
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match=f"artifact {manifest['artifacts'][0]} is corrupt"):
+    with pytest.raises(BackupError, match=f"artifact {manifest.artifacts[0]} is corrupt"):
         restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     assert not (scratch / "side").exists()
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
@@ -89,7 +89,7 @@ def test_without_its_key_a_backup_cannot_be_read(
     manifest = physical_backup(cluster, store, catalog, keys)
     other = KeyRing(scratch / "other")
     with pytest.raises(
-        BackupCryptoError, match=f"backup key {manifest['key_id']} is not available"
+        BackupCryptoError, match=f"backup key {manifest.key_id} is not available"
     ):
         restore_side(cluster, store, manifest, other.all() | {"x": b"0" * 32}, scratch / "side")
     wrong = {manifest.key_id: b"1" * 32}
