@@ -88,9 +88,7 @@ def test_without_its_key_a_backup_cannot_be_read(
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
     other = KeyRing(scratch / "other")
-    with pytest.raises(
-        BackupCryptoError, match=f"backup key {manifest.key_id} is not available"
-    ):
+    with pytest.raises(BackupCryptoError, match=f"backup key {manifest.key_id} is not available"):
         restore_side(cluster, store, manifest, other.all() | {"x": b"0" * 32}, scratch / "side")
     wrong = {manifest.key_id: b"1" * 32}
     with pytest.raises(BackupCryptoError, match="does not open this artifact"):
