@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster, Position, table_stats
+from comind.backup.cluster import Cluster, table_stats
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.errors import BackupError as BackupError  # importers know it here
 from comind.backup.keys import KeyRing
@@ -228,18 +228,13 @@ def _take(
     after, stats_after = cluster.position(), table_stats(cluster.target, databases, count=False)
     return PhysicalManifest(
         id=backup_id, type="full", format="tar+zstd+aes-256-gcm", key_id=key_id,
-        **_span(before, after), size_bytes=info.size, source_bytes=source_bytes,
+        start_lsn=before.lsn, start_wal=before.wal, stop_lsn=after.lsn, timeline=after.timeline,
+        start_time=before.time, stop_time=after.time, pg_version=after.version,
+        pg_version_num=after.version_num, size_bytes=info.size, source_bytes=source_bytes,
         sha256=digest.hexdigest(), seconds=round(time.monotonic() - began, 3),
         artifacts=[artifact_key(backup_id)], pg_manifest=pg_manifest, databases=databases,
         tables=_stable(stats_before, counted, stats_after),
     )  # fmt: skip
-
-
-def _span(before: Position, after: Position) -> dict[str, Any]:
-    """The manifest fields saying where in the WAL, and when, a backup started and ended."""
-    return {"start_lsn": before.lsn, "start_wal": before.wal, "stop_lsn": after.lsn,
-            "timeline": after.timeline, "start_time": before.time, "stop_time": after.time,
-            "pg_version": after.version, "pg_version_num": after.version_num}  # fmt: skip
 
 
 def _store_pg_manifest(

@@ -63,11 +63,12 @@ class BackupCatalog:
         """List a complete backup known from its stored manifest, unless listed complete
         already (it may be listed running: the database went back to before it completed)."""
         finished = manifest.stop_time if isinstance(manifest, PgManifest) else taken
+        app = manifest.app if isinstance(manifest, LogicalManifest) else None
+        parent = manifest.parent if isinstance(manifest, PhysicalManifest) else None
         with self.pool.connection() as conn:
             return conn.execute(_sql("adopt"), {
-                "id": manifest.id, "kind": manifest.type, "app": getattr(manifest, "app", None),
-                "parent": getattr(manifest, "parent", None), "key_id": manifest.key_id,
-                "finished_at": finished, **_columns(manifest),
+                "id": manifest.id, "kind": manifest.type, "app": app, "parent": parent,
+                "key_id": manifest.key_id, "finished_at": finished, **_columns(manifest),
             }).rowcount == 1  # fmt: skip
 
     def fail(self, backup_id: str, error: str) -> None:

@@ -16,6 +16,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import parse_manifest
 from comind.backup.restore import restore_side
 from comind.backup.verify import verify
 from comind.stores.objects import FileObjectStore
@@ -31,8 +32,10 @@ def test_a_full_backup_restores_and_verifies(
     assert manifest.size_bytes < manifest.source_bytes  # compressed
     stored = json.loads(store.get(BUCKET, manifest_key(manifest.id)))
     assert stored["sha256"] == manifest.sha256
+    assert parse_manifest(json.dumps(stored)) == manifest  # the store's JSON reads back typed
     entry = catalog.get(manifest.id)
     assert entry is not None and entry.status == "complete"
+    assert entry.manifest == manifest and entry.stop_lsn == manifest.stop_lsn  # and the JSONB
     raw = b"".join(store.get_stream(BUCKET, manifest.artifacts[0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
 
