@@ -103,9 +103,8 @@ class BackupService:
     def manifest(self, backup_id: str | None) -> PhysicalManifest:
         """The manifest of a complete physical backup (the newest one when None)."""
         if backup_id is None:
-            newest = physical_manifests(
-                self.catalog, limit=200
-            )  # the newest of any kind may be logical
+            # not limit=1: the newest backup may be of another kind (logical, redis...)
+            newest = physical_manifests(self.catalog, limit=200)
             if not newest:
                 raise UsageError("no complete backup: comind backup run")
             return newest[0]

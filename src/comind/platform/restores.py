@@ -150,14 +150,10 @@ class Restores:
 
     def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, Document]:
         """A time or a restore point, replayed on a side copy."""
-        moment = restore_point(self.store, target.point).time if target.point else None
-        if moment is None:
-            try:
-                moment = datetime.fromisoformat(str(target.time).replace("Z", "+00:00"))
-            except ValueError:
-                raise UsageError(
-                    f"--to-time {target.time}: expected ISO 8601 with a zone"
-                ) from None
+        if target.point:
+            moment = restore_point(self.store, target.point).time
+        else:
+            moment = _moment(str(target.time))
         manifests = self.manifests()
         base = choose_base(manifests, moment)
         copy = restore_to_time(self.cluster, self.store, self.keys, manifests, moment,
@@ -206,6 +202,13 @@ class Restores:
         manifest = _found(self.catalog.manifest("objects", backup_id), "objects", backup_id)
         written = restore_bucket(self.store, self.keys.all(), manifest, bucket, into)
         return {"bucket": into or bucket, "objects": written, "from": manifest.id}
+
+
+def _moment(given: str) -> datetime:
+    try:
+        return datetime.fromisoformat(given.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--to-time {given}: expected ISO 8601 with a zone") from None
 
 
 def _found(manifest: M | None, kind: str, backup_id: str | None) -> M:
