@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from comind.backup.manifest import CatalogEntry
 from comind.backup.retention import plan
 from comind.backup.schedule import Policy, due, overdue_seconds, policy
 from comind.spec.model import Spec
@@ -41,14 +42,14 @@ def test_due_when_any_schedule_fired_since_the_last_run() -> None:
     assert due(("0 * * * *", "*/10 * * * *"), T0, T0 + timedelta(minutes=10))
 
 
-def entry(i: int, days_old: float, parent: str | None = None, kind: str = "full") -> dict[str, Any]:
-    return {
-        "id": f"b{i}",
-        "kind": kind,
-        "status": "complete",
-        "parent": parent,
-        "finished_at": T0 - timedelta(days=days_old),
-    }
+def entry(i: int, days_old: float, parent: str | None = None, kind: str = "full") -> CatalogEntry:
+    finished = T0 - timedelta(days=days_old)
+    return CatalogEntry.model_validate({
+        "id": f"b{i}", "kind": kind, "app": None, "parent": parent, "status": "complete",
+        "started_at": finished, "finished_at": finished, "start_lsn": None, "stop_lsn": None,
+        "timeline": None, "size_bytes": 0, "key_id": None, "manifest": None, "error": None,
+        "verify_status": None, "verified_at": None, "verify_error": None,
+    })  # fmt: skip
 
 
 def test_plan_keeps_the_newest_the_recent_and_what_they_depend_on() -> None:

@@ -14,7 +14,6 @@ Operator token, audited, answered when the work is done: ``POST /api/v1/backups`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -24,6 +23,7 @@ from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard, Handler, TargetOf
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
+from comind.backup.manifest import CatalogEntry, PgManifest, SealedManifest
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 
@@ -127,10 +127,10 @@ def _engine(named: Mapping[str, Any]) -> str:
     return str(named.get("engine", "postgres"))
 
 
-def _out(row: dict[str, Any]) -> dict[str, Any]:
-    manifest: dict[str, Any] = row.get("manifest") or {}
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()
-           if k != "manifest"}  # fmt: skip
-    out["sha256"] = manifest.get("sha256")
-    out["pg_version"] = manifest.get("pg_version")
+def _out(row: CatalogEntry) -> dict[str, Any]:
+    """A catalog row as the API answers it: its columns, and two facts of its manifest."""
+    manifest = row.manifest
+    out = row.model_dump(mode="json", exclude={"manifest"})
+    out["sha256"] = manifest.sha256 if isinstance(manifest, SealedManifest) else None
+    out["pg_version"] = manifest.pg_version if isinstance(manifest, PgManifest) else None
     return out

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import queue
 import subprocess
 import tempfile
@@ -35,12 +34,21 @@ from comind.backup.cluster import Cluster, table_stats
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.errors import BackupError as BackupError  # importers know it here
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import (
+    CatalogEntry,
+    Manifest,
+    PhysicalKind,
+    PhysicalManifest,
+    TableCounts,
+    manifest_json,
+    parse_manifest,
+)
 from comind.backup.tarscan import MemberCatcher
 from comind.stores.objects import ObjectInfo, ObjectStore
 
 BUCKET = "comind-backups"
 READ = 1 << 20
-PHYSICAL = ("full", "incr", "diff")
+PHYSICAL: tuple[PhysicalKind, ...] = ("full", "incr", "diff")
 PLATFORM_SCHEMA = "comind"
 INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
 
@@ -66,21 +74,21 @@ def other_manifest_key(backup_id: str) -> str:
     return f"manifests/{backup_id}.json"
 
 
-def finish(store: ObjectStore, catalog: BackupCatalog, manifest: dict[str, Any], key: str) -> None:
+def finish(store: ObjectStore, catalog: BackupCatalog, manifest: Manifest, key: str) -> None:
     """The manifest stored beside the artifacts, then the catalog entry complete (in that
     order: a backup listed complete always has its manifest in the store, from which a
     disaster recovery finds it)."""
-    store.put(BUCKET, key, json.dumps(manifest, indent=2).encode())
-    catalog.complete(manifest["id"], manifest)
+    store.put(BUCKET, key, manifest_json(manifest))
+    catalog.complete(manifest)
 
 
-def stored_manifests(store: ObjectStore) -> list[dict[str, Any]]:
+def stored_manifests(store: ObjectStore) -> list[Manifest]:
     """Every backup's manifest kept in the backup store (what the catalog is rebuilt from)."""
     # names, not list(): a store may have to read an object to report its etag
     keys = [key for prefix in ("base/", "logical/") for key, _ in store.names(BUCKET, prefix)
             if key.endswith("/manifest.json")]  # fmt: skip
     keys += [key for key, _ in store.names(BUCKET, "manifests/")]
-    return [json.loads(store.get(BUCKET, key)) for key in keys]
+    return [parse_manifest(store.get(BUCKET, key)) for key in keys]
 
 
 def adopt_stored(store: ObjectStore, catalog: BackupCatalog) -> int:
@@ -95,9 +103,9 @@ def new_id(kind: str) -> str:
     return f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
 
 
-def taken_at(manifest: dict[str, Any]) -> datetime:
+def taken_at(manifest: Manifest) -> datetime:
     """When a backup was started, from its id (every kind has one, not every kind a time)."""
-    return datetime.strptime(manifest["id"].split("-", 1)[1], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+    return datetime.strptime(manifest.id.split("-", 1)[1], "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
 
 
 def physical_backup(
@@ -105,62 +113,67 @@ def physical_backup(
     store: ObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
-    kind: str = "full",
+    kind: PhysicalKind = "full",
     *,
     progress: Progress = lambda n: None,
-) -> dict[str, Any]:
+) -> PhysicalManifest:
     """Take a physical backup of ``kind`` (full, incr, diff); returns its manifest, whose
     ``note`` says why a full one was taken when an incremental was asked for."""
     parent, note = _parent(cluster, catalog, kind)
-    taken = "full" if parent is None else kind
-    parent_id = None if parent is None else str(parent["id"])
+    taken: PhysicalKind = "full" if parent is None else kind
+    parent_id = None if parent is None else parent.id
     with (
         registered(store, catalog, keys, taken, parent=parent_id) as (backup_id, key_id, key),
         tempfile.TemporaryDirectory(prefix="comind-incr-") as tmp,
     ):
         since = _parent_manifest(store, keys, parent, Path(tmp)) if parent else None
-        manifest = _take(cluster, store, backup_id, key_id, key, progress, since)
-        manifest.update(type=taken, parent=parent_id, note=note)
+        manifest = _take(cluster, store, (backup_id, key_id, key), progress, since)
+        manifest = manifest.model_copy(update={"type": taken, "parent": parent_id, "note": note})
         finish(store, catalog, manifest, manifest_key(backup_id))
     return manifest
 
 
-def complete_physical(catalog: BackupCatalog, limit: int = 100_000) -> list[dict[str, Any]]:
+def complete_physical(catalog: BackupCatalog, limit: int = 100_000) -> list[CatalogEntry]:
     """Catalog entries of the complete physical backups (full, incr, diff), newest first."""
-    return [e for e in catalog.entries(limit=limit)
-            if e["kind"] in PHYSICAL and e["status"] == "complete"]  # fmt: skip
+    return [e for e in catalog.entries(limit=limit) if e.kind in PHYSICAL and e.complete()]
+
+
+def physical_manifests(catalog: BackupCatalog, limit: int = 100_000) -> list[PhysicalManifest]:
+    """Manifests of the complete physical backups, newest first."""
+    return [e.manifest for e in complete_physical(catalog, limit)
+            if isinstance(e.manifest, PhysicalManifest)]  # fmt: skip
 
 
 def _parent(
-    cluster: Cluster, catalog: BackupCatalog, kind: str
-) -> tuple[dict[str, Any] | None, str | None]:
+    cluster: Cluster, catalog: BackupCatalog, kind: PhysicalKind
+) -> tuple[PhysicalManifest | None, str | None]:
     """The backup an incremental one builds on, or None and why a full one is taken."""
     if kind == "full":
         return None, None
     version = cluster.position()
-    if version["version_num"] < INCREMENTAL_SINCE:
+    if version.version_num < INCREMENTAL_SINCE:
         return None, (
-            f"PostgreSQL {version['version']} has no incremental backups (they need 17+): "
+            f"PostgreSQL {version.version} has no incremental backups (they need 17+): "
             "took a full backup instead"
         )
     wanted = PHYSICAL if kind == "incr" else ("full",)
-    chained = [
-        e["manifest"]
-        for e in complete_physical(catalog, limit=1000)
-        if e["kind"] in wanted and e["manifest"].get("pg_manifest")
-        and e["manifest"].get("timeline") == version["timeline"]
-    ]  # fmt: skip
+    chained = [m for m in physical_manifests(catalog, limit=1000)
+               if m.type in wanted and m.pg_manifest
+               and m.timeline == version.timeline]  # fmt: skip
     if not chained:
         return None, f"no backup to base a {kind} backup on yet: took a full backup instead"
-    if reason := cluster.unsummarized(chained[0]["start_lsn"]):
+    if reason := cluster.unsummarized(chained[0].start_lsn):
         return None, f"{reason}: took a full backup instead"
     return chained[0], None
 
 
-def _parent_manifest(store: ObjectStore, keys: KeyRing, parent: dict[str, Any], tmp: Path) -> Path:
+def _parent_manifest(
+    store: ObjectStore, keys: KeyRing, parent: PhysicalManifest, tmp: Path
+) -> Path:
     path = tmp / "backup_manifest"
+    assert parent.pg_manifest is not None  # _parent chose one that has it
     with path.open("wb") as out:
-        for block in open_stream(store.get_stream(BUCKET, parent["pg_manifest"]), keys.all()):
+        for block in open_stream(store.get_stream(BUCKET, parent.pg_manifest), keys.all()):
             out.write(block)
     return path
 
@@ -191,12 +204,12 @@ def registered(
 def _take(
     cluster: Cluster,
     store: ObjectStore,
-    backup_id: str,
-    key_id: str,
-    key: bytes,
+    sealing: tuple[str, str, bytes],
     progress: Progress,
     since: Path | None,
-) -> dict[str, Any]:
+) -> PhysicalManifest:
+    """A full backup's manifest (the caller sets ``type``, ``parent`` and ``note``)."""
+    backup_id, key_id, key = sealing
     databases = cluster.databases()
     # write counters before and after (cheap); the row counts are taken while the backup
     # streams, so they cost no extra time: a table with no writes in the whole window has
@@ -213,27 +226,15 @@ def _take(
         counted = counting.result()
     pg_manifest = _store_pg_manifest(store, backup_id, key_id, key, catcher)
     after, stats_after = cluster.position(), table_stats(cluster.target, databases, count=False)
-    return {
-        "id": backup_id,
-        "format": "tar+zstd+aes-256-gcm",
-        "start_lsn": before["lsn"],
-        "start_wal": before["wal"],
-        "stop_lsn": after["lsn"],
-        "timeline": after["timeline"],
-        "start_time": before["time"],
-        "stop_time": after["time"],
-        "pg_version": after["version"],
-        "pg_version_num": after["version_num"],
-        "key_id": key_id,
-        "size_bytes": info.size,
-        "source_bytes": source_bytes,
-        "sha256": digest.hexdigest(),
-        "seconds": round(time.monotonic() - began, 3),
-        "artifacts": [artifact_key(backup_id)],
-        "pg_manifest": pg_manifest,
-        "databases": databases,
-        "tables": _stable(stats_before, counted, stats_after),
-    }
+    return PhysicalManifest(
+        id=backup_id, type="full", format="tar+zstd+aes-256-gcm", key_id=key_id,
+        start_lsn=before.lsn, start_wal=before.wal, stop_lsn=after.lsn, timeline=after.timeline,
+        start_time=before.time, stop_time=after.time, pg_version=after.version,
+        pg_version_num=after.version_num, size_bytes=info.size, source_bytes=source_bytes,
+        sha256=digest.hexdigest(), seconds=round(time.monotonic() - began, 3),
+        artifacts=[artifact_key(backup_id)], pg_manifest=pg_manifest, databases=databases,
+        tables=_stable(stats_before, counted, stats_after),
+    )  # fmt: skip
 
 
 def _store_pg_manifest(
@@ -293,13 +294,13 @@ def hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
         yield chunk
 
 
-def _stable(before: Stats, counted: Stats, after: Stats) -> dict[str, dict[str, int | None]]:
+def _stable(before: Stats, counted: Stats, after: Stats) -> TableCounts:
     """Row counts of tables nobody wrote to during the backup; None for the others.
 
     Write counters reach the statistics up to seconds after a commit, so a table the
     platform itself writes all the time (schema ``comind``: logs, samples, events, queues)
     is never taken as quiet."""
-    out: dict[str, dict[str, int | None]] = {}
+    out: TableCounts = {}
     for db, tables in after.items():
         out[db] = {}
         for name, now in tables.items():

@@ -6,12 +6,12 @@ any backup while each backup uploads only the objects whose etag it has not stor
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from comind.backup.base import BUCKET, finish, other_manifest_key, registered
 from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import ObjectsManifest
 from comind.errors import ComindError
 from comind.stores.objects import ObjectStore
 
@@ -22,10 +22,11 @@ def _blob(bucket: str, etag: str) -> str:
 
 def backup_buckets(
     store: ObjectStore, catalog: BackupCatalog, keys: KeyRing, buckets: list[str]
-) -> dict[str, Any]:
+) -> ObjectsManifest:
     """Back up ``buckets``; returns the manifest (listings, and how much was new)."""
     with registered(store, catalog, keys, "objects") as (backup_id, key_id, key):
-        began, listings, uploaded, reused, size = time.monotonic(), {}, 0, 0, 0
+        began, uploaded, reused, size = time.monotonic(), 0, 0, 0
+        listings: dict[str, dict[str, str]] = {}
         for bucket in buckets:
             listing = {o.key: o.etag for o in store.list(bucket)}
             # one listing of the stored blobs, not a head() per object: a store may read a
@@ -40,16 +41,10 @@ def backup_buckets(
                 stored.add(info.key)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
-        manifest = {
-            "id": backup_id,
-            "type": "objects",
-            "key_id": key_id,
-            "buckets": listings,
-            "uploaded": uploaded,
-            "reused": reused,
-            "size_bytes": size,
-            "seconds": round(time.monotonic() - began, 3),
-        }
+        manifest = ObjectsManifest(
+            id=backup_id, type="objects", key_id=key_id, buckets=listings, uploaded=uploaded,
+            reused=reused, size_bytes=size, seconds=round(time.monotonic() - began, 3),
+        )  # fmt: skip
         finish(store, catalog, manifest, other_manifest_key(backup_id))
     return manifest
 
@@ -57,15 +52,15 @@ def backup_buckets(
 def restore_bucket(
     store: ObjectStore,
     keys: dict[str, bytes],
-    manifest: dict[str, Any],
+    manifest: ObjectsManifest,
     bucket: str,
     into: str | None = None,
 ) -> int:
     """Bucket ``bucket`` as it was at the backup, into ``into`` (default: itself; objects the
     backup did not have are left alone). Returns the number of objects written."""
-    listing = manifest.get("buckets", {}).get(bucket)
+    listing = manifest.buckets.get(bucket)
     if listing is None:
-        raise ComindError(f"backup {manifest['id']} holds no bucket {bucket}")
+        raise ComindError(f"backup {manifest.id} holds no bucket {bucket}")
     target = into or bucket
     store.create_bucket(target)
     for object_key, etag in listing.items():

@@ -9,12 +9,25 @@ This is one of backup's two PostgreSQL adapter modules (with ``cluster.py``)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from comind.backup.manifest import (
+    CatalogEntry,
+    Kind,
+    KindLatest,
+    LogicalManifest,
+    Manifest,
+    ObjectsManifest,
+    PgManifest,
+    PhysicalKind,
+    PhysicalManifest,
+    RedisManifest,
+    manifest_document,
+)
 from comind.stores.queries import package_queries
 
 
@@ -42,56 +55,65 @@ class BackupCatalog:
                 {"id": backup_id, "kind": kind, "app": app, "parent": parent, "key_id": key_id},
             )
 
-    def complete(self, backup_id: str, manifest: dict[str, Any]) -> None:
+    def complete(self, manifest: Manifest) -> None:
         with self.pool.connection() as conn:
-            conn.execute(
-                _sql("complete"),
-                {
-                    "id": backup_id,
-                    "start_lsn": manifest.get("start_lsn"),
-                    "stop_lsn": manifest.get("stop_lsn"),
-                    "timeline": manifest.get("timeline"),
-                    "size": manifest.get("size_bytes", 0),
-                    "manifest": Jsonb(manifest),
-                },
-            )
+            conn.execute(_sql("complete"), {"id": manifest.id, **_columns(manifest)})
 
-    def adopt(self, manifest: dict[str, Any], taken: datetime) -> bool:
+    def adopt(self, manifest: Manifest, taken: datetime) -> bool:
         """List a complete backup known from its stored manifest, unless listed complete
         already (it may be listed running: the database went back to before it completed)."""
+        finished = manifest.stop_time if isinstance(manifest, PgManifest) else taken
+        app = manifest.app if isinstance(manifest, LogicalManifest) else None
+        parent = manifest.parent if isinstance(manifest, PhysicalManifest) else None
         with self.pool.connection() as conn:
             return conn.execute(_sql("adopt"), {
-                "id": manifest["id"], "kind": manifest["type"], "app": manifest.get("app"),
-                "parent": manifest.get("parent"), "key_id": manifest.get("key_id"),
-                "finished_at": manifest.get("stop_time") or taken,
-                "start_lsn": manifest.get("start_lsn"), "stop_lsn": manifest.get("stop_lsn"),
-                "timeline": manifest.get("timeline"),
-                "size": manifest.get("size_bytes", 0), "manifest": Jsonb(manifest),
+                "id": manifest.id, "kind": manifest.type, "app": app, "parent": parent,
+                "key_id": manifest.key_id, "finished_at": finished, **_columns(manifest),
             }).rowcount == 1  # fmt: skip
 
     def fail(self, backup_id: str, error: str) -> None:
         with self.pool.connection() as conn:
             conn.execute(_sql("fail"), {"id": backup_id, "error": error[:2000]})
 
-    def entries(self, kind: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def entries(self, kind: str | None = None, limit: int = 200) -> list[CatalogEntry]:
+        """Catalog rows, newest first (of ``kind`` when given)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(_sql("list"), {"kind": kind, "limit": limit}).fetchall()
+            rows = cur.execute(_sql("list"), {"kind": kind, "limit": limit}).fetchall()
+        return [CatalogEntry.model_validate(r) for r in rows]
 
-    def manifest(self, kind: str, backup_id: str | None = None) -> dict[str, Any] | None:
+    @overload
+    def manifest(
+        self, kind: Literal["redis"], backup_id: str | None = None
+    ) -> RedisManifest | None: ...
+    @overload
+    def manifest(
+        self, kind: Literal["objects"], backup_id: str | None = None
+    ) -> ObjectsManifest | None: ...
+    @overload
+    def manifest(
+        self, kind: Literal["logical"], backup_id: str | None = None
+    ) -> LogicalManifest | None: ...
+    @overload
+    def manifest(
+        self, kind: PhysicalKind, backup_id: str | None = None
+    ) -> PhysicalManifest | None: ...
+
+    def manifest(self, kind: Kind, backup_id: str | None = None) -> Manifest | None:
         """The manifest of backup ``backup_id`` (default: the newest) of ``kind``, if it is
-        complete."""
-        complete = (e for e in self.entries(kind) if e["status"] == "complete")
-        return next((dict(e["manifest"]) for e in complete if backup_id in (None, e["id"])), None)
+        complete (the catalog's kind is the manifest's type, so the overloads hold)."""
+        complete = (e for e in self.entries(kind) if e.complete())
+        return next((e.manifest for e in complete if backup_id in (None, e.id)), None)
 
-    def latest_by_kind(self) -> dict[str, dict[str, Any]]:
+    def latest_by_kind(self) -> dict[str, KindLatest]:
         """The newest complete backup of each kind (with when a restore last verified one)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_sql("latest_by_kind")).fetchall()
-        return {r["kind"]: r for r in rows}
+        return {r["kind"]: KindLatest.model_validate(r) for r in rows}
 
-    def get(self, backup_id: str) -> dict[str, Any] | None:
+    def get(self, backup_id: str) -> CatalogEntry | None:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(_sql("get"), {"id": backup_id}).fetchone()
+            row = cur.execute(_sql("get"), {"id": backup_id}).fetchone()
+        return None if row is None else CatalogEntry.model_validate(row)
 
     def expire(self, backup_id: str) -> None:
         with self.pool.connection() as conn:
@@ -107,3 +129,12 @@ class BackupCatalog:
                     "error": error,
                 },
             )
+
+
+def _columns(manifest: Manifest) -> dict[str, Any]:
+    """The catalog columns copied out of a manifest, and the manifest itself."""
+    wal: dict[str, Any] = {"start_lsn": None, "stop_lsn": None, "timeline": None}
+    if isinstance(manifest, PgManifest):
+        wal = {"start_lsn": str(manifest.start_lsn), "stop_lsn": str(manifest.stop_lsn),
+               "timeline": manifest.timeline}  # fmt: skip
+    return {**wal, "size": manifest.size_bytes, "manifest": Jsonb(manifest_document(manifest))}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,24 @@ import psycopg
 from psycopg import sql
 
 from comind.backup.errors import BackupError
+from comind.backup.manifest import Lsn
 from comind.embedded.osuser import RunAs
 from comind.stores.postgres import PgTarget, connect
 
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the cluster's WAL stands now, and which server it is."""
+
+    lsn: Lsn
+    timeline: int
+    time: datetime
+    version_num: int
+    version: str
+    wal: str  # the WAL file holding ``lsn``
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ class Cluster:
             rows = conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")
             return [r[0] for r in rows.fetchall() if r[0] not in SKIP_DATABASES]
 
-    def position(self) -> dict[str, Any]:
+    def position(self) -> Position:
         """The current WAL position, timeline, time and server version."""
         with connect(self.target) as conn:
             row = conn.execute(
@@ -51,17 +65,16 @@ class Cluster:
                 "pg_walfile_name(pg_current_wal_lsn())"
             ).fetchone()
         assert row is not None
-        return {"lsn": row[0], "timeline": row[1], "time": row[2].isoformat(),
-                "version_num": row[3], "version": row[4], "wal": row[5]}  # fmt: skip
+        return Position(Lsn.parse(row[0]), row[1], row[2], row[3], row[4], row[5])
 
-    def unsummarized(self, since_lsn: str) -> str | None:
+    def unsummarized(self, since_lsn: Lsn) -> str | None:
         """Why an incremental backup from ``since_lsn`` cannot be taken (None: it can):
         WAL summarization is off, or the summaries kept do not reach back that far."""
         with connect(self.target) as conn:
             row = conn.execute(
                 "SELECT current_setting('summarize_wal') = 'on', "
                 "(SELECT min(start_lsn) <= %s::pg_lsn FROM pg_available_wal_summaries())",
-                (since_lsn,),
+                (str(since_lsn),),
             ).fetchone()
         assert row is not None
         if not row[0]:

@@ -15,20 +15,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-from comind.backup.base import (
-    BUCKET,
-    PHYSICAL,
-    BackupError,
-    adopt_stored,
-    stored_manifests,
-    taken_at,
-)
+from comind.backup.base import BUCKET, BackupError, adopt_stored, stored_manifests, taken_at
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing, open_export
+from comind.backup.manifest import Manifest, ObjectsManifest, PhysicalManifest, RedisManifest
 from comind.backup.pitr import replay
 from comind.backup.restore import unpack
 from comind.backup.snapshots import install_redis
@@ -42,6 +36,7 @@ from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool
 
 Step = Callable[[str], None]
+M = TypeVar("M", PhysicalManifest, ObjectsManifest, RedisManifest)
 
 
 @dataclass
@@ -116,27 +111,27 @@ def _rebuild(
     step("restoring the buckets")
     _buckets(store, keys, manifests, out)
     step("restoring Redis")
-    if (snapshot := _newest(manifests, "redis")) is not None:
+    if (snapshot := _newest(manifests, RedisManifest)) is not None:
         binary = RedisEngine(home, settings).binary
         out.redis_keys = install_redis(binary, store, keys.all(), snapshot, home.redis)
-        out.redis_from = snapshot["id"]
+        out.redis_from = snapshot.id
     return out
 
 
 def _postgres(
     store: ObjectStore, keys: KeyRing, home: StateDir, settings: Settings,
-    manifests: list[dict[str, Any]], step: Step,
+    manifests: list[Manifest], step: Step,
 ) -> Rebuilt:  # fmt: skip
-    base = _newest(manifests, None)
+    base = _newest(manifests, PhysicalManifest)
     if base is None:
         raise BackupError("the backup store holds no complete physical backup to rebuild from")
     engine = PostgresEngine(home, settings)  # its password is the restored one
     cluster = Cluster(PgTarget(settings.host, 0, SUPERUSER, engine.password, "postgres"),
                       engine.bin_dir, engine.run_as)  # fmt: skip
-    step(f"restoring PostgreSQL from {base['id']}")
+    step(f"restoring PostgreSQL from {base.id}")
     unpack(cluster, store, base, keys.all(), home.pg_data)
     archive = WalArchive(store, keys)
-    wal = [n for n in archive.segment_names() if n >= base["start_wal"]]
+    wal = [n for n in archive.segment_names() if n >= base.start_wal]
     step(f"replaying {len(wal)} archived WAL files")
     side = replay(cluster, archive, base, home.pg_data, {})
     try:  # backups newer than the last archived transaction are not in its catalog yet
@@ -144,22 +139,18 @@ def _postgres(
             adopt_stored(store, BackupCatalog(pool))
     finally:
         side.stop()
-    return Rebuilt(str(home.root), base["id"], len(wal), wal[-1] if wal else None)
+    return Rebuilt(str(home.root), base.id, len(wal), wal[-1] if wal else None)
 
 
-def _buckets(
-    store: ObjectStore, keys: KeyRing, manifests: list[dict[str, Any]], out: Rebuilt
-) -> None:
-    manifest = _newest(manifests, "objects")
+def _buckets(store: ObjectStore, keys: KeyRing, manifests: list[Manifest], out: Rebuilt) -> None:
+    manifest = _newest(manifests, ObjectsManifest)
     if manifest is None:
         return
-    for bucket in manifest["buckets"]:
+    for bucket in manifest.buckets:
         out.buckets[bucket] = restore_bucket(store, keys.all(), manifest, bucket)
-    out.objects_from = manifest["id"]
+    out.objects_from = manifest.id
 
 
-def _newest(manifests: list[dict[str, Any]], kind: str | None) -> dict[str, Any] | None:
-    """The newest manifest of ``kind`` (None: any physical kind)."""
-    wanted = [m for m in manifests if (m.get("type") in PHYSICAL if kind is None
-                                       else m.get("type") == kind)]  # fmt: skip
-    return max(wanted, key=taken_at, default=None)
+def _newest(manifests: list[Manifest], kind: type[M]) -> M | None:
+    """The newest manifest of ``kind`` (physical: of any type, full, incr or diff)."""
+    return max((m for m in manifests if isinstance(m, kind)), key=taken_at, default=None)

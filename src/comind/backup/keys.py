@@ -14,7 +14,7 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +28,13 @@ FILE = "backup-keys.json"
 class Ring(TypedDict):
     current: str | None
     keys: dict[str, str]  # id -> base64 key
+
+
+class Export(TypedDict):
+    """A key export's sealed contents (version 1 held the ring alone)."""
+
+    ring: Ring
+    secrets: dict[str, str]  # file name in the secrets directory -> its content
 
 
 class KeyRing:
@@ -67,7 +74,7 @@ class KeyRing:
         """Add the keys of an export; with ``platform`` (a DR restore into a new state
         directory) also the other secrets, where none exists yet. Returns the key ids."""
         plain = open_export(exported, passphrase)
-        ring: Ring = plain["ring"]
+        ring = plain["ring"]
         if platform:
             self._restore_secrets(plain["secrets"])
         mine = self._read()
@@ -101,7 +108,7 @@ class KeyRing:
         os.replace(tmp, self.path)
 
 
-def open_export(exported: bytes, passphrase: str) -> dict[str, Any]:
+def open_export(exported: bytes, passphrase: str) -> Export:
     """The contents of a key export: ``ring`` and ``secrets``; one clear error when the
     passphrase is wrong or the file is not an export."""
     try:
@@ -114,7 +121,8 @@ def open_export(exported: bytes, passphrase: str) -> dict[str, Any]:
         raise ComindError("wrong passphrase for this key export") from None
     except (ValueError, KeyError, TypeError):
         raise ComindError("not a Comind key export") from None
-    return plain if doc["v"] >= 2 else {"ring": plain, "secrets": {}}
+    export: Export = plain if doc["v"] >= 2 else {"ring": plain, "secrets": {}}
+    return export
 
 
 def _derive(passphrase: str, salt: bytes) -> bytes:

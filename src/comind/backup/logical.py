@@ -12,7 +12,6 @@ import hashlib
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
 from comind.backup.catalog import BackupCatalog
@@ -20,6 +19,7 @@ from comind.backup.cluster import Cluster, create_database, role_exists
 from comind.backup.cluster import replace_database as replace_database  # the CLI's name for it
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import LogicalManifest
 from comind.backup.restore import check_artifacts
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
@@ -34,7 +34,7 @@ def logical_backup(
     keys: KeyRing,
     app: str,
     database: str,
-) -> dict[str, Any]:
+) -> LogicalManifest:
     """``pg_dump -Fc`` of ``database`` into the backup store; returns the manifest."""
     with registered(store, catalog, keys, "logical", app) as (backup_id, key_id, key):
         began, before = time.monotonic(), cluster.position()
@@ -43,22 +43,13 @@ def logical_backup(
         artifact = f"logical/{backup_id}/{database}.dump.cmb"
         sealed = hashed(seal_stream(_output(proc), key_id, key), digest)
         info = store.put_stream(BUCKET, artifact, sealed)
-        manifest = {
-            "id": backup_id,
-            "type": "logical",
-            "app": app,
-            "database": database,
-            "key_id": key_id,
-            "sha256": digest.hexdigest(),
-            "size_bytes": info.size,
-            "artifacts": [artifact],
-            "start_lsn": before["lsn"],
-            "stop_lsn": before["lsn"],
-            "timeline": before["timeline"],
-            "stop_time": before["time"],
-            "pg_version": before["version"],
-            "seconds": round(time.monotonic() - began, 3),
-        }
+        manifest = LogicalManifest(
+            id=backup_id, type="logical", app=app, database=database, key_id=key_id,
+            sha256=digest.hexdigest(), size_bytes=info.size, artifacts=[artifact],
+            start_lsn=before.lsn, stop_lsn=before.lsn, timeline=before.timeline,
+            stop_time=before.time, pg_version=before.version,
+            seconds=round(time.monotonic() - began, 3),
+        )  # fmt: skip
         finish(store, catalog, manifest, f"logical/{backup_id}/manifest.json")
     return manifest
 
@@ -67,7 +58,7 @@ def restore_logical(
     cluster: Cluster,
     store: ObjectStore,
     keys: dict[str, bytes],
-    manifest: dict[str, Any],
+    manifest: LogicalManifest,
     into: str,
     *,
     owner: str | None = None,
@@ -75,7 +66,7 @@ def restore_logical(
     """A logical backup restored into a new database ``into``."""
     check_artifacts(store, manifest)
     _create(cluster, into, owner)
-    plain = open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys)
+    plain = open_stream(store.get_stream(BUCKET, manifest.artifacts[0]), keys)
     _restore(cluster, cluster.target.with_db(into), plain, owner)
 
 

@@ -56,12 +56,12 @@ class BackupCollector(Collector):
             return iter(families)
         last_ok, last_verified, size, seconds = families
         for kind, row in latest.items():
-            if row["finished_at"] is not None:
-                last_ok.add_metric([kind], row["finished_at"].timestamp())
-                size.add_metric([kind], float(row["size_bytes"]))
-                seconds.add_metric([kind], float(row["manifest"].get("seconds", 0)))
-            if row["verified_at"] is not None:
-                last_verified.add_metric([kind], row["verified_at"].timestamp())
+            if row.finished_at is not None:
+                last_ok.add_metric([kind], row.finished_at.timestamp())
+                size.add_metric([kind], float(row.size_bytes))
+                seconds.add_metric([kind], row.manifest.seconds if row.manifest else 0.0)
+            if row.verified_at is not None:
+                last_verified.add_metric([kind], row.verified_at.timestamp())
         return iter(families)
 
     @staticmethod

@@ -9,18 +9,17 @@ backup or in the future is refused with the restorable range.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from comind.backup.base import BUCKET, PHYSICAL, BackupError
+from comind.backup.base import BUCKET, BackupError
 from comind.backup.cluster import Cluster, in_recovery
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import Lsn, PhysicalManifest, RestorePoint
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.wal import WalArchive
 from comind.stores.objects import ObjectStore, ObjectStoreError
@@ -50,47 +49,44 @@ def flush_wal(cluster: Cluster, archive: WalArchive, *, timeout: float = SHIP_WA
     return name
 
 
-def choose_base(manifests: list[dict[str, Any]], target: datetime) -> dict[str, Any]:
+def choose_base(manifests: list[PhysicalManifest], target: datetime) -> PhysicalManifest:
     """The newest physical backup (of any type) that ended before ``target``, or BackupError
     with the range."""
-    done = sorted((m for m in manifests if m.get("type") in PHYSICAL),
-                  key=lambda m: m["stop_time"])  # fmt: skip
+    done = sorted(manifests, key=lambda m: m.stop_time)
     if not done:
         raise BackupError("no complete physical backup to start from: comind backup run")
-    usable = [m for m in done if datetime.fromisoformat(m["stop_time"]) <= target]
+    usable = [m for m in done if m.stop_time <= target]
     if not usable:
         raise BackupError(
             f"{target.isoformat()} is before the oldest backup; restorable from "
-            f"{done[0]['stop_time']} until now"
+            f"{done[0].stop_time.isoformat()} until now"
         )
     return usable[-1]
 
 
-def lsn_value(lsn: str) -> int:
-    """An LSN (``0/3000060``) as a number, or BackupError saying what one looks like."""
-    hi, sep, lo = lsn.partition("/")
+def parse_lsn(lsn: str) -> Lsn:
+    """An LSN given by a person (``0/3000060``), or BackupError saying what one looks like."""
     try:
-        if sep:
-            return (int(hi, 16) << 32) | int(lo, 16)
+        return Lsn.parse(lsn)
     except ValueError:
-        pass
-    raise BackupError(f"{lsn!r} is not an LSN (like 0/3000060, as pg_current_wal_lsn() shows)")
+        raise BackupError(
+            f"{lsn!r} is not an LSN (like 0/3000060, as pg_current_wal_lsn() shows)"
+        ) from None
 
 
-def choose_base_lsn(manifests: list[dict[str, Any]], lsn: str) -> dict[str, Any]:
+def choose_base_lsn(manifests: list[PhysicalManifest], lsn: str) -> PhysicalManifest:
     """The newest physical backup that ended at or before ``lsn``, or BackupError with the
     range."""
-    target = lsn_value(lsn)
-    done = sorted((m for m in manifests if m.get("type") in PHYSICAL),
-                  key=lambda m: lsn_value(m["stop_lsn"]))  # fmt: skip
-    usable = [m for m in done if lsn_value(m["stop_lsn"]) <= target]
+    target = parse_lsn(lsn)
+    done = sorted(manifests, key=lambda m: m.stop_lsn)
+    usable = [m for m in done if m.stop_lsn <= target]
     if not usable:
-        oldest = done[0]["stop_lsn"] if done else "no backup yet"
+        oldest = done[0].stop_lsn if done else "no backup yet"
         raise BackupError(f"{lsn} is before the oldest backup; restorable from {oldest}")
     return usable[-1]
 
 
-def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> dict[str, Any]:
+def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> RestorePoint:
     """A named point to restore to (``--to-restore-point``), remembered in the backup store."""
     _check_name(name)
     if store.head(BUCKET, f"{POINTS}{name}.json") is not None:
@@ -98,9 +94,9 @@ def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> dic
     with connect(cluster.target) as conn:
         row = conn.execute("SELECT pg_create_restore_point(%s)::text, now()", (name,)).fetchone()
     assert row is not None
-    point = {"name": name, "lsn": row[0], "time": row[1].isoformat()}
+    point = RestorePoint(name=name, lsn=Lsn.parse(row[0]), time=row[1])
     store.create_bucket(BUCKET)
-    store.put(BUCKET, f"{POINTS}{name}.json", json.dumps(point).encode())
+    store.put(BUCKET, f"{POINTS}{name}.json", point.model_dump_json().encode())
     return point
 
 
@@ -109,22 +105,22 @@ def _check_name(name: str) -> None:
         raise BackupError(f"restore point {name!r}: use 1 to 60 letters, digits, '_', '.', '-'")
 
 
-def restore_point(store: ObjectStore, name: str) -> dict[str, Any]:
+def restore_point(store: ObjectStore, name: str) -> RestorePoint:
     _check_name(name)
     try:
-        point: dict[str, Any] = json.loads(store.get(BUCKET, f"{POINTS}{name}.json"))
+        found = store.get(BUCKET, f"{POINTS}{name}.json")
     except ObjectStoreError:
         raise BackupError(
             f"no restore point {name} (create one: comind backup restore-point NAME)"
         ) from None
-    return point
+    return RestorePoint.model_validate_json(found)
 
 
 def restore_to_time(
     cluster: Cluster,
     store: ObjectStore,
     keys: KeyRing,
-    manifests: list[dict[str, Any]],
+    manifests: list[PhysicalManifest],
     target: datetime,
     data_dir: Path,
     *,
@@ -151,13 +147,13 @@ def restore_to_time(
 
 
 def restore_to_lsn(
-    cluster: Cluster, store: ObjectStore, keys: KeyRing, manifests: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, keys: KeyRing, manifests: list[PhysicalManifest],
     lsn: str, data_dir: Path, *, force: bool = False,
 ) -> SideCopy:  # fmt: skip
     """A side copy of the cluster as it was at WAL position ``lsn``."""
     base = choose_base_lsn(manifests, lsn)
-    newest = cluster.position()["lsn"]
-    if lsn_value(lsn) > lsn_value(newest):
+    newest = cluster.position().lsn
+    if parse_lsn(lsn) > newest:
         raise BackupError(f"{lsn} is in the future; the newest position is {newest}")
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
@@ -167,14 +163,14 @@ def restore_to_lsn(
 
 
 def replay(
-    cluster: Cluster, archive: WalArchive, base: dict[str, Any], data_dir: Path,
+    cluster: Cluster, archive: WalArchive, base: PhysicalManifest, data_dir: Path,
     goal: dict[str, str],
 ) -> SideCopy:  # fmt: skip
     """Start the backup unpacked in ``data_dir`` with the archived WAL from its start,
     replayed to ``goal`` (recovery target settings; none: every archived WAL file) and
     promoted; returns the running copy."""
     wal_dir = data_dir.parent / f"{data_dir.name}-wal"
-    archive.fetch(archive.since(base["start_wal"]), wal_dir)
+    archive.fetch(archive.since(base.start_wal), wal_dir)
     (data_dir / "recovery.signal").touch()
     own(data_dir, cluster)
     own(wal_dir, cluster)

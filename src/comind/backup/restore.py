@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 from comind.backup.base import BUCKET, BackupError, manifest_key
 from comind.backup.cluster import Cluster, answers
 from comind.backup.crypto import open_stream
+from comind.backup.manifest import PhysicalManifest, SealedManifest, parse_manifest
 from comind.embedded.osuser import allow_traverse
 from comind.embedded.ports import free_port
 from comind.stores.objects import ObjectStore
@@ -61,24 +61,24 @@ class SideCopy:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def check_artifacts(store: ObjectStore, manifest: dict[str, Any]) -> None:
+def check_artifacts(store: ObjectStore, manifest: SealedManifest) -> None:
     """Every artifact exists and matches the manifest's checksum, or BackupError naming it."""
-    for key in manifest["artifacts"]:
+    for key in manifest.artifacts:
         digest = hashlib.sha256()
         try:
             for block in store.get_stream(BUCKET, key):
                 digest.update(block)
         except Exception as exc:  # missing or unreadable
             raise BackupError(
-                f"backup {manifest['id']}: artifact {key} cannot be read: {exc}"
+                f"backup {manifest.id}: artifact {key} cannot be read: {exc}"
             ) from None
-        if digest.hexdigest() != manifest["sha256"]:
-            raise BackupError(f"backup {manifest['id']}: artifact {key} is corrupt or truncated "
+        if digest.hexdigest() != manifest.sha256:
+            raise BackupError(f"backup {manifest.id}: artifact {key} is corrupt or truncated "
                               "(its SHA-256 does not match the manifest)")  # fmt: skip
 
 
 def restore_side(
-    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: PhysicalManifest, keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> SideCopy:  # fmt: skip
     """Restore ``manifest``'s backup into ``data_dir`` and start it on a free port."""
@@ -87,24 +87,32 @@ def restore_side(
     return start_side(cluster, data_dir)
 
 
-def chain_of(store: ObjectStore, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def chain_of(store: ObjectStore, manifest: PhysicalManifest) -> list[PhysicalManifest]:
     """The backups a restore of ``manifest`` needs, oldest (the full one) first."""
     chain = [manifest]
-    while parent := chain[0].get("parent"):
-        if any(link["id"] == parent for link in chain):
-            raise BackupError(f"backup {manifest['id']}: its chain loops at {parent}")
-        try:
-            chain.insert(0, json.loads(store.get(BUCKET, manifest_key(parent))))
-        except Exception:  # missing or unreadable
-            raise BackupError(
-                f"backup {chain[0]['id']} (in the chain of {manifest['id']}) needs {parent}, "
-                "which is gone"
-            ) from None
+    while parent := chain[0].parent:
+        if any(link.id == parent for link in chain):
+            raise BackupError(f"backup {manifest.id}: its chain loops at {parent}")
+        chain.insert(0, _stored_parent(store, parent, chain[0], manifest))
     return chain
 
 
+def _stored_parent(
+    store: ObjectStore, parent: str, child: PhysicalManifest, restored: PhysicalManifest
+) -> PhysicalManifest:
+    gone = BackupError(f"backup {child.id} (in the chain of {restored.id}) needs {parent}, "
+                       "which is gone")  # fmt: skip
+    try:
+        found = parse_manifest(store.get(BUCKET, manifest_key(parent)))
+    except Exception:  # missing or unreadable
+        raise gone from None
+    if not isinstance(found, PhysicalManifest):
+        raise gone
+    return found
+
+
 def unpack(
-    cluster: Cluster, store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes],
+    cluster: Cluster, store: ObjectStore, manifest: PhysicalManifest, keys: dict[str, bytes],
     data_dir: Path, *, force: bool = False, progress: Callable[[int], None] = lambda n: None,
 ) -> None:  # fmt: skip
     """The backup's files in ``data_dir`` (all artifacts checked first, then decrypted and
@@ -122,10 +130,10 @@ def unpack(
 
 
 def _extract(
-    store: ObjectStore, manifest: dict[str, Any], keys: dict[str, bytes], into: Path,
+    store: ObjectStore, manifest: PhysicalManifest, keys: dict[str, bytes], into: Path,
     progress: Callable[[int], None],
 ) -> int:  # fmt: skip
-    plain = _Stream(open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys),
+    plain = _Stream(open_stream(store.get_stream(BUCKET, manifest.artifacts[0]), keys),
                     progress)  # fmt: skip
     with tarfile.open(fileobj=plain, mode="r|") as tar:
         tar.extractall(into, filter="fully_trusted")  # our own, authenticated artifact
@@ -133,7 +141,7 @@ def _extract(
 
 
 def _combine(
-    cluster: Cluster, store: ObjectStore, chain: list[dict[str, Any]],
+    cluster: Cluster, store: ObjectStore, chain: list[PhysicalManifest],
     keys: dict[str, bytes], data_dir: Path, progress: Callable[[int], None],
 ) -> None:  # fmt: skip
     parts = data_dir.parent / f"{data_dir.name}-parts"

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from comind.backup.base import BUCKET, PHYSICAL, manifest_key
 from comind.backup.catalog import BackupCatalog
+from comind.backup.manifest import CatalogEntry, PhysicalManifest
 from comind.backup.wal import PREFIX, SUFFIX, WalArchive
 from comind.stores.objects import ObjectStore
 
@@ -28,22 +28,20 @@ class Pruned:
 
 
 def plan(
-    entries: list[dict[str, Any]], keep_full: int, keep_days: int | None, now: datetime
+    entries: list[CatalogEntry], keep_full: int, keep_days: int | None, now: datetime
 ) -> set[str]:
     """The ids of complete physical backups to keep: the chosen full ones, the incremental
     ones built on them, and every backup one of those depends on."""
-    fulls = sorted(
-        (e for e in entries if e["kind"] == "full" and e["status"] == "complete"),
-        key=lambda e: e["finished_at"],
-        reverse=True,
-    )
-    keep = {e["id"] for e in fulls[:keep_full]}
+    fulls = sorted((e for e in entries if e.kind == "full" and e.complete()),
+                   key=lambda e: e.finished_at or e.started_at, reverse=True)  # fmt: skip
+    keep = {e.id for e in fulls[:keep_full]}
     if keep_days is not None:
-        keep |= {e["id"] for e in fulls if e["finished_at"] >= now - timedelta(days=keep_days)}
-    parents = {e["id"]: e["parent"] for e in entries}
+        since = now - timedelta(days=keep_days)
+        keep |= {e.id for e in fulls if (e.finished_at or e.started_at) >= since}
+    parents = {e.id: e.parent for e in entries}
     for e in entries:
-        if e["kind"] in PHYSICAL and e["status"] == "complete" and _root(e["id"], parents) in keep:
-            keep.add(e["id"])
+        if e.kind in PHYSICAL and e.complete() and _root(e.id, parents) in keep:
+            keep.add(e.id)
     for backup_id in list(keep):
         while (parent := parents.get(backup_id)) is not None and parent not in keep:
             keep.add(parent)
@@ -73,14 +71,13 @@ def prune(
     keep = plan(entries, keep_full, keep_days, now)
     out = Pruned(kept=sorted(keep))
     for e in entries:
-        if e["kind"] in PHYSICAL and e["status"] == "complete" and e["id"] not in keep:
-            out.expired.append(e["id"])
+        if e.kind in PHYSICAL and e.complete() and e.id not in keep:
+            out.expired.append(e.id)
             if not dry_run:
                 _delete_backup(store, e)
-                catalog.expire(e["id"])
-    oldest = min(
-        (e["manifest"].get("start_wal", "") for e in entries if e["id"] in keep), default=""
-    )
+                catalog.expire(e.id)
+    kept = [e.manifest for e in entries if e.id in keep]
+    oldest = min((m.start_wal for m in kept if isinstance(m, PhysicalManifest)), default="")
     if oldest:
         stale = [n for n in archive.segment_names() if n < oldest]
         out.wal_removed = len(stale)
@@ -90,8 +87,9 @@ def prune(
     return out
 
 
-def _delete_backup(store: ObjectStore, entry: dict[str, Any]) -> None:
-    manifest = entry["manifest"] or {}
-    extra = [manifest["pg_manifest"]] if manifest.get("pg_manifest") else []
-    for key in [*manifest.get("artifacts", []), *extra, manifest_key(entry["id"])]:
+def _delete_backup(store: ObjectStore, entry: CatalogEntry) -> None:
+    keys = [manifest_key(entry.id)]  # first: a DR never adopts a backup half deleted
+    if isinstance(manifest := entry.manifest, PhysicalManifest):
+        keys += [*manifest.artifacts, *([manifest.pg_manifest] if manifest.pg_manifest else [])]
+    for key in keys:
         store.delete(BUCKET, key)

@@ -116,7 +116,7 @@ class BackupScheduler:
         if rules is None:
             OVERDUE.set(0.0)
             return 0.0
-        done = [e["finished_at"] for e in complete_physical(self.catalog, limit=50)]
+        done = [e.finished_at for e in complete_physical(self.catalog, limit=50) if e.finished_at]
         late = overdue_seconds(rules.schedules, max(done, default=None), self.started, self.clock())
         OVERDUE.set(late)
         return late
@@ -128,7 +128,7 @@ class BackupScheduler:
             return None
         self.last = now
         manifest = physical_backup(self.cluster, self.store, self.catalog, self.keys)
-        log.info("scheduled backup %s taken", manifest["id"])
+        log.info("scheduled backup %s taken", manifest.id)
         prune(
             self.catalog,
             self.store,
@@ -143,11 +143,11 @@ class BackupScheduler:
             self.catalog,
             self.keys.all(),
             manifest,
-            self.scratch / f"verify-{manifest['id']}",
+            self.scratch / f"verify-{manifest.id}",
         )
         log.info(
             "scheduled backup %s %s",
-            manifest["id"],
+            manifest.id,
             "verified" if report.ok else "FAILED verification",
         )
-        return str(manifest["id"])
+        return manifest.id

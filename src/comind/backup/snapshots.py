@@ -16,12 +16,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, other_manifest_key, registered
 from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import RedisManifest
 from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
 from comind.stores.objects import ObjectStore
@@ -33,7 +33,7 @@ SAVE_TIMEOUT = 600.0
 
 def redis_backup(
     target: RedisTarget, store: ObjectStore, catalog: BackupCatalog, keys: KeyRing
-) -> dict[str, Any]:
+) -> RedisManifest:
     """Snapshot the Redis at ``target`` (whose files this machine can read)."""
     redis = Persistence(target)
     with registered(store, catalog, keys, "redis") as (backup_id, key_id, key):
@@ -44,12 +44,13 @@ def redis_backup(
             chunks = iter(lambda: handle.read(1 << 20), b"")
             info = store.put_stream(BUCKET, artifact, hashed(seal_stream(chunks, key_id, key),
                                                              digest))  # fmt: skip
-        manifest = {
-            "id": backup_id, "type": "redis", "key_id": key_id, "artifacts": [artifact],
-            "sha256": digest.hexdigest(), "size_bytes": info.size,
-            "source_bytes": rdb.stat().st_size, **redis.facts(),
-            "seconds": round(time.monotonic() - began, 3),
-        }  # fmt: skip
+        facts = redis.facts()
+        manifest = RedisManifest(
+            id=backup_id, type="redis", key_id=key_id, artifacts=[artifact],
+            sha256=digest.hexdigest(), size_bytes=info.size, source_bytes=rdb.stat().st_size,
+            keys=facts["keys"], redis_version=facts["redis_version"],
+            seconds=round(time.monotonic() - began, 3),
+        )  # fmt: skip
         finish(store, catalog, manifest, other_manifest_key(backup_id))
     return manifest
 
@@ -69,7 +70,7 @@ class RedisCopy:
 
 
 def restore_redis(
-    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: RedisManifest,
     directory: Path, *, host: str = "127.0.0.1",
 ) -> RedisCopy:  # fmt: skip
     """The snapshot in ``directory/dump.rdb``, served on a free port with a new password
@@ -77,7 +78,7 @@ def restore_redis(
     check_artifacts(store, manifest)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (directory / "dump.rdb").open("wb") as out:
-        for plain in open_stream(store.get_stream(BUCKET, manifest["artifacts"][0]), keys):
+        for plain in open_stream(store.get_stream(BUCKET, manifest.artifacts[0]), keys):
             out.write(plain)
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
@@ -106,7 +107,7 @@ def _wait_loaded(copy: RedisCopy, timeout: float = 120.0) -> None:
 
 
 def install_redis(
-    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: dict[str, Any],
+    binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: RedisManifest,
     redis_home: Path,
 ) -> int:  # fmt: skip
     """The snapshot as the append-only file of the engine whose directory is ``redis_home``

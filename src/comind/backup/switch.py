@@ -19,6 +19,7 @@ from typing import Any
 
 from comind.backup.base import adopt_stored
 from comind.backup.catalog import BackupCatalog
+from comind.backup.manifest import RedisManifest
 from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
@@ -58,7 +59,7 @@ def switch_data(
 
 def switch_redis(
     platform: EmbeddedPlatform, store: ObjectStore, keys: dict[str, bytes],
-    manifest: dict[str, Any],
+    manifest: RedisManifest,
 ) -> dict[str, Any]:  # fmt: skip
     """Replace the platform's Redis data with snapshot ``manifest``: Redis stops, its files
     move aside to ``data.old-STAMP`` and the snapshot becomes its append-only file; if that
@@ -82,7 +83,7 @@ def switch_redis(
             raise
         finally:
             engine.start()
-    return {"old_data_dir": str(old), "keys": count, "backup": manifest["id"]}
+    return {"old_data_dir": str(old), "keys": count, "backup": manifest.id}
 
 
 def old_data_dirs(*places: Path) -> list[Path]:

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from comind.backup.base import BackupError
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, count_rows
+from comind.backup.manifest import PhysicalManifest
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import connect
@@ -32,10 +32,10 @@ class Report:
 
 def verify(
     cluster: Cluster, store: ObjectStore, catalog: BackupCatalog, keys: dict[str, bytes],
-    manifest: dict[str, Any], scratch: Path,
+    manifest: PhysicalManifest, scratch: Path,
 ) -> Report:  # fmt: skip
     """Restore, check and record the outcome in the catalog; the scratch copy is removed."""
-    report = Report(manifest["id"])
+    report = Report(manifest.id)
     side: SideCopy | None = None
     try:
         unpack(cluster, store, manifest, keys, scratch, force=True)
@@ -51,12 +51,12 @@ def verify(
             side.stop(remove=True)
         shutil.rmtree(scratch, ignore_errors=True)
     report.ok = not report.problems
-    catalog.verified(manifest["id"], report.ok, "; ".join(report.problems)[:2000] or None)
+    catalog.verified(manifest.id, report.ok, "; ".join(report.problems)[:2000] or None)
     return report
 
 
-def _compare(side: SideCopy, manifest: dict[str, Any], report: Report) -> None:
-    for db, tables in manifest.get("tables", {}).items():
+def _compare(side: SideCopy, manifest: PhysicalManifest, report: Report) -> None:
+    for db, tables in manifest.tables.items():
         with connect(side.target.with_db(db)) as conn:
             for name, expected in tables.items():
                 if expected is None:

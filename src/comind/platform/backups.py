@@ -14,12 +14,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from comind.backup.base import BUCKET, PHYSICAL, complete_physical, physical_backup
+from comind.backup.base import BUCKET, PHYSICAL, physical_backup, physical_manifests
 from comind.backup.buckets import backup_buckets
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import logical_backup
+from comind.backup.manifest import LogicalManifest, Manifest, PhysicalKind, PhysicalManifest
 from comind.backup.pitr import create_restore_point
 from comind.backup.retention import prune
 from comind.backup.snapshots import redis_backup
@@ -67,14 +68,16 @@ class BackupService:
             raise UsageError(f"backup type {kind!r}: choose {', '.join(KINDS)}")
         with self._busy:
             if kind == "objects":
-                manifest = backup_buckets(self.store, self.catalog, self.keys, self._buckets())
-                return _summary(manifest, "objects") | {"buckets": sorted(manifest["buckets"])}
+                objects = backup_buckets(self.store, self.catalog, self.keys, self._buckets())
+                return _summary(objects, "objects") | {"buckets": sorted(objects.buckets)}
+            manifest: Manifest
             if kind == "redis":
                 manifest = redis_backup(self.redis, self.store, self.catalog, self.keys)
             elif kind == "logical":
                 manifest = self._logical(app)
             else:
-                manifest = physical_backup(self.cluster, self.store, self.catalog, self.keys, kind)
+                manifest = physical_backup(self.cluster, self.store, self.catalog, self.keys,
+                                           _physical(kind))  # fmt: skip
         return _summary(manifest, "physical" if kind in PHYSICAL else kind)
 
     def verify(self, backup_id: str) -> dict[str, Any]:
@@ -95,23 +98,27 @@ class BackupService:
 
     def restore_point(self, name: str) -> dict[str, Any]:
         """Mark this moment under ``name`` (``comind restore --to-restore-point NAME``)."""
-        return create_restore_point(self.cluster, self.store, name)
+        return create_restore_point(self.cluster, self.store, name).model_dump(mode="json")
 
-    def manifest(self, backup_id: str | None) -> dict[str, Any]:
-        """The manifest of a complete backup (the newest physical one when None)."""
+    def manifest(self, backup_id: str | None) -> PhysicalManifest:
+        """The manifest of a complete physical backup (the newest one when None)."""
         if backup_id is None:
-            newest = complete_physical(self.catalog, limit=1)
+            # not limit=1: the newest backup may be of another kind (logical, redis...)
+            newest = physical_manifests(self.catalog, limit=200)
             if not newest:
                 raise UsageError("no complete backup: comind backup run")
-            return dict(newest[0]["manifest"])
+            return newest[0]
         found = self.catalog.get(backup_id)
         if found is None:
             raise UsageError(f"no backup {backup_id} (see comind backup ls)")
-        if found["status"] != "complete":
-            raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
-        return dict(found["manifest"])
+        if not found.complete() or found.manifest is None:
+            raise UsageError(f"backup {backup_id} is {found.status}, not complete")
+        if not isinstance(found.manifest, PhysicalManifest):
+            raise UsageError(f"backup {backup_id} is a {found.kind} backup: only a physical "
+                             "backup (full, incr, diff) is verified by a restore")  # fmt: skip
+        return found.manifest
 
-    def _logical(self, app: str | None) -> dict[str, Any]:
+    def _logical(self, app: str | None) -> LogicalManifest:
         if not app:
             raise UsageError("a logical backup is of one app's database: pass --app APP")
         database = self.database_of(app)
@@ -124,5 +131,15 @@ class BackupService:
         return [name for name in self.store.buckets() if name != BUCKET]
 
 
-def _summary(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {k: manifest.get(k) for k in SUMMARY[kind]}
+def _physical(kind: str) -> PhysicalKind:
+    for known in PHYSICAL:
+        if kind == known:
+            return known
+    raise UsageError(f"backup type {kind!r} is not a physical one: choose {', '.join(PHYSICAL)}")
+
+
+def _summary(manifest: Manifest, kind: str) -> dict[str, Any]:
+    """The manifest's answer fields in their order (None where this type has no such field);
+    the file lists are never serialized."""
+    doc = manifest.model_dump(mode="json", include=set(SUMMARY[kind]))
+    return {k: doc.get(k) for k in SUMMARY[kind]}

@@ -14,14 +14,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from comind.backup.base import complete_physical
+from comind.backup.base import physical_manifests
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import copy_database, replace_database, restore_logical
+from comind.backup.manifest import (
+    LogicalManifest,
+    Manifest,
+    ObjectsManifest,
+    PhysicalManifest,
+    RedisManifest,
+    manifest_document,
+    parse_manifest,
+)
 from comind.backup.pitr import (
     choose_base,
     choose_base_lsn,
@@ -45,7 +54,10 @@ from comind.stores.postgres import PgTarget, make_pool
 
 __all__ = ["Partial", "Restores", "SideCopy", "Target", "discard_old_data", "old_data", "restores"]
 Progress = Callable[[int], None]
-Manifest = dict[str, Any]
+# A manifest as its JSON document: what these methods hand the CLI, which renders it (the
+# typed models stay inside; the document is the stored JSON, so it parses back unchanged).
+Document = dict[str, Any]
+M = TypeVar("M", PhysicalManifest, LogicalManifest, ObjectsManifest, RedisManifest)
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class Target:
     def chosen(self) -> bool:
         return any((self.time, self.point, self.lsn, self.backup))
 
-    def described(self, manifest: Manifest) -> str:
+    def described(self, manifest: Document) -> str:
         """The target in words, for questions and reports."""
         if self.time:
             return self.time
@@ -98,72 +110,69 @@ class Restores:
     def _fresh(self, prefix: str) -> Path:
         return self.home.restores / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
 
-    def manifests(self) -> list[Manifest]:
+    def manifests(self) -> list[PhysicalManifest]:
         """Manifests of the complete physical backups (full, incr, diff), newest first."""
-        return [dict(e["manifest"]) for e in complete_physical(self.catalog)]
+        return physical_manifests(self.catalog)
 
-    def chosen(self, backup_id: str | None) -> Manifest:
-        """The given complete backup, or the newest physical one."""
+    def chosen(self, backup_id: str | None) -> Document:
+        """The given complete physical backup, or the newest one."""
         if backup_id is None:
             newest = self.manifests()
             if not newest:
                 raise UsageError("no complete backup to restore: comind backup run")
-            return newest[0]
+            return manifest_document(newest[0])
+        return manifest_document(_of_type(self._complete(backup_id), PhysicalManifest))
+
+    def _complete(self, backup_id: str) -> Manifest:
         found = self.catalog.get(backup_id)
         if found is None:
             raise UsageError(f"no backup {backup_id} (see comind backup ls)")
-        if found["status"] != "complete":
-            raise UsageError(f"backup {backup_id} is {found['status']}, not complete")
-        return dict(found["manifest"])
+        if not found.complete() or found.manifest is None:
+            raise UsageError(f"backup {backup_id} is {found.status}, not complete")
+        return found.manifest
 
-    def newest_of(self, kind: str, backup_id: str | None) -> Manifest:
-        """The manifest of the given (or newest) complete backup of ``kind``."""
-        found = self.catalog.manifest(kind, backup_id)
-        if found is None:
-            raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
-        return found
-
-    def restore_size(self, manifest: Manifest) -> int:
+    def restore_size(self, manifest: Document) -> int:
         """Bytes a restore of ``manifest`` (its whole chain) writes."""
-        return sum(m["source_bytes"] for m in chain_of(self.store, manifest))
+        return sum(m.source_bytes for m in chain_of(self.store, _physical(manifest)))
 
-    def latest(self, manifest: Manifest, *, force: bool, progress: Progress) -> SideCopy:
+    def latest(self, manifest: Document, *, force: bool, progress: Progress) -> SideCopy:
         """``manifest`` restored and started on a side port."""
-        where = self._fresh(str(manifest["id"]))
-        return restore_side(self.cluster, self.store, manifest, self.keys.all(), where,
-                            force=force, progress=progress)  # fmt: skip
+        base = _physical(manifest)
+        return restore_side(self.cluster, self.store, base, self.keys.all(),
+                            self._fresh(base.id), force=force, progress=progress)  # fmt: skip
 
-    def to_lsn(self, lsn: str, *, force: bool) -> tuple[SideCopy, Manifest]:
+    def to_lsn(self, lsn: str, *, force: bool) -> tuple[SideCopy, Document]:
         manifests = self.manifests()
         base = choose_base_lsn(manifests, lsn)
         copy = restore_to_lsn(self.cluster, self.store, self.keys, manifests, lsn,
                               self._fresh("pitr"), force=force)  # fmt: skip
-        return copy, base
+        return copy, manifest_document(base)
 
-    def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, Manifest]:
+    def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, Document]:
         """A time or a restore point, replayed on a side copy."""
-        point = restore_point(self.store, target.point) if target.point else None
-        when = point["time"] if point else str(target.time)
-        try:
-            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"--to-time {when}: expected ISO 8601 with a zone") from None
+        if target.point:
+            moment = restore_point(self.store, target.point).time
+        else:
+            moment = _moment(str(target.time))
         manifests = self.manifests()
         base = choose_base(manifests, moment)
         copy = restore_to_time(self.cluster, self.store, self.keys, manifests, moment,
                                self._fresh("pitr"), force=force, point=target.point)  # fmt: skip
-        return copy, base
+        return copy, manifest_document(base)
 
-    def logical(self, backup_id: str | None) -> Manifest | None:
+    def logical(self, backup_id: str | None) -> Document | None:
         """The manifest of ``backup_id`` when it is a logical backup."""
         found = self.catalog.get(backup_id) if backup_id else None
-        return dict(found["manifest"]) if found and found["kind"] == "logical" else None
+        if found is None or not isinstance(found.manifest, LogicalManifest):
+            return None
+        return manifest_document(found.manifest)
 
-    def from_logical(self, manifest: Manifest, partial: Partial) -> None:
+    def from_logical(self, manifest: Document, partial: Partial) -> None:
         """A logical dump restored into the new database ``partial.into``."""
         if partial.table:
             raise UsageError("--table restores from a full backup or a point in time")
-        restore_logical(self.cluster, self.store, self.keys.all(), manifest, partial.into,
+        dump = _of_type(parse_manifest(manifest), LogicalManifest)
+        restore_logical(self.cluster, self.store, self.keys.all(), dump, partial.into,
                         owner=role_name(partial.app))  # fmt: skip
 
     def from_copy(self, copy: SideCopy, partial: Partial) -> None:
@@ -180,18 +189,45 @@ class Restores:
                                f"{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
         return {"database": database, "old": old}
 
-    def redis_side(self, backup_id: str | None) -> tuple[RedisCopy, Manifest, Path]:
+    def redis_side(self, backup_id: str | None) -> tuple[RedisCopy, Document, Path]:
         """A Redis snapshot served on a side port."""
-        manifest = self.newest_of("redis", backup_id)
-        where = self._fresh(str(manifest["id"]))
+        manifest = _found(self.catalog.manifest("redis", backup_id), "redis", backup_id)
+        where = self._fresh(manifest.id)
         binary = find_binary(self.settings.redis_bin)
-        return restore_redis(binary, self.store, self.keys.all(), manifest, where), manifest, where
+        copy = restore_redis(binary, self.store, self.keys.all(), manifest, where)
+        return copy, manifest_document(manifest), where
 
     def bucket(self, bucket: str, backup_id: str | None, into: str | None) -> dict[str, Any]:
         """A bucket's objects restored (under ``into`` when given)."""
-        manifest = self.newest_of("objects", backup_id)
+        manifest = _found(self.catalog.manifest("objects", backup_id), "objects", backup_id)
         written = restore_bucket(self.store, self.keys.all(), manifest, bucket, into)
-        return {"bucket": into or bucket, "objects": written, "from": manifest["id"]}
+        return {"bucket": into or bucket, "objects": written, "from": manifest.id}
+
+
+def _moment(given: str) -> datetime:
+    try:
+        return datetime.fromisoformat(given.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--to-time {given}: expected ISO 8601 with a zone") from None
+
+
+def _found(manifest: M | None, kind: str, backup_id: str | None) -> M:
+    """The manifest the catalog found, or UsageError saying there is no such backup."""
+    if manifest is None:
+        raise UsageError(f"no complete {kind} backup" + (f" {backup_id}" if backup_id else ""))
+    return manifest
+
+
+def _of_type(manifest: Manifest, kind: type[M]) -> M:
+    """``manifest`` when it is of ``kind``, or UsageError naming what it is."""
+    if not isinstance(manifest, kind):
+        raise UsageError(f"backup {manifest.id} is a {manifest.type} backup, not the kind "
+                         "this restore starts from")  # fmt: skip
+    return manifest
+
+
+def _physical(document: Document) -> PhysicalManifest:
+    return _of_type(parse_manifest(document), PhysicalManifest)
 
 
 def old_data(home: StateDir) -> list[Path]:

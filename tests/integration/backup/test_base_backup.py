@@ -16,6 +16,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import parse_manifest
 from comind.backup.restore import restore_side
 from comind.backup.verify import verify
 from comind.stores.objects import FileObjectStore
@@ -27,13 +28,15 @@ def test_a_full_backup_restores_and_verifies(
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
-    assert manifest["tables"][shopdb]["public.orders"] == 20000
-    assert manifest["size_bytes"] < manifest["source_bytes"]  # compressed
-    stored = json.loads(store.get(BUCKET, manifest_key(manifest["id"])))
-    assert stored["sha256"] == manifest["sha256"]
-    entry = catalog.get(manifest["id"])
-    assert entry is not None and entry["status"] == "complete"
-    raw = b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
+    assert manifest.tables[shopdb]["public.orders"] == 20000
+    assert manifest.size_bytes < manifest.source_bytes  # compressed
+    stored = json.loads(store.get(BUCKET, manifest_key(manifest.id)))
+    assert stored["sha256"] == manifest.sha256
+    assert parse_manifest(json.dumps(stored)) == manifest  # the store's JSON reads back typed
+    entry = catalog.get(manifest.id)
+    assert entry is not None and entry.status == "complete"
+    assert entry.manifest == manifest and entry.stop_lsn == manifest.stop_lsn  # and the JSONB
+    raw = b"".join(store.get_stream(BUCKET, manifest.artifacts[0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
 
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
@@ -41,7 +44,7 @@ def test_a_full_backup_restores_and_verifies(
     assert report.tables_compared >= 2
     assert (report.verifybackup, report.amcheck) == ("passed", "passed")
     assert report.amcheck in ("passed", "pg_amcheck not available")
-    assert catalog.get(manifest["id"])["verify_status"] == "verified"  # type: ignore[index]
+    assert catalog.get(manifest.id).verify_status == "verified"  # type: ignore[union-attr]
     assert not (scratch / "scratch").exists()
 
 
@@ -71,15 +74,15 @@ def test_a_corrupt_artifact_is_named_before_anything_is_restored(
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
-    path = store.root / BUCKET / manifest["artifacts"][0]
+    path = store.root / BUCKET / manifest.artifacts[0]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(BackupError, match=f"artifact {manifest['artifacts'][0]} is corrupt"):
+    with pytest.raises(BackupError, match=f"artifact {manifest.artifacts[0]} is corrupt"):
         restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     assert not (scratch / "side").exists()
     report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
-    assert not report.ok and catalog.get(manifest["id"])["verify_status"] == "failed"  # type: ignore[index]
+    assert not report.ok and catalog.get(manifest.id).verify_status == "failed"  # type: ignore[union-attr]
 
 
 def test_without_its_key_a_backup_cannot_be_read(
@@ -88,11 +91,9 @@ def test_without_its_key_a_backup_cannot_be_read(
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
     other = KeyRing(scratch / "other")
-    with pytest.raises(
-        BackupCryptoError, match=f"backup key {manifest['key_id']} is not available"
-    ):
+    with pytest.raises(BackupCryptoError, match=f"backup key {manifest.key_id} is not available"):
         restore_side(cluster, store, manifest, other.all() | {"x": b"0" * 32}, scratch / "side")
-    wrong = {manifest["key_id"]: b"1" * 32}
+    wrong = {manifest.key_id: b"1" * 32}
     with pytest.raises(BackupCryptoError, match="does not open this artifact"):
         restore_side(cluster, store, manifest, wrong, scratch / "side2")
 
@@ -104,7 +105,7 @@ def test_rotation_keeps_old_backups_restorable(
     old = physical_backup(cluster, store, catalog, keys)
     new_id, _ = keys.rotate()
     new = physical_backup(cluster, store, catalog, keys)
-    assert new["key_id"] == new_id != old["key_id"]
+    assert new.key_id == new_id != old.key_id
     report = verify(cluster, store, catalog, keys.all(), old, scratch / "scratch")
     assert report.ok, report.problems
 
@@ -130,19 +131,19 @@ def test_a_killed_backup_is_never_registered_complete(
         physical_backup(cluster, store, catalog, keys)
     assert killed.is_set()
     failed = catalog.entries()[0]
-    assert failed["status"] == "failed"
+    assert failed.status == "failed"
     assert {o.key for o in store.list(BUCKET)} == before  # nothing half-written is visible
     monkeypatch.undo()
-    assert physical_backup(cluster, store, catalog, keys)["id"] != failed["id"]
+    assert physical_backup(cluster, store, catalog, keys).id != failed.id
 
 
 def test_an_incremental_on_postgresql_before_17_is_a_full_backup_saying_why(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing
 ) -> None:
     manifest = physical_backup(cluster, store, catalog, keys, "incr")
-    assert manifest["type"] == "full" and manifest["parent"] is None
-    assert "need 17+" in manifest["note"] and "took a full backup instead" in manifest["note"]
-    assert catalog.get(manifest["id"])["kind"] == "full"  # type: ignore[index]
+    assert manifest.type == "full" and manifest.parent is None
+    assert "need 17+" in manifest.note and "took a full backup instead" in manifest.note
+    assert catalog.get(manifest.id).kind == "full"  # type: ignore[union-attr]
 
 
 def test_a_full_disk_leaves_no_half_written_backup_registered(
@@ -156,7 +157,7 @@ def test_a_full_disk_leaves_no_half_written_backup_registered(
         with pytest.raises(OSError, match="No space left"):
             physical_backup(cluster, store, catalog, keys)
         failed = catalog.entries(limit=1)[0]
-        assert failed["status"] == "failed" and "No space left" in failed["error"]
+        assert failed.status == "failed" and "No space left" in failed.error
         assert not list(store.list(BUCKET)) and not [p for p in small.rglob("*") if p.is_file()]
     finally:
         subprocess.run(["umount", str(small)], check=True)

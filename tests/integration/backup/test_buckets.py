@@ -20,13 +20,13 @@ def test_incremental_by_etag_and_restorable_as_of_each_backup(
     store.put("lake-b", "a/1.json", b'{"v": 1}')
     store.put("lake-b", "b.parquet", b"PAR1" * 1000)
     first = backup_buckets(store, catalog, keys, ["lake-b"])
-    assert (first["uploaded"], first["reused"]) == (2, 0)
+    assert (first.uploaded, first.reused) == (2, 0)
     as_first = contents(store, "lake-b")
 
     store.put("lake-b", "a/1.json", b'{"v": 2}')
     store.put("lake-b", "c.txt", b"new")
     second = backup_buckets(store, catalog, keys, ["lake-b"])
-    assert (second["uploaded"], second["reused"]) == (2, 1)  # b.parquet was stored already
+    assert (second.uploaded, second.reused) == (2, 1)  # b.parquet was stored already
     sealed = b"".join(
         b for o in store.list(BUCKET, "objects/lake-b/") for b in store.get_stream(BUCKET, o.key)
     )
@@ -37,4 +37,4 @@ def test_incremental_by_etag_and_restorable_as_of_each_backup(
     store.delete("lake-b", "c.txt")
     restore_bucket(store, keys.all(), second, "lake-b")
     assert contents(store, "lake-b")["c.txt"] == b"new"
-    assert catalog.get(second["id"])["status"] == "complete"  # type: ignore[index]
+    assert catalog.get(second.id).status == "complete"  # type: ignore[union-attr]

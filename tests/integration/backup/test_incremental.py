@@ -71,13 +71,13 @@ def test_a_chain_full_incr_incr_diff_restores_identical(
             (physical_backup(cluster, store, catalog, keys, kind), _checksums(cluster.target))
         )
     (incr1, _), (incr2, at_incr2), (diff, at_diff) = taken
-    assert (incr1["type"], incr1["parent"]) == ("incr", full["id"])
-    assert (incr2["type"], incr2["parent"]) == ("incr", incr1["id"])
-    assert (diff["type"], diff["parent"]) == ("diff", full["id"])
-    assert int(incr1["source_bytes"]) < int(full["source_bytes"]) / 2  # only changed blocks
+    assert (incr1.type, incr1.parent) == ("incr", full.id)
+    assert (incr2.type, incr2.parent) == ("incr", incr1.id)
+    assert (diff.type, diff.parent) == ("diff", full.id)
+    assert int(incr1.source_bytes) < int(full.source_bytes) / 2  # only changed blocks
 
     for manifest, expected in ((incr2, at_incr2), (diff, at_diff)):
-        side = restore_side(cluster, store, manifest, keys.all(), scratch / str(manifest["id"]))
+        side = restore_side(cluster, store, manifest, keys.all(), scratch / str(manifest.id))
         try:
             assert _checksums(side.target) == expected
         finally:
@@ -90,6 +90,6 @@ def test_an_incremental_needs_wal_summaries_reaching_back_to_its_parent(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, shopdb: str
 ) -> None:
     full = physical_backup(cluster, store, catalog, keys, "full")
-    assert cluster.unsummarized(full["start_lsn"]) is None
+    assert cluster.unsummarized(full.start_lsn) is None
     # a parent older than the oldest summary kept (summaries expire after wal_summary_keep_time)
     assert "no longer reach back" in str(cluster.unsummarized("0/1"))

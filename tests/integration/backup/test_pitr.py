@@ -55,9 +55,7 @@ def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
         stop.set()
         thread.join()
     rng = random.Random(5)
-    after_backup = [
-        m for m in marks[:-1] if m[2] > datetime.fromisoformat(manifest["stop_time"]).timestamp()
-    ]
+    after_backup = [m for m in marks[:-1] if m[2] > manifest.stop_time.timestamp()]
     for i in range(3):
         n, _, committed = rng.choice(after_backup)
         following = next(m for m in marks if m[0] == n + 1)
@@ -75,7 +73,7 @@ def test_targets_outside_the_range_are_refused(
     cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
-    before = datetime.fromisoformat(manifest["start_time"]) - timedelta(days=1)
+    before = manifest.start_time - timedelta(days=1)
     with pytest.raises(BackupError, match="is before the oldest backup; restorable from"):
         restore_to_time(cluster, store, keys, [manifest], before, scratch / "early")
     with pytest.raises(BackupError, match="is in the future"):

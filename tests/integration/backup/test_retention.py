@@ -33,19 +33,19 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
         flush_wal(cluster, archive)
         taken.append(physical_backup(cluster, store, catalog, keys))
     flush_wal(cluster, archive)
-    complete = [e for e in catalog.entries() if e["kind"] == "full" and e["status"] == "complete"]
+    complete = [e for e in catalog.entries() if e.kind == "full" and e.status == "complete"]
     dry = prune(
         catalog, store, archive, keep_full=1, keep_days=None, now=datetime.now(UTC), dry_run=True
     )
-    assert taken[-1]["id"] in dry.kept and len(dry.expired) == len(complete) - 1
-    assert all(catalog.get(i)["status"] == "complete" for i in dry.expired)  # type: ignore[index]
+    assert taken[-1].id in dry.kept and len(dry.expired) == len(complete) - 1
+    assert all(catalog.get(i).status == "complete" for i in dry.expired)  # type: ignore[union-attr]
 
     done = prune(catalog, store, archive, keep_full=1, keep_days=None, now=datetime.now(UTC))
     assert set(done.expired) == set(dry.expired) and done.wal_removed > 0
     for backup_id in done.expired:
-        assert catalog.get(backup_id)["status"] == "expired"  # type: ignore[index]
+        assert catalog.get(backup_id).status == "expired"  # type: ignore[union-attr]
         assert not list(store.list(BUCKET, f"base/{backup_id}/"))
-    assert min(s.name for s in archive.segments() if len(s.name) == 24) >= taken[-1]["start_wal"]
+    assert min(s.name for s in archive.segments() if len(s.name) == 24) >= taken[-1].start_wal
     report = verify(cluster, store, catalog, keys.all(), taken[-1], scratch / "v")
     assert report.ok, report.problems
 
@@ -84,9 +84,7 @@ def test_the_scheduler_backs_up_prunes_and_verifies_when_a_schedule_fires(
     backup_id = scheduler.tick()
     assert backup_id is not None
     entry = catalog.get(backup_id)
-    assert (
-        entry is not None and entry["status"] == "complete" and entry["verify_status"] == "verified"
-    )
+    assert entry is not None and entry.status == "complete" and entry.verify_status == "verified"
     assert scheduler.tick() is None  # not again until the next firing
     nothing = BackupScheduler(cluster, store, catalog, keys, scratch, lambda: None)
     assert nothing.tick() is None

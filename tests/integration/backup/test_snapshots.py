@@ -28,19 +28,19 @@ def test_a_snapshot_restores_as_it_was_and_becomes_an_append_only_file(
     live = client(default_user(engine))
     live.mset({f"snap:{i}": f"v{i}" for i in range(2000)})
     manifest = redis_backup(default_user(engine), store, catalog, keys)
-    assert manifest["keys"] >= 2000 and catalog.get(manifest["id"])["status"] == "complete"  # type: ignore[index]
-    assert b"snap:1" not in b"".join(store.get_stream(BUCKET, manifest["artifacts"][0]))
+    assert manifest.keys >= 2000 and catalog.get(manifest.id).status == "complete"  # type: ignore[union-attr]
+    assert b"snap:1" not in b"".join(store.get_stream(BUCKET, manifest.artifacts[0]))
     live.set("snap:1", "changed after the backup")
 
     copy = restore_redis(engine.binary, store, keys.all(), manifest, scratch / "side")
     try:
         assert client(copy.target).get("snap:1") == "v1"
-        assert client(copy.target).dbsize() == manifest["keys"]
+        assert client(copy.target).dbsize() == manifest.keys
     finally:
         copy.stop()
 
     home = scratch / "engine"
-    assert install_redis(engine.binary, store, keys.all(), manifest, home) == manifest["keys"]
+    assert install_redis(engine.binary, store, keys.all(), manifest, home) == manifest.keys
     port = free_port("127.0.0.1")
     proc = subprocess.Popen([str(engine.binary), "--port", str(port), "--bind", "127.0.0.1",
                              "--dir", str(home), "--appendonly", "yes", "--save", ""],
@@ -66,7 +66,7 @@ def test_a_corrupt_snapshot_is_refused_before_anything_is_written(
     scratch: Path,
 ) -> None:  # fmt: skip
     manifest = redis_backup(default_user(backup_runtime.engines.redis), store, catalog, keys)
-    path = store.root / BUCKET / manifest["artifacts"][0]
+    path = store.root / BUCKET / manifest.artifacts[0]
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(BackupError, match="corrupt or truncated"):
         restore_redis(backup_runtime.engines.redis.binary, store, keys.all(), manifest,
