@@ -12,7 +12,7 @@ from comind.queue.errors import InvalidParameterValue, QueueDoesNotExist, Resour
 from comind.queue.model import Attribute
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
-from comind.queue.topics import PostgresTopics
+from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.postgres import PgTarget, connect, make_pool
 
 

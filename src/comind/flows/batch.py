@@ -21,18 +21,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from croniter import croniter
-from psycopg import sql
-from psycopg.rows import dict_row
 
 from comind.errors import ComindError
 from comind.flows import metrics
 from comind.flows.build import FlowBuilder
 from comind.flows.partitions import Partitioning
+from comind.flows.pgpartitions import partition_rows
 from comind.flows.pgsink import PostgresSink, Replace
 from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sinks import ObjectsSink
-from comind.flows.sources import row_values, table_ident
 
 log = logging.getLogger("comind.flows.batch")
 
@@ -161,10 +159,7 @@ class BatchRunner:
                 f"{source.scheme}://"
             )
         pool, table = self.builder.table(source.target)
-        where, args = p.where(name)
-        query = sql.SQL("SELECT * FROM {} WHERE {}").format(table_ident(table), where)
-        with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return row_values(cur.execute(query, args).fetchall())
+        return partition_rows(pool, table, p, name)
 
     def _drain(self, outcome: Outcome) -> None:
         while True:

@@ -6,16 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from psycopg_pool import ConnectionPool
-from redis import Redis
-
 from comind.errors import ComindError
 from comind.flows.enrich import Enrich
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
+from comind.flows.pgsource import TableSource
+from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
-from comind.flows.sinks import ObjectsSink, QueueSink, RedisSink, Sink, TopicSink
-from comind.flows.sources import ObjectSource, QueueSource, Source, TableSource
+from comind.flows.sinks import ObjectsSink, QueueSink, Sink, TopicSink
+from comind.flows.sources import ObjectSource, QueueSource, Source
 from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
 from comind.queue.layer import MessageLayer
@@ -26,8 +25,8 @@ from comind.spec.model import Sink as SinkSpec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name, role_name
 from comind.stores.flow_state import FlowState
 from comind.stores.objects import ObjectStore
-from comind.stores.postgres import PgTarget, make_pool
-from comind.stores.redis import RedisTarget, client
+from comind.stores.postgres import PgTarget, Pool, make_pool
+from comind.stores.redis import RedisClient, RedisTarget, client
 
 
 @dataclass
@@ -38,19 +37,19 @@ class FlowEngines:
     postgres: PgTarget  # the platform's PostgreSQL as a superuser
     objects: ObjectStore
     redis: RedisTarget | None = None
-    _pools: dict[str, ConnectionPool] = field(default_factory=dict)
-    _redis: Redis | None = None
+    _pools: dict[str, Pool] = field(default_factory=dict)
+    _redis: RedisClient | None = None
 
     @property
     def state(self) -> FlowState:
         return FlowState(self.layer.pool)
 
-    def database(self, dbname: str) -> ConnectionPool:
+    def database(self, dbname: str) -> Pool:
         if dbname not in self._pools:
             self._pools[dbname] = make_pool(self.postgres.with_db(dbname), max_size=4)
         return self._pools[dbname]
 
-    def cache(self) -> Redis | None:
+    def cache(self) -> RedisClient | None:
         if self._redis is None and self.redis is not None:
             self._redis = client(self.redis)
         return self._redis
@@ -125,7 +124,7 @@ class FlowBuilder:
         app, _, queue = ref.partition("/")
         return queue_name(app, queue, self.spec.apps[app].queues[queue].fifo)
 
-    def table(self, ref: str) -> tuple[ConnectionPool, str]:
+    def table(self, ref: str) -> tuple[Pool, str]:
         """``APP/TABLE`` → the app database's pool and the table."""
         app, _, table = ref.partition("/")
         db = self.spec.apps[app].database

@@ -1,5 +1,6 @@
 """The ``enrich`` step: join each record with a row of a PostgreSQL table, through a Redis
-cache in front of it (cache-aside with a TTL).
+cache in front of it (cache-aside with a TTL). The table's statements are in
+:mod:`comind.flows.pglookup`, the cache's commands in :mod:`comind.flows.rediscache`.
 
 Invalidation is by version: a statement trigger on the lookup table bumps the table's
 version in ``comind_flows.table_versions``, the step reads the version once per batch, and
@@ -9,31 +10,15 @@ and stale entries simply expire.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import redis
-from psycopg import sql
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
-
 from comind.flows import metrics
+from comind.flows.pglookup import TableLookup
 from comind.flows.records import Quarantined, Record, StepResult
-from comind.flows.sources import jsonable, table_ident
+from comind.flows.rediscache import LookupCache
 from comind.spec import steps as declared
-
-_INSTALL = """
-CREATE SCHEMA IF NOT EXISTS comind_flows;
-CREATE TABLE IF NOT EXISTS comind_flows.table_versions (
-    name text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);
-CREATE OR REPLACE FUNCTION comind_flows.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO comind_flows.table_versions AS v (name, version)
-    VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 1)
-    ON CONFLICT (name) DO UPDATE SET version = v.version + 1;
-    RETURN NULL;
-END $$;
-"""
+from comind.stores.postgres import Pool
+from comind.stores.redis import RedisClient
 
 
 class Enrich:
@@ -42,9 +27,10 @@ class Enrich:
     field is merged in (or nested under ``as``)."""
 
     def __init__(
-        self, conf: declared.Enrich, flow: str, pool: ConnectionPool, cache: redis.Redis | None
+        self, conf: declared.Enrich, flow: str, pool: Pool, cache: RedisClient | None
     ) -> None:
-        self.flow, self.pool, self.cache = flow, pool, cache
+        self.flow = flow
+        self.cache = LookupCache(cache) if cache is not None else None
         self.table = conf.table.partition("/")[2]
         if "." not in self.table:
             self.table = f"public.{self.table}"
@@ -53,18 +39,7 @@ class Enrich:
         self.nest = conf.as_
         self.ttl, self.required = conf.ttl, conf.required
         self.name = f"enrich:{self.table}"
-        self._install()
-
-    def _install(self) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(_INSTALL)
-            conn.execute(
-                sql.SQL(
-                    "CREATE OR REPLACE TRIGGER comind_flows_version "
-                    "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
-                    "FOR EACH STATEMENT EXECUTE FUNCTION comind_flows.bump_version()"
-                ).format(table_ident(self.table))
-            )
+        self.lookup = TableLookup(pool, self.table, self.key)
 
     def apply(self, records: list[Record]) -> StepResult:
         wanted = sorted(
@@ -100,36 +75,14 @@ class Enrich:
         if not values:
             return {}
         if self.cache is None or not self.ttl:  # ttl: 0 asks for no cache
-            return self._from_db(values)
-        prefix = f"comind:flow:{self.flow}:enrich:{self.table}:v{self._version()}:"
-        cached = self.cache.mget([prefix + v for v in values])
-        found = {v: json.loads(c) for v, c in zip(values, cached, strict=True) if c is not None}
+            return self.lookup.rows(values)
+        prefix = f"comind:flow:{self.flow}:enrich:{self.table}:v{self.lookup.version()}:"
+        found = self.cache.get(prefix, values)
         missing = [v for v in values if v not in found]
         metrics.CACHE_REQUESTS.labels(self.flow, "hit").inc(len(found))
         if missing:
             metrics.CACHE_REQUESTS.labels(self.flow, "miss").inc(len(missing))
-            fresh = self._from_db(missing)
-            with self.cache.pipeline(transaction=False) as pipe:
-                for v in missing:
-                    pipe.set(prefix + v, json.dumps(fresh.get(v)), ex=self.ttl)
-                pipe.execute()
+            fresh = self.lookup.rows(missing)
+            self.cache.put(prefix, missing, fresh, self.ttl)
             found.update(fresh)
-        return found
-
-    def _version(self) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT version FROM comind_flows.table_versions WHERE name = %s", (self.table,)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    def _from_db(self, values: list[str]) -> dict[str, dict[str, Any] | None]:
-        query = sql.SQL("SELECT * FROM {} WHERE {}::text = ANY(%s)").format(
-            table_ident(self.table), sql.Identifier(self.key)
-        )
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, (values,)).fetchall()
-        found: dict[str, dict[str, Any] | None] = dict.fromkeys(values)
-        for row in rows:
-            found[str(row[self.key])] = {k: jsonable(v) for k, v in row.items()}
         return found

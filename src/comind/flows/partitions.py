@@ -1,13 +1,11 @@
 """Batch partitions: time partitions (hour, day, month on a field) and hash partitions (N
-buckets on a key), named by strings that sort in time order, with the rows each selects."""
+buckets on a key), named by strings that sort in time order. The SQL selecting a
+partition's rows is in :mod:`comind.flows.pgpartitions`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-from psycopg import sql
 
 from comind.errors import ComindError
 
@@ -73,19 +71,6 @@ class Partitioning:
         current = self.name_of(t.astimezone(UTC))
         start, _ = self.bounds(current)
         return self.name_of(start - timedelta(seconds=1))
-
-    def where(self, name: str) -> tuple[sql.Composed, dict[str, Any]]:
-        column = sql.Identifier(self.field)
-        if self.by == "hash":
-            return (
-                sql.SQL("abs(hashtext({}::text)) %% %(buckets)s = %(bucket)s").format(column),
-                {"buckets": self.buckets, "bucket": int(name)},
-            )
-        low, high = self.bounds(name)
-        return sql.SQL("{} >= %(low)s AND {} < %(high)s").format(column, column), {
-            "low": low,
-            "high": high,
-        }
 
     def values(self, name: str) -> dict[str, str]:
         """Placeholders for sink paths: ``{date}``, ``{partition}`` and ``{field}``."""

@@ -1,6 +1,10 @@
-"""Partitioned sink tables: ``PARTITION BY RANGE`` on a time field (hour, day or month
-partitions, created ahead of the data and on demand for each batch's values) or
-``PARTITION BY HASH`` into N buckets (all created with the table)."""
+"""Partitions adapter for PostgreSQL: the statements of partitioned sink tables and of
+partition runs.
+
+It owns the DDL of partitioned sink tables: ``PARTITION BY RANGE`` on a time field (hour,
+day or month partitions, created ahead of the data and on demand for each batch's values)
+or ``PARTITION BY HASH`` into N buckets (all created with the table); and the ``SELECT``
+of one batch partition's rows from a source table (``where``, ``partition_rows``)."""
 
 from __future__ import annotations
 
@@ -9,12 +13,40 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 from comind.flows.partitions import Partitioning
-from comind.flows.sources import table_ident
+from comind.flows.pgsource import table_ident
+from comind.flows.sources import row_values
 from comind.flows.windows import event_time
 
 AHEAD = 2  # partitions created beyond the current one
+
+
+def where(p: Partitioning, name: str) -> tuple[sql.Composed, dict[str, Any]]:
+    """The condition selecting partition ``name``'s rows, and its parameters."""
+    column = sql.Identifier(p.field)
+    if p.by == "hash":
+        return (
+            sql.SQL("abs(hashtext({}::text)) %% %(buckets)s = %(bucket)s").format(column),
+            {"buckets": p.buckets, "bucket": int(name)},
+        )
+    low, high = p.bounds(name)
+    return sql.SQL("{} >= %(low)s AND {} < %(high)s").format(column, column), {
+        "low": low,
+        "high": high,
+    }
+
+
+def partition_rows(
+    pool: ConnectionPool, table: str, p: Partitioning, name: str
+) -> list[dict[str, object]]:
+    """Every row of ``table`` in partition ``name``, as JSON-ready values."""
+    condition, args = where(p, name)
+    query = sql.SQL("SELECT * FROM {} WHERE {}").format(table_ident(table), condition)
+    with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return row_values(cur.execute(query, args).fetchall())
 
 
 class TablePartitions:

@@ -27,8 +27,8 @@ from psycopg_pool import ConnectionPool
 from comind.errors import ComindError
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import TablePartitions
+from comind.flows.pgsource import table_ident
 from comind.flows.records import Record
-from comind.flows.sources import table_ident
 
 
 class SinkDataError(ComindError):

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
-
 from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sources import Polled
 from comind.queue.postgres import PostgresQueues
 from comind.spec.names import flow_dead_letter_queue
+from comind.stores.postgres import Connection
 
 
 class DeadLetters:
@@ -36,7 +35,7 @@ class DeadLetters:
             )
         return out
 
-    def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None:
+    def ack(self, polled: Polled, conn: Connection | None = None) -> None:
         if polled.refs:
             self.queues.delete_many(self.queue, polled.refs, conn=conn)
 

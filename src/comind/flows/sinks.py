@@ -1,4 +1,5 @@
-"""Sinks other than PostgreSQL: object-store files, queues, topics and Redis.
+"""Sinks other than PostgreSQL and Redis: object-store files, queues and topics (the
+PostgreSQL sink is :mod:`comind.flows.pgsink`, the Redis sink :mod:`comind.flows.redissink`).
 
 Every sink writes a batch in a way a replay repeats harmlessly: files get names derived
 from the batch's content (or its partition) and are written atomically (temp + rename),
@@ -15,13 +16,12 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import redis
 
 from comind.flows.pgsink import Replace, SinkDataError
 from comind.flows.records import Record
 from comind.queue.model import OutgoingMessage
 from comind.queue.postgres import PostgresQueues
-from comind.queue.topics import PostgresTopics
+from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.objects import ObjectStore
 
 
@@ -108,35 +108,3 @@ class TopicSink:
             for record in records:
                 self.topics.publish(self.topic, encode(record.value), conn=conn)
         return len(records)
-
-
-class RedisSink:
-    """Hashes at ``key`` (a template over the record, e.g. ``orders:order:{id}``), with TTL."""
-
-    def __init__(
-        self, client: redis.Redis, key: str, *, ttl: int | None = None, name: str = "redis"
-    ) -> None:
-        self.client, self.key, self.ttl, self.name = client, key, ttl, name
-
-    def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
-        with self.client.pipeline(transaction=False) as pipe:
-            for record in records:
-                key = self._key(record.value)
-                pipe.delete(key)
-                pipe.hset(
-                    key, mapping={k: _flat(v) for k, v in record.value.items() if v is not None}
-                )
-                if self.ttl:
-                    pipe.expire(key, self.ttl)
-            pipe.execute()
-        return len(records)
-
-    def _key(self, value: dict[str, Any]) -> str:
-        try:
-            return self.key.format_map(value)
-        except KeyError as exc:
-            raise SinkDataError(f"redis key {self.key}: the record has no field {exc}") from None
-
-
-def _flat(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)

@@ -1,5 +1,6 @@
 """Flow sources: a queue (also a topic's subscription queue and the HTTP ingest queue), a
-PostgreSQL table read incrementally by a cursor column, and an object-store prefix.
+PostgreSQL table read incrementally by a cursor column (:mod:`comind.flows.pgsource`), and an
+object-store prefix.
 
 Every source is at-least-once: ``poll`` hands out records, ``ack`` is called only after
 the sinks committed them, and what was polled but never acked comes back (a queue lease
@@ -19,16 +20,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
-import psycopg
 import pyarrow.parquet as pq
-from psycopg import sql
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from comind.flows.records import Quarantined, Record
 from comind.queue.postgres import PostgresQueues
 from comind.stores.flow_state import FlowState
 from comind.stores.objects import ObjectStore
+from comind.stores.postgres import Connection
 
 
 class LeaseExpired(Exception):
@@ -45,7 +43,7 @@ class Polled:
 class Source(Protocol):
     def poll(self, size: int, max_wait: float) -> Polled: ...
 
-    def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None: ...
+    def ack(self, polled: Polled, conn: Connection | None = None) -> None: ...
 
     def lag_seconds(self) -> float: ...
 
@@ -135,7 +133,7 @@ class QueueSource:
                 out.records.append(record)
         return out
 
-    def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None:
+    def ack(self, polled: Polled, conn: Connection | None = None) -> None:
         """Delete the batch's messages. Inside a caller's transaction (a window update), a
         lease that expired meanwhile (another worker took the messages) raises, so the
         transaction rolls back instead of counting those messages twice."""
@@ -166,69 +164,6 @@ def row_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in rows]
 
 
-class TableSource:
-    """New rows of a table, by a cursor column that only grows (an id, ``updated_at``).
-
-    Rows sharing the batch's last cursor value are all taken together, so a cursor never
-    lands in the middle of a run of equal values and skips rows."""
-
-    def __init__(
-        self, pool: ConnectionPool, table: str, cursor: str, state: FlowState, flow: str
-    ) -> None:
-        self.pool, self.table, self.cursor, self.state, self.flow = pool, table, cursor, state, flow
-        self.position: Any = state.cursor(flow)
-
-    def poll(self, size: int, max_wait: float) -> Polled:
-        rows = self._rows(size + 1)
-        if not rows:
-            time.sleep(max_wait)
-            return Polled()
-        if len(rows) > size:
-            after, rows = rows[size], rows[:size]
-            last = rows[-1][self.cursor]
-            if after[self.cursor] == last:  # a run of equal values crosses the batch's end
-                rows = [r for r in rows if r[self.cursor] != last] or self._rows_at(last)
-        top = jsonable(rows[-1][self.cursor])
-        records = [Record(v, top) for v in row_values(rows)]
-        return Polled(records, [], [top])
-
-    def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None:
-        if polled.refs:
-            self.position = polled.refs[-1]
-            self.state.set_cursor(self.flow, self.position)
-
-    def lag_seconds(self) -> float:
-        return 0.0
-
-    def _rows(self, size: int) -> list[dict[str, Any]]:
-        where = (
-            sql.SQL("WHERE {} > %(pos)s").format(sql.Identifier(self.cursor))
-            if self.position is not None
-            else sql.SQL("")
-        )
-        return self._select(
-            sql.SQL("SELECT * FROM {} {} ORDER BY {} LIMIT %(size)s").format(
-                table_ident(self.table), where, sql.Identifier(self.cursor)
-            ),
-            {"pos": self.position, "size": size},
-        )
-
-    def _rows_at(self, value: Any) -> list[dict[str, Any]]:
-        query = sql.SQL("SELECT * FROM {} WHERE {} = %(v)s").format(
-            table_ident(self.table), sql.Identifier(self.cursor)
-        )
-        return self._select(query, {"v": value})
-
-    def _select(self, query: sql.Composed, args: dict[str, Any]) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query, args).fetchall()
-
-
-def table_ident(table: str) -> sql.Composed:
-    schema, _, name = table.rpartition(".")
-    return sql.SQL(".").join(sql.Identifier(p) for p in ([schema, name] if schema else [name]))
-
-
 class ObjectSource:
     """New objects under ``bucket/prefix``: each (key, etag) is processed once; JSON, JSON
     lines, CSV and Parquet are read by extension."""
@@ -254,7 +189,7 @@ class ObjectSource:
             time.sleep(max_wait)
         return out
 
-    def ack(self, polled: Polled, conn: psycopg.Connection[Any] | None = None) -> None:
+    def ack(self, polled: Polled, conn: Connection | None = None) -> None:
         self.state.mark_objects(self.flow, polled.refs)
 
     def lag_seconds(self) -> float:

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import psycopg
-
 from comind.flows.records import Quarantined, Record
 from comind.stores.flow_state import FlowState, WindowDelta
+from comind.stores.postgres import Connection
 
 RETAIN_EMITTED = timedelta(days=1)
 
@@ -69,7 +68,7 @@ class WindowAggregator:
         self,
         records: list[Record],
         outcome: _Outcome,
-        settle: Callable[[psycopg.Connection[Any]], None],
+        settle: Callable[[Connection], None],
     ) -> None:
         """Add ``records`` to their windows and run ``settle`` (the ack) in one transaction,
         holding the flow's watermark row: every worker of the flow judges lateness against

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from psycopg_pool import ConnectionPool
-
 from comind.queue.moves import MoveTasks
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
-from comind.queue.topics import PostgresTopics
-from comind.stores.postgres import PgTarget, make_pool
+from comind.queue.postgres_topics import PostgresTopics
+from comind.stores.postgres import PgTarget, Pool, make_pool
 
 
 class MessageLayer:
     """Everything of the ``postgres`` backend sharing one connection pool."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.queues = PostgresQueues(pool)
         self.admin = PostgresQueueAdmin(self.queues)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from psycopg_pool import ConnectionPool
 
 from comind.observe.metrics import REGISTRY
+from comind.stores.postgres import Pool
 from comind.stores.queries import query
 
 log = logging.getLogger("comind.queue.metrics")
@@ -68,7 +68,7 @@ RECEIVE_SECONDS = Histogram(
 class QueueDepthCollector(Collector):
     """``comind_queue_messages{queue,state}`` and ``comind_queue_oldest_message_age_seconds``."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -109,7 +109,7 @@ def depth_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
     return depth, age
 
 
-def register_depth(pool: ConnectionPool) -> QueueDepthCollector:
+def register_depth(pool: Pool) -> QueueDepthCollector:
     collector = QueueDepthCollector(pool)
     REGISTRY.register(collector)
     return collector

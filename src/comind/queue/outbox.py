@@ -20,15 +20,12 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
-import psycopg
-from psycopg.types.json import Jsonb
-
 from comind.queue import metrics
 from comind.queue.codec import attributes_from_json, attributes_to_json
 from comind.queue.errors import QueueError
 from comind.queue.model import Attribute, OutgoingMessage
 from comind.queue.postgres import PostgresQueues
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.postgres import Connection, DatabaseError, Json, PgTarget, connect
 from comind.stores.queries import query
 
 log = logging.getLogger("comind.queue.outbox")
@@ -37,13 +34,13 @@ TAKE = 500
 IDLE_WAIT_SECONDS = 1.0
 
 
-def install(conn: psycopg.Connection[Any]) -> None:
+def install(conn: Connection) -> None:
     """Create the outbox schema, table and wake-up trigger (idempotent)."""
     conn.execute(query("outbox", "install"))
 
 
 def enqueue(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     queue: str,
     body: str,
     *,
@@ -54,7 +51,7 @@ def enqueue(
 ) -> int:
     """Add a message to the outbox in ``conn``'s current transaction; its outbox id."""
     row = conn.execute(query("outbox", "enqueue"), {
-        "queue": queue, "body": body, "attributes": Jsonb(attributes_to_json(attributes or {})),
+        "queue": queue, "body": body, "attributes": Json(attributes_to_json(attributes or {})),
         "group_id": group_id, "dedup_id": dedup_id, "delay_seconds": delay_seconds,
     }).fetchone()  # fmt: skip
     assert row is not None
@@ -82,7 +79,7 @@ class OutboxRelay:
         metrics.OUTBOX_RELAYED.labels(self.app).inc(len(sent))
         return len(rows)
 
-    def _send(self, conn: psycopg.Connection[Any], queue: str, rows: Sequence[Any]) -> list[int]:
+    def _send(self, conn: Connection, queue: str, rows: Sequence[Any]) -> list[int]:
         """Send ``rows`` (consecutive rows for one queue) as one batch, or one by one to
         find and refuse the rows that cannot be sent."""
         name = f"{self.app}/{queue}"
@@ -112,7 +109,7 @@ class OutboxRelay:
             dedup_id=dedup_id,
         )
 
-    def _refuse(self, conn: psycopg.Connection[Any], row: Sequence[Any], error: str) -> None:
+    def _refuse(self, conn: Connection, row: Sequence[Any], error: str) -> None:
         log.warning("outbox row %s of app %s refused: %s", row[0], self.app, error)
         conn.execute(query("outbox", "refuse"), {"id": row[0], "error": error[:4096]})
         metrics.OUTBOX_REFUSED.labels(self.app).inc()
@@ -127,6 +124,6 @@ class OutboxRelay:
                         if self.step() < TAKE:
                             for _ in listener.notifies(timeout=IDLE_WAIT_SECONDS, stop_after=1):
                                 pass
-            except psycopg.Error as exc:  # database restarting, app DB dropped, ...
+            except DatabaseError as exc:  # database restarting, app DB dropped, ...
                 log.warning("outbox relay for app %s: %s", self.app, exc)
                 stop.wait(IDLE_WAIT_SECONDS)

@@ -1,4 +1,6 @@
-"""Backend ``postgres``: queues as rows in the platform database.
+"""Backend ``postgres``: queues as rows in the platform database. This module is the
+backend's PostgreSQL adapter for messages: it owns the driver work of sending, leasing,
+deleting and long-polling (LISTEN/NOTIFY) them.
 
 Guarantees: a message is stored once its send commits; a receive leases it with
 ``FOR UPDATE SKIP LOCKED`` so concurrent consumers never get the same delivery; each

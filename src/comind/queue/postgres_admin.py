@@ -1,4 +1,5 @@
-"""Backend ``postgres``: creating, configuring, listing, purging and deleting queues.
+"""Backend ``postgres``: creating, configuring, listing, purging and deleting queues (the
+backend's PostgreSQL adapter for the queue rows themselves and their attributes).
 
 Queue attributes are validated by :mod:`comind.queue.model` first; a redrive policy
 must name an existing queue of the same type (FIFO with FIFO), as SQS requires.

@@ -1,4 +1,5 @@
-"""Backend ``sqs``: the queue interface over any SQS API with boto3.
+"""Backend ``sqs``: the queue interface over any SQS API with boto3 (this module is the
+only one of the platform that builds an SQS client and calls it).
 
 AWS SQS, ElasticMQ and this platform's own endpoint all work; the client (endpoint,
 credentials, region) is built by the caller and passed in. Messages are validated

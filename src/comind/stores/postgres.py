@@ -7,17 +7,25 @@ password, and ``url`` (which does) is for handing to apps, never for logs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.probes import postgres_version
 
-Pool: TypeAlias = ConnectionPool  # for modules that hold a pool without using the driver
+# For modules that hold a pool or a connection, wrap JSON parameters, read rows as dicts or
+# catch a database failure without importing the driver themselves.
+Pool: TypeAlias = ConnectionPool
+Connection: TypeAlias = psycopg.Connection[Any]
+Json = Jsonb  # a parameter bound as jsonb
+DatabaseError = psycopg.Error  # base of every driver error (wider than psycopg.DatabaseError)
+dict_rows = dict_row  # row factory: each row as a dict keyed by column name
 
 
 @dataclass(frozen=True)

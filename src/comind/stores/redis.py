@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 from urllib.parse import quote
 
 import redis
 
 from comind.embedded.redis import RedisEngine
+
+RedisClient: TypeAlias = redis.Redis  # for modules that hold a client without using the driver
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class RedisTarget:
         return f"redis://{user}:{password}@{self.host}:{self.port}/{self.db}"
 
 
-def client(target: RedisTarget, *, timeout: float = 5.0) -> redis.Redis:
+def client(target: RedisTarget, *, timeout: float = 5.0) -> RedisClient:
     return redis.Redis(
         host=target.host,
         port=target.port,

@@ -8,6 +8,7 @@ import pytest
 
 from comind.errors import ComindError
 from comind.flows.partitions import Partitioning
+from comind.flows.pgpartitions import where
 
 HOUR, DAY, MONTH = (Partitioning(by, "created_at") for by in ("hour", "day", "month"))
 HASH = Partitioning("hash", "customer_id", 8)
@@ -181,7 +182,7 @@ def test_values_for_hash_partitions_have_no_date() -> None:
 
 
 def test_where_binds_the_partition_bounds() -> None:
-    _, params = DAY.where("2026-12-31")
+    _, params = where(DAY, "2026-12-31")
     assert params == {"low": utc(2026, 12, 31), "high": utc(2027, 1, 1)}
-    _, params = HASH.where("3")
+    _, params = where(HASH, "3")
     assert params == {"buckets": 8, "bucket": 3}

@@ -1,4 +1,5 @@
-"""Topics (the event bus) on the postgres backend: publish once, fan out to queues.
+"""Topics (the event bus) on the postgres backend: publish once, fan out to queues. This
+module is the backend's PostgreSQL adapter for topics, subscriptions and the fan-out.
 
 A publish writes one message to every subscribed queue whose filter policy matches,
 in a single transaction: either every matching subscriber gets the event or none

@@ -1,0 +1,68 @@
+"""Lookup adapter for PostgreSQL: the rows the ``enrich`` step joins records with.
+
+This module owns the enrich step's statements on an app table: installing the statement
+trigger that bumps the table's version in ``comind_flows.table_versions`` on every change,
+reading that version, and selecting the rows whose key column matches a batch's values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from comind.flows.pgsource import table_ident
+from comind.flows.sources import jsonable
+
+_INSTALL = """
+CREATE SCHEMA IF NOT EXISTS comind_flows;
+CREATE TABLE IF NOT EXISTS comind_flows.table_versions (
+    name text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);
+CREATE OR REPLACE FUNCTION comind_flows.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO comind_flows.table_versions AS v (name, version)
+    VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 1)
+    ON CONFLICT (name) DO UPDATE SET version = v.version + 1;
+    RETURN NULL;
+END $$;
+"""
+
+
+class TableLookup:
+    """Rows of ``table`` (``schema.name``) by ``key``, and the table's change version."""
+
+    def __init__(self, pool: ConnectionPool, table: str, key: str) -> None:
+        self.pool, self.table, self.key = pool, table, key
+        self._install()
+
+    def _install(self) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(_INSTALL)
+            conn.execute(
+                sql.SQL(
+                    "CREATE OR REPLACE TRIGGER comind_flows_version "
+                    "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION comind_flows.bump_version()"
+                ).format(table_ident(self.table))
+            )
+
+    def version(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT version FROM comind_flows.table_versions WHERE name = %s", (self.table,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def rows(self, values: list[str]) -> dict[str, dict[str, Any] | None]:
+        """The row of each value (its key column as text), None where there is none."""
+        query = sql.SQL("SELECT * FROM {} WHERE {}::text = ANY(%s)").format(
+            table_ident(self.table), sql.Identifier(self.key)
+        )
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(query, (values,)).fetchall()
+        found: dict[str, dict[str, Any] | None] = dict.fromkeys(values)
+        for row in rows:
+            found[str(row[self.key])] = {k: jsonable(v) for k, v in row.items()}
+        return found
