@@ -19,15 +19,15 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.settings import Settings
 from comind.gitops.folder import FolderSource
 from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.records import SecretStore
+from comind.governance.sealing import Sealer
 from comind.queue.layer import MessageLayer
-from comind.stores.gitops_db import SecretStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.platform_db import prepare
 from comind.stores.postgres import superuser
 from comind.stores.redis import default_user
 from comind.stores.redis_acl import RedisAcl
-from comind.stores.sealing import Sealer
 
 APP = """\
   {name}:

@@ -18,9 +18,9 @@ from tests.browser.dashkit import Dash, commit, git
 from tests.hidden import Hidden
 from tests.platforms import make_settings
 
+from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.platform import repo as repos
-from comind.stores.access import AccessStore
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from tests.waiting import wait_until
 from comind.api.server import ApiServer
 from comind.api.tls import TlsFiles, self_signed
 from comind.embedded.ports import free_port
-from comind.stores.access import AccessStore
+from comind.governance.access import AccessStore
 
 pytestmark = pytest.mark.slow
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

@@ -11,12 +11,12 @@ import pytest
 from tests.waiting import wait_until
 from tests.webhooks import Receiver
 
+from comind.monitoring.timeseries import MetricSource, TimeSeries
 from comind.observe.alerting import Alerting, AlertRule
 from comind.observe.metrics import REGISTRY
 from comind.observe.notify import WebhookNotifier
 from comind.platform import Platform
 from comind.stores.postgres import PgTarget, make_pool
-from comind.stores.timeseries import MetricSource, TimeSeries
 
 
 @pytest.fixture

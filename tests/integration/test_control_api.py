@@ -12,10 +12,10 @@ import pytest
 from tests.dead_letters import queue_with_dlq
 from tests.hidden import Hidden, HiddenHeaders, bearer
 
+from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.stores.access import AccessStore
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ from comind.api.tls import client_context, self_signed
 from comind.cli.access import token_cli
 from comind.cli.connect import Globals
 from comind.embedded.ports import free_port
+from comind.governance.access import AccessStore
 from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
-from comind.stores.access import AccessStore
 
 PAGES = ["/", "/apps", "/queues", "/flows", "/backups", "/alerts", "/logs", "/audit"]
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')

@@ -17,16 +17,16 @@ from tests.waiting import wait_until
 from comind.embedded.platform import EmbeddedPlatform
 from comind.gitops.folder import FolderSource
 from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
+from comind.governance.sealing import Sealer
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.stores.gitops_db import SecretStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect, superuser
 from comind.stores.redis import RedisTarget, default_user
 from comind.stores.redis_acl import RedisAcl
-from comind.stores.sealing import Sealer
 
 SPEC = """\
 platform: {{name: t}}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from comind.stores.logship import LogShipper
-from comind.stores.logstore import LogStore
+from comind.monitoring.logship import LogShipper
+from comind.monitoring.logstore import LogStore
 from comind.stores.postgres import PgTarget, make_pool
 
 NOW = datetime.now(UTC)

@@ -6,7 +6,7 @@ import pytest
 
 from comind.embedded.platform import EmbeddedPlatform
 from comind.errors import ComindError
-from comind.stores.events import recent_events, record_event
+from comind.monitoring.events import recent_events, record_event
 from comind.stores.migrations import available, migrate
 from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
 

@@ -33,9 +33,9 @@ from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
 from comind.gitops.source import GitSource
+from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.spec import load_spec
-from comind.stores.access import AccessStore
 
 pytestmark = pytest.mark.timeout(300)
 

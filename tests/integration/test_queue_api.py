@@ -12,9 +12,9 @@ from tests.dead_letters import dead_letter, queue_with_dlq
 from tests.hidden import HiddenHeaders, bearer
 from tests.waiting import wait_until
 
+from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
-from comind.stores.access import AccessStore
 
 
 @pytest.fixture

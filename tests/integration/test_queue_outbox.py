@@ -15,7 +15,7 @@ from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute
 from comind.queue.outbox import OutboxRelay
 from comind.stores.postgres import PgTarget, connect
-from comind.stores.queries import query
+from comind.stores.queries import package_queries
 
 
 @pytest.fixture
@@ -86,7 +86,9 @@ def test_a_row_sent_again_after_a_crash_is_deduplicated_on_a_fifo_queue(
         conn.commit()
     # the relay's send committed but its outbox delete did not (a crash in between)
     with connect(app_db, autocommit=False) as conn:
-        rows = conn.execute(query("outbox", "take"), {"limit": 10}).fetchall()
+        rows = conn.execute(
+            package_queries("comind.queue", "outbox")["take"], {"limit": 10}
+        ).fetchall()
         relay._send(conn, "ledger.fifo", rows)
         conn.rollback()
     assert relay.step() == 1

@@ -18,9 +18,9 @@ from comind.embedded.engine import EngineError
 from comind.embedded.lock import LockHeld
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
+from comind.monitoring.events import recent_events
 from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
-from comind.stores.events import recent_events
 from comind.stores.postgres import PgTarget, connect, ping, superuser
 from comind.stores.redis import client, default_user
 from waiting import wait_until

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from comind.monitoring.timeseries import HOUR, MINUTE, TimeSeries
 from comind.observe.sampling import Sample, snapshot
 from comind.platform import Platform
 from comind.stores.postgres import PgTarget, make_pool
-from comind.stores.timeseries import HOUR, MINUTE, TimeSeries
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from comind.observe.metrics import REGISTRY
-from comind.stores.queries import package_queries, queries
+from comind.stores.queries import package_queries
 
 
 def test_every_metric_has_the_comind_prefix() -> None:
@@ -13,7 +13,7 @@ def test_every_metric_has_the_comind_prefix() -> None:
 
 
 def test_named_queries_are_parsed() -> None:
-    events = queries("events")
+    events = package_queries("comind.monitoring", "events")
     assert set(events) == {"record_event", "recent_events"}
     assert events["record_event"].startswith("INSERT INTO comind.platform_events")
 

@@ -18,8 +18,8 @@ from starlette.routing import Route
 from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
 from comind.api.session import LIFETIME_SECONDS
+from comind.governance.access import ROLES, AccessStore, TokenInfo
 from comind.spec.model import parse_duration
-from comind.stores.access import ROLES, AccessStore, TokenInfo
 
 ADMIN = "admin"
 MAX_AUDIT = 10_000

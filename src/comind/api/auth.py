@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from comind.api.sigv4 import Request as SignedRequest
 from comind.api.sigv4 import verify
-from comind.stores.credentials import Credentials
+from comind.apps.credentials import Credentials
 
 
 def signing_app(

@@ -33,8 +33,8 @@ from comind.api.errors import Problem
 from comind.api.queues import app_of
 from comind.api.session import COOKIE, Session, Sessions, set_cookie
 from comind.api.tokens import Tokens
+from comind.governance.access import Principal, token_hash
 from comind.observe.metrics import DASHBOARD_LOGINS
-from comind.stores.access import Principal, token_hash
 
 Builder = Callable[[pages.Sources, Principal, pages.Params], dict[str, Any]]
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -30,13 +30,13 @@ from comind.api.memo import Coalesced
 from comind.api.tokens import Tokens
 from comind.flows.metrics import INGESTED
 from comind.flows.sources import parse_object
+from comind.flows.state import FlowState
+from comind.monitoring.spans import SpanStore
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.model import OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.spec import Spec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
-from comind.stores.flow_state import FlowState
-from comind.stores.spans import SpanStore
 
 MAX_INGEST_BYTES = 10 * 1024 * 1024
 

@@ -24,9 +24,9 @@ from comind.api.tokens import Tokens
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
 from comind.gitops.reconcile import Step
+from comind.gitops.records import ResourceRecord, SyncRecord
 from comind.gitops.webhooks import WebhookError, verify_and_parse
-from comind.stores.access import Principal
-from comind.stores.gitops_db import ResourceRecord, SyncRecord
+from comind.governance.access import Principal
 
 MAX_HOOK_BYTES = 5 * 1024 * 1024
 

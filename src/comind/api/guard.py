@@ -30,7 +30,7 @@ from starlette.routing import Route
 from comind.api.errors import Problem
 from comind.api.tokens import Tokens
 from comind.errors import ComindError, UsageError
-from comind.stores.access import Principal
+from comind.governance.access import Principal
 from comind.stores.errors import unavailable
 
 log = logging.getLogger("comind.api")

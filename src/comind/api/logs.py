@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from comind.api.errors import Problem
 from comind.api.guard import Call, Guard
+from comind.monitoring.logstore import LEVELS, LogLine, LogStore
 from comind.spec.model import parse_duration
-from comind.stores.logstore import LEVELS, LogLine, LogStore
 
 MAX_LINES = 10_000
 

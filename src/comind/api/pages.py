@@ -21,9 +21,9 @@ from comind.api.flows import FlowsApi
 from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
 from comind.api.queues import QueuesApi, app_of
 from comind.apps.model import AppState
+from comind.governance.access import AccessStore, Principal
+from comind.monitoring.logstore import LEVELS, LogLine, LogStore
 from comind.spec.model import parse_duration
-from comind.stores.access import AccessStore, Principal
-from comind.stores.logstore import LEVELS, LogLine, LogStore
 
 RANGES = ("15m", "1h", "6h", "24h", "7d")
 Params = Mapping[str, str]

@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from comind.api.auth import signing_app
 from comind.api.sigv4 import AuthError
-from comind.stores.credentials import Credentials
+from comind.apps.credentials import Credentials
 from comind.stores.objects import ObjectInfo, ObjectStore, ObjectStoreError
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"

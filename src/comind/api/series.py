@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from comind.api.tokens import Tokens
+from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.spec.model import parse_duration
-from comind.stores.timeseries import TimeSeries
 
 MAX_RANGE = timedelta(days=90)
 

@@ -23,9 +23,9 @@ from comind.api import sqs_query
 from comind.api.auth import signing_app
 from comind.api.sigv4 import AuthError
 from comind.api.sqs_actions import Call, SqsActions
+from comind.apps.credentials import Credentials
 from comind.observe.metrics import SQS_REQUESTS
 from comind.queue.errors import InvalidParameterValue, QueueError
-from comind.stores.credentials import Credentials
 
 log = logging.getLogger("comind.sqs")
 JSON_TYPE = "application/x-amz-json-1.0"

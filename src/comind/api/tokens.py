@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from comind.api.session import COOKIE, Session, Sessions
-from comind.stores.access import AccessStore, Principal, token_hash
+from comind.governance.access import AccessStore, Principal, token_hash
 
 READS = ("GET", "HEAD")
 

@@ -28,12 +28,9 @@ from comind.backup.manifest import (
     RedisManifest,
     manifest_document,
 )
-from comind.stores.queries import package_queries
+from comind.stores.queries import named
 
-
-def _sql(name: str) -> str:
-    """A named query of this package's ``sql/catalog.sql``."""
-    return package_queries("comind.backup", "catalog")[name]
+_sql = named("comind.backup", "catalog")
 
 
 class BackupCatalog:

@@ -11,8 +11,8 @@ import typer
 from comind.cli.api_client import call
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
+from comind.monitoring.logstore import LEVELS
 from comind.spec.model import parse_duration
-from comind.stores.logstore import LEVELS
 
 COLORS = {"warning": "yellow", "error": "red", "critical": "bold red", "debug": "dim"}
 

@@ -15,6 +15,7 @@ from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
 from comind.flows.sinks import ObjectsSink, QueueSink, Sink, TopicSink
 from comind.flows.sources import ObjectSource, QueueSource, Source
+from comind.flows.state import FlowState
 from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
 from comind.queue.layer import MessageLayer
@@ -23,7 +24,6 @@ from comind.spec import steps as declared
 from comind.spec.model import Flow
 from comind.spec.model import Sink as SinkSpec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name, role_name
-from comind.stores.flow_state import FlowState
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, Pool, make_pool
 from comind.stores.redis import RedisClient, RedisTarget, client

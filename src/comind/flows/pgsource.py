@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from comind.flows.records import Record
 from comind.flows.sources import Polled, jsonable, row_values
-from comind.stores.flow_state import FlowState
+from comind.flows.state import FlowState
 from comind.stores.postgres import Connection
 
 

@@ -28,10 +28,10 @@ from comind.flows.records import Failed, Quarantined, Record, StepResult
 from comind.flows.retry import backoff
 from comind.flows.sinks import Sink
 from comind.flows.sources import Polled, Source
+from comind.flows.state import BatchCounts, FlowState
 from comind.flows.steps import Step
 from comind.flows.windows import WindowAggregator
 from comind.observe.tracing import span, tracer
-from comind.stores.flow_state import BatchCounts, FlowState
 
 log = logging.getLogger("comind.flows")
 TRACER = tracer("comind.flows")

@@ -23,8 +23,8 @@ from uuid import UUID
 import pyarrow.parquet as pq
 
 from comind.flows.records import Quarantined, Record
+from comind.flows.state import FlowState
 from comind.queue.postgres import PostgresQueues
-from comind.stores.flow_state import FlowState
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import Connection
 

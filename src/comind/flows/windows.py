@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from comind.flows.records import Quarantined, Record
-from comind.stores.flow_state import FlowState, WindowDelta
+from comind.flows.state import FlowState, WindowDelta
 from comind.stores.postgres import Connection
 
 RETAIN_EMITTED = timedelta(days=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from comind.apps.credentials import AppKey
 from comind.apps.runtime import AppRuntime
 from comind.gitops.controller import Controller
 from comind.gitops.providers.app import AppProvider
@@ -20,14 +21,13 @@ from comind.gitops.providers.flow import FlowProvider
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
+from comind.gitops.records import GitOpsRecords, SecretStore
 from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Source, SyncService
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
-from comind.stores.credentials import AppKey
-from comind.stores.gitops_db import GitOpsRecords, SecretStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget

@@ -20,8 +20,8 @@ from typing import Literal
 
 from comind.errors import ComindError
 from comind.gitops.providers.base import Health, Kept, Observed, Provider, Sync
+from comind.gitops.records import ResourceRecord
 from comind.gitops.resources import DATA_BEARING, Resource
-from comind.stores.gitops_db import ResourceRecord
 
 Action = Literal["create", "update", "none", "delete", "orphan", "forget"]
 REMOVAL_ORDER = (

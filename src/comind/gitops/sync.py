@@ -20,10 +20,10 @@ from typing import Any, Protocol
 from comind.errors import ComindError
 from comind.gitops import metrics
 from comind.gitops.reconcile import Outcome, Reconciler, Step
+from comind.gitops.records import EnvironmentState, GitOpsRecords, ResourceRecord
 from comind.gitops.resources import Resource, render
 from comind.spec import Spec, SpecError, load_spec
 from comind.spec.model import SyncPolicy
-from comind.stores.gitops_db import EnvironmentState, GitOpsRecords, ResourceRecord
 
 log = logging.getLogger("comind.gitops")
 

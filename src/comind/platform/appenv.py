@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from comind.api.errors import Problem
+from comind.apps.credentials import Credentials
 from comind.gitops.plane import ControlPlane, aws_env
+from comind.gitops.records import SecretStore
 from comind.gitops.resources import PLATFORM
 from comind.spec import Spec
-from comind.stores.credentials import Credentials
-from comind.stores.gitops_db import SecretStore
 
 
 @dataclass(frozen=True)

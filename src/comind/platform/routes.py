@@ -29,28 +29,28 @@ from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
 from comind.api.tokens import Tokens
+from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
 from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.build import FlowEngines
+from comind.flows.state import FlowState
 from comind.gitops.providers.flow import worker_name
+from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
+from comind.governance.access import AccessStore
+from comind.governance.sealing import Sealer
+from comind.monitoring.logstore import LogStore
+from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
-from comind.stores.access import AccessStore
-from comind.stores.credentials import Credentials
-from comind.stores.flow_state import FlowState
-from comind.stores.gitops_db import SecretStore
-from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import superuser
 from comind.stores.redis import default_user
-from comind.stores.sealing import Sealer
-from comind.stores.timeseries import TimeSeries
 
 if TYPE_CHECKING:
     from comind.platform import Platform

@@ -6,7 +6,6 @@ This is the composition root: each layer below knows nothing of the others' wiri
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -21,6 +20,7 @@ from comind.api.server import ApiServer, base_url
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
+from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
@@ -28,15 +28,20 @@ from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
-from comind.embedded.home import StateDir
 from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_engines
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.errors import ComindError, UsageError
 from comind.gitops.plane import ControlPlane, Engines
+from comind.gitops.records import SecretStore
 from comind.gitops.sealing_keys import SealingKeys, sealing_keys
 from comind.gitops.sync import Source
+from comind.monitoring.events import EventLog
+from comind.monitoring.logship import LogShipper
+from comind.monitoring.logstore import LogStore
+from comind.monitoring.spans import SpanStore
+from comind.monitoring.timeseries import MetricSource, TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.metrics import REGISTRY, expose
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
@@ -49,22 +54,16 @@ from comind.platform.appenv import AppEnvironments
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.routes import platform_routes
+from comind.platform.secrets import platform_sealer
 from comind.platform.worker import worker_command
 from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
-from comind.stores.credentials import Credentials
-from comind.stores.gitops_db import SecretStore
-from comind.stores.logship import LogShipper
-from comind.stores.logstore import LogStore
 from comind.stores.objects import FileObjectStore
-from comind.stores.platform_db import EventLog, prepare
+from comind.stores.platform_db import prepare
 from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import default_user
-from comind.stores.sealing import Sealer
-from comind.stores.spans import SpanStore
-from comind.stores.timeseries import MetricSource, TimeSeries
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
@@ -72,11 +71,6 @@ SPAN_RETENTION = timedelta(days=1)  # traces of recent batches, not an archive
 MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
 API_POOL_WAIT = 3.0  # an API request waits this long for a connection, then answers 503
-
-
-def platform_sealer(home: StateDir) -> Sealer:
-    """The sealer under this state directory's platform key."""
-    return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
 
 
 def _embedded_queues(queues: QueueSettings) -> None:

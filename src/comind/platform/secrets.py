@@ -7,6 +7,7 @@ rotate; every sealed file of a repo moves to the newest key. Values are never re
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from comind.gitops.sealed import (
     write_sealed,
 )
 from comind.gitops.sealing_keys import sealing_keys
+from comind.governance.sealing import Sealer
 from comind.spec.references import secret_file
 
 
@@ -67,3 +69,8 @@ def key_list(home: StateDir) -> list[SealingKey]:
     keys = sealing_keys(home)
     ids = keys.ids()
     return [SealingKey(k, keys.created(k), k == ids[-1]) for k in ids]
+
+
+def platform_sealer(home: StateDir) -> Sealer:
+    """The sealer under this state directory's platform key."""
+    return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())

@@ -17,13 +17,13 @@ from comind.embedded.home import StateDir
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.worker import serve, stop_on_signals
 from comind.gitops.resources import Resource
+from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
 from comind.platform.restores import platform_superuser
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
 from comind.stores.objects import FileObjectStore
 from comind.stores.redis import RedisTarget
-from comind.stores.spans import SpanStore
 
 
 @contextmanager

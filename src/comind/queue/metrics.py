@@ -16,7 +16,9 @@ from prometheus_client.registry import Collector
 
 from comind.observe.metrics import REGISTRY
 from comind.stores.postgres import Pool
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 log = logging.getLogger("comind.queue.metrics")
 
@@ -75,7 +77,7 @@ class QueueDepthCollector(Collector):
         depth, age = depth_families()
         try:
             with self.pool.connection(timeout=2) as conn:
-                rows = conn.execute(query("queue", "all_stats")).fetchall()
+                rows = conn.execute(_sql("all_stats")).fetchall()
         except Exception as exc:  # a scrape must not fail because the database restarts
             log.debug("queue depth unavailable: %s", exc)
             rows = []

@@ -18,7 +18,9 @@ from typing import Any
 
 from comind.queue.errors import InvalidParameterValue, ResourceNotFound
 from comind.queue.postgres import PostgresQueues
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 DEFAULT_RATE = 500
 MAX_RATE = 500
@@ -55,10 +57,10 @@ class MoveTasks:
             q = self.queues.queue(source, conn)
             if destination is not None:
                 self.queues.queue(destination, conn)
-            if conn.execute(query("queue", "running_move_for"), {"source": source}).fetchone():
+            if conn.execute(_sql("running_move_for"), {"source": source}).fetchone():
                 raise InvalidParameterValue(f"A message move task is already running on {source}.")
             handle = str(uuid.uuid4())
-            conn.execute(query("queue", "start_move"), {
+            conn.execute(_sql("start_move"), {
                 "handle": handle, "source": source, "destination": destination,
                 "rate": max_per_second, "queue_id": q.id,
             })  # fmt: skip
@@ -67,7 +69,7 @@ class MoveTasks:
     def list(self, source: str, *, limit: int = 10) -> list[MoveTask]:
         self.queues.queue(source)
         with self.pool.connection() as conn:
-            rows = conn.execute(query("queue", "list_moves"), {"source": source, "limit": limit})
+            rows = conn.execute(_sql("list_moves"), {"source": source, "limit": limit})
             return [MoveTask(str(r[0]), *r[1:]) for r in rows.fetchall()]
 
     def cancel(self, handle: str) -> int:
@@ -77,7 +79,7 @@ class MoveTasks:
         except ValueError:
             raise ResourceNotFound(f"Task does not exist: {handle}") from None
         with self.pool.connection() as conn:
-            row = conn.execute(query("queue", "cancel_move"), {"handle": handle}).fetchone()
+            row = conn.execute(_sql("cancel_move"), {"handle": handle}).fetchone()
         if row is None:
             raise ResourceNotFound(f"No running task {handle}")
         return int(row[0])
@@ -85,13 +87,13 @@ class MoveTasks:
     def step(self) -> int:
         """Advance every running task by what its rate allows now; messages moved."""
         with self.pool.connection() as conn:
-            running = conn.execute(query("queue", "running_moves")).fetchall()
+            running = conn.execute(_sql("running_moves")).fetchall()
         return sum(self._advance(*row) for row in running)
 
     @staticmethod
     def _remaining(conn: Any, source_id: int, destination: str | None) -> bool:
         args = {"source_id": source_id, "destination": destination}
-        row = conn.execute(query("queue", "move_remaining"), args).fetchone()
+        row = conn.execute(_sql("move_remaining"), args).fetchone()
         return bool(row and row[0])
 
     def _advance(
@@ -109,15 +111,13 @@ class MoveTasks:
             return 0
         src = self.queues.queue(source)
         with self.pool.connection() as conn, conn.transaction():
-            rows = conn.execute(query("queue", "move_batch"), {
+            rows = conn.execute(_sql("move_batch"), {
                 "source_id": src.id, "destination": destination, "limit": limit,
             }).fetchall()  # fmt: skip
             # fewer than asked can mean rows another transaction holds (SKIP LOCKED): done
             # only when nothing movable is left, or a busy message would end the task early
             done = len(rows) < limit and not self._remaining(conn, src.id, destination)
-            conn.execute(
-                query("queue", "finish_move"), {"handle": handle, "moved": len(rows), "done": done}
-            )
+            conn.execute(_sql("finish_move"), {"handle": handle, "moved": len(rows), "done": done})
             if rows:
                 conn.execute("SELECT pg_notify('comind_queue', '')")
         return len(rows)

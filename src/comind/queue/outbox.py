@@ -26,7 +26,9 @@ from comind.queue.errors import QueueError
 from comind.queue.model import Attribute, OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.stores.postgres import Connection, DatabaseError, Json, PgTarget, connect
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "outbox")
 
 log = logging.getLogger("comind.queue.outbox")
 CHANNEL = "comind_outbox"
@@ -36,7 +38,7 @@ IDLE_WAIT_SECONDS = 1.0
 
 def install(conn: Connection) -> None:
     """Create the outbox schema, table and wake-up trigger (idempotent)."""
-    conn.execute(query("outbox", "install"))
+    conn.execute(_sql("install"))
 
 
 def enqueue(
@@ -50,7 +52,7 @@ def enqueue(
     delay_seconds: int | None = None,
 ) -> int:
     """Add a message to the outbox in ``conn``'s current transaction; its outbox id."""
-    row = conn.execute(query("outbox", "enqueue"), {
+    row = conn.execute(_sql("enqueue"), {
         "queue": queue, "body": body, "attributes": Json(attributes_to_json(attributes or {})),
         "group_id": group_id, "dedup_id": dedup_id, "delay_seconds": delay_seconds,
     }).fetchone()  # fmt: skip
@@ -67,7 +69,7 @@ class OutboxRelay:
     def step(self, limit: int = TAKE) -> int:
         """Relay up to ``limit`` rows; the number handled (sent or refused)."""
         with connect(self.source, autocommit=False) as conn, conn.transaction():
-            rows = conn.execute(query("outbox", "take"), {"limit": limit}).fetchall()
+            rows = conn.execute(_sql("take"), {"limit": limit}).fetchall()
             if not rows:
                 metrics.OUTBOX_LAG.labels(self.app).set(0)
                 return 0
@@ -75,7 +77,7 @@ class OutboxRelay:
             sent = []
             for queue, group in groupby(rows, key=lambda r: str(r[1])):
                 sent += self._send(conn, queue, list(group))
-            conn.execute(query("outbox", "forget"), {"ids": sent})
+            conn.execute(_sql("forget"), {"ids": sent})
         metrics.OUTBOX_RELAYED.labels(self.app).inc(len(sent))
         return len(rows)
 
@@ -111,7 +113,7 @@ class OutboxRelay:
 
     def _refuse(self, conn: Connection, row: Sequence[Any], error: str) -> None:
         log.warning("outbox row %s of app %s refused: %s", row[0], self.app, error)
-        conn.execute(query("outbox", "refuse"), {"id": row[0], "error": error[:4096]})
+        conn.execute(_sql("refuse"), {"id": row[0], "error": error[:4096]})
         metrics.OUTBOX_REFUSED.labels(self.app).inc()
 
     def run(self, stop: threading.Event) -> None:

@@ -38,7 +38,9 @@ from comind.queue.errors import (
 )
 from comind.queue.postgres_delivery import check_visibility, decode_receipt, receive_sql, received
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 NOTIFY_CHANNEL = "comind_queue"
 CACHE_SECONDS = 1.0
@@ -98,7 +100,7 @@ class PostgresQueues:
             with self.pool.connection() as own:
                 return self.queue(name, own)
         with conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(query("queue", "get_queue"), {"name": name}).fetchone()
+            row = cur.execute(_sql("get_queue"), {"name": name}).fetchone()
         if row is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
         return QueueRow(**{k: row[k] for k in QueueRow.__dataclass_fields__})
@@ -147,7 +149,7 @@ class PostgresQueues:
         self, conn: psycopg.Connection[Any], q: QueueRow, messages: Sequence[model.OutgoingMessage]
     ) -> list[SendResult]:
         ids = [uuid.uuid4() for _ in messages]
-        conn.execute(query("queue", "send_many"), {
+        conn.execute(_sql("send_many"), {
             "queue_id": q.id, "retention": q.retention_seconds, "message_ids": ids,
             "bodies": [m.body for m in messages],
             "attributes": [Jsonb(attributes_to_json(m.attributes)) for m in messages],
@@ -166,7 +168,7 @@ class PostgresQueues:
             owner = self._claim_dedup(conn, q, dedup_id, message_id)
             if owner != message_id:
                 return self._result(str(owner), msg, sequence=None)
-        row = conn.execute(query("queue", "send"), {
+        row = conn.execute(_sql("send"), {
             "queue_id": q.id, "message_id": message_id, "body": msg.body,
             "attributes": Jsonb(attributes_to_json(msg.attributes)), "group_id": msg.group_id,
             "dedup_id": dedup_id, "retention": q.retention_seconds,
@@ -193,9 +195,9 @@ class PostgresQueues:
         conn: psycopg.Connection[Any], q: QueueRow, dedup_id: str, message_id: uuid.UUID
     ) -> uuid.UUID:
         args = {"queue_id": q.id, "dedup_id": dedup_id, "message_id": message_id}
-        row = conn.execute(query("queue", "claim_dedup"), args).fetchone()
+        row = conn.execute(_sql("claim_dedup"), args).fetchone()
         if row is None:
-            row = conn.execute(query("queue", "dedup_owner"), args).fetchone()
+            row = conn.execute(_sql("dedup_owner"), args).fetchone()
         assert row is not None
         owner: uuid.UUID = row[0]
         return owner
@@ -319,7 +321,7 @@ class PostgresQueues:
         q = self.cached(queue)
         with self.pool.connection() as conn:
             conn.execute(
-                query("queue", "delete_message"),
+                _sql("delete_message"),
                 {"id": row_id, "queue_id": q.id, "receipt": receipt},
             )
 
@@ -336,10 +338,10 @@ class PostgresQueues:
         q = self.cached(queue)
         args = {"ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs], "queue_id": q.id}
         if conn is not None:
-            deleted = conn.execute(query("queue", "delete_many"), args)
+            deleted = conn.execute(_sql("delete_many"), args)
         else:
             with self.pool.connection() as own:
-                deleted = own.execute(query("queue", "delete_many"), args)
+                deleted = own.execute(_sql("delete_many"), args)
         metrics.DELETED.labels(q.name).inc(deleted.rowcount)
         return deleted.rowcount
 
@@ -349,7 +351,7 @@ class PostgresQueues:
         q = self.cached(queue)
         with self.pool.connection() as conn:
             args = {"id": row_id, "queue_id": q.id, "receipt": receipt, "timeout": timeout}
-            if conn.execute(query("queue", "change_visibility"), args).fetchone() is None:
+            if conn.execute(_sql("change_visibility"), args).fetchone() is None:
                 raise MessageNotInflight(
                     f"Value {receipt_handle} for parameter "
                     "ReceiptHandle is invalid. Reason: Message does not "
@@ -363,7 +365,7 @@ class PostgresQueues:
         row_id, receipt = decode_receipt(receipt_handle)
         q = self.cached(queue)
         with self.pool.connection() as conn:
-            conn.execute(query("queue", "record_error"), {
+            conn.execute(_sql("record_error"), {
                 "id": row_id, "queue_id": q.id, "receipt": receipt, "error": error[:4096],
                 "retry_in": retry_in,
             })  # fmt: skip
@@ -371,7 +373,7 @@ class PostgresQueues:
     def stats(self, queue: str) -> QueueStats:
         q = self.cached(queue)
         with self.pool.connection() as conn:
-            row = conn.execute(query("queue", "stats"), {"queue_id": q.id}).fetchone()
+            row = conn.execute(_sql("stats"), {"queue_id": q.id}).fetchone()
         assert row is not None
         return QueueStats(
             visible=int(row[0]),
@@ -384,12 +386,12 @@ class PostgresQueues:
         """The oldest messages of ``queue`` without receiving them (no lease, no count)."""
         q = self.cached(queue)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query("queue", "peek"), {"queue_id": q.id, "limit": limit})
+            rows = cur.execute(_sql("peek"), {"queue_id": q.id, "limit": limit})
             return [received(row) for row in rows.fetchall()]
 
     def sweep(self) -> tuple[int, int]:
         """Delete messages past their retention and expired de-duplication entries."""
         with self._tx() as conn:
-            row = conn.execute(query("queue", "sweep")).fetchone()
+            row = conn.execute(_sql("sweep")).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])

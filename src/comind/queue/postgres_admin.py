@@ -23,7 +23,9 @@ from comind.queue.errors import (
 )
 from comind.queue.postgres import PostgresQueues, QueueRow
 from comind.queue.types import QueueStats
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 PURGE_INTERVAL = timedelta(seconds=60)
 
@@ -61,7 +63,7 @@ class PostgresQueueAdmin:
                 "extra_attributes": Jsonb(_extra(parsed)),
                 "tags": Jsonb(tags or {}),
             }
-            if conn.execute(query("queue", "create_queue"), args).fetchone() is None:
+            if conn.execute(_sql("create_queue"), args).fetchone() is None:
                 existing = self.queues.queue(name, conn)
                 if replace(existing, id=0) != row:
                     raise QueueNameExists(
@@ -73,26 +75,26 @@ class PostgresQueueAdmin:
     def delete(self, name: str) -> None:
         self.queues.forget(name)
         with self.pool.connection() as conn:
-            if conn.execute(query("queue", "delete_queue"), {"name": name}).fetchone() is None:
+            if conn.execute(_sql("delete_queue"), {"name": name}).fetchone() is None:
                 raise QueueDoesNotExist("The specified queue does not exist.")
 
     def delete_if_empty(self, name: str) -> bool:
         """Delete ``name`` only while it holds no message; False when it kept messages."""
         self.queues.forget(name)
         with self.pool.connection() as conn:
-            row = conn.execute(query("queue", "delete_queue_if_empty"), {"name": name}).fetchone()
+            row = conn.execute(_sql("delete_queue_if_empty"), {"name": name}).fetchone()
         return row is not None
 
     def names(self, prefix: str = "", limit: int = 1000) -> list[str]:
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self.pool.connection() as conn:
-            rows = conn.execute(query("queue", "list_queues"), {"prefix": like, "limit": limit})
+            rows = conn.execute(_sql("list_queues"), {"prefix": like, "limit": limit})
             return [r[0] for r in rows.fetchall()]
 
     def depths(self) -> dict[str, QueueStats]:
         """Every queue's depth, in one query."""
         with self.pool.connection() as conn:
-            rows = conn.execute(query("queue", "all_stats")).fetchall()
+            rows = conn.execute(_sql("all_stats")).fetchall()
         return {name: QueueStats(int(visible), int(in_flight), int(delayed), float(oldest))
                 for name, visible, in_flight, delayed, oldest in rows}  # fmt: skip
 
@@ -103,9 +105,7 @@ class PostgresQueueAdmin:
             row = self._apply(current, parsed)
             self._check_redrive(conn, row)
             extra = {**current.extra_attributes, **_extra(parsed)}
-            conn.execute(
-                query("queue", "update_queue"), {**asdict(row), "extra_attributes": Jsonb(extra)}
-            )
+            conn.execute(_sql("update_queue"), {**asdict(row), "extra_attributes": Jsonb(extra)})
         self.queues.forget(name)
 
     def attributes(self, name: str) -> dict[str, str]:
@@ -147,13 +147,13 @@ class PostgresQueueAdmin:
                 raise PurgeQueueInProgress(
                     f"Only one PurgeQueue operation on {name} is allowed every 60 seconds."
                 )
-            row = conn.execute(query("queue", "purge"), {"queue_id": q.id}).fetchone()
+            row = conn.execute(_sql("purge"), {"queue_id": q.id}).fetchone()
         return int(row[0]) if row else 0
 
     def dead_letter_sources(self, name: str) -> list[str]:
         with self.pool.connection() as conn:
             self.queues.queue(name, conn)
-            rows = conn.execute(query("queue", "dead_letter_sources"), {"name": name})
+            rows = conn.execute(_sql("dead_letter_sources"), {"name": name})
             return [r[0] for r in rows.fetchall()]
 
     def tags(self, name: str) -> dict[str, str]:
@@ -166,7 +166,7 @@ class PostgresQueueAdmin:
         tags |= add or {}
         with self.pool.connection() as conn:
             q = self.queues.queue(name, conn)
-            conn.execute(query("queue", "set_tags"), {"queue_id": q.id, "tags": Jsonb(tags)})
+            conn.execute(_sql("set_tags"), {"queue_id": q.id, "tags": Jsonb(tags)})
 
     @staticmethod
     def _apply(row: QueueRow, parsed: dict[str, Any]) -> QueueRow:

@@ -19,7 +19,9 @@ from comind.queue import model
 from comind.queue.codec import attributes_from_json
 from comind.queue.errors import InvalidParameterValue, ReceiptHandleIsInvalid
 from comind.queue.types import ReceivedMessage
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 
 def encode_receipt(row_id: int, receipt: uuid.UUID) -> str:
@@ -39,8 +41,8 @@ def decode_receipt(handle: str) -> tuple[int, uuid.UUID]:
 @cache
 def receive_sql(fifo: bool) -> str:
     """The one-statement receive, picking as a FIFO or a standard queue does."""
-    pick = query("queue", "pick_fifo" if fifo else "pick_standard")
-    return query("queue", "receive").replace("{pick}", pick)
+    pick = _sql("pick_fifo" if fifo else "pick_standard")
+    return _sql("receive").replace("{pick}", pick)
 
 
 def check_visibility(timeout: int) -> None:

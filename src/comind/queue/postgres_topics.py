@@ -21,7 +21,9 @@ from psycopg.types.json import Jsonb
 from comind.queue import filters, model
 from comind.queue.errors import QueueDoesNotExist, ResourceNotFound
 from comind.queue.postgres import PostgresQueues
-from comind.stores.queries import query
+from comind.stores.queries import named
+
+_sql = named("comind.queue", "queue")
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,16 @@ class PostgresTopics:
     def create(self, name: str) -> None:
         model.check_queue_name(name)
         with self.pool.connection() as conn:
-            conn.execute(query("queue", "create_topic"), {"name": name})
+            conn.execute(_sql("create_topic"), {"name": name})
 
     def delete(self, name: str) -> None:
         with self.pool.connection() as conn:
-            if conn.execute(query("queue", "delete_topic"), {"name": name}).fetchone() is None:
+            if conn.execute(_sql("delete_topic"), {"name": name}).fetchone() is None:
                 raise ResourceNotFound(f"Topic does not exist: {name}")
 
     def names(self) -> list[str]:
         with self.pool.connection() as conn:
-            return [r[0] for r in conn.execute(query("queue", "list_topics")).fetchall()]
+            return [r[0] for r in conn.execute(_sql("list_topics")).fetchall()]
 
     def subscribe(
         self,
@@ -76,17 +78,17 @@ class PostgresTopics:
                 "raw": raw,
                 "filter": Jsonb(policy) if policy is not None else None,
             }
-            if conn.execute(query("queue", "subscribe"), args).fetchone() is None:
+            if conn.execute(_sql("subscribe"), args).fetchone() is None:
                 raise ResourceNotFound(f"Topic does not exist: {topic}")
 
     def unsubscribe(self, topic: str, queue: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("queue", "unsubscribe"), {"topic": topic, "queue": queue})
+            conn.execute(_sql("unsubscribe"), {"topic": topic, "queue": queue})
 
     def subscriptions(self, topic: str) -> list[Subscription]:
         with self.pool.connection() as conn:
             self._require(conn, topic)
-            rows = conn.execute(query("queue", "subscriptions"), {"topic": topic}).fetchall()
+            rows = conn.execute(_sql("subscriptions"), {"topic": topic}).fetchall()
         return [Subscription(q, f, r) for q, f, r in rows]
 
     def publish(
@@ -113,7 +115,7 @@ class PostgresTopics:
         attributes: dict[str, model.Attribute],
     ) -> list[Delivery]:
         self._require(conn, topic)
-        rows = conn.execute(query("queue", "subscriptions"), {"topic": topic}).fetchall()
+        rows = conn.execute(_sql("subscriptions"), {"topic": topic}).fetchall()
         out = []
         event_id = str(uuid.uuid4())
         for queue, policy, raw in rows:
@@ -135,7 +137,7 @@ class PostgresTopics:
 
     @staticmethod
     def _require(conn: psycopg.Connection[Any], topic: str) -> None:
-        if conn.execute(query("queue", "topic_exists"), {"name": topic}).fetchone() is None:
+        if conn.execute(_sql("topic_exists"), {"name": topic}).fetchone() is None:
             raise ResourceNotFound(f"Topic does not exist: {topic}")
 
 

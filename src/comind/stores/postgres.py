@@ -26,6 +26,8 @@ Connection: TypeAlias = psycopg.Connection[Any]
 Json = Jsonb  # a parameter bound as jsonb
 DatabaseError = psycopg.Error  # base of every driver error (wider than psycopg.DatabaseError)
 dict_rows = dict_row  # row factory: each row as a dict keyed by column name
+ForeignKeyViolation = psycopg.errors.ForeignKeyViolation
+compose = psycopg.sql  # identifiers and literals composed into statements
 
 
 @dataclass(frozen=True)

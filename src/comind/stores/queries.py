@@ -7,11 +7,11 @@ loads them with :func:`package_queries`; the schema's migrations stay in ``store
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-STORES = "comind.stores"
 
 
 @cache
@@ -24,10 +24,6 @@ def package_queries(package: str, file: str) -> dict[str, str]:
     }
 
 
-def queries(file: str) -> dict[str, str]:
-    """Every named query of ``stores/sql/<file>.sql``."""
-    return package_queries(STORES, file)
-
-
-def query(file: str, name: str) -> str:
-    return queries(file)[name]
+def named(package: str, file: str) -> Callable[[str], str]:
+    """The getter of ``package``'s named queries in ``sql/<file>.sql`` (read on first use)."""
+    return lambda name: package_queries(package, file)[name]

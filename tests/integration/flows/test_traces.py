@@ -12,8 +12,8 @@ import pytest
 from flowkit import FlowKit
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
-from comind.stores.spans import SpanStore
 
 FLOW = """
 enrich:

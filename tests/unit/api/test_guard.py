@@ -16,7 +16,7 @@ from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 from comind.errors import UsageError
-from comind.stores.access import Principal
+from comind.governance.access import Principal
 
 ADMIN, VIEWER = "admin-token-for-tests", "viewer-token-for-tests"
 Entry = tuple[str, str, str, str, dict[str, Any] | None]

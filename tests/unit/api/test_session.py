@@ -4,7 +4,7 @@ its lifetime, and a CSRF token belongs to one session."""
 from __future__ import annotations
 
 from comind.api.session import Sessions
-from comind.stores.access import token_hash
+from comind.governance.access import token_hash
 
 KEY = b"k" * 32
 

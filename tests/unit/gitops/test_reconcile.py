@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from comind.gitops.providers.base import MISSING, Health, Kept, Observed
 from comind.gitops.reconcile import Reconciler
+from comind.gitops.records import ResourceRecord
 from comind.gitops.resources import Resource
-from comind.stores.gitops_db import ResourceRecord
 
 
 @dataclass

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from comind.gitops.providers.base import MISSING, Observed
+from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
-from comind.stores.gitops_db import SecretStore
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import RedisAcl, matches
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from comind.gitops.providers.base import MISSING, Health, Observed
+from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
 from comind.queue import outbox
-from comind.stores.gitops_db import SecretStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect
 

@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from comind.gitops.providers.base import MISSING, Observed
+from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
 from comind.gitops.sealed import unseal
 from comind.gitops.sealing_keys import SealingKeys
-from comind.stores.gitops_db import SecretStore
 
 
 def secret_name(app: str, name: str) -> str:

@@ -14,10 +14,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from psycopg_pool import ConnectionPool
+from comind.governance.sealing import Sealer
+from comind.stores.postgres import Pool
+from comind.stores.queries import named
 
-from comind.stores.queries import query
-from comind.stores.sealing import Sealer
+_sql = named("comind.apps", "credentials")
 
 CACHE_SECONDS = 1.0
 
@@ -32,7 +33,7 @@ class AppKey:
 class Credentials:
     """The credential store over the platform database."""
 
-    def __init__(self, pool: ConnectionPool, sealer: Sealer) -> None:
+    def __init__(self, pool: Pool, sealer: Sealer) -> None:
         self.pool, self.sealer = pool, sealer
         self._cache: dict[str, tuple[float, AppKey | None]] = {}
         self._lock = threading.Lock()
@@ -40,7 +41,7 @@ class Credentials:
     def ensure(self, app: str) -> AppKey:
         """The app's active key, issued now if it has none."""
         with self.pool.connection() as conn:
-            row = conn.execute(query("credentials", "active_for_app"), {"app": app}).fetchone()
+            row = conn.execute(_sql("active_for_app"), {"app": app}).fetchone()
         if row is None:
             return self.rotate(app)
         key_id, sealed = row
@@ -52,12 +53,10 @@ class Credentials:
         sealed = self.sealer.seal(key.secret, context=key.access_key_id)
         with self.pool.connection() as conn, conn.transaction():
             conn.execute(
-                query("credentials", "issue"),
+                _sql("issue"),
                 {"access_key_id": key.access_key_id, "app": app, "secret": sealed},
             )
-            conn.execute(
-                query("credentials", "revoke_app"), {"app": app, "keep": key.access_key_id}
-            )
+            conn.execute(_sql("revoke_app"), {"app": app, "keep": key.access_key_id})
         with self._lock:
             self._cache.clear()
         return key
@@ -70,9 +69,7 @@ class Credentials:
         if hit and now - hit[0] < CACHE_SECONDS:
             return hit[1]
         with self.pool.connection() as conn:
-            row = conn.execute(
-                query("credentials", "by_key"), {"access_key_id": access_key_id}
-            ).fetchone()
+            row = conn.execute(_sql("by_key"), {"access_key_id": access_key_id}).fetchone()
         key = None
         if row is not None:
             app, sealed = row

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from comind.stores.postgres import Connection, Json, Pool, dict_rows
+from comind.stores.queries import named
 
-from comind.stores.queries import query
+_sql = named("comind.flows", "state")
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,11 @@ class WindowDelta:
 
 
 class FlowState:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     @contextmanager
-    def _conn(self, conn: psycopg.Connection[Any] | None) -> Iterator[psycopg.Connection[Any]]:
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
         if conn is not None:
             yield conn
         else:
@@ -56,44 +54,42 @@ class FlowState:
 
     def add_stats(self, flow: str, counts: BatchCounts) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("flows", "add_stats"), {"flow": flow, **counts.__dict__})
+            conn.execute(_sql("add_stats"), {"flow": flow, **counts.__dict__})
 
     def stats(self, flow: str | None = None) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query("flows", "stats"), {"flow": flow}).fetchall()
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+            return cur.execute(_sql("stats"), {"flow": flow}).fetchall()
 
     def quarantine(
         self,
         flow: str,
         items: Sequence[tuple[str, list[str], dict[str, Any]]],
-        conn: psycopg.Connection[Any] | None = None,
+        conn: Connection | None = None,
     ) -> None:
         """Store ``(step, reasons, record)`` triples."""
         if not items:
             return
         with self._conn(conn) as c:
             c.execute(
-                query("flows", "quarantine"),
+                _sql("quarantine"),
                 {
                     "flow": flow,
                     "steps": [i[0] for i in items],
-                    "reasons": [Jsonb(i[1]) for i in items],
-                    "records": [Jsonb(i[2]) for i in items],
+                    "reasons": [Json(i[1]) for i in items],
+                    "records": [Json(i[2]) for i in items],
                 },
             )
 
     def quarantined(self, flow: str, limit: int = 100) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(
-                query("flows", "quarantined"), {"flow": flow, "limit": limit}
-            ).fetchall()
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+            return cur.execute(_sql("quarantined"), {"flow": flow, "limit": limit}).fetchall()
 
     # -- runs
 
     def start_run(self, flow: str, partition: str, worker: str) -> int:
         with self.pool.connection() as conn:
             row = conn.execute(
-                query("flows", "start_run"),
+                _sql("start_run"),
                 {"flow": flow, "partition": partition, "worker": worker},
             ).fetchone()
         assert row is not None
@@ -104,7 +100,7 @@ class FlowState:
     ) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("flows", "finish_run"),
+                _sql("finish_run"),
                 {
                     "id": run_id,
                     "status": status,
@@ -115,35 +111,35 @@ class FlowState:
             )
 
     def runs(self, flow: str, limit: int = 50) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query("flows", "runs"), {"flow": flow, "limit": limit}).fetchall()
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+            return cur.execute(_sql("runs"), {"flow": flow, "limit": limit}).fetchall()
 
     def partition_states(self, flow: str) -> dict[str, str]:
         """The last run's status of every partition ever run."""
         with self.pool.connection() as conn:
-            rows = conn.execute(query("flows", "partition_states"), {"flow": flow}).fetchall()
+            rows = conn.execute(_sql("partition_states"), {"flow": flow}).fetchall()
         return {p: s for p, s in rows}
 
     # -- source positions
 
     def cursor(self, flow: str) -> Any:
         with self.pool.connection() as conn:
-            row = conn.execute(query("flows", "get_cursor"), {"flow": flow}).fetchone()
+            row = conn.execute(_sql("get_cursor"), {"flow": flow}).fetchone()
         return row[0] if row else None
 
     def set_cursor(self, flow: str, position: Any) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("flows", "set_cursor"), {"flow": flow, "position": Jsonb(position)})
+            conn.execute(_sql("set_cursor"), {"flow": flow, "position": Json(position)})
 
     def objects_done(self, flow: str, keys: Sequence[str]) -> set[tuple[str, str]]:
         with self.pool.connection() as conn:
-            rows = conn.execute(query("flows", "objects_done"), {"flow": flow, "keys": list(keys)})
+            rows = conn.execute(_sql("objects_done"), {"flow": flow, "keys": list(keys)})
             return {(k, e) for k, e in rows.fetchall()}
 
     def mark_objects(self, flow: str, done: Sequence[tuple[str, str]]) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("flows", "mark_objects"),
+                _sql("mark_objects"),
                 {
                     "flow": flow,
                     "keys": [k for k, _ in done],
@@ -158,40 +154,38 @@ class FlowState:
         flow: str,
         deltas: Sequence[WindowDelta],
         watermark: datetime | None,
-        conn: psycopg.Connection[Any],
+        conn: Connection,
     ) -> None:
         if deltas:
             conn.execute(
-                query("flows", "add_windows"),
+                _sql("add_windows"),
                 {
                     "flow": flow,
                     "starts": [d.start for d in deltas],
                     "ends": [d.end for d in deltas],
                     "keys": [d.key for d in deltas],
                     "counts": [d.count for d in deltas],
-                    "sums": [Jsonb(d.sums) for d in deltas],
+                    "sums": [Json(d.sums) for d in deltas],
                 },
             )
         if watermark is not None:
-            conn.execute(
-                query("flows", "advance_watermark"), {"flow": flow, "watermark": watermark}
-            )
+            conn.execute(_sql("advance_watermark"), {"flow": flow, "watermark": watermark})
 
-    def lock_watermark(self, flow: str, conn: psycopg.Connection[Any]) -> datetime | None:
+    def lock_watermark(self, flow: str, conn: Connection) -> datetime | None:
         """The flow's watermark, its row locked until ``conn``'s transaction ends."""
-        conn.execute(query("flows", "ensure_watermark"), {"flow": flow})
-        row = conn.execute(query("flows", "lock_watermark"), {"flow": flow}).fetchone()
+        conn.execute(_sql("ensure_watermark"), {"flow": flow})
+        row = conn.execute(_sql("lock_watermark"), {"flow": flow}).fetchone()
         return row[0] if row else None
 
     def watermark(self, flow: str) -> datetime | None:
         with self.pool.connection() as conn:
-            row = conn.execute(query("flows", "watermark"), {"flow": flow}).fetchone()
+            row = conn.execute(_sql("watermark"), {"flow": flow}).fetchone()
         return row[0] if row else None
 
     def closed_windows(self, flow: str, watermark: datetime) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
             return cur.execute(
-                query("flows", "closed_windows"), {"flow": flow, "watermark": watermark}
+                _sql("closed_windows"), {"flow": flow, "watermark": watermark}
             ).fetchall()
 
     def mark_emitted(
@@ -199,11 +193,11 @@ class FlowState:
     ) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                query("flows", "mark_emitted"),
+                _sql("mark_emitted"),
                 {
                     "flow": flow,
                     "starts": [w["window_start"] for w in windows],
                     "keys": [w["key"] for w in windows],
                 },
             )
-            conn.execute(query("flows", "expire_windows"), {"flow": flow, "before": expire_before})
+            conn.execute(_sql("expire_windows"), {"flow": flow, "before": expire_before})

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from comind.stores.logstore import LogLine, LogStore
+from comind.monitoring.logstore import LogLine, LogStore
 
 MAX_BYTES_PER_PASS = 4 * 1024 * 1024
 

@@ -15,28 +15,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from comind.governance.sealing import Sealer
+from comind.stores.postgres import Json, Pool
+from comind.stores.queries import named
 
-from comind.stores.queries import query
-from comind.stores.sealing import Sealer
+_sql = named("comind.gitops", "records")
 
 
 class SecretStore:
     """Named secret values, sealed at rest."""
 
-    def __init__(self, pool: ConnectionPool, sealer: Sealer) -> None:
+    def __init__(self, pool: Pool, sealer: Sealer) -> None:
         self.pool, self.sealer = pool, sealer
 
     def get(self, name: str) -> str | None:
         with self.pool.connection() as conn:
-            row = conn.execute(query("gitops", "get_secret"), {"name": name}).fetchone()
+            row = conn.execute(_sql("get_secret"), {"name": name}).fetchone()
         return None if row is None else self.sealer.open(bytes(row[0]), context=name)
 
     def put(self, name: str, value: str) -> None:
         sealed = self.sealer.seal(value, context=name)
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "put_secret"), {"name": name, "value": sealed})
+            conn.execute(_sql("put_secret"), {"name": name, "value": sealed})
 
     def password(self, name: str) -> str:
         """The password stored as ``name``, generated (and stored) the first time."""
@@ -48,7 +48,7 @@ class SecretStore:
 
     def delete(self, name: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "delete_secret"), {"name": name})
+            conn.execute(_sql("delete_secret"), {"name": name})
 
 
 @dataclass(frozen=True)
@@ -91,32 +91,32 @@ class EnvironmentState:
 class GitOpsRecords:
     """Inventory, sync history and environment state."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def resources(self) -> list[ResourceRecord]:
         with self.pool.connection() as conn:
-            rows = conn.execute(query("gitops", "resources")).fetchall()
+            rows = conn.execute(_sql("resources")).fetchall()
         return [ResourceRecord(*row) for row in rows]
 
     def put_resource(self, record: ResourceRecord) -> None:
-        args = {**record.__dict__, "spec": Jsonb(record.spec)}
+        args = {**record.__dict__, "spec": Json(record.spec)}
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "put_resource"), args)
+            conn.execute(_sql("put_resource"), args)
 
     def set_status(self, resource_id: str, sync: str, health: str, message: str) -> None:
         args = {"id": resource_id, "sync": sync, "health": health, "message": message}
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "set_status"), args)
+            conn.execute(_sql("set_status"), args)
 
     def forget(self, resource_id: str) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "forget_resource"), {"id": resource_id})
+            conn.execute(_sql("forget_resource"), {"id": resource_id})
 
     def start_sync(self, env: str, revision: str, trigger: str, *, dry_run: bool) -> int:
         args = {"env": env, "revision": revision, "trigger": trigger, "dry_run": dry_run}
         with self.pool.connection() as conn:
-            row = conn.execute(query("gitops", "start_sync"), args).fetchone()
+            row = conn.execute(_sql("start_sync"), args).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -124,25 +124,25 @@ class GitOpsRecords:
         self, sync_id: int, outcome: str, message: str, results: list[dict[str, Any]]
     ) -> None:
         args = {"id": sync_id, "outcome": outcome, "message": message,
-                "results": Jsonb(json.loads(json.dumps(results, default=str)))}  # fmt: skip
+                "results": Json(json.loads(json.dumps(results, default=str)))}  # fmt: skip
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "finish_sync"), args)
+            conn.execute(_sql("finish_sync"), args)
 
     def syncs(self, env: str, limit: int = 20) -> list[SyncRecord]:
         with self.pool.connection() as conn:
-            rows = conn.execute(query("gitops", "syncs"), {"env": env, "limit": limit}).fetchall()
+            rows = conn.execute(_sql("syncs"), {"env": env, "limit": limit}).fetchall()
         return [SyncRecord(*row) for row in rows]
 
     def sync(self, sync_id: int) -> SyncRecord | None:
         with self.pool.connection() as conn:
-            row = conn.execute(query("gitops", "sync_by_id"), {"id": sync_id}).fetchone()
+            row = conn.execute(_sql("sync_by_id"), {"id": sync_id}).fetchone()
         return None if row is None else SyncRecord(*row)
 
     def environment(self, env: str) -> EnvironmentState:
         with self.pool.connection() as conn:
-            row = conn.execute(query("gitops", "environment"), {"env": env}).fetchone()
+            row = conn.execute(_sql("environment"), {"env": env}).fetchone()
         return EnvironmentState() if row is None else EnvironmentState(*row)
 
     def put_environment(self, env: str, state: EnvironmentState) -> None:
         with self.pool.connection() as conn:
-            conn.execute(query("gitops", "put_environment"), {"env": env, **state.__dict__})
+            conn.execute(_sql("put_environment"), {"env": env, **state.__dict__})

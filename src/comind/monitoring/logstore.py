@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from psycopg import sql
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from comind.stores.postgres import Json, Pool, compose
+from comind.stores.queries import named
 
-from comind.stores.queries import query
+_sql = named("comind.monitoring", "logs")
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -27,7 +26,7 @@ class LogLine:
 
 
 class LogStore:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def prepare(self, today: date, *, ahead: int = 2) -> None:
@@ -35,20 +34,20 @@ class LogStore:
         with self.pool.connection() as conn:
             for offset in range(ahead + 1):
                 day = today + timedelta(days=offset)
-                conn.execute(sql.SQL(
+                conn.execute(compose.SQL(
                     "CREATE TABLE IF NOT EXISTS comind.{} PARTITION OF comind.logs "
                     "FOR VALUES FROM ({}) TO ({})"
-                ).format(sql.Identifier(_partition(day)), sql.Literal(day.isoformat()),
-                         sql.Literal((day + timedelta(days=1)).isoformat())))  # fmt: skip
+                ).format(compose.Identifier(_partition(day)), compose.Literal(day.isoformat()),
+                         compose.Literal((day + timedelta(days=1)).isoformat())))  # fmt: skip
 
     def write(self, lines: Sequence[LogLine]) -> None:
         if not lines:
             return
         with self.pool.connection() as conn:
-            conn.execute(query("logs", "write"), {
+            conn.execute(_sql("write"), {
                 "ts": [x.ts for x in lines], "sources": [x.source for x in lines],
                 "levels": [x.level for x in lines], "messages": [x.message for x in lines],
-                "fields": [Jsonb(x.fields) for x in lines],
+                "fields": [Json(x.fields) for x in lines],
             })  # fmt: skip
 
     def search(
@@ -69,17 +68,17 @@ class LogStore:
         args = {"source": source, "prefix": source_prefix, "levels": levels, "text": text,
                 "since": since, "until": until, "limit": limit}  # fmt: skip
         with self.pool.connection() as conn:
-            rows = conn.execute(query("logs", "search"), args).fetchall()
+            rows = conn.execute(_sql("search"), args).fetchall()
         return [LogLine(*row) for row in rows]
 
     def expire(self, today: date, *, keep_days: int) -> list[str]:
         """Drop the partitions of days older than ``keep_days``; their names."""
         oldest = _partition(today - timedelta(days=keep_days))
         with self.pool.connection() as conn:
-            names = [r[0] for r in conn.execute(query("logs", "partitions")).fetchall()]
+            names = [r[0] for r in conn.execute(_sql("partitions")).fetchall()]
             dropped = [n for n in names if n < oldest and n != "logs_default"]
             for name in dropped:
-                conn.execute(sql.SQL("DROP TABLE comind.{}").format(sql.Identifier(name)))
+                conn.execute(compose.SQL("DROP TABLE comind.{}").format(compose.Identifier(name)))
         return dropped
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
-
 from comind.errors import UsageError
-from comind.stores.queries import query
+from comind.stores.postgres import Json, Pool
+from comind.stores.queries import named
+
+_sql = named("comind.governance", "access")
 
 ROLES = ("viewer", "operator", "admin")
 
@@ -53,7 +53,7 @@ def token_hash(token: str) -> str:
 
 
 class AccessStore:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def create(self, role: str, *, app: str | None = None, ttl: timedelta | None = None,
@@ -65,7 +65,7 @@ class AccessStore:
         token = f"cmt_{token_id}_{secrets.token_urlsafe(24)}"
         expires = (now or datetime.now().astimezone()) + ttl if ttl else None
         with self.pool.connection() as conn:
-            conn.execute(query("access", "create_token"), {"id": token_id,
+            conn.execute(_sql("create_token"), {"id": token_id,
                          "hash": token_hash(token), "role": role, "app": app,
                          "expires_at": expires})  # fmt: skip
         return token_id, token
@@ -73,44 +73,44 @@ class AccessStore:
     def principal_by_hash(self, digest: str) -> Principal | None:
         """The live (unexpired, unrevoked) token whose SHA-256 is ``digest``."""
         with self.pool.connection() as conn:
-            found = conn.execute(query("access", "token_by_hash"), {"hash": digest}).fetchone()
+            found = conn.execute(_sql("token_by_hash"), {"hash": digest}).fetchone()
         return Principal(*found) if found else None
 
     def revoke(self, token_id: str) -> bool:
         with self.pool.connection() as conn:
-            row = conn.execute(query("access", "revoke_token"), {"id": token_id}).fetchone()
+            row = conn.execute(_sql("revoke_token"), {"id": token_id}).fetchone()
         return row is not None
 
     def tokens(self) -> list[TokenInfo]:
         with self.pool.connection() as conn:
-            return [TokenInfo(*r) for r in conn.execute(query("access", "tokens")).fetchall()]
+            return [TokenInfo(*r) for r in conn.execute(_sql("tokens")).fetchall()]
 
     def end_session(self, session_id: str, expires: float) -> None:
         """Refuse the session ``session_id`` (which expires at epoch ``expires``) from now on."""
         with self.pool.connection() as conn:
-            conn.execute(query("access", "end_session"), {"id": session_id, "expires": expires})
-            conn.execute(query("access", "prune_ended_sessions"))
+            conn.execute(_sql("end_session"), {"id": session_id, "expires": expires})
+            conn.execute(_sql("prune_ended_sessions"))
 
     def end_all_sessions(self, lifetime: int) -> None:
         """Refuse every session issued until now (a session lives ``lifetime`` seconds)."""
         with self.pool.connection() as conn:
-            conn.execute(query("access", "end_all_sessions"), {"lifetime": lifetime})
-            conn.execute(query("access", "prune_ended_sessions"))
+            conn.execute(_sql("end_all_sessions"), {"lifetime": lifetime})
+            conn.execute(_sql("prune_ended_sessions"))
 
     def session_ended(self, session_id: str, expires: float) -> bool:
         """Whether the session ``session_id`` (expiring at ``expires``) was ended."""
         with self.pool.connection() as conn:
-            row = conn.execute(query("access", "session_ended"),
+            row = conn.execute(_sql("session_ended"),
                                {"id": session_id, "expires": expires}).fetchone()  # fmt: skip
         return bool(row and row[0])
 
     def audit(self, actor: str, action: str, target: str, outcome: str,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip
         with self.pool.connection() as conn:
-            conn.execute(query("access", "audit"), {"actor": actor, "action": action,
+            conn.execute(_sql("audit"), {"actor": actor, "action": action,
                          "target": target, "outcome": outcome,
-                         "detail": Jsonb(detail or {})})  # fmt: skip
+                         "detail": Json(detail or {})})  # fmt: skip
 
     def recent_audit(self, limit: int = 50) -> list[tuple[Any, ...]]:
         with self.pool.connection() as conn:
-            return list(conn.execute(query("access", "recent_audit"), {"limit": limit}))
+            return list(conn.execute(_sql("recent_audit"), {"limit": limit}))

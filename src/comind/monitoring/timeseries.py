@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from prometheus_client import CollectorRegistry
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from comind.observe.sampling import Sample, snapshot
-from comind.stores.queries import query
+from comind.stores.postgres import ForeignKeyViolation, Json, Pool
+from comind.stores.queries import named
+
+_sql = named("comind.monitoring", "timeseries")
 
 RAW, MINUTE, HOUR = 0, 60, 3600
 KEEP = {RAW: 24 * 3600, MINUTE: 7 * 86400, HOUR: 90 * 86400}
@@ -36,7 +36,7 @@ class Series:
 
 
 class TimeSeries:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self._ids: dict[tuple[str, str], int] = {}  # series are few and never renamed
 
@@ -47,7 +47,7 @@ class TimeSeries:
             return 0
         try:
             return self._write(kept, at)
-        except psycopg.errors.ForeignKeyViolation:
+        except ForeignKeyViolation:
             # the database went back to an earlier point (a restore switched it): the series
             # ids remembered here may be gone, so learn them again
             self._ids.clear()
@@ -59,24 +59,24 @@ class TimeSeries:
             new = [(s, k) for s, k in zip(kept, keys, strict=True) if k not in self._ids]
             if new:  # only series not seen before cost a round trip
                 self._register(conn, [s for s, _ in new])
-            conn.execute(query("timeseries", "write_points"), {
+            conn.execute(_sql("write_points"), {
                 "ts": at, "ids": [self._ids[k] for k in keys], "values": [s.value for s in kept],
             })  # fmt: skip
         return len(kept)
 
     def _register(self, conn: Any, samples: Sequence[Sample]) -> None:
-        args = {"names": [s.name for s in samples], "labels": [Jsonb(s.labels) for s in samples]}
-        conn.execute(query("timeseries", "upsert_series"), args)
-        for sid, name, labels in conn.execute(query("timeseries", "series_ids"), args).fetchall():
+        args = {"names": [s.name for s in samples], "labels": [Json(s.labels) for s in samples]}
+        conn.execute(_sql("upsert_series"), args)
+        for sid, name, labels in conn.execute(_sql("series_ids"), args).fetchall():
             self._ids[(name, json.dumps(labels, sort_keys=True))] = sid
 
     def compact(self, now: datetime) -> None:
         """Downsample what is past each resolution's keep time; expire the oldest."""
         with self.pool.connection() as conn, conn.transaction():
             for src, dst in ((RAW, MINUTE), (MINUTE, HOUR)):
-                conn.execute(query("timeseries", "downsample"),
+                conn.execute(_sql("downsample"),
                              {"from": src, "to": dst, "keep": KEEP[src], "now": now})  # fmt: skip
-            conn.execute(query("timeseries", "expire"),
+            conn.execute(_sql("expire"),
                          {"resolution": HOUR, "keep": KEEP[HOUR], "now": now})  # fmt: skip
 
     def window(
@@ -85,7 +85,7 @@ class TimeSeries:
         """Raw points of every series ``name`` over the last ``seconds`` (for rate/increase)."""
         since = now - timedelta(seconds=seconds)
         with self.pool.connection() as conn:
-            rows = conn.execute(query("timeseries", "window"), {"name": name, "since": since})
+            rows = conn.execute(_sql("window"), {"name": name, "since": since})
             grouped: dict[str, list[tuple[float, float]]] = defaultdict(list)
             for labels, ts, value in rows.fetchall():
                 grouped[json.dumps(labels, sort_keys=True)].append((float(ts), float(value)))
@@ -98,10 +98,10 @@ class TimeSeries:
                           if start >= now - timedelta(seconds=KEEP[r]) or r == HOUR)  # fmt: skip
         span = max((end - start).total_seconds(), 1.0)
         step = max(resolution or 1, math.ceil(span / MAX_POINTS))
-        args: dict[str, Any] = {"name": name, "match": Jsonb(match), "resolution": resolution,
+        args: dict[str, Any] = {"name": name, "match": Json(match), "resolution": resolution,
                                 "start": start, "end": end, "step": step}  # fmt: skip
         with self.pool.connection() as conn:
-            rows = conn.execute(query("timeseries", "query"), args).fetchall()
+            rows = conn.execute(_sql("query"), args).fetchall()
         grouped: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
         for labels, bucket, value in rows:
             grouped[json.dumps(labels, sort_keys=True)].append((bucket, float(value)))

@@ -10,33 +10,33 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
-from comind.stores.queries import query
+from comind.stores.postgres import Json, Pool, dict_rows
+from comind.stores.queries import named
+
+_sql = named("comind.monitoring", "spans")
 
 
 class SpanStore:
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
     def add(self, spans: Sequence[ReadableSpan]) -> None:
         rows = [_row(s) for s in spans if s.context is not None]
         with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(query("spans", "insert"), rows)
+            cur.executemany(_sql("insert"), rows)
 
     def traces(self, flow: str, limit: int = 20) -> list[dict[str, Any]]:
         """The newest ``limit`` traces of ``flow``: each its root span with ``children``."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            ids = [r["trace_id"] for r in cur.execute(query("spans", "recent_traces"),
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+            ids = [r["trace_id"] for r in cur.execute(_sql("recent_traces"),
                                                       {"flow": flow, "limit": limit})]  # fmt: skip
-            spans = cur.execute(query("spans", "spans_of"), {"traces": ids}).fetchall()
+            spans = cur.execute(_sql("spans_of"), {"traces": ids}).fetchall()
         return _trees(ids, spans)
 
     def prune(self, before: datetime) -> int:
         with self.pool.connection() as conn:
-            return conn.execute(query("spans", "prune"), {"before": before}).rowcount
+            return conn.execute(_sql("prune"), {"before": before}).rowcount
 
     def exporter(self) -> SpanExporter:
         return _Exporter(self)
@@ -68,7 +68,7 @@ def _row(span: ReadableSpan) -> dict[str, Any]:
         "started_at": datetime.fromtimestamp(span.start_time / 1e9, UTC),
         "seconds": (end - span.start_time) / 1e9,
         "status": status,
-        "attributes": Jsonb(attributes),
+        "attributes": Json(attributes),
     }
 
 

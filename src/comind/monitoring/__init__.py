@@ -1,0 +1,1 @@
+"""Monitoring data the platform keeps about itself: logs, spans, time series, events."""
