@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from comind.flows.pgsource import table_ident
 from comind.flows.sources import jsonable
+from comind.stores.postgres import Connection
 
 _INSTALL = """
 CREATE SCHEMA IF NOT EXISTS comind_flows;
@@ -47,6 +48,25 @@ class TableLookup:
                     "FOR EACH STATEMENT EXECUTE FUNCTION comind_flows.bump_version()"
                 ).format(table_ident(self.table))
             )
+            self._grant_owner(conn)
+
+    def _grant_owner(self, conn: Connection) -> None:
+        """The trigger runs as whoever writes the table — its owner, the app's role — which
+        may then bump the version and nothing else in comind_flows (without this, the app's
+        first write after the trigger exists fails: permission denied for schema)."""
+        row = conn.execute(
+            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = %s::regclass",
+            (str(table_ident(self.table).as_string(conn)),),
+        ).fetchone()
+        if row is None:
+            return
+        owner = sql.Identifier(row[0])
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA comind_flows TO {}").format(owner))
+        conn.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE ON comind_flows.table_versions TO {}").format(
+                owner
+            )
+        )
 
     def version(self) -> int:
         with self.pool.connection() as conn:

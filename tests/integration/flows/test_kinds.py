@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
@@ -13,6 +15,7 @@ from flowkit import FlowKit
 
 from comind.flows.batch import BatchRunner
 from comind.flows.sources import LeaseExpired
+from comind.stores.postgres import connect
 from waiting import wait_until
 
 WINDOW = """
@@ -197,6 +200,36 @@ enrich:
     tiers = {o["id"]: o.get("tier") for o in out}
     assert tiers == {"o1": "gold", "o2": "free", "o3": "gold", "o4": "platinum", "o5": None}
     assert out[0]["name"] == "Ada"
+
+
+def test_the_app_still_writes_its_enrich_table_once_the_version_trigger_exists(
+    kit: FlowKit,
+) -> None:
+    """The version trigger runs as whoever writes the table: the app's own role, which must
+    be able to bump the version (its first write after a restart used to be refused)."""
+    role, secret = f"app_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    kit.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{secret}'")
+    kit.execute(f'GRANT CONNECT ON DATABASE "{kit.app_db.dbname}" TO {role}')
+    kit.execute("CREATE TABLE members (id int PRIMARY KEY, tier text)")
+    kit.execute(f"ALTER TABLE members OWNER TO {role}")
+    flow = """
+tiers:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 10, max_wait: 0}
+  steps:
+    - enrich: {table: shop/members, by: member_id, fields: [tier]}
+  sink: {topic: placed}
+"""
+    kit.builder(flow).runner("tiers")  # installs the trigger, as the flows do
+    app = replace(kit.app_db, user=role, password=secret)
+    with connect(app) as conn:
+        conn.execute("INSERT INTO members VALUES (1, 'gold')")
+        conn.execute("UPDATE members SET tier = 'platinum'")
+    assert kit.rows(
+        "SELECT version FROM comind_flows.table_versions WHERE name = 'public.members'"
+    ) == [(2,)]
+    kit.execute(f"DROP TABLE members; DROP OWNED BY {role}; DROP ROLE {role}")
 
 
 def test_a_partitioned_sink_table_gets_its_partitions_ahead_and_on_demand(kit: FlowKit) -> None:
