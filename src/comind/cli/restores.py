@@ -20,6 +20,7 @@ from comind.cli.output import console, emit_json
 from comind.errors import UsageError
 from comind.platform.restores import (
     Partial,
+    PhysicalManifest,
     Restores,
     SideCopy,
     Target,
@@ -103,7 +104,7 @@ def restore(
     dbname = app_database(ctx, app) if app else "postgres"
     doc = {
         "dsn": copy.dsn(dbname),
-        "backup": manifest["id"],
+        "backup": manifest.id,
         "data_dir": str(copy.data_dir),
         "pid": copy.process.pid,
         "port": copy.port,
@@ -112,7 +113,7 @@ def restore(
         emit_json(doc)
     else:
         console.print(
-            f"restored from {manifest['id']} on port {copy.port} (pid "
+            f"restored from {manifest.id} on port {copy.port} (pid "
             f"{copy.process.pid}); stop it with: kill -INT {copy.process.pid}",
             markup=False,
         )
@@ -125,12 +126,12 @@ def restore(
 def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> None:
     with _restores(ctx) as r:
         copy, manifest, where = r.redis_side(backup_id)
-    doc = {"url": copy.target.url(), "backup": manifest["id"], "pid": copy.process.pid,
+    doc = {"url": copy.target.url(), "backup": manifest.id, "pid": copy.process.pid,
            "port": copy.target.port, "directory": str(where)}  # fmt: skip
     if as_json:
         emit_json(doc)
     else:
-        console.print(f"restored {manifest['id']} on port {copy.target.port} (pid "
+        console.print(f"restored {manifest.id} on port {copy.target.port} (pid "
                       f"{copy.process.pid}); stop it with: kill {copy.process.pid}",
                       markup=False)  # fmt: skip
         console.print(f"  redis-cli -h {copy.target.host} -p {copy.target.port}  (its new "
@@ -149,7 +150,7 @@ def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json:
         raise typer.Exit(1)
     doc = call(ctx, "POST", "/api/v1/backups/switch",
                body={"engine": "postgres", "data_dir": str(copy.data_dir)}, admin=True)  # fmt: skip
-    doc |= {"backup": manifest["id"], "to": where}
+    doc |= {"backup": manifest.id, "to": where}
     if as_json:
         emit_json(doc)
     else:
@@ -198,7 +199,7 @@ def _bucket(
 
 def _side(
     ctx: typer.Context, target: Target, force: bool, as_json: bool
-) -> tuple[SideCopy, dict[str, Any]]:
+) -> tuple[SideCopy, PhysicalManifest]:
     """A side copy of the chosen target, with progress on the terminal."""
     with _restores(ctx) as r:
         if target.lsn or target.time or target.point:
@@ -208,7 +209,7 @@ def _side(
                 return r.to_time(target, force=force)
         manifest = r.chosen(target.backup)
         with progress_bar(as_json) as bar:
-            task = bar.add_task(f"restoring {manifest['id']}", total=r.restore_size(manifest))
+            task = bar.add_task(f"restoring {manifest.id}", total=r.restore_size(manifest))
             copy = r.latest(manifest, force=force,
                             progress=lambda n: bar.update(task, completed=n))  # fmt: skip
         return copy, manifest
@@ -233,11 +234,11 @@ def _partial(
         logical = r.logical(target.backup)
         if logical is not None:
             r.from_logical(logical, partial)
-            source = str(logical["id"])
+            source = logical.id
         else:
             copy, manifest = _side(ctx, target, force, as_json)
             r.from_copy(copy, partial)
-            source = str(manifest["id"])
+            source = manifest.id
         doc = {"app": app, "database": partial.into, "table": table, "from": source,
                "to_time": target.time, "restore_point": target.point,
                "to_lsn": target.lsn}  # fmt: skip

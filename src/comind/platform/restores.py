@@ -28,8 +28,6 @@ from comind.backup.manifest import (
     ObjectsManifest,
     PhysicalManifest,
     RedisManifest,
-    manifest_document,
-    parse_manifest,
 )
 from comind.backup.pitr import (
     choose_base,
@@ -52,11 +50,9 @@ from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool
 
-__all__ = ["Partial", "Restores", "SideCopy", "Target", "discard_old_data", "old_data", "restores"]
+__all__ = ["Partial", "PhysicalManifest", "Restores", "SideCopy", "Target", "discard_old_data",
+           "old_data", "restores"]  # fmt: skip
 Progress = Callable[[int], None]
-# A manifest as its JSON document: what these methods hand the CLI, which renders it (the
-# typed models stay inside; the document is the stored JSON, so it parses back unchanged).
-Document = dict[str, Any]
 M = TypeVar("M", PhysicalManifest, LogicalManifest, ObjectsManifest, RedisManifest)
 
 
@@ -73,13 +69,13 @@ class Target:
     def chosen(self) -> bool:
         return any((self.time, self.point, self.lsn, self.backup))
 
-    def described(self, manifest: Document) -> str:
+    def described(self, manifest: Manifest) -> str:
         """The target in words, for questions and reports."""
         if self.time:
             return self.time
         if self.point:
             return f"restore point {self.point}"
-        return f"LSN {self.lsn}" if self.lsn else str(manifest["id"])
+        return f"LSN {self.lsn}" if self.lsn else manifest.id
 
 
 @dataclass(frozen=True)
@@ -114,14 +110,14 @@ class Restores:
         """Manifests of the complete physical backups (full, incr, diff), newest first."""
         return physical_manifests(self.catalog)
 
-    def chosen(self, backup_id: str | None) -> Document:
+    def chosen(self, backup_id: str | None) -> PhysicalManifest:
         """The given complete physical backup, or the newest one."""
         if backup_id is None:
             newest = self.manifests()
             if not newest:
                 raise UsageError("no complete backup to restore: comind backup run")
-            return manifest_document(newest[0])
-        return manifest_document(_of_type(self._complete(backup_id), PhysicalManifest))
+            return newest[0]
+        return _of_type(self._complete(backup_id), PhysicalManifest)
 
     def _complete(self, backup_id: str) -> Manifest:
         found = self.catalog.get(backup_id)
@@ -131,24 +127,23 @@ class Restores:
             raise UsageError(f"backup {backup_id} is {found.status}, not complete")
         return found.manifest
 
-    def restore_size(self, manifest: Document) -> int:
+    def restore_size(self, manifest: PhysicalManifest) -> int:
         """Bytes a restore of ``manifest`` (its whole chain) writes."""
-        return sum(m.source_bytes for m in chain_of(self.store, _physical(manifest)))
+        return sum(m.source_bytes for m in chain_of(self.store, manifest))
 
-    def latest(self, manifest: Document, *, force: bool, progress: Progress) -> SideCopy:
+    def latest(self, manifest: PhysicalManifest, *, force: bool, progress: Progress) -> SideCopy:
         """``manifest`` restored and started on a side port."""
-        base = _physical(manifest)
-        return restore_side(self.cluster, self.store, base, self.keys.all(),
-                            self._fresh(base.id), force=force, progress=progress)  # fmt: skip
+        return restore_side(self.cluster, self.store, manifest, self.keys.all(),
+                            self._fresh(manifest.id), force=force, progress=progress)  # fmt: skip
 
-    def to_lsn(self, lsn: str, *, force: bool) -> tuple[SideCopy, Document]:
+    def to_lsn(self, lsn: str, *, force: bool) -> tuple[SideCopy, PhysicalManifest]:
         manifests = self.manifests()
         base = choose_base_lsn(manifests, lsn)
         copy = restore_to_lsn(self.cluster, self.store, self.keys, manifests, lsn,
                               self._fresh("pitr"), force=force)  # fmt: skip
-        return copy, manifest_document(base)
+        return copy, base
 
-    def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, Document]:
+    def to_time(self, target: Target, *, force: bool) -> tuple[SideCopy, PhysicalManifest]:
         """A time or a restore point, replayed on a side copy."""
         if target.point:
             moment = restore_point(self.store, target.point).time
@@ -158,20 +153,19 @@ class Restores:
         base = choose_base(manifests, moment)
         copy = restore_to_time(self.cluster, self.store, self.keys, manifests, moment,
                                self._fresh("pitr"), force=force, point=target.point)  # fmt: skip
-        return copy, manifest_document(base)
+        return copy, base
 
-    def logical(self, backup_id: str | None) -> Document | None:
+    def logical(self, backup_id: str | None) -> LogicalManifest | None:
         """The manifest of ``backup_id`` when it is a logical backup."""
         found = self.catalog.get(backup_id) if backup_id else None
         if found is None or not isinstance(found.manifest, LogicalManifest):
             return None
-        return manifest_document(found.manifest)
+        return found.manifest
 
-    def from_logical(self, manifest: Document, partial: Partial) -> None:
+    def from_logical(self, dump: LogicalManifest, partial: Partial) -> None:
         """A logical dump restored into the new database ``partial.into``."""
         if partial.table:
             raise UsageError("--table restores from a full backup or a point in time")
-        dump = _of_type(parse_manifest(manifest), LogicalManifest)
         restore_logical(self.cluster, self.store, self.keys.all(), dump, partial.into,
                         owner=role_name(partial.app))  # fmt: skip
 
@@ -189,13 +183,13 @@ class Restores:
                                f"{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
         return {"database": database, "old": old}
 
-    def redis_side(self, backup_id: str | None) -> tuple[RedisCopy, Document, Path]:
+    def redis_side(self, backup_id: str | None) -> tuple[RedisCopy, RedisManifest, Path]:
         """A Redis snapshot served on a side port."""
         manifest = _found(self.catalog.manifest("redis", backup_id), "redis", backup_id)
         where = self._fresh(manifest.id)
         binary = find_binary(self.settings.redis_bin)
         copy = restore_redis(binary, self.store, self.keys.all(), manifest, where)
-        return copy, manifest_document(manifest), where
+        return copy, manifest, where
 
     def bucket(self, bucket: str, backup_id: str | None, into: str | None) -> dict[str, Any]:
         """A bucket's objects restored (under ``into`` when given)."""
@@ -224,10 +218,6 @@ def _of_type(manifest: Manifest, kind: type[M]) -> M:
         raise UsageError(f"backup {manifest.id} is a {manifest.type} backup, not the kind "
                          "this restore starts from")  # fmt: skip
     return manifest
-
-
-def _physical(document: Document) -> PhysicalManifest:
-    return _of_type(parse_manifest(document), PhysicalManifest)
 
 
 def old_data(home: StateDir) -> list[Path]:
