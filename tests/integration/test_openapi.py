@@ -80,6 +80,14 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}/replay": {"name": "nope"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
+    "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},
+    "/api/v1/queues/{name}/messages": {"name": "shop/jobs-dlq"},
+    "/api/v1/queues/{name}/purge": {"name": "shop/done"},
+    "/api/v1/queues/{name}/moves": {"name": "shop/jobs"},
+    "/api/v1/tokens/{id}/revoke": {"id": "nope"},
+    "/api/v1/apps/{app}/env": {"app": "shop"},
+    "/api/v1/apps/{app}/rotate-key": {"app": "nope"},
+    "/api/v1/logs": {"app": "shop"},  # the platform's own log is a file of `comind up` only
 }
 # the list each of these reads answers must hold items here (so their schemas are exercised)
 FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
@@ -87,7 +95,10 @@ FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/flows/{name}": "quarantined",
           "/api/v1/backups": "backups", "/api/v1/metrics/query": "series",
           "/api/v1/alerts": "rules", "/api/v1/apps": "apps", "/api/v1/resources": "resources",
-          "/api/v1/syncs": "syncs"}  # fmt: skip
+          "/api/v1/syncs": "syncs", "/api/v1/queues/{name}/stats": "dead_letter_sources",
+          "/api/v1/queues/{name}/messages": "messages", "/api/v1/queues/{name}/moves": "moves",
+          "/api/v1/tokens": "tokens", "/api/v1/audit": "entries", "/api/v1/logs": "lines",
+          "/api/v1/apps/{app}/env": "env"}  # fmt: skip
 
 
 def git(repo: Path, *args: str) -> None:
@@ -144,6 +155,15 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
                         headers=bearer(admin), timeout=120)  # fmt: skip
     assert answers_as_documented(doc, "/api/v1/backups", "post", backup) == []
     assert backup.status_code == 200
+    token = httpx.post(f"{following.url}/api/v1/tokens", json={"role": "viewer", "app": "shop"},
+                       headers=bearer(admin))  # fmt: skip
+    assert answers_as_documented(doc, "/api/v1/tokens", "post", token) == []
+    assert token.status_code == 201
+    # shop/jobs is empty: the move has nothing to take, and GET .../moves lists it
+    move = httpx.post(f"{following.url}/api/v1/queues/shop/jobs/moves",
+                      json={"to": "shop/done", "rate": 10}, headers=bearer(admin))  # fmt: skip
+    assert answers_as_documented(doc, "/api/v1/queues/{name}/moves", "post", move) == []
+    assert move.status_code == 202
 
     def has(path: str, key: str) -> bool:
         found = httpx.get(f"{following.url}{path}", headers=bearer(admin))
@@ -152,6 +172,7 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
     assert wait_until(lambda: has("/api/v1/flows/relay/traces", "traces"), timeout=90)
     assert wait_until(lambda: has("/api/v1/flows/relay", "quarantined"))
     assert wait_until(lambda: has("/api/v1/metrics/query?name=comind_engine_up", "series"))
+    assert wait_until(lambda: has("/api/v1/logs?app=shop", "lines"))
     return following
 
 
@@ -243,6 +264,12 @@ def test_roles_are_enforced_as_documented(
         ("/api/v1/queues/{name}/dlq", "/api/v1/queues/shop/done/dlq", 409),
         ("/api/v1/syncs", "/api/v1/syncs?limit=many", 400),
         ("/api/v1/metrics/query", "/api/v1/metrics/query", 400),
+        ("/api/v1/queues/{name}/stats", "/api/v1/queues/shop/nope/stats", 404),
+        ("/api/v1/queues/{name}/messages", "/api/v1/queues/shop/done/messages?limit=0", 400),
+        ("/api/v1/audit", "/api/v1/audit?limit=many", 400),
+        ("/api/v1/logs", "/api/v1/logs?level=loud", 400),
+        ("/api/v1/logs", "/api/v1/logs?since=yesterday", 400),
+        ("/api/v1/apps/{app}/env", "/api/v1/apps/nope/env", 404),
     ],
 )
 def test_errors_answer_documented_problems(
@@ -321,7 +348,20 @@ def test_changes_answer_as_documented(filled: Platform, doc: dict[str, Any], adm
         ("/api/v1/rollback", "/api/v1/rollback", {}, viewer, 403),
         ("/api/v1/backups/switch", "/api/v1/backups/switch", {"engine": "x"}, viewer, 403),
         ("/api/v1/hooks/git", "/api/v1/hooks/git", {"ref": "refs/heads/main"}, github, 401),
-    ]
+        ("/api/v1/queues/{name}/messages", "/api/v1/queues/shop/done/messages", {"body": "hi"},
+         admin_, 200),
+        ("/api/v1/queues/{name}/messages", "/api/v1/queues/shop/done/messages", {}, admin_, 400),
+        ("/api/v1/queues/{name}/purge", "/api/v1/queues/shop/done/purge", {}, admin_, 200),
+        ("/api/v1/queues/{name}/purge", "/api/v1/queues/shop/nope/purge", {}, admin_, 404),
+        ("/api/v1/queues/{name}/moves", "/api/v1/queues/shop/done/moves", {"rate": 0}, admin_,
+         400),
+        ("/api/v1/queues/{name}/moves", "/api/v1/queues/shop/done/moves", {"to": "shop/nope"},
+         admin_, 404),
+        ("/api/v1/tokens", "/api/v1/tokens", {"role": "root"}, admin_, 400),
+        ("/api/v1/tokens/{id}/revoke", "/api/v1/tokens/nope/revoke", {}, admin_, 404),
+        ("/api/v1/sessions/end", "/api/v1/sessions/end", {}, admin_, 200),
+        ("/api/v1/apps/{app}/rotate-key", "/api/v1/apps/nope/rotate-key", {}, admin_, 404),
+    ]  # fmt: skip
     problems: list[str] = []
     for path, url, body, headers, status in calls:
         answer = httpx.post(f"{filled.url}{url}", json=body, headers=headers, timeout=30)
@@ -329,3 +369,41 @@ def test_changes_answer_as_documented(filled: Platform, doc: dict[str, Any], adm
             problems.append(f"POST {url}: {answer.status_code}, not {status}: {answer.text}")
         problems += answers_as_documented(doc, path, "post", answer)
     assert not problems, "\n".join(problems)
+
+
+def test_a_token_made_and_revoked_answers_as_documented(
+    filled: Platform, doc: dict[str, Any], admin: Hidden
+) -> None:
+    made = httpx.post(f"{filled.url}/api/v1/tokens", json={"role": "operator", "expires": "1h"},
+                      headers=bearer(admin))  # fmt: skip
+    assert made.status_code == 201
+    assert answers_as_documented(doc, "/api/v1/tokens", "post", made) == []
+    url = f"{filled.url}/api/v1/tokens/{made.json()['id']}/revoke"
+    for status in (200, 404):  # the second time it is no longer active
+        revoked = httpx.post(url, headers=bearer(admin))
+        assert revoked.status_code == status
+        assert answers_as_documented(doc, "/api/v1/tokens/{id}/revoke", "post", revoked) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "url", "own"),
+    [
+        ("/api/v1/queues/{name}/stats", "/api/v1/queues/shop/jobs/stats", True),
+        ("/api/v1/queues/{name}/moves", "/api/v1/queues/shop/jobs/moves", True),
+        ("/api/v1/logs", "/api/v1/logs?app=shop", True),
+        ("/api/v1/logs", "/api/v1/logs", False),
+    ],
+)
+def test_app_tokens_reach_their_own_app_only(
+    filled: Platform, doc: dict[str, Any], path: str, url: str, own: bool
+) -> None:
+    """What ``x-comind-app-tokens: own`` says: a token of the app reads it, a token of
+    another app (or of one app, for the whole platform) is refused."""
+    assert doc["paths"][path]["get"]["x-comind-app-tokens"] == "own"
+    assert filled.messages is not None
+    store = AccessStore(filled.messages.pool)
+    shop, other = (Hidden(store.create("viewer", app=a)[1]) for a in ("shop", "other"))
+    for token, status in ((shop, 200 if own else 403), (other, 403)):
+        answer = httpx.get(f"{filled.url}{url}", headers=bearer(token))
+        assert answer.status_code == status
+        assert answers_as_documented(doc, path, "get", answer) == []

@@ -2,8 +2,9 @@
 
 It is built from two lists kept beside each other: the operations
 (:mod:`comind.api.openapi_ops`: path, method, parameters, who may call) and the bodies'
-pydantic models (:mod:`comind.api.openapi_schemas`), whose JSON Schemas (2020-12, the
-dialect OpenAPI 3.1 uses) become ``components/schemas``. Roles go in the security
+pydantic models (:mod:`comind.api.openapi_schemas`, and :mod:`comind.api.openapi_control` for
+the control API the CLI calls), whose JSON Schemas (2020-12, the dialect OpenAPI 3.1 uses)
+become ``components/schemas``. Roles go in the security
 requirements, as OpenAPI 3.1 allows for non-OAuth schemes (``bearerToken: [operator]``),
 and again as ``x-comind-role`` / ``x-comind-app-tokens`` for tools that ignore those.
 
@@ -30,8 +31,8 @@ PATH = "/api/v1/openapi.json"
 REQUESTS = list(dict.fromkeys(op.body for op in OPS if op.body is not None))
 DESCRIPTION = """\
 The REST API of a Comind-Ops platform: status, queues and dead letters, flows, backups,
-metrics history, alerts and GitOps (apps, resources, syncs). The GitOps operations are served
-when the platform follows a Git repository.
+metrics history, alerts, GitOps (apps, resources, syncs), tokens and the audit log, and the
+stored logs. The GitOps operations are served when the platform follows a Git repository.
 
 **Tokens.** Send `Authorization: Bearer TOKEN`. Roles are ordered viewer < operator < admin;
 each operation names the least role it needs in its security requirement. The state
@@ -61,7 +62,7 @@ SCHEMES: dict[str, Any] = {
     "gitlabToken": {"type": "apiKey", "in": "header", "name": "X-Gitlab-Token",
                     "description": "GitLab's secret token: the webhook secret."},
 }  # fmt: skip
-TAGS = ["status", "queues", "flows", "backups", "metrics", "gitops"]
+TAGS = ["status", "queues", "flows", "backups", "metrics", "gitops", "access", "logs"]
 APP_TOKENS = {
     "filtered": "A token limited to one app sees that app's part.",
     "own": "A token limited to one app may do this for its own app only.",
@@ -138,7 +139,8 @@ def _who(op: Op) -> str:
     if op.auth == "webhook":
         return "Authenticated by the webhook secret (GitHub signature or GitLab token)."
     session = " (or a dashboard session)" if op.method == "GET" else ""
-    return f"Needs a {op.role} token{session}. {APP_TOKENS[op.apps]}"
+    article = "an" if op.role == "admin" else "a"
+    return f"Needs {article} {op.role} token{session}. {APP_TOKENS[op.apps]}"
 
 
 def _security(op: Op) -> list[dict[str, list[str]]]:

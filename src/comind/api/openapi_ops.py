@@ -2,8 +2,10 @@
 :mod:`comind.api.openapi` turns this list into the OpenAPI 3.1 document.
 
 To document a new route, add an :class:`Op` here. Its request body is the pydantic model the
-route parses (as :mod:`comind.api.backups` does); its answers are models of
-:mod:`comind.api.openapi_schemas` (or the route's own, where it builds one).
+route parses (as :mod:`comind.api.backups` does; for a route that reads its body field by
+field, a model of what it accepts, beside the answers); its answers are models of
+:mod:`comind.api.openapi_schemas` or :mod:`comind.api.openapi_control` (or the route's own,
+where it builds one).
 ``tests/integration/test_openapi.py`` names every route the platform serves under ``/api/v1``
 that is missing here, and checks what the operations answer.
 """
@@ -16,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from comind.api import flow_actions as fa
+from comind.api import openapi_control as c
 from comind.api import openapi_schemas as s
 from comind.api.backups import PointBody, PruneBody, RunBody
 
@@ -71,6 +74,8 @@ FLOW = Param("name", "path", "the flow's name in the spec", required=True)
 QUEUE = Param("name", "path", "app/queue (the slash stays as it is; .fifo may be left out)",
               required=True)  # fmt: skip
 NO_FLOW = {404: "no such flow in the applied spec"}
+NO_QUEUE = {404: "no such queue"}
+APP = Param("app", "path", "the app's name", required=True)
 LIMIT = "limit must be a whole number"
 BACKUP_ERRORS = {400: "a body or value refused", 409: "it failed, or backups are not served here",
                  413: "a body over 64 KiB"}  # fmt: skip
@@ -106,6 +111,36 @@ OPS: tuple[Op, ...] = (
        errors={404: "no such queue", 409: "no dead-letter queue, or a redrive is running"},
        description="Audited. The platform's housekeeping moves the messages in the background; "
                    "GET /api/v1/queues shows the progress."),
+    Op("GET", "/api/v1/queues/{name}/stats", "queueStats", "queues",
+       "A queue's attributes, depth and the queues it is the DLQ of", {200: c.QueueStats},
+       apps="own", params=(QUEUE,), errors=NO_QUEUE),
+    Op("GET", "/api/v1/queues/{name}/messages", "peekMessages", "queues",
+       "A queue's oldest messages, peeked (nothing is received)", {200: c.QueueMessages},
+       apps="own", params=(QUEUE, Param("limit", "query", "how many (1 to 1000)", "integer",
+                                        default=10, maximum=1000)),
+       errors={**NO_QUEUE, 400: LIMIT}),
+    Op("POST", "/api/v1/queues/{name}/messages", "sendMessage", "queues", "Send a message",
+       {200: c.MessageSent}, role="operator", apps="own", params=(QUEUE,), body=c.SendMessage,
+       errors={**NO_QUEUE, 400: "no body, or one the queue refuses (a FIFO queue needs a group)",
+               409: "the queue could not take it", 413: "a request body over 260 KiB"},
+       description="Audited. A FIFO queue's message gets a deduplication id of its own."),
+    Op("POST", "/api/v1/queues/{name}/purge", "purgeQueue", "queues",
+       "Delete every message of a queue", {200: c.Purged}, role="operator", apps="own",
+       params=(QUEUE,), errors=NO_QUEUE, description="Audited."),
+    Op("POST", "/api/v1/queues/{name}/moves", "startMove", "queues",
+       "Move a queue's messages elsewhere at a bounded rate", {202: c.MoveStarted},
+       role="operator", apps="own", params=(QUEUE,), body=c.StartMove,
+       errors={400: "a rate not a whole number from 1 to 500",
+               404: "no such queue (source or destination)",
+               409: "a move of this queue is running"},
+       description="Audited. Without `to`, a DLQ's messages go back to the queues they came "
+                   "from; the platform's housekeeping moves them in the background, and GET "
+                   "on this path shows the progress."),
+    Op("GET", "/api/v1/queues/{name}/moves", "listMoves", "queues",
+       "A queue's move tasks, newest first", {200: c.MoveList}, apps="own",
+       params=(QUEUE, Param("limit", "query", "how many (1 to 100)", "integer", default=10,
+                            maximum=100)),
+       errors={**NO_QUEUE, 400: LIMIT}),
     # --- flows
     Op("GET", "/api/v1/flows", "listFlows", "flows", "Every flow of the applied spec",
        {200: s.FlowList}),
@@ -191,8 +226,7 @@ OPS: tuple[Op, ...] = (
        {200: s.AppList}, apps="filtered"),
     Op("GET", "/api/v1/apps/{app}", "getApp", "gitops", "An app and its resources",
        {200: s.AppDetail}, apps="own",
-       params=(Param("app", "path", "the app's name", required=True),),
-       errors={404: "no such app"}),
+       params=(APP,), errors={404: "no such app"}),
     Op("GET", "/api/v1/resources", "listResources", "gitops", "Every resource's sync and health",
        {200: s.ResourceList}, apps="filtered"),
     Op("GET", "/api/v1/syncs", "listSyncs", "gitops", "The newest syncs of the environment",
@@ -227,4 +261,44 @@ OPS: tuple[Op, ...] = (
        errors={400: "not a GitHub or GitLab request, or a malformed push",
                401: "a missing or wrong signature or token", 413: "a payload over 5 MiB"},
        description="200 with accepted false: not a push, or a push to another branch."),
+    # --- access: tokens, dashboard sessions, the audit log and apps' credentials
+    Op("GET", "/api/v1/tokens", "listTokens", "access", "Every token (never the token itself)",
+       {200: c.TokenList}, role="admin"),
+    Op("POST", "/api/v1/tokens", "createToken", "access", "Make a token", {201: c.TokenCreated},
+       role="admin", body=c.CreateToken, errors={400: "an unknown role or a bad expires"},
+       description="Audited. The answer is the only time the token is shown: the platform "
+                   "keeps its hash."),
+    Op("POST", "/api/v1/tokens/{id}/revoke", "revokeToken", "access", "Revoke a token at once",
+       {200: c.TokenRevoked}, role="admin",
+       params=(Param("id", "path", "the token's id", required=True),),
+       errors={404: "no such active token"}, description="Audited."),
+    Op("POST", "/api/v1/sessions/end", "endSessions", "access",
+       "End every dashboard session (tokens stay valid)", {200: c.SessionsEnded},
+       role="admin", description="Audited."),
+    Op("GET", "/api/v1/audit", "auditLog", "access", "The audit log, newest first",
+       {200: c.AuditLog}, role="admin",
+       params=(Param("limit", "query", "how many (1 to 10000)", "integer", default=50,
+                     maximum=10_000),),
+       errors={400: LIMIT}),
+    Op("GET", "/api/v1/apps/{app}/env", "appEnv", "access",
+       "Every variable an app is given, secrets included", {200: c.AppEnv}, role="admin",
+       params=(APP,), errors={404: "no such app"},
+       description="A credential: every read is audited as read-secrets."),
+    Op("POST", "/api/v1/apps/{app}/rotate-key", "rotateAppKey", "access",
+       "Issue an app a new access key (the old one stops working)", {200: c.KeyRotated},
+       role="admin", params=(APP,), errors={404: "no such app"}, description="Audited."),
+    # --- logs
+    Op("GET", "/api/v1/logs", "searchLogs", "logs", "Search the stored logs, oldest first",
+       {200: c.Logs}, apps="own",
+       params=(Param("app", "query", "an app's output (default: the platform's own log)"),
+               Param("since", "query", "how far back from now: 10m, 2h, 1d", default="1h"),
+               Param("after", "query", "instead of since: lines strictly newer than this ISO "
+                                       "timestamp (how `comind logs -f` follows)"),
+               Param("level", "query", "at least this level: debug, info, warning, error or "
+                                       "critical"),
+               Param("grep", "query", "lines containing this text"),
+               Param("limit", "query", "how many: the newest (1 to 10000)", "integer",
+                     default=200, maximum=10_000)),
+       errors={400: "a bad since, after, level or limit"},
+       description="The platform's own log (no app) needs a token of every app."),
 )  # fmt: skip

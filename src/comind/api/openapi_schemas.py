@@ -30,6 +30,9 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow", title="Problem")
     error: str = Field(description="what went wrong, for people")
+    needs: str | None = Field(None, description="a 403 for a role: the least role needed")
+    role: str | None = Field(None, description="a 403 for a role: the token's role")
+    app: str | None = Field(None, description="a 403 for a role: the token's app (null: every)")
 
 
 # --- status -------------------------------------------------------------------------------
