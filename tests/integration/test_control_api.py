@@ -15,7 +15,7 @@ from tests.hidden import Hidden, HiddenHeaders, bearer
 from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
-from comind.queue.model import OutgoingMessage
+from comind.queue.model import Attribute, OutgoingMessage
 
 
 @pytest.fixture
@@ -59,6 +59,23 @@ def test_an_app_operator_sends_and_purges_its_own_queues_only(
     assert purged.json() == {"queue": mine, "purged": 1}
     assert audited(layer, mine) == [("queue-purge", "accepted"), ("queue-send", "accepted")]
     assert audited(layer, theirs) == [("queue-purge", "refused")]
+
+
+def test_a_peeked_binary_attribute_is_answered_in_base64(
+    runtime: Platform, layer: MessageLayer, app: str
+) -> None:
+    queue = f"{app}/jobs"
+    queue_with_dlq(layer, queue)
+    attrs = {"blob": Attribute("Binary", binary_value=b"\x00\xffraw")}
+    layer.queues.send(queue, [OutgoingMessage(body="with bytes", attributes=attrs)])
+    peeked = httpx.get(f"{runtime.url}/api/v1/queues/{queue}/messages", headers=admin(runtime))
+    assert peeked.status_code == 200, peeked.text
+    [message] = peeked.json()["messages"]
+    assert message["attributes"]["blob"] == {
+        "data_type": "Binary",
+        "string_value": None,
+        "binary_value": "AP9yYXc=",
+    }
 
 
 def test_moves_are_started_and_followed(runtime: Platform, layer: MessageLayer, app: str) -> None:

@@ -16,6 +16,7 @@ reaches that app's queues only. Mutations are audited by the :class:`~comind.api
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -28,7 +29,7 @@ from comind.api.guard import Answer, Call, Guard
 from comind.api.queues import QueuesApi, app_of
 from comind.queue.errors import QueueDoesNotExist, QueueError
 from comind.queue.layer import MessageLayer
-from comind.queue.model import OutgoingMessage
+from comind.queue.model import Attribute, OutgoingMessage
 from comind.queue.moves import MAX_RATE, MoveTask
 from comind.queue.types import ReceivedMessage
 
@@ -132,9 +133,16 @@ def message_doc(m: ReceivedMessage) -> dict[str, Any]:
     return {
         "message_id": m.message_id, "body": m.body, "receive_count": m.receive_count,
         "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-        "attributes": {k: asdict(v) for k, v in m.attributes.items()},
+        "attributes": {k: _attribute(v) for k, v in m.attributes.items()},
         "dead_letter": m.dead_letter,
     }  # fmt: skip
+
+
+def _attribute(attr: Attribute) -> dict[str, Any]:
+    """An attribute as JSON: a binary value in base64, as SQS itself answers it."""
+    binary = base64.b64encode(attr.binary_value).decode() if attr.binary_value else None
+    return {"data_type": attr.data_type, "string_value": attr.string_value,
+            "binary_value": binary}  # fmt: skip
 
 
 def _task(t: MoveTask) -> dict[str, Any]:
