@@ -4,6 +4,8 @@ text through a boolean first: a failing ``secret not in text`` would print the t
 
 from __future__ import annotations
 
+from comind.embedded.home import StateDir
+
 
 class Hidden(str):
     __slots__ = ()
@@ -19,3 +21,8 @@ class HiddenHeaders(dict[str, str]):
 
 def bearer(token: str) -> HiddenHeaders:
     return HiddenHeaders(Authorization=f"Bearer {token}")
+
+
+def builtin_headers(home: StateDir, role: str) -> HiddenHeaders:
+    """Headers with the state directory's own ``admin`` or ``viewer`` API token."""
+    return bearer(home.secret(f"api-{role}-token"))

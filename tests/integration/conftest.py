@@ -18,6 +18,7 @@ from tests.platforms import make_settings
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.settings import Settings
 from comind.platform import Platform
+from comind.queue.layer import MessageLayer
 from comind.stores.migrations import migrate
 from comind.stores.postgres import PgTarget, connect, ensure_database, superuser
 from comind.stores.redis import client, default_user
@@ -91,3 +92,16 @@ def rkeys(platform: EmbeddedPlatform) -> Iterator[tuple[redis.Redis, str]]:
         yield conn, prefix
         for key in conn.scan_iter(f"{prefix}*"):
             conn.delete(key)
+
+
+@pytest.fixture
+def layer(runtime: Platform) -> MessageLayer:
+    """The shared platform's message layer (a module may define its own on a scratch database)."""
+    assert runtime.messages is not None
+    return runtime.messages
+
+
+@pytest.fixture
+def app() -> str:
+    """A name no other test uses for its app (its queues are ``APP/...``)."""
+    return f"a{uuid.uuid4().hex[:8]}"

@@ -8,9 +8,8 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from tests.dead_letters import queue_with_dlq
-from tests.hidden import Hidden, HiddenHeaders, bearer
+from tests.hidden import Hidden, HiddenHeaders, bearer, builtin_headers
 
 from comind.governance.access import AccessStore
 from comind.platform import Platform
@@ -18,19 +17,8 @@ from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute, OutgoingMessage
 
 
-@pytest.fixture
-def layer(runtime: Platform) -> MessageLayer:
-    assert runtime.messages is not None
-    return runtime.messages
-
-
-@pytest.fixture
-def app() -> str:
-    return f"c{uuid.uuid4().hex[:8]}"
-
-
 def admin(runtime: Platform) -> HiddenHeaders:
-    return bearer(runtime.engines.home.secret("api-admin-token"))
+    return builtin_headers(runtime.engines.home, "admin")
 
 
 def token(layer: MessageLayer, role: str, app: str | None = None) -> HiddenHeaders:

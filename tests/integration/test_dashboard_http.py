@@ -31,12 +31,6 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
 @pytest.fixture
-def layer(runtime: Platform) -> MessageLayer:
-    assert runtime.messages is not None
-    return runtime.messages
-
-
-@pytest.fixture
 def browser(runtime: Platform) -> Iterator[httpx.Client]:
     """A client with its own cookie jar, as one browser."""
     with httpx.Client(base_url=runtime.url, follow_redirects=False) as client:

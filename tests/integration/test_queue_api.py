@@ -3,13 +3,11 @@ without consuming it, redrive for operators only (audited either way), app scopi
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
-import pytest
 from tests.dead_letters import dead_letter, queue_with_dlq
-from tests.hidden import HiddenHeaders, bearer
+from tests.hidden import HiddenHeaders, bearer, builtin_headers
 from tests.waiting import wait_until
 
 from comind.governance.access import AccessStore
@@ -17,23 +15,12 @@ from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 
 
-@pytest.fixture
-def layer(runtime: Platform) -> MessageLayer:
-    assert runtime.messages is not None
-    return runtime.messages
-
-
-@pytest.fixture
-def app() -> str:
-    return f"q{uuid.uuid4().hex[:8]}"
-
-
 def admin(runtime: Platform) -> HiddenHeaders:
-    return bearer(runtime.engines.home.secret("api-admin-token"))
+    return builtin_headers(runtime.engines.home, "admin")
 
 
 def viewer(runtime: Platform) -> HiddenHeaders:
-    return bearer(runtime.engines.home.secret("api-viewer-token"))
+    return builtin_headers(runtime.engines.home, "viewer")
 
 
 def audited(layer: MessageLayer, target: str) -> list[tuple[str, str]]:
