@@ -14,6 +14,7 @@ from comind.api.tls import client_context
 from comind.embedded.home import StateDir
 from comind.embedded.lock import holder_pid
 from comind.embedded.settings import Settings
+from comind.embedded.state import PlatformState
 from comind.errors import ComindError
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget
@@ -47,34 +48,34 @@ def home_of(ctx: typer.Context) -> StateDir:
     return StateDir(settings_of(ctx).home)
 
 
-def running_state(home: StateDir) -> dict[str, Any]:
+def running_state(home: StateDir) -> PlatformState:
     """state.json of the running platform, or a one-line error saying how to start it."""
     state = home.read_state()
-    if holder_pid(home.lock_file) is None or not state:
+    if holder_pid(home.lock_file) is None or state is None:
         raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
     return state
 
 
-def api_verify(state: dict[str, Any]) -> ssl.SSLContext | bool:
+def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
     """How to verify the running platform's API: against its own certificate when it made
     that itself, else as any HTTPS site."""
-    if state.get("tls_self_signed"):
-        return client_context(Path(state["tls_cert"]))
+    if state.tls_self_signed and state.tls_cert:
+        return client_context(Path(state.tls_cert))
     return True
 
 
-def ca_env(state: dict[str, Any]) -> dict[str, str]:
+def ca_env(state: PlatformState) -> dict[str, str]:
     """What makes an AWS SDK trust the platform's self-signed certificate."""
-    return {"AWS_CA_BUNDLE": state["tls_cert"]} if state.get("tls_self_signed") else {}
+    return {"AWS_CA_BUNDLE": state.tls_cert} if state.tls_self_signed and state.tls_cert else {}
 
 
-def platform_redis(home: StateDir, state: dict[str, Any]) -> RedisTarget:
+def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
     """The running platform's Redis, as its default (admin) user."""
-    host, _, port = state["engines"]["redis"]["address"].rpartition(":")
-    return RedisTarget(host, int(port), home.secret("redis-password"))
+    host, port = state.address("redis")
+    return RedisTarget(host, port, home.secret("redis-password"))
 
 
-def platform_db(home: StateDir, state: dict[str, Any]) -> PgTarget:
+def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
     """The platform database of the running platform, as its superuser."""
-    host, _, port = state["engines"]["postgres"]["address"].rpartition(":")
-    return PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)
+    host, port = state.address("postgres")
+    return PgTarget(host, port, "postgres", home.secret("postgres-password"), PLATFORM_DB)

@@ -38,8 +38,8 @@ def worker(
 ) -> None:
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
     home = home_of(ctx)
-    engines = running_state(home)["engines"]
-    addresses = (engines["postgres"]["address"], engines["redis"]["address"])
+    engines = running_state(home).engines
+    addresses = (engines["postgres"].address, engines["redis"].address)
     run_worker(home, addresses, flow, root.absolute(), env)
 
 

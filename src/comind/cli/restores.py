@@ -33,7 +33,7 @@ from comind.platform.restores import (
 def _restores(ctx: typer.Context) -> Iterator[Restores]:
     """Restores of the running platform of this state directory."""
     home = home_of(ctx)
-    address = running_state(home)["engines"]["postgres"]["address"]
+    address = running_state(home).engines["postgres"].address
     with restores(home, settings_of(ctx), address) as found:
         yield found
 
