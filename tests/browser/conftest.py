@@ -18,6 +18,7 @@ from tests.browser.dashkit import Dash, commit, git
 from tests.hidden import Hidden
 from tests.platforms import make_settings
 
+from comind.embedded.home import StateDir
 from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.platform import repo as repos
@@ -29,7 +30,7 @@ def dash(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "shop")
     home = engine_root / "dashboard"
-    chosen = repos.resolve(str(repo), branch=None, home=home)
+    chosen = repos.resolve(str(repo), branch=None, checkouts=StateDir(home).git)
     settings = make_settings(home).model_copy(update={"sample_interval": 0.5})
     run = Platform(settings, about={"platform": "dash"}, spec=repos.load(chosen.path, "dev"),
                   source=chosen.source, env="dev")  # fmt: skip

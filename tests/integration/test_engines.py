@@ -14,14 +14,14 @@ from comind.stores.redis import RedisTarget, default_user
 
 def test_status_reports_every_engine_healthy_with_address(platform: EmbeddedPlatform) -> None:
     st = platform.status()
-    assert set(st["engines"]) == {"postgres", "redis", "objects"}
+    assert set(st.engines) == {"postgres", "redis", "objects"}
     for name in ("postgres", "redis"):
-        engine = st["engines"][name]
-        assert engine["state"] == "healthy"
-        assert engine["address"].startswith("127.0.0.1:")
-        assert isinstance(engine["pid"], int)
-        assert engine["version"]
-    assert st["engines"]["objects"]["address"].startswith("file://")
+        engine = st.engines[name]
+        assert engine.state == "healthy"
+        assert engine.address.startswith("127.0.0.1:")
+        assert isinstance(engine.pid, int)
+        assert engine.version
+    assert st.engines["objects"].address.startswith("file://")
 
 
 def test_postgres_needs_the_generated_password(platform: EmbeddedPlatform) -> None:

@@ -47,8 +47,8 @@ def test_prometheus_scrapes_the_platform_and_alertmanager_delivers(
     run = Platform(settings, about={"platform": "watched"}, spec=spec)
     run.start()
     try:
-        states = run.engines.status()["engines"]
-        assert states["prometheus"]["state"] == states["alertmanager"]["state"] == "healthy"
+        states = run.engines.status().engines
+        assert states["prometheus"].state == states["alertmanager"].state == "healthy"
         prometheus = _engine(run, "prometheus")
 
         def scraped() -> bool:

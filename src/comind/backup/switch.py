@@ -34,7 +34,7 @@ REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and
 def switch_data(
     platform: EmbeddedPlatform, archive: WalArchive, catalog: BackupCatalog, restored: Path
 ) -> dict[str, Any]:
-    restores = (platform.home.root / "restores").resolve()
+    restores = platform.home.restores.resolve()
     if restores not in restored.resolve().parents:
         raise ComindError(f"{restored} is not a restored copy under {restores}")
     engine = platform.postgres

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import typer
 
-from comind.cli.connect import api_verify, globals_of, home_of, running_state
+from comind.cli.connect import globals_of, home_of
 from comind.errors import ComindError, UsageError
+from comind.platform.local import api_verify, running_state
 
 RETRY_SECONDS = 12.0
 TIMEOUT = httpx.Timeout(120.0, connect=5.0)
@@ -47,11 +48,11 @@ def endpoint(ctx: typer.Context, *, admin: bool = False) -> Endpoint:
         return Endpoint(opts.server.rstrip("/"), opts.token, _verify(opts.ca_cert))
     home = home_of(ctx)
     state = running_state(home)
-    if "api_url" not in state:
+    if state.api_url is None:
         raise ComindError("the platform is starting; its API is not up yet (try again shortly)")
     token = opts.token or home.secret("api-admin-token" if admin else "api-viewer-token")
     verify = _verify(opts.ca_cert) if opts.ca_cert else api_verify(state)
-    return Endpoint(state["api_url"], token, verify)
+    return Endpoint(state.api_url, token, verify)
 
 
 def remote(ctx: typer.Context) -> bool:

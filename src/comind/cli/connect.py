@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from comind.api.tls import client_context
-from comind.embedded.home import StateDir
-from comind.embedded.lock import holder_pid
-from comind.embedded.settings import Settings
-from comind.errors import ComindError
-from comind.stores.platform_db import PLATFORM_DB
-from comind.stores.postgres import PgTarget
-from comind.stores.redis import RedisTarget
+from comind.platform.local import Settings, StateDir
 
 
 @dataclass(frozen=True)
@@ -45,36 +37,3 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
 
 def home_of(ctx: typer.Context) -> StateDir:
     return StateDir(settings_of(ctx).home)
-
-
-def running_state(home: StateDir) -> dict[str, Any]:
-    """state.json of the running platform, or a one-line error saying how to start it."""
-    state = home.read_state()
-    if holder_pid(home.lock_file) is None or not state:
-        raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
-    return state
-
-
-def api_verify(state: dict[str, Any]) -> ssl.SSLContext | bool:
-    """How to verify the running platform's API: against its own certificate when it made
-    that itself, else as any HTTPS site."""
-    if state.get("tls_self_signed"):
-        return client_context(Path(state["tls_cert"]))
-    return True
-
-
-def ca_env(state: dict[str, Any]) -> dict[str, str]:
-    """What makes an AWS SDK trust the platform's self-signed certificate."""
-    return {"AWS_CA_BUNDLE": state["tls_cert"]} if state.get("tls_self_signed") else {}
-
-
-def platform_redis(home: StateDir, state: dict[str, Any]) -> RedisTarget:
-    """The running platform's Redis, as its default (admin) user."""
-    host, _, port = state["engines"]["redis"]["address"].rpartition(":")
-    return RedisTarget(host, int(port), home.secret("redis-password"))
-
-
-def platform_db(home: StateDir, state: dict[str, Any]) -> PgTarget:
-    """The platform database of the running platform, as its superuser."""
-    host, _, port = state["engines"]["postgres"]["address"].rpartition(":")
-    return PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)

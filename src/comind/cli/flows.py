@@ -16,8 +16,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from comind.cli.api_client import call
-from comind.cli.connect import home_of, running_state
+from comind.cli.connect import home_of
 from comind.cli.output import console, emit_json, waiting
+from comind.platform.local import running_state
 from comind.platform.worker import run_worker
 
 flow_cli = typer.Typer(
@@ -38,8 +39,8 @@ def worker(
 ) -> None:
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
     home = home_of(ctx)
-    engines = running_state(home)["engines"]
-    addresses = (engines["postgres"]["address"], engines["redis"]["address"])
+    engines = running_state(home).engines
+    addresses = (engines["postgres"].address, engines["redis"].address)
     run_worker(home, addresses, flow, root.absolute(), env)
 
 

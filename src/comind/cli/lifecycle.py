@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
 from rich.table import Table
 
 from comind.cli.api_client import call, remote
-from comind.cli.connect import Globals, api_verify, home_of, settings_of
+from comind.cli.connect import Globals, globals_of, home_of, settings_of
 from comind.cli.output import console, emit_json
-from comind.embedded.home import StateDir
-from comind.embedded.lock import holder_pid
 from comind.errors import UsageError
 from comind.platform.launch import ServeOptions, prepare, run_foreground, spawn, stop
+from comind.platform.local import PlatformState, StateDir, api_verify, lock_holder
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -71,55 +70,56 @@ def up(
     if detach:
         opts: Globals = ctx.obj or Globals()
         pid = spawn(launch, repo, branch, opts.debug)
-        _print_where(launch.home.read_state() or {}, foreground=False)
+        where = launch.home.read_state()
+        if where is not None:
+            _print_where(where, foreground=False)
         console.print(f"running in the background (pid {pid}); `comind down` stops it")
         return
     root = run_foreground(launch, lambda st: _print_where(st, foreground=True))
     console.print(f"stopped; data kept in {root}")
 
 
-def _print_where(st: dict[str, Any], *, foreground: bool) -> None:
-    engines = st["engines"]
+def _print_where(st: PlatformState, *, foreground: bool) -> None:
+    engines = st.engines
     table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row("dashboard / API", st["api_url"])
-    if st.get("tls_cert"):
-        signed = "self-signed; browsers ask to trust it" if st.get("tls_self_signed") else "yours"
-        table.add_row("HTTPS", f"on {st['api_listen']}, certificate {st['tls_cert']} ({signed})")
-    table.add_row("metrics", st["metrics_url"])
-    table.add_row("SQS endpoint", f"{st['sqs_url']}  (credentials: comind app env APP)")
-    if st.get("s3_url"):
-        table.add_row("S3 endpoint", f"{st['s3_url']}  (the same credentials)")
+    table.add_row("dashboard / API", st.api_url)
+    if st.tls_cert:
+        signed = "self-signed; browsers ask to trust it" if st.tls_self_signed else "yours"
+        table.add_row("HTTPS", f"on {st.api_listen}, certificate {st.tls_cert} ({signed})")
+    table.add_row("metrics", st.metrics_url)
+    table.add_row("SQS endpoint", f"{st.sqs_url}  (credentials: comind app env APP)")
+    if st.s3_url:
+        table.add_row("S3 endpoint", f"{st.s3_url}  (the same credentials)")
     table.add_row(
         "PostgreSQL",
-        f"{engines['postgres']['address']}  (user postgres; "
-        f"password in {st['home']}/secrets/postgres-password)",
+        f"{engines['postgres'].address}  (user postgres; "
+        f"password in {st.home}/secrets/postgres-password)",
     )
     table.add_row(
-        "Redis", f"{engines['redis']['address']}  (password in {st['home']}/secrets/redis-password)"
+        "Redis", f"{engines['redis'].address}  (password in {st.home}/secrets/redis-password)"
     )
-    table.add_row("objects", engines["objects"]["address"])
-    table.add_row("state", st["home"])
-    env = f", env {st['env']}" if st.get("env") else ""
+    table.add_row("objects", engines["objects"].address)
+    table.add_row("state", st.home)
+    env = f", env {st.env}" if st.env else ""
     console.print(
-        f"[bold green]Comind-Ops {st['version']}[/] platform [bold]{st['platform']}[/] "
-        f"is up ({st['repo']}{env})"
+        f"[bold green]Comind-Ops {st.version}[/] platform [bold]{st.platform}[/] "
+        f"is up ({st.repo}{env})"
     )
     console.print(table)
     if foreground:
         console.print("Press Ctrl-C to stop.")
 
 
-def _live_status(home: StateDir) -> dict[str, Any] | None:
+def _live_status(home: StateDir) -> PlatformState | None:
     """The running platform's own view via its API, else state.json, else None."""
     st = home.read_state()
-    if not st or holder_pid(home.lock_file) is None:
+    if st is None or lock_holder(home) is None:
         return None
-    if st.get("api_url"):
+    if st.api_url:
         try:
-            resp = httpx.get(f"{st['api_url']}/api/v1/status", timeout=3, verify=api_verify(st))
+            resp = httpx.get(f"{st.api_url}/api/v1/status", timeout=3, verify=api_verify(st))
             if resp.status_code == 200:
-                live: dict[str, Any] = resp.json()
-                return live
+                return PlatformState.parse(resp.json(), origin=f"{st.api_url}/api/v1/status")
         except httpx.HTTPError:
             pass
     return st
@@ -127,50 +127,46 @@ def _live_status(home: StateDir) -> dict[str, Any] | None:
 
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show each engine: state, pid, address, uptime, version. Exit 1 when not running."""
+    home = home_of(ctx)
     if remote(ctx):
-        st: dict[str, Any] | None = call(ctx, "GET", "/api/v1/status")
+        origin = f"{globals_of(ctx).server}/api/v1/status"
+        st: PlatformState | None = PlatformState.parse(call(ctx, "GET", "/api/v1/status"),
+                                                       origin=origin)  # fmt: skip
     else:
-        st = _live_status(home_of(ctx))
+        st = _live_status(home)
     if st is None:
-        st = _stopped(home_of(ctx))
+        last = home.read_state()
+        st = last.stopped(home.root) if last is not None else None
     if as_json:
-        emit_json(st)
+        emit_json(st.dump() if st is not None else {"running": False, "home": str(home.root),
+                                                    "engines": {}})  # fmt: skip
     else:
-        _print_status(st)
-    if not st.get("running"):
+        _print_status(st, home)
+    if st is None or not st.running:
         raise typer.Exit(1)
 
 
-def _stopped(home: StateDir) -> dict[str, Any]:
-    last = home.read_state() or {}
-    engines = {
-        name: {**info, "state": "stopped", "pid": None, "uptime_seconds": 0}
-        for name, info in last.get("engines", {}).items()
-    }
-    return {**last, "running": False, "home": str(home.root), "engines": engines}
-
-
-def _print_status(st: dict[str, Any]) -> None:
-    if not st.get("running"):
-        console.print(f"no platform is running on {st['home']}")
-        if not st.get("engines"):
+def _print_status(st: PlatformState | None, home: StateDir) -> None:
+    if st is None or not st.running:
+        console.print(f"no platform is running on {st.home if st else home.root}")
+        if st is None or not st.engines:
             return
     else:
         console.print(
-            f"platform [bold]{st.get('platform', '?')}[/] · pid {st['pid']} · "
-            f"API {st.get('api_url', '-')} · state {st['home']}"
+            f"platform [bold]{st.platform or '?'}[/] · pid {st.pid} · "
+            f"API {st.api_url or '-'} · state {st.home}"
         )
     table = Table("engine", "state", "pid", "address", "uptime", "version", "restarts")
-    for name, e in st.get("engines", {}).items():
-        colour = "green" if e["state"] == "healthy" else "red"
+    for name, e in st.engines.items():
+        colour = "green" if e.state == "healthy" else "red"
         table.add_row(
             name,
-            f"[{colour}]{e['state']}[/]",
-            str(e.get("pid") or "-"),
-            e["address"],
-            f"{e.get('uptime_seconds', 0):.0f}s",
-            e.get("version") or "-",
-            str(e.get("restarts", 0)),
+            f"[{colour}]{e.state}[/]",
+            str(e.pid or "-"),
+            e.address,
+            f"{e.uptime_seconds:.0f}s",
+            e.version or "-",
+            str(e.restarts),
         )
     console.print(table)
 
@@ -179,7 +175,7 @@ def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
     _here_only(ctx, "down")
     home = home_of(ctx)
-    pid = holder_pid(home.lock_file)
+    pid = lock_holder(home)
     if pid is not None:
         console.print(f"stopping platform (pid {pid})…")
     if stop(home) is None:

@@ -11,7 +11,6 @@ import typer
 from comind.cli.api_client import call
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
-from comind.monitoring.logstore import LEVELS
 from comind.spec.model import parse_duration
 
 COLORS = {"warning": "yellow", "error": "red", "critical": "bold red", "debug": "dim"}
@@ -30,8 +29,6 @@ def logs(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Search the stored logs (oldest first); with -f, follow them."""
-    if level is not None and level not in LEVELS:
-        raise UsageError(f"--level must be one of {', '.join(LEVELS)}")
     try:
         parse_duration(since)
     except (ValueError, TypeError):

@@ -15,9 +15,10 @@ import typer
 
 from comind.cli.api_client import call
 from comind.cli.backups import JsonOpt, app_database, progress_bar
-from comind.cli.connect import home_of, running_state, settings_of
+from comind.cli.connect import home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
+from comind.platform.local import running_state
 from comind.platform.restores import (
     Partial,
     PhysicalManifest,
@@ -34,7 +35,7 @@ from comind.platform.restores import (
 def _restores(ctx: typer.Context) -> Iterator[Restores]:
     """Restores of the running platform of this state directory."""
     home = home_of(ctx)
-    address = running_state(home)["engines"]["postgres"]["address"]
+    address = running_state(home).engines["postgres"].address
     with restores(home, settings_of(ctx), address) as found:
         yield found
 

@@ -145,7 +145,7 @@ class TcpEngine(ProcessEngine):
 
     def __init__(self, home: StateDir, settings: Settings, *, cwd: Path, run_as: RunAs) -> None:
         super().__init__(
-            log=home.logs / f"{self.name}.log",
+            log=home.engine_log(self.name),
             cwd=cwd,
             run_as=run_as,
             start_timeout=settings.start_timeout,

@@ -3,9 +3,12 @@
 Layout::
 
     postgres/data   PostgreSQL cluster        redis/          Redis AOF + config
-    objects/        object store root         logs/           JSON logs, engine logs
+    objects/        object store root         logs/           JSON logs, engine logs, apps/
     secrets/        generated passwords, 0600 state.json      what the running platform reports
     comind.lock     held by the running platform
+    git/            checkouts of git-URL repos restores/       restored copies
+    run/metrics/    flow workers' metrics     tls/            a self-signed certificate
+    monitoring/     Prometheus, Alertmanager
 
 Secrets are generated once and reused, so data written under one password stays
 reachable after ``down``/``up``.
@@ -17,8 +20,8 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
+from comind.embedded.state import PlatformState
 from comind.errors import ComindError
 
 
@@ -47,6 +50,25 @@ class StateDir:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    def engine_log(self, engine: str) -> Path:
+        """The output of one engine process (postgres, redis, prometheus...)."""
+        return self.logs / f"{engine}.log"
+
+    @property
+    def app_logs(self) -> Path:
+        """The output of the apps the platform runs, one file per app."""
+        return self.logs / "apps"
+
+    @property
+    def up_log(self) -> Path:
+        """What a platform started in the background printed (``comind up --detach``)."""
+        return self.logs / "up.out"
+
+    @property
+    def git(self) -> Path:
+        """Checkouts of the git-URL repos a platform follows."""
+        return self.root / "git"
 
     @property
     def secrets(self) -> Path:
@@ -103,18 +125,19 @@ class StateDir:
             handle.write(value + "\n")
         return value
 
-    def read_state(self) -> dict[str, Any] | None:
-        """The last state the platform wrote, or None when there is none."""
+    def read_state(self) -> PlatformState | None:
+        """The last state the platform wrote, or None when there is none; an unreadable or
+        malformed file is one error naming it."""
         try:
             data = json.loads(self.state_file.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             raise ComindError(f"state file {self.state_file} is unreadable: {exc}") from None
-        return data if isinstance(data, dict) else None
+        return PlatformState.parse(data, origin=f"state file {self.state_file}")
 
-    def write_state(self, state: dict[str, Any]) -> None:
+    def write_state(self, state: PlatformState) -> None:
         """Replace state.json atomically so readers never see half a document."""
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        tmp.write_text(json.dumps(state.dump(), indent=2, sort_keys=True))
         tmp.replace(self.state_file)

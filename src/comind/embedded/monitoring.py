@@ -50,7 +50,7 @@ class _HttpEngine(ProcessEngine):
     def __init__(self, home: StateDir, binary: Path, start_timeout: float) -> None:
         self.dir = home.monitoring(self.name)
         self.dir.mkdir(parents=True, exist_ok=True)
-        super().__init__(log=home.logs / f"{self.name}.log", cwd=self.dir, run_as=RunAs(),
+        super().__init__(log=home.engine_log(self.name), cwd=self.dir, run_as=RunAs(),
                          start_timeout=start_timeout)  # fmt: skip
         self.binary, self.port = binary, 0
 

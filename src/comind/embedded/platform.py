@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import time
-from typing import Any
 
 from comind import __version__
 from comind.embedded.engine import Engine
@@ -24,6 +23,7 @@ from comind.embedded.objects import ObjectsEngine
 from comind.embedded.postgres import PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
+from comind.embedded.state import About, EngineStatus, PlatformState
 from comind.embedded.supervisor import EngineState, EventSink, Supervisor
 from comind.errors import ComindError
 from comind.observe.logs import redact
@@ -47,7 +47,7 @@ class EmbeddedPlatform:
         self.supervisor = Supervisor(
             self.engines, interval=settings.check_interval, on_event=self._on_event
         )
-        self.extra: dict[str, Any] = {}
+        self.about: About | None = None  # set by the layers above once the API serves
         self.started_at = 0.0
         redact(self.postgres.password)
         redact(self.redis.password)
@@ -94,7 +94,7 @@ class EmbeddedPlatform:
                 log.error("stopping %s failed: %s", engine.name, exc)
         for state in self.supervisor.states.values():
             state.state = "stopped"
-        self.home.write_state({**self.status(), "running": False})
+        self.home.write_state(self.status().with_updates(running=False))
         self.lock.release()
 
     def _on_event(self, source: str, kind: str, message: str) -> None:
@@ -102,30 +102,24 @@ class EmbeddedPlatform:
             self.on_event(source, kind, message)
         self.write_state()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> PlatformState:
         """The document behind ``comind status --json`` and ``/api/v1/status``."""
-        engines = {}
         now = self.supervisor.clock()
+        engines = {}
         for engine in self.engines:
             info, state = engine.info(), self.supervisor.states[engine.name]
-            engines[engine.name] = {
-                "state": state.state,
-                "pid": info.pid,
-                "address": info.address,
-                "version": info.version,
-                "restarts": state.restarts,
-                "uptime_seconds": round(now - state.started_at, 1) if state.started_at else 0,
-                "last_error": state.last_error or None,
-            }
-        return {
-            "running": True,
-            "version": __version__,
-            "pid": os.getpid(),
-            "home": str(self.home.root),
-            "started_at": self.started_at,
-            "engines": engines,
-            **self.extra,
-        }
+            engines[engine.name] = EngineStatus(
+                state=state.state,
+                pid=info.pid,
+                address=info.address,
+                version=info.version,
+                restarts=state.restarts,
+                uptime_seconds=round(now - state.started_at, 1) if state.started_at else 0,
+                last_error=state.last_error or None,
+            )
+        return PlatformState.of(about=self.about, running=True, version=__version__,
+                                pid=os.getpid(), home=str(self.home.root),
+                                started_at=self.started_at, engines=engines)  # fmt: skip
 
     def healthy(self) -> bool:
         return all(state.state == "healthy" for state in self.supervisor.states.values())

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from comind.api.server import public_base
 from comind.api.tls import TlsFiles, serving_tls
@@ -29,6 +28,7 @@ from comind.embedded.monitoring import find
 from comind.embedded.ports import is_free
 from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
+from comind.embedded.state import PlatformState
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
 from comind.platform import repo as repos
@@ -85,7 +85,7 @@ def prepare(
     home = StateDir(settings.home)
     refuse_if_running(home)
     home.create()
-    chosen = repos.resolve(repo, branch=branch, home=home.root)
+    chosen = repos.resolve(repo, branch=branch, checkouts=home.git)
     spec = repos.load(chosen.path, env)
     api_host = serve.host or settings.host
     tls = serving_tls(api_host, settings.host, cert=serve.tls_cert, key=serve.tls_key,
@@ -103,7 +103,7 @@ def refuse_if_running(home: StateDir) -> None:
         raise LockHeld(home.lock_file, pid if pid > 0 else None)
 
 
-def run_foreground(launch: Launch, on_up: Callable[[dict[str, Any]], None]) -> Path:
+def run_foreground(launch: Launch, on_up: Callable[[PlatformState], None]) -> Path:
     """Run the platform in this process until SIGINT/SIGTERM/SIGHUP; its state directory."""
     about = {"platform": launch.spec.platform.name, "repo": launch.repo.follows,
              "env": launch.env}  # fmt: skip
@@ -133,7 +133,7 @@ def spawn(launch: Launch, repo: str | None, branch: str | None, debug: bool) -> 
             *launch.serving.args(), *(["--with-prometheus"] if settings.with_prometheus else []),
             *(["--env", launch.env] if launch.env else []),
             *(["--debug"] if debug else [])]  # fmt: skip
-    out = home.logs / "up.out"
+    out = home.up_log
     with out.open("wb") as handle:
         child_env = {**os.environ, **({"COMIND_REPO": repo} if repo else {})}
         child = subprocess.Popen(argv, env=child_env, stdin=subprocess.DEVNULL, stdout=handle,
@@ -144,16 +144,10 @@ def spawn(launch: Launch, repo: str | None, branch: str | None, debug: bool) -> 
             tail = out.read_text(errors="replace").strip().splitlines()[-1:]
             raise ComindError(f"the platform exited while starting: {' '.join(tail)}")
         st = home.read_state()
-        if st and holder_pid(home.lock_file) and st.get("pid") == child.pid and _healthy(st):
+        if st and holder_pid(home.lock_file) and st.pid == child.pid and st.healthy():
             return child.pid
         time.sleep(0.2)
     raise ComindError(f"the platform did not become healthy in time; see {out}")
-
-
-def _healthy(st: dict[str, Any]) -> bool:
-    return bool(st.get("api_url")) and all(
-        e.get("state") == "healthy" for e in st.get("engines", {}).values()
-    )
 
 
 def stop(home: StateDir) -> int | None:
@@ -167,8 +161,8 @@ def stop(home: StateDir) -> int | None:
 
 def reap_orphans(home: StateDir) -> None:
     """Stop engine processes a killed platform left behind (pids from state.json)."""
-    st = home.read_state() or {}
-    for info in st.get("engines", {}).values():
-        pid = info.get("pid")
+    st = home.read_state()
+    for info in st.engines.values() if st else []:
+        pid = info.pid
         if pid and pid_alive(pid) and owned_by(pid, home.root):
             terminate(pid, sig=signal.SIGINT, timeout=30)

@@ -43,15 +43,15 @@ def bundled_example() -> Path:
     raise ComindError("the bundled example is missing from this installation; pass --repo")
 
 
-def resolve(repo: str | None, *, branch: str | None, home: Path) -> Repo:
+def resolve(repo: str | None, *, branch: str | None, checkouts: Path) -> Repo:
     """The source to follow and its spec directory now."""
     if repo is not None and _URL.match(repo):
-        return _git(repo, branch or "main", "", home)
+        return _git(repo, branch or "main", "", checkouts)
     path = _directory(repo)
     top, current = _work_tree(path)
     if top is None or (branch or current) is None:
         return Repo(FolderSource(path), path, str(path))
-    return _git(str(top), str(branch or current), str(path.relative_to(top)), home)
+    return _git(str(top), str(branch or current), str(path.relative_to(top)), checkouts)
 
 
 def _directory(repo: str | None) -> Path:
@@ -77,8 +77,8 @@ def _work_tree(path: Path) -> tuple[Path | None, str | None]:
     return (Path(top).resolve() if top else None), branch
 
 
-def _git(url: str, ref: str, sub: str, home: Path) -> Repo:
-    workdir = home / "git" / hashlib.sha256(f"{url}#{ref}".encode()).hexdigest()[:12]
+def _git(url: str, ref: str, sub: str, checkouts: Path) -> Repo:
+    workdir = checkouts / hashlib.sha256(f"{url}#{ref}".encode()).hexdigest()[:12]
     source = GitSource(url, ref=ref, path="" if sub == "." else sub, workdir=workdir)
     path = source.checkout(source.fetch())
     return Repo(source, path, f"{source.display_url} ({ref}{', ' + sub if sub != '.' else ''})")

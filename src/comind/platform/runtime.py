@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from comind.api.app import create_app
@@ -32,6 +32,7 @@ from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_e
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
+from comind.embedded.state import About
 from comind.errors import ComindError, UsageError
 from comind.gitops.plane import ControlPlane, Engines
 from comind.gitops.records import SecretStore
@@ -91,7 +92,7 @@ class Platform:
         self,
         settings: Settings,
         *,
-        about: dict[str, Any],
+        about: Mapping[str, str | None],
         spec: Spec | None = None,
         source: Source | None = None,
         env: str | None = None,
@@ -158,15 +159,10 @@ class Platform:
             self.engines.stop()
             raise
         apps = sorted(self.spec.apps) if self.spec else []
-        self.engines.extra.update(
-            self.about,
-            api_url=self.url,
-            metrics_url=f"{self.url}/metrics",
-            sqs_url=self.url,
-            s3_url=self.s3_url,
-            apps=apps,
-            **self._tls_state(),
-        )
+        self.engines.about = About.model_validate(
+            {**self.about, "api_url": self.url, "metrics_url": f"{self.url}/metrics",
+             "sqs_url": self.url, "s3_url": self.s3_url, "apps": apps, **self._tls_state()}
+        )  # fmt: skip
         self.engines.write_state()
 
     def _start_services(self) -> None:
@@ -271,7 +267,7 @@ class Platform:
         self._keys = keys
         credentials = self.credentials
         assert credentials is not None
-        self.apps = AppRuntime(home.logs / "apps", host=self.host)
+        self.apps = AppRuntime(home.app_logs, host=self.host)
         reset_worker_metrics(self.worker_metrics)
         self.gitops = ControlPlane(
             self.source,
@@ -301,7 +297,7 @@ class Platform:
             MULTIPROC_ENV: str(self.worker_metrics),
         }
 
-    def _tls_state(self) -> dict[str, Any]:
+    def _tls_state(self) -> dict[str, str | bool]:
         """What clients need to know of the API's TLS (state.json and /api/v1/status)."""
         if self.tls is None:
             return {}

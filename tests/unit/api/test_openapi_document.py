@@ -17,6 +17,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from comind.api.app import create_app
 from comind.api.openapi import PATH, document
+from comind.embedded.state import PlatformState
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -74,8 +75,9 @@ def test_errors_are_problems() -> None:
 
 
 class _Stopped:
-    def status(self) -> dict[str, Any]:
-        return {}
+    def status(self) -> PlatformState:
+        return PlatformState(running=False, version="0", pid=1, home="/", started_at=0.0,
+                             engines={})  # fmt: skip
 
     def healthy(self) -> bool:
         return False

@@ -1,0 +1,41 @@
+"""The platform of this machine as the CLI finds it: its settings (``COMIND_*``), its state
+directory, and the state the running platform reports there (state.json).
+
+This is what a command needs before it can call the API (where it listens, how to verify
+its certificate) and what the commands that work on the machine itself start from.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+from comind.api.tls import client_context
+from comind.embedded.home import StateDir
+from comind.embedded.lock import holder_pid
+from comind.embedded.settings import Settings
+from comind.embedded.state import PlatformState
+from comind.errors import ComindError
+
+__all__ = ["PlatformState", "Settings", "StateDir", "api_verify", "lock_holder", "running_state"]
+
+
+def lock_holder(home: StateDir) -> int | None:
+    """The pid of the platform running on ``home`` (0: alive, pid unknown), or None."""
+    return holder_pid(home.lock_file)
+
+
+def running_state(home: StateDir) -> PlatformState:
+    """state.json of the running platform, or a one-line error saying how to start it."""
+    state = home.read_state()
+    if lock_holder(home) is None or state is None:
+        raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
+    return state
+
+
+def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
+    """How to verify the running platform's API: against its own certificate when it made
+    that itself, else as any HTTPS site."""
+    if state.tls_self_signed and state.tls_cert:
+        return client_context(Path(state.tls_cert))
+    return True
