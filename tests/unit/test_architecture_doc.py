@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
