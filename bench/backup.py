@@ -69,7 +69,7 @@ from typing import Any
 
 import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from detached import detached_platform
+from detached import detached_platform, platform_db
 
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
@@ -78,10 +78,10 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import PhysicalManifest
 from comind.backup.pitr import restore_to_time
 from comind.backup.restore import own, restore_side, start_side
 from comind.backup.wal import WalArchive
-from comind.cli.connect import platform_db
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
@@ -274,7 +274,7 @@ def raw_restore(bench: Bench, tar: Path) -> float:
     return seconds
 
 
-def comind_restore(bench: Bench, manifest: dict[str, Any], report: Report) -> float:
+def comind_restore(bench: Bench, manifest: PhysicalManifest, report: Report) -> float:
     data_dir = bench.restores / "full"
     side = None
     spent: dict[str, float] = {}
@@ -295,7 +295,7 @@ def comind_restore(bench: Bench, manifest: dict[str, Any], report: Report) -> fl
     return seconds
 
 
-def pitr(bench: Bench, manifest: dict[str, Any], report: Report) -> float:
+def pitr(bench: Bench, manifest: PhysicalManifest, report: Report) -> float:
     """Update 5% of the accounts, archive that WAL, restore to just after the commit."""
     cluster = bench.cluster
     with connect(cluster.target.with_db(DATABASE)) as conn:
@@ -567,10 +567,10 @@ def _run(bench: Bench, scale: int, sample_mb: int, report: Report) -> None:
     wall, manifest = _timed(
         lambda: physical_backup(cluster, bench.store, bench.catalog, bench.keys)
     )  # fmt: skip
-    source, stream_s = manifest["source_bytes"], float(manifest["seconds"])
-    facts["stored_bytes"], facts["source_bytes"] = manifest["size_bytes"], source
+    source, stream_s = manifest.source_bytes, float(manifest.seconds)
+    facts["stored_bytes"], facts["source_bytes"] = manifest.size_bytes, source
     print(f"  comind physical_backup: {source / MB:,.0f} MB -> "
-          f"{manifest['size_bytes'] / MB:,.0f} MB in {wall:.1f} s (stream {stream_s:.1f} s)",
+          f"{manifest.size_bytes / MB:,.0f} MB in {wall:.1f} s (stream {stream_s:.1f} s)",
           flush=True)  # fmt: skip
     report.rows += [
         Row("full backup, whole call (vs raw pg_basebackup -Ft)", wall, source / MB / wall,

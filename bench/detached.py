@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from comind.embedded.home import StateDir
+from comind.embedded.state import PlatformState
+from comind.platform.restores import platform_superuser
+from comind.stores.postgres import PgTarget
+from comind.stores.redis import RedisTarget
 
 
 def detached_platform(
     root: Path, name: str, env: dict[str, str] | None = None
-) -> tuple[StateDir, dict[str, Any]]:
+) -> tuple[StateDir, PlatformState]:
     repo = root / "platform"
     repo.mkdir(parents=True)
     (repo / "comind.yaml").write_text(f"platform: {{name: {name}}}\n")
@@ -29,3 +32,14 @@ def detached_platform(
     state = home.read_state()
     assert state is not None
     return home, state
+
+
+def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
+    """The running platform's database, as its superuser (a benchmark drives the engines)."""
+    return platform_superuser(home, state.engines["postgres"].address)
+
+
+def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
+    """The running platform's Redis, as its default user."""
+    host, _, port = state.engines["redis"].address.rpartition(":")
+    return RedisTarget(host, int(port), home.secret("redis-password"))

@@ -64,11 +64,11 @@ from typing import Any
 
 import psycopg
 from celery import Celery
-from detached import detached_platform
+from detached import detached_platform, platform_db, platform_redis
 from jsonschema import validators
 
-from comind.cli.connect import platform_db, platform_redis
 from comind.embedded.home import StateDir
+from comind.embedded.state import PlatformState
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
@@ -178,7 +178,7 @@ def _timeout(n: int) -> float:
 # -- the platform and the table
 
 
-def _setup(root: Path, home: StateDir, state: dict[str, Any], layer: MessageLayer) -> Bench:
+def _setup(root: Path, home: StateDir, state: PlatformState, layer: MessageLayer) -> Bench:
     spec = root / "spec"
     (spec / "schemas").mkdir(parents=True)
     (spec / "comind.yaml").write_text(SPEC)

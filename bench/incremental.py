@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from backup import CHANGED, DATABASE, MB, SCALE, Bench, _drain, _load, _query, _timed
-from detached import detached_platform
+from detached import detached_platform, platform_db
 
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
+from comind.backup.manifest import PhysicalKind, PhysicalManifest
 from comind.backup.restore import restore_side
-from comind.cli.connect import platform_db
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import wheel_bin_dir
 from comind.stores.objects import FileObjectStore
@@ -56,26 +56,26 @@ def measure(scale: int = SCALE) -> tuple[list[Row], dict[str, Any]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _backup(bench: Bench, kind: str) -> tuple[float, dict[str, Any]]:
+def _backup(bench: Bench, kind: PhysicalKind) -> tuple[float, PhysicalManifest]:
     return _timed(lambda: physical_backup(bench.cluster, bench.store, bench.catalog,
                                           bench.keys, kind))  # fmt: skip
 
 
-def _change_and_backup(bench: Bench, change: str) -> tuple[float, dict[str, Any]]:
+def _change_and_backup(bench: Bench, change: str) -> tuple[float, PhysicalManifest]:
     with connect(bench.cluster.target.with_db(DATABASE)) as conn:
         conn.execute(change)
         conn.execute("CHECKPOINT")
     _drain(bench)
     seconds, manifest = _backup(bench, "incr")
-    assert manifest["type"] == "incr", manifest.get("note")
+    assert manifest.type == "incr", manifest.note
     return seconds, manifest
 
 
 CHANGED_ROWS = "SELECT count(*) FROM pgbench_accounts WHERE abalance = 1"
 
 
-def _restore(bench: Bench, manifest: dict[str, Any], expected: int) -> float:
-    into = bench.restores / str(manifest["id"])
+def _restore(bench: Bench, manifest: PhysicalManifest, expected: int) -> float:
+    into = bench.restores / manifest.id
     seconds, side = _timed(lambda: restore_side(bench.cluster, bench.store, manifest,
                                                 bench.keys.all(), into))  # fmt: skip
     try:
@@ -103,12 +103,12 @@ def _run(bench: Bench, scale: int) -> tuple[list[Row], dict[str, Any]]:
     full_s, full = _backup(bench, "full")
     changed = int(_query(bench.cluster, CHANGED_ROWS, DATABASE))
     rows: list[Row] = [
-        ("full backup after both changes (baseline)", full_s, full["source_bytes"] / MB,
-         full["size_bytes"] / MB),
+        ("full backup after both changes (baseline)", full_s, full.source_bytes / MB,
+         full.size_bytes / MB),
         ("incremental after 5% of rows changed, contiguous", contiguous_s,
-         contiguous["source_bytes"] / MB, contiguous["size_bytes"] / MB),
+         contiguous.source_bytes / MB, contiguous.size_bytes / MB),
         ("incremental after 5% of rows changed, on every page", scattered_s,
-         scattered["source_bytes"] / MB, scattered["size_bytes"] / MB),
+         scattered.source_bytes / MB, scattered.size_bytes / MB),
         ("restore of the full backup", _restore(bench, full, changed), 0, 0),
         ("restore of the chain (full + 2 incrementals)", _restore(bench, scattered, changed),
          0, 0),

@@ -38,9 +38,10 @@ from typing import Any
 
 import boto3
 import redis
+from detached import platform_db, platform_redis
 
-from comind.cli.connect import platform_db, platform_redis
 from comind.embedded.home import StateDir
+from comind.embedded.state import PlatformState
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.stores.postgres import ensure_database
@@ -206,11 +207,11 @@ def _tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def endpoint_cost(creds: dict[str, str], state: dict[str, Any], calls: int = 300) -> list[Cost]:
+def endpoint_cost(creds: dict[str, str], state: PlatformState, calls: int = 300) -> list[Cost]:
     """Per call, sequentially: wall time and the CPU of client, platform and PostgreSQL."""
     client = _sqs_client(creds)
     url = client.create_queue(QueueName="sqs-cost")["QueueUrl"]
-    platform, postgres = int(state["pid"]), int(state["engines"]["postgres"]["pid"])
+    platform, postgres = int(state.pid or 0), int(state.engines["postgres"].pid or 0)
     handles: list[list[dict[str, str]]] = []
 
     def send() -> None:
@@ -330,7 +331,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
 
 
-def _platform(root: Path) -> tuple[StateDir, dict[str, Any]]:
+def _platform(root: Path) -> tuple[StateDir, PlatformState]:
     """``comind up --detach`` in its own process, as users run it (no shared GIL with us)."""
     cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root)]
     subprocess.run(
