@@ -82,6 +82,22 @@ def test_moves_are_started_and_followed(runtime: Platform, layer: MessageLayer, 
     assert (bad.status_code, bad.json()["error"]) == (400, "rate must be between 1 and 500")
 
 
+def test_an_app_operator_moves_messages_into_its_own_queues_only(
+    runtime: Platform, layer: MessageLayer, app: str
+) -> None:
+    mine, theirs = f"{app}/jobs", f"{app}x/jobs"
+    dlq = queue_with_dlq(layer, mine)
+    queue_with_dlq(layer, theirs)
+    layer.queues.send(dlq, [OutgoingMessage(body="forged")])
+    operator = token(layer, "operator", app)
+    url = f"{runtime.url}/api/v1/queues/{dlq}/moves"
+    refused = httpx.post(url, json={"to": theirs}, headers=operator)
+    assert refused.status_code == 403 and theirs in refused.json()["error"]
+    assert layer.queues.stats(theirs).visible == 0 and layer.queues.stats(dlq).visible == 1
+    assert audited(layer, dlq) == [("queue-move", "refused")]
+    assert httpx.post(url, json={"to": mine}, headers=operator).status_code == 202
+
+
 def test_tokens_are_for_admins_and_shown_once(runtime: Platform, layer: MessageLayer) -> None:
     url = f"{runtime.url}/api/v1/tokens"
     assert httpx.get(url, headers=token(layer, "operator")).status_code == 403
@@ -135,3 +151,23 @@ def test_request_bodies_are_bounded(runtime: Platform) -> None:
     big = {"role": "viewer", "padding": "x" * 70_000}
     refused = httpx.post(f"{runtime.url}/api/v1/tokens", json=big, headers=admin(runtime))
     assert refused.status_code == 413
+    # who asks is known before the body is read: an anonymous caller is refused first
+    anonymous = httpx.post(f"{runtime.url}/api/v1/tokens", json=big)
+    assert anonymous.status_code == 401
+
+
+def test_a_change_takes_its_values_from_its_body_only(
+    runtime: Platform, layer: MessageLayer
+) -> None:
+    made = httpx.post(f"{runtime.url}/api/v1/tokens?role=admin", json={"role": "viewer"},
+                      headers=admin(runtime))  # fmt: skip
+    assert made.status_code == 201 and made.json()["role"] == "viewer"
+    assert AccessStore(layer.pool).revoke(made.json()["id"])
+
+
+def test_a_long_audit_target_is_cut(runtime: Platform, layer: MessageLayer) -> None:
+    name = "x" * 5000
+    httpx.post(f"{runtime.url}/api/v1/backups/restore-points", json={"name": name},
+               headers=admin(runtime))  # fmt: skip
+    rows = [r for r in AccessStore(layer.pool).recent_audit(50) if r[3] == "restore-point"]
+    assert rows and len(rows[0][4]) == 200 and rows[0][4].endswith("…")

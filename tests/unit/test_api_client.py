@@ -90,3 +90,13 @@ def test_a_503_and_a_refused_connection_are_retried(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(httpx, "request", refused)
     with pytest.raises(Retry, match="does not answer"):
         _answer(target, "GET", "/x", None, None)
+    with pytest.raises(Retry, match="does not answer"):  # a change that never arrived
+        _answer(target, "POST", "/x", None, None)
+
+
+def test_a_change_that_got_a_503_is_not_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    target = Endpoint("http://127.0.0.1:9", "t", True)
+    monkeypatch.setattr(httpx, "request", lambda *a, **k: response(503, {"error": "down"}))
+    with pytest.raises(ComindError, match="not retried") as caught:
+        _answer(target, "POST", "/api/v1/queues/a/q/purge", None, None)
+    assert not isinstance(caught.value, Retry)

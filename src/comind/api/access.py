@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,9 @@ class AccessApi:
         role, app, expires = call.text("role"), call.text("app"), call.text("expires")
         if role not in ROLES:
             raise Problem(f"role must be one of {', '.join(ROLES)}", 400)
+        if app is not None and not APP_NAME.fullmatch(app):
+            # a spec's app names are DNS labels; the platform's own (``_flows``) are not
+            raise Problem(f"app {app[:63]!r}: an app name is a DNS label of the spec", 400)
         token_id, token = self.store.create(role, app=app, ttl=_ttl(expires))
         doc = {"token": token, "id": token_id, "role": role, "app": app}
         return Answer(doc, 201, detail={"role": role, "app": app}, target=token_id)
@@ -78,13 +82,20 @@ class AccessApi:
         return {"entries": [dict(zip(keys, map(_json, row), strict=True)) for row in rows]}
 
 
+APP_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+MIN_TTL, MAX_TTL = timedelta(minutes=1), timedelta(days=3650)
+
+
 def _ttl(expires: str | None) -> timedelta | None:
     if not expires:
         return None
     try:
-        return timedelta(seconds=int(parse_duration(expires)))
-    except (ValueError, TypeError):
-        raise Problem(f"expires {expires}: expected a duration like 12h or 30d", 400) from None
+        ttl = timedelta(seconds=int(parse_duration(expires)))
+    except (ValueError, TypeError, OverflowError):
+        raise Problem(f"expires {expires[:40]}: expected a duration like 12h or 30d", 400) from None
+    if not MIN_TTL <= ttl <= MAX_TTL:
+        raise Problem(f"expires {expires}: between 1m and 3650d", 400)
+    return ttl
 
 
 def _token(t: TokenInfo) -> dict[str, Any]:

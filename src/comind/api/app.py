@@ -26,6 +26,7 @@ from comind.api import openapi
 from comind.api.memo import Coalesced
 from comind.embedded.state import PlatformState
 from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
+from comind.stores.errors import ENGINE_DOWN, unavailable
 
 
 class StatusSource(Protocol):
@@ -100,4 +101,15 @@ def create_app(
     if sqs is not None:
         routes.append(Route("/", sqs, methods=["POST"]))
         routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))
-    return Starlette(routes=routes, middleware=[Middleware(_TimingMiddleware)])
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_TimingMiddleware)],
+        exception_handlers={engine: _unavailable for engine in ENGINE_DOWN},
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """An engine restarting under any route (the guarded ones answer this themselves): 503 and
+    one line, which the CLI retries for a read."""
+    return JSONResponse({"error": f"{unavailable(exc)} is unavailable right now (restarting?); "
+                                  "try again shortly"}, 503)  # fmt: skip

@@ -1,6 +1,6 @@
 """``GET /api/v1/backups`` (viewer token, not limited to an app): the backup catalog, newest
 first, with each backup's verification state and the WAL archive lag (the RPO). ``POST
-/api/v1/backups/switch`` (operator token, audited): put restored data in place of the
+/api/v1/backups/switch`` (admin token, audited): put restored data in place of the
 platform's — ``{"engine": "postgres", "data_dir": PATH}`` (a restored, stopped cluster: what
 ``comind restore`` without ``--side`` ends with) or ``{"engine": "redis", "backup": ID}``
 (a snapshot; null for the newest).
@@ -8,7 +8,7 @@ platform's — ``{"engine": "postgres", "data_dir": PATH}`` (a restored, stopped
 Operator token, audited, answered when the work is done: ``POST /api/v1/backups``
 (``{"type": "full|incr|diff|logical|objects|redis", "app": A}``: take a backup now),
 ``POST /api/v1/backups/{id}/verify`` (restore it into a scratch cluster and check it),
-``POST /api/v1/backups/prune`` (``{"keep_full": N, "keep_days": D, "dry_run": B}``) and
+``POST /api/v1/backups/prune`` (admin: ``{"keep_full": N, "keep_days": D, "dry_run": B}``) and
 ``POST /api/v1/backups/restore-points`` (``{"name": N}``)."""
 
 from __future__ import annotations
@@ -66,15 +66,18 @@ class BackupsApi:
         self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
-        def post(path: str, handler: Handler, action: str, target: TargetOf | None = None) -> Route:
-            return self.guard.route(path, handler, method="POST", role="operator",
-                                    action=action, target=target)  # fmt: skip
+        def post(path: str, handler: Handler, action: str, target: TargetOf | None = None,
+                 role: str = "operator") -> Route:  # fmt: skip
+            return self.guard.route(path, handler, method="POST", role=role, action=action,
+                                    target=target)  # fmt: skip
 
+        # a switch replaces the database that holds the tokens and the audit log, and a prune
+        # deletes backups: both are an admin's, not an operator's
         return [
             self.guard.route("/api/v1/backups", lambda call: self.document()),
-            post("/api/v1/backups/switch", self.switch_data, "restore-switch", _engine),
+            post("/api/v1/backups/switch", self.switch_data, "restore-switch", _engine, "admin"),
             post("/api/v1/backups", self.run, "backup-run", lambda n: str(n.get("type", "full"))),
-            post("/api/v1/backups/prune", self.prune, "backup-prune"),
+            post("/api/v1/backups/prune", self.prune, "backup-prune", role="admin"),
             post(
                 "/api/v1/backups/restore-points",
                 self.restore_point,
@@ -95,17 +98,21 @@ class BackupsApi:
             raise Problem(f"missing or wrong field: {exc}", 400) from None
         return Answer(doc, detail=doc)
 
-    def run(self, call: Call) -> dict[str, Any]:
+    def run(self, call: Call) -> Answer:
         body = call.parsed(RunBody)
-        return self._actions().run(body.type, body.app)
+        done = self._actions().run(body.type, body.app)
+        return Answer(done, detail={"id": done.get("id"), "app": body.app}, target=body.type)
 
-    def verify(self, call: Call) -> dict[str, Any]:
-        return self._actions().verify(call.params["id"])
+    def verify(self, call: Call) -> Answer:
+        report = self._actions().verify(call.params["id"])
+        return Answer(report, detail={"ok": report.get("ok")})
 
-    def prune(self, call: Call) -> dict[str, Any]:
+    def prune(self, call: Call) -> Answer:
         body = call.parsed(PruneBody)
-        return self._actions().prune(keep_full=body.keep_full, keep_days=body.keep_days,
+        done = self._actions().prune(keep_full=body.keep_full, keep_days=body.keep_days,
                                      dry_run=body.dry_run)  # fmt: skip
+        # what went, named in the audit entry (a dry run says what would have)
+        return Answer(done, detail={k: done.get(k) for k in ("expired", "wal_removed", "dry_run")})
 
     def restore_point(self, call: Call) -> dict[str, Any]:
         return self._actions().restore_point(call.parsed(PointBody).name)

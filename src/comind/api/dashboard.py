@@ -67,7 +67,7 @@ PAGES = [
     Page("/backups", "Backups", "backups.html", pages.backups, scoped=False),
     Page("/alerts", "Alerts", "alerts.html", pages.alerts, scoped=False),
     Page("/logs", "Logs", "logs.html", pages.logs),
-    Page("/audit", "Audit", "audit.html", pages.audit, role="operator", scoped=False),
+    Page("/audit", "Audit", "audit.html", pages.audit, role="admin", scoped=False),
 ]
 # scripts and styles from this site only (no inline script can run, should any text ever slip
 # through escaping), no framing, forms post here only, and pages are never cached

@@ -4,21 +4,19 @@
 and ``POST /api/v1/flows/{name}/replay`` (``{"limit": N}``).
 
 Runs are answered when they are done; a batch flow's failed partition is a 200 whose
-result says ``failed``, while an unknown flow or a wrong body is a 404 or 400.
+result says ``failed``, while an unknown flow is a 404 and a wrong body (or a backfill over
+more than 1000 partitions) a 400.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from comind.api.errors import Problem
-from comind.api.guard import Call, Guard, Handler
+from comind.api.guard import Answer, Call, Guard, Handler
 from comind.api.tokens import Tokens
-from comind.errors import UsageError
 
 MAX_LETTERS = 1000
 Result = TypeVar("Result")
@@ -98,24 +96,17 @@ class FlowActionsApi:
 
     def run(self, call: Call) -> dict[str, Any]:
         partition = call.parsed(RunBody).partition
-        return {"results": self._known(self.actions.run, call, partition)}
+        return {"results": self.actions.run(call.params["name"], partition)}
 
-    def backfill(self, call: Call) -> dict[str, Any]:
+    def backfill(self, call: Call) -> Answer:
         body = call.parsed(BackfillBody)
-        done = self._known(self.actions.backfill, call, body.first, body.last, body.parallel)
-        return {"results": done}
+        done = self.actions.backfill(call.params["name"], body.first, body.last, body.parallel)
+        detail = {"from": body.first, "to": body.last, "partitions": len(done)}
+        return Answer({"results": done}, detail=detail)
 
     def dead_letters(self, call: Call) -> dict[str, Any]:
         limit = call.number("limit", 20, 1, MAX_LETTERS)
-        return {"letters": self._known(self.actions.dead_letters, call, limit)}
+        return {"letters": self.actions.dead_letters(call.params["name"], limit)}
 
     def replay(self, call: Call) -> dict[str, int]:
-        return self._known(self.actions.replay, call, call.parsed(ReplayBody).limit)
-
-    @staticmethod
-    def _known(action: Callable[..., Result], call: Call, *args: Any) -> Result:
-        """``action`` on the flow the path names; an unknown flow is a 404."""
-        try:
-            return action(call.params["name"], *args)
-        except UsageError as exc:
-            raise Problem(str(exc), 404) from None
+        return self.actions.replay(call.params["name"], call.parsed(ReplayBody).limit)

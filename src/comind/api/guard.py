@@ -15,6 +15,7 @@ waits only briefly for a connection — which the CLI retries for a bounded time
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -23,12 +24,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from comind.api.errors import Problem
-from comind.api.tokens import Tokens
+from comind.api.tokens import Tokens, forbidden
 from comind.errors import ComindError, UsageError
 from comind.governance.access import Principal
 from comind.stores.errors import unavailable
@@ -36,6 +37,8 @@ from comind.stores.errors import unavailable
 log = logging.getLogger("comind.api")
 MAX_BODY = 64 * 1024  # the control API's bodies are small documents
 MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_SECONDS = 10.0  # a body trickling in slower than this is refused (408)
+MAX_TARGET = 200  # characters of an audit entry's target
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -45,6 +48,8 @@ class Call:
 
     who: Principal
     params: Mapping[str, str]  # path parameters
+    # one source of values per request: a change has only its body, a read only its query
+    # string, so a value cannot say one thing to the handler and another to the scope check
     query: Mapping[str, str]
     body: dict[str, Any]
 
@@ -132,28 +137,35 @@ class Guard:
 
     async def serve(self, request: Request, handler: Handler, rule: Rule) -> Response:
         params = {k: str(v) for k, v in request.path_params.items()}
-        target = next(iter(params.values()), "*")
+        target = _bounded(next(iter(params.values()), "*"))
         who: Principal | None = None
         try:
+            # who is asking, before a byte of the body is read: an anonymous caller cannot
+            # make the platform hold or parse anything
+            who = await self.tokens.principal(request)
+            if who is None:
+                await self._audit(rule, None, target, "refused")
+                return JSONResponse({"error": "unauthorized: send a valid Bearer token"}, 401)
             body = await self._body(request)
-            named = {**request.query_params, **body, **params}
-            target = rule.target(named) if rule.target else target
+            named = {**(request.query_params if request.method not in MUTATIONS else {}),
+                     **body, **params}  # fmt: skip
+            target = _bounded(rule.target(named)) if rule.target else target
             app = rule.app(named) if rule.app else None
-            who, denied = await self.tokens.check(request, rule.role, app)
-            if denied is not None:
+            if not who.may(rule.role, app):
                 await self._audit(rule, who, target, "refused")
-                return denied
-            assert who is not None
-            answer = await run_in_threadpool(handler, Call(who, params, request.query_params, body))
+                return forbidden(who, rule.role, f" for app {app}" if app else " for every app")
+            query = request.query_params if request.method not in MUTATIONS else {}
+            answer = await run_in_threadpool(handler, Call(who, params, query, body))
         except Exception as exc:
             status, message = _failure(exc)
-            await self._audit(rule, who, target, "failed", {"error": message})
+            outcome = "refused" if status == 403 else "failed"
+            await self._audit(rule, who, target, outcome, {"error": message})
             if status == 500:
                 raise  # a bug: the server log keeps its traceback
             return JSONResponse({"error": message}, status)
         if not isinstance(answer, Answer):
             answer = Answer(answer)
-        await self._audit(rule, who, answer.target or target, "accepted", answer.detail)
+        await self._audit(rule, who, _bounded(answer.target or target), "accepted", answer.detail)
         return JSONResponse(answer.doc, answer.status)
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -163,11 +175,12 @@ class Guard:
         declared = request.headers.get("content-length", "0")
         if not declared.isdigit() or int(declared) > self.max_body:
             raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > self.max_body:
-                raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
+        try:
+            raw = await asyncio.wait_for(self._read(request), BODY_SECONDS)
+        except TimeoutError:
+            raise Problem(f"the request body took over {BODY_SECONDS:.0f} s", 408) from None
+        except ClientDisconnect:
+            raise Problem("the client went away before its body arrived", 400) from None
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
@@ -175,6 +188,14 @@ class Guard:
         if not isinstance(body, dict):
             raise Problem("the request body must be a JSON object", 400)
         return body
+
+    async def _read(self, request: Request) -> bytes:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > self.max_body:
+                raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
+        return raw
 
     async def _audit(self, rule: Rule, who: Principal | None, target: str, outcome: str,
                      detail: dict[str, Any] | None = None) -> None:  # fmt: skip
@@ -187,6 +208,11 @@ class Guard:
                 raise
             log.warning("audit entry %s %s %s not written: %s unavailable", rule.action,
                         target, outcome, unavailable(exc))  # fmt: skip
+
+
+def _bounded(target: str) -> str:
+    """An audit target as the log keeps it: a caller's long name is cut, never stored whole."""
+    return target if len(target) <= MAX_TARGET else target[: MAX_TARGET - 1] + "…"
 
 
 def _failure(exc: Exception) -> tuple[int, str]:

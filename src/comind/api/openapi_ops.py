@@ -189,7 +189,7 @@ OPS: tuple[Op, ...] = (
     Op("GET", "/api/v1/backups", "listBackups", "backups",
        "The backup catalog and the WAL archive lag", {200: s.BackupList}),
     Op("POST", "/api/v1/backups/switch", "switchData", "backups",
-       "Put restored data in place of the platform's", {200: s.Switched}, role="operator",
+       "Put restored data in place of the platform's", {200: s.Switched}, role="admin",
        body=s.SwitchRequest,
        errors={400: "not JSON, or a missing field", 409: "this engine cannot be switched here"},
        description="Audited. PostgreSQL: a restored, stopped cluster (what `comind restore` "
@@ -205,7 +205,7 @@ OPS: tuple[Op, ...] = (
        description="Audited; the outcome is recorded in the catalog."),
     Op("POST", "/api/v1/backups/prune", "pruneBackups", "backups",
        "Expire old backups and the WAL no kept backup needs", {200: s.PruneReport},
-       role="operator", body=PruneBody, errors=BACKUP_ERRORS, description="Audited."),
+       role="admin", body=PruneBody, errors=BACKUP_ERRORS, description="Audited."),
     Op("POST", "/api/v1/backups/restore-points", "createRestorePoint", "backups",
        "Name this moment to restore to (comind restore --to-restore-point)",
        {200: s.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,

@@ -99,6 +99,12 @@ class QueueAdminApi:
         source = self.resolve(call.params["name"])
         to = call.text("to")
         dest = self.resolve(to) if to else None
+        # the path's app was checked by the guard; where the messages go must be the
+        # caller's too (a named queue, else every queue whose dead letters these are)
+        for target in [dest] if dest else self.layer.admin.dead_letter_sources(source):
+            if not call.who.may("operator", app_of(target)):
+                raise Problem(f"forbidden: moving into {target} needs role operator for app "
+                              f"{app_of(target)}", 403)  # fmt: skip
         rate = None if call.body.get("rate") is None else call.number("rate", 0, 1, MAX_RATE)
         try:
             handle = self.layer.moves.start(source, destination=dest, max_per_second=rate)

@@ -22,6 +22,7 @@ from comind.backup.keys import KeyRing
 from comind.backup.manifest import Lsn, PhysicalManifest, RestorePoint
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.wal import WalArchive
+from comind.errors import UsageError
 from comind.stores.objects import ObjectStore, ObjectStoreError
 from comind.stores.postgres import connect
 
@@ -101,8 +102,9 @@ def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> Res
 
 
 def _check_name(name: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", name):
-        raise BackupError(f"restore point {name!r}: use 1 to 60 letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,60}", name) or not name.strip("."):
+        raise UsageError(f"restore point {name[:60]!r}: use 1 to 60 letters, digits, '_', '.', "
+                         "'-' (not dots alone)")  # fmt: skip
 
 
 def restore_point(store: ObjectStore, name: str) -> RestorePoint:

@@ -24,6 +24,7 @@ from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
 from comind.embedded.platform import EmbeddedPlatform
+from comind.embedded.postgres import check_stopped_cluster
 from comind.errors import ComindError
 from comind.stores.objects import ObjectStore
 
@@ -37,6 +38,10 @@ def switch_data(
     restores = platform.home.restores.resolve()
     if restores not in restored.resolve().parents:
         raise ComindError(f"{restored} is not a restored copy under {restores}")
+    try:
+        check_stopped_cluster(restored)  # before the running cluster stops for it
+    except EngineError as exc:
+        raise ComindError(str(exc)) from None
     engine = platform.postgres
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     with platform.supervisor.holding(engine):

@@ -3,8 +3,10 @@
 Locally, with the tokens of the state directory; remotely, with ``--server URL --token T``
 (or ``COMIND_SERVER`` / ``COMIND_TOKEN``), verifying HTTPS as any site or against
 ``--ca-cert``. While an engine heals (PostgreSQL restarted by the supervisor in about a
-second) the API answers 503 at once; this client retries that, and a refused connection,
-with backoff for at most ``RETRY_SECONDS``, then says in one line what is unavailable.
+second) the API answers 503 at once; this client retries a read that got one, and any call
+whose connection was refused (it never arrived), with backoff for at most ``RETRY_SECONDS``,
+then says in one line what is unavailable. A change that got a 503 is not sent again: part of
+it may have been done, so the line says to check before running it again.
 Every other answer is final: a refusal names the role needed and the role given.
 """
 
@@ -120,8 +122,11 @@ def _answer(
         raise Retry(f"the platform's API at {target.url} does not answer ({exc})") from None
     except httpx.HTTPError as exc:
         raise ComindError(f"the platform's API at {target.url} did not answer: {exc}") from None
-    if resp.status_code == 503:
+    if resp.status_code == 503 and method == "GET":
         raise Retry(_message(resp))
+    if resp.status_code == 503:  # a change may have been made before the engine went away:
+        raise ComindError(f"{method} {path}: {_message(resp)}; not retried (it changes "
+                          "something): check its effect, then run it again")  # fmt: skip
     if resp.status_code >= 400:
         raise _refusal(method, path, resp)
     return resp.json()

@@ -57,6 +57,13 @@ def wheel_bin_dir() -> Path | None:
     return bin_dir if (bin_dir / "initdb").exists() else None
 
 
+def check_stopped_cluster(data_dir: Path) -> None:
+    """Refuse a directory that holds no stopped PostgreSQL cluster (checked before the
+    running one is stopped for it, and again right before the swap)."""
+    if not (data_dir / "PG_VERSION").exists() or (data_dir / "postmaster.pid").exists():
+        raise EngineError(f"{data_dir} holds no stopped PostgreSQL cluster")
+
+
 class PostgresEngine(TcpEngine):
     name = "postgres"
     stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
@@ -125,8 +132,7 @@ class PostgresEngine(TcpEngine):
         which moves aside to ``data.old-STAMP`` (returned); the engine must be stopped."""
         if self.alive():
             raise EngineError("stop PostgreSQL before swapping its data directory")
-        if not (restored / "PG_VERSION").exists() or (restored / "postmaster.pid").exists():
-            raise EngineError(f"{restored} holds no stopped PostgreSQL cluster")
+        check_stopped_cluster(restored)
         old = self.home.pg_data.with_name(f"data.old-{stamp}")
         self.home.pg_data.rename(old)
         restored.rename(self.home.pg_data)

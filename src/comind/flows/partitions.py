@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 
+MAX_RANGE = 1000  # partitions one backfill may span (about 3 years of days)
 _FORMATS = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 
@@ -63,6 +64,9 @@ class Partitioning:
         end = self.parse(last)
         while current <= end:
             out.append(current)
+            if len(out) > MAX_RANGE:  # counted as it goes: a huge range is never built
+                raise UsageError(f"{first}..{last} spans more than {MAX_RANGE} partitions; "
+                                 "backfill it in parts")  # fmt: skip
             current = self.name_of(self.bounds(current)[1])
         return out
 

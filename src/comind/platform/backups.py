@@ -2,14 +2,16 @@
 (``POST /api/v1/backups``...), in the platform's process with its own engines.
 
 The CLI reaches it only through the API, so ``comind backup run`` works the same against a
-platform on this machine and on another one. One lock serialises requested work: two
-backups at once would only compete for the same disk and the same WAL.
+platform on this machine and on another one. Requested work runs one at a time (two
+backups at once would only compete for the same disk and the same WAL): a request that finds
+one running is refused at once with a 409, never queued behind it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +29,7 @@ from comind.backup.snapshots import redis_backup
 from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.embedded.home import StateDir
-from comind.errors import UsageError
+from comind.errors import ComindError, UsageError
 from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 
@@ -58,6 +60,17 @@ class BackupService:
         self.home, self.redis, self.database_of = home, redis, database_of
         self._busy = threading.Lock()
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One piece of requested work at a time; a second request is refused at once rather
+        than queued, so waiting requests never hold the API's worker threads."""
+        if not self._busy.acquire(blocking=False):
+            raise ComindError("a backup, verification or prune is running; try again when it ends")
+        try:
+            yield
+        finally:
+            self._busy.release()
+
     @property
     def keys(self) -> KeyRing:
         return self.wal.keys
@@ -66,7 +79,7 @@ class BackupService:
         """Take a backup of ``kind`` now; its summary (the manifest without file lists)."""
         if kind not in KINDS:
             raise UsageError(f"backup type {kind!r}: choose {', '.join(KINDS)}")
-        with self._busy:
+        with self._exclusive():
             if kind == "objects":
                 objects = backup_buckets(self.store, self.catalog, self.keys, self._buckets())
                 return _summary(objects, "objects") | {"buckets": sorted(objects.buckets)}
@@ -84,14 +97,14 @@ class BackupService:
         """Restore ``backup_id`` into a scratch cluster and check it (the result is recorded
         in the catalog)."""
         manifest = self.manifest(backup_id)
-        with self._busy:
+        with self._exclusive():
             scratch = self.home.restores / f"verify-{backup_id}"
             return asdict(verify(self.cluster, self.store, self.catalog, self.keys.all(),
                                  manifest, scratch))  # fmt: skip
 
     def prune(self, *, keep_full: int, keep_days: int | None, dry_run: bool) -> dict[str, Any]:
         """Expire old backups and the WAL no kept backup needs (or say what would go)."""
-        with self._busy:
+        with self._exclusive():
             done = prune(self.catalog, self.store, self.wal, keep_full=keep_full,
                          keep_days=keep_days, now=datetime.now(UTC), dry_run=dry_run)  # fmt: skip
         return asdict(done) | {"dry_run": dry_run}

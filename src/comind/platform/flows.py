@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
+from comind.api.errors import Problem
 from comind.api.flows import Applied
-from comind.errors import UsageError
 from comind.flows.batch import BatchRunner
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.replay import replay
@@ -34,7 +34,7 @@ class FlowService:
     def _builder(self, name: str) -> Iterator[FlowBuilder]:
         applied = self.applied()
         if applied is None or name not in applied.spec.flows:
-            raise UsageError(f"no flow '{name}'")
+            raise Problem(f"no flow '{name}'", 404)
         engines = self.engines()
         try:
             yield FlowBuilder(applied.spec, applied.root, engines)

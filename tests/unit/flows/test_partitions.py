@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import where
 
@@ -105,6 +105,8 @@ def test_between_days_crosses_month_ends_and_leap_days() -> None:
     assert DAY.between("2026-02-27", "2026-03-01") == ["2026-02-27", "2026-02-28", "2026-03-01"]
     assert DAY.between("2028-02-28", "2028-03-01") == ["2028-02-28", "2028-02-29", "2028-03-01"]
     assert len(DAY.between("2026-01-01", "2026-12-31")) == 365
+    with pytest.raises(UsageError, match="spans more than 1000 partitions"):
+        DAY.between("2000-01-01", "2009-12-31")
 
 
 def test_between_hours_crosses_midnight() -> None:
