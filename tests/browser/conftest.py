@@ -39,7 +39,8 @@ def dash(engine_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     access = AccessStore(run.messages.pool)
     try:
         operator, viewer = (Hidden(access.create(role)[1]) for role in ("operator", "viewer"))
-        yield Dash(run, repo, operator, viewer)
+        admin = Hidden(run.engines.home.secret("api-admin-token"))
+        yield Dash(run, repo, operator, viewer, admin)
     finally:
         run.stop()
 

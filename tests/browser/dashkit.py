@@ -70,6 +70,7 @@ class Dash:
     repo: Path
     operator: str
     viewer: str
+    admin: str  # the state directory's built-in admin token
 
     @property
     def url(self) -> str:

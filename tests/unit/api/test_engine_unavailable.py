@@ -3,15 +3,13 @@ this themselves; this is every other one), never a 500 with a traceback."""
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import psycopg_pool
 import pytest
 import redis
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from tests.asgi import request
 
 from comind.api.app import create_app
 from comind.embedded.state import PlatformState
@@ -34,12 +32,6 @@ def test_an_unavailable_engine_is_a_503(error: Exception, engine: str) -> None:
     async def failing(request: Request) -> Response:
         raise error
 
-    async def fetch() -> httpx.Response:
-        app = create_app(_Up(), extra=[Route("/api/v1/x", failing)])
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            return await client.get("/api/v1/x")
-
-    answer = asyncio.run(fetch())
+    answer = request(create_app(_Up(), extra=[Route("/api/v1/x", failing)]), "GET", "/api/v1/x")
     assert answer.status_code == 503
     assert answer.json()["error"].startswith(f"{engine} is unavailable right now")

@@ -3,7 +3,6 @@ audit entry of every mutation written by the wrapper alone."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -11,6 +10,7 @@ import psycopg
 import pytest
 from psycopg_pool import PoolTimeout
 from starlette.applications import Starlette
+from tests.asgi import request
 
 from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
@@ -56,12 +56,7 @@ class AppClient:
         self.app = app
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                return await client.post(path, **kwargs)
-
-        return asyncio.run(send())
+        return request(self.app, "POST", path, **kwargs)
 
 
 @pytest.fixture

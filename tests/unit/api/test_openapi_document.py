@@ -5,15 +5,14 @@ matches the routes and their answers is checked on a running platform
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
-import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from tests.asgi import request
 
 from comind.api.app import create_app
 from comind.api.openapi import PATH, document
@@ -84,12 +83,7 @@ class _Stopped:
 
 
 def test_it_is_served_without_a_token() -> None:
-    async def fetch() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(_Stopped()))
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            return await client.get(PATH)
-
-    answer = asyncio.run(fetch())
+    answer = request(create_app(_Stopped()), "GET", PATH)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     assert answer.json() == document()
