@@ -15,6 +15,7 @@ metrics, alerts, the environment's errors) are for tokens of every app.
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,8 +24,13 @@ from starlette.responses import JSONResponse, Response
 
 from comind.api.session import COOKIE, Session, Sessions
 from comind.governance.access import AccessStore, Principal, token_hash
+from comind.stores.errors import unavailable
 
 READS = ("GET", "HEAD")
+
+
+MAX_TARGET = 200  # characters of an audit entry's target
+log = logging.getLogger("comind.api")
 
 
 class Tokens:
@@ -93,9 +99,21 @@ class Tokens:
 
     def audit(self, who: Principal | None, action: str, target: str, outcome: str,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """One audit-log entry (blocking: call it in a worker thread)."""
-        if self.store is not None:
+        """One audit-log entry (blocking: call it in a worker thread) — the one writer every
+        API route and dashboard form goes through. A caller's long target is cut at
+        ``MAX_TARGET``; an entry the restarting database cannot take is logged as missing
+        (the answer to the request stands)."""
+        if self.store is None:
+            return
+        if len(target) > MAX_TARGET:
+            target = target[: MAX_TARGET - 1] + "…"
+        try:
             self.store.audit(who.id if who else "anonymous", action, target, outcome, detail)
+        except Exception as exc:
+            if unavailable(exc) is None:
+                raise
+            log.warning("audit entry %s %s %s not written: %s unavailable", action, target,
+                        outcome, unavailable(exc))  # fmt: skip
 
     async def check(
         self,
