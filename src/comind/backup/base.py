@@ -44,9 +44,10 @@ from comind.backup.manifest import (
     parse_manifest,
 )
 from comind.backup.tarscan import MemberCatcher
+from comind.spec.names import BACKUP_BUCKET
 from comind.stores.objects import ObjectInfo, ObjectStore
 
-BUCKET = "comind-backups"
+BUCKET = BACKUP_BUCKET  # reserved in the spec: no app may declare it
 READ = 1 << 20
 PHYSICAL: tuple[PhysicalKind, ...] = ("full", "incr", "diff")
 PLATFORM_SCHEMA = "comind"

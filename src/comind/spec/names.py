@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 FLOW_NAMESPACE = "_flows"  # the "app" part of the queues a flow owns
+BACKUP_BUCKET = "comind-backups"  # the platform's backup store and WAL archive
+PLATFORM_PREFIX = "comind-"  # bucket names the platform keeps for itself
 
 
 def queue_name(app: str, queue: str, fifo: bool) -> str:

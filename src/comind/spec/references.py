@@ -22,6 +22,7 @@ import promql_parser
 
 from comind.spec.issues import SpecIssue
 from comind.spec.model import Flow, Sink, SourceRef, Spec
+from comind.spec.names import PLATFORM_PREFIX
 from comind.spec.positions import DocPath, Positions, dotted
 from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
@@ -168,6 +169,11 @@ class Checker:
                              "lowercase letters, digits and '-'")  # fmt: skip
         elif kind == "database" and value in RESERVED_DATABASES:
             self.error(path, f"database name '{value}' is reserved by the platform")
+        elif kind == "bucket" and value.startswith(PLATFORM_PREFIX):
+            # the platform's own buckets (the backup store, the WAL archive) must never become
+            # an app's: that app could read every backup and delete them
+            self.error(path, f"bucket name '{value}' is reserved by the platform (names "
+                             f"starting with '{PLATFORM_PREFIX}' are the platform's)")  # fmt: skip
 
     def _unique(self, seen: dict[str, str], value: str, app: str, kind: str) -> None:
         if value in seen:

@@ -351,6 +351,12 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:22: apps.orders.database.name: database name 'comind' is reserved by the platform",
         ],
     ),
+    "bucket-reserved-name": (
+        APP + "    bucket: {name: comind-backups}\n",
+        [
+            "comind.yaml:5:20: apps.orders.bucket.name: bucket name 'comind-backups' is reserved by the platform (names starting with 'comind-' are the platform's)",
+        ],
+    ),
     "database-bad-name": (
         APP + "    database: {name: Orders_DB}\n",
         [
