@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from comind.api.errors import Problem
 from comind.api.guard import Call, Guard
+from comind.api.limits import read_bounded
 from comind.api.memo import Coalesced
 from comind.api.tokens import Tokens
 from comind.flows.metrics import INGESTED
@@ -217,9 +218,10 @@ class FlowsApi:
             return JSONResponse({"error": f"no flow '{flow}' with an http:// source"}, 404)
         if denied := await self._ingest_denied(request, flow):
             return denied
-        body = await request.body()
-        if len(body) > MAX_INGEST_BYTES:
-            return JSONResponse({"error": f"body over {MAX_INGEST_BYTES} bytes"}, 413)
+        try:
+            body = await read_bounded(request, MAX_INGEST_BYTES)
+        except Problem as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
         records, problems = _parse(body)
         if problems:
             return JSONResponse({"error": "; ".join(problems[:5]), "queued": 0}, 400)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
+from comind.api.limits import read_bounded
 from comind.api.tokens import Tokens
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
@@ -205,9 +206,10 @@ class GitOpsApi:
         return started.get("id")
 
     async def hook(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_HOOK_BYTES:
-            return JSONResponse({"error": "payload too large"}, 413)
+        try:  # bounded before the signature can be checked: it covers the whole body
+            body = await read_bounded(request, MAX_HOOK_BYTES)
+        except Problem as exc:
+            return JSONResponse({"error": str(exc)}, exc.status)
         try:
             push = verify_and_parse(request.headers, body, self.webhook_secret)
         except WebhookError as exc:

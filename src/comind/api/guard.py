@@ -15,7 +15,6 @@ waits only briefly for a connection — which the CLI retries for a bounded time
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,11 +22,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from comind.api.errors import Problem
+from comind.api.limits import read_bounded
 from comind.api.tokens import Tokens, forbidden
 from comind.errors import ComindError, UsageError
 from comind.governance.access import Principal
@@ -35,7 +35,6 @@ from comind.stores.errors import unavailable
 
 MAX_BODY = 64 * 1024  # the control API's bodies are small documents
 MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BODY_SECONDS = 10.0  # a body trickling in slower than this is refused (408)
 Body = TypeVar("Body", bound=BaseModel)
 
 
@@ -169,15 +168,7 @@ class Guard:
         """The JSON object the request sent ({} for none), refused beyond ``max_body``."""
         if request.method not in MUTATIONS:
             return {}
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.max_body:
-            raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
-        try:
-            raw = await asyncio.wait_for(self._read(request), BODY_SECONDS)
-        except TimeoutError:
-            raise Problem(f"the request body took over {BODY_SECONDS:.0f} s", 408) from None
-        except ClientDisconnect:
-            raise Problem("the client went away before its body arrived", 400) from None
+        raw = await read_bounded(request, self.max_body)
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
@@ -185,14 +176,6 @@ class Guard:
         if not isinstance(body, dict):
             raise Problem("the request body must be a JSON object", 400)
         return body
-
-    async def _read(self, request: Request) -> bytes:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > self.max_body:
-                raise Problem(f"the request body must be at most {self.max_body} bytes", 413)
-        return raw
 
     async def _audit(self, rule: Rule, who: Principal | None, target: str, outcome: str,
                      detail: dict[str, Any] | None = None) -> None:  # fmt: skip

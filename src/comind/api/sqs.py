@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 
 from comind.api import sqs_query
 from comind.api.auth import signing_app
+from comind.api.errors import Problem
+from comind.api.limits import read_bounded
 from comind.api.sigv4 import AuthError
 from comind.api.sqs_actions import Call, SqsActions
 from comind.apps.credentials import Credentials
@@ -33,6 +35,10 @@ XML_TYPE = "text/xml"
 TARGET_PREFIX = "AmazonSQS."
 
 
+# a batch of ten 256 KiB messages, form-encoded by the query protocol, fits with room to spare
+MAX_SQS_BYTES = 4 * 1024 * 1024
+
+
 class SqsEndpoint:
     """POST handler speaking SQS's JSON and query protocols."""
 
@@ -41,14 +47,18 @@ class SqsEndpoint:
 
     async def handle(self, request: Request) -> Response:
         """Serve one request in the JSON protocol (X-Amz-Target) or the query protocol."""
-        body = await request.body()
         target = request.headers.get("x-amz-target", "")
         json_protocol = bool(target)
         began = time.perf_counter()
         action = target.removeprefix(TARGET_PREFIX)
         request_id = str(uuid.uuid4())
         try:
+            # bounded before the signature is checked (SigV4 covers the body's hash)
+            body = await read_bounded(request, MAX_SQS_BYTES)
             action, result = await run_in_threadpool(self._serve, request, body, action)
+        except Problem as exc:
+            error = ("RequestEntityTooLarge" if exc.status == 413 else "InvalidRequest",
+                     "InvalidRequest", str(exc), exc.status, True)  # fmt: skip
         except AuthError as exc:
             error = (exc.code, exc.code, exc.message, exc.status, True)
         except QueueError as exc:

@@ -1,0 +1,51 @@
+"""Bodies are bounded before they are read (issue 15, finding 3): a declared length over an
+endpoint's limit is refused without reading a byte, and a body that streams past it is cut
+off as soon as it does, so an unauthenticated sender cannot make the platform hold it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import pytest
+
+from comind.platform import Platform
+
+MB = 1024 * 1024
+
+
+def status_of_declared(url: str, path: str, length: int) -> int:
+    """The status answered to a POST that declares ``length`` bytes and sends two."""
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname or "", where.port or 80), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {length}\r\n\r\n{{}}".encode())  # fmt: skip
+        first = sock.recv(4096).split(b"\r\n", 1)[0]  # e.g. b"HTTP/1.1 413 Request ..."
+    return int(first.split()[1])
+
+
+@pytest.mark.parametrize(("path", "status"), [("/", 413), ("/api/v1/tokens", 401)])
+def test_a_declared_400_mib_body_is_refused_unread(
+    runtime: Platform, path: str, status: int
+) -> None:
+    # answered at once (the 400 MiB are never sent): the size, or who asks, refuses it first
+    assert status_of_declared(runtime.url, path, 400 * MB) == status
+
+
+def test_a_streamed_body_past_the_limit_is_cut_off(runtime: Platform) -> None:
+    def chunks() -> Iterator[bytes]:
+        block = b"x" * MB
+        for _ in range(64):  # 64 MiB, chunked: no Content-Length to refuse up front
+            yield block
+
+    before = psutil.Process().memory_info().rss
+    try:
+        status = httpx.post(f"{runtime.url}/", content=chunks(), timeout=30).status_code
+    except httpx.HTTPError:  # the server may close the connection as it refuses
+        status = 413
+    grown = psutil.Process().memory_info().rss - before
+    assert status == 413
+    assert grown < 20 * MB, f"the platform grew by {grown / MB:.0f} MiB"
