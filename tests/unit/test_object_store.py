@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,21 @@ def test_the_store_lists_its_buckets_not_its_own_area(store: ObjectStore) -> Non
     store.upload_part("data", "k", upload, 1, [b"x"])
     store.create_bucket("logs")
     assert store.buckets() == ["data", "logs"]
+
+
+def test_concurrent_deletes_and_puts_in_one_prefix_never_fail(store: ObjectStore) -> None:
+    """`aws s3 rm --recursive` deletes a prefix's objects in parallel: every delete is
+    idempotent and tidies the directories it empties without tripping over another's,
+    and a put into that prefix meanwhile still lands (issue 15, finding 13)."""
+    for round_ in range(30):
+        keys = [f"logs/{round_}/day/{i}.txt" for i in range(8)]
+        for key in keys:
+            store.put("data", key, b"x")
+        with ThreadPoolExecutor(8) as pool:
+            work = [pool.submit(store.delete, "data", key) for key in keys]
+            work += [pool.submit(store.delete, "data", keys[0])]  # a delete of a deleted key
+            work += [pool.submit(store.put, "data", f"logs/{round_}/day/new.txt", b"y")]
+            for done in work:
+                done.result()  # raises what the call raised
+        left = [name for name, _ in store.names("data", f"logs/{round_}/")]
+        assert left == [f"logs/{round_}/day/new.txt"]

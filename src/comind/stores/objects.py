@@ -169,13 +169,17 @@ class FileObjectStore:
         return self._info(bucket, key, path) if path.is_file() else None
 
     def delete(self, bucket: str, key: str) -> None:
+        """Delete an object (idempotent) and the directories it leaves empty."""
         path = self._path(bucket, key)
         path.unlink(missing_ok=True)
         top = self._bucket_dir(bucket)
         for parent in path.parents:
-            if parent == top or any(parent.iterdir()):
+            if parent == top:
                 break
-            parent.rmdir()
+            try:
+                parent.rmdir()
+            except OSError:  # not empty, or a concurrent delete removed it first: done
+                break
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` with its etag (which the file store computes by
@@ -320,7 +324,14 @@ def _seal(handle: IO[bytes]) -> None:
 
 
 def _install(tmp: Path, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):  # a concurrent delete may remove the emptied parent between the two
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, path)
+            return
+        except FileNotFoundError:
+            if not tmp.exists():
+                raise
     os.replace(tmp, path)
 
 
