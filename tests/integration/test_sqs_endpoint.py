@@ -193,3 +193,14 @@ def test_redrive_back_with_a_move_task(orders: Any) -> None:
             ]["QueueArn"]
         )
     assert code(err) == "InvalidParameterValue"  # only a DLQ can be a move source
+
+
+@pytest.mark.parametrize("name", ["../x", "other-app/jobs", "a/b"])
+def test_a_queue_name_with_a_slash_is_refused(orders: Any, runtime: Platform, name: str) -> None:
+    """An app names its own queue; ``app/`` is the platform's namespace (issue 15, finding 12)."""
+    assert runtime.messages is not None
+    before = set(runtime.messages.admin.names())
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        orders.create_queue(QueueName=name)
+    assert "InvalidParameterValue" in code(err)
+    assert set(runtime.messages.admin.names()) == before

@@ -75,6 +75,9 @@ class SqsActions:
 
     def create_queue(self, call: Call) -> Params:
         name = call.text("QueueName")
+        if "/" in name:  # an app names its queue; the "app/" namespace is the platform's
+            raise InvalidParameterValue("Can only include alphanumeric characters, hyphens, "
+                                        "or underscores. 1 to 80 in length")  # fmt: skip
         model.check_queue_name(name)
         attributes = self._attributes_in(call.app, call.params.get("Attributes") or {})
         tags = call.params.get("tags") or call.params.get("Tags") or {}
