@@ -232,7 +232,12 @@ def test_token_roles_app_scopes_and_the_audit_log(comind: Run, tmp_path: Path, h
     listed = call("GET", "/api/v1/apps", shop_op["token"]).json()["apps"]
     assert [a["app"] for a in listed] == ["shop"]
     assert call("POST", "/api/v1/sync", shop_op["token"], {}).status_code == 403  # names no app
-    assert call("POST", "/api/v1/sync", shop_op["token"], {"app": "shop"}).status_code == 202
+    claimed = {"app": "shop", "trigger": "the admin, honestly"}
+    started = call("POST", "/api/v1/sync", shop_op["token"], claimed)
+    assert started.status_code == 202
+    record = call("GET", f"/api/v1/syncs/{started.json()['id']}", shop_op["token"]).json()
+    # the history names the authenticated caller first; the caller's words only follow
+    assert record["trigger"] == f"sync by {shop_op['id']} (the admin, honestly)"
     comind("token", "revoke", viewer["id"], check=True)
     assert call("GET", "/api/v1/apps", viewer["token"]).status_code == 401
     tokens = jget(comind, "token", "ls")

@@ -154,7 +154,7 @@ class GitOpsApi:
     def sync(self, call: Call) -> Answer:
         app = _app(call.body)
         return self._start(
-            revision=call.text("revision"), trigger=_who(call.body, "cli"),
+            revision=call.text("revision"), trigger=_who(call, "sync"),
             dry_run=bool(call.body.get("dry_run")), apps={app} if app else None,
         )  # fmt: skip
 
@@ -168,7 +168,7 @@ class GitOpsApi:
             raise Problem(str(exc), 400) from None
         reason = f"rolled back to {revision}"
         self.plane.service.remember(auto_sync_paused=True, paused_reason=reason)
-        return self._start(revision=revision, trigger=_who(call.body, "rollback"))
+        return self._start(revision=revision, trigger=_who(call, "rollback"))
 
     def autosync(self, call: Call) -> dict[str, Any]:
         enabled = _enabled(call.body)
@@ -179,11 +179,13 @@ class GitOpsApi:
         return {"auto_sync_paused": not enabled}
 
     def _start(self, **kwargs: Any) -> Answer:
-        """Run a sync in the background; answer with its id at once (202)."""
+        """Run a sync in the background; answer with its id at once (202). The audit entry
+        names the sync and the revision asked for."""
         sync_id = self.start(**kwargs)
         if sync_id is None:
             raise Problem("the sync could not start (see the platform log)", 503)
-        return Answer({"id": sync_id}, 202, detail={"sync": sync_id})
+        detail = {"sync": sync_id, "revision": kwargs.get("revision")}
+        return Answer({"id": sync_id}, 202, detail=detail)
 
     def start(self, **kwargs: Any) -> int | None:
         """Start a sync in a thread of its own; its id once it has begun (None: it could
@@ -231,8 +233,11 @@ def _enabled(named: Mapping[str, Any]) -> bool:
     return bool(named.get("enabled", True))
 
 
-def _who(body: dict[str, Any], default: str) -> str:
-    return str(body.get("trigger") or default)[:200]
+def _who(call: Call, what: str) -> str:
+    """What the history shows as the sync's trigger: the kind and the authenticated caller
+    (the token's id), never text the caller chose; the caller's words follow, marked as such."""
+    said = str(call.body.get("trigger") or "")[:80]
+    return f"{what} by {call.who.id}" + (f" ({said})" if said else "")
 
 
 def app_summaries(records: list[ResourceRecord]) -> list[dict[str, Any]]:
