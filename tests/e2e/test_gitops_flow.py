@@ -212,8 +212,12 @@ def test_token_roles_app_scopes_and_the_audit_log(comind: Run, tmp_path: Path, h
     repo = tmp_path / "roles-repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    commit(repo, spec(free_port("127.0.0.1"), free_port("127.0.0.1"), "1").replace(
-        "    secrets: [api-key]\n", ""), "two apps")  # fmt: skip
+    text = spec(free_port("127.0.0.1"), free_port("127.0.0.1"), "1").replace(
+        "    secrets: [api-key]\n", "")  # fmt: skip
+    commit(repo, text, "two apps")
+    git(repo, "checkout", "-q", "-b", "feature-unreviewed")  # a branch main does not hold
+    unreviewed = commit(repo, text + "# not reviewed\n", "unreviewed")
+    git(repo, "checkout", "-q", "main")
     comind("up", "--detach", "--api-port", "0", "--repo", str(repo), check=True)
     api = json.loads((home / "state.json").read_text())["api_url"]
 
@@ -232,6 +236,16 @@ def test_token_roles_app_scopes_and_the_audit_log(comind: Run, tmp_path: Path, h
     listed = call("GET", "/api/v1/apps", shop_op["token"]).json()["apps"]
     assert [a["app"] for a in listed] == ["shop"]
     assert call("POST", "/api/v1/sync", shop_op["token"], {}).status_code == 403  # names no app
+    admin = {
+        "Authorization": f"Bearer {(home / 'secrets' / 'api-admin-token').read_text().strip()}"
+    }
+    for revision in ("feature-unreviewed", unreviewed):  # only main's history deploys
+        refused = httpx.post(f"{api}/api/v1/sync", json={"revision": revision}, headers=admin)
+        assert refused.status_code == 400 and "not in the history of main" in refused.text
+        assert httpx.post(f"{api}/api/v1/rollback", json={"revision": revision},
+                          headers=admin).status_code == 400  # fmt: skip
+    chose = call("POST", "/api/v1/sync", shop_op["token"], {"app": "shop", "revision": "main"})
+    assert chose.status_code == 403 and "followed revision only" in chose.text
     claimed = {"app": "shop", "trigger": "the admin, honestly"}
     started = call("POST", "/api/v1/sync", shop_op["token"], claimed)
     assert started.status_code == 202

@@ -152,9 +152,14 @@ class GitOpsApi:
     # --- writes -----------------------------------------------------------------------
 
     def sync(self, call: Call) -> Answer:
-        app = _app(call.body)
+        app, revision = _app(call.body), call.text("revision")
+        if revision is not None:
+            if call.who.app is not None:
+                raise Problem("a token limited to an app syncs the followed revision only; "
+                              "choosing one needs a token for every app", 403)  # fmt: skip
+            revision = self._followed(revision)
         return self._start(
-            revision=call.text("revision"), trigger=_who(call, "sync"),
+            revision=revision, trigger=_who(call, "sync"),
             dry_run=bool(call.body.get("dry_run")), apps={app} if app else None,
         )  # fmt: skip
 
@@ -162,13 +167,17 @@ class GitOpsApi:
         wanted = call.text("revision")
         if not wanted:
             raise Problem("rollback needs a revision", 400)
-        try:
-            revision = self.plane.service.source.resolve(wanted)
-        except ComindError as exc:
-            raise Problem(str(exc), 400) from None
+        revision = self._followed(wanted)
         reason = f"rolled back to {revision}"
         self.plane.service.remember(auto_sync_paused=True, paused_reason=reason)
         return self._start(revision=revision, trigger=_who(call, "rollback"))
+
+    def _followed(self, revision: str) -> str:
+        """``revision``'s SHA when the followed ref holds it; else a 400 saying so."""
+        try:
+            return self.plane.service.source.followed(revision)
+        except ComindError as exc:
+            raise Problem(str(exc), 400) from None
 
     def autosync(self, call: Call) -> dict[str, Any]:
         enabled = _enabled(call.body)

@@ -26,6 +26,10 @@ class FolderSource:
             raise ComindError(f"revision {rev} is not the folder's current content ({current})")
         return current
 
+    def followed(self, rev: str) -> str:
+        """The folder has one revision, which is the one it follows."""
+        return self.resolve(rev)
+
     def checkout(self, revision: str) -> Path:
         return self.path
 

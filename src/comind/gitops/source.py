@@ -130,6 +130,17 @@ class GitSource:
                 return sha
         raise GitError(f"unknown revision {rev!r} in {self.display_url}")
 
+    def followed(self, rev: str) -> str:
+        """The SHA of ``rev`` when it is in the followed ref's history (as of the last fetch),
+        else GitError: a branch nobody reviewed into the followed one never deploys."""
+        sha = self.resolve(rev)
+        head = self._ref_sha()
+        code, _, _ = self._run_raw(self._argv("merge-base", "--is-ancestor", sha, head))
+        if code != 0:
+            raise GitError(f"revision {rev} is not in the history of {self.ref}: only what "
+                           f"{self.ref} holds is deployed")  # fmt: skip
+        return sha
+
     def commit(self, sha: str) -> Commit:
         """Metadata of one commit (any revision ``resolve()`` accepts)."""
         full = self.resolve(sha)
