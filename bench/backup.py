@@ -69,7 +69,7 @@ from typing import Any
 
 import zstandard
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from detached import detached_platform, platform_db
+from detached import detached_platform
 
 from comind.backup import pitr as pitr_module
 from comind.backup import restore as restore_module
@@ -86,6 +86,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
 from comind.embedded.settings import Settings
+from comind.platform.local import platform_db
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, ensure_database, make_pool
 

@@ -10,9 +10,6 @@ from pathlib import Path
 
 from comind.embedded.home import StateDir
 from comind.embedded.state import PlatformState
-from comind.platform.restores import platform_superuser
-from comind.stores.postgres import PgTarget
-from comind.stores.redis import RedisTarget
 
 
 def detached_platform(
@@ -32,14 +29,3 @@ def detached_platform(
     state = home.read_state()
     assert state is not None
     return home, state
-
-
-def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
-    """The running platform's database, as its superuser (a benchmark drives the engines)."""
-    return platform_superuser(home, state.engines["postgres"].address)
-
-
-def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
-    """The running platform's Redis, as its default user."""
-    host, _, port = state.engines["redis"].address.rpartition(":")
-    return RedisTarget(host, int(port), home.secret("redis-password"))

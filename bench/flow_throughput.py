@@ -64,12 +64,13 @@ from typing import Any
 
 import psycopg
 from celery import Celery
-from detached import detached_platform, platform_db, platform_redis
+from detached import detached_platform
 from jsonschema import validators
 
 from comind.embedded.home import StateDir
 from comind.embedded.state import PlatformState
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.platform.local import platform_db, platform_redis
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.spec import load_spec

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backup import CHANGED, DATABASE, MB, SCALE, Bench, _drain, _load, _query, _timed
-from detached import detached_platform, platform_db
+from detached import detached_platform
 
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -31,6 +31,7 @@ from comind.backup.manifest import PhysicalKind, PhysicalManifest
 from comind.backup.restore import restore_side
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import wheel_bin_dir
+from comind.platform.local import platform_db
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect, make_pool
 

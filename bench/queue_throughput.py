@@ -38,10 +38,10 @@ from typing import Any
 
 import boto3
 import redis
-from detached import platform_db, platform_redis
 
 from comind.embedded.home import StateDir
 from comind.embedded.state import PlatformState
+from comind.platform.local import platform_db, platform_redis
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.stores.postgres import ensure_database

@@ -39,9 +39,7 @@ def worker(
 ) -> None:
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
     home = home_of(ctx)
-    engines = running_state(home).engines
-    addresses = (engines["postgres"].address, engines["redis"].address)
-    run_worker(home, addresses, flow, root.absolute(), env)
+    run_worker(home, running_state(home), flow, root.absolute(), env)
 
 
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:

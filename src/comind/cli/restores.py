@@ -35,8 +35,7 @@ from comind.platform.restores import (
 def _restores(ctx: typer.Context) -> Iterator[Restores]:
     """Restores of the running platform of this state directory."""
     home = home_of(ctx)
-    address = running_state(home).engines["postgres"].address
-    with restores(home, settings_of(ctx), address) as found:
+    with restores(home, settings_of(ctx), running_state(home)) as found:
         yield found
 
 

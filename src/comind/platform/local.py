@@ -16,8 +16,12 @@ from comind.embedded.lock import holder_pid
 from comind.embedded.settings import Settings
 from comind.embedded.state import PlatformState
 from comind.errors import ComindError
+from comind.stores.platform_db import PLATFORM_DB
+from comind.stores.postgres import PgTarget
+from comind.stores.redis import RedisTarget
 
-__all__ = ["PlatformState", "Settings", "StateDir", "api_verify", "lock_holder", "running_state"]
+__all__ = ["PlatformState", "Settings", "StateDir", "api_verify", "lock_holder", "platform_db",
+           "platform_redis", "running_state"]  # fmt: skip
 
 
 def lock_holder(home: StateDir) -> int | None:
@@ -39,3 +43,15 @@ def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
     if state.tls_self_signed and state.tls_cert:
         return client_context(Path(state.tls_cert))
     return True
+
+
+def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
+    """The running platform's own database, as its superuser (restores, workers)."""
+    host, port = state.address("postgres")
+    return PgTarget(host, port, "postgres", home.secret("postgres-password"), PLATFORM_DB)
+
+
+def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
+    """The running platform's Redis, as its default user."""
+    host, port = state.address("redis")
+    return RedisTarget(host, port, home.secret("redis-password"))

@@ -45,10 +45,10 @@ from comind.embedded.postgres import find_bin_dir
 from comind.embedded.redis import find_binary
 from comind.embedded.settings import Settings
 from comind.errors import UsageError
+from comind.platform.local import PlatformState, platform_db
 from comind.spec.names import role_name
 from comind.stores.objects import FileObjectStore
-from comind.stores.platform_db import PLATFORM_DB
-from comind.stores.postgres import PgTarget, make_pool
+from comind.stores.postgres import make_pool
 
 __all__ = ["Partial", "PhysicalManifest", "Restores", "SideCopy", "Target", "discard_old_data",
            "old_data", "restores"]  # fmt: skip
@@ -86,12 +86,6 @@ class Partial:
     database: str
     into: str
     table: str | None = None
-
-
-def platform_superuser(home: StateDir, address: str) -> PgTarget:
-    """The platform database at ``address`` (host:port), as the superuser."""
-    host, _, port = address.rpartition(":")
-    return PgTarget(host, int(port), "postgres", home.secret("postgres-password"), PLATFORM_DB)
 
 
 class Restores:
@@ -231,9 +225,9 @@ def discard_old_data(home: StateDir) -> list[str]:
 
 
 @contextmanager
-def restores(home: StateDir, settings: Settings, postgres_address: str) -> Iterator[Restores]:
-    """Restores of the platform whose PostgreSQL listens at ``postgres_address``."""
-    target = platform_superuser(home, postgres_address)
+def restores(home: StateDir, settings: Settings, state: PlatformState) -> Iterator[Restores]:
+    """Restores of the platform running with ``state``."""
+    target = platform_db(home, state)
     cluster = Cluster(target.with_db("postgres"), find_bin_dir(settings.pg_bin), service_user())
     with make_pool(target, min_size=1, max_size=2) as pool:
         yield Restores(cluster, BackupCatalog(pool), home, settings)

@@ -19,21 +19,18 @@ from comind.flows.worker import serve, stop_on_signals
 from comind.gitops.resources import Resource
 from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
-from comind.platform.restores import platform_superuser
+from comind.platform.local import PlatformState, platform_db, platform_redis
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
 from comind.stores.objects import FileObjectStore
-from comind.stores.redis import RedisTarget
 
 
 @contextmanager
-def flow_engines(home: StateDir, postgres: str, redis: str) -> Iterator[FlowEngines]:
-    """The engines at the addresses ``postgres`` and ``redis`` (host:port), as the platform."""
-    target = platform_superuser(home, postgres)
+def flow_engines(home: StateDir, state: PlatformState) -> Iterator[FlowEngines]:
+    """The engines of the platform running with ``state``, as the platform."""
+    target = platform_db(home, state)
     layer = MessageLayer.open(target, max_connections=8)
-    host, _, port = redis.rpartition(":")
-    cache = RedisTarget(host, int(port), home.secret("redis-password"))
-    engines = FlowEngines(layer, target, FileObjectStore(home.objects), cache)
+    engines = FlowEngines(layer, target, FileObjectStore(home.objects), platform_redis(home, state))
     try:
         yield engines
     finally:
@@ -41,12 +38,12 @@ def flow_engines(home: StateDir, postgres: str, redis: str) -> Iterator[FlowEngi
         layer.close()
 
 
-def run_worker(home: StateDir, addresses: tuple[str, str], flow: str, root: Path,
+def run_worker(home: StateDir, state: PlatformState, flow: str, root: Path,
                env: str | None) -> None:  # fmt: skip
     """Serve ``flow`` of the spec at ``root`` until SIGTERM or SIGINT."""
     stop = stop_on_signals()
     spec = load_spec(root, env)
-    with flow_engines(home, *addresses) as engines:
+    with flow_engines(home, state) as engines:
         traces = setup(f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter()})
         try:
             serve(FlowBuilder(spec, root, engines), flow, stop)
