@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import Route
 
 from comind.api.errors import Problem
-from comind.api.guard import Answer, Call, Guard, Handler, TargetOf
+from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
 from comind.backup.manifest import CatalogEntry, PgManifest, SealedManifest
@@ -66,23 +66,30 @@ class BackupsApi:
         self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
-        def post(path: str, handler: Handler, action: str, target: TargetOf | None = None,
-                 role: str = "operator") -> Route:  # fmt: skip
-            return self.guard.route(path, handler, method="POST", role=role, action=action,
-                                    target=target)  # fmt: skip
-
+        post = self.guard.change
         # a switch replaces the database that holds the tokens and the audit log, and a prune
         # deletes backups: both are an admin's, not an operator's
         return [
             self.guard.route("/api/v1/backups", lambda call: self.document()),
-            post("/api/v1/backups/switch", self.switch_data, "restore-switch", _engine, "admin"),
-            post("/api/v1/backups", self.run, "backup-run", lambda n: str(n.get("type", "full"))),
+            post(
+                "/api/v1/backups/switch",
+                self.switch_data,
+                "restore-switch",
+                target=_engine,
+                role="admin",
+            ),
+            post(
+                "/api/v1/backups",
+                self.run,
+                "backup-run",
+                target=lambda n: str(n.get("type", "full")),
+            ),
             post("/api/v1/backups/prune", self.prune, "backup-prune", role="admin"),
             post(
                 "/api/v1/backups/restore-points",
                 self.restore_point,
                 "restore-point",
-                lambda n: str(n.get("name")),
+                target=lambda n: str(n.get("name")),
             ),
             post("/api/v1/backups/{id}/verify", self.verify, "backup-verify"),
         ]

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from comind.api.guard import Answer, Call, Guard, Handler
+from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 
 MAX_LETTERS = 1000
@@ -84,8 +84,7 @@ class FlowActionsApi:
         self.actions, self.guard = actions, Guard(tokens)
 
     def routes(self) -> list[Route]:
-        def post(path: str, handler: Handler, action: str) -> Route:
-            return self.guard.route(path, handler, method="POST", role="operator", action=action)
+        post = self.guard.change
 
         return [
             post("/api/v1/flows/{name}/run", self.run, "flow-run"),

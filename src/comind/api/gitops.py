@@ -48,29 +48,19 @@ class GitOpsApi:
             Route("/api/v1/syncs", self.syncs),
             Route("/api/v1/syncs/{sync_id:int}", self.sync_record),
             Route("/api/v1/diff", self.diff),
-            self.guard.route(
-                "/api/v1/sync",
-                self.sync,
-                method="POST",
-                role="operator",
-                action="sync",
-                app=_app,
-                target=lambda n: _app(n) or "*",
+            self.guard.change(
+                "/api/v1/sync", self.sync, "sync", app=_app, target=lambda n: _app(n) or "*"
             ),
-            self.guard.route(
+            self.guard.change(
                 "/api/v1/rollback",
                 self.rollback,
-                method="POST",
-                role="operator",
-                action="rollback",
+                "rollback",
                 target=lambda n: str(n.get("revision") or ""),
             ),
-            self.guard.route(
+            self.guard.change(
                 "/api/v1/autosync",
                 self.autosync,
-                method="POST",
-                role="operator",
-                action="autosync",
+                "autosync",
                 target=lambda n: "on" if _enabled(n) else "off",
             ),
             Route("/api/v1/hooks/git", self.hook, methods=["POST"]),

@@ -131,6 +131,20 @@ class Guard:
 
         return Route(path, endpoint, methods=[method])
 
+    def change(
+        self,
+        path: str,
+        handler: Handler,
+        action: str,
+        *,
+        role: str = "operator",
+        app: AppOf | None = None,
+        target: TargetOf | None = None,
+    ) -> Route:
+        """A ``POST`` route that changes something, audited as ``action``."""
+        return self.route(path, handler, method="POST", role=role, action=action, app=app,
+                          target=target)  # fmt: skip
+
     async def serve(self, request: Request, handler: Handler, rule: Rule) -> Response:
         params = {k: str(v) for k, v in request.path_params.items()}
         target = next(iter(params.values()), "*")
