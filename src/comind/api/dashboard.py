@@ -30,6 +30,7 @@ from starlette.templating import Jinja2Templates
 
 from comind.api import pages
 from comind.api.errors import Problem
+from comind.api.limits import read_bounded
 from comind.api.queues import app_of
 from comind.api.session import COOKIE, Session, Sessions, set_cookie
 from comind.api.tokens import Tokens
@@ -254,25 +255,20 @@ def _posted(handler: FormEndpoint) -> Endpoint:
     over MAX_FORM_BYTES (a sign-in form is posted without a session: nothing else bounds it)."""
 
     async def endpoint(request: Request) -> Response:
-        form = await _form(request)
-        if form is None:
-            return PlainTextResponse("The form is too large.", 413, headers=HEADERS)
+        try:
+            form = await _form(request)
+        except Problem as exc:
+            text = "The form is too large." if exc.status == 413 else str(exc)
+            return PlainTextResponse(text, exc.status, headers=HEADERS)
         return await handler(request, form)
 
     return endpoint
 
 
-async def _form(request: Request) -> Form | None:
-    """An URL-encoded form body (the only kind the dashboard's forms send), or None when it
-    is over MAX_FORM_BYTES: refused by its Content-Length, else once that much has arrived."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
+async def _form(request: Request) -> Form:
+    """An URL-encoded form body (the only kind the dashboard's forms send), read within
+    MAX_FORM_BYTES like every body (a Problem: 413 over it, 408 when it trickles)."""
+    body = await read_bounded(request, MAX_FORM_BYTES)
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 

@@ -15,7 +15,7 @@ import typer
 from comind.cli.connect import home_of, settings_of
 from comind.cli.output import console, emit_json
 from comind.errors import UsageError
-from comind.platform.recovery import rebuild_platform
+from comind.platform.recovery import rebuild
 
 dr_cli = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
 PASSPHRASE_ENV = "COMIND_KEYS_PASSPHRASE"
@@ -42,7 +42,7 @@ def restore(
         raise UsageError(f"--keys {keys}: no such file")
     home = home_of(ctx)
     with console.status("rebuilding") if not as_json else nullcontext() as status:
-        done = rebuild_platform(
+        done = rebuild(
             Path(source),
             home,
             settings_of(ctx),
