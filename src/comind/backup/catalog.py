@@ -28,6 +28,7 @@ from comind.backup.manifest import (
     RedisManifest,
     manifest_document,
 )
+from comind.errors import UsageError
 from comind.stores.queries import named
 
 _sql = named("comind.backup", "catalog")
@@ -111,6 +112,16 @@ class BackupCatalog:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(_sql("get"), {"id": backup_id}).fetchone()
         return None if row is None else CatalogEntry.model_validate(row)
+
+    def finished(self, backup_id: str) -> Manifest:
+        """The manifest of the complete backup ``backup_id``; a UsageError (one line a user
+        can act on) when there is none or it is not complete."""
+        found = self.get(backup_id)
+        if found is None:
+            raise UsageError(f"no backup {backup_id} (see comind backup ls)")
+        if not found.complete() or found.manifest is None:
+            raise UsageError(f"backup {backup_id} is {found.status}, not complete")
+        return found.manifest
 
     def expire(self, backup_id: str) -> None:
         with self.pool.connection() as conn:

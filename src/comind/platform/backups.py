@@ -121,15 +121,11 @@ class BackupService:
             if not newest:
                 raise UsageError("no complete backup: comind backup run")
             return newest[0]
-        found = self.catalog.get(backup_id)
-        if found is None:
-            raise UsageError(f"no backup {backup_id} (see comind backup ls)")
-        if not found.complete() or found.manifest is None:
-            raise UsageError(f"backup {backup_id} is {found.status}, not complete")
-        if not isinstance(found.manifest, PhysicalManifest):
-            raise UsageError(f"backup {backup_id} is a {found.kind} backup: only a physical "
+        found = self.catalog.finished(backup_id)
+        if not isinstance(found, PhysicalManifest):
+            raise UsageError(f"backup {backup_id} is a {found.type} backup: only a physical "
                              "backup (full, incr, diff) is verified by a restore")  # fmt: skip
-        return found.manifest
+        return found
 
     def _logical(self, app: str | None) -> LogicalManifest:
         if not app:

@@ -111,15 +111,7 @@ class Restores:
             if not newest:
                 raise UsageError("no complete backup to restore: comind backup run")
             return newest[0]
-        return _of_type(self._complete(backup_id), PhysicalManifest)
-
-    def _complete(self, backup_id: str) -> Manifest:
-        found = self.catalog.get(backup_id)
-        if found is None:
-            raise UsageError(f"no backup {backup_id} (see comind backup ls)")
-        if not found.complete() or found.manifest is None:
-            raise UsageError(f"backup {backup_id} is {found.status}, not complete")
-        return found.manifest
+        return _of_type(self.catalog.finished(backup_id), PhysicalManifest)
 
     def restore_size(self, manifest: PhysicalManifest) -> int:
         """Bytes a restore of ``manifest`` (its whole chain) writes."""
