@@ -3,8 +3,8 @@ platform running 100 apps and 20 flows, beside the floor of the same server stac
 
 Platform: ``comind up --detach`` on a generated repo (100 apps, each a process with a queue
 and a bucket; 20 batch flows, each a worker process waiting for its schedule). Endpoints:
-``/metrics`` (no token, as Prometheus scrapes it), ``/api/v1/status`` and ``/api/v1/flows``
-(viewer token), and the Flows dashboard page (a logged-in session). Baseline: a bare
+``/metrics``, ``/api/v1/status`` and ``/api/v1/flows`` (viewer token, as Prometheus
+scrapes), and the Flows dashboard page (a logged-in session). Baseline: a bare
 Starlette app on the same uvicorn (httptools + uvloop) answering a fixed body of the same
 size as ``/api/v1/status`` — the floor any handler of this stack starts from. The load
 generator is ``wrk`` (Debian's package; one thread, 50 connections, keep-alive) on the same
@@ -135,7 +135,7 @@ def _measure_platform(home: Path) -> list[Row]:
     _wait_synced(api, auth)
     status_size = len(httpx.get(f"{api}/api/v1/status", headers=auth).content)
     rows = [
-        measure_one("comind", "GET /metrics", f"{api}/metrics", {}),
+        measure_one("comind", "GET /metrics", f"{api}/metrics", dict(auth)),
         measure_one("comind", "GET /api/v1/status", f"{api}/api/v1/status", dict(auth)),
         measure_one("comind", "GET /api/v1/flows", f"{api}/api/v1/flows", dict(auth)),
         measure_one(

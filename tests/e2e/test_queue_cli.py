@@ -6,11 +6,13 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
+from tests.hidden import bearer
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -27,7 +29,7 @@ def sqs_for(comind: Run, app: str) -> Any:
     )
 
 
-def test_boto3_and_the_queue_cli_against_comind_up(comind: Run) -> None:
+def test_boto3_and_the_queue_cli_against_comind_up(comind: Run, home: Path) -> None:
     comind("up", "--detach", "--api-port", "0", "--repo", "examples/shop", check=True)
     listed = json.loads(comind("queue", "ls", "--json", check=True).stdout)
     names = {q["queue"] for q in listed}
@@ -81,7 +83,8 @@ def test_boto3_and_the_queue_cli_against_comind_up(comind: Run) -> None:
 
     metrics = comind("status", "--json", check=True)
     api = json.loads(metrics.stdout)["api_url"]
-    body = httpx.get(f"{api}/metrics").text
+    viewer = bearer((home / "secrets" / "api-viewer-token").read_text().strip())
+    body = httpx.get(f"{api}/metrics", headers=viewer).text
     assert 'comind_queue_messages{queue="orders/order-events-dlq",state="visible"} 0.0' in body
     assert "comind_queue_sent_messages_total" in body
 

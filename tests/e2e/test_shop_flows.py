@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+from tests.hidden import bearer
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
@@ -145,7 +146,8 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     assert {"currency", "orders", "sum_total"} <= set(table[0]) if table else True
     assert (lake / f"{first}.parquet").exists()
 
-    metrics = httpx.get(f"{state['api_url']}/metrics").text
+    viewer = bearer((home / "secrets" / "api-viewer-token").read_text().strip())
+    metrics = httpx.get(f"{state['api_url']}/metrics", headers=viewer).text
     # 300 orders and the poison one, which the replay (run by the platform) counts again
     counted = re.findall(
         r'comind_flow_records_total\{flow="ingest-orders",outcome="in"\} (\S+)', metrics

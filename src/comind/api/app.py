@@ -1,8 +1,9 @@
-"""The platform's HTTP surface: health, readiness, metrics, the status API and the API's
-OpenAPI document (see :mod:`comind.api.openapi`), plus the routes of the other APIs and the
-dashboard (see :mod:`comind.api.dashboard`) passed in.
+"""The platform's HTTP surface: the open probes (health, readiness) and the API's OpenAPI
+document (see :mod:`comind.api.openapi`), plus the routes passed in: the metrics and status
+views (:mod:`comind.api.status`), the other APIs and the dashboard
+(:mod:`comind.api.dashboard`).
 
-The app is built from a ``StatusSource`` passed in, so the same routes serve the
+The app is built from a ``HealthSource`` passed in, so the same routes serve the
 embedded platform and tests. Every request is timed into
 ``comind_http_request_duration_seconds`` under its route template (never the raw
 path, which would explode label cardinality).
@@ -15,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,14 +23,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.api import openapi
-from comind.api.memo import Coalesced
-from comind.embedded.state import PlatformState
-from comind.observe.metrics import CONTENT_TYPE, HTTP_REQUEST_DURATION, render
+from comind.observe.metrics import HTTP_REQUEST_DURATION
 from comind.stores.errors import ENGINE_DOWN, unavailable
 
 
-class StatusSource(Protocol):
-    def status(self) -> PlatformState: ...
+class HealthSource(Protocol):
     def healthy(self) -> bool: ...
 
 
@@ -65,15 +62,13 @@ class _TimingMiddleware:
 
 
 def create_app(
-    source: StatusSource,
+    source: HealthSource,
     *,
     sqs: ASGIEndpoint | None = None,
     extra: list[BaseRoute] | None = None,
 ) -> Starlette:
-    """The Starlette application serving ``source`` (and the SQS endpoint at POST /, and
-    ``extra`` routes such as the GitOps API and the dashboard)."""
-
-    exposition = Coalesced(render)  # a burst of scrapes shares renderings
+    """The Starlette application serving the probes of ``source`` (and the SQS endpoint at
+    POST /, and ``extra`` routes such as the status view, the GitOps API and the dashboard)."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -84,17 +79,9 @@ def create_app(
             "ready" if ready else "not ready", status_code=200 if ready else 503
         )
 
-    async def metrics(request: Request) -> Response:
-        return Response(await run_in_threadpool(exposition.get), media_type=CONTENT_TYPE)
-
-    async def status(request: Request) -> Response:
-        return JSONResponse(source.status().dump())
-
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
-        Route("/api/v1/status", status),
         Route(openapi.PATH, openapi.serve),
     ]
     routes += extra or []

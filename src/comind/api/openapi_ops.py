@@ -81,16 +81,17 @@ BACKUP_ERRORS = {400: "a body or value refused", 409: "it failed, or backups are
                  413: "a body over 64 KiB"}  # fmt: skip
 
 OPS: tuple[Op, ...] = (
-    # --- health, metrics and status (open, like the probes of a load balancer)
+    # --- health (open, like the probes of a load balancer), metrics and status
     Op("GET", "/healthz", "healthz", "status", "The API process answers",
        {200: Text("ok")}, auth="none"),
     Op("GET", "/readyz", "readyz", "status", "Every engine is healthy",
        {200: Text("ready"), 503: Text("not ready")}, auth="none"),
     Op("GET", "/metrics", "metrics", "status", "Prometheus metrics",
        {200: Text("the Prometheus text exposition format",
-                  "text/plain; version=0.0.4; charset=utf-8")}, auth="none"),
+                  "text/plain; version=0.0.4; charset=utf-8")},
+       description="Prometheus sends the viewer token (`authorization.credentials_file`)."),
     Op("GET", "/api/v1/status", "status", "status", "The platform and its engines",
-       {200: s.Status}, auth="none",
+       {200: s.Status},
        description="What `comind status --json` shows; it carries no secret."),
     Op("GET", "/api/v1/openapi.json", "openapi", "status", "This document",
        {200: Text("OpenAPI 3.1", "application/json",

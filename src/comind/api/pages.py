@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from comind.api.app import StatusSource
 from comind.api.backups import BackupsApi
 from comind.api.errors import Problem
 from comind.api.flows import FlowsApi
 from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
 from comind.api.queues import QueuesApi, app_of
+from comind.api.status import StatusSource
 from comind.apps.model import AppState
 from comind.governance.access import AccessStore, Principal
 from comind.monitoring.logstore import LEVELS, LogLine, LogStore

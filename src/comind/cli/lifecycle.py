@@ -117,7 +117,9 @@ def _live_status(home: StateDir) -> PlatformState | None:
         return None
     if st.api_url:
         try:
-            resp = httpx.get(f"{st.api_url}/api/v1/status", timeout=3, verify=api_verify(st))
+            auth = {"authorization": f"Bearer {home.secret('api-viewer-token')}"}
+            resp = httpx.get(f"{st.api_url}/api/v1/status", headers=auth, timeout=3,
+                             verify=api_verify(st))  # fmt: skip
             if resp.status_code == 200:
                 return PlatformState.parse(resp.json(), origin=f"{st.api_url}/api/v1/status")
         except httpx.HTTPError:

@@ -37,10 +37,12 @@ def find(*names: str) -> Path | None:
 
 @dataclass(frozen=True)
 class Scrape:
-    """What Prometheus scrapes: the platform's base URL and, for a self-signed certificate,
-    the file to verify it with."""
+    """What Prometheus scrapes: the platform's base URL, the file holding the token it sends
+    (``/metrics`` wants a viewer token) and, for a self-signed certificate, the file to verify
+    it with."""
 
     url: str
+    token_file: Path
     ca_file: Path | None = None
 
 
@@ -111,7 +113,9 @@ class PrometheusEngine(_HttpEngine):
     def config(self) -> dict[str, object]:
         target = urlsplit(self.scrape.url)
         job: dict[str, object] = {"job_name": "comind", "scheme": target.scheme,
-                                  "static_configs": [{"targets": [target.netloc]}]}  # fmt: skip
+                                  "static_configs": [{"targets": [target.netloc]}],
+                                  "authorization": {"credentials_file":
+                                                    str(self.scrape.token_file)}}  # fmt: skip
         if self.scrape.ca_file is not None:
             job["tls_config"] = {"ca_file": str(self.scrape.ca_file)}
         config: dict[str, object] = {

@@ -28,6 +28,7 @@ from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
 from comind.api.session import Sessions
+from comind.api.status import StatusApi
 from comind.api.tokens import Tokens
 from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
@@ -76,7 +77,8 @@ def platform_routes(
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
     )  # fmt: skip
-    routes: list[BaseRoute] = [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
+    routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
+    routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
     routes += _flow_actions(rt, tokens).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)

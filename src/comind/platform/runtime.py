@@ -214,7 +214,10 @@ class Platform:
     def _start_monitoring(self) -> None:
         """Prometheus (and Alertmanager) scraping this platform with the generated rules."""
         ca = self.tls.cert if self.tls is not None and self.tls.generated else None
-        for engine in monitoring_engines(self.engines.home, Scrape(self.url, ca),
+        home = self.engines.home
+        home.secret("api-viewer-token")  # made before Prometheus reads it
+        scrape = Scrape(self.url, home.secrets / "api-viewer-token", ca)
+        for engine in monitoring_engines(home, scrape,
                                          render_rules(self.spec), self.settings.webhook_urls,
                                          self.settings.start_timeout):  # fmt: skip
             self.engines.add_engine(engine)
