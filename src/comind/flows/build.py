@@ -182,6 +182,7 @@ class FlowBuilder:
             size=w.size.total_seconds(),
             slide=w.slide.total_seconds() if w.slide else None,
             lateness=w.allowed_lateness.total_seconds(),
+            idle=w.idle.total_seconds(),
             key=w.key,
             sums=tuple(w.sum),
         )

@@ -114,6 +114,8 @@ class FlowRunner:
             records_in=len(polled.records) + len(polled.rejected), quarantined=list(polled.rejected)
         )
         if not polled.refs:
+            if self.window is not None:
+                self._emit_idle(outcome)
             return outcome
         with span(TRACER, "flow.batch", {"comind.flow": self.flow}) as current:
             records = self.through_steps(polled.records, outcome)
@@ -132,6 +134,15 @@ class FlowRunner:
             self.account(outcome)
             self._describe(current, outcome.counts())
         return outcome
+
+    def _emit_idle(self, outcome: Outcome) -> None:
+        """An empty poll: the windows an idle source leaves open close on processing time."""
+        assert self.window is not None
+        self.window.advance_idle()
+        emitted = self.window.emit(lambda rows: self.write_all(rows, outcome))
+        if emitted:
+            metrics.WINDOWS_EMITTED.labels(self.flow).inc(emitted)
+            self.account(outcome)
 
     @staticmethod
     def _describe(current: Span, counts: BatchCounts) -> None:

@@ -177,6 +177,13 @@ class FlowState:
         row = conn.execute(_sql("lock_watermark"), {"flow": flow}).fetchone()
         return row[0] if row else None
 
+    def idle_watermark(self, flow: str, idle: float) -> datetime | None:
+        """The watermark moved on by processing time when ``flow`` saw no event for ``idle``
+        seconds; None while it is not idle (or has seen nothing)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("idle_watermark"), {"flow": flow, "idle": idle}).fetchone()
+        return row[0] if row else None
+
     def watermark(self, flow: str) -> datetime | None:
         with self.pool.connection() as conn:
             row = conn.execute(_sql("watermark"), {"flow": flow}).fetchone()

@@ -6,7 +6,9 @@ at any point has either counted a message and deleted it, or neither: counts are
 The watermark is the largest event time seen minus the allowed lateness; a window whose end
 is at or before it is closed, written to the sinks (keyed on its start, so a re-emission
 after a crash rewrites the same row) and then marked emitted. A record whose every window
-has closed is quarantined as late.
+has closed is quarantined as late. When the source has been idle for the idle timeout
+(processing time, the database's clock), the watermark moves on by the time elapsed since
+the last event, so the last windows are written without waiting for more traffic.
 """
 
 from __future__ import annotations
@@ -57,11 +59,13 @@ class WindowAggregator:
         size: float,
         slide: float | None = None,
         lateness: float = 0.0,
+        idle: float | None = None,
         key: str | None = None,
         sums: tuple[str, ...] = (),
     ) -> None:
         self.flow, self.state, self.field, self.size = flow, state, field, size
         self.slide, self.lateness, self.key, self.sums = slide, lateness, key, sums
+        self.idle = size + lateness if idle is None else idle
         self.watermark = state.watermark(flow)
 
     def commit(
@@ -106,6 +110,12 @@ class WindowAggregator:
             for start, end in spans:
                 self._add(deltas, record.value, start, end)
         return deltas, newest
+
+    def advance_idle(self) -> None:
+        """Move the watermark on by processing time if the source has gone idle."""
+        moved = self.state.idle_watermark(self.flow, self.idle)
+        if moved is not None and (self.watermark is None or moved > self.watermark):
+            self.watermark = moved
 
     def emit(self, write: Callable[[list[Record]], None]) -> int:
         """Write every closed, unemitted window; returns how many."""

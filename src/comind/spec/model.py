@@ -8,6 +8,7 @@ exists, names are DNS labels, no dependency cycles) live in ``references``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
@@ -189,8 +190,15 @@ class Window(Strict):
     slide: Annotated[Duration, within(1)] | None = None
     field: str
     allowed_lateness: Duration = seconds(0)
+    # processing time without a new event after which the watermark moves on by itself
+    idle_timeout: Annotated[Duration, within(1)] | None = None
     key: str | None = None
     sum: list[str] = []
+
+    @property
+    def idle(self) -> timedelta:
+        """The idle timeout, by default the window's size plus its allowed lateness."""
+        return self.idle_timeout or self.size + self.allowed_lateness
 
     @model_validator(mode="after")
     def _slide(self) -> Window:

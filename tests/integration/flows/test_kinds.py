@@ -63,6 +63,39 @@ def test_sliding_windows_count_each_event_in_every_window_holding_it(kit: FlowKi
     assert len(starts) == 2
 
 
+def test_an_idle_source_closes_its_last_window_on_processing_time(kit: FlowKit) -> None:
+    """The example's order-counts wrote nothing for 3,000 orders until more traffic came: the
+    last window now closes once the source is idle for size + lateness (the default)."""
+    flow = WINDOW.replace("size: 60,", "size: 2, allowed_lateness: 1,")
+    runner = kit.builder(flow).runner("counts")
+    kit.send("shop/orders", [{"at": at(s), "country": "NL"} for s in (0.2, 0.5, 1.5)])
+    assert runner.run_once().written == 0  # counted; its window is still open
+
+    def written() -> bool:
+        runner.run_once()  # an empty poll: nothing new arrives
+        return _table_made(kit) and kit.rows("SELECT count FROM order_counts") == [(3,)]
+
+    assert wait_until(written, timeout=30, interval=0.2)
+    kit.send("shop/orders", [{"at": at(1.9), "country": "NL"}])
+    late = runner.run_once()  # the window it belongs to was written: it is late now
+    assert [q.reasons[0].split(":")[0] for q in late.quarantined] == ["late"]
+
+
+def test_a_source_is_not_idle_before_its_idle_timeout(kit: FlowKit) -> None:
+    flow = WINDOW.replace("size: 60,", "size: 2, idle_timeout: 1h,")
+    runner = kit.builder(flow).runner("counts")
+    kit.send("shop/orders", [{"at": at(0.5), "country": "NL"}])
+    runner.run_once()
+    for _ in range(3):
+        assert runner.run_once().written == 0
+    assert kit.engines.state.idle_watermark("counts", 3600) is None
+    assert not _table_made(kit)  # the sink made its table at its first write: none yet
+
+
+def _table_made(kit: FlowKit) -> bool:
+    return kit.rows("SELECT to_regclass('order_counts') IS NOT NULL") == [(True,)]
+
+
 BATCH = """
 daily:
   kind: batch

@@ -36,6 +36,16 @@ def test_the_prod_overlay_is_deep_merged() -> None:
     assert prod.apps["orders"].queues.keys() == base.apps["orders"].queues.keys()
 
 
+def test_a_window_is_idle_after_its_size_and_lateness_unless_told() -> None:
+    """order-counts (1m windows, 10s lateness) writes its last window at most 70 s after the
+    last order of a burst; ``idle_timeout`` says otherwise."""
+    window = load_spec(EXAMPLE).flows["order-counts"].window
+    assert window is not None
+    assert (window.idle_timeout, window.idle) == (None, timedelta(seconds=70))
+    told = window.model_copy(update={"idle_timeout": timedelta(seconds=5)})
+    assert told.idle == timedelta(seconds=5)
+
+
 def test_deep_merge_replaces_lists_and_scalars() -> None:
     merged = deep_merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "d": {"x": 1}})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": {"x": 1}}

@@ -68,8 +68,18 @@ ON CONFLICT (flow, window_start, key) DO UPDATE SET
             FROM (SELECT jsonb_object_keys(w.sums) UNION SELECT jsonb_object_keys(EXCLUDED.sums)) AS u(k));
 
 -- name: advance_watermark
-INSERT INTO comind.flow_watermarks AS m (flow, watermark) VALUES (%(flow)s, %(watermark)s)
-ON CONFLICT (flow) DO UPDATE SET watermark = greatest(m.watermark, EXCLUDED.watermark)
+INSERT INTO comind.flow_watermarks AS m (flow, watermark, seen_mark, seen_at)
+VALUES (%(flow)s, %(watermark)s, %(watermark)s, now())
+ON CONFLICT (flow) DO UPDATE SET watermark = greatest(m.watermark, EXCLUDED.watermark),
+    seen_mark = greatest(m.watermark, EXCLUDED.watermark), seen_at = now()
+RETURNING watermark;
+
+-- name: idle_watermark
+-- no event for idle seconds of the database's clock: the watermark moves on by the
+-- processing time since the last one, so the last windows close without more traffic
+UPDATE comind.flow_watermarks
+SET watermark = greatest(watermark, seen_mark + (now() - seen_at))
+WHERE flow = %(flow)s AND now() - seen_at >= make_interval(secs => %(idle)s)
 RETURNING watermark;
 
 -- name: ensure_watermark
