@@ -11,7 +11,9 @@ import httpx
 from tests.dead_letters import queue_with_dlq
 from tests.hidden import Hidden, HiddenHeaders, bearer, builtin_headers
 
+from comind.api.tokens import ANONYMOUS_PER_MINUTE
 from comind.governance.access import AccessStore
+from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute, OutgoingMessage
@@ -171,3 +173,19 @@ def test_a_long_audit_target_is_cut(runtime: Platform, layer: MessageLayer) -> N
                headers=admin(runtime))  # fmt: skip
     rows = [r for r in AccessStore(layer.pool).recent_audit(50) if r[3] == "restore-point"]
     assert rows and len(rows[0][4]) == 200 and rows[0][4].endswith("…")
+
+
+def test_a_flood_of_anonymous_refusals_does_not_fill_the_audit_log(
+    runtime: Platform, layer: MessageLayer
+) -> None:
+    """Anyone who reaches the port can be refused: each refusal was an audit row."""
+    target = f"flood{uuid.uuid4().hex[:6]}"
+    skipped = REGISTRY.get_sample_value("comind_audit_anonymous_skipped_total") or 0.0
+    sent = 2 * ANONYMOUS_PER_MINUTE + 30  # more than two minutes' budget: some never written
+    with httpx.Client(base_url=runtime.url) as client:
+        for _ in range(sent):
+            assert client.post(f"/api/v1/queues/{target}/q/purge").status_code == 401
+    written = len(audited(layer, f"{target}/q"))
+    assert written <= 2 * ANONYMOUS_PER_MINUTE
+    now_skipped = REGISTRY.get_sample_value("comind_audit_anonymous_skipped_total") or 0.0
+    assert now_skipped - skipped == sent - written

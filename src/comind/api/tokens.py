@@ -10,12 +10,18 @@ its cookie.
 
 An app token sees its app's part of a view; views of the whole platform (flows, backups,
 metrics, alerts, the environment's errors) are for tokens of every app.
+
+Refusals of callers without a token are audited up to ``ANONYMOUS_PER_MINUTE`` a minute
+(enough to see a password guesser at work), then only counted: anyone who reaches the port
+can send them, and each entry is a database write.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import threading
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,13 +30,31 @@ from starlette.responses import JSONResponse, Response
 
 from comind.api.session import COOKIE, Session, Sessions
 from comind.governance.access import AccessStore, Principal, token_hash
+from comind.observe.metrics import AUDIT_SKIPPED
 from comind.stores.errors import unavailable
 
 READS = ("GET", "HEAD")
 
 
 MAX_TARGET = 200  # characters of an audit entry's target
+ANONYMOUS_PER_MINUTE = 60
 log = logging.getLogger("comind.api")
+
+
+class _Budget:
+    """At most ``per_minute`` takes in each minute (a fixed window; thread-safe)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute, self._minute, self._taken = per_minute, -1, 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        minute = int(time.monotonic() // 60)
+        with self._lock:
+            if minute != self._minute:
+                self._minute, self._taken = minute, 0
+            self._taken += 1
+            return self._taken <= self.per_minute
 
 
 class Tokens:
@@ -43,6 +67,7 @@ class Tokens:
         sessions: Sessions | None = None,
     ) -> None:
         self.admin, self.viewer, self.store, self.sessions = admin, viewer, store, sessions
+        self._anonymous = _Budget(ANONYMOUS_PER_MINUTE)
         self._builtin = {
             token_hash(admin): Principal("builtin-admin", "admin"),
             token_hash(viewer): Principal("builtin-viewer", "viewer"),
@@ -104,6 +129,9 @@ class Tokens:
         ``MAX_TARGET``; an entry the restarting database cannot take is logged as missing
         (the answer to the request stands)."""
         if self.store is None:
+            return
+        if who is None and not self._anonymous.take():
+            AUDIT_SKIPPED.inc()
             return
         if len(target) > MAX_TARGET:
             target = target[: MAX_TARGET - 1] + "…"

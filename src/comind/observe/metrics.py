@@ -49,6 +49,12 @@ DASHBOARD_LOGINS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+AUDIT_SKIPPED = Counter(
+    "comind_audit_anonymous_skipped_total",
+    "Refusals of callers without a token not written to the audit log: beyond the audit's "
+    "budget for them, so a flood of them cannot fill the database.",
+    registry=REGISTRY,
+)
 SQS_REQUESTS = Histogram(
     "comind_sqs_request_duration_seconds",
     "Requests to the SQS-compatible endpoint, by action and outcome (ok | error).",
