@@ -1,8 +1,10 @@
 """API and dashboard latency under load: 50 concurrent clients for 30 s per endpoint against a
-platform running 100 apps and 20 flows, beside the floor of the same server stack.
+running platform, beside the floor of the same server stack.
 
-Platform: ``comind up --detach`` on a generated repo (100 apps, each a process with a queue
-and a bucket; 20 batch flows, each a worker process waiting for its schedule). Endpoints:
+Platform: ``comind up --detach`` on the bundled example (``examples/shop``) while ``comind demo
+traffic`` sends it 20 orders a second (the default, ``example``), or with ``scale`` on a
+generated repo (100 apps, each a process with a queue and a bucket; 20 batch flows, each a
+worker process waiting for its schedule). Endpoints:
 ``/metrics``, ``/api/v1/status`` and ``/api/v1/flows`` (viewer token, as Prometheus
 scrapes), and the Flows dashboard page (a logged-in session). Baseline: a bare
 Starlette app on the same uvicorn (httptools + uvloop) answering a fixed body of the same
@@ -30,6 +32,8 @@ import httpx
 from comind.embedded.ports import free_port
 
 APPS, FLOWS, CLIENTS, SECONDS = 100, 20, 50, 30.0
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "shop"
+TRAFFIC_RATE = 20  # orders a second while the example is measured
 
 BASELINE_APP = """
 import sys
@@ -111,28 +115,39 @@ def _session_cookies(api: str, token: str) -> str:
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
-def measure() -> list[Row]:
+def measure(scenario: str = "example") -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="comind-bench-api-") as tmp:
         root = Path(tmp)
         repo = root / "repo"
-        repo.mkdir()
-        (repo / "comind.yaml").write_text(spec())
+        if scenario == "example":
+            shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".comind", "__pycache__"))
+        else:
+            repo.mkdir()
+            (repo / "comind.yaml").write_text(spec())
         cmd = [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home")]
         subprocess.run([*cmd, "up", "--detach", "--api-port", "0", "--repo", str(repo)],
                        check=True, capture_output=True, timeout=900)  # fmt: skip
+        traffic = None
+        if scenario == "example":
+            traffic = subprocess.Popen([*cmd, "demo", "traffic", "--rate", str(TRAFFIC_RATE),
+                                        "--json"], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            return _measure_platform(root / "home")
+            return _measure_platform(root / "home", 1 if scenario == "example" else APPS)
         finally:
+            if traffic is not None:
+                traffic.terminate()
+                traffic.wait()
             subprocess.run([*cmd, "down"], capture_output=True, timeout=300)
 
 
-def _measure_platform(home: Path) -> list[Row]:
+def _measure_platform(home: Path, apps: int) -> list[Row]:
     state = json.loads((home / "state.json").read_text())
     api = state["api_url"]
     viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
     admin = (home / "secrets" / "api-admin-token").read_text().strip()
     auth = {"Authorization": f"Bearer {viewer}"}
-    _wait_synced(api, auth)
+    _wait_synced(api, auth, apps)
     status_size = len(httpx.get(f"{api}/api/v1/status", headers=auth).content)
     rows = [
         measure_one("comind", "GET /metrics", f"{api}/metrics", dict(auth)),
@@ -145,11 +160,11 @@ def _measure_platform(home: Path) -> list[Row]:
     return [_baseline(status_size), *rows]
 
 
-def _wait_synced(api: str, auth: dict[str, str], timeout: float = 600) -> None:
+def _wait_synced(api: str, auth: dict[str, str], at_least: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         apps = httpx.get(f"{api}/api/v1/apps", headers=auth, timeout=30).json().get("apps", [])
-        if len(apps) >= APPS and all(a.get("health") == "Healthy" for a in apps):
+        if len(apps) >= at_least and all(a.get("health") == "Healthy" for a in apps):
             return
         time.sleep(2)
     raise RuntimeError("the platform's apps did not all become Healthy")
@@ -186,4 +201,4 @@ def table(rows: list[Row]) -> str:
 
 
 if __name__ == "__main__":
-    print(table(measure()))
+    print(table(measure(sys.argv[1] if len(sys.argv) > 1 else "example")))

@@ -43,9 +43,7 @@ def main() -> None:
     print(backup.profile_table(report))
     print("\n## Incremental backup after 5% of rows changed (PostgreSQL 18 from the wheel)\n")
     print(incremental.table(incremental.measure()[0]))
-    print(
-        f"\n## API and dashboard under {api.CLIENTS} clients ({api.APPS} apps, {api.FLOWS} flows)\n"
-    )
+    print(f"\n## API and dashboard under {api.CLIENTS} clients (the example, demo traffic)\n")
     print(api.table(api.measure()))
 
 
