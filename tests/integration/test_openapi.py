@@ -25,6 +25,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
+from tests.bad_input import requests
 from tests.dead_letters import dead_letter
 from tests.e2e.webapp import web_app
 from tests.hidden import Hidden, bearer
@@ -407,3 +408,30 @@ def test_app_tokens_reach_their_own_app_only(
         answer = httpx.get(f"{filled.url}{url}", headers=bearer(token))
         assert answer.status_code == status
         assert answers_as_documented(doc, path, "get", answer) == []
+
+
+def test_bad_input_is_a_4xx_in_one_line_never_a_500(
+    following: Platform, doc: dict[str, Any], admin: Hidden
+) -> None:
+    """Every operation, with parameters of the wrong shape and bodies of the wrong types."""
+    wrong: list[str] = []
+    with httpx.Client(base_url=following.url, headers=bearer(admin), timeout=60) as client:
+        for bad in requests(doc):
+            try:
+                answer = client.request(bad.method, bad.url, content=bad.body,
+                                        headers={"content-type": "application/json"})  # fmt: skip
+            except httpx.TransportError as exc:
+                wrong.append(f"{bad}: {exc!r}")
+                continue
+            if not 400 <= answer.status_code < 500 and answer.status_code not in (200, 201, 202):
+                wrong.append(f"{bad}: {answer.status_code} {answer.text[:200]}")
+            elif answer.status_code >= 400 and not _one_line(answer):
+                wrong.append(f"{bad}: {answer.status_code} not one line: {answer.text[:200]}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def _one_line(answer: httpx.Response) -> bool:
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        error = answer.json().get("error") if isinstance(answer.json(), dict) else None
+        return isinstance(error, str) and "\n" not in error and "Traceback" not in error
+    return "\n" not in answer.text.strip() and "Traceback" not in answer.text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.api import openapi
 from comind.observe.metrics import HTTP_REQUEST_DURATION
-from comind.stores.errors import ENGINE_DOWN, unavailable
+from comind.stores.errors import BAD_VALUE, ENGINE_DOWN, refused_value, unavailable
 
 
 class HealthSource(Protocol):
@@ -61,6 +62,23 @@ class _TimingMiddleware:
             )
 
 
+class _RefuseNul:
+    """A NUL character in the path or query string is refused at the door (400): no engine or
+    file name can hold one, and each would otherwise fail in its own way deep inside."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or "\x00" in unquote(scope["query_string"].decode("latin-1"))
+        ):
+            refusal = JSONResponse({"error": "the path or query string holds a NUL character"}, 400)
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     source: HealthSource,
     *,
@@ -90,9 +108,17 @@ def create_app(
         routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_TimingMiddleware)],
-        exception_handlers={engine: _unavailable for engine in ENGINE_DOWN},
+        middleware=[Middleware(_TimingMiddleware), Middleware(_RefuseNul)],
+        exception_handlers={
+            **{engine: _unavailable for engine in ENGINE_DOWN},
+            **{value: _refused for value in BAD_VALUE},
+        },
     )
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A value of the request the engine refused, under a route that does not say so itself."""
+    return JSONResponse({"error": refused_value(exc)}, 400)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:

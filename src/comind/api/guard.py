@@ -31,7 +31,7 @@ from comind.api.limits import read_bounded
 from comind.api.tokens import Tokens, forbidden
 from comind.errors import ComindError, UsageError
 from comind.governance.access import Principal
-from comind.stores.errors import unavailable
+from comind.stores.errors import refused_value, unavailable
 
 MAX_BODY = 64 * 1024  # the control API's bodies are small documents
 MUTATIONS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -202,6 +202,9 @@ def _failure(exc: Exception) -> tuple[int, str]:
     engine = unavailable(exc)
     if engine is not None:
         return 503, f"{engine} is unavailable right now (restarting?); try again shortly"
+    refused = refused_value(exc)
+    if refused is not None:
+        return 400, refused
     if isinstance(exc, Problem):
         return exc.status, str(exc)
     if isinstance(exc, UsageError):
