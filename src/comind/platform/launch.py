@@ -11,6 +11,7 @@ repo URL travels in its environment, never on a command line other users can rea
 from __future__ import annotations
 
 import os
+import gc
 import signal
 import subprocess
 import sys
@@ -116,6 +117,9 @@ def run_foreground(launch: Launch, on_up: Callable[[PlatformState], None]) -> Pa
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     platform.start()
+    # what start-up made (modules, the spec, pools, routes) lives as long as the process: the
+    # collector stops walking it, so its full collections, which pause requests, stay short
+    gc.freeze()
     try:
         on_up(platform.engines.status())
         while not stop.wait(1.0):
