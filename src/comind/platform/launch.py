@@ -10,8 +10,8 @@ repo URL travels in its environment, never on a command line other users can rea
 
 from __future__ import annotations
 
-import os
 import gc
+import os
 import signal
 import subprocess
 import sys
