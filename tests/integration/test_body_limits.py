@@ -11,7 +11,13 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
+from comind.api.server import ApiServer
+from comind.embedded.ports import free_port
 from comind.platform import Platform
 
 MB = 1024 * 1024
@@ -49,3 +55,27 @@ def test_a_streamed_body_past_the_limit_is_cut_off(runtime: Platform) -> None:
     grown = psutil.Process().memory_info().rss - before
     assert status == 413
     assert grown < 20 * MB, f"the platform grew by {grown / MB:.0f} MiB"
+
+
+@pytest.fixture
+def strict_server() -> Iterator[ApiServer]:
+    """The platform's server class with a 1-second header deadline over a one-route app."""
+
+    async def ok(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    server = ApiServer(Starlette(routes=[Route("/", ok)]), host="127.0.0.1",
+                       port=free_port("127.0.0.1"), header_seconds=1.0)  # fmt: skip
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_client_trickling_its_headers_is_cut_off(strict_server: ApiServer) -> None:
+    """uvicorn waits for headers for ever: a few hundred such clients would hold it."""
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=20) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: api\r\n")  # and then nothing more
+        assert sock.recv(4096) == b""  # closed by the server, long before our 20 s
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=20) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
