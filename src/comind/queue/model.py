@@ -19,6 +19,7 @@ from comind.queue.errors import (
     InvalidAttributeValue,
     InvalidMessageContents,
     InvalidParameterValue,
+    MissingParameter,
 )
 
 MAX_BATCH = 10
@@ -111,6 +112,7 @@ class OutgoingMessage:
     delay_seconds: int | None = None
     group_id: str | None = None
     dedup_id: str | None = None
+    trace_header: str | None = None  # the AWSTraceHeader system attribute (X-Ray)
 
 
 def queue_name_ok(name: str) -> bool:
@@ -290,7 +292,7 @@ def check_message(msg: OutgoingMessage, *, max_size: int, fifo: bool) -> None:
 def _check_fifo_fields(msg: OutgoingMessage, *, fifo: bool) -> None:
     if fifo:
         if not msg.group_id:
-            raise InvalidParameterValue("The request must contain the parameter MessageGroupId.")
+            raise MissingParameter("The request must contain the parameter MessageGroupId.")
         if msg.delay_seconds:
             raise InvalidParameterValue(
                 "Value for parameter DelaySeconds is invalid. Reason: The "

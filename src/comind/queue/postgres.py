@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from comind.queue import metrics, model
 from comind.queue import postgres_dedup as dedup
-from comind.queue.codec import attributes_to_json
+from comind.queue.codec import stored
 from comind.queue.errors import (
     InvalidParameterValue,
     MessageNotInflight,
@@ -169,7 +169,7 @@ class PostgresQueues:
         conn.execute(_sql("send_many"), {
             "queue_id": q.id, "retention": q.retention_seconds, "message_ids": ids,
             "bodies": [m.body for m in messages],
-            "attributes": [Jsonb(attributes_to_json(m.attributes)) for m in messages],
+            "attributes": [Jsonb(stored(m)) for m in messages],
             "delays": [q.delay_seconds if m.delay_seconds is None else m.delay_seconds
                        for m in messages],
             "channel": NOTIFY_CHANNEL,
@@ -188,7 +188,7 @@ class PostgresQueues:
                 return self._result(str(owner), msg, sequence=None)
         row = conn.execute(_sql("send"), {
             "queue_id": q.id, "message_id": message_id, "body": msg.body,
-            "attributes": Jsonb(attributes_to_json(msg.attributes)), "group_id": msg.group_id,
+            "attributes": Jsonb(stored(msg)), "group_id": msg.group_id,
             "dedup_id": dedup_id, "retention": q.retention_seconds,
             "delay": q.delay_seconds if msg.delay_seconds is None else msg.delay_seconds,
         }).fetchone()  # fmt: skip
