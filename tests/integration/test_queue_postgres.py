@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from comind.queue.errors import (
     InvalidParameterValue,
     MessageNotInflight,
+    MissingParameter,
     PurgeQueueInProgress,
     QueueDoesNotExist,
     QueueNameExists,
@@ -161,7 +162,7 @@ def test_fifo_groups_and_dedup(queues: PostgresQueues, admin: PostgresQueueAdmin
 
 def test_fifo_requires_group_and_dedup(queues: PostgresQueues, admin: PostgresQueueAdmin) -> None:
     admin.create("plain.fifo", {"FifoQueue": "true"})
-    with pytest.raises(InvalidParameterValue, match="MessageGroupId"):
+    with pytest.raises(MissingParameter, match="MessageGroupId"):  # AWS's code for it
         queues.send("plain.fifo", [msg("x")])
     with pytest.raises(InvalidParameterValue, match="ContentBasedDeduplication"):
         queues.send("plain.fifo", [msg("x", group_id="g")])

@@ -69,8 +69,8 @@ def _shape(tree: dict[str, Any]) -> dict[str, Any]:
             out[_LISTS[key]] = _ordered(value)
         elif key in _ENTRIES:
             out["Entries"] = [_shape(e) for e in _ordered(value) if isinstance(e, dict)]
-        elif key == "MessageAttribute":
-            out["MessageAttributes"] = {
+        elif key in ("MessageAttribute", "MessageSystemAttribute"):
+            out[f"{key}s"] = {
                 e.get("Name", ""): e.get("Value", {})
                 for e in _ordered(value)
                 if isinstance(e, dict)

@@ -26,6 +26,7 @@ SYSTEM_ATTRIBUTES = (
     "MessageDeduplicationId",
     "SequenceNumber",
     "DeadLetterQueueSourceArn",
+    "AWSTraceHeader",
 )
 _URL = re.compile(r"^https?://[^/]+/(?P<account>\d{12})/(?P<name>[^/?#]+)/?$")
 
@@ -109,7 +110,25 @@ def outgoing(params: dict[str, Any]) -> model.OutgoingMessage:
         delay_seconds=int(delay) if delay is not None else None,
         group_id=params.get("MessageGroupId"),
         dedup_id=params.get("MessageDeduplicationId"),
+        trace_header=_trace_header(params.get("MessageSystemAttributes") or {}),
     )
+
+
+def _trace_header(system: Any) -> str | None:
+    """The AWSTraceHeader system attribute, the only one a sender may set."""
+    if not isinstance(system, dict):
+        raise InvalidParameterValue("MessageSystemAttributes must be a map.")
+    for name in system:
+        if name != "AWSTraceHeader":
+            raise InvalidParameterValue(f"Message system attribute name '{name}' is invalid.")
+    if not system:
+        return None
+    raw = system["AWSTraceHeader"]
+    if not isinstance(raw, dict) or raw.get("DataType") != "String" or not raw.get("StringValue"):
+        raise InvalidParameterValue(
+            "Message system attribute 'AWSTraceHeader' must be a non-empty value of type 'String'."
+        )
+    return str(raw["StringValue"])
 
 
 def message_out(
@@ -152,6 +171,10 @@ def _system_attributes(app: str, msg: ReceivedMessage) -> dict[str, str]:
         out["MessageGroupId"] = msg.group_id
     if msg.dedup_id:
         out["MessageDeduplicationId"] = msg.dedup_id
+    if msg.sequence_number:
+        out["SequenceNumber"] = msg.sequence_number
+    if msg.trace_header:
+        out["AWSTraceHeader"] = msg.trace_header
     source = (msg.dead_letter or {}).get("source_queue")
     if isinstance(source, str):
         out["DeadLetterQueueSourceArn"] = arn_for(app, source)

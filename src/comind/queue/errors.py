@@ -49,3 +49,4 @@ InvalidBatchEntryId = _error("InvalidBatchEntryId", "AWS.SimpleQueueService.Inva
 BatchRequestTooLong = _error("BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong")
 ResourceNotFound = _error("ResourceNotFound", "ResourceNotFoundException", 404)
 UnsupportedOperation = _error("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation")
+OverLimit = _error("OverLimit", "OverLimit", 403)

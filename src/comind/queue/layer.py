@@ -24,4 +24,5 @@ class MessageLayer:
         return cls(make_pool(target, max_size=max_connections))
 
     def close(self) -> None:
+        self.queues.wakeups.close()
         self.pool.close()

@@ -58,6 +58,18 @@ OUTBOX_LAG = Gauge(
     ["app"],
     registry=REGISTRY,
 )
+LONG_POLLS = Gauge(
+    "comind_sqs_long_polls",
+    "ReceiveMessage calls of the SQS endpoint waiting for a message now, by app.",
+    ["app"],
+    registry=REGISTRY,
+)
+LONG_POLLS_CAPPED = Counter(
+    "comind_sqs_long_polls_capped_total",
+    "Long polls answered without waiting because the app had its maximum already waiting.",
+    ["app"],
+    registry=REGISTRY,
+)
 RECEIVE_SECONDS = Histogram(
     "comind_queue_receive_seconds",
     "Time a receive took, long-poll waiting included.",

@@ -19,6 +19,7 @@ from comind.queue.errors import (
     InvalidAttributeValue,
     InvalidMessageContents,
     InvalidParameterValue,
+    MissingParameter,
 )
 
 MAX_BATCH = 10
@@ -54,6 +55,13 @@ QUEUE_ATTRIBUTES: dict[str, Limits] = {
     "ReceiveMessageWaitTimeSeconds": Limits(0, MAX_WAIT_SECONDS, 0),
 }
 BOOLEAN_ATTRIBUTES = {"FifoQueue", "ContentBasedDeduplication"}
+# high-throughput FIFO: the values each may take (the first is the default)
+FIFO_CHOICES = {
+    "DeduplicationScope": ("queue", "messageGroup"),
+    "FifoThroughputLimit": ("perQueue", "perMessageGroupId"),
+}
+KMS_REUSE = Limits(60, 86400, 300)
+NO_KMS = "Reason: this endpoint has no KMS, so messages cannot be encrypted with a KMS key."
 SETTABLE = set(QUEUE_ATTRIBUTES) | {
     "RedrivePolicy",
     "ContentBasedDeduplication",
@@ -104,6 +112,7 @@ class OutgoingMessage:
     delay_seconds: int | None = None
     group_id: str | None = None
     dedup_id: str | None = None
+    trace_header: str | None = None  # the AWSTraceHeader system attribute (X-Ray)
 
 
 def queue_name_ok(name: str) -> bool:
@@ -113,11 +122,14 @@ def queue_name_ok(name: str) -> bool:
     return bool(_QUEUE_NAME.match(base)) and len(name) <= 80
 
 
+QUEUE_NAME_RULE = (
+    "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+)
+
+
 def check_queue_name(name: str) -> None:
     if not queue_name_ok(name):
-        raise InvalidParameterValue(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
-        )
+        raise InvalidParameterValue(QUEUE_NAME_RULE)
 
 
 def queue_arn(name: str) -> str:
@@ -143,9 +155,10 @@ def parse_queue_attributes(name: str, raw: dict[str, str], *, creating: bool) ->
             out[key] = _boolean(key, value)
         elif key == "RedrivePolicy":
             out[key] = parse_redrive_policy(value) if value else None
-        elif key in SETTABLE:
-            out[key] = value
+        elif key in SETTABLE or key in FIFO_CHOICES:
+            out[key] = _checked_extra(key, str(value))
         else:
+            _refuse_kms(key, str(value))
             raise InvalidAttributeName(f"Unknown Attribute {key}.")
     fifo = name.endswith(".fifo")
     if creating and out.get("FifoQueue", False) != fifo:
@@ -155,9 +168,56 @@ def parse_queue_attributes(name: str, raw: dict[str, str], *, creating: bool) ->
             if fifo or out.get("FifoQueue")
             else "FifoQueue is not valid for a standard queue"
         )
-    if not fifo and out.get("ContentBasedDeduplication"):
-        raise InvalidAttributeName("Unknown Attribute ContentBasedDeduplication.")
+    for key in ("ContentBasedDeduplication", *FIFO_CHOICES):
+        if not fifo and key in out:
+            raise InvalidAttributeName(f"Unknown Attribute {key}.")
     return out
+
+
+def _checked_extra(key: str, value: str) -> str:
+    """An attribute kept as text, checked: values the endpoint could not honour are refused."""
+    if key in FIFO_CHOICES and value not in FIFO_CHOICES[key]:
+        raise InvalidAttributeValue(f"Invalid value for the parameter {key}.")
+    if key == "SqsManagedSseEnabled" and _boolean(key, value):
+        raise InvalidAttributeValue(
+            "Invalid value for the parameter SqsManagedSseEnabled. Reason: this endpoint does "
+            "not encrypt queued messages at rest itself (use encrypted storage underneath)."
+        )
+    if key == "RedriveAllowPolicy" and value:
+        _check_redrive_allow(value)
+    return value.lower() if key == "SqsManagedSseEnabled" else value
+
+
+def _check_redrive_allow(value: str) -> None:
+    try:
+        permission = json.loads(value)["redrivePermission"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidAttributeValue("Invalid value for the parameter RedriveAllowPolicy.") from None
+    if permission != "allowAll":
+        raise InvalidAttributeValue(
+            "Invalid value for the parameter RedriveAllowPolicy. Reason: only "
+            '"redrivePermission": "allowAll" is supported (each app reaches only its own queues).'
+        )
+
+
+def _refuse_kms(key: str, value: str) -> None:
+    """KMS attributes: checked as SQS checks them, then refused (there is no KMS here)."""
+    if key == "KmsDataKeyReusePeriodSeconds":
+        _bounded_int(key, value, KMS_REUSE)
+    if key in ("KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds"):
+        raise InvalidAttributeValue(f"Invalid value for the parameter {key}. {NO_KMS}")
+
+
+def check_fifo_throughput(attributes: dict[str, str]) -> None:
+    """perMessageGroupId throughput only with de-duplication per message group, as SQS."""
+    if (
+        attributes.get("FifoThroughputLimit") == "perMessageGroupId"
+        and attributes.get("DeduplicationScope") != "messageGroup"
+    ):
+        raise InvalidAttributeValue(
+            "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId "
+            "is only allowed when DeduplicationScope is messageGroup."
+        )
 
 
 def redrive_policy(arn: str, max_receive_count: int | None) -> str:
@@ -232,7 +292,7 @@ def check_message(msg: OutgoingMessage, *, max_size: int, fifo: bool) -> None:
 def _check_fifo_fields(msg: OutgoingMessage, *, fifo: bool) -> None:
     if fifo:
         if not msg.group_id:
-            raise InvalidParameterValue("The request must contain the parameter MessageGroupId.")
+            raise MissingParameter("The request must contain the parameter MessageGroupId.")
         if msg.delay_seconds:
             raise InvalidParameterValue(
                 "Value for parameter DelaySeconds is invalid. Reason: The "

@@ -7,8 +7,9 @@ Guarantees: a message is stored once its send commits; a receive leases it with
 delivery gets a fresh receipt token, so a stale receipt handle (from an earlier
 delivery) can neither delete nor extend the current one; a message received more than
 ``maxReceiveCount`` times is moved to the dead-letter queue in the same statement
-that would have delivered it. Long polls sleep on LISTEN/NOTIFY (woken by the sending
-transaction's commit) with a short re-check interval for delayed messages.
+that would have delivered it. Long polls hold no pooled connection while they wait: they
+sleep on the process's one LISTEN connection (:mod:`comind.queue.postgres_wakeups`), woken
+by the sending transaction's commit, with a short re-check interval for delayed messages.
 
 Each hot operation is one statement (one round trip, its own transaction). Sends commit
 synchronously; receives and deletes commit asynchronously, because losing one of them in a
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -30,19 +32,20 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from comind.queue import metrics, model
-from comind.queue.codec import attributes_to_json
+from comind.queue import postgres_dedup as dedup
+from comind.queue.codec import stored
 from comind.queue.errors import (
     InvalidParameterValue,
     MessageNotInflight,
     QueueDoesNotExist,
 )
 from comind.queue.postgres_delivery import check_visibility, decode_receipt, receive_sql, received
+from comind.queue.postgres_wakeups import NOTIFY_CHANNEL, Wakeups
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 from comind.stores.queries import named
 
 _sql = named("comind.queue", "queue")
 
-NOTIFY_CHANNEL = "comind_queue"
 CACHE_SECONDS = 1.0
 RECHECK_SECONDS = 1.0
 NEVER = 2**31 - 1  # a receive count no message reaches: "no dead-letter queue"
@@ -65,6 +68,18 @@ class QueueRow:
     # not settings that make two queues differ for CreateQueue's "same attributes" check
     extra_attributes: dict[str, str] = field(default_factory=dict, compare=False)
     tags: dict[str, str] = field(default_factory=dict, compare=False)
+    created_at: datetime | None = field(default=None, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """A checked receive: from which queue, how many, leased how long, waiting how long."""
+
+    queue: QueueRow
+    limit: int
+    visibility: int
+    wait: float
 
 
 class PostgresQueues:
@@ -73,6 +88,7 @@ class PostgresQueues:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         self._cache: dict[str, tuple[float, QueueRow]] = {}
+        self.wakeups = Wakeups.beside(pool)  # long polls wait without a pooled connection
 
     def cached(self, name: str, conn: psycopg.Connection[Any] | None = None) -> QueueRow:
         """The queue's settings, re-read at most every CACHE_SECONDS (hot paths use this;
@@ -126,6 +142,7 @@ class PostgresQueues:
         """Refuse ``msg`` as a send to ``queue`` would (size, attributes, FIFO fields)."""
         q = self.cached(queue)
         model.check_message(msg, max_size=q.max_message_size, fifo=q.fifo)
+        dedup.dedup_id(msg, fifo=q.fifo, content_based=q.content_based_dedup)
 
     def _send(
         self, conn: psycopg.Connection[Any], queue: str, messages: Sequence[model.OutgoingMessage]
@@ -152,7 +169,7 @@ class PostgresQueues:
         conn.execute(_sql("send_many"), {
             "queue_id": q.id, "retention": q.retention_seconds, "message_ids": ids,
             "bodies": [m.body for m in messages],
-            "attributes": [Jsonb(attributes_to_json(m.attributes)) for m in messages],
+            "attributes": [Jsonb(stored(m)) for m in messages],
             "delays": [q.delay_seconds if m.delay_seconds is None else m.delay_seconds
                        for m in messages],
             "channel": NOTIFY_CHANNEL,
@@ -163,44 +180,20 @@ class PostgresQueues:
         self, conn: psycopg.Connection[Any], q: QueueRow, msg: model.OutgoingMessage
     ) -> SendResult:
         message_id = uuid.uuid4()
-        dedup_id = self._dedup_id(q, msg)
+        dedup_id = dedup.dedup_id(msg, fifo=q.fifo, content_based=q.content_based_dedup)
         if dedup_id is not None:
-            owner = self._claim_dedup(conn, q, dedup_id, message_id)
+            key = dedup.claim_key(msg, dedup_id, q.extra_attributes)
+            owner = dedup.claim(conn, q.id, key, message_id)
             if owner != message_id:
                 return self._result(str(owner), msg, sequence=None)
         row = conn.execute(_sql("send"), {
             "queue_id": q.id, "message_id": message_id, "body": msg.body,
-            "attributes": Jsonb(attributes_to_json(msg.attributes)), "group_id": msg.group_id,
+            "attributes": Jsonb(stored(msg)), "group_id": msg.group_id,
             "dedup_id": dedup_id, "retention": q.retention_seconds,
             "delay": q.delay_seconds if msg.delay_seconds is None else msg.delay_seconds,
         }).fetchone()  # fmt: skip
         assert row is not None
         return self._result(str(message_id), msg, sequence=str(row[0]) if q.fifo else None)
-
-    @staticmethod
-    def _dedup_id(q: QueueRow, msg: model.OutgoingMessage) -> str | None:
-        if not q.fifo:
-            return None
-        if msg.dedup_id:
-            return msg.dedup_id
-        if q.content_based_dedup:
-            return model.content_dedup_id(msg.body)
-        raise InvalidParameterValue(
-            "The queue should either have ContentBasedDeduplication "
-            "enabled or MessageDeduplicationId provided explicitly"
-        )
-
-    @staticmethod
-    def _claim_dedup(
-        conn: psycopg.Connection[Any], q: QueueRow, dedup_id: str, message_id: uuid.UUID
-    ) -> uuid.UUID:
-        args = {"queue_id": q.id, "dedup_id": dedup_id, "message_id": message_id}
-        row = conn.execute(_sql("claim_dedup"), args).fetchone()
-        if row is None:
-            row = conn.execute(_sql("dedup_owner"), args).fetchone()
-        assert row is not None
-        owner: uuid.UUID = row[0]
-        return owner
 
     @staticmethod
     def _result(message_id: str, msg: model.OutgoingMessage, sequence: str | None) -> SendResult:
@@ -213,15 +206,15 @@ class PostgresQueues:
 
     # --- receiving -----------------------------------------------------------------------
 
-    def receive(
+    def poll(
         self,
         queue: str,
         *,
         max_messages: int = 1,
         wait_seconds: int | None = None,
         visibility_timeout: int | None = None,
-    ) -> list[ReceivedMessage]:
-        """Lease up to ``max_messages``; wait up to ``wait_seconds`` for the first one."""
+    ) -> Poll:
+        """A receive checked as SQS checks it (nothing leased yet)."""
         if not 1 <= max_messages <= model.MAX_BATCH:
             raise InvalidParameterValue(
                 "Value for parameter MaxNumberOfMessages is invalid. "
@@ -236,12 +229,28 @@ class PostgresQueues:
             )
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
         check_visibility(visibility)
+        return Poll(q, max_messages, visibility, wait)
+
+    def take(self, poll: Poll) -> list[ReceivedMessage]:
+        """One attempt at ``poll``: what is visible now, leased (no waiting)."""
+        got = self._receive_once(poll.queue, poll.limit, poll.visibility)
+        metrics.RECEIVED.labels(poll.queue.name).inc(len(got))
+        return got
+
+    def receive(
+        self,
+        queue: str,
+        *,
+        max_messages: int = 1,
+        wait_seconds: int | None = None,
+        visibility_timeout: int | None = None,
+    ) -> list[ReceivedMessage]:
+        """Lease up to ``max_messages``; wait up to ``wait_seconds`` for the first one."""
+        poll = self.poll(queue, max_messages=max_messages, wait_seconds=wait_seconds,
+                         visibility_timeout=visibility_timeout)  # fmt: skip
         began = time.perf_counter()
-        got = self._receive_once(q, max_messages, visibility)
-        if not got and wait > 0:
-            got = self._long_poll(q, max_messages, visibility, time.monotonic() + wait)
-        metrics.RECEIVE_SECONDS.labels(q.name).observe(time.perf_counter() - began)
-        metrics.RECEIVED.labels(q.name).inc(len(got))
+        got = self._waited(poll)
+        metrics.RECEIVE_SECONDS.labels(poll.queue.name).observe(time.perf_counter() - began)
         return got
 
     def lease(
@@ -257,28 +266,20 @@ class PostgresQueues:
         q = self.cached(queue)
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
         check_visibility(visibility)
-        limit = max(1, min(limit, MAX_LEASE))
-        got = self._receive_once(q, limit, visibility)
-        if not got and wait_seconds > 0:
-            got = self._long_poll(q, limit, visibility, time.monotonic() + wait_seconds)
-        metrics.RECEIVED.labels(q.name).inc(len(got))
-        return got
+        return self._waited(Poll(q, max(1, min(limit, MAX_LEASE)), visibility, wait_seconds))
 
-    def _long_poll(
-        self, q: QueueRow, limit: int, visibility: int, deadline: float
-    ) -> list[ReceivedMessage]:
-        with self.pool.connection() as conn:
-            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            try:
-                while (left := deadline - time.monotonic()) > 0:
-                    got = self._receive_once(q, limit, visibility)
-                    if got:
-                        return got
-                    for note in conn.notifies(timeout=min(left, RECHECK_SECONDS), stop_after=1):
-                        del note
-            finally:
-                conn.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
-        return self._receive_once(q, limit, visibility)
+    def _waited(self, poll: Poll) -> list[ReceivedMessage]:
+        """``poll`` taken now, else as soon as a send wakes it, at most ``poll.wait`` s later.
+        The wait holds no pooled connection (see :mod:`comind.queue.postgres_wakeups`)."""
+        got = self.take(poll)
+        if got or poll.wait <= 0:
+            return got
+        deadline = time.monotonic() + poll.wait
+        with self.wakeups.watch(poll.queue.id) as watch:
+            while not got and (left := deadline - time.monotonic()) > 0:
+                watch.wait(min(left, RECHECK_SECONDS))
+                got = self.take(poll)
+        return got
 
     def _receive_once(self, q: QueueRow, limit: int, visibility: int) -> list[ReceivedMessage]:
         dlq = self._dead_letter_queue(q)

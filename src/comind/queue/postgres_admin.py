@@ -55,6 +55,7 @@ class PostgresQueueAdmin:
         """Create ``name``; an existing queue with the same attributes is fine (as SQS)."""
         model.check_queue_name(name)
         parsed = model.parse_queue_attributes(name, attributes or {}, creating=True)
+        model.check_fifo_throughput(_extra(parsed))
         row = self._apply(_defaults(name), parsed)
         with self.pool.connection() as conn, conn.transaction():
             self._check_redrive(conn, row)
@@ -64,12 +65,7 @@ class PostgresQueueAdmin:
                 "tags": Jsonb(tags or {}),
             }
             if conn.execute(_sql("create_queue"), args).fetchone() is None:
-                existing = self.queues.queue(name, conn)
-                if replace(existing, id=0) != row:
-                    raise QueueNameExists(
-                        "A queue already exists with the same name and a "
-                        "different value for attribute(s)"
-                    )
+                _same_or_refuse(self.queues.queue(name, conn), parsed)
         return name
 
     def delete(self, name: str) -> None:
@@ -85,10 +81,12 @@ class PostgresQueueAdmin:
             row = conn.execute(_sql("delete_queue_if_empty"), {"name": name}).fetchone()
         return row is not None
 
-    def names(self, prefix: str = "", limit: int = 1000) -> list[str]:
+    def names(self, prefix: str = "", limit: int = 1000, after: str | None = None) -> list[str]:
+        """Queue names starting with ``prefix``, in order, those after ``after`` only."""
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self.pool.connection() as conn:
-            rows = conn.execute(_sql("list_queues"), {"prefix": like, "limit": limit})
+            args = {"prefix": like, "limit": limit, "after": after or ""}
+            rows = conn.execute(_sql("list_queues"), args)
             return [r[0] for r in rows.fetchall()]
 
     def depths(self) -> dict[str, QueueStats]:
@@ -104,7 +102,8 @@ class PostgresQueueAdmin:
             current = self.queues.queue(name, conn)
             row = self._apply(current, parsed)
             self._check_redrive(conn, row)
-            extra = {**current.extra_attributes, **_extra(parsed)}
+            extra = {k: v for k, v in {**current.extra_attributes, **_extra(parsed)}.items() if v}
+            model.check_fifo_throughput(extra)
             conn.execute(_sql("update_queue"), {**asdict(row), "extra_attributes": Jsonb(extra)})
         self.queues.forget(name)
 
@@ -128,7 +127,8 @@ class PostgresQueueAdmin:
             **q.extra_attributes,
         }
         if q.fifo:
-            out["FifoQueue"] = "true"
+            out |= {"FifoQueue": "true", **_fifo_defaults(q.extra_attributes)}
+        out |= _timestamps(q)
         if q.dead_letter_target:
             out["RedrivePolicy"] = model.redrive_policy(
                 model.queue_arn(q.dead_letter_target), q.max_receive_count
@@ -209,6 +209,31 @@ def _defaults(name: str) -> QueueRow:
         dead_letter_target=None,
         max_receive_count=None,
     )
+
+
+def _same_or_refuse(existing: QueueRow, parsed: dict[str, Any]) -> None:
+    """CreateQueue of an existing name: fine when every attribute given has the queue's
+    value (attributes not given are not compared), else SQS's QueueNameExists."""
+    applied = PostgresQueueAdmin._apply(existing, parsed)
+    extra = existing.extra_attributes
+    differing = [k for k, v in _extra(parsed).items() if extra.get(k, "") != v]
+    if applied != existing or differing:
+        raise QueueNameExists(
+            "A queue already exists with the same name and a different value for attribute(s)"
+        )
+
+
+def _fifo_defaults(extra: dict[str, str]) -> dict[str, str]:
+    return {k: extra.get(k, choices[0]) for k, choices in model.FIFO_CHOICES.items()}
+
+
+def _timestamps(q: QueueRow) -> dict[str, str]:
+    """CreatedTimestamp and LastModifiedTimestamp, in epoch seconds as SQS gives them."""
+    out = {}
+    for key, when in (("CreatedTimestamp", q.created_at), ("LastModifiedTimestamp", q.updated_at)):
+        if when is not None:
+            out[key] = str(int(when.timestamp()))
+    return out
 
 
 def _extra(parsed: dict[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from comind.queue import model
-from comind.queue.codec import attributes_from_json
+from comind.queue.codec import attributes_from_json, trace_from_json
 from comind.queue.errors import InvalidParameterValue, ReceiptHandleIsInvalid
 from comind.queue.types import ReceivedMessage
 from comind.stores.queries import named
@@ -68,4 +68,6 @@ def received(row: dict[str, Any]) -> ReceivedMessage:
         group_id=row["group_id"],
         dedup_id=row["dedup_id"],
         dead_letter=row["dead_letter_info"],
+        trace_header=trace_from_json(row["attributes"]),
+        sequence_number=str(row["id"]) if row["group_id"] is not None else None,
     )

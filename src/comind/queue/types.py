@@ -32,6 +32,8 @@ class ReceivedMessage:
     group_id: str | None = None
     dedup_id: str | None = None
     dead_letter: dict[str, object] | None = None
+    trace_header: str | None = None
+    sequence_number: str | None = None  # FIFO queues: the order the queue keeps
 
 
 @dataclass(frozen=True)

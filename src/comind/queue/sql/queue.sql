@@ -121,7 +121,8 @@ WITH gone AS (
 SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM dedup);
 
 -- name: list_queues
-SELECT name FROM comind.queues WHERE name LIKE %(prefix)s ORDER BY name LIMIT %(limit)s;
+SELECT name FROM comind.queues WHERE name LIKE %(prefix)s AND name > %(after)s
+ORDER BY name LIMIT %(limit)s;
 
 -- name: delete_queue
 DELETE FROM comind.queues WHERE name = %(name)s RETURNING id;
