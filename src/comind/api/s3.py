@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from comind.api.auth import signing_app
-from comind.api.s3_body import Body, payload_claim
+from comind.api.s3_body import MAX_OBJECT, Body, payload_claim
 from comind.api.s3_buckets import BucketCalls
 from comind.api.s3_errors import S3Error, error_response, from_store, no_bucket
 from comind.api.s3_multipart import MultipartCalls
@@ -57,9 +57,11 @@ class S3Endpoint:
     provider writes the spec's ``versioning`` there)."""
 
     def __init__(
-        self, store: ObjectStore, credentials: Credentials, buckets: Callable[[str], list[str]]
-    ) -> None:
+        self, store: ObjectStore, credentials: Credentials, buckets: Callable[[str], list[str]],
+        *, max_object: int = MAX_OBJECT,
+    ) -> None:  # fmt: skip
         self.store, self.credentials, self.buckets = store, credentials, buckets
+        self.max_object = max_object
         self.bucket_calls = BucketCalls(store, buckets)
         objects, multipart = ObjectCalls(store, buckets), MultipartCalls(store)
         self.handlers: dict[str, Handler] = {
@@ -81,8 +83,11 @@ class S3Endpoint:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         started, named = time.monotonic(), ["Unknown"]
+        request = Request(scope, receive)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body = Body(receive, headers, self.max_object)
         try:
-            response = await self._serve(Request(scope, receive), receive, named)
+            response = await self._serve(request, headers, body, named)
         except (AuthError, S3Error) as exc:
             response = error_response(_s3_error(exc))
         except Exception:
@@ -91,13 +96,16 @@ class S3Endpoint:
                                               "error. Please try again.", 500))  # fmt: skip
         if scope["method"] == "HEAD" and not isinstance(response, StreamingResponse):
             response.body = b""  # HEAD answers carry the headers only
+        if body.left_unread():
+            response.headers["Connection"] = "close"
         S3_REQUESTS.labels(named[0], str(response.status_code)).observe(time.monotonic() - started)
         await response(scope, receive, send)
 
-    async def _serve(self, request: Request, receive: Any, named: list[str]) -> Response:
-        headers = {k.lower(): v for k, v in request.headers.items()}
+    async def _serve(
+        self, request: Request, headers: dict[str, str], body: Body, named: list[str]
+    ) -> Response:
         app = signing_app(request, b"", self.credentials, s3=True)  # the headers only
-        claim = payload_claim(headers, secure=request.url.scheme == "https")
+        body.claim = payload_claim(headers, secure=request.url.scheme == "https")
         raw_path = request.scope.get("raw_path", b"/").decode() or "/"
         bucket, _, key = unquote(raw_path.lstrip("/")).partition("/")
         query = query_of(request.scope.get("query_string", b"").decode())
@@ -109,8 +117,7 @@ class S3Endpoint:
         named[0] = operation(request.method, key, query)
         if named[0] == "PutObject" and headers.get("x-amz-copy-source"):
             named[0] = "CopyObject"
-        call = S3Call(named[0], request.method, headers, app, bucket, key, query,
-                      Body(receive, headers, claim))  # fmt: skip
+        call = S3Call(named[0], request.method, headers, app, bucket, key, query, body)
         return await run_in_threadpool(self._run, call)
 
     def _run(self, call: S3Call) -> Response:

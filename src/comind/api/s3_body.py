@@ -32,6 +32,7 @@ from comind.api.s3_errors import S3Error, not_implemented
 MAX_OBJECT = 5 << 30  # S3's largest single PUT and largest part
 MIN_RATE = 64 << 10  # bytes per second a body must average once BODY_SECONDS have passed
 UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+FRAMING = 2  # an aws-chunked body without a Content-Length: at most twice its data, framed
 _MAX_LINE = 4096  # a chunk-size or trailer line
 _Digest = Callable[[], Any]
 CHECKSUMS: dict[str, _Digest] = {
@@ -72,11 +73,23 @@ def payload_claim(headers: Mapping[str, str], *, secure: bool) -> str:
 class Body:
     """The body of one request, read in a worker thread from the ASGI ``receive``."""
 
-    def __init__(self, receive: Receive, headers: Mapping[str, str], claim: str) -> None:
-        self.receive, self.headers, self.claim = receive, headers, claim
+    def __init__(self, receive: Receive, headers: Mapping[str, str], max_object: int) -> None:
+        self.receive, self.headers, self.claim = receive, headers, ""
+        self.max_object = max_object
+        self.ended = headers.get("content-length", "0") == "0" and not headers.get(
+            "transfer-encoding"
+        )
 
-    def blocks(self, limit: int = MAX_OBJECT) -> Iterator[bytes]:
-        """The body's data (``aws-chunked`` decoded), every check passed once it ends."""
+    def left_unread(self) -> bool:
+        """Whether an answer leaves the body on the connection (refused before reading
+        it, or part way): the connection must then close, or its rest would be read as the
+        next request (a client waiting on ``Expect: 100-continue`` never sends it)."""
+        return not self.ended
+
+    def blocks(self, limit: int | None = None) -> Iterator[bytes]:
+        """The body's data (``aws-chunked`` decoded), every check passed once it ends; at
+        most ``limit`` bytes (default: an object's most)."""
+        limit = self.max_object if limit is None else limit
         chunked = "aws-chunked" in self.headers.get("content-encoding", "")
         declared = self._declared(limit, chunked)
         wire = _signed(self._wire(declared), self.claim)
@@ -89,20 +102,26 @@ class Body:
         """A small body (an XML document) whole, checked as :meth:`blocks`."""
         return b"".join(self.blocks(limit))
 
-    def _declared(self, limit: int, chunked: bool) -> int:
+    def _declared(self, limit: int, chunked: bool) -> tuple[int, bool]:
+        """The most bytes the body may take on the wire, and whether exactly that many
+        are declared. An ``aws-chunked`` body declares its data's length
+        (``x-amz-decoded-content-length``) and may come with HTTP chunking instead of a
+        Content-Length (SDKs do so over HTTPS): its framing is bounded by ``FRAMING``."""
         length = self.headers.get("content-length")
-        if length is None or not length.isdigit():
+        decoded = self.headers.get("x-amz-decoded-content-length") if chunked else length
+        if decoded is None or not decoded.isdigit() or (length and not length.isdigit()):
             raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP "
                           "header.", 411)  # fmt: skip
-        decoded = self.headers.get("x-amz-decoded-content-length", length) if chunked else length
-        if not decoded.isdigit() or int(decoded) > limit:
+        if int(decoded) > limit:
             raise too_large(limit)
-        return int(length)
+        if length:
+            return int(length), True
+        return int(decoded) * FRAMING + (64 << 10), False
 
-    def _wire(self, declared: int) -> Iterator[bytes]:
-        started, got = time.monotonic(), 0
+    def _wire(self, declared: tuple[int, bool]) -> Iterator[bytes]:
+        (most, exact), started, got = declared, time.monotonic(), 0
         while True:
-            deadline = started + BODY_SECONDS + declared / MIN_RATE
+            deadline = started + BODY_SECONDS + most / MIN_RATE
             wait = min(BODY_SECONDS, deadline - time.monotonic())
             message = anyio.from_thread.run(_receive_within, self.receive, max(wait, 0.0))
             if message["type"] == "http.disconnect":
@@ -110,13 +129,13 @@ class Body:
                               400)  # fmt: skip
             block: bytes = message.get("body", b"")
             got += len(block)
-            if got > declared:
-                raise S3Error("IncompleteBody", "The body is longer than its Content-Length.",
-                              400)  # fmt: skip
+            if got > most:
+                raise S3Error("IncompleteBody", "The body is longer than it said.", 400)
             yield block
             if not message.get("more_body"):
+                self.ended = True
                 break
-        if got != declared:
+        if exact and got != most:
             raise S3Error("IncompleteBody", "The body is shorter than its Content-Length.", 400)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
@@ -133,8 +134,23 @@ def _answer(call: S3Call, opened: StoredObject) -> Response:
     if call.method == "HEAD":
         opened.close()
         return Response(status_code=status, headers=headers)
-    media = headers.pop("Content-Type")
-    return StreamingResponse(opened.blocks(start, end), status, headers, media_type=media)
+    # the type as given, in the headers: starlette would add a charset to a media_type
+    return _Streamed(opened, opened.blocks(start, end), status, headers)
+
+
+class _Streamed(StreamingResponse):
+    """A GET's answer, streamed from the open file, which is closed however it ends (the
+    client may go away before the first block)."""
+
+    def __init__(self, opened: StoredObject, *args: Any) -> None:
+        super().__init__(*args)
+        self.opened = opened
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.opened.close()
 
 
 def _not_modified(headers: Mapping[str, str], info: ObjectInfo) -> bool:

@@ -45,7 +45,8 @@ def staged(root: Path) -> Iterator[tuple[IO[bytes], Path]]:
 
 @contextmanager
 def bucket_lock(top: Path, *, shared: bool = False) -> Iterator[None]:
-    """The bucket's lock (``top`` is its directory): exclusive for changes, shared to read."""
+    """The lock of directory ``top`` (a bucket's, or an upload's): exclusive for changes,
+    shared to read."""
     fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)

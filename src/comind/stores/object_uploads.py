@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from comind.stores.object_disk import blocks_of, copy, seal, staged, write_small
+from comind.stores.object_disk import blocks_of, bucket_lock, copy, seal, staged, write_small
 from comind.stores.object_model import (
     MAX_PARTS,
     Attributes,
@@ -61,14 +61,22 @@ class Uploads:
             size = copy(chunks, handle, digest)
             seal(handle)
             etag = digest.hexdigest()
-            try:
-                os.replace(tmp, place / f"{number:05d}-{etag}.part")
-            except FileNotFoundError:  # completed or aborted while the part streamed in
-                raise NoSuchUpload(f"no multipart upload {upload_id!r} of {bucket}/{key}") from None
-        for earlier in place.glob(f"{number:05d}-*.part"):  # an earlier upload of the number
-            if earlier.name != f"{number:05d}-{etag}.part":
-                earlier.unlink(missing_ok=True)
+            self._install_part(place, tmp, number, etag)
         return Part(number=number, etag=etag, size=size)
+
+    @staticmethod
+    def _install_part(place: Path, tmp: Path, number: int, etag: str) -> None:
+        """Put the part in place and drop an earlier upload of its number, under the
+        upload's lock: of concurrent uploads of one number, the last one stays."""
+        name = f"{number:05d}-{etag}.part"
+        try:
+            with bucket_lock(place):
+                os.replace(tmp, place / name)
+                for earlier in place.glob(f"{number:05d}-*.part"):
+                    if earlier.name != name:
+                        earlier.unlink(missing_ok=True)
+        except FileNotFoundError:  # completed or aborted while the part streamed in
+            raise NoSuchUpload(f"the multipart upload {place.name} is gone") from None
 
     def parts(self, bucket: str, key: str, upload_id: str) -> list[Part]:
         """The parts uploaded so far, by number."""
