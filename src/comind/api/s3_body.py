@@ -92,11 +92,8 @@ class Body:
         limit = self.max_object if limit is None else limit
         chunked = "aws-chunked" in self.headers.get("content-encoding", "")
         declared = self._declared(limit, chunked)
-        wire = _signed(self._wire(declared), self.claim)
         _wanted_sums(self.headers)  # an unknown checksum is refused before a byte is read
-        trailer: dict[str, str] = {}
-        data = _dechunked(wire, trailer) if chunked else wire
-        return _checked(_capped(data, limit), self.headers, trailer)
+        return decoded(_signed(self._wire(declared), self.claim), self.headers, limit)
 
     def read(self, limit: int) -> bytes:
         """A small body (an XML document) whole, checked as :meth:`blocks`."""
@@ -137,6 +134,15 @@ class Body:
                 break
         if exact and got != most:
             raise S3Error("IncompleteBody", "The body is shorter than its Content-Length.", 400)
+
+
+def decoded(wire: Iterator[bytes], headers: Mapping[str, str], limit: int) -> Iterator[bytes]:
+    """The data of a body arriving as ``wire`` (``aws-chunked`` framing removed), at most
+    ``limit`` bytes, checked against the lengths and checksums ``headers`` declare."""
+    trailer: dict[str, str] = {}
+    chunked = "aws-chunked" in headers.get("content-encoding", "")
+    data = _dechunked(wire, trailer) if chunked else wire
+    return _checked(_capped(data, limit), headers, trailer)
 
 
 def too_large(limit: int) -> S3Error:
@@ -194,6 +200,10 @@ def _checked(
     if "aws-chunked" in headers.get("content-encoding", "") and declared not in (None, str(size)):
         raise S3Error("IncompleteBody", "The body is not as long as its declared length.", 400)
     claimed = {**headers, **trailer}
+    unannounced = sorted({k for k in trailer if k.startswith("x-amz-checksum-")} - set(sums))
+    if unannounced:
+        raise S3Error("InvalidRequest", f"The trailer {unannounced[0]} was not announced in "
+                      "x-amz-trailer.", 400)  # fmt: skip
     for name, digest in sums.items():
         if base64.b64encode(digest.digest()).decode() != claimed.get(name):
             raise S3Error("BadDigest", f"The {name} you specified did not match the data.", 400)
