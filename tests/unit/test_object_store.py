@@ -167,3 +167,20 @@ def test_concurrent_deletes_and_puts_in_one_prefix_never_fail(store: ObjectStore
                 done.result()  # raises what the call raised
         left = [name for name, _ in store.names("data", f"logs/{round_}/")]
         assert left == [f"logs/{round_}/day/new.txt"]
+
+
+def test_concurrent_uploads_of_one_part_number_leave_exactly_one_whole_part(
+    store: ObjectStore,
+) -> None:
+    """Each upload of a number drops the earlier ones: two at once must not drop each
+    other's (the last one stays whole), so the upload still completes (finding 13)."""
+    for _ in range(20):
+        upload = store.create_multipart("data", "k")
+        bodies = [bytes([n]) * (1000 + n) for n in range(6)]
+        with ThreadPoolExecutor(6) as pool:
+            work = [pool.submit(store.upload_part, "data", "k", upload, 1, [b]) for b in bodies]
+            sent = [done.result() for done in work]
+        [part] = store.parts("data", "k", upload)
+        assert part in [Part(p.number, p.etag, p.size, part.modified) for p in sent]
+        store.complete_multipart("data", "k", upload, [part])
+        assert store.get("data", "k") in bodies

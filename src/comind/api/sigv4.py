@@ -20,9 +20,6 @@ from functools import lru_cache
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-# S3's payloads the signature does not cover: an SDK sends them over HTTPS, where TLS keeps the
-# body intact, the streaming one with a checksum trailer checked when it is decoded
-UNSIGNED_PAYLOADS = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 MAX_SKEW = timedelta(minutes=15)
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
@@ -59,9 +56,12 @@ def verify(
 ) -> str:
     """The access key id that validly signed ``request``, or :class:`AuthError`.
 
-    ``s3``: S3's variant: the path is signed as sent (not normalized, not encoded again)
-    and the payload may be unsigned (``UNSIGNED_PAYLOADS``). A payload hash the client sends
-    must match the body that arrived, so a signed request cannot carry another body."""
+    ``s3``: S3's variant: the path is signed as sent (not normalized, not encoded again),
+    and only the headers are checked here: the body has not been read yet. The payload hash
+    the signature covers (``x-amz-content-sha256``) is then checked by the S3 endpoint
+    against the body as it streams in (see ``api/s3_body.py``). Otherwise a payload hash the
+    client sends must match ``request.body``, so a signed request cannot carry another
+    body."""
     header = request.headers.get("authorization")
     if not header:
         raise AuthError("MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -82,7 +82,8 @@ def verify(
     if "host" not in signed:
         raise AuthError("IncompleteSignature", "SignedHeaders must include host")
     scope = f"{match['date']}/{match['region']}/{match['service']}/aws4_request"
-    _check_payload(request, s3=s3)
+    if not s3:
+        _check_payload(request)
     expected = signature(request, signed, amz_date, scope, secret, s3=s3)
     if not hmac.compare_digest(expected, match["signature"]):
         raise AuthError(
@@ -147,9 +148,9 @@ def _canonical_query(raw_query: str) -> str:
     return "&".join(f"{k}={v}" for k, _, v in sorted((k, s, v) for k, s, v in pairs))
 
 
-def _check_payload(request: Request, *, s3: bool) -> None:
+def _check_payload(request: Request) -> None:
     claimed = request.headers.get("x-amz-content-sha256")
-    if claimed is None or (s3 and claimed in UNSIGNED_PAYLOADS):
+    if claimed is None:
         return
     if claimed != hashlib.sha256(request.body).hexdigest():
         raise AuthError(

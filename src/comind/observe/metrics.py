@@ -61,6 +61,12 @@ SQS_REQUESTS = Histogram(
     ["action", "outcome"],
     registry=REGISTRY,
 )
+S3_REQUESTS = Histogram(
+    "comind_s3_request_duration_seconds",
+    "Requests to the S3-compatible endpoint, by operation and HTTP status.",
+    ["operation", "status"],
+    registry=REGISTRY,
+)
 WORKER_MESSAGES = Counter(
     "comind_worker_messages_total",
     "Messages a queue worker finished, by outcome (ok: deleted; error: returned for retry).",

@@ -3,72 +3,71 @@
 ``ObjectStore`` is the interface every backend (the local directory here, S3/MinIO later)
 implements; callers receive an instance, they never pick a backend themselves, and they
 reach the data only through it. Big objects go through the streaming methods
-(``put_stream``/``get_stream``, iterators of blocks: nothing holds a whole object in memory)
-or a multipart upload (parts uploaded one by one, in any order, made into one object on
+(``put_stream``/``open``, iterators of blocks: nothing holds a whole object in memory) or a
+multipart upload (parts uploaded one by one, in any order, made into one object on
 completion, or thrown away on abort).
 
-``FileObjectStore`` keeps ``<root>/<bucket>/<key>``. Every write goes to a temporary file in
-the store's own area (``<root>/.tmp``, outside every bucket) that is fsynced, then renamed
-into place, so a reader sees the old object or the new one, never half of one; a multipart
-upload keeps its parts under ``<root>/.uploads/<upload id>`` until it is completed (the
-parts joined into one temporary file, renamed into place) or aborted (the parts deleted).
-The etag is the MD5 of the content, as S3 reports it for single-part uploads (the file store
-reports it for multipart objects too: callers treat etags as opaque).
+``FileObjectStore`` keeps ``<root>/<bucket>/<key>``, so a bucket is a plain directory of its
+current objects (backups and restores copy it as such). Beside it, outside every bucket:
+each object's attributes (:mod:`.object_meta`), multipart uploads (:mod:`.object_uploads`)
+and, for a bucket whose settings say ``versioning``, the older versions and delete markers
+(:mod:`.object_versions`). Writes are staged and renamed into place under the bucket's lock
+(:mod:`.object_disk`): a reader sees the old object or the new one, whole, with its own
+attributes. Deletes are idempotent. The etag is the MD5 of the content, as S3 reports it for
+single-part uploads (the file store reports it for multipart objects too: callers treat
+etags as opaque).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
-import re
-import secrets
 import shutil
-import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
-from comind.errors import ComindError
+from comind.stores import object_meta
+from comind.stores.object_disk import (
+    TMP_PREFIX,
+    FileObject,
+    bucket_lock,
+    copy,
+    install,
+    open_file,
+    seal,
+    staged,
+    tidy,
+    write_small,
+)
+from comind.stores.object_meta import Record, describe, fresh, load, save, sidecar_path
+from comind.stores.object_model import (
+    CHUNK,
+    NULL_VERSION,
+    Attributes,
+    Condition,
+    Deleted,
+    DeleteMarker,
+    NoSuchObject,
+    NoSuchVersion,
+    ObjectInfo,
+    ObjectStoreError,
+    Part,
+    StoredObject,
+    Upload,
+    Version,
+    valid_bucket,
+)
+from comind.stores.object_uploads import Uploads
+from comind.stores.object_versions import VersionArea, new_version_id, valid_version_id
 
-if TYPE_CHECKING:
-    from hashlib import _Hash
-
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-_TMP_PREFIX = ".comind-tmp-"
-CHUNK = 1 << 20  # the block size streams are read in
-MAX_PARTS = 10_000  # as S3
-
-
-def valid_bucket(name: str) -> bool:
-    """Whether ``name`` is a valid bucket name (as S3's rules, without the exceptions)."""
-    return _BUCKET.match(name) is not None
-
-
-class ObjectStoreError(ComindError):
-    """A bad bucket/key/upload, or an object that does not exist."""
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    modified: datetime
-
-
-@dataclass(frozen=True)
-class Part:
-    """One uploaded part of a multipart upload (what completing the upload names)."""
-
-    number: int
-    etag: str
-    size: int
+__all__ = ["FileObjectStore", "ObjectInfo", "ObjectStore", "ObjectStoreError", "Part",
+           "valid_bucket"]  # fmt: skip
 
 
 class ObjectStore(Protocol):
@@ -78,17 +77,31 @@ class ObjectStore(Protocol):
     def delete_bucket(self, bucket: str) -> None: ...
     def buckets(self) -> list[str]: ...
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo: ...
-    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo: ...
+    def put_stream(
+        self, bucket: str, key: str, chunks: Iterable[bytes], *,
+        attributes: Attributes | None = None, condition: Condition | None = None,
+    ) -> ObjectInfo: ...  # fmt: skip
     def get(self, bucket: str, key: str) -> bytes: ...
     def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]: ...
-    def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
-    def delete(self, bucket: str, key: str) -> None: ...
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject: ...
+    def head(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> ObjectInfo | None: ...
+    def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> Deleted: ...
+    def set_tags(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> ObjectInfo: ...
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
     def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]: ...
-    def create_multipart(self, bucket: str, key: str) -> str: ...
+    def versions(self, bucket: str, prefix: str = "") -> Iterator[Version]: ...
+    def create_multipart(
+        self, bucket: str, key: str, *, attributes: Attributes | None = None
+    ) -> str: ...
     def upload_part(
         self, bucket: str, key: str, upload_id: str, number: int, chunks: Iterable[bytes]
     ) -> Part: ...
+    def parts(self, bucket: str, key: str, upload_id: str) -> builtins.list[Part]: ...
+    def uploads(self, bucket: str, prefix: str = "") -> Iterator[Upload]: ...
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: Sequence[Part]
     ) -> ObjectInfo: ...
@@ -100,6 +113,9 @@ class FileObjectStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._uploads, self._versions = Uploads(root), VersionArea(root)
+
+    # --- buckets ----------------------------------------------------------------------
 
     def create_bucket(self, bucket: str) -> None:
         self._bucket_dir(bucket, must_exist=False).mkdir(parents=True, exist_ok=True)
@@ -115,174 +131,242 @@ class FileObjectStore:
     def configure_bucket(self, bucket: str, config: dict[str, Any]) -> None:
         """Record the bucket's settings (versioning, encryption) beside the buckets."""
         self._bucket_dir(bucket)
-        path = self._config_path(bucket)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(_TMP_PREFIX + path.name)
-        tmp.write_text(json.dumps(config, sort_keys=True))
-        os.replace(tmp, path)
+        write_small(
+            self.root, self._config_path(bucket), json.dumps(config, sort_keys=True).encode()
+        )
 
     def delete_bucket(self, bucket: str) -> None:
         """Delete the bucket with every object in it."""
         shutil.rmtree(self._bucket_dir(bucket, must_exist=False), ignore_errors=True)
+        shutil.rmtree(self.root / ".meta" / bucket, ignore_errors=True)
+        self._versions.drop_bucket(bucket)
         self._config_path(bucket).unlink(missing_ok=True)
 
     def buckets(self) -> list[str]:
         """Every bucket's name, sorted."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _BUCKET.match(p.name))
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and valid_bucket(p.name))
+
+    def versioned(self, bucket: str) -> bool:
+        return bool((self.bucket_config(bucket) or {}).get("versioning"))
 
     def _config_path(self, bucket: str) -> Path:
         # outside every bucket: a name starting with "." is never a valid bucket name
         return self.root / ".buckets" / f"{bucket}.json"
 
+    # --- writing ----------------------------------------------------------------------
+
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
         return self.put_stream(bucket, key, [data])
 
-    def put_stream(self, bucket: str, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
-        """Like :meth:`put` for data too big for memory: written block by block to a temp
-        file (fsynced), renamed into place only once complete, so a failure leaves no object."""
-        path = self._path(bucket, key)
+    def put_stream(
+        self, bucket: str, key: str, chunks: Iterable[bytes], *,
+        attributes: Attributes | None = None, condition: Condition | None = None,
+    ) -> ObjectInfo:  # fmt: skip
+        """Write an object from ``chunks`` (block by block to a temp file, fsynced), put in
+        place only once complete, so a failing iterator leaves the old object as it was;
+        with ``condition``, only if the current object meets it (checked at the switch)."""
+        self._path(bucket, key)  # a bad bucket or key is refused before a byte is read
         digest = hashlib.md5(usedforsecurity=False)
-        with self._staged() as (handle, tmp):
-            size = _copy(chunks, handle, digest)
-            _seal(handle)
-            _install(tmp, path)
-        return self._written(bucket, key, path, size, digest.hexdigest())
+        with staged(self.root) as (handle, tmp):
+            size = copy(chunks, handle, digest)
+            seal(handle)
+            return self._commit(bucket, key, handle, tmp, (size, digest.hexdigest()),
+                                attributes, condition)  # fmt: skip
+
+    def set_tags(
+        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
+    ) -> ObjectInfo:
+        """Replace the tags of the object (or of one of its versions)."""
+        top = self._bucket_dir(bucket)
+        with bucket_lock(top):
+            handle, record = self._locate(bucket, key, version_id)
+            with handle:
+                info = describe(bucket, key, handle, record)
+                inode = os.fstat(handle.fileno()).st_ino
+            current = record or fresh(info.etag, info.size, inode, info.attributes, None, 0)
+            place = self._sidecar_of(bucket, key, version_id)
+            save(self.root, place, current.retagged(tags))
+        return replace(info, attributes=current.retagged(tags).attributes)
+
+    def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> Deleted:
+        """Delete the object (idempotent) and the directories it leaves empty. In a
+        versioned bucket: without ``version_id`` the current version becomes noncurrent
+        behind a new delete marker; with it, that version (or marker) is removed."""
+        path, top = self._path(bucket, key), self._bucket_dir(bucket)
+        side = sidecar_path(self.root, bucket, key)
+        with bucket_lock(top):
+            if version_id is not None:
+                done = self._versions.delete_version(bucket, key, version_id, path)
+            elif self.versioned(bucket):
+                done = self._versions.add_delete_marker(bucket, key, path)
+            else:
+                path.unlink(missing_ok=True)
+                side.unlink(missing_ok=True)
+                done = Deleted()
+        tidy(path, top)
+        return done
+
+    def _commit(
+        self, bucket: str, key: str, handle: IO[bytes], tmp: Path, written: tuple[int, str],
+        attributes: Attributes | None, condition: Condition | None,
+    ) -> ObjectInfo:  # fmt: skip
+        """Install the staged ``tmp`` (open as ``handle``) as the object, with its sidecar."""
+        path, top = self._path(bucket, key), self._bucket_dir(bucket)
+        seq = time.time_ns()
+        version = new_version_id(seq) if self.versioned(bucket) else None
+        stat = os.fstat(handle.fileno())
+        record = fresh(written[1], written[0], stat.st_ino, attributes, version, seq)
+        with staged(self.root) as (meta, meta_tmp):
+            meta.write(record.dump())
+            seal(meta)
+            with bucket_lock(top):
+                current = object_meta.current(self.root, bucket, key, path)
+                if condition is not None:
+                    condition.check(current.etag if current else None)
+                if version is not None and current is not None:
+                    self._versions.archive(bucket, key, path, current)
+                _install_object(tmp, path, key)
+                install(meta_tmp, sidecar_path(self.root, bucket, key))
+        return record.info(bucket, key, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    # --- reading ----------------------------------------------------------------------
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> FileObject:
+        """The object (or one of its versions) opened for reading; :class:`NoSuchObject`,
+        :class:`NoSuchVersion` or :class:`DeleteMarker` when there is none to read."""
+        top = self._bucket_dir(bucket)
+        with bucket_lock(top, shared=True):
+            handle, record = self._locate(bucket, key, version_id)
+        try:
+            return FileObject(describe(bucket, key, handle, record), handle)
+        except BaseException:
+            handle.close()
+            raise
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return b"".join(self.open(bucket, key).blocks())
 
     def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]:
         """The object's content in blocks of ``chunk`` bytes; a missing object fails here,
         not at the first block."""
-        path = self._path(bucket, key)
-        if not path.is_file():
-            raise ObjectStoreError(f"no object {bucket}/{key}")
-        return _blocks(path, f"{bucket}/{key}", chunk)
+        return self.open(bucket, key).blocks(chunk=chunk)
 
-    def get(self, bucket: str, key: str) -> bytes:
+    def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo | None:
         try:
-            return self._path(bucket, key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            raise ObjectStoreError(f"no object {bucket}/{key}") from None
-
-    def head(self, bucket: str, key: str) -> ObjectInfo | None:
-        path = self._path(bucket, key)
-        return self._info(bucket, key, path) if path.is_file() else None
-
-    def delete(self, bucket: str, key: str) -> None:
-        """Delete an object (idempotent) and the directories it leaves empty."""
-        path = self._path(bucket, key)
-        path.unlink(missing_ok=True)
-        top = self._bucket_dir(bucket)
-        for parent in path.parents:
-            if parent == top:
-                break
-            try:
-                parent.rmdir()
-            except OSError:  # not empty, or a concurrent delete removed it first: done
-                break
+            opened = self.open(bucket, key, version_id=version_id)
+        except NoSuchObject:
+            return None
+        opened.close()
+        return opened.info
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under ``prefix`` with its etag (which the file store computes by
-        reading the object: prefer :meth:`names` where keys are enough)."""
-        top = self._bucket_dir(bucket)
-        for key, path in self._files(top, prefix):
-            yield self._info(bucket, key, path)
+        """Every current object under ``prefix``, in key order."""
+        for key, _ in self._files(self._bucket_dir(bucket), prefix):
+            info = self.head(bucket, key)
+            if info is not None:  # else deleted since the walk saw it
+                yield info
 
     def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]:
         """Keys and modification times only, in key order."""
         for key, path in self._files(self._bucket_dir(bucket), prefix):
-            yield key, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            try:
+                yield key, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except FileNotFoundError:
+                continue
 
-    def create_multipart(self, bucket: str, key: str) -> str:
+    def versions(self, bucket: str, prefix: str = "") -> Iterator[Version]:
+        """Every version and delete marker under ``prefix``: by key, newest first."""
+        top = self._bucket_dir(bucket)
+        keys = {k for k, _ in self._files(top, prefix)}
+        keys |= {k for k in self._versions.keys(bucket) if k.startswith(prefix)}
+        for key in sorted(keys):
+            with bucket_lock(top, shared=True):
+                current = self.head(bucket, key)
+                older = self._versions.entries(bucket, key)
+            found = [current] if current else []
+            found += [self._versions.info(bucket, key, r) for r in older]
+            yield from (Version(info, latest=n == 0) for n, info in enumerate(found))
+
+    def _locate(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> tuple[IO[bytes], Record | None]:
+        """The bytes and sidecar of the object or version; the caller holds the lock."""
+        path = self._path(bucket, key)
+        record = load(sidecar_path(self.root, bucket, key))
+        current = (record.version_id if record else None) or NULL_VERSION
+        if version_id is None or (version_id == current and path.is_file()):
+            return open_file(path, f"{bucket}/{key}"), record
+        if not valid_version_id(version_id):
+            raise NoSuchVersion(f"invalid version id {version_id!r}")
+        found = self._versions.open(bucket, key, version_id)
+        if found is None:
+            raise NoSuchVersion(f"no version {version_id} of {bucket}/{key}")
+        handle, older = found
+        if handle is None:
+            raise DeleteMarker(f"version {version_id} of {bucket}/{key} is a delete marker")
+        return handle, older
+
+    def _sidecar_of(self, bucket: str, key: str, version_id: str | None) -> Path:
+        record = load(sidecar_path(self.root, bucket, key))
+        current = (record.version_id if record else None) or NULL_VERSION
+        if version_id is None or version_id == current:
+            return sidecar_path(self.root, bucket, key)
+        return self._versions.sidecar(bucket, key, version_id)
+
+    # --- multipart --------------------------------------------------------------------
+
+    def create_multipart(
+        self, bucket: str, key: str, *, attributes: Attributes | None = None
+    ) -> str:
         """Start a multipart upload of ``bucket/key``; returns its upload id."""
         self._path(bucket, key)  # a bad bucket or key is refused before anything exists
-        upload_id = secrets.token_hex(16)
-        place = self._uploads / upload_id
-        place.mkdir(parents=True)
-        (place / "upload.json").write_text(json.dumps({"bucket": bucket, "key": key}))
-        return upload_id
+        return self._uploads.create(bucket, key, attributes)
 
     def upload_part(
         self, bucket: str, key: str, upload_id: str, number: int, chunks: Iterable[bytes]
     ) -> Part:
         """Store part ``number`` (1-10000) of the upload; uploading a number again replaces
         that part."""
-        place = self._upload(bucket, key, upload_id)
-        if not 1 <= number <= MAX_PARTS:
-            raise ObjectStoreError(f"bad part number {number}: use 1-{MAX_PARTS}")
-        digest = hashlib.md5(usedforsecurity=False)
-        with self._staged() as (handle, tmp):
-            size = _copy(chunks, handle, digest)
-            _seal(handle)
-            etag = digest.hexdigest()
-            os.replace(tmp, place / f"{number:05d}-{etag}.part")
-        for earlier in place.glob(f"{number:05d}-*.part"):  # an earlier upload of the number
-            if earlier.name != f"{number:05d}-{etag}.part":
-                earlier.unlink(missing_ok=True)
-        return Part(number=number, etag=etag, size=size)
+        return self._uploads.upload_part(bucket, key, upload_id, number, chunks)
+
+    def parts(self, bucket: str, key: str, upload_id: str) -> builtins.list[Part]:
+        return self._uploads.parts(bucket, key, upload_id)
+
+    def uploads(self, bucket: str, prefix: str = "") -> Iterator[Upload]:
+        self._bucket_dir(bucket)
+        return self._uploads.listing(bucket, prefix)
 
     def complete_multipart(
         self, bucket: str, key: str, upload_id: str, parts: Sequence[Part]
     ) -> ObjectInfo:
         """Join ``parts`` (ascending numbers, each as uploaded) into the object, which
         appears whole or not at all; the upload's parts are then removed."""
-        place = self._upload(bucket, key, upload_id)
-        files = _checked_parts(place, parts)
-        path = self._path(bucket, key)
-        digest, size = hashlib.md5(usedforsecurity=False), 0
-        with self._staged() as (handle, tmp):
-            for file in files:
-                with file.open("rb") as part:
-                    size += _copy(_blocks_of(part, CHUNK), handle, digest)
-            _seal(handle)
-            _install(tmp, path)
-        shutil.rmtree(place, ignore_errors=True)
-        return self._written(bucket, key, path, size, digest.hexdigest())
+        place = self._uploads.find(bucket, key, upload_id)
+        attributes = self._uploads.attributes(place)
+        with staged(self.root) as (handle, tmp):
+            written = self._uploads.join(place, parts, handle)
+            seal(handle)
+            info = self._commit(bucket, key, handle, tmp, written, attributes, None)
+        self._uploads.discard(place)
+        return info
 
     def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None:
         """Throw the upload's parts away (no object is created)."""
-        shutil.rmtree(self._upload(bucket, key, upload_id), ignore_errors=True)
+        self._uploads.discard(self._uploads.find(bucket, key, upload_id))
 
-    @property
-    def _uploads(self) -> Path:
-        return self.root / ".uploads"  # outside every bucket, as .buckets
-
-    def _upload(self, bucket: str, key: str, upload_id: str) -> Path:
-        place = self._uploads / upload_id
-        meta = place / "upload.json"
-        if not _UPLOAD_ID.match(upload_id) or not meta.is_file():
-            raise ObjectStoreError(f"no multipart upload {upload_id!r} of {bucket}/{key}")
-        if json.loads(meta.read_text()) != {"bucket": bucket, "key": key}:
-            raise ObjectStoreError(f"upload {upload_id} is not one of {bucket}/{key}")
-        return place
-
-    @contextmanager
-    def _staged(self) -> Iterator[tuple[IO[bytes], Path]]:
-        """A temp file in the store's own area, removed unless the block moved it away."""
-        staging = self.root / ".tmp"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=staging)
-        tmp = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                yield handle, tmp
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    @staticmethod
-    def _written(bucket: str, key: str, path: Path, size: int, etag: str) -> ObjectInfo:
-        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        return ObjectInfo(bucket=bucket, key=key, size=size, etag=etag, modified=modified)
+    # --- names ------------------------------------------------------------------------
 
     @staticmethod
     def _files(top: Path, prefix: str) -> Iterator[tuple[str, Path]]:
         for path in sorted(top.rglob("*")):
             key = path.relative_to(top).as_posix()
-            if path.is_file() and key.startswith(prefix) and _TMP_PREFIX not in path.name:
+            if key.startswith(prefix) and TMP_PREFIX not in path.name and path.is_file():
                 yield key, path
 
     def _bucket_dir(self, bucket: str, *, must_exist: bool = True) -> Path:
-        if not _BUCKET.match(bucket):
+        if not valid_bucket(bucket):
             raise ObjectStoreError(
                 f"bad bucket name {bucket!r}: use 3-63 lowercase letters, digits, dots, dashes"
             )
@@ -295,72 +379,16 @@ class FileObjectStore:
         parts = key.split("/")
         if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise ObjectStoreError(f"bad object key {key!r}")
+        if len(key.encode()) > 1024:
+            raise ObjectStoreError("bad object key: longer than 1024 bytes")
         return self._bucket_dir(bucket).joinpath(*parts)
 
-    @staticmethod
-    def _info(bucket: str, key: str, path: Path) -> ObjectInfo:
-        stat = path.stat()
-        with path.open("rb") as handle:  # block by block: objects may be bigger than memory
-            digest = hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False))
-        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-        return ObjectInfo(
-            bucket=bucket, key=key, size=stat.st_size, etag=digest.hexdigest(), modified=modified
-        )
 
-
-def _copy(chunks: Iterable[bytes], out: IO[bytes], digest: _Hash) -> int:
-    """Write ``chunks`` to ``out``, feeding ``digest``; returns how many bytes."""
-    size = 0
-    for chunk in chunks:
-        out.write(chunk)
-        digest.update(chunk)
-        size += len(chunk)
-    return size
-
-
-def _seal(handle: IO[bytes]) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())
-
-
-def _install(tmp: Path, path: Path) -> None:
-    for _ in range(3):  # a concurrent delete may remove the emptied parent between the two
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(tmp, path)
-            return
-        except FileNotFoundError:
-            if not tmp.exists():
-                raise
-    os.replace(tmp, path)
-
-
-def _blocks(path: Path, name: str, chunk: int) -> Iterator[bytes]:
+def _install_object(tmp: Path, path: Path, key: str) -> None:
     try:
-        handle = path.open("rb")
-    except (FileNotFoundError, IsADirectoryError):  # deleted since get_stream looked
-        raise ObjectStoreError(f"no object {name}") from None
-    with handle:
-        yield from _blocks_of(handle, chunk)
-
-
-def _blocks_of(handle: IO[bytes], chunk: int) -> Iterator[bytes]:
-    while block := handle.read(chunk):
-        yield block
-
-
-def _checked_parts(place: Path, parts: Sequence[Part]) -> list[Path]:
-    """The part files ``parts`` name, refused unless in ascending order and each as
-    uploaded (number, etag and size)."""
-    if not parts:
-        raise ObjectStoreError("a multipart upload needs at least one part")
-    numbers = [p.number for p in parts]
-    if numbers != sorted(set(numbers)):
-        raise ObjectStoreError(f"parts must be listed in ascending order once each: {numbers}")
-    files = []
-    for part in parts:
-        file = place / f"{part.number:05d}-{part.etag}.part"
-        if not file.is_file() or file.stat().st_size != part.size:
-            raise ObjectStoreError(f"part {part.number} was not uploaded as listed")
-        files.append(file)
-    return files
+        install(tmp, path)
+    except (NotADirectoryError, IsADirectoryError, FileExistsError):
+        raise ObjectStoreError(
+            f"key {key!r} clashes with another key: the file store cannot hold both "
+            "a key and another key under it as a folder"
+        ) from None
