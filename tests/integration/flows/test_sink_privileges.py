@@ -19,27 +19,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from provisioned import Provisioned, provisioned
 from psycopg import sql
 
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
-from comind.gitops.providers.database import DatabaseProvider, database_target
-from comind.gitops.records import SecretStore
-from comind.gitops.resources import Resource, render
 from comind.platform import Platform
 from comind.platform.local import running_state
-from comind.platform.secrets import platform_sealer
-from comind.platform.worker import flow_engines
+from comind.platform.worker import WorkerLogins, flow_engines
 from comind.spec import load_spec
-from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import PgTarget, connect, make_pool, superuser
+from comind.stores.postgres import PgTarget, connect, superuser
 
 FLOW = "copy-done"
 
 
 @pytest.fixture
-def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, list[Resource], SecretStore]]:
-    """A one-app spec (database, dataset, flow) rendered and provisioned like a sync does."""
+def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisioned]]:
+    """A one-app spec (database, dataset, flow) provisioned like a sync does."""
     app = f"p{uuid.uuid4().hex[:8]}"
     (tmp_path / "comind.yaml").write_text(textwrap.dedent(f"""
         platform: {{name: p}}
@@ -57,27 +53,18 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, list[Resourc
             sink: {{postgres: {app}.done, upsert_on: [id]}}
         """))  # fmt: skip
     assert runtime.db is not None
-    pool = make_pool(runtime.db, max_size=2)
-    secrets = SecretStore(pool, platform_sealer(runtime.engines.home))
-    resources = render(load_spec(tmp_path), tmp_path)
-    admin = PgAdmin(superuser(runtime.engines.postgres))
-    provider = DatabaseProvider(admin, secrets)
-    database = next(r for r in resources if r.kind == "database")
-    provider.apply(database)
     try:
-        yield tmp_path, resources, secrets
+        with provisioned(runtime, tmp_path) as found:
+            yield tmp_path, app, found
     finally:
         with connect(runtime.db) as conn:  # what the attack leaves when it succeeds
             conn.execute("DELETE FROM comind.api_tokens WHERE id = 'evil'")
-        provider.delete(database)
-        admin.close()
-        pool.close()
 
 
-def _write(runtime: Platform, root: Path, ids: range) -> None:
+def _write(runtime: Platform, root: Path, logins: WorkerLogins, ids: range) -> None:
     """One batch through the sink of the flow, with the engines a worker of it gets."""
     home = runtime.engines.home
-    with flow_engines(home, running_state(home)) as engines:
+    with flow_engines(home, running_state(home), logins) as engines:
         sink = FlowBuilder(load_spec(root), root, engines).sinks(FLOW)["default"]
         sink.write([Record({"id": str(i)}) for i in ids])
 
@@ -124,18 +111,18 @@ def _insert_admin_token(target: PgTarget) -> bool:
 
 
 def test_an_app_cannot_escalate_through_a_flow_sink_table(
-    runtime: Platform, shop: tuple[Path, list[Resource], SecretStore]
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:
-    root, resources, secrets = shop
+    root, app, found = shop
     assert runtime.db is not None
-    database = next(r for r in resources if r.kind == "database")
-    app_db = database_target(superuser(runtime.engines.postgres), secrets, database)
+    app_db = found.app_db(app)
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))  # as the platform starts workers
     tokens_before = _token_rows(runtime.db)
-    _write(runtime, root, range(3))  # the platform creates the sink table on first write
+    _write(runtime, root, logins, range(3))  # the platform creates the sink table on first write
     marker = Path(tempfile.gettempdir()) / f"comind-pwned-{uuid.uuid4().hex}"  # server-writable
 
     refused = _plant_trigger(app_db, marker)
-    _write(runtime, root, range(3, 6))  # the next flow write would run the trigger
+    _write(runtime, root, logins, range(3, 6))  # the next flow write would run the trigger
     with connect(superuser(runtime.engines.postgres)) as conn:
         row = conn.execute(
             "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (app_db.user,)
@@ -147,6 +134,34 @@ def test_an_app_cannot_escalate_through_a_flow_sink_table(
     assert row is not None and row[0] is False, "the app's role became a superuser"
     assert not ran_shell, "app code ran a shell command through the flow's write"
     assert not got_in and _token_rows(runtime.db) == tokens_before
-    assert refused is not None and "must be owner" in refused  # not even the trigger
+    assert refused is not None and "permission denied for table done" in refused
     with connect(app_db) as conn:  # what the app keeps: reading what its flows write
         assert conn.execute("SELECT count(*) FROM done").fetchone() == (6,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor swap in its own
+            conn.execute("DROP TABLE done")
+
+
+def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_secrets(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """A worker runs app code (python steps): its logins are the flow's writer and the
+    workers' platform role, neither of which may touch the token, secret or audit tables."""
+    _, app, found = shop
+    assert runtime.db is not None
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    host, port = runtime.db.host, runtime.db.port
+    worker = PgTarget(host, port, logins.worker_user, logins.worker_password, runtime.db.dbname)
+    writer = PgTarget(host, port, logins.flow_user, logins.flow_password, app)
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolinherit FROM pg_roles "
+            "WHERE rolname = ANY(%s) ORDER BY 1",
+            ([logins.flow_user, logins.worker_user],),
+        ).fetchall()
+    assert [r[1:4] for r in rows] == [(False, False, False)] * 2
+    assert dict((r[0], r[4]) for r in rows)[logins.flow_user] is False  # NOINHERIT
+    for table in ("api_tokens", "secrets", "audit_log", "app_credentials"):
+        with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
+    with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
+        connect(writer.with_db(runtime.db.dbname)).close()
