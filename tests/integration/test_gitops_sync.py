@@ -154,7 +154,7 @@ def test_each_app_reaches_only_its_own_database_and_keys(
         key = f"{names['a']}:greeting"
         assert r.eval("return redis.call('GET', KEYS[1])", 1, key) == b"hi"  # its own scripts
         assert r.evalsha(r.script_load("return 1"), 0) == 1
-        with pytest.raises(redis.exceptions.ResponseError, match="(?i)perm|can.t run"):
+        with pytest.raises(redis.exceptions.ResponseError, match=r"(?i)perm|can.t run"):
             r.eval("return redis.call('FLUSHALL')", 0)  # nor through a script
     password = a_env["DATABASE_URL"].split(":")[2].split("@")[0]
     assert password not in repr(cp.records.resources()) and password not in repr(cp.service.current)
