@@ -94,6 +94,13 @@ def _table_and_partitions(conn: Connection, table: str) -> list[_Owned]:
     ]
 
 
+def strange_owners(conn: Connection, table: str, owner: str) -> list[str]:
+    """Who besides ``owner`` owns ``table`` or one of its partitions (a restore, a hand)."""
+    if not table_exists(conn, table):
+        return []
+    return sorted({p.owner for p in _table_and_partitions(conn, table) if p.owner != owner})
+
+
 def table_exists(conn: Connection, table: str) -> bool:
     row = conn.execute("SELECT to_regclass(%s)", (_quoted(table),)).fetchone()
     return row is not None and row[0] is not None

@@ -165,3 +165,21 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
             conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
     with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
         connect(writer.with_db(runtime.db.dbname)).close()
+
+
+def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """As a restore into the app's role, or the layout before issue 15, leaves it."""
+    root, app, found = shop
+    app_db = found.app_db(app)
+    _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2))
+    with connect(superuser(runtime.engines.postgres).with_db(app)) as conn:
+        conn.execute(sql.SQL("ALTER TABLE done OWNER TO {}").format(sql.Identifier(app_db.user)))
+    flow = next(r for r in found.resources if r.kind == "flow")
+    assert found.access.observe(flow) == (
+        f"{app}/done: owned by {app_db.user}, not comind_owner_{app}",
+    )
+    found.access.apply(flow)
+    assert found.access.observe(flow) == ()
+    assert _plant_trigger(app_db, Path(tempfile.gettempdir()) / "never") is not None

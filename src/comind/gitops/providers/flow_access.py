@@ -25,10 +25,11 @@ from comind.stores.pg_grants import (
     grant_table,
     may_read,
     revoke_all,
+    strange_owners,
     table_exists,
 )
 from comind.stores.platform_db import PLATFORM_DB, ensure_worker_role
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.postgres import Connection, PgTarget, connect
 
 FLOW_DB_USER = "COMIND_FLOW_DB_USER"
 FLOW_DB_PASSWORD = "COMIND_FLOW_DB_PASSWORD"
@@ -75,14 +76,14 @@ class FlowAccess:
         role = flow_role(res.name)
         if not self.pg.password_matches(role, self.target(res.name).password):
             return (f"role {role} is missing or does not log in with the flow's password",)
-        unread = []
+        drift: list[str] = []
         for dbname, found in uses(res).items():
             if self.pg.observe_database(dbname, extensions=False) is None:
                 continue  # its database provider reports that
             with connect(self.pg.admin.with_db(dbname)) as conn:
-                unread += [f"{dbname}/{u.table}" for u in found
-                           if not may_read(conn, role, u.table)]  # fmt: skip
-        return tuple(f"{role} may not read {t}" for t in unread)
+                drift += [f"{dbname}/{u.table}: {why}" for u in found
+                          if (why := _table_drift(conn, role, u))]  # fmt: skip
+        return tuple(drift)
 
     def apply(self, res: Resource) -> None:
         role = flow_role(res.name)
@@ -107,6 +108,14 @@ class FlowAccess:
             revoke_all(conn, role)  # CONNECT on databases dropped meanwhile, memberships
         self.pg.drop_role(role)
         self.secrets.delete(password_name(res.name))
+
+
+def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
+    """Why ``use`` is not as provisioned ("" when it is)."""
+    if not may_read(conn, role, use.table):
+        return f"{role} may not read it"
+    others = strange_owners(conn, use.table, use.owner) if use.write else []
+    return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
 
 
 def _grant(use: TableUse) -> TableGrant:
