@@ -22,6 +22,7 @@ from comind.gitops.plane import ControlPlane, Engines
 from comind.gitops.records import SecretStore
 from comind.governance.sealing import Sealer
 from comind.queue.layer import MessageLayer
+from comind.spec.names import owner_role
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.platform_db import prepare
@@ -53,7 +54,7 @@ def baseline(engines: Engines, layer: MessageLayer, prefix: str, apps: int) -> f
     for i in range(apps):
         name = f"{prefix}{i:03d}"
         pg.ensure_role(f"app_{name}", "pw-" + name)
-        pg.ensure_database(name, f"app_{name}", [])
+        pg.ensure_database(name, f"app_{name}", [], data_owner=owner_role(name))
         acl.ensure_user(f"app_{name}", name, "pw-" + name)
         engines.objects.create_bucket(f"{name}-files")
         for queue in ("jobs", "events"):

@@ -146,6 +146,16 @@ def test_each_app_reaches_only_its_own_database_and_keys(
             r.flushall()
         with pytest.raises(redis.exceptions.NoPermissionError):
             r.scan()  # would list other apps' key names
+        for command in ("SCRIPT FLUSH", "FLUSHDB", "CONFIG GET *", "CLIENT KILL TYPE normal",
+                        "DEBUG SLEEP 0", "MONITOR", "ACL LIST", "SHUTDOWN", "REPLICAOF NO ONE",
+                        "MODULE LIST", "SCRIPT KILL", "KEYS *"):  # fmt: skip
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                r.execute_command(*command.split())  # nothing that reaches other apps
+        key = f"{names['a']}:greeting"
+        assert r.eval("return redis.call('GET', KEYS[1])", 1, key) == b"hi"  # its own scripts
+        assert r.evalsha(r.script_load("return 1"), 0) == 1
+        with pytest.raises(redis.exceptions.ResponseError, match=r"(?i)perm|can.t run"):
+            r.eval("return redis.call('FLUSHALL')", 0)  # nor through a script
     password = a_env["DATABASE_URL"].split(":")[2].split("@")[0]
     assert password not in repr(cp.records.resources()) and password not in repr(cp.service.current)
 
@@ -325,3 +335,20 @@ def test_gates_judge_real_commits_and_a_commit_cannot_lift_its_own_gate(
     finally:
         cp.close()
         layer.close()
+
+
+def test_an_app_redis_user_allowed_more_commands_is_out_of_sync_and_repaired(
+    plane: Plane, repo: Path, names: dict[str, str]
+) -> None:
+    """A user made before SCRIPT FLUSH was taken away (or widened by hand) is drift."""
+    write(repo, names)
+    cp = plane()
+    assert cp.service.sync(trigger="test").outcome == "Succeeded"
+    assert cp.service.current is not None
+    res = next(
+        r for r in cp.service.current.resources if r.id == f"cache/{names['a']}/{names['a']}"
+    )
+    cp.acl.conn.execute_command("ACL", "SETUSER", res.spec["user"], "+script")
+    assert cp.caches.observe(res).drift == ("ACL user may run other commands than an app may",)
+    cp.caches.apply(res)
+    assert cp.caches.observe(res).drift == ()

@@ -1,5 +1,10 @@
 """A flow of the spec, assembled: its source, steps, sinks and dead-letter queue over the
-platform's engines."""
+platform's engines.
+
+App databases are reached as the flow's own writer role (``FlowEngines.postgres``), which
+holds exactly what flows/access.py lists; never as a superuser, so code an app manages to
+run inside a flow's statements (a trigger, a view's function) gains nothing beyond that.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.errors import ComindError
+from comind.flows.access import dataset_table, table_ref
 from comind.flows.enrich import Enrich
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
@@ -23,7 +29,7 @@ from comind.spec import Spec
 from comind.spec import steps as declared
 from comind.spec.model import Flow
 from comind.spec.model import Sink as SinkSpec
-from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name, role_name
+from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, Pool, make_pool
 from comind.stores.redis import RedisClient, RedisTarget, client
@@ -34,7 +40,7 @@ class FlowEngines:
     """The engines a flow runs on; app database pools are opened on first use."""
 
     layer: MessageLayer
-    postgres: PgTarget  # the platform's PostgreSQL as a superuser
+    postgres: PgTarget  # app databases' server, as the flow's writer role
     objects: ObjectStore
     redis: RedisTarget | None = None
     _pools: dict[str, Pool] = field(default_factory=dict)
@@ -126,11 +132,8 @@ class FlowBuilder:
 
     def table(self, ref: str) -> tuple[Pool, str]:
         """``APP/TABLE`` → the app database's pool and the table."""
-        app, _, table = ref.partition("/")
-        db = self.spec.apps[app].database
-        if db is None:
-            raise ComindError(f"app '{app}' has no database")
-        return self.engines.database(db.name or app), table
+        use = table_ref(self.spec, ref)
+        return self.engines.database(use.database), use.table
 
     # -- sinks
 
@@ -141,18 +144,17 @@ class FlowBuilder:
 
     def _sink(self, key: str, s: SinkSpec) -> Sink:
         if s.postgres is not None:
-            dataset = self.spec.datasets[s.postgres]
-            app, _, table = dataset.store.partition("://")[2].partition("/")
-            pool, _ = self.table(f"{app}/{table}")
+            dataset, use = self.spec.datasets[s.postgres], dataset_table(self.spec, s.postgres)
             schema = self.root / dataset.schema_ if dataset.schema_ else None
             p = s.partition
             return PostgresSink(
-                pool,
-                table,
+                self.engines.database(use.database),
+                use.table,
                 upsert_on=s.upsert_on,
                 schema_file=schema,
                 name=key,
-                owner=role_name(app),
+                owner=use.owner,
+                readers=(use.app_role,),
                 partitioning=Partitioning(p.by, p.field, p.buckets) if p else None,
             )
         if s.objects is not None:

@@ -1,8 +1,9 @@
 """Lookup adapter for PostgreSQL: the rows the ``enrich`` step joins records with.
 
 This module owns the enrich step's statements on an app table: installing the statement
-trigger that bumps the table's version in ``comind_flows.table_versions`` on every change,
-reading that version, and selecting the rows whose key column matches a batch's values.
+trigger that bumps the table's version in ``comind_flows.table_versions`` on every change
+(done by the platform when it provisions the flow), reading that version, and selecting the
+rows whose key column matches a batch's values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ _INSTALL = """
 CREATE SCHEMA IF NOT EXISTS comind_flows;
 CREATE TABLE IF NOT EXISTS comind_flows.table_versions (
     name text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);
-CREATE OR REPLACE FUNCTION comind_flows.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION comind_flows.bump_version() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog AS $$
 BEGIN
     INSERT INTO comind_flows.table_versions AS v (name, version)
     VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 1)
@@ -31,45 +33,38 @@ END $$;
 """
 
 
+def install_versioning(conn: Connection, table: str) -> None:
+    """The version trigger on ``table`` and what it writes to, installed by the platform
+    (as the table's owner or a superuser) when it provisions a flow that looks it up: a
+    flow's own role may not put triggers on an app's table. The trigger runs as whoever
+    writes the table (the app's role, a flow's writer), so every role that may connect to
+    the database may bump a version, and nothing else in comind_flows."""
+    conn.execute(_INSTALL)
+    conn.execute(
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER comind_flows_version "
+            "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION comind_flows.bump_version()"
+        ).format(table_ident(table))
+    )
+    conn.execute("GRANT USAGE ON SCHEMA comind_flows TO PUBLIC")
+    conn.execute("GRANT SELECT, INSERT, UPDATE ON comind_flows.table_versions TO PUBLIC")
+
+
 class TableLookup:
     """Rows of ``table`` (``schema.name``) by ``key``, and the table's change version."""
 
     def __init__(self, pool: ConnectionPool, table: str, key: str) -> None:
         self.pool, self.table, self.key = pool, table, key
-        self._install()
-
-    def _install(self) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(_INSTALL)
-            conn.execute(
-                sql.SQL(
-                    "CREATE OR REPLACE TRIGGER comind_flows_version "
-                    "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
-                    "FOR EACH STATEMENT EXECUTE FUNCTION comind_flows.bump_version()"
-                ).format(table_ident(self.table))
-            )
-            self._grant_owner(conn)
-
-    def _grant_owner(self, conn: Connection) -> None:
-        """The trigger runs as whoever writes the table — its owner, the app's role — which
-        may then bump the version and nothing else in comind_flows (without this, the app's
-        first write after the trigger exists fails: permission denied for schema)."""
-        row = conn.execute(
-            "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = %s::regclass",
-            (str(table_ident(self.table).as_string(conn)),),
-        ).fetchone()
-        if row is None:
-            return
-        owner = sql.Identifier(row[0])
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA comind_flows TO {}").format(owner))
-        conn.execute(
-            sql.SQL("GRANT SELECT, INSERT, UPDATE ON comind_flows.table_versions TO {}").format(
-                owner
-            )
-        )
 
     def version(self) -> int:
+        """0 until the table changes (or while the platform has not installed the trigger:
+        cached rows then live for the step's ttl)."""
         with self.pool.connection() as conn:
+            if conn.execute("SELECT to_regclass('comind_flows.table_versions')").fetchone() == (
+                None,
+            ):
+                return 0
             row = conn.execute(
                 "SELECT version FROM comind_flows.table_versions WHERE name = %s", (self.table,)
             ).fetchone()

@@ -79,19 +79,26 @@ class TablePartitions:
             self._range(conn, name)
             name = self.p.name_of(self.p.bounds(name)[1])
 
+    def missing(self, values: list[dict[str, Any]]) -> bool:
+        """Whether ``values`` need a partition this sink has not made sure of yet."""
+        return bool(self._wanted(values) - self.known)
+
     def ensure(self, conn: psycopg.Connection[Any], values: list[dict[str, Any]]) -> None:
         """Partitions for every time in ``values`` (a value that is no time is left to the
         insert, which then fails naming the column)."""
+        for name in sorted(self._wanted(values) - self.known):
+            self._range(conn, name)
+
+    def _wanted(self, values: list[dict[str, Any]]) -> set[str]:
         if self.p.by == "hash":
-            return
+            return set()
         wanted = set()
         for value in values:
             try:
                 wanted.add(self.p.name_of(event_time(value[self.p.field]).astimezone(UTC)))
             except (KeyError, TypeError, ValueError, OverflowError):
                 continue
-        for name in sorted(wanted - self.known):
-            self._range(conn, name)
+        return wanted
 
     def _range(self, conn: psycopg.Connection[Any], name: str) -> None:
         low, high = self.p.bounds(name)

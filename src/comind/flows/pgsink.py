@@ -7,13 +7,20 @@ delivery) and the last record of a key in a batch wins. A batch partition run ma
 delete its partition's old rows in that transaction (replace). The table is created on
 first write from the dataset's JSON Schema plus the first batch's fields; a record with a
 field the table lacks, or a value the column cannot hold, fails with the column named.
+
+Who owns what: the table and its partitions are created as the database's data owner (a
+NOLOGIN platform role the writer may ``SET ROLE`` to for this DDL only, in its own
+transaction), which grants the writing role (the session's) what a batch needs and the
+app's role SELECT. The writer itself owns nothing and the app cannot alter the table or put
+a trigger on it, so no app code runs in a flow's write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -87,10 +94,11 @@ class PostgresSink:
         schema_file: Path | None = None,
         name: str = "postgres",
         owner: str | None = None,
+        readers: Sequence[str] = (),
         partitioning: Partitioning | None = None,
     ) -> None:
         self.pool, self.table, self.keys = pool, table, list(upsert_on)
-        self.owner = owner
+        self.owner, self.readers = owner, tuple(readers)
         self.partitions = TablePartitions(table, partitioning) if partitioning else None
         self.schema_file, self.name = schema_file, name
         self.columns: dict[str, str] = {}
@@ -102,11 +110,12 @@ class PostgresSink:
         self._ensure_table(values)
         fields = self._fields(values)
         try:
+            if self.partitions is not None and self.partitions.missing(values):
+                with self._as_owner() as conn:
+                    self.partitions.ensure(conn, values)
             with self.pool.connection() as conn, conn.transaction():
                 if replace is not None:
                     self._delete(conn, replace)
-                if self.partitions is not None:
-                    self.partitions.ensure(conn, values)
                 if values:
                     self._copy(conn, fields, values)
                     self._merge(conn, fields)
@@ -119,20 +128,31 @@ class PostgresSink:
     def _ensure_table(self, values: list[dict[str, Any]]) -> None:
         if self.columns:
             return
-        self.columns = self._live_columns()
-        if self.columns:
-            return
-        with self.pool.connection() as conn:
+        with self._as_owner() as conn:  # also when it exists: another flow may have made it
             conn.execute(self._create_sql(values))
             if self.partitions is not None:
                 self.partitions.create_initial(conn)
-            if self.owner and _role_exists(conn, self.owner):  # the app owns its tables
-                conn.execute(
-                    sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                        table_ident(self.table), sql.Identifier(self.owner)
-                    )
-                )
+            self._grant(conn)
         self.columns = self._live_columns()
+
+    @contextmanager
+    def _as_owner(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction acting as the data owner (as the session itself where the database
+        has none: one the platform did not provision)."""
+        with self.pool.connection() as conn, conn.transaction():
+            if self.owner and _role_exists(conn, self.owner):
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.owner)))
+            yield conn
+
+    def _grant(self, conn: psycopg.Connection[Any]) -> None:
+        table = table_ident(self.table)
+        conn.execute(sql.SQL(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO SESSION_USER").format(table)
+        )  # fmt: skip
+        for reader in self.readers:
+            if _role_exists(conn, reader):
+                conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+                    table, sql.Identifier(reader)))  # fmt: skip
 
     def _live_columns(self) -> dict[str, str]:
         with self.pool.connection() as conn:

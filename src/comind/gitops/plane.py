@@ -18,6 +18,7 @@ from comind.gitops.providers.bucket import BucketProvider
 from comind.gitops.providers.cache import CacheProvider, cache_target
 from comind.gitops.providers.database import DatabaseProvider, database_target
 from comind.gitops.providers.flow import FlowProvider
+from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
 from comind.gitops.reconcile import Reconciler
@@ -75,7 +76,8 @@ class ControlPlane:
         if apps is not None:
             providers["app"] = AppProvider(apps, lambda app: {**base_env(app), **self.app_env(app)})
             if flow_command is not None:
-                providers["flow"] = FlowProvider(apps, flow_command, flow_env)
+                providers["flow"] = FlowProvider(apps, flow_command, flow_env,
+                                                 FlowAccess(self.pg, secrets))  # fmt: skip
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
         self.service = SyncService(

@@ -10,10 +10,11 @@ the same resources, so a no-op sync finds nothing to do.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comind.flows.access import TableUse, table_uses
 from comind.queue import model
 from comind.spec import Spec
 from comind.spec.model import App, Flow, Queue
@@ -64,12 +65,22 @@ def render(spec: Spec, root: Path, revision: str = "", env: str | None = None) -
     for name, app in spec.apps.items():
         out.append(_app(name, app, out, root, revision))
     for name, flow in spec.flows.items():
-        out += _flow(name, flow, services, root, revision, env)
+        tables = table_uses(spec, name)
+        # a flow reading an app's table starts after that app (which creates the table),
+        # so the platform can grant the flow's role SELECT on it
+        readers = sorted({f"app/{u.app}/{u.app}" for u in tables if not u.write})
+        out += _flow(name, flow, [*services, *readers], root, revision, env, tables)
     return out
 
 
 def _flow(
-    name: str, flow: Flow, services: list[str], root: Path, revision: str, env: str | None
+    name: str,
+    flow: Flow,
+    services: list[str],
+    root: Path,
+    revision: str,
+    env: str | None,
+    tables: list[TableUse],
 ) -> list[Resource]:
     """The flow's own queues (input for topic/http sources, dead letters), its topic
     subscription, and its workers, which start once every data service exists."""
@@ -92,6 +103,7 @@ def _flow(
     worker = Resource("flow", PLATFORM, name, {
         "kind": flow.kind, "flow": flow.model_dump(mode="json", by_alias=True),
         "parallelism": flow.parallelism, "root": str(root), "revision": revision, "env": env,
+        "tables": [asdict(t) for t in tables],
     }, tuple(services) + tuple(r.id for r in own))  # fmt: skip
     return [*own, worker]
 

@@ -1,8 +1,8 @@
 """The flows service of a running platform: partitions run, ranges backfilled, dead letters
 read and replayed on request, at the revision the platform has applied.
 
-Each request opens the app-database pools it needs and closes them when it is done; the
-message layer is the platform's own.
+Each request opens the app-database pools it needs, as the flow's own writer role, and
+closes them when it is done; the message layer is the platform's own.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class FlowService:
     """What operators ask of the flows of the applied revision."""
 
     def __init__(
-        self, applied: Callable[[], Applied | None], engines: Callable[[], FlowEngines]
+        self, applied: Callable[[], Applied | None], engines: Callable[[str], FlowEngines]
     ) -> None:
         self.applied, self.engines = applied, engines
 
@@ -35,7 +35,7 @@ class FlowService:
         applied = self.applied()
         if applied is None or name not in applied.spec.flows:
             raise Problem(f"no flow '{name}'", 404)
-        engines = self.engines()
+        engines = self.engines(name)
         try:
             yield FlowBuilder(applied.spec, applied.root, engines)
         finally:

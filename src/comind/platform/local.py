@@ -46,7 +46,8 @@ def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
 
 
 def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
-    """The running platform's own database, as its superuser (restores, workers)."""
+    """The running platform's own database, as its superuser (restores, benchmarks; never
+    flow workers, which run app code: platform/worker.py)."""
     host, port = state.address("postgres")
     return PgTarget(host, port, "postgres", home.secret("postgres-password"), PLATFORM_DB)
 

@@ -39,6 +39,7 @@ from comind.errors import ComindError
 from comind.flows.build import FlowEngines
 from comind.flows.state import FlowState
 from comind.gitops.providers.flow import worker_name
+from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
@@ -50,7 +51,6 @@ from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import superuser
 from comind.stores.redis import default_user
 
 if TYPE_CHECKING:
@@ -166,12 +166,15 @@ def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi
 
 
 def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
-    def engines() -> FlowEngines:
+    def engines(flow: str) -> FlowEngines:
         # the platform's own pool: a run holds connections for minutes, which the API's
-        # short-waiting pool must keep free for requests
+        # short-waiting pool must keep free for requests; app databases as the flow's
+        # writer role, as its workers reach them (a flow runs only once applied)
         assert rt.messages is not None
-        return FlowEngines(rt.messages, superuser(rt.engines.postgres),
-                           FileObjectStore(rt.engines.home.objects),
+        if rt.gitops is None:
+            raise ComindError("flows run only on a platform that follows a repository")
+        writer = FlowAccess(rt.gitops.pg, rt.gitops.secrets).target(flow)
+        return FlowEngines(rt.messages, writer, FileObjectStore(rt.engines.home.objects),
                            default_user(rt.engines.redis))  # fmt: skip
 
     service = FlowService(_applied(rt), engines)

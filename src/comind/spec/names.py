@@ -1,4 +1,10 @@
-"""Names the platform derives from the spec: queues, roles and the flows' own queues."""
+"""Names the platform derives from the spec: queues, roles and the flows' own queues.
+
+PostgreSQL roles the platform keeps for itself all start with ``comind``: each app
+database's data owner, each flow's writer, the flow workers' platform role. App roles start
+with ``app_``, and an app's name may not start with ``comind`` (references.py), so an app's
+role, database, Redis key prefix or queue never lands on one of these.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ import hashlib
 FLOW_NAMESPACE = "_flows"  # the "app" part of the queues a flow owns
 BACKUP_BUCKET = "comind-backups"  # the platform's backup store and WAL archive
 PLATFORM_PREFIX = "comind-"  # bucket names the platform keeps for itself
+RESERVED_APP_PREFIX = "comind"  # app names: their Redis prefix would be the platform's comind:
+PLATFORM_ROLE_PREFIX = "comind_"  # data owners, flow writers, the workers' login
+WORKER_ROLE = "comind_worker"  # flow workers' login to the platform database (no superuser)
 
 
 def queue_name(app: str, queue: str, fifo: bool) -> str:
@@ -27,9 +36,30 @@ def flow_dead_letter_queue(flow: str) -> str:
 
 
 def role_name(app: str) -> str:
-    """The PostgreSQL role (and Redis user) of ``app``: at most 63 bytes, PostgreSQL's limit
-    (a long app name is shortened and made unique by a digest)."""
-    name = f"app_{app.replace('-', '_')}"
-    if len(name) <= 63:
-        return name
-    return f"{name[:54]}_{hashlib.sha256(app.encode()).hexdigest()[:8]}"
+    """The PostgreSQL role (and Redis user) of ``app``."""
+    return _pg_name("app_", app)
+
+
+def owner_role(dbname: str) -> str:
+    """The NOLOGIN role owning the flow-written tables (and schema ``public``) of the app
+    database ``dbname``: neither the app nor a flow's writer may own them."""
+    return _pg_name("comind_owner_", dbname)
+
+
+def flow_role(flow: str) -> str:
+    """The login role a flow's workers write app databases with."""
+    return _pg_name("comind_flow_", flow)
+
+
+def is_platform_role(role: str) -> bool:
+    """A role the platform made (or the superuser): allowed into any app database."""
+    return role == "postgres" or role.startswith(PLATFORM_ROLE_PREFIX)
+
+
+def _pg_name(prefix: str, name: str) -> str:
+    """At most 63 bytes, PostgreSQL's limit (a long name is shortened and made unique by a
+    digest)."""
+    full = f"{prefix}{name.replace('-', '_')}"
+    if len(full) <= 63:
+        return full
+    return f"{full[:54]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import promql_parser
 
+from comind.spec import reserved
 from comind.spec.issues import SpecIssue
 from comind.spec.model import Flow, Sink, SourceRef, Spec
-from comind.spec.names import PLATFORM_PREFIX
 from comind.spec.positions import DocPath, Positions, dotted
 from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
@@ -40,7 +40,6 @@ from comind.spec.steps import (
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*$")
-RESERVED_DATABASES = ("postgres", "template0", "template1", "comind")
 SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
 DLQ_SUFFIX = "-dlq"
@@ -115,6 +114,9 @@ class Checker:
         for section in ("environments", "apps", "topics", "flows"):
             for name in getattr(self.spec, section):
                 self._label((section, name), name)
+        for name in self.spec.apps:
+            if problem := reserved.app_name(name):
+                self.error(("apps", name), problem, at_key=True)
         for app, spec in self.spec.apps.items():
             for queue in spec.queues:
                 self._label(("apps", app, "queues", queue), queue)
@@ -160,6 +162,8 @@ class Checker:
             if app.database is not None:
                 if app.database.name is not None:
                     self._service_name(name, "database", app.database.name)
+                elif problem := reserved.default_database(name):
+                    self.error(("apps", name, "database"), problem)
                 self._unique(databases, app.database.name or name, name, "database")
 
     def _service_name(self, app: str, kind: str, value: str) -> None:
@@ -167,13 +171,8 @@ class Checker:
         if not _LABEL.match(value) or len(value) < 3:
             self.error(path, f"{kind} name '{value}' must be a DNS label of 3 to 63 characters: "
                              "lowercase letters, digits and '-'")  # fmt: skip
-        elif kind == "database" and value in RESERVED_DATABASES:
-            self.error(path, f"database name '{value}' is reserved by the platform")
-        elif kind == "bucket" and value.startswith(PLATFORM_PREFIX):
-            # the platform's own buckets (the backup store, the WAL archive) must never become
-            # an app's: that app could read every backup and delete them
-            self.error(path, f"bucket name '{value}' is reserved by the platform (names "
-                             f"starting with '{PLATFORM_PREFIX}' are the platform's)")  # fmt: skip
+        elif problem := reserved.service_name(kind, value):
+            self.error(path, problem)  # the platform's own (spec/reserved.py says why)
 
     def _unique(self, seen: dict[str, str], value: str, app: str, kind: str) -> None:
         if value in seen:

@@ -2,6 +2,9 @@
 
 Isolation: each app database is owned by the app's role, ``CONNECT`` is revoked from
 ``PUBLIC`` and granted to that role only, so another app's role cannot even connect.
+Schema ``public`` belongs to the database's data owner, a NOLOGIN platform role that also
+owns the tables flows write (the app may create its own tables there, but cannot drop,
+alter or put a trigger on the flows' ones: a trigger would run as whoever writes).
 Every operation is idempotent and converges: running it on a database that drifted
 (owner changed, ``PUBLIC`` given access back, an extension dropped, the password changed)
 repairs it. Observing is cheap: catalog queries on a small pool of superuser connections,
@@ -18,7 +21,8 @@ from functools import lru_cache
 
 from psycopg import sql
 
-from comind.stores.postgres import PgTarget, connect, make_pool
+from comind.spec.names import is_platform_role
+from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class DatabaseState:
     public_connect: bool
     extensions: tuple[str, ...] | None  # None: not looked at
     others_connect: tuple[str, ...] = ()  # roles besides the owner granted CONNECT
+    schema_owner: str | None = None  # of schema public; None: not looked at
 
 
 class PgAdmin:
@@ -39,17 +44,29 @@ class PgAdmin:
     def close(self) -> None:
         self.pool.close()
 
-    def ensure_role(self, role: str, password: str) -> None:
-        """A login role with ``password`` and no special rights (created or reset)."""
+    def ensure_role(self, role: str, password: str, *, inherit: bool = True) -> None:
+        """A login role with ``password`` and no special rights (created or reset);
+        ``inherit=False``: roles granted to it lend their rights only through SET ROLE."""
         with self.pool.connection() as conn:
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-            verb = "ALTER" if exists else "CREATE"
+            verb = "ALTER" if role_exists(conn, role) else "CREATE"
             # the verifier, never the password, goes over the wire (and into any server log)
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(),
                                                     b"scram-sha-256").decode()  # fmt: skip
+            rights = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS " + (
+                "INHERIT" if inherit else "NOINHERIT"
+            )
             conn.execute(sql.SQL(
-                verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+                verb + " ROLE {} LOGIN " + rights + " PASSWORD {}"
             ).format(sql.Identifier(role), sql.Literal(verifier)))  # fmt: skip
+
+    def ensure_group(self, role: str) -> None:
+        """A role nobody logs in as, with no special rights (an owner of objects)."""
+        with self.pool.connection() as conn:
+            verb = "ALTER" if role_exists(conn, role) else "CREATE"
+            conn.execute(sql.SQL(
+                verb + " ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                "NOBYPASSRLS"
+            ).format(sql.Identifier(role)))  # fmt: skip
 
     def password_matches(self, role: str, password: str) -> bool:
         """True when ``role`` may log in and ``password`` is its password."""
@@ -72,19 +89,27 @@ class PgAdmin:
             ).fetchone()
         if row is None:
             return None
-        found = self._extensions(dbname) if extensions else None
-        return DatabaseState(row[0], bool(row[1]), found, tuple(sorted(row[2])))
+        found, schema_owner = self._inside(dbname) if extensions else (None, None)
+        return DatabaseState(row[0], bool(row[1]), found, tuple(sorted(row[2])), schema_owner)
 
-    def _extensions(self, dbname: str) -> tuple[str, ...]:
+    def _inside(self, dbname: str) -> tuple[tuple[str, ...], str | None]:
+        """The extensions of ``dbname`` and the owner of its schema public."""
         with connect(self.admin.with_db(dbname)) as conn:
             names = [r[0] for r in conn.execute("SELECT extname FROM pg_extension ORDER BY 1")]
-        return tuple(n for n in names if n != "plpgsql")
+            row = conn.execute(
+                "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'"
+            ).fetchone()
+        return tuple(n for n in names if n != "plpgsql"), row[0] if row else None
 
-    def ensure_database(self, dbname: str, owner: str, extensions: list[str]) -> None:
-        """``dbname`` owned by and reachable only by ``owner``, with ``extensions``."""
+    def ensure_database(
+        self, dbname: str, owner: str, extensions: list[str], *, data_owner: str
+    ) -> None:
+        """``dbname`` owned by and reachable only by ``owner``, with ``extensions``; its
+        schema public owned by ``data_owner`` (created NOLOGIN), ``owner`` may create in it."""
+        self.ensure_group(data_owner)
         db, role = sql.Identifier(dbname), sql.Identifier(owner)
         state = self.observe_database(dbname, extensions=False)
-        strangers = state.others_connect if state else ()
+        strangers = [r for r in state.others_connect if not is_platform_role(r)] if state else []
         with self.pool.connection() as conn:  # one connection at a time: no pool deadlock
             if state is None:
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
@@ -95,7 +120,10 @@ class PgAdmin:
                     db, sql.Identifier(other)))  # fmt: skip
             conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
         with connect(self.admin.with_db(dbname)) as conn:
-            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
+            conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
+                sql.Identifier(data_owner)))  # fmt: skip
+            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
+            conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(role))
             for name in extensions:
                 conn.execute(
                     sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
@@ -110,6 +138,10 @@ class PgAdmin:
     def drop_role(self, role: str) -> None:
         with self.pool.connection() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def role_exists(conn: Connection, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 
 
 def scram_matches(verifier: str, password: str) -> bool:

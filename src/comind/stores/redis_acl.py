@@ -16,9 +16,17 @@ import redis
 
 from comind.stores.redis import RedisTarget, client
 
-CATEGORIES = ("+@all", "-@admin", "-@dangerous")
+# nothing administrative or server-wide (CONFIG, DEBUG, SHUTDOWN, ACL, MODULE, REPLICAOF,
+# MONITOR, CLIENT KILL, FLUSHALL/FLUSHDB: @admin and @dangerous), and of the scripting
+# commands only running scripts: SCRIPT FLUSH/KILL and FUNCTION act on every app's scripts.
+# Redis checks a script's commands against the user's rules too, so EVAL stays in its keys.
+CATEGORIES = ("+@all", "-@admin", "-@dangerous", "-@scripting")
+SCRIPTS = ("+eval", "+evalsha", "+script|load", "+script|exists")  # Redis 6.2 and 7 alike
 # these would list other apps' key and channel names
-COMMANDS = ("-keys", "-scan", "-randomkey", "-pubsub")
+COMMANDS = (*SCRIPTS, "-keys", "-scan", "-randomkey", "-pubsub")
+
+
+REFERENCE = "comind-acl-reference"  # disabled: only holds the rules, as the server reads them
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class AclUser:
     password_sha256: tuple[str, ...]
     keys: str
     channels: str
+    rules: frozenset[str] = frozenset()  # commands and categories, as the server lists them
 
 
 def pattern(app: str) -> str:
@@ -38,6 +47,7 @@ class RedisAcl:
 
     def __init__(self, admin: RedisTarget) -> None:
         self.conn = client(admin)
+        self._rules: frozenset[str] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -51,7 +61,17 @@ class RedisAcl:
             password_sha256=tuple(_strings(info.get("passwords", []))),
             keys=" ".join(_strings(info.get("keys", ""))),
             channels=" ".join(_strings(info.get("channels", ""))),
+            rules=_rules(info),
         )
+
+    def expected_rules(self) -> frozenset[str]:
+        """The rules of an app user as this server lists them (they differ between Redis
+        versions), read back from a disabled reference user made once."""
+        if self._rules is None:
+            self.conn.acl_setuser(REFERENCE, enabled=False, reset=True,
+                                  categories=list(CATEGORIES), commands=list(COMMANDS))  # fmt: skip
+            self._rules = _rules(self.conn.acl_getuser(REFERENCE) or {})
+        return self._rules
 
     def ensure_user(self, user: str, app: str, password: str) -> None:
         self.conn.acl_setuser(
@@ -70,6 +90,12 @@ class RedisAcl:
         restart and the next reconcile recreates them."""
         with contextlib.suppress(redis.ResponseError):
             self.conn.acl_save()
+
+
+def _rules(info: dict[str, Any]) -> frozenset[str]:
+    return frozenset(_strings(info.get("commands", ""))) | frozenset(
+        _strings(info.get("categories", ""))
+    )
 
 
 def _strings(value: object) -> list[str]:

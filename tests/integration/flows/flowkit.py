@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.pglookup import install_versioning
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.spec import load_spec
@@ -78,3 +79,9 @@ class FlowKit:
     def execute(self, sql: str) -> None:
         with connect(self.app_db) as conn:
             conn.execute(sql)
+
+    def install_versioning(self, table: str) -> None:
+        """The enrich table's version trigger, as the platform installs it when it
+        provisions a flow that looks the table up."""
+        with connect(self.app_db) as conn:
+            install_versioning(conn, table)

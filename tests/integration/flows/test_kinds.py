@@ -221,6 +221,7 @@ enrich:
 """
     kit.execute("CREATE TABLE customers (id int PRIMARY KEY, name text, tier text)")
     kit.execute("INSERT INTO customers VALUES (1, 'Ada', 'gold'), (2, 'Bo', 'free')")
+    kit.install_versioning("customers")
     runner = kit.builder(flow).runner("enrich")
     kit.send("shop/orders", [{"id": "o1", "customer_id": 1}, {"id": "o2", "customer_id": 2}])
     runner.run_once()
@@ -254,7 +255,8 @@ tiers:
     - enrich: {table: shop/members, by: member_id, fields: [tier]}
   sink: {topic: placed}
 """
-    kit.builder(flow).runner("tiers")  # installs the trigger, as the flows do
+    kit.builder(flow).runner("tiers")
+    kit.install_versioning("members")  # as the platform does when it provisions the flow
     app = replace(kit.app_db, user=role, password=secret)
     with connect(app) as conn:
         conn.execute("INSERT INTO members VALUES (1, 'gold')")

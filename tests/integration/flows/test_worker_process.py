@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
+from provisioned import provisioned
 
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
@@ -27,12 +27,10 @@ BATCH = 50
 
 
 @pytest.fixture
-def repo(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, PgTarget]]:
-    """A spec whose app database and queue are unique to this test, on the session platform."""
+def repo(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], PgTarget]]:
+    """A spec whose app database and queue are unique to this test, on the session
+    platform, provisioned as a sync does; and the environment its workers get."""
     app = f"w{uuid.uuid4().hex[:8]}"
-    admin = superuser(runtime.engines.postgres)
-    with connect(admin) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(app)))
     (tmp_path / "slow.py").write_text(
         "import time\n\ndef step(r):\n    time.sleep(0.02)\n    return r\n"
     )
@@ -63,11 +61,10 @@ def repo(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, PgTarge
     for start in range(0, 300, 10):
         body = [OutgoingMessage(json.dumps({"id": i})) for i in range(start, start + 10)]
         layer.queues.send(f"{app}/jobs", body)
-    yield tmp_path, app, admin.with_db(app)
+    with provisioned(runtime, tmp_path) as found:
+        yield tmp_path, found.worker_env("drain"), superuser(runtime.engines.postgres).with_db(app)
     layer.admin.purge(f"{app}/jobs")
     layer.close()
-    with connect(admin) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(app)))
 
 
 def done(db: PgTarget) -> int:
@@ -80,10 +77,11 @@ def done(db: PgTarget) -> int:
 
 
 def test_sigterm_finishes_the_batch_in_hand_then_exits(
-    runtime: Platform, repo: tuple[Path, str, PgTarget]
+    runtime: Platform, repo: tuple[Path, dict[str, str], PgTarget]
 ) -> None:
-    root, app, db = repo
-    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root)}
+    root, logins, db = repo
+    app = db.dbname
+    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root), **logins}
     worker = subprocess.Popen(
         [sys.executable, "-m", "comind.cli.main", "worker", "--flow", "drain", "--root", str(root)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -348,7 +348,25 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
     "database-reserved-name": (
         APP + "    database: {name: comind}\n",
         [
-            "comind.yaml:5:22: apps.orders.database.name: database name 'comind' is reserved by the platform",
+            "comind.yaml:5:22: apps.orders.database.name: database name 'comind' is reserved by the platform (as are names starting with 'comind')",
+        ],
+    ),
+    "database-reserved-prefix": (
+        APP + "    database: {name: comind-template}\n",
+        [
+            "comind.yaml:5:22: apps.orders.database.name: database name 'comind-template' is reserved by the platform (as are names starting with 'comind')",
+        ],
+    ),
+    "database-named-for-a-reserved-app-name": (
+        BASE + "apps:\n  postgres:\n    run: x\n    database: {}\n",
+        [
+            "comind.yaml:5:15: apps.postgres.database: app 'postgres' needs a database name: 'postgres' is reserved by the platform",
+        ],
+    ),
+    "app-reserved-name": (
+        BASE + "apps:\n  comind:\n    run: x\n    cache: {}\n",
+        [
+            "comind.yaml:3:3: apps.comind: app name 'comind' is reserved by the platform (names starting with 'comind' are the platform's)",
         ],
     ),
     "bucket-reserved-name": (

@@ -30,6 +30,8 @@ class CacheProvider:
         password = self.secrets.password(password_name(res.app))
         if not matches(user, res.app, password):
             return Observed(True, ("ACL user differs from the spec (password, keys or state)",))
+        if user.rules != self.acl.expected_rules():
+            return Observed(True, ("ACL user may run other commands than an app may",))
         return Observed(True)
 
     def apply(self, res: Resource) -> None:

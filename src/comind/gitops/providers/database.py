@@ -1,4 +1,5 @@
-"""Provider ``database``: a PostgreSQL database and the app's login role owning it."""
+"""Provider ``database``: a PostgreSQL database and the app's login role owning it; its
+schema public and the tables flows write belong to the platform's data owner role."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from comind.gitops.providers.base import MISSING, Health, Observed
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
 from comind.queue import outbox
+from comind.spec.names import is_platform_role, owner_role
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect
 
@@ -29,16 +31,19 @@ class DatabaseProvider:
 
     def observe(self, res: Resource) -> Observed:
         wanted = res.spec["extensions"]
-        state = self.pg.observe_database(res.name, extensions=bool(wanted))
+        state = self.pg.observe_database(res.name)
         if state is None:
             return MISSING
         role = res.spec["role"]
         drift = []
         if state.owner != role:
             drift.append(f"owner is {state.owner}, not {role}")
+        if state.schema_owner not in (None, owner_role(res.name)):
+            drift.append(f"schema public is owned by {state.schema_owner}, "
+                         f"not the platform's {owner_role(res.name)}")  # fmt: skip
         if state.public_connect:
             drift.append("every role may connect (only the app's role should)")
-        strangers = [r for r in state.others_connect if r not in (role, "postgres")]
+        strangers = [r for r in state.others_connect if r != role and not is_platform_role(r)]
         if strangers:
             drift.append(f"other roles may connect: {', '.join(strangers)}")
         missing = sorted(set(wanted) - set(state.extensions or ()))
@@ -52,10 +57,13 @@ class DatabaseProvider:
     def apply(self, res: Resource) -> None:
         role = res.spec["role"]
         self.pg.ensure_role(role, self.secrets.password(password_name(res.app)))
-        self.pg.ensure_database(res.name, role, res.spec["extensions"])
+        self.pg.ensure_database(
+            res.name, role, res.spec["extensions"], data_owner=owner_role(res.name)
+        )
         with connect(self.target(res)) as conn:  # owned by the app's role: it may write to it
             outbox.install(conn)
 
     def delete(self, res: Resource) -> None:
         self.pg.drop_database(res.name)
         self.pg.drop_role(res.spec["role"])
+        self.pg.drop_role(owner_role(res.name))

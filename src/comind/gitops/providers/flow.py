@@ -1,6 +1,8 @@
 """Provider ``flow``: the flow's worker processes under the app runtime, at the synced
 revision (``parallelism`` of them, named ``flow.NAME.N``). Any change to the flow's spec or
-a new revision of the repo restarts them (start-new-then-stop-old, like apps)."""
+a new revision of the repo restarts them (start-new-then-stop-old, like apps). Before they
+start, the flow's database access is provisioned (flow_access.py), and they are given its
+credentials only."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from comind.apps.runtime import AppRuntime, AppSpec
 from comind.gitops.providers.app import PHASES
 from comind.gitops.providers.base import MISSING, Health, Observed
+from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.resources import Resource
 
 
@@ -25,8 +28,9 @@ class FlowProvider:
         runtime: AppRuntime,
         command: Callable[[Resource], str],
         env: Callable[[Resource], dict[str, str]],
+        access: FlowAccess,
     ) -> None:
-        self.runtime, self.command, self.env = runtime, command, env
+        self.runtime, self.command, self.env, self.access = runtime, command, env, access
 
     def specs(self, res: Resource) -> list[AppSpec]:
         digest = hashlib.sha256(json.dumps(res.spec, sort_keys=True).encode()).hexdigest()
@@ -35,7 +39,7 @@ class FlowProvider:
                 name=worker_name(res.name, i),
                 command=self.command(res),
                 cwd=Path(res.spec["root"]),
-                env=self.env(res),
+                env={**self.env(res), **self.access.env(res)},
                 revision=digest,
                 port=None,
                 probe=None,
@@ -52,7 +56,7 @@ class FlowProvider:
             f"{w.name} runs {(s.revision or '')[:12]}, the spec wants {w.revision[:12]}"
             for w, s in zip(wanted, states, strict=True)
             if s and s.revision != w.revision
-        )
+        ) + self.access.observe(res)
         healths = [PHASES.get(s.phase, Health.UNKNOWN) for s in states if s]
         worst = next(
             (h for h in (Health.DEGRADED, Health.PROGRESSING, Health.UNKNOWN) if h in healths),
@@ -62,6 +66,7 @@ class FlowProvider:
         return Observed(True, drift, worst, message if worst != Health.HEALTHY else "")
 
     def apply(self, res: Resource) -> None:
+        self.access.apply(res)
         for spec in self.specs(res):
             self.runtime.deploy(spec)
         for name in self.runtime.names():  # fewer workers than before
@@ -74,3 +79,4 @@ class FlowProvider:
         for name in self.runtime.names():
             if name.startswith(prefix):
                 self.runtime.stop(name)
+        self.access.delete(res)

@@ -1,0 +1,90 @@
+"""The app tables a flow touches, and how: what its PostgreSQL writer role is granted.
+
+A flow's workers log in to app databases as the flow's own role (``spec/names.py``
+``flow_role``), never as a superuser. This module says, from the spec alone, which tables
+that role reads (a ``postgres://`` source, an ``enrich`` lookup) and which it writes (a
+``postgres`` sink); the platform grants exactly these when it provisions the flow, and the
+flow builder resolves its tables through the same functions, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from comind.errors import ComindError
+from comind.spec import Spec
+from comind.spec.names import owner_role, role_name
+from comind.spec.steps import EnrichStep
+
+
+@dataclass(frozen=True)
+class TableUse:
+    """One app table a flow reads (``write=False``) or writes; ``lookup``: an enrich table
+    (it gets the version trigger that invalidates the flow's cache)."""
+
+    app: str
+    database: str
+    table: str
+    write: bool = False
+    lookup: bool = False
+
+    @property
+    def app_role(self) -> str:
+        return role_name(self.app)
+
+    @property
+    def owner(self) -> str:
+        """The role owning the tables flows write in this database."""
+        return owner_role(self.database)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> TableUse:
+        return cls(**raw)
+
+
+def database_of(spec: Spec, app: str) -> str:
+    db = spec.apps[app].database
+    if db is None:
+        raise ComindError(f"app '{app}' has no database")
+    return db.name or app
+
+
+def table_ref(spec: Spec, ref: str, **how: bool) -> TableUse:
+    """``APP/TABLE`` as a table use."""
+    app, _, table = ref.partition("/")
+    return TableUse(app, database_of(spec, app), table, **how)
+
+
+def dataset_table(spec: Spec, dataset: str) -> TableUse:
+    """The table a ``postgres`` sink writes: its dataset's ``postgres://APP/TABLE``."""
+    app, _, table = spec.datasets[dataset].store.partition("://")[2].partition("/")
+    return table_ref(spec, f"{app}/{table}", write=True)
+
+
+def table_uses(spec: Spec, flow: str) -> list[TableUse]:
+    """Every app table ``flow`` reads or writes, each once (a write wins over a read)."""
+    declared = spec.flows[flow]
+    uses: list[TableUse] = []
+    if declared.source_ref.scheme == "postgres":
+        uses.append(table_ref(spec, declared.source_ref.target))
+    uses += [
+        table_ref(spec, s.enrich.table, lookup=True)
+        for s in declared.steps
+        if isinstance(s, EnrichStep)
+    ]
+    sinks = {"default": declared.sink} if declared.sink is not None else {}
+    uses += [
+        dataset_table(spec, s.postgres)
+        for s in {**sinks, **declared.sinks}.values()
+        if s.postgres is not None
+    ]
+    merged: dict[tuple[str, str], TableUse] = {}
+    for use in uses:
+        key = (use.database, use.table)
+        if key in merged:
+            old = merged[key]
+            use = TableUse(use.app, use.database, use.table, use.write or old.write,
+                           use.lookup or old.lookup)  # fmt: skip
+        merged[key] = use
+    return list(merged.values())

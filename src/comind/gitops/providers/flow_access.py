@@ -1,0 +1,122 @@
+"""A flow's database access: its own PostgreSQL writer role, provisioned by the platform
+(the only place the superuser is used for it) before the flow's workers start.
+
+The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT, a
+generated password kept sealed like every platform secret) gets exactly the tables
+flows/access.py lists for the flow (stores/pg_grants.py says what each use grants); an
+enrich table also gets its version trigger here, because the writer may not create one.
+The workers get the role's credentials and the platform database's worker login through
+their environment (``env``), never the superuser's password.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from comind.flows.access import TableUse
+from comind.flows.pglookup import install_versioning
+from comind.gitops.records import SecretStore
+from comind.gitops.resources import Resource
+from comind.spec.names import WORKER_ROLE, flow_role
+from comind.stores.pg_admin import PgAdmin
+from comind.stores.pg_grants import (
+    TableGrant,
+    grant_database,
+    grant_table,
+    may_read,
+    revoke_all,
+    strange_owners,
+    table_exists,
+)
+from comind.stores.platform_db import PLATFORM_DB, ensure_worker_role
+from comind.stores.postgres import Connection, PgTarget, connect
+
+FLOW_DB_USER = "COMIND_FLOW_DB_USER"
+FLOW_DB_PASSWORD = "COMIND_FLOW_DB_PASSWORD"
+WORKER_DB_USER = "COMIND_WORKER_DB_USER"
+WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
+WORKER_PASSWORD = "platform/worker-database-password"
+
+
+def password_name(flow: str) -> str:
+    return f"flow/{flow}/database-password"
+
+
+def uses(res: Resource) -> dict[str, list[TableUse]]:
+    """The flow's table uses by database."""
+    found: dict[str, list[TableUse]] = defaultdict(list)
+    for raw in res.spec.get("tables", []):
+        use = TableUse.of(raw)
+        found[use.database].append(use)
+    return dict(found)
+
+
+class FlowAccess:
+    def __init__(self, pg: PgAdmin, secrets: SecretStore) -> None:
+        self.pg, self.secrets = pg, secrets
+
+    def target(self, flow: str) -> PgTarget:
+        """How ``flow`` logs in to the app databases (the database is set per use)."""
+        password = self.secrets.password(password_name(flow))
+        return PgTarget(self.pg.admin.host, self.pg.admin.port, flow_role(flow), password)
+
+    def worker_target(self) -> PgTarget:
+        password = self.secrets.password(WORKER_PASSWORD)
+        return PgTarget(self.pg.admin.host, self.pg.admin.port, WORKER_ROLE, password,
+                        PLATFORM_DB)  # fmt: skip
+
+    def env(self, res: Resource) -> dict[str, str]:
+        """What a worker of the flow ``res`` logs in with."""
+        writer, worker = self.target(res.name), self.worker_target()
+        return {FLOW_DB_USER: writer.user, FLOW_DB_PASSWORD: writer.password,
+                WORKER_DB_USER: worker.user, WORKER_DB_PASSWORD: worker.password}  # fmt: skip
+
+    def observe(self, res: Resource) -> tuple[str, ...]:
+        """How the flow's access differs from what it should be."""
+        role = flow_role(res.name)
+        if not self.pg.password_matches(role, self.target(res.name).password):
+            return (f"role {role} is missing or does not log in with the flow's password",)
+        drift: list[str] = []
+        for dbname, found in uses(res).items():
+            if self.pg.observe_database(dbname, extensions=False) is None:
+                continue  # its database provider reports that
+            with connect(self.pg.admin.with_db(dbname)) as conn:
+                drift += [f"{dbname}/{u.table}: {why}" for u in found
+                          if (why := _table_drift(conn, role, u))]  # fmt: skip
+        return tuple(drift)
+
+    def apply(self, res: Resource) -> None:
+        role = flow_role(res.name)
+        self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
+        ensure_worker_role(self.pg, self.worker_target().password)
+        for dbname, found in uses(res).items():
+            with self.pg.pool.connection() as conn:
+                grant_database(conn, dbname, role)
+            with connect(self.pg.admin.with_db(dbname)) as conn:
+                for use in found:
+                    grant_table(conn, role, _grant(use))
+                    if use.lookup and table_exists(conn, use.table):
+                        install_versioning(conn, use.table)
+
+    def delete(self, res: Resource) -> None:
+        role = flow_role(res.name)
+        for dbname in uses(res):
+            if self.pg.observe_database(dbname, extensions=False) is not None:
+                with connect(self.pg.admin.with_db(dbname)) as conn:
+                    revoke_all(conn, role)
+        with self.pg.pool.connection() as conn:
+            revoke_all(conn, role)  # CONNECT on databases dropped meanwhile, memberships
+        self.pg.drop_role(role)
+        self.secrets.delete(password_name(res.name))
+
+
+def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
+    """Why ``use`` is not as provisioned ("" when it is)."""
+    if not may_read(conn, role, use.table):
+        return f"{role} may not read it"
+    others = strange_owners(conn, use.table, use.owner) if use.write else []
+    return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
+
+
+def _grant(use: TableUse) -> TableGrant:
+    return TableGrant(use.table, use.owner, use.app_role, use.write)

@@ -1,0 +1,127 @@
+"""What a flow's writer role may do in an app database, granted by the platform (as a
+superuser, at provisioning) and taken back when the flow goes.
+
+The writer is NOINHERIT: it holds only what is granted to it directly. It reads its source
+and lookup tables (SELECT, and SELECT on tables the data owner creates later, such as
+another flow's sink); it writes its sink tables (SELECT, INSERT, UPDATE, DELETE), which
+belong to the database's data owner, of which the writer is a member only to ``SET ROLE``
+for creating a sink table or a partition (flows/pgsink.py). A sink table found owned by
+anyone else (the app, before this layout) is handed to the data owner, partitions too.
+Everything is idempotent, so provisioning twice converges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from comind.stores.pg_admin import role_exists
+from comind.stores.postgres import Connection
+
+
+@dataclass(frozen=True)
+class TableGrant:
+    """``table`` (``name`` or ``schema.name``) of one database, as a flow uses it."""
+
+    table: str
+    owner: str  # the database's data owner role
+    app_role: str  # the app's role: it reads what flows write
+    write: bool
+
+    @property
+    def schema(self) -> str:
+        return self.table.rpartition(".")[0] or "public"
+
+    def ident(self) -> sql.Composed:
+        schema, name = self.schema, self.table.rpartition(".")[2]
+        return sql.SQL(".").join([sql.Identifier(schema), sql.Identifier(name)])
+
+
+def grant_database(conn: Connection, dbname: str, role: str) -> None:
+    """On a connection to any database: ``role`` may connect to ``dbname`` and stage in
+    temporary tables there."""
+    conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+        sql.Identifier(dbname), sql.Identifier(role)))  # fmt: skip
+
+
+def grant_table(conn: Connection, role: str, grant: TableGrant) -> None:
+    """On a connection to the table's database: what ``role`` needs for ``grant``."""
+    who, schema = sql.Identifier(role), sql.Identifier(grant.schema)
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who))
+    if grant.write:
+        _write(conn, who, grant)
+    elif table_exists(conn, grant.table):
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(grant.ident(), who))
+    if role_exists(conn, grant.owner):  # what flows write here later, it may read
+        conn.execute(sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+        ).format(sql.Identifier(grant.owner), schema, who))  # fmt: skip
+
+
+def _write(conn: Connection, who: sql.Identifier, grant: TableGrant) -> None:
+    owner = sql.Identifier(grant.owner)
+    conn.execute(sql.SQL("GRANT {} TO {}").format(owner, who))
+    if not table_exists(conn, grant.table):
+        return  # the sink creates it on its first write, as the owner
+    for part in _table_and_partitions(conn, grant.table):
+        if part.owner != grant.owner:
+            conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(part.ident, owner))
+    table = grant.ident()
+    conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(table, who))
+    if role_exists(conn, grant.app_role):
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+            table, sql.Identifier(grant.app_role)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Owned:
+    ident: sql.Composed
+    owner: str
+
+
+def _table_and_partitions(conn: Connection, table: str) -> list[_Owned]:
+    rows = conn.execute(
+        "WITH RECURSIVE t(oid) AS (SELECT to_regclass(%s)::oid "
+        "  UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.oid) "
+        "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM t "
+        "JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace",
+        (_quoted(table),),
+    ).fetchall()
+    return [
+        _Owned(sql.SQL(".").join([sql.Identifier(s), sql.Identifier(n)]), owner)
+        for s, n, owner in rows
+    ]
+
+
+def strange_owners(conn: Connection, table: str, owner: str) -> list[str]:
+    """Who besides ``owner`` owns ``table`` or one of its partitions (a restore, a hand)."""
+    if not table_exists(conn, table):
+        return []
+    return sorted({p.owner for p in _table_and_partitions(conn, table) if p.owner != owner})
+
+
+def table_exists(conn: Connection, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (_quoted(table),)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def may_read(conn: Connection, role: str, table: str) -> bool:
+    """Whether ``role`` may SELECT ``table`` (True while the table does not exist yet)."""
+    if not table_exists(conn, table):
+        return True
+    row = conn.execute(
+        "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (role, _quoted(table))
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def revoke_all(conn: Connection, role: str) -> None:
+    """On a connection to one database: everything ``role`` was granted there (and on
+    databases), so the role can then be dropped."""
+    conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+
+
+def _quoted(table: str) -> str:
+    schema, _, name = table.rpartition(".")
+    return ".".join('"' + p.replace('"', '""') + '"' for p in (schema or "public", name))

@@ -1,0 +1,185 @@
+"""An app attacking the platform through a flow's sink table (issue 15, finding 1).
+
+The app's database is provisioned and the flow's sink table created exactly as the platform
+does it (the database provider, the flow's access, the flow engines a worker gets, the
+sink's own code). Then the app, with only its DATABASE_URL, tries the attack: a trigger on
+the sink table that makes its role a superuser and runs a shell command, then an admin row
+in the platform's token table. It must fail at every step: the app cannot add the trigger
+(it neither owns the table nor holds TRIGGER on it), the flow's writes never run app code as
+a superuser, and the app cannot reach the platform database.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from provisioned import Provisioned, provisioned
+from psycopg import sql
+
+from comind.flows.build import FlowBuilder
+from comind.flows.records import Record
+from comind.platform import Platform
+from comind.platform.local import running_state
+from comind.platform.worker import WorkerLogins, flow_engines
+from comind.spec import load_spec
+from comind.stores.postgres import PgTarget, connect, superuser
+
+FLOW = "copy-done"
+
+
+@pytest.fixture
+def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisioned]]:
+    """A one-app spec (database, dataset, flow) provisioned like a sync does."""
+    app = f"p{uuid.uuid4().hex[:8]}"
+    (tmp_path / "comind.yaml").write_text(textwrap.dedent(f"""
+        platform: {{name: p}}
+        apps:
+          {app}:
+            run: "true"
+            database: {{name: {app}}}
+            queues: {{jobs: {{}}}}
+        datasets:
+          {app}.done: {{store: postgres://{app}/done}}
+        flows:
+          {FLOW}:
+            kind: stream
+            source: queue://{app}/jobs
+            sink: {{postgres: {app}.done, upsert_on: [id]}}
+        """))  # fmt: skip
+    assert runtime.db is not None
+    try:
+        with provisioned(runtime, tmp_path) as found:
+            yield tmp_path, app, found
+    finally:
+        with connect(runtime.db) as conn:  # what the attack leaves when it succeeds
+            conn.execute("DELETE FROM comind.api_tokens WHERE id = 'evil'")
+
+
+def _write(runtime: Platform, root: Path, logins: WorkerLogins, ids: range) -> None:
+    """One batch through the sink of the flow, with the engines a worker of it gets."""
+    home = runtime.engines.home
+    with flow_engines(home, running_state(home), logins) as engines:
+        sink = FlowBuilder(load_spec(root), root, engines).sinks(FLOW)["default"]
+        sink.write([Record({"id": str(i)}) for i in ids])
+
+
+def _plant_trigger(app_db: PgTarget, marker: Path) -> str | None:
+    """As the app: a trigger on the sink table that escalates and runs a shell command.
+    Returns the refusal, or None when the trigger is in place."""
+    role = sql.Identifier(app_db.user)
+    body = sql.SQL(
+        "CREATE FUNCTION public.escalate() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+        "EXECUTE {}; EXECUTE {}; RETURN NEW; END $f$"
+    ).format(
+        sql.Literal(sql.SQL("ALTER ROLE {} SUPERUSER").format(role).as_string()),
+        sql.Literal(f"COPY (SELECT 1) TO PROGRAM 'touch {marker}'"),
+    )
+    try:
+        with connect(app_db) as conn:
+            conn.execute(body)
+            conn.execute(
+                "CREATE TRIGGER escalate BEFORE INSERT OR UPDATE ON done "
+                "FOR EACH ROW EXECUTE FUNCTION public.escalate()"
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return str(exc)
+    return None
+
+
+def _token_rows(db: PgTarget) -> int:
+    with connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM comind.api_tokens").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _insert_admin_token(target: PgTarget) -> bool:
+    """As the app, straight into the platform database: True when it got in."""
+    try:
+        with connect(target) as conn:
+            conn.execute(
+                "INSERT INTO comind.api_tokens (id, hash, role) VALUES ('evil', 'x', 'admin')"
+            )
+    except psycopg.Error:
+        return False
+    return True
+
+
+def test_an_app_cannot_escalate_through_a_flow_sink_table(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    root, app, found = shop
+    assert runtime.db is not None
+    app_db = found.app_db(app)
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))  # as the platform starts workers
+    tokens_before = _token_rows(runtime.db)
+    _write(runtime, root, logins, range(3))  # the platform creates the sink table on first write
+    marker = Path(tempfile.gettempdir()) / f"comind-pwned-{uuid.uuid4().hex}"  # server-writable
+
+    refused = _plant_trigger(app_db, marker)
+    _write(runtime, root, logins, range(3, 6))  # the next flow write would run the trigger
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        row = conn.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (app_db.user,)
+        ).fetchone()
+    got_in = _insert_admin_token(app_db.with_db(runtime.db.dbname))
+    ran_shell = marker.exists()
+    marker.unlink(missing_ok=True)
+
+    assert row is not None and row[0] is False, "the app's role became a superuser"
+    assert not ran_shell, "app code ran a shell command through the flow's write"
+    assert not got_in and _token_rows(runtime.db) == tokens_before
+    assert refused is not None and "permission denied for table done" in refused
+    with connect(app_db) as conn:  # what the app keeps: reading what its flows write
+        assert conn.execute("SELECT count(*) FROM done").fetchone() == (6,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor swap in its own
+            conn.execute("DROP TABLE done")
+
+
+def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_secrets(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """A worker runs app code (python steps): its logins are the flow's writer and the
+    workers' platform role, neither of which may touch the token, secret or audit tables."""
+    _, app, found = shop
+    assert runtime.db is not None
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    host, port = runtime.db.host, runtime.db.port
+    worker = PgTarget(host, port, logins.worker_user, logins.worker_password, runtime.db.dbname)
+    writer = PgTarget(host, port, logins.flow_user, logins.flow_password, app)
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        rows = conn.execute(
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolinherit FROM pg_roles "
+            "WHERE rolname = ANY(%s) ORDER BY 1",
+            ([logins.flow_user, logins.worker_user],),
+        ).fetchall()
+    assert [r[1:4] for r in rows] == [(False, False, False)] * 2
+    assert dict((r[0], r[4]) for r in rows)[logins.flow_user] is False  # NOINHERIT
+    for table in ("api_tokens", "secrets", "audit_log", "app_credentials"):
+        with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
+    with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
+        connect(writer.with_db(runtime.db.dbname)).close()
+
+
+def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """As a restore into the app's role, or the layout before issue 15, leaves it."""
+    root, app, found = shop
+    app_db = found.app_db(app)
+    _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2))
+    with connect(superuser(runtime.engines.postgres).with_db(app)) as conn:
+        conn.execute(sql.SQL("ALTER TABLE done OWNER TO {}").format(sql.Identifier(app_db.user)))
+    flow = next(r for r in found.resources if r.kind == "flow")
+    assert found.access.observe(flow) == (
+        f"{app}/done: owned by {app_db.user}, not comind_owner_{app}",
+    )
+    found.access.apply(flow)
+    assert found.access.observe(flow) == ()
+    assert _plant_trigger(app_db, Path(tempfile.gettempdir()) / "never") is not None
