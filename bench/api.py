@@ -114,6 +114,7 @@ def _session_cookies(api: str, token: str) -> str:
 def measure() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="comind-bench-api-") as tmp:
         root = Path(tmp)
+        root.chmod(0o711)  # PostgreSQL and the apps run as other users as root: let them through
         repo = root / "repo"
         repo.mkdir()
         (repo / "comind.yaml").write_text(spec())

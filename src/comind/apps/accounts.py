@@ -30,13 +30,14 @@ import logging
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.apps.model import AppSpec
-from comind.embedded.osuser import RunAs, app_user, require_traverse, state_group
+from comind.embedded.osuser import RunAs, app_user, require_traverse, state_group, unreachable
 
 log = logging.getLogger("comind.apps")
 
@@ -65,6 +66,7 @@ class AppAccounts:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.isolated = state_group() is not None
+        self._checked: set[str] = set()
         if not self.isolated:
             log.warning(
                 "apps run as the platform's own user (uid %d): only a platform running as "
@@ -82,12 +84,24 @@ class AppAccounts:
         own = self._directory(self.root / spec.name, user)
         home = self._directory(own / "home", user)
         require_traverse(home, user)
+        self._check_python(spec.name, user)
         if not user.other:
             return Account(user, spec.cwd, home)
         code = self._directory(own / "code", user)
         copies = {name: str(_copy_file(spec.env[name], home, user))
                   for name in OWN_COPIES if name in spec.env}  # fmt: skip
         return Account(user, self._export(spec, code, user, keep), home, copies)
+
+    def _check_python(self, app: str, user: RunAs) -> None:
+        """Warn once per app when its user cannot run ``python`` (the platform's, first on
+        its PATH): a Python installed in root's home (pyenv) is closed to other users."""
+        python = Path(os.path.realpath(sys.executable))
+        why = unreachable(python, user) if app not in self._checked else None
+        self._checked.add(app)
+        if why is not None:
+            log.warning("app %s cannot run the platform's Python: %s, or build the platform's "
+                        "virtualenv from a Python all users can run (make PYTHON=/usr/bin/python3)",
+                        app, why)  # fmt: skip
 
     def _directory(self, path: Path, user: RunAs) -> Path:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)

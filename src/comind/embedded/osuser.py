@@ -107,19 +107,34 @@ def app_user(app: str) -> RunAs:
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, groups=(service.gid,))
 
 
-def require_traverse(path: Path, run_as: RunAs) -> None:
-    """Refuse, in one line, a ``path`` whose ancestors ``run_as`` cannot cross."""
+def unreachable(path: Path, run_as: RunAs) -> str | None:
+    """Why ``run_as`` cannot reach ``path`` through its ancestors, with what to change
+    (one line); None when it can."""
     if not run_as.other:
-        return
+        return None
     for parent in reversed(path.absolute().parents):
         if not run_as.can_traverse(parent):
-            name = pwd.getpwuid(run_as.uid or 0).pw_name
-            raise ComindError(
-                f"user {name!r} cannot reach {path}: {parent} is not open to it "
-                f"(mode {stat.S_IMODE(parent.stat().st_mode):o}); let it through with "
-                f"`chmod o+x {parent}` or `setfacl -m u:{name}:x {parent}`, or choose a "
-                "state directory (--home, COMIND_HOME) others may traverse to"
-            )
+            name = _name(run_as.uid or 0)
+            mode = stat.S_IMODE(parent.stat().st_mode)
+            return (f"user {name!r} cannot reach {path}: {parent} is not open to it (mode "
+                    f"{mode:o}); let it through with `chmod o+x {parent}` or `setfacl -m "
+                    f"u:{name}:x {parent}`")  # fmt: skip
+    return None
+
+
+def require_traverse(path: Path, run_as: RunAs) -> None:
+    """Refuse, in one line, a ``path`` whose ancestors ``run_as`` cannot cross."""
+    why = unreachable(path, run_as)
+    if why is not None:
+        raise ComindError(f"{why}, or choose a state directory (--home, COMIND_HOME) others "
+                          "may traverse to")  # fmt: skip
+
+
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _user(name: str, *options: str) -> pwd.struct_passwd:
