@@ -118,6 +118,7 @@ def _session_cookies(api: str, token: str) -> str:
 def measure(scenario: str = "example") -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="comind-bench-api-") as tmp:
         root = Path(tmp)
+        root.chmod(0o711)  # PostgreSQL and the apps run as other users as root: let them through
         repo = root / "repo"
         if scenario == "example":
             shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".comind", "__pycache__"))

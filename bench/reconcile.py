@@ -68,6 +68,7 @@ def baseline(engines: Engines, layer: MessageLayer, prefix: str, apps: int) -> f
 
 def measure(apps: int = 100) -> list[tuple[str, float]]:
     root = Path(tempfile.mkdtemp(prefix="comind-bench-"))
+    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
     platform = EmbeddedPlatform(Settings(home=root / "home", api_port=0))
     platform.start()
     try:

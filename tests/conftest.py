@@ -1,9 +1,11 @@
 """Fixtures for every tier.
 
 No COMIND_* variable from a developer's shell leaks into a test. Engine state lives
-outside pytest's private temp tree: as root, PostgreSQL runs as another user and must
-traverse to its data directory, while pytest resets its tree to mode 0700 whenever
-another pytest session starts on the machine.
+outside pytest's private temp tree: as root, PostgreSQL and the apps run as other users and
+must traverse to the state directory, while pytest resets its tree to mode 0700 whenever
+another pytest session starts on the machine. The platform opens no directory above its
+state directory, so the root of the tests' state directories is made traversable here, as
+an operator would (``chmod o+x``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def _clean_comind_env() -> None:
 @pytest.fixture(scope="session")
 def engine_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="comind-tests-"))
+    root.chmod(0o711)
     yield root
     shutil.rmtree(root, ignore_errors=True)
 

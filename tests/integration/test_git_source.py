@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.integration.githttp import git_http_server
 
-from comind.gitops.git import GitError, redact_url
+from comind.gitops.git import GitError, redact_url, split_login
 from comind.gitops.source import GitSource
 
 
@@ -289,6 +290,51 @@ def test_redact_url() -> None:
     )
     assert redact_url("git@github.com:acme/shop.git") == "git@github.com:acme/shop.git"
     assert redact_url("https://github.com/acme/a@b.git") == "https://github.com/acme/a@b.git"
+
+
+TOKEN = "s3cr3t-tok3n-4711"
+
+
+def test_an_authenticated_fetch_keeps_the_token_off_every_command_line(
+    origin: Origin, tmp_path: Path
+) -> None:
+    """The login reaches git through its environment: while git clones and fetches over
+    HTTP, no process on the machine shows the token in its command line."""
+    with git_http_server(tmp_path, f"ci-bot:{TOKEN}") as (host, seen):
+        source = GitSource(f"http://ci-bot:{TOKEN}@{host}/origin", workdir=tmp_path / "work")
+        assert source.fetch() == origin.git("rev-parse", "HEAD")
+        newer = origin.commit("version: 3\n")
+        assert source.fetch() == newer
+        assert read(source.checkout(newer) / "deploy") == "version: 3\n"
+    assert 200 in seen.statuses
+    assert any("remote-http" in line and host in line for line in seen.cmdlines)
+    assert not any(TOKEN in line for line in seen.cmdlines)  # no secret in the failure text
+
+
+def test_a_token_as_username_is_the_login_too(origin: Origin, tmp_path: Path) -> None:
+    with git_http_server(tmp_path, f"{TOKEN}:") as (host, seen):
+        source = GitSource(f"http://{TOKEN}@{host}/origin", workdir=tmp_path / "work")
+        assert source.fetch() == origin.git("rev-parse", "HEAD")
+    assert not any(TOKEN in line for line in seen.cmdlines)  # no secret in the failure text
+
+
+def test_a_wrong_password_is_one_line_without_it(origin: Origin, tmp_path: Path) -> None:
+    with git_http_server(tmp_path, f"ci-bot:{TOKEN}") as (host, seen):
+        source = GitSource(f"http://ci-bot:wr0ng-pass@{host}/origin", workdir=tmp_path / "work")
+        with pytest.raises(GitError, match="Authentication failed") as caught:
+            source.fetch()
+    assert "wr0ng-pass" not in str(caught.value)
+    assert seen.statuses and set(seen.statuses) == {401}
+
+
+def test_split_login() -> None:
+    bare, login = split_login("https://u:p%40ss@h:8443/x.git")
+    assert bare == "https://h:8443/x.git"
+    assert login is not None and (login.username, login.password) == ("u", "p@ss")
+    assert "p@ss" not in repr(login)
+    assert split_login("ssh://git:pw@h/y.git") == ("ssh://git@h/y.git", None)
+    assert split_login("git@github.com:acme/shop.git") == ("git@github.com:acme/shop.git", None)
+    assert split_login("https://github.com/acme/a.git") == ("https://github.com/acme/a.git", None)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from comind.apps.accounts import AppAccounts, shared
 from comind.apps.instance import Instance
 from comind.apps.logs import AppLog
 from comind.apps.metrics import APP_DEPLOYS, APP_RESTARTS
@@ -31,6 +32,7 @@ from comind.apps.model import AppSpec, AppState, short
 from comind.apps.proxy import PublicPort
 from comind.embedded.ports import free_port
 from comind.embedded.supervisor import STABLE_AFTER_SECONDS, backoff
+from comind.errors import ComindError
 
 log = logging.getLogger("comind.apps")
 
@@ -38,6 +40,7 @@ FAILED_CHECKS_BEFORE_DEGRADED = 3
 STOP_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
+LAUNCH_ERRORS = (OSError, ComindError)  # the process, or its account, could not be made
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,17 @@ class Problem:
 class Deployment:
     """The serving instance, a candidate revision and the public port of one app."""
 
-    def __init__(self, name: str, *, log_file: AppLog, host: str, ready_timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        log_file: AppLog,
+        host: str,
+        ready_timeout: float,
+        accounts: AppAccounts | None = None,
+    ) -> None:
         self.name = name
+        self._accounts = accounts
         self._log = log_file
         self._host = host
         self._ready_timeout = ready_timeout
@@ -141,7 +153,7 @@ class Deployment:
     def _start_candidate(self, spec: AppSpec, now: float) -> None:
         try:
             self._candidate = self._launch(spec, now)
-        except OSError as exc:
+        except LAUNCH_ERRORS as exc:
             self._refuse(spec.revision, f"cannot start: {exc}")
 
     def _replace(self, spec: AppSpec, now: float) -> None:
@@ -154,7 +166,7 @@ class Deployment:
             return
         try:
             self._serve(self._launch(spec, now))
-        except OSError as exc:
+        except LAUNCH_ERRORS as exc:
             self._failed = spec.revision
             self._fail(spec.revision, f"revision {spec.short_revision} cannot start: {exc}")
 
@@ -255,7 +267,7 @@ class Deployment:
     def _restart(self, spec: AppSpec, now: float) -> None:
         try:
             instance = self._launch(spec, now)
-        except OSError as exc:
+        except LAUNCH_ERRORS as exc:
             self._failures += 1
             self._next_restart = now + backoff(self._failures)
             self._crash = f"revision {spec.short_revision} cannot restart: {exc}"
@@ -274,8 +286,11 @@ class Deployment:
         self._failures, self._restarts = 0, 0
 
     def _launch(self, spec: AppSpec, now: float) -> Instance:
+        running = [i.spec.revision for i in (self._serving, self._candidate) if i is not None]
+        account = self._accounts.open(spec, keep=running) if self._accounts else shared(spec)
         port = free_port(self._host) if spec.port is not None else None
-        return Instance(spec, host=self._host, port=port, log=self._log, now=now)
+        return Instance(spec, account=account, host=self._host, port=port, log=self._log,
+                        now=now)  # fmt: skip
 
     # --- reporting ------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The environment an app process gets, and keeping its values out of every text we write.
 
-Apps start from a clean base (``PATH``, ``HOME``, ``LANG``), never from the platform's own
-environment, so nothing of the platform (its settings, its credentials) leaks into an app
-and an app behaves the same whoever started the platform. The directory of the platform's
+Apps start from a clean base (``PATH``, ``LANG``, and ``HOME``: the app's own directory,
+else the platform's), never from the platform's own environment, so nothing of the platform
+(its settings, its credentials) leaks into an app and an app behaves the same whoever
+started the platform. The directory of the platform's
 own Python leads ``PATH``, so ``python`` in a ``run`` command exists wherever the platform
 runs (a bare Debian has only ``python3``). The declared env holds secrets:
 any text the runtime derives from app output passes through :func:`scrub` first.
@@ -20,11 +21,21 @@ DEFAULTS = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 SHORTEST_SECRET = 6
 
 
-def environment(cwd: Path, declared: Mapping[str, str], port: int | None) -> dict[str, str]:
-    """Base + ``declared`` + ``PYTHONPATH`` led by ``cwd`` + ``PORT`` (the instance's port)."""
+def environment(
+    cwd: Path,
+    declared: Mapping[str, str],
+    port: int | None,
+    *,
+    home: Path | None = None,
+    replaced: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Base (``HOME`` = ``home`` when given) + ``declared`` with ``replaced`` values +
+    ``PYTHONPATH`` led by ``cwd`` + ``PORT`` (the instance's port)."""
     base = {**DEFAULTS, **{key: os.environ[key] for key in INHERITED if key in os.environ}}
     base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base["PATH"]])
-    env = {**base, **declared}
+    if home is not None:
+        base["HOME"] = str(home)
+    env = {**base, **declared, **(replaced or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), declared.get("PYTHONPATH")]))
     if port is not None:
         env["PORT"] = str(port)

@@ -1,6 +1,8 @@
 """One process of one revision of one app, from launch to the last child reaped.
 
-The command runs under ``/bin/sh -c`` in a session of its own, so the whole process tree
+The command runs under ``/bin/sh -c``, as the user of its :class:`Account` (the app's own
+OS user where the platform can, see :mod:`comind.apps.accounts`), in a session of its own,
+so the whole process tree
 (the shell, the app, anything it forks) is one process group the runtime can signal at
 once, and a Ctrl-C in the platform's terminal never reaches an app directly. Output is
 read through a pipe by a thread that stamps each line into the app's log and keeps the
@@ -28,6 +30,7 @@ from typing import IO
 
 import psutil
 
+from comind.apps.accounts import Account
 from comind.apps.env import environment, scrub
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
@@ -45,7 +48,14 @@ class Instance:
     """A launched process of ``spec`` listening (if the app has a port) on ``port``."""
 
     def __init__(
-        self, spec: AppSpec, *, host: str, port: int | None, log: AppLog, now: float
+        self,
+        spec: AppSpec,
+        *,
+        account: Account,
+        host: str,
+        port: int | None,
+        log: AppLog,
+        now: float,
     ) -> None:
         self.spec = spec
         self.port = port
@@ -58,12 +68,17 @@ class Instance:
         self._stopped = False
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._next_check = now + (spec.probe.initial_delay if spec.probe else READY_WITHOUT_PROBE)
-        env = environment(spec.cwd, spec.env, port)
-        self._target = Target(host, port, spec.port, spec.cwd, env, tuple(spec.env.values()))
+        cwd, user = account.code, account.user
+        env = environment(cwd, spec.env, port, home=account.home, replaced=account.env)
+        secrets = tuple(spec.env.values())
+        self._target = Target(host, port, spec.port, cwd, env, secrets, user)
         self._proc = subprocess.Popen(
             ["/bin/sh", "-c", spec.command],
-            cwd=spec.cwd,
+            cwd=cwd,
             env=env,
+            user=user.uid,
+            group=user.gid,
+            extra_groups=user.extra_groups,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -4,11 +4,13 @@ All instances of an app (the old and the new one during a rollout, each restart)
 to the same ``<name>.log`` so its history reads top to bottom. Each line gets an ISO
 timestamp; the runtime's own notes are marked ``[comind]`` so they can be told from the
 app's output. At ``max_bytes`` the file is moved to ``<name>.log.1`` (one generation
-kept), which bounds the disk an app can fill with output.
+kept), which bounds the disk an app can fill with output. The files are 0600: an app's
+output may hold what it should not have printed.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,8 +50,9 @@ class AppLog:
 
     def _open(self) -> BinaryIO:
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("ab")
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = os.fdopen(fd, "ab")
         return self._file
 
     def _rotate(self) -> None:

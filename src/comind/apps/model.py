@@ -31,6 +31,7 @@ class AppSpec:
     revision: str
     port: int | None = None
     probe: Probe | None = None
+    isolated: bool = True  # as its own OS user where the platform can (apps/accounts.py)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):

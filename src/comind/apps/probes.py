@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.apps.env import scrub
+from comind.embedded.osuser import RunAs
 from comind.errors import UsageError
 
 REASON_CHARS = 200
@@ -57,6 +58,7 @@ class Target:
     cwd: Path
     env: Mapping[str, str] = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False, default=())
+    user: RunAs = field(default_factory=RunAs)  # who a command probe runs as: the app's
 
 
 def failure(probe: Probe, target: Target) -> str | None:
@@ -93,11 +95,15 @@ def tcp_failure(host: str, port: int | None, timeout: float) -> str | None:
 
 
 def command_failure(command: str, target: Target, timeout: float) -> str | None:
-    """Run ``command`` with the shell in the app's cwd and env; exit status 0 passes."""
+    """Run ``command`` with the shell as the app's user, in its cwd and env; exit status 0
+    passes."""
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
         cwd=target.cwd,
         env=dict(target.env),
+        user=target.user.uid,
+        group=target.user.gid,
+        extra_groups=target.user.extra_groups,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from comind.apps.accounts import AppAccounts
 from comind.apps.deployment import STOP_TIMEOUT
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec, AppState
@@ -34,8 +35,12 @@ class AppRuntime:
         host: str = "127.0.0.1",
         ready_timeout: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        accounts: AppAccounts | None = None,
     ) -> None:
+        """``accounts``: the apps' own OS users and directories (the platform's); without
+        them every app runs as the platform's user, from its checkout, with its HOME."""
         self.log_dir = log_dir
+        self.accounts = accounts
         self.host = host
         self.ready_timeout = ready_timeout
         self.clock = clock
@@ -46,9 +51,10 @@ class AppRuntime:
     def deploy(self, spec: AppSpec) -> None:
         """Run revision ``spec.revision`` of the app; returns at once.
 
-        The command runs under ``/bin/sh -c`` in ``spec.cwd``, as the platform's own user,
-        with a clean environment plus ``spec.env`` (and ``PORT``, the instance's internal
-        port, when the app declares a port). It is healthy once its probe passes, or,
+        The command runs under ``/bin/sh -c`` in ``spec.cwd`` (or its copy), as the app's
+        own OS user when the runtime has accounts that can make one (else the platform's
+        user), with a clean environment plus ``spec.env`` (and ``PORT``, the instance's
+        internal port, when the app declares a port). It is healthy once its probe passes, or,
         without a probe, once it has been running for one second. Deploying the revision
         already desired (serving or starting) does nothing. Progress and failures are
         reported by :meth:`state`, never raised.
@@ -93,6 +99,7 @@ class AppRuntime:
             host=self.host,
             ready_timeout=self.ready_timeout,
             clock=self.clock,
+            accounts=self.accounts,
         )
 
     def _take(self, names: list[str]) -> list[SupervisedApp]:

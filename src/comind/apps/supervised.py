@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from comind.apps.accounts import AppAccounts
 from comind.apps.deployment import STOP_TIMEOUT, Deployment
 from comind.apps.logs import AppLog
 from comind.apps.metrics import APP_UP
@@ -35,13 +36,13 @@ class SupervisedApp:
         host: str,
         ready_timeout: float,
         clock: Callable[[], float],
+        accounts: AppAccounts | None = None,
     ) -> None:
         self.name = spec.name
         self._log = log_file
         self._clock = clock
-        self._deployment = Deployment(
-            spec.name, log_file=log_file, host=host, ready_timeout=ready_timeout
-        )
+        self._deployment = Deployment(spec.name, log_file=log_file, host=host,
+                                      ready_timeout=ready_timeout, accounts=accounts)  # fmt: skip
         self._cond = threading.Condition()
         self._desired = spec
         self._woken = False

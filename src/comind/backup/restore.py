@@ -29,7 +29,7 @@ from comind.backup.base import BUCKET, BackupError, manifest_key
 from comind.backup.cluster import Cluster, answers
 from comind.backup.crypto import open_stream
 from comind.backup.manifest import PhysicalManifest, SealedManifest, parse_manifest
-from comind.embedded.osuser import allow_traverse
+from comind.embedded.osuser import require_traverse
 from comind.embedded.ports import free_port
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
@@ -178,6 +178,7 @@ def start_side(
          "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "archive_mode=off",
          *extra],
         stdout=log, stderr=subprocess.STDOUT, user=cluster.run_as.uid, group=cluster.run_as.gid,
+        extra_groups=cluster.run_as.extra_groups,
         cwd=data_dir.parent,
     )  # fmt: skip
     log.close()
@@ -209,16 +210,17 @@ def _prepare_dir(data_dir: Path, force: bool) -> None:
 
 
 def own(data_dir: Path, cluster: Cluster) -> None:
-    """Give the unpacked cluster (and its parent, for the log) to the server's OS user."""
+    """Give the unpacked cluster (and its parent, for the log) to the server's OS user,
+    which must be able to reach it (see :func:`comind.embedded.osuser.require_traverse`)."""
     os.chmod(data_dir, 0o700)
     if cluster.run_as.uid is None:
         return
-    allow_traverse(data_dir.parent)
     for root, dirs, files in os.walk(data_dir):
         for name in [*dirs, *files]:
             cluster.run_as.chown(Path(root) / name)
     cluster.run_as.chown(data_dir)
     cluster.run_as.chown(data_dir.parent)
+    require_traverse(data_dir, cluster.run_as)
 
 
 def _after(progress: Callable[[int], None], done: int, n: int) -> None:

@@ -171,6 +171,9 @@ def _print_status(st: PlatformState | None, home: StateDir) -> None:
             str(e.restarts),
         )
     console.print(table)
+    if st.running and st.app_users is False:
+        console.print("[yellow]apps run as the platform's own user[/] (it is not root): they "
+                      "can read what it can, the state directory included")  # fmt: skip
 
 
 def down(ctx: typer.Context) -> None:

@@ -8,10 +8,18 @@ Layout::
     comind.lock     held by the running platform
     git/            checkouts of git-URL repos restores/       restored copies
     run/metrics/    flow workers' metrics     tls/            a self-signed certificate
-    monitoring/     Prometheus, Alertmanager
+    monitoring/     Prometheus, Alertmanager  apps/<app>/     an app's HOME and code
 
 Secrets are generated once and reused, so data written under one password stays
 reachable after ``down``/``up``.
+
+**Private throughout.** :meth:`StateDir.create` sets the process's umask to 077 and
+:meth:`StateDir.secure` takes group and other bits off everything already there (a state
+directory of an older version, a file another process wrote), so files are 0600 and
+directories 0700 whatever the caller's umask. The exceptions are the directories other
+OS users must cross (:data:`CROSSED`): as root they are ``root:comind`` 0710, so
+PostgreSQL (user ``comind``) reaches its data and a restored copy, and an app's user (in
+that group) its own ``apps/<app>/``, without listing or reading anything else.
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 
+from comind.embedded.osuser import state_group
 from comind.embedded.state import PlatformState
 from comind.errors import ComindError
+
+PRIVATE_UMASK = 0o077
+CROSSED = ("", "apps", "restores")  # relative to the root: the directories others cross
 
 
 class StateDir:
@@ -85,6 +98,11 @@ class StateDir:
         return self.root / "run" / "metrics"
 
     @property
+    def apps(self) -> Path:
+        """Each app's own directory (``apps/<app>/``: its HOME and its code)."""
+        return self.root / "apps"
+
+    @property
     def tls(self) -> Path:
         return self.root / "tls"
 
@@ -105,12 +123,29 @@ class StateDir:
         return self.root / "state.json"
 
     def create(self) -> None:
-        """Make the directory tree; refuse a path that is not a usable directory."""
+        """Make the directory tree, private (see the module's docstring); refuse a path that
+        is not a usable directory. From here on this process creates private files only."""
         if self.root.exists() and not self.root.is_dir():
             raise ComindError(f"state directory {self.root} is not a directory")
-        for path in (self.root, self.postgres, self.redis, self.objects, self.logs):
-            path.mkdir(parents=True, exist_ok=True)
-        self.secrets.mkdir(mode=0o700, exist_ok=True)
+        os.umask(PRIVATE_UMASK)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for path in (self.postgres, self.redis, self.objects, self.logs, self.secrets,
+                     self.apps, self.restores):  # fmt: skip
+            path.mkdir(exist_ok=True)
+        self.secure()
+
+    def secure(self) -> None:
+        """Take group and other bits off everything below the root, then open the
+        :data:`CROSSED` directories to the state directory's group (as root)."""
+        for top, dirs, files in os.walk(self.root):
+            for name in (*dirs, *files):
+                _private(os.path.join(top, name))
+        group = state_group()
+        for relative in CROSSED:
+            path = self.root / relative
+            if group is not None and path.stat().st_uid == os.geteuid():
+                os.chown(path, -1, group)
+            path.chmod(0o710 if group is not None else 0o700)
 
     def secret(self, name: str) -> str:
         """The secret ``name``, generated on first use and kept with mode 0600."""
@@ -139,5 +174,17 @@ class StateDir:
     def write_state(self, state: PlatformState) -> None:
         """Replace state.json atomically so readers never see half a document."""
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state.dump(), indent=2, sort_keys=True))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(state.dump(), indent=2, sort_keys=True))
         tmp.replace(self.state_file)
+
+
+def _private(path: str) -> None:
+    """Only the owner's bits on ``path`` (a symlink is left alone: it has no mode)."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+    except (FileNotFoundError, PermissionError):  # gone while we walked; not ours to change
+        pass

@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 
 from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.home import StateDir
-from comind.embedded.osuser import allow_traverse, service_user
+from comind.embedded.osuser import require_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_version
 from comind.embedded.settings import Settings
@@ -147,11 +147,10 @@ class PostgresEngine(TcpEngine):
     def _grant_access(self) -> None:
         self.home.pg_data.mkdir(mode=0o700, exist_ok=True)
         self.wal_spool.mkdir(mode=0o700, exist_ok=True)
-        if self.run_as.uid is not None:
-            allow_traverse(self.home.postgres)
-            allow_traverse(self.bin_dir)
-            for path in (self.home.postgres, self.home.pg_data, self.wal_spool):
-                self.run_as.chown(path)
+        for path in (self.home.postgres, self.home.pg_data, self.wal_spool):
+            self.run_as.chown(path)
+        require_traverse(self.home.pg_data, self.run_as)
+        require_traverse(self.bin_dir / "postgres", self.run_as)
 
     def _initdb(self) -> None:
         if any(self.home.pg_data.iterdir()):
@@ -182,6 +181,8 @@ class PostgresEngine(TcpEngine):
             check=False,
             user=self.run_as.uid,
             group=self.run_as.gid,
+            extra_groups=self.run_as.extra_groups,
+            umask=0o077,
             cwd=self.home.postgres,
         )
         if result.returncode != 0:

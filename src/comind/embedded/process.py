@@ -18,10 +18,14 @@ import psutil
 
 from comind.embedded.osuser import RunAs
 
+PRIVATE = 0o077  # an engine's files (Redis' AOF and RDB, PostgreSQL's logs) are its own
+
 
 def launch(argv: Sequence[str], *, log: Path, run_as: RunAs, cwd: Path) -> subprocess.Popen[bytes]:
-    """Start ``argv`` detached from the terminal, appending its output to ``log``."""
-    with log.open("ab") as out:
+    """Start ``argv`` detached from the terminal, appending its output to ``log`` (0600);
+    whatever it creates is private to its user, whatever the caller's umask."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as out:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -30,6 +34,8 @@ def launch(argv: Sequence[str], *, log: Path, run_as: RunAs, cwd: Path) -> subpr
             cwd=cwd,
             user=run_as.uid,
             group=run_as.gid,
+            extra_groups=run_as.extra_groups,
+            umask=PRIVATE,
             start_new_session=True,
             env={**os.environ, "LC_ALL": "C"},
         )

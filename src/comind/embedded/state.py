@@ -53,6 +53,9 @@ class About(_Closed):
     api_listen: str | None = None  # with TLS only, as the three below
     tls_cert: str | None = None
     tls_self_signed: bool | None = None
+    app_users: bool | None = Field(
+        default=None, description="each app runs as an OS user of its own (false: as the "
+        "platform's user, which is not root); absent without apps")  # fmt: skip
 
 
 class PlatformState(_Closed):
@@ -75,6 +78,7 @@ class PlatformState(_Closed):
     api_listen: str | None = None
     tls_cert: str | None = None
     tls_self_signed: bool | None = None
+    app_users: bool | None = None
 
     @classmethod
     def parse(cls, data: Any, *, origin: str) -> PlatformState:

@@ -9,6 +9,12 @@ What :class:`comind.gitops.source.GitSource` builds on:
 - **No credential leaks.** :func:`redact_url` replaces ``user:password@`` and
   ``https://TOKEN@`` with ``***``; :func:`credentials` lists a URL's secrets (raw and
   percent-decoded) so messages can be scrubbed of them literally.
+- **No credential on a command line.** :func:`split_login` takes the userinfo out of an
+  http(s) URL (and the password out of any other); git gets the bare URL and
+  :func:`login_env` hands it the login through a credential helper configured in its
+  environment (``GIT_CONFIG_COUNT``), whose text names variables, never their values.
+  ``ps`` shows argv to every user of the machine, while a process's environment is
+  readable only by its own user and root.
 - **Nothing git would read as an option.** :func:`check_name` refuses names starting with
   ``-`` and control characters.
 - **Commits parse unambiguously.** :data:`LOG_FORMAT` separates fields with NUL bytes, so
@@ -19,10 +25,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from comind.errors import ComindError
 
@@ -33,6 +39,12 @@ _KEEP_GIT_VARS = frozenset(
 # One commit as NUL-separated fields (``git log -z`` ends each record with a NUL too).
 _FIELDS = ("%H", "%h", "%an", "%ae", "%ct", "%s", "%B", "%(trailers:only,unfold)")
 LOG_FORMAT = "--format=" + "%x00".join(_FIELDS)
+_USER_VAR, _PASSWORD_VAR = "COMIND_GIT_USERNAME", "COMIND_GIT_PASSWORD"
+# Answers git's "get" only; "store" and "erase" have nothing to keep or forget.
+_HELPER = (
+    f"!f() {{ test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
+    f'"${_USER_VAR}" "${_PASSWORD_VAR}"; }}; f'
+)
 
 
 class GitError(ComindError):
@@ -83,6 +95,43 @@ def credentials(url: str) -> list[str]:
     """The secrets in ``url`` (raw and percent-decoded), to scrub literally."""
     found = {_secret(match) for match in _USERINFO.finditer(url)}
     return sorted({form for secret in found for form in (secret, unquote(secret)) if form})
+
+
+@dataclass(frozen=True)
+class Login:
+    """The username and password (or token) a URL carried, percent-decoded."""
+
+    username: str = field(repr=False)  # a token may stand as the username
+    password: str = field(repr=False)
+
+
+def split_login(url: str) -> tuple[str, Login | None]:
+    """``url`` without its credentials, and the login git must use for it (None: none).
+
+    http(s) loses its whole userinfo (a token may stand as the username); any other
+    scheme keeps its user (``ssh://git@host``), which is no secret, and loses a password.
+    """
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or "@" not in parts.netloc:
+        return url, None
+    info, _, host = parts.netloc.rpartition("@")
+    user, _, password = info.partition(":")
+    if not parts.scheme.lower().startswith("http"):
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}")), None
+    return urlunsplit(parts._replace(netloc=host)), Login(unquote(user), unquote(password))
+
+
+def login_env(login: Login | None) -> dict[str, str]:
+    """The variables that give git ``login`` through a credential helper (none without)."""
+    if login is None:
+        return {}
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": _HELPER,
+        _USER_VAR: login.username,
+        _PASSWORD_VAR: login.password,
+    }
 
 
 def git_env(home: Path) -> dict[str, str]:

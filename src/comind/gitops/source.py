@@ -12,8 +12,9 @@ and guarantees:
   prompt (``GIT_TERMINAL_PROMPT=0``, ssh ``BatchMode``), no askpass helper, no system
   or user configuration, and a timeout after which its whole process group is killed.
 - **No credential leaks.** ``user:password@`` and ``https://TOKEN@`` are removed from
-  every error message and log line; the URL is passed on the command line and never
-  stored in the bare repository's config.
+  every error message and log line and from every command line: git gets the URL without
+  them and the login through its environment (:func:`comind.gitops.git.login_env`); the
+  URL is never stored in the bare repository's config.
 - **A revision directory is complete or absent.** ``checkout()`` writes the tree into
   a temporary directory and renames it into ``revisions/<sha>`` in one step; the
   newest ``keep`` other revisions are kept, the rest are removed.
@@ -44,8 +45,10 @@ from comind.gitops.git import (
     credentials,
     git_env,
     last_line,
+    login_env,
     parse_commits,
     redact_url,
+    split_login,
     verb,
 )
 from comind.observe.logs import redact
@@ -98,6 +101,8 @@ class GitSource:
         self._secrets = credentials(url)
         for secret in self._secrets:
             redact(secret)
+        self._remote, login = split_login(self.url)
+        self._login = login_env(login)
         self._repo = self.workdir / "repo.git"
         self._revisions = self.workdir / "revisions"
         self._env = git_env(self.workdir)
@@ -113,7 +118,8 @@ class GitSource:
         """Bring the copy up to date with the remote; return the followed ref's SHA."""
         with self._lock:
             if (self._repo / "HEAD").is_file():
-                self._git("fetch", "--prune", "--force", "--quiet", self.url, *_REFSPECS)
+                argv = self._argv("fetch", "--prune", "--force", "--quiet", self._remote)
+                self._run([*argv, *_REFSPECS], env=self._login)
             else:
                 self._clone()
             sha = self._ref_sha()
@@ -189,7 +195,7 @@ class GitSource:
         tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=self.workdir))
         try:
             bare = tmp / "repo.git"
-            self._run(["git", "clone", "--bare", "--quiet", self.url, str(bare)])
+            self._run(["git", "clone", "--bare", "--quiet", self._remote, str(bare)], self._login)
             self._run(["git", f"--git-dir={bare}", "remote", "remove", "origin"])
             os.replace(bare, self._repo)
         except OSError as exc:

@@ -20,6 +20,7 @@ from comind.api.server import ApiServer, base_url
 from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
+from comind.apps.accounts import AppAccounts
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
@@ -161,7 +162,8 @@ class Platform:
         apps = sorted(self.spec.apps) if self.spec else []
         self.engines.about = About.model_validate(
             {**self.about, "api_url": self.url, "metrics_url": f"{self.url}/metrics",
-             "sqs_url": self.url, "s3_url": self.s3_url, "apps": apps, **self._tls_state()}
+             "sqs_url": self.url, "s3_url": self.s3_url, "apps": apps, **self._tls_state(),
+             **self._app_users()}
         )  # fmt: skip
         self.engines.write_state()
 
@@ -270,7 +272,7 @@ class Platform:
         self._keys = keys
         credentials = self.credentials
         assert credentials is not None
-        self.apps = AppRuntime(home.app_logs, host=self.host)
+        self.apps = AppRuntime(home.app_logs, host=self.host, accounts=AppAccounts(home.apps))
         reset_worker_metrics(self.worker_metrics)
         self.gitops = ControlPlane(
             self.source,
@@ -285,6 +287,11 @@ class Platform:
             flow_env=lambda res: self._worker_env(),
             refresh_interval=self.settings.refresh_interval,
         )
+
+    def _app_users(self) -> dict[str, bool]:
+        """Whether each app runs as an OS user of its own (only a root platform can)."""
+        accounts = self.apps.accounts if self.apps else None
+        return {"app_users": accounts.isolated} if accounts else {}
 
     @property
     def worker_metrics(self) -> Path:

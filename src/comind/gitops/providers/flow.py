@@ -43,6 +43,7 @@ class FlowProvider:
                 revision=digest,
                 port=None,
                 probe=None,
+                isolated=False,  # the platform's worker: it connects with the state dir's keys
             )
             for i in range(int(res.spec["parallelism"]))
         ]

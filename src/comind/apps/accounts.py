@@ -1,0 +1,152 @@
+"""Each app as an OS user of its own: who its processes run as, its HOME, its code.
+
+As root the platform runs app ``orders`` as the system user ``comind-app-orders``
+(:func:`comind.embedded.osuser.app_user`, created on its first deploy), never as root, so
+an app's ``run`` (and its health command) cannot read the state directory: secrets, the
+engines' data, other apps' files. It gets::
+
+    $COMIND_HOME/apps/                  root:comind 0710 (members cross it, cannot list it)
+      <app>/                            the app's user, 0700
+        home/                           HOME: its own to write
+        code/<revision>/                a copy of the checkout it runs from (its cwd)
+
+The code is a *copy*, owned by the app's user, because checkouts live in
+``$COMIND_HOME/git`` (private to the platform). Symlinks are copied as links, never
+followed by the platform, so a link in the repository to a secret reaches only what the
+app's user could reach anyway. Only the copies of the revisions its instances run are kept.
+The CA bundle an app is pointed to (``AWS_CA_BUNDLE``, a public certificate under the
+private ``tls/``) is copied into its HOME the same way.
+
+Without root (:attr:`AppAccounts.isolated` false) apps run as the platform's user from
+the checkout itself, with a HOME of their own: they can read whatever that user can,
+including the state directory. The platform logs that once; ``comind status`` shows it.
+Flow workers (``AppSpec.isolated`` false) always run as the platform's user: they are
+the platform's own code and connect to the engines with the state directory's credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from comind.apps.model import AppSpec
+from comind.embedded.osuser import RunAs, app_user, require_traverse, state_group, unreachable
+
+log = logging.getLogger("comind.apps")
+
+OWN_COPIES = ("AWS_CA_BUNDLE",)  # files apps are pointed to that they may not reach
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who one instance runs as, its working directory, and what its environment changes."""
+
+    user: RunAs
+    code: Path
+    home: Path | None = None  # None: the platform's HOME (flow workers, bare runtimes)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def shared(spec: AppSpec) -> Account:
+    """The platform's own user, from the checkout itself."""
+    return Account(RunAs(), spec.cwd)
+
+
+class AppAccounts:
+    """The OS users, HOMEs and code copies of the apps under ``root``
+    (``$COMIND_HOME/apps``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.isolated = state_group() is not None
+        self._checked: set[str] = set()
+        if not self.isolated:
+            log.warning(
+                "apps run as the platform's own user (uid %d): only a platform running as "
+                "root gives each app an OS user of its own, so apps can read what this user "
+                "can, the state directory included",
+                os.geteuid(),
+            )
+
+    def open(self, spec: AppSpec, *, keep: Collection[str] = ()) -> Account:
+        """The account an instance of ``spec`` runs in, ready to launch; the code copies
+        of revisions other than ``spec``'s and ``keep`` are removed."""
+        if not spec.isolated:
+            return shared(spec)
+        user = app_user(spec.name) if self.isolated else RunAs()
+        own = self._directory(self.root / spec.name, user)
+        home = self._directory(own / "home", user)
+        require_traverse(home, user)
+        self._check_python(spec.name, user)
+        if not user.other:
+            return Account(user, spec.cwd, home)
+        code = self._directory(own / "code", user)
+        copies = {name: str(_copy_file(spec.env[name], home, user))
+                  for name in OWN_COPIES if name in spec.env}  # fmt: skip
+        return Account(user, self._export(spec, code, user, keep), home, copies)
+
+    def _check_python(self, app: str, user: RunAs) -> None:
+        """Warn once per app when its user cannot run ``python`` (the platform's, first on
+        its PATH): a Python installed in root's home (pyenv) is closed to other users."""
+        python = Path(os.path.realpath(sys.executable))
+        why = unreachable(python, user) if app not in self._checked else None
+        self._checked.add(app)
+        if why is not None:
+            log.warning("app %s cannot run the platform's Python: %s, or build the platform's "
+                        "virtualenv from a Python all users can run (make PYTHON=/usr/bin/python3)",
+                        app, why)  # fmt: skip
+
+    def _directory(self, path: Path, user: RunAs) -> Path:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        user.chown(path)
+        path.chmod(0o700)
+        return path
+
+    def _export(self, spec: AppSpec, code: Path, user: RunAs, keep: Collection[str]) -> Path:
+        target = code / _folder(spec.revision)
+        if not target.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=code))
+            try:
+                shutil.copytree(spec.cwd, tmp / "tree", symlinks=True)
+                _give(tmp / "tree", user)
+                (tmp / "tree").rename(target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        wanted = {target.name, *(_folder(revision) for revision in keep)}
+        for old in code.iterdir():
+            if old.name not in wanted:
+                shutil.rmtree(old, ignore_errors=True)
+        return target
+
+
+def _folder(revision: str) -> str:
+    return revision[:32]
+
+
+def _give(tree: Path, user: RunAs) -> None:
+    """Make everything under ``tree`` the user's alone (links are never followed)."""
+    for top, dirs, files in os.walk(tree):
+        for name in (*dirs, *files):
+            _own(Path(top) / name, user)
+    _own(tree, user)
+
+
+def _own(path: Path, user: RunAs) -> None:
+    user.chown(path)
+    info = path.lstat()
+    if not stat.S_ISLNK(info.st_mode):
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
+
+def _copy_file(source: str, home: Path, user: RunAs) -> Path:
+    copy = home / Path(source).name
+    shutil.copyfile(source, copy)
+    _own(copy, user)
+    return copy
