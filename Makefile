@@ -1,5 +1,8 @@
 # One set of commands for people and CI. Each target sets up .venv itself.
-PYTHON ?= python3
+# As root the platform runs each app as an OS user of its own, which must be able to run the
+# venv's interpreter: a pyenv Python under /root (mode 0700) is not; the system's 3.11+ is
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
