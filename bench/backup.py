@@ -501,7 +501,7 @@ def _restore_stages(
     def extract() -> None:
         stream = restore_module._Stream(open_stream(_chunks(sealed), keys), lambda n: None)
         with tarfile.open(fileobj=stream, mode="r|") as tar:
-            tar.extractall(into, filter="fully_trusted")
+            restore_module.extract_trusted(tar, into)
 
     try:
         seconds, _ = _timed(extract)

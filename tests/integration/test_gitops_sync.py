@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -352,3 +353,19 @@ def test_an_app_redis_user_allowed_more_commands_is_out_of_sync_and_repaired(
     assert cp.caches.observe(res).drift == ("ACL user may run other commands than an app may",)
     cp.caches.apply(res)
     assert cp.caches.observe(res).drift == ()
+
+
+def test_resources_applied_at_once_make_a_shared_role_once(platform: EmbeddedPlatform) -> None:
+    """Flows applied on several threads share the workers' role and a database's owner: the
+    first sync of the example failed with 'role "comind_worker" already exists'."""
+    admin = PgAdmin(superuser(platform.postgres))
+    role = f"comind_race_{uuid.uuid4().hex[:8]}"
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            made = [pool.submit(admin.ensure_role, role, "pw") for _ in range(8)]
+            owners = [pool.submit(admin.ensure_group, f"{role}_owner") for _ in range(8)]
+        assert [f.exception() for f in made + owners] == [None] * 16
+    finally:
+        admin.drop_role(role)
+        admin.drop_role(f"{role}_owner")
+        admin.close()

@@ -136,8 +136,17 @@ def _extract(
     plain = _Stream(open_stream(store.get_stream(BUCKET, manifest.artifacts[0]), keys),
                     progress)  # fmt: skip
     with tarfile.open(fileobj=plain, mode="r|") as tar:
-        tar.extractall(into, filter="fully_trusted")  # our own, authenticated artifact
+        extract_trusted(tar, into)  # our own, authenticated artifact
     return plain.total
+
+
+def extract_trusted(tar: tarfile.TarFile, into: Path) -> None:
+    """Every member of ``tar`` into ``into`` as it is (modes, links, owners kept). Pythons
+    before 3.11.4 (Debian 12's 3.11.2) have no extraction filters and do exactly this."""
+    if hasattr(tarfile, "fully_trusted_filter"):
+        tar.extractall(into, filter="fully_trusted")
+    else:
+        tar.extractall(into)
 
 
 def _combine(

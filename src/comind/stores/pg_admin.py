@@ -47,8 +47,8 @@ class PgAdmin:
     def ensure_role(self, role: str, password: str, *, inherit: bool = True) -> None:
         """A login role with ``password`` and no special rights (created or reset);
         ``inherit=False``: roles granted to it lend their rights only through SET ROLE."""
-        with self.pool.connection() as conn:
-            verb = "ALTER" if role_exists(conn, role) else "CREATE"
+        with self.pool.connection() as conn, conn.transaction():
+            verb = _create_or_alter(conn, role)
             # the verifier, never the password, goes over the wire (and into any server log)
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(),
                                                     b"scram-sha-256").decode()  # fmt: skip
@@ -61,8 +61,8 @@ class PgAdmin:
 
     def ensure_group(self, role: str) -> None:
         """A role nobody logs in as, with no special rights (an owner of objects)."""
-        with self.pool.connection() as conn:
-            verb = "ALTER" if role_exists(conn, role) else "CREATE"
+        with self.pool.connection() as conn, conn.transaction():
+            verb = _create_or_alter(conn, role)
             conn.execute(sql.SQL(
                 verb + " ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
                 "NOBYPASSRLS"
@@ -165,3 +165,11 @@ def _stored_key(password: str, salt: str, iterations: int) -> str:
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), iterations)
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     return base64.b64encode(hashlib.sha256(client_key).digest()).decode()
+
+
+def _create_or_alter(conn: Connection, role: str) -> str:
+    """CREATE when ``role`` does not exist yet, else ALTER; the caller's transaction holds a
+    lock until it ends, so two resources applied at once (two flows sharing the workers'
+    role or a database's owner) cannot both decide to create it."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('comind-roles'))")
+    return "ALTER" if role_exists(conn, role) else "CREATE"

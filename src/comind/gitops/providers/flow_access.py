@@ -11,6 +11,7 @@ their environment (``env``), never the superuser's password.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 
 from comind.flows.access import TableUse
@@ -51,6 +52,9 @@ def uses(res: Resource) -> dict[str, list[TableUse]]:
     return dict(found)
 
 
+_GRANTING = threading.Lock()
+
+
 class FlowAccess:
     def __init__(self, pg: PgAdmin, secrets: SecretStore) -> None:
         self.pg, self.secrets = pg, secrets
@@ -86,6 +90,13 @@ class FlowAccess:
         return tuple(drift)
 
     def apply(self, res: Resource) -> None:
+        # flows are applied on several threads and share grants on the same catalog rows (the
+        # workers' role, a database's ACL): PostgreSQL refuses concurrent updates of one
+        # ("tuple concurrently updated"), so one flow's grants at a time
+        with _GRANTING:
+            self._apply(res)
+
+    def _apply(self, res: Resource) -> None:
         role = flow_role(res.name)
         self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
         ensure_worker_role(self.pg, self.worker_target().password)
