@@ -82,7 +82,9 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
 ) -> None:
     root, app, found = shop
     home = runtime.engines.home
-    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    env = found.worker_env(FLOW)
+    assert runtime.engines.redis.password not in env.values()  # the default user's
+    logins = WorkerLogins.from_env(env)
     with flow_engines(home, running_state(home), logins) as engines:
         builder = FlowBuilder(load_spec(root), root, engines)
         enriched = builder.steps(FLOW)[0].apply([Record({"id": "o1", "customer_id": 1})])
