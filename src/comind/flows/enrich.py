@@ -5,7 +5,8 @@ cache in front of it (cache-aside with a TTL). The table's statements are in
 Invalidation is by version: a statement trigger on the lookup table bumps the table's
 version in ``comind_flows.table_versions``, the step reads the version once per batch, and
 the version is part of every cache key, so a change to the table is seen by the next batch
-and stale entries simply expire.
+and stale entries simply expire. The keys are the flow's own (``flow_cache_prefix``): its
+Redis user may touch no others (flows/redis_access.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from comind.flows.pglookup import TableLookup
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.flows.rediscache import LookupCache
 from comind.spec import steps as declared
+from comind.spec.names import flow_cache_prefix
 from comind.stores.postgres import Pool
 from comind.stores.redis import RedisClient
 
@@ -76,7 +78,7 @@ class Enrich:
             return {}
         if self.cache is None or not self.ttl:  # ttl: 0 asks for no cache
             return self.lookup.rows(values)
-        prefix = f"comind:flow:{self.flow}:enrich:{self.table}:v{self.lookup.version()}:"
+        prefix = f"{flow_cache_prefix(self.flow)}{self.table}:v{self.lookup.version()}:"
         found = self.cache.get(prefix, values)
         missing = [v for v in values if v not in found]
         metrics.CACHE_REQUESTS.labels(self.flow, "hit").inc(len(found))

@@ -76,8 +76,8 @@ class ControlPlane:
         if apps is not None:
             providers["app"] = AppProvider(apps, lambda app: {**base_env(app), **self.app_env(app)})
             if flow_command is not None:
-                providers["flow"] = FlowProvider(apps, flow_command, flow_env,
-                                                 FlowAccess(self.pg, secrets))  # fmt: skip
+                access = FlowAccess(self.pg, self.acl, secrets)
+                providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
         self.service = SyncService(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from comind.flows.access import TableUse, table_uses
+from comind.flows.redis_access import key_patterns
 from comind.queue import model
 from comind.spec import Spec
 from comind.spec.model import App, Flow, Queue
@@ -69,7 +70,8 @@ def render(spec: Spec, root: Path, revision: str = "", env: str | None = None) -
         # a flow reading an app's table starts after that app (which creates the table),
         # so the platform can grant the flow's role SELECT on it
         readers = sorted({f"app/{u.app}/{u.app}" for u in tables if not u.write})
-        out += _flow(name, flow, [*services, *readers], root, revision, env, tables)
+        keys = key_patterns(spec, name)
+        out += _flow(name, flow, [*services, *readers], root, revision, env, tables, keys)
     return out
 
 
@@ -81,6 +83,7 @@ def _flow(
     revision: str,
     env: str | None,
     tables: list[TableUse],
+    keys: tuple[str, ...],
 ) -> list[Resource]:
     """The flow's own queues (input for topic/http sources, dead letters), its topic
     subscription, and its workers, which start once every data service exists."""
@@ -103,7 +106,7 @@ def _flow(
     worker = Resource("flow", PLATFORM, name, {
         "kind": flow.kind, "flow": flow.model_dump(mode="json", by_alias=True),
         "parallelism": flow.parallelism, "root": str(root), "revision": revision, "env": env,
-        "tables": [asdict(t) for t in tables],
+        "tables": [asdict(t) for t in tables], "redis_keys": list(keys),
     }, tuple(services) + tuple(r.id for r in own))  # fmt: skip
     return [*own, worker]
 

@@ -53,6 +53,7 @@ def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
 
 
 def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
-    """The running platform's Redis, as its default user."""
+    """The running platform's Redis, as its default user (benchmarks; never flow workers,
+    which log in as their flow's own user: platform/worker.py)."""
     host, port = state.address("redis")
     return RedisTarget(host, port, home.secret("redis-password"))

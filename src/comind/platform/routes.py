@@ -51,7 +51,6 @@ from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
-from comind.stores.redis import default_user
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -169,13 +168,15 @@ def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
     def engines(flow: str) -> FlowEngines:
         # the platform's own pool: a run holds connections for minutes, which the API's
         # short-waiting pool must keep free for requests; app databases as the flow's
-        # writer role, as its workers reach them (a flow runs only once applied)
+        # writer role and Redis as its user, as its workers reach them (a flow runs only
+        # once applied)
         assert rt.messages is not None
         if rt.gitops is None:
             raise ComindError("flows run only on a platform that follows a repository")
-        writer = FlowAccess(rt.gitops.pg, rt.gitops.secrets).target(flow)
-        return FlowEngines(rt.messages, writer, FileObjectStore(rt.engines.home.objects),
-                           default_user(rt.engines.redis))  # fmt: skip
+        access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
+        return FlowEngines(rt.messages, access.target(flow),
+                           FileObjectStore(rt.engines.home.objects),
+                           access.redis_target(flow))  # fmt: skip
 
     service = FlowService(_applied(rt), engines)
     return FlowActionsApi(service, tokens)

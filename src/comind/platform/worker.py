@@ -2,9 +2,11 @@
 
 A worker is an engine of its own (the platform starts them as supervised processes, and an
 operator may start more on other machines): it serves its flow until SIGTERM. It reaches
-PostgreSQL with the two logins its environment carries (gitops/providers/flow_access.py):
-the flow's writer role for app databases and ``comind_worker`` for the platform database
-(queues, flow state, spans). It never reads the superuser's password: it runs app code.
+the engines with the logins its environment carries (gitops/providers/flow_access.py):
+the flow's writer role for app databases, ``comind_worker`` for the platform database
+(queues, flow state, spans) and the flow's own Redis user (its redis sinks' keys, its
+enrich cache). It reads no password under ``secrets/`` (not PostgreSQL's superuser's,
+not Redis's default user's): it runs app code.
 """
 
 from __future__ import annotations
@@ -24,32 +26,39 @@ from comind.flows.worker import serve, stop_on_signals
 from comind.gitops.providers.flow_access import (
     FLOW_DB_PASSWORD,
     FLOW_DB_USER,
+    FLOW_REDIS_PASSWORD,
+    FLOW_REDIS_USER,
     WORKER_DB_PASSWORD,
     WORKER_DB_USER,
 )
 from comind.gitops.resources import Resource
 from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
-from comind.platform.local import PlatformState, platform_redis
+from comind.platform.local import PlatformState
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
 from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget
+from comind.stores.redis import RedisTarget
 
 
 @dataclass(frozen=True)
 class WorkerLogins:
-    """The PostgreSQL logins of one flow's worker: its writer role, the workers' role."""
+    """The logins of one flow's worker: its writer role, the workers' role (PostgreSQL),
+    the flow's Redis user."""
 
     flow_user: str
     flow_password: str = field(repr=False)
     worker_user: str
     worker_password: str = field(repr=False)
+    redis_user: str
+    redis_password: str = field(repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerLogins:
-        names = (FLOW_DB_USER, FLOW_DB_PASSWORD, WORKER_DB_USER, WORKER_DB_PASSWORD)
+        names = (FLOW_DB_USER, FLOW_DB_PASSWORD, WORKER_DB_USER, WORKER_DB_PASSWORD,
+                 FLOW_REDIS_USER, FLOW_REDIS_PASSWORD)  # fmt: skip
         missing = [n for n in names if not env.get(n)]
         if missing:
             raise ComindError(f"a flow worker needs {', '.join(missing)} (the platform sets "
@@ -65,8 +74,10 @@ def flow_engines(
     host, port = state.address("postgres")
     platform = PgTarget(host, port, logins.worker_user, logins.worker_password, PLATFORM_DB)
     writer = PgTarget(host, port, logins.flow_user, logins.flow_password)
+    rhost, rport = state.address("redis")
+    cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
     layer = MessageLayer.open(platform, max_connections=8)
-    engines = FlowEngines(layer, writer, FileObjectStore(home.objects), platform_redis(home, state))
+    engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache)
     try:
         yield engines
     finally:

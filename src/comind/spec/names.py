@@ -35,6 +35,12 @@ def flow_dead_letter_queue(flow: str) -> str:
     return dead_letter_name(flow_input_queue(flow))
 
 
+def flow_cache_prefix(flow: str) -> str:
+    """Where a flow's enrich steps keep their cache entries in Redis (under the platform's
+    ``comind:``, which no app's prefix can be)."""
+    return f"comind:flow:{flow}:enrich:"
+
+
 def role_name(app: str) -> str:
     """The PostgreSQL role (and Redis user) of ``app``."""
     return _pg_name("app_", app)
@@ -47,7 +53,7 @@ def owner_role(dbname: str) -> str:
 
 
 def flow_role(flow: str) -> str:
-    """The login role a flow's workers write app databases with."""
+    """The login role a flow's workers write app databases with (and their Redis user)."""
     return _pg_name("comind_flow_", flow)
 
 

@@ -24,6 +24,7 @@ from comind.spec import reserved
 from comind.spec.issues import SpecIssue
 from comind.spec.model import Flow, Sink, SourceRef, Spec
 from comind.spec.positions import DocPath, Positions, dotted
+from comind.spec.redis_keys import key_problem
 from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
     AnonymizeStep,
@@ -332,6 +333,8 @@ class Checker:
         for kind, text in (("objects", sink.objects), ("redis", sink.redis)):
             if text is not None and (why := template_problem(text)) is not None:
                 self.error((*path, kind), why)
+            elif kind == "redis" and text and (why := key_problem(text, self.spec)):
+                self.error((*path, kind), why)  # a flow writes an app's keys only
 
     def _sink_partition(self, path: DocPath, sink: Sink) -> None:
         p = sink.partition

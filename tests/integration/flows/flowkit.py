@@ -21,6 +21,7 @@ apps:
     run: "true"
     database: {{name: {db}}}
     bucket: {{name: lake}}
+    cache: {{}}
     queues:
       orders: {{visibility_timeout: 5}}
       out: {{}}

@@ -36,7 +36,8 @@ from comind.stores.postgres import PgTarget, connect, superuser
 from comind.stores.redis import client, default_user
 
 TEMPLATE = "comind_template"
-REDIS_PREFIX = "mutant:"  # the mutants' redis sinks write under it; removed after each example
+# the mutants' redis sinks write under it (a sink writes an app's keys); removed after each example
+REDIS_PREFIX = "orders:mutant:"
 
 
 def order(day: datetime) -> dict[str, object]:

@@ -18,6 +18,8 @@ from comind.platform.secrets import platform_sealer
 from comind.spec import load_spec
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, make_pool, superuser
+from comind.stores.redis import default_user
+from comind.stores.redis_acl import RedisAcl
 
 
 @dataclass
@@ -43,8 +45,10 @@ def provisioned(runtime: Platform, root: Path) -> Iterator[Provisioned]:
     pool = make_pool(runtime.db, max_size=2)
     secrets = SecretStore(pool, platform_sealer(runtime.engines.home))
     admin = PgAdmin(superuser(runtime.engines.postgres))
+    acl = RedisAcl(default_user(runtime.engines.redis))
     resources = render(load_spec(root), root)
-    found = Provisioned(resources, DatabaseProvider(admin, secrets), FlowAccess(admin, secrets))
+    access = FlowAccess(admin, acl, secrets)
+    found = Provisioned(resources, DatabaseProvider(admin, secrets), access)
     databases = [r for r in resources if r.kind == "database"]
     flows = [r for r in resources if r.kind == "flow"]
     try:
@@ -59,4 +63,5 @@ def provisioned(runtime: Platform, root: Path) -> Iterator[Provisioned]:
         for res in databases:
             found.databases.delete(res)
         admin.close()
+        acl.close()
         pool.close()

@@ -191,7 +191,7 @@ def test_an_object_source_processes_each_object_version_once(kit: FlowKit) -> No
 files:
   kind: stream
   source: objects://lake/incoming/
-  sink: {redis: "t:{id}", ttl: 60}
+  sink: {redis: "shop:t:{id}", ttl: 60}
 """
     store = kit.engines.objects
     store.put("lake", "incoming/a.jsonl", b'{"id": "a1", "v": 1}\n{"id": "a2", "v": 2}\n')
@@ -204,9 +204,9 @@ files:
     assert outcome.written == 1 and "incoming/a.jsonl:2" in outcome.quarantined[0].reasons[0]
     r = kit.engines.cache()
     assert r is not None
-    assert r.hgetall("t:a1") == {"id": "a1", "v": "10"}
-    assert 0 < r.ttl("t:b1") <= 60
-    r.delete("t:a1", "t:a2", "t:b1")
+    assert r.hgetall("shop:t:a1") == {"id": "a1", "v": "10"}
+    assert 0 < r.ttl("shop:t:b1") <= 60
+    r.delete("shop:t:a1", "shop:t:a2", "shop:t:b1")
 
 
 def test_enrich_reads_through_the_cache_and_sees_table_changes(kit: FlowKit) -> None:

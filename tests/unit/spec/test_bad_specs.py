@@ -655,6 +655,19 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:14:18: flows.f.sinks.c.redis: placeholder {a.b} in 'o:{a.b}': expected a plain {field}",
         ],
     ),
+    "redis-sink-keys-not-an-apps": (
+        Q
+        + "    cache: {}\n  other:\n    run: 'true'\nflows:\n  f:\n    kind: stream\n"
+        + "    source: queue://orders/q\n    sinks:\n      a: {redis: '{id}:x'}\n"
+        + "      b: {redis: 'comind:flow:g:enrich:{id}'}\n      c: {redis: 'other:{id}'}\n"
+        + "      d: {redis: 'orders{id}'}\n      e: {redis: 'orders:order:{id}'}\n",
+        [
+            "comind.yaml:14:18: flows.f.sinks.a.redis: redis key '{id}:x' must start with APP: of an app with a cache (whose keys the flow writes), e.g. 'orders:order:{id}'",
+            "comind.yaml:15:18: flows.f.sinks.b.redis: redis key 'comind:flow:g:enrich:{id}' must start with APP: of an app with a cache (whose keys the flow writes), e.g. 'orders:order:{id}'",
+            "comind.yaml:16:18: flows.f.sinks.c.redis: redis key 'other:{id}' must start with APP: of an app with a cache (whose keys the flow writes), e.g. 'orders:order:{id}'",
+            "comind.yaml:17:18: flows.f.sinks.d.redis: redis key 'orders{id}' must start with APP: of an app with a cache (whose keys the flow writes), e.g. 'orders:order:{id}'",
+        ],
+    ),
     "flow-words-that-would-be-ignored": (
         DB
         + "    queues: {q: {}}\ntopics: {t: {}}\nflows:\n"

@@ -6,7 +6,7 @@ from comind.gitops.providers.base import MISSING, Observed
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
 from comind.stores.redis import RedisTarget
-from comind.stores.redis_acl import RedisAcl, matches
+from comind.stores.redis_acl import RedisAcl, app_grant, matches
 
 
 def password_name(app: str) -> str:
@@ -28,15 +28,15 @@ class CacheProvider:
         if user is None:
             return MISSING
         password = self.secrets.password(password_name(res.app))
-        if not matches(user, res.app, password):
+        if not matches(user, app_grant(res.app), password):
             return Observed(True, ("ACL user differs from the spec (password, keys or state)",))
-        if user.rules != self.acl.expected_rules():
+        if user.rules != self.acl.expected_rules(app_grant(res.app)):
             return Observed(True, ("ACL user may run other commands than an app may",))
         return Observed(True)
 
     def apply(self, res: Resource) -> None:
         password = self.secrets.password(password_name(res.app))
-        self.acl.ensure_user(res.spec["user"], res.app, password)
+        self.acl.ensure_user(res.spec["user"], password, app_grant(res.app))
 
     def delete(self, res: Resource) -> None:
         self.acl.delete_user(res.spec["user"])

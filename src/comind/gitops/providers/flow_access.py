@@ -1,12 +1,16 @@
-"""A flow's database access: its own PostgreSQL writer role, provisioned by the platform
-(the only place the superuser is used for it) before the flow's workers start.
+"""A flow's data access: its own PostgreSQL writer role and its own Redis user,
+provisioned by the platform (the only place the superuser and Redis's default user are
+used for it) before the flow's workers start.
 
 The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT, a
 generated password kept sealed like every platform secret) gets exactly the tables
 flows/access.py lists for the flow (stores/pg_grants.py says what each use grants); an
 enrich table also gets its version trigger here, because the writer may not create one.
-The workers get the role's credentials and the platform database's worker login through
-their environment (``env``), never the superuser's password.
+The Redis user (named like the role) may run only the flow engine's few commands on the
+keys flows/redis_access.py lists (its redis sinks' prefixes, its enrich cache), with a
+generated password kept sealed the same way. The workers get these credentials and the
+platform database's worker login through their environment (``env``), never the
+superuser's or Redis's default password.
 """
 
 from __future__ import annotations
@@ -31,16 +35,24 @@ from comind.stores.pg_grants import (
 )
 from comind.stores.platform_db import PLATFORM_DB, ensure_worker_role
 from comind.stores.postgres import Connection, PgTarget, connect
+from comind.stores.redis import RedisTarget
+from comind.stores.redis_acl import AclGrant, RedisAcl, flow_grant, matches
 
 FLOW_DB_USER = "COMIND_FLOW_DB_USER"
 FLOW_DB_PASSWORD = "COMIND_FLOW_DB_PASSWORD"
 WORKER_DB_USER = "COMIND_WORKER_DB_USER"
 WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
+FLOW_REDIS_USER = "COMIND_FLOW_REDIS_USER"
+FLOW_REDIS_PASSWORD = "COMIND_FLOW_REDIS_PASSWORD"
 WORKER_PASSWORD = "platform/worker-database-password"
 
 
 def password_name(flow: str) -> str:
     return f"flow/{flow}/database-password"
+
+
+def redis_password_name(flow: str) -> str:
+    return f"flow/{flow}/redis-password"
 
 
 def uses(res: Resource) -> dict[str, list[TableUse]]:
@@ -56,8 +68,8 @@ _GRANTING = threading.Lock()
 
 
 class FlowAccess:
-    def __init__(self, pg: PgAdmin, secrets: SecretStore) -> None:
-        self.pg, self.secrets = pg, secrets
+    def __init__(self, pg: PgAdmin, acl: RedisAcl, secrets: SecretStore) -> None:
+        self.pg, self.acl, self.secrets = pg, acl, secrets
 
     def target(self, flow: str) -> PgTarget:
         """How ``flow`` logs in to the app databases (the database is set per use)."""
@@ -69,18 +81,26 @@ class FlowAccess:
         return PgTarget(self.pg.admin.host, self.pg.admin.port, WORKER_ROLE, password,
                         PLATFORM_DB)  # fmt: skip
 
+    def redis_target(self, flow: str) -> RedisTarget:
+        """How ``flow`` logs in to Redis."""
+        password = self.secrets.password(redis_password_name(flow))
+        return RedisTarget(self.acl.admin.host, self.acl.admin.port, password,
+                           username=flow_role(flow))  # fmt: skip
+
     def env(self, res: Resource) -> dict[str, str]:
         """What a worker of the flow ``res`` logs in with."""
         writer, worker = self.target(res.name), self.worker_target()
+        cache = self.redis_target(res.name)
         return {FLOW_DB_USER: writer.user, FLOW_DB_PASSWORD: writer.password,
-                WORKER_DB_USER: worker.user, WORKER_DB_PASSWORD: worker.password}  # fmt: skip
+                WORKER_DB_USER: worker.user, WORKER_DB_PASSWORD: worker.password,
+                FLOW_REDIS_USER: cache.username, FLOW_REDIS_PASSWORD: cache.password}  # fmt: skip
 
     def observe(self, res: Resource) -> tuple[str, ...]:
         """How the flow's access differs from what it should be."""
         role = flow_role(res.name)
         if not self.pg.password_matches(role, self.target(res.name).password):
             return (f"role {role} is missing or does not log in with the flow's password",)
-        drift: list[str] = []
+        drift = list(self._redis_drift(res))
         for dbname, found in uses(res).items():
             if self.pg.observe_database(dbname, extensions=False) is None:
                 continue  # its database provider reports that
@@ -88,6 +108,15 @@ class FlowAccess:
                 drift += [f"{dbname}/{u.table}: {why}" for u in found
                           if (why := _table_drift(conn, role, u))]  # fmt: skip
         return tuple(drift)
+
+    def _redis_drift(self, res: Resource) -> tuple[str, ...]:
+        user, grant = flow_role(res.name), _redis_grant(res)
+        found = self.acl.observe_user(user)
+        if found is None or not matches(found, grant, self.redis_target(res.name).password):
+            return (f"Redis user {user} is missing or differs (password, keys or state)",)
+        if found.rules != self.acl.expected_rules(grant):
+            return (f"Redis user {user} may run other commands than a flow's workers may",)
+        return ()
 
     def apply(self, res: Resource) -> None:
         # flows are applied on several threads and share grants on the same catalog rows (the
@@ -98,6 +127,7 @@ class FlowAccess:
 
     def _apply(self, res: Resource) -> None:
         role = flow_role(res.name)
+        self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
         self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
         ensure_worker_role(self.pg, self.worker_target().password)
         for dbname, found in uses(res).items():
@@ -119,6 +149,8 @@ class FlowAccess:
             revoke_all(conn, role)  # CONNECT on databases dropped meanwhile, memberships
         self.pg.drop_role(role)
         self.secrets.delete(password_name(res.name))
+        self.acl.delete_user(role)
+        self.secrets.delete(redis_password_name(res.name))
 
 
 def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
@@ -127,6 +159,10 @@ def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
         return f"{role} may not read it"
     others = strange_owners(conn, use.table, use.owner) if use.write else []
     return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
+
+
+def _redis_grant(res: Resource) -> AclGrant:
+    return flow_grant(tuple(res.spec.get("redis_keys", ())))
 
 
 def _grant(use: TableUse) -> TableGrant:

@@ -1,0 +1,177 @@
+"""A flow's workers reach Redis as the flow's own ACL user (issue 15, least privilege).
+
+The spec's app, its database and the flow's access are provisioned as a sync does it
+(tests/integration/flows/provisioned.py), and the engines are those a worker builds from
+the environment the platform hands it (``flow_engines`` with ``WorkerLogins.from_env``).
+Its Redis user writes its redis sink's keys and its enrich cache's, and nothing else: not
+another app's keys, not the app's keys outside the sink's prefix, not the platform's
+``comind:`` keys (another flow's cache included), and no administrative command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from provisioned import Provisioned, provisioned
+
+from comind.flows.build import FlowBuilder
+from comind.flows.records import Record
+from comind.gitops.resources import Resource
+from comind.platform import Platform
+from comind.platform.local import running_state
+from comind.platform.worker import WorkerLogins, flow_engines
+from comind.queue.model import OutgoingMessage
+from comind.spec import load_spec
+from comind.stores.postgres import connect, superuser
+from comind.stores.redis import client, default_user
+from waiting import wait_until
+
+FLOW = "cache-orders"
+
+
+@pytest.fixture
+def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisioned]]:
+    """An app with a database and a cache, a flow enriching its orders through the cache
+    into a redis sink, provisioned like a sync does; its Redis keys removed after."""
+    app = f"r{uuid.uuid4().hex[:8]}"
+    (tmp_path / "comind.yaml").write_text(textwrap.dedent(f"""
+        platform: {{name: r}}
+        apps:
+          {app}:
+            run: "true"
+            database: {{name: {app}}}
+            cache: {{}}
+            queues: {{jobs: {{}}}}
+        flows:
+          {FLOW}:
+            kind: stream
+            source: queue://{app}/jobs
+            steps: [{{enrich: {{table: {app}/customers, by: customer_id, fields: [tier]}}}}]
+            sink: {{redis: "{app}:order:{{id}}", ttl: 1h}}
+        """))  # fmt: skip
+    admin = superuser(runtime.engines.postgres).with_db(app)
+    with provisioned(runtime, tmp_path) as found:
+        with connect(admin) as conn:  # the app's lookup table, made before the flow runs
+            conn.execute("CREATE TABLE customers (id int PRIMARY KEY, tier text)")
+            conn.execute("INSERT INTO customers VALUES (1, 'gold')")
+        found.access.apply(_flow(found))  # as the next sync: SELECT and the version trigger
+        try:
+            yield tmp_path, app, found
+        finally:
+            with client(default_user(runtime.engines.redis)) as r:
+                for key in [*r.scan_iter(f"{app}:*"), *r.scan_iter(f"comind:flow:{FLOW}:*")]:
+                    r.delete(key)
+
+
+def _flow(found: Provisioned) -> Resource:
+    return next(r for r in found.resources if r.kind == "flow" and r.name == FLOW)
+
+
+def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    root, app, found = shop
+    home = runtime.engines.home
+    env = found.worker_env(FLOW)
+    assert runtime.engines.redis.password not in env.values()  # the default user's
+    logins = WorkerLogins.from_env(env)
+    with flow_engines(home, running_state(home), logins) as engines:
+        builder = FlowBuilder(load_spec(root), root, engines)
+        enriched = builder.steps(FLOW)[0].apply([Record({"id": "o1", "customer_id": 1})])
+        builder.sinks(FLOW)["default"].write(enriched.kept)
+        flow_redis = engines.cache()
+        assert flow_redis is not None
+        denied = _refused(flow_redis)
+        assert denied(lambda r: r.set(f"{app}:secret", "x"))  # the app's, outside the sink
+        assert denied(lambda r: r.set("other:key", "x"))  # another app's
+        assert denied(lambda r: r.get(f"{app}:order:o1"))  # only the commands a sink sends
+        assert denied(lambda r: r.set("comind:platform", "x"))  # the platform's
+        assert denied(lambda r: r.mget(["comind:flow:other:enrich:k"]))  # another flow's
+        assert denied(lambda r: r.flushall())
+        assert denied(lambda r: r.config_get("requirepass"))
+        assert denied(lambda r: r.script_flush())
+        assert denied(lambda r: r.keys("*"))
+        assert denied(lambda r: r.eval("return 1", 0))
+    with client(default_user(runtime.engines.redis)) as admin:
+        assert admin.hgetall(f"{app}:order:o1") == {"id": "o1", "customer_id": "1", "tier": "gold"}
+        cached = list(admin.scan_iter(f"comind:flow:{FLOW}:enrich:*"))
+        assert len(cached) == 1 and json.loads(admin.get(cached[0]) or "")["tier"] == "gold"
+
+
+def _refused(conn: redis.Redis) -> Callable[[Callable[[redis.Redis], object]], bool]:
+    def denied(command: Callable[[redis.Redis], object]) -> bool:
+        try:
+            command(conn)
+        except redis.exceptions.NoPermissionError:
+            return True
+        return False
+
+    return denied
+
+
+def test_a_changed_flow_user_is_drift_and_the_next_apply_repairs_it(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    _, _, found = shop
+    res, acl = _flow(found), found.access.acl
+    user = found.worker_env(FLOW)["COMIND_FLOW_REDIS_USER"]
+    assert found.access.observe(res) == ()
+    acl.conn.execute_command("ACL", "SETUSER", user, "+@all")
+    assert found.access.observe(res) == (
+        f"Redis user {user} may run other commands than a flow's workers may",
+    )
+    acl.conn.execute_command("ACL", "SETUSER", user, "~*")
+    assert "differs (password, keys or state)" in found.access.observe(res)[0]
+    found.access.apply(res)
+    assert found.access.observe(res) == ()
+    found.access.delete(res)
+    assert acl.observe_user(user) is None
+    found.access.apply(res)  # for the fixture, which deletes the flow's access itself
+
+
+def test_a_worker_process_started_with_the_flows_environment_writes_through_redis(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """``comind worker`` as the platform starts it: its environment holds the flow's logins
+    only, and its records reach the redis sink, enriched through the cache."""
+    root, app, found = shop
+    assert runtime.messages is not None
+    queues = runtime.messages
+    for name in (f"{app}/jobs", f"_flows/{FLOW}-dlq"):
+        if name not in queues.admin.names():
+            queues.admin.create(name, {"VisibilityTimeout": "60"})
+    body = [OutgoingMessage(json.dumps({"id": f"o{i}", "customer_id": 1})) for i in range(5)]
+    queues.queues.send(f"{app}/jobs", body)
+    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root), **found.worker_env(FLOW)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "comind.cli.main", "worker", "--flow", FLOW, "--root", str(root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    user = env["COMIND_FLOW_REDIS_USER"]
+    try:
+        with client(default_user(runtime.engines.redis)) as admin:
+            assert wait_until(
+                lambda: admin.exists(*(f"{app}:order:o{i}" for i in range(5))) == 5, 60
+            )
+            assert admin.hget(f"{app}:order:o4", "tier") == "gold"
+            logins = {c["user"] for c in admin.client_list()}
+        assert user in logins
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout:
+            worker.stdout.close()
+        queues.admin.purge(f"{app}/jobs")
