@@ -8,9 +8,9 @@ tokens, the audit log, the secrets, the app credentials or the GitOps records.
 
 Backups do not get the superuser either: base backups (the replication protocol) and logical
 dumps log in as ``comind_backup``, which may read every table (``pg_read_all_data``, row
-security bypassed so a table is read whole), stream base backups (REPLICATION), read the
-control data a backup's manifest records, and write nothing. Restores, the switch and
-disaster recovery rebuild clusters and databases: that is provisioning, left to the superuser.
+security bypassed so a table is read whole), stream base backups (REPLICATION), mark restore
+points, and write nothing. Restores, the switch and disaster recovery rebuild clusters and
+databases: that is provisioning, left to the superuser.
 """
 
 from __future__ import annotations
@@ -38,11 +38,6 @@ WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_qua
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10
-# superuser-only until granted: the control data a backup records (its timeline), restore
-# points, and the WAL summaries (PostgreSQL 17+) telling whether an incremental backup can be
-# taken
-BACKUP_FUNCTIONS = ("pg_control_checkpoint()", "pg_create_restore_point(text)",
-                    "pg_available_wal_summaries()")  # fmt: skip
 
 
 def prepare(admin: PgTarget) -> PgTarget:
@@ -90,11 +85,10 @@ def ensure_backup_role(pg: PgAdmin, password: str) -> PgTarget:
     role = sql.Identifier(BACKUP_ROLE)
     with connect(pg.admin) as conn:
         conn.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(role))
-        for function in BACKUP_FUNCTIONS:
-            found = conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (function,)).fetchone()
-            if found and found[0]:
-                conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-                    sql.SQL(function), role))  # fmt: skip
+        # superuser-only until granted (the control data, the WAL summaries an incremental
+        # backup checks and the WAL position functions are open to every role already)
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO {}")
+                     .format(role))  # fmt: skip
         names = conn.execute("SELECT datname FROM pg_database WHERE datallowconn "
                              "AND NOT datistemplate").fetchall()  # fmt: skip
         for (dbname,) in names:
