@@ -6,20 +6,18 @@ clusters and create databases, which is provisioning."""
 
 from __future__ import annotations
 
-from psycopg_pool import ConnectionPool
-
 from comind.backup.cluster import Cluster
 from comind.embedded.platform import EmbeddedPlatform
 from comind.gitops.records import SecretStore
 from comind.platform.secrets import platform_sealer
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.platform_db import ensure_backup_role
-from comind.stores.postgres import superuser
+from comind.stores.postgres import Pool, superuser
 
 BACKUP_PASSWORD = "platform/backup-database-password"
 
 
-def live_cluster(engines: EmbeddedPlatform, pool: ConnectionPool) -> Cluster:
+def live_cluster(engines: EmbeddedPlatform, pool: Pool) -> Cluster:
     """The embedded cluster, its backup role made ready (idempotent); ``pool`` reaches the
     platform database, where the role's password is kept."""
     engine = engines.postgres
