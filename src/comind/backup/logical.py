@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster, create_database, role_exists
+from comind.backup.cluster import Cluster, create_database, lend_large_objects, role_exists
 from comind.backup.cluster import replace_database as replace_database  # the CLI's name for it
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -41,6 +41,7 @@ def logical_backup(
     every table and writes none); returns the manifest."""
     with registered(store, catalog, keys, "logical", app) as (backup_id, key_id, key):
         began, before = time.monotonic(), cluster.position()
+        lend_large_objects(cluster, database)
         proc = _dump(cluster, cluster.reader.with_db(database))
         digest = hashlib.sha256()
         artifact = f"logical/{backup_id}/{database}.dump.cmb"

@@ -1,7 +1,7 @@
 """Backups log in as the backup role, never the superuser: a full base backup and a logical
 dump of an app's database succeed as ``comind_backup``, which reads everything (row security
-included) and may write nothing; taking away its replication right or its read right makes
-the backup fail, so the tools really connect as it."""
+and large objects included) and may write nothing; taking away its replication right or its
+read right makes the backup fail, so the tools really connect as it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def app_db(cluster: Cluster) -> Iterator[PgTarget]:
         conn.execute("INSERT INTO entries SELECT i, i FROM generate_series(1, 300) i")
         conn.execute("ALTER TABLE entries ENABLE ROW LEVEL SECURITY")
         conn.execute("CREATE POLICY nobody_else ON entries USING (false)")  # binds non-owners
+        conn.execute("SELECT lo_from_bytea(0, 'a large object')")  # not in pg_read_all_data
     yield app
     admin.close()
 
@@ -68,6 +69,10 @@ def test_backups_run_as_a_role_that_reads_everything_and_writes_nothing(
     restore_logical(cluster, store, keys.all(), dump, "ledger_restored")
     with connect(cluster.target.with_db("ledger_restored")) as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone() == (300,)
+        found = conn.execute(
+            "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata"
+        )
+        assert found.fetchall() == [("a large object",)]
     assert create_restore_point(cluster, store, "before-role-checks").name
 
     with connect(cluster.reader.with_db(APP)) as conn:
