@@ -23,6 +23,7 @@ from comind.gitops.source import GitSource
 from comind.governance.sealing import Sealer
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
+from comind.spec.names import BACKUP_ROLE
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect, superuser
@@ -124,6 +125,7 @@ def test_a_sync_creates_every_service_and_a_second_sync_changes_nothing(
     assert {o.action for o in again.outcomes} == {"none"}
     attrs = cp.service.reconciler.providers["queue"].layer.admin.attributes(f"{a}/jobs")  # type: ignore[attr-defined]
     assert f"{a}/jobs-dlq" in attrs["RedrivePolicy"]
+    assert cp.pg.connection_limit(f"app_{a}") == 20  # the spec's default
 
 
 def test_each_app_reaches_only_its_own_database_and_keys(
@@ -193,9 +195,41 @@ def test_without_self_heal_drift_is_shown_as_out_of_sync(
     [step] = [s for s in cp.controller.refresh() if s.resource.kind == "database"]
     assert f"other roles may connect: app_{names['b']}" in step.observed.drift
     assert cp.service.sync(trigger="test").outcome == "Succeeded"  # a manual sync repairs it
-    assert cp.pg.observe_database(names["a"]).others_connect == ()  # type: ignore[union-attr]
+    # only the platform's backup role besides the owner
+    assert cp.pg.observe_database(names["a"]).others_connect == (BACKUP_ROLE,)  # type: ignore[union-attr]
     with psycopg.connect(cp.app_env(names["a"])["DATABASE_URL"]):
         pass
+
+
+def _sessions(platform: EmbeddedPlatform, role: str) -> int:
+    with connect(superuser(platform.postgres)) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def test_an_app_role_holds_no_more_connections_than_its_limit_and_a_changed_limit_heals(
+    plane: Plane, repo: Path, names: dict[str, str], platform: EmbeddedPlatform
+) -> None:
+    write(repo, names, db_extra=", max_connections: 3")
+    cp = plane()
+    assert cp.service.sync(trigger="test").outcome == "Succeeded"
+    role, url = f"app_{names['a']}", cp.app_env(names["a"])["DATABASE_URL"]
+    held: list[psycopg.Connection[tuple[object, ...]]] = []
+    try:
+        with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
+            for _ in range(4):  # the outbox relay may hold one of the 3 already
+                held.append(psycopg.connect(url))
+        assert len(held) < 4 and _sessions(platform, role) <= 3
+    finally:
+        for conn in held:
+            conn.close()
+    with connect(superuser(platform.postgres)) as conn:  # someone lifts the limit by hand
+        conn.execute(f"ALTER ROLE {role} CONNECTION LIMIT -1")
+    [step] = [s for s in cp.controller.refresh() if s.resource.kind == "database"]
+    assert f"role {role} may hold any number of connections, not 3" in step.observed.drift
+    assert cp.pg.connection_limit(role) == 3  # self-heal put it back
+    assert cp.pg.observe_database(names["b"]) is not None
+    assert cp.pg.connection_limit(f"app_{names['b']}") == 20
 
 
 def test_a_broken_revision_is_refused_and_the_last_good_one_stays(

@@ -211,14 +211,14 @@ def _take(
 ) -> PhysicalManifest:
     """A full backup's manifest (the caller sets ``type``, ``parent`` and ``note``)."""
     backup_id, key_id, key = sealing
-    databases = cluster.databases()
+    databases, reader = cluster.databases(), cluster.reader
     # write counters before and after (cheap); the row counts are taken while the backup
     # streams, so they cost no extra time: a table with no writes in the whole window has
     # the same count at any moment of it
-    before, stats_before = cluster.position(), table_stats(cluster.target, databases, count=False)
+    before, stats_before = cluster.position(), table_stats(reader, databases, count=False)
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        counting = pool.submit(table_stats, cluster.target, databases)
+        counting = pool.submit(table_stats, reader, databases)
         catcher = MemberCatcher("backup_manifest")
         info, source_bytes = _stream(
             cluster, store, backup_id, (key_id, key), progress, digest := hashlib.sha256(),
@@ -226,7 +226,7 @@ def _take(
         )  # fmt: skip
         counted = counting.result()
     pg_manifest = _store_pg_manifest(store, backup_id, key_id, key, catcher)
-    after, stats_after = cluster.position(), table_stats(cluster.target, databases, count=False)
+    after, stats_after = cluster.position(), table_stats(reader, databases, count=False)
     return PhysicalManifest(
         id=backup_id, type="full", format="tar+zstd+aes-256-gcm", key_id=key_id,
         start_lsn=before.lsn, start_wal=before.wal, stop_lsn=after.lsn, timeline=after.timeline,
@@ -264,11 +264,11 @@ def _stream(
         [
             cluster.tool("pg_basebackup"),
             "-h",
-            cluster.target.host,
+            cluster.reader.host,
             "-p",
-            str(cluster.target.port),
+            str(cluster.reader.port),
             "-U",
-            cluster.target.user,
+            cluster.reader.user,
             "-D",
             "-",
             "-Ft",
@@ -281,7 +281,7 @@ def _stream(
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=cluster.env(),
+        env=cluster.env(cluster.reader),
     )
     raw = _Counted(proc, progress, catcher.feed)
     sealed = hashed(seal_stream(raw, *sealing), digest)

@@ -1,6 +1,12 @@
 """The PostgreSQL cluster a backup is taken from: how to reach it, where its tools are, and
 the user its server processes run as (a restored copy runs as the same user).
 
+Two logins: backups (base backups, logical dumps, the positions and row counts their manifests
+record) run as the backup role (``comind_backup``: reads every table, streams base backups,
+writes nothing; stores/platform_db.py makes it). Restores, the switch, disaster recovery and
+verification rebuild or start clusters and create databases: that is provisioning, done as
+the superuser ``target``, and never on an app's say.
+
 This is backup's PostgreSQL adapter (with ``catalog.py``): the only modules of the package
 that import the driver, which the import-linter contract "backups reach engines through
 stores/ and their adapters" holds. Statements built from identifiers are composed here."""
@@ -40,25 +46,40 @@ class Position:
 
 @dataclass(frozen=True)
 class Cluster:
-    target: PgTarget  # a superuser, database "postgres"
+    target: PgTarget  # a superuser, database "postgres": restores and copies only
     bin_dir: Path
     run_as: RunAs
+    backup: PgTarget | None = None  # the backup role; None: a cluster only restored into
 
     def tool(self, name: str) -> str:
         return str(self.bin_dir / name)
 
-    def env(self) -> dict[str, str]:
-        """For the client tools: the password through the environment, never the argv."""
-        return {**os.environ, "PGPASSWORD": self.target.password}
+    def env(self, login: PgTarget | None = None) -> dict[str, str]:
+        """For the client tools logging in as ``login`` (the superuser by default): the
+        password through the environment, never the argv."""
+        return {**os.environ, "PGPASSWORD": (login or self.target).password}
+
+    @property
+    def reader(self) -> PgTarget:
+        """The backup role's login (database ``postgres``): what every backup runs as."""
+        if self.backup is None:
+            raise BackupError("this cluster has no backup role to take backups with")
+        return self.backup
+
+    @property
+    def _looker(self) -> PgTarget:
+        """Who reads positions and names: the backup role; the superuser on a cluster only
+        restored into (it has no backup role, and takes no backups)."""
+        return self.backup or self.target
 
     def databases(self) -> list[str]:
-        with connect(self.target) as conn:
+        with connect(self._looker) as conn:
             rows = conn.execute("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")
             return [r[0] for r in rows.fetchall() if r[0] not in SKIP_DATABASES]
 
     def position(self) -> Position:
         """The current WAL position, timeline, time and server version."""
-        with connect(self.target) as conn:
+        with connect(self._looker) as conn:
             row = conn.execute(
                 "SELECT pg_current_wal_lsn()::text, (pg_control_checkpoint()).timeline_id, now(), "
                 "current_setting('server_version_num')::int, current_setting('server_version'), "
@@ -70,7 +91,7 @@ class Cluster:
     def unsummarized(self, since_lsn: Lsn) -> str | None:
         """Why an incremental backup from ``since_lsn`` cannot be taken (None: it can):
         WAL summarization is off, or the summaries kept do not reach back that far."""
-        with connect(self.target) as conn:
+        with connect(self._looker) as conn:
             row = conn.execute(
                 "SELECT current_setting('summarize_wal') = 'on', "
                 "(SELECT min(start_lsn) <= %s::pg_lsn FROM pg_available_wal_summaries())",
@@ -98,6 +119,8 @@ def table_stats(
     out: dict[str, dict[str, dict[str, int]]] = {}
     for db in databases:
         with connect(target.with_db(db)) as conn:
+            # the app owns its database and may set its search_path: only the catalog's names
+            conn.execute("SET search_path = pg_catalog, pg_temp")
             names = conn.execute(
                 "SELECT schemaname, relname, pg_relation_size(relid) <= %s "
                 "FROM pg_stat_user_tables ORDER BY 1, 2",
@@ -111,6 +134,18 @@ def table_stats(
             ).fetchall()
             out[db] = {name: {"rows": rows.get(name, -1), "writes": int(w)} for name, w in writes}
     return out
+
+
+def lend_large_objects(cluster: Cluster, database: str) -> None:
+    """Let the backup role read the large objects of ``database``: ``pg_read_all_data``
+    does not reach them (PostgreSQL 15), and a dump without them would be silently short.
+    Granted by the superuser (a privilege, like the role's others: provisioning), each time,
+    since an app makes new ones; a GRANT runs no app code."""
+    role = sql.Identifier(cluster.reader.user)
+    with connect(cluster.target.with_db(database)) as conn:
+        for (oid,) in conn.execute("SELECT oid FROM pg_largeobject_metadata").fetchall():
+            conn.execute(sql.SQL("GRANT SELECT ON LARGE OBJECT {} TO {}").format(
+                sql.Literal(int(oid)), role))  # fmt: skip
 
 
 def count_rows(conn: Any, schema: str, table: str) -> int:

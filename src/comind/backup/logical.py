@@ -3,7 +3,9 @@ partial restores: one database, or one table of it, copied from a restored copy 
 logical backup) into the live platform under a new database name, beside the original.
 
 Nothing live is replaced: the restored data lands in a new database the app's role owns,
-to be inspected and copied back by the operator.
+to be inspected and copied back by the operator. Dumps log in as the backup role; restores
+create databases and run as the superuser (provisioning), the restored objects made as the
+app's role.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster, create_database, role_exists
+from comind.backup.cluster import Cluster, create_database, lend_large_objects, role_exists
 from comind.backup.cluster import replace_database as replace_database  # the CLI's name for it
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -35,10 +37,12 @@ def logical_backup(
     app: str,
     database: str,
 ) -> LogicalManifest:
-    """``pg_dump -Fc`` of ``database`` into the backup store; returns the manifest."""
+    """``pg_dump -Fc`` of ``database`` into the backup store, as the backup role (it reads
+    every table and writes none); returns the manifest."""
     with registered(store, catalog, keys, "logical", app) as (backup_id, key_id, key):
         began, before = time.monotonic(), cluster.position()
-        proc = _dump(cluster, cluster.target.with_db(database))
+        lend_large_objects(cluster, database)
+        proc = _dump(cluster, cluster.reader.with_db(database))
         digest = hashlib.sha256()
         artifact = f"logical/{backup_id}/{database}.dump.cmb"
         sealed = hashed(seal_stream(_output(proc), key_id, key), digest)
@@ -106,7 +110,7 @@ def _dump(cluster: Cluster, source: PgTarget, table: str | None = None) -> subpr
     ]
     if table:
         argv += ["-t", table]
-    env = {**cluster.env(), "PGPASSWORD": source.password}
+    env = cluster.env(source)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 

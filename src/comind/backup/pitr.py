@@ -92,7 +92,7 @@ def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> Res
     _check_name(name)
     if store.head(BUCKET, f"{POINTS}{name}.json") is not None:
         raise BackupError(f"restore point {name} exists already")
-    with connect(cluster.target) as conn:
+    with connect(cluster.reader) as conn:  # the backup role: a WAL record, no data touched
         row = conn.execute("SELECT pg_create_restore_point(%s)::text, now()", (name,)).fetchone()
     assert row is not None
     point = RestorePoint(name=name, lsn=Lsn.parse(row[0]), time=row[1])

@@ -171,6 +171,8 @@ class PostgresEngine(TcpEngine):
     def _run_initdb(self, pwfile: Path) -> None:
         argv = [
             str(self.bin_dir / "initdb"), "-D", str(self.home.pg_data), "-U", SUPERUSER,
+            # initdb's pg_hba.conf lets every REPLICATION role stream from loopback with a
+            # password: the superuser and the backups' comind_backup (stores/platform_db.py)
             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
             "--encoding=UTF8", "--locale=C", "--data-checksums",
         ]  # fmt: skip

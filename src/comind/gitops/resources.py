@@ -129,7 +129,7 @@ def _app_services(name: str, app: App, root: Path) -> list[Resource]:
         db = app.database
         out.append(Resource("database", name, db.name or name, {
             "role": role_name(name), "extensions": sorted(db.extensions),
-            "deletion_policy": db.deletion_policy,
+            "deletion_policy": db.deletion_policy, "max_connections": db.max_connections,
         }))  # fmt: skip
     if app.cache is not None:
         out.append(Resource("cache", name, name, {"user": role_name(name), "keys": f"{name}:*"}))

@@ -24,7 +24,6 @@ from comind.apps.accounts import AppAccounts
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
@@ -53,6 +52,7 @@ from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
+from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.routes import platform_routes
@@ -224,10 +224,6 @@ class Platform:
                                          self.settings.start_timeout):  # fmt: skip
             self.engines.add_engine(engine)
 
-    def _cluster(self) -> Cluster:
-        engine = self.engines.postgres
-        return Cluster(superuser(engine), engine.bin_dir, engine.run_as)
-
     def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
         """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
 
@@ -235,14 +231,16 @@ class Platform:
             current = self.gitops.service.current if self.gitops else None
             return current.spec if current else self.spec
 
-        return BackupScheduler(self._cluster(), self.wal.store, BackupCatalog(messages.pool),
-                               self.wal.keys, self.engines.home.restores, spec)  # fmt: skip
+        # backups log in as the backup role, made ready by live_cluster (platform/backup_login)
+        return BackupScheduler(live_cluster(self.engines, messages.pool), self.wal.store,
+                               BackupCatalog(messages.pool), self.wal.keys,
+                               self.engines.home.restores, spec)  # fmt: skip
 
     def _backup_service(self, messages: MessageLayer) -> BackupService:
         """Backups taken, verified and pruned on request (POST /api/v1/backups...)."""
-        return BackupService(self._cluster(), self.wal.store, BackupCatalog(messages.pool),
-                             self.wal, self.engines.home, default_user(self.engines.redis),
-                             self._database_of)  # fmt: skip
+        return BackupService(live_cluster(self.engines, messages.pool), self.wal.store,
+                             BackupCatalog(messages.pool), self.wal, self.engines.home,
+                             default_user(self.engines.redis), self._database_of)  # fmt: skip
 
     def _database_of(self, app: str) -> str | None:
         """The database ``app`` has in the applied revision, if any."""

@@ -79,6 +79,8 @@ class Database(Strict):
     deletion_policy: DeletionPolicy = "retain"
     extensions: list[str] = []
     backup: Backup | None = None
+    # the app role's CONNECTION LIMIT: one app cannot take every connection of the server
+    max_connections: int = Field(20, ge=1, le=1000)
 
 
 class Cache(Strict):

@@ -1,9 +1,10 @@
 """Names the platform derives from the spec: queues, roles and the flows' own queues.
 
 PostgreSQL roles the platform keeps for itself all start with ``comind``: each app
-database's data owner, each flow's writer, the flow workers' platform role. App roles start
-with ``app_``, and an app's name may not start with ``comind`` (references.py), so an app's
-role, database, Redis key prefix or queue never lands on one of these.
+database's data owner, each flow's writer, the flow workers' platform role, the backups'
+role. App roles start with ``app_``, and an app's name may not start with ``comind``
+(references.py), so an app's role, database, Redis key prefix or queue never lands on one of
+these.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ PLATFORM_PREFIX = "comind-"  # bucket names the platform keeps for itself
 RESERVED_APP_PREFIX = "comind"  # app names: their Redis prefix would be the platform's comind:
 PLATFORM_ROLE_PREFIX = "comind_"  # data owners, flow writers, the workers' login
 WORKER_ROLE = "comind_worker"  # flow workers' login to the platform database (no superuser)
+BACKUP_ROLE = "comind_backup"  # base backups and logical dumps: reads everything, writes nothing
 
 
 def queue_name(app: str, queue: str, fifo: bool) -> str:

@@ -2,13 +2,15 @@
 
 Isolation: each app database is owned by the app's role, ``CONNECT`` is revoked from
 ``PUBLIC`` and granted to that role only, so another app's role cannot even connect.
-Schema ``public`` belongs to the database's data owner, a NOLOGIN platform role that also
-owns the tables flows write (the app may create its own tables there, but cannot drop,
-alter or put a trigger on the flows' ones: a trigger would run as whoever writes).
+The platform's backup role may connect too (it reads, never writes: base backups and
+logical dumps). Schema ``public`` belongs to the database's data owner, a NOLOGIN platform
+role that also owns the tables flows write (the app may create its own tables there, but
+cannot drop, alter or put a trigger on the flows' ones: a trigger would run as whoever writes).
 Every operation is idempotent and converges: running it on a database that drifted
-(owner changed, ``PUBLIC`` given access back, an extension dropped, the password changed)
-repairs it. Observing is cheap: catalog queries on a small pool of superuser connections,
-and the password is checked against the role's SCRAM verifier without logging in.
+(owner changed, ``PUBLIC`` given access back, an extension dropped, the password or the
+connection limit changed) repairs it. Observing is cheap: catalog queries on a small pool of
+superuser connections, and the password is checked against the role's SCRAM verifier
+without logging in.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from functools import lru_cache
 
 from psycopg import sql
 
-from comind.spec.names import is_platform_role
+from comind.spec.names import BACKUP_ROLE, is_platform_role
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
 
@@ -32,6 +34,7 @@ class DatabaseState:
     extensions: tuple[str, ...] | None  # None: not looked at
     others_connect: tuple[str, ...] = ()  # roles besides the owner granted CONNECT
     schema_owner: str | None = None  # of schema public; None: not looked at
+    backup_connect: bool | None = None  # whether the backup role may connect; None: no such role
 
 
 class PgAdmin:
@@ -44,20 +47,41 @@ class PgAdmin:
     def close(self) -> None:
         self.pool.close()
 
-    def ensure_role(self, role: str, password: str, *, inherit: bool = True) -> None:
+    def ensure_role(
+        self,
+        role: str,
+        password: str,
+        *,
+        inherit: bool = True,
+        replication: bool = False,
+        connection_limit: int = -1,
+    ) -> None:
         """A login role with ``password`` and no special rights (created or reset);
-        ``inherit=False``: roles granted to it lend their rights only through SET ROLE."""
+        ``inherit=False``: roles granted to it lend their rights only through SET ROLE;
+        ``replication``: it may stream base backups (REPLICATION, and BYPASSRLS so a table
+        with row security is still read whole); ``connection_limit``: -1 is none."""
         with self.pool.connection() as conn, conn.transaction():
             verb = _create_or_alter(conn, role)
             # the verifier, never the password, goes over the wire (and into any server log)
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(),
                                                     b"scram-sha-256").decode()  # fmt: skip
-            rights = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS " + (
-                "INHERIT" if inherit else "NOINHERIT"
+            rights = (
+                "NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                + ("REPLICATION BYPASSRLS " if replication else "NOREPLICATION NOBYPASSRLS ")
+                + ("INHERIT" if inherit else "NOINHERIT")
             )
             conn.execute(sql.SQL(
-                verb + " ROLE {} LOGIN " + rights + " PASSWORD {}"
-            ).format(sql.Identifier(role), sql.Literal(verifier)))  # fmt: skip
+                verb + " ROLE {} LOGIN " + rights + " CONNECTION LIMIT {} PASSWORD {}"
+            ).format(sql.Identifier(role), sql.Literal(connection_limit),
+                     sql.Literal(verifier)))  # fmt: skip
+
+    def connection_limit(self, role: str) -> int | None:
+        """How many connections ``role`` may hold at once (-1: no limit; None: no such role)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (role,)
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def ensure_group(self, role: str) -> None:
         """A role nobody logs in as, with no special rights (an owner of objects)."""
@@ -83,14 +107,17 @@ class PgAdmin:
                 "has_database_privilege('public', oid, 'CONNECT'), "
                 "ARRAY(SELECT DISTINCT pg_get_userbyid(a.grantee) "
                 "      FROM aclexplode(coalesce(datacl, acldefault('d', datdba))) a "
-                "      WHERE a.privilege_type = 'CONNECT' AND a.grantee NOT IN (0, datdba)) "
-                "FROM pg_database WHERE datname = %s",
-                (dbname,),
+                "      WHERE a.privilege_type = 'CONNECT' AND a.grantee NOT IN (0, datdba)), "
+                "(SELECT has_database_privilege(r.oid, d.oid, 'CONNECT') "
+                " FROM pg_roles r WHERE r.rolname = %s) "
+                "FROM pg_database d WHERE datname = %s",
+                (BACKUP_ROLE, dbname),
             ).fetchone()
         if row is None:
             return None
         found, schema_owner = self._inside(dbname) if extensions else (None, None)
-        return DatabaseState(row[0], bool(row[1]), found, tuple(sorted(row[2])), schema_owner)
+        return DatabaseState(row[0], bool(row[1]), found, tuple(sorted(row[2])), schema_owner,
+                             row[3])  # fmt: skip
 
     def _inside(self, dbname: str) -> tuple[tuple[str, ...], str | None]:
         """The extensions of ``dbname`` and the owner of its schema public."""
@@ -119,6 +146,9 @@ class PgAdmin:
                 conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
                     db, sql.Identifier(other)))  # fmt: skip
             conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
+            if role_exists(conn, BACKUP_ROLE):  # made at platform start (stores/platform_db.py)
+                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    db, sql.Identifier(BACKUP_ROLE)))  # fmt: skip
         with connect(self.admin.with_db(dbname)) as conn:
             conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
                 sql.Identifier(data_owner)))  # fmt: skip

@@ -1,10 +1,16 @@
-"""The platform's own database: created and migrated at start-up, and the flow workers'
-login to it.
+"""The platform's own database: created and migrated at start-up, the flow workers'
+login to it, and the backups' login to the cluster.
 
 Flow workers run app code (python steps), so they do not get the superuser: they log in
 as ``comind_worker``, which may use queues (receive, send, delete: flows read queues and
 write queues and topics) and keep flow state and spans, and nothing else: not the API
 tokens, the audit log, the secrets, the app credentials or the GitOps records.
+
+Backups do not get the superuser either: base backups (the replication protocol) and logical
+dumps log in as ``comind_backup``, which may read every table (``pg_read_all_data``, row
+security bypassed so a table is read whole), stream base backups (REPLICATION), mark restore
+points, and write nothing. Restores, the switch and disaster recovery rebuild clusters and
+databases: that is provisioning, left to the superuser.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from comind.observe.metrics import MIGRATIONS_APPLIED
-from comind.spec.names import WORKER_ROLE
+from comind.spec.names import BACKUP_ROLE, WORKER_ROLE
 from comind.stores.migrations import migrate
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect, ensure_database
@@ -29,6 +35,9 @@ WORKER_READS = ("queues", "topics", "subscriptions")
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans")  # fmt: skip
+# a base backup and a logical dump run a few connections at once (positions, row counts,
+# pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
+BACKUP_CONNECTIONS = 10
 
 
 def prepare(admin: PgTarget) -> PgTarget:
@@ -66,3 +75,23 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
     return PgTarget(pg.admin.host, pg.admin.port, WORKER_ROLE, password, PLATFORM_DB)
+
+
+def ensure_backup_role(pg: PgAdmin, password: str) -> PgTarget:
+    """The backups' login to the cluster (created, or its rights and password reset), allowed
+    into every database there is now (databases made later grant it themselves, see
+    PgAdmin.ensure_database); returns its target (database ``postgres``)."""
+    pg.ensure_role(BACKUP_ROLE, password, replication=True, connection_limit=BACKUP_CONNECTIONS)
+    role = sql.Identifier(BACKUP_ROLE)
+    with connect(pg.admin) as conn:
+        conn.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(role))
+        # superuser-only until granted (the control data, the WAL summaries an incremental
+        # backup checks and the WAL position functions are open to every role already)
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO {}")
+                     .format(role))  # fmt: skip
+        names = conn.execute("SELECT datname FROM pg_database WHERE datallowconn "
+                             "AND NOT datistemplate").fetchall()  # fmt: skip
+        for (dbname,) in names:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), role))  # fmt: skip
+    return PgTarget(pg.admin.host, pg.admin.port, BACKUP_ROLE, password, "postgres")

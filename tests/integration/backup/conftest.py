@@ -15,7 +15,7 @@ from comind.backup.keys import KeyRing
 from comind.embedded.settings import Settings
 from comind.platform import Platform
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import connect, superuser
+from comind.stores.postgres import connect
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,10 @@ def scratch(engine_root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(backup_runtime: Platform) -> Cluster:
-    engine = backup_runtime.engines.postgres
-    return Cluster(superuser(engine), engine.bin_dir, engine.run_as)
+    """The cluster as the platform's backups see it: they log in as the backup role (its
+    ``target``, the superuser, is for the tests' own set-up and for restores)."""
+    assert backup_runtime.backup_service is not None
+    return backup_runtime.backup_service.cluster
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,12 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:11: apps.orders.port: must be <= 65535, got 70000",
         ],
     ),
+    "database-connection-limit-zero": (
+        APP + "    database: {max_connections: 0}\n",
+        [
+            "comind.yaml:5:33: apps.orders.database.max_connections: must be >= 1, got 0",
+        ],
+    ),
     "quoted-number": (
         APP + "    port: '8000'\n",
         [

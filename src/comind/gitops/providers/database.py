@@ -1,5 +1,8 @@
 """Provider ``database``: a PostgreSQL database and the app's login role owning it; its
-schema public and the tables flows write belong to the platform's data owner role."""
+schema public and the tables flows write belong to the platform's data owner role. The role
+holds at most the spec's ``max_connections`` connections at once (its CONNECTION LIMIT), so
+one app cannot take every connection of the server; the limit is watched like the other
+role attributes and a changed one is drift, repaired by the next apply."""
 
 from __future__ import annotations
 
@@ -49,6 +52,12 @@ class DatabaseProvider:
         missing = sorted(set(wanted) - set(state.extensions or ()))
         if missing:
             drift.append(f"extensions missing: {', '.join(missing)}")
+        if state.backup_connect is False:
+            drift.append("the backup role may not connect (backups of it would fail)")
+        limit = self.pg.connection_limit(role)
+        if limit is not None and limit != res.spec["max_connections"]:
+            drift.append(f"role {role} may hold {'any number of' if limit < 0 else limit} "
+                         f"connections, not {res.spec['max_connections']}")  # fmt: skip
         if not self.pg.password_matches(role, self.secrets.password(password_name(res.app))):
             drift.append(f"role {role} cannot log in with the password the app is given")
             return Observed(True, tuple(drift), Health.DEGRADED, drift[-1], holds_data=True)
@@ -56,7 +65,8 @@ class DatabaseProvider:
 
     def apply(self, res: Resource) -> None:
         role = res.spec["role"]
-        self.pg.ensure_role(role, self.secrets.password(password_name(res.app)))
+        password = self.secrets.password(password_name(res.app))
+        self.pg.ensure_role(role, password, connection_limit=res.spec["max_connections"])
         self.pg.ensure_database(
             res.name, role, res.spec["extensions"], data_owner=owner_role(res.name)
         )
