@@ -26,7 +26,7 @@ from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.worker import serve, stop_on_signals
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
-from comind.stores import objects
+from comind.stores import object_disk
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import PgTarget
 
@@ -41,7 +41,7 @@ def hang_before_rename(marker: Path) -> None:
 
     shim = types.SimpleNamespace(**{k: getattr(os, k) for k in dir(os) if not k.startswith("__")})
     shim.replace = replace
-    setattr(objects, "os", shim)  # noqa: B010 - only this module sees the hanging rename
+    setattr(object_disk, "os", shim)  # noqa: B010 - only this module sees the hanging rename
 
 
 def main() -> None:
