@@ -4,6 +4,10 @@ hands a flow's workers; everything is taken back on exit."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,3 +69,30 @@ def provisioned(runtime: Platform, root: Path) -> Iterator[Provisioned]:
         admin.close()
         acl.close()
         pool.close()
+
+
+@contextmanager
+def worker_process(
+    runtime: Platform, flow: str, root: Path, logins: dict[str, str]
+) -> Iterator[subprocess.Popen[str]]:
+    """``comind worker`` for ``flow`` as the platform starts it, with ``logins`` in its
+    environment; killed if still running when the block ends."""
+    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root), **logins}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "comind.cli.main", "worker", "--flow", flow, "--root", str(root)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        if worker.stdout:
+            worker.stdout.close()
+
+
+def stop_cleanly(worker: subprocess.Popen[str]) -> None:
+    """SIGTERM, and the worker exits 0 within 30 s (its output in the failure if not)."""
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""

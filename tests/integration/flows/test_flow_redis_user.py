@@ -11,10 +11,6 @@ another app's keys, not the app's keys outside the sink's prefix, not the platfo
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from provisioned import Provisioned, provisioned
+from provisioned import Provisioned, provisioned, stop_cleanly, worker_process
 
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
@@ -152,26 +148,17 @@ def test_a_worker_process_started_with_the_flows_environment_writes_through_redi
             queues.admin.create(name, {"VisibilityTimeout": "60"})
     body = [OutgoingMessage(json.dumps({"id": f"o{i}", "customer_id": 1})) for i in range(5)]
     queues.queues.send(f"{app}/jobs", body)
-    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root), **found.worker_env(FLOW)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "comind.cli.main", "worker", "--flow", FLOW, "--root", str(root)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    user = env["COMIND_FLOW_REDIS_USER"]
+    logins = found.worker_env(FLOW)
+    user = logins["COMIND_FLOW_REDIS_USER"]
     try:
-        with client(default_user(runtime.engines.redis)) as admin:
-            assert wait_until(
-                lambda: admin.exists(*(f"{app}:order:o{i}" for i in range(5))) == 5, 60
-            )
-            assert admin.hget(f"{app}:order:o4", "tier") == "gold"
-            logins = {c["user"] for c in admin.client_list()}
-        assert user in logins
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
+        with worker_process(runtime, FLOW, root, logins) as worker:
+            with client(default_user(runtime.engines.redis)) as admin:
+                assert wait_until(
+                    lambda: admin.exists(*(f"{app}:order:o{i}" for i in range(5))) == 5, 60
+                )
+                assert admin.hget(f"{app}:order:o4", "tier") == "gold"
+                logins_seen = {c["user"] for c in admin.client_list()}
+            assert user in logins_seen
+            stop_cleanly(worker)
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        if worker.stdout:
-            worker.stdout.close()
         queues.admin.purge(f"{app}/jobs")

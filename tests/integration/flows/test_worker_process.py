@@ -4,10 +4,6 @@ processes the flow, and SIGTERM makes it finish the batch in hand and exit clean
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -15,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from provisioned import provisioned
+from provisioned import provisioned, stop_cleanly, worker_process
 
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
@@ -81,21 +77,9 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits(
 ) -> None:
     root, logins, db = repo
     app = db.dbname
-    env = {**os.environ, "COMIND_HOME": str(runtime.engines.home.root), **logins}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "comind.cli.main", "worker", "--flow", "drain", "--root", str(root)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
+    with worker_process(runtime, "drain", root, logins) as worker:
         assert wait_until(lambda: done(db) >= BATCH, 60)
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=30) == 0, worker.stdout.read() if worker.stdout else ""
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        if worker.stdout:
-            worker.stdout.close()
+        stop_cleanly(worker)
     written = done(db)
     assert 0 < written < 300 and written % BATCH == 0  # whole batches only
     layer = MessageLayer.open(runtime.db, max_connections=1)  # type: ignore[arg-type]
