@@ -93,7 +93,8 @@ def test_every_read_works_with_only_a_url_and_a_token(
     assert shown["kind"] == flows[0]["kind"]
     assert isinstance(jget(remote, "flow", "dlq", flows[0]["name"]), list)
     assert isinstance(jget(remote, "backup", "ls"), list)
-    assert jget(remote, "history")[0]["outcome"] == "Succeeded"
+    first = jget(remote, "history")[0]
+    assert first["outcome"] == "Succeeded", first  # the failing resources' messages
     lines = jget(remote, "logs", "--since", "1h")
     assert any("first sync" in line["message"] for line in lines)
     plain = remote("queue", "ls")

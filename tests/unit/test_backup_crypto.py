@@ -4,6 +4,7 @@ truncation, reordering and wrong keys are refused; the key ring exports under a 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,14 @@ def test_artifacts_written_with_gzip_by_earlier_versions_still_open() -> None:
     sealer = crypto._Sealer(AESGCM(data_key))
     artifact = crypto.MAGIC + crypto._LEN.pack(len(header)) + header + sealer.seal(body, last=True)
     assert b"".join(open_stream([artifact], {"bk-1": KEY})) == b"old rows " * 1000
+
+
+def test_first_keys_asked_for_at_once_are_one_key(tmp_path: Path) -> None:
+    """Two first backups at once each made a key and wrote the ring: one key was lost (with
+    whatever was sealed with it), or the rename of the shared temp file failed."""
+    ring = KeyRing(tmp_path / "secrets")
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: KeyRing(ring.dir).current(), range(16)))
+    assert len({key_id for key_id, _ in got}) == 1
+    assert list(ring.all()) == [got[0][0]]
+    assert sorted(p.name for p in ring.dir.iterdir()) == [".backup-keys.lock", "backup-keys.json"]

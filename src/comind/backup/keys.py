@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import secrets
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
@@ -23,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from comind.errors import ComindError
 
 FILE = "backup-keys.json"
+LOCK = ".backup-keys.lock"
 
 
 class Ring(TypedDict):
@@ -42,9 +46,10 @@ class KeyRing:
         self.dir, self.path = secrets_dir, secrets_dir / FILE
 
     def current(self) -> tuple[str, bytes]:
-        ring = self._read()
-        if not ring["keys"]:
-            return self.rotate()
+        with self._locked():
+            ring = self._read()
+            if not ring["keys"]:
+                return self._add(ring)
         key_id = ring["current"] or next(iter(ring["keys"]))
         return key_id, base64.b64decode(ring["keys"][key_id])
 
@@ -53,7 +58,10 @@ class KeyRing:
 
     def rotate(self) -> tuple[str, bytes]:
         """A new current key; the old ones are kept."""
-        ring = self._read()
+        with self._locked():
+            return self._add(self._read())
+
+    def _add(self, ring: Ring) -> tuple[str, bytes]:
         key_id = f"bk-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
         key = AESGCM.generate_key(bit_length=256)
         ring["keys"][key_id] = base64.b64encode(key).decode()
@@ -64,7 +72,7 @@ class KeyRing:
     def export(self, passphrase: str) -> bytes:
         salt, nonce = os.urandom(16), os.urandom(12)
         others = {p.name: p.read_text() for p in sorted(self.dir.iterdir())
-                  if p.is_file() and p.name != FILE and not p.name.endswith(".tmp")}  # fmt: skip
+                  if p.is_file() and p.name != FILE and not p.name.startswith(".")}  # fmt: skip
         plain = json.dumps({"ring": self._read(), "secrets": others}).encode()
         sealed = AESGCM(_derive(passphrase, salt)).encrypt(nonce, plain, b"keys")
         return json.dumps({"v": 2, "kdf": "scrypt", "salt": salt.hex(), "nonce": nonce.hex(),
@@ -77,10 +85,11 @@ class KeyRing:
         ring = plain["ring"]
         if platform:
             self._restore_secrets(plain["secrets"])
-        mine = self._read()
-        mine["keys"].update(ring["keys"])
-        mine["current"] = mine["current"] or ring["current"]
-        self._write(mine)
+        with self._locked():
+            mine = self._read()
+            mine["keys"].update(ring["keys"])
+            mine["current"] = mine["current"] or ring["current"]
+            self._write(mine)
         return sorted(ring["keys"])
 
     def _restore_secrets(self, found: dict[str, str]) -> None:
@@ -99,11 +108,21 @@ class KeyRing:
         ring: Ring = json.loads(self.path.read_text())
         return ring
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The ring to this caller alone (threads and processes) from read to write: two
+        first backups at once must not each make a key and keep one, losing the other's."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def _write(self, ring: Ring) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".backup-keys-", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
             json.dump(ring, handle)
         os.replace(tmp, self.path)
 
