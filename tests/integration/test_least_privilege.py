@@ -122,7 +122,7 @@ def _report(started: Started) -> list[str]:
 def test_an_app_runs_as_its_own_user_and_cannot_read_the_state_directory(
     started: Started,
 ) -> None:
-    uid = pwd.getpwnam(app_user_name("snoop")).pw_uid
+    uid = pwd.getpwnam(app_user_name("snoop", (started.home / "apps").resolve())).pw_uid
     lines = _report(started)
     assert lines[0] == f"uid {uid}"
     denied = lines[1 : 1 + len(SECRETS)]
@@ -138,7 +138,8 @@ def test_a_health_command_runs_as_the_app_and_cannot_read_secrets(started: Start
     said = started.home / "apps" / "prober" / "home" / "probe"
     assert wait_until(said.exists, timeout=60), "the prober's health command never ran"
     uid, denied = said.read_text().splitlines()
-    assert uid == str(pwd.getpwnam(app_user_name("prober")).pw_uid)
+    apps = (started.home / "apps").resolve()
+    assert uid == str(pwd.getpwnam(app_user_name("prober", apps)).pw_uid)
     assert "Permission denied" in denied
 
 

@@ -108,3 +108,22 @@ def _headers_only(url: str, method: str, headers: dict[str, str]) -> bytes:
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         return conn.recv(65536)
+
+
+def test_a_client_cannot_claim_https_with_a_forwarded_header(
+    runtime: Platform, endpoint: str, s3: Any
+) -> None:
+    """Any app on loopback could send X-Forwarded-Proto: https, and uvicorn believed it:
+    an unsigned payload over plain HTTP was then accepted, and a replay with a new body too."""
+    unsigned = client(runtime, endpoint, "pay-shop", s3={"payload_signing_enabled": False})
+    sent = captured(unsigned, "PutObject", Bucket=BUCKET, Key="forwarded.txt", Body=b"data")
+    answer = httpx.put(sent["url"], content=b"EVIL",  # another body of the same length
+                       headers={**sent["headers"], "X-Forwarded-Proto": "https"})  # fmt: skip
+    assert answer.status_code == 403
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="forwarded")
+
+
+def test_a_nul_in_a_key_is_a_clear_refusal(s3: Any) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.put_object(Bucket=BUCKET, Key="a\x00b", Body=b"x")
+    assert status(err) == 400

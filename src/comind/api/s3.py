@@ -37,7 +37,7 @@ from starlette.responses import Response, StreamingResponse
 from comind.api.auth import signing_app
 from comind.api.s3_body import MAX_OBJECT, Body, payload_claim
 from comind.api.s3_buckets import BucketCalls
-from comind.api.s3_errors import S3Error, error_response, from_store, no_bucket
+from comind.api.s3_errors import S3Error, error_response, from_store, invalid, no_bucket
 from comind.api.s3_multipart import MultipartCalls
 from comind.api.s3_objects import ObjectCalls
 from comind.api.s3_routes import S3Call, operation, query_of
@@ -108,6 +108,8 @@ class S3Endpoint:
         body.claim = payload_claim(headers, secure=request.url.scheme == "https")
         raw_path = request.scope.get("raw_path", b"/").decode() or "/"
         bucket, _, key = unquote(raw_path.lstrip("/")).partition("/")
+        if "\x00" in bucket or "\x00" in key:  # no file (nor S3) name holds one
+            raise invalid("Object and bucket names may not contain a NUL character")
         query = query_of(request.scope.get("query_string", b"").decode())
         if not bucket:
             named[0] = "ListBuckets"

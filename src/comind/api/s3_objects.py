@@ -213,7 +213,7 @@ def _write_condition(headers: Mapping[str, str]) -> Condition | None:
 def _copy_source(header: str) -> tuple[str, str, str | None]:
     path, _, query = header.partition("?")
     bucket, _, key = unquote(path).lstrip("/").partition("/")
-    if not bucket or not key:
+    if not bucket or not key or "\x00" in bucket + key:
         raise invalid("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
     return bucket, key, query_of(query).get("versionId")
 

@@ -96,6 +96,9 @@ class ApiServer:
             host=host,
             port=port,
             log_config=None,
+            # a client on loopback (any app) must not choose the scheme a request "came" with:
+            # S3's signed-payload rule and the cookie's Secure flag read it
+            proxy_headers=False,
             access_log=False,
             lifespan="off",
             http=http,

@@ -1,6 +1,6 @@
 """Each app as an OS user of its own: who its processes run as, its HOME, its code.
 
-As root the platform runs app ``orders`` as the system user ``comind-app-orders``
+As root the platform runs app ``orders`` as the system user ``comind-<platform>-orders``
 (:func:`comind.embedded.osuser.app_user`, created on its first deploy), never as root, so
 an app's ``run`` (and its health command) cannot read the state directory: secrets, the
 engines' data, other apps' files. It gets::
@@ -80,7 +80,7 @@ class AppAccounts:
         of revisions other than ``spec``'s and ``keep`` are removed."""
         if not spec.isolated:
             return shared(spec)
-        user = app_user(spec.name) if self.isolated else RunAs()
+        user = app_user(spec.name, self.root.resolve()) if self.isolated else RunAs()
         own = self._directory(self.root / spec.name, user)
         home = self._directory(own / "home", user)
         require_traverse(home, user)

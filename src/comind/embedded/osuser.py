@@ -31,7 +31,7 @@ from pathlib import Path
 from comind.errors import ComindError
 
 SERVICE_USER = "comind"
-APP_USER_PREFIX = "comind-app-"
+APP_USER_PREFIX = "comind-"
 USER_NAME_MAX = 32  # useradd's limit on Linux
 _PLAIN = re.compile(r"[a-z0-9][a-z0-9-]*")
 _creating = threading.Lock()  # useradd locks /etc/passwd: one at a time
@@ -84,26 +84,30 @@ def state_group() -> int | None:
     return service_user().gid
 
 
-def app_user_name(app: str) -> str:
-    """``comind-app-<app>``: lower-case letters, digits and '-', at most 32 characters.
+def app_user_name(app: str, home: Path) -> str:
+    """``comind-<platform>-<app>``: lower-case letters, digits and '-', at most 32 characters;
+    ``<platform>`` is 6 hex digits of the state directory's path, so the apps of two platforms
+    on one host never share a user (one could read the other's environment through /proc).
 
-    A name that is not already of that form or too long is shortened and suffixed with a
-    digest of the app's name, so two apps never share a user and the name never changes."""
-    room = USER_NAME_MAX - len(APP_USER_PREFIX)
+    An app name that is not of that form or too long is shortened and suffixed with a digest
+    of it, so two apps never share a user and the name never changes."""
+    prefix = f"{APP_USER_PREFIX}{hashlib.sha256(str(home).encode()).hexdigest()[:6]}-"
+    room = USER_NAME_MAX - len(prefix)
     if _PLAIN.fullmatch(app) and len(app) <= room:
-        return APP_USER_PREFIX + app
+        return prefix + app
     digest = hashlib.sha256(app.encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9-]", "-", app.lower())[: room - len(digest) - 1].strip("-")
-    return f"{APP_USER_PREFIX}{slug or 'app'}-{digest}"
+    return f"{prefix}{slug or 'app'}-{digest}"
 
 
-def app_user(app: str) -> RunAs:
-    """The user ``app`` runs as: its own (created on first use) when the caller is root,
-    in the group ``comind`` so it can cross the state directory; else the caller."""
+def app_user(app: str, home: Path) -> RunAs:
+    """The user ``app`` of the platform at ``home`` runs as: its own (created on first use)
+    when the caller is root, in the group ``comind`` so it can cross the state directory;
+    else the caller."""
     service = service_user()
     if service.gid is None:
         return RunAs()
-    entry = _user(app_user_name(app), "--groups", SERVICE_USER)
+    entry = _user(app_user_name(app, home), "--groups", SERVICE_USER)
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, groups=(service.gid,))
 
 

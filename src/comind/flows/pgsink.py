@@ -36,6 +36,7 @@ from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import TablePartitions
 from comind.flows.pgsource import table_ident
 from comind.flows.records import Record
+from comind.stores.pg_grants import quoted
 
 
 class SinkDataError(ComindError):
@@ -160,7 +161,7 @@ class PostgresSink:
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                 "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
                 "ORDER BY attnum",
-                (_quoted(self.table),),
+                (quoted(self.table),),
             ).fetchall()
         return {name: kind for name, kind in rows}
 
@@ -287,7 +288,3 @@ def _describe(exc: psycopg.Error) -> str:
 
 def _idents(names: Sequence[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
-
-
-def _quoted(table: str) -> str:
-    return ".".join('"' + p.replace('"', '""') + '"' for p in table.split(".") if p)

@@ -79,5 +79,5 @@ class TableSource:
 
 
 def table_ident(table: str) -> sql.Composed:
-    schema, _, name = table.rpartition(".")
-    return sql.SQL(".").join(sql.Identifier(p) for p in ([schema, name] if schema else [name]))
+    schema, _, name = table.rpartition(".")  # qualified: no login's search path decides it
+    return sql.SQL(".").join([sql.Identifier(schema or "public"), sql.Identifier(name)])

@@ -156,7 +156,9 @@ class PgAdmin:
             conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(role))
             for name in extensions:
                 conn.execute(
-                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
+                    sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA public").format(
+                        sql.Identifier(name)
+                    )
                 )
 
     def drop_database(self, dbname: str) -> None:

@@ -86,7 +86,7 @@ def _table_and_partitions(conn: Connection, table: str) -> list[_Owned]:
         "  UNION SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.oid) "
         "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM t "
         "JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace",
-        (_quoted(table),),
+        (quoted(table),),
     ).fetchall()
     return [
         _Owned(sql.SQL(".").join([sql.Identifier(s), sql.Identifier(n)]), owner)
@@ -102,7 +102,7 @@ def strange_owners(conn: Connection, table: str, owner: str) -> list[str]:
 
 
 def table_exists(conn: Connection, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s)", (_quoted(table),)).fetchone()
+    row = conn.execute("SELECT to_regclass(%s)", (quoted(table),)).fetchone()
     return row is not None and row[0] is not None
 
 
@@ -111,7 +111,7 @@ def may_read(conn: Connection, role: str, table: str) -> bool:
     if not table_exists(conn, table):
         return True
     row = conn.execute(
-        "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (role, _quoted(table))
+        "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (role, quoted(table))
     ).fetchone()
     return bool(row and row[0])
 
@@ -122,6 +122,7 @@ def revoke_all(conn: Connection, role: str) -> None:
     conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
 
 
-def _quoted(table: str) -> str:
+def quoted(table: str) -> str:
+    """``table`` as a quoted, schema-qualified name (``public`` when it names none)."""
     schema, _, name = table.rpartition(".")
     return ".".join('"' + p.replace('"', '""') + '"' for p in (schema or "public", name))

@@ -48,6 +48,7 @@ class PgTarget:
         return replace(self, dbname=dbname)
 
     def conninfo(self) -> str:
+        path = search_path(self.user)
         return make_conninfo(
             host=self.host,
             port=self.port,
@@ -55,12 +56,25 @@ class PgTarget:
             password=self.password,
             dbname=self.dbname,
             application_name="comind",
+            **({"options": f"-c search_path={path}"} if path else {}),
         )
 
     def url(self) -> str:
         """A ``postgresql://`` URL including the password, for an app's environment."""
         user, password = quote(self.user, safe=""), quote(self.password, safe="")
         return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}"
+
+
+def search_path(user: str) -> str | None:
+    """The search path a login of ``user`` starts with, whatever its database says.
+
+    An app owns its database and may ``ALTER DATABASE … SET search_path`` to a schema of its
+    own, where a function named like a catalog one (``pg_get_userbyid``) would run as whoever
+    calls it unqualified: the platform's logins (the superuser, ``comind_*`` roles) start
+    with ``public`` alone, behind the catalog, which PostgreSQL searches first when the path
+    does not name it, so a catalog name always means the catalog's. An app's own logins
+    (None) keep what the app chose."""
+    return "public" if user == SUPERUSER or user.startswith("comind_") else None
 
 
 def connect(

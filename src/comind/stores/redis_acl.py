@@ -27,8 +27,9 @@ from comind.stores.redis import RedisTarget, client
 # Redis checks a script's commands against the user's rules too, so EVAL stays in its keys.
 CATEGORIES = ("+@all", "-@admin", "-@dangerous", "-@scripting")
 SCRIPTS = ("+eval", "+evalsha", "+script|load", "+script|exists")  # Redis 6.2 and 7 alike
-# these would list other apps' key and channel names
-COMMANDS = (*SCRIPTS, "-keys", "-scan", "-randomkey", "-pubsub")
+# these would list other apps' key and channel names; SELECT would reach other databases'
+# keyspaces, where the platform keeps nothing for apps
+COMMANDS = (*SCRIPTS, "-keys", "-scan", "-randomkey", "-pubsub", "-select")
 # what flows/redissink.py (DEL, HSET, EXPIRE) and flows/rediscache.py (MGET, SET) send
 FLOW_COMMANDS = ("+del", "+hset", "+expire", "+mget", "+set", "+ping")
 

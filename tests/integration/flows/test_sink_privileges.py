@@ -175,7 +175,9 @@ def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
     app_db = found.app_db(app)
     _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2))
     with connect(superuser(runtime.engines.postgres).with_db(app)) as conn:
-        conn.execute(sql.SQL("ALTER TABLE done OWNER TO {}").format(sql.Identifier(app_db.user)))
+        conn.execute(
+            sql.SQL("ALTER TABLE public.done OWNER TO {}").format(sql.Identifier(app_db.user))
+        )
     flow = next(r for r in found.resources if r.kind == "flow")
     assert found.access.observe(flow) == (
         f"{app}/done: owned by {app_db.user}, not comind_owner_{app}",
@@ -183,3 +185,51 @@ def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
     found.access.apply(flow)
     assert found.access.observe(flow) == ()
     assert _plant_trigger(app_db, Path(tempfile.gettempdir()) / "never") is not None
+
+
+SHADOWED = ("pg_get_userbyid(oid) RETURNS name", "to_regclass(text) RETURNS regclass",
+            "has_table_privilege(name, oid, text) RETURNS boolean",
+            "format_type(oid, integer) RETURNS text")  # fmt: skip
+
+
+def _shadow_the_catalog(app_db: PgTarget) -> None:
+    """As the app (it owns its database): functions named like the catalog's that make the
+    app superuser when a superuser calls them, first in the database's search path."""
+    escalate = sql.SQL("ALTER ROLE {} SUPERUSER").format(sql.Identifier(app_db.user))
+    with connect(app_db) as conn:
+        conn.execute("CREATE SCHEMA evil")
+        for signature in SHADOWED:
+            name, _, returns = signature.partition(" RETURNS ")
+            args = name[name.index("(") + 1 : -1].split(", ")
+            params = ", ".join(f"a{i} {t}" for i, t in enumerate(args))
+            call = ", ".join(f"a{i}" for i in range(len(args)))
+            conn.execute(sql.SQL(
+                "CREATE FUNCTION evil.{}(" + params + ") RETURNS " + returns + " LANGUAGE plpgsql "
+                "AS $f$ BEGIN IF (SELECT rolsuper FROM pg_catalog.pg_roles "
+                "WHERE rolname = current_user) THEN EXECUTE {}; END IF; "
+                "RETURN pg_catalog.{}(" + call + "); END $f$"
+            ).format(sql.Identifier(name[: name.index("(")]), sql.Literal(escalate.as_string()),
+                     sql.Identifier(name[: name.index("(")])))  # fmt: skip
+        conn.execute("GRANT USAGE ON SCHEMA evil TO PUBLIC")
+        conn.execute(sql.SQL("ALTER DATABASE {} SET search_path = evil, pg_catalog, public")
+                     .format(sql.Identifier(app_db.dbname)))  # fmt: skip
+
+
+def test_an_app_cannot_put_its_functions_in_the_platforms_path(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """The red team's escalation: the app's database search path led the superuser's drift
+    check to a pg_get_userbyid of the app's, which made the app superuser."""
+    root, app, found = shop
+    app_db = found.app_db(app)
+    _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2))
+    _shadow_the_catalog(app_db)
+    database = next(r for r in found.resources if r.kind == "database")
+    flow = next(r for r in found.resources if r.kind == "flow")
+    for provider, res in ((found.databases, database), (found.access, flow)):
+        provider.observe(res)
+        provider.apply(res)
+    _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2, 4))
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (app_db.user,))
+        assert row.fetchone() == (False,), "the app's role became a superuser"

@@ -12,21 +12,33 @@ from comind.embedded.osuser import USER_NAME_MAX, RunAs, app_user_name, unreacha
 USERADD_NAME = re.compile(r"[a-z_][a-z0-9_-]*")  # what Debian's useradd accepts by default
 
 
-@pytest.mark.parametrize("app", ["orders", "a", "x" * 21])
+HOME = Path("/srv/comind/apps")
+
+
+@pytest.mark.parametrize("app", ["orders", "a", "x" * 18])
 def test_a_plain_short_app_name_is_kept(app: str) -> None:
-    assert app_user_name(app) == f"comind-app-{app}"
+    name = app_user_name(app, HOME)
+    assert re.fullmatch(f"comind-[0-9a-f]{{6}}-{app}", name)
 
 
-@pytest.mark.parametrize("app", ["Orders", "flow.enrich.0", "a_b", "x" * 22, "é", "-"])
+def test_two_platforms_on_one_host_never_share_an_apps_user() -> None:
+    """The red team ran an app `orders` on a second platform: as the first one's `orders`
+    user, it read that app's credentials from /proc and wrote into its code."""
+    assert app_user_name("orders", HOME) != app_user_name("orders", Path("/tmp/other/apps"))
+    assert app_user_name("orders", HOME) == app_user_name("orders", HOME)
+
+
+@pytest.mark.parametrize("app", ["Orders", "flow.enrich.0", "a_b", "x" * 19, "é", "-"])
 def test_any_other_name_is_a_valid_distinct_user_name(app: str) -> None:
-    name = app_user_name(app)
+    name = app_user_name(app, HOME)
     assert USERADD_NAME.fullmatch(name) and len(name) <= USER_NAME_MAX
-    assert name == app_user_name(app)  # deterministic
-    assert name != app_user_name(app + "x")
+    assert name == app_user_name(app, HOME)  # deterministic
+    assert name != app_user_name(app + "x", HOME)
 
 
 def test_names_that_slug_alike_stay_apart() -> None:
-    assert app_user_name("a.b") != app_user_name("a-b") != app_user_name("A-b")
+    names = {app_user_name(app, HOME) for app in ("a.b", "a-b", "A-b")}
+    assert len(names) == 3
 
 
 def test_who_may_cross_a_directory(tmp_path: Path) -> None:
