@@ -36,7 +36,7 @@ from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import TablePartitions
 from comind.flows.pgsource import table_ident
 from comind.flows.records import Record
-from comind.stores.pg_grants import quoted
+from comind.stores.pg_grants import quoted, refuse_foreign
 
 
 class SinkDataError(ComindError):
@@ -131,10 +131,24 @@ class PostgresSink:
             return
         with self._as_owner() as conn:  # also when it exists: another flow may have made it
             conn.execute(self._create_sql(values))
+            self._refuse_foreign(conn)
             if self.partitions is not None:
                 self.partitions.create_initial(conn)
             self._grant(conn)
         self.columns = self._live_columns()
+
+    def _refuse_foreign(self, conn: psycopg.Connection[Any]) -> None:
+        """A table the app made before the flow's first write is not written: its triggers
+        would run as the flow's writer (until a sync hands the table over, or says why not)."""
+        if not (self.owner and _role_exists(conn, self.owner)):
+            return
+        owner = "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)"
+        row = conn.execute(owner, (quoted(self.table),)).fetchone()
+        if row is not None and row[0] != self.owner:
+            raise ComindError(f"sink table {self.table} is owned by {row[0]}, not the platform's "
+                              f"{self.owner}: the next sync hands it over, or says what stops "
+                              "it")  # fmt: skip
+        refuse_foreign(conn, self.table)
 
     @contextmanager
     def _as_owner(self) -> Iterator[psycopg.Connection[Any]]:

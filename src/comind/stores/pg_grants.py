@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from comind.errors import ComindError
 from comind.stores.pg_admin import role_exists
 from comind.stores.postgres import Connection
 
@@ -66,6 +67,7 @@ def _write(conn: Connection, who: sql.Identifier, grant: TableGrant) -> None:
         return  # the sink creates it on its first write, as the owner
     for part in _table_and_partitions(conn, grant.table):
         if part.owner != grant.owner:
+            refuse_foreign(conn, grant.table)  # an app's trigger would run in the flow's writes
             conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(part.ident, owner))
     table = grant.ident()
     conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(table, who))
@@ -126,3 +128,33 @@ def quoted(table: str) -> str:
     """``table`` as a quoted, schema-qualified name (``public`` when it names none)."""
     schema, _, name = table.rpartition(".")
     return ".".join('"' + p.replace('"', '""') + '"' for p in (schema or "public", name))
+
+
+# what would run as whoever writes a table, or change what a write does: an app that made a
+# table before a flow's first write may have left them there (not the platform's own
+# version trigger, which only bumps a counter)
+_FOREIGN = """
+SELECT 'trigger ' || t.tgname FROM pg_trigger t
+  WHERE t.tgrelid = to_regclass(%(t)s) AND NOT t.tgisinternal
+    AND t.tgfoid <> coalesce(to_regprocedure('comind_flows.bump_version()'), 0)
+UNION ALL SELECT 'rule ' || r.rulename FROM pg_rewrite r
+  WHERE r.ev_class = to_regclass(%(t)s) AND r.rulename <> '_RETURN'
+UNION ALL SELECT 'policy ' || p.polname FROM pg_policy p WHERE p.polrelid = to_regclass(%(t)s)
+UNION ALL SELECT 'a relation of kind ' || c.relkind::text FROM pg_class c
+  WHERE c.oid = to_regclass(%(t)s) AND c.relkind NOT IN ('r', 'p')
+"""
+
+
+def foreign_objects(conn: Connection, table: str) -> list[str]:
+    """The triggers, rules and policies on ``table`` the platform did not make (and what it
+    is, when not a plain or partitioned table)."""
+    return [row[0] for row in conn.execute(_FOREIGN, {"t": quoted(table)}).fetchall()]
+
+
+def refuse_foreign(conn: Connection, table: str) -> None:
+    """One line when ``table`` holds what a flow must not run or honour in its writes."""
+    found = foreign_objects(conn, table)
+    if found:
+        raise ComindError(f"table {table} holds {', '.join(found)}, not made by the platform: "
+                          "a flow writes it as the platform's; drop them (or the table) "
+                          "and sync again")  # fmt: skip

@@ -22,6 +22,7 @@ import pytest
 from provisioned import Provisioned, provisioned
 from psycopg import sql
 
+from comind.errors import ComindError
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
 from comind.platform import Platform
@@ -233,3 +234,33 @@ def test_an_app_cannot_put_its_functions_in_the_platforms_path(
     with connect(superuser(runtime.engines.postgres)) as conn:
         row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (app_db.user,))
         assert row.fetchone() == (False,), "the app's role became a superuser"
+
+
+def test_a_sink_table_the_app_made_first_is_not_written_nor_adopted_with_its_trigger(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """The red team made the sink table before the flow's first write, with a trigger, and
+    granted the owner role all on it: the flow's writes ran the trigger as its writer."""
+    root, app, found = shop
+    app_db = found.app_db(app)
+    owner = sql.Identifier(f"comind_owner_{app}")
+    with connect(app_db) as conn:
+        conn.execute("CREATE TABLE public.done (id text PRIMARY KEY)")
+        conn.execute("CREATE TABLE public.spied (who text)")
+        conn.execute("GRANT INSERT ON public.spied TO PUBLIC")
+        conn.execute(
+            "CREATE FUNCTION public.spy() RETURNS trigger LANGUAGE plpgsql AS $f$ "
+            "BEGIN INSERT INTO public.spied VALUES (current_user); RETURN NULL; END $f$"
+        )
+        conn.execute("CREATE TRIGGER spy AFTER INSERT ON public.done "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION public.spy()")  # fmt: skip
+        conn.execute(sql.SQL("GRANT ALL ON public.done TO {} WITH GRANT OPTION").format(owner))
+    with pytest.raises(ComindError, match="owned by"):
+        _write(runtime, root, WorkerLogins.from_env(found.worker_env(FLOW)), range(2))
+    flow = next(r for r in found.resources if r.kind == "flow")
+    with pytest.raises(ComindError, match="trigger spy"):
+        found.access.apply(flow)  # the next sync says what stops it from taking the table
+    with connect(app_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.spied").fetchone() == (0,)
+        owned = "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'public.done'::regclass"
+        assert conn.execute(owned).fetchone() == (app_db.user,)
