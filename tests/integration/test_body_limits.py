@@ -23,12 +23,14 @@ from comind.platform import Platform
 MB = 1024 * 1024
 
 
-def status_of_declared(url: str, path: str, length: int) -> int:
-    """The status answered to a POST that declares ``length`` bytes and sends two."""
+def status_of_declared(url: str, path: str, length: int, token: str = "") -> int:
+    """The status answered to a POST that declares ``length`` bytes and sends two (within
+    5 s: a body that never comes would otherwise be waited for 10 s, then 408)."""
     where = urlsplit(url)
-    with socket.create_connection((where.hostname or "", where.port or 80), timeout=10) as sock:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    with socket.create_connection((where.hostname or "", where.port or 80), timeout=5) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {length}\r\n\r\n{{}}".encode())  # fmt: skip
+                     f"{auth}Content-Length: {length}\r\n\r\n{{}}".encode())  # fmt: skip
         first = sock.recv(4096).split(b"\r\n", 1)[0]  # e.g. b"HTTP/1.1 413 Request ..."
     return int(first.split()[1])
 
@@ -39,6 +41,12 @@ def test_a_declared_400_mib_body_is_refused_unread(
 ) -> None:
     # answered at once (the 400 MiB are never sent): the size, or who asks, refuses it first
     assert status_of_declared(runtime.url, path, 400 * MB) == status
+
+
+def test_a_role_too_low_for_any_app_is_refused_before_its_body(runtime: Platform) -> None:
+    """The red team's viewer sent a change's body slowly and held the request 10 s (408)."""
+    viewer = runtime.engines.home.secret("api-viewer-token")
+    assert status_of_declared(runtime.url, "/api/v1/backups/restore-points", 1000, viewer) == 403
 
 
 def test_a_streamed_body_past_the_limit_is_cut_off(runtime: Platform) -> None:

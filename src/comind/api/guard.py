@@ -156,6 +156,9 @@ class Guard:
             if who is None:
                 await self._audit(rule, None, target, "refused")
                 return JSONResponse({"error": "unauthorized: send a valid Bearer token"}, 401)
+            if not who.may(rule.role, who.app):  # too low a role for any app: the body can't help
+                await self._audit(rule, who, target, "refused")
+                return forbidden(who, rule.role, "")
             body = await self._body(request)
             named = {**(request.query_params if request.method not in MUTATIONS else {}),
                      **body, **params}  # fmt: skip
