@@ -20,11 +20,12 @@ import base64
 import hashlib
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import anyio
 import anyio.from_thread
+from starlette.types import Message, Receive
 
 from comind.api.limits import BODY_SECONDS
 from comind.api.s3_errors import S3Error, not_implemented
@@ -34,13 +35,20 @@ MIN_RATE = 64 << 10  # bytes per second a body must average once BODY_SECONDS ha
 UNSIGNED = ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
 FRAMING = 2  # an aws-chunked body without a Content-Length: at most twice its data, framed
 _MAX_LINE = 4096  # a chunk-size or trailer line
-_Digest = Callable[[], Any]
-CHECKSUMS: dict[str, _Digest] = {
+
+
+class Digest(Protocol):
+    """What a checksum is computed with: hashlib's objects and the CRC32 below."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+CHECKSUMS: dict[str, Callable[[], Digest]] = {
     "x-amz-checksum-crc32": lambda: _Crc32(),
     "x-amz-checksum-sha1": lambda: hashlib.sha1(usedforsecurity=False),
     "x-amz-checksum-sha256": hashlib.sha256,
 }
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class _Crc32:
@@ -150,7 +158,7 @@ def too_large(limit: int) -> S3Error:
                    f"of {limit} bytes.", 400)  # fmt: skip
 
 
-async def _receive_within(receive: Receive, seconds: float) -> dict[str, Any]:
+async def _receive_within(receive: Receive, seconds: float) -> Message:
     try:
         with anyio.fail_after(seconds):
             return await receive()
@@ -209,7 +217,7 @@ def _checked(
             raise S3Error("BadDigest", f"The {name} you specified did not match the data.", 400)
 
 
-def _wanted_sums(headers: Mapping[str, str]) -> dict[str, Any]:
+def _wanted_sums(headers: Mapping[str, str]) -> dict[str, Digest]:
     """A fresh digest per checksum the request carries (as a header, or announced in
     ``x-amz-trailer``); an algorithm this endpoint cannot check is refused."""
     names = {k for k in headers if k.startswith("x-amz-checksum-") and k != "x-amz-checksum-type"}

@@ -36,7 +36,8 @@ from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import TablePartitions
 from comind.flows.pgsource import table_ident
 from comind.flows.records import Record
-from comind.stores.pg_grants import quoted, refuse_foreign
+from comind.stores.pg_admin import role_exists
+from comind.stores.pg_grants import quoted, refuse_foreign, strange_owners
 
 
 class SinkDataError(ComindError):
@@ -140,14 +141,13 @@ class PostgresSink:
     def _refuse_foreign(self, conn: psycopg.Connection[Any]) -> None:
         """A table the app made before the flow's first write is not written: its triggers
         would run as the flow's writer (until a sync hands the table over, or says why not)."""
-        if not (self.owner and _role_exists(conn, self.owner)):
+        if not (self.owner and role_exists(conn, self.owner)):
             return
-        owner = "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)"
-        row = conn.execute(owner, (quoted(self.table),)).fetchone()
-        if row is not None and row[0] != self.owner:
-            raise ComindError(f"sink table {self.table} is owned by {row[0]}, not the platform's "
-                              f"{self.owner}: the next sync hands it over, or says what stops "
-                              "it")  # fmt: skip
+        others = strange_owners(conn, self.table, self.owner)
+        if others:
+            raise ComindError(f"sink table {self.table} is owned by {others[0]}, not the "
+                              f"platform's {self.owner}: the next sync hands it over, or says "
+                              "what stops it")  # fmt: skip
         refuse_foreign(conn, self.table)
 
     @contextmanager
@@ -155,7 +155,7 @@ class PostgresSink:
         """A transaction acting as the data owner (as the session itself where the database
         has none: one the platform did not provision)."""
         with self.pool.connection() as conn, conn.transaction():
-            if self.owner and _role_exists(conn, self.owner):
+            if self.owner and role_exists(conn, self.owner):
                 conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.owner)))
             yield conn
 
@@ -165,7 +165,7 @@ class PostgresSink:
             "GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO SESSION_USER").format(table)
         )  # fmt: skip
         for reader in self.readers:
-            if _role_exists(conn, reader):
+            if role_exists(conn, reader):
                 conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
                     table, sql.Identifier(reader)))  # fmt: skip
 
@@ -276,10 +276,6 @@ class PostgresSink:
 def _stage(table: str, fields: list[str]) -> sql.Identifier:
     digest = hashlib.sha1(json.dumps([table, fields]).encode(), usedforsecurity=False)
     return sql.Identifier(f"comind_stage_{digest.hexdigest()[:16]}")
-
-
-def _role_exists(conn: psycopg.Connection[Any], role: str) -> bool:
-    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 
 
 def _cell(value: Any, as_json: bool) -> Any:
