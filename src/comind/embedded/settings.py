@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Seconds after which a partly filled WAL segment is archived."
     )
 
+    openlineage_url: str | None = Field(
+        default=None, description="OpenLineage HTTP endpoint (e.g. Marquez) for run events."
+    )
+    openlineage_api_key: str | None = Field(
+        default=None, repr=False, description="Bearer API key of the OpenLineage endpoint."
+    )
+
     @property
     def webhook_urls(self) -> list[str]:
         """COMIND_ALERT_WEBHOOKS as a list."""

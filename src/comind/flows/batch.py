@@ -25,6 +25,7 @@ from croniter import croniter
 from comind.errors import ComindError
 from comind.flows import metrics
 from comind.flows.build import FlowBuilder
+from comind.flows.lineage_runs import RunLineage
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import partition_rows
 from comind.flows.pgsink import PostgresSink, Replace
@@ -52,6 +53,7 @@ class BatchRunner:
         self.partitioning = builder.partitioning(name)
         self.runner: FlowRunner = builder.runner(name)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.lineage = RunLineage(builder, name)
 
     def run(self, partition: str | None = None) -> RunResult:
         """One partition (or, for an unpartitioned flow, everything the source has)."""
@@ -121,18 +123,21 @@ class BatchRunner:
         state = self.builder.engines.state
         run_id = state.start_run(self.name, partition, self.worker)
         began, outcome = time.monotonic(), Outcome()
+        lineage = self.lineage.partition(partition)
         try:
             work(outcome)
         except Exception as exc:  # the run failed: record why, leave the old output in place
             seconds = time.monotonic() - began
             state.finish_run(run_id, "failed", outcome.records_in, outcome.written, str(exc)[:2000])
             metrics.PARTITION_SECONDS.labels(self.name, "failed").observe(seconds)
+            lineage.finish("failed", outcome, str(exc)[:2000])
             return RunResult(
                 partition, "failed", outcome.records_in, outcome.written, seconds, str(exc)
             )
         seconds = time.monotonic() - began
         state.finish_run(run_id, "succeeded", outcome.records_in, outcome.written)
         metrics.PARTITION_SECONDS.labels(self.name, "succeeded").observe(seconds)
+        lineage.finish("succeeded", outcome)
         return RunResult(partition, "succeeded", outcome.records_in, outcome.written, seconds)
 
     def _partition(self, p: Partitioning, name: str, outcome: Outcome) -> None:

@@ -24,6 +24,7 @@ from comind.flows.sources import ObjectSource, QueueSource, Source
 from comind.flows.state import FlowState
 from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
+from comind.governance.lineage_emitter import LineageEmitter
 from comind.queue.layer import MessageLayer
 from comind.spec import Spec
 from comind.spec import steps as declared
@@ -43,6 +44,7 @@ class FlowEngines:
     postgres: PgTarget  # app databases' server, as the flow's writer role
     objects: ObjectStore
     redis: RedisTarget | None = None
+    lineage: LineageEmitter | None = None  # OpenLineage events of runs (flows/lineage_runs.py)
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
@@ -66,6 +68,8 @@ class FlowEngines:
         self._pools.clear()
         if self._redis is not None:
             self._redis.close()
+        if self.lineage is not None:
+            self.lineage.close()  # its buffered events out while the platform pool is open
 
 
 class FlowBuilder:

@@ -86,6 +86,7 @@ class FlowRunner:
         self.dead_letters, self.state, self.policy = dead_letters, state, policy
         self.window, self.sleep = window, sleep
         self._lag_at = -LAG_EVERY_SECONDS
+        self.on_batch: Callable[[Outcome], None] | None = None  # flows/lineage_runs.py
 
     # -- the loop
 
@@ -260,6 +261,8 @@ class FlowRunner:
 
     def account(self, outcome: Outcome) -> None:
         counts = outcome.counts()
+        if self.on_batch is not None:
+            self.on_batch(outcome)
         self.state.add_stats(self.flow, counts)
         for name, n in (
             ("in", counts.records_in),

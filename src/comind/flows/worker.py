@@ -13,6 +13,7 @@ from types import FrameType
 
 from comind.flows.batch import BatchRunner
 from comind.flows.build import FlowBuilder
+from comind.flows.lineage_runs import StreamRun
 
 log = logging.getLogger("comind.flows.worker")
 
@@ -35,5 +36,6 @@ def serve(builder: FlowBuilder, name: str, stop: threading.Event) -> None:
     if flow.kind == "batch":
         BatchRunner(name, builder).serve(stop)
     else:
-        builder.runner(name).run(stop)
+        with StreamRun(builder, name) as run:  # one OpenLineage run per worker lifetime
+            run.follow(builder.runner(name)).run(stop)
     log.info("flow %s stopped", name)

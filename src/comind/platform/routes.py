@@ -49,6 +49,7 @@ from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
+from comind.platform.lineage import platform_emitter
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
 
@@ -175,8 +176,8 @@ def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
             raise ComindError("flows run only on a platform that follows a repository")
         access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
         return FlowEngines(rt.messages, access.target(flow),
-                           FileObjectStore(rt.engines.home.objects),
-                           access.redis_target(flow))  # fmt: skip
+                           FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
+                           platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
 
     service = FlowService(_applied(rt), engines)
     return FlowActionsApi(service, tokens)

@@ -41,7 +41,6 @@ from comind.gitops.sync import Source
 from comind.monitoring.events import EventLog
 from comind.monitoring.logship import LogShipper
 from comind.monitoring.logstore import LogStore
-from comind.monitoring.spans import SpanStore
 from comind.monitoring.timeseries import MetricSource, TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.metrics import REGISTRY, expose
@@ -55,6 +54,7 @@ from comind.platform.appenv import AppEnvironments
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.lineage import lineage_env, prune_records
 from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer
 from comind.platform.worker import worker_command
@@ -69,7 +69,6 @@ from comind.stores.redis import default_user
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
-SPAN_RETENTION = timedelta(days=1)  # traces of recent batches, not an archive
 MOVE_SECONDS = 0.2
 SHIP_SECONDS = 1.0
 API_POOL_WAIT = 3.0  # an API request waits this long for a connection, then answers 503
@@ -303,6 +302,7 @@ class Platform:
             "PATH": os.environ.get("PATH", ""),
             "LANG": "C.UTF-8",
             MULTIPROC_ENV: str(self.worker_metrics),
+            **lineage_env(self.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
         }
 
     def _tls_state(self) -> dict[str, str | bool]:
@@ -337,7 +337,8 @@ class Platform:
         run_periodic(tasks, self._stop, MOVE_SECONDS)
 
     def _sweep(self, messages: MessageLayer) -> None:
-        """Retention: queues, time series, logs, spans; the sealing key's renewal."""
+        """Retention: queues, time series, logs, spans, lineage events; the sealing key's
+        renewal."""
         messages.queues.sweep()
         now = datetime.now(UTC)
         if self.series is not None:
@@ -347,7 +348,7 @@ class Platform:
             self.logs.expire(now.date(), keep_days=self.settings.log_retention_days)
         if self._keys is not None:
             self._keys.current()  # renews the sealing key when it is due
-        SpanStore(messages.pool).prune(now - SPAN_RETENTION)
+        prune_records(messages.pool, now)  # spans, lineage events
 
     def _alerting(self, series: TimeSeries) -> Alerting:
         # with a real Alertmanager beside it, that one notifies: never the same alert twice

@@ -34,6 +34,7 @@ from comind.gitops.providers.flow_access import (
 from comind.gitops.resources import Resource
 from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
+from comind.platform.lineage import worker_emitter
 from comind.platform.local import PlatformState
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
@@ -77,7 +78,8 @@ def flow_engines(
     rhost, rport = state.address("redis")
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
     layer = MessageLayer.open(platform, max_connections=8)
-    engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache)
+    engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache,
+                          worker_emitter(layer.pool))  # fmt: skip
     try:
         yield engines
     finally:

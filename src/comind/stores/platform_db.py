@@ -3,8 +3,9 @@ login to it, and the backups' login to the cluster.
 
 Flow workers run app code (python steps), so they do not get the superuser: they log in
 as ``comind_worker``, which may use queues (receive, send, delete: flows read queues and
-write queues and topics) and keep flow state and spans, and nothing else: not the API
-tokens, the audit log, the secrets, the app credentials or the GitOps records.
+write queues and topics), keep flow state and spans, append lineage events (INSERT only),
+and nothing else: not the API tokens, the audit log, the secrets, the app credentials or
+the GitOps records.
 
 Backups do not get the superuser either: base backups (the replication protocol) and logical
 dumps log in as ``comind_backup``, which may read every table (``pg_read_all_data``, row
@@ -35,6 +36,7 @@ WORKER_READS = ("queues", "topics", "subscriptions")
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans")  # fmt: skip
+WORKER_APPENDS = ("lineage_events",)  # written, never read back or changed by a worker
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10
@@ -71,6 +73,9 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
                 sql.Identifier(table), role))  # fmt: skip
         for table in WORKER_WRITES:
             conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON comind.{} TO {}").format(
+                sql.Identifier(table), role))  # fmt: skip
+        for table in WORKER_APPENDS:
+            conn.execute(sql.SQL("GRANT INSERT ON comind.{} TO {}").format(
                 sql.Identifier(table), role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
