@@ -13,3 +13,10 @@ def to_fact(event: dict[str, Any]) -> dict[str, Any]:
         "country": event.get("country"),
         "total": event.get("total", 0),
     }
+
+
+# Column lineage of to_fact (read by the platform, never imported): "out": "in" copies a
+# field under a new name, "out": [in, ...] computes it from those.
+LINEAGE = {
+    "to_fact": {"order_id": "id", "day": ["created_at"], "country": "country", "total": "total"}
+}
