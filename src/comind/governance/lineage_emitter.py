@@ -28,7 +28,7 @@ from openlineage.client.transport.http import (
 from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
 from prometheus_client import Counter
 
-from comind.governance.lineage_store import LineageEventStore, StoredEvent
+from comind.governance.lineage_event_store import LineageEventStore, StoredEvent
 from comind.observe.metrics import REGISTRY
 
 log = logging.getLogger("comind.lineage")

@@ -1,55 +1,80 @@
-"""OpenLineage RunEvents kept in the platform database (migration 0018).
+"""The lineage graph in the platform database, and the in-memory copy queries walk.
 
-Flow workers only append (their role holds INSERT on the table and nothing else of it);
-the platform reads them back per flow or run for the API, and prunes them by age.
+The graph of the applied revision is replaced whole, in one transaction, each time the
+platform applies one (nodes, edges and column edges deleted and copied in again, then the
+version bumped), so a reader sees the old graph or the new one, never a mix. Readers keep
+the graph in memory with its adjacency (``lineage_walk.LineageIndex``) and reload it only
+when the stored version moved on: a query costs one indexed read of the version plus a walk
+in memory, whatever the depth (a recursive SQL walk follows every path, which explodes on
+graphs with fan-in; see bench/lineage.py).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import threading
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from comind.stores.postgres import Json, Pool, dict_rows
+from comind.governance.lineage_nodes import ColumnEdge, LineageGraph, Node
+from comind.governance.lineage_walk import LineageIndex
+from comind.stores.postgres import Connection, Pool
 from comind.stores.queries import named
 
-_sql = named("comind.governance", "lineage_events")
-RETENTION_DAYS = 30  # stored events older than this are removed by the platform's sweep
+_sql = named("comind.governance", "lineage")
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """One RunEvent as it is stored: its indexed columns and its OpenLineage JSON text."""
-
-    event_time: datetime
-    event_type: str
-    run_id: str
-    job: str
-    payload: str
-
-
-class LineageEventStore:
+class LineageStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self._lock = threading.Lock()
+        self._cached: tuple[int, LineageIndex] | None = None
 
-    def add(self, events: Sequence[StoredEvent]) -> None:
-        rows = [
-            {"event_time": e.event_time, "event_type": e.event_type, "run_id": e.run_id,
-             "job": e.job, "payload": Json(json.loads(e.payload))}
-            for e in events
-        ]  # fmt: skip
-        with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(_sql("insert"), rows)
+    def replace(self, graph: LineageGraph, revision: str = "") -> int:
+        """Store ``graph`` in place of the previous one; its new version."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(_sql("lock_version"))  # one replacement at a time
+            for table in ("nodes", "edges", "columns"):
+                conn.execute(_sql(f"clear_{table}"))
+            _copy(conn, "copy_nodes", ((n.id, n.kind, n.name, list(n.fields))
+                                       for n in graph.nodes.values()))  # fmt: skip
+            _copy(conn, "copy_edges", graph.edges)
+            _copy(conn, "copy_columns", (_column_row(c) for c in graph.columns))
+            row = conn.execute(_sql("bump_version"), {"revision": revision}).fetchone()
+        assert row is not None
+        return int(row[0])
 
-    def recent(
-        self, *, job: str | None = None, run: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """The newest ``limit`` events, of one flow and/or one run when given."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
-            return cur.execute(_sql("recent"), {"job": job, "run": run, "limit": limit}).fetchall()
-
-    def prune(self, before: datetime) -> int:
+    def version(self) -> tuple[int, str]:
+        """(version, revision) of the stored graph; (0, "") before the first."""
         with self.pool.connection() as conn:
-            return conn.execute(_sql("prune"), {"before": before}).rowcount
+            row = conn.execute(_sql("version")).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, "")
+
+    def load(self) -> tuple[int, LineageGraph]:
+        """The stored graph and its version, read from one snapshot."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(_sql("snapshot"))
+            row = conn.execute(_sql("version")).fetchone()
+            nodes = {r[0]: Node(r[0], r[1], r[2], tuple(r[3])) for r in conn.execute(_sql("nodes"))}
+            edges = frozenset((a, b) for a, b in conn.execute(_sql("edges")))
+            columns = tuple(ColumnEdge(*r) for r in conn.execute(_sql("columns")))
+        return (int(row[0]) if row else 0), LineageGraph(nodes, edges, columns)
+
+    def index(self) -> LineageIndex:
+        """The stored graph, walkable; reloaded only when its version changed."""
+        version, _ = self.version()
+        with self._lock:
+            if self._cached is None or self._cached[0] != version:
+                loaded, graph = self.load()
+                self._cached = (loaded, LineageIndex(graph))
+            return self._cached[1]
+
+
+def _column_row(c: ColumnEdge) -> Sequence[Any]:
+    return (c.flow, c.source, c.source_field, c.target, c.target_field, c.type, c.subtype,
+            c.masking)  # fmt: skip
+
+
+def _copy(conn: Connection, query: str, rows: Iterable[Sequence[Any]]) -> None:
+    with conn.cursor().copy(_sql(query)) as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -19,7 +19,7 @@ from comind.governance.lineage_emitter import (
     LineageEmitter,
     http_transport,
 )
-from comind.governance.lineage_store import RETENTION_DAYS, LineageEventStore
+from comind.governance.lineage_event_store import RETENTION_DAYS, LineageEventStore
 from comind.monitoring.spans import SpanStore
 from comind.stores.postgres import Pool
 

@@ -18,7 +18,7 @@ from openlineage.client.serde import Serde
 from comind.flows.batch import BatchRunner
 from comind.flows.lineage_runs import StreamRun
 from comind.governance.lineage_emitter import LineageEmitter, http_transport
-from comind.governance.lineage_store import LineageEventStore
+from comind.governance.lineage_event_store import LineageEventStore
 from openlineage_check import rebuild_event
 from waiting import wait_until
 
