@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from comind.api import flow_actions as fa
+from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_schemas as s
 from comind.api.backups import PointBody, PruneBody, RunBody
@@ -186,6 +187,16 @@ OPS: tuple[Op, ...] = (
                413: "a body over 10 MiB"},
        description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
                    "before anything is queued: 202 means every record is stored."),
+    # --- lineage: OpenLineage run events
+    Op("GET", "/api/v1/lineage/events", "listLineageEvents", "lineage",
+       "OpenLineage RunEvents of flow runs, newest first", {200: le.LineageEvents},
+       params=(Param("flow", "query", "only this flow's (the job name)"),
+               Param("run", "query", "only this run's (its runId, a UUID)"),
+               Param("limit", "query", "how many (1 to 1000)", "integer", default=100,
+                     maximum=1000)),
+       errors={400: "a limit or run id refused"},
+       description="Each event as emitted (START, RUNNING, COMPLETE, FAIL, ABORT with its "
+                   "facets); kept 30 days."),
     # --- backups
     Op("GET", "/api/v1/backups", "listBackups", "backups",
        "The backup catalog and the WAL archive lag", {200: s.BackupList}),

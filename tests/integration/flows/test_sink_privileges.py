@@ -32,6 +32,8 @@ from comind.spec import load_spec
 from comind.stores.postgres import PgTarget, connect, superuser
 
 FLOW = "copy-done"
+LINEAGE_EVENT = """INSERT INTO comind.lineage_events (event_time, event_type, run_id, job, payload)
+VALUES (now(), 'START', gen_random_uuid(), %s, '{"eventType": "START"}')"""
 
 
 @pytest.fixture
@@ -164,6 +166,13 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
     for table in ("api_tokens", "secrets", "audit_log", "app_credentials"):
         with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
+    with connect(worker) as conn:  # lineage events: appended, never read back or changed
+        conn.execute(LINEAGE_EVENT, (app,))
+    for statement in ("SELECT 1 FROM comind.lineage_events", "DELETE FROM comind.lineage_events"):
+        with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+    with connect(runtime.db) as conn:
+        assert conn.execute("DELETE FROM comind.lineage_events WHERE job = %s", (app,)).rowcount
     with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
         connect(writer.with_db(runtime.db.dbname)).close()
 
