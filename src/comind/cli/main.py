@@ -22,6 +22,7 @@ from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.disaster import dr_cli
 from comind.cli.flows import flow_cli
+from comind.cli.lineage import lineage_cli
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
@@ -60,6 +61,7 @@ app.add_typer(backup_cli, name="backup")
 app.add_typer(keys_cli, name="keys")
 app.command("restore")(restores.restore)
 app.add_typer(dr_cli, name="dr")
+app.add_typer(lineage_cli, name="lineage")
 app.command("worker")(flows.worker)
 
 _debug = False

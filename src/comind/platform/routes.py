@@ -22,6 +22,7 @@ from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.guard import Guard
+from comind.api.lineage import LineageApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
 from comind.api.queue_admin import QueueAdminApi
@@ -43,6 +44,7 @@ from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
+from comind.governance.lineage_store import LineageStore
 from comind.governance.sealing import Sealer
 from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import TimeSeries
@@ -98,6 +100,7 @@ def _control_routes(
         *QueueAdminApi(messages, queues, guard).routes(),
         *AccessApi(tokens.store, guard).routes(),
         *LogsApi(LogStore(messages.pool), guard).routes(),
+        *LineageApi(LineageStore(messages.pool), guard).routes(),
         *AppEnvApi(envs.full, envs.rotate, guard).routes(),
     ]
 
