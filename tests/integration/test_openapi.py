@@ -89,6 +89,8 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/apps/{app}/env": {"app": "shop"},
     "/api/v1/apps/{app}/rotate-key": {"app": "nope"},
     "/api/v1/logs": {"app": "shop"},  # the platform's own log is a file of `comind up` only
+    "/api/v1/lineage/column": {"node": "queue:shop/done", "field": "id"},
+    "/api/v1/lineage/impact": {"node": "http:shop", "field": "id"},
 }
 # the list each of these reads answers must hold items here (so their schemas are exercised)
 FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
@@ -99,7 +101,8 @@ FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/syncs": "syncs", "/api/v1/queues/{name}/stats": "dead_letter_sources",
           "/api/v1/queues/{name}/messages": "messages", "/api/v1/queues/{name}/moves": "moves",
           "/api/v1/tokens": "tokens", "/api/v1/audit": "entries", "/api/v1/logs": "lines",
-          "/api/v1/apps/{app}/env": "env"}  # fmt: skip
+          "/api/v1/apps/{app}/env": "env", "/api/v1/lineage": "graph",
+          "/api/v1/lineage/column": "graph", "/api/v1/lineage/impact": "impact"}  # fmt: skip
 
 
 def git(repo: Path, *args: str) -> None:

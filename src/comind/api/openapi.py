@@ -31,8 +31,9 @@ PATH = "/api/v1/openapi.json"
 REQUESTS = list(dict.fromkeys(op.body for op in OPS if op.body is not None))
 DESCRIPTION = """\
 The REST API of a Comind-Ops platform: status, queues and dead letters, flows, backups,
-metrics history, alerts, GitOps (apps, resources, syncs), tokens and the audit log, and the
-stored logs. The GitOps operations are served when the platform follows a Git repository.
+metrics history, alerts, GitOps (apps, resources, syncs), tokens and the audit log, the
+stored logs, and the lineage graph. The GitOps operations are served when the platform
+follows a Git repository.
 
 **Tokens.** Send `Authorization: Bearer TOKEN`. Roles are ordered viewer < operator < admin;
 each operation names the least role it needs in its security requirement. The state
@@ -62,7 +63,8 @@ SCHEMES: dict[str, Any] = {
     "gitlabToken": {"type": "apiKey", "in": "header", "name": "X-Gitlab-Token",
                     "description": "GitLab's secret token: the webhook secret."},
 }  # fmt: skip
-TAGS = ["status", "queues", "flows", "lineage", "backups", "metrics", "gitops", "access", "logs"]
+TAGS = ["status", "queues", "flows", "backups", "metrics", "gitops", "access", "logs",
+        "lineage"]  # fmt: skip
 APP_TOKENS = {
     "filtered": "A token limited to one app sees that app's part.",
     "own": "A token limited to one app may do this for its own app only.",

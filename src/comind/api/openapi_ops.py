@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
+from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
 from comind.api.backups import PointBody, PruneBody, RunBody
 
@@ -78,6 +79,9 @@ NO_FLOW = {404: "no such flow in the applied spec"}
 NO_QUEUE = {404: "no such queue"}
 APP = Param("app", "path", "the app's name", required=True)
 LIMIT = "limit must be a whole number"
+NODE = Param("node", "query", "KIND:NAME (a bare name is a dataset)", required=True)
+DEPTH = Param("depth", "query", "how many edges to walk (1 to 100)", "integer", default=20,
+              maximum=100)  # fmt: skip
 BACKUP_ERRORS = {400: "a body or value refused", 409: "it failed, or backups are not served here",
                  413: "a body over 64 KiB"}  # fmt: skip
 
@@ -187,16 +191,6 @@ OPS: tuple[Op, ...] = (
                413: "a body over 10 MiB"},
        description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
                    "before anything is queued: 202 means every record is stored."),
-    # --- lineage: OpenLineage run events
-    Op("GET", "/api/v1/lineage/events", "listLineageEvents", "lineage",
-       "OpenLineage RunEvents of flow runs, newest first", {200: le.LineageEvents},
-       params=(Param("flow", "query", "only this flow's (the job name)"),
-               Param("run", "query", "only this run's (its runId, a UUID)"),
-               Param("limit", "query", "how many (1 to 1000)", "integer", default=100,
-                     maximum=1000)),
-       errors={400: "a limit or run id refused"},
-       description="Each event as emitted (START, RUNNING, COMPLETE, FAIL, ABORT with its "
-                   "facets); kept 30 days."),
     # --- backups
     Op("GET", "/api/v1/backups", "listBackups", "backups",
        "The backup catalog and the WAL archive lag", {200: s.BackupList}),
@@ -313,4 +307,27 @@ OPS: tuple[Op, ...] = (
                      default=200, maximum=10_000)),
        errors={400: "a bad since, after, level or limit"},
        description="The platform's own log (no app) needs a token of every app."),
+    # --- lineage
+    Op("GET", "/api/v1/lineage", "lineage", "lineage",
+       "The lineage graph around a node (Marquez's shape)", {200: lin.Lineage},
+       params=(Param("node", "query", "KIND:NAME (a bare name is a dataset); without it, the "
+                                      "whole graph"), DEPTH),
+       errors={400: "a bad depth", 404: "no such node"}),
+    Op("GET", "/api/v1/lineage/column", "columnLineage", "lineage",
+       "Where one field comes from and goes to", {200: lin.ColumnLineage},
+       params=(NODE, Param("field", "query", "the field", required=True), DEPTH),
+       errors={400: "a missing node or field, or a bad depth", 404: "no such node or field"}),
+    Op("GET", "/api/v1/lineage/impact", "lineageImpact", "lineage",
+       "Everything downstream of a node or one of its fields, with distance", {200: lin.Impact},
+       params=(NODE, Param("field", "query", "only what this field reaches"), DEPTH),
+       errors={400: "a missing node or a bad depth", 404: "no such node or field"}),
+    Op("GET", "/api/v1/lineage/events", "listLineageEvents", "lineage",
+       "OpenLineage RunEvents of flow runs, newest first", {200: le.LineageEvents},
+       params=(Param("flow", "query", "only this flow's (the job name)"),
+               Param("run", "query", "only this run's (its runId, a UUID)"),
+               Param("limit", "query", "how many (1 to 1000)", "integer", default=100,
+                     maximum=1000)),
+       errors={400: "a limit or run id refused"},
+       description="Each event as emitted (START, RUNNING, COMPLETE, FAIL, ABORT with its "
+                   "facets); kept 30 days."),
 )  # fmt: skip

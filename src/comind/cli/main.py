@@ -22,6 +22,8 @@ from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.disaster import dr_cli
 from comind.cli.flows import flow_cli
+from comind.cli.lineage import lineage_cli
+from comind.cli.lineage_events import events as lineage_events
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
@@ -60,6 +62,8 @@ app.add_typer(backup_cli, name="backup")
 app.add_typer(keys_cli, name="keys")
 app.command("restore")(restores.restore)
 app.add_typer(dr_cli, name="dr")
+lineage_cli.command("events")(lineage_events)  # OpenLineage run events (H4)
+app.add_typer(lineage_cli, name="lineage")
 app.command("worker")(flows.worker)
 
 _debug = False

@@ -6,8 +6,10 @@ app runtime hand out the same ``DATABASE_URL``, ``REDIS_URL`` and bucket.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from comind.apps.credentials import AppKey
 from comind.apps.runtime import AppRuntime
@@ -26,14 +28,18 @@ from comind.gitops.records import GitOpsRecords, SecretStore
 from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys
-from comind.gitops.sync import Source, SyncService
+from comind.gitops.sync import Desired, Source, SyncService
+from comind.governance.lineage import derive
+from comind.governance.lineage_store import LineageStore
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import PgTarget
+from comind.stores.postgres import DatabaseError, PgTarget
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import RedisAcl
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,11 +86,21 @@ class ControlPlane:
                 providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
+        self.lineage = LineageStore(layer.pool)
         self.service = SyncService(
-            source, env, self.records, Reconciler(providers),
-            on_applied=lambda desired: self.relays.follow(desired.resources),
-        )  # fmt: skip
+            source, env, self.records, Reconciler(providers), on_applied=self._applied
+        )
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
+
+    def _applied(self, desired: Desired) -> None:
+        """A revision is applied: follow its outboxes, store its lineage graph (a graph
+        that cannot be stored leaves the previous one; the revision stays applied)."""
+        self.relays.follow(desired.resources)
+        try:
+            graph = derive(desired.spec, desired.root or Path())
+            self.lineage.replace(graph, desired.revision)
+        except DatabaseError as exc:
+            log.warning("lineage of %s not stored: %s", desired.revision, exc)
 
     def close(self) -> None:
         self.relays.stop_all()

@@ -22,6 +22,7 @@ from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.guard import Guard
+from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
@@ -45,6 +46,7 @@ from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
 from comind.governance.lineage_event_store import LineageEventStore
+from comind.governance.lineage_store import LineageStore
 from comind.governance.sealing import Sealer
 from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import TimeSeries
@@ -101,6 +103,7 @@ def _control_routes(
         *QueueAdminApi(messages, queues, guard).routes(),
         *AccessApi(tokens.store, guard).routes(),
         *LogsApi(LogStore(messages.pool), guard).routes(),
+        *LineageApi(LineageStore(messages.pool), guard).routes(),
         *LineageEventsApi(LineageEventStore(messages.pool), guard).routes(),
         *AppEnvApi(envs.full, envs.rotate, guard).routes(),
     ]
