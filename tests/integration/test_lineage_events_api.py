@@ -3,12 +3,15 @@ come back newest first, by flow and by run, for a viewer; a bad run id is a 400.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 from tests.hidden import builtin_headers
 from tests.waiting import wait_until
+from typer.testing import CliRunner
 
+from comind.cli.main import app as comind
 from comind.governance.lineage import LineageGraph
 from comind.governance.lineage_emitter import LineageEmitter
 from comind.governance.lineage_event_store import LineageEventStore
@@ -16,13 +19,14 @@ from comind.governance.lineage_events import RunFacts, run_event
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 
+GRAPH = LineageGraph({}, frozenset(), ())  # flows with nothing known around them
+
 
 def _emit(layer: MessageLayer, flow: str, runs: list[str]) -> None:
-    graph = LineageGraph({}, frozenset(), ())  # a flow with nothing known around it
     emitter = LineageEmitter(LineageEventStore(layer.pool))
     for run in runs:
         for state in ("START", "COMPLETE"):
-            emitter.emit(run_event(graph, "t", RunFacts(flow, run, state, True)))
+            emitter.emit(run_event(GRAPH, "t", RunFacts(flow, run, state, True)))
     emitter.close()
 
 
@@ -53,6 +57,23 @@ def test_events_are_read_back_by_flow_and_run(
     assert [e["eventType"] for e in events(f"flow={app}&run={runs[0]}")] == ["COMPLETE", "START"]
     assert len(events(f"flow={app}&limit=1")) == 1
     assert events("flow=no-such-flow") == []
+
+
+def test_comind_lineage_events_lists_them_and_says_why_a_run_failed(
+    runtime: Platform, layer: MessageLayer, app: str
+) -> None:
+    run = "0190a0a0-0000-7000-8000-00000000000c"
+    emitter = LineageEmitter(LineageEventStore(layer.pool))
+    emitter.emit(run_event(GRAPH, "t", RunFacts(app, run, "FAIL", False, error="sink down")))
+    emitter.close()
+    home = ["--home", str(runtime.engines.home.root), "lineage", "events"]
+    shown = CliRunner().invoke(comind, [*home, "--flow", app])
+    assert shown.exit_code == 0, shown.output
+    assert "FAIL" in shown.output and "sink down" in shown.output and run in shown.output
+    as_json = CliRunner().invoke(comind, [*home, "--run", run, "--json"])
+    assert [e["run"]["facets"]["errorMessage"]["message"] for e in json.loads(as_json.output)] == [
+        "sink down"
+    ]
 
 
 def test_a_bad_run_id_or_limit_is_refused_in_one_line(runtime: Platform) -> None:

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from comind.cli.api_client import call
 from comind.cli.output import console, emit_json
@@ -30,10 +29,8 @@ def events(
     if as_json:
         emit_json(found)
         return
-    table = Table("time", "event", "flow", "run", "in", "out", "detail", box=None)
-    for event in found:
-        table.add_row(*_row(event))
-    console.print(table)
+    for event in found:  # one line each: a run id is copied whole into --run, never cut
+        console.print(" ".join(x for x in _row(event) if x))
 
 
 def _row(event: dict[str, Any]) -> list[str]:
@@ -46,12 +43,12 @@ def _row(event: dict[str, Any]) -> list[str]:
     detail = facets.get("errorMessage", {}).get("message") or _failed_rules(event)
     return [
         event["eventTime"][:19].replace("T", " "),
-        f"[{COLORS.get(kind, 'white')}]{kind}[/]",
+        f"[{COLORS.get(kind, 'white')}]{kind:<8}[/]",
         escape(event["job"]["name"]),
         event["run"]["runId"],
-        _count(rows_in),
-        _count(rows_out),
-        escape(detail[:120]),
+        f"in={_count(rows_in)}" if _count(rows_in) else "",
+        f"out={_count(rows_out)}" if _count(rows_out) else "",
+        escape(detail[:200]),
     ]
 
 

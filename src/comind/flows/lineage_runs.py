@@ -25,6 +25,7 @@ from comind.flows.runner import FlowRunner, Outcome
 from comind.governance.lineage import LineageGraph, derive
 from comind.governance.lineage_assertions import RuleKey, declared_rules, tally
 from comind.governance.lineage_events import RunFacts, run_event
+from comind.governance.lineage_nodes import source_node
 
 RUNNING_EVERY_SECONDS = 60.0
 _ENDS = {"succeeded": "COMPLETE", "failed": "FAIL", "blocked": "ABORT"}
@@ -38,6 +39,7 @@ class RunLineage:
         self.streaming = builder.flow(flow).kind != "batch"
         self._graph: LineageGraph | None = None
         self._rules: list[RuleKey] = []
+        self._source: str | None = None
 
     def emit(self, run_id: str, state: str, **facts: Any) -> None:
         emitter = self.builder.engines.lineage
@@ -46,7 +48,8 @@ class RunLineage:
         try:
             graph = self.graph()
             event = run_event(graph, self.builder.spec.platform.name, RunFacts(
-                self.flow, run_id, state, self.streaming, rules=self._rules, **facts))  # fmt: skip
+                self.flow, run_id, state, self.streaming, rules=self._rules, source=self._source,
+                **facts))  # fmt: skip
         except Exception as exc:  # a report must not fail the run it reports
             emitter.failed(state, "build_failed", exc)
             return
@@ -57,6 +60,9 @@ class RunLineage:
             graph = derive(self.builder.spec, self.builder.root)
             outputs = [n.name for n in graph.flow_outputs(self.flow) if n.kind == "dataset"]
             self._rules = declared_rules(self.builder.spec, self.flow, outputs)
+            self._source = source_node(
+                self.builder.spec, self.builder.flow(self.flow).source_ref
+            ).id
             self._graph = graph
         return self._graph
 

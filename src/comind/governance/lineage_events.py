@@ -55,6 +55,7 @@ class RunFacts:
     rules: Sequence[RuleKey] = ()  # the rules the run evaluates
     failures: Counter[RuleKey] = field(default_factory=Counter)  # quarantined per rule
     error: str | None = None
+    source: str | None = None  # the node id of the flow's source: its input the counts are of
 
 
 def run_event(graph: LineageGraph, platform: str, facts: RunFacts) -> RunEvent:
@@ -110,7 +111,9 @@ def _schema(node: Node) -> dict[str, f.DatasetFacet]:
 def _input(node: Node, platform: str, facts: RunFacts, checked: list[Assertion]) -> InputDataset:
     namespace, name = openlineage_name(node, platform)
     facets: dict[str, f.InputDatasetFacet] = {}
-    if facts.rows_in is not None:
+    if facts.source is not None and node.id != facts.source:  # a lookup table: not counted
+        checked = []
+    elif facts.rows_in is not None:
         facets["dataQualityMetrics"] = DataQualityMetricsInputDatasetFacet(
             columnMetrics={}, rowCount=facts.rows_in, producer=PRODUCER
         )
