@@ -8,6 +8,7 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -89,3 +90,20 @@ def test_sigterm_finishes_the_batch_in_hand_then_exits(
         layer.close()
     assert stats.in_flight == 0  # nothing leased and left behind
     assert stats.visible == 300 - written
+    # the worker's lifetime was one OpenLineage run, stored through its comind_worker login
+    runs = lineage_runs(runtime.db, f"{app}.done")  # type: ignore[arg-type]
+    assert [[e["eventType"] for e in run] for run in runs.values()] == [["START", "COMPLETE"]]
+    (complete,) = [e for run in runs.values() for e in run if e["eventType"] == "COMPLETE"]
+    assert complete["outputs"][0]["facets"]["dataQualityMetrics"]["rowCount"] == written
+
+
+def lineage_runs(db: PgTarget, output: str) -> dict[str, list[dict[str, Any]]]:
+    """The stored events of runs writing ``output``, by run, oldest first."""
+    with connect(db) as conn:
+        rows = conn.execute("SELECT payload FROM comind.lineage_events WHERE job = 'drain' "
+                            "ORDER BY event_time, id").fetchall()  # fmt: skip
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for (event,) in rows:
+        if any(o["name"] == output for o in event["outputs"]):
+            runs.setdefault(event["run"]["runId"], []).append(event)
+    return runs
