@@ -23,7 +23,7 @@ from openlineage.client.uuid import generate_new_uuid
 from comind.flows.build import FlowBuilder
 from comind.flows.runner import FlowRunner, Outcome
 from comind.governance.lineage import LineageGraph, derive
-from comind.governance.lineage_assertions import RuleKey, declared_rules, tally
+from comind.governance.lineage_assertions import Rule, RuleKey, declared_rules, tally
 from comind.governance.lineage_events import RunFacts, run_event
 from comind.governance.lineage_nodes import source_node
 
@@ -38,7 +38,7 @@ class RunLineage:
         self.builder, self.flow = builder, flow
         self.streaming = builder.flow(flow).kind != "batch"
         self._graph: LineageGraph | None = None
-        self._rules: list[RuleKey] = []
+        self._rules: list[Rule] = []
         self._source: str | None = None
 
     def emit(self, run_id: str, state: str, **facts: Any) -> None:

@@ -19,28 +19,37 @@ from comind.spec import Spec
 from comind.spec.steps import QUALITY_RULES
 
 RuleKey = tuple[str, str | None]  # (rule kind, column or None)
+# rules over the whole dataset, checked after a run (the dataset checks), not per record
+_DATASET_WIDE = frozenset({"freshness", "row_count", "sql"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    column: str | None  # several columns of one rule (a unique key) read "a,b"
+    severity: str | None = None  # error | warn, when the rule says
 
 
 @dataclass(frozen=True)
 class Assertion:
-    kind: str
-    column: str | None
+    rule: Rule
     passed: bool
     failing: int  # records quarantined for this rule on the run
 
 
-def declared_rules(spec: Spec, flow: str, outputs: Iterable[str]) -> list[RuleKey]:
-    """The rules a run of ``flow`` evaluates: its quality steps' and its output datasets'."""
+def declared_rules(spec: Spec, flow: str, outputs: Iterable[str]) -> list[Rule]:
+    """The per-record rules a run of ``flow`` evaluates: its quality steps' and its output
+    datasets' (the dataset-wide ones, freshness, row count and SQL, are checked apart)."""
     rules: list[Any] = [r for s in spec.flows[flow].steps if s.kind == "quality" for r in s.config]
     for name in outputs:
         if (dataset := spec.datasets.get(name)) is not None:
             rules += dataset.quality
-    keys: list[RuleKey] = []
+    found: list[Rule] = []
     for rule in rules:
-        for key in _keys(rule.model_dump(exclude_none=True, by_alias=True)):
-            if key not in keys:
-                keys.append(key)
-    return keys
+        for one in _rules(rule):
+            if one.kind not in _DATASET_WIDE and one not in found:
+                found.append(one)
+    return found
 
 
 def tally(reasons: Iterable[Sequence[str]]) -> Counter[RuleKey]:
@@ -52,30 +61,31 @@ def tally(reasons: Iterable[Sequence[str]]) -> Counter[RuleKey]:
     return counts
 
 
-def assertions(rules: Sequence[RuleKey], failures: Counter[RuleKey]) -> list[Assertion]:
+def assertions(rules: Sequence[Rule], failures: Counter[RuleKey]) -> list[Assertion]:
     """Every declared rule with its result, then the failed rules nobody declared."""
-    undeclared = [k for k in failures if k not in rules]
-    return [Assertion(k, c, failures[(k, c)] == 0, failures[(k, c)])
-            for k, c in [*rules, *undeclared]]  # fmt: skip
+    keys = {(r.kind, r.column) for r in rules}
+    undeclared = [Rule(k, c) for k, c in failures if (k, c) not in keys]
+    return [Assertion(r, failures[(r.kind, r.column)] == 0, failures[(r.kind, r.column)])
+            for r in [*rules, *undeclared]]  # fmt: skip
 
 
-def _keys(rule: dict[str, Any]) -> list[RuleKey]:
-    """``{range: {total: [0, 9]}}`` → ``[("range", "total")]``; a rule over no column
-    (a row count, custom SQL) → ``[(kind, None)]``."""
-    (kind, value), *_ = rule.items()
-    if isinstance(value, dict):
-        return [(kind, str(c)) for c in value]
-    if isinstance(value, list) and all(isinstance(c, str) for c in value):
-        return [(kind, c) for c in value]
-    if isinstance(value, str) and kind in ("not_null", "unique"):
-        return [(kind, value)]
-    return [(kind, None)]
+def _rules(rule: Any) -> list[Rule]:
+    """One declared rule per column it names: ``{range: {total: [0, 9]}}`` → range total; a
+    unique key is one rule over its columns."""
+    kind: str = rule.kind
+    value, severity = getattr(rule, kind), getattr(rule, "severity", None)
+    if kind == "unique":
+        return [Rule(kind, ",".join(value), severity)]
+    if isinstance(value, dict | list):
+        return [Rule(kind, str(c), severity) for c in value]
+    return [Rule(kind, None, severity)]
 
 
 def _rule_of(reason: str) -> RuleKey | None:
     words = reason.split()
     if words and words[0] in _KINDS:
-        return words[0], words[1] if len(words) > 1 and words[1][:1] not in "[('\"" else None
+        named = len(words) > 1 and words[0] not in _DATASET_WIDE and words[1][:1] not in "[('\""
+        return words[0], words[1] if named else None
     # the quality step's older wording, "FIELD: ... PHRASE ...": the value is never kept
     column, _, rest = reason.partition(": ")
     kind = next((k for phrase, k in _PHRASES if phrase in rest), None)

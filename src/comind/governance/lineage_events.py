@@ -35,7 +35,7 @@ from openlineage.client.generated.output_statistics_output_dataset import (
 
 from comind import __version__
 from comind.governance.lineage import ColumnEdge, LineageGraph, Node, openlineage_name
-from comind.governance.lineage_assertions import Assertion, RuleKey, assertions
+from comind.governance.lineage_assertions import Assertion, Rule, RuleKey, assertions
 
 PRODUCER = f"https://github.com/comind-ops/comind-ops/tree/v{__version__}"
 INTEGRATION = "COMIND"
@@ -52,7 +52,7 @@ class RunFacts:
     nominal: tuple[datetime, datetime] | None = None
     rows_in: int | None = None
     rows_out: int | None = None
-    rules: Sequence[RuleKey] = ()  # the rules the run evaluates
+    rules: Sequence[Rule] = ()  # the rules the run evaluates
     failures: Counter[RuleKey] = field(default_factory=Counter)  # quarantined per rule
     error: str | None = None
     source: str | None = None  # the node id of the flow's source: its input the counts are of
@@ -125,8 +125,8 @@ def _input(node: Node, platform: str, facts: RunFacts, checked: list[Assertion])
 def _assertions(checked: list[Assertion]) -> DataQualityAssertionsDatasetFacet:
     return DataQualityAssertionsDatasetFacet(
         assertions=[
-            dqa.Assertion(assertion=a.kind, success=a.passed, column=a.column,
-                             actual=f"{a.failing} failing")
+            dqa.Assertion(assertion=a.rule.kind, success=a.passed, column=a.rule.column,
+                          severity=a.rule.severity, actual=f"{a.failing} failing")
             for a in checked
         ],
         producer=PRODUCER,

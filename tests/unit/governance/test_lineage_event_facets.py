@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_new_uuid
 
 from comind.governance.lineage import ColumnEdge, LineageGraph, Node
-from comind.governance.lineage_assertions import assertions, tally
+from comind.governance.lineage_assertions import Rule, assertions, declared_rules, tally
 from comind.governance.lineage_events import RunFacts, run_event
+from comind.spec import load_spec
 from openlineage_check import InvalidEvent, rebuild_event
 
 RAW = Node("dataset:orders.raw", "dataset", "orders.raw", ("id", "email", "total"))
@@ -45,7 +47,7 @@ def roundtrip(event: object) -> dict[str, object]:
 
 def test_a_completed_partition_run_carries_every_facet() -> None:
     done = facts("COMPLETE", nominal=DAY, rows_in=10, rows_out=8,
-                 rules=[("not_null", "id"), ("range", "total")],
+                 rules=[Rule("not_null", "id"), Rule("range", "total", "warn")],
                  failures=Counter({("range", "total"): 2}))  # fmt: skip
     event = roundtrip(run_event(GRAPH, "shop", done))
     assert event["eventType"] == "COMPLETE"
@@ -62,8 +64,8 @@ def test_a_completed_partition_run_carries_every_facet() -> None:
     assert [f["name"] for f in source["facets"]["schema"]["fields"]] == ["id", "email", "total"]
     assert source["inputFacets"]["dataQualityMetrics"]["rowCount"] == 10
     checked = source["inputFacets"]["dataQualityAssertions"]["assertions"]
-    assert [(a["assertion"], a["column"], a["success"]) for a in checked] == [
-        ("not_null", "id", True), ("range", "total", False)]  # fmt: skip
+    assert [(a["assertion"], a["column"], a["success"], a.get("severity")) for a in checked] == [
+        ("not_null", "id", True, None), ("range", "total", False, "warn")]  # fmt: skip
     (sink,) = event["outputs"]  # type: ignore[misc]
     assert sink["facets"]["dataQualityMetrics"]["rowCount"] == 8
     assert sink["outputFacets"]["outputStatistics"]["rowCount"] == 8
@@ -91,8 +93,8 @@ def test_reasons_are_tallied_by_rule_old_and_new_wording() -> None:
         ["'email' is a required property"],
     ])  # fmt: skip
     assert counts == Counter({("range", "total"): 2, ("not_null", "id"): 1})
-    results = assertions([("range", "total"), ("accepted", "currency")], counts)
-    assert [(a.kind, a.column, a.passed, a.failing) for a in results] == [
+    results = assertions([Rule("range", "total"), Rule("accepted", "currency")], counts)
+    assert [(a.rule.kind, a.rule.column, a.passed, a.failing) for a in results] == [
         ("range", "total", False, 2), ("accepted", "currency", True, 0),
         ("not_null", "id", False, 1)]  # fmt: skip
 
@@ -117,3 +119,34 @@ def test_the_checker_refuses_what_the_schema_refuses(
     where[path[-1]] = value
     with pytest.raises(InvalidEvent, match=why):
         rebuild_event(stored)
+
+
+def test_the_rules_a_run_evaluates_are_its_steps_and_its_outputs_per_record_rules(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "comind.yaml").write_text(SPEC)
+    spec = load_spec(tmp_path)
+    rules = declared_rules(spec, "clean", ["shop.clean"])
+    assert [(r.kind, r.column) for r in rules] == [
+        ("range", "total"), ("not_null", "id"), ("not_null", "total"),
+        ("unique", "id,email"),
+    ]  # fmt: skip
+    assert tally([["unique id,email"], ["sql SELECT 1 FROM t"]]) == Counter(
+        {("unique", "id,email"): 1, ("sql", None): 1})  # fmt: skip
+
+
+SPEC = """
+platform: {name: t}
+apps:
+  shop: {run: "true", database: {name: shop}, queues: {in: {}}}
+datasets:
+  shop.clean:
+    store: postgres://shop/clean
+    quality: {not_null: [id, total], unique: [id, email]}
+flows:
+  clean:
+    kind: stream
+    source: queue://shop/in
+    steps: [{quality: {range: {total: [0, 100]}}}]
+    sink: {postgres: shop.clean, upsert_on: [id]}
+"""
