@@ -68,10 +68,13 @@ class LineageEmitter:
         self._buffer: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self._logged: dict[str, float] = {}
         self._thread = threading.Thread(target=self._run, name="lineage-events", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
 
     def emit(self, event: RunEvent) -> None:
         """Buffer ``event`` for storing and sending; never blocks, never raises."""
+        with self._lock:  # started on the first event: most engines a request opens emit none
+            if self._thread.ident is None:
+                self._thread.start()
         try:
             self._buffer.put_nowait(event)
         except queue.Full:
@@ -87,6 +90,8 @@ class LineageEmitter:
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is buffered (for at most ``timeout`` seconds), then stop."""
+        if self._thread.ident is None:  # nothing was ever emitted
+            return
         try:
             self._buffer.put(_DONE, timeout=timeout)
         except queue.Full:

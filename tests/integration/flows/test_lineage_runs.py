@@ -15,10 +15,13 @@ import pytest
 from flowkit import FlowKit
 from openlineage.client.serde import Serde
 
+from comind.embedded.ports import free_port
 from comind.flows.batch import BatchRunner
 from comind.flows.lineage_runs import StreamRun
 from comind.governance.lineage_emitter import LineageEmitter, http_transport
 from comind.governance.lineage_event_store import LineageEventStore
+from comind.observe.metrics import REGISTRY
+from comind.stores.postgres import PgTarget, make_pool
 from openlineage_check import rebuild_event
 from waiting import wait_until
 
@@ -148,3 +151,29 @@ def test_a_stream_worker_is_one_run_start_running_complete(kit: FlowKit) -> None
     assert len({e["run"]["runId"] for e in events}) == 1
     assert events[0]["job"]["facets"]["jobType"]["processingType"] == "STREAMING"
     assert events[-1]["outputs"][0]["facets"]["dataQualityMetrics"]["rowCount"] == 3
+
+
+def test_a_run_goes_on_when_its_events_can_be_neither_stored_nor_sent(
+    kit: FlowKit, pg: PgTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    _orders(kit)
+    closed = make_pool(pg, max_size=1)
+    closed.close()
+    nowhere = f"http://127.0.0.1:{free_port('127.0.0.1')}"  # nothing listens there
+    kit.engines.lineage = LineageEmitter(LineageEventStore(closed), http_transport(nowhere, KEY))
+    before = {o: _count("COMPLETE", o) for o in ("store_failed", "send_failed")}
+    result = BatchRunner("clean", kit.builder(CLEAN)).run("2026-11-25")
+    assert result.status == "succeeded"
+    assert wait_until(lambda: _count("COMPLETE", "send_failed") > before["send_failed"], 20)
+    assert _count("COMPLETE", "store_failed") == before["store_failed"] + 1
+    warned = [r.getMessage() for r in caplog.records if r.name == "comind.lineage"]
+    assert sorted(m.split(" (")[0] for m in warned) == [  # once a minute each: START's
+        "lineage event send_failed", "lineage event store_failed"]  # fmt: skip
+    assert not any(KEY in m for m in caplog.messages)
+
+
+def _count(kind: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("comind_lineage_events_total", {"type": kind, "outcome": outcome})
+        or 0.0
+    )
