@@ -96,9 +96,15 @@ def _run_facets(facts: RunFacts) -> dict[str, f.RunFacet]:
         )
     if facts.error is not None:
         facets["errorMessage"] = f.error_message_run.ErrorMessageRunFacet(
-            message=facts.error, programmingLanguage="python", producer=PRODUCER
+            message=_headline(facts.error), programmingLanguage="python", producer=PRODUCER
         )
     return facets
+
+
+def _headline(error: str) -> str:
+    """An error's first line: events leave the platform (Marquez), and PostgreSQL's DETAIL
+    lines quote row values (``Failing row contains (...)``)."""
+    return (error.strip().splitlines() or ["(no message)"])[0][:500]
 
 
 def _schema(node: Node) -> dict[str, f.DatasetFacet]:

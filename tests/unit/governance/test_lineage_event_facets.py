@@ -78,8 +78,8 @@ def test_a_completed_partition_run_carries_every_facet() -> None:
 
 
 def test_a_failed_run_says_why_and_a_start_carries_no_counts() -> None:
-    failed = roundtrip(run_event(GRAPH, "shop", facts("FAIL", rows_in=3, rows_out=0,
-                                                      error="sink down")))  # fmt: skip
+    error = "sink down\nDETAIL: Failing row contains (a@x.org)"  # row values stay home
+    failed = roundtrip(run_event(GRAPH, "shop", facts("FAIL", rows_in=3, rows_out=0, error=error)))
     assert failed["run"]["facets"]["errorMessage"]["message"] == "sink down"  # type: ignore[index]
     started = roundtrip(run_event(GRAPH, "shop", facts("START")))
     assert "inputFacets" not in started["inputs"][0] or not started["inputs"][0]["inputFacets"]  # type: ignore[index]
