@@ -12,6 +12,7 @@ import api
 import backup
 import flow_throughput
 import incremental
+import lineage
 import queue_throughput
 import reconcile
 import startup
@@ -45,6 +46,11 @@ def main() -> None:
     print(incremental.table(incremental.measure()[0]))
     print(f"\n## API and dashboard under {api.CLIENTS} clients (the example, demo traffic)\n")
     print(api.table(api.measure()))
+    print(
+        f"\n## Lineage impact at depth 20 ({lineage.DATASETS:,} datasets, "
+        f"{lineage.EDGES:,} edges)\n"
+    )
+    print(lineage.table(*lineage.measure()))
 
 
 if __name__ == "__main__":

@@ -174,6 +174,7 @@ def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> 
         "/backups",
         "/alerts",
         "/logs",
+        "/lineage",
         "/audit",
     ]
     for path, label in nav.items():

@@ -68,6 +68,8 @@ PAGES = [
     Page("/backups", "Backups", "backups.html", pages.backups, scoped=False),
     Page("/alerts", "Alerts", "alerts.html", pages.alerts, scoped=False),
     Page("/logs", "Logs", "logs.html", pages.logs),
+    # the graph spans every app's data: not for app tokens, as through the API
+    Page("/lineage", "Lineage", "lineage.html", pages.lineage, scoped=False),
     Page("/audit", "Audit", "audit.html", pages.audit, role="admin", scoped=False),
 ]
 # scripts and styles from this site only (no inline script can run, should any text ever slip

@@ -155,6 +155,11 @@ def alerts(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     return {"rules": src.alerts()}
 
 
+def lineage(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    """The lineage graph, drawn by ``static/lineage.js`` from ``/api/v1/lineage``."""
+    return {"node": params.get("node", "").strip()}
+
+
 def logs(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     """A search: an app's output, a flow's workers' output, or (unscoped) everything."""
     query = {key: params.get(key, "").strip() for key in ("app", "flow", "level", "text")}

@@ -37,6 +37,13 @@ class LineageIndex:
         for a, b in sorted(graph.edges):
             self.out[a].append(b)
             self.into[b].append(a)
+        self.leaves = {n.id for n in graph.nodes.values() if n.kind in LEAVES}
+        # apps before alerts: an alert may watch an app reached through this node
+        self.leaf_out = {
+            a: sorted((m for m in bs if m in self.leaves), key=_apps_first)
+            for a, bs in self.out.items()
+            if any(m in self.leaves for m in bs)
+        }
         self.col_out: dict[Field, list[ColumnEdge]] = defaultdict(list)
         self.col_in: dict[Field, list[ColumnEdge]] = defaultdict(list)
         for c in graph.columns:
@@ -117,7 +124,7 @@ class LineageIndex:
         for d in range(1, depth + 1):
             nxt = []
             for n in frontier:
-                if n != start and self.graph.nodes[n].kind in LEAVES:
+                if n != start and n in self.leaves:
                     continue
                 for m in self.out[n]:
                     if m not in reached:
@@ -157,12 +164,21 @@ class LineageIndex:
         return reached, fields
 
     def _add_leaves(self, reached: dict[str, int], depth: int) -> None:
-        """The apps that hold what was reached, then the alerts on anything reached."""
-        for kind in LEAVES:
-            for n, d in sorted(reached.items(), key=lambda kv: kv[1]):
-                for m in self.out[n]:
-                    if self.graph.nodes[m].kind == kind and d + 1 <= depth:
-                        reached[m] = min(reached.get(m, d + 1), d + 1)
+        """The apps that hold what was reached, and the alerts on anything reached."""
+        for n, d in [(n, d) for n, d in reached.items() if n in self.leaf_out]:
+            for m in self.leaf_out[n]:
+                self._leaf(reached, m, d + 1, depth)
+
+    def _leaf(self, reached: dict[str, int], m: str, d: int, depth: int) -> None:
+        if d > depth or reached.get(m, d + 1) <= d:
+            return
+        reached[m] = d
+        for alert in self.leaf_out.get(m, ()):
+            self._leaf(reached, alert, d + 1, depth)
+
+
+def _apps_first(nid: str) -> tuple[bool, str]:
+    return (not nid.startswith("app:"), nid)
 
 
 def graph_type(kind: str) -> str:
