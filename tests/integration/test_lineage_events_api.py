@@ -4,9 +4,11 @@ come back newest first, by flow and by run, for a viewer; a bad run id is a 400.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from openlineage.client.serde import Serde
 from tests.hidden import builtin_headers
 from tests.waiting import wait_until
 from typer.testing import CliRunner
@@ -14,9 +16,10 @@ from typer.testing import CliRunner
 from comind.cli.main import app as comind
 from comind.governance.lineage import LineageGraph
 from comind.governance.lineage_emitter import LineageEmitter
-from comind.governance.lineage_event_store import LineageEventStore
+from comind.governance.lineage_event_store import LineageEventStore, StoredEvent
 from comind.governance.lineage_events import RunFacts, run_event
 from comind.platform import Platform
+from comind.platform.lineage import prune_records
 from comind.queue.layer import MessageLayer
 
 GRAPH = LineageGraph({}, frozenset(), ())  # flows with nothing known around them
@@ -81,3 +84,14 @@ def test_a_bad_run_id_or_limit_is_refused_in_one_line(runtime: Platform) -> None
     assert (bad.status_code, bad.json()) == (400, {"error": "run must be a run id (a UUID)"})
     assert _get(runtime, "limit=0").status_code == 400
     assert httpx.get(f"{runtime.url}/api/v1/lineage/events").status_code == 401
+
+
+def test_retention_removes_events_older_than_30_days(layer: MessageLayer, app: str) -> None:
+    store = LineageEventStore(layer.pool)
+    now = datetime.now(UTC)
+    for age, run in ((31, "0190a0a0-0000-7000-8000-0000000000d1"),
+                     (29, "0190a0a0-0000-7000-8000-0000000000d2")):  # fmt: skip
+        event = run_event(GRAPH, "t", RunFacts(app, run, "START", True))
+        store.add([StoredEvent(now - timedelta(days=age), "START", run, app, Serde.to_json(event))])
+    prune_records(layer.pool, now)
+    assert [e["run_id"] for e in store.recent(job=app)] == ["0190a0a0-0000-7000-8000-0000000000d2"]
