@@ -183,7 +183,7 @@ def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
         access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
         return FlowEngines(rt.messages, access.target(flow),
                            FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
-                           platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
+                           lineage=platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
 
     service = FlowService(_applied(rt), engines)
     return FlowActionsApi(service, tokens)

@@ -337,8 +337,7 @@ class Platform:
         run_periodic(tasks, self._stop, MOVE_SECONDS)
 
     def _sweep(self, messages: MessageLayer) -> None:
-        """Retention: queues, time series, logs, spans, lineage events; the sealing key's
-        renewal."""
+        """Retention: queues, time series, logs, spans, lineage events; sealing key renewal."""
         messages.queues.sweep()
         now = datetime.now(UTC)
         if self.series is not None:

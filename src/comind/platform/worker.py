@@ -79,7 +79,7 @@ def flow_engines(
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
     layer = MessageLayer.open(platform, max_connections=8)
     engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache,
-                          worker_emitter(layer.pool))  # fmt: skip
+                          lineage=worker_emitter(layer.pool))  # fmt: skip
     try:
         yield engines
     finally:
