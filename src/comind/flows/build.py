@@ -17,6 +17,7 @@ from comind.flows.enrich import Enrich
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
+from comind.flows.quarantine import pii_actions
 from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
 from comind.flows.sinks import ObjectsSink, QueueSink, Sink, TopicSink
@@ -96,7 +97,7 @@ class FlowBuilder:
             dead_letters=QueueSink(
                 self.engines.layer.queues, flow_dead_letter_queue(name), name="dead-letters"
             ),
-            state=self.engines.state,
+            state=FlowState(self.engines.layer.pool, {name: pii_actions(self.spec, name)}),
             policy=policy,
             window=self._window(name, flow),
         )
