@@ -164,6 +164,10 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
     for table in ("api_tokens", "secrets", "audit_log", "app_credentials"):
         with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
+    with connect(worker) as conn:  # the quarantine key: read to seal PII to, never replaced
+        assert conn.execute("SELECT count(*) FROM comind.quarantine_key").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE comind.quarantine_key SET public = 'x'")
     with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
         connect(writer.with_db(runtime.db.dbname)).close()
 
