@@ -6,6 +6,7 @@ replayed (edited) through the flow."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +15,12 @@ import pytest
 from flowkit import FlowKit
 from starlette.applications import Starlette
 
+from comind.api.dashboard import Dashboard
 from comind.api.flows import Applied, FlowsApi
+from comind.api.pages import Sources
 from comind.api.quarantine import QuarantineApi
 from comind.api.server import ApiServer
+from comind.api.session import Sessions
 from comind.api.tokens import Tokens
 from comind.embedded.ports import free_port
 from comind.errors import ComindError
@@ -104,12 +108,17 @@ def api(kit: FlowKit, box: SealBox) -> Iterator[tuple[httpx.Client, FlowKit, dic
     builder = kit.builder(FLOW)
     quarantine(builder, kit, ANN, BOB)
     store = AccessStore(kit.layer.pool)
-    tokens = Tokens(admin="adm", viewer="view", store=store)
+    sessions = Sessions(b"s" * 32)
+    tokens = Tokens(admin="adm", viewer="view", store=store, sessions=sessions)
     svc = service(kit, builder, box)
     applied = Applied(builder.spec, kit.root, "abc123", None)
     flows = FlowsApi(lambda: applied, FlowState(kit.layer.pool), kit.layer.queues, tokens,
                      key=KEY, quarantine=lambda n, k, raw: svc.records(n, k, raw=raw))  # fmt: skip
-    app = Starlette(routes=[*flows.routes(), *QuarantineApi(svc, tokens).routes()])
+    unused: Any = None  # the Flows page reads the flows API only
+    pages = Sources("t", unused, unused, flows, unused, unused, list, store)
+    dashboard = Dashboard(pages, tokens, sessions)
+    app = Starlette(routes=[*flows.routes(), *QuarantineApi(svc, tokens).routes(),
+                            *dashboard.routes()])  # fmt: skip
     server = ApiServer(app, host="127.0.0.1", port=free_port("127.0.0.1"))
     server.start()
     who = {"viewer": "view", "operator": store.create("operator")[1],
@@ -141,6 +150,24 @@ def test_a_viewer_sees_pii_masked_and_an_operator_sees_it_raw(
     refused = client.get("/api/v1/flows/people/quarantine",
                          headers={"Authorization": auth["app-operator"]})  # fmt: skip
     assert refused.status_code == 403  # a flow is the whole platform's
+
+
+def test_the_flows_page_shows_quarantined_pii_masked_below_operator(
+    api: tuple[httpx.Client, FlowKit, dict[str, str]],
+) -> None:
+    client, _, auth = api
+    for role, shown in (("viewer", False), ("operator", True)):
+        with httpx.Client(base_url=client.base_url) as browser:
+            form = browser.get("/login").text
+            csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', form)
+            assert csrf is not None
+            token = auth[role].removeprefix("Bearer ")
+            signed = browser.post("/login", data={"token": token, "csrf": csrf[1], "next": "/"})
+            assert signed.status_code == 303
+            page = browser.get("/flows", params={"flow": "people"}).text
+        assert 'data-quarantined="' in page
+        assert ("ann@example.com" in page, "4111111111111111" in page) == (shown, shown)
+        assert ("(raw)" in page, "(masked)" in page) == (shown, not shown)
 
 
 def test_discard_needs_an_operator_and_is_audited_with_count_and_ids(
