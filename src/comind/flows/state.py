@@ -46,6 +46,7 @@ class FlowState:
         """``pii``: by flow, the PII handling its quarantined records carry."""
         self.pool, self.pii = pool, dict(pii or {})
         self._public: bytes | None = None
+        self._warned = False
 
     @contextmanager
     def _conn(self, conn: Connection | None) -> Iterator[Connection]:
@@ -98,7 +99,8 @@ class FlowState:
         if self._public is None:
             row = conn.execute(_sql("quarantine_key")).fetchone()
             self._public = bytes(row[0]) if row else None
-            if self._public is None:
+            if self._public is None and not self._warned:
+                self._warned = True
                 log.warning("no quarantine key published: PII fields are masked, raw not kept")
         return self._public
 

@@ -13,7 +13,7 @@ from typing import Any
 from comind.api.errors import Problem
 from comind.api.flows import Applied
 from comind.flows.metrics import QUARANTINE_DISCARDED, QUARANTINE_EXPIRED, QUARANTINE_HELD
-from comind.flows.quarantine import Selection, revealed, view
+from comind.flows.quarantine import Protection, Selection, pii_actions, revealed, view
 from comind.flows.replay import QuarantinedRecords, replay_quarantined
 from comind.flows.state import FlowState
 from comind.governance.sealbox import SealBox
@@ -21,7 +21,7 @@ from comind.platform.flows import FlowService
 from comind.spec.model import QuarantinePolicy
 
 DEFAULT_RETENTION = QuarantinePolicy().retention.total_seconds()
-MAX_REPLAY = 10_000
+MAX_REPLAY = 10_000  # records a replay request takes (oldest first); ask again for more
 
 
 class QuarantineService:
@@ -46,11 +46,20 @@ class QuarantineService:
     def records(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]:
         """The newest ``limit`` records: PII masked, or raw when ``raw``."""
         self._known(name)
-        return [self.shown(name, row, raw=raw) for row in self.state.quarantined(name, limit)]
+        applied = self.applied()
+        legacy = Protection(pii_actions(applied.spec, name) if applied else {}, None)
+        return [self._shown(name, row, raw, legacy) for row in self.state.quarantined(name, limit)]
 
-    def shown(self, name: str, row: Mapping[str, Any], *, raw: bool) -> dict[str, Any]:
-        raw = raw and (row.get("sealed") is not None or not row.get("masked"))
-        return view(row, revealed(self.box, name, row) if raw else dict(row["record"]), raw=raw)
+    def _shown(
+        self, name: str, row: Mapping[str, Any], raw: bool, legacy: Protection
+    ) -> dict[str, Any]:
+        if raw and (row.get("sealed") is not None or not row.get("masked")):
+            return view(row, revealed(self.box, name, row), raw=True)
+        if row.get("masked"):
+            return view(row, dict(row["record"]), raw=False)
+        # stored before migration 0016 (raw, nothing sealed): masked as the flow now declares
+        hidden = legacy.protect(name, int(row["id"]), row["step"], dict(row["record"]))
+        return view({**row, "masked": hidden.masked}, hidden.record, raw=False)
 
     def discard(self, name: str, which: Selection) -> list[int]:
         """Delete the selected records; their ids."""

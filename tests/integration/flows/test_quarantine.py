@@ -33,7 +33,7 @@ from comind.observe.metrics import REGISTRY
 from comind.platform.flows import FlowService
 from comind.platform.quarantine import QuarantineService
 from comind.queue.model import OutgoingMessage
-from comind.stores.postgres import dict_rows
+from comind.stores.postgres import Json, dict_rows
 
 FLOW = """
 people:
@@ -138,7 +138,11 @@ def records(client: httpx.Client, auth: str, path: str = "/quarantine") -> list[
 def test_a_viewer_sees_pii_masked_and_an_operator_sees_it_raw(
     api: tuple[httpx.Client, FlowKit, dict[str, str]],
 ) -> None:
-    client, _, auth = api
+    client, kit, auth = api
+    with kit.layer.pool.connection() as conn:  # as stored before migration 0016: raw
+        conn.execute("INSERT INTO comind.flow_quarantine (flow, step, reasons, record) "
+                     "VALUES ('people', 'validate', '[]', %s)",
+                     (Json({"id": "old", "email": "old@example.com"}),))  # fmt: skip
     for path in ("/quarantine", ""):  # the list and the flow's document alike
         masked = {r["record"]["id"]: r for r in records(client, auth["viewer"], path)}
         raw = {r["record"]["id"]: r for r in records(client, auth["operator"], path)}
@@ -147,6 +151,10 @@ def test_a_viewer_sees_pii_masked_and_an_operator_sees_it_raw(
         assert raw["p1"]["record"] == ANN and raw["p1"]["raw"]
         assert raw["p1"]["pii"] == ["card", "email", "phone"]
         assert raw["p2"]["record"] == BOB and masked["p2"]["pii"] == ["email"]
+        assert masked["old"]["record"]["email"] != "old@example.com"
+        assert (
+            masked["old"]["pii"] == ["email"] and raw["old"]["record"]["email"] == "old@example.com"
+        )
     refused = client.get("/api/v1/flows/people/quarantine",
                          headers={"Authorization": auth["app-operator"]})  # fmt: skip
     assert refused.status_code == 403  # a flow is the whole platform's
@@ -181,6 +189,10 @@ def test_discard_needs_an_operator_and_is_audited_with_count_and_ids(
     both = client.post(path, json={"ids": ids, "all": True},
                        headers={"Authorization": auth["operator"]})  # fmt: skip
     assert both.status_code == 400 and "exactly one" in both.json()["error"]
+    young = client.post(
+        path, json={"older_than": "1d"}, headers={"Authorization": auth["operator"]}
+    )
+    assert young.json()["discarded"] == 0  # both are minutes old
     done = client.post(path, json={"ids": ids}, headers={"Authorization": auth["operator"]})
     assert done.json() == {"flow": "people", "discarded": 2, "ids": ids}
     assert stored(kit) == []
@@ -189,7 +201,7 @@ def test_discard_needs_an_operator_and_is_audited_with_count_and_ids(
             "SELECT outcome, detail FROM comind.audit_log "
             "WHERE action = 'flow-quarantine-discard' ORDER BY id"
         ).fetchall()
-    assert [o for o, _ in audit] == ["refused", "failed", "accepted"]
+    assert [o for o, _ in audit] == ["refused", "failed", "accepted", "accepted"]
     assert audit[-1][1]["count"] == 2 and audit[-1][1]["ids"] == [f"{ids[0]}-{ids[1]}"]
 
 
