@@ -44,12 +44,15 @@ class FlowEngines:
     postgres: PgTarget  # app databases' server, as the flow's writer role
     objects: ObjectStore
     redis: RedisTarget | None = None
+    # by flow, the PII handling its quarantined records carry (set by the FlowBuilder), so
+    # every FlowState of these engines stores them masked, whichever code quarantines
+    pii: dict[str, dict[str, str]] = field(default_factory=dict)
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
     @property
     def state(self) -> FlowState:
-        return FlowState(self.layer.pool)
+        return FlowState(self.layer.pool, self.pii)
 
     def database(self, dbname: str) -> Pool:
         if dbname not in self._pools:
@@ -72,6 +75,7 @@ class FlowEngines:
 class FlowBuilder:
     def __init__(self, spec: Spec, root: Path, engines: FlowEngines) -> None:
         self.spec, self.root, self.engines = spec, root, engines
+        engines.pii.update({name: pii_actions(spec, name) for name in spec.flows})
 
     def flow(self, name: str) -> Flow:
         if name not in self.spec.flows:
@@ -97,7 +101,7 @@ class FlowBuilder:
             dead_letters=QueueSink(
                 self.engines.layer.queues, flow_dead_letter_queue(name), name="dead-letters"
             ),
-            state=FlowState(self.engines.layer.pool, {name: pii_actions(self.spec, name)}),
+            state=self.engines.state,
             policy=policy,
             window=self._window(name, flow),
         )
