@@ -23,7 +23,7 @@ from comind.spec.scalars import duration_seconds
 MAX_IDS, MAX_EDITS, MAX_LIST = 1000, 20, 1000
 
 
-class QuarantineService(Protocol):
+class QuarantineActions(Protocol):
     def records(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]: ...
     def discard(self, name: str, which: Selection) -> list[int]: ...
     def replay(self, name: str, which: Selection, edits: dict[str, Any]) -> dict[str, Any]: ...
@@ -85,7 +85,7 @@ class QuarantineReplayReport(BaseModel):
 
 
 class QuarantineApi:
-    def __init__(self, service: QuarantineService, tokens: Tokens) -> None:
+    def __init__(self, service: QuarantineActions, tokens: Tokens) -> None:
         self.service, self.guard = service, Guard(tokens)
 
     def routes(self) -> list[Route]:
