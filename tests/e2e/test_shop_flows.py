@@ -72,6 +72,13 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     assert ingest["records_quarantined"] == sent["malformed"]
     status = json.loads(comind("flow", "status", "ingest-orders", "--json", check=True).stdout)
     assert status["quarantined"] and status["quarantined"][0]["reasons"]
+    # their PII: masked for the viewer (the CLI's default token), raw with --raw (admin)
+    ls = ("flow", "quarantine", "ls", "ingest-orders", "--limit", "1000", "--json")
+    masked = json.loads(comind(*ls, check=True).stdout)
+    raw = {r["id"]: r for r in json.loads(comind(*ls, "--raw", check=True).stdout)}
+    emails = [r for r in masked if "email" in r["pii"]]
+    assert emails and all(not r["raw"] and "@" not in r["record"]["email"] for r in emails)
+    assert all(raw[r["id"]]["raw"] and "@" in raw[r["id"]]["record"]["email"] for r in emails)
 
     state = json.loads((home / "state.json").read_text())
     pg = state["engines"]["postgres"]["address"]
@@ -86,6 +93,9 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
             return cur.fetchall() if cur.description else []
 
     assert query("orders", "SELECT count(*) FROM enriched_orders") == [(good,)]
+    # sealed by the workers (their own login), so the table holds no raw email
+    held = "SELECT count(*) FROM comind.flow_quarantine WHERE record->>'email' LIKE '%@%'"
+    assert query("comind", held) == [(0,)]
     tiers = query("orders", "SELECT count(*) FROM enriched_orders WHERE tier IS NULL")
     assert tiers == [(0,)]  # every order was enriched with its customer's tier
     assert query("analytics", "SELECT count(*) FROM order_facts") == [(good,)]

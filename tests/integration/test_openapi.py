@@ -79,6 +79,9 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}/run": {"name": "nope"},
     "/api/v1/flows/{name}/backfill": {"name": "nope"},
     "/api/v1/flows/{name}/replay": {"name": "nope"},
+    "/api/v1/flows/{name}/quarantine": {"name": "relay"},
+    "/api/v1/flows/{name}/quarantine/discard": {"name": "nope"},
+    "/api/v1/flows/{name}/quarantine/replay": {"name": "nope"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},
@@ -95,7 +98,7 @@ ARGS: dict[str, dict[str, str]] = {
 # the list each of these reads answers must hold items here (so their schemas are exercised)
 FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/flows": "flows", "/api/v1/flows/{name}/traces": "traces",
-          "/api/v1/flows/{name}": "quarantined",
+          "/api/v1/flows/{name}": "quarantined", "/api/v1/flows/{name}/quarantine": "records",
           "/api/v1/backups": "backups", "/api/v1/metrics/query": "series",
           "/api/v1/alerts": "rules", "/api/v1/apps": "apps", "/api/v1/resources": "resources",
           "/api/v1/syncs": "syncs", "/api/v1/queues/{name}/stats": "dead_letter_sources",

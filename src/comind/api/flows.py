@@ -30,6 +30,7 @@ from comind.api.limits import read_bounded
 from comind.api.memo import Coalesced
 from comind.api.tokens import Tokens
 from comind.flows.metrics import INGESTED
+from comind.flows.quarantine import view
 from comind.flows.sources import parse_object
 from comind.flows.state import FlowState
 from comind.monitoring.spans import SpanStore
@@ -40,6 +41,8 @@ from comind.spec import Spec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
 
 MAX_INGEST_BYTES = 10 * 1024 * 1024
+# a flow's newest quarantined records (name, limit, raw?), PII masked unless raw
+Quarantine = Callable[[str, int, bool], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,11 @@ class FlowsApi:
         *,
         key: bytes,
         worker_state: Callable[[str], str] = lambda flow: "Unknown",
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.applied, self.state, self.queues, self.tokens = applied, state, queues, tokens
         self.key, self.worker_state = key, worker_state
+        self.quarantine = quarantine or self._masked
         self.guard = Guard(tokens)
         self.spans = SpanStore(state.pool)
         self.listing = Coalesced(self.summaries)  # dashboards poll it from many tabs
@@ -96,10 +101,11 @@ class FlowsApi:
         return JSONResponse({"flows": await run_in_threadpool(self.listing.get)})
 
     async def flow(self, request: Request) -> Response:
-        if denied := await self.tokens.refuse(request):
-            return denied
+        who, denied = await self.tokens.check(request)
+        if denied or who is None:
+            return denied or JSONResponse({"error": "unauthorized"}, 401)
         name = request.path_params["name"]
-        doc = await run_in_threadpool(self.detail, name)
+        doc = await run_in_threadpool(self.detail, name, who.may("operator"))
         return JSONResponse(doc) if doc else JSONResponse({"error": f"no flow '{name}'"}, 404)
 
     async def runs(self, request: Request) -> Response:
@@ -143,7 +149,8 @@ class FlowsApi:
             self._summary(name, applied, stats.get(name, {})) for name in sorted(applied.spec.flows)
         ]
 
-    def detail(self, name: str) -> dict[str, Any] | None:
+    def detail(self, name: str, raw: bool = False) -> dict[str, Any] | None:
+        """The flow's document; its quarantined records' PII raw only when ``raw``."""
         applied = self.applied()
         if applied is None or name not in applied.spec.flows:
             return None
@@ -156,8 +163,12 @@ class FlowsApi:
             "root": str(applied.root),
             "env": applied.env,
             "runs": [_jsonable(r) for r in self.state.runs(name, 20)],
-            "quarantined": [_jsonable(r) for r in self.state.quarantined(name, 20)],
+            "quarantined": self.quarantine(name, 20, raw),
         }
+
+    def _masked(self, name: str, limit: int, raw: bool) -> list[dict[str, Any]]:
+        """Without the platform's quarantine key: as stored, PII masked, whoever asks."""
+        return [view(r, dict(r["record"]), raw=False) for r in self.state.quarantined(name, limit)]
 
     def _summary(self, name: str, applied: Applied, stats: dict[str, Any]) -> dict[str, Any]:
         flow = applied.spec.flows[name]

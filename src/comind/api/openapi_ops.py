@@ -22,6 +22,7 @@ from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
+from comind.api import quarantine as qa
 from comind.api.backups import PointBody, PruneBody, RunBody
 
 Role = Literal["viewer", "operator", "admin"]
@@ -181,6 +182,24 @@ OPS: tuple[Op, ...] = (
        role="operator", params=(FLOW,), body=fa.ReplayBody,
        errors={**NO_FLOW, 400: "a body refused", 409: "the replay failed"},
        description="Audited."),
+    Op("GET", "/api/v1/flows/{name}/quarantine", "flowQuarantine", "flows",
+       "A flow's quarantined records, newest first", {200: qa.QuarantineList},
+       params=(FLOW, Param("limit", "query", "how many (1 to 1000)", "integer", default=20,
+                           maximum=1000)),
+       errors={**NO_FLOW, 400: LIMIT},
+       description="The declared PII fields of the datasets the flow reads and writes are "
+                   "masked for a viewer and raw for an operator or admin."),
+    Op("POST", "/api/v1/flows/{name}/quarantine/discard", "discardQuarantined", "flows",
+       "Delete quarantined records (by id, all, or older than a duration)",
+       {200: qa.DiscardReport}, role="operator", params=(FLOW,), body=qa.DiscardBody,
+       errors={**NO_FLOW, 400: "a body refused"},
+       description="Audited with the count and the ids."),
+    Op("POST", "/api/v1/flows/{name}/quarantine/replay", "replayQuarantined", "flows",
+       "Send quarantined records (optionally edited) back through the flow",
+       {200: qa.QuarantineReplayReport}, role="operator", params=(FLOW,),
+       body=qa.QuarantineReplayBody,
+       errors={**NO_FLOW, 400: "a body refused", 409: "the replay failed"},
+       description="Audited with the count, the ids and the names of the fields set."),
     Op("GET", "/api/v1/flows/{name}/token", "flowIngestToken", "flows",
        "The flow's ingest token", {200: s.IngestToken}, role="operator", params=(FLOW,),
        description="A credential: every read is audited as read-secrets."),

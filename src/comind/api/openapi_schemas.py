@@ -131,7 +131,9 @@ class Quarantined(Closed):
     id: int
     step: str
     reasons: list[str]
-    record: dict[str, Any]
+    record: dict[str, Any] = Field(description="its PII fields masked unless raw")
+    pii: list[str] = Field(description="the record's fields under the datasets' PII handling")
+    raw: bool = Field(description="true: PII fields shown raw (operator or admin)")
     at: datetime
 
 

@@ -123,7 +123,9 @@ def flows(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     state = src.flows.state
     return {**page, "flow": chosen, "charts": flow_charts(chosen, span),
             "runs": state.runs(chosen, 20),
-            "partitions": sorted(state.partition_states(chosen).items())}  # fmt: skip
+            "partitions": sorted(state.partition_states(chosen).items()),
+            # PII fields masked below operator, as GET /api/v1/flows/NAME/quarantine does
+            "quarantined": src.flows.quarantine(chosen, 20, who.may("operator"))}  # fmt: skip
 
 
 def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:

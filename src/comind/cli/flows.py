@@ -18,11 +18,13 @@ from rich.tree import Tree
 from comind.cli.api_client import call
 from comind.cli.connect import home_of
 from comind.cli.output import console, emit_json, waiting
+from comind.cli.quarantine import quarantine_cli
 from comind.platform.local import running_state
 from comind.platform.worker import run_worker
 
 flow_cli = typer.Typer(
-    help="Flows: list, status, run, backfill, dead letters, replay.", no_args_is_help=True
+    help="Flows: list, status, run, backfill, dead letters, replay, quarantine.",
+    no_args_is_help=True,
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NameArg = Annotated[str, typer.Argument(help="Flow name (as in comind.yaml).")]
@@ -223,3 +225,4 @@ for _name, _fn in (
     ("traces", traces),
 ):
     flow_cli.command(_name)(_fn)
+flow_cli.add_typer(quarantine_cli, name="quarantine")

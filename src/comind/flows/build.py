@@ -17,6 +17,7 @@ from comind.flows.enrich import Enrich
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
+from comind.flows.quarantine import pii_actions
 from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
 from comind.flows.sinks import ObjectsSink, QueueSink, Sink, TopicSink
@@ -45,12 +46,15 @@ class FlowEngines:
     objects: ObjectStore
     redis: RedisTarget | None = None
     lineage: LineageEmitter | None = None  # OpenLineage events of runs (flows/lineage_runs.py)
+    # by flow, the PII handling its quarantined records carry (set by the FlowBuilder), so
+    # every FlowState of these engines stores them masked, whichever code quarantines
+    pii: dict[str, dict[str, str]] = field(default_factory=dict)
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
     @property
     def state(self) -> FlowState:
-        return FlowState(self.layer.pool)
+        return FlowState(self.layer.pool, self.pii)
 
     def database(self, dbname: str) -> Pool:
         if dbname not in self._pools:
@@ -75,6 +79,7 @@ class FlowEngines:
 class FlowBuilder:
     def __init__(self, spec: Spec, root: Path, engines: FlowEngines) -> None:
         self.spec, self.root, self.engines = spec, root, engines
+        engines.pii.update({name: pii_actions(spec, name) for name in spec.flows})
 
     def flow(self, name: str) -> Flow:
         if name not in self.spec.flows:

@@ -73,3 +73,22 @@ INGESTED = Counter(
     ["flow"],
     registry=REGISTRY,
 )
+QUARANTINE_EXPIRED = Counter(
+    "comind_quarantine_expired_records_total",
+    "Quarantined records deleted by the platform once older than their flow's retention.",
+    ["flow"],
+    registry=REGISTRY,
+)
+QUARANTINE_DISCARDED = Counter(
+    "comind_quarantine_discarded_records_total",
+    "Quarantined records an operator discarded (each discard is audited).",
+    ["flow"],
+    registry=REGISTRY,
+)
+QUARANTINE_HELD = Gauge(
+    "comind_quarantine_records",
+    "Quarantined records a flow holds (counted by the platform's retention task).",
+    ["flow"],
+    multiprocess_mode="livemax",
+    registry=REGISTRY,
+)

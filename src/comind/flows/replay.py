@@ -1,6 +1,7 @@
-"""Dead letters back through their flow: each letter's original record runs the flow's
-steps and sinks again; the letter is deleted once that batch settled (a record that fails
-again becomes a new letter with its new error and attempt count)."""
+"""Dead letters and quarantined records back through their flow: each original record
+runs the flow's steps and sinks again; the letter (or quarantined row) is deleted once that
+batch settled (a record that fails again becomes a new letter with its new error and
+attempt count; one refused again is quarantined again, under a new id)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sources import Polled
+from comind.flows.state import FlowState
 from comind.queue.postgres import PostgresQueues
 from comind.spec.names import flow_dead_letter_queue
 from comind.stores.postgres import Connection
@@ -52,6 +54,39 @@ def replay(runner: FlowRunner, queues: PostgresQueues, *, limit: int = 1000) -> 
         polled = letters.poll(min(runner.policy.batch_size, limit - total.records_in), 0)
         if not polled.refs:
             break
+        one = runner.process(polled)
+        total.records_in += one.records_in
+        total.written += one.written
+        total.failed += one.failed
+        total.quarantined += one.quarantined
+    return total
+
+
+class QuarantinedRecords:
+    """Records taken out of the flow's quarantine (raw values already put back) as a
+    source: acknowledging a batch deletes their rows."""
+
+    def __init__(self, state: FlowState, flow: str, rows: list[tuple[int, dict[str, Any]]]):
+        self.state, self.flow, self.rows = state, flow, rows
+
+    def poll(self, size: int, max_wait: float) -> Polled:
+        taken, self.rows = self.rows[:size], self.rows[size:]
+        return Polled(records=[Record(value, ref) for ref, value in taken],
+                      refs=[ref for ref, _ in taken])  # fmt: skip
+
+    def ack(self, polled: Polled, conn: Connection | None = None) -> None:
+        if polled.refs:
+            self.state.discard(self.flow, ids=polled.refs, conn=conn)
+
+    def lag_seconds(self) -> float:
+        return 0.0
+
+
+def replay_quarantined(runner: FlowRunner, records: QuarantinedRecords) -> Outcome:
+    """Every record of ``records`` through the runner's flow, a batch at a time."""
+    runner.source = records
+    total = Outcome()
+    while (polled := records.poll(runner.policy.batch_size, 0)).refs:
         one = runner.process(polled)
         total.records_in += one.records_in
         total.written += one.written

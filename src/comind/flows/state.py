@@ -7,16 +7,19 @@ together with the deletion of the messages it counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from comind.flows.quarantine import Protection
 from comind.stores.postgres import Connection, Json, Pool, dict_rows
 from comind.stores.queries import named
 
 _sql = named("comind.flows", "state")
+log = logging.getLogger("comind.flows")
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,11 @@ class WindowDelta:
 
 
 class FlowState:
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: Pool, pii: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """``pii``: by flow, the PII handling its quarantined records carry."""
+        self.pool, self.pii = pool, dict(pii or {})
+        self._public: bytes | None = None
+        self._warned = False
 
     @contextmanager
     def _conn(self, conn: Connection | None) -> Iterator[Connection]:
@@ -66,23 +72,86 @@ class FlowState:
         items: Sequence[tuple[str, list[str], dict[str, Any]]],
         conn: Connection | None = None,
     ) -> None:
-        """Store ``(step, reasons, record)`` triples."""
+        """Store ``(step, reasons, record)`` triples, their PII hidden (flows/quarantine.py)."""
         if not items:
             return
         with self._conn(conn) as c:
+            ids = [int(r[0]) for r in c.execute(_sql("quarantine_ids"), {"n": len(items)})]
+            actions = self.pii.get(flow, {})
+            protection = Protection(actions, self._public_key(c) if actions else None)
+            stored = [
+                protection.protect(flow, i, s, r) for i, (s, _, r) in zip(ids, items, strict=True)
+            ]
             c.execute(
                 _sql("quarantine"),
                 {
                     "flow": flow,
+                    "ids": ids,
                     "steps": [i[0] for i in items],
                     "reasons": [Json(i[1]) for i in items],
-                    "records": [Json(i[2]) for i in items],
+                    "records": [Json(p.record) for p in stored],
+                    "sealed": [p.sealed for p in stored],
+                    "masked": [Json(p.masked) for p in stored],
                 },
             )
 
+    def _public_key(self, conn: Connection) -> bytes | None:
+        if self._public is None:
+            row = conn.execute(_sql("quarantine_key")).fetchone()
+            self._public = bytes(row[0]) if row else None
+            if self._public is None and not self._warned:
+                self._warned = True
+                log.warning("no quarantine key published: PII fields are masked, raw not kept")
+        return self._public
+
     def quarantined(self, flow: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` records, as stored (PII hidden, raw values sealed)."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
             return cur.execute(_sql("quarantined"), {"flow": flow, "limit": limit}).fetchall()
+
+    def quarantined_by_id(
+        self, flow: str, ids: Sequence[int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The records ``ids`` (None: every one), oldest first, at most ``limit``."""
+        args = {"flow": flow, "ids": list(ids or []), "all": ids is None, "limit": limit}
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+            return cur.execute(_sql("quarantined_by_id"), args).fetchall()
+
+    def discard(
+        self,
+        flow: str,
+        *,
+        ids: Sequence[int] = (),
+        every: bool = False,
+        older_than: float | None = None,
+        conn: Connection | None = None,
+    ) -> list[int]:
+        """Delete records by id, every one, or those older than ``older_than`` seconds."""
+        args = {"flow": flow, "ids": list(ids), "all": every, "older": older_than}
+        with self._conn(conn) as c:
+            return sorted(int(r[0]) for r in c.execute(_sql("discard_quarantined"), args))
+
+    def expire(self, flow: str, keep: float, chunk: int = 1000) -> int:
+        """Delete ``flow``'s records older than ``keep`` seconds, ``chunk`` rows a statement
+        (each its own transaction: a long backlog never holds a long lock)."""
+        total = 0
+        while True:
+            with self.pool.connection() as conn:
+                args = {"flow": flow, "keep": keep, "chunk": chunk}
+                done = len(conn.execute(_sql("expire_quarantined"), args).fetchall())
+            total += done
+            if done < chunk:
+                return total
+
+    def quarantine_held(self) -> dict[str, int]:
+        """Records held, by flow."""
+        with self.pool.connection() as conn:
+            return {f: int(n) for f, n in conn.execute(_sql("quarantine_held")).fetchall()}
+
+    def publish_key(self, public: bytes) -> None:
+        """The platform's quarantine public key, for the workers to seal to."""
+        with self.pool.connection() as conn:
+            conn.execute(_sql("publish_quarantine_key"), {"public": public})
 
     # -- runs
 

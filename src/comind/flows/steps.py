@@ -9,7 +9,6 @@ re-checks or re-parses its configuration: what validated is what runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -25,6 +24,7 @@ from comind.errors import ComindError
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
 from comind.flows.records import Quarantined, Record, StepResult
+from comind.governance.masking import ANONYMIZERS
 from comind.spec import steps as declared
 
 
@@ -288,30 +288,13 @@ class Route:
 # -- anonymize and quality (the governance issue extends both)
 
 
-def _hash(v: Any) -> Any:
-    return hashlib.sha256(str(v).encode()).hexdigest()
-
-
-def _mask(v: Any) -> Any:
-    s = str(v)
-    shown = 4 if len(s) > 8 else 0  # a short value would be mostly shown: mask it all
-    return "*" * (len(s) - shown) + s[len(s) - shown :]
-
-
-_ANONYMIZERS: dict[str, Callable[[Any], Any]] = {
-    "hash": _hash,
-    "mask": _mask,
-    "redact": lambda v: None,
-}
-
-
 class Anonymize:
     def __init__(self, actions: dict[str, declared.PiiAction], ctx: StepContext) -> None:
         for field, action in actions.items():
-            if action not in _ANONYMIZERS:  # validation refuses these; kept for direct use
+            if action not in ANONYMIZERS:  # validation refuses these; kept for direct use
                 raise ComindError(f"{field}: '{action}' is not available yet (hash, mask, redact)")
         self.name = "anonymize"
-        self.actions = {f: _ANONYMIZERS[a] for f, a in actions.items()}
+        self.actions = {f: ANONYMIZERS[a] for f, a in actions.items()}
 
     def apply(self, records: list[Record]) -> StepResult:
         for record in records:

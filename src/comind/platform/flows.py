@@ -31,7 +31,7 @@ class FlowService:
         self.applied, self.engines = applied, engines
 
     @contextmanager
-    def _builder(self, name: str) -> Iterator[FlowBuilder]:
+    def builder(self, name: str) -> Iterator[FlowBuilder]:
         applied = self.applied()
         if applied is None or name not in applied.spec.flows:
             raise Problem(f"no flow '{name}'", 404)
@@ -43,18 +43,18 @@ class FlowService:
 
     def run(self, name: str, partition: str | None) -> list[dict[str, Any]]:
         """A batch flow's partition run now (default: the last complete one)."""
-        with self._builder(name) as builder:
+        with self.builder(name) as builder:
             return [asdict(BatchRunner(name, builder).run(partition))]
 
     def backfill(self, name: str, first: str, last: str, parallel: int) -> list[dict[str, Any]]:
         """The partitions in ``first``..``last`` whose last run is missing or failed."""
-        with self._builder(name) as builder:
+        with self.builder(name) as builder:
             results = BatchRunner(name, builder).backfill(first, last, parallel=parallel)
         return [asdict(r) for r in results]
 
     def dead_letters(self, name: str, limit: int) -> list[dict[str, Any]]:
         """The flow's dead letters, oldest first, peeked (nothing is received)."""
-        with self._builder(name) as builder:
+        with self.builder(name) as builder:
             try:
                 found = builder.engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
             except QueueDoesNotExist:
@@ -63,7 +63,7 @@ class FlowService:
 
     def replay(self, name: str, limit: int) -> dict[str, int]:
         """Up to ``limit`` dead letters sent back through the flow."""
-        with self._builder(name) as builder:
+        with self.builder(name) as builder:
             outcome = replay(builder.runner(name), builder.engines.layer.queues, limit=limit)
         return {"replayed": outcome.records_in, "written": outcome.written,
                 "failed_again": len(outcome.failed),

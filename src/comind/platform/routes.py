@@ -26,6 +26,7 @@ from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.quarantine import QuarantineApi
 from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
@@ -47,6 +48,7 @@ from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
 from comind.governance.lineage_event_store import LineageEventStore
 from comind.governance.lineage_store import LineageStore
+from comind.governance.sealbox import SealBox
 from comind.governance.sealing import Sealer
 from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import TimeSeries
@@ -54,6 +56,7 @@ from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.platform.lineage import platform_emitter
+from comind.platform.quarantine import QuarantineService
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
 
@@ -70,7 +73,9 @@ def platform_routes(
     sessions = Sessions(_key(rt.engines.home, "session-key"))
     tokens = _tokens(rt.engines.home, messages, sessions)
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
-    flows = _flows_api(rt, tokens, messages)
+    quarantine = quarantine_service(rt, messages)
+    quarantine.publish()  # before the first sync starts workers that seal to it
+    flows = _flows_api(rt, tokens, messages, quarantine)
     spool = rt.engines.postgres.wal_spool
     catalog = BackupCatalog(messages.pool)
     backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog),
@@ -83,7 +88,8 @@ def platform_routes(
     )  # fmt: skip
     routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
     routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
-    routes += _flow_actions(rt, tokens).routes()
+    routes += FlowActionsApi(_flow_service(rt), tokens).routes()
+    routes += QuarantineApi(quarantine, tokens).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
     return routes + Dashboard(sources, tokens, sessions).routes()
@@ -161,17 +167,23 @@ def _applied(rt: Platform) -> Callable[[], Applied | None]:
     return applied
 
 
-def _flows_api(rt: Platform, tokens: Tokens, messages: MessageLayer) -> FlowsApi:
+def _flows_api(
+    rt: Platform, tokens: Tokens, messages: MessageLayer, quarantine: QuarantineService
+) -> FlowsApi:
     def worker_state(flow: str) -> str:
         state = rt.apps.state(worker_name(flow, 0)) if rt.apps else None
         return state.phase if state else "NotRunning"
 
     key = _key(rt.engines.home, "platform-key")
+
+    def shown(name: str, limit: int, raw: bool) -> list[dict[str, Any]]:
+        return quarantine.records(name, limit, raw=raw)
+
     return FlowsApi(_applied(rt), FlowState(messages.pool), messages.queues, tokens, key=key,
-                    worker_state=worker_state)  # fmt: skip
+                    worker_state=worker_state, quarantine=shown)  # fmt: skip
 
 
-def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
+def _flow_service(rt: Platform) -> FlowService:
     def engines(flow: str) -> FlowEngines:
         # the platform's own pool: a run holds connections for minutes, which the API's
         # short-waiting pool must keep free for requests; app databases as the flow's
@@ -185,5 +197,11 @@ def _flow_actions(rt: Platform, tokens: Tokens) -> FlowActionsApi:
                            FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
                            lineage=platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
 
-    service = FlowService(_applied(rt), engines)
-    return FlowActionsApi(service, tokens)
+    return FlowService(_applied(rt), engines)
+
+
+def quarantine_service(rt: Platform, messages: MessageLayer) -> QuarantineService:
+    """The flows' quarantine, opened with the private half of the platform's quarantine
+    key (derived from the platform key, which only this process reads)."""
+    box = SealBox(_key(rt.engines.home, "platform-key"), "quarantine")
+    return QuarantineService(_applied(rt), FlowState(messages.pool), box, _flow_service(rt))

@@ -244,6 +244,12 @@ def _source_uri(uri: str) -> str:
     return uri
 
 
+class QuarantinePolicy(Strict):
+    """How long a flow's quarantined records are kept (the platform deletes older ones)."""
+
+    retention: Annotated[Duration, within(60, 366 * 86400)] = seconds(7 * 86400)
+
+
 class Flow(Strict):
     kind: Literal["stream", "batch", "event"]
     source: Annotated[str, AfterValidator(_source_uri)]
@@ -258,6 +264,7 @@ class Flow(Strict):
     window: Window | None = None
     parallelism: int = Field(1, ge=1, le=64)
     cursor: str | None = None  # the growing column a postgres:// stream source reads by
+    quarantine: QuarantinePolicy = QuarantinePolicy()
 
     @property
     def source_ref(self) -> SourceRef:

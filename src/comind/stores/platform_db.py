@@ -31,8 +31,10 @@ PLATFORM_DB = "comind"
 log = logging.getLogger("comind.platform_db")
 
 # what flow workers touch in schema comind (queue/sql/queue.sql, flows/sql/state.sql,
-# monitoring/sql/spans.sql); a worker touching another table fails loudly, never silently
-WORKER_READS = ("queues", "topics", "subscriptions")
+# monitoring/sql/spans.sql); a worker touching another table fails loudly, never silently.
+# quarantine_key: the public key workers seal quarantined PII to (read only: a worker that
+# could replace it could read what other workers seal)
+WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key")
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans")  # fmt: skip

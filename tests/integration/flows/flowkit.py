@@ -29,6 +29,10 @@ datasets:
   shop.orders: {{store: postgres://shop/orders, schema: schemas/order.json}}
   shop.order_counts: {{store: postgres://shop/order_counts}}
   shop.daily: {{store: postgres://shop/daily}}
+  shop.people:
+    store: postgres://shop/people
+    schema: schemas/order.json
+    pii: {{email: hash, phone: mask, card: tokenize}}
 topics:
   placed: {{subscribers: [shop/out]}}
 """

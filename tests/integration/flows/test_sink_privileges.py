@@ -173,6 +173,10 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
             conn.execute(statement)
     with connect(runtime.db) as conn:
         assert conn.execute("DELETE FROM comind.lineage_events WHERE job = %s", (app,)).rowcount
+    with connect(worker) as conn:  # the quarantine key: read to seal PII to, never replaced
+        assert conn.execute("SELECT count(*) FROM comind.quarantine_key").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE comind.quarantine_key SET public = 'x'")
     with pytest.raises(psycopg.OperationalError):  # the writer reaches app databases only
         connect(writer.with_db(runtime.db.dbname)).close()
 

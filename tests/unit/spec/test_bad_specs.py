@@ -99,6 +99,20 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:6:27: apps.orders.queues.events.retention: must be >= 1m, got 10s",
         ],
     ),
+    "quarantine-retention-too-short": (
+        APP + "flows:\n  f:\n    kind: stream\n    source: http://orders\n"
+        "    quarantine: {retention: 10s}\n",
+        [
+            "comind.yaml:9:29: flows.f.quarantine.retention: must be >= 1m, got 10s",
+        ],
+    ),
+    "quarantine-unknown-key": (
+        APP + "flows:\n  f:\n    kind: stream\n    source: http://orders\n"
+        "    quarantine: {keep: 3d}\n",
+        [
+            "comind.yaml:9:18: flows.f.quarantine.keep: unknown key 'keep'",
+        ],
+    ),
     "visibility-too-long": (
         APP + "    queues:\n      events: {visibility_timeout: 13h}\n",
         [

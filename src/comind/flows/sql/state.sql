@@ -18,13 +18,53 @@ SELECT flow, records_in, records_out, quarantined, dead_lettered, errors, batche
        last_batch_at, last_error
 FROM comind.flow_stats WHERE %(flow)s::text IS NULL OR flow = %(flow)s ORDER BY flow;
 
+-- name: quarantine_ids
+-- ids taken before the insert: each sealed value is bound to its row's id
+SELECT nextval(pg_get_serial_sequence('comind.flow_quarantine', 'id'))
+FROM generate_series(1, %(n)s);
+
 -- name: quarantine
-INSERT INTO comind.flow_quarantine (flow, step, reasons, record)
-SELECT %(flow)s, * FROM unnest(%(steps)s::text[], %(reasons)s::jsonb[], %(records)s::jsonb[]);
+INSERT INTO comind.flow_quarantine (id, flow, step, reasons, record, sealed, masked)
+SELECT u.id, %(flow)s, u.step, u.reasons, u.record, u.sealed,
+       ARRAY(SELECT jsonb_array_elements_text(u.masked))
+FROM unnest(%(ids)s::bigint[], %(steps)s::text[], %(reasons)s::jsonb[], %(records)s::jsonb[],
+            %(sealed)s::bytea[], %(masked)s::jsonb[]) AS u(id, step, reasons, record, sealed, masked);
 
 -- name: quarantined
-SELECT id, step, reasons, record, at FROM comind.flow_quarantine
+SELECT id, step, reasons, record, sealed, masked, at FROM comind.flow_quarantine
 WHERE flow = %(flow)s ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: quarantined_by_id
+SELECT id, step, reasons, record, sealed, masked, at FROM comind.flow_quarantine
+WHERE flow = %(flow)s AND (%(all)s OR id = ANY(%(ids)s)) ORDER BY id LIMIT %(limit)s;
+
+-- name: discard_quarantined
+DELETE FROM comind.flow_quarantine
+WHERE flow = %(flow)s
+  AND (%(all)s OR id = ANY(%(ids)s) OR at < now() - make_interval(secs => %(older)s))
+RETURNING id;
+
+-- name: expire_quarantined
+-- one bounded chunk of the flow's records older than its retention (the caller loops)
+DELETE FROM comind.flow_quarantine WHERE id IN (
+    SELECT id FROM comind.flow_quarantine
+    WHERE flow = %(flow)s AND at < now() - make_interval(secs => %(keep)s)
+    ORDER BY flow, at LIMIT %(chunk)s)
+RETURNING id;
+
+-- name: quarantine_held
+SELECT flow, count(*) FROM comind.flow_quarantine GROUP BY flow;
+
+-- name: quarantine_flows
+SELECT DISTINCT flow FROM comind.flow_quarantine;
+
+-- name: quarantine_key
+SELECT public FROM comind.quarantine_key WHERE id = 1;
+
+-- name: publish_quarantine_key
+INSERT INTO comind.quarantine_key (id, public) VALUES (1, %(public)s)
+ON CONFLICT (id) DO UPDATE SET public = EXCLUDED.public, updated_at = now()
+WHERE comind.quarantine_key.public <> EXCLUDED.public;
 
 -- name: start_run
 INSERT INTO comind.flow_runs (flow, partition, status, worker)
