@@ -177,3 +177,17 @@ def _count(kind: str, outcome: str) -> float:
         REGISTRY.get_sample_value("comind_lineage_events_total", {"type": kind, "outcome": outcome})
         or 0.0
     )
+
+
+def test_a_stream_worker_that_dies_of_an_error_ends_its_run_in_a_fail(kit: FlowKit) -> None:
+    store = _emitting(kit)
+    flow = RELAY.replace("relay:", "broken:").replace(
+        "  sink:", "  steps: [{map: boom:fn}]\n  sink:"
+    )
+    boom = "raise RuntimeError('boom at import')\n\n\ndef fn(r):\n    return r\n"
+    builder = kit.builder(flow, files={"boom.py": boom})
+    with pytest.raises(Exception, match="boom at import"), StreamRun(builder, "broken") as run:
+        run.follow(builder.runner("broken")).run(threading.Event())
+    start, failed = _events(store, "broken", 2)
+    assert (start["eventType"], failed["eventType"]) == ("START", "FAIL")
+    assert "boom at import" in failed["run"]["facets"]["errorMessage"]["message"]
