@@ -72,6 +72,10 @@ class RunLineage:
         nominal = p.bounds(name) if p is not None and name and p.by != "hash" else None
         return PartitionRun(self, str(generate_new_uuid()), nominal)
 
+    def blocked(self, name: str, reason: str) -> None:
+        """A partition run that never started its work: START, then ABORT with why."""
+        self.partition(name).finish("blocked", Outcome(), reason)
+
 
 class PartitionRun:
     def __init__(

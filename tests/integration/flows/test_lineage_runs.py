@@ -17,7 +17,7 @@ from openlineage.client.serde import Serde
 
 from comind.embedded.ports import free_port
 from comind.flows.batch import BatchRunner
-from comind.flows.lineage_runs import StreamRun
+from comind.flows.lineage_runs import RunLineage, StreamRun
 from comind.governance.lineage_emitter import LineageEmitter, http_transport
 from comind.governance.lineage_event_store import LineageEventStore
 from comind.observe.metrics import REGISTRY
@@ -191,3 +191,12 @@ def test_a_stream_worker_that_dies_of_an_error_ends_its_run_in_a_fail(kit: FlowK
     start, failed = _events(store, "broken", 2)
     assert (start["eventType"], failed["eventType"]) == ("START", "FAIL")
     assert "boom at import" in failed["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_a_blocked_partition_run_is_a_start_and_an_abort_with_why(kit: FlowKit) -> None:
+    store = _emitting(kit)
+    _orders(kit)
+    RunLineage(kit.builder(CLEAN), "clean").blocked("2026-11-25", "upstream check failed")
+    start, abort = _events(store, "clean", 2)
+    assert (start["eventType"], abort["eventType"]) == ("START", "ABORT")
+    assert abort["run"]["facets"]["errorMessage"]["message"] == "upstream check failed"
