@@ -153,6 +153,15 @@ def test_the_example_names_what_an_email_change_reaches() -> None:
             "app:orders"} <= set(found)  # fmt: skip
     assert "flow:daily-revenue" not in found  # it aggregates by currency, never reads email
     assert found["dataset:analytics.customer_orders"]["distance"] == 2
+    # dead letters: where a queue's and a flow's failures go, watched by the example's alert
+    assert {
+        ("queue:orders/order-events", "queue:orders/order-events-dlq"),
+        ("flow:customer-orders", "queue:_flows/customer-orders-dlq"),
+        ("queue:orders/order-events-dlq", "alert:DeadLettersPresent"),
+    } <= graph.edges
+    assert [n.id for n in graph.flow_outputs("customer-orders")] == [
+        "dataset:analytics.customer_orders"
+    ]  # its sinks, not its dead letters
     masked = [c for c in graph.flow_columns("customer-orders") if c.masking]
     assert {(c.source_field, c.target_field) for c in masked} == {("email", "email")}
 
