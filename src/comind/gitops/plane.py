@@ -29,6 +29,7 @@ from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Desired, Source, SyncService
+from comind.governance import lineage_metrics
 from comind.governance.lineage import derive
 from comind.governance.lineage_store import LineageStore
 from comind.queue.layer import MessageLayer
@@ -100,7 +101,11 @@ class ControlPlane:
             graph = derive(desired.spec, desired.root or Path())
             self.lineage.replace(graph, desired.revision)
         except DatabaseError as exc:
+            lineage_metrics.STORED.labels("failed").inc()
             log.warning("lineage of %s not stored: %s", desired.revision, exc)
+        else:
+            lineage_metrics.STORED.labels("stored").inc()
+            lineage_metrics.sized(graph)
 
     def close(self) -> None:
         self.relays.stop_all()
