@@ -36,7 +36,7 @@ from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import DatabaseError, PgTarget
+from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import RedisAcl
 
@@ -100,9 +100,9 @@ class ControlPlane:
         try:
             graph = derive(desired.spec, desired.root or Path())
             self.lineage.replace(graph, desired.revision)
-        except DatabaseError as exc:
+        except Exception:  # the lineage must never undo an apply: logged, counted, next time
             lineage_metrics.STORED.labels("failed").inc()
-            log.warning("lineage of %s not stored: %s", desired.revision, exc)
+            log.exception("lineage of %s not stored", desired.revision)
         else:
             lineage_metrics.STORED.labels("stored").inc()
             lineage_metrics.sized(graph)
