@@ -1,7 +1,8 @@
 """The shop's flows from outside, as the issue's acceptance describes: `comind up` runs them,
 `comind demo traffic` posts orders (a few malformed), and the data moves: orders validated,
 enriched through the cache, upserted and fanned out; malformed ones quarantined; a poison
-record dead-lettered, fixed and replayed; the daily batch writes Parquet partitions."""
+record dead-lettered, fixed and replayed; the daily batch writes Parquet partitions; the
+customers' batch hashes the email, and lineage names what a change of that column reaches."""
 
 from __future__ import annotations
 
@@ -155,6 +156,26 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     table = pq.read_table(io.BytesIO((lake / f"{day}.parquet").read_bytes())).to_pylist()
     assert {"currency", "orders", "sum_total"} <= set(table[0]) if table else True
     assert (lake / f"{first}.parquet").exists()
+
+    # orders per customer and day, the email hashed before it leaves orders; lineage follows
+    # the email column there (issue 16's acceptance)
+    per_customer = json.loads(comind("flow", "run", "customer-orders", "--partition",
+                                     day.isoformat(), "--json", check=True).stdout)  # fmt: skip
+    assert per_customer[0]["status"] == "succeeded", per_customer
+    placed = query(
+        "orders",
+        "SELECT count(*) FROM enriched_orders WHERE created_at >= "
+        f"'{day}T00:00Z' AND created_at < '{day + timedelta(days=1)}T00:00Z'",
+    )[0][0]
+    rows = query("analytics", f"SELECT email, orders FROM customer_orders WHERE day = '{day}'")
+    assert sum(int(str(r[1])) for r in rows) == placed
+    emails = query("analytics", "SELECT email FROM customer_orders")
+    assert emails and all("@" not in str(e) for (e,) in emails)  # hashed, every day
+    impact = json.loads(comind("lineage", "impact", "orders.enriched_orders.email", "--json",
+                               check=True).stdout)["impact"]  # fmt: skip
+    assert {"flow:customer-orders", "dataset:analytics.customer_orders", "app:analytics",
+            "app:orders"} <= {n["id"] for n in impact}  # fmt: skip
+    assert "flow:daily-revenue" not in {n["id"] for n in impact}
 
     viewer = bearer((home / "secrets" / "api-viewer-token").read_text().strip())
     metrics = httpx.get(f"{state['api_url']}/metrics", headers=viewer).text

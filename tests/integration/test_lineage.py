@@ -83,7 +83,7 @@ def test_the_api_answers_graph_column_and_impact(runtime: Platform, served: str)
     assert graph.status_code == 200, graph.text
     nodes = {n["id"]: n for n in graph.json()["graph"]}
     assert set(nodes) == {"dataset:shop.orders", "flow:rollup", "app:shop",
-                          "dataset:books.totals"}  # fmt: skip
+                          "dataset:books.totals", "queue:_flows/rollup-dlq"}  # fmt: skip
     assert nodes["flow:rollup"]["type"] == "JOB"
     assert nodes["flow:rollup"]["inEdges"] == [{"origin": "dataset:shop.orders",
                                                 "destination": "flow:rollup"}]  # fmt: skip

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from comind.api.errors import Problem
 from comind.api.guard import Call, Guard
+from comind.governance.lineage_metrics import QUERY_SECONDS
 from comind.governance.lineage_nodes import node_id, split_id
 from comind.governance.lineage_store import LineageStore
 from comind.governance.lineage_walk import DEFAULT_DEPTH, MAX_DEPTH, LineageIndex, UnknownNode
@@ -40,24 +41,26 @@ class LineageApi:
 
     def graph(self, call: Call) -> dict[str, Any]:
         node = call.text("node")
-        return self._walk(lambda ix: {"graph": ix.neighbourhood(
+        return self._walk("graph", lambda ix: {"graph": ix.neighbourhood(
             _node(node) if node else None, _depth(call))})  # fmt: skip
 
     def column(self, call: Call) -> dict[str, Any]:
         node, field = _node(_required(call, "node")), _required(call, "field")
-        return self._walk(lambda ix: {"graph": ix.column_graph(node, field, _depth(call))})
+        return self._walk(
+            "column", lambda ix: {"graph": ix.column_graph(node, field, _depth(call))}
+        )
 
     def impact(self, call: Call) -> dict[str, Any]:
         node, field = _node(_required(call, "node")), call.text("field")
-        return self._walk(lambda ix: {"node": node, "field": field,
+        return self._walk("impact", lambda ix: {"node": node, "field": field,
                                       "impact": ix.impact(node, field, _depth(call))})  # fmt: skip
 
-    def _walk(self, walk: Callable[[LineageIndex], dict[str, Any]]) -> dict[str, Any]:
-        index = self.store.index()
-        try:
-            answer: dict[str, Any] = walk(index)
-        except UnknownNode as exc:
-            raise Problem(str(exc), 404) from None
+    def _walk(self, query: str, walk: Callable[[LineageIndex], dict[str, Any]]) -> dict[str, Any]:
+        with QUERY_SECONDS.labels(query).time():
+            try:
+                answer: dict[str, Any] = walk(self.store.index())
+            except UnknownNode as exc:
+                raise Problem(str(exc), 404) from None
         return answer
 
 

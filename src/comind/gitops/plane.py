@@ -29,13 +29,14 @@ from comind.gitops.relays import Relays
 from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Desired, Source, SyncService
+from comind.governance import lineage_metrics
 from comind.governance.lineage import derive
 from comind.governance.lineage_store import LineageStore
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import DatabaseError, PgTarget
+from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import RedisAcl
 
@@ -99,8 +100,12 @@ class ControlPlane:
         try:
             graph = derive(desired.spec, desired.root or Path())
             self.lineage.replace(graph, desired.revision)
-        except DatabaseError as exc:
-            log.warning("lineage of %s not stored: %s", desired.revision, exc)
+        except Exception:  # the lineage must never undo an apply: logged, counted, next time
+            lineage_metrics.STORED.labels("failed").inc()
+            log.exception("lineage of %s not stored", desired.revision)
+        else:
+            lineage_metrics.STORED.labels("stored").inc()
+            lineage_metrics.sized(graph)
 
     def close(self) -> None:
         self.relays.stop_all()

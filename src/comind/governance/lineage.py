@@ -32,6 +32,7 @@ from comind.governance.lineage_nodes import (
 )
 from comind.spec import Spec
 from comind.spec.model import Flow
+from comind.spec.names import flow_dead_letter_queue
 from comind.spec.steps import EnrichStep
 
 __all__ = [
@@ -73,6 +74,9 @@ def derive(spec: Spec, root: Path) -> LineageGraph:
     for topic, declared in spec.topics.items():
         for sub in declared.subscribers:
             edges.add((node_id("topic", topic), node_id("queue", sub.queue)))
+    for held, dlq in _dead_letters(spec):
+        nodes[dlq.id] = dlq
+        edges.add((held, dlq.id))
     columns, fields = flow_columns(spec, root, nodes, edges)
     nodes = {
         k: n if n.fields else node(n.kind, n.name, fields.get(k, ())) for k, n in nodes.items()
@@ -91,6 +95,17 @@ def _declared_nodes(spec: Spec, root: Path) -> dict[str, Node]:
     for name, ds in spec.datasets.items():
         nodes.append(node("dataset", name, schema_fields(root, ds.schema_) if ds.schema_ else ()))
     return {n.id: n for n in nodes}
+
+
+def _dead_letters(spec: Spec) -> list[tuple[str, Node]]:
+    """Each queue with a dead-letter queue, and each flow, to where its failures go (named
+    as the platform names them, so an alert on ``queue=~'.*-dlq'`` finds them)."""
+    found = [(node_id("queue", f"{app}/{q}"), node("queue", f"{app}/{q}-dlq"))
+             for app, declared in spec.apps.items()
+             for q, queue in declared.queues.items() if queue.dlq is not None]  # fmt: skip
+    found += [(node_id("flow", name), node("queue", flow_dead_letter_queue(name)))
+              for name, flow in spec.flows.items() if flow.errors.dead_letter]  # fmt: skip
+    return found
 
 
 def _inputs(spec: Spec, flow: Flow) -> list[Node]:

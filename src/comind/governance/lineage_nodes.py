@@ -14,6 +14,7 @@ from pathlib import Path
 
 from comind.spec import Spec
 from comind.spec.model import Flow, Sink, SourceRef
+from comind.spec.names import flow_dead_letter_queue
 
 KINDS = (
     "dataset", "flow", "queue", "topic", "app", "objects", "table", "http", "redis", "alert",
@@ -57,9 +58,9 @@ class LineageGraph:
         return sorted((self.nodes[a] for a, b in self.edges if b == fid), key=_by_id)
 
     def flow_outputs(self, flow: str) -> list[Node]:
-        """What the flow writes: its sinks, in id order."""
-        fid = node_id("flow", flow)
-        return sorted((self.nodes[b] for a, b in self.edges if a == fid), key=_by_id)
+        """What the flow writes: its sinks, in id order (not its dead-letter queue)."""
+        fid, dlq = node_id("flow", flow), node_id("queue", flow_dead_letter_queue(flow))
+        return sorted((self.nodes[b] for a, b in self.edges if a == fid and b != dlq), key=_by_id)
 
     def flow_columns(self, flow: str) -> list[ColumnEdge]:
         return [c for c in self.columns if c.flow == flow]

@@ -7,6 +7,7 @@ from comind.apps import metrics as app_metrics
 from comind.backup import metrics as backup_metrics
 from comind.flows import metrics as flow_metrics
 from comind.gitops import metrics as gitops_metrics
+from comind.governance import lineage_metrics
 from comind.observe import dashboards, reference, rules, tracing
 from comind.observe.metrics import REGISTRY
 from comind.queue import metrics as queue_metrics
@@ -17,6 +18,7 @@ COMPONENTS = (
     backup_metrics,
     flow_metrics,
     gitops_metrics,
+    lineage_metrics,
     queue_metrics,
     tracing,
 )  # imported: their metrics registered

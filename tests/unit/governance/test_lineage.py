@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from comind.governance.lineage import ColumnEdge, LineageGraph, derive, openlineage_name
+from comind.governance.lineage import ColumnEdge, LineageGraph, Node, derive, openlineage_name
 from comind.governance.lineage_walk import LineageIndex, UnknownNode
 from comind.spec.loading import load_spec
 
@@ -153,6 +153,15 @@ def test_the_example_names_what_an_email_change_reaches() -> None:
             "app:orders"} <= set(found)  # fmt: skip
     assert "flow:daily-revenue" not in found  # it aggregates by currency, never reads email
     assert found["dataset:analytics.customer_orders"]["distance"] == 2
+    # dead letters: where a queue's and a flow's failures go, watched by the example's alert
+    assert {
+        ("queue:orders/order-events", "queue:orders/order-events-dlq"),
+        ("flow:customer-orders", "queue:_flows/customer-orders-dlq"),
+        ("queue:orders/order-events-dlq", "alert:DeadLettersPresent"),
+    } <= graph.edges
+    assert [n.id for n in graph.flow_outputs("customer-orders")] == [
+        "dataset:analytics.customer_orders"
+    ]  # its sinks, not its dead letters
     masked = [c for c in graph.flow_columns("customer-orders") if c.masking]
     assert {(c.source_field, c.target_field) for c in masked} == {("email", "email")}
 
@@ -166,3 +175,24 @@ def test_openlineage_names_keep_kinds_apart(graph: LineageGraph) -> None:
     assert openlineage_name(graph.nodes["queue:shop/raw"], "t") == ("comind://t/queue",
                                                                      "shop/raw")  # fmt: skip
     assert isinstance(graph.columns[0], ColumnEdge)
+
+
+def test_walks_end_on_cycles_and_keep_to_their_depth() -> None:
+    ids = ["queue:a/x", "flow:f", "queue:a/y", "flow:g", "app:a", "alert:A"]
+    nodes = {i: Node(i, i.partition(":")[0], i.partition(":")[2]) for i in ids}
+    edges = frozenset(
+        {
+            ("queue:a/x", "flow:f"),
+            ("flow:f", "queue:a/y"),
+            ("queue:a/y", "flow:g"),
+            ("flow:g", "queue:a/x"),
+            ("queue:a/y", "app:a"),
+            ("app:a", "alert:A"),
+        }
+    )
+    index = LineageIndex(LineageGraph(nodes, edges, ()))
+    found = {n["id"]: n["distance"] for n in index.impact("queue:a/x", None, 20)}
+    assert found == {"flow:f": 1, "queue:a/y": 2, "flow:g": 3, "app:a": 3, "alert:A": 4}
+    assert {n["id"] for n in index.impact("queue:a/x", None, 2)} == {"flow:f", "queue:a/y"}
+    around = {n["id"] for n in index.neighbourhood("flow:f", 1)}
+    assert around == {"queue:a/x", "flow:f", "queue:a/y"}
