@@ -139,6 +139,7 @@ class BatchRunner:
         rows = self._rows(p, name)
         outcome.records_in = len(rows)
         records = self.runner.through_steps([Record(v) for v in rows], outcome)
+        records = self.runner.gated(records, outcome)
         for key, sink in self.runner.sinks.items():
             mine = [r for r in records if r.route is None or r.route == key]
             if isinstance(sink, ObjectsSink):
