@@ -89,3 +89,19 @@ def count_quality(dataset: str, failed: Mapping[str, int], warned: Mapping[str, 
     for outcome, counts in (("failed", failed), ("warned", warned)):
         for rule, n in counts.items():
             QUALITY_RECORDS.labels(dataset, rule, outcome).inc(n)
+
+
+QUALITY_CHECKS_RATIO = Gauge(
+    "comind_quality_checks_ratio",
+    "A dataset's quality score: its rules' last checks that passed / its rules' last checks.",
+    ["dataset"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+QUALITY_ROWS_RATIO = Gauge(
+    "comind_quality_rows_ratio",
+    "A dataset's quality score by rows: 1 - failing rows / rows checked, over its last checks.",
+    ["dataset"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
