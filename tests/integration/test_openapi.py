@@ -79,6 +79,8 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}/run": {"name": "nope"},
     "/api/v1/flows/{name}/backfill": {"name": "nope"},
     "/api/v1/flows/{name}/replay": {"name": "nope"},
+    "/api/v1/quality/{dataset}": {"dataset": "nope"},
+    "/api/v1/quality/{dataset}/run": {"dataset": "nope"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},

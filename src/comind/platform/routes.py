@@ -24,6 +24,7 @@ from comind.api.gitops import GitOpsApi
 from comind.api.guard import Guard
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.quality import QualityApi
 from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
 from comind.api.series import SeriesApi
@@ -49,6 +50,7 @@ from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
+from comind.platform.quality import platform_quality
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
 
@@ -99,6 +101,7 @@ def _control_routes(
         *AccessApi(tokens.store, guard).routes(),
         *LogsApi(LogStore(messages.pool), guard).routes(),
         *AppEnvApi(envs.full, envs.rotate, guard).routes(),
+        *QualityApi(platform_quality(rt, messages.pool), guard).routes(),
     ]
 
 

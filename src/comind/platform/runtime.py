@@ -55,6 +55,7 @@ from comind.platform.appenv import AppEnvironments
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.quality import platform_quality
 from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer
 from comind.platform.worker import worker_command
@@ -325,7 +326,7 @@ class Platform:
         """Periodic work, each task on its own: one that fails (the database restarting, a
         database gone back to an earlier point) never holds up another — above all the WAL
         shipping, which bounds what a restore can lose."""
-        spool = self.engines.postgres.wal_spool
+        spool, quality = self.engines.postgres.wal_spool, platform_quality(self, messages.pool)
         tasks = [
             Periodic("WAL shipping", SHIP_SECONDS, lambda: self.wal.ship(spool)),
             Periodic("events", 0.0, self.events.flush),
@@ -333,6 +334,7 @@ class Platform:
             Periodic("sampling", self.settings.sample_interval, self._sample),
             Periodic("log shipping", SHIP_SECONDS, lambda: self.shipper and self.shipper.step()),
             Periodic("retention", SWEEP_SECONDS, lambda: self._sweep(messages)),
+            Periodic("quality", self.settings.quality_interval, quality.sweep),
         ]
         run_periodic(tasks, self._stop, MOVE_SECONDS)
 
