@@ -73,16 +73,19 @@ def platform_routes(
     backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog),
                          rt.backup_service)  # fmt: skip
     queues = QueuesApi(messages, tokens)
+    quality = platform_quality(rt, messages.pool)
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
+        quality=quality,
     )  # fmt: skip
     routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
     routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
     routes += _flow_actions(rt, tokens).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
+    routes += QualityApi(quality, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 
@@ -101,7 +104,6 @@ def _control_routes(
         *AccessApi(tokens.store, guard).routes(),
         *LogsApi(LogStore(messages.pool), guard).routes(),
         *AppEnvApi(envs.full, envs.rotate, guard).routes(),
-        *QualityApi(platform_quality(rt, messages.pool), guard).routes(),
     ]
 
 
