@@ -122,3 +122,10 @@ def test_severity_defaults_to_error_and_whole_dataset_rules_have_no_record_test(
 
 def test_the_mapping_form_is_a_list_of_one_key_rules() -> None:
     assert names({"not_null": "id", "range": {"n": [0, 1]}}) == ["not_null id", "range n [0, 1]"]
+
+
+def test_unique_tells_types_apart_and_compares_lists_and_objects_by_value() -> None:
+    assert broken(
+        [{"unique": "k"}], {"k": 1}, {"k": True}, {"k": 1.0}, {"k": 1},
+        {"k": [1, {"a": 2}]}, {"k": [1, {"a": 2}]},
+    ) == [[], [], [], ["unique k"], [], ["unique k"]]  # fmt: skip
