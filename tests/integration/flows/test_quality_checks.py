@@ -101,3 +101,34 @@ def test_every_rule_in_sql_counts_its_failing_rows_read_only(kit: FlowKit) -> No
     assert not writes.passed and "read-only transaction" in (writes.error or "")
     assert kit.rows("SELECT last_value, is_called FROM seq") == [(1, False)]
     assert kit.rows("SELECT count(*) FROM orders") == [(5,)]
+
+
+WRITER = """
+load:
+  kind: batch
+  on_demand: true
+  source: postgres://shop/sales
+  partition: {by: hash, field: id, buckets: 2}
+  sink: {postgres: shop.orders, upsert_on: [id]}
+"""
+
+
+def test_a_partition_written_into_a_dataset_is_checked_after_the_write(kit: FlowKit) -> None:
+    kit.execute(
+        "CREATE TABLE sales (id text PRIMARY KEY, email text, total numeric, at timestamptz)"
+    )
+    kit.execute(
+        "INSERT INTO sales VALUES ('s1', 'a@b.c', 1, '2026-11-25 10:00Z'),"
+        " ('s2', 'a@b.c', 2, '2026-11-25 11:00Z')"
+    )
+    rules = "[{unique: [email], severity: warn}, {row_count: {min: 1}}]"
+    runner = BatchRunner("load", kit.builder(WRITER, quality=rules))
+    written = sum(r.rows_out for r in (runner.run("0"), runner.run("1")) if r.status == "succeeded")
+    assert written == 2
+    checked = QualityResults(kit.layer.pool).history("shop.orders")
+    last = sorted((r["partition"], r["rule"], r["passed"], r["failing"]) for r in checked[:2])
+    assert last == [
+        ("", "row_count [1, ]", True, 0),
+        ("", "unique email", False, 2),  # a warn rule: recorded, nothing blocked
+    ]
+    assert len(checked) == 4  # after each partition's write
