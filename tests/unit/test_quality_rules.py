@@ -9,6 +9,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from comind.governance import quality
+from comind.governance.quality_store import CheckResult, blocking_reason
 from comind.spec.steps import QualityRules
 
 RULES = TypeAdapter(QualityRules)
@@ -129,3 +130,19 @@ def test_unique_tells_types_apart_and_compares_lists_and_objects_by_value() -> N
         [{"unique": "k"}], {"k": 1}, {"k": True}, {"k": 1.0}, {"k": 1},
         {"k": [1, {"a": 2}]}, {"k": [1, {"a": 2}]},
     ) == [[], [], [], ["unique k"], [], ["unique k"]]  # fmt: skip
+
+
+def test_a_partition_blocks_on_failed_error_rules_only_and_says_which() -> None:
+    results = [
+        CheckResult("range total [0, 100000]", "error", False, 3, 10),
+        CheckResult("not_null id", "error", True, 0, 10),
+        CheckResult("max_length email 254", "warn", False, 1, 10),
+        CheckResult("freshness at 1h", "error", False, 1, 10),
+        CheckResult("sql SELECT 1 FROM {table}", "error", False, error="canceling statement"),
+    ]
+    assert blocking_reason("orders.enriched_orders", "2026-12-03", results) == (
+        "waiting on orders.enriched_orders 2026-12-03: range total [0, 100000] failed for 3 "
+        "rows; freshness at 1h failed; sql SELECT 1 FROM {table} could not run: canceling "
+        "statement"
+    )
+    assert blocking_reason("d", "", results[1:3]) is None  # a warn rule only records

@@ -41,7 +41,7 @@ KEY = b"k" * 32
 
 
 @pytest.fixture
-def served(kit: FlowKit) -> Iterator[tuple[httpx.Client, FlowKit]]:
+def served(kit: FlowKit) -> Iterator[tuple[httpx.Client, FlowKit, QualityService]]:
     builder = kit.builder(FLOWS, quality=RULES)
     applied = Applied(builder.spec, kit.root, "abc123", None)
     tokens = Tokens(admin="adm", viewer="view")
@@ -54,16 +54,16 @@ def served(kit: FlowKit) -> Iterator[tuple[httpx.Client, FlowKit]]:
     server.start()
     try:
         with httpx.Client(base_url=server.url) as client:
-            yield client, kit
+            yield client, kit, quality
     finally:
         server.stop()
         admin.close()
 
 
 def test_an_order_over_the_range_is_quarantined_with_the_rule_and_checks_are_served(
-    served: tuple[httpx.Client, FlowKit],
+    served: tuple[httpx.Client, FlowKit, QualityService],
 ) -> None:
-    client, kit = served
+    client, kit, quality = served
     orders = [{"id": "o1", "email": "a@b.c", "total": 12.5},
               {"id": "o2", "email": "d@e.f", "total": 200000}]  # fmt: skip
     headers = {"Authorization": f"Bearer {ingest_token(KEY, 'web')}"}
@@ -107,3 +107,5 @@ def test_an_order_over_the_range_is_quarantined_with_the_rule_and_checks_are_ser
                              "run", "shop.orders", "--json"])  # fmt: skip
     assert again.exit_code == 1  # an error rule fails
     assert len(client.get("/api/v1/quality/shop.orders", headers=viewer).json()["history"]) == 8
+    quality.sweep_now()  # the schedule's work: shop.orders is written by a stream flow
+    assert len(QualityResults(kit.layer.pool).history("shop.orders")) == 12
