@@ -199,7 +199,8 @@ OPS: tuple[Op, ...] = (
     Op("POST", "/api/v1/quality/{dataset}/run", "runQuality", "quality",
        "Check a dataset (or one partition) now", {200: q.QualityRun}, role="operator",
        params=(DATASET,), body=q.RunBody,
-       errors={**NO_DATASET, 400: "a body refused", 409: "the check could not run"},
+       errors={**NO_DATASET, 400: "a body refused, or a partition of an unpartitioned dataset",
+               409: "the check could not run"},
        description="Audited; answers the results when the check is done."),
     # --- backups
     Op("GET", "/api/v1/backups", "listBackups", "backups",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from comind.errors import ComindError
+from comind.errors import ComindError, UsageError
 from comind.flows.access import dataset_table
 from comind.flows.metrics import QUALITY_CHECKS_RATIO, QUALITY_ROWS_RATIO
 from comind.flows.partitions import Partitioning
@@ -113,7 +113,7 @@ class DatasetChecker:
             return []
         name = p.partitioning.parse(partition) if partition and p.partitioning else ""
         if partition and p.partitioning is None:
-            raise ComindError(f"dataset {dataset} is not partitioned (no batch flow reads it "
+            raise UsageError(f"dataset {dataset} is not partitioned (no batch flow reads it "
                               "with partition:); check it without a partition")  # fmt: skip
         target = self._target(p, name)
         with self.connect(p.database) as conn:

@@ -42,8 +42,12 @@ def platform_quality(rt: Platform, pool: Pool) -> QualityService:
             return None
         return Applied(desired.spec, desired.root, desired.revision, desired.env)
 
+    made: list[QualityAccess] = []  # one, once the GitOps plane is up (its role made once)
+
     def access() -> QualityAccess | None:
-        return QualityAccess(rt.gitops.pg, rt.gitops.secrets) if rt.gitops else None
+        if not made and rt.gitops is not None:
+            made.append(QualityAccess(rt.gitops.pg, rt.gitops.secrets))
+        return made[0] if made else None
 
     return QualityService(applied, QualityResults(pool), access)
 

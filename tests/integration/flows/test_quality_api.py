@@ -91,7 +91,7 @@ def test_an_order_over_the_range_is_quarantined_with_the_rule_and_checks_are_ser
         f" (SELECT rolsuper FROM pg_roles WHERE rolname = '{QUALITY_ROLE}')"
     ) == [(True, False, False, False)]
     assert client.post("/api/v1/quality/nope/run", json={}, headers=admin).status_code == 404
-    assert client.post(url, json={"partition": "2026-12-03"}, headers=admin).status_code == 409
+    assert client.post(url, json={"partition": "2026-12-03"}, headers=admin).status_code == 400
 
     cli = CliRunner()
     listed = cli.invoke(app, ["--server", str(client.base_url), "--token", "view", "quality",
