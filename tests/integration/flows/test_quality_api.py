@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,15 +15,19 @@ from flowkit import FlowKit
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from comind.api import pages
+from comind.api.dashboard import Dashboard
 from comind.api.flows import Applied, FlowsApi, ingest_token
 from comind.api.guard import Guard
 from comind.api.quality import QualityApi
 from comind.api.server import ApiServer
+from comind.api.session import Sessions
 from comind.api.tokens import Tokens
 from comind.cli.main import app
 from comind.embedded.ports import free_port
 from comind.gitops.providers.quality_access import QUALITY_ROLE, QualityAccess
 from comind.gitops.records import SecretStore
+from comind.governance.access import Principal
 from comind.governance.quality_store import QualityResults
 from comind.governance.sealing import Sealer
 from comind.platform.quality import QualityService
@@ -109,3 +114,13 @@ def test_an_order_over_the_range_is_quarantined_with_the_rule_and_checks_are_ser
     assert len(client.get("/api/v1/quality/shop.orders", headers=viewer).json()["history"]) == 8
     quality.sweep_now()  # the schedule's work: shop.orders is written by a stream flow
     assert len(QualityResults(kit.layer.pool).history("shop.orders")) == 12
+
+    # the dashboard's Quality page over the same service
+    page = pages.quality(SimpleNamespace(quality=quality), Principal("t", "viewer"), {})  # type: ignore[arg-type]
+    dash = Dashboard(SimpleNamespace(), Tokens(admin="adm", viewer="view"), Sessions(KEY))  # type: ignore[arg-type]
+    html = dash.templates.env.get_template("quality.html").render(
+        **page, who=Principal("t", "viewer"), nav=[], csrf="", name="t", path="/quality"
+    )
+    assert page["dataset"] == "shop.orders" and "75%" in html and "(3/4)" in html
+    assert html.count("<code>range total [0, 100000]</code>") == 4  # the rule and 3 results
+    assert '[["o1"]]' in html  # the failing key (tojson escapes for HTML)
