@@ -56,8 +56,17 @@ def _one(conn: Connection, target: Target, check: Check, timeout_ms: int) -> Che
             conn.execute(limit)
             return _measure(conn, target, check)
     except DatabaseError as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return CheckResult(check.name, check.severity, False, error=why[:500])
+        return CheckResult(check.name, check.severity, False, error=_why(exc))
+
+
+def _why(exc: Exception) -> str:
+    """The error, without the values a data exception (SQLSTATE class 22) quotes: a custom
+    query's failed cast would otherwise copy a row's value into results and reasons."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state.startswith("22"):
+        return f"{type(exc).__name__} (SQLSTATE {state})"
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first[:500]
 
 
 def _measure(conn: Connection, target: Target, check: Check) -> CheckResult:

@@ -76,7 +76,8 @@ def test_every_rule_in_sql_counts_its_failing_rows_read_only(kit: FlowKit) -> No
         " {row_count: {max: 3}}, {freshness: {field: created_at, max_age: 1d}},"
         " {sql: 'SELECT * FROM {table} WHERE total > 1000'},"
         " {sql: 'DELETE FROM {table} RETURNING *'},"
-        " {sql: 'SELECT * FROM {table} WHERE nextval(''seq'') > 0'}]"
+        " {sql: 'SELECT * FROM {table} WHERE nextval(''seq'') > 0'},"
+        " {sql: 'SELECT * FROM {table} WHERE email::int > 0'}]"
     )
     spec = kit.builder(BATCH, quality=rules).spec
     checker = DatasetChecker(spec, lambda db: connect(kit.app_db), QualityResults(kit.layer.pool))
@@ -100,6 +101,8 @@ def test_every_rule_in_sql_counts_its_failing_rows_read_only(kit: FlowKit) -> No
     writes = results["sql SELECT * FROM {table} WHERE nextval('seq') > 0"]
     assert not writes.passed and "read-only transaction" in (writes.error or "")
     assert kit.rows("SELECT last_value, is_called FROM seq") == [(1, False)]
+    cast = results["sql SELECT * FROM {table} WHERE email::int > 0"]  # a value in the error
+    assert cast.error == "InvalidTextRepresentation (SQLSTATE 22P02)"
     assert kit.rows("SELECT count(*) FROM orders") == [(5,)]
 
 
