@@ -5,7 +5,8 @@ transaction with a statement timeout.
 A per-record rule becomes a condition on a row, matching what governance.quality decides
 for a record (a null passes every rule but ``not_null``); ``unique`` holds over the table
 or partition; ``freshness`` and ``row_count`` look at the whole; a custom ``sql`` query
-runs wrapped as a subquery, its rows being the failing ones. Each check counts the failing
+runs wrapped as a subquery, its rows being the failing ones (over one partition,
+``{table}`` names a CTE of the partition's rows). Each check counts the failing
 rows and samples their key columns (never other values).
 """
 
@@ -21,6 +22,7 @@ from comind.stores.postgres import Connection, DatabaseError, Json
 from comind.stores.postgres import compose as sql
 
 TIMEOUT_MS = 30_000
+PARTITION_CTE = "comind_partition"  # what ``{table}`` names in a custom query per partition
 _NUMBER = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
 
@@ -110,11 +112,7 @@ def _failing(target: Target, check: Check) -> tuple[Any, dict[str, Any]]:
     rule = check.rule
     assert rule is not None
     if check.kind == "sql":
-        parts = [sql.SQL(p.replace("%", "%%")) for p in (rule.sql or "").split("{table}")]
-        pieces: list[Any] = [parts[0]]
-        for part in parts[1:]:
-            pieces += [target.table, part]
-        return sql.Composed(pieces), {}
+        return _custom(target, rule.sql or ""), {}
     if check.kind == "unique":
         cols = sql.SQL(", ").join(sql.Identifier(f) for f in check.fields)
         query = sql.SQL(
@@ -124,6 +122,19 @@ def _failing(target: Target, check: Check) -> tuple[Any, dict[str, Any]]:
         return query, {}
     condition, args = _condition(check)
     return sql.SQL("SELECT * FROM ({}) AS r WHERE {}").format(target.rows(), condition), args
+
+
+def _custom(target: Target, query: str) -> Any:
+    """A custom query; over one partition, ``{table}`` names a CTE of the partition's rows."""
+    rows = target.table if target.where is None else sql.Identifier(PARTITION_CTE)
+    parts = [sql.SQL(p.replace("%", "%%")) for p in query.split("{table}")]
+    pieces: list[Any] = [parts[0]]
+    for part in parts[1:]:
+        pieces += [rows, part]
+    if target.where is None:
+        return sql.Composed(pieces)
+    return sql.SQL("WITH {} AS ({}) {}").format(
+        sql.Identifier(PARTITION_CTE), target.rows(), sql.Composed(pieces))  # fmt: skip
 
 
 def _condition(check: Check) -> tuple[Any, dict[str, Any]]:

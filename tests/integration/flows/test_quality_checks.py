@@ -39,7 +39,11 @@ def test_a_partition_failing_an_error_rule_is_blocked_until_the_rows_are_fixed(
     kit: FlowKit,
 ) -> None:
     _orders(kit)
-    rules = "[{range: {total: [0, 100000]}}, {max_length: {email: 12}, severity: warn}]"
+    kit.execute("INSERT INTO orders VALUES ('o5', 'x@y.z', 400000, '2026-11-27 10:00Z')")
+    rules = (
+        "[{range: {total: [0, 100000]}}, {max_length: {email: 12}, severity: warn},"
+        " {sql: 'SELECT * FROM {table} o WHERE o.total > 100000', severity: warn}]"
+    )
     runner = BatchRunner("daily", kit.builder(BATCH, quality=rules))
     blocked = runner.run("2026-11-25")
     reason = "waiting on shop.orders 2026-11-25: range total [0, 100000] failed for 2 rows"
@@ -53,16 +57,19 @@ def test_a_partition_failing_an_error_rule_is_blocked_until_the_rows_are_fixed(
     assert [r.status for r in runner.backfill("2026-11-25", "2026-11-26")] == ["succeeded"]
     history = QualityResults(kit.layer.pool).history("shop.orders", "2026-11-25")
     now, then = (
-        {r["rule"]: (r["passed"], r["failing"], sorted(r["sample"])) for r in history[i : i + 2]}
-        for i in (0, 2)  # newest first: the check after the fix, the one that blocked
+        {r["rule"]: (r["passed"], r["failing"], sorted(r["sample"])) for r in history[i : i + 3]}
+        for i in (0, 3)  # newest first: the check after the fix, the one that blocked
     )
+    custom = "sql SELECT * FROM {table} o WHERE o.total > 100000"  # over the partition only
     assert then == {
         "range total [0, 100000]": (False, 2, [["o2"], ["o3"]]),
         "max_length email 12": (False, 1, [["o2"]]),
+        custom: (False, 2, [["o2"], ["o3"]]),
     }
     assert now == {
         "range total [0, 100000]": (True, 0, []),
         "max_length email 12": then["max_length email 12"],
+        custom: (True, 0, []),
     }
 
 
