@@ -13,6 +13,7 @@ import backup
 import flow_throughput
 import incremental
 import lineage
+import quality
 import queue_throughput
 import reconcile
 import startup
@@ -35,6 +36,8 @@ def main() -> None:
         f"{flow_throughput.CELERY_CAP:,}) and latency at half load\n"
     )
     print(flow_throughput.table(flow_throughput.measure()))
+    print(f"\n## Quality rules' cost ({quality.RECORDS:,} records, 10 rules)\n")
+    print(quality.table(quality.measure()))
     print("\n## GitOps reconcile (100 apps, 7 resources each)\n")
     print(reconcile.table(reconcile.measure()))
     print(f"\n## Backup and restore (pgbench scale {backup.SCALE}, about 1 GB)\n")

@@ -34,6 +34,9 @@ REFERENCES = ["http://orders", "http://nope", "queue://orders/order-events", "qu
 STEPS: list[dict[str, Any]] = [
     {"quality": {"range": {"total": [0, 10]}, "not_null": "id"}},
     {"quality": [{"regex": {"email": ".+@.+"}}, {"accepted": {"currency": ["EUR"]}}]},
+    {"quality": [{"type": {"total": "number"}}, {"max_length": {"email": 9}, "severity": "warn"}]},
+    {"quality": [{"freshness": {"field": "created_at", "max_age": "1h"}}]},  # dataset-only
+    {"quality": [{"type": {"total": "decimal"}}]},
     {"cleanse": {"dedupe": {"key": ["id"], "window": "10m"}, "types": {"total": "float"}}},
     {"cleanse": {"dedupe": {"key": ["id"], "window": "ten minutes"}}},
     {"route": {"field": "currency", "map": {"EUR": "table"}, "default": "events"}},
@@ -46,15 +49,31 @@ STEPS: list[dict[str, Any]] = [
     {"filter": "orders.flows:score"},
     {"encrypt": {"email": "k"}},
 ]
+RULES: list[dict[str, Any]] = [  # a dataset's quality rules, good and bad
+    {"type": {"total": "number"}, "severity": "warn"},
+    {"severity": "warn"},
+    {"range": {"total": [0, 10]}, "severity": "fatal"},
+    {"max_length": {"email": 0}},
+    {"freshness": {"field": "created_at", "max_age": "1h"}},
+    {"freshness": {"field": "created_at", "max_age": "an hour"}},
+    {"row_count": {"min": 1}},
+    {"row_count": {"min": 5, "max": 1}},
+    {"row_count": {}},
+    {"sql": "SELECT id FROM {table} WHERE total < 0"},
+    {"sql": "SELECT 1"},
+    {"sql": "SELECT 1 FROM {table}; DROP TABLE x"},
+]
 KEYS = ["ttl", "window", "schedule", "source", "sink", "steps", "retention", "max_wait", "for",
         "visibility_timeout", "depends_on", "secrets", "partition", "upsert_on", "format",
-        "subscribers", "store", "quality", "kind", "on_demand", "bogus"]  # fmt: skip
+        "subscribers", "store", "quality", "kind", "on_demand", "severity", "max_age",
+        "bogus"]  # fmt: skip
 
 VALUES = st.one_of(
     st.sampled_from(DURATIONS),
     st.sampled_from(CRONS),
     st.sampled_from(REFERENCES),
     st.sampled_from(STEPS),
+    st.sampled_from(RULES),
     st.sampled_from([None, True, False, [], {}, 1.5, ["id"], {"key": ["id"]}]),
     st.integers(min_value=-2, max_value=100_000),
     st.text(alphabet="abc:/{}*5 m-", max_size=8),

@@ -171,6 +171,7 @@ def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> 
         "/apps",
         "/queues",
         "/flows",
+        "/quality",
         "/backups",
         "/alerts",
         "/logs",

@@ -185,5 +185,23 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     )
     assert counted == ["302.0"], counted
 
+    # a dataset rule (orders.enriched_orders: range total [0, 100000]) the order's schema
+    # allows: the gate quarantines the order with the rule, never the value, as its reason
+    big = {k: v for k, v in order.items() if k != "coupon"} | {"id": "big-1", "total": 200000}
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{state['api_url']}/ingest/ingest-orders"
+    assert httpx.post(url, json=big, headers=headers).status_code == 202
+
+    def quarantined_big() -> list[list[str]]:
+        doc = json.loads(comind("flow", "status", "ingest-orders", "--json", check=True).stdout)
+        return [q["reasons"] for q in doc["quarantined"] if q["record"]["id"] == "big-1"]
+
+    assert wait_until(lambda: quarantined_big() == [["range total [0, 100000]"]], 60)
+    assert query("orders", "SELECT count(*) FROM enriched_orders WHERE id = 'big-1'") == [(0,)]
+    checked = comind("quality", "run", "orders.enriched_orders", "--json", check=True)
+    assert all(r["passed"] for r in json.loads(checked.stdout))  # as the quality role
+    scores = json.loads(comind("quality", "ls", "--json", check=True).stdout)
+    assert {s["dataset"]: s["checks_ratio"] for s in scores}["orders.enriched_orders"] == 1.0
+
     unknown = comind("flow", "status", "nope")
     assert unknown.returncode != 0 and "no flow 'nope'" in unknown.stderr

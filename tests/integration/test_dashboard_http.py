@@ -26,7 +26,7 @@ from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
 
-PAGES = ["/", "/apps", "/queues", "/flows", "/backups", "/alerts", "/logs", "/audit"]
+PAGES = ["/", "/apps", "/queues", "/flows", "/quality", "/backups", "/alerts", "/logs", "/audit"]
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 
@@ -217,10 +217,18 @@ def test_an_app_token_gets_no_view_of_the_whole_platform(
     with httpx.Client(base_url=runtime.url) as client:
         signed_in(client, token)
         nav = client.get("/").text
-        for page in ("/flows", "/backups", "/alerts"):
+        for page in ("/flows", "/quality", "/backups", "/alerts"):
             assert f'href="{page}"' not in nav
             refused = client.get(page)
             assert refused.status_code == 403 and "a token for every app" in refused.text
+
+
+def test_the_quality_page_lists_datasets_for_a_viewer(runtime: Platform) -> None:
+    with httpx.Client(base_url=runtime.url) as client:
+        signed_in(client, builtin(runtime, "viewer"))
+        page = client.get("/quality", params={"dataset": "nope"})
+        assert page.status_code == 200 and "<h1>Quality</h1>" in page.text
+        assert 'href="/quality"' in client.get("/").text
 
 
 def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(

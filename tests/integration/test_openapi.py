@@ -48,9 +48,12 @@ apps:
     run: python web.py
     port: {port}
     health: {{http: /healthz}}
+    database: {{}}
     queues:
       jobs: {{dlq: {{max_receives: 1}}}}
       done: {{}}
+datasets:
+  shop.items: {{store: postgres://shop/items, quality: [{{not_null: [id]}}]}}
 flows:
   relay:
     kind: stream
@@ -82,6 +85,8 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}/quarantine": {"name": "relay"},
     "/api/v1/flows/{name}/quarantine/discard": {"name": "nope"},
     "/api/v1/flows/{name}/quarantine/replay": {"name": "nope"},
+    "/api/v1/quality/{dataset}": {"dataset": "shop.items"},
+    "/api/v1/quality/{dataset}/run": {"dataset": "nope"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},

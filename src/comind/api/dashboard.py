@@ -65,6 +65,7 @@ PAGES = [
     # flows are declared platform-wide (a flow's source and sinks may be several apps' data),
     # backups and alerts cover the whole platform: as through the API, not for app tokens
     Page("/flows", "Flows", "flows.html", pages.flows, scoped=False),
+    Page("/quality", "Quality", "quality.html", pages.quality, scoped=False),
     Page("/backups", "Backups", "backups.html", pages.backups, scoped=False),
     Page("/alerts", "Alerts", "alerts.html", pages.alerts, scoped=False),
     Page("/logs", "Logs", "logs.html", pages.logs),

@@ -22,6 +22,7 @@ from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
+from comind.api import quality as q
 from comind.api import quarantine as qa
 from comind.api.backups import PointBody, PruneBody, RunBody
 
@@ -77,6 +78,8 @@ FLOW = Param("name", "path", "the flow's name in the spec", required=True)
 QUEUE = Param("name", "path", "app/queue (the slash stays as it is; .fifo may be left out)",
               required=True)  # fmt: skip
 NO_FLOW = {404: "no such flow in the applied spec"}
+DATASET = Param("dataset", "path", "the dataset's name in the spec (APP.TABLE)", required=True)
+NO_DATASET = {404: "no such dataset in the applied spec"}
 NO_QUEUE = {404: "no such queue"}
 APP = Param("app", "path", "the app's name", required=True)
 LIMIT = "limit must be a whole number"
@@ -210,6 +213,19 @@ OPS: tuple[Op, ...] = (
                413: "a body over 10 MiB"},
        description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
                    "before anything is queued: 202 means every record is stored."),
+    # --- quality
+    Op("GET", "/api/v1/quality", "listQuality", "quality",
+       "Every dataset with quality rules: its score and failing rules", {200: q.QualityList}),
+    Op("GET", "/api/v1/quality/{dataset}", "getQuality", "quality",
+       "A dataset's rules, what blocks, and its check history", {200: q.QualityDetail},
+       params=(DATASET, Param("partition", "query", "one partition's history only")),
+       errors=NO_DATASET),
+    Op("POST", "/api/v1/quality/{dataset}/run", "runQuality", "quality",
+       "Check a dataset (or one partition) now", {200: q.QualityRun}, role="operator",
+       params=(DATASET,), body=q.RunBody,
+       errors={**NO_DATASET, 400: "a body refused, or a partition of an unpartitioned dataset",
+               409: "the check could not run"},
+       description="Audited; answers the results when the check is done."),
     # --- backups
     Op("GET", "/api/v1/backups", "listBackups", "backups",
        "The backup catalog and the WAL archive lag", {200: s.BackupList}),

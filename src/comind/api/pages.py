@@ -18,6 +18,7 @@ from comind.api.backups import BackupsApi
 from comind.api.errors import Problem
 from comind.api.flows import FlowsApi
 from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
+from comind.api.quality import Quality
 from comind.api.queues import QueuesApi, app_of
 from comind.api.status import StatusSource
 from comind.apps.model import AppState
@@ -47,6 +48,7 @@ class Sources:
     access: AccessStore | None = None
     gitops: GitOpsApi | None = None
     app_state: Callable[[str], AppState | None] = _not_deployed
+    quality: Quality | None = None
 
 
 def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
@@ -126,6 +128,17 @@ def flows(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
             "partitions": sorted(state.partition_states(chosen).items()),
             # PII fields masked below operator, as GET /api/v1/flows/NAME/quarantine does
             "quarantined": src.flows.quarantine(chosen, 20, who.may("operator"))}  # fmt: skip
+
+
+def quality(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    """Each dataset's score; the chosen one's rules, what blocks and its check history
+    (``/quality?dataset=NAME``, which the lineage page links to)."""
+    datasets = src.quality.overview() if src.quality else []
+    names = [d["dataset"] for d in datasets]
+    if not names or src.quality is None:
+        return {"datasets": datasets, "dataset": None}
+    chosen = params["dataset"] if params.get("dataset") in names else names[0]
+    return {"datasets": datasets, "dataset": chosen, "detail": src.quality.detail(chosen, None)}
 
 
 def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:

@@ -81,9 +81,10 @@ def status(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
     if doc["last_error"]:
         console.print(f"  last error: {doc['last_error']}", markup=False)
     for run in doc["runs"][:5]:
+        why = f" — {run['error']}" if run["status"] == "blocked" and run["error"] else ""
         console.print(
             f"  run {run['id']} {run['partition'] or '(all)'} {run['status']} "
-            f"in {run['rows_in']} out {run['rows_out']}",
+            f"in {run['rows_in']} out {run['rows_out']}{why}",
             markup=False,
         )
     for q in doc["quarantined"][:5]:
@@ -132,7 +133,7 @@ def _report(results: list[dict[str, Any]], as_json: bool) -> None:
             console.print(line + (f" — {r['error']}" if r["error"] else ""), markup=False)
         if not results:
             console.print("nothing to run: every partition in the range succeeded")
-    if any(r["status"] == "failed" for r in results):
+    if any(r["status"] in ("failed", "blocked") for r in results):
         raise typer.Exit(1)
 
 

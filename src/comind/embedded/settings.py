@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     sample_interval: float = Field(
         default=10.0, gt=0, description="Seconds between samples of the built-in time series."
     )
+    quality_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between SQL checks of the datasets that "
+        "stream and event flows write (their quality rules).",
+    )
     log_retention_days: int = Field(default=7, ge=1, description="Days of logs kept.")
     alert_webhooks: str = Field(
         default="", description="Comma-separated URLs that receive alert notifications."

@@ -25,6 +25,7 @@ from croniter import croniter
 from comind.errors import ComindError
 from comind.flows import metrics
 from comind.flows.build import FlowBuilder
+from comind.flows.dataset_checks import DatasetChecker, partitioning_of, source_dataset
 from comind.flows.lineage_runs import RunLineage
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import partition_rows
@@ -32,6 +33,8 @@ from comind.flows.pgsink import PostgresSink, Replace
 from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sinks import ObjectsSink
+from comind.governance.quality_store import QualityResults, blocking_reason
+from comind.stores.postgres import connect
 
 log = logging.getLogger("comind.flows.batch")
 
@@ -39,7 +42,7 @@ log = logging.getLogger("comind.flows.batch")
 @dataclass(frozen=True)
 class RunResult:
     partition: str
-    status: str  # succeeded | failed
+    status: str  # succeeded | failed | blocked (a quality rule of its source failed)
     rows_in: int
     rows_out: int
     seconds: float
@@ -54,6 +57,11 @@ class BatchRunner:
         self.runner: FlowRunner = builder.runner(name)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.lineage = RunLineage(builder, name)
+        self.checker = DatasetChecker(
+            builder.spec,
+            lambda db: connect(builder.engines.postgres.with_db(db)),  # the flow's own role
+            QualityResults(builder.engines.layer.pool),
+        )
 
     def run(self, partition: str | None = None) -> RunResult:
         """One partition (or, for an unpartitioned flow, everything the source has)."""
@@ -67,6 +75,8 @@ class BatchRunner:
         if partition is None:
             partition = p.completed_before(datetime.now(UTC))
         name = p.parse(partition)
+        if (reason := self._blocked(name)) is not None:
+            return self._record_blocked(name, reason)
         return self._recorded(name, lambda outcome: self._partition(p, name, outcome))
 
     def backfill(
@@ -144,6 +154,7 @@ class BatchRunner:
         rows = self._rows(p, name)
         outcome.records_in = len(rows)
         records = self.runner.through_steps([Record(v) for v in rows], outcome)
+        records = self.runner.gated(records, outcome)
         for key, sink in self.runner.sinks.items():
             mine = [r for r in records if r.route is None or r.route == key]
             if isinstance(sink, ObjectsSink):
@@ -155,6 +166,40 @@ class BatchRunner:
                 outcome.written += sink.write(mine)
         self.runner.set_aside(outcome)
         self.runner.account(outcome)
+        self._check_written(name)
+
+    # -- quality: a source partition failing an error rule blocks; outputs are checked
+
+    def _blocked(self, name: str) -> str | None:
+        """Why partition ``name`` must wait: its source dataset's partition fails an
+        ``error`` rule (checked now; the results are stored either way)."""
+        dataset = source_dataset(self.builder.spec, self.name)
+        if dataset is None or not self.builder.spec.datasets[dataset].quality:
+            return None
+        results = self.checker.check(dataset, name if partitioning_of(
+            self.builder.spec, dataset) else None)  # fmt: skip
+        return blocking_reason(dataset, name, results)
+
+    def _record_blocked(self, name: str, reason: str) -> RunResult:
+        state = self.builder.engines.state
+        state.finish_run(state.start_run(self.name, name, self.worker), "blocked", 0, 0, reason)
+        metrics.PARTITION_SECONDS.labels(self.name, "blocked").observe(0.0)
+        log.warning("flow %s: partition %s blocked: %s", self.name, name, reason)
+        self.lineage.blocked(name, reason)
+        return RunResult(name, "blocked", 0, 0, 0.0, reason)
+
+    def _check_written(self, name: str) -> None:
+        """Check the partition just written into each postgres dataset that has rules (the
+        same partition name when the dataset is partitioned like this flow, else whole)."""
+        for dataset in self._sink_datasets():
+            p = partitioning_of(self.builder.spec, dataset)
+            same = p is not None and self.partitioning is not None and p.by == self.partitioning.by
+            self.checker.check(dataset, name if same else None)
+
+    def _sink_datasets(self) -> list[str]:
+        sinks = [self.flow.sink, *self.flow.sinks.values()]
+        return sorted({s.postgres for s in sinks if s is not None and s.postgres is not None
+                       and self.builder.spec.datasets[s.postgres].quality})  # fmt: skip
 
     def _rows(self, p: Partitioning, name: str) -> list[dict[str, object]]:
         source = self.flow.source_ref

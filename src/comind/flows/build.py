@@ -14,6 +14,7 @@ from pathlib import Path
 from comind.errors import ComindError
 from comind.flows.access import dataset_table, table_ref
 from comind.flows.enrich import Enrich
+from comind.flows.gate import DatasetGate, DatasetRules
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
@@ -25,6 +26,7 @@ from comind.flows.sources import ObjectSource, QueueSource, Source
 from comind.flows.state import FlowState
 from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
+from comind.governance import quality
 from comind.governance.lineage_emitter import LineageEmitter
 from comind.queue.layer import MessageLayer
 from comind.spec import Spec
@@ -108,7 +110,18 @@ class FlowBuilder:
             state=self.engines.state,
             policy=policy,
             window=self._window(name, flow),
+            gate=self.gate(name),
         )
+
+    def gate(self, name: str) -> DatasetGate:
+        """Per sink key, the per-record rules of the dataset a postgres sink writes."""
+        flow = self.flow(name)
+        declared = {"default": flow.sink} if flow.sink is not None else {}
+        return DatasetGate({
+            key: DatasetRules(s.postgres, quality.per_record(quality.checks(
+                self.spec.datasets[s.postgres].quality)))
+            for key, s in {**declared, **flow.sinks}.items() if s.postgres is not None
+        })  # fmt: skip
 
     def steps(self, name: str) -> list[Step]:
         flow = self.flow(name)

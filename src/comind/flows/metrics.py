@@ -4,6 +4,8 @@ and the platform's ``/metrics`` merges them in (:mod:`comind.observe.multiproces
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from comind.observe.metrics import REGISTRY
@@ -91,4 +93,34 @@ QUARANTINE_HELD = Gauge(
     ["flow"],
     multiprocess_mode="livemax",
     registry=REGISTRY,
+)
+QUALITY_RECORDS = Counter(
+    "comind_quality_records_total",
+    "Records judged by a quality rule and found breaking it: failed (an error rule: the "
+    "record is quarantined) or warned (a warn rule: counted only). dataset is empty for a "
+    "flow's inline quality step.",
+    ["dataset", "rule", "outcome"],
+    registry=REGISTRY,
+)
+
+
+def count_quality(dataset: str, failed: Mapping[str, int], warned: Mapping[str, int]) -> None:
+    for outcome, counts in (("failed", failed), ("warned", warned)):
+        for rule, n in counts.items():
+            QUALITY_RECORDS.labels(dataset, rule, outcome).inc(n)
+
+
+QUALITY_CHECKS_RATIO = Gauge(
+    "comind_quality_checks_ratio",
+    "A dataset's quality score: its rules' last checks that passed / its rules' last checks.",
+    ["dataset"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+QUALITY_ROWS_RATIO = Gauge(
+    "comind_quality_rows_ratio",
+    "A dataset's quality score by rows: 1 - failing rows / rows checked, over its last checks.",
+    ["dataset"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )

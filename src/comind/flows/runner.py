@@ -23,6 +23,7 @@ from typing import Any
 from opentelemetry.trace import Span, Status, StatusCode
 
 from comind.flows import metrics
+from comind.flows.gate import DatasetGate
 from comind.flows.pgsink import SinkDataError
 from comind.flows.records import Failed, Quarantined, Record, StepResult
 from comind.flows.retry import backoff
@@ -81,10 +82,12 @@ class FlowRunner:
         policy: Policy,
         window: WindowAggregator | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        gate: DatasetGate | None = None,
     ) -> None:
         self.flow, self.source, self.steps, self.sinks = flow, source, steps, sinks
         self.dead_letters, self.state, self.policy = dead_letters, state, policy
         self.window, self.sleep = window, sleep
+        self.gate = gate if gate else None
         self._lag_at = -LAG_EVERY_SECONDS
         self.on_batch: Callable[[Outcome], None] | None = None  # flows/lineage_runs.py
 
@@ -124,10 +127,10 @@ class FlowRunner:
                 self.window.commit(
                     records, outcome, lambda conn: self._settle(polled, outcome, conn)
                 )
-                emitted = self.window.emit(lambda rows: self.write_all(rows, outcome))
+                emitted = self.window.emit(lambda rows: self._write_gated(rows, outcome))
                 metrics.WINDOWS_EMITTED.labels(self.flow).inc(emitted)
             else:
-                self.write_all(records, outcome)
+                self.write_all(self.gated(records, outcome), outcome)
                 self._settle(polled, outcome, None)
             for step in self.steps:
                 if (committed := getattr(step, "committed", None)) is not None:
@@ -140,7 +143,7 @@ class FlowRunner:
         """An empty poll: the windows an idle source leaves open close on processing time."""
         assert self.window is not None
         self.window.advance_idle()
-        emitted = self.window.emit(lambda rows: self.write_all(rows, outcome))
+        emitted = self.window.emit(lambda rows: self._write_gated(rows, outcome))
         if emitted:
             metrics.WINDOWS_EMITTED.labels(self.flow).inc(emitted)
             self.account(outcome)
@@ -202,6 +205,23 @@ class FlowRunner:
         ):
             if n:
                 metrics.STEP_RECORDS.labels(self.flow, step.name, outcome).inc(n)
+
+    # -- the dataset gate
+
+    def gated(self, records: list[Record], outcome: Outcome) -> list[Record]:
+        """The records the datasets' rules let through; the others join the quarantined."""
+        if self.gate is None or not records:
+            return records
+        kept, refused = self.gate.apply(records)
+        outcome.quarantined += refused
+        return kept
+
+    def _write_gated(self, rows: list[Record], outcome: Outcome) -> None:
+        """Window rows, emitted after the batch settled: their quarantine is stored now."""
+        before = len(outcome.quarantined)
+        self.write_all(self.gated(rows, outcome), outcome)
+        if refused := outcome.quarantined[before:]:
+            self.state.quarantine(self.flow, [(q.step, q.reasons, q.record.value) for q in refused])
 
     # -- sinks
 

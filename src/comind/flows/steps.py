@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +22,11 @@ from typing import Any, Protocol
 from jsonschema import validators
 
 from comind.errors import ComindError
+from comind.flows import metrics
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
 from comind.flows.records import Quarantined, Record, StepResult
+from comind.governance import quality
 from comind.governance.masking import ANONYMIZERS
 from comind.spec import steps as declared
 
@@ -305,68 +308,27 @@ class Anonymize:
 
 
 class Quality:
-    """Rules ``not_null``, ``range``, ``accepted``, ``regex`` and ``unique`` (within the
-    batch); a record breaking any is quarantined with every rule it broke."""
+    """A flow's inline ``quality`` step: the per-record rules of governance.quality
+    (``unique`` within the batch). A record breaking any ``error`` rule is quarantined with
+    every rule it broke; ``warn`` rules only count."""
 
     def __init__(self, rules: list[declared.QualityRule], ctx: StepContext) -> None:
         self.name = "quality"
-        self.checks = [_rule(rule) for rule in rules]
+        self.flow = ctx.flow
+        self.checks = quality.per_record(quality.checks(rules))
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
-        seen: dict[str, set[str]] = {}
+        seen: quality.Seen = {}
+        failed: Counter[str] = Counter()
+        warned: Counter[str] = Counter()
         for record in records:
-            reasons = [r for check in self.checks for r in check(record.value, seen)]
-            if reasons:
-                out.quarantined.append(Quarantined(record, self.name, reasons))
+            verdict = quality.judge(record.value, self.checks, seen)
+            failed.update(verdict.errors)
+            warned.update(verdict.warnings)
+            if verdict.errors:
+                out.quarantined.append(Quarantined(record, self.name, verdict.errors))
             else:
                 out.kept.append(record)
+        metrics.count_quality("", failed, warned)
         return out
-
-
-_Check = Callable[[dict[str, Any], dict[str, set[str]]], list[str]]
-
-
-def _rule(rule: declared.QualityRule) -> _Check:
-    if rule.not_null is not None:
-        required = rule.not_null
-        return lambda v, _: [f"{f}: is null" for f in required if v.get(f) is None]
-    if rule.unique is not None:
-        keys = rule.unique
-        return lambda v, seen: _unique(v, keys, seen)
-    if rule.range is not None:
-        bounds = rule.range
-        return lambda v, _: [
-            f"{f}: {v[f]!r} outside [{lo}, {hi}]"
-            for f, (lo, hi) in bounds.items()
-            if v.get(f) is not None and not _in_range(v[f], lo, hi)
-        ]
-    if rule.accepted is not None:
-        accepted = rule.accepted
-        return lambda v, _: [
-            f"{f}: {v[f]!r} is not one of {allowed}"
-            for f, allowed in accepted.items()
-            if v.get(f) is not None and v[f] not in allowed
-        ]
-    patterns = {f: re.compile(p) for f, p in (rule.regex or {}).items()}
-    return lambda v, _: [
-        f"{f}: {v[f]!r} does not match {p.pattern}"
-        for f, p in patterns.items()
-        if v.get(f) is not None and not p.fullmatch(str(v[f]))
-    ]
-
-
-def _in_range(value: Any, lo: float, hi: float) -> bool:
-    try:
-        return bool(lo <= float(value) <= hi)
-    except (TypeError, ValueError):
-        return False
-
-
-def _unique(value: dict[str, Any], fields: list[str], seen: dict[str, set[str]]) -> list[str]:
-    key = json.dumps([value.get(f) for f in fields], default=str)
-    bucket = seen.setdefault(",".join(fields), set())
-    if key in bucket:
-        return [f"{','.join(fields)}: duplicate {key}"]
-    bucket.add(key)
-    return []

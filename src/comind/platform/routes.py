@@ -26,6 +26,7 @@ from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.quality import QualityApi
 from comind.api.quarantine import QuarantineApi
 from comind.api.queue_admin import QueueAdminApi
 from comind.api.queues import QueuesApi
@@ -56,6 +57,7 @@ from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.platform.lineage import platform_emitter
+from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
@@ -81,10 +83,12 @@ def platform_routes(
     backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog),
                          rt.backup_service)  # fmt: skip
     queues = QueuesApi(messages, tokens)
+    quality = platform_quality(rt, messages.pool)
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
+        quality=quality,
     )  # fmt: skip
     routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
     routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
@@ -92,6 +96,7 @@ def platform_routes(
     routes += QuarantineApi(quarantine, tokens).routes()
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
+    routes += QualityApi(quality, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 

@@ -53,9 +53,10 @@ from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
+from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.lineage import lineage_env, prune_records
-from comind.platform.routes import platform_routes, quarantine_service
+from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer
 from comind.platform.worker import worker_command
 from comind.queue.config import QueueSettings, queue_settings
@@ -333,7 +334,7 @@ class Platform:
             Periodic("sampling", self.settings.sample_interval, self._sample),
             Periodic("log shipping", SHIP_SECONDS, lambda: self.shipper and self.shipper.step()),
             Periodic("retention", SWEEP_SECONDS, lambda: self._sweep(messages)),
-            Periodic("quarantine", SWEEP_SECONDS, quarantine_service(self, messages).expire),
+            *governance_tasks(self, messages, SWEEP_SECONDS),
         ]
         run_periodic(tasks, self._stop, MOVE_SECONDS)
 

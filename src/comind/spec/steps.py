@@ -21,7 +21,12 @@ from comind.spec.strict import Strict
 Fields = list[str]
 PiiAction = Literal["hash", "mask", "redact", "tokenize", "encrypt"]
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-QUALITY_RULES = ("not_null", "unique", "range", "regex", "accepted")
+QUALITY_RULES = (
+    "not_null", "unique", "range", "regex", "accepted",
+    "type", "max_length", "freshness", "row_count", "sql",
+)  # fmt: skip
+DATASET_ONLY_RULES = ("freshness", "row_count", "sql")  # need the whole dataset, not a record
+FieldType = Literal["string", "integer", "number", "boolean", "timestamp"]
 
 
 def _callable(value: str) -> str:
@@ -107,19 +112,52 @@ class Aggregate(Strict):
     avg: Fields = Field(default_factory=list)
 
 
+class Freshness(Strict):
+    field: str
+    max_age: Annotated[Duration, within(1)]
+
+
+class RowCount(Strict):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _some(self) -> RowCount:
+        if self.min is None and self.max is None:
+            raise ValueError("expected min:, max: or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"expected min <= max, got {self.min} > {self.max}")
+        return self
+
+
+def _query(value: str) -> str:
+    if "{table}" not in value:
+        raise ValueError("expected a query over {table} (the dataset's table)")
+    if ";" in value.rstrip().rstrip(";"):
+        raise ValueError("expected one query (no ';' inside)")
+    return value.rstrip().rstrip(";")
+
+
 class QualityRule(Strict):
-    """One rule: exactly one of the five keys."""
+    """One rule: exactly one rule key, optionally with ``severity``."""
 
     not_null: FieldNames | None = None
     unique: FieldNames | None = None
     range: dict[str, Bounds] | None = None
     regex: dict[str, Annotated[str, AfterValidator(_pattern)]] | None = None
     accepted: dict[str, Accepted] | None = None
+    type: dict[str, FieldType] | None = None
+    max_length: dict[str, Annotated[int, Field(ge=1)]] | None = None
+    freshness: Freshness | None = None
+    row_count: RowCount | None = None
+    sql: Annotated[str, AfterValidator(_query)] | None = None
+    severity: Literal["error", "warn"] = "error"
 
     @model_validator(mode="before")
     @classmethod
     def _exactly_one(cls, value: Any) -> Any:
-        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in QUALITY_RULES:
+        keys = [k for k in value if k != "severity"] if isinstance(value, dict) else []
+        if len(keys) != 1 or keys[0] not in QUALITY_RULES:
             raise ValueError(f"expected one rule of {', '.join(QUALITY_RULES)}")
         return value
 
@@ -185,8 +223,17 @@ class AnonymizeStep(StepSpec):
     anonymize: dict[str, PiiAction]
 
 
+def _per_record(rules: list[QualityRule]) -> list[QualityRule]:
+    for rule in rules:
+        if rule.kind in DATASET_ONLY_RULES:
+            raise ValueError(
+                f"{rule.kind} needs the whole dataset: declare it under datasets.NAME.quality"
+            )
+    return rules
+
+
 class QualityStep(StepSpec):
-    quality: QualityRules
+    quality: Annotated[QualityRules, AfterValidator(_per_record)]
 
 
 class EncryptStep(StepSpec):

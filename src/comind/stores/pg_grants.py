@@ -60,6 +60,19 @@ def grant_table(conn: Connection, role: str, grant: TableGrant) -> None:
         ).format(sql.Identifier(grant.owner), schema, who))  # fmt: skip
 
 
+def grant_select(conn: Connection, role: str, table: str) -> bool:
+    """On a connection to the table's database: ``role`` may read ``table`` and nothing
+    else of it (False while the table does not exist yet)."""
+    if not table_exists(conn, table):
+        return False
+    schema = table.rpartition(".")[0] or "public"
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+        sql.Identifier(schema), sql.Identifier(role)))  # fmt: skip
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+        sql.SQL(quoted(table)), sql.Identifier(role)))  # fmt: skip
+    return True
+
+
 def _write(conn: Connection, who: sql.Identifier, grant: TableGrant) -> None:
     owner = sql.Identifier(grant.owner)
     conn.execute(sql.SQL("GRANT {} TO {}").format(owner, who))

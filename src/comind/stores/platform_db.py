@@ -37,7 +37,7 @@ log = logging.getLogger("comind.platform_db")
 WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key")
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
-                 "spans")  # fmt: skip
+                 "spans", "quality_results")  # fmt: skip
 WORKER_APPENDS = ("lineage_events",)  # written, never read back or changed by a worker
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap

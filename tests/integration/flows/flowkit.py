@@ -26,7 +26,7 @@ apps:
       orders: {{visibility_timeout: 5}}
       out: {{}}
 datasets:
-  shop.orders: {{store: postgres://shop/orders, schema: schemas/order.json}}
+  shop.orders: {{store: postgres://shop/orders, schema: schemas/order.json{quality}}}
   shop.order_counts: {{store: postgres://shop/order_counts}}
   shop.daily: {{store: postgres://shop/daily}}
   shop.people:
@@ -44,14 +44,17 @@ class FlowKit:
     ) -> None:
         self.root, self.layer, self.engines, self.app_db = root, layer, engines, app_db
 
-    def builder(self, flows: str, *, files: dict[str, str] | None = None) -> FlowBuilder:
-        """The spec with ``flows`` (YAML under ``flows:``) and the flows' queues created."""
+    def builder(
+        self, flows: str, *, files: dict[str, str] | None = None, quality: str = ""
+    ) -> FlowBuilder:
+        """The spec with ``flows`` (YAML under ``flows:``) and the flows' queues created;
+        ``quality``: the rules of the dataset shop.orders (a YAML flow sequence)."""
         for name, text in (files or {}).items():
             path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(text))
         doc = (
-            BASE.format(db=self.app_db.dbname)
+            BASE.format(db=self.app_db.dbname, quality=f", quality: {quality}" if quality else "")
             + "flows:\n"
             + textwrap.indent(textwrap.dedent(flows), "  ")
         )

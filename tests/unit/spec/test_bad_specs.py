@@ -329,7 +329,33 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         APP
         + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    quality:\n      - sometimes: [id]\n",
         [
-            "comind.yaml:10:9: datasets.orders.x.quality[0]: expected one rule of not_null, unique, range, regex, accepted",
+            "comind.yaml:10:9: datasets.orders.x.quality[0]: expected one rule of not_null, unique, range, regex, accepted, type, max_length, freshness, row_count, sql",
+        ],
+    ),
+    "bad-dataset-rules": (
+        APP
+        + "    database: {}\ndatasets:\n  orders.x:\n    store: postgres://orders/x\n    quality:\n"
+        + "      - {range: {total: [0, 1]}, severity: fatal}\n"
+        + "      - type: {total: decimal}\n"
+        + "      - row_count: {min: 5, max: 1}\n"
+        + "      - sql: SELECT 1\n"
+        + "      - freshness: {field: at, max_age: an hour}\n"
+        + "      - {severity: warn}\n",
+        [
+            "comind.yaml:10:44: datasets.orders.x.quality[0].severity: expected one of error, warn, got 'fatal'",
+            "comind.yaml:11:23: datasets.orders.x.quality[1].type.total: expected one of string, integer, number, boolean, timestamp, got 'decimal'",
+            "comind.yaml:12:20: datasets.orders.x.quality[2].row_count: expected min <= max, got 5 > 1",
+            "comind.yaml:13:14: datasets.orders.x.quality[3].sql: expected a query over {table} (the dataset's table)",
+            "comind.yaml:14:41: datasets.orders.x.quality[4].freshness.max_age: expected a duration like 300, 30s, 5m, 1h30m or 4d, got 'an hour'",
+            "comind.yaml:15:9: datasets.orders.x.quality[5]: expected one rule of not_null, unique, range, regex, accepted, type, max_length, freshness, row_count, sql",
+        ],
+    ),
+    "dataset-rule-in-a-step": (
+        Q
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - quality: [{not_null: id}, {row_count: {min: 1}}]\n",
+        [
+            "comind.yaml:11:18: flows.f.steps[0].quality: row_count needs the whole dataset: declare it under datasets.NAME.quality",
         ],
     ),
     "several-errors": (

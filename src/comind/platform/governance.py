@@ -1,0 +1,23 @@
+"""The platform's periodic governance work: quarantine retention, and the scheduled quality
+checks of the datasets stream and event flows write (each runs as a housekeeping task)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from comind.platform.housekeeping import Periodic
+from comind.platform.quality import platform_quality
+from comind.platform.routes import quarantine_service
+from comind.queue.layer import MessageLayer
+
+if TYPE_CHECKING:
+    from comind.platform import Platform
+
+
+def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list[Periodic]:
+    """Quarantine retention every ``every`` seconds; quality checks as the settings say."""
+    quality = platform_quality(rt, messages.pool)
+    return [
+        Periodic("quarantine", every, quarantine_service(rt, messages).expire),
+        Periodic("quality", rt.settings.quality_interval, quality.sweep),
+    ]
