@@ -46,13 +46,23 @@ class DatasetGate:
 
     @staticmethod
     def _judge(rules: DatasetRules, records: list[Record], reasons: dict[int, list[str]]) -> None:
-        seen: quality.Seen = {}
-        failed: Counter[str] = Counter()
-        warned: Counter[str] = Counter()
-        for record in records:
-            verdict = quality.judge(record.value, rules.checks, seen)
-            failed.update(verdict.errors)
-            warned.update(verdict.warnings)
-            if verdict.errors:
-                reasons.setdefault(id(record), []).extend(verdict.errors)
-        metrics.count_quality(rules.dataset, failed, warned)
+        for record, errors in judge_batch(rules.checks, records, rules.dataset):
+            reasons.setdefault(id(record), []).extend(errors)
+
+
+def judge_batch(
+    checks: Sequence[quality.Check], records: list[Record], dataset: str
+) -> list[tuple[Record, list[str]]]:
+    """Each record with the error rules it broke (none: it passes), ``unique`` within the
+    batch; failures and warnings counted under ``dataset`` ("" for a flow's own step)."""
+    seen: quality.Seen = {}
+    failed: Counter[str] = Counter()
+    warned: Counter[str] = Counter()
+    out = []
+    for record in records:
+        verdict = quality.judge(record.value, checks, seen)
+        failed.update(verdict.errors)
+        warned.update(verdict.warnings)
+        out.append((record, verdict.errors))
+    metrics.count_quality(dataset, failed, warned)
+    return out

@@ -47,19 +47,7 @@ class DeadLetters:
 
 def replay(runner: FlowRunner, queues: PostgresQueues, *, limit: int = 1000) -> Outcome:
     """Replay up to ``limit`` dead letters of the runner's flow."""
-    letters = DeadLetters(queues, runner.flow)
-    runner.source = letters
-    total = Outcome()
-    while total.records_in < limit:
-        polled = letters.poll(min(runner.policy.batch_size, limit - total.records_in), 0)
-        if not polled.refs:
-            break
-        one = runner.process(polled)
-        total.records_in += one.records_in
-        total.written += one.written
-        total.failed += one.failed
-        total.quarantined += one.quarantined
-    return total
+    return _drain(runner, DeadLetters(queues, runner.flow), limit)
 
 
 class QuarantinedRecords:
@@ -84,9 +72,17 @@ class QuarantinedRecords:
 
 def replay_quarantined(runner: FlowRunner, records: QuarantinedRecords) -> Outcome:
     """Every record of ``records`` through the runner's flow, a batch at a time."""
-    runner.source = records
+    return _drain(runner, records, len(records.rows))
+
+
+def _drain(runner: FlowRunner, source: DeadLetters | QuarantinedRecords, limit: int) -> Outcome:
+    """Up to ``limit`` records of ``source`` through the runner, a batch at a time."""
+    runner.source = source
     total = Outcome()
-    while (polled := records.poll(runner.policy.batch_size, 0)).refs:
+    while total.records_in < limit:
+        polled = source.poll(min(runner.policy.batch_size, limit - total.records_in), 0)
+        if not polled.refs:
+            break
         one = runner.process(polled)
         total.records_in += one.records_in
         total.written += one.written

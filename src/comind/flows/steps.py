@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,9 +21,9 @@ from typing import Any, Protocol
 from jsonschema import validators
 
 from comind.errors import ComindError
-from comind.flows import metrics
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
+from comind.flows.gate import judge_batch
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.governance import quality
 from comind.governance.masking import ANONYMIZERS
@@ -319,16 +318,9 @@ class Quality:
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
-        seen: quality.Seen = {}
-        failed: Counter[str] = Counter()
-        warned: Counter[str] = Counter()
-        for record in records:
-            verdict = quality.judge(record.value, self.checks, seen)
-            failed.update(verdict.errors)
-            warned.update(verdict.warnings)
-            if verdict.errors:
-                out.quarantined.append(Quarantined(record, self.name, verdict.errors))
+        for record, errors in judge_batch(self.checks, records, ""):
+            if errors:
+                out.quarantined.append(Quarantined(record, self.name, errors))
             else:
                 out.kept.append(record)
-        metrics.count_quality("", failed, warned)
         return out
