@@ -18,6 +18,7 @@ from comind.governance.lineage_emitter import (
     URL_ENV,
     LineageEmitter,
     http_transport,
+    register_secrets,
 )
 from comind.governance.lineage_event_store import RETENTION_DAYS, LineageEventStore
 from comind.monitoring.spans import SpanStore
@@ -28,7 +29,9 @@ EVENT_RETENTION = timedelta(days=RETENTION_DAYS)
 
 
 def lineage_env(settings: Settings) -> dict[str, str]:
-    """What a flow worker needs to send its events to the configured endpoint too."""
+    """What a flow worker needs to send its events to the configured endpoint too (its
+    secrets registered for redaction here; the worker registers them again from its env)."""
+    register_secrets(settings.openlineage_url, settings.openlineage_api_key)
     pairs = ((URL_ENV, settings.openlineage_url), (API_KEY_ENV, settings.openlineage_api_key))
     return {name: value for name, value in pairs if value}
 

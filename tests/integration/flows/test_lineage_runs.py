@@ -71,6 +71,36 @@ def marquez() -> Iterator[tuple[str, list[tuple[str, str | None, dict[str, Any]]
     server.server_close()
 
 
+class Trickler(BaseHTTPRequestHandler):
+    """An endpoint that answers one byte at a time until the test ends (a slow-loris)."""
+
+    done: threading.Event
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        for byte in b"HTTP/1.1 201 Created\r\n":
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            if self.done.wait(0.5):  # well within the client's 5 s read timeout
+                return
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def trickling() -> Iterator[str]:
+    done = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Trickler,), {"done": done}))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://ol-user:ol-pass-not-for-logs@127.0.0.1:{server.server_address[1]}"
+    done.set()
+    server.shutdown()
+    server.server_close()
+
+
 def _emitting(kit: FlowKit, url: str | None = None) -> LineageEventStore:
     store = LineageEventStore(kit.layer.pool)
     kit.engines.lineage = LineageEmitter(store, http_transport(url, KEY if url else None))
@@ -170,6 +200,25 @@ def test_a_run_goes_on_when_its_events_can_be_neither_stored_nor_sent(
     assert sorted(m.split(" (")[0] for m in warned) == [  # once a minute each: START's
         "lineage event send_failed", "lineage event store_failed"]  # fmt: skip
     assert not any(KEY in m for m in caplog.messages)
+
+
+def test_a_trickling_endpoint_neither_holds_up_storing_nor_a_close(
+    kit: FlowKit, trickling: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = LineageEventStore(kit.layer.pool)
+    emitter = LineageEmitter(store, http_transport(trickling, KEY), send_deadline=1.0)
+    kit.engines.lineage = emitter
+    _orders(kit)
+    before = _count("START", "send_timeout")
+    for _ in range(3):  # the sends pile up behind the first; storing does not
+        assert BatchRunner("clean", kit.builder(CLEAN)).run("2026-11-25").status == "succeeded"
+    assert len(_events(store, "clean", 6)) == 6
+    assert wait_until(lambda: _count("START", "send_timeout") > before, timeout=10)
+    closing = threading.Thread(target=emitter.close, args=(1.0,))
+    closing.start()
+    closing.join(5)
+    assert not closing.is_alive()
+    assert not any(KEY in m or "ol-pass-not-for-logs" in m for m in caplog.messages)
 
 
 def _count(kind: str, outcome: str) -> float:
