@@ -1,6 +1,6 @@
 """Quality checks in SQL: each rule of a dataset as a query over its table (or one
 partition of it), run as a role that may only read the dataset tables, in a READ ONLY
-transaction. Before every statement of a check the transaction sets its own
+transaction, rolled back. Before every statement of a check the transaction sets its own
 ``statement_timeout`` (what is left of the check's time) and ``search_path`` (pg_catalog
 only; every table is schema-qualified), so a custom rule changing them with set_config
 changes them for itself only, and no function or operator an app creates in its schemas
@@ -91,8 +91,8 @@ _HARDEN = (
 
 
 def _one(conn: Connection, target: Target, check: Check, timeout_ms: int) -> CheckResult:
-    try:
-        with conn.transaction():
+    try:  # rolled back: a session-level set_config of a custom rule ends with its check
+        with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             return _measure(_Statements(conn, timeout_ms), target, check)
     except (DatabaseError, CheckTimeout) as exc:

@@ -5,6 +5,7 @@ the bad rows are fixed."""
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 
 from flowkit import FlowKit
 
@@ -212,3 +213,16 @@ def test_samples_hold_only_real_keys_pii_hidden_and_errors_no_values(kit: FlowKi
             "InvalidSchemaName (SQLSTATE 3F000)",
         ),
     }
+
+
+SESSION = "SELECT * FROM {table} WHERE set_config(''work_mem'', ''64kB'', false) > ''''"
+
+
+def test_a_custom_rules_session_settings_end_with_its_check(kit: FlowKit) -> None:
+    _orders(kit)
+    spec = kit.builder(BATCH, quality=f"[{{sql: '{SESSION}'}}]").spec
+    with connect(kit.app_db) as conn:
+        before = conn.execute("SHOW work_mem").fetchall()
+        checker = DatasetChecker(spec, lambda db: nullcontext(conn), QualityResults(kit.layer.pool))
+        (result,) = checker.check("shop.orders")
+        assert (result.failing, conn.execute("SHOW work_mem").fetchall()) == (4, before)
