@@ -26,7 +26,7 @@ from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import where
 from comind.flows.pgsource import table_ident
 from comind.governance import quality
-from comind.governance.quality_sql import Target, run_checks
+from comind.governance.quality_sql import TIMEOUT_MS, Target, run_checks
 from comind.governance.quality_store import CheckResult, QualityResults
 from comind.spec import Spec
 from comind.stores.postgres import Connection
@@ -43,6 +43,7 @@ class CheckPlan:
     database: str
     table: str
     keys: tuple[str, ...]
+    pii: dict[str, str]  # the dataset's PII fields → action (key samples hide them)
     partitioning: Partitioning | None
     checks: tuple[quality.Check, ...]
 
@@ -57,6 +58,7 @@ def plan(spec: Spec, dataset: str) -> CheckPlan:
         use.database,
         use.table,
         _keys(spec, dataset),
+        {f: str(a) for f, a in spec.datasets[dataset].pii.items()},
         partitioning_of(spec, dataset),
         tuple(quality.checks(spec.datasets[dataset].quality)),
     )
@@ -102,8 +104,11 @@ def _keys(spec: Spec, dataset: str) -> tuple[str, ...]:
 
 
 class DatasetChecker:
-    def __init__(self, spec: Spec, connect: Connect, results: QualityResults) -> None:
+    def __init__(
+        self, spec: Spec, connect: Connect, results: QualityResults, timeout_ms: int = TIMEOUT_MS
+    ) -> None:
         self.spec, self.connect, self.results = spec, connect, results
+        self.timeout_ms = timeout_ms  # each check's, in all
 
     def check(self, dataset: str, partition: str | None = None) -> list[CheckResult]:
         """The dataset's rules over ``partition`` (its partitioning's name; None or '':
@@ -117,7 +122,7 @@ class DatasetChecker:
                               "with partition:); check it without a partition")  # fmt: skip
         target = self._target(p, name)
         with self.connect(p.database) as conn:
-            results = run_checks(conn, target, p.checks)
+            results = run_checks(conn, target, p.checks, self.timeout_ms)
         self.results.record(dataset, name, uuid.uuid4().hex[:12], results)
         self.export(dataset)
         return results
@@ -131,6 +136,6 @@ class DatasetChecker:
     @staticmethod
     def _target(p: CheckPlan, name: str) -> Target:
         if not name or p.partitioning is None:
-            return Target(table_ident(p.table), keys=p.keys)
+            return Target(table_ident(p.table), keys=p.keys, pii=p.pii)
         condition, args = where(p.partitioning, name)
-        return Target(table_ident(p.table), condition, args, p.keys)
+        return Target(table_ident(p.table), condition, args, p.keys, p.pii)

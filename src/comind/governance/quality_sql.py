@@ -1,21 +1,30 @@
 """Quality checks in SQL: each rule of a dataset as a query over its table (or one
 partition of it), run as a role that may only read the dataset tables, in a READ ONLY
-transaction with a statement timeout.
+transaction, rolled back. Before every statement of a check the transaction sets its own
+``statement_timeout`` (what is left of the check's time) and ``search_path`` (pg_catalog
+only; every table is schema-qualified), so a custom rule changing them with set_config
+changes them for itself only, and no function or operator an app creates in its schemas
+(an exact-type ``public.to_jsonb(text)``) is ever chosen over pg_catalog's.
 
 A per-record rule becomes a condition on a row, matching what governance.quality decides
 for a record (a null passes every rule but ``not_null``); ``unique`` holds over the table
 or partition; ``freshness`` and ``row_count`` look at the whole; a custom ``sql`` query
 runs wrapped as a subquery, its rows being the failing ones (over one partition,
 ``{table}`` names a CTE of the partition's rows). Each check counts the failing
-rows and samples their key columns (never other values).
+rows and samples their keys, read from the dataset's own rows matching them (a custom
+rule aliasing another column to a key name samples nothing), PII keys hidden by their
+action. A failed check stores the error's class and SQLSTATE, never the engine's text
+(which quotes values).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from comind.governance.masking import hidden
 from comind.governance.quality import Check
 from comind.governance.quality_store import SAMPLE, CheckResult
 from comind.stores.postgres import Connection, DatabaseError, Json
@@ -35,6 +44,7 @@ class Target:
     where: Any = None  # sql.Composable; None: every row
     args: dict[str, Any] | None = None
     keys: Sequence[str] = ("id",)
+    pii: Mapping[str, str] = field(default_factory=dict)  # field → action, for key samples
 
     def rows(self) -> Any:
         where = sql.SQL("true") if self.where is None else self.where
@@ -44,36 +54,65 @@ class Target:
 def run_checks(
     conn: Connection, target: Target, checks: Sequence[Check], timeout_ms: int = TIMEOUT_MS
 ) -> list[CheckResult]:
-    """Every check over ``target``, each in its own READ ONLY transaction (one that fails,
-    a missing column, a timeout, is a failed result saying so; the others still run).
-    ``conn`` is in autocommit mode, so each check's transaction is its own."""
+    """Every check over ``target``, each in its own READ ONLY transaction bounded by
+    ``timeout_ms`` in all (one that fails, a missing column, a timeout, is a failed result
+    saying so; the others still run). ``conn`` is in autocommit mode, so each check's
+    transaction is its own."""
     return [_one(conn, target, check, timeout_ms) for check in checks]
 
 
+class CheckTimeout(Exception):
+    """A check's statements together took longer than its timeout."""
+
+
+class _Statements:
+    """One check's statements: each after resetting the transaction's timeout to what is
+    left of the check's time and its search path to pg_catalog (a custom rule may have
+    changed either with set_config for the rest of the transaction)."""
+
+    def __init__(self, conn: Connection, timeout_ms: int) -> None:
+        self.conn, self.deadline = conn, time.monotonic() + timeout_ms / 1000
+
+    def run(self, query: Any, args: dict[str, Any]) -> list[Any]:
+        left = int((self.deadline - time.monotonic()) * 1000)
+        if left < 1:  # 0 would mean no timeout at all
+            raise CheckTimeout("the check ran out of its time")
+        self.conn.execute(_HARDEN, {"timeout": f"{left}ms"})
+        return self.conn.execute(query, args).fetchall()
+
+    def scalar(self, query: Any, args: dict[str, Any]) -> Any:
+        return self.run(query, args)[0][0]
+
+
+_HARDEN = (
+    "SELECT pg_catalog.set_config('statement_timeout', %(timeout)s, true),"
+    " pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)"
+)
+
+
 def _one(conn: Connection, target: Target, check: Check, timeout_ms: int) -> CheckResult:
-    try:
-        with conn.transaction():
+    try:  # rolled back: a session-level set_config of a custom rule ends with its check
+        with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
-            limit = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms))
-            conn.execute(limit)
-            return _measure(conn, target, check)
-    except DatabaseError as exc:
+            return _measure(_Statements(conn, timeout_ms), target, check)
+    except (DatabaseError, CheckTimeout) as exc:
         return CheckResult(check.name, check.severity, False, error=_why(exc))
 
 
 def _why(exc: Exception) -> str:
-    """The error, without the values a data exception (SQLSTATE class 22) quotes: a custom
-    query's failed cast would otherwise copy a row's value into results and reasons."""
-    state = getattr(exc, "sqlstate", None) or ""
-    if state.startswith("22"):
-        return f"{type(exc).__name__} (SQLSTATE {state})"
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return first[:500]
+    """The error's class and SQLSTATE only: the engine's text quotes values (a failed
+    cast, a regclass of a row's value) that would be copied into results and reasons."""
+    state = getattr(exc, "sqlstate", None)
+    if not state:  # no server error (a lost connection): its text holds no row values
+        return (str(exc).splitlines() or [type(exc).__name__])[0][:500]
+    return f"{type(exc).__name__} (SQLSTATE {state})"
 
 
-def _measure(conn: Connection, target: Target, check: Check) -> CheckResult:
+def _measure(run: _Statements, target: Target, check: Check) -> CheckResult:
     args = dict(target.args or {})
-    total = _scalar(conn, sql.SQL("SELECT count(*) FROM ({}) AS r").format(target.rows()), args)
+    total = run.scalar(
+        sql.SQL("SELECT pg_catalog.count(*) FROM ({}) AS r").format(target.rows()), args
+    )
     if check.kind == "row_count":
         assert check.rule is not None and check.rule.row_count is not None
         low, high = check.rule.row_count.min, check.rule.row_count.max
@@ -83,28 +122,41 @@ def _measure(conn: Connection, target: Target, check: Check) -> CheckResult:
         assert check.rule is not None and check.rule.freshness is not None
         args["max_age"] = check.rule.freshness.max_age
         stale = sql.SQL(
-            "SELECT coalesce(max({}) < now() - %(max_age)s, true) FROM ({}) AS r"
+            "SELECT coalesce(pg_catalog.max({}) < pg_catalog.now() - %(max_age)s, true)"
+            " FROM ({}) AS r"
         ).format(sql.Identifier(check.rule.freshness.field), target.rows())
-        fresh = not _scalar(conn, stale, args)
+        fresh = not run.scalar(stale, args)
         return CheckResult(check.name, check.severity, fresh, 0 if fresh else 1, total)
     failing, fargs = _failing(target, check)
     args.update(fargs)
-    count = _scalar(conn, sql.SQL("SELECT count(*) FROM ({}) AS f").format(failing), args)
-    sample: list[Any] = []
-    if count:
-        picks = sql.SQL(", ").join(sql.SQL("to_jsonb(f) -> {}").format(sql.Literal(k))
-                                   for k in target.keys)  # fmt: skip
-        query = sql.SQL("SELECT jsonb_build_array({}) FROM ({}) AS f LIMIT {}").format(
-            picks, failing, sql.Literal(SAMPLE)
-        )
-        sample = [row[0] for row in conn.execute(query, args).fetchall()]
+    count = run.scalar(sql.SQL("SELECT pg_catalog.count(*) FROM ({}) AS f").format(failing), args)
+    sample = _sample(run, target, failing, args) if count else []
     return CheckResult(check.name, check.severity, count == 0, count, total, sample)
 
 
-def _scalar(conn: Connection, query: Any, args: dict[str, Any]) -> Any:
-    row = conn.execute(query, args).fetchone()
-    assert row is not None
-    return row[0]
+def _sample(run: _Statements, target: Target, failing: Any, args: dict[str, Any]) -> list[Any]:
+    """Keys of failing rows, read from the dataset's rows whose keys the failing rows
+    carry (a custom rule's output names columns as it likes), PII keys hidden."""
+    query = sql.SQL(
+        "SELECT {} FROM ({}) AS t WHERE {} IN (SELECT {} FROM ({}) AS f) LIMIT {}"
+    ).format(_keys(target, "t"), target.rows(), _keys(target, "t"), _keys(target, "f"),
+             failing, sql.Literal(SAMPLE))  # fmt: skip
+    names = list(target.keys)
+    return [
+        [
+            hidden(target.pii[k], v) if k in target.pii else v
+            for k, v in zip(names, row[0], strict=True)
+        ]
+        for row in run.run(query, args)
+    ]
+
+
+def _keys(target: Target, alias: str) -> Any:
+    """The key columns of ``alias`` as one jsonb array (null where a column is missing)."""
+    picks = sql.SQL(", ").join(
+        sql.SQL("pg_catalog.to_jsonb({}) OPERATOR(pg_catalog.->) {}").format(
+            sql.Identifier(alias), sql.Literal(k)) for k in target.keys)  # fmt: skip
+    return sql.SQL("pg_catalog.jsonb_build_array({})").format(picks)
 
 
 def _failing(target: Target, check: Check) -> tuple[Any, dict[str, Any]]:
@@ -116,8 +168,8 @@ def _failing(target: Target, check: Check) -> tuple[Any, dict[str, Any]]:
     if check.kind == "unique":
         cols = sql.SQL(", ").join(sql.Identifier(f) for f in check.fields)
         query = sql.SQL(
-            "SELECT * FROM (SELECT *, count(*) OVER (PARTITION BY {}) AS comind_n FROM ({}) AS r) "
-            "AS d WHERE comind_n > 1"
+            "SELECT * FROM (SELECT *, pg_catalog.count(*) OVER (PARTITION BY {}) AS comind_n"
+            " FROM ({}) AS r) AS d WHERE comind_n > 1"
         ).format(cols, target.rows())
         return query, {}
     condition, args = _condition(check)
@@ -152,26 +204,26 @@ def _condition(check: Check) -> tuple[Any, dict[str, Any]]:
         ).format(text, text), {"number": _NUMBER, "lo": lo, "hi": hi}
     if check.kind == "accepted":
         allowed = [Json(v) for v in (rule.accepted or {})[f]]
-        return present + sql.SQL("NOT (to_jsonb({}) = ANY(%(allowed)s::jsonb[]))").format(
-            col), {"allowed": allowed}  # fmt: skip
+        inside = sql.SQL("NOT (pg_catalog.to_jsonb({}) = ANY(%(allowed)s::jsonb[]))")
+        return present + inside.format(col), {"allowed": allowed}
     if check.kind == "regex":
         pattern = f"^(?:{(rule.regex or {})[f]})$"
         return present + sql.SQL("{} !~ %(pattern)s").format(text), {"pattern": pattern}
     if check.kind == "max_length":
         n = (rule.max_length or {})[f]
-        return present + sql.SQL("length({}) > %(n)s").format(text), {"n": n}
+        return present + sql.SQL("pg_catalog.length({}) > %(n)s").format(text), {"n": n}
     return present + _not_of_type(col, (rule.type or {})[f]), {"timestamp": _TIMESTAMP}
 
 
 def _not_of_type(col: Any, kind: str) -> Any:
-    json_type = sql.SQL("jsonb_typeof(to_jsonb({}))").format(col)
+    json_type = sql.SQL("pg_catalog.jsonb_typeof(pg_catalog.to_jsonb({}))").format(col)
     match kind:
         case "integer":
-            return sql.SQL("({} <> 'number' OR to_jsonb({})::text !~ '^-?[0-9]+$')").format(
-                json_type, col)  # fmt: skip
+            whole = "({} <> 'number' OR pg_catalog.to_jsonb({})::text !~ '^-?[0-9]+$')"
+            return sql.SQL(whole).format(json_type, col)
         case "timestamp":
             return sql.SQL(
-                "pg_typeof({}) NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, "
+                "pg_catalog.pg_typeof({}) NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, "
                 "'date'::regtype) AND {}::text !~ %(timestamp)s"
             ).format(col, col)
     return sql.SQL("{} <> {}").format(json_type, sql.Literal(kind))

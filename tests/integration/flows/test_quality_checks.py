@@ -4,11 +4,14 @@ the bad rows are fixed."""
 
 from __future__ import annotations
 
+import uuid
+from contextlib import nullcontext
+
 from flowkit import FlowKit
 
 from comind.flows.batch import BatchRunner
 from comind.flows.dataset_checks import DatasetChecker
-from comind.governance.quality_store import QualityResults
+from comind.governance.quality_store import CheckResult, QualityResults
 from comind.stores.postgres import connect
 
 BATCH = """
@@ -83,7 +86,7 @@ def test_every_rule_in_sql_counts_its_failing_rows_read_only(kit: FlowKit) -> No
         " {row_count: {max: 3}}, {freshness: {field: created_at, max_age: 1d}},"
         " {sql: 'SELECT * FROM {table} WHERE total > 1000'},"
         " {sql: 'DELETE FROM {table} RETURNING *'},"
-        " {sql: 'SELECT * FROM {table} WHERE nextval(''seq'') > 0'},"
+        " {sql: 'SELECT * FROM {table} WHERE nextval(''public.seq'') > 0'},"
         " {sql: 'SELECT * FROM {table} WHERE email::int > 0'}]"
     )
     spec = kit.builder(BATCH, quality=rules).spec
@@ -104,9 +107,9 @@ def test_every_rule_in_sql_counts_its_failing_rows_read_only(kit: FlowKit) -> No
     }
     assert results["regex id o[0-9]"].sample == [["o1-dup"]]
     refused = results["sql DELETE FROM {table} RETURNING *"]  # not a query: no subquery
-    assert not refused.passed and "syntax error" in (refused.error or "")
-    writes = results["sql SELECT * FROM {table} WHERE nextval('seq') > 0"]
-    assert not writes.passed and "read-only transaction" in (writes.error or "")
+    assert (refused.passed, refused.error) == (False, "SyntaxError (SQLSTATE 42601)")
+    writes = results["sql SELECT * FROM {table} WHERE nextval('public.seq') > 0"]
+    assert (writes.passed, writes.error) == (False, "ReadOnlySqlTransaction (SQLSTATE 25006)")
     assert kit.rows("SELECT last_value, is_called FROM seq") == [(1, False)]
     cast = results["sql SELECT * FROM {table} WHERE email::int > 0"]  # a value in the error
     assert cast.error == "InvalidTextRepresentation (SQLSTATE 22P02)"
@@ -142,3 +145,84 @@ def test_a_partition_written_into_a_dataset_is_checked_after_the_write(kit: Flow
         ("", "unique email", False, 2),  # a warn rule: recorded, nothing blocked
     ]
     assert len(checked) == 4  # after each partition's write
+
+
+def _check(kit: FlowKit, rules: str, timeout_ms: int = 30_000) -> dict[str, CheckResult]:
+    spec = kit.builder(BATCH, quality=rules).spec
+    checker = DatasetChecker(
+        spec, lambda db: connect(kit.app_db), QualityResults(kit.layer.pool), timeout_ms
+    )
+    return {r.rule: r for r in checker.check("shop.orders")}
+
+
+def test_an_apps_own_overload_of_a_catalog_function_never_runs_in_a_check(kit: FlowKit) -> None:
+    _orders(kit)
+    app = f"app_{uuid.uuid4().hex[:8]}"
+    kit.execute(
+        f"CREATE ROLE {app}; GRANT CREATE ON SCHEMA public TO {app}; SET ROLE {app};"
+        " CREATE FUNCTION public.to_jsonb(text) RETURNS jsonb LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'app code ran'; END $$; RESET ROLE"
+    )  # an exact-type match beats pg_catalog's to_jsonb(anyelement) on a search path
+    try:
+        results = _check(
+            kit,
+            "[{accepted: {email: [a@b.c, c@d.e]}}, {type: {email: string}},"
+            " {sql: 'SELECT * FROM {table} WHERE to_jsonb(email) IS NULL OR total > 1000'}]",
+        )
+    finally:
+        kit.execute(f"DROP OWNED BY {app}; DROP ROLE {app}")
+    assert {k: (r.passed, r.failing, r.error) for k, r in results.items()} == {
+        "accepted email [a@b.c, c@d.e]": (False, 2, None),
+        "type email string": (True, 0, None),
+        "sql SELECT * FROM {table} WHERE to_jsonb(email) IS NULL OR total > 1000": (
+            False,
+            2,
+            None,
+        ),
+    }
+
+
+SLEEPER = (  # the first statement of the check lifts the timeout, every later one sleeps
+    "SELECT * FROM {table} WHERE CASE WHEN coalesce(current_setting(''fixa.at'', true), '''')"
+    " NOT IN ('''', statement_timestamp()::text) THEN (SELECT true FROM pg_sleep(1))"
+    " ELSE set_config(''statement_timeout'', ''0'', true)"
+    " || set_config(''fixa.at'', statement_timestamp()::text, true) <> '''' END"
+)
+
+
+def test_a_custom_rule_lifting_the_statement_timeout_is_still_cut_off(kit: FlowKit) -> None:
+    _orders(kit)
+    results = _check(kit, f"[{{sql: '{SLEEPER}'}}]", timeout_ms=300)
+    (result,) = results.values()
+    assert (result.passed, result.error) == (False, "QueryCanceled (SQLSTATE 57014)")
+
+
+def test_samples_hold_only_real_keys_pii_hidden_and_errors_no_values(kit: FlowKit) -> None:
+    _orders(kit)
+    results = _check(
+        kit,
+        "[{max_length: {email: 5}}, {sql: 'SELECT email AS id FROM {table}'},"
+        " {sql: 'SELECT * FROM {table} WHERE email::regclass IS NULL'}], pii: {id: mask}",
+    )
+    assert {k: (r.failing, r.sample, r.error) for k, r in results.items()} == {
+        "max_length email 5": (1, [["**"]], None),  # o2, masked as the dataset's PII
+        "sql SELECT email AS id FROM {table}": (4, [], None),  # emails are no keys
+        "sql SELECT * FROM {table} WHERE email::regclass IS NULL": (
+            0,
+            [],
+            "InvalidSchemaName (SQLSTATE 3F000)",
+        ),
+    }
+
+
+SESSION = "SELECT * FROM {table} WHERE set_config(''work_mem'', ''64kB'', false) > ''''"
+
+
+def test_a_custom_rules_session_settings_end_with_its_check(kit: FlowKit) -> None:
+    _orders(kit)
+    spec = kit.builder(BATCH, quality=f"[{{sql: '{SESSION}'}}]").spec
+    with connect(kit.app_db) as conn:
+        before = conn.execute("SHOW work_mem").fetchall()
+        checker = DatasetChecker(spec, lambda db: nullcontext(conn), QualityResults(kit.layer.pool))
+        (result,) = checker.check("shop.orders")
+        assert (result.failing, conn.execute("SHOW work_mem").fetchall()) == (4, before)
