@@ -115,9 +115,8 @@ def _reason(error: Any) -> str:
     own message quotes the record's value, and reasons are shown to viewers unmasked."""
     path = [str(p) for p in error.absolute_path]
     keyword, limit = error.validator, error.validator_value
-    if keyword == "required":  # the one missing property is in the message, not the path
-        missing = [p for p in limit if isinstance(error.instance, dict) and p not in error.instance]
-        path.append(str(missing[0]) if len(missing) == 1 else "(some property)")
+    if keyword == "required":  # the missing property (a schema name) is only in the message
+        path.append(next((p for p in limit if error.message.startswith(repr(p))), "(property)"))
     template = _WHY.get(str(keyword), "fails {k}")
     shown = ", ".join(map(str, limit)) if isinstance(limit, list) else limit
     return f"{'/'.join(path) or '(record)'}: {template.format(k=keyword, v=shown)}"

@@ -88,6 +88,7 @@ PRIVATE = {
     "type": "object",
     "properties": {
         "email": {"type": "string", "format": "email"},
+        "address": {"type": "object", "required": ["city", "street"]},
         "total": {"type": "number", "minimum": 0},
         "currency": {"enum": ["EUR", "USD", "GBP"]},
         "code": {"type": "string", "pattern": "^[A-Z]+$", "maxLength": 3},
@@ -103,10 +104,11 @@ def test_validate_reasons_name_the_rule_and_never_quote_the_value(
     step = Validate("private.json", ctx)
     bad = [{"email": ["carol@victim.example"]}, {"email": "alice.private.victim"},
            {"total": -7.25, "currency": "secretcoin", "code": "abcd1",
-            "nested": {"hidden.victim": 1}}]  # fmt: skip
+            "nested": {"hidden.victim": 1}, "address": {}}]  # fmt: skip
     reasons = [r for q in step.apply(records(*bad)).quarantined for r in q.reasons]
     assert reasons == [
         "email: not of type string", "email: not a valid email",
+        "address/city: required", "address/street: required",
         "code: longer than 3 characters", "code: not matching the pattern ^[A-Z]+$",
         "currency: not one of [EUR, USD, GBP]",
         "nested: has properties the schema does not allow", "total: below minimum 0",
