@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -27,7 +29,7 @@ from comind.api.tokens import Tokens
 from comind.embedded.ports import free_port
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
-from comind.flows.quarantine import revealed
+from comind.flows.quarantine import Selection, revealed
 from comind.flows.state import FlowState
 from comind.governance.access import AccessStore
 from comind.governance.sealbox import SealBox
@@ -221,6 +223,25 @@ def test_replay_puts_the_raw_record_edited_back_through_the_flow(
     assert resp.json()["written"] == 1 and resp.json()["ids"] == [bob]
     assert kit.rows("SELECT email, total FROM people") == [("bob@example.com", 5)]
     assert [r["record"]["id"] for r in stored(kit)] == ["p1"]
+
+
+def test_concurrent_replays_of_one_record_replay_it_once(kit: FlowKit, box: SealBox) -> None:
+    builder = kit.builder(FLOW)
+    quarantine(builder, kit, BOB)
+    svc = service(kit, builder, box)
+    [bob] = [int(r["id"]) for r in stored(kit)]
+    start = threading.Barrier(2)
+
+    def replay() -> dict[str, Any]:
+        start.wait()
+        return svc.replay("people", Selection(ids=[bob]), {"total": 5})
+
+    with ThreadPoolExecutor(2) as pool:
+        done = [f.result() for f in [pool.submit(replay), pool.submit(replay)]]
+    assert sorted((d["replayed"], d["written"], d["ids"]) for d in done) == [
+        (0, 0, []), (1, 1, [bob])]  # fmt: skip
+    assert kit.rows("SELECT email, total FROM people") == [("bob@example.com", 5)]
+    assert stored(kit) == []
 
 
 def test_dead_letters_show_the_flows_pii_masked_to_a_viewer_and_raw_to_an_operator(
