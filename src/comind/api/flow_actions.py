@@ -1,6 +1,7 @@
 """Flow operations over the API (operator token, audited; dead letters for a viewer):
 ``POST /api/v1/flows/{name}/run`` (``{"partition": P}``), ``POST /api/v1/flows/{name}/backfill``
-(``{"from": A, "to": B, "parallel": N}``), ``GET /api/v1/flows/{name}/dlq?limit=N``,
+(``{"from": A, "to": B, "parallel": N}``), ``GET /api/v1/flows/{name}/dlq?limit=N`` (the
+flow's declared PII masked for a viewer, raw for an operator),
 and ``POST /api/v1/flows/{name}/replay`` (``{"limit": N}``).
 
 Runs are answered when they are done; a batch flow's failed partition is a 200 whose
@@ -25,7 +26,7 @@ Result = TypeVar("Result")
 class FlowActions(Protocol):
     def run(self, name: str, partition: str | None) -> list[dict[str, Any]]: ...
     def backfill(self, name: str, first: str, last: str, parallel: int) -> list[dict[str, Any]]: ...
-    def dead_letters(self, name: str, limit: int) -> list[dict[str, Any]]: ...
+    def dead_letters(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]: ...
     def replay(self, name: str, limit: int) -> dict[str, int]: ...
 
 
@@ -64,7 +65,11 @@ class DeadLetter(BaseModel):
     error_type: str
     error: str
     attempts: int
-    record: dict[str, Any] = Field(description="the record as it entered the failing step")
+    record: dict[str, Any] = Field(
+        description="the record as it entered the failing step (for a viewer, the PII fields "
+        "the flow declares masked, as in its quarantine; raw for an operator)"
+    )
+    pii: list[str] = Field(description="the fields shown masked (also in `error`)")
     at: str | None = Field(description="when it was dead-lettered (ISO 8601)")
 
 
@@ -105,7 +110,8 @@ class FlowActionsApi:
 
     def dead_letters(self, call: Call) -> dict[str, Any]:
         limit = call.number("limit", 20, 1, MAX_LETTERS)
-        return {"letters": self.actions.dead_letters(call.params["name"], limit)}
+        raw = call.who.may("operator")  # a viewer gets the flow's PII masked, as in quarantine
+        return {"letters": self.actions.dead_letters(call.params["name"], limit, raw=raw)}
 
     def replay(self, call: Call) -> dict[str, int]:
         return self.actions.replay(call.params["name"], call.parsed(ReplayBody).limit)

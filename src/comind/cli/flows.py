@@ -141,10 +141,13 @@ def dlq(
     ctx: typer.Context,
     name: NameArg,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    raw: Annotated[bool, typer.Option("--raw", help="PII fields raw (needs operator).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The flow's dead letters: step, error, attempts and the original record."""
-    letters = call(ctx, "GET", f"/api/v1/flows/{name}/dlq", params={"limit": limit})["letters"]
+    """The flow's dead letters: step, error, attempts and the original record (its declared
+    PII fields masked unless --raw, which asks with the admin token, as quarantine ls)."""
+    path, params = f"/api/v1/flows/{name}/dlq", {"limit": limit}
+    letters = call(ctx, "GET", path, params=params, admin=raw)["letters"]
     if as_json:
         emit_json(letters)
         return
@@ -156,7 +159,8 @@ def dlq(
             f"(attempts {letter['attempts']})",
             markup=False,
         )
-        console.print(f"  {letter['record']}", markup=False)
+        masked = f"  (masked: {', '.join(letter['pii'])})" if letter.get("pii") else ""
+        console.print(f"  {letter['record']}{masked}", markup=False)
 
 
 def replay(

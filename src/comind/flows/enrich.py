@@ -56,10 +56,7 @@ class Enrich:
                     Quarantined(
                         record,
                         self.name,
-                        [
-                            f"{self.by}: no row in {self.table} with {self.key} = "
-                            f"{record.value.get(self.by)!r}"
-                        ],
+                        [f"{self.by}: no row in {self.table} with that {self.key}"],
                     )
                 )
                 continue

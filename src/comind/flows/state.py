@@ -109,13 +109,30 @@ class FlowState:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
             return cur.execute(_sql("quarantined"), {"flow": flow, "limit": limit}).fetchall()
 
-    def quarantined_by_id(
+    @contextmanager
+    def claimed(
         self, flow: str, ids: Sequence[int] | None, limit: int
-    ) -> list[dict[str, Any]]:
-        """The records ``ids`` (None: every one), oldest first, at most ``limit``."""
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The records ``ids`` (None: every one), oldest first, at most ``limit``, each held
+        by this caller alone until the block ends (a session advisory lock per row, so the
+        replay's ack can still delete them in its sink's transaction). A concurrent caller
+        skips a held row, and one that comes after finds it deleted: a replay of one record
+        runs it once."""
         args = {"flow": flow, "ids": list(ids or []), "all": ids is None, "limit": limit}
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
-            return cur.execute(_sql("quarantined_by_id"), args).fetchall()
+        with self.pool.connection() as conn:
+            conn.commit()  # autocommit-like: no transaction stays open during the replay
+            try:
+                held = [int(r[0]) for r in conn.execute(_sql("claim_quarantined"), args)]
+                conn.commit()
+                with conn.cursor(row_factory=dict_rows) as cur:  # a new snapshot, after locking
+                    rows = cur.execute(_sql("quarantined_by_id"),
+                                       {**args, "ids": held, "all": False}).fetchall()  # fmt: skip
+                conn.commit()
+                yield rows
+            finally:
+                conn.rollback()
+                conn.execute(_sql("release_quarantined"))
+                conn.commit()
 
     def discard(
         self,

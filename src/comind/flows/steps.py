@@ -111,8 +111,39 @@ class Validate:
 
 
 def _reason(error: Any) -> str:
-    where = "/".join(str(p) for p in error.absolute_path)
-    return f"{where or '(record)'}: {error.message}"
+    """``PATH: what is wrong``, from the schema's keyword and constraint alone: jsonschema's
+    own message quotes the record's value, and reasons are shown to viewers unmasked."""
+    path = [str(p) for p in error.absolute_path]
+    keyword, limit = error.validator, error.validator_value
+    if keyword == "required":  # the missing property (a schema name) is only in the message
+        path.append(next((p for p in limit if error.message.startswith(repr(p))), "(property)"))
+    template = _WHY.get(str(keyword), "fails {k}")
+    shown = ", ".join(map(str, limit)) if isinstance(limit, list) else limit
+    return f"{'/'.join(path) or '(record)'}: {template.format(k=keyword, v=shown)}"
+
+
+# jsonschema keyword -> the reason, with {v} the schema's constraint (never the value)
+_WHY = {
+    "type": "not of type {v}", "format": "not a valid {v}", "enum": "not one of [{v}]",
+    "const": "not the constant {v}", "required": "required", "minimum": "below minimum {v}",
+    "maximum": "above maximum {v}", "exclusiveMinimum": "not above {v}",
+    "exclusiveMaximum": "not below {v}", "multipleOf": "not a multiple of {v}",
+    "minLength": "shorter than {v} characters", "maxLength": "longer than {v} characters",
+    "pattern": "not matching the pattern {v}", "minItems": "fewer than {v} items",
+    "maxItems": "more than {v} items", "uniqueItems": "has repeated items",
+    "minProperties": "fewer than {v} properties", "maxProperties": "more than {v} properties",
+    "additionalProperties": "has properties the schema does not allow",
+    "unevaluatedProperties": "has properties the schema does not allow",
+    "additionalItems": "has items the schema does not allow",
+    "unevaluatedItems": "has items the schema does not allow",
+    "propertyNames": "has a property name the schema does not allow",
+    "dependentRequired": "lacks a property another one requires",
+    "dependencies": "lacks what another property requires",
+    "contains": "contains no item the schema allows",
+    "anyOf": "matches none of the allowed schemas",
+    "oneOf": "matches none or several of the allowed schemas",
+    "not": "matches a forbidden schema",
+}  # fmt: skip
 
 
 # -- cleanse
@@ -193,8 +224,8 @@ class Cleanse:
             if value.get(field) is not None:
                 try:
                     value[field] = _TYPES[kind](value[field])
-                except (TypeError, ValueError, OverflowError):
-                    raise ValueError(f"{field}: cannot make {value[field]!r} a {kind}") from None
+                except (TypeError, ValueError, OverflowError):  # the value stays out: PII
+                    raise ValueError(f"{field}: cannot make it a {kind}") from None
 
 
 def normalize_phone(raw: str) -> str:
@@ -279,7 +310,7 @@ class Route:
                 out.failed.append((record, exc))
                 continue
             if record.route is None:
-                why = (f"{self.field}: no route for {record.value.get(str(self.field))!r}"
+                why = (f"{self.field}: no route for its value"  # the value may be PII
                        if self.fn is None else "the route function chose no sink")  # fmt: skip
                 out.quarantined.append(Quarantined(record, self.name, [why]))
             else:

@@ -103,7 +103,7 @@ class WindowAggregator:
                 continue
             spans = [s for s in windows_of(t, self.size, self.slide) if not self._closed(s[1])]
             if not spans:
-                why = f"late: {self.field} {t.isoformat()} is before the watermark {self.watermark}"
+                why = f"late: {self.field} is before the watermark {self.watermark}"  # no value
                 outcome.quarantined.append(Quarantined(record, "window", [why]))
                 continue
             newest = t if newest is None or t > newest else newest

@@ -17,6 +17,7 @@ from comind.api.errors import Problem
 from comind.api.flows import Applied
 from comind.flows.batch import BatchRunner
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.quarantine import Protection, pii_actions
 from comind.flows.replay import replay
 from comind.queue.errors import QueueDoesNotExist
 from comind.spec.names import flow_dead_letter_queue
@@ -52,14 +53,16 @@ class FlowService:
             results = BatchRunner(name, builder).backfill(first, last, parallel=parallel)
         return [asdict(r) for r in results]
 
-    def dead_letters(self, name: str, limit: int) -> list[dict[str, Any]]:
-        """The flow's dead letters, oldest first, peeked (nothing is received)."""
+    def dead_letters(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]:
+        """The flow's dead letters, oldest first, peeked (nothing is received): the PII
+        fields the flow declares masked as in its quarantine, or raw when ``raw``."""
         with self.builder(name) as builder:
+            hide = Protection({} if raw else pii_actions(builder.spec, name), None)
             try:
                 found = builder.engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
             except QueueDoesNotExist:
                 return []
-        return [_letter(m.body, m.sent_at) for m in found]
+        return [_letter(name, m.body, m.sent_at, hide) for m in found]
 
     def replay(self, name: str, limit: int) -> dict[str, int]:
         """Up to ``limit`` dead letters sent back through the flow."""
@@ -70,7 +73,15 @@ class FlowService:
                 "quarantined": len(outcome.quarantined)}  # fmt: skip
 
 
-def _letter(body: str, sent: Any) -> dict[str, Any]:
+def _letter(flow: str, body: str, sent: Any, hide: Protection) -> dict[str, Any]:
     letter: dict[str, Any] = json.loads(body)
     letter["at"] = sent.isoformat() if sent else None
+    record = dict(letter.get("record") or {})
+    shown = hide.protect(flow, 0, str(letter.get("step")), record)
+    letter["record"], letter["pii"] = shown.record, shown.masked
+    error = str(letter.get("error", ""))
+    for field in shown.masked:  # a sink's error may quote the row ("Failing row contains")
+        if str(record[field]):
+            error = error.replace(str(record[field]), "***")
+    letter["error"] = error
     return letter

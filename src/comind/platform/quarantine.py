@@ -72,12 +72,13 @@ class QuarantineService:
     def replay(self, name: str, which: Selection, edits: Mapping[str, Any]) -> dict[str, Any]:
         """The selected records, raw and with ``edits`` applied, back through the flow."""
         self._known(name)
-        rows = self.state.quarantined_by_id(name, None if which.every else which.ids, MAX_REPLAY)
-        taken = [(int(r["id"]), {**revealed(self.box, name, r), **edits}) for r in rows]
-        with self.flows.builder(name) as builder:
-            outcome = replay_quarantined(
-                builder.runner(name), QuarantinedRecords(self.state, name, taken)
-            )
+        ids = None if which.every else which.ids
+        with self.state.claimed(name, ids, MAX_REPLAY) as rows:  # a concurrent replay skips them
+            taken = [(int(r["id"]), {**revealed(self.box, name, r), **edits}) for r in rows]
+            with self.flows.builder(name) as builder:
+                outcome = replay_quarantined(
+                    builder.runner(name), QuarantinedRecords(self.state, name, taken)
+                )
         return {"replayed": outcome.records_in, "written": outcome.written,
                 "failed": len(outcome.failed), "quarantined": len(outcome.quarantined),
                 "ids": [i for i, _ in taken]}  # fmt: skip

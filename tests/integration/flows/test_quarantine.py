@@ -6,8 +6,11 @@ replayed (edited) through the flow."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ from flowkit import FlowKit
 from starlette.applications import Starlette
 
 from comind.api.dashboard import Dashboard
+from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.pages import Sources
 from comind.api.quarantine import QuarantineApi
@@ -25,7 +29,7 @@ from comind.api.tokens import Tokens
 from comind.embedded.ports import free_port
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
-from comind.flows.quarantine import revealed
+from comind.flows.quarantine import Selection, revealed
 from comind.flows.state import FlowState
 from comind.governance.access import AccessStore
 from comind.governance.sealbox import SealBox
@@ -33,6 +37,7 @@ from comind.observe.metrics import REGISTRY
 from comind.platform.flows import FlowService
 from comind.platform.quarantine import QuarantineService
 from comind.queue.model import OutgoingMessage
+from comind.spec.names import flow_dead_letter_queue
 from comind.stores.postgres import Json, dict_rows
 
 FLOW = """
@@ -118,6 +123,7 @@ def api(kit: FlowKit, box: SealBox) -> Iterator[tuple[httpx.Client, FlowKit, dic
     pages = Sources("t", unused, unused, flows, unused, unused, list, store)
     dashboard = Dashboard(pages, tokens, sessions)
     app = Starlette(routes=[*flows.routes(), *QuarantineApi(svc, tokens).routes(),
+                            *FlowActionsApi(svc.flows, tokens).routes(),
                             *dashboard.routes()])  # fmt: skip
     server = ApiServer(app, host="127.0.0.1", port=free_port("127.0.0.1"))
     server.start()
@@ -217,6 +223,54 @@ def test_replay_puts_the_raw_record_edited_back_through_the_flow(
     assert resp.json()["written"] == 1 and resp.json()["ids"] == [bob]
     assert kit.rows("SELECT email, total FROM people") == [("bob@example.com", 5)]
     assert [r["record"]["id"] for r in stored(kit)] == ["p1"]
+
+
+def test_concurrent_replays_of_one_record_replay_it_once(kit: FlowKit, box: SealBox) -> None:
+    builder = kit.builder(FLOW)
+    quarantine(builder, kit, BOB)
+    svc = service(kit, builder, box)
+    [bob] = [int(r["id"]) for r in stored(kit)]
+    start = threading.Barrier(2)
+
+    def replay() -> dict[str, Any]:
+        start.wait()
+        return svc.replay("people", Selection(ids=[bob]), {"total": 5})
+
+    with ThreadPoolExecutor(2) as pool:
+        done = [f.result() for f in [pool.submit(replay), pool.submit(replay)]]
+    assert sorted((d["replayed"], d["written"], d["ids"]) for d in done) == [
+        (0, 0, []), (1, 1, [bob])]  # fmt: skip
+    assert kit.rows("SELECT email, total FROM people") == [("bob@example.com", 5)]
+    assert stored(kit) == []
+
+
+def test_dead_letters_show_the_flows_pii_masked_to_a_viewer_and_raw_to_an_operator(
+    api: tuple[httpx.Client, FlowKit, dict[str, str]],
+) -> None:
+    client, kit, auth = api
+    error = "new row violates check\nDETAIL: Failing row contains (p1, ann@example.com)"
+    letter = {
+        "flow": "people",
+        "step": "sink:people",
+        "error_type": "CheckViolation",
+        "error": error,
+        "attempts": 1,
+        "record": ANN,
+    }  # as a failed replay leaves it
+    kit.layer.queues.send(flow_dead_letter_queue("people"), [OutgoingMessage(json.dumps(letter))])
+
+    def letters(role: str) -> list[dict[str, Any]]:
+        resp = client.get("/api/v1/flows/people/dlq", headers={"Authorization": auth[role]})
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["letters"])
+
+    [masked] = letters("viewer")
+    for raw in ("ann@example.com", "33612345678", "4111111111111111"):
+        assert raw not in json.dumps(masked)
+    assert masked["pii"] == ["card", "email", "phone"] and masked["record"]["total"] == -5
+    assert masked["record"]["card"] == "************1111" and "(p1, ***)" in masked["error"]
+    [shown] = letters("operator")
+    assert (shown["record"], shown["pii"], shown["error"]) == (ANN, [], error)
 
 
 def test_retention_deletes_records_older_than_the_flows_window_in_chunks(

@@ -34,6 +34,17 @@ FROM unnest(%(ids)s::bigint[], %(steps)s::text[], %(reasons)s::jsonb[], %(record
 SELECT id, step, reasons, record, sealed, masked, at FROM comind.flow_quarantine
 WHERE flow = %(flow)s ORDER BY id DESC LIMIT %(limit)s;
 
+-- name: claim_quarantined
+-- the rows a replay takes, each locked for this session (a concurrent replay skips it)
+SELECT id FROM comind.flow_quarantine
+WHERE flow = %(flow)s AND (%(all)s OR id = ANY(%(ids)s))
+  AND pg_try_advisory_lock(hashtext('comind.flow_quarantine'), mod(id, 2147483647)::int)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: release_quarantined
+-- every row lock of the session (it holds no other): rows locked past the limit included
+SELECT pg_advisory_unlock_all();
+
 -- name: quarantined_by_id
 SELECT id, step, reasons, record, sealed, masked, at FROM comind.flow_quarantine
 WHERE flow = %(flow)s AND (%(all)s OR id = ANY(%(ids)s)) ORDER BY id LIMIT %(limit)s;
