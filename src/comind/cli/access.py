@@ -10,12 +10,11 @@ import typer
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 from comind.spec.model import parse_duration
 
 token_cli = typer.Typer(help="API tokens with roles.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ROLES = ("viewer", "operator", "admin")
 
 

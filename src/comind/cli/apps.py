@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json
 
 app_cli = typer.Typer(help="Apps: their environment and credentials.", no_args_is_help=True)
 
@@ -18,7 +18,7 @@ app_cli = typer.Typer(help="Apps: their environment and credentials.", no_args_i
 def env(
     ctx: typer.Context,
     app: Annotated[str, typer.Argument(help="App name from comind.yaml.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
     shell: Annotated[bool, typer.Option("--shell", help="As `export` lines for eval.")] = False,
 ) -> None:
     """Print the environment APP gets, secrets included (admin token; audited)."""
@@ -37,7 +37,7 @@ def env(
 def rotate_key(
     ctx: typer.Context,
     app: Annotated[str, typer.Argument(help="App name from comind.yaml.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Issue APP a new access key; the old one stops working at once."""
     if not yes and not typer.confirm(f"revoke {app}'s current key now?"):

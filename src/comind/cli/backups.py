@@ -13,14 +13,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from comind.cli.api_client import call
 from comind.cli.connect import home_of
 from comind.cli.disaster import PASSPHRASE_ENV, passphrase
-from comind.cli.output import console, emit_json, waiting
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json, waiting
 from comind.errors import UsageError
 from comind.platform.backups import KINDS
 from comind.platform.recovery import export_keys, rotate_backup_key
 
 backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
 keys_cli = typer.Typer(help="The backup keys: rotate, export.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def progress_bar(as_json: bool) -> Progress:
@@ -143,7 +142,7 @@ def prune_cmd(
     keep_full: Annotated[int, typer.Option(min=1, help="Newest full backups to keep.")] = 4,
     keep_days: Annotated[int | None, typer.Option(min=1, help="Also keep this many days.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only say what would go.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Expire old full backups and the archived WAL no kept backup needs."""

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from comind.cli.connect import home_of, settings_of
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 from comind.platform.recovery import rebuild
 
@@ -31,7 +31,7 @@ def restore(
     ctx: typer.Context,
     source: Annotated[str, typer.Option("--from", help="A copy of the backup store (directory).")],
     keys: Annotated[Path, typer.Option(help="The file `comind keys export` wrote.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the platform into an empty state directory (--home): secrets, PostgreSQL to
     the last archived WAL, buckets and Redis; then `comind up --repo` re-syncs from Git."""

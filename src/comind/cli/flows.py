@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from comind.cli.api_client import call
 from comind.cli.connect import home_of
-from comind.cli.output import console, emit_json, waiting
+from comind.cli.output import JsonOpt, console, emit_json, waiting
 from comind.cli.quarantine import quarantine_cli
 from comind.platform.local import running_state
 from comind.platform.worker import run_worker
@@ -26,7 +26,6 @@ flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay, quarantine.",
     no_args_is_help=True,
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NameArg = Annotated[str, typer.Argument(help="Flow name (as in comind.yaml).")]
 
 

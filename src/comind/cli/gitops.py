@@ -12,11 +12,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json
 from comind.errors import ComindError, UsageError
 
 WAIT_SECONDS = 1800.0
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 EnvOpt = Annotated[str | None, typer.Option("--env", help="Environment (must be the running one).")]
 COLORS = {"Synced": "green", "Healthy": "green", "OutOfSync": "yellow", "Progressing": "cyan",
           "Degraded": "red", "Missing": "red", "Failed": "red", "Refused": "red"}  # fmt: skip
@@ -96,7 +95,7 @@ def sync(
 def rollback(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Revision (commit SHA) to go back to.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Sync an earlier revision and pause auto-sync (`comind autosync on` resumes it)."""

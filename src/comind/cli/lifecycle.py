@@ -11,12 +11,10 @@ from rich.table import Table
 
 from comind.cli.api_client import call, remote
 from comind.cli.connect import Globals, globals_of, home_of, settings_of
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 from comind.platform.launch import ServeOptions, prepare, run_foreground, spawn, stop
 from comind.platform.local import PlatformState, StateDir, api_verify, lock_holder
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def up(

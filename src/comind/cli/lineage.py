@@ -9,11 +9,10 @@ import typer
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 
 lineage_cli = typer.Typer(help="Where data comes from and what a change reaches.",
                           no_args_is_help=True)  # fmt: skip
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DepthOpt = Annotated[int, typer.Option(min=1, max=100, help="How many edges to walk.")]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 from comind.spec.model import parse_duration
 
@@ -26,7 +26,7 @@ def logs(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Search the stored logs (oldest first); with -f, follow them."""
     try:

@@ -9,11 +9,10 @@ import typer
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json, waiting
+from comind.cli.output import JsonOpt, console, emit_json, waiting
 
 quality_cli = typer.Typer(help="Dataset quality: scores, check history, checks now.",
                           no_args_is_help=True)  # fmt: skip
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 DatasetArg = Annotated[str, typer.Argument(help="Dataset name (APP.TABLE, as in comind.yaml).")]
 PartitionOpt = Annotated[str | None, typer.Option(help="One partition (e.g. 2026-12-03).")]
 

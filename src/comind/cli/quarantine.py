@@ -14,17 +14,15 @@ import typer
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json, waiting
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json, waiting
 from comind.errors import UsageError
 
 quarantine_cli = typer.Typer(
     help="A flow's quarantined records: list, discard, replay.", no_args_is_help=True
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NameArg = Annotated[str, typer.Argument(help="Flow name (as in comind.yaml).")]
 IdsOpt = Annotated[list[int] | None, typer.Option("--id", help="A record's id (repeatable).")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every record of the flow.")]
-YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
 LONG = 3600
 
 

@@ -15,13 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from comind.cli.api_client import call
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json
 from comind.spec.names import dead_letter_name
 
 queue_cli = typer.Typer(
     help="Queues: list, inspect, send, peek, redrive, purge.", no_args_is_help=True
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 NameArg = Annotated[str, typer.Argument(help="Queue as app/queue.")]
 DEPTH = ("visible", "in_flight", "delayed", "oldest_age_seconds")
 
@@ -139,7 +138,7 @@ def _follow(ctx: typer.Context, source: str, task: dict[str, Any]) -> None:
 def purge(
     ctx: typer.Context,
     name: NameArg,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Delete every message of a queue (asks first)."""
     if not yes:

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from comind.cli.api_client import call
-from comind.cli.backups import JsonOpt, app_database, progress_bar
+from comind.cli.backups import app_database, progress_bar
 from comind.cli.connect import home_of, settings_of
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, YesOpt, console, emit_json
 from comind.errors import UsageError
 from comind.platform.local import running_state
 from comind.platform.restores import (
@@ -67,7 +67,7 @@ def restore(
     discard_old: Annotated[
         bool, typer.Option("--discard-old", help="Delete data directories switches set aside.")
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore a backup or a point in time: --side runs the whole cluster beside the platform;

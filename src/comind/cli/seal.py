@@ -16,12 +16,11 @@ import typer
 from rich.table import Table
 
 from comind.cli.connect import home_of
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 from comind.platform.secrets import key_list, reseal_repo, rotate_key, seal_into
 
 seal_cli = typer.Typer(no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 RepoOpt = Annotated[Path, typer.Option(help="Platform repo holding secrets/.")]
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from comind.cli.output import console, emit_json
+from comind.cli.output import JsonOpt, console, emit_json
 from comind.platform import repo as repos
 
 
 def validate(
     path: Annotated[Path, typer.Argument(help="Platform repo or its comind.yaml.")] = Path("."),
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate comind.yaml (and an environment overlay); exit 2 listing every error."""
     try:
