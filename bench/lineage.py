@@ -20,17 +20,12 @@ walk finishes, its answer is checked against the platform's.
 from __future__ import annotations
 
 import random
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
-from detached import detached_platform
+from detached import bench_platform
 
 from comind.governance.lineage import LineageGraph, Node
 from comind.governance.lineage_store import LineageStore
@@ -76,10 +71,7 @@ def _timed(call: Callable[[], object]) -> tuple[float, object]:
 
 
 def measure() -> tuple[list[Row], dict[str, float]]:
-    root = Path(tempfile.mkdtemp(prefix="comind-lineage-bench-"))
-    root.chmod(0o711)
-    try:
-        home, state = detached_platform(root, "lineage-bench")
+    with bench_platform("lineage-bench") as (_, home, state):
         target = platform_db(home, state)
         with make_pool(target, min_size=1, max_size=2) as pool:
             store = LineageStore(pool)
@@ -94,10 +86,6 @@ def measure() -> tuple[list[Row], dict[str, float]]:
                 rows.append(_sql(target, union, roots[:SQL_ROOTS], answers))
             reached = statistics.mean(len(a) for a in answers.values())
             return rows, {"store_s": stored, "load_s": loaded, "reached": reached}
-    finally:
-        subprocess.run([sys.executable, "-m", "comind.cli.main", "--home", str(root / "home"),
-                        "down"], capture_output=True)  # fmt: skip
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _platform(store: LineageStore, roots: list[str]) -> tuple[list[Row], dict[str, set[str]]]:

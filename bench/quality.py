@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
-from detached import detached_platform
+from detached import bench_platform
 
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.platform.local import platform_db, platform_redis
@@ -120,10 +115,7 @@ def _drain(builder: FlowBuilder, layer: MessageLayer, flow: str, n: int, dsn: st
 
 
 def measure(records: int = RECORDS, rounds: int = ROUNDS) -> list[Row]:
-    root = Path(tempfile.mkdtemp(prefix="comind-quality-bench-"))
-    root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
-    try:
-        home, state = detached_platform(root, "quality-bench")
+    with bench_platform("quality-bench") as (root, home, state):
         target = platform_db(home, state)
         spec = root / "spec"
         (spec / "schemas").mkdir(parents=True)
@@ -144,12 +136,6 @@ def measure(records: int = RECORDS, rounds: int = ROUNDS) -> list[Row]:
                 best[flow] = max(best[flow], _drain(builder, layer, flow, records, dsn))
         engines.close()
         layer.close()
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "comind.cli.main", "--home", str(root / "home"), "down"],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
     return [Row("without rules", records, best["plain"]),
             Row("with 10 rules (dataset gate)", records, best["ruled"])]  # fmt: skip
 
