@@ -15,7 +15,6 @@ import typer
 from comind.cli.connect import home_of, settings_of
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
-from comind.platform.recovery import rebuild
 
 dr_cli = typer.Typer(help="Disaster recovery.", no_args_is_help=True)
 PASSPHRASE_ENV = "COMIND_KEYS_PASSPHRASE"
@@ -41,6 +40,8 @@ def restore(
     if not keys.is_file():
         raise UsageError(f"--keys {keys}: no such file")
     home = home_of(ctx)
+    from comind.platform.recovery import rebuild  # the backup code: this command only
+
     with console.status("rebuilding") if not as_json else nullcontext() as status:
         done = rebuild(
             Path(source),

@@ -20,7 +20,6 @@ from comind.cli.connect import home_of
 from comind.cli.output import JsonOpt, console, emit_json, waiting
 from comind.cli.quarantine import quarantine_cli
 from comind.platform.local import running_state
-from comind.platform.worker import run_worker
 
 flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay, quarantine.",
@@ -39,6 +38,8 @@ def worker(
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
 ) -> None:
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
+    from comind.platform.worker import run_worker  # the engines' drivers: this command only
+
     home = home_of(ctx)
     run_worker(home, running_state(home), flow, root.absolute(), env)
 

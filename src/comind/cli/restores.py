@@ -9,7 +9,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,23 +20,24 @@ from comind.cli.connect import home_of, settings_of
 from comind.cli.output import JsonOpt, YesOpt, console, emit_json
 from comind.errors import UsageError
 from comind.platform.local import running_state
-from comind.platform.restores import (
-    Partial,
-    PhysicalManifest,
-    Restores,
-    SideCopy,
-    Target,
-    discard_old_data,
-    old_data,
-    restores,
-)
+
+if TYPE_CHECKING:
+    from comind.platform.restores import PhysicalManifest, Restores, SideCopy, Target
+
+
+def _core() -> ModuleType:
+    """The restore service, imported when a restore command runs: loading it (the backup
+    code and the engines' drivers) at start-up would slow every other command."""
+    from comind.platform import restores
+
+    return restores
 
 
 @contextmanager
 def _restores(ctx: typer.Context) -> Iterator[Restores]:
     """Restores of the running platform of this state directory."""
     home = home_of(ctx)
-    with restores(home, settings_of(ctx), running_state(home)) as found:
+    with _core().restores(home, settings_of(ctx), running_state(home)) as found:
         yield found
 
 
@@ -86,7 +88,7 @@ def restore(
         else:
             _redis_switch(ctx, backup_id, yes, as_json)
         return
-    target = Target(to_time, to_point, to_lsn, backup_id)
+    target = _core().Target(to_time, to_point, to_lsn, backup_id)
     if not side and not app:
         if not target.chosen():
             raise UsageError(
@@ -175,10 +177,10 @@ def _redis_switch(ctx: typer.Context, backup_id: str | None, yes: bool, as_json:
 
 def _discard_old(ctx: typer.Context, yes: bool, as_json: bool) -> None:
     home = home_of(ctx)
-    found = old_data(home)
+    found = _core().old_data(home)
     if found and not yes and not typer.confirm(f"delete {', '.join(p.name for p in found)}?"):
         raise typer.Exit(1)
-    gone = discard_old_data(home)
+    gone = _core().discard_old_data(home)
     emit_json({"deleted": gone}) if as_json else console.print(
         f"deleted {len(gone)} old data director{'y' if len(gone) == 1 else 'ies'}"
     )
@@ -229,7 +231,7 @@ def _partial(
         raise UsageError("--replace swaps the whole database: not with --table or --as")
     database = app_database(ctx, app)
     fresh = f"{database}_restored_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    partial = Partial(app, database, into or fresh, table)
+    partial = _core().Partial(app, database, into or fresh, table)
     with _restores(ctx) as r:
         logical = r.logical(target.backup)
         if logical is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from comind.api.tls import client_context
 from comind.embedded.home import StateDir
@@ -16,9 +17,10 @@ from comind.embedded.lock import holder_pid
 from comind.embedded.settings import Settings
 from comind.embedded.state import PlatformState
 from comind.errors import ComindError
-from comind.stores.platform_db import PLATFORM_DB
-from comind.stores.postgres import PgTarget
-from comind.stores.redis import RedisTarget
+
+if TYPE_CHECKING:  # the drivers load only for the few commands that use them
+    from comind.stores.postgres import PgTarget
+    from comind.stores.redis import RedisTarget
 
 __all__ = ["PlatformState", "Settings", "StateDir", "api_verify", "lock_holder", "platform_db",
            "platform_redis", "running_state"]  # fmt: skip
@@ -48,6 +50,9 @@ def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
 def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
     """The running platform's own database, as its superuser (restores, benchmarks; never
     flow workers, which run app code: platform/worker.py)."""
+    from comind.stores.platform_db import PLATFORM_DB
+    from comind.stores.postgres import PgTarget
+
     host, port = state.address("postgres")
     return PgTarget(host, port, "postgres", home.secret("postgres-password"), PLATFORM_DB)
 
@@ -55,5 +60,7 @@ def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
 def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
     """The running platform's Redis, as its default user (benchmarks; never flow workers,
     which log in as their flow's own user: platform/worker.py)."""
+    from comind.stores.redis import RedisTarget
+
     host, port = state.address("redis")
     return RedisTarget(host, port, home.secret("redis-password"))
