@@ -27,8 +27,7 @@ class Relays:
         """Run a relay for each database in ``resources``; stop the others."""
         wanted = {r.app: r for r in resources if r.kind == "database"}
         with self._lock:
-            for app in set(self._running) - set(wanted):
-                self._stop(app)
+            self._stop(*(set(self._running) - set(wanted)))
             for app, res in wanted.items():
                 if app not in self._running:
                     self._start(app, res)
@@ -41,15 +40,18 @@ class Relays:
         thread.start()
         self._running[app] = (thread, stop)
 
-    def _stop(self, app: str) -> None:
-        thread, stop = self._running.pop(app)
-        stop.set()
-        thread.join(timeout=10)
+    def _stop(self, *apps: str) -> None:
+        """Signal every relay first, then wait: each notices only at its next idle wake-up,
+        so waiting for them one by one would add those waits up."""
+        stopping = [self._running.pop(app) for app in apps]
+        for _, stop in stopping:
+            stop.set()
+        for thread, _ in stopping:
+            thread.join(timeout=10)
 
     def stop_all(self) -> None:
         with self._lock:
-            for app in list(self._running):
-                self._stop(app)
+            self._stop(*self._running)
 
     def apps(self) -> list[str]:
         return sorted(self._running)
