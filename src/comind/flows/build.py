@@ -18,6 +18,7 @@ from comind.flows.gate import DatasetGate, DatasetRules
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
+from comind.flows.privacy import PiiGuard
 from comind.flows.quarantine import pii_actions
 from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
@@ -28,12 +29,16 @@ from comind.flows.steps import Step, StepContext, build_steps
 from comind.flows.windows import WindowAggregator
 from comind.governance import quality
 from comind.governance.lineage_emitter import LineageEmitter
+from comind.governance.privacy import PiiKeys
+from comind.governance.tokens import Tokenizer
 from comind.queue.layer import MessageLayer
 from comind.spec import Spec
 from comind.spec import steps as declared
 from comind.spec.model import Flow
 from comind.spec.model import Sink as SinkSpec
 from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
+from comind.spec.pii import PiiHandling
+from comind.spec.privacy import flow_pii
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, Pool, make_pool
 from comind.stores.redis import RedisClient, RedisTarget, client
@@ -51,6 +56,7 @@ class FlowEngines:
     # by flow, the PII handling its quarantined records carry (set by the FlowBuilder), so
     # every FlowState of these engines stores them masked, whichever code quarantines
     pii: dict[str, dict[str, str]] = field(default_factory=dict)
+    pii_keys: PiiKeys | None = None  # what flows protect declared PII fields with
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
@@ -62,6 +68,10 @@ class FlowEngines:
         if dbname not in self._pools:
             self._pools[dbname] = make_pool(self.postgres.with_db(dbname), max_size=4)
         return self._pools[dbname]
+
+    def tokenizer(self) -> Tokenizer | None:
+        """Tokens through the platform database's vault (as the workers' role)."""
+        return Tokenizer(self.layer.pool, self.pii_keys.hmac) if self.pii_keys else None
 
     def cache(self) -> RedisClient | None:
         if self._redis is None and self.redis is not None:
@@ -111,7 +121,17 @@ class FlowBuilder:
             policy=policy,
             window=self._window(name, flow),
             gate=self.gate(name),
+            privacy=self.privacy(name),
         )
+
+    def privacy(self, name: str) -> PiiGuard:
+        """The handling of the PII fields the flow's datasets declare, before every sink."""
+        fields = {f: (f"dataset/{d.dataset}", d.handling)
+                  for f, d in flow_pii(self.spec, name).items()}  # fmt: skip
+        return self._guard(name, fields)
+
+    def _guard(self, name: str, fields: dict[str, tuple[str, PiiHandling]]) -> PiiGuard:
+        return PiiGuard(fields, self.engines.pii_keys, self.engines.tokenizer(), name)
 
     def gate(self, name: str) -> DatasetGate:
         """Per sink key, the per-record rules of the dataset a postgres sink writes."""
@@ -126,7 +146,11 @@ class FlowBuilder:
     def steps(self, name: str) -> list[Step]:
         flow = self.flow(name)
         timeout = flow.errors.step_timeout.total_seconds()
-        ctx = StepContext(name, self.root, timeout, lambda conf: self._enrich(name, conf))
+
+        def guard(fields: dict[str, PiiHandling]) -> PiiGuard:
+            return self._guard(name, {f: (f"flow/{name}", h) for f, h in fields.items()})
+
+        ctx = StepContext(name, self.root, timeout, lambda conf: self._enrich(name, conf), guard)
         return build_steps(flow.steps, ctx)
 
     def partitioning(self, name: str) -> Partitioning | None:

@@ -58,7 +58,7 @@ def plan(spec: Spec, dataset: str) -> CheckPlan:
         use.database,
         use.table,
         _keys(spec, dataset),
-        {f: str(a) for f, a in spec.datasets[dataset].pii.items()},
+        {f: a.operator for f, a in spec.datasets[dataset].pii.items()},
         partitioning_of(spec, dataset),
         tuple(quality.checks(spec.datasets[dataset].quality)),
     )

@@ -124,3 +124,9 @@ QUALITY_ROWS_RATIO = Gauge(
     registry=REGISTRY,
     multiprocess_mode="mostrecent",
 )
+PII_PROTECTED = Counter(
+    "comind_pii_values_protected_total",
+    "Declared PII values a flow protected before writing them (hashed, masked, tokenized...).",
+    ["flow", "operator"],
+    registry=REGISTRY,
+)

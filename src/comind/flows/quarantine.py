@@ -22,22 +22,14 @@ from typing import Any
 from comind.governance.masking import hidden
 from comind.governance.sealbox import SealBox, seal_to
 from comind.spec import Spec
+from comind.spec.privacy import flow_pii
 
 UNPARSED = "body"  # the field a source keeps an unreadable message's text in
 
 
 def pii_actions(spec: Spec, flow: str) -> dict[str, str]:
-    """Field → declared action, over the datasets ``flow`` reads and writes."""
-    declared = spec.flows[flow]
-    names = [s.postgres for s in (declared.sink, *declared.sinks.values()) if s and s.postgres]
-    if declared.source_ref.scheme == "postgres":
-        store = f"postgres://{declared.source_ref.target}"
-        names += [n for n, d in spec.datasets.items() if d.store.partition("?")[0] == store]
-    actions: dict[str, str] = {}
-    for name in names:
-        if name in spec.datasets:
-            actions.update(spec.datasets[name].pii)
-    return actions
+    """Field → declared operator, over the datasets ``flow`` reads and writes."""
+    return {field: d.handling.operator for field, d in flow_pii(spec, flow).items()}
 
 
 def context(flow: str, row_id: int) -> str:

@@ -25,6 +25,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from comind.flows import metrics
 from comind.flows.gate import DatasetGate
 from comind.flows.pgsink import SinkDataError
+from comind.flows.privacy import PiiGuard
 from comind.flows.records import Failed, Quarantined, Record, StepResult
 from comind.flows.retry import backoff
 from comind.flows.sinks import Sink
@@ -83,11 +84,13 @@ class FlowRunner:
         window: WindowAggregator | None = None,
         sleep: Callable[[float], None] = time.sleep,
         gate: DatasetGate | None = None,
+        privacy: PiiGuard | None = None,
     ) -> None:
         self.flow, self.source, self.steps, self.sinks = flow, source, steps, sinks
         self.dead_letters, self.state, self.policy = dead_letters, state, policy
         self.window, self.sleep = window, sleep
         self.gate = gate if gate else None
+        self.privacy = privacy if privacy else None
         self._lag_at = -LAG_EVERY_SECONDS
         self.on_batch: Callable[[Outcome], None] | None = None  # flows/lineage_runs.py
 
@@ -209,12 +212,14 @@ class FlowRunner:
     # -- the dataset gate
 
     def gated(self, records: list[Record], outcome: Outcome) -> list[Record]:
-        """The records the datasets' rules let through; the others join the quarantined."""
-        if self.gate is None or not records:
-            return records
-        kept, refused = self.gate.apply(records)
-        outcome.quarantined += refused
-        return kept
+        """The records the datasets' rules let through (the others join the quarantined),
+        their declared PII fields protected: what the sinks may write."""
+        if self.gate is not None and records:
+            records, refused = self.gate.apply(records)
+            outcome.quarantined += refused
+        if self.privacy is not None and records:
+            self.privacy.apply(records)
+        return records
 
     def _write_gated(self, rows: list[Record], outcome: Outcome) -> None:
         """Window rows, emitted after the batch settled: their quarantine is stored now."""

@@ -24,10 +24,11 @@ from comind.errors import ComindError
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
 from comind.flows.gate import judge_batch
+from comind.flows.privacy import PiiGuard
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.governance import quality
-from comind.governance.masking import ANONYMIZERS
 from comind.spec import steps as declared
+from comind.spec.pii import PiiHandling
 
 
 class Step(Protocol):
@@ -42,6 +43,7 @@ class StepContext:
     root: Path  # the repo checkout at the synced revision
     timeout: float = 30.0
     lookup: Callable[[declared.Enrich], Step] | None = None  # builds ``enrich`` steps
+    guard: Callable[[dict[str, PiiHandling]], PiiGuard] | None = None  # ``anonymize``
 
 
 def build_steps(steps: Sequence[declared.StepSpec], ctx: StepContext) -> list[Step]:
@@ -322,18 +324,17 @@ class Route:
 
 
 class Anonymize:
-    def __init__(self, actions: dict[str, declared.PiiAction], ctx: StepContext) -> None:
-        for field, action in actions.items():
-            if action not in ANONYMIZERS:  # validation refuses these; kept for direct use
-                raise ComindError(f"{field}: '{action}' is not available yet (hash, mask, redact)")
+    """The ``anonymize`` step: the PII operators on the fields it names (governance/privacy.py),
+    with the flow's keys, as the sinks' own protection does."""
+
+    def __init__(self, fields: dict[str, PiiHandling], ctx: StepContext) -> None:
+        if ctx.guard is None:
+            raise ComindError("an anonymize step needs the flow's PII keys")
         self.name = "anonymize"
-        self.actions = {f: ANONYMIZERS[a] for f, a in actions.items()}
+        self.guard = ctx.guard(fields)
 
     def apply(self, records: list[Record]) -> StepResult:
-        for record in records:
-            for field, fn in self.actions.items():
-                if record.value.get(field) is not None:
-                    record.value[field] = fn(record.value[field])
+        self.guard.apply(records)
         return StepResult(kept=records)
 
 

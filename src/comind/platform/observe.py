@@ -26,6 +26,10 @@ COMPONENTS = (
 
 def metrics_markdown() -> str:
     """docs/metrics.md as the code defines it."""
+    # every module of the platform loaded: some define their metrics beside the code that
+    # counts them, and the CLI loads the platform only for the commands that run it
+    import comind.platform.runtime  # noqa: F401
+
     extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families()]
     return reference.markdown(reference.documented(REGISTRY, extra))
 

@@ -7,7 +7,6 @@ API call by the same token are allowed exactly the same things.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,7 @@ from comind.platform.flows import FlowService
 from comind.platform.lineage import platform_emitter
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
+from comind.platform.secrets import state_key
 from comind.queue.layer import MessageLayer
 from comind.stores.objects import FileObjectStore
 
@@ -72,7 +72,7 @@ def platform_routes(
     """The APIs (series, flows, backups, queues, GitOps, tokens, logs, apps' environments)
     and the dashboard over them. ``messages`` is the API's own layer: its pool waits only
     briefly for a connection, so a request answers 503 at once while PostgreSQL restarts."""
-    sessions = Sessions(_key(rt.engines.home, "session-key"))
+    sessions = Sessions(state_key(rt.engines.home, "session-key"))
     tokens = _tokens(rt.engines.home, messages, sessions)
     gitops = _gitops_api(rt, tokens) if rt.gitops else None
     quarantine = quarantine_service(rt, messages)
@@ -106,7 +106,7 @@ def _control_routes(
     """What the CLI's commands call, each through the one :class:`Guard` (role, body size,
     errors, the audit of every mutation)."""
     guard = Guard(tokens)
-    sealer = Sealer(_key(rt.engines.home, "platform-key"))  # as platform_sealer() makes it
+    sealer = Sealer(state_key(rt.engines.home, "platform-key"))  # as platform_sealer() makes it
     envs = rt.app_environments(Credentials(messages.pool, sealer),
                                SecretStore(messages.pool, sealer))  # fmt: skip
     assert tokens.store is not None
@@ -133,13 +133,6 @@ def _switches(rt: Platform, catalog: BackupCatalog) -> dict[str, Switch]:
         return switch_redis(rt.engines, rt.wal.store, rt.wal.keys.all(), found)
 
     return {"postgres": postgres, "redis": redis}
-
-
-def _key(home: StateDir, name: str) -> bytes:
-    """A 32-byte key from the state directory's secret ``name`` (made on first use)."""
-    secret = home.secret(name)
-    redact(secret)
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _tokens(home: StateDir, messages: MessageLayer, sessions: Sessions) -> Tokens:
@@ -179,7 +172,7 @@ def _flows_api(
         state = rt.apps.state(worker_name(flow, 0)) if rt.apps else None
         return state.phase if state else "NotRunning"
 
-    key = _key(rt.engines.home, "platform-key")
+    key = state_key(rt.engines.home, "platform-key")
 
     def shown(name: str, limit: int, raw: bool) -> list[dict[str, Any]]:
         return quarantine.records(name, limit, raw=raw)
@@ -198,9 +191,12 @@ def _flow_service(rt: Platform) -> FlowService:
         if rt.gitops is None:
             raise ComindError("flows run only on a platform that follows a repository")
         access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
+        applied = rt.gitops.service.current
+        keys = rt.privacy.keys(applied.spec, flow) if rt.privacy and applied else None
         return FlowEngines(rt.messages, access.target(flow),
                            FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
-                           lineage=platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
+                           lineage=platform_emitter(rt.settings, rt.messages.pool),
+                           pii_keys=keys)  # fmt: skip
 
     return FlowService(_applied(rt), engines)
 
@@ -208,5 +204,5 @@ def _flow_service(rt: Platform) -> FlowService:
 def quarantine_service(rt: Platform, messages: MessageLayer) -> QuarantineService:
     """The flows' quarantine, opened with the private half of the platform's quarantine
     key (derived from the platform key, which only this process reads)."""
-    box = SealBox(_key(rt.engines.home, "platform-key"), "quarantine")
+    box = SealBox(state_key(rt.engines.home, "platform-key"), "quarantine")
     return QuarantineService(_applied(rt), FlowState(messages.pool), box, _flow_service(rt))

@@ -7,7 +7,6 @@ This is the composition root: each layer below knows nothing of the others' wiri
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,6 @@ from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import MetricSource, TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.metrics import REGISTRY, expose
-from comind.observe.multiprocess import ENV as MULTIPROC_ENV
 from comind.observe.multiprocess import registry as merged_registry
 from comind.observe.multiprocess import reset as reset_worker_metrics
 from comind.observe.notify import WebhookNotifier
@@ -55,10 +53,12 @@ from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
-from comind.platform.lineage import lineage_env, prune_records
+from comind.platform.lineage import prune_records
+from comind.platform.privacy import Privacy
 from comind.platform.routes import platform_routes
-from comind.platform.secrets import platform_sealer
+from comind.platform.secrets import platform_sealer, state_key
 from comind.platform.worker import worker_command
+from comind.platform.worker_env import worker_env
 from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
@@ -124,6 +124,7 @@ class Platform:
         self.messages: MessageLayer | None = None
         self.control: MessageLayer | None = None  # the API's: a short wait, checked connections
         self.credentials: Credentials | None = None
+        self.privacy: Privacy | None = None
         self.host = settings.host  # engines, apps and the S3 endpoint
         self.port = settings.api_port or free_port(self.api_host)
         self.url = public_url or base_url(self.api_host, self.port, tls)  # what clients use
@@ -175,6 +176,9 @@ class Platform:
         self.control = MessageLayer(
             make_pool(self.db, max_size=10, timeout=API_POOL_WAIT, checked=True)
         )
+        self.privacy = Privacy.open(self.engines.home, messages.pool,
+                                    state_key(self.engines.home, "platform-key"))  # fmt: skip
+        self.privacy.vault.publish()  # before the first sync starts workers that seal to it
         self._depth = register_depth(messages.pool)
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
@@ -282,7 +286,7 @@ class Platform:
             apps=self.apps,
             base_env=self.app_environments(credentials, secrets).base,
             flow_command=worker_command,
-            flow_env=lambda res: self._worker_env(),
+            flow_env=lambda res: worker_env(self, res),
             refresh_interval=self.settings.refresh_interval,
         )
 
@@ -294,17 +298,6 @@ class Platform:
     @property
     def worker_metrics(self) -> Path:
         return self.engines.home.worker_metrics
-
-    def _worker_env(self) -> dict[str, str]:
-        """What a flow worker process needs: the state directory (it connects like the CLI)
-        and where to write its metrics."""
-        return {
-            "COMIND_HOME": str(self.engines.home.root),
-            "PATH": os.environ.get("PATH", ""),
-            "LANG": "C.UTF-8",
-            MULTIPROC_ENV: str(self.worker_metrics),
-            **lineage_env(self.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
-        }
 
     def _tls_state(self) -> dict[str, str | bool]:
         """What clients need to know of the API's TLS (state.json and /api/v1/status)."""

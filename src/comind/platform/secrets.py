@@ -22,6 +22,7 @@ from comind.gitops.sealed import (
 )
 from comind.gitops.sealing_keys import sealing_keys
 from comind.governance.sealing import Sealer
+from comind.observe.logs import redact
 from comind.spec.references import secret_file
 
 
@@ -73,4 +74,12 @@ def key_list(home: StateDir) -> list[SealingKey]:
 
 def platform_sealer(home: StateDir) -> Sealer:
     """The sealer under this state directory's platform key."""
-    return Sealer(hashlib.sha256(home.secret("platform-key").encode()).digest())
+    return Sealer(state_key(home, "platform-key"))
+
+
+def state_key(home: StateDir, name: str) -> bytes:
+    """A 32-byte key from the state directory's secret ``name`` (made on first use); the
+    secret itself is redacted from every log line from now on."""
+    secret = home.secret(name)
+    redact(secret)
+    return hashlib.sha256(secret.encode()).digest()

@@ -22,6 +22,7 @@ from pathlib import Path
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.privacy import keys_from_env
 from comind.flows.worker import serve, stop_on_signals
 from comind.gitops.providers.flow_access import (
     FLOW_DB_PASSWORD,
@@ -79,7 +80,7 @@ def flow_engines(
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
     layer = MessageLayer.open(platform, max_connections=8)
     engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache,
-                          lineage=worker_emitter(layer.pool))  # fmt: skip
+                          lineage=worker_emitter(layer.pool), pii_keys=keys_from_env())  # fmt: skip
     try:
         yield engines
     finally:

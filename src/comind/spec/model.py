@@ -13,14 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
+from comind.spec.pii import PiiFields, PiiHandling
 from comind.spec.scalars import Cron, Duration, Size, parse_duration, seconds, within
-from comind.spec.steps import PiiAction, QualityRules, Step
+from comind.spec.steps import QualityRules, Step
 from comind.spec.strict import Strict
 
 __all__ = [
     "Cron",
     "Duration",
-    "PiiAction",
+    "PiiHandling",
     "Strict",
     "parse_duration",
 ]  # re-exported: callers parse --since with it
@@ -143,7 +144,7 @@ class Dataset(Strict):
     schema_: str | None = Field(None, alias="schema")
     description: str | None = None
     owner: str | None = None
-    pii: dict[str, PiiAction] = {}
+    pii: PiiFields = {}
     quality: QualityRules = []
 
 

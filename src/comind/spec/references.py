@@ -24,10 +24,10 @@ from comind.spec import reserved
 from comind.spec.issues import SpecIssue
 from comind.spec.model import Flow, Sink, SourceRef, Spec
 from comind.spec.positions import DocPath, Positions, dotted
+from comind.spec.privacy import conflicts
 from comind.spec.redis_keys import key_problem
 from comind.spec.repofiles import callable_problem, schema_problem
 from comind.spec.steps import (
-    AnonymizeStep,
     EncryptStep,
     Enrich,
     EnrichStep,
@@ -45,7 +45,7 @@ SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
 DLQ_SUFFIX = "-dlq"
 _NO_QUEUE = "no queue '{}' (expected app/queue of a declared queue)"
-_LATER = "encryption and tokenization arrive with governance; use hash, mask or redact"
+_ENCRYPT = "encrypt fields with the anonymize step: anonymize: {FIELD: encrypt}"
 
 
 def check(spec: Spec, positions: Positions, root: Path) -> list[SpecIssue]:
@@ -220,6 +220,8 @@ class Checker:
         for key, sink in flow.sinks.items():
             self._sink((*path, "sinks", key), sink)
         self._flow_kind(path, flow)
+        for clash in conflicts(self.spec, name):
+            self.error(path, f"one PII field, two handlings: {clash}", at_key=True)
 
     def _step(self, where: DocPath, step: StepSpec) -> None:
         match step:
@@ -228,9 +230,7 @@ class Checker:
             case ValidateStep():
                 self._schema_file(where, step.validate_)
             case EncryptStep():
-                self.error(where, _LATER)
-            case AnonymizeStep(anonymize=actions) if {"tokenize", "encrypt"} & {*actions.values()}:
-                self.error(where, _LATER)
+                self.error(where, _ENCRYPT)
             case RouteStep(route=route) if route.by is not None:
                 self._module((*where, "by"), route.by)
             case EnrichStep(enrich=enrich):

@@ -15,11 +15,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
+from comind.spec.pii import PiiFields
 from comind.spec.scalars import Duration, seconds, within
 from comind.spec.strict import Strict
 
 Fields = list[str]
-PiiAction = Literal["hash", "mask", "redact", "tokenize", "encrypt"]
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 QUALITY_RULES = (
     "not_null", "unique", "range", "regex", "accepted",
@@ -220,7 +220,7 @@ class RouteStep(StepSpec):
 
 
 class AnonymizeStep(StepSpec):
-    anonymize: dict[str, PiiAction]
+    anonymize: PiiFields
 
 
 def _per_record(rules: list[QualityRule]) -> list[QualityRule]:

@@ -34,7 +34,7 @@ log = logging.getLogger("comind.platform_db")
 # monitoring/sql/spans.sql); a worker touching another table fails loudly, never silently.
 # quarantine_key: the public key workers seal quarantined PII to (read only: a worker that
 # could replace it could read what other workers seal)
-WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key")
+WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key")
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans", "quality_results")  # fmt: skip
@@ -79,6 +79,9 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
         for table in WORKER_APPENDS:
             conn.execute(sql.SQL("GRANT INSERT ON comind.{} TO {}").format(
                 sql.Identifier(table), role))  # fmt: skip
+        # tokens are added and looked up, never opened: the sealed values stay out of reach
+        conn.execute(sql.SQL("GRANT SELECT (token, digest), INSERT ON comind.pii_tokens TO {}")
+                     .format(role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
     return PgTarget(pg.admin.host, pg.admin.port, WORKER_ROLE, password, PLATFORM_DB)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowkit import FlowKit
+from flowkit import FlowKit, flow_pii_keys
 from psycopg import sql
 
 from comind.embedded.platform import EmbeddedPlatform
@@ -55,7 +55,13 @@ def kit(
     objects = FileObjectStore(tmp_path / "objects")
     objects.create_bucket("lake")
     superuser_target = PgTarget(app_db.host, app_db.port, app_db.user, app_db.password, pg.dbname)
-    engines = FlowEngines(layer, superuser_target, objects, default_user(platform.redis))
+    engines = FlowEngines(
+        layer,
+        superuser_target,
+        objects,
+        default_user(platform.redis),
+        pii_keys=flow_pii_keys(layer, tmp_path),
+    )
     try:
         yield FlowKit(tmp_path, layer, engines, app_db)
     finally:

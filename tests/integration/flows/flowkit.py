@@ -9,9 +9,14 @@ from pathlib import Path
 
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.pglookup import install_versioning
+from comind.governance.keyring import Keyring
+from comind.governance.privacy import DataKeyRef, PiiKeys
+from comind.governance.sealbox import SealBox
+from comind.governance.tokens import TokenVault
+from comind.platform.privacy import encrypt_scopes
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
-from comind.spec import load_spec
+from comind.spec import Spec, load_spec
 from comind.stores.postgres import PgTarget, connect
 
 BASE = """
@@ -93,3 +98,14 @@ class FlowKit:
         provisions a flow that looks the table up."""
         with connect(self.app_db) as conn:
             install_versioning(conn, table)
+
+
+def flow_pii_keys(layer: MessageLayer, root: Path, spec: Spec | None = None) -> PiiKeys:
+    """The PII keys test flows protect with, as the platform hands them to its workers: a
+    keyring of the test's own, the token vault's public key published, and the data keys of
+    every scope ``spec``'s flows encrypt for."""
+    ring = Keyring(root / ".keys")
+    TokenVault(layer.pool, SealBox(ring.hmac_key(), "token-vault")).publish()
+    scopes = {s for f in spec.flows for s in encrypt_scopes(spec, f)} if spec else set()
+    data = {s: DataKeyRef(k.id, k.key) for s in scopes for k in [ring.data_key(s)]}
+    return PiiKeys(ring.hmac_key(), data)

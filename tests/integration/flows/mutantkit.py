@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from croniter import croniter
+from flowkit import flow_pii_keys
 from psycopg import sql
 from tests.waiting import wait_until
 
@@ -58,7 +59,13 @@ def applied(spec: Spec, root: Path, platform: EmbeddedPlatform) -> Iterator[Flow
             conn.execute(_create(name, "template1"))
     layer = MessageLayer.open(admin.with_db(names[0]), max_connections=6)
     objects = FileObjectStore(root / ".objects")
-    engines = FlowEngines(layer, admin.with_db(names[0]), objects, default_user(platform.redis))
+    engines = FlowEngines(
+        layer,
+        admin.with_db(names[0]),
+        objects,
+        default_user(platform.redis),
+        pii_keys=flow_pii_keys(layer, root, spec),
+    )
     try:
         _declare(spec, root, layer, objects)
         builder = FlowBuilder(spec, root, engines)

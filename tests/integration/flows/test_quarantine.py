@@ -80,7 +80,7 @@ def service(kit: FlowKit, builder: FlowBuilder, box: SealBox) -> QuarantineServi
 
     def engines(flow: str) -> FlowEngines:  # the service closes what it is given
         e = kit.engines
-        return FlowEngines(kit.layer, e.postgres, e.objects, e.redis)
+        return FlowEngines(kit.layer, e.postgres, e.objects, e.redis, pii_keys=e.pii_keys)
 
     flows = FlowService(lambda: applied, engines)
     return QuarantineService(lambda: applied, FlowState(kit.layer.pool), box, flows)

@@ -11,14 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from comind.flows.privacy import PiiGuard
 from comind.flows.steps import StepContext
+from comind.governance.privacy import DataKeyRef, PiiKeys
+from comind.spec.pii import PiiHandling
 
 UserModule = Callable[[str], str]
 
 
+TEST_KEYS = PiiKeys(b"h" * 32, {"flow/f": DataKeyRef("dk-test", b"d" * 32)})
+
+
 @pytest.fixture
 def ctx(tmp_path: Path) -> StepContext:
-    return StepContext(flow="f", root=tmp_path)
+    """A step context whose ``anonymize`` steps protect with fixed keys (no token vault)."""
+
+    def guard(fields: dict[str, PiiHandling]) -> PiiGuard:
+        return PiiGuard({f: ("flow/f", h) for f, h in fields.items()}, TEST_KEYS, None, "f")
+
+    return StepContext(flow="f", root=tmp_path, guard=guard)
 
 
 @pytest.fixture

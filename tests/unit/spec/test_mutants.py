@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from tests.spec_mutants import EXAMPLE, mutant
 
+from comind.flows.privacy import PiiGuard
 from comind.flows.records import Record, StepResult
 from comind.flows.steps import StepContext, build_steps
 from comind.gitops.resources import render
+from comind.governance.privacy import DataKeyRef, PiiKeys
 from comind.observe.rules import alert_rules
 from comind.spec import Spec, SpecError, load_spec
 from comind.spec import steps as declared
+from comind.spec.pii import PiiHandling
 
 POSITIONED = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): \S")
 ORDER = {"id": "o-1", "email": " Ada@Example.com", "phone": "+31 6 1234 5678", "total": 42.5,
@@ -61,10 +64,16 @@ def refused_with_positions(err: SpecError, root: Path) -> None:
             assert issue.line <= len(text) + 1, str(issue)
 
 
+def _guard(flow: str) -> Callable[[dict[str, PiiHandling]], PiiGuard]:
+    keys = PiiKeys(b"h" * 32, {f"flow/{flow}": DataKeyRef("dk-test", b"d" * 32)})
+    return lambda fields: PiiGuard({f: (f"flow/{flow}", h) for f, h in fields.items()},
+                                   keys, None, flow)  # fmt: skip
+
+
 def runs_without_engines(spec: Spec, root: Path) -> None:
     for name, flow in spec.flows.items():
         timeout = flow.errors.step_timeout.total_seconds()
-        ctx = StepContext(name, root, timeout, lookup=PassThrough)
+        ctx = StepContext(name, root, timeout, lookup=PassThrough, guard=_guard(name))
         records = [Record(dict(ORDER))]
         for step in build_steps(flow.steps, ctx):
             records = step.apply(records).kept  # raising here is the failure

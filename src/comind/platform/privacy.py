@@ -1,0 +1,94 @@
+"""The platform's side of privacy: the keys flows protect PII with, the token vault, and
+the report of what the spec declares and where it is applied.
+
+The keyring (governance/keyring.py) stays in this process: a worker gets only the PII
+hashing key and the data keys of the datasets it encrypts for (:meth:`Privacy.keys`), in
+its environment; the vault's private key is derived from the platform key here and opens
+tokens only for a caller the API allowed (every call audited by the guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from comind.embedded.home import StateDir
+from comind.flows.privacy import keys_env
+from comind.governance.keyring import Keyring
+from comind.governance.privacy import DataKeyRef, PiiKeys
+from comind.governance.sealbox import SealBox
+from comind.governance.tokens import TokenVault
+from comind.spec import Spec
+from comind.spec.pii import PiiHandling
+from comind.spec.privacy import flow_datasets, flow_pii
+from comind.spec.steps import AnonymizeStep
+from comind.stores.postgres import Pool
+
+
+class Privacy:
+    def __init__(self, keyring: Keyring, vault: TokenVault) -> None:
+        self.keyring, self.vault = keyring, vault
+
+    @classmethod
+    def open(cls, home: StateDir, pool: Pool, platform_key: bytes) -> Privacy:
+        return cls(Keyring(home.secrets), TokenVault(pool, SealBox(platform_key, "token-vault")))
+
+    def keys(self, spec: Spec, flow: str) -> PiiKeys:
+        """The PII hashing key and the data keys ``flow`` encrypts with."""
+        data = {}
+        for scope in encrypt_scopes(spec, flow):
+            key = self.keyring.data_key(scope)
+            data[scope] = DataKeyRef(key.id, key.key)
+        return PiiKeys(self.keyring.hmac_key(), data)
+
+    def worker_env(self, spec: Spec, flow: str) -> dict[str, str]:
+        return keys_env(self.keys(spec, flow))
+
+    def detokenize(self, tokens: Sequence[str]) -> dict[str, str | None]:
+        return self.vault.detokenize(tokens)
+
+
+def encrypt_scopes(spec: Spec, flow: str) -> list[str]:
+    scopes = [f"dataset/{d.dataset}" for d in flow_pii(spec, flow).values()
+              if d.handling.operator == "encrypt"]  # fmt: skip
+    for step in spec.flows[flow].steps:
+        if isinstance(step, AnonymizeStep) and any(
+            h.operator == "encrypt" for h in step.anonymize.values()
+        ):
+            scopes.append(f"flow/{flow}")
+    return sorted(set(scopes))
+
+
+def report(spec: Spec) -> list[dict[str, Any]]:
+    """Per dataset and field: the declared handling and the flows applying it, and the
+    anonymize steps with theirs."""
+    rows: list[dict[str, Any]] = []
+    for name, dataset in sorted(spec.datasets.items()):
+        applied = [f for f in sorted(spec.flows) if name in flow_datasets(spec, f)]
+        for field, h in sorted(dataset.pii.items()):
+            where = [f"flow {f} (before every sink)" for f in applied]
+            rows.append(_row(name, field, h, where))
+    for flow_name, flow in sorted(spec.flows.items()):
+        for i, step in enumerate(flow.steps):
+            if isinstance(step, AnonymizeStep):
+                for field, h in sorted(step.anonymize.items()):
+                    where = [f"flow {flow_name} step {i + 1} (anonymize)"]
+                    rows.append(_row(None, field, h, where))
+    return rows
+
+
+def _row(dataset: str | None, field: str, h: PiiHandling, where: list[str]) -> dict[str, Any]:
+    return {"dataset": dataset, "field": field, "operator": h.operator, "options": _options(h),
+            "reason": h.reason, "applied_by": where}  # fmt: skip
+
+
+def _options(h: PiiHandling) -> dict[str, Any]:
+    match h.operator:
+        case "mask":
+            return {"keep": h.keep}
+        case "replace":
+            return {"value": h.value}
+        case "generalize":
+            return {k: v for k, v in (("to", h.generalize), ("width", h.width),
+                                      ("digits", h.digits)) if v is not None}  # fmt: skip
+    return {}

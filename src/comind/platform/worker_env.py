@@ -1,0 +1,31 @@
+"""What a flow worker process gets in its environment from the platform that starts it."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from comind.gitops.resources import Resource
+from comind.observe.multiprocess import ENV as MULTIPROC_ENV
+from comind.platform.lineage import lineage_env
+
+if TYPE_CHECKING:
+    from comind.platform import Platform
+
+
+def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
+    """The state directory (it connects like the CLI), where to write its metrics, the
+    OpenLineage endpoint if any, and the PII keys of the revision being applied (the
+    flow's logins come from its access provider)."""
+    env = {
+        "COMIND_HOME": str(rt.engines.home.root),
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        MULTIPROC_ENV: str(rt.worker_metrics),
+        **lineage_env(rt.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
+    }
+    service = rt.gitops.service if rt.gitops else None
+    desired = service and (service.applying or service.current)
+    if desired and rt.privacy and res.name in desired.spec.flows:
+        env.update(rt.privacy.worker_env(desired.spec, res.name))
+    return env
