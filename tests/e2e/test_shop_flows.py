@@ -6,6 +6,8 @@ customers' batch hashes the email, and lineage names what a change of that colum
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -23,6 +25,7 @@ from tests.hidden import bearer
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
+from comind.governance.keyring import Keyring
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -129,6 +132,17 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
         ("XMAS",)
     ]
 
+    # the dataset's pii (email: hash, phone: mask) is law: no clear email or phone rests in
+    # enriched_orders, and an email is the HMAC under the platform's PII key (issue 17)
+    pii_key = Keyring(home / "secrets").hmac_key()
+    assert query("orders", "SELECT email FROM enriched_orders WHERE id = 'poison-1'") == [
+        (hmac.new(pii_key, b"p@example.com", hashlib.sha256).hexdigest(),)
+    ]
+    clear = "SELECT count(*) FROM enriched_orders WHERE email LIKE '%@%' OR phone ~ '^[+0-9 ]+$'"
+    assert query("orders", clear) == [(0,)]
+    masked = query("orders", "SELECT phone FROM enriched_orders WHERE phone IS NOT NULL")
+    assert masked and all(str(p).startswith("****") for (p,) in masked)
+
     # the daily batch: yesterday's partition on demand, then a backfill of the days before
     day = (datetime.now(UTC) - timedelta(days=1)).date()
     run = json.loads(
@@ -171,6 +185,8 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     assert sum(int(str(r[1])) for r in rows) == placed
     emails = query("analytics", "SELECT email FROM customer_orders")
     assert emails and all("@" not in str(e) for (e,) in emails)  # hashed, every day
+    hashed = {e for (e,) in query("orders", "SELECT email FROM enriched_orders")}
+    assert {e for (e,) in emails} <= hashed  # the same HMAC in both datasets: they join
     impact = json.loads(comind("lineage", "impact", "orders.enriched_orders.email", "--json",
                                check=True).stdout)["impact"]  # fmt: skip
     assert {"flow:customer-orders", "dataset:analytics.customer_orders", "app:analytics",

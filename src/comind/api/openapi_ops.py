@@ -22,6 +22,7 @@ from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
+from comind.api import privacy as pv
 from comind.api import quality as q
 from comind.api import quarantine as qa
 from comind.api.backups import PointBody, PruneBody, RunBody
@@ -213,6 +214,16 @@ OPS: tuple[Op, ...] = (
                413: "a body over 10 MiB"},
        description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
                    "before anything is queued: 202 means every record is stored."),
+    # --- privacy
+    Op("GET", "/api/v1/privacy/report", "privacyReport", "privacy",
+       "Per dataset and field: the declared PII handling and where it is applied",
+       {200: pv.PrivacyReport}),
+    Op("POST", "/api/v1/privacy/detokenize", "detokenize", "privacy",
+       "Tokens back to their values", {200: pv.DetokenizeAnswer}, role="operator",
+       body=pv.DetokenizeBody,
+       errors={400: "a body refused"},
+       description="Operator of the dataset's app. Every call is audited, allowed or refused, "
+                   "with the dataset, field and number of tokens; never a value."),
     # --- quality
     Op("GET", "/api/v1/quality", "listQuality", "quality",
        "Every dataset with quality rules: its score and failing rules", {200: q.QualityList}),

@@ -27,6 +27,7 @@ from comind.cli.lineage_events import events as lineage_events
 from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
+from comind.cli.privacy import privacy_cli
 from comind.cli.quality import quality_cli
 from comind.cli.queues import queue_cli
 from comind.cli.seal import seal_cli
@@ -59,6 +60,7 @@ app.add_typer(token_cli, name="token")
 app.add_typer(observe_cli, name="observe")
 app.add_typer(flow_cli, name="flow")
 app.add_typer(quality_cli, name="quality")
+app.add_typer(privacy_cli, name="privacy")
 app.add_typer(demo_cli, name="demo")
 app.add_typer(backup_cli, name="backup")
 app.add_typer(keys_cli, name="keys")

@@ -56,6 +56,8 @@ class PiiGuard:
     def apply(self, records: list[Record]) -> None:
         tokens = self._tokens(records)
         for record in records:
+            if record.raw is None and any(record.value.get(f) is not None for f in self.fields):
+                record.raw = dict(record.value)
             for field, (scope, handling) in self.fields.items():
                 value = record.value.get(field)
                 if value is None:

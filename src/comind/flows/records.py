@@ -17,6 +17,9 @@ class Record:
     enqueued_at: float | None = None
     route: str | None = None
     attempts: int = 0
+    # the value before the PII guard protected it: what a dead letter keeps, so that a
+    # replay runs the flow's steps (validate...) on what came in, not on hashes
+    raw: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Failed:
             "error_type": type(self.error).__name__,
             "error": str(self.error)[:2000],
             "attempts": self.record.attempts,
-            "record": self.record.value,
+            "record": self.record.raw if self.record.raw is not None else self.record.value,
         }
 
 

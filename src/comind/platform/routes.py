@@ -25,6 +25,7 @@ from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
+from comind.api.privacy import PrivacyApi
 from comind.api.quality import QualityApi
 from comind.api.quarantine import QuarantineApi
 from comind.api.queue_admin import QueueAdminApi
@@ -56,6 +57,7 @@ from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.platform.lineage import platform_emitter
+from comind.platform.privacy import report
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.platform.secrets import state_key
@@ -97,6 +99,7 @@ def platform_routes(
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
     routes += QualityApi(quality, Guard(tokens)).routes()
+    routes += _privacy_api(rt, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 
@@ -199,6 +202,17 @@ def _flow_service(rt: Platform) -> FlowService:
                            pii_keys=keys)  # fmt: skip
 
     return FlowService(_applied(rt), engines)
+
+
+def _privacy_api(rt: Platform, guard: Guard) -> PrivacyApi:
+    assert rt.privacy is not None
+    applied = _applied(rt)
+
+    def shown() -> list[dict[str, Any]]:
+        now = applied()
+        return report(now.spec) if now else []
+
+    return PrivacyApi(shown, rt.privacy.detokenize, guard)
 
 
 def quarantine_service(rt: Platform, messages: MessageLayer) -> QuarantineService:

@@ -1,0 +1,79 @@
+"""The privacy API: ``GET /api/v1/privacy/report`` (viewer: per dataset and field, the
+declared PII handling and where it is applied) and ``POST /api/v1/privacy/detokenize``
+(operator of the dataset's app: tokens back to their values). Every detokenize call is
+audited, allowed or refused, with the dataset, the field and how many tokens; never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+from starlette.routing import Route
+
+from comind.api.guard import Answer, Call, Guard
+
+Token = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class DetokenizeBody(BaseModel):
+    dataset: str = Field(max_length=200, description="the dataset the tokens were read from")
+    field: str = Field(max_length=200, description="the field holding them")
+    tokens: list[Token] = Field(min_length=1, max_length=1000)
+
+
+class DetokenizeAnswer(BaseModel):
+    values: dict[str, str | None] = Field(description="token → value (null: not a token)")
+
+
+class PiiField(BaseModel):
+    dataset: str | None = Field(description="null for an anonymize step's field")
+    field: str
+    operator: str = Field(description="hash, mask, redact, replace, tokenize, generalize, "
+                                      "encrypt or raw")  # fmt: skip
+    options: dict[str, Any]
+    reason: str | None = Field(description="why a raw field stays as it is")
+    applied_by: list[str] = Field(description="the flows (and steps) that apply it")
+
+
+class PrivacyReport(BaseModel):
+    fields: list[PiiField]
+
+
+def _app(named: Mapping[str, Any]) -> str | None:
+    return str(named.get("dataset") or "").partition(".")[0] or None
+
+
+def _target(named: Mapping[str, Any]) -> str:
+    return f"{named.get('dataset') or '*'}.{named.get('field') or '*'}"
+
+
+class PrivacyApi:
+    def __init__(
+        self,
+        report: Callable[[], list[dict[str, Any]]],
+        detokenize: Callable[[Sequence[str]], dict[str, str | None]],
+        guard: Guard,
+    ) -> None:
+        self.report, self.detokenize, self.guard = report, detokenize, guard
+
+    def routes(self) -> list[Route]:
+        return [
+            self.guard.route("/api/v1/privacy/report", self._report),
+            self.guard.change(
+                "/api/v1/privacy/detokenize",
+                self._detokenize,
+                "detokenize",
+                app=_app,
+                target=_target,
+            ),
+        ]
+
+    def _report(self, call: Call) -> dict[str, Any]:
+        return {"fields": self.report()}
+
+    def _detokenize(self, call: Call) -> Answer:
+        body = call.parsed(DetokenizeBody)
+        values = self.detokenize(body.tokens)
+        return Answer({"values": values}, detail={"tokens": len(body.tokens)})

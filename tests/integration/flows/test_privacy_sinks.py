@@ -1,0 +1,100 @@
+"""The spec's ``pii:`` is law: a flow writing a dataset that declares PII fields protects
+them before every sink (its table and its topic alike); tokens come back through the vault
+only for the platform, and hashes join with the same value hashed elsewhere."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from flowkit import FlowKit
+from starlette.applications import Starlette
+
+from comind.api.guard import Guard
+from comind.api.privacy import PrivacyApi
+from comind.api.server import ApiServer
+from comind.api.session import Sessions
+from comind.api.tokens import Tokens
+from comind.embedded.ports import free_port
+from comind.governance.access import AccessStore
+from comind.governance.keyring import Keyring
+from comind.governance.privacy import hash_value
+from comind.governance.sealbox import SealBox
+from comind.governance.tokens import TokenVault
+
+FLOW = """
+people:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 50, max_wait: 0}
+  sinks:
+    table: {postgres: shop.people, upsert_on: [id]}
+    copy: {topic: placed}
+"""
+PERSON = {"id": "p1", "email": "ann@example.com", "phone": "+33612345678",
+          "card": "4111-1111-1111-1111", "total": 5}  # fmt: skip
+
+
+def test_declared_fields_never_reach_a_sink_raw(kit: FlowKit) -> None:
+    builder = kit.builder(FLOW)
+    kit.send("shop/orders", [PERSON, {**PERSON, "id": "p2"}])
+    outcome = builder.runner("people").run_once()
+    assert outcome.written == 2
+    keys = kit.engines.pii_keys
+    assert keys is not None
+    emails, phones, cards = zip(*kit.rows("SELECT email, phone, card FROM people"), strict=True)
+    assert set(emails) == {hash_value(keys.hmac, "ann@example.com")}  # one hash: it joins
+    assert set(phones) == {"********5678"}
+    (card,) = set(cards)  # one value, one token
+    assert card != PERSON["card"] and len(card) == len(PERSON["card"]) and card[4] == "-"
+    copied = [json.loads(m.body) for m in kit.layer.queues.receive("shop/out", max_messages=10)]
+    assert len(copied) == 2 and all(m["email"] == emails[0] and m["card"] == card for m in copied)
+    assert "ann@example.com" not in json.dumps(copied)
+
+    ring = Keyring(kit.root / ".keys")  # the test's platform side: it opens the vault
+    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    assert vault.detokenize([card, "0000-0000-0000-0000"]) == {
+        card: PERSON["card"], "0000-0000-0000-0000": None}  # fmt: skip
+    wrong = TokenVault(kit.layer.pool, SealBox(b"x" * 32, "token-vault"))
+    try:
+        wrong.detokenize([card])
+    except Exception as exc:
+        assert "does not open" in str(exc)
+    else:
+        raise AssertionError("another key opened the vault")
+
+
+def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
+    kit: FlowKit,
+) -> None:
+    builder = kit.builder(FLOW)
+    kit.send("shop/orders", [PERSON])
+    builder.runner("people").run_once()
+    ((card,),) = kit.rows("SELECT card FROM people")
+    ring = Keyring(kit.root / ".keys")
+    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    store = AccessStore(kit.layer.pool)
+    tokens = Tokens(admin="adm", viewer="view", store=store, sessions=Sessions(b"s" * 32))
+    app = Starlette(routes=PrivacyApi(lambda: [], vault.detokenize, Guard(tokens)).routes())
+    who = {"viewer": "view", "operator": store.create("operator", app="shop")[1],
+           "other": store.create("operator", app="billing")[1]}  # fmt: skip
+    server = ApiServer(app, host="127.0.0.1", port=free_port("127.0.0.1"))
+    server.start()
+    body = {"dataset": "shop.people", "field": "card", "tokens": [card]}
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            answers = {role: client.post("/api/v1/privacy/detokenize", json=body,
+                                         headers={"Authorization": f"Bearer {t}"})
+                       for role, t in who.items()}  # fmt: skip
+    finally:
+        server.stop()
+    assert answers["operator"].json() == {"values": {card: PERSON["card"]}}
+    assert (answers["viewer"].status_code, answers["other"].status_code) == (403, 403)
+    with kit.layer.pool.connection() as conn:
+        audit = conn.execute("SELECT outcome, target, detail::text FROM comind.audit_log "
+                             "WHERE action = 'detokenize' ORDER BY id").fetchall()  # fmt: skip
+    assert sorted(a[0] for a in audit) == ["accepted", "refused", "refused"]
+    # a viewer is refused before its body is read: its entry cannot name the field
+    assert [a[1] for a in audit if a[0] == "accepted"] == ["shop.people.card"]
+    assert all(PERSON["card"] not in a[2] for a in audit)
+    assert [a[2] for a in audit if a[0] == "accepted"] == ['{"tokens": 1}']
