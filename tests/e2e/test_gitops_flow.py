@@ -261,3 +261,20 @@ def test_token_roles_app_scopes_and_the_audit_log(comind: Run, tmp_path: Path, h
     assert (shop_op["id"], "sync", "shop", "accepted") in actions
     assert (viewer["id"], "sync", "*", "refused") in actions
     assert any(a[1] == "read-secrets" and a[2] == "shop" for a in actions)
+
+    # the audit log is a hash chain: intact, then broken at the entry edited in PostgreSQL
+    intact = comind("audit", "verify", "--json", check=True)
+    assert json.loads(intact.stdout)["intact"]
+    exported = [json.loads(line) for line in
+                comind("audit", "export", check=True).stdout.splitlines()]  # fmt: skip
+    assert len(exported) >= 5 and all(len(e["hash"]) == 64 for e in exported)
+    state = json.loads((home / "state.json").read_text())
+    host, port = state["engines"]["postgres"]["address"].rsplit(":", 1)
+    password = (home / "secrets" / "postgres-password").read_text().strip()
+    with psycopg.connect(host=host, port=port, user="postgres", password=password,
+                         dbname="comind") as conn:  # fmt: skip
+        conn.execute("UPDATE comind.audit_log SET outcome = 'accepted' WHERE seq = %s",
+                     (exported[2]["seq"],))  # fmt: skip
+    broken = comind("audit", "verify")
+    assert broken.returncode == 1
+    assert f"BROKEN at entry {exported[2]['seq']}" in broken.stdout and "edited" in broken.stdout

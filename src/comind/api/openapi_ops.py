@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from comind.api import audit as au
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
@@ -332,6 +333,18 @@ OPS: tuple[Op, ...] = (
        params=(Param("limit", "query", "how many (1 to 10000)", "integer", default=50,
                      maximum=10_000),),
        errors={400: LIMIT}),
+    Op("GET", "/api/v1/audit/verify", "verifyAudit", "access",
+       "The audit log's hash chain recomputed and checked against its anchors",
+       {200: au.AuditVerdict}, role="admin",
+       description="Names the first broken entry: edited, deleted, inserted or rewritten."),
+    Op("GET", "/api/v1/audit/export", "exportAudit", "access",
+       "Audit entries oldest first with their seq and hashes, a page at a time",
+       {200: au.AuditExport}, role="admin",
+       params=(Param("after", "query", "entries after this seq", "integer", default=0),
+               Param("since", "query", "entries at or after this ISO 8601 time"),
+               Param("limit", "query", "how many (1 to 5000)", "integer", default=1000,
+                     maximum=5000)),
+       errors={400: "a bad since, after or limit"}),
     Op("GET", "/api/v1/apps/{app}/env", "appEnv", "access",
        "Every variable an app is given, secrets included", {200: c.AppEnv}, role="admin",
        params=(APP,), errors={404: "no such app"},

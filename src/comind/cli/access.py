@@ -51,7 +51,7 @@ def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     table = Table("id", "role", "app", "created", "expires", "revoked")
     for r in rows:
-        table.add_row(*(_cell(r[k]) for k in ("id", "role", "app", "created_at", "expires_at",
+        table.add_row(*(cell(r[k]) for k in ("id", "role", "app", "created_at", "expires_at",
                                              "revoked_at")))  # fmt: skip
     console.print(table)
 
@@ -70,21 +70,5 @@ def end_sessions(ctx: typer.Context) -> None:
     console.print("every dashboard session ended; signing in again works as before")
 
 
-def audit(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
-    as_json: JsonOpt = False,
-) -> None:
-    """The audit log, newest first: who changed what through the API, who read secrets."""
-    docs = call(ctx, "GET", "/api/v1/audit", params={"limit": limit}, admin=True)["entries"]
-    if as_json:
-        emit_json(docs)
-        return
-    table = Table("at", "actor", "action", "target", "outcome")
-    for d in docs:
-        table.add_row(_cell(d["at"]), d["actor"], d["action"], d["target"], d["outcome"])
-    console.print(table)
-
-
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     return str(value or "")[:19].replace("T", " ")

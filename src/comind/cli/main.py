@@ -15,8 +15,9 @@ import typer
 
 from comind import __version__
 from comind.cli import flows, gitops, lifecycle, restores, validate
-from comind.cli.access import audit, token_cli
+from comind.cli.access import token_cli
 from comind.cli.apps import app_cli
+from comind.cli.audit import audit_cli
 from comind.cli.backups import backup_cli, keys_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
@@ -45,7 +46,7 @@ app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.command("logs")(logs)
-app.command("audit")(audit)
+app.add_typer(audit_cli, name="audit")
 app.command("sync")(gitops.sync)
 app.command("diff")(gitops.diff)
 app.command("history")(gitops.history)

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Seconds between SQL checks of the datasets that "
         "stream and event flows write (their quality rules).",
     )
+    audit_anchor_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between anchors of the audit chain's head in the backup store.",
+    )
     log_retention_days: int = Field(default=7, ge=1, description="Days of logs kept.")
     alert_webhooks: str = Field(
         default="", description="Comma-separated URLs that receive alert notifications."

@@ -1,10 +1,12 @@
-"""The platform's periodic governance work: quarantine retention, and the scheduled quality
-checks of the datasets stream and event flows write (each runs as a housekeeping task)."""
+"""The platform's periodic governance work: quarantine retention, the scheduled quality
+checks of the datasets stream and event flows write, and the audit chain's anchors in the
+backup store (each runs as a housekeeping task)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from comind.governance.audit_chain import AuditChain
 from comind.platform.housekeeping import Periodic
 from comind.platform.quality import platform_quality
 from comind.platform.routes import quarantine_service
@@ -20,4 +22,9 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
     return [
         Periodic("quarantine", every, quarantine_service(rt, messages).expire),
         Periodic("quality", rt.settings.quality_interval, quality.sweep),
+        Periodic(
+            "audit-anchor",
+            rt.settings.audit_anchor_interval,
+            AuditChain(messages.pool, rt.wal.store).anchor,
+        ),
     ]

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 
 from comind.api.access import AccessApi
 from comind.api.app_env import AppEnvApi
+from comind.api.audit import AuditApi
 from comind.api.backups import BackupsApi, Switch
 from comind.api.dashboard import Dashboard
 from comind.api.flow_actions import FlowActionsApi
@@ -47,6 +48,7 @@ from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
+from comind.governance.audit_chain import AuditChain
 from comind.governance.lineage_event_store import LineageEventStore
 from comind.governance.lineage_store import LineageStore
 from comind.governance.sealbox import SealBox
@@ -116,6 +118,7 @@ def _control_routes(
     return [
         *QueueAdminApi(messages, queues, guard).routes(),
         *AccessApi(tokens.store, guard).routes(),
+        *AuditApi(AuditChain(messages.pool, rt.wal.store), guard).routes(),
         *LogsApi(LogStore(messages.pool), guard).routes(),
         *LineageApi(LineageStore(messages.pool), guard).routes(),
         *LineageEventsApi(LineageEventStore(messages.pool), guard).routes(),
