@@ -46,8 +46,8 @@ from comind.embedded.redis import find_binary
 from comind.embedded.settings import Settings
 from comind.errors import UsageError
 from comind.platform.local import PlatformState, platform_db
+from comind.platform.objects import object_store
 from comind.spec.names import role_name
-from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
 
 __all__ = ["Partial", "PhysicalManifest", "Restores", "SideCopy", "Target", "discard_old_data",
@@ -94,7 +94,7 @@ class Restores:
     def __init__(self, cluster: Cluster, catalog: BackupCatalog, home: StateDir,
                  settings: Settings) -> None:  # fmt: skip
         self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
-        self.store = FileObjectStore(home.objects)
+        self.store = object_store(home)
         self.keys = KeyRing(home.secrets)
 
     def _fresh(self, prefix: str) -> Path:

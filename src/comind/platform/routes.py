@@ -57,10 +57,10 @@ from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
 from comind.platform.lineage import platform_emitter
+from comind.platform.objects import object_store
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.queue.layer import MessageLayer
-from comind.stores.objects import FileObjectStore
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -199,7 +199,7 @@ def _flow_service(rt: Platform) -> FlowService:
             raise ComindError("flows run only on a platform that follows a repository")
         access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
         return FlowEngines(rt.messages, access.target(flow),
-                           FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
+                           object_store(rt.engines.home), access.redis_target(flow),
                            lineage=platform_emitter(rt.settings, rt.messages.pool))  # fmt: skip
 
     return FlowService(_applied(rt), engines)
