@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from comind.api import flow_actions as fa
+from comind.api import keys as k
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
@@ -250,6 +251,17 @@ OPS: tuple[Op, ...] = (
     Op("POST", "/api/v1/backups/restore-points", "createRestorePoint", "backups",
        "Name this moment to restore to (comind restore --to-restore-point)",
        {200: s.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,
+       description="Audited."),
+    # --- keys
+    Op("GET", "/api/v1/keys", "keysStatus", "keys", "KEK versions and data keys per scope",
+       {200: k.KeysStatus}, role="admin", description="Key ids and versions only, never a key."),
+    Op("POST", "/api/v1/keys/rotate", "rotateKeys", "keys",
+       "A new KEK version; every data key re-wrapped (no data re-encrypted)",
+       {200: k.KeysRotated}, role="admin", body=k.RotateBody, errors={409: "rotation failed"},
+       description="Audited. reencrypt: new data keys for encrypted buckets and backups."),
+    Op("POST", "/api/v1/keys/retire", "retireKek", "keys", "Delete an old KEK version",
+       {200: k.KeysRetired}, role="admin", body=k.RetireBody,
+       errors={409: "the version is current, unknown, or still wraps data keys"},
        description="Audited."),
     # --- metrics history and alerts
     Op("GET", "/api/v1/metrics/query", "queryMetrics", "metrics",

@@ -1,4 +1,4 @@
-"""Disaster recovery on the platform's machine: the backup keys (rotated, exported under a
+"""Disaster recovery on the platform's machine: the keys (exported under a
 passphrase with the platform's other secrets) and a platform rebuilt from a copy of its
 backup store into an empty state directory (see :mod:`comind.backup.dr`).
 
@@ -13,13 +13,7 @@ from comind.backup.dr import Rebuilt, rebuild
 from comind.backup.keys import KeyRing
 from comind.embedded.home import StateDir
 
-__all__ = ["Rebuilt", "export_keys", "rebuild", "rotate_backup_key"]
-
-
-def rotate_backup_key(home: StateDir) -> str:
-    """A new backup key for new backups; older keys are kept for older backups."""
-    key_id, _ = KeyRing(home.secrets).rotate()
-    return key_id
+__all__ = ["Rebuilt", "export_keys", "rebuild"]
 
 
 def export_keys(home: StateDir, passphrase: str, out: Path) -> None:

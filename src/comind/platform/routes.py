@@ -22,6 +22,7 @@ from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.guard import Guard
+from comind.api.keys import KeysApi
 from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
@@ -56,6 +57,7 @@ from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
+from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
 from comind.platform.objects import object_store
 from comind.platform.quality import platform_quality
@@ -97,6 +99,7 @@ def platform_routes(
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
     routes += QualityApi(quality, Guard(tokens)).routes()
+    routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 
