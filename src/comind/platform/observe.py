@@ -12,6 +12,7 @@ from comind.observe import dashboards, reference, rules, tracing
 from comind.observe.metrics import REGISTRY
 from comind.queue import metrics as queue_metrics
 from comind.spec import Spec
+from comind.stores import object_crypto
 
 COMPONENTS = (
     app_metrics,
@@ -19,6 +20,7 @@ COMPONENTS = (
     flow_metrics,
     gitops_metrics,
     lineage_metrics,
+    object_crypto,
     queue_metrics,
     tracing,
 )  # imported: their metrics registered
