@@ -158,22 +158,23 @@ class Decrypted:
 
     def read(self, size: int = -1) -> bytes:
         end = self.size if size < 0 else min(self.size, self._pos + size)
-        out = bytearray()
+        pieces, start = [], self._pos
         while self._pos < end:
             index, offset = divmod(self._pos, self._head.chunk)
             plain = self._chunk(index)
-            piece = plain[offset : offset + end - self._pos]
-            out += piece
-            self._pos += len(piece)
-        DECRYPTED.inc(len(out))
-        return bytes(out)
+            if offset or end - self._pos < len(plain):  # else the whole chunk: no copy
+                plain = plain[offset : offset + end - self._pos]
+            pieces.append(plain)
+            self._pos += len(plain)
+        DECRYPTED.inc(self._pos - start)
+        return b"".join(pieces)
 
     def _chunk(self, index: int) -> bytes:
         if self._cached[0] == index:
             return self._cached[1]
         sealed_size = self._head.chunk + NONCE + TAG
         self._handle.seek(self._head.length + index * sealed_size)
-        sealed = self._handle.read(sealed_size)
+        sealed = memoryview(self._handle.read(sealed_size))
         final = index == self._count - 1
         try:
             plain = self._aead.decrypt(
