@@ -19,6 +19,11 @@ from comind.stores.object_crypto import scope
 from comind.stores.objects import FileObjectStore
 
 
+def backup_keys(home: StateDir) -> KeyRing:
+    """The backup keys: scope ``backup`` of the state directory's keyring."""
+    return KeyRing(home.secrets, Keyring(home.secrets))
+
+
 class KeyService:
     def __init__(self, home: StateDir) -> None:
         self.home, self.keyring = home, Keyring(home.secrets)
@@ -29,7 +34,7 @@ class KeyService:
         if reencrypt:
             for bucket in self._encrypted_buckets():
                 renewed.append(self.keyring.new_data_key(scope(bucket)).scope)
-            KeyRing(self.home.secrets).rotate()
+            backup_keys(self.home).rotate()
             renewed.append("backup")
         return {"kek_version": rotation.kek_version, "rewrapped": rotation.rewrapped,
                 "new_data_keys": renewed}  # fmt: skip

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from comind.backup.dr import Rebuilt, rebuild
+from comind.backup import dr
+from comind.backup.dr import Rebuilt, Step
 from comind.backup.keys import KeyRing
 from comind.embedded.home import StateDir
+from comind.embedded.settings import Settings
+from comind.governance.keyring import Keyring
 
 __all__ = ["Rebuilt", "export_keys", "rebuild"]
 
@@ -21,3 +24,11 @@ def export_keys(home: StateDir, passphrase: str, out: Path) -> None:
     data = KeyRing(home.secrets).export(passphrase)
     out.write_bytes(data)
     out.chmod(0o600)
+
+
+def rebuild(
+    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
+    step: Step = lambda s: None,
+) -> Rebuilt:  # fmt: skip
+    """:func:`comind.backup.dr.rebuild` with the backup keys in the rebuilt keyring."""
+    return dr.rebuild(source, home, settings, exported, passphrase, step, envelope=Keyring)

@@ -20,7 +20,6 @@ from comind.backup.base import physical_manifests
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
-from comind.backup.keys import KeyRing
 from comind.backup.logical import copy_database, replace_database, restore_logical
 from comind.backup.manifest import (
     LogicalManifest,
@@ -45,6 +44,7 @@ from comind.embedded.postgres import find_bin_dir
 from comind.embedded.redis import find_binary
 from comind.embedded.settings import Settings
 from comind.errors import UsageError
+from comind.platform.keys import backup_keys
 from comind.platform.local import PlatformState, platform_db
 from comind.platform.objects import object_store
 from comind.spec.names import role_name
@@ -95,7 +95,7 @@ class Restores:
                  settings: Settings) -> None:  # fmt: skip
         self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
         self.store = object_store(home)
-        self.keys = KeyRing(home.secrets)
+        self.keys = backup_keys(home)
 
     def _fresh(self, prefix: str) -> Path:
         return self.home.restores / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}"

@@ -24,7 +24,6 @@ from comind.apps.accounts import AppAccounts
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
-from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
@@ -55,6 +54,7 @@ from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.keys import backup_keys
 from comind.platform.lineage import lineage_env, prune_records
 from comind.platform.objects import object_store
 from comind.platform.routes import platform_routes
@@ -140,7 +140,7 @@ class Platform:
         self.backup_service: BackupService | None = None
         self.wal = WalArchive(
             object_store(self.engines.home),
-            KeyRing(self.engines.home.secrets),
+            backup_keys(self.engines.home),
         )
         self._stop = threading.Event()
 
