@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comind.governance.keyring import Keyring
+from comind.platform.reencrypt import Reencryption
 from comind.stores.object_crypto import Decrypted, Place, TamperedObject, encrypt, read_header
 from comind.stores.objects import FileObjectStore, ObjectStoreError, Part
 
@@ -138,3 +139,24 @@ def test_without_a_keyring_an_encrypted_bucket_is_refused(
     for attempt in (lambda: bare.put("safe", "j", b"y"), lambda: bare.get("safe", "k")):
         with pytest.raises(ObjectStoreError, match="encrypted and this object store has no"):
             attempt()
+
+
+def test_reencryption_moves_objects_to_the_new_key_at_a_bounded_rate(
+    store: FileObjectStore, tmp_path: Path
+) -> None:
+    keys = Keyring(tmp_path / "secrets")
+    before = {f"o{n}": store.put("safe", f"o{n}", b"payload %d" % n * 1000) for n in range(3)}
+    mtime = (tmp_path / "objects/safe/o0").stat().st_mtime_ns
+    new = keys.new_data_key("bucket/safe")
+    work = Reencryption(store, keys, rate=2)
+    assert work.remaining() == 3
+    assert work.step() == 1 and work.step() == 0 and work.remaining() == 0
+    for key, info in before.items():
+        with (tmp_path / "objects/safe" / key).open("rb") as handle:
+            head = read_header(handle)
+        assert head is not None and head.key_id == new.id
+        head_now = store.head("safe", key)
+        assert head_now is not None and (head_now.etag, head_now.size) == (info.etag, info.size)
+        assert head_now.version_id == info.version_id
+        assert store.get("safe", key) == b"payload %d" % int(key[1:]) * 1000
+    assert (tmp_path / "objects/safe/o0").stat().st_mtime_ns == mtime

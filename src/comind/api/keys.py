@@ -40,6 +40,7 @@ class KeysStatus(Closed):
     kek_current: str
     kek_versions: list[str] = Field(description="oldest first; each still unwraps")
     scopes: list[ScopeKeys]
+    reencrypt_remaining: int = Field(description="objects still under an older data key")
 
 
 class KeysRotated(Closed):

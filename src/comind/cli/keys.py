@@ -52,6 +52,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for entry in doc["scopes"]:
         wrapped = ", ".join(f"{k} ({v})" for k, v in entry["keys"].items())
         console.print(f"  {entry['scope']}: current {entry['current']}; {wrapped}")
+    console.print(f"objects waiting to be re-encrypted: {doc['reencrypt_remaining']}")
 
 
 @keys_cli.command("rotate")

@@ -1,11 +1,13 @@
-"""The platform's periodic governance work: quarantine retention, and the scheduled quality
-checks of the datasets stream and event flows write (each runs as a housekeeping task)."""
+"""The platform's periodic governance work: quarantine retention, the scheduled quality
+checks of the datasets stream and event flows write, and the background re-encryption of
+encrypted buckets (each runs as a housekeeping task)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from comind.platform.housekeeping import Periodic
+from comind.platform.keys import KeyService
 from comind.platform.quality import platform_quality
 from comind.platform.routes import quarantine_service
 from comind.queue.layer import MessageLayer
@@ -20,4 +22,5 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
     return [
         Periodic("quarantine", every, quarantine_service(rt, messages).expire),
         Periodic("quality", rt.settings.quality_interval, quality.sweep),
+        Periodic("re-encryption", 1.0, KeyService(rt.engines.home).reencryption.step),
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from tests.waiting import wait_until
 
 from comind.backup.base import BUCKET
 from comind.backup.buckets import backup_buckets, restore_bucket
@@ -69,6 +70,10 @@ def test_an_encrypted_bucket_backs_up_and_restores_across_a_key_rotation(
     assert rotated["new_data_keys"] == ["bucket/vault-b", "backup"]
     status = admin(backup_runtime, "/api/v1/keys")
     assert {v for s in status["scopes"] for v in s["keys"].values()} == {rotated["kek_version"]}
+    # the platform re-encrypts the object under the bucket's new data key in the background
+    assert wait_until(lambda: admin(backup_runtime, "/api/v1/keys")["reencrypt_remaining"] == 0)
+    [bucket_keys] = [s for s in status["scopes"] if s["scope"] == "bucket/vault-b"]
+    assert bucket_keys["current"].encode() in on_disk.read_bytes()[:64]
     old = [v for v in status["kek_versions"] if v != rotated["kek_version"]]
     assert admin(backup_runtime, "/api/v1/keys/retire", {"version": old[0]})["retired"] == old[0]
 
