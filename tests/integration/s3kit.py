@@ -18,6 +18,7 @@ from comind.api.s3 import S3Endpoint
 from comind.api.server import ApiServer
 from comind.api.tls import TlsFiles
 from comind.embedded.ports import free_port
+from comind.governance.keyring import Keyring
 from comind.platform import Platform
 from comind.stores.objects import FileObjectStore
 
@@ -26,13 +27,16 @@ from comind.stores.objects import FileObjectStore
 def serving(
     runtime: Platform, root: Path, owned: dict[str, list[str]], *,
     versioned: tuple[str, ...] = (), tls: TlsFiles | None = None, max_object: int | None = None,
+    encrypted: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, FileObjectStore]]:  # fmt: skip
-    """An S3 endpoint over a file store at ``root`` with the buckets of ``owned`` (the
-    ``versioned`` ones declared ``versioning: true``, as the bucket provider records it)."""
-    store = FileObjectStore(root)
+    """An S3 endpoint over a file store at ``root`` (its keyring beside it) with the buckets
+    of ``owned`` (the ``versioned`` ones declared ``versioning: true``, the ``encrypted``
+    ones ``encrypted: true``, as the bucket provider records it)."""
+    store = FileObjectStore(root, Keyring(root.parent / f"{root.name}-secrets"))
     for bucket in (b for buckets in owned.values() for b in buckets):
         store.create_bucket(bucket)
-        store.configure_bucket(bucket, {"versioning": bucket in versioned, "encrypted": False})
+        config = {"versioning": bucket in versioned, "encrypted": bucket in encrypted}
+        store.configure_bucket(bucket, config)
     assert runtime.credentials is not None
     limits = {} if max_object is None else {"max_object": max_object}
     s3 = S3Endpoint(store, runtime.credentials, lambda app: owned.get(app, []), **limits)

@@ -16,13 +16,14 @@ from tests.integration.s3kit import client, code, serving, status
 
 from comind.platform import Platform
 
-BUCKET, OTHER = "obj-files", "obj-other"
+BUCKET, OTHER, SEALED = "obj-files", "obj-other", "obj-sealed"
 
 
 @pytest.fixture(scope="module")
 def s3(runtime: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = Path(tmp_path_factory.mktemp("objects"))
-    with serving(runtime, root, {"obj-shop": [BUCKET], "obj-else": [OTHER]}) as (url, _):
+    owned = {"obj-shop": [BUCKET, SEALED], "obj-else": [OTHER]}
+    with serving(runtime, root, owned, encrypted=(SEALED,)) as (url, _):
         yield client(runtime, url, "obj-shop")
 
 
@@ -143,3 +144,26 @@ def test_listing_pages_through_prefixes_and_odd_keys(s3: Any) -> None:
     assert len(pages) == 3
     v1 = s3.list_objects(Bucket=BUCKET, Prefix="odd/", MaxKeys=3)
     assert [o["Key"] for o in v1["Contents"]] == keys[:3] and v1["IsTruncated"]
+
+
+def test_an_encrypted_bucket_stores_ciphertext_and_serves_plaintext_ranges(
+    s3: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    body = b"".join(b"SECRET-%06d;" % n for n in range(30_000))  # 420 KB: 7 chunks
+    etag = s3.put_object(Bucket=SEALED, Key="k/plain.txt", Body=body)["ETag"]
+    stored = next(tmp_path_factory.getbasetemp().glob(f"objects*/{SEALED}/k/plain.txt"))
+    assert b"SECRET-" not in stored.read_bytes()
+    head = s3.head_object(Bucket=SEALED, Key="k/plain.txt")
+    assert (head["ContentLength"], head["ETag"]) == (len(body), etag)
+    got = s3.get_object(Bucket=SEALED, Key="k/plain.txt", Range="bytes=65530-200000")
+    assert got["Body"].read() == body[65530:200001]
+    s3.copy_object(
+        Bucket=SEALED, Key="copy.txt", CopySource={"Bucket": SEALED, "Key": "k/plain.txt"}
+    )
+    assert s3.get_object(Bucket=SEALED, Key="copy.txt")["Body"].read() == body
+    raw = bytearray(stored.read_bytes())
+    raw[100] ^= 1  # inside the first chunk
+    stored.write_bytes(bytes(raw))
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        s3.get_object(Bucket=SEALED, Key="k/plain.txt")
+    assert status(err) == 500 and "does not authenticate" in str(err.value)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from comind.backup.keys import KeyRing
 from comind.errors import ComindError
 from comind.governance.kek import LocalKek
 from comind.governance.keyring import Keyring
@@ -73,3 +74,16 @@ def test_a_passphrase_wrapped_kek_needs_its_passphrase(tmp_path: Path) -> None:
         Keyring(tmp_path, LocalKek(tmp_path, "wrong")).key("backup", key.id)
     with pytest.raises(ComindError, match="set COMIND_KEK_PASSPHRASE"):
         Keyring(tmp_path, LocalKek(tmp_path)).key("backup", key.id)
+
+
+def test_legacy_backup_keys_move_into_the_keyring_with_their_ids(tmp_path: Path) -> None:
+    legacy = KeyRing(tmp_path)
+    old_id, old_key = legacy.current()
+    current_id, current_key = legacy.rotate()
+    ring = KeyRing(tmp_path, Keyring(tmp_path))
+    assert ring.current() == (current_id, current_key)  # the legacy current stays current
+    assert ring.all() == {old_id: old_key, current_id: current_key}
+    assert not (tmp_path / "backup-keys.json").exists()  # no raw key left on disk
+    assert old_key.hex() not in (tmp_path / "data-keys.json").read_bytes().hex()
+    new_id, _ = ring.rotate()
+    assert Keyring(tmp_path).data_key("backup").id == new_id and len(ring.all()) == 3

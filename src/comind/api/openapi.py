@@ -24,10 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from comind import __version__
-from comind.api.openapi_ops import OPS, Op, Param, Text
+from comind.api.openapi_governance import GOVERNANCE_OPS
+from comind.api.openapi_ops import OPS as PLATFORM_OPS
+from comind.api.openapi_ops import Op, Param, Text
 from comind.api.openapi_schemas import Problem
 
 PATH = "/api/v1/openapi.json"
+OPS = PLATFORM_OPS + GOVERNANCE_OPS
 REQUESTS = list(dict.fromkeys(op.body for op in OPS if op.body is not None))
 DESCRIPTION = """\
 The REST API of a Comind-Ops platform: status, queues and dead letters, flows, backups,
@@ -63,7 +66,7 @@ SCHEMES: dict[str, Any] = {
     "gitlabToken": {"type": "apiKey", "in": "header", "name": "X-Gitlab-Token",
                     "description": "GitLab's secret token: the webhook secret."},
 }  # fmt: skip
-TAGS = ["status", "queues", "flows", "privacy", "quality", "backups", "metrics", "gitops",
+TAGS = ["status", "queues", "flows", "privacy", "quality", "backups", "keys", "metrics", "gitops",
         "access", "logs", "lineage"]  # fmt: skip
 APP_TOKENS = {
     "filtered": "A token limited to one app sees that app's part.",

@@ -17,13 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from comind.api import audit as au
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
-from comind.api import privacy as pv
 from comind.api import quality as q
 from comind.api import quarantine as qa
 from comind.api.backups import PointBody, PruneBody, RunBody
@@ -215,16 +213,6 @@ OPS: tuple[Op, ...] = (
                413: "a body over 10 MiB"},
        description="The body is a JSON object, a JSON array of objects or NDJSON, parsed whole "
                    "before anything is queued: 202 means every record is stored."),
-    # --- privacy
-    Op("GET", "/api/v1/privacy/report", "privacyReport", "privacy",
-       "Per dataset and field: the declared PII handling and where it is applied",
-       {200: pv.PrivacyReport}),
-    Op("POST", "/api/v1/privacy/detokenize", "detokenize", "privacy",
-       "Tokens back to their values", {200: pv.DetokenizeAnswer}, role="operator",
-       body=pv.DetokenizeBody,
-       errors={400: "a body refused"},
-       description="Operator of the dataset's app. Every call is audited, allowed or refused, "
-                   "with the dataset, field and number of tokens; never a value."),
     # --- quality
     Op("GET", "/api/v1/quality", "listQuality", "quality",
        "Every dataset with quality rules: its score and failing rules", {200: q.QualityList}),
@@ -333,18 +321,6 @@ OPS: tuple[Op, ...] = (
        params=(Param("limit", "query", "how many (1 to 10000)", "integer", default=50,
                      maximum=10_000),),
        errors={400: LIMIT}),
-    Op("GET", "/api/v1/audit/verify", "verifyAudit", "access",
-       "The audit log's hash chain recomputed and checked against its anchors",
-       {200: au.AuditVerdict}, role="admin",
-       description="Names the first broken entry: edited, deleted, inserted or rewritten."),
-    Op("GET", "/api/v1/audit/export", "exportAudit", "access",
-       "Audit entries oldest first with their seq and hashes, a page at a time",
-       {200: au.AuditExport}, role="admin",
-       params=(Param("after", "query", "entries after this seq", "integer", default=0),
-               Param("since", "query", "entries at or after this ISO 8601 time"),
-               Param("limit", "query", "how many (1 to 5000)", "integer", default=1000,
-                     maximum=5000)),
-       errors={400: "a bad since, after or limit"}),
     Op("GET", "/api/v1/apps/{app}/env", "appEnv", "access",
        "Every variable an app is given, secrets included", {200: c.AppEnv}, role="admin",
        params=(APP,), errors={404: "no such app"},

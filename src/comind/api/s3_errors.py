@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
+from comind.stores.object_crypto import TamperedObject
 from comind.stores.object_model import (
     DeleteMarker,
     InvalidPart,
@@ -59,6 +60,8 @@ def from_store(exc: ObjectStoreError) -> S3Error:
     if isinstance(exc, DeleteMarker):
         return S3Error("MethodNotAllowed", "The specified method is not allowed against a "
                        "delete marker.", 405, {"x-amz-delete-marker": "true"})  # fmt: skip
+    if isinstance(exc, TamperedObject):
+        return S3Error("InternalError", str(exc), 500)
     return invalid(str(exc))
 
 

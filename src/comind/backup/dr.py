@@ -21,7 +21,7 @@ from comind.backup.base import BUCKET, BackupError, adopt_stored, stored_manifes
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
-from comind.backup.keys import KeyRing, open_export
+from comind.backup.keys import Envelope, KeyRing, open_export
 from comind.backup.manifest import Manifest, ObjectsManifest, PhysicalManifest, RedisManifest
 from comind.backup.pitr import replay
 from comind.backup.restore import unpack
@@ -81,6 +81,7 @@ def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
 def rebuild(
     source: Path | tuple[ObjectStore, str], home: StateDir, settings: Settings,
     exported: bytes, passphrase: str, step: Step = lambda s: None,
+    envelope: Callable[[Path], Envelope] | None = None,
 ) -> Rebuilt:  # fmt: skip
     """Rebuild the platform whose backups are in ``source`` (a directory copy of the backup
     bucket, or any store and the bucket in it holding them) into ``home`` (empty)."""
@@ -90,18 +91,19 @@ def rebuild(
         raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
                           "directory (choose another --home)")  # fmt: skip
     try:
-        return _rebuild(copy, home, settings, exported, passphrase, step)
+        keys = KeyRing(home.secrets, envelope(home.secrets) if envelope else None)
+        return _rebuild(copy, home, settings, (keys, exported, passphrase), step)
     except BaseException:
         shutil.rmtree(home.root, ignore_errors=True)  # it was empty: a retry starts clean
         raise
 
 
 def _rebuild(
-    copy: tuple[ObjectStore, str], home: StateDir, settings: Settings, exported: bytes,
-    passphrase: str, step: Step,
+    copy: tuple[ObjectStore, str], home: StateDir, settings: Settings,
+    export: tuple[KeyRing, bytes, str], step: Step,
 ) -> Rebuilt:  # fmt: skip
     home.create()
-    keys = KeyRing(home.secrets)
+    keys, exported, passphrase = export
     keys.load(exported, passphrase, platform=True)
     step("copying the backup store")
     store: ObjectStore = FileObjectStore(home.objects)  # the new platform's own store

@@ -1,8 +1,12 @@
-"""The platform's backup keys: a key ring in the state directory (``secrets/backup-keys.json``,
-mode 0600). New artifacts use the current key; rotation adds a key and makes it current,
-and older keys stay so older backups remain restorable. ``export``/``load`` move the ring
-off the machine under a passphrase (scrypt + AES-256-GCM) for disaster recovery, together
-with the state directory's other secrets (the engines' passwords, the key sealing app
+"""The platform's backup keys: the data keys of scope ``backup`` of the platform's keyring
+(``governance/keyring.py``, given as an :class:`Envelope`: wrapped by its key-encryption key).
+New artifacts use the current key; rotation adds a key and makes it current, and older keys
+stay so older backups remain restorable. The keys of the ring that came before the keyring
+(raw, in ``secrets/backup-keys.json``) move into it with their ids on first use, and the file
+goes: artifacts they sealed still open. Without an envelope the ring is that file alone.
+``export``/``load`` move the keys off the machine under a passphrase (scrypt + AES-256-GCM)
+for disaster recovery: the legacy ring, and the state directory's secret files (the keyring
+and its key-encryption key among them, the engines' passwords, the key sealing app
 credentials, the API tokens): a platform rebuilt from its backups is the same platform."""
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from comind.errors import ComindError
 
 FILE = "backup-keys.json"
+SCOPE = "backup"
 LOCK = ".backup-keys.lock"
 
 
@@ -41,11 +46,32 @@ class Export(TypedDict):
     secrets: dict[str, str]  # file name in the secrets directory -> its content
 
 
+class _DataKey(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def key(self) -> bytes: ...
+
+
+class Envelope(Protocol):
+    """What the backup keys need of the platform's keyring (which satisfies it)."""
+
+    def data_key(self, scope: str) -> _DataKey: ...
+    def key(self, scope: str, key_id: str) -> bytes: ...
+    def new_data_key(self, scope: str) -> _DataKey: ...
+    def adopt(self, scope: str, key_id: str, key: bytes, *, current: bool = False) -> None: ...
+    def key_ids(self, scope: str) -> list[str]: ...
+
+
 class KeyRing:
-    def __init__(self, secrets_dir: Path) -> None:
-        self.dir, self.path = secrets_dir, secrets_dir / FILE
+    def __init__(self, secrets_dir: Path, envelope: Envelope | None = None) -> None:
+        self.dir, self.path, self.envelope = secrets_dir, secrets_dir / FILE, envelope
 
     def current(self) -> tuple[str, bytes]:
+        if self.envelope is not None:
+            found = self._migrated().data_key(SCOPE)
+            return found.id, found.key
         with self._locked():
             ring = self._read()
             if not ring["keys"]:
@@ -54,12 +80,31 @@ class KeyRing:
         return key_id, base64.b64decode(ring["keys"][key_id])
 
     def all(self) -> dict[str, bytes]:
+        if self.envelope is not None:
+            ring = self._migrated()
+            return {k: ring.key(SCOPE, k) for k in ring.key_ids(SCOPE)}
         return {k: base64.b64decode(v) for k, v in self._read()["keys"].items()}
 
     def rotate(self) -> tuple[str, bytes]:
         """A new current key; the old ones are kept."""
+        if self.envelope is not None:
+            made = self._migrated().new_data_key(SCOPE)
+            return made.id, made.key
         with self._locked():
             return self._add(self._read())
+
+    def _migrated(self) -> Envelope:
+        """The envelope, once the legacy file's keys are in it (the current one current)."""
+        assert self.envelope is not None
+        if self.path.exists():
+            with self._locked():
+                ring, fresh = self._read(), not self.envelope.key_ids(SCOPE)
+                last = ring["current"] if fresh else None  # stays current when it was
+                for key_id, key in sorted(ring["keys"].items(), key=lambda i: i[0] == last):
+                    self.envelope.adopt(SCOPE, key_id, base64.b64decode(key),
+                                        current=key_id == last)  # fmt: skip
+                self.path.unlink(missing_ok=True)
+        return self.envelope
 
     def _add(self, ring: Ring) -> tuple[str, bytes]:
         key_id = f"bk-{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
@@ -90,6 +135,8 @@ class KeyRing:
             mine["keys"].update(ring["keys"])
             mine["current"] = mine["current"] or ring["current"]
             self._write(mine)
+        if self.envelope is not None:
+            self._migrated()
         return sorted(ring["keys"])
 
     def _restore_secrets(self, found: dict[str, str]) -> None:

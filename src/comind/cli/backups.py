@@ -1,25 +1,19 @@
-"""``comind backup run/ls/verify``, ``comind restore --side`` and ``comind keys``: backups
+"""``comind backup run/ls/verify``, ``comind restore --side``: backups
 of the running platform's PostgreSQL, taken and restored from this process."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
 from comind.cli.api_client import call
-from comind.cli.connect import home_of
-from comind.cli.disaster import PASSPHRASE_ENV, passphrase
 from comind.cli.output import JsonOpt, YesOpt, console, emit_json, waiting
 from comind.errors import UsageError
 from comind.platform.backups import KINDS
-from comind.platform.recovery import export_keys, rotate_backup_key
 
 backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
-keys_cli = typer.Typer(help="The backup keys: rotate, export.", no_args_is_help=True)
 
 
 def progress_bar(as_json: bool) -> Progress:
@@ -178,26 +172,3 @@ def restore_point_cmd(
         emit_json(point)
     else:
         console.print(f"restore point {name} at {point['lsn']} ({point['time']})")
-
-
-@keys_cli.command("rotate")
-def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """A new backup key for new backups; older keys are kept for older backups."""
-    key_id = rotate_backup_key(home_of(ctx))
-    emit_json({"key_id": key_id}) if as_json else console.print(f"new backup key {key_id}")
-
-
-@keys_cli.command("export")
-def export(
-    ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Where to write the passphrase-protected keys.")],
-) -> None:
-    """Export the backup keys and the platform's other secrets under a passphrase (asked, or
-    COMIND_KEYS_PASSPHRASE): what a disaster recovery needs besides the backups."""
-    chosen = passphrase()
-    if len(chosen) < 12:
-        raise UsageError("use a passphrase of at least 12 characters")
-    if PASSPHRASE_ENV not in os.environ and passphrase("again: ") != chosen:
-        raise UsageError("the passphrases differ")
-    export_keys(home_of(ctx), chosen, out)
-    console.print(f"wrote {out}: every secret of this platform; keep it away from this machine")

@@ -18,11 +18,12 @@ from comind.cli import flows, gitops, lifecycle, restores, validate
 from comind.cli.access import token_cli
 from comind.cli.apps import app_cli
 from comind.cli.audit import audit_cli
-from comind.cli.backups import backup_cli, keys_cli
+from comind.cli.backups import backup_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.disaster import dr_cli
 from comind.cli.flows import flow_cli
+from comind.cli.keys import keys_cli
 from comind.cli.lineage import lineage_cli
 from comind.cli.lineage_events import events as lineage_events
 from comind.cli.logs import logs

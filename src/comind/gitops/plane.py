@@ -147,7 +147,8 @@ def service_env(
             env["REDIS_KEY_PREFIX"] = f"{app}:"
         elif res.kind == "bucket":
             env["OBJECTS_BUCKET"] = res.name
-            env["OBJECTS_URL"] = (engines.objects.root / res.name).as_uri()
+            if not res.spec.get("encrypted"):  # its files are ciphertext: S3 only
+                env["OBJECTS_URL"] = (engines.objects.root / res.name).as_uri()
         elif res.kind == "secret":
             env.update(SecretProvider.values(secrets, res))
     return env

@@ -108,6 +108,22 @@ class Keyring:
         with self._locked():
             return self._add(self._read(), scope)
 
+    def adopt(self, scope: str, key_id: str, key: bytes, *, current: bool = False) -> None:
+        """Bring in a key made before the keyring (a legacy backup key) under its own id, so
+        what it encrypted still opens; ``current`` makes it the scope's current key."""
+        with self._locked():
+            doc = self._read()
+            entry = doc.setdefault(scope, {"current": key_id, "keys": {}})
+            if key_id not in entry["keys"]:
+                entry["keys"][key_id] = self._wrap(scope, key_id, key)
+            if current:
+                entry["current"] = key_id
+            self._write(doc)
+        self._plain[scope, key_id] = key
+
+    def key_ids(self, scope: str) -> list[str]:
+        return sorted(self._read().get(scope, {"keys": {}})["keys"])
+
     def rotate(self) -> Rotation:
         """A new KEK version, and every data key re-wrapped under it."""
         with self._locked():

@@ -1,6 +1,7 @@
 """The platform's periodic governance work: quarantine retention, the scheduled quality
-checks of the datasets stream and event flows write, and the audit chain's anchors in the
-backup store (each runs as a housekeeping task)."""
+checks of the datasets stream and event flows write, the audit chain's anchors in the
+backup store, and the background re-encryption of encrypted buckets (each runs as a
+housekeeping task)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from comind.governance.audit_chain import AuditChain
 from comind.platform.housekeeping import Periodic
+from comind.platform.keys import KeyService
 from comind.platform.quality import platform_quality
 from comind.platform.routes import quarantine_service
 from comind.queue.layer import MessageLayer
@@ -27,4 +29,5 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
             rt.settings.audit_anchor_interval,
             AuditChain(messages.pool, rt.wal.store).anchor,
         ),
+        Periodic("re-encryption", 1.0, KeyService(rt.engines.home).reencryption.step),
     ]

@@ -7,19 +7,24 @@ from comind.apps import metrics as app_metrics
 from comind.backup import metrics as backup_metrics
 from comind.flows import metrics as flow_metrics
 from comind.gitops import metrics as gitops_metrics
-from comind.governance import lineage_metrics
+from comind.governance import lineage_emitter, lineage_metrics
 from comind.observe import dashboards, reference, rules, tracing
 from comind.observe.metrics import REGISTRY
+from comind.platform import reencrypt
 from comind.queue import metrics as queue_metrics
 from comind.spec import Spec
+from comind.stores import object_crypto
 
 COMPONENTS = (
     app_metrics,
     backup_metrics,
     flow_metrics,
     gitops_metrics,
+    lineage_emitter,
     lineage_metrics,
+    object_crypto,
     queue_metrics,
+    reencrypt,
     tracing,
 )  # imported: their metrics registered
 

@@ -1,4 +1,4 @@
-"""Disaster recovery on the platform's machine: the backup keys (rotated, exported under a
+"""Disaster recovery on the platform's machine: the keys (exported under a
 passphrase with the platform's other secrets) and a platform rebuilt from a copy of its
 backup store into an empty state directory (see :mod:`comind.backup.dr`).
 
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from comind.backup.dr import Rebuilt, rebuild
+from comind.backup import dr
+from comind.backup.dr import Rebuilt, Step
 from comind.backup.keys import KeyRing
 from comind.embedded.home import StateDir
+from comind.embedded.settings import Settings
+from comind.governance.keyring import Keyring
 
-__all__ = ["Rebuilt", "export_keys", "rebuild", "rotate_backup_key"]
-
-
-def rotate_backup_key(home: StateDir) -> str:
-    """A new backup key for new backups; older keys are kept for older backups."""
-    key_id, _ = KeyRing(home.secrets).rotate()
-    return key_id
+__all__ = ["Rebuilt", "export_keys", "rebuild"]
 
 
 def export_keys(home: StateDir, passphrase: str, out: Path) -> None:
@@ -27,3 +24,11 @@ def export_keys(home: StateDir, passphrase: str, out: Path) -> None:
     data = KeyRing(home.secrets).export(passphrase)
     out.write_bytes(data)
     out.chmod(0o600)
+
+
+def rebuild(
+    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
+    step: Step = lambda s: None,
+) -> Rebuilt:  # fmt: skip
+    """:func:`comind.backup.dr.rebuild` with the backup keys in the rebuilt keyring."""
+    return dr.rebuild(source, home, settings, exported, passphrase, step, envelope=Keyring)

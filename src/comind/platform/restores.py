@@ -20,7 +20,6 @@ from comind.backup.base import physical_manifests
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
-from comind.backup.keys import KeyRing
 from comind.backup.logical import copy_database, replace_database, restore_logical
 from comind.backup.manifest import (
     LogicalManifest,
@@ -45,9 +44,10 @@ from comind.embedded.postgres import find_bin_dir
 from comind.embedded.redis import find_binary
 from comind.embedded.settings import Settings
 from comind.errors import UsageError
+from comind.platform.keys import backup_keys
 from comind.platform.local import PlatformState, platform_db
+from comind.platform.objects import object_store
 from comind.spec.names import role_name
-from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import make_pool
 
 __all__ = ["Partial", "PhysicalManifest", "Restores", "SideCopy", "Target", "discard_old_data",
@@ -94,8 +94,8 @@ class Restores:
     def __init__(self, cluster: Cluster, catalog: BackupCatalog, home: StateDir,
                  settings: Settings) -> None:  # fmt: skip
         self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
-        self.store = FileObjectStore(home.objects)
-        self.keys = KeyRing(home.secrets)
+        self.store = object_store(home)
+        self.keys = backup_keys(home)
 
     def _fresh(self, prefix: str) -> Path:
         return self.home.restores / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}"

@@ -22,6 +22,7 @@ from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
 from comind.api.guard import Guard
+from comind.api.keys import KeysApi
 from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
@@ -58,13 +59,14 @@ from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.flows import FlowService
+from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
+from comind.platform.objects import object_store
 from comind.platform.privacy import report
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.platform.secrets import state_key
 from comind.queue.layer import MessageLayer
-from comind.stores.objects import FileObjectStore
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -102,6 +104,7 @@ def platform_routes(
     routes += _control_routes(rt, messages, tokens, queues)
     routes += QualityApi(quality, Guard(tokens)).routes()
     routes += _privacy_api(rt, Guard(tokens)).routes()
+    routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 
@@ -200,7 +203,7 @@ def _flow_service(rt: Platform) -> FlowService:
         applied = rt.gitops.service.current
         keys = rt.privacy.keys(applied.spec, flow) if rt.privacy and applied else None
         return FlowEngines(rt.messages, access.target(flow),
-                           FileObjectStore(rt.engines.home.objects), access.redis_target(flow),
+                           object_store(rt.engines.home), access.redis_target(flow),
                            lineage=platform_emitter(rt.settings, rt.messages.pool),
                            pii_keys=keys)  # fmt: skip
 

@@ -23,7 +23,6 @@ from comind.apps.accounts import AppAccounts
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
-from comind.backup.keys import KeyRing
 from comind.backup.metrics import BackupCollector
 from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
@@ -53,7 +52,9 @@ from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.keys import backup_keys
 from comind.platform.lineage import prune_records
+from comind.platform.objects import object_store
 from comind.platform.privacy import Privacy
 from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer, state_key
@@ -63,7 +64,6 @@ from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
-from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import prepare
 from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import default_user
@@ -140,8 +140,8 @@ class Platform:
         self.backups: BackupScheduler | None = None
         self.backup_service: BackupService | None = None
         self.wal = WalArchive(
-            FileObjectStore(self.engines.home.objects),
-            KeyRing(self.engines.home.secrets),
+            object_store(self.engines.home),
+            backup_keys(self.engines.home),
         )
         self._stop = threading.Event()
 
@@ -202,7 +202,7 @@ class Platform:
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
-        s3 = S3Endpoint(FileObjectStore(self.engines.home.objects), credentials, self._buckets)
+        s3 = S3Endpoint(object_store(self.engines.home), credentials, self._buckets)
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
         if self.settings.with_prometheus:
@@ -266,7 +266,7 @@ class Platform:
         engines = Engines(
             superuser(self.engines.postgres),
             default_user(self.engines.redis),
-            FileObjectStore(home.objects),
+            object_store(home),
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
         keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))

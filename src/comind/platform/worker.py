@@ -37,9 +37,9 @@ from comind.monitoring.spans import SpanStore
 from comind.observe.tracing import setup
 from comind.platform.lineage import worker_emitter
 from comind.platform.local import PlatformState
+from comind.platform.objects import object_store
 from comind.queue.layer import MessageLayer
 from comind.spec import load_spec
-from comind.stores.objects import FileObjectStore
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
@@ -79,7 +79,7 @@ def flow_engines(
     rhost, rport = state.address("redis")
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
     layer = MessageLayer.open(platform, max_connections=8)
-    engines = FlowEngines(layer, writer, FileObjectStore(home.objects), cache,
+    engines = FlowEngines(layer, writer, object_store(home), cache,
                           lineage=worker_emitter(layer.pool), pii_keys=keys_from_env())  # fmt: skip
     try:
         yield engines

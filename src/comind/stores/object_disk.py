@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from comind.stores.object_model import CHUNK, NoSuchObject, ObjectInfo
 
@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 TMP_PREFIX = ".comind-tmp-"
+
+
+class Readable(Protocol):
+    """An object's bytes open for reading: a file, or an encrypted file's plaintext."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def seek(self, pos: int, /) -> int: ...
+    def fileno(self) -> int: ...
+    def close(self) -> None: ...
 
 
 @contextmanager
@@ -55,12 +64,13 @@ def bucket_lock(top: Path, *, shared: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def copy(chunks: Iterable[bytes], out: IO[bytes], digest: _Hash) -> int:
+def copy(chunks: Iterable[bytes], out: IO[bytes], digest: _Hash | None = None) -> int:
     """Write ``chunks`` to ``out``, feeding ``digest``; returns how many bytes."""
     size = 0
     for chunk in chunks:
         out.write(chunk)
-        digest.update(chunk)
+        if digest is not None:
+            digest.update(chunk)
         size += len(chunk)
     return size
 
@@ -102,7 +112,7 @@ def write_small(root: Path, path: Path, data: bytes) -> None:
         install(tmp, path)
 
 
-def blocks_of(handle: IO[bytes], chunk: int = CHUNK, length: int | None = None) -> Iterator[bytes]:
+def blocks_of(handle: Readable, chunk: int = CHUNK, length: int | None = None) -> Iterator[bytes]:
     """``length`` bytes (None: all) of ``handle`` from where it stands, block by block."""
     left = length
     while left is None or left > 0:
@@ -125,14 +135,16 @@ class FileObject:
     """An object opened for reading (see :class:`~.object_model.StoredObject`): the open
     file keeps its bytes even if the object is replaced or deleted meanwhile."""
 
-    def __init__(self, info: ObjectInfo, handle: IO[bytes]) -> None:
+    def __init__(self, info: ObjectInfo, handle: Readable) -> None:
         self.info, self._handle = info, handle
 
     def blocks(self, start: int = 0, end: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
         last = self.info.size - 1 if end is None else end
-        with self._handle:
+        try:
             self._handle.seek(start)
             yield from blocks_of(self._handle, chunk, max(0, last - start + 1))
+        finally:
+            self._handle.close()
 
     def close(self) -> None:
         self._handle.close()

@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from comind.stores.object_disk import blocks_of, write_small
+from comind.stores.object_disk import Readable, blocks_of, write_small
 from comind.stores.object_model import Attributes, ObjectInfo
 
 
@@ -34,6 +34,12 @@ class Record:
     version_id: str | None = None
     seq: int = 0  # the write's time in ns: orders a key's versions
     delete_marker: bool = False
+    stored: int | None = None  # bytes on disk when not ``size`` (an encrypted object)
+
+    def describes(self, stat: os.stat_result) -> bool:
+        """Whether this sidecar is the one of the file ``stat`` is of."""
+        stored = self.size if self.stored is None else self.stored
+        return (self.inode, stored) == (stat.st_ino, stat.st_size)
 
     def dump(self) -> bytes:
         a = self.attributes
@@ -41,6 +47,7 @@ class Record:
             "etag": self.etag, "size": self.size, "inode": self.inode,
             "content_type": a.content_type, "metadata": dict(a.metadata), "tags": dict(a.tags),
             "version_id": self.version_id, "seq": self.seq, "delete_marker": self.delete_marker,
+            "stored": self.stored,
         }).encode()  # fmt: skip
 
     def info(self, bucket: str, key: str, modified: datetime) -> ObjectInfo:
@@ -58,7 +65,7 @@ def load(path: Path) -> Record | None:
         raw: dict[str, Any] = json.loads(path.read_bytes())
         attributes = Attributes(raw["content_type"], raw["metadata"], raw["tags"])
         return Record(raw["etag"], raw["size"], raw["inode"], attributes, raw["version_id"],
-                      raw["seq"], raw["delete_marker"])  # fmt: skip
+                      raw["seq"], raw["delete_marker"], raw.get("stored"))  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -76,24 +83,27 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
-def describe(bucket: str, key: str, handle: IO[bytes], record: Record | None) -> ObjectInfo:
+def describe(bucket: str, key: str, handle: Readable, record: Record | None) -> ObjectInfo:
     """The info of the open file ``handle``: from ``record`` when it describes this very
     file, else computed from the bytes (the handle is left at its start)."""
     stat = os.fstat(handle.fileno())
     modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-    if record is not None and (record.inode, record.size) == (stat.st_ino, stat.st_size):
+    if record is not None and record.describes(stat):
         return record.info(bucket, key, modified)
-    digest = hashlib.md5(usedforsecurity=False)
+    digest, size = hashlib.md5(usedforsecurity=False), 0
     for block in blocks_of(handle):  # block by block: objects may be bigger than memory
         digest.update(block)
+        size += len(block)
     handle.seek(0)
-    return ObjectInfo(bucket=bucket, key=key, size=stat.st_size, etag=digest.hexdigest(),
+    return ObjectInfo(bucket=bucket, key=key, size=size, etag=digest.hexdigest(),
                       modified=modified)  # fmt: skip
 
 
 def fresh(etag: str, size: int, inode: int, attributes: Attributes | None, version: str | None,
-          seq: int) -> Record:  # fmt: skip
-    return Record(etag, size, inode, attributes or Attributes(), version, seq)
+          seq: int, *, stored: int | None = None) -> Record:  # fmt: skip
+    """A new sidecar; ``stored``: the file's size, recorded when not ``size`` (encrypted)."""
+    kept = None if stored == size else stored
+    return Record(etag, size, inode, attributes or Attributes(), version, seq, stored=kept)
 
 
 def current(root: Path, bucket: str, key: str, path: Path) -> Record | None:
@@ -107,6 +117,6 @@ def current(root: Path, bucket: str, key: str, path: Path) -> Record | None:
         record = load(sidecar_path(root, bucket, key))
         info = describe(bucket, key, handle, record)
         stat = os.fstat(handle.fileno())
-    if record is not None and (record.inode, record.size) == (stat.st_ino, stat.st_size):
+    if record is not None and record.describes(stat):
         return record
     return fresh(info.etag, info.size, stat.st_ino, None, None, stat.st_mtime_ns)

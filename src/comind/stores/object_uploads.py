@@ -4,8 +4,9 @@ An upload keeps ``<root>/.uploads/<upload id>/``: ``upload.json`` (bucket, key, 
 attributes) and one ``<number>-<etag>.part`` file per part, each written as a whole (staged,
 then renamed), so uploading a part again, or concurrently, leaves one complete part of that
 number. Completing joins the parts the caller names, each checked against what was uploaded,
-into one staged file the store installs as the object; aborting removes the directory. Both
-are idempotent about a directory already gone.
+into the object, written as any other (so, in an encrypted bucket, encrypted at completion:
+the parts wait in clear in the store's own area); aborting removes the directory. Both are
+idempotent about a directory already gone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 from comind.stores.object_disk import blocks_of, bucket_lock, copy, seal, staged, write_small
 from comind.stores.object_model import (
@@ -91,16 +91,19 @@ class Uploads:
             found.append(Part(int(number), etag, stat.st_size, modified))
         return found
 
-    def join(self, place: Path, parts: Sequence[Part], out: IO[bytes]) -> tuple[int, str]:
-        """Write ``parts`` into ``out``; returns the size and MD5 of the whole."""
-        digest, size = hashlib.md5(usedforsecurity=False), 0
-        for file in _checked_parts(place, parts):
+    def blocks(self, place: Path, parts: Sequence[Part]) -> Iterator[bytes]:
+        """The content of ``parts`` joined, block by block (checked before the first)."""
+        files = _checked_parts(place, parts)
+        return self._joined(files)
+
+    @staticmethod
+    def _joined(files: list[Path]) -> Iterator[bytes]:
+        for file in files:
             try:
                 with file.open("rb") as part:
-                    size += copy(blocks_of(part), out, digest)
+                    yield from blocks_of(part)
             except FileNotFoundError:
                 raise InvalidPart(f"{file.name} was replaced while the upload completed") from None
-        return size, digest.hexdigest()
 
     def attributes(self, place: Path) -> Attributes:
         meta = json.loads((place / "upload.json").read_text())

@@ -21,7 +21,6 @@ etags as opaque).
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from comind.stores import object_meta
+from comind.stores.object_crypto import AtRest, DataKeys, Place, Tally
 from comind.stores.object_disk import (
     TMP_PREFIX,
     FileObject,
@@ -111,8 +111,8 @@ class ObjectStore(Protocol):
 class FileObjectStore:
     """Buckets as directories under ``root``."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, keys: DataKeys | None = None) -> None:
+        self.root, self._at_rest = root, AtRest(keys)
         self._uploads, self._versions = Uploads(root), VersionArea(root)
 
     # --- buckets ----------------------------------------------------------------------
@@ -148,9 +148,6 @@ class FileObjectStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and valid_bucket(p.name))
 
-    def versioned(self, bucket: str) -> bool:
-        return bool((self.bucket_config(bucket) or {}).get("versioning"))
-
     def _config_path(self, bucket: str) -> Path:
         # outside every bucket: a name starting with "." is never a valid bucket name
         return self.root / ".buckets" / f"{bucket}.json"
@@ -166,14 +163,21 @@ class FileObjectStore:
     ) -> ObjectInfo:  # fmt: skip
         """Write an object from ``chunks`` (block by block to a temp file, fsynced), put in
         place only once complete, so a failing iterator leaves the old object as it was;
-        with ``condition``, only if the current object meets it (checked at the switch)."""
+        with ``condition``, only if the current object meets it (checked at the switch).
+        In an encrypted bucket the file holds ciphertext (:mod:`.object_crypto`); the
+        size and etag recorded are the plaintext's."""
         self._path(bucket, key)  # a bad bucket or key is refused before a byte is read
-        digest = hashlib.md5(usedforsecurity=False)
+        seq = time.time_ns()
+        config = self.bucket_config(bucket) or {}
+        version = new_version_id(seq) if config.get("versioning") else None
+        plain = Tally(chunks)
+        place = Place(bucket, key, version or NULL_VERSION)
+        body = self._at_rest.body(bool(config.get("encrypted")), place, plain)
         with staged(self.root) as (handle, tmp):
-            size = copy(chunks, handle, digest)
+            copy(body, handle)
             seal(handle)
-            return self._commit(bucket, key, handle, tmp, (size, digest.hexdigest()),
-                                attributes, condition)  # fmt: skip
+            written = (plain.size, plain.digest.hexdigest(), seq, version)
+            return self._commit(bucket, key, handle, tmp, written, attributes, condition)
 
     def set_tags(
         self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
@@ -199,7 +203,7 @@ class FileObjectStore:
         with bucket_lock(top):
             if version_id is not None:
                 done = self._versions.delete_version(bucket, key, version_id, path)
-            elif self.versioned(bucket):
+            elif (self.bucket_config(bucket) or {}).get("versioning"):
                 done = self._versions.add_delete_marker(bucket, key, path)
             else:
                 path.unlink(missing_ok=True)
@@ -209,15 +213,16 @@ class FileObjectStore:
         return done
 
     def _commit(
-        self, bucket: str, key: str, handle: IO[bytes], tmp: Path, written: tuple[int, str],
-        attributes: Attributes | None, condition: Condition | None,
+        self, bucket: str, key: str, handle: IO[bytes], tmp: Path,
+        written: tuple[int, str, int, str | None], attributes: Attributes | None,
+        condition: Condition | None,
     ) -> ObjectInfo:  # fmt: skip
-        """Install the staged ``tmp`` (open as ``handle``) as the object, with its sidecar."""
+        """Install the staged ``tmp`` (open as ``handle``) as the object, with its sidecar;
+        ``written``: the plaintext's size and etag, the write's time and version id."""
         path, top = self._path(bucket, key), self._bucket_dir(bucket)
-        seq = time.time_ns()
-        version = new_version_id(seq) if self.versioned(bucket) else None
+        size, etag, seq, version = written
         stat = os.fstat(handle.fileno())
-        record = fresh(written[1], written[0], stat.st_ino, attributes, version, seq)
+        record = fresh(etag, size, stat.st_ino, attributes, version, seq, stored=stat.st_size)
         with staged(self.root) as (meta, meta_tmp):
             meta.write(record.dump())
             seal(meta)
@@ -238,7 +243,9 @@ class FileObjectStore:
         :class:`NoSuchVersion` or :class:`DeleteMarker` when there is none to read."""
         top = self._bucket_dir(bucket)
         with bucket_lock(top, shared=True):
-            handle, record = self._locate(bucket, key, version_id)
+            raw, record = self._locate(bucket, key, version_id)
+        version = (record.version_id if record else None) or NULL_VERSION
+        handle = self._at_rest.reader(raw, Place(bucket, key, version))
         try:
             return FileObject(describe(bucket, key, handle, record), handle)
         except BaseException:
@@ -344,11 +351,8 @@ class FileObjectStore:
         """Join ``parts`` (ascending numbers, each as uploaded) into the object, which
         appears whole or not at all; the upload's parts are then removed."""
         place = self._uploads.find(bucket, key, upload_id)
-        attributes = self._uploads.attributes(place)
-        with staged(self.root) as (handle, tmp):
-            written = self._uploads.join(place, parts, handle)
-            seal(handle)
-            info = self._commit(bucket, key, handle, tmp, written, attributes, None)
+        blocks = self._uploads.blocks(place, parts)
+        info = self.put_stream(bucket, key, blocks, attributes=self._uploads.attributes(place))
         self._uploads.discard(place)
         return info
 

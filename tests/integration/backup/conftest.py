@@ -14,6 +14,8 @@ from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.embedded.settings import Settings
 from comind.platform import Platform
+from comind.platform.keys import backup_keys
+from comind.platform.objects import object_store
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 
@@ -52,12 +54,12 @@ def catalog(backup_runtime: Platform) -> BackupCatalog:
 
 @pytest.fixture(scope="module")
 def store(backup_runtime: Platform) -> FileObjectStore:
-    return FileObjectStore(backup_runtime.engines.home.objects)
+    return object_store(backup_runtime.engines.home)  # with the keyring, as the platform's
 
 
 @pytest.fixture(scope="module")
 def keys(backup_runtime: Platform) -> KeyRing:
-    return KeyRing(backup_runtime.engines.home.root / "secrets")
+    return backup_keys(backup_runtime.engines.home)  # in the keyring, as the platform's
 
 
 @pytest.fixture(scope="module")

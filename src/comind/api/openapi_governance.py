@@ -1,0 +1,46 @@
+"""The governance operations of the JSON API (privacy, the audit chain, the keyring), as
+data for :mod:`comind.api.openapi`, beside :data:`comind.api.openapi_ops.OPS`."""
+
+from __future__ import annotations
+
+from comind.api import audit as au
+from comind.api import keys as k
+from comind.api import privacy as pv
+from comind.api.openapi_ops import Op, Param
+
+GOVERNANCE_OPS: tuple[Op, ...] = (
+    # --- privacy
+    Op("GET", "/api/v1/privacy/report", "privacyReport", "privacy",
+       "Per dataset and field: the declared PII handling and where it is applied",
+       {200: pv.PrivacyReport}),
+    Op("POST", "/api/v1/privacy/detokenize", "detokenize", "privacy",
+       "Tokens back to their values", {200: pv.DetokenizeAnswer}, role="operator",
+       body=pv.DetokenizeBody,
+       errors={400: "a body refused"},
+       description="Operator of the dataset's app. Every call is audited, allowed or refused, "
+                   "with the dataset, field and number of tokens; never a value."),
+    # --- keys
+    Op("GET", "/api/v1/keys", "keysStatus", "keys", "KEK versions and data keys per scope",
+       {200: k.KeysStatus}, role="admin", description="Key ids and versions only, never a key."),
+    Op("POST", "/api/v1/keys/rotate", "rotateKeys", "keys",
+       "A new KEK version; every data key re-wrapped (no data re-encrypted)",
+       {200: k.KeysRotated}, role="admin", body=k.RotateBody, errors={409: "rotation failed"},
+       description="Audited. reencrypt: new data keys for encrypted buckets and backups."),
+    Op("POST", "/api/v1/keys/retire", "retireKek", "keys", "Delete an old KEK version",
+       {200: k.KeysRetired}, role="admin", body=k.RetireBody,
+       errors={409: "the version is current, unknown, or still wraps data keys"},
+       description="Audited."),
+    # --- the audit chain
+    Op("GET", "/api/v1/audit/verify", "verifyAudit", "access",
+       "The audit log's hash chain recomputed and checked against its anchors",
+       {200: au.AuditVerdict}, role="admin",
+       description="Names the first broken entry: edited, deleted, inserted or rewritten."),
+    Op("GET", "/api/v1/audit/export", "exportAudit", "access",
+       "Audit entries oldest first with their seq and hashes, a page at a time",
+       {200: au.AuditExport}, role="admin",
+       params=(Param("after", "query", "entries after this seq (none: from the first)", "integer"),
+               Param("since", "query", "entries at or after this ISO 8601 time"),
+               Param("limit", "query", "how many (1 to 5000)", "integer", default=1000,
+                     maximum=5000)),
+       errors={400: "a bad since, after or limit"}),
+)  # fmt: skip
