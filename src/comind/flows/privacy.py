@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,7 @@ class PiiGuard:
 
     def apply(self, records: list[Record]) -> None:
         tokens = self._tokens(records)
+        counts: Counter[str] = Counter()
         for record in records:
             if record.raw is None and any(record.value.get(f) is not None for f in self.fields):
                 record.raw = dict(record.value)
@@ -67,7 +69,9 @@ class PiiGuard:
                     del record.value[field]
                 else:
                     record.value[field] = new
-                metrics.PII_PROTECTED.labels(self.flow, handling.operator).inc()
+                counts[handling.operator] += 1
+        for operator, n in counts.items():  # one increment per batch, not per value
+            metrics.PII_PROTECTED.labels(self.flow, operator).inc(n)
 
     def _one(self, field: str, scope: str, h: PiiHandling, value: Any,
              tokens: dict[str, str]) -> Any:  # fmt: skip

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
@@ -110,8 +111,13 @@ def encrypt_value(key: DataKeyRef, value: Any, context: str) -> str:
     if s.startswith(ENCRYPTED):
         return s
     nonce = os.urandom(12)
-    sealed = AESGCM(key.key).encrypt(nonce, s.encode(), context.encode())
+    sealed = _aead(key.key).encrypt(nonce, s.encode(), context.encode())
     return f"{ENCRYPTED}{key.id}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+@lru_cache(maxsize=64)
+def _aead(key: bytes) -> AESGCM:
+    return AESGCM(key)
 
 
 def decrypt_value(lookup: Callable[[str], bytes], value: str, context: str) -> str:
