@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from comind.backup.keys import KeyRing
+from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.governance.kek import LocalKek
 from comind.governance.keyring import Keyring
+from comind.platform.keys import KeyService
+from comind.platform.objects import object_store
 
 
 def test_data_keys_are_stable_per_scope_and_stored_wrapped(tmp_path: Path) -> None:
@@ -87,3 +90,20 @@ def test_legacy_backup_keys_move_into_the_keyring_with_their_ids(tmp_path: Path)
     assert old_key.hex() not in (tmp_path / "data-keys.json").read_bytes().hex()
     new_id, _ = ring.rotate()
     assert Keyring(tmp_path).data_key("backup").id == new_id and len(ring.all()) == 3
+
+
+def test_the_key_service_rotates_renews_and_retires_on_the_state_directory(
+    tmp_path: Path,
+) -> None:
+    home = StateDir(tmp_path)
+    store = object_store(home)
+    store.create_bucket("safe")
+    store.configure_bucket("safe", {"encrypted": True, "versioning": False})
+    store.put("safe", "a", b"secret")
+    service = KeyService(home)
+    done = service.rotate(reencrypt=True)
+    assert (done["kek_version"], done["new_data_keys"]) == ("v2", ["bucket/safe", "backup"])
+    status = service.status()
+    assert status["reencrypt_remaining"] == 1 and status["kek_versions"] == ["v1", "v2"]
+    assert service.retire("v1")["kek_versions"] == ["v2"]
+    assert store.get("safe", "a") == b"secret"

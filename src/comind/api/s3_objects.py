@@ -5,7 +5,6 @@ returned as they were given."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -135,11 +134,11 @@ def _answer(call: S3Call, opened: StoredObject) -> Response:
     if call.method == "HEAD":
         opened.close()
         return Response(status_code=status, headers=headers)
+    # blocks() positions at once: an encrypted object whose first chunk does not decrypt
+    # raises here, and answers an error rather than a cut stream
     blocks = opened.blocks(start, end)
-    # read the first block now: an encrypted object that does not decrypt answers an error
-    first = next(blocks, b"")
     # the type as given, in the headers: starlette would add a charset to a media_type
-    return _Streamed(opened, itertools.chain([first], blocks), status, headers)
+    return _Streamed(opened, blocks, status, headers)
 
 
 class _Streamed(StreamingResponse):

@@ -153,7 +153,11 @@ class Decrypted:
         self._pos, self._cached = 0, (-1, b"")
 
     def seek(self, pos: int) -> int:
+        """Also decrypts the chunk at ``pos`` (kept for the read that follows), so that a
+        reader learns of a tampered object before it streams anything."""
         self._pos = pos
+        if pos < self.size:
+            self._chunk(pos // self._head.chunk)
         return pos
 
     def read(self, size: int = -1) -> bytes:

@@ -139,10 +139,19 @@ class FileObject:
         self.info, self._handle = info, handle
 
     def blocks(self, start: int = 0, end: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
+        """Positioned at once (an encrypted object authenticates the chunk at ``start``
+        here, not at the first block), then read as the blocks are asked for."""
         last = self.info.size - 1 if end is None else end
         try:
             self._handle.seek(start)
-            yield from blocks_of(self._handle, chunk, max(0, last - start + 1))
+        except BaseException:
+            self._handle.close()
+            raise
+        return self._from_here(chunk, max(0, last - start + 1))
+
+    def _from_here(self, chunk: int, length: int) -> Iterator[bytes]:
+        try:
+            yield from blocks_of(self._handle, chunk, length)
         finally:
             self._handle.close()
 
