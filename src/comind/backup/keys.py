@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import secrets
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from comind.embedded.secret_files import locked, passphrase_key, write_json
 from comind.errors import ComindError
 
 FILE = "backup-keys.json"
@@ -119,7 +116,7 @@ class KeyRing:
         others = {p.name: p.read_text() for p in sorted(self.dir.iterdir())
                   if p.is_file() and p.name != FILE and not p.name.startswith(".")}  # fmt: skip
         plain = json.dumps({"ring": self._read(), "secrets": others}).encode()
-        sealed = AESGCM(_derive(passphrase, salt)).encrypt(nonce, plain, b"keys")
+        sealed = AESGCM(passphrase_key(passphrase, salt)).encrypt(nonce, plain, b"keys")
         return json.dumps({"v": 2, "kdf": "scrypt", "salt": salt.hex(), "nonce": nonce.hex(),
                            "keys": sealed.hex()}).encode()  # fmt: skip
 
@@ -155,23 +152,11 @@ class KeyRing:
         ring: Ring = json.loads(self.path.read_text())
         return ring
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """The ring to this caller alone (threads and processes) from read to write: two
-        first backups at once must not each make a key and keep one, losing the other's."""
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.dir, LOCK)
 
     def _write(self, ring: Ring) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".backup-keys-", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
-            json.dump(ring, handle)
-        os.replace(tmp, self.path)
+        write_json(self.path, ring)
 
 
 def open_export(exported: bytes, passphrase: str) -> Export:
@@ -179,7 +164,7 @@ def open_export(exported: bytes, passphrase: str) -> Export:
     passphrase is wrong or the file is not an export."""
     try:
         doc = json.loads(exported)
-        key = _derive(passphrase, bytes.fromhex(doc["salt"]))
+        key = passphrase_key(passphrase, bytes.fromhex(doc["salt"]))
         plain = json.loads(AESGCM(key).decrypt(
             bytes.fromhex(doc["nonce"]), bytes.fromhex(doc["keys"]), b"keys"
         ))  # fmt: skip
@@ -189,7 +174,3 @@ def open_export(exported: bytes, passphrase: str) -> Export:
         raise ComindError("not a Comind key export") from None
     export: Export = plain if doc["v"] >= 2 else {"ring": plain, "secrets": {}}
     return export
-
-
-def _derive(passphrase: str, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())

@@ -14,14 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Protocol, TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from comind.embedded.secret_files import passphrase_key, write_json
 from comind.errors import ComindError
 
 FILE = "kek.json"
@@ -123,7 +122,7 @@ class LocalKek:
         if self.passphrase is None:
             return base64.b64encode(key).decode()
         salt = os.urandom(16)
-        sealed = seal(_derive(self.passphrase, salt), key, b"comind kek")
+        sealed = seal(passphrase_key(self.passphrase, salt), key, b"comind kek")
         return {"salt": salt.hex(), "sealed": sealed.hex()}
 
     def _opened(self, stored: str | dict[str, str]) -> bytes:
@@ -135,7 +134,7 @@ class LocalKek:
             )
         try:
             salt, sealed = bytes.fromhex(stored["salt"]), bytes.fromhex(stored["sealed"])
-            return unseal(_derive(self.passphrase, salt), sealed, b"comind kek")
+            return unseal(passphrase_key(self.passphrase, salt), sealed, b"comind kek")
         except InvalidTag:
             raise ComindError("wrong COMIND_KEK_PASSPHRASE for the key-encryption key") from None
 
@@ -147,15 +146,8 @@ class LocalKek:
 
     def _write(self, doc: KekFile) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".kek-", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
-            json.dump(doc, handle)
-        os.replace(tmp, self.path)
+        write_json(self.path, doc)
 
 
 def _number(version: str) -> int:
     return int(version.lstrip("v"))
-
-
-def _derive(passphrase: str, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
 import os
 import secrets
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
 
+from comind.embedded.secret_files import locked, write_json
 from comind.errors import ComindError
 from comind.governance.kek import Kek, LocalKek
 
@@ -185,20 +183,10 @@ class Keyring:
         return doc
 
     def _write(self, doc: dict[str, Scope]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".data-keys-", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
-            json.dump(doc, handle)
-        os.replace(tmp, self.path)
+        write_json(self.path, doc)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.dir, LOCK)
 
 
 def _context(scope: str, key_id: str) -> bytes:
