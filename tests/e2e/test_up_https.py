@@ -6,6 +6,7 @@ key, or a public URL clients could not use, is refused before anything starts.""
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 
 from comind.api.tls import client_context
 from comind.embedded.ports import free_port
+from comind.embedded.postgres import find_bin_dir
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -47,6 +49,7 @@ def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
         httpx.get(f"{url}/readyz")  # an unknown certificate is not trusted by default
     assert httpx.get(f"{url}/readyz", verify=client_context(cert)).text == "ready"
     assert comind("flow", "ls", "--json", check=True).stdout.strip() == "[]"
+    postgres_takes_tls_only(home)
     viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
     elsewhere = {"COMIND_HOME": str(tmp_path / "elsewhere"), "COMIND_SERVER": url,
                  "COMIND_TOKEN": viewer}  # fmt: skip
@@ -58,6 +61,27 @@ def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
     comind("down", check=True)
     comind(*up, check=True)
     assert cert.read_bytes() == made  # made once, reused
+
+
+def postgres_takes_tls_only(home: Path) -> None:
+    """Beyond loopback the embedded PostgreSQL speaks TLS with a certificate of the engine CA
+    and refuses plain TCP (issue 17's acceptance, with psql)."""
+    port = json.loads((home / "state.json").read_text())["engines"]["postgres"]["address"]
+    psql = str(find_bin_dir(None) / "psql")
+    env = {**os.environ, "PGPASSWORD": (home / "secrets" / "postgres-password").read_text().strip()}
+    env = {k: v for k, v in env.items() if not k.startswith("PGSSL")}
+    dsn = f"host=127.0.0.1 port={port.rsplit(':', 1)[1]} user=postgres dbname=postgres"
+    ask = ["-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"]
+    ca = home / "postgres" / "root.crt"
+
+    def run(mode: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([psql, f"{dsn} {mode}", *ask], env=env, capture_output=True,
+                              text=True, timeout=30, check=False)  # fmt: skip
+
+    assert run("sslmode=require").stdout.strip() == "t"
+    assert run(f"sslmode=verify-full sslrootcert={ca}").stdout.strip() == "t"
+    plain = run("sslmode=disable")
+    assert plain.returncode != 0 and "no encryption" in plain.stderr
 
 
 def test_a_certificate_without_its_key_is_refused(comind: Run, home: Path, repo: Path) -> None:

@@ -41,7 +41,7 @@ from comind.embedded.osuser import RunAs, app_user, require_traverse, state_grou
 
 log = logging.getLogger("comind.apps")
 
-OWN_COPIES = ("AWS_CA_BUNDLE",)  # files apps are pointed to that they may not reach
+OWN_COPIES = ("AWS_CA_BUNDLE", "PGSSLROOTCERT")  # files apps are pointed to that they may not reach
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ class Cluster:
     def env(self, login: PgTarget | None = None) -> dict[str, str]:
         """For the client tools logging in as ``login`` (the superuser by default): the
         password through the environment, never the argv."""
-        return {**os.environ, "PGPASSWORD": (login or self.target).password}
+        who = login or self.target
+        tls = {"PGSSLMODE": who.sslmode} if who.sslmode else {}
+        return {**os.environ, "PGPASSWORD": who.password, **tls}
 
     @property
     def reader(self) -> PgTarget:

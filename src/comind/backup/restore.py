@@ -191,7 +191,9 @@ def start_side(
         cwd=data_dir.parent,
     )  # fmt: skip
     log.close()
-    target = PgTarget(host, port, cluster.target.user, cluster.target.password, "postgres")
+    # the side copy is plain TCP on loopback, whatever the live cluster requires
+    target = PgTarget(host, port, cluster.target.user, cluster.target.password, "postgres",
+                      sslmode="disable")  # fmt: skip
     side = SideCopy(data_dir, port, proc, target)
     _wait_ready(side, data_dir.parent / f"{data_dir.name}.log")
     return side

@@ -20,6 +20,7 @@ from pathlib import Path
 from psycopg.conninfo import make_conninfo
 
 from comind.embedded.engine import EngineError, TcpEngine
+from comind.embedded.engine_tls import HBA, hosts, issue
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import require_traverse, service_user
 from comind.embedded.ports import choose
@@ -27,6 +28,9 @@ from comind.embedded.probes import postgres_version
 from comind.embedded.settings import Settings
 
 SUPERUSER = "postgres"
+
+
+HBA_FILE = "pg_hba_tls.conf"
 
 
 def find_bin_dir(configured: Path | None) -> Path:
@@ -74,14 +78,22 @@ class PostgresEngine(TcpEngine):
 
     def conninfo(self, dbname: str = "postgres") -> str:
         """Superuser connection string (holds the password: never log it)."""
+        tls = {"sslmode": "verify-full", "sslrootcert": str(self.root_cert)}
         return make_conninfo(
-            host=self.host, port=self.port, user=SUPERUSER, password=self.password, dbname=dbname
+            host=self.host,
+            port=self.port,
+            user=SUPERUSER,
+            password=self.password,
+            dbname=dbname,
+            **(tls if self.settings.engine_tls else {}),
         )
 
     def prepare(self) -> None:
         self._grant_access()
         if not (self.home.pg_data / "PG_VERSION").exists():
             self._initdb()
+        if self.settings.engine_tls:
+            self._issue_certificate()
         self.port = choose(
             self.settings.host,
             pinned=self.settings.pg_port,
@@ -100,7 +112,30 @@ class PostgresEngine(TcpEngine):
             "-c", "autovacuum_naptime=2",  # queue tables churn: look often
             *self._archiving(),
             *self._summaries(),
+            *self._tls(),
         ]  # fmt: skip
+
+    def _issue_certificate(self) -> None:
+        """A fresh server certificate of the engine CA, and an hba that takes TLS only."""
+        files = issue(self.home.tls, hosts(self.settings.host), self.home.postgres)
+        hba = self.home.postgres / HBA_FILE
+        hba.write_text(HBA)
+        for path in (files.ca, files.cert, files.key, hba):
+            self.run_as.chown(path)
+
+    def _tls(self) -> list[str]:
+        if not self.settings.engine_tls:
+            return []
+        where = self.home.postgres
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={where / 'server.crt'}",
+                "-c", f"ssl_key_file={where / 'server.key'}",
+                "-c", f"hba_file={where / HBA_FILE}"]  # fmt: skip
+
+    @property
+    def root_cert(self) -> Path:
+        """The engine CA's certificate clients verify this server against (readable by
+        the server's OS user, which runs the backup tools)."""
+        return self.home.postgres / "root.crt"
 
     def _summaries(self) -> list[str]:
         """WAL summaries, which incremental backups are built from (PostgreSQL 17+)."""

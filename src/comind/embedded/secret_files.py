@@ -39,5 +39,14 @@ def write_json(path: Path, doc: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """``path`` holding ``data`` with ``mode``, or as it was: written aside, then renamed."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
 def passphrase_key(passphrase: str, salt: bytes) -> bytes:
     return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Seconds between SQL checks of the datasets that "
         "stream and event flows write (their quality rules).",
     )
+    engine_tls: bool = Field(
+        default=False,
+        description="PostgreSQL accepts only TLS with a certificate of the platform's engine "
+        "CA, clients verify it (on whenever the API or the engines listen beyond loopback).",
+    )
     audit_anchor_interval: float = Field(
         default=300.0,
         gt=0,

@@ -7,6 +7,7 @@ This is the composition root: each layer below knows nothing of the others' wiri
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
+from comind.platform.client_env import ca_env, engine_tls_env
 from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.keys import backup_keys
@@ -106,9 +108,12 @@ class Platform:
             if tls is None and not is_loopback(host):
                 raise ComindError(f"serving {what} on {host} needs TLS (--tls-cert/--tls-key)")
         _embedded_queues(queue_settings())  # refused before anything starts
+        if not (is_loopback(self.api_host) and is_loopback(settings.host)):
+            settings = settings.model_copy(update={"engine_tls": True})
         self.events = EventLog()
         self.settings = settings
         self.engines = EmbeddedPlatform(settings, on_event=self.events.record)
+        os.environ.update(engine_tls_env(self))  # this process's libpq clients and tools
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None
@@ -309,11 +314,7 @@ class Platform:
     def app_environments(self, credentials: Credentials, secrets: SecretStore) -> AppEnvironments:
         """What apps are given, read through ``credentials`` and ``secrets``."""
         return AppEnvironments(credentials, secrets, lambda: self.gitops, self.spec, self.url,
-                               self.s3_url, self.ca_env)  # fmt: skip
-
-    def ca_env(self) -> dict[str, str]:
-        """The apps' AWS SDKs trust the platform's own certificate (SQS, S3) by this file."""
-        return {"AWS_CA_BUNDLE": str(self.tls.cert)} if self.tls and self.tls.generated else {}
+                               self.s3_url, lambda: ca_env(self))  # fmt: skip
 
     def _housekeeping(self, messages: MessageLayer) -> None:
         """Periodic work, each task on its own: one that fails (the database restarting, a

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from comind.gitops.resources import Resource
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
+from comind.platform.client_env import engine_tls_env
 from comind.platform.lineage import lineage_env
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
         "LANG": "C.UTF-8",
         MULTIPROC_ENV: str(rt.worker_metrics),
         **lineage_env(rt.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
+        **engine_tls_env(rt),  # PGSSLMODE, PGSSLROOTCERT: the engine takes TLS only
     }
     service = rt.gitops.service if rt.gitops else None
     desired = service and (service.applying or service.current)

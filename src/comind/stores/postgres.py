@@ -39,6 +39,7 @@ class PgTarget:
     user: str
     password: str = field(repr=False)
     dbname: str = "postgres"
+    sslmode: str | None = None  # verify-full when the server takes TLS only (PGSSLROOTCERT)
 
     @property
     def address(self) -> str:
@@ -57,12 +58,14 @@ class PgTarget:
             dbname=self.dbname,
             application_name="comind",
             **({"options": f"-c search_path={path}"} if path else {}),
+            **({"sslmode": self.sslmode} if self.sslmode else {}),
         )
 
     def url(self) -> str:
         """A ``postgresql://`` URL including the password, for an app's environment."""
         user, password = quote(self.user, safe=""), quote(self.password, safe="")
-        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}"
+        tls = f"?sslmode={self.sslmode}" if self.sslmode else ""
+        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}{tls}"
 
 
 def search_path(user: str) -> str | None:
@@ -88,7 +91,8 @@ def connect(
 
 def superuser(engine: PostgresEngine, dbname: str = "postgres") -> PgTarget:
     """The superuser target of the embedded PostgreSQL server."""
-    return PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname)
+    sslmode = "verify-full" if engine.settings.engine_tls else None
+    return PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname, sslmode)
 
 
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:
