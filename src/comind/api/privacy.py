@@ -1,5 +1,7 @@
 """The privacy API: ``GET /api/v1/privacy/report`` (viewer: per dataset and field, the
-declared PII handling and where it is applied) and ``POST /api/v1/privacy/detokenize``
+declared PII handling and where it is applied), ``GET /api/v1/privacy/scan/{dataset}?sample=N``
+(operator of the dataset's app: its stored rows scanned for undeclared PII; fields and
+detectors, never a value) and ``POST /api/v1/privacy/detokenize``
 (operator of the dataset's app: tokens back to their values). Every detokenize call is
 audited, allowed or refused, with the dataset, the field and how many tokens; never a value.
 """
@@ -12,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 from starlette.routing import Route
 
+from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -49,18 +52,42 @@ def _target(named: Mapping[str, Any]) -> str:
     return f"{named.get('dataset') or '*'}.{named.get('field') or '*'}"
 
 
+class FieldFound(BaseModel):
+    field: str
+    declared: str | None = Field(description="the operator the dataset declares, if any")
+    values: int = Field(description="sampled values that were not null")
+    hit_rate: float = Field(description="share of them with a finding")
+    best_score: float
+    detectors: dict[str, int] = Field(description="detector -> values it fired on")
+    suggestion: str | None = Field(description="the handling to declare (undeclared only)")
+
+
+class PrivacyScan(BaseModel):
+    dataset: str
+    sampled: int
+    fields: list[FieldFound]
+    suggested_pii: str = Field(description="a pii: block for the undeclared fields ('' none)")
+
+
+MAX_SAMPLE = 100_000
+
+
 class PrivacyApi:
     def __init__(
         self,
         report: Callable[[], list[dict[str, Any]]],
         detokenize: Callable[[Sequence[str]], dict[str, str | None]],
         guard: Guard,
+        scan: Callable[[str, int], dict[str, Any]] | None = None,
     ) -> None:
-        self.report, self.detokenize, self.guard = report, detokenize, guard
+        self.report, self.detokenize, self.guard, self.scan = report, detokenize, guard, scan
 
     def routes(self) -> list[Route]:
         return [
             self.guard.route("/api/v1/privacy/report", self._report),
+            self.guard.route(
+                "/api/v1/privacy/scan/{dataset}", self._scan, role="operator", app=_app
+            ),
             self.guard.change(
                 "/api/v1/privacy/detokenize",
                 self._detokenize,
@@ -72,6 +99,12 @@ class PrivacyApi:
 
     def _report(self, call: Call) -> dict[str, Any]:
         return {"fields": self.report()}
+
+    def _scan(self, call: Call) -> dict[str, Any]:
+        if self.scan is None:
+            raise Problem("scans need a platform that follows a repository", 409)
+        sample = call.number("sample", 1000, 1, MAX_SAMPLE)
+        return self.scan(call.params["dataset"], sample)
 
     def _detokenize(self, call: Call) -> Answer:
         body = call.parsed(DetokenizeBody)

@@ -31,6 +31,30 @@ def report(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
+def scan(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="The dataset to scan (APP.TABLE).")],
+    sample: Annotated[int, typer.Option(min=1, max=100_000, help="Rows to read.")] = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Scan a dataset's stored rows for PII its pii: does not declare; print a pii: block."""
+    doc = call(ctx, "GET", f"/api/v1/privacy/scan/{dataset}", params={"sample": sample},
+               admin=True, timeout=120)  # fmt: skip
+    if as_json:
+        emit_json(doc)
+        return
+    table = Table("field", "declared", "found", "hit rate", "best score", "suggest")
+    for f in doc["fields"]:
+        found = ", ".join(f"{d} ({n})" for d, n in f["detectors"].items()) or "-"
+        table.add_row(f["field"], f["declared"] or "-", found, f"{f['hit_rate']:.0%}",
+                      f"{f['best_score']:.2f}", f["suggestion"] or "")  # fmt: skip
+    console.print(f"{doc['sampled']} rows of {dataset}", markup=False)
+    console.print(table)
+    if doc["suggested_pii"]:
+        console.print("declare under datasets." + dataset + ":", markup=False)
+        console.print(doc["suggested_pii"], markup=False)
+
+
 def detokenize(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="The dataset the tokens come from (APP.TABLE).")],
@@ -49,5 +73,5 @@ def detokenize(
         console.print(f"{token}\t{shown}", markup=False)
 
 
-for _name, _fn in (("report", report), ("detokenize", detokenize)):
+for _name, _fn in (("report", report), ("scan", scan), ("detokenize", detokenize)):
     privacy_cli.command(_name)(_fn)

@@ -9,12 +9,16 @@ tokens only for a caller the API allowed (every call audited by the guard).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from comind.api.errors import Problem
 from comind.embedded.home import StateDir
+from comind.flows.access import dataset_table
+from comind.flows.pgsource import table_ident
 from comind.flows.privacy import keys_env
 from comind.governance.keyring import Keyring
+from comind.governance.pii_scan import scan, suggested_block
 from comind.governance.privacy import DataKeyRef, PiiKeys
 from comind.governance.sealbox import SealBox
 from comind.governance.tokens import TokenVault
@@ -22,7 +26,8 @@ from comind.spec import Spec
 from comind.spec.pii import PiiHandling
 from comind.spec.privacy import flow_datasets, flow_pii
 from comind.spec.steps import AnonymizeStep
-from comind.stores.postgres import Pool
+from comind.stores.postgres import PgTarget, Pool, connect, dict_rows
+from comind.stores.postgres import compose as sql
 
 
 class Privacy:
@@ -92,3 +97,30 @@ def _options(h: PiiHandling) -> dict[str, Any]:
             return {k: v for k, v in (("to", h.generalize), ("width", h.width),
                                       ("digits", h.digits)) if v is not None}  # fmt: skip
     return {}
+
+
+MAX_SAMPLE = 100_000
+
+
+def sample_rows(target: PgTarget, table: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows of ``table`` (schema-qualified), read-only, time-bounded."""
+    with connect(target) as conn, conn.cursor(row_factory=dict_rows) as cur:
+        cur.execute("SET TRANSACTION READ ONLY")
+        cur.execute("SET LOCAL statement_timeout = '30s'")
+        return cur.execute(
+            sql.SQL("SELECT * FROM {} LIMIT %s").format(table_ident(table)), (limit,)
+        ).fetchall()
+
+
+def scan_dataset(spec: Spec, dataset: str, sample: int,
+                 target: Callable[[str, str], PgTarget]) -> dict[str, Any]:  # fmt: skip
+    """The fields of ``dataset``'s stored rows with PII its ``pii:`` does not declare, and
+    the ``pii:`` block to declare them; names fields and detectors, never a value."""
+    if dataset not in spec.datasets:
+        raise Problem(f"no dataset {dataset[:100]!r} in the applied spec", 404)
+    use = dataset_table(spec, dataset)
+    rows = sample_rows(target(use.database, use.table), use.table, min(sample, MAX_SAMPLE))
+    declared = {f: h.operator for f, h in spec.datasets[dataset].pii.items()}
+    found = scan(rows, declared)
+    return {"dataset": dataset, "sampled": len(rows), "fields": [f.doc() for f in found],
+            "suggested_pii": suggested_block(found)}  # fmt: skip

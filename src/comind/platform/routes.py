@@ -46,6 +46,7 @@ from comind.flows.build import FlowEngines
 from comind.flows.state import FlowState
 from comind.gitops.providers.flow import worker_name
 from comind.gitops.providers.flow_access import FlowAccess
+from comind.gitops.providers.quality_access import QualityAccess
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
@@ -62,11 +63,12 @@ from comind.platform.flows import FlowService
 from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
 from comind.platform.objects import object_store
-from comind.platform.privacy import report
+from comind.platform.privacy import report, scan_dataset
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.platform.secrets import state_key
 from comind.queue.layer import MessageLayer
+from comind.stores.postgres import PgTarget
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -218,7 +220,21 @@ def _privacy_api(rt: Platform, guard: Guard) -> PrivacyApi:
         now = applied()
         return report(now.spec) if now else []
 
-    return PrivacyApi(shown, rt.privacy.detokenize, guard)
+    access: list[QualityAccess] = []  # comind_quality: the role that reads datasets to check
+
+    def target(database: str, table: str) -> PgTarget:
+        if rt.gitops is None:
+            raise ComindError("scans need a platform that follows a repository")
+        access[:] = access or [QualityAccess(rt.gitops.pg, rt.gitops.secrets)]
+        return access[0].target(database, table)
+
+    def scanned(dataset: str, sample: int) -> dict[str, Any]:
+        now = applied()
+        if now is None:
+            raise ComindError("no revision is applied yet")
+        return scan_dataset(now.spec, dataset, sample, target)
+
+    return PrivacyApi(shown, rt.privacy.detokenize, guard, scanned)
 
 
 def quarantine_service(rt: Platform, messages: MessageLayer) -> QuarantineService:

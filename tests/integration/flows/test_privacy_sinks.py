@@ -21,6 +21,7 @@ from comind.governance.keyring import Keyring
 from comind.governance.privacy import hash_value
 from comind.governance.sealbox import SealBox
 from comind.governance.tokens import TokenVault
+from comind.platform.privacy import scan_dataset
 
 FLOW = """
 people:
@@ -98,3 +99,36 @@ def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
     assert [a[1] for a in audit if a[0] == "accepted"] == ["shop.people.card"]
     assert all(PERSON["card"] not in a[2] for a in audit)
     assert [a[2] for a in audit if a[0] == "accepted"] == ['{"tokens": 1}']
+
+
+def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit: FlowKit) -> None:
+    builder = kit.builder(FLOW)
+    kit.execute("CREATE TABLE orders (id text PRIMARY KEY, email text, note text, total numeric)")
+    kit.execute("INSERT INTO orders SELECT 'o' || i, 'u' || i || '@example.com', "
+                "'call +31 6 1234567' || (i % 10), i FROM generate_series(1, 30) i")  # fmt: skip
+
+    def scanned(dataset: str, sample: int) -> dict[str, object]:
+        return scan_dataset(builder.spec, dataset, sample, lambda db, table: kit.app_db)
+
+    store = AccessStore(kit.layer.pool)
+    tokens = Tokens(admin="adm", viewer="view", store=store, sessions=Sessions(b"s" * 32))
+    app = Starlette(routes=PrivacyApi(list, dict, Guard(tokens), scanned).routes())
+    server = ApiServer(app, host="127.0.0.1", port=free_port("127.0.0.1"))
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+
+            def get(path: str, token: str) -> httpx.Response:
+                return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+            done = get("/api/v1/privacy/scan/shop.orders?sample=20", "adm")
+            assert get("/api/v1/privacy/scan/shop.orders", "view").status_code == 403
+            assert get("/api/v1/privacy/scan/shop.nothing", "adm").status_code == 404
+    finally:
+        server.stop()
+    doc = done.json()
+    fields = {f["field"]: f for f in doc["fields"]}
+    assert doc["sampled"] == 20 and fields["email"]["detectors"] == {"email": 20}
+    assert fields["note"]["detectors"] == {"phone": 20} and fields["total"]["detectors"] == {}
+    assert doc["suggested_pii"] == "pii:\n  email: hash\n  note: {mask: {keep: 4}}"
+    assert "example.com" not in done.text and "+31" not in done.text
