@@ -33,10 +33,12 @@ from tests.platforms import make_settings
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
+from comind.flows.access import dataset_table
 from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.spec import load_spec
+from comind.stores.postgres import connect, superuser
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -87,6 +89,7 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/flows/{name}/quarantine/replay": {"name": "nope"},
     "/api/v1/quality/{dataset}": {"dataset": "shop.items"},
     "/api/v1/quality/{dataset}/run": {"dataset": "nope"},
+    "/api/v1/privacy/scan/{dataset}": {"dataset": "shop.items"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},
@@ -181,6 +184,10 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
         found = httpx.get(f"{following.url}{path}", headers=bearer(admin))
         return found.status_code == 200 and bool(found.json()[key])
 
+    assert following.spec is not None  # the dataset's table, for a privacy scan to read
+    use = dataset_table(following.spec, "shop.items")
+    with connect(superuser(following.engines.postgres).with_db(use.database)) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY)")
     assert wait_until(lambda: has("/api/v1/flows/relay/traces", "traces"), timeout=90)
     assert wait_until(lambda: has("/api/v1/flows/relay", "quarantined"))
     assert wait_until(lambda: has("/api/v1/metrics/query?name=comind_engine_up", "series"))

@@ -20,7 +20,7 @@ GOVERNANCE_OPS: tuple[Op, ...] = (
                Param("sample", "query", "rows to read (1 to 100000)", "integer", default=1000,
                      maximum=100_000)),
        errors={400: "a bad sample", 404: "no such dataset in the applied spec",
-               409: "no revision applied"},
+               409: "no revision applied, or the dataset's table cannot be read (not made yet)"},
        description="Operator of the dataset's app. Fields, detectors and scores; never a value."),
     Op("POST", "/api/v1/privacy/detokenize", "detokenize", "privacy",
        "Tokens back to their values", {200: pv.DetokenizeAnswer}, role="operator",

@@ -14,6 +14,7 @@ from typing import Any
 
 from comind.api.errors import Problem
 from comind.embedded.home import StateDir
+from comind.errors import ComindError
 from comind.flows.access import dataset_table
 from comind.flows.pgsource import table_ident
 from comind.flows.privacy import keys_env
@@ -26,7 +27,7 @@ from comind.spec import Spec
 from comind.spec.pii import PiiHandling
 from comind.spec.privacy import flow_datasets, flow_pii
 from comind.spec.steps import AnonymizeStep
-from comind.stores.postgres import PgTarget, Pool, connect, dict_rows
+from comind.stores.postgres import DatabaseError, PgTarget, Pool, connect, dict_rows
 from comind.stores.postgres import compose as sql
 
 
@@ -119,7 +120,11 @@ def scan_dataset(spec: Spec, dataset: str, sample: int,
     if dataset not in spec.datasets:
         raise Problem(f"no dataset {dataset[:100]!r} in the applied spec", 404)
     use = dataset_table(spec, dataset)
-    rows = sample_rows(target(use.database, use.table), use.table, min(sample, MAX_SAMPLE))
+    try:
+        rows = sample_rows(target(use.database, use.table), use.table, min(sample, MAX_SAMPLE))
+    except DatabaseError as exc:  # no table yet (no flow wrote it), a timeout...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ComindError(f"cannot read {dataset}: {reason}") from None
     declared = {f: h.operator for f, h in spec.datasets[dataset].pii.items()}
     found = scan(rows, declared)
     return {"dataset": dataset, "sampled": len(rows), "fields": [f.doc() for f in found],
