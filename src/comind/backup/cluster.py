@@ -59,6 +59,7 @@ class Cluster:
         password through the environment, never the argv."""
         who = login or self.target
         tls = {"PGSSLMODE": who.sslmode} if who.sslmode else {}
+        tls |= {"PGSSLROOTCERT": who.sslrootcert} if who.sslrootcert else {}
         return {**os.environ, "PGPASSWORD": who.password, **tls}
 
     @property

@@ -7,7 +7,6 @@ This is the composition root: each layer below knows nothing of the others' wiri
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -51,7 +50,7 @@ from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
-from comind.platform.client_env import ca_env, engine_tls_env
+from comind.platform.client_env import ca_env
 from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.keys import backup_keys
@@ -113,7 +112,6 @@ class Platform:
         self.events = EventLog()
         self.settings = settings
         self.engines = EmbeddedPlatform(settings, on_event=self.events.record)
-        os.environ.update(engine_tls_env(self))  # this process's libpq clients and tools
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None

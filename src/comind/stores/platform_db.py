@@ -84,7 +84,7 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
                      .format(role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
-    return PgTarget(pg.admin.host, pg.admin.port, WORKER_ROLE, password, PLATFORM_DB)
+    return pg.admin.login(WORKER_ROLE, password, PLATFORM_DB)
 
 
 def ensure_backup_role(pg: PgAdmin, password: str) -> PgTarget:
@@ -104,4 +104,4 @@ def ensure_backup_role(pg: PgAdmin, password: str) -> PgTarget:
         for (dbname,) in names:
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(dbname), role))  # fmt: skip
-    return PgTarget(pg.admin.host, pg.admin.port, BACKUP_ROLE, password, "postgres")
+    return pg.admin.login(BACKUP_ROLE, password, "postgres")

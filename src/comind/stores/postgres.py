@@ -39,7 +39,12 @@ class PgTarget:
     user: str
     password: str = field(repr=False)
     dbname: str = "postgres"
-    sslmode: str | None = None  # verify-full when the server takes TLS only (PGSSLROOTCERT)
+    sslmode: str | None = None  # verify-full when the server takes TLS only
+    sslrootcert: str | None = None  # the CA it is verified against
+
+    def login(self, user: str, password: str, dbname: str | None = None) -> PgTarget:
+        """Another login to the same server (same TLS), e.g. a role the platform made."""
+        return replace(self, user=user, password=password, dbname=dbname or self.dbname)
 
     @property
     def address(self) -> str:
@@ -59,6 +64,7 @@ class PgTarget:
             application_name="comind",
             **({"options": f"-c search_path={path}"} if path else {}),
             **({"sslmode": self.sslmode} if self.sslmode else {}),
+            **({"sslrootcert": self.sslrootcert} if self.sslrootcert else {}),
         )
 
     def url(self) -> str:
@@ -91,8 +97,10 @@ def connect(
 
 def superuser(engine: PostgresEngine, dbname: str = "postgres") -> PgTarget:
     """The superuser target of the embedded PostgreSQL server."""
-    sslmode = "verify-full" if engine.settings.engine_tls else None
-    return PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname, sslmode)
+    target = PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname)
+    if not engine.settings.engine_tls:
+        return target
+    return replace(target, sslmode="verify-full", sslrootcert=str(engine.root_cert))
 
 
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:

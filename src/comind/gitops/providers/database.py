@@ -22,7 +22,7 @@ def password_name(app: str) -> str:
 def database_target(admin: PgTarget, secrets: SecretStore, res: Resource) -> PgTarget:
     """How the app of ``res`` logs in to its database (for its DATABASE_URL)."""
     password = secrets.password(password_name(res.app))
-    return PgTarget(admin.host, admin.port, res.spec["role"], password, res.name, admin.sslmode)
+    return admin.login(res.spec["role"], password, res.name)
 
 
 class DatabaseProvider:

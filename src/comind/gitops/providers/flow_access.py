@@ -74,12 +74,11 @@ class FlowAccess:
     def target(self, flow: str) -> PgTarget:
         """How ``flow`` logs in to the app databases (the database is set per use)."""
         password = self.secrets.password(password_name(flow))
-        return PgTarget(self.pg.admin.host, self.pg.admin.port, flow_role(flow), password)
+        return self.pg.admin.login(flow_role(flow), password, "postgres")
 
     def worker_target(self) -> PgTarget:
         password = self.secrets.password(WORKER_PASSWORD)
-        return PgTarget(self.pg.admin.host, self.pg.admin.port, WORKER_ROLE, password,
-                        PLATFORM_DB)  # fmt: skip
+        return self.pg.admin.login(WORKER_ROLE, password, PLATFORM_DB)
 
     def redis_target(self, flow: str) -> RedisTarget:
         """How ``flow`` logs in to Redis."""

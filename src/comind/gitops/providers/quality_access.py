@@ -41,4 +41,4 @@ class QualityAccess:
                     sql.Identifier(database), sql.Identifier(QUALITY_ROLE)))  # fmt: skip
             with connect(self.pg.admin.with_db(database)) as conn:
                 grant_select(conn, QUALITY_ROLE, table)
-        return PgTarget(self.pg.admin.host, self.pg.admin.port, QUALITY_ROLE, password, database)
+        return self.pg.admin.login(QUALITY_ROLE, password, database)
