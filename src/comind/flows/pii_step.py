@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from comind.flows.quarantine import DETECTED
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.governance.pii_detect import Finding, detect_text
 from comind.observe.metrics import REGISTRY
@@ -33,7 +34,7 @@ def mask_spans(text: str, findings: list[Finding]) -> str:
 
 class DetectPii:
     def __init__(self, conf: declared.DetectPii, declared_pii: frozenset[str]) -> None:
-        self.name = "detect_pii"
+        self.name = DETECTED
         self.conf = conf
         self.declared = declared_pii
 
