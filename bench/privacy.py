@@ -1,6 +1,7 @@
 """Issue 17's benchmark: anonymizing declared PII fields (records/s per core against the
 operators they replaced) and the object store's encryption at rest (encrypted bucket against
-plain), each on the same data in the same run. Run: ``.venv/bin/python bench/privacy.py``;
+plain) and PII detection against Presidio's pattern recognizers, each on the same data in
+the same run. Run: ``.venv/bin/python bench/privacy.py``;
 the results and the machine are in docs/benchmarks.md.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anonymize
+import detection
 import encryption
 
 
@@ -23,6 +25,8 @@ def main() -> None:
     print(anonymize.table(anonymize.anonymization()))
     print("\n## Encryption at rest: object store throughput\n")
     print(encryption.table(encryption.encryption()))
+    print("\n## PII detection against Presidio (5,000 labelled sentences)\n")
+    print(detection.table(detection.detection()))
 
 
 if __name__ == "__main__":

@@ -54,18 +54,17 @@ def _target(named: Mapping[str, Any]) -> str:
 
 class FieldFound(BaseModel):
     field: str
-    declared: str | None = Field(description="the operator the dataset declares, if any")
-    values: int = Field(description="sampled values that were not null")
+    declared: bool = Field(description="whether the dataset's pii: declares the field")
+    values: int = Field(description="sampled text values of the field")
     hit_rate: float = Field(description="share of them with a finding")
     best_score: float
-    detectors: dict[str, int] = Field(description="detector -> values it fired on")
-    suggestion: str | None = Field(description="the handling to declare (undeclared only)")
+    detectors: dict[str, float] = Field(description="detector -> its best score")
 
 
 class PrivacyScan(BaseModel):
     dataset: str
     sampled: int
-    fields: list[FieldFound]
+    fields: list[FieldFound] = Field(description="the fields with a finding")
     suggested_pii: str = Field(description="a pii: block for the undeclared fields ('' none)")
 
 

@@ -43,11 +43,10 @@ def scan(
     if as_json:
         emit_json(doc)
         return
-    table = Table("field", "declared", "found", "hit rate", "best score", "suggest")
+    table = Table("field", "declared", "found (best score)", "hit rate")
     for f in doc["fields"]:
-        found = ", ".join(f"{d} ({n})" for d, n in f["detectors"].items()) or "-"
-        table.add_row(f["field"], f["declared"] or "-", found, f"{f['hit_rate']:.0%}",
-                      f"{f['best_score']:.2f}", f["suggestion"] or "")  # fmt: skip
+        found = ", ".join(f"{d} ({s:.2f})" for d, s in f["detectors"].items())
+        table.add_row(f["field"], "yes" if f["declared"] else "no", found, f"{f['hit_rate']:.0%}")
     console.print(f"{doc['sampled']} rows of {dataset}", markup=False)
     console.print(table)
     if doc["suggested_pii"]:

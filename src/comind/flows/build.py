@@ -150,7 +150,11 @@ class FlowBuilder:
         def guard(fields: dict[str, PiiHandling]) -> PiiGuard:
             return self._guard(name, {f: (f"flow/{name}", h) for f, h in fields.items()})
 
-        ctx = StepContext(name, self.root, timeout, lambda conf: self._enrich(name, conf), guard)
+        sinks = [s.postgres for s in [flow.sink, *flow.sinks.values()] if s and s.postgres]
+        pii = frozenset(f for d in sinks for f in self.spec.datasets[d].pii)
+        ctx = StepContext(
+            name, self.root, timeout, lambda conf: self._enrich(name, conf), guard, pii
+        )
         return build_steps(flow.steps, ctx)
 
     def partitioning(self, name: str) -> Partitioning | None:

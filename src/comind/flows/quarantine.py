@@ -25,6 +25,7 @@ from comind.spec import Spec
 from comind.spec.privacy import flow_pii
 
 UNPARSED = "body"  # the field a source keeps an unreadable message's text in
+DETECTED = "detect_pii"  # the step that quarantines PII found in undeclared fields
 
 
 def pii_actions(spec: Spec, flow: str) -> dict[str, str]:
@@ -65,6 +66,10 @@ class Protection:
         fields = {f: a for f, a in self.actions.items() if record.get(f) is not None}
         if self.actions and step == "source" and UNPARSED in record:
             fields[UNPARSED] = "mask"
+        if step == DETECTED:  # the PII sits in fields nothing declares: hide every text
+            fields |= {
+                f: "redact" for f, v in record.items() if isinstance(v, str) and f not in fields
+            }
         if not fields:
             return Protected(record, None, [])
         raw = json.dumps({f: record[f] for f in fields}, separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from comind.flows.quarantine import Protection
+from comind.flows.quarantine import DETECTED, Protection
 from comind.stores.postgres import Connection, Json, Pool, dict_rows
 from comind.stores.queries import named
 
@@ -78,7 +78,8 @@ class FlowState:
         with self._conn(conn) as c:
             ids = [int(r[0]) for r in c.execute(_sql("quarantine_ids"), {"n": len(items)})]
             actions = self.pii.get(flow, {})
-            protection = Protection(actions, self._public_key(c) if actions else None)
+            sealing = actions or any(step == DETECTED for step, _, _ in items)
+            protection = Protection(actions, self._public_key(c) if sealing else None)
             stored = [
                 protection.protect(flow, i, s, r) for i, (s, _, r) in zip(ids, items, strict=True)
             ]

@@ -24,6 +24,7 @@ from comind.errors import ComindError
 from comind.flows.aggregate import Aggregate
 from comind.flows.callables import deadline, load_callable
 from comind.flows.gate import judge_batch
+from comind.flows.pii_step import DetectPii
 from comind.flows.privacy import PiiGuard
 from comind.flows.records import Quarantined, Record, StepResult
 from comind.governance import quality
@@ -44,6 +45,7 @@ class StepContext:
     timeout: float = 30.0
     lookup: Callable[[declared.Enrich], Step] | None = None  # builds ``enrich`` steps
     guard: Callable[[dict[str, PiiHandling]], PiiGuard] | None = None  # ``anonymize``
+    declared_pii: frozenset[str] = frozenset()  # fields the sink datasets declare in ``pii:``
 
 
 def build_steps(steps: Sequence[declared.StepSpec], ctx: StepContext) -> list[Step]:
@@ -79,6 +81,8 @@ def build_step(spec: declared.StepSpec, ctx: StepContext) -> Step:
             return Quality(rules, ctx)
         case declared.AggregateStep(aggregate=conf):
             return Aggregate(conf)
+        case declared.DetectPiiStep(detect_pii=conf):
+            return DetectPii(conf, ctx.declared_pii)
         case declared.EnrichStep(enrich=conf) if ctx.lookup is not None:
             return ctx.lookup(conf)
         case declared.EnrichStep():

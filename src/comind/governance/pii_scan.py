@@ -1,68 +1,57 @@
-"""A dataset's stored rows scanned for personal data its ``pii:`` does not declare.
+"""A dataset's sampled rows, scanned for PII: per field what fired, how often, how surely.
 
-Per field: the detectors that fired (and on how many of the sampled values), the share of
-values with a finding, the best score, whether the dataset already declares the field, and
-the handling to declare for it, as a ``pii:`` block to paste. The report names fields and
-detectors, never a value.
+The report names fields, detectors, rates and scores, never a value, so it can be shown to
+anyone allowed to see the dataset's shape. Undeclared fields get a suggested ``pii:`` block.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from dataclasses import field as attribute
 
-from comind.governance.pii_detect import detect_value
-
-SUGGESTED = {
-    "email": "hash", "phone": "{mask: {keep: 4}}", "credit_card": "tokenize",
-    "iban": "tokenize", "us_ssn": "encrypt", "nl_bsn": "encrypt", "es_dni": "encrypt",
-    "ip_address": "{generalize: network}", "mac_address": "hash",
-    "date_of_birth": "{generalize: month}",
-}  # fmt: skip
+from comind.governance.pii_detect import SCANNED, detect_record, suggested_pii_block
 
 
 @dataclass
 class FieldScan:
     field: str
-    declared: str | None  # the operator the dataset declares, if any
-    values: int = 0
-    hits: int = 0
-    best_score: float = 0.0
-    detectors: Counter[str] = dataclasses.field(default_factory=Counter)
+    declared: bool
+    values: int = 0  # non-empty string values seen
+    hits: int = 0  # values in which a detector fired
+    detectors: dict[str, float] = attribute(default_factory=dict)  # detector -> best score
 
     @property
-    def suggestion(self) -> str | None:
-        if self.declared or not self.detectors:
-            return None
-        return SUGGESTED[self.detectors.most_common(1)[0][0]]
+    def hit_rate(self) -> float:
+        return self.hits / self.values if self.values else 0.0
 
-    def doc(self) -> dict[str, Any]:
+    @property
+    def strongest(self) -> str:
+        return max(self.detectors, key=lambda d: self.detectors[d])
+
+    def as_dict(self) -> dict[str, object]:
         return {"field": self.field, "declared": self.declared, "values": self.values,
-                "hit_rate": round(self.hits / self.values, 3) if self.values else 0.0,
-                "best_score": self.best_score, "detectors": dict(self.detectors),
-                "suggestion": self.suggestion}  # fmt: skip
+                "hit_rate": round(self.hit_rate, 4), "detectors": self.detectors,
+                "best_score": max(self.detectors.values(), default=0.0)}  # fmt: skip
 
 
-def scan(rows: Iterable[Mapping[str, Any]], declared: Mapping[str, str]) -> list[FieldScan]:
-    fields: dict[str, FieldScan] = {}
+def scan(rows: Iterable[Mapping[str, object]], declared: Iterable[str]) -> list[FieldScan]:
+    """Per field with at least one finding, in field order: what the sample shows."""
+    known, fields = set(declared), dict[str, FieldScan]()
     for row in rows:
         for name, value in row.items():
-            found = fields.setdefault(name, FieldScan(name, declared.get(name)))
-            if value is None:
-                continue
-            found.values += 1
-            findings = detect_value(name, value)
-            if findings:
-                found.hits += 1
-                found.best_score = max(found.best_score, *(f.score for f in findings))
-                found.detectors.update({f.detector for f in findings})
-    return sorted(fields.values(), key=lambda f: f.field)
+            if isinstance(value, str) and value:
+                entry = fields.setdefault(name, FieldScan(name, name in known))
+                entry.values += 1
+                SCANNED.inc()
+        for name, found in detect_record(row).items():
+            entry = fields[name]
+            entry.hits += 1
+            for detector, score in found.items():
+                entry.detectors[detector] = max(entry.detectors.get(detector, 0.0), score)
+    return [f for f in fields.values() if f.detectors]
 
 
-def suggested_block(found: list[FieldScan]) -> str:
-    """The ``pii:`` lines for the undeclared fields with findings ('' when none)."""
-    lines = [f"  {f.field}: {f.suggestion}" for f in found if f.suggestion]
-    return "pii:\n" + "\n".join(lines) if lines else ""
+def suggestion(found: list[FieldScan]) -> str:
+    """The ``pii:`` block for the fields found with PII that the dataset does not declare."""
+    return suggested_pii_block({f.field: f.strongest for f in found if not f.declared})

@@ -19,7 +19,7 @@ from comind.flows.access import dataset_table
 from comind.flows.pgsource import table_ident
 from comind.flows.privacy import keys_env
 from comind.governance.keyring import Keyring
-from comind.governance.pii_scan import scan, suggested_block
+from comind.governance.pii_scan import scan, suggestion
 from comind.governance.privacy import DataKeyRef, PiiKeys
 from comind.governance.sealbox import SealBox
 from comind.governance.tokens import TokenVault
@@ -125,7 +125,6 @@ def scan_dataset(spec: Spec, dataset: str, sample: int,
     except DatabaseError as exc:  # no table yet (no flow wrote it), a timeout...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ComindError(f"cannot read {dataset}: {reason}") from None
-    declared = {f: h.operator for f, h in spec.datasets[dataset].pii.items()}
-    found = scan(rows, declared)
-    return {"dataset": dataset, "sampled": len(rows), "fields": [f.doc() for f in found],
-            "suggested_pii": suggested_block(found)}  # fmt: skip
+    found = scan(rows, spec.datasets[dataset].pii)
+    return {"dataset": dataset, "sampled": len(rows), "fields": [f.as_dict() for f in found],
+            "suggested_pii": suggestion(found)}  # fmt: skip

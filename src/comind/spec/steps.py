@@ -244,6 +244,18 @@ class AggregateStep(StepSpec):
     aggregate: Aggregate
 
 
+class DetectPii(Strict):
+    """Inline PII detection: what to do with a value the detectors find."""
+
+    action: Literal["quarantine", "anonymize"]
+    min_score: float = Field(0.5, ge=0, le=1)
+    fields: FieldNames | None = None  # None: every string field
+
+
+class DetectPiiStep(StepSpec):
+    detect_pii: DetectPii
+
+
 STEP_MODELS: dict[str, type[StepSpec]] = {
     "validate": ValidateStep,
     "cleanse": CleanseStep,
@@ -256,6 +268,7 @@ STEP_MODELS: dict[str, type[StepSpec]] = {
     "quality": QualityStep,
     "encrypt": EncryptStep,
     "aggregate": AggregateStep,
+    "detect_pii": DetectPiiStep,
 }
 STEP_KINDS = tuple(STEP_MODELS)
 
@@ -279,7 +292,8 @@ Step = Annotated[
     | Annotated[PythonStep, Tag("python")]
     | Annotated[QualityStep, Tag("quality")]
     | Annotated[EncryptStep, Tag("encrypt")]
-    | Annotated[AggregateStep, Tag("aggregate")],
+    | Annotated[AggregateStep, Tag("aggregate")]
+    | Annotated[DetectPiiStep, Tag("detect_pii")],
     Discriminator(
         _kind,
         custom_error_type="step_kind",

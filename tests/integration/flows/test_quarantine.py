@@ -115,6 +115,21 @@ def test_the_table_holds_pii_masked_and_only_the_platform_key_opens_the_raw_valu
     assert revealed(box, "people", unparsed) == {"body": "not json: ann@example.com"}
 
 
+DETECTING = FLOW.replace("[{validate: schemas/order.json}]", "[{detect_pii: {action: quarantine}}]")
+
+
+def test_detect_pii_quarantines_undeclared_pii_sealed_never_stored_raw(
+    kit: FlowKit, box: SealBox
+) -> None:
+    builder = kit.builder(DETECTING)
+    leaky = {"id": "p3", "email": "cy@example.com", "note": "call me: +33 6 12 34 56 78"}
+    quarantine(builder, kit, leaky)
+    (row,) = stored(kit)
+    assert "12 34 56 78" not in row["text"] and "note" in row["masked"]
+    assert row["record"]["email"] == hashlib.sha256(b"cy@example.com").hexdigest()
+    assert revealed(box, "people", row) == leaky
+
+
 @pytest.fixture
 def api(kit: FlowKit, box: SealBox) -> Iterator[tuple[httpx.Client, FlowKit, dict[str, str]]]:
     builder = kit.builder(FLOW)

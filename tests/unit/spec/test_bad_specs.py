@@ -260,7 +260,16 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
         APP
         + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n      - transmogrify: x\n",
         [
-            "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt, aggregate",
+            "comind.yaml:11:9: flows.f.steps[0]: expected one step of validate, cleanse, map, filter, enrich, route, anonymize, python, quality, encrypt, aggregate, detect_pii",
+        ],
+    ),
+    "bad-detect-pii": (
+        APP
+        + "    queues: {q: {}}\nflows:\n  f:\n    kind: stream\n    source: queue://orders/q\n    steps:\n"
+        + "      - detect_pii: {action: drop, min_score: 2}\n",
+        [
+            "comind.yaml:11:30: flows.f.steps[0].detect_pii.action: expected one of quarantine, anonymize, got 'drop'",
+            "comind.yaml:11:47: flows.f.steps[0].detect_pii.min_score: must be <= 1.0, got 2",
         ],
     ),
     "bad-step-configs": (
