@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,3 +39,39 @@ def engine_root() -> Iterator[Path]:
 def engine_home(engine_root: Path) -> Path:
     """A fresh, not yet existing state directory for one test's platform."""
     return engine_root / f"home-{uuid.uuid4().hex[:12]}"
+
+
+# -- the OS users the platforms of this run made for their apps
+#
+# As root, every platform makes a system user (and group) per app, named for its state
+# directory, and never deletes it: a state directory outlives its platform. Test platforms
+# live in temp directories, so their users would pile up run after run until useradd runs
+# out of system ids. The controlling process (not an xdist worker, whose peers may still
+# run apps) deletes after the run the app users that were not there before it.
+
+APP_USER_PREFIX = "comind-"
+_BEFORE = pytest.StashKey[set[str]]()
+
+
+def _app_users() -> set[str]:
+    try:
+        import pwd
+    except ImportError:  # not on Linux: no app users
+        return set()
+    return {p.pw_name for p in pwd.getpwall() if p.pw_name.startswith(APP_USER_PREFIX)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[_BEFORE] = _app_users()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput") or os.geteuid() != 0:
+        return
+    before = session.config.stash.get(_BEFORE, set())
+    userdel = shutil.which("userdel") or "/usr/sbin/userdel"
+    groupdel = shutil.which("groupdel") or "/usr/sbin/groupdel"
+    for name in sorted(_app_users() - before):
+        subprocess.run([userdel, name], capture_output=True, check=False)
+        subprocess.run([groupdel, name], capture_output=True, check=False)
