@@ -75,7 +75,7 @@ class PrivacyApi:
     def __init__(
         self,
         report: Callable[[], list[dict[str, Any]]],
-        detokenize: Callable[[Sequence[str]], dict[str, str | None]],
+        detokenize: Callable[[Sequence[str], str], dict[str, str | None]],
         guard: Guard,
         scan: Callable[[str, int], dict[str, Any]] | None = None,
     ) -> None:
@@ -107,5 +107,6 @@ class PrivacyApi:
 
     def _detokenize(self, call: Call) -> Answer:
         body = call.parsed(DetokenizeBody)
-        values = self.detokenize(body.tokens)
+        # only tokens written to this dataset's field: the caller's role is for its app
+        values = self.detokenize(body.tokens, f"dataset/{body.dataset}/{body.field}")
         return Answer({"values": values}, detail={"tokens": len(body.tokens)})

@@ -100,13 +100,21 @@ class PiiGuard:
         return self.keys.data[scope]
 
     def _tokens(self, records: list[Record]) -> dict[str, str]:
-        wanted = [f for f, (_, h) in self.fields.items() if h.operator == "tokenize"]
+        wanted = [(f, s) for f, (s, h) in self.fields.items() if h.operator == "tokenize"]
         if not wanted:
             return {}
         if self.tokenizer is None:
             raise ComindError(f"flow {self.flow} tokenizes PII fields but has no token vault")
-        values = (str(r.value[f]) for r in records for f in wanted if r.value.get(f) is not None)
-        return self.tokenizer.tokens(values)
+        found: dict[str, str] = {}
+        for field, scope in wanted:  # each field's tokens recorded as written there
+            values = (str(r.value[field]) for r in records if r.value.get(field) is not None)
+            found |= self.tokenizer.tokens(values, token_scope(scope, field))
+        return found
+
+
+def token_scope(scope: str, field: str) -> str:
+    """Where a token is written: ``dataset/NAME/FIELD`` (or ``flow/NAME/FIELD``)."""
+    return f"{scope}/{field}"
 
 
 def keys_env(keys: PiiKeys) -> dict[str, str]:

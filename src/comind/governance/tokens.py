@@ -65,8 +65,8 @@ class Tokenizer:
         self.pool, self.key = pool, key
         self._public: bytes | None = None
 
-    def tokens(self, values: Iterable[str]) -> dict[str, str]:
-        """Each value → its token (one round trip when every value is known)."""
+    def tokens(self, values: Iterable[str], scope: str) -> dict[str, str]:
+        """Each value → its token, recorded as written to ``scope`` (dataset and field)."""
         wanted = list(dict.fromkeys(values))
         if not wanted:
             return {}
@@ -75,6 +75,9 @@ class Tokenizer:
             for value in wanted:
                 if value not in found:
                     found[value] = self._add(conn, value)
+            with conn.cursor() as cur:
+                cur.executemany(_sql("use"), [{"token": t, "scope": scope}
+                                              for t in set(found.values())])  # fmt: skip
         return found
 
     def _known(self, conn: object, values: Sequence[str]) -> dict[str, str]:
@@ -124,9 +127,9 @@ class TokenVault:
         with self.pool.connection() as conn:
             conn.execute(_sql("publish_vault_key"), {"public": self.box.public})
 
-    def detokenize(self, tokens: Sequence[str]) -> dict[str, str | None]:
-        """Each token → its value (None: not a token of this vault)."""
+    def detokenize(self, tokens: Sequence[str], scope: str) -> dict[str, str | None]:
+        """Each token → its value (None: no token of this vault written to ``scope``)."""
         with self.pool.connection() as conn:
-            rows = conn.execute(_sql("sealed"), {"tokens": list(tokens)}).fetchall()
+            rows = conn.execute(_sql("sealed"), {"tokens": list(tokens), "scope": scope}).fetchall()
         opened = {t: self.box.open(bytes(s), context=context(t)).decode() for t, s in rows}
         return {t: opened.get(t) for t in tokens}

@@ -50,8 +50,8 @@ class Privacy:
     def worker_env(self, spec: Spec, flow: str) -> dict[str, str]:
         return keys_env(self.keys(spec, flow))
 
-    def detokenize(self, tokens: Sequence[str]) -> dict[str, str | None]:
-        return self.vault.detokenize(tokens)
+    def detokenize(self, tokens: Sequence[str], scope: str) -> dict[str, str | None]:
+        return self.vault.detokenize(tokens, scope)
 
 
 def encrypt_scopes(spec: Spec, flow: str) -> list[str]:

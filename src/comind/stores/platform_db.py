@@ -38,7 +38,10 @@ WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_va
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans", "quality_results")  # fmt: skip
-WORKER_APPENDS = ("lineage_events",)  # written, never read back or changed by a worker
+WORKER_APPENDS = (
+    "lineage_events",
+    "pii_token_uses",
+)  # written, never read back or changed by a worker
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10

@@ -54,11 +54,13 @@ def test_declared_fields_never_reach_a_sink_raw(kit: FlowKit) -> None:
 
     ring = Keyring(kit.root / ".keys")  # the test's platform side: it opens the vault
     vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
-    assert vault.detokenize([card, "0000-0000-0000-0000"]) == {
+    where = "dataset/shop.people/card"
+    assert vault.detokenize([card], "dataset/shop.orders/card") == {card: None}  # not there
+    assert vault.detokenize([card, "0000-0000-0000-0000"], where) == {
         card: PERSON["card"], "0000-0000-0000-0000": None}  # fmt: skip
     wrong = TokenVault(kit.layer.pool, SealBox(b"x" * 32, "token-vault"))
     try:
-        wrong.detokenize([card])
+        wrong.detokenize([card], where)
     except Exception as exc:
         assert "does not open" in str(exc)
     else:
@@ -87,18 +89,22 @@ def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
             answers = {role: client.post("/api/v1/privacy/detokenize", json=body,
                                          headers={"Authorization": f"Bearer {t}"})
                        for role, t in who.items()}  # fmt: skip
+            operator = {"Authorization": f"Bearer {who['operator']}"}
+            other = {**body, "dataset": "shop.orders"}  # the same token, asked for elsewhere
+            elsewhere = client.post("/api/v1/privacy/detokenize", json=other, headers=operator)
     finally:
         server.stop()
     assert answers["operator"].json() == {"values": {card: PERSON["card"]}}
+    assert elsewhere.json() == {"values": {card: None}}
     assert (answers["viewer"].status_code, answers["other"].status_code) == (403, 403)
     with kit.layer.pool.connection() as conn:
         audit = conn.execute("SELECT outcome, target, detail::text FROM comind.audit_log "
                              "WHERE action = 'detokenize' ORDER BY id").fetchall()  # fmt: skip
-    assert sorted(a[0] for a in audit) == ["accepted", "refused", "refused"]
+    assert sorted(a[0] for a in audit) == ["accepted", "accepted", "refused", "refused"]
     # a viewer is refused before its body is read: its entry cannot name the field
-    assert [a[1] for a in audit if a[0] == "accepted"] == ["shop.people.card"]
+    assert [a[1] for a in audit if a[0] == "accepted"] == ["shop.people.card", "shop.orders.card"]
     assert all(PERSON["card"] not in a[2] for a in audit)
-    assert [a[2] for a in audit if a[0] == "accepted"] == ['{"tokens": 1}']
+    assert [a[2] for a in audit if a[0] == "accepted"] == ['{"tokens": 1}'] * 2
 
 
 def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit: FlowKit) -> None:

@@ -14,5 +14,11 @@ WHERE digest = ANY(%(digests)s) OR token = ANY(%(values)s);
 INSERT INTO comind.pii_tokens (token, digest, sealed) VALUES (%(token)s, %(digest)s, %(sealed)s)
 ON CONFLICT DO NOTHING RETURNING token;
 
+-- name: use
+INSERT INTO comind.pii_token_uses (token, scope) VALUES (%(token)s, %(scope)s)
+ON CONFLICT DO NOTHING;
+
 -- name: sealed
-SELECT token, sealed FROM comind.pii_tokens WHERE token = ANY(%(tokens)s);
+SELECT t.token, t.sealed FROM comind.pii_tokens t
+JOIN comind.pii_token_uses u ON u.token = t.token AND u.scope = %(scope)s
+WHERE t.token = ANY(%(tokens)s);
