@@ -1,6 +1,7 @@
-"""PII handling of one value, by the action a dataset declares (``hash``, ``mask``,
-``redact``). ``tokenize`` and ``encrypt`` need a token vault and per-dataset keys that do
-not exist yet: where a value must be hidden anyway (a quarantined record), they mask."""
+"""How a declared PII value is *shown* where it must stay hidden without the platform's keys
+(a quarantined record for a viewer, a failing row's key in a quality sample): ``hash``,
+``mask`` (the operators' own, governance/privacy.py), ``redact``; every other operator
+masks. What a flow writes goes through the keyed operators instead (flows/privacy.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,11 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from comind.governance.privacy import mask_value
+
 
 def hash_value(v: Any) -> str:
     return hashlib.sha256(str(v).encode()).hexdigest()
-
-
-def mask_value(v: Any) -> str:
-    s = str(v)
-    shown = 4 if len(s) > 8 else 0  # a short value would be mostly shown: mask it all
-    return "*" * (len(s) - shown) + s[len(s) - shown :]
 
 
 def redact_value(v: Any) -> None:

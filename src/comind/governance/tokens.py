@@ -19,7 +19,7 @@ from hashlib import sha256
 
 from comind.errors import ComindError
 from comind.governance.sealbox import SealBox, seal_to
-from comind.stores.postgres import Pool
+from comind.stores.postgres import Connection, Pool
 from comind.stores.queries import named
 
 _sql = named("comind.governance", "tokens")
@@ -80,9 +80,9 @@ class Tokenizer:
                                               for t in set(found.values())])  # fmt: skip
         return found
 
-    def _known(self, conn: object, values: Sequence[str]) -> dict[str, str]:
+    def _known(self, conn: Connection, values: Sequence[str]) -> dict[str, str]:
         digests = {digest(self.key, v): v for v in values}
-        rows = conn.execute(  # type: ignore[attr-defined]
+        rows = conn.execute(
             _sql("known"), {"digests": list(digests), "values": list(values)}
         ).fetchall()
         found: dict[str, str] = {}
@@ -93,12 +93,12 @@ class Tokenizer:
                 found[token] = token  # already a token: stays itself
         return found
 
-    def _add(self, conn: object, value: str) -> str:
+    def _add(self, conn: Connection, value: str) -> str:
         public = self._vault_key(conn)
         for attempt in range(ATTEMPTS):
             token = shaped(self.key, value, attempt)
             sealed = seal_to(public, value.encode(), context=context(token))
-            row = conn.execute(_sql("add"), {  # type: ignore[attr-defined]
+            row = conn.execute(_sql("add"), {
                 "token": token, "digest": digest(self.key, value), "sealed": sealed,
             }).fetchone()  # fmt: skip
             if row is not None:
@@ -108,9 +108,9 @@ class Tokenizer:
                 return again[value]
         raise ComindError("no free token for a value after 8 attempts (a value too short?)")
 
-    def _vault_key(self, conn: object) -> bytes:
+    def _vault_key(self, conn: Connection) -> bytes:
         if self._public is None:
-            row = conn.execute(_sql("vault_key")).fetchone()  # type: ignore[attr-defined]
+            row = conn.execute(_sql("vault_key")).fetchone()
             if row is None:
                 raise ComindError("the platform has not published its token vault key yet")
             self._public = bytes(row[0])

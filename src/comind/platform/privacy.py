@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from comind.api.errors import Problem
+from comind.api.privacy import MAX_SAMPLE
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.access import dataset_table
@@ -98,9 +99,6 @@ def _options(h: PiiHandling) -> dict[str, Any]:
             return {k: v for k, v in (("to", h.generalize), ("width", h.width),
                                       ("digits", h.digits)) if v is not None}  # fmt: skip
     return {}
-
-
-MAX_SAMPLE = 100_000
 
 
 def sample_rows(target: PgTarget, table: str, limit: int) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ def platform_routes(
     routes += [*backups.routes(), *queues.routes(), *(gitops.routes() if gitops else [])]
     routes += _control_routes(rt, messages, tokens, queues)
     routes += QualityApi(quality, Guard(tokens)).routes()
-    routes += _privacy_api(rt, Guard(tokens)).routes()
+    routes += _privacy_api(rt, Guard(tokens), quality.access).routes()
     routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
@@ -212,7 +212,10 @@ def _flow_service(rt: Platform) -> FlowService:
     return FlowService(_applied(rt), engines)
 
 
-def _privacy_api(rt: Platform, guard: Guard) -> PrivacyApi:
+def _privacy_api(
+    rt: Platform, guard: Guard, access: Callable[[], QualityAccess | None]
+) -> PrivacyApi:
+    """``access``: the quality service's ``comind_quality`` login, which scans read with."""
     assert rt.privacy is not None
     applied = _applied(rt)
 
@@ -220,13 +223,11 @@ def _privacy_api(rt: Platform, guard: Guard) -> PrivacyApi:
         now = applied()
         return report(now.spec) if now else []
 
-    access: list[QualityAccess] = []  # comind_quality: the role that reads datasets to check
-
     def target(database: str, table: str) -> PgTarget:
-        if rt.gitops is None:
+        found = access()
+        if found is None:
             raise ComindError("scans need a platform that follows a repository")
-        access[:] = access or [QualityAccess(rt.gitops.pg, rt.gitops.secrets)]
-        return access[0].target(database, table)
+        return found.target(database, table)
 
     def scanned(dataset: str, sample: int) -> dict[str, Any]:
         now = applied()
