@@ -74,10 +74,10 @@ MAX_SAMPLE = 100_000
 class PrivacyApi:
     def __init__(
         self,
-        report: Callable[[], list[dict[str, Any]]],
+        report: Callable[[], list[PiiField]],
         detokenize: Callable[[Sequence[str], str], dict[str, str | None]],
         guard: Guard,
-        scan: Callable[[str, int], dict[str, Any]] | None = None,
+        scan: Callable[[str, int], PrivacyScan] | None = None,
     ) -> None:
         self.report, self.detokenize, self.guard, self.scan = report, detokenize, guard, scan
 
@@ -97,13 +97,13 @@ class PrivacyApi:
         ]
 
     def _report(self, call: Call) -> dict[str, Any]:
-        return {"fields": self.report()}
+        return {"fields": [f.model_dump() for f in self.report()]}
 
     def _scan(self, call: Call) -> dict[str, Any]:
         if self.scan is None:
             raise Problem("scans need a platform that follows a repository", 409)
         sample = call.number("sample", 1000, 1, MAX_SAMPLE)
-        return self.scan(call.params["dataset"], sample)
+        return self.scan(call.params["dataset"], sample).model_dump()
 
     def _detokenize(self, call: Call) -> Answer:
         body = call.parsed(DetokenizeBody)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from comind.api.errors import Problem
-from comind.api.privacy import MAX_SAMPLE
+from comind.api.privacy import MAX_SAMPLE, FieldFound, PiiField, PrivacyScan
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.access import dataset_table
@@ -66,10 +66,10 @@ def encrypt_scopes(spec: Spec, flow: str) -> list[str]:
     return sorted(set(scopes))
 
 
-def report(spec: Spec) -> list[dict[str, Any]]:
+def report(spec: Spec) -> list[PiiField]:
     """Per dataset and field: the declared handling and the flows applying it, and the
     anonymize steps with theirs."""
-    rows: list[dict[str, Any]] = []
+    rows: list[PiiField] = []
     for name, dataset in sorted(spec.datasets.items()):
         applied = [f for f in sorted(spec.flows) if name in flow_datasets(spec, f)]
         for field, h in sorted(dataset.pii.items()):
@@ -84,9 +84,9 @@ def report(spec: Spec) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(dataset: str | None, field: str, h: PiiHandling, where: list[str]) -> dict[str, Any]:
-    return {"dataset": dataset, "field": field, "operator": h.operator, "options": _options(h),
-            "reason": h.reason, "applied_by": where}  # fmt: skip
+def _row(dataset: str | None, field: str, h: PiiHandling, where: list[str]) -> PiiField:
+    return PiiField(dataset=dataset, field=field, operator=h.operator, options=_options(h),
+                    reason=h.reason, applied_by=where)  # fmt: skip
 
 
 def _options(h: PiiHandling) -> dict[str, Any]:
@@ -112,7 +112,7 @@ def sample_rows(target: PgTarget, table: str, limit: int) -> list[dict[str, Any]
 
 
 def scan_dataset(spec: Spec, dataset: str, sample: int,
-                 target: Callable[[str, str], PgTarget]) -> dict[str, Any]:  # fmt: skip
+                 target: Callable[[str, str], PgTarget]) -> PrivacyScan:  # fmt: skip
     """The fields of ``dataset``'s stored rows with PII its ``pii:`` does not declare, and
     the ``pii:`` block to declare them; names fields and detectors, never a value."""
     if dataset not in spec.datasets:
@@ -124,5 +124,6 @@ def scan_dataset(spec: Spec, dataset: str, sample: int,
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ComindError(f"cannot read {dataset}: {reason}") from None
     found = scan(rows, spec.datasets[dataset].pii)
-    return {"dataset": dataset, "sampled": len(rows), "fields": [f.as_dict() for f in found],
-            "suggested_pii": suggestion(found)}  # fmt: skip
+    fields = [FieldFound.model_validate(f.as_dict()) for f in found]
+    return PrivacyScan(dataset=dataset, sampled=len(rows), fields=fields,
+                       suggested_pii=suggestion(found))  # fmt: skip

@@ -27,7 +27,7 @@ from comind.api.lineage import LineageApi
 from comind.api.lineage_events import LineageEventsApi
 from comind.api.logs import LogsApi
 from comind.api.pages import Sources
-from comind.api.privacy import PrivacyApi
+from comind.api.privacy import PiiField, PrivacyApi, PrivacyScan
 from comind.api.quality import QualityApi
 from comind.api.quarantine import QuarantineApi
 from comind.api.queue_admin import QueueAdminApi
@@ -219,7 +219,7 @@ def _privacy_api(
     assert rt.privacy is not None
     applied = _applied(rt)
 
-    def shown() -> list[dict[str, Any]]:
+    def shown() -> list[PiiField]:
         now = applied()
         return report(now.spec) if now else []
 
@@ -229,7 +229,7 @@ def _privacy_api(
             raise ComindError("scans need a platform that follows a repository")
         return found.target(database, table)
 
-    def scanned(dataset: str, sample: int) -> dict[str, Any]:
+    def scanned(dataset: str, sample: int) -> PrivacyScan:
         now = applied()
         if now is None:
             raise ComindError("no revision is applied yet")

@@ -11,7 +11,7 @@ from flowkit import FlowKit
 from starlette.applications import Starlette
 
 from comind.api.guard import Guard
-from comind.api.privacy import PrivacyApi
+from comind.api.privacy import PrivacyApi, PrivacyScan
 from comind.api.server import ApiServer
 from comind.api.session import Sessions
 from comind.api.tokens import Tokens
@@ -113,7 +113,7 @@ def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit:
     kit.execute("INSERT INTO orders SELECT 'o' || i, 'u' || i || '@example.com', "
                 "'call +31 6 1234567' || (i % 10), i FROM generate_series(1, 30) i")  # fmt: skip
 
-    def scanned(dataset: str, sample: int) -> dict[str, object]:
+    def scanned(dataset: str, sample: int) -> PrivacyScan:
         return scan_dataset(builder.spec, dataset, sample, lambda db, table: kit.app_db)
 
     store = AccessStore(kit.layer.pool)
