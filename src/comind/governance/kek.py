@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, TypedDict
 
@@ -46,14 +47,21 @@ class Kek(Protocol):
 
 
 def seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:
-    """AES-256-GCM with a random nonce; ``context`` is bound as associated data."""
+    """AES-256-GCM with a random nonce (nonce + ciphertext); ``context`` is bound as
+    associated data. The one sealing of a value under a key: KEK versions, data keys,
+    secrets at rest, encrypted PII fields."""
     nonce = os.urandom(NONCE)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, context)
+    return nonce + _aead(key).encrypt(nonce, plaintext, context)
 
 
 def unseal(key: bytes, sealed: bytes, context: bytes) -> bytes:
     """The plaintext of :func:`seal`; raises ``InvalidTag`` for a wrong key or an edit."""
-    return AESGCM(key).decrypt(sealed[:NONCE], sealed[NONCE:], context)
+    return _aead(key).decrypt(sealed[:NONCE], sealed[NONCE:], context)
+
+
+@lru_cache(maxsize=64)
+def _aead(key: bytes) -> AESGCM:
+    return AESGCM(key)  # its key schedule, once per key: fields are encrypted one by one
 
 
 class KekFile(TypedDict):

@@ -23,18 +23,15 @@ import base64
 import hmac
 import ipaddress
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from comind.errors import ComindError
+from comind.governance.kek import seal, unseal
 from comind.spec.pii import PiiHandling
 
 REMOVED = object()  # what ``redact`` makes of a field: the caller deletes it
@@ -110,21 +107,14 @@ def encrypt_value(key: DataKeyRef, value: Any, context: str) -> str:
     s = str(value)
     if s.startswith(ENCRYPTED):
         return s
-    nonce = os.urandom(12)
-    sealed = _aead(key.key).encrypt(nonce, s.encode(), context.encode())
-    return f"{ENCRYPTED}{key.id}:{base64.b64encode(nonce + sealed).decode()}"
-
-
-@lru_cache(maxsize=64)
-def _aead(key: bytes) -> AESGCM:
-    return AESGCM(key)
+    sealed = seal(key.key, s.encode(), context.encode())
+    return f"{ENCRYPTED}{key.id}:{base64.b64encode(sealed).decode()}"
 
 
 def decrypt_value(lookup: Callable[[str], bytes], value: str, context: str) -> str:
     """The plaintext of :func:`encrypt_value`; ``lookup`` finds a data key by its id."""
     key_id, _, blob = value.removeprefix(ENCRYPTED).partition(":")
-    raw = base64.b64decode(blob)
-    return AESGCM(lookup(key_id)).decrypt(raw[:12], raw[12:], context.encode()).decode()
+    return unseal(lookup(key_id), base64.b64decode(blob), context.encode()).decode()
 
 
 def field_context(scope: str, field: str) -> str:

@@ -6,14 +6,10 @@ sealed under one key cannot be opened (nor silently altered) without it.
 
 from __future__ import annotations
 
-import os
-
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from comind.errors import ComindError
-
-NONCE = 12
+from comind.governance.kek import seal, unseal
 
 
 class Sealer:
@@ -22,16 +18,15 @@ class Sealer:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("the platform key must be 32 bytes")
-        self._aead = AESGCM(key)
+        self._key = key
 
     def seal(self, plaintext: str, *, context: str) -> bytes:
         """``context`` (e.g. the access key id) is bound to the ciphertext as associated data."""
-        nonce = os.urandom(NONCE)
-        return nonce + self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+        return seal(self._key, plaintext.encode(), context.encode())
 
     def open(self, sealed: bytes, *, context: str) -> str:
         try:
-            return self._aead.decrypt(sealed[:NONCE], sealed[NONCE:], context.encode()).decode()
+            return unseal(self._key, sealed, context.encode()).decode()
         except InvalidTag:
             raise ComindError(
                 "a sealed secret does not open with the platform key "
