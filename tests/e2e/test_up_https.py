@@ -15,13 +15,25 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+import redis
+from tests.waiting import wait_until
 
 from comind.api.tls import client_context
 from comind.embedded.ports import free_port
 from comind.embedded.postgres import find_bin_dir
+from comind.embedded.probes import tls_options
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
+CACHE_APP = (  # an app writes through its REDIS_URL, as its own OS user, over TLS
+    "platform: {name: edge}\napps:\n  notes:\n    run: python notes.py\n    cache: {ttl: 60s}\n"
+)
+NOTES = """\
+import os, time, redis
+with redis.Redis.from_url(os.environ["REDIS_URL"]) as r:
+    r.set(os.environ["REDIS_KEY_PREFIX"] + "scheme", os.environ["REDIS_URL"].split(":")[0])
+time.sleep(3600)
+"""
 FILES_APP = (
     "platform: {name: edge}\n"
     "apps:\n  vault:\n    run: sleep 3600\n    bucket: {name: vault-files}\n"
@@ -37,6 +49,8 @@ def repo(tmp_path: Path) -> Path:
 def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
     comind: Run, home: Path, repo: Path, tmp_path: Path
 ) -> None:
+    (repo / "comind.yaml").write_text(CACHE_APP)
+    (repo / "notes.py").write_text(NOTES)
     up = ("up", "--detach", "--api-port", "0", "--host", "0.0.0.0", "--repo", str(repo))
     started = comind(*up, check=True)
     assert "HTTPS" in started.stdout and "self-signed" in started.stdout
@@ -50,6 +64,7 @@ def test_beyond_loopback_the_api_speaks_https_the_cli_trusts(
     assert httpx.get(f"{url}/readyz", verify=client_context(cert)).text == "ready"
     assert comind("flow", "ls", "--json", check=True).stdout.strip() == "[]"
     postgres_takes_tls_only(home)
+    redis_takes_tls_only(home)
     viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
     elsewhere = {"COMIND_HOME": str(tmp_path / "elsewhere"), "COMIND_SERVER": url,
                  "COMIND_TOKEN": viewer}  # fmt: skip
@@ -82,6 +97,24 @@ def postgres_takes_tls_only(home: Path) -> None:
     assert run(f"sslmode=verify-full sslrootcert={ca}").stdout.strip() == "t"
     plain = run("sslmode=disable")
     assert plain.returncode != 0 and "no encryption" in plain.stderr
+
+
+def redis_takes_tls_only(home: Path) -> None:
+    """Beyond loopback the embedded Redis speaks TLS only, with a certificate of the engine
+    CA; the app's REDIS_URL (``rediss://``, its own copy of the CA) logs in over it."""
+    engine = json.loads((home / "state.json").read_text())["engines"]["redis"]
+    port = engine["address"].rsplit(":", 1)[1]
+    password = (home / "secrets" / "redis-password").read_text().strip()
+    assert engine["tls_ca"] == str(home / "redis" / "root.crt")
+    with redis.Redis(host="127.0.0.1", port=int(port), password=password, **tls_options(
+            Path(engine["tls_ca"]))) as tls:  # fmt: skip
+        assert wait_until(lambda: tls.get("notes:scheme") == b"rediss", timeout=60)
+        assert tls.config_get("port") == {"port": "0"}  # no plain port at all
+    with (
+        pytest.raises(redis.ConnectionError),
+        redis.Redis(host="127.0.0.1", port=int(port), password=password, socket_timeout=5) as plain,
+    ):
+        plain.ping()
 
 
 def test_a_certificate_without_its_key_is_refused(comind: Run, home: Path, repo: Path) -> None:

@@ -14,8 +14,9 @@ The code is a *copy*, owned by the app's user, because checkouts live in
 ``$COMIND_HOME/git`` (private to the platform). Symlinks are copied as links, never
 followed by the platform, so a link in the repository to a secret reaches only what the
 app's user could reach anyway. Only the copies of the revisions its instances run are kept.
-The CA bundle an app is pointed to (``AWS_CA_BUNDLE``, a public certificate under the
-private ``tls/``) is copied into its HOME the same way.
+The CA certificates an app is pointed to (``AWS_CA_BUNDLE``, ``PGSSLROOTCERT``, the
+``ssl_ca_certs`` of a ``rediss://`` ``REDIS_URL``: public certificates in private folders)
+are copied into its HOME the same way.
 
 Without root (:attr:`AppAccounts.isolated` false) apps run as the platform's user from
 the checkout itself, with a HOME of their own: they can read whatever that user can,
@@ -35,6 +36,7 @@ import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from comind.apps.model import AppSpec
 from comind.embedded.osuser import RunAs, app_user, require_traverse, state_group, unreachable
@@ -42,6 +44,7 @@ from comind.embedded.osuser import RunAs, app_user, require_traverse, state_grou
 log = logging.getLogger("comind.apps")
 
 OWN_COPIES = ("AWS_CA_BUNDLE", "PGSSLROOTCERT")  # files apps are pointed to that they may not reach
+URL_CA = ("REDIS_URL", "ssl_ca_certs", "redis-ca.crt")  # a URL naming one: variable, query, copy
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,11 @@ class AppAccounts:
         if not user.other:
             return Account(user, spec.cwd, home)
         code = self._directory(own / "code", user)
-        copies = {name: str(_copy_file(spec.env[name], home, user))
+        copies = {name: str(_copy_file(spec.env[name], home / Path(spec.env[name]).name, user))
                   for name in OWN_COPIES if name in spec.env}  # fmt: skip
+        name, query, copy = URL_CA
+        if name in spec.env:
+            copies[name] = _url_with_copy(spec.env[name], query, home / copy, user)
         return Account(user, self._export(spec, code, user, keep), home, copies)
 
     def _check_python(self, app: str, user: RunAs) -> None:
@@ -145,8 +151,17 @@ def _own(path: Path, user: RunAs) -> None:
         path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
-def _copy_file(source: str, home: Path, user: RunAs) -> Path:
-    copy = home / Path(source).name
+def _copy_file(source: str, copy: Path, user: RunAs) -> Path:
     shutil.copyfile(source, copy)
     _own(copy, user)
     return copy
+
+
+def _url_with_copy(url: str, query: str, copy: Path, user: RunAs) -> str:
+    """``url`` naming ``copy`` of the file its ``query`` parameter names (unchanged without)."""
+    parts = urlsplit(url)
+    params = parse_qs(parts.query)
+    if query not in params:
+        return url
+    params[query] = [str(_copy_file(params[query][0], copy, user))]
+    return urlunsplit(parts._replace(query=urlencode(params, doseq=True, safe="/")))

@@ -34,6 +34,7 @@ class EngineInfo:
     pid: int | None
     address: str
     version: str
+    tls_ca: Path | None = None  # TLS only, verified against this CA (None: plain TCP)
 
 
 class Engine(abc.ABC):
@@ -130,9 +131,13 @@ class ProcessEngine(Engine):
         return self._proc is not None and self._proc.poll() is None and pid_alive(self._proc.pid)
 
     def info(self) -> EngineInfo:
-        return EngineInfo(
-            pid=self.pid if self.alive() else None, address=self.address, version=self._version
-        )
+        return EngineInfo(pid=self.pid if self.alive() else None, address=self.address,
+                          version=self._version, tls_ca=self.client_ca)  # fmt: skip
+
+    @property
+    def client_ca(self) -> Path | None:
+        """The CA certificate clients verify this engine against; None: plain TCP."""
+        return None
 
     @property
     @abc.abstractmethod

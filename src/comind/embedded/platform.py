@@ -116,6 +116,7 @@ class EmbeddedPlatform:
                 restarts=state.restarts,
                 uptime_seconds=round(now - state.started_at, 1) if state.started_at else 0,
                 last_error=state.last_error or None,
+                **({"tls_ca": str(info.tls_ca)} if info.tls_ca else {}),
             )
         return PlatformState.of(about=self.about, running=True, version=__version__,
                                 pid=os.getpid(), home=str(self.home.root),

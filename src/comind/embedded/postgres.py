@@ -132,6 +132,10 @@ class PostgresEngine(TcpEngine):
                 "-c", f"hba_file={where / HBA_FILE}"]  # fmt: skip
 
     @property
+    def client_ca(self) -> Path | None:
+        return self.root_cert if self.settings.engine_tls else None
+
+    @property
     def root_cert(self) -> Path:
         """The engine CA's certificate clients verify this server against (readable by
         the server's OS user, which runs the backup tools)."""

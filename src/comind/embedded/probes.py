@@ -6,6 +6,9 @@ engine; ``stores`` reuses them for its own ``ping``.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import psycopg
 import redis
 
@@ -20,8 +23,11 @@ def postgres_version(conninfo: str, *, timeout: float = 2.0) -> str | None:
     return str(row[0]).split()[0] if row else None
 
 
-def redis_version(host: str, port: int, password: str, *, timeout: float = 2.0) -> str | None:
-    """The server version when an authenticated ``INFO server`` succeeds, else None."""
+def redis_version(
+    host: str, port: int, password: str, *, ca: Path | None = None, timeout: float = 2.0
+) -> str | None:
+    """The server version when an authenticated ``INFO server`` succeeds (over TLS verified
+    against ``ca`` when given), else None."""
     try:
         with redis.Redis(
             host=host,
@@ -29,8 +35,17 @@ def redis_version(host: str, port: int, password: str, *, timeout: float = 2.0) 
             password=password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            **tls_options(ca),
         ) as conn:
             info = conn.info("server")
     except (redis.RedisError, OSError):
         return None
     return str(info.get("redis_version", "")) or None
+
+
+def tls_options(ca: Path | None) -> dict[str, Any]:
+    """redis-py's arguments for a server that takes TLS only, verified against ``ca``."""
+    if ca is None:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": str(ca), "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True}  # fmt: skip

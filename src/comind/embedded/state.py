@@ -32,6 +32,11 @@ class EngineStatus(_Closed):
     restarts: int
     uptime_seconds: float
     last_error: str | None
+    tls_ca: str | None = Field(
+        default=None,
+        description="the engine takes TLS only, "
+        "verified against this CA certificate (absent: plain TCP)",
+    )
 
     def stopped(self) -> EngineStatus:
         """This engine as a stopped platform shows it."""
@@ -121,3 +126,8 @@ class PlatformState(_Closed):
             raise ComindError(f"the platform reports no {engine} engine")
         host, _, port = found.address.rpartition(":")
         return host, int(port)
+
+    def engine_ca(self, engine: str) -> Path | None:
+        """The CA certificate ``engine`` is verified against when it takes TLS only."""
+        found = self.engines.get(engine)
+        return Path(found.tls_ca) if found is not None and found.tls_ca else None

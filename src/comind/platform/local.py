@@ -63,4 +63,4 @@ def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
     from comind.stores.redis import RedisTarget
 
     host, port = state.address("redis")
-    return RedisTarget(host, port, home.secret("redis-password"))
+    return RedisTarget(host, port, home.secret("redis-password"), ca=state.engine_ca("redis"))

@@ -77,7 +77,8 @@ def flow_engines(
     platform = PgTarget(host, port, logins.worker_user, logins.worker_password, PLATFORM_DB)
     writer = PgTarget(host, port, logins.flow_user, logins.flow_password)
     rhost, rport = state.address("redis")
-    cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user)
+    cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user,
+                        ca=state.engine_ca("redis"))  # fmt: skip
     layer = MessageLayer.open(platform, max_connections=8)
     engines = FlowEngines(layer, writer, object_store(home), cache,
                           lineage=worker_emitter(layer.pool), pii_keys=keys_from_env())  # fmt: skip

@@ -16,7 +16,7 @@ def password_name(app: str) -> str:
 def cache_target(admin: RedisTarget, secrets: SecretStore, res: Resource) -> RedisTarget:
     """How the app of ``res`` logs in to Redis (for its REDIS_URL)."""
     password = secrets.password(password_name(res.app))
-    return RedisTarget(admin.host, admin.port, password, username=res.spec["user"])
+    return admin.login(res.spec["user"], password)
 
 
 class CacheProvider:

@@ -83,8 +83,7 @@ class FlowAccess:
     def redis_target(self, flow: str) -> RedisTarget:
         """How ``flow`` logs in to Redis."""
         password = self.secrets.password(redis_password_name(flow))
-        return RedisTarget(self.acl.admin.host, self.acl.admin.port, password,
-                           username=flow_role(flow))  # fmt: skip
+        return self.acl.admin.login(flow_role(flow), password)
 
     def env(self, res: Resource) -> dict[str, str]:
         """What a worker of the flow ``res`` logs in with."""
