@@ -153,7 +153,7 @@ def test_each_app_reaches_only_its_own_database_and_keys(
                         "DEBUG SLEEP 0", "MONITOR", "ACL LIST", "SHUTDOWN", "REPLICAOF NO ONE",
                         "MODULE LIST", "SCRIPT KILL", "KEYS *"):  # fmt: skip
             # refused by the ACL (Redis 7 refuses DEBUG before, unless enabled in its config)
-            with pytest.raises(redis.exceptions.ResponseError, match="permission|not allowed"):
+            with pytest.raises(redis.exceptions.ResponseError, match=r"permission|not allowed"):
                 r.execute_command(*command.split())  # nothing that reaches other apps
         key = f"{names['a']}:greeting"
         assert r.eval("return redis.call('GET', KEYS[1])", 1, key) == b"hi"  # its own scripts
