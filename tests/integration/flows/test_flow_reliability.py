@@ -145,7 +145,7 @@ orders:
     - map: pace_stream:pause
   sink: {postgres: shop.orders, upsert_on: [id]}
 """
-ORDERS, STREAM_KILLS = 50_000, 12
+ORDERS, STREAM_KILLS = 30_000, 8
 
 
 def order(i: int) -> dict[str, object]:
@@ -199,7 +199,7 @@ counts:
   window: {kind: tumbling, size: 60, field: at, key: country, allowed_lateness: 7200}
   sink: {postgres: shop.order_counts, upsert_on: [window_start, country]}
 """
-EVENTS, WINDOWS, WINDOW_KILLS = 10_000, 20, 10
+EVENTS, WINDOWS, WINDOW_KILLS = 10_000, 20, 6
 
 
 def emitted(kit: FlowKit) -> int:

@@ -88,7 +88,7 @@ def _dumped(spec: Spec) -> Any:
 
 
 @settings(
-    max_examples=150,
+    max_examples=80,
     derandomize=True,
     database=None,
     deadline=None,
