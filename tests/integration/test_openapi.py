@@ -51,6 +51,7 @@ apps:
     port: {port}
     health: {{http: /healthz}}
     database: {{}}
+    bucket: {{name: api-files, versioning: true, versions: {{keep_for: 1d}}}}
     queues:
       jobs: {{dlq: {{max_receives: 1}}}}
       done: {{}}
@@ -90,6 +91,8 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/quality/{dataset}": {"dataset": "shop.items"},
     "/api/v1/quality/{dataset}/run": {"dataset": "nope"},
     "/api/v1/privacy/scan/{dataset}": {"dataset": "shop.items"},
+    "/api/v1/buckets/{bucket}/versions": {"bucket": "api-files"},
+    "/api/v1/buckets/{bucket}/restore": {"bucket": "api-files"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},

@@ -66,8 +66,8 @@ SCHEMES: dict[str, Any] = {
     "gitlabToken": {"type": "apiKey", "in": "header", "name": "X-Gitlab-Token",
                     "description": "GitLab's secret token: the webhook secret."},
 }  # fmt: skip
-TAGS = ["status", "queues", "flows", "privacy", "quality", "backups", "keys", "metrics", "gitops",
-        "access", "logs", "lineage"]  # fmt: skip
+TAGS = ["status", "queues", "flows", "privacy", "quality", "backups", "buckets", "keys", "metrics",
+        "gitops", "access", "logs", "lineage"]  # fmt: skip
 APP_TOKENS = {
     "filtered": "A token limited to one app sees that app's part.",
     "own": "A token limited to one app may do this for its own app only.",

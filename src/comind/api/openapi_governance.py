@@ -1,9 +1,10 @@
-"""The governance operations of the JSON API (privacy, the audit chain, the keyring), as
-data for :mod:`comind.api.openapi`, beside :data:`comind.api.openapi_ops.OPS`."""
+"""The governance operations of the JSON API (privacy, the audit chain, the keyring, bucket
+versions), as data for :mod:`comind.api.openapi`, beside :data:`comind.api.openapi_ops.OPS`."""
 
 from __future__ import annotations
 
 from comind.api import audit as au
+from comind.api import buckets as bk
 from comind.api import keys as k
 from comind.api import privacy as pv
 from comind.api.openapi_ops import Op, Param
@@ -39,6 +40,24 @@ GOVERNANCE_OPS: tuple[Op, ...] = (
        {200: k.KeysRetired}, role="admin", body=k.RetireBody,
        errors={409: "the version is current, unknown, or still wraps data keys"},
        description="Audited."),
+    # --- versioned buckets
+    Op("GET", "/api/v1/buckets/{bucket}/versions", "listObjectVersions", "buckets",
+       "A versioned bucket's versions and delete markers: by key, newest first",
+       {200: bk.VersionList}, role="operator",
+       params=(Param("bucket", "path", "a bucket of the applied spec", required=True),
+               Param("prefix", "query", "only keys starting with it"),
+               Param("limit", "query", "how many (1 to 10000)", "integer", default=1000,
+                     maximum=bk.MAX_VERSIONS)),
+       errors={400: "a bad limit", 404: "no such bucket in the applied spec",
+               409: "the bucket is not versioned"},
+       description="Operator of the bucket's app."),
+    Op("POST", "/api/v1/buckets/{bucket}/restore", "restoreObjectVersion", "buckets",
+       "A copy of one version becomes the key's current version", {200: bk.ObjectVersion},
+       role="operator", body=bk.RestoreBody,
+       params=(Param("bucket", "path", "a bucket of the applied spec", required=True),),
+       errors={400: "a body refused", 404: "no such bucket, key or version",
+               409: "the bucket is not versioned, or the version is a delete marker"},
+       description="Operator of the bucket's app. Audited. The versions in between stay."),
     # --- the audit chain
     Op("GET", "/api/v1/audit/verify", "verifyAudit", "access",
        "The audit log's hash chain recomputed and checked against its anchors",

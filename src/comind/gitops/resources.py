@@ -138,6 +138,8 @@ def _app_services(name: str, app: App, root: Path) -> list[Resource]:
         out.append(Resource("bucket", name, b.name, {
             "versioning": b.versioning, "encrypted": b.encrypted,
             "deletion_policy": b.deletion_policy,
+            "versions": b.versions and {"keep_for": int(b.versions.keep_for.total_seconds()),
+                                        "keep_newest": b.versions.keep_newest},
         }))  # fmt: skip
     for secret in app.secrets:
         path = secret_file(root, name, secret)

@@ -1,7 +1,7 @@
 """The platform's periodic governance work: quarantine retention, the scheduled quality
 checks of the datasets stream and event flows write, the audit chain's anchors in the
-backup store, and the background re-encryption of encrypted buckets (each runs as a
-housekeeping task)."""
+backup store, the background re-encryption of encrypted buckets and the retention of
+versioned buckets' replaced versions (each runs as a housekeeping task)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from comind.governance.audit_chain import AuditChain
 from comind.platform.housekeeping import Periodic
 from comind.platform.keys import KeyService
+from comind.platform.objects import object_store
 from comind.platform.quality import platform_quality
 from comind.platform.routes import quarantine_service
+from comind.platform.versions import BucketVersions
 from comind.queue.layer import MessageLayer
 
 if TYPE_CHECKING:
@@ -30,4 +32,5 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
             AuditChain(messages.pool, rt.wal.store).anchor,
         ),
         Periodic("re-encryption", 1.0, KeyService(rt.engines.home).reencryption.step),
+        Periodic("bucket versions", every, BucketVersions(object_store(rt.engines.home)).sweep),
     ]

@@ -17,6 +17,7 @@ from comind.api.access import AccessApi
 from comind.api.app_env import AppEnvApi
 from comind.api.audit import AuditApi
 from comind.api.backups import BackupsApi, Switch
+from comind.api.buckets import BucketsApi
 from comind.api.dashboard import Dashboard
 from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
@@ -67,6 +68,7 @@ from comind.platform.privacy import report, scan_dataset
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
 from comind.platform.secrets import state_key
+from comind.platform.versions import BucketVersions
 from comind.queue.layer import MessageLayer
 from comind.stores.postgres import PgTarget
 
@@ -107,6 +109,8 @@ def platform_routes(
     routes += QualityApi(quality, Guard(tokens)).routes()
     routes += _privacy_api(rt, Guard(tokens), quality.access).routes()
     routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
+    versions = BucketVersions(object_store(rt.engines.home))
+    routes += BucketsApi(versions, rt.bucket_owner, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 

@@ -258,9 +258,16 @@ class Platform:
 
     def _buckets(self, app: str) -> list[str]:
         """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
+        return [name for name, owner in self._bucket_owners().items() if owner == app]
+
+    def bucket_owner(self, bucket: str) -> str | None:
+        """The app that declares ``bucket`` in the applied revision, if any."""
+        return self._bucket_owners().get(bucket)
+
+    def _bucket_owners(self) -> dict[str, str]:
         current = self.gitops.service.current if self.gitops else None
         resources = current.resources if current else []
-        return [r.name for r in resources if r.kind == "bucket" and r.app == app]
+        return {r.name: r.app for r in resources if r.kind == "bucket"}
 
     def _build_gitops(self, messages: MessageLayer) -> None:
         """The control plane of the source (its first sync runs once the endpoints serve)."""

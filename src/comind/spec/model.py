@@ -88,11 +88,28 @@ class Cache(Strict):
     ttl: Duration = seconds(300)
 
 
+class Versions(Strict):
+    """How long a versioned bucket keeps the versions that an overwrite or a delete replaced
+    (S3's noncurrent-version expiration): each for ``keep_for`` after it was replaced, and
+    the newest ``keep_newest`` of a key whatever their age."""
+
+    keep_for: Annotated[Duration, within(60, 3650 * 86400)] = seconds(30 * 86400)
+    keep_newest: int = Field(1, ge=0, le=1000)
+
+
 class Bucket(Strict):
     name: str
     versioning: bool = False
+    versions: Versions | None = None  # None: a versioned bucket keeps every version
     encrypted: bool = False
     deletion_policy: DeletionPolicy = "retain"
+
+    @model_validator(mode="after")
+    def _versions_need_versioning(self) -> Bucket:
+        if self.versions is not None and not self.versioning:
+            raise ValueError("versions: needs versioning: true (an unversioned bucket keeps "
+                             "no replaced versions to expire)")  # fmt: skip
+        return self
 
 
 class DeadLetter(Strict):

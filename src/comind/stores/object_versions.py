@@ -17,7 +17,9 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +34,15 @@ from comind.stores.object_model import (
 )
 
 _VERSION_CHARS = set("0123456789abcdef") | set(NULL_VERSION)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """A bucket's rule for versions an overwrite or a delete replaced: those replaced
+    before ``before`` (Unix nanoseconds) go, except each key's newest ``keep_newest``."""
+
+    before: int
+    keep_newest: int
 
 
 def new_version_id(seq: int) -> str:
@@ -131,6 +142,25 @@ class VersionArea:
         install(place / newest.version_id, path)
         self.remove(bucket, key, newest.version_id)
         return newest
+
+    def expire(self, bucket: str, key: str, now: Record | None, rule: Expiry) -> int:
+        """Remove the key's noncurrent versions (and delete markers) replaced before
+        ``rule.before`` (nanoseconds), except its newest ``rule.keep_newest`` versions;
+        then a delete marker with nothing left behind it. ``now`` is the current version
+        (None: there is none). Returns how many entries went; the caller holds the lock."""
+        chain = ([now] if now is not None else []) + self.entries(bucket, key)
+        kept = removed = 0
+        for newer, entry in pairwise(chain):
+            if not entry.delete_marker and kept < rule.keep_newest:
+                kept += 1
+            elif newer.seq < rule.before and entry.version_id is not None:
+                self.remove(bucket, key, entry.version_id)
+                removed += 1
+        left = self.entries(bucket, key)
+        if now is None and len(left) == 1 and left[0].delete_marker and left[0].version_id:
+            self.remove(bucket, key, left[0].version_id)  # S3's "expired object delete marker"
+            removed += 1
+        return removed
 
     def sidecar(self, bucket: str, key: str, version_id: str) -> Path:
         return self._dir(bucket, key) / f"{version_id}.json"

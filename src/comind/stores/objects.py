@@ -1,11 +1,4 @@
-"""The object store interface and its local-directory backend.
-
-``ObjectStore`` is the interface every backend (the local directory here, S3/MinIO later)
-implements; callers receive an instance, they never pick a backend themselves, and they
-reach the data only through it. Big objects go through the streaming methods
-(``put_stream``/``open``, iterators of blocks: nothing holds a whole object in memory) or a
-multipart upload (parts uploaded one by one, in any order, made into one object on
-completion, or thrown away on abort).
+"""The object store's local-directory backend (the interface: :mod:`.object_store`).
 
 ``FileObjectStore`` keeps ``<root>/<bucket>/<key>``, so a bucket is a plain directory of its
 current objects (backups and restores copy it as such). Beside it, outside every bucket:
@@ -29,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from comind.stores import object_meta
 from comind.stores.object_crypto import AtRest, DataKeys, Place, Tally
@@ -45,7 +38,15 @@ from comind.stores.object_disk import (
     tidy,
     write_small,
 )
-from comind.stores.object_meta import Record, describe, fresh, load, save, sidecar_path
+from comind.stores.object_meta import (
+    Record,
+    current,
+    describe,
+    fresh,
+    load,
+    save,
+    sidecar_path,
+)
 from comind.stores.object_model import (
     CHUNK,
     NULL_VERSION,
@@ -58,54 +59,16 @@ from comind.stores.object_model import (
     ObjectInfo,
     ObjectStoreError,
     Part,
-    StoredObject,
     Upload,
     Version,
     valid_bucket,
 )
+from comind.stores.object_store import ObjectStore
 from comind.stores.object_uploads import Uploads
-from comind.stores.object_versions import VersionArea, new_version_id, valid_version_id
+from comind.stores.object_versions import Expiry, VersionArea, new_version_id, valid_version_id
 
 __all__ = ["FileObjectStore", "ObjectInfo", "ObjectStore", "ObjectStoreError", "Part",
            "valid_bucket"]  # fmt: skip
-
-
-class ObjectStore(Protocol):
-    def create_bucket(self, bucket: str) -> None: ...
-    def bucket_config(self, bucket: str) -> dict[str, Any] | None: ...
-    def configure_bucket(self, bucket: str, config: dict[str, Any]) -> None: ...
-    def delete_bucket(self, bucket: str) -> None: ...
-    def buckets(self) -> list[str]: ...
-    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo: ...
-    def put_stream(
-        self, bucket: str, key: str, chunks: Iterable[bytes], *,
-        attributes: Attributes | None = None, condition: Condition | None = None,
-    ) -> ObjectInfo: ...  # fmt: skip
-    def get(self, bucket: str, key: str) -> bytes: ...
-    def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]: ...
-    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> StoredObject: ...
-    def head(
-        self, bucket: str, key: str, *, version_id: str | None = None
-    ) -> ObjectInfo | None: ...
-    def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> Deleted: ...
-    def set_tags(
-        self, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None
-    ) -> ObjectInfo: ...
-    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]: ...
-    def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]: ...
-    def versions(self, bucket: str, prefix: str = "") -> Iterator[Version]: ...
-    def create_multipart(
-        self, bucket: str, key: str, *, attributes: Attributes | None = None
-    ) -> str: ...
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, number: int, chunks: Iterable[bytes]
-    ) -> Part: ...
-    def parts(self, bucket: str, key: str, upload_id: str) -> builtins.list[Part]: ...
-    def uploads(self, bucket: str, prefix: str = "") -> Iterator[Upload]: ...
-    def complete_multipart(
-        self, bucket: str, key: str, upload_id: str, parts: Sequence[Part]
-    ) -> ObjectInfo: ...
-    def abort_multipart(self, bucket: str, key: str, upload_id: str) -> None: ...
 
 
 class FileObjectStore:
@@ -295,6 +258,17 @@ class FileObjectStore:
             found = [current] if current else []
             found += [self._versions.info(bucket, key, r) for r in older]
             yield from (Version(info, latest=n == 0) for n, info in enumerate(found))
+
+    def expire_versions(self, bucket: str, rule: Expiry) -> int:
+        """Apply ``rule`` to every key of ``bucket`` with noncurrent versions; how many
+        versions and delete markers went."""
+        top = self._bucket_dir(bucket)
+        removed = 0
+        for key in list(self._versions.keys(bucket)):
+            with bucket_lock(top):
+                now = current(self.root, bucket, key, self._path(bucket, key))
+                removed += self._versions.expire(bucket, key, now, rule)
+        return removed
 
     def _locate(
         self, bucket: str, key: str, version_id: str | None

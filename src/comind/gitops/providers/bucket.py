@@ -1,4 +1,5 @@
-"""Provider ``bucket``: an object-store bucket with its versioning and encryption flags."""
+"""Provider ``bucket``: an object-store bucket with its versioning, version retention and
+encryption settings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from comind.gitops.providers.base import MISSING, Observed
 from comind.gitops.resources import Resource
 from comind.stores.objects import ObjectStore
 
-SETTINGS = ("versioning", "encrypted")
+SETTINGS = ("versioning", "versions", "encrypted")
 
 
 class BucketProvider:
