@@ -142,6 +142,12 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     assert query("orders", clear) == [(0,)]
     masked = query("orders", "SELECT phone FROM enriched_orders WHERE phone IS NOT NULL")
     assert masked and all(str(p).startswith("****") for (p,) in masked)
+    # the workers' login reaches the token vault only through its functions (red team)
+    rights = query("comind", "SELECT has_table_privilege('comind_worker', 'comind.pii_tokens', "
+                   "'SELECT'), has_table_privilege('comind_worker', 'comind.pii_token_uses', "
+                   "'INSERT'), has_function_privilege('comind_worker', "
+                   "'comind.add_token(bytea, text, bytea, text)', 'EXECUTE')")  # fmt: skip
+    assert rights == [(False, False, True)]
 
     # the daily batch: yesterday's partition on demand, then a backfill of the days before
     day = (datetime.now(UTC) - timedelta(days=1)).date()

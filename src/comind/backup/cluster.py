@@ -13,7 +13,6 @@ stores/ and their adapters" holds. Statements built from identifiers are compose
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from psycopg import sql
 from comind.backup.errors import BackupError
 from comind.backup.manifest import Lsn
 from comind.embedded.osuser import RunAs
+from comind.embedded.process import engine_env
 from comind.stores.postgres import PgTarget, connect
 
 SKIP_DATABASES = ("template0", "template1")
@@ -60,7 +60,7 @@ class Cluster:
         who = login or self.target
         tls = {"PGSSLMODE": who.sslmode} if who.sslmode else {}
         tls |= {"PGSSLROOTCERT": who.sslrootcert} if who.sslrootcert else {}
-        return {**os.environ, "PGPASSWORD": who.password, **tls}
+        return engine_env({"PGPASSWORD": who.password, **tls})
 
     @property
     def reader(self) -> PgTarget:

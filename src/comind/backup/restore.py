@@ -31,6 +31,7 @@ from comind.backup.crypto import open_stream
 from comind.backup.manifest import PhysicalManifest, SealedManifest, parse_manifest
 from comind.embedded.osuser import require_traverse
 from comind.embedded.ports import free_port
+from comind.embedded.process import engine_env
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
 
@@ -164,7 +165,7 @@ def _combine(
         result = subprocess.run(
             [cluster.tool("pg_combinebackup"), *(str(parts / str(i)) for i in range(len(chain))),
              "-o", str(data_dir)],
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, env=engine_env(),
         )  # fmt: skip
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -188,7 +189,7 @@ def start_side(
          *extra],
         stdout=log, stderr=subprocess.STDOUT, user=cluster.run_as.uid, group=cluster.run_as.gid,
         extra_groups=cluster.run_as.extra_groups,
-        cwd=data_dir.parent,
+        cwd=data_dir.parent, env=engine_env(),
     )  # fmt: skip
     log.close()
     # the side copy is plain TCP on loopback, whatever the live cluster requires

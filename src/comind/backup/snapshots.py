@@ -24,6 +24,7 @@ from comind.backup.keys import KeyRing
 from comind.backup.manifest import RedisManifest
 from comind.backup.restore import check_artifacts
 from comind.embedded.ports import free_port
+from comind.embedded.process import engine_env
 from comind.stores.objects import ObjectStore
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_persistence import Persistence
@@ -83,7 +84,7 @@ def restore_redis(
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
               f'appendonly no\nsave ""\nrequirepass {target.password}\n')  # fmt: skip
-    proc = subprocess.Popen([str(binary), "-"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([str(binary), "-"], stdin=subprocess.PIPE, env=engine_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     assert proc.stdin is not None
     proc.stdin.write(config.encode())

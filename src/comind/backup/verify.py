@@ -16,6 +16,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, count_rows
 from comind.backup.manifest import PhysicalManifest
 from comind.backup.restore import SideCopy, own, start_side, unpack
+from comind.embedded.process import engine_env
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import connect
 
@@ -75,7 +76,7 @@ def _verifybackup(cluster: Cluster, data_dir: Path, report: Report) -> None:
         report.verifybackup = "pg_verifybackup or the backup manifest not available"
         return
     result = subprocess.run([str(tool), "--quiet", str(data_dir)], capture_output=True,
-                            text=True, check=False, timeout=3600)  # fmt: skip
+                            text=True, check=False, timeout=3600, env=engine_env())  # fmt: skip
     report.verifybackup = "passed" if result.returncode == 0 else "failed"
     if result.returncode != 0:
         lines = (result.stdout + result.stderr).strip().splitlines()

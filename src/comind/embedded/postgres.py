@@ -25,6 +25,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import require_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_version
+from comind.embedded.process import engine_env
 from comind.embedded.settings import Settings
 
 SUPERUSER = "postgres"
@@ -225,6 +226,7 @@ class PostgresEngine(TcpEngine):
             extra_groups=self.run_as.extra_groups,
             umask=0o077,
             cwd=self.home.postgres,
+            env=engine_env(),
         )
         if result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -19,6 +19,16 @@ import psutil
 from comind.embedded.osuser import RunAs
 
 PRIVATE = 0o077  # an engine's files (Redis' AOF and RDB, PostgreSQL's logs) are its own
+PASSED_ON = ("PATH", "TZ", "TMPDIR", "LD_LIBRARY_PATH")
+
+
+def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of an engine or engine tool: only what running it needs, plus
+    ``extra``. Never the platform's own: it holds passphrases and tokens
+    (``COMIND_KEK_PASSPHRASE``...), and a database superuser can read a server's
+    environment (``pg_read_file`` of ``/proc/PID/environ``)."""
+    env = {key: os.environ[key] for key in PASSED_ON if key in os.environ}
+    return {**env, "LC_ALL": "C", **(extra or {})}
 
 
 def launch(argv: Sequence[str], *, log: Path, run_as: RunAs, cwd: Path) -> subprocess.Popen[bytes]:
@@ -37,7 +47,7 @@ def launch(argv: Sequence[str], *, log: Path, run_as: RunAs, cwd: Path) -> subpr
             extra_groups=run_as.extra_groups,
             umask=PRIVATE,
             start_new_session=True,
-            env={**os.environ, "LC_ALL": "C"},
+            env=engine_env(),
         )
 
 

@@ -36,6 +36,8 @@ from comind.spec.pii import PiiHandling
 
 KEYS_ENV = "COMIND_PII_KEYS"  # a secret: set by the platform for its workers, never logged
 
+KEYED = ("hash", "tokenize", "encrypt")  # the operators that need a key
+
 
 class PiiGuard:
     """Fields → (scope, handling): ``scope`` is what ``encrypt`` binds a value to
@@ -52,7 +54,7 @@ class PiiGuard:
         return bool(self.fields)
 
     def _needs_keys(self) -> bool:
-        return any(h.operator in ("hash", "tokenize", "encrypt") for _, h in self.fields.values())
+        return any(h.operator in KEYED for _, h in self.fields.values())
 
     def apply(self, records: list[Record]) -> None:
         tokens = self._tokens(records)

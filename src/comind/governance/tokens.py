@@ -7,7 +7,10 @@ gets the same token in every dataset and tokens join. The vault (``comind.pii_to
 holds per token the value's HMAC and the value sealed to the vault's public key: flow
 workers add tokens with that public key but cannot open them; the platform opens them for
 a role that may detokenize (:class:`TokenVault`). Two values whose tokens collide: the later
-one derives its token again with a counter. A value that already is a token stays itself.
+one derives its token again with a counter. A value that looks like a token is tokenized as
+any other value: passing it through would let a flow record another dataset's token as its
+own and have it opened there. Workers reach the vault only through functions that take a
+value's digest (``comind.known_tokens``, ``comind.add_token``), never its tables.
 """
 
 from __future__ import annotations
@@ -71,41 +74,28 @@ class Tokenizer:
         if not wanted:
             return {}
         with self.pool.connection() as conn:
-            found = self._known(conn, wanted)
+            found = self._known(conn, wanted, scope)
             for value in wanted:
                 if value not in found:
-                    found[value] = self._add(conn, value)
-            with conn.cursor() as cur:
-                cur.executemany(_sql("use"), [{"token": t, "scope": scope}
-                                              for t in set(found.values())])  # fmt: skip
+                    found[value] = self._add(conn, value, scope)
         return found
 
-    def _known(self, conn: Connection, values: Sequence[str]) -> dict[str, str]:
+    def _known(self, conn: Connection, values: Sequence[str], scope: str) -> dict[str, str]:
         digests = {digest(self.key, v): v for v in values}
-        rows = conn.execute(
-            _sql("known"), {"digests": list(digests), "values": list(values)}
-        ).fetchall()
-        found: dict[str, str] = {}
-        for token, d in rows:
-            if bytes(d) in digests:
-                found[digests[bytes(d)]] = token
-            if token in values:
-                found[token] = token  # already a token: stays itself
-        return found
+        rows = conn.execute(_sql("known"), {"digests": list(digests), "scope": scope}).fetchall()
+        return {digests[bytes(d)]: token for d, token in rows}
 
-    def _add(self, conn: Connection, value: str) -> str:
+    def _add(self, conn: Connection, value: str, scope: str) -> str:
         public = self._vault_key(conn)
         for attempt in range(ATTEMPTS):
             token = shaped(self.key, value, attempt)
             sealed = seal_to(public, value.encode(), context=context(token))
             row = conn.execute(_sql("add"), {
                 "token": token, "digest": digest(self.key, value), "sealed": sealed,
+                "scope": scope,
             }).fetchone()  # fmt: skip
-            if row is not None:
-                return token
-            again = self._known(conn, [value])  # another worker added it meanwhile
-            if value in again:
-                return again[value]
+            if row is not None and row[0] is not None:
+                return str(row[0])
         raise ComindError("no free token for a value after 8 attempts (a value too short?)")
 
     def _vault_key(self, conn: Connection) -> bytes:

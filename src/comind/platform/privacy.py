@@ -18,7 +18,7 @@ from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.access import dataset_table
 from comind.flows.pgsource import table_ident
-from comind.flows.privacy import keys_env
+from comind.flows.privacy import KEYED, keys_env
 from comind.governance.keyring import Keyring
 from comind.governance.pii_scan import scan, suggestion
 from comind.governance.privacy import DataKeyRef, PiiKeys
@@ -49,10 +49,22 @@ class Privacy:
         return PiiKeys(self.keyring.hmac_key(), data)
 
     def worker_env(self, spec: Spec, flow: str) -> dict[str, str]:
-        return keys_env(self.keys(spec, flow))
+        """The keys of :meth:`keys` for a worker of ``flow``; none for a flow that neither
+        hashes, tokenizes nor encrypts (a key it holds could reverse hashes by dictionary)."""
+        keyed = any(h.operator in KEYED for h in handlings(spec, flow))
+        return keys_env(self.keys(spec, flow)) if keyed else {}
 
     def detokenize(self, tokens: Sequence[str], scope: str) -> dict[str, str | None]:
         return self.vault.detokenize(tokens, scope)
+
+
+def handlings(spec: Spec, flow: str) -> list[PiiHandling]:
+    """Every PII handling ``flow`` applies: its datasets' and its anonymize steps'."""
+    found = [d.handling for d in flow_pii(spec, flow).values()]
+    for step in spec.flows[flow].steps:
+        if isinstance(step, AnonymizeStep):
+            found += step.anonymize.values()
+    return found
 
 
 def encrypt_scopes(spec: Spec, flow: str) -> list[str]:

@@ -38,10 +38,9 @@ WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_va
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans", "quality_results")  # fmt: skip
-WORKER_APPENDS = (
-    "lineage_events",
-    "pii_token_uses",
-)  # written, never read back or changed by a worker
+WORKER_APPENDS = ("lineage_events",)  # written, never read back or changed by a worker
+# the token vault only through functions that take a value's digest (migration 0022)
+WORKER_CALLS = ("known_tokens(bytea[], text)", "add_token(bytea, text, bytea, text)")
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10
@@ -82,9 +81,12 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
         for table in WORKER_APPENDS:
             conn.execute(sql.SQL("GRANT INSERT ON comind.{} TO {}").format(
                 sql.Identifier(table), role))  # fmt: skip
-        # tokens are added and looked up, never opened: the sealed values stay out of reach
-        conn.execute(sql.SQL("GRANT SELECT (token, digest), INSERT ON comind.pii_tokens TO {}")
-                     .format(role))  # fmt: skip
+        for function in WORKER_CALLS:
+            conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION comind.{} TO {}").format(
+                sql.SQL(function), role))  # fmt: skip
+        # what workers of earlier versions were granted on the vault's tables
+        conn.execute(sql.SQL("REVOKE ALL ON comind.pii_tokens, comind.pii_token_uses "
+                             "FROM {}").format(role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
     return pg.admin.login(WORKER_ROLE, password, PLATFORM_DB)

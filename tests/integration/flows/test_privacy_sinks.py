@@ -20,7 +20,7 @@ from comind.governance.access import AccessStore
 from comind.governance.keyring import Keyring
 from comind.governance.privacy import hash_value
 from comind.governance.sealbox import SealBox
-from comind.governance.tokens import TokenVault
+from comind.governance.tokens import Tokenizer, TokenVault
 from comind.platform.privacy import scan_dataset
 
 FLOW = """
@@ -105,6 +105,25 @@ def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
     assert [a[1] for a in audit if a[0] == "accepted"] == ["shop.people.card", "shop.orders.card"]
     assert all(PERSON["card"] not in a[2] for a in audit)
     assert [a[2] for a in audit if a[0] == "accepted"] == ['{"tokens": 1}'] * 2
+
+
+def test_a_token_written_to_another_dataset_is_tokenized_again_never_opened_there(
+    kit: FlowKit,
+) -> None:
+    """A value equal to a token of shop.people, written to another dataset's tokenized field,
+    gets a token of its own there: its operator detokenizes it back to the token, never to
+    the person's card (red team: passing tokens through let a flow launder them)."""
+    builder = kit.builder(FLOW)
+    kit.send("shop/orders", [PERSON])
+    builder.runner("people").run_once()
+    ((card,),) = kit.rows("SELECT card FROM people")
+    ring = Keyring(kit.root / ".keys")
+    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    elsewhere = "dataset/billing.contacts/card"
+    laundered = Tokenizer(kit.layer.pool, ring.hmac_key()).tokens([card], elsewhere)[card]
+    assert laundered != card
+    assert vault.detokenize([card, laundered], elsewhere) == {card: None, laundered: card}
+    assert vault.detokenize([card], "dataset/shop.people/card") == {card: PERSON["card"]}
 
 
 def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit: FlowKit) -> None:

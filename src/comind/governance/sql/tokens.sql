@@ -7,16 +7,10 @@ ON CONFLICT (id) DO UPDATE SET public = EXCLUDED.public, updated_at = now()
 WHERE comind.token_vault_key.public <> EXCLUDED.public;
 
 -- name: known
-SELECT token, digest FROM comind.pii_tokens
-WHERE digest = ANY(%(digests)s) OR token = ANY(%(values)s);
+SELECT digest, token FROM comind.known_tokens(%(digests)s, %(scope)s);
 
 -- name: add
-INSERT INTO comind.pii_tokens (token, digest, sealed) VALUES (%(token)s, %(digest)s, %(sealed)s)
-ON CONFLICT DO NOTHING RETURNING token;
-
--- name: use
-INSERT INTO comind.pii_token_uses (token, scope) VALUES (%(token)s, %(scope)s)
-ON CONFLICT DO NOTHING;
+SELECT comind.add_token(%(digest)s, %(token)s, %(sealed)s, %(scope)s);
 
 -- name: sealed
 SELECT t.token, t.sealed FROM comind.pii_tokens t
