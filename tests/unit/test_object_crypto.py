@@ -5,6 +5,7 @@ ciphertext while callers see plaintext (sizes, etags, ranges, versions, multipar
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -160,3 +161,15 @@ def test_reencryption_moves_objects_to_the_new_key_at_a_bounded_rate(
         assert head_now.version_id == info.version_id
         assert store.get("safe", key) == b"payload %d" % int(key[1:]) * 1000
     assert (tmp_path / "objects/safe/o0").stat().st_mtime_ns == mtime
+
+
+def test_clear_bytes_that_look_encrypted_are_served_as_written(store: FileObjectStore) -> None:
+    """An app writes anything into its unencrypted bucket, a fake encryption header too: it
+    reads back as written (it made reads and backups of the bucket fail: red team)."""
+    store.create_bucket("open")
+    fake = b"\x89CMNDENC\x01" + b"\x00\x04dk-x" + b"\x00\x00\x00\x00" + b"payload"
+    store.put("open", "fake.bin", fake)
+    assert store.get("open", "fake.bin") == fake
+    assert [i.key for i in store.list("open")] == ["fake.bin"]
+    with pytest.raises(TamperedObject, match="chunk size 0"):
+        read_header(io.BytesIO(fake))

@@ -32,6 +32,7 @@ from comind.stores.object_model import ObjectStoreError
 
 MAGIC = b"\x89CMNDENC\x01"
 CHUNK = 64 * 1024
+MAX_CHUNK = 16 << 20  # a header naming a bigger chunk (or none) is refused as tampered
 NONCE, TAG = 12, 16
 ENCRYPTED = Counter(
     "comind_objects_encrypted_bytes_total",
@@ -129,7 +130,9 @@ def read_header(handle: IO[bytes]) -> Header | None:
         if len(rest) != size + 4:
             raise TamperedObject("an encrypted object's header is cut short")
         (chunk,) = struct.unpack(">I", rest[size:])
-        return Header(rest[:size].decode(), chunk, len(start) + size + 4)
+        if not 0 < chunk <= MAX_CHUNK:
+            raise TamperedObject(f"an encrypted object's chunk size {chunk} is out of range")
+        return Header(rest[:size].decode(errors="replace"), chunk, len(start) + size + 4)
     finally:
         handle.seek(0)
 
@@ -226,9 +229,11 @@ class AtRest:
         current = self._keys(place).data_key(scope(place.bucket))
         return encrypt(blocks, current.id, current.key, place)
 
-    def reader(self, handle: IO[bytes], place: Place) -> Readable:
-        """``handle`` read as plaintext: itself when stored in clear."""
-        head = read_header(handle)
+    def reader(self, handle: IO[bytes], place: Place, *, encrypted: bool) -> Readable:
+        """``handle`` read as plaintext: itself when stored in clear. Only a file the store
+        ``encrypted`` is decrypted: a file in clear that starts like an encrypted one (an
+        app can write any bytes into its unencrypted bucket) is served as it is."""
+        head = read_header(handle) if encrypted else None
         if head is None:
             return handle
         try:

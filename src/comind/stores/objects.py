@@ -208,12 +208,17 @@ class FileObjectStore:
         with bucket_lock(top, shared=True):
             raw, record = self._locate(bucket, key, version_id)
         version = (record.version_id if record else None) or NULL_VERSION
-        handle = self._at_rest.reader(raw, Place(bucket, key, version))
+        # the sidecar says the store encrypted it (a file without one: the bucket's setting)
+        sealed = record.stored is not None if record else self._encrypted(bucket)
+        handle = self._at_rest.reader(raw, Place(bucket, key, version), encrypted=sealed)
         try:
             return FileObject(describe(bucket, key, handle, record), handle)
         except BaseException:
             handle.close()
             raise
+
+    def _encrypted(self, bucket: str) -> bool:
+        return bool((self.bucket_config(bucket) or {}).get("encrypted"))
 
     def get(self, bucket: str, key: str) -> bytes:
         return b"".join(self.open(bucket, key).blocks())
