@@ -24,7 +24,7 @@ from tests.platforms import make_settings
 from tests.waiting import wait_until
 
 from comind.embedded.home import CROSSED
-from comind.embedded.osuser import app_user_name, state_group
+from comind.embedded.osuser import REDIS_USER, SERVICE_USER, app_user_name, state_group
 from comind.gitops.source import GitSource
 from comind.platform import Platform
 from comind.spec import load_spec
@@ -170,3 +170,13 @@ def test_nothing_in_the_state_directory_is_open_to_others(started: Started) -> N
 
 def test_no_directory_above_the_state_directory_was_opened(started: Started) -> None:
     assert _modes(started.home) == started.ancestors
+
+
+@ROOT_ONLY
+def test_the_engines_run_as_their_own_users_never_root(started: Started) -> None:
+    """PostgreSQL as ``comind``, Redis as ``comind-redis`` (it ran as root: an escape from
+    the Lua an app may run in it would have been root on the host — red team, issue 17)."""
+    engines = started.run.engines
+    users = {e.name: psutil.Process(e.pid).username() for e in (engines.postgres, engines.redis)
+             if e.pid is not None}  # fmt: skip
+    assert users == {"postgres": SERVICE_USER, "redis": REDIS_USER}

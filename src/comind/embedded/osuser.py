@@ -31,6 +31,7 @@ from pathlib import Path
 from comind.errors import ComindError
 
 SERVICE_USER = "comind"
+REDIS_USER = "comind-redis"
 APP_USER_PREFIX = "comind-"
 USER_NAME_MAX = 32  # useradd's limit on Linux
 _PLAIN = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -77,6 +78,18 @@ def service_user() -> RunAs:
         return RunAs()
     entry = _user(SERVICE_USER)
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid)
+
+
+def redis_user() -> RunAs:
+    """The user Redis runs as: the caller, or ``comind-redis`` when the caller is root (in
+    the ``comind`` group, so it crosses the state directory; not PostgreSQL's user, so an
+    escape from Redis' Lua reaches neither the platform's files nor the database's)."""
+    if os.geteuid() != 0:
+        return RunAs()
+    group = service_user().gid
+    assert group is not None
+    entry = _user(REDIS_USER)
+    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, groups=(group,))
 
 
 def state_group() -> int | None:

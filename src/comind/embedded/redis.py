@@ -18,7 +18,7 @@ from pathlib import Path
 from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.engine_tls import hosts, issue
 from comind.embedded.home import StateDir
-from comind.embedded.osuser import RunAs
+from comind.embedded.osuser import redis_user, require_traverse
 from comind.embedded.ports import choose
 from comind.embedded.probes import redis_version
 from comind.embedded.settings import Settings
@@ -58,7 +58,7 @@ class RedisEngine(TcpEngine):
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
         self.binary = find_binary(settings.redis_bin)
-        super().__init__(home, settings, cwd=home.redis, run_as=RunAs())
+        super().__init__(home, settings, cwd=home.redis, run_as=redis_user())
 
     @property
     def client_ca(self) -> Path | None:
@@ -69,6 +69,13 @@ class RedisEngine(TcpEngine):
         return self.home.redis / "redis.conf"
 
     def prepare(self) -> None:
+        if self.settings.engine_tls and not speaks_tls(self.binary):
+            raise EngineError(
+                f"{self.binary} has no TLS, which Redis needs when the platform serves beyond "
+                "loopback: install a redis-server built with it (Debian's redis-server "
+                "package) or point COMIND_REDIS_BIN at one"
+            )
+        self._grant_access()
         self.port = choose(
             self.settings.host,
             pinned=self.settings.redis_port,
@@ -89,17 +96,22 @@ class RedisEngine(TcpEngine):
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
+        self.run_as.chown(self.config_file)
+
+    def _grant_access(self) -> None:
+        """Redis' folder and everything in it (its AOF and RDB, a restored snapshot) are its
+        user's; that user can reach the folder and the binary."""
+        for path in (self.home.redis, *self.home.redis.rglob("*")):
+            self.run_as.chown(path)
+        require_traverse(self.home.redis, self.run_as)
+        require_traverse(self.binary, self.run_as)
 
     def _tls(self) -> list[str]:
         """TLS on the engine's port and no plain one; clients log in by password, so they
         need no certificate of their own."""
-        if not speaks_tls(self.binary):
-            raise EngineError(
-                f"{self.binary} has no TLS, which Redis needs when the platform serves beyond "
-                "loopback: install a redis-server built with it (Debian's redis-server "
-                "package) or point COMIND_REDIS_BIN at one"
-            )
         files = issue(self.home.tls, hosts(self.settings.host), self.home.redis)
+        for path in (files.ca, files.cert, files.key):
+            self.run_as.chown(path)
         return ["port 0", f"tls-port {self.port}", f'tls-cert-file "{files.cert}"',
                 f'tls-key-file "{files.key}"', f'tls-ca-cert-file "{files.ca}"',
                 "tls-auth-clients no"]  # fmt: skip
