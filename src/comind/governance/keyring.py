@@ -33,6 +33,7 @@ from comind.governance.kek import Kek, LocalKek
 FILE = "data-keys.json"
 LOCK = ".keyring.lock"
 HMAC_SCOPE = "pii/hmac"
+VAULT_SCOPE = "pii/vault"  # the seed of the token vault's X25519 key (never replaced either)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ class Keyring:
 
     def hmac_key(self) -> bytes:
         return self.data_key(HMAC_SCOPE).key
+
+    def vault_key(self) -> bytes:
+        """The token vault's key: tokens' values are sealed to the public key derived from
+        it, so it is never replaced (re-wrapped by a KEK rotation like every data key)."""
+        return self.data_key(VAULT_SCOPE).key
 
     def new_data_key(self, scope: str) -> DataKey:
         """A new current data key for ``scope``; the older ones are kept."""

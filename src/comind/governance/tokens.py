@@ -15,6 +15,7 @@ value's digest (``comind.known_tokens``, ``comind.add_token``), never its tables
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import string
 from collections.abc import Iterable, Sequence
@@ -108,10 +109,11 @@ class Tokenizer:
 
 
 class TokenVault:
-    """The platform's side: publish the vault key, open tokens."""
+    """The platform's side: publish the vault key, open tokens (with ``box``, else with one
+    of the ``earlier`` boxes values were sealed to before)."""
 
-    def __init__(self, pool: Pool, box: SealBox) -> None:
-        self.pool, self.box = pool, box
+    def __init__(self, pool: Pool, box: SealBox, earlier: Sequence[SealBox] = ()) -> None:
+        self.pool, self.box, self.earlier = pool, box, tuple(earlier)
 
     def publish(self) -> None:
         with self.pool.connection() as conn:
@@ -121,5 +123,12 @@ class TokenVault:
         """Each token → its value (None: no token of this vault written to ``scope``)."""
         with self.pool.connection() as conn:
             rows = conn.execute(_sql("sealed"), {"tokens": list(tokens), "scope": scope}).fetchall()
-        opened = {t: self.box.open(bytes(s), context=context(t)).decode() for t, s in rows}
+        opened = {t: self._open(bytes(s), t) for t, s in rows}
         return {t: opened.get(t) for t in tokens}
+
+    def _open(self, sealed: bytes, token: str) -> str:
+        *first, last = (self.box, *self.earlier)
+        for box in first:
+            with contextlib.suppress(ComindError):
+                return box.open(sealed, context=context(token)).decode()
+        return last.open(sealed, context=context(token)).decode()

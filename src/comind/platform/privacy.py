@@ -3,8 +3,8 @@ the report of what the spec declares and where it is applied.
 
 The keyring (governance/keyring.py) stays in this process: a worker gets only the PII
 hashing key and the data keys of the datasets it encrypts for (:meth:`Privacy.keys`), in
-its environment; the vault's private key is derived from the platform key here and opens
-tokens only for a caller the API allowed (every call audited by the guard).
+its environment; the vault's private key is derived from the keyring's ``pii/vault`` key
+here and opens tokens only for a caller the API allowed (every call audited by the guard).
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ class Privacy:
 
     @classmethod
     def open(cls, home: StateDir, pool: Pool, platform_key: bytes) -> Privacy:
-        return cls(Keyring(home.secrets), TokenVault(pool, SealBox(platform_key, "token-vault")))
+        """The vault's key is the keyring's (under the KEK and its passphrase); values
+        sealed before it was, to a key derived from the platform key, still open."""
+        ring = Keyring(home.secrets)
+        earlier = [SealBox(platform_key, "token-vault")]
+        return cls(ring, TokenVault(pool, SealBox(ring.vault_key(), "token-vault"), earlier))
 
     def keys(self, spec: Spec, flow: str) -> PiiKeys:
         """The PII hashing key and the data keys ``flow`` encrypts with."""

@@ -105,7 +105,7 @@ def flow_pii_keys(layer: MessageLayer, root: Path, spec: Spec | None = None) -> 
     keyring of the test's own, the token vault's public key published, and the data keys of
     every scope ``spec``'s flows encrypt for."""
     ring = Keyring(root / ".keys")
-    TokenVault(layer.pool, SealBox(ring.hmac_key(), "token-vault")).publish()
+    TokenVault(layer.pool, SealBox(ring.vault_key(), "token-vault")).publish()
     scopes = {s for f in spec.flows for s in encrypt_scopes(spec, f)} if spec else set()
     data = {s: DataKeyRef(k.id, k.key) for s in scopes for k in [ring.data_key(s)]}
     return PiiKeys(ring.hmac_key(), data)

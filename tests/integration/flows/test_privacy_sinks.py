@@ -53,11 +53,15 @@ def test_declared_fields_never_reach_a_sink_raw(kit: FlowKit) -> None:
     assert "ann@example.com" not in json.dumps(copied)
 
     ring = Keyring(kit.root / ".keys")  # the test's platform side: it opens the vault
-    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    vault = TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
     where = "dataset/shop.people/card"
     assert vault.detokenize([card], "dataset/shop.orders/card") == {card: None}  # not there
     assert vault.detokenize([card, "0000-0000-0000-0000"], where) == {
         card: PERSON["card"], "0000-0000-0000-0000": None}  # fmt: skip
+    # a vault whose key moved (from the platform key to the keyring's) opens the older ones
+    moved = TokenVault(kit.layer.pool, SealBox(b"n" * 32, "token-vault"),
+                       [SealBox(ring.vault_key(), "token-vault")])  # fmt: skip
+    assert moved.detokenize([card], where) == {card: PERSON["card"]}
     wrong = TokenVault(kit.layer.pool, SealBox(b"x" * 32, "token-vault"))
     try:
         wrong.detokenize([card], where)
@@ -75,7 +79,7 @@ def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
     builder.runner("people").run_once()
     ((card,),) = kit.rows("SELECT card FROM people")
     ring = Keyring(kit.root / ".keys")
-    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    vault = TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
     store = AccessStore(kit.layer.pool)
     tokens = Tokens(admin="adm", viewer="view", store=store, sessions=Sessions(b"s" * 32))
     app = Starlette(routes=PrivacyApi(lambda: [], vault.detokenize, Guard(tokens)).routes())
@@ -118,7 +122,7 @@ def test_a_token_written_to_another_dataset_is_tokenized_again_never_opened_ther
     builder.runner("people").run_once()
     ((card,),) = kit.rows("SELECT card FROM people")
     ring = Keyring(kit.root / ".keys")
-    vault = TokenVault(kit.layer.pool, SealBox(ring.hmac_key(), "token-vault"))
+    vault = TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
     elsewhere = "dataset/billing.contacts/card"
     laundered = Tokenizer(kit.layer.pool, ring.hmac_key()).tokens([card], elsewhere)[card]
     assert laundered != card
