@@ -110,3 +110,23 @@ def test_no_platform_role_may_change_the_audit_log(chain: AuditChain, pg: PgTarg
             "AND grantee NOT IN (SELECT rolname FROM pg_roles WHERE rolsuper)"
         ).fetchall()
     assert grants == []
+
+
+def test_bytes_moved_across_fields_are_caught_and_never_written(
+    chain: AuditChain, pg: PgTarget
+) -> None:
+    """The hash joins fields with chr(31): the platform writes none in a field (a caller's
+    target included), so an entry with one had bytes moved across fields (red team)."""
+    AccessStore(chain.pool).audit("admin", "sync", "app\x1fadmin", "accepted")
+    with connect(pg) as conn:
+        (target,) = conn.execute("SELECT target FROM comind.audit_log WHERE seq = 41").fetchone()
+    assert target == "app\ufffdadmin"
+    # an entry written with one before (the trigger hashes whatever is inserted)...
+    sql(pg, "INSERT INTO comind.audit_log (actor, action, target, outcome, detail) VALUES "
+            "('admin', 'sync', 'app' || chr(31) || 'x', 'accepted', '{}')")  # fmt: skip
+    # ...lets a superuser move bytes from target to action without changing its hash
+    sql(pg, "UPDATE comind.audit_log SET action = 'sync' || chr(31) || 'app', target = 'x' "
+            "WHERE seq = 42")  # fmt: skip
+    verdict = chain.verify()
+    assert verdict.first_broken is not None and verdict.first_broken.seq == 42
+    assert "separator" in verdict.first_broken.problem

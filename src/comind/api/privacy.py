@@ -3,7 +3,8 @@ declared PII handling and where it is applied), ``GET /api/v1/privacy/scan/{data
 (operator of the dataset's app: its stored rows scanned for undeclared PII; fields and
 detectors, never a value) and ``POST /api/v1/privacy/detokenize``
 (operator of the dataset's app: tokens back to their values). Every detokenize call is
-audited, allowed or refused, with the dataset, the field and how many tokens; never a value.
+audited, allowed or refused, with the dataset, the field, how many tokens were asked for and
+how many opened; never a value.
 """
 
 from __future__ import annotations
@@ -109,4 +110,5 @@ class PrivacyApi:
         body = call.parsed(DetokenizeBody)
         # only tokens written to this dataset's field: the caller's role is for its app
         values = self.detokenize(body.tokens, f"dataset/{body.dataset}/{body.field}")
-        return Answer({"values": values}, detail={"tokens": len(body.tokens)})
+        opened = sum(v is not None for v in values.values())
+        return Answer({"values": values}, detail={"tokens": len(body.tokens), "opened": opened})

@@ -107,10 +107,16 @@ class AccessStore:
     def audit(self, actor: str, action: str, target: str, outcome: str,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip
         with self.pool.connection() as conn:
-            conn.execute(_sql("audit"), {"actor": actor, "action": action,
-                         "target": target, "outcome": outcome,
+            conn.execute(_sql("audit"), {"actor": _plain(actor), "action": _plain(action),
+                         "target": _plain(target), "outcome": _plain(outcome),
                          "detail": Json(detail or {})})  # fmt: skip
 
     def recent_audit(self, limit: int = 50) -> list[tuple[Any, ...]]:
         with self.pool.connection() as conn:
             return list(conn.execute(_sql("recent_audit"), {"limit": limit}))
+
+
+def _plain(text: str) -> str:
+    """``text`` without control characters (each becomes U+FFFD): a caller chooses targets,
+    and the audit chain hashes fields joined by one (``chr(31)``)."""
+    return "".join("\ufffd" if ord(c) < 32 or ord(c) == 127 else c for c in text)

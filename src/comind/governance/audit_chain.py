@@ -99,7 +99,7 @@ class AuditChain:
 
     def _walk(self) -> tuple[int, Broken | None]:
         expected, prev, count = 1, ZERO, 0
-        for row_id, seq, prev_hash, digest, recomputed in self._rows():
+        for row_id, seq, prev_hash, digest, recomputed, ambiguous in self._rows():
             count += 1
             if seq != expected:
                 return count, Broken(expected, None, f"deleted: entries {expected} to {seq - 1} "
@@ -110,6 +110,9 @@ class AuditChain:
                                      "one before was edited and re-hashed)")  # fmt: skip
             if bytes(digest) != bytes(recomputed):
                 return count, Broken(seq, row_id, "edited: its content no longer has its hash")
+            if ambiguous:
+                return count, Broken(seq, row_id, "edited: a field holds the separator the hash "
+                                     "joins fields with, or is null")  # fmt: skip
             expected, prev = seq + 1, bytes(digest)
         with self.pool.connection() as conn:
             head = conn.execute(_sql("head")).fetchone()

@@ -10,7 +10,11 @@ SELECT coalesce(max(seq), 0) FROM comind.audit_log;
 SELECT id, seq, prev_hash, hash,
        sha256(convert_to(concat_ws(chr(31), seq::text, encode(prev_hash, 'hex'),
               to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
-              actor, action, target, outcome, detail::text), 'UTF8')) AS expected
+              actor, action, target, outcome, detail::text), 'UTF8')) AS expected,
+       -- the platform writes no field with the separator in it (nor an empty one, which
+       -- concat_ws skips): one that has could have moved bytes across fields unseen
+       concat(actor, action, target, outcome) LIKE '%%' || chr(31) || '%%'
+           OR num_nulls(actor, action, target, outcome, detail) > 0 AS ambiguous
 FROM comind.audit_log WHERE seq > %(after)s ORDER BY seq LIMIT %(limit)s;
 
 -- name: at_seq
