@@ -73,6 +73,8 @@ def test_a_platform_export_brings_the_other_secrets_into_a_new_state_directory(
 ) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "postgres-password").write_text("pw-old\n")
+    (tmp_path / "a" / "sealing").mkdir()  # the keys sealed secrets of the repository open with
+    (tmp_path / "a" / "sealing" / "key-1.pem").write_text("PEM\n")
     ring = KeyRing(tmp_path / "a")
     ring.current()
     exported = ring.export("correct horse battery")
@@ -84,6 +86,8 @@ def test_a_platform_export_brings_the_other_secrets_into_a_new_state_directory(
     assert (tmp_path / "b" / "postgres-password").read_text() == "pw-old\n"
     assert (tmp_path / "c" / "postgres-password").read_text() == "kept\n"  # never overwritten
     assert oct((tmp_path / "b" / "postgres-password").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "b" / "sealing" / "key-1.pem").read_text() == "PEM\n"
+    assert oct((tmp_path / "b" / "sealing").stat().st_mode & 0o777) == "0o700"
 
 
 def test_artifacts_written_with_gzip_by_earlier_versions_still_open() -> None:

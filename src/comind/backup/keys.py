@@ -113,8 +113,8 @@ class KeyRing:
 
     def export(self, passphrase: str) -> bytes:
         salt, nonce = os.urandom(16), os.urandom(12)
-        others = {p.name: p.read_text() for p in sorted(self.dir.iterdir())
-                  if p.is_file() and p.name != FILE and not p.name.startswith(".")}  # fmt: skip
+        others = {str(p.relative_to(self.dir)): p.read_text() for p in sorted(self.dir.rglob("*"))
+                  if p.is_file() and _plain_name(p.relative_to(self.dir))}  # fmt: skip
         plain = json.dumps({"ring": self._read(), "secrets": others}).encode()
         sealed = AESGCM(passphrase_key(passphrase, salt)).encrypt(nonce, plain, b"keys")
         return json.dumps({"v": 2, "kdf": "scrypt", "salt": salt.hex(), "nonce": nonce.hex(),
@@ -139,8 +139,9 @@ class KeyRing:
     def _restore_secrets(self, found: dict[str, str]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for name, value in found.items():
-            if Path(name).name != name or name.startswith("."):
-                continue  # only plain file names belong in the secrets directory
+            if not _plain_name(Path(name)):
+                continue  # only plain names belong in the secrets directory
+            (self.dir / name).parent.mkdir(exist_ok=True, mode=0o700)
             with contextlib.suppress(FileExistsError):
                 fd = os.open(self.dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as handle:
@@ -174,3 +175,12 @@ def open_export(exported: bytes, passphrase: str) -> Export:
         raise ComindError("not a Comind key export") from None
     export: Export = plain if doc["v"] >= 2 else {"ring": plain, "secrets": {}}
     return export
+
+
+def _plain_name(relative: Path) -> bool:
+    """A secret file the export carries: a file of the secrets directory or of one folder
+    in it (``sealing/``: the keys the repository's sealed secrets open with), no dot file,
+    never the legacy ring itself."""
+    parts = relative.parts
+    return (0 < len(parts) <= 2 and str(relative) != FILE
+            and not any(p.startswith(".") or p in ("", "..") for p in parts))  # fmt: skip
