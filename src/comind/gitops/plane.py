@@ -145,10 +145,9 @@ def service_env(
         elif res.kind == "cache":
             env["REDIS_URL"] = cache_target(engines.redis, secrets, res).url()
             env["REDIS_KEY_PREFIX"] = f"{app}:"
-        elif res.kind == "bucket":
-            env["OBJECTS_BUCKET"] = res.name
-            if not res.spec.get("encrypted"):  # its files are ciphertext: S3 only
-                env["OBJECTS_URL"] = (engines.objects.root / res.name).as_uri()
+        elif res.kind == "bucket":  # reached through S3 only: an app user cannot read the
+            env["OBJECTS_BUCKET"] = res.name  # store's files, and a write there would skip
+            # versioning and encryption
         elif res.kind == "secret":
             env.update(SecretProvider.values(secrets, res))
     return env
