@@ -34,6 +34,7 @@ def serve(name: str, default_port: int, routes: Routes) -> None:
             print(f"{name}: {format % args}", flush=True)
 
     port = int(os.environ.get("PORT", default_port))
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"{name} listening on 127.0.0.1:{port}", flush=True)
+    host = os.environ.get("HOST", "127.0.0.1")  # where the platform probes and reaches it
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"{name} listening on {host}:{port}", flush=True)
     server.serve_forever()

@@ -28,9 +28,11 @@ def environment(
     *,
     home: Path | None = None,
     replaced: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> dict[str, str]:
     """Base (``HOME`` = ``home`` when given) + ``declared`` with ``replaced`` values +
-    ``PYTHONPATH`` led by ``cwd`` + ``PORT`` (the instance's port)."""
+    ``PYTHONPATH`` led by ``cwd`` + ``PORT`` and ``HOST`` (where the instance listens: the
+    platform probes it and sends it requests there)."""
     base = {**DEFAULTS, **{key: os.environ[key] for key in INHERITED if key in os.environ}}
     base["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), base["PATH"]])
     if home is not None:
@@ -38,7 +40,7 @@ def environment(
     env = {**base, **declared, **(replaced or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), declared.get("PYTHONPATH")]))
     if port is not None:
-        env["PORT"] = str(port)
+        env["PORT"], env["HOST"] = str(port), host
     return env
 
 

@@ -69,7 +69,8 @@ class Instance:
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._next_check = now + (spec.probe.initial_delay if spec.probe else READY_WITHOUT_PROBE)
         cwd, user = account.code, account.user
-        env = environment(cwd, spec.env, port, home=account.home, replaced=account.env)
+        env = environment(cwd, spec.env, port, home=account.home, replaced=account.env,
+                          host=host)  # fmt: skip
         secrets = tuple(spec.env.values())
         self._target = Target(host, port, spec.port, cwd, env, secrets, user)
         self._proc = subprocess.Popen(

@@ -61,10 +61,11 @@ def test_command_probe_is_bounded_by_its_timeout(tmp_path: Path) -> None:
 
 def test_the_app_environment_starts_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_PASSWORD", SECRET)
-    env = environment(tmp_path, {"PYTHONPATH": "/opt/lib", "LANG": "de_DE.UTF-8"}, 4567)
+    env = environment(tmp_path, {"PYTHONPATH": "/opt/lib", "LANG": "de_DE.UTF-8"}, 4567,
+                      host="10.0.0.5")  # fmt: skip
     assert "PLATFORM_PASSWORD" not in env
     assert env["PYTHONPATH"] == f"{tmp_path}:/opt/lib"
-    assert env["PORT"] == "4567"
+    assert (env["PORT"], env["HOST"]) == ("4567", "10.0.0.5")  # where the platform probes it
     assert env["LANG"] == "de_DE.UTF-8"
     assert "PATH" in env
 
