@@ -194,8 +194,8 @@ class Decrypted:
         return plain
 
     def _decrypt_span(self, first: int, last: int) -> bytes:
-        """Chunks ``[first, last)`` read at once and decrypted into one buffer (no copy per
-        chunk, no join)."""
+        """Chunks ``[first, last)`` read from disk at once (into this thread's buffer), each
+        decrypted from there."""
         sealed_size, chunk = self._head.chunk + NONCE + TAG, self._head.chunk
         plain_len = min(self.size, last * chunk) - first * chunk
         wanted = plain_len + (last - first) * (NONCE + TAG)
@@ -203,13 +203,14 @@ class Decrypted:
         self._handle.seek(self._head.length + first * sealed_size)
         if self._handle.readinto(src) != wanted:  # type: ignore[attr-defined]
             raise TamperedObject(f"{self._place.bucket}/{self._place.key}: cut short on disk")
-        out = bytearray(plain_len)
-        dst = memoryview(out)
+        pieces = []
         for n in range(last - first):
             length = min(chunk, plain_len - n * chunk)
             sealed = src[n * sealed_size : n * sealed_size + NONCE + length + TAG]
-            self._open_into(first + n, sealed, dst[n * chunk : n * chunk + length])
-        return out  # type: ignore[return-value]  # a bytearray reads as bytes everywhere
+            with self._authentic(first + n):
+                pieces.append(self._aead.decrypt(sealed[:NONCE], sealed[NONCE:],
+                                                 self._aad(first + n)))  # fmt: skip
+        return b"".join(pieces)
 
     def _chunk(self, index: int) -> bytes:
         if self._cached[0] == index:
@@ -221,10 +222,6 @@ class Decrypted:
             plain = self._aead.decrypt(sealed[:NONCE], sealed[NONCE:], self._aad(index))
         self._cached = (index, plain)
         return plain
-
-    def _open_into(self, index: int, sealed: memoryview, into: memoryview) -> None:
-        with self._authentic(index):
-            self._aead.decrypt_into(sealed[:NONCE], sealed[NONCE:], self._aad(index), into)
 
     def _aad(self, index: int) -> bytes:
         return self._place.aad(index, index == self._count - 1)
