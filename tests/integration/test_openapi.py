@@ -93,6 +93,7 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/privacy/scan/{dataset}": {"dataset": "shop.items"},
     "/api/v1/buckets/{bucket}/versions": {"bucket": "api-files"},
     "/api/v1/buckets/{bucket}/restore": {"bucket": "api-files"},
+    "/api/v1/ci/commits/{sha}": {"sha": "c" * 40},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},

@@ -1,4 +1,6 @@
-"""The GitOps REST API: apps, resources, syncs, diff, sync, rollback, and the Git webhook.
+"""The GitOps REST API: apps, resources, syncs, diff, sync, rollback, and the Git webhook
+(pushes trigger a sync; CI events are recorded per commit and a finished one triggers a
+sync, which the ``require_ci`` gate then lets through or keeps out).
 
 Read endpoints need the viewer token (or the admin token), writes the admin token, both
 as ``Authorization: Bearer``; the tokens live in the platform's state directory. The
@@ -22,6 +24,8 @@ from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
 from comind.api.limits import read_bounded
 from comind.api.tokens import Tokens
+from comind.cicd.ci_events import ci_run
+from comind.cicd.hooks import authenticate
 from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane
 from comind.gitops.reconcile import Step
@@ -213,10 +217,18 @@ class GitOpsApi:
             return JSONResponse({"error": str(exc)}, exc.status)
         try:
             push = verify_and_parse(request.headers, body, self.webhook_secret)
+            run = None if push else ci_run(*authenticate(request.headers, body,
+                                                         self.webhook_secret), body)  # fmt: skip
         except WebhookError as exc:
             return JSONResponse({"error": str(exc)}, exc.status)
+        if run is not None:
+            await run_in_threadpool(self.plane.ci.record, run)
+            if run.status != "running":
+                self.plane.controller.trigger("ci")
+            return JSONResponse({"accepted": True, "ci": {"commit": run.commit,
+                                 "pipeline": run.pipeline, "status": run.status}}, 202)  # fmt: skip
         if push is None:
-            return JSONResponse({"accepted": False, "reason": "not a push"}, 200)
+            return JSONResponse({"accepted": False, "reason": "neither a push nor CI"}, 200)
         if self.followed_ref is not None and not push.concerns(self.followed_ref):
             return JSONResponse({"accepted": False, "reason": f"not {self.followed_ref}"}, 200)
         self.plane.controller.trigger("webhook")

@@ -67,7 +67,7 @@ SCHEMES: dict[str, Any] = {
                     "description": "GitLab's secret token: the webhook secret."},
 }  # fmt: skip
 TAGS = ["status", "queues", "flows", "privacy", "quality", "backups", "buckets", "keys", "metrics",
-        "gitops", "access", "logs", "lineage"]  # fmt: skip
+        "gitops", "ci", "access", "logs", "lineage"]  # fmt: skip
 APP_TOKENS = {
     "filtered": "A token limited to one app sees that app's part.",
     "own": "A token limited to one app may do this for its own app only.",

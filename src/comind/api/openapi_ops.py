@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from comind.api import ci
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
@@ -297,11 +298,25 @@ OPS: tuple[Op, ...] = (
        {200: s.AutosyncState}, role="operator", body=s.AutosyncRequest,
        description="Audited."),
     Op("POST", "/api/v1/hooks/git", "gitWebhook", "gitops",
-       "A push from GitHub or GitLab: the platform fetches and syncs",
+       "A push (the platform fetches and syncs) or a CI event (recorded for its commit) "
+       "from GitHub or GitLab",
        {202: s.HookAnswer, 200: s.HookAnswer}, auth="webhook",
-       errors={400: "not a GitHub or GitLab request, or a malformed push",
+       errors={400: "not a GitHub or GitLab request, or a malformed push or CI event",
                401: "a missing or wrong signature or token", 413: "a payload over 5 MiB"},
-       description="200 with accepted false: not a push, or a push to another branch."),
+       description="CI events: GitHub workflow_run, check_suite and status, GitLab Pipeline "
+                   "Hook; a finished one triggers a sync (require_ci decides). 200 with "
+                   "accepted false: neither a push nor CI, or a push to another branch."),
+    # --- CI results
+    Op("POST", "/api/v1/ci/reports", "reportCi", "ci", "A commit's CI result, from any CI",
+       {200: ci.CiReported}, role="operator", body=ci.CiReportBody,
+       errors={400: "a body refused (a short SHA, an unknown status, a report not JUnit XML)",
+               413: "a body over 16 MiB"},
+       description="Audited. A finished result triggers a sync (require_ci decides)."),
+    Op("GET", "/api/v1/ci/commits/{sha}", "ciOfCommit", "ci",
+       "A commit's CI runs, the verdict of the require_ci gate, failed and flaky tests",
+       {200: ci.CiCommit},
+       params=(Param("sha", "path", "the full commit SHA", required=True),),
+       errors={400: "not a full commit SHA"}),
     # --- access: tokens, dashboard sessions, the audit log and apps' credentials
     Op("GET", "/api/v1/tokens", "listTokens", "access", "Every token (never the token itself)",
        {200: c.TokenList}, role="admin"),

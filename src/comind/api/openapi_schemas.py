@@ -377,7 +377,14 @@ class AutosyncState(Closed):
     auto_sync_paused: bool
 
 
+class HookCi(Closed):
+    commit: str
+    pipeline: str
+    status: str = Field(description="running, passed or failed")
+
+
 class HookAnswer(Closed):
     accepted: bool
     reason: str | None = None
     ref: str | None = None
+    ci: HookCi | None = Field(default=None, description="a CI event: the run recorded")

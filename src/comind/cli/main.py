@@ -20,6 +20,7 @@ from comind.cli.apps import app_cli
 from comind.cli.audit import audit_cli
 from comind.cli.backups import backup_cli
 from comind.cli.buckets import bucket_cli
+from comind.cli.ci import ci_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.disaster import dr_cli
@@ -50,6 +51,7 @@ app.command("validate")(validate.validate)
 app.command("logs")(logs)
 app.add_typer(audit_cli, name="audit")
 app.add_typer(bucket_cli, name="bucket")
+app.add_typer(ci_cli, name="ci")
 app.command("sync")(gitops.sync)
 app.command("diff")(gitops.diff)
 app.command("history")(gitops.history)

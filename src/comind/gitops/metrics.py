@@ -36,3 +36,9 @@ RESOURCES = Gauge(
     ["sync", "health"],
     registry=REGISTRY,
 )
+GATE_REFUSALS = Counter(
+    "comind_gitops_gate_refusals_total",
+    "Revisions a sync gate kept out of the environment (gate: signoff, ci).",
+    ["env", "gate"],
+    registry=REGISTRY,
+)

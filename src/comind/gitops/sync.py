@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from comind.cicd.runs import Verdict
 from comind.errors import ComindError
 from comind.gitops import metrics
 from comind.gitops.reconcile import Outcome, Reconciler, Step
@@ -38,7 +39,11 @@ class Source(Protocol):
 
 
 class Refused(ComindError):
-    """The revision is not applied (invalid spec, gate not met)."""
+    """The revision is not applied (invalid spec, gate not met: ``gate`` names it)."""
+
+    def __init__(self, message: str, *, gate: str = "spec") -> None:
+        super().__init__(message)
+        self.gate = gate
 
 
 @dataclass
@@ -71,9 +76,10 @@ class SyncService:
         reconciler: Reconciler,
         *,
         on_applied: Callable[[Desired], None] = lambda d: None,
+        ci: Callable[[str], Verdict] | None = None,
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
-        self.on_applied = on_applied
+        self.on_applied, self.ci = on_applied, ci
         self._lock = threading.Lock()
         self.current: Desired | None = None  # the revision applied in full
         self.applying: Desired | None = None  # the revision being applied right now
@@ -98,7 +104,11 @@ class SyncService:
         gates = [spec.environments.get(self.env)]
         if self.current is not None:
             gates.append(self.current.spec.environments.get(self.env))
-        _gate(gates, self.source.describe(revision))
+        try:
+            _gate(gates, self.source.describe(revision), self.ci)
+        except Refused as exc:
+            metrics.GATE_REFUSALS.labels(self.env, exc.gate).inc()
+            raise
         kinds = self.reconciler.providers
         resources = render(spec, root, revision, overlay)
         return Desired(revision, spec, [r for r in resources if r.kind in kinds], root, overlay)
@@ -294,16 +304,18 @@ def _declares(root: Path, env: str) -> bool:
         return True  # let the real load report the errors
 
 
-def _gate(envs: list[Any], commit: dict[str, object]) -> None:
+def _gate(envs: list[Any], commit: dict[str, object],
+          ci: Callable[[str], Verdict] | None) -> None:  # fmt: skip
     """Refuse ``commit`` unless it meets every gate any of ``envs`` sets."""
     policies = [env.sync for env in envs if env is not None]
-    short = str(commit.get("revision", ""))[:12]
+    sha = str(commit.get("revision", ""))
     if any(p.require_signoff for p in policies) and not commit.get("signed_off"):
-        raise Refused(f"commit {short} has no Signed-off-by trailer (sync.require_signoff)")
+        raise Refused(f"commit {sha[:12]} has no Signed-off-by trailer (sync.require_signoff)",
+                      gate="signoff")  # fmt: skip
     if any(p.require_ci for p in policies):
-        raise Refused(
-            f"commit {short}: sync.require_ci is set but this platform has no CI status source"
-        )
+        verdict = ci(sha) if ci else Verdict(False, "this platform records no CI results")
+        if not verdict.green:
+            raise Refused(f"commit {sha[:12]}: {verdict.reason} (sync.require_ci)", gate="ci")
 
 
 def _planned(step: Step) -> dict[str, str]:

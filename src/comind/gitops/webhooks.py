@@ -22,29 +22,18 @@ and syncs the commit it resolves, never trusting the payload's SHA blindly.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from comind.errors import ComindError
+from comind.cicd.hooks import Provider, WebhookError, authenticate, github_signature, load
 
-Provider = Literal["github", "gitlab"]
+__all__ = ["Push", "WebhookError", "github_signature", "verify_and_parse"]
 
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _GITLAB_PUSHES = frozenset({"Push Hook", "Tag Push Hook"})
 _PREFIXES = ("refs/heads/", "refs/tags/")
-
-
-class WebhookError(ComindError):
-    """A webhook request refused; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -78,51 +67,25 @@ def verify_and_parse(headers: Mapping[str, str], body: bytes, secret: str) -> Pu
 
     Raises :class:`WebhookError` (401 or 400) for a request that must be refused.
     """
-    if not secret:
-        raise WebhookError("webhook refused: no webhook secret is configured", status=401)
-    lowered = {key.lower(): value for key, value in headers.items()}
-    if "x-github-event" in lowered:
-        return _github(lowered, body, secret)
-    if "x-gitlab-event" in lowered:
-        return _gitlab(lowered, body, secret)
-    raise WebhookError(
-        "unknown webhook: expected a GitHub (X-GitHub-Event) or GitLab (X-Gitlab-Event) request",
-        status=400,
-    )
+    provider, lowered = authenticate(headers, body, secret)
+    if provider == "github":
+        return _github(lowered, body)
+    return _gitlab(lowered, body)
 
 
-def github_signature(body: bytes, secret: str) -> str:
-    """The ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _github(headers: Mapping[str, str], body: bytes, secret: str) -> Push | None:
-    _check_github_signature(headers.get("x-hub-signature-256", ""), body, secret)
+def _github(headers: Mapping[str, str], body: bytes) -> Push | None:
     if headers["x-github-event"].strip() != "push":
         return None
-    payload = _load(body)
+    payload = load(body)
     if payload.get("deleted") is True:
         return None
     return _push("github", payload, _field(payload, "after"), _repository(payload, "repository"))
 
 
-def _check_github_signature(header: str, body: bytes, secret: str) -> None:
-    if not header:
-        raise WebhookError("webhook refused: X-Hub-Signature-256 is missing", status=401)
-    expected = github_signature(body, secret).encode()
-    if not hmac.compare_digest(expected, header.strip().lower().encode(errors="replace")):
-        raise WebhookError("webhook refused: X-Hub-Signature-256 does not match", status=401)
-
-
-def _gitlab(headers: Mapping[str, str], body: bytes, secret: str) -> Push | None:
-    token = headers.get("x-gitlab-token", "")
-    if not token:
-        raise WebhookError("webhook refused: X-Gitlab-Token is missing", status=401)
-    if not hmac.compare_digest(secret.encode(), token.encode(errors="replace")):
-        raise WebhookError("webhook refused: X-Gitlab-Token does not match", status=401)
+def _gitlab(headers: Mapping[str, str], body: bytes) -> Push | None:
     if headers["x-gitlab-event"].strip() not in _GITLAB_PUSHES:
         return None
-    payload = _load(body)
+    payload = load(body)
     # checkout_sha is the commit (``after`` names the tag object of an annotated tag);
     # it is null when the ref was deleted.
     checkout = payload.get("checkout_sha")
@@ -140,16 +103,6 @@ def _push(provider: Provider, payload: dict[str, Any], sha: str, repository: str
     if not sha.strip("0"):
         return None
     return Push(provider=provider, ref=ref, sha=sha, repository=repository)
-
-
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WebhookError("malformed push: the body is not JSON", status=400) from None
-    if not isinstance(payload, dict):
-        raise WebhookError("malformed push: the body is not a JSON object", status=400)
-    return payload
 
 
 def _field(payload: Mapping[str, Any], name: str) -> str:

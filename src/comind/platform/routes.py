@@ -18,6 +18,7 @@ from comind.api.app_env import AppEnvApi
 from comind.api.audit import AuditApi
 from comind.api.backups import BackupsApi, Switch
 from comind.api.buckets import BucketsApi
+from comind.api.ci import MAX_REPORT_BODY, CiApi
 from comind.api.dashboard import Dashboard
 from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
@@ -41,6 +42,7 @@ from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
 from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
+from comind.cicd.runs import CiRecords
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
 from comind.flows.build import FlowEngines
@@ -109,9 +111,21 @@ def platform_routes(
     routes += QualityApi(quality, Guard(tokens)).routes()
     routes += _privacy_api(rt, Guard(tokens), quality.access).routes()
     routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
+    routes += _ci_api(rt, messages, tokens).routes()
     versions = BucketVersions(object_store(rt.engines.home))
     routes += BucketsApi(versions, rt.bucket_owner, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _ci_api(rt: Platform, messages: MessageLayer, tokens: Tokens) -> CiApi:
+    """CI reports from any CI; a finished one asks the control plane (if any) to sync."""
+
+    def finished() -> None:
+        if rt.gitops is not None:
+            rt.gitops.controller.trigger("ci")
+
+    guard = Guard(tokens, max_body=MAX_REPORT_BODY)  # JUnit reports travel in the body
+    return CiApi(CiRecords(messages.pool), finished, guard)
 
 
 def _control_routes(

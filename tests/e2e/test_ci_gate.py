@@ -1,0 +1,93 @@
+"""Issue 18's gate on the example: its stage environment says `sync.require_ci: true`. A commit
+without CI, then with a failing CI report, does not reach stage (the history says why, a
+metric counts it); the same commit reported passing syncs; a forged GitHub CI webhook is
+refused; the commit's runs and failed tests show in `comind ci show`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.e2e.test_shop_flows import shop_copy
+from tests.waiting import wait_until
+
+from comind.cicd.hooks import github_signature
+
+pytestmark = pytest.mark.slow
+Run = Callable[..., subprocess.CompletedProcess[str]]
+DATA = Path(__file__).parents[1] / "data" / "webhooks"
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+FAILING = """<testsuites><testsuite name="shop">
+<testcase classname="orders.test_api" name="test_totals" time="0.2"/>
+<testcase classname="orders.test_api" name="test_refunds" time="0.4">
+<failure message="expected 3, got 2">assert 3 == 2</failure></testcase>
+</testsuite></testsuites>"""
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def syncs(comind: Run) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(comind("history", "--json", check=True).stdout)
+    return found
+
+
+def newest_says(comind: Run, outcome: str, words: str) -> bool:
+    return any(s["outcome"] == outcome and words in s["message"] for s in syncs(comind)[:1])
+
+
+def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_path: Path) -> None:
+    repo = shop_copy(tmp_path)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shop")
+    sha = git(repo, "rev-parse", "HEAD")
+    comind("up", "--repo", str(repo), "--env", "stage", "--detach", "--api-port", "0",
+           timeout=300, check=True)  # fmt: skip
+    assert wait_until(lambda: newest_says(comind, "Refused", "no CI result"), 60), syncs(comind)
+
+    report = tmp_path / "junit.xml"
+    report.write_text(FAILING)
+    comind("ci", "report", "--commit", sha, "--status", "failed", "--junit", str(report),
+           check=True)  # fmt: skip
+    assert wait_until(lambda: newest_says(comind, "Refused", "CI failed: report"), 60)
+    state = json.loads((home / "state.json").read_text())
+    viewer = (home / "secrets" / "api-viewer-token").read_text().strip()
+    metrics = httpx.get(state["metrics_url"], headers={"Authorization": f"Bearer {viewer}"}).text
+    assert 'comind_gitops_gate_refusals_total{env="stage",gate="ci"}' in metrics
+    assert not any(s["outcome"] == "Succeeded" for s in syncs(comind))  # stage kept nothing
+
+    forged = {"X-GitHub-Event": "workflow_run", "X-Hub-Signature-256": "sha256=" + "0" * 64}
+    body = json.dumps({"action": "completed", "workflow_run": {"head_sha": sha}}).encode()
+    refused = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=body, headers=forged)
+    assert refused.status_code == 401
+    # GitHub's documented workflow_run event for this commit, signed with the secret
+    run = json.loads((DATA / "github_workflow_run_completed.json").read_text())
+    run["workflow_run"]["head_sha"] = sha
+    body = json.dumps(run).encode()
+    secret = (home / "secrets" / "webhook-secret").read_text().strip()
+    signed = {"X-GitHub-Event": "workflow_run",
+              "X-Hub-Signature-256": github_signature(body, secret)}  # fmt: skip
+    accepted = httpx.post(f"{state['api_url']}/api/v1/hooks/git", content=body, headers=signed)
+    assert accepted.status_code == 202 and accepted.json()["ci"]["status"] == "passed"
+    assert wait_until(lambda: newest_says(comind, "Refused", "CI failed: report"), 60)
+
+    comind("ci", "report", "--commit", sha, "--status", "passed", check=True)
+    assert wait_until(lambda: newest_says(comind, "Succeeded", ""), 180), syncs(comind)[:2]
+    assert syncs(comind)[0]["revision"] == sha
+    shown = json.loads(comind("ci", "show", sha, "--json", check=True).stdout)
+    assert shown["green"] is True
+    assert [(r["provider"], r["status"]) for r in shown["runs"]] == [
+        ("report", "passed"), ("github", "passed"), ("report", "failed")]  # fmt: skip
+    assert [(f["name"], f["message"]) for f in shown["failures"]] == [
+        ("orders.test_api.test_refunds", "expected 3, got 2")]  # fmt: skip
