@@ -174,6 +174,7 @@ def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> 
         "/quality",
         "/backups",
         "/alerts",
+        "/deployments",
         "/logs",
         "/lineage",
         "/audit",
@@ -184,6 +185,9 @@ def test_every_page_works_at_desktop_and_phone_width(page: Page, dash: Dash) -> 
         assert shown is not None and shown.status == 200, path
         expect(page.locator("main h1")).to_have_text(re.compile("^" + label))  # "Audit log"
         shoot(page, "overview" if path == "/" else path.strip("/"))
+    page.goto("/deployments")  # the DORA metrics, and the sync that deployed the dashkit repo
+    expect(page.locator("#dora-frequency")).to_contain_text("a day (")
+    expect(page.locator("main table tbody tr").first).to_contain_text("Succeeded")
     page.goto("/logs")
     page.get_by_label("app").fill("shop")
     page.get_by_label("text").fill("listening")

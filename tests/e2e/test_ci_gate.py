@@ -91,3 +91,15 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
         ("report", "passed"), ("github", "passed"), ("report", "failed")]  # fmt: skip
     assert [(f["name"], f["message"]) for f in shown["failures"]] == [
         ("orders.test_api.test_refunds", "expected 3, got 2")]  # fmt: skip
+
+    # the deployment as data: commit -> CI -> sync -> health, and the DORA metrics
+    (deployed,) = json.loads(comind("deploy", "log", "--json", check=True).stdout)
+    assert (deployed["revision"], deployed["outcome"], deployed["env"]) == (sha, "Succeeded",
+                                                                             "stage")  # fmt: skip
+    assert deployed["ci"]["green"] is True and deployed["committed_at"]
+    dora = json.loads(comind("deploy", "dora", "--json", check=True).stdout)
+    assert dora["deployments"] == 1 and dora["lead_time_seconds"] > 0
+    assert dora["change_failure_rate"] == 0
+    metrics = httpx.get(state["metrics_url"], headers={"Authorization": f"Bearer {viewer}"}).text
+    assert 'comind_dora_deployments_per_day{env="stage"}' in metrics
+    assert 'comind_deployments_total{env="stage",outcome="Succeeded"} 1.0' in metrics

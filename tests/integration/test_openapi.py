@@ -117,7 +117,8 @@ FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/queues/{name}/messages": "messages", "/api/v1/queues/{name}/moves": "moves",
           "/api/v1/tokens": "tokens", "/api/v1/audit": "entries", "/api/v1/logs": "lines",
           "/api/v1/apps/{app}/env": "env", "/api/v1/lineage": "graph",
-          "/api/v1/lineage/column": "graph", "/api/v1/lineage/impact": "impact"}  # fmt: skip
+          "/api/v1/lineage/column": "graph", "/api/v1/lineage/impact": "impact",
+          "/api/v1/deployments": "deployments"}  # fmt: skip
 
 
 def git(repo: Path, *args: str) -> None:

@@ -68,6 +68,7 @@ PAGES = [
     Page("/quality", "Quality", "quality.html", pages.quality, scoped=False),
     Page("/backups", "Backups", "backups.html", pages.backups, scoped=False),
     Page("/alerts", "Alerts", "alerts.html", pages.alerts, scoped=False),
+    Page("/deployments", "Deployments", "deployments.html", pages.deployments, scoped=False),
     Page("/logs", "Logs", "logs.html", pages.logs),
     # the graph spans every app's data: not for app tokens, as through the API
     Page("/lineage", "Lineage", "lineage.html", pages.lineage, scoped=False),

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from comind.api import ci
+from comind.api import deployments as dep
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
@@ -306,6 +307,21 @@ OPS: tuple[Op, ...] = (
        description="CI events: GitHub workflow_run, check_suite and status, GitLab Pipeline "
                    "Hook; a finished one triggers a sync (require_ci decides). 200 with "
                    "accepted false: neither a push nor CI, or a push to another branch."),
+    # --- deployments
+    Op("GET", "/api/v1/deployments", "listDeployments", "ci",
+       "Each sync that applied a revision: commit, CI, outcome, health reached",
+       {200: dep.DeploymentLog},
+       params=(Param("env", "query", "only this environment"),
+               Param("limit", "query", "how many (1 to 500)", "integer", default=50,
+                     maximum=500)),
+       errors={400: "a bad limit"}),
+    Op("GET", "/api/v1/dora", "doraMetrics", "ci",
+       "Deployment frequency, lead time, change failure rate, time to restore",
+       {200: dep.DoraMetrics},
+       params=(Param("env", "query", "the environment (default: the one followed)"),
+               Param("days", "query", "the window (1 to 365)", "integer", default=30,
+                     maximum=365)),
+       errors={400: "a bad days"}),
     # --- CI results
     Op("POST", "/api/v1/ci/reports", "reportCi", "ci", "A commit's CI result, from any CI",
        {200: ci.CiReported}, role="operator", body=ci.CiReportBody,

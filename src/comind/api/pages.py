@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from comind.api.backups import BackupsApi
+from comind.api.deployments import DeploymentsApi
 from comind.api.errors import Problem
 from comind.api.flows import FlowsApi
 from comind.api.gitops import GitOpsApi, app_summaries, resource_out, sync_out
@@ -49,6 +50,7 @@ class Sources:
     gitops: GitOpsApi | None = None
     app_state: Callable[[str], AppState | None] = _not_deployed
     quality: Quality | None = None
+    deployments: DeploymentsApi | None = None
 
 
 def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
@@ -195,3 +197,14 @@ def audit(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     rows = src.access.recent_audit(100) if src.access else []
     keys = ("id", "at", "actor", "action", "target", "outcome", "detail")
     return {"entries": [dict(zip(keys, row, strict=True)) for row in rows]}
+
+
+def deployments(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
+    """The environment's DORA metrics and its deployments: commit → CI → sync → health."""
+    if src.deployments is None:
+        return {"dora": None, "deployments": []}
+    days = int(params["days"]) if params.get("days", "").isdigit() else 30
+    return {
+        "dora": src.deployments.dora(None, max(1, min(days, 365))).model_dump(),
+        "deployments": src.deployments.log(None, 50).model_dump()["deployments"],
+    }

@@ -23,6 +23,7 @@ from comind.cli.buckets import bucket_cli
 from comind.cli.ci import ci_cli
 from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
+from comind.cli.deploy import deploy_cli
 from comind.cli.disaster import dr_cli
 from comind.cli.flows import flow_cli
 from comind.cli.keys import keys_cli
@@ -52,6 +53,7 @@ app.command("logs")(logs)
 app.add_typer(audit_cli, name="audit")
 app.add_typer(bucket_cli, name="bucket")
 app.add_typer(ci_cli, name="ci")
+app.add_typer(deploy_cli, name="deploy")
 app.command("sync")(gitops.sync)
 app.command("diff")(gitops.diff)
 app.command("history")(gitops.history)

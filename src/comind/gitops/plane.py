@@ -13,6 +13,7 @@ from pathlib import Path
 
 from comind.apps.credentials import AppKey
 from comind.apps.runtime import AppRuntime
+from comind.cicd.deployments import DeploymentRecords
 from comind.cicd.runs import CiRecords
 from comind.gitops.controller import Controller
 from comind.gitops.providers.app import AppProvider
@@ -89,9 +90,10 @@ class ControlPlane:
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.queues)
         self.lineage = LineageStore(layer.pool)
-        self.ci = CiRecords(layer.pool)
+        self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers),
-                                   on_applied=self._applied, ci=self.ci.verdict)  # fmt: skip
+                                   on_applied=self._applied, ci=self.ci.verdict,
+                                   deployments=self.deployments)  # fmt: skip
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
 
     def _applied(self, desired: Desired) -> None:

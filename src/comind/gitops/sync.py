@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from comind.cicd.deployments import DeploymentRecords
 from comind.cicd.runs import Verdict
 from comind.errors import ComindError
 from comind.gitops import metrics
@@ -77,9 +78,10 @@ class SyncService:
         *,
         on_applied: Callable[[Desired], None] = lambda d: None,
         ci: Callable[[str], Verdict] | None = None,
+        deployments: DeploymentRecords | None = None,
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
-        self.on_applied, self.ci = on_applied, ci
+        self.on_applied, self.ci, self.deployments = on_applied, ci, deployments
         self._lock = threading.Lock()
         self.current: Desired | None = None  # the revision applied in full
         self.applying: Desired | None = None  # the revision being applied right now
@@ -187,7 +189,21 @@ class SyncService:
             self.records.finish_sync(sync_id, report.outcome, report.message, results)
             metrics.SYNCS.labels(self.env, report.outcome).inc()
             log.info("sync %s of %s: %s %s", sync_id, rev, report.outcome, report.message)
+            if not dry_run and (report.outcome == "Succeeded" or report.outcomes):
+                self._deployed(sync_id, rev, report.outcome)
         return report
+
+    def _deployed(self, sync_id: int, rev: str, outcome: str) -> None:
+        """A sync applied ``rev``: its deployment record (a record that cannot be written
+        is logged; the sync stands)."""
+        if self.deployments is None:
+            return
+        try:
+            verdict = self.ci(rev) if self.ci else None
+            self.deployments.record(sync_id, self.env, rev, outcome, self.source.describe(rev),
+                                    verdict)  # fmt: skip
+        except ComindError as exc:
+            log.warning("the deployment of %s was not recorded: %s", rev[:12], exc)
 
     def _may_run(self, only_if_current: str | None) -> bool:
         if only_if_current is not None and (
@@ -279,6 +295,8 @@ class SyncService:
                 obs = step.observed
                 message = obs.message or "; ".join(obs.drift)
                 self.records.set_status(step.resource.id, obs.sync, obs.health, message)
+            if self.deployments is not None:
+                self.deployments.mark(self.env, revision, _overall(steps))
 
     def count_statuses(self) -> None:
         """Refresh ``comind_gitops_resources`` from the inventory."""
@@ -294,6 +312,14 @@ class SyncService:
 
     def environment(self) -> EnvironmentState:
         return self.records.environment(self.env)
+
+
+def _overall(steps: list[Step]) -> str:
+    """Degraded when a resource is, Healthy when every one is, else Progressing."""
+    healths = {s.observed.health for s in steps if s.action in ("create", "update", "none")}
+    if "Degraded" in healths:
+        return "Degraded"
+    return "Healthy" if healths <= {"Healthy"} else "Progressing"
 
 
 def _declares(root: Path, env: str) -> bool:

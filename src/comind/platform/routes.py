@@ -20,6 +20,7 @@ from comind.api.backups import BackupsApi, Switch
 from comind.api.buckets import BucketsApi
 from comind.api.ci import MAX_REPORT_BODY, CiApi
 from comind.api.dashboard import Dashboard
+from comind.api.deployments import DeploymentsApi
 from comind.api.flow_actions import FlowActionsApi
 from comind.api.flows import Applied, FlowsApi
 from comind.api.gitops import GitOpsApi
@@ -96,11 +97,13 @@ def platform_routes(
                          rt.backup_service)  # fmt: skip
     queues = QueuesApi(messages, tokens)
     quality = platform_quality(rt, messages.pool)
+    deployments = (DeploymentsApi(rt.gitops.deployments, rt.gitops.service.env, Guard(tokens))
+                   if rt.gitops else None)  # fmt: skip
     sources = Sources(
         name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
-        quality=quality,
+        quality=quality, deployments=deployments,
     )  # fmt: skip
     routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
     routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
@@ -112,6 +115,7 @@ def platform_routes(
     routes += _privacy_api(rt, Guard(tokens), quality.access).routes()
     routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
     routes += _ci_api(rt, messages, tokens).routes()
+    routes += deployments.routes() if deployments else []
     versions = BucketVersions(object_store(rt.engines.home))
     routes += BucketsApi(versions, rt.bucket_owner, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
