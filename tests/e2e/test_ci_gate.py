@@ -103,3 +103,22 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
     metrics = httpx.get(state["metrics_url"], headers={"Authorization": f"Bearer {viewer}"}).text
     assert 'comind_dora_deployments_per_day{env="stage"}' in metrics
     assert 'comind_deployments_total{env="stage",outcome="Succeeded"} 1.0' in metrics
+
+    # promotion through Git: the branch moves on (green), then stage is pinned back to `sha`
+    (repo / "NOTES.md").write_text("the next change\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "next")
+    nxt = git(repo, "rev-parse", "HEAD")
+    comind("ci", "report", "--commit", nxt, "--status", "passed", check=True)
+    assert wait_until(lambda: syncs(comind)[0]["revision"] == nxt, 60), syncs(comind)[:2]
+    promoted = json.loads(comind("promote", "--from", "dev", "--to", "stage", "--commit", sha,
+                                 "--repo", str(repo), "--json", check=True).stdout)  # fmt: skip
+    assert git(repo, "log", "-1", "--format=%s") == f"promote {sha[:12]} from dev to stage"
+    comind("sync", check=True)
+    newest = syncs(comind)[0]
+    assert (newest["revision"], newest["outcome"]) == (sha, "Succeeded"), newest
+    assert f"pinned at {promoted['commit'][:12]}" in newest["trigger"]
+    # --from: what the platform runs there now (stage: `sha`), pinned in prod's overlay
+    comind("promote", "--from", "stage", "--to", "prod", "--repo", str(repo), check=True)
+    overlay = (repo / "environments" / "prod.yaml").read_text()
+    assert overlay.startswith("# Production") and f"prod:\n    revision: {sha}\n" in overlay

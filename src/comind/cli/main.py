@@ -33,6 +33,7 @@ from comind.cli.logs import logs
 from comind.cli.observe import observe_cli
 from comind.cli.output import fail
 from comind.cli.privacy import privacy_cli
+from comind.cli.promote import promote
 from comind.cli.quality import quality_cli
 from comind.cli.queues import queue_cli
 from comind.cli.seal import seal_cli
@@ -49,6 +50,7 @@ app.command("up")(lifecycle.up)
 app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
+app.command("promote")(promote)
 app.command("logs")(logs)
 app.add_typer(audit_cli, name="audit")
 app.add_typer(bucket_cli, name="bucket")

@@ -128,8 +128,24 @@ class SyncService:
     ) -> SyncReport:
         """Sync ``revision`` (default: the newest), as asked by a person or at start-up."""
         with self._lock:
-            rev = self.source.resolve(revision) if revision else self.source.fetch()
+            rev, trigger = (self.source.resolve(revision), trigger) if revision else (
+                self._newest(trigger))  # fmt: skip
             return self._locked(rev, trigger, dry_run, apps, on_done, on_plan, on_started)
+
+    def _newest(self, trigger: str) -> tuple[str, str]:
+        """The revision to run and what the history says of it: the branch's newest, or the
+        commit the newest pins this environment to (``environments.ENV.revision``, written
+        by ``comind promote``)."""
+        head = self.source.fetch()
+        root = self.source.checkout(head)
+        try:
+            env = load_spec(root, self.env if _declares(root, self.env) else None
+                            ).environments.get(self.env)  # fmt: skip
+        except SpecError:
+            return head, trigger  # the sync of it says what is wrong
+        if env is None or env.revision is None:
+            return head, trigger
+        return self.source.resolve(env.revision), f"{trigger}, pinned at {head[:12]}"
 
     def startup(self) -> SyncReport:
         """The first sync of a platform start: the newest revision, unless auto-sync is
@@ -138,7 +154,7 @@ class SyncService:
         last = self.environment().last_good_revision
         if last is None:
             return self.sync(trigger="startup")
-        newest = self.source.fetch()
+        newest, _ = self._newest("startup")
         try:
             auto = self.policy(self.desired(newest)).auto
         except ComindError:
@@ -160,7 +176,8 @@ class SyncService:
         with self._lock:
             if not self._may_run(only_if_current):
                 return None
-            rev = self.source.resolve(revision) if revision else self.source.fetch()
+            rev, trigger = (self.source.resolve(revision), trigger) if revision else (
+                self._newest(trigger))  # fmt: skip
             if revision is None and self.current and self.current.revision == rev:
                 return None
             return self._locked(rev, trigger, False, None, lambda o: None, lambda s: None,

@@ -50,6 +50,8 @@ class SyncPolicy(Strict):
 class Environment(Strict):
     sync: SyncPolicy = SyncPolicy()
     branch: str | None = None
+    # the commit this environment runs instead of its branch's newest (comind promote)
+    revision: str | None = Field(None, pattern=r"^[0-9a-f]{7,64}$")
 
 
 class Health(Strict):
