@@ -15,7 +15,7 @@ from comind.spec import SpecError, load_spec
 from comind.spec.loading import OVERLAY_DIR
 
 MARKER = "# comind promote: the commit this environment runs"
-_PINNED = re.compile(r"^(\s+revision:\s*)[0-9a-f]{7,64}\s*$", re.MULTILINE)
+_PINNED = re.compile(r"^([ ]+revision:[ ]*)[0-9a-f]{7,64}[ \t]*$", re.MULTILINE)
 
 
 def promote(repo: Path, to_env: str, commit: str, *, source: str, push: bool = False) -> str:
