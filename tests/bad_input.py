@@ -75,8 +75,8 @@ def _bad_bodies(doc: dict[str, Any], path: str, op: dict[str, Any]) -> Iterator[
     for raw in RAW_BODIES:
         yield Bad("POST", url, raw)
     body = op.get("requestBody")
-    if body is None:
-        return
+    if body is None or "application/json" not in body["content"]:
+        return  # no body, or raw bytes (any bytes are a body): the raw bodies above cover it
     schema = _resolve(doc, body["content"]["application/json"]["schema"])
     for name, prop in schema.get("properties", {}).items():
         for kind in _types(_resolve(doc, prop)):

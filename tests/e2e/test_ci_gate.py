@@ -104,13 +104,11 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
     assert 'comind_dora_deployments_per_day{env="stage"}' in metrics
     assert 'comind_deployments_total{env="stage",outcome="Succeeded"} 1.0' in metrics
 
-    # promotion through Git: the branch moves on (green), then stage is pinned back to `sha`
+    # promotion through Git: the branch moves on (no CI for it: its head would be refused);
+    # stage pinned to `sha` in its overlay syncs `sha`, whatever the branch's head
     (repo / "NOTES.md").write_text("the next change\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "next")
-    nxt = git(repo, "rev-parse", "HEAD")
-    comind("ci", "report", "--commit", nxt, "--status", "passed", check=True)
-    assert wait_until(lambda: syncs(comind)[0]["revision"] == nxt, 60), syncs(comind)[:2]
     promoted = json.loads(comind("promote", "--from", "dev", "--to", "stage", "--commit", sha,
                                  "--repo", str(repo), "--json", check=True).stdout)  # fmt: skip
     assert git(repo, "log", "-1", "--format=%s") == f"promote {sha[:12]} from dev to stage"
@@ -122,3 +120,20 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
     comind("promote", "--from", "stage", "--to", "prod", "--repo", str(repo), check=True)
     overlay = (repo / "environments" / "prod.yaml").read_text()
     assert overlay.startswith("# Production") and f"prod:\n    revision: {sha}\n" in overlay
+
+    # artifacts: a CI report pushes the build's output; the same bytes again are stored once;
+    # the one built from the commit stage runs is marked deployed (retention keeps it)
+    built = tmp_path / "orders.tar.gz"
+    built.write_bytes(b"the orders build " * 1000)
+    comind("ci", "report", "--commit", sha, "--status", "passed", "--artifact", str(built),
+           check=True)  # fmt: skip
+    again = json.loads(comind("artifact", "push", "orders-copy", "2.0", str(built), "--json",
+                              check=True).stdout)  # fmt: skip
+    assert again["stored"] is False
+    listed = json.loads(comind("artifact", "ls", "--json", check=True).stdout)
+    assert {(a["name"], a["version"], a["deployed"]) for a in listed} == {
+        ("orders.tar.gz", sha[:12], True), ("orders-copy", "2.0", False)}  # fmt: skip
+    assert len({a["digest"] for a in listed}) == 1
+    comind("artifact", "pull", "orders.tar.gz", sha[:12], "-o", str(tmp_path / "back"),
+           check=True)  # fmt: skip
+    assert (tmp_path / "back").read_bytes() == built.read_bytes()

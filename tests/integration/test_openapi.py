@@ -94,6 +94,8 @@ ARGS: dict[str, dict[str, str]] = {
     "/api/v1/buckets/{bucket}/versions": {"bucket": "api-files"},
     "/api/v1/buckets/{bucket}/restore": {"bucket": "api-files"},
     "/api/v1/ci/commits/{sha}": {"sha": "c" * 40},
+    "/api/v1/artifacts/{name}/{version}": {"name": "tool", "version": "1.0"},
+    "/api/v1/artifacts/{name}/{version}/blob": {"name": "tool", "version": "1.0"},
     "/api/v1/apps/{app}": {"app": "shop"},
     "/api/v1/metrics/query": {"name": "comind_engine_up"},
     "/api/v1/queues/{name}/stats": {"name": "shop/jobs-dlq"},
@@ -118,7 +120,7 @@ FILLED = {"/api/v1/queues": "queues", "/api/v1/queues/{name}/dlq": "messages",
           "/api/v1/tokens": "tokens", "/api/v1/audit": "entries", "/api/v1/logs": "lines",
           "/api/v1/apps/{app}/env": "env", "/api/v1/lineage": "graph",
           "/api/v1/lineage/column": "graph", "/api/v1/lineage/impact": "impact",
-          "/api/v1/deployments": "deployments"}  # fmt: skip
+          "/api/v1/deployments": "deployments", "/api/v1/artifacts": "artifacts"}  # fmt: skip
 
 
 def git(repo: Path, *args: str) -> None:
@@ -179,6 +181,10 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
                        headers=bearer(admin))  # fmt: skip
     assert answers_as_documented(doc, "/api/v1/tokens", "post", token) == []
     assert token.status_code == 201
+    pushed = httpx.post(f"{following.url}/api/v1/artifacts/tool/1.0", content=b"tool bytes",
+                        params={"commit": "d" * 40}, headers=bearer(admin))  # fmt: skip
+    assert answers_as_documented(doc, "/api/v1/artifacts/{name}/{version}", "post", pushed) == []
+    assert pushed.status_code in (200, 201)
     # shop/jobs is empty: the move has nothing to take, and GET .../moves lists it
     move = httpx.post(f"{following.url}/api/v1/queues/shop/jobs/moves",
                       json={"to": "shop/done", "rate": 10}, headers=bearer(admin))  # fmt: skip

@@ -24,13 +24,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from comind import __version__
+from comind.api.openapi_cicd import CICD_OPS
 from comind.api.openapi_governance import GOVERNANCE_OPS
 from comind.api.openapi_ops import OPS as PLATFORM_OPS
 from comind.api.openapi_ops import Op, Param, Text
 from comind.api.openapi_schemas import Problem
 
 PATH = "/api/v1/openapi.json"
-OPS = PLATFORM_OPS + GOVERNANCE_OPS
+OPS = PLATFORM_OPS + GOVERNANCE_OPS + CICD_OPS
 REQUESTS = list(dict.fromkeys(op.body for op in OPS if op.body is not None))
 DESCRIPTION = """\
 The REST API of a Comind-Ops platform: status, queues and dead letters, flows, backups,
@@ -131,6 +132,10 @@ def _operation(op: Op, refs: dict[type[BaseModel], dict[str, str]]) -> dict[str,
     if op.body is not None:
         out["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": refs[op.body]}}}  # fmt: skip
+    if op.raw_body is not None:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        out["requestBody"] = {"required": True, "description": op.raw_body,
+                              "content": {"application/octet-stream": binary}}  # fmt: skip
     out["responses"] = _responses(op, refs)
     return out
 

@@ -17,8 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from comind.api import ci
-from comind.api import deployments as dep
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
 from comind.api import openapi_control as c
@@ -72,6 +70,7 @@ class Op:
     apps: AppTokens = "refused"
     params: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
+    raw_body: str | None = None  # a body of raw bytes (application/octet-stream): what it is
     errors: dict[int, str] = field(default_factory=dict)  # besides 401/403 of a token
     description: str = ""
 
@@ -307,32 +306,6 @@ OPS: tuple[Op, ...] = (
        description="CI events: GitHub workflow_run, check_suite and status, GitLab Pipeline "
                    "Hook; a finished one triggers a sync (require_ci decides). 200 with "
                    "accepted false: neither a push nor CI, or a push to another branch."),
-    # --- deployments
-    Op("GET", "/api/v1/deployments", "listDeployments", "ci",
-       "Each sync that applied a revision: commit, CI, outcome, health reached",
-       {200: dep.DeploymentLog},
-       params=(Param("env", "query", "only this environment"),
-               Param("limit", "query", "how many (1 to 500)", "integer", default=50,
-                     maximum=500)),
-       errors={400: "a bad limit"}),
-    Op("GET", "/api/v1/dora", "doraMetrics", "ci",
-       "Deployment frequency, lead time, change failure rate, time to restore",
-       {200: dep.DoraMetrics},
-       params=(Param("env", "query", "the environment (default: the one followed)"),
-               Param("days", "query", "the window (1 to 365)", "integer", default=30,
-                     maximum=365)),
-       errors={400: "a bad days"}),
-    # --- CI results
-    Op("POST", "/api/v1/ci/reports", "reportCi", "ci", "A commit's CI result, from any CI",
-       {200: ci.CiReported}, role="operator", body=ci.CiReportBody,
-       errors={400: "a body refused (a short SHA, an unknown status, a report not JUnit XML)",
-               413: "a body over 16 MiB"},
-       description="Audited. A finished result triggers a sync (require_ci decides)."),
-    Op("GET", "/api/v1/ci/commits/{sha}", "ciOfCommit", "ci",
-       "A commit's CI runs, the verdict of the require_ci gate, failed and flaky tests",
-       {200: ci.CiCommit},
-       params=(Param("sha", "path", "the full commit SHA", required=True),),
-       errors={400: "not a full commit SHA"}),
     # --- access: tokens, dashboard sessions, the audit log and apps' credentials
     Op("GET", "/api/v1/tokens", "listTokens", "access", "Every token (never the token itself)",
        {200: c.TokenList}, role="admin"),

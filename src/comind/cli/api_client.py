@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -184,3 +185,42 @@ def _verify(ca_cert: Any) -> ssl.SSLContext | bool:
         return ssl.create_default_context(cafile=str(ca_cert))
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"--ca-cert {ca_cert}: not a readable PEM CA file ({exc})") from None
+
+
+def upload(ctx: typer.Context, path: str, file: Path, params: dict[str, Any]) -> Any:
+    """POST ``file``'s bytes (streamed) to ``path``; the JSON answer."""
+    target = endpoint(ctx, admin=True)  # locally the admin token; remotely the one given
+    headers = {"Authorization": f"Bearer {target.token}",
+               "Content-Length": str(file.stat().st_size)}  # fmt: skip
+    with file.open("rb") as handle:
+        try:
+            blocks = iter(lambda: handle.read(1 << 20), b"")
+            resp = httpx.post(f"{target.url}{path}", content=blocks, params=params,
+                              headers=headers, verify=target.verify,
+                              timeout=httpx.Timeout(600.0, connect=5.0))  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ComindError(f"POST {path}: the platform's API did not answer: {exc}") from None
+    if resp.status_code >= 400:
+        raise _refusal("POST", path, resp)
+    return resp.json()
+
+
+def download(ctx: typer.Context, path: str, out: Path) -> int:
+    """GET ``path``'s bytes into ``out`` (written whole or not at all); how many."""
+    target = endpoint(ctx, admin=True)
+    headers = {"Authorization": f"Bearer {target.token}"}
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        with httpx.stream("GET", f"{target.url}{path}", headers=headers, verify=target.verify,
+                          timeout=httpx.Timeout(600.0, connect=5.0)) as resp:  # fmt: skip
+            if resp.status_code >= 400:
+                resp.read()
+                raise _refusal("GET", path, resp)
+            with partial.open("wb") as handle:
+                for block in resp.iter_bytes():
+                    handle.write(block)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise ComindError(f"GET {path}: the platform's API did not answer: {exc}") from None
+    partial.replace(out)
+    return out.stat().st_size

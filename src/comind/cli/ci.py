@@ -3,6 +3,7 @@ and show what the platform knows of a commit's CI, through the API."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from comind.cli.api_client import call
+from comind.cli.artifacts import push_file
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
 
@@ -23,6 +25,9 @@ RunId = Annotated[str | None, typer.Option(help="The CI's id of the run (reporte
                                                 "the run is updated).")]  # fmt: skip
 Junit = Annotated[list[Path] | None, typer.Option(help="A JUnit XML report (repeatable).",
                                                   exists=True, dir_okay=False)]  # fmt: skip
+Artifacts = Annotated[list[Path] | None, typer.Option(
+    "--artifact", help="A build output to push to the registry as FILENAME@<short SHA> "
+    "(repeatable).", exists=True, dir_okay=False)]  # fmt: skip
 
 
 @ci_cli.command("report")
@@ -34,6 +39,7 @@ def report(
     run_id: RunId = None,
     url: Annotated[str | None, typer.Option(help="A link to the run.")] = None,
     junit: Junit = None,
+    artifact: Artifacts = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record a commit's CI result; a finished one lets a gated environment sync it."""
@@ -44,7 +50,11 @@ def report(
         raise UsageError("--junit: the reports are over 8 MiB together; send fewer at once")
     body = {"commit": commit.lower(), "status": status, "pipeline": pipeline, "run_id": run_id,
             "url": url, "junit": [r.decode(errors="replace") for r in reports]}  # fmt: skip
+    built = {"commit": commit.lower(), "build": run_id}
+    pushed = [push_file(ctx, _artifact_name(path), commit.lower()[:12], path, built)
+              for path in artifact or []]  # fmt: skip
     done = call(ctx, "POST", "/api/v1/ci/reports", body=body, admin=True)  # locally: admin
+    done["artifacts"] = pushed
     if as_json:
         emit_json(done)
         return
@@ -77,3 +87,8 @@ def show(
     for flaky in doc["flaky"]:
         console.print(f"  flaky: {flaky['suite']} {flaky['name']} (passed {flaky['passed']}, "
                       f"failed {flaky['failed']})")  # fmt: skip
+
+
+def _artifact_name(path: Path) -> str:
+    """A registry name from a file name: lower case, other characters as ``-``."""
+    return re.sub(r"[^a-z0-9._-]", "-", path.name.lower()).lstrip("._-") or "artifact"

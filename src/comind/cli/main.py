@@ -17,6 +17,7 @@ from comind import __version__
 from comind.cli import flows, gitops, lifecycle, restores, validate
 from comind.cli.access import token_cli
 from comind.cli.apps import app_cli
+from comind.cli.artifacts import artifact_cli
 from comind.cli.audit import audit_cli
 from comind.cli.backups import backup_cli
 from comind.cli.buckets import bucket_cli
@@ -52,6 +53,7 @@ app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.command("promote")(promote)
 app.command("logs")(logs)
+app.add_typer(artifact_cli, name="artifact")
 app.add_typer(audit_cli, name="audit")
 app.add_typer(bucket_cli, name="bucket")
 app.add_typer(ci_cli, name="ci")

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         description="Seconds between anchors of the audit chain's head in the backup store.",
     )
     log_retention_days: int = Field(default=7, ge=1, description="Days of logs kept.")
+    artifact_keep: int = Field(default=10, ge=1, le=10_000, description="Versions of each "
+                               "artifact kept (and any an environment runs).")  # fmt: skip
     alert_webhooks: str = Field(
         default="", description="Comma-separated URLs that receive alert notifications."
     )

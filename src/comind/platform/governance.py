@@ -1,7 +1,7 @@
 """The platform's periodic governance work: quarantine retention, the scheduled quality
 checks of the datasets stream and event flows write, the audit chain's anchors in the
 backup store, the background re-encryption of encrypted buckets and the retention of
-versioned buckets' replaced versions (each runs as a housekeeping task)."""
+versioned buckets' replaced versions and of artifacts (each runs as a housekeeping task)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from comind.platform.housekeeping import Periodic
 from comind.platform.keys import KeyService
 from comind.platform.objects import object_store
 from comind.platform.quality import platform_quality
-from comind.platform.routes import quarantine_service
+from comind.platform.routes import artifact_registry, quarantine_service
 from comind.platform.versions import BucketVersions
 from comind.queue.layer import MessageLayer
 
@@ -33,4 +33,5 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
         ),
         Periodic("re-encryption", 1.0, KeyService(rt.engines.home).reencryption.step),
         Periodic("bucket versions", every, BucketVersions(object_store(rt.engines.home)).sweep),
+        Periodic("artifact retention", every, artifact_registry(rt, messages.pool).prune),
     ]

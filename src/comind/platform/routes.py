@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 
 from comind.api.access import AccessApi
 from comind.api.app_env import AppEnvApi
+from comind.api.artifacts import ArtifactsApi
 from comind.api.audit import AuditApi
 from comind.api.backups import BackupsApi, Switch
 from comind.api.buckets import BucketsApi
@@ -43,6 +44,7 @@ from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
 from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
+from comind.cicd.artifacts import ArtifactRegistry
 from comind.cicd.runs import CiRecords
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
@@ -73,7 +75,7 @@ from comind.platform.quarantine import QuarantineService
 from comind.platform.secrets import state_key
 from comind.platform.versions import BucketVersions
 from comind.queue.layer import MessageLayer
-from comind.stores.postgres import PgTarget
+from comind.stores.postgres import PgTarget, Pool
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -116,9 +118,14 @@ def platform_routes(
     routes += KeysApi(KeyService(rt.engines.home), tokens).routes()
     routes += _ci_api(rt, messages, tokens).routes()
     routes += deployments.routes() if deployments else []
+    routes += ArtifactsApi(artifact_registry(rt, messages.pool), Guard(tokens)).routes()
     versions = BucketVersions(object_store(rt.engines.home))
     routes += BucketsApi(versions, rt.bucket_owner, Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def artifact_registry(rt: Platform, pool: Pool) -> ArtifactRegistry:
+    return ArtifactRegistry(pool, object_store(rt.engines.home), keep=rt.settings.artifact_keep)
 
 
 def _ci_api(rt: Platform, messages: MessageLayer, tokens: Tokens) -> CiApi:
