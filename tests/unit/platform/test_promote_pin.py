@@ -4,11 +4,15 @@ person wrote (one line says where to put it)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 import yaml
 
 from comind.errors import UsageError
-from comind.platform.promote import MARKER, pinned
+from comind.platform.promote import MARKER, pinned, promote
 
 A, B = "a" * 40, "b" * 40
 PROD = "# Production: longer cache.\napps:\n  orders:\n    cache: {ttl: 900}\n"
@@ -26,3 +30,46 @@ def test_the_pin_is_appended_then_replaced() -> None:
 def test_an_overlay_with_its_own_environments_is_left_to_a_person() -> None:
     with pytest.raises(UsageError, match=r"add `revision: a+` under environments.prod"):
         pinned("environments:\n  prod: {sync: {auto: false}}\n", "prod", A)
+
+
+IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env={**os.environ, **IDENTITY}, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_a_promotion_is_a_commit_of_the_overlay_only_and_is_pushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in (
+        ("GIT_AUTHOR_NAME", "t"),
+        ("GIT_AUTHOR_EMAIL", "t@example.com"),
+        ("GIT_COMMITTER_NAME", "t"),
+        ("GIT_COMMITTER_EMAIL", "t@example.com"),
+    ):
+        monkeypatch.setenv(name, value)  # fmt: skip
+    remote, repo = tmp_path / "remote.git", tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "comind.yaml").write_text("platform: {name: p}\nenvironments: {dev: {}, prod: {}}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "first")
+    first = git(repo, "rev-parse", "HEAD")
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    (repo / "unrelated.txt").write_text("staged, not part of the promotion\n")
+    git(repo, "add", "unrelated.txt")
+    made = promote(repo, "prod", first[:10], source="dev", push=True)
+    assert git(repo, "show", "--name-only", "--format=%s", made).split() == [
+        "promote", first[:12], "from", "dev", "to", "prod", "environments/prod.yaml"]  # fmt: skip
+    assert git(remote, "rev-parse", "main") == made  # pushed
+    assert git(repo, "diff", "--cached", "--name-only") == "unrelated.txt"  # left staged
+    with pytest.raises(UsageError, match="is no commit of this repository"):
+        promote(repo, "prod", "0" * 40, source="dev")
+    with pytest.raises(UsageError, match="'qa' is not declared"):
+        promote(repo, "qa", first, source="dev")
