@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter
 
+from comind.cicd.unpack import unpack
 from comind.errors import ComindError, UsageError
 from comind.observe.metrics import REGISTRY
 from comind.stores.object_store import ObjectStore
@@ -100,6 +102,17 @@ class ArtifactRegistry:
         if found is None:
             raise UsageError(f"no artifact {name}@{version}")
         return found, self.store.open(BUCKET, blob_key(found["digest"])).blocks()
+
+    def unpack(self, ref: str, root: Path) -> tuple[Path, str]:
+        """The artifact ``NAME@VERSION`` unpacked under ``root`` (once per content: a
+        folder named by its digest) and its digest; one line when there is no such one."""
+        name, _, version = ref.partition("@")
+        found = self.get(name, version)
+        if found is None:
+            raise ComindError(f"no artifact {ref} in the registry (comind artifact push)")
+        digest = str(found["digest"])
+        blocks = self.store.open(BUCKET, blob_key(digest)).blocks()
+        return unpack(blocks, root / digest.removeprefix("sha256:"), ref), digest
 
     def prune(self) -> int:
         """Retention: versions beyond the newest ``keep`` of their name that no environment

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from comind.apps.credentials import AppKey
 from comind.apps.runtime import AppRuntime
+from comind.cicd.artifacts import ArtifactRegistry
 from comind.cicd.deployments import DeploymentRecords
 from comind.cicd.runs import CiRecords
 from comind.gitops.controller import Controller
@@ -83,7 +84,11 @@ class ControlPlane:
         if keys is not None:
             providers["secret"] = SecretProvider(secrets, keys, env)
         if apps is not None:
-            providers["app"] = AppProvider(apps, lambda app: {**base_env(app), **self.app_env(app)})
+            registry = ArtifactRegistry(layer.pool, engines.objects)
+            unpacked = engines.objects.root.parent / "artifacts"  # in the state directory
+            providers["app"] = AppProvider(
+                apps, lambda app: {**base_env(app), **self.app_env(app)},
+                lambda ref: registry.unpack(ref, unpacked))  # fmt: skip
             if flow_command is not None:
                 access = FlowAccess(self.pg, self.acl, secrets)
                 providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)

@@ -192,4 +192,5 @@ def _app(name: str, app: App, rendered: list[Resource], root: Path, revision: st
         "health": app.health.model_dump() if app.health else None,
         "secrets": list(app.secrets), "depends_on": list(app.depends_on),
         "root": str(root), "revision": revision,
+        **({"artifact": app.artifact} if app.artifact else {}),
     }, needs)  # fmt: skip

@@ -132,6 +132,11 @@ class Queue(Strict):
 
 class App(Strict):
     run: str
+    # NAME@VERSION of the artifact registry: the app runs from that archive's content
+    # instead of the repository's folder (comind artifact push)
+    artifact: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9._-]{0,99}@[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$"
+    )
     team: str | None = None
     port: int | None = Field(None, ge=1, le=65535)
     health: Health | None = None

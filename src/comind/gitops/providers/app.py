@@ -1,7 +1,8 @@
 """Provider ``app``: the app's process under the app runtime, at the synced revision.
 
-The app runs its ``run`` command from the repo checkout of the synced revision with its
-services' variables, its credentials, its declared env and its secrets. Everything that
+The app runs its ``run`` command from the repo checkout of the synced revision (or, with
+``artifact: NAME@VERSION``, from that artifact unpacked) with its services' variables, its
+credentials, its declared env and its secrets. Everything that
 should restart it (the revision, command, env, port, health check) is folded into one
 digest: a new revision is rolled out start-new-then-stop-old, and the old process keeps
 serving when the new one never becomes healthy (the app is then Degraded).
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from comind.apps.runtime import AppRuntime, AppSpec, Probe
+from comind.errors import ComindError
 from comind.gitops.providers.base import MISSING, Health, Observed
 from comind.gitops.resources import Resource
 
@@ -26,19 +28,32 @@ PHASES = {
 }
 
 
+Code = Callable[[str], tuple[Path, str]]  # NAME@VERSION -> its unpacked folder and digest
+
+
 class AppProvider:
-    def __init__(self, runtime: AppRuntime, env_for: Callable[[str], dict[str, str]]) -> None:
-        self.runtime, self.env_for = runtime, env_for
+    def __init__(self, runtime: AppRuntime, env_for: Callable[[str], dict[str, str]],
+                 code_of: Code | None = None) -> None:  # fmt: skip
+        self.runtime, self.env_for, self.code_of = runtime, env_for, code_of
 
     def spec_of(self, res: Resource) -> AppSpec:
         s = res.spec
         env = {**self.env_for(res.app), **s["env"]}
-        digest = hashlib.sha256(
-            json.dumps([s["revision"], s["run"], s["port"], s["health"], sorted(env.items())])
-            .encode()
-        ).hexdigest()  # fmt: skip
-        return AppSpec(name=res.app, command=s["run"], cwd=Path(s["root"]), env=env,
-                       revision=digest, port=s["port"], probe=_probe(s["health"]))  # fmt: skip
+        cwd, content = self._code(s)
+        folded = [s["revision"], s["run"], s["port"], s["health"], sorted(env.items())]
+        digest = hashlib.sha256(json.dumps(folded + ([content] if content else [])).encode())
+        return AppSpec(name=res.app, command=s["run"], cwd=cwd, env=env,
+                       revision=digest.hexdigest(), port=s["port"],
+                       probe=_probe(s["health"]))  # fmt: skip
+
+    def _code(self, s: dict[str, Any]) -> tuple[Path, str | None]:
+        """Where the app's code is, and the artifact's digest when it comes from one."""
+        ref = s.get("artifact")
+        if not ref:
+            return Path(s["root"]), None
+        if self.code_of is None:
+            raise ComindError(f"artifact {ref}: this platform has no artifact registry")
+        return self.code_of(ref)
 
     def observe(self, res: Resource) -> Observed:
         state = self.runtime.state(res.app)
