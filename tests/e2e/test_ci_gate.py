@@ -97,6 +97,7 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
     assert (deployed["revision"], deployed["outcome"], deployed["env"]) == (sha, "Succeeded",
                                                                              "stage")  # fmt: skip
     assert deployed["ci"]["green"] is True and deployed["committed_at"]
+    assert (deployed["ci"]["tests"]["tests"], deployed["ci"]["tests"]["failures"]) == (2, 1)
     dora = json.loads(comind("deploy", "dora", "--json", check=True).stdout)
     assert dora["deployments"] == 1 and dora["lead_time_seconds"] > 0
     assert dora["change_failure_rate"] == 0

@@ -18,13 +18,19 @@ from comind.cicd.deployments import DeploymentRecords
 MAX_DEPLOYMENTS = 500
 
 
+CI_DOC = (
+    "the commit's CI when it went out: green and reason (gated), tests (totals), "
+    "artifacts (built from it)"
+)
+
+
 class Deployment(Closed):
     sync_id: int
     env: str
     revision: str
     subject: str = Field(description="the commit's subject line")
     committed_at: str | None
-    ci: dict[str, Any] = Field(description="green and reason: the commit's CI when it went out")
+    ci: dict[str, Any] = Field(description=CI_DOC)
     trigger: str
     outcome: str = Field(description="Succeeded or Failed")
     message: str

@@ -1,6 +1,7 @@
 """Deployments as data: each sync that applied a revision (succeeded or failed), its commit,
-its CI when it went out, and the health the environment reached on it; and the four DORA
-metrics computed from them.
+its CI when it went out (the gate's verdict, the tests its runs reported, the artifacts built
+from it), and the health the environment reached on it; and the four DORA metrics computed
+from them.
 
 - **Deployment frequency**: successful deployments per day over the window.
 - **Lead time for changes**: the median time from a deployed commit's commit time to the end
@@ -66,11 +67,14 @@ class DeploymentRecords:
         """A sync that applied ``revision``; ``commit``: the source's facts about it."""
         committed = commit.get("committed_at")
         with self.pool.connection() as conn:
+            tests, artifacts = conn.execute(_sql("built"), {"revision": revision}).fetchone() or (
+                [], [])  # fmt: skip
+            built = {"tests": _summed(tests), "artifacts": artifacts}
             conn.execute(_sql("record"), {
                 "sync_id": sync_id, "env": env, "revision": revision,
                 "subject": str(commit.get("subject") or "")[:200],
                 "committed_at": datetime.fromisoformat(str(committed)) if committed else None,
-                "ci": Json({"green": ci.green, "reason": ci.reason} if ci else {}),
+                "ci": Json({"green": ci.green, "reason": ci.reason, **built} if ci else built),
             })  # fmt: skip
         DEPLOYMENTS.labels(env, outcome).inc()
         self.refresh_metrics(env)
@@ -123,6 +127,14 @@ def dora(env: str, days: int, rows: list[dict[str, Any]]) -> Dora:
                 statistics.median(leads) if leads else None,
                 round(sum(failed) / len(rows), 3) if rows else None,
                 statistics.median(restores) if restores else None)  # fmt: skip
+
+
+def _summed(totals: list[dict[str, float]]) -> dict[str, float] | None:
+    """The test totals of a commit's CI runs added up (None: no run reported tests)."""
+    if not totals:
+        return None
+    keys = ("tests", "failures", "errors", "skipped", "seconds")
+    return {k: round(sum(t.get(k, 0) for t in totals), 3) for k in keys}
 
 
 def _failed(row: dict[str, Any]) -> bool:

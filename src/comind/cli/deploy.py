@@ -28,13 +28,21 @@ def log(
     if as_json:
         emit_json(found)
         return
-    table = Table("sync", "env", "commit", "CI", "outcome", "deployed", "health")
+    table = Table("sync", "env", "commit", "CI", "tests", "artifacts", "outcome", "deployed",
+                  "health")  # fmt: skip
     for d in found:
         ci = d["ci"]
-        gate = ("passed" if ci.get("green") else "red") if ci else "—"
+        gate = ("passed" if ci.get("green") else "red") if "green" in ci else "—"
+        tests = ci.get("tests") or {}
+        ran = (
+            f"{tests['tests']:.0f} ({tests['failures'] + tests['errors']:.0f} failed)"
+            if tests
+            else ""
+        )
         health = _health(d)
         table.add_row(str(d["sync_id"]), d["env"], f"{d['revision'][:12]} {d['subject']}", gate,
-                      d["outcome"], (d["finished_at"] or "")[:19], health)  # fmt: skip
+                      ran, ", ".join(ci.get("artifacts") or []), d["outcome"],
+                      (d["finished_at"] or "")[:19], health)  # fmt: skip
     console.print(table)
 
 
@@ -69,3 +77,9 @@ def _health(deployment: dict[str, Any]) -> str:
     if deployment["degraded_at"]:
         return f"Degraded {deployment['degraded_at'][:19]}"
     return "Progressing"
+
+
+def _tests(totals: dict[str, float] | None) -> str:
+    if not totals:
+        return ""
+    return f"{totals['tests']:.0f} ({totals['failures'] + totals['errors']:.0f} failed)"

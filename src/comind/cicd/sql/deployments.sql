@@ -23,3 +23,10 @@ FROM comind.deployments d JOIN comind.syncs s ON s.id = d.sync_id
 WHERE (%(env)s::text IS NULL OR d.env = %(env)s)
   AND (%(since)s::timestamptz IS NULL OR s.finished_at >= %(since)s)
 ORDER BY d.sync_id DESC LIMIT %(limit)s;
+
+-- name: built
+-- what CI said of a commit when it went out: its runs' test totals and its artifacts
+SELECT (SELECT coalesce(jsonb_agg(r.tests ORDER BY r.received_at), '[]'::jsonb)
+        FROM comind.ci_runs r WHERE r.commit = %(revision)s AND r.tests IS NOT NULL) AS tests,
+       (SELECT coalesce(jsonb_agg(a.name || '@' || a.version ORDER BY a.name), '[]'::jsonb)
+        FROM comind.artifacts a WHERE a.commit = %(revision)s) AS artifacts;
