@@ -145,7 +145,11 @@ class SyncService:
             return head, trigger  # the sync of it says what is wrong
         if env is None or env.revision is None:
             return head, trigger
-        return self.source.resolve(env.revision), f"{trigger}, pinned at {head[:12]}"
+        try:
+            pinned = self.source.resolve(env.revision)
+        except ComindError:
+            pinned = env.revision  # its sync fails and the history says it is no commit
+        return pinned, f"{trigger}, pinned at {head[:12]}"
 
     def startup(self) -> SyncReport:
         """The first sync of a platform start: the newest revision, unless auto-sync is
