@@ -122,6 +122,12 @@ def test_stage_takes_only_a_commit_whose_ci_passed(comind: Run, home: Path, tmp_
     overlay = (repo / "environments" / "prod.yaml").read_text()
     assert overlay.startswith("# Production") and f"prod:\n    revision: {sha}\n" in overlay
 
+    # the example's versioned bucket through the CLI (operators: the local admin token)
+    listed = json.loads(comind("bucket", "versions", "orders-files", "--json", check=True).stdout)
+    assert listed == {"bucket": "orders-files", "versions": [], "truncated": False}
+    missing = comind("bucket", "restore", "orders-files", "a.txt", "--version", "0" * 32)
+    assert missing.returncode == 2 and "no version" in missing.stderr
+
     # artifacts: a CI report pushes the build's output; the same bytes again are stored once;
     # the one built from the commit stage runs is marked deployed (retention keeps it)
     built = tmp_path / "orders.tar.gz"

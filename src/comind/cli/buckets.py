@@ -27,7 +27,7 @@ def versions(
 ) -> None:
     """Every version and delete marker of the bucket's keys: by key, newest first."""
     doc = call(ctx, "GET", f"/api/v1/buckets/{quote(bucket, safe='')}/versions",
-               params={"prefix": prefix, "limit": limit})  # fmt: skip
+               params={"prefix": prefix, "limit": limit}, admin=True)  # fmt: skip
     if as_json:
         emit_json(doc)
         return
@@ -51,7 +51,7 @@ def restore(
 ) -> None:
     """Make a copy of one version the key's current version (the versions in between stay)."""
     done = call(ctx, "POST", f"/api/v1/buckets/{quote(bucket, safe='')}/restore",
-                body={"key": key, "version_id": version})  # fmt: skip
+                body={"key": key, "version_id": version}, admin=True)  # fmt: skip
     if as_json:
         emit_json(done)
         return

@@ -71,15 +71,20 @@ def test_declared_fields_never_reach_a_sink_raw(kit: FlowKit) -> None:
         raise AssertionError("another key opened the vault")
 
 
-def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
-    kit: FlowKit,
-) -> None:
+def tokenized_card(kit: FlowKit) -> tuple[str, Keyring, TokenVault]:
+    """PERSON through the flow: its card's token in shop.people, the keyring and the vault."""
     builder = kit.builder(FLOW)
     kit.send("shop/orders", [PERSON])
     builder.runner("people").run_once()
     ((card,),) = kit.rows("SELECT card FROM people")
     ring = Keyring(kit.root / ".keys")
-    vault = TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
+    return card, ring, TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
+
+
+def test_detokenize_is_for_an_operator_of_the_app_and_every_call_is_audited(
+    kit: FlowKit,
+) -> None:
+    card, _, vault = tokenized_card(kit)
     store = AccessStore(kit.layer.pool)
     tokens = Tokens(admin="adm", viewer="view", store=store, sessions=Sessions(b"s" * 32))
     app = Starlette(routes=PrivacyApi(lambda: [], vault.detokenize, Guard(tokens)).routes())
@@ -118,12 +123,7 @@ def test_a_token_written_to_another_dataset_is_tokenized_again_never_opened_ther
     """A value equal to a token of shop.people, written to another dataset's tokenized field,
     gets a token of its own there: its operator detokenizes it back to the token, never to
     the person's card (red team: passing tokens through let a flow launder them)."""
-    builder = kit.builder(FLOW)
-    kit.send("shop/orders", [PERSON])
-    builder.runner("people").run_once()
-    ((card,),) = kit.rows("SELECT card FROM people")
-    ring = Keyring(kit.root / ".keys")
-    vault = TokenVault(kit.layer.pool, SealBox(ring.vault_key(), "token-vault"))
+    card, ring, vault = tokenized_card(kit)
     elsewhere = "dataset/billing.contacts/card"
     laundered = Tokenizer(kit.layer.pool, ring.hmac_key()).tokens([card], elsewhere)[card]
     assert laundered != card
