@@ -153,6 +153,7 @@ def service_env(
         elif res.kind == "cache":
             env["REDIS_URL"] = cache_target(engines.redis, secrets, res).url()
             env["REDIS_KEY_PREFIX"] = f"{app}:"
+            env["COMIND_CACHE_TTL"] = str(res.spec.get("ttl", 300))  # the SDK's default TTL
         elif res.kind == "bucket":  # reached through S3 only: an app user cannot read the
             env["OBJECTS_BUCKET"] = res.name  # store's files, and a write there would skip
             # versioning and encryption

@@ -132,7 +132,9 @@ def _app_services(name: str, app: App, root: Path) -> list[Resource]:
             "deletion_policy": db.deletion_policy, "max_connections": db.max_connections,
         }))  # fmt: skip
     if app.cache is not None:
-        out.append(Resource("cache", name, name, {"user": role_name(name), "keys": f"{name}:*"}))
+        ttl = app.cache.ttl.total_seconds()  # the SDK's default (COMIND_CACHE_TTL)
+        grant = {"user": role_name(name), "keys": f"{name}:*", "ttl": ttl}
+        out.append(Resource("cache", name, name, grant))
     if app.bucket is not None:
         b = app.bucket
         out.append(Resource("bucket", name, b.name, {

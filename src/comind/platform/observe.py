@@ -4,6 +4,7 @@ metrics reference (docs/metrics.md), alerting rules and dashboards."""
 from __future__ import annotations
 
 from comind.apps import metrics as app_metrics
+from comind.apps.cache_metrics import AppCacheCollector
 from comind.backup import metrics as backup_metrics
 from comind.flows import metrics as flow_metrics
 from comind.gitops import metrics as gitops_metrics
@@ -35,7 +36,8 @@ def metrics_markdown() -> str:
     # counts them, and the CLI loads the platform only for the commands that run it
     import comind.platform.runtime  # noqa: F401
 
-    extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families()]
+    extra = [*queue_metrics.depth_families(), *backup_metrics.BackupCollector.families(),
+             *AppCacheCollector.families().values()]  # fmt: skip
     return reference.markdown(reference.documented(REGISTRY, extra))
 
 

@@ -65,6 +65,7 @@ from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
+from comind.platform.applied import bucket_owner
 from comind.platform.flows import FlowService
 from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
@@ -120,7 +121,7 @@ def platform_routes(
     routes += deployments.routes() if deployments else []
     routes += ArtifactsApi(artifact_registry(rt, messages.pool), Guard(tokens)).routes()
     versions = BucketVersions(object_store(rt.engines.home))
-    routes += BucketsApi(versions, rt.bucket_owner, Guard(tokens)).routes()
+    routes += BucketsApi(versions, lambda b: bucket_owner(rt, b), Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +21,8 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.accounts import AppAccounts
+from comind.apps.cache_metrics import AppCacheCollector
+from comind.apps.cache_metrics import register as register_caches
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
 from comind.backup.catalog import BackupCatalog
@@ -48,6 +51,7 @@ from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
+from comind.platform.applied import buckets_of, cache_apps, database_of
 from comind.platform.backup_login import live_cluster
 from comind.platform.backups import BackupService
 from comind.platform.client_env import ca_env
@@ -67,7 +71,7 @@ from comind.queue.metrics import QueueDepthCollector, register_depth, unregister
 from comind.spec import Spec
 from comind.stores.platform_db import prepare
 from comind.stores.postgres import PgTarget, make_pool, superuser
-from comind.stores.redis import default_user
+from comind.stores.redis import client, default_user
 
 log = logging.getLogger("comind.runtime")
 SWEEP_SECONDS = 60.0
@@ -139,6 +143,7 @@ class Platform:
         self.s3_url = self._s3_url(public_url)
         self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
+        self._caches: AppCacheCollector | None = None
         self._backups: BackupCollector | None = None
         self.backups: BackupScheduler | None = None
         self.backup_service: BackupService | None = None
@@ -183,6 +188,8 @@ class Platform:
                                     state_key(self.engines.home, "platform-key"))  # fmt: skip
         self.privacy.vault.publish()  # before the first sync starts workers that seal to it
         self._depth = register_depth(messages.pool)
+        self._caches = register_caches(client(default_user(self.engines.redis)),
+                                       lambda: cache_apps(self))  # fmt: skip
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
         credentials = self.credentials = Credentials(
@@ -205,7 +212,9 @@ class Platform:
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
-        s3 = S3Endpoint(object_store(self.engines.home), credentials, self._buckets)
+        s3 = S3Endpoint(
+            object_store(self.engines.home), credentials, lambda app: buckets_of(self, app)
+        )
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
         if self.settings.with_prometheus:
@@ -245,29 +254,10 @@ class Platform:
 
     def _backup_service(self, messages: MessageLayer) -> BackupService:
         """Backups taken, verified and pruned on request (POST /api/v1/backups...)."""
-        return BackupService(live_cluster(self.engines, messages.pool), self.wal.store,
-                             BackupCatalog(messages.pool), self.wal, self.engines.home,
-                             default_user(self.engines.redis), self._database_of)  # fmt: skip
-
-    def _database_of(self, app: str) -> str | None:
-        """The database ``app`` has in the applied revision, if any."""
-        current = self.gitops.service.current if self.gitops else None
-        found = [r.name for r in (current.resources if current else [])
-                 if r.kind == "database" and r.app == app]  # fmt: skip
-        return found[0] if found else None
-
-    def _buckets(self, app: str) -> list[str]:
-        """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
-        return [name for name, owner in self._bucket_owners().items() if owner == app]
-
-    def bucket_owner(self, bucket: str) -> str | None:
-        """The app that declares ``bucket`` in the applied revision, if any."""
-        return self._bucket_owners().get(bucket)
-
-    def _bucket_owners(self) -> dict[str, str]:
-        current = self.gitops.service.current if self.gitops else None
-        resources = current.resources if current else []
-        return {r.name: r.app for r in resources if r.kind == "bucket"}
+        cluster = live_cluster(self.engines, messages.pool)
+        return BackupService(cluster, self.wal.store, BackupCatalog(messages.pool), self.wal,
+                             self.engines.home, default_user(self.engines.redis),
+                             partial(database_of, self))  # fmt: skip
 
     def _build_gitops(self, messages: MessageLayer) -> None:
         """The control plane of the source (its first sync runs once the endpoints serve)."""
@@ -386,6 +376,9 @@ class Platform:
         if self._depth is not None:
             unregister_depth(self._depth)
             self._depth = None
+        if self._caches is not None:
+            REGISTRY.unregister(self._caches)
+            self._caches = None
         if self._backups is not None:
             REGISTRY.unregister(self._backups)
             self._backups = None

@@ -1,0 +1,35 @@
+"""What the applied revision declares, asked by services that serve per app: an app's
+database, the buckets an app may reach and who owns a bucket, the apps with a cache."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from comind.gitops.resources import Resource
+
+if TYPE_CHECKING:
+    from comind.platform import Platform
+
+
+def resources(rt: Platform, kind: str) -> list[Resource]:
+    """The resources of ``kind`` in the revision applied in full (none before the first)."""
+    current = rt.gitops.service.current if rt.gitops else None
+    return [r for r in (current.resources if current else []) if r.kind == kind]
+
+
+def database_of(rt: Platform, app: str) -> str | None:
+    return next((r.name for r in resources(rt, "database") if r.app == app), None)
+
+
+def buckets_of(rt: Platform, app: str) -> list[str]:
+    """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
+    return [r.name for r in resources(rt, "bucket") if r.app == app]
+
+
+def bucket_owner(rt: Platform, bucket: str) -> str | None:
+    return next((r.app for r in resources(rt, "bucket") if r.name == bucket), None)
+
+
+def cache_apps(rt: Platform) -> list[str]:
+    """The apps with a cache (their SDK's counts are exported)."""
+    return sorted({r.app for r in resources(rt, "cache")})

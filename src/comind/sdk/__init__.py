@@ -1,0 +1,24 @@
+"""What apps import: their services from the environment the platform gives them, a Redis
+cache with stampede protection, locks with fencing tokens, and the transactional outbox.
+
+    from comind import sdk
+
+    env = sdk.AppEnv.from_environ()
+    cache = sdk.Cache.of(env)
+    price = cache.get_or_set(f"price:{sku}", lambda: load_price(sku))
+    with sdk.Lock(env.redis(), env.key_prefix + "nightly-report") as token:
+        ...                                   # guarded work, fenced with ``token``
+    with psycopg.connect(env.database_url) as conn:
+        conn.execute("INSERT INTO orders ...")
+        sdk.outbox.send(conn, "order-events", body)  # delivered iff the transaction commits
+
+Other languages reach the same things through Redis, PostgreSQL and the platform's SQS and
+S3 endpoints (docs/sdk.md).
+"""
+
+from comind.sdk import outbox
+from comind.sdk.cache import Cache
+from comind.sdk.env import AppEnv
+from comind.sdk.locks import Fence, Lock, LockTimeout
+
+__all__ = ["AppEnv", "Cache", "Fence", "Lock", "LockTimeout", "outbox"]

@@ -1,0 +1,112 @@
+"""Cache-aside over the app's Redis keys, with stampede protection.
+
+``get_or_set`` computes a missing value once however many callers miss at the same moment:
+the first takes a short lock (``SET NX PX``) and computes, the others wait for the value to
+appear (and compute themselves only if the holder died). Values are JSON; the TTL is the
+spec's ``cache.ttl`` (``COMIND_CACHE_TTL``) unless given. Hits, misses, sets and
+invalidations are counted in the app's own hash ``<prefix>__comind:cache``, which the
+platform exports as ``comind_app_cache_*_total{app}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+from comind.sdk.env import AppEnv
+
+T = TypeVar("T")
+STATS = "__comind:cache"  # after the app's prefix: the counters the platform reads
+POLL = 0.01
+
+
+class Cache:
+    def __init__(self, client: redis.Redis, prefix: str = "", ttl: float = 300.0) -> None:
+        self.client, self.prefix, self.ttl = client, prefix, ttl
+
+    @classmethod
+    def of(cls, env: AppEnv) -> Cache:
+        return cls(env.redis(), env.key_prefix, env.cache_ttl)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        raw = self.client.get(self.prefix + name)
+        self._count("hits" if raw is not None else "misses")
+        return default if raw is None else json.loads(raw)
+
+    def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+        seconds = self.ttl if ttl is None else ttl
+        self.client.set(self.prefix + name, json.dumps(value), px=max(1, int(seconds * 1000)))
+        self._count("sets")
+
+    def delete(self, *names: str) -> int:
+        """Invalidate ``names``; how many were cached."""
+        gone = int(self.client.delete(*(self.prefix + n for n in names))) if names else 0
+        self._count("invalidations", gone)
+        return gone
+
+    def get_or_set(self, name: str, compute: Callable[[], T], ttl: float | None = None,
+                   wait: float = 5.0) -> T:  # fmt: skip
+        """The cached value of ``name``, else ``compute()`` cached, computed once for all
+        the callers that miss together."""
+        key = self.prefix + name
+        raw = self.client.get(key)
+        if raw is not None:
+            self._count("hits")
+            value: T = json.loads(raw)
+            return value
+        self._count("misses")
+        token, guard = secrets.token_hex(8), f"{key}:computing"
+        if self.client.set(guard, token, nx=True, px=max(1, int(wait * 1000))):
+            try:
+                value = compute()
+                self.set(name, value, ttl)
+                return value
+            finally:
+                _release(self.client, guard, token)
+        return self._awaited(key, compute, wait)
+
+    def cached(self, name: Callable[..., str], ttl: float | None = None
+               ) -> Callable[[Callable[..., T]], Callable[..., T]]:  # fmt: skip
+        """A decorator: the function's result cached under ``name(*args, **kwargs)``."""
+
+        def wrap(function: Callable[..., T]) -> Callable[..., T]:
+            @functools.wraps(function)
+            def inner(*args: Any, **kwargs: Any) -> T:
+                return self.get_or_set(name(*args, **kwargs),
+                                       lambda: function(*args, **kwargs), ttl)  # fmt: skip
+
+            return inner
+
+        return wrap
+
+    def _awaited(self, key: str, compute: Callable[[], T], wait: float) -> T:
+        """The value another caller is computing; computed here if it never comes."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            raw = self.client.get(key)
+            if raw is not None:
+                value: T = json.loads(raw)
+                return value
+            time.sleep(POLL)
+        return compute()
+
+    def _count(self, what: str, n: int = 1) -> None:
+        if n:
+            self.client.hincrby(self.prefix + STATS, what, n)
+
+
+def _release(client: redis.Redis, key: str, token: str) -> None:
+    """Delete ``key`` if it still holds ``token`` (a lease that ran out is someone else's)."""
+    client.eval(RELEASE, 1, key, token)
+
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

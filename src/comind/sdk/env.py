@@ -1,0 +1,48 @@
+"""An app's services as the platform gives them: the environment of its process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+DEFAULT_TTL = 300.0  # seconds: the spec's default cache.ttl
+
+
+@dataclass(frozen=True)
+class AppEnv:
+    database_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    key_prefix: str = ""  # every key of the app starts with it (its Redis user may not leave it)
+    cache_ttl: float = DEFAULT_TTL
+    sqs_endpoint: str | None = None
+    s3_endpoint: str | None = None
+    bucket: str | None = None
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str] = os.environ) -> AppEnv:
+        return cls(
+            database_url=env.get("DATABASE_URL"),
+            redis_url=env.get("REDIS_URL"),
+            key_prefix=env.get("REDIS_KEY_PREFIX", ""),
+            cache_ttl=float(env.get("COMIND_CACHE_TTL", DEFAULT_TTL)),
+            sqs_endpoint=env.get("AWS_ENDPOINT_URL_SQS"),
+            s3_endpoint=env.get("AWS_ENDPOINT_URL_S3"),
+            bucket=env.get("OBJECTS_BUCKET"),
+        )
+
+    def redis(self) -> redis.Redis:
+        """A client of the app's Redis user (TLS and its CA as the URL says)."""
+        if not self.redis_url:
+            raise RuntimeError("this app has no cache: declare `cache:` in its spec")
+        return redis.Redis.from_url(self.redis_url)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the platform's ``sqs`` or ``s3`` endpoint (boto3 reads the
+        endpoint, key and region from the environment the platform set)."""
+        import boto3
+
+        return boto3.client(service)

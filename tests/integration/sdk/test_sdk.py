@@ -1,0 +1,146 @@
+"""The app SDK against the real Redis and PostgreSQL (issue 20's acceptance): a value missed
+by many callers at once is computed once and then served from Redis until invalidated; two
+processes holding the same lock never overlap, and a stale holder is refused by the fence;
+an outbox message of a rolled-back transaction is never delivered, one of a committed
+transaction exactly once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from comind.apps.cache_metrics import AppCacheCollector
+from comind.embedded.platform import EmbeddedPlatform
+from comind.queue import outbox as platform_outbox
+from comind.queue.layer import MessageLayer
+from comind.queue.outbox import OutboxRelay
+from comind.sdk import Cache, Fence, Lock, outbox
+from comind.stores.postgres import PgTarget, connect
+from comind.stores.redis import default_user
+
+Keys = tuple[redis.Redis, str]
+
+
+def test_many_misses_compute_once_then_redis_serves_until_invalidated(rkeys: Keys) -> None:
+    client, prefix = rkeys
+    cache = Cache(client, prefix, ttl=30)
+    calls: list[int] = []
+
+    def price() -> dict[str, int]:
+        calls.append(1)
+        time.sleep(0.2)  # slow enough that every caller misses while it runs
+        return {"cents": 1299}
+
+    got: list[object] = []
+    callers = [threading.Thread(target=lambda: got.append(cache.get_or_set("sku:1", price)))
+               for _ in range(8)]  # fmt: skip
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert got == [{"cents": 1299}] * 8 and len(calls) == 1  # one computation for eight
+    assert cache.get_or_set("sku:1", price) == {"cents": 1299} and len(calls) == 1
+    assert 0 < client.pttl(prefix + "sku:1") <= 30_000  # the spec's cache.ttl
+    assert cache.delete("sku:1") == 1
+    cache.get_or_set("sku:1", price)
+    assert len(calls) == 2  # recomputed after the invalidation
+    stats = client.hgetall(prefix + "__comind:cache")
+    assert (int(stats["hits"]), int(stats["invalidations"])) == (1, 1)
+    assert int(stats["misses"]) >= 2
+
+
+def test_the_decorator_caches_by_the_name_it_is_given(rkeys: Keys) -> None:
+    client, prefix = rkeys
+    cache = Cache(client, prefix)
+    seen: list[int] = []
+
+    @cache.cached(lambda n: f"square:{n}")
+    def square(n: int) -> int:
+        seen.append(n)
+        return n * n
+
+    assert [square(3), square(3), square(4)] == [9, 9, 16] and seen == [3, 4]
+
+
+WORKER = """
+import sys, time, redis
+from comind.sdk import Lock
+client = redis.Redis.from_url(sys.argv[1], decode_responses=True)
+for i in range(15):
+    with Lock(client, sys.argv[2], lease=5, wait=30):
+        client.rpush(sys.argv[3], f"{sys.argv[4]} in")
+        time.sleep(0.01)
+        client.rpush(sys.argv[3], f"{sys.argv[4]} out")
+"""
+
+
+def test_two_processes_holding_one_lock_never_overlap(
+    platform: EmbeddedPlatform, rkeys: Keys
+) -> None:
+    client, prefix = rkeys
+    url = default_user(platform.redis).url()
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, prefix + "job",
+                               prefix + "trace", who]) for who in ("a", "b")]  # fmt: skip
+    assert [p.wait(60) for p in procs] == [0, 0]
+    trace = client.lrange(prefix + "trace", 0, -1)
+    assert len(trace) == 60
+    for entered, left in zip(trace[::2], trace[1::2], strict=True):  # in, out, in, out...
+        assert entered.endswith(" in") and left == entered.replace(" in", " out")
+
+
+def test_a_holder_whose_lease_ran_out_is_refused_by_the_fence(rkeys: Keys) -> None:
+    client, prefix = rkeys
+    fence = Fence(client, prefix + "ledger")
+    stale = Lock(client, prefix + "ledger", lease=0.1)
+    old = stale.acquire()
+    time.sleep(0.3)  # it stalls: its lease runs out without it knowing
+    with Lock(client, prefix + "ledger", wait=1) as new:
+        assert new > old and fence.admit(new)
+    assert not fence.admit(old)  # the stale holder's write is refused
+    assert fence.admit(new)  # the newest holder may write again
+
+
+@pytest.fixture
+def shop(pg: PgTarget, app_db: PgTarget) -> Iterator[tuple[MessageLayer, OutboxRelay]]:
+    messages = MessageLayer.open(pg, max_connections=4)
+    messages.admin.create("shop/order-events")
+    with connect(app_db) as conn:
+        conn.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+        platform_outbox.install(conn)  # as the platform does when it provisions the database
+    yield messages, OutboxRelay("shop", app_db, messages.queues)
+    messages.close()
+
+
+def test_an_outbox_message_is_delivered_iff_its_transaction_commits_and_once(
+    app_db: PgTarget, shop: tuple[MessageLayer, OutboxRelay]
+) -> None:
+    messages, relay = shop
+    for order, commit in ((1, False), (2, True)):
+        with connect(app_db, autocommit=False) as conn:  # the app's own connection
+            conn.execute("INSERT INTO orders VALUES (%s)", (order,))
+            outbox.send(conn, "order-events", f'{{"order": {order}}}')
+            conn.commit() if commit else conn.rollback()
+    assert relay.step() == 1 and relay.step() == 0  # moved once, then nothing is left
+    bodies = [m.body for m in messages.queues.peek("shop/order-events", limit=10)]
+    assert bodies == ['{"order": 2}']
+
+
+def test_the_platform_exports_what_the_sdk_counted(rkeys: Keys) -> None:
+    client, prefix = rkeys
+    app = prefix.removesuffix(":")  # an app's key prefix is "<app>:"
+    cache = Cache(client, prefix)
+    cache.get_or_set("a", lambda: 1)
+    cache.get("a")
+    cache.delete("a")
+    collected = {f.name: {s.labels["app"]: s.value for s in f.samples if s.name.endswith("_total")}
+                 for f in AppCacheCollector(client, lambda: [app]).collect()}  # fmt: skip
+    assert collected["comind_app_cache_hits"] == {app: 1.0}
+    assert collected["comind_app_cache_misses"] == {app: 1.0}
+    assert collected["comind_app_cache_sets"] == {app: 1.0}
+    assert collected["comind_app_cache_invalidations"] == {app: 1.0}
