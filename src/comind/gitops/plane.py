@@ -41,6 +41,7 @@ from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
+from comind.stores.redis import client as redis_client
 from comind.stores.redis_acl import RedisAcl
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class ControlPlane:
                 access = FlowAccess(self.pg, self.acl, secrets)
                 providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)
         self.records = GitOpsRecords(layer.pool)
-        self.relays = Relays(self.databases, layer.queues)
+        self.relays = Relays(self.databases, layer.queues, redis_client(engines.redis))
         self.lineage = LineageStore(layer.pool)
         self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers),

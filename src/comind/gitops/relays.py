@@ -1,9 +1,11 @@
-"""One outbox relay per app database of the applied revision.
+"""One outbox relay, and one query-cache invalidation watcher, per app database of the
+applied revision.
 
 Every app database gets the ``comind_outbox`` table when it is provisioned; a relay thread
 per database moves committed outbox rows into that app's queues (see
-:mod:`comind.queue.outbox`). Relays follow the applied revision: a new app database gets
-one, a removed one stops.
+:mod:`comind.queue.outbox`), and a watcher bumps the versions of the tables the app's query
+cache reads when they are written (:mod:`comind.gitops.table_watch`). They follow the
+applied revision: a new app database gets them, a removed one stops them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from collections.abc import Iterable
 
 from comind.gitops.providers.database import DatabaseProvider
 from comind.gitops.resources import Resource
+from comind.gitops.table_watch import TableWatcher
 from comind.queue.outbox import OutboxRelay
 from comind.queue.postgres import PostgresQueues
+from comind.stores.redis import RedisClient
 
 
 class Relays:
-    def __init__(self, databases: DatabaseProvider, queues: PostgresQueues) -> None:
-        self.databases, self.queues = databases, queues
-        self._running: dict[str, tuple[threading.Thread, threading.Event]] = {}
+    def __init__(self, databases: DatabaseProvider, queues: PostgresQueues,
+                 cache: RedisClient | None = None) -> None:  # fmt: skip
+        self.databases, self.queues, self.cache = databases, queues, cache
+        self._running: dict[str, tuple[list[threading.Thread], threading.Event]] = {}
         self._lock = threading.Lock()
 
     def follow(self, resources: Iterable[Resource]) -> None:
@@ -33,12 +38,16 @@ class Relays:
                     self._start(app, res)
 
     def _start(self, app: str, res: Resource) -> None:
-        relay = OutboxRelay(app, self.databases.target(res), self.queues)
+        source = self.databases.target(res)
+        work = [OutboxRelay(app, source, self.queues).run]
+        if self.cache is not None:
+            work.append(TableWatcher(app, source, self.cache).run)
         stop = threading.Event()
-        thread = threading.Thread(target=relay.run, args=(stop,), name=f"outbox-{app}",
-                                  daemon=True)  # fmt: skip
-        thread.start()
-        self._running[app] = (thread, stop)
+        threads = [threading.Thread(target=run, args=(stop,), name=f"relay-{app}", daemon=True)
+                   for run in work]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        self._running[app] = (threads, stop)
 
     def _stop(self, *apps: str) -> None:
         """Signal every relay first, then wait: each notices only at its next idle wake-up,
@@ -46,8 +55,9 @@ class Relays:
         stopping = [self._running.pop(app) for app in apps]
         for _, stop in stopping:
             stop.set()
-        for thread, _ in stopping:
-            thread.join(timeout=10)
+        for threads, _ in stopping:
+            for thread in threads:
+                thread.join(timeout=10)
 
     def stop_all(self) -> None:
         with self._lock:

@@ -20,5 +20,6 @@ from comind.sdk import outbox
 from comind.sdk.cache import Cache
 from comind.sdk.env import AppEnv
 from comind.sdk.locks import Fence, Lock, LockTimeout
+from comind.sdk.query_cache import QueryCache
 
-__all__ = ["AppEnv", "Cache", "Fence", "Lock", "LockTimeout", "outbox"]
+__all__ = ["AppEnv", "Cache", "Fence", "Lock", "LockTimeout", "QueryCache", "outbox"]

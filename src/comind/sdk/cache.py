@@ -39,10 +39,13 @@ class Cache:
         self._count("hits" if raw is not None else "misses")
         return default if raw is None else json.loads(raw)
 
-    def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+    def set(self, name: str, value: Any, ttl: float | None = None) -> str:
+        """Cache ``value``; its JSON (decimals and dates are strings in it)."""
         seconds = self.ttl if ttl is None else ttl
-        self.client.set(self.prefix + name, json.dumps(value), px=max(1, int(seconds * 1000)))
+        encoded = json.dumps(value, default=str)
+        self.client.set(self.prefix + name, encoded, px=max(1, int(seconds * 1000)))
         self._count("sets")
+        return encoded
 
     def delete(self, *names: str) -> int:
         """Invalidate ``names``; how many were cached."""
@@ -63,10 +66,9 @@ class Cache:
         self._count("misses")
         token, guard = secrets.token_hex(8), f"{key}:computing"
         if self.client.set(guard, token, nx=True, px=max(1, int(wait * 1000))):
-            try:
-                value = compute()
-                self.set(name, value, ttl)
-                return value
+            try:  # the value as a hit will read it, so a miss and a hit answer alike
+                fresh: T = json.loads(self.set(name, compute(), ttl))
+                return fresh
             finally:
                 _release(self.client, guard, token)
         return self._awaited(key, compute, wait)
@@ -94,7 +96,8 @@ class Cache:
                 value: T = json.loads(raw)
                 return value
             time.sleep(POLL)
-        return compute()
+        late: T = json.loads(json.dumps(compute(), default=str))  # as a hit would read it
+        return late
 
     def _count(self, what: str, n: int = 1) -> None:
         if n:

@@ -14,13 +14,15 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from tests.waiting import wait_until
 
 from comind.apps.cache_metrics import AppCacheCollector
 from comind.embedded.platform import EmbeddedPlatform
+from comind.gitops.table_watch import TableWatcher, version_key
 from comind.queue import outbox as platform_outbox
 from comind.queue.layer import MessageLayer
 from comind.queue.outbox import OutboxRelay
-from comind.sdk import Cache, Fence, Lock, outbox
+from comind.sdk import Cache, Fence, Lock, QueryCache, outbox
 from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis import default_user
 
@@ -144,3 +146,32 @@ def test_the_platform_exports_what_the_sdk_counted(rkeys: Keys) -> None:
     assert collected["comind_app_cache_misses"] == {app: 1.0}
     assert collected["comind_app_cache_sets"] == {app: 1.0}
     assert collected["comind_app_cache_invalidations"] == {app: 1.0}
+
+
+def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
+    app_db: PgTarget, rkeys: Keys
+) -> None:
+    client, prefix = rkeys
+    app = prefix.removesuffix(":")
+    with connect(app_db) as conn:
+        conn.execute("CREATE TABLE items (id int PRIMARY KEY, price numeric)")
+        conn.execute("INSERT INTO items VALUES (1, 9.50)")
+        QueryCache.watch(conn, "items")
+    stop = threading.Event()
+    watcher = threading.Thread(target=TableWatcher(app, app_db, client).run, args=(stop,))
+    watcher.start()
+    qc = QueryCache(Cache(client, prefix))
+    count = "SELECT count(*), sum(price) FROM items"
+    try:
+        with connect(app_db) as conn:
+            assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]
+            assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]  # from Redis
+            hits = int(client.hget(prefix + "__comind:cache", "hits") or 0)
+            assert hits == 1
+            conn.execute("INSERT INTO items VALUES (2, 0.50)")  # committed: autocommit
+        assert wait_until(lambda: client.get(version_key(app, "items")) == "1", 10)
+        with connect(app_db) as conn:
+            assert qc.rows(conn, count, tables=["items"]) == [[2, "10.00"]]  # recomputed
+    finally:
+        stop.set()
+        watcher.join(10)

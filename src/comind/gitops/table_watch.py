@@ -1,0 +1,50 @@
+"""Invalidation for the SDK's query cache: per app database, the platform listens for the
+notifications the tables' triggers send after each committed write (``comind_qc``, installed
+by ``comind.sdk.QueryCache.watch``) and bumps the table's version in the app's Redis keys
+(``<app>:__comind:qc:v:<table>``). A cached query's key holds the versions of the tables it
+read, so the next read after a write computes again. A notification arrives after its
+commit, so a read in the few milliseconds between may still see the old result."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from prometheus_client import Counter
+
+from comind.observe.metrics import REGISTRY
+from comind.stores.postgres import DatabaseError, PgTarget, connect
+from comind.stores.redis import RedisClient
+
+log = logging.getLogger("comind.gitops.table_watch")
+CHANNEL = "comind_qc"
+WAIT = 1.0
+INVALIDATIONS = Counter("comind_app_query_cache_invalidations_total", "Writes to a table an "
+                        "app's query cache reads, which made its cached results stale.",
+                        ["app"], registry=REGISTRY)  # fmt: skip
+
+
+def version_key(app: str, table: str) -> str:
+    return f"{app}:__comind:qc:v:{table}"
+
+
+class TableWatcher:
+    def __init__(self, app: str, source: PgTarget, cache: RedisClient) -> None:
+        self.app, self.source, self.cache = app, source, cache
+
+    def run(self, stop: threading.Event) -> None:
+        """Bump versions until ``stop`` is set (a database that goes away: again later)."""
+        while not stop.is_set():
+            try:
+                with connect(self.source) as listener:
+                    listener.execute(f"LISTEN {CHANNEL}")
+                    while not stop.is_set():
+                        for note in listener.notifies(timeout=WAIT):
+                            self.bump(note.payload)
+            except DatabaseError as exc:
+                log.warning("query cache invalidation for app %s: %s", self.app, exc)
+                stop.wait(WAIT)
+
+    def bump(self, table: str) -> None:
+        self.cache.incr(version_key(self.app, table))
+        INVALIDATIONS.labels(self.app).inc()
