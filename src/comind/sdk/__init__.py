@@ -18,8 +18,21 @@ S3 endpoints (docs/sdk.md).
 
 from comind.sdk import outbox
 from comind.sdk.cache import Cache
+from comind.sdk.counters import Counter, RateLimit
 from comind.sdk.env import AppEnv
 from comind.sdk.locks import Fence, Lock, LockTimeout
 from comind.sdk.query_cache import QueryCache
+from comind.sdk.sessions import Sessions
 
-__all__ = ["AppEnv", "Cache", "Fence", "Lock", "LockTimeout", "QueryCache", "outbox"]
+__all__ = [
+    "AppEnv",
+    "Cache",
+    "Counter",
+    "Fence",
+    "Lock",
+    "LockTimeout",
+    "QueryCache",
+    "RateLimit",
+    "Sessions",
+    "outbox",
+]

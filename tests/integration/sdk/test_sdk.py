@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,9 +23,10 @@ from comind.gitops.table_watch import TableWatcher, version_key
 from comind.queue import outbox as platform_outbox
 from comind.queue.layer import MessageLayer
 from comind.queue.outbox import OutboxRelay
-from comind.sdk import Cache, Fence, Lock, QueryCache, outbox
+from comind.sdk import Cache, Counter, Fence, Lock, QueryCache, RateLimit, Sessions, outbox
 from comind.stores.postgres import PgTarget, connect
-from comind.stores.redis import default_user
+from comind.stores.redis import client, default_user
+from comind.stores.redis_acl import RedisAcl, app_grant
 
 Keys = tuple[redis.Redis, str]
 
@@ -175,3 +177,41 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
     finally:
         stop.set()
         watcher.join(10)
+
+
+@pytest.fixture
+def app_user(platform: EmbeddedPlatform) -> Iterator[tuple[redis.Redis, str]]:
+    """A client logged in as an app's own Redis ACL user (as the app is), and its prefix."""
+    app = f"sdk{uuid.uuid4().hex[:8]}"
+    admin = default_user(platform.redis)
+    acl = RedisAcl(admin)
+    acl.ensure_user(app, "app-password-123", app_grant(app))
+    with client(admin.login(app, "app-password-123")) as conn:
+        yield conn, f"{app}:"
+    acl.delete_user(app)
+    with client(admin) as root:
+        for key in root.scan_iter(f"{app}:*"):
+            root.delete(key)
+
+
+def test_counters_rate_limits_and_sessions_as_the_apps_own_user(
+    app_user: tuple[redis.Redis, str],
+) -> None:
+    client_, prefix = app_user
+    hits = Counter(client_, prefix + "hits")
+    assert [hits.incr(), hits.incr(5), hits.value()] == [1, 6, 6]
+    limit = RateLimit(client_, prefix + "login", limit=3, per=60)
+    allowed = [limit.allow("ann") for _ in range(5)]
+    assert allowed == [True, True, True, False, False] and limit.allow("bob")
+    sessions = Sessions(client_, prefix, ttl=60)
+    sid = sessions.create({"user": "ann", "cart": [1, 2]})
+    assert sessions.get(sid) == {"user": "ann", "cart": [1, 2]} and len(sid) >= 43
+    assert sessions.update(sid, {"user": "ann", "cart": []})
+    sessions.delete(sid)
+    assert sessions.get(sid) is None and not sessions.update(sid, {})
+    cache = Cache(client_, prefix)  # the cache, locks and fences work within its keys too
+    assert cache.get_or_set("k", lambda: [1]) == [1]
+    with Lock(client_, prefix + "job") as token:
+        assert Fence(client_, prefix + "job").admit(token)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        Counter(client_, "another-app:hits").incr()  # nothing outside its prefix
