@@ -43,6 +43,10 @@ def shop_copy(tmp_path: Path) -> Path:
     return repo
 
 
+def viewer_token(home: Path) -> str:
+    return (home / "secrets" / "api-viewer-token").read_text().strip()
+
+
 def flows(comind: Run) -> dict[str, dict[str, object]]:
     out = comind("flow", "ls", "--json", check=True).stdout
     return {f["name"]: f for f in json.loads(out)}
@@ -103,6 +107,20 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     tiers = query("orders", "SELECT count(*) FROM enriched_orders WHERE tier IS NULL")
     assert tiers == [(0,)]  # every order was enriched with its customer's tier
     assert query("analytics", "SELECT count(*) FROM order_facts") == [(good,)]
+
+    # the orders app reads /tiers through the SDK's query cache (issue 20): the second read
+    # is a hit, a write to customers makes the next one compute again; the platform exports
+    # the app's counts
+    served = re.search(r"orders:.*?port: (\d+)", (repo / "comind.yaml").read_text(), re.S)
+    assert served is not None
+    tiers = f"http://127.0.0.1:{served[1]}/tiers"
+    first = httpx.get(tiers).json()
+    assert httpx.get(tiers).json() == first == {"free": 33, "gold": 33, "silver": 34}
+    query("orders", "INSERT INTO customers VALUES (101, 'new', 'gold', 'NL')")
+    assert wait_until(lambda: httpx.get(tiers).json()["gold"] == 34, 30)
+    scraped = httpx.get(state["metrics_url"], headers=bearer(viewer_token(home))).text
+    hits = re.search(r'comind_app_cache_hits_total\{app="orders"\} (\d+)', scraped)
+    assert hits is not None and int(hits[1]) >= 1
 
     # a poison record: valid, but with a field the table lacks -> dead letter, fix, replay
     token = json.loads(comind("flow", "token", "ingest-orders", "--json", check=True).stdout)[
