@@ -36,8 +36,7 @@ def main() -> None:
         queries = sdk.QueryCache(sdk.Cache.of(env))
 
         def tiers() -> dict[str, int]:
-            with pool.connection() as conn:
-                return dict(queries.rows(conn, TIERS, tables=["customers"]))
+            return dict(queries.rows(pool, TIERS, tables=["customers"]))
 
         def direct() -> dict[str, int]:
             with pool.connection() as conn:

@@ -3,7 +3,10 @@ notifications the tables' triggers send after each committed write (``comind_qc`
 by ``comind.sdk.QueryCache.watch``) and bumps the table's version in the app's Redis keys
 (``<app>:__comind:qc:v:<table>``). A cached query's key holds the versions of the tables it
 read, so the next read after a write computes again. A notification arrives after its
-commit, so a read in the few milliseconds between may still see the old result."""
+commit, so a read in the few milliseconds between may still see the old result. Writes made
+while no watcher listened (a start, a reconnect) are not announced: each time it starts to
+listen it bumps the app's epoch (``<app>:__comind:qc:epoch``), part of every cached query's
+key, so everything cached before is recomputed."""
 
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ def version_key(app: str, table: str) -> str:
     return f"{app}:__comind:qc:v:{table}"
 
 
+def epoch_key(app: str) -> str:
+    return f"{app}:__comind:qc:epoch"
+
+
 class TableWatcher:
     def __init__(self, app: str, source: PgTarget, cache: RedisClient) -> None:
         self.app, self.source, self.cache = app, source, cache
@@ -38,6 +45,7 @@ class TableWatcher:
             try:
                 with connect(self.source) as listener:
                     listener.execute(f"LISTEN {CHANNEL}")
+                    self.cache.incr(epoch_key(self.app))  # what happened unheard is stale
                     while not stop.is_set():
                         for note in listener.notifies(timeout=WAIT):
                             self.bump(note.payload)

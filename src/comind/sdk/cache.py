@@ -29,15 +29,19 @@ POLL = 0.01
 class Cache:
     def __init__(self, client: redis.Redis, prefix: str = "", ttl: float = 300.0) -> None:
         self.client, self.prefix, self.ttl = client, prefix, ttl
+        self._lookup = client.register_script(LOOKUP)  # one round trip: read and count
 
     @classmethod
     def of(cls, env: AppEnv) -> Cache:
         return cls(env.redis(), env.key_prefix, env.cache_ttl)
 
     def get(self, name: str, default: Any = None) -> Any:
-        raw = self.client.get(self.prefix + name)
-        self._count("hits" if raw is not None else "misses")
+        raw = self.read(self.prefix + name)
         return default if raw is None else json.loads(raw)
+
+    def read(self, key: str) -> Any:
+        """The raw value at ``key`` (None: a miss), counted as a hit or a miss."""
+        return self._lookup(keys=[key, self.prefix + STATS])
 
     def set(self, name: str, value: Any, ttl: float | None = None) -> str:
         """Cache ``value``; its JSON (decimals and dates are strings in it)."""
@@ -58,12 +62,10 @@ class Cache:
         """The cached value of ``name``, else ``compute()`` cached, computed once for all
         the callers that miss together."""
         key = self.prefix + name
-        raw = self.client.get(key)
+        raw = self.read(key)
         if raw is not None:
-            self._count("hits")
             value: T = json.loads(raw)
             return value
-        self._count("misses")
         token, guard = secrets.token_hex(8), f"{key}:computing"
         if self.client.set(guard, token, nx=True, px=max(1, int(wait * 1000))):
             try:  # the value as a hit will read it, so a miss and a hit answer alike
@@ -109,6 +111,11 @@ def _release(client: redis.Redis, key: str, token: str) -> None:
     client.eval(RELEASE, 1, key, token)
 
 
+LOOKUP = """
+local value = redis.call('GET', KEYS[1])
+redis.call('HINCRBY', KEYS[2], value and 'hits' or 'misses', 1)
+return value
+"""
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0

@@ -5,8 +5,8 @@ makes the next read compute again. Opt-in per query: name the tables it reads.
 
     qc = sdk.QueryCache(cache)
     qc.watch(conn, "orders")                    # once: the trigger on the table
-    rows = qc.rows(conn, "SELECT status, count(*) FROM orders GROUP BY status",
-                   tables=["orders"])
+    rows = qc.rows(pool, "SELECT status, count(*) FROM orders GROUP BY status",
+                   tables=["orders"])             # a pool or a connection
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg import sql
 
-from comind.sdk.cache import Cache
+from comind.sdk.cache import STATS, Cache
 
 INSTALL = """
 CREATE SCHEMA IF NOT EXISTS comind_qc;
@@ -32,9 +32,19 @@ TRIGGER = ("CREATE OR REPLACE TRIGGER comind_qc_changed AFTER INSERT OR UPDATE O
            "TRUNCATE ON {} FOR EACH STATEMENT EXECUTE FUNCTION comind_qc.changed()")  # fmt: skip
 
 
+LOOKUP = """
+local name = ARGV[1]
+for i = 2, #KEYS do name = name .. ':' .. (redis.call('GET', KEYS[i]) or '0') end
+local value = redis.call('GET', name)
+if value then redis.call('HINCRBY', KEYS[1], 'hits', 1) end
+return {value, name}
+"""
+
+
 class QueryCache:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
+        self._lookup = cache.client.register_script(LOOKUP)
 
     @staticmethod
     def watch(conn: Any, *tables: str) -> None:
@@ -44,16 +54,28 @@ class QueryCache:
         for table in tables:
             conn.execute(sql.SQL(TRIGGER).format(sql.Identifier(table)))
 
-    def rows(self, conn: Any, statement: str, params: Sequence[Any] = (), *,
+    def rows(self, source: Any, statement: str, params: Sequence[Any] = (), *,
              tables: Sequence[str], ttl: float | None = None) -> list[list[Any]]:  # fmt: skip
         """The rows of ``statement``: from Redis while none of ``tables`` was written since
-        they were cached, else queried (and cached)."""
-        keys = [f"{self.cache.prefix}__comind:qc:v:{t}" for t in tables]
-        versions = self.cache.client.mget(keys) if keys else []
-        text = json.dumps([statement, list(params), list(tables), versions], default=str)
-        name = "qc:" + hashlib.sha256(text.encode()).hexdigest()
+        they were cached, else queried (and cached). ``source``: a connection, or a pool
+        (``.connection()``), which a hit does not touch."""
+        text = json.dumps([statement, list(params), list(tables)], default=str)
+        base = "qc:" + hashlib.sha256(text.encode()).hexdigest()
+        versions = [
+            f"{self.cache.prefix}__comind:qc:epoch",  # bumped when writes went unheard
+            *(f"{self.cache.prefix}__comind:qc:v:{t}" for t in tables),
+        ]
+        # one round trip on a hit: the tables' versions make the key, read and counted
+        found, name = self._lookup(keys=[self.cache.prefix + STATS, *versions],
+                                   args=[self.cache.prefix + base])  # fmt: skip
+        if found is not None:
+            rows: list[list[Any]] = json.loads(found)
+            return rows
 
         def query() -> list[list[Any]]:
-            return [list(row) for row in conn.execute(statement, params).fetchall()]
+            if hasattr(source, "execute"):  # a connection (a pool has no execute)
+                return [list(row) for row in source.execute(statement, params).fetchall()]
+            with source.connection() as conn:
+                return [list(row) for row in conn.execute(statement, params).fetchall()]
 
-        return self.cache.get_or_set(name, query, ttl)
+        return self.cache.get_or_set(str(name).removeprefix(self.cache.prefix), query, ttl)

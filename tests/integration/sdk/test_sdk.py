@@ -19,7 +19,7 @@ from tests.waiting import wait_until
 
 from comind.apps.cache_metrics import AppCacheCollector
 from comind.embedded.platform import EmbeddedPlatform
-from comind.gitops.table_watch import TableWatcher, version_key
+from comind.gitops.table_watch import TableWatcher, epoch_key, version_key
 from comind.queue import outbox as platform_outbox
 from comind.queue.layer import MessageLayer
 from comind.queue.outbox import OutboxRelay
@@ -162,6 +162,7 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
     stop = threading.Event()
     watcher = threading.Thread(target=TableWatcher(app, app_db, client).run, args=(stop,))
     watcher.start()
+    assert wait_until(lambda: client.get(epoch_key(app)) == "1", 10)  # it listens now
     qc = QueryCache(Cache(client, prefix))
     count = "SELECT count(*), sum(price) FROM items"
     try:
