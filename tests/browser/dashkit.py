@@ -34,6 +34,7 @@ APP = """\
     run: python web.py
     port: {port}
     health: {{http: /healthz}}
+    cache: {{ttl: 60}}
     queues:
       jobs: {{dlq: {{max_receives: 1}}}}
       mail: {{dlq: {{max_receives: 1}}}}

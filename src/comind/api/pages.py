@@ -51,6 +51,7 @@ class Sources:
     app_state: Callable[[str], AppState | None] = _not_deployed
     quality: Quality | None = None
     deployments: DeploymentsApi | None = None
+    cache_counts: Callable[[str], dict[str, int] | None] = lambda app: None
 
 
 def overview(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
@@ -94,6 +95,7 @@ def apps(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     records = src.gitops.records(who) if src.gitops else []
     return {"gitops": src.gitops is not None, "apps": [
         {**summary, "process": src.app_state(summary["app"]),
+         "cache": src.cache_counts(summary["app"]),
          "resources": [resource_out(r) for r in records if r.app == summary["app"]],
          "logs": _recent(src.logs, f"app:{summary['app']}")}
         for summary in app_summaries(records)

@@ -36,17 +36,23 @@ class AppCacheCollector(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         families = self.families()
         for app in self.apps():
-            try:
-                found = self.client.hgetall(f"{app}:{STATS}")
-            except Exception as exc:  # a scrape must not fail because Redis restarts
-                log.debug("cache metrics of %s unavailable: %s", app, exc)
-                continue
+            found = counts(self.client, app)
             for what, family in families.items():
                 family.add_metric([app], float(found.get(what, 0)))
         yield from families.values()
 
     def describe(self) -> Iterator[CounterMetricFamily]:
         return iter(())
+
+
+def counts(client: RedisClient, app: str) -> dict[str, int]:
+    """What the app's SDK counted so far ({} when unknown: Redis restarting)."""
+    try:
+        found = client.hgetall(f"{app}:{STATS}")
+    except Exception as exc:  # a scrape or a page must not fail because Redis restarts
+        log.debug("cache counts of %s unavailable: %s", app, exc)
+        return {}
+    return {what: int(found.get(what, 0)) for what in COUNTED}
 
 
 def register(client: RedisClient, apps: Callable[[], list[str]]) -> AppCacheCollector:

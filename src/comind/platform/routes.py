@@ -40,6 +40,7 @@ from comind.api.series import SeriesApi
 from comind.api.session import Sessions
 from comind.api.status import StatusApi
 from comind.api.tokens import Tokens
+from comind.apps.cache_metrics import counts
 from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
 from comind.backup.switch import switch_data, switch_redis
@@ -65,7 +66,7 @@ from comind.monitoring.logstore import LogStore
 from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
-from comind.platform.applied import bucket_owner
+from comind.platform.applied import bucket_owner, cache_apps
 from comind.platform.flows import FlowService
 from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
@@ -77,6 +78,7 @@ from comind.platform.secrets import state_key
 from comind.platform.versions import BucketVersions
 from comind.queue.layer import MessageLayer
 from comind.stores.postgres import PgTarget, Pool
+from comind.stores.redis import client, default_user
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -106,7 +108,7 @@ def platform_routes(
         name=str(rt.about.get("platform") or "platform"), status=rt.engines, queues=queues,
         flows=flows, backups=backups, logs=logs, alerts=alerting.states, access=tokens.store,
         gitops=gitops, app_state=lambda app: rt.apps.state(app) if rt.apps else None,
-        quality=quality, deployments=deployments,
+        quality=quality, deployments=deployments, cache_counts=_cache_counts(rt),
     )  # fmt: skip
     routes: list[BaseRoute] = [*StatusApi(rt.engines, tokens).routes()]
     routes += [*SeriesApi(series, tokens, alerting).routes(), *flows.routes()]
@@ -123,6 +125,12 @@ def platform_routes(
     versions = BucketVersions(object_store(rt.engines.home))
     routes += BucketsApi(versions, lambda b: bucket_owner(rt, b), Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
+
+
+def _cache_counts(rt: Platform) -> Callable[[str], dict[str, int] | None]:
+    """An app's SDK cache counts for its dashboard card (None: the app has no cache)."""
+    redis_admin = client(default_user(rt.engines.redis))
+    return lambda app: counts(redis_admin, app) if app in cache_apps(rt) else None
 
 
 def artifact_registry(rt: Platform, pool: Pool) -> ArtifactRegistry:
