@@ -28,6 +28,7 @@ from comind.api.server import ApiServer
 from comind.api.tls import TlsFiles, self_signed
 from comind.embedded.ports import free_port
 from comind.governance.access import AccessStore
+from comind.sdk.keys import stats_key
 from comind.stores.redis import client, default_user
 
 pytestmark = pytest.mark.slow
@@ -56,8 +57,8 @@ def shoot(page: Page, name: str) -> None:
 
 def test_an_app_goes_healthy_after_a_sync_pressed_on_the_page(page: Page, dash: Dash) -> None:
     with client(default_user(dash.runtime.engines.redis)) as redis_admin:  # as the SDK counts
-        redis_admin.hincrby("shop:__comind:cache", "hits", 3)
-        redis_admin.hincrby("shop:__comind:cache", "misses", 1)
+        redis_admin.hincrby(stats_key("shop:"), "hits", 3)
+        redis_admin.hincrby(stats_key("shop:"), "misses", 1)
     sign_in(page, dash.operator, "/apps")
     expect(page.locator("article[data-app=shop] header > .badge").nth(1)).to_have_text("Healthy")
     expect(page.locator("article[data-app=shop] p.cache")).to_contain_text(

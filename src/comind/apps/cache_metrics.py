@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from comind.observe.metrics import REGISTRY
+from comind.sdk.keys import stats_key
 from comind.stores.redis import RedisClient
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,6 @@ COUNTED = {
     "sets": "Values written to the cache.",
     "invalidations": "Cached values deleted by the app.",
 }
-STATS = "__comind:cache"  # after the app's key prefix, as comind.sdk.cache writes it
 
 
 class AppCacheCollector(Collector):
@@ -48,7 +48,7 @@ class AppCacheCollector(Collector):
 def counts(client: RedisClient, app: str) -> dict[str, int]:
     """What the app's SDK counted so far ({} when unknown: Redis restarting)."""
     try:
-        found = client.hgetall(f"{app}:{STATS}")
+        found = client.hgetall(stats_key(f"{app}:"))
     except Exception as exc:  # a scrape or a page must not fail because Redis restarts
         log.debug("cache counts of %s unavailable: %s", app, exc)
         return {}

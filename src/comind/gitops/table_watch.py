@@ -16,6 +16,7 @@ import threading
 from prometheus_client import Counter
 
 from comind.observe.metrics import REGISTRY
+from comind.sdk.keys import epoch_key, version_key
 from comind.stores.postgres import DatabaseError, PgTarget, connect
 from comind.stores.redis import RedisClient
 
@@ -25,14 +26,6 @@ WAIT = 1.0
 INVALIDATIONS = Counter("comind_app_query_cache_invalidations_total", "Writes to a table an "
                         "app's query cache reads, which made its cached results stale.",
                         ["app"], registry=REGISTRY)  # fmt: skip
-
-
-def version_key(app: str, table: str) -> str:
-    return f"{app}:__comind:qc:v:{table}"
-
-
-def epoch_key(app: str) -> str:
-    return f"{app}:__comind:qc:epoch"
 
 
 class TableWatcher:
@@ -45,7 +38,7 @@ class TableWatcher:
             try:
                 with connect(self.source) as listener:
                     listener.execute(f"LISTEN {CHANNEL}")
-                    self.cache.incr(epoch_key(self.app))  # what happened unheard is stale
+                    self.cache.incr(epoch_key(f"{self.app}:"))  # what happened unheard is stale
                     while not stop.is_set():
                         for note in listener.notifies(timeout=WAIT):
                             self.bump(note.payload)
@@ -54,5 +47,5 @@ class TableWatcher:
                 stop.wait(WAIT)
 
     def bump(self, table: str) -> None:
-        self.cache.incr(version_key(self.app, table))
+        self.cache.incr(version_key(f"{self.app}:", table))
         INVALIDATIONS.labels(self.app).inc()

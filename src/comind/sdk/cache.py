@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import redis
 
 from comind.sdk.env import AppEnv
+from comind.sdk.keys import stats_key
 
 T = TypeVar("T")
-STATS = "__comind:cache"  # after the app's prefix: the counters the platform reads
 POLL = 0.01
 
 
@@ -41,7 +41,7 @@ class Cache:
 
     def read(self, key: str) -> Any:
         """The raw value at ``key`` (None: a miss), counted as a hit or a miss."""
-        return self._lookup(keys=[key, self.prefix + STATS])
+        return self._lookup(keys=[key, stats_key(self.prefix)])
 
     def set(self, name: str, value: Any, ttl: float | None = None) -> str:
         """Cache ``value``; its JSON (decimals and dates are strings in it)."""
@@ -103,7 +103,7 @@ class Cache:
 
     def _count(self, what: str, n: int = 1) -> None:
         if n:
-            self.client.hincrby(self.prefix + STATS, what, n)
+            self.client.hincrby(stats_key(self.prefix), what, n)
 
 
 def _release(client: redis.Redis, key: str, token: str) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from psycopg import sql
 
-from comind.sdk.cache import STATS, Cache
+from comind.sdk.cache import Cache
+from comind.sdk.keys import epoch_key, stats_key, version_key
 
 INSTALL = """
 CREATE SCHEMA IF NOT EXISTS comind_qc;
@@ -62,11 +63,11 @@ class QueryCache:
         text = json.dumps([statement, list(params), list(tables)], default=str)
         base = "qc:" + hashlib.sha256(text.encode()).hexdigest()
         versions = [
-            f"{self.cache.prefix}__comind:qc:epoch",  # bumped when writes went unheard
-            *(f"{self.cache.prefix}__comind:qc:v:{t}" for t in tables),
+            epoch_key(self.cache.prefix),  # bumped when writes went unheard
+            *(version_key(self.cache.prefix, t) for t in tables),
         ]
         # one round trip on a hit: the tables' versions make the key, read and counted
-        found, name = self._lookup(keys=[self.cache.prefix + STATS, *versions],
+        found, name = self._lookup(keys=[stats_key(self.cache.prefix), *versions],
                                    args=[self.cache.prefix + base])  # fmt: skip
         if found is not None:
             rows: list[list[Any]] = json.loads(found)

@@ -19,11 +19,12 @@ from tests.waiting import wait_until
 
 from comind.apps.cache_metrics import AppCacheCollector
 from comind.embedded.platform import EmbeddedPlatform
-from comind.gitops.table_watch import TableWatcher, epoch_key, version_key
+from comind.gitops.table_watch import TableWatcher
 from comind.queue import outbox as platform_outbox
 from comind.queue.layer import MessageLayer
 from comind.queue.outbox import OutboxRelay
 from comind.sdk import Cache, Counter, Fence, Lock, QueryCache, RateLimit, Sessions, outbox
+from comind.sdk.keys import epoch_key, stats_key, version_key
 from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis import client, default_user
 from comind.stores.redis_acl import RedisAcl, app_grant
@@ -54,7 +55,7 @@ def test_many_misses_compute_once_then_redis_serves_until_invalidated(rkeys: Key
     assert cache.delete("sku:1") == 1
     cache.get_or_set("sku:1", price)
     assert len(calls) == 2  # recomputed after the invalidation
-    stats = client.hgetall(prefix + "__comind:cache")
+    stats = client.hgetall(stats_key(prefix))
     assert (int(stats["hits"]), int(stats["invalidations"])) == (1, 1)
     assert int(stats["misses"]) >= 2
 
@@ -162,17 +163,17 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
     stop = threading.Event()
     watcher = threading.Thread(target=TableWatcher(app, app_db, client).run, args=(stop,))
     watcher.start()
-    assert wait_until(lambda: client.get(epoch_key(app)) == "1", 10)  # it listens now
+    assert wait_until(lambda: client.get(epoch_key(prefix)) == "1", 10)  # it listens now
     qc = QueryCache(Cache(client, prefix))
     count = "SELECT count(*), sum(price) FROM items"
     try:
         with connect(app_db) as conn:
             assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]
             assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]  # from Redis
-            hits = int(client.hget(prefix + "__comind:cache", "hits") or 0)
+            hits = int(client.hget(stats_key(prefix), "hits") or 0)
             assert hits == 1
             conn.execute("INSERT INTO items VALUES (2, 0.50)")  # committed: autocommit
-        assert wait_until(lambda: client.get(version_key(app, "items")) == "1", 10)
+        assert wait_until(lambda: client.get(version_key(prefix, "items")) == "1", 10)
         with connect(app_db) as conn:
             assert qc.rows(conn, count, tables=["items"]) == [[2, "10.00"]]  # recomputed
     finally:
