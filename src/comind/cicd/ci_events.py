@@ -34,23 +34,18 @@ def ci_run(provider: Provider, headers: Mapping[str, str], body: bytes) -> CiRun
 
 def _workflow_run(payload: dict[str, Any]) -> CiRun:
     run = _object(payload, "workflow_run")
-    workflow = payload.get("workflow") if isinstance(payload.get("workflow"), dict) else {}
-    name = run.get("name") or (workflow or {}).get("name") or f"workflow {run.get('workflow_id')}"
+    name = run.get("name") or _mapping(payload, "workflow").get("name")
     status = _github_status(run.get("status"), run.get("conclusion"))
-    return CiRun(_sha(run.get("head_sha")), "github", str(name),
-                 f"{run.get('id')}/{run.get('run_attempt') or 1}", status,
-                 _text(run.get("html_url")), _time(run.get("run_started_at")),
-                 _time(run.get("updated_at")) if status != "running" else None)  # fmt: skip
+    return _github(run, "head_sha", str(name or f"workflow {run.get('workflow_id')}"),
+                   f"{run.get('id')}/{run.get('run_attempt') or 1}", status, "html_url",
+                   "run_started_at")  # fmt: skip
 
 
 def _check_suite(payload: dict[str, Any]) -> CiRun:
     suite = _object(payload, "check_suite")
-    app = suite.get("app") if isinstance(suite.get("app"), dict) else {}
     status = _github_status(suite.get("status"), suite.get("conclusion"))
-    return CiRun(_sha(suite.get("head_sha")), "github", f"check suite {(app or {}).get('name')}",
-                 str(suite.get("id")), status, _text(suite.get("url")),
-                 _time(suite.get("created_at")),
-                 _time(suite.get("updated_at")) if status != "running" else None)  # fmt: skip
+    return _github(suite, "head_sha", f"check suite {_mapping(suite, 'app').get('name')}",
+                   str(suite.get("id")), status, "url", "created_at")  # fmt: skip
 
 
 def _status(payload: dict[str, Any]) -> CiRun:
@@ -58,20 +53,26 @@ def _status(payload: dict[str, Any]) -> CiRun:
     if status is None:
         raise WebhookError(f"malformed status event: state {payload.get('state')!r}", status=400)
     context = str(payload.get("context") or "default")
-    return CiRun(_sha(payload.get("sha")), "github", f"status {context}", context, status,
-                 _text(payload.get("target_url")), _time(payload.get("created_at")),
-                 _time(payload.get("updated_at")) if status != "running" else None)  # fmt: skip
+    return _github(payload, "sha", f"status {context}", context, status, "target_url",
+                   "created_at")  # fmt: skip
+
+
+def _github(event: Mapping[str, Any], sha: str, pipeline: str, run_id: str, status: Status,
+            url: str, started: str) -> CiRun:  # fmt: skip
+    """A GitHub run, finished at its last update unless it still runs (the fields named)."""
+    finished = _time(event.get("updated_at")) if status != "running" else None
+    return CiRun(_sha(event.get(sha)), "github", pipeline, run_id, status, _text(event.get(url)),
+                 _time(event.get(started)), finished)  # fmt: skip
 
 
 def _gitlab_pipeline(payload: dict[str, Any]) -> CiRun:
     pipeline = _object(payload, "object_attributes")
-    project = payload.get("project") if isinstance(payload.get("project"), dict) else {}
-    name = pipeline.get("name") or (project or {}).get("path_with_namespace") or "pipeline"
+    name = pipeline.get("name") or _mapping(payload, "project").get("path_with_namespace")
     raw = str(pipeline.get("status"))
     status: Status = "passed" if raw in PASSED else "failed" if raw in FAILED else "running"
-    return CiRun(_sha(pipeline.get("sha")), "gitlab", str(name), str(pipeline.get("id")),
-                 status, _text(pipeline.get("url")), _time(pipeline.get("created_at")),
-                 _time(pipeline.get("finished_at")))  # fmt: skip
+    return CiRun(_sha(pipeline.get("sha")), "gitlab", str(name or "pipeline"),
+                 str(pipeline.get("id")), status, _text(pipeline.get("url")),
+                 _time(pipeline.get("created_at")), _time(pipeline.get("finished_at")))  # fmt: skip
 
 
 def _github_status(status: Any, conclusion: Any) -> Status:
@@ -82,6 +83,12 @@ def _github_status(status: Any, conclusion: Any) -> Status:
     if conclusion in FAILED:
         return "failed"
     raise WebhookError(f"malformed CI event: conclusion {conclusion!r}", status=400)
+
+
+def _mapping(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An optional object of the payload ({} when absent or not an object)."""
+    found = payload.get(key)
+    return found if isinstance(found, dict) else {}
 
 
 def _object(payload: Mapping[str, Any], key: str) -> dict[str, Any]:

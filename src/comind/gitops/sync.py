@@ -82,6 +82,8 @@ class SyncService:
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
         self.on_applied, self.ci, self.deployments = on_applied, ci, deployments
+        self._pin: tuple[str, str | None] | None = None  # a head and the commit it pins
+        self._marked: tuple[str, str] | None = None  # the revision and health last recorded
         self._lock = threading.Lock()
         self.current: Desired | None = None  # the revision applied in full
         self.applying: Desired | None = None  # the revision being applied right now
@@ -137,19 +139,27 @@ class SyncService:
         commit the newest pins this environment to (``environments.ENV.revision``, written
         by ``comind promote``)."""
         head = self.source.fetch()
-        root = self.source.checkout(head)
-        try:
-            env = load_spec(root, self.env if _declares(root, self.env) else None
-                            ).environments.get(self.env)  # fmt: skip
-        except SpecError:
-            return head, trigger  # the sync of it says what is wrong
-        if env is None or env.revision is None:
+        pin = self._pin_of(head)
+        if pin is None:
             return head, trigger
         try:
-            pinned = self.source.resolve(env.revision)
+            pinned = self.source.resolve(pin)
         except ComindError:
-            pinned = env.revision  # its sync fails and the history says it is no commit
+            pinned = pin  # its sync fails and the history says it is no commit
         return pinned, f"{trigger}, pinned at {head[:12]}"
+
+    def _pin_of(self, head: str) -> str | None:
+        """The commit ``head``'s spec pins this environment to, read once per head (every
+        poll asks again)."""
+        if self._pin is None or self._pin[0] != head:
+            root = self.source.checkout(head)
+            try:
+                env = load_spec(root, self.env if _declares(root, self.env) else None
+                                ).environments.get(self.env)  # fmt: skip
+            except SpecError:
+                env = None  # the sync of it says what is wrong
+            self._pin = (head, env.revision if env else None)
+        return self._pin[1]
 
     def startup(self) -> SyncReport:
         """The first sync of a platform start: the newest revision, unless auto-sync is
@@ -219,6 +229,7 @@ class SyncService:
         is logged; the sync stands)."""
         if self.deployments is None:
             return
+        self._marked = None  # the new deployment's health is still to be recorded
         try:
             verdict = self.ci(rev) if self.ci else None
             self.deployments.record(sync_id, self.env, rev, outcome, self.source.describe(rev),
@@ -316,8 +327,10 @@ class SyncService:
                 obs = step.observed
                 message = obs.message or "; ".join(obs.drift)
                 self.records.set_status(step.resource.id, obs.sync, obs.health, message)
-            if self.deployments is not None:
-                self.deployments.mark(self.env, revision, _overall(steps))
+            seen = (revision, _overall(steps))
+            if self.deployments is not None and seen != self._marked:  # once per change
+                self.deployments.mark(self.env, *seen)
+                self._marked = seen
 
     def count_statuses(self) -> None:
         """Refresh ``comind_gitops_resources`` from the inventory."""
