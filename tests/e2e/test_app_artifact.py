@@ -13,12 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.gitrepo import git
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
 SPEC = """\
 platform: {name: built}
 apps:
@@ -31,12 +30,6 @@ import os, pathlib, time
 pathlib.Path(os.environ["HOME"], "greeted").write_text("hello from the artifact")
 time.sleep(3600)
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}, check=True)  # fmt: skip
-    return done.stdout.strip()
 
 
 def build(into: Path) -> Path:

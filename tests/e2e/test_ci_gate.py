@@ -6,7 +6,6 @@ refused; the commit's runs and failed tests show in `comind ci show`."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.e2e.test_shop_flows import shop_copy
+from tests.gitrepo import git
 from tests.waiting import wait_until
 
 from comind.cicd.hooks import github_signature
@@ -22,19 +22,11 @@ from comind.cicd.hooks import github_signature
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
 DATA = Path(__file__).parents[1] / "data" / "webhooks"
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
 FAILING = """<testsuites><testsuite name="shop">
 <testcase classname="orders.test_api" name="test_totals" time="0.2"/>
 <testcase classname="orders.test_api" name="test_refunds" time="0.4">
 <failure message="expected 3, got 2">assert 3 == 2</failure></testcase>
 </testsuite></testsuites>"""
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}, check=True)  # fmt: skip
-    return done.stdout.strip()
 
 
 def syncs(comind: Run) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ rollback; orphaned data; a sealed secret reaching only the app's environment."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 from tests.e2e.webapp import web_app
+from tests.gitrepo import git
 from tests.waiting import wait_until
 
 from comind.embedded.ports import free_port
@@ -24,8 +24,6 @@ from comind.gitops.webhooks import github_signature
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
 WEB = web_app(
     'json.dumps({"version": os.environ["APP_VERSION"], "pid": os.getpid(), '
     '"database": os.environ.get("DATABASE_URL", "").split("@")[-1], '
@@ -66,12 +64,6 @@ def served(port: int) -> dict[str, Any]:
         return doc
     except httpx.HTTPError:
         return {}
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV}, check=True)  # fmt: skip
-    return done.stdout.strip()
 
 
 def commit(repo: Path, text: str, message: str) -> str:

@@ -4,12 +4,12 @@ person wrote (one line says where to put it)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.gitrepo import GIT_ENV, git
 
 from comind.errors import UsageError
 from comind.platform.promote import MARKER, pinned, promote
@@ -32,26 +32,11 @@ def test_an_overlay_with_its_own_environments_is_left_to_a_person() -> None:
         pinned("environments:\n  prod: {sync: {auto: false}}\n", "prod", A)
 
 
-IDENTITY = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **IDENTITY}, check=True)  # fmt: skip
-    return done.stdout.strip()
-
-
 def test_a_promotion_is_a_commit_of_the_overlay_only_and_is_pushed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in (
-        ("GIT_AUTHOR_NAME", "t"),
-        ("GIT_AUTHOR_EMAIL", "t@example.com"),
-        ("GIT_COMMITTER_NAME", "t"),
-        ("GIT_COMMITTER_EMAIL", "t@example.com"),
-    ):
-        monkeypatch.setenv(name, value)  # fmt: skip
+    for name, value in GIT_ENV.items():  # promote's own git commit needs an identity
+        monkeypatch.setenv(name, value)
     remote, repo = tmp_path / "remote.git", tmp_path / "repo"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     repo.mkdir()
