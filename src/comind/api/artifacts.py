@@ -21,7 +21,7 @@ from comind.api.errors import Problem
 from comind.api.guard import Call, Guard
 from comind.api.openapi_schemas import Closed
 from comind.api.tokens import forbidden
-from comind.cicd.artifacts import DIGEST, ArtifactConflict, ArtifactRegistry, check, created
+from comind.cicd.artifacts import DIGEST, ArtifactConflict, ArtifactRegistry, check
 from comind.errors import ComindError, UsageError
 from comind.governance.access import Principal
 
@@ -71,13 +71,13 @@ class ArtifactsApi:
     def _list(self, call: Call) -> dict[str, Any]:
         limit = call.number("limit", 100, 1, MAX_LISTED)
         rows = self.registry.list(call.query.get("name") or None, limit)
-        return ArtifactList(artifacts=[Artifact(**created(r)) for r in rows]).model_dump()
+        return ArtifactList(artifacts=[Artifact(**r.doc()) for r in rows]).model_dump()
 
     def _get(self, call: Call) -> dict[str, Any]:
         found = self.registry.get(call.params["name"], call.params["version"])
         if found is None:
             raise Problem(f"no artifact {call.params['name']}@{call.params['version']}", 404)
-        return Artifact(**created(found)).model_dump()
+        return Artifact(**found.doc()).model_dump()
 
     async def _push(self, request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
@@ -110,7 +110,7 @@ class ArtifactsApi:
             found, blocks = await run_in_threadpool(self.registry.open, name, version)
         except ComindError as exc:
             return JSONResponse({"error": str(exc)}, 404)
-        headers = {"Content-Length": str(found["size"]), "ETag": f'"{found["digest"]}"',
+        headers = {"Content-Length": str(found.size), "ETag": f'"{found.digest}"',
                    "Content-Disposition": f'attachment; filename="{name}-{version}"'}  # fmt: skip
         return StreamingResponse(blocks, media_type="application/octet-stream", headers=headers)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from comind.cicd.unpack import unpack
 from comind.errors import ComindError, UsageError
 from comind.observe.metrics import REGISTRY
 from comind.stores.object_store import ObjectStore
-from comind.stores.postgres import Pool, dict_rows
+from comind.stores.postgres import Pool, class_rows
 from comind.stores.queries import named
 
 _sql = named("comind.cicd", "artifacts")
@@ -45,6 +45,23 @@ class ArtifactConflict(ComindError):
 
 
 @dataclass(frozen=True)
+class ArtifactVersion:
+    name: str
+    version: str
+    digest: str  # sha256:<hex> of the bytes
+    size: int
+    commit: str | None
+    build: str | None
+    oci_ref: str | None
+    created_at: datetime
+    deployed: bool | None = None  # listed: built from a revision an environment runs
+
+    def doc(self) -> dict[str, Any]:
+        """As JSON: the time in ISO 8601."""
+        return {**asdict(self), "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
 class Pushed:
     name: str
     version: str
@@ -55,6 +72,9 @@ class Pushed:
 
 def blob_key(digest: str) -> str:
     return f"blobs/sha256/{digest.removeprefix('sha256:')}"
+
+
+_rows = class_rows(ArtifactVersion)
 
 
 class ArtifactRegistry:
@@ -70,10 +90,10 @@ class ArtifactRegistry:
         check(name, version, oci_ref)
         existing = self.get(name, version)
         if existing is not None:
-            if existing["digest"] != digest:
+            if existing.digest != digest:
                 PUSHES.labels("refused").inc()
                 raise ArtifactConflict(f"{name}@{version} exists with other content "
-                                       f"({existing['digest']}): push a new version")  # fmt: skip
+                                       f"({existing.digest}): push a new version")  # fmt: skip
             PUSHES.labels("existing").inc()
             return Pushed(name, version, digest, size, stored=False)
         held = self.store.head(BUCKET, blob_key(digest)) is not None
@@ -86,22 +106,22 @@ class ArtifactRegistry:
         PUSHES.labels("deduplicated" if held else "stored").inc()
         return Pushed(name, version, digest, size, stored=not held)
 
-    def get(self, name: str, version: str) -> dict[str, Any] | None:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+    def get(self, name: str, version: str) -> ArtifactVersion | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=_rows) as cur:
             return cur.execute(_sql("get"), {"name": name, "version": version}).fetchone()
 
-    def list(self, name: str | None, limit: int) -> list[dict[str, Any]]:
+    def list(self, name: str | None, limit: int) -> list[ArtifactVersion]:
         """Versions by name, newest first, each saying whether an environment runs its
         commit."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
+        with self.pool.connection() as conn, conn.cursor(row_factory=_rows) as cur:
             return list(cur.execute(_sql("list"), {"name": name, "limit": limit}))
 
-    def open(self, name: str, version: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+    def open(self, name: str, version: str) -> tuple[ArtifactVersion, Iterator[bytes]]:
         """The version's record and its bytes, block by block."""
         found = self.get(name, version)
         if found is None:
             raise UsageError(f"no artifact {name}@{version}")
-        return found, self.store.open(BUCKET, blob_key(found["digest"])).blocks()
+        return found, self.store.open(BUCKET, blob_key(found.digest)).blocks()
 
     def unpack(self, ref: str, root: Path) -> tuple[Path, str]:
         """The artifact ``NAME@VERSION`` unpacked under ``root`` (once per content: a
@@ -110,7 +130,7 @@ class ArtifactRegistry:
         found = self.get(name, version)
         if found is None:
             raise ComindError(f"no artifact {ref} in the registry (comind artifact push)")
-        digest = str(found["digest"])
+        digest = found.digest
         blocks = self.store.open(BUCKET, blob_key(digest)).blocks()
         return unpack(blocks, root / digest.removeprefix("sha256:"), ref), digest
 
@@ -140,8 +160,3 @@ def check(name: str, version: str, oci_ref: str | None = None) -> None:
     if oci_ref is not None and not OCI.fullmatch(oci_ref):
         raise UsageError(f"OCI reference {oci_ref!r}: give it by digest, "
                          "REPOSITORY@sha256:<64 hex>")  # fmt: skip
-
-
-def created(row: dict[str, Any]) -> dict[str, Any]:
-    """A record with its time as ISO 8601 (for JSON)."""
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

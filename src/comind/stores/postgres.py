@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -26,6 +26,7 @@ Connection: TypeAlias = psycopg.Connection[Any]
 Json = Jsonb  # a parameter bound as jsonb
 DatabaseError = psycopg.Error  # base of every driver error (wider than psycopg.DatabaseError)
 dict_rows = dict_row  # row factory: each row as a dict keyed by column name
+class_rows = class_row  # row factory: each row as an instance of the class given
 ForeignKeyViolation = psycopg.errors.ForeignKeyViolation
 compose = psycopg.sql  # identifiers and literals composed into statements
 

@@ -43,7 +43,7 @@ def test_the_same_bytes_are_stored_once_and_a_version_never_changes(
     with pytest.raises(ArtifactConflict, match="exists with other content"):
         push(registry, "orders", "1.0", b"other bytes")
     record, blocks = registry.open("orders", "1.0")
-    assert b"".join(blocks) == b"wheel bytes" and record["digest"] == digest(b"wheel bytes")
+    assert b"".join(blocks) == b"wheel bytes" and record.digest == digest(b"wheel bytes")
 
 
 def test_retention_keeps_the_newest_and_what_an_environment_runs(
@@ -60,6 +60,6 @@ def test_retention_keeps_the_newest_and_what_an_environment_runs(
         conn.execute("INSERT INTO comind.deployments (sync_id, env, revision) "
                      "VALUES (%s, 'stage', %s)", (sync_id, running))  # fmt: skip
     assert registry.prune() == 1  # version 2: neither among the newest 2 nor deployed
-    listed = {a["version"]: a["deployed"] for a in registry.list("api", 10)}
+    listed = {a.version: a.deployed for a in registry.list("api", 10)}
     assert listed == {"4": False, "3": False, "1": True}
     assert blobs(registry) == 3  # version 2's blob went with it
