@@ -111,9 +111,9 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     # the orders app reads /tiers through the SDK's query cache (issue 20): the second read
     # is a hit, a write to customers makes the next one compute again; the platform exports
     # the app's counts
-    served = re.search(r"orders:.*?port: (\d+)", (repo / "comind.yaml").read_text(), re.S)
-    assert served is not None
-    tiers = f"http://127.0.0.1:{served[1]}/tiers"
+    ports = {app: int(p) for app, p in re.findall(r"\n  (\w+):\n(?:    .*\n)*?    port: (\d+)",
+                                                 (repo / "comind.yaml").read_text())}  # fmt: skip
+    tiers = f"http://127.0.0.1:{ports['orders']}/tiers"
     first = httpx.get(tiers).json()
     assert httpx.get(tiers).json() == first == {"free": 33, "gold": 33, "silver": 34}
     query("orders", "INSERT INTO customers VALUES (101, 'new', 'gold', 'NL')")
@@ -121,6 +121,27 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     scraped = httpx.get(state["metrics_url"], headers=bearer(viewer_token(home))).text
     hits = re.search(r'comind_app_cache_hits_total\{app="orders"\} (\d+)', scraped)
     assert hits is not None and int(hits[1]) >= 1
+
+    # each order placed is settled by payments and shipped by orders, once each, and each
+    # announces it through its outbox in the same transaction: payments publishes
+    # payment-settled (to orders/order-events), orders sends order-shipped there itself
+    assert wait_until(
+        lambda: (
+            query("payments", "SELECT count(*) FROM settlements") == [(good,)]
+            and query("orders", "SELECT count(*) FROM shipments") == [(good,)]
+        ),
+        60,
+    )
+    events = ("queue", "stats", "orders/order-events", "--json")
+    assert wait_until(lambda: json.loads(comind(*events, check=True).stdout)["attributes"][
+        "ApproximateNumberOfMessages"] == str(2 * good), 30)  # fmt: skip
+    for app in ("orders", "payments"):  # relayed and gone, none refused
+        assert query(app, "SELECT count(*) FROM comind_outbox.messages") == [(0,)]
+    settled = httpx.get(f"http://127.0.0.1:{ports['payments']}/settlements").json()
+    assert sum(c["count"] for c in settled.values()) == good
+    assert httpx.get(f"http://127.0.0.1:{ports['orders']}/shipments").json() == {"shipped": good}
+    facts = httpx.get(f"http://127.0.0.1:{ports['analytics']}/facts").json()
+    assert sum(f["orders"] for f in facts.values()) == good  # cached for the spec's ttl
 
     # a poison record: valid, but with a field the table lacks -> dead letter, fix, replay
     token = json.loads(comind("flow", "token", "ingest-orders", "--json", check=True).stdout)[

@@ -1,24 +1,33 @@
-"""The orders service: health, a small read API, and the customers the ingest flow joins
-orders with (created and seeded in its own database on start). ``/tiers`` reads through the
-SDK's query cache: served from Redis until the customers table is written (by anyone);
-``/tiers/direct`` asks PostgreSQL every time (the baseline of bench/cache.py)."""
+"""The orders service: health, a small read API, the customers the ingest flow joins orders
+with (created and seeded in its own database on start), and fulfilment.
+
+``/tiers`` reads through the SDK's query cache: served from Redis until the customers table
+is written (by anyone); ``/tiers/direct`` asks PostgreSQL every time (the baseline of
+bench/cache.py). Each order placed reaches the ``fulfilment`` queue; the app ships it and,
+in the same transaction, sends ``order-shipped`` to its ``order-events`` queue (the outbox:
+sent if and only if the shipment is recorded)."""
 
 from __future__ import annotations
+
+import json
 
 from httpbase import serve
 from psycopg_pool import ConnectionPool
 
 from comind import sdk
 
-CUSTOMERS = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
     id int PRIMARY KEY, name text NOT NULL, tier text NOT NULL, country text NOT NULL);
 INSERT INTO customers
 SELECT i, 'customer ' || i, (ARRAY['free', 'silver', 'gold'])[1 + i % 3],
        (ARRAY['NL', 'DE', 'FR', 'GB', 'US'])[1 + i % 5]
 FROM generate_series(1, 100) AS i ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS shipments (
+    order_id text PRIMARY KEY, shipped_at timestamptz NOT NULL DEFAULT now());
 """
 TIERS = "SELECT tier, count(*) FROM customers GROUP BY tier ORDER BY tier"
+SHIP = "INSERT INTO shipments (order_id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING shipped_at"
 env = sdk.AppEnv.from_environ()
 
 
@@ -31,9 +40,16 @@ def main() -> None:
     if env.database_url and env.redis_url:
         pool = ConnectionPool(env.database_url, min_size=1, max_size=4, kwargs={"autocommit": True})
         with pool.connection() as conn:
-            conn.execute(CUSTOMERS)
-            sdk.QueryCache.watch(conn, "customers")
+            conn.execute(SCHEMA)
+            sdk.QueryCache.watch(conn, "customers", "shipments")
         queries = sdk.QueryCache(sdk.Cache.of(env))
+
+        def ship(body: str) -> None:
+            order = json.loads(body)["id"]
+            with pool.connection() as conn, conn.transaction():
+                if shipped := conn.execute(SHIP, (order,)).fetchone():  # a repeat ships nothing
+                    event = {"type": "order-shipped", "order_id": order, "at": str(shipped[0])}
+                    sdk.outbox.send(conn, "order-events", json.dumps(event))
 
         def tiers() -> dict[str, int]:
             return dict(queries.rows(pool, TIERS, tables=["customers"]))
@@ -42,7 +58,12 @@ def main() -> None:
             with pool.connection() as conn:
                 return dict(conn.execute(TIERS).fetchall())
 
-        routes |= {"/tiers": tiers, "/tiers/direct": direct}
+        def shipments() -> dict[str, int]:
+            count = "SELECT count(*) FROM shipments"
+            return {"shipped": queries.rows(pool, count, tables=["shipments"])[0][0]}
+
+        sdk.queues.consume_in_background(env.client("sqs"), "fulfilment", ship)
+        routes |= {"/tiers": tiers, "/tiers/direct": direct, "/shipments": shipments}
     serve("orders", 8101, routes)
 
 

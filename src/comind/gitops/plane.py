@@ -94,7 +94,7 @@ class ControlPlane:
                 access = FlowAccess(self.pg, self.acl, secrets)
                 providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)
         self.records = GitOpsRecords(layer.pool)
-        self.relays = Relays(self.databases, layer.queues, redis_client(engines.redis))
+        self.relays = Relays(self.databases, layer.topics, redis_client(engines.redis))
         self.lineage = LineageStore(layer.pool)
         self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers),

@@ -2,7 +2,8 @@
 applied revision.
 
 Every app database gets the ``comind_outbox`` table when it is provisioned; a relay thread
-per database moves committed outbox rows into that app's queues (see
+per database moves committed outbox rows into that app's queues and the topics its spec
+says it publishes to (see
 :mod:`comind.queue.outbox`), and a watcher bumps the versions of the tables the app's query
 cache reads when they are written (:mod:`comind.gitops.table_watch`). They follow the
 applied revision: a new app database gets them, a removed one stops them.
@@ -18,19 +19,25 @@ from comind.gitops.resources import Resource
 from comind.gitops.table_watch import TableWatcher
 from comind.queue.outbox import OutboxRelay
 from comind.queue.postgres import PostgresQueues
+from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.redis import RedisClient
 
 
 class Relays:
-    def __init__(self, databases: DatabaseProvider, queues: PostgresQueues,
+    def __init__(self, databases: DatabaseProvider, topics: PostgresTopics,
                  cache: RedisClient | None = None) -> None:  # fmt: skip
-        self.databases, self.queues, self.cache = databases, queues, cache
+        self.databases, self.topics, self.cache = databases, topics, cache
+        self.queues: PostgresQueues = topics.queues
         self._running: dict[str, tuple[list[threading.Thread], threading.Event]] = {}
+        self._publishes: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     def follow(self, resources: Iterable[Resource]) -> None:
         """Run a relay for each database in ``resources``; stop the others."""
+        resources = list(resources)
         wanted = {r.app: r for r in resources if r.kind == "database"}
+        self._publishes = {r.app: frozenset(r.spec.get("publishes", ())) for r in resources
+                           if r.kind == "app"}  # fmt: skip
         with self._lock:
             self._stop(*(set(self._running) - set(wanted)))
             for app, res in wanted.items():
@@ -39,7 +46,9 @@ class Relays:
 
     def _start(self, app: str, res: Resource) -> None:
         source = self.databases.target(res)
-        work = [OutboxRelay(app, source, self.queues).run]
+        relay = OutboxRelay(app, source, self.queues, self.topics,
+                            lambda: self._publishes.get(app, frozenset()))  # fmt: skip
+        work = [relay.run]
         if self.cache is not None:
             work.append(TableWatcher(app, source, self.cache).run)
         stop = threading.Event()

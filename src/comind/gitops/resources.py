@@ -195,4 +195,5 @@ def _app(name: str, app: App, rendered: list[Resource], root: Path, revision: st
         "secrets": list(app.secrets), "depends_on": list(app.depends_on),
         "root": str(root), "revision": revision,
         **({"artifact": app.artifact} if app.artifact else {}),
+        **({"publishes": list(app.publishes)} if app.publishes else {}),
     }, needs)  # fmt: skip

@@ -8,15 +8,18 @@ delete sends a row again: delivery is at-least-once, as for every queue; into a 
 the row id is the default deduplication id, so there the repeat is dropped.
 
 Queue names in the outbox are the app's own (``inbox``), as in its SQS calls; the relay
-adds the app's namespace. A row that can never be sent (no such queue, a body SQS would
-refuse) is marked with the error and skipped, never retried forever or silently dropped.
+adds the app's namespace. A row may name a topic instead (``publish``): the relay publishes
+it only if the app declares that it publishes there (``publishes:`` in its spec), with the
+row id as the event id so a repeat into a FIFO subscriber is dropped too. A row that can
+never be sent (no such queue, a topic the app may not publish to, a body SQS would refuse)
+is marked with the error and skipped, never retried forever or silently dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -25,6 +28,7 @@ from comind.queue.codec import attributes_from_json, attributes_to_json
 from comind.queue.errors import QueueError
 from comind.queue.model import Attribute, OutgoingMessage
 from comind.queue.postgres import PostgresQueues
+from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.postgres import Connection, DatabaseError, Json, PgTarget, connect
 from comind.stores.queries import named
 
@@ -60,11 +64,25 @@ def enqueue(
     return int(row[0])
 
 
-class OutboxRelay:
-    """Moves one app's committed outbox rows into its queues."""
+def publish(
+    conn: Connection, topic: str, body: str, *, attributes: dict[str, Attribute] | None = None
+) -> int:
+    """Add an event for ``topic`` to the outbox in ``conn``'s current transaction."""
+    args = {"topic": topic, "body": body, "attributes": Json(attributes_to_json(attributes or {}))}
+    row = conn.execute(_sql("publish"), args).fetchone()
+    assert row is not None
+    return int(row[0])
 
-    def __init__(self, app: str, source: PgTarget, queues: PostgresQueues) -> None:
+
+class OutboxRelay:
+    """Moves one app's committed outbox rows into its queues and the topics it publishes
+    to (``publishes`` is asked per batch: a new revision may change it)."""
+
+    def __init__(self, app: str, source: PgTarget, queues: PostgresQueues,
+                 topics: PostgresTopics | None = None,
+                 publishes: Callable[[], Collection[str]] = frozenset) -> None:  # fmt: skip
         self.app, self.source, self.queues = app, source, queues
+        self.topics, self.publishes = topics, publishes
 
     def step(self, limit: int = TAKE) -> int:
         """Relay up to ``limit`` rows; the number handled (sent or refused)."""
@@ -75,8 +93,11 @@ class OutboxRelay:
                 return 0
             metrics.OUTBOX_LAG.labels(self.app).set(float(rows[0][7]))
             sent = []
-            for queue, group in groupby(rows, key=lambda r: str(r[1])):
-                sent += self._send(conn, queue, list(group))
+            for (queue, topic), group in groupby(rows, key=lambda r: (r[1], r[8])):
+                if topic is None:
+                    sent += self._send(conn, queue, list(group))
+                else:
+                    sent += self._publish(conn, topic, list(group))
             conn.execute(_sql("forget"), {"ids": sent})
         metrics.OUTBOX_RELAYED.labels(self.app).inc(len(sent))
         return len(rows)
@@ -94,6 +115,25 @@ class OutboxRelay:
         for row in rows:
             try:
                 self.queues.send(name, [self._message(name, row)])
+                sent.append(int(row[0]))
+            except QueueError as exc:
+                self._refuse(conn, row, f"{type(exc).__name__}: {exc.message}")
+        return sent
+
+    def _publish(self, conn: Connection, topic: str, rows: Sequence[Any]) -> list[int]:
+        """Publish ``rows`` (consecutive events for one topic) one by one."""
+        if self.topics is None or topic not in self.publishes():
+            for row in rows:
+                self._refuse(conn, row, f"app {self.app} does not publish to topic '{topic}' "
+                                        "(add it to the app's `publishes:`)")  # fmt: skip
+            return []
+        sent = []
+        for row in rows:
+            try:
+                attributes = attributes_from_json(row[3])
+                self.topics.publish(
+                    topic, row[2], attributes, event_id=f"outbox-{self.app}-{row[0]}"
+                )
                 sent.append(int(row[0]))
             except QueueError as exc:
                 self._refuse(conn, row, f"{type(exc).__name__}: {exc.message}")

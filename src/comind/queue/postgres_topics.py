@@ -98,14 +98,17 @@ class PostgresTopics:
         attributes: dict[str, model.Attribute] | None = None,
         *,
         conn: psycopg.Connection[Any] | None = None,
+        event_id: str | None = None,
     ) -> list[Delivery]:
-        """Fan ``body`` out to every matching subscriber queue, atomically."""
+        """Fan ``body`` out to every matching subscriber queue, atomically. ``event_id`` is
+        the deduplication id FIFO subscribers get (a new one per call by default)."""
         attributes = attributes or {}
         model.check_attributes(attributes)
+        event_id = event_id or str(uuid.uuid4())
         if conn is not None:
-            return self._publish(conn, topic, body, attributes)
+            return self._publish(conn, topic, body, attributes, event_id)
         with self.pool.connection() as own, own.transaction():
-            return self._publish(own, topic, body, attributes)
+            return self._publish(own, topic, body, attributes, event_id)
 
     def _publish(
         self,
@@ -113,11 +116,11 @@ class PostgresTopics:
         topic: str,
         body: str,
         attributes: dict[str, model.Attribute],
+        event_id: str,
     ) -> list[Delivery]:
         self._require(conn, topic)
         rows = conn.execute(_sql("subscriptions"), {"topic": topic}).fetchall()
         out = []
-        event_id = str(uuid.uuid4())
         for queue, policy, raw in rows:
             if not filters.matches(policy, attributes):
                 continue

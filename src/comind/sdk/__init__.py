@@ -11,12 +11,13 @@ cache with stampede protection, locks with fencing tokens, and the transactional
     with psycopg.connect(env.database_url) as conn:
         conn.execute("INSERT INTO orders ...")
         sdk.outbox.send(conn, "order-events", body)  # delivered iff the transaction commits
+        sdk.events.publish(conn, "order-placed", body, attributes={"country": "NL"})
 
 Other languages reach the same things through Redis, PostgreSQL and the platform's SQS and
 S3 endpoints (docs/sdk.md).
 """
 
-from comind.sdk import outbox
+from comind.sdk import events, outbox, queues
 from comind.sdk.cache import Cache
 from comind.sdk.counters import Counter, RateLimit
 from comind.sdk.env import AppEnv
@@ -34,5 +35,7 @@ __all__ = [
     "QueryCache",
     "RateLimit",
     "Sessions",
+    "events",
     "outbox",
+    "queues",
 ]

@@ -143,10 +143,17 @@ class App(Strict):
     env: dict[str, str] = {}
     secrets: list[str] = []
     depends_on: list[str] = []
+    publishes: list[str] = []  # topics its outbox may publish to (sdk.events.publish)
     database: Database | None = None
     cache: Cache | None = None
     bucket: Bucket | None = None
     queues: dict[str, Queue] = {}
+
+    @model_validator(mode="after")
+    def _outbox(self) -> App:
+        if self.publishes and self.database is None:
+            raise ValueError("publishes needs a database: the app's outbox is in it")
+        return self
 
 
 def _subscriber(value: Any) -> Any:

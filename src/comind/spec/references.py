@@ -128,6 +128,9 @@ class Checker:
         app, path = self.spec.apps[name], ("apps", name)
         for i, secret in enumerate(app.secrets):
             self._secret((*path, "secrets", i), name, secret)
+        for i, topic in enumerate(app.publishes):
+            if topic not in self.spec.topics:
+                self.error((*path, "publishes", i), f"no topic named '{topic}'")
         for queue, conf in app.queues.items():
             qpath = (*path, "queues", queue)
             if conf.content_based_dedup and not conf.fifo:

@@ -2,7 +2,7 @@
 by many callers at once is computed once and then served from Redis until invalidated; two
 processes holding the same lock never overlap, and a stale holder is refused by the fence;
 an outbox message of a rolled-back transaction is never delivered, one of a committed
-transaction exactly once."""
+transaction exactly once; an event is published only to a topic the app declares."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from comind.gitops.table_watch import TableWatcher
 from comind.queue import outbox as platform_outbox
 from comind.queue.layer import MessageLayer
 from comind.queue.outbox import OutboxRelay
-from comind.sdk import Cache, Counter, Fence, Lock, QueryCache, RateLimit, Sessions, outbox
+from comind.sdk import Cache, Counter, Fence, Lock, QueryCache, RateLimit, Sessions, events, outbox
 from comind.sdk.keys import epoch_key, stats_key, version_key
 from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis import client, default_user
@@ -118,7 +118,15 @@ def shop(pg: PgTarget, app_db: PgTarget) -> Iterator[tuple[MessageLayer, OutboxR
     with connect(app_db) as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         platform_outbox.install(conn)  # as the platform does when it provisions the database
-    yield messages, OutboxRelay("shop", app_db, messages.queues)
+    messages.admin.create("billing/settled.fifo", {"FifoQueue": "true"})
+    messages.admin.create("audit/all")
+    messages.topics.create("payment-settled")
+    messages.topics.subscribe("payment-settled", "billing/settled.fifo")
+    messages.topics.subscribe("payment-settled", "audit/all", filter_policy={"amount": [
+        {"numeric": [">=", 100]}]})  # fmt: skip
+    relay = OutboxRelay("shop", app_db, messages.queues, messages.topics,
+                        lambda: {"payment-settled"})  # fmt: skip
+    yield messages, relay
     messages.close()
 
 
@@ -217,3 +225,44 @@ def test_counters_rate_limits_and_sessions_as_the_apps_own_user(
         assert Fence(client_, prefix + "job").admit(token)
     with pytest.raises(redis.exceptions.NoPermissionError):
         Counter(client_, "another-app:hits").incr()  # nothing outside its prefix
+
+
+def test_an_event_is_published_after_commit_to_a_declared_topic_only(
+    app_db: PgTarget, shop: tuple[MessageLayer, OutboxRelay]
+) -> None:
+    messages, relay = shop
+    with connect(app_db, autocommit=False) as conn:
+        events.publish(conn, "payment-settled", "rolled back", attributes={"amount": 500})
+        conn.rollback()
+        events.publish(conn, "payment-settled", "small", attributes={"amount": 20})
+        events.publish(conn, "payment-settled", "large", attributes={"amount": 250})
+        events.publish(conn, "order-placed", "not declared")
+        conn.commit()
+    assert relay.step() == 3 and relay.step() == 0
+    assert [m.body for m in messages.queues.peek("billing/settled.fifo", limit=10)] == [
+        "small", "large"]  # fmt: skip
+    assert [m.body for m in messages.queues.peek("audit/all", limit=10)] == ["large"]  # filtered
+    with connect(app_db) as conn:
+        refused = conn.execute("SELECT topic, error FROM comind_outbox.messages").fetchall()
+    assert refused == [("order-placed", "app shop does not publish to topic 'order-placed' "
+                                        "(add it to the app's `publishes:`)")]  # fmt: skip
+
+
+def test_an_event_relayed_twice_reaches_a_fifo_subscriber_once(
+    app_db: PgTarget, shop: tuple[MessageLayer, OutboxRelay]
+) -> None:
+    messages, relay = shop
+    with connect(app_db, autocommit=False) as conn:
+        events.publish(conn, "payment-settled", "once")
+        conn.commit()
+    with connect(app_db) as conn:  # a crash after the publish, before the row was deleted:
+        row = conn.execute("SELECT * FROM comind_outbox.messages").fetchone()
+        assert row is not None
+        relay.step()
+        columns = "id, queue, body, attributes, group_id, dedup_id, delay_seconds, topic"
+        conn.execute(f"INSERT INTO comind_outbox.messages ({columns}) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                     (row[0], None, "once", "{}", None, None, None, "payment-settled"))  # fmt: skip
+    relay.step()  # the same row again
+    assert [m.body for m in messages.queues.peek("billing/settled.fifo", limit=10)] == ["once"]
+    assert len(messages.queues.peek("audit/all", limit=10)) == 0  # no amount: filtered out

@@ -1,6 +1,7 @@
 -- The transactional outbox, installed in an app's own database. The app inserts into
 -- comind_outbox.messages inside its transaction; the platform's relay moves committed rows
--- into the queue layer. Idempotent: install runs on every provisioning.
+-- into the queue layer: a row names a queue of the app's, or a topic it publishes to.
+-- Idempotent: install runs on every provisioning (and upgrades an older table).
 
 -- name: install
 CREATE SCHEMA IF NOT EXISTS comind_outbox;
@@ -15,6 +16,13 @@ CREATE TABLE IF NOT EXISTS comind_outbox.messages (
     created_at    timestamptz NOT NULL DEFAULT now(),
     error         text
 );
+ALTER TABLE comind_outbox.messages ADD COLUMN IF NOT EXISTS topic text;
+ALTER TABLE comind_outbox.messages ALTER COLUMN queue DROP NOT NULL;
+DO $$ BEGIN
+    ALTER TABLE comind_outbox.messages ADD CONSTRAINT messages_one_target
+        CHECK (num_nonnulls(queue, topic) = 1);
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$;
 CREATE INDEX IF NOT EXISTS messages_pending ON comind_outbox.messages (id) WHERE error IS NULL;
 CREATE OR REPLACE FUNCTION comind_outbox.wake() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -29,9 +37,14 @@ INSERT INTO comind_outbox.messages (queue, body, attributes, group_id, dedup_id,
 VALUES (%(queue)s, %(body)s, %(attributes)s, %(group_id)s, %(dedup_id)s, %(delay_seconds)s)
 RETURNING id;
 
+-- name: publish
+INSERT INTO comind_outbox.messages (topic, body, attributes)
+VALUES (%(topic)s, %(body)s, %(attributes)s)
+RETURNING id;
+
 -- name: take
 SELECT id, queue, body, attributes, group_id, dedup_id, delay_seconds,
-    extract(epoch FROM now() - created_at) AS age
+    extract(epoch FROM now() - created_at) AS age, topic
 FROM comind_outbox.messages WHERE error IS NULL
 ORDER BY id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
