@@ -1,5 +1,6 @@
 """The apps' cache metrics: what ``comind.sdk.Cache`` counted in each app's own hash
-``<app>:__comind:cache`` (hits, misses, sets, invalidations), read at each scrape with the
+``<app>:__comind:cache`` (hits, misses, sets, invalidations; evictions are added by the
+platform, apps/cache_evictions.py), read at each scrape with the
 platform's Redis login and exported as ``comind_app_cache_<what>_total{app}``."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ COUNTED = {
     "misses": "Cache reads that did not (the value was then computed).",
     "sets": "Values written to the cache.",
     "invalidations": "Cached values deleted by the app.",
+    "evictions": "Cached values Redis evicted to stay under its maxmemory.",
 }
 
 

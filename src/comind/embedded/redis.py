@@ -92,6 +92,9 @@ class RedisEngine(TcpEngine):
             "appendfsync everysec",
             'dbfilename "dump.rdb"',
             f"requirepass {self.password}",
+            f"maxmemory {self.settings.redis_maxmemory}",
+            "maxmemory-policy volatile-lru",  # only keys with a TTL give way: never the platform's
+            "notify-keyspace-events Ee",  # evictions, which the platform counts per app
         ]
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port once.")
     pg_bin: Path | None = Field(default=None, description="Directory holding pg_ctl/initdb.")
     redis_bin: Path | None = Field(default=None, description="Path of a redis-server binary.")
+    redis_maxmemory: str = Field(
+        default="0", pattern=r"^[0-9]+(kb|mb|gb)?$",
+        description="Redis' memory cap (e.g. 2gb; 0: none). Past it, Redis evicts the least "
+        "recently used keys that have a TTL (apps' cached values; counted per app).",
+    )  # fmt: skip
     check_interval: float = Field(default=1.0, gt=0, description="Seconds between checks.")
     start_timeout: float = Field(default=60.0, gt=0, description="Seconds an engine may take.")
     sample_interval: float = Field(

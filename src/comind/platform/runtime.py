@@ -21,6 +21,7 @@ from comind.api.sqs import SqsEndpoint
 from comind.api.sqs_actions import SqsActions
 from comind.api.tls import TlsFiles, is_loopback
 from comind.apps.accounts import AppAccounts
+from comind.apps.cache_evictions import EvictionWatcher
 from comind.apps.cache_metrics import AppCacheCollector
 from comind.apps.cache_metrics import register as register_caches
 from comind.apps.credentials import Credentials
@@ -190,6 +191,8 @@ class Platform:
         self._depth = register_depth(messages.pool)
         self._caches = register_caches(client(default_user(self.engines.redis)),
                                        lambda: cache_apps(self))  # fmt: skip
+        self._evictions = EvictionWatcher(default_user(self.engines.redis),
+                                          lambda: cache_apps(self)).start()  # fmt: skip
         self._backups = BackupCollector(messages.pool)
         REGISTRY.register(self._backups)
         credentials = self.credentials = Credentials(
@@ -377,6 +380,7 @@ class Platform:
             unregister_depth(self._depth)
             self._depth = None
         if self._caches is not None:
+            self._evictions.set()
             REGISTRY.unregister(self._caches)
             self._caches = None
         if self._backups is not None:

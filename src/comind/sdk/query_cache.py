@@ -70,7 +70,7 @@ class QueryCache:
         found, name = self._lookup(keys=[stats_key(self.cache.prefix), *versions],
                                    args=[self.cache.prefix + base])  # fmt: skip
         if found is not None:
-            rows: list[list[Any]] = json.loads(found)
+            rows: list[list[Any]] = self.cache.codec.loads(found)
             return rows
 
         def query() -> list[list[Any]]:

@@ -13,10 +13,12 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import msgpack
 import pytest
 import redis
 from tests.waiting import wait_until
 
+from comind.apps.cache_evictions import EvictionWatcher
 from comind.apps.cache_metrics import AppCacheCollector
 from comind.embedded.platform import EmbeddedPlatform
 from comind.gitops.table_watch import TableWatcher
@@ -26,7 +28,7 @@ from comind.queue.outbox import OutboxRelay
 from comind.sdk import Cache, Counter, Fence, Lock, QueryCache, RateLimit, Sessions, events, outbox
 from comind.sdk.keys import epoch_key, stats_key, version_key
 from comind.stores.postgres import PgTarget, connect
-from comind.stores.redis import client, default_user
+from comind.stores.redis import client, default_user, tls_options
 from comind.stores.redis_acl import RedisAcl, app_grant
 
 Keys = tuple[redis.Redis, str]
@@ -144,6 +146,18 @@ def test_an_outbox_message_is_delivered_iff_its_transaction_commits_and_once(
     assert bodies == ['{"order": 2}']
 
 
+def test_msgpack_values_come_back_as_they_went_in(platform: EmbeddedPlatform, rkeys: Keys) -> None:
+    _, prefix = rkeys
+    at = default_user(platform.redis)  # msgpack is binary: a client that leaves bytes alone
+    raw = redis.Redis(host=at.host, port=at.port, password=at.password, **tls_options(at.ca))
+    cache = Cache(raw, prefix, values="msgpack")
+    value = {"sku": "A-1", "sizes": [38, 39], "price": 12.5, "photo": b"\x89PNG"}
+    assert cache.get_or_set("sku:A-1", lambda: value) == value
+    assert cache.get("sku:A-1") == value  # a hit decodes the same
+    assert raw.get(prefix + "sku:A-1") == msgpack.packb(value)
+    raw.close()
+
+
 def test_the_platform_exports_what_the_sdk_counted(rkeys: Keys) -> None:
     client, prefix = rkeys
     app = prefix.removesuffix(":")  # an app's key prefix is "<app>:"
@@ -157,6 +171,31 @@ def test_the_platform_exports_what_the_sdk_counted(rkeys: Keys) -> None:
     assert collected["comind_app_cache_misses"] == {app: 1.0}
     assert collected["comind_app_cache_sets"] == {app: 1.0}
     assert collected["comind_app_cache_invalidations"] == {app: 1.0}
+
+
+def test_values_redis_evicts_are_counted_for_their_app(platform: EmbeddedPlatform,
+                                                       rkeys: Keys) -> None:  # fmt: skip
+    client, prefix = rkeys
+    app = prefix.removesuffix(":")
+    stop = EvictionWatcher(default_user(platform.redis), lambda: [app]).start()
+    assert wait_until(lambda: client.pubsub_numpat() >= 1, 10)  # it listens
+    cap = int(client.info("memory")["used_memory"]) + 2_000_000
+    client.config_set("maxmemory", cap)  # embedded Redis: volatile-lru, evictions announced
+    try:
+        cache = Cache(client, prefix)
+        for i in range(400):  # 4 MB of cached values, twice what fits
+            cache.set(f"page:{i}", "x" * 10_000, ttl=60)
+    finally:
+        client.config_set("maxmemory", 0)
+    evicted = 400 - sum(1 for _ in client.scan_iter(f"{prefix}page:*"))
+    assert evicted > 0  # each one announced and counted once:
+    counted = lambda: client.hget(stats_key(prefix), "evictions")  # noqa: E731
+    assert wait_until(lambda: counted() == str(evicted), 10), (counted(), evicted)
+    stop.set()
+    exported = {
+        f.name: f.samples[0].value for f in AppCacheCollector(client, lambda: [app]).collect()
+    }
+    assert exported["comind_app_cache_evictions"] == evicted
 
 
 def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
