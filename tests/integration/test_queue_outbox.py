@@ -113,6 +113,21 @@ def test_rows_that_cannot_be_sent_are_marked_and_do_not_block_the_others(
     assert relay.step() == 0  # refused rows are not retried on every pass
 
 
+def test_rows_an_app_wrote_by_hand_that_make_no_sense_are_refused(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    """The app owns its outbox table: any JSON may be in a row's attributes."""
+    with connect(app_db) as conn:
+        for attributes in ('{"x": 1}', '{"x": {"t": "String"}}', "[]", '{"x": {"b": "%%"}}'):
+            conn.execute("INSERT INTO comind_outbox.messages (queue, body, attributes) "
+                         "VALUES ('orders', 'odd', %s)", (attributes,))  # fmt: skip
+        outbox.enqueue(conn, "orders", "good")
+    assert relay.step() == 5
+    assert _bodies(layer, "shop/orders") == ["good"]
+    errors = [error for _, error in _outbox_rows(app_db)]
+    assert len(errors) == 4 and all(e and "unreadable row" in e for e in errors)
+
+
 def test_the_running_relay_is_woken_by_a_commit(
     app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
 ) -> None:

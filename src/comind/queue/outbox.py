@@ -35,6 +35,9 @@ from comind.stores.queries import named
 _sql = named("comind.queue", "outbox")
 
 log = logging.getLogger("comind.queue.outbox")
+# what a row the app wrote can make sending fail with (the app owns the table: its
+# attributes may be any JSON); such a row is refused, never retried forever
+BAD_ROW = (QueueError, ValueError, KeyError, TypeError, AttributeError)
 CHANNEL = "comind_outbox"
 TAKE = 500
 IDLE_WAIT_SECONDS = 1.0
@@ -109,15 +112,15 @@ class OutboxRelay:
         try:
             self.queues.send(name, [self._message(name, row) for row in rows])
             return [int(row[0]) for row in rows]
-        except QueueError:
+        except BAD_ROW:
             pass  # some row is bad: find it
         sent = []
         for row in rows:
             try:
                 self.queues.send(name, [self._message(name, row)])
                 sent.append(int(row[0]))
-            except QueueError as exc:
-                self._refuse(conn, row, f"{type(exc).__name__}: {exc.message}")
+            except BAD_ROW as exc:
+                self._refuse(conn, row, _reason(exc))
         return sent
 
     def _publish(self, conn: Connection, topic: str, rows: Sequence[Any]) -> list[int]:
@@ -135,8 +138,8 @@ class OutboxRelay:
                     topic, row[2], attributes, event_id=f"outbox-{self.app}-{row[0]}"
                 )
                 sent.append(int(row[0]))
-            except QueueError as exc:
-                self._refuse(conn, row, f"{type(exc).__name__}: {exc.message}")
+            except BAD_ROW as exc:
+                self._refuse(conn, row, _reason(exc))
         return sent
 
     def _message(self, name: str, row: Sequence[Any]) -> OutgoingMessage:
@@ -169,3 +172,11 @@ class OutboxRelay:
             except DatabaseError as exc:  # database restarting, app DB dropped, ...
                 log.warning("outbox relay for app %s: %s", self.app, exc)
                 stop.wait(IDLE_WAIT_SECONDS)
+            except Exception:  # never let one surprise stop the app's outbox for good
+                log.exception("outbox relay for app %s", self.app)
+                stop.wait(IDLE_WAIT_SECONDS)
+
+
+def _reason(exc: Exception) -> str:
+    detail = exc.message if isinstance(exc, QueueError) else f"unreadable row: {exc}"
+    return f"{type(exc).__name__}: {detail}"
