@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster, table_stats
+from comind.backup.cluster import Cluster, stable_counts, table_stats
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.errors import BackupError as BackupError  # importers know it here
 from comind.backup.keys import KeyRing
@@ -39,7 +39,6 @@ from comind.backup.manifest import (
     Manifest,
     PhysicalKind,
     PhysicalManifest,
-    TableCounts,
     manifest_json,
     parse_manifest,
 )
@@ -50,11 +49,9 @@ from comind.stores.objects import ObjectInfo, ObjectStore
 BUCKET = BACKUP_BUCKET  # reserved in the spec: no app may declare it
 READ = 1 << 20
 PHYSICAL: tuple[PhysicalKind, ...] = ("full", "incr", "diff")
-PLATFORM_SCHEMA = "comind"
 INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
 
-Progress = Callable[[int], None]
-Stats = dict[str, dict[str, dict[str, int]]]  # bytes read from pg_basebackup so far
+Progress = Callable[[int], None]  # bytes read from pg_basebackup so far
 
 
 def artifact_key(backup_id: str) -> str:
@@ -234,7 +231,7 @@ def _take(
         pg_version_num=after.version_num, size_bytes=info.size, source_bytes=source_bytes,
         sha256=digest.hexdigest(), seconds=round(time.monotonic() - began, 3),
         artifacts=[artifact_key(backup_id)], pg_manifest=pg_manifest, databases=databases,
-        tables=_stable(stats_before, counted, stats_after),
+        tables=stable_counts(stats_before, counted, stats_after),
     )  # fmt: skip
 
 
@@ -293,23 +290,6 @@ def hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
     for chunk in chunks:
         digest.update(chunk)
         yield chunk
-
-
-def _stable(before: Stats, counted: Stats, after: Stats) -> TableCounts:
-    """Row counts of tables nobody wrote to during the backup; None for the others.
-
-    Write counters reach the statistics up to seconds after a commit, so a table the
-    platform itself writes all the time (schema ``comind``: logs, samples, events, queues)
-    is never taken as quiet."""
-    out: TableCounts = {}
-    for db, tables in after.items():
-        out[db] = {}
-        for name, now in tables.items():
-            was, mid = before.get(db, {}).get(name), counted.get(db, {}).get(name)
-            same = (was is not None and mid is not None and was["writes"] == now["writes"]
-                    and not name.startswith(f"{PLATFORM_SCHEMA}."))  # fmt: skip
-            out[db][name] = mid["rows"] if same and mid is not None and mid["rows"] >= 0 else None
-    return out
 
 
 def _drain(stream: Any, blocks: queue.Queue[bytes | None]) -> None:

@@ -16,8 +16,13 @@ from comind.errors import ComindError
 from comind.stores.objects import ObjectStore
 
 
-def _blob(bucket: str, etag: str) -> str:
-    return f"objects/{bucket}/{etag}.cmb"
+def blob_prefix(bucket: str) -> str:
+    return f"objects/{bucket}/"
+
+
+def blob_key(bucket: str, etag: str) -> str:
+    """Where the object with ``etag`` of ``bucket`` is stored."""
+    return f"{blob_prefix(bucket)}{etag}.cmb"
 
 
 def backup_buckets(
@@ -31,13 +36,13 @@ def backup_buckets(
             listing = {o.key: o.etag for o in store.list(bucket)}
             # one listing of the stored blobs, not a head() per object: a store may read a
             # whole object to answer head() with its etag
-            stored = {k for k, _ in store.names(BUCKET, f"objects/{bucket}/")}
+            stored = {k for k, _ in store.names(BUCKET, blob_prefix(bucket))}
             for object_key, etag in listing.items():
-                if _blob(bucket, etag) in stored:
+                if blob_key(bucket, etag) in stored:
                     reused += 1
                     continue
                 sealed = seal_stream(store.get_stream(bucket, object_key), key_id, key)
-                info = store.put_stream(BUCKET, _blob(bucket, etag), sealed)
+                info = store.put_stream(BUCKET, blob_key(bucket, etag), sealed)
                 stored.add(info.key)
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
@@ -64,6 +69,6 @@ def restore_bucket(
     target = into or bucket
     store.create_bucket(target)
     for object_key, etag in listing.items():
-        data = open_stream(store.get_stream(BUCKET, _blob(bucket, etag)), keys)
+        data = open_stream(store.get_stream(BUCKET, blob_key(bucket, etag)), keys)
         store.put_stream(target, object_key, data)
     return len(listing)

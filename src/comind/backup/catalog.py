@@ -8,6 +8,7 @@ This is one of backup's two PostgreSQL adapter modules (with ``cluster.py``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, overload
 
@@ -32,6 +33,13 @@ from comind.errors import UsageError
 from comind.stores.queries import named
 
 _sql = named("comind.backup", "catalog")
+
+
+@dataclass(frozen=True)
+class RestoreTiming:
+    seconds: float | None = None
+    restore_seconds: float | None = None
+    replay_rate: float | None = None  # bytes/s
 
 
 class BackupCatalog:
@@ -127,16 +135,30 @@ class BackupCatalog:
         with self.pool.connection() as conn:
             conn.execute(_sql("expire"), {"id": backup_id})
 
-    def verified(self, backup_id: str, ok: bool, error: str | None = None) -> None:
+    def verified(self, backup_id: str, ok: bool, error: str | None = None, *,
+                 timing: RestoreTiming | None = None) -> None:  # fmt: skip
+        """Record a restore test's outcome (and how long it and its restore took)."""
+        timing = timing or RestoreTiming()
         with self.pool.connection() as conn:
-            conn.execute(
-                _sql("verified"),
-                {
-                    "id": backup_id,
-                    "status": "verified" if ok else "failed",
-                    "error": error,
-                },
-            )
+            conn.execute(_sql("verified"), {
+                "id": backup_id, "status": "verified" if ok else "failed", "error": error,
+                "seconds": timing.seconds, "restore_seconds": timing.restore_seconds,
+                "replay_rate": timing.replay_rate,
+            })  # fmt: skip
+
+    def due_for_test(self, retest_seconds: float) -> CatalogEntry | None:
+        """The backup to restore-test next: the oldest never tested, else the newest of a
+        kind whose last test is older than ``retest_seconds``."""
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("due_for_test"), {"retest_seconds": retest_seconds}).fetchone()
+        return None if row is None else self.get(row[0])
+
+    def test_state(self) -> dict[str, tuple[int, float]]:
+        """Per kind: how many complete backups failed their last test, and the age in
+        seconds of the oldest one never tested (0: none)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(_sql("test_state")).fetchall()
+        return {kind: (int(failed), float(age)) for kind, failed, age in rows}
 
 
 def _columns(manifest: Manifest) -> dict[str, Any]:

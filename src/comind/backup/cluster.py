@@ -23,13 +23,15 @@ import psycopg
 from psycopg import sql
 
 from comind.backup.errors import BackupError
-from comind.backup.manifest import Lsn
+from comind.backup.manifest import Lsn, TableCounts
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env
 from comind.stores.postgres import PgTarget, connect
 
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
+PLATFORM_SCHEMA = "comind"
+Stats = dict[str, dict[str, dict[str, int]]]  # database -> table -> rows / writes
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,7 @@ class Cluster:
         return None
 
 
-def table_stats(
-    target: PgTarget, databases: list[str], *, count: bool = True
-) -> dict[str, dict[str, dict[str, int]]]:
+def table_stats(target: PgTarget, databases: list[str], *, count: bool = True) -> Stats:
     """Per database and table: how many writes it has seen and (``count``) its row count, so a
     verify can tell a table that changed during the backup from one that must match exactly.
     Writes are read after counting: a write racing the count shows up as a changed table.
@@ -119,7 +119,7 @@ def table_stats(
     first read after a bulk change sets hint bits, which a cluster with data checksums logs
     as full-page images, inflating the WAL of the backup it runs beside. pg_verifybackup and
     amcheck check those tables instead."""
-    out: dict[str, dict[str, dict[str, int]]] = {}
+    out: Stats = {}
     for db in databases:
         with connect(target.with_db(db)) as conn:
             # the app owns its database and may set its search_path: only the catalog's names
@@ -129,13 +129,31 @@ def table_stats(
                 "FROM pg_stat_user_tables ORDER BY 1, 2",
                 (COUNT_LIMIT,),
             ).fetchall()
-            rows = {f"{s}.{t}": count_rows(conn, s, t) if count and small else -1
+            rows = {f"{s}.{t}": _readable_rows(conn, s, t) if count and small else -1
                     for s, t, small in names}  # fmt: skip
             writes = conn.execute(
                 "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
                 "FROM pg_stat_user_tables"
             ).fetchall()
             out[db] = {name: {"rows": rows.get(name, -1), "writes": int(w)} for name, w in writes}
+    return out
+
+
+def stable_counts(before: Stats, counted: Stats, after: Stats) -> TableCounts:
+    """Row counts of tables nobody wrote to during a backup (``before`` and ``after`` its
+    write counters, ``counted`` while it ran); None for the others.
+
+    Write counters reach the statistics up to seconds after a commit, so a table the
+    platform itself writes all the time (schema ``comind``: logs, samples, events, queues)
+    is never taken as quiet."""
+    out: TableCounts = {}
+    for db, tables in after.items():
+        out[db] = {}
+        for name, now in tables.items():
+            was, mid = before.get(db, {}).get(name), counted.get(db, {}).get(name)
+            same = (was is not None and mid is not None and was["writes"] == now["writes"]
+                    and not name.startswith(f"{PLATFORM_SCHEMA}."))  # fmt: skip
+            out[db][name] = mid["rows"] if same and mid is not None and mid["rows"] >= 0 else None
     return out
 
 
@@ -157,6 +175,15 @@ def count_rows(conn: Any, schema: str, table: str) -> int:
         sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def _readable_rows(conn: Any, schema: str, table: str) -> int:
+    """The table's rows, or -1 (not compared) when this login may not read it: the dump
+    that follows then fails naming it, which says more than a count could."""
+    try:
+        return count_rows(conn, schema, table)
+    except psycopg.errors.InsufficientPrivilege:
+        return -1
 
 
 def answers(target: PgTarget) -> bool:
@@ -195,6 +222,13 @@ def create_database(target: PgTarget, name: str, owner: str | None) -> bool:
         if owner and role_exists(target, owner):
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident(name), ident(owner)))
     return True
+
+
+def drop_database(target: PgTarget, name: str) -> None:
+    """Drop ``name`` (a scratch database), ending its sessions."""
+    with connect(target) as conn:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
 
 
 def replace_database(cluster: Cluster, live: str, restored: str, stamp: str) -> str:

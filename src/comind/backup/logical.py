@@ -17,7 +17,14 @@ from collections.abc import Iterator
 
 from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster, create_database, lend_large_objects, role_exists
+from comind.backup.cluster import (
+    Cluster,
+    create_database,
+    lend_large_objects,
+    role_exists,
+    stable_counts,
+    table_stats,
+)
 from comind.backup.cluster import replace_database as replace_database  # the CLI's name for it
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
@@ -38,17 +45,22 @@ def logical_backup(
     database: str,
 ) -> LogicalManifest:
     """``pg_dump -Fc`` of ``database`` into the backup store, as the backup role (it reads
-    every table and writes none); returns the manifest."""
+    every table and writes none); returns the manifest, with the row counts of the tables
+    no one wrote to meanwhile (what a restore test compares)."""
     with registered(store, catalog, keys, "logical", app) as (backup_id, key_id, key):
         began, before = time.monotonic(), cluster.position()
+        quiet = table_stats(cluster.reader, [database], count=False)
+        counted = table_stats(cluster.reader, [database])
         lend_large_objects(cluster, database)
         proc = _dump(cluster, cluster.reader.with_db(database))
         digest = hashlib.sha256()
         artifact = f"logical/{backup_id}/{database}.dump.cmb"
         sealed = hashed(seal_stream(_output(proc), key_id, key), digest)
         info = store.put_stream(BUCKET, artifact, sealed)
+        tables = stable_counts(quiet, counted, table_stats(cluster.reader, [database], count=False))
         manifest = LogicalManifest(
             id=backup_id, type="logical", app=app, database=database, key_id=key_id,
+            tables=tables,
             sha256=digest.hexdigest(), size_bytes=info.size, artifacts=[artifact],
             start_lsn=before.lsn, stop_lsn=before.lsn, timeline=before.timeline,
             stop_time=before.time, pg_version=before.version,

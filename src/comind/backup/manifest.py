@@ -118,6 +118,7 @@ class LogicalManifest(PgManifest):
     type: Literal["logical"]
     app: str
     database: str
+    tables: TableCounts = Field(default_factory=dict)  # rows of the tables no one wrote to
 
 
 class ObjectsManifest(_Manifest):
@@ -135,6 +136,7 @@ class RedisManifest(SealedManifest):
     type: Literal["redis"]
     source_bytes: int = 0
     keys: int = 0
+    keys_exact: bool = False  # nothing was written while the snapshot was taken
     redis_version: str | None = None
 
 
@@ -189,6 +191,10 @@ class CatalogEntry(BaseModel):
     verify_status: Literal["verified", "failed"] | None
     verified_at: Timestamp | None
     verify_error: str | None
+    verify_seconds: float | None = None  # the last restore test: all of it
+    restore_seconds: float | None = None  # ...until the restored copy served (the RTO's base)
+    replay_bytes_per_second: float | None = None  # WAL replay the test saw (physical)
+    verify_count: int = 0
 
     def complete(self) -> bool:
         return self.status == "complete"

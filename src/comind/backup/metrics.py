@@ -38,11 +38,19 @@ WAL_FAILURES = Counter(
 )
 
 
+TESTS = Counter(
+    "comind_backup_restore_tests_total",
+    "Restore tests of backups, by kind and outcome (passed, failed).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+
+
 class BackupCollector(Collector):
     """Last successful backup and verification time, size and duration per kind."""
 
-    def __init__(self, pool: Pool) -> None:
-        self.catalog = BackupCatalog(pool)
+    def __init__(self, pool: Pool, test_within: float = 3600.0) -> None:
+        self.catalog, self.test_within = BackupCatalog(pool), test_within
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # nothing to reserve: a second platform in one process (tests) may register
@@ -50,11 +58,14 @@ class BackupCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = self.families()
         try:
-            latest = self.catalog.latest_by_kind()
+            latest, tests = self.catalog.latest_by_kind(), self.catalog.test_state()
         except Exception as exc:  # the database is restarting: report nothing this scrape
             log.debug("backup catalog unavailable: %s", exc)
             return iter(families)
-        last_ok, last_verified, size, seconds = families
+        last_ok, last_verified, size, seconds, failed, overdue = families
+        for kind, (failures, untested) in tests.items():
+            failed.add_metric([kind], float(failures))
+            overdue.add_metric([kind], max(0.0, untested - self.test_within))
         for kind, row in latest.items():
             if row.finished_at is not None:
                 last_ok.add_metric([kind], row.finished_at.timestamp())
@@ -85,6 +96,17 @@ class BackupCollector(Collector):
             GaugeMetricFamily(
                 "comind_backup_duration_seconds",
                 "How long the last complete backup of the kind took.",
+                labels=["kind"],
+            ),
+            GaugeMetricFamily(
+                "comind_backup_restore_test_failed",
+                "Complete backups of the kind whose last restore test failed.",
+                labels=["kind"],
+            ),
+            GaugeMetricFamily(
+                "comind_backup_restore_test_overdue_seconds",
+                "How long past the time allowed (COMIND_BACKUP_TEST_WITHIN, 1 h) the oldest "
+                "backup of the kind waits for its first restore test (0: none waits that long).",
                 labels=["kind"],
             ),
         ]

@@ -1,8 +1,8 @@
 """Scheduled backups from comind.yaml: every app database's ``backup: {schedule, keep_full,
 keep_days}``. A physical backup holds the whole cluster, so the platform takes one full
 backup whenever any database's schedule fires, keeps the most generous retention any of them
-asks for, prunes, and then verifies the new backup by restoring it (so every scheduled
-backup is proven within minutes of being taken)."""
+asks for, and prunes. The restore tester (backup/tester.py) proves the new backup minutes
+later, as it does every backup."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from croniter import croniter
 
@@ -21,7 +20,6 @@ from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.metrics import OVERDUE
 from comind.backup.retention import prune
-from comind.backup.verify import verify
 from comind.backup.wal import WalArchive
 from comind.spec import Spec
 from comind.stores.objects import ObjectStore
@@ -73,12 +71,11 @@ class BackupScheduler:
         store: ObjectStore,
         catalog: BackupCatalog,
         keys: KeyRing,
-        scratch: Path,
         current: Callable[[], Spec | None],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.cluster, self.store, self.catalog, self.keys = cluster, store, catalog, keys
-        self.scratch, self.current, self.clock = scratch, current, clock
+        self.current, self.clock = current, clock
         self.last = self.started = clock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="comind-backups", daemon=True)
@@ -122,7 +119,7 @@ class BackupScheduler:
         return late
 
     def tick(self) -> str | None:
-        """Take, prune and verify a backup when a schedule fired; returns the backup id."""
+        """Take a backup and prune when a schedule fired; returns the backup id."""
         rules, now = policy(self.current()), self.clock()
         if rules is None or not due(rules.schedules, self.last, now):
             return None
@@ -136,18 +133,5 @@ class BackupScheduler:
             keep_full=rules.keep_full,
             keep_days=rules.keep_days,
             now=now,
-        )
-        report = verify(
-            self.cluster,
-            self.store,
-            self.catalog,
-            self.keys.all(),
-            manifest,
-            self.scratch / f"verify-{manifest.id}",
-        )
-        log.info(
-            "scheduled backup %s %s",
-            manifest.id,
-            "verified" if report.ok else "FAILED verification",
         )
         return manifest.id

@@ -23,6 +23,7 @@ from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import RedisManifest
 from comind.backup.restore import check_artifacts
+from comind.embedded.osuser import RunAs
 from comind.embedded.ports import free_port
 from comind.embedded.process import engine_env
 from comind.stores.objects import ObjectStore
@@ -45,11 +46,12 @@ def redis_backup(
             chunks = iter(lambda: handle.read(1 << 20), b"")
             info = store.put_stream(BUCKET, artifact, hashed(seal_stream(chunks, key_id, key),
                                                              digest))  # fmt: skip
-        facts = redis.facts()
+        facts = redis.facts()  # keys counted as the snapshot holds them if nothing changed
         manifest = RedisManifest(
             id=backup_id, type="redis", key_id=key_id, artifacts=[artifact],
             sha256=digest.hexdigest(), size_bytes=info.size, source_bytes=rdb.stat().st_size,
-            keys=facts["keys"], redis_version=facts["redis_version"],
+            keys=facts["keys"], keys_exact=facts["unchanged"],
+            redis_version=facts["redis_version"],
             seconds=round(time.monotonic() - began, 3),
         )  # fmt: skip
         finish(store, catalog, manifest, other_manifest_key(backup_id))
@@ -72,20 +74,26 @@ class RedisCopy:
 
 def restore_redis(
     binary: Path, store: ObjectStore, keys: dict[str, bytes], manifest: RedisManifest,
-    directory: Path, *, host: str = "127.0.0.1",
+    directory: Path, *, host: str = "127.0.0.1", run_as: RunAs | None = None,
 ) -> RedisCopy:  # fmt: skip
     """The snapshot in ``directory/dump.rdb``, served on a free port with a new password
-    (given to the server on its standard input: it is never written to a file)."""
+    (given to the server on its standard input: it is never written to a file), as
+    ``run_as`` (Redis' own user) when given."""
     check_artifacts(store, manifest)
+    run_as = run_as or RunAs()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (directory / "dump.rdb").open("wb") as out:
         for plain in open_stream(store.get_stream(BUCKET, manifest.artifacts[0]), keys):
             out.write(plain)
+    for path in (directory, directory / "dump.rdb"):
+        run_as.chown(path)
     target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
               f'appendonly no\nsave ""\nrequirepass {target.password}\n')  # fmt: skip
     proc = subprocess.Popen([str(binary), "-"], stdin=subprocess.PIPE, env=engine_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            user=run_as.uid, group=run_as.gid, extra_groups=run_as.extra_groups,
+                            cwd=directory)  # fmt: skip
     assert proc.stdin is not None
     proc.stdin.write(config.encode())
     proc.stdin.close()

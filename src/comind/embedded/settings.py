@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     )
     sealing_renew_days: int = Field(default=30, gt=0, description="Sealing key lifetime.")
     wal_archive: bool = Field(default=True, description="Archive WAL continuously (PITR).")
+    backup_tests: bool = Field(default=True, description="Restore-test every backup.")
+    backup_test_within: float = Field(
+        default=3600.0, gt=0, description="Seconds within which each backup must have been "
+        "restore-tested (later: comind_backup_restore_test_overdue_seconds, alerted).",
+    )  # fmt: skip
+    backup_retest_hours: float = Field(
+        default=24.0, gt=0, description="Hours after which the newest backup of each kind is "
+        "restore-tested again.",
+    )  # fmt: skip
     with_prometheus: bool = Field(
         default=False, description="Also run Prometheus (and Alertmanager) from PATH."
     )

@@ -26,7 +26,7 @@ from comind.backup.manifest import LogicalManifest, Manifest, PhysicalKind, Phys
 from comind.backup.pitr import create_restore_point
 from comind.backup.retention import prune
 from comind.backup.snapshots import redis_backup
-from comind.backup.verify import verify
+from comind.backup.verify import Verifier
 from comind.backup.wal import WalArchive
 from comind.embedded.home import StateDir
 from comind.errors import ComindError, UsageError
@@ -55,9 +55,11 @@ class BackupService:
         home: StateDir,
         redis: RedisTarget,
         database_of: Callable[[str], str | None],
+        verifier: Verifier,
     ) -> None:
         self.cluster, self.store, self.catalog, self.wal = cluster, store, catalog, wal
         self.home, self.redis, self.database_of = home, redis, database_of
+        self.verifier = verifier
         self._busy = threading.Lock()
 
     @contextmanager
@@ -94,13 +96,10 @@ class BackupService:
         return _summary(manifest, "physical" if kind in PHYSICAL else kind)
 
     def verify(self, backup_id: str) -> dict[str, Any]:
-        """Restore ``backup_id`` into a scratch cluster and check it (the result is recorded
-        in the catalog)."""
-        manifest = self.manifest(backup_id)
+        """Restore-test ``backup_id`` (any kind) now; the result is recorded in the catalog."""
+        manifest = self.catalog.finished(backup_id)
         with self._exclusive():
-            scratch = self.home.restores / f"verify-{backup_id}"
-            return asdict(verify(self.cluster, self.store, self.catalog, self.keys.all(),
-                                 manifest, scratch))  # fmt: skip
+            return asdict(self.verifier.run(manifest))
 
     def prune(self, *, keep_full: int, keep_days: int | None, dry_run: bool) -> dict[str, Any]:
         """Expire old backups and the WAL no kept backup needs (or say what would go)."""

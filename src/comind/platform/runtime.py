@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,9 +25,6 @@ from comind.apps.cache_metrics import AppCacheCollector
 from comind.apps.cache_metrics import register as register_caches
 from comind.apps.credentials import Credentials
 from comind.apps.runtime import AppRuntime
-from comind.backup.catalog import BackupCatalog
-from comind.backup.metrics import BackupCollector
-from comind.backup.schedule import BackupScheduler
 from comind.backup.wal import WalArchive
 from comind.embedded.monitoring import Scrape, alertmanager_binary, monitoring_engines
 from comind.embedded.platform import EmbeddedPlatform
@@ -52,8 +48,7 @@ from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
-from comind.platform.applied import buckets_of, cache_apps, database_of
-from comind.platform.backup_login import live_cluster
+from comind.platform.applied import buckets_of, cache_apps
 from comind.platform.backups import BackupService
 from comind.platform.client_env import ca_env
 from comind.platform.governance import governance_tasks
@@ -62,6 +57,7 @@ from comind.platform.keys import backup_keys
 from comind.platform.lineage import prune_records
 from comind.platform.objects import object_store
 from comind.platform.privacy import Privacy
+from comind.platform.protection import Protection
 from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer, state_key
 from comind.platform.worker import worker_command
@@ -145,8 +141,7 @@ class Platform:
         self.s3_server: ApiServer | None = None
         self._depth: QueueDepthCollector | None = None
         self._caches: AppCacheCollector | None = None
-        self._backups: BackupCollector | None = None
-        self.backups: BackupScheduler | None = None
+        self.protection: Protection | None = None
         self.backup_service: BackupService | None = None
         self.wal = WalArchive(
             object_store(self.engines.home),
@@ -193,8 +188,6 @@ class Platform:
                                        lambda: cache_apps(self))  # fmt: skip
         self._evictions = EvictionWatcher(default_user(self.engines.redis),
                                           lambda: cache_apps(self)).start()  # fmt: skip
-        self._backups = BackupCollector(messages.pool)
-        REGISTRY.register(self._backups)
         credentials = self.credentials = Credentials(
             messages.pool, platform_sealer(self.engines.home)
         )
@@ -209,7 +202,8 @@ class Platform:
         self.shipper = LogShipper(self.logs, self.engines.home.logs)
         self.series = TimeSeries(messages.pool)
         self.alerting = self._alerting(self.series)
-        self.backup_service = self._backup_service(messages)
+        self.protection = Protection(self, messages.pool, self._current_spec)
+        self.backup_service = self.protection.service
         extra = platform_routes(self, self.control, self.series, self.logs, self.alerting)
         expose(self.registry)
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
@@ -229,8 +223,7 @@ class Platform:
         threading.Thread(
             target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
         ).start()
-        self.backups = self._backup_scheduler(messages)
-        self.backups.start()
+        self.protection.start()
 
     def _start_monitoring(self) -> None:
         """Prometheus (and Alertmanager) scraping this platform with the generated rules."""
@@ -243,24 +236,9 @@ class Platform:
                                          self.settings.start_timeout):  # fmt: skip
             self.engines.add_engine(engine)
 
-    def _backup_scheduler(self, messages: MessageLayer) -> BackupScheduler:
-        """Full backups on the spec's schedules, pruned and verified (see backup.schedule)."""
-
-        def spec() -> Spec | None:
-            current = self.gitops.service.current if self.gitops else None
-            return current.spec if current else self.spec
-
-        # backups log in as the backup role, made ready by live_cluster (platform/backup_login)
-        return BackupScheduler(live_cluster(self.engines, messages.pool), self.wal.store,
-                               BackupCatalog(messages.pool), self.wal.keys,
-                               self.engines.home.restores, spec)  # fmt: skip
-
-    def _backup_service(self, messages: MessageLayer) -> BackupService:
-        """Backups taken, verified and pruned on request (POST /api/v1/backups...)."""
-        cluster = live_cluster(self.engines, messages.pool)
-        return BackupService(cluster, self.wal.store, BackupCatalog(messages.pool), self.wal,
-                             self.engines.home, default_user(self.engines.redis),
-                             partial(database_of, self))  # fmt: skip
+    def _current_spec(self) -> Spec | None:
+        current = self.gitops.service.current if self.gitops else None
+        return current.spec if current else self.spec
 
     def _build_gitops(self, messages: MessageLayer) -> None:
         """The control plane of the source (its first sync runs once the endpoints serve)."""
@@ -363,8 +341,8 @@ class Platform:
         """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
         expose(REGISTRY)
-        if self.backups is not None:
-            self.backups.stop()
+        if self.protection is not None:
+            self.protection.stop()
         if self.gitops is not None:
             self.gitops.controller.stop()
             self.gitops.close()
@@ -383,9 +361,6 @@ class Platform:
             self._evictions.set()
             REGISTRY.unregister(self._caches)
             self._caches = None
-        if self._backups is not None:
-            REGISTRY.unregister(self._backups)
-            self._backups = None
         if self.messages is not None:
             self.messages.close()
         if self.control is not None:

@@ -39,7 +39,12 @@ class Persistence:
         return Path(str(directory)) / str(self.conn.config_get("dbfilename")["dbfilename"])
 
     def facts(self) -> dict[str, Any]:
-        return {"keys": int(self.conn.dbsize()),
+        """The key count, and whether it is the last snapshot's (no write since it began:
+        Redis counts the changes made while a BGSAVE ran as changes since the save)."""
+        before = self._state().get("rdb_changes_since_last_save")
+        keys = int(self.conn.dbsize())
+        unchanged = before == 0 and self._state().get("rdb_changes_since_last_save") == 0
+        return {"keys": keys, "unchanged": unchanged,
                 "redis_version": self.conn.info("server")["redis_version"]}  # fmt: skip
 
     def loaded(self) -> bool:

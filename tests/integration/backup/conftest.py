@@ -12,6 +12,7 @@ import pytest
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
+from comind.backup.verify import Verifier
 from comind.embedded.settings import Settings
 from comind.platform import Platform
 from comind.platform.keys import backup_keys
@@ -23,8 +24,10 @@ from comind.stores.postgres import connect
 @pytest.fixture(scope="module")
 def backup_runtime(engine_root: Path) -> Iterator[Platform]:
     home = engine_root / f"backup-{id(object())}"
-    run = Platform(Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60),
-                  about={"platform": "backup-test"})  # fmt: skip
+    # no restore tests of its own: each test runs the ones it checks
+    settings = Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60,
+                        backup_tests=False)  # fmt: skip
+    run = Platform(settings, about={"platform": "backup-test"})
     run.start()
     yield run
     run.stop()
@@ -44,6 +47,13 @@ def cluster(backup_runtime: Platform) -> Cluster:
     ``target``, the superuser, is for the tests' own set-up and for restores)."""
     assert backup_runtime.backup_service is not None
     return backup_runtime.backup_service.cluster
+
+
+@pytest.fixture(scope="module")
+def verifier(backup_runtime: Platform) -> Verifier:
+    """Restore tests as the platform runs them."""
+    assert backup_runtime.protection is not None
+    return backup_runtime.protection.verifier
 
 
 @pytest.fixture(scope="module")

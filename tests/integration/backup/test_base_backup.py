@@ -18,13 +18,14 @@ from comind.backup.crypto import BackupCryptoError
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import parse_manifest
 from comind.backup.restore import restore_side
-from comind.backup.verify import verify
+from comind.backup.verify import Verifier
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 
 
 def test_a_full_backup_restores_and_verifies(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
@@ -39,13 +40,13 @@ def test_a_full_backup_restores_and_verifies(
     raw = b"".join(store.get_stream(BUCKET, manifest.artifacts[0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
 
-    report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
+    report = verifier.run(manifest)
     assert report.ok, report.problems
     assert report.tables_compared >= 2
     assert (report.verifybackup, report.amcheck) == ("passed", "passed")
     assert report.amcheck in ("passed", "pg_amcheck not available")
     assert catalog.get(manifest.id).verify_status == "verified"  # type: ignore[union-attr]
-    assert not (scratch / "scratch").exists()
+    assert not list(verifier.scratch.glob(f"verify-{manifest.id}-*"))  # removed after
 
 
 def test_a_restored_side_copy_serves_the_data(
@@ -70,7 +71,8 @@ def test_a_restored_side_copy_serves_the_data(
 
 
 def test_a_corrupt_artifact_is_named_before_anything_is_restored(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
@@ -81,7 +83,7 @@ def test_a_corrupt_artifact_is_named_before_anything_is_restored(
     with pytest.raises(BackupError, match=f"artifact {manifest.artifacts[0]} is corrupt"):
         restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     assert not (scratch / "side").exists()
-    report = verify(cluster, store, catalog, keys.all(), manifest, scratch / "scratch")
+    report = verifier.run(manifest)
     assert not report.ok and catalog.get(manifest.id).verify_status == "failed"  # type: ignore[union-attr]
 
 
@@ -99,14 +101,15 @@ def test_without_its_key_a_backup_cannot_be_read(
 
 
 def test_rotation_keeps_old_backups_restorable(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     old = physical_backup(cluster, store, catalog, keys)
     new_id, _ = keys.rotate()
     new = physical_backup(cluster, store, catalog, keys)
     assert new.key_id == new_id != old.key_id
-    report = verify(cluster, store, catalog, keys.all(), old, scratch / "scratch")
+    report = verifier.run(old)
     assert report.ok, report.problems
 
 

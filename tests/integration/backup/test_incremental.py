@@ -14,7 +14,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.restore import restore_side
-from comind.backup.verify import verify
+from comind.backup.verify import Verifier
 from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.platform import Platform
@@ -60,7 +60,8 @@ def _change(target: PgTarget, step: int) -> None:
 
 
 def test_a_chain_full_incr_incr_diff_restores_identical(
-    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing,
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     full = physical_backup(cluster, store, catalog, keys, "full")
@@ -82,7 +83,7 @@ def test_a_chain_full_incr_incr_diff_restores_identical(
             assert _checksums(side.target) == expected
         finally:
             side.stop(remove=True)
-    report = verify(cluster, store, catalog, keys.all(), incr2, scratch / "verify")
+    report = verifier.run(incr2)
     assert report.ok and (report.verifybackup, report.amcheck) == ("passed", "passed")
 
 

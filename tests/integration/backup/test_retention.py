@@ -14,13 +14,15 @@ from comind.backup.keys import KeyRing
 from comind.backup.pitr import flush_wal
 from comind.backup.retention import prune
 from comind.backup.schedule import BackupScheduler
-from comind.backup.verify import verify
+from comind.backup.tester import RestoreTester
+from comind.backup.verify import Verifier
 from comind.backup.wal import WalArchive
 from comind.spec import Spec, load_spec
 from comind.stores.objects import FileObjectStore
 
 
 def test_prune_keeps_the_newest_and_the_wal_they_need(
+    verifier: Verifier,
     cluster: Cluster,
     store: FileObjectStore,
     catalog: BackupCatalog,
@@ -46,7 +48,7 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
         assert catalog.get(backup_id).status == "expired"  # type: ignore[union-attr]
         assert not list(store.list(BUCKET, f"base/{backup_id}/"))
     assert min(s.name for s in archive.segments() if len(s.name) == 24) >= taken[-1].start_wal
-    report = verify(cluster, store, catalog, keys.all(), taken[-1], scratch / "v")
+    report = verifier.run(taken[-1])
     assert report.ok, report.problems
 
 
@@ -66,25 +68,29 @@ def spec_with_schedule(tmp_path: Path) -> Spec:
     return load_spec(tmp_path)
 
 
-def test_the_scheduler_backs_up_prunes_and_verifies_when_a_schedule_fires(
+def test_the_scheduler_backs_up_and_prunes_when_a_schedule_fires_and_the_tester_proves_it(
     cluster: Cluster,
     store: FileObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
-    scratch: Path,
+    verifier: Verifier,
     tmp_path: Path,
 ) -> None:
     spec = spec_with_schedule(tmp_path)
     now = [datetime(2026, 11, 27, 10, 1, tzinfo=UTC)]
-    scheduler = BackupScheduler(
-        cluster, store, catalog, keys, scratch, lambda: spec, clock=lambda: now[0]
-    )
+    scheduler = BackupScheduler(cluster, store, catalog, keys, lambda: spec, clock=lambda: now[0])
     assert scheduler.tick() is None  # nothing fired since 10:01
     now[0] += timedelta(minutes=4, seconds=30)  # 10:05:30: the 5-minute schedule fired
     backup_id = scheduler.tick()
     assert backup_id is not None
     entry = catalog.get(backup_id)
-    assert entry is not None and entry.status == "complete" and entry.verify_status == "verified"
+    assert entry is not None and entry.status == "complete" and entry.verify_status is None
+    tester = RestoreTester(verifier, catalog, retest_seconds=3600)
+    while (report := tester.step()) is not None and report.backup != backup_id:
+        pass  # older untested backups of this module's platform come first
+    tested = catalog.get(backup_id)
+    assert tested is not None and tested.verify_status == "verified" and tested.verify_count == 1
+    assert tested.verify_seconds and tested.restore_seconds  # the RTO's base
     assert scheduler.tick() is None  # not again until the next firing
-    nothing = BackupScheduler(cluster, store, catalog, keys, scratch, lambda: None)
+    nothing = BackupScheduler(cluster, store, catalog, keys, lambda: None)
     assert nothing.tick() is None

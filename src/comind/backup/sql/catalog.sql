@@ -27,14 +27,16 @@ WHERE id = %(id)s;
 -- name: list
 SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text AS start_lsn,
        stop_lsn::text AS stop_lsn, timeline, size_bytes, key_id, manifest, error,
-       verify_status, verified_at, verify_error
+       verify_status, verified_at, verify_error, verify_seconds, restore_seconds,
+       replay_bytes_per_second, verify_count
 FROM comind.backups WHERE %(kind)s::text IS NULL OR kind = %(kind)s
 ORDER BY started_at DESC LIMIT %(limit)s;
 
 -- name: get
 SELECT id, kind, app, parent, status, started_at, finished_at, start_lsn::text AS start_lsn,
        stop_lsn::text AS stop_lsn, timeline, size_bytes, key_id, manifest, error,
-       verify_status, verified_at, verify_error
+       verify_status, verified_at, verify_error, verify_seconds, restore_seconds,
+       replay_bytes_per_second, verify_count
 FROM comind.backups WHERE id = %(id)s;
 
 -- name: latest_by_kind
@@ -47,5 +49,28 @@ FROM comind.backups b WHERE status = 'complete' ORDER BY kind, finished_at DESC;
 UPDATE comind.backups SET status = 'expired' WHERE id = %(id)s;
 
 -- name: verified
-UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s
+UPDATE comind.backups SET verify_status = %(status)s, verified_at = now(), verify_error = %(error)s,
+       verify_seconds = %(seconds)s, restore_seconds = %(restore_seconds)s,
+       replay_bytes_per_second = coalesce(%(replay_rate)s, replay_bytes_per_second),
+       verify_count = verify_count + 1
 WHERE id = %(id)s;
+
+-- name: due_for_test
+-- complete backups never tested (oldest first), then the newest of each kind whose last test
+-- is older than the retest interval
+(SELECT id FROM comind.backups
+ WHERE status = 'complete' AND verify_status IS NULL ORDER BY finished_at LIMIT 1)
+UNION ALL
+(SELECT id FROM (SELECT DISTINCT ON (kind, app) id, verified_at FROM comind.backups
+                 WHERE status = 'complete' ORDER BY kind, app, finished_at DESC) newest
+ WHERE verified_at < now() - make_interval(secs => %(retest_seconds)s)
+ ORDER BY verified_at LIMIT 1)
+LIMIT 1;
+
+-- name: test_state
+-- per kind: complete backups whose last test failed, and the age of the oldest never tested
+SELECT kind,
+       count(*) FILTER (WHERE verify_status = 'failed') AS failed,
+       coalesce(extract(epoch FROM now() - min(finished_at) FILTER (WHERE verify_status IS NULL)),
+                0) AS untested_seconds
+FROM comind.backups WHERE status = 'complete' GROUP BY kind;
