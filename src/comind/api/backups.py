@@ -23,7 +23,7 @@ from comind.api.errors import Problem
 from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
-from comind.backup.manifest import CatalogEntry, PgManifest, SealedManifest
+from comind.backup.manifest import CatalogEntry, Manifest, PgManifest, SealedManifest
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 
@@ -60,9 +60,10 @@ class BackupsApi:
         wal_lag: Callable[[], float],
         switches: dict[str, Switch] | None = None,
         actions: BackupActions | None = None,
+        missing: Callable[[Manifest], list[str]] = lambda manifest: [],
     ) -> None:
         self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
-        self.switches, self.actions = switches or {}, actions
+        self.switches, self.actions, self.missing = switches or {}, actions, missing
         self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
@@ -132,9 +133,19 @@ class BackupsApi:
     def document(self) -> dict[str, Any]:
         """The catalog, newest first, and the WAL archive lag (blocking)."""
         return {
-            "backups": [_out(r) for r in self.catalog.entries()],
+            "backups": [self._out(r) for r in self.catalog.entries()],
             "wal_archive_lag_seconds": round(self.wal_lag(), 3),
         }
+
+    def _out(self, row: CatalogEntry) -> dict[str, Any]:
+        """A catalog row as the API answers it: its columns, two facts of its manifest, and
+        for a complete backup whose files are gone from the store, status ``missing-files``
+        (never ``complete``) and the first of them."""
+        out = _out(row)
+        gone = self.missing(row.manifest) if row.complete() and row.manifest else []
+        if gone:
+            out |= {"status": "missing-files", "missing_files": gone[:10]}
+        return out
 
 
 def _engine(named: Mapping[str, Any]) -> str:

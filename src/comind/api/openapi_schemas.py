@@ -186,7 +186,11 @@ class Backup(Closed):
     kind: Literal["full", "incr", "diff", "logical", "objects", "redis"]
     app: str | None
     parent: str | None
-    status: Literal["running", "complete", "failed"]
+    status: Literal["running", "complete", "failed", "expired", "missing-files"] = Field(
+        description="missing-files: complete, but files of it are gone from the backup store "
+        "(checked on every listing)"
+    )
+    missing_files: list[str] | None = Field(None, description="the first ten of them")
     started_at: datetime
     finished_at: datetime | None
     start_lsn: str | None
@@ -195,9 +199,17 @@ class Backup(Closed):
     size_bytes: int
     key_id: str | None
     error: str | None
-    verify_status: Literal["verified", "failed"] | None
+    verify_status: Literal["verified", "failed"] | None = Field(
+        description="the last restore test's outcome (null: not tested yet)"
+    )
     verified_at: datetime | None
     verify_error: str | None
+    verify_seconds: float | None = Field(description="how long the last restore test took")
+    restore_seconds: float | None = Field(
+        description="how long its restore took until the copy served (the RTO's base)"
+    )
+    replay_bytes_per_second: float | None
+    verify_count: int = Field(description="restore tests run on this backup")
     sha256: str | None
     pg_version: str | int | None
 
@@ -230,11 +242,17 @@ class BackupTaken(BaseModel):
 
 class Verified(Closed):
     backup: str
+    kind: str
     ok: bool
     tables_compared: int
+    objects_checked: int
+    keys: int | None
     problems: list[str]
     amcheck: str
     verifybackup: str
+    seconds: float
+    restore_seconds: float | None
+    replay_bytes_per_second: float | None
 
 
 class PruneReport(Closed):

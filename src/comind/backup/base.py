@@ -68,8 +68,21 @@ def pg_manifest_key(backup_id: str) -> str:
 
 
 def other_manifest_key(backup_id: str) -> str:
-    """Where a backup that is not a physical one keeps its manifest in the store."""
+    """Where a bucket or Redis backup keeps its manifest in the store."""
     return f"manifests/{backup_id}.json"
+
+
+def logical_manifest_key(backup_id: str) -> str:
+    return f"logical/{backup_id}/manifest.json"
+
+
+def stored_manifest_key(manifest: Manifest) -> str:
+    """Where ``manifest`` is kept in the backup store."""
+    if manifest.type in PHYSICAL:
+        return manifest_key(manifest.id)
+    if manifest.type == "logical":
+        return logical_manifest_key(manifest.id)
+    return other_manifest_key(manifest.id)
 
 
 def finish(store: ObjectStore, catalog: BackupCatalog, manifest: Manifest, key: str) -> None:

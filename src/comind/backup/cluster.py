@@ -31,6 +31,7 @@ from comind.stores.postgres import PgTarget, connect
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
 PLATFORM_SCHEMA = "comind"
+SUMMARY_WAIT = 15.0  # seconds a new cluster's first WAL summary is waited for
 Stats = dict[str, dict[str, dict[str, int]]]  # database -> table -> rows / writes
 
 
@@ -93,18 +94,26 @@ class Cluster:
         assert row is not None
         return Position(Lsn.parse(row[0]), row[1], row[2], row[3], row[4], row[5])
 
-    def unsummarized(self, since_lsn: Lsn) -> str | None:
+    def unsummarized(self, since_lsn: Lsn, wait: float = SUMMARY_WAIT) -> str | None:
         """Why an incremental backup from ``since_lsn`` cannot be taken (None: it can):
-        WAL summarization is off, or the summaries kept do not reach back that far."""
-        with connect(self._looker) as conn:
-            row = conn.execute(
-                "SELECT current_setting('summarize_wal') = 'on', "
-                "(SELECT min(start_lsn) <= %s::pg_lsn FROM pg_available_wal_summaries())",
-                (str(since_lsn),),
-            ).fetchone()
-        assert row is not None
+        WAL summarization is off, or the summaries kept do not reach back that far. A new
+        cluster has none until its summarizer writes the first: waited for up to ``wait``."""
+        deadline = time.monotonic() + wait
+        while True:
+            with connect(self._looker) as conn:
+                row = conn.execute(
+                    "SELECT current_setting('summarize_wal') = 'on', "
+                    "(SELECT min(start_lsn) <= %s::pg_lsn FROM pg_available_wal_summaries())",
+                    (str(since_lsn),),
+                ).fetchone()
+            assert row is not None
+            if not row[0] or row[1] is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if not row[0]:
             return "summarize_wal is off on this server"
+        if row[1] is None:
+            return "WAL summarization has not written its first summary yet"
         if not row[1]:
             return f"the WAL summaries kept no longer reach back to the parent's {since_lsn}"
         return None

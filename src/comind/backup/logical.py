@@ -15,7 +15,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-from comind.backup.base import BUCKET, BackupError, finish, hashed, registered
+from comind.backup.base import (
+    BUCKET,
+    BackupError,
+    finish,
+    hashed,
+    logical_manifest_key,
+    registered,
+)
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import (
     Cluster,
@@ -66,7 +73,7 @@ def logical_backup(
             stop_time=before.time, pg_version=before.version,
             seconds=round(time.monotonic() - began, 3),
         )  # fmt: skip
-        finish(store, catalog, manifest, f"logical/{backup_id}/manifest.json")
+        finish(store, catalog, manifest, logical_manifest_key(backup_id))
     return manifest
 
 

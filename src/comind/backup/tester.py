@@ -28,7 +28,7 @@ IDLE_WAIT = 30.0  # seconds between looks when nothing is due
 class RestoreTester:
     def __init__(self, verifier: Verifier, catalog: BackupCatalog, retest_seconds: float) -> None:
         self.verifier, self.catalog, self.retest = verifier, catalog, retest_seconds
-        self._stop = threading.Event()
+        self._stop, self._wake = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._loop, name="comind-restore-tests",
                                         daemon=True)  # fmt: skip
 
@@ -43,11 +43,16 @@ class RestoreTester:
                 entry.id, "passed" if report.ok else "; ".join(report.problems))  # fmt: skip
         return report
 
+    def wake(self) -> None:
+        """A backup was taken: look now, not at the next round."""
+        self._wake.set()
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=600)
 
@@ -60,7 +65,8 @@ class RestoreTester:
                 log.warning("restore test not run: %s", exc)
                 tested = None
             if tested is None:
-                self._stop.wait(IDLE_WAIT)
+                self._wake.wait(IDLE_WAIT)
+                self._wake.clear()
 
 
 def lower_priority() -> None:

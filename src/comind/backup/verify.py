@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.backup.base import BUCKET, BackupError
-from comind.backup.buckets import blob_key, blob_prefix
+from comind.backup.buckets import blob_key
 from comind.backup.catalog import BackupCatalog, RestoreTiming
 from comind.backup.cluster import Cluster, count_rows, drop_database
 from comind.backup.crypto import open_stream
@@ -44,6 +44,7 @@ from comind.backup.manifest import (
     RedisManifest,
     TableCounts,
 )
+from comind.backup.presence import missing_files
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.snapshots import restore_redis
 from comind.embedded.osuser import RunAs
@@ -157,12 +158,9 @@ class Verifier:
     def _objects(self, manifest: ObjectsManifest, report: Report) -> None:
         buckets = manifest.buckets
         listed = sorted({(b, etag) for b, names in buckets.items() for etag in names.values()})
-        stored: set[str] = set()
-        for bucket in manifest.buckets:
-            stored |= {k for k, _ in self.store.names(BUCKET, blob_prefix(bucket))}
-        missing = {blob_key(b, e) for b, e in listed} - stored
+        missing = set(missing_files(self.store, manifest))
         if missing:
-            report.problems.append(f"{len(missing)} object(s) missing from the backup store, "
+            report.problems.append(f"{len(missing)} file(s) missing from the backup store, "
                                    f"e.g. {min(missing)}")  # fmt: skip
         began = time.monotonic()
         sample = random.Random(manifest.id).sample(listed, min(SAMPLE, len(listed)))

@@ -29,6 +29,7 @@ def progress_bar(as_json: bool) -> Progress:
 
 
 LONG = 6 * 3600  # a backup or a verification of a big cluster may take hours
+ALIASES = {"incremental": "incr", "differential": "diff"}
 
 
 @backup_cli.command("run")
@@ -38,15 +39,17 @@ def run(
         str,
         typer.Option(
             "--type",
-            help="full; incr (changes since the last physical backup) or diff (since the "
-            "last full; both need PostgreSQL 17+, else a full one is taken); logical; objects; "
-            "redis (a BGSAVE snapshot).",
+            "--kind",
+            help="full; incr or incremental (changes since the last physical backup) or diff "
+            "or differential (since the last full; both need PostgreSQL 17+, else a full one "
+            "is taken); logical; objects; redis (a BGSAVE snapshot).",
         ),
     ] = "full",
     app: Annotated[str | None, typer.Option(help="The app a logical backup dumps.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take a backup now, on the platform (streamed, compressed, encrypted)."""
+    kind = ALIASES.get(kind, kind)
     if kind not in KINDS:
         raise UsageError(f"--type {kind}: choose {', '.join(KINDS)}")
     if kind == "logical" and not app:
@@ -78,20 +81,27 @@ def _told(kind: str, done: dict[str, Any]) -> str:
 
 @backup_cli.command("ls")
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Every backup: kind, status, size, LSNs and whether a restore verified it."""
+    """Every backup: kind, status (missing-files when files of it are gone from the store),
+    size, LSNs and its last restore test: result, when, how long."""
     rows = call(ctx, "GET", "/api/v1/backups")["backups"]
     if as_json:
         emit_json(rows)
         return
     for r in rows:
         size = f"{r['size_bytes'] / 1e6:.1f} MB"
-        console.print(
-            f"{r['id']}  {r['kind']:<5} {r['status']:<9} {size:>10}  "
-            f"{r['stop_lsn'] or '':<12} verify: {r['verify_status'] or '-'}",
-            markup=False,
-        )
+        console.print(f"{r['id']}  {r['kind']:<7} {r['status']:<13} {size:>10}  "
+                      f"{r['stop_lsn'] or '':<12} {_last_test(r)}", markup=False)  # fmt: skip
+        for gone in r.get("missing_files") or []:
+            console.print(f"  missing: {gone}", markup=False)
     if not rows:
         console.print("no backups yet: comind backup run")
+
+
+def _last_test(row: dict[str, Any]) -> str:
+    if not row["verify_status"]:
+        return "test: not yet"
+    took = f", {row['verify_seconds']:.1f} s" if row.get("verify_seconds") is not None else ""
+    return f"test: {row['verify_status']} {str(row['verified_at'])[:19]}{took}"
 
 
 @backup_cli.command("verify")
@@ -100,23 +110,30 @@ def verify_cmd(
     backup_id: Annotated[str, typer.Argument(help="Backup id (see comind backup ls).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore the backup into a scratch cluster and check it; exit 1 when it fails."""
-    with waiting(f"restoring {backup_id} into a scratch cluster", as_json):
+    """Restore-test the backup now (any kind; the platform also does on its own) and show
+    what was checked; exit 1 when it fails."""
+    with waiting(f"restore-testing {backup_id}", as_json):
         report = call(ctx, "POST", f"/api/v1/backups/{backup_id}/verify", admin=True,
                       timeout=LONG)  # fmt: skip
     if as_json:
         emit_json(report)
     else:
         state = "verified" if report["ok"] else "FAILED"
-        console.print(
-            f"{backup_id}: {state} ({report['tables_compared']} tables compared, "
-            f"pg_verifybackup {report['verifybackup']}, amcheck {report['amcheck']})",
-            markup=False,
-        )
+        console.print(f"{backup_id}: {state} in {report['seconds']:.1f} s ({_checked(report)})",
+                      markup=False)  # fmt: skip
         for problem in report["problems"]:
             console.print(f"  {problem}", markup=False)
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+def _checked(report: dict[str, Any]) -> str:
+    if report["kind"] == "objects":
+        return f"{report['objects_checked']} object(s) read back and checksummed"
+    if report["kind"] == "redis":
+        return f"{report['keys']} key(s) loaded"
+    verified = "" if report["kind"] == "logical" else f"pg_verifybackup {report['verifybackup']}, "
+    return f"{report['tables_compared']} tables compared, {verified}amcheck {report['amcheck']}"
 
 
 def app_database(ctx: typer.Context, app: str) -> str:

@@ -60,6 +60,11 @@ DEFAULTS = (
          "dead-lettered)"),
     Rule("ComindBackupOverdue", "comind_backup_overdue_seconds > 3600", 0, "critical",
          "the scheduled backup has not completed for over an hour after its schedule fired"),
+    Rule("ComindBackupRestoreTestFailed", "comind_backup_restore_test_failed > 0", 0,
+         "critical", "a {{ $labels.kind }} backup failed its restore test: it may not restore "
+         "(comind backup ls)"),
+    Rule("ComindBackupRestoreTestOverdue", "comind_backup_restore_test_overdue_seconds > 0", 0,
+         "warning", "a {{ $labels.kind }} backup waits longer than allowed for its restore test"),
     Rule("ComindWalArchiveLag", "comind_backup_wal_archive_lag_seconds > 300", 300, "critical",
          "WAL has waited over 5 minutes to reach the backup store (point-in-time recovery "
          "would lose it)"),

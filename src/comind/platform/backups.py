@@ -56,10 +56,11 @@ class BackupService:
         redis: RedisTarget,
         database_of: Callable[[str], str | None],
         verifier: Verifier,
+        taken: Callable[[], None] = lambda: None,
     ) -> None:
         self.cluster, self.store, self.catalog, self.wal = cluster, store, catalog, wal
         self.home, self.redis, self.database_of = home, redis, database_of
-        self.verifier = verifier
+        self.verifier, self.taken = verifier, taken
         self._busy = threading.Lock()
 
     @contextmanager
@@ -81,6 +82,12 @@ class BackupService:
         """Take a backup of ``kind`` now; its summary (the manifest without file lists)."""
         if kind not in KINDS:
             raise UsageError(f"backup type {kind!r}: choose {', '.join(KINDS)}")
+        try:
+            return self._run(kind, app)
+        finally:
+            self.taken()  # the restore tester looks now
+
+    def _run(self, kind: str, app: str | None) -> dict[str, Any]:
         with self._exclusive():
             if kind == "objects":
                 objects = backup_buckets(self.store, self.catalog, self.keys, self._buckets())

@@ -38,7 +38,7 @@ class Protection:
         self.tester = RestoreTester(self.verifier, catalog, rt.settings.backup_retest_hours * 3600)
         self.service = BackupService(cluster, rt.wal.store, catalog, rt.wal, rt.engines.home,
                                      default_user(redis), partial(database_of, rt),
-                                     self.verifier)  # fmt: skip
+                                     self.verifier, self.tester.wake)  # fmt: skip
         self.collector = BackupCollector(pool, rt.settings.backup_test_within)
         REGISTRY.register(self.collector)
 
