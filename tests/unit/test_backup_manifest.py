@@ -53,6 +53,7 @@ LOGICAL: dict[str, Any] = {
     "artifacts": ["logical/logical-20261204T053333123456/orders.dump.cmb"],
     "start_lsn": "0/5000060", "stop_lsn": "0/5000060", "timeline": 2,
     "stop_time": "2026-12-04T05:33:33.000001+00:00", "pg_version": "17.2", "seconds": 0.5,
+    "tables": {"orders": {"public.orders": 3, "public.busy": None}},
 }  # fmt: skip
 OBJECTS: dict[str, Any] = {
     "id": "objects-20261204T053333123456", "type": "objects", "key_id": "k1",
@@ -62,8 +63,8 @@ OBJECTS: dict[str, Any] = {
 REDIS: dict[str, Any] = {
     "id": "redis-20261204T053333123456", "type": "redis", "key_id": "k1",
     "artifacts": ["redis/redis-20261204T053333123456/dump.rdb.cmb"], "sha256": SHA,
-    "size_bytes": 512, "source_bytes": 4096, "keys": 2000, "redis_version": "7.0.15",
-    "seconds": 0.125,
+    "size_bytes": 512, "source_bytes": 4096, "keys": 2000, "keys_exact": True,
+    "redis_version": "7.0.15", "seconds": 0.125,
 }  # fmt: skip
 # a full backup as the first version wrote it: no WAL file name, no pg_basebackup manifest
 FIRST_VERSION: dict[str, Any] = {
