@@ -134,7 +134,8 @@ def test_a_catalog_row_holds_its_manifest_typed() -> None:
         "status": "complete", "started_at": started, "finished_at": started,
         "start_lsn": "0/5000060", "stop_lsn": "0/5000060", "timeline": 2, "size_bytes": 99,
         "key_id": "k1", "manifest": LOGICAL, "error": None, "verify_status": None,
-        "verified_at": None, "verify_error": None,
+        "verified_at": None, "verify_error": None, "verify_seconds": None,
+        "restore_seconds": None, "replay_bytes_per_second": None, "verify_count": 0,
     }  # fmt: skip
     entry = CatalogEntry.model_validate(row)
     assert isinstance(entry.manifest, LogicalManifest) and entry.complete()

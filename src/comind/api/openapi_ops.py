@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from comind.api import flow_actions as fa
 from comind.api import lineage_events as le
+from comind.api import openapi_backups as b
 from comind.api import openapi_control as c
 from comind.api import openapi_lineage as lin
 from comind.api import openapi_schemas as s
@@ -229,28 +230,28 @@ OPS: tuple[Op, ...] = (
        description="Audited; answers the results when the check is done."),
     # --- backups
     Op("GET", "/api/v1/backups", "listBackups", "backups",
-       "The backup catalog and the WAL archive lag", {200: s.BackupList}),
+       "The backup catalog and the WAL archive lag", {200: b.BackupList}),
     Op("POST", "/api/v1/backups/switch", "switchData", "backups",
-       "Put restored data in place of the platform's", {200: s.Switched}, role="admin",
-       body=s.SwitchRequest,
+       "Put restored data in place of the platform's", {200: b.Switched}, role="admin",
+       body=b.SwitchRequest,
        errors={400: "not JSON, or a missing field", 409: "this engine cannot be switched here"},
        description="Audited. PostgreSQL: a restored, stopped cluster (what `comind restore` "
                    "without --side ends with); Redis: a snapshot from the catalog."),
     Op("POST", "/api/v1/backups", "runBackup", "backups", "Take a backup now",
-       {200: s.BackupTaken}, role="operator", body=RunBody, errors=BACKUP_ERRORS,
+       {200: b.BackupTaken}, role="operator", body=RunBody, errors=BACKUP_ERRORS,
        description="Audited; answers when the backup is stored. type: full, incr, diff, "
                    "logical (with app), objects or redis."),
     Op("POST", "/api/v1/backups/{id}/verify", "verifyBackup", "backups",
-       "Restore a backup into a scratch cluster and check it", {200: s.Verified},
+       "Restore a backup into a scratch cluster and check it", {200: b.Verified},
        role="operator", params=(Param("id", "path", "the backup's id", required=True),),
        errors={400: "no such complete backup", 409: "the verification could not run"},
        description="Audited; the outcome is recorded in the catalog."),
     Op("POST", "/api/v1/backups/prune", "pruneBackups", "backups",
-       "Expire old backups and the WAL no kept backup needs", {200: s.PruneReport},
+       "Expire old backups and the WAL no kept backup needs", {200: b.PruneReport},
        role="admin", body=PruneBody, errors=BACKUP_ERRORS, description="Audited."),
     Op("POST", "/api/v1/backups/restore-points", "createRestorePoint", "backups",
        "Name this moment to restore to (comind restore --to-restore-point)",
-       {200: s.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,
+       {200: b.RestorePoint}, role="operator", body=PointBody, errors=BACKUP_ERRORS,
        description="Audited."),
     # --- metrics history and alerts
     Op("GET", "/api/v1/metrics/query", "queryMetrics", "metrics",

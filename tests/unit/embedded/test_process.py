@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from tests.waiting import wait_until
 
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env, launch, terminate
@@ -19,7 +20,9 @@ def test_an_engine_never_sees_the_platforms_secrets(
     monkeypatch.setenv("COMIND_KEK_PASSPHRASE", "hunter2-passphrase")
     monkeypatch.setenv("COMIND_TOKEN", "tok-secret")
     proc = launch(["sleep", "30"], log=tmp_path / "engine.log", run_as=RunAs(), cwd=tmp_path)
-    try:
+    try:  # read once it runs sleep: until its exec, the child still holds our environment
+        assert wait_until(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+                          .startswith(b"sleep"), 5)  # fmt: skip
         environ = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
     finally:
         terminate(proc.pid, sig=signal.SIGTERM, timeout=5)
