@@ -123,6 +123,28 @@ def test_flow_charts_draw_points_the_platform_sampled(page: Page, dash: Dash) ->
     shoot(page, "flows-15m")
 
 
+def sampled(dash: Dash, name: str) -> list[float]:
+    """The platform's samples of the cluster-wide gauge ``name`` (15 minutes)."""
+    resp = httpx.get(f"{dash.url}/api/v1/metrics/query",
+                     params={"name": name, "match": json.dumps({"database": "all"}),
+                             "range": "15m"}, headers=bearer(dash.viewer))  # fmt: skip
+    return [value for s in resp.json()["series"] for _, value in s["points"]]
+
+
+def test_the_backups_page_charts_the_rpo_and_rto_over_time(page: Page, dash: Dash) -> None:
+    # measured every 5 s, sampled every half second: two distinct measurements make a line
+    assert wait_until(lambda: len(set(sampled(dash, "comind_backup_rpo_seconds"))) >= 2, 40)
+    sign_in(page, dash.viewer, "/backups?range=15m")
+    rpo, rto = page.locator("figure.chart").nth(0), page.locator("figure.chart").nth(1)
+    expect(rpo.locator("figcaption")).to_contain_text("RPO")
+    expect(rto.locator("figcaption")).to_contain_text("RTO")
+    expect(rpo.locator("svg circle").first).to_be_attached()
+    values = [float(v or 0) for v in rpo.locator("svg circle").evaluate_all(
+        "dots => dots.map(d => d.getAttribute('data-value'))")]  # fmt: skip
+    assert len(values) >= 2 and max(values) > 0, values  # nothing tested: the platform's age
+    shoot(page, "backups-rpo")
+
+
 def test_a_viewer_gets_no_buttons_and_a_post_is_refused(page: Page, dash: Dash) -> None:
     dead_letter(dash.layer, "shop/mail", "undeliverable")
     sign_in(page, dash.viewer, "/queues")

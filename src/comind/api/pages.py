@@ -167,7 +167,17 @@ def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:
 
 
 def backups(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
-    return src.backups.document()
+    """The catalog with each backup's last restore test, and the RPO and RTO over time."""
+    span = params.get("range", "1h") if params.get("range") in RANGES else "1h"
+
+    def chart(title: str, name: str) -> dict[str, Any]:
+        line = {"label": "cluster", "name": name, "match": {"database": "all"}}
+        return {"title": title, "kind": "value", "range": span, "lines": [line]}
+
+    return {**src.backups.document(), "range": span, "ranges": RANGES, "charts": [
+        chart("RPO: what a restore now could lose (s)", "comind_backup_rpo_seconds"),
+        chart("RTO: how long a restore now would take (s)", "comind_backup_rto_seconds"),
+    ]}  # fmt: skip
 
 
 def alerts(src: Sources, who: Principal, params: Params) -> dict[str, Any]:

@@ -153,6 +153,26 @@ class BackupCatalog:
             row = conn.execute(_sql("due_for_test"), {"retest_seconds": retest_seconds}).fetchone()
         return None if row is None else self.get(row[0])
 
+    def newest_tested_physical(self) -> CatalogEntry | None:
+        """The backup a restore now would start from: the newest physical backup whose last
+        restore test passed."""
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("newest_tested_physical")).fetchone()
+        return None if row is None else self.get(row[0])
+
+    def replay_rate(self) -> float | None:
+        """The WAL replay rate (bytes/s) the latest restore test that measured one saw."""
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("replay_rate")).fetchone()
+        return None if row is None else float(row[0])
+
+    def platform_born(self) -> datetime:
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("platform_born")).fetchone()
+        assert row is not None and row[0] is not None  # migrations made this very table
+        born: datetime = row[0]
+        return born
+
     def test_state(self) -> dict[str, tuple[int, float]]:
         """Per kind: how many complete backups failed their last test, and the age in
         seconds of the oldest one never tested (0: none)."""

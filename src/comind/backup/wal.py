@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from comind.backup import metrics
@@ -35,6 +35,16 @@ class Archived:
 class WalArchive:
     def __init__(self, store: ObjectStore, keys: KeyRing) -> None:
         self.store, self.keys = store, keys
+        self._newest: Archived | None = None
+        self._listed = False
+
+    def newest(self) -> Archived | None:
+        """The newest WAL segment in the store (listed once; then followed as it ships)."""
+        if not self._listed:
+            found = [s for s in self.segments() if len(s.name) == SEGMENT_NAME]
+            self._newest = max(found, key=lambda s: s.name, default=None)
+            self._listed = True
+        return self._newest
 
     def ship(self, spool: Path) -> int:
         """Ship every spooled file, oldest name first; returns how many were shipped."""
@@ -54,6 +64,9 @@ class WalArchive:
                 log.warning("WAL %s not shipped (kept in the spool, retried): %s", path.name, exc)
                 break
             path.unlink()
+            if len(path.name) == SEGMENT_NAME and (self._newest is None
+                                                    or path.name > self._newest.name):  # fmt: skip
+                self._newest = Archived(path.name, datetime.now(UTC))
             metrics.WAL_SHIPPED.inc()
             shipped += 1
         metrics.WAL_LAG.set(lag_seconds(spool))

@@ -15,7 +15,7 @@ import yaml
 
 from comind.observe.alerting import AlertRule
 from comind.spec import Spec
-from comind.spec.scalars import whole_seconds
+from comind.spec.scalars import show_duration, whole_seconds
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,31 @@ DEFAULTS = (
 )  # fmt: skip
 
 
+def objectives(spec: Spec | None) -> list[Rule]:
+    """One rule per RPO and RTO a database's ``backup:`` sets."""
+    out = []
+    for app, declared in spec.apps.items() if spec else []:
+        backup = declared.database.backup if declared.database else None
+        if declared.database is None or backup is None:
+            continue
+        db = declared.database.name or app
+        for what, goal, lost in (
+            ("rpo", backup.rpo, "could lose more than"),
+            ("rto", backup.rto, "would take longer than"),
+        ):
+            if goal is not None:
+                expr = f'comind_backup_{what}_seconds{{database="{db}"}} > {whole_seconds(goal)}'
+                out.append(Rule(f"ComindBackup{what.upper()}Exceeded", expr, 60, "critical",
+                                f"database {db}: a restore now {lost} its {what.upper()} of "
+                                f"{show_duration(goal)}"))  # fmt: skip
+    return out
+
+
 def alert_rules(spec: Spec | None) -> list[AlertRule]:
-    """The rules the embedded evaluator runs: the defaults and the spec's alerts."""
+    """The rules the embedded evaluator runs: the defaults, the databases' objectives and
+    the spec's alerts."""
     out = [AlertRule(r.alert, r.expr, r.for_seconds, {"severity": r.severity},
-                     {"summary": r.summary}) for r in DEFAULTS]  # fmt: skip
+                     {"summary": r.summary}) for r in (*DEFAULTS, *objectives(spec))]  # fmt: skip
     for a in spec.alerts if spec else []:
         labels = {"severity": a.severity, **a.labels}
         out.append(AlertRule(a.name, a.expr, whole_seconds(a.for_), labels, dict(a.annotations)))
@@ -84,6 +105,8 @@ def alert_rules(spec: Spec | None) -> list[AlertRule]:
 def rules(spec: Spec | None) -> dict[str, Any]:
     """The rule groups: ``comind-builtin`` and, with a spec, one group for its alerts."""
     groups = [{"name": "comind-builtin", "rules": [r.as_dict() for r in DEFAULTS]}]
+    if found := objectives(spec):
+        groups.append({"name": "comind-objectives", "rules": [r.as_dict() for r in found]})
     if spec is not None and spec.alerts:
         groups.append({"name": f"{spec.platform.name}-spec", "rules": [
             {"alert": a.name, "expr": a.expr, **_for(a.for_),

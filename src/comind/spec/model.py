@@ -72,6 +72,10 @@ class Backup(Strict):
     keep_full: int = Field(4, ge=1, le=1000)
     keep_days: int | None = Field(None, ge=1)
     pitr: bool = False
+    # objectives, alerted against comind_backup_rpo_seconds / _rto_seconds; the WAL is
+    # archived at least every minute, so a smaller RPO is a promise it could not keep
+    rpo: Annotated[Duration, within(60, 30 * 86400)] | None = None
+    rto: Annotated[Duration, within(10, 30 * 86400)] | None = None
 
 
 DeletionPolicy = Literal["retain", "delete"]

@@ -36,6 +36,12 @@ tests:
         values: '0+10x30'
       - series: 'comind_backup_overdue_seconds'
         values: '0 0 0 3000 3601 3631'
+      - series: 'comind_backup_rpo_seconds{database="orders"}'
+        values: '10 40 200 400 500 600'
+      - series: 'comind_backup_rpo_seconds{database="payments"}'
+        values: '10 40 200 400 500 600'
+      - series: 'comind_backup_restore_test_failed{kind="logical"}'
+        values: '0 0 1 1 1 1'
     alert_rule_test:
       - eval_time: 1m
         alertname: ComindEngineDown
@@ -80,6 +86,22 @@ tests:
             exp_annotations:
               summary: the scheduled backup has not completed for over an hour after
                 its schedule fired
+      - eval_time: 1m30s
+        alertname: ComindBackupRPOExceeded
+        exp_alerts: []
+      - eval_time: 2m30s
+        alertname: ComindBackupRPOExceeded
+        exp_alerts:
+          - exp_labels: {severity: critical, database: orders}
+            exp_annotations:
+              summary: "database orders: a restore now could lose more than its RPO of 5m"
+      - eval_time: 1m
+        alertname: ComindBackupRestoreTestFailed
+        exp_alerts:
+          - exp_labels: {severity: critical, kind: logical}
+            exp_annotations:
+              summary: "a logical backup failed its restore test: it may not restore
+                (comind backup ls)"
 """
 
 

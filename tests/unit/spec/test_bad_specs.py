@@ -57,6 +57,25 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:5:33: apps.orders.database.max_connections: must be >= 1, got 0",
         ],
     ),
+    "rpo-below-what-archiving-can-keep": (
+        APP + "    database: {backup: {rpo: 30s, rto: 1s}}\n",
+        [
+            "comind.yaml:5:30: apps.orders.database.backup.rpo: must be >= 1m, got 30s",
+            "comind.yaml:5:40: apps.orders.database.backup.rto: must be >= 10s, got 1s",
+        ],
+    ),
+    "publishes-an-undeclared-topic": (
+        APP + "    publishes: [order-placed]\n    database: {}\n",
+        [
+            "comind.yaml:5:17: apps.orders.publishes[0]: no topic named 'order-placed'",
+        ],
+    ),
+    "publishes-without-a-database": (
+        APP + "    publishes: [t]\ntopics:\n  t: {}\n",
+        [
+            "comind.yaml:4:5: apps.orders: publishes needs a database: the app's outbox is in it",
+        ],
+    ),
     "quoted-number": (
         APP + "    port: '8000'\n",
         [

@@ -74,3 +74,17 @@ SELECT kind,
        coalesce(extract(epoch FROM now() - min(finished_at) FILTER (WHERE verify_status IS NULL)),
                 0) AS untested_seconds
 FROM comind.backups WHERE status = 'complete' GROUP BY kind;
+
+-- name: newest_tested_physical
+-- the backup a restore now would start from: the newest physical one whose last test passed
+SELECT id FROM comind.backups
+WHERE status = 'complete' AND kind IN ('full', 'incr', 'diff') AND verify_status = 'verified'
+ORDER BY finished_at DESC LIMIT 1;
+
+-- name: replay_rate
+SELECT replay_bytes_per_second FROM comind.backups
+WHERE replay_bytes_per_second IS NOT NULL ORDER BY verified_at DESC LIMIT 1;
+
+-- name: platform_born
+-- when the platform's database was made (its first migration)
+SELECT min(applied_at) FROM comind.schema_migrations;

@@ -1,0 +1,78 @@
+"""RPO and RTO, live (issue 21): the RPO is the platform's age until a tested backup exists,
+stays small while WAL archiving works and grows while it is stopped; the RTO is the newest
+tested backup's measured restore plus the WAL since it, and grows when a bigger backup is
+tested."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.waiting import wait_until
+
+from comind.backup.base import physical_backup
+from comind.backup.catalog import BackupCatalog
+from comind.backup.cluster import Cluster
+from comind.backup.keys import KeyRing
+from comind.backup.objectives import Objectives, segment_end
+from comind.backup.verify import Verifier
+from comind.observe.metrics import REGISTRY
+from comind.platform import Platform
+from comind.stores.objects import FileObjectStore
+from comind.stores.postgres import connect
+
+
+def exported(metric: str, database: str) -> float | None:
+    return REGISTRY.get_sample_value(metric, {"database": database})
+
+
+def switch_wal(cluster: Cluster) -> None:
+    with connect(cluster.target) as conn:
+        conn.execute("SELECT pg_switch_wal()")
+
+
+def test_rpo_and_rto_follow_archiving_and_the_tested_backups(
+    backup_runtime: Platform, verifier: Verifier, cluster: Cluster, store: FileObjectStore,
+    catalog: BackupCatalog, keys: KeyRing, shopdb: str,
+) -> None:  # fmt: skip
+    # as the platform measures (its own thread does the same for its app databases)
+    objectives = Objectives(cluster, catalog, backup_runtime.wal, lambda: [shopdb])
+    rpo, rto = objectives.sample()  # nothing tested yet: everything since the start is at risk
+    age = (datetime.now(UTC) - catalog.platform_born()).total_seconds()
+    assert 0 < rpo <= age + 1 and rto == 0.0
+
+    small = physical_backup(cluster, store, catalog, keys)
+    assert verifier.run(small).ok
+    switch_wal(cluster)  # archived and shipped within seconds, up to the switch
+    assert wait_until(lambda: objectives.sample()[0] < 30, 30), objectives.sample()
+    rpo, _ = objectives.sample()
+    assert exported("comind_backup_rpo_seconds", shopdb) == rpo  # per database
+    tested = catalog.get(small.id)
+    assert tested is not None and tested.restore_seconds is not None
+    rto_small = objectives.sample()[1]
+    assert rto_small >= tested.restore_seconds  # the measured restore, plus the WAL since
+
+    spool = backup_runtime.engines.postgres.wal_spool
+    aside = spool.with_name("wal-spool.stopped")
+    spool.rename(aside)  # PostgreSQL's archive_command now fails: WAL stays unarchived
+    try:
+        with connect(cluster.target.with_db(shopdb)) as conn:
+            conn.execute("INSERT INTO customers SELECT i, 'late' FROM generate_series(501, 600) i")
+        switch_wal(cluster)
+        at_risk = objectives.sample()[0]
+        assert wait_until(lambda: objectives.sample()[0] >= at_risk + 3, 30)  # and grows
+    finally:
+        aside.rename(spool)
+
+    with connect(cluster.target.with_db(shopdb)) as conn:  # ~60 MB more to back up and restore
+        conn.execute("CREATE TABLE ledger AS SELECT i, md5(i::text) || md5((i + 1)::text) AS h "
+                     "FROM generate_series(1, 600000) i")  # fmt: skip
+    big = physical_backup(cluster, store, catalog, keys)
+    assert big.source_bytes > 2 * small.source_bytes and verifier.run(big).ok
+    rto_big = objectives.sample()[1]
+    assert exported("comind_backup_rto_seconds", shopdb) == rto_big
+    assert rto_big > rto_small  # a restore of the bigger backup took longer
+
+
+def test_a_wal_segment_ends_where_the_next_begins() -> None:
+    assert str(segment_end("000000010000000000000003")) == "0/4000000"
+    assert str(segment_end("0000000200000001000000FF")) == "2/0"
