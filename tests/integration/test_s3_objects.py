@@ -15,13 +15,17 @@ import pytest
 from tests.integration.s3kit import client, code, serving, status
 
 from comind.platform import Platform
+from comind.spec.names import BACKUP_BUCKET
+from comind.stores.objects import FileObjectStore
 
 BUCKET, OTHER, SEALED = "obj-files", "obj-other", "obj-sealed"
+OBJECTS: list[Path] = []  # the store's root the module's endpoint serves
 
 
 @pytest.fixture(scope="module")
 def s3(runtime: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = Path(tmp_path_factory.mktemp("objects"))
+    OBJECTS[:] = [root]
     owned = {"obj-shop": [BUCKET, SEALED], "obj-else": [OTHER]}
     with serving(runtime, root, owned, encrypted=(SEALED,)) as (url, _):
         yield client(runtime, url, "obj-shop")
@@ -116,6 +120,27 @@ def test_copy_from_another_apps_bucket_or_a_missing_key_is_refused(
     with pytest.raises(botocore.exceptions.ClientError) as err:
         s3.copy_object(Bucket=BUCKET, Key="x.txt", CopySource=f"{BUCKET}/no-such-key")
     assert code(err) == "NoSuchKey"
+
+
+def test_no_app_key_reaches_the_backup_store(runtime: Platform, s3: Any) -> None:
+    """The backups live in the same object store as the apps' buckets: an app may not list,
+    read, overwrite or delete them (issue 21: the backup store is write-once for apps)."""
+    backups = FileObjectStore(OBJECTS[0])  # the store the endpoint serves
+    backups.create_bucket(BACKUP_BUCKET)
+    backups.put(BACKUP_BUCKET, "wal/000000010000000000000001.cmb", b"archived")  # as shipped
+    wal = "wal/000000010000000000000001.cmb"
+    attempts = [
+        lambda: s3.list_objects_v2(Bucket=BACKUP_BUCKET),
+        lambda: s3.get_object(Bucket=BACKUP_BUCKET, Key=wal),
+        lambda: s3.put_object(Bucket=BACKUP_BUCKET, Key=wal, Body=b"forged"),
+        lambda: s3.delete_object(Bucket=BACKUP_BUCKET, Key=wal),
+        lambda: s3.copy_object(Bucket=BUCKET, Key="copy", CopySource=f"{BACKUP_BUCKET}/{wal}"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(botocore.exceptions.ClientError) as err:
+            attempt()
+        assert code(err) in ("NoSuchBucket", "AccessDenied"), code(err)
+    assert backups.get(BACKUP_BUCKET, wal) == b"archived"
 
 
 def test_delete_objects_deletes_many_and_reports_each(s3: Any) -> None:

@@ -33,7 +33,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -55,6 +55,18 @@ class Account:
     code: Path
     home: Path | None = None  # None: the platform's HOME (flow workers, bare runtimes)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def skipping(state: Path) -> Callable[[str, list[str]], set[str]]:
+    """``copytree``'s ``ignore`` for an app's code: the platform's state directory when the
+    repository holds it (``comind up`` in a repo with the default ``.comind``), which holds
+    the copy being made: copying it would copy itself until the disk is full."""
+    state = state.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n == state.name and (Path(folder) / n).resolve() == state}
+
+    return ignore
 
 
 def shared(spec: AppSpec) -> Account:
@@ -120,7 +132,8 @@ class AppAccounts:
         if not target.is_dir():
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=code))
             try:
-                shutil.copytree(spec.cwd, tmp / "tree", symlinks=True)
+                shutil.copytree(spec.cwd, tmp / "tree", symlinks=True,
+                                ignore=skipping(self.root.parent))  # fmt: skip
                 _give(tmp / "tree", user)
                 (tmp / "tree").rename(target)
             finally:

@@ -42,11 +42,11 @@ from comind.backup.manifest import (
     manifest_json,
     parse_manifest,
 )
+from comind.backup.store import BUCKET as BUCKET  # importers know it here
+from comind.backup.store import write_once
 from comind.backup.tarscan import MemberCatcher
-from comind.spec.names import BACKUP_BUCKET
 from comind.stores.objects import ObjectInfo, ObjectStore
 
-BUCKET = BACKUP_BUCKET  # reserved in the spec: no app may declare it
 READ = 1 << 20
 PHYSICAL: tuple[PhysicalKind, ...] = ("full", "incr", "diff")
 INCREMENTAL_SINCE = 170000  # server_version_num of PostgreSQL 17
@@ -89,7 +89,7 @@ def finish(store: ObjectStore, catalog: BackupCatalog, manifest: Manifest, key: 
     """The manifest stored beside the artifacts, then the catalog entry complete (in that
     order: a backup listed complete always has its manifest in the store, from which a
     disaster recovery finds it)."""
-    store.put(BUCKET, key, manifest_json(manifest))
+    write_once(store, key, [manifest_json(manifest)])
     catalog.complete(manifest)
 
 
@@ -253,7 +253,7 @@ def _store_pg_manifest(
 ) -> str | None:
     if catcher.found is None:
         return None
-    store.put_stream(BUCKET, pg_manifest_key(backup_id), seal_stream([catcher.found], key_id, key))
+    write_once(store, pg_manifest_key(backup_id), seal_stream([catcher.found], key_id, key))
     return pg_manifest_key(backup_id)
 
 
@@ -295,7 +295,7 @@ def _stream(
     )
     raw = _Counted(proc, progress, catcher.feed)
     sealed = hashed(seal_stream(raw, *sealing), digest)
-    return store.put_stream(BUCKET, artifact_key(backup_id), sealed), raw.total
+    return write_once(store, artifact_key(backup_id), sealed), raw.total
 
 
 def hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:

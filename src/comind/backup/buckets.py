@@ -12,6 +12,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import ObjectsManifest
+from comind.backup.store import AlreadyStored, write_once
 from comind.errors import ComindError
 from comind.stores.objects import ObjectStore
 
@@ -42,8 +43,13 @@ def backup_buckets(
                     reused += 1
                     continue
                 sealed = seal_stream(store.get_stream(bucket, object_key), key_id, key)
-                info = store.put_stream(BUCKET, blob_key(bucket, etag), sealed)
-                stored.add(info.key)
+                try:
+                    info = write_once(store, blob_key(bucket, etag), sealed)
+                except AlreadyStored:  # another backup stored the same content meanwhile
+                    reused += 1
+                    continue
+                finally:
+                    stored.add(blob_key(bucket, etag))
                 uploaded, size = uploaded + 1, size + info.size
             listings[bucket] = listing
         manifest = ObjectsManifest(

@@ -26,6 +26,7 @@ from comind.backup.manifest import Manifest, ObjectsManifest, PhysicalManifest, 
 from comind.backup.pitr import replay
 from comind.backup.restore import unpack
 from comind.backup.snapshots import install_redis
+from comind.backup.store import write_once
 from comind.backup.wal import WalArchive
 from comind.embedded.home import StateDir
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
@@ -71,9 +72,11 @@ def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
     """Every object of the backups' ``bucket`` in ``source`` streamed into ``target``'s
     backup bucket; returns how many."""
     target.create_bucket(BUCKET)
+    there = {key for key, _ in target.names(BUCKET)}  # an earlier attempt's (files land whole)
     copied = 0
     for key, _ in source.names(bucket):
-        target.put_stream(BUCKET, key, source.get_stream(bucket, key))
+        if key not in there:
+            write_once(target, key, source.get_stream(bucket, key))
         copied += 1
     return copied
 

@@ -37,6 +37,7 @@ from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import LogicalManifest
 from comind.backup.restore import check_artifacts
+from comind.backup.store import write_once
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
 
@@ -63,7 +64,7 @@ def logical_backup(
         digest = hashlib.sha256()
         artifact = f"logical/{backup_id}/{database}.dump.cmb"
         sealed = hashed(seal_stream(_output(proc), key_id, key), digest)
-        info = store.put_stream(BUCKET, artifact, sealed)
+        info = write_once(store, artifact, sealed)
         tables = stable_counts(quiet, counted, table_stats(cluster.reader, [database], count=False))
         manifest = LogicalManifest(
             id=backup_id, type="logical", app=app, database=database, key_id=key_id,

@@ -21,6 +21,7 @@ from comind.backup.cluster import Cluster, in_recovery
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import Lsn, PhysicalManifest, RestorePoint
 from comind.backup.restore import SideCopy, own, start_side, unpack
+from comind.backup.store import AlreadyStored, write_once
 from comind.backup.wal import WalArchive
 from comind.errors import UsageError
 from comind.stores.objects import ObjectStore, ObjectStoreError
@@ -97,7 +98,10 @@ def create_restore_point(cluster: Cluster, store: ObjectStore, name: str) -> Res
     assert row is not None
     point = RestorePoint(name=name, lsn=Lsn.parse(row[0]), time=row[1])
     store.create_bucket(BUCKET)
-    store.put(BUCKET, f"{POINTS}{name}.json", point.model_dump_json().encode())
+    try:  # the check above answers at once; this one holds against a concurrent twin
+        write_once(store, f"{POINTS}{name}.json", [point.model_dump_json().encode()])
+    except AlreadyStored:
+        raise BackupError(f"restore point {name} exists already") from None
     return point
 
 

@@ -23,6 +23,7 @@ from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import RedisManifest
 from comind.backup.restore import check_artifacts
+from comind.backup.store import write_once
 from comind.embedded.osuser import RunAs
 from comind.embedded.ports import free_port
 from comind.embedded.process import engine_env
@@ -44,8 +45,7 @@ def redis_backup(
         artifact, digest = f"redis/{backup_id}/dump.rdb.cmb", hashlib.sha256()
         with rdb.open("rb") as handle:  # a later save renames a new file in: this one stays
             chunks = iter(lambda: handle.read(1 << 20), b"")
-            info = store.put_stream(BUCKET, artifact, hashed(seal_stream(chunks, key_id, key),
-                                                             digest))  # fmt: skip
+            info = write_once(store, artifact, hashed(seal_stream(chunks, key_id, key), digest))
         facts = redis.facts()  # keys counted as the snapshot holds them if nothing changed
         manifest = RedisManifest(
             id=backup_id, type="redis", key_id=key_id, artifacts=[artifact],

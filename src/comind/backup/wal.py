@@ -18,6 +18,7 @@ from comind.backup import metrics
 from comind.backup.base import BUCKET
 from comind.backup.crypto import open_stream, seal_stream
 from comind.backup.keys import KeyRing
+from comind.backup.store import AlreadyStored, write_once
 from comind.stores.objects import ObjectStore
 
 log = logging.getLogger("comind.backup.wal")
@@ -56,9 +57,15 @@ class WalArchive:
             try:
                 key_id, key = self.keys.current()
                 chunks = _read(path)
-                self.store.put_stream(
-                    BUCKET, f"{PREFIX}{path.name}{SUFFIX}", seal_stream(chunks, key_id, key)
-                )
+                write_once(self.store, f"{PREFIX}{path.name}{SUFFIX}",
+                           seal_stream(chunks, key_id, key))  # fmt: skip
+            except AlreadyStored:
+                if not self._same(path, chunks):  # never overwritten: kept spooled, alerted
+                    metrics.WAL_FAILURES.inc()
+                    log.error("WAL %s differs from the archived file of that name: kept in "
+                              "the spool, not shipped", path.name)  # fmt: skip
+                    break
+                # shipped before a crash kept it from leaving the spool: it may go now
             except OSError as exc:
                 metrics.WAL_FAILURES.inc()
                 log.warning("WAL %s not shipped (kept in the spool, retried): %s", path.name, exc)
@@ -71,6 +78,11 @@ class WalArchive:
             shipped += 1
         metrics.WAL_LAG.set(lag_seconds(spool))
         return shipped
+
+    def _same(self, path: Path, chunks: list[bytes]) -> bool:
+        stored = open_stream(self.store.get_stream(BUCKET, f"{PREFIX}{path.name}{SUFFIX}"),
+                             self.keys.all())  # fmt: skip
+        return b"".join(stored) == b"".join(chunks)
 
     def segments(self) -> list[Archived]:
         if self.store.bucket_config(BUCKET) is None:

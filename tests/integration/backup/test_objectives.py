@@ -1,7 +1,8 @@
 """RPO and RTO, live (issue 21): the RPO is the platform's age until a tested backup exists,
 stays small while WAL archiving works and grows while it is stopped; the RTO is the newest
-tested backup's measured restore plus the WAL since it, and grows when a bigger backup is
-tested."""
+tested backup's measured restore plus replaying the WAL since it, so it moves to a bigger
+backup's restore time once that one is tested (how much longer that restore takes is
+measured, not asserted: docs/benchmarks.md has the figures)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.objectives import Objectives, segment_end
+from comind.backup.objectives import DEFAULT_REPLAY, Objectives, segment_end
 from comind.backup.verify import Verifier
 from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
@@ -23,6 +24,22 @@ from comind.stores.postgres import connect
 
 def exported(metric: str, database: str) -> float | None:
     return REGISTRY.get_sample_value(metric, {"database": database})
+
+
+def assert_rto_from(
+    objectives: Objectives, catalog: BackupCatalog, cluster: Cluster, backup_id: str
+) -> float:
+    """The RTO is ``backup_id``'s measured restore plus replaying the WAL written since it
+    (bounded by the positions before and after the measurement); returns it."""
+    tested = catalog.get(backup_id)
+    assert tested is not None and tested.restore_seconds and tested.stop_lsn is not None
+    rate = tested.replay_bytes_per_second or catalog.replay_rate() or DEFAULT_REPLAY
+    before = cluster.position().lsn.value
+    rto = objectives.sample()[1]
+    after = cluster.position().lsn.value
+    since = [max(0, lsn - tested.stop_lsn.value) / rate for lsn in (before, after)]
+    assert tested.restore_seconds + since[0] <= rto <= tested.restore_seconds + since[1]
+    return rto
 
 
 def switch_wal(cluster: Cluster) -> None:
@@ -46,10 +63,7 @@ def test_rpo_and_rto_follow_archiving_and_the_tested_backups(
     assert wait_until(lambda: objectives.sample()[0] < 30, 30), objectives.sample()
     rpo, _ = objectives.sample()
     assert exported("comind_backup_rpo_seconds", shopdb) == rpo  # per database
-    tested = catalog.get(small.id)
-    assert tested is not None and tested.restore_seconds is not None
-    rto_small = objectives.sample()[1]
-    assert rto_small >= tested.restore_seconds  # the measured restore, plus the WAL since
+    assert_rto_from(objectives, catalog, cluster, small.id)
 
     spool = backup_runtime.engines.postgres.wal_spool
     aside = spool.with_name("wal-spool.stopped")
@@ -68,9 +82,8 @@ def test_rpo_and_rto_follow_archiving_and_the_tested_backups(
                      "FROM generate_series(1, 600000) i")  # fmt: skip
     big = physical_backup(cluster, store, catalog, keys)
     assert big.source_bytes > 2 * small.source_bytes and verifier.run(big).ok
-    rto_big = objectives.sample()[1]
-    assert exported("comind_backup_rto_seconds", shopdb) == rto_big
-    assert rto_big > rto_small  # a restore of the bigger backup took longer
+    rto = assert_rto_from(objectives, catalog, cluster, big.id)  # the newest tested one now
+    assert exported("comind_backup_rto_seconds", shopdb) == rto
 
 
 def test_a_wal_segment_ends_where_the_next_begins() -> None:

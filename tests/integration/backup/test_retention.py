@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from comind.backup.base import BUCKET, physical_backup
+from comind.backup.buckets import backup_buckets
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
-from comind.backup.pitr import flush_wal
+from comind.backup.logical import logical_backup
+from comind.backup.pitr import create_restore_point, flush_wal
 from comind.backup.retention import prune
 from comind.backup.schedule import BackupScheduler
 from comind.backup.tester import RestoreTester
@@ -27,7 +29,7 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
     store: FileObjectStore,
     catalog: BackupCatalog,
     keys: KeyRing,
-    scratch: Path,
+    shopdb: str,
 ) -> None:
     archive = WalArchive(store, keys)
     taken = []
@@ -35,6 +37,11 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
         flush_wal(cluster, archive)
         taken.append(physical_backup(cluster, store, catalog, keys))
     flush_wal(cluster, archive)
+    others = [logical_backup(cluster, store, catalog, keys, "shop", shopdb),
+              backup_buckets(store, catalog, keys, [])]  # fmt: skip
+    create_restore_point(cluster, store, "before-prune")
+    store.put(BUCKET, "audit/anchor-test.json", b"{}")  # another owner's file
+    before = {key for key, _ in store.names(BUCKET)}
     complete = [e for e in catalog.entries() if e.kind == "full" and e.status == "complete"]
     dry = prune(
         catalog, store, archive, keep_full=1, keep_days=None, now=datetime.now(UTC), dry_run=True
@@ -48,6 +55,14 @@ def test_prune_keeps_the_newest_and_the_wal_they_need(
         assert catalog.get(backup_id).status == "expired"  # type: ignore[union-attr]
         assert not list(store.list(BUCKET, f"base/{backup_id}/"))
     assert min(s.name for s in archive.segments() if len(s.name) == 24) >= taken[-1].start_wal
+    # only what the policy names went: the expired backups' files and the WAL before the
+    # oldest kept backup; nothing of another kind, no restore point, no one else's file
+    gone = before - {key for key, _ in store.names(BUCKET)}
+    assert gone and all(key.split("/")[1] in done.expired or key.startswith("wal/")
+                        for key in gone), sorted(gone)  # fmt: skip
+    assert sum(key.startswith("wal/") for key in gone) == done.wal_removed
+    assert not any(m.id in key for m in others for key in gone)
+    assert {"audit/anchor-test.json", "restore-points/before-prune.json"} <= before - gone
     report = verifier.run(taken[-1])
     assert report.ok, report.problems
 
