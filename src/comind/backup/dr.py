@@ -23,7 +23,7 @@ from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import Envelope, KeyRing, open_export
 from comind.backup.manifest import Manifest, ObjectsManifest, PhysicalManifest, RedisManifest
-from comind.backup.pitr import replay
+from comind.backup.pitr import prefetching, replay
 from comind.backup.restore import unpack
 from comind.backup.snapshots import install_redis
 from comind.backup.store import write_once
@@ -134,11 +134,12 @@ def _postgres(
     cluster = Cluster(PgTarget(settings.host, 0, SUPERUSER, engine.password, "postgres"),
                       engine.bin_dir, engine.run_as)  # fmt: skip
     step(f"restoring PostgreSQL from {base.id}")
-    unpack(cluster, store, base, keys.all(), home.pg_data)
     archive = WalArchive(store, keys)
     wal = [n for n in archive.segment_names() if n >= base.start_wal]
-    step(f"replaying {len(wal)} archived WAL files")
-    side = replay(cluster, archive, base, home.pg_data, {})
+    with prefetching(cluster, archive, base, home.pg_data) as fetched:  # beside the unpack
+        unpack(cluster, store, base, keys.all(), home.pg_data)
+        step(f"replaying {len(wal)} archived WAL files")
+        side = replay(cluster, fetched, home.pg_data, {})
     try:  # backups newer than the last archived transaction are not in its catalog yet
         with make_pool(side.target.with_db(PLATFORM_DB), min_size=1, max_size=1) as pool:
             adopt_stored(store, BackupCatalog(pool))

@@ -10,9 +10,9 @@ backup or in the future is refused with the restorable range.
 from __future__ import annotations
 
 import re
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from comind.backup.base import BUCKET, BackupError
 from comind.backup.cluster import Cluster, in_recovery
 from comind.backup.keys import KeyRing
 from comind.backup.manifest import Lsn, PhysicalManifest, RestorePoint
+from comind.backup.prefetch import WalPrefetch
 from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.store import AlreadyStored, write_once
 from comind.backup.wal import WalArchive
@@ -145,11 +146,12 @@ def restore_to_time(
     base = choose_base(manifests, target)
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
-    unpack(cluster, store, base, keys.all(), data_dir, force=force, progress=progress)
     goal = (
         {"recovery_target_name": point} if point else {"recovery_target_time": target.isoformat()}
     )
-    return replay(cluster, archive, base, data_dir, goal)
+    with prefetching(cluster, archive, base, data_dir) as wal:  # beside the unpack
+        unpack(cluster, store, base, keys.all(), data_dir, force=force, progress=progress)
+        return replay(cluster, wal, data_dir, goal)
 
 
 def restore_to_lsn(
@@ -163,34 +165,42 @@ def restore_to_lsn(
         raise BackupError(f"{lsn} is in the future; the newest position is {newest}")
     archive = WalArchive(store, keys)
     flush_wal(cluster, archive)
-    unpack(cluster, store, base, keys.all(), data_dir, force=force)
-    return replay(cluster, archive, base, data_dir,
-                  {"recovery_target_lsn": lsn, "recovery_target_inclusive": "true"})  # fmt: skip
+    goal = {"recovery_target_lsn": lsn, "recovery_target_inclusive": "true"}
+    with prefetching(cluster, archive, base, data_dir) as wal:
+        unpack(cluster, store, base, keys.all(), data_dir, force=force)
+        return replay(cluster, wal, data_dir, goal)
 
 
-def replay(
-    cluster: Cluster, archive: WalArchive, base: PhysicalManifest, data_dir: Path,
-    goal: dict[str, str],
-) -> SideCopy:  # fmt: skip
-    """Start the backup unpacked in ``data_dir`` with the archived WAL from its start,
+@contextmanager
+def prefetching(
+    cluster: Cluster, archive: WalArchive, base: PhysicalManifest, data_dir: Path
+) -> Iterator[WalPrefetch]:
+    """The WAL a replay of ``base`` into ``data_dir`` reads, fetched from now on; removed
+    after (replayed or failed: no longer needed)."""
+    wal = WalPrefetch(archive, base.start_wal, data_dir.parent / f"{data_dir.name}-wal",
+                      cluster.run_as).start()  # fmt: skip
+    try:
+        yield wal
+    finally:
+        wal.close()
+
+
+def replay(cluster: Cluster, wal: WalPrefetch, data_dir: Path, goal: dict[str, str]) -> SideCopy:
+    """Start the backup unpacked in ``data_dir`` with the archived WAL ``wal`` fetches,
     replayed to ``goal`` (recovery target settings; none: every archived WAL file) and
     promoted; returns the running copy."""
-    wal_dir = data_dir.parent / f"{data_dir.name}-wal"
-    archive.fetch(archive.since(base.start_wal), wal_dir)
     (data_dir / "recovery.signal").touch()
     own(data_dir, cluster)
-    own(wal_dir, cluster)
-    settings = {"restore_command": f'cp "{wal_dir}/%f" "%p"', **goal}
+    settings = {"restore_command": wal.restore_command, **goal}
     if goal:
         settings["recovery_target_action"] = "promote"
     side = start_side(cluster, data_dir, settings)
     try:
         _wait_promoted(side)
+        wal.check()  # a fetch that failed ended the replay early: not a restore
     except BaseException:
         side.stop()
         raise
-    finally:
-        shutil.rmtree(wal_dir, ignore_errors=True)  # replayed (or failed): no longer needed
     return side
 
 

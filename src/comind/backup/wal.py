@@ -103,15 +103,13 @@ class WalArchive:
         histories = [s.name for s in self.segments() if s.name.endswith(".history")]
         return [n for n in self.segment_names() if n >= first] + histories
 
-    def fetch(self, names: list[str], into: Path) -> None:
-        """Decrypt the named files into ``into`` (what a restore_command copies from)."""
-        into.mkdir(parents=True, exist_ok=True)
-        keys = self.keys.all()
-        for name in names:
-            data = open_stream(self.store.get_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"), keys)
-            with (into / name).open("wb") as out:
-                for block in data:
-                    out.write(block)
+    def fetch_one(self, name: str, path: Path) -> None:
+        """Decrypt the archived file ``name`` into ``path``."""
+        data = open_stream(self.store.get_stream(BUCKET, f"{PREFIX}{name}{SUFFIX}"),
+                           self.keys.all())  # fmt: skip
+        with path.open("wb") as out:
+            for block in data:
+                out.write(block)
 
 
 def lag_seconds(spool: Path) -> float:
