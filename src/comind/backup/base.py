@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from comind.backup.basebackup import NoServerCompression, compressed_basebackup, supported
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster, stable_counts, table_stats
 from comind.backup.crypto import open_stream, seal_stream
@@ -229,13 +230,12 @@ def _take(
     began = time.monotonic()
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting = pool.submit(table_stats, reader, databases)
-        catcher = MemberCatcher("backup_manifest")
-        info, source_bytes = _stream(
+        info, source_bytes, caught = _stream(
             cluster, store, backup_id, (key_id, key), progress, digest := hashlib.sha256(),
-            since, catcher,
+            since,
         )  # fmt: skip
         counted = counting.result()
-    pg_manifest = _store_pg_manifest(store, backup_id, key_id, key, catcher)
+    pg_manifest = _store_pg_manifest(store, backup_id, key_id, key, caught)
     after, stats_after = cluster.position(), table_stats(reader, databases, count=False)
     return PhysicalManifest(
         id=backup_id, type="full", format="tar+zstd+aes-256-gcm", key_id=key_id,
@@ -249,11 +249,11 @@ def _take(
 
 
 def _store_pg_manifest(
-    store: ObjectStore, backup_id: str, key_id: str, key: bytes, catcher: MemberCatcher
+    store: ObjectStore, backup_id: str, key_id: str, key: bytes, caught: bytes | None
 ) -> str | None:
-    if catcher.found is None:
+    if caught is None:
         return None
-    write_once(store, pg_manifest_key(backup_id), seal_stream([catcher.found], key_id, key))
+    write_once(store, pg_manifest_key(backup_id), seal_stream([caught], key_id, key))
     return pg_manifest_key(backup_id)
 
 
@@ -265,11 +265,22 @@ def _stream(
     progress: Progress,
     digest: Any,
     since: Path | None,
-    catcher: MemberCatcher,
-) -> tuple[ObjectInfo, int]:
+) -> tuple[ObjectInfo, int, bytes | None]:
     """pg_basebackup's tar, sealed into the store (renamed into place only when complete);
-    also how many bytes pg_basebackup sent. ``since``: the parent's manifest, for an
-    incremental backup."""
+    also how many bytes of files it holds and its ``backup_manifest``. The server compresses
+    it where it can (backup/basebackup.py), else the tar is streamed and compressed here.
+    ``since``: the parent's manifest, for an incremental backup."""
+    if supported(cluster):
+        try:
+            with compressed_basebackup(cluster, f"comind {backup_id}", since, progress) as taken:
+                with taken.tar.open("rb") as tar:
+                    chunks = iter(lambda: tar.read(READ), b"")
+                    sealed = hashed(seal_stream(chunks, *sealing, compressed=True), digest)
+                    info = write_once(store, artifact_key(backup_id), sealed)
+                return info, taken.source_bytes, taken.manifest
+        except NoServerCompression:
+            pass  # this server cannot: stream the tar
+    catcher = MemberCatcher("backup_manifest")
     proc = subprocess.Popen(
         [
             cluster.tool("pg_basebackup"),
@@ -295,7 +306,7 @@ def _stream(
     )
     raw = _Counted(proc, progress, catcher.feed)
     sealed = hashed(seal_stream(raw, *sealing), digest)
-    return write_once(store, artifact_key(backup_id), sealed), raw.total
+    return write_once(store, artifact_key(backup_id), sealed), raw.total, catcher.found
 
 
 def hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:

@@ -17,6 +17,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import IO, cast
 
 import zstandard
 from cryptography.exceptions import InvalidTag
@@ -27,6 +28,7 @@ from comind.errors import ComindError
 MAGIC = b"CMB1"
 CHUNK = 1 << 20
 WINDOW = 4 << 20  # input bytes per sealed chunk
+STREAM = "zstd-stream"  # sealed as given: a zstd stream made elsewhere
 _LEN = struct.Struct(">I")
 
 
@@ -34,19 +36,24 @@ class BackupCryptoError(ComindError):
     """An artifact that cannot be read: wrong key, corrupt or truncated."""
 
 
-def seal_stream(chunks: Iterable[bytes], key_id: str, key: bytes) -> Iterator[bytes]:
+def seal_stream(chunks: Iterable[bytes], key_id: str, key: bytes, *,
+                compressed: bool = False) -> Iterator[bytes]:  # fmt: skip
     """``chunks`` compressed (zstd) and encrypted into artifact bytes, streamed.
 
     Each sealed chunk holds the compressed form of at most WINDOW bytes of input (a zstd
-    block flush ends every window), so opening never expands one chunk past WINDOW."""
+    block flush ends every window), so opening never expands one chunk past WINDOW.
+    ``compressed``: ``chunks`` are a zstd stream already (a server-compressed base backup),
+    sealed as they are; opening decompresses them in bounded pieces."""
     data_key = AESGCM.generate_key(bit_length=256)
     wrap_nonce = os.urandom(12)
     wrapped = wrap_nonce + AESGCM(key).encrypt(wrap_nonce, data_key, key_id.encode())
-    header = json.dumps(
-        {"v": 1, "key_id": key_id, "wrapped_key": wrapped.hex(), "compression": "zstd"}
-    ).encode()
+    header = json.dumps({"v": 1, "key_id": key_id, "wrapped_key": wrapped.hex(),
+                         "compression": STREAM if compressed else "zstd"}).encode()  # fmt: skip
     yield MAGIC + _LEN.pack(len(header)) + header
     sealer = _Sealer(AESGCM(data_key))
+    if compressed:
+        yield from _as_they_are(chunks, sealer)
+        return
     squeeze = zstandard.ZstdCompressor(level=1).compressobj()
     pending = bytearray()
     for chunk in chunks:
@@ -56,6 +63,16 @@ def seal_stream(chunks: Iterable[bytes], key_id: str, key: bytes) -> Iterator[by
             del pending[:WINDOW]
             yield sealer.seal(window + squeeze.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK), last=False)
     yield sealer.seal(squeeze.compress(bytes(pending)) + squeeze.flush(), last=True)
+
+
+def _as_they_are(chunks: Iterable[bytes], sealer: _Sealer) -> Iterator[bytes]:
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        while len(pending) >= WINDOW:
+            yield sealer.seal(bytes(pending[:WINDOW]), last=False)
+            del pending[:WINDOW]
+    yield sealer.seal(bytes(pending), last=True)
 
 
 def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes]:
@@ -76,17 +93,44 @@ def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes
         raise BackupCryptoError(
             f"backup key {header['key_id']} does not open this artifact"
         ) from None
-    opener, inflate = _Sealer(AESGCM(data_key)), _Inflater(header.get("compression", "gzip"))
+    opened = _opened(reader, _Sealer(AESGCM(data_key)))
+    if header.get("compression") == STREAM:  # bounded pieces, however well it compressed
+        source = cast(IO[bytes], _Chunks(opened))  # what read_to_iter calls: read(n)
+        yield from zstandard.ZstdDecompressor().read_to_iter(source, write_size=CHUNK)
+        return
+    inflate = _Inflater(header.get("compression", "gzip"))
+    for plain in opened:
+        yield from inflate.pieces(plain)
+
+
+def _opened(reader: _Reader, opener: _Sealer) -> Iterator[bytes]:
+    """The decrypted chunks, each checked, the last one marked as such."""
     while True:
         size = reader.take_optional(4)
         if size is None:
             raise BackupCryptoError("the artifact is truncated (no final chunk)")
         plain, last = opener.open(reader.take(_LEN.unpack(size)[0]))
-        yield from inflate.pieces(plain)
+        yield plain
         if last:
             if reader.take_optional(1) is not None:
                 raise BackupCryptoError("the artifact has data after its final chunk")
             return
+
+
+class _Chunks:
+    """An iterator of byte chunks as what ``read_to_iter`` reads from."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks, self.buf = chunks, b""
+
+    def read(self, n: int) -> bytes:
+        while not self.buf:
+            more = next(self.chunks, None)
+            if more is None:
+                return b""
+            self.buf = more
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
 
 
 class _Inflater:

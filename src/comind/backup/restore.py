@@ -146,8 +146,23 @@ def _extract(
         plain = _Stream(blocks, progress)
         with tarfile.open(fileobj=plain, mode="r|") as archive:
             extract_trusted(archive, into)  # our own, authenticated artifact
-        return plain.total
-    return _untar(tar, blocks, into, progress)
+        total = plain.total
+    else:
+        total = _untar(tar, blocks, into, progress)
+    _put_pg_manifest(store, manifest, keys, into)
+    return total
+
+
+def _put_pg_manifest(
+    store: ObjectStore, manifest: PhysicalManifest, keys: dict[str, bytes], into: Path
+) -> None:
+    """pg_basebackup's ``backup_manifest`` in the data directory (pg_verifybackup and
+    pg_combinebackup read it there): a server-compressed backup keeps it beside its tar."""
+    if manifest.pg_manifest is None or (into / "backup_manifest").exists():
+        return
+    with (into / "backup_manifest").open("wb") as out:
+        for block in open_stream(store.get_stream(BUCKET, manifest.pg_manifest), keys):
+            out.write(block)
 
 
 def _untar(tar: str, blocks: Iterator[bytes], into: Path, progress: Callable[[int], None]) -> int:

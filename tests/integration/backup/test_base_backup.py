@@ -39,6 +39,9 @@ def test_a_full_backup_restores_and_verifies(
     assert entry.manifest == manifest and entry.stop_lsn == manifest.stop_lsn  # and the JSONB
     raw = b"".join(store.get_stream(BUCKET, manifest.artifacts[0]))
     assert b"repeat" not in raw and b"xxxxxxxxxx" not in raw  # encrypted at rest
+    header = json.loads(raw[8 : 8 + int.from_bytes(raw[4:8], "big")])
+    assert header["compression"] == "zstd-stream"  # compressed by the server (PostgreSQL 15)
+    assert manifest.source_bytes > 5 * manifest.size_bytes  # what the files hold, uncompressed
 
     report = verifier.run(manifest)
     assert report.ok, report.problems
