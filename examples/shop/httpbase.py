@@ -1,4 +1,5 @@
-"""A tiny JSON HTTP server shared by the example apps (standard library only)."""
+"""What the example apps share: a tiny JSON HTTP server (standard library only), and their
+database through the app SDK (a pool, tables made, the query cache watching them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,22 @@ import os
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from psycopg_pool import ConnectionPool
+
+from comind import sdk
+
 Routes = dict[str, Callable[[], object]]
+
+
+def database(env: sdk.AppEnv, schema: str, *watched: str) -> tuple[ConnectionPool, sdk.QueryCache]:
+    """The app's database: a pool, ``schema`` applied, the query cache watching ``watched``."""
+    pool = ConnectionPool(
+        env.database_url or "", min_size=1, max_size=4, kwargs={"autocommit": True}
+    )
+    with pool.connection() as conn:
+        conn.execute(schema)
+        sdk.QueryCache.watch(conn, *watched)
+    return pool, sdk.QueryCache(sdk.Cache.of(env))
 
 
 def serve(name: str, default_port: int, routes: Routes) -> None:

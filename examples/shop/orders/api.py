@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 
-from httpbase import serve
-from psycopg_pool import ConnectionPool
+from httpbase import database, serve
 
 from comind import sdk
 
@@ -38,11 +37,7 @@ def info() -> dict[str, object]:
 def main() -> None:
     routes = {"/": info}
     if env.database_url and env.redis_url:
-        pool = ConnectionPool(env.database_url, min_size=1, max_size=4, kwargs={"autocommit": True})
-        with pool.connection() as conn:
-            conn.execute(SCHEMA)
-            sdk.QueryCache.watch(conn, "customers", "shipments")
-        queries = sdk.QueryCache(sdk.Cache.of(env))
+        pool, queries = database(env, SCHEMA, "customers", "shipments")
 
         def ship(body: str) -> None:
             order = json.loads(body)["id"]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 
-from httpbase import serve
-from psycopg_pool import ConnectionPool
+from httpbase import database, serve
 
 from comind import sdk
 
@@ -33,11 +32,7 @@ def info() -> dict[str, object]:
 def main() -> None:
     routes = {"/": info}
     if env.database_url and env.redis_url:
-        pool = ConnectionPool(env.database_url, min_size=1, max_size=4, kwargs={"autocommit": True})
-        with pool.connection() as conn:
-            conn.execute(SCHEMA)
-            sdk.QueryCache.watch(conn, "settlements")
-        queries = sdk.QueryCache(sdk.Cache.of(env))
+        pool, queries = database(env, SCHEMA, "settlements")
 
         def settle(body: str) -> None:
             order = json.loads(body)
