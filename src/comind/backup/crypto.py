@@ -96,8 +96,9 @@ def open_stream(data: Iterable[bytes], keys: dict[str, bytes]) -> Iterator[bytes
     opened = _opened(reader, _Sealer(AESGCM(data_key)))
     if header.get("compression") == STREAM:  # bounded pieces, however well it compressed
         source = cast(IO[bytes], _Chunks(opened))  # what read_to_iter calls: read(n)
-        yield from zstandard.ZstdDecompressor().read_to_iter(source, read_size=CHUNK,
-                                                             write_size=WINDOW)
+        yield from zstandard.ZstdDecompressor().read_to_iter(
+            source, read_size=CHUNK, write_size=WINDOW
+        )
         return
     inflate = _Inflater(header.get("compression", "gzip"))
     for plain in opened:
