@@ -60,10 +60,10 @@ class BackupsApi:
         wal_lag: Callable[[], float],
         switches: dict[str, Switch] | None = None,
         actions: BackupActions | None = None,
-        missing: Callable[[Manifest], list[str]] = lambda manifest: [],
+        presence: Callable[[], Callable[[Manifest], list[str]]] = lambda: lambda manifest: [],
     ) -> None:
         self.catalog, self.tokens, self.wal_lag = catalog, tokens, wal_lag
-        self.switches, self.actions, self.missing = switches or {}, actions, missing
+        self.switches, self.actions, self.presence = switches or {}, actions, presence
         self.guard = Guard(tokens)
 
     def routes(self) -> list[Route]:
@@ -132,30 +132,26 @@ class BackupsApi:
 
     def document(self) -> dict[str, Any]:
         """The catalog, newest first, and the WAL archive lag (blocking)."""
+        missing = self.presence()  # one round: each bucket's blobs listed once
         return {
-            "backups": [self._out(r) for r in self.catalog.entries()],
+            "backups": [_out(r, missing) for r in self.catalog.entries()],
             "wal_archive_lag_seconds": round(self.wal_lag(), 3),
         }
-
-    def _out(self, row: CatalogEntry) -> dict[str, Any]:
-        """A catalog row as the API answers it: its columns, two facts of its manifest, and
-        for a complete backup whose files are gone from the store, status ``missing-files``
-        (never ``complete``) and the first of them."""
-        out = _out(row)
-        gone = self.missing(row.manifest) if row.complete() and row.manifest else []
-        if gone:
-            out |= {"status": "missing-files", "missing_files": gone[:10]}
-        return out
 
 
 def _engine(named: Mapping[str, Any]) -> str:
     return str(named.get("engine", "postgres"))
 
 
-def _out(row: CatalogEntry) -> dict[str, Any]:
-    """A catalog row as the API answers it: its columns, and two facts of its manifest."""
+def _out(row: CatalogEntry, missing: Callable[[Manifest], list[str]]) -> dict[str, Any]:
+    """A catalog row as the API answers it: its columns, two facts of its manifest, and for
+    a complete backup whose files are gone from the store, status ``missing-files`` (never
+    ``complete``) and the first of them."""
     manifest = row.manifest
     out = row.model_dump(mode="json", exclude={"manifest"})
     out["sha256"] = manifest.sha256 if isinstance(manifest, SealedManifest) else None
     out["pg_version"] = manifest.pg_version if isinstance(manifest, PgManifest) else None
+    gone = missing(manifest) if row.complete() and manifest else []
+    if gone:
+        out |= {"status": "missing-files", "missing_files": gone[:10]}
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from comind.api.backups import BackupsApi
 from comind.api.deployments import DeploymentsApi
@@ -121,7 +121,7 @@ def queues(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
 def flows(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     summaries = src.flows.listing.get()  # shared with the API and other tabs
     names = [f["name"] for f in summaries]
-    span = params.get("range", "1h") if params.get("range") in RANGES else "1h"
+    span = _span(params)
     page = {"flows": summaries, "flow": None, "range": span, "ranges": RANGES}
     if not names:
         return page
@@ -145,11 +145,31 @@ def quality(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     return {"datasets": datasets, "dataset": chosen, "detail": src.quality.detail(chosen, None)}
 
 
-def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:
-    """The flow's charts, as the dashboard script draws them from /api/v1/metrics/query:
-    ``rate`` is a counter's increase per second, ``mean`` a histogram's average."""
+class ChartLine(TypedDict):
+    label: str
+    name: str  # the metric
+    match: dict[str, str]  # its labels
 
-    def line(label: str, name: str, **match: str) -> dict[str, Any]:
+
+class Chart(TypedDict):
+    """A chart as the dashboard script draws it from /api/v1/metrics/query: ``rate`` is a
+    counter's increase per second, ``mean`` a histogram's average, ``value`` a gauge."""
+
+    title: str
+    kind: Literal["rate", "mean", "value"]
+    range: str
+    lines: list[ChartLine]
+
+
+def _span(params: Params) -> str:
+    """The time range a page's charts show (``?range=``; 1h unless one of RANGES)."""
+    return params["range"] if params.get("range") in RANGES else "1h"
+
+
+def flow_charts(flow: str, span: str) -> list[Chart]:
+    """The flow's charts."""
+
+    def line(label: str, name: str, **match: str) -> ChartLine:
         return {"label": label, "name": name, "match": {"flow": flow, **match}}
 
     records = "comind_flow_records_total"
@@ -168,10 +188,10 @@ def flow_charts(flow: str, span: str) -> list[dict[str, Any]]:
 
 def backups(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
     """The catalog with each backup's last restore test, and the RPO and RTO over time."""
-    span = params.get("range", "1h") if params.get("range") in RANGES else "1h"
+    span = _span(params)
 
-    def chart(title: str, name: str) -> dict[str, Any]:
-        line = {"label": "cluster", "name": name, "match": {"database": "all"}}
+    def chart(title: str, name: str) -> Chart:
+        line: ChartLine = {"label": "cluster", "name": name, "match": {"database": "all"}}
         return {"title": title, "kind": "value", "range": span, "lines": [line]}
 
     return {**src.backups.document(), "range": span, "ranges": RANGES, "charts": [

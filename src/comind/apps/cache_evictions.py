@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from comind.sdk.keys import stats_key
@@ -35,16 +36,19 @@ class EvictionWatcher:
     def _listen(self, stop: threading.Event) -> None:
         with client(self.target) as conn, conn.pubsub(ignore_subscribe_messages=True) as sub:
             sub.psubscribe(EVICTED)
+            prefixes, looked = [f"{app}:" for app in self.apps()], time.monotonic()
             while not stop.is_set():
                 message = sub.get_message(timeout=WAIT)
+                if time.monotonic() - looked > WAIT:  # the apps change with a sync, rarely
+                    prefixes, looked = [f"{app}:" for app in self.apps()], time.monotonic()
                 if message is not None:
-                    self._count(conn, str(message["data"]))
+                    self._count(conn, prefixes, str(message["data"]))
 
-    def _count(self, conn: RedisClient, key: str) -> None:
-        for app in self.apps():
-            if key.startswith(f"{app}:"):
-                conn.hincrby(stats_key(f"{app}:"), "evictions", 1)
-                return
+    @staticmethod
+    def _count(conn: RedisClient, prefixes: list[str], key: str) -> None:
+        owner = next((p for p in prefixes if key.startswith(p)), None)
+        if owner is not None:
+            conn.hincrby(stats_key(owner), "evictions", 1)
 
     def start(self) -> threading.Event:
         """Run on a daemon thread; set the returned event to stop it."""

@@ -59,7 +59,9 @@ class Objectives:
                  databases: Callable[[], list[str]]) -> None:  # fmt: skip
         self.cluster, self.catalog, self.archive = cluster, catalog, archive
         self.databases = databases
+        # (time, WAL position), oldest first: none older than the last one the archive covers
         self.samples: deque[tuple[datetime, Lsn]] = deque(maxlen=100_000)
+        self._born: datetime | None = None  # the platform's first migration: it never moves
 
     def sample(self) -> tuple[float, float]:
         """Measure both now and export them; (rpo, rto) in seconds."""
@@ -75,13 +77,16 @@ class Objectives:
 
     def _rpo(self, now: datetime, lsn: Lsn, base: CatalogEntry | None) -> float:
         newest = self.archive.newest()
+        archived = segment_end(newest.name) if newest else Lsn(0)
+        while len(self.samples) > 1 and self.samples[1][1] <= archived:
+            self.samples.popleft()  # the archive covers a later one: never needed again
         if base is None or newest is None or base.stop_lsn is None:
-            return (now - self.catalog.platform_born()).total_seconds()
-        archived = segment_end(newest.name)
+            self._born = self._born or self.catalog.platform_born()
+            return (now - self._born).total_seconds()
         if lsn <= archived:
             return 0.0
-        within = [at for at, seen in self.samples if seen <= archived]
-        since = max(within) if within else newest.modified  # before our samples: when shipped
+        at, seen = self.samples[0]
+        since = at if seen <= archived else newest.modified  # before our samples: when shipped
         return max(0.0, (now - since).total_seconds())
 
     def _rto(self, lsn: Lsn, base: CatalogEntry | None) -> float:

@@ -16,13 +16,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from comind.backup.base import BUCKET, PHYSICAL, physical_backup, physical_manifests
+from comind.backup.base import BUCKET, PHYSICAL, physical_backup
 from comind.backup.buckets import backup_buckets
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import logical_backup
-from comind.backup.manifest import LogicalManifest, Manifest, PhysicalKind, PhysicalManifest
+from comind.backup.manifest import LogicalManifest, Manifest, PhysicalKind
 from comind.backup.pitr import create_restore_point
 from comind.backup.retention import prune
 from comind.backup.snapshots import redis_backup
@@ -118,20 +118,6 @@ class BackupService:
     def restore_point(self, name: str) -> dict[str, Any]:
         """Mark this moment under ``name`` (``comind restore --to-restore-point NAME``)."""
         return create_restore_point(self.cluster, self.store, name).model_dump(mode="json")
-
-    def manifest(self, backup_id: str | None) -> PhysicalManifest:
-        """The manifest of a complete physical backup (the newest one when None)."""
-        if backup_id is None:
-            # not limit=1: the newest backup may be of another kind (logical, redis...)
-            newest = physical_manifests(self.catalog, limit=200)
-            if not newest:
-                raise UsageError("no complete backup: comind backup run")
-            return newest[0]
-        found = self.catalog.finished(backup_id)
-        if not isinstance(found, PhysicalManifest):
-            raise UsageError(f"backup {backup_id} is a {found.type} backup: only a physical "
-                             "backup (full, incr, diff) is verified by a restore")  # fmt: skip
-        return found
 
     def _logical(self, app: str | None) -> LogicalManifest:
         if not app:

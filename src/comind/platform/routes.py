@@ -8,7 +8,6 @@ API call by the same token are allowed exactly the same things.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ from comind.api.tokens import Tokens
 from comind.apps.cache_metrics import counts
 from comind.apps.credentials import Credentials
 from comind.backup.catalog import BackupCatalog
-from comind.backup.presence import missing_files
+from comind.backup.presence import Presence
 from comind.backup.switch import switch_data, switch_redis
 from comind.backup.wal import lag_seconds as wal_lag
 from comind.cicd.artifacts import ArtifactRegistry
@@ -101,7 +100,7 @@ def platform_routes(
     spool = rt.engines.postgres.wal_spool
     catalog = BackupCatalog(messages.pool)
     backups = BackupsApi(catalog, tokens, lambda: wal_lag(spool), _switches(rt, catalog),
-                         rt.backup_service, partial(missing_files, rt.wal.store))  # fmt: skip
+                         rt.backup_service, lambda: Presence(rt.wal.store).missing)  # fmt: skip
     queues = QueuesApi(messages, tokens)
     quality = platform_quality(rt, messages.pool)
     deployments = (DeploymentsApi(rt.gitops.deployments, rt.gitops.service.env, Guard(tokens))
