@@ -172,7 +172,7 @@ class FileObjectStore:
                 path.unlink(missing_ok=True)
                 side.unlink(missing_ok=True)
                 done = Deleted()
-        tidy(path, top)
+            tidy(path, top)  # under the lock: a put's mkdir-then-rename must not lose its folder
         return done
 
     def _commit(
