@@ -31,6 +31,7 @@ from comind.stores.postgres import PgTarget, connect
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
 PLATFORM_SCHEMA = "comind"
+COUNTED_KINDS = "('r', 'p')"  # plain and partitioned tables: a count runs no code of theirs
 SUMMARY_WAIT = 15.0  # seconds a new cluster's first WAL summary is waited for
 Stats = dict[str, dict[str, dict[str, int]]]  # database -> table -> rows / writes
 
@@ -134,8 +135,9 @@ def table_stats(target: PgTarget, databases: list[str], *, count: bool = True) -
             # the app owns its database and may set its search_path: only the catalog's names
             conn.execute("SET search_path = pg_catalog, pg_temp")
             names = conn.execute(
-                "SELECT schemaname, relname, pg_relation_size(relid) <= %s "
-                "FROM pg_stat_user_tables ORDER BY 1, 2",
+                "SELECT s.schemaname, s.relname, pg_relation_size(s.relid) <= %s "
+                "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                f"WHERE c.relkind IN {COUNTED_KINDS} ORDER BY 1, 2",
                 (COUNT_LIMIT,),
             ).fetchall()
             rows = {f"{s}.{t}": _readable_rows(conn, s, t) if count and small else -1
@@ -176,6 +178,22 @@ def lend_large_objects(cluster: Cluster, database: str) -> None:
         for (oid,) in conn.execute("SELECT oid FROM pg_largeobject_metadata").fetchall():
             conn.execute(sql.SQL("GRANT SELECT ON LARGE OBJECT {} TO {}").format(
                 sql.Literal(int(oid)), role))  # fmt: skip
+
+
+def countable(conn: Any) -> dict[str, tuple[str, str] | None]:
+    """The database's tables (plain and partitioned) by the ``schema.table`` name a manifest
+    records them under, as (schema, table); None where two read alike (a dot in a name).
+    Only these are ever counted: counting a view would run the functions its owner wrote."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        f"WHERE c.relkind IN {COUNTED_KINDS} AND n.nspname <> 'information_schema' "
+        "AND n.nspname NOT LIKE 'pg\\_%'"
+    ).fetchall()
+    out: dict[str, tuple[str, str] | None] = {}
+    for schema, table in rows:
+        name = f"{schema}.{table}"
+        out[name] = None if name in out else (schema, table)
+    return out
 
 
 def count_rows(conn: Any, schema: str, table: str) -> int:

@@ -3,9 +3,10 @@ partial restores: one database, or one table of it, copied from a restored copy 
 logical backup) into the live platform under a new database name, beside the original.
 
 Nothing live is replaced: the restored data lands in a new database the app's role owns,
-to be inspected and copied back by the operator. Dumps log in as the backup role; restores
-create databases and run as the superuser (provisioning), the restored objects made as the
-app's role.
+to be inspected and copied back by the operator. Dumps log in as the backup role; the
+superuser creates the database (provisioning) and ``pg_restore`` logs in as a stand-in of the
+app's role (stores/pg_admin.py), so the restored objects are the app's and none of its code
+runs with more than its rights.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from comind.backup.manifest import LogicalManifest
 from comind.backup.restore import check_artifacts
 from comind.backup.store import write_once
 from comind.stores.objects import ObjectStore
+from comind.stores.pg_admin import stand_in
 from comind.stores.postgres import PgTarget
 
 READ = 1 << 20
@@ -152,28 +154,39 @@ def _output(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
 
 
 def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: str | None) -> None:
-    # created as the app's role, so the app owns what is restored
-    role = ["--role", owner] if owner and role_exists(cluster.target, owner) else []
+    """``pg_restore`` of ``data`` into ``target``'s database: logged in as a stand-in of
+    ``owner`` (the app's role), so what is restored belongs to the app and no code the app
+    wrote (a check, a default, an index expression) ever runs with the superuser's rights;
+    as the superuser only when there is no such role (a database the platform made)."""
+    if not owner or not role_exists(cluster.target, owner):
+        _pg_restore(cluster, target, data, [])
+        return
+    with stand_in(cluster.target, owner) as login:
+        _pg_restore(cluster, login.with_db(target.dbname), data, ["--role", owner])
+
+
+def _pg_restore(cluster: Cluster, login: PgTarget, data: Iterator[bytes], role: list[str]) -> None:
     proc = subprocess.Popen(
         [
             cluster.tool("pg_restore"),
             *role,
             "--no-password",
             "--no-owner",
+            "--no-privileges",
             "--exit-on-error",
             "-h",
-            target.host,
+            login.host,
             "-p",
-            str(target.port),
+            str(login.port),
             "-U",
-            target.user,
+            login.user,
             "-d",
-            target.dbname,
+            login.dbname,
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=cluster.env(),
+        env=cluster.env(login),
     )
     assert proc.stdin is not None and proc.stderr is not None
     try:

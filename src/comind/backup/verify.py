@@ -5,14 +5,19 @@
   (``pg_verifybackup``), the copy started on a free port until PostgreSQL reaches
   consistency, every index and table checked with ``pg_amcheck``, and the row count of every
   table recorded at backup time (those nobody wrote to meanwhile) compared;
-- **logical**: the dump restored into a scratch database of the live cluster (as the app's
-  role, so none of the app's code runs as the superuser), its row counts compared and
-  ``pg_amcheck`` run on it, then dropped;
+- **logical**: the dump restored into a scratch database of the live cluster (through a
+  stand-in of the app's role, so none of the app's code runs with more than its rights), its
+  row counts compared and ``pg_amcheck`` run on it, then dropped;
 - **objects**: every object the backup lists is present in the backup store, and a sample
   of them decrypts to the checksum (MD5 etag) recorded at backup time;
 - **redis**: the snapshot served by a throwaway ``redis-server`` as Redis' own user (Redis
   checks the RDB's checksum as it loads), its key count compared when the backup could
   record it exactly.
+
+Row counts are read as the backup role (a stand-in of it on a restored copy), tables only,
+found by the catalog's (schema, table), never as the superuser: a restored database holds
+the app's code, and counting a view would run it. ``pg_amcheck`` runs as the superuser:
+amcheck runs an index's functions as the table's owner, in a security-restricted operation.
 
 Each test records its outcome and timings in the catalog: how long it took, how long the
 restore took until the copy served (the base of the RTO), and the WAL replay rate it saw.
@@ -32,7 +37,7 @@ from pathlib import Path
 from comind.backup.base import BUCKET, BackupError
 from comind.backup.buckets import blob_key
 from comind.backup.catalog import BackupCatalog, RestoreTiming
-from comind.backup.cluster import Cluster, count_rows, drop_database
+from comind.backup.cluster import Cluster, count_rows, countable, drop_database
 from comind.backup.crypto import open_stream
 from comind.backup.keys import KeyRing
 from comind.backup.logical import restore_logical
@@ -49,8 +54,9 @@ from comind.backup.restore import SideCopy, own, start_side, unpack
 from comind.backup.snapshots import restore_redis
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env
-from comind.spec.names import role_name
+from comind.spec.names import BACKUP_ROLE, role_name
 from comind.stores.objects import ObjectStore
+from comind.stores.pg_admin import stand_in
 from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis_persistence import Persistence
 
@@ -135,7 +141,8 @@ class Verifier:
             replayed = manifest.stop_lsn.value - manifest.start_lsn.value
             if replayed >= MIN_REPLAY:
                 report.replay_bytes_per_second = replayed / (time.monotonic() - starting)
-            _compare(side.target, manifest.tables, report)
+            with stand_in(side.target, BACKUP_ROLE) as login:
+                _compare(login, manifest.tables, report)
             _amcheck(self.cluster, side.target, report, "--all")
         finally:
             if side is not None:
@@ -150,7 +157,8 @@ class Verifier:
             restore_logical(self.cluster, self.store, self.keys, manifest, scratch,
                             owner=role_name(manifest.app))  # fmt: skip
             report.restore_seconds = round(time.monotonic() - began, 3)
-            _compare(target, {scratch: manifest.tables.get(manifest.database, {})}, report)
+            counts = {scratch: manifest.tables.get(manifest.database, {})}
+            _compare(self.cluster.reader, counts, report)
             _amcheck(self.cluster, target, report, "--database", scratch)
         finally:
             drop_database(target, scratch)
@@ -197,18 +205,26 @@ class Verifier:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _compare(target: PgTarget, tables: TableCounts, report: Report) -> None:
+def _compare(login: PgTarget, tables: TableCounts, report: Report) -> None:
+    """Row counts of the restored copy against ``tables``, read through ``login`` (never
+    the superuser), table by table as the catalog names them (never a view)."""
     for db, counts in tables.items():
-        with connect(target.with_db(db)) as conn:
-            for name, expected in counts.items():
-                if expected is None:
-                    continue  # written to during the backup: no fixed count to compare
-                schema, _, table = name.partition(".")
-                rows = count_rows(conn, schema, table)
+        expected = {name: rows for name, rows in counts.items() if rows is not None}
+        if not expected:
+            continue  # every table was written to during the backup: nothing fixed to compare
+        with connect(login.with_db(db)) as conn:
+            found = countable(conn)
+            for name, rows in sorted(expected.items()):
+                if name not in found:
+                    report.problems.append(f"{db}.{name}: missing from the restored copy")
+                    continue
+                where = found[name]
+                if where is None:
+                    continue  # two tables read alike: neither can be told from the name
+                got = count_rows(conn, *where)
                 report.tables_compared += 1
-                if rows != expected:
-                    report.problems.append(f"{db}.{name}: {rows} rows, "
-                                           f"{expected} at backup time")  # fmt: skip
+                if got != rows:
+                    report.problems.append(f"{db}.{name}: {got} rows, {rows} at backup time")
 
 
 def _verifybackup(cluster: Cluster, data_dir: Path, report: Report) -> None:

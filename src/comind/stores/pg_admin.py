@@ -18,12 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 from psycopg import sql
 
-from comind.spec.names import BACKUP_ROLE, is_platform_role
+from comind.spec.names import BACKUP_ROLE, PLATFORM_ROLE_PREFIX, is_platform_role
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
 
@@ -62,9 +65,7 @@ class PgAdmin:
         with row security is still read whole); ``connection_limit``: -1 is none."""
         with self.pool.connection() as conn, conn.transaction():
             verb = _create_or_alter(conn, role)
-            # the verifier, never the password, goes over the wire (and into any server log)
-            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(),
-                                                    b"scram-sha-256").decode()  # fmt: skip
+            verifier = scram_verifier(conn, role, password)
             rights = (
                 "NOSUPERUSER NOCREATEDB NOCREATEROLE "
                 + ("REPLICATION BYPASSRLS " if replication else "NOREPLICATION NOBYPASSRLS ")
@@ -170,6 +171,37 @@ class PgAdmin:
     def drop_role(self, role: str) -> None:
         with self.pool.connection() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@contextmanager
+def stand_in(admin: PgTarget, *roles: str) -> Iterator[PgTarget]:
+    """A login of its own for a job that must act with ``roles``' rights and no more: a new
+    role, member of those alone, with a random password, dropped (its sessions ended) after.
+
+    ``SET ROLE`` from the superuser is no such thing: code the app wrote (a check, a default,
+    an index expression) that runs during the job could ``RESET ROLE`` back to the superuser.
+    From a stand-in, ``RESET ROLE`` leads to the stand-in, which holds nothing else."""
+    name = f"{PLATFORM_ROLE_PREFIX}standin_{secrets.token_hex(6)}"
+    password = secrets.token_urlsafe(24)
+    with connect(admin) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                             "NOREPLICATION NOBYPASSRLS PASSWORD {} IN ROLE {}").format(
+            sql.Identifier(name), sql.Literal(scram_verifier(conn, name, password)),
+            sql.SQL(", ").join(map(sql.Identifier, roles))))  # fmt: skip
+    try:
+        yield admin.login(name, password)
+    finally:
+        with connect(admin) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = %s", (name,))  # fmt: skip
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def scram_verifier(conn: Connection, role: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of ``password``, made by the client: the verifier, never the
+    password, goes over the wire (and into any server log)."""
+    made = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    return made.decode()
 
 
 def role_exists(conn: Connection, role: str) -> bool:

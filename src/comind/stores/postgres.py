@@ -78,13 +78,13 @@ class PgTarget:
 def search_path(user: str) -> str | None:
     """The search path a login of ``user`` starts with, whatever its database says.
 
-    An app owns its database and may ``ALTER DATABASE … SET search_path`` to a schema of its
-    own, where a function named like a catalog one (``pg_get_userbyid``) would run as whoever
-    calls it unqualified: the platform's logins (the superuser, ``comind_*`` roles) start
-    with ``public`` alone, behind the catalog, which PostgreSQL searches first when the path
-    does not name it, so a catalog name always means the catalog's. An app's own logins
-    (None) keep what the app chose."""
-    return "public" if user == SUPERUSER or user.startswith("comind_") else None
+    An app owns its database, its ``public`` schema and may ``ALTER DATABASE … SET
+    search_path``: a function or operator it puts on the path that matches a call's argument
+    types better than the catalog's (CVE-2018-1058) would run as whoever calls it unqualified.
+    The platform's logins (the superuser, ``comind_*`` roles) therefore search the catalog
+    alone (``pg_temp`` named last, so a temporary table never shadows it either) and name every
+    other object with its schema. An app's own logins (None) keep what the app chose."""
+    return "pg_catalog,pg_temp" if user == SUPERUSER or user.startswith("comind_") else None
 
 
 def connect(

@@ -247,6 +247,10 @@ def test_an_app_cannot_put_its_functions_in_the_platforms_path(
     with connect(superuser(runtime.engines.postgres)) as conn:
         row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (app_db.user,))
         assert row.fetchone() == (False,), "the app's role became a superuser"
+    # every platform login into the app's database searches the catalog alone: the app owns
+    # schema public too, and an overload there matching a call's types better would win
+    with connect(superuser(runtime.engines.postgres).with_db(app_db.dbname)) as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ("pg_catalog,pg_temp",)
 
 
 def test_a_sink_table_the_app_made_first_is_not_written_nor_adopted_with_its_trigger(
