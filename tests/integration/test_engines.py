@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 import redis
+from tests.dba import dba
 
 from comind.embedded.platform import EmbeddedPlatform
 from comind.stores.objects import FileObjectStore, ObjectStoreError
@@ -43,7 +44,7 @@ def test_postgres_uses_scram_and_checksums(pg: PgTarget) -> None:
 
 
 def test_each_test_database_is_isolated(pg: PgTarget, db: PgTarget) -> None:
-    with connect(pg) as conn:
+    with dba(pg) as conn:
         conn.execute("CREATE TABLE only_here (id int)")
     with connect(db) as conn:
         found = conn.execute("SELECT to_regclass('public.only_here')").fetchone()

@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 from tests.bad_input import requests
+from tests.dba import dba
 from tests.dead_letters import dead_letter
 from tests.e2e.webapp import web_app
 from tests.hidden import Hidden, bearer
@@ -38,7 +39,7 @@ from comind.gitops.source import GitSource
 from comind.governance.access import AccessStore
 from comind.platform import Platform
 from comind.spec import load_spec
-from comind.stores.postgres import connect, superuser
+from comind.stores.postgres import superuser
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -197,7 +198,7 @@ def filled(following: Platform, doc: dict[str, Any], admin: Hidden) -> Platform:
 
     assert following.spec is not None  # the dataset's table, for a privacy scan to read
     use = dataset_table(following.spec, "shop.items")
-    with connect(superuser(following.engines.postgres).with_db(use.database)) as conn:
+    with dba(superuser(following.engines.postgres).with_db(use.database)) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY)")
     assert wait_until(lambda: has("/api/v1/flows/relay/traces", "traces"), timeout=90)
     assert wait_until(lambda: has("/api/v1/flows/relay", "quarantined"))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
+from tests.dba import dba
 from tests.waiting import wait_until
 
 from comind.queue import outbox
@@ -15,7 +17,6 @@ from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute
 from comind.queue.outbox import OutboxRelay
 from comind.stores.postgres import PgTarget, connect
-from comind.stores.queries import package_queries
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def layer(pg: PgTarget) -> Iterator[MessageLayer]:
 
 @pytest.fixture
 def relay(app_db: PgTarget, layer: MessageLayer) -> OutboxRelay:
-    with connect(app_db) as conn:
+    with dba(app_db) as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric)")
         outbox.install(conn)
         outbox.install(conn)  # idempotent
@@ -37,7 +38,7 @@ def relay(app_db: PgTarget, layer: MessageLayer) -> OutboxRelay:
 
 
 def _order(app_db: PgTarget, order_id: int, *, commit: bool) -> None:
-    with connect(app_db, autocommit=False) as conn:
+    with dba(app_db, autocommit=False) as conn:
         conn.execute("INSERT INTO orders VALUES (%s, 10)", (order_id,))
         outbox.enqueue(conn, "orders", f'{{"order": {order_id}}}')
         conn.commit() if commit else conn.rollback()
@@ -86,10 +87,7 @@ def test_a_row_sent_again_after_a_crash_is_deduplicated_on_a_fifo_queue(
         conn.commit()
     # the relay's send committed but its outbox delete did not (a crash in between)
     with connect(app_db, autocommit=False) as conn:
-        rows = conn.execute(
-            package_queries("comind.queue", "outbox")["take"], {"limit": 10}
-        ).fetchall()
-        relay._send(conn, "ledger.fifo", rows)
+        relay._send(conn, "ledger.fifo", relay._take(conn, 10))
         conn.rollback()
     assert relay.step() == 1
     assert _bodies(layer, "shop/ledger.fifo") == ["once"]
@@ -150,3 +148,76 @@ def test_an_app_that_writes_plain_sql_needs_no_library(
         conn.execute("INSERT INTO comind_outbox.messages (queue, body) VALUES ('orders', 'hi')")
     relay.step()
     assert _bodies(layer, "shop/orders") == ["hi"]
+
+
+def test_a_deep_or_huge_row_is_refused_alone_and_never_read_whole(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    """The red team's rows: JSON nested past the parser's depth, and bodies and attributes far
+    over a message's size, which a relay reading 500 rows at a time would hold in memory."""
+    deep = "[" * 5000 + "]" * 5000
+    with connect(app_db) as conn:
+        outbox.enqueue(conn, "orders", "before")
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body, attributes) "
+                     "VALUES ('orders', 'deep', %s::jsonb)", ('{"x": ' + deep + "}",))  # fmt: skip
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) "
+                     "VALUES ('orders', repeat('x', 3 * 1024 * 1024))")  # fmt: skip
+        fat = "jsonb_build_object('x', repeat('y', 2 * 1024 * 1024))"
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body, attributes) "
+                     f"VALUES ('orders', 'fat', {fat})")  # fmt: skip
+        outbox.enqueue(conn, "orders", "after")
+    assert relay.step() == 5
+    assert _bodies(layer, "shop/orders") == ["before", "after"]
+    errors = [error or "" for _, error in _outbox_rows(app_db)]
+    assert len(errors) == 3 and "unreadable row" in errors[0]
+    assert all("Message must be shorter than" in e for e in errors[1:])
+
+
+def test_one_step_holds_a_bounded_number_of_bytes(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with connect(app_db) as conn:
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) SELECT 'orders', "
+                     "repeat('z', 900 * 1024) FROM generate_series(1, 20)")  # fmt: skip
+    first = relay.step()
+    assert 0 < first < 20  # 8 MiB a step: the rest waits for the next
+    assert first + relay.step() + relay.step() == 20
+    assert len(layer.queues.peek("shop/orders", limit=100)) == 20
+
+
+def test_a_table_the_app_altered_is_not_relayed_and_nothing_is_lost(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    with connect(app_db) as conn:
+        outbox.enqueue(conn, "orders", "waits")
+        conn.execute("ALTER TABLE comind_outbox.messages "
+                     "ALTER COLUMN delay_seconds TYPE double precision")  # fmt: skip
+        conn.execute("UPDATE comind_outbox.messages SET delay_seconds = 'NaN'")
+    assert relay.step() == 0
+    assert _bodies(layer, "shop/orders") == []
+    with connect(app_db) as conn:
+        conn.execute("UPDATE comind_outbox.messages SET delay_seconds = NULL")
+        conn.execute("ALTER TABLE comind_outbox.messages ALTER COLUMN delay_seconds TYPE integer")
+    assert relay.step() == 1
+    assert _bodies(layer, "shop/orders") == ["waits"]
+
+
+def test_what_was_sent_is_forgotten_when_a_later_row_stops_the_step(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with connect(app_db) as conn:
+        outbox.enqueue(conn, "orders", "first")
+        outbox.enqueue(conn, "ledger.fifo", "second", group_id="g")
+    send = layer.queues.send
+
+    def fail_on_ledger(name: str, messages: list[Any]) -> Any:
+        if name.endswith("ledger.fifo"):
+            raise RuntimeError("something nobody expected")
+        return send(name, messages)
+
+    monkeypatch.setattr(layer.queues, "send", fail_on_ledger)
+    with pytest.raises(RuntimeError):
+        relay.step()
+    monkeypatch.setattr(layer.queues, "send", send)
+    assert relay.step() == 1  # only the row that was not sent is left
+    assert _bodies(layer, "shop/orders") == ["first"]  # sent once, not again

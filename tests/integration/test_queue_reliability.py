@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.dba import dba
 
 from comind.embedded.settings import Settings
 from comind.platform import Platform
@@ -21,7 +22,7 @@ from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
 from comind.queue.types import ReceivedMessage
 from comind.queue.worker import Worker, WorkerConfig
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.postgres import PgTarget
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ TOTAL, KILLS = 10_000, 10
 
 
 def count(pg: PgTarget, sql: str) -> int:
-    with connect(pg) as conn:
+    with dba(pg) as conn:
         row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
 
@@ -39,7 +40,7 @@ def count(pg: PgTarget, sql: str) -> int:
 def loaded(pg: PgTarget) -> Iterator[MessageLayer]:
     layer = MessageLayer.open(pg, max_connections=4)
     layer.admin.create("r/jobs", {"VisibilityTimeout": "2"})
-    with connect(pg) as conn:
+    with dba(pg) as conn:
         conn.execute("CREATE TABLE processed (id text PRIMARY KEY)")
         conn.execute("CREATE TABLE attempts (id text NOT NULL)")
     for start in range(0, TOTAL, 10):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from tests.dba import dba
 
 from comind.embedded.engine import EngineError
 from comind.embedded.lock import LockHeld
@@ -85,7 +86,7 @@ def test_data_survives_stop_and_start(engine_home: Path, make_settings: MakeSett
     home = engine_home
     first = started(make_settings(home))
     try:
-        with connect(platform_db(first)) as conn:
+        with dba(platform_db(first)) as conn:
             conn.execute("CREATE TABLE kept (v text)")
             conn.execute("INSERT INTO kept VALUES ('still here')")
         with client(default_user(first.engines.redis)) as r:
@@ -96,7 +97,7 @@ def test_data_survives_stop_and_start(engine_home: Path, make_settings: MakeSett
 
     second = started(make_settings(home))
     try:
-        with connect(platform_db(second)) as conn:
+        with dba(platform_db(second)) as conn:
             assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
         with client(default_user(second.engines.redis)) as r:
             assert r.get("kept") == "also here"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from comind.api.backups import _out
 from comind.backup.manifest import (
     CatalogEntry,
     LogicalManifest,
@@ -145,3 +146,20 @@ def test_a_catalog_row_holds_its_manifest_typed() -> None:
     assert answered["start_lsn"] == "0/5000060"
     running = CatalogEntry.model_validate(row | {"status": "running", "manifest": {}})
     assert running.manifest is None and not running.complete()  # the column's default: {}
+
+
+def test_why_a_restore_test_failed_is_shown_to_platform_operators_only() -> None:
+    """A failed test's findings name tables and counts of every database."""
+    started = datetime(2026, 12, 4, 5, 33, 33, tzinfo=UTC)
+    entry = CatalogEntry.model_validate({
+        "id": LOGICAL["id"], "kind": "logical", "app": "orders", "parent": None,
+        "status": "complete", "started_at": started, "finished_at": started,
+        "start_lsn": "0/5000060", "stop_lsn": "0/5000060", "timeline": 2, "size_bytes": 99,
+        "key_id": "k1", "manifest": LOGICAL, "error": None, "verify_status": "failed",
+        "verified_at": started, "verify_error": "orders.public.pay: 3 rows, 4 at backup time",
+        "verify_seconds": 1.0, "restore_seconds": 0.5, "replay_bytes_per_second": None,
+        "verify_count": 1,
+    })  # fmt: skip
+    assert _out(entry, lambda m: [], details=True)["verify_error"].startswith("orders.public")
+    withheld = _out(entry, lambda m: [], details=False)
+    assert withheld["verify_status"] == "failed" and "orders" not in withheld["verify_error"]

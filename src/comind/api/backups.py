@@ -24,6 +24,7 @@ from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
 from comind.backup.catalog import BackupCatalog
 from comind.backup.manifest import CatalogEntry, Manifest, PgManifest, SealedManifest
+from comind.governance.access import Principal
 
 Switch = Callable[[dict[str, Any]], dict[str, Any]]  # the request body -> what was done
 
@@ -71,7 +72,7 @@ class BackupsApi:
         # a switch replaces the database that holds the tokens and the audit log, and a prune
         # deletes backups: both are an admin's, not an operator's
         return [
-            self.guard.route("/api/v1/backups", lambda call: self.document()),
+            self.guard.route("/api/v1/backups", lambda call: self.document(call.who)),
             post(
                 "/api/v1/backups/switch",
                 self.switch_data,
@@ -130,11 +131,14 @@ class BackupsApi:
             raise Problem("backups are not served here", 409)
         return self.actions
 
-    def document(self) -> dict[str, Any]:
-        """The catalog, newest first, and the WAL archive lag (blocking)."""
+    def document(self, who: Principal) -> dict[str, Any]:
+        """The catalog, newest first, and the WAL archive lag (blocking). What a failed
+        restore test found (table names, row counts, checker output of every database) is
+        for platform operators only: others see that it failed, not why."""
         missing = self.presence()  # one round: each bucket's blobs listed once
+        details = who.may("operator") and who.app is None
         return {
-            "backups": [_out(r, missing) for r in self.catalog.entries()],
+            "backups": [_out(r, missing, details) for r in self.catalog.entries()],
             "wal_archive_lag_seconds": round(self.wal_lag(), 3),
         }
 
@@ -143,12 +147,16 @@ def _engine(named: Mapping[str, Any]) -> str:
     return str(named.get("engine", "postgres"))
 
 
-def _out(row: CatalogEntry, missing: Callable[[Manifest], list[str]]) -> dict[str, Any]:
+def _out(
+    row: CatalogEntry, missing: Callable[[Manifest], list[str]], details: bool
+) -> dict[str, Any]:
     """A catalog row as the API answers it: its columns, two facts of its manifest, and for
     a complete backup whose files are gone from the store, status ``missing-files`` (never
     ``complete``) and the first of them."""
     manifest = row.manifest
     out = row.model_dump(mode="json", exclude={"manifest"})
+    if not details and out["verify_error"]:
+        out["verify_error"] = "withheld: a platform operator's token shows why"
     out["sha256"] = manifest.sha256 if isinstance(manifest, SealedManifest) else None
     out["pg_version"] = manifest.pg_version if isinstance(manifest, PgManifest) else None
     gone = missing(manifest) if row.complete() and manifest else []

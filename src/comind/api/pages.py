@@ -194,7 +194,7 @@ def backups(src: Sources, who: Principal, params: Params) -> dict[str, Any]:
         line: ChartLine = {"label": "cluster", "name": name, "match": {"database": "all"}}
         return {"title": title, "kind": "value", "range": span, "lines": [line]}
 
-    return {**src.backups.document(), "range": span, "ranges": RANGES, "charts": [
+    return {**src.backups.document(who), "range": span, "ranges": RANGES, "charts": [
         chart("RPO: what a restore now could lose (s)", "comind_backup_rpo_seconds"),
         chart("RTO: how long a restore now would take (s)", "comind_backup_rto_seconds"),
     ]}  # fmt: skip

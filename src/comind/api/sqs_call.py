@@ -24,7 +24,7 @@ from comind.queue.errors import (
 )
 
 Params = dict[str, Any]
-_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_BATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")
 
 
 @dataclass

@@ -28,7 +28,7 @@ SYSTEM_ATTRIBUTES = (
     "DeadLetterQueueSourceArn",
     "AWSTraceHeader",
 )
-_URL = re.compile(r"^https?://[^/]+/(?P<account>\d{12})/(?P<name>[^/?#]+)/?$")
+_URL = re.compile(r"^https?://[^/]+/(?P<account>\d{12})/(?P<name>[^/?#]+)/?\Z")
 
 
 def account_of(app: str) -> str:

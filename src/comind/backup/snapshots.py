@@ -87,7 +87,23 @@ def restore_redis(
             out.write(plain)
     for path in (directory, directory / "dump.rdb"):
         run_as.chown(path)
-    target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
+    attempts = 3  # a free port can be taken before the server binds it: it exits, try again
+    while True:
+        target = RedisTarget(host, free_port(host), secrets.token_urlsafe(18))
+        copy = _serve(binary, directory, target, run_as)
+        try:
+            _wait_loaded(copy)
+            return copy
+        except BackupError:
+            attempts -= 1
+            if not attempts or copy.process.poll() is None:
+                raise
+
+
+def _serve(binary: Path, directory: Path, target: RedisTarget, run_as: RunAs) -> RedisCopy:
+    """A ``redis-server`` on ``target``'s port, its password on its standard input; answers
+    come only from it (a server that took the port first does not know the password)."""
+    host = target.host
     config = (f'bind {host}\nport {target.port}\ndir "{directory}"\ndbfilename "dump.rdb"\n'
               f'appendonly no\nsave ""\nrequirepass {target.password}\n')  # fmt: skip
     proc = subprocess.Popen([str(binary), "-"], stdin=subprocess.PIPE, env=engine_env(),
@@ -97,9 +113,7 @@ def restore_redis(
     assert proc.stdin is not None
     proc.stdin.write(config.encode())
     proc.stdin.close()
-    copy = RedisCopy(directory, proc, target)
-    _wait_loaded(copy)
-    return copy
+    return RedisCopy(directory, proc, target)
 
 
 def _wait_loaded(copy: RedisCopy, timeout: float = 120.0) -> None:

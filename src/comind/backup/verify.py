@@ -26,6 +26,7 @@ restore took until the copy served (the base of the RTO), and the WAL replay rat
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import secrets
 import shutil
@@ -60,6 +61,7 @@ from comind.stores.pg_admin import stand_in
 from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis_persistence import Persistence
 
+log = logging.getLogger("comind.backup.verify")
 SAMPLE = 32  # objects of a bucket backup read back and checksummed per test
 MIN_REPLAY = 16 << 20  # bytes: below a segment, a replay rate measures start-up, not replay
 
@@ -106,6 +108,9 @@ class Verifier:
             self._test(manifest, report, secrets.token_hex(4))
         except BackupError as exc:
             report.problems.append(str(exc))
+        except Exception as exc:  # recorded all the same: else the tester takes it up forever
+            log.exception("restore test of backup %s", manifest.id)
+            report.problems.append(f"the test stopped: {type(exc).__name__}: {exc}")
         report.ok = not report.problems
         report.seconds = round(time.monotonic() - began, 3)
         timing = RestoreTiming(report.seconds, report.restore_seconds,

@@ -28,10 +28,10 @@ from comind.stores.queries import named
 
 _sql = named("comind.cicd", "artifacts")
 BUCKET = "comind-artifacts"
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
-OCI = re.compile(r"^[a-z0-9][a-z0-9._/:-]{0,250}@sha256:[0-9a-f]{64}$")
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}\Z")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}\Z")
+OCI = re.compile(r"^[a-z0-9][a-z0-9._/:-]{0,250}@sha256:[0-9a-f]{64}\Z")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 PUSHES = Counter("comind_artifact_pushes_total", "Artifact versions pushed, by outcome: stored "
                  "(new bytes), deduplicated (bytes already held), existing (the same version "

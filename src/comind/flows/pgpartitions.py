@@ -114,7 +114,7 @@ class TablePartitions:
     def _child(self, suffix: str) -> sql.Composed:
         clean = "".join(c for c in suffix if c.isalnum())
         schema, _, name = self.table.rpartition(".")
-        child = f"{name}_{clean}"
+        # beside its parent: the sink's login searches the catalog alone, never public
         return sql.SQL(".").join(
-            sql.Identifier(p) for p in ([schema, child] if schema else [child])
+            [sql.Identifier(schema or "public"), sql.Identifier(f"{name}_{clean}")]
         )

@@ -41,8 +41,8 @@ API_VERSION = "comind/v1"
 KIND = "SealedSecret"
 HEADER = "# Sealed secret: safe to commit. Only the platform holding the sealing key can open it.\n"
 NONCE = 12
-_DATA_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DATA_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*\Z")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 

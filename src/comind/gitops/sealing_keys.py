@@ -36,7 +36,7 @@ from comind.errors import ComindError
 RSA_BITS = 3072
 RENEW_AFTER = timedelta(days=30)
 _KEY_LINE = "Comind sealing key {} created {}\n"
-_KEY_ID = re.compile(r"^[0-9]{8}-[0-9a-f]{6}$")
+_KEY_ID = re.compile(r"^[0-9]{8}-[0-9a-f]{6}\Z")
 
 Clock = Callable[[], datetime]
 

@@ -36,8 +36,8 @@ from comind.spec.pii import PiiHandling
 
 REMOVED = object()  # what ``redact`` makes of a field: the caller deletes it
 ENCRYPTED = "enc:v1:"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_MONTH = re.compile(r"^\d{4}-\d{2}\Z")
 
 
 @dataclass(frozen=True)

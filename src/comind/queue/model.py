@@ -32,8 +32,8 @@ DEDUP_WINDOW_SECONDS = 300
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_ATTR_NAME = re.compile(r"^(?!aws\.|amazon\.)(?!.*\.\.)(?!\.)[A-Za-z0-9_.-]{1,256}(?<!\.)$", re.I)
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")
+_ATTR_NAME = re.compile(r"^(?!aws\.|amazon\.)(?!.*\.\.)(?!\.)[A-Za-z0-9_.-]{1,256}(?<!\.)\Z", re.I)
 # characters SQS accepts in a body (XML 1.0 chars)
 _BAD_CHARS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

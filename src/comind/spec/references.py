@@ -39,8 +39,8 @@ from comind.spec.steps import (
     ValidateStep,
 )
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*$")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*\Z")
 SECRETS_DIR = "secrets"
 SECRET_SUFFIX = ".sealed.yaml"
 DLQ_SUFFIX = "-dlq"

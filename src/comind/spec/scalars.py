@@ -17,10 +17,10 @@ from typing import Annotated, Any
 from croniter import CroniterBadDateError, CroniterError, croniter
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
-_DURATION = re.compile(r"^(?:\d+[wdhms])+$")
+_DURATION = re.compile(r"^(?:\d+[wdhms])+\Z")
 _PART = re.compile(r"(\d+)([wdhms])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$")
+_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?\Z")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3,
                "KB": 1000, "MB": 1000**2, "GB": 1000**3}  # fmt: skip
 _CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}

@@ -20,7 +20,7 @@ from comind.spec.scalars import Duration, seconds, within
 from comind.spec.strict import Strict
 
 Fields = list[str]
-_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*\Z")
 QUALITY_RULES = (
     "not_null", "unique", "range", "regex", "accepted",
     "type", "max_length", "freshness", "row_count", "sql",

@@ -19,7 +19,7 @@ import psycopg
 from comind.errors import ComindError
 from comind.stores.postgres import PgTarget, connect
 
-_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql\Z")
 _LOCK_KEY = 0x636F6D696E64  # "comind"
 
 BOOTSTRAP = """

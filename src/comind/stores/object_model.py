@@ -16,7 +16,7 @@ DEFAULT_TYPE = "application/octet-stream"
 CHUNK = 1 << 20  # the block size streams are read in
 MAX_PARTS = 10_000  # as S3
 NULL_VERSION = "null"  # S3's id of a version written while the bucket was not versioned
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 
 
 def valid_bucket(name: str) -> bool:

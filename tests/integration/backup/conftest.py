@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.dba import dba
 
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
@@ -76,7 +77,7 @@ def keys(backup_runtime: Platform) -> KeyRing:
 def shopdb(cluster: Cluster) -> str:
     with connect(cluster.target) as conn:
         conn.execute("CREATE DATABASE shop")
-    with connect(cluster.target.with_db("shop")) as conn:
+    with dba(cluster.target.with_db("shop")) as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric, note text)")
         conn.execute(
             "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) "

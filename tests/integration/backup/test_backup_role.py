@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from tests.dba import dba
 
 from comind.backup.base import BackupError, physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -67,7 +68,7 @@ def test_backups_run_as_a_role_that_reads_everything_and_writes_nothing(
     assert full.tables[APP]["public.entries"] == 300  # counted past the app's row security
     dump = logical_backup(cluster, store, catalog, keys, APP, APP)
     restore_logical(cluster, store, keys.all(), dump, "ledger_restored")
-    with connect(cluster.target.with_db("ledger_restored")) as conn:
+    with dba(cluster.target.with_db("ledger_restored")) as conn:
         assert conn.execute("SELECT count(*) FROM entries").fetchone() == (300,)
         found = conn.execute(
             "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata"

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.dba import dba
 
 from comind.backup.base import BUCKET, BackupError, manifest_key, physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -57,7 +58,7 @@ def test_a_restored_side_copy_serves_the_data(
     shopdb: str, scratch: Path,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
-    with connect(cluster.target.with_db(shopdb)) as conn:
+    with dba(cluster.target.with_db(shopdb)) as conn:
         conn.execute("DELETE FROM orders WHERE id <= 100")  # a mistake, after the backup
     side = restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     try:

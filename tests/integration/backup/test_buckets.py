@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from tests.waiting import wait_until
 
 from comind.backup.base import BUCKET
 from comind.backup.buckets import backup_buckets, restore_bucket
 from comind.backup.catalog import BackupCatalog
 from comind.backup.keys import KeyRing
+from comind.errors import ComindError
 from comind.platform import Platform
 from comind.stores.objects import FileObjectStore
 
@@ -45,6 +47,8 @@ def test_incremental_by_etag_and_restorable_as_of_each_backup(
     restore_bucket(store, keys.all(), second, "lake-b")
     assert contents(store, "lake-b")["c.txt"] == b"new"
     assert catalog.get(second.id).status == "complete"  # type: ignore[union-attr]
+    with pytest.raises(ComindError, match="is the platform's"):  # backups alone write there
+        restore_bucket(store, keys.all(), first, "lake-b", into=BUCKET)
 
 
 def admin(run: Platform, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.dba import dba
 
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -53,7 +54,7 @@ def _checksums(target: PgTarget) -> dict[str, str]:
 
 def _change(target: PgTarget, step: int) -> None:
     """Update 5 % of the orders and add a few customers."""
-    with connect(target.with_db("shop")) as conn:
+    with dba(target.with_db("shop")) as conn:
         conn.execute("UPDATE orders SET total = total + %s WHERE id %% 20 = %s", (step, step))
         conn.execute("INSERT INTO customers SELECT 1000 * %s + i, 'new' || i "
                      "FROM generate_series(1, 10) i", (step,))  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.dba import dba
 from tests.waiting import wait_until
 
 from comind.backup.base import physical_backup
@@ -69,7 +70,7 @@ def test_rpo_and_rto_follow_archiving_and_the_tested_backups(
     aside = spool.with_name("wal-spool.stopped")
     spool.rename(aside)  # PostgreSQL's archive_command now fails: WAL stays unarchived
     try:
-        with connect(cluster.target.with_db(shopdb)) as conn:
+        with dba(cluster.target.with_db(shopdb)) as conn:
             conn.execute("INSERT INTO customers SELECT i, 'late' FROM generate_series(501, 600) i")
         switch_wal(cluster)
         at_risk = objectives.sample()[0]

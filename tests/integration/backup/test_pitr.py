@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.dba import dba
 
 from comind.backup.base import BackupError, physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -42,7 +43,7 @@ def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
 ) -> None:  # fmt: skip
     with connect(cluster.target) as conn:
         conn.execute("CREATE DATABASE ledger")
-    with connect(cluster.target.with_db("ledger")) as conn:
+    with dba(cluster.target.with_db("ledger")) as conn:
         conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
     stop, marks = threading.Event(), []
     thread = threading.Thread(target=writer, args=(cluster, stop, marks))
@@ -87,7 +88,7 @@ def test_a_restore_to_an_lsn_holds_what_was_committed_up_to_it(
 ) -> None:  # fmt: skip
     with connect(cluster.target) as conn:
         conn.execute("CREATE DATABASE lsns")
-    with connect(cluster.target.with_db("lsns")) as conn:
+    with dba(cluster.target.with_db("lsns")) as conn:
         conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
     manifest = physical_backup(cluster, store, catalog, keys)
     positions = []

@@ -107,3 +107,25 @@ def test_one_byte_changed_in_a_stored_backup_fails_its_next_test(
     entry = catalog.get(manifest.id)
     assert entry is not None and entry.verify_status == "failed" and entry.verify_count == 2
     assert failed_tests(catalog, kind) == before + 1  # what ComindBackupRestoreTestFailed reads
+
+
+def test_a_test_that_stops_unexpectedly_is_recorded_as_failed(
+    verifier: Verifier, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Else the tester would take the same untested backup up again, forever."""
+    store.create_bucket("odd-files")
+    store.put("odd-files", "one", b"one object")
+    manifest = backup_buckets(store, catalog, keys, ["odd-files"])
+
+    def stops(*_: object) -> None:
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(Verifier, "_objects", stops)
+    report = verifier.run(manifest)
+    assert not report.ok
+    assert report.problems == ["the test stopped: RuntimeError: something nobody expected"]
+    entry = catalog.get(manifest.id)
+    assert entry is not None and entry.verify_status == "failed"
+    due = catalog.due_for_test(retest_seconds=86400)
+    assert due is None or due.id != manifest.id

@@ -7,6 +7,8 @@ import json
 import textwrap
 from pathlib import Path
 
+from tests.dba import dba
+
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.pglookup import install_versioning
 from comind.governance.keyring import Keyring
@@ -86,11 +88,11 @@ class FlowKit:
             self.layer.queues.send(queue, messages[i : i + 10])
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
-        with connect(self.app_db) as conn:
+        with dba(self.app_db) as conn:
             return conn.execute(sql).fetchall()
 
     def execute(self, sql: str) -> None:
-        with connect(self.app_db) as conn:
+        with dba(self.app_db) as conn:
             conn.execute(sql)
 
     def install_versioning(self, table: str) -> None:

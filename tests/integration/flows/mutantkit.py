@@ -120,7 +120,9 @@ def _lookup_tables(builder: FlowBuilder) -> None:
                 query = sql.SQL("CREATE TABLE IF NOT EXISTS {} ({} text PRIMARY KEY, tier text)")
                 with pool.connection() as conn:
                     conn.execute(
-                        query.format(sql.Identifier(table), sql.Identifier(step.enrich.key))
+                        query.format(
+                            sql.Identifier("public", table), sql.Identifier(step.enrich.key)
+                        )  # fmt: skip
                     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 from provisioned import Provisioned, provisioned, stop_cleanly, worker_process
+from tests.dba import dba
 
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
@@ -28,7 +29,7 @@ from comind.platform.local import running_state
 from comind.platform.worker import WorkerLogins, flow_engines
 from comind.queue.model import OutgoingMessage
 from comind.spec import load_spec
-from comind.stores.postgres import connect, superuser
+from comind.stores.postgres import superuser
 from comind.stores.redis import client, default_user
 from waiting import wait_until
 
@@ -57,7 +58,7 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisi
         """))  # fmt: skip
     admin = superuser(runtime.engines.postgres).with_db(app)
     with provisioned(runtime, tmp_path) as found:
-        with connect(admin) as conn:  # the app's lookup table, made before the flow runs
+        with dba(admin) as conn:  # the app's lookup table, made before the flow runs
             conn.execute("CREATE TABLE customers (id int PRIMARY KEY, tier text)")
             conn.execute("INSERT INTO customers VALUES (1, 'gold')")
         found.access.apply(_flow(found))  # as the next sync: SELECT and the version trigger

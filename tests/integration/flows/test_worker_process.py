@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from provisioned import provisioned, stop_cleanly, worker_process
+from tests.dba import dba
 
 from comind.platform import Platform
 from comind.queue.layer import MessageLayer
@@ -65,7 +66,7 @@ def repo(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, dict[str, st
 
 
 def done(db: PgTarget) -> int:
-    with connect(db) as conn:
+    with dba(db) as conn:
         try:
             row = conn.execute("SELECT count(*) FROM done").fetchone()
         except psycopg.errors.UndefinedTable:

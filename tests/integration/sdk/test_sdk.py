@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import msgpack
 import pytest
 import redis
+from tests.dba import dba
 from tests.waiting import wait_until
 
 from comind.apps.cache_evictions import EvictionWatcher
@@ -117,7 +118,7 @@ def test_a_holder_whose_lease_ran_out_is_refused_by_the_fence(rkeys: Keys) -> No
 def shop(pg: PgTarget, app_db: PgTarget) -> Iterator[tuple[MessageLayer, OutboxRelay]]:
     messages = MessageLayer.open(pg, max_connections=4)
     messages.admin.create("shop/order-events")
-    with connect(app_db) as conn:
+    with dba(app_db) as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY)")
         platform_outbox.install(conn)  # as the platform does when it provisions the database
     messages.admin.create("billing/settled.fifo", {"FifoQueue": "true"})
@@ -137,7 +138,7 @@ def test_an_outbox_message_is_delivered_iff_its_transaction_commits_and_once(
 ) -> None:
     messages, relay = shop
     for order, commit in ((1, False), (2, True)):
-        with connect(app_db, autocommit=False) as conn:  # the app's own connection
+        with dba(app_db, autocommit=False) as conn:  # the app's own connection
             conn.execute("INSERT INTO orders VALUES (%s)", (order,))
             outbox.send(conn, "order-events", f'{{"order": {order}}}')
             conn.commit() if commit else conn.rollback()
@@ -203,7 +204,7 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
 ) -> None:
     client, prefix = rkeys
     app = prefix.removesuffix(":")
-    with connect(app_db) as conn:
+    with dba(app_db) as conn:
         conn.execute("CREATE TABLE items (id int PRIMARY KEY, price numeric)")
         conn.execute("INSERT INTO items VALUES (1, 9.50)")
         QueryCache.watch(conn, "items")
@@ -214,7 +215,7 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
     qc = QueryCache(Cache(client, prefix))
     count = "SELECT count(*), sum(price) FROM items"
     try:
-        with connect(app_db) as conn:
+        with dba(app_db) as conn:
             assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]
             assert qc.rows(conn, count, tables=["items"]) == [[1, "9.50"]]  # from Redis
             hits = int(client.hget(stats_key(prefix), "hits") or 0)

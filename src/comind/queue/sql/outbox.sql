@@ -42,9 +42,19 @@ INSERT INTO comind_outbox.messages (topic, body, attributes)
 VALUES (%(topic)s, %(body)s, %(attributes)s)
 RETURNING id;
 
+-- name: shape
+-- the types of the columns the relay reads: the app owns the table and may have altered it
+SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = 'comind_outbox.messages'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+
 -- name: take
-SELECT id, queue, body, attributes, group_id, dedup_id, delay_seconds,
-    extract(epoch FROM now() - created_at) AS age, topic
+-- attributes as text (parsed row by row: a row's JSON may nest deeper than a parser goes);
+-- a body or attributes over %(cap)s bytes is left out (null): the row is refused, never read
+SELECT id, queue, topic,
+    CASE WHEN octet_length(body) <= %(cap)s THEN body END,
+    CASE WHEN octet_length(attributes::text) <= %(cap)s THEN attributes::text END,
+    group_id, dedup_id, delay_seconds, extract(epoch FROM now() - created_at)::float8
 FROM comind_outbox.messages WHERE error IS NULL
 ORDER BY id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
