@@ -122,7 +122,7 @@ def _lookup_tables(builder: FlowBuilder) -> None:
                     conn.execute(
                         query.format(
                             sql.Identifier("public", table), sql.Identifier(step.enrich.key)
-                        )  # fmt: skip
+                        )
                     )
 
 
