@@ -29,9 +29,10 @@ def main() -> None:
 
     def handle(msg: ReceivedMessage) -> None:
         with pool.connection() as conn, conn.transaction():
-            conn.execute("INSERT INTO attempts (id) VALUES (%s)", (msg.body,))
+            conn.execute("INSERT INTO public.attempts (id) VALUES (%s)", (msg.body,))
             conn.execute(
-                "INSERT INTO processed (id) VALUES (%s) ON CONFLICT DO NOTHING", (msg.body,)
+                "INSERT INTO public.processed (id) VALUES (%s) ON CONFLICT DO NOTHING",
+                (msg.body,),
             )
 
     config = WorkerConfig(

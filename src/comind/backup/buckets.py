@@ -14,7 +14,6 @@ from comind.backup.keys import KeyRing
 from comind.backup.manifest import ObjectsManifest
 from comind.backup.store import AlreadyStored, write_once
 from comind.errors import ComindError
-from comind.spec.names import PLATFORM_PREFIX
 from comind.stores.objects import ObjectStore
 
 
@@ -74,8 +73,8 @@ def restore_bucket(
     if listing is None:
         raise ComindError(f"backup {manifest.id} holds no bucket {bucket}")
     target = into or bucket
-    if target.startswith(PLATFORM_PREFIX):  # the backup store is written by backups alone
-        raise ComindError(f"bucket {target} is the platform's: restore into another (--into)")
+    if target == BUCKET:  # written by backups alone, each file once
+        raise ComindError(f"bucket {target} is the backup store: restore into another (--into)")
     store.create_bucket(target)
     for object_key, etag in listing.items():
         data = open_stream(store.get_stream(BUCKET, blob_key(bucket, etag)), keys)

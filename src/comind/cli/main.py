@@ -37,6 +37,7 @@ from comind.cli.privacy import privacy_cli
 from comind.cli.promote import promote
 from comind.cli.quality import quality_cli
 from comind.cli.queues import queue_cli
+from comind.cli.render import render
 from comind.cli.seal import seal_cli
 from comind.errors import ComindError
 
@@ -52,6 +53,7 @@ app.command("down")(lifecycle.down)
 app.command("status")(lifecycle.status)
 app.command("validate")(validate.validate)
 app.command("promote")(promote)
+app.command("render")(render)
 app.command("logs")(logs)
 app.add_typer(artifact_cli, name="artifact")
 app.add_typer(audit_cli, name="audit")

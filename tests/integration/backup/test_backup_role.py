@@ -69,7 +69,7 @@ def test_backups_run_as_a_role_that_reads_everything_and_writes_nothing(
     dump = logical_backup(cluster, store, catalog, keys, APP, APP)
     restore_logical(cluster, store, keys.all(), dump, "ledger_restored")
     with dba(cluster.target.with_db("ledger_restored")) as conn:
-        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (300,)
+        assert conn.execute("SELECT count(*) FROM public.entries").fetchone() == (300,)
         found = conn.execute(
             "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata"
         )
@@ -77,12 +77,12 @@ def test_backups_run_as_a_role_that_reads_everything_and_writes_nothing(
     assert create_restore_point(cluster, store, "before-role-checks").name
 
     with connect(cluster.reader.with_db(APP)) as conn:
-        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (300,)
+        assert conn.execute("SELECT count(*) FROM public.entries").fetchone() == (300,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("INSERT INTO entries VALUES (1000, 1)")
+            conn.execute("INSERT INTO public.entries VALUES (1000, 1)")
     refused = pytest.raises(psycopg.errors.InsufficientPrivilege)
     with connect(cluster.reader.with_db(shopdb)) as conn, refused:
-        conn.execute("DELETE FROM orders")
+        conn.execute("DELETE FROM public.orders")
     with connect(cluster.reader.with_db("comind")) as conn, refused:
         conn.execute("INSERT INTO comind.api_tokens (id, hash, role) VALUES ('x', 'y', 'admin')")
     with connect(cluster.target) as conn:

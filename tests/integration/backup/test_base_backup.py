@@ -21,7 +21,6 @@ from comind.backup.manifest import parse_manifest
 from comind.backup.restore import restore_side
 from comind.backup.verify import Verifier
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import connect
 
 
 def test_a_full_backup_restores_and_verifies(
@@ -62,13 +61,13 @@ def test_a_restored_side_copy_serves_the_data(
         conn.execute("DELETE FROM orders WHERE id <= 100")  # a mistake, after the backup
     side = restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     try:
-        with connect(side.target.with_db(shopdb)) as conn:
+        with dba(side.target.with_db(shopdb)) as conn:
             assert conn.execute("SELECT count(*) FROM orders WHERE id <= 100").fetchone() == (100,)
         with pytest.raises(BackupError, match="not empty"):
             restore_side(cluster, store, manifest, keys.all(), scratch / "side")
     finally:
         side.stop(remove=True)
-    with connect(cluster.target.with_db(shopdb)) as conn:
+    with dba(cluster.target.with_db(shopdb)) as conn:
         conn.execute(
             "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) FROM generate_series(1, 100) i"
         )

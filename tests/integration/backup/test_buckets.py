@@ -47,7 +47,7 @@ def test_incremental_by_etag_and_restorable_as_of_each_backup(
     restore_bucket(store, keys.all(), second, "lake-b")
     assert contents(store, "lake-b")["c.txt"] == b"new"
     assert catalog.get(second.id).status == "complete"  # type: ignore[union-attr]
-    with pytest.raises(ComindError, match="is the platform's"):  # backups alone write there
+    with pytest.raises(ComindError, match="is the backup store"):  # backups alone write there
         restore_bucket(store, keys.all(), first, "lake-b", into=BUCKET)
 
 

@@ -20,7 +20,7 @@ from comind.embedded.postgres import wheel_bin_dir
 from comind.embedded.settings import Settings
 from comind.platform import Platform
 from comind.stores.objects import FileObjectStore
-from comind.stores.postgres import PgTarget, connect
+from comind.stores.postgres import PgTarget
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def backup_runtime(engine_root: Path) -> Iterator[Platform]:
 
 
 def _checksums(target: PgTarget) -> dict[str, str]:
-    with connect(target.with_db("shop")) as conn:
+    with dba(target.with_db("shop")) as conn:
         return {
             table: str(
                 conn.execute(

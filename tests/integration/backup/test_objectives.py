@@ -78,7 +78,7 @@ def test_rpo_and_rto_follow_archiving_and_the_tested_backups(
     finally:
         aside.rename(spool)
 
-    with connect(cluster.target.with_db(shopdb)) as conn:  # ~60 MB more to back up and restore
+    with dba(cluster.target.with_db(shopdb)) as conn:  # ~60 MB more to back up and restore
         conn.execute("CREATE TABLE ledger AS SELECT i, md5(i::text) || md5((i + 1)::text) AS h "
                      "FROM generate_series(1, 600000) i")  # fmt: skip
     big = physical_backup(cluster, store, catalog, keys)

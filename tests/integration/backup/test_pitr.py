@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 def writer(cluster: Cluster, stop: threading.Event, marks: list[tuple[int, float, float]]) -> None:
     """Commit row n, one per transaction; remember when each commit started and ended."""
-    with connect(cluster.target.with_db("ledger")) as conn:
+    with dba(cluster.target.with_db("ledger")) as conn:
         n = 0
         while not stop.is_set():
             n += 1
@@ -63,7 +63,7 @@ def test_restores_to_random_moments_hold_exactly_the_rows_committed_before(
         target = datetime.fromtimestamp((committed + following[1]) / 2, UTC)  # between n and n+1
         side = restore_to_time(cluster, store, keys, [manifest], target, scratch / f"pitr{i}")
         try:
-            with connect(side.target.with_db("ledger")) as conn:
+            with dba(side.target.with_db("ledger")) as conn:
                 got = conn.execute("SELECT count(*), coalesce(max(n), 0) FROM entries").fetchone()
         finally:
             side.stop(remove=True)
@@ -92,13 +92,13 @@ def test_a_restore_to_an_lsn_holds_what_was_committed_up_to_it(
         conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
     manifest = physical_backup(cluster, store, catalog, keys)
     positions = []
-    with connect(cluster.target.with_db("lsns")) as conn:
+    with dba(cluster.target.with_db("lsns")) as conn:
         for n in (1, 2, 3):
             conn.execute("INSERT INTO entries VALUES (%s)", (n,))
             positions.append(str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]))  # type: ignore[index]
     side = restore_to_lsn(cluster, store, keys, [manifest], positions[1], scratch / "lsn")
     try:
-        with connect(side.target.with_db("lsns")) as conn:
+        with dba(side.target.with_db("lsns")) as conn:
             assert conn.execute("SELECT array_agg(n ORDER BY n) FROM entries").fetchone() == (
                 [1, 2],
             )

@@ -163,9 +163,9 @@ def _seed_table(builder: FlowBuilder, ref: str, value: dict[str, object]) -> Non
     create = sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, email text, total numeric, "
         "currency text, created_at timestamptz)"
-    ).format(sql.Identifier(table))
+    ).format(sql.Identifier("public", table))
     insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        sql.Identifier(table),
+        sql.Identifier("public", table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(sql.Placeholder() * len(columns)),
     )

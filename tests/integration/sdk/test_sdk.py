@@ -222,7 +222,7 @@ def test_a_cached_query_is_served_from_redis_until_its_table_is_written(
             assert hits == 1
             conn.execute("INSERT INTO items VALUES (2, 0.50)")  # committed: autocommit
         assert wait_until(lambda: client.get(version_key(prefix, "items")) == "1", 10)
-        with connect(app_db) as conn:
+        with dba(app_db) as conn:
             assert qc.rows(conn, count, tables=["items"]) == [[2, "10.00"]]  # recomputed
     finally:
         stop.set()
