@@ -20,6 +20,7 @@ from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
 from comind.flows.privacy import PiiGuard
 from comind.flows.quarantine import pii_actions
+from comind.flows.rediscache import RedisWindow
 from comind.flows.redissink import RedisSink
 from comind.flows.runner import FlowRunner, Policy
 from comind.flows.sinks import ObjectsSink, QueueSink, Sink, TopicSink
@@ -36,7 +37,12 @@ from comind.spec import Spec
 from comind.spec import steps as declared
 from comind.spec.model import Flow
 from comind.spec.model import Sink as SinkSpec
-from comind.spec.names import flow_dead_letter_queue, flow_input_queue, queue_name
+from comind.spec.names import (
+    flow_dead_letter_queue,
+    flow_dedupe_prefix,
+    flow_input_queue,
+    queue_name,
+)
 from comind.spec.pii import PiiHandling
 from comind.spec.privacy import flow_pii
 from comind.stores.objects import ObjectStore
@@ -152,8 +158,10 @@ class FlowBuilder:
 
         sinks = [s.postgres for s in [flow.sink, *flow.sinks.values()] if s and s.postgres]
         pii = frozenset(f for d in sinks for f in self.spec.datasets[d].pii)
+        cache = self.engines.cache()
+        window = RedisWindow(cache, flow_dedupe_prefix(name)) if cache is not None else None
         ctx = StepContext(
-            name, self.root, timeout, lambda conf: self._enrich(name, conf), guard, pii
+            name, self.root, timeout, lambda conf: self._enrich(name, conf), guard, pii, window
         )
         return build_steps(flow.steps, ctx)
 

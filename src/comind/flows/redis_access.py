@@ -3,7 +3,8 @@
 A flow's workers log in to Redis as the flow's own user (``spec/names.py`` ``flow_role``),
 never as the default (admin) user. This module says, from the spec alone, which keys that
 user may touch: its enrich steps' cache entries (under ``spec/names.py``
-``flow_cache_prefix``, which flows/enrich.py builds its keys on) and, per redis sink, the
+``flow_cache_prefix``, which flows/enrich.py builds its keys on), its cleanse steps' dedupe
+window (``flow_dedupe_prefix``) and, per redis sink, the
 keys under the literal prefix of its key template (``spec/redis_keys.py``, which makes
 that prefix an app's); the sink fills in only what follows that prefix.
 """
@@ -11,9 +12,9 @@ that prefix an app's); the sink fills in only what follows that prefix.
 from __future__ import annotations
 
 from comind.spec import Spec
-from comind.spec.names import flow_cache_prefix
+from comind.spec.names import flow_cache_prefix, flow_dedupe_prefix
 from comind.spec.redis_keys import literal_prefix
-from comind.spec.steps import EnrichStep
+from comind.spec.steps import CleanseStep, EnrichStep
 from comind.stores.redis_acl import literal
 
 
@@ -23,6 +24,8 @@ def key_patterns(spec: Spec, flow: str) -> tuple[str, ...]:
     patterns = set()
     if any(isinstance(s, EnrichStep) for s in declared.steps):
         patterns.add(literal(flow_cache_prefix(flow)) + "*")
+    if any(isinstance(s, CleanseStep) and s.cleanse.dedupe for s in declared.steps):
+        patterns.add(literal(flow_dedupe_prefix(flow)) + "*")
     sinks = [declared.sink, *declared.sinks.values()]
     for template in (s.redis for s in sinks if s is not None and s.redis is not None):
         prefix, whole = literal_prefix(template)

@@ -46,6 +46,32 @@ class StepContext:
     lookup: Callable[[declared.Enrich], Step] | None = None  # builds ``enrich`` steps
     guard: Callable[[dict[str, PiiHandling]], PiiGuard] | None = None  # ``anonymize``
     declared_pii: frozenset[str] = frozenset()  # fields the sink datasets declare in ``pii:``
+    window: DedupeWindow | None = None  # where cleanse keeps delivered keys (None: memory)
+
+
+class DedupeWindow(Protocol):
+    """The keys of records delivered within a window (flows/rediscache.py ``RedisWindow``:
+    shared by a flow's workers and kept across their restarts)."""
+
+    def seen(self, keys: list[str]) -> set[str]: ...
+    def mark(self, keys: Iterable[str], seconds: float) -> None: ...
+
+
+class MemoryWindow:
+    """A window in this process alone: for a flow run without Redis (a test of its steps)."""
+
+    def __init__(self) -> None:
+        self.until: dict[str, float] = {}
+
+    def seen(self, keys: list[str]) -> set[str]:
+        now = time.time()
+        return {k for k in keys if self.until.get(k, 0) > now}
+
+    def mark(self, keys: Iterable[str], seconds: float) -> None:
+        now = time.time()
+        self.until.update((k, now + seconds) for k in keys)
+        if len(self.until) > 100_000:
+            self.until = {k: t for k, t in self.until.items() if t > now}
 
 
 def build_steps(steps: Sequence[declared.StepSpec], ctx: StepContext) -> list[Step]:
@@ -165,8 +191,9 @@ _TYPES: dict[str, Callable[[Any], Any]] = {
 
 class Cleanse:
     """trim / lower / upper fields, normalize phone numbers and emails, coerce types and drop
-    duplicates by key within a time window (a record is a duplicate of one this worker
-    already delivered; the runner marks keys delivered only after the sink commit)."""
+    duplicates by key within a time window (a record is a duplicate of one the flow already
+    delivered, by any of its workers; the runner marks keys delivered only after the sink
+    commit)."""
 
     def __init__(self, conf: declared.Cleanse, ctx: StepContext) -> None:
         self.name = "cleanse"
@@ -174,36 +201,33 @@ class Cleanse:
         dedupe = conf.dedupe
         self.dedupe_key: list[str] = list(dedupe.key) if dedupe else []
         self.dedupe_window = dedupe.window.total_seconds() if dedupe else 0.0
-        self.seen: dict[str, float] = {}
+        self.window: DedupeWindow = ctx.window or MemoryWindow()
 
     def apply(self, records: list[Record]) -> StepResult:
         out = StepResult()
-        batch_keys: set[str] = set()
-        now = time.time()
+        cleaned: list[tuple[Record, str | None]] = []
         for record in records:
             try:
                 self._clean(record.value)
             except (TypeError, ValueError, OverflowError) as exc:
                 out.quarantined.append(Quarantined(record, self.name, [str(exc)]))
                 continue
-            key = self._key(record.value)
-            if key is not None and (key in batch_keys or self.seen.get(key, 0) > now):
+            cleaned.append((record, self._key(record.value)))
+        seen = self.window.seen(sorted({k for _, k in cleaned if k is not None}))
+        for record, key in cleaned:
+            if key is not None and key in seen:
                 continue  # a duplicate: dropping it is this step's job
             if key is not None:
-                batch_keys.add(key)
+                seen.add(key)  # the batch's later records with this key are duplicates too
             out.kept.append(record)
         return out
 
     def committed(self, records: Iterable[Record]) -> None:
         if not self.dedupe_key:
             return
-        until = time.time() + self.dedupe_window
-        for record in records:
-            if (key := self._key(record.value)) is not None:
-                self.seen[key] = until
-        if len(self.seen) > 100_000:
-            now = time.time()
-            self.seen = {k: t for k, t in self.seen.items() if t > now}
+        keys = {key for r in records if (key := self._key(r.value)) is not None}
+        if keys:
+            self.window.mark(keys, self.dedupe_window)
 
     def _key(self, value: dict[str, Any]) -> str | None:
         if not self.dedupe_key or all(value.get(k) is None for k in self.dedupe_key):

@@ -43,6 +43,12 @@ def flow_cache_prefix(flow: str) -> str:
     return f"comind:flow:{flow}:enrich:"
 
 
+def flow_dedupe_prefix(flow: str) -> str:
+    """Where a flow's cleanse steps keep the keys of the records it delivered within its
+    dedupe window, shared by every worker of the flow and kept across restarts."""
+    return f"comind:flow:{flow}:dedupe:"
+
+
 def role_name(app: str) -> str:
     """The PostgreSQL role (and Redis user) of ``app``."""
     return _pg_name("app_", app)

@@ -53,7 +53,9 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisi
           {FLOW}:
             kind: stream
             source: queue://{app}/jobs
-            steps: [{{enrich: {{table: {app}/customers, by: customer_id, fields: [tier]}}}}]
+            steps:
+              - {{cleanse: {{dedupe: {{key: [id], window: 10m}}}}}}
+              - {{enrich: {{table: {app}/customers, by: customer_id, fields: [tier]}}}}
             sink: {{redis: "{app}:order:{{id}}", ttl: 1h}}
         """))  # fmt: skip
     admin = superuser(runtime.engines.postgres).with_db(app)
@@ -84,7 +86,7 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
     logins = WorkerLogins.from_env(env)
     with flow_engines(home, running_state(home), logins) as engines:
         builder = FlowBuilder(load_spec(root), root, engines)
-        enriched = builder.steps(FLOW)[0].apply([Record({"id": "o1", "customer_id": 1})])
+        enriched = builder.steps(FLOW)[1].apply([Record({"id": "o1", "customer_id": 1})])
         builder.sinks(FLOW)["default"].write(enriched.kept)
         flow_redis = engines.cache()
         assert flow_redis is not None
@@ -103,6 +105,29 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
         assert admin.hgetall(f"{app}:order:o1") == {"id": "o1", "customer_id": "1", "tier": "gold"}
         cached = list(admin.scan_iter(f"comind:flow:{FLOW}:enrich:*"))
         assert len(cached) == 1 and json.loads(admin.get(cached[0]) or "")["tier"] == "gold"
+
+
+def test_the_dedupe_window_holds_across_workers_and_restarts(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """It lived in each worker's memory: a restart forgot it and two workers did not share
+    it. Now in Redis, under the flow's own keys, expiring with the window."""
+    root, _, found = shop
+    home = runtime.engines.home
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    with flow_engines(home, running_state(home), logins) as first:
+        cleanse = FlowBuilder(load_spec(root), root, first).steps(FLOW)[0]
+        kept = cleanse.apply([Record({"id": "o1"}), Record({"id": "o2"}), Record({"id": "o1"})])
+        assert [r.value["id"] for r in kept.kept] == ["o1", "o2"]
+        cleanse.committed(kept.kept)  # the sink committed them: delivered
+    with flow_engines(home, running_state(home), logins) as second:  # another worker, or
+        cleanse = FlowBuilder(load_spec(root), root, second).steps(FLOW)[0]  # a restart
+        kept = cleanse.apply([Record({"id": "o1"}), Record({"id": "o3"})])
+        assert [r.value["id"] for r in kept.kept] == ["o3"]
+    with client(default_user(runtime.engines.redis)) as admin:
+        window = list(admin.scan_iter(f"comind:flow:{FLOW}:dedupe:*"))
+        assert len(window) == 2
+        assert all(590_000 < admin.pttl(key) <= 600_000 for key in window)
 
 
 def _refused(conn: redis.Redis) -> Callable[[Callable[[redis.Redis], object]], bool]:

@@ -24,6 +24,7 @@ from comind.flows.steps import (
     Cleanse,
     FilterStep,
     MapStep,
+    MemoryWindow,
     Quality,
     Route,
     StepContext,
@@ -292,7 +293,7 @@ def test_cleanse_dedupes_across_batches_only_after_commit(
 def test_cleanse_commit_without_dedupe_remembers_nothing(ctx: StepContext) -> None:
     step = Cleanse(config("cleanse", {"trim": ["a"]}), ctx)
     step.committed(records({"a": "x"}))
-    assert step.seen == {}
+    assert isinstance(step.window, MemoryWindow) and step.window.until == {}
     assert kept_values(step.apply(records({"a": "x"}))) == [{"a": "x"}]
 
 
