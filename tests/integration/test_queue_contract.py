@@ -8,10 +8,6 @@ against moto's SQS server, the API double standing in for AWS.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,29 +36,6 @@ class Backend:
     def dlq_policy(self, dlq: str, count: int) -> str:
         arn = f"arn:aws:sqs:us-east-1:000000000000:{dlq}"
         return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count})
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture(params=["postgres", "sqs", "moto"])

@@ -1,11 +1,11 @@
 """The object store interface.
 
 ``ObjectStore`` is the interface every backend (the local directory of
-:mod:`.objects`, S3/MinIO later) implements; callers receive an instance, they never pick a
-backend themselves, and they reach the data only through it. Big objects go through the
-streaming methods (``put_stream``/``open``, iterators of blocks: nothing holds a whole
-object in memory) or a multipart upload (parts uploaded one by one, in any order, made into
-one object on completion, or thrown away on abort).
+:mod:`.objects`, S3/MinIO through :mod:`.s3_objects`) implements; callers receive an
+instance, they never pick a backend themselves, and they reach the data only through it.
+Big objects go through the streaming methods (``put_stream``/``open``, iterators of
+blocks: nothing holds a whole object in memory) or a multipart upload (parts uploaded one
+by one, in any order, made into one object on completion, or thrown away on abort).
 """
 
 from __future__ import annotations
