@@ -40,12 +40,11 @@ def render(
 ) -> None:
     """Render the spec for Kubernetes + Argo CD: a Kustomize base per team, an overlay per
     environment, SealedSecrets, policies, monitoring and the Application."""
-    from comind.apps.kubernetes.naming import Options
     from comind.platform.render import Target, render_kubernetes
 
-    options = Options(env=env, registry=registry.rstrip("/"), tag=tag, repo_url=repo_url,
-                      revision=revision, path=path)  # fmt: skip
-    written = render_kubernetes(repo, home_of(ctx), Target(out, sealing_cert, options))
+    target_ = Target.of(out, sealing_cert, env=env, registry=registry, tag=tag,
+                        repo_url=repo_url, revision=revision, path=path)  # fmt: skip
+    written = render_kubernetes(repo, home_of(ctx), target_)
     names = [str(p.relative_to(out)) for p in written]
     if as_json:
         emit_json({"target": target, "env": env, "out": str(out), "files": names})

@@ -33,6 +33,13 @@ class Target:
     sealing_cert: Path | None
     options: Options
 
+    @classmethod
+    def of(cls, out: Path, sealing_cert: Path | None, *, env: str, registry: str, tag: str,
+           repo_url: str, revision: str, path: str) -> Target:  # fmt: skip
+        options = Options(env=env, registry=registry.rstrip("/"), tag=tag, repo_url=repo_url,
+                          revision=revision, path=path)  # fmt: skip
+        return cls(out, sealing_cert, options)
+
 
 def render_kubernetes(repo: Path, home: StateDir, target: Target) -> list[Path]:
     """Write ``target.options.env``'s overlay, its Application and the base into
