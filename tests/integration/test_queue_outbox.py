@@ -221,3 +221,71 @@ def test_what_was_sent_is_forgotten_when_a_later_row_stops_the_step(
     monkeypatch.setattr(layer.queues, "send", send)
     assert relay.step() == 1  # only the row that was not sent is left
     assert _bodies(layer, "shop/orders") == ["first"]  # sent once, not again
+
+
+def test_a_huge_name_or_id_is_refused_alone_and_never_read_whole(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    """Red team F4: group and deduplication ids, queue and topic names are capped too (a
+    relay fetching 16 rows of 40 MB ids grew by a gigabyte)."""
+    with connect(app_db) as conn:
+        outbox.enqueue(conn, "orders", "before")
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body, group_id) "
+                     "VALUES ('ledger.fifo', 'fat group', repeat('g', 4 << 20))")  # fmt: skip
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body, dedup_id) "
+                     "VALUES ('ledger.fifo', 'fat dedup', repeat('d', 300))")  # fmt: skip
+        conn.execute("INSERT INTO comind_outbox.messages (queue, body) "
+                     "VALUES (repeat('q', 1024 * 1024), 'fat queue')")  # fmt: skip
+        conn.execute("INSERT INTO comind_outbox.messages (topic, body) "
+                     "VALUES (repeat('t', 257), 'fat topic')")  # fmt: skip
+        outbox.enqueue(conn, "orders", "after")
+    assert relay.step() == 6
+    assert _bodies(layer, "shop/orders") == ["before", "after"]
+    assert _bodies(layer, "shop/ledger.fifo") == []
+    errors = [error or "" for _, error in _outbox_rows(app_db)]
+    assert len(errors) == 4 and all("over 256 bytes" in e for e in errors)
+
+
+@pytest.mark.parametrize("guard", [
+    "CREATE FUNCTION comind_outbox.keep() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$BEGIN RETURN NULL; END$$; CREATE TRIGGER keep BEFORE DELETE ON comind_outbox.messages "
+    "FOR EACH ROW EXECUTE FUNCTION comind_outbox.keep()",
+    "CREATE RULE keep AS ON DELETE TO comind_outbox.messages DO INSTEAD NOTHING",
+    "ALTER TABLE comind_outbox.messages ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+    "CREATE POLICY keep ON comind_outbox.messages FOR SELECT USING (true); "
+    "CREATE POLICY keep_u ON comind_outbox.messages FOR UPDATE USING (true)",
+])  # fmt: skip
+def test_a_table_whose_delete_the_app_changed_is_not_relayed(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay, guard: str
+) -> None:
+    """Red team F5: a DELETE made a no-op (a trigger, a rule, row security) had every row
+    sent again each second, forever; such a table is not read until it is put back."""
+    with connect(app_db) as conn:
+        outbox.enqueue(conn, "orders", "once")
+        conn.execute(guard)
+    for _ in range(3):
+        assert relay.step() == 0
+    assert _bodies(layer, "shop/orders") == []
+    with connect(app_db) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS keep ON comind_outbox.messages; "
+                     "DROP RULE IF EXISTS keep ON comind_outbox.messages; "
+                     "DROP POLICY IF EXISTS keep ON comind_outbox.messages; "
+                     "DROP POLICY IF EXISTS keep_u ON comind_outbox.messages; "
+                     "ALTER TABLE comind_outbox.messages DISABLE ROW LEVEL SECURITY")  # fmt: skip
+    assert relay.step() == 1
+    assert relay.step() == 0
+    assert _bodies(layer, "shop/orders") == ["once"]
+
+
+def test_the_relay_halts_when_sent_rows_are_not_deleted(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a no-op DELETE get past the table's checks, the relay stops after one send
+    rather than repeating it."""
+    monkeypatch.setattr(outbox, "_misshapen", lambda conn: None)
+    with connect(app_db) as conn:
+        conn.execute("CREATE RULE keep AS ON DELETE TO comind_outbox.messages DO INSTEAD NOTHING")
+        outbox.enqueue(conn, "orders", "once")
+    assert relay.step() == 1
+    assert relay.step() == 0
+    assert _bodies(layer, "shop/orders") == ["once"]

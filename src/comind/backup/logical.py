@@ -40,7 +40,7 @@ from comind.backup.manifest import LogicalManifest
 from comind.backup.restore import check_artifacts
 from comind.backup.store import write_once
 from comind.stores.objects import ObjectStore
-from comind.stores.pg_admin import stand_in
+from comind.stores.pg_standins import stand_in
 from comind.stores.postgres import PgTarget
 
 READ = 1 << 20

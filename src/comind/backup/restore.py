@@ -49,6 +49,7 @@ class SideCopy:
     port: int
     process: subprocess.Popen[bytes]
     target: PgTarget  # its superuser, database "postgres"
+    sockets: Path | None = None  # a private copy's socket directory (no TCP)
 
     def dsn(self, dbname: str = "postgres") -> str:
         return self.target.with_db(dbname).url()
@@ -63,6 +64,8 @@ class SideCopy:
                 self.process.wait()
         if remove:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.sockets is not None:
+            shutil.rmtree(self.sockets, ignore_errors=True)
 
 
 def check_artifacts(store: ObjectStore, manifest: SealedManifest) -> None:
@@ -235,29 +238,57 @@ def _combine(
 
 
 def start_side(
-    cluster: Cluster, data_dir: Path, settings: dict[str, str] | None = None
-) -> SideCopy:
+    cluster: Cluster, data_dir: Path, settings: dict[str, str] | None = None,
+    *, private: bool = False,
+) -> SideCopy:  # fmt: skip
     """Run the cluster in ``data_dir`` on a free port (``settings``: more server settings,
-    given on the command line so none of them stays in the data directory)."""
-    host = cluster.target.host
-    port = free_port(host)
+    given on the command line so none of them stays in the data directory). ``private``: no
+    TCP at all, only a socket in a directory of the server's OS user and an hba of its own
+    (password logins on it alone), for a copy the platform checks: it holds every app's data
+    and its roles' passwords as they were, and no app may log in to it."""
+    sockets = _socket_dir(cluster) if private else None
+    host = str(sockets) if sockets else cluster.target.host
+    port = 5432 if sockets else free_port(host)
     log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
-    extra = [arg for k, v in (settings or {}).items() for arg in ("-c", f"{k}={v}")]
+    if sockets:
+        listen = {"listen_addresses": "", "unix_socket_directories": host,
+                  "hba_file": str(_private_hba(cluster, sockets))}  # fmt: skip
+    else:
+        listen = {"listen_addresses": host, "unix_socket_directories": ""}
+    given = {**listen, "port": str(port), "archive_mode": "off", **(settings or {})}
     proc = subprocess.Popen(
-        [cluster.tool("postgres"), "-D", str(data_dir), "-c", f"listen_addresses={host}",
-         "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "archive_mode=off",
-         *extra],
+        [cluster.tool("postgres"), "-D", str(data_dir),
+         *(arg for k, v in given.items() for arg in ("-c", f"{k}={v}"))],
         stdout=log, stderr=subprocess.STDOUT, user=cluster.run_as.uid, group=cluster.run_as.gid,
         extra_groups=cluster.run_as.extra_groups,
         cwd=data_dir.parent, env=engine_env(),
     )  # fmt: skip
     log.close()
-    # the side copy is plain TCP on loopback, whatever the live cluster requires
+    # the side copy is plain TCP on loopback (or its socket), whatever the live cluster requires
     target = PgTarget(host, port, cluster.target.user, cluster.target.password, "postgres",
                       sslmode="disable")  # fmt: skip
-    side = SideCopy(data_dir, port, proc, target)
+    side = SideCopy(data_dir, port, proc, target, sockets)
     _wait_ready(side, data_dir.parent / f"{data_dir.name}.log")
     return side
+
+
+PRIVATE_HBA = "local all all scram-sha-256\n"
+
+
+def _socket_dir(cluster: Cluster) -> Path:
+    """A new directory only the server's OS user (and root) may enter, short enough for a
+    socket path (at most 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="comind-side-"))
+    cluster.run_as.chown(path)
+    return path
+
+
+def _private_hba(cluster: Cluster, sockets: Path) -> Path:
+    hba = sockets / "pg_hba.conf"
+    hba.write_text(PRIVATE_HBA)
+    hba.chmod(0o600)
+    cluster.run_as.chown(hba)
+    return hba
 
 
 def _wait_ready(side: SideCopy, log: Path) -> None:

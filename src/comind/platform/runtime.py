@@ -66,6 +66,7 @@ from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
+from comind.stores.pg_standins import sweep as sweep_stand_ins
 from comind.stores.platform_db import prepare
 from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import client, default_user
@@ -174,7 +175,9 @@ class Platform:
 
     def _start_services(self) -> None:
         self.registry = merged_registry(REGISTRY, self.worker_metrics)
-        self.db = prepare(superuser(self.engines.postgres))
+        admin = superuser(self.engines.postgres)
+        self.db = prepare(admin)
+        sweep_stand_ins(admin)  # a crash mid-restore may have left one: no job runs yet
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
         self.control = MessageLayer(

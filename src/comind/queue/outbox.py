@@ -43,7 +43,8 @@ log = logging.getLogger("comind.queue.outbox")
 BAD_ROW = (QueueError, ValueError, KeyError, TypeError, AttributeError)
 CHANNEL = "comind_outbox"
 TAKE = 500
-FETCH = 16  # rows read at a time: each is at most 2 x MAX_MESSAGE_SIZE
+FETCH = 16  # rows read at a time: each is at most 2 x MAX_MESSAGE_SIZE + 4 x NAME_CAP
+NAME_CAP = 256  # bytes of a queue or topic name, group or deduplication id (SQS: 80 and 128)
 BATCH_BYTES = 8 << 20  # rows one step holds at most (plus one fetch)
 # the columns the relay reads, as install makes them
 SHAPE = {"id": "bigint", "queue": "text", "topic": "text", "body": "text", "attributes": "jsonb",
@@ -116,9 +117,12 @@ class OutboxRelay:
         self.app, self.source, self.queues = app, source, queues
         self.topics, self.publishes = topics, publishes
         self._misshapen: str | None = None
+        self._halted = False  # sent rows were not forgotten: relaying more would repeat them
 
     def step(self, limit: int = TAKE) -> int:
         """Relay up to ``limit`` rows; the number handled (sent or refused)."""
+        if self._halted:
+            return 0
         sent: list[int] = []
         failure: Exception | None = None
         with connect(self.source, autocommit=False) as conn, conn.transaction():
@@ -132,20 +136,24 @@ class OutboxRelay:
                         sent += self._publish(conn, topic, sendable)
             except Exception as exc:  # re-raised once the rows sent so far are forgotten
                 failure = exc
-            conn.execute(_sql("forget"), {"ids": sent})
+            forgot = conn.execute(_sql("forget"), {"ids": sent}).rowcount
+        if forgot != len(sent):
+            self._halted = True
+            log.error("outbox of app %s no longer relayed: %d rows sent, %d deleted from "
+                      "comind_outbox.messages (restart the platform once the table deletes "
+                      "again)", self.app, len(sent), forgot)  # fmt: skip
         metrics.OUTBOX_RELAYED.labels(self.app).inc(len(sent))
         if failure is not None:
             raise failure
         return len(rows)
 
     def _shaped(self, conn: Connection) -> bool:
-        """Whether the outbox table still has the columns the relay reads, as made."""
-        found = dict(conn.execute(_sql("shape")).fetchall())
-        wrong = sorted(c for c, kind in SHAPE.items() if found.get(c) != kind)
-        misshapen = f"columns {', '.join(wrong)} altered" if wrong else None
+        """Whether the outbox table is still as made: the columns the relay reads, and nothing
+        that would change what its DELETE does (a row sent would be sent again, forever)."""
+        misshapen = _misshapen(conn)
         if misshapen and misshapen != self._misshapen:
-            log.warning("outbox of app %s not relayed: comind_outbox.messages has its %s "
-                        "(put them back, or drop the table and sync again)",
+            log.warning("outbox of app %s not relayed: comind_outbox.messages has %s "
+                        "(put it back, or drop the table and sync again)",
                         self.app, misshapen)  # fmt: skip
         self._misshapen = misshapen
         return misshapen is None
@@ -156,12 +164,13 @@ class OutboxRelay:
         rows: list[Taken] = []
         held = 0
         with conn.cursor(name="outbox_take") as cur:
-            cur.execute(_sql("take"), {"limit": limit, "cap": MAX_MESSAGE_SIZE})
+            cur.execute(_sql("take"), {"limit": limit, "cap": MAX_MESSAGE_SIZE,
+                                       "name_cap": NAME_CAP})  # fmt: skip
             while held < BATCH_BYTES and (batch := cur.fetchmany(FETCH)):
                 if not rows:
                     metrics.OUTBOX_LAG.labels(self.app).set(float(batch[0][8]))
                 rows += [_parse(raw) for raw in batch]
-                held += sum(len(raw[3] or "") + len(raw[4] or "") for raw in batch)
+                held += sum(len(raw[i] or "") for raw in batch for i in (1, 2, 3, 4, 5, 6))
         if not rows:
             metrics.OUTBOX_LAG.labels(self.app).set(0)
         return rows
@@ -239,9 +248,30 @@ class OutboxRelay:
                 stop.wait(IDLE_WAIT_SECONDS)
 
 
+def _misshapen(conn: Connection) -> str | None:
+    """What is wrong with the outbox table (None: nothing)."""
+    found = dict(conn.execute(_sql("shape")).fetchall())
+    wrong = sorted(c for c, kind in SHAPE.items() if found.get(c) != kind)
+    if wrong:
+        return f"its columns {', '.join(wrong)} altered"
+    row = conn.execute(_sql("guards")).fetchone()
+    assert row is not None
+    kind, row_security, rules, triggers = row
+    if kind != "r":
+        return "become another kind of relation (not a plain table)"
+    if row_security or rules or triggers:
+        what = [*(["row security"] if row_security else []), *(["a rule"] if rules else []),
+                *(f"trigger {t}" for t in triggers)]  # fmt: skip
+        return " and ".join(what) + " of the app's"
+    return None
+
+
 def _parse(raw: Sequence[Any]) -> Taken:
     """A row as the take query reads it (its attributes as JSON text)."""
     row_id, queue, topic, body, attributes, group_id, dedup_id, delay = raw[:8]
+    if not raw[9]:
+        return Taken(row_id, queue, topic, problem=f"InvalidParameterValue: a queue or topic "
+                     f"name, group or deduplication id is over {NAME_CAP} bytes")  # fmt: skip
     if body is None or attributes is None:
         too_big = InvalidParameterValue(
             f"One or more parameters are invalid. Reason: Message must be shorter than "

@@ -18,15 +18,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 from psycopg import sql
 
-from comind.spec.names import BACKUP_ROLE, PLATFORM_ROLE_PREFIX, is_platform_role
+from comind.spec.names import BACKUP_ROLE, is_platform_role
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
 
@@ -171,30 +168,6 @@ class PgAdmin:
     def drop_role(self, role: str) -> None:
         with self.pool.connection() as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-@contextmanager
-def stand_in(admin: PgTarget, *roles: str) -> Iterator[PgTarget]:
-    """A login of its own for a job that must act with ``roles``' rights and no more: a new
-    role, member of those alone, with a random password, dropped (its sessions ended) after.
-
-    ``SET ROLE`` from the superuser is no such thing: code the app wrote (a check, a default,
-    an index expression) that runs during the job could ``RESET ROLE`` back to the superuser.
-    From a stand-in, ``RESET ROLE`` leads to the stand-in, which holds nothing else."""
-    name = f"{PLATFORM_ROLE_PREFIX}standin_{secrets.token_hex(6)}"
-    password = secrets.token_urlsafe(24)
-    with connect(admin) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                             "NOREPLICATION NOBYPASSRLS PASSWORD {} IN ROLE {}").format(
-            sql.Identifier(name), sql.Literal(scram_verifier(conn, name, password)),
-            sql.SQL(", ").join(map(sql.Identifier, roles))))  # fmt: skip
-    try:
-        yield admin.login(name, password)
-    finally:
-        with connect(admin) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE usename = %s", (name,))  # fmt: skip
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def scram_verifier(conn: Connection, role: str, password: str) -> str:

@@ -55,7 +55,7 @@ class PgTarget:
         return replace(self, dbname=dbname)
 
     def conninfo(self) -> str:
-        path = search_path(self.user)
+        options = session_options(self.user)
         return make_conninfo(
             host=self.host,
             port=self.port,
@@ -63,7 +63,7 @@ class PgTarget:
             password=self.password,
             dbname=self.dbname,
             application_name="comind",
-            **({"options": f"-c search_path={path}"} if path else {}),
+            **({"options": options} if options else {}),
             **({"sslmode": self.sslmode} if self.sslmode else {}),
             **({"sslrootcert": self.sslrootcert} if self.sslrootcert else {}),
         )
@@ -75,16 +75,39 @@ class PgTarget:
         return f"postgresql://{user}:{password}@{self.host}:{self.port}/{self.dbname}{tls}"
 
 
-def search_path(user: str) -> str | None:
-    """The search path a login of ``user`` starts with, whatever its database says.
+# What a platform login sets at start-up, above anything an app's ``ALTER DATABASE … SET`` or a
+# role default can say (client options outrank both): an app owns its database and may set
+# ``role`` (a superuser's login would then act as the app), ``default_transaction_read_only``
+# or a tiny ``statement_timeout`` (the platform's work in its database would fail), or a
+# ``DateStyle`` the driver cannot read. ``row_security=off``: a query that a row-security policy
+# would filter fails instead, so no policy (code the app wrote) ever runs as a platform login.
+PLATFORM_SESSION = (
+    "search_path=pg_catalog,pg_temp",
+    "role=none",
+    "default_transaction_read_only=off",
+    "statement_timeout=0",
+    "lock_timeout=0",
+    "idle_in_transaction_session_timeout=0",
+    "datestyle=ISO",
+    "intervalstyle=postgres",
+    "row_security=off",
+)
 
-    An app owns its database, its ``public`` schema and may ``ALTER DATABASE … SET
-    search_path``: a function or operator it puts on the path that matches a call's argument
+
+def session_options(user: str) -> str | None:
+    """The start-up options of a login of ``user`` (libpq ``options``, or ``PGOPTIONS`` for the
+    client tools), whatever its database says.
+
+    The search path: an app owns its database, its ``public`` schema and may ``ALTER DATABASE …
+    SET search_path``: a function or operator it puts on the path that matches a call's argument
     types better than the catalog's (CVE-2018-1058) would run as whoever calls it unqualified.
     The platform's logins (the superuser, ``comind_*`` roles) therefore search the catalog
     alone (``pg_temp`` named last, so a temporary table never shadows it either) and name every
-    other object with its schema. An app's own logins (None) keep what the app chose."""
-    return "pg_catalog,pg_temp" if user == SUPERUSER or user.startswith("comind_") else None
+    other object with its schema; the rest of ``PLATFORM_SESSION`` likewise. An app's own
+    logins (None) keep what the app chose."""
+    if user != SUPERUSER and not user.startswith("comind_"):
+        return None
+    return " ".join(f"-c {setting}" for setting in PLATFORM_SESSION)
 
 
 def connect(

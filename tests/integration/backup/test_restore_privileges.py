@@ -1,18 +1,22 @@
 """A restore test runs the app's own code (what its dump or its database holds) with the app's
-rights and no more (issue 21's red team): a CHECK constraint that runs ``RESET ROLE`` during
+rights and no more (issue 21's red teams): a CHECK constraint that runs ``RESET ROLE`` during
 ``pg_restore``, and a view whose name reads like a table's, both tried to write a file as the
-superuser (``COPY … TO``, which needs ``pg_write_server_files``)."""
+superuser (``COPY … TO``, which needs ``pg_write_server_files``); the CHECK also makes the
+stand-in own a table so it could not be dropped; a row-security policy ran as the physical
+test's stand-in; database settings (``role``, read-only) broke the platform's own logins."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from psycopg import sql
 
+from comind.backup import verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
@@ -21,6 +25,7 @@ from comind.backup.logical import logical_backup
 from comind.backup.verify import Verifier
 from comind.spec.names import BACKUP_ROLE, role_name
 from comind.stores.objects import FileObjectStore
+from comind.stores.pg_standins import stand_in, sweep
 from comind.stores.postgres import PgTarget, connect
 
 APP = "evil"
@@ -34,6 +39,21 @@ def _pwn(marker: Path) -> sql.Composed:
         "BEGIN EXECUTE 'RESET ROLE'; EXECUTE {}; EXCEPTION WHEN OTHERS THEN NULL; END; "
         "RETURN true; END $f$"
     ).format(sql.Literal(copy.as_string()))
+
+
+# run by the CHECK during pg_restore, as the stand-in: a table it owns outlives its DROP ROLE
+KEEP = (
+    "CREATE FUNCTION public.keep() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+    "IF session_user LIKE 'comind\\_standin\\_%' THEN EXECUTE 'RESET ROLE'; "
+    "EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (x int)', session_user); END IF; "
+    "RETURN true; END $f$"
+)
+# a policy that would run as whoever counts the table without bypassing row security
+WATCH = (
+    "CREATE FUNCTION public.watch() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+    "IF session_user LIKE 'comind\\_%' THEN "
+    "RAISE EXCEPTION 'the policy ran as %', session_user; END IF; RETURN true; END $f$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +78,13 @@ def evil(cluster: Cluster, marker: Path) -> PgTarget:
     app = cluster.target.login(role, password, APP)
     with connect(app) as conn:
         conn.execute(_pwn(marker))
-        conn.execute("CREATE TABLE public.checked (id int CHECK (public.pwn()))")
+        conn.execute(KEEP)
+        conn.execute("CREATE TABLE public.checked (id int CHECK (public.pwn() AND public.keep()))")
+        conn.execute(WATCH)
+        conn.execute("CREATE TABLE public.watched (id int)")
+        conn.execute("INSERT INTO public.watched VALUES (1), (2)")
+        conn.execute("ALTER TABLE public.watched ENABLE ROW LEVEL SECURITY")
+        conn.execute("CREATE POLICY watch ON public.watched USING (public.watch())")
         conn.execute("INSERT INTO public.checked SELECT generate_series(1, 3)")
         conn.execute('CREATE SCHEMA "a.b"')
         conn.execute('CREATE TABLE "a.b".c (id int)')
@@ -66,6 +92,10 @@ def evil(cluster: Cluster, marker: Path) -> PgTarget:
         conn.execute("CREATE SCHEMA a")
         conn.execute('CREATE VIEW a."b.c" AS SELECT public.pwn() AS pwned')
         conn.execute("SELECT pg_stat_force_next_flush()")  # the writes counted before a backup
+        conn.execute(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
+            ident(APP)))  # fmt: skip
+        conn.execute(sql.SQL("ALTER DATABASE {} SET role = {}").format(
+            ident(APP), sql.Literal(role)))  # fmt: skip
     return app
 
 
@@ -83,7 +113,7 @@ def test_a_logical_restore_test_runs_the_apps_code_with_the_apps_rights(
     assert manifest.tables[APP]["a.b.c"] == 1 and manifest.tables[APP]["public.checked"] == 3
     report = verifier.run(manifest)
     assert report.ok, report.problems
-    assert report.tables_compared == 2  # "a.b.c" is the table, never the view a."b.c"
+    assert report.tables_compared == 3  # "a.b.c" is the table, never the view a."b.c"
     assert not marker.exists(), f"the app's code wrote {marker} as {marker.read_text()}"
     assert not _superuser(cluster)
     with connect(cluster.target) as conn:  # the stand-in logins are gone again
@@ -93,13 +123,42 @@ def test_a_logical_restore_test_runs_the_apps_code_with_the_apps_rights(
 
 def test_a_physical_restore_test_counts_tables_never_views_and_never_as_superuser(
     verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
-    keys: KeyRing, evil: PgTarget, marker: Path,
+    keys: KeyRing, evil: PgTarget, marker: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     manifest = physical_backup(cluster, store, catalog, keys)
-    assert manifest.tables[APP]["a.b.c"] == 1
+    assert manifest.tables[APP]["a.b.c"] == 1 and manifest.tables[APP]["public.watched"] == 2
+    sides: list[PgTarget] = []
+
+    @contextmanager
+    def seen(admin: PgTarget, *roles: str, bypass_rls: bool = False) -> Iterator[PgTarget]:
+        sides.append(admin)
+        with stand_in(admin, *roles, bypass_rls=bypass_rls) as login:
+            yield login
+
+    monkeypatch.setattr(verify, "stand_in", seen)
     report = verifier.run(manifest)
-    assert report.ok, report.problems
+    assert report.ok, report.problems  # the policy never ran; amcheck was not read-only
+    assert report.amcheck == "passed"
     assert not marker.exists(), f"the restored copy's code wrote {marker}"
+    # the copy listened on a socket in a directory of its own, not on TCP
+    (side,) = sides
+    assert side.host.startswith("/") and not Path(side.host).exists()
+
+
+def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster) -> None:
+    name = "comind_standin_left0ver"
+    with connect(cluster.target) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
+            sql.Identifier(name), sql.Identifier(BACKUP_ROLE)))  # fmt: skip
+        conn.execute(sql.SQL("CREATE TABLE public.left_over (x int)"))
+        conn.execute(sql.SQL("ALTER TABLE public.left_over OWNER TO {}").format(
+            sql.Identifier(name)))  # fmt: skip
+    assert name in sweep(cluster.target)
+    with connect(cluster.target) as conn:
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None
+        owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'left_over'")
+        assert owner.fetchone() == (BACKUP_ROLE,)
+        conn.execute("DROP TABLE public.left_over")
 
 
 def test_a_missing_table_is_a_problem_not_a_crash(
@@ -111,3 +170,21 @@ def test_a_missing_table_is_a_problem_not_a_crash(
     report = verifier.run(manifest.model_copy(update={"tables": tables}))
     assert not report.ok
     assert any("public.vanished: missing from the restored copy" in p for p in report.problems)
+
+
+def test_what_the_apps_code_raised_stays_out_of_the_log(
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing, evil: PgTarget, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Red team F6: the log is read by every viewer; the catalog keeps the problem for
+    platform operators only."""
+    manifest = logical_backup(cluster, store, catalog, keys, APP, APP)
+
+    def raising(*args: object) -> None:
+        raise RuntimeError("the policy ran: 4111-SECRET")
+
+    monkeypatch.setattr(Verifier, "_test", raising)
+    report = verifier.run(manifest)
+    assert not report.ok and "4111-SECRET" in report.problems[0]
+    assert "RuntimeError" in caplog.text and "4111-SECRET" not in caplog.text

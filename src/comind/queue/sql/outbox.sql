@@ -50,14 +50,31 @@ WHERE a.attrelid = 'comind_outbox.messages'::regclass AND a.attnum > 0 AND NOT a
 
 -- name: take
 -- attributes as text (parsed row by row: a row's JSON may nest deeper than a parser goes);
--- a body or attributes over %(cap)s bytes is left out (null): the row is refused, never read
-SELECT id, queue, topic,
+-- a body or attributes over %(cap)s bytes, or a name or id over %(name_cap)s, is left out
+-- (null) and the last column says so: the row is refused, never read whole
+SELECT id,
+    CASE WHEN octet_length(queue) <= %(name_cap)s THEN queue END,
+    CASE WHEN octet_length(topic) <= %(name_cap)s THEN topic END,
     CASE WHEN octet_length(body) <= %(cap)s THEN body END,
     CASE WHEN octet_length(attributes::text) <= %(cap)s THEN attributes::text END,
-    group_id, dedup_id, delay_seconds, extract(epoch FROM now() - created_at)::float8
+    CASE WHEN octet_length(group_id) <= %(name_cap)s THEN group_id END,
+    CASE WHEN octet_length(dedup_id) <= %(name_cap)s THEN dedup_id END,
+    delay_seconds, extract(epoch FROM now() - created_at)::float8,
+    coalesce(greatest(octet_length(queue), octet_length(topic), octet_length(group_id),
+                      octet_length(dedup_id)), 0) <= %(name_cap)s
 FROM comind_outbox.messages WHERE error IS NULL
 ORDER BY id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
+
+-- name: guards
+-- what would change what the relay's DELETE and UPDATE do: a table of another kind, row
+-- security, a rule, or a trigger of the app's (install's own fires after INSERT only)
+SELECT c.relkind::text, c.relrowsecurity,
+    EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid),
+    ARRAY(SELECT t.tgname::text FROM pg_catalog.pg_trigger t
+          WHERE t.tgrelid = c.oid AND NOT t.tgisinternal
+            AND NOT (t.tgname = 'messages_wake' AND t.tgtype = 4) ORDER BY 1)
+FROM pg_catalog.pg_class c WHERE c.oid = 'comind_outbox.messages'::regclass;
 
 -- name: forget
 DELETE FROM comind_outbox.messages WHERE id = ANY(%(ids)s);
