@@ -113,14 +113,17 @@ def test_every_core_manifest_validates_against_the_kubernetes_schemas(rendered: 
 def test_every_custom_resource_validates_against_its_published_crd(
     rendered: Path, kind: str
 ) -> None:
+    # the schema is not checked against the meta-schema: prometheus-operator's has a Go regex
+    # (``^(?i)…``) Python's re refuses, in a field the renderer never writes (SOURCES.md)
     schema = _crd_schema(kind)
+    validator = jsonschema.validators.validator_for(schema)(schema)
     found = [d for d in _documents(rendered) if d["kind"] == kind]
     assert found, f"no {kind} rendered"
     for doc in found:
-        jsonschema.validate(doc, schema)
+        validator.validate(doc)
     broken = {**found[0], "spec": "not a mapping"}
     with pytest.raises(jsonschema.ValidationError):  # the schema can fail
-        jsonschema.validate(broken, schema)
+        validator.validate(broken)
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
