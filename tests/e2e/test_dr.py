@@ -1,6 +1,7 @@
 """Disaster recovery from the CLI: a platform with data in PostgreSQL, a bucket and Redis is
-backed up, its keys exported and its backup store copied away; the state directory is
-destroyed; `comind dr restore` on a new one and `comind up` bring the data and the app back,
+backed up, its keys exported and its backup store copied away (to a directory, and synced to
+an S3 bucket under a prefix: moto's S3); the state directory is destroyed; `comind dr restore
+--from s3://BUCKET/PREFIX` on a new one and `comind up` bring the data and the app back,
 including rows committed after the base backup (from the archived WAL)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import pytest
 import redis
@@ -35,8 +37,21 @@ def _engines(home: Path) -> tuple[str, redis.Redis]:
     return f"host={host} port={port} user=postgres password={password} dbname=ledger", cache
 
 
+def _sync_to_s3(directory: Path, moto_url: str, bucket: str, prefix: str) -> dict[str, str]:
+    """``aws s3 sync DIR s3://BUCKET/PREFIX``; the environment that reaches it."""
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "COMIND_S3_ENDPOINT": moto_url}  # fmt: skip
+    client = boto3.client("s3", endpoint_url=moto_url, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")  # fmt: skip
+    client.create_bucket(Bucket=bucket)
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        key = f"{prefix}/{path.relative_to(directory).as_posix()}"
+        client.upload_file(str(path), bucket, key)
+    return env
+
+
 def test_a_destroyed_platform_is_rebuilt_from_its_backups(
-    comind: Run, home: Path, tmp_path: Path, engine_root: Path
+    comind: Run, home: Path, tmp_path: Path, engine_root: Path, moto_url: str
 ) -> None:
     repo, offsite, keyfile = tmp_path / "repo", tmp_path / "offsite", tmp_path / "keys.json"
     repo.mkdir()
@@ -58,6 +73,7 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
     assert wait_until(archived.exists, timeout=60), f"{wal} not archived"
     comind("keys", "export", "--out", str(keyfile), check=True, extra_env=ARCHIVING)
     shutil.copytree(home / "objects" / "comind-backups", offsite)
+    s3 = _sync_to_s3(offsite, moto_url, "offsite-backups", "vault/2026")
     comind("down", check=True)
     shutil.rmtree(home)  # the disaster
 
@@ -74,9 +90,14 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
                     str(keyfile), timeout=300, extra_env=ARCHIVING)  # fmt: skip
     assert failed.returncode != 0 and "corrupt or truncated" in failed.stderr
     assert not new.exists()  # nothing half-built (secrets, store copy): the retry starts clean
-    done = json.loads(comind("--home", str(new), "dr", "restore", "--from", str(offsite),
-                             "--keys", str(keyfile), "--json", timeout=300, check=True,
-                             extra_env=ARCHIVING).stdout)  # fmt: skip
+    nowhere = comind("--home", str(new), "dr", "restore", "--from", "s3://offsite-backups/other",
+                     "--keys", str(keyfile), extra_env={**ARCHIVING, **s3})  # fmt: skip
+    assert nowhere.returncode != 0 and "holds no Comind backups" in nowhere.stderr
+    assert not new.exists()
+    restored = comind("--home", str(new), "dr", "restore", "--from",
+                      "s3://offsite-backups/vault/2026", "--keys", str(keyfile), "--json",
+                      timeout=300, check=True, extra_env={**ARCHIVING, **s3})  # fmt: skip
+    done = json.loads(restored.stdout)
     assert done["wal_files"] >= 1 and done["redis_keys"] >= 1 and "ledger-files" in done["buckets"]
     try:
         comind("--home", str(new), "up", "--repo", str(repo), "--detach", "--api-port", "0",

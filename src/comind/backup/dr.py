@@ -32,6 +32,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.postgres import SUPERUSER, PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
+from comind.stores.object_store import ObjectSource
 from comind.stores.objects import FileObjectStore, ObjectStore, valid_bucket
 from comind.stores.platform_db import PLATFORM_DB
 from comind.stores.postgres import PgTarget, make_pool
@@ -68,7 +69,7 @@ def backup_source(source: Path) -> tuple[ObjectStore, str]:
     )
 
 
-def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
+def copy_backups(source: ObjectSource, bucket: str, target: ObjectStore) -> int:
     """Every object of the backups' ``bucket`` in ``source`` streamed into ``target``'s
     backup bucket; returns how many."""
     target.create_bucket(BUCKET)
@@ -82,13 +83,16 @@ def copy_backups(source: ObjectStore, bucket: str, target: ObjectStore) -> int:
 
 
 def rebuild(
-    source: Path | tuple[ObjectStore, str], home: StateDir, settings: Settings,
+    source: Path | tuple[ObjectSource, str], home: StateDir, settings: Settings,
     exported: bytes, passphrase: str, step: Step = lambda s: None,
     envelope: Callable[[Path], Envelope] | None = None,
 ) -> Rebuilt:  # fmt: skip
     """Rebuild the platform whose backups are in ``source`` (a directory copy of the backup
-    bucket, or any store and the bucket in it holding them) into ``home`` (empty)."""
+    bucket, or any source and the bucket in it holding them) into ``home`` (empty)."""
     copy = backup_source(source) if isinstance(source, Path) else source
+    if next(iter(copy[0].names(copy[1], "base/")), None) is None:
+        raise BackupError("the copy holds no Comind backups (expected base/ and wal/ of the "
+                          f"{BUCKET} bucket)")  # fmt: skip
     open_export(exported, passphrase)  # a wrong passphrase fails before anything is written
     if home.root.exists() and any(home.root.iterdir()):
         raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
@@ -102,7 +106,7 @@ def rebuild(
 
 
 def _rebuild(
-    copy: tuple[ObjectStore, str], home: StateDir, settings: Settings,
+    copy: tuple[ObjectSource, str], home: StateDir, settings: Settings,
     export: tuple[KeyRing, bytes, str], step: Step,
 ) -> Rebuilt:  # fmt: skip
     home.create()

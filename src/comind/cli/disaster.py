@@ -28,15 +28,21 @@ def passphrase(prompt: str = "passphrase: ") -> str:
 @dr_cli.command("restore")
 def restore(
     ctx: typer.Context,
-    source: Annotated[str, typer.Option("--from", help="A copy of the backup store (directory).")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="A copy of the backup store: a directory, or s3://BUCKET/PREFIX (on "
+            "COMIND_S3_ENDPOINT, else AWS; credentials from the AWS_* variables).",
+        ),
+    ],
     keys: Annotated[Path, typer.Option(help="The file `comind keys export` wrote.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the platform into an empty state directory (--home): secrets, PostgreSQL to
     the last archived WAL, buckets and Redis; then `comind up --repo` re-syncs from Git."""
-    if "://" in source:
-        raise UsageError(f"--from {source}: only a directory is supported yet; copy the bucket "
-                         "first (e.g. aws s3 sync s3://BUCKET/ DIR) and pass DIR")  # fmt: skip
+    if "://" in source and not source.startswith("s3://"):
+        raise UsageError(f"--from {source}: a directory or s3://BUCKET/PREFIX")
     if not keys.is_file():
         raise UsageError(f"--keys {keys}: no such file")
     home = home_of(ctx)
@@ -44,7 +50,7 @@ def restore(
 
     with console.status("rebuilding") if not as_json else nullcontext() as status:
         done = rebuild(
-            Path(source),
+            source,
             home,
             settings_of(ctx),
             keys.read_bytes(),

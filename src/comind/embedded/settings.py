@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         default="", description="Comma-separated URLs that receive alert notifications."
     )
     s3_port: int = Field(default=0, ge=0, le=65535, description="S3 endpoint port (0: free).")
+    s3_endpoint: str | None = Field(
+        default=None, description="URL of the S3 service s3:// sources are read from (MinIO, "
+        "another platform's endpoint; unset: AWS). Credentials: the AWS_* variables.",
+    )  # fmt: skip
     refresh_interval: float = Field(
         default=10.0, gt=0, description="Seconds between drift checks of the synced resources."
     )

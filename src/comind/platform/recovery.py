@@ -15,6 +15,7 @@ from comind.backup.keys import KeyRing
 from comind.embedded.home import StateDir
 from comind.embedded.settings import Settings
 from comind.governance.keyring import Keyring
+from comind.stores.s3_sources import s3_source
 
 __all__ = ["Rebuilt", "export_keys", "rebuild"]
 
@@ -27,8 +28,10 @@ def export_keys(home: StateDir, passphrase: str, out: Path) -> None:
 
 
 def rebuild(
-    source: Path, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
+    source: str, home: StateDir, settings: Settings, exported: bytes, passphrase: str,
     step: Step = lambda s: None,
 ) -> Rebuilt:  # fmt: skip
-    """:func:`comind.backup.dr.rebuild` with the backup keys in the rebuilt keyring."""
-    return dr.rebuild(source, home, settings, exported, passphrase, step, envelope=Keyring)
+    """:func:`comind.backup.dr.rebuild` from ``source`` (a directory, or ``s3://BUCKET/PREFIX``
+    on ``settings.s3_endpoint``) with the backup keys in the rebuilt keyring."""
+    copy = s3_source(source, settings.s3_endpoint) if source.startswith("s3://") else Path(source)
+    return dr.rebuild(copy, home, settings, exported, passphrase, step, envelope=Keyring)

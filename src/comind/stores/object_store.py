@@ -28,6 +28,14 @@ from comind.stores.object_model import (
 )
 
 
+class ObjectSource(Protocol):
+    """What a copy of objects is read through (every ``ObjectStore`` is one; so is a prefix
+    of an S3 bucket holding a copy, :class:`comind.stores.s3_sources.Prefixed`)."""
+
+    def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]: ...
+    def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]: ...
+
+
 class ObjectStore(Protocol):
     def create_bucket(self, bucket: str) -> None: ...
     def bucket_config(self, bucket: str) -> dict[str, Any] | None: ...

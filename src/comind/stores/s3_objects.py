@@ -44,6 +44,7 @@ from comind.stores.s3_requests import (
     object_key,
     put_args,
     store_error,
+    unanswered,
     version_arg,
 )
 
@@ -280,6 +281,8 @@ class S3ObjectStore:
             yield from self.client.get_paginator(operation).paginate(**args)
         except botocore.exceptions.ClientError as exc:
             raise store_error(exc) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise unanswered(exc) from None
 
     def _etag(self, bucket: str, key: str) -> str | None:
         info = self.head(bucket, key)

@@ -72,6 +72,14 @@ def call(request: Callable[[], T]) -> T:
         return request()
     except botocore.exceptions.ClientError as exc:
         raise store_error(exc) from None
+    except botocore.exceptions.BotoCoreError as exc:  # no answer: unreachable, no credentials
+        raise unanswered(exc) from None
+
+
+def unanswered(exc: botocore.exceptions.BotoCoreError) -> ObjectStoreError:
+    """The store's error for a request S3 never answered (botocore's words name the
+    endpoint, never a key)."""
+    return ObjectStoreError(f"S3: {exc}")
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:

@@ -1,0 +1,47 @@
+"""Objects copied to S3 under a prefix (``s3://BUCKET/PREFIX``), read as a source: a backup
+store synced there (``aws s3 sync``) is where a disaster recovery on an empty machine starts.
+
+The endpoint is AWS unless one is given (MinIO, moto, another platform's S3 endpoint);
+boto3 finds credentials and region the usual way (``AWS_*`` variables, profiles).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from comind.stores.object_model import CHUNK, ObjectStoreError, valid_bucket
+from comind.stores.object_store import ObjectSource
+from comind.stores.s3_objects import S3ObjectStore
+
+S3_URL = re.compile(r"s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*?))?/?\Z")
+
+
+@dataclass(frozen=True)
+class Prefixed:
+    """The objects of ``store`` whose keys start with ``prefix``, named without it."""
+
+    store: ObjectSource
+    prefix: str  # "" or ending in "/"
+
+    def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]:
+        for key, modified in self.store.names(bucket, self.prefix + prefix):
+            yield key[len(self.prefix) :], modified
+
+    def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]:
+        return self.store.get_stream(bucket, self.prefix + key, chunk=chunk)
+
+
+def s3_source(url: str, endpoint: str | None = None) -> tuple[ObjectSource, str]:
+    """The source and bucket ``s3://BUCKET[/PREFIX]`` names, on ``endpoint`` (None: AWS)."""
+    import boto3  # only where S3 is used: the embedded platform never needs it
+
+    found = S3_URL.match(url)
+    if found is None or not valid_bucket(found["bucket"]):
+        raise ObjectStoreError(f"{url}: expected s3://BUCKET/PREFIX (a bucket name is 3-63 "
+                               "lowercase letters, digits, dots, dashes)")  # fmt: skip
+    prefix = f"{found['prefix']}/" if found["prefix"] else ""
+    client = boto3.client("s3", endpoint_url=endpoint or None)
+    return Prefixed(S3ObjectStore(client), prefix), found["bucket"]
