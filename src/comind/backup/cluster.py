@@ -64,7 +64,7 @@ class Cluster:
         who = login or self.target
         tls = {"PGSSLMODE": who.sslmode} if who.sslmode else {}
         tls |= {"PGSSLROOTCERT": who.sslrootcert} if who.sslrootcert else {}
-        options = session_options(who.user)
+        options = session_options(who.user, admin=who.admin)
         session = {"PGOPTIONS": options} if options else {}
         return engine_env({"PGPASSWORD": who.password, **tls, **session})
 

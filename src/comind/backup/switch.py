@@ -23,6 +23,7 @@ from comind.backup.manifest import RedisManifest
 from comind.backup.snapshots import install_redis
 from comind.backup.wal import WalArchive
 from comind.embedded.engine import EngineError
+from comind.embedded.external import ExternalPostgres, ExternalRedis
 from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.postgres import check_stopped_cluster
 from comind.errors import ComindError
@@ -35,6 +36,11 @@ REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and
 def switch_data(
     platform: EmbeddedPlatform, archive: WalArchive, catalog: BackupCatalog, restored: Path
 ) -> dict[str, Any]:
+    engine = platform.postgres
+    if isinstance(engine, ExternalPostgres):
+        raise ComindError(f"the platform runs on the PostgreSQL at {engine.address} "
+                          "(COMIND_POSTGRES_URL), which is not its to replace: restore to a "
+                          "side copy (--side) or an app's database (--app)")  # fmt: skip
     restores = platform.home.restores.resolve()
     if restores not in restored.resolve().parents:
         raise ComindError(f"{restored} is not a restored copy under {restores}")
@@ -42,7 +48,6 @@ def switch_data(
         check_stopped_cluster(restored)  # before the running cluster stops for it
     except EngineError as exc:
         raise ComindError(str(exc)) from None
-    engine = platform.postgres
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     with platform.supervisor.holding(engine):
         engine.stop()
@@ -70,6 +75,9 @@ def switch_redis(
     move aside to ``data.old-STAMP`` and the snapshot becomes its append-only file; if that
     fails, the old files come back. App users are re-created by the next sync."""
     engine, home = platform.redis, platform.home.redis
+    if isinstance(engine, ExternalRedis):
+        raise ComindError(f"the platform runs on the Redis at {engine.address} "
+                          "(COMIND_REDIS_URL), whose files are not its to replace")  # fmt: skip
     old = home / f"{OLD_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S}"
     with platform.supervisor.holding(engine):
         engine.stop()

@@ -90,14 +90,19 @@ def _print_where(st: PlatformState, *, foreground: bool) -> None:
     table.add_row("SQS endpoint", f"{st.sqs_url}  (credentials: comind app env APP)")
     if st.s3_url:
         table.add_row("S3 endpoint", f"{st.s3_url}  (the same credentials)")
+    own = "yours: COMIND_{}_URL"  # an external engine: the platform started no process
     table.add_row(
         "PostgreSQL",
-        f"{engines['postgres'].address}  (user postgres; "
-        f"password in {st.home}/secrets/postgres-password)",
-    )
+        f"{engines['postgres'].address}  "
+        + (f"(user postgres; password in {st.home}/secrets/postgres-password)"
+           if engines["postgres"].pid else f"({own.format('POSTGRES')})"),
+    )  # fmt: skip
     table.add_row(
-        "Redis", f"{engines['redis'].address}  (password in {st.home}/secrets/redis-password)"
-    )
+        "Redis",
+        f"{engines['redis'].address}  "
+        + (f"(password in {st.home}/secrets/redis-password)"
+           if engines["redis"].pid else f"({own.format('REDIS')})"),
+    )  # fmt: skip
     table.add_row("objects", engines["objects"].address)
     table.add_row("state", st.home)
     env = f", env {st.env}" if st.env else ""

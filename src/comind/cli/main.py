@@ -149,6 +149,12 @@ def run() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # an engine's error or a bug nothing turned into a ComindError
+        if _debug:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        fail(f"{type(exc).__name__}: {first} (run with --debug for the traceback)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,21 @@ class StateDir:
                 os.chown(path, -1, group)
             path.chmod(0o710 if group is not None else 0o700)
 
+    def engine_url(self, engine: str, given: str | None) -> str | None:
+        """Where the external ``engine`` (postgres, redis) this platform runs on is: ``given``
+        (a COMIND_*_URL), else the one kept by :meth:`keep_engine_url`; None: embedded."""
+        path = self.secrets / f"{engine}-url"
+        if given:
+            return given
+        return (path.read_text().strip() or None) if path.exists() else None
+
+    def keep_engine_url(self, engine: str, url: str) -> None:
+        """Keep ``url`` (0600, it holds a password) for every later command on this state
+        directory; written once the platform started on it, so a refused one is not kept."""
+        fd = os.open(self.secrets / f"{engine}-url", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(url + "\n")
+
     def secret(self, name: str) -> str:
         """The secret ``name``, generated on first use and kept with mode 0600."""
         path = self.secrets / name

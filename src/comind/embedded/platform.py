@@ -1,4 +1,5 @@
-"""The embedded platform: the engines of one state directory, started, watched and stopped.
+"""The embedded platform: the engines of one state directory, started, watched and stopped
+(PostgreSQL and Redis may be servers of your own instead: :mod:`comind.embedded.external`).
 
 ``start`` takes the state directory's lock first, so a second platform on the same
 directory is refused before it touches anything. Engines start in dependency order
@@ -17,6 +18,12 @@ import time
 
 from comind import __version__
 from comind.embedded.engine import Engine
+from comind.embedded.external import (
+    ExternalPostgres,
+    ExternalRedis,
+    PostgresServer,
+    RedisServer,
+)
 from comind.embedded.home import StateDir
 from comind.embedded.lock import PlatformLock
 from comind.embedded.objects import ObjectsEngine
@@ -39,8 +46,15 @@ class EmbeddedPlatform:
         self.home = StateDir(settings.home)
         self.home.create()
         self.lock = PlatformLock(self.home.lock_file)
-        self.postgres = PostgresEngine(self.home, settings)
-        self.redis = RedisEngine(self.home, settings)
+        pg_url = self.home.engine_url("postgres", settings.postgres_url)
+        redis_url = self.home.engine_url("redis", settings.redis_url)
+        self._urls = {"postgres": pg_url, "redis": redis_url}
+        self.postgres: PostgresServer = (
+            ExternalPostgres(pg_url, self.home, settings) if pg_url
+            else PostgresEngine(self.home, settings))  # fmt: skip
+        self.redis: RedisServer = (
+            ExternalRedis(redis_url, self.home, settings) if redis_url
+            else RedisEngine(self.home, settings))  # fmt: skip
         self.objects = ObjectsEngine(self.home)
         self.engines: list[Engine] = [self.postgres, self.redis, self.objects]
         self.on_event = on_event
@@ -69,6 +83,9 @@ class EmbeddedPlatform:
             self.lock.release()
             raise
         self.started_at = time.time()
+        for name, url in self._urls.items():  # once started on them, never before
+            if url:
+                self.home.keep_engine_url(name, url)
         self.supervisor.start()
         self._on_event("platform", "started", f"platform {__version__} started")
         self.write_state()

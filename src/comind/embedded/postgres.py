@@ -72,6 +72,8 @@ def check_stopped_cluster(data_dir: Path) -> None:
 class PostgresEngine(TcpEngine):
     name = "postgres"
     stop_signal = signal.SIGINT  # PostgreSQL's "fast" shutdown
+    external = False
+    user = SUPERUSER
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
         self.bin_dir = find_bin_dir(settings.pg_bin)
@@ -134,6 +136,14 @@ class PostgresEngine(TcpEngine):
 
     @property
     def client_ca(self) -> Path | None:
+        return self.root_cert if self.settings.engine_tls else None
+
+    @property
+    def sslmode(self) -> str | None:
+        return "verify-full" if self.settings.engine_tls else None
+
+    @property
+    def sslrootcert(self) -> Path | None:
         return self.root_cert if self.settings.engine_tls else None
 
     @property

@@ -24,14 +24,16 @@ def postgres_version(conninfo: str, *, timeout: float = 2.0) -> str | None:
 
 
 def redis_version(
-    host: str, port: int, password: str, *, ca: Path | None = None, timeout: float = 2.0
-) -> str | None:
+    host: str, port: int, password: str, *, ca: Path | None = None, timeout: float = 2.0,
+    username: str = "default",
+) -> str | None:  # fmt: skip
     """The server version when an authenticated ``INFO server`` succeeds (over TLS verified
     against ``ca`` when given), else None."""
     try:
         with redis.Redis(
             host=host,
             port=port,
+            username=username,
             password=password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,

@@ -55,6 +55,8 @@ def speaks_tls(binary: Path) -> bool:
 
 class RedisEngine(TcpEngine):
     name = "redis"
+    external = False
+    user = "default"
 
     def __init__(self, home: StateDir, settings: Settings) -> None:
         self.binary = find_binary(settings.redis_bin)

@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     pg_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port once.")
     redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port once.")
     pg_bin: Path | None = Field(default=None, description="Directory holding pg_ctl/initdb.")
+    postgres_url: str | None = Field(
+        default=None, repr=False, description="A PostgreSQL of your own to run on instead of "
+        "the embedded one (postgresql://SUPERUSER:PASSWORD@HOST:PORT/postgres?sslmode=...).",
+    )  # fmt: skip
+    redis_url: str | None = Field(
+        default=None, repr=False, description="A Redis of your own to run on instead of the "
+        "embedded one (redis://ADMIN:PASSWORD@HOST:PORT, rediss:// for TLS).",
+    )  # fmt: skip
     redis_bin: Path | None = Field(default=None, description="Path of a redis-server binary.")
     redis_maxmemory: str = Field(
         default="0", pattern=r"^[0-9]+(kb|mb|gb)?$",

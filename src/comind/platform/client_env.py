@@ -19,5 +19,5 @@ def ca_env(rt: Platform) -> dict[str, str]:
 
 
 def engine_tls_env(rt: Platform) -> dict[str, str]:
-    on = rt.settings.engine_tls
-    return client_env(rt.engines.postgres.root_cert) if on else {}
+    ca = rt.engines.postgres.sslrootcert  # the engine CA's (engine TLS), or an external's
+    return client_env(ca) if ca else {}

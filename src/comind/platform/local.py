@@ -47,20 +47,31 @@ def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
     return True
 
 
-def platform_db(home: StateDir, state: PlatformState) -> PgTarget:
+def platform_db(home: StateDir, state: PlatformState, settings: Settings | None = None) -> PgTarget:
     """The running platform's own database, as its superuser (restores, benchmarks; never
-    flow workers, which run app code: platform/worker.py)."""
+    flow workers, which run app code: platform/worker.py); on the PostgreSQL that
+    its state directory names when it runs on one of yours."""
+    from comind.embedded.external import ExternalPostgres
     from comind.stores.platform_db import PLATFORM_DB
-    from comind.stores.postgres import PgTarget
+    from comind.stores.postgres import PgTarget, superuser
 
+    url = home.engine_url("postgres", settings.postgres_url if settings else None)
+    if url:
+        return superuser(ExternalPostgres(url, home, settings or Settings()), PLATFORM_DB)
     host, port = state.address("postgres")
     return PgTarget(host, port, "postgres", home.secret("postgres-password"), PLATFORM_DB)
 
 
-def platform_redis(home: StateDir, state: PlatformState) -> RedisTarget:
+def platform_redis(
+    home: StateDir, state: PlatformState, settings: Settings | None = None
+) -> RedisTarget:
     """The running platform's Redis, as its default user (benchmarks; never flow workers,
-    which log in as their flow's own user: platform/worker.py)."""
-    from comind.stores.redis import RedisTarget
+    which log in as their flow's own user: platform/worker.py), or an external one's admin."""
+    from comind.embedded.external import ExternalRedis
+    from comind.stores.redis import RedisTarget, default_user
 
+    url = home.engine_url("redis", settings.redis_url if settings else None)
+    if url:
+        return default_user(ExternalRedis(url, home, settings or Settings()))
     host, port = state.address("redis")
     return RedisTarget(host, port, home.secret("redis-password"), ca=state.engine_ca("redis"))

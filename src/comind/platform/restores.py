@@ -219,7 +219,7 @@ def discard_old_data(home: StateDir) -> list[str]:
 @contextmanager
 def restores(home: StateDir, settings: Settings, state: PlatformState) -> Iterator[Restores]:
     """Restores of the platform running with ``state``."""
-    target = platform_db(home, state)
+    target = platform_db(home, state, settings)
     cluster = Cluster(target.with_db("postgres"), find_bin_dir(settings.pg_bin), service_user())
     with make_pool(target, min_size=1, max_size=2) as pool:
         yield Restores(cluster, BackupCatalog(pool), home, settings)

@@ -16,7 +16,8 @@ from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from comind.embedded.postgres import SUPERUSER, PostgresEngine
+from comind.embedded.external import PostgresServer
+from comind.embedded.postgres import SUPERUSER
 from comind.embedded.probes import postgres_version
 
 # For modules that hold a pool or a connection, wrap JSON parameters, read rows as dicts or
@@ -42,10 +43,12 @@ class PgTarget:
     dbname: str = "postgres"
     sslmode: str | None = None  # verify-full when the server takes TLS only
     sslrootcert: str | None = None  # the CA it is verified against
+    admin: bool = False  # the platform's administrator login (whatever its name)
 
     def login(self, user: str, password: str, dbname: str | None = None) -> PgTarget:
         """Another login to the same server (same TLS), e.g. a role the platform made."""
-        return replace(self, user=user, password=password, dbname=dbname or self.dbname)
+        return replace(self, user=user, password=password, dbname=dbname or self.dbname,
+                       admin=False)  # fmt: skip
 
     @property
     def address(self) -> str:
@@ -55,7 +58,7 @@ class PgTarget:
         return replace(self, dbname=dbname)
 
     def conninfo(self) -> str:
-        options = session_options(self.user)
+        options = session_options(self.user, admin=self.admin)
         return make_conninfo(
             host=self.host,
             port=self.port,
@@ -94,7 +97,7 @@ PLATFORM_SESSION = (
 )
 
 
-def session_options(user: str) -> str | None:
+def session_options(user: str, *, admin: bool = False) -> str | None:
     """The start-up options of a login of ``user`` (libpq ``options``, or ``PGOPTIONS`` for the
     client tools), whatever its database says.
 
@@ -105,7 +108,7 @@ def session_options(user: str) -> str | None:
     alone (``pg_temp`` named last, so a temporary table never shadows it either) and name every
     other object with its schema; the rest of ``PLATFORM_SESSION`` likewise. An app's own
     logins (None) keep what the app chose."""
-    if user != SUPERUSER and not user.startswith("comind_"):
+    if not admin and user != SUPERUSER and not user.startswith("comind_"):
         return None
     return " ".join(f"-c {setting}" for setting in PLATFORM_SESSION)
 
@@ -119,12 +122,11 @@ def connect(
     )
 
 
-def superuser(engine: PostgresEngine, dbname: str = "postgres") -> PgTarget:
-    """The superuser target of the embedded PostgreSQL server."""
-    target = PgTarget(engine.host, engine.port, SUPERUSER, engine.password, dbname)
-    if not engine.settings.engine_tls:
-        return target
-    return replace(target, sslmode="verify-full", sslrootcert=str(engine.root_cert))
+def superuser(engine: PostgresServer, dbname: str = "postgres") -> PgTarget:
+    """The superuser target of the platform's PostgreSQL server (embedded or not)."""
+    rootcert = str(engine.sslrootcert) if engine.sslrootcert else None
+    return PgTarget(engine.host, engine.port, engine.user, engine.password, dbname,
+                    sslmode=engine.sslmode, sslrootcert=rootcert, admin=True)  # fmt: skip
 
 
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import redis
 
+from comind.embedded.external import RedisServer
 from comind.embedded.probes import tls_options
-from comind.embedded.redis import RedisEngine
 
 RedisClient: TypeAlias = redis.Redis  # for modules that hold a client without using the driver
 TLS_QUERY = "ssl_cert_reqs=required&ssl_check_hostname=true&ssl_ca_certs="  # then the CA's path
@@ -60,6 +60,8 @@ def client(target: RedisTarget, *, timeout: float = 5.0) -> RedisClient:
     )
 
 
-def default_user(engine: RedisEngine) -> RedisTarget:
-    """The default-user target of the embedded Redis server."""
-    return RedisTarget(engine.host, engine.port, engine.password, ca=engine.client_ca)
+def default_user(engine: RedisServer) -> RedisTarget:
+    """The administrator's target of the platform's Redis server (embedded: the default
+    user; external: the user its URL names)."""
+    return RedisTarget(engine.host, engine.port, engine.password, engine.user,
+                       ca=engine.client_ca)  # fmt: skip

@@ -36,7 +36,12 @@ class Persistence:
         if int(self.conn.lastsave().timestamp()) <= before:
             raise RedisPersistenceError("Redis did not record the BGSAVE")
         directory = self.conn.config_get("dir")["dir"]
-        return Path(str(directory)) / str(self.conn.config_get("dbfilename")["dbfilename"])
+        rdb = Path(str(directory)) / str(self.conn.config_get("dbfilename")["dbfilename"])
+        if not rdb.is_file():
+            raise RedisPersistenceError(f"Redis saved its snapshot to {rdb}, which this machine "
+                                        "cannot read (a Redis on another host: back it up with "
+                                        "its own tools)")  # fmt: skip
+        return rdb
 
     def facts(self) -> dict[str, Any]:
         """The key count, and whether it is the last snapshot's (no write since it began:

@@ -1,0 +1,111 @@
+"""Cluster mode's engines by configuration (issue 19): the platform runs on a PostgreSQL and a
+Redis it did not start, named by URL only (COMIND_POSTGRES_URL, COMIND_REDIS_URL). Here they
+are a second PostgreSQL and Redis started by the project's own embedded code, handed over as a
+managed service would be. The app's database, role and Redis user are made there; backups
+read from there and are restore-tested; what the platform cannot do to a server it does not
+own is refused with one line, and an engine that does not answer or lacks rights stops
+`comind up` before anything is made."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from tests.platforms import make_settings
+from tests.waiting import wait_until
+
+from comind.embedded.home import StateDir
+from comind.embedded.postgres import PostgresEngine
+from comind.embedded.redis import RedisEngine
+
+pytestmark = pytest.mark.slow
+SPEC = (
+    "platform: {name: remote}\napps:\n  ledger:\n    run: sleep 3600\n"
+    "    database: {name: ledger}\n    cache: {}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def managed(engine_root: Path) -> Iterator[tuple[str, str]]:
+    """(postgres URL, redis URL) of servers the platform under test did not start."""
+    home = StateDir(engine_root / "managed")
+    home.create()
+    settings = make_settings(home.root)
+    postgres, cache = PostgresEngine(home, settings), RedisEngine(home, settings)
+    postgres.start()
+    cache.start()
+    try:
+        yield (f"postgresql://postgres:{postgres.password}@{postgres.host}:{postgres.port}/postgres",
+               f"redis://default:{cache.password}@{cache.host}:{cache.port}")  # fmt: skip
+    finally:
+        cache.stop()
+        postgres.stop()
+
+
+def _up(comind: Any, repo: Path, urls: dict[str, str]) -> Any:
+    return comind("up", "--repo", str(repo), "--detach", "--api-port", "0", timeout=300,
+                  extra_env=urls)  # fmt: skip
+
+
+def test_the_platform_runs_on_engines_it_did_not_start(
+    comind: Any, home: Path, tmp_path: Path, managed: tuple[str, str]
+) -> None:
+    pg_url, redis_url = managed
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "comind.yaml").write_text(SPEC)
+    urls = {"COMIND_POSTGRES_URL": pg_url, "COMIND_REDIS_URL": redis_url}
+
+    nowhere = "postgresql://postgres:x@127.0.0.1:9/postgres"
+    unreachable = _up(comind, repo, {**urls, "COMIND_POSTGRES_URL": nowhere})
+    assert unreachable.returncode != 0
+    assert "PostgreSQL at 127.0.0.1:9 (COMIND_POSTGRES_URL)" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr and "x@" not in unreachable.stderr
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE weak LOGIN PASSWORD 'weak-pass'")
+        weak_url = "postgresql://weak:weak-pass@" + pg_url.split("@", 1)[1]
+        weak = _up(comind, repo, {**urls, "COMIND_POSTGRES_URL": weak_url})
+        conn.execute("DROP ROLE weak")
+        assert weak.returncode != 0 and "role weak is not a superuser" in weak.stderr
+        made = "SELECT count(*) FROM pg_database WHERE datname IN ('comind', 'ledger')"
+        assert conn.execute(made).fetchone() == (0,)  # nothing was made by the refused starts
+    assert not (home / "secrets" / "postgres-url").exists()  # nor a refused URL kept
+
+    _up(comind, repo, urls).check_returncode()
+    state = json.loads((home / "state.json").read_text())
+    assert state["engines"]["postgres"]["address"] == pg_url.rsplit("@", 1)[1].split("/")[0]
+    assert state["engines"]["postgres"]["pid"] is None and state["engines"]["redis"]["pid"] is None
+    assert not (home / "postgres" / "data").exists()  # no PostgreSQL of its own
+    assert oct((home / "secrets" / "postgres-url").stat().st_mode & 0o777) == "0o600"
+
+    env = json.loads(comind("app", "env", "ledger", "--json", check=True).stdout)["env"]
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:  # the app's own login
+        conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
+        conn.execute("INSERT INTO entries SELECT generate_series(1, 100)")
+    with redis.Redis.from_url(env["REDIS_URL"]) as cache:
+        cache.set(f"{env['REDIS_KEY_PREFIX']}k", "v")
+    with redis.Redis.from_url(redis_url, decode_responses=True) as admin:
+        assert admin.get(f"{env['REDIS_KEY_PREFIX']}k") == "v"  # on the managed Redis
+
+    taken = [json.loads(comind("backup", "run", "--kind", *kind, "--json", timeout=300,
+                               check=True).stdout)["id"]
+             for kind in (("full",), ("logical", "--app", "ledger"))]  # fmt: skip
+
+    def tested() -> dict[str, str]:
+        listed = json.loads(comind("backup", "ls", "--json", check=True).stdout)
+        return {b["id"]: b["verify_status"] for b in listed if b["verify_status"]}
+
+    assert wait_until(lambda: set(taken) <= set(tested()), 180, interval=2), tested()
+    assert [tested()[i] for i in taken] == ["verified", "verified"]
+    full = {"id": taken[0]}
+    refused = comind("restore", "--backup", full["id"], "--yes", timeout=120)
+    assert refused.returncode != 0 and "not its to replace" in refused.stderr
+    comind("down", check=True)
+    with psycopg.connect(pg_url) as conn:  # the managed server outlives the platform
+        ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
+        assert conn.execute(ledger).fetchone() == (1,)
