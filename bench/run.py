@@ -16,6 +16,7 @@ import lineage
 import quality
 import queue_throughput
 import reconcile
+import scale
 import startup
 
 
@@ -36,6 +37,8 @@ def main() -> None:
         f"{flow_throughput.CELERY_CAP:,}) and latency at half load\n"
     )
     print(flow_throughput.table(flow_throughput.measure()))
+    print(f"\n## Scale-out: one flow on shared engines ({scale.RECORDS:,} records a row)\n")
+    print(scale.table(scale.measure(scale.RECORDS, scale.LATENCY_SECONDS)))
     print(f"\n## Quality rules' cost ({quality.RECORDS:,} records, 10 rules)\n")
     print(quality.table(quality.measure()))
     print("\n## GitOps reconcile (100 apps, 7 resources each)\n")

@@ -26,7 +26,7 @@ from comind.backup.errors import BackupError
 from comind.backup.manifest import Lsn, TableCounts
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env
-from comind.stores.postgres import PgTarget, connect, session_options
+from comind.stores.postgres import PgTarget, connect
 
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
@@ -64,7 +64,7 @@ class Cluster:
         who = login or self.target
         tls = {"PGSSLMODE": who.sslmode} if who.sslmode else {}
         tls |= {"PGSSLROOTCERT": who.sslrootcert} if who.sslrootcert else {}
-        options = session_options(who.user, admin=who.admin)
+        options = who.session_options
         session = {"PGOPTIONS": options} if options else {}
         return engine_env({"PGPASSWORD": who.password, **tls, **session})
 

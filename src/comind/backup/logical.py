@@ -130,8 +130,8 @@ def _dump(cluster: Cluster, source: PgTarget, table: str | None = None) -> subpr
         "-d",
         source.dbname,
     ]
-    if table:
-        argv += ["-t", table]
+    if table:  # a bare name is public's: the platform's logins search the catalog alone
+        argv += ["-t", table if "." in table else f"public.{table}"]
     env = cluster.env(source)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 

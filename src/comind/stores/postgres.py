@@ -43,12 +43,11 @@ class PgTarget:
     dbname: str = "postgres"
     sslmode: str | None = None  # verify-full when the server takes TLS only
     sslrootcert: str | None = None  # the CA it is verified against
-    admin: bool = False  # the platform's administrator login (whatever its name)
+    admin: str = SUPERUSER  # the name of the server's administrator login (an external's)
 
     def login(self, user: str, password: str, dbname: str | None = None) -> PgTarget:
         """Another login to the same server (same TLS), e.g. a role the platform made."""
-        return replace(self, user=user, password=password, dbname=dbname or self.dbname,
-                       admin=False)  # fmt: skip
+        return replace(self, user=user, password=password, dbname=dbname or self.dbname)
 
     @property
     def address(self) -> str:
@@ -58,7 +57,7 @@ class PgTarget:
         return replace(self, dbname=dbname)
 
     def conninfo(self) -> str:
-        options = session_options(self.user, admin=self.admin)
+        options = self.session_options
         return make_conninfo(
             host=self.host,
             port=self.port,
@@ -70,6 +69,22 @@ class PgTarget:
             **({"sslmode": self.sslmode} if self.sslmode else {}),
             **({"sslrootcert": self.sslrootcert} if self.sslrootcert else {}),
         )
+
+    @property
+    def session_options(self) -> str | None:
+        """The start-up options of this login (libpq ``options``, or ``PGOPTIONS`` for the
+        client tools), whatever its database says.
+
+        The search path: an app owns its database, its ``public`` schema and may ``ALTER
+        DATABASE … SET search_path``: a function or operator it puts on the path that matches
+        a call's argument types better than the catalog's (CVE-2018-1058) would run as whoever
+        calls it unqualified. The platform's logins (the server's administrator, ``comind_*``
+        roles) therefore search the catalog alone (``pg_temp`` named last, so a temporary table
+        never shadows it either) and name every other object with its schema; the rest of
+        ``PLATFORM_SESSION`` likewise. An app's own logins (None) keep what the app chose."""
+        if self.user not in (SUPERUSER, self.admin) and not self.user.startswith("comind_"):
+            return None
+        return " ".join(f"-c {setting}" for setting in PLATFORM_SESSION)
 
     def url(self) -> str:
         """A ``postgresql://`` URL including the password, for an app's environment."""
@@ -97,22 +112,6 @@ PLATFORM_SESSION = (
 )
 
 
-def session_options(user: str, *, admin: bool = False) -> str | None:
-    """The start-up options of a login of ``user`` (libpq ``options``, or ``PGOPTIONS`` for the
-    client tools), whatever its database says.
-
-    The search path: an app owns its database, its ``public`` schema and may ``ALTER DATABASE …
-    SET search_path``: a function or operator it puts on the path that matches a call's argument
-    types better than the catalog's (CVE-2018-1058) would run as whoever calls it unqualified.
-    The platform's logins (the superuser, ``comind_*`` roles) therefore search the catalog
-    alone (``pg_temp`` named last, so a temporary table never shadows it either) and name every
-    other object with its schema; the rest of ``PLATFORM_SESSION`` likewise. An app's own
-    logins (None) keep what the app chose."""
-    if not admin and user != SUPERUSER and not user.startswith("comind_"):
-        return None
-    return " ".join(f"-c {setting}" for setting in PLATFORM_SESSION)
-
-
 def connect(
     target: PgTarget, *, timeout: float = 5.0, autocommit: bool = True
 ) -> psycopg.Connection:
@@ -126,7 +125,7 @@ def superuser(engine: PostgresServer, dbname: str = "postgres") -> PgTarget:
     """The superuser target of the platform's PostgreSQL server (embedded or not)."""
     rootcert = str(engine.sslrootcert) if engine.sslrootcert else None
     return PgTarget(engine.host, engine.port, engine.user, engine.password, dbname,
-                    sslmode=engine.sslmode, sslrootcert=rootcert, admin=True)  # fmt: skip
+                    sslmode=engine.sslmode, sslrootcert=rootcert, admin=engine.user)  # fmt: skip
 
 
 def ping(target: PgTarget, *, timeout: float = 2.0) -> bool:
