@@ -66,6 +66,7 @@ import psycopg
 from celery import Celery
 from detached import detached_platform
 from jsonschema import validators
+from psycopg.conninfo import make_conninfo
 
 from comind.embedded.home import StateDir
 from comind.embedded.state import PlatformState
@@ -189,10 +190,10 @@ def _setup(root: Path, home: StateDir, state: PlatformState, layer: MessageLayer
         layer.admin.create(queue, {})
     db = platform_db(home, state)
     ensure_database(db, DATABASE)
-    bench = Bench(
-        home.root, spec, root / "objects", db.with_db(DATABASE).conninfo(),
-        platform_redis(home, state).url(),
-    )  # fmt: skip
+    # the bench's own sessions name the table bare, as a DBA does (platform logins search
+    # the catalog alone: stores/postgres.py)
+    dsn = make_conninfo(db.with_db(DATABASE).conninfo(), options="-c search_path=public")
+    bench = Bench(home.root, spec, root / "objects", dsn, platform_redis(home, state).url())
     with psycopg.connect(bench.dsn, autocommit=True) as conn:
         conn.execute(TABLE)
     return bench
