@@ -1,6 +1,8 @@
 """Reliability of flows: workers killed with SIGKILL while a stream drains into an upsert
-sink and while a tumbling window counts lose and duplicate nothing, and a batch partition
-killed mid-run or mid-write leaves no partial output and re-runs cleanly."""
+sink and while a tumbling window counts lose and duplicate nothing (each worker in a
+directory of its own, sharing nothing with the others but the engines, as on several
+hosts), and a batch partition killed mid-run or mid-write leaves no partial output and
+re-runs cleanly."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +36,18 @@ T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 class Workers:
-    """Flow worker subprocesses, a fixed number alive at a time; any may be SIGKILLed."""
+    """Flow worker subprocesses, a fixed number alive at a time; any may be SIGKILLed.
+    ``hosts``: each worker gets a directory of its own (a copy of the spec, an object store
+    of its own), so they share nothing but the engines, as workers on several hosts do."""
 
-    def __init__(self, kit: FlowKit, args: list[str], log: IO[str], **env: str) -> None:
-        self.args, self.log = [sys.executable, str(WORKER), *args], log
+    def __init__(self, kit: FlowKit, args: list[str], log: IO[str], *, hosts: bool = False,
+                 **env: str) -> None:  # fmt: skip
+        self.args, self.log, self.kit, self.hosts = (
+            [sys.executable, str(WORKER), *args],
+            log,
+            kit,
+            hosts,
+        )
         self.ready_dir = kit.root / "ready"
         self.ready_dir.mkdir(exist_ok=True)
         self.env = {
@@ -50,7 +61,13 @@ class Workers:
         self.kills = 0
 
     def start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=self.log)
+        env = self.env
+        if self.hosts:  # the spec copied, no object store or directory in common
+            host = self.kit.root / "hosts" / str(len(self.procs))
+            shutil.copytree(self.kit.root, host,
+                            ignore=shutil.ignore_patterns("objects", "ready", "hosts"))  # fmt: skip
+            env = {**env, "FLOW_ROOT": str(host)}
+        proc = subprocess.Popen(self.args, env=env, stdout=self.log, stderr=self.log)
         self.procs.append(proc)
         return proc
 
@@ -164,7 +181,7 @@ def test_kill_9_workers_during_a_stream_into_an_upsert_sink_loses_and_duplicates
     kit.builder(STREAM, files=pacing("pace_stream", 0.0005))
     kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
     send_all(kit, "shop/orders", [order(i) for i in range(ORDERS)])
-    workers = Workers(kit, ["stream", "orders"], worker_log)
+    workers = Workers(kit, ["stream", "orders"], worker_log, hosts=True)
     try:
         drain_under_kills(kit, workers, "shop/orders", random.Random(11), STREAM_KILLS)
     finally:
@@ -227,7 +244,7 @@ def test_kill_9_workers_during_a_tumbling_window_keeps_exact_counts(
         want[(at.replace(second=0, microsecond=0), country)] += 1
     assert len(want) == WINDOWS * 3
     send_all(kit, "shop/orders", events)
-    workers = Workers(kit, ["stream", "counts"], worker_log)
+    workers = Workers(kit, ["stream", "counts"], worker_log, hosts=True)
     try:
         drain_under_kills(kit, workers, "shop/orders", rng, WINDOW_KILLS)
         assert emitted(kit) == 0  # nothing closed yet
