@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from tests.integration.githttp import git_http_server
 
-from comind.gitops.git import GitError, redact_url, split_login
+from comind.gitops.git import GitError, git_env, redact_url, split_login
 from comind.gitops.source import GitSource
 
 
@@ -383,3 +383,14 @@ def test_concurrent_fetches_do_not_corrupt(source: GitSource, origin: Origin) ->
     repo = source.workdir / "repo.git"
     subprocess.run(["git", f"--git-dir={repo}", "fsck", "--strict"], check=True, env=origin.env)
     assert read(source.checkout(head)) == "version: concurrent 2\n"
+
+
+def test_git_never_sees_the_platforms_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """COMIND_* hold engine URLs with passwords and passphrases: git and its helpers get none."""
+    monkeypatch.setenv("COMIND_POSTGRES_URL", "postgresql://postgres:s3cret@db/postgres")
+    monkeypatch.setenv("COMIND_KEK_PASSPHRASE", "correct horse")
+    env = git_env(tmp_path)
+    assert not [k for k in env if k.startswith("COMIND_")]
+    assert env["GIT_TERMINAL_PROMPT"] == "0" and "PATH" in env

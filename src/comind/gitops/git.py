@@ -136,11 +136,14 @@ def login_env(login: Login | None) -> dict[str, str]:
 
 def git_env(home: Path) -> dict[str, str]:
     """The environment git runs in: the caller's, minus anything that could prompt
-    or redirect git, plus settings that make it non-interactive and config-free."""
+    or redirect git and the platform's own settings (COMIND_*: engine URLs with passwords,
+    passphrases), plus settings that make it non-interactive and config-free."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if (not key.startswith("GIT_") or key in _KEEP_GIT_VARS) and key != "SSH_ASKPASS"
+        if (not key.startswith("GIT_") or key in _KEEP_GIT_VARS)
+        and key != "SSH_ASKPASS"
+        and not key.startswith("COMIND_")
     }
     env.update(
         HOME=str(home),
