@@ -31,6 +31,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.postgres import PostgresEngine
 from comind.embedded.redis import RedisEngine
 from comind.embedded.settings import Settings
+from comind.embedded.state import PlatformState
 from comind.platform.local import platform_db
 from comind.queue.layer import MessageLayer
 
@@ -62,31 +63,38 @@ def managed_engines(root: Path) -> Iterator[dict[str, str]]:
 def measure(records: int, seconds: float) -> list[Row]:
     root = Path(tempfile.mkdtemp(prefix="comind-scale-bench-"))
     root.chmod(0o711)  # PostgreSQL runs as another user as root: let it through
-    rows: list[Row] = []
     try:
         with managed_engines(root) as urls:
             home, state = detached_platform(root, "scale-bench", urls)
-            target = platform_db(home, state)
-            layer = MessageLayer.open(target, max_connections=4)
-            platform = psycopg.connect(target.conninfo(), autocommit=True)
-            bench = _setup(root, home, state, layer)
             try:
-                for processes in PROCESSES:
-                    s = "" if processes == 1 else "es"
-                    for system, kind in ((LOOP, "loop"), (ENGINE, "flow")):
-                        result = queue_system(bench, layer, platform, kind, processes,
-                                              records, None, seconds)  # fmt: skip
-                        row = Row(f"{system} ({processes} process{s})", records, *result,
-                                  f"{LOOP} ({processes} process{s})")  # fmt: skip
-                        rows.append(row)
-                        print(f"  {row.system}: {row.rate:,.0f} records/s", flush=True)
-            finally:
-                platform.close()
-                layer.close()
+                return _rows(home, state, root, records, seconds)
+            finally:  # whatever failed: the platform stops before its engines do
                 subprocess.run([sys.executable, "-m", "comind.cli.main", "--home",
                                 str(home.root), "down"], capture_output=True)  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _rows(home: StateDir, state: PlatformState, root: Path, records: int,
+          seconds: float) -> list[Row]:  # fmt: skip
+    target = platform_db(home, state)
+    layer = MessageLayer.open(target, max_connections=4)
+    platform = psycopg.connect(target.conninfo(), autocommit=True)
+    rows: list[Row] = []
+    try:
+        bench = _setup(root, home, state, layer)
+        for processes in PROCESSES:
+            s = "" if processes == 1 else "es"
+            for system, kind in ((LOOP, "loop"), (ENGINE, "flow")):
+                result = queue_system(bench, layer, platform, kind, processes, records, None,
+                                      seconds)  # fmt: skip
+                row = Row(f"{system} ({processes} process{s})", records, *result,
+                          f"{LOOP} ({processes} process{s})")  # fmt: skip
+                rows.append(row)
+                print(f"  {row.system}: {row.rate:,.0f} records/s", flush=True)
+    finally:
+        platform.close()
+        layer.close()
     return rows
 
 
