@@ -1,8 +1,9 @@
-"""Disaster recovery from the CLI: a platform with data in PostgreSQL, a bucket and Redis is
-backed up, its keys exported and its backup store copied away (to a directory, and synced to
-an S3 bucket under a prefix: moto's S3); the state directory is destroyed; `comind dr restore
---from s3://BUCKET/PREFIX` on a new one and `comind up` bring the data and the app back,
-including rows committed after the base backup (from the archived WAL)."""
+"""Disaster recovery from the CLI: a platform with data in PostgreSQL, a bucket and Redis
+keeps its backups and WAL archive under a prefix of an S3 bucket (COMIND_BACKUP_STORE; moto's
+S3) and exports its keys; the state directory is destroyed; `comind dr restore --from
+s3://BUCKET/PREFIX` on a new one and `comind up` bring the data and the app back, including
+rows committed after the base backup (from the archived WAL). A directory copy of the same
+store serves the refusals (wrong passphrase, a truncated artifact)."""
 
 from __future__ import annotations
 
@@ -37,17 +38,18 @@ def _engines(home: Path) -> tuple[str, redis.Redis]:
     return f"host={host} port={port} user=postgres password={password} dbname=ledger", cache
 
 
-def _sync_to_s3(directory: Path, moto_url: str, bucket: str, prefix: str) -> dict[str, str]:
-    """``aws s3 sync DIR s3://BUCKET/PREFIX``; the environment that reaches it."""
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "COMIND_S3_ENDPOINT": moto_url}  # fmt: skip
-    client = boto3.client("s3", endpoint_url=moto_url, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")  # fmt: skip
-    client.create_bucket(Bucket=bucket)
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        key = f"{prefix}/{path.relative_to(directory).as_posix()}"
-        client.upload_file(str(path), bucket, key)
-    return env
+def _s3(moto_url: str) -> Any:
+    return boto3.client("s3", endpoint_url=moto_url, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", region_name="us-east-1")  # fmt: skip
+
+
+def _sync_from_s3(client: Any, bucket: str, prefix: str, directory: Path) -> None:
+    """``aws s3 sync s3://BUCKET/PREFIX DIR``."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = directory / item["Key"][len(prefix) + 1 :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, item["Key"], str(path))
 
 
 def test_a_destroyed_platform_is_rebuilt_from_its_backups(
@@ -56,24 +58,33 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
     repo, offsite, keyfile = tmp_path / "repo", tmp_path / "offsite", tmp_path / "keys.json"
     repo.mkdir()
     (repo / "comind.yaml").write_text(SPEC)
+    client = _s3(moto_url)
+    client.create_bucket(Bucket="offsite-backups")
+    s3 = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "COMIND_S3_ENDPOINT": moto_url}  # fmt: skip
+    to_s3 = {**ARCHIVING, **s3, "COMIND_BACKUP_STORE": "s3://offsite-backups/vault/2026"}
     comind("up", "--repo", str(repo), "--detach", "--api-port", "0", timeout=300, check=True,
-           extra_env=ARCHIVING)  # fmt: skip
+           extra_env=to_s3)  # fmt: skip
     dsn, cache = _engines(home)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE entries (n int PRIMARY KEY)")
         conn.execute("INSERT INTO entries SELECT generate_series(1, 1000)")
     (home / "objects" / "ledger-files" / "nov.csv").write_text("n,total\n1,5\n")
     cache.set("session:1", "alice")
-    for kind in ("full", "objects", "redis"):
-        comind("backup", "run", "--type", kind, "--json", check=True, extra_env=ARCHIVING)
+    for kind in ("full", "objects", "redis"):  # the store's URL is kept: no COMIND_BACKUP_STORE
+        comind("backup", "run", "--type", kind, "--json", check=True, extra_env={**ARCHIVING, **s3})
     with psycopg.connect(dsn, autocommit=True) as conn:  # after the base backup: WAL only
         conn.execute("INSERT INTO entries SELECT generate_series(1001, 1500)")
         wal = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]  # type: ignore[index]
-    archived = home / "objects" / "comind-backups" / "wal" / f"{wal}.cmb"
-    assert wait_until(archived.exists, timeout=60), f"{wal} not archived"
+
+    def archived() -> bool:
+        listed = client.list_objects_v2(Bucket="offsite-backups", Prefix=f"vault/2026/wal/{wal}")
+        return bool(listed.get("Contents"))
+
+    assert wait_until(archived, timeout=60), f"{wal} not archived to S3"
+    assert not (home / "objects" / "comind-backups" / "base").exists()  # nothing kept locally
     comind("keys", "export", "--out", str(keyfile), check=True, extra_env=ARCHIVING)
-    shutil.copytree(home / "objects" / "comind-backups", offsite)
-    s3 = _sync_to_s3(offsite, moto_url, "offsite-backups", "vault/2026")
+    _sync_from_s3(client, "offsite-backups", "vault/2026", offsite)  # a directory copy too
     comind("down", check=True)
     shutil.rmtree(home)  # the disaster
 

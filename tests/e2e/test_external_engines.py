@@ -75,6 +75,12 @@ def test_the_platform_runs_on_engines_it_did_not_start(
         made = "SELECT count(*) FROM pg_database WHERE datname IN ('comind', 'ledger')"
         assert conn.execute(made).fetchone() == (0,)  # nothing was made by the refused starts
     assert not (home / "secrets" / "postgres-url").exists()  # nor a refused URL kept
+    no_s3 = {"COMIND_BACKUP_STORE": "s3://offsite/comind", "COMIND_S3_ENDPOINT":
+             "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+             "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    unstored = _up(comind, repo, {**urls, **no_s3})
+    assert unstored.returncode != 0 and "S3: Could not connect" in unstored.stderr
+    assert "Traceback" not in unstored.stderr
 
     _up(comind, repo, urls).check_returncode()
     state = json.loads((home / "state.json").read_text())

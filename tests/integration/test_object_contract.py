@@ -1,6 +1,7 @@
 """One object-store contract over every backend (issue 19): the file store (a directory),
-the S3 backend against moto's server (the API double of AWS S3), and the S3 backend against
-this platform's own S3 endpoint; the two S3 servers must agree with the file store.
+the S3 backend against moto's server (the API double of AWS S3), the S3 backend against
+this platform's own S3 endpoint, and a bucket routed to a prefix of another bucket on moto
+(how the backup store goes to S3); the S3 servers must agree with the file store.
 
 Bucket settings (versioning, noncurrent-version expiry, default encryption) are S3 bucket
 calls the platform's endpoint does not serve (there the spec sets them), so those tests run
@@ -30,6 +31,7 @@ from comind.stores.object_model import (
 )
 from comind.stores.object_store import ObjectStore
 from comind.stores.objects import FileObjectStore
+from comind.stores.routed_objects import Route, RoutedStore
 from comind.stores.s3_objects import PART_SIZE, S3ObjectStore
 
 MIB = 1 << 20
@@ -42,7 +44,7 @@ class Backend:
     bucket: str
 
 
-@pytest.fixture(params=["file", "moto", "platform"])
+@pytest.fixture(params=["file", "moto", "platform", "routed"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     with _opened(request, tmp_path) as opened:
         yield opened
@@ -62,13 +64,20 @@ def _opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         files = FileObjectStore(tmp_path / "objects")
         files.create_bucket(bucket)
         yield Backend("file", files, bucket)
-    elif request.param == "moto":
+    elif request.param in ("moto", "routed"):
         s3 = boto3.client("s3", endpoint_url=request.getfixturevalue("moto_url"),
                           region_name="us-east-1", aws_access_key_id="testing",
                           aws_secret_access_key="testing")  # fmt: skip
         store = S3ObjectStore(s3)
         store.create_bucket(bucket)
-        yield Backend("moto", store, bucket)
+        if request.param == "moto":
+            yield Backend("moto", store, bucket)
+        else:  # the contract's bucket is a prefix of the moto bucket; others stay on files
+            store.put(bucket, "team/a", b"beside the prefix: never listed nor touched")
+            routes = {"routed": Route(store, bucket, "team/a/")}
+            routed = RoutedStore(FileObjectStore(tmp_path / "objects"), routes)
+            yield Backend("routed", routed, "routed")
+            assert store.get(bucket, "team/a") == b"beside the prefix: never listed nor touched"
         store.delete_bucket(bucket)
     else:
         runtime: Platform = request.getfixturevalue("runtime")

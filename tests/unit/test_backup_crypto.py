@@ -75,6 +75,7 @@ def test_a_platform_export_brings_the_other_secrets_into_a_new_state_directory(
     (tmp_path / "a" / "postgres-password").write_text("pw-old\n")
     (tmp_path / "a" / "sealing").mkdir()  # the keys sealed secrets of the repository open with
     (tmp_path / "a" / "sealing" / "key-1.pem").write_text("PEM\n")
+    (tmp_path / "a" / "backup-store-url").write_text("s3://prod-backups/comind\n")
     ring = KeyRing(tmp_path / "a")
     ring.current()
     exported = ring.export("correct horse battery")
@@ -88,6 +89,8 @@ def test_a_platform_export_brings_the_other_secrets_into_a_new_state_directory(
     assert oct((tmp_path / "b" / "postgres-password").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "b" / "sealing" / "key-1.pem").read_text() == "PEM\n"
     assert oct((tmp_path / "b" / "sealing").stat().st_mode & 0o777) == "0o700"
+    # where the old platform ran is not carried: a drill must not write into its backups
+    assert not (tmp_path / "b" / "backup-store-url").exists()
 
 
 def test_artifacts_written_with_gzip_by_earlier_versions_still_open() -> None:

@@ -180,7 +180,9 @@ def open_export(exported: bytes, passphrase: str) -> Export:
 def _plain_name(relative: Path) -> bool:
     """A secret file the export carries: a file of the secrets directory or of one folder
     in it (``sealing/``: the keys the repository's sealed secrets open with), no dot file,
-    never the legacy ring itself."""
+    never the legacy ring itself, nor where this platform ran (``*-url``: an external engine
+    or backup store; a rebuilt platform runs on what it restored, and a recovery drill must
+    not write into the production backup store)."""
     parts = relative.parts
-    return (0 < len(parts) <= 2 and str(relative) != FILE
+    return (0 < len(parts) <= 2 and str(relative) != FILE and not relative.name.endswith("-url")
             and not any(p.startswith(".") or p in ("", "..") for p in parts))  # fmt: skip

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         default="", description="Comma-separated URLs that receive alert notifications."
     )
     s3_port: int = Field(default=0, ge=0, le=65535, description="S3 endpoint port (0: free).")
+    backup_store: str | None = Field(
+        default=None, description="s3://BUCKET/PREFIX: backups, the WAL archive and audit "
+        "anchors go there as they are written (on COMIND_S3_ENDPOINT, else AWS; credentials: "
+        "the AWS_* variables); unset: the state directory's objects/comind-backups.",
+    )  # fmt: skip
     s3_endpoint: str | None = Field(
         default=None, description="URL of the S3 service s3:// sources are read from (MinIO, "
         "another platform's endpoint; unset: AWS). Credentials: the AWS_* variables.",

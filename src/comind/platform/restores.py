@@ -46,7 +46,7 @@ from comind.embedded.settings import Settings
 from comind.errors import UsageError
 from comind.platform.keys import backup_keys
 from comind.platform.local import PlatformState, platform_db
-from comind.platform.objects import object_store
+from comind.platform.objects import backup_store
 from comind.spec.names import role_name
 from comind.stores.postgres import make_pool
 
@@ -94,7 +94,7 @@ class Restores:
     def __init__(self, cluster: Cluster, catalog: BackupCatalog, home: StateDir,
                  settings: Settings) -> None:  # fmt: skip
         self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
-        self.store = object_store(home)
+        self.store = backup_store(home, settings)
         self.keys = backup_keys(home)
 
     def _fresh(self, prefix: str) -> Path:

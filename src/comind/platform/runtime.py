@@ -55,7 +55,7 @@ from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.keys import backup_keys
 from comind.platform.lineage import prune_records
-from comind.platform.objects import object_store
+from comind.platform.objects import BACKUP_STORE, backup_store, object_store
 from comind.platform.privacy import Privacy
 from comind.platform.protection import Protection
 from comind.platform.routes import platform_routes
@@ -66,6 +66,7 @@ from comind.queue.config import QueueSettings, queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
 from comind.spec import Spec
+from comind.spec.names import BACKUP_BUCKET
 from comind.stores.pg_standins import sweep as sweep_stand_ins
 from comind.stores.platform_db import prepare
 from comind.stores.postgres import PgTarget, make_pool, superuser
@@ -145,7 +146,7 @@ class Platform:
         self.protection: Protection | None = None
         self.backup_service: BackupService | None = None
         self.wal = WalArchive(
-            object_store(self.engines.home),
+            backup_store(self.engines.home, self.settings),
             backup_keys(self.engines.home),
         )
         self._stop = threading.Event()
@@ -158,6 +159,7 @@ class Platform:
 
     def start(self) -> None:
         """Start everything; on failure stop what started and re-raise."""
+        self.wal.store.create_bucket(BACKUP_BUCKET)  # a backup store on S3 answers, or one line
         self.engines.start()
         try:
             self._start_services()
@@ -165,6 +167,8 @@ class Platform:
             self.stop_services()
             self.engines.stop()
             raise
+        if self.settings.backup_store:  # later commands on this state directory find it
+            self.engines.home.keep_engine_url(BACKUP_STORE, self.settings.backup_store)
         apps = sorted(self.spec.apps) if self.spec else []
         self.engines.about = About.model_validate(
             {**self.about, "api_url": self.url, "metrics_url": f"{self.url}/metrics",

@@ -38,6 +38,7 @@ from comind.stores.object_model import (
 from comind.stores.s3_requests import (
     bucket_name,
     call,
+    call_unanswered,
     conditions,
     error_code,
     fill,
@@ -64,14 +65,15 @@ class S3ObjectStore:
     def create_bucket(self, bucket: str) -> None:
         bucket_name(bucket)
         with contextlib.suppress(botocore.exceptions.ClientError):
-            if self.client.head_bucket(Bucket=bucket) is not None:
+            if call_unanswered(lambda: self.client.head_bucket(Bucket=bucket)) is not None:
                 return
         call(lambda: self.client.create_bucket(Bucket=bucket))
 
     def bucket_config(self, bucket: str) -> dict[str, Any] | None:
         """The bucket's settings as S3 holds them; None when it does not exist."""
         try:
-            state = self.client.get_bucket_versioning(Bucket=bucket).get("Status")
+            got = call_unanswered(lambda: self.client.get_bucket_versioning(Bucket=bucket))
+            state = got.get("Status")
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in ("NoSuchBucket", "404"):
                 return None
@@ -194,7 +196,8 @@ class S3ObjectStore:
 
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo | None:
         try:
-            got = self.client.head_object(Bucket=bucket, Key=key, **version_arg(version_id))
+            got = call_unanswered(lambda: self.client.head_object(
+                Bucket=bucket, Key=key, **version_arg(version_id)))  # fmt: skip
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in _MISSING:
                 return None

@@ -76,6 +76,14 @@ def call(request: Callable[[], T]) -> T:
         raise unanswered(exc) from None
 
 
+def call_unanswered(request: Callable[[], T]) -> T:
+    """``request``, S3's own answers (ClientError) left to the caller to read."""
+    try:
+        return request()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise unanswered(exc) from None
+
+
 def unanswered(exc: botocore.exceptions.BotoCoreError) -> ObjectStoreError:
     """The store's error for a request S3 never answered (botocore's words name the
     endpoint, never a key)."""

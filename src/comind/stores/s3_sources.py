@@ -36,6 +36,12 @@ class Prefixed:
 
 def s3_source(url: str, endpoint: str | None = None) -> tuple[ObjectSource, str]:
     """The source and bucket ``s3://BUCKET[/PREFIX]`` names, on ``endpoint`` (None: AWS)."""
+    store, bucket, prefix = s3_bucket(url, endpoint)
+    return Prefixed(store, prefix), bucket
+
+
+def s3_bucket(url: str, endpoint: str | None = None) -> tuple[S3ObjectStore, str, str]:
+    """The store, bucket and key prefix ("" or ending in "/") ``s3://BUCKET[/PREFIX]`` names."""
     import boto3  # only where S3 is used: the embedded platform never needs it
 
     found = S3_URL.match(url)
@@ -44,4 +50,4 @@ def s3_source(url: str, endpoint: str | None = None) -> tuple[ObjectSource, str]
                                "lowercase letters, digits, dots, dashes)")  # fmt: skip
     prefix = f"{found['prefix']}/" if found["prefix"] else ""
     client = boto3.client("s3", endpoint_url=endpoint or None)
-    return Prefixed(S3ObjectStore(client), prefix), found["bucket"]
+    return S3ObjectStore(client), found["bucket"], prefix
