@@ -289,3 +289,17 @@ def test_the_relay_halts_when_sent_rows_are_not_deleted(
     assert relay.step() == 1
     assert relay.step() == 0
     assert _bodies(layer, "shop/orders") == ["once"]
+
+
+def test_a_child_table_the_app_made_is_never_relayed(
+    app_db: PgTarget, layer: MessageLayer, relay: OutboxRelay
+) -> None:
+    """Red team 21c: rows of a table inheriting from the outbox, whose delete trigger puts
+    them back, were read through the parent and sent again and again."""
+    with connect(app_db) as conn:
+        conn.execute("CREATE TABLE comind_outbox.kid () INHERITS (comind_outbox.messages)")
+        conn.execute("INSERT INTO comind_outbox.kid (queue, body) VALUES ('orders', 'kid')")
+        outbox.enqueue(conn, "orders", "real")
+    assert relay.step() == 1
+    assert relay.step() == 0
+    assert _bodies(layer, "shop/orders") == ["real"]

@@ -49,6 +49,7 @@ FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = 'comind_outbox.messages'::regclass AND a.attnum > 0 AND NOT a.attisdropped;
 
 -- name: take
+-- ONLY here and below: a table the app made to inherit from it is never read nor changed
 -- attributes as text (parsed row by row: a row's JSON may nest deeper than a parser goes);
 -- a body or attributes over %(cap)s bytes, or a name or id over %(name_cap)s, is left out
 -- (null) and the last column says so: the row is refused, never read whole
@@ -62,7 +63,7 @@ SELECT id,
     delay_seconds, extract(epoch FROM now() - created_at)::float8,
     coalesce(greatest(octet_length(queue), octet_length(topic), octet_length(group_id),
                       octet_length(dedup_id)), 0) <= %(name_cap)s
-FROM comind_outbox.messages WHERE error IS NULL
+FROM ONLY comind_outbox.messages WHERE error IS NULL
 ORDER BY id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
@@ -77,10 +78,10 @@ SELECT c.relkind::text, c.relrowsecurity,
 FROM pg_catalog.pg_class c WHERE c.oid = 'comind_outbox.messages'::regclass;
 
 -- name: forget
-DELETE FROM comind_outbox.messages WHERE id = ANY(%(ids)s);
+DELETE FROM ONLY comind_outbox.messages WHERE id = ANY(%(ids)s);
 
 -- name: refuse
-UPDATE comind_outbox.messages SET error = %(error)s WHERE id = %(id)s;
+UPDATE ONLY comind_outbox.messages SET error = %(error)s WHERE id = %(id)s;
 
 -- name: pending
 SELECT count(*) FILTER (WHERE error IS NULL), count(*) FILTER (WHERE error IS NOT NULL)
