@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import date
 
+import psycopg
 import pytest
 from psycopg import errors, sql
 
@@ -41,7 +42,9 @@ def owned(app_db: PgTarget) -> Iterator[tuple[PgTarget, PgTarget]]:
         conn.execute("CREATE POLICY watch ON public.watched USING (public.watch())")
         db = ident(app_db.dbname)
         for setting in ("role = {}", "default_transaction_read_only = on",
-                        "statement_timeout = 1", "datestyle = 'SQL, DMY'"):  # fmt: skip
+                        "statement_timeout = 1", "datestyle = 'SQL, DMY'",
+                        "client_encoding = 'SQL_ASCII'",
+                        "local_preload_libraries = 'no_such_library'"):  # fmt: skip
             conn.execute(sql.SQL("ALTER DATABASE {} SET " + setting).format(
                 db, sql.Literal(app.user)))  # fmt: skip
     yield app, platform
@@ -59,8 +62,8 @@ def test_the_superuser_stays_itself_and_may_write(
     app_db: PgTarget, owned: tuple[PgTarget, PgTarget]
 ) -> None:
     app, _ = owned
-    with connect(app) as conn:  # the app's own logins keep what it chose
-        assert conn.execute("SELECT current_user").fetchone() == (app.user,)
+    with pytest.raises(psycopg.OperationalError, match="no_such_library"):
+        connect(app).close()  # the app's own logins keep what it chose, even this
     with connect(app_db) as conn:
         row = conn.execute("SELECT current_user, current_setting('transaction_read_only'), "
                            "current_date").fetchone()  # fmt: skip

@@ -109,6 +109,8 @@ PLATFORM_SESSION = (
     "datestyle=ISO",
     "intervalstyle=postgres",
     "row_security=off",
+    "client_encoding=UTF8",  # another makes the driver read bytes (red team 21c, N2)
+    "local_preload_libraries=",  # a library that does not exist refuses every login
 )
 
 
