@@ -44,7 +44,10 @@ def owned(app_db: PgTarget) -> Iterator[tuple[PgTarget, PgTarget]]:
         for setting in ("role = {}", "default_transaction_read_only = on",
                         "statement_timeout = 1", "datestyle = 'SQL, DMY'",
                         "client_encoding = 'SQL_ASCII'",
-                        "local_preload_libraries = 'no_such_library'"):  # fmt: skip
+                        "local_preload_libraries = 'no_such_library'",
+                        "default_transaction_isolation = 'serializable'",
+                        "default_tablespace = 'pg_global'", "TimeZone = 'Pacific/Kiritimati'",
+                        "idle_session_timeout = 1"):  # fmt: skip
             conn.execute(sql.SQL("ALTER DATABASE {} SET " + setting).format(
                 db, sql.Literal(app.user)))  # fmt: skip
     yield app, platform
@@ -66,9 +69,11 @@ def test_the_superuser_stays_itself_and_may_write(
         connect(app).close()  # the app's own logins keep what it chose, even this
     with connect(app_db) as conn:
         row = conn.execute("SELECT current_user, current_setting('transaction_read_only'), "
-                           "current_date").fetchone()  # fmt: skip
-        assert row is not None and row[:2] == (app_db.user, "off") and isinstance(row[2], date)
-        conn.execute("SELECT pg_sleep(0.05)")  # no 1 ms statement timeout
+                           "current_setting('transaction_isolation'), "
+                           "current_setting('TimeZone'), current_date").fetchone()  # fmt: skip
+        assert row is not None and isinstance(row[4], date)
+        assert row[:4] == (app_db.user, "off", "read committed", "UTC")
+        conn.execute("SELECT pg_sleep(0.05)")  # no 1 ms statement or idle session timeout
         conn.execute("CREATE TABLE public.made_by_the_platform (id int)")
 
 

@@ -13,6 +13,7 @@ stores/ and their adapters" holds. Statements built from identifiers are compose
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env
 from comind.stores.postgres import PgTarget, connect
 
+log = logging.getLogger(__name__)
 SKIP_DATABASES = ("template0", "template1")
 COUNT_LIMIT = 256 << 20  # bytes: bigger tables are not counted at backup time
 PLATFORM_SCHEMA = "comind"
@@ -130,26 +132,35 @@ def table_stats(target: PgTarget, databases: list[str], *, count: bool = True) -
     Tables over COUNT_LIMIT bytes are not counted (-1): a count reads every page, and the
     first read after a bulk change sets hint bits, which a cluster with data checksums logs
     as full-page images, inflating the WAL of the backup it runs beside. pg_verifybackup and
-    amcheck check those tables instead."""
+    amcheck check those tables instead. A database the backup role cannot read is not
+    counted at all (logged): a backup of the whole cluster never fails for one app's."""
     out: Stats = {}
     for db in databases:
-        with connect(target.with_db(db)) as conn:
-            # the app owns its database and may set its search_path: only the catalog's names
-            conn.execute("SET search_path = pg_catalog, pg_temp")
-            names = conn.execute(
-                "SELECT s.schemaname, s.relname, pg_relation_size(s.relid) <= %s "
-                "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-                f"WHERE c.relkind IN {COUNTED_KINDS} ORDER BY 1, 2",
-                (COUNT_LIMIT,),
-            ).fetchall()
-            rows = {f"{s}.{t}": _readable_rows(conn, s, t) if count and small else -1
-                    for s, t, small in names}  # fmt: skip
-            writes = conn.execute(
-                "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
-                "FROM pg_stat_user_tables"
-            ).fetchall()
-            out[db] = {name: {"rows": rows.get(name, -1), "writes": int(w)} for name, w in writes}
+        try:
+            out[db] = _database_stats(target.with_db(db), count)
+        except psycopg.Error as exc:  # its owner may have made it refuse the backup role
+            log.warning("database %s: its tables are not counted (%s)", db, type(exc).__name__)
+            out[db] = {}
     return out
+
+
+def _database_stats(target: PgTarget, count: bool) -> dict[str, dict[str, int]]:
+    with connect(target) as conn:
+        # the app owns its database and may set its search_path: only the catalog's names
+        conn.execute("SET search_path = pg_catalog, pg_temp")
+        names = conn.execute(
+            "SELECT s.schemaname, s.relname, pg_relation_size(s.relid) <= %s "
+            "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            f"WHERE c.relkind IN {COUNTED_KINDS} ORDER BY 1, 2",
+            (COUNT_LIMIT,),
+        ).fetchall()
+        rows = {f"{s}.{t}": _readable_rows(conn, s, t) if count and small else -1
+                for s, t, small in names}  # fmt: skip
+        writes = conn.execute(
+            "SELECT schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
+            "FROM pg_stat_user_tables"
+        ).fetchall()
+    return {name: {"rows": rows.get(name, -1), "writes": int(w)} for name, w in writes}
 
 
 def stable_counts(before: Stats, counted: Stats, after: Stats) -> TableCounts:
@@ -240,6 +251,12 @@ def role_exists(target: PgTarget, role: str) -> bool:
     return found is not None
 
 
+def create_group(target: PgTarget, name: str) -> None:
+    """A role ``name`` that cannot log in (what an app's objects belong to in a blank server)."""
+    with connect(target) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+
+
 def create_database(target: PgTarget, name: str, owner: str | None) -> bool:
     """Create database ``name`` (owned by ``owner`` when that role exists); False when it
     exists already."""
@@ -251,13 +268,6 @@ def create_database(target: PgTarget, name: str, owner: str | None) -> bool:
         if owner and role_exists(target, owner):
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident(name), ident(owner)))
     return True
-
-
-def drop_database(target: PgTarget, name: str) -> None:
-    """Drop ``name`` (a scratch database), ending its sessions."""
-    with connect(target) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
 
 
 def replace_database(cluster: Cluster, live: str, restored: str, stamp: str) -> str:

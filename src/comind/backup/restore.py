@@ -239,13 +239,14 @@ def _combine(
 
 def start_side(
     cluster: Cluster, data_dir: Path, settings: dict[str, str] | None = None,
-    *, private: bool = False,
+    *, private: bool = False, superuser: tuple[str, str] | None = None,
 ) -> SideCopy:  # fmt: skip
     """Run the cluster in ``data_dir`` on a free port (``settings``: more server settings,
     given on the command line so none of them stays in the data directory). ``private``: no
     TCP at all, only a socket in a directory of the server's OS user and an hba of its own
     (password logins on it alone), for a copy the platform checks: it holds every app's data
-    and its roles' passwords as they were, and no app may log in to it."""
+    and its roles' passwords as they were, and no app may log in to it. ``superuser``: its
+    (name, password), when not the live cluster's (a restored copy has the live one's)."""
     sockets = _socket_dir(cluster) if private else None
     host = str(sockets) if sockets else cluster.target.host
     port = 5432 if sockets else free_port(host)
@@ -265,8 +266,8 @@ def start_side(
     )  # fmt: skip
     log.close()
     # the side copy is plain TCP on loopback (or its socket), whatever the live cluster requires
-    target = PgTarget(host, port, cluster.target.user, cluster.target.password, "postgres",
-                      sslmode="disable")  # fmt: skip
+    user, password = superuser or (cluster.target.user, cluster.target.password)
+    target = PgTarget(host, port, user, password, "postgres", sslmode="disable")
     side = SideCopy(data_dir, port, proc, target, sockets)
     _wait_ready(side, data_dir.parent / f"{data_dir.name}.log")
     return side

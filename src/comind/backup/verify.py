@@ -5,9 +5,10 @@
   (``pg_verifybackup``), the copy started on a free port until PostgreSQL reaches
   consistency, every index and table checked with ``pg_amcheck``, and the row count of every
   table recorded at backup time (those nobody wrote to meanwhile) compared;
-- **logical**: the dump restored into a scratch database of the live cluster (through a
-  stand-in of the app's role, so none of the app's code runs with more than its rights), its
-  row counts compared and ``pg_amcheck`` run on it, then dropped;
+- **logical**: the dump restored into a blank server of its own (backup/blank.py: no app's
+  session can see or touch what the test makes), through a stand-in of the app's role, so
+  none of the app's code runs with more than its rights; its row counts compared and
+  ``pg_amcheck`` run on it, then the server removed;
 - **objects**: every object the backup lists is present in the backup store, and a sample
   of them decrypts to the checksum (MD5 etag) recorded at backup time;
 - **redis**: the snapshot served by a throwaway ``redis-server`` as Redis' own user (Redis
@@ -31,14 +32,18 @@ import random
 import secrets
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.backup.base import BUCKET, BackupError
+from comind.backup.blank import blank_server
 from comind.backup.buckets import blob_key
 from comind.backup.catalog import BackupCatalog, RestoreTiming
-from comind.backup.cluster import Cluster, count_rows, countable, drop_database
+from comind.backup.cluster import Cluster, count_rows, countable, create_group
 from comind.backup.crypto import open_stream
 from comind.backup.keys import KeyRing
 from comind.backup.logical import restore_logical
@@ -62,6 +67,7 @@ from comind.stores.postgres import PgTarget, connect
 from comind.stores.redis_persistence import Persistence
 
 log = logging.getLogger("comind.backup.verify")
+RESTORED = "restored"  # the database a logical test restores into, in a blank server
 SAMPLE = 32  # objects of a bucket backup read back and checksummed per test
 MIN_REPLAY = 16 << 20  # bytes: below a segment, a replay rate measures start-up, not replay
 
@@ -99,6 +105,7 @@ class Verifier:
     keyring: KeyRing
     scratch: Path
     redis: RedisTools | None = None
+    budget: float = 7200.0  # seconds a test may run on a restored copy before it is stopped
 
     def run(self, manifest: Manifest) -> Report:
         """Restore-test ``manifest``'s backup and record the outcome in the catalog (two
@@ -128,7 +135,7 @@ class Verifier:
         if isinstance(manifest, PhysicalManifest):
             self._physical(manifest, report, self.scratch / f"verify-{manifest.id}-{run}")
         elif isinstance(manifest, LogicalManifest):
-            self._logical(manifest, report, f"comind_verify_{run}")
+            self._logical(manifest, report, self.scratch / f"verify-{manifest.id}-{run}")
         elif isinstance(manifest, ObjectsManifest):
             self._objects(manifest, report)
         else:
@@ -147,27 +154,26 @@ class Verifier:
             replayed = manifest.stop_lsn.value - manifest.start_lsn.value
             if replayed >= MIN_REPLAY:
                 report.replay_bytes_per_second = replayed / (time.monotonic() - starting)
-            with stand_in(side.target, BACKUP_ROLE, bypass_rls=True) as login:
-                _compare(login, manifest.tables, report)
-            _amcheck(self.cluster, side.target, report, "--all")
+            with _within(side, self.budget, report):
+                with stand_in(side.target, BACKUP_ROLE, bypass_rls=True) as login:
+                    _compare(login, manifest.tables, report)
+                _amcheck(self.cluster, side.target, report, "--all")
         finally:
             if side is not None:
                 side.stop(remove=True)
             shutil.rmtree(scratch, ignore_errors=True)
             scratch.with_name(f"{scratch.name}.log").unlink(missing_ok=True)  # the copy's
 
-    def _logical(self, manifest: LogicalManifest, report: Report, scratch: str) -> None:
-        target = self.cluster.target
-        began = time.monotonic()
-        try:
-            restore_logical(self.cluster, self.store, self.keys, manifest, scratch,
-                            owner=role_name(manifest.app))  # fmt: skip
+    def _logical(self, manifest: LogicalManifest, report: Report, scratch: Path) -> None:
+        began, owner = time.monotonic(), role_name(manifest.app)
+        with blank_server(self.cluster, scratch) as side, _within(side, self.budget, report):
+            blank = Cluster(side.target, self.cluster.bin_dir, self.cluster.run_as)
+            create_group(side.target, owner)
+            restore_logical(blank, self.store, self.keys, manifest, RESTORED, owner=owner)
             report.restore_seconds = round(time.monotonic() - began, 3)
-            counts = {scratch: manifest.tables.get(manifest.database, {})}
-            _compare(self.cluster.reader, counts, report)
-            _amcheck(self.cluster, target, report, "--database", scratch)
-        finally:
-            drop_database(target, scratch)
+            with stand_in(side.target, "pg_read_all_data", bypass_rls=True) as login:
+                _compare(login, {RESTORED: manifest.tables.get(manifest.database, {})}, report)
+            _amcheck(self.cluster, side.target, report, "--database", RESTORED)
 
     def _objects(self, manifest: ObjectsManifest, report: Report) -> None:
         buckets = manifest.buckets
@@ -209,6 +215,31 @@ class Verifier:
             if copy is not None:
                 copy.stop()
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def _within(side: SideCopy, seconds: float, report: Report) -> Iterator[None]:
+    """Stop ``side`` once ``seconds`` have passed (its sessions end, so the tools working on
+    it fail): code of the app's that sleeps or waits must not hold the tests up for ever."""
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        side.stop()
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except Exception:
+        if not expired.is_set():
+            raise  # a failure of its own; else the stop caused it
+    finally:
+        timer.cancel()
+        if expired.is_set():
+            report.problems.append(f"the test ran over its budget of {seconds:.0f} s "
+                                   "and was stopped")  # fmt: skip
 
 
 def _compare(login: PgTarget, tables: TableCounts, report: Report) -> None:

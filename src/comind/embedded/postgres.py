@@ -22,7 +22,7 @@ from psycopg.conninfo import make_conninfo
 from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.engine_tls import HBA, hosts, issue
 from comind.embedded.home import StateDir
-from comind.embedded.osuser import require_traverse, service_user
+from comind.embedded.osuser import RunAs, require_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_version
 from comind.embedded.process import engine_env
@@ -208,36 +208,34 @@ class PostgresEngine(TcpEngine):
                 f"{self.home.pg_data} is not empty but holds no PostgreSQL cluster "
                 "(no PG_VERSION); move it away or use another --home"
             )
-        pwfile = self.home.postgres / ".pwfile"
-        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(self.password + "\n")
-        self.run_as.chown(pwfile)
-        try:
-            self._run_initdb(pwfile)
-        finally:
-            pwfile.unlink(missing_ok=True)
+        init_cluster(self.bin_dir, self.home.pg_data, self.password, self.run_as)
 
-    def _run_initdb(self, pwfile: Path) -> None:
-        argv = [
-            str(self.bin_dir / "initdb"), "-D", str(self.home.pg_data), "-U", SUPERUSER,
-            # initdb's pg_hba.conf lets every REPLICATION role stream from loopback with a
-            # password: the superuser and the backups' comind_backup (stores/platform_db.py)
-            f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-            "--encoding=UTF8", "--locale=C", "--data-checksums",
-        ]  # fmt: skip
+
+def init_cluster(
+    bin_dir: Path, data_dir: Path, password: str, run_as: RunAs, *, durable: bool = True
+) -> None:
+    """A new cluster in ``data_dir`` (its parent is the server's OS user's), superuser
+    ``postgres`` with ``password`` (scram-sha-256, through a file of that user's alone, never
+    the argv). ``durable=False``: not synced to disk (a cluster thrown away after use)."""
+    pwfile = data_dir.parent / f".{data_dir.name}.pwfile"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    run_as.chown(pwfile)
+    argv = [
+        str(bin_dir / "initdb"), "-D", str(data_dir), "-U", SUPERUSER,
+        # initdb's pg_hba.conf lets every REPLICATION role stream from loopback with a
+        # password: the superuser and the backups' comind_backup (stores/platform_db.py)
+        f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
+        "--encoding=UTF8", "--locale=C", "--data-checksums", *([] if durable else ["--no-sync"]),
+    ]  # fmt: skip
+    try:
         result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            check=False,
-            user=self.run_as.uid,
-            group=self.run_as.gid,
-            extra_groups=self.run_as.extra_groups,
-            umask=0o077,
-            cwd=self.home.postgres,
-            env=engine_env(),
-        )
-        if result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
-            raise EngineError(f"initdb failed: {' '.join(last) or 'no output'}")
+            argv, capture_output=True, text=True, check=False, user=run_as.uid, group=run_as.gid,
+            extra_groups=run_as.extra_groups, umask=0o077, cwd=data_dir.parent, env=engine_env(),
+        )  # fmt: skip
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
+        raise EngineError(f"initdb failed: {' '.join(last) or 'no output'}")

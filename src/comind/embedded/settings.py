@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Seconds within which each backup must have been "
         "restore-tested (later: comind_backup_restore_test_overdue_seconds, alerted).",
     )  # fmt: skip
+    backup_test_budget: float = Field(
+        default=7200.0, gt=0, description="Seconds a restore test may run on its restored "
+        "copy before the copy is stopped and the test recorded as failed.",
+    )  # fmt: skip
     backup_retest_hours: float = Field(
         default=24.0, gt=0, description="Hours after which the newest backup of each kind is "
         "restore-tested again.",

@@ -35,7 +35,8 @@ class Protection:
         redis = rt.engines.redis
         self.verifier = Verifier(cluster, rt.wal.store, catalog, rt.wal.keys,
                                  rt.engines.home.restores,
-                                 RedisTools(redis.binary, redis.run_as))  # fmt: skip
+                                 RedisTools(redis.binary, redis.run_as),
+                                 rt.settings.backup_test_budget)  # fmt: skip
         self.scheduler = BackupScheduler(cluster, rt.wal.store, catalog, rt.wal.keys, spec)
         self.tester = RestoreTester(self.verifier, catalog, rt.settings.backup_retest_hours * 3600)
         self.service = BackupService(cluster, rt.wal.store, catalog, rt.wal, rt.engines.home,

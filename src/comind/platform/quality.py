@@ -24,7 +24,7 @@ from comind.flows.dataset_checks import (
 )
 from comind.gitops.providers.quality_access import QualityAccess
 from comind.governance.quality_store import CheckResult, QualityResults, blocking_reason
-from comind.stores.postgres import Pool, connect
+from comind.stores.postgres import Pool, connect, error_summary
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -115,7 +115,7 @@ class QualityService:
             try:
                 self.run(dataset, None)
             except Exception as exc:  # one dataset's failure does not hold up the others
-                log.warning("quality check of %s failed: %s", dataset, exc)
+                log.warning("quality check of %s failed: %s", dataset, error_summary(exc))
 
     def _blocked(self, dataset: str) -> list[str]:
         by_partition: dict[str, list[Any]] = {}

@@ -181,7 +181,7 @@ class Platform:
         self.registry = merged_registry(REGISTRY, self.worker_metrics)
         admin = superuser(self.engines.postgres)
         self.db = prepare(admin)
-        sweep_stand_ins(admin)  # a crash mid-restore may have left one: no job runs yet
+        sweep_stand_ins(admin, at_start=True)  # a crash mid-restore may have left one
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
         self.control = MessageLayer(
@@ -316,8 +316,10 @@ class Platform:
         run_periodic(tasks, self._stop, MOVE_SECONDS)
 
     def _sweep(self, messages: MessageLayer) -> None:
-        """Retention: queues, time series, logs, spans, lineage events; sealing key renewal."""
+        """Retention: queues, stand-ins, time series, logs, spans, lineage events; sealing key
+        renewal."""
         messages.queues.sweep()
+        sweep_stand_ins(superuser(self.engines.postgres))  # those a job could not drop
         now = datetime.now(UTC)
         if self.series is not None:
             self.series.compact(now)

@@ -32,7 +32,7 @@ from comind.queue.errors import InvalidParameterValue, QueueError
 from comind.queue.model import MAX_MESSAGE_SIZE, Attribute, OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
-from comind.stores.postgres import Connection, DatabaseError, Json, PgTarget, connect
+from comind.stores.postgres import Connection, Json, PgTarget, connect, error_summary
 from comind.stores.queries import named
 
 _sql = named("comind.queue", "outbox")
@@ -240,11 +240,11 @@ class OutboxRelay:
                         if self.step() < TAKE:
                             for _ in listener.notifies(timeout=IDLE_WAIT_SECONDS, stop_after=1):
                                 pass
-            except DatabaseError as exc:  # database restarting, app DB dropped, ...
-                log.warning("outbox relay for app %s: %s", self.app, exc)
-                stop.wait(IDLE_WAIT_SECONDS)
-            except Exception:  # never let one surprise stop the app's outbox for good
-                log.exception("outbox relay for app %s", self.app)
+            except Exception as exc:  # database restarting, app DB dropped, a surprise:
+                # never stop the app's outbox for good; the message may quote the app's
+                # database, so the log gets its kind (the details at debug level)
+                log.warning("outbox relay for app %s: %s; retrying", self.app, error_summary(exc))
+                log.debug("outbox relay for app %s", self.app, exc_info=True)
                 stop.wait(IDLE_WAIT_SECONDS)
 
 

@@ -54,18 +54,22 @@ class PgAdmin:
         *,
         inherit: bool = True,
         replication: bool = False,
+        bypass_rls: bool = False,
         connection_limit: int = -1,
     ) -> None:
         """A login role with ``password`` and no special rights (created or reset);
         ``inherit=False``: roles granted to it lend their rights only through SET ROLE;
-        ``replication``: it may stream base backups (REPLICATION, and BYPASSRLS so a table
-        with row security is still read whole); ``connection_limit``: -1 is none."""
+        ``replication``: it may stream base backups (REPLICATION, and BYPASSRLS);
+        ``bypass_rls``: a table it was granted is read and written whole, running none of
+        the table's row-security policies (code the app wrote); ``connection_limit``: -1 is
+        none."""
         with self.pool.connection() as conn, conn.transaction():
             verb = _create_or_alter(conn, role)
             verifier = scram_verifier(conn, role, password)
             rights = (
                 "NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                + ("REPLICATION BYPASSRLS " if replication else "NOREPLICATION NOBYPASSRLS ")
+                + ("REPLICATION " if replication else "NOREPLICATION ")
+                + ("BYPASSRLS " if replication or bypass_rls else "NOBYPASSRLS ")
                 + ("INHERIT" if inherit else "NOINHERIT")
             )
             conn.execute(sql.SQL(

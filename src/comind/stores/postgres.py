@@ -111,7 +111,22 @@ PLATFORM_SESSION = (
     "row_security=off",
     "client_encoding=UTF8",  # another makes the driver read bytes (red team 21c, N2)
     "local_preload_libraries=",  # a library that does not exist refuses every login
+    "idle_session_timeout=0",
+    "default_transaction_isolation=read\\ committed",  # libpq options: a space is escaped
+    "default_transaction_deferrable=off",
+    "default_tablespace=",  # pg_global there makes the platform's CREATE TABLE fail
+    "temp_tablespaces=",
+    "exit_on_error=off",
+    "TimeZone=UTC",
 )
+
+
+def error_summary(exc: BaseException) -> str:
+    """What a log line may say of an engine error met in an app's database: its type and
+    SQLSTATE, never its message, which can quote what the app wrote (a RAISE, a name, the
+    library a setting of its database names)."""
+    state = getattr(exc, "sqlstate", None)
+    return type(exc).__name__ + (f" (SQLSTATE {state})" if state else "")
 
 
 def connect(

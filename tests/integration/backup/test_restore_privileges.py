@@ -7,6 +7,7 @@ test's stand-in; database settings (``role``, read-only) broke the platform's ow
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from comind.backup import verify
+from comind.backup import logical, verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
@@ -46,6 +47,12 @@ KEEP = (
     "CREATE FUNCTION public.keep() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
     "IF session_user LIKE 'comind\\_standin\\_%' THEN EXECUTE 'RESET ROLE'; "
     "EXECUTE format('CREATE TABLE IF NOT EXISTS public.%I (x int)', session_user); END IF; "
+    "RETURN true; END $f$"
+)
+# a CHECK that holds a restore up for as long as it likes
+NAP = (
+    "CREATE FUNCTION public.nap() RETURNS boolean LANGUAGE plpgsql AS $f$ BEGIN "
+    "IF session_user LIKE 'comind\\_standin\\_%' THEN PERFORM pg_sleep(600); END IF; "
     "RETURN true; END $f$"
 )
 # a policy that would run as whoever counts the table without bypassing row security
@@ -121,6 +128,55 @@ def test_a_logical_restore_test_runs_the_apps_code_with_the_apps_rights(
         assert left.fetchall() == []
 
 
+def test_a_logical_restore_test_makes_nothing_in_the_live_cluster(
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing, evil: PgTarget, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Red team 21c N1/N3: the test's roles and database were the live cluster's, where the
+    app's sessions could grant them something and hold it; now a blank server of its own."""
+    manifest = logical_backup(cluster, store, catalog, keys, APP, APP)
+    admins: list[PgTarget] = []
+
+    @contextmanager
+    def seen(admin: PgTarget, *roles: str, bypass_rls: bool = False) -> Iterator[PgTarget]:
+        admins.append(admin)
+        with connect(cluster.target) as conn:  # meanwhile, nothing new in the live cluster
+            names = conn.execute("SELECT datname FROM pg_database UNION ALL "
+                                 "SELECT rolname FROM pg_roles").fetchall()  # fmt: skip
+            assert not [n for (n,) in names if n.startswith(("comind_verify", "comind_standin"))]
+        with stand_in(admin, *roles, bypass_rls=bypass_rls) as login:
+            yield login
+
+    monkeypatch.setattr(logical, "stand_in", seen)
+    monkeypatch.setattr(verify, "stand_in", seen)
+    report = verifier.run(manifest)
+    assert report.ok, report.problems
+    assert report.tables_compared == 3 and report.amcheck == "passed"
+    assert len(admins) == 2 and {a.host for a in admins} != {cluster.target.host}
+    assert all(a.host.startswith("/") and not Path(a.host).exists() for a in admins)
+
+
+def test_a_restore_test_that_the_apps_code_holds_up_is_stopped_at_its_budget(
+    verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
+    keys: KeyRing, evil: PgTarget,
+) -> None:  # fmt: skip
+    with connect(evil) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        conn.execute(NAP)
+        conn.execute("CREATE TABLE public.slow (id int CHECK (public.nap()))")
+        conn.execute("INSERT INTO public.slow VALUES (1)")
+    try:
+        manifest = logical_backup(cluster, store, catalog, keys, APP, APP)
+    finally:
+        with connect(evil) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            conn.execute("DROP TABLE public.slow")
+            conn.execute("DROP FUNCTION public.nap()")
+    report = dataclasses.replace(verifier, budget=2.0).run(manifest)
+    assert not report.ok
+    assert "the test ran over its budget of 2 s and was stopped" in report.problems
+
+
 def test_a_physical_restore_test_counts_tables_never_views_and_never_as_superuser(
     verifier: Verifier, cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog,
     keys: KeyRing, evil: PgTarget, marker: Path, monkeypatch: pytest.MonkeyPatch,
@@ -145,6 +201,27 @@ def test_a_physical_restore_test_counts_tables_never_views_and_never_as_superuse
     assert side.host.startswith("/") and not Path(side.host).exists()
 
 
+def test_a_database_that_refuses_the_backup_role_leaves_the_cluster_backed_up(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    evil: PgTarget,
+) -> None:  # fmt: skip
+    """Red team 21c N2: an app owns its database and may revoke the backup role's CONNECT;
+    the full backup of every app's data then failed as a whole."""
+    grant = sql.SQL("{} CONNECT ON DATABASE {} {} {}")
+    with connect(evil) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        conn.execute(grant.format(sql.SQL("REVOKE"), sql.Identifier(APP), sql.SQL("FROM"),
+                                  sql.Identifier(BACKUP_ROLE)))  # fmt: skip
+    try:
+        manifest = physical_backup(cluster, store, catalog, keys)
+    finally:
+        with connect(cluster.target) as conn:
+            conn.execute(grant.format(sql.SQL("GRANT"), sql.Identifier(APP), sql.SQL("TO"),
+                                      sql.Identifier(BACKUP_ROLE)))  # fmt: skip
+    assert manifest.tables[APP] == {}  # not counted, so not compared
+    assert any(tables for db, tables in manifest.tables.items() if db != APP)  # the others are
+
+
 def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster) -> None:
     name = "comind_standin_left0ver"
     with connect(cluster.target) as conn:
@@ -153,7 +230,7 @@ def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster)
         conn.execute(sql.SQL("CREATE TABLE public.left_over (x int)"))
         conn.execute(sql.SQL("ALTER TABLE public.left_over OWNER TO {}").format(
             sql.Identifier(name)))  # fmt: skip
-    assert name in sweep(cluster.target)
+    assert name in sweep(cluster.target, at_start=True)
     with connect(cluster.target) as conn:
         assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'left_over'")

@@ -181,6 +181,31 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
         connect(writer.with_db(runtime.db.dbname)).close()
 
 
+def test_a_flow_reads_a_table_with_the_apps_row_security_whole_running_no_policy(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """Red team 21c N5: an app's tenants' policy on a table a flow reads made every batch
+    fail ("would be affected by row-level security") and redeliver for ever."""
+    _, app, found = shop
+    assert runtime.db is not None
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    writer = PgTarget(runtime.db.host, runtime.db.port, logins.flow_user, logins.flow_password,
+                      app)  # fmt: skip
+    with connect(found.app_db(app)) as conn:
+        conn.execute("CREATE TABLE public.tenants (id int)")
+        conn.execute("INSERT INTO public.tenants SELECT generate_series(1, 4)")
+        conn.execute(
+            "CREATE FUNCTION public.watch() RETURNS boolean LANGUAGE plpgsql AS $f$ "
+            "BEGIN RAISE EXCEPTION 'the policy ran as %', session_user; END $f$"
+        )
+        conn.execute("ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY")
+        conn.execute("CREATE POLICY mine ON public.tenants USING (public.watch())")
+        conn.execute(sql.SQL("GRANT SELECT ON public.tenants TO {}").format(
+            sql.Identifier(logins.flow_user)))  # fmt: skip
+    with connect(writer) as conn:
+        assert conn.execute("SELECT count(*) FROM public.tenants").fetchone() == (4,)
+
+
 def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
     runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:

@@ -2,7 +2,8 @@
 provisioned by the platform (the only place the superuser and Redis's default user are
 used for it) before the flow's workers start.
 
-The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT, a
+The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
+BYPASSRLS: the tables it is granted are moved whole, no app's policy running as it; a
 generated password kept sealed like every platform secret) gets exactly the tables
 flows/access.py lists for the flow (stores/pg_grants.py says what each use grants); an
 enrich table also gets its version trigger here, because the writer may not create one.
@@ -126,7 +127,11 @@ class FlowAccess:
     def _apply(self, res: Resource) -> None:
         role = flow_role(res.name)
         self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
-        self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
+        # the flow moves the tables the spec names whole: an app's row-security policy (for
+        # its own tenants) would otherwise run as the flow's login, which platform logins
+        # refuse (row_security=off), and the flow would redeliver for ever
+        self.pg.ensure_role(role, self.target(res.name).password, inherit=False,
+                            bypass_rls=True)  # fmt: skip
         ensure_worker_role(self.pg, self.worker_target().password)
         for dbname, found in uses(res).items():
             with self.pg.pool.connection() as conn:
