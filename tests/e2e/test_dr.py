@@ -105,18 +105,23 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
                      "--keys", str(keyfile), extra_env={**ARCHIVING, **s3})  # fmt: skip
     assert nowhere.returncode != 0 and "holds no Comind backups" in nowhere.stderr
     assert not new.exists()
+    on_s3 = {**ARCHIVING, **s3, "COMIND_OBJECT_STORE": "s3:rebuilt-"}  # every bucket on S3
     restored = comind("--home", str(new), "dr", "restore", "--from",
                       "s3://offsite-backups/vault/2026", "--keys", str(keyfile), "--json",
-                      timeout=300, check=True, extra_env={**ARCHIVING, **s3})  # fmt: skip
+                      timeout=300, check=True, extra_env=on_s3)  # fmt: skip
     done = json.loads(restored.stdout)
     assert done["wal_files"] >= 1 and done["redis_keys"] >= 1 and "ledger-files" in done["buckets"]
     try:
         comind("--home", str(new), "up", "--repo", str(repo), "--detach", "--api-port", "0",
-               timeout=300, check=True, extra_env=ARCHIVING)  # fmt: skip
+               timeout=300, check=True, extra_env=on_s3)  # fmt: skip
         dsn, cache = _engines(new)
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT count(*), max(n) FROM entries").fetchone() == (1500, 1500)
-        assert (new / "objects" / "ledger-files" / "nov.csv").read_text() == "n,total\n1,5\n"
+        kept = client.get_object(Bucket="rebuilt-ledger-files", Key="nov.csv")["Body"].read()
+        assert kept == b"n,total\n1,5\n" and not (new / "objects" / "ledger-files").exists()
+        listed = json.loads(comind("--home", str(new), "backup", "ls", "--json",
+                                   check=True).stdout)  # fmt: skip
+        assert listed and all(b["status"] != "missing-files" for b in listed)  # copied to S3
         assert cache.get("session:1") == "alice"
 
         def ledger_running() -> bool:

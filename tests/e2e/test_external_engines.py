@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import pytest
 import redis
@@ -27,7 +28,10 @@ pytestmark = pytest.mark.slow
 SPEC = (
     "platform: {name: remote}\napps:\n  ledger:\n    run: sleep 3600\n"
     "    database: {name: ledger}\n    cache: {}\n"
+    "    bucket: {name: ledger-files, versioning: true, encrypted: true}\n"
 )
+MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+             "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def _up(comind: Any, repo: Path, urls: dict[str, str]) -> Any:
 
 
 def test_the_platform_runs_on_engines_it_did_not_start(
-    comind: Any, home: Path, tmp_path: Path, managed: tuple[str, str]
+    comind: Any, home: Path, tmp_path: Path, managed: tuple[str, str], moto_url: str
 ) -> None:
     pg_url, redis_url = managed
     repo = tmp_path / "repo"
@@ -82,6 +86,8 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     assert unstored.returncode != 0 and "S3: Could not connect" in unstored.stderr
     assert "Traceback" not in unstored.stderr
 
+    # every bucket on S3 (moto standing in for AWS), named with the platform's prefix
+    urls |= {"COMIND_OBJECT_STORE": "s3:remote-", "COMIND_S3_ENDPOINT": moto_url, **MOTO_KEYS}
     _up(comind, repo, urls).check_returncode()
     state = json.loads((home / "state.json").read_text())
     assert state["engines"]["postgres"]["address"] == pg_url.rsplit("@", 1)[1].split("/")[0]
@@ -97,17 +103,35 @@ def test_the_platform_runs_on_engines_it_did_not_start(
         cache.set(f"{env['REDIS_KEY_PREFIX']}k", "v")
     with redis.Redis.from_url(redis_url, decode_responses=True) as admin:
         assert admin.get(f"{env['REDIS_KEY_PREFIX']}k") == "v"  # on the managed Redis
+    app_s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"],
+                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                          region_name=env["AWS_REGION"])  # fmt: skip
+    app_s3.put_object(Bucket="ledger-files", Key="statements/1.txt", Body=b"opening balance")
+    moto = boto3.client(
+        "s3",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    kept = moto.get_object(Bucket="remote-ledger-files", Key="statements/1.txt")["Body"]
+    assert kept.read() == b"opening balance"  # through the platform's endpoint, onto S3
+    assert moto.get_bucket_versioning(Bucket="remote-ledger-files")["Status"] == "Enabled"
+    assert not (home / "objects" / "ledger-files").exists()  # nothing in the state directory
 
     taken = [json.loads(comind("backup", "run", "--kind", *kind, "--json", timeout=300,
                                check=True).stdout)["id"]
-             for kind in (("full",), ("logical", "--app", "ledger"))]  # fmt: skip
+             for kind in (("full",), ("logical", "--app", "ledger"), ("objects",))]  # fmt: skip
 
     def tested() -> dict[str, str]:
         listed = json.loads(comind("backup", "ls", "--json", check=True).stdout)
         return {b["id"]: b["verify_status"] for b in listed if b["verify_status"]}
 
     assert wait_until(lambda: set(taken) <= set(tested()), 180, interval=2), tested()
-    assert [tested()[i] for i in taken] == ["verified", "verified"]
+    assert [tested()[i] for i in taken] == ["verified"] * 3
+    stored = moto.list_objects_v2(Bucket="remote-comind-backups", Prefix=f"base/{taken[0]}/")
+    assert f"base/{taken[0]}/manifest.json" in {o["Key"] for o in stored["Contents"]}
     full = {"id": taken[0]}
     refused = comind("restore", "--backup", full["id"], "--yes", timeout=120)
     assert refused.returncode != 0 and "not its to replace" in refused.stderr

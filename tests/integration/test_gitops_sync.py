@@ -82,7 +82,7 @@ def plane(
     layer = MessageLayer.open(pg, max_connections=4)
     engines = Engines(
         superuser(platform.postgres), default_user(platform.redis),
-        FileObjectStore(tmp_path / "objects"),
+        FileObjectStore(tmp_path / "objects"), tmp_path / "artifacts",
     )  # fmt: skip
     secrets = SecretStore(layer.pool, Sealer(b"k" * 32))
 
@@ -355,7 +355,7 @@ def test_gates_judge_real_commits_and_a_commit_cannot_lift_its_own_gate(
     source = GitSource(str(repo), ref="main", workdir=tmp_path / "work")
     layer = MessageLayer.open(pg, max_connections=2)
     engines = Engines(superuser(platform.postgres), default_user(platform.redis),
-                      FileObjectStore(tmp_path / "objects"))  # fmt: skip
+                      FileObjectStore(tmp_path / "objects"), tmp_path / "artifacts")  # fmt: skip
     cp = ControlPlane(source, "dev", engines, layer, SecretStore(layer.pool, Sealer(b"k" * 32)))
     try:
         assert cp.service.sync(trigger="test").outcome == "Succeeded"  # signed off: passes

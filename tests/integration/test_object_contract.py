@@ -1,7 +1,8 @@
 """One object-store contract over every backend (issue 19): the file store (a directory),
 the S3 backend against moto's server (the API double of AWS S3), the S3 backend against
-this platform's own S3 endpoint, and a bucket routed to a prefix of another bucket on moto
-(how the backup store goes to S3); the S3 servers must agree with the file store.
+this platform's own S3 endpoint, a bucket routed to a prefix of another bucket on moto
+(how the backup store goes to S3), and buckets on moto named with a prefix (how every bucket
+of the platform's goes to S3); the S3 servers must agree with the file store.
 
 Bucket settings (versioning, noncurrent-version expiry, default encryption) are S3 bucket
 calls the platform's endpoint does not serve (there the spec sets them), so those tests run
@@ -44,13 +45,13 @@ class Backend:
     bucket: str
 
 
-@pytest.fixture(params=["file", "moto", "platform", "routed"])
+@pytest.fixture(params=["file", "moto", "platform", "routed", "named"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     with _opened(request, tmp_path) as opened:
         yield opened
 
 
-@pytest.fixture(params=["file", "moto"])
+@pytest.fixture(params=["file", "moto", "named"])
 def configurable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """The backends whose bucket settings are S3 bucket calls (not the platform's)."""
     with _opened(request, tmp_path) as opened:
@@ -64,11 +65,17 @@ def _opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         files = FileObjectStore(tmp_path / "objects")
         files.create_bucket(bucket)
         yield Backend("file", files, bucket)
+    elif request.param == "named":  # every bucket of the platform's on S3, names prefixed
+        store = _moto(request)
+        store.create_bucket(bucket)  # S3's, beside the platform's: never listed as its own
+        named = RoutedStore(store, {}, name_prefix=f"{bucket}-")
+        named.create_bucket("data")
+        assert named.buckets() == ["data"] and f"{bucket}-data" in store.buckets()
+        yield Backend("named", named, "data")
+        named.delete_bucket("data")
+        store.delete_bucket(bucket)
     elif request.param in ("moto", "routed"):
-        s3 = boto3.client("s3", endpoint_url=request.getfixturevalue("moto_url"),
-                          region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")  # fmt: skip
-        store = S3ObjectStore(s3)
+        store = _moto(request)
         store.create_bucket(bucket)
         if request.param == "moto":
             yield Backend("moto", store, bucket)
@@ -84,6 +91,13 @@ def _opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         app = f"a{uuid.uuid4().hex[:8]}"
         with serving(runtime, tmp_path / "served", {app: [bucket]}) as (url, _):
             yield Backend("platform", S3ObjectStore(client(runtime, url, app)), bucket)
+
+
+def _moto(request: pytest.FixtureRequest) -> S3ObjectStore:
+    s3 = boto3.client("s3", endpoint_url=request.getfixturevalue("moto_url"),
+                      region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")  # fmt: skip
+    return S3ObjectStore(s3)
 
 
 def blocks(count: int, size: int = MIB) -> Iterator[bytes]:
@@ -198,7 +212,7 @@ def test_bucket_settings_read_back_as_set(configurable: Backend) -> None:
     store.configure_bucket(bucket, config)
     got = store.bucket_config(bucket)
     assert got is not None
-    if configurable.name == "moto":  # moto keeps no NewerNoncurrentVersions (AWS S3 does)
+    if configurable.name in ("moto", "named"):  # moto keeps no NewerNoncurrentVersions
         got["versions"]["keep_newest"] = 3
     assert got == config
     assert bucket in store.buckets()

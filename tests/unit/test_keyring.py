@@ -15,7 +15,7 @@ from comind.errors import ComindError
 from comind.governance.kek import LocalKek
 from comind.governance.keyring import Keyring
 from comind.platform.keys import KeyService
-from comind.platform.objects import object_store
+from comind.platform.objects import file_store
 
 
 def test_data_keys_are_stable_per_scope_and_stored_wrapped(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_the_key_service_rotates_renews_and_retires_on_the_state_directory(
     tmp_path: Path,
 ) -> None:
     home = StateDir(tmp_path)
-    store = object_store(home)
+    store = file_store(home)
     store.create_bucket("safe")
     store.configure_bucket("safe", {"encrypted": True, "versioning": False})
     store.put("safe", "a", b"secret")

@@ -85,10 +85,12 @@ def copy_backups(source: ObjectSource, bucket: str, target: ObjectStore) -> int:
 def rebuild(
     source: Path | tuple[ObjectSource, str], home: StateDir, settings: Settings,
     exported: bytes, passphrase: str, step: Step = lambda s: None,
-    envelope: Callable[[Path], Envelope] | None = None,
+    envelope: Callable[[Path], Envelope] | None = None, store: ObjectStore | None = None,
 ) -> Rebuilt:  # fmt: skip
     """Rebuild the platform whose backups are in ``source`` (a directory copy of the backup
-    bucket, or any source and the bucket in it holding them) into ``home`` (empty)."""
+    bucket, or any source and the bucket in it holding them) into ``home`` (empty). The
+    backups are copied into ``store`` and the buckets go back there (None: the new state
+    directory's store; else the stores the new platform is told to use, on S3)."""
     copy = backup_source(source) if isinstance(source, Path) else source
     if next(iter(copy[0].names(copy[1], "base/")), None) is None:
         raise BackupError("the copy holds no Comind backups (expected base/ and wal/ of the "
@@ -99,7 +101,7 @@ def rebuild(
                           "directory (choose another --home)")  # fmt: skip
     try:
         keys = KeyRing(home.secrets, envelope(home.secrets) if envelope else None)
-        return _rebuild(copy, home, settings, (keys, exported, passphrase), step)
+        return _rebuild(copy, home, settings, (keys, exported, passphrase), step, store)
     except BaseException:
         shutil.rmtree(home.root, ignore_errors=True)  # it was empty: a retry starts clean
         raise
@@ -107,13 +109,13 @@ def rebuild(
 
 def _rebuild(
     copy: tuple[ObjectSource, str], home: StateDir, settings: Settings,
-    export: tuple[KeyRing, bytes, str], step: Step,
+    export: tuple[KeyRing, bytes, str], step: Step, given: ObjectStore | None,
 ) -> Rebuilt:  # fmt: skip
     home.create()
     keys, exported, passphrase = export
     keys.load(exported, passphrase, platform=True)
     step("copying the backup store")
-    store: ObjectStore = FileObjectStore(home.objects)  # the new platform's own store
+    store = given or FileObjectStore(home.objects)  # the new platform's own
     copy_backups(*copy, store)
     manifests = stored_manifests(store)  # read once: every step below picks from them
     out = _postgres(store, keys, home, settings, manifests, step)

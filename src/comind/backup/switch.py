@@ -33,14 +33,18 @@ OLD_PREFIX = "data.old-"
 REDIS_DATA = ("appendonly.aof", "appendonlydir", "dump.rdb")  # what Redis 6 and 7 persist
 
 
+def not_ours(engine: ExternalPostgres) -> ComindError:
+    return ComindError(f"the platform runs on the PostgreSQL at {engine.address} "
+                       "(COMIND_POSTGRES_URL), which is not its to replace: restore to a "
+                       "side copy (--side) or an app's database (--app)")  # fmt: skip
+
+
 def switch_data(
     platform: EmbeddedPlatform, archive: WalArchive, catalog: BackupCatalog, restored: Path
 ) -> dict[str, Any]:
     engine = platform.postgres
     if isinstance(engine, ExternalPostgres):
-        raise ComindError(f"the platform runs on the PostgreSQL at {engine.address} "
-                          "(COMIND_POSTGRES_URL), which is not its to replace: restore to a "
-                          "side copy (--side) or an app's database (--app)")  # fmt: skip
+        raise not_ours(engine)
     restores = platform.home.restores.resolve()
     if restores not in restored.resolve().parents:
         raise ComindError(f"{restored} is not a restored copy under {restores}")

@@ -141,6 +141,8 @@ def _redis_side(ctx: typer.Context, backup_id: str | None, as_json: bool) -> Non
 
 
 def _switch(ctx: typer.Context, target: Target, force: bool, yes: bool, as_json: bool) -> None:
+    with _restores(ctx) as restores:
+        restores.check_switchable()
     copy, manifest = _side(ctx, target, force, as_json)
     where = target.described(manifest)
     question = (f"switch the platform's whole PostgreSQL (every app database and the "

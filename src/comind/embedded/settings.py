@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         "anchors go there as they are written (on COMIND_S3_ENDPOINT, else AWS; credentials: "
         "the AWS_* variables); unset: the state directory's objects/comind-backups.",
     )  # fmt: skip
+    object_store: str | None = Field(
+        default=None, pattern=r"^(file|s3(:[a-z0-9][a-z0-9.-]*)?)$",
+        description="`s3` or `s3:PREFIX`: the platform's buckets (the apps', artifacts, flow "
+        "output, and backups unless COMIND_BACKUP_STORE says otherwise) are S3 buckets on "
+        "COMIND_S3_ENDPOINT (else AWS), each named PREFIX + its name (credentials: the AWS_* "
+        "variables); unset or `file`: the state directory's objects/.",
+    )  # fmt: skip
     s3_endpoint: str | None = Field(
         default=None, description="URL of the S3 service s3:// sources are read from (MinIO, "
         "another platform's endpoint; unset: AWS). Credentials: the AWS_* variables.",

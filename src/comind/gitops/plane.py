@@ -37,7 +37,7 @@ from comind.governance.lineage import derive
 from comind.governance.lineage_store import LineageStore
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
-from comind.stores.objects import FileObjectStore
+from comind.stores.object_store import ObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
 from comind.stores.redis import RedisTarget
@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 class Engines:
     postgres: PgTarget  # a superuser
     redis: RedisTarget  # the default (admin) user
-    objects: FileObjectStore
+    objects: ObjectStore
+    artifacts: Path  # where artifacts are unpacked for the apps (in the state directory)
 
 
 class ControlPlane:
@@ -86,7 +87,7 @@ class ControlPlane:
             providers["secret"] = SecretProvider(secrets, keys, env)
         if apps is not None:
             registry = ArtifactRegistry(layer.pool, engines.objects)
-            unpacked = engines.objects.root.parent / "artifacts"  # in the state directory
+            unpacked = engines.artifacts
             providers["app"] = AppProvider(
                 apps, lambda app: {**base_env(app), **self.app_env(app)},
                 lambda ref: registry.unpack(ref, unpacked))  # fmt: skip

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from comind.governance.audit_chain import AuditChain
 from comind.platform.housekeeping import Periodic
 from comind.platform.keys import KeyService
-from comind.platform.objects import object_store
 from comind.platform.quality import platform_quality
 from comind.platform.routes import artifact_registry, quarantine_service
 from comind.platform.versions import BucketVersions
@@ -32,6 +31,6 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
             AuditChain(messages.pool, rt.wal.store).anchor,
         ),
         Periodic("re-encryption", 1.0, KeyService(rt.engines.home).reencryption.step),
-        Periodic("bucket versions", every, BucketVersions(object_store(rt.engines.home)).sweep),
+        Periodic("bucket versions", every, BucketVersions(rt.objects).sweep),
         Periodic("artifact retention", every, artifact_registry(rt, messages.pool).prune),
     ]

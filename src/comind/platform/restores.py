@@ -37,7 +37,8 @@ from comind.backup.pitr import (
 )
 from comind.backup.restore import SideCopy, chain_of, restore_side
 from comind.backup.snapshots import RedisCopy, restore_redis
-from comind.backup.switch import discard_old, old_data_dirs
+from comind.backup.switch import discard_old, not_ours, old_data_dirs
+from comind.embedded.external import ExternalPostgres
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import service_user
 from comind.embedded.postgres import find_bin_dir
@@ -96,6 +97,13 @@ class Restores:
         self.cluster, self.catalog, self.home, self.settings = cluster, catalog, home, settings
         self.store = backup_store(home, settings)
         self.keys = backup_keys(home)
+
+    def check_switchable(self) -> None:
+        """Refuse up front, before anything is restored, to switch a PostgreSQL the
+        platform does not own."""
+        url = self.home.engine_url("postgres", self.settings.postgres_url)
+        if url is not None:
+            raise not_ours(ExternalPostgres(url, self.home, self.settings))
 
     def _fresh(self, prefix: str) -> Path:
         return self.home.restores / f"{prefix}-{datetime.now(UTC):%Y%m%dT%H%M%S}"

@@ -71,7 +71,6 @@ from comind.platform.applied import bucket_owner, cache_apps
 from comind.platform.flows import FlowService
 from comind.platform.keys import KeyService
 from comind.platform.lineage import platform_emitter
-from comind.platform.objects import object_store
 from comind.platform.privacy import report, scan_dataset
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
@@ -123,7 +122,7 @@ def platform_routes(
     routes += _ci_api(rt, messages, tokens).routes()
     routes += deployments.routes() if deployments else []
     routes += ArtifactsApi(artifact_registry(rt, messages.pool), Guard(tokens)).routes()
-    versions = BucketVersions(object_store(rt.engines.home))
+    versions = BucketVersions(rt.objects)
     routes += BucketsApi(versions, lambda b: bucket_owner(rt, b), Guard(tokens)).routes()
     return routes + Dashboard(sources, tokens, sessions).routes()
 
@@ -135,7 +134,7 @@ def _cache_counts(rt: Platform) -> Callable[[str], dict[str, int] | None]:
 
 
 def artifact_registry(rt: Platform, pool: Pool) -> ArtifactRegistry:
-    return ArtifactRegistry(pool, object_store(rt.engines.home), keep=rt.settings.artifact_keep)
+    return ArtifactRegistry(pool, rt.objects, keep=rt.settings.artifact_keep)
 
 
 def _ci_api(rt: Platform, messages: MessageLayer, tokens: Tokens) -> CiApi:
@@ -244,7 +243,7 @@ def _flow_service(rt: Platform) -> FlowService:
         applied = rt.gitops.service.current
         keys = rt.privacy.keys(applied.spec, flow) if rt.privacy and applied else None
         return FlowEngines(rt.messages, access.target(flow),
-                           object_store(rt.engines.home), access.redis_target(flow),
+                           rt.objects, access.redis_target(flow),
                            lineage=platform_emitter(rt.settings, rt.messages.pool),
                            pii_keys=keys)  # fmt: skip
 

@@ -55,7 +55,7 @@ from comind.platform.governance import governance_tasks
 from comind.platform.housekeeping import Periodic, run_periodic
 from comind.platform.keys import backup_keys
 from comind.platform.lineage import prune_records
-from comind.platform.objects import BACKUP_STORE, backup_store, object_store
+from comind.platform.objects import backup_store, keep_choices, object_store
 from comind.platform.privacy import Privacy
 from comind.platform.protection import Protection
 from comind.platform.routes import platform_routes
@@ -145,6 +145,7 @@ class Platform:
         self._caches: AppCacheCollector | None = None
         self.protection: Protection | None = None
         self.backup_service: BackupService | None = None
+        self.objects = object_store(self.engines.home, settings)
         self.wal = WalArchive(
             backup_store(self.engines.home, self.settings),
             backup_keys(self.engines.home),
@@ -159,7 +160,8 @@ class Platform:
 
     def start(self) -> None:
         """Start everything; on failure stop what started and re-raise."""
-        self.wal.store.create_bucket(BACKUP_BUCKET)  # a backup store on S3 answers, or one line
+        self.objects.buckets()  # an object store on S3 answers, or one line
+        self.wal.store.create_bucket(BACKUP_BUCKET)  # so does a backup store
         self.engines.start()
         try:
             self._start_services()
@@ -167,8 +169,7 @@ class Platform:
             self.stop_services()
             self.engines.stop()
             raise
-        if self.settings.backup_store:  # later commands on this state directory find it
-            self.engines.home.keep_engine_url(BACKUP_STORE, self.settings.backup_store)
+        keep_choices(self.engines.home, self.settings)  # later commands on this directory
         apps = sorted(self.spec.apps) if self.spec else []
         self.engines.about = About.model_validate(
             {**self.about, "api_url": self.url, "metrics_url": f"{self.url}/metrics",
@@ -216,9 +217,7 @@ class Platform:
         http = create_app(self.engines, sqs=sqs.handle, extra=extra)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
-        s3 = S3Endpoint(
-            object_store(self.engines.home), credentials, lambda app: buckets_of(self, app)
-        )
+        s3 = S3Endpoint(self.objects, credentials, lambda app: buckets_of(self, app))
         self.s3_server = ApiServer(s3, host=self.host, port=self.s3_port, tls=self.s3_tls)
         self.s3_server.start()
         if self.settings.with_prometheus:
@@ -254,7 +253,8 @@ class Platform:
         engines = Engines(
             superuser(self.engines.postgres),
             default_user(self.engines.redis),
-            object_store(home),
+            self.objects,
+            home.root / "artifacts",
         )
         secrets = SecretStore(messages.pool, platform_sealer(home))
         keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))

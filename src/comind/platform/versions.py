@@ -12,6 +12,7 @@ from comind.api.buckets import ObjectVersion, VersionList
 from comind.errors import ComindError
 from comind.observe.metrics import REGISTRY
 from comind.stores.object_model import ObjectInfo
+from comind.stores.object_store import ObjectStore
 from comind.stores.object_versions import Expiry
 from comind.stores.objects import FileObjectStore
 
@@ -32,20 +33,24 @@ RESTORED = Counter(
 class BucketVersions:
     """The versions of the object store's versioned buckets."""
 
-    def __init__(self, store: FileObjectStore) -> None:
+    def __init__(self, store: ObjectStore) -> None:
         self.store = store
 
     def sweep(self, now: int | None = None) -> int:
-        """Apply every versioned bucket's rule at ``now`` (Unix ns); how many entries went."""
+        """Apply every versioned bucket's rule at ``now`` (Unix ns); how many entries went.
+        S3 applies them itself (the lifecycle rule a bucket's ``versions`` sets there)."""
+        store = self.store
+        if not isinstance(store, FileObjectStore):
+            return 0
         at = time.time_ns() if now is None else now
         removed = 0
-        for bucket in self.store.buckets():
-            config = self.store.bucket_config(bucket) or {}
+        for bucket in store.buckets():
+            config = store.bucket_config(bucket) or {}
             rule = config.get("versions")
             if not config.get("versioning") or not rule:
                 continue  # no rule: every version is kept
             expiry = Expiry(at - int(rule["keep_for"]) * 10**9, int(rule["keep_newest"]))
-            gone = self.store.expire_versions(bucket, expiry)
+            gone = store.expire_versions(bucket, expiry)
             EXPIRED.labels(bucket).inc(gone)
             removed += gone
         return removed

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.embedded.home import StateDir
+from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.privacy import keys_from_env
@@ -80,7 +81,8 @@ def flow_engines(
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user,
                         ca=state.engine_ca("redis"))  # fmt: skip
     layer = MessageLayer.open(platform, max_connections=8)
-    engines = FlowEngines(layer, writer, object_store(home), cache,
+    objects = object_store(home, Settings())  # the platform's choice, given in the environment
+    engines = FlowEngines(layer, writer, objects, cache,
                           lineage=worker_emitter(layer.pool), pii_keys=keys_from_env())  # fmt: skip
     try:
         yield engines

@@ -9,6 +9,7 @@ from comind.gitops.resources import Resource
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
 from comind.platform.client_env import engine_tls_env
 from comind.platform.lineage import lineage_env
+from comind.platform.objects import OBJECT_STORE
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -25,9 +26,21 @@ def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
         MULTIPROC_ENV: str(rt.worker_metrics),
         **lineage_env(rt.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
         **engine_tls_env(rt),  # PGSSLMODE, PGSSLROOTCERT: the engine takes TLS only
+        **object_store_env(rt),  # where flow output goes: the platform's choice, not a guess
     }
     service = rt.gitops.service if rt.gitops else None
     desired = service and (service.applying or service.current)
     if desired and rt.privacy and res.name in desired.spec.flows:
         env.update(rt.privacy.worker_env(desired.spec, res.name))
+    return env
+
+
+def object_store_env(rt: Platform) -> dict[str, str]:
+    """The object store's choice, and for S3 its endpoint and the AWS_* credentials the
+    platform itself uses (a worker writes the flow's output there as the platform does)."""
+    choice = rt.engines.home.engine_url(OBJECT_STORE, rt.settings.object_store) or "file"
+    env = {"COMIND_OBJECT_STORE": choice}
+    if choice != "file":
+        env |= {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        env |= {"COMIND_S3_ENDPOINT": rt.settings.s3_endpoint} if rt.settings.s3_endpoint else {}
     return env

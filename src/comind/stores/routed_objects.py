@@ -1,8 +1,10 @@
 """An object store whose named buckets live elsewhere: on another store, in a bucket of
 another name, under a key prefix. The platform's backup store (``comind-backups``) goes to
-S3 this way (``COMIND_BACKUP_STORE=s3://BUCKET/PREFIX``) while the apps' buckets stay in the
-state directory: every backup, WAL segment and audit anchor leaves the machine as it is
-written, and ``comind dr restore --from`` the same URL brings the platform back.
+S3 this way (``COMIND_BACKUP_STORE=s3://BUCKET/PREFIX``): every backup, WAL segment and audit
+anchor leaves the machine as it is written, and ``comind dr restore --from`` the same URL
+brings the platform back. With every bucket of the platform's on S3
+(``COMIND_OBJECT_STORE=s3:PREFIX``) the default store is S3's, each bucket named with the
+prefix in front.
 
 Callers see the names they gave (the bucket, keys without the prefix) in everything that
 comes back. A routed bucket is never deleted through the store: it is one prefix of a bucket
@@ -58,11 +60,15 @@ class _Opened:
 class RoutedStore:
     """``default`` for every bucket but those ``routes`` names."""
 
-    def __init__(self, default: ObjectStore, routes: dict[str, Route]) -> None:
-        self.default, self.routes = default, routes
+    def __init__(
+        self, default: ObjectStore, routes: dict[str, Route], *, name_prefix: str = ""
+    ) -> None:
+        """``name_prefix``: the default store's buckets are named with it in front (S3's names are
+        global: ``acme-prod-`` + the platform's)."""
+        self.default, self.routes, self.name_prefix = default, routes, name_prefix
 
     def _at(self, bucket: str) -> Route:
-        return self.routes.get(bucket) or Route(self.default, bucket)
+        return self.routes.get(bucket) or Route(self.default, self.name_prefix + bucket)
 
     def _back(self, bucket: str, info: ObjectInfo) -> ObjectInfo:
         """``info`` as the caller named it."""
@@ -86,10 +92,15 @@ class RoutedStore:
         if bucket in self.routes:
             raise ObjectStoreError(f"bucket {bucket} lives in {self.routes[bucket].bucket}, "
                                    "which the platform does not delete")  # fmt: skip
-        self.default.delete_bucket(bucket)
+        self.default.delete_bucket(self.name_prefix + bucket)
 
     def buckets(self) -> builtins.list[str]:
-        return sorted({*self.default.buckets(), *self.routes})
+        mine = (
+            b[len(self.name_prefix) :]
+            for b in self.default.buckets()
+            if b.startswith(self.name_prefix)
+        )
+        return sorted({*mine, *self.routes})
 
     # --- objects ----------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-"""Objects copied to S3 under a prefix (``s3://BUCKET/PREFIX``), read as a source: a backup
-store synced there (``aws s3 sync``) is where a disaster recovery on an empty machine starts.
+"""S3 as the platform names it: objects under a prefix (``s3://BUCKET/PREFIX``), read as a
+source (a backup store synced there is where a disaster recovery on an empty machine starts)
+or as a bucket the backup store is routed to; and every bucket of the platform's on S3
+(``COMIND_OBJECT_STORE=s3:PREFIX``).
 
 The endpoint is AWS unless one is given (MinIO, moto, another platform's S3 endpoint);
 boto3 finds credentials and region the usual way (``AWS_*`` variables, profiles).
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from comind.stores.object_model import CHUNK, ObjectStoreError, valid_bucket
-from comind.stores.object_store import ObjectSource
+from comind.stores.object_store import ObjectSource, ObjectStore
+from comind.stores.routed_objects import RoutedStore
 from comind.stores.s3_objects import S3ObjectStore
 
 S3_URL = re.compile(r"s3://(?P<bucket>[^/]+)(?:/(?P<prefix>.*?))?/?\Z")
@@ -38,6 +41,19 @@ def s3_source(url: str, endpoint: str | None = None) -> tuple[ObjectSource, str]
     """The source and bucket ``s3://BUCKET[/PREFIX]`` names, on ``endpoint`` (None: AWS)."""
     store, bucket, prefix = s3_bucket(url, endpoint)
     return Prefixed(store, prefix), bucket
+
+
+def s3_buckets(choice: str, endpoint: str | None = None) -> ObjectStore:
+    """The store ``s3`` or ``s3:PREFIX`` names: every bucket an S3 bucket on ``endpoint``
+    (None: AWS), named ``PREFIX`` + its name (S3's names are global: a prefix keeps two
+    platforms, or an environment's, apart)."""
+    import boto3
+
+    kind, _, names = choice.partition(":")
+    if kind != "s3":
+        raise ObjectStoreError(f"{choice}: expected s3 or s3:PREFIX")
+    store = S3ObjectStore(boto3.client("s3", endpoint_url=endpoint or None))
+    return RoutedStore(store, {}, name_prefix=names) if names else store
 
 
 def s3_bucket(url: str, endpoint: str | None = None) -> tuple[S3ObjectStore, str, str]:

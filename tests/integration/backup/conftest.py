@@ -17,7 +17,7 @@ from comind.backup.verify import Verifier
 from comind.embedded.settings import Settings
 from comind.platform import Platform
 from comind.platform.keys import backup_keys
-from comind.platform.objects import object_store
+from comind.platform.objects import file_store
 from comind.stores.objects import FileObjectStore
 from comind.stores.postgres import connect
 
@@ -65,7 +65,7 @@ def catalog(backup_runtime: Platform) -> BackupCatalog:
 
 @pytest.fixture(scope="module")
 def store(backup_runtime: Platform) -> FileObjectStore:
-    return object_store(backup_runtime.engines.home)  # with the keyring, as the platform's
+    return file_store(backup_runtime.engines.home)  # with the keyring, as the platform's
 
 
 @pytest.fixture(scope="module")
