@@ -202,6 +202,41 @@ def test_the_applications_sync_as_each_environment_says(rendered: Path) -> None:
     assert order == sorted(order) and len(set(order)) == 3
 
 
+def _generated(appset: dict[str, Any], element: dict[str, str]) -> dict[str, Any]:
+    """The Application Argo CD makes of ``element``: ``{{.key}}`` substituted in the template
+    (inside strings, as Argo CD does), then the template patch, when its condition holds,
+    merged in."""
+    text = json.dumps(appset["spec"]["template"])
+    for key, value in element.items():
+        text = text.replace("{{." + key + "}}", value)
+    made: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                            **json.loads(text)}  # fmt: skip
+    first, *body, last = appset["spec"]["templatePatch"].strip().splitlines()
+    assert (first, last) == ('{{- if eq .auto "true" }}', "{{- end }}")
+    if element["auto"] == "true":
+        patch = "\n".join(body)
+        for key, value in element.items():
+            patch = patch.replace("{{ ." + key + " }}", value)
+        automated = yaml.safe_load(patch)["spec"]["syncPolicy"]["automated"]
+        made["spec"]["syncPolicy"]["automated"] = automated
+    return made
+
+
+def test_the_applicationset_makes_exactly_each_environments_application(rendered: Path) -> None:
+    (appset,) = [d for d in _documents(rendered) if d["kind"] == "ApplicationSet"]
+    elements = appset["spec"]["generators"][0]["list"]["elements"]
+    assert [e["env"] for e in elements] == ["dev", "stage", "prod"]  # the spec's order
+    apps = {d["metadata"]["name"]: d for d in _documents(rendered) if d["kind"] == "Application"}
+    for element in elements:
+        assert _generated(appset, element) == apps[f"shop-{element['env']}"]
+    # what Argo CD fills in is an Application's spec, as its published CRD says
+    schema = {**_crd_schema("Application"), "required": ["spec"]}
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    validator.validate({"spec": appset["spec"]["template"]["spec"]})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"spec": {**appset["spec"]["template"]["spec"], "source": "x"}})
+
+
 def test_a_directory_holding_other_files_is_refused_and_nothing_is_written(
     tmp_path: Path,
 ) -> None:

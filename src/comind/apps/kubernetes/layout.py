@@ -7,6 +7,7 @@
                          environment's overlay of the spec changes, adds or removes
     overlays/ENV/        every team of ENV (``kubectl kustomize overlays/ENV``)
     argocd/ENV.yaml      the Argo CD Application syncing ``overlays/ENV``
+    argocd/applicationset.yaml  every environment's Application, as one ApplicationSet
 
 Rendering one environment rewrites ``base/`` (the same for every environment) and that
 environment's overlay and Application only.
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from comind.apps.kubernetes.argocd import application
+from comind.apps.kubernetes.argocd import application, application_set
 from comind.apps.kubernetes.guards import namespace_objects, network_policy, teams
 from comind.apps.kubernetes.monitoring import monitoring_objects
 from comind.apps.kubernetes.naming import (
@@ -77,6 +78,9 @@ def render(base: Spec, spec: Spec, opts: Options, secrets: Secrets) -> Files:
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
         "resources": sorted(teams(spec))})  # fmt: skip
     files |= _yaml_file(f"argocd/{opts.env}.yaml", application(spec, opts))
+    every = application_set(spec, opts)
+    if every is not None:  # the same Applications, as one object
+        files |= _yaml_file("argocd/applicationset.yaml", every)
     return files
 
 
