@@ -87,4 +87,3 @@ def application_set(spec: Spec, opts: Options) -> Manifest | None:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
