@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.platforms import make_settings
+
+from comind.embedded.home import StateDir
+from comind.embedded.postgres import PostgresEngine
+from comind.embedded.redis import RedisEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMIND = [sys.executable, "-m", "comind.cli.main"]
@@ -71,3 +77,20 @@ def comind(env: dict[str, str]) -> Iterator[Run]:
 
     yield run
     run("down")
+
+
+@pytest.fixture(scope="module")
+def managed(engine_root: Path) -> Iterator[tuple[str, str]]:
+    """(postgres URL, redis URL) of servers the platform under test did not start."""
+    home = StateDir(engine_root / f"managed-{uuid.uuid4().hex[:8]}")  # a new server per module
+    home.create()
+    settings = make_settings(home.root)
+    postgres, cache = PostgresEngine(home, settings), RedisEngine(home, settings)
+    postgres.start()
+    cache.start()
+    try:
+        yield (f"postgresql://postgres:{postgres.password}@{postgres.host}:{postgres.port}/postgres",
+               f"redis://default:{cache.password}@{cache.host}:{cache.port}")  # fmt: skip
+    finally:
+        cache.stop()
+        postgres.stop()

@@ -9,7 +9,6 @@ own is refused with one line, and an engine that does not answer or lacks rights
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,7 @@ import boto3
 import psycopg
 import pytest
 import redis
-from tests.platforms import make_settings
 from tests.waiting import wait_until
-
-from comind.embedded.home import StateDir
-from comind.embedded.postgres import PostgresEngine
-from comind.embedded.redis import RedisEngine
 
 pytestmark = pytest.mark.slow
 SPEC = (
@@ -32,23 +26,6 @@ SPEC = (
 )
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def managed(engine_root: Path) -> Iterator[tuple[str, str]]:
-    """(postgres URL, redis URL) of servers the platform under test did not start."""
-    home = StateDir(engine_root / "managed")
-    home.create()
-    settings = make_settings(home.root)
-    postgres, cache = PostgresEngine(home, settings), RedisEngine(home, settings)
-    postgres.start()
-    cache.start()
-    try:
-        yield (f"postgresql://postgres:{postgres.password}@{postgres.host}:{postgres.port}/postgres",
-               f"redis://default:{cache.password}@{cache.host}:{cache.port}")  # fmt: skip
-    finally:
-        cache.stop()
-        postgres.stop()
 
 
 def _up(comind: Any, repo: Path, urls: dict[str, str]) -> Any:

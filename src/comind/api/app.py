@@ -11,6 +11,7 @@ path, which would explode label cardinality).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -24,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comind.api import openapi
+from comind.api.guard import MUTATIONS
 from comind.observe.metrics import HTTP_REQUEST_DURATION
 from comind.stores.errors import BAD_VALUE, ENGINE_DOWN, refused_value, unavailable
 
@@ -79,14 +81,37 @@ class _RefuseNul:
         await self.app(scope, receive, send)
 
 
+class _FollowerRefusal:
+    """On a replica that follows (see comind.platform.replicas), a change is refused with the
+    leader's name and address (421): only the leader syncs, runs and schedules. The data
+    plane (SQS calls, a queue's messages, a flow's ingest, signing in) is served anywhere."""
+
+    SERVED = re.compile(r"^/(\d+/[^/]+|ingest/[^/]+|api/v1/queues/[^/]+/messages|login|logout)?$")
+
+    def __init__(self, app: ASGIApp, follows: Callable[[], str | None]) -> None:
+        self.app, self.follows = app, follows
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] in MUTATIONS
+                and not self.SERVED.match(scope["path"])
+                and (leader := self.follows()) is not None):  # fmt: skip
+            refusal = JSONResponse({"error": f"this replica follows: send changes to the "
+                                             f"leader, {leader}"}, 421)  # fmt: skip
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     source: HealthSource,
     *,
     sqs: ASGIEndpoint | None = None,
     extra: list[BaseRoute] | None = None,
+    follows: Callable[[], str | None] = lambda: None,
 ) -> Starlette:
     """The Starlette application serving the probes of ``source`` (and the SQS endpoint at
-    POST /, and ``extra`` routes such as the status view, the GitOps API and the dashboard)."""
+    POST /, and ``extra`` routes such as the status view, the GitOps API and the dashboard);
+    ``follows``: the leader, while this replica follows one."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -108,7 +133,8 @@ def create_app(
         routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_TimingMiddleware), Middleware(_RefuseNul)],
+        middleware=[Middleware(_TimingMiddleware), Middleware(_RefuseNul),
+                    Middleware(_FollowerRefusal, follows=follows)],
         exception_handlers={
             **{engine: _unavailable for engine in ENGINE_DOWN},
             **{value: _refused for value in BAD_VALUE},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     refresh_interval: float = Field(
         default=10.0, gt=0, description="Seconds between drift checks of the synced resources."
     )
+    replica_key: SecretStr | None = Field(
+        default=None, min_length=32, description="Run as one of several control-plane "
+        "replicas on the same external engines (COMIND_POSTGRES_URL): the key, at least 32 "
+        "characters and the same on every replica, that seals the secrets they share.",
+    )  # fmt: skip
     webhook_secret: str | None = Field(
         default=None, repr=False, description="Git webhook secret (default: generated, kept)."
     )

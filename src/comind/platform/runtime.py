@@ -7,8 +7,10 @@ This is the composition root: each layer below knows nothing of the others' wiri
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,15 +53,15 @@ from comind.platform.appenv import AppEnvironments
 from comind.platform.applied import buckets_of, cache_apps
 from comind.platform.backups import BackupService
 from comind.platform.client_env import ca_env
-from comind.platform.governance import governance_tasks
-from comind.platform.housekeeping import Periodic, run_periodic
+from comind.platform.housekeeping import run_periodic
 from comind.platform.keys import backup_keys
-from comind.platform.lineage import prune_records
 from comind.platform.objects import backup_store, keep_choices, object_store
 from comind.platform.privacy import Privacy
 from comind.platform.protection import Protection
+from comind.platform.replicas import Replicas, join
 from comind.platform.routes import platform_routes
 from comind.platform.secrets import platform_sealer, state_key
+from comind.platform.upkeep import MOVE_SECONDS, upkeep
 from comind.platform.worker import worker_command
 from comind.platform.worker_env import worker_env
 from comind.queue.config import QueueSettings, queue_settings
@@ -73,9 +75,6 @@ from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import client, default_user
 
 log = logging.getLogger("comind.runtime")
-SWEEP_SECONDS = 60.0
-MOVE_SECONDS = 0.2
-SHIP_SECONDS = 1.0
 API_POOL_WAIT = 3.0  # an API request waits this long for a connection, then answers 503
 
 
@@ -118,7 +117,7 @@ class Platform:
         self.about, self.spec, self.source, self.env = about, spec, source, env or "default"
         self.gitops: ControlPlane | None = None
         self.apps: AppRuntime | None = None
-        self._keys: SealingKeys | None = None
+        self.sealing: SealingKeys | None = None
         self.series: TimeSeries | None = None
         self.logs: LogStore | None = None
         self.shipper: LogShipper | None = None
@@ -151,6 +150,10 @@ class Platform:
             backup_keys(self.engines.home),
         )
         self._stop = threading.Event()
+        self.replicas: Replicas | None = None
+        self.leading = False
+        # a leader that lost its lock stops: its supervisor starts it again, as a follower
+        self.on_lost: Callable[[], None] = lambda: os.kill(os.getpid(), signal.SIGTERM)
 
     def _s3_url(self, public_url: str | None) -> str:
         """Where clients reach the S3 endpoint: over HTTPS, at the public URL's host when
@@ -182,7 +185,10 @@ class Platform:
         self.registry = merged_registry(REGISTRY, self.worker_metrics)
         admin = superuser(self.engines.postgres)
         self.db = prepare(admin)
-        sweep_stand_ins(admin, at_start=True)  # a crash mid-restore may have left one
+        self.replicas = join(self.db, self.settings, self.engines.home, self.url)
+        leading = self.replicas is None or self.replicas.leads_at_start(self.settings.start_timeout)
+        if leading:  # a crash mid-restore may have left one; no job runs yet
+            sweep_stand_ins(admin, at_start=True)
         self.events.attach(self.db)
         messages = self.messages = MessageLayer.open(self.db)
         self.control = MessageLayer(
@@ -214,7 +220,7 @@ class Platform:
         self.backup_service = self.protection.service
         extra = platform_routes(self, self.control, self.series, self.logs, self.alerting)
         expose(self.registry)
-        http = create_app(self.engines, sqs=sqs.handle, extra=extra)
+        http = create_app(self.engines, sqs=sqs.handle, extra=extra, follows=self._follows)
         self.server = ApiServer(http, host=self.api_host, port=self.port, tls=self.tls)
         self.server.start()
         s3 = S3Endpoint(self.objects, credentials, lambda app: buckets_of(self, app))
@@ -222,14 +228,42 @@ class Platform:
         self.s3_server.start()
         if self.settings.with_prometheus:
             self._start_monitoring()
-        if self.gitops is not None:  # apps start once the endpoints they use are up
+        if leading:
+            self._lead()
+        else:  # the leader's work, once this replica leads
+            assert self.replicas is not None
+            threading.Thread(target=self.replicas.follow, args=(self._stop, self._promoted),
+                             name="comind-follow", daemon=True).start()  # fmt: skip
+
+    def _lead(self) -> None:
+        """What one platform (the leading replica) does: sync (apps start once the endpoints
+        they use are up), housekeeping, backups and their tests."""
+        assert self.messages is not None and self.protection is not None
+        self.leading = True
+        if self.gitops is not None:
             report = self.gitops.service.startup()
             log.info("first sync of %s: %s %s", report.revision, report.outcome, report.message)
             self.gitops.controller.start()
-        threading.Thread(
-            target=self._housekeeping, args=(messages,), name="comind-housekeeping", daemon=True
-        ).start()
+        tasks = upkeep(self, self.messages)
+        threading.Thread(target=run_periodic, args=(tasks, self._stop, MOVE_SECONDS),
+                         name="comind-housekeeping", daemon=True).start()  # fmt: skip
         self.protection.start()
+        if self.replicas is not None:
+            self.replicas.publish()  # every secret the start made, for the followers
+            threading.Thread(target=self.replicas.keep, args=(self._stop, self.on_lost),
+                             name="comind-lead", daemon=True).start()  # fmt: skip
+
+    def _promoted(self) -> None:
+        assert self.replicas is not None
+        self.replicas.install()  # what the last leader published, rotations included
+        self._lead()
+
+    def _follows(self) -> str | None:
+        """The leader this replica follows (its name and API), or None while it leads."""
+        if self.leading or self.replicas is None:
+            return None
+        found = self.replicas.leader()
+        return f"{found.replica} at {found.api_url}" if found else "not known yet"
 
     def _start_monitoring(self) -> None:
         """Prometheus (and Alertmanager) scraping this platform with the generated rules."""
@@ -259,7 +293,7 @@ class Platform:
         secrets = SecretStore(messages.pool, platform_sealer(home))
         keys = sealing_keys(home, renew_after=timedelta(days=self.settings.sealing_renew_days))
         keys.current()  # a sealing key exists from the first start; renewed when it is due
-        self._keys = keys
+        self.sealing = keys
         credentials = self.credentials
         assert credentials is not None
         self.apps = AppRuntime(home.app_logs, host=self.host, accounts=AppAccounts(home.apps))
@@ -299,37 +333,6 @@ class Platform:
         return AppEnvironments(credentials, secrets, lambda: self.gitops, self.spec, self.url,
                                self.s3_url, lambda: ca_env(self))  # fmt: skip
 
-    def _housekeeping(self, messages: MessageLayer) -> None:
-        """Periodic work, each task on its own: one that fails (the database restarting, a
-        database gone back to an earlier point) never holds up another — above all the WAL
-        shipping, which bounds what a restore can lose."""
-        spool = self.engines.postgres.wal_spool
-        tasks = [
-            Periodic("WAL shipping", SHIP_SECONDS, lambda: self.wal.ship(spool)),
-            Periodic("events", 0.0, self.events.flush),
-            Periodic("redrive", 0.0, messages.moves.step),
-            Periodic("sampling", self.settings.sample_interval, self._sample),
-            Periodic("log shipping", SHIP_SECONDS, lambda: self.shipper and self.shipper.step()),
-            Periodic("retention", SWEEP_SECONDS, lambda: self._sweep(messages)),
-            *governance_tasks(self, messages, SWEEP_SECONDS),
-        ]
-        run_periodic(tasks, self._stop, MOVE_SECONDS)
-
-    def _sweep(self, messages: MessageLayer) -> None:
-        """Retention: queues, stand-ins, time series, logs, spans, lineage events; sealing key
-        renewal."""
-        messages.queues.sweep()
-        sweep_stand_ins(superuser(self.engines.postgres))  # those a job could not drop
-        now = datetime.now(UTC)
-        if self.series is not None:
-            self.series.compact(now)
-        if self.logs is not None:
-            self.logs.prepare(now.date())
-            self.logs.expire(now.date(), keep_days=self.settings.log_retention_days)
-        if self._keys is not None:
-            self._keys.current()  # renews the sealing key when it is due
-        prune_records(messages.pool, now)  # spans, lineage events
-
     def _alerting(self, series: TimeSeries) -> Alerting:
         # with a real Alertmanager beside it, that one notifies: never the same alert twice
         delegated = self.settings.with_prometheus and alertmanager_binary() is not None
@@ -338,20 +341,14 @@ class Platform:
         self.scrapes = MetricSource(self.registry, series)  # flow workers' metrics included
         return Alerting(alert_rules(self.spec), self.scrapes, self.notifier, external_url=self.url)
 
-    def _sample(self) -> None:
-        """One scrape of the platform's own registry into the built-in time series, then
-        one round of alert evaluation over it."""
-        if self.series is not None and self.scrapes is not None and self.alerting is not None:
-            now = datetime.now(UTC)
-            self.series.write(self.scrapes.scrape(), now)  # one collection for both
-            self.alerting.evaluate(now)
-
     def stop_services(self) -> None:
         """Stop the API and the message layer; the engines keep running."""
         self._stop.set()
         expose(REGISTRY)
         if self.protection is not None:
             self.protection.stop()
+        if self.replicas is not None:
+            self.replicas.close()
         if self.gitops is not None:
             self.gitops.controller.stop()
             self.gitops.close()

@@ -1,0 +1,86 @@
+"""Two control-plane replicas (issue 19): platform processes with state directories of their
+own, sharing nothing but the engines' URLs and the replica key. The first leads (it syncs and
+runs the app); the second follows, serving the API and refusing changes with the leader's
+name, with the leader's secrets installed. Killed with SIGKILL, the leader's lock goes with
+its PostgreSQL session, and the follower leads: it runs the app and takes changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+SPEC = "platform: {name: ha}\napps:\n  ledger:\n    run: sleep 3600\n    database: {name: ledger}\n"
+KEY = "replica-key-of-the-test-0123456789abcdef"
+
+
+def _leader(pg_url: str) -> str | None:
+    with psycopg.connect(make_conninfo(pg_url, dbname="comind")) as conn:
+        row = conn.execute("SELECT replica FROM comind.replica_leader").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _pid(home: Path) -> int:
+    return int(json.loads((home / "state.json").read_text())["pid"])
+
+
+def test_a_follower_leads_once_the_leader_is_killed(
+    comind: Any, home: Path, engine_root: Path, tmp_path: Path, managed: tuple[str, str]
+) -> None:
+    pg_url, redis_url = managed
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "comind.yaml").write_text(SPEC)
+    shared = {"COMIND_POSTGRES_URL": pg_url, "COMIND_REDIS_URL": redis_url,
+              "COMIND_REPLICA_KEY": KEY}  # fmt: skip
+    other = engine_root / f"{home.name}-second"
+
+    def up(where: Path) -> None:
+        comind("--home", str(where), "up", "--repo", str(repo), "--detach", "--api-port", "0",
+               timeout=300, check=True, extra_env=shared)  # fmt: skip
+
+    def runs_ledger(where: Path) -> list[psutil.Process]:
+        """The app's processes the replica of ``where`` started (only a leader starts any)."""
+        children = psutil.Process(_pid(where)).children(recursive=True)
+        return [p for p in children if p.cmdline()[-2:] == ["sleep", "3600"]]
+
+    orphans: list[psutil.Process] = []
+    up(home)
+    first = _leader(pg_url)
+    assert first is not None and first.endswith(f":{_pid(home)}")
+    try:
+        up(other)
+        assert _leader(pg_url) == first  # the second follows
+        shared_files = ("platform-key", "api-admin-token", "kek.json")
+        for name in shared_files:  # the leader's secrets, installed
+            assert (other / "secrets" / name).read_bytes() == (home / "secrets" / name).read_bytes()
+        refused = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
+                         "ledger")  # fmt: skip
+        assert refused.returncode != 0 and f"send changes to the leader, {first}" in refused.stderr
+        assert wait_until(lambda: runs_ledger(home), timeout=120, interval=1)
+        orphans += runs_ledger(home)  # they outlive a crashed platform, as apps do
+        assert not runs_ledger(other)
+
+        os.kill(_pid(home), signal.SIGKILL)  # the leader, as a crash would
+        killed = time.monotonic()
+        assert wait_until(lambda: _leader(pg_url) not in (None, first), timeout=60, interval=0.2)
+        print(f"failover: the follower led {time.monotonic() - killed:.1f} s after the kill")
+        assert str(_leader(pg_url)).endswith(f":{_pid(other)}")
+        assert wait_until(lambda: runs_ledger(other), timeout=120, interval=1)
+        taken = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
+                       "ledger", "--json", timeout=300, check=True)  # fmt: skip
+        assert json.loads(taken.stdout)["id"].startswith("logical-")
+    finally:
+        comind("--home", str(other), "down")
+        for orphan in orphans:  # the killed leader's app
+            orphan.kill()
