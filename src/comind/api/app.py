@@ -133,8 +133,11 @@ def create_app(
         routes.append(Route("/{account:int}/{queue}", sqs, methods=["POST"]))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(_TimingMiddleware), Middleware(_RefuseNul),
-                    Middleware(_FollowerRefusal, follows=follows)],
+        middleware=[
+            Middleware(_TimingMiddleware),
+            Middleware(_RefuseNul),
+            Middleware(_FollowerRefusal, follows=follows),
+        ],
         exception_handlers={
             **{engine: _unavailable for engine in ENGINE_DOWN},
             **{value: _refused for value in BAD_VALUE},
