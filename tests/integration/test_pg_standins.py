@@ -56,6 +56,31 @@ def test_a_grant_held_open_by_the_app_neither_stalls_nor_keeps_the_stand_in(
     holder.close()
 
 
+def test_a_stand_in_holding_its_own_catalog_row_is_still_dropped(
+    app_db: PgTarget, app: PgTarget
+) -> None:
+    """Red team 21d F2: the app's code, as the stand-in, changed its password in a
+    transaction it kept open; the disarm waited on the row, gave up, and the stand-in kept
+    its login (and the app's password) after the job."""
+    with stand_in(app_db, app.user) as login:
+        holder = psycopg.connect(login.conninfo())  # a transaction, never committed
+        holder.execute(sql.SQL("ALTER ROLE {} PASSWORD 'chosen-by-the-app'").format(
+            sql.Identifier(login.user)))  # fmt: skip
+    assert _role(app_db, login.user) is None
+    with pytest.raises(psycopg.OperationalError):
+        holder.execute("SELECT 1")
+    holder.close()
+
+
+def test_an_armed_stand_in_past_its_day_is_swept(app_db: PgTarget) -> None:
+    old = f"{pg_standins.STAND_IN_PREFIX}o{secrets.token_hex(5)}"
+    with connect(app_db) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN VALID UNTIL '2026-01-01'").format(
+            sql.Identifier(old)))  # fmt: skip
+    assert old in sweep(app_db)  # no job of any process runs for a day
+    assert _role(app_db, old) is None
+
+
 def test_a_stand_in_the_app_keeps_owning_something_is_disarmed_then_swept(
     app_db: PgTarget, app: PgTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:

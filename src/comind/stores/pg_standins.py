@@ -34,6 +34,7 @@ STAND_IN_PREFIX = f"{PLATFORM_ROLE_PREFIX}standin_"
 CONNECTIONS = 2  # a job's one session, and one to spare
 LIFETIME = timedelta(days=1)  # after it, no password login (a job never runs that long)
 LOCK_WAIT = "5s"  # the cleanup's longest wait on a lock an app's session holds
+DISARM_TRIES = 3
 _in_use: set[str] = set()  # this process's stand-ins whose job still runs: never swept
 _in_use_lock = threading.Lock()
 
@@ -78,9 +79,11 @@ def retire(admin: PgTarget, name: str, *, heir: str) -> bool:
     a lock on it, and drop it; should it own something (the app's code made a table as it),
     that goes to ``heir`` in every database first. False: it could not be dropped yet (it
     stays disarmed, for the sweep); nothing here waits long on an app or raises for one."""
+    disarmed = False
     try:
         with _cleanup(admin) as conn:
             _disarm(conn, name)
+            disarmed = True
             try:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
                 return True
@@ -94,19 +97,22 @@ def retire(admin: PgTarget, name: str, *, heir: str) -> bool:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
         return True
     except psycopg.Error as exc:  # the engine's message may quote the app: its type only
-        log.warning("stand-in %s is disarmed but not dropped yet (%s); the sweep retries",
-                    name, type(exc).__name__)  # fmt: skip
+        state = "disarmed but not dropped" if disarmed else "NOT disarmed"
+        log.warning("stand-in %s is %s yet (%s); the sweep retries", name, state,
+                    type(exc).__name__)  # fmt: skip
         return False
 
 
 def sweep(admin: PgTarget, *, at_start: bool = False) -> list[str]:
     """Drop the stand-ins no job uses: at start (``at_start``: none runs yet) every one a
-    stopped platform left; later, those this process no longer uses and that are disarmed
-    already (a job of another process on the engine may still use an armed one). What they
-    own goes to the role they stood in for. Returns the names dropped."""
+    stopped platform left; later, those this process no longer uses that are disarmed
+    already or past their day (a job of another process, a restore the CLI runs, may still
+    use an armed one). What they own goes to the role they stood in for. Returns the names
+    dropped."""
     with connect(admin) as conn:
         rows = conn.execute(
-            "SELECT r.rolname, r.rolcanlogin, coalesce((SELECT g.rolname FROM pg_auth_members m "
+            "SELECT r.rolname, r.rolcanlogin AND coalesce(r.rolvaliduntil > now(), true), "
+            "  coalesce((SELECT g.rolname FROM pg_auth_members m "
             "  JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1 LIMIT 1), "
             "  'postgres') "
             "FROM pg_roles r WHERE starts_with(r.rolname, %s) ORDER BY 1",
@@ -133,11 +139,23 @@ def _cleanup(target: PgTarget) -> Iterator[psycopg.Connection]:
 
 
 def _disarm(conn: psycopg.Connection, name: str) -> None:
-    """No more logins as ``name``; its sessions ended, and those of anyone holding a lock on
-    the role (an app's open transaction that granted it something holds one, and would keep
-    it from being dropped as long as it liked)."""
-    ident = sql.Identifier(name)
-    conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL CONNECTION LIMIT 0").format(ident))
+    """No more logins as ``name``. Its sessions are ended first, and those of anyone holding
+    a lock on the role: a session of the stand-in's that changed its own password in an
+    open transaction holds its catalog row, and an app's that granted it something holds
+    the role, either for as long as it liked (red team 21d F2). A new session may slip in
+    before the ALTER: then again, a few times."""
+    alter = sql.SQL("ALTER ROLE {} NOLOGIN PASSWORD NULL CONNECTION LIMIT 0")
+    for attempt in range(DISARM_TRIES):
+        _end_sessions(conn, name)
+        try:
+            conn.execute(alter.format(sql.Identifier(name)))
+            return
+        except errors.LockNotAvailable:
+            if attempt == DISARM_TRIES - 1:
+                raise
+
+
+def _end_sessions(conn: psycopg.Connection, name: str) -> None:
     ended = conn.execute(
         "SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a "
         "WHERE a.pid <> pg_backend_pid() AND (a.usename = %s OR a.pid IN ("

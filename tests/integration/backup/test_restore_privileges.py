@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -220,6 +221,55 @@ def test_a_database_that_refuses_the_backup_role_leaves_the_cluster_backed_up(
                                       sql.Identifier(BACKUP_ROLE)))  # fmt: skip
     assert manifest.tables[APP] == {}  # not counted, so not compared
     assert any(tables for db, tables in manifest.tables.items() if db != APP)  # the others are
+
+
+# an index predicate calling an IMMUTABLE function: the planner runs it as whoever plans a
+# query on the table (red team 21d F1: it ran as the backup role when a backup counted rows)
+SPY = (
+    "CREATE FUNCTION public.spy() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $f$ BEGIN "
+    "PERFORM pg_notify('spy', current_user); RETURN true; END $f$; "
+    "CREATE INDEX spied ON public.checked (id) WHERE public.spy()"
+)
+
+
+def test_counting_rows_at_backup_time_plans_nothing(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    evil: PgTarget,
+) -> None:  # fmt: skip
+    listener = psycopg.connect(evil.conninfo(), autocommit=True)
+    listener.execute("LISTEN spy")  # who ran the function: told by the function itself
+    with connect(evil) as conn:
+        conn.execute("SET default_transaction_read_only = off")
+        conn.execute(SPY)  # runs it as the app, once per row
+    try:
+        logical = logical_backup(cluster, store, catalog, keys, APP, APP)
+        full = physical_backup(cluster, store, catalog, keys)
+    finally:
+        who = {n.payload for n in listener.notifies(timeout=1.0)}
+        listener.close()
+        with connect(evil) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            conn.execute("DROP INDEX public.spied")
+            conn.execute("DROP FUNCTION public.spy()")
+    assert who == {role_name(APP)}, f"the app's code ran as {who}"
+    assert logical.tables[APP]["public.checked"] == full.tables[APP]["public.checked"] == 3
+
+
+def test_another_sessions_temporary_table_is_not_a_table_of_the_backup(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    evil: PgTarget,
+) -> None:  # fmt: skip
+    """Red team 21d F3: a flow's staging table mid-batch failed every full backup's test."""
+    holder = psycopg.connect(evil.conninfo(), autocommit=True)
+    holder.execute("SET default_transaction_read_only = off")
+    holder.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS x")
+    try:
+        manifest = physical_backup(cluster, store, catalog, keys)
+    finally:
+        holder.close()
+    tables = manifest.tables[APP]
+    assert tables["public.checked"] == 3  # the database is counted still
+    assert not [t for t in tables if t.startswith("pg_temp")]
 
 
 def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster) -> None:
