@@ -1,9 +1,13 @@
 """A flow of the spec, assembled: its source, steps, sinks and dead-letter queue over the
 platform's engines.
 
-App databases are reached as the flow's own writer role (``FlowEngines.postgres``), which
+App databases are written as the flow's own writer role (``FlowEngines.postgres``), which
 holds exactly what flows/access.py lists; never as a superuser, so code an app manages to
 run inside a flow's statements (a trigger, a view's function) gains nothing beyond that.
+An app's tables (a source, an enrich lookup) are read with the app's own login
+(``FlowEngines.readers``): planning a query on a table runs the immutable functions its
+indexes call, as whoever plans (red team 21d F1), so the app's code runs with the app's
+rights, never the writer's (which may ``SET ROLE`` to the owner of the tables it writes).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class FlowEngines:
     # every FlowState of these engines stores them masked, whichever code quarantines
     pii: dict[str, dict[str, str]] = field(default_factory=dict)
     pii_keys: PiiKeys | None = None  # what flows protect declared PII fields with
+    readers: dict[str, PgTarget] = field(default_factory=dict)  # database -> its app's login
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
@@ -71,9 +76,19 @@ class FlowEngines:
         return FlowState(self.layer.pool, self.pii)
 
     def database(self, dbname: str) -> Pool:
-        if dbname not in self._pools:
-            self._pools[dbname] = make_pool(self.postgres.with_db(dbname), max_size=4)
-        return self._pools[dbname]
+        """The flow's writer in ``dbname``."""
+        return self._pool(dbname, self.postgres.with_db(dbname))
+
+    def reader(self, dbname: str) -> Pool:
+        """Who reads the app tables of ``dbname``: its app's own login (the writer where
+        no app owns the database)."""
+        login = self.readers.get(dbname)
+        return self._pool(f"{dbname} as its app", login) if login else self.database(dbname)
+
+    def _pool(self, key: str, target: PgTarget) -> Pool:
+        if key not in self._pools:
+            self._pools[key] = make_pool(target, max_size=4)
+        return self._pools[key]
 
     def tokenizer(self) -> Tokenizer | None:
         """Tokens through the platform database's vault (as the workers' role)."""
@@ -189,9 +204,9 @@ class FlowBuilder:
         return queue_name(app, queue, self.spec.apps[app].queues[queue].fifo)
 
     def table(self, ref: str) -> tuple[Pool, str]:
-        """``APP/TABLE`` → the app database's pool and the table."""
+        """``APP/TABLE`` → the pool that reads the app database, and the table."""
         use = table_ref(self.spec, ref)
-        return self.engines.database(use.database), use.table
+        return self.engines.reader(use.database), use.table
 
     # -- sinks
 

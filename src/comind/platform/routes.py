@@ -50,6 +50,7 @@ from comind.cicd.artifacts import ArtifactRegistry
 from comind.cicd.runs import CiRecords
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
+from comind.flows.access import table_uses
 from comind.flows.build import FlowEngines
 from comind.flows.state import FlowState
 from comind.gitops.providers.flow import worker_name
@@ -242,10 +243,11 @@ def _flow_service(rt: Platform) -> FlowService:
         access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
         applied = rt.gitops.service.current
         keys = rt.privacy.keys(applied.spec, flow) if rt.privacy and applied else None
+        readers = access.readers(table_uses(applied.spec, flow)) if applied else {}
         return FlowEngines(rt.messages, access.target(flow),
                            rt.objects, access.redis_target(flow),
                            lineage=platform_emitter(rt.settings, rt.messages.pool),
-                           pii_keys=keys)  # fmt: skip
+                           pii_keys=keys, readers=readers)  # fmt: skip
 
     return FlowService(_applied(rt), engines)
 

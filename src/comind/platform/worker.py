@@ -11,6 +11,7 @@ not Redis's default user's): it runs app code.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -27,6 +28,7 @@ from comind.flows.privacy import keys_from_env
 from comind.flows.worker import serve, stop_on_signals
 from comind.gitops.providers.flow_access import (
     FLOW_DB_PASSWORD,
+    FLOW_DB_READERS,
     FLOW_DB_USER,
     FLOW_REDIS_PASSWORD,
     FLOW_REDIS_USER,
@@ -57,6 +59,8 @@ class WorkerLogins:
     worker_password: str = field(repr=False)
     redis_user: str
     redis_password: str = field(repr=False)
+    # database -> (user, password): the app's own login, which reads the app's tables
+    readers: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WorkerLogins:
@@ -66,7 +70,10 @@ class WorkerLogins:
         if missing:
             raise ComindError(f"a flow worker needs {', '.join(missing)} (the platform sets "
                               "them for the workers it starts)")  # fmt: skip
-        return cls(*(env[n] for n in names))
+        readers = {db: (str(who[0]), str(who[1]))
+                   for db, who in json.loads(env.get(FLOW_DB_READERS) or "{}").items()}  # fmt: skip
+        flow, flow_pw, worker, worker_pw, redis, redis_pw = (env[n] for n in names)
+        return cls(flow, flow_pw, worker, worker_pw, redis, redis_pw, readers=readers)
 
 
 @contextmanager
@@ -82,8 +89,10 @@ def flow_engines(
                         ca=state.engine_ca("redis"))  # fmt: skip
     layer = MessageLayer.open(platform, max_connections=8)
     objects = object_store(home, Settings())  # the platform's choice, given in the environment
-    engines = FlowEngines(layer, writer, objects, cache,
-                          lineage=worker_emitter(layer.pool), pii_keys=keys_from_env())  # fmt: skip
+    readers = {db: PgTarget(host, port, user, password, db)
+               for db, (user, password) in logins.readers.items()}  # fmt: skip
+    engines = FlowEngines(layer, writer, objects, cache, lineage=worker_emitter(layer.pool),
+                          pii_keys=keys_from_env(), readers=readers)  # fmt: skip
     try:
         yield engines
     finally:

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import redis
 from provisioned import Provisioned, provisioned, stop_cleanly, worker_process
-from tests.dba import dba
 
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
@@ -29,7 +29,7 @@ from comind.platform.local import running_state
 from comind.platform.worker import WorkerLogins, flow_engines
 from comind.queue.model import OutgoingMessage
 from comind.spec import load_spec
-from comind.stores.postgres import superuser
+from comind.stores.postgres import connect
 from comind.stores.redis import client, default_user
 from waiting import wait_until
 
@@ -58,9 +58,8 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisi
               - {{enrich: {{table: {app}/customers, by: customer_id, fields: [tier]}}}}
             sink: {{redis: "{app}:order:{{id}}", ttl: 1h}}
         """))  # fmt: skip
-    admin = superuser(runtime.engines.postgres).with_db(app)
     with provisioned(runtime, tmp_path) as found:
-        with dba(admin) as conn:  # the app's lookup table, made before the flow runs
+        with connect(found.app_db(app)) as conn:  # the app's lookup table, made by the app
             conn.execute("CREATE TABLE customers (id int PRIMARY KEY, tier text)")
             conn.execute("INSERT INTO customers VALUES (1, 'gold')")
         found.access.apply(_flow(found))  # as the next sync: SELECT and the version trigger
@@ -105,6 +104,32 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
         assert admin.hgetall(f"{app}:order:o1") == {"id": "o1", "customer_id": "1", "tier": "gold"}
         cached = list(admin.scan_iter(f"comind:flow:{FLOW}:enrich:*"))
         assert len(cached) == 1 and json.loads(admin.get(cached[0]) or "")["tier"] == "gold"
+
+
+def test_an_enrich_lookup_runs_the_apps_index_functions_as_the_app(
+    runtime: Platform, shop: tuple[Path, str, Provisioned]
+) -> None:
+    """Red team 21d F1: the planner runs the IMMUTABLE functions an index predicate calls,
+    as whoever plans a query on the table. A lookup read as the flow's writer ran the app's
+    code as the writer; now the app's own login plans it."""
+    root, app, found = shop
+    with connect(found.app_db(app)) as conn:
+        conn.execute(
+            "CREATE FUNCTION public.spy() RETURNS boolean LANGUAGE plpgsql IMMUTABLE "
+            "AS $f$ BEGIN PERFORM pg_notify('spy', current_user); RETURN true; END $f$"
+        )
+        conn.execute("CREATE INDEX spied ON public.customers (id) WHERE public.spy()")
+    listener = psycopg.connect(found.app_db(app).conninfo(), autocommit=True)
+    listener.execute("LISTEN spy")
+    home = runtime.engines.home
+    with flow_engines(home, running_state(home), WorkerLogins.from_env(found.worker_env(FLOW))) \
+            as engines:  # fmt: skip
+        builder = FlowBuilder(load_spec(root), root, engines)
+        enriched = builder.steps(FLOW)[1].apply([Record({"id": "o9", "customer_id": 1})])
+    assert enriched.kept[0].value["tier"] == "gold"
+    who = {n.payload for n in listener.notifies(timeout=1.0)}
+    listener.close()
+    assert who and not [w for w in who if w.startswith("comind")], who
 
 
 def test_the_dedupe_window_holds_across_workers_and_restarts(

@@ -23,12 +23,14 @@ from provisioned import Provisioned, provisioned
 from psycopg import sql
 
 from comind.errors import ComindError
+from comind.flows.access import TableUse
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
 from comind.platform import Platform
 from comind.platform.local import running_state
 from comind.platform.worker import WorkerLogins, flow_engines
 from comind.spec import load_spec
+from comind.spec.names import role_name
 from comind.stores.postgres import PgTarget, connect, superuser
 
 FLOW = "copy-done"
@@ -181,29 +183,28 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
         connect(writer.with_db(runtime.db.dbname)).close()
 
 
-def test_a_flow_reads_a_table_with_the_apps_row_security_whole_running_no_policy(
+def test_a_flow_reads_an_apps_tables_with_the_apps_own_login(
     runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:
-    """Red team 21c N5: an app's tenants' policy on a table a flow reads made every batch
-    fail ("would be affected by row-level security") and redeliver for ever."""
+    """Red team 21d F1: planning a query on an app's table runs the functions its indexes
+    call, as whoever plans; read as the flow's writer (which may SET ROLE to the owner of
+    the tables flows write), an app's code took the writer over. Red team 21c N5: a tenants'
+    policy on such a table made a flow fail for ever. Read as the app, both are the app's."""
     _, app, found = shop
-    assert runtime.db is not None
     logins = WorkerLogins.from_env(found.worker_env(FLOW))
-    writer = PgTarget(runtime.db.host, runtime.db.port, logins.flow_user, logins.flow_password,
-                      app)  # fmt: skip
+    reader = found.access.readers([TableUse(app, app, "tenants")])[app]
+    assert reader.user == role_name(app) and reader.dbname == app
     with connect(found.app_db(app)) as conn:
         conn.execute("CREATE TABLE public.tenants (id int)")
         conn.execute("INSERT INTO public.tenants SELECT generate_series(1, 4)")
-        conn.execute(
-            "CREATE FUNCTION public.watch() RETURNS boolean LANGUAGE plpgsql AS $f$ "
-            "BEGIN RAISE EXCEPTION 'the policy ran as %', session_user; END $f$"
-        )
         conn.execute("ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY")
-        conn.execute("CREATE POLICY mine ON public.tenants USING (public.watch())")
-        conn.execute(sql.SQL("GRANT SELECT ON public.tenants TO {}").format(
-            sql.Identifier(logins.flow_user)))  # fmt: skip
-    with connect(writer) as conn:
+        conn.execute("CREATE POLICY mine ON public.tenants USING (false)")
+    with connect(reader) as conn:  # the owner's own read: its policy is for its tenants
         assert conn.execute("SELECT count(*) FROM public.tenants").fetchone() == (4,)
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        row = conn.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = %s",
+                           (logins.flow_user,)).fetchone()  # fmt: skip
+    assert row == (False,)  # the writer reads no app table, and bypasses nothing
 
 
 def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(

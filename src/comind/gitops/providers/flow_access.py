@@ -2,8 +2,7 @@
 provisioned by the platform (the only place the superuser and Redis's default user are
 used for it) before the flow's workers start.
 
-The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
-BYPASSRLS: the tables it is granted are moved whole, no app's policy running as it; a
+The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT, a
 generated password kept sealed like every platform secret) gets exactly the tables
 flows/access.py lists for the flow (stores/pg_grants.py says what each use grants); an
 enrich table also gets its version trigger here, because the writer may not create one.
@@ -16,11 +15,14 @@ superuser's or Redis's default password.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 
 from comind.flows.access import TableUse
 from comind.flows.pglookup import install_versioning
+from comind.gitops.providers.database import password_name as database_password
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
 from comind.spec.names import WORKER_ROLE, flow_role
@@ -40,6 +42,7 @@ from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import AclGrant, RedisAcl, flow_grant, matches
 
 FLOW_DB_USER = "COMIND_FLOW_DB_USER"
+FLOW_DB_READERS = "COMIND_FLOW_DB_READERS"  # JSON: database -> [user, password] of its app
 FLOW_DB_PASSWORD = "COMIND_FLOW_DB_PASSWORD"
 WORKER_DB_USER = "COMIND_WORKER_DB_USER"
 WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
@@ -90,9 +93,22 @@ class FlowAccess:
         """What a worker of the flow ``res`` logs in with."""
         writer, worker = self.target(res.name), self.worker_target()
         cache = self.redis_target(res.name)
+        readers = {
+            db: [t.user, t.password]
+            for db, t in self.readers(u for us in uses(res).values() for u in us).items()
+        }
         return {FLOW_DB_USER: writer.user, FLOW_DB_PASSWORD: writer.password,
                 WORKER_DB_USER: worker.user, WORKER_DB_PASSWORD: worker.password,
-                FLOW_REDIS_USER: cache.username, FLOW_REDIS_PASSWORD: cache.password}  # fmt: skip
+                FLOW_REDIS_USER: cache.username, FLOW_REDIS_PASSWORD: cache.password,
+                FLOW_DB_READERS: json.dumps(readers)}  # fmt: skip
+
+    def readers(self, found: Iterable[TableUse]) -> dict[str, PgTarget]:
+        """Who reads the app tables among ``found``: each one's app, with its own login (the
+        planner runs an index's functions as whoever plans a query on the table: the app's
+        code then runs with the app's rights, never the flow's)."""
+        return {u.database: self.pg.admin.login(u.app_role, self.secrets.password(
+                    database_password(u.app)), u.database)
+                for u in found if not u.write}  # fmt: skip
 
     def observe(self, res: Resource) -> tuple[str, ...]:
         """How the flow's access differs from what it should be."""
@@ -127,11 +143,7 @@ class FlowAccess:
     def _apply(self, res: Resource) -> None:
         role = flow_role(res.name)
         self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
-        # the flow moves the tables the spec names whole: an app's row-security policy (for
-        # its own tenants) would otherwise run as the flow's login, which platform logins
-        # refuse (row_security=off), and the flow would redeliver for ever
-        self.pg.ensure_role(role, self.target(res.name).password, inherit=False,
-                            bypass_rls=True)  # fmt: skip
+        self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
         ensure_worker_role(self.pg, self.worker_target().password)
         for dbname, found in uses(res).items():
             with self.pg.pool.connection() as conn:
