@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from comind.monitoring.timeseries import HOUR, MINUTE, TimeSeries
 from comind.observe.sampling import Sample, snapshot
 from comind.platform import Platform
+from comind.platform.upkeep import sample
 from comind.stores.postgres import PgTarget, make_pool
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -90,7 +91,7 @@ def test_a_snapshot_keeps_counts_and_sums_of_histograms_only() -> None:
 
 
 def test_the_api_serves_history_to_a_viewer(runtime: Platform) -> None:
-    runtime._sample()
+    sample(runtime)
     token = runtime.engines.home.secret("api-viewer-token")
     url = f"{runtime.url}/api/v1/metrics/query"
     params = {"name": "comind_engine_up", "match": '{"engine": "postgres"}', "range": "15m"}
