@@ -42,7 +42,7 @@ log = logging.getLogger("comind.flows.batch")
 @dataclass(frozen=True)
 class RunResult:
     partition: str
-    status: str  # succeeded | failed | blocked (a quality rule of its source failed)
+    status: str  # succeeded | failed | blocked (a quality rule of its source failed) | skipped
     rows_in: int
     rows_out: int
     seconds: float
@@ -63,21 +63,23 @@ class BatchRunner:
             QualityResults(builder.engines.layer.pool),
         )
 
-    def run(self, partition: str | None = None) -> RunResult:
-        """One partition (or, for an unpartitioned flow, everything the source has)."""
+    def run(self, partition: str | None = None, *, since: datetime | None = None) -> RunResult:
+        """One partition (or, for an unpartitioned flow, everything the source has); skipped
+        while another process runs it, and (``since``) when a run that started then or later
+        succeeded already (a schedule's fire, taken by another worker)."""
         p = self.partitioning
         if p is None:
             if partition:
                 raise ComindError(
                     f"flow {self.name} is not partitioned; run it without --partition"
                 )
-            return self._recorded("", self._drain)
+            return self._claimed("", self._drain, since)
         if partition is None:
             partition = p.completed_before(datetime.now(UTC))
         name = p.parse(partition)
         if (reason := self._blocked(name)) is not None:
             return self._record_blocked(name, reason)
-        return self._recorded(name, lambda outcome: self._partition(p, name, outcome))
+        return self._claimed(name, lambda outcome: self._partition(p, name, outcome), since)
 
     def backfill(
         self,
@@ -123,11 +125,24 @@ class BatchRunner:
             if stop.is_set():
                 return
             for partition in self.partitioning.recent(fire) if self.partitioning else [None]:
-                result = self.run(partition)
+                result = self.run(partition, since=fire)
                 where = result.partition or "(all)"
                 log.info("flow %s: partition %s %s", self.name, where, result.status)
 
     # -- one run
+
+    def _claimed(
+        self, partition: str, work: Callable[[Outcome], None], since: datetime | None
+    ) -> RunResult:
+        """The run, unless another process runs ``partition`` now (on any host: a worker
+        of a replica that led before) or it succeeded since ``since``."""
+        state = self.builder.engines.state
+        with state.partition_claim(self.name, partition) as mine:
+            if not mine:
+                return RunResult(partition, "skipped", 0, 0, 0.0, "running elsewhere")
+            if since is not None and state.succeeded_since(self.name, partition, since):
+                return RunResult(partition, "skipped", 0, 0, 0.0, "done since the schedule fired")
+            return self._recorded(partition, work)
 
     def _recorded(self, partition: str, work: Callable[[Outcome], None]) -> RunResult:
         state = self.builder.engines.state

@@ -19,6 +19,7 @@ from comind.stores.postgres import Connection, Json, Pool, dict_rows
 from comind.stores.queries import named
 
 _sql = named("comind.flows", "state")
+CLAIMS = 0x636D6E64  # the advisory-lock space of partition runs (two-key locks)
 log = logging.getLogger("comind.flows")
 
 
@@ -200,6 +201,28 @@ class FlowState:
     def runs(self, flow: str, limit: int = 50) -> list[dict[str, Any]]:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_rows) as cur:
             return cur.execute(_sql("runs"), {"flow": flow, "limit": limit}).fetchall()
+
+    @contextmanager
+    def partition_claim(self, flow: str, partition: str) -> Iterator[bool]:
+        """Whether this process may run ``flow``'s ``partition`` now: no other, on any host,
+        runs it meanwhile (a lock of the platform database, held on one of this pool's
+        sessions while the run lasts, and gone with it should the process die)."""
+        key = {"space": CLAIMS, "key": f"{flow}/{partition}"}
+        with self.pool.connection() as conn:
+            row = conn.execute(_sql("claim_partition"), key).fetchone()
+            held = bool(row and row[0])
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute(_sql("release_partition"), key)
+
+    def succeeded_since(self, flow: str, partition: str, since: datetime) -> bool:
+        """Whether a run of ``partition`` that started at ``since`` or later succeeded."""
+        with self.pool.connection() as conn:
+            args = {"flow": flow, "partition": partition, "since": since}
+            row = conn.execute(_sql("succeeded_since"), args).fetchone()
+        return bool(row and row[0])
 
     def partition_states(self, flow: str) -> dict[str, str]:
         """The last run's status of every partition ever run."""

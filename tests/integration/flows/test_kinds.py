@@ -142,6 +142,26 @@ def test_a_partition_run_writes_its_parquet_file_and_a_rerun_replaces_it(kit: Fl
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
 
 
+def test_a_scheduled_partition_runs_once_however_many_workers_fire_it(kit: FlowKit) -> None:
+    """Issue 19: a killed leader's batch worker may still run while the new leader's fires
+    the same schedule; the partition runs once (a claim in the platform database, and the
+    runs table)."""
+    _sales(kit)
+    first, second = (
+        BatchRunner("daily", kit.builder(BATCH)),
+        BatchRunner("daily", kit.builder(BATCH)),
+    )
+    fired = datetime.now(UTC)
+    with kit.engines.state.partition_claim("daily", "2026-11-25") as held:  # running elsewhere
+        assert held
+        busy = second.run("2026-11-25", since=fired)
+    assert (busy.status, busy.error) == ("skipped", "running elsewhere")
+    assert first.run("2026-11-25", since=fired).status == "succeeded"
+    late = second.run("2026-11-25", since=fired)
+    assert (late.status, late.error) == ("skipped", "done since the schedule fired")
+    assert [r["status"] for r in kit.engines.state.runs("daily")] == ["succeeded"]
+
+
 def test_backfill_runs_only_missing_or_failed_partitions(kit: FlowKit) -> None:
     _sales(kit)
     runner = BatchRunner("daily", kit.builder(BATCH))

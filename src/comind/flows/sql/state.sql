@@ -81,6 +81,17 @@ WHERE comind.quarantine_key.public <> EXCLUDED.public;
 INSERT INTO comind.flow_runs (flow, partition, status, worker)
 VALUES (%(flow)s, %(partition)s, 'running', %(worker)s) RETURNING id;
 
+-- name: claim_partition
+SELECT pg_try_advisory_lock(%(space)s, hashtext(%(key)s))
+
+-- name: release_partition
+SELECT pg_advisory_unlock(%(space)s, hashtext(%(key)s))
+
+-- name: succeeded_since
+SELECT EXISTS (SELECT 1 FROM comind.flow_runs WHERE flow = %(flow)s
+               AND partition = %(partition)s AND status = 'succeeded'
+               AND started_at >= %(since)s)
+
 -- name: finish_run
 UPDATE comind.flow_runs SET status = %(status)s, rows_in = %(rows_in)s, rows_out = %(rows_out)s,
        error = %(error)s, finished_at = now()
