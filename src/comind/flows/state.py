@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from comind.flows.quarantine import DETECTED, Protection
-from comind.stores.postgres import Connection, Json, Pool, dict_rows
+from comind.stores.postgres import Connection, Json, Pool, dict_rows, own_session
 from comind.stores.queries import named
 
 _sql = named("comind.flows", "state")
@@ -205,10 +205,10 @@ class FlowState:
     @contextmanager
     def partition_claim(self, flow: str, partition: str) -> Iterator[bool]:
         """Whether this process may run ``flow``'s ``partition`` now: no other, on any host,
-        runs it meanwhile (a lock of the platform database, held on one of this pool's
-        sessions while the run lasts, and gone with it should the process die)."""
+        runs it meanwhile (a lock of the platform database, held on a session of the run's
+        own while it lasts, and gone with it should the process die)."""
         key = {"space": CLAIMS, "key": f"{flow}/{partition}"}
-        with self.pool.connection() as conn:
+        with own_session(self.pool) as conn:  # not the pool's: backfills run many at once
             row = conn.execute(_sql("claim_partition"), key).fetchone()
             held = bool(row and row[0])
             try:

@@ -160,6 +160,15 @@ def ensure_database(target: PgTarget, dbname: str) -> None:
             )
 
 
+def own_session(pool: ConnectionPool) -> psycopg.Connection:
+    """A connection of its own to where ``pool`` connects, as its connections are made: for
+    a session-level lock held as long as some work lasts, which must not keep one of the
+    pool's connections from the others (the caller closes it)."""
+    conninfo, kwargs = pool.conninfo, pool.kwargs  # make_pool's: a string and a dict
+    assert isinstance(conninfo, str) and isinstance(kwargs, dict)
+    return psycopg.connect(conninfo, **kwargs)
+
+
 def make_pool(
     target: PgTarget,
     *,
