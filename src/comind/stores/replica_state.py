@@ -10,6 +10,8 @@ from comind.stores.postgres import Connection, PgTarget, connect
 from comind.stores.queries import named
 
 _sql = named("comind.stores", "replicas")
+KEEPALIVES = (("tcp_keepalives_idle", 3), ("tcp_keepalives_interval", 1),
+              ("tcp_keepalives_count", 3))
 LOCK_KEY = 0x636F6D696E6401  # the leader's advisory lock (0x636F6D696E64 migrates)
 
 
@@ -29,6 +31,10 @@ class ReplicaState:
         leads, and record who leads."""
         if self._session is None or self._session.closed:
             self._session = connect(self.db)
+            # the server probes this session's peer every second after 3 s idle: a leader
+            # whose machine is gone (no FIN sent) loses the lock in about 6 s, not TCP's hours
+            for setting, value in KEEPALIVES:
+                self._session.execute(f"SET {setting} = {value}")
         row = self._session.execute(_sql("lead"), {"key": LOCK_KEY}).fetchone()
         if not (row and row[0]):
             return False
