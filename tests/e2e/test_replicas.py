@@ -64,6 +64,11 @@ def test_a_follower_leads_once_the_leader_is_killed(
         shared_files = ("platform-key", "api-admin-token", "kek.json")
         for name in shared_files:  # the leader's secrets, installed
             assert (other / "secrets" / name).read_bytes() == (home / "secrets" / name).read_bytes()
+        third = engine_root / f"{home.name}-third"  # a follower that stops while following
+        up(third)
+        stopped = comind("--home", str(third), "down", timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        assert "Traceback" not in (third / "logs" / "up.out").read_text()
         refused = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
                          "ledger")  # fmt: skip
         assert refused.returncode != 0 and f"send changes to the leader, {first}" in refused.stderr
@@ -77,9 +82,16 @@ def test_a_follower_leads_once_the_leader_is_killed(
         print(f"failover: the follower led {time.monotonic() - killed:.1f} s after the kill")
         assert str(_leader(pg_url)).endswith(f":{_pid(other)}")
         assert wait_until(lambda: runs_ledger(other), timeout=120, interval=1)
-        taken = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
-                       "ledger", "--json", timeout=300, check=True)  # fmt: skip
-        assert json.loads(taken.stdout)["id"].startswith("logical-")
+        taken: list[str] = []
+
+        def backed_up() -> bool:  # once its first sync has applied the revision
+            run = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
+                         "ledger", "--json", timeout=300)  # fmt: skip
+            taken.extend([json.loads(run.stdout)["id"]] if run.returncode == 0 else [])
+            return bool(taken)
+
+        assert wait_until(backed_up, timeout=120, interval=1)
+        assert taken[0].startswith("logical-")
     finally:
         comind("--home", str(other), "down")
         for orphan in orphans:  # the killed leader's app

@@ -45,7 +45,8 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():  # a following replica never started it
+            self._thread.join(timeout=30)
 
     def trigger(self, reason: str = "webhook") -> None:
         """Fetch now (a webhook arrived) instead of at the next poll."""
