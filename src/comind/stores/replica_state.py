@@ -10,8 +10,11 @@ from comind.stores.postgres import Connection, PgTarget, connect
 from comind.stores.queries import named
 
 _sql = named("comind.stores", "replicas")
-KEEPALIVES = (("tcp_keepalives_idle", 3), ("tcp_keepalives_interval", 1),
-              ("tcp_keepalives_count", 3))
+KEEPALIVES = (
+    ("tcp_keepalives_idle", 3),
+    ("tcp_keepalives_interval", 1),
+    ("tcp_keepalives_count", 3),
+)
 LOCK_KEY = 0x636F6D696E6401  # the leader's advisory lock (0x636F6D696E64 migrates)
 
 
