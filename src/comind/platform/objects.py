@@ -19,24 +19,31 @@ from comind.stores.s3_sources import s3_bucket, s3_buckets
 
 BACKUP_STORE = "backup-store"  # its URL is kept as secrets/backup-store-url
 OBJECT_STORE = "object-store"  # the choice is kept as secrets/object-store-url
+FILE = "file"  # the state directory's store
+
+
+def object_choice(home: StateDir, settings: Settings) -> str:
+    """Where the platform's buckets are: ``file``, or ``s3[:PREFIX]`` (given or kept)."""
+    return home.engine_url(OBJECT_STORE, settings.object_store) or FILE
 
 
 def object_store(home: StateDir, settings: Settings) -> ObjectStore:
     """The platform's buckets, where ``settings`` (or the choice kept) says."""
-    choice = home.engine_url(OBJECT_STORE, settings.object_store)
-    if choice is None or choice == "file":
-        return file_store(home)
-    return s3_buckets(choice, settings.s3_endpoint)
+    choice = object_choice(home, settings)
+    return file_store(home) if choice == FILE else s3_buckets(choice, settings.s3_endpoint)
 
 
 def file_store(home: StateDir) -> FileObjectStore:
     return FileObjectStore(home.objects, Keyring(home.secrets))
 
 
-def backup_store(home: StateDir, settings: Settings) -> ObjectStore:
-    """Where backups, the WAL archive and audit anchors go: the platform's store, or for its
-    backup bucket the S3 prefix ``settings.backup_store`` (or the one kept) names."""
-    objects = object_store(home, settings)
+def backup_store(
+    home: StateDir, settings: Settings, objects: ObjectStore | None = None
+) -> ObjectStore:
+    """Where backups, the WAL archive and audit anchors go: the platform's store (``objects``
+    when the caller has it already), or for its backup bucket the S3 prefix
+    ``settings.backup_store`` (or the one kept) names."""
+    objects = objects or object_store(home, settings)
     url = home.engine_url(BACKUP_STORE, settings.backup_store)
     if url is None:
         return objects

@@ -15,7 +15,7 @@ from comind.backup.keys import KeyRing
 from comind.embedded.home import StateDir
 from comind.embedded.settings import Settings
 from comind.governance.keyring import Keyring
-from comind.platform.objects import backup_store
+from comind.platform.objects import FILE, backup_store, object_choice
 from comind.stores.s3_sources import s3_source
 
 __all__ = ["Rebuilt", "export_keys", "rebuild"]
@@ -35,7 +35,7 @@ def rebuild(
     """:func:`comind.backup.dr.rebuild` from ``source`` (a directory, or ``s3://BUCKET/PREFIX``
     on ``settings.s3_endpoint``) with the backup keys in the rebuilt keyring."""
     copy = s3_source(source, settings.s3_endpoint) if source.startswith("s3://") else Path(source)
-    on_s3 = settings.backup_store or settings.object_store not in (None, "file")
+    on_s3 = settings.backup_store or object_choice(home, settings) != FILE
     store = backup_store(home, settings) if on_s3 else None  # else the new state directory's
     return dr.rebuild(copy, home, settings, exported, passphrase, step, envelope=Keyring,
                       store=store)  # fmt: skip

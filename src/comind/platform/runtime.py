@@ -146,7 +146,7 @@ class Platform:
         self.backup_service: BackupService | None = None
         self.objects = object_store(self.engines.home, settings)
         self.wal = WalArchive(
-            backup_store(self.engines.home, self.settings),
+            backup_store(self.engines.home, self.settings, self.objects),
             backup_keys(self.engines.home),
         )
         self._stop = threading.Event()

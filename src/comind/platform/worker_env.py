@@ -9,7 +9,7 @@ from comind.gitops.resources import Resource
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
 from comind.platform.client_env import engine_tls_env
 from comind.platform.lineage import lineage_env
-from comind.platform.objects import OBJECT_STORE
+from comind.platform.objects import FILE, object_choice
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -38,9 +38,9 @@ def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
 def object_store_env(rt: Platform) -> dict[str, str]:
     """The object store's choice, and for S3 its endpoint and the AWS_* credentials the
     platform itself uses (a worker writes the flow's output there as the platform does)."""
-    choice = rt.engines.home.engine_url(OBJECT_STORE, rt.settings.object_store) or "file"
+    choice = object_choice(rt.engines.home, rt.settings)
     env = {"COMIND_OBJECT_STORE": choice}
-    if choice != "file":
+    if choice != FILE:
         env |= {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
         env |= {"COMIND_S3_ENDPOINT": rt.settings.s3_endpoint} if rt.settings.s3_endpoint else {}
     return env
