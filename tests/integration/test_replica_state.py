@@ -13,6 +13,7 @@ from comind.errors import ComindError
 from comind.platform import Platform
 from comind.platform.replicas import Replicas
 from comind.stores.postgres import PgTarget, connect
+from tests.waiting import wait_until
 
 KEY = "the-replicas-key-0123456789abcdefghij"
 
@@ -37,8 +38,9 @@ def test_one_replica_leads_until_its_session_ends(db: PgTarget, tmp_path: Path) 
         assert first.try_lead() and not second.try_lead()
         leader = second.leader()
         assert leader is not None and (leader.replica, leader.api_url) == ("a", "http://a:8470")
-        first.close()  # as a killed leader's session ends
-        assert second.try_lead() and second.leader().replica == "b"  # type: ignore[union-attr]
+        first.close()  # as a killed leader's session ends: the server lets go a moment later
+        assert wait_until(second.try_lead, timeout=10)
+        assert second.leader().replica == "b"  # type: ignore[union-attr]
     finally:
         first.close()
         second.close()

@@ -44,6 +44,7 @@ from comind.stores.pg_standins import stand_in
 from comind.stores.postgres import PgTarget
 
 READ = 1 << 20
+DUMP_LOCK_WAIT = "60s"  # pg_dump waits this long for a lock on a table, then fails
 
 
 def logical_backup(
@@ -121,6 +122,8 @@ def _dump(cluster: Cluster, source: PgTarget, table: str | None = None) -> subpr
         cluster.tool("pg_dump"),
         "-Fc",
         "--no-password",
+        # an app holding a lock on its table fails its own dump, never holds every backup
+        f"--lock-wait-timeout={DUMP_LOCK_WAIT}",
         "-h",
         source.host,
         "-p",
@@ -144,13 +147,19 @@ def _output(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
             yield block
         err = proc.stderr.read().decode(errors="replace").strip()
         if proc.wait() != 0:
-            raise BackupError(f"pg_dump failed: {err.splitlines()[-1] if err else 'no output'}")
+            raise BackupError(f"pg_dump failed: {_reason(err)}")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def _reason(err: str) -> str:
+    """pg_dump's error line (its last lines are details: the query it ran)."""
+    lines = err.splitlines()
+    return next((ln for ln in reversed(lines) if "error:" in ln), lines[-1] if lines else "no output")
 
 
 def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: str | None) -> None:

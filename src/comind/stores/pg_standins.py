@@ -150,7 +150,9 @@ def _disarm(conn: psycopg.Connection, name: str) -> None:
         try:
             conn.execute(alter.format(sql.Identifier(name)))
             return
-        except errors.LockNotAvailable:
+        except (errors.LockNotAvailable, errors.InternalError_):
+            # InternalError_ (XX000): "tuple concurrently updated", a holder that committed
+            # while it was being ended (red team 21e)
             if attempt == DISARM_TRIES - 1:
                 raise
 

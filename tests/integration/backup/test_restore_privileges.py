@@ -21,6 +21,7 @@ from psycopg import sql
 from comind.backup import logical, verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
+from comind.backup.errors import BackupError
 from comind.backup.cluster import Cluster
 from comind.backup.keys import KeyRing
 from comind.backup.logical import logical_backup
@@ -270,6 +271,26 @@ def test_another_sessions_temporary_table_is_not_a_table_of_the_backup(
     tables = manifest.tables[APP]
     assert tables["public.checked"] == 3  # the database is counted still
     assert not [t for t in tables if t.startswith("pg_temp")]
+
+
+def test_an_app_holding_its_table_locked_holds_up_no_backup(
+    cluster: Cluster, store: FileObjectStore, catalog: BackupCatalog, keys: KeyRing,
+    evil: PgTarget, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Red team 21e G3: ``LOCK TABLE … ACCESS EXCLUSIVE`` in an open transaction of the app's
+    made the full backup's count wait for ever, and every other backup with it."""
+    monkeypatch.setattr(logical, "DUMP_LOCK_WAIT", "1s")
+    holder = psycopg.connect(evil.conninfo())
+    holder.execute("SET default_transaction_read_only = off")
+    holder.execute("LOCK TABLE public.checked IN ACCESS EXCLUSIVE MODE")
+    try:
+        full = physical_backup(cluster, store, catalog, keys)
+        with pytest.raises(BackupError, match="timeout"):  # waited DUMP_LOCK_WAIT
+            logical_backup(cluster, store, catalog, keys, APP, APP)
+    finally:
+        holder.close()
+    assert set(full.tables[APP].values()) <= {None}  # not counted, so not compared
+    assert any(tables for db, tables in full.tables.items() if db != APP)  # the others are
 
 
 def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster) -> None:
