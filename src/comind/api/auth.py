@@ -1,12 +1,14 @@
-"""Which app signed a request: SigV4 over the platform's per-app credentials (SQS and S3)."""
+"""Which app signed a request: SigV4 over the platform's per-app credentials (SQS and S3;
+a flow's own key, S3 only)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
+from comind.api.sigv4 import AuthError, verify
 from comind.api.sigv4 import Request as SignedRequest
-from comind.api.sigv4 import verify
 from comind.apps.credentials import Credentials
+from comind.spec.names import is_flow_principal
 
 
 def signing_app(
@@ -27,4 +29,6 @@ def signing_app(
 
     key = credentials.lookup(verify(signed, secret, s3=s3))
     assert key is not None  # verify() succeeded, so the key exists
+    if is_flow_principal(key.app) and not s3:  # a flow's workers write its output objects
+        raise AuthError("AccessDenied", "a flow's key is for the S3 endpoint only", 403)
     return key.app

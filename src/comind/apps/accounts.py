@@ -21,8 +21,10 @@ are copied into its HOME the same way.
 Without root (:attr:`AppAccounts.isolated` false) apps run as the platform's user from
 the checkout itself, with a HOME of their own: they can read whatever that user can,
 including the state directory. The platform logs that once; ``comind status`` shows it.
-Flow workers (``AppSpec.isolated`` false) always run as the platform's user: they are
-the platform's own code and connect to the engines with the state directory's credentials.
+Flow workers run app code (their steps) too: each flow's workers and jobs run as one OS
+user of the flow's (``AppSpec.account`` ``flow.NAME``), given everything in their
+environment (platform/worker_env.py). ``AppSpec.isolated`` false (the platform's own user,
+from the checkout) is left for runtimes without accounts.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from comind.embedded.osuser import RunAs, app_user, require_traverse, state_grou
 
 log = logging.getLogger("comind.apps")
 
-OWN_COPIES = ("AWS_CA_BUNDLE", "PGSSLROOTCERT")  # files apps are pointed to that they may not reach
+# files apps (and flow workers) are pointed to that they may not reach
+OWN_COPIES = ("AWS_CA_BUNDLE", "PGSSLROOTCERT", "COMIND_WORKER_REDIS_CA")
 URL_CA = ("REDIS_URL", "ssl_ca_certs", "redis-ca.crt")  # a URL naming one: variable, query, copy
 
 
@@ -90,16 +93,15 @@ class AppAccounts:
                 os.geteuid(),
             )
 
-    def open(self, spec: AppSpec, *, keep: Collection[str] = ()) -> Account:
+    def open(self, spec: AppSpec, *, keep: Collection[str] | None = ()) -> Account:
         """The account an instance of ``spec`` runs in, ready to launch; the code copies
-        of revisions other than ``spec``'s and ``keep`` are removed."""
-        if not spec.isolated:
-            return shared(spec)
-        user = app_user(spec.name, self.root.resolve()) if self.isolated else RunAs()
-        own = self._directory(self.root / spec.name, user)
+        of revisions other than ``spec``'s and ``keep`` are removed (None: none is)."""
+        name = spec.account_name
+        user = app_user(name, self.root.resolve()) if self.isolated else RunAs()
+        own = self._directory(self.root / name, user)
         home = self._directory(own / "home", user)
         require_traverse(home, user)
-        self._check_python(spec.name, user)
+        self._check_python(name, user)
         if not user.other:
             return Account(user, spec.cwd, home)
         code = self._directory(own / "code", user)
@@ -127,7 +129,7 @@ class AppAccounts:
         path.chmod(0o700)
         return path
 
-    def _export(self, spec: AppSpec, code: Path, user: RunAs, keep: Collection[str]) -> Path:
+    def _export(self, spec: AppSpec, code: Path, user: RunAs, keep: Collection[str] | None) -> Path:
         target = code / _folder(spec.revision)
         if not target.is_dir():
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=code))
@@ -136,8 +138,13 @@ class AppAccounts:
                                 ignore=skipping(self.root.parent))  # fmt: skip
                 _give(tmp / "tree", user)
                 (tmp / "tree").rename(target)
+            except OSError:
+                if not target.is_dir():  # else another instance's copy won the race
+                    raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+        if keep is None:
+            return target
         wanted = {target.name, *(_folder(revision) for revision in keep)}
         for old in code.iterdir():
             if old.name not in wanted:

@@ -31,13 +31,18 @@ class AppSpec:
     revision: str
     port: int | None = None
     probe: Probe | None = None
-    isolated: bool = True  # as its own OS user where the platform can (apps/accounts.py)
+    account: str = ""  # its OS user's name in the platform (default: the app's name)
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            raise UsageError(f"app name {self.name!r} must be letters, digits, '.', '_' or '-'")
+        for name in filter(None, (self.name, self.account)):
+            if not _NAME.fullmatch(name):
+                raise UsageError(f"app name {name!r} must be letters, digits, '.', '_' or '-'")
         if self.probe is not None and self.probe.http is not None and self.port is None:
             raise UsageError(f"app {self.name}: an http health probe needs the app's port")
+
+    @property
+    def account_name(self) -> str:
+        return self.account or self.name
 
     @property
     def short_revision(self) -> str:

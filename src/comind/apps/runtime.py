@@ -17,6 +17,7 @@ from pathlib import Path
 
 from comind.apps.accounts import AppAccounts
 from comind.apps.deployment import STOP_TIMEOUT
+from comind.apps.jobs import JobOutcome, run_once
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec, AppState
 from comind.apps.probes import Probe
@@ -66,6 +67,11 @@ class AppRuntime:
                 self._stopped.pop(spec.name, None)
                 app.start()
         app.deploy(spec)
+
+    def run_once(self, spec: AppSpec, given: bytes, timeout: float) -> JobOutcome:
+        """Run ``spec`` once, to its end, as its account, ``given`` on its standard input
+        (apps/jobs.py); its errors go to its log."""
+        return run_once(self.accounts, spec, given, self.log_file(spec.name), timeout)
 
     def state(self, name: str) -> AppState | None:
         """The app's state; ``Stopped`` after :meth:`stop`, None for an app never deployed."""

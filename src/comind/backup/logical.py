@@ -159,7 +159,8 @@ def _output(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
 def _reason(err: str) -> str:
     """pg_dump's error line (its last lines are details: the query it ran)."""
     lines = err.splitlines()
-    return next((ln for ln in reversed(lines) if "error:" in ln), lines[-1] if lines else "no output")
+    last = lines[-1] if lines else "no output"
+    return next((ln for ln in reversed(lines) if "error:" in ln), last)
 
 
 def _restore(cluster: Cluster, target: PgTarget, data: Iterator[bytes], owner: str | None) -> None:

@@ -19,7 +19,6 @@ from comind.cli.api_client import call
 from comind.cli.connect import home_of
 from comind.cli.output import JsonOpt, console, emit_json, waiting
 from comind.cli.quarantine import quarantine_cli
-from comind.platform.local import running_state
 
 flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay, quarantine.",
@@ -36,12 +35,17 @@ def worker(
     flow: Annotated[str, typer.Option("--flow", help="The flow to run.")],
     root: Annotated[Path, typer.Option(help="The repo checkout holding comind.yaml.")] = Path("."),
     env: Annotated[str | None, typer.Option(help="Environment overlay to apply.")] = None,
-) -> None:
+    job: Annotated[bool, typer.Option(hidden=True, help="One job (JSON on standard input), "
+                                      "then exit: the platform runs operators' jobs so")] = False,
+) -> None:  # fmt: skip
     """Run one flow's worker until SIGTERM (several, on several machines, scale it out)."""
-    from comind.platform.worker import run_worker  # the engines' drivers: this command only
+    from comind.platform import worker as flow_worker  # the engines' drivers: this command only
 
     home = home_of(ctx)
-    run_worker(home, running_state(home), flow, root.absolute(), env)
+    if job:
+        flow_worker.run_job(home, flow, root.absolute(), env)
+    else:
+        flow_worker.run_worker(home, flow, root.absolute(), env)
 
 
 def ls(ctx: typer.Context, as_json: JsonOpt = False) -> None:

@@ -7,7 +7,7 @@ Layout::
     secrets/        generated passwords, 0600 state.json      what the running platform reports
     comind.lock     held by the running platform
     git/            checkouts of git-URL repos restores/       restored copies
-    run/metrics/    flow workers' metrics     tls/            a self-signed certificate
+    metrics/<flow>/ flow workers' metrics     tls/            a self-signed certificate
     monitoring/     Prometheus, Alertmanager  apps/<app>/     an app's HOME and code
 
 Secrets are generated once and reused, so data written under one password stays
@@ -19,7 +19,8 @@ directory of an older version, a file another process wrote), so files are 0600 
 directories 0700 whatever the caller's umask. The exceptions are the directories other
 OS users must cross (:data:`CROSSED`): as root they are ``root:comind`` 0710, so
 PostgreSQL (user ``comind``) reaches its data and a restored copy, and an app's user (in
-that group) its own ``apps/<app>/``, without listing or reading anything else.
+that group) its own ``apps/<app>/`` (a flow's workers their ``metrics/<flow>/``), without
+listing or reading anything else.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from comind.embedded.state import PlatformState
 from comind.errors import ComindError
 
 PRIVATE_UMASK = 0o077
-CROSSED = ("", "apps", "restores")  # relative to the root: the directories others cross
+# relative to the root: the directories others cross (metrics: flow workers' own folders)
+CROSSED = ("", "apps", "restores", "metrics")
 
 
 class StateDir:
@@ -95,7 +97,7 @@ class StateDir:
     @property
     def worker_metrics(self) -> Path:
         """Where flow workers write their metrics for the platform to merge."""
-        return self.root / "run" / "metrics"
+        return self.root / "metrics"
 
     @property
     def apps(self) -> Path:
@@ -130,7 +132,7 @@ class StateDir:
         os.umask(PRIVATE_UMASK)
         self.root.mkdir(parents=True, exist_ok=True)
         for path in (self.postgres, self.redis, self.objects, self.logs, self.secrets,
-                     self.apps, self.restores):  # fmt: skip
+                     self.apps, self.restores, self.worker_metrics):  # fmt: skip
             path.mkdir(exist_ok=True)
         self.secure()
 

@@ -62,6 +62,16 @@ def dataset_table(spec: Spec, dataset: str) -> TableUse:
     return table_ref(spec, f"{app}/{table}", write=True)
 
 
+def flow_buckets(spec: Spec, flow: str) -> list[str]:
+    """The buckets ``flow`` reads (its ``objects:`` source) or writes (its ``objects`` sinks)."""
+    declared = spec.flows[flow]
+    sinks = [declared.sink] if declared.sink is not None else []
+    found = [s.objects for s in [*sinks, *declared.sinks.values()] if s.objects is not None]
+    if declared.source_ref.scheme == "objects":
+        found.append(declared.source_ref.target)
+    return sorted({location.partition("/")[0] for location in found})
+
+
 def table_uses(spec: Spec, flow: str) -> list[TableUse]:
     """Every app table ``flow`` reads or writes, each once (a write wins over a read)."""
     declared = spec.flows[flow]

@@ -67,7 +67,7 @@ class ControlPlane:
         keys: SealingKeys | None = None,
         apps: AppRuntime | None = None,
         base_env: Callable[[str], dict[str, str]] = lambda app: {},
-        flow_command: Callable[[Resource], str] | None = None,
+        flow_command: Callable[..., str] | None = None,
         flow_env: Callable[[Resource], dict[str, str]] = lambda res: {},
         refresh_interval: float = 10.0,
     ) -> None:
@@ -75,6 +75,7 @@ class ControlPlane:
         self.pg, self.acl = PgAdmin(engines.postgres), RedisAcl(engines.redis)
         self.databases = DatabaseProvider(self.pg, secrets)
         self.caches = CacheProvider(self.acl, secrets)
+        self.flows: FlowProvider | None = None  # with an app runtime and a worker command
         providers: dict[str, Provider] = {
             "database": self.databases,
             "cache": self.caches,
@@ -93,7 +94,8 @@ class ControlPlane:
                 lambda ref: registry.unpack(ref, unpacked))  # fmt: skip
             if flow_command is not None:
                 access = FlowAccess(self.pg, self.acl, secrets)
-                providers["flow"] = FlowProvider(apps, flow_command, flow_env, access)
+                self.flows = FlowProvider(apps, flow_command, flow_env, access)
+                providers["flow"] = self.flows
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.topics, redis_client(engines.redis))
         self.lineage = LineageStore(layer.pool)

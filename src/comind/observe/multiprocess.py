@@ -1,10 +1,10 @@
 """Metrics of worker processes (flow workers) in the platform's ``/metrics``.
 
-Workers run with ``PROMETHEUS_MULTIPROC_DIR`` set, so prometheus_client writes their
-metrics to files there; the platform reads those files on each scrape and merges them
-into its own families: one family per name, and samples with the same labels summed
-(a counter the platform and a worker both increment is one series, as Prometheus
-requires). Worker gauges carry a ``pid`` label or are reduced per their mode.
+Workers run with ``PROMETHEUS_MULTIPROC_DIR`` set (a folder per flow under the platform's),
+so prometheus_client writes their metrics to files there; the platform reads those files
+on each scrape and merges them into its own families: one family per name, and samples
+with the same labels summed (a counter the platform and a worker both increment is one
+series, as Prometheus requires). Worker gauges carry a ``pid`` label or are reduced per their mode.
 """
 
 from __future__ import annotations
@@ -22,9 +22,14 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def reset(path: Path) -> None:
-    """An empty directory for a platform start (files of earlier runs would count twice)."""
-    shutil.rmtree(path, ignore_errors=True)
+    """Empty the directory for a platform start (files of earlier runs would count twice);
+    the directory itself stays as it is (its owner and mode say who may cross it)."""
     path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 class Merged:
@@ -41,10 +46,12 @@ class Merged:
         yield from workers.values()
 
     def _workers(self) -> list[Metric]:
-        if not self.path.is_dir() or not any(self.path.glob("*.db")):
+        """The files of every worker: in ``path``, or in its folder per flow (each flow's
+        workers write only their own: they run as the flow's OS user)."""
+        files = sorted(str(f) for f in [*self.path.glob("*.db"), *self.path.glob("*/*.db")])
+        if not files:
             return []
-        collector = MultiProcessCollector(None, path=str(self.path))  # type: ignore[no-untyped-call]
-        return list(collector.collect())  # type: ignore[no-untyped-call]
+        return list(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
 
 
 def _merge(mine: Metric, theirs: Metric) -> Metric:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from comind.flows.access import flow_buckets
 from comind.gitops.resources import Resource
+from comind.spec.names import is_flow_principal
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -22,7 +24,14 @@ def database_of(rt: Platform, app: str) -> str | None:
 
 
 def buckets_of(rt: Platform, app: str) -> list[str]:
-    """The buckets ``app`` may reach through the S3 endpoint: those its spec declares."""
+    """The buckets ``app`` may reach through the S3 endpoint: those its spec declares; for a
+    flow's key, those the flow reads or writes."""
+    if is_flow_principal(app):
+        current = rt.gitops.service.current if rt.gitops else None
+        flow = app.partition(":")[2]
+        if current is None or flow not in current.spec.flows:
+            return []
+        return flow_buckets(current.spec, flow)
     return [r.name for r in resources(rt, "bucket") if r.app == app]
 
 

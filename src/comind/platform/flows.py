@@ -1,25 +1,23 @@
 """The flows service of a running platform: partitions run, ranges backfilled, dead letters
 read and replayed on request, at the revision the platform has applied.
 
-Each request opens the app-database pools it needs, as the flow's own writer role, and
-closes them when it is done; the message layer is the platform's own.
+Runs, backfills and replays run the flow's steps, which are app code: each is a job handed
+to a process of the flow's own (``launch``: its OS user, its environment, a fresh
+interpreter at the applied revision), never run in the platform's process (red team 21e
+G1). Reading dead letters runs no app code: the platform peeks at the flow's queue itself.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
+from collections.abc import Callable
 from typing import Any
 
 from comind.api.errors import Problem
 from comind.api.flows import Applied
-from comind.flows.batch import BatchRunner
-from comind.flows.build import FlowBuilder, FlowEngines
 from comind.flows.quarantine import Protection, pii_actions
-from comind.flows.replay import replay
 from comind.queue.errors import QueueDoesNotExist
+from comind.queue.postgres import PostgresQueues
 from comind.spec.names import flow_dead_letter_queue
 
 
@@ -27,50 +25,52 @@ class FlowService:
     """What operators ask of the flows of the applied revision."""
 
     def __init__(
-        self, applied: Callable[[], Applied | None], engines: Callable[[str], FlowEngines]
-    ) -> None:
-        self.applied, self.engines = applied, engines
+        self, applied: Callable[[], Applied | None], queues: PostgresQueues,
+        launch: Callable[[str, dict[str, Any]], Any],
+    ) -> None:  # fmt: skip
+        self.applied, self.queues, self.launch = applied, queues, launch
 
-    @contextmanager
-    def builder(self, name: str) -> Iterator[FlowBuilder]:
+    def _applied(self, name: str) -> Applied:
         applied = self.applied()
         if applied is None or name not in applied.spec.flows:
             raise Problem(f"no flow '{name}'", 404)
-        engines = self.engines(name)
-        try:
-            yield FlowBuilder(applied.spec, applied.root, engines)
-        finally:
-            engines.close()
+        return applied
 
     def run(self, name: str, partition: str | None) -> list[dict[str, Any]]:
         """A batch flow's partition run now (default: the last complete one)."""
-        with self.builder(name) as builder:
-            return [asdict(BatchRunner(name, builder).run(partition))]
+        return self._job(name, {"op": "run", "partition": partition})  # type: ignore[no-any-return]
 
     def backfill(self, name: str, first: str, last: str, parallel: int) -> list[dict[str, Any]]:
         """The partitions in ``first``..``last`` whose last run is missing or failed."""
-        with self.builder(name) as builder:
-            results = BatchRunner(name, builder).backfill(first, last, parallel=parallel)
-        return [asdict(r) for r in results]
+        job = {"op": "backfill", "first": first, "last": last, "parallel": parallel}
+        return self._job(name, job)  # type: ignore[no-any-return]
 
     def dead_letters(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]:
         """The flow's dead letters, oldest first, peeked (nothing is received): the PII
         fields the flow declares masked as in its quarantine, or raw when ``raw``."""
-        with self.builder(name) as builder:
-            hide = Protection({} if raw else pii_actions(builder.spec, name), None)
-            try:
-                found = builder.engines.layer.queues.peek(flow_dead_letter_queue(name), limit=limit)
-            except QueueDoesNotExist:
-                return []
+        spec = self._applied(name).spec
+        hide = Protection({} if raw else pii_actions(spec, name), None)
+        try:
+            found = self.queues.peek(flow_dead_letter_queue(name), limit=limit)
+        except QueueDoesNotExist:
+            return []
         return [_letter(name, m.body, m.sent_at, hide) for m in found]
 
     def replay(self, name: str, limit: int) -> dict[str, int]:
         """Up to ``limit`` dead letters sent back through the flow."""
-        with self.builder(name) as builder:
-            outcome = replay(builder.runner(name), builder.engines.layer.queues, limit=limit)
-        return {"replayed": outcome.records_in, "written": outcome.written,
-                "failed_again": len(outcome.failed),
-                "quarantined": len(outcome.quarantined)}  # fmt: skip
+        return self._job(name, {"op": "replay", "limit": limit})  # type: ignore[no-any-return]
+
+    def replay_quarantined(
+        self, name: str, records: list[tuple[int, dict[str, Any]]]
+    ) -> dict[str, int]:
+        """``records`` (quarantine id, raw record) back through the flow; each one written
+        or quarantined again leaves the quarantine."""
+        job = {"op": "replay-quarantined", "records": records}
+        return self._job(name, job)  # type: ignore[no-any-return]
+
+    def _job(self, name: str, job: dict[str, Any]) -> Any:
+        self._applied(name)
+        return self.launch(name, job)
 
 
 def _letter(flow: str, body: str, sent: Any, hide: Protection) -> dict[str, Any]:

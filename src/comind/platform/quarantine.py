@@ -14,7 +14,6 @@ from comind.api.errors import Problem
 from comind.api.flows import Applied
 from comind.flows.metrics import QUARANTINE_DISCARDED, QUARANTINE_EXPIRED, QUARANTINE_HELD
 from comind.flows.quarantine import Protection, Selection, pii_actions, revealed, view
-from comind.flows.replay import QuarantinedRecords, replay_quarantined
 from comind.flows.state import FlowState
 from comind.governance.sealbox import SealBox
 from comind.platform.flows import FlowService
@@ -75,13 +74,9 @@ class QuarantineService:
         ids = None if which.every else which.ids
         with self.state.claimed(name, ids, MAX_REPLAY) as rows:  # a concurrent replay skips them
             taken = [(int(r["id"]), {**revealed(self.box, name, r), **edits}) for r in rows]
-            with self.flows.builder(name) as builder:
-                outcome = replay_quarantined(
-                    builder.runner(name), QuarantinedRecords(self.state, name, taken)
-                )
-        return {"replayed": outcome.records_in, "written": outcome.written,
-                "failed": len(outcome.failed), "quarantined": len(outcome.quarantined),
-                "ids": [i for i, _ in taken]}  # fmt: skip
+            # the flow's steps are app code: its own process replays them (platform/flows.py)
+            done = self.flows.replay_quarantined(name, taken)
+        return {**done, "ids": [i for i, _ in taken]}
 
     def expire(self) -> dict[str, int]:
         """Delete records older than their flow's retention (a flow no longer declared:

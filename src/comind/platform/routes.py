@@ -50,11 +50,8 @@ from comind.cicd.artifacts import ArtifactRegistry
 from comind.cicd.runs import CiRecords
 from comind.embedded.home import StateDir
 from comind.errors import ComindError
-from comind.flows.access import table_uses
-from comind.flows.build import FlowEngines
 from comind.flows.state import FlowState
 from comind.gitops.providers.flow import worker_name
-from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.providers.quality_access import QualityAccess
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
@@ -69,9 +66,9 @@ from comind.monitoring.timeseries import TimeSeries
 from comind.observe.alerting import Alerting
 from comind.observe.logs import redact
 from comind.platform.applied import bucket_owner, cache_apps
+from comind.platform.flow_jobs import flow_job
 from comind.platform.flows import FlowService
 from comind.platform.keys import KeyService
-from comind.platform.lineage import platform_emitter
 from comind.platform.privacy import report, scan_dataset
 from comind.platform.quality import platform_quality
 from comind.platform.quarantine import QuarantineService
@@ -232,24 +229,8 @@ def _flows_api(
 
 
 def _flow_service(rt: Platform) -> FlowService:
-    def engines(flow: str) -> FlowEngines:
-        # the platform's own pool: a run holds connections for minutes, which the API's
-        # short-waiting pool must keep free for requests; app databases as the flow's
-        # writer role and Redis as its user, as its workers reach them (a flow runs only
-        # once applied)
-        assert rt.messages is not None
-        if rt.gitops is None:
-            raise ComindError("flows run only on a platform that follows a repository")
-        access = FlowAccess(rt.gitops.pg, rt.gitops.acl, rt.gitops.secrets)
-        applied = rt.gitops.service.current
-        keys = rt.privacy.keys(applied.spec, flow) if rt.privacy and applied else None
-        readers = access.readers(table_uses(applied.spec, flow)) if applied else {}
-        return FlowEngines(rt.messages, access.target(flow),
-                           rt.objects, access.redis_target(flow),
-                           lineage=platform_emitter(rt.settings, rt.messages.pool),
-                           pii_keys=keys, readers=readers)  # fmt: skip
-
-    return FlowService(_applied(rt), engines)
+    assert rt.messages is not None
+    return FlowService(_applied(rt), rt.messages.queues, lambda flow, job: flow_job(rt, flow, job))
 
 
 def _privacy_api(

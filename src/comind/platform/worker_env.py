@@ -1,32 +1,48 @@
-"""What a flow worker process gets in its environment from the platform that starts it."""
+"""What a flow worker process gets in its environment from the platform that starts it.
+
+A worker runs app code (its steps), as an OS user of its own flow (apps/accounts.py), so it
+is given everything it needs here and reads nothing of the state directory: where the
+engines are (their CAs are copied to its HOME), its logins (flow_access.py), a directory of
+its own for its metrics, and the platform's S3 endpoint with the flow's own key, which
+reaches only the buckets the flow declares (red team 21e G1, G2)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from comind.embedded.osuser import app_user
 from comind.gitops.resources import Resource
 from comind.observe.multiprocess import ENV as MULTIPROC_ENV
 from comind.platform.client_env import engine_tls_env
 from comind.platform.lineage import lineage_env
-from comind.platform.objects import FILE, object_choice
+from comind.spec.names import flow_account, flow_principal
+from comind.stores.redis import default_user
 
 if TYPE_CHECKING:
     from comind.platform import Platform
 
+WORKER_POSTGRES = "COMIND_WORKER_POSTGRES"  # host:port
+WORKER_REDIS = "COMIND_WORKER_REDIS"  # host:port
+WORKER_REDIS_CA = "COMIND_WORKER_REDIS_CA"  # the CA a TLS-only Redis is verified against
+
 
 def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
-    """The state directory (it connects like the CLI), where to write its metrics, the
-    OpenLineage endpoint if any, and the PII keys of the revision being applied (the
-    flow's logins come from its access provider)."""
+    """The engines' addresses, where to write its metrics, the object store (the platform's
+    S3 endpoint, as the flow), the OpenLineage endpoint if any, and the PII keys of the
+    revision being applied (the flow's logins come from its access provider)."""
+    redis = default_user(rt.engines.redis)  # its address and CA (the login is the flow's)
     env = {
-        "COMIND_HOME": str(rt.engines.home.root),
         "PATH": os.environ.get("PATH", ""),
         "LANG": "C.UTF-8",
-        MULTIPROC_ENV: str(rt.worker_metrics),
+        WORKER_POSTGRES: rt.engines.postgres.address,
+        WORKER_REDIS: redis.address,
+        **({WORKER_REDIS_CA: str(redis.ca)} if redis.ca else {}),
+        MULTIPROC_ENV: str(metrics_dir(rt, res.name)),
         **lineage_env(rt.settings),  # COMIND_OPENLINEAGE_*: the endpoint, if any
         **engine_tls_env(rt),  # PGSSLMODE, PGSSLROOTCERT: the engine takes TLS only
-        **object_store_env(rt),  # where flow output goes: the platform's choice, not a guess
+        **object_store_env(rt, res.name),
     }
     service = rt.gitops.service if rt.gitops else None
     desired = service and (service.applying or service.current)
@@ -35,12 +51,16 @@ def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
     return env
 
 
-def object_store_env(rt: Platform) -> dict[str, str]:
-    """The object store's choice, and for S3 its endpoint and the AWS_* credentials the
-    platform itself uses (a worker writes the flow's output there as the platform does)."""
-    choice = object_choice(rt.engines.home, rt.settings)
-    env = {"COMIND_OBJECT_STORE": choice}
-    if choice != FILE:
-        env |= {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-        env |= {"COMIND_S3_ENDPOINT": rt.settings.s3_endpoint} if rt.settings.s3_endpoint else {}
-    return env
+def object_store_env(rt: Platform, flow: str) -> dict[str, str]:
+    """The platform's S3 endpoint with the flow's own key (issued on first use)."""
+    assert rt.credentials is not None and rt.gitops is not None
+    aws = rt.app_environments(rt.credentials, rt.gitops.secrets).base(flow_principal(flow))
+    return {**aws, "COMIND_OBJECT_STORE": "s3", "COMIND_S3_ENDPOINT": rt.s3_url}
+
+
+def metrics_dir(rt: Platform, flow: str) -> Path:
+    """``metrics/<flow>/``: the flow's user's own (the platform reads every flow's)."""
+    path = rt.worker_metrics / flow
+    path.mkdir(mode=0o700, exist_ok=True)
+    app_user(flow_account(flow), rt.engines.home.apps.resolve()).chown(path)
+    return path

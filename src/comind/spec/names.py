@@ -65,6 +65,26 @@ def flow_role(flow: str) -> str:
     return _pg_name("comind_flow_", flow)
 
 
+def flow_account(flow: str) -> str:
+    """The OS account a flow's workers and jobs run as (no app is named with a dot)."""
+    return f"flow.{flow}"
+
+
+def flow_principal(flow: str) -> str:
+    """Who a flow's key signs as at the platform's S3 endpoint (no app has a colon)."""
+    return f"flow:{flow}"
+
+
+def is_flow_principal(principal: str) -> bool:
+    return principal.startswith("flow:")
+
+
+def flow_reader_role(flow: str, database: str) -> str:
+    """The login role a flow's workers read the app tables of ``database`` with: SELECT on
+    the tables the flow declares there, and nothing else anywhere."""
+    return _pg_name("comind_fr_", f"{flow}.{database}")
+
+
 def is_platform_role(role: str) -> bool:
     """A role the platform made (or the superuser): allowed into any app database."""
     return role == "postgres" or role.startswith(PLATFORM_ROLE_PREFIX)

@@ -46,6 +46,12 @@ def grant_database(conn: Connection, dbname: str, role: str) -> None:
         sql.Identifier(dbname), sql.Identifier(role)))  # fmt: skip
 
 
+def grant_connect(conn: Connection, dbname: str, role: str) -> None:
+    """On a connection to any database: ``role`` may connect to ``dbname`` (and no more)."""
+    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+        sql.Identifier(dbname), sql.Identifier(role)))  # fmt: skip
+
+
 def grant_table(conn: Connection, role: str, grant: TableGrant) -> None:
     """On a connection to the table's database: what ``role`` needs for ``grant``."""
     who, schema = sql.Identifier(role), sql.Identifier(grant.schema)

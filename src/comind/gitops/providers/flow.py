@@ -1,5 +1,7 @@
 """Provider ``flow``: the flow's worker processes under the app runtime, at the synced
-revision (``parallelism`` of them, named ``flow.NAME.N``). Any change to the flow's spec or
+revision (``parallelism`` of them, named ``flow.NAME.N``), each as the flow's own OS user:
+they run app code (its steps). An operator's job (a run, a backfill, a replay) runs the same
+way, in a process of its own (:meth:`FlowProvider.job`). Any change to the flow's spec or
 a new revision of the repo restarts them (start-new-then-stop-old, like apps). Before they
 start, the flow's database access is provisioned (flow_access.py), and they are given its
 credentials only."""
@@ -16,6 +18,7 @@ from comind.gitops.providers.app import PHASES
 from comind.gitops.providers.base import MISSING, Health, Observed
 from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.resources import Resource
+from comind.spec.names import flow_account
 
 
 def worker_name(flow: str, index: int) -> str:
@@ -26,27 +29,30 @@ class FlowProvider:
     def __init__(
         self,
         runtime: AppRuntime,
-        command: Callable[[Resource], str],
+        command: Callable[..., str],  # (res) a worker's, (res, job=True) a job's
         env: Callable[[Resource], dict[str, str]],
         access: FlowAccess,
     ) -> None:
         self.runtime, self.command, self.env, self.access = runtime, command, env, access
 
     def specs(self, res: Resource) -> list[AppSpec]:
+        return [self._spec(res, worker_name(res.name, i), self.command(res))
+                for i in range(int(res.spec["parallelism"]))]  # fmt: skip
+
+    def job(self, res: Resource) -> AppSpec:
+        """A process of the flow's that runs an operator's job (flows/jobs.py) it is given."""
+        return self._spec(res, f"flow.{res.name}.job", self.command(res, job=True))
+
+    def _spec(self, res: Resource, name: str, command: str) -> AppSpec:
         digest = hashlib.sha256(json.dumps(res.spec, sort_keys=True).encode()).hexdigest()
-        return [
-            AppSpec(
-                name=worker_name(res.name, i),
-                command=self.command(res),
-                cwd=Path(res.spec["root"]),
-                env={**self.env(res), **self.access.env(res)},
-                revision=digest,
-                port=None,
-                probe=None,
-                isolated=False,  # the platform's worker: it connects with the state dir's keys
-            )
-            for i in range(int(res.spec["parallelism"]))
-        ]
+        return AppSpec(
+            name=name,
+            command=command,
+            cwd=Path(res.spec["root"]),
+            env={**self.env(res), **self.access.env(res)},
+            revision=digest,
+            account=flow_account(res.name),  # it runs app code: as the flow's own OS user
+        )
 
     def observe(self, res: Resource) -> Observed:
         wanted = self.specs(res)

@@ -6,6 +6,12 @@ The role (``comind_flow_NAME``, LOGIN, NOSUPERUSER NOCREATEDB NOCREATEROLE NOINH
 generated password kept sealed like every platform secret) gets exactly the tables
 flows/access.py lists for the flow (stores/pg_grants.py says what each use grants); an
 enrich table also gets its version trigger here, because the writer may not create one.
+An app's tables the flow reads (a source, an enrich lookup) are read with a reader role of
+the flow's per database (``comind_fr_FLOW.DB``: CONNECT on that database, SELECT on those
+tables, nothing else): planning a query on a table runs the immutable functions its indexes
+call as whoever plans (red team 21d F1), so the app's code runs with rights it has anyway,
+never the writer's; and never with the app's own login, which a flow running another
+app's code must not hold (red team 21e G2).
 The Redis user (named like the role) may run only the flow engine's few commands on the
 keys flows/redis_access.py lists (its redis sinks' prefixes, its enrich cache), with a
 generated password kept sealed the same way. The workers get these credentials and the
@@ -18,18 +24,18 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
 
 from comind.flows.access import TableUse
 from comind.flows.pglookup import install_versioning
-from comind.gitops.providers.database import password_name as database_password
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
-from comind.spec.names import WORKER_ROLE, flow_role
+from comind.spec.names import WORKER_ROLE, flow_reader_role, flow_role
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.pg_grants import (
     TableGrant,
+    grant_connect,
     grant_database,
+    grant_select,
     grant_table,
     may_read,
     revoke_all,
@@ -42,7 +48,7 @@ from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import AclGrant, RedisAcl, flow_grant, matches
 
 FLOW_DB_USER = "COMIND_FLOW_DB_USER"
-FLOW_DB_READERS = "COMIND_FLOW_DB_READERS"  # JSON: database -> [user, password] of its app
+FLOW_DB_READERS = "COMIND_FLOW_DB_READERS"  # JSON: database -> [user, password] of its reader
 FLOW_DB_PASSWORD = "COMIND_FLOW_DB_PASSWORD"
 WORKER_DB_USER = "COMIND_WORKER_DB_USER"
 WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
@@ -53,6 +59,10 @@ WORKER_PASSWORD = "platform/worker-database-password"
 
 def password_name(flow: str) -> str:
     return f"flow/{flow}/database-password"
+
+
+def reader_password_name(flow: str, database: str) -> str:
+    return f"flow/{flow}/reader/{database}/database-password"
 
 
 def redis_password_name(flow: str) -> str:
@@ -93,22 +103,18 @@ class FlowAccess:
         """What a worker of the flow ``res`` logs in with."""
         writer, worker = self.target(res.name), self.worker_target()
         cache = self.redis_target(res.name)
-        readers = {
-            db: [t.user, t.password]
-            for db, t in self.readers(u for us in uses(res).values() for u in us).items()
-        }
+        readers = {db: [t.user, t.password] for db, t in self.readers(res).items()}
         return {FLOW_DB_USER: writer.user, FLOW_DB_PASSWORD: writer.password,
                 WORKER_DB_USER: worker.user, WORKER_DB_PASSWORD: worker.password,
                 FLOW_REDIS_USER: cache.username, FLOW_REDIS_PASSWORD: cache.password,
                 FLOW_DB_READERS: json.dumps(readers)}  # fmt: skip
 
-    def readers(self, found: Iterable[TableUse]) -> dict[str, PgTarget]:
-        """Who reads the app tables among ``found``: each one's app, with its own login (the
-        planner runs an index's functions as whoever plans a query on the table: the app's
-        code then runs with the app's rights, never the flow's)."""
-        return {u.database: self.pg.admin.login(u.app_role, self.secrets.password(
-                    database_password(u.app)), u.database)
-                for u in found if not u.write}  # fmt: skip
+    def readers(self, res: Resource) -> dict[str, PgTarget]:
+        """The flow's reader login of each database whose app tables it reads."""
+        flow = res.name
+        return {db: self.pg.admin.login(flow_reader_role(flow, db), self.secrets.password(
+                    reader_password_name(flow, db)), db)
+                for db in _read_tables(res)}  # fmt: skip
 
     def observe(self, res: Resource) -> tuple[str, ...]:
         """How the flow's access differs from what it should be."""
@@ -122,7 +128,19 @@ class FlowAccess:
             with connect(self.pg.admin.with_db(dbname)) as conn:
                 drift += [f"{dbname}/{u.table}: {why}" for u in found
                           if (why := _table_drift(conn, role, u))]  # fmt: skip
-        return tuple(drift)
+        return tuple(drift + self._reader_drift(res))
+
+    def _reader_drift(self, res: Resource) -> list[str]:
+        drift, readers = [], self.readers(res)
+        for dbname, tables in _read_tables(res).items():
+            reader = readers[dbname]
+            if not self.pg.password_matches(reader.user, reader.password):
+                drift.append(f"role {reader.user} is missing or does not log in with its password")
+            elif self.pg.observe_database(dbname, extensions=False) is not None:
+                with connect(self.pg.admin.with_db(dbname)) as conn:
+                    drift += [f"{dbname}/{t}: {reader.user} may not read it"
+                              for t in tables if not may_read(conn, reader.user, t)]  # fmt: skip
+        return drift
 
     def _redis_drift(self, res: Resource) -> tuple[str, ...]:
         user, grant = flow_role(res.name), _redis_grant(res)
@@ -153,19 +171,45 @@ class FlowAccess:
                     grant_table(conn, role, _grant(use))
                     if use.lookup and table_exists(conn, use.table):
                         install_versioning(conn, use.table)
+        self._apply_readers(res)
+
+    def _apply_readers(self, res: Resource) -> None:
+        tables = _read_tables(res)
+        for dbname, reader in self.readers(res).items():
+            self.pg.ensure_role(reader.user, reader.password, inherit=False)
+            with self.pg.pool.connection() as conn:
+                grant_connect(conn, dbname, reader.user)
+            with connect(self.pg.admin.with_db(dbname)) as conn:
+                for table in tables[dbname]:
+                    grant_select(conn, reader.user, table)
 
     def delete(self, res: Resource) -> None:
-        role = flow_role(res.name)
-        for dbname in uses(res):
+        readers = {db: t.user for db, t in self.readers(res).items()}
+        for role, databases in [(flow_role(res.name), list(uses(res))),
+                                *((r, [db]) for db, r in readers.items())]:  # fmt: skip
+            self._drop(role, databases)
+        for dbname in readers:
+            self.secrets.delete(reader_password_name(res.name, dbname))
+        self.secrets.delete(password_name(res.name))
+        self.acl.delete_user(role)
+        self.secrets.delete(redis_password_name(res.name))
+
+    def _drop(self, role: str, databases: list[str]) -> None:
+        for dbname in databases:
             if self.pg.observe_database(dbname, extensions=False) is not None:
                 with connect(self.pg.admin.with_db(dbname)) as conn:
                     revoke_all(conn, role)
         with self.pg.pool.connection() as conn:
             revoke_all(conn, role)  # CONNECT on databases dropped meanwhile, memberships
         self.pg.drop_role(role)
-        self.secrets.delete(password_name(res.name))
-        self.acl.delete_user(role)
-        self.secrets.delete(redis_password_name(res.name))
+
+
+def _read_tables(res: Resource) -> dict[str, list[str]]:
+    """By database, the app tables the flow reads."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for use in (u for us in uses(res).values() for u in us if not u.write):
+        found[use.database].append(use.table)
+    return dict(found)
 
 
 def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
