@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.waiting import wait_until
 
 from comind.errors import ComindError
 from comind.platform import Platform
 from comind.platform.replicas import Replicas
 from comind.stores.postgres import PgTarget, connect
-from tests.waiting import wait_until
 
 KEY = "the-replicas-key-0123456789abcdefghij"
 

@@ -21,8 +21,8 @@ from psycopg import sql
 from comind.backup import logical, verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
-from comind.backup.errors import BackupError
 from comind.backup.cluster import Cluster
+from comind.backup.errors import BackupError
 from comind.backup.keys import KeyRing
 from comind.backup.logical import logical_backup
 from comind.backup.verify import Verifier

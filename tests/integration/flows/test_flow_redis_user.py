@@ -25,10 +25,10 @@ from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
 from comind.gitops.resources import Resource
 from comind.platform import Platform
-from comind.platform.local import running_state
-from comind.platform.worker import WorkerLogins, flow_engines
+from comind.platform.worker import EngineAddresses, WorkerLogins, flow_engines
 from comind.queue.model import OutgoingMessage
 from comind.spec import load_spec
+from comind.spec.names import flow_reader_role
 from comind.stores.postgres import connect
 from comind.stores.redis import client, default_user
 from waiting import wait_until
@@ -83,7 +83,7 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
     env = found.worker_env(FLOW)
     assert runtime.engines.redis.password not in env.values()  # the default user's
     logins = WorkerLogins.from_env(env)
-    with flow_engines(home, running_state(home), logins) as engines:
+    with flow_engines(home, EngineAddresses.of(home), logins) as engines:
         builder = FlowBuilder(load_spec(root), root, engines)
         enriched = builder.steps(FLOW)[1].apply([Record({"id": "o1", "customer_id": 1})])
         builder.sinks(FLOW)["default"].write(enriched.kept)
@@ -106,12 +106,13 @@ def test_the_flow_user_writes_its_sink_and_cache_keys_and_nothing_else(
         assert len(cached) == 1 and json.loads(admin.get(cached[0]) or "")["tier"] == "gold"
 
 
-def test_an_enrich_lookup_runs_the_apps_index_functions_as_the_app(
+def test_an_enrich_lookup_runs_the_apps_index_functions_as_the_flows_reader(
     runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:
     """Red team 21d F1: the planner runs the IMMUTABLE functions an index predicate calls,
     as whoever plans a query on the table. A lookup read as the flow's writer ran the app's
-    code as the writer; now the app's own login plans it."""
+    code as the writer; now the flow's reader of that database plans it, which may read the
+    tables the flow declares there and nothing else (red team 21e G2: not the app's login)."""
     root, app, found = shop
     with connect(found.app_db(app)) as conn:
         conn.execute(
@@ -122,14 +123,14 @@ def test_an_enrich_lookup_runs_the_apps_index_functions_as_the_app(
     listener = psycopg.connect(found.app_db(app).conninfo(), autocommit=True)
     listener.execute("LISTEN spy")
     home = runtime.engines.home
-    with flow_engines(home, running_state(home), WorkerLogins.from_env(found.worker_env(FLOW))) \
-            as engines:  # fmt: skip
+    logins = WorkerLogins.from_env(found.worker_env(FLOW))
+    with flow_engines(home, EngineAddresses.of(home), logins) as engines:
         builder = FlowBuilder(load_spec(root), root, engines)
         enriched = builder.steps(FLOW)[1].apply([Record({"id": "o9", "customer_id": 1})])
     assert enriched.kept[0].value["tier"] == "gold"
     who = {n.payload for n in listener.notifies(timeout=1.0)}
     listener.close()
-    assert who and not [w for w in who if w.startswith("comind")], who
+    assert who == {flow_reader_role(FLOW, app)}, who
 
 
 def test_the_dedupe_window_holds_across_workers_and_restarts(
@@ -140,12 +141,12 @@ def test_the_dedupe_window_holds_across_workers_and_restarts(
     root, _, found = shop
     home = runtime.engines.home
     logins = WorkerLogins.from_env(found.worker_env(FLOW))
-    with flow_engines(home, running_state(home), logins) as first:
+    with flow_engines(home, EngineAddresses.of(home), logins) as first:
         cleanse = FlowBuilder(load_spec(root), root, first).steps(FLOW)[0]
         kept = cleanse.apply([Record({"id": "o1"}), Record({"id": "o2"}), Record({"id": "o1"})])
         assert [r.value["id"] for r in kept.kept] == ["o1", "o2"]
         cleanse.committed(kept.kept)  # the sink committed them: delivered
-    with flow_engines(home, running_state(home), logins) as second:  # another worker, or
+    with flow_engines(home, EngineAddresses.of(home), logins) as second:  # another worker, or
         cleanse = FlowBuilder(load_spec(root), root, second).steps(FLOW)[0]  # a restart
         kept = cleanse.apply([Record({"id": "o1"}), Record({"id": "o3"})])
         assert [r.value["id"] for r in kept.kept] == ["o3"]

@@ -29,6 +29,7 @@ from comind.api.tokens import Tokens
 from comind.embedded.ports import free_port
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.jobs import run_job
 from comind.flows.quarantine import Selection, revealed
 from comind.flows.state import FlowState
 from comind.governance.access import AccessStore
@@ -85,11 +86,16 @@ def stored(kit: FlowKit) -> list[dict[str, Any]]:
 def service(kit: FlowKit, builder: FlowBuilder, box: SealBox) -> QuarantineService:
     applied = Applied(builder.spec, kit.root, "abc123", None)
 
-    def engines(flow: str) -> FlowEngines:  # the service closes what it is given
+    def launch(flow: str, job: dict[str, Any]) -> Any:  # as a worker process runs a job
         e = kit.engines
-        return FlowEngines(kit.layer, e.postgres, e.objects, e.redis, pii_keys=e.pii_keys)
+        engines = FlowEngines(kit.layer, e.postgres, e.objects, e.redis, pii_keys=e.pii_keys)
+        try:
+            return run_job(FlowBuilder(builder.spec, kit.root, engines), flow,
+                           json.loads(json.dumps(job)))  # fmt: skip
+        finally:
+            engines.close()
 
-    flows = FlowService(lambda: applied, engines)
+    flows = FlowService(lambda: applied, kit.layer.queues, launch)
     return QuarantineService(lambda: applied, FlowState(kit.layer.pool), box, flows)
 
 

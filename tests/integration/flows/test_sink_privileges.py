@@ -23,17 +23,16 @@ from provisioned import Provisioned, provisioned
 from psycopg import sql
 
 from comind.errors import ComindError
-from comind.flows.access import TableUse
 from comind.flows.build import FlowBuilder
 from comind.flows.records import Record
 from comind.platform import Platform
-from comind.platform.local import running_state
-from comind.platform.worker import WorkerLogins, flow_engines
+from comind.platform.worker import EngineAddresses, WorkerLogins, flow_engines
 from comind.spec import load_spec
-from comind.spec.names import role_name
+from comind.spec.names import flow_reader_role, role_name
 from comind.stores.postgres import PgTarget, connect, superuser
 
 FLOW = "copy-done"
+READS = "read-tenants"
 LINEAGE_EVENT = """INSERT INTO comind.lineage_events (event_time, event_type, run_id, job, payload)
 VALUES (now(), 'START', gen_random_uuid(), %s, '{"eventType": "START"}')"""
 
@@ -56,6 +55,12 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisi
             kind: stream
             source: queue://{app}/jobs
             sink: {{postgres: {app}.done, upsert_on: [id]}}
+          {READS}:
+            kind: batch
+            on_demand: true
+            source: postgres://{app}/tenants
+            partition: {{by: day, field: at}}
+            sink: {{postgres: {app}.done, upsert_on: [id]}}
         """))  # fmt: skip
     assert runtime.db is not None
     try:
@@ -69,7 +74,7 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[tuple[Path, str, Provisi
 def _write(runtime: Platform, root: Path, logins: WorkerLogins, ids: range) -> None:
     """One batch through the sink of the flow, with the engines a worker of it gets."""
     home = runtime.engines.home
-    with flow_engines(home, running_state(home), logins) as engines:
+    with flow_engines(home, EngineAddresses.of(home), logins) as engines:
         sink = FlowBuilder(load_spec(root), root, engines).sinks(FLOW)["default"]
         sink.write([Record({"id": str(i)}) for i in ids])
 
@@ -183,28 +188,44 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
         connect(writer.with_db(runtime.db.dbname)).close()
 
 
-def test_a_flow_reads_an_apps_tables_with_the_apps_own_login(
+def test_a_flow_reads_an_apps_tables_with_a_reader_of_its_own_and_no_more(
     runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:
     """Red team 21d F1: planning a query on an app's table runs the functions its indexes
-    call, as whoever plans; read as the flow's writer (which may SET ROLE to the owner of
-    the tables flows write), an app's code took the writer over. Red team 21c N5: a tenants'
-    policy on such a table made a flow fail for ever. Read as the app, both are the app's."""
+    call, as whoever plans: read as the flow's writer, an app's code took the writer over.
+    Red team 21e G2: read as the app's own login, a flow running another app's code handed
+    that code the app's database. The flow's reader of the app's database may read the
+    tables the flow declares there, whole (red team 21c N5: a tenants' policy made a flow
+    fail for ever), and nothing else: no other table, no other database, no owner's role."""
     _, app, found = shop
-    logins = WorkerLogins.from_env(found.worker_env(FLOW))
-    reader = found.access.readers([TableUse(app, app, "tenants")])[app]
-    assert reader.user == role_name(app) and reader.dbname == app
+    res = next(r for r in found.resources if r.kind == "flow" and r.name == READS)
+    reader = found.access.readers(res)[app]
+    env = WorkerLogins.from_env(found.worker_env(READS))
+    assert env.readers[app] == (reader.user, reader.password)
+    assert reader.user == flow_reader_role(READS, app) and reader.dbname == app
     with connect(found.app_db(app)) as conn:
-        conn.execute("CREATE TABLE public.tenants (id int)")
-        conn.execute("INSERT INTO public.tenants SELECT generate_series(1, 4)")
+        conn.execute("CREATE TABLE public.tenants (id int, at timestamptz)")
+        conn.execute("INSERT INTO public.tenants SELECT generate_series(1, 4), now()")
         conn.execute("ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY")
         conn.execute("CREATE POLICY mine ON public.tenants USING (false)")
-    with connect(reader) as conn:  # the owner's own read: its policy is for its tenants
+        conn.execute("CREATE TABLE public.private (secret text)")
+    found.access.apply(res)  # the table exists now: the next sync grants it
+    with connect(reader) as conn:
         assert conn.execute("SELECT count(*) FROM public.tenants").fetchone() == (4,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM public.private")
+    with connect(reader) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role_name(app))))
+    with pytest.raises(psycopg.OperationalError):  # no other database
+        connect(reader.with_db("postgres")).close()
     with connect(superuser(runtime.engines.postgres)) as conn:
         row = conn.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = %s",
-                           (logins.flow_user,)).fetchone()  # fmt: skip
+                           (env.flow_user,)).fetchone()  # fmt: skip
+        members = conn.execute("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r "
+                               "ON r.oid = m.member WHERE r.rolname = %s",
+                               (reader.user,)).fetchone()  # fmt: skip
     assert row == (False,)  # the writer reads no app table, and bypasses nothing
+    assert members == (0,)  # the reader is no member of any role
 
 
 def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(

@@ -8,7 +8,8 @@ flows/access.py lists for the flow (stores/pg_grants.py says what each use grant
 enrich table also gets its version trigger here, because the writer may not create one.
 An app's tables the flow reads (a source, an enrich lookup) are read with a reader role of
 the flow's per database (``comind_fr_FLOW.DB``: CONNECT on that database, SELECT on those
-tables, nothing else): planning a query on a table runs the immutable functions its indexes
+tables, nothing else; BYPASSRLS, so it reads them whole as their app does and no policy,
+which is app code, runs as it): planning a query on a table runs the immutable functions its indexes
 call as whoever plans (red team 21d F1), so the app's code runs with rights it has anyway,
 never the writer's; and never with the app's own login, which a flow running another
 app's code must not hold (red team 21e G2).
@@ -176,7 +177,7 @@ class FlowAccess:
     def _apply_readers(self, res: Resource) -> None:
         tables = _read_tables(res)
         for dbname, reader in self.readers(res).items():
-            self.pg.ensure_role(reader.user, reader.password, inherit=False)
+            self.pg.ensure_role(reader.user, reader.password, inherit=False, bypass_rls=True)
             with self.pg.pool.connection() as conn:
                 grant_connect(conn, dbname, reader.user)
             with connect(self.pg.admin.with_db(dbname)) as conn:
@@ -191,7 +192,7 @@ class FlowAccess:
         for dbname in readers:
             self.secrets.delete(reader_password_name(res.name, dbname))
         self.secrets.delete(password_name(res.name))
-        self.acl.delete_user(role)
+        self.acl.delete_user(flow_role(res.name))
         self.secrets.delete(redis_password_name(res.name))
 
     def _drop(self, role: str, databases: list[str]) -> None:
