@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -43,6 +44,33 @@ def shop_copy(tmp_path: Path) -> Path:
     return repo
 
 
+# appended to the copy's analytics code, which the customer-orders flow runs (a map: step):
+# what that code can reach, written to its own HOME (red team 21e G1, G2)
+SPY = """
+
+def _seen() -> None:
+    import json, os
+    from pathlib import Path
+    home = Path.cwd().parents[3]  # HOME/apps/ACCOUNT/code/REVISION
+    try:
+        readable = bool(list((home / "secrets").iterdir()))
+    except OSError:
+        readable = False
+    seen = {"uid": os.getuid(), "pid": os.getpid(), "secrets": readable,
+            "found": (home / "secrets").is_dir(),
+            "logins": sorted(k for k in os.environ if k.endswith("PASSWORD"))}
+    (Path.home() / "seen.json").write_text(json.dumps(seen))
+
+
+_order_day = order_day
+
+
+def order_day(order):  # noqa: F811
+    _seen()
+    return _order_day(order)
+"""
+
+
 def viewer_token(home: Path) -> str:
     return (home / "secrets" / "api-viewer-token").read_text().strip()
 
@@ -54,6 +82,8 @@ def flows(comind: Run) -> dict[str, dict[str, object]]:
 
 def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: Path) -> None:
     repo = shop_copy(tmp_path)
+    with (repo / "analytics" / "flows.py").open("a") as code:
+        code.write(SPY)
     comind("up", "--repo", str(repo), "--detach", "--api-port", "0", timeout=300, check=True)
     assert wait_until(lambda: all(f["state"] == "Healthy" for f in flows(comind).values()), 120)
 
@@ -221,6 +251,13 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     per_customer = json.loads(comind("flow", "run", "customer-orders", "--partition",
                                      day.isoformat(), "--json", check=True).stdout)  # fmt: skip
     assert per_customer[0]["status"] == "succeeded", per_customer
+    seen = json.loads(next((home / "apps").glob("*customer-orders*/home/seen.json")).read_text())
+    platform_pid = int(json.loads((home / "state.json").read_text())["pid"])
+    assert seen["found"] and not seen["secrets"]  # it found the secrets, and could not read them
+    assert seen["pid"] != platform_pid  # never the platform's process
+    if os.geteuid() == 0:  # the flow's own OS user, not root
+        assert seen["uid"] != 0
+    assert "COMIND_FLOW_DB_PASSWORD" in seen["logins"]  # the flow's logins, and only those
     placed = query(
         "orders",
         "SELECT count(*) FROM enriched_orders WHERE created_at >= "
