@@ -1,6 +1,8 @@
 """One-shot processes of an app's account: an operator's flow job runs app code, so it runs
 where the flow's workers run (its OS user, its copy of the code, its environment), and the
-platform reads back only its answer on standard output (bounded), never its memory."""
+platform reads back only its answer on standard output (bounded), never its memory. What it
+prints on standard error goes to its log (rotated like an app's) and the last lines, secrets
+scrubbed, into the outcome."""
 
 from __future__ import annotations
 
@@ -9,54 +11,57 @@ import os
 import signal
 import subprocess
 import threading
+from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from comind.apps.accounts import AppAccounts, shared
 from comind.apps.env import environment, scrub
+from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
 
 MAX_ANSWER = 8 << 20  # bytes of standard output read back
-TAIL = 4096  # bytes of the log an error quotes
+LINE_LIMIT = 64 * 1024  # bytes of one line of its log
+TAIL_LINES = 20
 
 
 @dataclass(frozen=True)
 class JobOutcome:
     code: int  # the exit status (negative: a signal; the timeout kills)
     answer: bytes  # standard output, at most MAX_ANSWER bytes
-    tail: str  # the end of its standard error, secrets scrubbed
+    tail: str  # the last lines of its standard error, secrets scrubbed
 
 
 def run_once(
-    accounts: AppAccounts | None, spec: AppSpec, given: bytes, log: Path, timeout: float
+    accounts: AppAccounts | None, spec: AppSpec, given: bytes, log: AppLog, timeout: float
 ) -> JobOutcome:
-    """Run ``spec.command`` once in its account, ``given`` on its standard input; its
-    standard error is appended to ``log``."""
+    """Run ``spec.command`` once in its account, ``given`` on its standard input."""
     account = accounts.open(spec, keep=None) if accounts else shared(spec)
     env = environment(account.code, spec.env, None, home=account.home, replaced=account.env)
-    user = account.user
-    with log.open("ab") as err:
-        start = err.tell()
-        proc = subprocess.Popen(["/bin/sh", "-c", spec.command], cwd=account.code, env=env,
-                                user=user.uid, group=user.gid, extra_groups=user.extra_groups,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                start_new_session=True)  # fmt: skip
-        timer = threading.Timer(timeout, _kill, (proc,))
-        timer.start()
-        assert proc.stdout is not None and proc.stdin is not None
-        feed = threading.Thread(target=_feed, args=(proc.stdin, given), daemon=True)
-        feed.start()  # while its answer is read: neither side waits on a full pipe
-        try:
-            answer = proc.stdout.read(MAX_ANSWER)
-            if proc.stdout.read(1):  # more than it may say: it says nothing
-                _kill(proc)
-            code = proc.wait()
-        finally:
-            timer.cancel()
-            _kill(proc)  # and whatever it started in its session
-            proc.stdout.close()
-    return JobOutcome(code, answer, scrub(_tail(log, start), spec.env.values()))
+    user, tail = account.user, deque[str](maxlen=TAIL_LINES)
+    proc = subprocess.Popen(["/bin/sh", "-c", spec.command], cwd=account.code, env=env,
+                            user=user.uid, group=user.gid, extra_groups=user.extra_groups,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    helpers = [threading.Thread(target=_feed, args=(proc.stdin, given), daemon=True),
+               threading.Thread(target=_copy, args=(proc.stderr, log, tail, spec),
+                                daemon=True)]  # fmt: skip
+    for helper in helpers:  # neither side waits on a full pipe
+        helper.start()
+    timer = threading.Timer(timeout, _kill, (proc,))
+    timer.start()
+    try:
+        answer = proc.stdout.read(MAX_ANSWER)
+        if proc.stdout.read(1):  # more than it may say: it says nothing
+            _kill(proc)
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        _kill(proc)  # and whatever it started in its session
+        proc.stdout.close()
+    helpers[1].join(timeout=5)
+    return JobOutcome(code, answer, "\n".join(tail))
 
 
 def _feed(pipe: IO[bytes], given: bytes) -> None:
@@ -64,12 +69,15 @@ def _feed(pipe: IO[bytes], given: bytes) -> None:
         pipe.write(given)
 
 
+def _copy(stream: IO[bytes], log: AppLog, tail: deque[str], spec: AppSpec) -> None:
+    with stream:
+        while line := stream.readline(LINE_LIMIT):
+            text = scrub(line.decode(errors="replace"), spec.env.values())
+            log.write(text.encode())
+            if text.strip():
+                tail.append(text.strip())
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _tail(log: Path, start: int) -> str:
-    with log.open("rb") as f:
-        f.seek(max(start, log.stat().st_size - TAIL))
-        return f.read().decode(errors="replace")

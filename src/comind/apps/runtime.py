@@ -71,7 +71,11 @@ class AppRuntime:
     def run_once(self, spec: AppSpec, given: bytes, timeout: float) -> JobOutcome:
         """Run ``spec`` once, to its end, as its account, ``given`` on its standard input
         (apps/jobs.py); its errors go to its log."""
-        return run_once(self.accounts, spec, given, self.log_file(spec.name), timeout)
+        log = AppLog(self.log_file(spec.name))
+        try:
+            return run_once(self.accounts, spec, given, log, timeout)
+        finally:
+            log.close()
 
     def state(self, name: str) -> AppState | None:
         """The app's state; ``Stopped`` after :meth:`stop`, None for an app never deployed."""

@@ -4,10 +4,11 @@ platform's engines.
 App databases are written as the flow's own writer role (``FlowEngines.postgres``), which
 holds exactly what flows/access.py lists; never as a superuser, so code an app manages to
 run inside a flow's statements (a trigger, a view's function) gains nothing beyond that.
-An app's tables (a source, an enrich lookup) are read with the app's own login
-(``FlowEngines.readers``): planning a query on a table runs the immutable functions its
-indexes call, as whoever plans (red team 21d F1), so the app's code runs with the app's
-rights, never the writer's (which may ``SET ROLE`` to the owner of the tables it writes).
+An app's tables (a source, an enrich lookup) are read with the flow's reader role of that
+database (``FlowEngines.readers``: SELECT on the declared tables, nothing else): planning a
+query on a table runs the immutable functions its indexes call, as whoever plans (red team
+21d F1), so the app's code runs with rights it has anyway, never the writer's (which may
+``SET ROLE`` to the owner of the tables it writes).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class FlowEngines:
     # every FlowState of these engines stores them masked, whichever code quarantines
     pii: dict[str, dict[str, str]] = field(default_factory=dict)
     pii_keys: PiiKeys | None = None  # what flows protect declared PII fields with
-    readers: dict[str, PgTarget] = field(default_factory=dict)  # database -> its app's login
+    readers: dict[str, PgTarget] = field(default_factory=dict)  # database -> the flow's reader
     _pools: dict[str, Pool] = field(default_factory=dict)
     _redis: RedisClient | None = None
 
@@ -80,10 +81,10 @@ class FlowEngines:
         return self._pool(dbname, self.postgres.with_db(dbname))
 
     def reader(self, dbname: str) -> Pool:
-        """Who reads the app tables of ``dbname``: its app's own login (the writer where
-        no app owns the database)."""
+        """Who reads the app tables of ``dbname``: the flow's reader there (the writer where
+        the flow has none, as in tests)."""
         login = self.readers.get(dbname)
-        return self._pool(f"{dbname} as its app", login) if login else self.database(dbname)
+        return self._pool(f"{dbname} as the reader", login) if login else self.database(dbname)
 
     def _pool(self, key: str, target: PgTarget) -> Pool:
         if key not in self._pools:

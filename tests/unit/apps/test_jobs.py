@@ -5,9 +5,13 @@ goes to the log, never into the answer; a job that outlives its timeout is kille
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from comind.apps.jobs import run_once
+from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
 
 SECRET = "s3cr3t-value-that-must-not-show"
@@ -31,19 +35,28 @@ def _spec(tmp_path: Path) -> AppSpec:
                    env={"TOKEN": SECRET}, revision="r1", account="flow.x")  # fmt: skip
 
 
-def test_the_job_reads_its_input_and_only_its_answer_comes_back(tmp_path: Path) -> None:
-    log = tmp_path / "job.log"
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[AppLog]:
+    log = AppLog(tmp_path / "job.log")
+    yield log
+    log.close()
+
+
+def test_the_job_reads_its_input_and_only_its_answer_comes_back(
+    tmp_path: Path, log: AppLog
+) -> None:
     done = run_once(None, _spec(tmp_path), b'{"n": 21}', log, timeout=30)
     assert (done.code, done.answer) == (0, b'{"doubled": 42}')
-    assert "the app's code talks" in log.read_text()  # printed to the log, not the answer
+    written = log.path.read_text()
+    assert "the app's code talks" in written and SECRET not in written  # the log, scrubbed
 
 
-def test_a_failed_job_quotes_its_error_with_secrets_scrubbed(tmp_path: Path) -> None:
-    done = run_once(None, _spec(tmp_path), b'{"fail": true}', tmp_path / "job.log", timeout=30)
+def test_a_failed_job_quotes_its_error_with_secrets_scrubbed(tmp_path: Path, log: AppLog) -> None:
+    done = run_once(None, _spec(tmp_path), b'{"fail": true}', log, timeout=30)
     assert done.code == 1 and done.answer == b""
     assert "error: it went wrong" in done.tail and SECRET not in done.tail
 
 
-def test_a_job_past_its_timeout_is_killed(tmp_path: Path) -> None:
-    done = run_once(None, _spec(tmp_path), b'{"sleep": true}', tmp_path / "job.log", timeout=1)
+def test_a_job_past_its_timeout_is_killed(tmp_path: Path, log: AppLog) -> None:
+    done = run_once(None, _spec(tmp_path), b'{"sleep": true}', log, timeout=1)
     assert done.code < 0 and done.answer == b""
