@@ -445,3 +445,36 @@ def test_the_app_log_rotates_keeping_one_generation(tmp_path: Path) -> None:
     assert (tmp_path / "app.log.1").exists()
     assert (tmp_path / "app.log").stat().st_size < 200
     assert "line 19" in (tmp_path / "app.log").read_text()
+
+
+SUPERVISOR = """
+import sys, time
+from pathlib import Path
+from comind.apps.runtime import AppRuntime, AppSpec
+apps = AppRuntime(Path(sys.argv[1]))
+apps.deploy(AppSpec(name="orphan", command="sleep 600", cwd=Path(sys.argv[1]), env={},
+                    revision="r1"))
+while (apps.state("orphan").pid or 0) == 0:
+    time.sleep(0.05)
+print(apps.state("orphan").pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_app_does_not_outlive_a_platform_killed_with_sigkill(tmp_path: Path) -> None:
+    """Issue 19: a leader killed with -9 left its apps running (its replica took over)."""
+    import subprocess
+
+    platform = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(tmp_path)],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert platform.stdout is not None
+        app = int(platform.stdout.readline())
+        assert pid_alive(app)
+        platform.kill()
+        platform.wait()
+        assert wait_until(lambda: not pid_alive(app), timeout=10)
+    finally:
+        platform.kill()
+        if platform.stdout:
+            platform.stdout.close()

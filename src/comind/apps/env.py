@@ -1,4 +1,5 @@
-"""The environment an app process gets, and keeping its values out of every text we write.
+"""The environment an app process gets, how its command is started, and keeping its values
+out of every text we write.
 
 Apps start from a clean base (``PATH``, ``LANG``, and ``HOME``: the app's own directory,
 else the platform's), never from the platform's own environment, so nothing of the platform
@@ -7,11 +8,16 @@ started the platform. The directory of the platform's
 own Python leads ``PATH``, so ``python`` in a ``run`` command exists wherever the platform
 runs (a bare Debian has only ``python3``). The declared env holds secrets:
 any text the runtime derives from app output passes through :func:`scrub` first.
+
+A command is killed with the thread that started it (:func:`leashed`): a platform killed
+with SIGKILL, whose apps and flow workers nothing stops any more, leaves none of them running
+(a replica takes over, issue 19; the next start finds their ports free).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,6 +25,15 @@ from pathlib import Path
 INHERITED = ("PATH", "HOME", "LANG")
 DEFAULTS = {"PATH": os.defpath, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 SHORTEST_SECRET = 6
+
+
+def leashed(command: str) -> list[str]:
+    """The argv running ``command`` under ``/bin/sh``, sent SIGKILL when the thread that
+    starts it ends (util-linux's ``setpriv --pdeathsig``; without it, not leashed). The
+    supervisor's thread outlives its processes: it stops them before it ends."""
+    setpriv = shutil.which("setpriv")
+    shell = ["/bin/sh", "-c", command]
+    return [setpriv, "--pdeathsig", "KILL", "--", *shell] if setpriv else shell
 
 
 def environment(

@@ -31,7 +31,7 @@ from typing import IO
 import psutil
 
 from comind.apps.accounts import Account
-from comind.apps.env import environment, scrub
+from comind.apps.env import environment, leashed, scrub
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
 from comind.apps.probes import Target, failure
@@ -74,7 +74,7 @@ class Instance:
         secrets = tuple(spec.env.values())
         self._target = Target(host, port, spec.port, cwd, env, secrets, user)
         self._proc = subprocess.Popen(
-            ["/bin/sh", "-c", spec.command],
+            leashed(spec.command),
             cwd=cwd,
             env=env,
             user=user.uid,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from comind.apps.accounts import AppAccounts, shared
-from comind.apps.env import environment, scrub
+from comind.apps.env import environment, leashed, scrub
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
 
@@ -39,7 +39,7 @@ def run_once(
     account = accounts.open(spec, keep=None) if accounts else shared(spec)
     env = environment(account.code, spec.env, None, home=account.home, replaced=account.env)
     user, tail = account.user, deque[str](maxlen=TAIL_LINES)
-    proc = subprocess.Popen(["/bin/sh", "-c", spec.command], cwd=account.code, env=env,
+    proc = subprocess.Popen(leashed(spec.command), cwd=account.code, env=env,
                             user=user.uid, group=user.gid, extra_groups=user.extra_groups,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
