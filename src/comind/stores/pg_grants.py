@@ -12,6 +12,7 @@ Everything is idempotent, so provisioning twice converges.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -135,6 +136,45 @@ def may_read(conn: Connection, role: str, table: str) -> bool:
         "SELECT has_table_privilege(%s, to_regclass(%s), 'SELECT')", (role, quoted(table))
     ).fetchone()
     return bool(row and row[0])
+
+
+def readable_tables(conn: Connection, role: str) -> list[str]:
+    """On a connection to one database: the ``schema.table`` names ``role`` was granted
+    SELECT on there."""
+    rows = conn.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.role_table_grants "
+        "WHERE grantee = %s AND privilege_type = 'SELECT'",
+        (role,),
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def revoke_select(conn: Connection, role: str, table: str) -> None:
+    conn.execute(sql.SQL("REVOKE SELECT ON {} FROM {}").format(
+        sql.SQL(quoted(table)), sql.Identifier(role)))  # fmt: skip
+
+
+def mark_role(conn: Connection, role: str, mark: dict[str, str]) -> None:
+    """Say in ``role``'s comment what it is for (found again by :func:`marked_roles`)."""
+    conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(
+        sql.Identifier(role), sql.Literal(json.dumps(mark, sort_keys=True))))  # fmt: skip
+
+
+def marked_roles(conn: Connection, **wanted: str) -> dict[str, dict[str, str]]:
+    """The roles whose mark holds every item of ``wanted``, with their marks."""
+    rows = conn.execute(
+        "SELECT r.rolname, d.description FROM pg_roles r JOIN pg_shdescription d "
+        "ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass"
+    ).fetchall()
+    found: dict[str, dict[str, str]] = {}
+    for role, text in rows:
+        try:
+            mark = json.loads(text)
+        except ValueError:
+            continue  # a comment of someone else's
+        if isinstance(mark, dict) and all(mark.get(k) == v for k, v in wanted.items()):
+            found[str(role)] = mark
+    return found
 
 
 def revoke_all(conn: Connection, role: str) -> None:

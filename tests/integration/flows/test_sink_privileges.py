@@ -11,6 +11,7 @@ a superuser, and the app cannot reach the platform database.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import textwrap
 import uuid
@@ -226,6 +227,12 @@ def test_a_flow_reads_an_apps_tables_with_a_reader_of_its_own_and_no_more(
                                (reader.user,)).fetchone()  # fmt: skip
     assert row == (False,)  # the writer reads no app table, and bypasses nothing
     assert members == (0,)  # the reader is no member of any role
+    # the flow stops reading the app's database: its reader goes with the next apply
+    writes = [t for t in res.spec["tables"] if t.get("write")]
+    found.access.apply(dataclasses.replace(res, spec={**res.spec, "tables": writes}))
+    with connect(superuser(runtime.engines.postgres)) as conn:
+        left = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (reader.user,))
+        assert left.fetchone() is None
 
 
 def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(

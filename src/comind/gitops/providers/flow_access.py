@@ -38,8 +38,13 @@ from comind.stores.pg_grants import (
     grant_database,
     grant_select,
     grant_table,
+    mark_role,
+    marked_roles,
     may_read,
+    quoted,
+    readable_tables,
     revoke_all,
+    revoke_select,
     strange_owners,
     table_exists,
 )
@@ -175,22 +180,34 @@ class FlowAccess:
         self._apply_readers(res)
 
     def _apply_readers(self, res: Resource) -> None:
-        tables = _read_tables(res)
-        for dbname, reader in self.readers(res).items():
+        """Each reader as the spec says, and no more: SELECT on a table the flow no longer
+        reads is taken back, a reader of a database it no longer reads is dropped."""
+        tables, readers = _read_tables(res), self.readers(res)
+        for dbname, reader in readers.items():
             self.pg.ensure_role(reader.user, reader.password, inherit=False, bypass_rls=True)
             with self.pg.pool.connection() as conn:
+                mark_role(conn, reader.user, {"reader_of": res.name, "database": dbname})
                 grant_connect(conn, dbname, reader.user)
             with connect(self.pg.admin.with_db(dbname)) as conn:
+                wanted = {quoted(t) for t in tables[dbname]}
                 for table in tables[dbname]:
                     grant_select(conn, reader.user, table)
+                for table in readable_tables(conn, reader.user):
+                    if quoted(table) not in wanted:
+                        revoke_select(conn, reader.user, table)
+        self._drop_readers(res.name, keep={t.user for t in readers.values()})
+
+    def _drop_readers(self, flow: str, keep: set[str]) -> None:
+        with self.pg.pool.connection() as conn:
+            stale = marked_roles(conn, reader_of=flow)
+        for role, mark in stale.items():
+            if role not in keep:
+                self._drop(role, [mark["database"]])
+                self.secrets.delete(reader_password_name(flow, mark["database"]))
 
     def delete(self, res: Resource) -> None:
-        readers = {db: t.user for db, t in self.readers(res).items()}
-        for role, databases in [(flow_role(res.name), list(uses(res))),
-                                *((r, [db]) for db, r in readers.items())]:  # fmt: skip
-            self._drop(role, databases)
-        for dbname in readers:
-            self.secrets.delete(reader_password_name(res.name, dbname))
+        self._drop(flow_role(res.name), list(uses(res)))
+        self._drop_readers(res.name, keep=set())
         self.secrets.delete(password_name(res.name))
         self.acl.delete_user(flow_role(res.name))
         self.secrets.delete(redis_password_name(res.name))
