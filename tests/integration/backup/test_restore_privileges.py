@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from comind.backup import cluster as cluster_module
 from comind.backup import logical, verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
@@ -280,6 +281,7 @@ def test_an_app_holding_its_table_locked_holds_up_no_backup(
     """Red team 21e G3: ``LOCK TABLE … ACCESS EXCLUSIVE`` in an open transaction of the app's
     made the full backup's count wait for ever, and every other backup with it."""
     monkeypatch.setattr(logical, "DUMP_LOCK_WAIT", "1s")
+    monkeypatch.setattr(cluster_module, "COUNT_LOCK_WAIT", "200ms")
     holder = psycopg.connect(evil.conninfo())
     holder.execute("SET default_transaction_read_only = off")
     holder.execute("LOCK TABLE public.checked IN ACCESS EXCLUSIVE MODE")
