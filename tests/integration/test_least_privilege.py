@@ -145,10 +145,11 @@ def test_a_health_command_runs_as_the_app_and_cannot_read_secrets(started: Start
 
 def test_nothing_in_the_state_directory_is_open_to_others(started: Started) -> None:
     """Files 0600 and directories 0700, but the directories others must cross (0710,
-    group ``comind``, as root); sockets and all. Checked once apps, logs and engines wrote."""
+    group ``comind``, as root) and what root keeps for one app under ``apps/APP/`` (its
+    group's alone); sockets and all. Checked once apps, logs and engines wrote."""
     _report(started) if os.geteuid() == 0 else None
     crossed = {started.home / name for name in CROSSED}
-    group = state_group()
+    group, apps = state_group(), started.home / "apps"
     opened = []
     for top, dirs, files in os.walk(started.home):
         for path in [Path(top) / name for name in (*dirs, *files)] + [Path(top)]:
@@ -161,11 +162,21 @@ def test_nothing_in_the_state_directory_is_open_to_others(started: Started) -> N
                 continue
             if path in crossed and group is not None:
                 allowed = mode == 0o710 and info.st_gid == group
+            elif apps in path.parents and mode & 0o027 == 0 and mode & 0o070:
+                allowed = _own_group(info.st_gid)  # root's, crossed or read by the app alone
             else:
                 allowed = mode & 0o077 == 0
             if not allowed:
                 opened.append(f"{path} {mode:o}")
     assert not opened
+
+
+def _own_group(gid: int) -> bool:
+    """An app's (or a flow's) own group: its user is the only member."""
+    import grp
+
+    name = grp.getgrgid(gid).gr_name
+    return name.startswith("comind-") and name != REDIS_USER and not grp.getgrgid(gid).gr_mem
 
 
 def test_no_directory_above_the_state_directory_was_opened(started: Started) -> None:

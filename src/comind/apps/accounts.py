@@ -6,9 +6,17 @@ an app's ``run`` (and its health command) cannot read the state directory: secre
 engines' data, other apps' files. It gets::
 
     $COMIND_HOME/apps/                  root:comind 0710 (members cross it, cannot list it)
-      <app>/                            the app's user, 0700
-        home/                           HOME: its own to write
-        code/<revision>/                a copy of the checkout it runs from (its cwd)
+      <app>/                            root:<the app's group> 0710
+        home/                           the app's user, 0700: HOME, its own to write
+        code/                           root:<the app's group> 0710
+          <revision>/                   the app's user: a copy of the checkout (its cwd)
+        ca/                             root:<the app's group> 0750: the CA copies, 0640
+
+Whatever the platform (root) creates, changes or removes there is in a directory of root's,
+so an app cannot put a symlink where root will look: a ``code`` swapped for a link to ``/``
+made root chmod and empty the link's target (red team 21f H0). Directories are opened
+without following links (``O_NOFOLLOW``) and set through their descriptor; a copy is made in
+a private temporary directory of root's and given to the app whole.
 
 The code is a *copy*, owned by the app's user, because checkouts live in
 ``$COMIND_HOME/git`` (private to the platform). Symlinks are copied as links, never
@@ -16,7 +24,7 @@ followed by the platform, so a link in the repository to a secret reaches only w
 app's user could reach anyway. Only the copies of the revisions its instances run are kept.
 The CA certificates an app is pointed to (``AWS_CA_BUNDLE``, ``PGSSLROOTCERT``, the
 ``ssl_ca_certs`` of a ``rediss://`` ``REDIS_URL``: public certificates in private folders)
-are copied into its HOME the same way.
+are copied into its ``ca/``.
 
 Without root (:attr:`AppAccounts.isolated` false) apps run as the platform's user from
 the checkout itself, with a HOME of their own: they can read whatever that user can,
@@ -98,18 +106,20 @@ class AppAccounts:
         of revisions other than ``spec``'s and ``keep`` are removed (None: none is)."""
         name = spec.account_name
         user = app_user(name, self.root.resolve()) if self.isolated else RunAs()
-        own = self._directory(self.root / name, user)
-        home = self._directory(own / "home", user)
+        if not user.other:
+            own = _directory(self.root / name, RunAs(), 0o700)
+            return Account(user, spec.cwd, _directory(own / "home", RunAs(), 0o700))
+        root = RunAs(0, user.gid)  # the platform's, crossed by the app's group
+        own = _directory(self.root / name, root, 0o710, take_back=True)
+        home = _directory(own / "home", user, 0o700)
         require_traverse(home, user)
         self._check_python(name, user)
-        if not user.other:
-            return Account(user, spec.cwd, home)
-        code = self._directory(own / "code", user)
-        copies = {name: str(_copy_file(spec.env[name], home / Path(spec.env[name]).name, user))
+        code, ca = _directory(own / "code", root, 0o710), _directory(own / "ca", root, 0o750)
+        copies = {name: str(_copy_file(spec.env[name], ca / Path(spec.env[name]).name, root))
                   for name in OWN_COPIES if name in spec.env}  # fmt: skip
         name, query, copy = URL_CA
         if name in spec.env:
-            copies[name] = _url_with_copy(spec.env[name], query, home / copy, user)
+            copies[name] = _url_with_copy(spec.env[name], query, ca / copy, root)
         return Account(user, self._export(spec, code, user, keep), home, copies)
 
     def _check_python(self, app: str, user: RunAs) -> None:
@@ -122,12 +132,6 @@ class AppAccounts:
             log.warning("app %s cannot run the platform's Python: %s, or build the platform's "
                         "virtualenv from a Python all users can run (make PYTHON=/usr/bin/python3)",
                         app, why)  # fmt: skip
-
-    def _directory(self, path: Path, user: RunAs) -> Path:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        user.chown(path)
-        path.chmod(0o700)
-        return path
 
     def _export(self, spec: AppSpec, code: Path, user: RunAs, keep: Collection[str] | None) -> Path:
         target = code / _folder(spec.revision)
@@ -152,6 +156,44 @@ class AppAccounts:
         return target
 
 
+def _directory(path: Path, owner: RunAs, mode: int, *, take_back: bool = False) -> Path:
+    """``path`` a real directory of ``owner``'s with ``mode``: whatever else is found in its
+    place (a link, a file, a directory of the app's where root's belongs, unless
+    ``take_back``) is removed first, and the owner and mode are set through a descriptor
+    opened without following links."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        found = None
+    foreign = found is not None and not take_back and _wrong_owner(found, owner)
+    if found is not None and (not stat.S_ISDIR(found.st_mode) or foreign):
+        _remove(path)
+        found = None
+    if found is None:
+        path.mkdir(mode=0o700)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if owner.uid is not None and owner.gid is not None:
+            os.fchown(fd, owner.uid, owner.gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return path
+
+
+def _wrong_owner(found: os.stat_result, owner: RunAs) -> bool:
+    """A directory root should own that is not root's (an older layout gave ``code/`` to the
+    app: the copies are made again; the account's directory is taken back, its HOME kept)."""
+    return owner.uid == 0 and found.st_uid != 0
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)  # fd-based on Linux: it never follows a link inside
+
+
 def _folder(revision: str) -> str:
     return revision[:32]
 
@@ -171,17 +213,21 @@ def _own(path: Path, user: RunAs) -> None:
         path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
-def _copy_file(source: str, copy: Path, user: RunAs) -> Path:
-    shutil.copyfile(source, copy)
-    _own(copy, user)
+def _copy_file(source: str, copy: Path, owner: RunAs) -> Path:
+    """``source`` copied to ``copy`` (in a directory of root's), 0640 ``owner``'s."""
+    tmp = copy.with_name(f".{copy.name}.tmp")
+    shutil.copyfile(source, tmp)
+    owner.chown(tmp)
+    tmp.chmod(0o640)
+    tmp.replace(copy)
     return copy
 
 
-def _url_with_copy(url: str, query: str, copy: Path, user: RunAs) -> str:
+def _url_with_copy(url: str, query: str, copy: Path, owner: RunAs) -> str:
     """``url`` naming ``copy`` of the file its ``query`` parameter names (unchanged without)."""
     parts = urlsplit(url)
     params = parse_qs(parts.query)
     if query not in params:
         return url
-    params[query] = [str(_copy_file(params[query][0], copy, user))]
+    params[query] = [str(_copy_file(params[query][0], copy, owner))]
     return urlunsplit(parts._replace(query=urlencode(params, doseq=True, safe="/")))

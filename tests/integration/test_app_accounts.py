@@ -1,0 +1,92 @@
+"""An app's (or a flow's) account directory, as root makes it (red team 21f H0): the app's
+user could swap its ``code`` (or ``home``) for a symlink, and root then chmodded the link's
+target, copied into it and emptied it. Now root only works in directories of its own, so
+the user cannot put a link where root looks, and what an older layout let it plant is
+removed without being followed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from comind.apps.accounts import AppAccounts
+from comind.apps.model import AppSpec
+from comind.embedded.home import StateDir
+from comind.embedded.osuser import app_user
+from comind.platform import Platform
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="app users need root")
+
+
+@pytest.fixture
+def home(runtime: Platform) -> Iterator[StateDir]:  # runtime: the comind group exists
+    top = Path(tempfile.mkdtemp(prefix="comind-accounts-", dir="/tmp"))
+    top.chmod(0o711)  # app users cross it, as they cross a real state directory's parent
+    state = StateDir(top / "home")
+    state.create()
+    yield state
+    shutil.rmtree(top)
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A directory of root's that the app's user must never get root to touch."""
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "sub" / "keep.txt").write_text("root's")
+    victim.chmod(0o755)
+    return victim
+
+
+def _spec(repo: Path, **env: str) -> AppSpec:
+    return AppSpec(name="flow.t.0", command="true", cwd=repo, env=env, revision="r1" * 16,
+                   account="flow.t")  # fmt: skip
+
+
+def _intact(victim: Path) -> bool:
+    return (stat.S_IMODE(victim.stat().st_mode) == 0o755
+            and (victim / "sub" / "keep.txt").read_text() == "root's")  # fmt: skip
+
+
+def test_the_user_cannot_replace_what_root_works_in(home: StateDir, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "step.py").write_text("x = 1\n")
+    account = AppAccounts(home.apps).open(_spec(repo))
+    own = home.apps / "flow.t"
+    for path, uid, mode in ((own, 0, 0o710), (own / "code", 0, 0o710),
+                            (account.home, account.user.uid, 0o700)):  # fmt: skip
+        info = path.lstat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (uid, mode), path
+    assert account.code.parent == own / "code" and (account.code / "step.py").exists()
+    moved = subprocess.run(["mv", str(own / "code"), str(own / "gone")], capture_output=True,
+                           user=account.user.uid, group=account.user.gid)  # fmt: skip
+    assert moved.returncode != 0 and (own / "code").is_dir()
+
+
+def test_links_an_older_layout_let_the_user_plant_are_removed_unfollowed(
+    home: StateDir, tmp_path: Path, victim: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ca = tmp_path / "root.crt"
+    ca.write_text("CERT")
+    own = home.apps / "flow.t"
+    user = app_user("flow.t", home.apps.resolve())
+    own.mkdir()  # the older layout: the account's directory was the app's
+    os.chown(own, user.uid or 0, user.gid or 0)
+    (own / "code").symlink_to(victim)
+    (own / "home").symlink_to(victim)
+    (own / "ca").symlink_to(victim)
+    account = AppAccounts(home.apps).open(_spec(repo, PGSSLROOTCERT=str(ca)))
+    assert _intact(victim) and not (victim / "root.crt").exists()
+    assert not account.home.is_symlink() and account.home.is_dir()
+    assert Path(account.env["PGSSLROOTCERT"]).read_text() == "CERT"
+    assert Path(account.env["PGSSLROOTCERT"]).parent == own / "ca"
