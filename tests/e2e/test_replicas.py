@@ -2,7 +2,8 @@
 own, sharing nothing but the engines' URLs and the replica key. The first leads (it syncs and
 runs the app); the second follows, serving the API and refusing changes with the leader's
 name, with the leader's secrets installed. Killed with SIGKILL, the leader's lock goes with
-its PostgreSQL session, and the follower leads: it runs the app and takes changes."""
+its PostgreSQL session, and its app with it; the follower leads: it runs the app and takes
+changes."""
 
 from __future__ import annotations
 
@@ -73,13 +74,15 @@ def test_a_follower_leads_once_the_leader_is_killed(
                          "ledger")  # fmt: skip
         assert refused.returncode != 0 and f"send changes to the leader, {first}" in refused.stderr
         assert wait_until(lambda: runs_ledger(home), timeout=120, interval=1)
-        orphans += runs_ledger(home)  # they outlive a crashed platform, as apps do
+        orphans += runs_ledger(home)
         assert not runs_ledger(other)
 
         os.kill(_pid(home), signal.SIGKILL)  # the leader, as a crash would
         killed = time.monotonic()
         assert wait_until(lambda: _leader(pg_url) not in (None, first), timeout=60, interval=0.2)
         print(f"failover: the follower led {time.monotonic() - killed:.1f} s after the kill")
+        # the killed leader's app dies with it (it is leashed to its supervising thread)
+        assert wait_until(lambda: not any(p.is_running() for p in orphans), timeout=10)
         assert str(_leader(pg_url)).endswith(f":{_pid(other)}")
         assert wait_until(lambda: runs_ledger(other), timeout=120, interval=1)
         taken: list[str] = []
@@ -94,5 +97,6 @@ def test_a_follower_leads_once_the_leader_is_killed(
         assert taken[0].startswith("logical-")
     finally:
         comind("--home", str(other), "down")
-        for orphan in orphans:  # the killed leader's app
-            orphan.kill()
+        for orphan in orphans:  # the killed leader's app, if the test failed before it died
+            if orphan.is_running():
+                orphan.kill()

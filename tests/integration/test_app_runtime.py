@@ -452,7 +452,7 @@ import sys, time
 from pathlib import Path
 from comind.apps.runtime import AppRuntime, AppSpec
 apps = AppRuntime(Path(sys.argv[1]))
-apps.deploy(AppSpec(name="orphan", command="sleep 600", cwd=Path(sys.argv[1]), env={},
+apps.deploy(AppSpec(name="orphan", command="sleep 600; true", cwd=Path(sys.argv[1]), env={},
                     revision="r1"))
 while (apps.state("orphan").pid or 0) == 0:
     time.sleep(0.05)
@@ -469,11 +469,12 @@ def test_an_app_does_not_outlive_a_platform_killed_with_sigkill(tmp_path: Path) 
                                 stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert platform.stdout is not None
-        app = int(platform.stdout.readline())
-        assert pid_alive(app)
+        app = psutil.Process(int(platform.stdout.readline()))
+        assert wait_until(lambda: any(p.name() == "sleep" for p in app.children(True)))
+        group = [app, *app.children(recursive=True)]  # the leash, the shell, the command
         platform.kill()
         platform.wait()
-        assert wait_until(lambda: not pid_alive(app), timeout=10)
+        assert wait_until(lambda: not any(p.is_running() for p in group), timeout=10)
     finally:
         platform.kill()
         if platform.stdout:

@@ -17,7 +17,6 @@ with SIGKILL, whose apps and flow workers nothing stops any more, leaves none of
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,12 +27,10 @@ SHORTEST_SECRET = 6
 
 
 def leashed(command: str) -> list[str]:
-    """The argv running ``command`` under ``/bin/sh``, sent SIGKILL when the thread that
-    starts it ends (util-linux's ``setpriv --pdeathsig``; without it, not leashed). The
-    supervisor's thread outlives its processes: it stops them before it ends."""
-    setpriv = shutil.which("setpriv")
-    shell = ["/bin/sh", "-c", command]
-    return [setpriv, "--pdeathsig", "KILL", "--", *shell] if setpriv else shell
+    """The argv running ``command`` under ``/bin/sh`` in a leash (apps/leash.py): its whole
+    process group is killed when the thread that starts it ends. The supervisor's thread
+    outlives its processes: it stops them before it ends."""
+    return [sys.executable, "-m", "comind.apps.leash", command]
 
 
 def environment(
