@@ -9,8 +9,12 @@ series, as Prometheus requires). Worker gauges carry a ``pid`` label or are redu
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
-from collections.abc import Iterator
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -19,6 +23,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Sample
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger(__name__)
 
 
 def reset(path: Path) -> None:
@@ -32,11 +37,28 @@ def reset(path: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-class Merged:
-    """A collector: ``base``'s families merged with the worker files under ``path``."""
+# whether a flow (its folder's name) may report a sample with these labels
+Owns = Callable[[str, Mapping[str, str]], bool]
+MAX_FILE = 16 << 20  # bytes: a worker's metrics file larger than that is not read
 
-    def __init__(self, base: CollectorRegistry, path: Path) -> None:
-        self.base, self.path = base, path
+
+def own_flow(flow: str, labels: Mapping[str, str]) -> bool:
+    """The default: a flow reports its own series only (its ``flow`` label)."""
+    return labels.get("flow") == flow
+
+
+class Merged:
+    """A collector: ``base``'s families merged with the worker files under ``path``.
+
+    Each flow's folder is written by that flow's OS user, which runs app code: its files are
+    read as data, never trusted (red team 21f H2). Only regular files, at most MAX_FILE
+    bytes, opened without following links or blocking (a link to a secret, a FIFO), copied
+    before they are parsed; a flow's files that do not parse are left out (logged), never
+    the whole exposition; and of a flow's samples only those ``owns`` says are the flow's
+    (its own series: a flow cannot raise or mute another's, or the platform's, alerts)."""
+
+    def __init__(self, base: CollectorRegistry, path: Path, owns: Owns = own_flow) -> None:
+        self.base, self.path, self.owns = base, path, owns
 
     def collect(self) -> Iterator[Metric]:
         workers = {m.name: m for m in self._workers()}
@@ -46,12 +68,63 @@ class Merged:
         yield from workers.values()
 
     def _workers(self) -> list[Metric]:
-        """The files of every worker: in ``path``, or in its folder per flow (each flow's
-        workers write only their own: they run as the flow's OS user)."""
-        files = sorted(str(f) for f in [*self.path.glob("*.db"), *self.path.glob("*/*.db")])
-        if not files:
+        if not self.path.is_dir():
             return []
+        found: dict[str, Metric] = {}
+        with tempfile.TemporaryDirectory(prefix="comind-metrics-") as scratch:
+            for flow, folder in self._folders():
+                copies = _copies(folder, Path(scratch) / (flow or "-"))
+                for family in _parsed(flow, copies):
+                    if flow is not None:
+                        family.samples = [s for s in family.samples if self.owns(flow, s.labels)]
+                    have = found.get(family.name)
+                    found[family.name] = family if have is None else _merge(have, family)
+        return [f for f in found.values() if f.samples]
+
+    def _folders(self) -> Iterator[tuple[str | None, Path]]:
+        """The platform's own folder (None) and each flow's."""
+        yield None, self.path
+        for entry in os.scandir(self.path):
+            if entry.is_dir(follow_symlinks=False):
+                yield entry.name, Path(entry.path)
+
+
+def _copies(folder: Path, into: Path) -> list[str]:
+    """The ``.db`` files of ``folder`` that are regular files of at most MAX_FILE bytes,
+    copied into ``into`` (root's: nothing the flow does changes them while they are read)."""
+    into.mkdir(mode=0o700)
+    copies = []
+    for entry in os.scandir(folder):
+        if not entry.name.endswith(".db"):
+            continue
+        data = _read(entry.path)
+        if data is not None:
+            copy = into / entry.name
+            copy.write_bytes(data)
+            copies.append(str(copy))
+    return sorted(copies)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE:
+            return None
+        return f.read(MAX_FILE)
+
+
+def _parsed(flow: str | None, files: list[str]) -> list[Metric]:
+    if not files:
+        return []
+    try:
         return list(MultiProcessCollector.merge(files, accumulate=True))  # type: ignore[no-untyped-call]
+    except Exception as exc:  # what a worker wrote does not parse: its metrics only are lost
+        log.warning("metrics of flow %s left out: %s", flow, type(exc).__name__)
+        return []
 
 
 def _merge(mine: Metric, theirs: Metric) -> Metric:
@@ -66,8 +139,8 @@ def _merge(mine: Metric, theirs: Metric) -> Metric:
     return merged
 
 
-def registry(base: CollectorRegistry, path: Path) -> CollectorRegistry:
+def registry(base: CollectorRegistry, path: Path, owns: Owns = own_flow) -> CollectorRegistry:
     """A registry exposing ``base`` with the workers' metrics merged in."""
     out = CollectorRegistry(auto_describe=False)
-    out.register(Merged(base, path))
+    out.register(Merged(base, path, owns))
     return out

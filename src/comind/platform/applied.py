@@ -3,6 +3,7 @@ database, the buckets an app may reach and who owns a bucket, the apps with a ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from comind.flows.access import flow_buckets
@@ -33,6 +34,20 @@ def buckets_of(rt: Platform, app: str) -> list[str]:
             return []
         return flow_buckets(current.spec, flow)
     return [r.name for r in resources(rt, "bucket") if r.app == app]
+
+
+def flow_reports(rt: Platform, flow: str, labels: Mapping[str, str]) -> bool:
+    """Whether a worker of ``flow`` may report a sample with ``labels``: its own series,
+    and the quality of the datasets it writes (``dataset`` "" for an inline quality step)."""
+    if labels.get("flow") == flow:
+        return True
+    current = rt.gitops.service.current if rt.gitops else None
+    declared = current.spec.flows.get(flow) if current else None
+    if declared is None or "dataset" not in labels:
+        return False
+    sinks = [declared.sink] if declared.sink is not None else []
+    written = {s.postgres for s in [*sinks, *declared.sinks.values()] if s.postgres}
+    return labels["dataset"] in written | {""}
 
 
 def bucket_owner(rt: Platform, bucket: str) -> str | None:

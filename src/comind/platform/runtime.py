@@ -50,7 +50,7 @@ from comind.observe.notify import WebhookNotifier
 from comind.observe.rules import alert_rules
 from comind.observe.rules import render as render_rules
 from comind.platform.appenv import AppEnvironments
-from comind.platform.applied import buckets_of, cache_apps
+from comind.platform.applied import buckets_of, cache_apps, flow_reports
 from comind.platform.backups import BackupService
 from comind.platform.client_env import ca_env
 from comind.platform.housekeeping import run_periodic
@@ -182,7 +182,9 @@ class Platform:
         self.engines.write_state()
 
     def _start_services(self) -> None:
-        self.registry = merged_registry(REGISTRY, self.worker_metrics)
+        self.registry = merged_registry(
+            REGISTRY, self.worker_metrics, lambda flow, labels: flow_reports(self, flow, labels)
+        )
         admin = superuser(self.engines.postgres)
         self.db = prepare(admin)
         self.replicas = join(self.db, self.settings, self.engines.home, self.url)

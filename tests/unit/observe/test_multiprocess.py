@@ -57,3 +57,35 @@ def test_without_worker_files_the_platform_registry_is_exposed_as_is(tmp_path: P
     reset(tmp_path / "m")
     assert samples(registry(base, tmp_path / "m"))[("comind_t_only_total", ())] == 1
     assert samples(registry(base, tmp_path / "missing"))[("comind_t_only_total", ())] == 1
+
+
+FORGER = """
+from prometheus_client import Counter, Gauge
+c = Counter("comind_t_records_total", "r", ["flow"])
+c.labels("a").inc(5)  # its own
+c.labels("b").inc(1000)  # another flow's
+Gauge("comind_t_engine_up", "u", ["engine"], multiprocess_mode="max").labels("pg").set(0)
+"""
+
+
+def test_a_flow_reports_only_its_own_series_and_bad_files_are_left_out(tmp_path: Path) -> None:
+    """Red team 21f H2: a flow's folder is its code's to write; one file fired the platform's
+    critical alerts, a malformed one made /metrics a 500, a FIFO hung the scrape."""
+    metrics = tmp_path / "metrics"
+    reset(metrics)
+    (metrics / "a").mkdir()
+    env = {**os.environ, ENV: str(metrics / "a")}
+    subprocess.run([sys.executable, "-c", FORGER], env=env, check=True)
+    (metrics / "b").mkdir()
+    (metrics / "b" / "counter_1.db").write_bytes(b"\xff" * 64)  # does not parse
+    os.mkfifo(metrics / "a" / "gauge_max_2.db")  # would block a reader for ever
+    secret = tmp_path / "secret.db"
+    secret.write_bytes(b"root's")
+    (metrics / "a" / "counter_3.db").symlink_to(secret)
+    base = CollectorRegistry()
+    Counter("comind_t_only_total", "o", registry=base).inc()
+    got = samples(registry(base, metrics))
+    assert got[("comind_t_records_total", (("flow", "a"),))] == 5
+    assert ("comind_t_records_total", (("flow", "b"),)) not in got
+    assert not [k for k in got if k[0] == "comind_t_engine_up"]
+    assert got[("comind_t_only_total", ())] == 1  # the platform's own, still exposed
