@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -198,10 +198,18 @@ def lend_large_objects(cluster: Cluster, database: str) -> None:
     Granted by the superuser (a privilege, like the role's others: provisioning), each time,
     since an app makes new ones; a GRANT runs no app code."""
     role = sql.Identifier(cluster.reader.user)
-    with connect(cluster.target.with_db(database)) as conn:
+    # the app may hold its large object's row locked (a GRANT of its own, uncommitted): the
+    # backup of the app fails after COUNT_LOCK_WAIT, never holds every backup (red team 21f H3)
+    with connect(replace(cluster.target.with_db(database), lock_wait=COUNT_LOCK_WAIT)) as conn:
         for (oid,) in conn.execute("SELECT oid FROM pg_largeobject_metadata").fetchall():
-            conn.execute(sql.SQL("GRANT SELECT ON LARGE OBJECT {} TO {}").format(
-                sql.Literal(int(oid)), role))  # fmt: skip
+            try:
+                conn.execute(sql.SQL("GRANT SELECT ON LARGE OBJECT {} TO {}").format(
+                    sql.Literal(int(oid)), role))  # fmt: skip
+            except psycopg.errors.LockNotAvailable:
+                raise BackupError(
+                    f"database {database}: large object {oid} is locked by a "
+                    "session of the app's; try again when it lets go"
+                ) from None
 
 
 def countable(conn: Any) -> dict[str, tuple[str, str] | None]:

@@ -18,13 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from psycopg import sql
 
 from comind.spec.names import BACKUP_ROLE, is_platform_role
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
+
+PROVISIONING_LOCK_WAIT = "10s"  # on a lock an app holds, then the apply fails (next sync retries)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,9 @@ class PgAdmin:
     """Role and database administration as a superuser of one server."""
 
     def __init__(self, admin: PgTarget, *, max_connections: int = 4) -> None:
-        self.admin = admin.with_db("postgres")
+        # an app may hold a lock on its own catalog rows (its database, its tables) in an open
+        # transaction for as long as it likes: provisioning gives up instead (red team 21f H4)
+        self.admin = replace(admin, dbname="postgres", lock_wait=PROVISIONING_LOCK_WAIT)
         self.pool = make_pool(self.admin, min_size=0, max_size=max_connections)
 
     def close(self) -> None:

@@ -44,6 +44,9 @@ class PgTarget:
     sslmode: str | None = None  # verify-full when the server takes TLS only
     sslrootcert: str | None = None  # the CA it is verified against
     admin: str = SUPERUSER  # the name of the server's administrator login (an external's)
+    # a platform login's lock_timeout: provisioning in an app's database waits this long on
+    # a lock the app holds, then fails (retried by the next sync), never for ever
+    lock_wait: str = "0"
 
     def login(self, user: str, password: str, dbname: str | None = None) -> PgTarget:
         """Another login to the same server (same TLS), e.g. a role the platform made."""
@@ -84,7 +87,9 @@ class PgTarget:
         ``PLATFORM_SESSION`` likewise. An app's own logins (None) keep what the app chose."""
         if self.user not in (SUPERUSER, self.admin) and not self.user.startswith("comind_"):
             return None
-        return " ".join(f"-c {setting}" for setting in PLATFORM_SESSION)
+        settings = [f"lock_timeout={self.lock_wait}" if s == NO_LOCK_WAIT else s
+                    for s in PLATFORM_SESSION]  # fmt: skip
+        return " ".join(f"-c {setting}" for setting in settings)
 
     def url(self) -> str:
         """A ``postgresql://`` URL including the password, for an app's environment."""
@@ -99,12 +104,13 @@ class PgTarget:
 # or a tiny ``statement_timeout`` (the platform's work in its database would fail), or a
 # ``DateStyle`` the driver cannot read. ``row_security=off``: a query that a row-security policy
 # would filter fails instead, so no policy (code the app wrote) ever runs as a platform login.
+NO_LOCK_WAIT = "lock_timeout=0"
 PLATFORM_SESSION = (
     "search_path=pg_catalog,pg_temp",
     "role=none",
     "default_transaction_read_only=off",
     "statement_timeout=0",
-    "lock_timeout=0",
+    NO_LOCK_WAIT,  # or the login's lock_wait
     "idle_in_transaction_session_timeout=0",
     "datestyle=ISO",
     "intervalstyle=postgres",

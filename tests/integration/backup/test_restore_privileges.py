@@ -293,6 +293,21 @@ def test_an_app_holding_its_table_locked_holds_up_no_backup(
         holder.close()
     assert set(full.tables[APP].values()) <= {None}  # not counted, so not compared
     assert any(tables for db, tables in full.tables.items() if db != APP)  # the others are
+    # red team 21f H3: a GRANT of its own on its large object, uncommitted, held the
+    # superuser's GRANT to the backup role (and every backup) for ever
+    holder = psycopg.connect(evil.conninfo())
+    holder.execute("SET default_transaction_read_only = off")
+    (oid,) = holder.execute("SELECT lo_create(0)").fetchone()  # type: ignore[misc]
+    holder.commit()
+    holder.execute(f"GRANT SELECT ON LARGE OBJECT {oid} TO PUBLIC")
+    try:
+        with pytest.raises(BackupError, match="locked by a session of the app's"):
+            logical_backup(cluster, store, catalog, keys, APP, APP)
+    finally:
+        holder.rollback()
+        holder.execute(f"SELECT lo_unlink({oid})")
+        holder.commit()
+        holder.close()
 
 
 def test_a_stand_in_left_by_a_crash_is_swept_with_what_it_owns(cluster: Cluster) -> None:

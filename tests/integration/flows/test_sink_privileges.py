@@ -235,6 +235,29 @@ def test_a_flow_reads_an_apps_tables_with_a_reader_of_its_own_and_no_more(
         assert left.fetchone() is None
 
 
+def test_an_app_holding_its_tables_catalog_row_holds_up_no_sync(
+    shop: tuple[Path, str, Provisioned],
+) -> None:
+    """Red team 21f H4: an app's own GRANT, uncommitted, locks its table's catalog row; the
+    provisioning GRANT waited for ever, and every sync behind it. Now it gives up."""
+    _, app, found = shop
+    res = next(r for r in found.resources if r.kind == "flow" and r.name == READS)
+    with connect(found.app_db(app)) as conn:
+        conn.execute("CREATE TABLE public.tenants (id int, at timestamptz)")
+    holder = psycopg.connect(found.app_db(app).conninfo())
+    holder.execute("GRANT SELECT ON public.tenants TO PUBLIC")  # its transaction stays open
+    admin = found.access.pg.admin
+    found.access.pg.admin = dataclasses.replace(admin, lock_wait="300ms")
+    try:
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            found.access.apply(res)
+    finally:
+        holder.close()
+        found.access.pg.admin = admin
+    found.access.apply(res)  # once the app lets go, the next sync converges
+    assert found.access.observe(res) == ()
+
+
 def test_a_sink_table_the_app_owns_again_is_drift_and_is_handed_back(
     runtime: Platform, shop: tuple[Path, str, Provisioned]
 ) -> None:
