@@ -19,7 +19,8 @@ import pytest
 from comind.apps.accounts import AppAccounts
 from comind.apps.model import AppSpec
 from comind.embedded.home import StateDir
-from comind.embedded.osuser import app_user
+from comind.embedded.osuser import app_user, app_user_name
+from comind.errors import ComindError
 from comind.platform import Platform
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="app users need root")
@@ -90,3 +91,15 @@ def test_links_an_older_layout_let_the_user_plant_are_removed_unfollowed(
     assert not account.home.is_symlink() and account.home.is_dir()
     assert Path(account.env["PGSSLROOTCERT"]).read_text() == "CERT"
     assert Path(account.env["PGSSLROOTCERT"]).parent == own / "ca"
+
+
+def test_a_system_user_of_another_account_is_refused(home: StateDir) -> None:
+    """Red team 21f H7: two accounts whose names map to one OS user would share its
+    processes' environments; a user notes its account, and another account is refused."""
+    apps = home.apps.resolve()
+    name = app_user_name("flow.q", apps)
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    subprocess.run([useradd, "--system", "--no-create-home", "--comment", "comind other 000000",
+                    name], check=True)  # fmt: skip
+    with pytest.raises(ComindError, match="belongs to another account"):
+        app_user("flow.q", apps)

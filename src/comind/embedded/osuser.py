@@ -102,15 +102,17 @@ def app_user_name(app: str, home: Path) -> str:
     ``<platform>`` is 6 hex digits of the state directory's path, so the apps of two platforms
     on one host never share a user (one could read the other's environment through /proc).
 
-    An app name that is not of that form or too long is shortened and suffixed with a digest
-    of it, so two apps never share a user and the name never changes."""
+    An app name that is not of that form or too long (a flow's account, ``flow.NAME``) is
+    shortened and suffixed with a digest of it after an underscore, which no app name (a
+    DNS label) holds: two accounts never share a user (red team 21f H7: an app named like
+    a flow's digest form was given the flow's user), and the name never changes."""
     prefix = f"{APP_USER_PREFIX}{hashlib.sha256(str(home).encode()).hexdigest()[:6]}-"
     room = USER_NAME_MAX - len(prefix)
     if _PLAIN.fullmatch(app) and len(app) <= room:
         return prefix + app
     digest = hashlib.sha256(app.encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9-]", "-", app.lower())[: room - len(digest) - 1].strip("-")
-    return f"{prefix}{slug or 'app'}-{digest}"
+    return f"{prefix}{slug or 'app'}_{digest}"
 
 
 def app_user(app: str, home: Path) -> RunAs:
@@ -120,8 +122,17 @@ def app_user(app: str, home: Path) -> RunAs:
     service = service_user()
     if service.gid is None:
         return RunAs()
-    entry = _user(app_user_name(app, home), "--groups", SERVICE_USER)
+    name = app_user_name(app, home)
+    entry = _user(name, "--groups", SERVICE_USER, "--comment", _account(app, home))
+    if entry.pw_gecos not in (_account(app, home), ""):  # "": made before accounts were noted
+        raise ComindError(f"system user {name} belongs to another account ({entry.pw_gecos}), "
+                          f"not {app}: rename the app")  # fmt: skip
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, groups=(service.gid,))
+
+
+def _account(app: str, home: Path) -> str:
+    """What a user's comment says it is for (its digest alone could be matched)."""
+    return f"comind {app} {hashlib.sha256(str(home).encode()).hexdigest()[:6]}"
 
 
 def unreachable(path: Path, run_as: RunAs) -> str | None:

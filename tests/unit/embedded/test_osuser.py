@@ -41,6 +41,15 @@ def test_names_that_slug_alike_stay_apart() -> None:
     assert len(names) == 3
 
 
+def test_no_app_name_is_given_a_flows_user() -> None:
+    """Red team 21f H7: an app named like the digest form of a flow's account (a valid DNS
+    label) was given that flow's OS user, and with it the flow's environment."""
+    flow = app_user_name("flow.ingest-orders", HOME)
+    tail = flow.split("-", 2)[2]  # what follows comind-<platform>-
+    assert "_" in tail  # no DNS label holds one
+    assert app_user_name(tail.replace("_", "-"), HOME) != flow
+
+
 def test_who_may_cross_a_directory(tmp_path: Path) -> None:
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
