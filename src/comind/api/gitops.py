@@ -10,6 +10,7 @@ is 401 and triggers nothing. No response ever carries a secret value.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from comind.gitops.webhooks import WebhookError, verify_and_parse
 from comind.governance.access import Principal
 
 MAX_HOOK_BYTES = 5 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class GitOpsApi:
@@ -184,16 +187,19 @@ class GitOpsApi:
     def _start(self, **kwargs: Any) -> Answer:
         """Run a sync in the background; answer with its id at once (202). The audit entry
         names the sync and the revision asked for."""
-        sync_id = self.start(**kwargs)
+        sync_id, failed = self.start(**kwargs)
         if sync_id is None:
-            raise Problem("the sync could not start (see the platform log)", 503)
+            why = f": {failed}" if failed else " (see the platform log)"
+            raise Problem(f"the sync could not start{why}", 503)
         detail = {"sync": sync_id, "revision": kwargs.get("revision")}
         return Answer({"id": sync_id}, 202, detail=detail)
 
-    def start(self, **kwargs: Any) -> int | None:
+    def start(self, **kwargs: Any) -> tuple[int | None, str]:
         """Start a sync in a thread of its own; its id once it has begun (None: it could
-        not begin). Blocking: call it in a worker thread, the event loop keeps serving."""
+        not begin, and why). Blocking: call it in a worker thread, the event loop keeps
+        serving. Whatever the sync raises is logged, never left to end the thread unseen."""
         started: dict[str, int] = {}
+        failed: list[str] = []
         ready = threading.Event()
 
         def begun(sync_id: int) -> None:
@@ -203,12 +209,15 @@ class GitOpsApi:
         def run() -> None:
             try:
                 self.plane.service.sync(on_started=begun, **kwargs)
+            except Exception as exc:
+                log.exception("the sync failed")
+                failed.append(type(exc).__name__)
             finally:
                 ready.set()
 
         threading.Thread(target=run, name="comind-sync", daemon=True).start()
         ready.wait(timeout=300)
-        return started.get("id")
+        return started.get("id"), "".join(failed[:1])
 
     async def hook(self, request: Request) -> Response:
         try:  # bounded before the signature can be checked: it covers the whole body

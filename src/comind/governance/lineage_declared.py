@@ -21,6 +21,8 @@ import ast
 from pathlib import Path
 from typing import TypeGuard
 
+from comind.spec.repofiles import parse_module
+
 Mapping = dict[str, str | list[str]]
 Declared = Mapping | list[str]
 
@@ -50,16 +52,16 @@ def _module_lineage(root: Path, module: str) -> dict[str, object]:
         (f for f in (root / f"{path}.py", root / path / "__init__.py") if f.is_file()), None
     )
     try:
-        tree = ast.parse(file.read_text(encoding="utf-8")) if file else None
-    except (OSError, SyntaxError, ValueError):
+        tree = parse_module(file) if file else None
+    except (OSError, ValueError):
         return {}
     for stmt in tree.body if tree else []:
         value = _lineage_value(stmt)
         if value is not None:
             try:
                 found = ast.literal_eval(value)
-            except ValueError:
-                return {}
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                return {}  # not a literal the platform can read: no declared lineage
             return found if isinstance(found, dict) else {}
     return {}
 
