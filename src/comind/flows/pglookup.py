@@ -33,13 +33,19 @@ END $$;
 """
 
 
-def install_versioning(conn: Connection, table: str) -> None:
+def install_versioning(conn: Connection, table: str, owner: str) -> None:
     """The version trigger on ``table`` and what it writes to, installed by the platform
     (as the table's owner or a superuser) when it provisions a flow that looks it up: a
-    flow's own role may not put triggers on an app's table. The trigger runs as whoever
-    writes the table (the app's role, a flow's writer), so every role that may connect to
-    the database may bump a version, and nothing else in comind_flows."""
+    flow's own role may not put triggers on an app's table. The versions table and the
+    trigger's function belong to ``owner`` (the database's data owner, NOLOGIN), and the
+    function runs as it (SECURITY DEFINER, its search path pinned, one fixed statement): so
+    whoever writes the looked-up table bumps its version, and nobody else may write a
+    version (red team 21f L1: every role could, a flow's reader included); anyone reads."""
     conn.execute(_INSTALL)
+    who = sql.Identifier(owner)
+    conn.execute(sql.SQL("ALTER TABLE comind_flows.table_versions OWNER TO {}").format(who))
+    conn.execute(sql.SQL("ALTER FUNCTION comind_flows.bump_version() OWNER TO {}").format(who))
+    conn.execute("ALTER FUNCTION comind_flows.bump_version() SECURITY DEFINER")
     conn.execute(
         sql.SQL(
             "CREATE OR REPLACE TRIGGER comind_flows_version "
@@ -48,7 +54,8 @@ def install_versioning(conn: Connection, table: str) -> None:
         ).format(table_ident(table))
     )
     conn.execute("GRANT USAGE ON SCHEMA comind_flows TO PUBLIC")
-    conn.execute("GRANT SELECT, INSERT, UPDATE ON comind_flows.table_versions TO PUBLIC")
+    conn.execute("REVOKE INSERT, UPDATE ON comind_flows.table_versions FROM PUBLIC")
+    conn.execute("GRANT SELECT ON comind_flows.table_versions TO PUBLIC")
 
 
 class TableLookup:

@@ -99,7 +99,7 @@ class FlowKit:
         """The enrich table's version trigger, as the platform installs it when it
         provisions a flow that looks the table up."""
         with connect(self.app_db) as conn:
-            install_versioning(conn, table)
+            install_versioning(conn, table, self.app_db.user)
 
 
 def flow_pii_keys(layer: MessageLayer, root: Path, spec: Spec | None = None) -> PiiKeys:

@@ -214,3 +214,21 @@ def test_a_worker_process_started_with_the_flows_environment_writes_through_redi
             stop_cleanly(worker)
     finally:
         queues.admin.purge(f"{app}/jobs")
+
+
+def test_only_writes_of_the_looked_up_table_bump_its_version(
+    shop: tuple[Path, str, Provisioned],
+) -> None:
+    """Red team 21f L1: every role could write comind_flows.table_versions (the flow's reader
+    included) and force other flows' cache reloads, or rewind a version."""
+    _, app, found = shop
+    res = next(r for r in found.resources if r.kind == "flow" and r.name == FLOW)
+    reader = found.access.readers(res)[app]
+    versions = "SELECT version FROM comind_flows.table_versions WHERE name = 'public.customers'"
+    with connect(found.app_db(app)) as conn:
+        before = conn.execute(versions).fetchone()
+        conn.execute("UPDATE public.customers SET tier = tier")  # the app's own write
+        after = conn.execute(versions).fetchone()
+    assert after is not None and (before or (0,))[0] < after[0]
+    with connect(reader) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE comind_flows.table_versions SET version = 0")

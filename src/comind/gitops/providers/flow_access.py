@@ -176,7 +176,7 @@ class FlowAccess:
                 for use in found:
                     grant_table(conn, role, _grant(use))
                     if use.lookup and table_exists(conn, use.table):
-                        install_versioning(conn, use.table)
+                        install_versioning(conn, use.table, use.owner)
         self._apply_readers(res)
 
     def _apply_readers(self, res: Resource) -> None:
