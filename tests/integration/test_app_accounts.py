@@ -10,14 +10,18 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+from tests.waiting import wait_until
 
 from comind.apps.accounts import AppAccounts
 from comind.apps.model import AppSpec
+from comind.apps.runtime import AppRuntime
 from comind.embedded.home import StateDir
 from comind.embedded.osuser import app_user, app_user_name
 from comind.errors import ComindError
@@ -103,3 +107,30 @@ def test_a_system_user_of_another_account_is_refused(home: StateDir) -> None:
                     name], check=True)  # fmt: skip
     with pytest.raises(ComindError, match="belongs to another account"):
         app_user("flow.q", apps)
+
+
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(120)  # a daemon in a session of its own, as a job's code may leave one
+    os._exit(0)
+print("{}")
+"""
+
+
+def test_what_a_job_leaves_running_is_killed_when_it_ends(home: StateDir, tmp_path: Path) -> None:
+    """Red team 21f H5: a job's daemon outlived the job, the flow's workers, the flow's
+    deletion and `comind down`, with the flow's logins."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "job.py").write_text(DAEMON)
+    runtime = AppRuntime(tmp_path / "logs", accounts=AppAccounts(home.apps))
+    spec = AppSpec(name="flow.t.job", command=f"{sys.executable} job.py", cwd=repo, env={},
+                   revision="r2" * 16, account="flow.t")  # fmt: skip
+    done = runtime.run_once(spec, b"", timeout=30)
+    assert done.code == 0
+    uid = runtime.accounts.users["flow.t"] if runtime.accounts else -1
+    left = [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == uid]
+    assert wait_until(lambda: not [p for p in left if p.is_running()], timeout=5), left

@@ -93,6 +93,7 @@ class AppAccounts:
         self.root = root
         self.isolated = state_group() is not None
         self._checked: set[str] = set()
+        self.users: dict[str, int] = {}  # account -> uid, of the accounts opened
         if not self.isolated:
             log.warning(
                 "apps run as the platform's own user (uid %d): only a platform running as "
@@ -109,6 +110,7 @@ class AppAccounts:
         if not user.other:
             own = _directory(self.root / name, RunAs(), 0o700)
             return Account(user, spec.cwd, _directory(own / "home", RunAs(), 0o700))
+        self.users[name] = user.uid or 0
         root = RunAs(0, user.gid)  # the platform's, crossed by the app's group
         own = _directory(self.root / name, root, 0o710, take_back=True)
         home = _directory(own / "home", user, 0o700)

@@ -7,6 +7,7 @@ scrubbed, into the outcome."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -15,10 +16,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import IO
 
+import psutil
+
 from comind.apps.accounts import AppAccounts, shared
 from comind.apps.env import environment, leashed, scrub
 from comind.apps.logs import AppLog
+from comind.apps.metrics import STRAYS_KILLED
 from comind.apps.model import AppSpec
+
+log = logging.getLogger(__name__)
 
 MAX_ANSWER = 8 << 20  # bytes of standard output read back
 LINE_LIMIT = 64 * 1024  # bytes of one line of its log
@@ -44,24 +50,55 @@ def run_once(
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    said: list[bytes] = []
     helpers = [threading.Thread(target=_feed, args=(proc.stdin, given), daemon=True),
-               threading.Thread(target=_copy, args=(proc.stderr, log, tail, spec),
-                                daemon=True)]  # fmt: skip
+               threading.Thread(target=_copy, args=(proc.stderr, log, tail, spec), daemon=True),
+               threading.Thread(target=_answer, args=(proc, said), daemon=True)]  # fmt: skip
     for helper in helpers:  # neither side waits on a full pipe
         helper.start()
-    timer = threading.Timer(timeout, _kill, (proc,))
-    timer.start()
     try:
-        answer = proc.stdout.read(MAX_ANSWER)
-        if proc.stdout.read(1):  # more than it may say: it says nothing
-            _kill(proc)
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
         code = proc.wait()
     finally:
-        timer.cancel()
-        _kill(proc)  # and whatever it started in its session
-        proc.stdout.close()
-    helpers[1].join(timeout=5)
-    return JobOutcome(code, answer, "\n".join(tail))
+        # whatever it started, in its session or out of it (a daemon holding its pipes open
+        # would keep the answer from ending): then the pipes end
+        _kill(proc)
+        if user.uid is not None:
+            kill_strays(spec.account_name, user.uid)
+    for helper in helpers[1:]:
+        helper.join(timeout=5)
+    proc.stdout.close()
+    return JobOutcome(code, b"".join(said[:1]), "\n".join(tail))
+
+
+def _answer(proc: subprocess.Popen[bytes], said: list[bytes]) -> None:
+    """Its standard output: at most MAX_ANSWER bytes, else nothing (more than it may say)."""
+    assert proc.stdout is not None
+    with contextlib.suppress(ValueError, OSError):  # closed under it
+        answer = proc.stdout.read(MAX_ANSWER)
+        if proc.stdout.read(1):
+            _kill(proc)
+            answer = b""
+        said.append(answer)
+
+
+def kill_strays(account: str, uid: int) -> int:
+    """SIGKILL every process of ``uid`` that does not descend from this process; how many."""
+    mine, killed = os.getpid(), 0
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"].real != uid or mine in (p.pid for p in proc.parents()):
+                continue
+            proc.kill()
+            killed += 1
+        except psutil.Error:  # gone meanwhile, or not ours to see
+            continue
+    if killed:
+        STRAYS_KILLED.labels(account).inc(killed)
+        log.warning("account %s: killed %d process(es) it left running", account, killed)
+    return killed
 
 
 def _feed(pipe: IO[bytes], given: bytes) -> None:

@@ -29,3 +29,10 @@ APP_DEPLOYS = Counter(
     ["app", "outcome"],
     registry=REGISTRY,
 )
+STRAYS_KILLED = Counter(
+    "comind_app_strays_killed_total",
+    "Processes of an app's or a flow's OS user that no supervised process or job led to (a "
+    "daemon a job or an instance left behind), killed.",
+    ["account"],
+    registry=REGISTRY,
+)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from comind.apps.accounts import AppAccounts
 from comind.apps.deployment import STOP_TIMEOUT
-from comind.apps.jobs import JobOutcome, run_once
+from comind.apps.jobs import JobOutcome, kill_strays, run_once
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec, AppState
 from comind.apps.probes import Probe
@@ -70,12 +70,21 @@ class AppRuntime:
 
     def run_once(self, spec: AppSpec, given: bytes, timeout: float) -> JobOutcome:
         """Run ``spec`` once, to its end, as its account, ``given`` on its standard input
-        (apps/jobs.py); its errors go to its log."""
+        (apps/jobs.py); its errors go to its log. What it left running is killed."""
         log = AppLog(self.log_file(spec.name))
         try:
             return run_once(self.accounts, spec, given, log, timeout)
         finally:
             log.close()
+            self.reap()
+
+    def reap(self) -> int:
+        """Kill every process of an account's OS user that is not a descendant of this
+        process: a daemon a job or an instance left in a session of its own (red team 21f
+        H5), which would keep the account's logins after its flow or app is gone. Every
+        supervised instance and running job descends from the runtime's process."""
+        users = self.accounts.users if self.accounts else {}
+        return sum(kill_strays(account, uid) for account, uid in list(users.items()) if uid)
 
     def state(self, name: str) -> AppState | None:
         """The app's state; ``Stopped`` after :meth:`stop`, None for an app never deployed."""

@@ -32,6 +32,7 @@ def upkeep(rt: Platform, messages: MessageLayer) -> list[Periodic]:
         Periodic("sampling", rt.settings.sample_interval, lambda: sample(rt)),
         Periodic("log shipping", SHIP_SECONDS, lambda: rt.shipper and rt.shipper.step()),
         Periodic("retention", SWEEP_SECONDS, lambda: retention(rt, messages)),
+        Periodic("strays", SWEEP_SECONDS, lambda: rt.apps and rt.apps.reap()),
         *([shared] if shared else []),
         *governance_tasks(rt, messages, SWEEP_SECONDS),
     ]
