@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from comind.api.errors import Problem
 from comind.errors import ComindError
+from comind.flows.jobs import JOBS, FlowJob
+from comind.platform.applied import resources
 
 if TYPE_CHECKING:
     from comind.platform import Platform
@@ -17,17 +19,15 @@ JOB_TIMEOUT = 6 * 3600.0  # seconds: a backfill of many partitions may take hour
 ERROR = "error: "  # how the worker's command line reports a failure (cli/main.py)
 
 
-def flow_job(rt: Platform, flow: str, job: dict[str, Any]) -> Any:
+def flow_job(rt: Platform, flow: str, job: FlowJob) -> Any:
     """The answer of ``job`` on ``flow``; a failed job is a Problem quoting its error line."""
     plane, runtime = rt.gitops, rt.apps
     if plane is None or plane.flows is None or runtime is None:
         raise ComindError("flows run only on a platform that follows a repository")
-    current = plane.service.current
-    found = [r for r in (current.resources if current else []) if r.kind == "flow"]
-    res = next((r for r in found if r.name == flow), None)
+    res = next((r for r in resources(rt, "flow") if r.name == flow), None)
     if res is None:
         raise Problem(f"no flow '{flow}'", 404)
-    outcome = runtime.run_once(plane.flows.job(res), json.dumps(job).encode(), JOB_TIMEOUT)
+    outcome = runtime.run_once(plane.flows.job(res), JOBS.dump_json(job), JOB_TIMEOUT)
     if outcome.code == 0:
         return json.loads(outcome.answer)
     lines = [ln.strip() for ln in outcome.tail.splitlines()]

@@ -15,6 +15,7 @@ from typing import Any
 
 from comind.api.errors import Problem
 from comind.api.flows import Applied
+from comind.flows.jobs import BackfillJob, FlowJob, ReplayJob, ReplayQuarantinedJob, RunJob
 from comind.flows.quarantine import Protection, pii_actions
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.postgres import PostgresQueues
@@ -26,7 +27,7 @@ class FlowService:
 
     def __init__(
         self, applied: Callable[[], Applied | None], queues: PostgresQueues,
-        launch: Callable[[str, dict[str, Any]], Any],
+        launch: Callable[[str, FlowJob], Any],
     ) -> None:  # fmt: skip
         self.applied, self.queues, self.launch = applied, queues, launch
 
@@ -38,11 +39,11 @@ class FlowService:
 
     def run(self, name: str, partition: str | None) -> list[dict[str, Any]]:
         """A batch flow's partition run now (default: the last complete one)."""
-        return self._job(name, {"op": "run", "partition": partition})  # type: ignore[no-any-return]
+        return self._job(name, RunJob(partition=partition))  # type: ignore[no-any-return]
 
     def backfill(self, name: str, first: str, last: str, parallel: int) -> list[dict[str, Any]]:
         """The partitions in ``first``..``last`` whose last run is missing or failed."""
-        job = {"op": "backfill", "first": first, "last": last, "parallel": parallel}
+        job = BackfillJob(first=first, last=last, parallel=parallel)
         return self._job(name, job)  # type: ignore[no-any-return]
 
     def dead_letters(self, name: str, limit: int, *, raw: bool) -> list[dict[str, Any]]:
@@ -58,17 +59,17 @@ class FlowService:
 
     def replay(self, name: str, limit: int) -> dict[str, int]:
         """Up to ``limit`` dead letters sent back through the flow."""
-        return self._job(name, {"op": "replay", "limit": limit})  # type: ignore[no-any-return]
+        return self._job(name, ReplayJob(limit=limit))  # type: ignore[no-any-return]
 
     def replay_quarantined(
         self, name: str, records: list[tuple[int, dict[str, Any]]]
     ) -> dict[str, int]:
         """``records`` (quarantine id, raw record) back through the flow; each one written
         or quarantined again leaves the quarantine."""
-        job = {"op": "replay-quarantined", "records": records}
+        job = ReplayQuarantinedJob(records=records)
         return self._job(name, job)  # type: ignore[no-any-return]
 
-    def _job(self, name: str, job: dict[str, Any]) -> Any:
+    def _job(self, name: str, job: FlowJob) -> Any:
         self._applied(name)
         return self.launch(name, job)
 

@@ -25,6 +25,7 @@ from comind.embedded.home import StateDir
 from comind.embedded.settings import Settings
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
+from comind.flows.jobs import JOBS
 from comind.flows.jobs import run_job as run_flow_job
 from comind.flows.privacy import keys_from_env
 from comind.flows.worker import serve, stop_on_signals
@@ -151,7 +152,7 @@ def run_job(home: StateDir, flow: str, root: Path, env: str | None) -> None:
     the command line, which every user can see: a quarantined record holds PII), its answer
     one JSON document on standard output. The app's code prints to standard error: what it
     prints cannot pass for the answer."""
-    job = json.load(sys.stdin)
+    job = JOBS.validate_json(sys.stdin.buffer.read())
     answer = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     with _builder(home, flow, root, env) as builder:

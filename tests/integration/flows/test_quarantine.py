@@ -29,7 +29,7 @@ from comind.api.tokens import Tokens
 from comind.embedded.ports import free_port
 from comind.errors import ComindError
 from comind.flows.build import FlowBuilder, FlowEngines
-from comind.flows.jobs import run_job
+from comind.flows.jobs import JOBS, FlowJob, run_job
 from comind.flows.quarantine import Selection, revealed
 from comind.flows.state import FlowState
 from comind.governance.access import AccessStore
@@ -86,12 +86,12 @@ def stored(kit: FlowKit) -> list[dict[str, Any]]:
 def service(kit: FlowKit, builder: FlowBuilder, box: SealBox) -> QuarantineService:
     applied = Applied(builder.spec, kit.root, "abc123", None)
 
-    def launch(flow: str, job: dict[str, Any]) -> Any:  # as a worker process runs a job
+    def launch(flow: str, job: FlowJob) -> Any:  # as a worker process runs a job
         e = kit.engines
         engines = FlowEngines(kit.layer, e.postgres, e.objects, e.redis, pii_keys=e.pii_keys)
         try:
-            return run_job(FlowBuilder(builder.spec, kit.root, engines), flow,
-                           json.loads(json.dumps(job)))  # fmt: skip
+            sent = JOBS.validate_json(JOBS.dump_json(job))  # through its standard input
+            return run_job(FlowBuilder(builder.spec, kit.root, engines), flow, sent)
         finally:
             engines.close()
 
