@@ -65,8 +65,7 @@ def dataset_table(spec: Spec, dataset: str) -> TableUse:
 def flow_buckets(spec: Spec, flow: str) -> list[str]:
     """The buckets ``flow`` reads (its ``objects:`` source) or writes (its ``objects`` sinks)."""
     declared = spec.flows[flow]
-    sinks = [declared.sink] if declared.sink is not None else []
-    found = [s.objects for s in [*sinks, *declared.sinks.values()] if s.objects is not None]
+    found = [s.objects for s in declared.every_sink if s.objects is not None]
     if declared.source_ref.scheme == "objects":
         found.append(declared.source_ref.target)
     return sorted({location.partition("/")[0] for location in found})

@@ -212,9 +212,8 @@ class BatchRunner:
             self.checker.check(dataset, name if same else None)
 
     def _sink_datasets(self) -> list[str]:
-        sinks = [self.flow.sink, *self.flow.sinks.values()]
-        return sorted({s.postgres for s in sinks if s is not None and s.postgres is not None
-                       and self.builder.spec.datasets[s.postgres].quality})  # fmt: skip
+        datasets = self.builder.spec.datasets
+        return sorted({d for d in self.flow.written_datasets if datasets[d].quality})
 
     def _rows(self, p: Partitioning, name: str) -> list[dict[str, object]]:
         source = self.flow.source_ref

@@ -172,8 +172,7 @@ class FlowBuilder:
         def guard(fields: dict[str, PiiHandling]) -> PiiGuard:
             return self._guard(name, {f: (f"flow/{name}", h) for f, h in fields.items()})
 
-        sinks = [s.postgres for s in [flow.sink, *flow.sinks.values()] if s and s.postgres]
-        pii = frozenset(f for d in sinks for f in self.spec.datasets[d].pii)
+        pii = frozenset(f for d in flow.written_datasets for f in self.spec.datasets[d].pii)
         cache = self.engines.cache()
         window = RedisWindow(cache, flow_dedupe_prefix(name)) if cache is not None else None
         ctx = StepContext(

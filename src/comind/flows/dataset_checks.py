@@ -86,19 +86,19 @@ def source_dataset(spec: Spec, flow: str) -> str | None:
 def streamed_datasets(spec: Spec) -> list[str]:
     """Datasets with rules that stream or event flows write (checked on a schedule)."""
     out = {
-        s.postgres
+        d
         for flow in spec.flows.values()
         if flow.kind != "batch"
-        for s in [flow.sink, *flow.sinks.values()]
-        if s is not None and s.postgres is not None and spec.datasets[s.postgres].quality
+        for d in flow.written_datasets
+        if spec.datasets[d].quality
     }
     return sorted(out)
 
 
 def _keys(spec: Spec, dataset: str) -> tuple[str, ...]:
     for flow in spec.flows.values():
-        for s in [flow.sink, *flow.sinks.values()]:
-            if s is not None and s.postgres == dataset and s.upsert_on:
+        for s in flow.every_sink:
+            if s.postgres == dataset and s.upsert_on:
                 return tuple(s.upsert_on)
     return ("id",)
 

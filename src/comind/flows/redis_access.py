@@ -26,8 +26,7 @@ def key_patterns(spec: Spec, flow: str) -> tuple[str, ...]:
         patterns.add(literal(flow_cache_prefix(flow)) + "*")
     if any(isinstance(s, CleanseStep) and s.cleanse.dedupe for s in declared.steps):
         patterns.add(literal(flow_dedupe_prefix(flow)) + "*")
-    sinks = [declared.sink, *declared.sinks.values()]
-    for template in (s.redis for s in sinks if s is not None and s.redis is not None):
+    for template in (s.redis for s in declared.every_sink if s.redis is not None):
         prefix, whole = literal_prefix(template)
         patterns.add(literal(prefix) + ("" if whole else "*"))
     return tuple(sorted(patterns))

@@ -45,9 +45,7 @@ def flow_reports(rt: Platform, flow: str, labels: Mapping[str, str]) -> bool:
     declared = current.spec.flows.get(flow) if current else None
     if declared is None or "dataset" not in labels:
         return False
-    sinks = [declared.sink] if declared.sink is not None else []
-    written = {s.postgres for s in [*sinks, *declared.sinks.values()] if s.postgres}
-    return labels["dataset"] in written | {""}
+    return labels["dataset"] in {*declared.written_datasets, ""}
 
 
 def bucket_owner(rt: Platform, bucket: str) -> str | None:

@@ -307,6 +307,16 @@ class Flow(Strict):
         """The source, taken apart (it validated, so this cannot fail)."""
         return parse_source(self.source)
 
+    @property
+    def every_sink(self) -> list[Sink]:
+        """The default sink, if any, and the named ones."""
+        return [s for s in (self.sink, *self.sinks.values()) if s is not None]
+
+    @property
+    def written_datasets(self) -> list[str]:
+        """The datasets its postgres sinks write, in order."""
+        return [s.postgres for s in self.every_sink if s.postgres is not None]
+
 
 class Alert(Strict):
     name: str

@@ -22,7 +22,7 @@ class Declared:
 def flow_datasets(spec: Spec, flow: str) -> list[str]:
     """The datasets ``flow`` writes (its postgres sinks) and reads (a postgres:// source)."""
     declared = spec.flows[flow]
-    names = [s.postgres for s in (declared.sink, *declared.sinks.values()) if s and s.postgres]
+    names = list(declared.written_datasets)
     if declared.source_ref.scheme == "postgres":
         store = f"postgres://{declared.source_ref.target}"
         names += [n for n, d in spec.datasets.items() if d.store.partition("?")[0] == store]
