@@ -217,7 +217,7 @@ class GitOpsApi:
 
         threading.Thread(target=run, name="comind-sync", daemon=True).start()
         ready.wait(timeout=300)
-        return started.get("id"), "".join(failed[:1])
+        return started.get("id"), failed[0] if failed else ""
 
     async def hook(self, request: Request) -> Response:
         try:  # bounded before the signature can be checked: it covers the whole body

@@ -41,6 +41,7 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Collection, Mapping
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from comind.apps.env import environment, leashed
 from comind.apps.model import AppSpec
 from comind.embedded.osuser import RunAs, app_user, require_traverse, state_group, unreachable
 
@@ -64,8 +66,25 @@ class Account:
 
     user: RunAs
     code: Path
-    home: Path | None = None  # None: the platform's HOME (flow workers, bare runtimes)
+    home: Path | None = None  # None: the platform's HOME (bare runtimes)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def environment(
+        self, declared: Mapping[str, str], port: int | None = None, host: str = "127.0.0.1"
+    ) -> dict[str, str]:
+        """What a process of this account gets (apps/env.py), ``declared`` included."""
+        return environment(self.code, declared, port, home=self.home, replaced=self.env,
+                           host=host)  # fmt: skip
+
+    def start(
+        self, command: str, env: Mapping[str, str], *, stdin: int, stderr: int
+    ) -> subprocess.Popen[bytes]:
+        """``command`` as this account, in its code, leashed (apps/leash.py), in a session
+        of its own, its standard output piped."""
+        return subprocess.Popen(leashed(command), cwd=self.code, env=env, user=self.user.uid,
+                                group=self.user.gid, extra_groups=self.user.extra_groups,
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=stderr,
+                                start_new_session=True)  # fmt: skip
 
 
 def skipping(state: Path) -> Callable[[str, list[str]], set[str]]:

@@ -31,7 +31,7 @@ from typing import IO
 import psutil
 
 from comind.apps.accounts import Account
-from comind.apps.env import environment, leashed, scrub
+from comind.apps.env import scrub
 from comind.apps.logs import AppLog
 from comind.apps.model import AppSpec
 from comind.apps.probes import Target, failure
@@ -68,23 +68,11 @@ class Instance:
         self._stopped = False
         self._tail: deque[str] = deque(maxlen=TAIL_LINES)
         self._next_check = now + (spec.probe.initial_delay if spec.probe else READY_WITHOUT_PROBE)
-        cwd, user = account.code, account.user
-        env = environment(cwd, spec.env, port, home=account.home, replaced=account.env,
-                          host=host)  # fmt: skip
+        env = account.environment(spec.env, port, host)
         secrets = tuple(spec.env.values())
-        self._target = Target(host, port, spec.port, cwd, env, secrets, user)
-        self._proc = subprocess.Popen(
-            leashed(spec.command),
-            cwd=cwd,
-            env=env,
-            user=user.uid,
-            group=user.gid,
-            extra_groups=user.extra_groups,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._target = Target(host, port, spec.port, account.code, env, secrets, account.user)
+        self._proc = account.start(spec.command, env, stdin=subprocess.DEVNULL,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
         assert self._proc.stdout is not None
         self._pump = threading.Thread(
             target=self._copy_output, args=(self._proc.stdout,), daemon=True

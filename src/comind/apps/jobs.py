@@ -19,7 +19,7 @@ from typing import IO
 import psutil
 
 from comind.apps.accounts import AppAccounts, shared
-from comind.apps.env import environment, leashed, scrub
+from comind.apps.env import scrub
 from comind.apps.logs import AppLog
 from comind.apps.metrics import STRAYS_KILLED
 from comind.apps.model import AppSpec
@@ -43,12 +43,9 @@ def run_once(
 ) -> JobOutcome:
     """Run ``spec.command`` once in its account, ``given`` on its standard input."""
     account = accounts.open(spec, keep=None) if accounts else shared(spec)
-    env = environment(account.code, spec.env, None, home=account.home, replaced=account.env)
     user, tail = account.user, deque[str](maxlen=TAIL_LINES)
-    proc = subprocess.Popen(leashed(spec.command), cwd=account.code, env=env,
-                            user=user.uid, group=user.gid, extra_groups=user.extra_groups,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    proc = account.start(spec.command, account.environment(spec.env),
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     said: list[bytes] = []
     helpers = [threading.Thread(target=_feed, args=(proc.stdin, given), daemon=True),

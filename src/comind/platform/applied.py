@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from comind.flows.access import flow_buckets
 from comind.gitops.resources import Resource
+from comind.spec import Spec
+from comind.spec.model import Flow
 from comind.spec.names import is_flow_principal
 
 if TYPE_CHECKING:
@@ -20,6 +22,13 @@ def resources(rt: Platform, kind: str) -> list[Resource]:
     return [r for r in (current.resources if current else []) if r.kind == kind]
 
 
+def applied_flow(rt: Platform, flow: str) -> tuple[Spec, Flow] | None:
+    """The spec applied in full and ``flow`` in it (None: no such flow, or none applied)."""
+    current = rt.gitops.service.current if rt.gitops else None
+    declared = current.spec.flows.get(flow) if current else None
+    return (current.spec, declared) if current and declared else None
+
+
 def database_of(rt: Platform, app: str) -> str | None:
     return next((r.name for r in resources(rt, "database") if r.app == app), None)
 
@@ -28,11 +37,9 @@ def buckets_of(rt: Platform, app: str) -> list[str]:
     """The buckets ``app`` may reach through the S3 endpoint: those its spec declares; for a
     flow's key, those the flow reads or writes."""
     if is_flow_principal(app):
-        current = rt.gitops.service.current if rt.gitops else None
         flow = app.partition(":")[2]
-        if current is None or flow not in current.spec.flows:
-            return []
-        return flow_buckets(current.spec, flow)
+        found = applied_flow(rt, flow)
+        return flow_buckets(found[0], flow) if found else []
     return [r.name for r in resources(rt, "bucket") if r.app == app]
 
 
@@ -41,11 +48,10 @@ def flow_reports(rt: Platform, flow: str, labels: Mapping[str, str]) -> bool:
     and the quality of the datasets it writes (``dataset`` "" for an inline quality step)."""
     if labels.get("flow") == flow:
         return True
-    current = rt.gitops.service.current if rt.gitops else None
-    declared = current.spec.flows.get(flow) if current else None
-    if declared is None or "dataset" not in labels:
+    found = applied_flow(rt, flow)
+    if found is None or "dataset" not in labels:
         return False
-    return labels["dataset"] in {*declared.written_datasets, ""}
+    return labels["dataset"] in {*found[1].written_datasets, ""}
 
 
 def bucket_owner(rt: Platform, bucket: str) -> str | None:

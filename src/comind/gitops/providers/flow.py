@@ -36,33 +36,34 @@ class FlowProvider:
         self.runtime, self.command, self.env, self.access = runtime, command, env, access
 
     def specs(self, res: Resource) -> list[AppSpec]:
-        return [self._spec(res, worker_name(res.name, i), self.command(res))
-                for i in range(int(res.spec["parallelism"]))]  # fmt: skip
+        return [self._spec(res, name, self.command(res)) for name in _names(res)]
 
     def job(self, res: Resource) -> AppSpec:
         """A process of the flow's that runs an operator's job (flows/jobs.py) it is given."""
         return self._spec(res, f"flow.{res.name}.job", self.command(res, job=True))
 
     def _spec(self, res: Resource, name: str, command: str) -> AppSpec:
-        digest = hashlib.sha256(json.dumps(res.spec, sort_keys=True).encode()).hexdigest()
         return AppSpec(
             name=name,
             command=command,
             cwd=Path(res.spec["root"]),
             env={**self.env(res), **self.access.env(res)},
-            revision=digest,
+            revision=_revision(res),
             account=flow_account(res.name),  # it runs app code: as the flow's own OS user
         )
 
     def observe(self, res: Resource) -> Observed:
-        wanted = self.specs(res)
-        states = [self.runtime.state(s.name) for s in wanted]
+        # names and the revision only: an environment is made (credentials read, the
+        # metrics folder given) when workers are deployed, not at every observation
+        names = _names(res)
+        states = [self.runtime.state(name) for name in names]
         if any(s is None or s.phase == "Stopped" for s in states):
             return MISSING
+        wanted = _revision(res)
         drift = tuple(
-            f"{w.name} runs {(s.revision or '')[:12]}, the spec wants {w.revision[:12]}"
-            for w, s in zip(wanted, states, strict=True)
-            if s and s.revision != w.revision
+            f"{name} runs {(s.revision or '')[:12]}, the spec wants {wanted[:12]}"
+            for name, s in zip(names, states, strict=True)
+            if s and s.revision != wanted
         ) + self.access.observe(res)
         healths = [PHASES.get(s.phase, Health.UNKNOWN) for s in states if s]
         worst = next(
@@ -87,3 +88,12 @@ class FlowProvider:
             if name.startswith(prefix):
                 self.runtime.stop(name)
         self.access.delete(res)
+
+
+def _names(res: Resource) -> list[str]:
+    return [worker_name(res.name, i) for i in range(int(res.spec["parallelism"]))]
+
+
+def _revision(res: Resource) -> str:
+    """What a change of the flow's spec (or the repo's revision in it) redeploys on."""
+    return hashlib.sha256(json.dumps(res.spec, sort_keys=True).encode()).hexdigest()
