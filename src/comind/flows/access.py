@@ -14,8 +14,16 @@ from typing import Any
 
 from comind.errors import ComindError
 from comind.spec import Spec
-from comind.spec.names import owner_role, role_name
+from comind.spec.names import (
+    dead_letter_name,
+    flow_dead_letter_queue,
+    flow_input_queue,
+    owner_role,
+    queue_name,
+    role_name,
+)
 from comind.spec.steps import EnrichStep
+from comind.stores.platform_db import WorkerRows
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,49 @@ def flow_buckets(spec: Spec, flow: str) -> list[str]:
     if declared.source_ref.scheme == "objects":
         found.append(declared.source_ref.target)
     return sorted({location.partition("/")[0] for location in found})
+
+
+def platform_rows(spec: Spec, flow: str) -> WorkerRows:
+    """What ``flow``'s workers may touch in the platform database: its own flow rows, the
+    queues it receives from (its dead letters, its input queue, a ``queue://`` source and that
+    queue's dead letters), the queues and topics its sinks name, the datasets whose quality
+    it records (its source's and the ones it writes)."""
+    declared, source = spec.flows[flow], spec.flows[flow].source_ref
+    receive = [flow_dead_letter_queue(flow)]
+    if source.scheme in ("topic", "http"):
+        receive.append(flow_input_queue(flow))
+    if source.scheme == "queue":
+        receive += _with_dead_letters(spec, source.target)
+    send = [_queue(spec, s.queue) for s in declared.every_sink if s.queue is not None]
+    topics = [s.topic for s in declared.every_sink if s.topic is not None]
+    read = source_dataset(spec, flow)
+    datasets = [*declared.written_datasets, *([read] if read else [])]
+    return WorkerRows(flow=(flow,), receive=_names(receive), send=_names(send),
+                      topic=_names(topics), dataset=_names(datasets))  # fmt: skip
+
+
+def _queue(spec: Spec, ref: str) -> str:
+    app, _, queue = ref.partition("/")
+    return queue_name(app, queue, spec.apps[app].queues[queue].fifo)
+
+
+def _with_dead_letters(spec: Spec, ref: str) -> list[str]:
+    app, _, queue = ref.partition("/")
+    name = _queue(spec, ref)
+    return [name, dead_letter_name(name)] if spec.apps[app].queues[queue].dlq else [name]
+
+
+def _names(found: list[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(found)))
+
+
+def source_dataset(spec: Spec, flow: str) -> str | None:
+    """The dataset a flow's postgres source reads, if it is one."""
+    ref = spec.flows[flow].source_ref
+    if ref.scheme != "postgres":
+        return None
+    return next((n for n, d in spec.datasets.items() if d.store == f"postgres://{ref.target}"),
+                None)  # fmt: skip
 
 
 def table_uses(spec: Spec, flow: str) -> list[TableUse]:

@@ -24,8 +24,9 @@ from croniter import croniter
 
 from comind.errors import ComindError
 from comind.flows import metrics
+from comind.flows.access import source_dataset
 from comind.flows.build import FlowBuilder
-from comind.flows.dataset_checks import DatasetChecker, partitioning_of, source_dataset
+from comind.flows.dataset_checks import DatasetChecker, partitioning_of
 from comind.flows.lineage_runs import RunLineage
 from comind.flows.partitions import Partitioning
 from comind.flows.pgpartitions import partition_rows

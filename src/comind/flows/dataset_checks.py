@@ -74,15 +74,6 @@ def partitioning_of(spec: Spec, dataset: str) -> Partitioning | None:
     return None
 
 
-def source_dataset(spec: Spec, flow: str) -> str | None:
-    """The dataset a flow's postgres source reads, if it is one."""
-    ref = spec.flows[flow].source_ref
-    if ref.scheme != "postgres":
-        return None
-    return next((n for n, d in spec.datasets.items() if d.store == f"postgres://{ref.target}"),
-                None)  # fmt: skip
-
-
 def streamed_datasets(spec: Spec) -> list[str]:
     """Datasets with rules that stream or event flows write (checked on a schedule)."""
     out = {

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from comind.flows.access import TableUse, table_uses
+from comind.flows.access import TableUse, platform_rows, table_uses
 from comind.flows.redis_access import key_patterns
 from comind.queue import model
 from comind.spec import Spec
@@ -28,9 +28,20 @@ from comind.spec.names import (
 )
 from comind.spec.references import secret_file
 from comind.spec.scalars import whole_seconds
+from comind.stores.platform_db import WorkerRows
 
 PLATFORM = "platform"  # the "app" part of shared resources' ids (topics)
 DATA_BEARING = {"database", "bucket", "queue"}
+
+
+@dataclass(frozen=True)
+class FlowUses:
+    """What a flow's workers are provisioned to touch: app tables, Redis keys, and rows of
+    the platform database."""
+
+    tables: list[TableUse]
+    keys: tuple[str, ...]
+    rows: WorkerRows
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,8 @@ def render(spec: Spec, root: Path, revision: str = "", env: str | None = None) -
         # so the platform can grant the flow's role SELECT on it
         readers = sorted({f"app/{u.app}/{u.app}" for u in tables if not u.write})
         keys = key_patterns(spec, name)
-        out += _flow(name, flow, [*services, *readers], root, revision, env, tables, keys)
+        access = FlowUses(tables, keys, platform_rows(spec, name))
+        out += _flow(name, flow, [*services, *readers], root, revision, env, access)
     return out
 
 
@@ -82,8 +94,7 @@ def _flow(
     root: Path,
     revision: str,
     env: str | None,
-    tables: list[TableUse],
-    keys: tuple[str, ...],
+    access: FlowUses,
 ) -> list[Resource]:
     """The flow's own queues (input for topic/http sources, dead letters), its topic
     subscription, and its workers, which start once every data service exists."""
@@ -106,7 +117,8 @@ def _flow(
     worker = Resource("flow", PLATFORM, name, {
         "kind": flow.kind, "flow": flow.model_dump(mode="json", by_alias=True),
         "parallelism": flow.parallelism, "root": str(root), "revision": revision, "env": env,
-        "tables": [asdict(t) for t in tables], "redis_keys": list(keys),
+        "tables": [asdict(t) for t in access.tables], "redis_keys": list(access.keys),
+        "platform_rows": asdict(access.rows),
     }, tuple(services) + tuple(r.id for r in own))  # fmt: skip
     return [*own, worker]
 

@@ -21,8 +21,9 @@ class SpanStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    def add(self, spans: Sequence[ReadableSpan]) -> None:
-        rows = [_row(s) for s in spans if s.context is not None]
+    def add(self, spans: Sequence[ReadableSpan], flow: str | None = None) -> None:
+        """Store ``spans`` (``flow``: as that flow's, whatever their attributes say)."""
+        rows = [_row(s, flow) for s in spans if s.context is not None]
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(_sql("insert"), rows)
 
@@ -38,23 +39,25 @@ class SpanStore:
         with self.pool.connection() as conn:
             return conn.execute(_sql("prune"), {"before": before}).rowcount
 
-    def exporter(self) -> SpanExporter:
-        return _Exporter(self)
+    def exporter(self, flow: str | None = None) -> SpanExporter:
+        """``flow``: a flow worker's exporter, whose every span is the flow's (its login may
+        store no other flow's spans)."""
+        return _Exporter(self, flow)
 
 
 class _Exporter(SpanExporter):
-    def __init__(self, store: SpanStore) -> None:
-        self.store = store
+    def __init__(self, store: SpanStore, flow: str | None) -> None:
+        self.store, self.flow = store, flow
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.store.add(spans)
+        self.store.add(spans, self.flow)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
         return None
 
 
-def _row(span: ReadableSpan) -> dict[str, Any]:
+def _row(span: ReadableSpan, flow: str | None) -> dict[str, Any]:
     assert span.context is not None and span.start_time is not None
     attributes = dict(span.attributes or {})
     end = span.end_time or span.start_time
@@ -64,7 +67,7 @@ def _row(span: ReadableSpan) -> dict[str, Any]:
         "span_id": f"{span.context.span_id:016x}",
         "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
         "name": span.name,
-        "flow": attributes.get("comind.flow"),
+        "flow": flow or attributes.get("comind.flow"),
         "started_at": datetime.fromtimestamp(span.start_time / 1e9, UTC),
         "seconds": (end - span.start_time) / 1e9,
         "status": status,

@@ -133,7 +133,9 @@ def _builder(home: StateDir, flow: str, root: Path, env: str | None) -> Iterator
     logins = WorkerLogins.from_env()
     spec = load_spec(root, env)
     with flow_engines(home, EngineAddresses.of(home), logins) as engines:
-        traces = setup(f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter()})
+        traces = setup(
+            f"comind-flow-{flow}", {"store": SpanStore(engines.layer.pool).exporter(flow)}
+        )
         try:
             yield FlowBuilder(spec, root, engines)
         finally:

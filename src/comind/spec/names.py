@@ -16,7 +16,8 @@ BACKUP_BUCKET = "comind-backups"  # the platform's backup store and WAL archive
 PLATFORM_PREFIX = "comind-"  # bucket names the platform keeps for itself
 RESERVED_APP_PREFIX = "comind"  # app names: their Redis prefix would be the platform's comind:
 PLATFORM_ROLE_PREFIX = "comind_"  # data owners, flow writers, the workers' login
-WORKER_ROLE = "comind_worker"  # flow workers' login to the platform database (no superuser)
+WORKER_ROLE = "comind_worker"  # the group of the flows' logins to the platform database
+FLOW_WORKER_PREFIX = "comind_fw_"  # each flow's login to the platform database (row-secured)
 BACKUP_ROLE = "comind_backup"  # base backups and logical dumps: reads everything, writes nothing
 
 
@@ -77,6 +78,12 @@ def flow_principal(flow: str) -> str:
 
 def is_flow_principal(principal: str) -> bool:
     return principal.startswith("flow:")
+
+
+def flow_worker_role(flow: str) -> str:
+    """The login a flow's workers use the platform database with (queues, flow state):
+    a member of the workers' group, kept to the flow's own rows."""
+    return _pg_name(FLOW_WORKER_PREFIX, flow)
 
 
 def flow_reader_role(flow: str, database: str) -> str:

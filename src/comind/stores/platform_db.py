@@ -1,11 +1,12 @@
 """The platform's own database: created and migrated at start-up, the flow workers'
 login to it, and the backups' login to the cluster.
 
-Flow workers run app code (python steps), so they do not get the superuser: they log in
-as ``comind_worker``, which may use queues (receive, send, delete: flows read queues and
-write queues and topics), keep flow state and spans, append lineage events (INSERT only),
-and nothing else: not the API tokens, the audit log, the secrets, the app credentials or
-the GitOps records.
+Flow workers run app code (python steps), so they do not get the superuser: each flow logs
+in with a login of its own, a member of the group ``comind_worker``, which may use queues
+(receive, send, delete: flows read queues and write queues and topics), keep flow state
+and spans, append lineage events (INSERT only), and nothing else: not the API tokens, the
+audit log, the secrets, the app credentials or the GitOps records. Row security (migration
+0028) keeps each login to its own flow's rows and the queues and topics its flow declares.
 
 Backups do not get the superuser either: base backups (the replication protocol) and logical
 dumps log in as ``comind_backup``, which may read every table (``pg_read_all_data``, row
@@ -17,6 +18,8 @@ databases: that is provisioning, left to the superuser.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 
 import psycopg
 from psycopg import sql
@@ -26,15 +29,18 @@ from comind.spec.names import BACKUP_ROLE, WORKER_ROLE
 from comind.stores.migrations import migrate
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget, connect, ensure_database
+from comind.stores.queries import named
 
 PLATFORM_DB = "comind"
 log = logging.getLogger("comind.platform_db")
+_sql = named("comind.stores", "worker_rows")
 
 # what flow workers touch in schema comind (queue/sql/queue.sql, flows/sql/state.sql,
 # monitoring/sql/spans.sql); a worker touching another table fails loudly, never silently.
 # quarantine_key: the public key workers seal quarantined PII to (read only: a worker that
 # could replace it could read what other workers seal)
-WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key")
+WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key",
+                "worker_grants")  # fmt: skip
 WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
                  "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
                  "spans", "quality_results")  # fmt: skip
@@ -63,12 +69,13 @@ def prepare(admin: PgTarget) -> PgTarget:
     return target
 
 
-def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
-    """The flow workers' login to the platform database (created, or its grants and
-    password reset); returns its target."""
-    pg.ensure_role(WORKER_ROLE, password)
+def ensure_worker_group(pg: PgAdmin) -> None:
+    """The group holding the flow workers' table grants (created, or its grants reset);
+    nobody logs in as it, and which rows each member may touch is its own (migration 0028)."""
+    pg.ensure_group(WORKER_ROLE)
     role = sql.Identifier(WORKER_ROLE)
     with connect(pg.admin.with_db(PLATFORM_DB)) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD NULL").format(role))  # a login before 0028
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
             sql.Identifier(PLATFORM_DB), role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA comind TO {}").format(role))
@@ -89,7 +96,52 @@ def ensure_worker_role(pg: PgAdmin, password: str) -> PgTarget:
                              "FROM {}").format(role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
-    return pg.admin.login(WORKER_ROLE, password, PLATFORM_DB)
+
+
+@dataclass(frozen=True)
+class WorkerRows:
+    """What one flow's platform-database login may touch, by kind (migration 0028): its
+    ``flow`` rows, the queues it ``receive``s from and ``send``s to, the ``topic``s it
+    publishes to, the ``dataset``s whose quality it records."""
+
+    flow: tuple[str, ...] = ()
+    receive: tuple[str, ...] = ()
+    send: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
+    dataset: tuple[str, ...] = ()
+
+    def rows(self) -> set[tuple[str, str]]:
+        return {(kind, name) for kind, names in asdict(self).items() for name in names}
+
+
+def ensure_worker_login(pg: PgAdmin, login: str, password: str, rows: WorkerRows) -> PgTarget:
+    """A flow's own login to the platform database: a member of the workers' group, allowed
+    exactly ``rows`` (replaced in one transaction); returns its target."""
+    pg.ensure_role(login, password)
+    with connect(pg.admin.with_db(PLATFORM_DB)) as conn, conn.transaction():
+        # SET ROLE to the group gains nothing: no row is the group's own
+        conn.execute(sql.SQL("GRANT {} TO {}").format(
+            sql.Identifier(WORKER_ROLE), sql.Identifier(login)))  # fmt: skip
+        conn.execute(_sql("forget_worker"), {"role": login})
+        for kind, name in sorted(rows.rows()):
+            conn.execute(_sql("allow_worker"), {"role": login, "kind": kind, "name": name})
+    return pg.admin.login(login, password, PLATFORM_DB)
+
+
+def worker_rows(pg: PgAdmin, login: str) -> WorkerRows:
+    """What ``login`` may touch now (nothing for a login that is not a flow's)."""
+    with connect(pg.admin.with_db(PLATFORM_DB)) as conn:
+        found = conn.execute(_sql("worker_grants"), {"role": login}).fetchall()
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, name in found:
+        by_kind[kind].append(name)
+    return WorkerRows(**{kind: tuple(sorted(names)) for kind, names in by_kind.items()})
+
+
+def drop_worker_login(pg: PgAdmin, login: str) -> None:
+    with connect(pg.admin.with_db(PLATFORM_DB)) as conn:
+        conn.execute(_sql("forget_worker"), {"role": login})
+    pg.drop_role(login)
 
 
 def ensure_backup_role(pg: PgAdmin, password: str) -> PgTarget:

@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 from comind.embedded.external import PostgresServer
 from comind.embedded.postgres import SUPERUSER
 from comind.embedded.probes import postgres_version
+from comind.spec.names import FLOW_WORKER_PREFIX
 
 # For modules that hold a pool or a connection, wrap JSON parameters, read rows as dicts or
 # catch a database failure without importing the driver themselves.
@@ -89,6 +90,8 @@ class PgTarget:
             return None
         settings = [f"lock_timeout={self.lock_wait}" if s == NO_LOCK_WAIT else s
                     for s in PLATFORM_SESSION]  # fmt: skip
+        if self.user.startswith(FLOW_WORKER_PREFIX):  # kept to its flow's rows (0028)
+            settings = [ROW_SECURED if s == NO_ROW_SECURITY else s for s in settings]
         return " ".join(f"-c {setting}" for setting in settings)
 
     def url(self) -> str:
@@ -103,8 +106,10 @@ class PgTarget:
 # ``role`` (a superuser's login would then act as the app), ``default_transaction_read_only``
 # or a tiny ``statement_timeout`` (the platform's work in its database would fail), or a
 # ``DateStyle`` the driver cannot read. ``row_security=off``: a query that a row-security policy
-# would filter fails instead, so no policy (code the app wrote) ever runs as a platform login.
+# would filter fails instead, so no policy (code the app wrote) ever runs as a platform login
+# (except a flow's login to the platform database, which the platform's own policies filter).
 NO_LOCK_WAIT = "lock_timeout=0"
+NO_ROW_SECURITY, ROW_SECURED = "row_security=off", "row_security=on"
 PLATFORM_SESSION = (
     "search_path=pg_catalog,pg_temp",
     "role=none",
@@ -114,7 +119,7 @@ PLATFORM_SESSION = (
     "idle_in_transaction_session_timeout=0",
     "datestyle=ISO",
     "intervalstyle=postgres",
-    "row_security=off",
+    NO_ROW_SECURITY,
     "client_encoding=UTF8",  # another makes the driver read bytes (red team 21c, N2)
     "local_preload_libraries=",  # a library that does not exist refuses every login
     "idle_session_timeout=0",

@@ -175,12 +175,14 @@ def test_a_flow_worker_logs_in_without_the_superuser_and_cannot_reach_tokens_or_
         with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"SELECT 1 FROM comind.{table} LIMIT 1")
     with connect(worker) as conn:  # lineage events: appended, never read back or changed
-        conn.execute(LINEAGE_EVENT, (app,))
+        conn.execute(LINEAGE_EVENT, (FLOW,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # another's: refused
+            conn.execute(LINEAGE_EVENT, (app,))
     for statement in ("SELECT 1 FROM comind.lineage_events", "DELETE FROM comind.lineage_events"):
         with connect(worker) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)
     with connect(runtime.db) as conn:
-        assert conn.execute("DELETE FROM comind.lineage_events WHERE job = %s", (app,)).rowcount
+        assert conn.execute("DELETE FROM comind.lineage_events WHERE job = %s", (FLOW,)).rowcount
     with connect(worker) as conn:  # the quarantine key: read to seal PII to, never replaced
         assert conn.execute("SELECT count(*) FROM comind.quarantine_key").fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

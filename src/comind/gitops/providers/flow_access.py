@@ -15,9 +15,12 @@ never the writer's; and never with the app's own login, which a flow running ano
 app's code must not hold (red team 21e G2).
 The Redis user (named like the role) may run only the flow engine's few commands on the
 keys flows/redis_access.py lists (its redis sinks' prefixes, its enrich cache), with a
-generated password kept sealed the same way. The workers get these credentials and the
-platform database's worker login through their environment (``env``), never the
-superuser's or Redis's default password.
+generated password kept sealed the same way. The flow's login to the platform database
+(``comind_fw_FLOW``, a member of the workers' group) may touch only the rows the flow's
+resource names (stores/platform_db.py ``WorkerRows``, row security of migration 0028): its
+own flow state, the queues it receives from and sends to, the topics it publishes to. The
+workers get these credentials through their environment (``env``), never the superuser's
+or Redis's default password.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from comind.flows.access import TableUse
 from comind.flows.pglookup import install_versioning
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
-from comind.spec.names import WORKER_ROLE, flow_reader_role, flow_role
+from comind.spec.names import flow_reader_role, flow_role, flow_worker_role
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.pg_grants import (
     TableGrant,
@@ -48,7 +51,14 @@ from comind.stores.pg_grants import (
     strange_owners,
     table_exists,
 )
-from comind.stores.platform_db import PLATFORM_DB, ensure_worker_role
+from comind.stores.platform_db import (
+    PLATFORM_DB,
+    WorkerRows,
+    drop_worker_login,
+    ensure_worker_group,
+    ensure_worker_login,
+    worker_rows,
+)
 from comind.stores.postgres import Connection, PgTarget, connect
 from comind.stores.redis import RedisTarget
 from comind.stores.redis_acl import AclGrant, RedisAcl, flow_grant, matches
@@ -60,11 +70,15 @@ WORKER_DB_USER = "COMIND_WORKER_DB_USER"
 WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
 FLOW_REDIS_USER = "COMIND_FLOW_REDIS_USER"
 FLOW_REDIS_PASSWORD = "COMIND_FLOW_REDIS_PASSWORD"
-WORKER_PASSWORD = "platform/worker-database-password"
+OLD_WORKER_PASSWORD = "platform/worker-database-password"  # one login for every flow, before 0028
 
 
 def password_name(flow: str) -> str:
     return f"flow/{flow}/database-password"
+
+
+def worker_password_name(flow: str) -> str:
+    return f"flow/{flow}/worker-database-password"
 
 
 def reader_password_name(flow: str, database: str) -> str:
@@ -96,9 +110,10 @@ class FlowAccess:
         password = self.secrets.password(password_name(flow))
         return self.pg.admin.login(flow_role(flow), password, "postgres")
 
-    def worker_target(self) -> PgTarget:
-        password = self.secrets.password(WORKER_PASSWORD)
-        return self.pg.admin.login(WORKER_ROLE, password, PLATFORM_DB)
+    def worker_target(self, flow: str) -> PgTarget:
+        """How ``flow``'s workers log in to the platform database."""
+        password = self.secrets.password(worker_password_name(flow))
+        return self.pg.admin.login(flow_worker_role(flow), password, PLATFORM_DB)
 
     def redis_target(self, flow: str) -> RedisTarget:
         """How ``flow`` logs in to Redis."""
@@ -107,7 +122,7 @@ class FlowAccess:
 
     def env(self, res: Resource) -> dict[str, str]:
         """What a worker of the flow ``res`` logs in with."""
-        writer, worker = self.target(res.name), self.worker_target()
+        writer, worker = self.target(res.name), self.worker_target(res.name)
         cache = self.redis_target(res.name)
         readers = {db: [t.user, t.password] for db, t in self.readers(res).items()}
         return {FLOW_DB_USER: writer.user, FLOW_DB_PASSWORD: writer.password,
@@ -127,7 +142,7 @@ class FlowAccess:
         role = flow_role(res.name)
         if not self.pg.password_matches(role, self.target(res.name).password):
             return (f"role {role} is missing or does not log in with the flow's password",)
-        drift = list(self._redis_drift(res))
+        drift = [*self._redis_drift(res), *self._worker_drift(res)]
         for dbname, found in uses(res).items():
             if self.pg.observe_database(dbname, extensions=False) is None:
                 continue  # its database provider reports that
@@ -135,6 +150,14 @@ class FlowAccess:
                 drift += [f"{dbname}/{u.table}: {why}" for u in found
                           if (why := _table_drift(conn, role, u))]  # fmt: skip
         return tuple(drift + self._reader_drift(res))
+
+    def _worker_drift(self, res: Resource) -> tuple[str, ...]:
+        login = self.worker_target(res.name)
+        if not self.pg.password_matches(login.user, login.password):
+            return (f"role {login.user} is missing or does not log in with its password",)
+        if worker_rows(self.pg, login.user) != _rows(res):
+            return (f"role {login.user} may touch other platform rows than the flow declares",)
+        return ()
 
     def _reader_drift(self, res: Resource) -> list[str]:
         drift, readers = [], self.readers(res)
@@ -168,7 +191,10 @@ class FlowAccess:
         role = flow_role(res.name)
         self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
         self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
-        ensure_worker_role(self.pg, self.worker_target().password)
+        ensure_worker_group(self.pg)
+        self.secrets.delete(OLD_WORKER_PASSWORD)
+        login = self.worker_target(res.name)
+        ensure_worker_login(self.pg, login.user, login.password, _rows(res))
         for dbname, found in uses(res).items():
             with self.pg.pool.connection() as conn:
                 grant_database(conn, dbname, role)
@@ -208,6 +234,8 @@ class FlowAccess:
     def delete(self, res: Resource) -> None:
         self._drop(flow_role(res.name), list(uses(res)))
         self._drop_readers(res.name, keep=set())
+        drop_worker_login(self.pg, flow_worker_role(res.name))
+        self.secrets.delete(worker_password_name(res.name))
         self.secrets.delete(password_name(res.name))
         self.acl.delete_user(flow_role(res.name))
         self.secrets.delete(redis_password_name(res.name))
@@ -236,6 +264,11 @@ def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
         return f"{role} may not read it"
     others = strange_owners(conn, use.table, use.owner) if use.write else []
     return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
+
+
+def _rows(res: Resource) -> WorkerRows:
+    declared = res.spec.get("platform_rows", {})
+    return WorkerRows(**{kind: tuple(names) for kind, names in declared.items()})
 
 
 def _redis_grant(res: Resource) -> AclGrant:
