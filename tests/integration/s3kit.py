@@ -15,6 +15,7 @@ import botocore.exceptions
 import pytest
 
 from comind.api.s3 import S3Endpoint
+from comind.api.s3_routes import Reach
 from comind.api.server import ApiServer
 from comind.api.tls import TlsFiles
 from comind.embedded.ports import free_port
@@ -27,11 +28,12 @@ from comind.stores.objects import FileObjectStore
 def serving(
     runtime: Platform, root: Path, owned: dict[str, list[str]], *,
     versioned: tuple[str, ...] = (), tls: TlsFiles | None = None, max_object: int | None = None,
-    encrypted: tuple[str, ...] = (),
+    encrypted: tuple[str, ...] = (), prefixes: dict[str, Reach] | None = None,
 ) -> Iterator[tuple[str, FileObjectStore]]:  # fmt: skip
     """An S3 endpoint over a file store at ``root`` (its keyring beside it) with the buckets
     of ``owned`` (the ``versioned`` ones declared ``versioning: true``, the ``encrypted``
-    ones ``encrypted: true``, as the bucket provider records it)."""
+    ones ``encrypted: true``, as the bucket provider records it), each reached whole, or
+    only at the key prefixes ``prefixes`` gives a principal."""
     store = FileObjectStore(root, Keyring(root.parent / f"{root.name}-secrets"))
     for bucket in (b for buckets in owned.values() for b in buckets):
         store.create_bucket(bucket)
@@ -39,7 +41,9 @@ def serving(
         store.configure_bucket(bucket, config)
     assert runtime.credentials is not None
     limits = {} if max_object is None else {"max_object": max_object}
-    s3 = S3Endpoint(store, runtime.credentials, lambda app: owned.get(app, []), **limits)
+    reach = {app: {b: ("",) for b in buckets} for app, buckets in owned.items()}
+    reach.update(prefixes or {})
+    s3 = S3Endpoint(store, runtime.credentials, lambda app: reach.get(app, {}), **limits)
     server = ApiServer(s3, host="127.0.0.1", port=free_port("127.0.0.1"), tls=tls)
     server.start()
     try:

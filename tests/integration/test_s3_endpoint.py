@@ -27,7 +27,9 @@ def endpoint(runtime: Platform, tmp_path_factory: pytest.TempPathFactory) -> Ite
     for bucket in ("shop-files", "books-files"):
         store.create_bucket(bucket)
     assert runtime.credentials is not None
-    s3 = S3Endpoint(store, runtime.credentials, lambda app: OWNED.get(app, []))
+    s3 = S3Endpoint(
+        store, runtime.credentials, lambda app: dict.fromkeys(OWNED.get(app, []), ("",))
+    )
     server = ApiServer(s3, host="127.0.0.1", port=free_port("127.0.0.1"))
     server.start()
     yield server.url

@@ -37,10 +37,17 @@ from starlette.responses import Response, StreamingResponse
 from comind.api.auth import signing_app
 from comind.api.s3_body import MAX_OBJECT, Body, payload_claim
 from comind.api.s3_buckets import BucketCalls
-from comind.api.s3_errors import S3Error, error_response, from_store, invalid, no_bucket
+from comind.api.s3_errors import (
+    S3Error,
+    beyond_reach,
+    error_response,
+    from_store,
+    invalid,
+    no_bucket,
+)
 from comind.api.s3_multipart import MultipartCalls
 from comind.api.s3_objects import ObjectCalls
-from comind.api.s3_routes import S3Call, operation, query_of
+from comind.api.s3_routes import Reach, S3Call, operation, query_of, reached
 from comind.api.sigv4 import AuthError
 from comind.apps.credentials import Credentials
 from comind.observe.metrics import S3_REQUESTS
@@ -53,11 +60,12 @@ Handler = Callable[[S3Call], Response]
 
 class S3Endpoint:
     """One ASGI handler for every S3 request. ``buckets(app)`` names the buckets the app's
-    spec declares; whether a bucket keeps versions is its setting in the store (the bucket
+    spec declares (each whole), or a flow key's buckets and the prefixes it may reach in
+    each (red team 21f L2); whether a bucket keeps versions is its setting in the store (the bucket
     provider writes the spec's ``versioning`` there)."""
 
     def __init__(
-        self, store: ObjectStore, credentials: Credentials, buckets: Callable[[str], list[str]],
+        self, store: ObjectStore, credentials: Credentials, buckets: Callable[[str], Reach],
         *, max_object: int = MAX_OBJECT,
     ) -> None:  # fmt: skip
         self.store, self.credentials, self.buckets = store, credentials, buckets
@@ -114,12 +122,15 @@ class S3Endpoint:
         if not bucket:
             named[0] = "ListBuckets"
             return self.bucket_calls.list_buckets(app)
-        if bucket not in self.buckets(app) or self.store.bucket_config(bucket) is None:
+        reach = self.buckets(app)
+        if bucket not in reach or self.store.bucket_config(bucket) is None:
             raise no_bucket(bucket)  # another app's bucket does not exist for this app
         named[0] = operation(request.method, key, query)
         if named[0] == "PutObject" and headers.get("x-amz-copy-source"):
             named[0] = "CopyObject"
         call = S3Call(named[0], request.method, headers, app, bucket, key, query, body)
+        if not reached(reach, call):
+            raise beyond_reach(bucket, key or call.arg("prefix"))
         return await run_in_threadpool(self._run, call)
 
     def _run(self, call: S3Call) -> Response:

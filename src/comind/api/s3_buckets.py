@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from starlette.responses import Response
 
-from comind.api.s3_errors import S3Error, from_store, invalid
-from comind.api.s3_routes import S3Call
+from comind.api.s3_errors import S3Error, beyond_reach, from_store, invalid
+from comind.api.s3_routes import Reach, S3Call, within
 from comind.api.s3_xml import el, encoded, iso, parse_delete, xml
 from comind.stores.object_model import NULL_VERSION, ObjectInfo, ObjectStoreError, Version
 from comind.stores.objects import ObjectStore
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 class BucketCalls:
-    def __init__(self, store: ObjectStore, owned: Callable[[str], list[str]]) -> None:
+    def __init__(self, store: ObjectStore, owned: Callable[[str], Reach]) -> None:
         self.store, self.owned = store, owned
 
     def list_buckets(self, app: str) -> Response:
@@ -89,18 +89,23 @@ class BucketCalls:
 
     def delete_objects(self, call: S3Call) -> Response:
         quiet, objects = parse_delete(call.body.read(DELETE_BODY))
-        results = []
+        results, reach = [], self.owned(call.app)
         for key, version in objects:
+            if not within(reach, call.bucket, key):
+                results.append(_refused(key, beyond_reach(call.bucket, key)))
+                continue
             try:
                 done = self.store.delete(call.bucket, key, version_id=version)
             except ObjectStoreError as exc:
-                error = from_store(exc)
-                results.append(f"<Error>{el('Key', key)}{el('Code', error.code)}"
-                               f"{el('Message', error.message)}</Error>")  # fmt: skip
+                results.append(_refused(key, from_store(exc)))
                 continue
             if not quiet:
                 results.append(_deleted(key, version, done.version_id, done.delete_marker))
         return xml("DeleteResult", "".join(results))
+
+
+def _refused(key: str, error: S3Error) -> str:
+    return f"<Error>{el('Key', key)}{el('Code', error.code)}{el('Message', error.message)}</Error>"
 
 
 def _deleted(key: str, asked: str | None, version: str | None, marker: bool) -> str:

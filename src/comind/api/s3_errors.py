@@ -33,6 +33,11 @@ def no_bucket(bucket: str) -> S3Error:
     return S3Error("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
 
 
+def beyond_reach(bucket: str, key: str) -> S3Error:
+    return S3Error("AccessDenied", f"Access Denied: {bucket}/{key} is outside the prefixes this "
+                   "key may reach", 403)  # fmt: skip
+
+
 def no_key() -> S3Error:
     return S3Error("NoSuchKey", "The specified key does not exist.", 404)
 

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from comind.api.s3_errors import S3Error, invalid, no_bucket, not_implemented
-from comind.api.s3_routes import S3Call, query_of
+from comind.api.s3_errors import S3Error, beyond_reach, invalid, no_bucket, not_implemented
+from comind.api.s3_routes import Reach, S3Call, query_of, within
 from comind.api.s3_xml import el, iso, parse_tagging, tagging_xml, tags_header, xml
 from comind.stores.object_model import (
     DEFAULT_TYPE,
@@ -35,7 +35,7 @@ _OVERRIDES = {"response-content-type": "Content-Type", "response-cache-control":
 
 
 class ObjectCalls:
-    def __init__(self, store: ObjectStore, owned: Callable[[str], list[str]]) -> None:
+    def __init__(self, store: ObjectStore, owned: Callable[[str], Reach]) -> None:
         self.store, self.owned = store, owned
 
     def get(self, call: S3Call) -> Response:
@@ -80,8 +80,11 @@ class ObjectCalls:
 
     def _copy(self, call: S3Call) -> Response:
         bucket, key, version = _copy_source(call.headers["x-amz-copy-source"])
-        if bucket not in self.owned(call.app):
+        reach = self.owned(call.app)
+        if bucket not in reach:
             raise no_bucket(bucket)  # another app's bucket does not exist for this app
+        if not within(reach, bucket, key):
+            raise beyond_reach(bucket, key)
         source = self.store.open(bucket, key, version_id=version)
         try:
             attributes = _copied_attributes(call, source.info, (bucket, key))

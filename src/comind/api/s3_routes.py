@@ -32,6 +32,12 @@ PARAMETERS = frozenset(
      "response-content-language", "response-cache-control", "response-expires"}
 )  # fmt: skip
 
+# bucket -> the key prefixes a principal may touch there ("": the whole bucket): an app's own
+# buckets whole, a flow's key only the prefixes its source and sinks name
+Reach = Mapping[str, tuple[str, ...]]
+LISTINGS = frozenset({"ListObjects", "ListObjectVersions", "ListMultipartUploads"})
+
+
 _OBJECT: dict[tuple[str, frozenset[str]], str] = {
     ("GET", frozenset()): "GetObject",
     ("GET", frozenset({"versionId"})): "GetObject",
@@ -97,3 +103,15 @@ def operation(method: str, key: str, query: Mapping[str, str]) -> str:
         what = "+".join(sorted(named)) or "no sub-resource"
         raise not_implemented(f"{method} on {'an object' if key else 'a bucket'} with {what}")
     return found
+
+
+def within(reach: Reach, bucket: str, key: str) -> bool:
+    return any(key.startswith(prefix) for prefix in reach.get(bucket, ()))
+
+
+def reached(reach: Reach, call: S3Call) -> bool:
+    """Whether ``call`` stays within ``reach``: its key, or a listing's prefix (other bucket
+    calls read the bucket's own settings; DeleteObjects checks each key it names)."""
+    if call.key:
+        return within(reach, call.bucket, call.key)
+    return call.operation not in LISTINGS or within(reach, call.bucket, call.arg("prefix"))

@@ -9,6 +9,7 @@ flow builder resolves its tables through the same functions, so the two cannot d
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,13 +71,28 @@ def dataset_table(spec: Spec, dataset: str) -> TableUse:
     return table_ref(spec, f"{app}/{table}", write=True)
 
 
-def flow_buckets(spec: Spec, flow: str) -> list[str]:
-    """The buckets ``flow`` reads (its ``objects:`` source) or writes (its ``objects`` sinks)."""
+def flow_buckets(spec: Spec, flow: str) -> dict[str, tuple[str, ...]]:
+    """The buckets ``flow`` reads (its ``objects:`` source) or writes (its ``objects`` sinks),
+    each with the key prefixes it reaches there ("": the whole bucket): a source's prefix as
+    it lists it, a sink's folder (a template up to its first placeholder)."""
     declared = spec.flows[flow]
-    found = [s.objects for s in declared.every_sink if s.objects is not None]
+    found = [_sink_prefix(s.objects) for s in declared.every_sink if s.objects is not None]
     if declared.source_ref.scheme == "objects":
-        found.append(declared.source_ref.target)
-    return sorted({location.partition("/")[0] for location in found})
+        found.append(declared.source_ref.target.partition("/")[::2])
+    reach: dict[str, set[str]] = defaultdict(set)
+    for bucket, prefix in found:
+        reach[bucket].add(prefix)
+    return {bucket: tuple(sorted(prefixes)) for bucket, prefixes in sorted(reach.items())}
+
+
+def _sink_prefix(location: str) -> tuple[str, str]:
+    """The bucket and key prefix an ``objects`` sink writes under (flows/sinks.py
+    ``ObjectsSink.key_for``)."""
+    bucket, _, template = location.partition("/")
+    if "{" in template:
+        return bucket, template[: template.index("{")]
+    folder = template.strip("/")
+    return bucket, folder + "/" if folder else ""
 
 
 def platform_rows(spec: Spec, flow: str) -> WorkerRows:

@@ -33,14 +33,14 @@ def database_of(rt: Platform, app: str) -> str | None:
     return next((r.name for r in resources(rt, "database") if r.app == app), None)
 
 
-def buckets_of(rt: Platform, app: str) -> list[str]:
-    """The buckets ``app`` may reach through the S3 endpoint: those its spec declares; for a
-    flow's key, those the flow reads or writes."""
+def buckets_of(rt: Platform, app: str) -> dict[str, tuple[str, ...]]:
+    """What ``app`` may reach through the S3 endpoint: the buckets its spec declares, whole;
+    for a flow's key, the prefixes the flow reads or writes in its buckets."""
     if is_flow_principal(app):
         flow = app.partition(":")[2]
         found = applied_flow(rt, flow)
-        return flow_buckets(found[0], flow) if found else []
-    return [r.name for r in resources(rt, "bucket") if r.app == app]
+        return flow_buckets(found[0], flow) if found else {}
+    return {r.name: ("",) for r in resources(rt, "bucket") if r.app == app}
 
 
 def flow_reports(rt: Platform, flow: str, labels: Mapping[str, str]) -> bool:
