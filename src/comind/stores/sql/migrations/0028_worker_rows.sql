@@ -17,26 +17,33 @@ ALTER TABLE comind.worker_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON comind.worker_grants FOR SELECT USING (role = current_user);
 
 -- run as the worker (no SECURITY DEFINER): it reads only its own grant rows, and queues,
--- topics and subscriptions, which it may read whole
+-- topics and subscriptions, which it may read whole. PL/pgSQL, not SQL: its plans are kept
+-- for the session, where a SQL function's body is planned again in every statement (the
+-- queue's hot path runs several policies a statement)
 CREATE FUNCTION comind.worker_names(wanted text) RETURNS SETOF text
-LANGUAGE sql STABLE AS $$
-    SELECT name FROM comind.worker_grants WHERE role = current_user AND kind = wanted
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT g.name FROM comind.worker_grants g
+        WHERE g.role = current_user AND g.kind = wanted;
+END $$;
 
 CREATE FUNCTION comind.worker_receives() RETURNS SETOF bigint
-LANGUAGE sql STABLE AS $$
-    SELECT id FROM comind.queues WHERE name IN (SELECT comind.worker_names('receive'))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT q.id FROM comind.queues q
+        WHERE q.name IN (SELECT comind.worker_names('receive'));
+END $$;
 
 CREATE FUNCTION comind.worker_sends() RETURNS SETOF bigint
-LANGUAGE sql STABLE AS $$
-    SELECT id FROM comind.queues
-    WHERE name IN (SELECT comind.worker_names('receive'))
-       OR name IN (SELECT comind.worker_names('send'))
-       OR name IN (SELECT s.queue_name FROM comind.subscriptions s
-                   JOIN comind.topics t ON t.id = s.topic_id
-                   WHERE t.name IN (SELECT comind.worker_names('topic')))
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT q.id FROM comind.queues q
+        WHERE q.name IN (SELECT comind.worker_names('receive'))
+           OR q.name IN (SELECT comind.worker_names('send'))
+           OR q.name IN (SELECT s.queue_name FROM comind.subscriptions s
+                         JOIN comind.topics t ON t.id = s.topic_id
+                         WHERE t.name IN (SELECT comind.worker_names('topic')));
+END $$;
 
 ALTER TABLE comind.messages ENABLE ROW LEVEL SECURITY;
 CREATE POLICY receive ON comind.messages
