@@ -42,7 +42,7 @@ tools:
 # them (measured: 9 min 0 s against 10 min 32 s with two); --dist loadfile keeps a module's
 # platform fixture on one worker
 test: $(STAMP) tools lint
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=15
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

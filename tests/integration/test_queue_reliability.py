@@ -27,7 +27,7 @@ from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 CONSUMER = Path(__file__).with_name("consumer_proc.py")
-TOTAL, KILLS = 10_000, 10
+TOTAL, KILLS = 5_000, 10
 
 
 def count(pg: PgTarget, sql: str) -> int:

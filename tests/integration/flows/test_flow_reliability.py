@@ -162,7 +162,7 @@ orders:
     - map: pace_stream:pause
   sink: {postgres: shop.orders, upsert_on: [id]}
 """
-ORDERS, STREAM_KILLS = 30_000, 8
+ORDERS, STREAM_KILLS = 15_000, 8
 
 
 def order(i: int) -> dict[str, object]:
