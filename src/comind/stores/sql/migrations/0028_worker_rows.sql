@@ -61,24 +61,18 @@ ALTER TABLE comind.queue_dedup ENABLE ROW LEVEL SECURITY;
 CREATE POLICY sends ON comind.queue_dedup
     USING (queue_id IN (SELECT comind.worker_sends()));
 
-ALTER TABLE comind.flow_stats ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_stats USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_runs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_runs USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_quarantine ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_quarantine
-    USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_cursors ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_cursors USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_objects ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_objects USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_windows ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_windows USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.flow_watermarks ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.flow_watermarks
-    USING (flow IN (SELECT comind.worker_names('flow')));
-ALTER TABLE comind.spans ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON comind.spans USING (flow IN (SELECT comind.worker_names('flow')));
+-- a flow's own rows of its state and its trace spans
+DO $$
+DECLARE
+    tab text;
+BEGIN
+    FOREACH tab IN ARRAY ARRAY['flow_stats', 'flow_runs', 'flow_quarantine', 'flow_cursors',
+                               'flow_objects', 'flow_windows', 'flow_watermarks', 'spans'] LOOP
+        EXECUTE format('ALTER TABLE comind.%I ENABLE ROW LEVEL SECURITY', tab);
+        EXECUTE format('CREATE POLICY own ON comind.%I '
+                       'USING (flow IN (SELECT comind.worker_names(''flow'')))', tab);
+    END LOOP;
+END $$;
 ALTER TABLE comind.lineage_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON comind.lineage_events FOR INSERT
     WITH CHECK (job IN (SELECT comind.worker_names('flow')));
