@@ -85,6 +85,11 @@ ALERT_NOTIFICATIONS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+WORKER_SESSIONS_ENDED = Counter(
+    "comind_flow_sessions_ended_total",
+    "Flow sessions the platform ended for locking a platform table against others' writes.",
+    registry=REGISTRY,
+)
 MIGRATIONS_APPLIED = Gauge(
     "comind_schema_version",
     "Highest platform-schema migration applied to the metadata database.",

@@ -12,6 +12,7 @@ from comind.platform.housekeeping import Periodic
 from comind.platform.lineage import prune_records
 from comind.queue.layer import MessageLayer
 from comind.stores.pg_standins import sweep as sweep_stand_ins
+from comind.stores.platform_db import end_worker_locks
 from comind.stores.postgres import superuser
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def upkeep(rt: Platform, messages: MessageLayer) -> list[Periodic]:
         Periodic("log shipping", SHIP_SECONDS, lambda: rt.shipper and rt.shipper.step()),
         Periodic("retention", SWEEP_SECONDS, lambda: retention(rt, messages)),
         Periodic("strays", SWEEP_SECONDS, lambda: rt.apps and rt.apps.reap()),
+        Periodic("flow locks", SHIP_SECONDS, lambda: end_worker_locks(messages.pool)),
         *([shared] if shared else []),
         *governance_tasks(rt, messages, SWEEP_SECONDS),
     ]

@@ -37,6 +37,7 @@ from comind.gitops.providers.flow_access import (
     FLOW_REDIS_USER,
     WORKER_DB_PASSWORD,
     WORKER_DB_USER,
+    WORKER_POOL,
 )
 from comind.gitops.resources import Resource
 from comind.monitoring.spans import SpanStore
@@ -115,7 +116,7 @@ def flow_engines(
     rhost, rport = where.redis
     cache = RedisTarget(rhost, rport, logins.redis_password, username=logins.redis_user,
                         ca=where.redis_ca)  # fmt: skip
-    layer = MessageLayer.open(platform, max_connections=8)
+    layer = MessageLayer.open(platform, max_connections=WORKER_POOL)
     objects = object_store(home, Settings())  # the platform's choice, given in the environment
     readers = {db: PgTarget(host, port, user, password, db)
                for db, (user, password) in logins.readers.items()}  # fmt: skip

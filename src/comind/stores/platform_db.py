@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 import psycopg
 from psycopg import sql
 
-from comind.observe.metrics import MIGRATIONS_APPLIED
+from comind.observe.metrics import MIGRATIONS_APPLIED, WORKER_SESSIONS_ENDED
 from comind.spec.names import BACKUP_ROLE, WORKER_ROLE
 from comind.stores.migrations import migrate
 from comind.stores.pg_admin import PgAdmin
-from comind.stores.postgres import PgTarget, connect, ensure_database
+from comind.stores.postgres import PgTarget, Pool, connect, ensure_database
 from comind.stores.queries import named
 
 PLATFORM_DB = "comind"
@@ -114,10 +114,13 @@ class WorkerRows:
         return {(kind, name) for kind, names in asdict(self).items() for name in names}
 
 
-def ensure_worker_login(pg: PgAdmin, login: str, password: str, rows: WorkerRows) -> PgTarget:
+def ensure_worker_login(
+    pg: PgAdmin, login: str, password: str, rows: WorkerRows, *, connections: int = -1
+) -> PgTarget:
     """A flow's own login to the platform database: a member of the workers' group, allowed
-    exactly ``rows`` (replaced in one transaction); returns its target."""
-    pg.ensure_role(login, password)
+    exactly ``rows`` (replaced in one transaction), at most ``connections`` at once (-1: no
+    limit); returns its target."""
+    pg.ensure_role(login, password, connection_limit=connections)
     with connect(pg.admin.with_db(PLATFORM_DB)) as conn, conn.transaction():
         # SET ROLE to the group gains nothing: no row is the group's own
         conn.execute(sql.SQL("GRANT {} TO {}").format(
@@ -136,6 +139,18 @@ def worker_rows(pg: PgAdmin, login: str) -> WorkerRows:
     for kind, name in found:
         by_kind[kind].append(name)
     return WorkerRows(**{kind: tuple(sorted(names)) for kind, names in by_kind.items()})
+
+
+def end_worker_locks(pool: Pool) -> int:
+    """End the flows' sessions that hold or wait for a lock blocking others' writes to a
+    table; returns how many."""
+    with pool.connection() as conn:
+        row = conn.execute(_sql("end_worker_locks")).fetchone()
+    ended = int(row[0]) if row else 0
+    if ended:
+        WORKER_SESSIONS_ENDED.inc(ended)
+        log.warning("ended %d flow session(s) locking a platform table", ended)
+    return ended
 
 
 def drop_worker_login(pg: PgAdmin, login: str) -> None:

@@ -17,12 +17,14 @@ import psycopg
 import pytest
 from provisioned import Provisioned, provisioned
 
+from comind.gitops.providers.flow_access import WORKER_POOL
 from comind.platform import Platform
 from comind.platform.worker import WorkerLogins
 from comind.queue.model import OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
 from comind.queue.postgres_topics import PostgresTopics
+from comind.stores.platform_db import end_worker_locks
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
 MOVER, OTHER = "mover", "other-flow"
@@ -170,3 +172,25 @@ def test_a_login_allowed_other_rows_is_drift(shop: Shop) -> None:
     shop.found.access.apply(res)
     assert shop.found.access.observe(res) == ()
     assert shop.mover.lease(shop.queue("private"), limit=1) == []
+
+
+def test_a_flow_locking_a_platform_table_is_ended_and_its_login_is_bounded(shop: Shop) -> None:
+    """Red team 21g F1: UPDATE on a table is enough for LOCK TABLE, which row security does not
+    filter: a flow held every app's queues. F2: its login had no connection limit. And the
+    platform's leader lock (one bigint key) is not a flow's to take."""
+    holder = connect(shop.mover_db, autocommit=False)
+    try:
+        holder.execute("LOCK TABLE comind.messages IN ACCESS EXCLUSIVE MODE")
+        assert end_worker_locks(shop.platform.pool) == 1
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("SELECT 1")
+    finally:
+        holder.close()
+    with shop.platform.pool.connection() as conn:
+        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                             (shop.mover_db.user,)).fetchone()  # fmt: skip
+    assert limit == (WORKER_POOL * 2 + 2,)
+    with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT pg_try_advisory_lock(1)")
+    with connect(shop.mover_db) as conn:  # the two-key form its batch partitions use
+        assert conn.execute("SELECT pg_try_advisory_lock(1, 2)").fetchone() == (True,)

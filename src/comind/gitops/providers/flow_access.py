@@ -70,6 +70,7 @@ WORKER_DB_USER = "COMIND_WORKER_DB_USER"
 WORKER_DB_PASSWORD = "COMIND_WORKER_DB_PASSWORD"
 FLOW_REDIS_USER = "COMIND_FLOW_REDIS_USER"
 FLOW_REDIS_PASSWORD = "COMIND_FLOW_REDIS_PASSWORD"
+WORKER_POOL = 8  # a worker's connections to the platform database (platform/worker.py)
 OLD_WORKER_PASSWORD = "platform/worker-database-password"  # one login for every flow, before 0028
 
 
@@ -194,7 +195,8 @@ class FlowAccess:
         ensure_worker_group(self.pg)
         self.secrets.delete(OLD_WORKER_PASSWORD)
         login = self.worker_target(res.name)
-        ensure_worker_login(self.pg, login.user, login.password, _rows(res))
+        ensure_worker_login(self.pg, login.user, login.password, _rows(res),
+                            connections=worker_connections(res))  # fmt: skip
         for dbname, found in uses(res).items():
             with self.pg.pool.connection() as conn:
                 grant_database(conn, dbname, role)
@@ -264,6 +266,13 @@ def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
         return f"{role} may not read it"
     others = strange_owners(conn, use.table, use.owner) if use.write else []
     return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
+
+
+def worker_connections(res: Resource) -> int:
+    """What the flow's login may hold at once: each worker's queue pool (platform/worker.py
+    ``flow_engines``), for its instances and one job besides (red team 21g F2: without a
+    limit a flow took every connection of the cluster, and the apps could not log in)."""
+    return WORKER_POOL * (int(res.spec.get("parallelism", 1)) + 1) + 2
 
 
 def _rows(res: Resource) -> WorkerRows:
