@@ -106,7 +106,7 @@ def platform_rows(spec: Spec, flow: str) -> WorkerRows:
         receive.append(flow_input_queue(flow))
     if source.scheme == "queue":
         receive += _with_dead_letters(spec, source.target)
-    send = [_queue(spec, s.queue) for s in declared.every_sink if s.queue is not None]
+    send = [queue_of(spec, s.queue) for s in declared.every_sink if s.queue is not None]
     topics = [s.topic for s in declared.every_sink if s.topic is not None]
     read = source_dataset(spec, flow)
     datasets = [*declared.written_datasets, *([read] if read else [])]
@@ -114,14 +114,15 @@ def platform_rows(spec: Spec, flow: str) -> WorkerRows:
                       topic=_names(topics), dataset=_names(datasets))  # fmt: skip
 
 
-def _queue(spec: Spec, ref: str) -> str:
+def queue_of(spec: Spec, ref: str) -> str:
+    """The queue name of ``APP/QUEUE`` (``.fifo`` for a FIFO queue)."""
     app, _, queue = ref.partition("/")
     return queue_name(app, queue, spec.apps[app].queues[queue].fifo)
 
 
 def _with_dead_letters(spec: Spec, ref: str) -> list[str]:
     app, _, queue = ref.partition("/")
-    name = _queue(spec, ref)
+    name = queue_of(spec, ref)
     return [name, dead_letter_name(name)] if spec.apps[app].queues[queue].dlq else [name]
 
 

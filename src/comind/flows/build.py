@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comind.errors import ComindError
-from comind.flows.access import dataset_table, table_ref
+from comind.flows.access import dataset_table, queue_of, table_ref
 from comind.flows.enrich import Enrich
 from comind.flows.gate import DatasetGate, DatasetRules
 from comind.flows.partitions import Partitioning
@@ -46,7 +46,6 @@ from comind.spec.names import (
     flow_dead_letter_queue,
     flow_dedupe_prefix,
     flow_input_queue,
-    queue_name,
 )
 from comind.spec.pii import PiiHandling
 from comind.spec.privacy import flow_pii
@@ -200,8 +199,7 @@ class FlowBuilder:
         return ObjectSource(self.engines.objects, source.target, self.engines.state, name)
 
     def queue(self, ref: str) -> str:
-        app, _, queue = ref.partition("/")
-        return queue_name(app, queue, self.spec.apps[app].queues[queue].fifo)
+        return queue_of(self.spec, ref)
 
     def table(self, ref: str) -> tuple[Pool, str]:
         """``APP/TABLE`` → the pool that reads the app database, and the table."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from comind.flows.batch import BatchRunner
 from comind.flows.build import FlowBuilder
-from comind.flows.replay import QuarantinedRecords, replay, replay_quarantined
+from comind.flows.replay import Quarantined, QuarantinedRecords, replay, replay_quarantined
 from comind.flows.runner import Outcome
 
 
@@ -45,10 +45,10 @@ class ReplayJob(_Job):
 
 
 class ReplayQuarantinedJob(_Job):
-    """Quarantined records (their id, the raw record) back through the flow."""
+    """Quarantined records back through the flow."""
 
     op: Literal["replay-quarantined"] = "replay-quarantined"
-    records: list[tuple[int, dict[str, Any]]]
+    records: list[Quarantined]
 
 
 FlowJob = Annotated[RunJob | BackfillJob | ReplayJob | ReplayQuarantinedJob,

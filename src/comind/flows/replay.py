@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sources import Polled
@@ -50,17 +52,25 @@ def replay(runner: FlowRunner, queues: PostgresQueues, *, limit: int = 1000) -> 
     return _drain(runner, DeadLetters(queues, runner.flow), limit)
 
 
-class QuarantinedRecords:
-    """Records taken out of the flow's quarantine (raw values already put back) as a
-    source: acknowledging a batch deletes their rows."""
+class Quarantined(BaseModel):
+    """One record taken out of the quarantine: its row's id, the raw record (values put back,
+    edits applied)."""
 
-    def __init__(self, state: FlowState, flow: str, rows: list[tuple[int, dict[str, Any]]]):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: int
+    record: dict[str, Any]
+
+
+class QuarantinedRecords:
+    """Records taken out of the flow's quarantine as a source: acknowledging a batch deletes
+    their rows."""
+
+    def __init__(self, state: FlowState, flow: str, rows: list[Quarantined]):
         self.state, self.flow, self.rows = state, flow, rows
 
     def poll(self, size: int, max_wait: float) -> Polled:
         taken, self.rows = self.rows[:size], self.rows[size:]
-        return Polled(records=[Record(value, ref) for ref, value in taken],
-                      refs=[ref for ref, _ in taken])  # fmt: skip
+        return Polled(records=[Record(q.record, q.id) for q in taken], refs=[q.id for q in taken])
 
     def ack(self, polled: Polled, conn: Connection | None = None) -> None:
         if polled.refs:

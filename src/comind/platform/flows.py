@@ -17,6 +17,7 @@ from comind.api.errors import Problem
 from comind.api.flows import Applied
 from comind.flows.jobs import BackfillJob, FlowJob, ReplayJob, ReplayQuarantinedJob, RunJob
 from comind.flows.quarantine import Protection, pii_actions
+from comind.flows.replay import Quarantined
 from comind.queue.errors import QueueDoesNotExist
 from comind.queue.postgres import PostgresQueues
 from comind.spec.names import flow_dead_letter_queue
@@ -61,11 +62,9 @@ class FlowService:
         """Up to ``limit`` dead letters sent back through the flow."""
         return self._job(name, ReplayJob(limit=limit))  # type: ignore[no-any-return]
 
-    def replay_quarantined(
-        self, name: str, records: list[tuple[int, dict[str, Any]]]
-    ) -> dict[str, int]:
-        """``records`` (quarantine id, raw record) back through the flow; each one written
-        or quarantined again leaves the quarantine."""
+    def replay_quarantined(self, name: str, records: list[Quarantined]) -> dict[str, int]:
+        """``records`` back through the flow; each one written or quarantined again leaves
+        the quarantine."""
         job = ReplayQuarantinedJob(records=records)
         return self._job(name, job)  # type: ignore[no-any-return]
 

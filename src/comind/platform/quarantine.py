@@ -14,6 +14,7 @@ from comind.api.errors import Problem
 from comind.api.flows import Applied
 from comind.flows.metrics import QUARANTINE_DISCARDED, QUARANTINE_EXPIRED, QUARANTINE_HELD
 from comind.flows.quarantine import Protection, Selection, pii_actions, revealed, view
+from comind.flows.replay import Quarantined
 from comind.flows.state import FlowState
 from comind.governance.sealbox import SealBox
 from comind.platform.flows import FlowService
@@ -73,10 +74,11 @@ class QuarantineService:
         self._known(name)
         ids = None if which.every else which.ids
         with self.state.claimed(name, ids, MAX_REPLAY) as rows:  # a concurrent replay skips them
-            taken = [(int(r["id"]), {**revealed(self.box, name, r), **edits}) for r in rows]
+            taken = [Quarantined(id=int(r["id"]), record={**revealed(self.box, name, r), **edits})
+                     for r in rows]  # fmt: skip
             # the flow's steps are app code: its own process replays them (platform/flows.py)
             done = self.flows.replay_quarantined(name, taken)
-        return {**done, "ids": [i for i, _ in taken]}
+        return {**done, "ids": [q.id for q in taken]}
 
     def expire(self) -> dict[str, int]:
         """Delete records older than their flow's retention (a flow no longer declared:

@@ -18,7 +18,6 @@ databases: that is provisioning, left to the superuser.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 import psycopg
@@ -131,14 +130,11 @@ def ensure_worker_login(
     return pg.admin.login(login, password, PLATFORM_DB)
 
 
-def worker_rows(pg: PgAdmin, login: str) -> WorkerRows:
-    """What ``login`` may touch now (nothing for a login that is not a flow's)."""
+def worker_rows(pg: PgAdmin, login: str) -> set[tuple[str, str]]:
+    """What ``login`` may touch now, as (kind, name) pairs (none for a login that is not a
+    flow's): compare with ``WorkerRows.rows``."""
     with connect(pg.admin.with_db(PLATFORM_DB)) as conn:
-        found = conn.execute(_sql("worker_grants"), {"role": login}).fetchall()
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for kind, name in found:
-        by_kind[kind].append(name)
-    return WorkerRows(**{kind: tuple(sorted(names)) for kind, names in by_kind.items()})
+        return {(k, n) for k, n in conn.execute(_sql("worker_grants"), {"role": login})}
 
 
 def end_worker_locks(pool: Pool) -> int:

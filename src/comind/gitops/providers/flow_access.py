@@ -105,6 +105,7 @@ _GRANTING = threading.Lock()
 class FlowAccess:
     def __init__(self, pg: PgAdmin, acl: RedisAcl, secrets: SecretStore) -> None:
         self.pg, self.acl, self.secrets = pg, acl, secrets
+        self._group_ready = False
 
     def target(self, flow: str) -> PgTarget:
         """How ``flow`` logs in to the app databases (the database is set per use)."""
@@ -156,7 +157,7 @@ class FlowAccess:
         login = self.worker_target(res.name)
         if not self.pg.password_matches(login.user, login.password):
             return (f"role {login.user} is missing or does not log in with its password",)
-        if worker_rows(self.pg, login.user) != _rows(res):
+        if worker_rows(self.pg, login.user) != _rows(res).rows():
             return (f"role {login.user} may touch other platform rows than the flow declares",)
         return ()
 
@@ -192,8 +193,10 @@ class FlowAccess:
         role = flow_role(res.name)
         self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
         self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
-        ensure_worker_group(self.pg)
-        self.secrets.delete(OLD_WORKER_PASSWORD)
+        if not self._group_ready:  # one group for every flow: made ready once a process
+            ensure_worker_group(self.pg)
+            self.secrets.delete(OLD_WORKER_PASSWORD)
+            self._group_ready = True
         login = self.worker_target(res.name)
         ensure_worker_login(self.pg, login.user, login.password, _rows(res),
                             connections=worker_connections(res))  # fmt: skip
