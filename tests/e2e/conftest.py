@@ -21,6 +21,19 @@ COMIND = [sys.executable, "-m", "comind.cli.main"]
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
+# an e2e test starts a whole platform, drives it and brings it down inside its own time: on
+# two cores shared by three test workers the longest took 93 s of the suite-wide 120 s bound,
+# which is there to catch a hang, not to time the test
+E2E_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+
+
 @pytest.fixture
 def home(engine_home: Path) -> Path:
     return engine_home
