@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -124,27 +124,43 @@ def send_all(kit: FlowKit, queue: str, values: list[dict[str, object]]) -> None:
         kit.layer.queues.send(queue, [OutgoingMessage(json.dumps(v)) for v in values[i : i + 1000]])
 
 
-def drain_under_kills(
-    kit: FlowKit, workers: Workers, queue: str, rng: random.Random, kills: int
-) -> None:
-    """Two workers drain ``queue``; each time the backlog falls below one of ``kills`` random
-    marks, one of them (both past their start-up) is killed mid-batch and replaced. The last
-    two finish the backlog and stop on SIGTERM."""
-    total = backlog(kit, queue)
-    marks = sorted(rng.sample(range(total // 5, total * 19 // 20), kills), reverse=True)
+class Feed:
+    """The records a test sends into ``queue``: ``first`` at once, then ``chunk`` more each
+    time the backlog runs below ``chunk`` while kills remain. A loaded machine starts a
+    replacement worker slowly while the survivor drains on, and the backlog must outlast
+    every kill; ``sent`` is what the test then checks."""
+
+    def __init__(self, kit: FlowKit, queue: str, make: Callable[[int], dict[str, object]],
+                 first: int, chunk: int) -> None:  # fmt: skip
+        self.kit, self.queue, self.make, self.chunk = kit, queue, make, chunk
+        self.sent = 0
+        self.send(first)
+
+    def send(self, n: int) -> None:
+        send_all(self.kit, self.queue, [self.make(i) for i in range(self.sent, self.sent + n)])
+        self.sent += n
+
+    def top_up(self) -> int:
+        """The backlog, after sending a chunk more if it ran low."""
+        if backlog(self.kit, self.queue) < self.chunk:
+            self.send(self.chunk)
+        return backlog(self.kit, self.queue)
+
+
+def drain_under_kills(feed: Feed, workers: Workers, rng: random.Random, kills: int) -> None:
+    """Two workers drain the feed's queue; ``kills`` times, once a random number of records
+    more has been acked, one of them (both past their start-up) is killed mid-batch and
+    replaced. The last two finish the backlog and stop on SIGTERM."""
+    kit, queue = feed.kit, feed.queue
     workers.start()
     workers.start()
-    last = total
-    for mark in marks:
+    for _ in range(kills):
         assert wait_until(workers.ready, 60)
-        target = max(min(mark, last - 1), 0)  # since the last kill a batch at least was acked
+        target = feed.top_up() - rng.randint(1, feed.chunk * 3 // 4)
         assert wait_until(partial(at_most, kit, queue, target), 60), "no progress"
-        if backlog(kit, queue) == 0:
-            break  # drained before every kill happened: the caller's count of kills says so
         time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside a batch
         workers.kill(rng.choice(workers.alive()))
         workers.start()
-        last = backlog(kit, queue)
     assert wait_until(lambda: backlog(kit, queue) == 0, 90), backlog(kit, queue)
     workers.stop()
 
@@ -162,7 +178,7 @@ orders:
     - map: pace_stream:pause
   sink: {postgres: shop.orders, upsert_on: [id]}
 """
-ORDERS, STREAM_KILLS = 15_000, 8
+ORDERS, STREAM_KILLS = 10_000, 8
 
 
 def order(i: int) -> dict[str, object]:
@@ -180,21 +196,21 @@ def test_kill_9_workers_during_a_stream_into_an_upsert_sink_loses_and_duplicates
 ) -> None:
     kit.builder(STREAM, files=pacing("pace_stream", 0.0005))
     kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
-    send_all(kit, "shop/orders", [order(i) for i in range(ORDERS)])
+    feed = Feed(kit, "shop/orders", order, ORDERS, 2_000)
     workers = Workers(kit, ["stream", "orders"], worker_log, hosts=True)
     try:
-        drain_under_kills(kit, workers, "shop/orders", random.Random(11), STREAM_KILLS)
+        drain_under_kills(feed, workers, random.Random(11), STREAM_KILLS)
     finally:
         workers.stop()
     assert workers.kills == STREAM_KILLS
 
     rows = kit.rows("SELECT id, email, total, customer_id, created_at FROM orders")
-    assert len(rows) == ORDERS
-    assert kit.rows("SELECT count(DISTINCT id) FROM orders") == [(ORDERS,)]  # no id twice
+    assert len(rows) == feed.sent
+    assert kit.rows("SELECT count(DISTINCT id) FROM orders") == [(feed.sent,)]  # no id twice
     got = {r[0]: (r[1], float(r[2]), r[3], r[4]) for r in rows}  # type: ignore[arg-type]
     want = {
         f"o{i:05d}": (f"user{i}@example.com", i * 0.25, i % 977, T0 + timedelta(seconds=i))
-        for i in range(ORDERS)
+        for i in range(feed.sent)
     }
     assert got.keys() == want.keys()
     assert [k for k in want if got[k] != want[k]] == []
@@ -216,7 +232,7 @@ counts:
   window: {kind: tumbling, size: 60, field: at, key: country, allowed_lateness: 7200}
   sink: {postgres: shop.order_counts, upsert_on: [window_start, country]}
 """
-EVENTS, WINDOWS, WINDOW_KILLS = 10_000, 20, 6
+EVENTS, WINDOWS, WINDOW_KILLS = 6_000, 20, 6
 
 
 def emitted(kit: FlowKit) -> int:
@@ -236,17 +252,19 @@ def test_kill_9_workers_during_a_tumbling_window_keeps_exact_counts(
     kit.builder(WINDOW, files=pacing("pace_window", 0.002))
     kit.layer.admin.set_attributes("shop/orders", {"VisibilityTimeout": "2"})
     rng = random.Random(23)
-    events, want = [], Counter[tuple[datetime, str]]()
-    for i in range(EVENTS):
+    want = Counter[tuple[datetime, str]]()
+
+    def event(i: int) -> dict[str, object]:
         at = T0 + timedelta(seconds=rng.uniform(0, WINDOWS * 60))
         country = rng.choice(["NL", "DE", "FR"])
-        events.append({"id": i, "at": at.isoformat(), "country": country})
         want[(at.replace(second=0, microsecond=0), country)] += 1
+        return {"id": i, "at": at.isoformat(), "country": country}
+
+    feed = Feed(kit, "shop/orders", event, EVENTS, 1_000)
     assert len(want) == WINDOWS * 3
-    send_all(kit, "shop/orders", events)
     workers = Workers(kit, ["stream", "counts"], worker_log, hosts=True)
     try:
-        drain_under_kills(kit, workers, "shop/orders", rng, WINDOW_KILLS)
+        drain_under_kills(feed, workers, rng, WINDOW_KILLS)
         assert emitted(kit) == 0  # nothing closed yet
         closer = T0 + timedelta(days=1)
         send_all(kit, "shop/orders", [{"id": -1, "at": closer.isoformat(), "country": "NL"}])
@@ -264,7 +282,7 @@ def test_kill_9_workers_during_a_tumbling_window_keeps_exact_counts(
         datetime.fromisoformat(str(e)) - datetime.fromisoformat(str(s)) == timedelta(minutes=1)
         for s, e, _, _ in rows
     )
-    assert sum(got.values()) == EVENTS
+    assert sum(got.values()) == feed.sent
     assert kit.engines.state.quarantined("counts") == []
     assert backlog(kit, "_flows/counts-dlq") == 0
 
