@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 from tests.dba import dba
 
@@ -162,3 +163,35 @@ def test_a_foreign_data_directory_is_refused_and_kept(
     assert not run.engines.redis.alive()
     run.engines.lock.acquire()  # the failed start released the lock
     run.engines.lock.release()
+
+
+def test_a_session_filling_the_lock_table_is_ended_and_postgres_kept(own: Platform) -> None:
+    """Red team 21g F5: session advisory locks filled PostgreSQL's shared lock table, every
+    login and the health check failed with "out of shared memory", and the supervisor
+    restarted the server, every app's connections with it, again and again."""
+    admin = superuser(own.engines.postgres)
+    with connect(admin) as conn:
+        conn.execute("CREATE ROLE filler LOGIN PASSWORD 'filler-pw'")
+        conn.execute("CREATE DATABASE filler OWNER filler")
+    pid, restarts = own.engines.postgres.pid, _restarts("postgres")
+    ended = REGISTRY.get_sample_value("comind_postgres_lock_holders_ended_total") or 0.0
+    holder = connect(admin.login("filler", "filler-pw", "filler"))
+    try:
+        with pytest.raises(psycopg.errors.OutOfMemory):
+            fill = "SELECT count(pg_advisory_lock(1, g)) FROM generate_series(%s::int, %s::int) g"
+            for start in range(0, 200_000, 1000):
+                holder.execute(fill, (start, start + 999))
+
+        def gone() -> bool:
+            try:
+                holder.execute("SELECT 1")
+            except psycopg.OperationalError:
+                return True
+            return False
+
+        assert wait_until(gone)
+    finally:
+        holder.close()
+    assert ping(admin)
+    assert own.engines.postgres.pid == pid and _restarts("postgres") == restarts
+    assert REGISTRY.get_sample_value("comind_postgres_lock_holders_ended_total") == ended + 1

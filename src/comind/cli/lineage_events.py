@@ -39,13 +39,14 @@ def _row(event: dict[str, Any]) -> list[str]:
                for i in event.get("inputs", [])]  # fmt: skip
     rows_out = [o.get("facets", {}).get("dataQualityMetrics", {}).get("rowCount")
                 for o in event.get("outputs", [])]  # fmt: skip
-    facets = event["run"].get("facets", {})
+    run = event.get("run", {})  # an event a flow wrote itself may lack any part
+    facets = run.get("facets", {})
     detail = facets.get("errorMessage", {}).get("message") or _failed_rules(event)
     return [
-        event["eventTime"][:19].replace("T", " "),
+        str(event.get("eventTime", ""))[:19].replace("T", " "),
         f"[{COLORS.get(kind, 'white')}]{kind:<8}[/]",
-        escape(event["job"]["name"]),
-        event["run"]["runId"],
+        escape(str(event.get("job", {}).get("name", ""))),
+        str(run.get("runId", "")),
         f"in={_count(rows_in)}" if _count(rows_in) else "",
         f"out={_count(rows_out)}" if _count(rows_out) else "",
         escape(detail[:200]),

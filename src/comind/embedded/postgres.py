@@ -22,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.engine_tls import HBA, hosts, issue
 from comind.embedded.home import StateDir
+from comind.embedded.lock_relief import LockRelief
 from comind.embedded.osuser import RunAs, require_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_version
@@ -78,6 +79,7 @@ class PostgresEngine(TcpEngine):
     def __init__(self, home: StateDir, settings: Settings) -> None:
         self.bin_dir = find_bin_dir(settings.pg_bin)
         super().__init__(home, settings, cwd=home.postgres, run_as=service_user())
+        self._relief = LockRelief(self.conninfo)
 
     def conninfo(self, dbname: str = "postgres") -> str:
         """Superuser connection string (holds the password: never log it)."""
@@ -189,7 +191,18 @@ class PostgresEngine(TcpEngine):
         return old
 
     def check(self) -> bool:
-        return self.port != 0 and postgres_version(self.conninfo()) is not None
+        """Whether the server answers; one whose lock table a session filled answers again
+        once that session is ended (see :mod:`comind.embedded.lock_relief`)."""
+        if self.port == 0:
+            return False
+        if postgres_version(self.conninfo()) is not None:
+            self._relief.ready()
+            return True
+        return self._relief.relieve() is not None
+
+    def stop(self) -> None:
+        self._relief.close()
+        super().stop()
 
     def read_version(self) -> str:
         return postgres_version(self.conninfo()) or ""

@@ -19,7 +19,6 @@ from comind.stores.postgres import Connection, Json, Pool, dict_rows, own_sessio
 from comind.stores.queries import named
 
 _sql = named("comind.flows", "state")
-CLAIMS = 0x636D6E64  # the advisory-lock space of partition runs (two-key locks)
 log = logging.getLogger("comind.flows")
 
 
@@ -207,7 +206,7 @@ class FlowState:
         """Whether this process may run ``flow``'s ``partition`` now: no other, on any host,
         runs it meanwhile (a lock of the platform database, held on a session of the run's
         own while it lasts, and gone with it should the process die)."""
-        key = {"space": CLAIMS, "key": f"{flow}/{partition}"}
+        key = {"flow": flow, "partition": partition}
         with own_session(self.pool) as conn:  # not the pool's: backfills run many at once
             row = conn.execute(_sql("claim_partition"), key).fetchone()
             held = bool(row and row[0])

@@ -82,10 +82,14 @@ class QualityResults:
                  "severity": r.severity, "passed": r.passed, "failing": r.failing,
                  "rows_checked": r.rows_checked, "sample": Json(r.sample[:SAMPLE]),
                  "run_id": run_id, "error": r.error} for r in results]  # fmt: skip
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(_sql("record"), rows)
+
+    def prune(self) -> int:
+        """Delete all but the last :data:`KEEP` results of each dataset partition and rule;
+        returns how many went."""
         with self.pool.connection() as conn:
-            with conn.cursor() as cur:
-                cur.executemany(_sql("record"), rows)
-            conn.execute(_sql("prune"), {"dataset": dataset, "keep": KEEP})
+            return conn.execute(_sql("prune"), {"keep": KEEP}).rowcount
 
     def latest(self, dataset: str | None = None) -> list[dict[str, Any]]:
         """The last result of each rule of each partition (of one dataset, or all)."""

@@ -90,6 +90,12 @@ WORKER_SESSIONS_ENDED = Counter(
     "Flow sessions the platform ended for locking a platform table against others' writes.",
     registry=REGISTRY,
 )
+LOCK_HOLDERS_ENDED = Counter(
+    "comind_postgres_lock_holders_ended_total",
+    "Sessions the supervisor ended for filling PostgreSQL's shared lock table (instead of"
+    " restarting the server).",
+    registry=REGISTRY,
+)
 MIGRATIONS_APPLIED = Gauge(
     "comind_schema_version",
     "Highest platform-schema migration applied to the metadata database.",

@@ -1,13 +1,15 @@
 """The platform's periodic governance work: quarantine retention, the scheduled quality
-checks of the datasets stream and event flows write, the audit chain's anchors in the
-backup store, the background re-encryption of encrypted buckets and the retention of
-versioned buckets' replaced versions and of artifacts (each runs as a housekeeping task)."""
+checks of the datasets stream and event flows write and the retention of all quality
+results, the audit chain's anchors in the backup store, the background re-encryption of
+encrypted buckets and the retention of versioned buckets' replaced versions and of artifacts
+(each runs as a housekeeping task)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from comind.governance.audit_chain import AuditChain
+from comind.governance.quality_store import QualityResults
 from comind.platform.housekeeping import Periodic
 from comind.platform.keys import KeyService
 from comind.platform.quality import platform_quality
@@ -25,6 +27,7 @@ def governance_tasks(rt: Platform, messages: MessageLayer, every: float) -> list
     return [
         Periodic("quarantine", every, quarantine_service(rt, messages).expire),
         Periodic("quality", rt.settings.quality_interval, quality.sweep),
+        Periodic("quality history", every, QualityResults(messages.pool).prune),
         Periodic(
             "audit-anchor",
             rt.settings.audit_anchor_interval,

@@ -40,6 +40,13 @@ DEAD_LETTERED = Counter(
     ["queue"],
     registry=REGISTRY,
 )
+UNDECODABLE = Counter(
+    "comind_queue_undecodable_messages_total",
+    "Leased messages whose stored attributes do not decode, left undelivered (their receive"
+    " count takes them to the dead-letter queue).",
+    ["queue"],
+    registry=REGISTRY,
+)
 OUTBOX_RELAYED = Counter(
     "comind_outbox_relayed_messages_total",
     "Outbox rows moved from an app's database into its queues.",

@@ -39,7 +39,7 @@ from comind.queue.errors import (
     MessageNotInflight,
     QueueDoesNotExist,
 )
-from comind.queue.postgres_delivery import check_visibility, decode_receipt, receive_sql, received
+from comind.queue.postgres_delivery import check_visibility, decode_receipt, delivered, receive_sql
 from comind.queue.postgres_wakeups import NOTIFY_CHANNEL, Wakeups
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 from comind.stores.queries import named
@@ -299,7 +299,7 @@ class PostgresQueues:
             dead = int(rows[0]["dead_lettered"])
             if dead:
                 metrics.DEAD_LETTERED.labels(q.name).inc(dead)
-            got = [received(row) for row in rows if row["id"] is not None]
+            got = delivered(q.name, rows)
             if got or not dead:
                 return got
         return []
@@ -388,7 +388,7 @@ class PostgresQueues:
         q = self.cached(queue)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_sql("peek"), {"queue_id": q.id, "limit": limit})
-            return [received(row) for row in rows.fetchall()]
+            return delivered(q.name, rows.fetchall())
 
     def sweep(self) -> tuple[int, int]:
         """Delete messages past their retention and expired de-duplication entries."""

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import uuid
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from comind.queue import model
+from comind.queue import metrics, model
 from comind.queue.codec import attributes_from_json, trace_from_json
 from comind.queue.errors import InvalidParameterValue, ReceiptHandleIsInvalid
 from comind.queue.types import ReceivedMessage
 from comind.stores.queries import named
 
 _sql = named("comind.queue", "queue")
+log = logging.getLogger("comind.queue")
 
 
 def encode_receipt(row_id: int, receipt: uuid.UUID) -> str:
@@ -71,3 +74,20 @@ def received(row: dict[str, Any]) -> ReceivedMessage:
         trace_header=trace_from_json(row["attributes"]),
         sequence_number=str(row["id"]) if row["group_id"] is not None else None,
     )
+
+
+def delivered(queue: str, rows: Iterable[dict[str, Any]]) -> list[ReceivedMessage]:
+    """The leased ``rows`` as messages. A row whose attributes do not decode (written past
+    the SQS endpoint's checks) is left out alone, logged and counted: its receive count
+    takes it to the dead-letter queue, and the others are delivered."""
+    out = []
+    for row in rows:
+        if row["id"] is None:
+            continue
+        try:
+            out.append(received(row))
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+            metrics.UNDECODABLE.labels(queue).inc()
+            log.warning("queue %s: message %s does not decode (%s); not delivered",
+                        queue, row["message_id"], type(exc).__name__)  # fmt: skip
+    return out

@@ -35,17 +35,25 @@ log = logging.getLogger("comind.platform_db")
 _sql = named("comind.stores", "worker_rows")
 
 # what flow workers touch in schema comind (queue/sql/queue.sql, flows/sql/state.sql,
-# monitoring/sql/spans.sql); a worker touching another table fails loudly, never silently.
-# quarantine_key: the public key workers seal quarantined PII to (read only: a worker that
-# could replace it could read what other workers seal)
-WORKER_READS = ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key",
-                "worker_grants")  # fmt: skip
-WORKER_WRITES = ("messages", "queue_dedup", "flow_stats", "flow_runs", "flow_quarantine",
-                 "flow_cursors", "flow_objects", "flow_windows", "flow_watermarks",
-                 "spans", "quality_results")  # fmt: skip
-WORKER_APPENDS = ("lineage_events",)  # written, never read back or changed by a worker
-# the token vault only through functions that take a value's digest (migration 0022)
-WORKER_CALLS = ("known_tokens(bytea[], text)", "add_token(bytea, text, bytea, text)")
+# monitoring/sql/spans.sql), by privilege; a worker touching another table fails loudly,
+# never silently. quarantine_key: the public key workers seal quarantined PII to (read only:
+# a worker that could replace it could read what other workers seal). Messages are leased
+# through their delivery columns alone: a flow never rewrites a body, an attribute or an
+# expiry. Appended tables are written, never read back or changed by a worker.
+WORKER_GRANTS = (
+    ("SELECT", ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key",
+                "worker_grants")),
+    ("SELECT, INSERT, DELETE, UPDATE (visible_at, receive_count, receipt, first_received_at,"
+     " last_received_at, last_error)", ("messages",)),
+    ("SELECT, INSERT, UPDATE, DELETE", ("flow_stats", "flow_runs", "flow_quarantine",
+                                        "flow_cursors", "flow_objects", "flow_windows",
+                                        "flow_watermarks", "spans")),
+    ("INSERT", ("lineage_events", "quality_results")),
+)  # fmt: skip
+# the token vault only through functions that take a value's digest (migration 0022), a
+# batch partition's claim through one that checks the flow (0030)
+WORKER_CALLS = ("known_tokens(bytea[], text)", "add_token(bytea, text, bytea, text)",
+                "claim_partition(text, text)")  # fmt: skip
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10
@@ -73,26 +81,20 @@ def ensure_worker_group(pg: PgAdmin) -> None:
     nobody logs in as it, and which rows each member may touch is its own (migration 0028)."""
     pg.ensure_group(WORKER_ROLE)
     role = sql.Identifier(WORKER_ROLE)
-    with connect(pg.admin.with_db(PLATFORM_DB)) as conn:
+    with connect(pg.admin.with_db(PLATFORM_DB)) as conn, conn.transaction():
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD NULL").format(role))  # a login before 0028
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
             sql.Identifier(PLATFORM_DB), role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA comind TO {}").format(role))
-        for table in WORKER_READS:
-            conn.execute(sql.SQL("GRANT SELECT ON comind.{} TO {}").format(
-                sql.Identifier(table), role))  # fmt: skip
-        for table in WORKER_WRITES:
-            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON comind.{} TO {}").format(
-                sql.Identifier(table), role))  # fmt: skip
-        for table in WORKER_APPENDS:
-            conn.execute(sql.SQL("GRANT INSERT ON comind.{} TO {}").format(
-                sql.Identifier(table), role))  # fmt: skip
+        # what earlier versions granted (the vault's tables, whole-table writes) goes first
+        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA comind FROM {}").format(role))
+        for privileges, tables in WORKER_GRANTS:
+            conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(
+                sql.SQL(privileges),
+                sql.SQL(", ").join(sql.Identifier("comind", t) for t in tables), role))  # fmt: skip
         for function in WORKER_CALLS:
             conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION comind.{} TO {}").format(
                 sql.SQL(function), role))  # fmt: skip
-        # what workers of earlier versions were granted on the vault's tables
-        conn.execute(sql.SQL("REVOKE ALL ON comind.pii_tokens, comind.pii_token_uses "
-                             "FROM {}").format(role))  # fmt: skip
         conn.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA comind TO {}").format(
             role))  # fmt: skip
 

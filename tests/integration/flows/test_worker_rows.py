@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import textwrap
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from provisioned import Provisioned, provisioned
+from psycopg.types.json import Jsonb
 
+from comind.flows.state import FlowState
 from comind.gitops.providers.flow_access import WORKER_POOL
+from comind.governance.quality_store import KEEP, CheckResult, QualityResults
+from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
 from comind.platform.worker import WorkerLogins
 from comind.queue.model import OutgoingMessage
@@ -38,6 +44,7 @@ class Shop:
     platform: PostgresQueues  # the platform's own view (superuser)
     mover: PostgresQueues  # the mover flow's, through its workers' login
     mover_db: PgTarget
+    platform_db: PgTarget
 
     def queue(self, name: str) -> str:
         return f"{self.app}/{name}"
@@ -89,7 +96,7 @@ def shop(runtime: Platform, tmp_path: Path) -> Iterator[Shop]:
             target = runtime.db.login(logins.worker_user, logins.worker_password)
             pool = make_pool(target, max_size=2)
             try:
-                yield Shop(app, topic, found, platform, PostgresQueues(pool), target)
+                yield Shop(app, topic, found, platform, PostgresQueues(pool), target, runtime.db)
             finally:
                 pool.close()
     finally:
@@ -114,7 +121,7 @@ def test_a_flow_receives_from_its_source_and_from_no_other_queue(shop: Shop) -> 
     with connect(shop.mover_db) as conn:
         assert _count(conn, shop.queue("private")) == 0  # not even seen
         assert conn.execute("DELETE FROM comind.messages").rowcount == 0
-        assert conn.execute("UPDATE comind.messages SET body = 'x'").rowcount == 0
+        assert conn.execute("UPDATE comind.messages SET visible_at = now()").rowcount == 0
     assert shop.count("private") == 1
 
 
@@ -192,5 +199,145 @@ def test_a_flow_locking_a_platform_table_is_ended_and_its_login_is_bounded(shop:
     assert limit == (WORKER_POOL * 2 + 2,)
     with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT pg_try_advisory_lock(1)")
-    with connect(shop.mover_db) as conn:  # the two-key form its batch partitions use
-        assert conn.execute("SELECT pg_try_advisory_lock(1, 2)").fetchone() == (True,)
+
+
+# -- red team 21g: which values a flow may write (migration 0030)
+
+_ADD = ("INSERT INTO comind.messages (queue_id, message_id, body, attributes, visible_at, "
+        "expires_at{extra}) SELECT id, gen_random_uuid(), %(body)s, %(attributes)s, "
+        "now() + %(delay)s::interval, now() + %(keep)s::interval{values} "
+        "FROM comind.queues WHERE name = %(queue)s")  # fmt: skip
+
+
+def _add(db: PgTarget, queue: str, *, body: str = "ok", attributes: object = None,
+         delay: str = "0 s", keep: str = "1 hour", **extra: object) -> int:  # fmt: skip
+    statement = _ADD.format(extra="".join(f", {k}" for k in extra),
+                            values="".join(f", %({k})s" for k in extra))  # fmt: skip
+    with connect(db) as conn:
+        args = {"body": body, "attributes": Jsonb(attributes or {}), "delay": delay,
+                "keep": keep, "queue": queue, **extra}  # fmt: skip
+        return conn.execute(statement, args).rowcount
+
+
+@pytest.mark.parametrize("bad", [
+    {"attributes": {"x": {"DataType": "String"}}},  # the red team's poison: no "t"
+    {"attributes": {"x": {"t": "String", "s": "a", "b": "YQ=="}}},
+    {"attributes": [1, 2]},
+    {"body": "x" * (1024 * 1024 + 1)},  # over the queue's MaximumMessageSize
+    {"keep": "30 days"},  # beyond the queue's retention (4 days)
+    {"delay": "1 hour"},  # beyond SQS's 15 minutes
+    {"receive_count": 3},  # a send makes a message never received
+    {"sent_at": datetime(2020, 1, 1, tzinfo=UTC)},
+    {"dead_letter_info": Jsonb({"source_queue": "x"})},
+], ids=lambda bad: next(iter(bad)))  # fmt: skip
+def test_a_flow_sends_only_a_message_a_send_would_make(shop: Shop, bad: dict[str, object]) -> None:
+    """F6: the send policy checked only the queue: a malformed attribute made every
+    ReceiveMessage of the app's queue fail; a 64 MiB body or an endless expiry went in."""
+    assert _add(shop.mover_db, shop.queue("out"), attributes={"x": {"t": "String", "s": "a"}}) == 1
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _add(shop.mover_db, shop.queue("out"), **bad)  # type: ignore[arg-type]
+    assert shop.count("out") == 1
+
+
+def test_a_message_that_does_not_decode_is_left_out_alone(shop: Shop) -> None:
+    """What got past the checks before 0030 (or a hand-made row) fails no receive."""
+    _add(shop.platform_db, shop.queue("jobs"), body="poison", attributes={"x": {"v": 1}})
+    _send(shop.platform, shop.queue("jobs"), "job")
+    before = REGISTRY.get_sample_value("comind_queue_undecodable_messages_total",
+                                       {"queue": shop.queue("jobs")}) or 0.0  # fmt: skip
+    assert [m.body for m in shop.mover.lease(shop.queue("jobs"), limit=10)] == ["job"]
+    after = REGISTRY.get_sample_value("comind_queue_undecodable_messages_total",
+                                      {"queue": shop.queue("jobs")})  # fmt: skip
+    assert after == before + 1
+
+
+def test_a_flow_leases_a_message_and_rewrites_nothing_else(shop: Shop) -> None:
+    _send(shop.platform, shop.queue("jobs"), "job")
+    with connect(shop.mover_db) as conn:
+        assert conn.execute("UPDATE comind.messages SET visible_at = now() + interval '1 min'"
+                            ).rowcount == 1  # fmt: skip
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE comind.messages SET body = 'forged'")
+    with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE comind.messages SET visible_at = 'infinity'")
+    with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM comind.queue_dedup")
+
+
+def test_a_flow_appends_quality_results_and_lineage_and_rewrites_neither(shop: Shop) -> None:
+    """F3: a flow rewrote the quality history of the dataset it reads; F7: it dated a lineage
+    event 2099, out of retention's reach."""
+    login, dataset = shop.mover_db.user, f"{shop.app}.orders"
+    with shop.platform.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO comind.worker_grants VALUES (%s, 'dataset', %s)", (login, dataset)
+        )
+    result = CheckResult("not_null id", "error", passed=True, rows_checked=3)
+    try:
+        QualityResults(shop.mover.pool).record(dataset, "", "run1", [result])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            QualityResults(shop.mover.pool).record(f"{shop.app}.other", "", "run1", [result])
+        for forged in ("UPDATE comind.quality_results SET passed = false",
+                       "DELETE FROM comind.quality_results",
+                       "SELECT count(*) FROM comind.quality_results",
+                       "INSERT INTO comind.quality_results (dataset, partition, rule, severity,"
+                       f" passed, run_id, checked_at) VALUES ('{dataset}', '', 'r', 'error', true,"
+                       " 'x', now() - interval '1 day')"):  # fmt: skip
+            with (
+                connect(shop.mover_db) as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                conn.execute(forged)
+        assert [r["passed"] for r in QualityResults(shop.platform.pool).history(dataset)] == [True]
+        event = ("INSERT INTO comind.lineage_events (event_time, event_type, run_id, job, payload)"
+                 " VALUES (%s, 'COMPLETE', gen_random_uuid(), %s, '{}')")  # fmt: skip
+        with connect(shop.mover_db) as conn:
+            conn.execute(event, (datetime.now(UTC), MOVER))
+        with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(event, (datetime(2099, 1, 1, tzinfo=UTC), MOVER))
+    finally:
+        with shop.platform.pool.connection() as conn:
+            conn.execute("DELETE FROM comind.worker_grants WHERE role = %s AND kind = 'dataset'",
+                         (login,))  # fmt: skip
+            conn.execute("DELETE FROM comind.quality_results WHERE dataset = %s", (dataset,))
+            conn.execute("DELETE FROM comind.lineage_events WHERE job = %s", (MOVER,))
+
+
+def test_a_flow_claims_its_own_partitions_and_takes_no_other_lock(shop: Shop) -> None:
+    """F4: a flow took other flows' partition claims (advisory locks row security does not
+    cover); F5: it filled the cluster's lock table with them, or with temporary tables."""
+    with FlowState(shop.mover.pool).partition_claim(MOVER, "2026-12-05") as mine:
+        assert mine
+        with FlowState(shop.platform.pool).partition_claim(MOVER, "2026-12-05") as theirs:
+            assert not theirs  # the platform's runs and the flow's share one claim
+    with connect(shop.mover_db) as conn:
+        claim = "SELECT comind.claim_partition(%s, %s)"
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(claim, (OTHER, "2026-12-05"))
+    with connect(shop.mover_db) as conn:
+        for day in range(4):
+            assert conn.execute(claim, (MOVER, f"2026-12-0{day + 1}")).fetchone() == (True,)
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            conn.execute(claim, (MOVER, "2026-12-09"))
+    for taken in ("SELECT pg_try_advisory_lock(1, 2)", "SELECT pg_advisory_xact_lock(1, 2)",
+                  "CREATE TEMP TABLE t (id int)"):  # fmt: skip
+        with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(taken)
+
+
+def test_quality_history_keeps_the_last_results_of_each_rule(shop: Shop) -> None:
+    dataset = f"{shop.app}.history"
+    results = QualityResults(shop.platform.pool)
+    try:
+        for run in range(KEEP + 3):
+            results.record(dataset, "", f"r{run}", [CheckResult("a", "error", passed=True)])
+        results.record(dataset, "", "b", [CheckResult("b", "error", passed=False)])
+        assert results.prune() >= 3
+        kept = results.history(dataset, limit=KEEP * 2)
+        assert Counter(r["rule"] for r in kept) == {"a": KEEP, "b": 1}
+        assert {r["run_id"] for r in kept if r["rule"] == "a"} == {
+            f"r{i}" for i in range(3, KEEP + 3)
+        }
+    finally:
+        with shop.platform.pool.connection() as conn:
+            conn.execute("DELETE FROM comind.quality_results WHERE dataset = %s", (dataset,))

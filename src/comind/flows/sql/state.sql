@@ -82,10 +82,11 @@ INSERT INTO comind.flow_runs (flow, partition, status, worker)
 VALUES (%(flow)s, %(partition)s, 'running', %(worker)s) RETURNING id;
 
 -- name: claim_partition
-SELECT pg_try_advisory_lock(%(space)s, hashtext(%(key)s))
+-- through the platform's function: a flow's login may lock its own flow's partitions alone
+SELECT comind.claim_partition(%(flow)s, %(partition)s)
 
 -- name: release_partition
-SELECT pg_advisory_unlock(%(space)s, hashtext(%(key)s))
+SELECT pg_advisory_unlock(hashtext(%(flow)s), hashtext(%(partition)s))
 
 -- name: succeeded_since
 SELECT EXISTS (SELECT 1 FROM comind.flow_runs WHERE flow = %(flow)s

@@ -22,10 +22,11 @@ ORDER BY id DESC LIMIT %(limit)s;
 
 -- name: prune
 -- keep the last results of each dataset partition and rule: a check every 5 minutes
--- would otherwise grow the table without end
-DELETE FROM comind.quality_results q
-WHERE q.dataset = %(dataset)s AND q.id < (
-    SELECT min(id) FROM (
-        SELECT id FROM comind.quality_results
-        WHERE dataset = q.dataset AND partition = q.partition AND rule = q.rule
-        ORDER BY id DESC LIMIT %(keep)s) AS kept);
+-- would otherwise grow the table without end (the platform's housekeeping: the flows that
+-- record results may only append them)
+DELETE FROM comind.quality_results q USING (
+    SELECT id FROM (
+        SELECT id, row_number() OVER (PARTITION BY dataset, partition, rule ORDER BY id DESC) AS n
+        FROM comind.quality_results) ranked
+    WHERE n > %(keep)s) old
+WHERE q.id = old.id;

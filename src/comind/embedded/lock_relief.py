@@ -1,0 +1,119 @@
+"""Relief for a PostgreSQL whose shared lock table is full.
+
+Session advisory locks outlive their session's errors and count against the cluster-wide
+lock table, as do a transaction's temporary tables; once the table is full, every session
+that needs an entry fails with "out of shared memory", new logins included, and the health
+check with them (red team 21g F5: a flow's code did this in one statement). Restarting the
+server would drop every app's connections and their work in flight, and the holder would
+log in again and fill the table again. So the engine keeps one superuser session open while
+the server answers (PostgreSQL reserves connection slots for superusers) and, when a check
+fails, finds through it the session of a login that is not a superuser holding the most
+locks, when that is more than :data:`MANY`, and ends it with SIGTERM, which is what
+``pg_terminate_backend`` sends. (That function checks the caller's role in a shared
+catalog, whose lock would need an entry of the full table; the statement that finds the
+session reads only functions and views of its own database, which take none.)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from comind.embedded.process import pid_alive
+from comind.observe.metrics import LOCK_HOLDERS_ENDED
+
+log = logging.getLogger("comind.supervisor")
+
+MANY = 1000  # locks no platform or app session holds at once in normal work
+
+# pg_stat_get_activity, not pg_stat_activity: that view joins pg_authid and pg_database,
+# shared catalogs, whose locks would need the full table
+_HOLDER = """
+SELECT h.pid, h.locks, h.login FROM (
+    SELECT l.pid, count(*) AS locks, min(a.usesysid::bigint) AS login FROM pg_locks l
+    JOIN pg_stat_get_activity(NULL) a ON a.pid = l.pid
+    WHERE l.pid <> pg_backend_pid() AND a.usesysid::bigint <> ALL(%(superusers)s::bigint[])
+    GROUP BY l.pid ORDER BY locks DESC LIMIT 1) h
+WHERE h.locks > %(many)s
+"""
+
+
+@dataclass(frozen=True)
+class Ended:
+    pid: int
+    locks: int
+    login: str
+
+
+class LockRelief:
+    """The superuser session held for relief (``conninfo`` gives its connection string)."""
+
+    def __init__(self, conninfo: Callable[[], str]) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.Connection[Any] | None = None
+        self._superusers: list[int] = []
+
+    def ready(self) -> None:
+        """Hold the session (opened again after a restart); called while the server answers."""
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.execute("SELECT 1")
+                return
+        except psycopg.Error:
+            self.close()
+        try:
+            self._conn = psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=2)
+            rows = self._conn.execute("SELECT oid FROM pg_roles WHERE rolsuper").fetchall()
+            self._superusers = [int(r[0]) for r in rows]
+        except psycopg.Error as exc:
+            log.debug("relief session not open: %s", exc)
+            self.close()
+
+    def relieve(self) -> Ended | None:
+        """End the session holding the most locks, if it holds more than MANY; who it was."""
+        if self._conn is None or self._conn.closed:
+            return None
+        try:
+            args = {"superusers": self._superusers, "many": MANY}
+            row = self._conn.execute(_HOLDER, args).fetchone()
+        except psycopg.Error as exc:
+            log.debug("relief failed: %s", exc)
+            self.close()
+            return None
+        if row is None:
+            return None
+        try:
+            os.kill(int(row[0]), signal.SIGTERM)
+        except OSError as exc:  # gone meanwhile, or not ours to signal
+            log.debug("relief failed: %s", exc)
+            return None
+        ended = Ended(int(row[0]), int(row[1]), self._login(int(row[0]), int(row[2])))
+        LOCK_HOLDERS_ENDED.inc()
+        log.warning("postgres lock table full: ended session %d of %s holding %d locks",
+                    ended.pid, ended.login, ended.locks)  # fmt: skip
+        return ended
+
+    def _login(self, pid: int, oid: int) -> str:
+        """The ended session's login, by name once its locks are gone (a second at most)."""
+        assert self._conn is not None
+        deadline = time.monotonic() + 1.0
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            row = self._conn.execute("SELECT rolname FROM pg_roles WHERE oid = %s", (oid,))
+            found = row.fetchone()
+        except psycopg.Error:
+            return f"role {oid}"
+        return str(found[0]) if found else f"role {oid}"
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None

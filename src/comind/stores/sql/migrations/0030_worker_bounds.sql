@@ -1,0 +1,111 @@
+-- Bounds on what a flow's login may write (red team 21g). Row security (0028) says which
+-- rows a flow may touch; these policies also say which values: every check runs only for
+-- the flows' row-secured logins, never on the platform's own statements.
+
+-- F6: a message a flow adds is one the SQS endpoint would have accepted (its size, its
+-- attributes' shape, its expiry within the queue's retention, its delay within 15 minutes),
+-- so a flow can neither break its consumers' receives nor keep rows for ever. PL/pgSQL for
+-- the plan cache (see 0028).
+CREATE FUNCTION comind.attributes_well_formed(doc jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_typeof(doc) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(doc)) <= 11
+       AND NOT EXISTS (
+        SELECT 1 FROM jsonb_each(doc) a WHERE NOT coalesce(
+            jsonb_typeof(a.value) = 'object'
+            AND jsonb_typeof(a.value -> 't') = 'string'
+            AND a.value - 't' - 's' - 'b' = '{}'::jsonb
+            AND (a.value ? 's') <> (a.value ? 'b')
+            AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string',
+            false))
+$$;
+
+CREATE FUNCTION comind.worker_message_fits(queue bigint, body text, attributes jsonb,
+    visible_at timestamptz, expires_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    q record;
+BEGIN
+    SELECT max_message_size, retention_seconds INTO q FROM comind.queues WHERE id = queue;
+    RETURN FOUND
+        AND octet_length(body) <= q.max_message_size
+        AND octet_length(attributes::text) <= q.max_message_size
+        AND expires_at <= now() + make_interval(secs => q.retention_seconds)
+        AND visible_at <= now() + interval '15 minutes'
+        AND comind.attributes_well_formed(attributes);
+END $$;
+
+-- receiving: read, lease (only the delivery columns, granted column by column in
+-- stores/platform_db.py, for at most the 12 hours SQS allows), delete; a dead letter moves
+-- into the source's own dead-letter queue with its history, within that queue's bounds
+DROP POLICY receive ON comind.messages;
+CREATE POLICY receive ON comind.messages FOR SELECT
+    USING (queue_id IN (SELECT comind.worker_receives()));
+CREATE POLICY lease ON comind.messages FOR UPDATE
+    USING (queue_id IN (SELECT comind.worker_receives()))
+    WITH CHECK (queue_id IN (SELECT comind.worker_receives())
+                AND visible_at <= now() + interval '12 hours');
+CREATE POLICY settle ON comind.messages FOR DELETE
+    USING (queue_id IN (SELECT comind.worker_receives()));
+CREATE POLICY dead_letter ON comind.messages FOR INSERT
+    WITH CHECK (queue_id IN (SELECT comind.worker_receives())
+                AND comind.worker_message_fits(queue_id, body, attributes, visible_at, expires_at));
+-- sending: a new message, as a send makes it (never received, sent now)
+DROP POLICY send ON comind.messages;
+CREATE POLICY send ON comind.messages FOR INSERT
+    WITH CHECK (queue_id IN (SELECT comind.worker_sends())
+                AND sent_at = now() AND receive_count = 0 AND receipt IS NULL
+                AND first_received_at IS NULL AND last_received_at IS NULL
+                AND last_error IS NULL AND dead_letter_info IS NULL
+                AND comind.worker_message_fits(queue_id, body, attributes, visible_at, expires_at));
+
+-- F8: flows write standard queues only, which de-duplicate nothing: no flow row there
+DROP POLICY sends ON comind.queue_dedup;
+
+-- F3: quality results are appended, stamped with the time of their transaction; their
+-- retention is the platform's (governance/quality_store.py prune), and no flow rewrites them
+DROP POLICY own ON comind.quality_results;
+CREATE POLICY own ON comind.quality_results FOR INSERT
+    WITH CHECK (dataset IN (SELECT comind.worker_names('dataset')) AND checked_at = now());
+
+-- F7: a lineage event dated where retention reaches it (not 2099)
+DROP POLICY own ON comind.lineage_events;
+CREATE POLICY own ON comind.lineage_events FOR INSERT
+    WITH CHECK (job IN (SELECT comind.worker_names('flow'))
+                AND event_time BETWEEN now() - interval '7 days' AND now() + interval '1 hour');
+
+-- F4/F5: session advisory locks outlive errors and fill the cluster's shared lock table;
+-- no lock function is a flow's to call in this database. A batch run claims its partition
+-- through claim_partition: for a flow the login's grants name, a lock keyed by the flow's
+-- name (so no flow takes another's), at most a few a session.
+CREATE FUNCTION comind.claim_partition(flow text, part text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        IF NOT EXISTS (SELECT 1 FROM comind.worker_grants g WHERE g.role = session_user
+                       AND g.kind = 'flow' AND g.name = flow) THEN
+            RAISE EXCEPTION 'flow % is not this login''s', flow
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid()
+            AND locktype = 'advisory') >= 4 THEN
+            RAISE EXCEPTION 'a session holds at most 4 partition claims'
+                USING ERRCODE = 'program_limit_exceeded';
+        END IF;
+    END IF;
+    RETURN pg_try_advisory_lock(hashtext(flow), hashtext(part));
+END $$;
+REVOKE EXECUTE ON FUNCTION comind.claim_partition(text, text) FROM PUBLIC;
+
+REVOKE EXECUTE ON FUNCTION pg_advisory_lock(integer, integer),
+    pg_try_advisory_lock(integer, integer), pg_advisory_xact_lock(integer, integer),
+    pg_try_advisory_xact_lock(integer, integer), pg_advisory_lock_shared(integer, integer),
+    pg_try_advisory_lock_shared(integer, integer),
+    pg_advisory_xact_lock_shared(integer, integer),
+    pg_try_advisory_xact_lock_shared(integer, integer)
+    FROM PUBLIC;
+
+-- F5: a transaction's temporary tables fill the lock table too; nothing here needs them
+DO $$
+BEGIN
+    EXECUTE format('REVOKE TEMP ON DATABASE %I FROM PUBLIC', current_database());
+END $$;
