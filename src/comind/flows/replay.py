@@ -20,14 +20,20 @@ from comind.stores.postgres import Connection
 
 
 class DeadLetters:
-    """The flow's dead-letter queue as a source of the records it holds."""
+    """The flow's dead-letter queue as a source of the letters it held when the replay
+    began: a record that fails again is dead-lettered anew, and that letter waits for the
+    next replay (taking it again would loop on it for as long as it fails)."""
 
     def __init__(self, queues: PostgresQueues, flow: str) -> None:
         self.queues, self.queue = queues, flow_dead_letter_queue(flow)
+        self.began = queues.clock()
 
     def poll(self, size: int, max_wait: float) -> Polled:
         out = Polled()
         for msg in self.queues.lease(self.queue, limit=size, visibility_timeout=300):
+            if msg.sent_at is not None and msg.sent_at >= self.began:
+                self.queues.change_visibility(self.queue, msg.receipt_handle, 0)
+                continue
             out.refs.append(msg.receipt_handle)
             letter: dict[str, Any] = json.loads(msg.body)
             out.records.append(

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import dict_row
@@ -216,9 +216,9 @@ class PostgresQueues:
     ) -> Poll:
         """A receive checked as SQS checks it (nothing leased yet)."""
         if not 1 <= max_messages <= model.MAX_BATCH:
+            reason = "Reason: Must be between 1 and 10, if provided."
             raise InvalidParameterValue(
-                "Value for parameter MaxNumberOfMessages is invalid. "
-                "Reason: Must be between 1 and 10, if provided."
+                f"Value for parameter MaxNumberOfMessages is invalid. {reason}"
             )
         q = self.cached(queue)
         wait = q.receive_wait_seconds if wait_seconds is None else wait_seconds
@@ -354,10 +354,8 @@ class PostgresQueues:
             args = {"id": row_id, "queue_id": q.id, "receipt": receipt, "timeout": timeout}
             if conn.execute(_sql("change_visibility"), args).fetchone() is None:
                 raise MessageNotInflight(
-                    f"Value {receipt_handle} for parameter "
-                    "ReceiptHandle is invalid. Reason: Message does not "
-                    "exist or is not available for visibility timeout "
-                    "change."
+                    f"Value {receipt_handle} for parameter ReceiptHandle is invalid. Reason: "
+                    "Message does not exist or is not available for visibility timeout change."
                 )
 
     def fail(self, queue: str, receipt_handle: str, *, error: str, retry_in: int) -> None:
@@ -389,6 +387,11 @@ class PostgresQueues:
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(_sql("peek"), {"queue_id": q.id, "limit": limit})
             return delivered(q.name, rows.fetchall())
+
+    def clock(self) -> datetime:
+        """The database's time, which stamps a message's ``sent_at``."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cast(datetime, cur.execute("SELECT now()").fetchall()[0]["now"])
 
     def sweep(self) -> tuple[int, int]:
         """Delete messages past their retention and expired de-duplication entries."""

@@ -81,6 +81,13 @@ def test_a_failing_step_retries_then_dead_letters_and_the_rest_goes_on(kit: Flow
     assert letter["attempts"] == 3 and letter["record"]["id"] == "o3"
     assert kit.layer.queues.stats("shop/orders").visible == 0
 
+    # red team 21g F9: a replay took the new letter of a record failing again, again and again
+    again = replay(kit.builder(flow, files=files).runner("enrich"), kit.layer.queues)
+    assert (again.records_in, again.written, len(again.failed)) == (1, 0, 1)
+    letters = kit.layer.queues.peek("_flows/enrich-dlq", limit=10)
+    assert [json.loads(m.body)["attempts"] for m in letters] == [6]  # 3 before, 3 in the replay
+    assert kit.layer.queues.stats("_flows/enrich-dlq").visible == 1  # ready for the next one
+
     (kit.root / "userstep.py").write_text("def check(r):\n    return r\n")
     import importlib
 
