@@ -3,17 +3,17 @@ backend's PostgreSQL adapter for messages: it owns the driver work of sending, l
 deleting and long-polling (LISTEN/NOTIFY) them.
 
 Guarantees: a message is stored once its send commits; a receive leases it with
-``FOR UPDATE SKIP LOCKED`` so concurrent consumers never get the same delivery; each
-delivery gets a fresh receipt token, so a stale receipt handle (from an earlier
-delivery) can neither delete nor extend the current one; a message received more than
-``maxReceiveCount`` times is moved to the dead-letter queue in the same statement
-that would have delivered it. Long polls hold no pooled connection while they wait: they
-sleep on the process's one LISTEN connection (:mod:`comind.queue.postgres_wakeups`), woken
-by the sending transaction's commit, with a short re-check interval for delayed messages.
+``FOR UPDATE SKIP LOCKED`` so concurrent consumers never get the same delivery; each delivery
+gets a fresh receipt token, so a stale receipt handle (from an earlier delivery) can neither
+delete nor extend the current one; a message received more than ``maxReceiveCount`` times is
+moved to the dead-letter queue in the same statement that would have delivered it. Long polls
+hold no pooled connection while they wait: they sleep on the process's one LISTEN connection
+(:mod:`comind.queue.postgres_wakeups`), woken by the sending transaction's commit, with a
+short re-check interval for delayed messages.
 
 Each hot operation is one statement (one round trip, its own transaction). Sends commit
-synchronously; receives and deletes commit asynchronously, because losing one of them in a
-crash only means a message is delivered again, which at-least-once delivery allows.
+synchronously; receives and deletes asynchronously: losing one in a crash only delivers a
+message again, which at-least-once delivery allows.
 """
 
 from __future__ import annotations
@@ -216,10 +216,9 @@ class PostgresQueues:
     ) -> Poll:
         """A receive checked as SQS checks it (nothing leased yet)."""
         if not 1 <= max_messages <= model.MAX_BATCH:
-            reason = "Reason: Must be between 1 and 10, if provided."
-            raise InvalidParameterValue(
-                f"Value for parameter MaxNumberOfMessages is invalid. {reason}"
-            )
+            why = "Must be between 1 and 10, if provided."
+            raise InvalidParameterValue(f"Value for parameter MaxNumberOfMessages is invalid. "
+                                        f"Reason: {why}")  # fmt: skip
         q = self.cached(queue)
         wait = q.receive_wait_seconds if wait_seconds is None else wait_seconds
         if not 0 <= wait <= model.MAX_WAIT_SECONDS:
