@@ -43,6 +43,12 @@ TARGET_PREFIX = "AmazonSQS."
 MAX_SQS_BYTES = 4 * 1024 * 1024
 
 
+async def _disconnected(request: Request) -> None:
+    """Return once the client has closed the connection (its request was read whole)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 class SqsEndpoint:
     """POST handler speaking SQS's JSON and query protocols."""
 
@@ -62,7 +68,7 @@ class SqsEndpoint:
             body = await read_bounded(request, MAX_SQS_BYTES)
             action, result = await run_in_threadpool(self._serve, request, body, action)
             if isinstance(result, Waiting):  # awaited here: no thread, no connection held
-                result = await self.polls.answer(result)
+                result = await self.polls.answer(result, gone=lambda: _disconnected(request))
         except Problem as exc:
             error = ("RequestEntityTooLarge" if exc.status == 413 else "InvalidRequest",
                      "InvalidRequest", str(exc), exc.status, True)  # fmt: skip

@@ -12,13 +12,17 @@ at once with what is visible, or, when nothing is, with an empty answer after
 ``CAPPED_WAIT`` seconds: a normal SQS answer (an empty receive before WaitTimeSeconds is
 allowed), short enough that a consumer loop simply asks again, long enough that it does not
 spin.
+
+A wait ends early, with nothing, once its client has closed the connection (a consumer
+stopped or killed): no one would get the messages, its slot is free for the app's next
+poll, and a server shutting down is not held for the rest of WaitTimeSeconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,7 @@ from comind.queue.types import ReceivedMessage
 
 LONG_POLLS_PER_APP = 10
 CAPPED_WAIT = 1.0
+Gone = Callable[[], Awaitable[object]]  # returns once the client has gone away
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,13 @@ class LongPolls:
     def waiting(self, app: str) -> int:
         return self._waiting.get(app, 0)
 
-    async def answer(self, pending: Waiting) -> dict[str, Any]:
-        """The receive's answer, once messages came or its wait is over."""
+    async def answer(self, pending: Waiting, gone: Gone | None = None) -> dict[str, Any]:
+        """The receive's answer, once messages came, its wait is over or ``gone`` returned."""
         if self.waiting(pending.app) >= self.per_app:
             metrics.LONG_POLLS_CAPPED.labels(pending.app).inc()
             got = await self._capped(pending)
         else:
-            got = await self._wait(pending)
+            got = await self._wait(pending, asyncio.ensure_future(gone() if gone else _never()))
         seconds = time.monotonic() - pending.began
         metrics.RECEIVE_SECONDS.labels(pending.poll.queue.name).observe(seconds)
         return pending.render(got)
@@ -69,7 +74,7 @@ class LongPolls:
             await asyncio.sleep(min(CAPPED_WAIT, pending.poll.wait))
         return got
 
-    async def _wait(self, pending: Waiting) -> list[ReceivedMessage]:
+    async def _wait(self, pending: Waiting, gone: asyncio.Future[object]) -> list[ReceivedMessage]:
         app, poll = pending.app, pending.poll
         self._waiting[app] = self.waiting(app) + 1
         metrics.LONG_POLLS.labels(app).inc()
@@ -80,9 +85,18 @@ class LongPolls:
                 # taken once the watch is in place: a send from then on wakes it
                 got = await run_in_threadpool(self.queues.take, poll)
                 while not got and (left := deadline - time.monotonic()) > 0:
-                    await watch.wait_async(min(left, RECHECK_SECONDS))
+                    woken = asyncio.ensure_future(watch.wait_async(min(left, RECHECK_SECONDS)))
+                    await asyncio.wait((woken, gone), return_when=asyncio.FIRST_COMPLETED)
+                    if gone.done():  # nobody to hand messages to: take none
+                        woken.cancel()
+                        break
                     got = await run_in_threadpool(self.queues.take, poll)
             return got
         finally:
+            gone.cancel()
             self._waiting[app] -= 1
             metrics.LONG_POLLS.labels(app).dec()
+
+
+async def _never() -> None:
+    await asyncio.Event().wait()
