@@ -12,7 +12,6 @@ from rich.table import Table
 from comind.cli.api_client import call
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
-from comind.spec.model import parse_duration
 
 token_cli = typer.Typer(help="API tokens with roles.", no_args_is_help=True)
 ROLES = ("viewer", "operator", "admin")
@@ -28,6 +27,8 @@ def create(
 ) -> None:
     """Create a token; it is shown once and stored only as a hash."""
     if expires:
+        from comind.spec.model import parse_duration  # the spec package: this command only
+
         try:
             parse_duration(expires)
         except (ValueError, TypeError):

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from comind.cli.api_client import call
 from comind.cli.output import JsonOpt, YesOpt, console, emit_json, waiting
 from comind.errors import UsageError
-from comind.platform.backups import KINDS
 
 backup_cli = typer.Typer(help="Backups: run, list, verify.", no_args_is_help=True)
 
@@ -49,6 +48,9 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a backup now, on the platform (streamed, compressed, encrypted)."""
+    # imported here: it loads the backup engines, which every other command would pay for
+    from comind.platform.backups import KINDS
+
     kind = ALIASES.get(kind, kind)
     if kind not in KINDS:
         raise UsageError(f"--type {kind}: choose {', '.join(KINDS)}")

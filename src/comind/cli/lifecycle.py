@@ -13,7 +13,7 @@ from comind.cli.api_client import call, remote
 from comind.cli.connect import Globals, globals_of, home_of, settings_of
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
-from comind.platform.local import PlatformState, StateDir, api_verify, lock_holder
+from comind.platform.local import PlatformState, StateDir, api_verify, lock_holder, stop
 
 
 def up(
@@ -61,7 +61,7 @@ def up(
 ) -> None:
     """Start the embedded platform (PostgreSQL, Redis, object store, API) on a platform repo."""
     _here_only(ctx, "up")
-    # imported here: every other command would pay ~0.2 s to load the whole platform
+    # imported here: every other command (`down` too) would pay to load the whole platform
     from comind.platform.launch import ServeOptions, prepare, run_foreground, spawn
 
     settings = settings_of(ctx, api_port=api_port, with_prometheus=with_prometheus or None)
@@ -184,8 +184,6 @@ def _print_status(st: PlatformState | None, home: StateDir) -> None:
 def down(ctx: typer.Context) -> None:
     """Stop the platform running on the state directory and every process it started."""
     _here_only(ctx, "down")
-    from comind.platform.launch import stop  # see `up`
-
     home = home_of(ctx)
     pid = lock_holder(home)
     if pid is not None:

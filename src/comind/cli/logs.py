@@ -11,7 +11,6 @@ import typer
 from comind.cli.api_client import call
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
-from comind.spec.model import parse_duration
 
 COLORS = {"warning": "yellow", "error": "red", "critical": "bold red", "debug": "dim"}
 
@@ -29,6 +28,8 @@ def logs(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the stored logs (oldest first); with -f, follow them."""
+    from comind.spec.model import parse_duration  # the spec package: this command only
+
     try:
         parse_duration(since)
     except (ValueError, TypeError):

@@ -1,4 +1,7 @@
-"""``comind observe metrics`` and ``comind observe rules``: what a Prometheus setup consumes."""
+"""``comind observe metrics`` and ``comind observe rules``: what a Prometheus setup consumes.
+
+:mod:`comind.platform.observe` loads in the commands: every other command of the CLI would
+pay for it (OpenLineage's client, the flow engine) at each start; so does the repo's loader."""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Annotated
 import typer
 
 from comind.cli.output import console
-from comind.platform import repo as repos
-from comind.platform.observe import alert_rules, grafana_dashboards, metrics_markdown
 
 observe_cli = typer.Typer(help="Metrics reference and alerting rules.", no_args_is_help=True)
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to FILE instead of stdout.")]
@@ -18,6 +19,8 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to FILE instea
 @observe_cli.command("metrics")
 def metrics(out: OutOpt = None) -> None:
     """The metrics reference (Markdown) generated from the registry."""
+    from comind.platform.observe import metrics_markdown
+
     _emit(metrics_markdown(), out)
 
 
@@ -28,6 +31,9 @@ def rules_file(
     out: OutOpt = None,
 ) -> None:
     """Prometheus alerting rules: the built-in defaults and the spec's alerts."""
+    from comind.platform import repo as repos
+    from comind.platform.observe import alert_rules
+
     _emit(alert_rules(repos.load(path, env)), out)
 
 
@@ -38,6 +44,8 @@ def dashboards_dir(
     ),
 ) -> None:
     """Grafana dashboards (JSON) for the platform's metrics: overview, queues, gitops."""
+    from comind.platform.observe import grafana_dashboards
+
     out.mkdir(parents=True, exist_ok=True)
     found = grafana_dashboards()
     for name, text in found.items():

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from comind.cli.api_client import call
 from comind.cli.output import JsonOpt, YesOpt, console, emit_json
-from comind.spec.names import dead_letter_name
 
 queue_cli = typer.Typer(
     help="Queues: list, inspect, send, peek, redrive, purge.", no_args_is_help=True
@@ -93,6 +92,8 @@ def peek(
 ) -> None:
     """Show the oldest messages without consuming them."""
     if dlq:
+        from comind.spec.names import dead_letter_name  # the spec package: this command only
+
         name = dead_letter_name(call(ctx, "GET", _path(name, "stats"))["queue"])
     doc = call(ctx, "GET", _path(name, "messages"), params={"limit": limit})
     messages: list[dict[str, Any]] = doc["messages"]

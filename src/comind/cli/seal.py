@@ -4,6 +4,8 @@
 ``secrets/A/N.sealed.yaml`` in the platform repo, sealed with the newest sealing key of the
 state directory; the platform opens it at sync time. Values come from the command line or
 files and are never printed: output names files, data keys and key ids only.
+:mod:`comind.platform.secrets` (the sealing code, the spec) loads in the commands: every
+other command of the CLI would pay for it at each start.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from rich.table import Table
 from comind.cli.connect import home_of
 from comind.cli.output import JsonOpt, console, emit_json
 from comind.errors import UsageError
-from comind.platform.secrets import key_list, reseal_repo, rotate_key, seal_into
 
 seal_cli = typer.Typer(no_args_is_help=True)
 RepoOpt = Annotated[Path, typer.Option(help="Platform repo holding secrets/.")]
@@ -65,6 +66,8 @@ def seal(
         missing = [f"--{k}" for k, v in (("app", app), ("env", env), ("name", name)) if v is None]
         raise UsageError(f"comind seal needs {', '.join(missing)} (see `comind seal --help`)")
     values = _values(literal or [], from_file or [])
+    from comind.platform.secrets import seal_into
+
     done = seal_into(home_of(ctx), _repo(repo), app=app, env=env, name=name, values=values)
     if as_json:
         doc = {"path": str(done.path), "app": app, "env": env, "name": name}
@@ -79,6 +82,8 @@ def seal(
 @seal_cli.command("rotate")
 def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Make a new sealing key now; older keys stay to open what they sealed."""
+    from comind.platform.secrets import rotate_key
+
     key = rotate_key(home_of(ctx))
     if as_json:
         emit_json({"key_id": key.key_id, "created": key.created.isoformat()})
@@ -91,6 +96,8 @@ def rotate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @seal_cli.command("reseal")
 def reseal_files(ctx: typer.Context, repo: RepoOpt = Path("."), as_json: JsonOpt = False) -> None:
     """Re-encrypt every secrets/*/*.sealed.yaml of the repo with the newest sealing key."""
+    from comind.platform.secrets import reseal_repo
+
     key_id, changed = reseal_repo(home_of(ctx), _repo(repo))
     total = sum(changed.values())
     if as_json:
@@ -102,6 +109,8 @@ def reseal_files(ctx: typer.Context, repo: RepoOpt = Path("."), as_json: JsonOpt
 @seal_cli.command("keys")
 def list_keys(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Every sealing key with its creation time, oldest first; the newest seals."""
+    from comind.platform.secrets import key_list
+
     rows = [{"key_id": k.key_id, "created": k.created.isoformat(), "newest": k.newest}
             for k in key_list(home_of(ctx))]  # fmt: skip
     if as_json:

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from comind.cli.output import JsonOpt, console, emit_json
-from comind.platform import repo as repos
 
 
 def validate(
@@ -18,6 +17,8 @@ def validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate comind.yaml (and an environment overlay); exit 2 listing every error."""
+    from comind.platform import repo as repos  # the spec's checks: this command only
+
     try:
         spec = repos.load(path, env)
     except repos.SpecInvalid as exc:

@@ -5,7 +5,8 @@
 running on the directory, the repo resolves and its spec validates, the API port is free,
 TLS where it is required), so a refused start leaves nothing behind. The platform then
 runs in this process (:func:`run_foreground`) or in a detached child (:func:`spawn`), whose
-repo URL travels in its environment, never on a command line other users can read.
+repo URL travels in its environment, never on a command line other users can read. Stopping
+needs none of this: :func:`comind.platform.local.stop`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ from comind.embedded.home import StateDir
 from comind.embedded.lock import LockHeld, holder_pid
 from comind.embedded.monitoring import find
 from comind.embedded.ports import is_free
-from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.embedded.state import PlatformState
 from comind.errors import ComindError, UsageError
 from comind.observe import logs
 from comind.platform import repo as repos
-from comind.platform.runtime import Platform
 from comind.spec import Spec
 
 
@@ -106,6 +105,9 @@ def refuse_if_running(home: StateDir) -> None:
 
 def run_foreground(launch: Launch, on_up: Callable[[PlatformState], None]) -> Path:
     """Run the platform in this process until SIGINT/SIGTERM/SIGHUP; its state directory."""
+    # imported here: ``comind up --detach`` only checks and spawns (the child runs this)
+    from comind.platform.runtime import Platform
+
     about = {"platform": launch.spec.platform.name, "repo": launch.repo.follows,
              "env": launch.env}  # fmt: skip
     serving = launch.serving
@@ -152,21 +154,3 @@ def spawn(launch: Launch, repo: str | None, branch: str | None, debug: bool) -> 
             return child.pid
         time.sleep(0.2)
     raise ComindError(f"the platform did not become healthy in time; see {out}")
-
-
-def stop(home: StateDir) -> int | None:
-    """Stop the platform of ``home`` and every engine it left behind; its pid, if it ran."""
-    pid = holder_pid(home.lock_file)
-    if pid is not None and pid > 0 and pid != os.getpid():
-        terminate(pid, sig=signal.SIGTERM, timeout=60)
-    reap_orphans(home)
-    return pid
-
-
-def reap_orphans(home: StateDir) -> None:
-    """Stop engine processes a killed platform left behind (pids from state.json)."""
-    st = home.read_state()
-    for info in st.engines.values() if st else []:
-        pid = info.pid
-        if pid and pid_alive(pid) and owned_by(pid, home.root):
-            terminate(pid, sig=signal.SIGINT, timeout=30)

@@ -2,11 +2,14 @@
 directory, and the state the running platform reports there (state.json).
 
 This is what a command needs before it can call the API (where it listens, how to verify
-its certificate) and what the commands that work on the machine itself start from.
+its certificate) and what the commands that work on the machine itself start from, stopping
+the platform included (``comind down`` loads nothing of the platform it stops).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 from comind.api.tls import client_context
 from comind.embedded.home import StateDir
 from comind.embedded.lock import holder_pid
+from comind.embedded.process import owned_by, pid_alive, terminate
 from comind.embedded.settings import Settings
 from comind.embedded.state import PlatformState
 from comind.errors import ComindError
@@ -23,7 +27,7 @@ if TYPE_CHECKING:  # the drivers load only for the few commands that use them
     from comind.stores.redis import RedisTarget
 
 __all__ = ["PlatformState", "Settings", "StateDir", "api_verify", "lock_holder", "platform_db",
-           "platform_redis", "running_state"]  # fmt: skip
+           "platform_redis", "reap_orphans", "running_state", "stop"]  # fmt: skip
 
 
 def lock_holder(home: StateDir) -> int | None:
@@ -37,6 +41,24 @@ def running_state(home: StateDir) -> PlatformState:
     if lock_holder(home) is None or state is None:
         raise ComindError(f"no platform is running on {home.root}; start it with `comind up`")
     return state
+
+
+def stop(home: StateDir) -> int | None:
+    """Stop the platform of ``home`` and every engine it left behind; its pid, if it ran."""
+    pid = holder_pid(home.lock_file)
+    if pid is not None and pid > 0 and pid != os.getpid():
+        terminate(pid, sig=signal.SIGTERM, timeout=60)
+    reap_orphans(home)
+    return pid
+
+
+def reap_orphans(home: StateDir) -> None:
+    """Stop engine processes a killed platform left behind (pids from state.json)."""
+    st = home.read_state()
+    for info in st.engines.values() if st else []:
+        pid = info.pid
+        if pid and pid_alive(pid) and owned_by(pid, home.root):
+            terminate(pid, sig=signal.SIGINT, timeout=30)
 
 
 def api_verify(state: PlatformState) -> ssl.SSLContext | bool:
