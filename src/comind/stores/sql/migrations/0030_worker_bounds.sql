@@ -4,34 +4,29 @@
 
 -- F6: a message a flow adds is one the SQS endpoint would have accepted (its size, its
 -- attributes' shape, its expiry within the queue's retention, its delay within 15 minutes),
--- so a flow can neither break its consumers' receives nor keep rows for ever. PL/pgSQL for
--- the plan cache (see 0028).
+-- so a flow can neither break its consumers' receives nor keep rows for ever. The queues'
+-- limits are looked up once a statement (an InitPlan of the policy), not once a row: a
+-- function call and a look-up a row halved a flow's send rate (bench/worker_rows.py).
+CREATE FUNCTION comind.worker_queue_limits() RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_object_agg(q.id::text,
+                                    jsonb_build_array(q.max_message_size, q.retention_seconds))
+            FROM comind.queues q WHERE q.id IN (SELECT comind.worker_sends()));
+END $$;
+
+-- each attribute as the SQS endpoint stores it: a type, and a string or a binary value
 CREATE FUNCTION comind.attributes_well_formed(doc jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_typeof(doc) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(doc)) <= 11
-       AND NOT EXISTS (
-        SELECT 1 FROM jsonb_each(doc) a WHERE NOT coalesce(
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN jsonb_typeof(doc) = 'object'
+        AND (SELECT count(*) FROM jsonb_object_keys(doc)) <= 11
+        AND NOT EXISTS (SELECT 1 FROM jsonb_each(doc) a WHERE NOT coalesce(
             jsonb_typeof(a.value) = 'object'
             AND jsonb_typeof(a.value -> 't') = 'string'
             AND a.value - 't' - 's' - 'b' = '{}'::jsonb
             AND (a.value ? 's') <> (a.value ? 'b')
-            AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string',
-            false))
-$$;
-
-CREATE FUNCTION comind.worker_message_fits(queue bigint, body text, attributes jsonb,
-    visible_at timestamptz, expires_at timestamptz) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    q record;
-BEGIN
-    SELECT max_message_size, retention_seconds INTO q FROM comind.queues WHERE id = queue;
-    RETURN FOUND
-        AND octet_length(body) <= q.max_message_size
-        AND octet_length(attributes::text) <= q.max_message_size
-        AND expires_at <= now() + make_interval(secs => q.retention_seconds)
-        AND visible_at <= now() + interval '15 minutes'
-        AND comind.attributes_well_formed(attributes);
+            AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string', false));
 END $$;
 
 -- receiving: read, lease (only the delivery columns, granted column by column in
@@ -48,15 +43,23 @@ CREATE POLICY settle ON comind.messages FOR DELETE
     USING (queue_id IN (SELECT comind.worker_receives()));
 CREATE POLICY dead_letter ON comind.messages FOR INSERT
     WITH CHECK (queue_id IN (SELECT comind.worker_receives())
-                AND comind.worker_message_fits(queue_id, body, attributes, visible_at, expires_at));
+        AND octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
+        AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
+        AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
+        AND visible_at <= now() + interval '15 minutes'
+        AND (attributes = '{}'::jsonb OR comind.attributes_well_formed(attributes)));
 -- sending: a new message, as a send makes it (never received, sent now)
 DROP POLICY send ON comind.messages;
 CREATE POLICY send ON comind.messages FOR INSERT
     WITH CHECK (queue_id IN (SELECT comind.worker_sends())
-                AND sent_at = now() AND receive_count = 0 AND receipt IS NULL
-                AND first_received_at IS NULL AND last_received_at IS NULL
-                AND last_error IS NULL AND dead_letter_info IS NULL
-                AND comind.worker_message_fits(queue_id, body, attributes, visible_at, expires_at));
+        AND sent_at = now() AND receive_count = 0 AND receipt IS NULL
+        AND first_received_at IS NULL AND last_received_at IS NULL
+        AND last_error IS NULL AND dead_letter_info IS NULL
+        AND octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
+        AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
+        AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
+        AND visible_at <= now() + interval '15 minutes'
+        AND (attributes = '{}'::jsonb OR comind.attributes_well_formed(attributes)));
 
 -- F8: flows write standard queues only, which de-duplicate nothing: no flow row there
 DROP POLICY sends ON comind.queue_dedup;
