@@ -42,20 +42,19 @@ CREATE POLICY lease ON comind.messages FOR UPDATE
 CREATE POLICY settle ON comind.messages FOR DELETE
     USING (queue_id IN (SELECT comind.worker_receives()));
 CREATE POLICY dead_letter ON comind.messages FOR INSERT
-    WITH CHECK (queue_id IN (SELECT comind.worker_receives())
-        AND octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
-        AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
-        AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
-        AND visible_at <= now() + interval '15 minutes'
-        AND (attributes = '{}'::jsonb OR comind.attributes_well_formed(attributes)));
+    WITH CHECK (queue_id IN (SELECT comind.worker_receives()));
 -- sending: a new message, as a send makes it (never received, sent now)
 DROP POLICY send ON comind.messages;
 CREATE POLICY send ON comind.messages FOR INSERT
     WITH CHECK (queue_id IN (SELECT comind.worker_sends())
         AND sent_at = now() AND receive_count = 0 AND receipt IS NULL
         AND first_received_at IS NULL AND last_received_at IS NULL
-        AND last_error IS NULL AND dead_letter_info IS NULL
-        AND octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
+        AND last_error IS NULL AND dead_letter_info IS NULL);
+-- and whatever a flow adds (restrictive: on top of either policy above), within its queue's
+-- limits
+CREATE POLICY bounds ON comind.messages AS RESTRICTIVE FOR INSERT
+    WITH CHECK (
+        octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
         AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
         AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
         AND visible_at <= now() + interval '15 minutes'
