@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from comind.embedded.osuser import RunAs
 
 PRIVATE = 0o077  # an engine's files (Redis' AOF and RDB, PostgreSQL's logs) are its own
 PASSED_ON = ("PATH", "TZ", "TMPDIR", "LD_LIBRARY_PATH")
+EXIT_POLL = 0.05  # seconds between checks of a stopping process
 
 
 def engine_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -86,7 +88,7 @@ def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
         proc = psutil.Process(pid)
         children = proc.children(recursive=True)
         proc.send_signal(sig)
-        proc.wait(timeout)
+        _wait_exit(proc, timeout)
     except psutil.NoSuchProcess:
         return
     except psutil.TimeoutExpired:
@@ -94,3 +96,27 @@ def terminate(pid: int, *, sig: signal.Signals, timeout: float) -> None:
             with contextlib.suppress(psutil.NoSuchProcess):
                 victim.kill()
         psutil.wait_procs([proc, *children], timeout=5)
+
+
+def _wait_exit(proc: psutil.Process, timeout: float) -> None:
+    """Return once ``proc`` has exited (reaped when it is our child); ``psutil.TimeoutExpired``
+    after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            proc.wait(EXIT_POLL)  # reaps a child of ours; returns once another's is gone
+            return
+        except psutil.TimeoutExpired:
+            if _exited(proc):
+                return
+            if time.monotonic() >= deadline:
+                raise
+
+
+def _exited(proc: psutil.Process) -> bool:
+    """A process of another parent has exited once it is a zombie: when that parent (init,
+    for a detached platform) reaps it is not for us to wait on."""
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
