@@ -62,6 +62,7 @@ class BatchRunner:
             builder.spec,
             lambda db: connect(builder.engines.postgres.with_db(db)),  # the flow's own role
             QualityResults(builder.engines.layer.pool),
+            scores=False,
         )
 
     def run(self, partition: str | None = None, *, since: datetime | None = None) -> RunResult:
