@@ -35,7 +35,6 @@ from comind.flows.records import Record
 from comind.flows.runner import FlowRunner, Outcome
 from comind.flows.sinks import ObjectsSink
 from comind.governance.quality_store import QualityResults, blocking_reason
-from comind.stores.postgres import connect
 
 log = logging.getLogger("comind.flows.batch")
 
@@ -60,7 +59,7 @@ class BatchRunner:
         self.lineage = RunLineage(builder, name)
         self.checker = DatasetChecker(
             builder.spec,
-            lambda db: connect(builder.engines.postgres.with_db(db)),  # the flow's own role
+            lambda db: builder.database(db).connection(),  # the flow's own role, its pool
             QualityResults(builder.engines.layer.pool),
             scores=False,
         )

@@ -53,6 +53,10 @@ from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, Pool, make_pool
 from comind.stores.redis import RedisClient, RedisTarget, client
 
+# a process's connections to each app database its flow uses, as its writer and as its
+# reader (the flow's logins are limited to these, gitops/providers/flow_access.py)
+DATABASE_POOL = 4
+
 
 @dataclass
 class FlowEngines:
@@ -87,7 +91,7 @@ class FlowEngines:
 
     def _pool(self, key: str, target: PgTarget) -> Pool:
         if key not in self._pools:
-            self._pools[key] = make_pool(target, max_size=4)
+            self._pools[key] = make_pool(target, max_size=DATABASE_POOL)
         return self._pools[key]
 
     def tokenizer(self) -> Tokenizer | None:

@@ -24,7 +24,7 @@ from provisioned import Provisioned, provisioned
 from psycopg import sql
 
 from comind.errors import ComindError
-from comind.flows.build import FlowBuilder
+from comind.flows.build import DATABASE_POOL, FlowBuilder
 from comind.flows.records import Record
 from comind.platform import Platform
 from comind.platform.worker import EngineAddresses, WorkerLogins, flow_engines
@@ -227,8 +227,16 @@ def test_a_flow_reads_an_apps_tables_with_a_reader_of_its_own_and_no_more(
         members = conn.execute("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r "
                                "ON r.oid = m.member WHERE r.rolname = %s",
                                (reader.user,)).fetchone()  # fmt: skip
+        limits = conn.execute("SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = "
+                              "ANY(%s)", ([env.flow_user, reader.user],)).fetchall()  # fmt: skip
     assert row == (False,)  # the writer reads no app table, and bypasses nothing
     assert members == (0,)  # the reader is no member of any role
+    # red team 21g F2: a flow's code took every connection of the cluster; its pools in its one
+    # database, for its instance and two jobs, and two to spare
+    assert dict(limits) == {
+        env.flow_user: DATABASE_POOL * 3 + 2,
+        reader.user: DATABASE_POOL * 3 + 2,
+    }
     # the flow stops reading the app's database: its reader goes with the next apply
     writes = [t for t in res.spec["tables"] if t.get("write")]
     found.access.apply(dataclasses.replace(res, spec={**res.spec, "tables": writes}))

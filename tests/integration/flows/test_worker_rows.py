@@ -196,7 +196,7 @@ def test_a_flow_locking_a_platform_table_is_ended_and_its_login_is_bounded(shop:
     with shop.platform.pool.connection() as conn:
         limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
                              (shop.mover_db.user,)).fetchone()  # fmt: skip
-    assert limit == (WORKER_POOL * 2 + 2,)
+    assert limit == (WORKER_POOL * 3 + 2,)
     with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT pg_try_advisory_lock(1)")
 

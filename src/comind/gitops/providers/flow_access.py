@@ -30,6 +30,7 @@ import threading
 from collections import defaultdict
 
 from comind.flows.access import TableUse
+from comind.flows.build import DATABASE_POOL
 from comind.flows.pglookup import install_versioning
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
@@ -192,7 +193,8 @@ class FlowAccess:
     def _apply(self, res: Resource) -> None:
         role = flow_role(res.name)
         self.acl.ensure_user(role, self.redis_target(res.name).password, _redis_grant(res))
-        self.pg.ensure_role(role, self.target(res.name).password, inherit=False)
+        self.pg.ensure_role(role, self.target(res.name).password, inherit=False,
+                            connection_limit=writer_connections(res))  # fmt: skip
         if not self._group_ready:  # one group for every flow: made ready once a process
             ensure_worker_group(self.pg)
             self.secrets.delete(OLD_WORKER_PASSWORD)
@@ -215,7 +217,8 @@ class FlowAccess:
         reads is taken back, a reader of a database it no longer reads is dropped."""
         tables, readers = _read_tables(res), self.readers(res)
         for dbname, reader in readers.items():
-            self.pg.ensure_role(reader.user, reader.password, inherit=False, bypass_rls=True)
+            self.pg.ensure_role(reader.user, reader.password, inherit=False, bypass_rls=True,
+                                connection_limit=reader_connections(res))  # fmt: skip
             with self.pg.pool.connection() as conn:
                 mark_role(conn, reader.user, {"reader_of": res.name, "database": dbname})
                 grant_connect(conn, dbname, reader.user)
@@ -271,11 +274,27 @@ def _table_drift(conn: Connection, role: str, use: TableUse) -> str:
     return f"owned by {', '.join(others)}, not {use.owner}" if others else ""
 
 
+def _processes(res: Resource) -> int:
+    """The flow's instances and two jobs besides (a scheduled run and an operator's)."""
+    return int(res.spec.get("parallelism", 1)) + 2
+
+
 def worker_connections(res: Resource) -> int:
-    """What the flow's login may hold at once: each worker's queue pool (platform/worker.py
-    ``flow_engines``), for its instances and one job besides (red team 21g F2: without a
+    """What the flow's platform-database login may hold at once: each process's queue pool
+    (platform/worker.py ``flow_engines``), and two to spare (red team 21g F2: without a
     limit a flow took every connection of the cluster, and the apps could not log in)."""
-    return WORKER_POOL * (int(res.spec.get("parallelism", 1)) + 1) + 2
+    return WORKER_POOL * _processes(res) + 2
+
+
+def writer_connections(res: Resource) -> int:
+    """What the flow's writer may hold at once: each process's pool in each app database
+    the flow uses (flows/build.py), and two to spare."""
+    return DATABASE_POOL * len(uses(res)) * _processes(res) + 2
+
+
+def reader_connections(res: Resource) -> int:
+    """What one of the flow's readers (one per database it reads) may hold at once."""
+    return DATABASE_POOL * _processes(res) + 2
 
 
 def _rows(res: Resource) -> WorkerRows:
