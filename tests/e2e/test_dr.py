@@ -128,6 +128,6 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
             apps = json.loads(comind("--home", str(new), "app", "ls", "--json").stdout or "[]")
             return any(a["app"] == "ledger" and a["health"] == "Healthy" for a in apps)
 
-        assert wait_until(ledger_running, timeout=120, interval=1), "the ledger app is not back"
+        assert wait_until(ledger_running, timeout=120, interval=0.5), "the ledger app is not back"
     finally:
         comind("--home", str(new), "down")

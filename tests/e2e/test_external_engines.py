@@ -105,7 +105,7 @@ def test_the_platform_runs_on_engines_it_did_not_start(
         listed = json.loads(comind("backup", "ls", "--json", check=True).stdout)
         return {b["id"]: b["verify_status"] for b in listed if b["verify_status"]}
 
-    assert wait_until(lambda: set(taken) <= set(tested()), 180, interval=2), tested()
+    assert wait_until(lambda: set(taken) <= set(tested()), 180, interval=0.5), tested()
     assert [tested()[i] for i in taken] == ["verified"] * 3
     stored = moto.list_objects_v2(Bucket="remote-comind-backups", Prefix=f"base/{taken[0]}/")
     assert f"base/{taken[0]}/manifest.json" in {o["Key"] for o in stored["Contents"]}

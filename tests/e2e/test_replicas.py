@@ -73,7 +73,7 @@ def test_a_follower_leads_once_the_leader_is_killed(
         refused = comind("--home", str(other), "backup", "run", "--kind", "logical", "--app",
                          "ledger")  # fmt: skip
         assert refused.returncode != 0 and f"send changes to the leader, {first}" in refused.stderr
-        assert wait_until(lambda: runs_ledger(home), timeout=120, interval=1)
+        assert wait_until(lambda: runs_ledger(home), timeout=120, interval=0.2)
         orphans += runs_ledger(home)
         assert not runs_ledger(other)
 
@@ -84,7 +84,7 @@ def test_a_follower_leads_once_the_leader_is_killed(
         # the killed leader's app dies with it (it is leashed to its supervising thread)
         assert wait_until(lambda: not any(p.is_running() for p in orphans), timeout=10)
         assert str(_leader(pg_url)).endswith(f":{_pid(other)}")
-        assert wait_until(lambda: runs_ledger(other), timeout=120, interval=1)
+        assert wait_until(lambda: runs_ledger(other), timeout=120, interval=0.2)
         taken: list[str] = []
 
         def backed_up() -> bool:  # once its first sync has applied the revision

@@ -152,5 +152,5 @@ def spawn(launch: Launch, repo: str | None, branch: str | None, debug: bool) -> 
         st = home.read_state()
         if st and holder_pid(home.lock_file) and st.pid == child.pid and st.healthy():
             return child.pid
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise ComindError(f"the platform did not become healthy in time; see {out}")
