@@ -59,7 +59,7 @@ class BatchRunner:
         self.lineage = RunLineage(builder, name)
         self.checker = DatasetChecker(
             builder.spec,
-            lambda db: builder.database(db).connection(),  # the flow's own role, its pool
+            lambda db: builder.engines.database(db).connection(),  # the flow's own role, its pool
             QualityResults(builder.engines.layer.pool),
             scores=False,
         )

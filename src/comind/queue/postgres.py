@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -337,13 +337,11 @@ class PostgresQueues:
         pairs = [decode_receipt(h) for h in receipt_handles]
         q = self.cached(queue)
         args = {"ids": [p[0] for p in pairs], "receipts": [p[1] for p in pairs], "queue_id": q.id}
-        if conn is not None:
-            deleted = conn.execute(_sql("delete_many"), args)
-        else:
-            with self.pool.connection() as own:
-                deleted = own.execute(_sql("delete_many"), args)
-        metrics.DELETED.labels(q.name).inc(deleted.rowcount)
-        return deleted.rowcount
+        with self.pool.connection() if conn is None else nullcontext(conn) as c:
+            row = c.execute(_sql("delete_many"), args).fetchone()
+        deleted = int(row[0]) if row else 0
+        metrics.DELETED.labels(q.name).inc(deleted)
+        return deleted
 
     def change_visibility(self, queue: str, receipt_handle: str, timeout: int) -> None:
         check_visibility(timeout)

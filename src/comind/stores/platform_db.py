@@ -38,12 +38,13 @@ _sql = named("comind.stores", "worker_rows")
 # monitoring/sql/spans.sql), by privilege; a worker touching another table fails loudly,
 # never silently. quarantine_key: the public key workers seal quarantined PII to (read only:
 # a worker that could replace it could read what other workers seal). Messages are leased
-# through their delivery columns alone: a flow never rewrites a body, an attribute or an
-# expiry. Appended tables are written, never read back or changed by a worker.
+# through their delivery columns alone (a flow never rewrites a body, an attribute or an
+# expiry) and deleted through functions. Appended tables are written, never read back or
+# changed by a worker.
 WORKER_GRANTS = (
     ("SELECT", ("queues", "topics", "subscriptions", "quarantine_key", "token_vault_key",
                 "worker_grants")),
-    ("SELECT, INSERT, DELETE, UPDATE (visible_at, receive_count, receipt, first_received_at,"
+    ("SELECT, INSERT, UPDATE (visible_at, receive_count, receipt, first_received_at,"
      " last_received_at, last_error)", ("messages",)),
     ("SELECT, INSERT, UPDATE, DELETE", ("flow_stats", "flow_runs", "flow_quarantine",
                                         "flow_cursors", "flow_objects", "flow_windows",
@@ -51,9 +52,11 @@ WORKER_GRANTS = (
     ("INSERT", ("lineage_events", "quality_results")),
 )  # fmt: skip
 # the token vault only through functions that take a value's digest (migration 0022), a
-# batch partition's claim through one that checks the flow (0030)
+# batch partition's claim through one that checks the flow (0030), a message's deletion
+# through those that check the queue (0031: DELETE on the table would allow LOCK TABLE)
 WORKER_CALLS = ("known_tokens(bytea[], text)", "add_token(bytea, text, bytea, text)",
-                "claim_partition(text, text)")  # fmt: skip
+                "claim_partition(text, text)", "settle(bigint, bigint[], uuid[])",
+                "take_dead(bigint, bigint[])")  # fmt: skip
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10

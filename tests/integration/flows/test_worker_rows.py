@@ -7,6 +7,7 @@ may write, never read back beyond what it sent itself)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 import uuid
 from collections import Counter
@@ -26,7 +27,7 @@ from comind.governance.quality_store import KEEP, CheckResult, QualityResults
 from comind.observe.metrics import REGISTRY
 from comind.platform import Platform
 from comind.platform.worker import WorkerLogins
-from comind.queue.model import OutgoingMessage
+from comind.queue.model import OutgoingMessage, queue_arn
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
 from comind.queue.postgres_topics import PostgresTopics
@@ -120,8 +121,14 @@ def test_a_flow_receives_from_its_source_and_from_no_other_queue(shop: Shop) -> 
     assert shop.mover.lease(shop.queue("private"), limit=10) == []
     with connect(shop.mover_db) as conn:
         assert _count(conn, shop.queue("private")) == 0  # not even seen
-        assert conn.execute("DELETE FROM comind.messages").rowcount == 0
         assert conn.execute("UPDATE comind.messages SET visible_at = now()").rowcount == 0
+    private = shop.platform.lease(shop.queue("private"), limit=1)  # its receipt, leaked
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        shop.mover.delete_many(shop.queue("private"), [m.receipt_handle for m in private])
+    with connect(shop.mover_db) as conn:
+        take = "SELECT count(*) FROM comind.take_dead(%s, ARRAY[1::bigint])"
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(take, (shop.platform.cached(shop.queue("private")).id,))
     assert shop.count("private") == 1
 
 
@@ -182,12 +189,18 @@ def test_a_login_allowed_other_rows_is_drift(shop: Shop) -> None:
 
 
 def test_a_flow_locking_a_platform_table_is_ended_and_its_login_is_bounded(shop: Shop) -> None:
-    """Red team 21g F1: UPDATE on a table is enough for LOCK TABLE, which row security does not
-    filter: a flow held every app's queues. F2: its login had no connection limit. And the
-    platform's leader lock (one bigint key) is not a flow's to take."""
+    """Red team 21g F1: UPDATE or DELETE on a table is enough for LOCK TABLE, which row
+    security does not filter: a flow held every app's queues. It deletes messages through
+    functions now (migration 0031), and a lock on its flow tables ends its session. F2: its
+    login had no connection limit. And the platform's leader lock (one bigint key) is not a
+    flow's to take."""
+    with connect(shop.mover_db) as conn:
+        for mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(f"LOCK TABLE comind.messages IN {mode} MODE")
     holder = connect(shop.mover_db, autocommit=False)
     try:
-        holder.execute("LOCK TABLE comind.messages IN ACCESS EXCLUSIVE MODE")
+        holder.execute("LOCK TABLE comind.flow_stats IN ACCESS EXCLUSIVE MODE")
         assert end_worker_locks(shop.platform.pool) == 1
         with pytest.raises(psycopg.OperationalError):
             holder.execute("SELECT 1")
@@ -341,3 +354,25 @@ def test_quality_history_keeps_the_last_results_of_each_rule(shop: Shop) -> None
     finally:
         with shop.platform.pool.connection() as conn:
             conn.execute("DELETE FROM comind.quality_results WHERE dataset = %s", (dataset,))
+
+
+def test_a_flows_receive_dead_letters_through_the_platforms_function(shop: Shop) -> None:
+    """The dead-lettering half of a receive deletes (migration 0031: as the platform, for a
+    queue the flow receives from), and the letter goes into the DLQ within its bounds."""
+    source, dlq = shop.queue("jobs"), shop.queue("jobs-dlq")
+    admin = PostgresQueueAdmin(shop.platform)
+    admin.create(dlq)
+    try:
+        redrive = json.dumps({"deadLetterTargetArn": queue_arn(dlq), "maxReceiveCount": "1"})
+        admin.set_attributes(source, {"RedrivePolicy": redrive})
+        with shop.platform.pool.connection() as conn:  # the spec names no DLQ: grant it here
+            conn.execute("INSERT INTO comind.worker_grants VALUES (%s, 'receive', %s)",
+                         (shop.mover_db.user, dlq))  # fmt: skip
+        _send(shop.platform, source, "fails every time")
+        assert len(shop.mover.lease(source, limit=1, visibility_timeout=0)) == 1
+        assert shop.mover.lease(source, limit=1) == []  # received once: dead-lettered
+        assert (shop.count("jobs"), shop.count("jobs-dlq")) == (0, 1)
+    finally:
+        with shop.platform.pool.connection() as conn:
+            conn.execute("DELETE FROM comind.worker_grants WHERE name = %s", (dlq,))
+        admin.delete(dlq)

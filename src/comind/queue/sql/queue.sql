@@ -59,9 +59,9 @@ FOR UPDATE SKIP LOCKED
 WITH picked AS (
     {pick}
 ), dead AS (
-    DELETE FROM comind.messages m USING picked p
-    WHERE m.id = p.id AND p.receive_count >= %(max_receive_count)s
-    RETURNING m.*
+    -- through the platform's function: a flow's login may not DELETE (migration 0031)
+    SELECT * FROM comind.take_dead(%(queue_id)s,
+        ARRAY(SELECT id FROM picked WHERE receive_count >= %(max_receive_count)s))
 ), moved AS (
     INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
         sent_at, visible_at, expires_at, dead_letter_info)
@@ -91,7 +91,7 @@ LEFT JOIN delivered d ON true
 ORDER BY d.id NULLS LAST;
 
 -- name: delete_message
-DELETE FROM comind.messages WHERE id = %(id)s AND queue_id = %(queue_id)s AND receipt = %(receipt)s;
+SELECT comind.settle(%(queue_id)s, ARRAY[%(id)s::bigint], ARRAY[%(receipt)s::uuid]);
 
 -- name: change_visibility
 UPDATE comind.messages SET visible_at = now() + make_interval(secs => %(timeout)s)
@@ -257,10 +257,8 @@ ORDER BY id LIMIT %(limit)s;
 
 -- name: delete_many
 -- committed asynchronously (see receive): a delete lost in a crash means one more delivery
-DELETE FROM comind.messages m
-USING unnest(%(ids)s::bigint[], %(receipts)s::uuid[]) AS d(id, receipt),
-    (SELECT set_config('synchronous_commit', 'off', true)) relaxed
-WHERE m.id = d.id AND m.receipt = d.receipt AND m.queue_id = %(queue_id)s;
+SELECT comind.settle(%(queue_id)s, %(ids)s::bigint[], %(receipts)s::uuid[])
+FROM (SELECT set_config('synchronous_commit', 'off', true)) relaxed;
 
 -- name: send_many
 -- a whole batch for a standard queue, and the wake-up for long polls, in one statement
