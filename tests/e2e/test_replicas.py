@@ -1,9 +1,10 @@
 """Two control-plane replicas (issue 19): platform processes with state directories of their
 own, sharing nothing but the engines' URLs and the replica key. The first leads (it syncs and
 runs the app); the second follows, serving the API and refusing changes with the leader's
-name, with the leader's secrets installed. Killed with SIGKILL, the leader's lock goes with
-its PostgreSQL session, and its app with it; the follower leads: it runs the app and takes
-changes."""
+name, with the leader's secrets installed. Killed with SIGKILL in the middle of a backfill,
+the leader's lock goes with its PostgreSQL session, and its app and the backfill's job with
+it; the follower leads: it runs the app and takes changes, and the backfill run again there
+runs each partition the first did not finish, once (the partitions table says so)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,27 @@ from psycopg.conninfo import make_conninfo
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-SPEC = "platform: {name: ha}\napps:\n  ledger:\n    run: sleep 3600\n    database: {name: ledger}\n"
+SPEC = """
+platform: {name: ha}
+apps:
+  ledger:
+    run: sleep 3600
+    database: {name: ledger}
+datasets:
+  ledger.totals: {store: postgres://ledger/totals}
+flows:
+  totals:
+    kind: batch
+    on_demand: true
+    source: postgres://ledger/entries
+    partition: {by: day, field: at}
+    steps:
+      - map: pace:slow
+      - aggregate: {group_by: [day], count: n, sum: [amount]}
+    sink: {postgres: ledger.totals, upsert_on: [day]}
+"""
+PACE = "import time\n\ndef slow(r):\n    time.sleep(0.15)\n    return r\n"
+DAYS, ROWS = [f"2026-11-{d:02d}" for d in range(1, 7)], 10  # 1.5 s a partition
 KEY = "replica-key-of-the-test-0123456789abcdef"
 
 
@@ -31,17 +52,38 @@ def _leader(pg_url: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _rows(pg_url: str, dbname: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(make_conninfo(pg_url, dbname=dbname)) as conn:
+        return conn.execute(query).fetchall()
+
+
+def _succeeded(pg_url: str) -> dict[str, int]:
+    """Runs of each partition of the batch flow that succeeded."""
+    return dict(_rows(pg_url, "comind", "SELECT partition, count(*) FROM comind.flow_runs "
+                      "WHERE flow = 'totals' AND status = 'succeeded' GROUP BY 1"))  # fmt: skip
+
+
+def _entries(pg_url: str) -> None:
+    with psycopg.connect(make_conninfo(pg_url, dbname="ledger")) as conn:
+        conn.execute("CREATE TABLE entries (id int, at timestamptz, day text, amount int)")
+        for day in DAYS:
+            conn.execute("INSERT INTO entries SELECT g, %s::date + interval '1 hour', %s, g "
+                         "FROM generate_series(1, %s) g", (day, day, ROWS))  # fmt: skip
+
+
 def _pid(home: Path) -> int:
     return int(json.loads((home / "state.json").read_text())["pid"])
 
 
 def test_a_follower_leads_once_the_leader_is_killed(
-    comind: Any, home: Path, engine_root: Path, tmp_path: Path, managed: tuple[str, str]
-) -> None:
+    comind: Any, launch: Any, home: Path, engine_root: Path, tmp_path: Path,
+    managed: tuple[str, str],
+) -> None:  # fmt: skip
     pg_url, redis_url = managed
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "comind.yaml").write_text(SPEC)
+    (repo / "pace.py").write_text(PACE)
     shared = {"COMIND_POSTGRES_URL": pg_url, "COMIND_REDIS_URL": redis_url,
               "COMIND_REPLICA_KEY": KEY}  # fmt: skip
     other = engine_root / f"{home.name}-second"
@@ -77,6 +119,15 @@ def test_a_follower_leads_once_the_leader_is_killed(
         orphans += runs_ledger(home)
         assert not runs_ledger(other)
 
+        _entries(pg_url)
+        synced = comind("--home", str(home), "sync", timeout=300)  # grants the new source table
+        assert synced.returncode == 0, synced.stderr
+        backfill = ("flow", "backfill", "totals", "--from", DAYS[0], "--to", DAYS[-1],
+                    "--parallel", "1", "--json")  # fmt: skip
+        cut = launch("--home", str(home), *backfill)  # cut short by the kill below
+        assert wait_until(lambda: len(_succeeded(pg_url)) >= 2, timeout=120, interval=0.1)
+        done_first = set(_succeeded(pg_url))
+        assert len(done_first) < len(DAYS)  # the kill lands in the middle of the backfill
         os.kill(_pid(home), signal.SIGKILL)  # the leader, as a crash would
         killed = time.monotonic()
         assert wait_until(lambda: _leader(pg_url) not in (None, first), timeout=60, interval=0.2)
@@ -95,6 +146,14 @@ def test_a_follower_leads_once_the_leader_is_killed(
 
         assert wait_until(backed_up, timeout=120, interval=1)
         assert taken[0].startswith("logical-")
+        cut.communicate(timeout=60)  # ended with its platform; its pipe closed
+        rest = comind("--home", str(other), *backfill, timeout=300)
+        assert rest.returncode == 0, rest.stderr
+        ran = {r["partition"] for r in json.loads(rest.stdout) if r["status"] == "succeeded"}
+        assert ran == set(DAYS) - done_first  # what the first did not finish, and no more
+        assert _succeeded(pg_url) == dict.fromkeys(DAYS, 1)  # each partition once
+        totals = _rows(pg_url, "ledger", "SELECT day, n FROM totals ORDER BY day")
+        assert totals == [(day, ROWS) for day in DAYS]
     finally:
         comind("--home", str(other), "down")
         for orphan in orphans:  # the killed leader's app, if the test failed before it died
