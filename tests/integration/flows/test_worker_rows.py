@@ -239,6 +239,7 @@ def _add(db: PgTarget, queue: str, *, body: str = "ok", attributes: object = Non
     {"body": "x" * (1024 * 1024 + 1)},  # over the queue's MaximumMessageSize
     {"keep": "30 days"},  # beyond the queue's retention (4 days)
     {"delay": "1 hour"},  # beyond SQS's 15 minutes
+    {"delay": "-1 day"},  # ahead of every message waiting
     {"receive_count": 3},  # a send makes a message never received
     {"sent_at": datetime(2020, 1, 1, tzinfo=UTC)},
     {"dead_letter_info": Jsonb({"source_queue": "x"})},

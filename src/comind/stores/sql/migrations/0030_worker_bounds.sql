@@ -3,7 +3,8 @@
 -- the flows' row-secured logins, never on the platform's own statements.
 
 -- F6: a message a flow adds is one the SQS endpoint would have accepted (its size, its
--- attributes' shape, its expiry within the queue's retention, its delay within 15 minutes),
+-- attributes' shape, its expiry within the queue's retention, its delay within 15 minutes
+-- and never before now, which would put it ahead of every message already waiting),
 -- so a flow can neither break its consumers' receives nor keep rows for ever. The queues'
 -- limits are looked up once a statement (an InitPlan of the policy), not once a row: a
 -- function call and a look-up a row halved a flow's send rate (bench/worker_rows.py).
@@ -57,7 +58,7 @@ CREATE POLICY bounds ON comind.messages AS RESTRICTIVE FOR INSERT
         octet_length(body) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
         AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
         AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
-        AND visible_at <= now() + interval '15 minutes'
+        AND visible_at BETWEEN now() AND now() + interval '15 minutes'  -- no jumping the queue
         AND (attributes = '{}'::jsonb OR comind.attributes_well_formed(attributes)));
 
 -- F8: flows write standard queues only, which de-duplicate nothing: no flow row there
