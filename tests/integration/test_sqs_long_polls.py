@@ -18,6 +18,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 from tests.hidden import builtin_headers
 from tests.waiting import wait_until
 
@@ -108,3 +109,23 @@ def test_long_polls_of_one_app_leave_others_fast(runtime: Platform, apps: tuple[
         assert statistics.median(took) < 3 * statistics.median(base) + 0.05, (took, base)
         assert max(took) < 1.0, took
     assert waiting("poll-heavy") == 0  # every wait ended and gave its place back
+
+
+def test_a_poll_whose_client_went_away_ends_and_takes_nothing(runtime: Platform) -> None:
+    """A stopped consumer's 20 s poll held its app's place, and the API server's shutdown,
+    for the rest of its wait; it ends once the connection is closed now, taking nothing."""
+    assert runtime.credentials is not None
+    key = runtime.credentials.ensure("poll-gone")
+    impatient = boto3.client(
+        "sqs", endpoint_url=runtime.url, region_name="us-east-1",
+        aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret,
+        config=Config(read_timeout=1, retries={"max_attempts": 1}),
+    )  # fmt: skip
+    url = client(runtime, "poll-gone").create_queue(QueueName="gone")["QueueUrl"]
+    with pytest.raises(ReadTimeoutError):  # gives up after 1 s and closes its connection
+        impatient.receive_message(QueueUrl=url, WaitTimeSeconds=20)
+    assert wait_until(lambda: waiting("poll-gone") == 0, timeout=5)
+    patient = client(runtime, "poll-gone")
+    patient.send_message(QueueUrl=url, MessageBody="after")
+    got = patient.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in got] == ["after"]  # not taken by the poll that was gone
