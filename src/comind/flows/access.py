@@ -23,6 +23,7 @@ from comind.spec.names import (
     queue_name,
     role_name,
 )
+from comind.spec.privacy import flow_datasets
 from comind.spec.steps import EnrichStep
 from comind.stores.platform_db import WorkerRows
 
@@ -99,7 +100,7 @@ def platform_rows(spec: Spec, flow: str) -> WorkerRows:
     """What ``flow``'s workers may touch in the platform database: its own flow rows, the
     queues it receives from (its dead letters, its input queue, a ``queue://`` source and that
     queue's dead letters), the queues and topics its sinks name, the datasets whose quality
-    it records (its source's and the ones it writes)."""
+    it records and whose tokens it writes (its source's and the ones it writes)."""
     declared, source = spec.flows[flow], spec.flows[flow].source_ref
     receive = [flow_dead_letter_queue(flow)]
     if source.scheme in ("topic", "http"):
@@ -108,10 +109,8 @@ def platform_rows(spec: Spec, flow: str) -> WorkerRows:
         receive += _with_dead_letters(spec, source.target)
     send = [queue_of(spec, s.queue) for s in declared.every_sink if s.queue is not None]
     topics = [s.topic for s in declared.every_sink if s.topic is not None]
-    read = source_dataset(spec, flow)
-    datasets = [*declared.written_datasets, *([read] if read else [])]
     return WorkerRows(flow=(flow,), receive=_names(receive), send=_names(send),
-                      topic=_names(topics), dataset=_names(datasets))  # fmt: skip
+                      topic=_names(topics), dataset=_names(flow_datasets(spec, flow)))  # fmt: skip
 
 
 def queue_of(spec: Spec, ref: str) -> str:

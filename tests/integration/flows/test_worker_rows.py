@@ -377,3 +377,16 @@ def test_a_flows_receive_dead_letters_through_the_platforms_function(shop: Shop)
         with shop.platform.pool.connection() as conn:
             conn.execute("DELETE FROM comind.worker_grants WHERE name = %s", (dlq,))
         admin.delete(dlq)
+
+
+def test_a_flow_records_tokens_only_under_its_own_scopes(shop: Shop) -> None:
+    """Red team 21g F8: the token vault took the scope a token is written to from the
+    caller, so a flow could record its tokens as written to any dataset."""
+    known = "SELECT count(*) FROM comind.known_tokens(ARRAY[]::bytea[], %s)"
+    add = "SELECT comind.add_token('\\x00'::bytea, 't', '\\x00'::bytea, %s)"
+    with connect(shop.mover_db) as conn:
+        assert conn.execute(known, (f"flow/{MOVER}/email",)).fetchone() == (0,)
+    for call, scope in ((known, f"flow/{OTHER}/email"), (known, "dataset/x.y/email"),
+                        (add, f"flow/{OTHER}/email")):  # fmt: skip
+        with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(call, (scope,))

@@ -48,3 +48,60 @@ END $$;
 REVOKE EXECUTE ON FUNCTION comind.may_receive(bigint), comind.settle(bigint, bigint[], uuid[]),
     comind.take_dead(bigint, bigint[]) FROM PUBLIC;
 DROP POLICY settle ON comind.messages;
+
+-- Red team 21g F8: the token vault's functions (0022) took the scope a token is recorded as
+-- written to (`dataset/NAME/FIELD` or `flow/NAME/FIELD`) from the caller unchecked, so a
+-- flow could record its tokens under any dataset's scope; a flow's login names its own now
+CREATE FUNCTION comind.may_scope(scope text) RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+        OR EXISTS (SELECT 1 FROM comind.worker_grants g
+                   WHERE g.role = session_user AND g.name = split_part(scope, '/', 2)
+                     AND g.kind = CASE split_part(scope, '/', 1)
+                                      WHEN 'dataset' THEN 'dataset' WHEN 'flow' THEN 'flow' END);
+END $$;
+REVOKE EXECUTE ON FUNCTION comind.may_scope(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION comind.known_tokens(digests bytea[], scope text)
+RETURNS TABLE (digest bytea, token text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT comind.may_scope(scope) THEN
+        RAISE EXCEPTION 'permission denied for scope %', scope
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY
+    WITH found AS (
+        SELECT t.digest, t.token FROM comind.pii_tokens t WHERE t.digest = ANY(digests)
+    ), used AS (
+        INSERT INTO comind.pii_token_uses (token, scope)
+        SELECT found.token, known_tokens.scope FROM found ON CONFLICT DO NOTHING
+    )
+    SELECT found.digest, found.token FROM found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION comind.add_token(digest bytea, token text, sealed bytea, scope text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stored text;
+BEGIN
+    IF NOT comind.may_scope(scope) THEN
+        RAISE EXCEPTION 'permission denied for scope %', scope
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO comind.pii_tokens AS t (token, digest, sealed)
+    VALUES (add_token.token, add_token.digest, add_token.sealed)
+    ON CONFLICT DO NOTHING RETURNING t.token INTO stored;
+    IF stored IS NULL THEN
+        SELECT t.token INTO stored FROM comind.pii_tokens t WHERE t.digest = add_token.digest;
+    END IF;
+    IF stored IS NOT NULL THEN
+        INSERT INTO comind.pii_token_uses (token, scope) VALUES (stored, add_token.scope)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN stored;
+END
+$$;
