@@ -71,3 +71,24 @@ def test_messages_whose_source_is_gone_stay_in_the_dlq(layer: MessageLayer) -> N
     assert layer.queues.stats("a/dlq").visible == 1
     with pytest.raises(ResourceNotFound):
         moves.cancel("not-a-handle")
+
+
+def test_a_letter_goes_back_only_to_a_queue_whose_dlq_it_is_in(layer: MessageLayer) -> None:
+    """Red team 21h H2: a letter forged in a DLQ named another team's queue as its source,
+    and a redrive delivered it there."""
+    layer.admin.create("b/payments")  # its dead letters do not go to a/dlq
+    dead_letter(layer, "a/one", "real")
+    with layer.pool.connection() as conn:  # the forged letter, written past every check
+        conn.execute(
+            "INSERT INTO comind.messages (queue_id, message_id, body, attributes, visible_at,"
+            " expires_at, dead_letter_info) SELECT id, gen_random_uuid(), 'forged', '{}', now(),"
+            " now() + interval '1 hour', '{\"source_queue\": \"b/payments\"}' FROM comind.queues"
+            " WHERE name = 'a/dlq'"
+        )
+    moves = MoveTasks(layer.queues)
+    moves.start("a/dlq")
+    while moves.step():
+        pass
+    assert [m.body for m in layer.queues.receive("a/one")] == ["real"]
+    assert layer.queues.stats("b/payments").visible == 0
+    assert [m.body for m in layer.queues.peek("a/dlq")] == ["forged"]  # stays where it is

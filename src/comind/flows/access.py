@@ -99,15 +99,18 @@ def _sink_prefix(location: str) -> tuple[str, str]:
 def platform_rows(spec: Spec, flow: str) -> WorkerRows:
     """What ``flow``'s workers may touch in the platform database: its own flow rows, the
     queues it receives from (its dead letters, its input queue, a ``queue://`` source and that
-    queue's dead letters), the queues and topics its sinks name, the datasets whose quality
-    it records and whose tokens it writes (its source's and the ones it writes)."""
+    queue's dead letters), the queues it sends to (its sinks' and its dead letters'), the
+    topics its sinks name, the datasets whose quality it records and whose tokens it writes
+    (its source's and the ones it writes)."""
     declared, source = spec.flows[flow], spec.flows[flow].source_ref
     receive = [flow_dead_letter_queue(flow)]
     if source.scheme in ("topic", "http"):
         receive.append(flow_input_queue(flow))
     if source.scheme == "queue":
         receive += _with_dead_letters(spec, source.target)
-    send = [queue_of(spec, s.queue) for s in declared.every_sink if s.queue is not None]
+    # its own records' letters go to its dead-letter queue as sends (migration 0031)
+    send = [flow_dead_letter_queue(flow)]
+    send += [queue_of(spec, s.queue) for s in declared.every_sink if s.queue is not None]
     topics = [s.topic for s in declared.every_sink if s.topic is not None]
     return WorkerRows(flow=(flow,), receive=_names(receive), send=_names(send),
                       topic=_names(topics), dataset=_names(flow_datasets(spec, flow)))  # fmt: skip

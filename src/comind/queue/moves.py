@@ -91,8 +91,7 @@ class MoveTasks:
         return sum(self._advance(*row) for row in running)
 
     @staticmethod
-    def _remaining(conn: Any, source_id: int, destination: str | None) -> bool:
-        args = {"source_id": source_id, "destination": destination}
+    def _remaining(conn: Any, args: dict[str, Any]) -> bool:
         row = conn.execute(_sql("move_remaining"), args).fetchone()
         return bool(row and row[0])
 
@@ -110,13 +109,12 @@ class MoveTasks:
         if limit == 0:
             return 0
         src = self.queues.queue(source)
+        args = {"source_id": src.id, "source_name": src.name, "destination": destination}
         with self.pool.connection() as conn, conn.transaction():
-            rows = conn.execute(_sql("move_batch"), {
-                "source_id": src.id, "destination": destination, "limit": limit,
-            }).fetchall()  # fmt: skip
+            rows = conn.execute(_sql("move_batch"), {**args, "limit": limit}).fetchall()
             # fewer than asked can mean rows another transaction holds (SKIP LOCKED): done
             # only when nothing movable is left, or a busy message would end the task early
-            done = len(rows) < limit and not self._remaining(conn, src.id, destination)
+            done = len(rows) < limit and not self._remaining(conn, args)
             conn.execute(_sql("finish_move"), {"handle": handle, "moved": len(rows), "done": done})
             if rows:
                 conn.execute("SELECT pg_notify('comind_queue', '')")

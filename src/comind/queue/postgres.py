@@ -281,13 +281,9 @@ class PostgresQueues:
         return got
 
     def _receive_once(self, q: QueueRow, limit: int, visibility: int) -> list[ReceivedMessage]:
-        dlq = self._dead_letter_queue(q)
-        args = {
-            "queue_id": q.id, "limit": limit, "visibility": visibility, "source": q.name,
-            "max_receive_count": q.max_receive_count if dlq else NEVER,
-            "dlq_id": dlq.id if dlq else None,
-            "dlq_retention": dlq.retention_seconds if dlq else 0,
-        }  # fmt: skip
+        dlq = self._dead_letter_queue(q)  # its letters are moved by comind.dead_letter
+        args = {"queue_id": q.id, "limit": limit, "visibility": visibility,
+                "max_receive_count": q.max_receive_count if dlq else NEVER}  # fmt: skip
         for _ in range(10):  # bounded: a round that delivers nothing dead-lettered something
             with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
                 try:

@@ -56,7 +56,7 @@ WORKER_GRANTS = (
 # through those that check the queue (0031: DELETE on the table would allow LOCK TABLE)
 WORKER_CALLS = ("known_tokens(bytea[], text)", "add_token(bytea, text, bytea, text)",
                 "claim_partition(text, text)", "settle(bigint, bigint[], uuid[])",
-                "take_dead(bigint, bigint[])")  # fmt: skip
+                "dead_letter(bigint, bigint[])")  # fmt: skip
 # a base backup and a logical dump run a few connections at once (positions, row counts,
 # pg_basebackup or pg_dump), and the scheduled and a requested backup may overlap
 BACKUP_CONNECTIONS = 10

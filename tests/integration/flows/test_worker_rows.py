@@ -31,6 +31,7 @@ from comind.queue.model import OutgoingMessage, queue_arn
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
 from comind.queue.postgres_topics import PostgresTopics
+from comind.spec.names import flow_dead_letter_queue
 from comind.stores.platform_db import end_worker_locks
 from comind.stores.postgres import Connection, PgTarget, connect, make_pool
 
@@ -126,7 +127,7 @@ def test_a_flow_receives_from_its_source_and_from_no_other_queue(shop: Shop) -> 
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         shop.mover.delete_many(shop.queue("private"), [m.receipt_handle for m in private])
     with connect(shop.mover_db) as conn:
-        take = "SELECT count(*) FROM comind.take_dead(%s, ARRAY[1::bigint])"
+        take = "SELECT comind.dead_letter(%s, ARRAY[1::bigint])"
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(take, (shop.platform.cached(shop.queue("private")).id,))
     assert shop.count("private") == 1
@@ -390,3 +391,21 @@ def test_a_flow_records_tokens_only_under_its_own_scopes(shop: Shop) -> None:
                         (add, f"flow/{OTHER}/email")):  # fmt: skip
         with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(call, (scope,))
+
+
+def test_a_flow_writes_no_letter_and_nothing_into_a_queue_it_reads(shop: Shop) -> None:
+    """Red team 21h H2: a flow inserted letters into a dead-letter queue it reads, naming any
+    queue as their source, and a redrive delivered them there."""
+    letter = Jsonb({"source_queue": shop.queue("private")})
+    for fields in ({}, {"dead_letter_info": letter}):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _add(shop.mover_db, shop.queue("jobs"), **fields)  # type: ignore[arg-type]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor, as a letter, elsewhere
+        _add(shop.mover_db, shop.queue("out"), dead_letter_info=letter)
+    assert shop.count("jobs") == 0
+    own = flow_dead_letter_queue(MOVER)  # its own records' letters, as sends
+    PostgresQueueAdmin(shop.platform).create(own)  # the flow provider's, where the platform runs
+    try:
+        assert _add(shop.mover_db, own) == 1
+    finally:
+        PostgresQueueAdmin(shop.platform).delete(own)

@@ -53,25 +53,15 @@ FOR UPDATE SKIP LOCKED
 
 -- name: receive
 -- one statement: lease the picked messages, or move those received maxReceiveCount times
--- to the dead-letter queue; always one row more than delivered, carrying the DLQ count.
+-- to the dead-letter queue (the platform's function: a flow's login writes no letter
+-- itself, migration 0031); always one row more than delivered, carrying the DLQ count.
 -- set_config(..., true) makes this statement's own transaction commit asynchronously:
 -- a lease lost in a crash only means the message is delivered again.
 WITH picked AS (
     {pick}
-), dead AS (
-    -- through the platform's function: a flow's login may not DELETE (migration 0031)
-    SELECT * FROM comind.take_dead(%(queue_id)s,
-        ARRAY(SELECT id FROM picked WHERE receive_count >= %(max_receive_count)s))
 ), moved AS (
-    INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
-        sent_at, visible_at, expires_at, dead_letter_info)
-    SELECT %(dlq_id)s, message_id, body, attributes, group_id, dedup_id, sent_at, now(),
-        sent_at + make_interval(secs => %(dlq_retention)s),
-        jsonb_build_object('source_queue', %(source)s::text, 'receive_count', receive_count,
-            'first_received_at', first_received_at, 'last_received_at', last_received_at,
-            'last_error', last_error, 'dead_lettered_at', now())
-    FROM dead
-    RETURNING 1
+    SELECT comind.dead_letter(%(queue_id)s,
+        ARRAY(SELECT id FROM picked WHERE receive_count >= %(max_receive_count)s)) AS n
 ), delivered AS (
     UPDATE comind.messages m SET
         visible_at = now() + make_interval(secs => %(visibility)s),
@@ -84,8 +74,8 @@ WITH picked AS (
     RETURNING m.id, m.message_id, m.receipt, m.body, m.attributes, m.receive_count, m.sent_at,
         m.first_received_at, m.group_id, m.dedup_id, m.dead_letter_info
 )
-SELECT d.*, c.dead_lettered
-FROM (SELECT count(*) AS dead_lettered FROM moved) c
+SELECT d.*, c.n AS dead_lettered
+FROM moved c
 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) relaxed
 LEFT JOIN delivered d ON true
 ORDER BY d.id NULLS LAST;
@@ -203,12 +193,15 @@ UPDATE comind.queue_move_tasks SET status = 'CANCELLED', finished_at = now()
 WHERE handle = %(handle)s AND status = 'RUNNING' RETURNING moved;
 
 -- name: move_batch
--- only messages whose destination exists are taken; the others stay where they are
+-- only messages whose destination exists are taken; the others stay where they are. Back
+-- to their source, a letter goes only to a queue whose dead-letter queue this is (red team
+-- 21h H2: a forged letter named another team's queue as its source)
 WITH picked AS (
     SELECT m.id, q.id AS dest_id, q.retention_seconds AS dest_retention
     FROM comind.messages m
     JOIN comind.queues q
       ON q.name = coalesce(%(destination)s, m.dead_letter_info->>'source_queue')
+     AND (%(destination)s IS NOT NULL OR q.dead_letter_target = %(source_name)s)
     WHERE m.queue_id = %(source_id)s AND m.visible_at <= now()
     ORDER BY m.id LIMIT %(limit)s
     FOR UPDATE OF m SKIP LOCKED
@@ -229,6 +222,7 @@ RETURNING id;
 SELECT EXISTS (
     SELECT 1 FROM comind.messages m
     JOIN comind.queues q ON q.name = coalesce(%(destination)s, m.dead_letter_info->>'source_queue')
+     AND (%(destination)s IS NOT NULL OR q.dead_letter_target = %(source_name)s)
     WHERE m.queue_id = %(source_id)s AND m.visible_at <= now()
 );
 

@@ -27,26 +27,63 @@ BEGIN
     RETURN n;
 END $$;
 
--- the messages a receive dead-letters (received maxReceiveCount times), taken out of their
--- queue for the receive statement to move; nothing else
-CREATE FUNCTION comind.take_dead(queue bigint, ids bigint[]) RETURNS SETOF comind.messages
+-- the messages a receive dead-letters (received maxReceiveCount times) moved into their
+-- queue's dead-letter queue, with their history: the letter is the platform's to write (red
+-- team 21h H2: a flow inserting letters itself named any queue as their source, and a
+-- redrive delivered them there); none when that queue is gone
+CREATE FUNCTION comind.dead_letter(queue bigint, ids bigint[]) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    src record;
+    dlq record;
+    n bigint;
 BEGIN
     IF cardinality(ids) = 0 THEN
-        RETURN;  -- the hot path: nothing to check, nothing to delete
+        RETURN 0;  -- the hot path: nothing to check, nothing to move
     END IF;
     IF NOT comind.may_receive(queue) THEN
         RAISE EXCEPTION 'permission denied for queue %', queue
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    RETURN QUERY DELETE FROM comind.messages m USING comind.queues q
-        WHERE m.id = ANY(ids) AND m.queue_id = queue AND q.id = queue
-          AND m.receive_count >= q.max_receive_count
-        RETURNING m.*;
+    SELECT name, dead_letter_target, max_receive_count INTO src
+    FROM comind.queues WHERE id = queue;
+    SELECT id, retention_seconds INTO dlq FROM comind.queues WHERE name = src.dead_letter_target;
+    IF dlq.id IS NULL THEN
+        RETURN 0;
+    END IF;
+    WITH dead AS (
+        DELETE FROM comind.messages m
+        WHERE m.id = ANY(ids) AND m.queue_id = queue AND m.receive_count >= src.max_receive_count
+        RETURNING m.*
+    )
+    INSERT INTO comind.messages (queue_id, message_id, body, attributes, group_id, dedup_id,
+        sent_at, visible_at, expires_at, dead_letter_info)
+    SELECT dlq.id, d.message_id, d.body, d.attributes, d.group_id, d.dedup_id, d.sent_at, now(),
+        d.sent_at + make_interval(secs => dlq.retention_seconds),
+        jsonb_build_object('source_queue', src.name, 'receive_count', d.receive_count,
+            'first_received_at', d.first_received_at, 'last_received_at', d.last_received_at,
+            'last_error', d.last_error, 'dead_lettered_at', now())
+    FROM dead d;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- a flow adds messages only as a send makes them: the letters of its own records go to its
+-- dead-letter queue as sends (flows/access.py platform_rows names it among its sends), and
+-- a queue it receives from is no longer one it may send to
+DROP POLICY dead_letter ON comind.messages;
+CREATE OR REPLACE FUNCTION comind.worker_sends() RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT q.id FROM comind.queues q
+        WHERE q.name IN (SELECT comind.worker_names('send'))
+           OR q.name IN (SELECT s.queue_name FROM comind.subscriptions s
+                         JOIN comind.topics t ON t.id = s.topic_id
+                         WHERE t.name IN (SELECT comind.worker_names('topic')));
 END $$;
 
 REVOKE EXECUTE ON FUNCTION comind.may_receive(bigint), comind.settle(bigint, bigint[], uuid[]),
-    comind.take_dead(bigint, bigint[]) FROM PUBLIC;
+    comind.dead_letter(bigint, bigint[]) FROM PUBLIC;
 DROP POLICY settle ON comind.messages;
 
 -- Red team 21g F8: the token vault's functions (0022) took the scope a token is recorded as
