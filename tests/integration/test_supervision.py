@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -165,33 +166,42 @@ def test_a_foreign_data_directory_is_refused_and_kept(
     run.engines.lock.release()
 
 
-def test_a_session_filling_the_lock_table_is_ended_and_postgres_kept(own: Platform) -> None:
+def _ended(conn: psycopg.Connection[Any]) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
+def test_a_login_filling_the_lock_table_is_ended_and_postgres_kept(own: Platform) -> None:
     """Red team 21g F5: session advisory locks filled PostgreSQL's shared lock table, every
     login and the health check failed with "out of shared memory", and the supervisor
-    restarted the server, every app's connections with it, again and again."""
+    restarted the server, every app's connections with it, again and again. 21h H1: spread
+    over many sessions of one login, none holding many, the table was filled all the same;
+    M2: the session ended was a bystander's, the one holding most on its own."""
     admin = superuser(own.engines.postgres)
     with connect(admin) as conn:
-        conn.execute("CREATE ROLE filler LOGIN PASSWORD 'filler-pw'")
-        conn.execute("CREATE DATABASE filler OWNER filler")
+        for role in ("filler", "bystander"):
+            conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{role}-pw'")
+            conn.execute(f"CREATE DATABASE {role} OWNER {role}")
     pid, restarts = own.engines.postgres.pid, _restarts("postgres")
     ended = REGISTRY.get_sample_value("comind_postgres_lock_holders_ended_total") or 0.0
-    holder = connect(admin.login("filler", "filler-pw", "filler"))
+    take = "SELECT count(pg_advisory_lock(%s, g)) FROM generate_series(1, %s::int) g"
+    bystander = connect(admin.login("bystander", "bystander-pw", "bystander"))
+    bystander.execute(take, (0, 1100))  # more than any one filler session holds
+    fillers: list[psycopg.Connection[Any]] = []
     try:
-        with pytest.raises(psycopg.errors.OutOfMemory):
-            fill = "SELECT count(pg_advisory_lock(1, g)) FROM generate_series(%s::int, %s::int) g"
-            for start in range(0, 200_000, 1000):
-                holder.execute(fill, (start, start + 999))
-
-        def gone() -> bool:
-            try:
-                holder.execute("SELECT 1")
-            except psycopg.OperationalError:
-                return True
-            return False
-
-        assert wait_until(gone)
+        with pytest.raises(psycopg.OperationalError, match="out of shared memory"):
+            for n in range(1, 100):  # a new login may be the first refused
+                fillers.append(connect(admin.login("filler", "filler-pw", "filler")))
+                fillers[-1].execute(take, (n, 900))
+        assert wait_until(lambda: all(_ended(f) for f in fillers))
+        assert not _ended(bystander)
     finally:
-        holder.close()
+        for conn in [bystander, *fillers]:
+            conn.close()
     assert ping(admin)
     assert own.engines.postgres.pid == pid and _restarts("postgres") == restarts
-    assert REGISTRY.get_sample_value("comind_postgres_lock_holders_ended_total") == ended + 1
+    got = REGISTRY.get_sample_value("comind_postgres_lock_holders_ended_total")
+    assert got == ended + len(fillers)

@@ -3,15 +3,18 @@
 Session advisory locks outlive their session's errors and count against the cluster-wide
 lock table, as do a transaction's temporary tables; once the table is full, every session
 that needs an entry fails with "out of shared memory", new logins included, and the health
-check with them (red team 21g F5: a flow's code did this in one statement). Restarting the
-server would drop every app's connections and their work in flight, and the holder would
-log in again and fill the table again. So the engine keeps one superuser session open while
-the server answers (PostgreSQL reserves connection slots for superusers) and, when a check
-fails, finds through it the session of a login that is not a superuser holding the most
-locks, when that is more than :data:`MANY`, and ends it with SIGTERM, which is what
+check with them (red team 21g F5: a flow's code did this in one statement; 21h H1: from
+fourteen sessions of one login, none holding many). Restarting the server would drop every
+app's connections and their work in flight, and the holder would log in again and fill the
+table again. So the engine keeps one superuser session open while the server answers
+(PostgreSQL reserves connection slots for superusers) and, when a login fails, asks through
+it which login that is not a superuser holds the most locks, over all its sessions; when
+that is more than :data:`MANY`, each of its sessions is ended with SIGTERM, which is what
 ``pg_terminate_backend`` sends. (That function checks the caller's role in a shared
 catalog, whose lock would need an entry of the full table; the statement that finds the
-session reads only functions and views of its own database, which take none.)
+login reads only functions and views of its own database, which take none.) A server whose
+held session answers is running, whether or not anyone was ended: restarting it would not
+help whoever cannot log in.
 """
 
 from __future__ import annotations
@@ -31,25 +34,25 @@ from comind.observe.metrics import LOCK_HOLDERS_ENDED
 
 log = logging.getLogger("comind.supervisor")
 
-MANY = 1000  # locks no platform or app session holds at once in normal work
+MANY = 1000  # locks no platform or app login holds at once in normal work
 
 # pg_stat_get_activity, not pg_stat_activity: that view joins pg_authid and pg_database,
 # shared catalogs, whose locks would need the full table
 _HOLDER = """
-SELECT h.pid, h.locks, h.login FROM (
-    SELECT l.pid, count(*) AS locks, min(a.usesysid::bigint) AS login FROM pg_locks l
-    JOIN pg_stat_get_activity(NULL) a ON a.pid = l.pid
+SELECT h.login, h.locks, h.pids FROM (
+    SELECT a.usesysid::bigint AS login, count(*) AS locks, array_agg(DISTINCT l.pid) AS pids
+    FROM pg_locks l JOIN pg_stat_get_activity(NULL) a ON a.pid = l.pid
     WHERE l.pid <> pg_backend_pid() AND a.usesysid::bigint <> ALL(%(superusers)s::bigint[])
-    GROUP BY l.pid ORDER BY locks DESC LIMIT 1) h
+    GROUP BY a.usesysid ORDER BY locks DESC LIMIT 1) h
 WHERE h.locks > %(many)s
 """
 
 
 @dataclass(frozen=True)
 class Ended:
-    pid: int
-    locks: int
     login: str
+    locks: int
+    sessions: int
 
 
 class LockRelief:
@@ -76,35 +79,39 @@ class LockRelief:
             log.debug("relief session not open: %s", exc)
             self.close()
 
-    def relieve(self) -> Ended | None:
-        """End the session holding the most locks, if it holds more than MANY; who it was."""
+    def relieve(self) -> bool:
+        """Whether the server still answers the held session; when it does, the login
+        holding the most locks is ended if it holds more than MANY."""
         if self._conn is None or self._conn.closed:
-            return None
+            return False
         try:
             args = {"superusers": self._superusers, "many": MANY}
             row = self._conn.execute(_HOLDER, args).fetchone()
         except psycopg.Error as exc:
             log.debug("relief failed: %s", exc)
             self.close()
-            return None
+            return False
         if row is None:
-            return None
-        try:
-            os.kill(int(row[0]), signal.SIGTERM)
-        except OSError as exc:  # gone meanwhile, or not ours to signal
-            log.debug("relief failed: %s", exc)
-            return None
-        ended = Ended(int(row[0]), int(row[1]), self._login(int(row[0]), int(row[2])))
-        LOCK_HOLDERS_ENDED.inc()
-        log.warning("postgres lock table full: ended session %d of %s holding %d locks",
-                    ended.pid, ended.login, ended.locks)  # fmt: skip
-        return ended
+            log.warning("postgres refuses new logins; no login holds more than %d locks", MANY)
+            return True
+        pids = [int(p) for p in row[2]]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError as exc:  # gone meanwhile, or not ours to signal
+                log.debug("relief could not end %d: %s", pid, exc)
+        ended = Ended(self._login(pids, int(row[0])), int(row[1]), len(pids))
+        LOCK_HOLDERS_ENDED.inc(ended.sessions)
+        log.warning("postgres lock table full: ended %d session(s) of %s holding %d locks",
+                    ended.sessions, ended.login, ended.locks)  # fmt: skip
+        return True
 
-    def _login(self, pid: int, oid: int) -> str:
-        """The ended session's login, by name once its locks are gone (a second at most)."""
+    def _login(self, pids: list[int], oid: int) -> str:
+        """The ended login's name, once its sessions and their locks are gone (a second at
+        most: until then the look-up, in a shared catalog, needs the full table)."""
         assert self._conn is not None
         deadline = time.monotonic() + 1.0
-        while pid_alive(pid) and time.monotonic() < deadline:
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
         try:
             row = self._conn.execute("SELECT rolname FROM pg_roles WHERE oid = %s", (oid,))

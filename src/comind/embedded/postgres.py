@@ -198,7 +198,7 @@ class PostgresEngine(TcpEngine):
         if postgres_version(self.conninfo()) is not None:
             self._relief.ready()
             return True
-        return self._relief.relieve() is not None
+        return self._relief.relieve()
 
     def stop(self) -> None:
         self._relief.close()

@@ -120,8 +120,20 @@ class Supervisor:
                 return
         if state.state == "healthy":
             self._went_down(engine, state, now)
+        elif engine.alive() and engine.check():
+            self._recovered(engine, state)  # it answers again before its restart came due
+            return
         if now >= state.next_attempt:
             self._restart(engine, state)
+
+    def _recovered(self, engine: Engine, state: EngineState) -> None:
+        """No restart for an engine that answers again (red team 21h: a restart scheduled
+        while PostgreSQL's lock table was full came due after the table was freed, and
+        dropped every app's connections for nothing)."""
+        state.failed_checks = 0
+        self.mark_started(engine)
+        log.info("%s answers again; its restart is called off", engine.name)
+        self.on_event(engine.name, "recovered", f"{engine.name} answers again")
 
     def _went_down(self, engine: Engine, state: EngineState, now: float) -> None:
         reason = "stopped answering" if engine.alive() else "died"

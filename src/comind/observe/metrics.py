@@ -92,8 +92,8 @@ WORKER_SESSIONS_ENDED = Counter(
 )
 LOCK_HOLDERS_ENDED = Counter(
     "comind_postgres_lock_holders_ended_total",
-    "Sessions the supervisor ended for filling PostgreSQL's shared lock table (instead of"
-    " restarting the server).",
+    "Sessions the supervisor ended, all of the login holding the most locks, when PostgreSQL's"
+    " shared lock table was full (instead of restarting the server).",
     registry=REGISTRY,
 )
 MIGRATIONS_APPLIED = Gauge(

@@ -84,6 +84,19 @@ def test_a_hung_engine_is_restarted_after_three_failed_checks() -> None:
     assert sup.states["scripted"].state == "restarting"
 
 
+def test_an_engine_answering_again_before_its_restart_is_not_restarted() -> None:
+    sup, engine, clock, events = make()
+    engine.answers = False
+    for _ in range(3):
+        sup.tick(engine)
+    assert sup.states["scripted"].state == "restarting"
+    engine.answers = True  # the overload passed before the backoff ran out
+    clock.now += 60
+    sup.tick(engine)
+    assert (sup.states["scripted"].state, engine.starts) == ("healthy", 0)
+    assert events[-1] == ("scripted", "recovered", "scripted answers again")
+
+
 def test_failed_restarts_back_off_and_record_the_error() -> None:
     sup, engine, clock, _ = make()
     engine.running = False
