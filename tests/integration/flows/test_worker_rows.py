@@ -241,6 +241,11 @@ def _add(db: PgTarget, queue: str, *, body: str = "ok", attributes: object = Non
     {"keep": "30 days"},  # beyond the queue's retention (4 days)
     {"delay": "1 hour"},  # beyond SQS's 15 minutes
     {"delay": "-1 day"},  # ahead of every message waiting
+    {"body": "a\x01b"},  # red team 21h M1: no XML answer can carry it
+    {"attributes": {"x": {"t": "String", "s": "a\x02"}}},
+    {"attributes": {"x": {"t": "Binary", "s": "not binary"}}},
+    {"attributes": {f"a{i}": {"t": "String", "s": "v"} for i in range(11)}},
+    {"group_id": "g"},  # flows write standard queues only
     {"receive_count": 3},  # a send makes a message never received
     {"sent_at": datetime(2020, 1, 1, tzinfo=UTC)},
     {"dead_letter_info": Jsonb({"source_queue": "x"})},

@@ -21,11 +21,12 @@ CREATE FUNCTION comind.attributes_well_formed(doc jsonb) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN jsonb_typeof(doc) = 'object'
-        AND (SELECT count(*) FROM jsonb_object_keys(doc)) <= 11
+        AND (SELECT count(*) FROM jsonb_object_keys(doc) k WHERE k <> 'aws.trace') <= 10
         AND NOT EXISTS (SELECT 1 FROM jsonb_each(doc) a WHERE NOT coalesce(
             jsonb_typeof(a.value) = 'object'
             AND jsonb_typeof(a.value -> 't') = 'string'
             AND a.value - 't' - 's' - 'b' = '{}'::jsonb
+            AND (a.value ? 'b') = (a.value ->> 't' LIKE 'Binary%')  -- a binary type, a binary value
             AND (a.value ? 's') <> (a.value ? 'b')
             AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string', false));
 END $$;
@@ -50,7 +51,8 @@ CREATE POLICY send ON comind.messages FOR INSERT
     WITH CHECK (queue_id IN (SELECT comind.worker_sends())
         AND sent_at = now() AND receive_count = 0 AND receipt IS NULL
         AND first_received_at IS NULL AND last_received_at IS NULL
-        AND last_error IS NULL AND dead_letter_info IS NULL);
+        AND last_error IS NULL AND dead_letter_info IS NULL
+        AND group_id IS NULL AND dedup_id IS NULL);  -- flows write standard queues only
 -- and whatever a flow adds (restrictive: on top of either policy above), within its queue's
 -- limits
 CREATE POLICY bounds ON comind.messages AS RESTRICTIVE FOR INSERT
@@ -59,7 +61,11 @@ CREATE POLICY bounds ON comind.messages AS RESTRICTIVE FOR INSERT
         AND octet_length(attributes::text) <= ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '0'])::int
         AND expires_at <= now() + make_interval(secs => ((SELECT comind.worker_queue_limits()) #>> ARRAY[queue_id::text, '1'])::int)
         AND visible_at BETWEEN now() AND now() + interval '15 minutes'  -- no jumping the queue
-        AND (attributes = '{}'::jsonb OR comind.attributes_well_formed(attributes)));
+        -- the characters SQS allows (red team 21h M1: a control character made the XML
+        -- answer of every receive of the queue unreadable)
+        AND body <> '' AND body !~ '[\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]'
+        AND (attributes = '{}'::jsonb OR (comind.attributes_well_formed(attributes)
+             AND attributes::text !~* '\\u00(0[0-8bcef]|1[0-9a-f])')));
 
 -- F8: flows write standard queues only, which de-duplicate nothing: no flow row there
 DROP POLICY sends ON comind.queue_dedup;
