@@ -130,13 +130,21 @@ class PostgresSink:
     def _ensure_table(self, values: list[dict[str, Any]]) -> None:
         if self.columns:
             return
+        try:
+            self._create(values)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+            # two first writes (a backfill's partitions) made it at once: it exists now, and
+            # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one (red team 21h L3)
+            self._create(values)
+        self.columns = self._live_columns()
+
+    def _create(self, values: list[dict[str, Any]]) -> None:
         with self._as_owner() as conn:  # also when it exists: another flow may have made it
             conn.execute(self._create_sql(values))
             self._refuse_foreign(conn)
             if self.partitions is not None:
                 self.partitions.create_initial(conn)
             self._grant(conn)
-        self.columns = self._live_columns()
 
     def _refuse_foreign(self, conn: psycopg.Connection[Any]) -> None:
         """A table the app made before the flow's first write is not written: its triggers

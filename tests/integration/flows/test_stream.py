@@ -4,10 +4,13 @@ and dead letters, replay, and a sink that refuses records."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flowkit import FlowKit
 
+from comind.flows.records import Record
 from comind.flows.replay import replay
 
 FLOW = """
@@ -144,3 +147,19 @@ def test_unreadable_messages_are_quarantined_by_the_source(kit: FlowKit, body: s
     outcome = runner.run_once()
     assert outcome.quarantined[0].step == "source"
     assert kit.layer.queues.stats("shop/orders").visible == 0
+
+
+def test_two_first_writes_at_once_both_land(kit: FlowKit) -> None:
+    """Red team 21h L3: two partitions of a backfill made the sink table at once, and one
+    failed on PostgreSQL's catalog ("duplicate key ... pg_type_typname_nsp_index")."""
+    builder = kit.builder(FLOW)
+    sinks = [builder.sinks("enrich")["default"] for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def write(i: int) -> None:
+        start.wait()
+        sinks[i].write([Record(order(i))])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, range(2)))  # raises what a write raised
+    assert kit.rows("SELECT id FROM orders ORDER BY id") == [("o0",), ("o1",)]
