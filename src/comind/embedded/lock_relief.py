@@ -7,7 +7,8 @@ check with them (red team 21g F5: a flow's code did this in one statement; 21h H
 fourteen sessions of one login, none holding many). Restarting the server would drop every
 app's connections and their work in flight, and the holder would log in again and fill the
 table again. So the engine keeps one superuser session open while the server answers
-(PostgreSQL reserves connection slots for superusers) and, when a login fails, asks through
+(PostgreSQL reserves connection slots for superusers) and, when a login fails for that
+reason (and no other: a slow answer on a loaded machine ends no one), asks through
 it which login that is not a superuser holds the most locks, over all its sessions; when
 that is more than :data:`MANY`, each of its sessions is ended with SIGTERM, which is what
 ``pg_terminate_backend`` sends. (That function checks the caller's role in a shared
@@ -35,6 +36,7 @@ from comind.observe.metrics import LOCK_HOLDERS_ENDED
 log = logging.getLogger("comind.supervisor")
 
 MANY = 1000  # locks no platform or app login holds at once in normal work
+LOCK_TABLE_FULL = "out of shared memory"  # PostgreSQL's message (SQLSTATE 53200)
 
 # pg_stat_get_activity, not pg_stat_activity: that view joins pg_authid and pg_database,
 # shared catalogs, whose locks would need the full table

@@ -22,10 +22,10 @@ from psycopg.conninfo import make_conninfo
 from comind.embedded.engine import EngineError, TcpEngine
 from comind.embedded.engine_tls import HBA, hosts, issue
 from comind.embedded.home import StateDir
-from comind.embedded.lock_relief import LockRelief
+from comind.embedded.lock_relief import LOCK_TABLE_FULL, LockRelief
 from comind.embedded.osuser import RunAs, require_traverse, service_user
 from comind.embedded.ports import choose
-from comind.embedded.probes import postgres_version
+from comind.embedded.probes import postgres_probe, postgres_version
 from comind.embedded.process import engine_env
 from comind.embedded.settings import Settings
 
@@ -195,10 +195,13 @@ class PostgresEngine(TcpEngine):
         once that session is ended (see :mod:`comind.embedded.lock_relief`)."""
         if self.port == 0:
             return False
-        if postgres_version(self.conninfo()) is not None:
+        version, why = postgres_probe(self.conninfo())
+        if version is not None:
             self._relief.ready()
             return True
-        return self._relief.relieve()
+        # only a full lock table: a login refused for another reason, or a slow answer on a
+        # loaded machine, is no cause to end anyone's sessions
+        return LOCK_TABLE_FULL in why and self._relief.relieve()
 
     def stop(self) -> None:
         self._relief.close()

@@ -15,12 +15,18 @@ import redis
 
 def postgres_version(conninfo: str, *, timeout: float = 2.0) -> str | None:
     """The server version when a login and ``SHOW server_version`` succeed, else None."""
+    return postgres_probe(conninfo, timeout=timeout)[0]
+
+
+def postgres_probe(conninfo: str, *, timeout: float = 2.0) -> tuple[str | None, str]:
+    """(the server version, "") when a login and ``SHOW server_version`` succeed, else
+    (None, why: the server's message, or the driver's)."""
     try:
         with psycopg.connect(conninfo, connect_timeout=max(1, int(timeout))) as conn:
             row = conn.execute("SHOW server_version").fetchone()
-    except psycopg.Error:
-        return None
-    return str(row[0]).split()[0] if row else None
+    except psycopg.Error as exc:
+        return None, str(exc)
+    return (str(row[0]).split()[0] if row else None), ""
 
 
 def redis_version(
