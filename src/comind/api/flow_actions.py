@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from comind.api.guard import Answer, Call, Guard
 from comind.api.tokens import Tokens
+from comind.flows.limits import MAX_PARALLEL
 
 MAX_LETTERS = 1000
 Result = TypeVar("Result")
@@ -37,7 +38,7 @@ class RunBody(BaseModel):
 class BackfillBody(BaseModel):
     first: str = Field(alias="from", max_length=64)
     last: str = Field(alias="to", max_length=64)
-    parallel: int = Field(default=2, ge=1, le=32)
+    parallel: int = Field(default=2, ge=1, le=MAX_PARALLEL)
 
 
 class ReplayBody(BaseModel):

@@ -19,6 +19,7 @@ from comind.cli.api_client import call
 from comind.cli.connect import home_of
 from comind.cli.output import JsonOpt, console, emit_json, waiting
 from comind.cli.quarantine import quarantine_cli
+from comind.flows.limits import MAX_PARALLEL
 
 flow_cli = typer.Typer(
     help="Flows: list, status, run, backfill, dead letters, replay, quarantine.",
@@ -115,7 +116,9 @@ def backfill(
     name: NameArg,
     first: Annotated[str, typer.Option("--from", help="First partition (e.g. 2026-11-01).")],
     last: Annotated[str, typer.Option("--to", help="Last partition, included.")],
-    parallel: Annotated[int, typer.Option(min=1, max=32, help="Partitions run at once.")] = 2,
+    parallel: Annotated[
+        int, typer.Option(min=1, max=MAX_PARALLEL, help="Partitions run at once.")
+    ] = 2,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the partitions in a range whose last run is missing or failed."""

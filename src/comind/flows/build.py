@@ -20,6 +20,7 @@ from comind.errors import ComindError
 from comind.flows.access import dataset_table, queue_of, table_ref
 from comind.flows.enrich import Enrich
 from comind.flows.gate import DatasetGate, DatasetRules
+from comind.flows.limits import DATABASE_POOL
 from comind.flows.partitions import Partitioning
 from comind.flows.pgsink import PostgresSink
 from comind.flows.pgsource import TableSource
@@ -52,10 +53,6 @@ from comind.spec.privacy import flow_pii
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget, Pool, make_pool
 from comind.stores.redis import RedisClient, RedisTarget, client
-
-# a process's connections to each app database its flow uses, as its writer and as its
-# reader (the flow's logins are limited to these, gitops/providers/flow_access.py)
-DATABASE_POOL = 4
 
 
 @dataclass

@@ -24,7 +24,8 @@ from provisioned import Provisioned, provisioned
 from psycopg import sql
 
 from comind.errors import ComindError
-from comind.flows.build import DATABASE_POOL, FlowBuilder
+from comind.flows.build import FlowBuilder
+from comind.flows.limits import DATABASE_POOL
 from comind.flows.records import Record
 from comind.platform import Platform
 from comind.platform.worker import EngineAddresses, WorkerLogins, flow_engines

@@ -21,6 +21,7 @@ import pytest
 from provisioned import Provisioned, provisioned
 from psycopg.types.json import Jsonb
 
+from comind.flows.limits import MAX_PARALLEL
 from comind.flows.state import FlowState
 from comind.gitops.providers.flow_access import WORKER_POOL
 from comind.governance.quality_store import KEEP, CheckResult, QualityResults
@@ -210,7 +211,7 @@ def test_a_flow_locking_a_platform_table_is_ended_and_its_login_is_bounded(shop:
     with shop.platform.pool.connection() as conn:
         limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
                              (shop.mover_db.user,)).fetchone()  # fmt: skip
-    assert limit == (WORKER_POOL * 3 + 2,)
+    assert limit == (WORKER_POOL * 3 + MAX_PARALLEL + 2,)
     with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT pg_try_advisory_lock(1)")
 

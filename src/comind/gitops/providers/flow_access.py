@@ -30,7 +30,7 @@ import threading
 from collections import defaultdict
 
 from comind.flows.access import TableUse
-from comind.flows.build import DATABASE_POOL
+from comind.flows.limits import DATABASE_POOL, MAX_PARALLEL
 from comind.flows.pglookup import install_versioning
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource
@@ -281,9 +281,10 @@ def _processes(res: Resource) -> int:
 
 def worker_connections(res: Resource) -> int:
     """What the flow's platform-database login may hold at once: each process's queue pool
-    (platform/worker.py ``flow_engines``), and two to spare (red team 21g F2: without a
-    limit a flow took every connection of the cluster, and the apps could not log in)."""
-    return WORKER_POOL * _processes(res) + 2
+    (platform/worker.py ``flow_engines``), a backfill's partition claims (a session each),
+    and two to spare (red team 21g F2: without a limit a flow took every connection of the
+    cluster, and the apps could not log in)."""
+    return WORKER_POOL * _processes(res) + MAX_PARALLEL + 2
 
 
 def writer_connections(res: Resource) -> int:
