@@ -61,7 +61,6 @@ class BatchRunner:
             builder.spec,
             lambda db: builder.engines.database(db).connection(),  # the flow's own role, its pool
             QualityResults(builder.engines.layer.pool),
-            scores=False,
         )
 
     def run(self, partition: str | None = None, *, since: datetime | None = None) -> RunResult:

@@ -94,25 +94,24 @@ def _keys(spec: Spec, dataset: str) -> tuple[str, ...]:
     return ("id",)
 
 
+def export_scores(results: QualityResults) -> None:
+    """Every checked dataset's score gauges, from its latest results (the platform's: a
+    flow's login appends results and reads none back, migration 0030)."""
+    for dataset, score in results.scores().items():
+        QUALITY_CHECKS_RATIO.labels(dataset).set(score.checks_ratio)
+        QUALITY_ROWS_RATIO.labels(dataset).set(score.rows_ratio)
+
+
 class DatasetChecker:
     def __init__(
-        self,
-        spec: Spec,
-        connect: Connect,
-        results: QualityResults,
-        timeout_ms: int = TIMEOUT_MS,
-        *,
-        scores: bool = True,
+        self, spec: Spec, connect: Connect, results: QualityResults, timeout_ms: int = TIMEOUT_MS
     ) -> None:
         self.spec, self.connect, self.results = spec, connect, results
         self.timeout_ms = timeout_ms  # each check's, in all
-        # a flow's login appends results and reads none back (migration 0030): the
-        # platform's quality sweep exports the scores of what its runs recorded
-        self.scores = scores
 
     def check(self, dataset: str, partition: str | None = None) -> list[CheckResult]:
         """The dataset's rules over ``partition`` (its partitioning's name; None or '':
-        the whole table), stored; the dataset's score gauges updated."""
+        the whole table), stored (:func:`export_scores` shows them)."""
         p = plan(self.spec, dataset)
         if not p.checks:
             return []
@@ -124,15 +123,7 @@ class DatasetChecker:
         with self.connect(p.database) as conn:
             results = run_checks(conn, target, p.checks, self.timeout_ms)
         self.results.record(dataset, name, uuid.uuid4().hex[:12], results)
-        if self.scores:
-            self.export(dataset)
         return results
-
-    def export(self, dataset: str) -> None:
-        score = self.results.scores().get(dataset)
-        if score is not None:
-            QUALITY_CHECKS_RATIO.labels(dataset).set(score.checks_ratio)
-            QUALITY_ROWS_RATIO.labels(dataset).set(score.rows_ratio)
 
     @staticmethod
     def _target(p: CheckPlan, name: str) -> Target:

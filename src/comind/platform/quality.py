@@ -18,6 +18,7 @@ from comind.flows.access import dataset_table
 from comind.flows.dataset_checks import (
     Connect,
     DatasetChecker,
+    export_scores,
     partitioning_of,
     plan,
     streamed_datasets,
@@ -95,9 +96,14 @@ class QualityService:
                 "blocking": blocked, "history": history}  # fmt: skip
 
     def run(self, dataset: str, partition: str | None) -> list[dict[str, Any]]:
+        results = self._check(dataset, partition)
+        export_scores(self.results)
+        return [asdict(r) for r in results]
+
+    def _check(self, dataset: str, partition: str | None) -> list[CheckResult]:
         applied = self._applied(dataset)
         checker = DatasetChecker(applied.spec, self._connector(applied, dataset), self.results)
-        return [asdict(r) for r in checker.check(dataset, partition)]
+        return checker.check(dataset, partition)
 
     def sweep(self) -> None:
         """The scheduled checks, on a thread of their own: housekeeping's other tasks (the
@@ -107,15 +113,17 @@ class QualityService:
             self._sweeping.start()
 
     def sweep_now(self) -> None:
-        """Check each dataset stream and event flows write, as a whole."""
+        """Check each dataset stream and event flows write, as a whole; export every
+        dataset's score."""
         applied = self.applied()
         if applied is None or self.access() is None:
             return
         for dataset in streamed_datasets(applied.spec):
             try:
-                self.run(dataset, None)
+                self._check(dataset, None)
             except Exception as exc:  # one dataset's failure does not hold up the others
                 log.warning("quality check of %s failed: %s", dataset, error_summary(exc))
+        export_scores(self.results)  # batch runs' results too: their flows read none back
 
     def _blocked(self, dataset: str) -> list[str]:
         by_partition: dict[str, list[Any]] = {}

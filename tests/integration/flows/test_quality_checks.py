@@ -10,8 +10,9 @@ from contextlib import nullcontext
 from flowkit import FlowKit
 
 from comind.flows.batch import BatchRunner
-from comind.flows.dataset_checks import DatasetChecker
+from comind.flows.dataset_checks import DatasetChecker, export_scores
 from comind.governance.quality_store import CheckResult, QualityResults
+from comind.observe.metrics import REGISTRY
 from comind.stores.postgres import connect
 
 BATCH = """
@@ -145,6 +146,10 @@ def test_a_partition_written_into_a_dataset_is_checked_after_the_write(kit: Flow
         ("", "unique email", False, 2),  # a warn rule: recorded, nothing blocked
     ]
     assert len(checked) == 4  # after each partition's write
+    # the batch run (a flow's login) reads no result back: the platform's sweep exports
+    export_scores(QualityResults(kit.layer.pool))
+    gauge = REGISTRY.get_sample_value("comind_quality_checks_ratio", {"dataset": "shop.orders"})
+    assert gauge == 0.5  # of the two rules, the warn rule failed
 
 
 def _check(kit: FlowKit, rules: str, timeout_ms: int = 30_000) -> dict[str, CheckResult]:
