@@ -57,8 +57,12 @@ def run_checks(
     """Every check over ``target``, each in its own READ ONLY transaction bounded by
     ``timeout_ms`` in all (one that fails, a missing column, a timeout, is a failed result
     saying so; the others still run). ``conn`` is in autocommit mode, so each check's
-    transaction is its own."""
-    return [_one(conn, target, check, timeout_ms) for check in checks]
+    transaction is its own; it may be a pool's, so no session advisory lock a custom rule
+    took stays on it."""
+    try:
+        return [_one(conn, target, check, timeout_ms) for check in checks]
+    finally:
+        conn.execute("SELECT pg_advisory_unlock_all()")
 
 
 class CheckTimeout(Exception):

@@ -231,3 +231,20 @@ def test_a_custom_rules_session_settings_end_with_its_check(kit: FlowKit) -> Non
         checker = DatasetChecker(spec, lambda db: nullcontext(conn), QualityResults(kit.layer.pool))
         (result,) = checker.check("shop.orders")
         assert (result.failing, conn.execute("SHOW work_mem").fetchall()) == (4, before)
+
+
+LOCKING = "SELECT * FROM {table} WHERE pg_try_advisory_lock(42)"
+
+
+def test_a_custom_rules_advisory_locks_end_with_its_check(kit: FlowKit) -> None:
+    """A check may run on a pooled connection (a batch run's writer pool): a session lock
+    its rule took would stay there, with whoever gets the connection next."""
+    _orders(kit)
+    spec = kit.builder(BATCH, quality=f"[{{sql: '{LOCKING}'}}]").spec
+    with connect(kit.app_db) as conn:
+        checker = DatasetChecker(spec, lambda db: nullcontext(conn), QualityResults(kit.layer.pool))
+        (result,) = checker.check("shop.orders")
+        held = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        assert (result.failing, conn.execute(held).fetchone()) == (4, (0,))

@@ -279,8 +279,9 @@ def test_a_flow_leases_a_message_and_rewrites_nothing_else(shop: Shop) -> None:
                             ).rowcount == 1  # fmt: skip
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE comind.messages SET body = 'forged'")
-    with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("UPDATE comind.messages SET visible_at = 'infinity'")
+    for when in ("'infinity'", "'-infinity'", "now() - interval '1 s'"):  # nor ahead of all
+        with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"UPDATE comind.messages SET visible_at = {when}")
     with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT count(*) FROM comind.queue_dedup")
 
