@@ -63,6 +63,15 @@ def launch(env: dict[str, str]) -> Callable[..., subprocess.Popen[str]]:
     return start
 
 
+def _log_tail(env: dict[str, str], lines: int = 30) -> str:
+    """The platform's last log lines (what a 500 from its API left there), secrets redacted
+    by the platform itself."""
+    log = Path(env["COMIND_HOME"]) / "logs" / "comind.jsonl"
+    if not log.exists():
+        return ""
+    return "\nlast platform log lines:\n" + "\n".join(log.read_text().splitlines()[-lines:])
+
+
 @pytest.fixture
 def comind(env: dict[str, str]) -> Iterator[Run]:
     """Run ``comind ARGS`` against ``home``; ``comind down`` runs afterwards regardless."""
@@ -85,6 +94,7 @@ def comind(env: dict[str, str]) -> Iterator[Run]:
         if check and result.returncode != 0:
             raise AssertionError(
                 f"comind {' '.join(args)} exited {result.returncode}: {result.stderr}"
+                + _log_tail(env)
             )
         return result
 

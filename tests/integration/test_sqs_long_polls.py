@@ -104,10 +104,11 @@ def test_long_polls_of_one_app_leave_others_fast(runtime: Platform, apps: tuple[
         heavy.send_message(QueueUrl=idle, MessageBody="during the wait")
         assert wait_until(lambda: "during the wait" in pollers.bodies, timeout=10)
     for took, base in zip((sends, gets), quiet, strict=True):
-        # as fast as without the waits (a machine's noise aside); a call that had to wait
-        # for a poll's place would take the poll's seconds
+        # as fast as without the waits (a machine's noise aside: three test workers on two
+        # cores stall any one call now and then); a call that had to wait for a poll's place
+        # would take the poll's 20 seconds
         assert statistics.median(took) < 3 * statistics.median(base) + 0.05, (took, base)
-        assert max(took) < 1.0, took
+        assert max(took) < 5.0, took
     assert waiting("poll-heavy") == 0  # every wait ended and gave its place back
 
 

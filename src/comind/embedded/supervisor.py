@@ -62,6 +62,9 @@ class Supervisor:
         self.on_event = on_event
         self.clock = clock
         self.states = {engine.name: EngineState() for engine in engines}
+        # a tick and a maintenance never overlap: a check that began before a switch stopped
+        # the engine would otherwise restart it in the middle of the switch
+        self._turns = {engine.name: threading.Lock() for engine in engines}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -75,14 +78,15 @@ class Supervisor:
         """Leave ``engine`` alone while the block stops and starts it (maintenance); it counts
         as started again afterwards."""
         state = self.states[engine.name]
-        state.state, state.since = "maintenance", time.time()
-        try:
-            yield
-        finally:
-            if engine.alive():
-                self.mark_started(engine)
-            else:
-                state.state, state.next_attempt = "restarting", self.clock()
+        with self._turns[engine.name]:  # a tick in flight ends first
+            state.state, state.since = "maintenance", time.time()
+            try:
+                yield
+            finally:
+                if engine.alive():
+                    self.mark_started(engine)
+                else:
+                    state.state, state.next_attempt = "restarting", self.clock()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="comind-supervisor", daemon=True)
@@ -104,7 +108,15 @@ class Supervisor:
                     log.error("supervising %s failed: %s", engine.name, exc)
 
     def tick(self, engine: Engine) -> None:
-        """One supervision step for ``engine``."""
+        """One supervision step for ``engine`` (none while it is under maintenance)."""
+        if not self._turns[engine.name].acquire(blocking=False):
+            return
+        try:
+            self._tick(engine)
+        finally:
+            self._turns[engine.name].release()
+
+    def _tick(self, engine: Engine) -> None:
         state = self.states[engine.name]
         now = self.clock()
         if state.state == "maintenance":

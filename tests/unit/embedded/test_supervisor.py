@@ -6,6 +6,8 @@ engines are killed and healed in tests/integration/test_supervision.py.
 
 from __future__ import annotations
 
+import threading
+
 from tests.waiting import wait_until
 
 from comind.embedded.engine import Engine, EngineError, EngineInfo
@@ -154,3 +156,41 @@ def test_maintenance_leaves_an_engine_alone_and_counts_it_started_after() -> Non
         assert sup.states["scripted"].state == "maintenance" and engine.starts == 0
         engine.running = True
     assert sup.states["scripted"].state == "healthy" and events == []
+
+
+class SlowCheck(Scripted):
+    """A check that answers only when the test lets it (a check in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checking, self.answer = threading.Event(), threading.Event()
+
+    def check(self) -> bool:
+        self.checking.set()
+        self.answer.wait(5)
+        return super().check()
+
+
+def test_a_maintenance_waits_for_the_check_in_flight() -> None:
+    """A check that began before a switch stopped the engine restarted it in the middle of
+    the switch (the platform's restore then failed with an internal error)."""
+    engine, clock = SlowCheck(), Clock()
+    sup = Supervisor([engine], interval=1, on_event=lambda *e: None, clock=clock)
+    sup.mark_started(engine)
+    ticking = threading.Thread(target=sup.tick, args=(engine,))
+    ticking.start()
+    assert engine.checking.wait(5)
+    entered = threading.Event()
+
+    def maintain() -> None:
+        with sup.holding(engine):
+            entered.set()
+            engine.running = False  # stopped for the switch
+
+    holding = threading.Thread(target=maintain)
+    holding.start()
+    assert not entered.wait(0.2)  # the maintenance waits for the tick
+    engine.answer.set()
+    ticking.join(5)
+    holding.join(5)
+    assert entered.is_set() and engine.starts == 0  # nothing restarted it meanwhile
