@@ -3,6 +3,15 @@
 -- through these functions (its login keeps SELECT, INSERT and column UPDATE on the table,
 -- which allow no lock that stops others' reads or writes): they check its receive grants as
 -- 0028's policies do, and delete as the platform. The platform calls them too: one path.
+-- the refusal of every function below, as PostgreSQL words its own
+CREATE FUNCTION comind.must(allowed boolean, what text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT allowed THEN
+        RAISE EXCEPTION 'permission denied for %', what USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END $$;
+
 CREATE FUNCTION comind.may_receive(queue bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -17,10 +26,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;
 BEGIN
-    IF NOT comind.may_receive(queue) THEN
-        RAISE EXCEPTION 'permission denied for queue %', queue
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM comind.must(comind.may_receive(queue), format('queue %s', queue));
     DELETE FROM comind.messages m USING unnest(ids, receipts) AS d(id, receipt)
     WHERE m.id = d.id AND m.receipt = d.receipt AND m.queue_id = queue;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -41,10 +47,7 @@ BEGIN
     IF cardinality(ids) = 0 THEN
         RETURN 0;  -- the hot path: nothing to check, nothing to move
     END IF;
-    IF NOT comind.may_receive(queue) THEN
-        RAISE EXCEPTION 'permission denied for queue %', queue
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM comind.must(comind.may_receive(queue), format('queue %s', queue));
     SELECT name, dead_letter_target, max_receive_count INTO src
     FROM comind.queues WHERE id = queue;
     SELECT id, retention_seconds INTO dlq FROM comind.queues WHERE name = src.dead_letter_target;
@@ -104,10 +107,7 @@ CREATE OR REPLACE FUNCTION comind.known_tokens(digests bytea[], scope text)
 RETURNS TABLE (digest bytea, token text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT comind.may_scope(scope) THEN
-        RAISE EXCEPTION 'permission denied for scope %', scope
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM comind.must(comind.may_scope(scope), format('scope %s', scope));
     RETURN QUERY
     WITH found AS (
         SELECT t.digest, t.token FROM comind.pii_tokens t WHERE t.digest = ANY(digests)
@@ -125,10 +125,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     stored text;
 BEGIN
-    IF NOT comind.may_scope(scope) THEN
-        RAISE EXCEPTION 'permission denied for scope %', scope
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM comind.must(comind.may_scope(scope), format('scope %s', scope));
     INSERT INTO comind.pii_tokens AS t (token, digest, sealed)
     VALUES (add_token.token, add_token.digest, add_token.sealed)
     ON CONFLICT DO NOTHING RETURNING t.token INTO stored;
