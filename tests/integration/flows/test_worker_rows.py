@@ -247,6 +247,14 @@ def _add(db: PgTarget, queue: str, *, body: str = "ok", attributes: object = Non
     {"attributes": {"x": {"t": "Binary", "s": "not binary"}}},
     {"attributes": {f"a{i}": {"t": "String", "s": "v"} for i in range(11)}},
     {"group_id": "g"},  # flows write standard queues only
+    # red team 21i: what JSON writes as \b and \f, U+FFFF, in a name or a value
+    {"attributes": {"x": {"t": "String", "s": "a\bb"}}},
+    {"attributes": {"x\f": {"t": "String", "s": "a"}}},
+    {"attributes": {"x": {"t": "String", "s": "a\uffff"}}},
+    {"attributes": {"x": {"t": "Number", "s": "not a number"}}},
+    {"attributes": {"x": {"t": "Weird", "s": "a"}}},
+    {"attributes": {"x": {"t": "String", "s": ""}}},
+    {"attributes": {"aws.forged": {"t": "String", "s": "a"}}},
     {"receive_count": 3},  # a send makes a message never received
     {"sent_at": datetime(2020, 1, 1, tzinfo=UTC)},
     {"dead_letter_info": Jsonb({"source_queue": "x"})},
@@ -395,7 +403,8 @@ def test_a_flow_records_tokens_only_under_its_own_scopes(shop: Shop) -> None:
     with connect(shop.mover_db) as conn:
         assert conn.execute(known, (f"flow/{MOVER}/email",)).fetchone() == (0,)
     for call, scope in ((known, f"flow/{OTHER}/email"), (known, "dataset/x.y/email"),
-                        (add, f"flow/{OTHER}/email")):  # fmt: skip
+                        (add, f"flow/{OTHER}/email"),
+                        (known, f"flow/{MOVER}/../../dataset/x.y/email")):  # fmt: skip
         with connect(shop.mover_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(call, (scope,))
 
@@ -416,3 +425,12 @@ def test_a_flow_writes_no_letter_and_nothing_into_a_queue_it_reads(shop: Shop) -
         assert _add(shop.mover_db, own) == 1
     finally:
         PostgresQueueAdmin(shop.platform).delete(own)
+
+
+def test_a_flow_sends_every_attribute_a_send_accepts(shop: Shop) -> None:
+    attributes = {"s": {"t": "String", "s": "é\tline"}, "n": {"t": "Number.float", "s": "-1.5e3"},
+                  "b": {"t": "Binary", "b": "YQ=="}, "aws.trace": {"t": "String", "s": "Root=1"},
+                  "x.y_z-1": {"t": "String.label", "s": "v"}}  # fmt: skip
+    assert _add(shop.mover_db, shop.queue("out"), body="ok\n", attributes=attributes) == 1
+    [got] = shop.platform.lease(shop.queue("out"), limit=1)
+    assert got.attributes["n"].string_value == "-1.5e3" and got.trace_header == "Root=1"
