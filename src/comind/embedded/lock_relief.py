@@ -8,9 +8,9 @@ fourteen sessions of one login, none holding many). Restarting the server would 
 app's connections and their work in flight, and the holder would log in again and fill the
 table again. So the engine keeps one superuser session open while the server answers
 (PostgreSQL reserves connection slots for superusers) and, when a login fails for that
-reason (and no other: a slow answer on a loaded machine ends no one), asks through
-it which login that is not a superuser holds the most locks, over all its sessions; when
-that is more than :data:`MANY`, each of its sessions is ended with SIGTERM, which is what
+reason (and no other: a slow answer on a loaded machine ends no one), asks through it which
+login that is not a superuser (nor the backups') holds the most locks, over all its sessions;
+when that is more than :data:`MANY`, each of its sessions is ended with SIGTERM, which is what
 ``pg_terminate_backend`` sends. (That function checks the caller's role in a shared
 catalog, whose lock would need an entry of the full table; the statement that finds the
 login reads only functions and views of its own database, which take none.) A server whose
@@ -32,6 +32,7 @@ import psycopg
 
 from comind.embedded.process import pid_alive
 from comind.observe.metrics import LOCK_HOLDERS_ENDED
+from comind.spec.names import BACKUP_ROLE
 
 log = logging.getLogger("comind.supervisor")
 
@@ -44,7 +45,7 @@ _HOLDER = """
 SELECT h.login, h.locks, h.pids FROM (
     SELECT a.usesysid::bigint AS login, count(*) AS locks, array_agg(DISTINCT l.pid) AS pids
     FROM pg_locks l JOIN pg_stat_get_activity(NULL) a ON a.pid = l.pid
-    WHERE l.pid <> pg_backend_pid() AND a.usesysid::bigint <> ALL(%(superusers)s::bigint[])
+    WHERE l.pid <> pg_backend_pid() AND a.usesysid::bigint <> ALL(%(spared)s::bigint[])
     GROUP BY a.usesysid ORDER BY locks DESC LIMIT 1) h
 WHERE h.locks > %(many)s
 """
@@ -63,23 +64,25 @@ class LockRelief:
     def __init__(self, conninfo: Callable[[], str]) -> None:
         self._conninfo = conninfo
         self._conn: psycopg.Connection[Any] | None = None
-        self._superusers: list[int] = []
+        # the superusers, and the backups' login: a dump of a database of many tables holds
+        # many locks for good reason (red team 21i L4)
+        self._spared: list[int] = []
 
     def ready(self) -> None:
-        """Hold the session (opened again after a restart); called while the server answers."""
-        try:
-            if self._conn is not None and not self._conn.closed:
-                self._conn.execute("SELECT 1")
+        """Hold the session (opened again after a restart) and note who is spared (the
+        backups' login may be made after the engine starts); called while the server answers."""
+        for _ in range(2):  # the held session, or a new one if the server restarted
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._conninfo(), autocommit=True,
+                                                 connect_timeout=2)  # fmt: skip
+                rows = self._conn.execute("SELECT oid FROM pg_roles WHERE rolsuper OR "
+                                          "rolname = %s", (BACKUP_ROLE,)).fetchall()  # fmt: skip
+                self._spared = [int(r[0]) for r in rows]
                 return
-        except psycopg.Error:
-            self.close()
-        try:
-            self._conn = psycopg.connect(self._conninfo(), autocommit=True, connect_timeout=2)
-            rows = self._conn.execute("SELECT oid FROM pg_roles WHERE rolsuper").fetchall()
-            self._superusers = [int(r[0]) for r in rows]
-        except psycopg.Error as exc:
-            log.debug("relief session not open: %s", exc)
-            self.close()
+            except psycopg.Error as exc:
+                log.debug("relief session not open: %s", exc)
+                self.close()
 
     def relieve(self) -> bool:
         """Whether the server still answers the held session; when it does, the login
@@ -87,7 +90,7 @@ class LockRelief:
         if self._conn is None or self._conn.closed:
             return False
         try:
-            args = {"superusers": self._superusers, "many": MANY}
+            args = {"spared": self._spared, "many": MANY}
             row = self._conn.execute(_HOLDER, args).fetchone()
         except psycopg.Error as exc:
             log.debug("relief failed: %s", exc)
