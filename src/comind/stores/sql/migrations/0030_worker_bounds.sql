@@ -2,6 +2,21 @@
 -- rows a flow may touch; these policies also say which values: every check runs only for
 -- the flows' row-secured logins, never on the platform's own statements.
 
+-- the queues a flow may send to: its sinks' and the subscribers of its topics (the letters of
+-- its own records go to its dead-letter queue as sends: flows/access.py platform_rows names
+-- it among them), no longer every queue it receives from (red team 21h H2: a flow wrote
+-- letters naming any queue as their source into a dead-letter queue it reads, and a redrive
+-- delivered them there)
+CREATE OR REPLACE FUNCTION comind.worker_sends() RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY SELECT q.id FROM comind.queues q
+        WHERE q.name IN (SELECT comind.worker_names('send'))
+           OR q.name IN (SELECT s.queue_name FROM comind.subscriptions s
+                         JOIN comind.topics t ON t.id = s.topic_id
+                         WHERE t.name IN (SELECT comind.worker_names('topic')));
+END $$;
+
 -- F6: a message a flow adds is one the SQS endpoint would have accepted (its size, its
 -- attributes' shape, its expiry within the queue's retention, its delay within 15 minutes
 -- and never before now, which would put it ahead of every message already waiting),
@@ -16,7 +31,11 @@ BEGIN
             FROM comind.queues q WHERE q.id IN (SELECT comind.worker_sends()));
 END $$;
 
--- each attribute as the SQS endpoint stores it: a type, and a string or a binary value
+-- each attribute as a send checks it (red team 21i: the JSON text writes U+0008 and U+000C as
+-- \b and \f, so the characters are checked decoded): a name SQS allows, a type String, Number
+-- or Binary (with a label), a value that is not empty and, for a number, one, stored as the
+-- SQS endpoint stores it (a string or a binary value); no character an XML answer cannot
+-- carry, in the name or the value
 CREATE FUNCTION comind.attributes_well_formed(doc jsonb) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
@@ -26,25 +45,32 @@ BEGIN
             jsonb_typeof(a.value) = 'object'
             AND jsonb_typeof(a.value -> 't') = 'string'
             AND a.value - 't' - 's' - 'b' = '{}'::jsonb
-            AND (a.value ? 'b') = (a.value ->> 't' LIKE 'Binary%')  -- a binary type, a binary value
             AND (a.value ? 's') <> (a.value ? 'b')
-            AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string', false));
+            AND jsonb_typeof(coalesce(a.value -> 's', a.value -> 'b')) = 'string'
+            AND (a.key = 'aws.trace' OR (length(a.key) <= 256 AND a.key ~ '^[A-Za-z0-9_.-]+$'
+                 AND a.key !~* '^(aws|amazon)\.' AND a.key !~ '(^\.|\.\.|\.$)'))
+            AND a.value ->> 't' ~ '^(String|Number|Binary)(\..*)?$'
+            AND (a.value ? 'b') = (a.value ->> 't' LIKE 'Binary%')
+            AND coalesce(a.value ->> 's', a.value ->> 'b') <> ''
+            AND (a.value ->> 't' NOT LIKE 'Number%'
+                 OR a.value ->> 's' ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$')
+            AND (a.value ->> 't') || coalesce(a.value ->> 's', '')
+                !~ '[\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]',
+            false));
 END $$;
 
--- receiving: read, lease (only the delivery columns, granted column by column in
--- stores/platform_db.py, for at most the 12 hours SQS allows), delete; a dead letter moves
--- into the source's own dead-letter queue with its history, within that queue's bounds
+-- receiving: read and lease (only the delivery columns, granted column by column in
+-- stores/platform_db.py, for at most the 12 hours SQS allows and never into the past, which
+-- would put a message ahead of all); deleting and dead-lettering go through the platform's
+-- functions (0031): a flow's login may not DELETE (which would allow LOCK TABLE) nor write a
+-- letter itself
 DROP POLICY receive ON comind.messages;
 CREATE POLICY receive ON comind.messages FOR SELECT
     USING (queue_id IN (SELECT comind.worker_receives()));
 CREATE POLICY lease ON comind.messages FOR UPDATE
     USING (queue_id IN (SELECT comind.worker_receives()))
     WITH CHECK (queue_id IN (SELECT comind.worker_receives())
-                AND visible_at <= now() + interval '12 hours');
-CREATE POLICY settle ON comind.messages FOR DELETE
-    USING (queue_id IN (SELECT comind.worker_receives()));
-CREATE POLICY dead_letter ON comind.messages FOR INSERT
-    WITH CHECK (queue_id IN (SELECT comind.worker_receives()));
+                AND visible_at BETWEEN now() AND now() + interval '12 hours');
 -- sending: a new message, as a send makes it (never received, sent now)
 DROP POLICY send ON comind.messages;
 CREATE POLICY send ON comind.messages FOR INSERT
@@ -53,7 +79,7 @@ CREATE POLICY send ON comind.messages FOR INSERT
         AND first_received_at IS NULL AND last_received_at IS NULL
         AND last_error IS NULL AND dead_letter_info IS NULL
         AND group_id IS NULL AND dedup_id IS NULL);  -- flows write standard queues only
--- and whatever a flow adds (restrictive: on top of either policy above), within its queue's
+-- and whatever a flow adds (restrictive: on top of any INSERT policy), within its queue's
 -- limits
 CREATE POLICY bounds ON comind.messages AS RESTRICTIVE FOR INSERT
     WITH CHECK (

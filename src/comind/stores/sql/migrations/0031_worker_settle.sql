@@ -3,11 +3,12 @@
 -- through these functions (its login keeps SELECT, INSERT and column UPDATE on the table,
 -- which allow no lock that stops others' reads or writes): they check its receive grants as
 -- 0028's policies do, and delete as the platform. The platform calls them too: one path.
+
 -- the refusal of every function below, as PostgreSQL words its own
 CREATE FUNCTION comind.must(allowed boolean, what text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT allowed THEN
+    IF allowed IS NOT TRUE THEN  -- a check that could not decide refuses too
         RAISE EXCEPTION 'permission denied for %', what USING ERRCODE = 'insufficient_privilege';
     END IF;
 END $$;
@@ -71,23 +72,8 @@ BEGIN
     RETURN n;
 END $$;
 
--- a flow adds messages only as a send makes them: the letters of its own records go to its
--- dead-letter queue as sends (flows/access.py platform_rows names it among its sends), and
--- a queue it receives from is no longer one it may send to
-DROP POLICY dead_letter ON comind.messages;
-CREATE OR REPLACE FUNCTION comind.worker_sends() RETURNS SETOF bigint
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN QUERY SELECT q.id FROM comind.queues q
-        WHERE q.name IN (SELECT comind.worker_names('send'))
-           OR q.name IN (SELECT s.queue_name FROM comind.subscriptions s
-                         JOIN comind.topics t ON t.id = s.topic_id
-                         WHERE t.name IN (SELECT comind.worker_names('topic')));
-END $$;
-
 REVOKE EXECUTE ON FUNCTION comind.may_receive(bigint), comind.settle(bigint, bigint[], uuid[]),
     comind.dead_letter(bigint, bigint[]) FROM PUBLIC;
-DROP POLICY settle ON comind.messages;
 
 -- Red team 21g F8: the token vault's functions (0022) took the scope a token is recorded as
 -- written to (`dataset/NAME/FIELD` or `flow/NAME/FIELD`) from the caller unchecked, so a
@@ -96,10 +82,10 @@ CREATE FUNCTION comind.may_scope(scope text) RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
-        OR EXISTS (SELECT 1 FROM comind.worker_grants g
-                   WHERE g.role = session_user AND g.name = split_part(scope, '/', 2)
-                     AND g.kind = CASE split_part(scope, '/', 1)
-                                      WHEN 'dataset' THEN 'dataset' WHEN 'flow' THEN 'flow' END);
+        OR (scope ~ '^(dataset|flow)/[^/]+/[^/]+$' AND EXISTS (
+            SELECT 1 FROM comind.worker_grants g
+            WHERE g.role = session_user AND g.name = split_part(scope, '/', 2)
+              AND g.kind = split_part(scope, '/', 1)));
 END $$;
 REVOKE EXECUTE ON FUNCTION comind.may_scope(text) FROM PUBLIC;
 
