@@ -25,7 +25,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -49,13 +48,6 @@ SELECT h.login, h.locks, h.pids FROM (
     GROUP BY a.usesysid ORDER BY locks DESC LIMIT 1) h
 WHERE h.locks > %(many)s
 """
-
-
-@dataclass(frozen=True)
-class Ended:
-    login: str
-    locks: int
-    sessions: int
 
 
 class LockRelief:
@@ -105,10 +97,9 @@ class LockRelief:
                 os.kill(pid, signal.SIGTERM)
             except OSError as exc:  # gone meanwhile, or not ours to signal
                 log.debug("relief could not end %d: %s", pid, exc)
-        ended = Ended(self._login(pids, int(row[0])), int(row[1]), len(pids))
-        LOCK_HOLDERS_ENDED.inc(ended.sessions)
+        LOCK_HOLDERS_ENDED.inc(len(pids))
         log.warning("postgres lock table full: ended %d session(s) of %s holding %d locks",
-                    ended.sessions, ended.login, ended.locks)  # fmt: skip
+                    len(pids), self._login(pids, int(row[0])), row[1])  # fmt: skip
         return True
 
     def _login(self, pids: list[int], oid: int) -> str:

@@ -117,10 +117,8 @@ class Supervisor:
             self._turns[engine.name].release()
 
     def _tick(self, engine: Engine) -> None:
-        state = self.states[engine.name]
+        state = self.states[engine.name]  # never "maintenance": holding keeps the turn
         now = self.clock()
-        if state.state == "maintenance":
-            return
         if state.state == "healthy" and engine.alive() and engine.check():
             state.failed_checks = 0
             if state.failures and now - state.started_at >= STABLE_AFTER_SECONDS:
