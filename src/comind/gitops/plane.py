@@ -26,17 +26,20 @@ from comind.gitops.providers.flow import FlowProvider
 from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
+from comind.gitops.providers.sqs_queues import SqsQueueProvider
 from comind.gitops.reconcile import Reconciler
 from comind.gitops.records import GitOpsRecords, SecretStore
 from comind.gitops.relays import Relays
-from comind.gitops.resources import Resource
+from comind.gitops.resources import PLATFORM, Resource
 from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Desired, Source, SyncService
 from comind.governance import lineage_metrics
 from comind.governance.lineage import derive
 from comind.governance.lineage_store import LineageStore
+from comind.queue.forwarder import Forwarder
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
+from comind.queue.remote import RemoteQueues
 from comind.stores.object_store import ObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
@@ -70,6 +73,7 @@ class ControlPlane:
         flow_command: Callable[..., str] | None = None,
         flow_env: Callable[[Resource], dict[str, str]] = lambda res: {},
         refresh_interval: float = 10.0,
+        remote: RemoteQueues | None = None,
     ) -> None:
         self.engines, self.secrets = engines, secrets
         self.pg, self.acl = PgAdmin(engines.postgres), RedisAcl(engines.redis)
@@ -80,7 +84,7 @@ class ControlPlane:
             "database": self.databases,
             "cache": self.caches,
             "bucket": BucketProvider(engines.objects),
-            "queue": QueueProvider(layer),
+            "queue": _queue_provider(layer, remote),
             "topic": TopicProvider(layer),
             "subscription": SubscriptionProvider(layer),
         }
@@ -98,6 +102,7 @@ class ControlPlane:
                 providers["flow"] = self.flows
         self.records = GitOpsRecords(layer.pool)
         self.relays = Relays(self.databases, layer.topics, redis_client(engines.redis))
+        self.forwarder = Forwarder(layer.queues, remote) if remote is not None else None
         self.lineage = LineageStore(layer.pool)
         self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
         self.service = SyncService(source, env, self.records, Reconciler(providers),
@@ -109,6 +114,10 @@ class ControlPlane:
         """A revision is applied: follow its outboxes, store its lineage graph (a graph
         that cannot be stored leaves the previous one; the revision stays applied)."""
         self.relays.follow(desired.resources)
+        if self.forwarder is not None:
+            self.forwarder.follow(r.spec["queue"] for r in desired.resources
+                                  if r.kind == "queue" and r.app != PLATFORM)  # fmt: skip
+            self.forwarder.start()
         try:
             graph = derive(desired.spec, desired.root or Path())
             self.lineage.replace(graph, desired.revision)
@@ -121,6 +130,8 @@ class ControlPlane:
 
     def close(self) -> None:
         self.relays.stop_all()
+        if self.forwarder is not None:
+            self.forwarder.stop()
         self.pg.close()
         self.acl.close()
 
@@ -130,6 +141,12 @@ class ControlPlane:
         desired = self.service.applying or self.service.current
         resources = desired.resources if desired else []
         return service_env(app, resources, self.engines, secrets or self.secrets)
+
+
+def _queue_provider(layer: MessageLayer, remote: RemoteQueues | None) -> Provider:
+    """The apps' queues in PostgreSQL, or on SQS with what the platform writes forwarded."""
+    local = QueueProvider(layer)
+    return SqsQueueProvider(local, remote) if remote is not None else local
 
 
 def aws_env(sqs_url: str, s3_url: str | None, key: AppKey) -> dict[str, str]:

@@ -16,6 +16,7 @@ from comind.apps.credentials import Credentials
 from comind.gitops.plane import ControlPlane, aws_env
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import PLATFORM
+from comind.queue.remote import RemoteQueues
 from comind.spec import Spec
 
 
@@ -30,11 +31,17 @@ class AppEnvironments:
     sqs_url: str
     s3_url: str | None
     ca_env: Callable[[], dict[str, str]]
+    remote: RemoteQueues | None = None  # the apps' queues on an SQS service
 
     def base(self, app: str) -> dict[str, str]:
-        """The endpoints and the app's own key (issued on first use), and the CA bundle."""
-        return {**aws_env(self.sqs_url, self.s3_url, self.credentials.ensure(app)),
-                **self.ca_env()}  # fmt: skip
+        """The endpoints and the app's own key (issued on first use), and the CA bundle;
+        with the apps' queues on SQS, how it reaches them there instead."""
+        env = {**aws_env(self.sqs_url, self.s3_url, self.credentials.ensure(app)),
+               **self.ca_env()}  # fmt: skip
+        if self.remote is not None:
+            del env["AWS_ENDPOINT_URL_SQS"]
+            env |= self.remote.app_env(app)
+        return env
 
     def full(self, app: str) -> dict[str, str]:
         """Everything ``app`` is given, secrets included; 404 for an app the platform does

@@ -33,7 +33,7 @@ from comind.embedded.platform import EmbeddedPlatform
 from comind.embedded.ports import free_port
 from comind.embedded.settings import Settings
 from comind.embedded.state import About
-from comind.errors import ComindError, UsageError
+from comind.errors import ComindError
 from comind.gitops.plane import ControlPlane, Engines
 from comind.gitops.records import SecretStore
 from comind.gitops.sealing_keys import SealingKeys, sealing_keys
@@ -64,9 +64,10 @@ from comind.platform.secrets import platform_sealer, state_key
 from comind.platform.upkeep import MOVE_SECONDS, upkeep
 from comind.platform.worker import worker_command
 from comind.platform.worker_env import worker_env
-from comind.queue.config import QueueSettings, queue_settings
+from comind.queue.config import queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
+from comind.queue.remote import RemoteQueues, check_choice
 from comind.spec import Spec
 from comind.spec.names import BACKUP_BUCKET
 from comind.stores.pg_standins import sweep as sweep_stand_ins
@@ -75,18 +76,8 @@ from comind.stores.postgres import PgTarget, make_pool, superuser
 from comind.stores.redis import client, default_user
 
 log = logging.getLogger("comind.runtime")
+QUEUES = "queues"  # where the apps' queues are, kept as secrets/queues-url
 API_POOL_WAIT = 3.0  # an API request waits this long for a connection, then answers 503
-
-
-def _embedded_queues(queues: QueueSettings) -> None:
-    """The embedded platform serves its queues from its own PostgreSQL; a configuration
-    asking for another backend is refused rather than ignored."""
-    if queues.queue_backend != "postgres":
-        raise UsageError(
-            f"COMIND_QUEUE_BACKEND={queues.queue_backend}: `comind up` keeps its queues in its "
-            "own PostgreSQL; the sqs backend is for workers and clients outside the platform "
-            "(comind.queue.factory), not yet for the platform itself"
-        )
 
 
 class Platform:
@@ -108,7 +99,7 @@ class Platform:
         for what, host in (("the API", self.api_host), ("the S3 endpoint", settings.host)):
             if tls is None and not is_loopback(host):
                 raise ComindError(f"serving {what} on {host} needs TLS (--tls-cert/--tls-key)")
-        _embedded_queues(queue_settings())  # refused before anything starts
+        self.remote_queues = RemoteQueues.open(queue_settings())  # checked before any start
         if not (is_loopback(self.api_host) and is_loopback(settings.host)):
             settings = settings.model_copy(update={"engine_tls": True})
         self.events = EventLog()
@@ -144,6 +135,7 @@ class Platform:
         self._caches: AppCacheCollector | None = None
         self.protection: Protection | None = None
         self.backup_service: BackupService | None = None
+        check_choice(self.engines.home.engine_url(QUEUES, None), self.remote_queues)
         self.objects = object_store(self.engines.home, settings)
         self.wal = WalArchive(
             backup_store(self.engines.home, self.settings, self.objects),
@@ -173,6 +165,8 @@ class Platform:
             self.engines.stop()
             raise
         keep_choices(self.engines.home, self.settings)  # later commands on this directory
+        if self.remote_queues is not None:
+            self.engines.home.keep_engine_url(QUEUES, self.remote_queues.choice)
         apps = sorted(self.spec.apps) if self.spec else []
         self.engines.about = About.model_validate(
             {**self.about, "api_url": self.url, "metrics_url": f"{self.url}/metrics",
@@ -312,6 +306,7 @@ class Platform:
             flow_command=worker_command,
             flow_env=lambda res: worker_env(self, res),
             refresh_interval=self.settings.refresh_interval,
+            remote=self.remote_queues,
         )
 
     def _app_users(self) -> dict[str, bool]:
@@ -333,7 +328,7 @@ class Platform:
     def app_environments(self, credentials: Credentials, secrets: SecretStore) -> AppEnvironments:
         """What apps are given, read through ``credentials`` and ``secrets``."""
         return AppEnvironments(credentials, secrets, lambda: self.gitops, self.spec, self.url,
-                               self.s3_url, lambda: ca_env(self))  # fmt: skip
+                               self.s3_url, lambda: ca_env(self), self.remote_queues)  # fmt: skip
 
     def _alerting(self, series: TimeSeries) -> Alerting:
         # with a real Alertmanager beside it, that one notifies: never the same alert twice
@@ -373,6 +368,8 @@ class Platform:
             self.messages.close()
         if self.control is not None:
             self.control.close()
+        if self.remote_queues is not None:
+            self.remote_queues.close()
 
     def stop(self) -> None:
         self.stop_services()

@@ -3,9 +3,11 @@
 ``COMIND_QUEUE_BACKEND`` is ``postgres`` (the default: the platform database, SKIP LOCKED)
 or ``sqs`` (any SQS API: AWS SQS, ElasticMQ, a moto server), with ``COMIND_SQS_ENDPOINT``,
 ``COMIND_SQS_REGION`` and, optionally, ``COMIND_SQS_ACCESS_KEY_ID`` /
-``COMIND_SQS_SECRET_ACCESS_KEY`` (else boto3's own credential chain). A combination that
-cannot work is refused in one line before any backend is opened; the secret never appears
-in a message or a repr.
+``COMIND_SQS_SECRET_ACCESS_KEY`` (else boto3's own credential chain). With ``sqs`` the apps'
+queues live on that service, named ``COMIND_SQS_QUEUE_PREFIX`` + ``app_queue``; the apps are
+given ``COMIND_SQS_APP_ACCESS_KEY_ID`` / ``COMIND_SQS_APP_SECRET_ACCESS_KEY`` (a key meant for
+the apps only), never the platform's. A combination that cannot work is refused in one line
+before any backend is opened; the secrets never appear in a message or a repr.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from comind.errors import UsageError
 
 Backend = Literal["postgres", "sqs"]
-_SQS_FIELDS = ("sqs_endpoint", "sqs_region", "sqs_access_key_id", "sqs_secret_access_key")
+_SQS_FIELDS = (
+    "sqs_endpoint", "sqs_region", "sqs_access_key_id", "sqs_secret_access_key",
+    "sqs_queue_prefix", "sqs_app_access_key_id", "sqs_app_secret_access_key",
+)  # fmt: skip
 
 
 class QueueConfigError(UsageError):
@@ -36,6 +41,11 @@ class QueueSettings(BaseSettings):
     sqs_region: str | None = Field(default=None, description="SQS region (AWS).")
     sqs_access_key_id: str | None = Field(default=None, description="SQS key id.")
     sqs_secret_access_key: SecretStr | None = Field(default=None, description="SQS secret.")
+    sqs_queue_prefix: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{0,40}$", description="Before every queue name."
+    )
+    sqs_app_access_key_id: str | None = Field(default=None, description="The apps' key id.")
+    sqs_app_secret_access_key: SecretStr | None = Field(default=None, description="Its secret.")
 
 
 def queue_settings(**given: Any) -> QueueSettings:
@@ -69,10 +79,12 @@ def check(settings: QueueSettings) -> None:
         raise QueueConfigError(
             f"COMIND_SQS_ENDPOINT={settings.sqs_endpoint!r}: expected an http(s):// URL"
         )
-    if (settings.sqs_access_key_id is None) != (settings.sqs_secret_access_key is None):
-        raise QueueConfigError(
-            "set both COMIND_SQS_ACCESS_KEY_ID and COMIND_SQS_SECRET_ACCESS_KEY, or neither"
-        )
+    for key, secret in (("sqs_access_key_id", "sqs_secret_access_key"),
+                        ("sqs_app_access_key_id", "sqs_app_secret_access_key")):  # fmt: skip
+        if (getattr(settings, key) is None) != (getattr(settings, secret) is None):
+            raise QueueConfigError(
+                f"set both COMIND_{key.upper()} and COMIND_{secret.upper()}, or neither"
+            )
 
 
 def _is_url(value: str) -> bool:
@@ -84,4 +96,6 @@ def _said(error: Any) -> str:
     """Pydantic's message without the input echoed back (it may be a secret)."""
     if error["type"] == "literal_error":
         return "use postgres or sqs"
+    if error["type"] == "string_pattern_mismatch":
+        return "use at most 40 letters, digits, '-' and '_'"
     return str(error["msg"])

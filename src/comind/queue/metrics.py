@@ -47,6 +47,18 @@ UNDECODABLE = Counter(
     ["queue"],
     registry=REGISTRY,
 )
+FORWARDED = Counter(
+    "comind_queue_forwarded_messages_total",
+    "Messages moved from an app's queue in PostgreSQL on to its queue on SQS.",
+    ["queue"],
+    registry=REGISTRY,
+)
+FORWARD_FAILURES = Counter(
+    "comind_queue_forward_failures_total",
+    "Batches SQS did not take (left in PostgreSQL and forwarded again).",
+    ["queue"],
+    registry=REGISTRY,
+)
 OUTBOX_RELAYED = Counter(
     "comind_outbox_relayed_messages_total",
     "Outbox rows moved from an app's database into its queues.",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from comind.queue import errors, model
 from comind.queue.config import QueueSettings
@@ -63,6 +63,8 @@ class SqsQueues:
             return getattr(self.client, method)(**kwargs)
         except ClientError as exc:
             raise translate(exc) from None
+        except BotoCoreError as exc:  # no answer (connection, timeout, credentials)
+            raise errors.QueueError(str(exc)) from None
 
     def url(self, queue: str) -> str:
         with self._lock:

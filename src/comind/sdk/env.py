@@ -19,6 +19,9 @@ class AppEnv:
     key_prefix: str = ""  # every key of the app starts with it (its Redis user may not leave it)
     cache_ttl: float = DEFAULT_TTL
     sqs_endpoint: str | None = None
+    sqs_queue_prefix: str = ""  # the apps' queues on an SQS service: PREFIXapp_ + queue
+    sqs_key: tuple[str, str] | None = field(default=None, repr=False)  # that service's key
+    sqs_region: str | None = None
     s3_endpoint: str | None = None
     bucket: str | None = None
 
@@ -30,6 +33,9 @@ class AppEnv:
             key_prefix=env.get("REDIS_KEY_PREFIX", ""),
             cache_ttl=float(env.get("COMIND_CACHE_TTL", DEFAULT_TTL)),
             sqs_endpoint=env.get("AWS_ENDPOINT_URL_SQS"),
+            sqs_queue_prefix=env.get("COMIND_SQS_QUEUE_PREFIX", ""),
+            sqs_key=_pair(env, "COMIND_SQS_ACCESS_KEY_ID", "COMIND_SQS_SECRET_ACCESS_KEY"),
+            sqs_region=env.get("COMIND_SQS_REGION"),
             s3_endpoint=env.get("AWS_ENDPOINT_URL_S3"),
             bucket=env.get("OBJECTS_BUCKET"),
         )
@@ -42,7 +48,20 @@ class AppEnv:
 
     def client(self, service: str) -> Any:
         """A boto3 client of the platform's ``sqs`` or ``s3`` endpoint (boto3 reads the
-        endpoint, key and region from the environment the platform set)."""
+        endpoint, key and region from the environment the platform set); with the apps'
+        queues on an SQS service, its key and region for ``sqs``."""
         import boto3
 
-        return boto3.client(service)
+        if service != "sqs" or (self.sqs_key is None and self.sqs_region is None):
+            return boto3.client(service)
+        key, secret = self.sqs_key or (None, None)
+        return boto3.client("sqs", region_name=self.sqs_region, aws_access_key_id=key,
+                            aws_secret_access_key=secret)  # fmt: skip
+
+    def queue_name(self, queue: str) -> str:
+        """The name ``queue`` (the app's own, ``new-orders``) has on the queue service."""
+        return self.sqs_queue_prefix + queue
+
+
+def _pair(env: Mapping[str, str], key: str, secret: str) -> tuple[str, str] | None:
+    return (env[key], env[secret]) if key in env and secret in env else None

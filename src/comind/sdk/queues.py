@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from comind.sdk.env import AppEnv
+
 log = logging.getLogger("comind.sdk.queues")
 WAIT_SECONDS = 5  # one long poll; bounds how long a stop takes
 
@@ -27,7 +29,7 @@ def consume(sqs: Any, queue: str, handle: Callable[[str], None], stop: threading
 
 
 def _receive(sqs: Any, queue: str, handle: Callable[[str], None], stop: threading.Event) -> None:
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=AppEnv.from_environ().queue_name(queue))["QueueUrl"]
     while not stop.is_set():
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                   WaitTimeSeconds=WAIT_SECONDS)  # fmt: skip

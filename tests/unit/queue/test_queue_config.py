@@ -32,6 +32,13 @@ def test_the_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
          "COMIND_SQS_ENDPOINT='localhost:9324': expected an http(s):// URL"),
         ({"queue_backend": "sqs", "sqs_region": "eu-west-1", "sqs_secret_access_key": "s3cr3t"},
          "set both COMIND_SQS_ACCESS_KEY_ID and COMIND_SQS_SECRET_ACCESS_KEY, or neither"),
+        ({"queue_backend": "sqs", "sqs_region": "eu-west-1", "sqs_app_access_key_id": "AKIA"},
+         "set both COMIND_SQS_APP_ACCESS_KEY_ID and COMIND_SQS_APP_SECRET_ACCESS_KEY, or "
+         "neither"),
+        ({"queue_backend": "sqs", "sqs_region": "eu-west-1", "sqs_queue_prefix": "shop/prod"},
+         "COMIND_SQS_QUEUE_PREFIX: use at most 40 letters, digits, '-' and '_'"),
+        ({"sqs_queue_prefix": "shop-"}, "COMIND_SQS_QUEUE_PREFIX is set but COMIND_QUEUE_BACKEND "
+                                        "is postgres: set COMIND_QUEUE_BACKEND=sqs, or unset it"),
     ],
 )  # fmt: skip
 def test_a_combination_that_cannot_work_is_refused_in_one_line(

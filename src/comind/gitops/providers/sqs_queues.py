@@ -1,0 +1,95 @@
+"""Provider ``queue`` with the apps' queues on SQS (``COMIND_QUEUE_BACKEND=sqs``).
+
+An app's queue is made twice: on SQS with the spec's attributes and its dead-letter
+redrive (what the app uses), and in PostgreSQL without a redrive, where the platform's
+producers write inside their transactions and the forwarder takes from (no one else
+receives there, so nothing there should ever be dead-lettered). The flows' own queues stay
+in PostgreSQL only: their workers commit a sink and a lease together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+from comind.gitops.providers.base import MISSING, Kept, Observed
+from comind.gitops.providers.queues import QueueProvider
+from comind.gitops.resources import PLATFORM, Resource
+from comind.queue import model
+from comind.queue.errors import QueueDoesNotExist, QueueNameExists
+from comind.queue.remote import RemoteQueues
+
+REDRIVE = "RedrivePolicy"
+
+
+class SqsQueueProvider:
+    def __init__(self, local: QueueProvider, remote: RemoteQueues) -> None:
+        self.local, self.remote = local, remote
+
+    def observe(self, res: Resource) -> Observed:
+        staged = self.local.observe(_staging(res))
+        if res.app == PLATFORM or not staged.exists:
+            return staged
+        name = self.remote.name(res.spec["queue"])
+        self.remote.queues.forget(name)
+        try:
+            live = self.remote.admin.attributes(name)
+        except QueueDoesNotExist:
+            return MISSING
+        drift = tuple(
+            f"on SQS {key} is {live.get(key, '(unset)')}, spec says {want}"
+            for key, want in self._attributes(res).items()
+            if not _same(key, live.get(key), want)
+        )
+        waiting = sum(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
+        return Observed(True, staged.drift + drift, holds_data=staged.holds_data or waiting > 0)
+
+    def apply(self, res: Resource) -> None:
+        self.local.apply(_staging(res))
+        if res.app == PLATFORM:
+            return
+        name, attributes = self.remote.name(res.spec["queue"]), self._attributes(res)
+        with contextlib.suppress(QueueNameExists):  # then its attributes are set below
+            self.remote.admin.create(name, attributes)
+        self.remote.admin.set_attributes(
+            name, {k: v for k, v in attributes.items() if k != "FifoQueue"}
+        )
+
+    def delete(self, res: Resource) -> None:
+        self.local.delete(_staging(res))  # Kept when the producers wrote to it meanwhile
+        if res.app == PLATFORM:
+            return
+        name = self.remote.name(res.spec["queue"])
+        try:
+            live = self.remote.admin.attributes(name)
+        except QueueDoesNotExist:
+            return
+        waiting = any(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
+        if waiting and res.spec.get("deletion_policy") != "delete":
+            raise Kept("kept: its queue on SQS holds messages")
+        with contextlib.suppress(QueueDoesNotExist):
+            self.remote.admin.delete(name)
+
+    def _attributes(self, res: Resource) -> dict[str, str]:
+        """The spec's attributes as SQS takes them: the redrive names the DLQ's SQS ARN."""
+        attributes = dict(res.spec.get("attributes", {}))
+        if REDRIVE in attributes:
+            target, count = model.parse_redrive_policy(attributes[REDRIVE])
+            arn = self.remote.admin.attributes(self.remote.name(target))["QueueArn"]
+            attributes[REDRIVE] = model.redrive_policy(arn, count)
+        return attributes
+
+
+def _staging(res: Resource) -> Resource:
+    """``res`` as the queue in PostgreSQL: an app's without its redrive."""
+    attributes = res.spec.get("attributes")
+    if res.app == PLATFORM or not attributes or REDRIVE not in attributes:
+        return res
+    kept = {k: v for k, v in attributes.items() if k != REDRIVE}
+    return dataclasses.replace(res, spec={**res.spec, "attributes": kept})
+
+
+def _same(key: str, live: str | None, want: str) -> bool:
+    if key != REDRIVE or live is None:
+        return live == want
+    return model.parse_redrive_policy(live) == model.parse_redrive_policy(want)

@@ -1,0 +1,172 @@
+"""The apps' queues on an SQS service (COMIND_QUEUE_BACKEND=sqs): the provider makes each
+queue there with its dead-letter redrive (and the one in PostgreSQL the platform's producers
+write to, without one), and the forwarder moves what those producers wrote on to SQS. Each
+runs against moto's server (the double of AWS) and against this platform's own SQS endpoint
+of a running platform: the two must agree."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.waiting import wait_until
+
+from comind.gitops.providers.base import Kept
+from comind.gitops.providers.queues import QueueProvider
+from comind.gitops.providers.sqs_queues import SqsQueueProvider
+from comind.gitops.resources import Resource, render
+from comind.platform import Platform
+from comind.queue import metrics
+from comind.queue.config import queue_settings
+from comind.queue.forwarder import Forwarder
+from comind.queue.layer import MessageLayer
+from comind.queue.model import Attribute, OutgoingMessage, parse_redrive_policy
+from comind.queue.remote import RemoteQueues, SqsUnavailable
+from comind.queue.sqs import SqsQueueAdmin, SqsQueues, sqs_client
+from comind.queue.types import ReceivedMessage
+from comind.spec import load_spec
+from comind.stores.postgres import PgTarget
+
+SPEC = """\
+platform: {name: shop}
+apps:
+  orders:
+    run: sleep 1
+    queues:
+      jobs: {visibility_timeout: 1, dlq: {max_receives: 1}}
+      steps: {fifo: true, content_based_dedup: true}
+"""
+
+
+@pytest.fixture(params=["moto", "platform"])
+def remote(request: pytest.FixtureRequest) -> Iterator[RemoteQueues]:
+    prefix = "t" + uuid.uuid4().hex[:8] + "-"
+    if request.param == "moto":
+        url, key, secret = request.getfixturevalue("moto_url"), "testing", "testing"
+    else:
+        runtime: Platform = request.getfixturevalue("runtime")
+        assert runtime.credentials is not None
+        made = runtime.credentials.ensure(prefix.rstrip("-"))
+        url, key, secret = runtime.url, made.access_key_id, made.secret
+    settings = queue_settings(queue_backend="sqs", sqs_endpoint=url, sqs_region="us-east-1",
+                              sqs_access_key_id=key, sqs_secret_access_key=secret,
+                              sqs_queue_prefix=prefix)  # fmt: skip
+    found = RemoteQueues.open(settings)
+    assert found is not None
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def layer(pg: PgTarget) -> Iterator[MessageLayer]:
+    opened = MessageLayer.open(pg, max_connections=4)
+    yield opened
+    opened.close()
+
+
+def _queues(tmp_path: Path) -> dict[str, Resource]:
+    (tmp_path / "comind.yaml").write_text(SPEC)
+    return {r.name: r for r in render(load_spec(tmp_path), tmp_path) if r.kind == "queue"}
+
+
+def test_the_provider_makes_each_queue_on_sqs_with_its_redrive(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    provider = SqsQueueProvider(QueueProvider(layer), remote)
+    queues = _queues(tmp_path)
+    for name in ("jobs-dlq", "jobs", "steps"):  # the order a sync applies them in
+        assert not provider.observe(queues[name]).exists
+        provider.apply(queues[name])
+        assert provider.observe(queues[name]).sync == "Synced"
+    jobs = remote.admin.attributes(remote.name("orders/jobs"))
+    dlq = remote.admin.attributes(remote.name("orders/jobs-dlq"))
+    assert parse_redrive_policy(jobs["RedrivePolicy"]) == (remote.name("orders/jobs-dlq"), 1)
+    assert dlq["QueueArn"].endswith(remote.name("orders/jobs-dlq"))
+    assert remote.admin.attributes(remote.name("orders/steps.fifo"))["FifoQueue"] == "true"
+    assert "RedrivePolicy" not in layer.admin.attributes("orders/jobs")  # nothing dead-letters
+
+    remote.admin.set_attributes(remote.name("orders/jobs"), {"VisibilityTimeout": "9"})
+    drift = provider.observe(queues["jobs"]).drift
+    assert drift == ("on SQS VisibilityTimeout is 9, spec says 1",)
+    provider.apply(queues["jobs"])
+    assert provider.observe(queues["jobs"]).drift == ()
+
+    # what an app receives and does not delete goes to its dead-letter queue on SQS
+    remote.queues.send(remote.name("orders/jobs"), [OutgoingMessage("poison")])
+    assert remote.queues.receive(remote.name("orders/jobs"), wait_seconds=1)
+    assert provider.observe(queues["jobs"]).holds_data
+
+    def dead_lettered() -> bool:  # its next receive, once visible again, moves it
+        remote.queues.receive(remote.name("orders/jobs"), wait_seconds=0)
+        return [m.body for m in _drain(remote, "orders/jobs-dlq")] == ["poison"]
+
+    assert wait_until(dead_lettered, 20, interval=0.3)
+    remote.queues.send(remote.name("orders/jobs"), [OutgoingMessage("waiting")])
+    with pytest.raises(Kept, match="its queue on SQS holds messages"):
+        provider.delete(queues["jobs"])
+    assert remote.admin.names(remote.prefix) == sorted(
+        remote.name(n) for n in ("orders/jobs", "orders/jobs-dlq", "orders/steps.fifo")
+    )
+
+
+def test_the_forwarder_moves_what_the_platform_wrote_on_to_sqs(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    provider = SqsQueueProvider(QueueProvider(layer), remote)
+    queues = _queues(tmp_path)
+    for name in ("jobs-dlq", "jobs", "steps"):
+        provider.apply(queues[name])
+    kind = {"kind": Attribute("String", "order")}
+    layer.queues.send("orders/jobs", [OutgoingMessage(f"job {i}", kind) for i in range(12)])
+    steps = [OutgoingMessage(f"step {i}", group_id=f"g{i % 2}") for i in range(6)]
+    layer.queues.send("orders/steps.fifo", steps)
+    forwarder = Forwarder(layer.queues, remote)
+    forwarder.follow(["orders/jobs", "orders/steps.fifo", "orders/jobs-dlq"])
+    before = metrics.FORWARDED.labels("orders/jobs")._value.get()
+    while forwarder.forward_all()[0]:
+        pass
+    assert metrics.FORWARDED.labels("orders/jobs")._value.get() - before == 12
+    assert layer.queues.stats("orders/jobs").visible == 0  # nothing left behind
+    got = _drain(remote, "orders/jobs")
+    assert sorted(m.body for m in got) == sorted(f"job {i}" for i in range(12))
+    assert all(m.attributes == kind for m in got)
+    ordered = [m.body for m in _drain(remote, "orders/steps.fifo")]
+    for group in (0, 1):  # each group in the order it was written
+        assert [b for b in ordered if int(b[-1]) % 2 == group] == [
+            f"step {i}" for i in range(6) if i % 2 == group
+        ]
+
+
+def test_a_batch_sqs_does_not_take_stays_in_postgresql(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    provider = SqsQueueProvider(QueueProvider(layer), remote)
+    queues = _queues(tmp_path)
+    for name in ("jobs-dlq", "jobs"):
+        provider.apply(queues[name])
+    layer.queues.send("orders/jobs", [OutgoingMessage("kept")])
+    down = queue_settings(queue_backend="sqs", sqs_endpoint="http://127.0.0.1:9",
+                          sqs_region="us-east-1", sqs_access_key_id="k",
+                          sqs_secret_access_key="s")  # fmt: skip
+    with pytest.raises(SqsUnavailable, match=r"SQS at http://127.0.0.1:9 does not answer"):
+        RemoteQueues.open(down)
+    gone = SqsQueues(sqs_client(down))
+    failing = Forwarder(layer.queues, RemoteQueues(down, gone, SqsQueueAdmin(gone)))
+    failing.follow(["orders/jobs"])
+    assert failing.forward_all() == (0, True)
+    assert layer.queues.stats("orders/jobs").visible == 1  # released at once, not lost
+    forwarder = Forwarder(layer.queues, remote)
+    forwarder.follow(["orders/jobs"])
+    assert forwarder.forward_all() == (1, False)
+    assert [m.body for m in _drain(remote, "orders/jobs")] == ["kept"]
+
+
+def _drain(remote: RemoteQueues, queue: str) -> list[ReceivedMessage]:
+    name, got = remote.name(queue), []
+    while batch := remote.queues.receive(name, max_messages=10, wait_seconds=0):
+        got += batch
+        for message in batch:
+            remote.queues.delete(name, message.receipt_handle)
+    return got
