@@ -18,12 +18,25 @@ import pytest
 import redis
 from tests.waiting import wait_until
 
+from comind.sdk import events, outbox
+from comind.sdk.env import AppEnv
+
 pytestmark = pytest.mark.slow
-SPEC = (
-    "platform: {name: remote}\napps:\n  ledger:\n    run: sleep 3600\n"
-    "    database: {name: ledger}\n    cache: {}\n"
-    "    bucket: {name: ledger-files, versioning: true, encrypted: true}\n"
-)
+SPEC = """\
+platform: {name: remote}
+apps:
+  ledger:
+    run: sleep 3600
+    publishes: [ledger-posted]
+    database: {name: ledger}
+    cache: {}
+    bucket: {name: ledger-files, versioning: true, encrypted: true}
+    queues:
+      entries: {visibility_timeout: 1, dlq: {max_receives: 1}}
+topics:
+  ledger-posted:
+    subscribers: [{queue: ledger/entries, filter: {kind: [entry]}}]
+"""
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
@@ -63,8 +76,16 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     assert unstored.returncode != 0 and "S3: Could not connect" in unstored.stderr
     assert "Traceback" not in unstored.stderr
 
-    # every bucket on S3 (moto standing in for AWS), named with the platform's prefix
-    urls |= {"COMIND_OBJECT_STORE": "s3:remote-", "COMIND_S3_ENDPOINT": moto_url, **MOTO_KEYS}
+    no_sqs = _up(comind, repo, {**urls, **_sqs("http://127.0.0.1:9")})
+    assert no_sqs.returncode != 0
+    assert "SQS at http://127.0.0.1:9 does not answer" in no_sqs.stderr
+    assert "Traceback" not in no_sqs.stderr and "platform-secret" not in no_sqs.stderr
+
+    # every bucket on S3 and the apps' queues on SQS (moto standing in for AWS), named with
+    # the platform's prefixes
+    plain = urls | {"COMIND_OBJECT_STORE": "s3:remote-", "COMIND_S3_ENDPOINT": moto_url,
+                    **MOTO_KEYS}  # fmt: skip
+    urls = plain | _sqs(moto_url)
     _up(comind, repo, urls).check_returncode()
     state = json.loads((home / "state.json").read_text())
     assert state["engines"]["postgres"]["address"] == pg_url.rsplit("@", 1)[1].split("/")[0]
@@ -97,6 +118,8 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     assert moto.get_bucket_versioning(Bucket="remote-ledger-files")["Status"] == "Enabled"
     assert not (home / "objects" / "ledger-files").exists()  # nothing in the state directory
 
+    _queues_on_sqs(env, moto_url)
+
     taken = [json.loads(comind("backup", "run", "--kind", *kind, "--json", timeout=300,
                                check=True).stdout)["id"]
              for kind in (("full",), ("logical", "--app", "ledger"), ("objects",))]  # fmt: skip
@@ -116,3 +139,53 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     with psycopg.connect(pg_url) as conn:  # the managed server outlives the platform
         ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
         assert conn.execute(ledger).fetchone() == (1,)
+    moved = _up(comind, repo, plain)  # the apps' queues would be left behind on SQS
+    assert moved.returncode != 0
+    assert f"keeps its apps' queues on SQS at {moto_url} with queue prefix 'remote-'" in (
+        moved.stderr
+    )
+
+
+def _sqs(url: str) -> dict[str, str]:
+    return {"COMIND_QUEUE_BACKEND": "sqs", "COMIND_SQS_ENDPOINT": url,
+            "COMIND_SQS_REGION": "us-east-1", "COMIND_SQS_QUEUE_PREFIX": "remote-",
+            "COMIND_SQS_ACCESS_KEY_ID": "platform", "COMIND_SQS_SECRET_ACCESS_KEY":
+            "platform-secret", "COMIND_SQS_APP_ACCESS_KEY_ID": "apps",
+            "COMIND_SQS_APP_SECRET_ACCESS_KEY": "apps-secret"}  # fmt: skip
+
+
+def _queues_on_sqs(env: dict[str, str], moto_url: str) -> None:
+    """The app's queue and its dead-letter queue are on SQS; what the app's outbox and a
+    topic (through its filter) write reaches it there, and the redrive works there."""
+    assert "platform-secret" not in json.dumps(env)  # the apps' key, never the platform's
+    app = AppEnv.from_environ(env)
+    assert (app.sqs_endpoint, app.sqs_key) == (moto_url, ("apps", "apps-secret"))
+    sqs = app.client("sqs")
+    url = sqs.get_queue_url(QueueName=app.queue_name("entries"))["QueueUrl"]
+    redrive = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+    dlq_name = app.queue_name("entries-dlq")
+    assert json.loads(redrive["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"].endswith(
+        f":{dlq_name}"
+    )
+    with psycopg.connect(env["DATABASE_URL"]) as conn:  # one transaction of the app's
+        events.publish(conn, "ledger-posted", "posted 1", attributes={"kind": "entry"})
+        events.publish(conn, "ledger-posted", "not for ledger", attributes={"kind": "other"})
+        outbox.send(conn, "entries", "direct 2")
+    seen: dict[str, str] = {}
+
+    def arrived() -> bool:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        seen.update({m["Body"]: m["ReceiptHandle"] for m in got.get("Messages", [])})
+        return {"posted 1", "direct 2"} <= set(seen)
+
+    assert wait_until(arrived, 60, interval=0.1), seen
+    assert "not for ledger" not in seen
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=seen["direct 2"])
+    dlq = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+
+    def dead_lettered() -> bool:  # "posted 1" was received once and not deleted
+        sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+        got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", [])
+        return [m["Body"] for m in got] == ["posted 1"]
+
+    assert wait_until(dead_lettered, 30, interval=0.3)

@@ -55,8 +55,8 @@ class AppEnv:
         if service != "sqs" or (self.sqs_key is None and self.sqs_region is None):
             return boto3.client(service)
         key, secret = self.sqs_key or (None, None)
-        return boto3.client("sqs", region_name=self.sqs_region, aws_access_key_id=key,
-                            aws_secret_access_key=secret)  # fmt: skip
+        return boto3.client("sqs", endpoint_url=self.sqs_endpoint, region_name=self.sqs_region,
+                            aws_access_key_id=key, aws_secret_access_key=secret)  # fmt: skip
 
     def queue_name(self, queue: str) -> str:
         """The name ``queue`` (the app's own, ``new-orders``) has on the queue service."""
