@@ -8,14 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from tests.waiting import moment_between
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -64,9 +63,7 @@ def test_backup_verify_mistake_and_point_in_time_restore(
     point = json.loads(
         comind("backup", "restore-point", "before-cleanup", "--json", check=True).stdout
     )
-    time.sleep(1.1)
-    good_moment = datetime.now(UTC)
-    time.sleep(1.1)
+    good_moment = moment_between()
     sql("DELETE FROM entries WHERE n > 500")  # the mistake
 
     side = json.loads(

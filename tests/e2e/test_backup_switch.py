@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import redis
-from tests.waiting import wait_until
+from tests.waiting import moment_between, wait_until
 
 pytestmark = pytest.mark.slow
 Run = Callable[..., Any]
@@ -47,9 +45,7 @@ def test_the_platform_switches_to_a_moment_before_a_mistake(
         conn.execute("CREATE TABLE entries (n int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO entries SELECT i, 'good' FROM generate_series(1, 100) i")
     comind("backup", "run", "--json", check=True, extra_env=ARCHIVING)
-    time.sleep(1.1)
-    moment = datetime.now(UTC).isoformat()
-    time.sleep(1.1)
+    moment = moment_between().isoformat()
     with psycopg.connect(dsn, autocommit=True) as conn:  # the mistake
         conn.execute("DELETE FROM entries WHERE n > 10")
         conn.execute("INSERT INTO entries VALUES (1000, 'zz after')")
@@ -71,9 +67,7 @@ def test_the_platform_switches_to_a_moment_before_a_mistake(
     gone = json.loads(comind("restore", "--discard-old", "--yes", "--json", check=True).stdout)
     assert gone["deleted"] == [done["old_data_dir"]] and not Path(done["old_data_dir"]).exists()
 
-    time.sleep(1.1)
-    second = datetime.now(UTC).isoformat()
-    time.sleep(1.1)
+    second = moment_between().isoformat()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE entries SET note = 'wrong'")
     swapped = json.loads(comind("restore", "--app", "ledger", "--to-time", second, "--replace",

@@ -26,6 +26,7 @@ from comind.cli.connect import Globals
 from comind.cli.demo import demo_cli
 from comind.cli.deploy import deploy_cli
 from comind.cli.disaster import dr_cli
+from comind.cli.exiting import leave
 from comind.cli.flows import flow_cli
 from comind.cli.keys import keys_cli
 from comind.cli.lineage import lineage_cli
@@ -138,7 +139,16 @@ def version() -> None:
 
 
 def run() -> None:
-    """Entry point: run the app, turning known errors into one line and an exit code."""
+    """Entry point: run the app, then leave without the interpreter's teardown."""
+    try:
+        _run()
+    except SystemExit as exc:
+        leave(exc.code)
+    leave(0)
+
+
+def _run() -> None:
+    """The app, known errors turned into one line and an exit code."""
     try:
         app()
     except ComindError as exc:

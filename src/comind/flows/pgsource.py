@@ -7,7 +7,7 @@ identifier every PostgreSQL adapter of the flows package builds its statements w
 
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any
 
 from psycopg import sql
@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from comind.flows.records import Record
-from comind.flows.sources import Polled, jsonable, row_values
+from comind.flows.sources import Polled, idle, jsonable, row_values
 from comind.flows.state import FlowState
 from comind.stores.postgres import Connection
 
@@ -32,10 +32,10 @@ class TableSource:
         self.pool, self.table, self.cursor, self.state, self.flow = pool, table, cursor, state, flow
         self.position: Any = state.cursor(flow)
 
-    def poll(self, size: int, max_wait: float) -> Polled:
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
         rows = self._rows(size + 1)
         if not rows:
-            time.sleep(max_wait)
+            idle(max_wait, stop)
             return Polled()
         if len(rows) > size:
             after, rows = rows[size], rows[:size]

@@ -6,6 +6,7 @@ attempt count; one refused again is quarantined again, under a new id)."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -28,7 +29,7 @@ class DeadLetters:
         self.queues, self.queue = queues, flow_dead_letter_queue(flow)
         self.began = queues.clock()
 
-    def poll(self, size: int, max_wait: float) -> Polled:
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
         out = Polled()
         for msg in self.queues.lease(self.queue, limit=size, visibility_timeout=300):
             if msg.sent_at is not None and msg.sent_at >= self.began:
@@ -74,7 +75,7 @@ class QuarantinedRecords:
     def __init__(self, state: FlowState, flow: str, rows: list[Quarantined]):
         self.state, self.flow, self.rows = state, flow, rows
 
-    def poll(self, size: int, max_wait: float) -> Polled:
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
         taken, self.rows = self.rows[:size], self.rows[size:]
         return Polled(records=[Record(q.record, q.id) for q in taken], refs=[q.id for q in taken])
 

@@ -100,13 +100,13 @@ class FlowRunner:
         """Process batches until ``stop`` is set; the batch in hand is finished first."""
         while not stop.is_set():
             try:
-                self.run_once()
+                self.run_once(stop)
             except Exception as exc:  # an engine hiccup: the batch comes back; keep going
                 log.warning("flow %s: batch failed, it will be redelivered: %s", self.flow, exc)
                 self.sleep(1.0)
 
-    def run_once(self) -> Outcome:
-        polled = self.source.poll(self.policy.batch_size, self.policy.max_wait)
+    def run_once(self, stop: threading.Event | None = None) -> Outcome:
+        polled = self.source.poll(self.policy.batch_size, self.policy.max_wait, stop)
         outcome = self.process(polled)
         now = time.monotonic()
         if now - self._lag_at >= LAG_EVERY_SECONDS or not polled.refs:

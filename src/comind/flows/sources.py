@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +42,11 @@ class Polled:
 
 
 class Source(Protocol):
-    def poll(self, size: int, max_wait: float) -> Polled: ...
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
+        """Up to ``size`` records, waiting up to ``max_wait`` s for some; a wait ends early,
+        empty-handed, once ``stop`` is set (a worker stopping is not held up by an idle
+        source)."""
+        ...
 
     def ack(self, polled: Polled, conn: Connection | None = None) -> None: ...
 
@@ -95,13 +100,14 @@ class QueueSource:
     ) -> None:
         self.queues, self.queue, self.visibility = queues, queue, visibility
 
-    def poll(self, size: int, max_wait: float) -> Polled:
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
         deadline = time.monotonic() + max_wait
         got = self.queues.lease(
             self.queue,
             limit=size,
             wait_seconds=max(max_wait, 1.0),
             visibility_timeout=self.visibility,
+            stop=stop,
         )
         while got and len(got) < size and (left := deadline - time.monotonic()) > 0:
             more = self.queues.lease(
@@ -150,6 +156,14 @@ class QueueSource:
         return self.queues.stats(self.queue).oldest_age_seconds
 
 
+def idle(seconds: float, stop: threading.Event | None) -> None:
+    """The wait of a poll that found nothing: ``seconds``, or until ``stop`` is set."""
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -173,7 +187,7 @@ class ObjectSource:
         self.bucket, _, self.prefix = location.partition("/")
         self.oldest_pending = 0.0
 
-    def poll(self, size: int, max_wait: float) -> Polled:
+    def poll(self, size: int, max_wait: float, stop: threading.Event | None = None) -> Polled:
         out = Polled()
         for key, etag in self._pending():
             records, reasons = self._read(key)
@@ -186,7 +200,7 @@ class ObjectSource:
             if len(out.records) >= size:
                 break
         if not out.refs:
-            time.sleep(max_wait)
+            idle(max_wait, stop)
         return out
 
     def ack(self, polled: Polled, conn: Connection | None = None) -> None:

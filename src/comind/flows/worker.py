@@ -7,6 +7,7 @@ same PostgreSQL) share its source safely: queue leases hand each message to one 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -14,20 +15,36 @@ from types import FrameType
 from comind.flows.batch import BatchRunner
 from comind.flows.build import FlowBuilder
 from comind.flows.lineage_runs import StreamRun
+from comind.stores.waking import Stop
 
 log = logging.getLogger("comind.flows.worker")
+STOPPING = (signal.SIGTERM, signal.SIGINT)
 
 
-def stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping after the batch in hand (signal %d)", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+def stop_on_signals() -> Stop:
+    """A stop set when SIGTERM or SIGINT arrives, which also ends an idle source's wait at
+    once. Setting it takes locks, so it is set on a thread of its own, never in a handler
+    (which may interrupt the main thread holding one): Python writes each signal's number
+    to a wake-up pipe, which that thread reads. Call from the main thread."""
+    stop = Stop()
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write)
+    for signum in STOPPING:
+        signal.signal(signum, _noted)  # a Python handler: the process lives on, the pipe hears
+    threading.Thread(target=_stop_on, args=(read, stop), name="comind-signals", daemon=True).start()
     return stop
+
+
+def _noted(signum: int, frame: FrameType | None) -> None:
+    """The work is done by ``_stop_on``, reading the wake-up pipe."""
+
+
+def _stop_on(read: int, stop: Stop) -> None:
+    while (signum := os.read(read, 1)[0]) not in STOPPING:
+        continue  # another signal with a Python handler (app code may install one)
+    log.info("stopping after the batch in hand (signal %d)", signum)
+    stop.set()
 
 
 def serve(builder: FlowBuilder, name: str, stop: threading.Event) -> None:

@@ -21,6 +21,7 @@ from comind.queue.outbox import OutboxRelay
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.redis import RedisClient
+from comind.stores.waking import Stop
 
 
 class Relays:
@@ -28,7 +29,7 @@ class Relays:
                  cache: RedisClient | None = None) -> None:  # fmt: skip
         self.databases, self.topics, self.cache = databases, topics, cache
         self.queues: PostgresQueues = topics.queues
-        self._running: dict[str, tuple[list[threading.Thread], threading.Event]] = {}
+        self._running: dict[str, tuple[list[threading.Thread], Stop]] = {}
         self._publishes: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -51,7 +52,7 @@ class Relays:
         work = [relay.run]
         if self.cache is not None:
             work.append(TableWatcher(app, source, self.cache).run)
-        stop = threading.Event()
+        stop = Stop()  # wakes their LISTEN waits: a stop is not a second late
         threads = [threading.Thread(target=run, args=(stop,), name=f"relay-{app}", daemon=True)
                    for run in work]  # fmt: skip
         for thread in threads:
@@ -59,8 +60,8 @@ class Relays:
         self._running[app] = (threads, stop)
 
     def _stop(self, *apps: str) -> None:
-        """Signal every relay first, then wait: each notices only at its next idle wake-up,
-        so waiting for them one by one would add those waits up."""
+        """Signal every relay first, then wait: a relay busy with a batch notices the stop
+        only after it, so waiting for them one by one would add those batches up."""
         stopping = [self._running.pop(app) for app in apps]
         for _, stop in stopping:
             stop.set()

@@ -19,6 +19,7 @@ from comind.observe.metrics import REGISTRY
 from comind.sdk.keys import epoch_key, version_key
 from comind.stores.postgres import DatabaseError, PgTarget, connect
 from comind.stores.redis import RedisClient
+from comind.stores.waking import notifications
 
 log = logging.getLogger("comind.gitops.table_watch")
 CHANNEL = "comind_qc"
@@ -40,7 +41,7 @@ class TableWatcher:
                     listener.execute(f"LISTEN {CHANNEL}")
                     self.cache.incr(epoch_key(f"{self.app}:"))  # what happened unheard is stale
                     while not stop.is_set():
-                        for note in listener.notifies(timeout=WAIT):
+                        for note in notifications(listener, timeout=WAIT, stop=stop):
                             self.bump(note.payload)
             except DatabaseError as exc:
                 log.warning("query cache invalidation for app %s: %s", self.app, exc)

@@ -34,6 +34,7 @@ from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.postgres import Connection, Json, PgTarget, connect, error_summary
 from comind.stores.queries import named
+from comind.stores.waking import notifications
 
 _sql = named("comind.queue", "outbox")
 
@@ -238,8 +239,7 @@ class OutboxRelay:
                     listener.execute(f"LISTEN {CHANNEL}")
                     while not stop.is_set():
                         if self.step() < TAKE:
-                            for _ in listener.notifies(timeout=IDLE_WAIT_SECONDS, stop_after=1):
-                                pass
+                            notifications(listener, timeout=IDLE_WAIT_SECONDS, stop=stop)
             except Exception as exc:  # database restarting, app DB dropped, a surprise:
                 # never stop the app's outbox for good; the message may quote the app's
                 # database, so the log gets its kind (the details at debug level)

@@ -18,6 +18,7 @@ message again, which at-least-once delivery allows.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,6 +44,7 @@ from comind.queue.postgres_delivery import check_visibility, decode_receipt, del
 from comind.queue.postgres_wakeups import NOTIFY_CHANNEL, Wakeups
 from comind.queue.types import QueueStats, ReceivedMessage, SendResult
 from comind.stores.queries import named
+from comind.stores.waking import stopped, woken_by
 
 _sql = named("comind.queue", "queue")
 
@@ -259,24 +261,28 @@ class PostgresQueues:
         limit: int,
         wait_seconds: float = 0.0,
         visibility_timeout: int | None = None,
+        stop: threading.Event | None = None,
     ) -> list[ReceivedMessage]:
         """Up to ``limit`` (at most :data:`MAX_LEASE`) deliveries for the platform's own
         consumers (flow workers), which SQS's ten per receive would only slow down."""
         q = self.cached(queue)
         visibility = q.visibility_timeout if visibility_timeout is None else visibility_timeout
         check_visibility(visibility)
-        return self._waited(Poll(q, max(1, min(limit, MAX_LEASE)), visibility, wait_seconds))
+        poll = Poll(q, max(1, min(limit, MAX_LEASE)), visibility, wait_seconds)
+        return self._waited(poll, stop)
 
-    def _waited(self, poll: Poll) -> list[ReceivedMessage]:
-        """``poll`` taken now, else as soon as a send wakes it, at most ``poll.wait`` s later.
-        The wait holds no pooled connection (see :mod:`comind.queue.postgres_wakeups`)."""
+    def _waited(self, poll: Poll, stop: threading.Event | None = None) -> list[ReceivedMessage]:
+        """``poll`` taken now, else as soon as a send wakes it, at most ``poll.wait`` s later;
+        sooner, empty, once ``stop`` is set. The wait holds no pooled connection (wakeups)."""
         got = self.take(poll)
         if got or poll.wait <= 0:
             return got
         deadline = time.monotonic() + poll.wait
-        with self.wakeups.watch(poll.queue.id) as watch:
+        with self.wakeups.watch(poll.queue.id) as watch, woken_by(stop, watch.fire):
             while not got and (left := deadline - time.monotonic()) > 0:
                 watch.wait(min(left, RECHECK_SECONDS))
+                if stopped(stop):  # a stopping worker takes no new batch: the next one will
+                    break
                 got = self.take(poll)
         return got
 

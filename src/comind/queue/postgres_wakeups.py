@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from comind.stores.postgres import Pool
+from comind.stores.waking import Stop, notifications
 
 log = logging.getLogger("comind.queue.wakeups")
 
@@ -75,7 +76,7 @@ class Wakeups:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._listening = threading.Event()
-        self._stop = threading.Event()
+        self._stop = Stop()  # close() wakes the listener at once, not at its next timeout
 
     @classmethod
     def beside(cls, pool: Pool) -> Wakeups:
@@ -138,7 +139,7 @@ class Wakeups:
             self._listening.set()
             idle_since = time.monotonic()
             while not self._stop.is_set():
-                for note in conn.notifies(timeout=RECONNECT_SECONDS):
+                for note in notifications(conn, timeout=RECONNECT_SECONDS, stop=self._stop):
                     self._fire(note.payload)
                 if self._watches:
                     idle_since = time.monotonic()
