@@ -1,14 +1,19 @@
-"""Cluster mode's engines by configuration (issue 19): the platform runs on a PostgreSQL and a
-Redis it did not start, named by URL only (COMIND_POSTGRES_URL, COMIND_REDIS_URL). Here they
-are a second PostgreSQL and Redis started by the project's own embedded code, handed over as a
-managed service would be. The app's database, role and Redis user are made there; backups
+"""Cluster mode's engines by configuration (issue 19), as one tour: the platform runs on a
+PostgreSQL and a Redis it did not start, named by URL only (COMIND_POSTGRES_URL,
+COMIND_REDIS_URL; here a second PostgreSQL and Redis started by the project's own embedded
+code, handed over as a managed service would be), every bucket on S3 and the apps' queues on
+SQS (moto standing in for AWS). The app's database, role and Redis user are made there; its
+queue and dead-letter queue on SQS, where its outbox and a filtered topic reach it; backups
 read from there and are restore-tested; what the platform cannot do to a server it does not
 own is refused with one line, and an engine that does not answer or lacks rights stops
-`comind up` before anything is made."""
+`comind up` before anything is made. Then the disaster: `comind dr restore --from s3://…` on
+a new state directory brings the platform back (on engines of its own), its data, buckets
+and queues included, and the managed server's backups still pass their restore tests."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,7 @@ topics:
   ledger-posted:
     subscribers: [{queue: ledger/entries, filter: {kind: [entry]}}]
 """
+PASSPHRASE = {"COMIND_KEYS_PASSPHRASE": "correct horse battery"}
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
@@ -47,10 +53,15 @@ def _up(comind: Any, repo: Path, urls: dict[str, str]) -> Any:
 
 
 def test_the_platform_runs_on_engines_it_did_not_start(
-    comind: Any, home: Path, tmp_path: Path, managed: tuple[str, str], moto_url: str
+    comind: Any,
+    home: Path,
+    tmp_path: Path,
+    managed: tuple[str, str],
+    moto_url: str,
+    engine_root: Path,
 ) -> None:
     pg_url, redis_url = managed
-    repo = tmp_path / "repo"
+    repo, keyfile = tmp_path / "repo", tmp_path / "keys.json"
     repo.mkdir()
     (repo / "comind.yaml").write_text(SPEC)
     urls = {"COMIND_POSTGRES_URL": pg_url, "COMIND_REDIS_URL": redis_url}
@@ -135,6 +146,7 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     full = {"id": taken[0]}
     refused = comind("restore", "--backup", full["id"], "--yes", timeout=120)
     assert refused.returncode != 0 and "not its to replace" in refused.stderr
+    comind("keys", "export", "--out", str(keyfile), check=True, extra_env=PASSPHRASE)
     comind("down", check=True)
     with psycopg.connect(pg_url) as conn:  # the managed server outlives the platform
         ledger = "SELECT count(*) FROM pg_database WHERE datname = 'ledger'"
@@ -145,6 +157,39 @@ def test_the_platform_runs_on_engines_it_did_not_start(
         moved.stderr
     )
 
+    # the disaster: the machine and the managed engines are gone; the backups on S3 and the
+    # exported keys bring the platform back on a new machine, on engines of its own
+    new, since = engine_root / f"{home.name}-rebuilt", datetime.now(UTC)
+    away = {**MOTO_KEYS, **_sqs(moto_url), "COMIND_S3_ENDPOINT": moto_url,
+            "COMIND_OBJECT_STORE": "s3:rebuilt-", **PASSPHRASE}  # fmt: skip
+    rebuilt = comind("--home", str(new), "dr", "restore", "--from", "s3://remote-comind-backups",
+                     "--keys", str(keyfile), "--json", timeout=300, check=True,
+                     extra_env=away)  # fmt: skip
+    assert json.loads(rebuilt.stdout)["buckets"]["ledger-files"] == 1
+    try:
+        comind("--home", str(new), "up", "--repo", str(repo), "--detach", "--api-port", "0",
+               timeout=300, check=True, extra_env=away)  # fmt: skip
+        env = json.loads(comind("--home", str(new), "app", "env", "ledger", "--json",
+                                check=True).stdout)["env"]  # fmt: skip
+        with psycopg.connect(env["DATABASE_URL"]) as conn:
+            assert conn.execute("SELECT count(*) FROM entries").fetchone() == (100,)
+            outbox.send(conn, "entries", "after the disaster")
+        assert _received(AppEnv.from_environ(env), "entries") == "after the disaster"
+        kept = moto.get_object(Bucket="rebuilt-ledger-files", Key="statements/1.txt")["Body"]
+        assert kept.read() == b"opening balance"
+
+        def retested() -> str | None:  # a backup of the managed server, tested on the new one
+            listed = json.loads(comind("--home", str(new), "backup", "ls", "--json",
+                                       check=True).stdout)  # fmt: skip
+            found = next(b for b in listed if b["id"] == taken[0])
+            at = found["verified_at"]
+            return found["verify_status"] if at and datetime.fromisoformat(at) > since else None
+
+        assert wait_until(lambda: retested() is not None, 120, interval=0.5)
+        assert retested() == "verified"
+    finally:
+        comind("--home", str(new), "down")
+
 
 def _sqs(url: str) -> dict[str, str]:
     return {"COMIND_QUEUE_BACKEND": "sqs", "COMIND_SQS_ENDPOINT": url,
@@ -152,6 +197,22 @@ def _sqs(url: str) -> dict[str, str]:
             "COMIND_SQS_ACCESS_KEY_ID": "platform", "COMIND_SQS_SECRET_ACCESS_KEY":
             "platform-secret", "COMIND_SQS_APP_ACCESS_KEY_ID": "apps",
             "COMIND_SQS_APP_SECRET_ACCESS_KEY": "apps-secret"}  # fmt: skip
+
+
+def _received(app: AppEnv, queue: str) -> str | None:
+    """The next body on the app's ``queue`` on SQS (waiting up to 30 s), deleted."""
+    sqs = app.client("sqs")
+    url = sqs.get_queue_url(QueueName=app.queue_name(queue))["QueueUrl"]
+    got: list[dict[str, str]] = []
+
+    def arrived() -> bool:
+        got.extend(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []))
+        return bool(got)
+
+    if not wait_until(arrived, 30, interval=0.1):
+        return None
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+    return got[0]["Body"]
 
 
 def _queues_on_sqs(env: dict[str, str], moto_url: str) -> None:

@@ -251,6 +251,18 @@ def _readable_rows(conn: Any, schema: str, table: str) -> int:
         return -1
 
 
+def own_superuser(target: PgTarget, name: str, password: str) -> None:
+    """Let superuser ``name`` log in with ``password`` on the server at ``target`` (made
+    when the server has no such role)."""
+    with psycopg.connect(target.conninfo(), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        conn.execute(
+            sql.SQL("{} ROLE {} WITH LOGIN SUPERUSER PASSWORD {}").format(
+                sql.SQL("ALTER" if found else "CREATE"), sql.Identifier(name), sql.Literal(password)
+            )
+        )
+
+
 def answers(target: PgTarget) -> bool:
     """Whether the server at ``target`` accepts a connection now."""
     try:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from comind.backup.base import BUCKET, BackupError, adopt_stored, stored_manifests, taken_at
 from comind.backup.buckets import restore_bucket
 from comind.backup.catalog import BackupCatalog
-from comind.backup.cluster import Cluster
+from comind.backup.cluster import Cluster, own_superuser
 from comind.backup.keys import Envelope, KeyRing, open_export
 from comind.backup.manifest import Manifest, ObjectsManifest, PhysicalManifest, RedisManifest
 from comind.backup.pitr import prefetching, replay
@@ -145,8 +145,12 @@ def _postgres(
     with prefetching(cluster, archive, base, home.pg_data) as fetched:  # beside the unpack
         unpack(cluster, store, base, keys.all(), home.pg_data)
         step(f"replaying {len(wal)} archived WAL files")
-        side = replay(cluster, fetched, home.pg_data, {})
-    try:  # backups newer than the last archived transaction are not in its catalog yet
+        side = replay(cluster, fetched, home.pg_data, {}, trusted=True)
+    try:
+        # its password was in the server's URL (not exported) for a platform that ran on a
+        # PostgreSQL of its own (COMIND_POSTGRES_URL); the new engine's is the new home's
+        own_superuser(side.target, SUPERUSER, engine.password)
+        # backups newer than the last archived transaction are not in its catalog yet
         with make_pool(side.target.with_db(PLATFORM_DB), min_size=1, max_size=1) as pool:
             adopt_stored(store, BackupCatalog(pool))
     finally:

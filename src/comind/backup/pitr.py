@@ -185,16 +185,20 @@ def prefetching(
         wal.close()
 
 
-def replay(cluster: Cluster, wal: WalPrefetch, data_dir: Path, goal: dict[str, str]) -> SideCopy:
+def replay(
+    cluster: Cluster, wal: WalPrefetch, data_dir: Path, goal: dict[str, str],
+    *, trusted: bool = False,
+) -> SideCopy:  # fmt: skip
     """Start the backup unpacked in ``data_dir`` with the archived WAL ``wal`` fetches,
     replayed to ``goal`` (recovery target settings; none: every archived WAL file) and
-    promoted; returns the running copy."""
+    promoted; returns the running copy (``trusted``: on a private socket that asks no
+    password, see :func:`start_side`)."""
     (data_dir / "recovery.signal").touch()
     own(data_dir, cluster)
     settings = {"restore_command": wal.restore_command, **goal}
     if goal:
         settings["recovery_target_action"] = "promote"
-    side = start_side(cluster, data_dir, settings)
+    side = start_side(cluster, data_dir, settings, trusted=trusted)
     try:
         _wait_promoted(side)
         wal.check()  # a fetch that failed ended the replay early: not a restore

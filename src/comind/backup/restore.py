@@ -239,21 +239,26 @@ def _combine(
 
 def start_side(
     cluster: Cluster, data_dir: Path, settings: dict[str, str] | None = None,
-    *, private: bool = False, superuser: tuple[str, str] | None = None,
+    *, private: bool = False, superuser: tuple[str, str] | None = None, trusted: bool = False,
 ) -> SideCopy:  # fmt: skip
     """Run the cluster in ``data_dir`` on a free port (``settings``: more server settings,
     given on the command line so none of them stays in the data directory). ``private``: no
     TCP at all, only a socket in a directory of the server's OS user and an hba of its own
     (password logins on it alone), for a copy the platform checks: it holds every app's data
     and its roles' passwords as they were, and no app may log in to it. ``superuser``: its
-    (name, password), when not the live cluster's (a restored copy has the live one's)."""
+    (name, password), when not the live cluster's (a restored copy has the live one's).
+    ``trusted``: private, and its socket lets in without a password (a copy whose
+    superuser's password the platform does not know: one taken of a server it did not run);
+    no more open than a password: only the server's OS user and root reach that socket, and
+    they can read the data files anyway."""
+    private = private or trusted
     sockets = _socket_dir(cluster) if private else None
     host = str(sockets) if sockets else cluster.target.host
     port = 5432 if sockets else free_port(host)
     log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
     if sockets:
         listen = {"listen_addresses": "", "unix_socket_directories": host,
-                  "hba_file": str(_private_hba(cluster, sockets))}  # fmt: skip
+                  "hba_file": str(_private_hba(cluster, sockets, trusted))}  # fmt: skip
     else:
         listen = {"listen_addresses": host, "unix_socket_directories": ""}
     given = {**listen, "port": str(port), "archive_mode": "off", **(settings or {})}
@@ -274,6 +279,7 @@ def start_side(
 
 
 PRIVATE_HBA = "local all all scram-sha-256\n"
+TRUSTED_HBA = "local all all trust\n"  # a socket only the server's OS user and root reach
 
 
 def _socket_dir(cluster: Cluster) -> Path:
@@ -284,9 +290,9 @@ def _socket_dir(cluster: Cluster) -> Path:
     return path
 
 
-def _private_hba(cluster: Cluster, sockets: Path) -> Path:
+def _private_hba(cluster: Cluster, sockets: Path, trusted: bool) -> Path:
     hba = sockets / "pg_hba.conf"
-    hba.write_text(PRIVATE_HBA)
+    hba.write_text(TRUSTED_HBA if trusted else PRIVATE_HBA)
     hba.chmod(0o600)
     cluster.run_as.chown(hba)
     return hba
