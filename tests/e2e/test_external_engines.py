@@ -3,7 +3,8 @@ PostgreSQL and a Redis it did not start, named by URL only (COMIND_POSTGRES_URL,
 COMIND_REDIS_URL; here a second PostgreSQL and Redis started by the project's own embedded
 code, handed over as a managed service would be), every bucket on S3 and the apps' queues on
 SQS (moto standing in for AWS). The app's database, role and Redis user are made there; its
-queue and dead-letter queue on SQS, where its outbox and a filtered topic reach it; backups
+queue and dead-letter queue on SQS, where its outbox and a filtered topic reach it; an event
+flow from that topic writes its sink table on the managed server; backups
 read from there and are restore-tested; what the platform cannot do to a server it does not
 own is refused with one line, and an engine that does not answer or lacks rights stops
 `comind up` before anything is made. Then the disaster: `comind dr restore --from s3://…` on
@@ -21,6 +22,7 @@ import boto3
 import psycopg
 import pytest
 import redis
+from psycopg.conninfo import make_conninfo
 from tests.waiting import wait_until
 
 from comind.sdk import events, outbox
@@ -41,7 +43,15 @@ apps:
 topics:
   ledger-posted:
     subscribers: [{queue: ledger/entries, filter: {kind: [entry]}}]
+datasets:
+  ledger.postings: {store: postgres://ledger/postings}
+flows:
+  postings:
+    kind: event
+    source: topic://ledger-posted
+    sink: {postgres: ledger.postings, upsert_on: [id]}
 """
+POSTED, OTHER = '{"id": 1, "kind": "entry"}', '{"id": 2, "kind": "other"}'
 PASSPHRASE = {"COMIND_KEYS_PASSPHRASE": "correct horse battery"}
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
@@ -130,6 +140,17 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     assert not (home / "objects" / "ledger-files").exists()  # nothing in the state directory
 
     _queues_on_sqs(env, moto_url)
+    ledger_db = make_conninfo(pg_url, dbname="ledger")
+
+    def posted() -> list[tuple[Any, ...]]:  # the event flow's sink, on the managed server
+        with psycopg.connect(ledger_db) as conn:
+            exists = conn.execute("SELECT to_regclass('postings')").fetchone()
+            if exists is None or exists[0] is None:
+                return []
+            return conn.execute("SELECT id, kind FROM postings ORDER BY id").fetchall()
+
+    assert wait_until(lambda: len(posted()) == 2, 60, interval=0.3), posted()
+    assert posted() == [(1, "entry"), (2, "other")]  # every event: the flow has no filter
 
     taken = [json.loads(comind("backup", "run", "--kind", *kind, "--json", timeout=300,
                                check=True).stdout)["id"]
@@ -229,24 +250,24 @@ def _queues_on_sqs(env: dict[str, str], moto_url: str) -> None:
         f":{dlq_name}"
     )
     with psycopg.connect(env["DATABASE_URL"]) as conn:  # one transaction of the app's
-        events.publish(conn, "ledger-posted", "posted 1", attributes={"kind": "entry"})
-        events.publish(conn, "ledger-posted", "not for ledger", attributes={"kind": "other"})
+        events.publish(conn, "ledger-posted", POSTED, attributes={"kind": "entry"})
+        events.publish(conn, "ledger-posted", OTHER, attributes={"kind": "other"})
         outbox.send(conn, "entries", "direct 2")
     seen: dict[str, str] = {}
 
     def arrived() -> bool:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
         seen.update({m["Body"]: m["ReceiptHandle"] for m in got.get("Messages", [])})
-        return {"posted 1", "direct 2"} <= set(seen)
+        return {POSTED, "direct 2"} <= set(seen)
 
     assert wait_until(arrived, 60, interval=0.1), seen
-    assert "not for ledger" not in seen
+    assert OTHER not in seen  # the subscription's filter
     sqs.delete_message(QueueUrl=url, ReceiptHandle=seen["direct 2"])
     dlq = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
 
-    def dead_lettered() -> bool:  # "posted 1" was received once and not deleted
+    def dead_lettered() -> bool:  # POSTED was received once and not deleted
         sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
         got = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages", [])
-        return [m["Body"] for m in got] == ["posted 1"]
+        return [m["Body"] for m in got] == [POSTED]
 
     assert wait_until(dead_lettered, 30, interval=0.3)
