@@ -102,10 +102,10 @@ def comind(env: dict[str, str]) -> Iterator[Run]:
     run("down")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def managed(engine_root: Path) -> Iterator[tuple[str, str]]:
     """(postgres URL, redis URL) of servers the platform under test did not start."""
-    home = StateDir(engine_root / f"managed-{uuid.uuid4().hex[:8]}")  # a new server per module
+    home = StateDir(engine_root / f"managed-{uuid.uuid4().hex[:8]}")  # new servers per test
     home.create()
     settings = make_settings(home.root)
     postgres, cache = PostgresEngine(home, settings), RedisEngine(home, settings)
