@@ -6,8 +6,10 @@ of a running platform: the two must agree."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from tests.waiting import wait_until
 from comind.gitops.providers.base import Kept
 from comind.gitops.providers.queues import QueueProvider
 from comind.gitops.providers.sqs_queues import SqsQueueProvider
+from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource, render
 from comind.platform import Platform
+from comind.platform.secrets import platform_sealer
 from comind.queue import metrics
 from comind.queue.config import queue_settings
 from comind.queue.forwarder import Forwarder
@@ -27,7 +31,7 @@ from comind.queue.remote import RemoteQueues, SqsUnavailable
 from comind.queue.sqs import SqsQueueAdmin, SqsQueues, sqs_client
 from comind.queue.types import ReceivedMessage
 from comind.spec import load_spec
-from comind.stores.postgres import PgTarget
+from comind.stores.postgres import PgTarget, make_pool
 
 SPEC = """\
 platform: {name: shop}
@@ -170,3 +174,30 @@ def _drain(remote: RemoteQueues, queue: str) -> list[ReceivedMessage]:
         for message in batch:
             remote.queues.delete(name, message.receipt_handle)
     return got
+
+
+def test_apps_get_the_apps_key_and_flows_only_the_platforms_endpoints(
+    runtime: Platform, moto_url: str
+) -> None:
+    settings = queue_settings(queue_backend="sqs", sqs_endpoint=moto_url, sqs_region="us-east-1",
+                              sqs_access_key_id="platform", sqs_secret_access_key="platform-s",
+                              sqs_queue_prefix="env-", sqs_app_access_key_id="apps",
+                              sqs_app_secret_access_key="apps-s")  # fmt: skip
+    remote = RemoteQueues.open(settings)
+    assert runtime.credentials is not None and runtime.db is not None and remote is not None
+    pool = make_pool(runtime.db, max_size=1)
+    try:
+        secrets = SecretStore(pool, platform_sealer(runtime.engines.home))
+        envs = replace(runtime.app_environments(runtime.credentials, secrets), remote=remote)
+        app = envs.base("orders")
+        assert app["AWS_ENDPOINT_URL_SQS"] == moto_url
+        assert app["COMIND_SQS_QUEUE_PREFIX"] == "env-orders_"
+        assert (app["COMIND_SQS_ACCESS_KEY_ID"], app["COMIND_SQS_SECRET_ACCESS_KEY"]) == (
+            "apps", "apps-s")  # fmt: skip
+        flow = envs.endpoints("flow.ingest")  # what a flow's workers get (worker_env.py)
+        assert flow["AWS_ENDPOINT_URL_SQS"] == runtime.url  # the platform's, as the flow
+        assert not any(k.startswith("COMIND_SQS") for k in flow)
+        assert "platform-s" not in json.dumps(app) + json.dumps(flow)
+    finally:
+        pool.close()
+        remote.close()

@@ -33,11 +33,16 @@ class AppEnvironments:
     ca_env: Callable[[], dict[str, str]]
     remote: RemoteQueues | None = None  # the apps' queues on an SQS service
 
+    def endpoints(self, app: str) -> dict[str, str]:
+        """The platform's SQS and S3 endpoints with ``app``'s own key (issued on first use,
+        reaching only what ``app`` may: a flow's workers get this), and the CA bundle."""
+        return {**aws_env(self.sqs_url, self.s3_url, self.credentials.ensure(app)),
+                **self.ca_env()}  # fmt: skip
+
     def base(self, app: str) -> dict[str, str]:
-        """The endpoints and the app's own key (issued on first use), and the CA bundle;
-        with the apps' queues on SQS, how it reaches them there instead."""
-        env = {**aws_env(self.sqs_url, self.s3_url, self.credentials.ensure(app)),
-               **self.ca_env()}  # fmt: skip
+        """The endpoints and the app's own key; with the apps' queues on SQS, how it
+        reaches them there instead (an app's only: the key is the apps')."""
+        env = self.endpoints(app)
         if self.remote is not None:
             del env["AWS_ENDPOINT_URL_SQS"]
             env |= self.remote.app_env(app)

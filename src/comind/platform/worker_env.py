@@ -52,9 +52,11 @@ def worker_env(rt: Platform, res: Resource) -> dict[str, str]:
 
 
 def object_store_env(rt: Platform, flow: str) -> dict[str, str]:
-    """The platform's S3 endpoint with the flow's own key (issued on first use)."""
+    """The platform's S3 endpoint with the flow's own key (issued on first use); never the
+    apps' key of an SQS service (red team 19a H1)."""
     assert rt.credentials is not None and rt.gitops is not None
-    aws = rt.app_environments(rt.credentials, rt.gitops.secrets).base(flow_principal(flow))
+    envs = rt.app_environments(rt.credentials, rt.gitops.secrets)
+    aws = envs.endpoints(flow_principal(flow))
     return {**aws, "COMIND_OBJECT_STORE": "s3", "COMIND_S3_ENDPOINT": rt.s3_url}
 
 
