@@ -83,3 +83,23 @@ def test_object_store_round_trip(platform: EmbeddedPlatform) -> None:
     assert not (platform.home.objects / "it-bucket" / "a").exists()
     with pytest.raises(ObjectStoreError, match="bad object key"):
         store.put("it-bucket", "../escape", b"x")
+
+
+def test_postgres_never_reads_the_data_directorys_own_hba(platform: EmbeddedPlatform) -> None:
+    """A data directory restored from another server's backup keeps that server's
+    pg_hba.conf; one that trusts every login must not let a wrong password in (red team
+    19a H2)."""
+    good = superuser(platform.postgres)
+    own = platform.home.pg_data / "pg_hba.conf"
+    kept = own.read_bytes()
+    own.write_text("host all all all trust\nhost replication all all trust\n")
+    try:
+        with connect(good) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+            assert str(conn.execute("SHOW hba_file").fetchone()[0]).endswith(  # type: ignore[index]
+                "pg_hba_plain.conf"
+            )
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            connect(PgTarget(good.host, good.port, good.user, "wrong-password"))
+    finally:
+        own.write_bytes(kept)

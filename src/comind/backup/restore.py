@@ -34,6 +34,7 @@ from comind.backup.manifest import PhysicalManifest, SealedManifest, parse_manif
 from comind.backup.pipeline import ahead
 from comind.embedded.osuser import require_traverse
 from comind.embedded.ports import free_port
+from comind.embedded.postgres import PLAIN_HBA
 from comind.embedded.process import engine_env
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
@@ -64,6 +65,7 @@ class SideCopy:
                 self.process.wait()
         if remove:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir.with_name(f"{self.data_dir.name}.hba").unlink(missing_ok=True)
         if self.sockets is not None:
             shutil.rmtree(self.sockets, ignore_errors=True)
 
@@ -259,8 +261,9 @@ def start_side(
     if sockets:
         listen = {"listen_addresses": "", "unix_socket_directories": host,
                   "hba_file": str(_private_hba(cluster, sockets, trusted))}  # fmt: skip
-    else:
-        listen = {"listen_addresses": host, "unix_socket_directories": ""}
+    else:  # never the restored pg_hba.conf: another server's may trust logins (19a M3)
+        listen = {"listen_addresses": host, "unix_socket_directories": "",
+                  "hba_file": str(_side_hba(cluster, data_dir))}  # fmt: skip
     given = {**listen, "port": str(port), "archive_mode": "off", **(settings or {})}
     proc = subprocess.Popen(
         [cluster.tool("postgres"), "-D", str(data_dir),
@@ -288,6 +291,15 @@ def _socket_dir(cluster: Cluster) -> Path:
     path = Path(tempfile.mkdtemp(prefix="comind-side-"))
     cluster.run_as.chown(path)
     return path
+
+
+def _side_hba(cluster: Cluster, data_dir: Path) -> Path:
+    """Passwords over TCP, beside the copy's data directory (it lives as long as the copy)."""
+    hba = data_dir.parent / f"{data_dir.name}.hba"
+    hba.write_text(PLAIN_HBA)
+    hba.chmod(0o600)
+    cluster.run_as.chown(hba)
+    return hba
 
 
 def _private_hba(cluster: Cluster, sockets: Path, trusted: bool) -> Path:

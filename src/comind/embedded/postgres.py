@@ -33,6 +33,15 @@ SUPERUSER = "postgres"
 
 
 HBA_FILE = "pg_hba_tls.conf"
+PLAIN_HBA_FILE = "pg_hba_plain.conf"
+# the hba of an engine without TLS (on loopback only), written at every start: a data
+# directory restored from another server's backup keeps that server's pg_hba.conf, which may
+# trust local logins (red team 19a H2), so the data directory's own file is never read
+PLAIN_HBA = """\
+# written by Comind-Ops: passwords (scram-sha-256) over TCP, no socket
+host all         all all scram-sha-256
+host replication all all scram-sha-256
+"""
 
 
 def find_bin_dir(configured: Path | None) -> Path:
@@ -99,6 +108,8 @@ class PostgresEngine(TcpEngine):
             self._initdb()
         if self.settings.engine_tls:
             self._issue_certificate()
+        else:
+            self._write_hba(PLAIN_HBA_FILE, PLAIN_HBA)
         self.port = choose(
             self.settings.host,
             pinned=self.settings.pg_port,
@@ -118,14 +129,25 @@ class PostgresEngine(TcpEngine):
             *self._archiving(),
             *self._summaries(),
             *self._tls(),
+            "-c", f"hba_file={self.home.postgres / self._hba_name}",
         ]  # fmt: skip
+
+    @property
+    def _hba_name(self) -> str:
+        return HBA_FILE if self.settings.engine_tls else PLAIN_HBA_FILE
+
+    def _write_hba(self, name: str, text: str) -> Path:
+        hba = self.home.postgres / name
+        hba.write_text(text)
+        hba.chmod(0o600)
+        self.run_as.chown(hba)
+        return hba
 
     def _issue_certificate(self) -> None:
         """A fresh server certificate of the engine CA, and an hba that takes TLS only."""
         files = issue(self.home.tls, hosts(self.settings.host), self.home.postgres)
-        hba = self.home.postgres / HBA_FILE
-        hba.write_text(HBA)
-        for path in (files.ca, files.cert, files.key, hba):
+        self._write_hba(HBA_FILE, HBA)
+        for path in (files.ca, files.cert, files.key):
             self.run_as.chown(path)
 
     def _tls(self) -> list[str]:
@@ -133,8 +155,7 @@ class PostgresEngine(TcpEngine):
             return []
         where = self.home.postgres
         return ["-c", "ssl=on", "-c", f"ssl_cert_file={where / 'server.crt'}",
-                "-c", f"ssl_key_file={where / 'server.key'}",
-                "-c", f"hba_file={where / HBA_FILE}"]  # fmt: skip
+                "-c", f"ssl_key_file={where / 'server.key'}"]  # fmt: skip
 
     @property
     def client_ca(self) -> Path | None:

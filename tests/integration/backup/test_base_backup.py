@@ -7,8 +7,10 @@ import json
 import signal
 import subprocess
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 from tests.dba import dba
 
@@ -65,8 +67,16 @@ def test_a_restored_side_copy_serves_the_data(
             assert conn.execute("SELECT count(*) FROM orders WHERE id <= 100").fetchone() == (100,)
         with pytest.raises(BackupError, match="not empty"):
             restore_side(cluster, store, manifest, keys.all(), scratch / "side")
+        # the copy's own pg_hba.conf (another server's, after a recovery) is never read
+        (side.data_dir / "pg_hba.conf").write_text("host all all all trust\n")
+        with dba(side.target) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+        wrong = replace(side.target, password="wrong-password")
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(wrong.conninfo()).close()
     finally:
         side.stop(remove=True)
+    assert not (scratch / "side.hba").exists()  # removed with the copy
     with dba(cluster.target.with_db(shopdb)) as conn:
         conn.execute(
             "INSERT INTO orders SELECT i, i * 1.5, repeat('x', 100) FROM generate_series(1, 100) i"
