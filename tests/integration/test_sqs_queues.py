@@ -17,14 +17,14 @@ from tests.waiting import wait_until
 
 from comind.gitops.providers.base import Kept
 from comind.gitops.providers.queues import QueueProvider
-from comind.gitops.providers.sqs_queues import SqsQueueProvider
+from comind.gitops.providers.sqs_queues import SqsQueueProvider, forwarded
 from comind.gitops.records import SecretStore
 from comind.gitops.resources import Resource, render
 from comind.platform import Platform
 from comind.platform.secrets import platform_sealer
 from comind.queue import metrics
 from comind.queue.config import queue_settings
-from comind.queue.forwarder import Forwarder
+from comind.queue.forwarder import TRIES, Forwarder
 from comind.queue.layer import MessageLayer
 from comind.queue.model import Attribute, OutgoingMessage, parse_redrive_policy
 from comind.queue.remote import RemoteQueues, SqsUnavailable
@@ -127,7 +127,9 @@ def test_the_forwarder_moves_what_the_platform_wrote_on_to_sqs(
     steps = [OutgoingMessage(f"step {i}", group_id=f"g{i % 2}") for i in range(6)]
     layer.queues.send("orders/steps.fifo", steps)
     forwarder = Forwarder(layer.queues, remote)
-    forwarder.follow(["orders/jobs", "orders/steps.fifo", "orders/jobs-dlq"])
+    assert forwarded(queues.values()) == {"orders/jobs": "orders/jobs-dlq",
+                                          "orders/steps.fifo": None}  # fmt: skip
+    forwarder.follow(forwarded(queues.values()))
     before = metrics.FORWARDED.labels("orders/jobs")._value.get()
     while forwarder.forward_all()[0]:
         pass
@@ -158,13 +160,42 @@ def test_a_batch_sqs_does_not_take_stays_in_postgresql(
         RemoteQueues.open(down)
     gone = SqsQueues(sqs_client(down))
     failing = Forwarder(layer.queues, RemoteQueues(down, gone, SqsQueueAdmin(gone)))
-    failing.follow(["orders/jobs"])
+    failing.follow({"orders/jobs": "orders/jobs-dlq"})
     assert failing.forward_all() == (0, True)
     assert layer.queues.stats("orders/jobs").visible == 1  # released at once, not lost
     forwarder = Forwarder(layer.queues, remote)
-    forwarder.follow(["orders/jobs"])
+    forwarder.follow({"orders/jobs": "orders/jobs-dlq"})
     assert forwarder.forward_all() == (1, False)
     assert [m.body for m in _drain(remote, "orders/jobs")] == ["kept"]
+
+
+def test_large_and_refused_messages_hold_up_nothing_behind_them(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    """Batches stay within SQS's payload limit (two 200 KiB messages go one by one); a
+    message SQS keeps refusing moves to the dead-letter queue in PostgreSQL after a few
+    tries while the others go on (red team 19a M1, L1)."""
+    provider = SqsQueueProvider(QueueProvider(layer), remote)
+    queues = _queues(tmp_path)
+    for name in ("jobs-dlq", "jobs"):
+        provider.apply(queues[name])
+    big = ["a" * 200_000, "b" * 200_000]
+    layer.queues.send("orders/jobs", [OutgoingMessage(b) for b in big])
+    forwarder = Forwarder(layer.queues, remote)
+    forwarder.follow(forwarded(queues.values()))
+    while forwarder.forward_all()[0]:
+        pass
+    assert sorted(m.body for m in _drain(remote, "orders/jobs")) == big
+
+    remote.admin.set_attributes(remote.name("orders/jobs"), {"MaximumMessageSize": "1024"})
+    layer.queues.send("orders/jobs", [OutgoingMessage("x" * 2000), OutgoingMessage("small")])
+    refused = metrics.FORWARD_REFUSED.labels("orders/jobs")._value.get()
+    for _ in range(TRIES + 2):  # each pass tries the refused one again, at once
+        assert forwarder.forward_all()[1] is False  # SQS answered: no backoff
+    assert metrics.FORWARD_REFUSED.labels("orders/jobs")._value.get() == refused + 1
+    assert [m.body for m in _drain(remote, "orders/jobs")] == ["small"]
+    [parked] = layer.queues.receive("orders/jobs-dlq", max_messages=10)
+    assert parked.body == "x" * 2000 and layer.queues.stats("orders/jobs").visible == 0
 
 
 def _drain(remote: RemoteQueues, queue: str) -> list[ReceivedMessage]:

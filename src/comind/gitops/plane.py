@@ -26,11 +26,11 @@ from comind.gitops.providers.flow import FlowProvider
 from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
-from comind.gitops.providers.sqs_queues import SqsQueueProvider
+from comind.gitops.providers.sqs_queues import SqsQueueProvider, forwarded
 from comind.gitops.reconcile import Reconciler
 from comind.gitops.records import GitOpsRecords, SecretStore
 from comind.gitops.relays import Relays
-from comind.gitops.resources import PLATFORM, Resource
+from comind.gitops.resources import Resource
 from comind.gitops.sealing_keys import SealingKeys
 from comind.gitops.sync import Desired, Source, SyncService
 from comind.governance import lineage_metrics
@@ -115,8 +115,7 @@ class ControlPlane:
         that cannot be stored leaves the previous one; the revision stays applied)."""
         self.relays.follow(desired.resources)
         if self.forwarder is not None:
-            self.forwarder.follow(r.spec["queue"] for r in desired.resources
-                                  if r.kind == "queue" and r.app != PLATFORM)  # fmt: skip
+            self.forwarder.follow(forwarded(desired.resources))
             self.forwarder.start()
         try:
             graph = derive(desired.spec, desired.root or Path())

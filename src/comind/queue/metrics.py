@@ -55,7 +55,14 @@ FORWARDED = Counter(
 )
 FORWARD_FAILURES = Counter(
     "comind_queue_forward_failures_total",
-    "Batches SQS did not take (left in PostgreSQL and forwarded again).",
+    "Batches SQS did not answer (left in PostgreSQL and forwarded again).",
+    ["queue"],
+    registry=REGISTRY,
+)
+FORWARD_REFUSED = Counter(
+    "comind_queue_forward_refused_messages_total",
+    "Messages SQS refused again and again, moved to the queue's dead-letter queue in"
+    " PostgreSQL (or, without one, held back) instead of being forwarded.",
     ["queue"],
     registry=REGISTRY,
 )

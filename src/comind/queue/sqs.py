@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from comind.queue import errors, model
@@ -37,6 +38,13 @@ def translate(exc: ClientError) -> errors.QueueError:
     return cls(str(err.get("Message") or code))
 
 
+# bounded waits: a service that stops answering fails a call in seconds, not minutes
+# (a long poll waits at most 20 s, so a read may take that long)
+TIMEOUTS = Config(
+    connect_timeout=5, read_timeout=25, retries={"max_attempts": 3, "mode": "standard"}
+)
+
+
 def sqs_client(settings: QueueSettings) -> Any:
     """A boto3 SQS client for ``settings`` (endpoint, region, credentials; missing ones come
     from boto3's own chain)."""
@@ -47,6 +55,7 @@ def sqs_client(settings: QueueSettings) -> Any:
         region_name=settings.sqs_region or "us-east-1",
         aws_access_key_id=settings.sqs_access_key_id,
         aws_secret_access_key=secret.get_secret_value() if secret is not None else None,
+        config=TIMEOUTS,
     )
 
 
@@ -81,25 +90,34 @@ class SqsQueues:
             self._urls.pop(queue, None)
 
     def send(self, queue: str, messages: Sequence[model.OutgoingMessage]) -> list[SendResult]:
+        """Send all of ``messages`` or none: one invalid message refuses the batch."""
         fifo = queue.endswith(".fifo")
         for msg in messages:
             model.check_message(msg, max_size=model.MAX_MESSAGE_SIZE, fifo=fifo)
+        results = self.send_each(queue, messages)
+        for result in results:
+            if isinstance(result, errors.QueueError):
+                raise result
+        return [r for r in results if isinstance(r, SendResult)]
+
+    def send_each(
+        self, queue: str, messages: Sequence[model.OutgoingMessage]
+    ) -> list[SendResult | errors.QueueError]:
+        """One batch; per message what became of it (SQS may take some and refuse others).
+        A call that fails as a whole raises."""
         entries = [{"Id": str(i), **_message_in(m)} for i, m in enumerate(messages)]
         result = self.call("send_message_batch", QueueUrl=self.url(queue), Entries=entries)
-        if result.get("Failed"):
-            first = result["Failed"][0]
-            cls = _BY_CODE.get(first.get("Code", ""), errors.QueueError)
-            raise cls(str(first.get("Message") or first.get("Code")))
-        ok = sorted(result.get("Successful", []), key=lambda e: int(e["Id"]))
-        return [
-            SendResult(
-                e["MessageId"],
-                e["MD5OfMessageBody"],
-                e.get("MD5OfMessageAttributes"),
-                e.get("SequenceNumber"),
-            )
-            for e in ok
+        out: list[SendResult | errors.QueueError] = [
+            errors.QueueError("SQS did not say") for _ in messages
         ]
+        for e in result.get("Successful", []):
+            out[int(e["Id"])] = SendResult(e["MessageId"], e["MD5OfMessageBody"],
+                                           e.get("MD5OfMessageAttributes"),
+                                           e.get("SequenceNumber"))  # fmt: skip
+        for e in result.get("Failed", []):
+            cls = _BY_CODE.get(e.get("Code", ""), errors.QueueError)
+            out[int(e["Id"])] = cls(str(e.get("Message") or e.get("Code")))
+        return out
 
     def receive(
         self,
@@ -173,6 +191,10 @@ class SqsQueueAdmin:
         target, count = model.parse_redrive_policy(policy)
         arn = self.attributes(target)["QueueArn"]
         return model.redrive_policy(arn, count)
+
+    def tags(self, name: str) -> dict[str, str]:
+        result = self.queues.call("list_queue_tags", QueueUrl=self.queues.url(name))
+        return dict(result.get("Tags", {}))
 
     def delete(self, name: str) -> None:
         self.queues.call("delete_queue", QueueUrl=self.queues.url(name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterable
 
 from comind.gitops.providers.base import MISSING, Kept, Observed
 from comind.gitops.providers.queues import QueueProvider
@@ -78,6 +79,19 @@ class SqsQueueProvider:
             arn = self.remote.admin.attributes(self.remote.name(target))["QueueArn"]
             attributes[REDRIVE] = model.redrive_policy(arn, count)
         return attributes
+
+
+def forwarded(resources: Iterable[Resource]) -> dict[str, str | None]:
+    """The apps' queues the forwarder moves on to SQS, each with its dead-letter queue in
+    PostgreSQL (not forwarded: only a message SQS keeps refusing is put there)."""
+    out: dict[str, str | None] = {}
+    for res in resources:
+        if res.kind == "queue" and res.app != PLATFORM:
+            policy = res.spec.get("attributes", {}).get(REDRIVE)
+            out[res.spec["queue"]] = model.parse_redrive_policy(policy)[0] if policy else None
+    for dead_letters in {d for d in out.values() if d is not None}:
+        out.pop(dead_letters, None)
+    return out
 
 
 def _staging(res: Resource) -> Resource:
