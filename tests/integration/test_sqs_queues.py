@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.waiting import wait_until
 
+from comind.errors import ComindError
 from comind.gitops.providers.base import Kept
 from comind.gitops.providers.queues import QueueProvider
 from comind.gitops.providers.sqs_queues import SqsQueueProvider, forwarded
@@ -57,8 +58,9 @@ def remote(request: pytest.FixtureRequest) -> Iterator[RemoteQueues]:
     settings = queue_settings(queue_backend="sqs", sqs_endpoint=url, sqs_region="us-east-1",
                               sqs_access_key_id=key, sqs_secret_access_key=secret,
                               sqs_queue_prefix=prefix)  # fmt: skip
-    found = RemoteQueues.open(settings)
-    assert found is not None
+    opened = RemoteQueues.open(settings)
+    assert opened is not None
+    found = opened.owned_by(b"the platform key of " + prefix.encode())
     yield found
     found.close()
 
@@ -159,14 +161,19 @@ def test_a_batch_sqs_does_not_take_stays_in_postgresql(
     with pytest.raises(SqsUnavailable, match=r"SQS at http://127.0.0.1:9 does not answer"):
         RemoteQueues.open(down)
     gone = SqsQueues(sqs_client(down))
-    failing = Forwarder(layer.queues, RemoteQueues(down, gone, SqsQueueAdmin(gone)))
+    failing = Forwarder(layer.queues, RemoteQueues(down, gone, SqsQueueAdmin(gone), "o"))
     failing.follow({"orders/jobs": "orders/jobs-dlq"})
-    assert failing.forward_all() == (0, True)
-    assert layer.queues.stats("orders/jobs").visible == 1  # released at once, not lost
+    assert failing.forward_all() == (0, True)  # counted, and the thread waits longer
+    assert layer.queues.stats("orders/jobs").visible == 1  # not lost
     forwarder = Forwarder(layer.queues, remote)
     forwarder.follow({"orders/jobs": "orders/jobs-dlq"})
     assert forwarder.forward_all() == (1, False)
     assert [m.body for m in _drain(remote, "orders/jobs")] == ["kept"]
+
+    remote.admin.delete(remote.name("orders/jobs"))  # gone from SQS after a lease was taken
+    layer.queues.send("orders/jobs", [OutgoingMessage("again")])
+    assert forwarder.forward_all() == (0, False)  # the sync makes it again; nothing is lost
+    assert layer.queues.stats("orders/jobs").visible == 1  # released at once, not leased
 
 
 def test_large_and_refused_messages_hold_up_nothing_behind_them(
@@ -196,6 +203,32 @@ def test_large_and_refused_messages_hold_up_nothing_behind_them(
     assert [m.body for m in _drain(remote, "orders/jobs")] == ["small"]
     [parked] = layer.queues.receive("orders/jobs-dlq", max_messages=10)
     assert parked.body == "x" * 2000 and layer.queues.stats("orders/jobs").visible == 0
+
+
+def test_a_queue_another_platform_made_is_never_changed_nor_fed(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    """Two platforms whose prefixes meet name one SQS queue alike; the second refuses to
+    take over the first's (its tag says whose it is) and forwards nothing into it (red team
+    19a M2)."""
+    queues = _queues(tmp_path)
+    other = remote.owned_by(b"another platform's key")
+    SqsQueueProvider(QueueProvider(layer), other).apply(queues["jobs-dlq"])
+    mine = SqsQueueProvider(QueueProvider(layer), remote)
+    with pytest.raises(ComindError, match="was not made by this platform"):
+        mine.apply(queues["jobs-dlq"])
+    assert "not this platform's queue" in mine.observe(queues["jobs-dlq"]).drift[-1]
+    name = remote.name("orders/jobs-dlq")
+    remote.queues.send(name, [OutgoingMessage("theirs")])
+    layer.queues.send("orders/jobs-dlq", [OutgoingMessage("mine")])
+    forwarder = Forwarder(layer.queues, remote)
+    forwarder.follow({"orders/jobs-dlq": None})
+    assert forwarder.forward_all() == (0, False)
+    assert [m.body for m in _drain(remote, "orders/jobs-dlq")] == ["theirs"]
+    layer.admin.purge("orders/jobs-dlq")
+    with pytest.raises(Kept, match="not this platform's queue"):
+        mine.delete(queues["jobs-dlq"])
+    assert remote.admin.attributes(name)["MessageRetentionPeriod"] == "1209600"  # untouched
 
 
 def _drain(remote: RemoteQueues, queue: str) -> list[ReceivedMessage]:

@@ -27,6 +27,7 @@ from comind.backup.errors import BackupError
 from comind.backup.manifest import Lsn, TableCounts
 from comind.embedded.osuser import RunAs
 from comind.embedded.process import engine_env
+from comind.stores.pg_admin import scram_verifier
 from comind.stores.postgres import PgTarget, connect
 
 log = logging.getLogger(__name__)
@@ -253,12 +254,14 @@ def _readable_rows(conn: Any, schema: str, table: str) -> int:
 
 def own_superuser(target: PgTarget, name: str, password: str) -> None:
     """Let superuser ``name`` log in with ``password`` on the server at ``target`` (made
-    when the server has no such role)."""
+    when the server has no such role); only its verifier is sent (a restored server may log
+    statements: red team 19a L5)."""
     with psycopg.connect(target.conninfo(), autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        verifier = scram_verifier(conn, name, password)
         conn.execute(
             sql.SQL("{} ROLE {} WITH LOGIN SUPERUSER PASSWORD {}").format(
-                sql.SQL("ALTER" if found else "CREATE"), sql.Identifier(name), sql.Literal(password)
+                sql.SQL("ALTER" if found else "CREATE"), sql.Identifier(name), sql.Literal(verifier)
             )
         )
 

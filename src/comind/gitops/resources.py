@@ -20,6 +20,7 @@ from comind.queue import model
 from comind.spec import Spec
 from comind.spec.model import App, Flow, Queue
 from comind.spec.names import (
+    PLATFORM_APP,
     dead_letter_name,
     flow_dead_letter_queue,
     flow_input_queue,
@@ -30,7 +31,7 @@ from comind.spec.references import secret_file
 from comind.spec.scalars import whole_seconds
 from comind.stores.platform_db import WorkerRows
 
-PLATFORM = "platform"  # the "app" part of shared resources' ids (topics)
+PLATFORM = PLATFORM_APP  # the "app" part of shared resources' ids (topics); no app's name
 DATA_BEARING = {"database", "bucket", "queue"}
 
 

@@ -306,7 +306,8 @@ class Platform:
             flow_command=worker_command,
             flow_env=lambda res: worker_env(self, res),
             refresh_interval=self.settings.refresh_interval,
-            remote=self.remote_queues,
+            remote=self.remote_queues
+            and self.remote_queues.owned_by(state_key(home, "platform-key")),
         )
 
     def _app_users(self) -> dict[str, bool]:

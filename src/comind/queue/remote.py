@@ -10,6 +10,8 @@ queue of the same name in PostgreSQL, inside their transactions, and the forward
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from comind.errors import ComindError
@@ -18,6 +20,7 @@ from comind.queue.errors import QueueError
 from comind.queue.sqs import SqsQueueAdmin, SqsQueues, sqs_client
 
 SQS_NAME_LIMIT = 80
+OWNER_TAG = "comind-platform"  # on every queue the platform made on SQS: which platform
 
 
 class SqsUnavailable(ComindError):
@@ -31,6 +34,7 @@ class RemoteQueues:
     settings: QueueSettings
     queues: SqsQueues
     admin: SqsQueueAdmin
+    owner: str = ""  # the tag value of the queues this platform made (OWNER_TAG)
 
     @classmethod
     def open(cls, settings: QueueSettings) -> RemoteQueues | None:
@@ -46,6 +50,16 @@ class RemoteQueues:
             queues.client.close()
             raise SqsUnavailable(f"SQS at {remote.where} does not answer: {exc}") from None
         return remote
+
+    def owned_by(self, key: bytes) -> RemoteQueues:
+        """This service, tagging and recognising its queues with an id derived from the
+        platform's ``key`` (which replicas share and a recovery brings back)."""
+        owner = hashlib.sha256(b"comind sqs owner\0" + key).hexdigest()[:24]
+        return dataclasses.replace(self, owner=owner)
+
+    def ours(self, name: str) -> bool:
+        """Whether SQS queue ``name`` was made by this platform (its owner tag)."""
+        return bool(self.owner) and self.admin.tags(name).get(OWNER_TAG) == self.owner
 
     @property
     def where(self) -> str:

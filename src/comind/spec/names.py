@@ -15,6 +15,7 @@ FLOW_NAMESPACE = "_flows"  # the "app" part of the queues a flow owns
 BACKUP_BUCKET = "comind-backups"  # the platform's backup store and WAL archive
 PLATFORM_PREFIX = "comind-"  # bucket names the platform keeps for itself
 RESERVED_APP_PREFIX = "comind"  # app names: their Redis prefix would be the platform's comind:
+PLATFORM_APP = "platform"  # the "app" part of the platform's own resources' ids: no app's name
 PLATFORM_ROLE_PREFIX = "comind_"  # data owners, flow writers, the workers' login
 WORKER_ROLE = "comind_worker"  # the group of the flows' logins to the platform database
 FLOW_WORKER_PREFIX = "comind_fw_"  # each flow's login to the platform database (row-secured)

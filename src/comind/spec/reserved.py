@@ -9,12 +9,14 @@ would be handed to the app's role by the database provider; an app's Redis key p
 
 from __future__ import annotations
 
-from comind.spec.names import PLATFORM_PREFIX, RESERVED_APP_PREFIX
+from comind.spec.names import PLATFORM_APP, PLATFORM_PREFIX, RESERVED_APP_PREFIX
 
 RESERVED_DATABASES = ("postgres", "template0", "template1")  # and every name starting comind
 
 
 def app_name(name: str) -> str | None:
+    if name == PLATFORM_APP:  # its resources would be taken for the platform's own
+        return f"app name '{name}' is reserved by the platform (its own resources go by it)"
     if name.startswith(RESERVED_APP_PREFIX):
         return (f"app name '{name}' is reserved by the platform "
                 f"(names starting with '{RESERVED_APP_PREFIX}' are the platform's)")  # fmt: skip

@@ -441,6 +441,12 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:3:3: apps.comind: app name 'comind' is reserved by the platform (names starting with 'comind' are the platform's)",
         ],
     ),
+    "app-named-platform": (
+        BASE + "apps:\n  platform:\n    run: x\n",
+        [
+            "comind.yaml:3:3: apps.platform: app name 'platform' is reserved by the platform (its own resources go by it)",
+        ],
+    ),
     "bucket-reserved-name": (
         APP + "    bucket: {name: comind-backups}\n",
         [

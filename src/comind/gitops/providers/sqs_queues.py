@@ -13,12 +13,13 @@ import contextlib
 import dataclasses
 from collections.abc import Iterable
 
+from comind.errors import ComindError
 from comind.gitops.providers.base import MISSING, Kept, Observed
 from comind.gitops.providers.queues import QueueProvider
 from comind.gitops.resources import PLATFORM, Resource
 from comind.queue import model
 from comind.queue.errors import QueueDoesNotExist, QueueNameExists
-from comind.queue.remote import RemoteQueues
+from comind.queue.remote import OWNER_TAG, RemoteQueues
 
 REDRIVE = "RedrivePolicy"
 
@@ -42,6 +43,8 @@ class SqsQueueProvider:
             for key, want in self._attributes(res).items()
             if not _same(key, live.get(key), want)
         )
+        if not self.remote.ours(name):
+            drift = (f"on SQS {name} is not this platform's queue (tag {OWNER_TAG})",)
         waiting = sum(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
         return Observed(True, staged.drift + drift, holds_data=staged.holds_data or waiting > 0)
 
@@ -50,8 +53,13 @@ class SqsQueueProvider:
         if res.app == PLATFORM:
             return
         name, attributes = self.remote.name(res.spec["queue"]), self._attributes(res)
-        with contextlib.suppress(QueueNameExists):  # then its attributes are set below
-            self.remote.admin.create(name, attributes)
+        self.remote.queues.forget(name)
+        if self._exists(name):  # a create would (on some services) re-tag another's queue
+            self._refuse_others(name)
+        else:
+            with contextlib.suppress(QueueNameExists):  # made meanwhile: checked below
+                self.remote.admin.create(name, attributes, tags={OWNER_TAG: self.remote.owner})
+            self._refuse_others(name)
         self.remote.admin.set_attributes(
             name, {k: v for k, v in attributes.items() if k != "FifoQueue"}
         )
@@ -65,11 +73,30 @@ class SqsQueueProvider:
             live = self.remote.admin.attributes(name)
         except QueueDoesNotExist:
             return
+        if not self.remote.ours(name):
+            raise Kept(f"kept: {name} on SQS is not this platform's queue (tag {OWNER_TAG})")
         waiting = any(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
         if waiting and res.spec.get("deletion_policy") != "delete":
             raise Kept("kept: its queue on SQS holds messages")
         with contextlib.suppress(QueueDoesNotExist):
             self.remote.admin.delete(name)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.remote.queues.url(name)
+        except QueueDoesNotExist:
+            return False
+        return True
+
+    def _refuse_others(self, name: str) -> None:
+        """Never change a queue another platform (or anyone) made under the same name: two
+        platforms' prefixes may meet (``shop-`` + app ``eu-orders``, ``shop-eu-`` + app
+        ``orders``), or no prefix reaches every ``x_y`` queue of the account."""
+        if not self.remote.ours(name):
+            raise ComindError(
+                f"{name} on SQS was not made by this platform (tag {OWNER_TAG}): choose a "
+                "COMIND_SQS_QUEUE_PREFIX no other platform or queue uses"
+            )
 
     def _attributes(self, res: Resource) -> dict[str, str]:
         """The spec's attributes as SQS takes them: the redrive names the DLQ's SQS ARN."""
