@@ -254,13 +254,13 @@ def start_side(
     no more open than a password: only the server's OS user and root reach that socket, and
     they can read the data files anyway."""
     private = private or trusted
-    sockets = _socket_dir(cluster) if private else None
+    sockets, hba = _socket_dir(cluster, trusted) if private else (None, None)
     host = str(sockets) if sockets else cluster.target.host
     port = 5432 if sockets else free_port(host)
     log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
     if sockets:
         listen = {"listen_addresses": "", "unix_socket_directories": host,
-                  "hba_file": str(_private_hba(cluster, sockets, trusted))}  # fmt: skip
+                  "hba_file": str(hba)}  # fmt: skip
     else:  # never the restored pg_hba.conf: another server's may trust logins (19a M3)
         listen = {"listen_addresses": host, "unix_socket_directories": "",
                   "hba_file": str(_side_hba(cluster, data_dir))}  # fmt: skip
@@ -285,29 +285,32 @@ PRIVATE_HBA = "local all all scram-sha-256\n"
 TRUSTED_HBA = "local all all trust\n"  # a socket only the server's OS user and root reach
 
 
-def _socket_dir(cluster: Cluster) -> Path:
+def _socket_dir(cluster: Cluster, trusted: bool) -> tuple[Path, Path]:
     """A new directory only the server's OS user (and root) may enter, short enough for a
-    socket path (at most 107 bytes)."""
+    socket path (at most 107 bytes), and the hba in it: written while the directory is
+    still root's, so the server's user cannot plant a link for root to write through
+    (red team 19a L6)."""
     path = Path(tempfile.mkdtemp(prefix="comind-side-"))
+    hba = _own_file(cluster, path / "pg_hba.conf", TRUSTED_HBA if trusted else PRIVATE_HBA)
     cluster.run_as.chown(path)
-    return path
+    return path, hba
 
 
 def _side_hba(cluster: Cluster, data_dir: Path) -> Path:
     """Passwords over TCP, beside the copy's data directory (it lives as long as the copy)."""
-    hba = data_dir.parent / f"{data_dir.name}.hba"
-    hba.write_text(PLAIN_HBA)
-    hba.chmod(0o600)
-    cluster.run_as.chown(hba)
-    return hba
+    return _own_file(cluster, data_dir.parent / f"{data_dir.name}.hba", PLAIN_HBA)
 
 
-def _private_hba(cluster: Cluster, sockets: Path, trusted: bool) -> Path:
-    hba = sockets / "pg_hba.conf"
-    hba.write_text(TRUSTED_HBA if trusted else PRIVATE_HBA)
-    hba.chmod(0o600)
-    cluster.run_as.chown(hba)
-    return hba
+def _own_file(cluster: Cluster, path: Path, text: str) -> Path:
+    """``text`` in a new file ``path`` (0600) given to the server's OS user; never through
+    a link someone left at ``path`` (the directory may be that user's)."""
+    path.unlink(missing_ok=True)  # a link itself, not what it points to
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        if cluster.run_as.uid is not None and cluster.run_as.gid is not None:
+            os.fchown(handle.fileno(), cluster.run_as.uid, cluster.run_as.gid)
+    return path
 
 
 def _wait_ready(side: SideCopy, log: Path) -> None:

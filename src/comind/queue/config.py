@@ -77,7 +77,8 @@ def check(settings: QueueSettings) -> None:
         )
     if settings.sqs_endpoint is not None and not _is_url(settings.sqs_endpoint):
         raise QueueConfigError(
-            f"COMIND_SQS_ENDPOINT={settings.sqs_endpoint!r}: expected an http(s):// URL"
+            "COMIND_SQS_ENDPOINT: expected an http(s):// URL without a user or password "
+            "(the apps are given it)"
         )
     for key, secret in (("sqs_access_key_id", "sqs_secret_access_key"),
                         ("sqs_app_access_key_id", "sqs_app_secret_access_key")):  # fmt: skip
@@ -89,7 +90,8 @@ def check(settings: QueueSettings) -> None:
 
 def _is_url(value: str) -> bool:
     parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    plain = parts.username is None and parts.password is None
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and plain
 
 
 def _said(error: Any) -> str:

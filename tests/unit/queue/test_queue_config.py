@@ -29,7 +29,11 @@ def test_the_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         ({"queue_backend": "sqs"}, "COMIND_QUEUE_BACKEND=sqs needs COMIND_SQS_ENDPOINT or "
                                    "COMIND_SQS_REGION"),
         ({"queue_backend": "sqs", "sqs_endpoint": "localhost:9324"},
-         "COMIND_SQS_ENDPOINT='localhost:9324': expected an http(s):// URL"),
+         "COMIND_SQS_ENDPOINT: expected an http(s):// URL without a user or password (the "
+         "apps are given it)"),
+        ({"queue_backend": "sqs", "sqs_endpoint": "http://u:s3cr3t@sqs:9324"},
+         "COMIND_SQS_ENDPOINT: expected an http(s):// URL without a user or password (the "
+         "apps are given it)"),
         ({"queue_backend": "sqs", "sqs_region": "eu-west-1", "sqs_secret_access_key": "s3cr3t"},
          "set both COMIND_SQS_ACCESS_KEY_ID and COMIND_SQS_SECRET_ACCESS_KEY, or neither"),
         ({"queue_backend": "sqs", "sqs_region": "eu-west-1", "sqs_app_access_key_id": "AKIA"},
