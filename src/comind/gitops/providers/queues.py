@@ -26,8 +26,7 @@ class QueueProvider:
             for key, want in res.spec["attributes"].items()
             if live.get(key) != want
         )
-        waiting = sum(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
-        return Observed(True, drift, holds_data=waiting > 0)
+        return Observed(True, drift, holds_data=waiting(live) > 0)
 
     def apply(self, res: Resource) -> None:
         name, attributes = res.spec["queue"], res.spec["attributes"]
@@ -51,6 +50,11 @@ class QueueProvider:
         except QueueDoesNotExist:
             return False
         return True
+
+
+def waiting(attributes: dict[str, str]) -> int:
+    """How many messages a queue holds (visible, in flight, delayed) by its attributes."""
+    return sum(int(v) for k, v in attributes.items() if k.startswith("ApproximateNumberOfMessages"))
 
 
 class TopicProvider:

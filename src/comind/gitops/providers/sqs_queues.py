@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from comind.errors import ComindError
 from comind.gitops.providers.base import MISSING, Kept, Observed
-from comind.gitops.providers.queues import QueueProvider
+from comind.gitops.providers.queues import QueueProvider, waiting
 from comind.gitops.resources import PLATFORM, Resource
 from comind.queue import model
 from comind.queue.errors import QueueDoesNotExist, QueueNameExists
@@ -45,8 +45,8 @@ class SqsQueueProvider:
         )
         if not self.remote.ours(name):
             drift = (f"on SQS {name} is not this platform's queue (tag {OWNER_TAG})",)
-        waiting = sum(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
-        return Observed(True, staged.drift + drift, holds_data=staged.holds_data or waiting > 0)
+        held = staged.holds_data or waiting(live) > 0
+        return Observed(True, staged.drift + drift, holds_data=held)
 
     def apply(self, res: Resource) -> None:
         self.local.apply(_staging(res))
@@ -75,8 +75,7 @@ class SqsQueueProvider:
             return
         if not self.remote.ours(name):
             raise Kept(f"kept: {name} on SQS is not this platform's queue (tag {OWNER_TAG})")
-        waiting = any(int(live[k]) for k in live if k.startswith("ApproximateNumberOfMessages"))
-        if waiting and res.spec.get("deletion_policy") != "delete":
+        if waiting(live) and res.spec.get("deletion_policy") != "delete":
             raise Kept("kept: its queue on SQS holds messages")
         with contextlib.suppress(QueueDoesNotExist):
             self.remote.admin.delete(name)
