@@ -24,7 +24,7 @@ from comind.stores.postgres import connect
 
 @pytest.fixture(scope="module")
 def backup_runtime(engine_root: Path) -> Iterator[Platform]:
-    home = engine_root / f"backup-{id(object())}"
+    home = engine_root / f"backup-{uuid.uuid4().hex[:12]}"  # never an earlier module's
     # no restore tests of its own: each test runs the ones it checks
     settings = Settings(home=home, api_port=0, check_interval=0.5, start_timeout=60,
                         backup_tests=False)  # fmt: skip
