@@ -167,6 +167,21 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     full = {"id": taken[0]}
     refused = comind("restore", "--backup", full["id"], "--yes", timeout=120)
     assert refused.returncode != 0 and "not its to replace" in refused.stderr
+    comind(
+        "restore",
+        "--app",
+        "ledger",
+        "--backup",
+        taken[1],
+        "--as",
+        "ledger_copy",
+        "--yes",
+        timeout=120,
+        check=True,
+        extra_env=urls,
+    )  # reads the backup store on S3
+    with psycopg.connect(make_conninfo(pg_url, dbname="ledger_copy")) as conn:  # beside it
+        assert conn.execute("SELECT count(*) FROM entries").fetchone() == (100,)
     comind("keys", "export", "--out", str(keyfile), check=True, extra_env=PASSPHRASE)
     comind("down", check=True)
     with psycopg.connect(pg_url) as conn:  # the managed server outlives the platform
