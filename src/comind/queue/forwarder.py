@@ -44,14 +44,13 @@ class Forwarder:
     def __init__(self, local: PostgresQueues, remote: RemoteQueues) -> None:
         self.local, self.remote = local, remote
         self._queues: dict[str, str | None] = {}
-        self._ours: set[str] = set()  # the followed queues whose SQS queue is this platform's
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def follow(self, queues: Mapping[str, str | None]) -> None:
         """Forward ``queues`` (platform queue name → its dead-letter queue, if any), each
         only once its queue on SQS is known to be this platform's."""
-        self._queues, self._ours = dict(queues), set()
+        self._queues = dict(queues)
 
     def start(self) -> None:
         """Forward on a thread of its own until :meth:`stop` (a second call does nothing)."""
@@ -96,10 +95,8 @@ class Forwarder:
 
     def forward(self, name: str, dead_letters: str | None = None) -> int:
         """Move up to one batch of ``name`` on to SQS; how many SQS took."""
-        if name not in self._ours:
-            if not self.remote.ours(self.remote.name(name)):  # another's: the sync says so
-                return 0
-            self._ours.add(name)
+        if not self.remote.ours(self.remote.name(name)):  # another's: the sync says so
+            return 0
         got = self.local.receive(name, max_messages=BATCH, visibility_timeout=LEASE)
         taken = 0
         for part in _within_limit(got):

@@ -35,6 +35,7 @@ class RemoteQueues:
     queues: SqsQueues
     admin: SqsQueueAdmin
     owner: str = ""  # the tag value of the queues this platform made (OWNER_TAG)
+    known: set[str] = dataclasses.field(default_factory=set, compare=False)  # ours, seen
 
     @classmethod
     def open(cls, settings: QueueSettings) -> RemoteQueues | None:
@@ -55,11 +56,17 @@ class RemoteQueues:
         """This service, tagging and recognising its queues with an id derived from the
         platform's ``key`` (which replicas share and a recovery brings back)."""
         owner = hashlib.sha256(b"comind sqs owner\0" + key).hexdigest()[:24]
-        return dataclasses.replace(self, owner=owner)
+        return dataclasses.replace(self, owner=owner, known=set())
 
     def ours(self, name: str) -> bool:
-        """Whether SQS queue ``name`` was made by this platform (its owner tag)."""
-        return bool(self.owner) and self.admin.tags(name).get(OWNER_TAG) == self.owner
+        """Whether SQS queue ``name`` was made by this platform (its owner tag; asked once
+        per queue found ours, for the provider's every sync and the forwarder alike)."""
+        if name in self.known:
+            return True
+        if not self.owner or self.admin.tags(name).get(OWNER_TAG) != self.owner:
+            return False
+        self.known.add(name)
+        return True
 
     @property
     def where(self) -> str:

@@ -38,13 +38,15 @@ class SqsQueueProvider:
             live = self.remote.admin.attributes(name)
         except QueueDoesNotExist:
             return MISSING
-        drift = tuple(
-            f"on SQS {key} is {live.get(key, '(unset)')}, spec says {want}"
-            for key, want in self._attributes(res).items()
-            if not _same(key, live.get(key), want)
-        )
         if not self.remote.ours(name):
-            drift = (f"on SQS {name} is not this platform's queue (tag {OWNER_TAG})",)
+            drift: tuple[str, ...] = (f"on SQS {name} is not this platform's queue (tag "
+                                      f"{OWNER_TAG})",)  # fmt: skip
+        else:
+            drift = tuple(
+                f"on SQS {key} is {live.get(key, '(unset)')}, spec says {want}"
+                for key, want in self._attributes(res).items()
+                if not _same(key, live.get(key), want)
+            )
         held = staged.holds_data or waiting(live) > 0
         return Observed(True, staged.drift + drift, holds_data=held)
 
@@ -54,12 +56,10 @@ class SqsQueueProvider:
             return
         name, attributes = self.remote.name(res.spec["queue"]), self._attributes(res)
         self.remote.queues.forget(name)
-        if self._exists(name):  # a create would (on some services) re-tag another's queue
-            self._refuse_others(name)
-        else:
+        if not self._exists(name):  # a create would (on some services) re-tag another's
             with contextlib.suppress(QueueNameExists):  # made meanwhile: checked below
                 self.remote.admin.create(name, attributes, tags={OWNER_TAG: self.remote.owner})
-            self._refuse_others(name)
+        self._refuse_others(name)
         self.remote.admin.set_attributes(
             name, {k: v for k, v in attributes.items() if k != "FifoQueue"}
         )
@@ -79,6 +79,7 @@ class SqsQueueProvider:
             raise Kept("kept: its queue on SQS holds messages")
         with contextlib.suppress(QueueDoesNotExist):
             self.remote.admin.delete(name)
+        self.remote.known.discard(name)  # a queue made under the name later is asked again
 
     def _exists(self, name: str) -> bool:
         try:
