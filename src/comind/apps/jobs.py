@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_ANSWER = 8 << 20  # bytes of standard output read back
 LINE_LIMIT = 64 * 1024  # bytes of one line of its log
 TAIL_LINES = 20
+STRAY_SCANS = 20  # a fork bomb outruns any bound; the account's next end scans again
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,15 @@ def run_once(
         _kill(proc)
         if user.uid is not None:
             kill_strays(spec.account_name, user.uid)
-    for helper in helpers[1:]:
+    for helper in helpers[1:]:  # each closes its pipe; one still held is left to its thread
         helper.join(timeout=5)
-    proc.stdout.close()
     return JobOutcome(code, b"".join(said[:1]), "\n".join(tail))
 
 
 def _answer(proc: subprocess.Popen[bytes], said: list[bytes]) -> None:
     """Its standard output: at most MAX_ANSWER bytes, else nothing (more than it may say)."""
     assert proc.stdout is not None
-    with contextlib.suppress(ValueError, OSError):  # closed under it
+    with contextlib.suppress(ValueError, OSError), proc.stdout:
         answer = proc.stdout.read(MAX_ANSWER)
         if proc.stdout.read(1):
             _kill(proc)
@@ -82,7 +82,21 @@ def _answer(proc: subprocess.Popen[bytes], said: list[bytes]) -> None:
 
 
 def kill_strays(account: str, uid: int) -> int:
-    """SIGKILL every process of ``uid`` that does not descend from this process; how many."""
+    """SIGKILL every process of ``uid`` that does not descend from this process; how many.
+    Scans until one finds none: a process forked while a scan ran is not in it."""
+    killed = 0
+    for _ in range(STRAY_SCANS):
+        found = _kill_scan(uid)
+        killed += found
+        if not found:
+            break
+    if killed:
+        STRAYS_KILLED.labels(account).inc(killed)
+        log.warning("account %s: killed %d process(es) it left running", account, killed)
+    return killed
+
+
+def _kill_scan(uid: int) -> int:
     mine, killed = os.getpid(), 0
     for proc in psutil.process_iter(["uids"]):
         try:
@@ -92,9 +106,6 @@ def kill_strays(account: str, uid: int) -> int:
             killed += 1
         except psutil.Error:  # gone meanwhile, or not ours to see
             continue
-    if killed:
-        STRAYS_KILLED.labels(account).inc(killed)
-        log.warning("account %s: killed %d process(es) it left running", account, killed)
     return killed
 
 
