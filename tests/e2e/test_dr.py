@@ -105,7 +105,7 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
                      "--keys", str(keyfile), extra_env={**ARCHIVING, **s3})  # fmt: skip
     assert nowhere.returncode != 0 and "holds no Comind backups" in nowhere.stderr
     assert not new.exists()
-    on_s3 = {**ARCHIVING, **s3, "COMIND_OBJECT_STORE": "s3:rebuilt-"}  # every bucket on S3
+    on_s3 = {**ARCHIVING, **s3, "COMIND_OBJECT_STORE": "s3:vault-rebuilt-"}  # every bucket on S3
     restored = comind("--home", str(new), "dr", "restore", "--from",
                       "s3://offsite-backups/vault/2026", "--keys", str(keyfile), "--json",
                       timeout=300, check=True, extra_env=on_s3)  # fmt: skip
@@ -117,7 +117,7 @@ def test_a_destroyed_platform_is_rebuilt_from_its_backups(
         dsn, cache = _engines(new)
         with psycopg.connect(dsn) as conn:
             assert conn.execute("SELECT count(*), max(n) FROM entries").fetchone() == (1500, 1500)
-        kept = client.get_object(Bucket="rebuilt-ledger-files", Key="nov.csv")["Body"].read()
+        kept = client.get_object(Bucket="vault-rebuilt-ledger-files", Key="nov.csv")["Body"].read()
         assert kept == b"n,total\n1,5\n" and not (new / "objects" / "ledger-files").exists()
         listed = json.loads(comind("--home", str(new), "backup", "ls", "--json",
                                    check=True).stdout)  # fmt: skip

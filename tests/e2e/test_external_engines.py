@@ -197,7 +197,7 @@ def test_the_platform_runs_on_engines_it_did_not_start(
     # exported keys bring the platform back on a new machine, on engines of its own
     new, since = engine_root / f"{home.name}-rebuilt", datetime.now(UTC)
     away = {**MOTO_KEYS, **_sqs(moto_url), "COMIND_S3_ENDPOINT": moto_url,
-            "COMIND_OBJECT_STORE": "s3:rebuilt-", **PASSPHRASE}  # fmt: skip
+            "COMIND_OBJECT_STORE": "s3:remote-rebuilt-", **PASSPHRASE}  # fmt: skip
     rebuilt = comind("--home", str(new), "dr", "restore", "--from", "s3://remote-comind-backups",
                      "--keys", str(keyfile), "--json", timeout=300, check=True,
                      extra_env=away)  # fmt: skip
@@ -211,7 +211,7 @@ def test_the_platform_runs_on_engines_it_did_not_start(
             assert conn.execute("SELECT count(*) FROM entries").fetchone() == (100,)
             outbox.send(conn, "entries", "after the disaster")
         assert _received(AppEnv.from_environ(env), "entries") == "after the disaster"
-        kept = moto.get_object(Bucket="rebuilt-ledger-files", Key="statements/1.txt")["Body"]
+        kept = moto.get_object(Bucket="remote-rebuilt-ledger-files", Key="statements/1.txt")["Body"]
         assert kept.read() == b"opening balance"
 
         def retested() -> str | None:  # a backup of the managed server, tested on the new one

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from comind.backup.base import BUCKET, BackupError
-from comind.backup.dr import backup_source, copy_backups
+from comind.backup.dr import backup_source, copy_backups, refuse_foreign
 from comind.stores.objects import FileObjectStore
 
 
@@ -46,3 +46,17 @@ def test_a_copy_not_named_like_a_bucket_is_refused_in_one_line(tmp_path: Path) -
 def test_a_directory_without_backups_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="holds no Comind backups"):
         backup_source(tmp_path)
+
+
+def test_a_store_holding_another_platforms_backups_is_refused(tmp_path: Path) -> None:
+    """The replay reads every archived WAL file of the new platform's store: another
+    platform's there would be replayed into this one (a CI failure: two rebuilt platforms
+    on one S3 prefix). An earlier attempt's copies are the copy's own and pass."""
+    copy = backup_source(offsite(tmp_path, "offsite"))
+    target = FileObjectStore(tmp_path / "home" / "objects")
+    refuse_foreign(copy, target)  # no backup bucket yet
+    copy_backups(*copy, target)
+    refuse_foreign(copy, target)  # a retry after a failed attempt
+    target.put(BUCKET, "wal/000000010000000000000007.cmb", b"theirs")
+    with pytest.raises(BackupError, match=r"already holds backups .* \(e.g. wal/0+10+7\.cmb\)"):
+        refuse_foreign(copy, target)

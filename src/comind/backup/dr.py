@@ -69,6 +69,21 @@ def backup_source(source: Path) -> tuple[ObjectStore, str]:
     )
 
 
+def refuse_foreign(copy: tuple[ObjectSource, str], store: ObjectStore) -> None:
+    """Refuse a backup store the new platform is told to use that already holds backups
+    the copy does not: the replay reads every archived WAL file there, so another platform's
+    would be replayed into this one (an earlier attempt's copies are the copy's own)."""
+    if BUCKET not in store.buckets():
+        return
+    source, bucket = copy
+    theirs = {key for key, _ in source.names(bucket)}
+    foreign = next((key for key, _ in store.names(BUCKET) if key not in theirs), None)
+    if foreign is not None:
+        raise BackupError(f"the new platform's backup store already holds backups that are not "
+                          f"in the copy (e.g. {foreign}): give it a store of its own (another "
+                          "COMIND_OBJECT_STORE prefix or COMIND_BACKUP_STORE)")  # fmt: skip
+
+
 def copy_backups(source: ObjectSource, bucket: str, target: ObjectStore) -> int:
     """Every object of the backups' ``bucket`` in ``source`` streamed into ``target``'s
     backup bucket; returns how many."""
@@ -99,6 +114,8 @@ def rebuild(
     if home.root.exists() and any(home.root.iterdir()):
         raise BackupError(f"{home.root} is not empty: a disaster recovery builds a new state "
                           "directory (choose another --home)")  # fmt: skip
+    if store is not None:
+        refuse_foreign(copy, store)
     try:
         keys = KeyRing(home.secrets, envelope(home.secrets) if envelope else None)
         return _rebuild(copy, home, settings, (keys, exported, passphrase), step, store)
