@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -16,11 +15,6 @@ from hypothesis import strategies as st
 
 from comind.api.sqs_actions import ACTIONS
 from comind.platform import Platform
-
-# the platform under test runs in this process, and its threads draw from the global
-# `random` (psycopg_pool jitters each new connection's lifetime with it): Hypothesis takes
-# that for its strategies using `random` and fails the example
-pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=30))
 values = st.recursive(scalars, lambda inner: st.one_of(
