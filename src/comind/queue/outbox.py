@@ -120,13 +120,20 @@ class OutboxRelay:
         self._misshapen: str | None = None
         self._halted = False  # sent rows were not forgotten: relaying more would repeat them
 
-    def step(self, limit: int = TAKE) -> int:
-        """Relay up to ``limit`` rows; the number handled (sent or refused)."""
+    def step(self, limit: int = TAKE, conn: Connection | None = None) -> int:
+        """Relay up to ``limit`` rows on ``conn`` (None: a connection of its own); the number
+        handled (sent or refused)."""
         if self._halted:
             return 0
+        if conn is None:
+            with connect(self.source) as own:
+                return self._step(own, limit)
+        return self._step(conn, limit)
+
+    def _step(self, conn: Connection, limit: int) -> int:
         sent: list[int] = []
         failure: Exception | None = None
-        with connect(self.source, autocommit=False) as conn, conn.transaction():
+        with conn.transaction():
             rows = self._take(conn, limit) if self._shaped(conn) else []
             try:
                 for (queue, topic), group in groupby(rows, key=lambda r: (r.queue, r.topic)):
@@ -235,10 +242,10 @@ class OutboxRelay:
         """Relay until ``stop`` is set, woken by the outbox trigger's NOTIFY."""
         while not stop.is_set():
             try:
-                with connect(self.source) as listener:
+                with connect(self.source) as listener:  # and relays: one session, not one a step
                     listener.execute(f"LISTEN {CHANNEL}")
                     while not stop.is_set():
-                        if self.step() < TAKE:
+                        if self.step(conn=listener) < TAKE:
                             notifications(listener, timeout=IDLE_WAIT_SECONDS, stop=stop)
             except Exception as exc:  # database restarting, app DB dropped, a surprise:
                 # never stop the app's outbox for good; the message may quote the app's
