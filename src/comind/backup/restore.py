@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from comind.backup.base import BUCKET, BackupError, manifest_key
 from comind.backup.cluster import Cluster, answers
@@ -257,7 +257,7 @@ def start_side(
     sockets, hba = _socket_dir(cluster, trusted) if private else (None, None)
     host = str(sockets) if sockets else cluster.target.host
     port = 5432 if sockets else free_port(host)
-    log = (data_dir.parent / f"{data_dir.name}.log").open("ab")
+    log = _log_file(data_dir.parent / f"{data_dir.name}.log", append=True)
     if sockets:
         listen = {"listen_addresses": "", "unix_socket_directories": host,
                   "hba_file": str(hba)}  # fmt: skip
@@ -313,11 +313,23 @@ def _own_file(cluster: Cluster, path: Path, text: str) -> Path:
     return path
 
 
+def _log_file(path: Path, *, append: bool) -> IO[bytes]:
+    """The copy's log, opened by root beside a data directory the server's OS user may own:
+    never through a link that user left there (red team 19a L6)."""
+    if append:
+        if path.is_symlink():
+            path.unlink()  # the link itself, not what it points to
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        return os.fdopen(os.open(path, flags, 0o600), "ab")
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+
+
 def _wait_ready(side: SideCopy, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if side.process.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            with _log_file(log, append=False) as handle:
+                tail = handle.read().decode(errors="replace").strip().splitlines()[-3:]
             raise BackupError(f"the restored copy did not start: {' | '.join(tail)}")
         if answers(side.target):
             return

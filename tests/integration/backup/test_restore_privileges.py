@@ -19,7 +19,7 @@ import pytest
 from psycopg import sql
 
 from comind.backup import cluster as cluster_module
-from comind.backup import logical, verify
+from comind.backup import logical, restore, verify
 from comind.backup.base import physical_backup
 from comind.backup.catalog import BackupCatalog
 from comind.backup.cluster import Cluster
@@ -353,3 +353,20 @@ def test_what_the_apps_code_raised_stays_out_of_the_log(
     report = verifier.run(manifest)
     assert not report.ok and "4111-SECRET" in report.problems[0]
     assert "RuntimeError" in caplog.text and "4111-SECRET" not in caplog.text
+
+
+def test_a_link_left_for_the_copys_log_is_not_written_through(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Red team 19a L6: root opens a copy's log beside its data directory, which the
+    server's OS user may own; a link planted there must not make root append to its
+    target (or read it back into an error)."""
+    victim = tmp_path / "victim"
+    victim.write_text("root's own\n")
+    data_dir = tmp_path / "copy"
+    data_dir.mkdir()  # no cluster in it: the copy does not start
+    (tmp_path / "copy.log").symlink_to(victim)
+    with pytest.raises(BackupError, match="did not start"):
+        restore.start_side(cluster, data_dir)
+    assert victim.read_text() == "root's own\n"
+    assert not (tmp_path / "copy.log").is_symlink()
