@@ -27,8 +27,10 @@ from comind.queue import metrics
 from comind.queue.config import queue_settings
 from comind.queue.forwarder import TRIES, Forwarder
 from comind.queue.layer import MessageLayer
+from comind.queue.metrics import QueueDepthCollector
 from comind.queue.model import Attribute, OutgoingMessage, parse_redrive_policy
 from comind.queue.remote import RemoteQueues, SqsUnavailable
+from comind.queue.remote_depth import SqsDepths
 from comind.queue.sqs import SqsQueueAdmin, SqsQueues, sqs_client
 from comind.queue.types import ReceivedMessage
 from comind.spec import load_spec
@@ -265,3 +267,30 @@ def test_apps_get_the_apps_key_and_flows_only_the_platforms_endpoints(
     finally:
         pool.close()
         remote.close()
+
+
+def test_the_depth_gauge_reads_the_queues_on_sqs(
+    remote: RemoteQueues, layer: MessageLayer, tmp_path: Path
+) -> None:
+    """comind_queue_messages (and the dead-letter alert on it) counts what rests on SQS,
+    sampled by the forwarder, plus what waits in PostgreSQL to be forwarded."""
+    provider = SqsQueueProvider(QueueProvider(layer), remote)
+    queues = _queues(tmp_path)
+    for name in ("jobs-dlq", "jobs"):
+        provider.apply(queues[name])
+    remote.queues.send(remote.name("orders/jobs-dlq"), [OutgoingMessage("dead 1"),
+                                                        OutgoingMessage("dead 2")])  # fmt: skip
+    remote.queues.send(remote.name("orders/jobs"), [OutgoingMessage("on sqs")])
+    layer.queues.send("orders/jobs", [OutgoingMessage("not forwarded yet")])
+    depths = SqsDepths(remote)
+    assert depths.due() and depths.current() == {}
+    depths.sample(["orders/jobs", "orders/jobs-dlq", "orders/nowhere"])
+    assert not depths.due()
+    assert depths.current() == {"orders/jobs": (1, 0, 0), "orders/jobs-dlq": (2, 0, 0)}
+
+    local = int(layer.admin.attributes("orders/jobs")["ApproximateNumberOfMessages"])
+    gauge = next(iter(QueueDepthCollector(layer.pool, depths.current).collect()))
+    visible = {s.labels["queue"]: s.value for s in gauge.samples
+               if s.labels["state"] == "visible"}  # fmt: skip
+    assert visible["orders/jobs-dlq"] >= 2  # the alert fires for the dead letters on SQS
+    assert visible["orders/jobs"] == 1 + local

@@ -193,7 +193,7 @@ class Platform:
         self.privacy = Privacy.open(self.engines.home, messages.pool,
                                     state_key(self.engines.home, "platform-key"))  # fmt: skip
         self.privacy.vault.publish()  # before the first sync starts workers that seal to it
-        self._depth = register_depth(messages.pool)
+        self._depth = register_depth(messages.pool, self._sqs_depths)
         self._caches = register_caches(client(default_user(self.engines.redis)),
                                        lambda: cache_apps(self))  # fmt: skip
         self._evictions = EvictionWatcher(default_user(self.engines.redis),
@@ -309,6 +309,11 @@ class Platform:
             remote=self.remote_queues
             and self.remote_queues.owned_by(state_key(home, "platform-key")),
         )
+
+    def _sqs_depths(self) -> Mapping[str, tuple[int, int, int]]:
+        """The apps' queues' depths on SQS, as the leader's forwarder last read them."""
+        forwarder = self.gitops.forwarder if self.gitops else None
+        return forwarder.depths.current() if forwarder else {}
 
     def _app_users(self) -> dict[str, bool]:
         """Whether each app runs as an OS user of its own (only a root platform can)."""

@@ -26,6 +26,7 @@ from comind.queue.errors import QueueDoesNotExist, QueueError
 from comind.queue.model import OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.queue.remote import RemoteQueues
+from comind.queue.remote_depth import SqsDepths
 from comind.queue.types import ReceivedMessage, SendResult
 
 log = logging.getLogger("comind.queue.forwarder")
@@ -43,6 +44,7 @@ class Forwarder:
 
     def __init__(self, local: PostgresQueues, remote: RemoteQueues) -> None:
         self.local, self.remote = local, remote
+        self.depths = SqsDepths(remote)  # read by comind_queue_messages
         self._queues: dict[str, str | None] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -68,6 +70,8 @@ class Forwarder:
         while not self._stop.is_set():
             try:
                 moved, failed = self.forward_all()
+                if self.depths.due():
+                    self.depths.sample({*self._queues, *filter(None, self._queues.values())})
             except Exception:  # PostgreSQL away (a restart, a switch): the next pass retries
                 log.exception("forwarding to SQS")
                 moved, failed = 0, True

@@ -8,7 +8,7 @@ in memory, so it is right even for messages other processes sent or received.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -105,11 +105,16 @@ RECEIVE_SECONDS = Histogram(
 )
 
 
-class QueueDepthCollector(Collector):
-    """``comind_queue_messages{queue,state}`` and ``comind_queue_oldest_message_age_seconds``."""
+Depths = Callable[[], Mapping[str, tuple[int, int, int]]]
 
-    def __init__(self, pool: Pool) -> None:
-        self.pool = pool
+
+class QueueDepthCollector(Collector):
+    """``comind_queue_messages{queue,state}`` and ``comind_queue_oldest_message_age_seconds``.
+    ``remote``: the depths of queues that live on SQS (visible, in flight, delayed), added to
+    what their PostgreSQL side holds (waiting to be forwarded; its age is that wait)."""
+
+    def __init__(self, pool: Pool, remote: Depths = dict) -> None:
+        self.pool, self.remote = pool, remote
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth, age = depth_families()
@@ -119,14 +124,19 @@ class QueueDepthCollector(Collector):
         except Exception as exc:  # a scrape must not fail because the database restarts
             log.debug("queue depth unavailable: %s", exc)
             rows = []
+        remote = dict(self.remote())
         for name, visible, in_flight, delayed, oldest in rows:
+            there = remote.pop(name, (0, 0, 0))
             for state, value in (
-                ("visible", visible),
-                ("in_flight", in_flight),
-                ("delayed", delayed),
+                ("visible", visible + there[0]),
+                ("in_flight", in_flight + there[1]),
+                ("delayed", delayed + there[2]),
             ):
                 depth.add_metric([name, state], float(value))
             age.add_metric([name], float(oldest))
+        for name, there in remote.items():  # on SQS alone (its PostgreSQL side not read)
+            for state, value in zip(("visible", "in_flight", "delayed"), there, strict=True):
+                depth.add_metric([name, state], float(value))
         yield depth
         yield age
 
@@ -149,8 +159,8 @@ def depth_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
     return depth, age
 
 
-def register_depth(pool: Pool) -> QueueDepthCollector:
-    collector = QueueDepthCollector(pool)
+def register_depth(pool: Pool, remote: Depths = dict) -> QueueDepthCollector:
+    collector = QueueDepthCollector(pool, remote)
     REGISTRY.register(collector)
     return collector
 
