@@ -203,6 +203,18 @@ def _orders_flow(
         return bool(attrs["Attributes"]["ApproximateNumberOfMessages"] == str(2 * total))
 
     assert wait_until(answered, 30)
+    with psycopg.connect(make_conninfo(pg_url, dbname="orders")) as conn:
+        near = "SELECT count(*) FROM enriched_orders WHERE country IN ('NL', 'DE', 'FR')"
+        (filtered,) = conn.execute(near).fetchone() or (None,)
+    feed = sqs.get_queue_url(QueueName="shop-analytics_order-feed")["QueueUrl"]
+
+    def filtered_in() -> bool:  # analytics' subscription takes NL, DE and FR only
+        got = sqs.get_queue_attributes(
+            QueueUrl=feed, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return bool(got["Attributes"]["ApproximateNumberOfMessages"] == str(filtered))
+
+    assert wait_until(filtered_in, 30), filtered
     return good
 
 

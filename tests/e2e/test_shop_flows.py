@@ -165,6 +165,15 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     events = ("queue", "stats", "orders/order-events", "--json")
     assert wait_until(lambda: json.loads(comind(*events, check=True).stdout)["attributes"][
         "ApproximateNumberOfMessages"] == str(2 * good), 30)  # fmt: skip
+    # analytics subscribes to order-placed for NL, DE and FR only: the ingest flow's topic
+    # sink sends each order's (cleansed) country as a message attribute, which the filter
+    # matches
+    (near,) = query("orders", "SELECT count(*) FROM enriched_orders "
+                              "WHERE country IN ('NL', 'DE', 'FR')")[0]  # fmt: skip
+    feed = ("queue", "stats", "analytics/order-feed", "--json")
+    assert 0 < int(str(near)) < good
+    assert wait_until(lambda: json.loads(comind(*feed, check=True).stdout)["attributes"][
+        "ApproximateNumberOfMessages"] == str(near), 30)  # fmt: skip
     for app in ("orders", "payments"):  # relayed and gone, none refused
         assert query(app, "SELECT count(*) FROM comind_outbox.messages") == [(0,)]
     settled = httpx.get(f"http://127.0.0.1:{ports['payments']}/settlements").json()

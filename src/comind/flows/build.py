@@ -232,9 +232,10 @@ class FlowBuilder:
         if s.objects is not None:
             return ObjectsSink(self.engines.objects, s.objects, fmt=s.format, name=key)
         if s.queue is not None:
-            return QueueSink(self.engines.layer.queues, self.queue(s.queue), name=key)
+            return QueueSink(self.engines.layer.queues, self.queue(s.queue), name=key,
+                             attributes=s.attributes)  # fmt: skip
         if s.topic is not None:
-            return TopicSink(self.engines.layer.topics, s.topic, name=key)
+            return TopicSink(self.engines.layer.topics, s.topic, name=key, attributes=s.attributes)
         cache = self.engines.cache()
         if cache is None:
             raise ComindError("a redis sink needs the platform's Redis")

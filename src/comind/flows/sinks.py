@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from comind.flows.pgsink import Replace, SinkDataError
 from comind.flows.records import Record
-from comind.queue.model import OutgoingMessage
+from comind.queue.model import Attribute, OutgoingMessage
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.objects import ObjectStore
@@ -88,23 +89,43 @@ class _Fill(dict[str, str]):
         return self.get("partition", key)
 
 
+def message_attributes(value: dict[str, Any], names: Sequence[str]) -> dict[str, Attribute]:
+    """The fields ``names`` of a record as message attributes (what subscription filters
+    match): strings and booleans as String, numbers as Number; a field missing, null or
+    not a scalar is left out (a filter on it then does not match)."""
+    found: dict[str, Attribute] = {}
+    for name in names:
+        field = value.get(name)
+        if isinstance(field, bool):
+            found[name] = Attribute("String", "true" if field else "false")
+        elif isinstance(field, int | float):
+            found[name] = Attribute("Number", str(field))
+        elif isinstance(field, str) and field:
+            found[name] = Attribute("String", field)
+    return found
+
+
 class QueueSink:
-    def __init__(self, queues: PostgresQueues, queue: str, *, name: str = "queue") -> None:
-        self.queues, self.queue, self.name = queues, queue, name
+    def __init__(self, queues: PostgresQueues, queue: str, *, name: str = "queue",
+                 attributes: Sequence[str] = ()) -> None:  # fmt: skip
+        self.queues, self.queue, self.name, self.attributes = queues, queue, name, attributes
 
     def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
-        messages = [OutgoingMessage(encode(r.value)) for r in records]
+        messages = [OutgoingMessage(encode(r.value), message_attributes(r.value, self.attributes))
+                    for r in records]  # fmt: skip
         for i in range(0, len(messages), 10):
             self.queues.send(self.queue, messages[i : i + 10])
         return len(messages)
 
 
 class TopicSink:
-    def __init__(self, topics: PostgresTopics, topic: str, *, name: str = "topic") -> None:
-        self.topics, self.topic, self.name = topics, topic, name
+    def __init__(self, topics: PostgresTopics, topic: str, *, name: str = "topic",
+                 attributes: Sequence[str] = ()) -> None:  # fmt: skip
+        self.topics, self.topic, self.name, self.attributes = topics, topic, name, attributes
 
     def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
         with self.topics.pool.connection() as conn, conn.transaction():
             for record in records:
-                self.topics.publish(self.topic, encode(record.value), conn=conn)
+                attributes = message_attributes(record.value, self.attributes)
+                self.topics.publish(self.topic, encode(record.value), attributes, conn=conn)
         return len(records)

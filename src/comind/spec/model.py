@@ -7,6 +7,7 @@ exists, names are DNS labels, no dependency cycles) live in ``references``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -190,6 +191,17 @@ class Partition(Strict):
     lookback: int = Field(1, ge=1, le=366)  # complete partitions each scheduled run (re)runs
 
 
+_ATTRIBUTE = re.compile(r"^(?!aws\.|amazon\.)(?!.*\.\.)(?!\.)[A-Za-z0-9_.-]{1,256}(?<!\.)\Z", re.I)
+
+
+def _attribute_name(name: str) -> str:
+    """A name SQS and SNS take for a message attribute."""
+    if not _ATTRIBUTE.match(name):
+        raise ValueError(f"'{name}' is not a message attribute name (letters, digits, _ - . "
+                         "up to 256; not starting with AWS. or Amazon.)")  # fmt: skip
+    return name
+
+
 class Sink(Strict):
     postgres: str | None = None
     objects: str | None = None
@@ -200,6 +212,8 @@ class Sink(Strict):
     format: Literal["parquet", "jsonl"] = "parquet"
     ttl: Annotated[Duration, within(1)] | None = None
     partition: Partition | None = None  # a postgres sink's table, range- or hash-partitioned
+    # record fields each message carries as attributes (what subscription filters match)
+    attributes: list[Annotated[str, AfterValidator(_attribute_name)]] = Field([], max_length=10)
 
     @model_validator(mode="after")
     def _one(self) -> Sink:
@@ -207,6 +221,10 @@ class Sink(Strict):
         for option, target in (("upsert_on", "postgres"), ("format", "objects"), ("ttl", "redis")):
             if option in self.model_fields_set and getattr(self, target) is None:
                 raise ValueError(f"{option} applies to {target} sinks only")
+        if self.attributes and self.queue is None and self.topic is None:
+            raise ValueError("attributes applies to queue and topic sinks only")
+        if len(set(self.attributes)) != len(self.attributes):
+            raise ValueError("attributes names a field twice")
         return self
 
 

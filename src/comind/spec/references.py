@@ -38,6 +38,7 @@ from comind.spec.steps import (
     StepSpec,
     ValidateStep,
 )
+from comind.spec.topic_filters import unmatched_filters
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
 _PLACEHOLDER = re.compile(r"^[A-Za-z_][\w-]*\Z")
@@ -103,12 +104,8 @@ class Checker:
 
     def _label(self, path: DocPath, name: str, *, at_key: bool = True) -> None:
         if not _LABEL.match(name):
-            self.error(
-                path,
-                f"name '{name}' must be a DNS label: lowercase letters, "
-                "digits and '-', starting and ending with a letter or digit",
-                at_key=at_key,
-            )
+            why = f"name '{name}' must be a DNS label: lowercase letters, digits and '-', "
+            self.error(path, why + "starting and ending with a letter or digit", at_key=at_key)
 
     def _names(self) -> None:
         self._label(("platform", "name"), self.spec.platform.name, at_key=False)
@@ -191,6 +188,8 @@ class Checker:
             for i, sub in enumerate(topic.subscribers):
                 if not self.queue_exists(sub.queue):
                     self.error(("topics", name, "subscribers", i), _NO_QUEUE.format(sub.queue))
+        for path, why in unmatched_filters(self.spec):
+            self.error(path, why, at_key=True)
 
     def _dataset(self, name: str) -> None:
         ds, path = self.spec.datasets[name], ("datasets", name)

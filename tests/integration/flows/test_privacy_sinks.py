@@ -1,6 +1,7 @@
 """The spec's ``pii:`` is law: a flow writing a dataset that declares PII fields protects
-them before every sink (its table and its topic alike); tokens come back through the vault
-only for the platform, and hashes join with the same value hashed elsewhere."""
+them before every sink (its table and its topic alike, the messages' attributes included);
+tokens come back through the vault only for the platform, and hashes join with the same
+value hashed elsewhere. A topic sink's ``attributes:`` are what subscription filters match."""
 
 from __future__ import annotations
 
@@ -163,3 +164,41 @@ def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit:
     assert list(fields["note"]["detectors"]) == ["phone"] and not fields["note"]["declared"]
     assert doc["suggested_pii"] == "pii:\n  email: hash  # email\n  note: mask  # phone\n"
     assert "example.com" not in done.text and "+31" not in done.text
+
+
+ANNOUNCED = """
+people:
+  kind: stream
+  source: queue://shop/orders
+  batch: {size: 50, max_wait: 0}
+  sinks:
+    table: {postgres: shop.people, upsert_on: [id]}
+    copy: {topic: placed, attributes: [email, total, vip]}
+"""
+
+
+def test_a_sinks_attributes_are_what_subscription_filters_match(kit: FlowKit) -> None:
+    """Each message carries the fields the sink lists as attributes (after the PII handling,
+    like its body; a field the record lacks is left out), so a filtered subscriber gets the
+    matching records only (the example's analytics/order-feed got none before)."""
+    builder = kit.builder(ANNOUNCED)
+    kit.layer.admin.create("shop/big", {"VisibilityTimeout": "5"})
+    kit.layer.topics.subscribe("placed", "shop/big", filter_policy={
+        "total": [{"numeric": [">", 10]}], "vip": ["true"]})  # fmt: skip
+    kit.send("shop/orders", [{**PERSON, "vip": True}, {**PERSON, "id": "p2", "total": 50,
+             "vip": True}, {**PERSON, "id": "p3", "total": 70}])  # fmt: skip
+    assert builder.runner("people").run_once().written == 3
+    keys = kit.engines.pii_keys
+    assert keys is not None
+    copied = {json.loads(m.body)["id"]: m.attributes
+              for m in kit.layer.queues.receive("shop/out", max_messages=10)}  # fmt: skip
+    hashed = ("String", hash_value(keys.hmac, "ann@example.com"))
+    seen = {i: {k: (a.data_type, a.string_value) for k, a in attrs.items()}
+            for i, attrs in copied.items()}  # fmt: skip
+    assert seen == {
+        "p1": {"email": hashed, "total": ("Number", "5"), "vip": ("String", "true")},
+        "p2": {"email": hashed, "total": ("Number", "50"), "vip": ("String", "true")},
+        "p3": {"email": hashed, "total": ("Number", "70")},
+    }
+    big = kit.layer.queues.receive("shop/big", max_messages=10)
+    assert [json.loads(m.body)["id"] for m in big] == ["p2"]

@@ -216,6 +216,26 @@ BAD_SPECS: dict[str, tuple[str, list[str]]] = {
             "comind.yaml:7:19: topics.t.subscribers[0]: no queue 'orders/missing' (expected app/queue of a declared queue)",
         ],
     ),
+    "topic-filter-no-publisher-sets": (
+        DB
+        + "    queues: {q: {}, r: {}, s: {}}\ntopics:\n  t:\n    subscribers:\n"
+        + "      - {queue: orders/r, filter: {country: [NL]}}\n"
+        + "      - {queue: orders/s, filter: {kind: [{exists: false}]}}\n"
+        + "flows:\n  f:\n    kind: stream\n    source: queue://orders/q\n"
+        + "    sink: {topic: t, attributes: [tier]}\n",
+        [
+            "comind.yaml:10:36: topics.t.subscribers[0].filter.country: never matches: topic 't' is fed by flow(s) f, whose sinks send no attribute 'country' (add it to a sink's attributes: list)",
+        ],
+    ),
+    "sink-attributes-on-a-table": (
+        DB
+        + "flows:\n  f:\n    kind: batch\n    source: postgres://orders/t\n"
+        + "    sink: {postgres: orders.x, attributes: [tier]}\n"
+        + "datasets:\n  orders.x: {store: postgres://orders/x}\n",
+        [
+            "comind.yaml:10:11: flows.f.sink: attributes applies to queue and topic sinks only",
+        ],
+    ),
     "dataset-app-without-db": (
         APP + "datasets:\n  orders.x:\n    store: postgres://orders/x\n",
         [
