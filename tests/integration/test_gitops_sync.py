@@ -21,8 +21,10 @@ from comind.gitops.plane import ControlPlane, Engines
 from comind.gitops.records import SecretStore
 from comind.gitops.source import GitSource
 from comind.governance.sealing import Sealer
+from comind.queue.config import queue_settings
 from comind.queue.layer import MessageLayer
 from comind.queue.model import OutgoingMessage
+from comind.queue.remote import RemoteQueues
 from comind.spec.names import BACKUP_ROLE
 from comind.stores.objects import FileObjectStore
 from comind.stores.pg_admin import PgAdmin
@@ -245,6 +247,33 @@ def test_a_broken_revision_is_refused_and_the_last_good_one_stays(
     assert "comind.yaml:6:" in refused.message and "did you mean 'run'" in refused.message
     assert cp.service.current is not None and cp.service.current.revision == good.revision
     assert cp.service.environment().last_good_revision == good.revision
+
+
+def test_a_flow_reading_an_apps_queue_on_sqs_is_refused_whole(
+    plane: Plane, repo: Path, names: dict[str, str], moto_url: str
+) -> None:
+    """With the apps' queues on SQS a flow's queue source would read the PostgreSQL side,
+    which the forwarder empties on to SQS: the revision is refused, nothing is made."""
+    a = names["a"]
+    repo.mkdir()
+    (repo / "comind.yaml").write_text(
+        f"platform: {{name: t}}\napps:\n  {a}: {{run: sleep 1, queues: {{q: {{}}, r: {{}}}}}}\n"
+        f"flows:\n  f: {{kind: stream, source: 'queue://{a}/q', sink: {{queue: {a}/r}}}}\n"
+    )
+    prefix = f"s{uuid.uuid4().hex[:8]}-"
+    settings = queue_settings(queue_backend="sqs", sqs_endpoint=moto_url, sqs_region="us-east-1",
+                              sqs_access_key_id="testing", sqs_secret_access_key="testing",
+                              sqs_queue_prefix=prefix)  # fmt: skip
+    remote = RemoteQueues.open(settings)
+    assert remote is not None
+    try:
+        cp = plane(remote=remote.owned_by(b"platform key"))
+        refused = cp.service.sync(trigger="test")
+        assert refused.outcome == "Refused"
+        assert f"flow f reads queue {a}/q, which lives on SQS" in refused.message
+        assert cp.service.current is None and remote.admin.names(prefix) == []
+    finally:
+        remote.close()
 
 
 def test_a_failing_resource_does_not_block_the_others(

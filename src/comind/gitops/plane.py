@@ -26,7 +26,7 @@ from comind.gitops.providers.flow import FlowProvider
 from comind.gitops.providers.flow_access import FlowAccess
 from comind.gitops.providers.queues import QueueProvider, SubscriptionProvider, TopicProvider
 from comind.gitops.providers.secret import SecretProvider
-from comind.gitops.providers.sqs_queues import SqsQueueProvider, forwarded
+from comind.gitops.providers.sqs_queues import SqsQueueProvider, forwarded, unreadable_by_flows
 from comind.gitops.reconcile import Reconciler
 from comind.gitops.records import GitOpsRecords, SecretStore
 from comind.gitops.relays import Relays
@@ -40,6 +40,7 @@ from comind.queue.forwarder import Forwarder
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
 from comind.queue.remote import RemoteQueues
+from comind.spec import Spec
 from comind.stores.object_store import ObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
@@ -105,9 +106,10 @@ class ControlPlane:
         self.forwarder = Forwarder(layer.queues, remote) if remote is not None else None
         self.lineage = LineageStore(layer.pool)
         self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
+        impossible = unreadable_by_flows if remote else _nothing_impossible
         self.service = SyncService(source, env, self.records, Reconciler(providers),
                                    on_applied=self._applied, ci=self.ci.verdict,
-                                   deployments=self.deployments)  # fmt: skip
+                                   deployments=self.deployments, impossible=impossible)  # fmt: skip
         self.controller = Controller(self.service, refresh_interval=refresh_interval)
 
     def _applied(self, desired: Desired) -> None:
@@ -180,3 +182,7 @@ def service_env(
         elif res.kind == "secret":
             env.update(SecretProvider.values(secrets, res))
     return env
+
+
+def _nothing_impossible(spec: Spec) -> list[str]:
+    return []

@@ -79,9 +79,11 @@ class SyncService:
         on_applied: Callable[[Desired], None] = lambda d: None,
         ci: Callable[[str], Verdict] | None = None,
         deployments: DeploymentRecords | None = None,
+        impossible: Callable[[Spec], list[str]] = lambda spec: [],
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
         self.on_applied, self.ci, self.deployments = on_applied, ci, deployments
+        self.impossible = impossible  # what the platform's engines cannot do of a spec
         self._pin: tuple[str, str | None] | None = None  # a head and the commit it pins
         self._marked: tuple[str, str] | None = None  # the revision and health last recorded
         self._lock = threading.Lock()
@@ -104,6 +106,8 @@ class SyncService:
         except SpecError as exc:
             lines = [str(issue).replace(f"{root}/", "") for issue in exc.issues]
             raise Refused("invalid spec: " + "; ".join(lines)) from None
+        if problems := self.impossible(spec):
+            raise Refused("not possible on this platform's engines: " + "; ".join(problems))
         # the gates of the applied revision hold too: a commit cannot lift its own gate
         gates = [spec.environments.get(self.env)]
         if self.current is not None:

@@ -20,6 +20,7 @@ from comind.gitops.resources import PLATFORM, Resource
 from comind.queue import model
 from comind.queue.errors import QueueDoesNotExist, QueueNameExists
 from comind.queue.remote import OWNER_TAG, RemoteQueues
+from comind.spec import Spec
 
 REDRIVE = "RedrivePolicy"
 
@@ -106,6 +107,17 @@ class SqsQueueProvider:
             arn = self.remote.admin.attributes(self.remote.name(target))["QueueArn"]
             attributes[REDRIVE] = model.redrive_policy(arn, count)
         return attributes
+
+
+def unreadable_by_flows(spec: Spec) -> list[str]:
+    """Flows that would read an app's queue, which lives on SQS: a flow reads its queue in
+    PostgreSQL, where the forwarder takes every message away to SQS (and what the apps send
+    to SQS never comes back), so such a spec is refused rather than half run."""
+    return [f"flow {name} reads queue {flow.source_ref.target}, which lives on SQS "
+            "(COMIND_QUEUE_BACKEND=sqs); flows read the apps' queues in PostgreSQL only: "
+            "publish to a topic the flow reads instead"
+            for name, flow in sorted(spec.flows.items())
+            if flow.source_ref.scheme == "queue"]  # fmt: skip
 
 
 def forwarded(resources: Iterable[Resource]) -> dict[str, str | None]:
