@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from tests.waiting import wait_until
 
+from comind.api import sqs_shapes as shapes
+from comind.api.sqs_actions import SqsActions
+from comind.api.sqs_call import Call
 from comind.errors import ComindError
 from comind.gitops.providers.base import Kept
 from comind.gitops.providers.queues import QueueProvider
@@ -25,6 +28,7 @@ from comind.platform import Platform
 from comind.platform.secrets import platform_sealer
 from comind.queue import metrics
 from comind.queue.config import queue_settings
+from comind.queue.errors import UnsupportedOperation
 from comind.queue.forwarder import TRIES, Forwarder
 from comind.queue.layer import MessageLayer
 from comind.queue.metrics import QueueDepthCollector
@@ -294,3 +298,22 @@ def test_the_depth_gauge_reads_the_queues_on_sqs(
                if s.labels["state"] == "visible"}  # fmt: skip
     assert visible["orders/jobs-dlq"] >= 2  # the alert fires for the dead letters on SQS
     assert visible["orders/jobs"] == 1 + local
+
+
+def test_the_platforms_endpoint_gives_no_app_the_side_that_waits_to_be_forwarded(
+    layer: MessageLayer,
+) -> None:
+    """Red team 19a L3: with the apps' queues on SQS, an app could receive (and delete)
+    from the PostgreSQL side of its queue what the forwarder was to move on. It may still
+    send there (that is forwarded); taking is refused with one line."""
+    layer.admin.create("orders/side", {})
+    actions = SqsActions(layer, apps_on_sqs=True)
+    url = f"http://platform/{shapes.account_of('orders')}/side"
+    sent = actions.run("SendMessage", Call("orders", {"QueueUrl": url, "MessageBody": "m"}, ""))
+    assert isinstance(sent, dict) and sent["MessageId"]
+    for action in ("ReceiveMessage", "PurgeQueue", "DeleteMessage"):
+        with pytest.raises(UnsupportedOperation, match="the apps' queues live on SQS"):
+            actions.run(action, Call("orders", {"QueueUrl": url, "ReceiptHandle": "r"}, ""))
+    assert layer.admin.attributes("orders/side")["ApproximateNumberOfMessages"] == "1"
+    got = SqsActions(layer).run("ReceiveMessage", Call("orders", {"QueueUrl": url}, ""))
+    assert isinstance(got, dict) and [m["Body"] for m in got["Messages"]] == ["m"]  # embedded

@@ -21,6 +21,7 @@ from comind.api.sqs_queues import QueueActions
 from comind.queue.errors import InvalidParameterValue, UnsupportedOperation
 from comind.queue.layer import MessageLayer
 from comind.queue.moves import MoveTask
+from comind.spec.names import PLATFORM_APP
 
 Handler = Callable[[Call], Params | Waiting]
 
@@ -28,8 +29,9 @@ Handler = Callable[[Call], Params | Waiting]
 class SqsActions:
     """Dispatch table of the SQS API over the queue layer."""
 
-    def __init__(self, layer: MessageLayer) -> None:
+    def __init__(self, layer: MessageLayer, *, apps_on_sqs: bool = False) -> None:
         self.queues, self.admin, self.moves = layer.queues, layer.admin, layer.moves
+        self.apps_on_sqs = apps_on_sqs  # their queues here only wait to be forwarded
         parts = (QueueActions(layer.admin), MessageActions(layer.queues),
                  Permissions(layer.admin), self)  # fmt: skip
         self.table: dict[str, Handler] = {}
@@ -41,6 +43,12 @@ class SqsActions:
         handler = self.table.get(action)
         if handler is None:
             raise UnsupportedOperation(f"Operation {action} is not supported.")
+        if self.apps_on_sqs and action in TAKING and call.app != PLATFORM_APP:
+            # taking from the PostgreSQL side would steal what the forwarder moves on
+            raise UnsupportedOperation(
+                f"{action}: the apps' queues live on SQS (COMIND_QUEUE_BACKEND=sqs); take from "
+                "them there"
+            )
         try:
             return handler(call)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
@@ -86,6 +94,12 @@ def _task_out(app: str, task: MoveTask) -> Params:
     if task.failure:
         out["FailureReason"] = task.failure
     return out
+
+
+# what takes messages from a queue (or its leases): not for the PostgreSQL side of a queue
+# that lives on SQS
+TAKING = frozenset({"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "PurgeQueue",
+                    "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"})  # fmt: skip
 
 
 def _snake(name: str) -> str:

@@ -206,7 +206,8 @@ class Platform:
                 credentials.ensure(app)
         if self.source is not None:
             self._build_gitops(messages)
-        sqs = SqsEndpoint(SqsActions(messages), credentials, self.url)
+        actions = SqsActions(messages, apps_on_sqs=self.remote_queues is not None)
+        sqs = SqsEndpoint(actions, credentials, self.url)
         self.logs = LogStore(messages.pool)
         self.logs.prepare(datetime.now(UTC).date())
         self.shipper = LogShipper(self.logs, self.engines.home.logs)
