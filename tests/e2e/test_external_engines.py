@@ -71,6 +71,7 @@ def _shop(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.timeout(900)  # a long tour: three platform starts and a recovery
 def test_the_example_runs_on_engines_it_did_not_start(
     managed: tuple[str, str],
     comind: Comind,
@@ -189,7 +190,7 @@ def _orders_flow(
     good = count - sent["malformed"]
     total = before + good
     assert wait_until(lambda: _count(pg_url, "payments", "settlements") == total
-                      and _count(pg_url, "orders", "shipments") == total, 90)  # fmt: skip
+                      and _count(pg_url, "orders", "shipments") == total, 180)  # fmt: skip
     assert _count(pg_url, "orders", "enriched_orders") == total
     sqs = _aws("sqs", moto_url)
     names = {u.rsplit("/", 1)[1] for u in sqs.list_queues(QueueNamePrefix="shop-")["QueueUrls"]}
@@ -202,7 +203,7 @@ def _orders_flow(
         attrs = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=depth)
         return bool(attrs["Attributes"]["ApproximateNumberOfMessages"] == str(2 * total))
 
-    assert wait_until(answered, 30)
+    assert wait_until(answered, 90)
     with psycopg.connect(make_conninfo(pg_url, dbname="orders")) as conn:
         near = "SELECT count(*) FROM enriched_orders WHERE country IN ('NL', 'DE', 'FR')"
         (filtered,) = conn.execute(near).fetchone() or (None,)
@@ -214,7 +215,7 @@ def _orders_flow(
         )
         return bool(got["Attributes"]["ApproximateNumberOfMessages"] == str(filtered))
 
-    assert wait_until(filtered_in, 30), filtered
+    assert wait_until(filtered_in, 90), filtered
     return good
 
 

@@ -173,7 +173,7 @@ def test_the_shop_flows_move_data_end_to_end(comind: Run, home: Path, tmp_path: 
     feed = ("queue", "stats", "analytics/order-feed", "--json")
     assert 0 < int(str(near)) < good
     assert wait_until(lambda: json.loads(comind(*feed, check=True).stdout)["attributes"][
-        "ApproximateNumberOfMessages"] == str(near), 30)  # fmt: skip
+        "ApproximateNumberOfMessages"] == str(near), 60)  # fmt: skip
     for app in ("orders", "payments"):  # relayed and gone, none refused
         assert query(app, "SELECT count(*) FROM comind_outbox.messages") == [(0,)]
     settled = httpx.get(f"http://127.0.0.1:{ports['payments']}/settlements").json()
