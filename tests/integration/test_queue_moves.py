@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.waiting import wait_until
 
 from comind.queue.errors import InvalidParameterValue, ResourceNotFound
 from comind.queue.layer import MessageLayer
@@ -31,13 +32,24 @@ def dead_letter(layer: MessageLayer, queue: str, body: str) -> None:
     assert layer.queues.receive(queue) == []  # second receive moves it to the DLQ
 
 
+def _finish(moves: MoveTasks, dlq: str) -> None:
+    """Step the task until it ends: its rate lets one message through at its start, then
+    500 a second, so a step right after another may move none (and end a plain loop early,
+    a CI failure)."""
+
+    def ended() -> bool:
+        moves.step()
+        return moves.list(dlq)[0].status != "RUNNING"
+
+    assert wait_until(ended, 10, interval=0.01)
+
+
 def test_redrive_returns_each_message_to_its_source(layer: MessageLayer) -> None:
     dead_letter(layer, "a/one", "from one")
     dead_letter(layer, "a/two", "from two")
     moves = MoveTasks(layer.queues)
     handle = moves.start("a/dlq")
-    while moves.step():
-        pass
+    _finish(moves, "a/dlq")
     [task] = moves.list("a/dlq")
     assert (task.handle, task.status, task.moved, task.to_move) == (handle, "COMPLETED", 2, 2)
     assert [m.body for m in layer.queues.receive("a/one")] == ["from one"]
@@ -66,8 +78,7 @@ def test_messages_whose_source_is_gone_stay_in_the_dlq(layer: MessageLayer) -> N
     layer.admin.delete("a/two")
     moves = MoveTasks(layer.queues)
     moves.start("a/dlq")
-    while moves.step():
-        pass
+    _finish(moves, "a/dlq")
     assert layer.queues.stats("a/dlq").visible == 1
     with pytest.raises(ResourceNotFound):
         moves.cancel("not-a-handle")
@@ -87,8 +98,7 @@ def test_a_letter_goes_back_only_to_a_queue_whose_dlq_it_is_in(layer: MessageLay
         )
     moves = MoveTasks(layer.queues)
     moves.start("a/dlq")
-    while moves.step():
-        pass
+    _finish(moves, "a/dlq")
     assert [m.body for m in layer.queues.receive("a/one")] == ["real"]
     assert layer.queues.stats("b/payments").visible == 0
     assert [m.body for m in layer.queues.peek("a/dlq")] == ["forged"]  # stays where it is
