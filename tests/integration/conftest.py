@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -28,8 +29,9 @@ TEMPLATE = "comind_template"
 
 @pytest.fixture(name="make_settings")
 def make_settings_fixture() -> Callable[[Path], Settings]:
-    """Settings for a platform of a test's own, checked often so healing is quick."""
-    return make_settings
+    """Settings for a platform of a test's own that kills its engines: checked five times a
+    second, so healing is quick."""
+    return partial(make_settings, check_interval=0.2)
 
 
 @pytest.fixture(scope="session")
