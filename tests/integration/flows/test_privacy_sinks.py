@@ -166,15 +166,9 @@ def test_a_scan_finds_undeclared_pii_in_stored_rows_and_never_shows_a_value(kit:
     assert "example.com" not in done.text and "+31" not in done.text
 
 
-ANNOUNCED = """
-people:
-  kind: stream
-  source: queue://shop/orders
-  batch: {size: 50, max_wait: 0}
-  sinks:
-    table: {postgres: shop.people, upsert_on: [id]}
-    copy: {topic: placed, attributes: [email, total, vip]}
-"""
+ANNOUNCED = FLOW.replace(
+    "copy: {topic: placed}", "copy: {topic: placed, attributes: [email, total, vip]}"
+)
 
 
 def test_a_sinks_attributes_are_what_subscription_filters_match(kit: FlowKit) -> None:
