@@ -304,16 +304,25 @@ def test_the_platforms_endpoint_gives_no_app_the_side_that_waits_to_be_forwarded
     layer: MessageLayer,
 ) -> None:
     """Red team 19a L3: with the apps' queues on SQS, an app could receive (and delete)
-    from the PostgreSQL side of its queue what the forwarder was to move on. It may still
-    send there (that is forwarded); taking is refused with one line."""
+    from the PostgreSQL side of its queue what the forwarder was to move on, or redrive,
+    move or reconfigure it away. It may still send there (that is forwarded) and look;
+    anything else is refused with one line."""
     layer.admin.create("orders/side", {})
     actions = SqsActions(layer, apps_on_sqs=True)
     url = f"http://platform/{shapes.account_of('orders')}/side"
     sent = actions.run("SendMessage", Call("orders", {"QueueUrl": url, "MessageBody": "m"}, ""))
     assert isinstance(sent, dict) and sent["MessageId"]
-    for action in ("ReceiveMessage", "PurgeQueue", "DeleteMessage"):
+    arn = shapes.arn_for("orders", "orders/side")
+    redrive = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 1})
+    for action, params in (("ReceiveMessage", {}), ("PurgeQueue", {}),
+                           ("DeleteMessage", {"ReceiptHandle": "r"}), ("DeleteQueue", {}),
+                           ("SetQueueAttributes", {"Attributes": {"MaximumMessageSize": "1024"}}),
+                           ("StartMessageMoveTask", {"SourceArn": arn}),
+                           ("CreateQueue", {"QueueName": "x", "Attributes": {
+                               "RedrivePolicy": redrive}})):  # fmt: skip
+        # red team 19a L3, helper 52: taking, redriving, moving or changing the side
         with pytest.raises(UnsupportedOperation, match="the apps' queues live on SQS"):
-            actions.run(action, Call("orders", {"QueueUrl": url, "ReceiptHandle": "r"}, ""))
+            actions.run(action, Call("orders", {"QueueUrl": url, **params}, ""))
     assert layer.admin.attributes("orders/side")["ApproximateNumberOfMessages"] == "1"
     got = SqsActions(layer).run("ReceiveMessage", Call("orders", {"QueueUrl": url}, ""))
     assert isinstance(got, dict) and [m["Body"] for m in got["Messages"]] == ["m"]  # embedded

@@ -43,11 +43,10 @@ class SqsActions:
         handler = self.table.get(action)
         if handler is None:
             raise UnsupportedOperation(f"Operation {action} is not supported.")
-        if self.apps_on_sqs and action in TAKING and call.app != PLATFORM_APP:
-            # taking from the PostgreSQL side would steal what the forwarder moves on
+        if self.apps_on_sqs and action not in FORWARDED_ONLY and call.app != PLATFORM_APP:
             raise UnsupportedOperation(
-                f"{action}: the apps' queues live on SQS (COMIND_QUEUE_BACKEND=sqs); take from "
-                "them there"
+                f"{action}: the apps' queues live on SQS (COMIND_QUEUE_BACKEND=sqs); here an "
+                "app may only send and look: do the rest there"
             )
         try:
             return handler(call)
@@ -96,10 +95,13 @@ def _task_out(app: str, task: MoveTask) -> Params:
     return out
 
 
-# what takes messages from a queue (or its leases): not for the PostgreSQL side of a queue
-# that lives on SQS
-TAKING = frozenset({"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "PurgeQueue",
-                    "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"})  # fmt: skip
+# what an app may still do on the PostgreSQL side of its queues once they live on SQS:
+# send (forwarded like any other write) and look. Taking, purging, moving, redriving or
+# changing them (a RedrivePolicy elsewhere, a smaller MaximumMessageSize that fails every
+# topic's fan-out, a deletion) would steal from or stall what the forwarder moves on
+FORWARDED_ONLY = frozenset({"SendMessage", "SendMessageBatch", "GetQueueUrl", "ListQueues",
+                            "GetQueueAttributes", "ListQueueTags", "ListDeadLetterSourceQueues",
+                            "ListMessageMoveTasks"})  # fmt: skip
 
 
 def _snake(name: str) -> str:

@@ -8,6 +8,7 @@ Redis keys are overwritten, and queue/topic sinks are at-least-once like every s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -20,7 +21,8 @@ import pyarrow.parquet as pq
 
 from comind.flows.pgsink import Replace, SinkDataError
 from comind.flows.records import Record
-from comind.queue.model import Attribute, OutgoingMessage
+from comind.queue.errors import QueueError
+from comind.queue.model import Attribute, OutgoingMessage, check_attributes
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
 from comind.stores.objects import ObjectStore
@@ -90,18 +92,25 @@ class _Fill(dict[str, str]):
 
 
 def message_attributes(value: dict[str, Any], names: Sequence[str]) -> dict[str, Attribute]:
-    """The fields ``names`` of a record as message attributes (what subscription filters
-    match): strings and booleans as String, numbers as Number; a field missing, null or
-    not a scalar is left out (a filter on it then does not match)."""
+    """The top-level fields ``names`` of a record as message attributes (what subscription
+    filters match): strings and booleans as String, numbers as Number. A field missing,
+    null, not a scalar or not one SQS takes (NaN, an infinity, 39 digits, a control
+    character) is left out, so a filter on it does not match and the record still goes:
+    one odd value never holds up the sink."""
     found: dict[str, Attribute] = {}
     for name in names:
         field = value.get(name)
         if isinstance(field, bool):
-            found[name] = Attribute("String", "true" if field else "false")
+            attribute = Attribute("String", "true" if field else "false")
         elif isinstance(field, int | float):
-            found[name] = Attribute("Number", str(field))
+            attribute = Attribute("Number", str(field))
         elif isinstance(field, str) and field:
-            found[name] = Attribute("String", field)
+            attribute = Attribute("String", field)
+        else:
+            continue
+        with contextlib.suppress(QueueError):
+            check_attributes({name: attribute})
+            found[name] = attribute
     return found
 
 

@@ -107,7 +107,9 @@ def _numeric(arg: list[Any], value: str) -> bool:
 
 
 def _number(text: str) -> Decimal | None:
+    """A finite number, else None (NaN compares with nothing: it would raise)."""
     try:
-        return Decimal(text)
+        number = Decimal(text)
     except InvalidOperation:
         return None
+    return number if number.is_finite() else None

@@ -340,13 +340,27 @@ def _check_attribute_value(name: str, attr: Attribute) -> None:
         raise InvalidParameterValue(
             f"Message (user) attribute '{name}' must contain a non-empty value of type '{base}'."
         )
-    if base == "Number":
-        try:
-            Decimal(attr.string_value)
-        except InvalidOperation:
-            raise InvalidParameterValue(
-                f"Can't cast the value of message (user) attribute '{name}' to a number."
-            ) from None
+    if base == "Number" and not _sqs_number(attr.string_value):
+        raise InvalidParameterValue(
+            f"Can't cast the value of message (user) attribute '{name}' to a number."
+        )
+    if base == "String" and _BAD_CHARS.search(attr.string_value):
+        raise InvalidParameterValue(
+            f"Message (user) attribute '{name}' contains characters SQS does not allow."
+        )
+
+
+def _sqs_number(text: str) -> bool:
+    """What SQS takes for a Number: finite, up to 38 significant digits, from -10^128 to
+    10^126 (NaN, an infinity or a 200-digit integer would pass here and fail on SQS)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return False
+    if not number.is_finite():
+        return False
+    digits = len(number.as_tuple().digits)  # as written: 10**40 is 41 digits to SQS
+    return digits <= 38 and (number == 0 or Decimal("1e-128") <= abs(number) <= Decimal("1e126"))
 
 
 def md5_of_body(body: str) -> str:
