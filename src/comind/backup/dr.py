@@ -159,6 +159,7 @@ def _postgres(
     step(f"restoring PostgreSQL from {base.id}")
     archive = WalArchive(store, keys)
     wal = [n for n in archive.segment_names() if n >= base.start_wal]
+    cluster.run_as.chown(home.postgres)  # the engine's own directory, as it starts there
     with prefetching(cluster, archive, base, home.pg_data) as fetched:  # beside the unpack
         unpack(cluster, store, base, keys.all(), home.pg_data)
         step(f"replaying {len(wal)} archived WAL files")

@@ -8,6 +8,7 @@ fails ends the wait too, and ``check`` raises it, so a replay never passes for w
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import shutil
 import threading
@@ -34,7 +35,10 @@ class WalPrefetch:
     def start(self) -> WalPrefetch:
         shutil.rmtree(self.into, ignore_errors=True)
         self.into.mkdir(mode=0o700, parents=True)
-        self.run_as.chown(self.into)  # the server reads the files: its directory
+        if self.run_as.gid is not None:  # the server reads the files; only root writes there,
+            # so its user cannot plant a link for root to write a fetched file through
+            os.chown(self.into, os.getuid(), self.run_as.gid, follow_symlinks=False)
+            os.chmod(self.into, 0o750)
         self._thread.start()
         return self
 
@@ -69,4 +73,4 @@ class WalPrefetch:
             log.warning("WAL prefetch failed: %s", exc)
             self.error = exc
         finally:
-            (self.into / DONE).touch()
+            os.close(os.open(self.into / DONE, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o640))

@@ -347,8 +347,11 @@ def _prepare_dir(data_dir: Path, force: bool) -> None:
 
 
 def own(data_dir: Path, cluster: Cluster) -> None:
-    """Give the unpacked cluster (and its parent, for the log) to the server's OS user,
-    which must be able to reach it (see :func:`comind.embedded.osuser.require_traverse`)."""
+    """Give the unpacked cluster to the server's OS user, which must be able to reach it
+    (see :func:`comind.embedded.osuser.require_traverse`). Its parent stays as it is: root
+    writes beside the data directory (the copy's log and hba, the fetched WAL, the chain's
+    parts), so a parent given to that user (``restores/`` was, with the first copy made in
+    it) would let it plant links for root to write through (helper 52, red team 19a L6)."""
     os.chmod(data_dir, 0o700)
     if cluster.run_as.uid is None:
         return
@@ -356,7 +359,6 @@ def own(data_dir: Path, cluster: Cluster) -> None:
         for name in [*dirs, *files]:
             cluster.run_as.chown(Path(root) / name)
     cluster.run_as.chown(data_dir)
-    cluster.run_as.chown(data_dir.parent)
     require_traverse(data_dir, cluster.run_as)
 
 

@@ -36,9 +36,11 @@ def backup_runtime(engine_root: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 def scratch(engine_root: Path) -> Path:
-    """A directory the PostgreSQL service user can reach (pytest's tmp tree is 0700)."""
+    """A directory the PostgreSQL service user can reach and not write to, as the state
+    directory's ``restores/`` (pytest's tmp tree is 0700)."""
     path = engine_root / f"scratch-{uuid.uuid4().hex[:8]}"
     path.mkdir()
+    path.chmod(0o711)
     return path
 
 

@@ -8,6 +8,7 @@ test's stand-in; database settings (``role``, read-only) broke the platform's ow
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -202,6 +203,8 @@ def test_a_physical_restore_test_counts_tables_never_views_and_never_as_superuse
     # the copy listened on a socket in a directory of its own, not on TCP
     (side,) = sides
     assert side.host.startswith("/") and not Path(side.host).exists()
+    # where the copy was made stays root's: the server's user plants nothing beside it
+    assert verifier.scratch.stat().st_uid == os.geteuid()  # (red team 19a L6, helper 52)
 
 
 def test_a_database_that_refuses_the_backup_role_leaves_the_cluster_backed_up(
