@@ -292,6 +292,15 @@ def test_the_depth_gauge_reads_the_queues_on_sqs(
     assert not depths.due()
     assert depths.current() == {"orders/jobs": (1, 0, 0), "orders/jobs-dlq": (2, 0, 0)}
 
+    # SQS stops answering: the last values stay (a zero would clear the dead-letter alert)
+    away = queue_settings(queue_backend="sqs", sqs_endpoint="http://127.0.0.1:9",
+                          sqs_region="us-east-1", sqs_access_key_id="k",
+                          sqs_secret_access_key="s")  # fmt: skip
+    depths.remote = replace(remote, admin=SqsQueueAdmin(SqsQueues(sqs_client(away))))
+    depths.sample(["orders/jobs", "orders/jobs-dlq"])
+    assert depths.current() == {"orders/jobs": (1, 0, 0), "orders/jobs-dlq": (2, 0, 0)}
+    depths.remote.admin.queues.client.close()
+
     local = int(layer.admin.attributes("orders/jobs")["ApproximateNumberOfMessages"])
     gauge = next(iter(QueueDepthCollector(layer.pool, depths.current).collect()))
     visible = {s.labels["queue"]: s.value for s in gauge.samples

@@ -70,7 +70,7 @@ class Forwarder:
         while not self._stop.is_set():
             try:
                 moved, failed = self.forward_all()
-                if self.depths.due():
+                if not failed and self.depths.due():
                     self.depths.sample({*self._queues, *filter(None, self._queues.values())})
             except Exception:  # PostgreSQL away (a restart, a switch): the next pass retries
                 log.exception("forwarding to SQS")
