@@ -60,3 +60,9 @@ def test_a_store_holding_another_platforms_backups_is_refused(tmp_path: Path) ->
     target.put(BUCKET, "wal/000000010000000000000007.cmb", b"theirs")
     with pytest.raises(BackupError, match=r"already holds backups .* \(e.g. wal/0+10+7\.cmb\)"):
         refuse_foreign(copy, target)
+    # a segment of the same name from another cluster (helper 52): the copy would skip it
+    other = FileObjectStore(tmp_path / "other" / "objects")
+    other.create_bucket(BUCKET)
+    other.put(BUCKET, "wal/000000010000000000000001.cmb", b"another cluster's")
+    with pytest.raises(BackupError, match=r"e.g. wal/0+10+1\.cmb"):
+        refuse_foreign(copy, other)

@@ -72,12 +72,14 @@ def backup_source(source: Path) -> tuple[ObjectStore, str]:
 def refuse_foreign(copy: tuple[ObjectSource, str], store: ObjectStore) -> None:
     """Refuse a backup store the new platform is told to use that already holds backups
     the copy does not: the replay reads every archived WAL file there, so another platform's
-    would be replayed into this one (an earlier attempt's copies are the copy's own)."""
+    would be replayed into this one (an earlier attempt's copies are the copy's own). A key
+    the copy has too must be the same size (WAL segment names repeat across clusters; the
+    copy skips a key already there)."""
     if BUCKET not in store.buckets():
         return
     source, bucket = copy
-    theirs = {key for key, _ in source.names(bucket)}
-    foreign = next((key for key, _ in store.names(BUCKET) if key not in theirs), None)
+    sizes = {info.key: info.size for info in source.list(bucket)}
+    foreign = next((i.key for i in store.list(BUCKET) if sizes.get(i.key) != i.size), None)
     if foreign is not None:
         raise BackupError(f"the new platform's backup store already holds backups that are not "
                           f"in the copy (e.g. {foreign}): give it a store of its own (another "

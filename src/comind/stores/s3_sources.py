@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from comind.stores.object_model import CHUNK, ObjectStoreError, valid_bucket
+from comind.stores.object_model import CHUNK, ObjectInfo, ObjectStoreError, valid_bucket
 from comind.stores.object_store import ObjectSource, ObjectStore
 from comind.stores.routed_objects import RoutedStore
 from comind.stores.s3_objects import S3ObjectStore
@@ -32,6 +32,10 @@ class Prefixed:
     def names(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, datetime]]:
         for key, modified in self.store.names(bucket, self.prefix + prefix):
             yield key[len(self.prefix) :], modified
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        for info in self.store.list(bucket, self.prefix + prefix):
+            yield replace(info, key=info.key[len(self.prefix) :])
 
     def get_stream(self, bucket: str, key: str, *, chunk: int = CHUNK) -> Iterator[bytes]:
         return self.store.get_stream(bucket, self.prefix + key, chunk=chunk)
