@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 from psycopg_pool import ConnectionPool
 
+from comind.observe.metrics import REGISTRY
 from comind.queue.errors import InvalidParameterValue, QueueDoesNotExist, ResourceNotFound
-from comind.queue.model import Attribute
+from comind.queue.model import MAX_MESSAGE_SIZE, Attribute
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_admin import PostgresQueueAdmin
 from comind.queue.postgres_topics import PostgresTopics
@@ -78,3 +79,27 @@ def test_subscriptions_and_errors(topics: PostgresTopics) -> None:
     assert topics.names() == ["order-placed"]
     topics.delete("order-placed")
     assert topics.names() == []
+
+
+def test_a_subscribers_own_size_limit_holds_up_no_other_subscriber(
+    topics: PostgresTopics, queues: PostgresQueues
+) -> None:
+    """Helper 52: an app that lowered its queue's MaximumMessageSize made every publish
+    larger than that fail for all of a topic's subscribers (and a flow's topic sink retry
+    for ever). The others get it now; that queue's miss is counted."""
+    admin = PostgresQueueAdmin(queues)
+    admin.create("small", {"MaximumMessageSize": "1024"})
+    topics.subscribe("order-placed", "small")
+    missed = (
+        "comind_topic_undelivered_messages_total",
+        {"topic": "order-placed", "queue": "small"},
+    )
+    before = REGISTRY.get_sample_value(*missed) or 0
+    delivered = topics.publish("order-placed", "x" * 2000)
+    assert sorted(d.queue for d in delivered) == ["audit", "fulfilment"]  # filter: order-feed
+    assert bodies(queues, "fulfilment") == ["x" * 2000] and bodies(queues, "small") == []
+    after = REGISTRY.get_sample_value(*missed)
+    assert after == before + 1
+    with pytest.raises(InvalidParameterValue, match="shorter than"):  # too long for any queue
+        topics.publish("order-placed", "x" * (MAX_MESSAGE_SIZE + 1))
+    assert bodies(queues, "fulfilment") == []

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from comind.flows.pgsink import Replace, SinkDataError
 from comind.flows.records import Record
-from comind.queue.errors import QueueError
+from comind.queue.errors import InvalidMessageContents, InvalidParameterValue, QueueError
 from comind.queue.model import Attribute, OutgoingMessage, check_attributes
 from comind.queue.postgres import PostgresQueues
 from comind.queue.postgres_topics import PostgresTopics
@@ -122,8 +122,9 @@ class QueueSink:
     def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
         messages = [OutgoingMessage(encode(r.value), message_attributes(r.value, self.attributes))
                     for r in records]  # fmt: skip
-        for i in range(0, len(messages), 10):
-            self.queues.send(self.queue, messages[i : i + 10])
+        with _refused_as_data(self.name):
+            for i in range(0, len(messages), 10):
+                self.queues.send(self.queue, messages[i : i + 10])
         return len(messages)
 
 
@@ -133,8 +134,20 @@ class TopicSink:
         self.topics, self.topic, self.name, self.attributes = topics, topic, name, attributes
 
     def write(self, records: list[Record], *, replace: Replace | None = None) -> int:
-        with self.topics.pool.connection() as conn, conn.transaction():
+        pool = self.topics.pool
+        with _refused_as_data(self.name), pool.connection() as conn, conn.transaction():
             for record in records:
                 attributes = message_attributes(record.value, self.attributes)
                 self.topics.publish(self.topic, encode(record.value), attributes, conn=conn)
         return len(records)
+
+
+@contextlib.contextmanager
+def _refused_as_data(sink: str) -> Iterator[None]:
+    """A message the queue layer refuses for what it holds (too long, characters SQS does
+    not take) is the record's fault, not the sink's: the runner then writes the batch one
+    record at a time and dead-letters that one, instead of retrying the batch for ever."""
+    try:
+        yield
+    except (InvalidParameterValue, InvalidMessageContents) as exc:
+        raise SinkDataError(f"{sink}: {exc.message}") from None

@@ -31,6 +31,9 @@ QueueDeletedRecently = _error("QueueDeletedRecently", "AWS.SimpleQueueService.Qu
 InvalidAttributeName = _error("InvalidAttributeName", "InvalidAttributeName")
 InvalidAttributeValue = _error("InvalidAttributeValue", "InvalidAttributeValue")
 InvalidParameterValue = _error("InvalidParameterValue", "InvalidParameterValue")
+# larger than the queue's MaximumMessageSize: a setting of that queue, not a fault of the
+# message (a topic's other subscribers still get it); SQS's InvalidParameterValue to clients
+MessageTooLong: type[QueueError] = type("InvalidParameterValue", (InvalidParameterValue,), {})
 InvalidMessageContents = _error("InvalidMessageContents", "InvalidMessageContents")
 MissingParameter = _error("MissingParameter", "MissingParameter")
 ReceiptHandleIsInvalid = _error("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404)

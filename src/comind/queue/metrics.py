@@ -25,6 +25,13 @@ log = logging.getLogger("comind.queue.metrics")
 SENT = Counter(
     "comind_queue_sent_messages_total", "Messages stored by a send.", ["queue"], registry=REGISTRY
 )
+TOPIC_TOO_LONG = Counter(
+    "comind_topic_undelivered_messages_total",
+    "Topic messages a subscriber's queue refused as larger than its MaximumMessageSize (the "
+    "topic's other subscribers got theirs).",
+    ["topic", "queue"],
+    registry=REGISTRY,
+)
 RECEIVED = Counter(
     "comind_queue_received_messages_total", "Message deliveries.", ["queue"], registry=REGISTRY
 )

@@ -19,6 +19,7 @@ from comind.queue.errors import (
     InvalidAttributeValue,
     InvalidMessageContents,
     InvalidParameterValue,
+    MessageTooLong,
     MissingParameter,
 )
 
@@ -277,7 +278,7 @@ def check_message(msg: OutgoingMessage, *, max_size: int, fifo: bool) -> None:
         len(k.encode()) + a.size() for k, a in msg.attributes.items()
     )
     if size > max_size:
-        raise InvalidParameterValue(
+        raise MessageTooLong(
             f"One or more parameters are invalid. Reason: Message must be shorter than "
             f"{max_size} bytes."
         )

@@ -10,6 +10,7 @@ notification envelope (JSON with ``Message``, ``TopicArn``, ``MessageAttributes`
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,11 +19,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from comind.queue import filters, model
-from comind.queue.errors import QueueDoesNotExist, ResourceNotFound
+from comind.queue import filters, metrics, model
+from comind.queue.errors import MessageTooLong, QueueDoesNotExist, ResourceNotFound
 from comind.queue.postgres import PostgresQueues
 from comind.stores.queries import named
 
+log = logging.getLogger(__name__)
 _sql = named("comind.queue", "queue")
 
 
@@ -119,6 +121,10 @@ class PostgresTopics:
         event_id: str,
     ) -> list[Delivery]:
         self._require(conn, topic)
+        # what no queue could take fails the publish, before a subscriber's own limit can
+        # make it look delivered to none
+        model.check_message(model.OutgoingMessage(body, attributes),
+                            max_size=model.MAX_MESSAGE_SIZE, fifo=False)  # fmt: skip
         rows = conn.execute(_sql("subscriptions"), {"topic": topic}).fetchall()
         out = []
         for queue, policy, raw in rows:
@@ -132,9 +138,14 @@ class PostgresTopics:
                 dedup_id=event_id if queue.endswith(".fifo") else None,
             )
             try:
-                sent = self.queues.send(queue, [msg], conn=conn)
+                sent = self.queues.send(queue, [msg], conn=conn)  # checked before any SQL
             except QueueDoesNotExist:
                 continue  # the subscriber queue was deleted; SNS drops such deliveries too
+            except MessageTooLong:  # that queue's own limit: the others still get it
+                metrics.TOPIC_TOO_LONG.labels(topic, queue).inc()
+                log.warning("topic %s: a message larger than queue %s's MaximumMessageSize "
+                            "was not delivered there", topic, queue)  # fmt: skip
+                continue
             out.append(Delivery(queue, sent[0].message_id))
         return out
 

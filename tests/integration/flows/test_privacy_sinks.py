@@ -23,6 +23,7 @@ from comind.governance.privacy import hash_value
 from comind.governance.sealbox import SealBox
 from comind.governance.tokens import Tokenizer, TokenVault
 from comind.platform.privacy import scan_dataset
+from comind.queue.model import MAX_MESSAGE_SIZE
 
 FLOW = """
 people:
@@ -196,3 +197,21 @@ def test_a_sinks_attributes_are_what_subscription_filters_match(kit: FlowKit) ->
     }
     big = kit.layer.queues.receive("shop/big", max_messages=10)
     assert [json.loads(m.body)["id"] for m in big] == ["p2"]
+
+
+def test_a_record_no_queue_could_take_fails_alone_and_is_set_aside(kit: FlowKit) -> None:
+    """Helper 52: the queue layer's refusal of one message (too long for any queue) failed
+    the topic sink's whole batch as if the sink were down, so the batch came back for ever;
+    now that record fails alone and the rest go on. Its dead letter (the record and the
+    error) is over the limit too, so it is quarantined with the error instead."""
+    builder = kit.builder(ANNOUNCED)
+    huge = {**PERSON, "id": "p9", "note": ""}  # in at the limit; out with its email hashed
+    huge["note"] = "x" * (MAX_MESSAGE_SIZE - len(json.dumps(huge)) - 8)  # and its attributes
+    kit.send("shop/orders", [PERSON, huge])
+    outcome = builder.runner("people").run_once()
+    assert [(f.record.value["id"], f.step) for f in outcome.failed] == [("p9", "copy")]
+    assert "shorter than" in str(outcome.failed[0].error)
+    copied = kit.layer.queues.receive("shop/out", max_messages=10)
+    assert [json.loads(m.body)["id"] for m in copied] == ["p1"]
+    (held,) = kit.engines.state.quarantined("people")
+    assert held["record"]["id"] == "p9" and "too large to dead-letter" in held["reasons"][0]
