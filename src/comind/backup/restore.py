@@ -36,6 +36,7 @@ from comind.embedded.osuser import require_traverse
 from comind.embedded.ports import free_port
 from comind.embedded.postgres import PLAIN_HBA
 from comind.embedded.process import engine_env
+from comind.embedded.secret_files import write_bytes
 from comind.stores.objects import ObjectStore
 from comind.stores.postgres import PgTarget
 
@@ -302,14 +303,10 @@ def _side_hba(cluster: Cluster, data_dir: Path) -> Path:
 
 
 def _own_file(cluster: Cluster, path: Path, text: str) -> Path:
-    """``text`` in a new file ``path`` (0600) given to the server's OS user; never through
-    a link someone left at ``path`` (the directory may be that user's)."""
-    path.unlink(missing_ok=True)  # a link itself, not what it points to
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        if cluster.run_as.uid is not None and cluster.run_as.gid is not None:
-            os.fchown(handle.fileno(), cluster.run_as.uid, cluster.run_as.gid)
+    """``text`` in ``path`` (0600) given to the server's OS user; never through a link
+    someone left at ``path`` (the directory may be that user's)."""
+    write_bytes(path, text.encode())
+    cluster.run_as.chown(path)
     return path
 
 

@@ -27,6 +27,7 @@ from comind.embedded.osuser import RunAs, require_traverse, service_user
 from comind.embedded.ports import choose
 from comind.embedded.probes import postgres_probe, postgres_version
 from comind.embedded.process import engine_env
+from comind.embedded.secret_files import write_bytes
 from comind.embedded.settings import Settings
 
 SUPERUSER = "postgres"
@@ -137,9 +138,8 @@ class PostgresEngine(TcpEngine):
         return HBA_FILE if self.settings.engine_tls else PLAIN_HBA_FILE
 
     def _write_hba(self, name: str, text: str) -> Path:
-        hba = self.home.postgres / name
-        hba.write_text(text)
-        hba.chmod(0o600)
+        hba = self.home.postgres / name  # a directory of the server's user: never a link
+        write_bytes(hba, text.encode())
         self.run_as.chown(hba)
         return hba
 

@@ -40,11 +40,13 @@ def write_json(path: Path, doc: Any) -> None:
 
 
 def write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """``path`` holding ``data`` with ``mode``, or as it was: written aside, then renamed."""
+    """``path`` holding ``data`` with ``mode``, or as it was: written aside, then renamed
+    (in place of a link left at ``path``, never through it; the mode set on the open file,
+    so not through a name swapped in the directory meanwhile either)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.chmod(tmp, mode)
+        os.fchmod(handle.fileno(), mode)
     os.replace(tmp, path)
 
 

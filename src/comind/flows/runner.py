@@ -277,12 +277,14 @@ class FlowRunner:
 
     def set_aside(self, outcome: Outcome, conn: Any = None) -> None:
         """Store the batch's dead letters and quarantined records."""
-        set_aside = [(q.step, q.reasons, q.record.value) for q in outcome.quarantined]
+        set_aside = list(outcome.quarantined)
         if outcome.failed and self.policy.dead_letter and self.dead_letters is not None:
             set_aside += self._dead_letter(outcome.failed)
-        self.state.quarantine(self.flow, set_aside, conn)
+        self.state.quarantine(
+            self.flow, [(q.step, q.reasons, q.record.value) for q in set_aside], conn
+        )
 
-    def _dead_letter(self, failed: list[Failed]) -> list[tuple[str, list[str], dict[str, Any]]]:
+    def _dead_letter(self, failed: list[Failed]) -> list[Quarantined]:
         """Write the dead letters; one no queue can hold (a record near the size limit, with
         the error beside it) is quarantined with the error instead, never lost nor retried
         for ever. Returns those."""
@@ -299,7 +301,7 @@ class FlowRunner:
                 except SinkDataError:
                     why = f"too large to dead-letter after {type(one.error).__name__}: {one.error}"
                     raw = one.record.raw if one.record.raw is not None else one.record.value
-                    kept.append((one.step, [why[:500]], raw))
+                    kept.append(Quarantined(Record(raw), one.step, [why[:500]]))
             return kept
 
     def account(self, outcome: Outcome) -> None:

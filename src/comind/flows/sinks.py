@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -91,7 +91,7 @@ class _Fill(dict[str, str]):
         return self.get("partition", key)
 
 
-def message_attributes(value: dict[str, Any], names: Sequence[str]) -> dict[str, Attribute]:
+def message_attributes(value: Mapping[str, object], names: Sequence[str]) -> dict[str, Attribute]:
     """The top-level fields ``names`` of a record as message attributes (what subscription
     filters match): strings and booleans as String, numbers as Number. A field missing,
     null, not a scalar or not one SQS takes (NaN, an infinity, 39 digits, a control

@@ -40,7 +40,6 @@ from comind.queue.forwarder import Forwarder
 from comind.queue.layer import MessageLayer
 from comind.queue.model import REGION
 from comind.queue.remote import RemoteQueues
-from comind.spec import Spec
 from comind.stores.object_store import ObjectStore
 from comind.stores.pg_admin import PgAdmin
 from comind.stores.postgres import PgTarget
@@ -106,7 +105,7 @@ class ControlPlane:
         self.forwarder = Forwarder(layer.queues, remote) if remote is not None else None
         self.lineage = LineageStore(layer.pool)
         self.ci, self.deployments = CiRecords(layer.pool), DeploymentRecords(layer.pool)
-        impossible = unreadable_by_flows if remote else _nothing_impossible
+        impossible = unreadable_by_flows if remote else None
         self.service = SyncService(source, env, self.records, Reconciler(providers),
                                    on_applied=self._applied, ci=self.ci.verdict,
                                    deployments=self.deployments, impossible=impossible)  # fmt: skip
@@ -182,7 +181,3 @@ def service_env(
         elif res.kind == "secret":
             env.update(SecretProvider.values(secrets, res))
     return env
-
-
-def _nothing_impossible(spec: Spec) -> list[str]:
-    return []

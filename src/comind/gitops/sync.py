@@ -79,7 +79,7 @@ class SyncService:
         on_applied: Callable[[Desired], None] = lambda d: None,
         ci: Callable[[str], Verdict] | None = None,
         deployments: DeploymentRecords | None = None,
-        impossible: Callable[[Spec], list[str]] = lambda spec: [],
+        impossible: Callable[[Spec], list[str]] | None = None,
     ) -> None:
         self.source, self.env, self.records, self.reconciler = source, env, records, reconciler
         self.on_applied, self.ci, self.deployments = on_applied, ci, deployments
@@ -106,7 +106,7 @@ class SyncService:
         except SpecError as exc:
             lines = [str(issue).replace(f"{root}/", "") for issue in exc.issues]
             raise Refused("invalid spec: " + "; ".join(lines)) from None
-        if problems := self.impossible(spec):
+        if self.impossible and (problems := self.impossible(spec)):
             raise Refused("not possible on this platform's engines: " + "; ".join(problems))
         # the gates of the applied revision hold too: a commit cannot lift its own gate
         gates = [spec.environments.get(self.env)]

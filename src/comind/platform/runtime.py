@@ -66,7 +66,7 @@ from comind.platform.worker import worker_command
 from comind.platform.worker_env import worker_env
 from comind.queue.config import queue_settings
 from comind.queue.layer import MessageLayer
-from comind.queue.metrics import QueueDepthCollector, register_depth, unregister_depth
+from comind.queue.metrics import Depth, QueueDepthCollector, register_depth, unregister_depth
 from comind.queue.remote import RemoteQueues, check_choice
 from comind.spec import Spec
 from comind.spec.names import BACKUP_BUCKET
@@ -311,7 +311,7 @@ class Platform:
             and self.remote_queues.owned_by(state_key(home, "platform-key")),
         )
 
-    def _sqs_depths(self) -> Mapping[str, tuple[int, int, int]]:
+    def _sqs_depths(self) -> Mapping[str, Depth]:
         """The apps' queues' depths on SQS, as the leader's forwarder last read them."""
         forwarder = self.gitops.forwarder if self.gitops else None
         return forwarder.depths.current() if forwarder else {}

@@ -112,7 +112,8 @@ RECEIVE_SECONDS = Histogram(
 )
 
 
-Depths = Callable[[], Mapping[str, tuple[int, int, int]]]
+Depth = tuple[int, int, int]  # visible, in flight, delayed
+Depths = Callable[[], Mapping[str, Depth]]
 
 
 class QueueDepthCollector(Collector):

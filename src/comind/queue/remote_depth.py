@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 
 from comind.errors import ComindError
 from comind.queue.errors import QueueDoesNotExist
+from comind.queue.metrics import Depth
 from comind.queue.remote import RemoteQueues
 
 log = logging.getLogger("comind.queue.remote_depth")
 SAMPLE_SECONDS = 15.0
-Depth = tuple[int, int, int]  # visible, in flight, delayed
 ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
               "ApproximateNumberOfMessagesDelayed")  # fmt: skip
 
